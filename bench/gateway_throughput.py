@@ -1,0 +1,416 @@
+"""Gateway throughput against a raw uvicorn ASGI hello world, measured in the same run.
+
+    .venv/bin/python bench/gateway_throughput.py [--runs 5] [--duration 5] [--connections 64]
+                                                 [--invoker trivial|workers]
+
+Each server runs in its own process pinned to core 0; the load generator runs pinned to
+core 1: ``wrk`` when it is on PATH (``apt-get install -y wrk``), else a small asyncio
+keep-alive load generator in this script. Servers are measured alternately, median of
+``--runs`` runs of ``--duration`` seconds each after a warm-up; the script prints a
+markdown table with requests/s and the ratio gateway/uvicorn, and stops every process
+it started.
+
+``--invoker trivial`` (default) answers in-process with a fixed proxy response: it
+measures the data plane alone. ``--invoker workers`` plugs in the worker runtime
+(``canaria.runtime``): see ``build_invoker``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+SERVER_CORE = 0
+LOAD_CORE = 1
+PATH = "/hello"
+HELLO = b'{"message": "hello"}'
+
+
+def pin_to(core: int) -> None:
+    if hasattr(os, "sched_setaffinity") and core < (os.cpu_count() or 1):
+        os.sched_setaffinity(0, {core})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ---- the servers (run in child processes) --------------------------------------------------
+
+
+async def asgi_hello(
+    scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]
+) -> None:
+    assert scope["type"] == "http"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(HELLO)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": HELLO})
+
+
+def serve_uvicorn(port: int) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        asgi_hello,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    print("READY", flush=True)
+    server.run()
+
+
+class TrivialInvoker:
+    """In-process: the same proxy response for every event."""
+
+    def __init__(self) -> None:
+        import orjson
+
+        from canaria.models import InvokeResult
+
+        self._payloads = {
+            v: InvokeResult(
+                orjson.dumps(
+                    {
+                        "statusCode": 200,
+                        "headers": {"Content-Type": "application/json"},
+                        "body": HELLO.decode(),
+                    }
+                ),
+                v,
+                "bench",
+                0.01,
+            )
+            for v in (1, 2)
+        }
+
+    async def invoke(self, function: str, version: int, event: bytes, *, alias: str | None) -> Any:
+        return self._payloads[version]
+
+    async def close(self) -> None:
+        return None
+
+
+class CountingRecorder:
+    """A recorder as cheap as the real one must be: counts per (version, second)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[int, int], int] = {}
+
+    def record(
+        self,
+        function: str,
+        alias: str | None,
+        version: int,
+        result: Any,
+        *,
+        throttled: bool,
+        started: float,
+        finished: float,
+    ) -> None:
+        key = (version, int(started))
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+
+WORKER_HANDLER = """
+def handler(event, context):
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"},
+            "body": '{"message": "hello"}'}
+"""
+
+
+async def build_invoker(kind: str, workdir: str) -> Any:
+    """The Invoker the gateway calls. The hook for the worker runtime is here.
+
+    ``trivial``: in-process, fixed answer. ``workers``: canaria's worker runtime running
+    a Python handler in warm worker processes, wired as ``canaria.platform`` wires it
+    (``build_artifact`` → ``Version`` → ``FunctionRuntime.invoke``). Returns an object
+    with ``invoke(function, version, event, *, alias)`` and ``close()``.
+    """
+    if kind == "trivial":
+        return TrivialInvoker()
+    if kind != "workers":
+        raise SystemExit(f"unknown invoker {kind!r}: trivial or workers")
+    from canaria.clock import RealClock
+    from canaria.models import FunctionConfig, Version
+
+    try:
+        runtime_pkg = importlib.import_module("canaria.runtime")
+        FunctionRuntime = runtime_pkg.FunctionRuntime
+        build_artifact = runtime_pkg.build_artifact
+    except (ImportError, AttributeError) as exc:
+        raise SystemExit(
+            f"--invoker workers needs canaria.runtime's FunctionRuntime ({exc})"
+        ) from None
+    code = Path(workdir) / "hello"
+    code.mkdir(parents=True, exist_ok=True)
+    (code / "app.py").write_text(WORKER_HANDLER)
+    config = FunctionConfig(handler="app.handler", runtime="python3.11", code_uri=str(code))
+    digest, artifact = build_artifact(str(code), workdir)
+    versions = {n: Version("hello", n, digest, config, artifact, time.time()) for n in (1, 2)}
+    runtime = FunctionRuntime(
+        "hello",
+        reserved_concurrency=None,
+        env_extra={},
+        clock=RealClock(),
+        on_log=lambda line: None,
+    )
+
+    class WorkerInvoker:
+        async def invoke(
+            self, function: str, version: int, event: bytes, *, alias: str | None
+        ) -> Any:
+            return await runtime.invoke(versions[version], event, qualifier=alias)
+
+        async def close(self) -> None:
+            await runtime.close()
+
+    return WorkerInvoker()
+
+
+def serve_gateway(port: int, invoker_kind: str) -> None:
+    import uvloop
+
+    from canaria.clock import RealClock
+    from canaria.gateway import GatewayServer, Routing
+    from canaria.models import Alias, RouteSpec
+
+    async def main() -> None:
+        routing = Routing()
+        routing.set_routes(
+            [RouteSpec("GET", PATH, "http", "HelloApi", "$default", "hello")], {"hello": "live"}
+        )
+        routing.set_alias(Alias("hello", "live", 1, 2, 0.1))  # a canary at 10 %
+        with tempfile.TemporaryDirectory() as workdir:
+            invoker = await build_invoker(invoker_kind, workdir)
+            server = GatewayServer(
+                routing, invoker, CountingRecorder(), RealClock(), host="127.0.0.1", port=port
+            )
+            await server.start()
+            print("READY", flush=True)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+            loop.add_signal_handler(signal.SIGINT, stop.set)
+            await stop.wait()
+            await server.stop()
+            await invoker.close()
+
+    uvloop.run(main())
+
+
+# ---- load generation (in this process, pinned to the other core) ---------------------------
+
+
+def run_wrk(port: int, duration: float, connections: int) -> float:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", f"http://127.0.0.1:{port}{PATH}"],
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+        preexec_fn=lambda: pin_to(LOAD_CORE),
+    )
+    m = re.search(r"Requests/sec:\s*([\d.]+)", out.stdout)
+    if m is None or float(m.group(1)) == 0:
+        raise RuntimeError(f"wrk failed: {out.stdout}\n{out.stderr}")
+    if re.search(r"Non-2xx or 3xx responses|Socket errors", out.stdout):
+        raise RuntimeError(f"the server answered errors:\n{out.stdout}")
+    return float(m.group(1))
+
+
+async def _load_async(port: int, duration: float, connections: int) -> float:
+    request = f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    deadline = time.monotonic() + duration
+    done = 0
+
+    async def one() -> None:
+        nonlocal done
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while time.monotonic() < deadline:
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                if not head.startswith(b"HTTP/1.1 200"):
+                    raise RuntimeError(f"the server answered {head[:40]!r}")
+                m = re.search(rb"(?i)content-length:\s*(\d+)", head)
+                if m is None:
+                    raise RuntimeError("this load generator needs Content-Length answers")
+                await reader.readexactly(int(m.group(1)))
+                done += 1
+        finally:
+            writer.close()
+
+    started = time.monotonic()
+    await asyncio.gather(*(one() for _ in range(connections)))
+    return done / (time.monotonic() - started)
+
+
+def run_asyncio_load(port: int, duration: float, connections: int) -> float:
+    try:
+        import uvloop
+
+        return uvloop.run(_load_async(port, duration, connections))
+    except ImportError:
+        return asyncio.run(_load_async(port, duration, connections))
+
+
+# ---- orchestration ---------------------------------------------------------------------------
+
+
+class Child:
+    def __init__(self, args: list[str], port: int) -> None:
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - the child's stderr, read on failure
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, *args],
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+            start_new_session=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if "READY" not in line:
+            self.stop()
+            raise RuntimeError(
+                f"server {args} did not start (exit {self.proc.poll()}):\n{self.errors()}"
+            )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"server {args} does not accept connections") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    def close(self) -> None:
+        self.stop()
+        self.log.close()
+
+    def errors(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-3000:]
+
+
+def warm_up(load: Callable[[int, float, int], float], port: int, connections: int) -> None:
+    """Load until the server answers at full speed: with the worker invoker, the first
+    second is spent starting one worker per connection (cold starts, ~60 ms each on the
+    server's one core), so a single 1-second warm-up may see no answer at all."""
+    deadline = time.monotonic() + 30
+    answered = 0
+    while answered < 2 and time.monotonic() < deadline:
+        with contextlib.suppress(RuntimeError):  # no answer yet: workers still starting
+            answered += load(port, 1.0, connections) > 0
+
+
+def measure(args: argparse.Namespace) -> None:
+    pin_to(LOAD_CORE)
+    load = run_wrk if shutil.which("wrk") else run_asyncio_load
+    generator = "wrk" if load is run_wrk else "asyncio load generator"
+    setups = {
+        "uvicorn (httptools + uvloop), raw ASGI hello": ["--serve", "uvicorn"],
+        f"canaria gateway, {args.invoker} invoker": [
+            "--serve",
+            "gateway",
+            "--invoker",
+            args.invoker,
+        ],
+    }
+    children: dict[str, tuple[Child, int]] = {}
+    results: dict[str, list[float]] = {name: [] for name in setups}
+    try:
+        for name, child_args in setups.items():
+            port = free_port()
+            children[name] = (Child([*child_args, "--port", str(port)], port), port)
+        for _, port in children.values():
+            warm_up(load, port, args.connections)
+        for _ in range(args.runs):
+            for name, (_, port) in children.items():
+                results[name].append(load(port, args.duration, args.connections))
+    except Exception:
+        for name, (child, _) in children.items():
+            child.stop()
+            if child.errors():
+                print(f"--- {name} stderr ---\n{child.errors()}", file=sys.stderr)
+        raise
+    finally:
+        for child, _ in children.values():
+            child.close()
+    medians = {name: statistics.median(values) for name, values in results.items()}
+    base, gateway = list(medians.values())
+    print(
+        f"\n{args.runs} runs of {args.duration:g} s, {args.connections} connections, "
+        f"{generator}; server on core {SERVER_CORE}, load on core {LOAD_CORE}\n"
+    )
+    print("| setup | req/s (median) | runs |")
+    print("|---|---:|---|")
+    for name, values in results.items():
+        runs = ", ".join(f"{v:,.0f}" for v in values)
+        print(f"| {name} | {medians[name]:,.0f} | {runs} |")
+    print(f"\nratio gateway / uvicorn: **{gateway / base:.2f}**")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--invoker", default="trivial", choices=["trivial", "workers"])
+    parser.add_argument("--serve", choices=["uvicorn", "gateway"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        pin_to(SERVER_CORE)
+        if args.serve == "uvicorn":
+            serve_uvicorn(args.port)
+        else:
+            serve_gateway(args.port, args.invoker)
+        return
+    measure(args)
+
+
+if __name__ == "__main__":
+    main()

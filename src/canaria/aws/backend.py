@@ -1,0 +1,35 @@
+"""What the edge needs from the platform, as a protocol (the platform implements it)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from canaria.aws.states import StateMachines
+from canaria.clock import Clock
+from canaria.models import Alias, FunctionSpec, InvokeResult, Version
+from canaria.models.deployment import Deployment, HookStatus
+from canaria.store import Store
+
+
+class EdgeBackend(Protocol):
+    store: Store
+    clock: Clock
+    access_key: str
+    secret_key: str
+    state_machines: StateMachines
+
+    def function_spec(self, name: str) -> FunctionSpec: ...
+
+    async def invoke_qualified(
+        self, function: str, qualifier: str | None, payload: bytes
+    ) -> InvokeResult: ...
+
+    async def publish_version(self, function: str) -> Version: ...
+
+    async def update_alias(self, alias: Alias) -> Alias: ...
+
+    async def report_hook(
+        self, deployment_id: str, execution_id: str, status: HookStatus
+    ) -> None: ...
+
+    async def stop_deployment(self, deployment_id: str, rollback: bool) -> Deployment: ...

@@ -1,0 +1,217 @@
+"""Lambda's REST-JSON API (2015-03-31): Invoke, GetFunction, PublishVersion,
+ListVersionsByFunction, GetAlias, UpdateAlias — the calls hooks make."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from canaria.aws.arns import function_arn, parse_function
+from canaria.aws.backend import EdgeBackend
+from canaria.aws.responses import json_response, rest_error, rest_error_from
+from canaria.errors import CanariaError, InvalidRequest, NotFound
+from canaria.models import Alias, Version
+
+LOG_TAIL_BYTES = 4096
+
+
+def version_configuration(edge: EdgeBackend, v: Version, qualifier: str) -> dict[str, Any]:
+    c = v.config
+    return {
+        "FunctionName": v.function,
+        "FunctionArn": function_arn(v.function, qualifier),
+        "Runtime": c.runtime,
+        "Role": f"arn:aws:iam::123456789012:role/{v.function}-role",
+        "Handler": c.handler,
+        "CodeSize": 0,
+        "Description": "",
+        "Timeout": int(c.timeout_s),
+        "MemorySize": c.memory_mb,
+        "LastModified": _iso(v.created_at),
+        "CodeSha256": base64.b64encode(bytes.fromhex(v.digest)).decode(),
+        "Version": str(v.number) if qualifier != "$LATEST" else "$LATEST",
+        "Environment": {"Variables": dict(c.environment)},
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "PackageType": "Zip",
+        "Architectures": ["x86_64"],
+    }
+
+
+def alias_configuration(a: Alias, revision: int | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "AliasArn": function_arn(a.function, a.name),
+        "Name": a.name,
+        "FunctionVersion": str(a.version),
+        "Description": "",
+        "RevisionId": f"{a.function}-{a.name}-{revision or 0}",
+    }
+    if a.additional_version is not None:
+        body["RoutingConfig"] = {
+            "AdditionalVersionWeights": {str(a.additional_version): a.additional_weight}
+        }
+    return body
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+def _version_for(edge: EdgeBackend, name: str, qualifier: str | None) -> tuple[Version, str]:
+    edge.function_spec(name)  # NotFound when the function does not exist
+    if qualifier in (None, "$LATEST"):
+        latest = edge.store.latest_version(name)
+        if latest is None:
+            raise NotFound(f"Function not found: {function_arn(name)}")
+        return latest, "$LATEST"
+    if qualifier.isdigit():
+        return edge.store.version(name, int(qualifier)), qualifier
+    alias = edge.store.alias(name, qualifier)
+    if alias is None:
+        raise NotFound(f"Function not found: {function_arn(name, qualifier)}")
+    return edge.store.version(name, alias.version), qualifier
+
+
+async def invoke(edge: EdgeBackend, request: Request) -> Response:
+    try:
+        name, qualifier = parse_function(
+            request.path_params["name"], request.query_params.get("Qualifier")
+        )
+        edge.function_spec(name)
+        kind = request.headers.get("x-amz-invocation-type", "RequestResponse")
+        payload = await request.body() or b"{}"
+        try:
+            orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return rest_error(
+                400,
+                "InvalidRequestContentException",
+                "Could not parse request body into json: payload is not JSON",
+            )
+        if kind == "DryRun":
+            return Response(status_code=204)
+        if kind == "Event":
+            task = asyncio.ensure_future(edge.invoke_qualified(name, qualifier, payload))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+            return Response(status_code=202)
+        if kind != "RequestResponse":
+            raise InvalidRequest(
+                f"InvocationType {kind!r} (allowed: RequestResponse, Event, DryRun)"
+            )
+        result = await edge.invoke_qualified(name, qualifier, payload)
+    except CanariaError as exc:
+        return rest_error_from(exc)
+    headers = {"X-Amz-Executed-Version": str(result.version)}
+    if result.function_error:
+        headers["X-Amz-Function-Error"] = result.function_error
+    if request.headers.get("x-amz-log-type") == "Tail":
+        tail = result.logs.encode()[-LOG_TAIL_BYTES:]
+        headers["X-Amz-Log-Result"] = base64.b64encode(tail).decode()
+    return Response(result.payload, status_code=200, media_type="application/json", headers=headers)
+
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+async def get_function(edge: EdgeBackend, request: Request) -> Response:
+    try:
+        name, qualifier = parse_function(
+            request.path_params["name"], request.query_params.get("Qualifier")
+        )
+        v, shown = _version_for(edge, name, qualifier)
+    except CanariaError as exc:
+        return rest_error_from(exc)
+    return json_response(
+        {
+            "Configuration": version_configuration(edge, v, shown),
+            "Code": {"RepositoryType": "S3", "Location": f"file://{v.artifact}"},
+        }
+    )
+
+
+async def publish_version(edge: EdgeBackend, request: Request) -> Response:
+    try:
+        name, _ = parse_function(request.path_params["name"])
+        v = await edge.publish_version(name)
+    except CanariaError as exc:
+        return rest_error_from(exc)
+    return json_response(version_configuration(edge, v, str(v.number)), status=201)
+
+
+async def list_versions(edge: EdgeBackend, request: Request) -> Response:
+    try:
+        name, _ = parse_function(request.path_params["name"])
+        edge.function_spec(name)
+        versions = edge.store.versions(name)
+    except CanariaError as exc:
+        return rest_error_from(exc)
+    items = []
+    if versions:
+        items.append(version_configuration(edge, versions[-1], "$LATEST"))
+    items.extend(version_configuration(edge, v, str(v.number)) for v in versions)
+    return json_response({"Versions": items})
+
+
+async def get_alias(edge: EdgeBackend, request: Request) -> Response:
+    try:
+        name, _ = parse_function(request.path_params["name"])
+        edge.function_spec(name)
+        alias = edge.store.alias(name, request.path_params["alias"])
+        if alias is None:
+            raise NotFound(f"Alias not found: {function_arn(name, request.path_params['alias'])}")
+    except CanariaError as exc:
+        return rest_error_from(exc)
+    return json_response(alias_configuration(alias))
+
+
+async def update_alias(edge: EdgeBackend, request: Request) -> Response:
+    try:
+        name, _ = parse_function(request.path_params["name"])
+        edge.function_spec(name)
+        current = edge.store.alias(name, request.path_params["alias"])
+        if current is None:
+            raise NotFound(f"Alias not found: {function_arn(name, request.path_params['alias'])}")
+        try:
+            body = orjson.loads(await request.body() or b"{}")
+        except orjson.JSONDecodeError as exc:
+            raise InvalidRequest("request body is not JSON") from exc
+        if not isinstance(body, dict):
+            raise InvalidRequest("request body must be a JSON object")
+        version = int(body.get("FunctionVersion") or current.version)
+        edge.store.version(name, version)
+        extra, weight = None, 0.0
+        routing = body.get("RoutingConfig")
+        weights = (
+            (routing or {}).get("AdditionalVersionWeights")
+            if routing is not None
+            else (
+                {str(current.additional_version): current.additional_weight}
+                if current.additional_version is not None
+                else {}
+            )
+        )
+        if weights:
+            if not isinstance(weights, dict) or len(weights) > 1:
+                raise InvalidRequest("RoutingConfig.AdditionalVersionWeights allows one version")
+            ((k, w),) = weights.items()
+            if not str(k).isdigit():
+                raise InvalidRequest(f"additional version {k!r} must be a published version")
+            extra, weight = int(k), float(w)
+            edge.store.version(name, extra)
+            if not 0.0 <= weight < 1.0:
+                raise InvalidRequest(f"additional version weight {w} (allowed: [0.0, 1.0))")
+        alias = await edge.update_alias(
+            Alias(name, current.name, version, extra if weight else None, weight)
+        )
+    except CanariaError as exc:
+        return rest_error_from(exc)
+    except (ValueError, TypeError) as exc:
+        return rest_error(400, "InvalidParameterValueException", str(exc))
+    return json_response(alias_configuration(alias))

@@ -1,0 +1,402 @@
+"""Step Functions on canaria: state machines, their executions, and how tasks run.
+
+``StateMachines`` keeps the machines the template declares (and any created through
+``CreateStateMachine``), starts executions of them on the ``workflows`` interpreter and
+keeps each execution's status and history (in memory, the last ``KEEP`` executions).
+
+``PlatformTasks`` is the interpreter's task runner on this machine:
+
+- a Lambda function ARN or name, and ``arn:aws:states:::lambda:invoke`` → the platform's
+  Lambda Invoke (aliases split by their weights, as on AWS);
+- ``arn:aws:states:::apigateway:invoke`` → an HTTP request to canaria's own gateway. A
+  machine written for AWS names ``<api-id>.execute-api.<region>.amazonaws.com``; any such
+  name, and the gateway's own address, reach the local gateway;
+- ``arn:aws:states:::http:invoke`` → a real HTTP request (loopback only on this machine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import re
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlencode, urlsplit
+
+import orjson
+
+from canaria import workflows
+from canaria.aws.arns import ACCOUNT, REGION, parse_function
+from canaria.clock import Clock
+from canaria.errors import CanariaError, Conflict, InvalidRequest, NotFound
+from canaria.models import InvokeResult, StateMachineSpec
+
+KEEP = 1000
+NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+EXECUTE_API = re.compile(r"^[a-z0-9-]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com$")
+
+
+class Invoker(Protocol):
+    async def invoke_qualified(
+        self, function: str, qualifier: str | None, payload: bytes
+    ) -> InvokeResult: ...
+
+
+# Step Functions' own error codes, so boto3 raises the exception classes code written for
+# AWS catches (``sfn.exceptions.ExecutionDoesNotExist``, ...).
+class StateMachineDoesNotExist(NotFound):
+    code = "StateMachineDoesNotExist"
+
+
+class ExecutionDoesNotExist(NotFound):
+    code = "ExecutionDoesNotExist"
+
+
+class StateMachineAlreadyExists(Conflict):
+    code = "StateMachineAlreadyExists"
+
+
+class ExecutionAlreadyExists(Conflict):
+    code = "ExecutionAlreadyExists"
+
+
+class InvalidName(InvalidRequest):
+    code = "InvalidName"
+
+
+class InvalidExecutionInput(InvalidRequest):
+    code = "InvalidExecutionInput"
+
+
+class ValidationException(InvalidRequest):
+    code = "ValidationException"
+
+
+def machine_arn(name: str) -> str:
+    return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+
+
+def execution_arn(machine: str, name: str) -> str:
+    return f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine}:{name}"
+
+
+@dataclass
+class Machine:
+    name: str
+    arn: str
+    definition: Mapping[str, Any]
+    parsed: Any  # workflows' validated definition
+    type: str
+    created: float
+
+
+@dataclass
+class Execution:
+    arn: str
+    name: str
+    machine: Machine
+    input: Any
+    started: float
+    status: str = "RUNNING"
+    stopped: float | None = None
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    history: list[workflows.HistoryEvent] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+    abort: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class StateMachines:
+    def __init__(self, clock: Clock, tasks: workflows.TaskRunner) -> None:
+        self.clock = clock
+        self.tasks = tasks
+        self.machines: dict[str, Machine] = {}
+        self.executions: OrderedDict[str, Execution] = OrderedDict()
+
+    # ---- machines ------------------------------------------------------------------------
+
+    @staticmethod
+    def parse(specs: Mapping[str, StateMachineSpec]) -> dict[str, Any]:
+        """Each machine's parsed definition by name; a DefinitionError names the machine's
+        state and the feature that is wrong. Nothing changes."""
+        return {s.name: workflows.load_definition(s.definition) for s in specs.values()}
+
+    def adopt(self, specs: Mapping[str, StateMachineSpec], parsed: Mapping[str, Any]) -> None:
+        """Make the template's machines current, with definitions ``parse`` returned."""
+        for spec in specs.values():
+            self._put(spec.name, spec.definition, parsed[spec.name], spec.type)
+
+    def create(self, name: str, definition: Mapping[str, Any], type_: str) -> Machine:
+        if not NAME.match(name):
+            raise InvalidName(f"Invalid Name: '{name}' (1-80 letters, digits, - and _)")
+        if type_ not in ("STANDARD", "EXPRESS"):
+            raise ValidationException(f"type {type_!r} (allowed: STANDARD, EXPRESS)")
+        parsed = workflows.load_definition(definition)
+        existing = self.machines.get(machine_arn(name))
+        if existing is not None and existing.definition != definition:
+            raise StateMachineAlreadyExists(f"State Machine Already Exists: '{machine_arn(name)}'")
+        return self._put(name, definition, parsed, type_)
+
+    def _put(self, name: str, definition: Mapping[str, Any], parsed: Any, type_: str) -> Machine:
+        arn = machine_arn(name)
+        old = self.machines.get(arn)
+        m = Machine(name, arn, definition, parsed, type_, old.created if old else self.clock.now())
+        self.machines[arn] = m
+        return m
+
+    def machine(self, arn: str) -> Machine:
+        m = self.machines.get(arn) or self.machines.get(machine_arn(arn))
+        if m is None:
+            raise StateMachineDoesNotExist(f"State Machine Does Not Exist: '{arn}'")
+        return m
+
+    # ---- executions ----------------------------------------------------------------------
+
+    def execution(self, arn: str) -> Execution:
+        e = self.executions.get(arn)
+        if e is None:
+            raise ExecutionDoesNotExist(f"Execution Does Not Exist: '{arn}'")
+        return e
+
+    def _new_execution(
+        self, machine_ref: str, name: str | None, input_text: str | None
+    ) -> Execution:
+        m = self.machine(machine_ref)
+        name = name or str(uuid.uuid4())
+        if not NAME.match(name):
+            raise InvalidName(f"Invalid Name: '{name}'")
+        arn = execution_arn(m.name, name)
+        if arn in self.executions:
+            raise ExecutionAlreadyExists(f"Execution Already Exists: '{arn}'")
+        try:
+            value = orjson.loads(input_text or "{}")
+        except orjson.JSONDecodeError as exc:
+            raise InvalidExecutionInput(f"Invalid State Machine Execution Input: {exc}") from None
+        e = Execution(arn, name, m, value, self.clock.now())
+        self.executions[arn] = e
+        while len(self.executions) > KEEP:
+            oldest = next(iter(self.executions.values()))
+            if oldest.status == "RUNNING":
+                break
+            self.executions.popitem(last=False)
+        return e
+
+    async def _run(self, e: Execution) -> None:
+        try:
+            result = await workflows.execute(
+                e.machine.parsed,
+                e.input,
+                runner=self.tasks,
+                clock=self.clock,
+                name=e.name,
+                execution_arn=e.arn,
+                state_machine_arn=e.machine.arn,
+                on_event=e.history.append,
+                abort=e.abort,
+            )
+            e.status, e.output = str(result.status), result.output
+            e.error, e.cause = result.error, result.cause
+        except asyncio.CancelledError:
+            e.status = "ABORTED"
+        except Exception as exc:  # an interpreter bug must not leave it RUNNING forever
+            e.status, e.error, e.cause = "FAILED", "States.Runtime", f"{type(exc).__name__}: {exc}"
+        e.stopped = self.clock.now()
+
+    def start(self, machine_ref: str, name: str | None, input_text: str | None) -> Execution:
+        e = self._new_execution(machine_ref, name, input_text)
+        e.task = asyncio.ensure_future(self._run(e))
+        return e
+
+    async def start_sync(
+        self, machine_ref: str, name: str | None, input_text: str | None
+    ) -> Execution:
+        e = self._new_execution(machine_ref, name, input_text)
+        await self._run(e)
+        return e
+
+    async def stop(self, arn: str, error: str | None, cause: str | None) -> Execution:
+        e = self.execution(arn)
+        if e.status == "RUNNING" and e.task is not None:
+            e.abort.set()
+            await asyncio.gather(e.task, return_exceptions=True)
+            e.error, e.cause = error, cause
+        return e
+
+    async def close(self) -> None:
+        running = [e.task for e in self.executions.values() if e.task and not e.task.done()]
+        for t in running:
+            t.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+
+# ---- tasks ---------------------------------------------------------------------------------
+
+
+class PlatformTasks:
+    """The interpreter's task runner: Lambda, API Gateway and HTTP on this machine."""
+
+    def __init__(self, invoker: Invoker, gateway_host: str, gateway_port: int) -> None:
+        self.invoker = invoker
+        self.gateway = (gateway_host, gateway_port)
+
+    async def run(self, resource: str, parameters: Any, *, timeout_s: float | None) -> Any:
+        kind = workflows.resource_kind(resource)
+        match kind:
+            case "lambda_function":
+                return await self._lambda(resource, None, parameters, wrap=False)
+            case "lambda_invoke":
+                params = _object(parameters, resource)
+                if "FunctionName" not in params:
+                    raise workflows.TaskFailed(
+                        "States.Runtime", "lambda:invoke needs Parameters.FunctionName"
+                    )
+                return await self._lambda(
+                    str(params["FunctionName"]),
+                    params.get("Qualifier"),
+                    params.get("Payload", {}),
+                    wrap=True,
+                )
+            case "apigateway_invoke":
+                return await asyncio.to_thread(self._apigateway, _object(parameters, resource))
+            case "http_invoke":
+                return await asyncio.to_thread(self._http, _object(parameters, resource))
+
+    async def _lambda(self, ref: str, qualifier: Any, payload: Any, *, wrap: bool) -> Any:
+        try:
+            name, q = parse_function(ref, str(qualifier) if qualifier else None)
+            result = await self.invoker.invoke_qualified(name, q, orjson.dumps(payload))
+        except CanariaError as exc:
+            raise workflows.TaskFailed(f"Lambda.{exc.code}", exc.message) from None
+        if result.function_error:
+            try:
+                err = orjson.loads(result.payload)
+                error = str(err.get("errorType") or "Lambda.Unknown")
+            except (orjson.JSONDecodeError, AttributeError):
+                error = "Lambda.Unknown"
+            raise workflows.TaskFailed(error, result.payload.decode(errors="replace"))
+        try:
+            value = orjson.loads(result.payload) if result.payload else None
+        except orjson.JSONDecodeError:
+            value = result.payload.decode(errors="replace")
+        if not wrap:
+            return value
+        return {
+            "ExecutedVersion": str(result.version),
+            "Payload": value,
+            "StatusCode": 200,
+            "SdkHttpMetadata": {"HttpStatusCode": 200},
+        }
+
+    def _apigateway(self, p: Mapping[str, Any]) -> Any:
+        endpoint = str(p.get("ApiEndpoint", ""))
+        host = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}").hostname or ""
+        if not endpoint:
+            raise workflows.TaskFailed(
+                "States.Runtime", "apigateway:invoke needs Parameters.ApiEndpoint"
+            )
+        if not (EXECUTE_API.match(host) or host in ("127.0.0.1", "localhost")):
+            raise workflows.TaskFailed(
+                "States.Runtime",
+                f"ApiEndpoint {endpoint!r} is not this application's API: canaria serves "
+                "<api-id>.execute-api.<region>.amazonaws.com and its own gateway",
+            )
+        method = str(p.get("Method", "GET")).upper()
+        path = "/" + str(p.get("Path", "")).lstrip("/")
+        stage = str(p.get("Stage", "")).strip("/")
+        if stage and stage != "$default":
+            path = f"/{stage}{path}"
+        status, reason, headers, body = _request(
+            self.gateway,
+            method,
+            path,
+            p.get("QueryParameters"),
+            p.get("Headers"),
+            p.get("RequestBody"),
+        )
+        if status >= 400:
+            raise workflows.TaskFailed(f"ApiGateway.{status}", body.decode(errors="replace"))
+        return {
+            "ResponseBody": _body(headers, body),
+            "StatusCode": status,
+            "StatusText": reason,
+            "Headers": {k: [v] for k, v in headers.items()},
+        }
+
+    def _http(self, p: Mapping[str, Any]) -> Any:
+        url = urlsplit(str(p.get("ApiEndpoint", "")))
+        if url.hostname not in ("127.0.0.1", "localhost"):
+            raise workflows.TaskFailed(
+                "States.Runtime",
+                f"http:invoke to {url.hostname!r}: this machine reaches loopback only",
+            )
+        port = url.port or (443 if url.scheme == "https" else 80)
+        status, reason, headers, body = _request(
+            (url.hostname, port),
+            str(p.get("Method", "GET")).upper(),
+            url.path or "/",
+            p.get("QueryParameters"),
+            p.get("Headers"),
+            p.get("RequestBody"),
+        )
+        if status >= 400:
+            raise workflows.TaskFailed(
+                f"States.Http.StatusCode.{status}", body.decode(errors="replace")
+            )
+        return {
+            "ResponseBody": _body(headers, body),
+            "StatusCode": status,
+            "StatusText": reason,
+            "Headers": headers,
+        }
+
+
+def _object(parameters: Any, resource: str) -> Mapping[str, Any]:
+    if not isinstance(parameters, Mapping):
+        raise workflows.TaskFailed("States.Runtime", f"{resource} needs an object of Parameters")
+    return parameters
+
+
+def _request(
+    where: tuple[str, int],
+    method: str,
+    path: str,
+    query: Any,
+    headers: Any,
+    body: Any,
+) -> tuple[int, str, dict[str, str], bytes]:
+    if isinstance(query, Mapping) and query:
+        pairs = [
+            (k, str(v)) for k, vs in query.items() for v in (vs if isinstance(vs, list) else [vs])
+        ]
+        path = f"{path}?{urlencode(pairs)}"
+    sent: dict[str, str] = {}
+    if isinstance(headers, Mapping):
+        for k, v in headers.items():
+            sent[str(k)] = ",".join(map(str, v)) if isinstance(v, list) else str(v)
+    data: bytes | None = None
+    if body is not None:
+        data = body.encode() if isinstance(body, str) else orjson.dumps(body)
+        sent.setdefault("Content-Type", "application/json")
+    conn = http.client.HTTPConnection(where[0], where[1], timeout=60)
+    try:
+        conn.request(method, path, body=data, headers=sent)
+        resp = conn.getresponse()
+        return resp.status, resp.reason, dict(resp.getheaders()), resp.read()
+    except OSError as exc:
+        raise workflows.TaskFailed("States.Runtime", f"{method} {path}: {exc}") from None
+    finally:
+        conn.close()
+
+
+def _body(headers: Mapping[str, str], body: bytes) -> Any:
+    ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    if body and "json" in ctype:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return body.decode(errors="replace")

@@ -1,0 +1,1 @@
+"""canaria.cli"""

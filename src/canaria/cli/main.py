@@ -1,0 +1,398 @@
+"""The ``canaria`` command. Thin: parse, call the control API (or run the server), render.
+
+Exit codes: 0 success, 1 a deployment failed or was rolled back, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.live import Live
+
+from canaria.cli import render
+from canaria.cli.client import ApiError, Client, state_dir
+from canaria.cli.simulate import simulate
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Run a SAM application locally and canary-deploy it.",
+)
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+TemplateOpt = Annotated[str, typer.Option("-t", "--template", help="SAM template (YAML/JSON)")]
+ParamsOpt = Annotated[
+    str | None,
+    typer.Option("--parameter-overrides", help="SAM syntax: 'Key=Value Key2=Value2'"),
+]
+ConfigEnvOpt = Annotated[str | None, typer.Option("--config-env", help="samconfig.toml env")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def call(fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except ApiError as exc:
+        fail(exc.message, EXIT_BAD_INPUT if exc.status != 500 else EXIT_FAILED)
+
+
+def emit(data: Any, as_json: bool, pretty: Any = None) -> None:
+    if as_json or pretty is None:
+        typer.echo(json.dumps(data, indent=2, default=str))
+    else:
+        render.console().print(pretty)
+
+
+def _overrides(text: str | None) -> dict[str, str]:
+    if not text:
+        return {}
+    from canaria.errors import TemplateError
+    from canaria.template import parse_parameter_overrides
+
+    try:
+        return parse_parameter_overrides(text)
+    except TemplateError as exc:
+        fail(exc.message)
+
+
+# ---- up --------------------------------------------------------------------------------
+
+
+@app.command()
+def up(
+    template: TemplateOpt = "template.yaml",
+    time_scale: Annotated[float, typer.Option(help="virtual seconds per wall second")] = 1.0,
+    port: Annotated[int, typer.Option(help="API gateway port")] = 3000,
+    control_port: Annotated[int, typer.Option(help="control API / edge / dashboard port")] = 3001,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    parameter_overrides: ParamsOpt = None,
+    config_env: ConfigEnvOpt = None,
+    split: Annotated[str, typer.Option(help="deterministic | random")] = "deterministic",
+    seed: Annotated[int | None, typer.Option(help="seed for --split random")] = None,
+    clock: Annotated[
+        str, typer.Option(help="real | manual (tests: time moves only via POST /canaria/v1/clock)")
+    ] = "real",
+) -> None:
+    """Run the application: gateway, edge, controller, dashboard."""
+    from canaria.clock import Clock, ManualClock, clock_from_scale
+    from canaria.errors import CanariaError
+    from canaria.platform import Options, Platform
+    from canaria.server import Server
+
+    if time_scale <= 0:
+        fail(f"--time-scale must be positive, got {time_scale}")
+    if clock not in ("real", "manual"):
+        fail(f"--clock {clock!r} (allowed: real, manual)")
+    if split not in ("deterministic", "random"):
+        fail(f"--split {split!r} (allowed: deterministic, random)")
+    if not Path(template).is_file():
+        fail(f"template {template} does not exist")
+    options = Options(
+        state_dir=state_dir(),
+        template=str(Path(template).resolve()),
+        parameter_overrides=_overrides(parameter_overrides),
+        config_env=config_env,
+        host=host,
+        port=port,
+        control_port=control_port,
+        split_mode=split,
+        seed=seed,
+    )
+
+    async def main() -> int:
+        chosen: Clock = (
+            ManualClock(time.time()) if clock == "manual" else clock_from_scale(time_scale)
+        )
+        platform = Platform(options, chosen)
+        server = Server(platform)
+        try:
+            result = await server.start()
+        except CanariaError as exc:
+            await platform.stop()
+            fail(exc.message)
+        except OSError as exc:
+            await platform.stop()
+            fail(f"cannot listen: {exc}")
+        for w in result.warnings:
+            typer.echo(f"warning: {w}", err=True)
+        for line in result.plan.describe():
+            typer.echo(f"  {line}")
+        Path(platform.state_dir, "endpoint").write_text(platform.control_url + "\n")
+        typer.echo(f"gateway    http://{host}:{platform.gateway.port}")
+        typer.echo(f"control    {platform.control_url}  (token in {platform.state_dir}/token)")
+        typer.echo(f"dashboard  {platform.control_url}/?token={platform.token}")
+        if time_scale != 1:
+            typer.echo(f"time runs {time_scale:g}x faster than the wall clock")
+        sys.stdout.flush()
+        await server.wait()
+        typer.echo("stopping…")
+        await server.stop()
+        return 0
+
+    try:
+        import uvloop
+
+        code = uvloop.run(main())
+    except KeyboardInterrupt:
+        code = 0
+    raise typer.Exit(code)
+
+
+# ---- deploy ------------------------------------------------------------------------------
+
+
+@app.command()
+def deploy(
+    template: TemplateOpt = "template.yaml",
+    wait: Annotated[bool, typer.Option("--wait", help="follow until done")] = False,
+    ignore_alarms: Annotated[bool, typer.Option(help="start even if an alarm is in ALARM")] = False,
+    dry_run: Annotated[bool, typer.Option(help="print the plan, change nothing")] = False,
+    group: Annotated[bool, typer.Option(help="deploy all changed functions atomically")] = False,
+    config: Annotated[str | None, typer.Option(help="override the deployment config")] = None,
+    no_judge: Annotated[bool, typer.Option("--no-judge", help="switch the judge off")] = False,
+    judge_alpha: Annotated[float | None, typer.Option(help="judge false-rollback bound")] = None,
+    early_promotion: Annotated[bool, typer.Option(help="let the judge promote early")] = False,
+    parameter_overrides: ParamsOpt = None,
+    config_env: ConfigEnvOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Publish changed functions and shift traffic to them."""
+    if not Path(template).is_file():
+        fail(f"template {template} does not exist")
+    judge: dict[str, Any] = {}
+    if no_judge:
+        judge["enabled"] = False
+    if judge_alpha is not None:
+        if not 0 < judge_alpha < 1:
+            fail(f"--judge-alpha must be in (0, 1), got {judge_alpha}")
+        judge["alpha"] = judge_alpha
+    if early_promotion:
+        judge["early_promotion"] = True
+    client = Client()
+    body = {
+        "template": str(Path(template).resolve()),
+        "parameter_overrides": _overrides(parameter_overrides),
+        "config_env": config_env,
+        "ignore_alarms": ignore_alarms,
+        "dry_run": dry_run,
+        "group": group,
+        "config": config,
+        "judge": judge or None,
+    }
+    result = call(client.post, "/deployments", body)
+    if not wait or dry_run or not result["deployments"]:
+        if as_json:
+            emit(result, True)
+        else:
+            for w in result["warnings"]:
+                typer.echo(f"warning: {w}", err=True)
+            for line in result["plan"]:
+                typer.echo(("would " if dry_run else "") + line)
+            for d in result["deployments"]:
+                typer.echo(f"deployment {d['id']} {d['state']}")
+        raise typer.Exit(0)
+    ids = [d["id"] for d in result["deployments"]]
+    finals = [follow(client, i, as_json) for i in ids]
+    ok = all(d["state"] == "Succeeded" for d in finals)
+    raise typer.Exit(0 if ok else EXIT_FAILED)
+
+
+def follow(client: Client, deployment_id: str, as_json: bool) -> dict[str, Any]:
+    """Follow a deployment until it completes; live panel on a TTY, lines otherwise."""
+    after = 0
+    tty = sys.stdout.isatty() and not as_json
+    live = Live(refresh_per_second=4, console=render.console()) if tty else None
+    if live:
+        live.start()
+    try:
+        while True:
+            data = call(client.get, f"/deployments/{deployment_id}/events?after={after}")
+            for e in data["events"]:
+                after = max(after, e["id"])
+                if as_json:
+                    typer.echo(json.dumps(e))
+                elif live:
+                    live.console.print(render.plain_event(e))
+                else:
+                    typer.echo(render.plain_event(e))
+            d = data["deployment"]
+            if live:
+                live.update(render.deployment_panel(d))
+            if d["completed"]:
+                break
+            time.sleep(0.25)
+    finally:
+        if live:
+            live.stop()
+    summary = f"deployment {d['id']} {d['state']}"
+    if d["rolled_back"]:
+        summary += " (rolled back)"
+    if d.get("error_message"):
+        summary += f": {d['error_message']}"
+    if as_json:
+        typer.echo(json.dumps(d))
+    else:
+        typer.echo(summary)
+    return d  # type: ignore[no-any-return]
+
+
+# ---- reads -------------------------------------------------------------------------------
+
+
+@app.command()
+def status(as_json: JsonOpt = False) -> None:
+    """Functions, aliases and their split, alarms, deployments in progress."""
+    data = call(Client().get, "/status")
+    emit(data, as_json, render.status_tables(data))
+
+
+@app.command()
+def deployments(
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20, as_json: JsonOpt = False
+) -> None:
+    """Recent deployments."""
+    data = call(Client().get, f"/deployments?limit={limit}")
+    if as_json:
+        emit(data, True)
+        return
+    for d in data["deployments"]:
+        moves = ", ".join(
+            f"{t['function']} v{t['from_version']}→v{t['to_version']}" for t in d["targets"]
+        )
+        extra = " rolled back" if d["rolled_back"] else ""
+        why = f" — {d['error_message']}" if d.get("error_message") else ""
+        typer.echo(
+            f"{d['id']}  {render.ts(d['created_at'])}  {d['state']:<18}{extra} "
+            f"{moves} [{d['config']}]{why}"
+        )
+
+
+@app.command()
+def history(function: str, as_json: JsonOpt = False) -> None:
+    """A function's versions, aliases and deployments."""
+    data = call(Client().get, f"/functions/{function}/history")
+    if as_json:
+        emit(data, True)
+        return
+    for v in data["versions"]:
+        typer.echo(f"version {v['number']}  {render.ts(v['created_at'])}  {v['digest'][:12]}")
+    for a in data["aliases"]:
+        typer.echo(f"alias {a['name']}: {render.split_text(a['split'])}")
+    for d in data["deployments"]:
+        typer.echo(f"{d['id']}  {d['state']}{' (rolled back)' if d['rolled_back'] else ''}")
+
+
+@app.command()
+def invoke(
+    target: Annotated[str, typer.Argument(help="FUNCTION[:ALIAS|:VERSION]")],
+    payload: Annotated[str, typer.Option("--payload", "-p", help="JSON event")] = "{}",
+    as_json: JsonOpt = False,
+) -> None:
+    """Invoke a function like `aws lambda invoke`."""
+    fn, _, qualifier = target.partition(":")
+    try:
+        event = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        fail(f"--payload is not JSON: {exc}")
+    data = call(
+        Client().post, f"/functions/{fn}/invoke", {"payload": event, "qualifier": qualifier or None}
+    )
+    if as_json:
+        emit(data, True)
+    else:
+        typer.echo(
+            f"version {data['version']}  {data['duration_ms']:.1f} ms"
+            + ("  (cold start)" if data["cold_start"] else "")
+        )
+        if data["logs"]:
+            typer.echo(data["logs"].rstrip())
+        typer.echo(json.dumps(data["payload"], indent=2))
+    if data["function_error"]:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def logs(
+    function: str,
+    follow_: Annotated[bool, typer.Option("--follow", "-f", help="keep printing")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """A function's captured stdout/stderr."""
+    client = Client()
+    since = 0
+    while True:
+        data = call(client.get, f"/functions/{function}/logs?since={since}")
+        for line in data["lines"]:
+            since = max(since, line["seq"])
+            if as_json:
+                typer.echo(json.dumps(line))
+            else:
+                typer.echo(
+                    f"{render.ts(line['time'])} v{line['version']} "
+                    f"{line['request_id'][:8]} {line['text'].rstrip()}"
+                )
+        if not follow_:
+            return
+        time.sleep(0.5)
+
+
+# ---- operator commands ------------------------------------------------------------------------
+
+
+@app.command()
+def stop(
+    deployment: str,
+    no_rollback: Annotated[bool, typer.Option(help="leave the alias where it is")] = False,
+) -> None:
+    """Stop a deployment and roll it back."""
+    d = call(Client().post, f"/deployments/{deployment}/stop", {"rollback": not no_rollback})
+    typer.echo(
+        f"deployment {d['id']} {d['state']}" + (" (rolled back)" if d["rolled_back"] else "")
+    )
+
+
+@app.command()
+def rollback(function: str) -> None:
+    """Roll back a function's deployment in progress, or its last successful one."""
+    data = call(Client().post, f"/functions/{function}/rollback")
+    if "deployment" in data:
+        d = data["deployment"]
+        typer.echo(f"deployment {d['id']} {d['state']} (rolled back)")
+    else:
+        a = data["alias"]
+        typer.echo(f"{function}:{a['name']} → version {a['version']}")
+
+
+@app.command()
+def promote(
+    deployment: str,
+    full: Annotated[bool, typer.Option("--full", help="finish now, skip every wait")] = False,
+) -> None:
+    """End the current step now (or, with --full, shift everything)."""
+    d = call(Client().post, f"/deployments/{deployment}/promote", {"full": full})
+    typer.echo(f"deployment {d['id']} {d['state']} at {d['current_weight'] * 100:.4g}%")
+
+
+app.command()(simulate)
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()
+
+
+if __name__ == "__main__":
+    main()

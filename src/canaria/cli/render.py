@@ -1,0 +1,111 @@
+"""Rendering for the CLI: rich tables on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+
+def ts(t: float | None) -> str:
+    return "-" if t is None else time.strftime("%H:%M:%S", time.localtime(t))
+
+
+def split_text(split: dict[str, float]) -> str:
+    return "  ".join(f"v{v}:{w * 100:.4g}%" for v, w in split.items())
+
+
+def status_tables(status: dict[str, Any]) -> Group:
+    fns = Table(title=f"functions — {status.get('application')}", expand=False)
+    for col in ("function", "alias", "split", "versions", "routes", "cold starts"):
+        fns.add_column(col)
+    for name, f in status["functions"].items():
+        aliases = f["aliases"] or [{"name": "$LATEST", "split": {}}]
+        routes = ", ".join(f"{r['method']} {r['path']}" for r in f["routes"]) or "-"
+        for a in aliases:
+            fns.add_row(
+                name,
+                a["name"],
+                split_text(a["split"]),
+                str(len(f["versions"])),
+                routes,
+                str(f["cold_starts"]),
+            )
+    parts: list[Any] = [fns]
+    if status["alarms"]:
+        alarms = Table(title="alarms")
+        for col in ("alarm", "state", "reason"):
+            alarms.add_column(col)
+        for name, a in status["alarms"].items():
+            style = "red" if a["state"] == "ALARM" else ""
+            alarms.add_row(name, Text(a["state"], style=style), a["reason"])
+        parts.append(alarms)
+    for d in status["deployments"]:
+        parts.append(deployment_panel(d))
+    if not status["deployments"]:
+        parts.append(Text("no deployment in progress"))
+    return Group(*parts)
+
+
+def deployment_panel(d: dict[str, Any]) -> Table:
+    moves = ", ".join(
+        f"{t['function']}:{t['alias']} v{t['from_version']}→v{t['to_version']}"
+        for t in d["targets"]
+    )
+    table = Table(title=f"{d['id']} {moves} [{d['config']}] — {d['state']}", expand=False)
+    for col in ("version", "invocations", "errors", "p99 ms"):
+        table.add_column(col)
+    for fn, versions in (d.get("traffic") or {}).get("versions", {}).items():
+        for v, m in versions.items():
+            table.add_row(
+                f"{fn} v{v}",
+                str(m["invocations"]),
+                str(m["errors"]),
+                f"{m['p99_ms']:.1f}" if m.get("p99_ms") is not None else "-",
+            )
+    step = d["step_index"]
+    table.caption = (
+        f"step {step + 1}/{len(d['steps'])}: {d['steps'][step] if step >= 0 else '-'}  "
+        f"weight {d['current_weight'] * 100:.4g}%"
+        + _judge_line(d)
+        + _hooks_line(d)
+        + _alarm_line(d)
+        + (f"\n{d['error_code']}: {d['error_message']}" if d.get("error_message") else "")
+    )
+    return table
+
+
+def _judge_line(d: dict[str, Any]) -> str:
+    j = d.get("judge") or {}
+    ev = j.get("evidence")
+    if not j.get("enabled", True):
+        return "\njudge: off"
+    if not ev:
+        return ""
+    parts = ", ".join(f"{k} {v:.3g}" for k, v in ev.items())
+    return f"\njudge evidence: {parts} (threshold {j.get('threshold', 0):.3g})"
+
+
+def _hooks_line(d: dict[str, Any]) -> str:
+    hooks = d.get("hook_executions") or []
+    if not hooks:
+        return ""
+    return "\nhooks: " + ", ".join(f"{h['phase']} {h['function']} {h['status']}" for h in hooks)
+
+
+def _alarm_line(d: dict[str, Any]) -> str:
+    states = d.get("alarm_states") or {}
+    if not states:
+        return ""
+    return "\nalarms: " + ", ".join(f"{k} {v}" for k, v in states.items())
+
+
+def plain_event(e: dict[str, Any]) -> str:
+    return f"{ts(e['time'])} {e['kind']:<10} {e['message']}"
+
+
+def console() -> Console:
+    return Console(highlight=False)

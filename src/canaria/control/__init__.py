@@ -1,0 +1,1 @@
+"""canaria's own control API (used by the CLI and the dashboard), bearer-token protected."""

@@ -1,0 +1,97 @@
+"""JSON views of platform state, shared by the control API, the CLI and the dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from canaria.models import Alias, RouteSpec, Version
+from canaria.models.deployment import Deployment, DeploymentEvent, HookExecution
+from canaria.store.codec import step_label
+
+
+def alias_view(a: Alias) -> dict[str, Any]:
+    return {
+        "function": a.function,
+        "name": a.name,
+        "version": a.version,
+        "additional_version": a.additional_version,
+        "additional_weight": a.additional_weight,
+        "split": {str(v): round(w, 6) for v, w in a.weights().items()},
+    }
+
+
+def version_view(v: Version) -> dict[str, Any]:
+    return {
+        "function": v.function,
+        "number": v.number,
+        "digest": v.digest,
+        "created_at": v.created_at,
+        "handler": v.config.handler,
+        "runtime": v.config.runtime,
+        "timeout_s": v.config.timeout_s,
+        "memory_mb": v.config.memory_mb,
+    }
+
+
+def route_view(r: RouteSpec) -> dict[str, Any]:
+    return {
+        "method": r.method,
+        "path": r.path,
+        "api": r.api_id,
+        "kind": r.api_kind,
+        "stage": r.stage,
+        "function": r.function,
+    }
+
+
+def deployment_view(d: Deployment) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "application": d.application,
+        "state": d.state.value,
+        "status": d.state.codedeploy_status,
+        "completed": d.state.completed,
+        "targets": [
+            {
+                "function": t.function,
+                "alias": t.alias,
+                "from_version": t.from_version,
+                "to_version": t.to_version,
+            }
+            for t in d.targets
+        ],
+        "config": d.config_name,
+        "steps": [step_label(s) for s in d.steps],
+        "step_index": d.step_index,
+        "step_started_at": d.step_started_at,
+        "current_weight": d.current_weight,
+        "rolled_back": d.rolled_back,
+        "ignore_alarms": d.ignore_alarms,
+        "alarms": list(d.alarms),
+        "hooks": {"pre_traffic": d.pre_traffic_hook, "post_traffic": d.post_traffic_hook},
+        "judge": {k: v for k, v in d.judge.items() if k != "state"},
+        "error_code": d.error_code,
+        "error_message": d.error_message,
+        "stopped_by": d.stopped_by,
+        "creator": d.creator,
+        "created_at": d.created_at,
+        "updated_at": d.updated_at,
+        "completed_at": d.completed_at,
+    }
+
+
+def event_view(e: DeploymentEvent) -> dict[str, Any]:
+    return {"id": e.id, "time": e.time, "kind": e.kind, "message": e.message, "data": e.data}
+
+
+def hook_view(h: HookExecution) -> dict[str, Any]:
+    return {
+        "execution_id": h.execution_id,
+        "phase": h.phase,
+        "function": h.function,
+        "status": h.status.value,
+        "started_at": h.started_at,
+        "finished_at": h.finished_at,
+        "deadline": h.deadline,
+        "message": h.message,
+    }

@@ -1,0 +1,62 @@
+"""Creating deployments: ids shaped like CodeDeploy's, and the initial stored record."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from canaria.controller.configs import steps_for
+from canaria.models import DeploymentConfigSpec, DeploymentPreference
+from canaria.models.deployment import Deployment, Step, Target
+
+_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def new_deployment_id() -> str:
+    """``d-`` and nine characters, as CodeDeploy's ids."""
+    return "d-" + "".join(secrets.choice(_ALPHABET) for _ in range(9))
+
+
+def new_deployment(
+    *,
+    application: str,
+    targets: Sequence[Target],
+    preference: DeploymentPreference,
+    custom_configs: Mapping[str, DeploymentConfigSpec],
+    now: float,
+    ignore_alarms: bool = False,
+    config_override: str | None = None,
+    steps_override: Sequence[Step] | None = None,
+    judge_override: Mapping[str, Any] | None = None,
+) -> Deployment:
+    config_name = config_override or preference.type
+    steps = tuple(steps_override) if steps_override else steps_for(config_name, custom_configs)
+    judge: dict[str, Any] = {
+        "enabled": preference.judge.enabled,
+        "alpha": preference.judge.alpha,
+        "early_promotion": preference.judge.early_promotion,
+        "delta": preference.judge.delta,
+    }
+    judge.update(judge_override or {})
+    return Deployment(
+        id=new_deployment_id(),
+        application=application,
+        targets=tuple(targets),
+        config_name=config_name,
+        steps=steps,
+        ignore_alarms=ignore_alarms,
+        alarms=preference.alarms,
+        pre_traffic_hook=preference.pre_traffic_hook,
+        post_traffic_hook=preference.post_traffic_hook,
+        hook_timeout_s=preference.hook_timeout_s,
+        judge=judge,
+        triggers=tuple(
+            {"name": t.name, "events": list(t.events), "target": t.target}
+            for t in preference.triggers
+        ),
+        created_at=now,
+        updated_at=now,
+        next_wake_at=now,
+    )

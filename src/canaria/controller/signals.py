@@ -1,0 +1,267 @@
+"""What the controller observes on one machine: alarms on canaria's own metrics, the
+judge's verdict per deployment, and request-gate progress.
+
+Alarm states are evaluated every tick with CloudWatch semantics and persisted when they
+change (so `canaria status` and a restarted server see them). The judge's e-process state
+lives in the deployment row (``Deployment.judge``) and is advanced over whole seconds
+only, so a tick is never counted twice, even across a restart.
+
+Request gates with ``completion: reported`` (long-running work: the invocation starts a
+job and returns; the job finishes later) count reports instead of responses. The work
+reports its invocation's final status to the control API::
+
+    POST /canaria/v1/functions/{function}/completions
+    Authorization: Bearer <token>
+    {"request_id": "<context.aws_request_id>", "status": "Succeeded" | "Failed",
+     "reason": "<optional text>"}
+
+Reports are kept in the store (``completion_reports``) whichever request they name and
+in whatever order they arrive. To know which request ids a gate sent to the new version,
+``follow`` (a controller listener, run right after each step writes its aliases, so
+before any request can reach a newly opened gate) keeps in memory which (function,
+version) pairs are under such a gate now, and ``note_request`` (called by the platform
+for every finished invocation) writes those pairs' request ids to the store
+(``gate_requests``). Only requests served while a gate is open are written, about N per
+gate, and a restarted server still knows them. A gate's progress is then one join of
+the two tables; a report for a request id the gate never sent is ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, assert_never
+
+from canaria.analysis import Metrics, alarms, judge
+from canaria.clock import Clock
+from canaria.controller.plan import GateProgress, Verdict
+from canaria.models import AlarmSpec, JudgeSettings
+from canaria.models.deployment import Deployment, DeploymentEvent, RequestGate, State
+from canaria.store import Store
+
+TICK_S = 1.0
+SLOW_WINDOW_S = 300.0
+EVIDENCE_POINTS = 600
+
+
+@dataclass(frozen=True)
+class _OpenGate:
+    """A ``completion: reported`` gate in force: whose request ids to note, from when."""
+
+    deployment_id: str
+    step_index: int
+    opened_at: float
+
+
+class LocalSignals:
+    def __init__(self, metrics: Metrics, store: Store, clock: Clock) -> None:
+        self.metrics = metrics
+        self.store = store
+        self.clock = clock
+        self._states: dict[str, tuple[str, str, float]] = dict(store.alarm_states())
+        self._stopping = False
+        # per deployment: (time, {metric: evidence}) for the dashboard; bounded
+        self.evidence_history: dict[str, deque[tuple[float, dict[str, float]]]] = {}
+        # (function, version) -> the reported-completion gate sending it requests now
+        self._noting: dict[tuple[str, int], _OpenGate] = {}
+        for d in store.deployments(active_only=True, limit=1000):
+            self.follow(d)
+
+    # ---- alarms ------------------------------------------------------------------------
+
+    def evaluate_alarms(self, specs: Mapping[str, AlarmSpec], now: float) -> None:
+        for name, spec in specs.items():
+            prev = alarms.AlarmState(self._states.get(name, ("INSUFFICIENT_DATA", "", 0.0))[0])
+            ev = alarms.evaluate(spec, self.metrics, now, prev)
+            if ev.state is not prev or name not in self._states:
+                self._states[name] = (ev.state.value, ev.reason, now)
+                self.store.put_alarm_state(name, ev.state.value, ev.reason, now)
+
+    async def watch_alarms(self, specs: Callable[[], Mapping[str, AlarmSpec]]) -> None:
+        last = -math.inf
+        while not self._stopping:
+            now = self.clock.now()
+            if now - last >= TICK_S:
+                self.evaluate_alarms(specs(), now)
+                last = now
+            await asyncio.sleep(max(self.clock.wall_delay(TICK_S), 0.01))
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def alarms_in_alarm(self, now: float) -> tuple[str, ...]:
+        return tuple(n for n, (state, _, _) in self._states.items() if state == "ALARM")
+
+    def alarm_state(self, name: str) -> str:
+        return self._states.get(name, ("INSUFFICIENT_DATA", "", 0.0))[0]
+
+    def alarm_states_view(self) -> dict[str, dict[str, Any]]:
+        return {
+            n: {"state": s, "reason": r, "updated_at": t}
+            for n, (s, r, t) in sorted(self._states.items())
+        }
+
+    # ---- judge -------------------------------------------------------------------------
+
+    def judge(self, d: Deployment, now: float) -> tuple[dict[str, Any], Verdict, str]:
+        """Advance every target's e-processes over the whole seconds since its last look.
+
+        A target's interval closes only once it holds requests of both versions (or of
+        neither): an interval that only one version served carries no evidence about their
+        relative rates, and at sparse traffic (`--time-scale 60`, or a quiet service) most
+        one-second intervals are like that. Closing on invocation counts, never on
+        outcomes, keeps the e-process valid.
+        """
+        settings = JudgeSettings(
+            enabled=bool(d.judge.get("enabled", True)),
+            alpha=float(d.judge.get("alpha", 0.01)),
+            early_promotion=bool(d.judge.get("early_promotion", False)),
+            delta=float(d.judge.get("delta", 0.5)),
+        )
+        j = judge.Judge(settings)
+        first = float(math.floor(d.step_started_at or now))
+        since: dict[str, float] = dict(d.judge.get("since") or {})
+        end = float(math.floor(now))
+        states: dict[str, Any] = dict(d.judge.get("state") or {})
+        evidence: dict[str, dict[str, float]] = {}
+        verdict, reason = Verdict.CONTINUE, ""
+        promote_all = True
+        for t in d.targets:
+            if t.from_version is None:
+                continue
+            raw = states.get(t.function)
+            state = judge.state_from_json(raw) if raw else j.initial_state()
+            start = since.setdefault(t.function, first)  # the first look opens it
+            v = judge.Verdict.CONTINUE
+            if end > start:
+                slow = judge.stable_p99(
+                    self.metrics, t.function, t.from_version, now, SLOW_WINDOW_S
+                )
+                counts = judge.tick_counts(
+                    self.metrics, t.function, t.to_version, t.from_version, start, end, slow
+                )
+                one_sided = (counts.canary_invocations == 0) != (counts.stable_invocations == 0)
+                if not one_sided:
+                    state, v = j.update(state, counts)
+                    since[t.function] = end
+            states[t.function] = judge.state_to_json(state)
+            evidence[t.function] = j.evidence(state)
+            if v is judge.Verdict.ROLLBACK and verdict is not Verdict.ROLLBACK:
+                metric = max(evidence[t.function], key=lambda k: evidence[t.function][k])
+                verdict = Verdict.ROLLBACK
+                reason = (
+                    f"{t.function} v{t.to_version}: {metric} evidence "
+                    f"{evidence[t.function][metric]:.3g} ≥ {j.threshold():.3g}"
+                )
+            promote_all = promote_all and v is judge.Verdict.PROMOTE
+        if verdict is Verdict.CONTINUE and promote_all and settings.early_promotion and evidence:
+            verdict, reason = Verdict.PROMOTE, "the new version is no worse (early promotion)"
+        body = dict(d.judge)
+        flat = {m: max(e[m] for e in evidence.values()) for m in next(iter(evidence.values()), {})}
+        body.update(
+            {
+                "state": states,
+                "since": since,
+                "evidence": flat,
+                "threshold": j.threshold(),
+            }
+        )
+        if flat:
+            history = self.evidence_history.setdefault(d.id, deque(maxlen=EVIDENCE_POINTS))
+            history.append((now, flat))
+        return body, verdict, reason
+
+    # ---- request gates -----------------------------------------------------------------
+
+    def follow(self, d: Deployment, events: tuple[DeploymentEvent, ...] = ()) -> None:
+        """Note the request ids of ``d``'s new versions while its step in force is a
+        request gate with ``completion: reported``, and stop once it is not (a
+        ``Controller`` listener; also run for every active deployment at start)."""
+        step = d.current_step
+        gate = None
+        if (
+            d.state is State.ALLOW_TRAFFIC
+            and isinstance(step, RequestGate)
+            and step.completion == "reported"
+            and d.step_started_at is not None
+        ):
+            gate = _OpenGate(d.id, d.step_index, d.step_started_at)
+        for t in d.targets:
+            key = (t.function, t.to_version)
+            if gate is not None:
+                self._noting[key] = gate
+            elif key in self._noting and self._noting[key].deployment_id == d.id:
+                del self._noting[key]
+
+    def note_request(self, function: str, version: int, request_id: str, started: float) -> None:
+        """One finished invocation: kept in the store if a reported-completion gate sent
+        it to ``version`` (a dict look-up otherwise)."""
+        gate = self._noting.get((function, version))
+        if gate is None or started < gate.opened_at:
+            return
+        self.store.note_gate_request(
+            gate.deployment_id, gate.step_index, function, version, request_id, started
+        )
+
+    def gate(self, d: Deployment, now: float) -> GateProgress:
+        step = d.current_step
+        if not isinstance(step, RequestGate) or d.step_started_at is None:
+            return GateProgress()
+        routed = succeeded = errors = 0
+        is_open = False
+        for t in d.targets:
+            c = self.metrics.bucket_counts(
+                t.function, t.to_version, math.floor(d.step_started_at), now + 1
+            )
+            # routed: finished (recorded at completion) plus still running (long jobs)
+            routed += c.invocations + self.metrics.in_flight(t.function, t.to_version)
+            errors += c.errors
+            succeeded += c.invocations - c.errors
+            alias = self.store.alias(t.function, t.alias)
+            is_open = is_open or (alias is not None and t.to_version in alias.weights())
+        match step.completion:
+            case "response":
+                return GateProgress(routed, succeeded, errors, is_open)
+            case "reported":
+                return self._reported(d, routed, errors, is_open)
+            case _:
+                assert_never(step.completion)
+
+    def _reported(self, d: Deployment, routed: int, errors: int, is_open: bool) -> GateProgress:
+        """Succeeded: requests sent by the gate whose work reported Succeeded. Failed: those
+        that reported Failed, and invocations that failed outright (their work never
+        started, so it will never report)."""
+        self.follow(d)  # a server started mid-gate notes from now on, at the latest
+        sent = self.store.gate_requests(d.id, d.step_index)
+        good = [g for g in sent if g.report is not None and g.report.status == "Succeeded"]
+        bad = [g for g in sent if g.report is not None and g.report.status == "Failed"]
+        reasons = []
+        for g in bad:
+            assert g.report is not None
+            why = f": {g.report.reason}" if g.report.reason else ""
+            reasons.append(f"request {g.request_id} reported Failed{why}")
+        if errors:
+            reasons.append(f"{errors} invocation(s) of the new version failed")
+        return GateProgress(routed, len(good), len(bad) + errors, is_open, "; ".join(reasons))
+
+    # ---- summaries for views -----------------------------------------------------------
+
+    def traffic_summary(self, d: Deployment, now: float) -> dict[str, Any]:
+        start = d.created_at
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for t in d.targets:
+            per: dict[str, dict[str, Any]] = {}
+            for v in {t.from_version, t.to_version} - {None}:
+                assert v is not None
+                c = self.metrics.bucket_counts(t.function, v, start, now + 1)
+                per[str(v)] = {
+                    "invocations": c.invocations,
+                    "errors": c.errors,
+                    "throttles": c.throttles,
+                    "p99_ms": c.p99_ms,
+                }
+            out[t.function] = per
+        return {"since": start, "versions": out}

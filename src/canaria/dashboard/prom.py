@@ -1,0 +1,187 @@
+"""Prometheus exposition on ``GET /metrics`` (the maintained client library).
+
+Per function, alias and version: invocations, errors, throttles, a duration histogram,
+cold starts, concurrent executions; per deployment: phase, current weight, judge
+evidence; and the process collector's CPU/memory/file descriptors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Protocol
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from canaria.control.routes import authorized, error
+from canaria.controller.signals import LocalSignals
+from canaria.models import InvokeResult
+from canaria.store import Store
+
+LABELS = ("function", "alias", "version")
+BUCKETS = (1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 900000)
+
+
+class PromMetrics:
+    """Counters fed by every invocation; children cached per (function, alias, version)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        r = self.registry
+        self.invocations = Counter("canaria_invocations", "Invocations", LABELS, registry=r)
+        self.errors = Counter(
+            "canaria_errors", "Invocations that ended in an error", LABELS, registry=r
+        )
+        self.throttles = Counter("canaria_throttles", "Throttled invocations", LABELS, registry=r)
+        self.cold_starts = Counter("canaria_cold_starts", "Cold starts", LABELS, registry=r)
+        self.duration = Histogram(
+            "canaria_duration_milliseconds",
+            "Invocation duration",
+            LABELS,
+            buckets=BUCKETS,
+            registry=r,
+        )
+        self.concurrent = Gauge(
+            "canaria_concurrent_executions",
+            "Invocations in flight",
+            LABELS,
+            registry=r,
+        )
+        self._children: dict[tuple[str, str, str], tuple[object, ...]] = {}
+
+    def set_concurrency(self, function: str, alias: str | None, version: int, n: int) -> None:
+        """Invocations of (function, alias, version) running now, as the platform counts."""
+        self.concurrent.labels(function, alias or "", str(version)).set(n)
+
+    def observe(
+        self,
+        function: str,
+        alias: str | None,
+        version: int,
+        result: InvokeResult | None,
+        throttled: bool,
+    ) -> None:
+        key = (function, alias or "", str(version))
+        kids = self._children.get(key)
+        if kids is None:
+            kids = self._children[key] = (
+                self.invocations.labels(*key),
+                self.errors.labels(*key),
+                self.throttles.labels(*key),
+                self.cold_starts.labels(*key),
+                self.duration.labels(*key),
+            )
+        inv, err, thr, cold, dur = kids
+        if throttled or result is None:
+            thr.inc()  # type: ignore[attr-defined]
+            return
+        inv.inc()  # type: ignore[attr-defined]
+        dur.observe(result.duration_ms)  # type: ignore[attr-defined]
+        if result.function_error:
+            err.inc()  # type: ignore[attr-defined]
+        if result.cold_start:
+            cold.inc()  # type: ignore[attr-defined]
+
+
+class ConcurrencySource(Protocol):
+    def concurrent_executions(self) -> int: ...
+
+
+class MetricsSource(Protocol):
+    """What ``/metrics`` reads; ``canaria.platform.Platform`` is one."""
+
+    @property
+    def token(self) -> str: ...
+    @property
+    def prom(self) -> PromMetrics: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def signals(self) -> LocalSignals: ...
+    @property
+    def runtimes(self) -> Mapping[str, ConcurrencySource]: ...
+
+
+class StateCollector(Collector):
+    """Gauges read from the platform at scrape time: concurrency and deployments."""
+
+    def __init__(self, platform: MetricsSource) -> None:
+        self.platform = platform
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        p = self.platform
+        conc = GaugeMetricFamily(
+            "canaria_function_concurrent_executions",
+            "Execution environments of the function busy now",
+            labels=["function"],
+        )
+        for name, rt in p.runtimes.items():
+            conc.add_metric([name], rt.concurrent_executions())
+        yield conc
+        weight = GaugeMetricFamily(
+            "canaria_alias_weight",
+            "Share of an alias's traffic",
+            labels=["function", "alias", "version"],
+        )
+        for a in p.store.aliases():
+            for v, w in a.weights().items():
+                weight.add_metric([a.function, a.name, str(v)], w)
+        yield weight
+        phase = GaugeMetricFamily(
+            "canaria_deployment_phase",
+            "1 for the phase each active deployment is in",
+            labels=["deployment", "phase"],
+        )
+        dweight = GaugeMetricFamily(
+            "canaria_deployment_weight", "Weight of the new version", labels=["deployment"]
+        )
+        evidence = GaugeMetricFamily(
+            "canaria_judge_evidence", "Judge e-value per metric", labels=["deployment", "metric"]
+        )
+        threshold = GaugeMetricFamily(
+            "canaria_judge_threshold", "Judge rollback threshold", labels=["deployment"]
+        )
+        for d in p.store.deployments(active_only=True):
+            phase.add_metric([d.id, d.state.value], 1)
+            dweight.add_metric([d.id], d.current_weight)
+            for metric, value in (d.judge.get("evidence") or {}).items():
+                evidence.add_metric([d.id, metric], float(value))
+            if "threshold" in d.judge:
+                threshold.add_metric([d.id], float(d.judge["threshold"]))
+        yield phase
+        yield dweight
+        yield evidence
+        yield threshold
+        alarms = GaugeMetricFamily(
+            "canaria_alarm_state", "1 when the alarm is in ALARM", labels=["alarm"]
+        )
+        for name, view in p.signals.alarm_states_view().items():
+            alarms.add_metric([name], 1.0 if view["state"] == "ALARM" else 0.0)
+        yield alarms
+
+
+def metrics_routes(platform: MetricsSource) -> list[BaseRoute]:
+    platform.prom.registry.register(StateCollector(platform))
+
+    async def metrics(request: Request) -> Response:
+        if not authorized(request, platform.token):
+            return error(401, "Unauthorized", "pass `Authorization: Bearer <token>`")
+        return Response(generate_latest(platform.prom.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return [Route("/metrics", metrics, methods=["GET"])]
+
+
+__all__ = ["MetricsSource", "PromMetrics", "StateCollector", "metrics_routes"]

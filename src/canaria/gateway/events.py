@@ -1,0 +1,271 @@
+"""API Gateway's Lambda proxy events: payload format 1.0 (REST ``Api``) and 2.0 (``HttpApi``).
+
+The shapes follow AWS's "Set up Lambda proxy integrations in API Gateway" (1.0) and
+"Create AWS Lambda proxy integrations for HTTP APIs" (2.0):
+
+- 1.0 keeps header names as sent; ``headers`` / ``queryStringParameters`` hold the last
+  value of a repeated name and the ``multiValue*`` maps hold all of them; absent maps and
+  an empty body are ``null``; ``path`` is the path after the stage, while
+  ``requestContext.path`` is the path as requested.
+- 2.0 lower-cases header names and joins repeated headers and query parameters with
+  commas; the ``Cookie`` header moves to ``cookies``; absent fields are left out.
+
+Bodies that are not text (by content type, or not valid UTF-8) are base64-encoded with
+``isBase64Encoded: true``. Events are serialized with orjson.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import os
+import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from .routes import RouteMatch
+from .types import Request
+
+ACCOUNT_ID = "123456789012"  # the account canaria.aws.arns reports
+
+_TEXT_TYPES = frozenset(
+    {
+        "application/json",
+        "application/xml",
+        "application/javascript",
+        "application/ecmascript",
+        "application/x-www-form-urlencoded",
+        "application/graphql",
+        "application/yaml",
+        "application/x-yaml",
+        "application/x-ndjson",
+        "application/csv",
+    }
+)
+
+_last_second = -1
+_last_clf = ""
+
+
+def request_time(epoch_ms: int) -> str:
+    """``dd/Mon/yyyy:HH:MM:SS +0000`` (cached per second: it is on every event)."""
+    global _last_second, _last_clf
+    second = epoch_ms // 1000
+    if second != _last_second:
+        _last_clf = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
+        _last_second = second
+    return _last_clf
+
+
+_ID_PREFIX = str(uuid.uuid4())[:24]  # random per process, in the shape of a UUID4
+_id_counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+
+def new_request_id() -> str:
+    """A request id shaped like API Gateway's (a UUID): a random per-process prefix and
+    a counter, ten times cheaper than ``uuid4`` on the request path."""
+    return f"{_ID_PREFIX}{next(_id_counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+def is_text_type(content_type: str | None) -> bool:
+    if content_type is None:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return (
+        media.startswith("text/")
+        or media in _TEXT_TYPES
+        or media.endswith("+json")
+        or media.endswith("+xml")
+        or media == ""
+    )
+
+
+def encode_body(body: bytes, content_type: str | None) -> tuple[str | None, bool]:
+    """(body for the event, isBase64Encoded)."""
+    if not body:
+        return None, False
+    if is_text_type(content_type):
+        try:
+            return body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(body).decode("ascii"), True
+
+
+def _domain_prefix(host: str) -> str:
+    return host.split(".", 1)[0].split(":", 1)[0]
+
+
+# ---- 1.0 ---------------------------------------------------------------------------------
+
+
+def event_v1(
+    req: Request, match: RouteMatch, request_id: str, epoch_ms: int, forwarded: bool = True
+) -> bytes:
+    route = match.route
+    headers: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    content_type = None
+    user_agent = None
+    for name, value in req.headers:
+        headers[name] = value
+        values = multi.get(name)
+        if values is None:
+            multi[name] = [value]
+        else:
+            values.append(value)
+        lower = name.lower()
+        if lower == "content-type":
+            content_type = value
+        elif lower == "user-agent":
+            user_agent = value
+    if forwarded:
+        _forwarded_v1(headers, multi, req)
+    query: dict[str, str] | None = None
+    multi_query: dict[str, list[str]] | None = None
+    if req.query:
+        query = {}
+        multi_query = {}
+        for key, value in parse_qsl(req.query, keep_blank_values=True):
+            query[key] = value
+            multi_query.setdefault(key, []).append(value)
+    body, is_b64 = encode_body(req.body, content_type)
+    event: dict[str, Any] = {
+        "resource": route.path if not route.is_default else match.path,
+        "path": match.path,
+        "httpMethod": req.method,
+        "headers": headers,
+        "multiValueHeaders": multi,
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": dict(match.params) or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": _resource_id(route.path),
+            "resourcePath": route.path,
+            "httpMethod": req.method,
+            "extendedRequestId": request_id,
+            "requestTime": request_time(epoch_ms),
+            "path": req.path,
+            "accountId": ACCOUNT_ID,
+            "protocol": req.protocol,
+            "stage": route.stage,
+            "domainPrefix": _domain_prefix(req.host),
+            "requestTimeEpoch": epoch_ms,
+            "requestId": request_id,
+            "identity": {
+                "cognitoIdentityPoolId": None,
+                "accountId": None,
+                "cognitoIdentityId": None,
+                "caller": None,
+                "sourceIp": req.source_ip,
+                "principalOrgId": None,
+                "accessKey": None,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+                "userArn": None,
+                "userAgent": user_agent,
+                "user": None,
+            },
+            "domainName": req.host,
+            "apiId": route.api_id,
+        },
+        "body": body,
+        "isBase64Encoded": is_b64,
+    }
+    return orjson.dumps(event)
+
+
+def _forwarded_v1(headers: dict[str, str], multi: dict[str, list[str]], req: Request) -> None:
+    previous = headers.get("X-Forwarded-For")
+    xff = f"{previous}, {req.source_ip}" if previous else req.source_ip
+    headers["X-Forwarded-For"] = xff
+    multi["X-Forwarded-For"] = [xff]
+    port = str(req.port)
+    headers["X-Forwarded-Port"] = port
+    multi["X-Forwarded-Port"] = [port]
+    headers["X-Forwarded-Proto"] = "http"
+    multi["X-Forwarded-Proto"] = ["http"]
+
+
+_resource_ids: dict[str, str] = {}
+
+
+def _resource_id(path: str) -> str:
+    rid = _resource_ids.get(path)
+    if rid is None:
+        rid = _resource_ids[path] = uuid.uuid5(uuid.NAMESPACE_URL, path).hex[:6]
+    return rid
+
+
+# ---- 2.0 ---------------------------------------------------------------------------------
+
+
+def event_v2(
+    req: Request, match: RouteMatch, request_id: str, epoch_ms: int, forwarded: bool = True
+) -> bytes:
+    route = match.route
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in req.headers:
+        lower = name.lower()
+        if lower == "cookie":
+            cookies.extend(c for c in (p.strip() for p in value.split(";")) if c)
+            continue
+        previous = headers.get(lower)
+        headers[lower] = value if previous is None else f"{previous},{value}"
+    if forwarded:
+        previous = headers.get("x-forwarded-for")
+        headers["x-forwarded-for"] = f"{previous}, {req.source_ip}" if previous else req.source_ip
+        headers["x-forwarded-port"] = str(req.port)
+        headers["x-forwarded-proto"] = "http"
+    body, is_b64 = encode_body(req.body, headers.get("content-type"))
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": req.path,
+        "rawQueryString": req.query,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    event["headers"] = headers
+    if req.query:
+        query: dict[str, str] = {}
+        for key, value in parse_qsl(req.query, keep_blank_values=True):
+            previous = query.get(key)
+            query[key] = value if previous is None else f"{previous},{value}"
+        event["queryStringParameters"] = query
+    event["requestContext"] = {
+        "accountId": ACCOUNT_ID,
+        "apiId": route.api_id,
+        "domainName": req.host,
+        "domainPrefix": _domain_prefix(req.host),
+        "http": {
+            "method": req.method,
+            "path": req.path,
+            "protocol": req.protocol,
+            "sourceIp": req.source_ip,
+            "userAgent": headers.get("user-agent", ""),
+        },
+        "requestId": request_id,
+        "routeKey": route.route_key,
+        "stage": route.stage,
+        "time": request_time(epoch_ms),
+        "timeEpoch": epoch_ms,
+    }
+    if match.params:
+        event["pathParameters"] = dict(match.params)
+    if body is not None:
+        event["body"] = body
+    event["isBase64Encoded"] = is_b64
+    return orjson.dumps(event)
+
+
+def build_event(req: Request, match: RouteMatch, request_id: str, epoch_ms: int) -> bytes:
+    """The proxy event for the API kind of the matched route."""
+    if match.route.api_kind == "http":
+        return event_v2(req, match, request_id, epoch_ms)
+    return event_v1(req, match, request_id, epoch_ms)

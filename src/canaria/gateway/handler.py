@@ -1,0 +1,180 @@
+"""One request through the data plane: route → version choice → event → invoke → record →
+answer. Independent of the HTTP connection, which it answers through ``Responder``.
+
+The version is chosen once, before the invocation, from the routing state of that
+moment; a routing change in flight affects only later requests.
+
+API Gateway's integration timeout (29 s) answers the client without cancelling the
+invocation, as on AWS, where the function keeps running: its result is still recorded
+when it arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from canaria.clock import Clock
+from canaria.errors import CanariaError, InvalidRequest, NotFound, Throttled
+from canaria.models import InvokeResult
+from canaria.models.app import ApiKind
+
+from .events import build_event, new_request_id
+from .responses import Failure, HttpResponse, Malformed, client_error, gateway_answer, map_result
+from .routes import NoRoute, Route
+from .routing import Routing
+from .types import Invoker, Recorder, Request
+
+log = logging.getLogger("canaria.gateway")
+
+INTEGRATION_TIMEOUT_S = 29.0
+PIN_HEADER = "x-canaria-version"
+PIN_COOKIE = "canaria-version"
+
+
+class Responder(Protocol):
+    def respond(self, req: Request, response: HttpResponse, extra: tuple[str, str]) -> None:
+        """Send ``response`` plus the ``extra`` header (the request id) to ``req``; ignored
+        when the connection is gone or ``req`` has already been answered."""
+        ...
+
+
+def request_id_header(kind: ApiKind) -> str:
+    return "apigw-requestid" if kind == "http" else "x-amzn-RequestId"
+
+
+def find_pin(req: Request) -> str | None:
+    """The routing pin of a request: header ``X-Canaria-Version``, else cookie
+    ``canaria-version``."""
+    pin = None
+    cookie = None
+    for name, value in req.headers:
+        n = len(name)
+        if n == 17 and name.lower() == PIN_HEADER:
+            pin = value
+        elif n == 6 and name.lower() == "cookie":
+            cookie = value if cookie is None else f"{cookie}; {value}"
+    if pin is not None:
+        return pin
+    if cookie is not None and PIN_COOKIE in cookie:
+        for part in cookie.split(";"):
+            key, _, value = part.strip().partition("=")
+            if key == PIN_COOKIE:
+                return value.strip().strip('"')
+    return None
+
+
+class Handler:
+    def __init__(
+        self,
+        routing: Routing,
+        invoker: Invoker,
+        recorder: Recorder,
+        clock: Clock,
+        *,
+        integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
+    ) -> None:
+        self.routing = routing
+        self.invoker = invoker
+        self.recorder = recorder
+        self.clock = clock
+        self.integration_timeout_s = integration_timeout_s
+
+    async def handle(self, req: Request, out: Responder) -> None:
+        """Answer ``req`` through ``out``, exactly once."""
+        try:
+            await self._handle(req, out)
+        except Exception:
+            log.exception("%s %s: gateway error", req.method, req.path)
+            out.respond(
+                req,
+                client_error("Internal Server Error", 500),
+                ("x-amzn-RequestId", new_request_id()),
+            )
+
+    async def _handle(self, req: Request, out: Responder) -> None:
+        match = self.routing.router.match(req.method, req.path)
+        if isinstance(match, NoRoute):
+            out.respond(
+                req,
+                gateway_answer(match.api_kind, Failure.NOT_FOUND),
+                (request_id_header(match.api_kind), new_request_id()),
+            )
+            return
+        route = match.route
+        request_id = new_request_id()
+        rid = (request_id_header(route.api_kind), request_id)
+        try:
+            version, alias = self.routing.choose(route.function, pin=find_pin(req))
+        except InvalidRequest as exc:
+            out.respond(req, client_error(exc.message), rid)
+            return
+        except NotFound as exc:
+            log.error("%s %s: %s", req.method, req.path, exc.message)
+            out.respond(req, gateway_answer(route.api_kind, Failure.INVOKE_REFUSED), rid)
+            return
+        clock = self.clock
+        started = clock.now()
+        event = build_event(req, match, request_id, int(started * 1000))
+        timer = asyncio.get_running_loop().call_later(
+            self.integration_timeout_s, self._timed_out, req, out, route, rid
+        )
+        result: InvokeResult | None = None
+        failure: Failure | None = None
+        try:
+            result = await self.invoker.invoke(route.function, version, event, alias=alias)
+        except Throttled:
+            failure = Failure.THROTTLED
+        except CanariaError as exc:
+            log.error("invoking %s:%s failed: %s", route.function, version, exc.message)
+            failure = Failure.INVOKE_REFUSED
+        except Exception:
+            log.exception("invoking %s:%s failed", route.function, version)
+            failure = Failure.INVOKE_REFUSED
+        finally:
+            timer.cancel()
+        finished = clock.now()
+        try:
+            self.recorder.record(
+                route.function,
+                alias,
+                version,
+                result,
+                throttled=failure is Failure.THROTTLED,
+                started=started,
+                finished=finished,
+            )
+        except Exception:
+            log.exception("recording %s:%s failed", route.function, version)
+        if result is not None:
+            out.respond(req, self._answer(route, result), rid)
+        else:
+            assert failure is not None
+            out.respond(req, gateway_answer(route.api_kind, failure), rid)
+
+    def _answer(self, route: Route, result: InvokeResult) -> HttpResponse:
+        if result.function_error is not None:
+            log.info(
+                "%s:%s: Lambda execution failed due to customer function error (%s)",
+                route.function,
+                result.version,
+                result.error_type or result.function_error,
+            )
+            return gateway_answer(route.api_kind, Failure.INTEGRATION_ERROR)
+        try:
+            return map_result(route.api_kind, result.payload)
+        except Malformed as exc:
+            log.warning(
+                "%s:%s: Malformed Lambda proxy response: %s", route.function, result.version, exc
+            )
+            return gateway_answer(route.api_kind, Failure.INTEGRATION_ERROR)
+
+    def _timed_out(self, req: Request, out: Responder, route: Route, rid: tuple[str, str]) -> None:
+        log.warning(
+            "%s %s: integration timed out after %.0f s",
+            req.method,
+            req.path,
+            self.integration_timeout_s,
+        )
+        out.respond(req, gateway_answer(route.api_kind, Failure.TIMEOUT), rid)

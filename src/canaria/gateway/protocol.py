@@ -1,0 +1,329 @@
+"""HTTP/1.1 on asyncio with ``httptools``: the gateway's connection handling, no framework.
+
+One ``HttpProtocol`` per connection. Requests are parsed by llhttp (Content-Length and
+chunked bodies, keep-alive, HTTP/1.0), queued in arrival order and handled one at a
+time, so pipelined requests are answered in order. Limits, as API Gateway's:
+a body over 10 MB is answered 413 and the connection closed; a request that does not
+parse is answered 400 and the connection closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import TYPE_CHECKING, cast
+
+import httptools
+
+from .events import new_request_id
+from .responses import Failure, HttpResponse, client_error, gateway_answer
+from .types import Request
+
+if TYPE_CHECKING:
+    from .handler import Handler
+
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+MAX_HEAD_BYTES = 64 * 1024  # request line and headers
+MAX_PIPELINE = 32  # queued requests per connection before reading pauses
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+_STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n" for s in HTTPStatus}
+_date_second = 0
+_date_header = ""
+
+
+def _date() -> str:
+    global _date_second, _date_header
+    now = int(time.time())
+    if now != _date_second:
+        _date_header = f"Date: {formatdate(now, usegmt=True)}\r\n"
+        _date_second = now
+    return _date_header
+
+
+def serialize(
+    response: HttpResponse,
+    extra: tuple[str, str],
+    *,
+    keep_alive: bool,
+    http10: bool,
+    head: bool,
+) -> bytes:
+    """The bytes of one HTTP/1.1 response (``head``: without the body, as for HEAD)."""
+    parts = [_STATUS_LINES.get(response.status) or f"HTTP/1.1 {response.status} Unknown\r\n"]
+    for name, value in response.headers:
+        parts.append(f"{name}: {value}\r\n")
+    body = response.body
+    if response.status == 204 or response.status == 304:
+        body = b""  # no body, whatever the function said
+        parts.append(f"{extra[0]}: {extra[1]}\r\n")
+    else:
+        parts.append(f"{extra[0]}: {extra[1]}\r\nContent-Length: {len(body)}\r\n")
+    parts.append(_date())
+    if not keep_alive:
+        parts.append("Connection: close\r\n")
+    elif http10:
+        parts.append("Connection: keep-alive\r\n")
+    parts.append("\r\n")
+    data = "".join(parts).encode("utf-8")
+    if head or not body:
+        return data
+    return data + body
+
+
+class Connections:
+    """What every connection of one server shares."""
+
+    def __init__(self, handler: Handler, loop: asyncio.AbstractEventLoop, port: int) -> None:
+        self.handler = handler
+        self.loop = loop
+        self.port = port
+        self.open: set[HttpProtocol] = set()
+        self.detached: set[asyncio.Task[None]] = set()  # answered, still invoking
+        self.stopping = False
+
+    def keep(self, task: asyncio.Task[None]) -> None:
+        self.detached.add(task)
+        task.add_done_callback(self.detached.discard)
+
+
+class _Reject(Exception):
+    pass
+
+
+class HttpProtocol(asyncio.Protocol):
+    def __init__(self, shared: Connections) -> None:
+        self._shared = shared
+        self._handler = shared.handler
+        self._loop = shared.loop
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._source_ip = "127.0.0.1"
+        # the request being parsed
+        self._url = b""
+        self._headers: list[tuple[str, str]] = []
+        self._head_bytes = 0
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._expect_continue = False
+        self._reject: HttpResponse | None = None
+        # parsed and not answered yet, in order: (request, None, keep-alive), or
+        # (None, refusal or None, False) to answer the refusal and close
+        self._queue: deque[tuple[Request | None, HttpResponse | None, bool]] = deque()
+        self._current: Request | None = None
+        self._keep_alive = True
+        self._task: asyncio.Task[None] | None = None
+        self._broken = False  # parsing stopped: answer what is queued, then close
+        self._eof = False
+        self._write_paused = False
+        self._read_paused = False
+        self.last_active = 0.0
+
+    # ---- connection events -------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and peer:
+            self._source_ip = str(peer[0])
+        self.last_active = self._loop.time()
+        self._shared.open.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self._shared.open.discard(self)
+        task = self._task
+        if task is not None and not task.done():
+            self._shared.keep(task)  # the invocation finishes and is recorded
+        self._task = None
+        self._queue.clear()
+
+    def eof_received(self) -> bool:
+        if self._current is None and not self._queue:
+            return False
+        self._eof = True  # keep the write side open for the answers still owed
+        return True
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._current is None and self._queue:
+            self._next()
+
+    def data_received(self, data: bytes) -> None:
+        if self._broken:
+            return
+        self.last_active = self._loop.time()
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._stop_parsing(None)  # no upgrades: answer what was asked, then close
+        except httptools.HttpParserError:
+            reject = self._reject
+            self._stop_parsing(reject if reject is not None else client_error("Bad Request"))
+
+    def _stop_parsing(self, answer: HttpResponse | None) -> None:
+        self._broken = True
+        if self._transport is not None:
+            self._transport.pause_reading()
+        self._enqueue(None, answer, False)
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The handler of the request being answered."""
+        return self._task
+
+    @property
+    def idle(self) -> bool:
+        return self._current is None and not self._queue
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    # ---- httptools callbacks -----------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = []
+        self._head_bytes = 0
+        self._body = []
+        self._body_size = 0
+        self._expect_continue = False
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        self._head_bytes += len(url)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            self._reject = client_error("Request Header Fields Too Large", 431)
+            raise _Reject
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_bytes += len(name) + len(value)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            self._reject = client_error("Request Header Fields Too Large", 431)
+            raise _Reject
+        n = len(name)
+        if n == 14 and name.lower() == b"content-length":
+            if value.strip().isdigit() and int(value) > MAX_BODY_BYTES:
+                self._reject = gateway_answer("rest", Failure.TOO_LARGE)
+                raise _Reject
+        elif n == 6 and name.lower() == b"expect" and value.lower() == b"100-continue":
+            self._expect_continue = True
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            text = value.decode("latin-1")
+        self._headers.append((name.decode("latin-1"), text))
+
+    def on_headers_complete(self) -> None:
+        if self._expect_continue and self.idle and self._transport is not None:
+            self._transport.write(CONTINUE)
+
+    def on_body(self, body: bytes) -> None:
+        self._body_size += len(body)
+        if self._body_size > MAX_BODY_BYTES:
+            self._reject = gateway_answer("rest", Failure.TOO_LARGE)
+            raise _Reject
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        parser = self._parser
+        url = self._url
+        if url[:1] == b"/":
+            raw_path, _, raw_query = url.partition(b"?")
+            if b"#" in raw_query:
+                raw_query = raw_query.split(b"#", 1)[0]
+        else:
+            try:
+                parsed = httptools.parse_url(url)
+            except httptools.HttpParserInvalidURLError:
+                raise _Reject from None
+            raw_path, raw_query = parsed.path or b"/", parsed.query or b""
+        body = self._body
+        req = Request(
+            parser.get_method().decode("ascii"),
+            raw_path.decode("latin-1"),
+            raw_query.decode("latin-1"),
+            self._headers,
+            body[0] if len(body) == 1 else b"".join(body),
+            source_ip=self._source_ip,
+            protocol="HTTP/" + parser.get_http_version(),
+            port=self._shared.port,
+        )
+        self._enqueue(req, None, parser.should_keep_alive() and not self._shared.stopping)
+
+    # ---- answering in order ------------------------------------------------------------
+
+    def _enqueue(self, req: Request | None, answer: HttpResponse | None, keep_alive: bool) -> None:
+        if self._current is None and not self._queue and not self._write_paused:
+            self._begin(req, answer, keep_alive)
+            return
+        self._queue.append((req, answer, keep_alive))
+        if len(self._queue) > MAX_PIPELINE and not self._read_paused and self._transport:
+            self._read_paused = True
+            self._transport.pause_reading()
+
+    def _next(self) -> None:
+        req, answer, keep_alive = self._queue.popleft()
+        if self._read_paused and len(self._queue) <= MAX_PIPELINE // 2 and not self._broken:
+            self._read_paused = False
+            if self._transport is not None:
+                self._transport.resume_reading()
+        self._begin(req, answer, keep_alive)
+
+    def _begin(self, req: Request | None, answer: HttpResponse | None, keep_alive: bool) -> None:
+        if req is None:
+            # a refusal (or an upgrade): answer it if there is something to say, then close
+            if answer is not None and self._transport is not None:
+                self._transport.write(
+                    serialize(
+                        answer,
+                        ("x-amzn-RequestId", new_request_id()),
+                        keep_alive=False,
+                        http10=False,
+                        head=False,
+                    )
+                )
+            self.close()
+            return
+        self._current = req
+        self._keep_alive = keep_alive
+        self._task = self._loop.create_task(self._handler.handle(req, self))
+
+    def respond(self, req: Request, response: HttpResponse, extra: tuple[str, str]) -> None:
+        if req is not self._current:
+            return  # answered already (integration timeout), or the connection is gone
+        self._current = None
+        task = self._task
+        self._task = None
+        if task is not None and asyncio.current_task() is not task:
+            self._shared.keep(task)  # answered from outside the handler: timeout
+        transport = self._transport
+        if transport is None:
+            return
+        keep_alive = self._keep_alive and not self._shared.stopping
+        transport.write(
+            serialize(
+                response,
+                extra,
+                keep_alive=keep_alive,
+                http10=req.protocol == "HTTP/1.0",
+                head=req.method == "HEAD",
+            )
+        )
+        if not keep_alive:
+            transport.close()
+            self._transport = None
+            return
+        self.last_active = self._loop.time()
+        if self._queue:
+            if not self._write_paused:
+                self._next()
+        elif self._eof:
+            transport.close()

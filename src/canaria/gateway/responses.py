@@ -1,0 +1,212 @@
+"""From a Lambda result to the HTTP answer, as API Gateway maps it; and API Gateway's own
+answers when there is no result to map.
+
+Payload 1.0 (REST): the function must return an object with an integer ``statusCode`` and
+optional ``headers`` (name -> value), ``multiValueHeaders`` (name -> list), ``body``
+(string) and ``isBase64Encoded``; anything else is a "Malformed Lambda proxy response".
+
+Payload 2.0 (HTTP API): an object with ``statusCode`` is read as in 1.0 plus ``cookies``
+(each one a ``Set-Cookie`` header); any other valid JSON is the body of a 200
+``application/json`` answer.
+
+API Gateway's own answers (checked against AWS's documentation and troubleshooting
+guides; REST and HTTP APIs differ):
+
+===================  =================================  ====================================
+case                 REST (``Api``)                     HTTP API (``HttpApi``)
+===================  =================================  ====================================
+no route             403 Missing Authentication Token   404 Not Found
+function error,      502 Internal server error          500 Internal Server Error
+malformed response
+invocation refused   500 Internal server error          500 Internal Server Error
+integration timeout  504 Endpoint request timed out     503 Service Unavailable
+function throttled   429 Too Many Requests              429 Too Many Requests
+body over 10 MB      413 Request Too Long               413 Request Too Long
+===================  =================================  ====================================
+
+Throttling is canaria's choice: AWS answers a Lambda throttle with its generic 500, which
+hides the cause; canaria answers 429 (the body API Gateway uses for its own throttling)
+so clients back off and the throttle is visible.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from canaria.models.app import ApiKind
+
+log = logging.getLogger("canaria.gateway")
+
+JSON = "application/json"
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_DROP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+
+class Failure(enum.Enum):
+    NOT_FOUND = "not_found"
+    INTEGRATION_ERROR = "integration_error"  # function error, or a malformed response
+    INVOKE_REFUSED = "invoke_refused"  # the runtime could not run the invocation
+    TIMEOUT = "timeout"  # API Gateway's integration timeout passed
+    THROTTLED = "throttled"
+    TOO_LARGE = "too_large"
+
+
+_ANSWERS: dict[tuple[ApiKind, Failure], tuple[int, str, str | None]] = {
+    ("rest", Failure.NOT_FOUND): (
+        403,
+        "Missing Authentication Token",
+        "MissingAuthenticationTokenException",
+    ),
+    ("http", Failure.NOT_FOUND): (404, "Not Found", None),
+    ("rest", Failure.INTEGRATION_ERROR): (
+        502,
+        "Internal server error",
+        "InternalServerErrorException",
+    ),
+    ("http", Failure.INTEGRATION_ERROR): (500, "Internal Server Error", None),
+    ("rest", Failure.INVOKE_REFUSED): (
+        500,
+        "Internal server error",
+        "InternalServerErrorException",
+    ),
+    ("http", Failure.INVOKE_REFUSED): (500, "Internal Server Error", None),
+    ("rest", Failure.TIMEOUT): (504, "Endpoint request timed out", None),
+    ("http", Failure.TIMEOUT): (503, "Service Unavailable", None),
+    ("rest", Failure.THROTTLED): (429, "Too Many Requests", None),
+    ("http", Failure.THROTTLED): (429, "Too Many Requests", None),
+    ("rest", Failure.TOO_LARGE): (413, "Request Too Long", None),
+    ("http", Failure.TOO_LARGE): (413, "Request Too Long", None),
+}
+
+
+def _json_answer(status: int, message: str, error_type: str | None = None) -> HttpResponse:
+    headers = [("Content-Type", JSON)]
+    if error_type is not None:
+        headers.append(("x-amzn-ErrorType", error_type))
+    return HttpResponse(status, headers, orjson.dumps({"message": message}))
+
+
+_CACHE = {key: _json_answer(*value) for key, value in _ANSWERS.items()}
+
+
+def gateway_answer(kind: ApiKind, failure: Failure) -> HttpResponse:
+    """API Gateway's own answer for ``failure`` on an API of ``kind``."""
+    return _CACHE[(kind, failure)]
+
+
+def client_error(message: str, status: int = 400) -> HttpResponse:
+    """A 4xx of canaria's own (a bad routing pin, a request that does not parse)."""
+    return _json_answer(status, message)
+
+
+# ---- mapping a function's result ---------------------------------------------------------
+
+
+class Malformed(ValueError):
+    """The function's result is not a valid proxy response (API Gateway logs the same)."""
+
+
+def map_result(kind: ApiKind, payload: bytes) -> HttpResponse:
+    """The answer for a successful invocation's payload; Malformed when it cannot be one."""
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise Malformed(f"not JSON: {exc}") from None
+    if kind == "http":
+        if not isinstance(data, dict) or "statusCode" not in data:
+            return HttpResponse(200, [("Content-Type", JSON)], payload)
+        return _proxy_response(data, v2=True)
+    if not isinstance(data, dict):
+        raise Malformed(f"expected an object, got {type(data).__name__}")
+    return _proxy_response(data, v2=False)
+
+
+def _proxy_response(data: dict[str, Any], *, v2: bool) -> HttpResponse:
+    status = _status(data.get("statusCode"))
+    headers: list[tuple[str, str]] = []
+    single = data.get("headers")
+    multi = None if v2 else data.get("multiValueHeaders")
+    if single is not None and not isinstance(single, dict):
+        raise Malformed("headers must be an object")
+    if multi is not None:
+        if not isinstance(multi, dict):
+            raise Malformed("multiValueHeaders must be an object")
+        for name, values in multi.items():
+            if not isinstance(values, list):
+                raise Malformed(f"multiValueHeaders[{name!r}] must be a list")
+            if name.lower() in _DROP:
+                continue
+            headers.extend((name, _header_value(name, v)) for v in values)
+    if single:
+        for name, value in single.items():
+            if name.lower() in _DROP:
+                continue
+            text = _header_value(name, value)
+            if multi and name in multi and text in (_header_value(name, v) for v in multi[name]):
+                continue
+            headers.append((name, text))
+    if v2:
+        cookies = data.get("cookies")
+        if cookies is not None:
+            if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
+                raise Malformed("cookies must be a list of strings")
+            headers.extend(("Set-Cookie", _header_value("Set-Cookie", c)) for c in cookies)
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", JSON))
+    return HttpResponse(status, headers, _body(data))
+
+
+def _status(value: object) -> int:
+    if isinstance(value, bool):
+        raise Malformed("statusCode must be an integer")
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or not 200 <= value <= 599:
+        raise Malformed(f"statusCode must be an integer from 200 to 599, got {value!r}")
+    return value
+
+
+def _header_value(name: str, value: object) -> str:
+    if not isinstance(name, str) or _TOKEN.match(name) is None:
+        raise Malformed(f"invalid header name {name!r}")
+    if isinstance(value, str):
+        if "\r" in value or "\n" in value:
+            raise Malformed(f"header {name!r} holds a line break")
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    raise Malformed(f"header {name!r} must be a string, got {type(value).__name__}")
+
+
+def _body(data: dict[str, Any]) -> bytes:
+    body = data.get("body")
+    if body is None:
+        return b""
+    if not isinstance(body, str):
+        raise Malformed(f"body must be a string, got {type(body).__name__}")
+    encoded = data.get("isBase64Encoded", False)
+    if encoded is None or encoded is False:
+        return body.encode("utf-8")
+    if encoded is not True:
+        raise Malformed("isBase64Encoded must be a boolean")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise Malformed("body is not valid base64") from None

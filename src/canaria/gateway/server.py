@@ -1,0 +1,117 @@
+"""``GatewayServer``: the HTTP data plane on one port, on the running event loop (uvloop
+when the process installed it)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+from canaria.clock import Clock
+
+from .handler import INTEGRATION_TIMEOUT_S, Handler
+from .protocol import Connections, HttpProtocol
+from .routing import Routing
+from .types import Invoker, Recorder, SplitMode
+
+log = logging.getLogger("canaria.gateway")
+
+
+class GatewayServer:
+    def __init__(
+        self,
+        routing: Routing,
+        invoker: Invoker,
+        recorder: Recorder,
+        clock: Clock,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        split_mode: SplitMode = "deterministic",
+        seed: int | None = None,
+        integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
+        keep_alive_s: float = 75.0,
+    ) -> None:
+        if split_mode not in ("deterministic", "random"):
+            raise ValueError(f"split mode must be 'deterministic' or 'random', got {split_mode!r}")
+        self.routing = routing
+        routing.set_split_mode(split_mode, seed)
+        self.handler = Handler(
+            routing, invoker, recorder, clock, integration_timeout_s=integration_timeout_s
+        )
+        self.host = host
+        self._port = port
+        self.keep_alive_s = keep_alive_s
+        self._server: asyncio.Server | None = None
+        self._shared: Connections | None = None
+        self._sweep: asyncio.TimerHandle | None = None
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (the one the OS chose when 0 was asked)."""
+        return self._port
+
+    async def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("the gateway is already started")
+        loop = asyncio.get_running_loop()
+        shared = Connections(self.handler, loop, self._port)
+        server = await loop.create_server(
+            lambda: HttpProtocol(shared), self.host, self._port, reuse_address=True, backlog=1024
+        )
+        for sock in server.sockets:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._port = int(sock.getsockname()[1])
+            break
+        shared.port = self._port
+        self._server = server
+        self._shared = shared
+        self._schedule_sweep()
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Stop listening, let requests in flight finish (at most ``grace_s``), close all."""
+        server, shared = self._server, self._shared
+        if server is None or shared is None:
+            return
+        self._server = None
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+        shared.stopping = True
+        server.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_s
+        while True:
+            for conn in list(shared.open):
+                if conn.idle:
+                    conn.close()
+            if not shared.open or loop.time() >= deadline:
+                break
+            await asyncio.sleep(0.01)
+        pending = [t for t in shared.detached if not t.done()]
+        for conn in list(shared.open):
+            if conn.task is not None and not conn.task.done():
+                pending.append(conn.task)
+            conn.close()
+        await server.wait_closed()
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def _schedule_sweep(self) -> None:
+        shared = self._shared
+        if shared is None:
+            return
+        self._sweep = shared.loop.call_later(min(5.0, self.keep_alive_s / 2), self._sweep_idle)
+
+    def _sweep_idle(self) -> None:
+        """Close connections idle (between requests, or mid-request) past keep-alive."""
+        shared = self._shared
+        if shared is None:
+            return
+        limit = shared.loop.time() - self.keep_alive_s
+        for conn in list(shared.open):
+            if conn.idle and conn.last_active < limit:
+                conn.close()
+        self._schedule_sweep()

@@ -1,0 +1,93 @@
+"""The gateway's vocabulary: the protocols it depends on and one parsed HTTP request.
+
+``Invoker`` runs an event on one version of a function (the platform's runtime, or an
+in-process fake in tests). ``Recorder`` receives one call per routed request, for the
+per-version metrics the analysis package keeps.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from canaria.models import InvokeResult
+
+SplitMode = Literal["deterministic", "random"]
+
+
+class Invoker(Protocol):
+    async def invoke(
+        self, function: str, version: int, event: bytes, *, alias: str | None
+    ) -> InvokeResult:
+        """Run ``event`` on ``function`` at ``version``; may raise ``canaria.errors.Throttled``
+        (or another ``InvocationError`` when the runtime cannot run it at all)."""
+        ...
+
+
+class Recorder(Protocol):
+    def record(
+        self,
+        function: str,
+        alias: str | None,
+        version: int,
+        result: InvokeResult | None,
+        *,
+        throttled: bool,
+        started: float,
+        finished: float,
+    ) -> None:
+        """One routed request's outcome. ``result`` is None when the invocation did not run:
+        throttled, or refused by the runtime (``throttled`` False). Must be cheap: it runs
+        on the request path."""
+        ...
+
+
+class Request:
+    """One HTTP request as the protocol parsed it. Header names and values are latin-1
+    text in the case the client sent; ``path`` is the raw (percent-encoded) path."""
+
+    __slots__ = (
+        "body",
+        "headers",
+        "host",
+        "method",
+        "path",
+        "port",
+        "protocol",
+        "query",
+        "source_ip",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        *,
+        source_ip: str = "127.0.0.1",
+        protocol: str = "HTTP/1.1",
+        port: int = 3000,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.source_ip = source_ip
+        self.protocol = protocol
+        self.port = port
+        self.host = ""
+        for name, value in headers:
+            if len(name) == 4 and name.lower() == "host":
+                self.host = value
+                break
+
+    def header(self, lower_name: str) -> str | None:
+        """The last value of a header, by lower-case name."""
+        found = None
+        n = len(lower_name)
+        for name, value in self.headers:
+            if len(name) == n and name.lower() == lower_name:
+                found = value
+        return found

@@ -1,0 +1,37 @@
+"""Frozen dataclasses without I/O: the vocabulary every package shares."""
+
+from canaria.models.app import (
+    AlarmSpec,
+    ApiSpec,
+    Application,
+    DeploymentConfigSpec,
+    DeploymentPreference,
+    FunctionConfig,
+    FunctionSpec,
+    JudgeSettings,
+    RouteSpec,
+    SkippedResource,
+    StateMachineSpec,
+    TableSpec,
+    TriggerConfig,
+)
+from canaria.models.runtime import Alias, InvokeResult, Version
+
+__all__ = [
+    "AlarmSpec",
+    "Alias",
+    "ApiSpec",
+    "Application",
+    "DeploymentConfigSpec",
+    "DeploymentPreference",
+    "FunctionConfig",
+    "FunctionSpec",
+    "InvokeResult",
+    "JudgeSettings",
+    "RouteSpec",
+    "SkippedResource",
+    "StateMachineSpec",
+    "TableSpec",
+    "TriggerConfig",
+    "Version",
+]

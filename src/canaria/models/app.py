@@ -1,0 +1,146 @@
+"""What a template declares, resolved: no intrinsic functions left, paths absolute."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ApiKind = Literal["rest", "http"]
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """Everything that makes up a version besides its code; part of the version digest."""
+
+    handler: str  # "app.handler" (module path inside code_uri, then attribute)
+    runtime: str  # "python3.12" as written; canaria runs the installed interpreter
+    code_uri: str  # absolute directory
+    environment: Mapping[str, str] = field(default_factory=dict)
+    timeout_s: float = 3.0
+    memory_mb: int = 128
+    reserved_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class TriggerConfig:
+    name: str
+    events: tuple[str, ...]  # DeploymentStart, DeploymentSuccess, ... (CodeDeploy names)
+    target: str  # a webhook URL
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    enabled: bool = True
+    alpha: float = 0.01
+    early_promotion: bool = False
+    delta: float = 0.5  # early promotion rejects "canary rate >= (1 + delta) x stable rate"
+
+
+@dataclass(frozen=True)
+class DeploymentPreference:
+    type: str  # "Linear10PercentEvery1Minute", "CodeDeployDefault.LambdaAllAtOnce", custom name
+    alarms: tuple[str, ...] = ()  # alarm names (resolved from !Ref)
+    pre_traffic_hook: str | None = None  # function logical id
+    post_traffic_hook: str | None = None
+    enabled: bool = True
+    triggers: tuple[TriggerConfig, ...] = ()
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
+    hook_timeout_s: float = 3600.0
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    method: str  # upper case, or "ANY"
+    path: str  # "/company/{company_id}", "/{proxy+}"
+    api_kind: ApiKind
+    api_id: str  # logical id of the Api/HttpApi, or the implicit one
+    stage: str
+    function: str  # function logical id
+
+
+@dataclass(frozen=True)
+class ApiSpec:
+    logical_id: str
+    kind: ApiKind
+    stage: str
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str  # logical id; also the function name canaria uses
+    config: FunctionConfig
+    auto_publish_alias: str | None = None
+    code_sha256: str | None = None  # AutoPublishCodeSha256
+    deployment_preference: DeploymentPreference | None = None
+    routes: tuple[RouteSpec, ...] = ()
+    line: int | None = None  # where the resource starts in its template
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """A CloudWatch alarm on canaria's own AWS/Lambda metrics."""
+
+    name: str
+    metric_name: str  # Invocations | Errors | Throttles | Duration | ConcurrentExecutions
+    dimensions: Mapping[str, str]  # FunctionName, Resource ("fn:alias"), ExecutedVersion
+    period_s: int
+    evaluation_periods: int
+    threshold: float
+    comparison_operator: str
+    statistic: str | None = None  # Sum | Average | Minimum | Maximum | SampleCount
+    extended_statistic: str | None = None  # "p99", "p99.9"
+    datapoints_to_alarm: int | None = None
+    treat_missing_data: str = "missing"  # missing | notBreaching | breaching | ignore
+    namespace: str = "AWS/Lambda"
+
+
+@dataclass(frozen=True)
+class DeploymentConfigSpec:
+    """A custom AWS::CodeDeploy::DeploymentConfig, or canaria's own step list."""
+
+    name: str
+    kind: Literal["canary", "linear", "all_at_once", "steps"]
+    percentage: int = 0
+    interval_minutes: int = 0
+    steps: tuple[Mapping[str, Any], ...] = ()  # canaria step lists (raw, validated by controller)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    logical_id: str
+    table_name: str
+    definition: Mapping[str, Any]  # CreateTable request body (KeySchema, AttributeDefinitions, ...)
+
+
+@dataclass(frozen=True)
+class StateMachineSpec:
+    logical_id: str
+    name: str
+    definition: Mapping[str, Any]  # ASL with DefinitionSubstitutions applied
+    type: str = "STANDARD"
+
+
+@dataclass(frozen=True)
+class SkippedResource:
+    logical_id: str
+    type: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Application:
+    template_path: str
+    functions: Mapping[str, FunctionSpec]
+    apis: Mapping[str, ApiSpec] = field(default_factory=dict)
+    alarms: Mapping[str, AlarmSpec] = field(default_factory=dict)
+    deployment_configs: Mapping[str, DeploymentConfigSpec] = field(default_factory=dict)
+    tables: Mapping[str, TableSpec] = field(default_factory=dict)
+    state_machines: Mapping[str, StateMachineSpec] = field(default_factory=dict)
+    skipped: tuple[SkippedResource, ...] = ()
+    warnings: tuple[str, ...] = ()
+    parameters: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def routes(self) -> tuple[RouteSpec, ...]:
+        return tuple(r for f in self.functions.values() for r in f.routes)

@@ -1,0 +1,543 @@
+"""The composition root of ``canaria up``: one process serving the gateway, the edge,
+the control API, the controller and the dashboard, on one clock and one store.
+
+A request: gateway (routes → alias → version) → ``Platform.invoke_version`` → the
+function's ``FunctionRuntime`` → a warm worker → result → metrics.
+
+A release: ``Platform.release`` loads the template, builds artifacts, plans (publish /
+point alias / start deployment), executes; the controller then moves each deployment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from canaria import template as templates
+from canaria.analysis import Metrics
+from canaria.auth import access_key_id, ensure_token, secret_access_key
+from canaria.aws.arns import function_arn
+from canaria.aws.states import PlatformTasks, StateMachines
+from canaria.clock import Clock
+from canaria.controller.deployer import (
+    Build,
+    PointAlias,
+    Publish,
+    ReleasePlan,
+    StartDeployment,
+    plan_release,
+)
+from canaria.controller.deployments import new_deployment
+from canaria.controller.notify import send_webhooks
+from canaria.controller.plan import Command
+from canaria.controller.service import Controller
+from canaria.controller.signals import LocalSignals
+from canaria.dashboard.prom import PromMetrics
+from canaria.errors import CanariaError, Conflict, InvalidRequest, NotFound
+from canaria.gateway import GatewayServer, Routing
+from canaria.logbook import LogBook
+from canaria.models import Alias, Application, FunctionSpec, InvokeResult, Version
+from canaria.models.deployment import Deployment, DeploymentEvent, HookStatus
+from canaria.runtime import FunctionRuntime, LogLine, build_artifact
+from canaria.store import CompletionReport, CompletionStatus, Store
+from canaria.tables import DynamoEngine
+
+log = logging.getLogger("canaria")
+
+
+@dataclass
+class Options:
+    state_dir: str = ".canaria"
+    template: str = "template.yaml"
+    parameter_overrides: Mapping[str, str] = field(default_factory=dict)
+    config_env: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 3000
+    control_port: int = 3001
+    split_mode: str = "deterministic"
+    seed: int | None = None
+    database_url: str | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    plan: ReleasePlan
+    deployments: tuple[Deployment, ...]
+    warnings: tuple[str, ...]
+
+
+class RoutingBackend:
+    """The local traffic backend: alias writes take effect in the gateway's routing."""
+
+    def __init__(self, routing: Routing) -> None:
+        self.routing = routing
+
+    def apply(self, alias: Alias) -> None:
+        self.routing.set_alias(alias)
+
+
+class Platform:
+    def __init__(self, options: Options, clock: Clock) -> None:
+        self.options = options
+        self.clock = clock
+        self.state_dir = str(Path(options.state_dir).resolve())
+        self.store = Store.open(self.state_dir, options.database_url)
+        self.token = ensure_token(self.state_dir)
+        self.access_key = access_key_id(self.token)
+        self.secret_key = secret_access_key(self.token)
+        self.metrics = Metrics()
+        self.prom = PromMetrics()
+        self.routing = Routing()
+        self.logbook = LogBook(str(Path(self.state_dir) / "logs"))
+        self.runtimes: dict[str, FunctionRuntime] = {}
+        self._versions: dict[tuple[str, int], Version] = {}
+        # requests running per (function, version, alias): ConcurrentExecutions, and what
+        # a request-count gate waits for
+        self._in_flight: dict[tuple[str, int, str | None], int] = {}
+        self.app: Application | None = None
+        self.signals = LocalSignals(self.metrics, self.store, clock)
+        self.controller = Controller(
+            self.store, clock, RoutingBackend(self.routing), self, self.signals, self._notify
+        )
+        # request gates with completion: reported note the request ids they send
+        self.controller.listeners.append(self.signals.follow)
+        self.gateway = GatewayServer(
+            self.routing,
+            self,
+            self,
+            clock,
+            host=options.host,
+            port=options.port,
+            split_mode=options.split_mode,  # type: ignore[arg-type]
+            seed=options.seed,
+        )
+        # The DynamoDB engine's port is fixed now, so every function's environment can name
+        # it even before the first template with a table starts it.
+        self.tables = DynamoEngine(self.state_dir, self.access_key, self.secret_key)
+        self.state_machines = StateMachines(clock, PlatformTasks(self, options.host, options.port))
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._release_lock = asyncio.Lock()
+        self.control_url = f"http://{options.host}:{options.control_port}"
+
+    # ---- start / stop ------------------------------------------------------------------
+
+    async def start(self) -> ReleaseResult:
+        """Load the template; publish and point aliases that do not exist yet; serve."""
+        app = self._load(
+            self.options.template, self.options.parameter_overrides, self.options.config_env
+        )
+        self.controller.recover()
+        result = await self._release(app, initial=True)
+        await self.gateway.start()
+        self._tasks.append(asyncio.ensure_future(self.controller.run()))
+        self._tasks.append(asyncio.ensure_future(self.signals.watch_alarms(self._alarm_specs)))
+        return result
+
+    async def stop(self) -> None:
+        await self.controller.stop()
+        self.signals.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.gateway.stop()
+        await self.state_machines.close()
+        await asyncio.gather(*(rt.close() for rt in self.runtimes.values()))
+        await self.tables.stop()
+        self.logbook.close()
+        self.store.close()
+
+    def _alarm_specs(self) -> Mapping[str, Any]:
+        return self.app.alarms if self.app else {}
+
+    # ---- templates and releases ------------------------------------------------------
+
+    def _load(self, path: str, overrides: Mapping[str, str], config_env: str | None) -> Application:
+        return templates.load(path, dict(overrides), config_env=config_env)
+
+    async def deploy(
+        self,
+        path: str,
+        overrides: Mapping[str, str],
+        config_env: str | None = None,
+        *,
+        ignore_alarms: bool = False,
+        dry_run: bool = False,
+        group: bool = False,
+        config: str | None = None,
+        judge: Mapping[str, Any] | None = None,
+    ) -> ReleaseResult:
+        app = self._load(path, overrides, config_env)
+        return await self._release(
+            app,
+            ignore_alarms=ignore_alarms,
+            dry_run=dry_run,
+            group=group,
+            config=config,
+            judge=judge,
+        )
+
+    async def _release(
+        self,
+        app: Application,
+        *,
+        initial: bool = False,
+        ignore_alarms: bool = False,
+        dry_run: bool = False,
+        group: bool = False,
+        config: str | None = None,
+        judge: Mapping[str, Any] | None = None,
+    ) -> ReleaseResult:
+        async with self._release_lock:
+            # Everything that can be refused is checked before anything changes.
+            machines = self.state_machines.parse(app.state_machines)
+            builds = {}
+            for spec in app.functions.values():
+                digest, artifact = await asyncio.to_thread(
+                    build_artifact, spec.config.code_uri, self.state_dir
+                )
+                builds[spec.name] = Build(digest, artifact)
+            latest = {name: self.store.latest_version(name) for name in app.functions}
+            aliases = {(a.function, a.name): a for a in self.store.aliases()}
+            busy = {
+                (d_t.function, d_t.alias): d.id
+                for d in self.store.deployments(active_only=True)
+                for d_t in d.targets
+            }
+            plan = plan_release(app, builds, latest, aliases, group=group)
+            for i in plan.instructions:
+                if isinstance(i, StartDeployment) and not initial:
+                    for t in i.targets:
+                        if (t.function, t.alias) in busy:
+                            held = busy[(t.function, t.alias)]
+                            raise Conflict(
+                                f"alias {t.function}:{t.alias} is already being deployed by "
+                                f"{held}; wait for it, or run `canaria stop {held}`"
+                            )
+            if initial:
+                # `up` only brings what is missing; changed code waits for `canaria deploy`.
+                pending = [i for i in plan.instructions if isinstance(i, StartDeployment)]
+                plan = ReleasePlan(
+                    tuple(i for i in plan.instructions if not isinstance(i, StartDeployment)),
+                    plan.versions,
+                )
+                warnings = list(app.warnings) + [
+                    f"{t.function}:{t.alias} runs version {t.from_version}; the template has "
+                    "changed since: run `canaria deploy` to ship it"
+                    for i in pending
+                    for t in i.targets
+                    if (t.function, t.alias) not in busy  # the controller resumes those
+                ]
+            else:
+                warnings = list(app.warnings)
+            if dry_run:
+                return ReleaseResult(plan, (), tuple(warnings))
+            if app.tables:
+                if not self.tables.running:
+                    await self.tables.start()
+                await self.tables.ensure_tables(app.tables)
+            self.state_machines.adopt(app.state_machines, machines)
+            self._adopt(app)
+            started: list[Deployment] = []
+            for i in plan.instructions:
+                match i:
+                    case Publish():
+                        v, _ = self.store.publish(
+                            i.function, i.digest, i.config, i.artifact, self.clock.now()
+                        )
+                        self.routing.set_latest(i.function, v.number)
+                    case PointAlias(alias=alias):
+                        self.store.put_alias(alias, self.clock.now())
+                        self.routing.set_alias(alias)
+                    case StartDeployment():
+                        spec = app.functions[i.function]
+                        assert spec.deployment_preference is not None
+                        d = new_deployment(
+                            application=Path(app.template_path).parent.name,
+                            targets=i.targets,
+                            preference=spec.deployment_preference,
+                            custom_configs=app.deployment_configs,
+                            now=self.clock.now(),
+                            ignore_alarms=ignore_alarms,
+                            config_override=config,
+                            judge_override=judge,
+                        )
+                        started.append(await self.controller.start(d))
+            return ReleaseResult(plan, tuple(started), tuple(warnings))
+
+    def _adopt(self, app: Application) -> None:
+        """Make ``app`` the running application: runtimes, routes, latest versions."""
+        self.app = app
+        env = self.function_environment()
+        for spec in app.functions.values():
+            if spec.name not in self.runtimes:
+                self.runtimes[spec.name] = FunctionRuntime(
+                    spec.name,
+                    reserved_concurrency=spec.config.reserved_concurrency,
+                    env_extra=env,
+                    clock=self.clock,
+                    on_log=self._on_log,
+                )
+            else:
+                self.runtimes[spec.name].set_reserved_concurrency(spec.config.reserved_concurrency)
+            latest = self.store.latest_version(spec.name)
+            if latest is not None:
+                self.routing.set_latest(spec.name, latest.number)
+        self.routing.set_routes(
+            app.routes,
+            {s.name: s.auto_publish_alias for s in app.functions.values() if s.auto_publish_alias},
+        )
+
+    def function_environment(self) -> dict[str, str]:
+        """What every function's environment gets so unmodified boto3 reaches canaria."""
+        return {
+            "AWS_ENDPOINT_URL": self.control_url,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_SESSION_TOKEN": "",
+            "AWS_ENDPOINT_URL_DYNAMODB": self.tables.endpoint,
+            # botocore puts "sync-" before the host for StartSyncExecution; locally that
+            # name does not resolve.
+            "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
+            "CANARIA_ENDPOINT": self.control_url,
+            # a long-running job reports its final status for request-count gates
+            # (POST /canaria/v1/functions/{fn}/completions); local, single-user token
+            "CANARIA_TOKEN": self.token,
+        }
+
+    # ---- invocation (gateway Invoker, edge, hooks) -------------------------------------
+
+    def version(self, function: str, number: int) -> Version:
+        key = (function, number)
+        v = self._versions.get(key)
+        if v is None:
+            v = self._versions[key] = self.store.version(function, number)
+        return v
+
+    async def invoke(
+        self, function: str, version: int, event: bytes, *, alias: str | None
+    ) -> InvokeResult:
+        """The gateway's Invoker: run ``event`` on ``function`` at ``version``."""
+        runtime = self.runtimes.get(function)
+        if runtime is None:
+            raise NotFound(f"Function not found: {function_arn(function)}")
+        key = (function, version, alias)
+        self._count_in_flight(key, +1)
+        try:
+            return await runtime.invoke(self.version(function, version), event, qualifier=alias)
+        finally:
+            self._count_in_flight(key, -1)
+
+    def _count_in_flight(self, key: tuple[str, int, str | None], delta: int) -> None:
+        """One count of running invocations feeds both ConcurrentExecutions (alarms,
+        request gates) and the Prometheus gauge."""
+        n = self._in_flight[key] = self._in_flight.get(key, 0) + delta
+        function, version, alias = key
+        self.metrics.record_concurrency(self.clock.now(), function, version, alias, n)
+        self.prom.set_concurrency(function, alias, version, n)
+
+    def record(
+        self,
+        function: str,
+        alias: str | None,
+        version: int,
+        result: InvokeResult | None,
+        *,
+        throttled: bool,
+        started: float,
+        finished: float,
+    ) -> None:
+        """The gateway's Recorder: per-version metrics at 1-second resolution, and the
+        request id for a request gate that waits for its work's completion report."""
+        if result is not None:
+            self.signals.note_request(function, version, result.request_id, started)
+        self.metrics.record(
+            started,
+            function,
+            version,
+            alias,
+            duration_ms=result.duration_ms if result else 0.0,
+            error=bool(result and result.function_error),
+            throttled=throttled,
+            timed_out=bool(result and result.error_type == "Sandbox.Timedout"),
+            cold_start=bool(result and result.cold_start),
+        )
+        self.prom.observe(function, alias, version, result, throttled)
+
+    def function_spec(self, name: str) -> FunctionSpec:
+        if self.app is None or name not in self.app.functions:
+            raise NotFound(f"Function not found: {function_arn(name)}")
+        return self.app.functions[name]
+
+    def resolve(self, function: str, qualifier: str | None) -> tuple[int, str | None]:
+        """Version and alias a qualifier names; an alias splits by its weights."""
+        self.function_spec(function)
+        if qualifier is None or qualifier == "$LATEST":
+            latest = self.store.latest_version(function)
+            if latest is None:
+                raise NotFound(f"Function not found: {function_arn(function)}")
+            return latest.number, None
+        if qualifier.isdigit():
+            self.version(function, int(qualifier))
+            return int(qualifier), None
+        if self.store.alias(function, qualifier) is None:
+            raise NotFound(f"Function not found: {function_arn(function, qualifier)}")
+        return self.routing.choose_alias(function, qualifier), qualifier
+
+    async def invoke_qualified(
+        self, function: str, qualifier: str | None, payload: bytes
+    ) -> InvokeResult:
+        """Lambda Invoke semantics (edge, CLI, hooks, state machines), with metrics."""
+        version, alias = self.resolve(function, qualifier)
+        started = self.clock.now()
+        try:
+            result = await self.invoke(function, version, payload, alias=alias)
+        except CanariaError as exc:
+            if exc.http_status == 429:
+                self.record(
+                    function,
+                    alias,
+                    version,
+                    None,
+                    throttled=True,
+                    started=started,
+                    finished=self.clock.now(),
+                )
+            raise
+        self.record(
+            function,
+            alias,
+            version,
+            result,
+            throttled=False,
+            started=started,
+            finished=self.clock.now(),
+        )
+        return result
+
+    # ---- EdgeBackend ---------------------------------------------------------------------
+
+    async def publish_version(self, function: str) -> Version:
+        latest = self.store.latest_version(function)
+        if latest is None:
+            raise NotFound(f"Function not found: {function_arn(function)}")
+        return latest  # $LATEST is always published: canaria publishes on every change
+
+    async def update_alias(self, alias: Alias) -> Alias:
+        self.store.put_alias(alias, self.clock.now())
+        self.routing.set_alias(alias)
+        return alias
+
+    async def report_hook(self, deployment_id: str, execution_id: str, status: HookStatus) -> None:
+        self.store.report_hook(deployment_id, execution_id, status, self.clock.now())
+        self.controller.poke()
+
+    async def report_completion(
+        self, function: str, request_id: str, status: CompletionStatus, reason: str
+    ) -> tuple[CompletionReport, bool]:
+        """The final status of the work an invocation started (request gates with
+        ``completion: reported``); see ``canaria.controller.signals``."""
+        self.function_spec(function)
+        kept = self.store.report_completion(
+            CompletionReport(function, request_id, status, reason, self.clock.now())
+        )
+        self.controller.poke()
+        return kept
+
+    async def stop_deployment(self, deployment_id: str, rollback: bool) -> Deployment:
+        return await self.command(
+            deployment_id, Command.STOP if rollback else Command.STOP_NO_ROLLBACK
+        )
+
+    # ---- HookRunner ----------------------------------------------------------------------
+
+    async def run_hook(self, function: str, payload: Mapping[str, str]) -> str | None:
+        import orjson
+
+        spec = self.function_spec(function)
+        try:
+            result = await self.invoke_qualified(
+                function, spec.auto_publish_alias, orjson.dumps(dict(payload))
+            )
+        except CanariaError as exc:
+            return exc.message
+        if result.function_error:
+            try:
+                err = orjson.loads(result.payload)
+                return f"{err.get('errorType')}: {err.get('errorMessage')}"
+            except Exception:
+                return result.payload.decode(errors="replace")
+        return None
+
+    # ---- operator commands ---------------------------------------------------------------
+
+    async def command(self, deployment_id: str, command: Command) -> Deployment:
+        d = self.store.deployment(deployment_id)
+        if d.state.completed:
+            raise Conflict(f"deployment {d.id} has already completed ({d.state.value})")
+        return await self.controller.command(deployment_id, command)
+
+    async def rollback_function(self, function: str) -> Deployment | Alias:
+        """Roll back the deployment in progress, or the last one that succeeded."""
+        spec = self.function_spec(function)
+        for d in self.store.deployments(active_only=True):
+            if function in d.functions:
+                return await self.controller.command(d.id, Command.ROLLBACK)
+        alias_name = spec.auto_publish_alias
+        if alias_name is None:
+            raise InvalidRequest(f"{function} has no alias to roll back (no AutoPublishAlias)")
+        current = self.store.alias(function, alias_name)
+        for d in self.store.deployments(limit=1000):
+            target = next((t for t in d.targets if t.function == function), None)
+            if target is None or d.state.value != "Succeeded" or d.rolled_back:
+                continue
+            if current is None or current.version != target.to_version:
+                break
+            if target.from_version is None:
+                break
+            back = Alias(function, alias_name, target.from_version)
+            self.store.save_deployment(
+                replace(d, updated_at=self.clock.now()),
+                aliases=[back],
+                events=[
+                    DeploymentEvent(
+                        d.id,
+                        self.clock.now(),
+                        "operator",
+                        f"rolled back by the operator to version {target.from_version}",
+                    )
+                ],
+            )
+            self.routing.set_alias(back)
+            return back
+        raise InvalidRequest(f"{function}: no deployment to roll back")
+
+    # ---- logs and notifications ----------------------------------------------------------
+
+    def _on_log(self, line: LogLine) -> None:
+        self.logbook.add(
+            line.function, line.version, line.request_id, line.time, line.stream, line.text
+        )
+
+    async def _notify(self, d: Deployment, event: str) -> None:
+        problems = await send_webhooks(d, event)
+        if problems:
+            self.store.save_deployment(
+                self.store.deployment(d.id),
+                events=[
+                    DeploymentEvent(d.id, self.clock.now(), "notification", p) for p in problems
+                ],
+            )
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def python_minor() -> str:
+    return f"python{sys.version_info.major}.{sys.version_info.minor}"

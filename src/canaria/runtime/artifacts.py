@@ -1,0 +1,127 @@
+"""Build a version's artifact the way ``sam build`` does, content-addressed.
+
+``build_artifact(code_uri, state_dir)`` digests the code (sorted relative paths and
+contents, ``__pycache__``, ``*.pyc`` and ``.git`` left out), and makes
+``<state_dir>/artifacts/<digest>/``: a copy of the code plus, when it has a
+``requirements.txt``, the packages ``pip install --target`` puts next to it. The build
+happens in a temporary directory renamed into place, so an artifact directory is either
+complete or absent; a present one is reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from canaria.errors import BuildError
+
+_SKIP_DIRS = frozenset({"__pycache__", ".git"})
+_SKIP_SUFFIXES = (".pyc",)
+_PIP_TAIL_LINES = 15
+PIP_TIMEOUT_S = 900.0
+
+
+def code_files(code_uri: str) -> list[str]:
+    """Relative POSIX paths of the files that make up the code, sorted."""
+    root = Path(code_uri)
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS]
+        for name in filenames:
+            if name.endswith(_SKIP_SUFFIXES):
+                continue
+            found.append(Path(dirpath, name).relative_to(root).as_posix())
+    return sorted(found)
+
+
+def code_digest(code_uri: str) -> str:
+    """sha256 over each file's relative path and contents, in path order."""
+    h = hashlib.sha256()
+    root = Path(code_uri)
+    for rel in code_files(code_uri):
+        data = (root / rel).read_bytes()
+        h.update(rel.encode("utf-8"))
+        h.update(b"\0")
+        h.update(len(data).to_bytes(8, "big"))
+        h.update(data)
+    return h.hexdigest()
+
+
+def build_artifact(code_uri: str, state_dir: str) -> tuple[str, str]:
+    """``(digest, artifact directory)`` for the code at ``code_uri``; BuildError if it fails."""
+    code = Path(code_uri)
+    if not code.is_dir():
+        what = "is not a directory" if code.exists() else "does not exist"
+        raise BuildError(f"CodeUri {code_uri} {what}")
+    digest = code_digest(code_uri)
+    artifacts = Path(state_dir).resolve() / "artifacts"
+    final = artifacts / digest
+    if final.is_dir():
+        return digest, str(final)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".build-{digest[:12]}-", dir=artifacts))
+    try:
+        tmp.chmod(0o755)
+        _copy_code(code, tmp)
+        requirements = code / "requirements.txt"
+        if requirements.is_file():
+            _pip_install(requirements, tmp)
+        try:
+            tmp.rename(final)
+        except OSError:
+            if not final.is_dir():  # someone else built it meanwhile: theirs is as good
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return digest, str(final)
+
+
+def _copy_code(code: Path, dest: Path) -> None:
+    for rel in code_files(str(code)):
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(code / rel, target)
+
+
+def _pip_install(requirements: Path, target: Path) -> None:
+    """``pip install --target`` as ``sam build`` does; relative paths resolve in the code."""
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--target",
+        str(target),
+        "-r",
+        str(requirements),
+        "--disable-pip-version-check",
+        "--no-input",
+        "--progress-bar",
+        "off",
+    ]
+    try:
+        done = subprocess.run(
+            command,
+            cwd=requirements.parent,
+            capture_output=True,
+            text=True,
+            timeout=PIP_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BuildError(
+            f"installing {requirements} took longer than {PIP_TIMEOUT_S:.0f} s"
+        ) from exc
+    if done.returncode != 0:
+        lines = (done.stdout + done.stderr).strip().splitlines()
+        tail = "\n".join("  " + line for line in lines[-_PIP_TAIL_LINES:])
+        raise BuildError(
+            f"pip could not install {requirements} (exit status {done.returncode}):\n{tail}"
+        )

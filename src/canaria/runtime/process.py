@@ -1,0 +1,294 @@
+"""The parent's side of one execution environment: a worker process and its socket.
+
+``WorkerProcess`` starts ``worker.py`` with one end of a ``socketpair`` (length-prefixed
+orjson frames, see ``worker.py``), waits for it to import the handler, then carries one
+invocation at a time. It knows nothing of pools or concurrency (``function.py`` does);
+it turns whatever happens to the process into a ``Reply``:
+
+    OK / ERROR / OOM   the worker answered (OOM: a MemoryError in the handler)
+    TIMEOUT / OOM      the parent killed it (wall-clock timeout; RSS over MemorySize)
+    EXITED             it died on its own (exit, signal); the exit status is in the reply
+    CLOSED             the runtime was closed while the invocation ran
+
+Besides Python-level ``print``/``logging`` (frames on the socket), the worker's file
+descriptors 1 and 2 are pipes read here, so output written below Python (C extensions,
+subprocesses, a segfault's report) reaches the log too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from canaria.models.runtime import Version
+from canaria.runtime.environment import WORKER_SCRIPT, log_stream_name, worker_environment
+from canaria.runtime.worker import HEADER, LOG, READY, RESULT, encode_frame
+
+OnLine = Callable[[str, str, str], None]  # (request id, stream, text)
+
+
+class ReplyKind(enum.Enum):
+    OK = "ok"
+    ERROR = "error"
+    OOM = "oom"
+    TIMEOUT = "timeout"
+    EXITED = "exited"
+    CLOSED = "closed"
+
+
+_WORKER_KINDS = {"ok": ReplyKind.OK, "error": ReplyKind.ERROR, "oom": ReplyKind.OOM}
+
+
+@dataclass(frozen=True)
+class Reply:
+    kind: ReplyKind
+    payload: bytes = b""
+    duration_ms: float | None = None  # handler time measured in the worker
+    max_memory_kib: int = 0
+    returncode: int | None = None
+
+
+@dataclass
+class Invocation:
+    """One request on one worker: its lines (before the handler ran, and during) and reply."""
+
+    request_id: str
+    future: asyncio.Future[Reply]
+    init_lines: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    initialised: bool = False
+    start_logged: bool = False
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, worker: WorkerProcess) -> None:
+        self._worker = worker
+        self._buf = bytearray()
+        self._need = 0
+
+    def data_received(self, data: bytes) -> None:
+        if self._buf:
+            self._buf += data
+            if len(self._buf) < self._need:
+                return
+            data = bytes(self._buf)
+            self._buf.clear()
+        pos, n = 0, len(data)
+        while n - pos >= HEADER.size:
+            hlen, blen = HEADER.unpack_from(data, pos)
+            end = pos + HEADER.size + hlen + blen
+            if end > n:
+                self._need = end - pos
+                break
+            head = pos + HEADER.size
+            self._worker.on_frame(orjson.loads(data[head : head + hlen]), data[head + hlen : end])
+            pos = end
+        if pos < n:
+            self._buf += data[pos:]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._worker.on_eof()
+
+
+class WorkerProcess:
+    def __init__(
+        self,
+        function: str,
+        version: Version,
+        env_extra: dict[str, str],
+        on_line: OnLine,
+        now: float,
+    ) -> None:
+        self.function = function
+        self.version = version
+        self.memory_limit_kib = version.config.memory_mb * 1024
+        self.env = worker_environment(
+            function, version, env_extra, log_stream=log_stream_name(version.number, now)
+        )
+        self._on_line = on_line
+        self.proc: asyncio.subprocess.Process | None = None
+        self._transport: asyncio.Transport | None = None
+        self._ready: asyncio.Future[dict[str, Any] | None] | None = None
+        self._pumps: list[asyncio.Task[None]] = []
+        self._reaping: asyncio.Task[None] | None = None
+        self.current: Invocation | None = None
+        self.init_ms: float | None = None
+        self.init_error: dict[str, Any] | None = None
+        self.last_used = time.monotonic()
+        self.deadline = float("inf")  # wall-clock (monotonic) end of the current request
+        self.dead = False
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    async def start(self, timeout_s: float) -> Reply | None:
+        """Spawn and import the handler; ``None`` when ready, else the reply for the request
+        that caused the cold start (init error, init timeout, death during init)."""
+        loop = asyncio.get_running_loop()
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        started = time.perf_counter()
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                WORKER_SCRIPT,
+                str(child.fileno()),
+                str(os.getpid()),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=(child.fileno(),),
+                cwd=self.version.artifact,
+                env=self.env,
+                start_new_session=True,
+            )
+        except BaseException:
+            parent.close()
+            raise
+        finally:
+            child.close()
+        self._ready = loop.create_future()
+        self._transport, _ = await loop.create_unix_connection(lambda: _Protocol(self), sock=parent)
+        for stream, name in ((self.proc.stdout, "stdout"), (self.proc.stderr, "stderr")):
+            if stream is not None:
+                self._pumps.append(asyncio.ensure_future(self._pump(stream, name)))
+        self.deadline = time.monotonic() + timeout_s
+        ready = await self._ready
+        self.init_ms = (time.perf_counter() - started) * 1000.0
+        inv = self.current
+        if inv is not None:
+            inv.initialised = True
+        if ready is None:  # died or was killed during init
+            assert inv is not None
+            return await inv.future
+        if ready.get("error") is not None:
+            self.init_error = dict(ready["error"])
+            return Reply(ReplyKind.ERROR, orjson.dumps(self.init_error), duration_ms=0.0)
+        return None
+
+    async def stop(self, grace_s: float = 1.0) -> None:
+        """EOF on the socket (the worker exits), SIGKILL if it has not after ``grace_s``."""
+        self.dead = True
+        if self._transport is not None:
+            self._transport.close()
+        if self.proc is not None:
+            try:
+                await asyncio.wait_for(self.proc.wait(), grace_s)
+            except TimeoutError:
+                self.kill()
+                await self.proc.wait()
+        for pump in self._pumps:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(pump, grace_s)
+
+    def kill(self) -> None:
+        """SIGKILL the worker's process group (it leads its own session)."""
+        self.dead = True
+        if self.proc is not None and self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def fail(self, kind: ReplyKind) -> None:
+        """Kill the worker and answer the request it was serving with ``kind``."""
+        self.kill()
+        inv = self.current
+        if inv is not None and not inv.future.done():
+            inv.future.set_result(Reply(kind, max_memory_kib=self.rss_kib() or 0))
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(None)
+
+    def rss_kib(self) -> int | None:
+        if self.proc is None or self.proc.returncode is not None:
+            return None
+        try:
+            with open(f"/proc/{self.proc.pid}/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"VmRSS:"):
+                        return int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            return None
+        return None
+
+    # ---- invocation -----------------------------------------------------------------------
+
+    async def invoke(self, header: dict[str, Any], event: bytes, timeout_s: float) -> Reply:
+        """Send the event; the reply, or TIMEOUT once ``deadline`` passes (the runtime's
+        watchdog calls ``fail`` then: one timer for all workers, not one per request)."""
+        inv = self.current
+        assert inv is not None and self._transport is not None
+        if self.dead:
+            return await inv.future if inv.future.done() else Reply(ReplyKind.EXITED)
+        self.deadline = time.monotonic() + timeout_s
+        self._transport.write(encode_frame(header, event))
+        return await inv.future
+
+    # ---- what the worker says -------------------------------------------------------------
+
+    def on_frame(self, header: dict[str, Any], body: bytes) -> None:
+        kind = header.get("t")
+        inv = self.current
+        if kind == LOG:
+            text = body.decode("utf-8", "replace")
+            self._line(inv, header.get("s", "stdout"), text)
+        elif kind == RESULT:
+            if inv is not None and not inv.future.done():
+                inv.future.set_result(
+                    Reply(
+                        _WORKER_KINDS.get(header.get("k", ""), ReplyKind.ERROR),
+                        body,
+                        duration_ms=header.get("ms"),
+                        max_memory_kib=header.get("mem", 0),
+                    )
+                )
+        elif kind == READY and self._ready is not None and not self._ready.done():
+            self._ready.set_result(header)
+
+    def _line(self, inv: Invocation | None, stream: str, text: str) -> None:
+        if inv is not None:
+            (inv.lines if inv.initialised else inv.init_lines).append(text)
+        self._on_line(inv.request_id if inv else "", stream, text)
+
+    def on_eof(self) -> None:
+        self.dead = True
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(None)
+        inv = self.current
+        if inv is not None and not inv.future.done():
+            self._reaping = asyncio.ensure_future(self._reap(inv))
+
+    async def _reap(self, inv: Invocation) -> None:
+        """The worker hung up: answer with its exit status once the process is gone."""
+        returncode: int | None = None
+        if self.proc is not None:
+            try:
+                returncode = await asyncio.wait_for(self.proc.wait(), 5.0)
+            except TimeoutError:
+                self.kill()
+        if self._pumps:  # what it wrote to fd 2 before dying belongs to this request
+            await asyncio.wait(self._pumps, timeout=0.5)
+        if not inv.future.done():
+            inv.future.set_result(Reply(ReplyKind.EXITED, returncode=returncode))
+
+    async def _pump(self, stream: asyncio.StreamReader, name: str) -> None:
+        """fd-level output: split into lines and logged against the current request."""
+        pending = b""
+        while chunk := await stream.read(65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                self._line(self.current, name, line.decode("utf-8", "replace"))
+        if pending:
+            self._line(self.current, name, pending.decode("utf-8", "replace"))

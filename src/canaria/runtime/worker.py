@@ -1,0 +1,440 @@
+"""One execution environment: a process that imports a handler once and serves invocations.
+
+Started by ``canaria.runtime.process`` as ``python <this file> <socket fd> <parent pid>``
+(run by path, not with ``-m``, so that importing it does not import canaria: a worker
+loads only the standard library and orjson and starts in ~50 ms). It speaks frames over
+the inherited Unix socket, one invocation at a time::
+
+    frame  = !II (header length, body length) + header (orjson object) + body (bytes)
+
+    worker → parent  {"t": "ready", "ms": init ms, "error": {...} | null}     once
+    parent → worker  {"id", "arn", "trace", "deadline" (epoch ms)} + event bytes
+    worker → parent  {"t": "l", "s": "stdout" | "stderr"} + one log line      any time
+    worker → parent  {"t": "r", "k": "ok" | "error" | "oom", "ms": handler ms,
+                      "mem": peak RSS in KiB} + result or error JSON
+
+Lambda's Python runtime (``awslambdaric``) is the model for what a handler sees: the
+context object, the error shapes (``Runtime.ImportModuleError``, ``Runtime.HandlerNotFound``,
+``Runtime.UserCodeSyntaxError``, ``Runtime.MarshalError``), the root logging handler
+format, ``_X_AMZN_TRACE_ID`` per invocation. ``SystemExit`` and signals end the process;
+the parent reports them as ``Runtime.ExitError``. EOF on the socket, or the parent's death
+(``PR_SET_PDEATHSIG``), ends the worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import resource
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+HEADER = struct.Struct("!II")
+READY = "ready"
+LOG = "l"
+RESULT = "r"
+_PR_SET_PDEATHSIG = 1
+
+
+def encode_frame(header: dict[str, Any], body: bytes = b"") -> bytes:
+    head = orjson.dumps(header)
+    return HEADER.pack(len(head), len(body)) + head + body
+
+
+class Channel:
+    """The worker's end of the socket: blocking reads, locked writes (handler threads log)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._rfile = sock.makefile("rb")
+        self._lock = threading.Lock()
+
+    def send(self, header: dict[str, Any], body: bytes = b"") -> None:
+        frame = encode_frame(header, body)
+        with self._lock:
+            self._sock.sendall(frame)
+
+    def recv(self) -> tuple[dict[str, Any], bytes] | None:
+        prefix = self._rfile.read(HEADER.size)
+        if len(prefix) < HEADER.size:
+            return None
+        hlen, blen = HEADER.unpack(prefix)
+        head = self._rfile.read(hlen)
+        body = self._rfile.read(blen)
+        if len(head) < hlen or len(body) < blen:
+            return None
+        header: dict[str, Any] = orjson.loads(head)
+        return header, body
+
+
+class LogStream(io.TextIOBase):
+    """``sys.stdout`` / ``sys.stderr``: every complete line becomes one log frame."""
+
+    def __init__(self, channel: Channel, stream: str, fd: int) -> None:
+        self._channel = channel
+        self._stream = stream
+        self._fd = fd
+        self._buffer = ""
+        self._lock = threading.Lock()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._fd  # fd-level writes reach the parent through the process's pipes
+
+    def write(self, s: str) -> int:
+        with self._lock:
+            self._buffer += s
+            if "\n" not in self._buffer:
+                return len(s)
+            *lines, self._buffer = self._buffer.split("\n")
+        for line in lines:
+            self._channel.send({"t": LOG, "s": self._stream}, line.encode("utf-8", "replace"))
+        return len(s)
+
+    def flush(self) -> None:
+        if not self._buffer:
+            return
+        with self._lock:
+            rest, self._buffer = self._buffer, ""
+        if rest:
+            self._channel.send({"t": LOG, "s": self._stream}, rest.encode("utf-8", "replace"))
+
+
+class Current:
+    """The request being served, for log records written outside the handler's frame."""
+
+    request_id = ""
+
+
+class LambdaLogHandler(logging.Handler):
+    """Lambda's root handler: ``[LEVEL]\\t<UTC time>\\t<request id>\\t<message>``."""
+
+    def __init__(self, channel: Channel) -> None:
+        super().__init__()
+        self._channel = channel
+        formatter = logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+        formatter.converter = time.gmtime
+        self.setFormatter(formatter)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            record.aws_request_id = Current.request_id
+            text = self.format(record)
+            self._channel.send({"t": LOG, "s": "stderr"}, text.encode("utf-8", "replace"))
+        except Exception:
+            self.handleError(record)
+
+
+class LambdaContext:
+    """The context object of Lambda's Python runtime."""
+
+    __slots__ = (
+        "_deadline_ms",
+        "aws_request_id",
+        "client_context",
+        "function_name",
+        "function_version",
+        "identity",
+        "invoked_function_arn",
+        "log_group_name",
+        "log_stream_name",
+        "memory_limit_in_mb",
+    )
+
+    def __init__(self, request_id: str, invoked_arn: str, deadline_ms: int) -> None:
+        self.aws_request_id = request_id
+        self.invoked_function_arn = invoked_arn
+        self._deadline_ms = deadline_ms
+        self.function_name = _STATIC.function_name
+        self.function_version = _STATIC.function_version
+        self.memory_limit_in_mb = _STATIC.memory_limit_in_mb
+        self.log_group_name = _STATIC.log_group_name
+        self.log_stream_name = _STATIC.log_stream_name
+        self.identity: Any = None
+        self.client_context: Any = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self._deadline_ms - int(time.time() * 1000))
+
+    def __repr__(self) -> str:
+        return (
+            f"LambdaContext([aws_request_id={self.aws_request_id},"
+            f"function_name={self.function_name},function_version={self.function_version},"
+            f"invoked_function_arn={self.invoked_function_arn}])"
+        )
+
+
+class _Static:
+    """What every context shares, read from the environment once."""
+
+    def __init__(self) -> None:
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+
+
+_STATIC = _Static()
+
+
+Handler = Callable[[Any, LambdaContext], Any]
+
+
+def error_shape(
+    message: str, error_type: str, request_id: str, stack: list[str] | None
+) -> dict[str, Any]:
+    return {
+        "errorMessage": message,
+        "errorType": error_type,
+        "requestId": request_id,
+        "stackTrace": stack or [],
+    }
+
+
+def stack_of(exc: BaseException, skip: int = 1) -> list[str]:
+    """The handler's frames, as Lambda lists them (the worker's own frames left out)."""
+    tb = exc.__traceback__
+    for _ in range(skip):
+        if tb is not None:
+            tb = tb.tb_next
+    return traceback.format_list(traceback.extract_tb(tb))
+
+
+def load_handler(spec: str) -> tuple[Handler | None, dict[str, Any] | None]:
+    """Import ``module.attr`` (``pkg/mod.attr`` too); Lambda's error shape on failure."""
+    try:
+        modname, attr = spec.rsplit(".", 1)
+    except ValueError as exc:
+        return None, error_shape(
+            f"Bad handler '{spec}': {exc}", "Runtime.MalformedHandlerName", "", None
+        )
+    modname = modname.replace("/", ".")
+    if modname.split(".")[0] in sys.builtin_module_names:
+        return None, error_shape(
+            f"Cannot use built-in module {modname} as a handler module",
+            "Runtime.BuiltInModuleConflict",
+            "",
+            None,
+        )
+    import importlib
+
+    try:
+        module = importlib.import_module(modname)
+    except ImportError as exc:
+        return None, error_shape(
+            f"Unable to import module '{modname}': {exc}", "Runtime.ImportModuleError", "", None
+        )
+    except SyntaxError as exc:
+        trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
+        return None, error_shape(
+            f"Syntax error in module '{modname}': {exc}", "Runtime.UserCodeSyntaxError", "", trace
+        )
+    except MemoryError:
+        return None, error_shape("", "Runtime.OutOfMemory", "", None)
+    except Exception as exc:
+        return None, error_shape(str(exc), type(exc).__name__, "", stack_of(exc, skip=0))
+    handler = getattr(module, attr, None)
+    if handler is None:
+        return None, error_shape(
+            f"Handler '{attr}' missing on module '{modname}'", "Runtime.HandlerNotFound", "", None
+        )
+    return handler, None
+
+
+def _json_default(obj: Any) -> Any:
+    import decimal
+
+    if isinstance(obj, decimal.Decimal):
+        return float(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+_ORJSON_OPTS = (
+    orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
+def to_json(result: Any) -> bytes:
+    """What ``json.dumps`` (Lambda's serialiser) accepts, fast: orjson first, json if need be."""
+    try:
+        return orjson.dumps(result, default=_json_default, option=_ORJSON_OPTS)
+    except TypeError:
+        import json
+
+        return json.dumps(result, default=_json_default).encode()
+
+
+class PeakRss:
+    """The process's peak RSS in KiB, cheaply.
+
+    ``ru_maxrss`` (1 µs) alone is wrong at first: Linux keeps it across ``fork`` and
+    ``execve``, so a fresh worker starts with the parent's peak (canaria's own size).
+    Once it exceeds that inherited ``floor`` it is the worker's own peak. Below it, the
+    real peak is VmHWM in /proc/self/status (a ~10 µs ``pread``), read on every call when
+    the floor is above the memory limit (a breach must be seen at once) and at most every
+    0.1 s otherwise (a breach would lift ``ru_maxrss`` above the floor anyway).
+    """
+
+    def __init__(self, limit_kib: int) -> None:
+        self._floor = self._maxrss()
+        self._exact = self._floor > limit_kib
+        self._hwm = 0
+        self._read_at = 0.0
+        try:
+            self._fd: int | None = os.open("/proc/self/status", os.O_RDONLY)
+        except OSError:
+            self._fd = None
+
+    @staticmethod
+    def _maxrss() -> int:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    def kib(self) -> int:
+        maxrss = self._maxrss()
+        if maxrss > self._floor or self._fd is None:
+            return maxrss
+        now = time.monotonic()
+        if self._exact or now - self._read_at > 0.1:
+            self._read_at = now
+            status = os.pread(self._fd, 8192, 0)
+            at = status.find(b"VmHWM:")
+            if at >= 0:
+                self._hwm = int(status[at + 6 : status.index(b"kB", at)])
+        return self._hwm
+
+
+class Worker:
+    def __init__(self, channel: Channel, handler: Handler) -> None:
+        self.channel = channel
+        self.handler = handler
+        self.peak = PeakRss(_STATIC.memory_limit_in_mb * 1024)
+
+    def serve(self) -> None:
+        while True:
+            message = self.channel.recv()
+            if message is None:
+                return
+            header, body = message
+            self.channel.send(*self.invoke(header, body))
+
+    def invoke(self, header: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes]:
+        request_id: str = header["id"]
+        Current.request_id = request_id
+        os.environ["_X_AMZN_TRACE_ID"] = header["trace"]
+        context = LambdaContext(request_id, header["arn"], header["deadline"])
+        try:
+            event: Any = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            event = body.decode("utf-8", "replace")
+        kind, payload = "ok", b""
+        started = time.perf_counter()
+        try:
+            result = self.handler(event, context)
+        except MemoryError:
+            kind = "oom"
+        except SystemExit:
+            _flush_streams()
+            raise
+        except Exception as exc:
+            kind, payload = (
+                "error",
+                self._error(error_shape(str(exc), type(exc).__name__, request_id, stack_of(exc))),
+            )
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        if kind == "ok":
+            try:
+                payload = to_json(result)
+            except MemoryError:
+                kind = "oom"
+            except (TypeError, ValueError, OverflowError) as exc:
+                kind, payload = (
+                    "error",
+                    self._error(
+                        error_shape(
+                            f"Unable to marshal response: {exc}",
+                            "Runtime.MarshalError",
+                            request_id,
+                            [],
+                        )
+                    ),
+                )
+        _flush_streams()
+        return {"t": RESULT, "k": kind, "ms": elapsed_ms, "mem": self.peak.kib()}, payload
+
+    def _error(self, shape: dict[str, Any]) -> bytes:
+        """Log the error as Lambda does (``[ERROR] Type: message`` + traceback); its JSON."""
+        text = f"[ERROR] {shape['errorType']}: {shape['errorMessage']}"
+        if shape["stackTrace"]:
+            text += "\nTraceback (most recent call last):\n" + "".join(shape["stackTrace"])
+        self.channel.send({"t": LOG, "s": "stderr"}, text.rstrip("\n").encode("utf-8", "replace"))
+        return orjson.dumps(shape)
+
+
+def _flush_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Backstop to EOF on the socket: the kernel kills us when canaria dies (Linux)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except Exception:
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def main(argv: list[str]) -> None:
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    fd, parent_pid = int(argv[1]), int(argv[2])
+    _die_with_parent(parent_pid)
+    task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    sys.path.insert(0, task_root)
+    channel = Channel(socket.socket(fileno=fd))
+    sys.stdout = LogStream(channel, "stdout", 1)
+    sys.stderr = LogStream(channel, "stderr", 2)
+    root = logging.getLogger()
+    root.handlers[:] = [LambdaLogHandler(channel)]
+    started = time.perf_counter()
+    handler, init_error = load_handler(os.environ.get("_HANDLER", ""))
+    _flush_streams()
+    channel.send({"t": READY, "ms": (time.perf_counter() - started) * 1000.0, "error": init_error})
+    if handler is None:
+        channel.recv()  # the parent stops this environment; wait for it
+        return
+    Worker(channel, handler).serve()
+
+
+if __name__ == "__main__":
+    main(sys.argv)

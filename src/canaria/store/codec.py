@@ -1,0 +1,87 @@
+"""JSON encoding of the models the store keeps (frozen dataclasses ↔ plain dicts)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, assert_never
+
+import orjson
+
+from canaria.models import FunctionConfig
+from canaria.models.deployment import (
+    Deployment,
+    ManualGate,
+    RequestGate,
+    SetWeight,
+    State,
+    Step,
+    Target,
+)
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def loads(text: str) -> Any:
+    return orjson.loads(text)
+
+
+def step_to_dict(step: Step) -> dict[str, Any]:
+    return asdict(step)
+
+
+def step_from_dict(raw: dict[str, Any]) -> Step:
+    kind = raw.get("kind")
+    if kind == "set_weight":
+        return SetWeight(weight=float(raw["weight"]), duration_s=float(raw.get("duration_s", 0)))
+    if kind == "manual_gate":
+        return ManualGate()
+    if kind == "request_gate":
+        # rows written before request gates had ``completion`` mean "response"
+        completion = raw.get("completion", "response")
+        if completion not in ("response", "reported"):
+            raise ValueError(f"unknown request gate completion {completion!r}")
+        return RequestGate(count=int(raw["count"]), completion=completion)
+    raise ValueError(f"unknown step kind {kind!r}")
+
+
+def config_to_json(config: FunctionConfig) -> str:
+    return dumps(asdict(config))
+
+
+def config_from_json(text: str) -> FunctionConfig:
+    raw = loads(text)
+    raw["environment"] = dict(raw.get("environment") or {})
+    return FunctionConfig(**raw)
+
+
+def deployment_to_json(d: Deployment) -> str:
+    body = asdict(d)
+    body["state"] = d.state.value
+    body["steps"] = [step_to_dict(s) for s in d.steps]
+    return dumps(body)
+
+
+def deployment_from_json(text: str) -> Deployment:
+    raw = loads(text)
+    raw["state"] = State(raw["state"])
+    raw["targets"] = tuple(Target(**t) for t in raw["targets"])
+    raw["steps"] = tuple(step_from_dict(s) for s in raw["steps"])
+    raw["alarms"] = tuple(raw["alarms"])
+    raw["triggers"] = tuple(raw.get("triggers", ()))
+    return Deployment(**raw)
+
+
+def step_label(step: Step) -> str:
+    match step:
+        case SetWeight(weight=w, duration_s=d):
+            return f"{w * 100:g}% for {d:g}s" if d else f"{w * 100:g}%"
+        case ManualGate():
+            return "manual gate"
+        case RequestGate(count=n, completion="reported"):
+            return f"first {n} requests, completion reported"
+        case RequestGate(count=n):
+            return f"first {n} requests"
+        case _:
+            assert_never(step)

@@ -1,0 +1,543 @@
+"""The control-plane store: versions, aliases, deployments, hooks, alarm states.
+
+SQLAlchemy Core on SQLite (WAL, ``BEGIN IMMEDIATE`` for every write transaction) by
+default, PostgreSQL through ``CANARIA_DATABASE_URL``; the SQL is the same on both.
+Every multi-row change is one transaction: a deployment's status and the alias it moves
+are written together, so a crash never leaves an alias half-shifted.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from canaria.errors import Conflict, NotFound
+from canaria.models import Alias, FunctionConfig, Version
+from canaria.models.deployment import Deployment, DeploymentEvent, HookExecution, HookStatus
+from canaria.store import codec, schema
+
+MIGRATIONS = str(Path(__file__).parent / "migrations")
+
+CompletionStatus = Literal["Succeeded", "Failed"]
+
+
+@dataclass(frozen=True)
+class CompletionReport:
+    """The final status the work started by one invocation reported for it."""
+
+    function: str
+    request_id: str  # the invocation's ``context.aws_request_id``
+    status: CompletionStatus
+    reason: str
+    reported_at: float
+
+
+@dataclass(frozen=True)
+class GateRequest:
+    """A request a ``completion: reported`` gate sent to the new version, and its report."""
+
+    function: str
+    request_id: str
+    version: int
+    started_at: float
+    report: CompletionReport | None
+
+
+def database_url(state_dir: str) -> str:
+    return os.environ.get("CANARIA_DATABASE_URL") or f"sqlite:///{Path(state_dir) / 'canaria.db'}"
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", MIGRATIONS)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, state_dir: str, url: str | None = None) -> Store:
+        Path(state_dir).mkdir(parents=True, exist_ok=True)
+        engine = make_engine(url or database_url(state_dir))
+        migrate(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def tx(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # ---- settings --------------------------------------------------------------------
+
+    def get_setting(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(schema.settings.c.value).where(schema.settings.c.key == key)
+            ).first()
+        return None if row is None else str(row[0])
+
+    def put_setting(self, key: str, value: str) -> None:
+        with self.tx() as conn:
+            conn.execute(delete(schema.settings).where(schema.settings.c.key == key))
+            conn.execute(insert(schema.settings).values(key=key, value=value))
+
+    # ---- versions --------------------------------------------------------------------
+
+    def versions(self, function: str | None = None) -> list[Version]:
+        q = select(schema.versions).order_by(schema.versions.c.function, schema.versions.c.number)
+        if function is not None:
+            q = q.where(schema.versions.c.function == function)
+        with self.engine.connect() as conn:
+            return [_version(r._mapping) for r in conn.execute(q)]
+
+    def version(self, function: str, number: int) -> Version:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(schema.versions).where(
+                    schema.versions.c.function == function, schema.versions.c.number == number
+                )
+            ).first()
+        if row is None:
+            raise NotFound(f"Function not found: {function}:{number}")
+        return _version(row._mapping)
+
+    def latest_version(self, function: str) -> Version | None:
+        found = self.versions(function)
+        return found[-1] if found else None
+
+    def publish(
+        self, function: str, digest: str, config: FunctionConfig, artifact: str, now: float
+    ) -> tuple[Version, bool]:
+        """The version with this digest, publishing it as the next number if new."""
+        with self.tx() as conn:
+            rows = conn.execute(
+                select(schema.versions)
+                .where(schema.versions.c.function == function)
+                .order_by(schema.versions.c.number.desc())
+            ).all()
+            if rows and rows[0]._mapping["digest"] == digest:
+                return _version(rows[0]._mapping), False
+            number = (rows[0]._mapping["number"] + 1) if rows else 1
+            conn.execute(
+                insert(schema.versions).values(
+                    function=function,
+                    number=number,
+                    digest=digest,
+                    config=codec.config_to_json(config),
+                    artifact=artifact,
+                    created_at=now,
+                )
+            )
+        return Version(function, number, digest, config, artifact, now), True
+
+    # ---- aliases ---------------------------------------------------------------------
+
+    def aliases(self, function: str | None = None) -> list[Alias]:
+        q = select(schema.aliases).order_by(schema.aliases.c.function, schema.aliases.c.name)
+        if function is not None:
+            q = q.where(schema.aliases.c.function == function)
+        with self.engine.connect() as conn:
+            return [_alias(r._mapping) for r in conn.execute(q)]
+
+    def alias(self, function: str, name: str) -> Alias | None:
+        with self.engine.connect() as conn:
+            return _get_alias(conn, function, name)
+
+    def put_alias(self, alias: Alias, now: float, conn: Connection | None = None) -> None:
+        if conn is None:
+            with self.tx() as c:
+                self._put_alias(c, alias, now)
+        else:
+            self._put_alias(conn, alias, now)
+
+    def _put_alias(self, conn: Connection, alias: Alias, now: float) -> None:
+        t = schema.aliases
+        values = {
+            "version": alias.version,
+            "additional_version": alias.additional_version,
+            "additional_weight": alias.additional_weight,
+            "updated_at": now,
+        }
+        done = conn.execute(
+            update(t)
+            .where(t.c.function == alias.function, t.c.name == alias.name)
+            .values(revision=t.c.revision + 1, **values)
+        )
+        if done.rowcount == 0:
+            conn.execute(
+                insert(t).values(function=alias.function, name=alias.name, revision=1, **values)
+            )
+
+    # ---- deployments -----------------------------------------------------------------
+
+    def create_deployment(self, d: Deployment) -> None:
+        """Insert a deployment and lock its aliases; Conflict if one is already deploying."""
+        try:
+            with self.tx() as conn:
+                for t in d.targets:
+                    held = conn.execute(
+                        select(schema.alias_locks.c.deployment_id).where(
+                            schema.alias_locks.c.function == t.function,
+                            schema.alias_locks.c.alias == t.alias,
+                        )
+                    ).first()
+                    if held is not None:
+                        raise Conflict(
+                            f"alias {t.function}:{t.alias} is already being deployed by "
+                            f"{held[0]}; wait for it, or run `canaria stop {held[0]}`"
+                        )
+                    conn.execute(
+                        insert(schema.alias_locks).values(
+                            function=t.function, alias=t.alias, deployment_id=d.id
+                        )
+                    )
+                conn.execute(insert(schema.deployments).values(**_deployment_row(d)))
+        except IntegrityError as exc:  # a concurrent creator won the race
+            raise Conflict(f"an alias of {d.id} is already being deployed") from exc
+
+    def save_deployment(
+        self,
+        d: Deployment,
+        *,
+        aliases: Sequence[Alias] = (),
+        events: Sequence[DeploymentEvent] = (),
+        hooks: Sequence[HookExecution] = (),
+    ) -> None:
+        """Write a deployment, the aliases it moves, its events and hooks: one transaction."""
+        with self.tx() as conn:
+            row = _deployment_row(d)
+            conn.execute(
+                update(schema.deployments).where(schema.deployments.c.id == d.id).values(**row)
+            )
+            for alias in aliases:
+                self._put_alias(conn, alias, d.updated_at)
+            for h in hooks:
+                self._put_hook(conn, h)
+            for e in events:
+                conn.execute(
+                    insert(schema.deployment_events).values(
+                        deployment_id=e.deployment_id,
+                        time=e.time,
+                        kind=e.kind,
+                        message=e.message,
+                        data=codec.dumps(e.data),
+                    )
+                )
+            if d.state.completed:
+                conn.execute(
+                    delete(schema.alias_locks).where(schema.alias_locks.c.deployment_id == d.id)
+                )
+
+    def deployment(self, deployment_id: str) -> Deployment:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(schema.deployments.c.body).where(schema.deployments.c.id == deployment_id)
+            ).first()
+        if row is None:
+            raise NotFound(f"Deployment {deployment_id} does not exist")
+        return codec.deployment_from_json(row[0])
+
+    def deployments(self, *, active_only: bool = False, limit: int = 100) -> list[Deployment]:
+        q = select(schema.deployments.c.body).order_by(schema.deployments.c.created_at.desc())
+        if active_only:
+            q = q.where(schema.deployments.c.state.not_in(["Succeeded", "Failed", "Stopped"]))
+        q = q.limit(limit)
+        with self.engine.connect() as conn:
+            return [codec.deployment_from_json(r[0]) for r in conn.execute(q)]
+
+    def events(self, deployment_id: str, after_id: int = 0) -> list[DeploymentEvent]:
+        t = schema.deployment_events
+        q = select(t).where(t.c.deployment_id == deployment_id, t.c.id > after_id).order_by(t.c.id)
+        with self.engine.connect() as conn:
+            return [
+                DeploymentEvent(
+                    deployment_id=r.deployment_id,
+                    time=r.time,
+                    kind=r.kind,
+                    message=r.message,
+                    data=codec.loads(r.data),
+                    id=r.id,
+                )
+                for r in conn.execute(q)
+            ]
+
+    # ---- hooks -----------------------------------------------------------------------
+
+    def _put_hook(self, conn: Connection, h: HookExecution) -> None:
+        t = schema.hook_executions
+        values = {
+            "deployment_id": h.deployment_id,
+            "phase": h.phase,
+            "function": h.function,
+            "status": h.status.value,
+            "started_at": h.started_at,
+            "deadline": h.deadline,
+            "invoked": h.invoked,
+            "finished_at": h.finished_at,
+            "message": h.message,
+        }
+        done = conn.execute(update(t).where(t.c.execution_id == h.execution_id).values(**values))
+        if done.rowcount == 0:
+            conn.execute(insert(t).values(execution_id=h.execution_id, **values))
+
+    def save_hook(self, h: HookExecution) -> None:
+        with self.tx() as conn:
+            self._put_hook(conn, h)
+
+    def hooks(self, deployment_id: str) -> list[HookExecution]:
+        t = schema.hook_executions
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t).where(t.c.deployment_id == deployment_id).order_by(t.c.started_at)
+            )
+            return [_hook(r._mapping) for r in rows]
+
+    def hook(self, execution_id: str) -> HookExecution:
+        t = schema.hook_executions
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t).where(t.c.execution_id == execution_id)).first()
+        if row is None:
+            raise NotFound(f"Lifecycle event hook execution {execution_id} does not exist")
+        return _hook(row._mapping)
+
+    def report_hook(
+        self, deployment_id: str, execution_id: str, status: HookStatus, now: float
+    ) -> HookExecution:
+        """Record a hook's reported status (PutLifecycleEventHookExecutionStatus)."""
+        with self.tx() as conn:
+            t = schema.hook_executions
+            row = conn.execute(select(t).where(t.c.execution_id == execution_id)).first()
+            if row is None or row._mapping["deployment_id"] != deployment_id:
+                raise NotFound(
+                    f"Lifecycle event hook execution {execution_id} does not exist for "
+                    f"deployment {deployment_id}"
+                )
+            hook = _hook(row._mapping)
+            if hook.status in (HookStatus.SUCCEEDED, HookStatus.FAILED):
+                raise Conflict(
+                    f"Lifecycle event hook execution {execution_id} already reported "
+                    f"{hook.status.value}"
+                )
+            hook = replace(hook, status=status, finished_at=now, message="reported by the hook")
+            self._put_hook(conn, hook)
+        return hook
+
+    # ---- completion reports and request gates ------------------------------------------
+
+    def report_completion(self, report: CompletionReport) -> tuple[CompletionReport, bool]:
+        """Keep a completion report; True if it is new. The first report of a request id
+        stands: the same status again returns it (a retried POST); another is a Conflict."""
+        t = schema.completion_reports
+        where = (t.c.function == report.function, t.c.request_id == report.request_id)
+        try:
+            with self.tx() as conn:
+                row = conn.execute(select(t).where(*where)).first()
+                if row is None:
+                    conn.execute(insert(t).values(**_report_row(report)))
+                    return report, True
+        except IntegrityError as exc:  # a concurrent report of the same id won
+            raise Conflict(
+                f"request {report.request_id} of {report.function} was reported concurrently"
+            ) from exc
+        first = _report(row._mapping)
+        if first.status != report.status:
+            which = f"request {report.request_id} of {report.function}"
+            raise Conflict(f"{which} already reported {first.status}")
+        return first, False
+
+    def completion_report(self, function: str, request_id: str) -> CompletionReport | None:
+        t = schema.completion_reports
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t).where(t.c.function == function, t.c.request_id == request_id)
+            ).first()
+        return None if row is None else _report(row._mapping)
+
+    def note_gate_request(
+        self,
+        deployment_id: str,
+        step_index: int,
+        function: str,
+        version: int,
+        request_id: str,
+        started_at: float,
+    ) -> None:
+        """Remember that a request gate of ``deployment_id`` sent ``request_id`` to the new
+        version (noting it twice keeps one row)."""
+        t = schema.gate_requests
+        key = {
+            "deployment_id": deployment_id,
+            "step_index": step_index,
+            "function": function,
+            "request_id": request_id,
+        }
+        with self.tx() as conn:
+            held = conn.execute(
+                select(t.c.version).where(*(t.c[k] == v for k, v in key.items()))
+            ).first()
+            if held is None:
+                conn.execute(insert(t).values(**key, version=version, started_at=started_at))
+
+    def gate_requests(self, deployment_id: str, step_index: int) -> list[GateRequest]:
+        """The requests a gate sent to the new version, each with its report if any."""
+        g, r = schema.gate_requests, schema.completion_reports
+        q = (
+            select(g, r.c.status, r.c.reason, r.c.reported_at)
+            .select_from(
+                g.outerjoin(r, and_(r.c.function == g.c.function, r.c.request_id == g.c.request_id))
+            )
+            .where(g.c.deployment_id == deployment_id, g.c.step_index == step_index)
+            .order_by(g.c.started_at, g.c.request_id)
+        )
+        with self.engine.connect() as conn:
+            return [
+                GateRequest(
+                    function=m["function"],
+                    request_id=m["request_id"],
+                    version=m["version"],
+                    started_at=m["started_at"],
+                    report=None if m["status"] is None else _report(m),
+                )
+                for m in (row._mapping for row in conn.execute(q))
+            ]
+
+    # ---- alarms ----------------------------------------------------------------------
+
+    def alarm_states(self) -> dict[str, tuple[str, str, float]]:
+        with self.engine.connect() as conn:
+            return {
+                r.name: (r.state, r.reason, r.updated_at)
+                for r in conn.execute(select(schema.alarm_states))
+            }
+
+    def put_alarm_state(self, name: str, state: str, reason: str, now: float) -> None:
+        with self.tx() as conn:
+            conn.execute(delete(schema.alarm_states).where(schema.alarm_states.c.name == name))
+            conn.execute(
+                insert(schema.alarm_states).values(
+                    name=name, state=state, reason=reason, updated_at=now
+                )
+            )
+
+
+def _deployment_row(d: Deployment) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "application": d.application,
+        "state": d.state.value,
+        "body": codec.deployment_to_json(d),
+        "created_at": d.created_at,
+        "updated_at": d.updated_at,
+        "next_wake_at": d.next_wake_at,
+    }
+
+
+def _version(m: Any) -> Version:
+    return Version(
+        function=m["function"],
+        number=m["number"],
+        digest=m["digest"],
+        config=codec.config_from_json(m["config"]),
+        artifact=m["artifact"],
+        created_at=m["created_at"],
+    )
+
+
+def _alias(m: Any) -> Alias:
+    return Alias(
+        function=m["function"],
+        name=m["name"],
+        version=m["version"],
+        additional_version=m["additional_version"],
+        additional_weight=m["additional_weight"],
+    )
+
+
+def _get_alias(conn: Connection, function: str, name: str) -> Alias | None:
+    t = schema.aliases
+    row = conn.execute(select(t).where(t.c.function == function, t.c.name == name)).first()
+    return None if row is None else _alias(row._mapping)
+
+
+def _hook(m: Any) -> HookExecution:
+    return HookExecution(
+        execution_id=m["execution_id"],
+        deployment_id=m["deployment_id"],
+        phase=m["phase"],
+        function=m["function"],
+        status=HookStatus(m["status"]),
+        started_at=m["started_at"],
+        deadline=m["deadline"],
+        invoked=bool(m["invoked"]),
+        finished_at=m["finished_at"],
+        message=m["message"],
+    )
+
+
+def _report_row(r: CompletionReport) -> dict[str, Any]:
+    return {
+        "function": r.function,
+        "request_id": r.request_id,
+        "status": r.status,
+        "reason": r.reason,
+        "reported_at": r.reported_at,
+    }
+
+
+def _report(m: Any) -> CompletionReport:
+    status = m["status"]
+    assert status in ("Succeeded", "Failed"), status
+    return CompletionReport(
+        function=m["function"],
+        request_id=m["request_id"],
+        status=status,
+        reason=m["reason"],
+        reported_at=m["reported_at"],
+    )

@@ -1,0 +1,181 @@
+"""Supervise dynalite and create the template's tables in it.
+
+Why dynalite: it is a maintained, complete implementation of DynamoDB's wire API on
+LevelDB (durable on disk, no JVM), installed from npm with a prebuilt native module for
+linux-x64. The alternatives — DynamoDB Local (needs a JVM and a download from AWS),
+moto (in-memory, not durable), LocalStack (a server of its own) — fit worse.
+
+The engine listens on a loopback port; functions reach it through
+``AWS_ENDPOINT_URL_DYNAMODB``, so ``boto3.resource("dynamodb")`` works unchanged. If the
+child dies, the supervisor restarts it on the same port and data directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from canaria.errors import CanariaError, TemplateError
+from canaria.models import TableSpec
+
+log = logging.getLogger("canaria.tables")
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class EngineError(CanariaError):
+    http_status = 503
+    code = "ServiceUnavailable"
+
+
+def dynalite_script() -> Path | None:
+    env = os.environ.get("CANARIA_DYNALITE")
+    candidates = [Path(env)] if env else []
+    candidates.append(ROOT / "node_modules" / "dynalite" / "cli.js")
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class DynamoEngine:
+    def __init__(self, state_dir: str, access_key: str, secret_key: str) -> None:
+        self.data_dir = Path(state_dir) / "dynamodb"
+        self.port = _free_port()
+        self.access_key = access_key
+        self.secret_key = secret_key
+        self._proc: asyncio.subprocess.Process | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.restarts = 0
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        await self._spawn()
+        self._supervisor = asyncio.ensure_future(self._supervise())
+
+    async def _spawn(self) -> None:
+        script = dynalite_script()
+        node = shutil.which("node")
+        if script is None or node is None:
+            raise EngineError(
+                "the template declares DynamoDB tables but dynalite is not installed: run "
+                "`make setup` (it runs `npm ci`), or set CANARIA_DYNALITE to dynalite's cli.js"
+            )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._proc = await asyncio.create_subprocess_exec(
+            node,
+            str(script),
+            "--port",
+            str(self.port),
+            "--host",
+            "127.0.0.1",
+            "--path",
+            str(self.data_dir),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(200):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                await writer.wait_closed()
+                return
+            except OSError as exc:
+                if self._proc.returncode is not None:
+                    err = b""
+                    if self._proc.stderr is not None:
+                        err = await self._proc.stderr.read()
+                    raise EngineError(f"dynalite exited at start: {err.decode()[-500:]}") from exc
+                await asyncio.sleep(0.05)
+        raise EngineError(f"dynalite did not listen on {self.endpoint} within 10 s")
+
+    async def _supervise(self) -> None:
+        while not self._stopping:
+            assert self._proc is not None
+            await self._proc.wait()
+            if self._stopping:
+                return
+            self.restarts += 1
+            log.warning("dynalite exited (%s); restarting", self._proc.returncode)
+            await asyncio.sleep(min(5.0, 0.2 * self.restarts))
+            with contextlib.suppress(EngineError):
+                await self._spawn()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.terminate()
+            try:
+                await asyncio.wait_for(self._proc.wait(), 10)
+            except TimeoutError:
+                self._proc.kill()
+                await self._proc.wait()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+
+    # ---- tables ------------------------------------------------------------------------
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "dynamodb",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+        )
+
+    async def ensure_tables(self, tables: Mapping[str, TableSpec]) -> list[str]:
+        """Create missing tables (existing ones keep their data); return what was created."""
+        return await asyncio.to_thread(self._ensure_tables, tables)
+
+    def _ensure_tables(self, tables: Mapping[str, TableSpec]) -> list[str]:
+        from botocore.exceptions import ClientError
+
+        client = self.client()
+        existing = set(client.list_tables().get("TableNames", []))
+        created = []
+        for spec in tables.values():
+            if spec.table_name in existing:
+                continue
+            try:
+                client.create_table(**_create_request(spec))
+            except ClientError as exc:
+                err = exc.response.get("Error", {})
+                raise TemplateError(
+                    f"table {spec.table_name}: {err.get('Code')}: {err.get('Message')}",
+                    prop=f"Resources.{spec.logical_id}",
+                ) from None
+            client.get_waiter("table_exists").wait(
+                TableName=spec.table_name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}
+            )
+            created.append(spec.table_name)
+        return created
+
+
+def _create_request(spec: TableSpec) -> dict[str, Any]:
+    body = dict(spec.definition)
+    body["TableName"] = spec.table_name
+    if "BillingMode" not in body and "ProvisionedThroughput" not in body:
+        body["BillingMode"] = "PAY_PER_REQUEST"
+    return body

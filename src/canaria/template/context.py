@@ -1,0 +1,47 @@
+"""What every resource builder shares while one template loads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from canaria.template.index import Entry, ResourceIndex
+from canaria.template.intrinsics import NO_VALUE, Resolver
+from canaria.template.nodes import Where, as_str
+
+
+@dataclass
+class Context:
+    file: str  # the template as the user named it, for messages
+    directory: Path  # the template's directory (absolute)
+    resolver: Resolver
+    index: ResourceIndex
+    warnings: list[str] = field(default_factory=list)
+
+    def get(self, entry: Entry, key: str) -> Any:
+        """Property ``key`` of ``entry`` resolved, or ``NO_VALUE``."""
+        return self.resolver.get(entry.props, key, entry.props_at)
+
+    def at(self, entry: Entry, key: str) -> Where:
+        return entry.props_at.key(entry.props, key)
+
+    def has(self, entry: Entry, key: str) -> bool:
+        return self.get(entry, key) is not NO_VALUE
+
+    def local_path(self, value: Any, at: Where, allowed: str) -> tuple[str, Path]:
+        """A path the template names (``CodeUri``, ``DefinitionUri``): as written, and
+        resolved against the template's directory. canaria reads local files only, so an
+        S3 location is refused here, with ``allowed`` saying what to write instead."""
+        what = at.path.rsplit(".", 1)[-1]
+        if isinstance(value, Mapping):
+            raise at.error(f"{what} names an S3 object; canaria reads local files", allowed=allowed)
+        text = as_str(value, at)
+        if text.startswith("s3://"):
+            raise at.error(f"{what} {text!r} is in S3; canaria reads local files", allowed=allowed)
+        return text, (self.directory / text).resolve()
+
+    def warn(self, entry: Entry, message: str) -> None:
+        line = f":{entry.where.line}" if entry.where.line is not None else ""
+        self.warnings.append(f"{self.file}{line}: {entry.where.path}: {message}")

@@ -1,0 +1,259 @@
+"""What ``Ref`` and ``Fn::GetAtt`` of each resource give.
+
+Names follow what canaria serves: a function is named by its logical id, so
+``!Ref Fn`` is ``"Fn"``; ``!Ref Fn.Version`` is the version ARN with the
+``{{canaria:version:Fn}}`` placeholder the deployer replaces by the version number of the
+release; ``!Ref Fn.Alias`` is the alias ARN. Resources canaria does not run get
+placeholder values shaped like what AWS would give (an SNS topic's ARN, a queue's URL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from canaria.aws.arns import ACCOUNT, REGION, function_arn
+from canaria.template.intrinsics import NO_VALUE, Resolver
+from canaria.template.nodes import LineMap, Where, as_str
+
+FUNCTION = "AWS::Serverless::Function"
+API = "AWS::Serverless::Api"
+HTTP_API = "AWS::Serverless::HttpApi"
+SIMPLE_TABLE = "AWS::Serverless::SimpleTable"
+SAM_STATE_MACHINE = "AWS::Serverless::StateMachine"
+TABLE = "AWS::DynamoDB::Table"
+ALARM = "AWS::CloudWatch::Alarm"
+DEPLOYMENT_CONFIG = "AWS::CodeDeploy::DeploymentConfig"
+SFN_STATE_MACHINE = "AWS::StepFunctions::StateMachine"
+
+IMPLICIT_REST_API = "ServerlessRestApi"
+IMPLICIT_HTTP_API = "ServerlessHttpApi"
+
+_ATTRS: dict[str, tuple[str, ...]] = {
+    FUNCTION: ("Arn",),
+    TABLE: ("Arn", "StreamArn"),
+    SIMPLE_TABLE: ("Arn", "StreamArn"),
+    SAM_STATE_MACHINE: ("Arn", "Name"),
+    SFN_STATE_MACHINE: ("Arn", "Name"),
+    API: ("RootResourceId",),
+    HTTP_API: ("ApiEndpoint",),
+    ALARM: ("Arn",),
+    DEPLOYMENT_CONFIG: (),
+}
+
+
+@dataclass
+class Entry:
+    logical_id: str
+    type: str
+    props: LineMap  # with Globals merged in
+    where: Where  # Resources.<id>
+    props_at: Where  # Resources.<id>.Properties
+    node: LineMap  # the whole resource (Type, Properties, Metadata, ...)
+    enabled: bool = True
+    condition: str | None = None
+
+
+def api_id(logical_id: str) -> str:
+    return logical_id.lower()
+
+
+def state_machine_arn(name: str) -> str:
+    return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+
+
+def table_arn(name: str) -> str:
+    return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+
+
+class ResourceIndex:
+    """The template's resources, for intrinsic functions and for the builders."""
+
+    def __init__(self, entries: dict[str, Entry], stack_name: str, resolver: Resolver) -> None:
+        self.entries = entries
+        self.stack_name = stack_name
+        self.resolver = resolver
+        self._names: dict[str, str] = {}
+        self._naming: set[str] = set()
+        self.implicit: dict[str, str] = {}  # implicit logical id -> type
+        for e in entries.values():
+            if e.type != FUNCTION or not e.enabled:
+                continue
+            if "Role" not in e.props:
+                self.implicit[f"{e.logical_id}Role"] = "AWS::IAM::Role"
+            if "DeploymentPreference" in e.props:
+                self.implicit[f"{e.logical_id}DeploymentGroup"] = "AWS::CodeDeploy::DeploymentGroup"
+                self.implicit["ServerlessDeploymentApplication"] = "AWS::CodeDeploy::Application"
+            events = e.props.get("Events")
+            for event in events.values() if isinstance(events, dict) else ():
+                if not isinstance(event, dict):
+                    continue
+                props = event.get("Properties")
+                props = props if isinstance(props, dict) else {}
+                if event.get("Type") == "Api" and "RestApiId" not in props:
+                    self.implicit[IMPLICIT_REST_API] = API
+                if event.get("Type") == "HttpApi" and "ApiId" not in props:
+                    self.implicit[IMPLICIT_HTTP_API] = HTTP_API
+        for name in list(self.implicit):
+            if name in entries:
+                del self.implicit[name]
+
+    # ---- the Resources protocol ----------------------------------------------------------
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        if name in self.entries or name in self.implicit:
+            return True
+        head, dot, tail = name.partition(".")
+        return bool(dot) and tail in ("Version", "Alias") and self.type_of(head) == FUNCTION
+
+    def names(self) -> Iterable[str]:
+        return [*self.entries, *self.implicit]
+
+    def type_of(self, name: str) -> str | None:
+        if name in self.entries:
+            return self.entries[name].type
+        return self.implicit.get(name)
+
+    def ref(self, name: str, where: Where) -> Any:
+        head, dot, tail = name.partition(".")
+        if dot:
+            self._check_enabled(head, where)
+            alias = self.alias_of(head)
+            if alias is None:
+                raise where.error(
+                    f"{name} exists only when {head} has AutoPublishAlias",
+                    allowed=f"!Ref {head}, or set AutoPublishAlias on {head}",
+                )
+            if tail == "Version":
+                return function_arn(head, "{{canaria:version:" + head + "}}")
+            return function_arn(head, alias)
+        type_ = self.type_of(name)
+        assert type_ is not None
+        self._check_enabled(name, where)
+        if name in self.implicit:
+            if type_ in (API, HTTP_API):
+                return api_id(name)
+            return _placeholder_ref(name, type_)
+        match type_:
+            case "AWS::Serverless::Function":
+                return name
+            case "AWS::Serverless::Api" | "AWS::Serverless::HttpApi":
+                return api_id(name)
+            case "AWS::Serverless::StateMachine" | "AWS::StepFunctions::StateMachine":
+                return state_machine_arn(self.name_of(name))
+            case (
+                "AWS::CloudWatch::Alarm"
+                | "AWS::DynamoDB::Table"
+                | ("AWS::Serverless::SimpleTable")
+                | "AWS::CodeDeploy::DeploymentConfig"
+            ):
+                return self.name_of(name)
+            case _:
+                return _placeholder_ref(name, type_)
+
+    def get_att(self, name: str, attr: str, where: Where) -> Any:
+        type_ = self.type_of(name)
+        assert type_ is not None
+        self._check_enabled(name, where)
+        if name in self.implicit and type_ not in (API, HTTP_API):
+            return _placeholder_att(name, type_, attr)
+        if type_ not in _ATTRS:
+            return _placeholder_att(name, type_, attr)
+        if attr not in _ATTRS[type_]:
+            raise where.error(
+                f"{type_} {name} has no attribute {attr!r} canaria knows",
+                allowed=", ".join(_ATTRS[type_]) or "none (use !Ref)",
+            )
+        match (type_, attr):
+            case ("AWS::Serverless::Function", _):
+                return function_arn(name)
+            case (_, "Arn") if type_ in (TABLE, SIMPLE_TABLE):
+                return table_arn(self.name_of(name))
+            case (_, "StreamArn"):
+                return f"{table_arn(self.name_of(name))}/stream/1970-01-01T00:00:00.000"
+            case (_, "Arn") if type_ in (SAM_STATE_MACHINE, SFN_STATE_MACHINE):
+                return state_machine_arn(self.name_of(name))
+            case (_, "Name"):
+                return self.name_of(name)
+            case (_, "RootResourceId"):
+                return f"{api_id(name)}-root"
+            case (_, "ApiEndpoint"):
+                return f"https://{api_id(name)}.execute-api.{REGION}.amazonaws.com"
+            case (_, "Arn"):
+                return f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{self.name_of(name)}"
+        raise AssertionError((type_, attr))  # pragma: no cover
+
+    def _check_enabled(self, name: str, where: Where) -> None:
+        entry = self.entries.get(name)
+        if entry is not None and not entry.enabled:
+            raise where.error(
+                f"{name} is not created: its Condition {entry.condition} is false",
+                allowed="a resource that exists, or Fn::If on the same condition",
+            )
+
+    # ---- names ---------------------------------------------------------------------------
+
+    def alias_of(self, function: str) -> str | None:
+        """The function's AutoPublishAlias, resolved, or None."""
+        entry = self.entries[function]
+        value = self.resolver.get(entry.props, "AutoPublishAlias", entry.props_at)
+        if value is NO_VALUE or value is None:
+            return None
+        return as_str(value, entry.props_at.key(entry.props, "AutoPublishAlias"))
+
+    def name_of(self, logical_id: str) -> str:
+        """The physical name of a table, alarm, state machine or deployment config."""
+        if logical_id in self._names:
+            return self._names[logical_id]
+        entry = self.entries[logical_id]
+        key, default = {
+            TABLE: ("TableName", f"{self.stack_name}-{logical_id}"),
+            SIMPLE_TABLE: ("TableName", f"{self.stack_name}-{logical_id}"),
+            ALARM: ("AlarmName", logical_id),
+            SAM_STATE_MACHINE: ("Name", logical_id),
+            SFN_STATE_MACHINE: ("StateMachineName", logical_id),
+            DEPLOYMENT_CONFIG: ("DeploymentConfigName", logical_id),
+        }[entry.type]
+        props_at = entry.props_at
+        if logical_id in self._naming:
+            raise props_at.key(entry.props, key).error(f"{key} of {logical_id} refers to itself")
+        self._naming.add(logical_id)
+        try:
+            value = self.resolver.get(entry.props, key, props_at)
+        finally:
+            self._naming.discard(logical_id)
+        name = default if value is NO_VALUE else as_str(value, props_at.key(entry.props, key))
+        self._names[logical_id] = name
+        return name
+
+
+def _service(type_: str) -> str:
+    parts = type_.split("::")
+    return parts[1].lower() if len(parts) == 3 else "custom"
+
+
+def _placeholder_ref(name: str, type_: str) -> str:
+    match type_:
+        case "AWS::SNS::Topic":
+            return f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}"
+        case "AWS::SQS::Queue":
+            return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
+        case "AWS::S3::Bucket":
+            return name.lower()
+        case _:
+            return name
+
+
+def _placeholder_att(name: str, type_: str, attr: str) -> str:
+    if attr != "Arn":
+        return f"{name}.{attr}"
+    match _service(type_):
+        case "iam":
+            return f"arn:aws:iam::{ACCOUNT}:role/{name}"
+        case "s3":
+            return f"arn:aws:s3:::{name.lower()}"
+        case service:
+            return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{name}"

@@ -1,0 +1,295 @@
+"""``load``: a SAM template file → ``Application``, every problem a ``TemplateError``.
+
+Order: read the document; check its sections and ``Transform``; resolve parameters
+(overrides > samconfig.toml > Default); index the resources (``Globals`` merged, each
+``Condition`` evaluated); then build APIs, alarms, deployment configs, tables, state
+machines and finally functions, which refer to all of those.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from canaria.models import (
+    AlarmSpec,
+    ApiSpec,
+    Application,
+    DeploymentConfigSpec,
+    FunctionSpec,
+    SkippedResource,
+    StateMachineSpec,
+    TableSpec,
+)
+from canaria.template import sam_globals
+from canaria.template.context import Context
+from canaria.template.functions import build_function
+from canaria.template.index import (
+    ALARM,
+    API,
+    DEPLOYMENT_CONFIG,
+    FUNCTION,
+    HTTP_API,
+    SAM_STATE_MACHINE,
+    SFN_STATE_MACHINE,
+    SIMPLE_TABLE,
+    TABLE,
+    Entry,
+    ResourceIndex,
+)
+from canaria.template.intrinsics import Resolver, pseudo_parameters
+from canaria.template.nodes import LineMap, Where, as_map, as_str, check_keys
+from canaria.template.parameters import resolve_parameters, samconfig_overrides
+from canaria.template.resources import (
+    build_alarm,
+    build_api,
+    build_deployment_config,
+    skipped,
+    step_lists,
+)
+from canaria.template.statemachines import build_state_machine
+from canaria.template.tables import build_simple_table, build_table
+from canaria.template.yamlload import load_document
+
+SECTIONS = (
+    "AWSTemplateFormatVersion",
+    "Description",
+    "Metadata",
+    "Parameters",
+    "Rules",
+    "Mappings",
+    "Conditions",
+    "Transform",
+    "Globals",
+    "Resources",
+    "Outputs",
+)
+SERVERLESS_TRANSFORM = "AWS::Serverless-2016-10-31"
+RESOURCE_ATTRIBUTES = (
+    "Type",
+    "Properties",
+    "Condition",
+    "DependsOn",
+    "Metadata",
+    "DeletionPolicy",
+    "UpdateReplacePolicy",
+    "UpdatePolicy",
+    "CreationPolicy",
+    "IgnoreGlobals",
+    "Connectors",
+)
+OTHER_HANDLED = (TABLE, ALARM, DEPLOYMENT_CONFIG, SFN_STATE_MACHINE)
+HANDLED = (FUNCTION, API, HTTP_API, SIMPLE_TABLE, SAM_STATE_MACHINE, *OTHER_HANDLED)
+SERVERLESS_SKIPPED = (
+    "AWS::Serverless::LayerVersion",
+    "AWS::Serverless::Application",
+    "AWS::Serverless::GraphQLApi",
+    "AWS::Serverless::Connector",
+)
+SERVERLESS_TYPES = tuple(
+    sorted([t for t in HANDLED if t.startswith("AWS::Serverless::")] + list(SERVERLESS_SKIPPED))
+)
+_TYPE = re.compile(r"^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+$")
+_LOGICAL_ID = re.compile(r"^[A-Za-z0-9]+$")
+
+
+def load(
+    path: str, overrides: Mapping[str, str] | None = None, *, config_env: str | None = None
+) -> Application:
+    """The application the SAM template at ``path`` declares, fully resolved."""
+    display = str(path)
+    template = Path(path).resolve()
+    doc = load_document(template, display)
+    top = Where(display, "", doc.line)
+    check_keys(doc, top, SECTIONS, what="top-level section")
+    stack = template.parent.name
+    config, config_file = samconfig_overrides(template, config_env)
+    params = resolve_parameters(
+        doc.get("Parameters"), top.key(doc, "Parameters"), overrides or {}, config, config_file
+    )
+    resolver = Resolver(
+        params,
+        pseudo_parameters(stack),
+        _section(doc, "Mappings", top),
+        _section(doc, "Conditions", top),
+        top.key(doc, "Conditions"),
+    )
+    for name in resolver.conditions:  # every condition is evaluated, so errors surface early
+        resolver.condition(name, top.key(doc, "Conditions"))
+    entries = _entries(doc, top, resolver)
+    _check_transform(doc, top, entries)
+    index = ResourceIndex(entries, stack, resolver)
+    resolver.resources = index
+    ctx = Context(display, template.parent, resolver, index)
+    return _build(ctx, template, doc, top, entries, {k: p.value for k, p in params.items()})
+
+
+def _section(doc: LineMap, key: str, top: Where) -> LineMap:
+    value = doc.get(key)
+    return LineMap() if value is None else as_map(value, top.key(doc, key))
+
+
+def _check_transform(doc: LineMap, top: Where, entries: Mapping[str, Entry]) -> None:
+    at = top.key(doc, "Transform")
+    raw = doc.get("Transform")
+    transforms = [] if raw is None else raw if isinstance(raw, list) else [raw]
+    for t in transforms:
+        if t != SERVERLESS_TRANSFORM:
+            raise at.error(f"transform {t!r} is not supported", allowed=SERVERLESS_TRANSFORM)
+    if not transforms:
+        for e in entries.values():
+            if e.type.startswith("AWS::Serverless::"):
+                raise e.where.key(e.node, "Type").error(
+                    f"{e.type} needs the SAM transform",
+                    allowed=f"Transform: {SERVERLESS_TRANSFORM} at the top of the template",
+                )
+
+
+def _entries(doc: LineMap, top: Where, resolver: Resolver) -> dict[str, Entry]:
+    if "Resources" not in doc:
+        raise top.error("the template has no Resources section")
+    rat = top.key(doc, "Resources")
+    resources = as_map(doc["Resources"], rat)
+    if not resources:
+        raise rat.error("Resources is empty")
+    globals_ = sam_globals.read_globals(doc.get("Globals"), top.key(doc, "Globals"))
+    entries: dict[str, Entry] = {}
+    for logical_id, node in resources.items():
+        at = rat.key(resources, logical_id)
+        if not _LOGICAL_ID.match(logical_id):
+            raise at.error(f"logical id {logical_id!r} is not valid", allowed="letters and digits")
+        node = as_map(node, at)
+        check_keys(node, at, RESOURCE_ATTRIBUTES, what="resource attribute")
+        if "Type" not in node:
+            raise at.error("the resource has no Type", allowed=SERVERLESS_TYPES + OTHER_HANDLED)
+        type_ = as_str(node["Type"], at.key(node, "Type"))
+        _check_type(type_, at.key(node, "Type"))
+        props_at = at.key(node, "Properties")
+        props = node.get("Properties")
+        props = LineMap(line=props_at.line) if props is None else as_map(props, props_at)
+        if type_.startswith("AWS::Serverless::"):
+            short = type_.removeprefix("AWS::Serverless::")
+            props = sam_globals.apply(_unignored(globals_, node, at), short, props)
+        condition = node.get("Condition")
+        enabled = True
+        if condition is not None:
+            cat = at.key(node, "Condition")
+            condition = as_str(condition, cat)
+            enabled = resolver.condition(condition, cat)
+        entries[logical_id] = Entry(
+            logical_id, type_, props, at, props_at.at(props), node, enabled, condition
+        )
+    return entries
+
+
+def _check_type(type_: str, at: Where) -> None:
+    if type_.startswith("AWS::Serverless::"):
+        if type_ not in SERVERLESS_TYPES:
+            raise at.error(f"unknown SAM resource type {type_!r}", allowed=SERVERLESS_TYPES)
+    elif not (_TYPE.match(type_) or type_.startswith("Custom::")):
+        raise at.error(
+            f"{type_!r} is not a resource type",
+            allowed=", ".join(SERVERLESS_TYPES + OTHER_HANDLED) + ", or any AWS::Service::Resource",
+        )
+
+
+def _unignored(globals_: dict[str, LineMap], node: LineMap, at: Where) -> dict[str, LineMap]:
+    ignore = node.get("IgnoreGlobals")
+    if ignore is None:
+        return globals_
+    if ignore == "*":
+        return {}
+    names = (
+        {as_str(n, at.key(node, "IgnoreGlobals")) for n in ignore}
+        if isinstance(ignore, list)
+        else {as_str(ignore, at.key(node, "IgnoreGlobals"))}
+    )
+    return {k: v.like((p, x) for p, x in v.items() if p not in names) for k, v in globals_.items()}
+
+
+def _build(
+    ctx: Context,
+    template: Path,
+    doc: LineMap,
+    top: Where,
+    entries: dict[str, Entry],
+    parameters: dict[str, str],
+) -> Application:
+    live = [e for e in entries.values() if e.enabled]
+
+    def of(*types: str) -> list[Entry]:
+        return [e for e in live if e.type in types]
+
+    apis: dict[str, ApiSpec] = {e.logical_id: build_api(ctx, e) for e in of(API, HTTP_API)}
+    for name, type_ in ctx.index.implicit.items():
+        if type_ == API:
+            apis[name] = ApiSpec(name, "rest", "Prod")
+        elif type_ == HTTP_API:
+            apis[name] = ApiSpec(name, "http", "$default")
+    function_names: dict[str, str] = {}
+    for e in of(FUNCTION):
+        value = ctx.get(e, "FunctionName")
+        if isinstance(value, str):
+            function_names[value] = e.logical_id
+    alarms: dict[str, AlarmSpec] = {}
+    for e in of(ALARM):
+        spec = build_alarm(ctx, e, function_names)
+        _unique(alarms, spec.name, spec, e, "AlarmName")
+    configs: dict[str, DeploymentConfigSpec] = dict(
+        step_lists(doc.get("Metadata"), top.key(doc, "Metadata"))
+    )
+    for e in of(DEPLOYMENT_CONFIG):
+        config = build_deployment_config(ctx, e)
+        _unique(configs, config.name, config, e, "DeploymentConfigName")
+    tables: dict[str, TableSpec] = {}
+    for e in of(TABLE, SIMPLE_TABLE):
+        table = build_table(ctx, e) if e.type == TABLE else build_simple_table(ctx, e)
+        if any(t.table_name == table.table_name for t in tables.values()):
+            raise ctx.at(e, "TableName").error(f"table name {table.table_name!r} is used twice")
+        tables[e.logical_id] = table
+    machines: dict[str, StateMachineSpec] = {}
+    for e in of(SAM_STATE_MACHINE, SFN_STATE_MACHINE):
+        machine = build_state_machine(ctx, e)
+        if any(m.name == machine.name for m in machines.values()):
+            raise e.where.error(f"state machine name {machine.name!r} is used twice")
+        machines[e.logical_id] = machine
+    functions: dict[str, FunctionSpec] = {}
+    routes: dict[tuple[str, str, str], str] = {}
+    for e in of(FUNCTION):
+        fn = build_function(ctx, e, apis, alarms, tuple(configs), function_names)
+        for r in fn.routes:
+            key = (r.api_id, r.method, r.path)
+            if key in routes:
+                raise ctx.at(e, "Events").error(
+                    f"route {r.method} {r.path} of {r.api_id} is already served by {routes[key]}"
+                )
+            routes[key] = fn.name
+        functions[fn.name] = fn
+    skipped_resources: list[SkippedResource] = []
+    for e in live:
+        if e.type not in HANDLED:
+            s = skipped(e)
+            skipped_resources.append(s)
+            ctx.warn(e, f"{s.type} is skipped: {s.reason}")
+    return Application(
+        template_path=str(template),
+        functions=functions,
+        apis=apis,
+        alarms=alarms,
+        deployment_configs=configs,
+        tables=tables,
+        state_machines=machines,
+        skipped=tuple(skipped_resources),
+        warnings=tuple(ctx.warnings),
+        parameters=parameters,
+    )
+
+
+def _unique(table: dict[str, Any], name: str, value: Any, entry: Entry, key: str) -> None:
+    if name in table:
+        raise entry.where.key(entry.node, "Properties").error(
+            f"{key} {name!r} is used twice", allowed="a unique name"
+        )
+    table[name] = value

@@ -1,0 +1,199 @@
+"""A function's ``DeploymentPreference`` and canaria's judge settings from its Metadata."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+from canaria.aws.arns import parse_function
+from canaria.controller.configs import PREDEFINED, PREFIX
+from canaria.errors import InvalidRequest
+from canaria.models import AlarmSpec, DeploymentPreference, JudgeSettings, TriggerConfig
+from canaria.template.context import Context
+from canaria.template.index import FUNCTION, Entry
+from canaria.template.nodes import (
+    LineMap,
+    Where,
+    as_bool,
+    as_float,
+    as_list,
+    as_map,
+    as_str,
+    check_keys,
+)
+
+PREFERENCE_KEYS = (
+    "Type",
+    "Alarms",
+    "Hooks",
+    "Enabled",
+    "Role",
+    "TriggerConfigurations",
+    "PassthroughCondition",
+)
+TRIGGER_EVENTS = (
+    "DeploymentStart",
+    "DeploymentSuccess",
+    "DeploymentFailure",
+    "DeploymentStop",
+    "DeploymentRollback",
+    "DeploymentReady",
+    "InstanceStart",
+    "InstanceSuccess",
+    "InstanceFailure",
+    "InstanceReady",
+)
+JUDGE_KEYS = ("enabled", "alpha", "early_promotion", "delta")
+
+
+def deployment_preference(
+    ctx: Context,
+    entry: Entry,
+    node: LineMap,
+    at: Where,
+    alarms: Mapping[str, AlarmSpec],
+    config_names: tuple[str, ...],
+    function_names: Mapping[str, str],
+) -> DeploymentPreference:
+    check_keys(node, at, PREFERENCE_KEYS)
+    enabled = as_bool(node["Enabled"], at.key(node, "Enabled")) if "Enabled" in node else True
+    if "Type" not in node and enabled:
+        raise at.error("Type is required", allowed=_config_choices(config_names))
+    type_ = as_str(node.get("Type", "AllAtOnce"), at.key(node, "Type"))
+    if type_ not in config_names and type_.removeprefix(PREFIX) not in PREDEFINED:
+        raise at.key(node, "Type").error(
+            f"unknown deployment configuration {type_!r}", allowed=_config_choices(config_names)
+        )
+    alarm_names: list[str] = []
+    if "Alarms" in node:
+        aat = at.key(node, "Alarms")
+        items = as_list(node["Alarms"], aat)
+        for i, item in enumerate(items):
+            name = as_str(item, aat.index(node["Alarms"], i))
+            if name not in alarms:
+                raise aat.index(node["Alarms"], i).error(
+                    f"alarm {name!r} is not an AWS::CloudWatch::Alarm of this template",
+                    allowed=", ".join(sorted(alarms)) or "none declared",
+                )
+            alarm_names.append(name)
+    pre, post = _hooks(node, at, ctx, entry, function_names)
+    return DeploymentPreference(
+        type=type_,
+        alarms=tuple(alarm_names),
+        pre_traffic_hook=pre,
+        post_traffic_hook=post,
+        enabled=enabled,
+        triggers=_triggers(ctx, entry, node, at),
+        judge=judge_settings(entry),
+    )
+
+
+def _config_choices(config_names: tuple[str, ...]) -> str:
+    names = sorted(PREDEFINED) + sorted(config_names)
+    return ", ".join(names) + f" (predefined names also with the {PREFIX} prefix)"
+
+
+def _hooks(
+    node: LineMap, at: Where, ctx: Context, entry: Entry, function_names: Mapping[str, str]
+) -> tuple[str | None, str | None]:
+    if "Hooks" not in node:
+        return None, None
+    hat = at.key(node, "Hooks")
+    hooks = as_map(node["Hooks"], hat)
+    check_keys(hooks, hat, ("PreTraffic", "PostTraffic"))
+    functions = sorted(n for n, e in ctx.index.entries.items() if e.type == FUNCTION and e.enabled)
+    out: list[str | None] = []
+    for key in ("PreTraffic", "PostTraffic"):
+        if key not in hooks:
+            out.append(None)
+            continue
+        kat = hat.key(hooks, key)
+        value = as_str(hooks[key], kat)
+        name = function_names.get(value, value)
+        if name not in functions:
+            with contextlib.suppress(InvalidRequest):
+                name = parse_function(value)[0]
+            name = function_names.get(name, name)
+        if name not in functions:
+            raise kat.error(
+                f"hook {value!r} is not a function of this template",
+                allowed=", ".join(f for f in functions if f != entry.logical_id),
+            )
+        if name == entry.logical_id:
+            raise kat.error("a function cannot be its own hook")
+        out.append(name)
+    return out[0], out[1]
+
+
+def _triggers(ctx: Context, entry: Entry, node: LineMap, at: Where) -> tuple[TriggerConfig, ...]:
+    if "TriggerConfigurations" not in node:
+        return ()
+    tat = at.key(node, "TriggerConfigurations")
+    raw = node["TriggerConfigurations"]
+    out: list[TriggerConfig] = []
+    for i, item in enumerate(as_list(raw, tat)):
+        iat = tat.index(raw, i)
+        trigger = as_map(item, iat)
+        check_keys(
+            trigger,
+            iat,
+            ("TriggerName", "TriggerEvents", "TriggerTargetArn"),
+            required=("TriggerName", "TriggerEvents", "TriggerTargetArn"),
+        )
+        name = as_str(trigger["TriggerName"], iat.key(trigger, "TriggerName"))
+        eat = iat.key(trigger, "TriggerEvents")
+        events = [as_str(e, eat) for e in as_list(trigger["TriggerEvents"], eat)]
+        for event in events:
+            if event not in TRIGGER_EVENTS:
+                raise eat.error(f"unknown trigger event {event!r}", allowed=TRIGGER_EVENTS)
+        target = as_str(trigger["TriggerTargetArn"], iat.key(trigger, "TriggerTargetArn"))
+        if target.startswith(("http://", "https://")):
+            out.append(TriggerConfig(name, tuple(events), target))
+        elif target.startswith("arn:aws:sns:"):
+            ctx.warn(
+                entry,
+                f"trigger {name} targets SNS topic {target}; canaria delivers "
+                "triggers as webhooks only, so this one is not delivered",
+            )
+        else:
+            raise iat.key(trigger, "TriggerTargetArn").error(
+                f"trigger target {target!r} is neither a webhook URL nor an SNS topic ARN",
+                allowed="an http(s) URL (canaria posts the CodeDeploy trigger payload to it)",
+            )
+    return tuple(out)
+
+
+def judge_settings(entry: Entry) -> JudgeSettings:
+    """``Metadata: {canaria: {judge: {...}}}`` on the function, checked."""
+    metadata = entry.node.get("Metadata")
+    if not isinstance(metadata, Mapping) or "canaria" not in metadata:
+        return JudgeSettings()
+    mat = entry.where.key(entry.node, "Metadata")
+    canaria = as_map(metadata["canaria"], mat.key(metadata, "canaria"))
+    cat = mat.key(metadata, "canaria")
+    check_keys(canaria, cat, ("judge",))
+    if "judge" not in canaria:
+        return JudgeSettings()
+    jat = cat.key(canaria, "judge")
+    judge = as_map(canaria["judge"], jat)
+    check_keys(judge, jat, JUDGE_KEYS)
+    values: dict[str, Any] = {}
+    for key in ("enabled", "early_promotion"):
+        if key in judge:
+            values[key] = as_bool(judge[key], jat.key(judge, key))
+    if "alpha" in judge:
+        alpha = as_float(judge["alpha"], jat.key(judge, "alpha"))
+        if not 0 < alpha < 1:
+            raise jat.key(judge, "alpha").error(
+                f"alpha {alpha} is out of range", allowed="0 < alpha < 1, e.g. 0.01"
+            )
+        values["alpha"] = alpha
+    if "delta" in judge:
+        delta = as_float(judge["delta"], jat.key(judge, "delta"))
+        if delta <= 0:
+            raise jat.key(judge, "delta").error(
+                f"delta {delta} is out of range", allowed="delta > 0, e.g. 0.5"
+            )
+        values["delta"] = delta
+    return JudgeSettings(**values)

@@ -1,0 +1,303 @@
+"""APIs, CloudWatch alarms, CodeDeploy deployment configs, and resources canaria skips."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from canaria.controller.configs import PREDEFINED, PREFIX, parse_step_list
+from canaria.errors import InvalidRequest
+from canaria.models import AlarmSpec, ApiSpec, DeploymentConfigSpec, SkippedResource
+from canaria.template.context import Context
+from canaria.template.index import API, HTTP_API, Entry
+from canaria.template.intrinsics import NO_VALUE
+from canaria.template.nodes import (
+    LineMap,
+    Where,
+    as_float,
+    as_int,
+    as_list,
+    as_map,
+    as_str,
+    check_keys,
+    plain,
+)
+
+# ---- APIs --------------------------------------------------------------------------------
+
+
+def build_api(ctx: Context, entry: Entry) -> ApiSpec:
+    stage = ctx.get(entry, "StageName")
+    if entry.type == API:
+        if stage is NO_VALUE:
+            raise entry.props_at.at(entry.props).error(
+                "StageName is required for an AWS::Serverless::Api", allowed="StageName: Prod"
+            )
+        return ApiSpec(entry.logical_id, "rest", as_str(stage, ctx.at(entry, "StageName")))
+    assert entry.type == HTTP_API
+    name = "$default" if stage is NO_VALUE else as_str(stage, ctx.at(entry, "StageName"))
+    return ApiSpec(entry.logical_id, "http", name)
+
+
+# ---- alarms ------------------------------------------------------------------------------
+
+ALARM_PROPERTIES = (
+    "ActionsEnabled",
+    "AlarmActions",
+    "AlarmDescription",
+    "AlarmName",
+    "ComparisonOperator",
+    "DatapointsToAlarm",
+    "Dimensions",
+    "EvaluateLowSampleCountPercentile",
+    "EvaluationPeriods",
+    "ExtendedStatistic",
+    "InsufficientDataActions",
+    "MetricName",
+    "Metrics",
+    "Namespace",
+    "OKActions",
+    "Period",
+    "Statistic",
+    "Tags",
+    "Threshold",
+    "ThresholdMetricId",
+    "TreatMissingData",
+    "Unit",
+)
+METRICS = ("Invocations", "Errors", "Throttles", "Duration", "ConcurrentExecutions")
+DIMENSIONS = ("FunctionName", "Resource", "ExecutedVersion")
+STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+COMPARISONS = (
+    "GreaterThanOrEqualToThreshold",
+    "GreaterThanThreshold",
+    "LessThanThreshold",
+    "LessThanOrEqualToThreshold",
+)
+MISSING_DATA = ("missing", "notBreaching", "breaching", "ignore")
+
+
+def build_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]) -> AlarmSpec:
+    props = entry.props
+    check_keys(props, entry.props_at, ALARM_PROPERTIES)
+    for key in ("Metrics", "ThresholdMetricId"):
+        if key in props:
+            raise ctx.at(entry, key).error(
+                "metric-math and anomaly-detection alarms are not supported",
+                allowed="an alarm on one AWS/Lambda metric (MetricName, Namespace, Dimensions)",
+            )
+    check_keys(
+        props,
+        entry.props_at,
+        ALARM_PROPERTIES,
+        required=(
+            "MetricName",
+            "Namespace",
+            "Period",
+            "EvaluationPeriods",
+            "Threshold",
+            "ComparisonOperator",
+        ),
+    )
+
+    def text(key: str) -> str:
+        return as_str(ctx.get(entry, key), ctx.at(entry, key))
+
+    namespace = text("Namespace")
+    if namespace != "AWS/Lambda":
+        raise ctx.at(entry, "Namespace").error(
+            f"namespace {namespace!r} is not measured by canaria", allowed="AWS/Lambda"
+        )
+    metric = text("MetricName")
+    if metric not in METRICS:
+        hint = " (the Lambda metric is Errors, plural)" if metric == "Error" else ""
+        raise ctx.at(entry, "MetricName").error(
+            f"metric {metric!r} is not an AWS/Lambda metric{hint}", allowed=METRICS
+        )
+    statistic = extended = None
+    if ("Statistic" in props) == ("ExtendedStatistic" in props):
+        raise entry.props_at.at(props).error(
+            "an alarm needs exactly one of Statistic and ExtendedStatistic",
+            allowed="Statistic: Sum, or ExtendedStatistic: p99",
+        )
+    if "Statistic" in props:
+        statistic = text("Statistic")
+        if statistic not in STATISTICS:
+            raise ctx.at(entry, "Statistic").error(
+                f"unknown statistic {statistic!r}", allowed=STATISTICS
+            )
+    else:
+        extended = text("ExtendedStatistic")
+        _check_percentile(extended, ctx.at(entry, "ExtendedStatistic"))
+    comparison = text("ComparisonOperator")
+    if comparison not in COMPARISONS:
+        raise ctx.at(entry, "ComparisonOperator").error(
+            f"comparison {comparison!r} is not supported", allowed=COMPARISONS
+        )
+    missing = text("TreatMissingData") if "TreatMissingData" in props else "missing"
+    if missing not in MISSING_DATA:
+        raise ctx.at(entry, "TreatMissingData").error(
+            f"unknown TreatMissingData {missing!r}", allowed=MISSING_DATA
+        )
+    evaluation = as_int(ctx.get(entry, "EvaluationPeriods"), ctx.at(entry, "EvaluationPeriods"), 1)
+    datapoints = None
+    if "DatapointsToAlarm" in props:
+        datapoints = as_int(
+            ctx.get(entry, "DatapointsToAlarm"), ctx.at(entry, "DatapointsToAlarm"), 1, evaluation
+        )
+    period = as_int(ctx.get(entry, "Period"), ctx.at(entry, "Period"), 1)
+    if period not in (1, 5, 10, 20, 30) and period % 60:
+        raise ctx.at(entry, "Period").error(
+            f"period {period} is not valid", allowed="1, 5, 10, 20, 30 or a multiple of 60"
+        )
+    return AlarmSpec(
+        name=ctx.index.name_of(entry.logical_id),
+        metric_name=metric,
+        dimensions=_dimensions(ctx, entry, function_names),
+        period_s=period,
+        evaluation_periods=evaluation,
+        threshold=as_float(ctx.get(entry, "Threshold"), ctx.at(entry, "Threshold")),
+        comparison_operator=comparison,
+        statistic=statistic,
+        extended_statistic=extended,
+        datapoints_to_alarm=datapoints,
+        treat_missing_data=missing,
+        namespace=namespace,
+    )
+
+
+def _check_percentile(value: str, where: Where) -> None:
+    from canaria.analysis.metrics import parse_percentile
+
+    try:
+        parse_percentile(value)
+    except ValueError as exc:
+        raise where.error(str(exc), allowed="pNN, e.g. p99 or p99.9") from None
+
+
+def _dimensions(ctx: Context, entry: Entry, function_names: dict[str, str]) -> dict[str, str]:
+    raw = ctx.get(entry, "Dimensions")
+    if raw is NO_VALUE:
+        return {}
+    at = ctx.at(entry, "Dimensions")
+    out: dict[str, str] = {}
+    for i, item in enumerate(as_list(raw, at)):
+        iat = at.index(raw, i)
+        dim = as_map(item, iat)
+        check_keys(dim, iat, ("Name", "Value"), required=("Name", "Value"))
+        name = as_str(dim["Name"], iat.key(dim, "Name"))
+        if name not in DIMENSIONS:
+            raise iat.key(dim, "Name").error(
+                f"dimension {name!r} is not supported", allowed=DIMENSIONS
+            )
+        value = as_str(dim["Value"], iat.key(dim, "Value"))
+        if name in ("FunctionName", "Resource"):  # a FunctionName → the logical id canaria uses
+            head, colon, tail = value.partition(":")
+            value = function_names.get(head, head) + colon + tail
+        out[name] = value
+    return out
+
+
+# ---- deployment configs ------------------------------------------------------------------
+
+CONFIG_PROPERTIES = (
+    "ComputePlatform",
+    "DeploymentConfigName",
+    "MinimumHealthyHosts",
+    "TrafficRoutingConfig",
+    "ZonalConfig",
+)
+
+
+def build_deployment_config(ctx: Context, entry: Entry) -> DeploymentConfigSpec:
+    props = entry.props
+    check_keys(props, entry.props_at, CONFIG_PROPERTIES)
+    platform = ctx.get(entry, "ComputePlatform")
+    if platform is NO_VALUE or as_str(platform, ctx.at(entry, "ComputePlatform")) != "Lambda":
+        where = (
+            ctx.at(entry, "ComputePlatform")
+            if "ComputePlatform" in props
+            else (entry.props_at.at(props))
+        )
+        raise where.error("canaria runs Lambda deployment configs only", allowed="Lambda")
+    name = ctx.index.name_of(entry.logical_id)
+    _check_new_name(name, ctx.at(entry, "DeploymentConfigName"))
+    if "TrafficRoutingConfig" not in props:
+        return DeploymentConfigSpec(name, "all_at_once")
+    at = ctx.at(entry, "TrafficRoutingConfig")
+    routing = as_map(ctx.get(entry, "TrafficRoutingConfig"), at)
+    types = {"TimeBasedCanary": "canary", "TimeBasedLinear": "linear", "AllAtOnce": "all_at_once"}
+    check_keys(routing, at, ("Type", "TimeBasedCanary", "TimeBasedLinear"), required=("Type",))
+    kind = as_str(routing["Type"], at.key(routing, "Type"))
+    if kind not in types:
+        raise at.key(routing, "Type").error(f"unknown traffic routing {kind!r}", allowed=types)
+    if kind == "AllAtOnce":
+        return DeploymentConfigSpec(name, "all_at_once")
+    word = "Canary" if kind == "TimeBasedCanary" else "Linear"
+    if kind not in routing:
+        raise at.error(f"{kind} is required when Type is {kind}")
+    kat = at.key(routing, kind)
+    body = as_map(routing[kind], kat)
+    pct_key, interval_key = f"{word}Percentage", f"{word}Interval"
+    check_keys(body, kat, (pct_key, interval_key), required=(pct_key, interval_key))
+    percentage = as_int(body[pct_key], kat.key(body, pct_key), 1, 100)
+    interval = as_int(body[interval_key], kat.key(body, interval_key), 1)
+    if word == "Canary":
+        return DeploymentConfigSpec(name, "canary", percentage, interval)
+    return DeploymentConfigSpec(name, "linear", percentage, interval)
+
+
+def _check_new_name(name: str, where: Where) -> None:
+    if name.removeprefix(PREFIX) in PREDEFINED:
+        raise where.error(
+            f"{name!r} is a predefined CodeDeploy configuration name", allowed="a name of your own"
+        )
+
+
+def step_lists(metadata: Any, where: Where) -> dict[str, DeploymentConfigSpec]:
+    """``Metadata: {canaria: {deployment_configs: {Name: {steps: [...]}}}}``, checked now."""
+    if not isinstance(metadata, LineMap) or "canaria" not in metadata:
+        return {}
+    cat = where.key(metadata, "canaria")
+    canaria = as_map(metadata["canaria"], cat)
+    check_keys(canaria, cat, ("deployment_configs",))
+    if "deployment_configs" not in canaria:
+        return {}
+    dat = cat.key(canaria, "deployment_configs")
+    configs = as_map(canaria["deployment_configs"], dat)
+    out: dict[str, DeploymentConfigSpec] = {}
+    for name, body in configs.items():
+        nat = dat.key(configs, name)
+        _check_new_name(name, nat)
+        body = as_map(body, nat)
+        check_keys(body, nat, ("steps",), required=("steps",))
+        sat = nat.key(body, "steps")
+        steps = body["steps"]
+        raw = as_list(steps, sat)
+        for i in range(len(raw) or 1):  # the first failing prefix names the step's line
+            try:
+                parse_step_list(raw[: i + 1], where=name)
+            except InvalidRequest as exc:
+                at = sat.index(steps, i) if raw else sat
+                raise at.error(exc.message) from None
+        out[name] = DeploymentConfigSpec(name, "steps", steps=tuple(plain(s) for s in raw))
+    return out
+
+
+# ---- skipped resources -------------------------------------------------------------------
+
+_REASONS = {
+    "AWS::IAM": "permissions are not enforced locally",
+    "AWS::Logs": "logs are kept by canaria itself",
+    "AWS::Lambda::Permission": "invoke permissions are not enforced locally",
+    "AWS::Lambda::Function": "canaria runs AWS::Serverless::Function resources",
+    "AWS::Serverless::LayerVersion": "layers are not mounted; vendor the code in CodeUri",
+    "AWS::Serverless::Application": "nested applications are not loaded",
+}
+
+
+def skipped(entry: Entry) -> SkippedResource:
+    type_ = entry.type
+    reason = _REASONS.get(type_) or _REASONS.get(type_.rsplit("::", 1)[0])
+    if reason is None:
+        reason = "canaria does not run this resource type; Ref and GetAtt give placeholders"
+    return SkippedResource(entry.logical_id, type_, reason)

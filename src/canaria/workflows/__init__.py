@@ -1,0 +1,28 @@
+"""canaria.workflows: an Amazon States Language interpreter.
+
+Load a definition once (:func:`load_definition` refuses what canaria cannot run, naming
+the state and the feature), then :func:`execute` it with an injected :class:`TaskRunner`
+and :class:`~canaria.clock.Clock`. The interpreter does no I/O of its own.
+"""
+
+from canaria.workflows.definition import load_definition
+from canaria.workflows.errors import DefinitionError, StatesError, TaskFailed
+from canaria.workflows.history import ExecutionResult, ExecutionStatus, HistoryEvent
+from canaria.workflows.interpreter import TaskRunner, execute
+from canaria.workflows.resources import ResourceKind, resource_kind
+from canaria.workflows.states import StateMachine
+
+__all__ = [
+    "DefinitionError",
+    "ExecutionResult",
+    "ExecutionStatus",
+    "HistoryEvent",
+    "ResourceKind",
+    "StateMachine",
+    "StatesError",
+    "TaskFailed",
+    "TaskRunner",
+    "execute",
+    "load_definition",
+    "resource_kind",
+]

@@ -1,0 +1,186 @@
+"""Real `canaria up` processes on loopback for functional tests."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from canaria.cli.client import ApiError, Client
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def copy_example(name: str, dest: Path) -> Path:
+    target = dest / name
+    shutil.copytree(EXAMPLES / name, target)
+    return target
+
+
+class Canaria:
+    """One `canaria up` child process, its state directory and a CLI runner."""
+
+    def __init__(
+        self,
+        template: Path,
+        state: Path,
+        *,
+        clock: str = "manual",
+        time_scale: float = 1.0,
+        extra: tuple[str, ...] = (),
+    ) -> None:
+        self.template = template
+        self.state = state
+        self.clock = clock
+        self.time_scale = time_scale
+        self.extra = extra
+        self.port = free_port()
+        self.control_port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.env = dict(
+            os.environ,
+            CANARIA_STATE=str(state),
+            CANARIA_ENDPOINT=f"http://127.0.0.1:{self.control_port}",
+            PYTHONUNBUFFERED="1",
+        )
+        self.log = state.parent / f"canaria-{self.control_port}.log"
+
+    # ---- process ---------------------------------------------------------------------
+
+    def start(self, timeout: float = 60.0) -> Canaria:
+        args = [
+            sys.executable,
+            "-m",
+            "canaria.cli.main",
+            "up",
+            "-t",
+            str(self.template),
+            "--port",
+            str(self.port),
+            "--control-port",
+            str(self.control_port),
+            "--clock",
+            self.clock,
+            *self.extra,
+        ]
+        if self.clock == "real":
+            args += ["--time-scale", str(self.time_scale)]
+        logf = open(self.log, "ab")  # noqa: SIM115 - handed to the child
+        self.proc = subprocess.Popen(args, env=self.env, stdout=logf, stderr=subprocess.STDOUT)
+        logf.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.api().get("/status")
+                return self
+            except (ApiError, OSError):  # not listening yet, or no token written yet
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"canaria up exited {self.proc.returncode}:\n{self.output()}")
+            if time.monotonic() > deadline:
+                self.kill()  # a failed start must not leave the server behind
+                raise RuntimeError(f"canaria up did not answer:\n{self.output()}")
+            time.sleep(0.1)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        # SIGKILL the server and every worker it started (its process group is ours, so
+        # find children by parent pid instead).
+        children = subprocess.run(
+            ["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True
+        ).stdout.split()
+        self.proc.kill()
+        self.proc.wait()
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+
+    # ---- clients ---------------------------------------------------------------------
+
+    def api(self) -> Client:
+        return Client(f"http://127.0.0.1:{self.control_port}", self.token())
+
+    def token(self) -> str:
+        return (self.state / "token").read_text().strip()
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "canaria.cli.main", *args],
+            env=self.env,
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+        )
+
+    def advance(self, seconds: float) -> float:
+        now = self.api().post("/clock", {"advance": seconds})["now"]
+        return float(now)
+
+    def http(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        finally:
+            conn.close()
+
+    def status(self) -> Any:
+        return self.api().get("/status")
+
+    def alias(self, fn: str, name: str = "live") -> dict[str, Any]:
+        for a in self.status()["functions"][fn]["aliases"]:
+            if a["name"] == name:
+                return a  # type: ignore[no-any-return]
+        raise KeyError(name)
+
+    def wait_deployment(
+        self, deployment_id: str, *, step: float = 5.0, limit: float = 3600.0
+    ) -> dict[str, Any]:
+        """Advance the manual clock until the deployment completes."""
+        moved = 0.0
+        while True:
+            d = self.api().get(f"/deployments/{deployment_id}")
+            if d["completed"]:
+                return d  # type: ignore[no-any-return]
+            if moved >= limit:
+                raise AssertionError(f"deployment did not complete: {json.dumps(d)[:2000]}")
+            if self.clock == "manual":
+                self.advance(step)
+                moved += step
+            time.sleep(0.05)

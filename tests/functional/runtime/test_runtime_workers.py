@@ -1,0 +1,435 @@
+"""Real worker processes: handlers written into tmp_path, run through FunctionRuntime."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from canaria.clock import RealClock
+from canaria.errors import BuildError, InvocationError, Throttled
+from canaria.models import FunctionConfig, InvokeResult, Version
+from canaria.runtime import FunctionRuntime, LogLine, build_artifact
+
+HANDLERS = textwrap.dedent(
+    """
+    import logging, os, sys, time
+    print("imported app")
+    log = logging.getLogger()
+
+    def pid(event, context):
+        return os.getpid()
+
+    def echo(event, context):
+        return event
+
+    def describe(event, context):
+        import boto3  # available to handlers, as in Lambda's Python runtime
+        keys = ["AWS_REGION", "TZ", "LAMBDA_TASK_ROOT", "AWS_ENDPOINT_URL", "TABLE",
+                "_X_AMZN_TRACE_ID", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_EXECUTION_ENV",
+                "CANARIA_PRIVATE_TEST_VAR"]
+        return {
+            "request_id": context.aws_request_id,
+            "function_name": context.function_name,
+            "function_version": context.function_version,
+            "arn": context.invoked_function_arn,
+            "memory": context.memory_limit_in_mb,
+            "remaining": context.get_remaining_time_in_millis(),
+            "group": context.log_group_name,
+            "stream": context.log_stream_name,
+            "identity": context.identity,
+            "client_context": context.client_context,
+            "env": {k: os.environ.get(k) for k in keys},
+            "cwd": os.getcwd(),
+            "path0": sys.path[0],
+            "boto3": bool(boto3.__version__),
+        }
+
+    def chatty(event, context):
+        for i in range(5):
+            print(f"{event['tag']} out {i}")
+            sys.stderr.write(f"{event['tag']} err {i}\\n")
+            log.warning("%s log %d", event["tag"], i)
+            time.sleep(0.01)
+        return event["tag"]
+
+    def boom(event, context):
+        raise ValueError("boom")
+
+    def unmarshallable(event, context):
+        return {"x": object()}
+
+    def sleep(event, context):
+        time.sleep(event["s"])
+        return os.getpid()
+
+    def hog(event, context):
+        block = b"x" * (300 * 1024 * 1024)
+        time.sleep(event.get("hold", 0))
+        return len(block)
+
+    def no_memory(event, context):
+        raise MemoryError()
+
+    def exit3(event, context):
+        os._exit(3)
+
+    def sys_exit(event, context):
+        sys.exit(2)
+
+    def segfault(event, context):
+        import signal
+        os.kill(os.getpid(), signal.SIGSEGV)
+    """
+)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead too
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "State:\tZ" not in f.read()
+    except FileNotFoundError:
+        return False
+
+
+class Env:
+    def __init__(self, tmp_path: Path, runtime: FunctionRuntime, lines: list[LogLine]) -> None:
+        self.tmp_path = tmp_path
+        self.runtime = runtime
+        self.lines = lines
+        self._n = 0
+        code = tmp_path / "code"
+        code.mkdir()
+        (code / "app.py").write_text(HANDLERS)
+        self.digest, self.artifact = build_artifact(str(code), str(tmp_path / "state"))
+        self.code = code
+
+    def version(self, handler: str, **config: Any) -> Version:
+        self._n += 1
+        cfg = FunctionConfig(
+            handler=f"app.{handler}", runtime="python3.11", code_uri=str(self.code), **config
+        )
+        return Version("Fn", self._n, self.digest, cfg, self.artifact, 0.0)
+
+    async def call(self, version: Version, event: Any = None, **kw: Any) -> InvokeResult:
+        body = event if isinstance(event, bytes) else orjson.dumps(event or {})
+        return await self.runtime.invoke(version, body, qualifier=kw.get("qualifier"))
+
+
+@pytest.fixture
+async def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Env]:
+    monkeypatch.setenv("CANARIA_PRIVATE_TEST_VAR", "leaked")
+    lines: list[LogLine] = []
+    runtime = FunctionRuntime(
+        "Fn",
+        reserved_concurrency=None,
+        env_extra={"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "TABLE": "from-canaria"},
+        clock=RealClock(),
+        on_log=lines.append,
+    )
+    e = Env(tmp_path, runtime, lines)
+    try:
+        yield e
+    finally:
+        pids = runtime.worker_pids()
+        await runtime.close()
+        assert not [p for p in pids if alive(p)]
+
+
+def payload(result: InvokeResult) -> Any:
+    return orjson.loads(result.payload)
+
+
+async def test_warm_worker_is_reused(env: Env) -> None:
+    v = env.version("pid")
+    first = await env.call(v)
+    second = await env.call(v)
+    assert first.ok and first.cold_start and not second.cold_start
+    assert payload(first) == payload(second)
+    assert env.runtime.cold_starts() == 1
+    assert "Init Duration" in first.logs and "Init Duration" not in second.logs
+    assert first.duration_ms >= 0 and first.version == v.number
+
+
+async def test_context_and_environment(env: Env) -> None:
+    v = env.version("describe", environment={"TABLE": "from-template"}, memory_mb=256)
+    a = await env.call(v, qualifier="live")
+    b = await env.call(v)
+    da, db = payload(a), payload(b)
+    assert da["request_id"] == a.request_id != b.request_id
+    assert da["function_name"] == "Fn" and da["function_version"] == str(v.number)
+    assert da["arn"] == "arn:aws:lambda:us-east-1:123456789012:function:Fn:live"
+    assert db["arn"] == "arn:aws:lambda:us-east-1:123456789012:function:Fn"
+    assert da["memory"] == 256
+    assert 0 < da["remaining"] <= 3000
+    assert da["group"] == "/aws/lambda/Fn"
+    assert re.fullmatch(r"\d{4}/\d\d/\d\d/\[\d+\][0-9a-f]{32}", da["stream"])
+    assert da["identity"] is None and da["client_context"] is None
+    assert da["cwd"] == env.artifact and da["path0"] == env.artifact and da["boto3"]
+    e = da["env"]
+    assert e["AWS_REGION"] == "us-east-1" and e["TZ"] == ":UTC"
+    assert e["LAMBDA_TASK_ROOT"] == env.artifact
+    assert e["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9"
+    assert e["TABLE"] == "from-template"
+    assert e["CANARIA_PRIVATE_TEST_VAR"] is None
+    assert e["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.11"
+    trace = r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0"
+    assert re.fullmatch(trace, e["_X_AMZN_TRACE_ID"])
+    assert e["_X_AMZN_TRACE_ID"] != db["env"]["_X_AMZN_TRACE_ID"]
+
+
+async def test_logs_are_captured_per_request(env: Env) -> None:
+    v = env.version("chatty")
+    a, b = await asyncio.gather(env.call(v, {"tag": "AAA"}), env.call(v, {"tag": "BBB"}))
+    for result, mine, other in ((a, "AAA", "BBB"), (b, "BBB", "AAA")):
+        assert payload(result) == mine
+        assert other not in result.logs
+        assert result.logs.count(f"{mine} out") == 5 and result.logs.count(f"{mine} err") == 5
+        assert (
+            "[WARNING]\t" in result.logs and f"\t{result.request_id}\t{mine} log 4" in result.logs
+        )
+        assert f"START RequestId: {result.request_id} Version: {v.number}" in result.logs
+        assert f"END RequestId: {result.request_id}" in result.logs
+        assert f"REPORT RequestId: {result.request_id}\tDuration: " in result.logs
+        assert "imported app" in result.logs  # both were cold starts: import output is theirs
+        assert result.logs.index("imported app") < result.logs.index("START")
+        by_stream = {(ln.stream, ln.text) for ln in env.lines if ln.request_id == result.request_id}
+        assert ("stdout", f"{mine} out 0") in by_stream
+        assert ("stderr", f"{mine} err 4") in by_stream
+        platform = [
+            ln.text.split(" ")[0]
+            for ln in env.lines
+            if ln.request_id == result.request_id and ln.stream == "platform"
+        ]
+        assert platform == ["START", "END", "REPORT"]
+        assert all(other not in t for _, t in by_stream)
+
+
+async def test_handler_exception_has_lambdas_shape(env: Env) -> None:
+    v = env.version("boom")
+    result = await env.call(v)
+    err = payload(result)
+    assert result.function_error == "Unhandled" and result.error_type == "ValueError"
+    assert err["errorMessage"] == "boom" and err["errorType"] == "ValueError"
+    assert err["requestId"] == result.request_id
+    assert any('raise ValueError("boom")' in line for line in err["stackTrace"])
+    assert "[ERROR] ValueError: boom" in result.logs
+    again = await env.call(v)
+    assert not again.cold_start  # the worker stays warm
+
+
+async def test_init_errors_and_marshalling(env: Env) -> None:
+    (env.code / "broken.py").write_text("import canaria_no_such_module\n")
+    digest, artifact = build_artifact(str(env.code), str(env.tmp_path / "state"))
+    cfg = FunctionConfig(handler="broken.handler", runtime="python3.11", code_uri=str(env.code))
+    broken = await env.call(Version("Fn", 90, digest, cfg, artifact, 0.0))
+    assert broken.function_error == "Unhandled"
+    assert broken.error_type == "Runtime.ImportModuleError"
+    assert payload(broken)["errorMessage"] == (
+        "Unable to import module 'broken': No module named 'canaria_no_such_module'"
+    )
+    missing = await env.call(env.version("nothing_here"))
+    assert missing.error_type == "Runtime.HandlerNotFound"
+    assert payload(missing)["errorMessage"] == "Handler 'nothing_here' missing on module 'app'"
+    marshal = await env.call(env.version("unmarshallable"))
+    assert marshal.error_type == "Runtime.MarshalError"
+    assert payload(marshal)["errorMessage"].startswith("Unable to marshal response:")
+    echo = env.version("echo")
+    assert payload(await env.call(echo, b"not json")) == "not json"
+    assert payload(await env.call(echo, {"a": [1, 2]})) == {"a": [1, 2]}
+
+
+async def test_timeout_replaces_the_environment(env: Env) -> None:
+    v = env.version("sleep", timeout_s=0.5)
+    first_pid = payload(await env.call(v, {"s": 0}))
+    started = time.monotonic()
+    result = await env.call(v, {"s": 30})
+    assert time.monotonic() - started < 10
+    err = payload(result)
+    assert result.function_error == "Unhandled" and result.error_type == "Sandbox.Timedout"
+    assert err["errorType"] == "Sandbox.Timedout"
+    assert re.fullmatch(
+        rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z {result.request_id} "
+        r"Task timed out after 0\.50 seconds",
+        err["errorMessage"],
+    )
+    assert "Status: timeout" in result.logs
+    for _ in range(100):
+        if not alive(first_pid):
+            break
+        await asyncio.sleep(0.05)
+    assert not alive(first_pid)
+    after = await env.call(v, {"s": 0})
+    assert after.ok and after.cold_start and payload(after) != first_pid
+
+
+async def test_memory_limit(env: Env) -> None:
+    v = env.version("hog", memory_mb=128)
+    for hold in (0, 2):  # a short spike (peak RSS), then a handler that stays over (RSS poll)
+        result = await env.call(v, {"hold": hold})
+        assert result.function_error == "Unhandled"
+        assert result.error_type == "Runtime.OutOfMemory"
+        assert payload(result)["errorType"] == "Runtime.OutOfMemory"
+    roomy = await env.call(env.version("hog", memory_mb=1024))
+    assert roomy.ok and payload(roomy) == 300 * 1024 * 1024
+    oom = await env.call(env.version("no_memory"))
+    assert oom.error_type == "Runtime.OutOfMemory"
+    ordinary = await env.call(env.version("describe", memory_mb=128))  # boto3 fits in 128 MB
+    assert ordinary.ok
+
+
+@pytest.mark.parametrize(
+    ("handler", "reason"),
+    [
+        ("exit3", "exit status 3"),
+        ("sys_exit", "exit status 2"),
+        ("segfault", "signal: segmentation fault"),
+    ],
+)
+async def test_crash_is_an_exit_error(env: Env, handler: str, reason: str) -> None:
+    v = env.version(handler)
+    result = await env.call(v)
+    assert result.function_error == "Unhandled" and result.error_type == "Runtime.ExitError"
+    assert payload(result) == {
+        "errorMessage": f"RequestId: {result.request_id} Error: Runtime exited with error: "
+        + reason,
+        "errorType": "Runtime.ExitError",
+    }
+    assert (await env.call(v)).cold_start
+
+
+async def test_throttling_at_reserved_concurrency(env: Env) -> None:
+    env.runtime.set_reserved_concurrency(1)
+    v = env.version("sleep")
+    outcomes = await asyncio.gather(
+        env.call(v, {"s": 0.5}), env.call(v, {"s": 0.5}), return_exceptions=True
+    )
+    assert sum(isinstance(o, InvokeResult) and o.ok for o in outcomes) == 1
+    throttled = [o for o in outcomes if isinstance(o, Throttled)]
+    assert len(throttled) == 1 and throttled[0].message == "Rate Exceeded."
+    assert env.runtime.concurrent_executions() == 0
+    env.runtime.set_reserved_concurrency(0)
+    with pytest.raises(Throttled):
+        await env.call(v, {"s": 0})
+    env.runtime.set_reserved_concurrency(None)
+    assert (await env.call(v, {"s": 0})).ok
+
+
+async def test_retire_and_close_leave_no_process(env: Env) -> None:
+    v1, v2 = env.version("pid"), env.version("sleep")
+    pids = [payload(r) for r in await asyncio.gather(*(env.call(v1) for _ in range(3)))]
+    assert len(set(pids)) == 3
+    await env.runtime.retire(v1.number)
+    assert not [p for p in pids if alive(p)]
+    busy = asyncio.ensure_future(env.call(v2, {"s": 30}))
+    while env.runtime.concurrent_executions() == 0 or not env.runtime.worker_pids():
+        await asyncio.sleep(0.01)
+    running = env.runtime.worker_pids()
+    await env.runtime.close()
+    with pytest.raises(InvocationError):
+        await busy
+    assert not [p for p in running if alive(p)]
+    with pytest.raises(InvocationError):
+        await env.call(v1)
+
+
+def _wheel(dest: Path) -> Path:
+    """A tiny pure-Python wheel, so the install needs no network."""
+    path = dest / "canaria_tiny-0.1-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("canaria_tiny/__init__.py", "ANSWER = 42\n")
+        z.writestr(
+            "canaria_tiny-0.1.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: canaria-tiny\nVersion: 0.1\n",
+        )
+        z.writestr(
+            "canaria_tiny-0.1.dist-info/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+        z.writestr("canaria_tiny-0.1.dist-info/RECORD", "")
+    return path
+
+
+async def test_requirements_are_installed_into_the_artifact(env: Env, tmp_path: Path) -> None:
+    code = tmp_path / "with_deps"
+    code.mkdir()
+    (code / "app.py").write_text(
+        "import canaria_tiny\ndef handler(e, c):\n    return canaria_tiny.ANSWER\n"
+    )
+    (code / "requirements.txt").write_text(f"{_wheel(tmp_path)}\n")
+    digest, artifact = await asyncio.to_thread(build_artifact, str(code), str(tmp_path / "s"))
+    assert (Path(artifact) / "canaria_tiny" / "__init__.py").exists()
+    cfg = FunctionConfig(handler="app.handler", runtime="python3.11", code_uri=str(code))
+    result = await env.runtime.invoke(
+        Version("Fn", 50, digest, cfg, artifact, 0.0), b"{}", qualifier=None
+    )
+    assert result.ok and payload(result) == 42
+
+
+def test_failed_install_leaves_nothing_behind(tmp_path: Path) -> None:
+    code = tmp_path / "bad_deps"
+    code.mkdir()
+    (code / "app.py").write_text("def handler(e, c):\n    return 1\n")
+    (code / "requirements.txt").write_text("--no-index\ncanaria-no-such-package-xyz==1.0\n")
+    with pytest.raises(BuildError) as info:
+        build_artifact(str(code), str(tmp_path / "state"))
+    assert str(code / "requirements.txt") in info.value.message
+    assert "canaria-no-such-package-xyz" in info.value.message
+    assert list((tmp_path / "state" / "artifacts").iterdir()) == []
+
+
+WORKER_ORPHAN = textwrap.dedent(
+    """
+    import asyncio, os, sys
+    from canaria.clock import RealClock
+    from canaria.models import FunctionConfig, Version
+    from canaria.runtime import FunctionRuntime, build_artifact
+
+    async def main():
+        code = sys.argv[1]
+        digest, artifact = build_artifact(code, sys.argv[2])
+        cfg = FunctionConfig(handler="app.pid", runtime="python3.11", code_uri=code)
+        rt = FunctionRuntime("Fn", reserved_concurrency=None, env_extra={},
+                             clock=RealClock(), on_log=lambda line: None)
+        result = await rt.invoke(Version("Fn", 1, digest, cfg, artifact, 0.0), b"{}",
+                                 qualifier=None)
+        print(result.payload.decode(), flush=True)
+        os._exit(0)  # canaria dies without closing anything
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_workers_die_with_canaria(tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(HANDLERS)
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_ORPHAN, str(code), str(tmp_path / "state")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    pid = int(done.stdout.strip())
+    deadline = time.monotonic() + 10
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(pid)

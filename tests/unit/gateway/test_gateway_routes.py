@@ -1,0 +1,138 @@
+"""Route matching precedence, as API Gateway documents it."""
+
+from __future__ import annotations
+
+import pytest
+
+from canaria.errors import TemplateError
+from canaria.gateway.routes import NoRoute, RouteMatch, Router
+from canaria.models import RouteSpec
+
+
+def rest(method: str, path: str, fn: str) -> RouteSpec:
+    return RouteSpec(method, path, "rest", "RestApi", "Prod", fn)
+
+
+def http(method: str, path: str, fn: str, stage: str = "$default") -> RouteSpec:
+    return RouteSpec(method, path, "http", "HttpApi", stage, fn)
+
+
+# The example of "Routing API requests" in the HTTP API guide, plus methods and ANY.
+PETS = Router(
+    [
+        rest("GET", "/pets/dog/1", "exact"),
+        rest("GET", "/pets/dog/{petId}", "param"),
+        rest("GET", "/pets/{proxy+}", "greedy_pets"),
+        rest("ANY", "/{proxy+}", "greedy_any"),
+        rest("POST", "/pets", "post_pets"),
+        rest("ANY", "/pets", "any_pets"),
+        rest("GET", "/", "root"),
+        rest("GET", "/a/b/c", "abc"),
+        rest("GET", "/a/{x}/d", "axd"),
+        rest("POST", "/items/special", "special"),
+        rest("GET", "/items/{id}", "item"),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "function", "params"),
+    [
+        ("GET", "/pets/dog/1", "exact", {}),
+        ("GET", "/pets/dog/2", "param", {"petId": "2"}),
+        ("GET", "/pets/cat/1", "greedy_pets", {"proxy": "cat/1"}),
+        ("POST", "/pets/dog/1", "greedy_any", {"proxy": "pets/dog/1"}),
+        ("POST", "/pets", "post_pets", {}),  # exact method beats ANY
+        ("GET", "/pets", "any_pets", {}),
+        ("DELETE", "/pets", "any_pets", {}),
+        ("GET", "/", "root", {}),
+        ("GET", "/pets/dog/1/", "exact", {}),  # one trailing slash is ignored
+        ("GET", "/pets/dog/a%20b", "param", {"petId": "a b"}),  # values are decoded
+        ("GET", "/a/b/c", "abc", {}),
+        ("GET", "/a/b/d", "axd", {"x": "b"}),  # literal branch fails: backtrack to {x}
+        ("GET", "/items/special", "item", {"id": "special"}),  # no GET on the literal
+        ("POST", "/items/special", "special", {}),
+        ("PUT", "/anything/deep/down", "greedy_any", {"proxy": "anything/deep/down"}),
+    ],
+)
+def test_precedence(method: str, path: str, function: str, params: dict[str, str]) -> None:
+    for prefix in ("", "/Prod"):
+        m = PETS.match(method, prefix + path)
+        assert isinstance(m, RouteMatch), (method, prefix + path, m)
+        assert m.route.function == function
+        assert dict(m.params) == params
+        assert m.prefixed is bool(prefix)
+        assert m.path == path
+
+
+def test_greedy_needs_a_segment() -> None:
+    m = PETS.match("DELETE", "/")
+    assert m == NoRoute("rest", method_mismatch=True)
+
+
+def test_unknown_path_answers_for_the_api_kind() -> None:
+    only_rest = Router([rest("GET", "/hello", "f")])
+    assert only_rest.match("GET", "/nope") == NoRoute("rest")
+    assert only_rest.match("POST", "/hello") == NoRoute("rest", method_mismatch=True)
+    only_http = Router([http("GET", "/hello", "f")])
+    assert only_http.match("GET", "/nope") == NoRoute("http")
+    mixed = Router([rest("GET", "/a", "f"), http("GET", "/b", "g")])
+    assert mixed.match("GET", "/Prod/zzz") == NoRoute("rest")  # the stage names the API
+    assert mixed.match("GET", "/zzz") == NoRoute("http")
+    assert Router([]).match("GET", "/") == NoRoute("http")
+
+
+def test_stage_prefix_and_default_stage() -> None:
+    router = Router([rest("GET", "/hello", "r"), http("GET", "/hi", "h")])
+    prefixed = router.match("GET", "/Prod/hello")
+    assert isinstance(prefixed, RouteMatch)
+    assert (prefixed.route.function, prefixed.path, prefixed.prefixed) == ("r", "/hello", True)
+    bare = router.match("GET", "/hello")
+    assert isinstance(bare, RouteMatch) and bare.route.function == "r" and not bare.prefixed
+    # an HTTP API's $default stage has no prefix to strip
+    assert isinstance(router.match("GET", "/hi"), RouteMatch)
+    assert router.match("GET", "/$default/hi") == NoRoute("http")
+
+
+def test_named_http_stage_and_default_route() -> None:
+    router = Router(
+        [http("GET", "/hi", "h", stage="dev"), http("ANY", "$default", "catch", stage="dev")]
+    )
+    m = router.match("GET", "/dev/hi")
+    assert isinstance(m, RouteMatch) and m.route.function == "h"
+    m = router.match("DELETE", "/dev/else/where")
+    assert isinstance(m, RouteMatch)
+    assert (m.route.function, m.route.route_key, m.path) == ("catch", "$default", "/else/where")
+    m = router.match("GET", "/hi")
+    assert isinstance(m, RouteMatch) and m.route.function == "h"
+
+
+def test_route_keys() -> None:
+    router = Router([http("get", "/pets/{id}", "f"), http("ANY", "/{proxy+}", "g")])
+    assert [r.route_key for r in router.routes] == ["GET /pets/{id}", "ANY /{proxy+}"]
+
+
+def test_first_declared_route_wins_a_duplicate() -> None:
+    router = Router([rest("GET", "/x", "first"), rest("GET", "/x", "second")])
+    m = router.match("GET", "/x")
+    assert isinstance(m, RouteMatch) and m.route.function == "first"
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("hello", "must start with '/'"),
+        ("/{proxy+}/more", "greedy variable must end the path"),
+        ("/{bad name}", "bad path variable"),
+    ],
+)
+def test_bad_templates_are_refused(path: str, message: str) -> None:
+    with pytest.raises(TemplateError, match=message):
+        Router([rest("GET", path, "f")])
+
+
+def test_matching_has_no_side_effects() -> None:
+    router = Router([rest("GET", "/a/{x}", "f")])
+    first = router.match("GET", "/a/1")
+    for _ in range(3):
+        assert router.match("GET", "/a/1") == first

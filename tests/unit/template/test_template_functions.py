@@ -1,0 +1,351 @@
+"""AWS::Serverless::Function: configuration, Globals, events, DeploymentPreference, judge."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from canaria.template import load
+from tests.unit.template.template_helpers import PY, fails, function, line_of, resources, write
+
+ALARM = """\
+  ErrorsAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Namespace: AWS/Lambda
+      MetricName: Errors
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 0
+      ComparisonOperator: GreaterThanThreshold
+"""
+
+
+def test_configuration(tmp_path: Path) -> None:
+    fn = function(
+        extra="""\
+Timeout: 30
+MemorySize: 512
+ReservedConcurrentExecutions: 2
+AutoPublishAlias: live
+AutoPublishCodeSha256: abc
+Environment:
+  Variables:
+    S: text
+    N: 5
+    F: 1.5
+    B: true
+Policies: [AWSLambdaBasicExecutionRole]
+Tracing: Active
+Architectures: [x86_64]
+Layers: [!Ref SomeLayer]
+Description: unused
+"""
+    )
+    layer = "  SomeLayer:\n    Type: AWS::Serverless::LayerVersion\n"
+    path = write(tmp_path, resources(fn, layer))
+    app = load(path)
+    spec = app.functions["Fn"]
+    assert spec.name == "Fn" and spec.line == line_of(path, "Fn:")
+    c = spec.config
+    assert c.handler == "app.handler" and c.runtime == PY
+    assert c.code_uri == str(tmp_path / "app" / "src")
+    assert c.timeout_s == 30.0 and c.memory_mb == 512 and c.reserved_concurrency == 2
+    assert c.environment == {"S": "text", "N": "5", "F": "1.5", "B": "true"}
+    assert spec.auto_publish_alias == "live" and spec.code_sha256 == "abc"
+    assert spec.deployment_preference is None
+    assert [s.logical_id for s in app.skipped] == ["SomeLayer"]
+    assert app.warnings and "SomeLayer" in app.warnings[0]
+
+
+def test_defaults_and_code_uri_default(tmp_path: Path) -> None:
+    fn = function().replace("      CodeUri: src\n", "")
+    spec = load(write(tmp_path, resources(fn))).functions["Fn"]
+    assert spec.config.code_uri == str(tmp_path / "app")
+    assert (spec.config.timeout_s, spec.config.memory_mb) == (3.0, 128)
+    assert spec.config.reserved_concurrency is None and spec.auto_publish_alias is None
+
+
+@pytest.mark.parametrize(
+    ("line", "prop", "allowed"),
+    [
+        ("Timeout: 901", "Timeout", "an integer from 1 to 900"),
+        ("Timeout: 0", "Timeout", "an integer from 1 to 900"),
+        ("MemorySize: 64", "MemorySize", "an integer from 128 to 10240"),
+        ("ReservedConcurrentExecutions: -1", "ReservedConcurrentExecutions", "an integer >= 0"),
+        (
+            "AutoPublishAlias: '123'",
+            "AutoPublishAlias",
+            "letters, digits, - and _, not only digits",
+        ),
+        ("AutoPublishAlias: a.b", "AutoPublishAlias", "letters, digits, - and _, not only digits"),
+    ],
+)
+def test_bad_values(tmp_path: Path, line: str, prop: str, allowed: str) -> None:
+    path = write(tmp_path, resources(function(extra=line + "\n")))
+    err = fails(path)
+    assert err.prop == f"Resources.Fn.Properties.{prop}"
+    assert err.line == line_of(path, line.split(":")[0] + ":")
+    assert err.allowed == allowed
+    assert str(err).startswith(f"{path}:{err.line}: Resources.Fn.Properties.{prop}: ")
+
+
+def test_unknown_property_lists_allowed(tmp_path: Path) -> None:
+    path = write(tmp_path, resources(function(extra="Timout: 3\n")))
+    err = fails(path)
+    assert (
+        "unknown property 'Timout'" in err.message and err.prop == "Resources.Fn.Properties.Timout"
+    )
+    assert err.allowed is not None and "Timeout" in err.allowed and "Handler" in err.allowed
+
+
+@pytest.mark.parametrize(
+    ("runtime", "allowed"), [("nodejs20.x", "python3.x"), ("python2.7", "python3.x")]
+)
+def test_non_python_runtime(tmp_path: Path, runtime: str, allowed: str) -> None:
+    path = write(tmp_path, resources(function().replace(f"Runtime: {PY}", f"Runtime: {runtime}")))
+    err = fails(path)
+    assert err.prop == "Resources.Fn.Properties.Runtime" and err.allowed == allowed
+
+
+def test_other_python_runtime_warns(tmp_path: Path) -> None:
+    other = "python3.99"
+    app = load(
+        write(tmp_path, resources(function().replace(f"Runtime: {PY}", f"Runtime: {other}")))
+    )
+    assert app.functions["Fn"].config.runtime == other
+    assert any("python3.99" in w and PY in w for w in app.warnings)
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ("PackageType: Image\nImageUri: repo:tag\n", "container image"),
+        ("InlineCode: 'def handler(e, c): pass'\n", "InlineCode is not supported"),
+    ],
+)
+def test_refused_code_forms(tmp_path: Path, extra: str, words: str) -> None:
+    fn = function(extra=extra).replace("      CodeUri: src\n", "")
+    assert words in fails(write(tmp_path, resources(fn))).message
+
+
+@pytest.mark.parametrize(
+    ("uri", "words"),
+    [
+        ("missing", "does not exist"),
+        ("s3://bucket/code.zip", "is in S3"),
+        ("{Bucket: b, Key: k}", "names an S3 object"),
+        ("template.yaml", "is not a directory"),
+    ],
+)
+def test_bad_code_uri(tmp_path: Path, uri: str, words: str) -> None:
+    path = write(tmp_path, resources(function().replace("CodeUri: src", f"CodeUri: {uri}")))
+    err = fails(path)
+    assert words in err.message and err.prop == "Resources.Fn.Properties.CodeUri"
+
+
+def test_missing_handler(tmp_path: Path) -> None:
+    err = fails(write(tmp_path, resources(function().replace("      Handler: app.handler\n", ""))))
+    assert "Handler is required" in err.message
+
+
+def test_environment_value_must_be_scalar(tmp_path: Path) -> None:
+    path = write(tmp_path, resources(function(extra="Environment:\n  Variables:\n    X: [1]\n")))
+    err = fails(path)
+    assert err.prop == "Resources.Fn.Properties.Environment.Variables.X"
+
+
+def test_function_name_is_set_aside(tmp_path: Path) -> None:
+    hook = function("Hook", extra="FunctionName: CodeDeployHook_pre\n")
+    fn = function(
+        extra="AutoPublishAlias: live\nDeploymentPreference:\n  Type: AllAtOnce\n"
+        "  Hooks: {PreTraffic: CodeDeployHook_pre}\n"
+    )
+    app = load(write(tmp_path, resources(fn, hook)))
+    assert set(app.functions) == {"Fn", "Hook"} and app.warnings == ()
+    p = app.functions["Fn"].deployment_preference
+    assert p is not None and p.pre_traffic_hook == "Hook"
+
+
+# ---- Globals -----------------------------------------------------------------------------
+
+GLOBALS = f"""\
+Globals:
+  Function:
+    Runtime: {PY}
+    Timeout: 10
+    Handler: app.handler
+    Environment:
+      Variables:
+        SHARED: g
+        OVERRIDE: g
+    Layers: [arn:aws:lambda:us-east-1:123456789012:layer:a:1]
+    AutoPublishAlias: live
+  HttpApi:
+    CorsConfiguration: {{AllowOrigins: ["*"]}}
+  Api:
+    Cors: "'*'"
+  SimpleTable:
+    SSESpecification: {{SSEEnabled: true}}
+"""
+
+
+def test_globals_merge(tmp_path: Path) -> None:
+    fn = """\
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src
+      Timeout: 20
+      Environment:
+        Variables:
+          OVERRIDE: local
+          OWN: mine
+      Layers: [arn:aws:lambda:us-east-1:123456789012:layer:b:1]
+  Plain:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src
+  Table:
+    Type: AWS::Serverless::SimpleTable
+"""
+    app = load(write(tmp_path, GLOBALS + resources(fn)))
+    spec = app.functions["Fn"]
+    assert spec.config.timeout_s == 20.0 and spec.config.handler == "app.handler"
+    assert spec.config.environment == {"SHARED": "g", "OVERRIDE": "local", "OWN": "mine"}
+    assert spec.auto_publish_alias == "live"
+    plain = app.functions["Plain"]
+    assert plain.config.timeout_s == 10.0 and plain.config.environment["OVERRIDE"] == "g"
+    assert app.tables["Table"].definition["SSESpecification"] == {"Enabled": True}
+
+
+def test_globals_error_points_at_globals(tmp_path: Path) -> None:
+    path = write(tmp_path, GLOBALS.replace("Timeout: 10", "Timeout: 5000") + resources(function()))
+    err = fails(path)
+    assert err.prop == "Globals.Function.Timeout" and err.line == line_of(path, "Timeout: 5000")
+
+
+def test_globals_unknown_section_and_property(tmp_path: Path) -> None:
+    err = fails(write(tmp_path, "Globals:\n  Functions:\n    Timeout: 3\n" + resources(function())))
+    assert err.prop == "Globals.Functions" and err.allowed is not None and "Function" in err.allowed
+    err = fails(write(tmp_path, "Globals:\n  Function:\n    Events: {}\n" + resources(function())))
+    assert err.prop == "Globals.Function.Events" and err.allowed is not None
+
+
+def test_ignore_globals(tmp_path: Path) -> None:
+    fn = function().replace("  Type:", "  IgnoreGlobals: [Timeout]\n    Type:", 1)
+    app = load(write(tmp_path, GLOBALS + resources(fn)))
+    assert app.functions["Fn"].config.timeout_s == 3.0
+    assert app.functions["Fn"].auto_publish_alias == "live"
+
+
+# ---- events ------------------------------------------------------------------------------
+
+
+def events(text: str) -> str:
+    return "Events:\n" + textwrap.indent(textwrap.dedent(text), "  ")
+
+
+def test_implicit_apis(tmp_path: Path) -> None:
+    fn = function(
+        extra=events(
+            """\
+            Get:
+              Type: Api
+              Properties: {Path: '/items/{id}', Method: get}
+            Any:
+              Type: HttpApi
+              Properties: {Path: /any, Method: any}
+            Default:
+              Type: HttpApi
+            Queue:
+              Type: SQS
+              Properties: {Queue: arn:aws:sqs:us-east-1:123456789012:q}
+            """
+        )
+    )
+    app = load(write(tmp_path, resources(fn)))
+    routes = {(r.api_kind, r.method, r.path, r.api_id, r.stage) for r in app.functions["Fn"].routes}
+    assert routes == {
+        ("rest", "GET", "/items/{id}", "ServerlessRestApi", "Prod"),
+        ("http", "ANY", "/any", "ServerlessHttpApi", "$default"),
+        ("http", "ANY", "$default", "ServerlessHttpApi", "$default"),
+    }
+    assert set(app.apis) == {"ServerlessRestApi", "ServerlessHttpApi"}
+    assert any("SQS" in w and "not triggered" in w for w in app.warnings)
+
+
+def test_explicit_apis(tmp_path: Path) -> None:
+    apis = """\
+  Rest:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: v1
+      Cors: "'*'"
+  Http:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      StageName: live
+"""
+    fn = function(
+        extra=events(
+            """\
+            A:
+              Type: Api
+              Properties: {Path: /a, Method: post, RestApiId: !Ref Rest}
+            B:
+              Type: HttpApi
+              Properties: {Path: /b, Method: GET, ApiId: !Ref Http}
+            """
+        )
+    )
+    app = load(write(tmp_path, resources(fn, apis)))
+    routes = {(r.method, r.path, r.api_id, r.stage) for r in app.functions["Fn"].routes}
+    assert routes == {("POST", "/a", "Rest", "v1"), ("GET", "/b", "Http", "live")}
+    assert app.apis["Rest"].kind == "rest" and app.apis["Http"].kind == "http"
+    assert "ServerlessRestApi" not in app.apis
+
+
+def test_event_api_must_be_an_api_of_the_right_kind(tmp_path: Path) -> None:
+    http = "  Http:\n    Type: AWS::Serverless::HttpApi\n"
+    fn = function(
+        extra=events(
+            "A:\n  Type: Api\n  Properties: {Path: /a, Method: get, RestApiId: !Ref Http}\n"
+        )
+    )
+    path = write(tmp_path, resources(fn, http))
+    err = fails(path)
+    assert err.prop == "Resources.Fn.Properties.Events.A.Properties.RestApiId"
+    assert "AWS::Serverless::Api" in err.message
+
+
+def test_rest_api_needs_stage_name(tmp_path: Path) -> None:
+    err = fails(write(tmp_path, resources(function(), "  Rest:\n    Type: AWS::Serverless::Api\n")))
+    assert "StageName is required" in err.message and err.prop == "Resources.Rest.Properties"
+
+
+@pytest.mark.parametrize(
+    ("event", "words"),
+    [
+        ("A:\n  Type: Api\n  Properties: {Path: /a}\n", "Method is required"),
+        ("A:\n  Type: HttpApi\n  Properties: {Path: a, Method: get}\n", "must start with '/'"),
+        ("A:\n  Type: HttpApi\n  Properties: {Path: /a, Method: fetch}\n", "unknown method"),
+        ("A:\n  Type: Apii\n", "unknown event type"),
+    ],
+)
+def test_bad_events(tmp_path: Path, event: str, words: str) -> None:
+    err = fails(write(tmp_path, resources(function(extra=events(event)))))
+    assert (
+        words in err.message
+        and err.prop is not None
+        and err.prop.startswith("Resources.Fn.Properties.Events.A")
+    )
+
+
+def test_duplicate_route(tmp_path: Path) -> None:
+    ev = events("A:\n  Type: HttpApi\n  Properties: {Path: /a, Method: get}\n")
+    err = fails(write(tmp_path, resources(function(extra=ev), function("Other", extra=ev))))
+    assert "already served by Fn" in err.message
