@@ -71,6 +71,7 @@ __all__ = [
     "JudgeState",
     "TickCounts",
     "Verdict",
+    "slow_threshold",
     "stable_p99",
     "state_from_json",
     "state_to_json",
@@ -152,6 +153,8 @@ class Judge:
             raise ValueError(f"alpha must be in (0, 1), got {settings.alpha}")
         if settings.delta <= 0.0:
             raise ValueError(f"delta must be positive, got {settings.delta}")
+        if not 0.0 <= settings.slow_tolerance_ms < math.inf:
+            raise ValueError(f"slow_tolerance_ms must be >= 0, got {settings.slow_tolerance_ms}")
         self.settings = settings
         self.grid = tuple(float(r) for r in grid)
         total = math.fsum(prior)
@@ -330,6 +333,24 @@ def stable_p99(
     Pass the tick's start as ``now`` to keep the threshold free of the tick's own data."""
     value, n = metrics.warm_percentile(function, stable_version, now - window_s, now, 99.0)
     return value if n >= MIN_P99_SAMPLES else None
+
+
+def slow_threshold(
+    metrics: Metrics,
+    function: str,
+    stable_version: int,
+    now: float,
+    *,
+    window_s: float = 300.0,
+    tolerance_ms: float = 1.0,
+) -> float | None:
+    """The duration above which a warm request of either version counts as "slow": the
+    stable version's p99 (``stable_p99``) plus ``tolerance_ms``, or None while that p99 is
+    unknown. Without the tolerance a handler that got 20 µs slower on a 100 µs path is
+    reliably "worse" and rolled back; the same rule for both versions keeps the
+    guarantee, now about "more requests beyond p99 + tolerance" rather than beyond p99."""
+    p99 = stable_p99(metrics, function, stable_version, now, window_s)
+    return None if p99 is None else p99 + tolerance_ms
 
 
 def tick_counts(

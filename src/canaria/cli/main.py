@@ -165,6 +165,10 @@ def deploy(
     no_judge: Annotated[bool, typer.Option("--no-judge", help="switch the judge off")] = False,
     judge_alpha: Annotated[float | None, typer.Option(help="judge false-rollback bound")] = None,
     early_promotion: Annotated[bool, typer.Option(help="let the judge promote early")] = False,
+    slow_tolerance_ms: Annotated[
+        float | None,
+        typer.Option(help="a request is slow above the stable p99 plus this (ms, default 1)"),
+    ] = None,
     parameter_overrides: ParamsOpt = None,
     config_env: ConfigEnvOpt = None,
     as_json: JsonOpt = False,
@@ -181,6 +185,10 @@ def deploy(
         judge["alpha"] = judge_alpha
     if early_promotion:
         judge["early_promotion"] = True
+    if slow_tolerance_ms is not None:
+        if not 0 <= slow_tolerance_ms < 3_600_000:
+            fail(f"--slow-tolerance-ms must be milliseconds >= 0, got {slow_tolerance_ms}")
+        judge["slow_tolerance_ms"] = slow_tolerance_ms
     client = Client()
     body = {
         "template": str(Path(template).resolve()),

@@ -21,6 +21,7 @@ from canaria.control.views import (
     route_view,
     version_view,
 )
+from canaria.controller.deployments import judge_override
 from canaria.controller.plan import Command
 from canaria.errors import CanariaError, InvalidRequest
 from canaria.models import Alias
@@ -170,9 +171,10 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
         path = _opt_str(body, "template")
         if not path:
             raise InvalidRequest("template is required (the path of a SAM template)")
-        judge = body.get("judge")
-        if judge is not None and not isinstance(judge, dict):
-            raise InvalidRequest("judge must be an object")
+        try:
+            judge = None if body.get("judge") is None else judge_override(body["judge"])
+        except ValueError as e:
+            raise InvalidRequest(str(e)) from None
         result = await p.deploy(
             path,
             _str_map(body.get("parameter_overrides"), "parameter_overrides"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import string
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,46 @@ _ALPHABET = string.ascii_uppercase + string.digits
 def new_deployment_id() -> str:
     """``d-`` and nine characters, as CodeDeploy's ids."""
     return "d-" + "".join(secrets.choice(_ALPHABET) for _ in range(9))
+
+
+def judge_override(raw: object) -> dict[str, Any]:
+    """A deployment's judge settings as sent to the control API (``deploy --no-judge``,
+    ``--judge-alpha``, ...), checked: ValueError naming every problem."""
+    if not isinstance(raw, Mapping):
+        raise ValueError('judge must be an object, e.g. {"alpha": 0.01}')
+    problems: list[str] = []
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        match key:
+            case "enabled" | "early_promotion":
+                if isinstance(value, bool):
+                    out[key] = value
+                else:
+                    problems.append(f"judge.{key} must be true or false, got {value!r}")
+            case "alpha" | "delta" | "slow_tolerance_ms":
+                ok = isinstance(value, int | float) and not isinstance(value, bool)
+                number = float(value) if ok else math.nan
+                if key == "alpha":
+                    ok = ok and 0 < number < 1
+                    allowed = "a number in (0, 1), e.g. 0.01"
+                elif key == "delta":
+                    ok = ok and 0 < number < math.inf
+                    allowed = "a number > 0, e.g. 0.5"
+                else:
+                    ok = ok and 0 <= number < 3_600_000
+                    allowed = "milliseconds >= 0, e.g. 1"
+                if ok:
+                    out[key] = number
+                else:
+                    problems.append(f"judge.{key} must be {allowed}, got {value!r}")
+            case _:
+                problems.append(
+                    f"judge.{key} is not a judge setting (allowed: "
+                    "enabled, alpha, early_promotion, delta, slow_tolerance_ms)"
+                )
+    if problems:
+        raise ValueError("; ".join(problems))
+    return out
 
 
 def new_deployment(
@@ -38,6 +79,7 @@ def new_deployment(
         "alpha": preference.judge.alpha,
         "early_promotion": preference.judge.early_promotion,
         "delta": preference.judge.delta,
+        "slow_tolerance_ms": preference.judge.slow_tolerance_ms,
     }
     judge.update(judge_override or {})
     return Deployment(

@@ -120,6 +120,7 @@ class LocalSignals:
             alpha=float(d.judge.get("alpha", 0.01)),
             early_promotion=bool(d.judge.get("early_promotion", False)),
             delta=float(d.judge.get("delta", 0.5)),
+            slow_tolerance_ms=float(d.judge.get("slow_tolerance_ms", 1.0)),
         )
         j = judge.Judge(settings)
         first = float(math.floor(d.step_started_at or now))
@@ -137,8 +138,13 @@ class LocalSignals:
             start = since.setdefault(t.function, first)  # the first look opens it
             v = judge.Verdict.CONTINUE
             if end > start:
-                slow = judge.stable_p99(
-                    self.metrics, t.function, t.from_version, now, SLOW_WINDOW_S
+                slow = judge.slow_threshold(
+                    self.metrics,
+                    t.function,
+                    t.from_version,
+                    now,
+                    window_s=SLOW_WINDOW_S,
+                    tolerance_ms=settings.slow_tolerance_ms,
                 )
                 counts = judge.tick_counts(
                     self.metrics, t.function, t.to_version, t.from_version, start, end, slow

@@ -35,6 +35,9 @@ class JudgeSettings:
     alpha: float = 0.01
     early_promotion: bool = False
     delta: float = 0.5  # early promotion rejects "canary rate >= (1 + delta) x stable rate"
+    # a warm request is "slow" above the stable version's p99 plus this much: a canary a
+    # few microseconds slower is a real difference but never a reason to roll back
+    slow_tolerance_ms: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ TRIGGER_EVENTS = (
     "InstanceFailure",
     "InstanceReady",
 )
-JUDGE_KEYS = ("enabled", "alpha", "early_promotion", "delta")
+JUDGE_KEYS = ("enabled", "alpha", "early_promotion", "delta", "slow_tolerance_ms")
 
 
 def deployment_preference(
@@ -196,4 +196,13 @@ def judge_settings(entry: Entry) -> JudgeSettings:
                 f"delta {delta} is out of range", allowed="delta > 0, e.g. 0.5"
             )
         values["delta"] = delta
+    if "slow_tolerance_ms" in judge:
+        at = jat.key(judge, "slow_tolerance_ms")
+        tolerance = as_float(judge["slow_tolerance_ms"], at)
+        if not 0 <= tolerance < 3_600_000:
+            raise at.error(
+                f"slow_tolerance_ms {tolerance} is out of range",
+                allowed="a number of milliseconds >= 0, e.g. 1 or 50",
+            )
+        values["slow_tolerance_ms"] = tolerance
     return JudgeSettings(**values)

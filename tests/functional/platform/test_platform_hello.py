@@ -107,7 +107,12 @@ def test_invalid_control_api_bodies_are_4xx(hello: Canaria) -> None:
     from canaria.cli.client import ApiError
 
     api = hello.api()
+    v2 = {"template": str(hello.template), "parameter_overrides": {"AppVersion": "v2"}}
     for path, body in [
+        ("/deployments", {**v2, "judge": {"alpha": 2}}),
+        ("/deployments", {**v2, "judge": {"alfa": 0.1}}),
+        ("/deployments", {**v2, "judge": {"slow_tolerance_ms": "1"}}),
+        ("/deployments", {**v2, "judge": [1]}),
         ("/deployments", {}),
         ("/deployments", {"template": 5}),
         ("/deployments", {"template": str(hello.template), "ignore_alarms": "yes"}),
@@ -119,6 +124,8 @@ def test_invalid_control_api_bodies_are_4xx(hello: Canaria) -> None:
         with pytest.raises(ApiError) as err:
             api.post(path, body)
         assert 400 <= err.value.status < 500, (path, err.value.message)
+    assert api.get("/deployments")["deployments"] == []  # nothing was started or published
+    assert hello.alias("HelloFunction")["split"] == {"1": 1.0}
     unauth = type(api)(api.base, "wrong-token")
     with pytest.raises(ApiError) as err:
         unauth.get("/status")

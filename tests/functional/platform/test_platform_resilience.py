@@ -86,7 +86,8 @@ def test_no_request_fails_for_the_platform_during_a_shift_and_a_rollback(
         t.start()
     try:
         good = deploy(hello, "v2")
-        assert hello.wait_deployment(good, step=10)["state"] == "Succeeded"
+        d = hello.wait_deployment(good, step=10)
+        assert d["state"] == "Succeeded", json.dumps(d)[:3000]
         # v2 again at 10 %, then an operator rollback in the middle of the shift
         back = deploy(hello, "v1")
         until_state(hello, back, "AllowTraffic")

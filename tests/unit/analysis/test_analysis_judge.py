@@ -12,6 +12,7 @@ from canaria.analysis.judge import (
     Judge,
     TickCounts,
     Verdict,
+    slow_threshold,
     stable_p99,
     state_from_json,
     state_to_json,
@@ -166,6 +167,8 @@ def test_bad_state_and_settings_are_refused() -> None:
         Judge(JudgeSettings(), grid=(2.0, 4.0), prior=(1.0,))
     with pytest.raises(ValueError, match="alpha"):
         Judge(JudgeSettings(alpha=0.0))
+    with pytest.raises(ValueError, match="slow_tolerance_ms"):
+        Judge(JudgeSettings(slow_tolerance_ms=-1.0))
     with pytest.raises(ValueError, match="negative"):
         j.update(j.initial_state(), errors_tick(1, 1, -1, 0))
 
@@ -190,6 +193,8 @@ def test_tick_counts_and_stable_p99_from_metrics() -> None:
     p99 = stable_p99(m, "f", 1, T0, 300)
     assert p99 == pytest.approx(198.0, rel=0.01)  # the cold start is left out
     assert stable_p99(m, "f", 1, T0 - 99, 300) is None  # too few samples yet
+    assert slow_threshold(m, "f", 1, T0, tolerance_ms=50.0) == pytest.approx(p99 + 50.0)
+    assert slow_threshold(m, "f", 1, T0 - 99, tolerance_ms=50.0) is None
     # one tick [T0, T0 + 1): canary v2 and stable v1
     for d, err, thr, to, cold in (
         (500.0, True, False, True, False),  # timed out: error, fault and slow

@@ -42,9 +42,12 @@ class Live:
             self.store.put_alias(Alias(fn, "live", 1), self.clock.now())
 
     def deployment(
-        self, steps: tuple[Step, ...], functions: tuple[str, ...] = ("Fn",)
+        self,
+        steps: tuple[Step, ...],
+        functions: tuple[str, ...] = ("Fn",),
+        judge: JudgeSettings | None = None,
     ) -> Deployment:
-        pref = DeploymentPreference(type="AllAtOnce", judge=JudgeSettings(enabled=True))
+        pref = DeploymentPreference(type="AllAtOnce", judge=judge or JudgeSettings(enabled=True))
         return new_deployment(
             application="app",
             targets=[Target(fn, "live", 1, 2) for fn in functions],
@@ -59,11 +62,13 @@ class Live:
         assert found is not None and self.backend.current.get((fn, "live"), found) == found
         return found
 
-    def serve(self, fn: str, version: int, n: int, *, errors: int = 0) -> None:
+    def serve(
+        self, fn: str, version: int, n: int, *, errors: int = 0, duration_ms: float = 5.0
+    ) -> None:
         """``n`` requests of ``version`` in the current second, the first ``errors`` failing."""
         t = self.clock.now()
         for i in range(n):
-            self.metrics.record(t, fn, version, "live", duration_ms=5.0, error=i < errors)
+            self.metrics.record(t, fn, version, "live", duration_ms=duration_ms, error=i < errors)
 
     async def tick(self, d: Deployment, seconds: float = 1.0) -> Deployment:
         self.clock.advance(seconds)
@@ -179,3 +184,31 @@ async def test_atomic_group_rolled_back_together_when_one_member_fails(live: Liv
     assert live.alias("Other") == Alias("Other", "live", 1)
     rollback_writes = [a for a in live.backend.applied if a.additional_version is None]
     assert {a.function for a in rollback_writes[-2:]} == {"Fn", "Other"}
+
+
+@pytest.mark.parametrize(
+    ("tolerance_ms", "outcome"), [(1.0, State.SUCCEEDED), (0.0, State.STOPPED)]
+)
+async def test_a_canary_microseconds_slower_is_slow_only_without_tolerance(
+    live: Live, tolerance_ms: float, outcome: State
+) -> None:
+    """Stable answers in 0.10-0.12 ms, the canary in 0.2 ms: every canary request is beyond
+    the stable p99, a difference no user would roll back for. The default 1 ms tolerance
+    lets it through; with none, the judge's "slow" test stops it."""
+    judge = JudgeSettings(enabled=True, slow_tolerance_ms=tolerance_ms)
+    d = await live.ctl.start(live.deployment((SetWeight(0.1, 60), SetWeight(1.0)), judge=judge))
+    d = await live.ctl.step(d.id)
+    for _ in range(120):
+        for i in range(90):
+            live.serve("Fn", 1, 1, duration_ms=0.10 + 0.02 * i / 90)
+        live.serve("Fn", 2, 10, duration_ms=0.2)
+        d = await live.tick(d)
+        if d.state.completed:
+            break
+    assert d.state is outcome, (d.error_message, d.judge.get("evidence"))
+    if outcome is State.STOPPED:
+        assert d.stopped_by == "judge" and "slow evidence" in (d.error_message or "")
+        assert live.alias() == Alias("Fn", "live", 1)
+    else:
+        assert d.judge["evidence"]["slow"] == 1.0  # no slow request on either side: E = 1
+        assert live.alias() == Alias("Fn", "live", 2)

@@ -279,12 +279,14 @@ def test_invalid_steps_name_their_line(tmp_path: Path, bad: str, words: str) -> 
 
 
 def test_judge_settings(tmp_path: Path) -> None:
-    judge = "{alpha: 0.05, early_promotion: true, delta: 1}"
+    judge = "{alpha: 0.05, early_promotion: true, delta: 1, slow_tolerance_ms: 25}"
     meta = f"    Metadata:\n      canaria:\n        judge: {judge}\n"
     app = load(write(tmp_path, resources(preference("Type: AllAtOnce", metadata=meta))))
     p = app.functions["Fn"].deployment_preference
     assert p is not None
-    assert p.judge == JudgeSettings(enabled=True, alpha=0.05, early_promotion=True, delta=1.0)
+    assert p.judge == JudgeSettings(
+        enabled=True, alpha=0.05, early_promotion=True, delta=1.0, slow_tolerance_ms=25.0
+    )
 
 
 @pytest.mark.parametrize(
@@ -293,6 +295,8 @@ def test_judge_settings(tmp_path: Path) -> None:
         ("{alpha: 1}", "alpha"),
         ("{alpha: 0}", "alpha"),
         ("{delta: -1}", "delta"),
+        ("{slow_tolerance_ms: -0.5}", "slow_tolerance_ms"),
+        ("{slow_tolerance_ms: .nan}", "slow_tolerance_ms"),
         ("{enabled: maybe}", "enabled"),
         ("{alfa: 0.1}", "alfa"),
     ],
