@@ -72,6 +72,7 @@ def steps_of_spec(spec: DeploymentConfigSpec) -> tuple[Step, ...]:
 
 
 COMPLETIONS = ("response", "reported")  # RequestGate.completion
+REPORTED_GATE_TIMEOUT_S = 3600.0  # a "reported" gate's default limit, as a hook's
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|ms)?\s*$")
 
@@ -91,11 +92,13 @@ def parse_step_list(raw: Any, where: str) -> tuple[Step, ...]:
     """canaria step lists, e.g. ``[{weight: 1, duration: 2m}, {gate: manual}, {weight: 100}]``.
 
     Each entry is one of ``{weight: <percent>, duration: <time>}``, ``{gate: manual}`` or
-    ``{requests: <N>, completion: response | reported}``. A request gate's ``completion``
-    says when one of its N requests has succeeded: ``response`` (the default) when the
-    invocation returns without error; ``reported`` when the work it started reports
-    ``Succeeded`` through ``POST /canaria/v1/functions/{function}/completions`` (long
-    jobs: see ``canaria.controller.signals``). A final 100 % step is added when missing.
+    ``{requests: <N>, completion: response | reported, timeout: <time>}``. A request
+    gate's ``completion`` says when one of its N requests has succeeded: ``response`` (the
+    default) when the invocation returns without error; ``reported`` when the work it
+    started reports ``Succeeded`` through ``POST /canaria/v1/functions/{function}/completions``
+    (long jobs: see ``canaria.controller.signals``). A gate that has not passed within
+    ``timeout`` of its start fails the deployment; the default is no limit for
+    ``response`` and one hour for ``reported``. A final 100 % step is added when missing.
     """
     if not isinstance(raw, list | tuple) or not raw:
         raise InvalidRequest(f"{where}: steps must be a non-empty list")
@@ -116,23 +119,25 @@ def parse_step_list(raw: Any, where: str) -> tuple[Step, ...]:
             steps.append(SetWeight(pct / 100, parse_duration(entry.get("duration", 0), at)))
         elif keys == {"gate"} and entry["gate"] == "manual":
             steps.append(ManualGate())
-        elif "requests" in keys and keys <= {"requests", "completion"}:
+        elif "requests" in keys and keys <= {"requests", "completion", "timeout"}:
             n = entry["requests"]
             if not isinstance(n, int) or isinstance(n, bool) or n < 1:
                 raise InvalidRequest(f"{at}: requests {n!r} (allowed: an integer >= 1)")
             completion = entry.get("completion", "response")
-            if completion == "response":
-                steps.append(RequestGate(n, "response"))
-            elif completion == "reported":
-                steps.append(RequestGate(n, "reported"))
-            else:
+            if completion not in COMPLETIONS:
                 raise InvalidRequest(
                     f"{at}: completion {completion!r} (allowed: {', '.join(COMPLETIONS)})"
                 )
+            timeout = REPORTED_GATE_TIMEOUT_S if completion == "reported" else None
+            if "timeout" in entry:
+                timeout = parse_duration(entry["timeout"], at)
+                if timeout <= 0:
+                    raise InvalidRequest(f"{at}: timeout {entry['timeout']!r} must be > 0")
+            steps.append(RequestGate(n, completion, timeout))
         else:
             raise InvalidRequest(
                 f"{at}: {dict(entry)!r} (allowed: {{weight, duration}}, {{gate: manual}}, "
-                "{requests: N, completion: response | reported})"
+                "{requests: N, completion: response | reported, timeout: T})"
             )
     final = steps[-1]
     if not (isinstance(final, SetWeight) and final.weight == 1.0):

@@ -166,8 +166,9 @@ def _allow_traffic(d: Deployment, obs: Observation) -> Plan:
             return Plan(_wait(d, now, started + duration))
         case ManualGate():
             return Plan(_wait(d, now, None))
-        case RequestGate(count=n, completion=completion):
+        case RequestGate(count=n, completion=completion, timeout_s=timeout):
             succeeded = "reported Succeeded" if completion == "reported" else "succeeded"
+            deadline = None if timeout is None else started + timeout
             if obs.gate.failed:
                 why = f"{obs.gate.failed} of the first {n} requests on the new version failed"
                 if obs.gate.reason:
@@ -181,6 +182,12 @@ def _allow_traffic(d: Deployment, obs: Observation) -> Plan:
                     State.ALLOW_TRAFFIC,
                     f"the first {n} requests {succeeded}",
                 )
+            if deadline is not None and now >= deadline:
+                why = (
+                    f"request gate timed out after {timeout:g}s: {obs.gate.succeeded} of "
+                    f"the first {n} requests {succeeded}, {obs.gate.routed} routed"
+                )
+                return _stop(d, now, why, "request_gate", rollback=True, failed=True)
             if obs.gate.routed >= n and obs.gate.open:
                 # N requests went to the new version: send it no more until they finish.
                 ev = _event(
@@ -191,8 +198,8 @@ def _allow_traffic(d: Deployment, obs: Observation) -> Plan:
                     f"no more until {n} have {succeeded}",
                     {"index": d.step_index, "weight": 0.0},
                 )
-                return Plan(_wait(d, now, None), aliases=aliases_at(d, 0.0), events=(ev,))
-            return Plan(_wait(d, now, None))
+                return Plan(_wait(d, now, deadline), aliases=aliases_at(d, 0.0), events=(ev,))
+            return Plan(_wait(d, now, deadline))
         case None:
             return _enter_step(d, 0, now, State.ALLOW_TRAFFIC, "resuming")
         case _:

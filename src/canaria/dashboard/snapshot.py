@@ -310,9 +310,10 @@ def _step_detail(step: Step, weight: float) -> str:
             return f"{pct} of traffic on the new version" + (f", hold {s:g} s" if s else "")
         case ManualGate():
             return f"hold {weight * 100:g}% until an operator promotes"
-        case RequestGate(count=n, completion=c):
+        case RequestGate(count=n, completion=c, timeout_s=timeout):
             until = "report Succeeded" if c == "reported" else "succeed"
-            return f"send the next {n} requests to the new version, wait until all {until}"
+            limit = f" (fail after {timeout:g} s)" if timeout is not None else ""
+            return f"send the next {n} requests to the new version, wait until all {until}{limit}"
 
 
 def _hook_row(

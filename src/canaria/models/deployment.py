@@ -72,6 +72,10 @@ class RequestGate:
     # "response": an invocation succeeds when it returns without error; "reported": when
     # the work it started reports Succeeded (POST /canaria/v1/functions/{fn}/completions)
     completion: Literal["response", "reported"] = "response"
+    # the step fails (and rolls back) if it has not passed this long after it began; None:
+    # no limit. Step lists default it to an hour for "reported" gates (as a hook's limit),
+    # so a job that never reports cannot hold a deployment forever.
+    timeout_s: float | None = None
     kind: Literal["request_gate"] = "request_gate"
 
 

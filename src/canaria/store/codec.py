@@ -42,7 +42,12 @@ def step_from_dict(raw: dict[str, Any]) -> Step:
         completion = raw.get("completion", "response")
         if completion not in ("response", "reported"):
             raise ValueError(f"unknown request gate completion {completion!r}")
-        return RequestGate(count=int(raw["count"]), completion=completion)
+        timeout = raw.get("timeout_s")  # absent in rows written before gate timeouts
+        return RequestGate(
+            count=int(raw["count"]),
+            completion=completion,
+            timeout_s=None if timeout is None else float(timeout),
+        )
     raise ValueError(f"unknown step kind {kind!r}")
 
 
@@ -79,9 +84,10 @@ def step_label(step: Step) -> str:
             return f"{w * 100:g}% for {d:g}s" if d else f"{w * 100:g}%"
         case ManualGate():
             return "manual gate"
-        case RequestGate(count=n, completion="reported"):
-            return f"first {n} requests, completion reported"
-        case RequestGate(count=n):
-            return f"first {n} requests"
+        case RequestGate(count=n, completion=completion, timeout_s=timeout):
+            label = f"first {n} requests"
+            if completion == "reported":
+                label += ", completion reported"
+            return label + (f", within {timeout:g}s" if timeout is not None else "")
         case _:
             assert_never(step)

@@ -218,6 +218,32 @@ async def test_request_ids_are_noted_only_while_a_reported_gate_is_in_force(live
     assert [g.request_id for g in live.store.gate_requests(d.id, 1)] == ["r1"]
 
 
+async def test_a_gate_whose_reports_never_all_come_fails_at_its_timeout(live: Live) -> None:
+    d = await live.begin(RequestGate(3, "reported", timeout_s=600.0), SetWeight(1.0))
+    live.serve(2, "r1", "r2", "r3")
+    live.report("r1", "Succeeded")
+    live.report("r2", "Succeeded")
+    d = await live.tick(d, 599)
+    assert d.state is State.ALLOW_TRAFFIC and d.next_wake_at is not None
+    assert d.next_wake_at <= d.step_started_at + 600.0  # wakes up for the deadline
+    d = await live.tick(d, 1)
+    assert d.state is State.FAILED and d.rolled_back
+    assert d.error_code == "REQUEST_GATE_FAILURE" and d.stopped_by == "request_gate"
+    assert d.error_message == (
+        "request gate timed out after 600s: 2 of the first 3 requests reported Succeeded, 3 routed"
+    )
+    assert live.alias() == Alias("Fn", "live", 1)
+
+
+async def test_a_gate_that_passes_before_its_timeout_is_not_failed_by_it(live: Live) -> None:
+    d = await live.begin(RequestGate(1, "reported", timeout_s=60.0), SetWeight(1.0))
+    live.serve(2, "r1")
+    live.report("r1", "Succeeded")
+    d = await live.tick(d, 59)
+    d = await live.ctl.step(d.id)
+    assert d.state is State.SUCCEEDED and live.alias() == Alias("Fn", "live", 2)
+
+
 # ---- step syntax ---------------------------------------------------------------------
 
 
@@ -226,8 +252,21 @@ def test_step_syntax_for_completion() -> None:
         [{"requests": 3, "completion": "reported"}, {"requests": 2, "completion": "response"}],
         where="Batch",
     )
-    assert steps == (RequestGate(3, "reported"), RequestGate(2, "response"), SetWeight(1.0))
+    # a reported gate is limited to an hour unless told otherwise; a response gate is not
+    assert steps == (
+        RequestGate(3, "reported", 3600.0),
+        RequestGate(2, "response"),
+        SetWeight(1.0),
+    )
     assert parse_step_list([{"requests": 1}], where="B")[0] == RequestGate(1, "response")
+    timed = parse_step_list(
+        [
+            {"requests": 2, "completion": "reported", "timeout": "6h"},
+            {"requests": 1, "timeout": 90},
+        ],
+        where="B",
+    )
+    assert timed[:2] == (RequestGate(2, "reported", 6 * 3600.0), RequestGate(1, "response", 90.0))
 
 
 @pytest.mark.parametrize(
@@ -238,12 +277,17 @@ def test_step_syntax_for_completion() -> None:
             "Batch: step 1: completion 'async' (allowed: response, reported)",
         ),
         ([{"requests": 3, "completion": None}], "completion None (allowed: response, reported)"),
-        ([{"completion": "reported"}], "{requests: N, completion: response | reported}"),
+        (
+            [{"completion": "reported"}],
+            "{requests: N, completion: response | reported, timeout: T}",
+        ),
         ([{"requests": 0, "completion": "reported"}], "requests 0 (allowed: an integer >= 1)"),
         (
-            [{"requests": 3, "completion": "reported", "timeout": "1h"}],
-            "{requests: N, completion: response | reported}",
+            [{"requests": 3, "completion": "reported", "after": "1h"}],
+            "{requests: N, completion: response | reported, timeout: T}",
         ),
+        ([{"requests": 3, "timeout": "soon"}], "Batch: step 1: duration 'soon'"),
+        ([{"requests": 3, "timeout": 0}], "Batch: step 1: timeout 0 must be > 0"),
     ],
 )
 def test_bad_completion_steps(raw: list[object], msg: str) -> None:

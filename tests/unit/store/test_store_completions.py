@@ -55,7 +55,7 @@ def test_gate_requests_join_their_reports(any_store: Store) -> None:
 
 
 def test_request_gate_completion_roundtrips(any_store: Store) -> None:
-    d = deployment((RequestGate(3, "reported"), RequestGate(2), SetWeight(1.0)))
+    d = deployment((RequestGate(3, "reported", 3600.0), RequestGate(2), SetWeight(1.0)))
     any_store.create_deployment(d)
     assert any_store.deployment(d.id).steps == d.steps
 
@@ -64,7 +64,8 @@ def test_rows_stored_before_completion_existed_still_load(any_store: Store) -> N
     d = deployment((RequestGate(3), SetWeight(1.0)))
     any_store.create_deployment(d)
     old = codec.loads(codec.deployment_to_json(d))
-    del old["steps"][0]["completion"]  # the shape written before the field was added
+    del old["steps"][0]["completion"]  # the shape written before these fields were added
+    del old["steps"][0]["timeout_s"]
     with any_store.tx() as conn:
         conn.execute(
             update(schema.deployments)
