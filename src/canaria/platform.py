@@ -122,6 +122,8 @@ class Platform:
         self.tables = DynamoEngine(self.state_dir, self.access_key, self.secret_key)
         self.state_machines = StateMachines(clock, PlatformTasks(self, options.host, options.port))
         self._tasks: list[asyncio.Task[Any]] = []
+        self._retiring: set[asyncio.Task[None]] = set()
+        self.routing.alias_listeners.append(self._retire_unrouted)
         self._release_lock = asyncio.Lock()
         self.control_url = f"http://{options.host}:{options.control_port}"
 
@@ -147,10 +149,26 @@ class Platform:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.gateway.stop()
         await self.state_machines.close()
+        await asyncio.gather(*self._retiring, return_exceptions=True)
         await asyncio.gather(*(rt.close() for rt in self.runtimes.values()))
         await self.tables.stop()
         self.logbook.close()
         self.store.close()
+
+    def _retire_unrouted(self, function: str) -> None:
+        """After an alias of ``function`` moved: stop the idle environments of versions no
+        alias routes to any more (the old version after a shift, the new one after a
+        rollback), as Lambda reclaims them, instead of at the idle timeout. A later
+        invocation of such a version by qualifier starts a fresh environment."""
+        runtime = self.runtimes.get(function)
+        if runtime is None:
+            return
+        keep = self.routing.routed_versions(function)
+        for version in runtime.environments():
+            if version not in keep:
+                task = asyncio.ensure_future(runtime.retire(version))
+                self._retiring.add(task)
+                task.add_done_callback(self._retiring.discard)
 
     def _alarm_specs(self) -> Mapping[str, Any]:
         return self.app.alarms if self.app else {}

@@ -130,6 +130,12 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
                         if name in p.runtimes
                         else 0,
                         "cold_starts": p.runtimes[name].cold_starts() if name in p.runtimes else 0,
+                        # warm execution environments (worker processes) per version
+                        "environments": {
+                            str(v): n for v, n in sorted(p.runtimes[name].environments().items())
+                        }
+                        if name in p.runtimes
+                        else {},
                     }
                     for name, spec in (app.functions.items() if app else [])
                 },

@@ -10,7 +10,7 @@ choice it made.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from canaria.errors import NotFound
 from canaria.models import Alias, RouteSpec
@@ -28,6 +28,8 @@ class Routing:
         self._latest: dict[str, int] = {}
         self._mode: SplitMode = split_mode
         self._rng = random.Random(seed)
+        # called with the function's name after each of its aliases is written
+        self.alias_listeners: list[Callable[[str], None]] = []
 
     # ---- writes ------------------------------------------------------------------------
 
@@ -41,6 +43,8 @@ class Routing:
     def set_alias(self, alias: Alias) -> None:
         """Point an alias; the very next request routed uses it, with a fresh split."""
         self._splits[(alias.function, alias.name)] = AliasSplit(alias, self._mode, self._rng)
+        for listener in self.alias_listeners:
+            listener(alias.function)
 
     def set_latest(self, function: str, version: int) -> None:
         self._latest[function] = version
@@ -64,6 +68,15 @@ class Routing:
 
     def latest(self, function: str) -> int | None:
         return self._latest.get(function)
+
+    def routed_versions(self, function: str) -> set[int]:
+        """Every version of ``function`` some alias sends traffic to, and its latest when
+        its routes (or, for a function without routes, its callers) invoke $LATEST."""
+        out = {v for (fn, _), s in self._splits.items() if fn == function for v in s.versions()}
+        latest = self._latest.get(function)
+        if latest is not None and function not in self._route_alias:
+            out.add(latest)
+        return out
 
     def route_alias(self, function: str) -> str | None:
         """The alias the routes of ``function`` invoke, None for $LATEST."""

@@ -44,6 +44,11 @@ class AliasSplit:
         self._cur_c = 0
         self._rng = rng if mode == "random" else None
 
+    def versions(self) -> tuple[int, ...]:
+        """The versions this split can pick (a 0-weight additional version included)."""
+        extra = self.alias.additional_version
+        return (self.primary,) if extra is None else (self.primary, extra)
+
     def pick(self) -> int:
         wc = self._wc
         if wc == 0:

@@ -107,6 +107,14 @@ class FunctionRuntime:
     def set_reserved_concurrency(self, reserved: int | None) -> None:
         self._reserved = reserved
 
+    def environments(self) -> dict[int, int]:
+        """Live execution environments (worker processes) per version number."""
+        out: dict[int, int] = {}
+        for w in self._workers:
+            if not w.dead:
+                out[w.version.number] = out.get(w.version.number, 0) + 1
+        return out
+
     def worker_pids(self) -> list[int]:
         """Live worker processes (for tests and the dashboard)."""
         return [w.pid for w in self._workers if w.pid is not None]

@@ -29,7 +29,7 @@ Metadata:
     deployment_configs:
       FirstThreeJobs:
         steps:
-          - {requests: 3, completion: reported}
+          - {requests: 3, completion: reported, timeout: 6h}
           - {weight: 100}
 Resources:
   BatchFunction:
@@ -134,7 +134,7 @@ def send_three(c: Canaria, dep: str, release: str, stable: tuple[str, str]) -> l
     """Three jobs reach the new version; then the gate sends it no more. ``stable``: the
     old version's number and release."""
     d = in_gate(c, dep)
-    assert d["steps"][0] == "first 3 requests, completion reported"
+    assert d["steps"][0] == "first 3 requests, completion reported, within 21600s"
     jobs = [start_job(c) for _ in range(3)]
     assert {j["release"] for j in jobs} == {release}
     c.advance(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,6 +56,39 @@ def test_good_release_shifts_all_traffic(hello: Canaria) -> None:
     out = hello.cli("history", "HelloFunction", "--json")
     assert out.returncode == 0
     assert [v["number"] for v in json.loads(out.stdout)["versions"]] == [1, 2]
+
+
+def environments(c: Canaria, function: str = "HelloFunction") -> dict[str, int]:
+    return dict(c.status()["functions"][function]["environments"])
+
+
+def until_environments(c: Canaria, wanted: dict[str, int]) -> dict[str, int]:
+    """Retiring stops workers in the background: poll a little."""
+    deadline = time.monotonic() + 10
+    while (envs := environments(c)) != wanted and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return envs
+
+
+def test_versions_no_alias_routes_to_lose_their_environments(hello: Canaria) -> None:
+    for _ in range(3):
+        assert hello.http("GET", "/hello")[0] == 200
+    assert environments(hello) == {"1": 1}
+    code, deps = deploy(hello, "v2")
+    d = hello.wait_deployment(str(deps[0]["id"]), step=30)
+    assert d["state"] == "Succeeded", d
+    # v1 is routed no more: its warm environment is gone; v2's (the hook's probe) stays
+    assert until_environments(hello, {"2": 1}) == {"2": 1}
+    code, deps = deploy(hello, "v3")
+    dep = str(deps[0]["id"])
+    while hello.api().get(f"/deployments/{dep}")["state"] != "AllowTraffic":
+        hello.advance(1)
+    assert hello.cli("stop", dep).returncode == 0  # rolled back to v2
+    assert until_environments(hello, {"2": 1}) == {"2": 1}
+    # a version can still be invoked by qualifier: a fresh environment starts for it
+    r = hello.cli("invoke", "HelloFunction:1", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["payload"]["statusCode"] == 200
+    assert environments(hello) == {"1": 1, "2": 1}
 
 
 def test_unchanged_template_deploys_nothing(hello: Canaria) -> None:

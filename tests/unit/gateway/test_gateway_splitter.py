@@ -75,6 +75,21 @@ def test_choose_uses_the_routes_alias_or_latest() -> None:
     assert r.choose("plain") == (7, None)
 
 
+def test_routed_versions_and_alias_listeners() -> None:
+    r = routing()
+    written: list[str] = []
+    r.alias_listeners.append(written.append)
+    r.set_latest("fn", 3)  # fn's routes go through its alias: latest is not routed
+    assert r.routed_versions("fn") == {1, 2}
+    assert r.routed_versions("plain") == {7}  # no alias: its latest is what runs
+    r.set_alias(Alias("fn", "live", 1, 2, 0.0))  # a closed request gate still holds 2
+    assert r.routed_versions("fn") == {1, 2}
+    r.set_alias(Alias("fn", "live", 2))
+    assert r.routed_versions("fn") == {2}
+    assert written == ["fn", "fn"]
+    assert r.routed_versions("nothing") == set()
+
+
 def test_choose_refuses_unknown() -> None:
     r = routing()
     with pytest.raises(NotFound, match="no published version"):
