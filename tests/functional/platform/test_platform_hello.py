@@ -74,12 +74,12 @@ def test_versions_no_alias_routes_to_lose_their_environments(hello: Canaria) -> 
     for _ in range(3):
         assert hello.http("GET", "/hello")[0] == 200
     assert environments(hello) == {"1": 1}
-    code, deps = deploy(hello, "v2")
+    _, deps = deploy(hello, "v2")
     d = hello.wait_deployment(str(deps[0]["id"]), step=30)
     assert d["state"] == "Succeeded", d
     # v1 is routed no more: its warm environment is gone; v2's (the hook's probe) stays
     assert until_environments(hello, {"2": 1}) == {"2": 1}
-    code, deps = deploy(hello, "v3")
+    _, deps = deploy(hello, "v3")
     dep = str(deps[0]["id"])
     while hello.api().get(f"/deployments/{dep}")["state"] != "AllowTraffic":
         hello.advance(1)
