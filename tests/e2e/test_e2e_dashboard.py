@@ -181,19 +181,11 @@ def test_e2e_the_page_asks_for_the_token_then_signs_in(canaria: Canaria, page: P
 
 
 def test_e2e_a_faulty_version_is_rolled_back_live(canaria: Canaria, page: Page) -> None:
-    # v3 fails every third request of a warm environment; its PreTraffic hook sends the
-    # first, so the canary gets traffic. The loop stays as a guard should the hook ever
-    # fail the deployment before traffic shifts (the page shows that too).
-    for _ in range(8):
-        deployment_id = deploy(canaria, "v3")
-        expect(page.locator("#dep-id")).to_have_text(deployment_id)
-        d = until_traffic_shifts(canaria, deployment_id)
-        if d["state"] == "AllowTraffic":
-            break
-        assert d["state"] == "Failed" and d["stopped_by"] == "hook:BeforeAllowTraffic", d
-        expect(page.locator("#dep-state")).to_have_text("Failed")
-        expect(page.locator("#lifecycle")).to_contain_text("hook PreTrafficHook")
-        expect(page.locator("#lifecycle")).to_contain_text("failed")
+    # v3 fails every third request of a warm environment; the PreTraffic hook sends the
+    # first, which always works, so the canary gets traffic and only real traffic fails.
+    deployment_id = deploy(canaria, "v3")
+    expect(page.locator("#dep-id")).to_have_text(deployment_id)
+    d = until_traffic_shifts(canaria, deployment_id)
     assert d["state"] == "AllowTraffic", d
     expect(page.locator("#dep-state")).to_have_text("AllowTraffic")
     expect(page.locator("#lifecycle")).to_contain_text("running")
