@@ -1,7 +1,7 @@
 """Gateway throughput against a raw uvicorn ASGI hello world, measured in the same run.
 
     .venv/bin/python bench/gateway_throughput.py [--runs 5] [--duration 5] [--connections 64]
-                                                 [--invoker trivial|workers]
+                                                 [--invoker trivial|workers] [--unpinned]
 
 Each server runs in its own process pinned to core 0; the load generator runs pinned to
 core 1: ``wrk`` when it is on PATH (``apt-get install -y wrk``), else a small asyncio
@@ -9,6 +9,10 @@ keep-alive load generator in this script. Servers are measured alternately, medi
 ``--runs`` runs of ``--duration`` seconds each after a warm-up; the script prints a
 markdown table with requests/s and the ratio gateway/uvicorn, and stops every process
 it started.
+
+``--unpinned`` lets the kernel place everything on both cores (servers, workers and the
+load generator compete): uvicorn is one process either way, while the gateway's worker
+processes can then run beside it.
 
 ``--invoker trivial`` (default) answers in-process with a fixed proxy response: it
 measures the data plane alone. ``--invoker workers`` plugs in the worker runtime
@@ -41,8 +45,11 @@ PATH = "/hello"
 HELLO = b'{"message": "hello"}'
 
 
+PINNED = True  # False with --unpinned
+
+
 def pin_to(core: int) -> None:
-    if hasattr(os, "sched_setaffinity") and core < (os.cpu_count() or 1):
+    if PINNED and hasattr(os, "sched_setaffinity") and core < (os.cpu_count() or 1):
         os.sched_setaffinity(0, {core})
 
 
@@ -359,6 +366,8 @@ def measure(args: argparse.Namespace) -> None:
             args.invoker,
         ],
     }
+    if not PINNED:
+        setups = {name: [*child_args, "--unpinned"] for name, child_args in setups.items()}
     children: dict[str, tuple[Child, int]] = {}
     results: dict[str, list[float]] = {name: [] for name in setups}
     try:
@@ -381,9 +390,14 @@ def measure(args: argparse.Namespace) -> None:
             child.close()
     medians = {name: statistics.median(values) for name, values in results.items()}
     base, gateway = list(medians.values())
+    placement = (
+        f"server on core {SERVER_CORE}, load on core {LOAD_CORE}"
+        if PINNED
+        else "unpinned: servers, workers and load share both cores"
+    )
     print(
         f"\n{args.runs} runs of {args.duration:g} s, {args.connections} connections, "
-        f"{generator}; server on core {SERVER_CORE}, load on core {LOAD_CORE}\n"
+        f"{generator}; {placement}\n"
     )
     print("| setup | req/s (median) | runs |")
     print("|---|---:|---|")
@@ -399,9 +413,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--invoker", default="trivial", choices=["trivial", "workers"])
+    parser.add_argument("--unpinned", action="store_true", help="no CPU pinning at all")
     parser.add_argument("--serve", choices=["uvicorn", "gateway"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global PINNED
+    PINNED = not args.unpinned
     if args.serve:
         pin_to(SERVER_CORE)
         if args.serve == "uvicorn":
