@@ -120,7 +120,9 @@ class Platform:
         # The DynamoDB engine's port is fixed now, so every function's environment can name
         # it even before the first template with a table starts it.
         self.tables = DynamoEngine(self.state_dir, self.access_key, self.secret_key)
-        self.state_machines = StateMachines(clock, PlatformTasks(self, options.host, options.port))
+        self.state_machines = StateMachines(
+            clock, PlatformTasks(self, options.host, options.port), self.store
+        )
         self._tasks: list[asyncio.Task[Any]] = []
         self._retiring: set[asyncio.Task[None]] = set()
         self.routing.alias_listeners.append(self._retire_unrouted)
@@ -136,6 +138,7 @@ class Platform:
         )
         self.controller.recover()
         result = await self._release(app, initial=True)
+        self.state_machines.load()
         await self.gateway.start()
         self._tasks.append(asyncio.ensure_future(self.controller.run()))
         self._tasks.append(asyncio.ensure_future(self.signals.watch_alarms(self._alarm_specs)))

@@ -2,7 +2,10 @@
 
 ``StateMachines`` keeps the machines the template declares (and any created through
 ``CreateStateMachine``), starts executions of them on the ``workflows`` interpreter and
-keeps each execution's status and history (in memory, the last ``KEEP`` executions).
+keeps each execution's status and history: the last ``KEEP`` executions in memory and,
+given a store, in the store too (a row when an execution starts, rewritten when it ends),
+so they outlive a restart as STANDARD executions do on AWS. ``load`` reads them back;
+one that was running when canaria stopped is ABORTED.
 
 ``PlatformTasks`` is the interpreter's task runner on this machine:
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import logging
 import re
 import uuid
 from collections import OrderedDict
@@ -33,10 +37,13 @@ from canaria.aws.arns import ACCOUNT, REGION, parse_function
 from canaria.clock import Clock
 from canaria.errors import CanariaError, Conflict, InvalidRequest, NotFound
 from canaria.models import InvokeResult, StateMachineSpec
+from canaria.store import ABANDONED_CAUSE, ExecutionRecord, Executions, Store
 
 KEEP = 1000
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 EXECUTE_API = re.compile(r"^[a-z0-9-]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com$")
+
+log = logging.getLogger("canaria")
 
 
 class Invoker(Protocol):
@@ -88,7 +95,7 @@ class Machine:
     name: str
     arn: str
     definition: Mapping[str, Any]
-    parsed: Any  # workflows' validated definition
+    parsed: Any  # workflows' validated definition; None for a machine no longer declared
     type: str
     created: float
 
@@ -108,14 +115,19 @@ class Execution:
     history: list[workflows.HistoryEvent] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
     abort: asyncio.Event = field(default_factory=asyncio.Event)
+    # StopExecution's error and cause, which the ABORTED execution reports
+    stop_request: tuple[str | None, str | None] | None = None
 
 
 class StateMachines:
-    def __init__(self, clock: Clock, tasks: workflows.TaskRunner) -> None:
+    def __init__(
+        self, clock: Clock, tasks: workflows.TaskRunner, store: Store | None = None
+    ) -> None:
         self.clock = clock
         self.tasks = tasks
         self.machines: dict[str, Machine] = {}
         self.executions: OrderedDict[str, Execution] = OrderedDict()
+        self.kept = None if store is None else Executions(store, KEEP)
 
     # ---- machines ------------------------------------------------------------------------
 
@@ -156,11 +168,51 @@ class StateMachines:
 
     # ---- executions ----------------------------------------------------------------------
 
+    def load(self) -> None:
+        """Read back the executions the store keeps (once, before serving, after the
+        template's machines are adopted). Those left RUNNING by a canaria that stopped
+        become ABORTED; one whose machine is gone still answers."""
+        if self.kept is None:
+            return
+        loaded: OrderedDict[str, Execution] = OrderedDict()
+        for r in self.kept.load(self.clock.now()):
+            if r.arn in self.executions:  # started here already: this process owns it
+                continue
+            m = self.machines.get(r.machine_arn) or Machine(
+                r.machine_name, r.machine_arn, {}, None, r.machine_type, r.started
+            )
+            loaded[r.arn] = Execution(
+                r.arn,
+                r.name,
+                m,
+                r.input,
+                r.started,
+                str(r.status),
+                r.stopped,
+                r.output,
+                r.error,
+                r.cause,
+                list(r.history),
+            )
+        loaded.update(self.executions)
+        self.executions = loaded
+
     def execution(self, arn: str) -> Execution:
         e = self.executions.get(arn)
         if e is None:
             raise ExecutionDoesNotExist(f"Execution Does Not Exist: '{arn}'")
         return e
+
+    def executions_of(self, machine_ref: str) -> list[Execution]:
+        """A machine's executions, newest first. A machine the template no longer declares
+        still lists the executions kept of it."""
+        try:
+            arn = self.machine(machine_ref).arn
+        except StateMachineDoesNotExist:
+            arn = machine_ref if machine_ref.startswith("arn:") else machine_arn(machine_ref)
+            if not any(e.machine.arn == arn for e in self.executions.values()):
+                raise
+        return [e for e in reversed(self.executions.values()) if e.machine.arn == arn]
 
     def _new_execution(
         self, machine_ref: str, name: str | None, input_text: str | None
@@ -177,6 +229,11 @@ class StateMachines:
         except orjson.JSONDecodeError as exc:
             raise InvalidExecutionInput(f"Invalid State Machine Execution Input: {exc}") from None
         e = Execution(arn, name, m, value, self.clock.now())
+        if self.kept is not None:
+            try:
+                self.kept.start(_record(e))
+            except Conflict as exc:  # the name was used before canaria restarted
+                raise ExecutionAlreadyExists(exc.message) from None
         self.executions[arn] = e
         while len(self.executions) > KEEP:
             oldest = next(iter(self.executions.values()))
@@ -200,11 +257,18 @@ class StateMachines:
             )
             e.status, e.output = str(result.status), result.output
             e.error, e.cause = result.error, result.cause
-        except asyncio.CancelledError:
-            e.status = "ABORTED"
+            if e.status == "ABORTED" and e.stop_request is not None:
+                e.error, e.cause = e.stop_request
+        except asyncio.CancelledError:  # canaria is stopping
+            e.status, e.cause = "ABORTED", ABANDONED_CAUSE
         except Exception as exc:  # an interpreter bug must not leave it RUNNING forever
             e.status, e.error, e.cause = "FAILED", "States.Runtime", f"{type(exc).__name__}: {exc}"
         e.stopped = self.clock.now()
+        if self.kept is not None:
+            try:
+                self.kept.finish(_record(e))
+            except Exception:  # the answer still stands; a restart would call it ABORTED
+                log.exception("could not store the end of execution %s", e.arn)
 
     def start(self, machine_ref: str, name: str | None, input_text: str | None) -> Execution:
         e = self._new_execution(machine_ref, name, input_text)
@@ -221,16 +285,35 @@ class StateMachines:
     async def stop(self, arn: str, error: str | None, cause: str | None) -> Execution:
         e = self.execution(arn)
         if e.status == "RUNNING" and e.task is not None:
+            e.stop_request = (error, cause)
             e.abort.set()
             await asyncio.gather(e.task, return_exceptions=True)
-            e.error, e.cause = error, cause
         return e
 
     async def close(self) -> None:
+        """Abort the executions still running (their rows say so)."""
         running = [e.task for e in self.executions.values() if e.task and not e.task.done()]
         for t in running:
             t.cancel()
         await asyncio.gather(*running, return_exceptions=True)
+
+
+def _record(e: Execution) -> ExecutionRecord:
+    return ExecutionRecord(
+        arn=e.arn,
+        name=e.name,
+        machine_arn=e.machine.arn,
+        machine_name=e.machine.name,
+        machine_type=e.machine.type,
+        input=e.input,
+        started=e.started,
+        status=workflows.ExecutionStatus(e.status),
+        stopped=e.stopped,
+        output=e.output,
+        error=e.error,
+        cause=e.cause,
+        history=tuple(e.history),
+    )
 
 
 # ---- tasks ---------------------------------------------------------------------------------

@@ -147,12 +147,11 @@ async def stop_execution(sm: StateMachines, body: dict[str, Any]) -> Any:
 
 
 async def list_executions(sm: StateMachines, body: dict[str, Any]) -> Any:
-    m = sm.machine(_required(body, "stateMachineArn"))
     wanted = body.get("statusFilter")
     found = [
         e
-        for e in reversed(sm.executions.values())
-        if e.machine.arn == m.arn and (wanted is None or e.status == wanted)
+        for e in sm.executions_of(_required(body, "stateMachineArn"))
+        if wanted is None or e.status == wanted
     ]
     limit = int(body.get("maxResults") or 100)
     return {

@@ -1,5 +1,6 @@
 """Control-plane state: SQLite (WAL) by default, PostgreSQL via CANARIA_DATABASE_URL."""
 
+from canaria.store.executions import ABANDONED_CAUSE, ExecutionRecord, Executions
 from canaria.store.store import (
     CompletionReport,
     CompletionStatus,
@@ -11,8 +12,11 @@ from canaria.store.store import (
 )
 
 __all__ = [
+    "ABANDONED_CAUSE",
     "CompletionReport",
     "CompletionStatus",
+    "ExecutionRecord",
+    "Executions",
     "GateRequest",
     "Store",
     "database_url",

@@ -127,3 +127,25 @@ gate_requests = Table(
     Column("version", Integer, nullable=False),
     Column("started_at", Float, nullable=False),
 )
+
+# Step Functions executions, as STANDARD executions outlive the service that ran them: the
+# machine's arn, name and type are kept so a machine no longer declared still answers.
+# ``seq`` orders executions by start (times can tie on a manual clock).
+executions = Table(
+    "executions",
+    metadata,
+    Column("arn", String(256), primary_key=True),
+    Column("seq", Integer, nullable=False, index=True),
+    Column("name", String(80), nullable=False),
+    Column("machine_arn", String(256), nullable=False),
+    Column("machine_name", String(80), nullable=False),
+    Column("machine_type", String(16), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("input", Text, nullable=False),  # JSON
+    Column("output", Text, nullable=True),  # JSON
+    Column("error", Text, nullable=True),
+    Column("cause", Text, nullable=True),
+    Column("history", Text, nullable=False),  # JSON list of history events
+    Column("started_at", Float, nullable=False),
+    Column("stopped_at", Float, nullable=True),
+)
