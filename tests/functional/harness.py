@@ -15,6 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import boto3
+from botocore.config import Config
+
+from canaria.auth import access_key_id, secret_access_key
 from canaria.cli.client import ApiError, Client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,6 +132,18 @@ class Canaria:
 
     def api(self) -> Client:
         return Client(f"http://127.0.0.1:{self.control_port}", self.token())
+
+    def aws(self, service: str) -> Any:
+        """A boto3 client for ``service`` against this canaria's edge, signed with its
+        token's keys, as a function's SDK would be."""
+        return boto3.client(
+            service,
+            endpoint_url=f"http://127.0.0.1:{self.control_port}",
+            region_name="us-east-1",
+            aws_access_key_id=access_key_id(self.token()),
+            aws_secret_access_key=secret_access_key(self.token()),
+            config=Config(inject_host_prefix=False),
+        )
 
     def token(self) -> str:
         return (self.state / "token").read_text().strip()

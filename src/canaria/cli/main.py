@@ -18,6 +18,7 @@ from rich.live import Live
 from canaria.cli import render
 from canaria.cli.client import ApiError, Client, state_dir
 from canaria.cli.simulate import simulate
+from canaria.models import MAX_SLOW_TOLERANCE_MS
 
 app = typer.Typer(
     add_completion=False,
@@ -186,7 +187,7 @@ def deploy(
     if early_promotion:
         judge["early_promotion"] = True
     if slow_tolerance_ms is not None:
-        if not 0 <= slow_tolerance_ms < 3_600_000:
+        if not 0 <= slow_tolerance_ms < MAX_SLOW_TOLERANCE_MS:
             fail(f"--slow-tolerance-ms must be milliseconds >= 0, got {slow_tolerance_ms}")
         judge["slow_tolerance_ms"] = slow_tolerance_ms
     client = Client()

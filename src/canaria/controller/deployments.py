@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from canaria.controller.configs import steps_for
-from canaria.models import DeploymentConfigSpec, DeploymentPreference
+from canaria.models import MAX_SLOW_TOLERANCE_MS, DeploymentConfigSpec, DeploymentPreference
 from canaria.models.deployment import Deployment, Step, Target
 
 _ALPHABET = string.ascii_uppercase + string.digits
@@ -44,7 +44,7 @@ def judge_override(raw: object) -> dict[str, Any]:
                     ok = ok and 0 < number < math.inf
                     allowed = "a number > 0, e.g. 0.5"
                 else:
-                    ok = ok and 0 <= number < 3_600_000
+                    ok = ok and 0 <= number < MAX_SLOW_TOLERANCE_MS
                     allowed = "milliseconds >= 0, e.g. 1"
                 if ok:
                     out[key] = number

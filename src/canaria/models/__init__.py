@@ -1,6 +1,7 @@
 """Frozen dataclasses without I/O: the vocabulary every package shares."""
 
 from canaria.models.app import (
+    MAX_SLOW_TOLERANCE_MS,
     AlarmSpec,
     ApiSpec,
     Application,
@@ -18,6 +19,7 @@ from canaria.models.app import (
 from canaria.models.runtime import Alias, InvokeResult, Version
 
 __all__ = [
+    "MAX_SLOW_TOLERANCE_MS",
     "AlarmSpec",
     "Alias",
     "ApiSpec",

@@ -29,6 +29,10 @@ class TriggerConfig:
     target: str  # a webhook URL
 
 
+# the largest slow tolerance accepted (an hour): beyond, "slow" would mean nothing
+MAX_SLOW_TOLERANCE_MS = 3_600_000.0
+
+
 @dataclass(frozen=True)
 class JudgeSettings:
     enabled: bool = True

@@ -9,7 +9,13 @@ from typing import Any
 from canaria.aws.arns import parse_function
 from canaria.controller.configs import PREDEFINED, PREFIX
 from canaria.errors import InvalidRequest
-from canaria.models import AlarmSpec, DeploymentPreference, JudgeSettings, TriggerConfig
+from canaria.models import (
+    MAX_SLOW_TOLERANCE_MS,
+    AlarmSpec,
+    DeploymentPreference,
+    JudgeSettings,
+    TriggerConfig,
+)
 from canaria.template.context import Context
 from canaria.template.index import FUNCTION, Entry
 from canaria.template.nodes import (
@@ -199,7 +205,7 @@ def judge_settings(entry: Entry) -> JudgeSettings:
     if "slow_tolerance_ms" in judge:
         at = jat.key(judge, "slow_tolerance_ms")
         tolerance = as_float(judge["slow_tolerance_ms"], at)
-        if not 0 <= tolerance < 3_600_000:
+        if not 0 <= tolerance < MAX_SLOW_TOLERANCE_MS:
             raise at.error(
                 f"slow_tolerance_ms {tolerance} is out of range",
                 allowed="a number of milliseconds >= 0, e.g. 1 or 50",

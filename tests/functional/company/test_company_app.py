@@ -9,11 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from canaria.auth import access_key_id, secret_access_key
 from tests.functional.harness import Canaria, copy_example
 
 pytestmark = pytest.mark.slow
@@ -171,14 +168,7 @@ def test_company_crud_releases_and_safety_nets(company: Canaria, tmp_path: Path)
         assert reg.get(company_id)[0] == 200
 
     # ---- the Step Functions API, through boto3 --------------------------------------
-    sfn = boto3.client(
-        "stepfunctions",
-        endpoint_url=f"http://127.0.0.1:{c.control_port}",
-        region_name="us-east-1",
-        aws_access_key_id=access_key_id(c.token()),
-        aws_secret_access_key=secret_access_key(c.token()),
-        config=Config(inject_host_prefix=False),
-    )
+    sfn = c.aws("stepfunctions")
     machines = sfn.list_state_machines()["stateMachines"]
     assert [m["name"] for m in machines] == ["IntegrationTest"]
     run_ = sfn.start_sync_execution(stateMachineArn=machines[0]["stateMachineArn"], input="{}")

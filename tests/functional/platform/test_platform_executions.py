@@ -8,11 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from canaria.auth import access_key_id, secret_access_key
 from canaria.store import ABANDONED_CAUSE
 from tests.functional.harness import Canaria
 
@@ -71,17 +68,6 @@ def app(tmp_path: Path) -> Iterator[Canaria]:
     c.stop()
 
 
-def client(c: Canaria) -> Any:
-    return boto3.client(
-        "stepfunctions",
-        endpoint_url=f"http://127.0.0.1:{c.control_port}",
-        region_name="us-east-1",
-        aws_access_key_id=access_key_id(c.token()),
-        aws_secret_access_key=secret_access_key(c.token()),
-        config=Config(inject_host_prefix=False),
-    )
-
-
 def seen(sfn: Any, arn: str, machine: str) -> tuple[Any, Any, Any]:
     def clean(answer: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in answer.items() if k != "ResponseMetadata"}
@@ -94,7 +80,7 @@ def seen(sfn: Any, arn: str, machine: str) -> tuple[Any, Any, Any]:
 
 
 def test_executions_survive_a_restart_and_a_kill(app: Canaria) -> None:
-    sfn = client(app)
+    sfn = app.aws("stepfunctions")
     machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
     calc, slow = machines["Calc"], machines["Slow"]
     done = sfn.start_sync_execution(stateMachineArn=calc, name="first", input='{"n": 21}')
@@ -110,7 +96,7 @@ def test_executions_survive_a_restart_and_a_kill(app: Canaria) -> None:
     # ---- a clean restart: the finished execution answers as before -----------------
     app.stop()
     app.start()
-    sfn = client(app)
+    sfn = app.aws("stepfunctions")
     assert seen(sfn, arn, calc) == before
     stopped = sfn.describe_execution(executionArn=napping)
     assert (stopped["status"], stopped["cause"]) == ("ABORTED", ABANDONED_CAUSE)
@@ -121,7 +107,7 @@ def test_executions_survive_a_restart_and_a_kill(app: Canaria) -> None:
     orphan = sfn.start_execution(stateMachineArn=slow, name="orphan")["executionArn"]
     app.kill()
     app.start()
-    sfn = client(app)
+    sfn = app.aws("stepfunctions")
     assert seen(sfn, arn, calc) == before
     view = sfn.describe_execution(executionArn=orphan)
     assert (view["status"], view["cause"]) == ("ABORTED", ABANDONED_CAUSE)
