@@ -8,6 +8,7 @@ The last step always sets weight 1.0.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -78,8 +79,10 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|ms)?\s*$")
 
 
 def parse_duration(value: Any, where: str) -> float:
-    """``90``, ``"90s"``, ``"2m"``, ``"1h"`` → seconds."""
+    """``90``, ``"90s"``, ``"2m"``, ``"1h"`` → seconds (finite, not negative)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if not 0 <= value < math.inf:  # also NaN: a wake-up time computed from it is NaN
+            raise InvalidRequest(f"{where}: duration {value!r} (allowed: seconds >= 0)")
         return float(value)
     m = _DURATION.match(str(value))
     if not m:

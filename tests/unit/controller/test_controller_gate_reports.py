@@ -288,6 +288,9 @@ def test_step_syntax_for_completion() -> None:
         ),
         ([{"requests": 3, "timeout": "soon"}], "Batch: step 1: duration 'soon'"),
         ([{"requests": 3, "timeout": 0}], "Batch: step 1: timeout 0 must be > 0"),
+        ([{"requests": 3, "timeout": float("nan")}], "Batch: step 1: duration nan"),
+        ([{"weight": 5, "duration": float("inf")}], "Batch: step 1: duration inf"),
+        ([{"weight": 5, "duration": -60}], "Batch: step 1: duration -60"),
     ],
 )
 def test_bad_completion_steps(raw: list[object], msg: str) -> None:
