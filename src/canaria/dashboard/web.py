@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -36,21 +35,14 @@ from starlette.routing import BaseRoute, Route
 
 from canaria.control.routes import COOKIE, authorized, error
 from canaria.dashboard.snapshot import BlastRadius, DashboardSource, snapshot
+from canaria.npm import node_package
 
 STATIC = Path(__file__).parent / "static"
 OWN_FILES = frozenset({"app.js", "app.css"})
 
 
-def node_modules() -> Path:
-    """Where ``make setup`` installed the npm packages (``CANARIA_NODE_MODULES`` wins)."""
-    env = os.environ.get("CANARIA_NODE_MODULES")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "node_modules"
-
-
 def vendor_files() -> dict[str, Path]:
-    dist = node_modules() / "uplot" / "dist"
+    dist = node_package("uplot") / "dist"
     return {"uplot.js": dist / "uPlot.iife.min.js", "uplot.css": dist / "uPlot.min.css"}
 
 
@@ -182,4 +174,4 @@ def dashboard_routes(p: DashboardSource) -> list[BaseRoute]:
     ]
 
 
-__all__ = ["SnapshotCache", "dashboard_routes", "node_modules", "vendor_files"]
+__all__ = ["SnapshotCache", "dashboard_routes", "vendor_files"]

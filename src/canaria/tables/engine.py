@@ -24,9 +24,9 @@ from typing import Any
 
 from canaria.errors import CanariaError, TemplateError
 from canaria.models import TableSpec
+from canaria.npm import node_package
 
 log = logging.getLogger("canaria.tables")
-ROOT = Path(__file__).resolve().parents[3]
 
 
 class EngineError(CanariaError):
@@ -37,7 +37,7 @@ class EngineError(CanariaError):
 def dynalite_script() -> Path | None:
     env = os.environ.get("CANARIA_DYNALITE")
     candidates = [Path(env)] if env else []
-    candidates.append(ROOT / "node_modules" / "dynalite" / "cli.js")
+    candidates.append(node_package("dynalite") / "cli.js")
     return next((c for c in candidates if c.is_file()), None)
 
 
