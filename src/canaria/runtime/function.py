@@ -54,6 +54,7 @@ from canaria.runtime.environment import (
     start_line,
     timeout_message,
 )
+from canaria.runtime.launch import new_environment
 from canaria.runtime.process import Invocation, Reply, ReplyKind, WorkerProcess
 
 WATCH_S = 0.02  # timeout precision and RSS poll period
@@ -167,13 +168,16 @@ class FunctionRuntime:
         inv = Invocation(request_id, loop.create_future())
         idle = self._idle.get(version.number)
         worker = idle.pop() if idle else None
+        while worker is not None and worker.dead:  # it exited while idle: never reuse it
+            self._discard(worker)
+            worker = idle.pop() if idle else None
         cold = worker is None
         reply: Reply | None = None
         try:
             if worker is None:
                 self._cold_starts += 1
                 self._make_room()
-                worker = WorkerProcess(
+                worker = new_environment(
                     self.name, version, self._env_extra, self._line_sink(version.number), now
                 )
                 self._workers.add(worker)
@@ -233,7 +237,7 @@ class FunctionRuntime:
             case ReplyKind.OK:
                 healthy = True
             case ReplyKind.ERROR:
-                healthy = worker.init_error is None
+                healthy = worker.init_error is None and not worker.dead
                 error_type = _error_type(payload)
             case ReplyKind.OOM:
                 error_type = "Runtime.OutOfMemory"

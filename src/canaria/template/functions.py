@@ -10,10 +10,10 @@ names a function by its ``FunctionName``, it is translated to the logical id.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, assert_never
 
+from canaria import runtimes
 from canaria.errors import TemplateError
 from canaria.gateway.routes import DEFAULT_ROUTE, compile_route
 from canaria.models import (
@@ -85,8 +85,6 @@ FUNCTION_PROPERTIES = (
     "VpcConfig",
 )
 ALIAS_NAME = re.compile(r"(?!^[0-9]+$)([a-zA-Z0-9-_]+)")
-PYTHON = re.compile(r"^python3\.\d+$")
-RUNNING = f"python{sys.version_info.major}.{sys.version_info.minor}"
 UNTRIGGERED_EVENTS = (
     "S3",
     "SNS",
@@ -135,20 +133,15 @@ def build_function(
         )
     handler = _required_str(ctx, entry, "Handler")
     runtime = _required_str(ctx, entry, "Runtime")
-    if not PYTHON.match(runtime):
-        raise ctx.at(entry, "Runtime").error(
-            f"runtime {runtime!r} is not supported: canaria runs Python functions",
-            allowed="python3.x",
-        )
-    if runtime != RUNNING:
-        ctx.warn(entry, f"Runtime {runtime}: canaria runs it with the installed {RUNNING}")
+    code_uri = _code_uri(ctx, entry)
+    _accept_runtime(ctx, entry, runtime, code_uri)
     name = ctx.get(entry, "FunctionName")
     if name is not NO_VALUE:  # checked, then set aside: canaria serves the logical id
         as_str(name, ctx.at(entry, "FunctionName"))
     config = FunctionConfig(
         handler=handler,
         runtime=runtime,
-        code_uri=_code_uri(ctx, entry),
+        code_uri=code_uri,
         environment=_environment(ctx, entry),
         timeout_s=float(_int(ctx, entry, "Timeout", 3, 1, 900)),
         memory_mb=_int(ctx, entry, "MemorySize", 128, 128, 10240),
@@ -199,6 +192,44 @@ def _int(ctx: Context, entry: Entry, key: str, default: int, lo: int, hi: int) -
 def _optional_int(ctx: Context, entry: Entry, key: str, lo: int) -> int | None:
     value = ctx.get(entry, key)
     return None if value is NO_VALUE else as_int(value, ctx.at(entry, key), lo)
+
+
+def _accept_runtime(ctx: Context, entry: Entry, runtime: str, code_uri: str) -> None:
+    """Refuse a runtime that cannot run here; warn when it runs on another version."""
+    at = ctx.at(entry, "Runtime")
+    match runtimes.family(runtime):
+        case None:
+            raise at.error(f"runtime {runtime!r} is not supported", allowed=runtimes.ALLOWED)
+        case runtimes.Family.PYTHON:
+            if runtime != runtimes.RUNNING_PYTHON:
+                ctx.warn(
+                    entry,
+                    f"Runtime {runtime}: canaria runs it with the installed "
+                    f"{runtimes.RUNNING_PYTHON}",
+                )
+        case runtimes.Family.NODEJS:
+            node = runtimes.installed_node()
+            if node is None:
+                raise at.error(
+                    f"function {entry.logical_id} needs Node.js ({runtime}) but there is no "
+                    "`node` on PATH: install Node.js (https://nodejs.org, or your system's "
+                    "`nodejs` package) and run canaria again",
+                    allowed="a `node` executable on PATH",
+                )
+            if node.major != runtimes.node_major(runtime):
+                ctx.warn(
+                    entry,
+                    f"Runtime {runtime}: canaria runs it with the installed Node.js {node.version}",
+                )
+        case runtimes.Family.PROVIDED:
+            problem = runtimes.bootstrap_problem(code_uri)
+            if problem is not None:
+                raise at.error(
+                    f"runtime {runtime!r} starts the function's own bootstrap, but {problem}",
+                    allowed="an executable file named 'bootstrap' at the top of CodeUri",
+                )
+        case unreachable:
+            assert_never(unreachable)
 
 
 def _code_uri(ctx: Context, entry: Entry) -> str:

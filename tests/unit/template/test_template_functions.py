@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from canaria import runtimes
 from canaria.template import load
 from tests.unit.template.template_helpers import PY, fails, function, line_of, resources, write
 
@@ -102,13 +103,59 @@ def test_unknown_property_lists_allowed(tmp_path: Path) -> None:
     assert err.allowed is not None and "Timeout" in err.allowed and "Handler" in err.allowed
 
 
-@pytest.mark.parametrize(
-    ("runtime", "allowed"), [("nodejs20.x", "python3.x"), ("python2.7", "python3.x")]
-)
-def test_non_python_runtime(tmp_path: Path, runtime: str, allowed: str) -> None:
+@pytest.mark.parametrize("runtime", ["python2.7", "java21", "dotnet8", "nodejs", "provided.al3"])
+def test_unsupported_runtime(tmp_path: Path, runtime: str) -> None:
     path = write(tmp_path, resources(function().replace(f"Runtime: {PY}", f"Runtime: {runtime}")))
     err = fails(path)
-    assert err.prop == "Resources.Fn.Properties.Runtime" and err.allowed == allowed
+    assert err.prop == "Resources.Fn.Properties.Runtime" and err.allowed == runtimes.ALLOWED
+    assert "python3.x" in err.allowed and "nodejs" in err.allowed and "provided" in err.allowed
+
+
+@pytest.mark.skipif(runtimes.installed_node() is None, reason="needs node on PATH")
+def test_nodejs_runtime_is_accepted_and_warns_on_another_major(tmp_path: Path) -> None:
+    node = runtimes.installed_node()
+    assert node is not None
+    same = f"nodejs{node.major}.x"
+    app = load(write(tmp_path, resources(function().replace(f"Runtime: {PY}", "Runtime: " + same))))
+    assert app.functions["Fn"].config.runtime == same and not app.warnings
+    other = f"nodejs{node.major + 2}.x"
+    app = load(
+        write(tmp_path, resources(function().replace(f"Runtime: {PY}", f"Runtime: {other}")))
+    )
+    assert any(other in w and node.version in w for w in app.warnings)
+
+
+def test_nodejs_without_node_on_path_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    runtimes.installed_node.cache_clear()
+    try:
+        path = write(
+            tmp_path, resources(function().replace(f"Runtime: {PY}", "Runtime: nodejs20.x"))
+        )
+        err = fails(path)
+    finally:
+        runtimes.installed_node.cache_clear()
+    assert err.prop == "Resources.Fn.Properties.Runtime"
+    assert "function Fn needs Node.js (nodejs20.x)" in err.message
+    assert "install Node.js" in err.message
+
+
+def test_provided_needs_an_executable_bootstrap(tmp_path: Path) -> None:
+    path = write(tmp_path, resources(function().replace(f"Runtime: {PY}", "Runtime: provided.al2")))
+    err = fails(path)
+    assert err.prop == "Resources.Fn.Properties.Runtime" and "no 'bootstrap' file" in err.message
+    code = Path(path).parent / "src"
+    code.mkdir(exist_ok=True)
+    (code / "bootstrap").write_text("#!/bin/sh\n")
+    (code / "bootstrap").chmod(0o644)
+    err = fails(path)
+    assert "'bootstrap' in CodeUri is not executable" in err.message and "chmod +x" in err.message
+    (code / "bootstrap").chmod(0o755)
+    assert load(path).functions["Fn"].config.runtime == "provided.al2"
 
 
 def test_other_python_runtime_warns(tmp_path: Path) -> None:

@@ -1,0 +1,260 @@
+"""An execution environment that speaks the Lambda Runtime API: Node.js and ``provided``.
+
+``ApiProcess`` is a ``WorkerProcess`` to the function's pool (``function.py``): the same
+``start`` / ``invoke`` / ``fail`` / ``kill`` / ``stop``, the same ``Reply`` kinds, the same
+watchdog for timeouts and memory, so pools, logs, metrics, the judge, hooks and reclaiming
+are shared with Python's workers. What differs is how the process is reached:
+
+- it gets its own Runtime API listener (``runtime_api.py``) and ``AWS_LAMBDA_RUNTIME_API``;
+- it is ready when it first asks for ``next`` (init done), or fails the request that
+  started it when it posts ``/runtime/init/error`` or exits first;
+- its stdout and stderr are pipes read here; before a response or error is accepted they
+  are drained, so everything the handler wrote before answering belongs to its request;
+- a timeout, like an exit, ends the whole process group (the runtime and anything it
+  started) and the next request gets a fresh environment.
+
+The command is ``node <canaria's bootstrap.js>`` for ``nodejs*.x`` (see ``node.py``) and
+``<CodeUri>/bootstrap`` for ``provided*``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from canaria.models.runtime import Version
+from canaria.runtime.process import OnLine, Reply, ReplyKind, WorkerProcess
+from canaria.runtime.runtime_api import MAX_RESPONSE_BYTES, Event, RuntimeApi
+
+_READ = 65536
+
+
+class ApiProcess(WorkerProcess):
+    def __init__(
+        self,
+        function: str,
+        version: Version,
+        env: Mapping[str, str],
+        command: Sequence[str],
+        on_line: OnLine,
+        now: float,
+    ) -> None:
+        super().__init__(function, version, {}, on_line, now)
+        self.env = dict(env)
+        self.command = list(command)
+        self.api = RuntimeApi(self)
+        self._fds: dict[int, tuple[str, bytearray]] = {}
+        self._waiter: asyncio.Task[None] | None = None
+        self._sent_at = 0.0
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    async def start(self, timeout_s: float) -> Reply | None:
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        self.env["AWS_LAMBDA_RUNTIME_API"] = await self.api.start()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=err_w,
+                cwd=self.version.artifact,
+                env=self.env,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            for fd in (out_r, err_r):
+                os.close(fd)
+            self.api.close()
+            self.dead = True
+            self.init_error = {
+                "errorMessage": f"could not start {self.command[0]}: {exc.strerror or exc}",
+                "errorType": "Runtime.InvalidEntrypoint",
+            }
+            return Reply(ReplyKind.ERROR, orjson.dumps(self.init_error), duration_ms=0.0)
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        self._ready = loop.create_future()
+        for fd, stream in ((out_r, "stdout"), (err_r, "stderr")):
+            os.set_blocking(fd, False)
+            self._fds[fd] = (stream, bytearray())
+            loop.add_reader(fd, self._readable, fd)
+        self._waiter = asyncio.ensure_future(self._wait_exit())
+        self.deadline = time.monotonic() + timeout_s
+        ready = await self._ready
+        self.init_ms = (time.perf_counter() - started) * 1000.0
+        inv = self.current
+        if inv is not None:
+            inv.initialised = True
+        if ready is None:  # exited or was killed during init
+            assert inv is not None
+            return await inv.future
+        if ready.get("error") is not None:
+            self.init_error = dict(ready["error"])
+            return Reply(ReplyKind.ERROR, orjson.dumps(self.init_error), duration_ms=0.0)
+        return None
+
+    async def stop(self, grace_s: float = 1.0) -> None:
+        """Close the API and kill the process group (a runtime has nothing to flush)."""
+        self.dead = True
+        self.api.close()
+        self.kill()
+        if self.proc is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.proc.wait(), grace_s + 5.0)
+        if self._waiter is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._waiter, grace_s)
+        self._close_pipes()
+
+    async def _wait_exit(self) -> None:
+        assert self.proc is not None
+        returncode = await self.proc.wait()
+        self._drain()
+        self.dead = True
+        self.api.close()
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(None)
+        inv = self.current
+        if inv is not None and not inv.future.done():
+            inv.future.set_result(Reply(ReplyKind.EXITED, returncode=returncode))
+
+    # ---- invocation -----------------------------------------------------------------------
+
+    async def invoke(self, header: dict[str, Any], event: bytes, timeout_s: float) -> Reply:
+        inv = self.current
+        assert inv is not None
+        if self.dead:
+            return await inv.future if inv.future.done() else Reply(ReplyKind.EXITED)
+        self.deadline = time.monotonic() + timeout_s
+        self._sent_at = time.perf_counter()
+        self.api.deliver(
+            Event(
+                request_id=header["id"],
+                deadline_ms=header["deadline"],
+                function_arn=header["arn"],
+                trace_id=header["trace"],
+                body=event,
+                client_context=header.get("client_context"),
+                cognito_identity=header.get("cognito_identity"),
+            )
+        )
+        return await inv.future
+
+    # ---- what the runtime says (runtime_api.Listener) -------------------------------------
+
+    def on_next(self) -> None:
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result({"error": None})
+
+    def on_response(self, request_id: str, body: bytes) -> bool:
+        return self._answer(request_id, ReplyKind.OK, body)
+
+    def on_error(
+        self, request_id: str, body: bytes, error_type: str | None, *, exiting: bool
+    ) -> bool:
+        if exiting:  # an uncaught exception: the runtime exits, never reuse it
+            self.dead = True
+        return self._answer(request_id, ReplyKind.ERROR, _error_payload(body, error_type))
+
+    def on_too_large(self, request_id: str, size: int) -> bool:
+        shape = {
+            "errorMessage": f"Response payload size ({size} bytes) exceeded maximum allowed "
+            f"payload size ({MAX_RESPONSE_BYTES} bytes).",
+            "errorType": "Function.ResponseSizeTooLarge",
+        }
+        return self._answer(request_id, ReplyKind.ERROR, orjson.dumps(shape))
+
+    def on_init_error(self, body: bytes, error_type: str | None) -> None:
+        self._drain()
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result({"error": orjson.loads(_error_payload(body, error_type))})
+
+    def _answer(self, request_id: str, kind: ReplyKind, payload: bytes) -> bool:
+        inv = self.current
+        if inv is None or inv.request_id != request_id or inv.future.done():
+            return False
+        self._drain()
+        elapsed = (time.perf_counter() - self._sent_at) * 1000.0
+        inv.future.set_result(
+            Reply(kind, payload, duration_ms=elapsed, max_memory_kib=self.rss_kib() or 0)
+        )
+        return True
+
+    # ---- output ---------------------------------------------------------------------------
+
+    def _readable(self, fd: int) -> None:
+        self._read(fd)
+
+    def _read(self, fd: int) -> None:
+        """Read what is in the pipe now; log each complete line against the current request."""
+        entry = self._fds.get(fd)
+        if entry is None:
+            return
+        stream, pending = entry
+        while True:
+            try:
+                chunk = os.read(fd, _READ)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno == errno.EINTR:
+                    continue
+                chunk = b""
+            if not chunk:
+                if pending:
+                    self._line(self.current, stream, pending.decode("utf-8", "replace"))
+                    pending.clear()
+                self._close_fd(fd)
+                return
+            pending += chunk
+            if b"\n" in chunk:
+                *lines, rest = bytes(pending).split(b"\n")
+                pending[:] = rest
+                for line in lines:
+                    self._line(self.current, stream, line.decode("utf-8", "replace"))
+
+    def _drain(self) -> None:
+        for fd in list(self._fds):
+            self._read(fd)
+
+    def _close_fd(self, fd: int) -> None:
+        self._fds.pop(fd, None)
+        with contextlib.suppress(Exception):
+            asyncio.get_running_loop().remove_reader(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+    def _close_pipes(self) -> None:
+        for fd in list(self._fds):
+            self._close_fd(fd)
+
+
+def _error_payload(body: bytes, error_type: str | None) -> bytes:
+    """Lambda's error shape from what the runtime posted (JSON object, else text)."""
+    try:
+        shape = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        shape = None
+    if isinstance(shape, dict):
+        if "errorType" not in shape and error_type:
+            shape["errorType"] = error_type
+        return orjson.dumps(shape)
+    return orjson.dumps(
+        {
+            "errorMessage": body.decode("utf-8", "replace"),
+            "errorType": error_type or "Runtime.Unknown",
+        }
+    )

@@ -1,0 +1,77 @@
+"""Which kind of execution environment a version gets, and its process environment.
+
+    python3.x     WorkerProcess: canaria's worker protocol (the fast path)
+    nodejs<N>.x   ApiProcess: ``node`` running canaria's ``node/bootstrap.js``
+    provided*     ApiProcess: ``<code>/bootstrap``
+
+Node.js functions find the AWS SDK Lambda bundles for their runtime (v2 ``aws-sdk`` up to
+nodejs16.x, v3 ``@aws-sdk/*`` from nodejs18.x) in canaria's npm packages, on ``NODE_PATH``;
+``node/preload.js`` (``NODE_OPTIONS=--require``) points SDK v2 at canaria's endpoints and
+hides the generation the runtime would not have.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from canaria import runtimes
+from canaria.models.runtime import Version
+from canaria.npm import node_modules
+from canaria.runtime.api_process import ApiProcess
+from canaria.runtime.environment import log_stream_name, worker_environment
+from canaria.runtime.process import WorkerProcess
+
+NODE_DIR = Path(__file__).resolve().parent / "node"
+BOOTSTRAP_JS = NODE_DIR / "bootstrap.js"
+PRELOAD_JS = NODE_DIR / "preload.js"
+
+OnLine = Callable[[str, str, str], None]
+
+
+def new_environment(
+    function: str,
+    version: Version,
+    env_extra: Mapping[str, str],
+    on_line: OnLine,
+    now: float,
+) -> WorkerProcess:
+    """An execution environment (not started) for one version of ``function``."""
+    runtime = version.config.runtime
+    kind = runtimes.family(runtime)
+    if kind is None or kind is runtimes.Family.PYTHON:
+        return WorkerProcess(function, version, dict(env_extra), on_line, now)
+    env = api_environment(function, version, env_extra, log_stream_name(version.number, now))
+    if kind is runtimes.Family.NODEJS:
+        node = runtimes.installed_node()
+        command = [node.path if node else "node", str(BOOTSTRAP_JS)]
+    else:
+        command = [str(Path(version.artifact) / "bootstrap")]
+    return ApiProcess(function, version, env, command, on_line, now)
+
+
+def api_environment(
+    function: str, version: Version, env_extra: Mapping[str, str], log_stream: str
+) -> dict[str, str]:
+    """Lambda's environment for a Runtime API runtime (the template's variables win)."""
+    env = worker_environment(function, version, env_extra, log_stream=log_stream)
+    own = version.config.environment
+    runtime = version.config.runtime
+    if "PYTHONPATH" not in own:
+        env.pop("PYTHONPATH", None)
+    if runtimes.family(runtime) is runtimes.Family.PROVIDED:
+        env.pop("AWS_EXECUTION_ENV", None)
+        return env
+    env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{runtime}"
+    node = runtimes.installed_node()
+    if node is not None:
+        env["PATH"] = os.pathsep.join([str(Path(node.path).parent), env["PATH"]])
+    sdk = str(node_modules())
+    env["CANARIA_SDK_PATH"] = sdk
+    if "NODE_PATH" not in own:
+        env["NODE_PATH"] = os.pathsep.join([sdk, version.artifact])
+    env["NODE_OPTIONS"] = f"--require {PRELOAD_JS} " + own.get("NODE_OPTIONS", "")
+    if runtimes.bundles_sdk_v2(runtime):
+        env.setdefault("AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE", "1")
+    return env

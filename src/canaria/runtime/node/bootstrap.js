@@ -1,0 +1,296 @@
+'use strict';
+// canaria's Node.js runtime client: Lambda's handler contract over the Lambda Runtime API.
+//
+// Started as `node bootstrap.js` in the function's code directory with AWS_LAMBDA_RUNTIME_API,
+// LAMBDA_TASK_ROOT and _HANDLER set. It loads the handler once (CommonJS, or ES module for
+// `.mjs` and `"type": "module"`), then serves one invocation at a time: GET .../next, call the
+// handler (async, or with a callback), POST .../response or .../error. Errors have the shape
+// of Lambda's Node.js runtime: {errorType, errorMessage, trace}.
+const http = require('http');
+const fs = require('fs');
+const path = require('path');
+const util = require('util');
+const { pathToFileURL } = require('url');
+
+const [HOST, PORT] = (process.env.AWS_LAMBDA_RUNTIME_API || '').split(':');
+const BASE = '/2018-06-01/runtime';
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const TASK_ROOT = process.env.LAMBDA_TASK_ROOT || process.cwd();
+
+function call(method, urlPath, body, headers) {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.from(body);
+    const req = http.request(
+      {
+        host: HOST,
+        port: PORT,
+        method,
+        path: urlPath,
+        agent,
+        headers: Object.assign(
+          data === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': data.length },
+          headers || {},
+        ),
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+// ---- errors ------------------------------------------------------------------------------
+
+function errorShape(error) {
+  try {
+    if (util.types.isNativeError(error) || (error && typeof error === 'object' && 'message' in error && 'name' in error)) {
+      return {
+        errorType: String(error.name),
+        errorMessage: String(error.message),
+        trace: typeof error.stack === 'string' ? error.stack.split('\n') : [],
+      };
+    }
+    return { errorType: typeof error, errorMessage: String(error), trace: [] };
+  } catch (_e) {
+    return {
+      errorType: 'handled',
+      errorMessage: 'callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack',
+    };
+  }
+}
+
+function runtimeError(type, message, cause) {
+  const err = new Error(message);
+  err.name = type;
+  if (cause && cause.stack) err.stack = `${type}: ${message}\n${String(cause.stack).split('\n').slice(1).join('\n')}`;
+  return err;
+}
+
+// ---- logging: Lambda's text format, one record per line ----------------------------------
+
+let currentRequestId = undefined;
+function patchConsole() {
+  const levels = { log: 'INFO', info: 'INFO', warn: 'WARN', error: 'ERROR', debug: 'DEBUG', trace: 'TRACE' };
+  for (const [name, level] of Object.entries(levels)) {
+    console[name] = (...args) => {
+      const text = util.format(...args).replace(/\n/g, '\r');
+      process.stdout.write(`${new Date().toISOString()}\t${currentRequestId || 'undefined'}\t${level}\t${text}\n`);
+    };
+  }
+}
+
+// ---- the handler -------------------------------------------------------------------------
+
+function typeModule(file) {
+  let dir = path.dirname(file);
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg)) {
+      try {
+        return JSON.parse(fs.readFileSync(pkg, 'utf8')).type === 'module';
+      } catch (_e) {
+        return false;
+      }
+    }
+    const up = path.dirname(dir);
+    if (up === dir) return false;
+    dir = up;
+  }
+}
+
+let esmHooks = false;
+async function importModule(file) {
+  if (!esmHooks) {
+    esmHooks = true;
+    const Module = require('module');
+    if (typeof Module.register === 'function' && process.env.CANARIA_SDK_PATH) {
+      // ES modules ignore NODE_PATH: let bare imports fall back to the SDK Lambda provides.
+      Module.register(pathToFileURL(path.join(__dirname, 'esm_resolve.mjs')).href, {
+        data: { sdkPath: process.env.CANARIA_SDK_PATH },
+      });
+    }
+  }
+  return import(pathToFileURL(file).href);
+}
+
+async function loadModule(root, moduleRoot, moduleName) {
+  const base = path.resolve(root, moduleRoot, moduleName);
+  try {
+    if (fs.existsSync(base + '.js')) {
+      return typeModule(base + '.js') ? await importModule(base + '.js') : require(base + '.js');
+    }
+    if (fs.existsSync(base + '.mjs')) return await importModule(base + '.mjs');
+    if (fs.existsSync(base + '.cjs')) return require(base + '.cjs');
+    const resolved = require.resolve(moduleName, { paths: [path.resolve(root, moduleRoot), root] });
+    return require(resolved);
+  } catch (err) {
+    if (err instanceof SyntaxError) {
+      throw runtimeError('Runtime.UserCodeSyntaxError', `${err.name}: ${err.message}`, err);
+    }
+    if (err && err.code === 'ERR_REQUIRE_ESM') return importModule(require.resolve(base));
+    if (err && (err.code === 'MODULE_NOT_FOUND' || err.code === 'ERR_MODULE_NOT_FOUND')) {
+      throw runtimeError('Runtime.ImportModuleError', `Error: ${err.message}`, err);
+    }
+    throw err;
+  }
+}
+
+async function loadHandler(spec) {
+  const slash = spec.lastIndexOf('/');
+  const moduleRoot = slash >= 0 ? spec.slice(0, slash) : '';
+  const rest = slash >= 0 ? spec.slice(slash + 1) : spec;
+  const dot = rest.indexOf('.');
+  if (dot <= 0 || dot === rest.length - 1) {
+    throw runtimeError('Runtime.MalformedHandlerName', `Bad handler ${spec}`);
+  }
+  const moduleName = rest.slice(0, dot);
+  const handlerPath = rest.slice(dot + 1);
+  const mod = await loadModule(TASK_ROOT, moduleRoot, moduleName);
+  const lookup = (root) => handlerPath.split('.').reduce((o, p) => (o == null ? undefined : o[p]), root);
+  let fn = lookup(mod);
+  if (fn === undefined && mod && mod.default && typeof mod.default === 'object') fn = lookup(mod.default);
+  if (fn === undefined) {
+    throw runtimeError('Runtime.HandlerNotFound', `${rest} is undefined or not exported`);
+  }
+  if (typeof fn !== 'function') {
+    throw runtimeError('Runtime.HandlerNotFound', `${rest} is not a function`);
+  }
+  return fn;
+}
+
+// ---- one invocation ----------------------------------------------------------------------
+
+function makeContext(headers, finish) {
+  const deadline = Number(headers['lambda-runtime-deadline-ms']);
+  const context = {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
+    invokedFunctionArn: headers['lambda-runtime-invoked-function-arn'],
+    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    awsRequestId: headers['lambda-runtime-aws-request-id'],
+    logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
+    identity: undefined,
+    clientContext: undefined,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: (err, result) => finish(err, result, false),
+    succeed: (result) => finish(null, result, false),
+    fail: (err) => finish(err == null ? 'handled' : err, undefined, false),
+  };
+  if (headers['lambda-runtime-client-context']) {
+    context.clientContext = JSON.parse(headers['lambda-runtime-client-context']);
+  }
+  if (headers['lambda-runtime-cognito-identity']) {
+    const id = JSON.parse(headers['lambda-runtime-cognito-identity']);
+    context.identity = { cognitoIdentityId: id.cognitoIdentityId, cognitoIdentityPoolId: id.cognitoIdentityPoolId };
+  }
+  return context;
+}
+
+let failInvocation = null; // set while a handler runs: uncaught errors end that invocation
+
+function invoke(handler, event, headers) {
+  return new Promise((resolve) => {
+    let finished = false;
+    let context;
+    const settle = (err, value) => resolve(err != null ? { error: err } : { value });
+    const finish = (err, value, waitForEmptyLoop) => {
+      if (finished) return;
+      finished = true;
+      if (waitForEmptyLoop && context.callbackWaitsForEmptyEventLoop) {
+        process.once('beforeExit', () => settle(err, value));
+      } else {
+        settle(err, value);
+      }
+    };
+    failInvocation = (err) => resolve({ error: err, fatal: true });
+    context = makeContext(headers, finish);
+    const callback = (err, value) => finish(err, value, true);
+    let result;
+    try {
+      result = handler(event, context, callback);
+    } catch (err) {
+      finish(err, undefined, false);
+      return;
+    }
+    if (result && typeof result.then === 'function') {
+      result.then(
+        (value) => finish(null, value, false),
+        (err) => finish(err == null ? new Error('Promise rejected with ' + err) : err, undefined, false),
+      );
+    } else if (handler.length < 3) {
+      // a synchronous handler without a callback: the result is null once the loop is empty
+      finish(null, undefined, true);
+    }
+  });
+}
+
+async function main() {
+  patchConsole();
+  let handler;
+  try {
+    handler = await loadHandler(process.env._HANDLER || '');
+  } catch (err) {
+    const shape = errorShape(err);
+    console.error(`${shape.errorType}: ${shape.errorMessage}`);
+    await call('POST', `${BASE}/init/error`, JSON.stringify(shape), {
+      'Lambda-Runtime-Function-Error-Type': shape.errorType,
+    });
+    process.exit(129);
+  }
+  process.on('uncaughtException', (err) => {
+    if (failInvocation) failInvocation(err);
+    else process.exit(129);
+  });
+  process.on('unhandledRejection', (reason) => {
+    const err = runtimeError('Runtime.UnhandledPromiseRejection', `${reason && reason.stack ? reason.stack.split('\n')[0] : String(reason)}`, reason);
+    if (failInvocation) failInvocation(err);
+    else process.exit(128);
+  });
+  for (;;) {
+    const next = await call('GET', `${BASE}/invocation/next`);
+    const headers = next.headers;
+    const id = headers['lambda-runtime-aws-request-id'];
+    currentRequestId = id;
+    if (headers['lambda-runtime-trace-id']) process.env._X_AMZN_TRACE_ID = headers['lambda-runtime-trace-id'];
+    else delete process.env._X_AMZN_TRACE_ID;
+    let event;
+    try {
+      event = JSON.parse(next.body.toString('utf8'));
+    } catch (_e) {
+      event = next.body.toString('utf8');
+    }
+    const outcome = await invoke(handler, event, headers);
+    failInvocation = null;
+    let body;
+    if (outcome.error === undefined) {
+      try {
+        body = JSON.stringify(outcome.value === undefined ? null : outcome.value);
+      } catch (err) {
+        outcome.error = runtimeError('Runtime.MarshalError', `Unable to stringify response body as json: ${err.message}`, err);
+      }
+    }
+    if (outcome.error !== undefined) {
+      const shape = errorShape(outcome.error);
+      console.error('Invoke Error', JSON.stringify(shape));
+      const extra = outcome.fatal ? { 'Lambda-Runtime-Function-Exit': '1' } : {};
+      await call('POST', `${BASE}/invocation/${id}/error`, JSON.stringify(shape), Object.assign({
+        'Lambda-Runtime-Function-Error-Type': shape.errorType,
+      }, extra));
+      if (outcome.fatal) process.exit(129);
+    } else {
+      await call('POST', `${BASE}/invocation/${id}/response`, body);
+    }
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`canaria bootstrap: ${err && err.stack ? err.stack : err}\n`);
+  process.exit(1);
+});

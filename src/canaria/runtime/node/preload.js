@@ -1,0 +1,69 @@
+'use strict';
+// Loaded into every Node.js function (NODE_OPTIONS=--require): make the AWS SDK Lambda
+// provides behave here as it does on Lambda, with no change to the function's code.
+//
+// - AWS SDK for JavaScript v2 (`aws-sdk`) ignores AWS_ENDPOINT_URL: every client it creates
+//   is pointed at AWS_ENDPOINT_URL_<SERVICE> when set (the service id upper-cased, spaces as
+//   underscores: DYNAMODB, SECRETS_MANAGER, ...), else at AWS_ENDPOINT_URL. An endpoint the
+//   code passes itself wins. (v3 reads those variables itself.)
+// - Lambda's nodejs16.x and earlier provide only v2, nodejs18.x and later only v3: the other
+//   generation is hidden unless the function ships it in its own node_modules.
+const Module = require('module');
+const path = require('path');
+
+const SDK = process.env.CANARIA_SDK_PATH || '';
+const major = /^AWS_Lambda_nodejs(\d+)\.x$/.exec(process.env.AWS_EXECUTION_ENV || '');
+const HIDDEN = major ? (Number(major[1]) <= 16 ? /^@aws-sdk\// : /^aws-sdk(\/|$)/) : null;
+
+function endpointFor(serviceId) {
+  if (serviceId) {
+    const own = process.env['AWS_ENDPOINT_URL_' + String(serviceId).replace(/[ -]/g, '_').toUpperCase()];
+    if (own) return own;
+  }
+  return process.env.AWS_ENDPOINT_URL || undefined;
+}
+
+const patched = new WeakSet();
+function patchV2(AWS) {
+  if (!AWS || typeof AWS.Service !== 'function' || patched.has(AWS.Service)) return;
+  patched.add(AWS.Service);
+  const initialize = AWS.Service.prototype.initialize;
+  AWS.Service.prototype.initialize = function (config) {
+    const meta = (this.api && this.api.metadata) || {};
+    const url = endpointFor(meta.serviceId || meta.serviceAbbreviation);
+    const own = config && config.endpoint;
+    const global = AWS.config && AWS.config[this.serviceIdentifier] && AWS.config[this.serviceIdentifier].endpoint;
+    if (url && !own && !global && !(AWS.config && AWS.config.endpoint)) {
+      config = Object.assign({}, config, { endpoint: url });
+      if (this.serviceIdentifier === 's3' && config.s3ForcePathStyle === undefined) config.s3ForcePathStyle = true;
+    }
+    return initialize.call(this, config);
+  };
+}
+
+const load = Module._load;
+Module._load = function (request, parent, isMain) {
+  const exported = load.apply(this, arguments);
+  if (typeof request === 'string' && (request === 'aws-sdk' || request.startsWith('aws-sdk/'))) {
+    try {
+      patchV2(load.call(this, 'aws-sdk/lib/core', parent, false));
+    } catch (_e) {
+      // not the SDK we know: leave it alone
+    }
+  }
+  return exported;
+};
+
+if (SDK && HIDDEN) {
+  const inside = (file) => typeof file === 'string' && file.startsWith(SDK + path.sep);
+  const resolveFilename = Module._resolveFilename;
+  Module._resolveFilename = function (request, parent) {
+    const file = resolveFilename.apply(this, arguments);
+    if (HIDDEN.test(request) && inside(file) && !(parent && inside(parent.filename))) {
+      const err = new Error(`Cannot find module '${request}'`);
+      err.code = 'MODULE_NOT_FOUND';
+      throw err;
+    }
+    return file;
+  };
+}

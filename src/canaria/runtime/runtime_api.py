@@ -1,0 +1,257 @@
+"""The Lambda Runtime API (``2018-06-01``), served to one execution environment.
+
+Every environment of a Node.js or ``provided`` function gets its own listener on
+127.0.0.1 (port chosen by the OS), named to the process by ``AWS_LAMBDA_RUNTIME_API``, as
+Lambda gives each sandbox its own. The runtime long-polls for work and reports back::
+
+    GET  /2018-06-01/runtime/invocation/next            → the event, with the headers
+         Lambda-Runtime-Aws-Request-Id, -Deadline-Ms, -Invoked-Function-Arn, -Trace-Id
+         (and -Client-Context, -Cognito-Identity when the invocation has them)
+    POST /2018-06-01/runtime/invocation/{id}/response   → 202 {"status":"OK"}
+    POST /2018-06-01/runtime/invocation/{id}/error      → 202 (Lambda-Runtime-Function-Error-Type)
+    POST /2018-06-01/runtime/init/error                 → 202
+
+One invocation at a time: ``deliver`` answers the parked ``next`` (or the next one to
+come). A response over 6 MB gets 413 and the invocation fails with
+``Function.ResponseSizeTooLarge``, as on Lambda. A request id that is not the one being
+served gets 400 ``InvalidRequestID``.
+
+The HTTP layer is a small ``asyncio.Protocol`` on ``httptools`` (the gateway's parser):
+keep-alive, no framework, so a warm round trip stays within a few hundred microseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Protocol
+
+import httptools
+import orjson
+
+PREFIX = "/2018-06-01/runtime/"
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100  # 6291556, Lambda's synchronous response limit
+_NEXT = PREFIX + "invocation/next"
+_INIT_ERROR = PREFIX + "init/error"
+_INVOCATION = PREFIX + "invocation/"
+_ACCEPTED = orjson.dumps({"status": "OK"})
+
+
+@dataclass(frozen=True)
+class Event:
+    """One invocation as the runtime receives it."""
+
+    request_id: str
+    deadline_ms: int
+    function_arn: str
+    trace_id: str
+    body: bytes
+    client_context: str | None = None
+    cognito_identity: str | None = None
+
+    def head(self) -> bytes:
+        lines = [
+            "HTTP/1.1 200 OK",
+            "Content-Type: application/json",
+            f"Lambda-Runtime-Aws-Request-Id: {self.request_id}",
+            f"Lambda-Runtime-Deadline-Ms: {self.deadline_ms}",
+            f"Lambda-Runtime-Invoked-Function-Arn: {self.function_arn}",
+            f"Lambda-Runtime-Trace-Id: {self.trace_id}",
+        ]
+        if self.client_context is not None:
+            lines.append(f"Lambda-Runtime-Client-Context: {self.client_context}")
+        if self.cognito_identity is not None:
+            lines.append(f"Lambda-Runtime-Cognito-Identity: {self.cognito_identity}")
+        lines.append(f"Content-Length: {len(self.body)}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+
+class Listener(Protocol):
+    """What the environment is told (``api_process.ApiProcess`` implements it)."""
+
+    def on_next(self) -> None: ...
+    def on_response(self, request_id: str, body: bytes) -> bool: ...
+    def on_error(
+        self, request_id: str, body: bytes, error_type: str | None, *, exiting: bool
+    ) -> bool: ...
+    def on_too_large(self, request_id: str, size: int) -> bool: ...
+    def on_init_error(self, body: bytes, error_type: str | None) -> None: ...
+
+
+class RuntimeApi:
+    """The state of one environment's API: the parked ``next`` and the event waiting."""
+
+    def __init__(self, listener: Listener) -> None:
+        self.listener = listener
+        self._parked: _Connection | None = None
+        self._queued: Event | None = None
+        self._server: asyncio.Server | None = None
+        self._connections: set[_Connection] = set()
+        self.address = ""
+
+    async def start(self) -> str:
+        """Listen on 127.0.0.1 (a free port); returns ``host:port`` for the runtime."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Connection(self), "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        self.address = f"127.0.0.1:{port}"
+        return self.address
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._connections):
+            conn.close()
+        self._parked = None
+        self._queued = None
+
+    def deliver(self, event: Event) -> None:
+        """Hand ``event`` to the runtime: now if it is waiting, else at its next ``next``."""
+        parked, self._parked = self._parked, None
+        if parked is not None and parked.open:
+            parked.send(event.head(), event.body)
+        else:
+            self._queued = event
+
+    # ---- requests ---------------------------------------------------------------------
+
+    def handle(self, conn: _Connection, method: str, url: str, request: _Request) -> None:
+        path = url.split("?", 1)[0]
+        if method == "GET" and path == _NEXT:
+            self.listener.on_next()
+            queued, self._queued = self._queued, None
+            if queued is not None:
+                conn.send(queued.head(), queued.body)
+            else:
+                self._parked = conn
+            return
+        if method == "POST" and path == _INIT_ERROR:
+            self.listener.on_init_error(request.body(), request.error_type)
+            conn.reply(202, _ACCEPTED)
+            return
+        if method == "POST" and path.startswith(_INVOCATION):
+            request_id, _, action = path[len(_INVOCATION) :].partition("/")
+            accepted: bool
+            if action == "response":
+                if request.too_large:
+                    self.listener.on_too_large(request_id, request.size)
+                    conn.reply(413, _error_body("Payload Too Large", "RequestEntityTooLarge"))
+                    return
+                accepted = self.listener.on_response(request_id, request.body())
+            elif action == "error":
+                accepted = self.listener.on_error(
+                    request_id, request.body(), request.error_type, exiting=request.exiting
+                )
+            else:
+                conn.reply(404, _error_body("Not found", "NotFound"))
+                return
+            if accepted:
+                conn.reply(202, _ACCEPTED)
+            else:
+                conn.reply(400, _error_body("Invalid request ID", "InvalidRequestID"))
+            return
+        conn.reply(404, _error_body(f"Not found: {method} {path}", "NotFound"))
+
+
+def _error_body(message: str, error_type: str) -> bytes:
+    return orjson.dumps({"errorMessage": message, "errorType": error_type})
+
+
+_STATUS = {
+    202: "Accepted",
+    400: "Bad Request",
+    404: "Not Found",
+    413: "Request Entity Too Large",
+    500: "Internal Server Error",
+}
+
+
+class _Request:
+    __slots__ = ("chunks", "error_type", "exiting", "size", "too_large")
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.too_large = False
+        self.error_type: str | None = None
+        self.exiting = False  # canaria's bootstrap: the runtime exits after this error
+
+    def body(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection from the runtime."""
+
+    def __init__(self, api: RuntimeApi) -> None:
+        self._api = api
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._url = b""
+        self._request = _Request()
+        self.open = False
+
+    # asyncio
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self.open = True
+        self._api._connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.open = False
+        self._api._connections.discard(self)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.reply(400, _error_body("Malformed HTTP request", "InvalidRequest"))
+            self.close()
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._request = _Request()
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"lambda-runtime-function-error-type":
+            self._request.error_type = value.decode("utf-8", "replace")
+        elif name.lower() == b"lambda-runtime-function-exit":
+            self._request.exiting = True
+
+    def on_body(self, body: bytes) -> None:
+        request = self._request
+        request.size += len(body)
+        if request.size > MAX_RESPONSE_BYTES:
+            request.too_large = True
+            request.chunks.clear()
+        elif not request.too_large:
+            request.chunks.append(body)
+
+    def on_message_complete(self) -> None:
+        method = self._parser.get_method().decode("ascii", "replace")
+        self._api.handle(self, method, self._url.decode("utf-8", "replace"), self._request)
+
+    # writing
+    def send(self, head: bytes, body: bytes) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.writelines((head, body))
+
+    def reply(self, status: int, body: bytes) -> None:
+        head = (
+            f"HTTP/1.1 {status} {_STATUS.get(status, 'Error')}\r\n"
+            "Content-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode("ascii")
+        self.send(head, body)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+__all__ = ["MAX_RESPONSE_BYTES", "Event", "Listener", "RuntimeApi"]

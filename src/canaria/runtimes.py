@@ -1,0 +1,113 @@
+"""Which Lambda runtimes canaria runs, and what each needs on this machine.
+
+    python3.x                     canaria's own worker (``runtime/worker.py``), the fast path
+    nodejs<N>.x                   the installed ``node`` with canaria's Runtime API bootstrap
+    provided, provided.al2,       the function's own ``bootstrap`` executable in CodeUri,
+    provided.al2023               against the Lambda Runtime API
+
+A pure catalogue (plus a cached look at the installed ``node``), below both the template
+loader (which refuses what cannot run here) and the runtime layer (which starts it).
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class Family(enum.Enum):
+    PYTHON = "python"
+    NODEJS = "nodejs"
+    PROVIDED = "provided"
+
+
+PYTHON = re.compile(r"^python3\.\d+$")
+NODEJS = re.compile(r"^nodejs(\d+)\.x$")
+PROVIDED = ("provided", "provided.al2", "provided.al2023")
+RUNNING_PYTHON = f"python{sys.version_info.major}.{sys.version_info.minor}"
+ALLOWED = "python3.x, nodejs<N>.x (e.g. nodejs20.x), provided, provided.al2, provided.al2023"
+# Lambda's Node.js runtimes up to nodejs16.x bundle the AWS SDK for JavaScript v2
+# (``aws-sdk``); nodejs18.x and later bundle v3 (``@aws-sdk/*``) instead.
+LAST_SDK_V2_NODE = 16
+
+
+def family(runtime: str) -> Family | None:
+    """The runtime's family, or None when canaria does not run it."""
+    if PYTHON.match(runtime):
+        return Family.PYTHON
+    if NODEJS.match(runtime):
+        return Family.NODEJS
+    if runtime in PROVIDED:
+        return Family.PROVIDED
+    return None
+
+
+def node_major(runtime: str) -> int | None:
+    """``nodejs18.x`` → 18."""
+    m = NODEJS.match(runtime)
+    return int(m.group(1)) if m else None
+
+
+def bundles_sdk_v2(runtime: str) -> bool:
+    major = node_major(runtime)
+    return major is not None and major <= LAST_SDK_V2_NODE
+
+
+@dataclass(frozen=True)
+class NodeInstall:
+    path: str  # absolute path of the ``node`` executable
+    version: str  # "v20.11.1"
+
+    @property
+    def major(self) -> int:
+        return int(self.version.lstrip("v").split(".")[0])
+
+
+@functools.cache
+def installed_node() -> NodeInstall | None:
+    """The ``node`` on PATH and its version (asked once per process), or None."""
+    path = shutil.which("node")
+    if path is None:
+        return None
+    try:
+        done = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    version = done.stdout.strip()
+    if done.returncode != 0 or not re.match(r"^v\d+\.", version):
+        return None
+    return NodeInstall(str(Path(path).resolve()), version)
+
+
+def bootstrap_problem(code_uri: str) -> str | None:
+    """Why ``<code_uri>/bootstrap`` cannot start a ``provided`` function, or None."""
+    path = Path(code_uri) / "bootstrap"
+    if not path.exists():
+        return f"there is no 'bootstrap' file in CodeUri ({path})"
+    if not path.is_file():
+        return f"'bootstrap' in CodeUri is not a file ({path})"
+    if not os.access(path, os.X_OK):
+        return f"'bootstrap' in CodeUri is not executable ({path}): run `chmod +x` on it"
+    return None
+
+
+__all__ = [
+    "ALLOWED",
+    "RUNNING_PYTHON",
+    "Family",
+    "NodeInstall",
+    "bootstrap_problem",
+    "bundles_sdk_v2",
+    "family",
+    "installed_node",
+    "node_major",
+]

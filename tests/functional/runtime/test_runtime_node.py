@@ -1,0 +1,312 @@
+"""Real ``node`` processes and ``provided`` bootstraps through the Lambda Runtime API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from canaria.clock import RealClock
+from canaria.models import FunctionConfig, InvokeResult, Version
+from canaria.runtime import FunctionRuntime, LogLine, build_artifact
+from tests.functional.runtime.test_runtime_workers import alive
+
+pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs node on PATH")
+
+CJS = textwrap.dedent(
+    """
+    console.log("imported app");
+    let calls = 0;
+    exports.echo = async (event) => event;
+    exports.count = async () => { calls += 1; return { calls, pid: process.pid }; };
+    exports.describe = async (event, context) => ({
+      requestId: context.awsRequestId,
+      functionName: context.functionName,
+      functionVersion: context.functionVersion,
+      arn: context.invokedFunctionArn,
+      remaining: context.getRemainingTimeInMillis(),
+      memory: context.memoryLimitInMB,
+      trace: process.env._X_AMZN_TRACE_ID,
+      api: process.env.AWS_LAMBDA_RUNTIME_API,
+      execEnv: process.env.AWS_EXECUTION_ENV,
+      table: process.env.TABLE,
+      cwd: process.cwd(),
+    });
+    exports.callback = (event, context, callback) => {
+      setTimeout(() => callback(null, { via: "callback", n: event.n }), 5);
+    };
+    exports.callbackError = (event, context, callback) => callback(new TypeError("bad input"));
+    exports.waits = (event, context, callback) => {
+      const out = { done: false };
+      setTimeout(() => { out.done = true; }, 50);   // still pending when the callback is called
+      callback(null, out);
+    };
+    exports.succeed = (event, context) => { context.succeed({ via: "succeed" }); };
+    exports.boom = async () => { throw new RangeError("boom"); };
+    exports.rejectString = async () => { throw "plain"; };
+    exports.chatty = async (event) => {
+      console.log("line one\\nline two");
+      console.error("to stderr", event.tag);
+      process.stdout.write("raw " + event.tag + "\\n");
+      return event.tag;
+    };
+    exports.sleep = (event) => new Promise((r) => setTimeout(() => r(process.pid), event.ms));
+    exports.big = async (event) => "x".repeat(event.size);
+    exports.crash = async () => {
+      setTimeout(() => { throw new Error("uncaught"); }, 1);
+      await new Promise(() => {});
+    };
+    exports.exit = async () => { process.exit(3); };
+    exports.nested = { deeper: { handler: async () => "nested" } };
+    exports.notAFunction = 42;
+    """
+)
+
+
+class NodeEnv:
+    def __init__(self, tmp_path: Path, runtime: FunctionRuntime, lines: list[LogLine]) -> None:
+        self.tmp_path = tmp_path
+        self.runtime = runtime
+        self.lines = lines
+        self._n = 0
+
+    def code(self, files: dict[str, str], name: str = "code") -> str:
+        root = self.tmp_path / name
+        for rel, text in files.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            if rel == "bootstrap":
+                path.chmod(0o755)
+        return str(root)
+
+    def version(self, code: str, handler: str, runtime: str = "nodejs20.x", **cfg: Any) -> Version:
+        digest, artifact = build_artifact(code, str(self.tmp_path / "state"))
+        self._n += 1
+        config = FunctionConfig(handler=handler, runtime=runtime, code_uri=code, **cfg)
+        return Version("Fn", self._n, digest, config, artifact, 0.0)
+
+    async def call(self, version: Version, event: Any = None, **kw: Any) -> InvokeResult:
+        body = orjson.dumps(event if event is not None else {})
+        return await self.runtime.invoke(version, body, qualifier=kw.get("qualifier"))
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[NodeEnv]:
+    lines: list[LogLine] = []
+    runtime = FunctionRuntime(
+        "Fn",
+        reserved_concurrency=None,
+        env_extra={"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "TABLE": "from-canaria"},
+        clock=RealClock(),
+        on_log=lines.append,
+    )
+    e = NodeEnv(tmp_path, runtime, lines)
+    try:
+        yield e
+    finally:
+        pids = runtime.worker_pids()
+        await runtime.close()
+        assert not [p for p in pids if alive(p)]
+
+
+def body(result: InvokeResult) -> Any:
+    return orjson.loads(result.payload)
+
+
+async def test_async_handler_warm_reuse_and_context(env: NodeEnv) -> None:
+    code = env.code({"app.js": CJS})
+    v = env.version(code, "app.count")
+    first, second = await env.call(v), await env.call(v)
+    assert first.ok and first.cold_start and not second.cold_start
+    assert body(first)["calls"] == 1 and body(second) == {"calls": 2, "pid": body(first)["pid"]}
+    assert "Init Duration" in first.logs and "imported app" in first.logs
+    d = env.version(code, "app.describe", environment={"TABLE": "from-template"}, memory_mb=256)
+    r = await env.call(d, qualifier="live")
+    got = body(r)
+    assert got["requestId"] == r.request_id
+    assert got["functionName"] == "Fn" and got["functionVersion"] == str(d.number)
+    assert got["arn"] == "arn:aws:lambda:us-east-1:123456789012:function:Fn:live"
+    assert 0 < got["remaining"] <= 3000 and got["memory"] == "256"
+    assert got["trace"].startswith("Root=1-") and got["api"].startswith("127.0.0.1:")
+    assert got["execEnv"] == "AWS_Lambda_nodejs20.x" and got["table"] == "from-template"
+    assert got["cwd"] == d.artifact
+
+
+async def test_callback_handlers_and_legacy_context_methods(env: NodeEnv) -> None:
+    code = env.code({"app.js": CJS})
+    r = await env.call(env.version(code, "app.callback"), {"n": 7})
+    assert r.ok and body(r) == {"via": "callback", "n": 7}
+    err = await env.call(env.version(code, "app.callbackError"))
+    assert err.function_error == "Unhandled" and err.error_type == "TypeError"
+    assert body(err)["errorMessage"] == "bad input" and body(err)["trace"][0].startswith(
+        "TypeError"
+    )
+    # callbackWaitsForEmptyEventLoop: the result is sent once the timer has run
+    waited = await env.call(env.version(code, "app.waits"))
+    assert body(waited) == {"done": True}
+    assert body(await env.call(env.version(code, "app.succeed"))) == {"via": "succeed"}
+    nested = await env.call(env.version(code, "app.nested.deeper.handler"))
+    assert body(nested) == "nested"
+
+
+async def test_errors_have_lambdas_node_shape(env: NodeEnv) -> None:
+    code = env.code({"app.js": CJS})
+    v = env.version(code, "app.boom")
+    r = await env.call(v)
+    assert r.function_error == "Unhandled" and r.error_type == "RangeError"
+    assert body(r)["errorMessage"] == "boom"
+    assert "Invoke Error" in r.logs
+    again = await env.call(v)  # a handled error keeps the environment
+    assert not again.cold_start
+    s = await env.call(env.version(code, "app.rejectString"))
+    assert body(s) == {"errorType": "string", "errorMessage": "plain", "trace": []}
+
+
+async def test_bad_code_fails_the_request_with_lambdas_error_types(env: NodeEnv) -> None:
+    code = env.code({"app.js": CJS, "broken.js": "exports.handler = async () => {{;\n"})
+    syntax = await env.call(env.version(code, "broken.handler"))
+    assert syntax.error_type == "Runtime.UserCodeSyntaxError"
+    assert "SyntaxError" in body(syntax)["errorMessage"]
+    missing = await env.call(env.version(code, "app.nothing"))
+    assert missing.error_type == "Runtime.HandlerNotFound"
+    assert body(missing)["errorMessage"] == "app.nothing is undefined or not exported"
+    notfn = await env.call(env.version(code, "app.notAFunction"))
+    assert notfn.error_type == "Runtime.HandlerNotFound"
+    nomod = await env.call(env.version(code, "nope.handler"))
+    assert nomod.error_type == "Runtime.ImportModuleError"
+    assert env.runtime.environments() == {}  # none of those environments is kept
+
+
+async def test_es_modules_and_sub_folders(env: NodeEnv) -> None:
+    code = env.code(
+        {
+            "lib/esm.mjs": "export const handler = async (e) => ({ esm: true, got: e.x });\n",
+            "pkg/package.json": '{"type": "module"}',
+            "pkg/index.js": (
+                "import { helper } from './helper.js';\n"
+                "export const handler = async () => helper();\n"
+            ),
+            "pkg/helper.js": "export const helper = () => 'type-module';\n",
+            "cjs/deep/app.cjs": "module.exports.run = async () => 'cjs';\n",
+        }
+    )
+    assert body(await env.call(env.version(code, "lib/esm.handler"), {"x": 1})) == {
+        "esm": True,
+        "got": 1,
+    }
+    assert body(await env.call(env.version(code, "pkg/index.handler"))) == "type-module"
+    assert body(await env.call(env.version(code, "cjs/deep/app.run"))) == "cjs"
+
+
+async def test_logs_are_lambda_formatted_and_belong_to_their_request(env: NodeEnv) -> None:
+    code = env.code({"app.js": CJS})
+    v = env.version(code, "app.chatty")
+    for tag in ("AAA", "BBB", "CCC"):
+        r = await env.call(v, {"tag": tag})
+        mine = [ln for ln in env.lines if ln.request_id == r.request_id]
+        texts = [ln.text for ln in mine]
+        assert any(t.endswith("\tINFO\tline one\rline two") for t in texts), texts
+        assert any(f"{r.request_id}\tERROR\tto stderr {tag}" in t for t in texts)
+        assert f"raw {tag}" in texts
+        assert f"raw {tag}" in r.logs and r.logs.index(f"raw {tag}") < r.logs.index("END ")
+
+
+async def test_timeout_kills_the_process_group_and_replaces_it(env: NodeEnv) -> None:
+    code = env.code({"app.js": CJS})
+    v = env.version(code, "app.sleep", timeout_s=1.0)
+    ok = await env.call(v, {"ms": 1})
+    pid = body(ok)
+    late = await env.call(v, {"ms": 60_000})
+    assert late.error_type == "Sandbox.Timedout" and "Task timed out after 1.00" in late.logs
+    deadline = asyncio.get_running_loop().time() + 30
+    while alive(pid) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    assert not alive(pid)
+    fresh = await env.call(v, {"ms": 1})
+    assert fresh.ok and fresh.cold_start and body(fresh) != pid
+
+
+async def test_crashes_and_exits_fail_that_request_only(env: NodeEnv) -> None:
+    code = env.code({"app.js": CJS})
+    crash = env.version(code, "app.crash")
+    r = await env.call(crash)
+    assert r.function_error == "Unhandled" and body(r)["errorMessage"] == "uncaught"
+    r2 = await env.call(crash)
+    assert r2.cold_start  # the crashed environment was not reused
+    ex = await env.call(env.version(code, "app.exit"))
+    assert ex.error_type == "Runtime.ExitError" and "exit status 3" in ex.logs
+    echo = await env.call(env.version(code, "app.echo"), {"still": "fine"})
+    assert body(echo) == {"still": "fine"}
+
+
+async def test_response_over_6_mb_is_refused(env: NodeEnv) -> None:
+    code = env.code({"app.js": CJS})
+    v = env.version(code, "app.big")
+    r = await env.call(v, {"size": 6 * 1024 * 1024 + 200})
+    assert r.error_type == "Function.ResponseSizeTooLarge"
+    assert "exceeded maximum allowed payload size (6291556 bytes)" in body(r)["errorMessage"]
+    fine = await env.call(v, {"size": 1000})
+    assert fine.ok and not fine.cold_start and len(body(fine)) == 1000
+
+
+BOOTSTRAP = textwrap.dedent(
+    """\
+    #!/bin/sh
+    # a custom runtime in shell, as in AWS's tutorial: curl against the Runtime API
+    set -eu
+    echo "init $_HANDLER"
+    API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+    while true; do
+      HEADERS="$(mktemp)"
+      EVENT=$(curl -sS -LD "$HEADERS" "$API/invocation/next")
+      ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+      echo "handling $ID"
+      if [ "$EVENT" = '{"fail":true}' ]; then
+        curl -sS -X POST "$API/invocation/$ID/error" \\
+          -H "Lambda-Runtime-Function-Error-Type: Custom.Failure" -d 'it failed' > /dev/null
+      else
+        curl -sS -X POST "$API/invocation/$ID/response" -d "{\\"echo\\":$EVENT}" > /dev/null
+      fi
+    done
+    """
+)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+async def test_provided_bootstrap_runs_against_the_runtime_api(env: NodeEnv) -> None:
+    code = env.code({"bootstrap": BOOTSTRAP})
+    v = env.version(code, "function.handler", runtime="provided.al2023")
+    a = await env.call(v, {"n": 1})
+    assert a.ok and body(a) == {"echo": {"n": 1}} and a.cold_start
+    assert "init function.handler" in a.logs and f"handling {a.request_id}" in a.logs
+    b = await env.call(v, {"fail": True})
+    assert b.function_error == "Unhandled" and body(b) == {
+        "errorMessage": "it failed",
+        "errorType": "Custom.Failure",
+    }
+    c = await env.call(v, {"n": 3})
+    assert not c.cold_start and body(c) == {"echo": {"n": 3}}
+
+
+async def test_a_bootstrap_that_posts_an_init_error(env: NodeEnv) -> None:
+    script = (
+        "#!/bin/sh\n"
+        'curl -sS -X POST "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/init/error" '
+        "-H 'Lambda-Runtime-Function-Error-Type: Runtime.NoConfig' "
+        '-d \'{"errorMessage":"no config","errorType":"Runtime.NoConfig"}\'\n'
+        "exit 1\n"
+    )
+    if shutil.which("curl") is None:
+        pytest.skip("needs curl")
+    code = env.code({"bootstrap": script})
+    r = await env.call(env.version(code, "x.y", runtime="provided"))
+    assert r.error_type == "Runtime.NoConfig" and body(r)["errorMessage"] == "no config"
+    assert os.path.exists(code)
