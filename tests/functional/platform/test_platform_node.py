@@ -1,0 +1,66 @@
+"""The clock application (Node.js, SDK v2 and v3 hooks) through a real `canaria up`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.functional.harness import Canaria, copy_example
+
+pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs node on PATH")
+
+
+@pytest.fixture
+def clock(tmp_path: Path) -> Iterator[Canaria]:
+    app = copy_example("clock", tmp_path)
+    c = Canaria(app / "template.yaml", tmp_path / "state").start()
+    yield c
+    c.stop()
+
+
+def deploy(c: Canaria, version: str) -> str:
+    r = c.cli(
+        "deploy", "-t", str(c.template), "--parameter-overrides", f"AppVersion={version}", "--json"
+    )
+    assert r.returncode in (0, 1), r.stderr
+    deployments = json.loads(r.stdout)["deployments"]
+    assert len(deployments) == 1, deployments
+    return str(deployments[0]["id"])
+
+
+def hook_logs(c: Canaria, function: str) -> str:
+    r = c.cli("logs", function)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_node_function_is_canary_deployed_and_sdk_v2_and_v3_hooks_decide(clock: Canaria) -> None:
+    status, _, body = clock.http("GET", "/time")
+    assert status == 200, body
+    assert json.loads(body)["version"] == "v1"
+
+    # v2: the v2 (callback) PreTraffic hook invokes the new version and reports Succeeded,
+    # traffic shifts, the v3 (async, ES module) PostTraffic hook reports Succeeded.
+    d = clock.wait_deployment(deploy(clock, "v2"), step=60)
+    assert d["state"] == "Succeeded", d
+    assert [h["status"] for h in d["hook_executions"]] == ["Succeeded", "Succeeded"]
+    assert clock.alias("ClockFunction")["split"] == {"2": 1.0}
+    status, _, body = clock.http("GET", "/time?option=date")
+    assert status == 200 and json.loads(body)["version"] == "v2" and "date" in json.loads(body)
+    before = hook_logs(clock, "BeforeAllowTraffic")
+    assert "Testing new function version: " in before and "ClockFunction:2" in before
+    assert "CodeDeploy status updated successfully: Succeeded" in before
+    assert '\\"version\\":\\"v2\\",\\"date\\"' in hook_logs(clock, "AfterAllowTraffic")
+
+    # v3 answers 400: the v2 hook reports Failed, no traffic ever reaches it.
+    d = clock.wait_deployment(deploy(clock, "v3"), step=60)
+    assert d["state"] == "Failed", d
+    assert [h["status"] for h in d["hook_executions"]] == ["Failed"]
+    assert clock.alias("ClockFunction")["split"] == {"2": 1.0}
+    assert "CodeDeploy status updated successfully: Failed" in hook_logs(
+        clock, "BeforeAllowTraffic"
+    )
