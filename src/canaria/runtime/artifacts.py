@@ -3,9 +3,10 @@
 ``build_artifact(code_uri, state_dir)`` digests the code (sorted relative paths and
 contents, ``__pycache__``, ``*.pyc`` and ``.git`` left out), and makes
 ``<state_dir>/artifacts/<digest>/``: a copy of the code plus, when it has a
-``requirements.txt``, the packages ``pip install --target`` puts next to it. The build
-happens in a temporary directory renamed into place, so an artifact directory is either
-complete or absent; a present one is reused.
+``requirements.txt`` or a ``package.json``, links to its installed dependencies, which are
+shared by every version with the same manifest (``deps.py``). The build happens in a
+temporary directory renamed into place, so an artifact directory is either complete or
+absent; a present one is reused.
 """
 
 from __future__ import annotations
@@ -13,17 +14,14 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from canaria.errors import BuildError
+from canaria.runtime.deps import link_dependencies
 
 _SKIP_DIRS = frozenset({"__pycache__", ".git"})
 _SKIP_SUFFIXES = (".pyc",)
-_PIP_TAIL_LINES = 15
-PIP_TIMEOUT_S = 900.0
 
 
 def code_files(code_uri: str) -> list[str]:
@@ -68,9 +66,7 @@ def build_artifact(code_uri: str, state_dir: str) -> tuple[str, str]:
     try:
         tmp.chmod(0o755)
         _copy_code(code, tmp)
-        requirements = code / "requirements.txt"
-        if requirements.is_file():
-            _pip_install(requirements, tmp)
+        link_dependencies(code, tmp, state_dir)
         try:
             tmp.rename(final)
         except OSError:
@@ -88,40 +84,3 @@ def _copy_code(code: Path, dest: Path) -> None:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(code / rel, target)
-
-
-def _pip_install(requirements: Path, target: Path) -> None:
-    """``pip install --target`` as ``sam build`` does; relative paths resolve in the code."""
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--target",
-        str(target),
-        "-r",
-        str(requirements),
-        "--disable-pip-version-check",
-        "--no-input",
-        "--progress-bar",
-        "off",
-    ]
-    try:
-        done = subprocess.run(
-            command,
-            cwd=requirements.parent,
-            capture_output=True,
-            text=True,
-            timeout=PIP_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise BuildError(
-            f"installing {requirements} took longer than {PIP_TIMEOUT_S:.0f} s"
-        ) from exc
-    if done.returncode != 0:
-        lines = (done.stdout + done.stderr).strip().splitlines()
-        tail = "\n".join("  " + line for line in lines[-_PIP_TAIL_LINES:])
-        raise BuildError(
-            f"pip could not install {requirements} (exit status {done.returncode}):\n{tail}"
-        )

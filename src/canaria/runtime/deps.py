@@ -1,0 +1,158 @@
+"""A version's third-party dependencies, installed once per manifest and shared.
+
+``sam build`` installs a function's dependencies into every build; canaria keys them by
+what decides them instead — the manifest's content (and the interpreter that installs
+them) — so a code change with unchanged ``requirements.txt`` / ``package.json`` reuses the
+installed packages and the new version is servable at once:
+
+    <state>/deps/pip-<sha256>/   ``pip install --target`` of requirements.txt
+    <state>/deps/npm-<sha256>/   package.json (+ package-lock.json) and its node_modules,
+                                 by ``npm ci`` when there is a lockfile, else ``npm install``
+                                 (``--omit=dev``, as ``sam build`` leaves devDependencies out)
+
+The key covers the manifest bytes, the lockfile, and Python's or Node's version and the
+platform. An artifact links them in: each top-level entry of a pip install as a symlink
+next to the code (the code wins on a clash), ``node_modules`` as one symlink. A
+dependencies directory is built in a temporary directory and renamed into place, so it is
+either complete or absent. A failed install raises ``BuildError`` with the tool's last
+lines, before anything changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from canaria import runtimes
+from canaria.errors import BuildError
+
+INSTALL_TIMEOUT_S = 900.0
+_TAIL_LINES = 15
+
+
+def pip_key(requirements: Path) -> str:
+    h = hashlib.sha256(b"pip\0")
+    h.update(f"{sys.version_info.major}.{sys.version_info.minor}\0".encode())
+    h.update(f"{platform.machine()}-{sys.platform}\0".encode())
+    h.update(requirements.read_bytes())
+    return h.hexdigest()
+
+
+def npm_key(manifest: Path) -> str:
+    h = hashlib.sha256(b"npm\0")
+    node = runtimes.installed_node()
+    h.update(f"{node.major if node else 0}-{platform.machine()}-{sys.platform}\0".encode())
+    h.update(manifest.read_bytes())
+    lock = manifest.parent / "package-lock.json"
+    h.update(b"\0lock\0" + (lock.read_bytes() if lock.is_file() else b""))
+    return h.hexdigest()
+
+
+def link_dependencies(code: Path, artifact: Path, state_dir: str) -> None:
+    """Install (or reuse) the code's dependencies and link them into ``artifact``."""
+    requirements = code / "requirements.txt"
+    if requirements.is_file():
+        deps = _ensure(state_dir, "pip", pip_key(requirements), requirements, _pip_install)
+        for entry in sorted(deps.iterdir()):
+            target = artifact / entry.name
+            if not target.exists() and not target.is_symlink():
+                target.symlink_to(entry)
+    manifest = code / "package.json"
+    if manifest.is_file() and not (code / "node_modules").exists():
+        deps = _ensure(state_dir, "npm", npm_key(manifest), manifest, _npm_install)
+        modules = deps / "node_modules"
+        if modules.is_dir():
+            (artifact / "node_modules").symlink_to(modules, target_is_directory=True)
+
+
+def _ensure(
+    state_dir: str,
+    kind: str,
+    key: str,
+    manifest: Path,
+    install: Callable[[Path, Path], None],
+) -> Path:
+    root = Path(state_dir).resolve() / "deps"
+    final = root / f"{kind}-{key}"
+    if final.is_dir():
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{kind}-{key[:12]}-", dir=root))
+    try:
+        tmp.chmod(0o755)
+        install(manifest, tmp)
+        try:
+            tmp.rename(final)
+        except OSError:
+            if not final.is_dir():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def _run(command: list[str], cwd: Path, what: str, tool: str) -> None:
+    try:
+        done = subprocess.run(
+            command,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=INSTALL_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BuildError(f"installing {what} took longer than {INSTALL_TIMEOUT_S:.0f} s") from exc
+    except OSError as exc:
+        raise BuildError(f"could not run {tool} to install {what}: {exc}") from exc
+    if done.returncode != 0:
+        lines = (done.stdout + done.stderr).strip().splitlines()
+        tail = "\n".join("  " + line for line in lines[-_TAIL_LINES:])
+        raise BuildError(
+            f"{tool} could not install {what} (exit status {done.returncode}):\n{tail}"
+        )
+
+
+def _pip_install(requirements: Path, target: Path) -> None:
+    """``pip install --target`` as ``sam build`` does; relative paths resolve in the code."""
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--target",
+        str(target),
+        "-r",
+        str(requirements),
+        "--disable-pip-version-check",
+        "--no-input",
+        "--progress-bar",
+        "off",
+    ]
+    _run(command, requirements.parent, str(requirements), "pip")
+
+
+def _npm_install(manifest: Path, target: Path) -> None:
+    """``npm ci`` with a lockfile, else ``npm install``, production dependencies only."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise BuildError(
+            f"{manifest} lists dependencies but there is no `npm` on PATH: install Node.js "
+            "with npm, or put node_modules in CodeUri"
+        )
+    shutil.copy2(manifest, target / "package.json")
+    lock = manifest.parent / "package-lock.json"
+    verb = "install"
+    if lock.is_file():
+        shutil.copy2(lock, target / "package-lock.json")
+        verb = "ci"
+    command = [npm, verb, "--omit=dev", "--no-audit", "--no-fund"]
+    _run(command, target, f"{manifest} (npm {verb})", "npm")

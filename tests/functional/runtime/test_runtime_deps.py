@@ -1,0 +1,146 @@
+"""Dependencies installed once per manifest and shared by the versions that have it."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from canaria.clock import RealClock
+from canaria.errors import BuildError
+from canaria.models import FunctionConfig, Version
+from canaria.runtime import FunctionRuntime, build_artifact
+from tests.functional.runtime.test_runtime_workers import _wheel
+
+needs_npm = pytest.mark.skipif(
+    shutil.which("node") is None or shutil.which("npm") is None, reason="needs node and npm"
+)
+
+
+@pytest.fixture
+async def runtime() -> AsyncIterator[FunctionRuntime]:
+    rt = FunctionRuntime(
+        "Fn", reserved_concurrency=None, env_extra={}, clock=RealClock(), on_log=lambda _: None
+    )
+    yield rt
+    await rt.close()
+
+
+async def invoke(
+    rt: FunctionRuntime, n: int, code: Path, artifact: tuple[str, str], rt_name: str, handler: str
+) -> object:
+    digest, path = artifact
+    cfg = FunctionConfig(handler=handler, runtime=rt_name, code_uri=str(code))
+    result = await rt.invoke(Version("Fn", n, digest, cfg, path, 0.0), b"{}", qualifier=None)
+    assert result.ok, result.payload
+    return orjson.loads(result.payload)
+
+
+def deps_dirs(state: Path) -> list[str]:
+    return sorted(p.name.split("-")[0] for p in (state / "deps").iterdir())
+
+
+async def test_unchanged_requirements_are_reused_by_a_new_version(
+    tmp_path: Path, runtime: FunctionRuntime
+) -> None:
+    code, state = tmp_path / "code", tmp_path / "state"
+    code.mkdir()
+    (code / "requirements.txt").write_text(f"{_wheel(tmp_path)}\n")
+    (code / "app.py").write_text("import canaria_tiny\ndef handler(e, c):\n    return 1\n")
+    first = await asyncio.to_thread(build_artifact, str(code), str(state))
+    installed = next((state / "deps").iterdir())
+    marker = installed / "canaria_tiny" / "__init__.py"
+    stamp = marker.stat().st_mtime_ns
+    (code / "app.py").write_text(
+        "import canaria_tiny\ndef handler(e, c):\n    return canaria_tiny.ANSWER + 1\n"
+    )
+    second = await asyncio.to_thread(build_artifact, str(code), str(state))
+    assert first[0] != second[0] and first[1] != second[1]
+    assert deps_dirs(state) == ["pip"] and marker.stat().st_mtime_ns == stamp  # not reinstalled
+    assert (Path(second[1]) / "canaria_tiny").resolve() == (installed / "canaria_tiny")
+    assert await invoke(runtime, 1, code, first, "python3.11", "app.handler") == 1
+    assert await invoke(runtime, 2, code, second, "python3.11", "app.handler") == 43
+    # a changed manifest is a new install
+    (code / "requirements.txt").write_text(f"{_wheel(tmp_path)}\n# pinned again\n")
+    await asyncio.to_thread(build_artifact, str(code), str(state))
+    assert deps_dirs(state) == ["pip", "pip"]
+
+
+def _tarball(dest: Path, name: str, version: str, source: str) -> Path:
+    """A local npm package tarball, so the install needs no network."""
+    path = dest / f"{name}-{version}.tgz"
+    with tarfile.open(path, "w:gz") as tar:
+        for rel, text in (
+            ("package/package.json", json.dumps({"name": name, "version": version})),
+            ("package/index.js", source),
+        ):
+            data = text.encode()
+            info = tarfile.TarInfo(rel)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+@needs_npm
+@pytest.mark.parametrize("lockfile", [False, True], ids=["npm-install", "npm-ci"])
+async def test_package_json_dependencies_are_installed_once_per_manifest(
+    tmp_path: Path, runtime: FunctionRuntime, lockfile: bool
+) -> None:
+    code, state = tmp_path / "code", tmp_path / "state"
+    code.mkdir()
+    tiny = _tarball(tmp_path, "canaria-tiny", "1.0.0", "exports.answer = 42;\n")
+    manifest = {"name": "fn", "version": "1.0.0", "dependencies": {"canaria-tiny": f"file:{tiny}"}}
+    (code / "package.json").write_text(json.dumps(manifest))
+    if lockfile:
+        subprocess.run(
+            ["npm", "install", "--package-lock-only", "--no-audit", "--no-fund"],
+            cwd=code,
+            check=True,
+            capture_output=True,
+        )
+        assert (code / "package-lock.json").is_file()
+    (code / "app.js").write_text("exports.handler = async () => require('canaria-tiny').answer;\n")
+    first = await asyncio.to_thread(build_artifact, str(code), str(state))
+    (code / "app.js").write_text(
+        "exports.handler = async () => require('canaria-tiny').answer + 1;\n"
+    )
+    second = await asyncio.to_thread(build_artifact, str(code), str(state))
+    assert deps_dirs(state) == ["npm"]
+    assert (Path(second[1]) / "node_modules").resolve() == next((state / "deps").iterdir()) / (
+        "node_modules"
+    )
+    assert not (code / "node_modules").exists()  # the user's directory is left alone
+    assert await invoke(runtime, 1, code, first, "nodejs20.x", "app.handler") == 42
+    assert await invoke(runtime, 2, code, second, "nodejs20.x", "app.handler") == 43
+
+
+@needs_npm
+def test_a_failing_npm_ci_refuses_the_build_with_npms_message(tmp_path: Path) -> None:
+    code, state = tmp_path / "code", tmp_path / "state"
+    code.mkdir()
+    tiny = _tarball(tmp_path, "canaria-tiny", "1.0.0", "exports.answer = 42;\n")
+    (code / "package.json").write_text(
+        json.dumps(
+            {"name": "fn", "version": "1.0.0", "dependencies": {"canaria-tiny": f"file:{tiny}"}}
+        )
+    )
+    # a lockfile that does not match package.json: npm ci refuses it
+    (code / "package-lock.json").write_text(
+        json.dumps({"name": "fn", "version": "1.0.0", "lockfileVersion": 3, "packages": {}})
+    )
+    (code / "app.js").write_text("exports.handler = async () => 1;\n")
+    with pytest.raises(BuildError) as info:
+        build_artifact(str(code), str(state))
+    message = info.value.message
+    assert message.startswith(f"npm could not install {code / 'package.json'} (npm ci)")
+    assert "npm error" in message or "npm ERR" in message
+    assert list((state / "artifacts").iterdir()) == []
+    assert list((state / "deps").iterdir()) == []
