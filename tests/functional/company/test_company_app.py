@@ -1,5 +1,5 @@
 """The company application end to end on a real `canaria up`: DynamoDB through boto3 in
-the handlers, CodeDeploy hooks through boto3, the Step Functions integration test, and a
+the handlers, CodeDeploy hooks in Node.js (AWS SDK v3), the Step Functions integration test, and a
 faulty release caught by each safety net. Time moves on the manual clock."""
 
 from __future__ import annotations

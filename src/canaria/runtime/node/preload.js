@@ -6,6 +6,9 @@
 //   is pointed at AWS_ENDPOINT_URL_<SERVICE> when set (the service id upper-cased, spaces as
 //   underscores: DYNAMODB, SECRETS_MANAGER, ...), else at AWS_ENDPOINT_URL. An endpoint the
 //   code passes itself wins. (v3 reads those variables itself.)
+// - AWS_DISABLE_HOST_PREFIX_INJECTION=true (which botocore honours) is honoured by v3 too: an
+//   operation with a host prefix (Step Functions' StartSyncExecution: "sync-") keeps the
+//   endpoint's host, which locally is an address no prefix can be put in front of.
 // - Lambda's nodejs16.x and earlier provide only v2, nodejs18.x and later only v3: the other
 //   generation is hidden unless the function ships it in its own node_modules.
 const Module = require('module');
@@ -41,9 +44,22 @@ function patchV2(AWS) {
   };
 }
 
+const NO_HOST_PREFIX = String(process.env.AWS_DISABLE_HOST_PREFIX_INJECTION).toLowerCase() === 'true';
+function patchV3(exported) {
+  const Client = exported && exported.Client;
+  if (!NO_HOST_PREFIX || typeof Client !== 'function' || patched.has(Client)) return;
+  patched.add(Client);
+  const send = Client.prototype.send;
+  Client.prototype.send = function () {
+    if (this.config && this.config.disableHostPrefix !== true) this.config.disableHostPrefix = true;
+    return send.apply(this, arguments);
+  };
+}
+
 const load = Module._load;
 Module._load = function (request, parent, isMain) {
   const exported = load.apply(this, arguments);
+  if (request === '@smithy/core/client' || request === '@smithy/smithy-client') patchV3(exported);
   if (typeof request === 'string' && (request === 'aws-sdk' || request.startsWith('aws-sdk/'))) {
     try {
       patchV2(load.call(this, 'aws-sdk/lib/core', parent, false));
