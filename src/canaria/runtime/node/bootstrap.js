@@ -6,7 +6,7 @@
 // `.mjs` and `"type": "module"`), then serves one invocation at a time: GET .../next, call the
 // handler (async, or with a callback), POST .../response or .../error. Errors have the shape
 // of Lambda's Node.js runtime: {errorType, errorMessage, trace}.
-const http = require('http');
+const net = require('net');
 const fs = require('fs');
 const path = require('path');
 const util = require('util');
@@ -14,34 +14,66 @@ const { pathToFileURL } = require('url');
 
 const [HOST, PORT] = (process.env.AWS_LAMBDA_RUNTIME_API || '').split(':');
 const BASE = '/2018-06-01/runtime';
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const TASK_ROOT = process.env.LAMBDA_TASK_ROOT || process.cwd();
 
+// One keep-alive HTTP/1.1 connection to the Runtime API. Requests may be pipelined (the
+// response to one invocation and the request for the next go out in one write); answers
+// come back in order. The socket holds the event loop open only while an answer is
+// awaited, so `callbackWaitsForEmptyEventLoop` sees the handler's own work alone.
+class RuntimeConnection {
+  constructor() {
+    this.waiters = [];
+    this.buffer = Buffer.alloc(0);
+    this.socket = net.connect({ host: HOST, port: Number(PORT) });
+    this.socket.setNoDelay(true);
+    this.socket.unref();
+    this.socket.on('data', (chunk) => {
+      this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
+      this.parse();
+    });
+    const lost = (err) => {
+      process.stderr.write(`canaria bootstrap: the Runtime API connection closed${err ? ': ' + err.message : ''}\n`);
+      process.exit(1);
+    };
+    this.socket.on('error', lost);
+    this.socket.on('close', () => lost());
+  }
+
+  request(method, urlPath, body, headers) {
+    const data = body === undefined ? null : Buffer.from(body);
+    let head = `${method} ${urlPath} HTTP/1.1\r\nHost: ${HOST}:${PORT}\r\n`;
+    for (const [name, value] of Object.entries(headers || {})) head += `${name}: ${value}\r\n`;
+    head += data ? `Content-Type: application/json\r\nContent-Length: ${data.length}\r\n\r\n` : 'Content-Length: 0\r\n\r\n';
+    this.socket.write(data ? Buffer.concat([Buffer.from(head, 'latin1'), data]) : head);
+    if (this.waiters.length === 0) this.socket.ref();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  parse() {
+    while (this.waiters.length) {
+      const end = this.buffer.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const lines = this.buffer.toString('latin1', 0, end).split('\r\n');
+      const headers = {};
+      for (let i = 1; i < lines.length; i++) {
+        const colon = lines[i].indexOf(':');
+        if (colon > 0) headers[lines[i].slice(0, colon).trim().toLowerCase()] = lines[i].slice(colon + 1).trim();
+      }
+      const length = Number(headers['content-length'] || 0);
+      if (this.buffer.length < end + 4 + length) return;
+      const body = this.buffer.subarray(end + 4, end + 4 + length);
+      this.buffer = this.buffer.subarray(end + 4 + length);
+      const status = Number(lines[0].split(' ')[1]);
+      this.waiters.shift()({ status, headers, body });
+      if (this.waiters.length === 0) this.socket.unref();
+    }
+  }
+}
+
+let connection;
 function call(method, urlPath, body, headers) {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : Buffer.from(body);
-    const req = http.request(
-      {
-        host: HOST,
-        port: PORT,
-        method,
-        path: urlPath,
-        agent,
-        headers: Object.assign(
-          data === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': data.length },
-          headers || {},
-        ),
-      },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
+  if (!connection) connection = new RuntimeConnection();
+  return connection.request(method, urlPath, body, headers);
 }
 
 // ---- errors ------------------------------------------------------------------------------
@@ -253,8 +285,9 @@ async function main() {
     if (failInvocation) failInvocation(err);
     else process.exit(128);
   });
+  let pending = call('GET', `${BASE}/invocation/next`);
   for (;;) {
-    const next = await call('GET', `${BASE}/invocation/next`);
+    const next = await pending;
     const headers = next.headers;
     const id = headers['lambda-runtime-aws-request-id'];
     currentRequestId = id;
@@ -276,17 +309,23 @@ async function main() {
         outcome.error = runtimeError('Runtime.MarshalError', `Unable to stringify response body as json: ${err.message}`, err);
       }
     }
+    let posted;
     if (outcome.error !== undefined) {
       const shape = errorShape(outcome.error);
       console.error('Invoke Error', JSON.stringify(shape));
       const extra = outcome.fatal ? { 'Lambda-Runtime-Function-Exit': '1' } : {};
-      await call('POST', `${BASE}/invocation/${id}/error`, JSON.stringify(shape), Object.assign({
+      posted = call('POST', `${BASE}/invocation/${id}/error`, JSON.stringify(shape), Object.assign({
         'Lambda-Runtime-Function-Error-Type': shape.errorType,
       }, extra));
-      if (outcome.fatal) process.exit(129);
+      if (outcome.fatal) {
+        await posted;
+        process.exit(129);
+      }
     } else {
-      await call('POST', `${BASE}/invocation/${id}/response`, body);
+      posted = call('POST', `${BASE}/invocation/${id}/response`, body);
     }
+    pending = call('GET', `${BASE}/invocation/next`);
+    await posted;
   }
 }
 

@@ -1,0 +1,164 @@
+"""Node.js through the Lambda Runtime API beside Python through the worker protocol.
+
+    .venv/bin/python bench/runtime_node.py [--calls 2000] [--cold 20] [--runs 3] [--no-deps]
+
+In one run, on uvloop as canaria runs:
+
+1. warm round trip: ``--calls`` sequential ``FunctionRuntime.invoke`` of a trivial handler
+   with a ~1 KB API Gateway-like event, for a Python function (canaria's worker protocol,
+   the reference) and a Node.js one (``node`` + canaria's bootstrap over the Runtime API);
+   median, p90, p99 in µs;
+2. Node.js cold start: ``--cold`` first invocations of fresh environments (the process
+   started, the handler loaded, the first event answered), median in ms, beside Python's;
+3. time to a servable version after a code change, with ``requirements.txt``
+   (aws-lambda-powertools, aws-xray-sdk, from PyPI) and ``package.json`` (uuid, from npm)
+   unchanged: the first build (installs) and the second (code changed, manifest not),
+   each the median of ``--runs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from canaria.clock import RealClock
+from canaria.models import FunctionConfig, Version
+from canaria.runtime import FunctionRuntime, LogLine, build_artifact
+
+PY = "def handler(event, context):\n    return {'statusCode': 200, 'body': 'hello'}\n"
+JS = "exports.handler = async () => ({ statusCode: 200, body: 'hello' });\n"
+EVENT = orjson.dumps(
+    {
+        "version": "2.0",
+        "routeKey": "GET /hello",
+        "rawPath": "/hello",
+        "rawQueryString": "",
+        "headers": {f"x-header-{i}": "v" * 20 for i in range(20)},
+        "requestContext": {"http": {"method": "GET", "path": "/hello"}, "requestId": "x" * 36},
+        "body": "",
+        "isBase64Encoded": False,
+    }
+)
+
+
+def summary(name: str, samples: list[float], unit: str = "µs") -> str:
+    q = statistics.quantiles(samples, n=100) if len(samples) > 2 else [samples[0]] * 99
+    return (
+        f"{name:<34} median {statistics.median(samples):8.1f} {unit}   "
+        f"p90 {q[89]:8.1f} {unit}   p99 {q[98]:8.1f} {unit}   (n={len(samples)})"
+    )
+
+
+def version(workdir: Path, name: str, files: dict[str, str], runtime: str, n: int) -> Version:
+    code = workdir / name
+    code.mkdir(parents=True, exist_ok=True)
+    for rel, text in files.items():
+        (code / rel).write_text(text)
+    digest, artifact = build_artifact(str(code), str(workdir / "state"))
+    config = FunctionConfig(handler="app.handler", runtime=runtime, code_uri=str(code))
+    return Version("bench", n, digest, config, artifact, 0.0)
+
+
+def new_runtime(lines: list[LogLine]) -> FunctionRuntime:
+    return FunctionRuntime(
+        "bench", reserved_concurrency=None, env_extra={}, clock=RealClock(), on_log=lines.append
+    )
+
+
+async def warm(v: Version, calls: int) -> list[float]:
+    lines: list[LogLine] = []
+    runtime = new_runtime(lines)
+    try:
+        for _ in range(200):
+            await runtime.invoke(v, EVENT, qualifier="live")
+        samples = []
+        for _ in range(calls):
+            t = time.perf_counter()
+            result = await runtime.invoke(v, EVENT, qualifier="live")
+            samples.append((time.perf_counter() - t) * 1e6)
+            assert result.ok and not result.cold_start, result.payload
+            lines.clear()
+        return samples
+    finally:
+        await runtime.close()
+
+
+async def cold(v: Version, count: int) -> list[float]:
+    lines: list[LogLine] = []
+    runtime = new_runtime(lines)
+    samples = []
+    try:
+        for _ in range(count):
+            t = time.perf_counter()
+            result = await runtime.invoke(v, EVENT, qualifier=None)
+            samples.append((time.perf_counter() - t) * 1e3)
+            assert result.ok and result.cold_start, result.payload
+            await runtime.retire(v.number)  # the next invocation starts a fresh environment
+            lines.clear()
+        return samples
+    finally:
+        await runtime.close()
+
+
+def servable(workdir: Path, runs: int) -> None:
+    manifests = {
+        "requirements.txt": ("aws-lambda-powertools\naws-xray-sdk\n", "app.py", PY),
+        "package.json": (json.dumps({"dependencies": {"uuid": "^9.0.0"}}), "app.js", JS),
+    }
+    for manifest, (text, source, code_text) in manifests.items():
+        first, second = [], []
+        for run in range(runs):
+            root = workdir / f"deps-{manifest}-{run}"
+            code = root / "code"
+            code.mkdir(parents=True)
+            (code / manifest).write_text(text)
+            (code / source).write_text(code_text)
+            t = time.perf_counter()
+            build_artifact(str(code), str(root / "state"))
+            first.append(time.perf_counter() - t)
+            (code / source).write_text(
+                code_text + "\n// changed\n".replace("//", "#" if source.endswith(".py") else "//")
+            )
+            t = time.perf_counter()
+            build_artifact(str(code), str(root / "state"))
+            second.append(time.perf_counter() - t)
+            shutil.rmtree(root)
+        print(
+            f"servable version, {manifest:<17} first build (install) "
+            f"{statistics.median(first):7.2f} s   code change, same manifest "
+            f"{statistics.median(second) * 1000:7.1f} ms   (median of {runs})"
+        )
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        py = version(workdir, "py", {"app.py": PY}, "python3.11", 1)
+        js = version(workdir, "js", {"app.js": JS}, "nodejs20.x", 1)
+        print(summary("warm, Python (worker protocol)", await warm(py, args.calls)))
+        print(summary("warm, Node.js (Runtime API)", await warm(js, args.calls)))
+        print(summary("cold start, Python", await cold(py, args.cold), "ms"))
+        print(summary("cold start, Node.js", await cold(js, args.cold), "ms"))
+        if args.deps:
+            servable(workdir, args.runs)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--cold", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-deps", dest="deps", action="store_false")
+    args = parser.parse_args()
+    import uvloop
+
+    uvloop.install()
+    asyncio.run(main(args))
