@@ -124,9 +124,8 @@ def servable(workdir: Path, runs: int) -> None:
             t = time.perf_counter()
             build_artifact(str(code), str(root / "state"))
             first.append(time.perf_counter() - t)
-            (code / source).write_text(
-                code_text + "\n// changed\n".replace("//", "#" if source.endswith(".py") else "//")
-            )
+            comment = "# changed" if source.endswith(".py") else "// changed"
+            (code / source).write_text(f"{code_text}{comment}\n")
             t = time.perf_counter()
             build_artifact(str(code), str(root / "state"))
             second.append(time.perf_counter() - t)

@@ -64,3 +64,12 @@ def test_node_function_is_canary_deployed_and_sdk_v2_and_v3_hooks_decide(clock: 
     assert "CodeDeploy status updated successfully: Failed" in hook_logs(
         clock, "BeforeAllowTraffic"
     )
+
+
+def test_a_hook_with_a_syntax_error_fails_the_deployment(clock: Canaria) -> None:
+    hook = clock.template.parent / "hooks" / "beforeAllowTraffic.js"
+    hook.write_text(hook.read_text() + "\nexports.broken = () => {{;\n")
+    d = clock.wait_deployment(deploy(clock, "v2"), step=60)
+    assert d["state"] == "Failed", d
+    assert "Runtime.UserCodeSyntaxError" in json.dumps(d)
+    assert clock.alias("ClockFunction")["split"] == {"1": 1.0}
