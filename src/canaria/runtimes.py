@@ -29,10 +29,13 @@ class Family(enum.Enum):
 
 
 PYTHON = re.compile(r"^python3\.\d+$")
-NODEJS = re.compile(r"^nodejs(\d+)\.x$")
+NODEJS = re.compile(r"^nodejs(\d+)\.(?:x|\d+)$")  # nodejs20.x; older: nodejs8.10
 PROVIDED = ("provided", "provided.al2", "provided.al2023")
 RUNNING_PYTHON = f"python{sys.version_info.major}.{sys.version_info.minor}"
-ALLOWED = "python3.x, nodejs<N>.x (e.g. nodejs20.x), provided, provided.al2, provided.al2023"
+ALLOWED = (
+    "python3.x, nodejs<N>.x (e.g. nodejs20.x; also older names like nodejs8.10), "
+    "provided, provided.al2, provided.al2023"
+)
 # Lambda's Node.js runtimes up to nodejs16.x bundle the AWS SDK for JavaScript v2
 # (``aws-sdk``); nodejs18.x and later bundle v3 (``@aws-sdk/*``) instead.
 LAST_SDK_V2_NODE = 16

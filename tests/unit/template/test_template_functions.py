@@ -123,6 +123,11 @@ def test_nodejs_runtime_is_accepted_and_warns_on_another_major(tmp_path: Path) -
         write(tmp_path, resources(function().replace(f"Runtime: {PY}", f"Runtime: {other}")))
     )
     assert any(other in w and node.version in w for w in app.warnings)
+    # the older names (nodejs6.10, nodejs8.10) that AWS's own samples still use
+    text = function().replace(f"Runtime: {PY}", "Runtime: nodejs8.10")
+    app = load(write(tmp_path, resources(text)))
+    assert app.functions["Fn"].config.runtime == "nodejs8.10"
+    assert runtimes.bundles_sdk_v2("nodejs8.10") and not runtimes.bundles_sdk_v2("nodejs18.x")
 
 
 def test_nodejs_without_node_on_path_is_refused(

@@ -15,7 +15,7 @@ const Module = require('module');
 const path = require('path');
 
 const SDK = process.env.CANARIA_SDK_PATH || '';
-const major = /^AWS_Lambda_nodejs(\d+)\.x$/.exec(process.env.AWS_EXECUTION_ENV || '');
+const major = /^AWS_Lambda_nodejs(\d+)\.(?:x|\d+)$/.exec(process.env.AWS_EXECUTION_ENV || '');
 const HIDDEN = major ? (Number(major[1]) <= 16 ? /^@aws-sdk\// : /^aws-sdk(\/|$)/) : null;
 
 function endpointFor(serviceId) {
