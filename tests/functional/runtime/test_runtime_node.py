@@ -310,3 +310,76 @@ async def test_a_bootstrap_that_posts_an_init_error(env: NodeEnv) -> None:
     r = await env.call(env.version(code, "x.y", runtime="provided"))
     assert r.error_type == "Runtime.NoConfig" and body(r)["errorMessage"] == "no config"
     assert os.path.exists(code)
+
+
+SDK_PROBE = textwrap.dedent(
+    """
+    const tryRequire = (name) => {
+      try { require(name); return true; } catch (e) { return e.code; }
+    };
+    exports.v2 = async () => {
+      const AWS = require('aws-sdk');
+      return {
+        sqs: new AWS.SQS().endpoint.href,
+        dynamodb: new AWS.DynamoDB().endpoint.href,
+        secrets: new AWS.SecretsManager().endpoint.href,
+        lambda: new AWS.Lambda().endpoint.href,
+        own: new AWS.CodeDeploy({ endpoint: 'http://127.0.0.1:7/' }).endpoint.href,
+        s3PathStyle: new AWS.S3().config.s3ForcePathStyle,
+        v3: tryRequire('@aws-sdk/client-s3'),
+      };
+    };
+    exports.v3 = async () => {
+      const { LambdaClient, ListFunctionsCommand } = require('@aws-sdk/client-lambda');
+      const { SQSClient, ListQueuesCommand } = require('@aws-sdk/client-sqs');
+      const where = async (client, command) => {  // the request's address, never sent
+        client.middlewareStack.add((next) => async (args) => {
+          const r = args.request;
+          const where = `${r.protocol}//${r.hostname}:${r.port}`;
+          throw Object.assign(new Error('probe'), { where });
+        }, { step: 'finalizeRequest', priority: 'low' });
+        try { await client.send(command); } catch (e) { return e.where || String(e); }
+      };
+      return {
+        lambda: await where(new LambdaClient({}), new ListFunctionsCommand({})),
+        sqs: await where(new SQSClient({}), new ListQueuesCommand({})),
+        v2: tryRequire('aws-sdk'),
+      };
+    };
+    """
+)
+
+
+async def test_the_sdk_the_runtime_provides_points_at_canaria(tmp_path: Path) -> None:
+    env_extra = {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:4001",
+        "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:4002",
+        "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:4003",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:4004",
+        "AWS_ACCESS_KEY_ID": "k",
+        "AWS_SECRET_ACCESS_KEY": "s",
+    }
+    runtime = FunctionRuntime(
+        "Fn", reserved_concurrency=None, env_extra=env_extra, clock=RealClock(), on_log=print
+    )
+    e = NodeEnv(tmp_path, runtime, [])
+    try:
+        code = e.code({"app.js": SDK_PROBE})
+        v2 = body(await e.call(e.version(code, "app.v2", runtime="nodejs16.x")))
+        assert v2 == {
+            "sqs": "http://127.0.0.1:4002/",
+            "dynamodb": "http://127.0.0.1:4003/",
+            "secrets": "http://127.0.0.1:4004/",
+            "lambda": "http://127.0.0.1:4001/",
+            "own": "http://127.0.0.1:7/",
+            "s3PathStyle": True,
+            "v3": "MODULE_NOT_FOUND",  # nodejs16.x has only v2
+        }
+        v3 = body(await e.call(e.version(code, "app.v3", runtime="nodejs20.x")))
+        assert v3 == {
+            "lambda": "http://127.0.0.1:4001",
+            "sqs": "http://127.0.0.1:4002",
+            "v2": "MODULE_NOT_FOUND",  # nodejs18.x and later have only v3
+        }
+    finally:
+        await runtime.close()

@@ -32,8 +32,8 @@ function patchV2(AWS) {
   patched.add(AWS.Service);
   const initialize = AWS.Service.prototype.initialize;
   AWS.Service.prototype.initialize = function (config) {
-    const meta = (this.api && this.api.metadata) || {};
-    const url = endpointFor(meta.serviceId || meta.serviceAbbreviation);
+    const api = this.api || {};
+    const url = endpointFor(api.serviceId || (api.metadata && api.metadata.serviceId));
     const own = config && config.endpoint;
     const global = AWS.config && AWS.config[this.serviceIdentifier] && AWS.config[this.serviceIdentifier].endpoint;
     if (url && !own && !global && !(AWS.config && AWS.config.endpoint)) {
