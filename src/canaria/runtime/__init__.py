@@ -1,9 +1,14 @@
-"""Execution environments: Python handlers in warm worker processes, Lambda's semantics.
+"""Execution environments: Python, Node.js and custom runtimes, with Lambda's semantics.
 
     build_artifact(code_uri, state_dir) -> (digest, artifact dir)      artifacts.py
+        └── dependencies installed once per manifest, linked in        deps.py
     FunctionRuntime(name, ...).invoke(version, event, qualifier=...)   function.py
-        └── WorkerProcess: one process, one socket, one request at a time   process.py
-              └── worker.py: the process itself (stdlib + orjson only)
+        ├── WorkerProcess: one process, one socket, one request at a time   process.py
+        │     └── worker.py: the process itself (stdlib + orjson only)
+        └── ApiProcess: Node.js / provided over the Lambda Runtime API    api_process.py
+              ├── runtime_api.py: one Runtime API listener per environment
+              └── node/bootstrap.js, node/preload.js: canaria's Node.js runtime client
+    which kind a runtime gets, its process environment                launch.py
     LogLine, the environment variables, the log's platform lines    environment.py
 
 Parent and worker speak length-prefixed orjson frames over a ``socketpair`` (see
