@@ -73,3 +73,22 @@ def test_a_hook_with_a_syntax_error_fails_the_deployment(clock: Canaria) -> None
     assert d["state"] == "Failed", d
     assert "Runtime.UserCodeSyntaxError" in json.dumps(d)
     assert clock.alias("ClockFunction")["split"] == {"1": 1.0}
+
+
+@pytest.mark.skipif(shutil.which("npm") is None, reason="needs npm")
+def test_a_failing_npm_ci_refuses_the_deployment_before_anything_changes(clock: Canaria) -> None:
+    code = clock.template.parent / "src" / "v2"
+    (code / "package.json").write_text(
+        json.dumps({"name": "clock", "version": "1.0.0", "dependencies": {"left-pad": "1.3.0"}})
+    )
+    (code / "package-lock.json").write_text(  # out of step with package.json: npm ci refuses
+        json.dumps({"name": "clock", "version": "1.0.0", "lockfileVersion": 3, "packages": {}})
+    )
+    r = clock.cli(
+        "deploy", "-t", str(clock.template), "--parameter-overrides", "AppVersion=v2", "--json"
+    )
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "npm could not install" in r.stderr + r.stdout and "(npm ci)" in r.stderr + r.stdout
+    history = json.loads(clock.cli("history", "ClockFunction", "--json").stdout)
+    assert [v["number"] for v in history["versions"]] == [1]
+    assert clock.alias("ClockFunction")["split"] == {"1": 1.0}
