@@ -1,7 +1,7 @@
 """Build a version's artifact the way ``sam build`` does, content-addressed.
 
 ``build_artifact(code_uri, state_dir)`` digests the code (sorted relative paths and
-contents, ``__pycache__``, ``*.pyc`` and ``.git`` left out), and makes
+contents; ``__pycache__``, ``*.pyc``, ``.git``, ``.canaria`` and ``.aws-sam`` left out), and makes
 ``<state_dir>/artifacts/<digest>/``: a copy of the code plus, when it has a
 ``requirements.txt`` or a ``package.json``, links to its installed dependencies, which are
 shared by every version with the same manifest (``deps.py``). The build happens in a
@@ -20,16 +20,25 @@ from pathlib import Path
 from canaria.errors import BuildError
 from canaria.runtime.deps import link_dependencies
 
-_SKIP_DIRS = frozenset({"__pycache__", ".git"})
+# ``.canaria`` (canaria's state) and ``.aws-sam`` (``sam build``'s output) sit next to the
+# template: with the default ``CodeUri: .`` they would otherwise be copied into every
+# artifact and change its digest at every build.
+_SKIP_DIRS = frozenset({"__pycache__", ".git", ".canaria", ".aws-sam"})
 _SKIP_SUFFIXES = (".pyc",)
 
 
-def code_files(code_uri: str) -> list[str]:
-    """Relative POSIX paths of the files that make up the code, sorted."""
+def code_files(code_uri: str, state_dir: str | None = None) -> list[str]:
+    """Relative POSIX paths of the files that make up the code, sorted (never the state
+    directory, wherever it is)."""
     root = Path(code_uri)
+    state = Path(state_dir).resolve() if state_dir else None
     found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS]
+        dirnames[:] = [
+            d
+            for d in dirnames
+            if d not in _SKIP_DIRS and (state is None or Path(dirpath, d).resolve() != state)
+        ]
         for name in filenames:
             if name.endswith(_SKIP_SUFFIXES):
                 continue
@@ -37,11 +46,11 @@ def code_files(code_uri: str) -> list[str]:
     return sorted(found)
 
 
-def code_digest(code_uri: str) -> str:
+def code_digest(code_uri: str, state_dir: str | None = None) -> str:
     """sha256 over each file's relative path and contents, in path order."""
     h = hashlib.sha256()
     root = Path(code_uri)
-    for rel in code_files(code_uri):
+    for rel in code_files(code_uri, state_dir):
         data = (root / rel).read_bytes()
         h.update(rel.encode("utf-8"))
         h.update(b"\0")
@@ -56,7 +65,7 @@ def build_artifact(code_uri: str, state_dir: str) -> tuple[str, str]:
     if not code.is_dir():
         what = "is not a directory" if code.exists() else "does not exist"
         raise BuildError(f"CodeUri {code_uri} {what}")
-    digest = code_digest(code_uri)
+    digest = code_digest(code_uri, state_dir)
     artifacts = Path(state_dir).resolve() / "artifacts"
     final = artifacts / digest
     if final.is_dir():
@@ -65,7 +74,7 @@ def build_artifact(code_uri: str, state_dir: str) -> tuple[str, str]:
     tmp = Path(tempfile.mkdtemp(prefix=f".build-{digest[:12]}-", dir=artifacts))
     try:
         tmp.chmod(0o755)
-        _copy_code(code, tmp)
+        _copy_code(code, tmp, state_dir)
         link_dependencies(code, tmp, state_dir)
         try:
             tmp.rename(final)
@@ -79,8 +88,8 @@ def build_artifact(code_uri: str, state_dir: str) -> tuple[str, str]:
     return digest, str(final)
 
 
-def _copy_code(code: Path, dest: Path) -> None:
-    for rel in code_files(str(code)):
+def _copy_code(code: Path, dest: Path, state_dir: str) -> None:
+    for rel in code_files(str(code), state_dir):
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(code / rel, target)

@@ -144,3 +144,18 @@ def test_a_failing_npm_ci_refuses_the_build_with_npms_message(tmp_path: Path) ->
     assert "npm error" in message or "npm ERR" in message
     assert list((state / "artifacts").iterdir()) == []
     assert list((state / "deps").iterdir()) == []
+
+
+def test_the_state_directory_inside_codeuri_is_not_code(tmp_path: Path) -> None:
+    """``CodeUri: .`` (SAM's default) holds the template, ``.aws-sam`` and canaria's state."""
+    app = tmp_path / "app"
+    (app / ".aws-sam" / "build").mkdir(parents=True)
+    (app / ".aws-sam" / "build" / "x.js").write_text("old build\n")
+    (app / "index.js").write_text("exports.handler = async () => 1;\n")
+    for state in (app / ".canaria", app / "elsewhere-state"):
+        first = build_artifact(str(app), str(state))
+        (state / "noise").write_text("the store changes all the time\n")
+        second = build_artifact(str(app), str(state))
+        assert first == second
+        copied = sorted(p.name for p in Path(second[1]).iterdir())
+        assert copied == ["index.js"]
