@@ -14,7 +14,9 @@ Lambda gives each sandbox its own. The runtime long-polls for work and reports b
 One invocation at a time: ``deliver`` answers the parked ``next`` (or the next one to
 come). A response over 6 MB gets 413 and the invocation fails with
 ``Function.ResponseSizeTooLarge``, as on Lambda. A request id that is not the one being
-served gets 400 ``InvalidRequestID``.
+served gets 400 ``InvalidRequestID``. One header is canaria's own:
+``Lambda-Runtime-Function-Exit: 1`` on an error says the runtime exits after it (canaria's
+Node.js bootstrap sends it for an uncaught exception), so the environment is not reused.
 
 The HTTP layer is a small ``asyncio.Protocol`` on ``httptools`` (the gateway's parser):
 keep-alive, no framework, so a warm round trip stays within a few hundred microseconds.

@@ -49,6 +49,12 @@ CJS = textwrap.dedent(
       callback(null, out);
     };
     exports.succeed = (event, context) => { context.succeed({ via: "succeed" }); };
+    exports.noWait = (event, context, callback) => {
+      context.callbackWaitsForEmptyEventLoop = false;
+      setTimeout(() => {}, 60000);  // would hold the answer for a minute if it waited
+      callback(null, "now");
+    };
+    exports.syncNoResult = (event) => { setTimeout(() => {}, 10); };
     exports.boom = async () => { throw new RangeError("boom"); };
     exports.rejectString = async () => { throw "plain"; };
     exports.chatty = async (event) => {
@@ -153,6 +159,10 @@ async def test_callback_handlers_and_legacy_context_methods(env: NodeEnv) -> Non
     waited = await env.call(env.version(code, "app.waits"))
     assert body(waited) == {"done": True}
     assert body(await env.call(env.version(code, "app.succeed"))) == {"via": "succeed"}
+    no_wait = await env.call(env.version(code, "app.noWait", timeout_s=30.0))
+    assert no_wait.ok and body(no_wait) == "now"
+    sync = await env.call(env.version(code, "app.syncNoResult"))
+    assert sync.ok and body(sync) is None
     nested = await env.call(env.version(code, "app.nested.deeper.handler"))
     assert body(nested) == "nested"
 
