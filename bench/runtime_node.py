@@ -6,8 +6,9 @@ In one run, on uvloop as canaria runs:
 
 1. warm round trip: ``--calls`` sequential ``FunctionRuntime.invoke`` of a trivial handler
    with a ~1 KB API Gateway-like event, for a Python function (canaria's worker protocol,
-   the reference) and a Node.js one (``node`` + canaria's bootstrap over the Runtime API);
-   median, p90, p99 in µs;
+   the reference) and a Node.js one (``node`` + canaria's bootstrap over the Runtime API),
+   and, when it is installed, AWS's Python runtime client ``awslambdaric`` over the same
+   Runtime API (the issue's reference point); median, p90, p99 in µs;
 2. Node.js cold start: ``--cold`` first invocations of fresh environments (the process
    started, the handler loaded, the first event answered), median in ms, beside Python's;
 3. time to a servable version after a code change, with ``requirements.txt``
@@ -20,9 +21,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -62,6 +65,8 @@ def version(workdir: Path, name: str, files: dict[str, str], runtime: str, n: in
     code.mkdir(parents=True, exist_ok=True)
     for rel, text in files.items():
         (code / rel).write_text(text)
+        if rel == "bootstrap":
+            (code / rel).chmod(0o755)
     digest, artifact = build_artifact(str(code), str(workdir / "state"))
     config = FunctionConfig(handler="app.handler", runtime=runtime, code_uri=str(code))
     return Version("bench", n, digest, config, artifact, 0.0)
@@ -144,6 +149,10 @@ async def main(args: argparse.Namespace) -> None:
         js = version(workdir, "js", {"app.js": JS}, "nodejs20.x", 1)
         print(summary("warm, Python (worker protocol)", await warm(py, args.calls)))
         print(summary("warm, Node.js (Runtime API)", await warm(js, args.calls)))
+        if importlib.util.find_spec("awslambdaric") is not None:
+            boot = f'#!/bin/sh\nexec {sys.executable} -m awslambdaric "$_HANDLER"\n'
+            ric = version(workdir, "ric", {"app.py": PY, "bootstrap": boot}, "provided", 1)
+            print(summary("warm, Python awslambdaric (RAPI)", await warm(ric, args.calls)))
         print(summary("cold start, Python", await cold(py, args.cold), "ms"))
         print(summary("cold start, Node.js", await cold(js, args.cold), "ms"))
         if args.deps:

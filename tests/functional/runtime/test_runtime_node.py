@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sys
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -393,3 +394,35 @@ async def test_the_sdk_the_runtime_provides_points_at_canaria(tmp_path: Path) ->
         }
     finally:
         await runtime.close()
+
+
+AWSLAMBDARIC_APP = textwrap.dedent(
+    """
+    print("init")
+    def handler(event, context):
+        print("hello", event["n"])
+        return {"n": event["n"], "rid": context.aws_request_id,
+                "left": context.get_remaining_time_in_millis() > 0}
+    def boom(event, context):
+        raise ValueError("boom")
+    """
+)
+
+
+async def test_awss_own_runtime_client_runs_against_canarias_runtime_api(env: NodeEnv) -> None:
+    """AWS's Python runtime interface client (``awslambdaric``) as a ``provided`` bootstrap."""
+    pytest.importorskip("awslambdaric")
+    code = env.code(
+        {
+            "app.py": AWSLAMBDARIC_APP,
+            "bootstrap": f'#!/bin/sh\nexec {sys.executable} -m awslambdaric "$_HANDLER"\n',
+        }
+    )
+    v = env.version(code, "app.handler", runtime="provided.al2023")
+    first, second = await env.call(v, {"n": 1}), await env.call(v, {"n": 2})
+    assert first.ok and first.cold_start and not second.cold_start
+    assert body(first)["n"] == 1 and body(first)["rid"] == first.request_id and body(first)["left"]
+    assert body(second)["n"] == 2 and "hello 2" in second.logs and "init" in first.logs
+    boom = await env.call(env.version(code, "app.boom", runtime="provided.al2023"))
+    assert boom.function_error == "Unhandled" and boom.error_type == "ValueError"
+    assert body(boom)["errorMessage"] == "boom" and body(boom)["requestId"] == boom.request_id
