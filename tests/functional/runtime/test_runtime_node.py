@@ -426,3 +426,11 @@ async def test_awss_own_runtime_client_runs_against_canarias_runtime_api(env: No
     boom = await env.call(env.version(code, "app.boom", runtime="provided.al2023"))
     assert boom.function_error == "Unhandled" and boom.error_type == "ValueError"
     assert body(boom)["errorMessage"] == "boom" and body(boom)["requestId"] == boom.request_id
+
+
+async def test_a_bootstrap_that_cannot_be_executed_fails_the_request(env: NodeEnv) -> None:
+    code = env.code({"bootstrap": "echo no interpreter line\n"})  # ENOEXEC at execve
+    r = await env.call(env.version(code, "x.y", runtime="provided.al2"))
+    assert r.function_error == "Unhandled" and r.error_type == "Runtime.InvalidEntrypoint"
+    assert "could not start" in body(r)["errorMessage"]
+    assert env.runtime.environments() == {}
