@@ -256,9 +256,9 @@ def main() -> int:
     errors = len(results) - valid
     print("| outcome | templates | of |\n|---|---|---|")
     for outcome, n in sorted(counts.items()):
-        print(
-            f"| {outcome} | {n} | {valid if outcome.startswith('valid') else errors if outcome.startswith('error') else len(results)} |"
-        )
+        kind = outcome.split()[0]
+        of = valid if kind == "valid" else errors if kind == "error" else len(results)
+        print(f"| {outcome} | {n} | {of} |")
     refused = counts["error refused"]
     print(f"\nerror inputs refused: {refused}/{errors} ({100 * refused / max(errors, 1):.1f} %),")
     print(f"naming a resource SAM's message names: {same}/{refused}")
