@@ -10,11 +10,13 @@ The coercion helpers (``as_str``, ``as_int``, ...) check resolved values and rai
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from canaria.errors import TemplateError
+from canaria.errors import TemplateError, TemplateErrors
 
 
 class LineMap(dict[str, Any]):
@@ -208,3 +210,29 @@ def plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     return value
+
+
+class Problems:
+    """Collects the ``TemplateError`` of each independent check, to report all at once."""
+
+    def __init__(self) -> None:
+        self.errors: list[TemplateError] = []
+
+    @contextmanager
+    def catch(self) -> Iterator[None]:
+        try:
+            yield
+        except TemplateErrors as exc:
+            self.errors.extend(exc.errors)
+        except TemplateError as exc:
+            self.errors.append(exc)
+
+    def raise_any(self) -> None:
+        """Raise every problem collected, in the order of their lines."""
+        if self.errors:
+            unique = {e.message: e for e in self.errors}.values()
+            raise TemplateErrors(sorted(unique, key=_by_line))
+
+
+def _by_line(error: TemplateError) -> int:
+    return error.line if error.line is not None else sys.maxsize

@@ -45,7 +45,9 @@ Layers: [!Ref SomeLayer]
 Description: unused
 """
     )
-    layer = "  SomeLayer:\n    Type: AWS::Serverless::LayerVersion\n"
+    layer = (
+        "  SomeLayer:\n    Type: AWS::Serverless::LayerVersion\n    Properties: {ContentUri: x}\n"
+    )
     path = write(tmp_path, resources(fn, layer))
     app = load(path)
     spec = app.functions["Fn"]

@@ -311,6 +311,7 @@ def test_skipped_resources_warn(tmp_path: Path) -> None:
     Type: Custom::Thing
   Layer:
     Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: layer}
 """
     app = load(
         write(tmp_path, resources(function(), others) + "Outputs:\n  X:\n    Value: !Ref Nope\n")
