@@ -30,6 +30,7 @@ from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import (
     LineMap,
     Where,
+    as_bool,
     as_int,
     as_map,
     as_str,
@@ -37,6 +38,7 @@ from canaria.template.nodes import (
     type_name,
 )
 from canaria.template.preferences import deployment_preference
+from canaria.template.sam_rules import sam_properties
 
 FUNCTION_PROPERTIES = (
     "Architectures",
@@ -119,7 +121,10 @@ def build_function(
 ) -> FunctionSpec:
     """The function's spec; ``function_names`` maps FunctionName values to logical ids."""
     props = entry.props
-    check_keys(props, entry.props_at, FUNCTION_PROPERTIES)
+    for key in props:
+        if key not in FUNCTION_PROPERTIES and key in sam_properties(entry.type):
+            ctx.warn(entry, f"{key} is a SAM property canaria does not apply locally: ignored")
+    check_keys(props, entry.props_at, (*FUNCTION_PROPERTIES, *sam_properties(entry.type)))
     package = ctx.get(entry, "PackageType")
     if package == "Image" or "ImageUri" in props:
         raise ctx.at(entry, "PackageType" if "PackageType" in props else "ImageUri").error(
@@ -159,8 +164,10 @@ def build_function(
     preference = None
     if "DeploymentPreference" in props:
         raw = ctx.get(entry, "DeploymentPreference")
-        if raw is not NO_VALUE:
-            at = ctx.at(entry, "DeploymentPreference")
+        at = ctx.at(entry, "DeploymentPreference")
+        if raw is not NO_VALUE and alias is None and _disabled(raw, at):
+            ctx.warn(entry, "DeploymentPreference is disabled (Enabled: false): ignored")
+        elif raw is not NO_VALUE:
             if alias is None:
                 raise at.error(
                     "DeploymentPreference requires AutoPublishAlias (SAM refuses it too)",
@@ -180,6 +187,11 @@ def build_function(
         routes=_routes(ctx, entry, apis),
         line=entry.where.line,
     )
+
+
+def _disabled(raw: Any, at: Where) -> bool:
+    node = as_map(raw, at)
+    return "Enabled" in node and not as_bool(node["Enabled"], at.key(node, "Enabled"))
 
 
 def _required_str(ctx: Context, entry: Entry, key: str) -> str:
@@ -302,6 +314,13 @@ def _route(
         api = _api_of(props, api_key, at, kind, apis, entry)
     else:
         api = IMPLICIT_REST_API if kind == "rest" else IMPLICIT_HTTP_API
+        if api not in apis:  # the template declares a resource of that name itself
+            raise at.error(
+                f"this event needs the implicit API {api}, but the template's own "
+                f"{api} is not an {'AWS::Serverless::Api' if kind == 'rest' else 'HttpApi'}",
+                allowed=f"{'RestApiId' if kind == 'rest' else 'ApiId'} naming an API of "
+                f"the template, or another logical id for the resource named {api}",
+            )
     if kind == "rest" or "Path" in props or "Method" in props:
         for key in ("Path", "Method"):
             if key not in props:

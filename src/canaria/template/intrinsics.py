@@ -244,6 +244,10 @@ class Resolver:
             raise where.error(
                 "Fn::GetAtt takes [Resource, Attribute]", allowed="Resource.Attribute"
             )
+        if "." in attr and f"{name}.{attr.split('.')[0]}" in self.resources:
+            # !GetAtt Fn.Version.Version: an attribute of a resource SAM generates
+            head, _, attr = attr.partition(".")
+            name = f"{name}.{head}"
         if name not in self.resources or not attr:
             raise where.error(
                 f"Fn::GetAtt names {name!r}, which is not a resource",

@@ -146,6 +146,24 @@ def sam_types() -> tuple[str, ...]:
     return tuple(sorted(t for t in types if t.startswith("AWS::Serverless::")))
 
 
+@functools.cache
+def sam_properties(type_: str) -> frozenset[str]:
+    """The properties SAM's translator knows for one of its resource types."""
+    from samtranslator.model import ResourceTypeResolver, sam_resources
+
+    cls = ResourceTypeResolver(sam_resources).resource_types.get(type_)
+    return frozenset(getattr(cls, "property_types", {}))
+
+
+@functools.cache
+def sam_globals() -> dict[str, frozenset[str]]:
+    """The ``Globals`` sections and properties SAM's translator accepts."""
+    from samtranslator.plugins.globals.globals import Globals
+
+    supported = getattr(Globals, "supported_properties", {})
+    return {k.removeprefix("AWS::Serverless::"): frozenset(v) for k, v in supported.items()}
+
+
 def resource_of(error: TemplateError) -> str | None:
     """``Resources.<id>`` (or ``Globals``...) an error is about, None for the whole document."""
     if not error.prop:
