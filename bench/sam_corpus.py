@@ -50,7 +50,26 @@ LIMITS = {
     "s3-code": re.compile(r"(CodeUri|DefinitionUri|ContentUri).*(S3|s3)"),
     "inline-code": re.compile(r"InlineCode is not supported"),
     "image": re.compile(r"container image functions are not supported"),
+    "language-extensions": re.compile(r"transform 'AWS::LanguageExtensions' is not supported"),
+    # a DeploymentPreference naming a config or an alarm the template does not declare:
+    # it exists in an AWS account; canaria cannot know its traffic shape or metric
+    "undeclared-config": re.compile(r"unknown deployment configuration"),
+    "undeclared-alarm": re.compile(r"is not an AWS::CloudWatch::Alarm of this template"),
+    # a resource of another type named like SAM's implicit API, and events that need it
+    "implicit-api-name-taken": re.compile(r"this event needs the implicit API"),
 }
+# inputs of SAM's translator tests are translated, never deployed: some are templates
+# CloudFormation itself refuses (a reference to nothing, a table without KeySchema, a
+# resource without Type, a transform name made up for a test), which canaria refuses too
+CLOUDFORMATION = re.compile(
+    r"refuses unresolved references|which is not a parameter, a pseudo parameter or a resource"
+    r"|which is not a resource|KeySchema is required|ProvisionedThroughput is required"
+    r"|the resource has no Type|\.Type: expected a string|unknown parameter type 'List<String>'"
+    r"|transform 'AWS::Serverless-2016-10-31-test'|is used twice"
+    r"|the definition must be a mapping with StartAt and States"
+    r"|needs exactly one definition|bad path variable '\{proxy\+\+\}'"
+    r"|is not an AWS::Serverless::(Http)?Api of this template"
+)
 TRANSFORM = "AWS::Serverless-2016-10-31"
 REPR = re.compile(r"\['|\{'|\"\[|OrderedDict|LineMap|<[a-z_.]+ object")
 
@@ -178,6 +197,20 @@ def _stage(source: Path, work: Path) -> tuple[Path, dict[str, str]]:
     return target, overrides
 
 
+def _refusal(message: str) -> str:
+    """The outcome of a valid template refused: a named limit when every error is one."""
+    lines = [m for m in message.splitlines() if not m.endswith("problems in the template:")]
+    kinds = set()
+    for line in lines:
+        limit = next((n for n, r in LIMITS.items() if r.search(line)), None)
+        if limit is None and CLOUDFORMATION.search(line):
+            limit = "cloudformation-refuses"
+        kinds.add(limit)
+    if None in kinds:
+        return "valid refused"
+    return "valid refused: " + "+".join(sorted(k for k in kinds if k))
+
+
 def _alarm(signum: int, frame: Any) -> None:
     raise Hang()
 
@@ -195,11 +228,7 @@ def run_one(source: Path, timeout: int) -> Result:
             outcome, message = ("valid loaded" if valid else "error accepted"), ""
         except TemplateError as exc:
             message = exc.message
-            if valid:
-                limit = next((n for n, r in LIMITS.items() if r.search(message)), None)
-                outcome = f"valid refused: limit {limit}" if limit else "valid refused"
-            else:
-                outcome = "error refused"
+            outcome = _refusal(message) if valid else "error refused"
         except Hang:
             outcome, message = "hang", f"no answer in {timeout} s"
         except Exception as exc:  # the bench counts crashes

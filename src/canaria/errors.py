@@ -48,6 +48,7 @@ class TemplateError(CanariaError):
         self.line = line
         self.prop = prop
         self.allowed = allowed
+        self.detail = message  # what is wrong, without the place
         where = ":".join(str(p) for p in (file, line) if p is not None)
         parts = [f"{where}: " if where else ""]
         if prop:
@@ -73,6 +74,7 @@ class TemplateErrors(TemplateError):
             first.prop,
             first.allowed,
         )
+        self.detail = first.detail
         if len(errors) == 1:
             self.message = first.message
         else:

@@ -355,11 +355,12 @@ def _api_of(
         for a in apis.values()
         if a.kind == kind and a.logical_id not in (IMPLICIT_REST_API, IMPLICIT_HTTP_API)
     )
-    text = str(raw)
+    text = raw if isinstance(raw, str) else None
     for spec in apis.values():
         if spec.kind == kind and text in (spec.logical_id, spec.logical_id.lower()):
             return spec.logical_id
+    shown = repr(text) if text is not None else f"({type_name(raw)})"
     raise kat.error(
-        f"{key} {text!r} is not an {wanted} of this template",
+        f"{key} {shown} is not an {wanted} of this template",
         allowed=", ".join(candidates) or f"none: declare an {wanted} or leave {key} out",
     )

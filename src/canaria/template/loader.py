@@ -43,6 +43,7 @@ from canaria.template.index import (
 from canaria.template.intrinsics import Resolver, pseudo_parameters
 from canaria.template.nodes import LineMap, Problems, Where, as_map, as_str, check_keys
 from canaria.template.parameters import Parameter, resolve_parameters, samconfig_overrides
+from canaria.template.references import reference_errors
 from canaria.template.resources import (
     build_alarm,
     build_api,
@@ -120,7 +121,15 @@ def load(
         )
     values = {k: p.value for k, p in params.items()}
     warnings: list[str] = []
-    sam = sam_errors(doc, top, values, warnings)
+    given = {k: p.value for k, p in params.items() if p.source != "Default"}
+    checked = sam_errors(doc, top, given, warnings)  # SAM reads the Defaults itself
+    sam = checked.errors
+    if checked.resources is not None:
+        declared = doc.get("Parameters")
+        known = [*checked.resources, *(declared if isinstance(declared, dict) else ())]
+        resources = doc.get("Resources")
+        own = list(resources) if isinstance(resources, dict) else []
+        sam = sam + reference_errors(doc, top, [*known, *own], own)
 
     def checkpoint(final: bool = False) -> None:
         if problems.errors or (final and sam):
@@ -290,7 +299,8 @@ def _build(
     for e in of(ALARM):
         with problems.catch():
             spec = build_alarm(ctx, e, function_names)
-            _unique(alarms, spec.name, spec, e, "AlarmName")
+            if spec is not None:
+                _unique(alarms, spec.name, spec, e, "AlarmName")
     configs: dict[str, DeploymentConfigSpec] = {}
     with problems.catch():
         configs.update(step_lists(doc.get("Metadata"), top.key(doc, "Metadata")))

@@ -19,6 +19,7 @@ import functools
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from canaria.aws.arns import ACCOUNT, REGION
@@ -32,10 +33,18 @@ _RESOURCE = re.compile(r"^Resource with id \[([^\]]*)\] is invalid\.\s*")
 _EVENT = re.compile(r"Event with id \[([A-Za-z0-9]+)\]")
 
 
+@dataclass(frozen=True)
+class SamCheck:
+    errors: list[TemplateError]
+    # every resource of the translated template (SAM's generated ones included); None when
+    # the translator refused the template or could not run
+    resources: frozenset[str] | None = None
+
+
 def sam_errors(
     doc: LineMap, top: Where, parameters: Mapping[str, str], warnings: list[str]
-) -> list[TemplateError]:
-    """SAM's errors for ``doc`` (empty when the translator accepts it)."""
+) -> SamCheck:
+    """SAM's errors for ``doc`` (none when the translator accepts it)."""
     from samtranslator.model.exceptions import (
         ExceptionWithMessage,
         InvalidDocumentException,
@@ -45,16 +54,17 @@ def sam_errors(
 
     template = _offline(doc)
     try:
-        _translate(template, parameters)
+        output = _translate(template, parameters)
     except InvalidDocumentException as exc:
         causes: list[ExceptionWithMessage] = list(exc.causes)
     except ExceptionWithMessage as exc:
         causes = [exc]
     except Exception as exc:  # the translator's own bug must not stop a template loading
         warnings.append(f"{top.file}: SAM's rules could not be checked ({type(exc).__name__})")
-        return []
+        return SamCheck([])
     else:
-        return []
+        resources = output.get("Resources") if isinstance(output, dict) else None
+        return SamCheck([], frozenset(resources) if isinstance(resources, dict) else None)
     errors: list[TemplateError] = []
     for cause in causes:
         message = _clean(cause.message)
@@ -69,10 +79,10 @@ def sam_errors(
             errors.append(top.key(doc, "Globals").error(message))
         else:  # about the whole document: after the errors that have a line
             errors.append(Where(top.file).error(message))
-    return errors
+    return SamCheck(errors)
 
 
-def _translate(template: dict[str, Any], parameters: Mapping[str, str]) -> None:
+def _translate(template: dict[str, Any], parameters: Mapping[str, str]) -> Any:
     import boto3
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
@@ -80,7 +90,7 @@ def _translate(template: dict[str, Any], parameters: Mapping[str, str]) -> None:
     logging.getLogger("samtranslator").setLevel(logging.ERROR)
     values: dict[str, Any] = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, **parameters}
     session = boto3.Session(region_name=REGION)
-    Translator({}, Parser(), boto_session=session).translate(template, values)
+    return Translator({}, Parser(), boto_session=session).translate(template, values)
 
 
 def _offline(doc: LineMap) -> dict[str, Any]:
