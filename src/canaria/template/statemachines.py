@@ -60,6 +60,13 @@ _VAR = re.compile(r"\$\{([^}]+)\}")
 def build_state_machine(ctx: Context, entry: Entry) -> StateMachineSpec:
     sam = entry.type == SAM_STATE_MACHINE
     check_keys(entry.props, entry.props_at, SAM_KEYS if sam else SFN_KEYS)
+    for key in ("AutoPublishAlias", "DeploymentPreference"):
+        if sam and key in entry.props:
+            ctx.warn(
+                entry,
+                f"{key} is ignored: canaria runs the state machine's latest definition and "
+                "does not publish its versions or shift an alias between them",
+            )
     sources = [
         k
         for k in ("Definition", "DefinitionUri", "DefinitionString", "DefinitionS3Location")
