@@ -1,6 +1,7 @@
 """What checking a template costs: canaria's loader against SAM's translator and cfn-lint.
 
     .venv/bin/python bench/template_checkers.py TEMPLATE... [--runs 5] [--cfn-lint PYTHON]
+        [--reference-src DIR]
 
 For each template, in fresh processes (median of ``--runs``):
 
@@ -8,6 +9,8 @@ For each template, in fresh processes (median of ``--runs``):
   reference every other row is divided by);
 - ``canaria load``: ``canaria.template.load`` (canaria's model and checks plus SAM's rules
   through ``aws-sam-translator``), what ``up``, ``deploy`` and ``validate`` pay;
+- ``canaria load, reference source``: the same from another source tree given by
+  ``--reference-src`` (e.g. an older commit's ``src/``), a template it refuses included;
 - ``sam translator``: ``aws-sam-translator`` alone on the same document;
 - ``cfn-lint``: ``cfnlint.api.lint`` with the Python given by ``--cfn-lint`` (a separate
   virtual environment, since canaria does not depend on it).
@@ -33,14 +36,26 @@ yaml.load(open(sys.argv[1]), Loader=L)
 """
 CANARIA_COLD = """
 import sys
+sys.path[:0] = sys.argv[2:]
+from canaria.errors import TemplateError
 from canaria.template import load
-load(sys.argv[1])
+try:
+    load(sys.argv[1])
+except TemplateError:
+    pass
 """
 CANARIA = """
 import sys, time
+sys.path[:0] = sys.argv[2:]
+from canaria.errors import TemplateError
 from canaria.template import load
-load(sys.argv[1])
-t = time.perf_counter(); load(sys.argv[1]); print(time.perf_counter() - t)
+def once():
+    try:
+        load(sys.argv[1])
+    except TemplateError:
+        pass
+once()
+t = time.perf_counter(); once(); print(time.perf_counter() - t)
 """
 TRANSLATOR = """
 import sys, yaml, boto3
@@ -69,22 +84,25 @@ lint_all(open(sys.argv[1]).read())
 """
 
 
-def timed(python: str, code: str, template: Path, runs: int) -> float:
+def timed(python: str, code: str, template: Path, runs: int, *extra: str) -> float:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
         subprocess.run(
-            [python, "-c", code, str(template)], check=True, capture_output=True, timeout=120
+            [python, "-c", code, str(template), *extra],
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
 
-def warm(template: Path, runs: int) -> float:
+def warm(template: Path, runs: int, *extra: str) -> float:
     out = []
     for _ in range(runs):
         done = subprocess.run(
-            [sys.executable, "-c", CANARIA, str(template)],
+            [sys.executable, "-c", CANARIA, str(template), *extra],
             check=True,
             capture_output=True,
             text=True,
@@ -99,6 +117,9 @@ def main() -> int:
     parser.add_argument("templates", nargs="+", type=Path)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--cfn-lint", help="a Python with cfn-lint installed")
+    parser.add_argument(
+        "--reference-src", type=Path, help="another canaria source tree (its src/) to compare"
+    )
     args = parser.parse_args()
     print("| template | checker | cold, fresh process (s) | ratio to python | warm (ms) |")
     print("|---|---|---|---|---|")
@@ -113,6 +134,16 @@ def main() -> int:
             ),
             ("sam translator", timed(sys.executable, TRANSLATOR, template, args.runs), None),
         ]
+        if args.reference_src:
+            src = str(args.reference_src)
+            rows.insert(
+                1,
+                (
+                    "canaria load, reference source",
+                    timed(sys.executable, CANARIA_COLD, template, args.runs, src),
+                    warm(template, args.runs, src),
+                ),
+            )
         if args.cfn_lint:
             rows.append(("cfn-lint", timed(args.cfn_lint, CFN_LINT, template, args.runs), None))
         for name, seconds, hot in rows:
