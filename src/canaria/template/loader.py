@@ -285,6 +285,8 @@ def _build(
     for e in of(API, HTTP_API):
         with problems.catch():
             apis[e.logical_id] = build_api(ctx, e)
+        if e.logical_id not in apis:  # refused: its events are not refused again for it
+            apis[e.logical_id] = ApiSpec(e.logical_id, "rest" if e.type == API else "http", "")
     for name, type_ in ctx.index.implicit.items():
         if type_ == API:
             apis[name] = ApiSpec(name, "rest", "Prod")

@@ -9,6 +9,7 @@ The coercion helpers (``as_str``, ``as_int``, ...) check resolved values and rai
 
 from __future__ import annotations
 
+import difflib
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -185,6 +186,22 @@ def as_list(value: Any, where: Where) -> list[Any]:
     raise where.error(f"expected a list, got {type_name(value)}")
 
 
+MAX_CHOICES = 12
+
+
+def choices(names: Iterable[str], near: str | None = None, limit: int = MAX_CHOICES) -> str:
+    """``names`` for an ``allowed`` text: the ones closest to ``near`` first, at most
+    ``limit`` of them, then how many more there are (a message never lists a whole
+    template)."""
+    ordered = sorted(set(names))
+    if near is not None:
+        close = difflib.get_close_matches(near, ordered, n=3, cutoff=0.6)
+        ordered = close + [n for n in ordered if n not in close]
+    if len(ordered) <= limit:
+        return ", ".join(ordered)
+    return ", ".join(ordered[:limit]) + f", ... ({len(ordered) - limit} more)"
+
+
 def check_keys(
     node: Mapping[str, Any],
     where: Where,
@@ -197,7 +214,9 @@ def check_keys(
     known = set(allowed)
     for key in node:
         if key not in known:
-            raise where.key(node, key).error(f"unknown {what} {key!r}", allowed=sorted(known))
+            raise where.key(node, key).error(
+                f"unknown {what} {key!r}", allowed=choices(known, near=key)
+            )
     for key in required:
         if key not in node:
             raise where.at(node).error(f"{key} is required")

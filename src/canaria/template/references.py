@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from canaria.errors import TemplateError
-from canaria.template.nodes import LineList, LineMap, Where
+from canaria.template.nodes import LineList, LineMap, Where, choices
 
 SECTIONS = ("Globals", "Resources", "Conditions", "Outputs")
 _SUB = re.compile(r"\$\{([^}]*)\}")
@@ -42,7 +42,8 @@ def reference_errors(
                 at.error(
                     f"{what} names {name!r}, which is not a parameter or a resource of the "
                     "template (CloudFormation refuses unresolved references)",
-                    allowed=_choices(names),
+                    allowed=choices((n for n in names if not n.startswith("AWS::")), near=name)
+                    or "none",
                 )
             )
 
@@ -100,10 +101,3 @@ def reference_errors(
         if isinstance(doc.get(section), LineMap | LineList | Mapping):
             walk(doc[section], top.key(doc, section), frozenset())
     return errors
-
-
-def _choices(names: set[str]) -> str:
-    shown = sorted(n for n in names if not n.startswith("AWS::"))
-    if len(shown) > 12:
-        return ", ".join(shown[:12]) + f", ... ({len(shown)} names)"
-    return ", ".join(shown) or "none"

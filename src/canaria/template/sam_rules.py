@@ -190,15 +190,25 @@ def merge(own: list[TemplateError], sam: list[TemplateError]) -> list[TemplateEr
     return [*own, *(e for e in sam if resource_of(e) is None or resource_of(e) not in flagged)]
 
 
+_LIST_REPR = re.compile(r"\[('[^'\]]*'(?:, '[^'\]]*')*)\]")
+
+
 def _clean(message: str) -> str:
-    return " ".join(message.split())
+    """SAM's message on one line, its Python list reprs (``['SQS', 'SNS']``) as text."""
+    text = " ".join(message.split())
+    return _LIST_REPR.sub(lambda m: m.group(1).replace("'", ""), text)
 
 
 def _at_resource(doc: LineMap, top: Where, logical_id: str, message: str) -> Where:
     resources = doc.get("Resources")
     rat = top.key(doc, "Resources")
-    if not isinstance(resources, LineMap) or logical_id not in resources:
-        return rat if logical_id else top
+    if not isinstance(resources, LineMap):
+        return top
+    if logical_id not in resources:  # one SAM generates: named after the resource it is for
+        owners = [r for r in resources if logical_id.startswith(r)]
+        if not owners:
+            return rat
+        logical_id = max(owners, key=len)
     at = rat.key(resources, logical_id)
     node = resources[logical_id]
     props = node.get("Properties") if isinstance(node, Mapping) else None

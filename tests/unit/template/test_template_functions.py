@@ -101,7 +101,9 @@ def test_unknown_property_lists_allowed(tmp_path: Path) -> None:
     assert (
         "unknown property 'Timout'" in err.message and err.prop == "Resources.Fn.Properties.Timout"
     )
-    assert err.allowed is not None and "Timeout" in err.allowed and "Handler" in err.allowed
+    # the closest name first, and a long list cut with how many more there are
+    assert err.allowed is not None and err.allowed.startswith("Timeout, ")
+    assert err.allowed.endswith(" more)") and len(err.allowed) < 400
 
 
 @pytest.mark.parametrize(
