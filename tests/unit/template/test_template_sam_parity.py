@@ -245,3 +245,19 @@ Outputs:
 """
     app = load(write(tmp_path, resources(fn) + outputs))
     assert "Fn" in app.functions
+
+
+def test_many_errors_are_all_kept_and_the_message_is_cut(tmp_path: Path) -> None:
+    fns = [function(f"F{i}", extra="Timeout: many\n") for i in range(60)]
+    err = fails(write(tmp_path, resources(*fns)))
+    assert isinstance(err, TemplateErrors) and len(err.errors) == 60
+    lines = err.message.splitlines()
+    assert lines[0] == "60 problems in the template:"
+    assert lines[-1] == "  ... and 10 more" and len(lines) == 52
+
+
+def test_sam_error_about_globals_is_placed_at_globals(tmp_path: Path) -> None:
+    path = write(tmp_path, "Globals:\n  Function: not-a-map\n" + resources(function()))
+    errors = errors_of(path)
+    assert errors and all((e.prop or "").startswith("Globals") for e in errors)
+    assert errors[0].line is not None
