@@ -35,10 +35,11 @@ from canaria.template.nodes import (
     as_map,
     as_str,
     check_keys,
+    choices,
     type_name,
 )
 from canaria.template.preferences import deployment_preference
-from canaria.template.sam_rules import sam_properties
+from canaria.template.sam_rules import sam_event_types, sam_properties
 
 FUNCTION_PROPERTIES = (
     "Architectures",
@@ -284,8 +285,10 @@ def _routes(ctx: Context, entry: Entry, apis: Mapping[str, ApiSpec]) -> tuple[Ro
         event = as_map(event, eat)
         check_keys(event, eat, ("Type", "Properties"), required=("Type",))
         kind = as_str(event["Type"], eat.key(event, "Type"))
-        if kind not in EVENT_TYPES:
-            raise eat.key(event, "Type").error(f"unknown event type {kind!r}", allowed=EVENT_TYPES)
+        if kind not in EVENT_TYPES and kind not in sam_event_types():
+            raise eat.key(event, "Type").error(
+                f"unknown event type {kind!r}", allowed=choices(sam_event_types(), near=kind)
+            )
         props = as_map(event.get("Properties") or LineMap(), eat.key(event, "Properties"))
         pat = eat.key(event, "Properties").at(props)
         if kind == "Api":

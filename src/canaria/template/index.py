@@ -31,7 +31,7 @@ SFN_STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 # ``Fn.Version`` etc. in Ref and GetAtt; their GetAtt attributes
 GENERATED: dict[str, tuple[str, ...]] = {
     "Version": ("Version", "FunctionArn"),
-    "Alias": (),
+    "Alias": ("AliasArn",),
     "DeploymentGroup": (),
 }
 IMPLICIT_REST_API = "ServerlessRestApi"
@@ -179,6 +179,8 @@ class ResourceIndex:
                 )
             if attr == "Version":
                 return version_placeholder(head)
+            if attr == "AliasArn":
+                return self.ref(name, where)
             return function_arn(head)
         type_ = self.type_of(name)
         assert type_ is not None

@@ -167,6 +167,16 @@ def sam_properties(type_: str) -> frozenset[str]:
 
 
 @functools.cache
+def sam_event_types() -> tuple[str, ...]:
+    """The event source types SAM's translator knows for functions."""
+    from samtranslator.model.sam_resources import SamFunction
+
+    resolver = getattr(SamFunction, "event_resolver", None)
+    types = getattr(resolver, "resource_types", {}) if resolver is not None else {}
+    return tuple(sorted(t for t in types if isinstance(t, str)))
+
+
+@functools.cache
 def sam_globals() -> dict[str, frozenset[str]]:
     """The ``Globals`` sections and properties SAM's translator accepts."""
     from samtranslator.plugins.globals.globals import Globals
