@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from canaria.errors import TemplateError
 from canaria.gateway.routes import DEFAULT_ROUTE, compile_route
 from canaria.models import (
     AlarmSpec,
     ApiSpec,
+    DeploymentPreference,
     FunctionConfig,
     FunctionSpec,
     RouteSpec,
@@ -29,6 +30,7 @@ from canaria.template.index import IMPLICIT_HTTP_API, IMPLICIT_REST_API, Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import (
     LineMap,
+    Problems,
     Where,
     as_bool,
     as_int,
@@ -87,6 +89,7 @@ FUNCTION_PROPERTIES = (
     "VersionDescription",
     "VpcConfig",
 )
+T = TypeVar("T")
 ALIAS_NAME = re.compile(r"(?!^[0-9]+$)([a-zA-Z0-9-_]+)")
 PYTHON = re.compile(r"^python3\.\d+$")
 RUNNING = f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -126,6 +129,55 @@ def build_function(
         if key not in FUNCTION_PROPERTIES and key in sam_properties(entry.type):
             ctx.warn(entry, f"{key} is a SAM property canaria does not apply locally: ignored")
     check_keys(props, entry.props_at, (*FUNCTION_PROPERTIES, *sam_properties(entry.type)))
+    problems = Problems()  # the function's independent properties, all checked
+
+    def checked(get: Callable[[], T], default: T) -> T:
+        with problems.catch():
+            return get()
+        return default
+
+    checked(lambda: _code_form(ctx, entry), None)
+    handler = checked(lambda: _required_str(ctx, entry, "Handler"), "")
+    runtime = checked(lambda: _runtime(ctx, entry), RUNNING)
+    name = ctx.get(entry, "FunctionName")
+    if name is not NO_VALUE:  # checked, then set aside: canaria serves the logical id
+        checked(lambda: as_str(name, ctx.at(entry, "FunctionName")), "")
+    config = FunctionConfig(
+        handler=handler,
+        runtime=runtime,
+        code_uri=checked(lambda: _code_uri(ctx, entry), ""),
+        environment=checked(lambda: _environment(ctx, entry), {}),
+        timeout_s=float(checked(lambda: _int(ctx, entry, "Timeout", 3, 1, 900), 3)),
+        memory_mb=checked(lambda: _int(ctx, entry, "MemorySize", 128, 128, 10240), 128),
+        reserved_concurrency=checked(
+            lambda: _optional_int(ctx, entry, "ReservedConcurrentExecutions", 0), None
+        ),
+    )
+    alias = checked(lambda: _alias(ctx, entry), None)
+    sha = ctx.get(entry, "AutoPublishCodeSha256")
+    code_sha256 = None
+    if sha is not NO_VALUE:
+        code_sha256 = checked(lambda: as_str(sha, ctx.at(entry, "AutoPublishCodeSha256")), None)
+    preference = checked(
+        lambda: _preference(ctx, entry, alias, alarms, config_names, function_names), None
+    )
+    no_routes: tuple[RouteSpec, ...] = ()
+    routes = checked(lambda: _routes(ctx, entry, apis), no_routes)
+    problems.raise_any()
+    return FunctionSpec(
+        name=entry.logical_id,
+        config=config,
+        auto_publish_alias=alias,
+        code_sha256=code_sha256,
+        deployment_preference=preference,
+        routes=routes,
+        line=entry.where.line,
+    )
+
+
+def _code_form(ctx: Context, entry: Entry) -> None:
+    """Refuse the code forms canaria does not run: images, inline code."""
+    props = entry.props
     package = ctx.get(entry, "PackageType")
     if package == "Image" or "ImageUri" in props:
         raise ctx.at(entry, "PackageType" if "PackageType" in props else "ImageUri").error(
@@ -139,7 +191,9 @@ def build_function(
             "and name it with CodeUri",
             allowed="CodeUri: <directory>",
         )
-    handler = _required_str(ctx, entry, "Handler")
+
+
+def _runtime(ctx: Context, entry: Entry) -> str:
     runtime = _required_str(ctx, entry, "Runtime")
     if not PYTHON.match(runtime):
         raise ctx.at(entry, "Runtime").error(
@@ -148,45 +202,33 @@ def build_function(
         )
     if runtime != RUNNING:
         ctx.warn(entry, f"Runtime {runtime}: canaria runs it with the installed {RUNNING}")
-    name = ctx.get(entry, "FunctionName")
-    if name is not NO_VALUE:  # checked, then set aside: canaria serves the logical id
-        as_str(name, ctx.at(entry, "FunctionName"))
-    config = FunctionConfig(
-        handler=handler,
-        runtime=runtime,
-        code_uri=_code_uri(ctx, entry),
-        environment=_environment(ctx, entry),
-        timeout_s=float(_int(ctx, entry, "Timeout", 3, 1, 900)),
-        memory_mb=_int(ctx, entry, "MemorySize", 128, 128, 10240),
-        reserved_concurrency=_optional_int(ctx, entry, "ReservedConcurrentExecutions", 0),
-    )
-    alias = _alias(ctx, entry)
-    sha = ctx.get(entry, "AutoPublishCodeSha256")
-    preference = None
-    if "DeploymentPreference" in props:
-        raw = ctx.get(entry, "DeploymentPreference")
-        at = ctx.at(entry, "DeploymentPreference")
-        if raw is not NO_VALUE and alias is None and _disabled(raw, at):
-            ctx.warn(entry, "DeploymentPreference is disabled (Enabled: false): ignored")
-        elif raw is not NO_VALUE:
-            if alias is None:
-                raise at.error(
-                    "DeploymentPreference requires AutoPublishAlias (SAM refuses it too)",
-                    allowed="AutoPublishAlias: <alias name> on this function",
-                )
-            preference = deployment_preference(
-                ctx, entry, as_map(raw, at), at, alarms, config_names, function_names
-            )
-    return FunctionSpec(
-        name=entry.logical_id,
-        config=config,
-        auto_publish_alias=alias,
-        code_sha256=None
-        if sha is NO_VALUE
-        else as_str(sha, ctx.at(entry, "AutoPublishCodeSha256")),
-        deployment_preference=preference,
-        routes=_routes(ctx, entry, apis),
-        line=entry.where.line,
+    return runtime
+
+
+def _preference(
+    ctx: Context,
+    entry: Entry,
+    alias: str | None,
+    alarms: Mapping[str, AlarmSpec],
+    config_names: tuple[str, ...],
+    function_names: Mapping[str, str],
+) -> DeploymentPreference | None:
+    if "DeploymentPreference" not in entry.props:
+        return None
+    raw = ctx.get(entry, "DeploymentPreference")
+    at = ctx.at(entry, "DeploymentPreference")
+    if raw is NO_VALUE:
+        return None
+    if alias is None and _disabled(raw, at):
+        ctx.warn(entry, "DeploymentPreference is disabled (Enabled: false): ignored")
+        return None
+    if alias is None:
+        raise at.error(
+            "DeploymentPreference requires AutoPublishAlias (SAM refuses it too)",
+            allowed="AutoPublishAlias: <alias name> on this function",
+        )
+    return deployment_preference(
+        ctx, entry, as_map(raw, at), at, alarms, config_names, function_names
     )
 
 

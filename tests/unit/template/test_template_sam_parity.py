@@ -261,3 +261,22 @@ def test_sam_error_about_globals_is_placed_at_globals(tmp_path: Path) -> None:
     errors = errors_of(path)
     assert errors and all((e.prop or "").startswith("Globals") for e in errors)
     assert errors[0].line is not None
+
+
+def test_every_error_of_one_function(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "Globals:\n  Function:\n    MemorySize: 1\n"
+        + resources(function(extra="Timeout: many\nAutoPublishAlias: '123'\n")),
+    )
+    errors = errors_of(path)
+    assert [e.prop for e in errors] == [
+        "Globals.Function.MemorySize",
+        "Resources.Fn.Properties.Timeout",
+        "Resources.Fn.Properties.AutoPublishAlias",
+    ]
+    assert [e.line for e in errors] == [
+        line_of(path, "MemorySize"),
+        line_of(path, "Timeout"),
+        line_of(path, "AutoPublishAlias"),
+    ]
