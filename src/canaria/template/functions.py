@@ -129,6 +129,7 @@ def build_function(
         if key not in FUNCTION_PROPERTIES and key in sam_properties(entry.type):
             ctx.warn(entry, f"{key} is a SAM property canaria does not apply locally: ignored")
     check_keys(props, entry.props_at, (*FUNCTION_PROPERTIES, *sam_properties(entry.type)))
+    _code_form(ctx, entry)  # an image or inline code: nothing else about it matters here
     problems = Problems()  # the function's independent properties, all checked
 
     def checked(get: Callable[[], T], default: T) -> T:
@@ -136,7 +137,6 @@ def build_function(
             return get()
         return default
 
-    checked(lambda: _code_form(ctx, entry), None)
     handler = checked(lambda: _required_str(ctx, entry, "Handler"), "")
     runtime = checked(lambda: _runtime(ctx, entry), RUNNING)
     name = ctx.get(entry, "FunctionName")
