@@ -85,15 +85,6 @@ RESOURCE_ATTRIBUTES = (
 )
 OTHER_HANDLED = (TABLE, ALARM, DEPLOYMENT_CONFIG, SFN_STATE_MACHINE)
 HANDLED = (FUNCTION, API, HTTP_API, SIMPLE_TABLE, SAM_STATE_MACHINE, *OTHER_HANDLED)
-SERVERLESS_SKIPPED = (
-    "AWS::Serverless::LayerVersion",
-    "AWS::Serverless::Application",
-    "AWS::Serverless::GraphQLApi",
-    "AWS::Serverless::Connector",
-)
-SERVERLESS_TYPES = tuple(
-    sorted([t for t in HANDLED if t.startswith("AWS::Serverless::")] + list(SERVERLESS_SKIPPED))
-)
 _TYPE = re.compile(r"^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+$")
 _LOGICAL_ID = re.compile(r"^[A-Za-z0-9]+$")
 
@@ -121,15 +112,7 @@ def load(
         )
     values = {k: p.value for k, p in params.items()}
     warnings: list[str] = []
-    given = {k: p.value for k, p in params.items() if p.source != "Default"}
-    checked = sam_errors(doc, top, given, warnings)  # SAM reads the Defaults itself
-    sam = checked.errors
-    if checked.resources is not None:
-        declared = doc.get("Parameters")
-        known = [*checked.resources, *(declared if isinstance(declared, dict) else ())]
-        resources = doc.get("Resources")
-        own = list(resources) if isinstance(resources, dict) else []
-        sam = sam + reference_errors(doc, top, [*known, *own], own)
+    sam = _sam_and_references(doc, top, params, warnings)
 
     def checkpoint(final: bool = False) -> None:
         if problems.errors or (final and sam):
@@ -170,6 +153,21 @@ def load(
         raise
     checkpoint(final=True)
     return app
+
+
+def _sam_and_references(
+    doc: LineMap, top: Where, params: Mapping[str, Parameter], warnings: list[str]
+) -> list[TemplateError]:
+    """SAM's errors, and when SAM accepts the template, its references to nothing."""
+    given = {k: p.value for k, p in params.items() if p.source != "Default"}
+    checked = sam_errors(doc, top, given, warnings)  # SAM reads the Defaults itself
+    if checked.resources is None:
+        return checked.errors
+    declared = doc.get("Parameters")
+    resources = doc.get("Resources")
+    own = list(resources) if isinstance(resources, dict) else []
+    known = [*checked.resources, *own, *(declared if isinstance(declared, dict) else ())]
+    return checked.errors + reference_errors(doc, top, known, own)
 
 
 def _section(doc: LineMap, key: str, top: Where) -> LineMap:
