@@ -95,9 +95,17 @@ def validate(
     as_json: JsonOpt = False,
 ) -> None:
     """Check a template: every error at once (exit 2), warnings for what canaria skips."""
+    from canaria.errors import TemplateError
+    from canaria.template.validate import Problem, Report, find_template
     from canaria.template.validate import validate as check
 
-    path = _template(template)
+    try:
+        path = str(find_template(template))
+    except TemplateError as exc:
+        if not as_json:
+            fail(exc.message)
+        emit(Report(template or ".", (Problem.of(exc),)).to_json(), True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     report = check(Path(path), _overrides(parameter_overrides), config_env=config_env)
     if as_json:
         emit(report.to_json(), True)

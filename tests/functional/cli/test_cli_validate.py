@@ -55,3 +55,10 @@ def test_no_template_here(tmp_path: Path) -> None:
     done = validate(tmp_path)
     assert done.returncode == 2
     assert "template.yaml, template.yml, template.json" in done.stderr
+
+
+def test_no_template_here_in_json(tmp_path: Path) -> None:
+    done = validate(tmp_path, "--json")
+    assert done.returncode == 2
+    report = json.loads(done.stdout)
+    assert report["valid"] is False and "no template" in report["errors"][0]["message"]
