@@ -280,3 +280,24 @@ def test_every_error_of_one_function(tmp_path: Path) -> None:
         line_of(path, "Timeout"),
         line_of(path, "AutoPublishAlias"),
     ]
+
+
+def test_executed_version_alarm_watches_the_version_a_release_runs(tmp_path: Path) -> None:
+    from canaria.analysis.alarms import AlarmState, evaluate
+    from canaria.analysis.metrics import Metrics
+    from canaria.template.versions import with_versions
+
+    fn = function(
+        extra="AutoPublishAlias: live\n"
+        "DeploymentPreference: {Type: AllAtOnce, Alarms: [!Ref NewVersionErrors]}\n"
+    )
+    alarm = ALARM.replace("VERSION", "!GetAtt Fn.Version.Version")
+    app = with_versions(load(write(tmp_path, resources(fn, alarm))), {"Fn": 3})
+    spec = app.alarms["NewVersionErrors"]
+    assert spec.dimensions["ExecutedVersion"] == "3"
+    metrics = Metrics()
+    now = 1_700_000_040.0 + 90  # 30 s into a period; the one before is complete
+    metrics.record(now - 60, "Fn", 2, "live", duration_ms=1.0, error=True)  # the old version
+    assert evaluate(spec, metrics, now, AlarmState.OK).state is not AlarmState.ALARM
+    metrics.record(now - 50, "Fn", 3, "live", duration_ms=1.0, error=True)  # the new one
+    assert evaluate(spec, metrics, now, AlarmState.OK).state is AlarmState.ALARM
