@@ -2,6 +2,7 @@
 
     CanariaError
     ├── TemplateError        a template is malformed or unsupported (file, line, property)
+    │   └── TemplateErrors   several of them, all reported at once
     ├── BuildError           a version's artifact could not be built (requirements install)
     ├── NotFound             a function, version, alias or deployment does not exist
     ├── Conflict             the operation clashes with current state (alias already deploying)
@@ -47,6 +48,7 @@ class TemplateError(CanariaError):
         self.line = line
         self.prop = prop
         self.allowed = allowed
+        self.detail = message  # what is wrong, without the place
         where = ":".join(str(p) for p in (file, line) if p is not None)
         parts = [f"{where}: " if where else ""]
         if prop:
@@ -55,6 +57,33 @@ class TemplateError(CanariaError):
         if allowed:
             parts.append(f" (allowed: {allowed})")
         super().__init__("".join(parts))
+
+
+class TemplateErrors(TemplateError):
+    """Every problem found in one template; ``errors`` in the order of their lines."""
+
+    MAX_SHOWN = 50
+
+    def __init__(self, errors: list[TemplateError]) -> None:
+        super().__init__("")
+        self.errors = tuple(errors)
+        first = errors[0]
+        self.file, self.line, self.prop, self.allowed = (
+            first.file,
+            first.line,
+            first.prop,
+            first.allowed,
+        )
+        self.detail = first.detail
+        if len(errors) == 1:
+            self.message = first.message
+        else:
+            shown = [e.message for e in errors[: self.MAX_SHOWN]]
+            lines = [f"{len(errors)} problems in the template:", *(f"  {m}" for m in shown)]
+            if len(errors) > len(shown):
+                lines.append(f"  ... and {len(errors) - len(shown)} more")
+            self.message = "\n".join(lines)
+        self.args = (self.message,)
 
 
 class BuildError(CanariaError):

@@ -47,6 +47,7 @@ from canaria.models.deployment import Deployment, DeploymentEvent, HookStatus
 from canaria.runtime import FunctionRuntime, LogLine, build_artifact
 from canaria.store import CompletionReport, CompletionStatus, Store
 from canaria.tables import DynamoEngine
+from canaria.template.versions import with_versions
 
 log = logging.getLogger("canaria")
 
@@ -263,6 +264,7 @@ class Platform:
                     await self.tables.start()
                 await self.tables.ensure_tables(app.tables)
             self.state_machines.adopt(app.state_machines, machines)
+            app = with_versions(app, plan.versions)  # alarms on Fn.Version.Version
             self._adopt(app)
             started: list[Deployment] = []
             for i in plan.instructions:

@@ -29,7 +29,12 @@ app = typer.Typer(
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
-TemplateOpt = Annotated[str, typer.Option("-t", "--template", help="SAM template (YAML/JSON)")]
+TemplateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "-t", "--template", help="SAM template (default: template.yaml, .yml or .json here)"
+    ),
+]
 ParamsOpt = Annotated[
     str | None,
     typer.Option("--parameter-overrides", help="SAM syntax: 'Key=Value Key2=Value2'"),
@@ -69,12 +74,59 @@ def _overrides(text: str | None) -> dict[str, str]:
         fail(exc.message)
 
 
+def _template(given: str | None) -> str:
+    from canaria.errors import TemplateError
+    from canaria.template.validate import find_template
+
+    try:
+        return str(find_template(given))
+    except TemplateError as exc:
+        fail(exc.message)
+
+
+# ---- validate ----------------------------------------------------------------------------
+
+
+@app.command()
+def validate(
+    template: TemplateOpt = None,
+    parameter_overrides: ParamsOpt = None,
+    config_env: ConfigEnvOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a template: every error at once (exit 2), warnings for what canaria skips."""
+    from canaria.errors import TemplateError
+    from canaria.template.validate import Problem, Report, find_template
+    from canaria.template.validate import validate as check
+
+    try:
+        path = str(find_template(template))
+    except TemplateError as exc:
+        if not as_json:
+            fail(exc.message)
+        emit(Report(template or ".", (Problem.of(exc),)).to_json(), True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    report = check(Path(path), _overrides(parameter_overrides), config_env=config_env)
+    if as_json:
+        emit(report.to_json(), True)
+    else:
+        for w in report.warnings:
+            typer.echo(f"warning: {w}", err=True)
+        for p in report.errors:
+            typer.echo(f"error: {p.text}", err=True)
+        if report.valid:
+            typer.echo(f"{path} is a valid SAM template")
+        else:
+            typer.echo(f"{path}: {len(report.errors)} error(s)", err=True)
+    raise typer.Exit(0 if report.valid else EXIT_BAD_INPUT)
+
+
 # ---- up --------------------------------------------------------------------------------
 
 
 @app.command()
 def up(
-    template: TemplateOpt = "template.yaml",
+    template: TemplateOpt = None,
     time_scale: Annotated[float, typer.Option(help="virtual seconds per wall second")] = 1.0,
     port: Annotated[int, typer.Option(help="API gateway port")] = 3000,
     control_port: Annotated[int, typer.Option(help="control API / edge / dashboard port")] = 3001,
@@ -99,8 +151,7 @@ def up(
         fail(f"--clock {clock!r} (allowed: real, manual)")
     if split not in ("deterministic", "random"):
         fail(f"--split {split!r} (allowed: deterministic, random)")
-    if not Path(template).is_file():
-        fail(f"template {template} does not exist")
+    template = _template(template)
     options = Options(
         state_dir=state_dir(),
         template=str(Path(template).resolve()),
@@ -157,7 +208,7 @@ def up(
 
 @app.command()
 def deploy(
-    template: TemplateOpt = "template.yaml",
+    template: TemplateOpt = None,
     wait: Annotated[bool, typer.Option("--wait", help="follow until done")] = False,
     ignore_alarms: Annotated[bool, typer.Option(help="start even if an alarm is in ALARM")] = False,
     dry_run: Annotated[bool, typer.Option(help="print the plan, change nothing")] = False,
@@ -175,8 +226,7 @@ def deploy(
     as_json: JsonOpt = False,
 ) -> None:
     """Publish changed functions and shift traffic to them."""
-    if not Path(template).is_file():
-        fail(f"template {template} does not exist")
+    template = _template(template)
     judge: dict[str, Any] = {}
     if no_judge:
         judge["enabled"] = False

@@ -4,8 +4,11 @@
 included), resolves parameters (overrides > samconfig.toml > Default), conditions,
 mappings, ``Globals`` and intrinsic functions, and builds the functions, APIs, alarms,
 deployment configs, tables and state machines canaria runs; everything else is skipped
-with a warning. Every problem is a ``TemplateError`` naming the file, the line, the
-property path and what is allowed.
+with a warning. Whether the template is valid SAM is decided by SAM's own translator
+(``sam_rules``), and references to nothing are refused as CloudFormation refuses them
+(``references``). Every problem is a ``TemplateError`` naming the file, the line, the
+property path and what is allowed; all of a template's problems are raised together as
+one ``TemplateErrors``.
 
 ``parse_parameter_overrides(text)`` reads the SAM CLI's ``--parameter-overrides`` syntax.
 
@@ -14,7 +17,8 @@ Modules: ``yamlload`` (YAML/JSON with line marks and tags), ``nodes`` (line-mark
 ``intrinsics`` (intrinsic functions, conditions), ``index`` (what Ref/GetAtt of each
 resource gives), ``sam_globals``, ``functions`` and ``preferences`` (functions),
 ``resources`` (APIs, alarms, deployment configs, skipped), ``tables``, ``statemachines``,
-``loader`` (the order of it all).
+``sam_rules`` (aws-sam-translator, run offline), ``references``, ``loader`` (the order
+of it all), ``validate`` (template lookup and the report behind ``canaria validate``).
 """
 
 from canaria.template.loader import load

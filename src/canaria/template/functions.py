@@ -10,8 +10,8 @@ names a function by its ``FunctionName``, it is translated to the logical id.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any, assert_never
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, assert_never
 
 from canaria import runtimes
 from canaria.errors import TemplateError
@@ -19,6 +19,7 @@ from canaria.gateway.routes import DEFAULT_ROUTE, compile_route
 from canaria.models import (
     AlarmSpec,
     ApiSpec,
+    DeploymentPreference,
     FunctionConfig,
     FunctionSpec,
     RouteSpec,
@@ -29,14 +30,18 @@ from canaria.template.index import IMPLICIT_HTTP_API, IMPLICIT_REST_API, Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import (
     LineMap,
+    Problems,
     Where,
+    as_bool,
     as_int,
     as_map,
     as_str,
     check_keys,
+    choices,
     type_name,
 )
 from canaria.template.preferences import deployment_preference
+from canaria.template.sam_rules import sam_event_types, sam_properties
 
 FUNCTION_PROPERTIES = (
     "Architectures",
@@ -84,6 +89,7 @@ FUNCTION_PROPERTIES = (
     "VersionDescription",
     "VpcConfig",
 )
+T = TypeVar("T")
 ALIAS_NAME = re.compile(r"(?!^[0-9]+$)([a-zA-Z0-9-_]+)")
 UNTRIGGERED_EVENTS = (
     "S3",
@@ -117,7 +123,60 @@ def build_function(
 ) -> FunctionSpec:
     """The function's spec; ``function_names`` maps FunctionName values to logical ids."""
     props = entry.props
-    check_keys(props, entry.props_at, FUNCTION_PROPERTIES)
+    for key in props:
+        if key not in FUNCTION_PROPERTIES and key in sam_properties(entry.type):
+            ctx.warn(entry, f"{key} is a SAM property canaria does not apply locally: ignored")
+    check_keys(props, entry.props_at, (*FUNCTION_PROPERTIES, *sam_properties(entry.type)))
+    _code_form(ctx, entry)  # an image or inline code: nothing else about it matters here
+    problems = Problems()  # the function's independent properties, all checked
+
+    def checked(get: Callable[[], T], default: T) -> T:
+        with problems.catch():
+            return get()
+        return default
+
+    handler = checked(lambda: _required_str(ctx, entry, "Handler"), "")
+    code_uri = checked(lambda: _code_uri(ctx, entry), "")
+    runtime = checked(lambda: _runtime(ctx, entry, code_uri), runtimes.RUNNING_PYTHON)
+    name = ctx.get(entry, "FunctionName")
+    if name is not NO_VALUE:  # checked, then set aside: canaria serves the logical id
+        checked(lambda: as_str(name, ctx.at(entry, "FunctionName")), "")
+    config = FunctionConfig(
+        handler=handler,
+        runtime=runtime,
+        code_uri=code_uri,
+        environment=checked(lambda: _environment(ctx, entry), {}),
+        timeout_s=float(checked(lambda: _int(ctx, entry, "Timeout", 3, 1, 900), 3)),
+        memory_mb=checked(lambda: _int(ctx, entry, "MemorySize", 128, 128, 10240), 128),
+        reserved_concurrency=checked(
+            lambda: _optional_int(ctx, entry, "ReservedConcurrentExecutions", 0), None
+        ),
+    )
+    alias = checked(lambda: _alias(ctx, entry), None)
+    sha = ctx.get(entry, "AutoPublishCodeSha256")
+    code_sha256 = None
+    if sha is not NO_VALUE:
+        code_sha256 = checked(lambda: as_str(sha, ctx.at(entry, "AutoPublishCodeSha256")), None)
+    preference = checked(
+        lambda: _preference(ctx, entry, alias, alarms, config_names, function_names), None
+    )
+    no_routes: tuple[RouteSpec, ...] = ()
+    routes = checked(lambda: _routes(ctx, entry, apis), no_routes)
+    problems.raise_any()
+    return FunctionSpec(
+        name=entry.logical_id,
+        config=config,
+        auto_publish_alias=alias,
+        code_sha256=code_sha256,
+        deployment_preference=preference,
+        routes=routes,
+        line=entry.where.line,
+    )
+
+
+def _code_form(ctx: Context, entry: Entry) -> None:
+    """Refuse the code forms canaria does not run: images, inline code."""
+    props = entry.props
     package = ctx.get(entry, "PackageType")
     if package == "Image" or "ImageUri" in props:
         raise ctx.at(entry, "PackageType" if "PackageType" in props else "ImageUri").error(
@@ -131,67 +190,12 @@ def build_function(
             "and name it with CodeUri",
             allowed="CodeUri: <directory>",
         )
-    handler = _required_str(ctx, entry, "Handler")
+
+
+def _runtime(ctx: Context, entry: Entry, code_uri: str) -> str:
     runtime = _required_str(ctx, entry, "Runtime")
-    code_uri = _code_uri(ctx, entry)
     _accept_runtime(ctx, entry, runtime, code_uri)
-    name = ctx.get(entry, "FunctionName")
-    if name is not NO_VALUE:  # checked, then set aside: canaria serves the logical id
-        as_str(name, ctx.at(entry, "FunctionName"))
-    config = FunctionConfig(
-        handler=handler,
-        runtime=runtime,
-        code_uri=code_uri,
-        environment=_environment(ctx, entry),
-        timeout_s=float(_int(ctx, entry, "Timeout", 3, 1, 900)),
-        memory_mb=_int(ctx, entry, "MemorySize", 128, 128, 10240),
-        reserved_concurrency=_optional_int(ctx, entry, "ReservedConcurrentExecutions", 0),
-    )
-    alias = _alias(ctx, entry)
-    sha = ctx.get(entry, "AutoPublishCodeSha256")
-    preference = None
-    if "DeploymentPreference" in props:
-        raw = ctx.get(entry, "DeploymentPreference")
-        if raw is not NO_VALUE:
-            at = ctx.at(entry, "DeploymentPreference")
-            if alias is None:
-                raise at.error(
-                    "DeploymentPreference requires AutoPublishAlias (SAM refuses it too)",
-                    allowed="AutoPublishAlias: <alias name> on this function",
-                )
-            preference = deployment_preference(
-                ctx, entry, as_map(raw, at), at, alarms, config_names, function_names
-            )
-    return FunctionSpec(
-        name=entry.logical_id,
-        config=config,
-        auto_publish_alias=alias,
-        code_sha256=None
-        if sha is NO_VALUE
-        else as_str(sha, ctx.at(entry, "AutoPublishCodeSha256")),
-        deployment_preference=preference,
-        routes=_routes(ctx, entry, apis),
-        line=entry.where.line,
-    )
-
-
-def _required_str(ctx: Context, entry: Entry, key: str) -> str:
-    value = ctx.get(entry, key)
-    if value is NO_VALUE or value is None:
-        raise entry.props_at.at(entry.props).error(
-            f"{key} is required (here or in Globals.Function)"
-        )
-    return as_str(value, ctx.at(entry, key))
-
-
-def _int(ctx: Context, entry: Entry, key: str, default: int, lo: int, hi: int) -> int:
-    value = ctx.get(entry, key)
-    return default if value is NO_VALUE else as_int(value, ctx.at(entry, key), lo, hi)
-
-
-def _optional_int(ctx: Context, entry: Entry, key: str, lo: int) -> int | None:
-    value = ctx.get(entry, key)
-    return None if value is NO_VALUE else as_int(value, ctx.at(entry, key), lo)
+    return runtime
 
 
 def _accept_runtime(ctx: Context, entry: Entry, runtime: str, code_uri: str) -> None:
@@ -222,7 +226,7 @@ def _accept_runtime(ctx: Context, entry: Entry, runtime: str, code_uri: str) -> 
                     f"Runtime {runtime}: canaria runs it with the installed Node.js {node.version}",
                 )
         case runtimes.Family.PROVIDED:
-            problem = runtimes.bootstrap_problem(code_uri)
+            problem = runtimes.bootstrap_problem(code_uri) if code_uri else None
             if problem is not None:
                 raise at.error(
                     f"runtime {runtime!r} starts the function's own bootstrap, but {problem}",
@@ -230,6 +234,57 @@ def _accept_runtime(ctx: Context, entry: Entry, runtime: str, code_uri: str) -> 
                 )
         case unreachable:
             assert_never(unreachable)
+
+
+def _preference(
+    ctx: Context,
+    entry: Entry,
+    alias: str | None,
+    alarms: Mapping[str, AlarmSpec],
+    config_names: tuple[str, ...],
+    function_names: Mapping[str, str],
+) -> DeploymentPreference | None:
+    if "DeploymentPreference" not in entry.props:
+        return None
+    raw = ctx.get(entry, "DeploymentPreference")
+    at = ctx.at(entry, "DeploymentPreference")
+    if raw is NO_VALUE:
+        return None
+    if alias is None and _disabled(raw, at):
+        ctx.warn(entry, "DeploymentPreference is disabled (Enabled: false): ignored")
+        return None
+    if alias is None:
+        raise at.error(
+            "DeploymentPreference requires AutoPublishAlias (SAM refuses it too)",
+            allowed="AutoPublishAlias: <alias name> on this function",
+        )
+    return deployment_preference(
+        ctx, entry, as_map(raw, at), at, alarms, config_names, function_names
+    )
+
+
+def _disabled(raw: Any, at: Where) -> bool:
+    node = as_map(raw, at)
+    return "Enabled" in node and not as_bool(node["Enabled"], at.key(node, "Enabled"))
+
+
+def _required_str(ctx: Context, entry: Entry, key: str) -> str:
+    value = ctx.get(entry, key)
+    if value is NO_VALUE or value is None:
+        raise entry.props_at.at(entry.props).error(
+            f"{key} is required (here or in Globals.Function)"
+        )
+    return as_str(value, ctx.at(entry, key))
+
+
+def _int(ctx: Context, entry: Entry, key: str, default: int, lo: int, hi: int) -> int:
+    value = ctx.get(entry, key)
+    return default if value is NO_VALUE else as_int(value, ctx.at(entry, key), lo, hi)
+
+
+def _optional_int(ctx: Context, entry: Entry, key: str, lo: int) -> int | None:
+    value = ctx.get(entry, key)
+    return None if value is NO_VALUE else as_int(value, ctx.at(entry, key), lo)
 
 
 def _code_uri(ctx: Context, entry: Entry) -> str:
@@ -303,8 +358,10 @@ def _routes(ctx: Context, entry: Entry, apis: Mapping[str, ApiSpec]) -> tuple[Ro
         event = as_map(event, eat)
         check_keys(event, eat, ("Type", "Properties"), required=("Type",))
         kind = as_str(event["Type"], eat.key(event, "Type"))
-        if kind not in EVENT_TYPES:
-            raise eat.key(event, "Type").error(f"unknown event type {kind!r}", allowed=EVENT_TYPES)
+        if kind not in EVENT_TYPES and kind not in sam_event_types():
+            raise eat.key(event, "Type").error(
+                f"unknown event type {kind!r}", allowed=choices(sam_event_types(), near=kind)
+            )
         props = as_map(event.get("Properties") or LineMap(), eat.key(event, "Properties"))
         pat = eat.key(event, "Properties").at(props)
         if kind == "Api":
@@ -333,6 +390,13 @@ def _route(
         api = _api_of(props, api_key, at, kind, apis, entry)
     else:
         api = IMPLICIT_REST_API if kind == "rest" else IMPLICIT_HTTP_API
+        if api not in apis:  # the template declares a resource of that name itself
+            raise at.error(
+                f"this event needs the implicit API {api}, but the template's own "
+                f"{api} is not an {'AWS::Serverless::Api' if kind == 'rest' else 'HttpApi'}",
+                allowed=f"{'RestApiId' if kind == 'rest' else 'ApiId'} naming an API of "
+                f"the template, or another logical id for the resource named {api}",
+            )
     if kind == "rest" or "Path" in props or "Method" in props:
         for key in ("Path", "Method"):
             if key not in props:
@@ -367,11 +431,12 @@ def _api_of(
         for a in apis.values()
         if a.kind == kind and a.logical_id not in (IMPLICIT_REST_API, IMPLICIT_HTTP_API)
     )
-    text = str(raw)
+    text = raw if isinstance(raw, str) else None
     for spec in apis.values():
         if spec.kind == kind and text in (spec.logical_id, spec.logical_id.lower()):
             return spec.logical_id
+    shown = repr(text) if text is not None else f"({type_name(raw)})"
     raise kat.error(
-        f"{key} {text!r} is not an {wanted} of this template",
+        f"{key} {shown} is not an {wanted} of this template",
         allowed=", ".join(candidates) or f"none: declare an {wanted} or leave {key} out",
     )

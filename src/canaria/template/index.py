@@ -27,6 +27,13 @@ ALARM = "AWS::CloudWatch::Alarm"
 DEPLOYMENT_CONFIG = "AWS::CodeDeploy::DeploymentConfig"
 SFN_STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 
+# what SAM generates for a function with AutoPublishAlias (and DeploymentPreference), named
+# ``Fn.Version`` etc. in Ref and GetAtt; their GetAtt attributes
+GENERATED: dict[str, tuple[str, ...]] = {
+    "Version": ("Version", "FunctionArn"),
+    "Alias": ("AliasArn",),
+    "DeploymentGroup": (),
+}
 IMPLICIT_REST_API = "ServerlessRestApi"
 IMPLICIT_HTTP_API = "ServerlessHttpApi"
 
@@ -53,6 +60,11 @@ class Entry:
     node: LineMap  # the whole resource (Type, Properties, Metadata, ...)
     enabled: bool = True
     condition: str | None = None
+
+
+def version_placeholder(function: str) -> str:
+    """Replaced by the version number of the release when it is deployed."""
+    return "{{canaria:version:" + function + "}}"
 
 
 def api_id(logical_id: str) -> str:
@@ -107,7 +119,7 @@ class ResourceIndex:
         if name in self.entries or name in self.implicit:
             return True
         head, dot, tail = name.partition(".")
-        return bool(dot) and tail in ("Version", "Alias") and self.type_of(head) == FUNCTION
+        return bool(dot) and tail in GENERATED and self.type_of(head) == FUNCTION
 
     def names(self) -> Iterable[str]:
         return [*self.entries, *self.implicit]
@@ -128,7 +140,9 @@ class ResourceIndex:
                     allowed=f"!Ref {head}, or set AutoPublishAlias on {head}",
                 )
             if tail == "Version":
-                return function_arn(head, "{{canaria:version:" + head + "}}")
+                return function_arn(head, version_placeholder(head))
+            if tail == "DeploymentGroup":
+                return f"{head}DeploymentGroup"
             return function_arn(head, alias)
         type_ = self.type_of(name)
         assert type_ is not None
@@ -155,6 +169,19 @@ class ResourceIndex:
                 return _placeholder_ref(name, type_)
 
     def get_att(self, name: str, attr: str, where: Where) -> Any:
+        head, dot, tail = name.partition(".")
+        if dot:  # Fn.Version, Fn.Alias, Fn.DeploymentGroup
+            self.ref(name, where)  # exists only with AutoPublishAlias
+            if attr not in GENERATED[tail]:
+                raise where.error(
+                    f"{name} has no attribute {attr!r}",
+                    allowed=", ".join(GENERATED[tail]) or f"none (use !Ref {name})",
+                )
+            if attr == "Version":
+                return version_placeholder(head)
+            if attr == "AliasArn":
+                return self.ref(name, where)
+            return function_arn(head)
         type_ = self.type_of(name)
         assert type_ is not None
         self._check_enabled(name, where)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final, Protocol
 
 from canaria.aws.arns import ACCOUNT, REGION
-from canaria.template.nodes import LineList, LineMap, Where, as_int, as_str, type_name
+from canaria.template.nodes import LineList, LineMap, Where, as_int, as_str, choices, type_name
 from canaria.template.parameters import Parameter
 
 
@@ -227,12 +227,13 @@ class Resolver:
             return self.resources.ref(name, where)
         raise where.error(
             f"Ref to {name!r}, which is not a parameter, a pseudo parameter or a resource",
-            allowed=self._known(),
+            allowed=self._known(name),
         )
 
-    def _known(self) -> str:
-        names = sorted(self.params) + sorted(self.resources.names())
-        return ", ".join([*names, "AWS::Region", "AWS::AccountId", "AWS::StackName", "..."])
+    def _known(self, near: str) -> str:
+        return choices([*self.params, *self.resources.names()], near=near) + (
+            "; AWS::Region, AWS::AccountId, AWS::StackName, ..."
+        )
 
     def _get_att(self, arg: Any, where: Where) -> Any:
         if isinstance(arg, str):
@@ -244,10 +245,14 @@ class Resolver:
             raise where.error(
                 "Fn::GetAtt takes [Resource, Attribute]", allowed="Resource.Attribute"
             )
+        if "." in attr and f"{name}.{attr.split('.')[0]}" in self.resources:
+            # !GetAtt Fn.Version.Version: an attribute of a resource SAM generates
+            head, _, attr = attr.partition(".")
+            name = f"{name}.{head}"
         if name not in self.resources or not attr:
             raise where.error(
                 f"Fn::GetAtt names {name!r}, which is not a resource",
-                allowed=", ".join(sorted(self.resources.names())) or "no resources",
+                allowed=choices(self.resources.names(), near=name) or "no resources",
             )
         return self.resources.get_att(name, attr, where)
 

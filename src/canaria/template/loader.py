@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from canaria.errors import TemplateError, TemplateErrors
 from canaria.models import (
     AlarmSpec,
     ApiSpec,
@@ -40,8 +41,9 @@ from canaria.template.index import (
     ResourceIndex,
 )
 from canaria.template.intrinsics import Resolver, pseudo_parameters
-from canaria.template.nodes import LineMap, Where, as_map, as_str, check_keys
-from canaria.template.parameters import resolve_parameters, samconfig_overrides
+from canaria.template.nodes import LineMap, Problems, Where, as_map, as_str, check_keys
+from canaria.template.parameters import Parameter, resolve_parameters, samconfig_overrides
+from canaria.template.references import reference_errors
 from canaria.template.resources import (
     build_alarm,
     build_api,
@@ -49,6 +51,7 @@ from canaria.template.resources import (
     skipped,
     step_lists,
 )
+from canaria.template.sam_rules import merge, sam_errors, sam_types
 from canaria.template.statemachines import build_state_machine
 from canaria.template.tables import build_simple_table, build_table
 from canaria.template.yamlload import load_document
@@ -82,15 +85,6 @@ RESOURCE_ATTRIBUTES = (
 )
 OTHER_HANDLED = (TABLE, ALARM, DEPLOYMENT_CONFIG, SFN_STATE_MACHINE)
 HANDLED = (FUNCTION, API, HTTP_API, SIMPLE_TABLE, SAM_STATE_MACHINE, *OTHER_HANDLED)
-SERVERLESS_SKIPPED = (
-    "AWS::Serverless::LayerVersion",
-    "AWS::Serverless::Application",
-    "AWS::Serverless::GraphQLApi",
-    "AWS::Serverless::Connector",
-)
-SERVERLESS_TYPES = tuple(
-    sorted([t for t in HANDLED if t.startswith("AWS::Serverless::")] + list(SERVERLESS_SKIPPED))
-)
 _TYPE = re.compile(r"^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+$")
 _LOGICAL_ID = re.compile(r"^[A-Za-z0-9]+$")
 
@@ -98,32 +92,82 @@ _LOGICAL_ID = re.compile(r"^[A-Za-z0-9]+$")
 def load(
     path: str, overrides: Mapping[str, str] | None = None, *, config_env: str | None = None
 ) -> Application:
-    """The application the SAM template at ``path`` declares, fully resolved."""
+    """The application the SAM template at ``path`` declares, fully resolved.
+
+    Every problem found is raised at once, as a ``TemplateErrors``: first the template's
+    structure, its parameters and SAM's own rules; when those pass, what canaria builds."""
     display = str(path)
     template = Path(path).resolve()
     doc = load_document(template, display)
     top = Where(display, "", doc.line)
-    check_keys(doc, top, SECTIONS, what="top-level section")
+    problems = Problems()
+    with problems.catch():
+        check_keys(doc, top, SECTIONS, what="top-level section")
     stack = template.parent.name
     config, config_file = samconfig_overrides(template, config_env)
-    params = resolve_parameters(
-        doc.get("Parameters"), top.key(doc, "Parameters"), overrides or {}, config, config_file
-    )
-    resolver = Resolver(
-        params,
-        pseudo_parameters(stack),
-        _section(doc, "Mappings", top),
-        _section(doc, "Conditions", top),
-        top.key(doc, "Conditions"),
-    )
-    for name in resolver.conditions:  # every condition is evaluated, so errors surface early
-        resolver.condition(name, top.key(doc, "Conditions"))
-    entries = _entries(doc, top, resolver)
-    _check_transform(doc, top, entries)
-    index = ResourceIndex(entries, stack, resolver)
-    resolver.resources = index
-    ctx = Context(display, template.parent, resolver, index)
-    return _build(ctx, template, doc, top, entries, {k: p.value for k, p in params.items()})
+    params: dict[str, Parameter] = {}
+    with problems.catch():
+        params = resolve_parameters(
+            doc.get("Parameters"), top.key(doc, "Parameters"), overrides or {}, config, config_file
+        )
+    values = {k: p.value for k, p in params.items()}
+    warnings: list[str] = []
+    sam = _sam_and_references(doc, top, params, warnings)
+
+    def checkpoint(final: bool = False) -> None:
+        if problems.errors or (final and sam):
+            problems.errors = merge(problems.errors, sam)
+            problems.raise_any()
+
+    checkpoint()
+    try:
+        resolver = Resolver(
+            params,
+            pseudo_parameters(stack),
+            _section(doc, "Mappings", top),
+            _section(doc, "Conditions", top),
+            top.key(doc, "Conditions"),
+        )
+        for name in resolver.conditions:  # every condition is evaluated: errors surface early
+            with problems.catch():
+                resolver.condition(name, top.key(doc, "Conditions"))
+        entries = _entries(doc, top, resolver, problems)
+        with problems.catch():
+            _check_transform(doc, top, entries)
+        checkpoint()
+        index = ResourceIndex(entries, stack, resolver)
+        resolver.resources = index
+        ctx = Context(display, template.parent, resolver, index, warnings)
+        app = _build(ctx, template, doc, top, entries, values, problems)
+    except TemplateErrors:
+        raise
+    except TemplateError as exc:  # a structural error the later steps cannot go past
+        problems.errors.append(exc)
+        checkpoint(final=True)
+        raise
+    except Exception:
+        if not sam:
+            raise
+        # a template SAM refuses took canaria's builders where they do not go: SAM's errors
+        checkpoint(final=True)
+        raise
+    checkpoint(final=True)
+    return app
+
+
+def _sam_and_references(
+    doc: LineMap, top: Where, params: Mapping[str, Parameter], warnings: list[str]
+) -> list[TemplateError]:
+    """SAM's errors, and when SAM accepts the template, its references to nothing."""
+    given = {k: p.value for k, p in params.items() if p.source != "Default"}
+    checked = sam_errors(doc, top, given, warnings)  # SAM reads the Defaults itself
+    if checked.resources is None:
+        return checked.errors
+    declared = doc.get("Parameters")
+    resources = doc.get("Resources")
+    own = list(resources) if isinstance(resources, dict) else []
+    known = [*checked.resources, *own, *(declared if isinstance(declared, dict) else ())]
+    return checked.errors + reference_errors(doc, top, known, own)
 
 
 def _section(doc: LineMap, key: str, top: Where) -> LineMap:
@@ -147,51 +191,63 @@ def _check_transform(doc: LineMap, top: Where, entries: Mapping[str, Entry]) -> 
                 )
 
 
-def _entries(doc: LineMap, top: Where, resolver: Resolver) -> dict[str, Entry]:
+def _entries(doc: LineMap, top: Where, resolver: Resolver, problems: Problems) -> dict[str, Entry]:
     if "Resources" not in doc:
         raise top.error("the template has no Resources section")
     rat = top.key(doc, "Resources")
     resources = as_map(doc["Resources"], rat)
     if not resources:
         raise rat.error("Resources is empty")
-    globals_ = sam_globals.read_globals(doc.get("Globals"), top.key(doc, "Globals"))
+    globals_: dict[str, LineMap] = {}
+    with problems.catch():
+        globals_ = sam_globals.read_globals(doc.get("Globals"), top.key(doc, "Globals"))
     entries: dict[str, Entry] = {}
     for logical_id, node in resources.items():
-        at = rat.key(resources, logical_id)
-        if not _LOGICAL_ID.match(logical_id):
-            raise at.error(f"logical id {logical_id!r} is not valid", allowed="letters and digits")
-        node = as_map(node, at)
-        check_keys(node, at, RESOURCE_ATTRIBUTES, what="resource attribute")
-        if "Type" not in node:
-            raise at.error("the resource has no Type", allowed=SERVERLESS_TYPES + OTHER_HANDLED)
-        type_ = as_str(node["Type"], at.key(node, "Type"))
-        _check_type(type_, at.key(node, "Type"))
-        props_at = at.key(node, "Properties")
-        props = node.get("Properties")
-        props = LineMap(line=props_at.line) if props is None else as_map(props, props_at)
-        if type_.startswith("AWS::Serverless::"):
-            short = type_.removeprefix("AWS::Serverless::")
-            props = sam_globals.apply(_unignored(globals_, node, at), short, props)
-        condition = node.get("Condition")
-        enabled = True
-        if condition is not None:
-            cat = at.key(node, "Condition")
-            condition = as_str(condition, cat)
-            enabled = resolver.condition(condition, cat)
-        entries[logical_id] = Entry(
-            logical_id, type_, props, at, props_at.at(props), node, enabled, condition
-        )
+        with problems.catch():
+            entries[logical_id] = _entry(
+                logical_id, node, rat.key(resources, logical_id), globals_, resolver
+            )
     return entries
 
 
-def _check_type(type_: str, at: Where) -> None:
+def _entry(
+    logical_id: str, node: Any, at: Where, globals_: dict[str, LineMap], resolver: Resolver
+) -> Entry:
+    if not _LOGICAL_ID.match(logical_id):
+        raise at.error(f"logical id {logical_id!r} is not valid", allowed="letters and digits")
+    node = as_map(node, at)
+    check_keys(node, at, RESOURCE_ATTRIBUTES, what="resource attribute")
+    if "Type" not in node:
+        raise at.error(
+            "the resource has no Type",
+            allowed=", ".join(sam_types()) + ", or any AWS::<Service>::<Resource>",
+        )
+    type_ = as_str(node["Type"], at.key(node, "Type"))
+    _check_type(type_, at.key(node, "Type"))
+    props_at = at.key(node, "Properties")
+    props = node.get("Properties")
+    props = LineMap(line=props_at.line) if props is None else as_map(props, props_at)
     if type_.startswith("AWS::Serverless::"):
-        if type_ not in SERVERLESS_TYPES:
-            raise at.error(f"unknown SAM resource type {type_!r}", allowed=SERVERLESS_TYPES)
+        short = type_.removeprefix("AWS::Serverless::")
+        props = sam_globals.apply(_unignored(globals_, node, at), short, props)
+    condition = node.get("Condition")
+    enabled = True
+    if condition is not None:
+        cat = at.key(node, "Condition")
+        condition = as_str(condition, cat)
+        enabled = resolver.condition(condition, cat)
+    return Entry(logical_id, type_, props, at, props_at.at(props), node, enabled, condition)
+
+
+def _check_type(type_: str, at: Where) -> None:
+    # a SAM type canaria does not run is skipped with a warning like any other
+    if type_.startswith("AWS::Serverless::"):
+        if type_ not in sam_types():
+            raise at.error(f"unknown SAM resource type {type_!r}", allowed=sam_types())
     elif not (_TYPE.match(type_) or type_.startswith("Custom::")):
         raise at.error(
             f"{type_!r} is not a resource type",
-            allowed=", ".join(SERVERLESS_TYPES + OTHER_HANDLED) + ", or any AWS::Service::Resource",
+            allowed="AWS::Serverless::<Type>, AWS::<Service>::<Resource> or Custom::<Name>",
         )
 
 
@@ -216,13 +272,19 @@ def _build(
     top: Where,
     entries: dict[str, Entry],
     parameters: dict[str, str],
+    problems: Problems,
 ) -> Application:
     live = [e for e in entries.values() if e.enabled]
 
     def of(*types: str) -> list[Entry]:
         return [e for e in live if e.type in types]
 
-    apis: dict[str, ApiSpec] = {e.logical_id: build_api(ctx, e) for e in of(API, HTTP_API)}
+    apis: dict[str, ApiSpec] = {}
+    for e in of(API, HTTP_API):
+        with problems.catch():
+            apis[e.logical_id] = build_api(ctx, e)
+        if e.logical_id not in apis:  # refused: its events are not refused again for it
+            apis[e.logical_id] = ApiSpec(e.logical_id, "rest" if e.type == API else "http", "")
     for name, type_ in ctx.index.implicit.items():
         if type_ == API:
             apis[name] = ApiSpec(name, "rest", "Prod")
@@ -235,38 +297,45 @@ def _build(
             function_names[value] = e.logical_id
     alarms: dict[str, AlarmSpec] = {}
     for e in of(ALARM):
-        spec = build_alarm(ctx, e, function_names)
-        _unique(alarms, spec.name, spec, e, "AlarmName")
-    configs: dict[str, DeploymentConfigSpec] = dict(
-        step_lists(doc.get("Metadata"), top.key(doc, "Metadata"))
-    )
+        with problems.catch():
+            spec = build_alarm(ctx, e, function_names)
+            if spec is not None:
+                _unique(alarms, spec.name, spec, e, "AlarmName")
+    configs: dict[str, DeploymentConfigSpec] = {}
+    with problems.catch():
+        configs.update(step_lists(doc.get("Metadata"), top.key(doc, "Metadata")))
     for e in of(DEPLOYMENT_CONFIG):
-        config = build_deployment_config(ctx, e)
-        _unique(configs, config.name, config, e, "DeploymentConfigName")
+        with problems.catch():
+            config = build_deployment_config(ctx, e)
+            _unique(configs, config.name, config, e, "DeploymentConfigName")
     tables: dict[str, TableSpec] = {}
     for e in of(TABLE, SIMPLE_TABLE):
-        table = build_table(ctx, e) if e.type == TABLE else build_simple_table(ctx, e)
-        if any(t.table_name == table.table_name for t in tables.values()):
-            raise ctx.at(e, "TableName").error(f"table name {table.table_name!r} is used twice")
-        tables[e.logical_id] = table
+        with problems.catch():
+            table = build_table(ctx, e) if e.type == TABLE else build_simple_table(ctx, e)
+            if any(t.table_name == table.table_name for t in tables.values()):
+                raise ctx.at(e, "TableName").error(f"table name {table.table_name!r} is used twice")
+            tables[e.logical_id] = table
     machines: dict[str, StateMachineSpec] = {}
     for e in of(SAM_STATE_MACHINE, SFN_STATE_MACHINE):
-        machine = build_state_machine(ctx, e)
-        if any(m.name == machine.name for m in machines.values()):
-            raise e.where.error(f"state machine name {machine.name!r} is used twice")
-        machines[e.logical_id] = machine
+        with problems.catch():
+            machine = build_state_machine(ctx, e)
+            if any(m.name == machine.name for m in machines.values()):
+                raise e.where.error(f"state machine name {machine.name!r} is used twice")
+            machines[e.logical_id] = machine
     functions: dict[str, FunctionSpec] = {}
     routes: dict[tuple[str, str, str], str] = {}
     for e in of(FUNCTION):
-        fn = build_function(ctx, e, apis, alarms, tuple(configs), function_names)
-        for r in fn.routes:
-            key = (r.api_id, r.method, r.path)
-            if key in routes:
-                raise ctx.at(e, "Events").error(
-                    f"route {r.method} {r.path} of {r.api_id} is already served by {routes[key]}"
-                )
-            routes[key] = fn.name
-        functions[fn.name] = fn
+        with problems.catch():
+            fn = build_function(ctx, e, apis, alarms, tuple(configs), function_names)
+            for r in fn.routes:
+                key = (r.api_id, r.method, r.path)
+                if key in routes:
+                    raise ctx.at(e, "Events").error(
+                        f"route {r.method} {r.path} of {r.api_id} is already served by "
+                        f"{routes[key]}"
+                    )
+                routes[key] = fn.name
+            functions[fn.name] = fn
     skipped_resources: list[SkippedResource] = []
     for e in live:
         if e.type not in HANDLED:

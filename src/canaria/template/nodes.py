@@ -9,12 +9,15 @@ The coercion helpers (``as_str``, ``as_int``, ...) check resolved values and rai
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from canaria.errors import TemplateError
+from canaria.errors import TemplateError, TemplateErrors
 
 
 class LineMap(dict[str, Any]):
@@ -183,6 +186,22 @@ def as_list(value: Any, where: Where) -> list[Any]:
     raise where.error(f"expected a list, got {type_name(value)}")
 
 
+MAX_CHOICES = 12
+
+
+def choices(names: Iterable[str], near: str | None = None, limit: int = MAX_CHOICES) -> str:
+    """``names`` for an ``allowed`` text: the ones closest to ``near`` first, at most
+    ``limit`` of them, then how many more there are (a message never lists a whole
+    template)."""
+    ordered = sorted(set(names))
+    if near is not None:
+        close = difflib.get_close_matches(near, ordered, n=3, cutoff=0.6)
+        ordered = close + [n for n in ordered if n not in close]
+    if len(ordered) <= limit:
+        return ", ".join(ordered)
+    return ", ".join(ordered[:limit]) + f", ... ({len(ordered) - limit} more)"
+
+
 def check_keys(
     node: Mapping[str, Any],
     where: Where,
@@ -195,7 +214,9 @@ def check_keys(
     known = set(allowed)
     for key in node:
         if key not in known:
-            raise where.key(node, key).error(f"unknown {what} {key!r}", allowed=sorted(known))
+            raise where.key(node, key).error(
+                f"unknown {what} {key!r}", allowed=choices(known, near=key)
+            )
     for key in required:
         if key not in node:
             raise where.at(node).error(f"{key} is required")
@@ -208,3 +229,29 @@ def plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     return value
+
+
+class Problems:
+    """Collects the ``TemplateError`` of each independent check, to report all at once."""
+
+    def __init__(self) -> None:
+        self.errors: list[TemplateError] = []
+
+    @contextmanager
+    def catch(self) -> Iterator[None]:
+        try:
+            yield
+        except TemplateErrors as exc:
+            self.errors.extend(exc.errors)
+        except TemplateError as exc:
+            self.errors.append(exc)
+
+    def raise_any(self) -> None:
+        """Raise every problem collected, in the order of their lines."""
+        if self.errors:
+            unique = {e.message: e for e in self.errors}.values()
+            raise TemplateErrors(sorted(unique, key=_by_line))
+
+
+def _by_line(error: TemplateError) -> int:
+    return error.line if error.line is not None else sys.maxsize

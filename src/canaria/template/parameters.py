@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from canaria.errors import TemplateError
-from canaria.template.nodes import LineMap, Where, as_map, as_str, check_keys
+from canaria.template.nodes import LineMap, Problems, Where, as_float, as_map, as_str, check_keys
 
 OVERRIDE_SYNTAX = 'Key=Value Key2="quoted value" or ParameterKey=Key,ParameterValue=Value'
 
@@ -183,32 +183,65 @@ def resolve_parameters(
                     allowed=", ".join(names) or "no parameters declared",
                 )
     out: dict[str, Parameter] = {}
+    problems = Problems()  # each parameter is checked, all errors reported at once
     for name in declared:
-        at = where.key(declared, name)
-        spec = as_map(declared[name], at)
-        check_keys(spec, at, PARAMETER_KEYS, required=("Type",))
-        type_ = as_str(spec["Type"], at.key(spec, "Type"))
-        if type_ not in BASIC_TYPES and not _AWS_TYPE.match(type_):
-            raise at.key(spec, "Type").error(
-                f"unknown parameter type {type_!r}",
-                allowed="String, Number, CommaDelimitedList, List<Number>, AWS-specific types",
-            )
-        if name in overrides:
-            value, vat, source = overrides[name], at, "--parameter-overrides"
-        elif name in config:
-            value, vat, source = config[name], at, config_file
-        elif "Default" in spec:
-            vat, source = at.key(spec, "Default"), "Default"
-            value = _scalar_text(spec["Default"], vat)
-        else:
-            raise at.error(
-                f"parameter {name} has no Default and no value was given",
-                allowed=f"--parameter-overrides {name}=<value>",
-            )
-        param = Parameter(name, type_, value, source)
-        _validate(param, spec, at, vat)
-        out[name] = param
+        with problems.catch():
+            out[name] = _parameter(name, declared, where, overrides, config, config_file)
+    problems.raise_any()
     return out
+
+
+def _parameter(
+    name: str,
+    declared: LineMap,
+    where: Where,
+    overrides: Mapping[str, str],
+    config: Mapping[str, str],
+    config_file: str,
+) -> Parameter:
+    at = where.key(declared, name)
+    spec = as_map(declared[name], at)
+    check_keys(spec, at, PARAMETER_KEYS, required=("Type",))
+    type_ = as_str(spec["Type"], at.key(spec, "Type"))
+    if type_ not in BASIC_TYPES and not _AWS_TYPE.match(type_):
+        raise at.key(spec, "Type").error(
+            f"unknown parameter type {type_!r}",
+            allowed="String, Number, CommaDelimitedList, List<Number>, AWS-specific types",
+        )
+    if name in overrides:
+        value, vat, source = overrides[name], at, "--parameter-overrides"
+    elif name in config:
+        value, vat, source = config[name], at, config_file
+    elif "Default" in spec:
+        vat, source = at.key(spec, "Default"), "Default"
+        value = _scalar_text(spec["Default"], vat)
+    else:
+        raise at.error(
+            f"parameter {name} has no Default and no value was given",
+            allowed=f"--parameter-overrides {name}=<value>",
+        )
+    param = Parameter(name, type_, value, source)
+    _validate(param, spec, at, vat)
+    return param
+
+
+def _constraint(spec: LineMap, at: Where, key: str) -> float | None:
+    """A numeric constraint (MinValue, MaxLength, ...) checked where it is written."""
+    if key not in spec:
+        return None
+    return as_float(spec[key], at.key(spec, key))
+
+
+def _pattern(spec: LineMap, at: Where) -> re.Pattern[str]:
+    pat = at.key(spec, "AllowedPattern")
+    text = as_str(spec["AllowedPattern"], pat)
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise pat.error(
+            f"AllowedPattern {text!r} is not a regular expression: {exc}",
+            allowed="a Java-style regular expression, e.g. [a-z]+",
+        ) from None
 
 
 def _validate(param: Parameter, spec: LineMap, at: Where, vat: Where) -> None:
@@ -227,14 +260,16 @@ def _validate(param: Parameter, spec: LineMap, at: Where, vat: Where) -> None:
                     allowed=", ".join(allowed),
                 )
     if "AllowedPattern" in spec:
-        pattern = as_str(spec["AllowedPattern"], at.key(spec, "AllowedPattern"))
+        pattern = _pattern(spec, at)
         for item in items:
-            if re.fullmatch(pattern, item) is None:
+            if pattern.fullmatch(item) is None:
                 raise vat.error(
                     f"parameter {param.name}: {item!r} does not match the pattern{suffix}",
-                    allowed=pattern,
+                    allowed=pattern.pattern,
                 )
     numeric = param.type in ("Number", "List<Number>")
+    lo, hi = _constraint(spec, at, "MinValue"), _constraint(spec, at, "MaxValue")
+    short, long = _constraint(spec, at, "MinLength"), _constraint(spec, at, "MaxLength")
     for item in items:
         if numeric:
             try:
@@ -243,18 +278,19 @@ def _validate(param: Parameter, spec: LineMap, at: Where, vat: Where) -> None:
                 raise vat.error(
                     f"parameter {param.name}: {item!r} is not a number", allowed="a number"
                 ) from None
-            lo, hi = spec.get("MinValue"), spec.get("MaxValue")
-            if (lo is not None and number < float(lo)) or (hi is not None and number > float(hi)):
+            if (lo is not None and number < lo) or (hi is not None and number > hi):
                 raise vat.error(
                     f"parameter {param.name}: {item} is out of range{suffix}",
-                    allowed=f"{'-inf' if lo is None else lo} to {'inf' if hi is None else hi}",
+                    allowed=f"{_num(lo, '-inf')} to {_num(hi, 'inf')}",
                 )
-        elif param.type == "String":
-            short, long = spec.get("MinLength"), spec.get("MaxLength")
-            if (short is not None and len(item) < int(short)) or (
-                long is not None and len(item) > int(long)
-            ):
-                raise vat.error(
-                    f"parameter {param.name}: {item!r} has the wrong length{suffix}",
-                    allowed=f"{short or 0} to {'any' if long is None else long} characters",
-                )
+        elif param.type == "String" and (
+            (short is not None and len(item) < short) or (long is not None and len(item) > long)
+        ):
+            raise vat.error(
+                f"parameter {param.name}: {item!r} has the wrong length{suffix}",
+                allowed=f"{_num(short, '0')} to {_num(long, 'any')} characters",
+            )
+
+
+def _num(value: float | None, default: str) -> str:
+    return default if value is None else f"{value:g}"

@@ -17,7 +17,7 @@ from canaria.models import (
     TriggerConfig,
 )
 from canaria.template.context import Context
-from canaria.template.index import FUNCTION, Entry
+from canaria.template.index import ALARM, FUNCTION, Entry
 from canaria.template.nodes import (
     LineMap,
     Where,
@@ -77,6 +77,9 @@ def deployment_preference(
         items = as_list(node["Alarms"], aat)
         for i, item in enumerate(items):
             name = as_str(item, aat.index(node["Alarms"], i))
+            if name not in alarms and name in _skipped_alarms(ctx):
+                ctx.warn(entry, f"alarm {name} is skipped, so this deployment does not watch it")
+                continue
             if name not in alarms:
                 raise aat.index(node["Alarms"], i).error(
                     f"alarm {name!r} is not an AWS::CloudWatch::Alarm of this template",
@@ -93,6 +96,15 @@ def deployment_preference(
         triggers=_triggers(ctx, entry, node, at),
         judge=judge_settings(entry),
     )
+
+
+def _skipped_alarms(ctx: Context) -> set[str]:
+    """Names of the template's alarms canaria skips (see ``build_alarm``)."""
+    return {
+        ctx.index.name_of(e.logical_id)
+        for e in ctx.index.entries.values()
+        if e.type == ALARM and e.enabled
+    }
 
 
 def _config_choices(config_names: tuple[str, ...]) -> str:

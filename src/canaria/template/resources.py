@@ -76,15 +76,19 @@ COMPARISONS = (
 MISSING_DATA = ("missing", "notBreaching", "breaching", "ignore")
 
 
-def build_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]) -> AlarmSpec:
+def build_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]) -> AlarmSpec | None:
+    """The alarm canaria evaluates, or None (with a warning) for a valid alarm it cannot:
+    metric math, anomaly detection, a metric outside AWS/Lambda."""
     props = entry.props
     check_keys(props, entry.props_at, ALARM_PROPERTIES)
     for key in ("Metrics", "ThresholdMetricId"):
         if key in props:
-            raise ctx.at(entry, key).error(
-                "metric-math and anomaly-detection alarms are not supported",
-                allowed="an alarm on one AWS/Lambda metric (MetricName, Namespace, Dimensions)",
+            ctx.warn(
+                entry,
+                f"alarm with {key} (metric math or anomaly detection) is skipped: canaria "
+                "evaluates alarms on one AWS/Lambda metric; it never fires locally",
             )
+            return None
     check_keys(
         props,
         entry.props_at,
@@ -104,9 +108,12 @@ def build_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]) -> A
 
     namespace = text("Namespace")
     if namespace != "AWS/Lambda":
-        raise ctx.at(entry, "Namespace").error(
-            f"namespace {namespace!r} is not measured by canaria", allowed="AWS/Lambda"
+        ctx.warn(
+            entry,
+            f"alarm on namespace {namespace} is skipped: canaria measures AWS/Lambda metrics "
+            "only; it never fires locally",
         )
+        return None
     metric = text("MetricName")
     if metric not in METRICS:
         hint = " (the Lambda metric is Errors, plural)" if metric == "Error" else ""

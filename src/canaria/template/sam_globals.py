@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from canaria.template.intrinsics import intrinsic_name
-from canaria.template.nodes import LineList, LineMap, Where, as_map
+from canaria.template.nodes import LineList, LineMap, Where, as_map, choices
+from canaria.template.sam_rules import sam_globals
 
 SUPPORTED: dict[str, tuple[str, ...]] = {
     "Function": (
@@ -95,16 +96,21 @@ def read_globals(section: Any, where: Where) -> dict[str, LineMap]:
         return {}
     node = as_map(section, where)
     out: dict[str, LineMap] = {}
+    supported = {k: {*v, *SUPPORTED.get(k, ())} for k, v in sam_globals().items()} or {
+        k: set(v) for k, v in SUPPORTED.items()
+    }
     for name, props in node.items():
         at = where.key(node, name)
-        if name not in SUPPORTED:
-            raise at.error(f"Globals section {name!r} is not supported", allowed=sorted(SUPPORTED))
+        if name not in supported:
+            raise at.error(
+                f"Globals section {name!r} is not supported", allowed=choices(supported, near=name)
+            )
         props = as_map(props, at)
         for key in props:
-            if key not in SUPPORTED[name]:
+            if key not in supported[name]:
                 raise at.key(props, key).error(
                     f"{key!r} is not a supported property of Globals.{name}",
-                    allowed=SUPPORTED[name],
+                    allowed=choices(supported[name], near=key),
                 )
         out[name] = _with_paths(props, at)
     return out

@@ -19,6 +19,7 @@ from canaria.template.context import Context
 from canaria.template.index import SAM_STATE_MACHINE, Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import Where, as_map, as_str, check_keys, plain
+from canaria.template.sam_rules import sam_properties
 from canaria.template.yamlload import parse_text
 
 SAM_KEYS = (
@@ -59,7 +60,15 @@ _VAR = re.compile(r"\$\{([^}]+)\}")
 
 def build_state_machine(ctx: Context, entry: Entry) -> StateMachineSpec:
     sam = entry.type == SAM_STATE_MACHINE
-    check_keys(entry.props, entry.props_at, SAM_KEYS if sam else SFN_KEYS)
+    keys = (*SAM_KEYS, *sam_properties(entry.type)) if sam else SFN_KEYS
+    check_keys(entry.props, entry.props_at, keys)
+    for key in ("AutoPublishAlias", "DeploymentPreference"):
+        if sam and key in entry.props:
+            ctx.warn(
+                entry,
+                f"{key} is ignored: canaria runs the state machine's latest definition and "
+                "does not publish its versions or shift an alias between them",
+            )
     sources = [
         k
         for k in ("Definition", "DefinitionUri", "DefinitionString", "DefinitionS3Location")

@@ -15,6 +15,7 @@ from canaria.template.context import Context
 from canaria.template.index import Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import Where, as_int, as_list, as_map, as_str, check_keys, plain
+from canaria.template.sam_rules import sam_properties
 
 CREATE_TABLE_KEYS = (
     "AttributeDefinitions",
@@ -121,7 +122,7 @@ def build_table(ctx: Context, entry: Entry) -> TableSpec:
 
 
 def build_simple_table(ctx: Context, entry: Entry) -> TableSpec:
-    check_keys(entry.props, entry.props_at, SIMPLE_TABLE_KEYS)
+    check_keys(entry.props, entry.props_at, (*SIMPLE_TABLE_KEYS, *sam_properties(entry.type)))
     key_name, key_type = "id", "S"
     primary = ctx.get(entry, "PrimaryKey")
     if primary is not NO_VALUE:

@@ -49,7 +49,6 @@ def alarm(props: str) -> str:
             "Errors, plural",
             "Invocations, Errors, Throttles, Duration, ConcurrentExecutions",
         ),
-        ("Namespace: AWS/ApiGateway", "Namespace", "not measured", "AWS/Lambda"),
         ("ComparisonOperator: Bigger", "ComparisonOperator", "not supported", None),
         ("Statistic: Median", "Statistic", "unknown statistic", None),
         ("Statistic: DROP\nExtendedStatistic: q99", "ExtendedStatistic", "extended", None),
@@ -60,7 +59,6 @@ def alarm(props: str) -> str:
             "not supported",
             "FunctionName, Resource, ExecutedVersion",
         ),
-        ("Metrics: []", "Metrics", "metric-math", None),
         ("Period: 45", "Period", "not valid", None),
         ("TreatMissingData: sometimes", "TreatMissingData", "unknown", None),
         ("Threshold: DROP", "", "Threshold is required", None),
@@ -311,9 +309,10 @@ def test_skipped_resources_warn(tmp_path: Path) -> None:
     Type: Custom::Thing
   Layer:
     Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: layer}
 """
     app = load(
-        write(tmp_path, resources(function(), others) + "Outputs:\n  X:\n    Value: !Ref Nope\n")
+        write(tmp_path, resources(function(), others) + "Outputs:\n  X:\n    Value: !Ref Fn\n")
     )
     assert [(s.logical_id, s.type) for s in app.skipped] == [
         ("Bucket", "AWS::S3::Bucket"),

@@ -1,0 +1,243 @@
+"""SAM's own rules: the template run through AWS's SAM translator, its errors placed.
+
+canaria builds what it runs with its own loader (which knows lines and property paths);
+whether a template is valid SAM is decided by the same code that decides it on AWS,
+``aws-sam-translator``. ``sam_errors`` translates a plain copy of the document and turns
+each of the translator's errors into a ``TemplateError`` at the line of the resource it
+names, and of the property when the message names one that is written there.
+
+The translator is run offline: ``AWS::Serverless::Application`` resources (which it would
+look up in the Serverless Application Repository) are replaced by a placeholder, managed
+policy names are not looked up, and the region is fixed. An unexpected failure of the
+translator itself is a warning, never a crash.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from canaria.aws.arns import ACCOUNT, REGION
+from canaria.errors import TemplateError
+from canaria.template.nodes import LineMap, Where, plain
+
+APPLICATION = "AWS::Serverless::Application"
+FUNCTION = "AWS::Serverless::Function"
+_PROPERTY = re.compile(r"[Pp]roperty '?([A-Za-z0-9]+)(?:[.'\s]|$)")
+_RESOURCE = re.compile(r"^Resource with id \[([^\]]*)\] is invalid\.\s*")
+_EVENT = re.compile(r"Event with id \[([A-Za-z0-9]+)\]")
+
+
+@dataclass(frozen=True)
+class SamCheck:
+    errors: list[TemplateError]
+    # every resource of the translated template (SAM's generated ones included); None when
+    # the translator refused the template or could not run
+    resources: frozenset[str] | None = None
+
+
+def sam_errors(
+    doc: LineMap, top: Where, parameters: Mapping[str, str], warnings: list[str]
+) -> SamCheck:
+    """SAM's errors for ``doc`` (none when the translator accepts it)."""
+    from samtranslator.model.exceptions import (
+        ExceptionWithMessage,
+        InvalidDocumentException,
+        InvalidEventException,
+        InvalidResourceException,
+    )
+
+    template = _offline(doc)
+    try:
+        output = _translate(template, parameters)
+    except InvalidDocumentException as exc:
+        causes: list[ExceptionWithMessage] = list(exc.causes)
+    except ExceptionWithMessage as exc:
+        causes = [exc]
+    except Exception as exc:  # the translator's own bug must not stop a template loading
+        warnings.append(f"{top.file}: SAM's rules could not be checked ({type(exc).__name__})")
+        return SamCheck([])
+    else:
+        resources = output.get("Resources") if isinstance(output, dict) else None
+        return SamCheck([], frozenset(resources) if isinstance(resources, dict) else None)
+    errors: list[TemplateError] = []
+    for cause in causes:
+        message = _clean(cause.message)
+        resource = _RESOURCE.match(message)
+        if isinstance(cause, InvalidResourceException) and resource:
+            logical_id = resource.group(1).split(",")[0].strip(" '[]")
+            message = message[resource.end() :] or message
+            errors.append(_at_resource(doc, top, logical_id, message).error(message))
+        elif isinstance(cause, InvalidEventException):
+            errors.append(_at_event(doc, top, message).error(message))
+        elif "'Globals'" in message and "Globals" in doc:
+            errors.append(top.key(doc, "Globals").error(message))
+        else:  # about the whole document: after the errors that have a line
+            errors.append(Where(top.file).error(message))
+    return SamCheck(errors)
+
+
+def _translate(template: dict[str, Any], parameters: Mapping[str, str]) -> Any:
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
+    values: dict[str, Any] = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, **parameters}
+    # the translator asks its session only for the region; a boto3 Session costs ~0.2 s
+    session = SimpleNamespace(region_name=REGION)
+    return Translator({}, Parser(), boto_session=session).translate(template, values)
+
+
+def _offline(doc: LineMap) -> dict[str, Any]:
+    """A plain copy the translator may change, with nothing it would look up online."""
+    template = plain(doc)
+    assert isinstance(template, dict)
+    template.setdefault("Transform", "AWS::Serverless-2016-10-31")
+    globals_ = template.get("Globals")
+    if isinstance(globals_, dict) and isinstance(globals_.get("Function"), dict):
+        _package(globals_["Function"], "CodeUri")
+    resources = template.get("Resources")
+    if isinstance(resources, dict):
+        for name, resource in list(resources.items()):
+            if not isinstance(resource, dict):
+                continue
+            type_ = resource.get("Type")
+            if type_ == APPLICATION:
+                kept = {k: v for k, v in resource.items() if k in ("Condition", "DependsOn")}
+                resources[name] = {"Type": "AWS::CloudFormation::WaitConditionHandle", **kept}
+            elif isinstance(type_, str) and isinstance(resource.get("Properties"), dict):
+                props = resource["Properties"]
+                for key in _PACKAGED.get(type_, ()):
+                    _package(props, key)
+                if type_ == FUNCTION and not _code_in(props, globals_):
+                    props["CodeUri"] = "s3://canaria-local/template-dir"  # the SAM CLI's "."
+    return copy.deepcopy(template)
+
+
+# what `sam package` uploads and names by an S3 URI before the transform runs; `sam validate`
+# puts a placeholder there the same way
+_INTRINSICS = ("Ref", "Fn::Sub", "Fn::If", "Fn::Join", "Fn::FindInMap", "Fn::Select")
+_PACKAGED = {
+    "AWS::Serverless::Function": ("CodeUri",),
+    "AWS::Serverless::LayerVersion": ("ContentUri",),
+    "AWS::Serverless::Api": ("DefinitionUri",),
+    "AWS::Serverless::HttpApi": ("DefinitionUri",),
+    "AWS::Serverless::StateMachine": ("DefinitionUri",),
+    "AWS::Serverless::GraphQLApi": ("SchemaUri", "CodeUri"),
+}
+
+
+def _code_in(props: dict[str, Any], globals_: Any) -> bool:
+    if {"CodeUri", "InlineCode", "ImageUri"} & set(props):
+        return True
+    function = globals_.get("Function") if isinstance(globals_, dict) else None
+    return isinstance(function, dict) and "CodeUri" in function
+
+
+def _package(props: dict[str, Any], key: str) -> None:
+    value = props.get(key)
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _INTRINSICS:
+        props[key] = "s3://canaria-local/resolved-by-canaria"  # a local path canaria resolves
+    elif isinstance(value, str) and not value.startswith("s3://"):
+        props[key] = f"s3://canaria-local/{value.lstrip('./') or 'template-dir'}"
+
+
+@functools.cache
+def sam_types() -> tuple[str, ...]:
+    """Every ``AWS::Serverless::*`` type the installed SAM translator knows."""
+    from samtranslator.model import ResourceTypeResolver, sam_resources
+
+    types = ResourceTypeResolver(sam_resources).resource_types
+    return tuple(sorted(t for t in types if t.startswith("AWS::Serverless::")))
+
+
+@functools.cache
+def sam_properties(type_: str) -> frozenset[str]:
+    """The properties SAM's translator knows for one of its resource types."""
+    from samtranslator.model import ResourceTypeResolver, sam_resources
+
+    cls = ResourceTypeResolver(sam_resources).resource_types.get(type_)
+    return frozenset(getattr(cls, "property_types", {}))
+
+
+@functools.cache
+def sam_event_types() -> tuple[str, ...]:
+    """The event source types SAM's translator knows for functions."""
+    from samtranslator.model.sam_resources import SamFunction
+
+    resolver = getattr(SamFunction, "event_resolver", None)
+    types = getattr(resolver, "resource_types", {}) if resolver is not None else {}
+    return tuple(sorted(t for t in types if isinstance(t, str)))
+
+
+@functools.cache
+def sam_globals() -> dict[str, frozenset[str]]:
+    """The ``Globals`` sections and properties SAM's translator accepts."""
+    from samtranslator.plugins.globals.globals import Globals
+
+    supported = getattr(Globals, "supported_properties", {})
+    return {k.removeprefix("AWS::Serverless::"): frozenset(v) for k, v in supported.items()}
+
+
+def resource_of(error: TemplateError) -> str | None:
+    """``Resources.<id>`` (or ``Globals``...) an error is about, None for the whole document."""
+    if not error.prop:
+        return None
+    parts = error.prop.split(".")
+    return ".".join(parts[:2]) if parts[0] == "Resources" else parts[0]
+
+
+def merge(own: list[TemplateError], sam: list[TemplateError]) -> list[TemplateError]:
+    """canaria's errors (which name the property and what is allowed) and SAM's about
+    whatever canaria did not already report."""
+    flagged = {resource_of(e) for e in own}
+    return [*own, *(e for e in sam if resource_of(e) is None or resource_of(e) not in flagged)]
+
+
+_LIST_REPR = re.compile(r"\[('[^'\]]*'(?:, '[^'\]]*')*)\]")
+
+
+def _clean(message: str) -> str:
+    """SAM's message on one line, its Python list reprs (``['SQS', 'SNS']``) as text."""
+    text = " ".join(message.split())
+    return _LIST_REPR.sub(lambda m: m.group(1).replace("'", ""), text)
+
+
+def _at_resource(doc: LineMap, top: Where, logical_id: str, message: str) -> Where:
+    resources = doc.get("Resources")
+    rat = top.key(doc, "Resources")
+    if not isinstance(resources, LineMap):
+        return top
+    if logical_id not in resources:  # one SAM generates: named after the resource it is for
+        owners = [r for r in resources if logical_id.startswith(r)]
+        if not owners:
+            return rat
+        logical_id = max(owners, key=len)
+    at = rat.key(resources, logical_id)
+    node = resources[logical_id]
+    props = node.get("Properties") if isinstance(node, Mapping) else None
+    match = _PROPERTY.search(message)
+    if match and isinstance(props, Mapping) and match.group(1) in props:
+        return at.key(node, "Properties").key(props, match.group(1))
+    return at
+
+
+def _at_event(doc: LineMap, top: Where, message: str) -> Where:
+    match = _EVENT.search(message)
+    resources = doc.get("Resources")
+    rat = top.key(doc, "Resources")
+    if not match or not isinstance(resources, LineMap):
+        return top
+    for logical_id, node in resources.items():
+        props = node.get("Properties") if isinstance(node, Mapping) else None
+        events = props.get("Events") if isinstance(props, Mapping) else None
+        if isinstance(events, Mapping) and match.group(1) in events:
+            pat = rat.key(resources, logical_id).key(node, "Properties")
+            return pat.key(props, "Events").key(events, match.group(1))
+    return top

@@ -1,0 +1,64 @@
+"""`canaria validate` as a user runs it: a real process, its exit code, its output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.unit.template.template_helpers import function, resources, write
+
+
+def validate(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "canaria.cli.main", "validate", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_valid_template_exits_0_with_warnings(tmp_path: Path) -> None:
+    layer = "  Layer:\n    Type: AWS::Serverless::LayerVersion\n    Properties: {ContentUri: x}\n"
+    path = Path(write(tmp_path, resources(function(), layer)))
+    done = validate(path.parent)  # template.yaml found without -t
+    assert done.returncode == 0, done.stderr
+    assert "is a valid SAM template" in done.stdout
+    assert "warning:" in done.stderr and "Layer" in done.stderr
+
+
+def test_invalid_template_exits_2_with_every_error(tmp_path: Path) -> None:
+    body = resources(function("A", extra="Timeout: many\n"), function("B", extra="MemorySize: 1\n"))
+    path = Path(write(tmp_path, body))
+    done = validate(tmp_path, "-t", str(path))
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 2
+    assert "template.yaml:9: Resources.A.Properties.Timeout" in errors[0]
+    assert "Resources.B.Properties.MemorySize" in errors[1]
+
+
+def test_json_report_and_template_yml(tmp_path: Path) -> None:
+    path = Path(write(tmp_path, resources(function(extra="Timeout: many\n")), "template.yml"))
+    done = validate(path.parent, "--json")
+    assert done.returncode == 2
+    report = json.loads(done.stdout)
+    assert report["valid"] is False and report["template"] == "template.yml"
+    [error] = report["errors"]
+    assert error["line"] == 9 and error["property"] == "Resources.Fn.Properties.Timeout"
+    assert error["message"] == "expected an integer, got 'many'"
+
+
+def test_no_template_here(tmp_path: Path) -> None:
+    done = validate(tmp_path)
+    assert done.returncode == 2
+    assert "template.yaml, template.yml, template.json" in done.stderr
+
+
+def test_no_template_here_in_json(tmp_path: Path) -> None:
+    done = validate(tmp_path, "--json")
+    assert done.returncode == 2
+    report = json.loads(done.stdout)
+    assert report["valid"] is False and "no template" in report["errors"][0]["message"]

@@ -1,0 +1,303 @@
+"""SAM parity: templates of public-app shapes load, bad ones are refused with every error.
+
+Each test is a regression for a crash or a wrongly refused or accepted pattern found by
+running the loader over SAM's translator test inputs and public SAM applications.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from canaria.errors import TemplateError, TemplateErrors
+from canaria.template import load
+from tests.unit.template.template_helpers import fails, function, line_of, resources, write
+
+
+def errors_of(path: str) -> list[TemplateError]:
+    err = fails(path)
+    return list(err.errors) if isinstance(err, TemplateErrors) else [err]
+
+
+# ---- crashes that became errors ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("constraint", "prop", "words"),
+    [
+        ("MinValue: low", "Parameters.P.MinValue", "expected a number, got 'low'"),
+        ('AllowedPattern: "[a-"', "Parameters.P.AllowedPattern", "not a regular expression"),
+        ("MinLength: two", "Parameters.P.MinLength", "expected a number, got 'two'"),
+    ],
+)
+def test_bad_parameter_constraints_are_errors(
+    tmp_path: Path, constraint: str, prop: str, words: str
+) -> None:
+    type_ = "Number" if "Value" in constraint else "String"
+    body = f"Parameters:\n  P:\n    Type: {type_}\n    Default: '3'\n    {constraint}\n"
+    path = write(tmp_path, body + resources(function()))
+    err = fails(path)
+    assert err.prop == prop and words in err.message
+    assert err.line == line_of(path, constraint.split(":")[0] + ":")
+
+
+def test_every_parameter_error_at_once(tmp_path: Path) -> None:
+    body = """\
+Parameters:
+  A: {Type: Number, MinValue: low, Default: 1}
+  B: {Type: String, AllowedPattern: "[a-", Default: x}
+  C: {Type: String, MinLength: two, Default: x}
+"""
+    errors = errors_of(write(tmp_path, body + resources(function())))
+    assert [e.prop for e in errors] == [
+        "Parameters.A.MinValue",
+        "Parameters.B.AllowedPattern",
+        "Parameters.C.MinLength",
+    ]
+    assert [e.line for e in errors] == [3, 4, 5]
+
+
+def test_function_named_like_the_implicit_api(tmp_path: Path) -> None:
+    events = "Events:\n  Get: {Type: Api, Properties: {Path: /, Method: get}}\n"
+    path = write(
+        tmp_path,
+        resources(function(extra=events), function("ServerlessRestApi")),
+    )
+    errors = errors_of(path)  # an error, not KeyError: 'ServerlessRestApi'
+    assert any("ServerlessRestApi" in e.message for e in errors)
+
+
+# ---- every error at once, each at its line ------------------------------------------------
+
+
+def test_errors_of_several_resources_at_once(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        resources(
+            function("A", extra="Timeout: many\n"),
+            function("B", extra="MemorySize: 1\n"),
+            function("C", extra="Events:\n  E: {Type: Api, Properties: {Path: /x}}\n"),
+        ),
+    )
+    err = fails(path)
+    assert isinstance(err, TemplateErrors) and len(err.errors) == 3
+    props = [e.prop or "" for e in err.errors]
+    assert props[0] == "Resources.A.Properties.Timeout"
+    assert props[1] == "Resources.B.Properties.MemorySize"
+    assert props[2].startswith("Resources.C")
+    assert err.errors[0].line == line_of(path, "Timeout: many")
+    assert err.message.startswith("3 problems in the template:")
+    assert "['" not in err.message and "{'" not in err.message
+
+
+def test_sam_rules_place_errors_at_the_resource(tmp_path: Path) -> None:
+    api = """\
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: prod
+      Auth: not-a-map
+"""
+    path = write(tmp_path, resources(function(), api))
+    errors = errors_of(path)
+    assert any("Auth" in e.message and (e.prop or "").startswith("Resources.Api") for e in errors)
+    assert all(e.line is not None for e in errors)
+
+
+def test_unknown_sam_type_is_refused_with_the_known_ones(tmp_path: Path) -> None:
+    path = write(tmp_path, resources(function().replace("Serverless::Function", "Serverless::Fn")))
+    err = fails(path)
+    assert err.prop == "Resources.Fn.Type" and err.allowed is not None
+    assert "AWS::Serverless::WebSocketApi" in err.allowed
+
+
+# ---- valid SAM that canaria does not run: skipped or ignored, with a warning -------------
+
+
+def test_newer_sam_types_and_properties_are_skipped_with_warnings(tmp_path: Path) -> None:
+    ws = """\
+  Chat:
+    Type: AWS::Serverless::WebSocketApi
+    Properties:
+      RouteSelectionExpression: $request.body.action
+      Routes:
+        $connect:
+          FunctionArn: !GetAtt Fn.Arn
+"""
+    body = "Globals:\n  Function:\n    RolePath: /app/\n" + resources(
+        function(extra="TenancyConfig: {TenantIsolationMode: PER_TENANT}\n"), ws
+    )
+    app = load(write(tmp_path, body))
+    assert "Fn" in app.functions
+    assert [s.logical_id for s in app.skipped] == ["Chat"]
+    text = "\n".join(app.warnings)
+    assert "TenancyConfig" in text and "WebSocketApi" in text
+
+
+def test_disabled_preference_without_alias_loads(tmp_path: Path) -> None:
+    hook = function("Hook", extra="DeploymentPreference: {Enabled: false}\n")
+    app = load(write(tmp_path, resources(function(), hook)))
+    assert app.functions["Hook"].deployment_preference is None
+    assert any("Enabled: false" in w for w in app.warnings)
+
+
+def test_enabled_preference_without_alias_is_still_refused(tmp_path: Path) -> None:
+    fn = function(extra="DeploymentPreference: {Type: AllAtOnce}\n")
+    errors = errors_of(write(tmp_path, resources(fn)))
+    assert any("AutoPublishAlias" in e.message for e in errors)
+
+
+ALARM = """\
+  NewVersionErrors:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Namespace: AWS/Lambda
+      MetricName: Errors
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 0
+      ComparisonOperator: GreaterThanThreshold
+      Dimensions:
+        - Name: Resource
+          Value: !Sub "${Fn}:live"
+        - Name: FunctionName
+          Value: !Ref Fn
+        - Name: ExecutedVersion
+          Value: VERSION
+"""
+
+
+@pytest.mark.parametrize("version", ["!GetAtt Fn.Version.Version", '!Sub "${Fn.Version.Version}"'])
+def test_executed_version_dimension_from_the_generated_version(
+    tmp_path: Path, version: str
+) -> None:
+    fn = function(
+        extra="AutoPublishAlias: live\n"
+        "DeploymentPreference: {Type: AllAtOnce, Alarms: [!Ref NewVersionErrors]}\n"
+    )
+    app = load(write(tmp_path, resources(fn, ALARM.replace("VERSION", version))))
+    alarm = app.alarms["NewVersionErrors"]
+    assert "{{canaria:version:Fn}}" in str(alarm)
+    assert app.functions["Fn"].deployment_preference is not None
+
+
+def test_alarm_outside_aws_lambda_is_skipped_and_not_watched(tmp_path: Path) -> None:
+    fn = function(
+        extra="AutoPublishAlias: live\n"
+        "DeploymentPreference: {Type: AllAtOnce, Alarms: [!Ref CpuAlarm]}\n"
+    )
+    alarm = ALARM.replace("NewVersionErrors", "CpuAlarm").replace("AWS/Lambda", "AWS/EC2")
+    app = load(write(tmp_path, resources(fn, alarm.replace("VERSION", "1"))))
+    assert app.alarms == {}
+    preference = app.functions["Fn"].deployment_preference
+    assert preference is not None and preference.alarms == ()
+    assert any("AWS/EC2" in w for w in app.warnings)
+
+
+def test_state_machine_alias_is_ignored_with_a_warning(tmp_path: Path) -> None:
+    machine = """\
+  Flow:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      AutoPublishAlias: live
+      DeploymentPreference: {Type: ALL_AT_ONCE}
+      Definition:
+        StartAt: Done
+        States:
+          Done: {Type: Pass, End: true}
+"""
+    app = load(write(tmp_path, resources(function(), machine)))
+    assert "Flow" in app.state_machines
+    assert any("AutoPublishAlias is ignored" in w for w in app.warnings)
+
+
+# ---- references CloudFormation would not resolve -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "what"),
+    [
+        ("!GetAtt NoSuchResource.Arn", "Fn::GetAtt"),
+        ("!Ref NoSuchResource", "Ref"),
+        ('!Sub "${NoSuchResource.Arn}"', "Fn::Sub"),
+    ],
+)
+def test_unresolved_references_are_refused(tmp_path: Path, value: str, what: str) -> None:
+    topic = f"  Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      DisplayName: {value}\n"
+    path = write(tmp_path, resources(function(), topic))
+    err = fails(path)
+    assert f"{what} names 'NoSuchResource'" in err.message
+    assert err.prop == "Resources.Topic.Properties.DisplayName"
+    assert err.line == line_of(path, "DisplayName")
+
+
+def test_references_to_what_sam_generates_resolve(tmp_path: Path) -> None:
+    events = "Events:\n  G: {Type: Api, Properties: {Path: /, Method: get}}\n"
+    fn = function(extra="AutoPublishAlias: live\n" + events)
+    outputs = """\
+Outputs:
+  Role: {Value: !GetAtt FnRole.Arn}
+  Alias: {Value: !Ref Fn.Alias}
+  Stage: {Value: !Ref ServerlessRestApi.Stage}
+  Url: {Value: !Sub "https://${ServerlessRestApi}.execute-api.${AWS::Region}.amazonaws.com/Prod/"}
+"""
+    app = load(write(tmp_path, resources(fn) + outputs))
+    assert "Fn" in app.functions
+
+
+def test_many_errors_are_all_kept_and_the_message_is_cut(tmp_path: Path) -> None:
+    fns = [function(f"F{i}", extra="Timeout: many\n") for i in range(60)]
+    err = fails(write(tmp_path, resources(*fns)))
+    assert isinstance(err, TemplateErrors) and len(err.errors) == 60
+    lines = err.message.splitlines()
+    assert lines[0] == "60 problems in the template:"
+    assert lines[-1] == "  ... and 10 more" and len(lines) == 52
+
+
+def test_sam_error_about_globals_is_placed_at_globals(tmp_path: Path) -> None:
+    path = write(tmp_path, "Globals:\n  Function: not-a-map\n" + resources(function()))
+    errors = errors_of(path)
+    assert errors and all((e.prop or "").startswith("Globals") for e in errors)
+    assert errors[0].line is not None
+
+
+def test_every_error_of_one_function(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "Globals:\n  Function:\n    MemorySize: 1\n"
+        + resources(function(extra="Timeout: many\nAutoPublishAlias: '123'\n")),
+    )
+    errors = errors_of(path)
+    assert [e.prop for e in errors] == [
+        "Globals.Function.MemorySize",
+        "Resources.Fn.Properties.Timeout",
+        "Resources.Fn.Properties.AutoPublishAlias",
+    ]
+    assert [e.line for e in errors] == [
+        line_of(path, "MemorySize"),
+        line_of(path, "Timeout"),
+        line_of(path, "AutoPublishAlias"),
+    ]
+
+
+def test_executed_version_alarm_watches_the_version_a_release_runs(tmp_path: Path) -> None:
+    from canaria.analysis.alarms import AlarmState, evaluate
+    from canaria.analysis.metrics import Metrics
+    from canaria.template.versions import with_versions
+
+    fn = function(
+        extra="AutoPublishAlias: live\n"
+        "DeploymentPreference: {Type: AllAtOnce, Alarms: [!Ref NewVersionErrors]}\n"
+    )
+    alarm = ALARM.replace("VERSION", "!GetAtt Fn.Version.Version")
+    app = with_versions(load(write(tmp_path, resources(fn, alarm))), {"Fn": 3})
+    spec = app.alarms["NewVersionErrors"]
+    assert spec.dimensions["ExecutedVersion"] == "3"
+    metrics = Metrics()
+    now = 1_700_000_040.0 + 90  # 30 s into a period; the one before is complete
+    metrics.record(now - 60, "Fn", 2, "live", duration_ms=1.0, error=True)  # the old version
+    assert evaluate(spec, metrics, now, AlarmState.OK).state is not AlarmState.ALARM
+    metrics.record(now - 50, "Fn", 3, "live", duration_ms=1.0, error=True)  # the new one
+    assert evaluate(spec, metrics, now, AlarmState.OK).state is AlarmState.ALARM
