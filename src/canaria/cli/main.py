@@ -376,13 +376,15 @@ def stop(
 @app.command()
 def rollback(function: str) -> None:
     """Roll back a function's deployment in progress, or its last successful one."""
-    data = call(Client().post, f"/functions/{function}/rollback")
-    if "deployment" in data:
-        d = data["deployment"]
-        typer.echo(f"deployment {d['id']} {d['state']} (rolled back)")
+    d = call(Client().post, f"/functions/{function}/rollback")["deployment"]
+    if d.get("rollback_of"):  # the last deployment had finished: a rollback deployment
+        (t,) = d["targets"]
+        typer.echo(
+            f"deployment {d['id']} {d['state']}: {function}:{t['alias']} back to version "
+            f"{t['to_version']} (rolls back {d['rollback_of']})"
+        )
     else:
-        a = data["alias"]
-        typer.echo(f"{function}:{a['name']} → version {a['version']}")
+        typer.echo(f"deployment {d['id']} {d['state']} (rolled back)")
 
 
 @app.command()

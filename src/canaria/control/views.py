@@ -74,6 +74,8 @@ def deployment_view(d: Deployment) -> dict[str, Any]:
         "error_message": d.error_message,
         "stopped_by": d.stopped_by,
         "creator": d.creator,
+        "rollback_of": d.rollback_of,
+        "revision": d.revision,
         "created_at": d.created_at,
         "updated_at": d.updated_at,
         "completed_at": d.completed_at,

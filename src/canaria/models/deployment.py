@@ -92,6 +92,27 @@ class Target:
     to_version: int
 
 
+class ErrorCode(enum.StrEnum):
+    """Why a deployment failed or stopped (GetDeployment's ``errorInformation.code``)."""
+
+    HOOK_EXECUTION_FAILURE = "HOOK_EXECUTION_FAILURE"
+    TIMEOUT = "TIMEOUT"
+    ALARM_ACTIVE = "ALARM_ACTIVE"
+    DEPLOYMENT_STOPPED = "DEPLOYMENT_STOPPED"
+    JUDGE_ROLLBACK = "JUDGE_ROLLBACK"  # canaria's own: the judge rolled the canary back
+    REQUEST_GATE_FAILURE = "REQUEST_GATE_FAILURE"  # canaria's own: a request gate failed
+
+
+class NotificationEvent(enum.StrEnum):
+    """The CodeDeploy trigger events a deployment notifies."""
+
+    START = "DeploymentStart"
+    SUCCESS = "DeploymentSuccess"
+    FAILURE = "DeploymentFailure"
+    STOP = "DeploymentStop"
+    ROLLBACK = "DeploymentRollback"
+
+
 class HookStatus(enum.StrEnum):
     PENDING = "Pending"
     IN_PROGRESS = "InProgress"
@@ -133,7 +154,7 @@ class Deployment:
     hook_timeout_s: float = 3600.0
     judge: dict[str, Any] = field(default_factory=dict)  # settings + persisted e-process state
     creator: str = "user"  # "user" | "codeDeployRollback" | "autoscaling"...
-    error_code: str | None = None  # HOOK_EXECUTION_FAILURE, TIMEOUT, ALARM_ACTIVE, ...
+    error_code: ErrorCode | None = None
     error_message: str | None = None
     stopped_by: str | None = None  # "alarm:<name>", "judge:<metric>", "user", "hook:<phase>"
     triggers: tuple[dict[str, Any], ...] = ()
@@ -141,6 +162,12 @@ class Deployment:
     updated_at: float = 0.0
     completed_at: float | None = None
     next_wake_at: float | None = None
+    # the deployment this one rolls back (an operator rollback after it finished is a
+    # deployment of its own, as CodeDeploy records a rollback)
+    rollback_of: str | None = None
+    # the stored row's revision this value was read at (0: not stored yet); the store
+    # writes it compare-and-set, so two writers cannot lose each other's updates
+    revision: int = 0
 
     @property
     def current_step(self) -> Step | None:

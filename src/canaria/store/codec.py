@@ -10,6 +10,7 @@ import orjson
 from canaria.models import FunctionConfig
 from canaria.models.deployment import (
     Deployment,
+    ErrorCode,
     ManualGate,
     RequestGate,
     SetWeight,
@@ -65,6 +66,7 @@ def deployment_to_json(d: Deployment) -> str:
     body = asdict(d)
     body["state"] = d.state.value
     body["steps"] = [step_to_dict(s) for s in d.steps]
+    del body["revision"]
     return dumps(body)
 
 
@@ -75,6 +77,9 @@ def deployment_from_json(text: str) -> Deployment:
     raw["steps"] = tuple(step_from_dict(s) for s in raw["steps"])
     raw["alarms"] = tuple(raw["alarms"])
     raw["triggers"] = tuple(raw.get("triggers", ()))
+    if raw.get("error_code") is not None:
+        raw["error_code"] = ErrorCode(raw["error_code"])
+    raw.pop("revision", None)  # the row's column is the truth; the store sets it
     return Deployment(**raw)
 
 

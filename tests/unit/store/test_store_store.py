@@ -63,9 +63,8 @@ def test_aliases_roundtrip(any_store: Store) -> None:
 
 
 def test_deployment_roundtrip_events_and_lock(any_store: Store) -> None:
-    d = deployment()
-    any_store.create_deployment(d)
-    assert any_store.deployment(d.id) == d
+    d = any_store.create_deployment(deployment())
+    assert d.revision == 1 and any_store.deployment(d.id) == d
     with pytest.raises(Conflict, match="already being deployed"):
         any_store.create_deployment(deployment("d-BBBBBBBBB"))
     done = Deployment(**{**d.__dict__, "state": State.STOPPED, "rolled_back": True})
