@@ -400,6 +400,55 @@ def promote(
 app.command()(simulate)
 
 
+# ---- env / exec: users' own tools against the edge --------------------------------------
+
+
+def _exports() -> dict[str, str]:
+    from canaria.auth import read_token
+    from canaria.cli.environment import exports
+
+    token = read_token(state_dir())
+    if not token:
+        fail(f"no token in {state_dir()}/ (run `canaria up` there, or set CANARIA_STATE)")
+    endpoints = call(Client().get, "/status").get("endpoints") or {}
+    try:
+        return exports(token, endpoints)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def env(as_json: JsonOpt = False) -> None:
+    """Print the exports that point the AWS CLI and SDKs at canaria: eval "$(canaria env)"."""
+    from canaria.cli.environment import shell_lines
+
+    values = _exports()
+    if as_json:
+        emit(values, True)
+    else:
+        typer.echo(shell_lines(values), nl=False)
+
+
+@app.command(
+    name="exec",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def exec_(ctx: typer.Context) -> None:
+    """Run a command with canaria's exports: canaria exec -- aws lambda list-functions."""
+    from canaria.cli.environment import child_environment
+
+    argv = list(ctx.args)
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    if not argv:
+        fail("name a command to run, e.g. canaria exec -- pytest tests/")
+    env_ = child_environment(os.environ, _exports())
+    try:
+        os.execvpe(argv[0], argv, env_)
+    except OSError as exc:
+        fail(f"cannot run {argv[0]}: {exc.strerror}", 127)
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     app()

@@ -120,6 +120,12 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
                 "application": app.template_path if app else None,
                 "now": p.clock.now(),
                 "gateway": f"http://{p.options.host}:{p.gateway.port}",
+                # AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>: what `canaria env` exports
+                "endpoints": {
+                    k: v
+                    for k, v in p.function_environment().items()
+                    if k.startswith("AWS_ENDPOINT_URL")
+                },
                 "functions": {
                     name: {
                         "aliases": [alias_view(a) for a in p.store.aliases(name)],
