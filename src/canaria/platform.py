@@ -120,9 +120,8 @@ class Platform:
         # The DynamoDB engine's port is fixed now, so every function's environment can name
         # it even before the first template with a table starts it.
         self.tables = DynamoEngine(self.state_dir, self.access_key, self.secret_key)
-        self.state_machines = StateMachines(
-            clock, PlatformTasks(self, options.host, options.port), self.store
-        )
+        self._state_tasks = PlatformTasks(self, options.host, options.port)
+        self.state_machines = StateMachines(clock, self._state_tasks, self.store)
         self._tasks: list[asyncio.Task[Any]] = []
         self._retiring: set[asyncio.Task[None]] = set()
         self.routing.alias_listeners.append(self._retire_unrouted)
@@ -137,9 +136,12 @@ class Platform:
             self.options.template, self.options.parameter_overrides, self.options.config_env
         )
         self.controller.recover()
+        # The gateway binds first (with --port 0 the OS picks the port), so state machines'
+        # API Gateway tasks know where it is.
+        await self.gateway.start()
+        self._state_tasks.gateway = (self.options.host, self.gateway.port)
         result = await self._release(app, initial=True)
         self.state_machines.load()
-        await self.gateway.start()
         self._tasks.append(asyncio.ensure_future(self.controller.run()))
         self._tasks.append(asyncio.ensure_future(self.signals.watch_alarms(self._alarm_specs)))
         return result

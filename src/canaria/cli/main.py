@@ -400,6 +400,30 @@ def promote(
 app.command()(simulate)
 
 
+# ---- setup and demo -----------------------------------------------------------------------
+
+
+@app.command()
+def setup() -> None:
+    """Install the npm packages canaria runs (dynalite) and serves (uPlot) with npm ci, into
+    $CANARIA_NODE_MODULES or <this Python environment>/share/canaria/node_modules."""
+    from canaria.npm import SetupError, install
+
+    try:
+        where = install()
+    except SetupError as exc:
+        fail(exc.message, EXIT_FAILED)
+    typer.echo(f"npm packages installed in {where}")
+
+
+@app.command()
+def demo() -> None:
+    """The hello application through a good and a bad release, in about a minute."""
+    from canaria.demo import main as run_demo
+
+    raise typer.Exit(run_demo())
+
+
 # ---- env / exec: users' own tools against the edge --------------------------------------
 
 
