@@ -6,12 +6,25 @@ import math
 import secrets
 import string
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from canaria.controller.configs import steps_for
 from canaria.errors import InvalidRequest
-from canaria.models import MAX_SLOW_TOLERANCE_MS, DeploymentConfigSpec, DeploymentPreference
-from canaria.models.deployment import Deployment, SetWeight, State, Step, Target
+from canaria.models import (
+    MAX_SLOW_TOLERANCE_MS,
+    DeploymentConfigSpec,
+    DeploymentPreference,
+    JudgeSettings,
+)
+from canaria.models.deployment import (
+    Deployment,
+    DeploymentJudge,
+    SetWeight,
+    State,
+    Step,
+    Target,
+)
 
 _ALPHABET = string.ascii_uppercase + string.digits
 
@@ -75,14 +88,7 @@ def new_deployment(
 ) -> Deployment:
     config_name = config_override or preference.type
     steps = tuple(steps_override) if steps_override else steps_for(config_name, custom_configs)
-    judge: dict[str, Any] = {
-        "enabled": preference.judge.enabled,
-        "alpha": preference.judge.alpha,
-        "early_promotion": preference.judge.early_promotion,
-        "delta": preference.judge.delta,
-        "slow_tolerance_ms": preference.judge.slow_tolerance_ms,
-    }
-    judge.update(judge_override or {})
+    settings = replace(preference.judge, **dict(judge_override or {}))
     return Deployment(
         id=new_deployment_id(),
         application=application,
@@ -94,7 +100,7 @@ def new_deployment(
         pre_traffic_hook=preference.pre_traffic_hook,
         post_traffic_hook=preference.post_traffic_hook,
         hook_timeout_s=preference.hook_timeout_s,
-        judge=judge,
+        judge=DeploymentJudge(settings),
         triggers=tuple(
             {"name": t.name, "events": list(t.events), "target": t.target}
             for t in preference.triggers
@@ -131,7 +137,7 @@ def rollback_deployment(of: Deployment, function: str, now: float) -> Deployment
         config_name="CodeDeployDefault.LambdaAllAtOnce",
         steps=(SetWeight(1.0),),
         ignore_alarms=True,  # the alarms that ask for a rollback must not refuse it
-        judge={"enabled": False},
+        judge=DeploymentJudge(JudgeSettings(enabled=False)),
         creator="user",
         triggers=of.triggers,
         rollback_of=of.id,

@@ -32,6 +32,7 @@ from canaria.models.deployment import (
     Deployment,
     DeploymentEvent,
     HookStatus,
+    JudgeProgress,
     NotificationEvent,
     State,
 )
@@ -59,7 +60,7 @@ class Signals(Protocol):
 
     def alarms_in_alarm(self, now: float) -> tuple[str, ...]: ...
 
-    def judge(self, d: Deployment, now: float) -> tuple[dict[str, Any], Verdict, str]: ...
+    def judge(self, d: Deployment, now: float) -> tuple[JudgeProgress, Verdict, str]: ...
 
     def gate(self, d: Deployment, now: float) -> GateProgress: ...
 
@@ -152,10 +153,10 @@ class Controller:
         hooks = {h.execution_id: h for h in await self._io(self.store.hooks, d.id)}
         verdict, reason = Verdict.CONTINUE, ""
         judge_events: tuple[DeploymentEvent, ...] = ()
-        if d.state is State.ALLOW_TRAFFIC and d.judge.get("enabled", True):
-            judge_state, verdict, reason = self.signals.judge(d, now)
-            judge_events = evidence_events(d, judge_state, now)
-            d = replace(d, judge=judge_state)
+        if d.state is State.ALLOW_TRAFFIC and d.judge.settings.enabled:
+            progress, verdict, reason = self.signals.judge(d, now)
+            judge_events = evidence_events(d, progress, now)
+            d = replace(d, judge=replace(d.judge, progress=progress))
         obs = Observation(
             now=now,
             hooks=hooks,
@@ -279,13 +280,13 @@ class Controller:
 
 
 def evidence_events(
-    d: Deployment, judge: Mapping[str, Any], now: float
+    d: Deployment, progress: JudgeProgress, now: float
 ) -> tuple[DeploymentEvent, ...]:
     """A ``judge`` event each time a metric's evidence first reaches another power of ten
     (10, 100, …), so the deployment's events show the judge building its case."""
-    before = d.judge.get("evidence") or {}
-    after = judge.get("evidence") or {}
-    threshold = float(judge.get("threshold") or 0.0)
+    before = d.judge.progress.evidence
+    after = progress.evidence
+    threshold = progress.threshold or 0.0
     out = []
     for metric, value in after.items():
         old = float(before.get(metric, 1.0))

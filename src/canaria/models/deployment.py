@@ -14,8 +14,11 @@ different ``state``; everything here is plain data.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from canaria.models.app import JudgeSettings
 
 
 class State(enum.StrEnum):
@@ -136,6 +139,27 @@ class HookExecution:
 
 
 @dataclass(frozen=True)
+class JudgeProgress:
+    """What the judge has established so far, persisted with the deployment."""
+
+    # per target function: its e-processes' state (``canaria.analysis.judge`` encodes it)
+    states: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # per target function: the end of the last interval it has looked at (virtual seconds)
+    since: Mapping[str, float] = field(default_factory=dict)
+    # per metric (errors, timeouts, slow): the largest e-value over the targets
+    evidence: Mapping[str, float] = field(default_factory=dict)
+    threshold: float | None = None  # evidence at which the judge rolls back (M / alpha)
+
+
+@dataclass(frozen=True)
+class DeploymentJudge:
+    """The judge of one deployment: its settings and its progress."""
+
+    settings: JudgeSettings = field(default_factory=JudgeSettings)
+    progress: JudgeProgress = field(default_factory=JudgeProgress)
+
+
+@dataclass(frozen=True)
 class Deployment:
     id: str
     application: str
@@ -152,7 +176,7 @@ class Deployment:
     pre_traffic_hook: str | None = None
     post_traffic_hook: str | None = None
     hook_timeout_s: float = 3600.0
-    judge: dict[str, Any] = field(default_factory=dict)  # settings + persisted e-process state
+    judge: DeploymentJudge = field(default_factory=DeploymentJudge)
     creator: str = "user"  # "user" | "codeDeployRollback" | "autoscaling"...
     error_code: ErrorCode | None = None
     error_message: str | None = None

@@ -6,12 +6,14 @@ import pytest
 from sqlalchemy import inspect
 
 from canaria.errors import Conflict, NotFound
-from canaria.models import Alias, FunctionConfig
+from canaria.models import Alias, FunctionConfig, JudgeSettings
 from canaria.models.deployment import (
     Deployment,
     DeploymentEvent,
+    DeploymentJudge,
     HookExecution,
     HookStatus,
+    JudgeProgress,
     ManualGate,
     RequestGate,
     SetWeight,
@@ -31,7 +33,10 @@ def deployment(id: str = "d-AAAAAAAAA", fn: str = "Fn") -> Deployment:
         config_name="Custom",
         steps=(SetWeight(0.1, 60), ManualGate(), RequestGate(3), SetWeight(1.0)),
         alarms=("Err",),
-        judge={"enabled": True, "state": {"errors": [0.5, 1.5]}},
+        judge=DeploymentJudge(
+            JudgeSettings(alpha=0.05),
+            JudgeProgress(states={"Fn": {"errors": [0.5, 1.5]}}, evidence={"errors": 2.0}),
+        ),
         created_at=1.0,
         updated_at=1.0,
     )
