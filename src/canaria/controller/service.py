@@ -104,11 +104,18 @@ class Controller:
     async def run(self) -> None:
         """Reconcile due deployments (``next_wake_at <= now``) until ``stop``."""
         while not self._stopping:
-            now = self.clock.now()
-            for d in await self._io(self.store.due_deployments, now):
-                await self.step(d.id)
-            wake = await self._io(self.store.next_wake_at)
-            delay = 1.0 if wake is None else self.clock.wall_delay(wake - self.clock.now())
+            delay = 1.0
+            try:
+                for d in await self._io(self.store.due_deployments, self.clock.now()):
+                    try:
+                        await self.step(d.id)
+                    except Exception:  # one deployment's trouble must not stop the others
+                        log.exception("reconciling deployment %s failed; trying again", d.id)
+                wake = await self._io(self.store.next_wake_at)
+                if wake is not None:
+                    delay = self.clock.wall_delay(wake - self.clock.now())
+            except Exception:  # the store is unreachable: try again within a second
+                log.exception("reading due deployments failed; trying again")
             self._poke.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poke.wait(), timeout=min(max(delay, 0.001), 1.0))

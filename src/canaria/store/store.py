@@ -291,7 +291,10 @@ class Store:
                     )
                 self._put_alias(conn, alias, d.updated_at)
             for h in hooks:
-                self._put_hook(conn, h, only_if_open=True)
+                try:
+                    self._put_hook(conn, h, only_if_open=True)
+                except Conflict as exc:  # reported since it was read: plan again
+                    raise StaleDeployment(f"deployment {d.id}: {exc.message}") from exc
             _insert_events(conn, events)
             if d.state.completed:
                 conn.execute(

@@ -4,6 +4,7 @@ one PostgreSQL, or on one SQLite file): it never overwrites what the other wrote
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -17,6 +18,7 @@ from canaria.models.deployment import (
     Deployment,
     DeploymentEvent,
     HookExecution,
+    HookStatus,
     SetWeight,
     State,
     Target,
@@ -95,3 +97,46 @@ async def test_a_step_that_lost_the_race_rereads_and_does_not_overwrite(
     assert not any("step 1/2" in m for m in messages)  # our lost plan left no trace
     with pytest.raises(Conflict, match="already completed"):
         await ctl.command(d.id, Command.PROMOTE)
+
+
+class ReportArrivesFirst(Store):
+    """A store where the hook's report lands between the controller's read and its write
+    (the controller is about to time the hook out)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(make_engine(url))
+        self.report: tuple[str, str] | None = None
+
+    def save_deployment(
+        self,
+        d: Deployment,
+        *,
+        aliases: Sequence[Alias] = (),
+        events: Sequence[DeploymentEvent] = (),
+        hooks: Sequence[HookExecution] = (),
+    ) -> Deployment:
+        if self.report is not None and hooks:
+            deployment_id, execution_id = self.report
+            self.report = None
+            self.report_hook(deployment_id, execution_id, HookStatus.SUCCEEDED, 1500.0)
+        return super().save_deployment(d, aliases=aliases, events=events, hooks=hooks)
+
+
+async def test_a_hook_report_racing_its_timeout_wins(any_store: Store) -> None:
+    url = any_store.engine.url.render_as_string(hide_password=False)
+    store = ReportArrivesFirst(url)
+    try:
+        clock = ManualClock(start=1000.0)
+        ctl = Controller(store, clock, RecordingBackend(), ScriptedHooks(), SettableSignals())
+        store.put_alias(Alias("Fn", "live", 1), 0.0)
+        d = replace(deployment(clock.now()), pre_traffic_hook="Hook", hook_timeout_s=60.0)
+        started = await ctl.start(d)
+        (hook,) = store.hooks(started.id)
+        clock.set(hook.deadline + 1)  # past the deadline: this step would time it out
+        store.report = (started.id, hook.execution_id)
+        stepped = await ctl.step(started.id)
+        assert stepped.state is State.ALLOW_TRAFFIC  # the report stood; traffic moves
+        assert store.hook(hook.execution_id).status is HookStatus.SUCCEEDED
+        assert stepped.error_code is None
+    finally:
+        store.close()
