@@ -513,7 +513,7 @@ class Platform:
         current = self.store.alias(function, alias_name)
         for d in self.store.deployments(limit=1000):
             target = next((t for t in d.targets if t.function == function), None)
-            if target is None or d.state.value != "Succeeded" or d.rolled_back:
+            if target is None or d.state.value != "Succeeded" or d.rolled_back or d.rollback_of:
                 continue
             if current is None or current.version != target.to_version:
                 break

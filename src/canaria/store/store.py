@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -38,35 +38,11 @@ from canaria.models.deployment import (
     DeploymentEvent,
     HookExecution,
     HookStatus,
-    State,
 )
-from canaria.store import codec, schema
+from canaria.store import codec, rows, schema
+from canaria.store.rows import CompletionReport, GateRequest
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
-
-CompletionStatus = Literal["Succeeded", "Failed"]
-
-
-@dataclass(frozen=True)
-class CompletionReport:
-    """The final status the work started by one invocation reported for it."""
-
-    function: str
-    request_id: str  # the invocation's ``context.aws_request_id``
-    status: CompletionStatus
-    reason: str
-    reported_at: float
-
-
-@dataclass(frozen=True)
-class GateRequest:
-    """A request a ``completion: reported`` gate sent to the new version, and its report."""
-
-    function: str
-    request_id: str
-    version: int
-    started_at: float
-    report: CompletionReport | None
 
 
 def database_url(state_dir: str) -> str:
@@ -142,7 +118,7 @@ class Store:
         if function is not None:
             q = q.where(schema.versions.c.function == function)
         with self.engine.connect() as conn:
-            return [_version(r._mapping) for r in conn.execute(q)]
+            return [rows.version(r._mapping) for r in conn.execute(q)]
 
     def version(self, function: str, number: int) -> Version:
         with self.engine.connect() as conn:
@@ -153,7 +129,7 @@ class Store:
             ).first()
         if row is None:
             raise NotFound(f"Function not found: {function}:{number}")
-        return _version(row._mapping)
+        return rows.version(row._mapping)
 
     def latest_version(self, function: str) -> Version | None:
         found = self.versions(function)
@@ -164,14 +140,14 @@ class Store:
     ) -> tuple[Version, bool]:
         """The version with this digest, publishing it as the next number if new."""
         with self.tx() as conn:
-            rows = conn.execute(
+            found = conn.execute(
                 select(schema.versions)
                 .where(schema.versions.c.function == function)
                 .order_by(schema.versions.c.number.desc())
             ).all()
-            if rows and rows[0]._mapping["digest"] == digest:
-                return _version(rows[0]._mapping), False
-            number = (rows[0]._mapping["number"] + 1) if rows else 1
+            if found and found[0]._mapping["digest"] == digest:
+                return rows.version(found[0]._mapping), False
+            number = (found[0]._mapping["number"] + 1) if found else 1
             conn.execute(
                 insert(schema.versions).values(
                     function=function,
@@ -191,11 +167,11 @@ class Store:
         if function is not None:
             q = q.where(schema.aliases.c.function == function)
         with self.engine.connect() as conn:
-            return [_alias(r._mapping) for r in conn.execute(q)]
+            return [rows.alias(r._mapping) for r in conn.execute(q)]
 
     def alias(self, function: str, name: str) -> Alias | None:
         with self.engine.connect() as conn:
-            return _get_alias(conn, function, name)
+            return rows.get_alias(conn, function, name)
 
     def put_alias(self, alias: Alias, now: float, conn: Connection | None = None) -> None:
         if conn is None:
@@ -236,7 +212,7 @@ class Store:
         try:
             with self.tx() as conn:
                 for t in d.targets:
-                    held = _alias_holder(conn, t.function, t.alias)
+                    held = rows.alias_holder(conn, t.function, t.alias)
                     if held is not None:
                         raise Conflict(
                             f"alias {t.function}:{t.alias} is already being deployed by "
@@ -248,8 +224,8 @@ class Store:
                         )
                     )
                 stored = replace(d, revision=1)
-                conn.execute(insert(schema.deployments).values(**_deployment_row(stored)))
-                _insert_events(conn, events)
+                conn.execute(insert(schema.deployments).values(**rows.deployment_row(stored)))
+                rows.insert_events(conn, events)
         except IntegrityError as exc:  # a concurrent creator won the race
             raise Conflict(f"an alias of {d.id} is already being deployed") from exc
         return stored
@@ -272,18 +248,18 @@ class Store:
             done = conn.execute(
                 update(t)
                 .where(t.c.id == d.id, t.c.revision == d.revision)
-                .values(**_deployment_row(stored))
+                .values(**rows.deployment_row(stored))
             )
             if done.rowcount != 1:
                 row = conn.execute(select(t.c.revision).where(t.c.id == d.id)).first()
                 if row is None:
                     raise NotFound(f"Deployment {d.id} does not exist")
-                raise StaleDeployment(
+                raise rows.StaleDeployment(
                     f"deployment {d.id} was written by another writer (read at revision "
                     f"{d.revision}, stored revision {row[0]}); read it again"
                 )
             for alias in aliases:
-                held = _alias_holder(conn, alias.function, alias.name)
+                held = rows.alias_holder(conn, alias.function, alias.name)
                 if held is not None and held != d.id:
                     raise Conflict(
                         f"alias {alias.function}:{alias.name} is held by deployment {held}, "
@@ -294,8 +270,8 @@ class Store:
                 try:
                     self._put_hook(conn, h, only_if_open=True)
                 except Conflict as exc:  # reported since it was read: plan again
-                    raise StaleDeployment(f"deployment {d.id}: {exc.message}") from exc
-            _insert_events(conn, events)
+                    raise rows.StaleDeployment(f"deployment {d.id}: {exc.message}") from exc
+            rows.insert_events(conn, events)
             if d.state.completed:
                 conn.execute(
                     delete(schema.alias_locks).where(schema.alias_locks.c.deployment_id == d.id)
@@ -305,13 +281,13 @@ class Store:
     def append_events(self, events: Sequence[DeploymentEvent]) -> None:
         """Add events to deployments' histories (events are appended, never rewritten)."""
         with self.tx() as conn:
-            _insert_events(conn, events)
+            rows.insert_events(conn, events)
 
     def put_alias_unless_held(self, alias: Alias, now: float) -> None:
         """Write an alias no deployment holds (UpdateAlias, first publish): Conflict naming
         the deployment that holds it, in the same transaction as the write."""
         with self.tx() as conn:
-            held = _alias_holder(conn, alias.function, alias.name)
+            held = rows.alias_holder(conn, alias.function, alias.name)
             if held is not None:
                 raise Conflict(
                     f"Alias {alias.function}:{alias.name} is being moved by deployment "
@@ -322,7 +298,7 @@ class Store:
     def alias_holder(self, function: str, alias: str) -> str | None:
         """The id of the deployment that holds ``function:alias``, if one does."""
         with self.engine.connect() as conn:
-            return _alias_holder(conn, function, alias)
+            return rows.alias_holder(conn, function, alias)
 
     def due_deployments(self, now: float, limit: int = 1000) -> list[Deployment]:
         """Active deployments whose wake-up time has come (or was never set)."""
@@ -330,19 +306,19 @@ class Store:
         q = (
             select(t.c.body, t.c.revision)
             .where(
-                t.c.state.not_in(_COMPLETED),
+                t.c.state.not_in(rows.COMPLETED),
                 (t.c.next_wake_at.is_(None)) | (t.c.next_wake_at <= now),
             )
             .order_by(t.c.next_wake_at, t.c.created_at)
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [_deployment(r) for r in conn.execute(q)]
+            return [rows.deployment(r) for r in conn.execute(q)]
 
     def next_wake_at(self) -> float | None:
         """The earliest wake-up time of the active deployments."""
         t = schema.deployments
-        q = select(func.min(t.c.next_wake_at)).where(t.c.state.not_in(_COMPLETED))
+        q = select(func.min(t.c.next_wake_at)).where(t.c.state.not_in(rows.COMPLETED))
         with self.engine.connect() as conn:
             value = conn.execute(q).scalar()
         return None if value is None else float(value)
@@ -355,16 +331,16 @@ class Store:
             ).first()
         if row is None:
             raise NotFound(f"Deployment {deployment_id} does not exist")
-        return _deployment(row)
+        return rows.deployment(row)
 
     def deployments(self, *, active_only: bool = False, limit: int = 100) -> list[Deployment]:
         t = schema.deployments
         q = select(t.c.body, t.c.revision).order_by(t.c.created_at.desc())
         if active_only:
-            q = q.where(t.c.state.not_in(_COMPLETED))
+            q = q.where(t.c.state.not_in(rows.COMPLETED))
         q = q.limit(limit)
         with self.engine.connect() as conn:
-            return [_deployment(r) for r in conn.execute(q)]
+            return [rows.deployment(r) for r in conn.execute(q)]
 
     def events(self, deployment_id: str, after_id: int = 0) -> list[DeploymentEvent]:
         t = schema.deployment_events
@@ -401,7 +377,7 @@ class Store:
         }
         where = [t.c.execution_id == h.execution_id]
         if only_if_open:
-            where.append(t.c.status.in_(_OPEN_HOOK))
+            where.append(t.c.status.in_(rows.OPEN_HOOK))
         done = conn.execute(update(t).where(*where).values(**values))
         if done.rowcount == 0:
             exists = conn.execute(
@@ -421,10 +397,10 @@ class Store:
     def hooks(self, deployment_id: str) -> list[HookExecution]:
         t = schema.hook_executions
         with self.engine.connect() as conn:
-            rows = conn.execute(
+            result = conn.execute(
                 select(t).where(t.c.deployment_id == deployment_id).order_by(t.c.started_at)
             )
-            return [_hook(r._mapping) for r in rows]
+            return [rows.hook(r._mapping) for r in result]
 
     def hook(self, execution_id: str) -> HookExecution:
         t = schema.hook_executions
@@ -432,7 +408,7 @@ class Store:
             row = conn.execute(select(t).where(t.c.execution_id == execution_id)).first()
         if row is None:
             raise NotFound(f"Lifecycle event hook execution {execution_id} does not exist")
-        return _hook(row._mapping)
+        return rows.hook(row._mapping)
 
     def report_hook(
         self, deployment_id: str, execution_id: str, status: HookStatus, now: float
@@ -448,7 +424,10 @@ class Store:
                     f"deployment {deployment_id}"
                 )
             hook = replace(
-                _hook(row._mapping), status=status, finished_at=now, message="reported by the hook"
+                rows.hook(row._mapping),
+                status=status,
+                finished_at=now,
+                message="reported by the hook",
             )
             self._put_hook(conn, hook, only_if_open=True)
         return hook
@@ -464,13 +443,13 @@ class Store:
             with self.tx() as conn:
                 row = conn.execute(select(t).where(*where)).first()
                 if row is None:
-                    conn.execute(insert(t).values(**_report_row(report)))
+                    conn.execute(insert(t).values(**rows.report_row(report)))
                     return report, True
         except IntegrityError as exc:  # a concurrent report of the same id won
             raise Conflict(
                 f"request {report.request_id} of {report.function} was reported concurrently"
             ) from exc
-        first = _report(row._mapping)
+        first = rows.report(row._mapping)
         if first.status != report.status:
             which = f"request {report.request_id} of {report.function}"
             raise Conflict(f"{which} already reported {first.status}")
@@ -482,7 +461,7 @@ class Store:
             row = conn.execute(
                 select(t).where(t.c.function == function, t.c.request_id == request_id)
             ).first()
-        return None if row is None else _report(row._mapping)
+        return None if row is None else rows.report(row._mapping)
 
     def note_gate_request(
         self,
@@ -527,7 +506,7 @@ class Store:
                     request_id=m["request_id"],
                     version=m["version"],
                     started_at=m["started_at"],
-                    report=None if m["status"] is None else _report(m),
+                    report=None if m["status"] is None else rows.report(m),
                 )
                 for m in (row._mapping for row in conn.execute(q))
             ]
@@ -549,113 +528,3 @@ class Store:
                     name=name, state=state, reason=reason, updated_at=now
                 )
             )
-
-
-_COMPLETED = [State.SUCCEEDED.value, State.FAILED.value, State.STOPPED.value]
-_OPEN_HOOK = [HookStatus.PENDING.value, HookStatus.IN_PROGRESS.value, HookStatus.UNKNOWN.value]
-
-
-class StaleDeployment(Conflict):
-    """A deployment row was written by someone else since it was read."""
-
-
-def _deployment(row: Any) -> Deployment:
-    return replace(codec.deployment_from_json(row[0]), revision=int(row[1]))
-
-
-def _alias_holder(conn: Connection, function: str, alias: str) -> str | None:
-    t = schema.alias_locks
-    row = conn.execute(
-        select(t.c.deployment_id).where(t.c.function == function, t.c.alias == alias)
-    ).first()
-    return None if row is None else str(row[0])
-
-
-def _insert_events(conn: Connection, events: Sequence[DeploymentEvent]) -> None:
-    for e in events:
-        conn.execute(
-            insert(schema.deployment_events).values(
-                deployment_id=e.deployment_id,
-                time=e.time,
-                kind=e.kind,
-                message=e.message,
-                data=codec.dumps(e.data),
-            )
-        )
-
-
-def _deployment_row(d: Deployment) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "application": d.application,
-        "state": d.state.value,
-        "body": codec.deployment_to_json(d),
-        "created_at": d.created_at,
-        "updated_at": d.updated_at,
-        "next_wake_at": d.next_wake_at,
-        "revision": d.revision,
-    }
-
-
-def _version(m: Any) -> Version:
-    return Version(
-        function=m["function"],
-        number=m["number"],
-        digest=m["digest"],
-        config=codec.config_from_json(m["config"]),
-        artifact=m["artifact"],
-        created_at=m["created_at"],
-    )
-
-
-def _alias(m: Any) -> Alias:
-    return Alias(
-        function=m["function"],
-        name=m["name"],
-        version=m["version"],
-        additional_version=m["additional_version"],
-        additional_weight=m["additional_weight"],
-    )
-
-
-def _get_alias(conn: Connection, function: str, name: str) -> Alias | None:
-    t = schema.aliases
-    row = conn.execute(select(t).where(t.c.function == function, t.c.name == name)).first()
-    return None if row is None else _alias(row._mapping)
-
-
-def _hook(m: Any) -> HookExecution:
-    return HookExecution(
-        execution_id=m["execution_id"],
-        deployment_id=m["deployment_id"],
-        phase=m["phase"],
-        function=m["function"],
-        status=HookStatus(m["status"]),
-        started_at=m["started_at"],
-        deadline=m["deadline"],
-        invoked=bool(m["invoked"]),
-        finished_at=m["finished_at"],
-        message=m["message"],
-    )
-
-
-def _report_row(r: CompletionReport) -> dict[str, Any]:
-    return {
-        "function": r.function,
-        "request_id": r.request_id,
-        "status": r.status,
-        "reason": r.reason,
-        "reported_at": r.reported_at,
-    }
-
-
-def _report(m: Any) -> CompletionReport:
-    status = m["status"]
-    assert status in ("Succeeded", "Failed"), status
-    return CompletionReport(
-        function=m["function"],
-        request_id=m["request_id"],
-        status=status,
-        reason=m["reason"],
-        reported_at=m["reported_at"],
-    )

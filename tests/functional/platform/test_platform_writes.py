@@ -81,6 +81,9 @@ def test_a_rollback_after_the_deployment_finished_is_a_deployment(hello: Canaria
     assert any(
         f"rolled back by deployment {back['id']}" in e["message"] for e in original["events"]
     )
+    # a rollback deployment is not rolled back in turn: deploy again to go forward
+    again = hello.cli("rollback", "HelloFunction")
+    assert again.returncode == 2 and "no deployment to roll back" in again.stderr
     # the CodeDeploy view of both
     cd = hello.aws("codedeploy")
     assert cd.get_deployment(deploymentId=back["id"])["deploymentInfo"]["status"] == "Succeeded"
