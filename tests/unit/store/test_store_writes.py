@@ -8,6 +8,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
 
 from canaria.errors import Conflict
 from canaria.models import Alias
@@ -20,7 +23,8 @@ from canaria.models.deployment import (
     State,
     Target,
 )
-from canaria.store import StaleDeployment, Store, make_engine
+from canaria.store import StaleDeployment, Store, codec, make_engine
+from canaria.store.store import MIGRATIONS
 
 
 def deployment(id: str = "d-AAAAAAAAA", fn: str = "Fn", wake: float | None = 1.0) -> Deployment:
@@ -151,3 +155,30 @@ def test_a_hook_report_is_never_overwritten_by_a_timeout(any_store: Store) -> No
         any_store.save_deployment(replace(d, state=State.FAILED), hooks=[timed_out])
     assert any_store.hook("e-1").status is HookStatus.SUCCEEDED
     assert any_store.deployment(d.id).state is State.CREATED
+
+
+def test_rows_written_before_revisions_upgrade_to_revision_one(any_store: Store) -> None:
+    """A database at migration 0003 with a deployment in it: after the upgrade the row
+    reads at revision 1 and the first compare-and-set write expects exactly that."""
+    cfg = Config()
+    cfg.set_main_option("script_location", MIGRATIONS)
+    with any_store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+    d = deployment()
+    with any_store.engine.begin() as conn:
+        columns = list(conn.execute(text("select * from deployments")).keys())
+        assert "revision" not in columns
+        conn.execute(
+            text(
+                "insert into deployments (id, application, state, body, created_at, "
+                "updated_at, next_wake_at) values (:id, 'app', 'Created', :body, 1, 1, 1)"
+            ),
+            {"id": d.id, "body": codec.deployment_to_json(d)},
+        )
+    with any_store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    old = any_store.deployment(d.id)
+    assert old.revision == 1 and old.id == d.id
+    assert any_store.save_deployment(replace(old, step_index=0)).revision == 2
