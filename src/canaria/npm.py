@@ -48,9 +48,11 @@ def install(npm: str | None = None) -> Path:
     """``npm ci`` canaria's npm packages into ``node_modules()``; returns that directory.
     SetupError (saying what to do) without npm or when npm fails."""
     target = node_modules()
-    exe = npm or shutil.which("npm")
+    exe = shutil.which(npm or "npm")
     if exe is None:
-        raise SetupError("npm is not on PATH: install Node.js 18 or newer (with npm) first")
+        raise SetupError(
+            f"{npm or 'npm'} is not on PATH: install Node.js 18 or newer (with npm) first"
+        )
     if target.name != "node_modules":  # npm installs into <home>/node_modules
         raise SetupError(f"CANARIA_NODE_MODULES must name a node_modules directory: {target}")
     home = target.parent
