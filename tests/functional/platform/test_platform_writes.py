@@ -86,4 +86,6 @@ def test_a_rollback_after_the_deployment_finished_is_a_deployment(hello: Canaria
     assert again.returncode == 2 and "no deployment to roll back" in again.stderr
     # the CodeDeploy view of both
     cd = hello.aws("codedeploy")
-    assert cd.get_deployment(deploymentId=back["id"])["deploymentInfo"]["status"] == "Succeeded"
+    info = cd.get_deployment(deploymentId=back["id"])["deploymentInfo"]
+    assert info["status"] == "Succeeded"
+    assert info["rollbackInfo"]["rollbackTriggeringDeploymentId"] == shipped
