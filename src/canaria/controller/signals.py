@@ -79,19 +79,33 @@ class LocalSignals:
     # ---- alarms ------------------------------------------------------------------------
 
     def evaluate_alarms(self, specs: Mapping[str, AlarmSpec], now: float) -> None:
+        self._persist_alarms(self._evaluate_alarms(specs, now), now)
+
+    def _evaluate_alarms(
+        self, specs: Mapping[str, AlarmSpec], now: float
+    ) -> list[tuple[str, str, str]]:
+        """Evaluate every alarm (in memory); the (name, state, reason) that changed."""
+        changed = []
         for name, spec in specs.items():
             prev = alarms.AlarmState(self._states.get(name, ("INSUFFICIENT_DATA", "", 0.0))[0])
             ev = alarms.evaluate(spec, self.metrics, now, prev)
             if ev.state is not prev or name not in self._states:
                 self._states[name] = (ev.state.value, ev.reason, now)
-                self.store.put_alarm_state(name, ev.state.value, ev.reason, now)
+                changed.append((name, ev.state.value, ev.reason))
+        return changed
+
+    def _persist_alarms(self, changed: list[tuple[str, str, str]], now: float) -> None:
+        for name, state, reason in changed:
+            self.store.put_alarm_state(name, state, reason, now)
 
     async def watch_alarms(self, specs: Callable[[], Mapping[str, AlarmSpec]]) -> None:
         last = -math.inf
         while not self._stopping:
             now = self.clock.now()
             if now - last >= TICK_S:
-                self.evaluate_alarms(specs(), now)
+                changed = self._evaluate_alarms(specs(), now)
+                if changed:  # kept in a worker thread: a slow store never stalls requests
+                    await asyncio.to_thread(self._persist_alarms, changed, now)
                 last = now
             await asyncio.sleep(max(self.clock.wall_delay(TICK_S), 0.01))
 
