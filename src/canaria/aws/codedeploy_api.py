@@ -106,6 +106,11 @@ def deployment_info(d: Deployment) -> dict[str, Any]:
         info["errorInformation"] = {"code": d.error_code, "message": d.error_message or ""}
     if d.rolled_back:
         info["rollbackInfo"] = {"rollbackMessage": f"Rolled back: {d.error_message}"}
+    if d.rollback_of is not None:  # an operator's rollback after ``rollback_of`` finished
+        info["rollbackInfo"] = {
+            "rollbackTriggeringDeploymentId": d.rollback_of,
+            "rollbackMessage": f"Rolls back {d.rollback_of}",
+        }
     return info
 
 

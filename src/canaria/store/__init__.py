@@ -1,15 +1,8 @@
 """Control-plane state: SQLite (WAL) by default, PostgreSQL via CANARIA_DATABASE_URL."""
 
 from canaria.store.executions import ABANDONED_CAUSE, ExecutionRecord, Executions
-from canaria.store.store import (
-    CompletionReport,
-    CompletionStatus,
-    GateRequest,
-    Store,
-    database_url,
-    make_engine,
-    migrate,
-)
+from canaria.store.rows import CompletionReport, CompletionStatus, GateRequest, StaleDeployment
+from canaria.store.store import Store, database_url, make_engine, migrate
 
 __all__ = [
     "ABANDONED_CAUSE",
@@ -18,6 +11,7 @@ __all__ = [
     "ExecutionRecord",
     "Executions",
     "GateRequest",
+    "StaleDeployment",
     "Store",
     "database_url",
     "make_engine",

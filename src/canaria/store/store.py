@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -24,6 +24,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     insert,
     select,
     update,
@@ -32,34 +33,16 @@ from sqlalchemy.exc import IntegrityError
 
 from canaria.errors import Conflict, NotFound
 from canaria.models import Alias, FunctionConfig, Version
-from canaria.models.deployment import Deployment, DeploymentEvent, HookExecution, HookStatus
-from canaria.store import codec, schema
+from canaria.models.deployment import (
+    Deployment,
+    DeploymentEvent,
+    HookExecution,
+    HookStatus,
+)
+from canaria.store import codec, rows, schema
+from canaria.store.rows import CompletionReport, GateRequest
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
-
-CompletionStatus = Literal["Succeeded", "Failed"]
-
-
-@dataclass(frozen=True)
-class CompletionReport:
-    """The final status the work started by one invocation reported for it."""
-
-    function: str
-    request_id: str  # the invocation's ``context.aws_request_id``
-    status: CompletionStatus
-    reason: str
-    reported_at: float
-
-
-@dataclass(frozen=True)
-class GateRequest:
-    """A request a ``completion: reported`` gate sent to the new version, and its report."""
-
-    function: str
-    request_id: str
-    version: int
-    started_at: float
-    report: CompletionReport | None
 
 
 def database_url(state_dir: str) -> str:
@@ -135,7 +118,7 @@ class Store:
         if function is not None:
             q = q.where(schema.versions.c.function == function)
         with self.engine.connect() as conn:
-            return [_version(r._mapping) for r in conn.execute(q)]
+            return [rows.version(r._mapping) for r in conn.execute(q)]
 
     def version(self, function: str, number: int) -> Version:
         with self.engine.connect() as conn:
@@ -146,7 +129,7 @@ class Store:
             ).first()
         if row is None:
             raise NotFound(f"Function not found: {function}:{number}")
-        return _version(row._mapping)
+        return rows.version(row._mapping)
 
     def latest_version(self, function: str) -> Version | None:
         found = self.versions(function)
@@ -157,14 +140,14 @@ class Store:
     ) -> tuple[Version, bool]:
         """The version with this digest, publishing it as the next number if new."""
         with self.tx() as conn:
-            rows = conn.execute(
+            found = conn.execute(
                 select(schema.versions)
                 .where(schema.versions.c.function == function)
                 .order_by(schema.versions.c.number.desc())
             ).all()
-            if rows and rows[0]._mapping["digest"] == digest:
-                return _version(rows[0]._mapping), False
-            number = (rows[0]._mapping["number"] + 1) if rows else 1
+            if found and found[0]._mapping["digest"] == digest:
+                return rows.version(found[0]._mapping), False
+            number = (found[0]._mapping["number"] + 1) if found else 1
             conn.execute(
                 insert(schema.versions).values(
                     function=function,
@@ -184,11 +167,11 @@ class Store:
         if function is not None:
             q = q.where(schema.aliases.c.function == function)
         with self.engine.connect() as conn:
-            return [_alias(r._mapping) for r in conn.execute(q)]
+            return [rows.alias(r._mapping) for r in conn.execute(q)]
 
     def alias(self, function: str, name: str) -> Alias | None:
         with self.engine.connect() as conn:
-            return _get_alias(conn, function, name)
+            return rows.get_alias(conn, function, name)
 
     def put_alias(self, alias: Alias, now: float, conn: Connection | None = None) -> None:
         if conn is None:
@@ -216,31 +199,36 @@ class Store:
             )
 
     # ---- deployments -----------------------------------------------------------------
+    #
+    # Only the controller calls the writers below. Every write of a deployment row names
+    # the revision it read (``Deployment.revision``) and stores the next one: a writer
+    # that read an older row gets ``StaleDeployment`` and nothing changes.
 
-    def create_deployment(self, d: Deployment) -> None:
-        """Insert a deployment and lock its aliases; Conflict if one is already deploying."""
+    def create_deployment(
+        self, d: Deployment, events: Sequence[DeploymentEvent] = ()
+    ) -> Deployment:
+        """Insert a deployment and lock its aliases; Conflict if one is already deploying.
+        Returns it at revision 1."""
         try:
             with self.tx() as conn:
                 for t in d.targets:
-                    held = conn.execute(
-                        select(schema.alias_locks.c.deployment_id).where(
-                            schema.alias_locks.c.function == t.function,
-                            schema.alias_locks.c.alias == t.alias,
-                        )
-                    ).first()
+                    held = rows.alias_holder(conn, t.function, t.alias)
                     if held is not None:
                         raise Conflict(
                             f"alias {t.function}:{t.alias} is already being deployed by "
-                            f"{held[0]}; wait for it, or run `canaria stop {held[0]}`"
+                            f"{held}; wait for it, or run `canaria stop {held}`"
                         )
                     conn.execute(
                         insert(schema.alias_locks).values(
                             function=t.function, alias=t.alias, deployment_id=d.id
                         )
                     )
-                conn.execute(insert(schema.deployments).values(**_deployment_row(d)))
+                stored = replace(d, revision=1)
+                conn.execute(insert(schema.deployments).values(**rows.deployment_row(stored)))
+                rows.insert_events(conn, events)
         except IntegrityError as exc:  # a concurrent creator won the race
             raise Conflict(f"an alias of {d.id} is already being deployed") from exc
+        return stored
 
     def save_deployment(
         self,
@@ -249,48 +237,110 @@ class Store:
         aliases: Sequence[Alias] = (),
         events: Sequence[DeploymentEvent] = (),
         hooks: Sequence[HookExecution] = (),
-    ) -> None:
-        """Write a deployment, the aliases it moves, its events and hooks: one transaction."""
+    ) -> Deployment:
+        """Write a deployment read at ``d.revision``, the aliases it moves, its events and
+        hooks, in one transaction; returns it at its new revision. StaleDeployment if the
+        row changed since it was read, Conflict if an alias is held by another deployment
+        or a hook already reported."""
         with self.tx() as conn:
-            row = _deployment_row(d)
-            conn.execute(
-                update(schema.deployments).where(schema.deployments.c.id == d.id).values(**row)
+            stored = replace(d, revision=d.revision + 1)
+            t = schema.deployments
+            done = conn.execute(
+                update(t)
+                .where(t.c.id == d.id, t.c.revision == d.revision)
+                .values(**rows.deployment_row(stored))
             )
+            if done.rowcount != 1:
+                row = conn.execute(select(t.c.revision).where(t.c.id == d.id)).first()
+                if row is None:
+                    raise NotFound(f"Deployment {d.id} does not exist")
+                raise rows.StaleDeployment(
+                    f"deployment {d.id} was written by another writer (read at revision "
+                    f"{d.revision}, stored revision {row[0]}); read it again"
+                )
             for alias in aliases:
+                held = rows.alias_holder(conn, alias.function, alias.name)
+                if held is not None and held != d.id:
+                    raise Conflict(
+                        f"alias {alias.function}:{alias.name} is held by deployment {held}, "
+                        f"not {d.id}"
+                    )
                 self._put_alias(conn, alias, d.updated_at)
             for h in hooks:
-                self._put_hook(conn, h)
-            for e in events:
-                conn.execute(
-                    insert(schema.deployment_events).values(
-                        deployment_id=e.deployment_id,
-                        time=e.time,
-                        kind=e.kind,
-                        message=e.message,
-                        data=codec.dumps(e.data),
-                    )
-                )
+                try:
+                    self._put_hook(conn, h, only_if_open=True)
+                except Conflict as exc:  # reported since it was read: plan again
+                    raise rows.StaleDeployment(f"deployment {d.id}: {exc.message}") from exc
+            rows.insert_events(conn, events)
             if d.state.completed:
                 conn.execute(
                     delete(schema.alias_locks).where(schema.alias_locks.c.deployment_id == d.id)
                 )
+        return stored
+
+    def append_events(self, events: Sequence[DeploymentEvent]) -> None:
+        """Add events to deployments' histories (events are appended, never rewritten)."""
+        with self.tx() as conn:
+            rows.insert_events(conn, events)
+
+    def put_alias_unless_held(self, alias: Alias, now: float) -> None:
+        """Write an alias no deployment holds (UpdateAlias, first publish): Conflict naming
+        the deployment that holds it, in the same transaction as the write."""
+        with self.tx() as conn:
+            held = rows.alias_holder(conn, alias.function, alias.name)
+            if held is not None:
+                raise Conflict(
+                    f"Alias {alias.function}:{alias.name} is being moved by deployment "
+                    f"{held}; stop it first (StopDeployment, or `canaria stop {held}`)"
+                )
+            self._put_alias(conn, alias, now)
+
+    def alias_holder(self, function: str, alias: str) -> str | None:
+        """The id of the deployment that holds ``function:alias``, if one does."""
+        with self.engine.connect() as conn:
+            return rows.alias_holder(conn, function, alias)
+
+    def due_deployments(self, now: float, limit: int = 1000) -> list[Deployment]:
+        """Active deployments whose wake-up time has come (or was never set)."""
+        t = schema.deployments
+        q = (
+            select(t.c.body, t.c.revision)
+            .where(
+                t.c.state.not_in(rows.COMPLETED),
+                (t.c.next_wake_at.is_(None)) | (t.c.next_wake_at <= now),
+            )
+            .order_by(t.c.next_wake_at, t.c.created_at)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [rows.deployment(r) for r in conn.execute(q)]
+
+    def next_wake_at(self) -> float | None:
+        """The earliest wake-up time of the active deployments."""
+        t = schema.deployments
+        q = select(func.min(t.c.next_wake_at)).where(t.c.state.not_in(rows.COMPLETED))
+        with self.engine.connect() as conn:
+            value = conn.execute(q).scalar()
+        return None if value is None else float(value)
 
     def deployment(self, deployment_id: str) -> Deployment:
         with self.engine.connect() as conn:
+            t = schema.deployments
             row = conn.execute(
-                select(schema.deployments.c.body).where(schema.deployments.c.id == deployment_id)
+                select(t.c.body, t.c.revision).where(t.c.id == deployment_id)
             ).first()
         if row is None:
             raise NotFound(f"Deployment {deployment_id} does not exist")
-        return codec.deployment_from_json(row[0])
+        return rows.deployment(row)
 
     def deployments(self, *, active_only: bool = False, limit: int = 100) -> list[Deployment]:
-        q = select(schema.deployments.c.body).order_by(schema.deployments.c.created_at.desc())
+        t = schema.deployments
+        q = select(t.c.body, t.c.revision).order_by(t.c.created_at.desc())
         if active_only:
-            q = q.where(schema.deployments.c.state.not_in(["Succeeded", "Failed", "Stopped"]))
+            q = q.where(t.c.state.not_in(rows.COMPLETED))
         q = q.limit(limit)
         with self.engine.connect() as conn:
-            return [codec.deployment_from_json(r[0]) for r in conn.execute(q)]
+            return [rows.deployment(r) for r in conn.execute(q)]
 
     def events(self, deployment_id: str, after_id: int = 0) -> list[DeploymentEvent]:
         t = schema.deployment_events
@@ -310,7 +360,9 @@ class Store:
 
     # ---- hooks -----------------------------------------------------------------------
 
-    def _put_hook(self, conn: Connection, h: HookExecution) -> None:
+    def _put_hook(self, conn: Connection, h: HookExecution, *, only_if_open: bool = False) -> None:
+        """Insert or update a hook execution; ``only_if_open``: an update only changes one
+        that has not reported (Conflict otherwise), so a report is never overwritten."""
         t = schema.hook_executions
         values = {
             "deployment_id": h.deployment_id,
@@ -323,21 +375,32 @@ class Store:
             "finished_at": h.finished_at,
             "message": h.message,
         }
-        done = conn.execute(update(t).where(t.c.execution_id == h.execution_id).values(**values))
+        where = [t.c.execution_id == h.execution_id]
+        if only_if_open:
+            where.append(t.c.status.in_(rows.OPEN_HOOK))
+        done = conn.execute(update(t).where(*where).values(**values))
         if done.rowcount == 0:
+            exists = conn.execute(
+                select(t.c.status).where(t.c.execution_id == h.execution_id)
+            ).first()
+            if exists is not None:
+                raise Conflict(
+                    f"Lifecycle event hook execution {h.execution_id} already reported {exists[0]}"
+                )
             conn.execute(insert(t).values(execution_id=h.execution_id, **values))
 
     def save_hook(self, h: HookExecution) -> None:
+        """Write a hook execution that has not reported yet (Conflict once it has)."""
         with self.tx() as conn:
-            self._put_hook(conn, h)
+            self._put_hook(conn, h, only_if_open=True)
 
     def hooks(self, deployment_id: str) -> list[HookExecution]:
         t = schema.hook_executions
         with self.engine.connect() as conn:
-            rows = conn.execute(
+            result = conn.execute(
                 select(t).where(t.c.deployment_id == deployment_id).order_by(t.c.started_at)
             )
-            return [_hook(r._mapping) for r in rows]
+            return [rows.hook(r._mapping) for r in result]
 
     def hook(self, execution_id: str) -> HookExecution:
         t = schema.hook_executions
@@ -345,12 +408,13 @@ class Store:
             row = conn.execute(select(t).where(t.c.execution_id == execution_id)).first()
         if row is None:
             raise NotFound(f"Lifecycle event hook execution {execution_id} does not exist")
-        return _hook(row._mapping)
+        return rows.hook(row._mapping)
 
     def report_hook(
         self, deployment_id: str, execution_id: str, status: HookStatus, now: float
     ) -> HookExecution:
-        """Record a hook's reported status (PutLifecycleEventHookExecutionStatus)."""
+        """Record a hook's reported status (PutLifecycleEventHookExecutionStatus): one
+        conditional update, so a second report (or a timeout written first) wins nothing."""
         with self.tx() as conn:
             t = schema.hook_executions
             row = conn.execute(select(t).where(t.c.execution_id == execution_id)).first()
@@ -359,14 +423,13 @@ class Store:
                     f"Lifecycle event hook execution {execution_id} does not exist for "
                     f"deployment {deployment_id}"
                 )
-            hook = _hook(row._mapping)
-            if hook.status in (HookStatus.SUCCEEDED, HookStatus.FAILED):
-                raise Conflict(
-                    f"Lifecycle event hook execution {execution_id} already reported "
-                    f"{hook.status.value}"
-                )
-            hook = replace(hook, status=status, finished_at=now, message="reported by the hook")
-            self._put_hook(conn, hook)
+            hook = replace(
+                rows.hook(row._mapping),
+                status=status,
+                finished_at=now,
+                message="reported by the hook",
+            )
+            self._put_hook(conn, hook, only_if_open=True)
         return hook
 
     # ---- completion reports and request gates ------------------------------------------
@@ -380,13 +443,13 @@ class Store:
             with self.tx() as conn:
                 row = conn.execute(select(t).where(*where)).first()
                 if row is None:
-                    conn.execute(insert(t).values(**_report_row(report)))
+                    conn.execute(insert(t).values(**rows.report_row(report)))
                     return report, True
         except IntegrityError as exc:  # a concurrent report of the same id won
             raise Conflict(
                 f"request {report.request_id} of {report.function} was reported concurrently"
             ) from exc
-        first = _report(row._mapping)
+        first = rows.report(row._mapping)
         if first.status != report.status:
             which = f"request {report.request_id} of {report.function}"
             raise Conflict(f"{which} already reported {first.status}")
@@ -398,7 +461,7 @@ class Store:
             row = conn.execute(
                 select(t).where(t.c.function == function, t.c.request_id == request_id)
             ).first()
-        return None if row is None else _report(row._mapping)
+        return None if row is None else rows.report(row._mapping)
 
     def note_gate_request(
         self,
@@ -443,7 +506,7 @@ class Store:
                     request_id=m["request_id"],
                     version=m["version"],
                     started_at=m["started_at"],
-                    report=None if m["status"] is None else _report(m),
+                    report=None if m["status"] is None else rows.report(m),
                 )
                 for m in (row._mapping for row in conn.execute(q))
             ]
@@ -465,79 +528,3 @@ class Store:
                     name=name, state=state, reason=reason, updated_at=now
                 )
             )
-
-
-def _deployment_row(d: Deployment) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "application": d.application,
-        "state": d.state.value,
-        "body": codec.deployment_to_json(d),
-        "created_at": d.created_at,
-        "updated_at": d.updated_at,
-        "next_wake_at": d.next_wake_at,
-    }
-
-
-def _version(m: Any) -> Version:
-    return Version(
-        function=m["function"],
-        number=m["number"],
-        digest=m["digest"],
-        config=codec.config_from_json(m["config"]),
-        artifact=m["artifact"],
-        created_at=m["created_at"],
-    )
-
-
-def _alias(m: Any) -> Alias:
-    return Alias(
-        function=m["function"],
-        name=m["name"],
-        version=m["version"],
-        additional_version=m["additional_version"],
-        additional_weight=m["additional_weight"],
-    )
-
-
-def _get_alias(conn: Connection, function: str, name: str) -> Alias | None:
-    t = schema.aliases
-    row = conn.execute(select(t).where(t.c.function == function, t.c.name == name)).first()
-    return None if row is None else _alias(row._mapping)
-
-
-def _hook(m: Any) -> HookExecution:
-    return HookExecution(
-        execution_id=m["execution_id"],
-        deployment_id=m["deployment_id"],
-        phase=m["phase"],
-        function=m["function"],
-        status=HookStatus(m["status"]),
-        started_at=m["started_at"],
-        deadline=m["deadline"],
-        invoked=bool(m["invoked"]),
-        finished_at=m["finished_at"],
-        message=m["message"],
-    )
-
-
-def _report_row(r: CompletionReport) -> dict[str, Any]:
-    return {
-        "function": r.function,
-        "request_id": r.request_id,
-        "status": r.status,
-        "reason": r.reason,
-        "reported_at": r.reported_at,
-    }
-
-
-def _report(m: Any) -> CompletionReport:
-    status = m["status"]
-    assert status in ("Succeeded", "Failed"), status
-    return CompletionReport(
-        function=m["function"],
-        request_id=m["request_id"],
-        status=status,
-        reason=m["reason"],
-        reported_at=m["reported_at"],
-    )

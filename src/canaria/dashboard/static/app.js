@@ -182,7 +182,7 @@ const ACTIONS = {
 function renderActions(d) {
   for (const [name, a] of Object.entries(ACTIONS)) {
     const button = document.querySelector(`#actions button[data-action="${name}"]`);
-    const canRollBack = !d.completed || (d.state === "Succeeded" && !d.rolled_back);
+    const canRollBack = !d.completed || (d.state === "Succeeded" && !d.rolled_back && !d.rollback_of);
     button.disabled = a.live ? d.completed : !canRollBack;
     document.querySelector(`#actions code[data-cli="${name}"]`).textContent = a.cli(d);
   }
