@@ -1,0 +1,238 @@
+"""The guard's loop: find deployments, read signals, plan, act, persist — one poll at a time.
+
+``Guard.poll()`` does one round and returns what it decided; ``canaria guard`` calls it
+every ``poll_s`` seconds. Per deployment it reads the deployment from CodeDeploy, the
+function's new log lines since the last poll (``FilterLogEvents``, windows overlapping by
+``lookback_s`` to catch late-ingested lines, deduplicated by event id), feeds the judge
+one tick, writes the record and its events, and only then calls AWS if the plan says so.
+Log windows follow the timestamps AWS reports (the deployment's create time, then the
+newest line seen), never the guard's own clock, so a stand-in running on virtual time is
+read the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import assert_never
+
+import orjson
+
+from canaria.analysis.judge import Judge
+from canaria.clock import Clock
+from canaria.guard.aws import AwsGuardClient, AwsRefused, GuardError, Throttled
+from canaria.guard.logsignals import LogParser, StableDurations, tick_counts
+from canaria.guard.model import (
+    Action,
+    ActionStatus,
+    GuardEvent,
+    GuardRecord,
+    LambdaTarget,
+    Mode,
+    SetAlarmState,
+    StopDeployment,
+)
+from canaria.guard.plan import GuardPlan, plan
+from canaria.guard.records import GuardRecords
+from canaria.models import JudgeSettings
+
+__all__ = ["Guard", "GuardOptions"]
+
+log = logging.getLogger("canaria.guard")
+
+
+@dataclass(frozen=True)
+class GuardOptions:
+    stack: str | None = None
+    application: str | None = None
+    groups: tuple[str, ...] = ()  # empty: every group of the application
+    mode: Mode = Mode.DRY_RUN
+    alarm_name: str | None = None
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
+    # per function name: settings from the template's ``Metadata: canaria: judge``
+    judge_for: Callable[[str], JudgeSettings | None] | None = None
+    poll_s: float = 2.0
+    lookback_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if (self.stack is None) == (self.application is None):
+            raise GuardError("name exactly one of --stack or --application")
+        if self.groups and self.application is None:
+            raise GuardError("--group needs --application")
+        if self.mode is Mode.ALARM and not self.alarm_name:
+            raise GuardError("--act alarm needs --alarm-name (the alarm the group watches)")
+        if self.poll_s <= 0 or self.lookback_s < 0:
+            raise GuardError("--poll must be positive and the lookback non-negative")
+
+
+@dataclass
+class _Watch:
+    """What the guard holds in memory per deployment between polls (rebuilt from the
+    deployment's create time after a restart; the judge's state is in the store)."""
+
+    target: LambdaTarget
+    cursor_ms: int
+    parser: LogParser = field(default_factory=LogParser)
+    stable: StableDurations = field(default_factory=StableDurations)
+
+
+class Guard:
+    def __init__(
+        self,
+        client: AwsGuardClient,
+        records: GuardRecords,
+        options: GuardOptions,
+        clock: Clock,
+        on_event: Callable[[GuardEvent], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.records = records
+        self.options = options
+        self.clock = clock
+        self.on_event = on_event or (lambda e: None)
+        self._groups: list[tuple[str, str]] | None = None
+        self._watching: dict[str, _Watch] = {}
+        self.throttled_polls = 0
+
+    def groups(self) -> list[tuple[str, str]]:
+        if self._groups is None:
+            o = self.options
+            if o.stack is not None:
+                self._groups = self.client.stack_groups(o.stack)
+            else:
+                assert o.application is not None
+                found = self.client.application_groups(o.application)
+                if o.groups:
+                    missing = sorted(set(o.groups) - {g for _, g in found})
+                    if missing:
+                        raise GuardError(
+                            f"application {o.application!r} has no deployment group "
+                            f"{', '.join(missing)} (it has: {', '.join(g for _, g in found)})"
+                        )
+                    found = [(a, g) for a, g in found if g in o.groups]
+                self._groups = found
+        return self._groups
+
+    def poll(self) -> list[GuardPlan]:
+        """One round over every active deployment (and those that just finished). AWS
+        throttling ends the round early: the evidence so far is kept, the next round
+        continues."""
+        plans: list[GuardPlan] = []
+        try:
+            ids: list[str] = []
+            for app, group in self.groups():
+                ids.extend(self.client.active_deployments(app, group))
+            for did in dict.fromkeys([*ids, *self._watching]):
+                p = self._guard(did)
+                if p is not None:
+                    plans.append(p)
+        except Throttled as exc:
+            self.throttled_polls += 1
+            self._emit(GuardEvent("-", self.clock.now(), "aws", f"{exc.message}; evidence kept"))
+        return plans
+
+    def _emit(self, event: GuardEvent) -> None:
+        log.info("%s %s: %s", event.deployment_id, event.kind, event.message)
+        self.on_event(event)
+
+    def _judge(self, function: str) -> Judge:
+        settings = None
+        if self.options.judge_for is not None:
+            settings = self.options.judge_for(function)
+        return Judge(settings or self.options.judge)
+
+    def _guard(self, deployment_id: str) -> GuardPlan | None:
+        previous = self.records.get(deployment_id)
+        watch = self._watching.get(deployment_id)
+        known = watch.target if watch else _target_of(previous)
+        observed = self.client.observe(deployment_id, known)
+        if observed.target is None:
+            return None
+        if watch is None:
+            watch = self._watching[deployment_id] = _Watch(
+                observed.target, int(observed.create_time * 1000)
+            )
+        counts = None
+        first_canary: float | None = None
+        if observed.status.active:
+            t = observed.target
+            invocations = watch.parser.feed(
+                self.client.log_events(
+                    t.function, max(0, watch.cursor_ms - int(self.options.lookback_s * 1000))
+                )
+            )
+            if invocations:
+                newest = max(int(i.time * 1000) for i in invocations)
+                watch.cursor_ms = max(watch.cursor_ms, newest)
+                watch.parser.forget_before(
+                    watch.cursor_ms - int(2 * self.options.lookback_s * 1000)
+                )
+            stable_now = [i for i in invocations if i.version == t.current_version]
+            judge = self._judge(t.function)
+            threshold = watch.stable.threshold(
+                watch.cursor_ms / 1000.0, judge.settings.slow_tolerance_ms
+            )
+            counts = tick_counts(invocations, t.target_version, t.current_version, threshold)
+            watch.stable.add(stable_now)
+            canary_times = [i.time for i in invocations if i.version == t.target_version]
+            first_canary = min(canary_times) if canary_times else None
+        else:
+            judge = self._judge(observed.target.function)
+            self._watching.pop(deployment_id, None)
+        p = plan(
+            previous,
+            observed,
+            counts,
+            judge=judge,
+            mode=self.options.mode,
+            alarm_name=self.options.alarm_name,
+            now=self.clock.now(),
+            first_canary_at=first_canary,
+        )
+        self.records.save(p.record, p.events)
+        for e in p.events:
+            self._emit(e)
+        record = p.record
+        for action in p.actions:
+            record = self._act(record, action)
+        return replace(p, record=record)
+
+    def _act(self, record: GuardRecord, action: Action) -> GuardRecord:
+        now = self.clock.now()
+        try:
+            match action:
+                case StopDeployment():
+                    answer = self.client.stop_deployment(action.deployment_id, action.auto_rollback)
+                case SetAlarmState():
+                    answer = self.client.set_alarm_state(
+                        action.alarm_name, action.state, action.reason
+                    )
+                case _:
+                    assert_never(action)
+        except Throttled as exc:
+            # not carried out: the next poll asks again
+            record = replace(record, action_status=ActionStatus.NONE, updated_at=now)
+            event = GuardEvent(record.deployment_id, now, "action", f"{exc.message}; will retry")
+        except AwsRefused as exc:
+            record = replace(
+                record, action_status=ActionStatus.REFUSED, answer=exc.message, updated_at=now
+            )
+            event = GuardEvent(record.deployment_id, now, "action", f"AWS refused: {exc.message}")
+        else:
+            text = orjson.dumps(answer, default=str).decode()
+            record = replace(record, action_status=ActionStatus.DONE, answer=text, updated_at=now)
+            event = GuardEvent(
+                record.deployment_id, now, "action", f"{action.describe()} answered {text}"
+            )
+        self.records.save(record, [event])
+        self._emit(event)
+        return record
+
+
+def _target_of(record: GuardRecord | None) -> LambdaTarget | None:
+    if record is None:
+        return None
+    return LambdaTarget(
+        record.function, record.alias, record.current_version, record.target_version
+    )
