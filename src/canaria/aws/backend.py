@@ -6,7 +6,8 @@ from typing import Protocol
 
 from canaria.aws.states import StateMachines
 from canaria.clock import Clock
-from canaria.models import Alias, FunctionSpec, InvokeResult, Version
+from canaria.logbook import LogBook
+from canaria.models import Alias, Application, FunctionSpec, InvokeResult, Version
 from canaria.models.deployment import Deployment, HookStatus
 from canaria.store import Store
 
@@ -17,6 +18,8 @@ class EdgeBackend(Protocol):
     access_key: str
     secret_key: str
     state_machines: StateMachines
+    app: Application | None  # the loaded template (CodeDeploy groups, alarms, stack)
+    logbook: LogBook  # the functions' log lines (CloudWatch Logs FilterLogEvents)
 
     def function_spec(self, name: str) -> FunctionSpec: ...
 
@@ -33,3 +36,5 @@ class EdgeBackend(Protocol):
     ) -> None: ...
 
     async def stop_deployment(self, deployment_id: str, rollback: bool) -> Deployment: ...
+
+    async def set_alarm_state(self, name: str, state: str, reason: str) -> None: ...

@@ -17,6 +17,7 @@ from rich.live import Live
 
 from canaria.cli import render
 from canaria.cli.client import ApiError, Client, state_dir
+from canaria.cli.guard import guard
 from canaria.cli.simulate import simulate
 from canaria.models import MAX_SLOW_TOLERANCE_MS
 
@@ -396,6 +397,7 @@ def promote(
 
 
 app.command()(simulate)
+app.command()(guard)
 
 
 def main() -> None:

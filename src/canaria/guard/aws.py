@@ -79,6 +79,7 @@ class AwsGuardClient:
         profile: str | None = None,
         region: str | None = None,
         session: boto3.session.Session | None = None,
+        endpoint_url: str | None = None,
     ) -> None:
         try:
             self.session = session or boto3.session.Session(
@@ -95,12 +96,15 @@ class AwsGuardClient:
         config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5)
         self._clients: dict[str, Any] = {}
         self._config = config
+        self.endpoint_url = endpoint_url  # one endpoint for every service (a stand-in)
         self.calls: collections.Counter[str] = collections.Counter()
 
     def _client(self, service: str) -> Any:
         client = self._clients.get(service)
         if client is None:
-            client = self._clients[service] = self.session.client(service, config=self._config)
+            client = self._clients[service] = self.session.client(
+                service, config=self._config, endpoint_url=self.endpoint_url
+            )
         return client
 
     def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
