@@ -131,7 +131,7 @@ class AwsGuardClient:
             message = str(err.get("Message", ""))
             if code in THROTTLE_CODES:
                 raise Throttled(f"{service} {operation} throttled: {message}") from None
-            raise AwsRefused(operation, code, message) from None
+            raise AwsRefused(f"{service} {operation}", code, message[:300]) from None
         answer.pop("ResponseMetadata", None)
         return answer
 

@@ -1,0 +1,209 @@
+"""`canaria guard` against moto's server, an implementation of the AWS APIs canaria did
+not write: CodeDeploy (applications, groups, deployments with an AppSpec revision),
+CloudWatch Logs (FilterLogEvents over Lambda-named streams) and CloudWatch alarms.
+
+moto does not serve ListDeploymentTargets / GetDeploymentTarget or StopDeployment; the
+guard reads the target from the deployment's AppSpec then, and records StopDeployment's
+refusal instead of retrying it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from canaria.clock import ManualClock
+from canaria.guard import ActionStatus, AwsGuardClient, Guard, GuardOptions, GuardRecords, Mode
+from canaria.store import Store
+from tests.functional.harness import free_port
+
+REGION = "eu-west-1"
+FUNCTION = "my-app-HelloFunction-AbCdEf"
+
+
+@pytest.fixture
+def moto() -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=2).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("moto's server did not start") from None
+            time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def session() -> boto3.session.Session:
+    return boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
+
+
+def client(url: str, service: str) -> Any:
+    return session().client(service, endpoint_url=url)
+
+
+def make_deployment(url: str) -> str:
+    cd = client(url, "codedeploy")
+    cd.create_application(applicationName="my-app", computePlatform="Lambda")
+    cd.create_deployment_group(
+        applicationName="my-app",
+        deploymentGroupName="HelloGroup",
+        serviceRoleArn="arn:aws:iam::123456789012:role/CodeDeploy",
+        deploymentConfigName="CodeDeployDefault.LambdaCanary10Percent5Minutes",
+    )
+    appspec = {
+        "version": 0.0,
+        "Resources": [
+            {
+                "HelloFunction": {
+                    "Type": "AWS::Lambda::Function",
+                    "Properties": {
+                        "Name": FUNCTION,
+                        "Alias": "live",
+                        "CurrentVersion": "1",
+                        "TargetVersion": "2",
+                    },
+                }
+            }
+        ],
+    }
+    dep: str = cd.create_deployment(
+        applicationName="my-app",
+        deploymentGroupName="HelloGroup",
+        revision={
+            "revisionType": "AppSpecContent",
+            "appSpecContent": {"content": json.dumps(appspec)},
+        },
+    )["deploymentId"]
+    return dep
+
+
+class Lambda:
+    """Writes log lines as Lambda does: one stream per environment, the version in its
+    name; version 2 fails every request it serves."""
+
+    def __init__(self, url: str) -> None:
+        self.logs = client(url, "logs")
+        self.group = f"/aws/lambda/{FUNCTION}"
+        self.logs.create_log_group(logGroupName=self.group)
+        self.streams = {"1": "2026/11/30/[1]aaaaaaaaaaaa", "2": "2026/11/30/[2]bbbbbbbbbbbb"}
+        for s in self.streams.values():
+            self.logs.create_log_stream(logGroupName=self.group, logStreamName=s)
+        self.n = 0
+
+    def serve(self, version: str) -> None:
+        self.n += 1
+        rid = f"00000000-0000-4000-8000-{self.n:012d}"
+        now = int(time.time() * 1000)
+        lines = [f"START RequestId: {rid} Version: {version}"]
+        if version == "2":
+            lines.append("[ERROR] RuntimeError: v2 lost its greeting\nTraceback (most recent")
+        lines += [
+            f"END RequestId: {rid}",
+            f"REPORT RequestId: {rid}\tDuration: 2.00 ms\tBilled Duration: 2 ms\t"
+            "Memory Size: 128 MB\tMax Memory Used: 40 MB",
+        ]
+        self.logs.put_log_events(
+            logGroupName=self.group,
+            logStreamName=self.streams[version],
+            logEvents=[{"timestamp": now, "message": m} for m in lines],
+        )
+
+
+def guard_for(url: str, store: Store, mode: Mode) -> Guard:
+    options = GuardOptions(
+        application="my-app", mode=mode, alarm_name="canaria-judge", lookback_s=3600
+    )
+    return Guard(
+        AwsGuardClient(session=session(), endpoint_url=url),
+        GuardRecords(store),
+        options,
+        ManualClock(0.0),
+    )
+
+
+def status_of(guard: Guard, dep: str) -> ActionStatus | None:
+    record = guard.records.get(dep)
+    return None if record is None else record.action_status
+
+
+def run_traffic(fn: Lambda, guard: Guard, done: Any) -> None:
+    for _ in range(50):
+        for _ in range(9):
+            fn.serve("1")
+        fn.serve("2")
+        guard.poll()
+        if done():
+            return
+    raise AssertionError("the guard did not decide")
+
+
+def test_guard_drives_the_judge_alarm_on_moto(moto: str, tmp_path: Any) -> None:
+    dep = make_deployment(moto)
+    client(moto, "cloudwatch").put_metric_alarm(
+        AlarmName="canaria-judge",
+        Namespace="canaria",
+        MetricName="JudgeVerdict",
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="ignore",
+    )
+    fn = Lambda(moto)
+    store = Store.open(str(tmp_path / "state"))
+    guard = guard_for(moto, store, Mode.ALARM)
+    run_traffic(fn, guard, lambda: status_of(guard, dep) is ActionStatus.DONE)
+    record = guard.records.get(dep)
+    assert record is not None and record.verdict == "ROLLBACK"
+    assert (record.function, record.alias, record.current_version, record.target_version) == (
+        FUNCTION,
+        "live",
+        "1",
+        "2",
+    )
+    alarm = client(moto, "cloudwatch").describe_alarms(AlarmNames=["canaria-judge"])
+    assert alarm["MetricAlarms"][0]["StateValue"] == "ALARM"
+    assert "canaria judge" in alarm["MetricAlarms"][0]["StateReason"]
+    assert record.canary_errors <= 6  # a handful of failed canary requests
+    store.close()
+
+
+def test_a_refused_stop_is_recorded_and_not_retried(moto: str, tmp_path: Any) -> None:
+    dep = make_deployment(moto)
+    fn = Lambda(moto)
+    store = Store.open(str(tmp_path / "state"))
+    guard = guard_for(moto, store, Mode.STOP)
+    run_traffic(fn, guard, lambda: status_of(guard, dep) is ActionStatus.REFUSED)
+    for _ in range(3):
+        fn.serve("2")
+        guard.poll()
+    record = guard.records.get(dep)
+    assert record is not None and record.verdict == "ROLLBACK"
+    assert record.action_status is ActionStatus.REFUSED
+    assert record.answer is not None and "codedeploy stop_deployment" in record.answer
+    assert guard.client.calls["codedeploy:stop_deployment"] == 1
+    store.close()
