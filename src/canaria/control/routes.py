@@ -24,6 +24,7 @@ from canaria.control.views import (
 from canaria.controller.deployments import judge_override
 from canaria.controller.plan import Command
 from canaria.errors import CanariaError, InvalidRequest
+from canaria.guard.views import guarded_view
 from canaria.models import Alias
 from canaria.models.deployment import Deployment
 
@@ -141,6 +142,7 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
                 },
                 "alarms": p.signals.alarm_states_view(),
                 "deployments": [deployment_detail(d) for d in active],
+                "guarded": guarded_view(p.store),
                 "skipped": [
                     {"logical_id": s.logical_id, "type": s.type, "reason": s.reason}
                     for s in (app.skipped if app else ())

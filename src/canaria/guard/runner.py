@@ -73,6 +73,7 @@ class _Watch:
 
     target: LambdaTarget
     cursor_ms: int
+    floor_ms: int = -1  # lines at or before this were fed before a restart
     parser: LogParser = field(default_factory=LogParser)
     stable: StableDurations = field(default_factory=StableDurations)
 
@@ -150,17 +151,22 @@ class Guard:
         if observed.target is None:
             return None
         if watch is None:
+            resumed = previous.log_cursor_ms if previous else 0
+            start = max(int(observed.create_time * 1000), resumed)
             watch = self._watching[deployment_id] = _Watch(
-                observed.target, int(observed.create_time * 1000)
+                observed.target, start, floor_ms=resumed if resumed else -1
             )
         counts = None
         first_canary: float | None = None
         if observed.status.active:
             t = observed.target
+            floor = watch.floor_ms
             invocations = watch.parser.feed(
-                self.client.log_events(
+                e
+                for e in self.client.log_events(
                     t.function, max(0, watch.cursor_ms - int(self.options.lookback_s * 1000))
                 )
+                if e.timestamp_ms > floor
             )
             if invocations:
                 newest = max(int(i.time * 1000) for i in invocations)
@@ -190,6 +196,8 @@ class Guard:
             now=self.clock.now(),
             first_canary_at=first_canary,
         )
+        if deployment_id in self._watching:
+            p = replace(p, record=replace(p.record, log_cursor_ms=watch.cursor_ms))
         self.records.save(p.record, p.events)
         for e in p.events:
             self._emit(e)

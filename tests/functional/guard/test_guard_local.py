@@ -103,7 +103,6 @@ def test_guard_stops_a_bad_canary_through_the_edge(hello: Canaria, tmp_path: Pat
 
     # A guard restarted on the same store sees CodeDeploy's Stopped and never stops again.
     again = Guard(edge_client(hello), records, options, ManualClock(0.0))
-    again._watching.clear()
     for _ in range(3):
         hello.advance(1)
         again.poll()

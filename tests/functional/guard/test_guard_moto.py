@@ -207,3 +207,25 @@ def test_a_refused_stop_is_recorded_and_not_retried(moto: str, tmp_path: Any) ->
     assert record.answer is not None and "codedeploy stop_deployment" in record.answer
     assert guard.client.calls["codedeploy:stop_deployment"] == 1
     store.close()
+
+
+def test_a_restarted_guard_counts_no_invocation_twice(moto: str, tmp_path: Any) -> None:
+    dep = make_deployment(moto)
+    fn = Lambda(moto)
+    store = Store.open(str(tmp_path / "state"))
+    first = guard_for(moto, store, Mode.STOP)
+    for _ in range(3):
+        for _ in range(5):
+            fn.serve("1")
+        first.poll()
+    seen = first.records.get(dep)
+    assert seen is not None and seen.stable_invocations == 15
+    restarted = guard_for(moto, store, Mode.STOP)  # same store, nothing in memory
+    restarted.poll()
+    again = restarted.records.get(dep)
+    assert again is not None and again.stable_invocations == 15
+    fn.serve("1")
+    restarted.poll()
+    latest = restarted.records.get(dep)
+    assert latest is not None and latest.stable_invocations == 16
+    store.close()

@@ -1,0 +1,25 @@
+"""Guarded AWS deployments as the control API, ``canaria status`` and the dashboard show
+them: evidence, decision, the API call made (or that a dry run would make) and AWS's
+answer, with the latest events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from canaria.guard.records import GuardRecords, record_to_json
+from canaria.store import Store
+
+
+def guarded_view(store: Store, limit: int = 20, events: int = 5) -> list[dict[str, Any]]:
+    records = GuardRecords(store)
+    out: list[dict[str, Any]] = []
+    for r in records.recent(limit):
+        view = record_to_json(r)
+        view["evidence"] = r.judge.get("evidence", {})
+        view.pop("judge", None)
+        view["events"] = [
+            {"time": e.time, "kind": e.kind, "message": e.message}
+            for e in records.events(r.deployment_id)[-events:]
+        ]
+        out.append(view)
+    return out
