@@ -132,7 +132,7 @@ def guard(
             runner.poll()
             if once:
                 break
-            time.sleep(options.poll_s)
+            time.sleep(runner.next_delay())
     except GuardError as exc:
         fail(exc.message)
     except KeyboardInterrupt:

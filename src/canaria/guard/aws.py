@@ -80,6 +80,7 @@ class AwsGuardClient:
         region: str | None = None,
         session: boto3.session.Session | None = None,
         endpoint_url: str | None = None,
+        max_attempts: int = 5,
     ) -> None:
         try:
             self.session = session or boto3.session.Session(
@@ -93,7 +94,9 @@ class AwsGuardClient:
                 "or a region in your AWS profile"
             )
         self.region: str = self.session.region_name
-        config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5)
+        config = Config(
+            retries={"mode": "standard", "max_attempts": max_attempts}, connect_timeout=5
+        )
         self._clients: dict[str, Any] = {}
         self._config = config
         self.endpoint_url = endpoint_url  # one endpoint for every service (a stand-in)

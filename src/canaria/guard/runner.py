@@ -95,6 +95,7 @@ class Guard:
         self._groups: list[tuple[str, str]] | None = None
         self._watching: dict[str, _Watch] = {}
         self.throttled_polls = 0
+        self._throttled_streak = 0
 
     def groups(self) -> list[tuple[str, str]]:
         if self._groups is None:
@@ -130,8 +131,23 @@ class Guard:
                     plans.append(p)
         except Throttled as exc:
             self.throttled_polls += 1
-            self._emit(GuardEvent("-", self.clock.now(), "aws", f"{exc.message}; evidence kept"))
+            self._throttled_streak += 1
+            self._emit(
+                GuardEvent(
+                    "-",
+                    self.clock.now(),
+                    "aws",
+                    f"{exc.message}; evidence kept, next poll in {self.next_delay():.0f} s",
+                )
+            )
+        else:
+            self._throttled_streak = 0
         return plans
+
+    def next_delay(self) -> float:
+        """Seconds until the next poll: ``poll_s``, doubled for each poll in a row that
+        AWS throttled (at most 32×)."""
+        return float(self.options.poll_s * 2 ** min(self._throttled_streak, 5))
 
     def _emit(self, event: GuardEvent) -> None:
         log.info("%s %s: %s", event.deployment_id, event.kind, event.message)
