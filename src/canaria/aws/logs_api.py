@@ -89,6 +89,8 @@ def _int(body: dict[str, Any], key: str) -> int | str | None:
 
 
 async def filter_log_events(edge: EdgeBackend, body: dict[str, Any]) -> Response:
+    if body.get("logGroupName") and body.get("logGroupIdentifier"):
+        return _invalid("give logGroupName or logGroupIdentifier, not both")
     group = body.get("logGroupName") or body.get("logGroupIdentifier")
     if not isinstance(group, str) or not group:
         return _invalid("logGroupName or logGroupIdentifier is required")

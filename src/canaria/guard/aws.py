@@ -47,6 +47,7 @@ THROTTLE_CODES = frozenset(
         "RequestLimitExceeded",
         "TooManyRequestsException",
         "LimitExceededException",
+        "RateExceeded",  # CloudWatch Logs' FilterLogEvents: 5 per second per account and Region
     }
 )
 MAX_LOG_PAGES = 20  # per function per poll: 20 × up to 10,000 events
