@@ -148,5 +148,8 @@ class GuardRecord:
     # newest log line fed to the judge (ms): a restarted guard reads only later lines, so
     # no invocation is counted twice
     log_cursor_ms: int = 0
+    # --act alarm: the alarm was set back to OK once CodeDeploy finished (else it would
+    # fail the group's next deployment as "already in ALARM")
+    alarm_reset: bool = False
     created_at: float = 0.0
     updated_at: float = 0.0

@@ -149,4 +149,19 @@ def plan(
             record = replace(record, action=action.describe(), action_status=ActionStatus.REQUESTED)
             events.append(GuardEvent(did, now, "action", f"calling {action.describe()}"))
             actions.append(action)
+    if (
+        mode is Mode.ALARM
+        and alarm_name
+        and not observed.status.active
+        and record.action_status is ActionStatus.DONE
+        and not record.alarm_reset
+    ):
+        reset = SetAlarmState(
+            alarm_name,
+            f"canaria judge: deployment {did} finished ({observed.status.value}); reset",
+            state="OK",
+        )
+        record = replace(record, alarm_reset=True)
+        events.append(GuardEvent(did, now, "action", f"calling {reset.describe()}"))
+        actions.append(reset)
     return GuardPlan(record, tuple(events), tuple(actions))

@@ -224,6 +224,8 @@ class Guard:
 
     def _act(self, record: GuardRecord, action: Action) -> GuardRecord:
         now = self.clock.now()
+        if isinstance(action, SetAlarmState) and action.state == "OK":
+            return self._reset_alarm(record, action, now)
         try:
             match action:
                 case StopDeployment():
@@ -249,6 +251,19 @@ class Guard:
             event = GuardEvent(
                 record.deployment_id, now, "action", f"{action.describe()} answered {text}"
             )
+        self.records.save(record, [event])
+        self._emit(event)
+        return record
+
+    def _reset_alarm(self, record: GuardRecord, action: SetAlarmState, now: float) -> GuardRecord:
+        """Set the judge's alarm back to OK after the deployment finished; a failure is
+        reported (the operator must reset it) but changes nothing else."""
+        try:
+            self.client.set_alarm_state(action.alarm_name, action.state, action.reason)
+            message = f"{action.describe()} answered"
+        except GuardError as exc:
+            message = f"could not reset the alarm ({exc.message}); set it to OK by hand"
+        event = GuardEvent(record.deployment_id, now, "action", message)
         self.records.save(record, [event])
         self._emit(event)
         return record

@@ -5,6 +5,7 @@ and the guard is the one that must see the bad canary and stop it."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,10 +58,12 @@ def start_bad_canary(c: Canaria) -> str:
     )
     assert r.returncode == 0, r.stderr
     dep: str = json.loads(r.stdout)["deployments"][0]["id"]
-    for _ in range(120):  # the PreTraffic hook runs, then the canary step begins
+    deadline = time.monotonic() + 120  # the PreTraffic hook runs (wall time: a cold start)
+    while time.monotonic() < deadline:
         if c.api().get(f"/deployments/{dep}")["state"] == "AllowTraffic":
             return dep
         c.advance(1)
+        time.sleep(0.05)
     raise AssertionError(c.api().get(f"/deployments/{dep}"))
 
 
@@ -131,4 +134,76 @@ def test_dry_run_decides_and_touches_nothing(hello: Canaria, tmp_path: Path) -> 
     assert record is not None and record.action is not None
     assert record.action.startswith("codedeploy StopDeployment")
     assert not any(k.startswith(("codedeploy:stop", "cloudwatch:")) for k in guard.client.calls)
+    store.close()
+
+
+# The documented pattern's alarm, as canaria's template loader accepts it (AWS/Lambda
+# metrics only): a metric that never has data (no version 999 ever runs) and
+# TreatMissingData: ignore, so only SetAlarmState moves it and its state holds.
+JUDGE_ALARM = """
+  CanariaJudgeAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmName: canaria-judge
+      Namespace: AWS/Lambda
+      MetricName: Errors
+      Dimensions:
+        - Name: FunctionName
+          Value: !Ref HelloFunction
+        - Name: Resource
+          Value: !Sub "${HelloFunction}:live"
+        - Name: ExecutedVersion
+          Value: "999"
+      Statistic: Maximum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 1
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+      TreatMissingData: ignore
+"""
+
+
+@pytest.fixture
+def hello_judge_alarm(tmp_path: Path) -> Iterator[Canaria]:
+    app = copy_example("hello", tmp_path)
+    template = app / "template.yaml"
+    text = template.read_text().replace("Threshold: 5", "Threshold: 100000")
+    text = text.replace(
+        "          - !Ref HelloErrorsAlarm\n",
+        "          - !Ref HelloErrorsAlarm\n          - !Ref CanariaJudgeAlarm\n",
+    )
+    text = text.replace("\nOutputs:", JUDGE_ALARM + "\nOutputs:")
+    template.write_text(text)
+    c = Canaria(template, tmp_path / "state").start()
+    yield c
+    c.stop()
+
+
+def test_alarm_mode_leaves_the_stop_to_the_deployment_s_alarm(
+    hello_judge_alarm: Canaria, tmp_path: Path
+) -> None:
+    """--act alarm: the guard sets an alarm the deployment watches; the local controller,
+    as CodeDeploy would, stops the deployment on it."""
+    hello = hello_judge_alarm
+    dep = start_bad_canary(hello)
+    store = Store.open(str(tmp_path / "guard-state"))
+    records = GuardRecords(store)
+    options = GuardOptions(stack="hello", mode=Mode.ALARM, alarm_name="canaria-judge")
+    guard = Guard(edge_client(hello), records, options, ManualClock(0.0))
+
+    def acted() -> bool:
+        r = records.get(dep)
+        return r is not None and r.action_status is ActionStatus.DONE
+
+    drive(hello, guard, dep, acted)
+    deadline = time.monotonic() + 60  # the controller looks at alarms on its next tick
+    while not hello.api().get(f"/deployments/{dep}")["completed"]:
+        assert time.monotonic() < deadline, "the deployment did not stop on the alarm"
+        hello.advance(1)
+        time.sleep(0.05)
+    d = hello.api().get(f"/deployments/{dep}")
+    assert d["state"] == "Stopped" and d["stopped_by"] == "alarm:canaria-judge", d
+    assert guard.client.calls["cloudwatch:set_alarm_state"] == 1
+    guard.poll()  # CodeDeploy finished: the guard sets its alarm back to OK
+    assert guard.client.calls["cloudwatch:set_alarm_state"] == 2
     store.close()

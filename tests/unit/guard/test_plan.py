@@ -132,3 +132,40 @@ def test_bad_input_is_refused() -> None:
             alarm_name=None,
             now=0,
         )
+
+
+def test_alarm_mode_sets_the_alarm_back_to_ok_once_codedeploy_finished() -> None:
+    record = None
+    for i in range(5):
+        record = plan(
+            record,
+            observed(),
+            bad_tick(),
+            judge=JUDGE,
+            mode=Mode.ALARM,
+            alarm_name="canaria-judge",
+            now=i,
+        ).record
+    assert record is not None
+    acted = replace(record, action_status=ActionStatus.DONE)
+    p = plan(
+        acted,
+        observed(AwsStatus.STOPPED),
+        None,
+        judge=JUDGE,
+        mode=Mode.ALARM,
+        alarm_name="canaria-judge",
+        now=9,
+    )
+    assert [(a.kind, getattr(a, "state", None)) for a in p.actions] == [("SetAlarmState", "OK")]
+    assert p.record.alarm_reset
+    again = plan(
+        p.record,
+        observed(AwsStatus.STOPPED),
+        None,
+        judge=JUDGE,
+        mode=Mode.ALARM,
+        alarm_name="canaria-judge",
+        now=10,
+    )
+    assert again.actions == ()
