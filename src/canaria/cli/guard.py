@@ -4,6 +4,7 @@ edge with ``--local``, to rehearse)."""
 from __future__ import annotations
 
 import json
+import signal
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -24,6 +25,10 @@ def _judge_lookup(template: str, overrides: dict[str, str]) -> dict[str, JudgeSe
         for name, spec in app.functions.items()
         if spec.deployment_preference is not None
     }
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def guard(
@@ -55,6 +60,10 @@ def guard(
         float, typer.Option(help="slow above the stable p99 plus this (ms)")
     ] = 1.0,
     poll: Annotated[float, typer.Option(help="seconds between polls")] = 2.0,
+    webhook: Annotated[
+        list[str] | None,
+        typer.Option("--webhook", help="URL to POST each decision to (repeatable)"),
+    ] = None,
     once: Annotated[bool, typer.Option("--once", help="one poll, then exit")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print events as JSON lines")] = False,
 ) -> None:
@@ -98,6 +107,7 @@ def guard(
             stamp = time.strftime("%H:%M:%S", time.localtime(e.time))
             typer.echo(f"{stamp} {e.deployment_id} {e.kind}: {e.message}")
 
+    runner: Guard | None = None
     try:
         options = GuardOptions(
             stack=stack,
@@ -108,6 +118,7 @@ def guard(
             judge=JudgeSettings(alpha=judge_alpha, slow_tolerance_ms=slow_tolerance_ms),
             judge_for=judge_for if lookup else None,
             poll_s=poll,
+            webhooks=tuple(webhook or ()),
         )
         if local:
             import boto3
@@ -126,6 +137,7 @@ def guard(
             client = AwsGuardClient(session=session, endpoint_url=endpoint())
         else:
             client = AwsGuardClient(profile=profile, region=region)
+        signal.signal(signal.SIGTERM, _interrupt)  # ends the loop as Ctrl-C does
         store = Store.open(state_dir())
         runner = Guard(client, GuardRecords(store), options, RealClock(), on_event=show)
         while True:
@@ -137,5 +149,6 @@ def guard(
         fail(exc.message)
     except KeyboardInterrupt:
         pass
-    calls = ", ".join(f"{k} {v}" for k, v in sorted(runner.client.calls.items()))
-    typer.echo(f"AWS calls: {calls or 'none'}", err=True)
+    if runner is not None:
+        calls = ", ".join(f"{k} {v}" for k, v in sorted(runner.client.calls.items()))
+        typer.echo(f"AWS calls: {calls or 'none'}", err=True)

@@ -33,6 +33,7 @@ from canaria.guard.model import (
     SetAlarmState,
     StopDeployment,
 )
+from canaria.guard.notify import guard_payload, send
 from canaria.guard.plan import GuardPlan, plan
 from canaria.guard.records import GuardRecords
 from canaria.models import JudgeSettings
@@ -54,6 +55,7 @@ class GuardOptions:
     judge_for: Callable[[str], JudgeSettings | None] | None = None
     poll_s: float = 2.0
     lookback_s: float = 30.0
+    webhooks: tuple[str, ...] = ()  # URLs told of each decision (CodeDeploy trigger shape)
 
     def __post_init__(self) -> None:
         if (self.stack is None) == (self.application is None):
@@ -64,6 +66,9 @@ class GuardOptions:
             raise GuardError("--act alarm needs --alarm-name (the alarm the group watches)")
         if self.poll_s <= 0 or self.lookback_s < 0:
             raise GuardError("--poll must be positive and the lookback non-negative")
+        for url in self.webhooks:
+            if not url.startswith(("http://", "https://")):
+                raise GuardError(f"--webhook {url!r}: an http:// or https:// URL is needed")
 
 
 @dataclass
@@ -220,7 +225,24 @@ class Guard:
         record = p.record
         for action in p.actions:
             record = self._act(record, action)
+            if action.kind == "StopDeployment" or action.state == "ALARM":
+                self._notify(record, "DeploymentStop")
+        if record.action_status is ActionStatus.WOULD and (
+            previous is None or previous.action_status is not ActionStatus.WOULD
+        ):
+            self._notify(record, "CanariaVerdict")
         return replace(p, record=record)
+
+    def _notify(self, record: GuardRecord, event: str) -> None:
+        if not self.options.webhooks:
+            return
+        problems = send(self.options.webhooks, guard_payload(record, event))
+        now = self.clock.now()
+        events = [GuardEvent(record.deployment_id, now, "notification", m) for m in problems]
+        if events:
+            self.records.save(record, events)
+            for e in events:
+                self._emit(e)
 
     def _act(self, record: GuardRecord, action: Action) -> GuardRecord:
         now = self.clock.now()

@@ -5,8 +5,10 @@ and the guard is the one that must see the bad canary and stop it."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -113,14 +115,46 @@ def test_guard_stops_a_bad_canary_through_the_edge(hello: Canaria, tmp_path: Pat
     store.close()
 
 
+class Hooked:
+    """A webhook receiver on loopback: the JSON bodies POSTed to it."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                n = int(self.headers.get("Content-Length", "0"))
+                outer.bodies.append(json.loads(self.rfile.read(n)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def test_dry_run_decides_and_touches_nothing(hello: Canaria, tmp_path: Path) -> None:
     dep = start_bad_canary(hello)
     store = Store.open(str(tmp_path / "guard-state"))
     records = GuardRecords(store)
+    hook = Hooked()
     guard = Guard(
         edge_client(hello),
         records,
-        GuardOptions(application="hello", groups=("HelloFunction",), mode=Mode.DRY_RUN),
+        GuardOptions(
+            application="hello",
+            groups=("HelloFunction",),
+            mode=Mode.DRY_RUN,
+            webhooks=(hook.url,),
+        ),
         ManualClock(0.0),
     )
 
@@ -134,6 +168,13 @@ def test_dry_run_decides_and_touches_nothing(hello: Canaria, tmp_path: Path) -> 
     assert record is not None and record.action is not None
     assert record.action.startswith("codedeploy StopDeployment")
     assert not any(k.startswith(("codedeploy:stop", "cloudwatch:")) for k in guard.client.calls)
+    for _ in range(3):  # the verdict is told once, however often the guard polls after
+        hello.advance(1)
+        guard.poll()
+    assert [(b["eventType"], b["deploymentId"]) for b in hook.bodies] == [("CanariaVerdict", dep)]
+    assert hook.bodies[0]["canaria"]["verdict"] == "ROLLBACK"
+    assert hook.bodies[0]["canaria"]["actionStatus"] == "would"
+    hook.close()
     store.close()
 
 
