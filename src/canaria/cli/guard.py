@@ -8,11 +8,15 @@ import signal
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from canaria.models import MAX_SLOW_TOLERANCE_MS, JudgeSettings
+
+if TYPE_CHECKING:
+    from canaria.guard.background import GuardThread
+    from canaria.platform import Platform
 
 
 def _judge_lookup(template: str, overrides: dict[str, str]) -> dict[str, JudgeSettings]:
@@ -152,3 +156,29 @@ def guard(
     if runner is not None:
         calls = ", ".join(f"{k} {v}" for k, v in sorted(runner.client.calls.items()))
         typer.echo(f"AWS calls: {calls or 'none'}", err=True)
+
+
+def background_guard(stack: str, act: str, local: bool, platform: Platform) -> GuardThread:
+    """The guard in a thread of ``canaria up`` (``--guard-stack``), on its store."""
+    import boto3
+
+    from canaria.guard import AwsGuardClient, GuardOptions, Mode
+    from canaria.guard.background import GuardThread
+    from canaria.store import Store
+
+    def make_client() -> AwsGuardClient:
+        if not local:
+            return AwsGuardClient()
+        session = boto3.session.Session(
+            aws_access_key_id=platform.access_key,
+            aws_secret_access_key=platform.secret_key,
+            region_name="us-east-1",
+        )
+        return AwsGuardClient(session=session, endpoint_url=platform.control_url)
+
+    options = GuardOptions(stack=stack, mode=Mode.DRY_RUN if act == "dry-run" else Mode.STOP)
+    thread = GuardThread(
+        make_client, Store.open(platform.state_dir, platform.options.database_url), options
+    )
+    thread.start()
+    return thread

@@ -87,6 +87,13 @@ def up(
     clock: Annotated[
         str, typer.Option(help="real | manual (tests: time moves only via POST /canaria/v1/clock)")
     ] = "real",
+    guard_stack: Annotated[
+        str | None, typer.Option(help="also run `canaria guard` on this AWS stack")
+    ] = None,
+    guard_act: Annotated[str, typer.Option(help="the guard's action: stop | dry-run")] = "stop",
+    guard_local: Annotated[
+        bool, typer.Option(help="the guard watches this canaria's own edge (a rehearsal)")
+    ] = False,
 ) -> None:
     """Run the application: gateway, edge, controller, dashboard."""
     from canaria.clock import Clock, ManualClock, clock_from_scale
@@ -100,6 +107,8 @@ def up(
         fail(f"--clock {clock!r} (allowed: real, manual)")
     if split not in ("deterministic", "random"):
         fail(f"--split {split!r} (allowed: deterministic, random)")
+    if guard_act not in ("stop", "dry-run"):
+        fail(f"--guard-act {guard_act!r} (allowed: stop, dry-run)")
     if not Path(template).is_file():
         fail(f"template {template} does not exist")
     options = Options(
@@ -138,9 +147,17 @@ def up(
         typer.echo(f"dashboard  {platform.control_url}/?token={platform.token}")
         if time_scale != 1:
             typer.echo(f"time runs {time_scale:g}x faster than the wall clock")
+        guard = None
+        if guard_stack:
+            from canaria.cli.guard import background_guard
+
+            guard = background_guard(guard_stack, guard_act, guard_local, platform)
+            typer.echo(f"guard      stack {guard_stack} ({guard_act})")
         sys.stdout.flush()
         await server.wait()
         typer.echo("stopping…")
+        if guard is not None:
+            guard.stop()
         await server.stop()
         return 0
 
