@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from canaria.analysis import Metrics
 from canaria.aws.states import StateMachines
 from canaria.clock import Clock
 from canaria.logbook import LogBook
@@ -20,6 +21,7 @@ class EdgeBackend(Protocol):
     state_machines: StateMachines
     app: Application | None  # the loaded template (CodeDeploy groups, alarms, stack)
     logbook: LogBook  # the functions' log lines (CloudWatch Logs FilterLogEvents)
+    metrics: Metrics  # per-version metrics (CloudWatch GetMetricData)
 
     def function_spec(self, name: str) -> FunctionSpec: ...
 

@@ -64,6 +64,10 @@ def guard(
         float, typer.Option(help="slow above the stable p99 plus this (ms)")
     ] = 1.0,
     poll: Annotated[float, typer.Option(help="seconds between polls")] = 2.0,
+    signals: Annotated[
+        str,
+        typer.Option(help="logs: CloudWatch Logs, seconds | metrics: AWS/Lambda metrics, minutes"),
+    ] = "logs",
     webhook: Annotated[
         list[str] | None,
         typer.Option("--webhook", help="URL to POST each decision to (repeatable)"),
@@ -76,11 +80,13 @@ def guard(
     from canaria.cli.main import fail
     from canaria.clock import RealClock
     from canaria.guard import AwsGuardClient, Guard, GuardError, GuardOptions, GuardRecords, Mode
-    from canaria.guard.model import GuardEvent
+    from canaria.guard.model import GuardEvent, Source
     from canaria.store import Store
 
     if act not in ("stop", "alarm"):
         fail(f"--act {act!r} (allowed: stop, alarm)")
+    if signals not in ("logs", "metrics"):
+        fail(f"--signals {signals!r} (allowed: logs, metrics)")
     if not 0 < judge_alpha < 1:
         fail(f"--judge-alpha must be in (0, 1), got {judge_alpha}")
     if not 0 <= slow_tolerance_ms < MAX_SLOW_TOLERANCE_MS:
@@ -123,6 +129,7 @@ def guard(
             judge_for=judge_for if lookup else None,
             poll_s=poll,
             webhooks=tuple(webhook or ()),
+            source=Source(signals),
         )
         if local:
             import boto3

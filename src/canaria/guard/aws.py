@@ -271,6 +271,29 @@ class AwsGuardClient:
             if not token:
                 return
 
+    def metric_data(
+        self, queries: list[dict[str, Any]], start: float, end: float
+    ) -> list[dict[str, Any]]:
+        """GetMetricData over [start, end), every page, results merged by query id."""
+        merged: dict[str, dict[str, Any]] = {}
+        token: str | None = None
+        while True:
+            page = self.call(
+                "cloudwatch",
+                "get_metric_data",
+                MetricDataQueries=queries,
+                StartTime=start,
+                EndTime=end,
+                **({"NextToken": token} if token else {}),
+            )
+            for r in page.get("MetricDataResults", []):
+                m = merged.setdefault(r["Id"], {"Id": r["Id"], "Timestamps": [], "Values": []})
+                m["Timestamps"].extend(r.get("Timestamps", []))
+                m["Values"].extend(r.get("Values", []))
+            token = page.get("NextToken")
+            if not token:
+                return list(merged.values())
+
     # ---- acting -------------------------------------------------------------------------
 
     def stop_deployment(self, deployment_id: str, auto_rollback: bool) -> dict[str, Any]:

@@ -42,6 +42,13 @@ class Mode(enum.StrEnum):
     ALARM = "alarm"  # SetAlarmState(ALARM) on an alarm the deployment group watches
 
 
+class Source(enum.StrEnum):
+    """Where the guard reads per-version signals."""
+
+    LOGS = "logs"  # CloudWatch Logs FilterLogEvents: seconds
+    METRICS = "metrics"  # AWS/Lambda metrics by ExecutedVersion, GetMetricData: minutes
+
+
 @dataclass(frozen=True)
 class LambdaTarget:
     """The alias a Lambda deployment moves (``GetDeploymentTarget``'s lambdaFunctionInfo,

@@ -19,10 +19,13 @@ from typing import assert_never
 
 import orjson
 
-from canaria.analysis.judge import Judge
+from canaria.analysis.judge import Judge, TickCounts
 from canaria.clock import Clock
 from canaria.guard.aws import AwsGuardClient, AwsRefused, GuardError, Throttled
 from canaria.guard.logsignals import LogParser, StableDurations, tick_counts
+from canaria.guard.metricsignals import PERIOD_S, SETTLE_S
+from canaria.guard.metricsignals import counts_between as metric_counts
+from canaria.guard.metricsignals import queries as metric_queries
 from canaria.guard.model import (
     Action,
     ActionStatus,
@@ -31,6 +34,7 @@ from canaria.guard.model import (
     LambdaTarget,
     Mode,
     SetAlarmState,
+    Source,
     StopDeployment,
 )
 from canaria.guard.notify import guard_payload, send
@@ -56,6 +60,7 @@ class GuardOptions:
     poll_s: float = 2.0
     lookback_s: float = 30.0
     webhooks: tuple[str, ...] = ()  # URLs told of each decision (CodeDeploy trigger shape)
+    source: Source = Source.LOGS
 
     def __post_init__(self) -> None:
         if (self.stack is None) == (self.application is None):
@@ -179,7 +184,10 @@ class Guard:
             )
         counts = None
         first_canary: float | None = None
-        if observed.status.active:
+        if observed.status.active and self.options.source is Source.METRICS:
+            judge = self._judge(observed.target.function)
+            counts = self._metric_counts(watch, observed.target)
+        elif observed.status.active:
             t = observed.target
             floor = watch.floor_ms
             invocations = watch.parser.feed(
@@ -243,6 +251,18 @@ class Guard:
             self.records.save(record, events)
             for e in events:
                 self._emit(e)
+
+    def _metric_counts(self, watch: _Watch, t: LambdaTarget) -> TickCounts | None:
+        """The minutes that ended at least ``SETTLE_S`` ago and were not read yet."""
+        start = watch.cursor_ms / 1000.0
+        start -= start % PERIOD_S
+        end = self.clock.now() - SETTLE_S
+        end -= end % PERIOD_S
+        if end <= start:
+            return None
+        results = self.client.metric_data(metric_queries(t), start, end)
+        watch.cursor_ms = int(end * 1000)
+        return metric_counts(results, t, start, end)
 
     def _act(self, record: GuardRecord, action: Action) -> GuardRecord:
         now = self.clock.now()

@@ -136,3 +136,45 @@ def test_list_stack_resources_names_the_deployment_groups(hello: Canaria) -> Non
     with pytest.raises(ClientError) as e:
         cfn.list_stack_resources(StackName="other")
     assert code(e) == "ValidationError" and "does not exist" in str(e.value)
+
+
+def test_get_metric_data_by_executed_version(hello: Canaria) -> None:
+    for _ in range(3):
+        assert hello.http("GET", "/hello")[0] == 200
+    now = hello.api().get("/clock")["now"]
+    cw = hello.aws("cloudwatch")
+
+    def query(metric: str, version: str, stat: str = "Sum") -> dict[str, object]:
+        return {
+            "Id": f"{metric.lower()}_{version}",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/Lambda",
+                    "MetricName": metric,
+                    "Dimensions": [
+                        {"Name": "FunctionName", "Value": "HelloFunction"},
+                        {"Name": "Resource", "Value": "HelloFunction:live"},
+                        {"Name": "ExecutedVersion", "Value": version},
+                    ],
+                },
+                "Period": 60,
+                "Stat": stat,
+            },
+        }
+
+    answer = cw.get_metric_data(
+        MetricDataQueries=[query("Invocations", "1"), query("Errors", "1")],
+        StartTime=now - 3600,
+        EndTime=now + 60,
+    )
+    results = {r["Id"]: r for r in answer["MetricDataResults"]}
+    assert sum(results["invocations_1"]["Values"]) >= 3
+    assert sum(results["errors_1"]["Values"]) == 0
+    assert results["invocations_1"]["StatusCode"] == "Complete"
+    with pytest.raises(ClientError) as e:
+        cw.get_metric_data(
+            MetricDataQueries=[query("Duration", "1", "Average")],
+            StartTime=now - 60,
+            EndTime=now,
+        )
+    assert code(e) == "ValidationError" and "Sum of AWS/Lambda" in str(e.value)

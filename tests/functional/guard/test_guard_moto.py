@@ -21,6 +21,8 @@ import pytest
 
 from canaria.clock import ManualClock
 from canaria.guard import ActionStatus, AwsGuardClient, Guard, GuardOptions, GuardRecords, Mode
+from canaria.guard.metricsignals import SETTLE_S
+from canaria.guard.model import Source
 from canaria.store import Store
 from tests.functional.harness import free_port
 
@@ -228,4 +230,59 @@ def test_a_restarted_guard_counts_no_invocation_twice(moto: str, tmp_path: Any) 
     restarted.poll()
     latest = restarted.records.get(dep)
     assert latest is not None and latest.stable_invocations == 16
+    store.close()
+
+
+def test_the_metrics_source_reads_executed_version_minutes(moto: str, tmp_path: Any) -> None:
+    """--signals metrics: AWS/Lambda Invocations and Errors by ExecutedVersion, read with
+    GetMetricData once each minute has settled."""
+    dep = make_deployment(moto)
+    created = (
+        client(moto, "codedeploy")
+        .get_deployment(deploymentId=dep)["deploymentInfo"]["createTime"]
+        .timestamp()
+    )
+    cw = client(moto, "cloudwatch")
+    start = created - created % 60
+
+    def put(version: str, metric: str, value: float, minute: int) -> None:
+        cw.put_metric_data(
+            Namespace="AWS/Lambda",
+            MetricData=[
+                {
+                    "MetricName": metric,
+                    "Dimensions": [
+                        {"Name": "FunctionName", "Value": FUNCTION},
+                        {"Name": "Resource", "Value": f"{FUNCTION}:live"},
+                        {"Name": "ExecutedVersion", "Value": version},
+                    ],
+                    "Timestamp": start + 60 * minute + 30,
+                    "Value": value,
+                    "Unit": "Count",
+                }
+            ],
+        )
+
+    for minute in range(3):
+        put("1", "Invocations", 900, minute)
+        put("1", "Errors", 1, minute)
+        put("2", "Invocations", 100, minute)
+        put("2", "Errors", 30, minute)
+    store = Store.open(str(tmp_path / "state"))
+    guard = Guard(
+        AwsGuardClient(session=session(), endpoint_url=moto),
+        GuardRecords(store),
+        GuardOptions(application="my-app", mode=Mode.DRY_RUN, source=Source.METRICS),
+        ManualClock(start + 60 * 3 + SETTLE_S),  # three whole minutes have settled
+    )
+    guard.poll()
+    record = guard.records.get(dep)
+    assert record is not None
+    assert (record.canary_invocations, record.canary_errors) == (300, 90)
+    assert (record.stable_invocations, record.stable_errors) == (2700, 3)
+    assert record.verdict == "ROLLBACK" and record.action_status is ActionStatus.WOULD
+    guard.poll()  # nothing new has settled: nothing is counted twice
+    again = guard.records.get(dep)
+    assert again is not None and again.canary_invocations == 300
+    assert guard.client.calls["cloudwatch:get_metric_data"] == 1
     store.close()
