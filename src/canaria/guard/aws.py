@@ -37,7 +37,14 @@ from canaria.errors import CanariaError
 from canaria.guard.logsignals import FILTER_PATTERN, LogEvent
 from canaria.guard.model import ACTIVE_STATUSES, AwsStatus, LambdaTarget, Observed
 
-__all__ = ["AwsGuardClient", "AwsRefused", "GuardError", "NoCredentials", "Throttled"]
+__all__ = [
+    "AwsGuardClient",
+    "AwsRefused",
+    "GuardError",
+    "NoCredentials",
+    "Throttled",
+    "appspec_target",
+]
 
 THROTTLE_CODES = frozenset(
     {

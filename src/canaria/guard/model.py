@@ -13,6 +13,22 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+__all__ = [
+    "ACTIVE_STATUSES",
+    "Action",
+    "ActionStatus",
+    "AwsStatus",
+    "GuardEvent",
+    "GuardRecord",
+    "Invocation",
+    "LambdaTarget",
+    "Mode",
+    "Observed",
+    "SetAlarmState",
+    "Source",
+    "StopDeployment",
+]
+
 
 class AwsStatus(enum.StrEnum):
     """CodeDeploy's deployment statuses."""

@@ -9,6 +9,8 @@ from typing import Any
 from canaria.guard.records import GuardRecords, record_to_json
 from canaria.store import Store
 
+__all__ = ["guarded_view"]
+
 
 def guarded_view(store: Store, limit: int = 20, events: int = 5) -> list[dict[str, Any]]:
     records = GuardRecords(store)
