@@ -109,6 +109,7 @@ class AwsGuardClient:
         self._config = config
         self.endpoint_url = endpoint_url  # one endpoint for every service (a stand-in)
         self.calls: collections.Counter[str] = collections.Counter()
+        self._log_groups: dict[str, str] = {}
 
     def _client(self, service: str) -> Any:
         client = self._clients.get(service)
@@ -260,14 +261,29 @@ class AwsGuardClient:
 
     # ---- signals ------------------------------------------------------------------------
 
+    def log_group(self, function: str) -> str:
+        """Where the function logs: its ``LoggingConfig.LogGroup`` if it names one, else
+        ``/aws/lambda/<function>`` (also when the configuration cannot be read)."""
+        group = self._log_groups.get(function)
+        if group is None:
+            group = f"/aws/lambda/{function}"
+            try:
+                config = self.call("lambda", "get_function_configuration", FunctionName=function)
+                group = (config.get("LoggingConfig") or {}).get("LogGroup") or group
+            except AwsRefused:
+                pass  # no lambda:GetFunctionConfiguration, or a stand-in without it
+            self._log_groups[function] = group
+        return group
+
     def log_events(self, function: str, start_ms: int) -> Iterator[LogEvent]:
-        """The lines the guard reads from ``/aws/lambda/<function>`` from ``start_ms`` on."""
+        """The lines the guard reads from the function's log group from ``start_ms`` on."""
+        group = self.log_group(function)
         token: str | None = None
         for _ in range(MAX_LOG_PAGES):
             page = self.call(
                 "logs",
                 "filter_log_events",
-                logGroupName=f"/aws/lambda/{function}",
+                logGroupName=group,
                 startTime=start_ms,
                 filterPattern=FILTER_PATTERN,
                 **({"nextToken": token} if token else {}),

@@ -128,3 +128,58 @@ def test_a_deployment_codedeploy_finishes_is_recorded_untouched(
     assert guard.client.calls["codedeploy:stop_deployment"] == 0
     assert any("CodeDeploy reports Succeeded" in e.message for e in records.events(dep))
     store.close()
+
+
+class LambdaConfig:
+    """Lambda's GetFunctionConfiguration on loopback: a function with its own log group,
+    and one the caller may not read (AccessDeniedException)."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if "/functions/custom/" in self.path:
+                    status, body = (
+                        200,
+                        {
+                            "FunctionName": "custom",
+                            "LoggingConfig": {"LogFormat": "JSON", "LogGroup": "/custom/hello"},
+                        },
+                    )
+                    headers = {}
+                else:
+                    status, body = 403, {"Type": "User", "message": "not authorized"}
+                    headers = {"X-Amzn-ErrorType": "AccessDeniedException"}
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_log_group_comes_from_the_function_s_logging_config() -> None:
+    lam = LambdaConfig()
+    session = boto3.session.Session(
+        aws_access_key_id="k", aws_secret_access_key="s", region_name="eu-west-1"
+    )
+    client = AwsGuardClient(session=session, endpoint_url=lam.url, max_attempts=1)
+    try:
+        assert client.log_group("custom") == "/custom/hello"
+        assert client.log_group("plain") == "/aws/lambda/plain"  # not allowed to look
+        client.log_group("custom")
+        assert client.calls["lambda:get_function_configuration"] == 2  # asked once each
+    finally:
+        lam.close()

@@ -106,9 +106,9 @@ class Lambda:
     """Writes log lines as Lambda does: one stream per environment, the version in its
     name; version 2 fails every request it serves."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, group: str = f"/aws/lambda/{FUNCTION}") -> None:
         self.logs = client(url, "logs")
-        self.group = f"/aws/lambda/{FUNCTION}"
+        self.group = group
         self.logs.create_log_group(logGroupName=self.group)
         self.streams = {"1": "2026/11/30/[1]aaaaaaaaaaaa", "2": "2026/11/30/[2]bbbbbbbbbbbb"}
         for s in self.streams.values():
