@@ -80,6 +80,7 @@ def guard(
     from canaria.cli.main import fail
     from canaria.clock import RealClock
     from canaria.guard import AwsGuardClient, Guard, GuardError, GuardOptions, GuardRecords, Mode
+    from canaria.guard.aws import NoCredentials
     from canaria.guard.model import GuardEvent, Source
     from canaria.store import Store
 
@@ -151,11 +152,15 @@ def guard(
         signal.signal(signal.SIGTERM, _interrupt)  # ends the loop as Ctrl-C does
         store = Store.open(state_dir())
         runner = Guard(client, GuardRecords(store), options, RealClock(), on_event=show)
-        while True:
-            runner.poll()
-            if once:
-                break
+        runner.poll()  # the first poll's errors (credentials, region, stack) end the command
+        while not once:
             time.sleep(runner.next_delay())
+            try:
+                runner.poll()
+            except NoCredentials:
+                raise
+            except GuardError as exc:  # later: say so, keep the evidence, try again
+                show(GuardEvent("-", time.time(), "aws", f"{exc.message}; will retry"))
     except GuardError as exc:
         fail(exc.message)
     except KeyboardInterrupt:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 
 from canaria.clock import RealClock
-from canaria.guard.aws import AwsGuardClient, GuardError
+from canaria.guard.aws import AwsGuardClient, GuardError, NoCredentials
 from canaria.guard.records import GuardRecords
 from canaria.guard.runner import Guard, GuardOptions
 from canaria.store import Store
@@ -45,9 +45,14 @@ class GuardThread:
     def _run(self) -> None:
         try:
             guard = Guard(self._make_client(), GuardRecords(self.store), self.options, RealClock())
-            while not self._stop.is_set():
-                guard.poll()
-                self._stop.wait(guard.next_delay())
+            guard.poll()  # the first poll's errors (credentials, region, stack) end the guard
+            while not self._stop.wait(guard.next_delay()):
+                try:
+                    guard.poll()
+                except NoCredentials:
+                    raise
+                except GuardError as exc:  # later ones: said, and tried again
+                    print(f"guard: {exc.message}; will retry", file=sys.stderr, flush=True)
         except GuardError as exc:
             self.error = exc.message
             print(f"guard stopped: {exc.message}", file=sys.stderr, flush=True)

@@ -136,7 +136,11 @@ class Guard:
             for app, group in self.groups():
                 ids.extend(self.client.active_deployments(app, group))
             for did in dict.fromkeys([*ids, *self._watching]):
-                p = self._guard(did)
+                try:
+                    p = self._guard(did)
+                except AwsRefused as exc:  # this deployment only; the others go on
+                    self._emit(GuardEvent(did, self.clock.now(), "aws", f"{exc.message}; skipped"))
+                    continue
                 if p is not None:
                     plans.append(p)
         except Throttled as exc:
