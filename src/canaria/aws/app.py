@@ -123,6 +123,7 @@ def edge_routes(edge: EdgeBackend) -> list[BaseRoute]:
         lambda_route(base + "/versions", lambda_api.list_versions, "GET"),
         lambda_route(base + "/aliases/{alias}", lambda_api.get_alias, "GET"),
         lambda_route(base + "/aliases/{alias}", lambda_api.update_alias, "PUT"),
+        lambda_route(base + "/configuration", lambda_api.get_function_configuration, "GET"),
         lambda_route(base, lambda_api.get_function, "GET"),
         Route("/", json_protocol, methods=["POST"]),
     ]

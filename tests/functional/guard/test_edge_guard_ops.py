@@ -178,3 +178,11 @@ def test_get_metric_data_by_executed_version(hello: Canaria) -> None:
             EndTime=now,
         )
     assert code(e) == "ValidationError" and "Sum of AWS/Lambda" in str(e.value)
+
+
+def test_get_function_configuration_names_the_log_group(hello: Canaria) -> None:
+    config = hello.aws("lambda").get_function_configuration(FunctionName="HelloFunction")
+    assert config["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/aws/lambda/HelloFunction"}
+    with pytest.raises(ClientError) as e:
+        hello.aws("lambda").get_function_configuration(FunctionName="Nope")
+    assert code(e) == "ResourceNotFoundException"
