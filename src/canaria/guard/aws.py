@@ -280,14 +280,19 @@ class AwsGuardClient:
         group = self.log_group(function)
         token: str | None = None
         for _ in range(MAX_LOG_PAGES):
-            page = self.call(
-                "logs",
-                "filter_log_events",
-                logGroupName=group,
-                startTime=start_ms,
-                filterPattern=FILTER_PATTERN,
-                **({"nextToken": token} if token else {}),
-            )
+            try:
+                page = self.call(
+                    "logs",
+                    "filter_log_events",
+                    logGroupName=group,
+                    startTime=start_ms,
+                    filterPattern=FILTER_PATTERN,
+                    **({"nextToken": token} if token else {}),
+                )
+            except AwsRefused as exc:
+                if exc.aws_code == "ResourceNotFoundException":
+                    return  # Lambda creates the group with its first line: nothing yet
+                raise
             for raw in page.get("events", []):
                 yield LogEvent.from_aws(raw)
             token = page.get("nextToken")

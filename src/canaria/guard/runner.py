@@ -106,6 +106,7 @@ class Guard:
         self._watching: dict[str, _Watch] = {}
         self.throttled_polls = 0
         self._throttled_streak = 0
+        self._resumed = False
 
     def groups(self) -> list[tuple[str, str]]:
         if self._groups is None:
@@ -133,8 +134,17 @@ class Guard:
         plans: list[GuardPlan] = []
         try:
             ids: list[str] = []
-            for app, group in self.groups():
+            groups = self.groups()
+            for app, group in groups:
                 ids.extend(self.client.active_deployments(app, group))
+            if not self._resumed:
+                # a deployment watched before a restart that ended meanwhile: read its end
+                ids += [
+                    r.deployment_id
+                    for r in self.records.recent(100)
+                    if r.status.active and (r.application, r.group) in groups
+                ]
+                self._resumed = True
             for did in dict.fromkeys([*ids, *self._watching]):
                 try:
                     p = self._guard(did)

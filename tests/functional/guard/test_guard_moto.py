@@ -286,3 +286,29 @@ def test_the_metrics_source_reads_executed_version_minutes(moto: str, tmp_path: 
     assert again is not None and again.canary_invocations == 300
     assert guard.client.calls["cloudwatch:get_metric_data"] == 1
     store.close()
+
+
+def test_a_deployment_that_ended_while_the_guard_was_down_is_recorded(
+    moto: str, tmp_path: Any
+) -> None:
+    """A restarted guard reads again the deployments it left in progress, even those that
+    CodeDeploy no longer lists as active."""
+    from dataclasses import replace
+
+    from canaria.guard.model import AwsStatus
+
+    dep = make_deployment(moto)
+    store = Store.open(str(tmp_path / "state"))
+    first = guard_for(moto, store, Mode.STOP)
+    first.poll()
+    record = first.records.get(dep)
+    assert record is not None and record.status is AwsStatus.CREATED
+    # As if it had been InProgress when the guard stopped (moto's never leave Created),
+    # and the group's name were another: the deployment is not among those listed now.
+    first.records.save(replace(record, status=AwsStatus.IN_PROGRESS))
+    restarted = guard_for(moto, store, Mode.STOP)
+    restarted.poll()
+    again = restarted.records.get(dep)
+    assert again is not None and again.status is AwsStatus.CREATED  # read from AWS again
+    assert any("CodeDeploy reports Created" in e.message for e in restarted.records.events(dep))
+    store.close()
