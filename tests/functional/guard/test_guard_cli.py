@@ -48,6 +48,9 @@ def test_dry_run_against_the_local_edge_shows_in_status(hello: Canaria) -> None:
     assert hello.api().get(f"/deployments/{dep}")["state"] == "AllowTraffic"  # untouched
     text = hello.cli("status")
     assert "guarded AWS deployments" in text.stdout and dep in text.stdout
+    detail = hello.api().get(f"/guarded/{dep}")  # every event, for the record
+    assert [e["kind"] for e in detail["events"]][:2] == ["watch", "judge"]
+    assert detail["events"][-1]["message"].startswith("dry run: would call")
 
 
 def test_a_stack_that_does_not_exist_is_refused(hello: Canaria) -> None:
