@@ -476,6 +476,12 @@ class Platform:
             deployment_id, Command.STOP if rollback else Command.STOP_NO_ROLLBACK
         )
 
+    async def set_alarm_state(self, name: str, state: str, reason: str) -> None:
+        if self.app is None or name not in self.app.alarms:
+            raise NotFound(f"Alarm {name} does not exist")
+        self.signals.set_alarm_state(name, state, reason, self.clock.now())
+        self.controller.poke()
+
     # ---- HookRunner ----------------------------------------------------------------------
 
     async def run_hook(self, function: str, payload: Mapping[str, str]) -> str | None:

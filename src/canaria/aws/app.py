@@ -7,13 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from canaria.aws import codedeploy_api, lambda_api, stepfunctions_api
+from canaria.aws import (
+    cloudformation_api,
+    cloudwatch_api,
+    codedeploy_api,
+    codedeploy_targets,
+    lambda_api,
+    logs_api,
+    stepfunctions_api,
+)
 from canaria.aws.backend import EdgeBackend
 from canaria.aws.responses import AMZ_JSON_10, AMZ_JSON_11, json_error, rest_error
 from canaria.aws.sigv4 import verify
@@ -22,9 +31,16 @@ JsonHandler = Callable[[EdgeBackend, dict[str, Any]], Awaitable[Response]]
 
 # X-Amz-Target prefix -> (operations, content type); more services register here.
 TARGETS: dict[str, tuple[dict[str, JsonHandler], str]] = {
-    "CodeDeploy_20141006": (codedeploy_api.OPERATIONS, AMZ_JSON_11),
+    "CodeDeploy_20141006": (
+        {**codedeploy_api.OPERATIONS, **codedeploy_targets.OPERATIONS},
+        AMZ_JSON_11,
+    ),
     "AWSStepFunctions": (stepfunctions_api.OPERATIONS, AMZ_JSON_10),
+    "Logs_20140328": (logs_api.OPERATIONS, AMZ_JSON_11),
+    "GraniteServiceVersion20100801": (cloudwatch_api.OPERATIONS, AMZ_JSON_10),
 }
+# Query-protocol services (form-encoded ``Action=…``, XML answers), by action.
+QUERY_ACTIONS = cloudformation_api.OPERATIONS
 
 
 def _url(request: Request) -> str:
@@ -54,7 +70,27 @@ def edge_routes(edge: EdgeBackend) -> list[BaseRoute]:
 
         return Route(path, endpoint, methods=[method])
 
+    async def query_protocol(request: Request) -> Response:
+        problem = await _authenticate(edge, request)
+        if problem is not None:
+            return cloudformation_api.query_error("InvalidClientTokenId", problem, 403)
+        params = {k: v for k, v in parse_qsl((await request.body()).decode(), True)}
+        action = params.get("Action", "")
+        handler = QUERY_ACTIONS.get(action)
+        if handler is None:
+            return cloudformation_api.query_error(
+                "InvalidAction",
+                f"action {action!r} is not supported by canaria "
+                f"(supported: {', '.join(sorted(QUERY_ACTIONS))})",
+            )
+        return await handler(edge, params)
+
     async def json_protocol(request: Request) -> Response:
+        content_type = request.headers.get("content-type", "")
+        if "x-amz-target" not in request.headers and content_type.startswith(
+            "application/x-www-form-urlencoded"
+        ):
+            return await query_protocol(request)
         target = request.headers.get("x-amz-target", "")
         prefix, _, operation = target.partition(".")
         service = TARGETS.get(prefix)
@@ -87,6 +123,7 @@ def edge_routes(edge: EdgeBackend) -> list[BaseRoute]:
         lambda_route(base + "/versions", lambda_api.list_versions, "GET"),
         lambda_route(base + "/aliases/{alias}", lambda_api.get_alias, "GET"),
         lambda_route(base + "/aliases/{alias}", lambda_api.update_alias, "PUT"),
+        lambda_route(base + "/configuration", lambda_api.get_function_configuration, "GET"),
         lambda_route(base, lambda_api.get_function, "GET"),
         Route("/", json_protocol, methods=["POST"]),
     ]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from canaria.analysis import Metrics
 from canaria.aws.states import StateMachines
 from canaria.clock import Clock
-from canaria.models import Alias, FunctionSpec, InvokeResult, Version
+from canaria.logbook import LogBook
+from canaria.models import Alias, Application, FunctionSpec, InvokeResult, Version
 from canaria.models.deployment import Deployment, HookStatus
 from canaria.store import Store
 
@@ -17,6 +19,9 @@ class EdgeBackend(Protocol):
     access_key: str
     secret_key: str
     state_machines: StateMachines
+    app: Application | None  # the loaded template (CodeDeploy groups, alarms, stack)
+    logbook: LogBook  # the functions' log lines (CloudWatch Logs FilterLogEvents)
+    metrics: Metrics  # per-version metrics (CloudWatch GetMetricData)
 
     def function_spec(self, name: str) -> FunctionSpec: ...
 
@@ -33,3 +38,5 @@ class EdgeBackend(Protocol):
     ) -> None: ...
 
     async def stop_deployment(self, deployment_id: str, rollback: bool) -> Deployment: ...
+
+    async def set_alarm_state(self, name: str, state: str, reason: str) -> None: ...

@@ -136,6 +136,21 @@ async def get_function(edge: EdgeBackend, request: Request) -> Response:
     )
 
 
+async def get_function_configuration(edge: EdgeBackend, request: Request) -> Response:
+    """GetFunctionConfiguration; ``LoggingConfig`` names the log group the edge's
+    FilterLogEvents serves for the function (as Lambda's default, ``/aws/lambda/<name>``)."""
+    try:
+        name, qualifier = parse_function(
+            request.path_params["name"], request.query_params.get("Qualifier")
+        )
+        v, shown = _version_for(edge, name, qualifier)
+    except CanariaError as exc:
+        return rest_error_from(exc)
+    config = version_configuration(edge, v, shown)
+    config["LoggingConfig"] = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"}
+    return json_response(config)
+
+
 async def publish_version(edge: EdgeBackend, request: Request) -> Response:
     try:
         name, _ = parse_function(request.path_params["name"])

@@ -17,6 +17,7 @@ from rich.live import Live
 
 from canaria.cli import render
 from canaria.cli.client import ApiError, Client, state_dir
+from canaria.cli.guard import guard
 from canaria.cli.simulate import simulate
 from canaria.models import MAX_SLOW_TOLERANCE_MS
 
@@ -138,6 +139,13 @@ def up(
     clock: Annotated[
         str, typer.Option(help="real | manual (tests: time moves only via POST /canaria/v1/clock)")
     ] = "real",
+    guard_stack: Annotated[
+        str | None, typer.Option(help="also run `canaria guard` on this AWS stack")
+    ] = None,
+    guard_act: Annotated[str, typer.Option(help="the guard's action: stop | dry-run")] = "stop",
+    guard_local: Annotated[
+        bool, typer.Option(help="the guard watches this canaria's own edge (a rehearsal)")
+    ] = False,
 ) -> None:
     """Run the application: gateway, edge, controller, dashboard."""
     from canaria.clock import Clock, ManualClock, clock_from_scale
@@ -151,6 +159,8 @@ def up(
         fail(f"--clock {clock!r} (allowed: real, manual)")
     if split not in ("deterministic", "random"):
         fail(f"--split {split!r} (allowed: deterministic, random)")
+    if guard_act not in ("stop", "dry-run"):
+        fail(f"--guard-act {guard_act!r} (allowed: stop, dry-run)")
     template = _template(template)
     options = Options(
         state_dir=state_dir(),
@@ -188,9 +198,17 @@ def up(
         typer.echo(f"dashboard  {platform.control_url}/?token={platform.token}")
         if time_scale != 1:
             typer.echo(f"time runs {time_scale:g}x faster than the wall clock")
+        guard = None
+        if guard_stack:
+            from canaria.cli.guard import background_guard
+
+            guard = background_guard(guard_stack, guard_act, guard_local, platform)
+            typer.echo(f"guard      stack {guard_stack} ({guard_act})")
         sys.stdout.flush()
         await server.wait()
         typer.echo("stopping…")
+        if guard is not None:
+            guard.stop()
         await server.stop()
         return 0
 
@@ -448,6 +466,7 @@ def promote(
 
 
 app.command()(simulate)
+app.command()(guard)
 
 
 # ---- setup and demo -----------------------------------------------------------------------

@@ -47,7 +47,32 @@ def status_tables(status: dict[str, Any]) -> Group:
         parts.append(deployment_panel(d))
     if not status["deployments"]:
         parts.append(Text("no deployment in progress"))
+    if status.get("guarded"):
+        parts.append(guarded_table(status["guarded"]))
     return Group(*parts)
+
+
+def guarded_table(guarded: list[dict[str, Any]]) -> Table:
+    """AWS CodeDeploy deployments watched by `canaria guard`."""
+    t = Table(title="guarded AWS deployments (canaria guard)")
+    for col in ("deployment", "function:alias", "versions", "status", "evidence", "decision"):
+        t.add_column(col)
+    for g in guarded:
+        evidence = ", ".join(f"{m} {v:.3g}" for m, v in sorted(g["evidence"].items())) or "-"
+        decision = g["verdict"] or "watching"
+        if g["action"]:
+            decision += f"; {g['action_status']}: {g['action']}"
+            if g["answer"]:
+                decision += f" → {g['answer']}"
+        t.add_row(
+            g["deployment_id"],
+            f"{g['function']}:{g['alias']}",
+            f"{g['current_version']} → {g['target_version']}",
+            g["status"],
+            evidence,
+            Text(decision, style="red" if g["verdict"] == "ROLLBACK" else ""),
+        )
+    return t
 
 
 def deployment_panel(d: dict[str, Any]) -> Table:

@@ -23,7 +23,8 @@ from canaria.control.views import (
 )
 from canaria.controller.deployments import judge_override
 from canaria.controller.plan import Command
-from canaria.errors import CanariaError, InvalidRequest
+from canaria.errors import CanariaError, InvalidRequest, NotFound
+from canaria.guard.views import guarded_detail, guarded_view
 from canaria.models.deployment import Deployment
 
 if TYPE_CHECKING:
@@ -146,6 +147,7 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
                 },
                 "alarms": p.signals.alarm_states_view(),
                 "deployments": [deployment_detail(d) for d in active],
+                "guarded": guarded_view(p.store),
                 "skipped": [
                     {"logical_id": s.logical_id, "type": s.type, "reason": s.reason}
                     for s in (app.skipped if app else ())
@@ -176,6 +178,13 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
                 "deployment": deployment_detail(d),
             }
         )
+
+    async def guarded(request: Request) -> Response:
+        """An AWS deployment `canaria guard` watched: record, evidence and every event."""
+        view = guarded_detail(p.store, request.path_params["id"])
+        if view is None:
+            raise NotFound(f"canaria guard has not seen deployment {request.path_params['id']}")
+        return ok(view)
 
     async def create_deployment(request: Request) -> Response:
         body = await json_body(request)
@@ -344,6 +353,7 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
         ("/deployments", create_deployment, "POST"),
         ("/deployments/{id}", get_deployment, "GET"),
         ("/deployments/{id}/events", events, "GET"),
+        ("/guarded/{id}", guarded, "GET"),
         ("/deployments/{id}/stop", command(Command.STOP), "POST"),
         ("/deployments/{id}/promote", command(Command.PROMOTE), "POST"),
         ("/functions/{fn}/rollback", rollback, "POST"),

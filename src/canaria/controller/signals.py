@@ -112,6 +112,12 @@ class LocalSignals:
     def stop(self) -> None:
         self._stopping = True
 
+    def set_alarm_state(self, name: str, state: str, reason: str, now: float) -> None:
+        """CloudWatch's SetAlarmState: the state holds until an evaluation changes it (an
+        alarm with ``TreatMissingData: ignore`` and no data keeps it)."""
+        self._states[name] = (state, reason, now)
+        self.store.put_alarm_state(name, state, reason, now)
+
     def alarms_in_alarm(self, now: float) -> tuple[str, ...]:
         return tuple(n for n, (state, _, _) in self._states.items() if state == "ALARM")
 

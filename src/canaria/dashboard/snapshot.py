@@ -24,6 +24,7 @@ from canaria.control.views import (
 )
 from canaria.controller.signals import LocalSignals
 from canaria.errors import NotFound
+from canaria.guard.views import guarded_view
 from canaria.models import Application
 from canaria.models.deployment import (
     Deployment,
@@ -112,6 +113,7 @@ def snapshot(p: DashboardSource, blast: BlastRadius, focus_id: str | None = None
         "functions": overview(p, now),
         "alarms": p.signals.alarm_states_view(),
         "history": [history_row(p, blast, d, now) for d in recent],
+        "guarded": guarded_view(p.store),
         "focus": focus_view(p, focus, now) if focus else None,
         "pinned": bool(focus_id) and focus is not None and focus.id == focus_id,
     }

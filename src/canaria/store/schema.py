@@ -151,3 +151,26 @@ executions = Table(
     Column("started_at", Float, nullable=False),
     Column("stopped_at", Float, nullable=True),
 )
+
+# AWS CodeDeploy deployments that ``canaria guard`` watches: the judge's state, the verdict
+# and the one action taken, so a restarted guard resumes and never acts twice.
+guarded_deployments = Table(
+    "guarded_deployments",
+    metadata,
+    Column("deployment_id", String(64), primary_key=True),
+    Column("application", String(256), nullable=False),
+    Column("status", String(32), nullable=False, index=True),
+    Column("body", Text, nullable=False),  # the whole GuardRecord as JSON
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False, index=True),
+)
+
+guard_events = Table(
+    "guard_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deployment_id", String(64), nullable=False, index=True),
+    Column("time", Float, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("message", Text, nullable=False),
+)

@@ -130,3 +130,23 @@ async def test_a_long_window_is_binned_to_a_bounded_number_of_points(world: Worl
     for rows in focus["series"]["Hello"].values():
         assert len(rows) <= MAX_POINTS + 1
     assert len(focus["evidence_history"]) <= MAX_POINTS + 1
+
+
+def test_guarded_aws_deployments_are_shown_beside_local_ones(world: World) -> None:
+    from canaria.guard.model import ActionStatus, AwsStatus, GuardEvent, GuardRecord, Mode
+    from canaria.guard.records import GuardRecords
+
+    assert snapshot(world, BlastRadius(since=0))["guarded"] == []
+    record = GuardRecord(
+        "d-AWS123456", "my-app", "HelloGroup", "my-app-Hello-X", "live", "5", "6",
+        AwsStatus.STOPPED, Mode.STOP, judge={"evidence": {"errors": 512.0}},
+        verdict="ROLLBACK", action="codedeploy StopDeployment(...)",
+        action_status=ActionStatus.DONE, answer="{}", created_at=1.0, updated_at=2.0,
+    )  # fmt: skip
+    GuardRecords(world.store).save(record, [GuardEvent("d-AWS123456", 2.0, "action", "stopped")])
+    guarded = snapshot(world, BlastRadius(since=0))["guarded"]
+    assert [(g["deployment_id"], g["verdict"], g["status"]) for g in guarded] == [
+        ("d-AWS123456", "ROLLBACK", "Stopped")
+    ]
+    assert guarded[0]["evidence"] == {"errors": 512.0}
+    assert guarded[0]["events"][-1]["message"] == "stopped"

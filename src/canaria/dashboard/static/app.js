@@ -102,6 +102,18 @@ function renderHistory(snap) {
   $("#history tbody").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 8 }, "no deployments yet"))]));
 }
 
+function renderGuarded(snap) {
+  const rows = (snap.guarded || []).map((g) => {
+    const evidence = Object.entries(g.evidence).map(([m, v]) => `${m} ${Number(v).toPrecision(3)}`).join(", ");
+    let decision = g.verdict || "watching";
+    if (g.action) decision += `; ${g.action_status}: ${g.action}${g.answer ? ` → ${g.answer}` : ""}`;
+    const last = g.events.length ? g.events[g.events.length - 1] : null;
+    return [g.deployment_id, `${g.function}:${g.alias}`, `${g.current_version} → ${g.target_version}`,
+      pill(g.status, g.status), evidence || "-", decision, last ? `${clockTime(last.time)} ${last.message}` : ""];
+  });
+  fill($("#guarded tbody"), rows, "none: run canaria guard --stack NAME (see the README)");
+}
+
 // ---- charts ----------------------------------------------------------------------------
 
 const COLORS = ["#4c78a8", "#e45756", "#54a24b", "#b279a2", "#f58518", "#72b7b2"];
@@ -244,6 +256,7 @@ function render(snap) {
   renderFunctions(snap);
   renderAlarms(snap);
   renderHistory(snap);
+  renderGuarded(snap);
   renderFocus(snap);
 }
 

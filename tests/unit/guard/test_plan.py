@@ -1,0 +1,171 @@
+"""The guard's pure decision: watch, judge, act once, never after AWS finished."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from canaria.analysis.judge import Judge, TickCounts
+from canaria.guard.model import (
+    ActionStatus,
+    AwsStatus,
+    LambdaTarget,
+    Mode,
+    Observed,
+    SetAlarmState,
+    StopDeployment,
+)
+from canaria.guard.plan import plan
+from canaria.models import JudgeSettings
+
+JUDGE = Judge(JudgeSettings())
+TARGET = LambdaTarget("my-app-Hello-AbC", "live", "5", "6")
+
+
+def observed(status: AwsStatus = AwsStatus.IN_PROGRESS) -> Observed:
+    return Observed("d-ABCDEFGHI", "my-app", "HelloGroup", status, TARGET, 1000.0, "Canary")
+
+
+def bad_tick() -> TickCounts:
+    # the canary fails all 3 of its requests, the stable version none of its 27
+    return TickCounts(3, 27, 3, 0, 0, 0, 0, 0)
+
+
+def good_tick() -> TickCounts:
+    return TickCounts(3, 27, 0, 1, 0, 0, 0, 0)
+
+
+def test_first_poll_starts_watching_and_records_the_target() -> None:
+    p = plan(None, observed(), None, judge=JUDGE, mode=Mode.STOP, alarm_name=None, now=5.0)
+    assert p.actions == ()
+    assert p.record.function == TARGET.function and p.record.target_version == "6"
+    assert [e.kind for e in p.events] == ["watch"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        (Mode.STOP, StopDeployment("d-ABCDEFGHI")),
+        (Mode.ALARM, SetAlarmState("canaria-judge", "")),
+        (Mode.DRY_RUN, None),
+    ],
+)
+def test_a_bad_canary_is_acted_on_once_per_mode(mode: Mode, expected: object) -> None:
+    record = None
+    actions = []
+    for i in range(5):
+        p = plan(
+            record,
+            observed(),
+            bad_tick(),
+            judge=JUDGE,
+            mode=mode,
+            alarm_name="canaria-judge",
+            now=10.0 + i,
+        )
+        record = p.record
+        actions.extend(p.actions)
+    assert record is not None and record.verdict == "ROLLBACK"
+    if expected is None:
+        assert actions == [] and record.action_status is ActionStatus.WOULD
+        assert record.action is not None and "StopDeployment" in record.action
+    else:
+        assert len(actions) == 1 and actions[0].kind == expected.kind  # type: ignore[attr-defined]
+        assert record.action_status is ActionStatus.REQUESTED
+
+
+def test_a_good_canary_is_left_alone() -> None:
+    record = None
+    for i in range(50):
+        p = plan(
+            record, observed(), good_tick(), judge=JUDGE, mode=Mode.STOP, alarm_name=None, now=i
+        )
+        record = p.record
+        assert p.actions == ()
+    assert record is not None and record.verdict is None and record.canary_invocations == 150
+
+
+def test_after_a_restart_a_requested_action_is_not_repeated() -> None:
+    record = None
+    for i in range(5):
+        record = plan(
+            record, observed(), bad_tick(), judge=JUDGE, mode=Mode.STOP, alarm_name=None, now=i
+        ).record
+    assert record is not None and record.action_status is ActionStatus.REQUESTED
+    again = plan(
+        record, observed(), bad_tick(), judge=JUDGE, mode=Mode.STOP, alarm_name=None, now=9
+    )
+    assert again.actions == ()
+
+
+def test_a_deployment_aws_finished_is_recorded_not_acted_on() -> None:
+    record = plan(
+        None, observed(), None, judge=JUDGE, mode=Mode.STOP, alarm_name=None, now=1
+    ).record
+    # the evidence is already damning, but CodeDeploy stopped the deployment on its own
+    damning = replace(record, verdict="ROLLBACK")
+    p = plan(
+        damning,
+        observed(AwsStatus.STOPPED),
+        bad_tick(),
+        judge=JUDGE,
+        mode=Mode.STOP,
+        alarm_name=None,
+        now=2,
+    )
+    assert p.actions == ()
+    assert p.record.status is AwsStatus.STOPPED
+    assert any("Stopped" in e.message for e in p.events)
+
+
+def test_bad_input_is_refused() -> None:
+    with pytest.raises(ValueError, match="alarm"):
+        plan(None, observed(), None, judge=JUDGE, mode=Mode.ALARM, alarm_name=None, now=0)
+    with pytest.raises(ValueError, match="no Lambda target"):
+        plan(
+            None,
+            replace(observed(), target=None),
+            None,
+            judge=JUDGE,
+            mode=Mode.STOP,
+            alarm_name=None,
+            now=0,
+        )
+
+
+def test_alarm_mode_sets_the_alarm_back_to_ok_once_codedeploy_finished() -> None:
+    record = None
+    for i in range(5):
+        record = plan(
+            record,
+            observed(),
+            bad_tick(),
+            judge=JUDGE,
+            mode=Mode.ALARM,
+            alarm_name="canaria-judge",
+            now=i,
+        ).record
+    assert record is not None
+    acted = replace(record, action_status=ActionStatus.DONE)
+    p = plan(
+        acted,
+        observed(AwsStatus.STOPPED),
+        None,
+        judge=JUDGE,
+        mode=Mode.ALARM,
+        alarm_name="canaria-judge",
+        now=9,
+    )
+    assert [(a.kind, getattr(a, "state", None)) for a in p.actions] == [("SetAlarmState", "OK")]
+    assert p.record.alarm_reset
+    again = plan(
+        p.record,
+        observed(AwsStatus.STOPPED),
+        None,
+        judge=JUDGE,
+        mode=Mode.ALARM,
+        alarm_name="canaria-judge",
+        now=10,
+    )
+    assert again.actions == ()
