@@ -17,6 +17,19 @@ from canaria.models.app import (
     TriggerConfig,
 )
 from canaria.models.runtime import Alias, InvokeResult, Version
+from canaria.models.services import (
+    BucketSpec,
+    EventBusSpec,
+    GeneratedSecret,
+    ParameterSpec,
+    QueueSpec,
+    RuleSpec,
+    RuleTarget,
+    SecretSpec,
+    ServiceResource,
+    SubscriptionSpec,
+    TopicSpec,
+)
 
 __all__ = [
     "MAX_SLOW_TOLERANCE_MS",
@@ -24,16 +37,27 @@ __all__ = [
     "Alias",
     "ApiSpec",
     "Application",
+    "BucketSpec",
     "DeploymentConfigSpec",
     "DeploymentPreference",
+    "EventBusSpec",
     "FunctionConfig",
     "FunctionSpec",
+    "GeneratedSecret",
     "InvokeResult",
     "JudgeSettings",
+    "ParameterSpec",
+    "QueueSpec",
     "RouteSpec",
+    "RuleSpec",
+    "RuleTarget",
+    "SecretSpec",
+    "ServiceResource",
     "SkippedResource",
     "StateMachineSpec",
+    "SubscriptionSpec",
     "TableSpec",
+    "TopicSpec",
     "TriggerConfig",
     "Version",
 ]

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from canaria.aws.arns import function_arn
 from canaria.models import (
     AlarmSpec,
     ApiSpec,
@@ -49,6 +50,8 @@ from canaria.template.resources import (
     skipped,
     step_lists,
 )
+from canaria.template.services import TYPES as SERVICE_TYPES
+from canaria.template.services import build_service_resources
 from canaria.template.statemachines import build_state_machine
 from canaria.template.tables import build_simple_table, build_table
 from canaria.template.yamlload import load_document
@@ -81,7 +84,7 @@ RESOURCE_ATTRIBUTES = (
     "Connectors",
 )
 OTHER_HANDLED = (TABLE, ALARM, DEPLOYMENT_CONFIG, SFN_STATE_MACHINE)
-HANDLED = (FUNCTION, API, HTTP_API, SIMPLE_TABLE, SAM_STATE_MACHINE, *OTHER_HANDLED)
+HANDLED = (FUNCTION, API, HTTP_API, SIMPLE_TABLE, SAM_STATE_MACHINE, *OTHER_HANDLED, *SERVICE_TYPES)
 SERVERLESS_SKIPPED = (
     "AWS::Serverless::LayerVersion",
     "AWS::Serverless::Application",
@@ -255,6 +258,9 @@ def _build(
         if any(m.name == machine.name for m in machines.values()):
             raise e.where.error(f"state machine name {machine.name!r} is used twice")
         machines[e.logical_id] = machine
+    services = build_service_resources(
+        ctx, of(*SERVICE_TYPES), {function_arn(e.logical_id): e.logical_id for e in of(FUNCTION)}
+    )
     functions: dict[str, FunctionSpec] = {}
     routes: dict[tuple[str, str, str], str] = {}
     for e in of(FUNCTION):
@@ -281,6 +287,7 @@ def _build(
         deployment_configs=configs,
         tables=tables,
         state_machines=machines,
+        services=services,
         skipped=tuple(skipped_resources),
         warnings=tuple(ctx.warnings),
         parameters=parameters,

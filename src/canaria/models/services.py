@@ -1,0 +1,135 @@
+"""The template's resources of the AWS services canaria serves through its services engine:
+S3 buckets, SQS queues, SNS topics and subscriptions, SSM parameters, Secrets Manager
+secrets, EventBridge buses and rules. Each is the request that creates it, resolved."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    logical_id: str
+    name: str
+    versioning: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    logical_id: str
+    name: str
+    attributes: Mapping[str, str] = field(default_factory=dict)  # CreateQueue Attributes
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    logical_id: str
+    name: str
+    attributes: Mapping[str, str] = field(default_factory=dict)  # CreateTopic Attributes
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SubscriptionSpec:
+    logical_id: str
+    topic_arn: str
+    protocol: str  # sqs | sns | http | https | email | lambda | ...
+    endpoint: str
+    attributes: Mapping[str, str] = field(default_factory=dict)  # RawMessageDelivery, ...
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    logical_id: str
+    name: str
+    type: str  # String | StringList
+    value: str
+    description: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GeneratedSecret:
+    """``GenerateSecretString``: a random password, alone or as one key of a JSON object."""
+
+    length: int = 32
+    exclude_characters: str = ""
+    exclude_numbers: bool = False
+    exclude_punctuation: bool = False
+    exclude_uppercase: bool = False
+    exclude_lowercase: bool = False
+    include_space: bool = False
+    require_each_included_type: bool = True
+    template: str | None = None  # SecretStringTemplate (a JSON object)
+    key: str | None = None  # GenerateStringKey
+
+    def classes(self) -> tuple[str, ...]:
+        """The character classes a password draws from, exclusions applied; each class a
+        password must contain when ``require_each_included_type``."""
+        wanted = (
+            ("abcdefghijklmnopqrstuvwxyz", self.exclude_lowercase),
+            ("ABCDEFGHIJKLMNOPQRSTUVWXYZ", self.exclude_uppercase),
+            ("0123456789", self.exclude_numbers),
+            (PUNCTUATION, self.exclude_punctuation),
+            (" ", not self.include_space),
+        )
+        out = []
+        for chars, excluded in wanted:
+            kept = "".join(c for c in chars if c not in self.exclude_characters)
+            if not excluded and kept:
+                out.append(kept)
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    logical_id: str
+    name: str
+    secret_string: str | None = None
+    generate: GeneratedSecret | None = None
+    description: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EventBusSpec:
+    logical_id: str
+    name: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RuleTarget:
+    id: str
+    arn: str
+    input: str | None = None
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    logical_id: str
+    name: str
+    event_bus: str  # "default" or a bus name
+    event_pattern: Mapping[str, Any] | None = None
+    schedule_expression: str | None = None
+    state: str = "ENABLED"
+    description: str = ""
+    targets: tuple[RuleTarget, ...] = ()
+
+
+ServiceResource = (
+    BucketSpec
+    | QueueSpec
+    | TopicSpec
+    | SubscriptionSpec
+    | ParameterSpec
+    | SecretSpec
+    | EventBusSpec
+    | RuleSpec
+)

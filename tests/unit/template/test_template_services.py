@@ -1,0 +1,292 @@
+"""S3, SQS, SNS, SSM, Secrets Manager and EventBridge resources: specs, names, Ref and
+GetAtt as CloudFormation documents them, and bad input named where it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from canaria.models import (
+    BucketSpec,
+    EventBusSpec,
+    ParameterSpec,
+    QueueSpec,
+    RuleSpec,
+    SecretSpec,
+    SubscriptionSpec,
+    TopicSpec,
+)
+from canaria.template import load
+from tests.unit.template.template_helpers import fails, function, line_of, resources, write
+
+ACCOUNT_REGION = "us-east-1:123456789012"
+
+APP = resources(
+    function(
+        "Fn",
+        """\
+        Environment:
+          Variables:
+            BUCKET: !Ref Uploads
+            BUCKET_ARN: !GetAtt Uploads.Arn
+            BUCKET_DOMAIN: !GetAtt Uploads.RegionalDomainName
+            QUEUE_URL: !Ref Jobs
+            QUEUE_ARN: !GetAtt Jobs.Arn
+            QUEUE_NAME: !GetAtt Jobs.QueueName
+            FIFO_URL: !GetAtt Orders.QueueUrl
+            TOPIC: !Ref Alerts
+            TOPIC_NAME: !GetAtt Alerts.TopicName
+            PARAM: !Ref Setting
+            PARAM_VALUE: !GetAtt Setting.Value
+            SECRET: !Ref DbSecret
+            SECRET_ID: !GetAtt DbSecret.Id
+            BUS: !Ref Bus
+            BUS_ARN: !GetAtt Bus.Arn
+            RULE: !Ref OnOrder
+            RULE_ARN: !GetAtt OnOrder.Arn
+        """,
+    ),
+    """\
+  Uploads:
+    Type: AWS::S3::Bucket
+    Properties:
+      VersioningConfiguration: {Status: Enabled}
+      Tags: [{Key: team, Value: core}]
+  Jobs:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 30
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt JobsDlq.Arn
+        maxReceiveCount: 3
+  JobsDlq:
+    Type: AWS::SQS::Queue
+  Orders:
+    Type: AWS::SQS::Queue
+    Properties:
+      FifoQueue: true
+      ContentBasedDeduplication: true
+  Alerts:
+    Type: AWS::SNS::Topic
+    Properties:
+      TopicName: alerts
+      Subscription:
+        - Protocol: sqs
+          Endpoint: !GetAtt Jobs.Arn
+  Setting:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Name: /app/setting
+      Type: String
+      Value: blue
+  DbSecret:
+    Type: AWS::SecretsManager::Secret
+    Properties:
+      GenerateSecretString:
+        SecretStringTemplate: '{"username": "admin"}'
+        GenerateStringKey: password
+        PasswordLength: 16
+        ExcludeCharacters: '"@/\\'
+  Bus:
+    Type: AWS::Events::EventBus
+    Properties:
+      Name: orders
+  OnOrder:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !Ref Bus
+      EventPattern:
+        source: [shop]
+      Targets:
+        - Id: toQueue
+          Arn: !GetAtt Jobs.Arn
+""",
+)
+
+
+def test_resources_become_specs_in_creation_order(tmp_path: Path) -> None:
+    app = load(write(tmp_path, APP))
+    s = app.services
+    assert s["Uploads"] == BucketSpec("Uploads", "app-uploads", True, {"team": "core"})
+    jobs = s["Jobs"]
+    assert isinstance(jobs, QueueSpec) and jobs.name == "app-Jobs"
+    assert jobs.attributes["VisibilityTimeout"] == "30"
+    assert (
+        '"deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:app-JobsDlq"'
+        in (jobs.attributes["RedrivePolicy"])
+    )
+    orders = s["Orders"]
+    assert isinstance(orders, QueueSpec) and orders.name == "app-Orders.fifo"
+    assert orders.attributes["FifoQueue"] == "true"
+    assert s["Alerts"] == TopicSpec("Alerts", "alerts")
+    assert s["Alerts.Subscription[0]"] == SubscriptionSpec(
+        "Alerts.Subscription[0]",
+        f"arn:aws:sns:{ACCOUNT_REGION}:alerts",
+        "sqs",
+        f"arn:aws:sqs:{ACCOUNT_REGION}:app-Jobs",
+    )
+    assert s["Setting"] == ParameterSpec("Setting", "/app/setting", "String", "blue")
+    secret = s["DbSecret"]
+    assert isinstance(secret, SecretSpec) and secret.generate is not None
+    assert secret.generate.length == 16 and secret.generate.key == "password"
+    assert s["Bus"] == EventBusSpec("Bus", "orders")
+    rule = s["OnOrder"]
+    assert isinstance(rule, RuleSpec) and rule.event_bus == "orders"
+    assert rule.event_pattern == {"source": ["shop"]}
+    order = list(s)
+    # the bus before its rule, a dead-letter queue before the queue that names it, topics
+    # before their subscriptions
+    assert order.index("Bus") < order.index("OnOrder")
+    assert order.index("JobsDlq") < order.index("Jobs")
+    assert order.index("Alerts") < order.index("Alerts.Subscription[0]")
+    assert not [w for w in app.warnings if "skipped" in w]
+
+
+def test_ref_and_getatt_give_cloudformation_return_values(tmp_path: Path) -> None:
+    env = load(write(tmp_path, APP)).functions["Fn"].config.environment
+    assert env == {
+        "BUCKET": "app-uploads",
+        "BUCKET_ARN": "arn:aws:s3:::app-uploads",
+        "BUCKET_DOMAIN": "app-uploads.s3.us-east-1.amazonaws.com",
+        "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/app-Jobs",
+        "QUEUE_ARN": f"arn:aws:sqs:{ACCOUNT_REGION}:app-Jobs",
+        "QUEUE_NAME": "app-Jobs",
+        "FIFO_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/app-Orders.fifo",
+        "TOPIC": f"arn:aws:sns:{ACCOUNT_REGION}:alerts",
+        "TOPIC_NAME": "alerts",
+        "PARAM": "/app/setting",
+        "PARAM_VALUE": "blue",
+        "SECRET": f"arn:aws:secretsmanager:{ACCOUNT_REGION}:secret:app-DbSecret",
+        "SECRET_ID": f"arn:aws:secretsmanager:{ACCOUNT_REGION}:secret:app-DbSecret",
+        "BUS": "orders",
+        "BUS_ARN": f"arn:aws:events:{ACCOUNT_REGION}:event-bus/orders",
+        "RULE": "orders|app-OnOrder",
+        "RULE_ARN": f"arn:aws:events:{ACCOUNT_REGION}:rule/orders/app-OnOrder",
+    }
+
+
+@pytest.mark.parametrize(
+    ("resource", "needle", "prop", "words"),
+    [
+        (
+            "Type: AWS::S3::Bucket\n    Properties: {BucketName: My_Bucket}",
+            "My_Bucket",
+            "BucketName",
+            "not a valid AWS::S3::Bucket name",
+        ),
+        (
+            "Type: AWS::S3::Bucket\n    Properties: {BucketNam: x}",
+            "BucketNam",
+            "BucketNam",
+            "unknown property 'BucketNam'",
+        ),
+        (
+            "Type: AWS::SQS::Queue\n    Properties: {QueueName: jobs, FifoQueue: true}",
+            "QueueName",
+            "QueueName",
+            "not a valid FIFO queue name",
+        ),
+        (
+            "Type: AWS::SQS::Queue\n    Properties: {VisibilityTimeout: 99999}",
+            "VisibilityTimeout",
+            "VisibilityTimeout",
+            "out of range",
+        ),
+        (
+            "Type: AWS::SSM::Parameter\n    Properties: {Type: SecureString, Value: x}",
+            "SecureString",
+            "Type",
+            "cannot create SecureString",
+        ),
+        (
+            "Type: AWS::SSM::Parameter\n    Properties: {Type: String}",
+            "Type: String",
+            "",
+            "Value is required",
+        ),
+        (
+            "Type: AWS::SSM::Parameter\n"
+            "    Properties: {Type: String, Value: abc, AllowedPattern: '[0-9]+'}",
+            "AllowedPattern",
+            "Value",
+            "does not match AllowedPattern",
+        ),
+        (
+            "Type: AWS::SecretsManager::Secret\n"
+            "    Properties: {SecretString: x, GenerateSecretString: {}}",
+            "SecretString",
+            "",
+            "not both",
+        ),
+        (
+            "Type: AWS::SecretsManager::Secret\n"
+            "    Properties: {GenerateSecretString: {GenerateStringKey: password}}",
+            "GenerateStringKey",
+            "GenerateSecretString",
+            "go together",
+        ),
+        (
+            "Type: AWS::Events::Rule\n    Properties: {State: ENABLED}",
+            "State",
+            "",
+            "EventPattern or a ScheduleExpression",
+        ),
+        (
+            "Type: AWS::Events::Rule\n    Properties: {ScheduleExpression: 'every 5 minutes'}",
+            "ScheduleExpression",
+            "ScheduleExpression",
+            "rate(...) or cron(...)",
+        ),
+        (
+            "Type: AWS::SNS::Subscription\n"
+            "    Properties: {TopicArn: arn:aws:sns:us-east-1:1:t, Protocol: pigeon, Endpoint: x}",
+            "pigeon",
+            "Protocol",
+            "unknown protocol 'pigeon'",
+        ),
+    ],
+)
+def test_bad_input_names_the_property_and_line(
+    tmp_path: Path, resource: str, needle: str, prop: str, words: str
+) -> None:
+    path = write(tmp_path, resources(function(), f"  Thing:\n    {resource}\n"))
+    err = fails(path)
+    assert words in str(err)
+    assert err.line == line_of(path, needle)
+    if prop:
+        assert err.prop == f"Resources.Thing.Properties.{prop}"
+
+
+def test_same_name_twice_is_refused(tmp_path: Path) -> None:
+    body = resources(
+        function(),
+        "  A:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: jobs}\n"
+        "  B:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: jobs}\n",
+    )
+    err = fails(write(tmp_path, body))
+    assert "'jobs' is also the name of A" in str(err)
+
+
+def test_what_is_not_run_locally_is_a_warning(tmp_path: Path) -> None:
+    body = resources(
+        function(),
+        """\
+  Uploads:
+    Type: AWS::S3::Bucket
+    Properties:
+      NotificationConfiguration:
+        LambdaConfigurations:
+          - Event: s3:ObjectCreated:*
+            Function: !GetAtt Fn.Arn
+  Tick:
+    Type: AWS::Events::Rule
+    Properties:
+      ScheduleExpression: rate(5 minutes)
+      Targets: [{Id: fn, Arn: !GetAtt Fn.Arn}]
+""",
+    )
+    warnings = "\n".join(load(write(tmp_path, body)).warnings)
+    assert "NotificationConfiguration is accepted but bucket notifications" in warnings
+    assert "scheduled rules do not fire locally" in warnings
+    assert "delivery to function Fn is not run locally" in warnings
