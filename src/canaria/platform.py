@@ -45,6 +45,7 @@ from canaria.logbook import LogBook
 from canaria.models import Alias, Application, FunctionSpec, InvokeResult, Version
 from canaria.models.deployment import Deployment, DeploymentEvent, HookStatus
 from canaria.runtime import FunctionRuntime, LogLine, build_artifact
+from canaria.services import ServicesEngine, provision
 from canaria.store import CompletionReport, CompletionStatus, Store
 from canaria.tables import DynamoEngine
 
@@ -120,6 +121,10 @@ class Platform:
         # The DynamoDB engine's port is fixed now, so every function's environment can name
         # it even before the first template with a table starts it.
         self.tables = DynamoEngine(self.state_dir, self.access_key, self.secret_key)
+        # S3, SQS, SNS, SSM, Secrets Manager, EventBridge: a relay on a fixed port in front
+        # of moto, started when a template declares such resources or a function calls one
+        self.services = ServicesEngine()
+        self.services.on_restart = self._provision_services
         self.state_machines = StateMachines(
             clock, PlatformTasks(self, options.host, options.port), self.store
         )
@@ -155,6 +160,7 @@ class Platform:
         await asyncio.gather(*self._retiring, return_exceptions=True)
         await asyncio.gather(*(rt.close() for rt in self.runtimes.values()))
         await self.tables.stop()
+        await self.services.stop()
         self.logbook.close()
         self.store.close()
 
@@ -172,6 +178,14 @@ class Platform:
                 task = asyncio.ensure_future(runtime.retire(version))
                 self._retiring.add(task)
                 task.add_done_callback(self._retiring.discard)
+
+    async def _provision_services(self, app: Application | None = None) -> None:
+        """Create the template's S3, SQS, SNS, SSM, Secrets Manager and EventBridge
+        resources that the engine does not hold (all of them again after it restarted)."""
+        app = app or self.app
+        if app is not None and app.services:
+            for line in await provision(self.services.engine_endpoint, app.services):
+                log.info("%s", line)
 
     def _alarm_specs(self) -> Mapping[str, Any]:
         return self.app.alarms if self.app else {}
@@ -262,6 +276,10 @@ class Platform:
                 if not self.tables.running:
                     await self.tables.start()
                 await self.tables.ensure_tables(app.tables)
+            await self.services.listen()
+            if app.services:
+                await self.services.ensure_running()
+                await self._provision_services(app)
             self.state_machines.adopt(app.state_machines, machines)
             self._adopt(app)
             started: list[Deployment] = []
@@ -322,6 +340,7 @@ class Platform:
             "AWS_SECRET_ACCESS_KEY": self.secret_key,
             "AWS_SESSION_TOKEN": "",
             "AWS_ENDPOINT_URL_DYNAMODB": self.tables.endpoint,
+            **self.services.environment(),
             # botocore puts "sync-" before the host for StartSyncExecution; locally that
             # name does not resolve.
             "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",

@@ -4,6 +4,14 @@ moto's server that canaria supervises, with the template's resources of those ty
 created in it."""
 
 from canaria.services.engine import SERVED, EngineError, ServicesEngine
-from canaria.services.provision import Observed, Provisioner, plan
+from canaria.services.provision import Observed, Provisioner, plan, provision
 
-__all__ = ["SERVED", "EngineError", "Observed", "Provisioner", "ServicesEngine", "plan"]
+__all__ = [
+    "SERVED",
+    "EngineError",
+    "Observed",
+    "Provisioner",
+    "ServicesEngine",
+    "plan",
+    "provision",
+]

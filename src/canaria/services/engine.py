@@ -22,7 +22,7 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from canaria.aws.arns import ACCOUNT, REGION
 from canaria.errors import CanariaError
@@ -56,8 +56,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 class ServicesEngine:
     """moto's server as a supervised child, behind a relay on a fixed loopback port."""
 
-    def __init__(self, start_timeout_s: float = 30.0) -> None:
+    def __init__(self, start_timeout_s: float = 30.0, command: Sequence[str] = ()) -> None:
         self.port = free_port()  # the relay's: what functions are given
+        # the engine's command line, its port appended (default: moto's server)
+        self.command = tuple(command) or (sys.executable, "-m", "moto.server", "-H", "127.0.0.1")
         self.start_timeout_s = start_timeout_s
         self.restarts = 0
         self.on_restart: Callable[[], Awaitable[None]] | None = None
@@ -108,11 +110,7 @@ class ServicesEngine:
         port = free_port()
         env = dict(os.environ, MOTO_ACCOUNT_ID=ACCOUNT, AWS_DEFAULT_REGION=REGION)
         self._proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
+            *self.command,
             "-p",
             str(port),
             stdout=asyncio.subprocess.DEVNULL,

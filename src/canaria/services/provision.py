@@ -252,3 +252,14 @@ class Provisioner:
 
 def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+async def provision(endpoint: str, resources: Mapping[str, ServiceResource]) -> list[str]:
+    """Observe, plan and execute against the engine at ``endpoint`` (off the event loop)."""
+    import asyncio
+
+    def run() -> list[str]:
+        provisioner = Provisioner(endpoint)
+        return provisioner.execute(plan(resources, provisioner.observe(resources)))
+
+    return await asyncio.to_thread(run)
