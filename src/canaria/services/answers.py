@@ -2,8 +2,8 @@
 and message (``An error occurred (Code) ...: message``) instead of a parse failure.
 
 The protocol is told by the request: ``X-Amz-Target`` (JSON), ``Smithy-Protocol:
-rpc-v2-cbor`` (CBOR), a form body (query: SNS, STS, SES), otherwise REST (XML, which the
-REST-JSON parsers also read the code of from ``X-Amzn-ErrorType``).
+rpc-v2-cbor`` (CBOR), a form body (query: SNS, STS, SES), otherwise REST: XML for the
+services whose REST protocol is XML (S3, Route 53, CloudFront), JSON for the others.
 """
 
 from __future__ import annotations
@@ -38,15 +38,15 @@ def _cbor_text(text: str) -> bytes:
     return head + raw[:65535]
 
 
+REST_XML = frozenset({"s3", "s3-outposts", "route53", "cloudfront"})
+
+
 def error_answer(
-    headers: Mapping[str, str], status: int, code: str, message: str
+    headers: Mapping[str, str], status: int, code: str, message: str, service: str | None = None
 ) -> tuple[int, list[tuple[str, str]], bytes]:
     """``(status, headers, body)`` of an error in the protocol of a request with ``headers``
     (lower-case names)."""
     common = [("x-amzn-errortype", code), ("connection", "close")]
-    if headers.get("x-amz-target"):
-        body = json.dumps({"__type": code, "message": message}).encode()
-        return status, [("content-type", "application/x-amz-json-1.1"), *common], body
     if headers.get("smithy-protocol") == "rpc-v2-cbor":
         body = b"\xa2" + _cbor_text("__type") + _cbor_text(code)
         body += _cbor_text("message") + _cbor_text(message)
@@ -55,8 +55,12 @@ def error_answer(
             [("content-type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"), *common],
             body,
         )
+    form = headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    if headers.get("x-amz-target") or not (form or service is None or service in REST_XML):
+        body = json.dumps({"__type": code, "message": message}).encode()
+        return status, [("content-type", "application/x-amz-json-1.1"), *common], body
     code_x, message_x = escape(code), escape(message)
-    if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+    if form:
         body = (
             f"<ErrorResponse><Error><Type>Sender</Type><Code>{code_x}</Code>"
             f"<Message>{message_x}</Message></Error><RequestId>0</RequestId></ErrorResponse>"

@@ -85,6 +85,10 @@ class ServicesEngine:
         assert self._engine_port is not None, "the engine has not started"
         return f"http://127.0.0.1:{self._engine_port}"
 
+    def signing_endpoints(self) -> dict[str, tuple[str, str]]:
+        """Each served SigV4 signing name → (endpoint, the variable that names it)."""
+        return {sig: (self.endpoint, f"AWS_ENDPOINT_URL_{sid}") for sid, sig in SERVED.items()}
+
     def environment(self) -> dict[str, str]:
         """``AWS_ENDPOINT_URL_<SERVICE>`` for each service the engine serves."""
         return {f"AWS_ENDPOINT_URL_{sid}": self.endpoint for sid in SERVED}
@@ -233,9 +237,13 @@ class ServicesEngine:
             name, sep, value = line.partition(":")
             if sep:
                 headers[name.strip().lower()] = value.strip()
-        service = signing_service(headers, target.partition("?")[2]) or "the service"
+        service = signing_service(headers, target.partition("?")[2])
         status, extra, body = error_answer(
-            headers, 503, "ServiceUnavailable", f"canaria could not serve {service}: {problem}"
+            headers,
+            503,
+            "ServiceUnavailable",
+            f"canaria could not serve {service or 'the service'}: {problem}",
+            service,
         )
         response = f"HTTP/1.1 {status} Service Unavailable\r\ncontent-length: {len(body)}\r\n"
         response += "".join(f"{k}: {v}\r\n" for k, v in extra) + "\r\n"
