@@ -8,14 +8,18 @@ in the same run, a fresh ``DynamoEngine`` (dynalite, what canaria already superv
 Memory is the child's VmRSS when idle, and after one call to each of the six services
 (moto imports a service's backend on first use). Then ``--calls`` sequential SQS
 SendMessage and S3 PutObject (1 KB) calls, alternately straight to moto and through the
-relay functions are given; the table shows medians over runs of per-run medians.
+relay functions are given, from a separate client process (as a function's SDK calls
+from its worker: the relay runs in canaria's event loop, not beside the client's GIL);
+the table shows medians over runs of per-run medians.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -73,6 +77,21 @@ def per_call_us(endpoint: str, calls: int) -> tuple[float, float]:
     return statistics.median(sends), statistics.median(puts)
 
 
+async def client_process(endpoint: str, calls: int) -> tuple[float, float]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--client",
+        endpoint,
+        "--calls",
+        str(calls),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    send, put = json.loads(out)
+    return float(send), float(put)
+
+
 async def one_run(calls: int) -> dict[str, float]:
     out: dict[str, float] = {}
     engine = ServicesEngine()
@@ -92,9 +111,9 @@ async def one_run(calls: int) -> dict[str, float]:
             out["dynalite_idle_mb"] = rss_mb(dynamo._proc.pid)
             await asyncio.to_thread(touch_all, engine.engine_endpoint)
             out["moto_used_mb"] = rss_mb(engine._proc.pid)
-            direct = await asyncio.to_thread(per_call_us, engine.engine_endpoint, calls)
-            relayed = await asyncio.to_thread(per_call_us, engine.endpoint, calls)
-            direct2 = await asyncio.to_thread(per_call_us, engine.engine_endpoint, calls)
+            direct = await client_process(engine.engine_endpoint, calls)
+            relayed = await client_process(engine.endpoint, calls)
+            direct2 = await client_process(engine.engine_endpoint, calls)
             out["send_direct_us"] = statistics.mean([direct[0], direct2[0]])
             out["put_direct_us"] = statistics.mean([direct[1], direct2[1]])
             out["send_relay_us"], out["put_relay_us"] = relayed
@@ -108,7 +127,11 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--client", help=argparse.SUPPRESS)  # the client process
     args = parser.parse_args()
+    if args.client:
+        print(json.dumps(per_call_us(args.client, args.calls)))
+        return
     runs = [await one_run(args.calls) for _ in range(args.runs)]
 
     def med(key: str) -> float:
