@@ -109,6 +109,7 @@ class RuleTarget:
     id: str
     arn: str
     input: str | None = None
+    message_group_id: str | None = None  # SqsParameters of a FIFO queue target
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from canaria.models.services import (
     ParameterSpec,
     QueueSpec,
     RuleSpec,
+    RuleTarget,
     SecretSpec,
     ServiceResource,
     SubscriptionSpec,
@@ -241,13 +242,19 @@ class Provisioner:
                     c("events").put_targets(
                         Rule=r.name,
                         EventBusName=r.event_bus,
-                        Targets=[
-                            {"Id": t.id, "Arn": t.arn, **({"Input": t.input} if t.input else {})}
-                            for t in r.targets
-                        ],
+                        Targets=[_target(t) for t in r.targets],
                     )
                 return f"created rule {r.name} on event bus {r.event_bus}"
         raise AssertionError(r)  # pragma: no cover
+
+
+def _target(t: RuleTarget) -> dict[str, Any]:
+    out: dict[str, Any] = {"Id": t.id, "Arn": t.arn}
+    if t.input is not None:
+        out["Input"] = t.input
+    if t.message_group_id is not None:
+        out["SqsParameters"] = {"MessageGroupId": t.message_group_id}
+    return out
 
 
 def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:

@@ -54,6 +54,7 @@ __all__ = ["TYPES", "build_service_resources"]
 BUCKET_KEYS = (
     "AbacStatus",
     "AccelerateConfiguration",
+    "AccessControl",
     "AnalyticsConfigurations",
     "BucketEncryption",
     "BucketName",
@@ -185,6 +186,8 @@ RULE_KEYS = (
     "State",
     "Targets",
 )
+# rule targets the engine delivers to (its own queues, topics and buses)
+DELIVERED_TARGETS = ("sqs", "sns", "events")
 RULE_STATES = ("ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
 TARGET_KEYS = (
     "AppSyncParameters",
@@ -252,10 +255,7 @@ def build_service_resources(
             case "AWS::Events::EventBus":
                 out[e.logical_id] = _event_bus(ctx, e)
             case "AWS::Events::Rule":
-                rule = _rule(ctx, e)
-                for t in rule.targets:
-                    _warn_function(ctx, e, t.arn, functions)
-                out[e.logical_id] = rule
+                out[e.logical_id] = _rule(ctx, e, functions)
     _unique_names(ctx, entries, out)
     return dict(sorted(out.items(), key=lambda kv: _order(kv[1])))
 
@@ -294,15 +294,17 @@ def _unique_names(ctx: Context, entries: list[Entry], out: Mapping[str, ServiceR
         seen[key] = logical_id
 
 
-def _warn_function(ctx: Context, entry: Entry, arn: str, functions: Mapping[str, str]) -> None:
+def _warn_function(ctx: Context, entry: Entry, arn: str, functions: Mapping[str, str]) -> bool:
+    """Warn when ``arn`` names one of the template's functions; say whether it did."""
     for prefix, logical_id in functions.items():
-        if arn == logical_id or arn.startswith(prefix):
+        if arn in (logical_id, prefix) or arn.startswith(prefix + ":"):
             ctx.warn(
                 entry,
                 f"delivery to function {logical_id} is not run locally; the function is "
                 "invoked through its routes, `canaria invoke` or the Lambda API",
             )
-            return
+            return True
+    return False
 
 
 def _name(ctx: Context, entry: Entry, pattern: re.Pattern[str], allowed: str) -> str:
@@ -496,7 +498,12 @@ def _parameter(ctx: Context, entry: Entry) -> ParameterSpec:
     pattern = ctx.get(entry, "AllowedPattern")
     if pattern is not NO_VALUE:
         text = as_str(pattern, ctx.at(entry, "AllowedPattern"))
-        if re.fullmatch(text, value) is None:
+        try:
+            compiled = re.compile(text)
+        except re.error as exc:  # AWS's patterns are Java's; Python's re reads most of them
+            ctx.warn(entry, f"AllowedPattern is not checked: Python cannot read it ({exc})")
+            compiled = re.compile(".*", re.S)
+        if compiled.fullmatch(value) is None:
             raise ctx.at(entry, "Value").error(
                 f"value {value!r} does not match AllowedPattern", allowed=text
             )
@@ -596,7 +603,7 @@ def _event_bus(ctx: Context, entry: Entry) -> EventBusSpec:
     return EventBusSpec(entry.logical_id, name, _tags(ctx, entry))
 
 
-def _rule(ctx: Context, entry: Entry) -> RuleSpec:
+def _rule(ctx: Context, entry: Entry, functions: Mapping[str, str]) -> RuleSpec:
     check_keys(entry.props, entry.props_at, RULE_KEYS)
     name = _name(ctx, entry, _RULE_NAME, "letters, digits and . - _, up to 64 characters")
     pattern: Mapping[str, Any] | None = None
@@ -636,11 +643,11 @@ def _rule(ctx: Context, entry: Entry) -> RuleSpec:
         schedule,
         state,
         "" if description is NO_VALUE else as_str(description, ctx.at(entry, "Description")),
-        _targets(ctx, entry),
+        _targets(ctx, entry, functions),
     )
 
 
-def _targets(ctx: Context, entry: Entry) -> tuple[RuleTarget, ...]:
+def _targets(ctx: Context, entry: Entry, functions: Mapping[str, str]) -> tuple[RuleTarget, ...]:
     raw = ctx.get(entry, "Targets")
     if raw is NO_VALUE:
         return ()
@@ -650,17 +657,22 @@ def _targets(ctx: Context, entry: Entry) -> tuple[RuleTarget, ...]:
         iat = at.index(raw, i)
         node = as_map(item, iat)
         check_keys(node, iat, TARGET_KEYS, required=("Arn", "Id"))
+        arn = as_str(node["Arn"], iat.key(node, "Arn"))
+        service = arn.split(":")[2] if arn.startswith("arn:") and arn.count(":") >= 5 else ""
+        if service not in DELIVERED_TARGETS:
+            if not _warn_function(ctx, entry, arn, functions):
+                ctx.warn(entry, f"Targets[{i}] ({arn}) is not delivered locally")
+            continue
         for key in node:
-            if key not in ("Arn", "Id", "Input"):
+            if key not in ("Arn", "Id", "Input", "SqsParameters"):
                 ctx.warn(entry, f"Targets[{i}].{key} is accepted but not applied locally")
-        text = None
+        text = sqs = None
         if "Input" in node:
             text = as_str(node["Input"], iat.key(node, "Input"))
-        out.append(
-            RuleTarget(
-                as_str(node["Id"], iat.key(node, "Id")),
-                as_str(node["Arn"], iat.key(node, "Arn")),
-                text,
-            )
-        )
+        if "SqsParameters" in node:
+            sat = iat.key(node, "SqsParameters")
+            params = as_map(node["SqsParameters"], sat)
+            check_keys(params, sat, ("MessageGroupId",), required=("MessageGroupId",))
+            sqs = as_str(params["MessageGroupId"], sat.key(params, "MessageGroupId"))
+        out.append(RuleTarget(as_str(node["Id"], iat.key(node, "Id")), arn, text, sqs))
     return tuple(out)

@@ -290,3 +290,41 @@ def test_what_is_not_run_locally_is_a_warning(tmp_path: Path) -> None:
     assert "NotificationConfiguration is accepted but bucket notifications" in warnings
     assert "scheduled rules do not fire locally" in warnings
     assert "delivery to function Fn is not run locally" in warnings
+
+
+def test_rule_targets_the_engine_cannot_deliver_to_are_left_out_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    body = resources(
+        function(),
+        """\
+  Fifo:
+    Type: AWS::SQS::Queue
+    Properties: {FifoQueue: true}
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties: {AccessControl: Private}
+  Param:
+    Type: AWS::SSM::Parameter
+    Properties: {Type: String, Value: abc, AllowedPattern: '^\\p{Print}+$'}
+  Rule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventPattern: {source: [x]}
+      Targets:
+        - {Id: queue, Arn: !GetAtt Fifo.Arn, SqsParameters: {MessageGroupId: g1}}
+        - {Id: batch, Arn: arn:aws:batch:us-east-1:123456789012:job-queue/q}
+        - {Id: fn, Arn: !GetAtt Fn.Arn}
+""",
+    )
+    app = load(write(tmp_path, body))
+    rule = app.services["Rule"]
+    assert isinstance(rule, RuleSpec)
+    assert [(t.id, t.message_group_id) for t in rule.targets] == [("queue", "g1")]
+    warnings = "\n".join(app.warnings)
+    assert "Targets[1] (arn:aws:batch:us-east-1:123456789012:job-queue/q) is not delivered" in (
+        warnings
+    )
+    assert "delivery to function Fn is not run locally" in warnings
+    assert "AllowedPattern is not checked" in warnings
+    assert isinstance(app.services["Bucket"], BucketSpec)
