@@ -123,7 +123,7 @@ class Platform:
         self.tables = DynamoEngine(self.state_dir, self.access_key, self.secret_key)
         # S3, SQS, SNS, SSM, Secrets Manager, EventBridge: a relay on a fixed port in front
         # of moto, started when a template declares such resources or a function calls one
-        self.services = ServicesEngine()
+        self.services = ServicesEngine(log_path=str(Path(self.state_dir) / "logs" / "services.log"))
         self.services.on_restart = self._provision_services
         self.state_machines = StateMachines(
             clock, PlatformTasks(self, options.host, options.port), self.store

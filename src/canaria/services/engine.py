@@ -56,11 +56,17 @@ def free_port(host: str = "127.0.0.1") -> int:
 class ServicesEngine:
     """moto's server as a supervised child, behind a relay on a fixed loopback port."""
 
-    def __init__(self, start_timeout_s: float = 30.0, command: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        start_timeout_s: float = 30.0,
+        command: Sequence[str] = (),
+        log_path: str | None = None,
+    ) -> None:
         self.port = free_port()  # the relay's: what functions are given
         # the engine's command line, its port appended (default: moto's server)
         self.command = tuple(command) or (sys.executable, "-m", "moto.server", "-H", "127.0.0.1")
         self.start_timeout_s = start_timeout_s
+        self.log_path = log_path  # the engine's own log (moto's tracebacks), appended
         self.restarts = 0
         self.on_restart: Callable[[], Awaitable[None]] | None = None
         self._engine_port: int | None = None
@@ -122,7 +128,7 @@ class ServicesEngine:
             env=env,
             start_new_session=True,
         )
-        drain = asyncio.ensure_future(self._drain(self._proc))
+        drain = asyncio.ensure_future(self._drain(self._proc, self.log_path))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.start_timeout_s
         while loop.time() < deadline:
@@ -147,12 +153,24 @@ class ServicesEngine:
         )
 
     @staticmethod
-    async def _drain(proc: asyncio.subprocess.Process) -> str:
-        """Read the child's stderr to its end (a full pipe would stall it); keep the tail."""
+    async def _drain(proc: asyncio.subprocess.Process, log_path: str | None) -> str:
+        """Read the child's stderr to its end (a full pipe would stall it) into the log;
+        return the tail."""
         tail = b""
         assert proc.stderr is not None
-        while chunk := await proc.stderr.read(_CHUNK):
-            tail = (tail + chunk)[-4096:]
+        log_file = None
+        if log_path is not None:
+            os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
+            log_file = open(log_path, "ab")  # noqa: SIM115 - closed below
+        try:
+            while chunk := await proc.stderr.read(_CHUNK):
+                tail = (tail + chunk)[-4096:]
+                if log_file is not None:
+                    log_file.write(chunk)
+                    log_file.flush()
+        finally:
+            if log_file is not None:
+                log_file.close()
         return tail.decode(errors="replace")
 
     async def _supervise(self) -> None:

@@ -186,8 +186,9 @@ RULE_KEYS = (
     "State",
     "Targets",
 )
-# rule targets the engine delivers to (its own queues, topics and buses)
-DELIVERED_TARGETS = ("sqs", "sns", "events")
+# rule targets the engine delivers to: its queues and its buses (moto's EventBridge fails
+# PutEvents outright on a matching rule with any other kind of target, an SNS topic too)
+DELIVERED_TARGETS = ("sqs", "events")
 RULE_STATES = ("ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
 TARGET_KEYS = (
     "AppSyncParameters",
@@ -242,12 +243,12 @@ def build_service_resources(
                 topic, subscriptions = _topic(ctx, e)
                 out[e.logical_id] = topic
                 for s in subscriptions:
-                    _warn_function(ctx, e, s.endpoint, functions)
-                    out[s.logical_id] = s
+                    if _delivered(ctx, e, s, functions):
+                        out[s.logical_id] = s
             case "AWS::SNS::Subscription":
                 sub = _subscription(ctx, e)
-                _warn_function(ctx, e, sub.endpoint, functions)
-                out[e.logical_id] = sub
+                if _delivered(ctx, e, sub, functions):
+                    out[e.logical_id] = sub
             case "AWS::SSM::Parameter":
                 out[e.logical_id] = _parameter(ctx, e)
             case "AWS::SecretsManager::Secret":
@@ -292,6 +293,22 @@ def _unique_names(ctx: Context, entries: list[Entry], out: Mapping[str, ServiceR
                 allowed="a unique name",
             )
         seen[key] = logical_id
+
+
+def _delivered(
+    ctx: Context, entry: Entry, sub: SubscriptionSpec, functions: Mapping[str, str]
+) -> bool:
+    """Whether the engine delivers to ``sub``: SQS only (moto's SNS fails the ``Publish``
+    call when a Lambda or HTTP subscriber cannot be reached); the others get a warning."""
+    if sub.protocol == "sqs":
+        return True
+    if not _warn_function(ctx, entry, sub.endpoint, functions):
+        ctx.warn(
+            entry,
+            f"the {sub.protocol} subscription to {sub.endpoint} is not delivered locally: "
+            "topics deliver to SQS queues",
+        )
+    return False
 
 
 def _warn_function(ctx: Context, entry: Entry, arn: str, functions: Mapping[str, str]) -> bool:
@@ -658,10 +675,17 @@ def _targets(ctx: Context, entry: Entry, functions: Mapping[str, str]) -> tuple[
         node = as_map(item, iat)
         check_keys(node, iat, TARGET_KEYS, required=("Arn", "Id"))
         arn = as_str(node["Arn"], iat.key(node, "Arn"))
-        service = arn.split(":")[2] if arn.startswith("arn:") and arn.count(":") >= 5 else ""
+        parts = arn.split(":", 5) if arn.startswith("arn:") else []
+        service = parts[2] if len(parts) == 6 else ""
+        if service == "events" and not parts[5].startswith("event-bus/"):
+            service = ""  # an archive or an API destination
         if service not in DELIVERED_TARGETS:
             if not _warn_function(ctx, entry, arn, functions):
-                ctx.warn(entry, f"Targets[{i}] ({arn}) is not delivered locally")
+                ctx.warn(
+                    entry,
+                    f"Targets[{i}] ({arn}) is not delivered locally: rules deliver to SQS "
+                    "queues and event buses",
+                )
             continue
         for key in node:
             if key not in ("Arn", "Id", "Input", "SqsParameters"):

@@ -279,6 +279,12 @@ def test_what_is_not_run_locally_is_a_warning(tmp_path: Path) -> None:
         LambdaConfigurations:
           - Event: s3:ObjectCreated:*
             Function: !GetAtt Fn.Arn
+  Alerts:
+    Type: AWS::SNS::Topic
+    Properties:
+      Subscription:
+        - {Protocol: lambda, Endpoint: !GetAtt Fn.Arn}
+        - {Protocol: email, Endpoint: ops@example.com}
   Tick:
     Type: AWS::Events::Rule
     Properties:
@@ -286,8 +292,12 @@ def test_what_is_not_run_locally_is_a_warning(tmp_path: Path) -> None:
       Targets: [{Id: fn, Arn: !GetAtt Fn.Arn}]
 """,
     )
-    warnings = "\n".join(load(write(tmp_path, body)).warnings)
+    app = load(write(tmp_path, body))
+    warnings = "\n".join(app.warnings)
     assert "NotificationConfiguration is accepted but bucket notifications" in warnings
+    assert "the email subscription to ops@example.com is not delivered locally" in warnings
+    assert warnings.count("delivery to function Fn is not run locally") == 2  # topic, rule
+    assert list(app.services) == ["Uploads", "Alerts", "Tick"]
     assert "scheduled rules do not fire locally" in warnings
     assert "delivery to function Fn is not run locally" in warnings
 
@@ -315,16 +325,24 @@ def test_rule_targets_the_engine_cannot_deliver_to_are_left_out_with_a_warning(
         - {Id: queue, Arn: !GetAtt Fifo.Arn, SqsParameters: {MessageGroupId: g1}}
         - {Id: batch, Arn: arn:aws:batch:us-east-1:123456789012:job-queue/q}
         - {Id: fn, Arn: !GetAtt Fn.Arn}
+        - {Id: topic, Arn: !Ref Topic}
+        - {Id: bus, Arn: !GetAtt Bus.Arn}
+  Topic:
+    Type: AWS::SNS::Topic
+  Bus:
+    Type: AWS::Events::EventBus
+    Properties: {Name: other}
 """,
     )
     app = load(write(tmp_path, body))
     rule = app.services["Rule"]
     assert isinstance(rule, RuleSpec)
-    assert [(t.id, t.message_group_id) for t in rule.targets] == [("queue", "g1")]
+    assert [(t.id, t.message_group_id) for t in rule.targets] == [("queue", "g1"), ("bus", None)]
     warnings = "\n".join(app.warnings)
     assert "Targets[1] (arn:aws:batch:us-east-1:123456789012:job-queue/q) is not delivered" in (
         warnings
     )
     assert "delivery to function Fn is not run locally" in warnings
+    assert "Targets[3] (arn:aws:sns:us-east-1:123456789012:app-Topic) is not delivered" in warnings
     assert "AllowedPattern is not checked" in warnings
     assert isinstance(app.services["Bucket"], BucketSpec)
