@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from canaria.models.services import ServiceResource
+from canaria.models.services import QueueEventSource, ServiceResource
 
 ApiKind = Literal["rest", "http"]
 
@@ -149,6 +149,7 @@ class Application:
     # S3, SQS, SNS, SSM, Secrets Manager, EventBridge resources, by logical id, in the
     # order they are created (what they refer to first)
     services: Mapping[str, ServiceResource] = field(default_factory=dict)
+    event_sources: tuple[QueueEventSource, ...] = ()  # SQS queues canaria polls
     skipped: tuple[SkippedResource, ...] = ()
     warnings: tuple[str, ...] = ()
     parameters: Mapping[str, str] = field(default_factory=dict)

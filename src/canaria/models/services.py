@@ -124,6 +124,21 @@ class RuleSpec:
     targets: tuple[RuleTarget, ...] = ()
 
 
+@dataclass(frozen=True)
+class QueueEventSource:
+    """A function's ``Events: {Type: SQS}``: canaria polls the queue and invokes the
+    function (its AutoPublishAlias when it has one) with batches of messages."""
+
+    function: str
+    event: str  # the event's name under Events
+    queue_name: str
+    queue_arn: str
+    batch_size: int = 10
+    max_batching_window_s: int = 0
+    enabled: bool = True
+    report_batch_item_failures: bool = False
+
+
 ServiceResource = (
     BucketSpec
     | QueueSpec

@@ -26,6 +26,7 @@ from canaria.models import (
 )
 from canaria.template import sam_globals
 from canaria.template.context import Context
+from canaria.template.event_sources import build_event_sources
 from canaria.template.functions import build_function
 from canaria.template.index import (
     ALARM,
@@ -288,6 +289,7 @@ def _build(
         tables=tables,
         state_machines=machines,
         services=services,
+        event_sources=build_event_sources(ctx, of(FUNCTION), services),
         skipped=tuple(skipped_resources),
         warnings=tuple(ctx.warnings),
         parameters=parameters,

@@ -22,12 +22,12 @@ from canaria.models.services import (
     ParameterSpec,
     QueueSpec,
     RuleSpec,
-    RuleTarget,
     SecretSpec,
     ServiceResource,
     SubscriptionSpec,
     TopicSpec,
 )
+from canaria.template import eventbridge
 from canaria.template.context import Context
 from canaria.template.index import Entry
 from canaria.template.intrinsics import NO_VALUE
@@ -41,12 +41,9 @@ from canaria.template.nodes import (
     check_keys,
     plain,
 )
+from canaria.template.service_props import resource_name, tags_of, warn_function
 from canaria.template.service_refs import (
-    BUCKET,
-    QUEUE,
-    TOPIC,
     TYPES,
-    rule_bus,
 )
 
 __all__ = ["TYPES", "build_service_resources"]
@@ -166,49 +163,6 @@ GENERATE_KEYS = (
     "RequireEachIncludedType",
     "SecretStringTemplate",
 )
-EVENT_BUS_KEYS = (
-    "DeadLetterConfig",
-    "Description",
-    "EventSourceName",
-    "KmsKeyIdentifier",
-    "LogConfig",
-    "Name",
-    "Policy",
-    "Tags",
-)
-RULE_KEYS = (
-    "Description",
-    "EventBusName",
-    "EventPattern",
-    "Name",
-    "RoleArn",
-    "ScheduleExpression",
-    "State",
-    "Targets",
-)
-# rule targets the engine delivers to: its queues and its buses (moto's EventBridge fails
-# PutEvents outright on a matching rule with any other kind of target, an SNS topic too)
-DELIVERED_TARGETS = ("sqs", "events")
-RULE_STATES = ("ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
-TARGET_KEYS = (
-    "AppSyncParameters",
-    "Arn",
-    "BatchParameters",
-    "DeadLetterConfig",
-    "EcsParameters",
-    "HttpParameters",
-    "Id",
-    "Input",
-    "InputPath",
-    "InputTransformer",
-    "KinesisParameters",
-    "RedshiftDataParameters",
-    "RetryPolicy",
-    "RoleArn",
-    "RunCommandParameters",
-    "SageMakerPipelineParameters",
-    "SqsParameters",
-)
 # properties accepted but not acted on locally, and why
 _NOT_RUN = {
     "NotificationConfiguration": "bucket notifications are not delivered",
@@ -221,8 +175,6 @@ _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _PARAMETER_NAME = re.compile(r"^/?[A-Za-z0-9_.\-/]{1,2048}$")
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
-_RULE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_BUS_NAME = re.compile(r"^[/.\-_A-Za-z0-9]{1,256}$")
 
 
 def build_service_resources(
@@ -254,9 +206,9 @@ def build_service_resources(
             case "AWS::SecretsManager::Secret":
                 out[e.logical_id] = _secret(ctx, e)
             case "AWS::Events::EventBus":
-                out[e.logical_id] = _event_bus(ctx, e)
+                out[e.logical_id] = eventbridge.event_bus(ctx, e)
             case "AWS::Events::Rule":
-                out[e.logical_id] = _rule(ctx, e, functions)
+                out[e.logical_id] = eventbridge.rule(ctx, e, functions)
     _unique_names(ctx, entries, out)
     return dict(sorted(out.items(), key=lambda kv: _order(kv[1])))
 
@@ -302,52 +254,13 @@ def _delivered(
     call when a Lambda or HTTP subscriber cannot be reached); the others get a warning."""
     if sub.protocol == "sqs":
         return True
-    if not _warn_function(ctx, entry, sub.endpoint, functions):
+    if not warn_function(ctx, entry, sub.endpoint, functions):
         ctx.warn(
             entry,
             f"the {sub.protocol} subscription to {sub.endpoint} is not delivered locally: "
             "topics deliver to SQS queues",
         )
     return False
-
-
-def _warn_function(ctx: Context, entry: Entry, arn: str, functions: Mapping[str, str]) -> bool:
-    """Warn when ``arn`` names one of the template's functions; say whether it did."""
-    for prefix, logical_id in functions.items():
-        if arn in (logical_id, prefix) or arn.startswith(prefix + ":"):
-            ctx.warn(
-                entry,
-                f"delivery to function {logical_id} is not run locally; the function is "
-                "invoked through its routes, `canaria invoke` or the Lambda API",
-            )
-            return True
-    return False
-
-
-def _name(ctx: Context, entry: Entry, pattern: re.Pattern[str], allowed: str) -> str:
-    name = ctx.index.name_of(entry.logical_id)
-    if not pattern.match(name):
-        key = {BUCKET: "BucketName", QUEUE: "QueueName", TOPIC: "TopicName"}.get(entry.type, "Name")
-        where = ctx.at(entry, key) if key in entry.props else entry.props_at
-        raise where.error(f"{name!r} is not a valid {entry.type} name", allowed=allowed)
-    return name
-
-
-def _tags(ctx: Context, entry: Entry) -> dict[str, str]:
-    """``Tags`` as a list of ``{Key, Value}`` (or a map, as SSM parameters write it)."""
-    raw = ctx.get(entry, "Tags")
-    if raw is NO_VALUE:
-        return {}
-    at = ctx.at(entry, "Tags")
-    if isinstance(raw, Mapping):
-        return {str(k): as_str(v, at.key(raw, str(k))) for k, v in raw.items()}
-    out: dict[str, str] = {}
-    for i, item in enumerate(as_list(raw, at)):
-        iat = at.index(raw, i)
-        tag = as_map(item, iat)
-        check_keys(tag, iat, ("Key", "Value"), required=("Key", "Value"))
-        out[as_str(tag["Key"], iat.key(tag, "Key"))] = as_str(tag["Value"], iat.key(tag, "Value"))
-    return out
 
 
 def _warn_not_run(ctx: Context, entry: Entry) -> None:
@@ -378,7 +291,7 @@ def _attributes(ctx: Context, entry: Entry, keys: tuple[str, ...]) -> dict[str, 
 
 def _bucket(ctx: Context, entry: Entry) -> BucketSpec:
     check_keys(entry.props, entry.props_at, BUCKET_KEYS)
-    name = _name(
+    name = resource_name(
         ctx,
         entry,
         _BUCKET_NAME,
@@ -398,7 +311,7 @@ def _bucket(ctx: Context, entry: Entry) -> BucketSpec:
                 f"unknown versioning status {status!r}", allowed="Enabled, Suspended"
             )
         versioning = status == "Enabled"
-    return BucketSpec(entry.logical_id, name, versioning, _tags(ctx, entry))
+    return BucketSpec(entry.logical_id, name, versioning, tags_of(ctx, entry))
 
 
 def _queue(ctx: Context, entry: Entry) -> QueueSpec:
@@ -428,7 +341,7 @@ def _queue(ctx: Context, entry: Entry) -> QueueSpec:
             as_int(attributes[key], ctx.at(entry, key), lo, hi)
     if "RedrivePolicy" in attributes:
         _check_redrive(ctx, entry)
-    return QueueSpec(entry.logical_id, name, attributes, _tags(ctx, entry))
+    return QueueSpec(entry.logical_id, name, attributes, tags_of(ctx, entry))
 
 
 def _check_redrive(ctx: Context, entry: Entry) -> None:
@@ -458,7 +371,7 @@ def _topic(ctx: Context, entry: Entry) -> tuple[TopicSpec, list[SubscriptionSpec
     attributes = _attributes(ctx, entry, TOPIC_ATTRIBUTES)
     if not is_fifo:
         attributes.pop("FifoTopic", None)
-    topic = TopicSpec(entry.logical_id, name, attributes, _tags(ctx, entry))
+    topic = TopicSpec(entry.logical_id, name, attributes, tags_of(ctx, entry))
     subscriptions: list[SubscriptionSpec] = []
     raw = ctx.get(entry, "Subscription")
     if raw is not NO_VALUE:
@@ -500,7 +413,9 @@ def _subscription(ctx: Context, entry: Entry) -> SubscriptionSpec:
 
 def _parameter(ctx: Context, entry: Entry) -> ParameterSpec:
     check_keys(entry.props, entry.props_at, PARAMETER_KEYS, required=("Type", "Value"))
-    name = _name(ctx, entry, _PARAMETER_NAME, "letters, digits and . - _ /, up to 2048 characters")
+    name = resource_name(
+        ctx, entry, _PARAMETER_NAME, "letters, digits and . - _ /, up to 2048 characters"
+    )
     type_ = as_str(ctx.get(entry, "Type"), ctx.at(entry, "Type"))
     if type_ not in PARAMETER_TYPES:
         hint = (
@@ -531,13 +446,15 @@ def _parameter(ctx: Context, entry: Entry) -> ParameterSpec:
         type_,
         value,
         "" if description is NO_VALUE else as_str(description, ctx.at(entry, "Description")),
-        _tags(ctx, entry),
+        tags_of(ctx, entry),
     )
 
 
 def _secret(ctx: Context, entry: Entry) -> SecretSpec:
     check_keys(entry.props, entry.props_at, SECRET_KEYS)
-    name = _name(ctx, entry, _SECRET_NAME, "letters, digits and /_+=.@-, up to 512 characters")
+    name = resource_name(
+        ctx, entry, _SECRET_NAME, "letters, digits and /_+=.@-, up to 512 characters"
+    )
     if "SecretString" in entry.props and "GenerateSecretString" in entry.props:
         raise entry.props_at.error(
             "a secret takes SecretString or GenerateSecretString, not both",
@@ -558,7 +475,7 @@ def _secret(ctx: Context, entry: Entry) -> SecretSpec:
         secret_string,
         generate,
         "" if description is NO_VALUE else as_str(description, ctx.at(entry, "Description")),
-        _tags(ctx, entry),
+        tags_of(ctx, entry),
     )
 
 
@@ -608,95 +525,3 @@ def _generate(value: Any, at: Where) -> GeneratedSecret:
     if not generated.classes():
         raise at.error("the exclusions leave no character to generate a password from")
     return generated
-
-
-def _event_bus(ctx: Context, entry: Entry) -> EventBusSpec:
-    check_keys(entry.props, entry.props_at, EVENT_BUS_KEYS, required=("Name",))
-    name = _name(ctx, entry, _BUS_NAME, "letters, digits and / . - _, up to 256 characters")
-    if name == "default":
-        raise ctx.at(entry, "Name").error(
-            "the default event bus exists already", allowed="a name of your own"
-        )
-    return EventBusSpec(entry.logical_id, name, _tags(ctx, entry))
-
-
-def _rule(ctx: Context, entry: Entry, functions: Mapping[str, str]) -> RuleSpec:
-    check_keys(entry.props, entry.props_at, RULE_KEYS)
-    name = _name(ctx, entry, _RULE_NAME, "letters, digits and . - _, up to 64 characters")
-    pattern: Mapping[str, Any] | None = None
-    raw = ctx.get(entry, "EventPattern")
-    if raw is not NO_VALUE:
-        at = ctx.at(entry, "EventPattern")
-        if isinstance(raw, str):
-            try:
-                raw = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise at.error(f"EventPattern is not JSON: {exc.msg}") from None
-        pattern = plain(as_map(raw, at))
-    schedule = None
-    if "ScheduleExpression" in entry.props:
-        schedule = as_str(ctx.get(entry, "ScheduleExpression"), ctx.at(entry, "ScheduleExpression"))
-        if not re.match(r"^(rate|cron)\(.+\)$", schedule):
-            raise ctx.at(entry, "ScheduleExpression").error(
-                f"schedule {schedule!r} is not valid", allowed="rate(...) or cron(...)"
-            )
-        ctx.warn(entry, "ScheduleExpression is accepted but scheduled rules do not fire locally")
-    if pattern is None and schedule is None:
-        raise entry.props_at.error(
-            "a rule needs an EventPattern or a ScheduleExpression",
-            allowed="EventPattern, ScheduleExpression",
-        )
-    state = "ENABLED"
-    if "State" in entry.props:
-        state = as_str(ctx.get(entry, "State"), ctx.at(entry, "State"))
-        if state not in RULE_STATES:
-            raise ctx.at(entry, "State").error(f"unknown rule state {state!r}", allowed=RULE_STATES)
-    description = ctx.get(entry, "Description")
-    return RuleSpec(
-        entry.logical_id,
-        name,
-        rule_bus(lambda key: ctx.get(entry, key)),
-        pattern,
-        schedule,
-        state,
-        "" if description is NO_VALUE else as_str(description, ctx.at(entry, "Description")),
-        _targets(ctx, entry, functions),
-    )
-
-
-def _targets(ctx: Context, entry: Entry, functions: Mapping[str, str]) -> tuple[RuleTarget, ...]:
-    raw = ctx.get(entry, "Targets")
-    if raw is NO_VALUE:
-        return ()
-    at = ctx.at(entry, "Targets")
-    out: list[RuleTarget] = []
-    for i, item in enumerate(as_list(raw, at)):
-        iat = at.index(raw, i)
-        node = as_map(item, iat)
-        check_keys(node, iat, TARGET_KEYS, required=("Arn", "Id"))
-        arn = as_str(node["Arn"], iat.key(node, "Arn"))
-        parts = arn.split(":", 5) if arn.startswith("arn:") else []
-        service = parts[2] if len(parts) == 6 else ""
-        if service == "events" and not parts[5].startswith("event-bus/"):
-            service = ""  # an archive or an API destination
-        if service not in DELIVERED_TARGETS:
-            if not _warn_function(ctx, entry, arn, functions):
-                ctx.warn(
-                    entry,
-                    f"Targets[{i}] ({arn}) is not delivered locally: rules deliver to SQS "
-                    "queues and event buses",
-                )
-            continue
-        for key in node:
-            if key not in ("Arn", "Id", "Input", "SqsParameters"):
-                ctx.warn(entry, f"Targets[{i}].{key} is accepted but not applied locally")
-        text = sqs = None
-        if "Input" in node:
-            text = as_str(node["Input"], iat.key(node, "Input"))
-        if "SqsParameters" in node:
-            sat = iat.key(node, "SqsParameters")
-            params = as_map(node["SqsParameters"], sat)
-            check_keys(params, sat, ("MessageGroupId",), required=("MessageGroupId",))
-            sqs = as_str(params["MessageGroupId"], sat.key(params, "MessageGroupId"))
-        out.append(RuleTarget(as_str(node["Id"], iat.key(node, "Id")), arn, text, sqs))
-    return tuple(out)
