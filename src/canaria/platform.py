@@ -46,6 +46,7 @@ from canaria.models import Alias, Application, FunctionSpec, InvokeResult, Versi
 from canaria.models.deployment import Deployment, DeploymentEvent, HookStatus
 from canaria.runtime import FunctionRuntime, LogLine, build_artifact
 from canaria.services import ServicesEngine, provision
+from canaria.services.pollers import QueuePollers
 from canaria.store import CompletionReport, CompletionStatus, Store
 from canaria.tables import DynamoEngine
 
@@ -125,6 +126,8 @@ class Platform:
         # of moto, started when a template declares such resources or a function calls one
         self.services = ServicesEngine(log_path=str(Path(self.state_dir) / "logs" / "services.log"))
         self.services.on_restart = self._provision_services
+        # functions' SQS events: queues polled, batches invoked through the alias
+        self.pollers = QueuePollers(self.services.endpoint, self._invoke_from_queue)
         self.state_machines = StateMachines(
             clock, PlatformTasks(self, options.host, options.port), self.store
         )
@@ -157,6 +160,7 @@ class Platform:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.gateway.stop()
         await self.state_machines.close()
+        await self.pollers.stop()
         await asyncio.gather(*self._retiring, return_exceptions=True)
         await asyncio.gather(*(rt.close() for rt in self.runtimes.values()))
         await self.tables.stop()
@@ -186,6 +190,11 @@ class Platform:
         if app is not None and app.services:
             for line in await provision(self.services.engine_endpoint, app.services):
                 log.info("%s", line)
+
+    async def _invoke_from_queue(self, function: str, event: bytes) -> InvokeResult:
+        return await self.invoke_qualified(
+            function, self.function_spec(function).auto_publish_alias, event
+        )
 
     def _alarm_specs(self) -> Mapping[str, Any]:
         return self.app.alarms if self.app else {}
@@ -282,6 +291,7 @@ class Platform:
                 await self._provision_services(app)
             self.state_machines.adopt(app.state_machines, machines)
             self._adopt(app)
+            self.pollers.apply(app.event_sources)
             started: list[Deployment] = []
             for i in plan.instructions:
                 match i:

@@ -67,10 +67,18 @@ def handler(event, context):
                 got = s3.get_object(Bucket=os.environ["BUCKET"], Key=note_id)
             except s3.exceptions.NoSuchKey:
                 return respond(404, {"message": f"no note {note_id}"})
-            return respond(200, {"note": note_id, "text": got["Body"].read().decode()})
+            done = s3.list_objects_v2(Bucket=os.environ["BUCKET"], Prefix=f"done/{note_id}")
+            return respond(
+                200,
+                {
+                    "note": note_id,
+                    "text": got["Body"].read().decode(),
+                    "processed": done.get("KeyCount", 0) > 0,
+                },
+            )
         return respond(405, {"message": f"{method} is not allowed"})
-    if path == "/jobs":
-        return respond(200, drain(os.environ["JOBS_QUEUE"]))
+    if path == "/dead-jobs":
+        return respond(200, drain(os.environ["DEAD_JOBS_QUEUE"]))
     if path == "/audit":
         return respond(200, drain(os.environ["AUDIT_QUEUE"]))
     if path == "/config":

@@ -46,10 +46,11 @@ def eventually(check: Callable[[], Any], what: str, deadline_s: float = 60.0) ->
 def test_a_function_uses_every_resource_of_the_template(notes: Canaria) -> None:
     status, _, body = notes.http("PUT", "/notes/n1", b"first note")
     assert status == 201, body
-    assert get_json(notes, "/notes/n1") == (200, {"note": "n1", "text": "first note"})
+    status, note = get_json(notes, "/notes/n1")
+    assert (status, note["text"]) == (200, "first note")
     assert get_json(notes, "/notes/nope")[0] == 404
-    # SQS: the job the function queued
-    assert get_json(notes, "/jobs") == (200, [{"note": "n1", "size": 10}])
+    # SQS: the job the function queued reaches the worker through its SQS event source
+    eventually(lambda: get_json(notes, "/notes/n1")[1]["processed"], "the job processed")
     # SNS → SQS (raw delivery) and EventBridge rule → SQS, both into the audit queue
     seen: list[Any] = []
 
@@ -68,6 +69,24 @@ def test_a_function_uses_every_resource_of_the_template(notes: Canaria) -> None:
     status, config = get_json(notes, "/config")
     assert status == 200, config
     assert config == {"greeting": "hello", "db_user": "notes", "db_password_length": 24}
+
+
+def test_jobs_the_worker_fails_go_to_the_dead_letter_queue(notes: Canaria) -> None:
+    assert notes.http("PUT", "/notes/bad", b"please fail")[0] == 201
+    assert notes.http("PUT", "/notes/good", b"fine")[0] == 201
+    eventually(lambda: get_json(notes, "/notes/good")[1]["processed"], "the good job")
+    dead: list[Any] = []
+
+    def dead_lettered() -> bool:
+        dead.extend(get_json(notes, "/dead-jobs")[1])
+        return bool(dead)
+
+    # three receives (visibility timeout 5 s), then the engine's redrive
+    eventually(dead_lettered, "the failed job in the dead-letter queue", deadline_s=120)
+    assert dead == [{"note": "bad", "size": 11}]
+    assert get_json(notes, "/notes/bad")[1]["processed"] is False
+    logs = notes.cli("logs", "JobsWorker")
+    assert "cannot process note bad (receive #3)" in logs.stdout, logs.stdout[-2000:]
 
 
 def test_a_deploy_updates_a_changed_parameter(notes: Canaria) -> None:

@@ -11,6 +11,7 @@ from canaria.models import (
     BucketSpec,
     EventBusSpec,
     ParameterSpec,
+    QueueEventSource,
     QueueSpec,
     RuleSpec,
     SecretSpec,
@@ -346,3 +347,55 @@ def test_rule_targets_the_engine_cannot_deliver_to_are_left_out_with_a_warning(
     assert "Targets[3] (arn:aws:sns:us-east-1:123456789012:app-Topic) is not delivered" in warnings
     assert "AllowedPattern is not checked" in warnings
     assert isinstance(app.services["Bucket"], BucketSpec)
+
+
+def queue_and_consumer(queue_props: str, event_props: str, timeout: int = 3) -> str:
+    return resources(
+        function(
+            "Worker",
+            f"Timeout: {timeout}\nEvents:\n  Jobs:\n    Type: SQS\n    Properties:\n"
+            "      Queue: !GetAtt Jobs.Arn\n"
+            + "".join(f"      {line}\n" for line in event_props.splitlines()),
+        ),
+        "  Jobs:\n    Type: AWS::SQS::Queue\n    Properties: {" + queue_props + "}\n",
+    )
+
+
+def test_sqs_events_become_queue_event_sources(tmp_path: Path) -> None:
+    body = queue_and_consumer(
+        "VisibilityTimeout: 60",
+        "BatchSize: 25\nMaximumBatchingWindowInSeconds: 2\n"
+        "FunctionResponseTypes: [ReportBatchItemFailures]",
+        timeout=30,
+    )
+    app = load(write(tmp_path, body))
+    assert app.event_sources == (
+        QueueEventSource(
+            "Worker",
+            "Jobs",
+            "app-Jobs",
+            f"arn:aws:sqs:{ACCOUNT_REGION}:app-Jobs",
+            batch_size=25,
+            max_batching_window_s=2,
+            report_batch_item_failures=True,
+        ),
+    )
+    assert not [w for w in app.warnings if "Jobs" in w]
+
+
+@pytest.mark.parametrize(
+    ("queue_props", "event_props", "timeout", "words"),
+    [
+        ("VisibilityTimeout: 10", "", 30, "VisibilityTimeout (10 s) is less than Worker's Timeout"),
+        ("", "", 31, "VisibilityTimeout (30 s) is less than"),
+        ("", "BatchSize: 50", 3, "needs MaximumBatchingWindowInSeconds"),
+        ("", "BatchSize: 0", 3, "out of range"),
+        ("", "FunctionResponseTypes: [Partial]", 3, "unknown response type 'Partial'"),
+    ],
+)
+def test_sqs_events_lambda_would_refuse_are_refused(
+    tmp_path: Path, queue_props: str, event_props: str, timeout: int, words: str
+) -> None:
+    err = fails(write(tmp_path, queue_and_consumer(queue_props, event_props, timeout)))
+    assert words in str(err)
+    assert err.prop is not None and err.prop.startswith("Resources.Worker.Properties.Events.Jobs")
