@@ -67,13 +67,16 @@ def handler(event, context):
                 got = s3.get_object(Bucket=os.environ["BUCKET"], Key=note_id)
             except s3.exceptions.NoSuchKey:
                 return respond(404, {"message": f"no note {note_id}"})
-            done = s3.list_objects_v2(Bucket=os.environ["BUCKET"], Prefix=f"done/{note_id}")
+            bucket = os.environ["BUCKET"]
+            done = s3.list_objects_v2(Bucket=bucket, Prefix=f"done/{note_id}")
+            announced = s3.list_objects_v2(Bucket=bucket, Prefix=f"announced/{note_id}")
             return respond(
                 200,
                 {
                     "note": note_id,
                     "text": got["Body"].read().decode(),
                     "processed": done.get("KeyCount", 0) > 0,
+                    "announced": announced.get("KeyCount", 0) > 0,
                 },
             )
         return respond(405, {"message": f"{method} is not allowed"})

@@ -20,6 +20,7 @@ from canaria.models.runtime import Alias, InvokeResult, Version
 from canaria.models.services import (
     BucketSpec,
     EventBusSpec,
+    EventSourceKind,
     GeneratedSecret,
     ParameterSpec,
     QueueEventSource,
@@ -42,6 +43,7 @@ __all__ = [
     "DeploymentConfigSpec",
     "DeploymentPreference",
     "EventBusSpec",
+    "EventSourceKind",
     "FunctionConfig",
     "FunctionSpec",
     "GeneratedSecret",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
@@ -124,10 +125,16 @@ class RuleSpec:
     targets: tuple[RuleTarget, ...] = ()
 
 
+class EventSourceKind(Enum):
+    SQS = "SQS"  # the template's queue; batches of SQS records
+    SNS = "SNS"  # a queue canaria subscribes to the topic; one SNS record per invocation
+
+
 @dataclass(frozen=True)
 class QueueEventSource:
-    """A function's ``Events: {Type: SQS}``: canaria polls the queue and invokes the
-    function (its AutoPublishAlias when it has one) with batches of messages."""
+    """A function's ``Events: {Type: SQS}`` (or ``SNS``, through a queue canaria adds and
+    subscribes to the topic): canaria polls the queue and invokes the function (its
+    AutoPublishAlias when it has one) with what Lambda would hand it."""
 
     function: str
     event: str  # the event's name under Events
@@ -137,6 +144,8 @@ class QueueEventSource:
     max_batching_window_s: int = 0
     enabled: bool = True
     report_batch_item_failures: bool = False
+    kind: EventSourceKind = EventSourceKind.SQS
+    subscription_arn: str = ""  # SNS: the record's EventSubscriptionArn
 
 
 ServiceResource = (

@@ -8,7 +8,9 @@ queue traffic by its weights and the judge sees it). A batch whose invocation fa
 stays in the queue and comes back after the queue's visibility timeout; after the
 queue's ``maxReceiveCount`` the engine moves it to the dead-letter queue. With
 ``ReportBatchItemFailures``, only the messages the function names in
-``batchItemFailures`` stay.
+``batchItemFailures`` stay. An SNS event's queue carries one SNS envelope per message;
+the function gets it as Lambda's SNS record, and a message that failed three times is
+dropped (Lambda's asynchronous invocation tries three times).
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, assert_never
 
 import orjson
 
 from canaria.aws.arns import REGION
 from canaria.errors import CanariaError
 from canaria.models import InvokeResult
-from canaria.models.services import QueueEventSource
+from canaria.models.services import EventSourceKind, QueueEventSource
 from canaria.template.service_refs import queue_url
 
 log = logging.getLogger("canaria.services")
@@ -33,6 +35,7 @@ log = logging.getLogger("canaria.services")
 Invoke = Callable[[str, bytes], Awaitable[InvokeResult]]  # (function, event) → result
 _WAIT_S = 1  # long-poll wait: how long a stopped poller may still hold its thread
 _BACKOFF_S = 1.0
+SNS_ATTEMPTS = 3  # Lambda's asynchronous invocation: the first try and two retries
 
 
 def lambda_record(message: dict[str, Any], source: QueueEventSource) -> dict[str, Any]:
@@ -61,11 +64,47 @@ def lambda_record(message: dict[str, Any], source: QueueEventSource) -> dict[str
     }
 
 
+def sns_record(message: dict[str, Any], source: QueueEventSource) -> dict[str, Any]:
+    """One SNS notification (the envelope the topic delivered to the queue) as Lambda's
+    SNS event record."""
+    envelope = orjson.loads(message.get("Body") or b"{}")
+    return {
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": source.subscription_arn,
+        "Sns": {
+            "Type": envelope.get("Type", "Notification"),
+            "MessageId": envelope.get("MessageId", message["MessageId"]),
+            "TopicArn": envelope.get("TopicArn", ""),
+            "Subject": envelope.get("Subject"),
+            "Message": envelope.get("Message", ""),
+            "Timestamp": envelope.get("Timestamp", ""),
+            "SignatureVersion": envelope.get("SignatureVersion", "1"),
+            "Signature": envelope.get("Signature", ""),
+            "SigningCertUrl": envelope.get("SigningCertURL", ""),
+            "UnsubscribeUrl": envelope.get("UnsubscribeURL", ""),
+            "MessageAttributes": envelope.get("MessageAttributes", {}),
+        },
+    }
+
+
+def event_of(messages: Sequence[dict[str, Any]], source: QueueEventSource) -> bytes:
+    """The event the function is invoked with."""
+    match source.kind:
+        case EventSourceKind.SQS:
+            return orjson.dumps({"Records": [lambda_record(m, source) for m in messages]})
+        case EventSourceKind.SNS:
+            return orjson.dumps({"Records": [sns_record(m, source) for m in messages]})
+    assert_never(source.kind)
+
+
 def succeeded(
     result: InvokeResult, messages: Sequence[dict[str, Any]], source: QueueEventSource
 ) -> list[dict[str, Any]]:
     """The messages of a batch to delete after ``result``."""
     if result.function_error:
+        if source.kind is EventSourceKind.SNS:  # retried until the last attempt, then dropped
+            return [m for m in messages if _receives(m) >= SNS_ATTEMPTS]
         return []
     if not source.report_batch_item_failures:
         return list(messages)
@@ -84,6 +123,13 @@ def succeeded(
             return []
         failed.add(ident)
     return [m for m in messages if m["MessageId"] not in failed]
+
+
+def _receives(message: dict[str, Any]) -> int:
+    try:
+        return int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+    except ValueError:
+        return 1
 
 
 class QueuePollers:
@@ -142,7 +188,7 @@ class QueuePollers:
                 continue
             if not messages:
                 continue
-            event = orjson.dumps({"Records": [lambda_record(m, source) for m in messages]})
+            event = event_of(messages, source)
             try:
                 result = await self.invoke(source.function, event)
             except CanariaError as exc:  # throttled, or no such version: the batch returns

@@ -107,7 +107,7 @@ UNTRIGGERED_EVENTS = (
     "DocumentDB",
 )
 EVENT_TYPES = ("Api", "HttpApi", *UNTRIGGERED_EVENTS)
-POLLED_EVENTS = ("SQS",)
+POLLED_EVENTS = ("SQS", "SNS")
 
 
 def build_function(

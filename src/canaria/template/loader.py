@@ -52,7 +52,7 @@ from canaria.template.resources import (
     step_lists,
 )
 from canaria.template.services import TYPES as SERVICE_TYPES
-from canaria.template.services import build_service_resources
+from canaria.template.services import build_service_resources, ordered
 from canaria.template.statemachines import build_state_machine
 from canaria.template.tables import build_simple_table, build_table
 from canaria.template.yamlload import load_document
@@ -262,6 +262,7 @@ def _build(
     services = build_service_resources(
         ctx, of(*SERVICE_TYPES), {function_arn(e.logical_id): e.logical_id for e in of(FUNCTION)}
     )
+    event_sources, hidden = build_event_sources(ctx, of(FUNCTION), services)
     functions: dict[str, FunctionSpec] = {}
     routes: dict[tuple[str, str, str], str] = {}
     for e in of(FUNCTION):
@@ -288,8 +289,8 @@ def _build(
         deployment_configs=configs,
         tables=tables,
         state_machines=machines,
-        services=services,
-        event_sources=build_event_sources(ctx, of(FUNCTION), services),
+        services=ordered({**services, **hidden}),
+        event_sources=event_sources,
         skipped=tuple(skipped_resources),
         warnings=tuple(ctx.warnings),
         parameters=parameters,

@@ -46,7 +46,7 @@ from canaria.template.service_refs import (
     TYPES,
 )
 
-__all__ = ["TYPES", "build_service_resources"]
+__all__ = ["TYPES", "build_service_resources", "ordered"]
 
 BUCKET_KEYS = (
     "AbacStatus",
@@ -210,7 +210,12 @@ def build_service_resources(
             case "AWS::Events::Rule":
                 out[e.logical_id] = eventbridge.rule(ctx, e, functions)
     _unique_names(ctx, entries, out)
-    return dict(sorted(out.items(), key=lambda kv: _order(kv[1])))
+    return ordered(out)
+
+
+def ordered(resources: Mapping[str, ServiceResource]) -> dict[str, ServiceResource]:
+    """``resources`` in the order the engine creates them."""
+    return dict(sorted(resources.items(), key=lambda kv: _order(kv[1])))
 
 
 def _order(resource: ServiceResource) -> int:

@@ -51,6 +51,8 @@ def test_a_function_uses_every_resource_of_the_template(notes: Canaria) -> None:
     assert get_json(notes, "/notes/nope")[0] == 404
     # SQS: the job the function queued reaches the worker through its SQS event source
     eventually(lambda: get_json(notes, "/notes/n1")[1]["processed"], "the job processed")
+    # SNS: the topic's function subscriber (an SNS event source) heard the announcement
+    eventually(lambda: get_json(notes, "/notes/n1")[1]["announced"], "the note announced")
     # SNS → SQS (raw delivery) and EventBridge rule → SQS, both into the audit queue
     seen: list[Any] = []
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from canaria.models import InvokeResult, QueueEventSource
-from canaria.services.pollers import lambda_record, succeeded
+from canaria.models import EventSourceKind, InvokeResult, QueueEventSource
+from canaria.services.pollers import event_of, lambda_record, succeeded
 
 SOURCE = QueueEventSource("Fn", "Jobs", "q", "arn:aws:sqs:us-east-1:123456789012:q")
 REPORTING = QueueEventSource(
@@ -64,3 +64,44 @@ def test_reported_item_failures_stay_in_the_queue() -> None:
     # an identifier that is not in the batch fails the whole batch, as on Lambda
     unknown = {"batchItemFailures": [{"itemIdentifier": "other"}]}
     assert succeeded(result(unknown), MESSAGES, REPORTING) == []
+
+
+SNS = QueueEventSource(
+    "Fn",
+    "Heard",
+    "canaria-Fn-Heard",
+    "arn:aws:sqs:us-east-1:123456789012:canaria-Fn-Heard",
+    batch_size=1,
+    kind=EventSourceKind.SNS,
+    subscription_arn="arn:aws:sns:us-east-1:123456789012:t:sub",
+)
+
+
+def test_an_sns_envelope_becomes_lambdas_sns_record() -> None:
+    envelope = {
+        "Type": "Notification",
+        "MessageId": "n1",
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+        "Subject": "hi",
+        "Message": "hello",
+        "Timestamp": "2026-11-30T00:00:00.000Z",
+        "SigningCertURL": "https://cert",
+        "UnsubscribeURL": "https://unsub",
+    }
+    message = {**MESSAGES[0], "Body": orjson.dumps(envelope).decode()}
+    (record,) = orjson.loads(event_of([message], SNS))["Records"]
+    assert record["EventSource"] == "aws:sns"
+    assert record["EventSubscriptionArn"] == "arn:aws:sns:us-east-1:123456789012:t:sub"
+    assert record["Sns"]["Message"] == "hello" and record["Sns"]["Subject"] == "hi"
+    assert record["Sns"]["SigningCertUrl"] == "https://cert"
+    assert record["Sns"]["UnsubscribeUrl"] == "https://unsub"
+
+
+def test_a_failed_sns_notification_is_dropped_after_three_attempts() -> None:
+    def tried(n: int) -> dict[str, object]:
+        return {**MESSAGES[0], "Attributes": {"ApproximateReceiveCount": str(n)}}
+
+    failed = result({"errorMessage": "x"}, "Unhandled")
+    assert succeeded(failed, [tried(1)], SNS) == []
+    assert succeeded(failed, [tried(2)], SNS) == []
+    assert succeeded(failed, [tried(3)], SNS) == [tried(3)]

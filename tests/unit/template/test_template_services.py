@@ -10,6 +10,7 @@ import pytest
 from canaria.models import (
     BucketSpec,
     EventBusSpec,
+    EventSourceKind,
     ParameterSpec,
     QueueEventSource,
     QueueSpec,
@@ -399,3 +400,36 @@ def test_sqs_events_lambda_would_refuse_are_refused(
     err = fails(write(tmp_path, queue_and_consumer(queue_props, event_props, timeout)))
     assert words in str(err)
     assert err.prop is not None and err.prop.startswith("Resources.Worker.Properties.Events.Jobs")
+
+
+def test_an_sns_event_gets_a_queue_subscribed_to_its_topic(tmp_path: Path) -> None:
+    body = resources(
+        function(
+            "Listener",
+            "Events:\n  Heard:\n    Type: SNS\n    Properties:\n      Topic: !Ref Alerts\n"
+            "      FilterPolicy: {level: [high]}\n"
+            "  Elsewhere:\n    Type: SNS\n    Properties:\n"
+            "      Topic: arn:aws:sns:us-east-1:123456789012:not-here\n",
+        ),
+        "  Alerts:\n    Type: AWS::SNS::Topic\n",
+    )
+    app = load(write(tmp_path, body))
+    (source,) = app.event_sources
+    assert source.kind is EventSourceKind.SNS and source.batch_size == 1
+    assert source.queue_name == "canaria-Listener-Heard"
+    queue = app.services["Listener.Events.Heard.Queue"]
+    subscription = app.services["Listener.Events.Heard.Subscription"]
+    assert isinstance(queue, QueueSpec) and queue.attributes == {"VisibilityTimeout": "4"}
+    assert subscription == SubscriptionSpec(
+        "Listener.Events.Heard.Subscription",
+        f"arn:aws:sns:{ACCOUNT_REGION}:app-Alerts",
+        "sqs",
+        f"arn:aws:sqs:{ACCOUNT_REGION}:canaria-Listener-Heard",
+        {"FilterPolicy": '{"level": ["high"]}'},
+    )
+    order = list(app.services)
+    assert order.index("Alerts") < order.index("Listener.Events.Heard.Subscription")
+    assert order.index("Listener.Events.Heard.Queue") < order.index(
+        "Listener.Events.Heard.Subscription"
+    )
+    assert any("event Elsewhere (SNS) is not delivered" in w for w in app.warnings)
