@@ -70,6 +70,7 @@ def handler(event, context):
             bucket = os.environ["BUCKET"]
             done = s3.list_objects_v2(Bucket=bucket, Prefix=f"done/{note_id}")
             announced = s3.list_objects_v2(Bucket=bucket, Prefix=f"announced/{note_id}")
+            seen = s3.list_objects_v2(Bucket=bucket, Prefix=f"seen/{note_id}")
             return respond(
                 200,
                 {
@@ -77,6 +78,7 @@ def handler(event, context):
                     "text": got["Body"].read().decode(),
                     "processed": done.get("KeyCount", 0) > 0,
                     "announced": announced.get("KeyCount", 0) > 0,
+                    "seen": seen.get("KeyCount", 0) > 0,
                 },
             )
         return respond(405, {"message": f"{method} is not allowed"})

@@ -128,6 +128,7 @@ class RuleSpec:
 class EventSourceKind(Enum):
     SQS = "SQS"  # the template's queue; batches of SQS records
     SNS = "SNS"  # a queue canaria subscribes to the topic; one SNS record per invocation
+    EVENTBRIDGE = "EventBridgeRule"  # a queue a rule targets; one event per invocation
 
 
 @dataclass(frozen=True)

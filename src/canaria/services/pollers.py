@@ -95,6 +95,9 @@ def event_of(messages: Sequence[dict[str, Any]], source: QueueEventSource) -> by
             return orjson.dumps({"Records": [lambda_record(m, source) for m in messages]})
         case EventSourceKind.SNS:
             return orjson.dumps({"Records": [sns_record(m, source) for m in messages]})
+        case EventSourceKind.EVENTBRIDGE:  # the rule delivered the event itself (or Input)
+            (message,) = messages
+            return str(message.get("Body", "")).encode()
     assert_never(source.kind)
 
 
@@ -103,7 +106,7 @@ def succeeded(
 ) -> list[dict[str, Any]]:
     """The messages of a batch to delete after ``result``."""
     if result.function_error:
-        if source.kind is EventSourceKind.SNS:  # retried until the last attempt, then dropped
+        if source.kind is not EventSourceKind.SQS:  # asynchronous: tried 3 times, then dropped
             return [m for m in messages if _receives(m) >= SNS_ATTEMPTS]
         return []
     if not source.report_batch_item_failures:

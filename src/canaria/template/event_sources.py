@@ -1,10 +1,12 @@
-"""Functions' ``Events: {Type: SQS}`` and ``{Type: SNS}`` → the queues canaria polls for
-them (``canaria.services.pollers``), checked as Lambda checks an event source mapping.
+"""Functions' ``Events`` of types ``SQS``, ``SNS`` and ``EventBridgeRule`` (or its old name
+``CloudWatchEvent``) → the queues canaria polls for them (``canaria.services.pollers``),
+checked as Lambda checks an event source mapping.
 
-An SNS event gets a queue of its own, subscribed to the topic (with the event's
-``FilterPolicy``): the engine delivers to SQS only, and a queue gives Lambda's
-asynchronous retries for free (a failed invocation returns after the function's timeout;
-after three attempts the message is dropped, as Lambda drops it without a DLQ).
+An SNS or EventBridge event gets a queue of its own, subscribed to the topic (with the
+event's ``FilterPolicy``) or targeted by a rule (with the event's ``Pattern``): the engine
+delivers to SQS only, and a queue gives Lambda's asynchronous retries for free (a failed
+invocation returns after the function's timeout; after three attempts the message is
+dropped, as Lambda drops it without a DLQ).
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from canaria.models.services import (
+    EventBusSpec,
     EventSourceKind,
     QueueEventSource,
     QueueSpec,
+    RuleSpec,
+    RuleTarget,
     ServiceResource,
     SubscriptionSpec,
     TopicSpec,
@@ -35,7 +40,7 @@ from canaria.template.nodes import (
     check_keys,
     plain,
 )
-from canaria.template.service_refs import queue_arn, subscription_arn, topic_arn
+from canaria.template.service_refs import bus_name, queue_arn, subscription_arn, topic_arn
 
 SQS_EVENT_KEYS = (
     "BatchSize",
@@ -61,6 +66,20 @@ SNS_EVENT_KEYS = (
 )
 
 
+RULE_EVENT_KEYS = (
+    "DeadLetterConfig",
+    "EventBusName",
+    "Input",
+    "InputPath",
+    "InputTransformer",
+    "Pattern",
+    "RetryPolicy",
+    "RuleName",
+    "State",
+    "Target",
+)
+
+
 def build_event_sources(
     ctx: Context, functions: list[Entry], services: Mapping[str, ServiceResource]
 ) -> tuple[tuple[QueueEventSource, ...], dict[str, ServiceResource]]:
@@ -68,6 +87,7 @@ def build_event_sources(
     template declares, and the queues and subscriptions SNS events need."""
     queues = {queue_arn(r.name): r for r in services.values() if isinstance(r, QueueSpec)}
     topics = {topic_arn(r.name) for r in services.values() if isinstance(r, TopicSpec)}
+    buses = {"default"} | {r.name for r in services.values() if isinstance(r, EventBusSpec)}
     out: list[QueueEventSource] = []
     extra: dict[str, ServiceResource] = {}
     for entry in functions:
@@ -77,18 +97,22 @@ def build_event_sources(
         at = ctx.at(entry, "Events")
         events = as_map(ctx.resolver.resolve(raw, at), at)
         for name, event in events.items():
-            if not isinstance(event, Mapping) or event.get("Type") not in ("SQS", "SNS"):
+            kind = event.get("Type") if isinstance(event, Mapping) else None
+            if kind not in ("SQS", "SNS", "EventBridgeRule", "CloudWatchEvent"):
                 continue
             eat = at.key(events, name)
             pat = eat.key(event, "Properties")
             props = as_map(event.get("Properties") or {}, pat)
             source: QueueEventSource | None
-            if event["Type"] == "SQS":
+            if kind == "SQS":
                 check_keys(props, pat, SQS_EVENT_KEYS, required=("Queue",))
                 source = _queue_event(ctx, entry, name, props, pat, queues)
-            else:
+            elif kind == "SNS":
                 check_keys(props, pat, SNS_EVENT_KEYS, required=("Topic",))
                 source = _topic_event(ctx, entry, name, props, pat, topics, extra)
+            else:
+                check_keys(props, pat, RULE_EVENT_KEYS, required=("Pattern",))
+                source = _rule_event(ctx, entry, name, props, pat, buses, extra)
             if source is not None:
                 out.append(source)
     return tuple(out), extra
@@ -112,10 +136,8 @@ def _topic_event(
         return None
     if "SqsSubscription" in props:
         ctx.warn(entry, f"event {name} (SNS): SqsSubscription is not applied locally")
-    timeout = ctx.get(entry, "Timeout")
-    timeout_s = 3 if timeout is NO_VALUE else as_int(timeout, ctx.at(entry, "Timeout"), 1)
-    base = f"{entry.logical_id}.Events.{name}"
-    queue_name = re.sub(r"[^A-Za-z0-9_-]", "-", f"canaria-{entry.logical_id}-{name}")[:80]
+    base, queue = _own_queue(ctx, entry, name)
+    queue_name = queue.name
     attributes: dict[str, str] = {}
     for key in ("FilterPolicy", "FilterPolicyScope"):
         if key in props:
@@ -124,9 +146,7 @@ def _topic_event(
                 attributes[key] = json.dumps(plain(value))
             else:
                 attributes[key] = as_str(value, at.key(props, key))
-    extra[f"{base}.Queue"] = QueueSpec(
-        f"{base}.Queue", queue_name, {"VisibilityTimeout": str(timeout_s + 1)}
-    )
+    extra[queue.logical_id] = queue
     extra[f"{base}.Subscription"] = SubscriptionSpec(
         f"{base}.Subscription", topic, "sqs", queue_arn(queue_name), attributes
     )
@@ -201,4 +221,71 @@ def _queue_event(
         window,
         enabled,
         "ReportBatchItemFailures" in types,
+    )
+
+
+def _own_queue(ctx: Context, entry: Entry, name: str) -> tuple[str, QueueSpec]:
+    """The queue canaria adds for an SNS or EventBridge event (redelivered after the
+    function's timeout)."""
+    timeout = ctx.get(entry, "Timeout")
+    timeout_s = 3 if timeout is NO_VALUE else as_int(timeout, ctx.at(entry, "Timeout"), 1)
+    queue_name = re.sub(r"[^A-Za-z0-9_-]", "-", f"canaria-{entry.logical_id}-{name}")[:80]
+    base = f"{entry.logical_id}.Events.{name}"
+    return base, QueueSpec(f"{base}.Queue", queue_name, {"VisibilityTimeout": str(timeout_s + 1)})
+
+
+def _rule_event(
+    ctx: Context,
+    entry: Entry,
+    name: str,
+    props: Mapping[str, Any],
+    at: Where,
+    buses: set[str],
+    extra: dict[str, ServiceResource],
+) -> QueueEventSource | None:
+    bus = "default"
+    if "EventBusName" in props:
+        bus = bus_name(as_str(props["EventBusName"], at.key(props, "EventBusName")))
+    if bus not in buses:
+        ctx.warn(
+            entry,
+            f"event {name} (EventBridge) is not delivered: bus {bus!r} is not one this "
+            "template declares",
+        )
+        return None
+    for key in ("InputPath", "InputTransformer", "DeadLetterConfig", "RetryPolicy"):
+        if key in props:
+            ctx.warn(entry, f"event {name} (EventBridge): {key} is not applied locally")
+    pattern = as_map(props["Pattern"], at.key(props, "Pattern"))
+    state = "ENABLED"
+    if "State" in props:
+        state = as_str(props["State"], at.key(props, "State"))
+    rule_name = f"{entry.logical_id}{name}"[:64]
+    if "RuleName" in props:
+        rule_name = as_str(props["RuleName"], at.key(props, "RuleName"))
+    target_id = f"{entry.logical_id}{name}Target"[:64]
+    if "Target" in props:
+        tat = at.key(props, "Target")
+        target = as_map(props["Target"], tat)
+        check_keys(target, tat, ("Id",), required=("Id",))
+        target_id = as_str(target["Id"], tat.key(target, "Id"))
+    text = as_str(props["Input"], at.key(props, "Input")) if "Input" in props else None
+    base, queue = _own_queue(ctx, entry, name)
+    extra[queue.logical_id] = queue
+    extra[f"{base}.Rule"] = RuleSpec(
+        f"{base}.Rule",
+        rule_name,
+        bus,
+        plain(pattern),
+        state=state,
+        targets=(RuleTarget(target_id, queue_arn(queue.name), text),),
+    )
+    return QueueEventSource(
+        entry.logical_id,
+        name,
+        queue.name,
+        queue_arn(queue.name),
+        batch_size=1,
+        enabled=state == "ENABLED",
+        kind=EventSourceKind.EVENTBRIDGE,
     )

@@ -53,6 +53,8 @@ def test_a_function_uses_every_resource_of_the_template(notes: Canaria) -> None:
     eventually(lambda: get_json(notes, "/notes/n1")[1]["processed"], "the job processed")
     # SNS: the topic's function subscriber (an SNS event source) heard the announcement
     eventually(lambda: get_json(notes, "/notes/n1")[1]["announced"], "the note announced")
+    # EventBridge: the bus's rule for the function (an EventBridgeRule event source)
+    eventually(lambda: get_json(notes, "/notes/n1")[1]["seen"], "the note seen on the bus")
     # SNS → SQS (raw delivery) and EventBridge rule → SQS, both into the audit queue
     seen: list[Any] = []
 

@@ -105,3 +105,17 @@ def test_a_failed_sns_notification_is_dropped_after_three_attempts() -> None:
     assert succeeded(failed, [tried(1)], SNS) == []
     assert succeeded(failed, [tried(2)], SNS) == []
     assert succeeded(failed, [tried(3)], SNS) == [tried(3)]
+
+
+def test_an_eventbridge_event_is_handed_over_as_the_rule_delivered_it() -> None:
+    rule = QueueEventSource(
+        "Fn",
+        "Saved",
+        "q",
+        "arn:aws:sqs:us-east-1:123456789012:q",
+        batch_size=1,
+        kind=EventSourceKind.EVENTBRIDGE,
+    )
+    event = {"detail-type": "NoteSaved", "source": "notes", "detail": {"note": "n1"}}
+    message = {**MESSAGES[0], "Body": orjson.dumps(event).decode()}
+    assert orjson.loads(event_of([message], rule)) == event

@@ -433,3 +433,35 @@ def test_an_sns_event_gets_a_queue_subscribed_to_its_topic(tmp_path: Path) -> No
         "Listener.Events.Heard.Subscription"
     )
     assert any("event Elsewhere (SNS) is not delivered" in w for w in app.warnings)
+
+
+def test_an_eventbridge_event_gets_a_queue_a_rule_targets(tmp_path: Path) -> None:
+    body = resources(
+        function(
+            "Listener",
+            "Timeout: 10\nEvents:\n  Saved:\n    Type: EventBridgeRule\n    Properties:\n"
+            "      EventBusName: !Ref Bus\n      Pattern: {source: [shop]}\n"
+            "      Target: {Id: toListener}\n"
+            "  Old:\n    Type: CloudWatchEvent\n    Properties:\n"
+            "      Pattern: {source: [aws.ec2]}\n      State: DISABLED\n"
+            "  Lost:\n    Type: EventBridgeRule\n    Properties:\n"
+            "      EventBusName: somebody-elses\n      Pattern: {source: [x]}\n",
+        ),
+        "  Bus:\n    Type: AWS::Events::EventBus\n    Properties: {Name: shop}\n",
+    )
+    app = load(write(tmp_path, body))
+    saved, old = app.event_sources
+    assert (saved.kind, saved.enabled, old.enabled) == (EventSourceKind.EVENTBRIDGE, True, False)
+    queue = app.services["Listener.Events.Saved.Queue"]
+    assert queue == QueueSpec(
+        "Listener.Events.Saved.Queue", "canaria-Listener-Saved", {"VisibilityTimeout": "11"}
+    )
+    rule = app.services["Listener.Events.Saved.Rule"]
+    assert isinstance(rule, RuleSpec)
+    assert (rule.event_bus, rule.event_pattern) == ("shop", {"source": ["shop"]})
+    assert [(t.id, t.arn) for t in rule.targets] == [
+        ("toListener", f"arn:aws:sqs:{ACCOUNT_REGION}:canaria-Listener-Saved")
+    ]
+    old_rule = app.services["Listener.Events.Old.Rule"]
+    assert isinstance(old_rule, RuleSpec) and old_rule.event_bus == "default"
+    assert any("bus 'somebody-elses' is not one this template declares" in w for w in app.warnings)
