@@ -18,8 +18,8 @@ def warn_function(ctx: Context, entry: Entry, arn: str, functions: Mapping[str, 
         if arn in (logical_id, prefix) or arn.startswith(prefix + ":"):
             ctx.warn(
                 entry,
-                f"delivery to function {logical_id} is not run locally; the function is "
-                "invoked through its routes, `canaria invoke` or the Lambda API",
+                f"delivery to function {logical_id} is not run locally: give "
+                f"{logical_id} an SNS or EventBridgeRule event for it instead",
             )
             return True
     return False
