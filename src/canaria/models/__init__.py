@@ -18,12 +18,14 @@ from canaria.models.app import (
 )
 from canaria.models.runtime import Alias, InvokeResult, Version
 from canaria.models.services import (
+    BucketNotificationSpec,
     BucketSpec,
     EventBusSpec,
     EventSourceKind,
     GeneratedSecret,
     ParameterSpec,
     QueueEventSource,
+    QueueNotification,
     QueueSpec,
     RuleSpec,
     RuleTarget,
@@ -39,6 +41,7 @@ __all__ = [
     "Alias",
     "ApiSpec",
     "Application",
+    "BucketNotificationSpec",
     "BucketSpec",
     "DeploymentConfigSpec",
     "DeploymentPreference",
@@ -51,6 +54,7 @@ __all__ = [
     "JudgeSettings",
     "ParameterSpec",
     "QueueEventSource",
+    "QueueNotification",
     "QueueSpec",
     "RouteSpec",
     "RuleSpec",

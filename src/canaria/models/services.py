@@ -129,6 +129,7 @@ class EventSourceKind(Enum):
     SQS = "SQS"  # the template's queue; batches of SQS records
     SNS = "SNS"  # a queue canaria subscribes to the topic; one SNS record per invocation
     EVENTBRIDGE = "EventBridgeRule"  # a queue a rule targets; one event per invocation
+    S3 = "S3"  # a queue a bucket notifies; one S3 notification per invocation
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,25 @@ class QueueEventSource:
     subscription_arn: str = ""  # SNS: the record's EventSubscriptionArn
 
 
+@dataclass(frozen=True)
+class QueueNotification:
+    """One of a bucket's ``QueueConfigurations``."""
+
+    id: str
+    queue_arn: str
+    events: tuple[str, ...]  # s3:ObjectCreated:*, ...
+    filter_rules: tuple[tuple[str, str], ...] = ()  # (prefix | suffix, value)
+
+
+@dataclass(frozen=True)
+class BucketNotificationSpec:
+    """A bucket's notification configuration (it is written whole, after the queues)."""
+
+    logical_id: str
+    bucket: str
+    queues: tuple[QueueNotification, ...]
+
+
 ServiceResource = (
     BucketSpec
     | QueueSpec
@@ -158,4 +178,5 @@ ServiceResource = (
     | SecretSpec
     | EventBusSpec
     | RuleSpec
+    | BucketNotificationSpec
 )

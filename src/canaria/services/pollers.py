@@ -9,8 +9,9 @@ stays in the queue and comes back after the queue's visibility timeout; after th
 queue's ``maxReceiveCount`` the engine moves it to the dead-letter queue. With
 ``ReportBatchItemFailures``, only the messages the function names in
 ``batchItemFailures`` stay. An SNS event's queue carries one SNS envelope per message;
-the function gets it as Lambda's SNS record, and a message that failed three times is
-dropped (Lambda's asynchronous invocation tries three times).
+the function gets it as Lambda's SNS record; an EventBridge rule's queue and a bucket's
+notification queue carry the event Lambda would get. A message of those that failed three
+times is dropped (Lambda's asynchronous invocation tries three times).
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def event_of(messages: Sequence[dict[str, Any]], source: QueueEventSource) -> by
             return orjson.dumps({"Records": [lambda_record(m, source) for m in messages]})
         case EventSourceKind.SNS:
             return orjson.dumps({"Records": [sns_record(m, source) for m in messages]})
-        case EventSourceKind.EVENTBRIDGE:  # the rule delivered the event itself (or Input)
+        case EventSourceKind.EVENTBRIDGE | EventSourceKind.S3:  # delivered as Lambda gets it
             (message,) = messages
             return str(message.get("Body", "")).encode()
     assert_never(source.kind)

@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from canaria.aws.arns import REGION
 from canaria.errors import TemplateError
 from canaria.models.services import (
+    BucketNotificationSpec,
     BucketSpec,
     EventBusSpec,
     ParameterSpec,
+    QueueNotification,
     QueueSpec,
     RuleSpec,
     RuleTarget,
@@ -85,6 +87,10 @@ def plan(resources: Mapping[str, ServiceResource], observed: Observed) -> tuple[
                 exists = r.name in observed.buses
             case RuleSpec():
                 exists = (r.event_bus, r.name) in observed.rules
+            case BucketNotificationSpec():
+                exists = False  # written whole each time: the put is idempotent
+            case _:
+                assert_never(r)
         if not exists:
             out.append(Create(r))
     return tuple(out)
@@ -245,7 +251,23 @@ class Provisioner:
                         Targets=[_target(t) for t in r.targets],
                     )
                 return f"created rule {r.name} on event bus {r.event_bus}"
-        raise AssertionError(r)  # pragma: no cover
+            case BucketNotificationSpec():
+                c("s3").put_bucket_notification_configuration(
+                    Bucket=r.bucket,
+                    NotificationConfiguration={
+                        "QueueConfigurations": [_queue_notification(q) for q in r.queues]
+                    },
+                )
+                return f"set the notifications of S3 bucket {r.bucket}"
+        assert_never(r)
+
+
+def _queue_notification(q: QueueNotification) -> dict[str, Any]:
+    out: dict[str, Any] = {"Id": q.id, "QueueArn": q.queue_arn, "Events": list(q.events)}
+    if q.filter_rules:
+        rules = [{"Name": name, "Value": value} for name, value in q.filter_rules]
+        out["Filter"] = {"Key": {"FilterRules": rules}}
+    return out
 
 
 def _target(t: RuleTarget) -> dict[str, Any]:

@@ -1,10 +1,11 @@
-"""Functions' ``Events`` of types ``SQS``, ``SNS`` and ``EventBridgeRule`` (or its old name
-``CloudWatchEvent``) → the queues canaria polls for them (``canaria.services.pollers``),
-checked as Lambda checks an event source mapping.
+"""Functions' ``Events`` of types ``SQS``, ``SNS``, ``EventBridgeRule`` (or its old name
+``CloudWatchEvent``) and ``S3`` → the queues canaria polls for them
+(``canaria.services.pollers``), checked as Lambda checks an event source mapping.
 
-An SNS or EventBridge event gets a queue of its own, subscribed to the topic (with the
-event's ``FilterPolicy``) or targeted by a rule (with the event's ``Pattern``): the engine
-delivers to SQS only, and a queue gives Lambda's asynchronous retries for free (a failed
+An SNS, EventBridge or S3 event gets a queue of its own, subscribed to the topic (with
+the event's ``FilterPolicy``), targeted by a rule (with the event's ``Pattern``) or
+notified by the bucket (with the event's ``Events`` and ``Filter``): the engine delivers
+to SQS only, and a queue gives Lambda's asynchronous retries for free (a failed
 invocation returns after the function's timeout; after three attempts the message is
 dropped, as Lambda drops it without a DLQ).
 """
@@ -17,9 +18,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from canaria.models.services import (
+    BucketNotificationSpec,
+    BucketSpec,
     EventBusSpec,
     EventSourceKind,
     QueueEventSource,
+    QueueNotification,
     QueueSpec,
     RuleSpec,
     RuleTarget,
@@ -66,6 +70,7 @@ SNS_EVENT_KEYS = (
 )
 
 
+S3_EVENT_KEYS = ("Bucket", "Events", "Filter")
 RULE_EVENT_KEYS = (
     "DeadLetterConfig",
     "EventBusName",
@@ -88,6 +93,7 @@ def build_event_sources(
     queues = {queue_arn(r.name): r for r in services.values() if isinstance(r, QueueSpec)}
     topics = {topic_arn(r.name) for r in services.values() if isinstance(r, TopicSpec)}
     buses = {"default"} | {r.name for r in services.values() if isinstance(r, EventBusSpec)}
+    buckets = {r.name: r for r in services.values() if isinstance(r, BucketSpec)}
     out: list[QueueEventSource] = []
     extra: dict[str, ServiceResource] = {}
     for entry in functions:
@@ -98,7 +104,7 @@ def build_event_sources(
         events = as_map(ctx.resolver.resolve(raw, at), at)
         for name, event in events.items():
             kind = event.get("Type") if isinstance(event, Mapping) else None
-            if kind not in ("SQS", "SNS", "EventBridgeRule", "CloudWatchEvent"):
+            if kind not in ("SQS", "SNS", "EventBridgeRule", "CloudWatchEvent", "S3"):
                 continue
             eat = at.key(events, name)
             pat = eat.key(event, "Properties")
@@ -110,6 +116,9 @@ def build_event_sources(
             elif kind == "SNS":
                 check_keys(props, pat, SNS_EVENT_KEYS, required=("Topic",))
                 source = _topic_event(ctx, entry, name, props, pat, topics, extra)
+            elif kind == "S3":
+                check_keys(props, pat, S3_EVENT_KEYS, required=("Bucket", "Events"))
+                source = _bucket_event(ctx, entry, name, props, pat, buckets, extra)
             else:
                 check_keys(props, pat, RULE_EVENT_KEYS, required=("Pattern",))
                 source = _rule_event(ctx, entry, name, props, pat, buses, extra)
@@ -288,4 +297,66 @@ def _rule_event(
         batch_size=1,
         enabled=state == "ENABLED",
         kind=EventSourceKind.EVENTBRIDGE,
+    )
+
+
+S3_EVENT = re.compile(r"^s3:[A-Za-z]+:(\*|[A-Za-z]+)$")
+
+
+def _bucket_event(
+    ctx: Context,
+    entry: Entry,
+    name: str,
+    props: Mapping[str, Any],
+    at: Where,
+    buckets: Mapping[str, BucketSpec],
+    extra: dict[str, ServiceResource],
+) -> QueueEventSource | None:
+    bat = at.key(props, "Bucket")
+    bucket = buckets.get(as_str(props["Bucket"], bat))
+    if bucket is None:
+        raise bat.error(
+            "an S3 event must name a bucket of this template", allowed="!Ref <a bucket>"
+        )
+    eat = at.key(props, "Events")
+    raw = props["Events"]
+    events = tuple(as_str(e, eat) for e in (as_list(raw, eat) if isinstance(raw, list) else [raw]))
+    for e in events:
+        if not S3_EVENT.match(e):
+            raise eat.error(f"{e!r} is not an S3 event type", allowed="s3:ObjectCreated:*, ...")
+    rules: list[tuple[str, str]] = []
+    if "Filter" in props:
+        fat = at.key(props, "Filter")
+        node = as_map(props["Filter"], fat)
+        check_keys(node, fat, ("S3Key",), required=("S3Key",))
+        kat = fat.key(node, "S3Key")
+        s3key = as_map(node["S3Key"], kat)
+        check_keys(s3key, kat, ("Rules",), required=("Rules",))
+        rat = kat.key(s3key, "Rules")
+        for i, item in enumerate(as_list(s3key["Rules"], rat)):
+            iat = rat.index(s3key["Rules"], i)
+            rule = as_map(item, iat)
+            check_keys(rule, iat, ("Name", "Value"), required=("Name", "Value"))
+            rule_name = as_str(rule["Name"], iat.key(rule, "Name")).lower()
+            if rule_name not in ("prefix", "suffix"):
+                raise iat.key(rule, "Name").error(
+                    f"unknown filter rule {rule_name!r}", allowed="prefix, suffix"
+                )
+            rules.append((rule_name, as_str(rule["Value"], iat.key(rule, "Value"))))
+    _, queue = _own_queue(ctx, entry, name)
+    extra[queue.logical_id] = queue
+    notification = QueueNotification(
+        f"{entry.logical_id}{name}"[:64], queue_arn(queue.name), events, tuple(rules)
+    )
+    key = f"{bucket.logical_id}.Notifications"
+    previous = extra.get(key)
+    queues = previous.queues if isinstance(previous, BucketNotificationSpec) else ()
+    extra[key] = BucketNotificationSpec(key, bucket.name, (*queues, notification))
+    return QueueEventSource(
+        entry.logical_id,
+        name,
+        queue.name,
+        queue_arn(queue.name),
+        batch_size=1,
+        kind=EventSourceKind.S3,
     )

@@ -107,7 +107,7 @@ UNTRIGGERED_EVENTS = (
     "DocumentDB",
 )
 EVENT_TYPES = ("Api", "HttpApi", *UNTRIGGERED_EVENTS)
-POLLED_EVENTS = ("SQS", "SNS", "EventBridgeRule", "CloudWatchEvent")
+POLLED_EVENTS = ("SQS", "SNS", "EventBridgeRule", "CloudWatchEvent", "S3")
 
 
 def build_function(

@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, assert_never
 
 from canaria.models.services import (
+    BucketNotificationSpec,
     BucketSpec,
     EventBusSpec,
     GeneratedSecret,
@@ -232,14 +233,16 @@ def _order(resource: ServiceResource) -> int:
             return 5
         case RuleSpec():
             return 6
-    raise AssertionError(resource)  # pragma: no cover
+        case BucketNotificationSpec():
+            return 7
+    assert_never(resource)
 
 
 def _unique_names(ctx: Context, entries: list[Entry], out: Mapping[str, ServiceResource]) -> None:
     seen: dict[tuple[type, str], str] = {}
     by_id = {e.logical_id: e for e in entries}
     for logical_id, r in out.items():
-        if isinstance(r, SubscriptionSpec):
+        if isinstance(r, SubscriptionSpec | BucketNotificationSpec):
             continue
         name = r.name if not isinstance(r, RuleSpec) else f"{r.event_bus}|{r.name}"
         key = (type(r), name)

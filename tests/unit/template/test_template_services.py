@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from canaria.models import (
+    BucketNotificationSpec,
     BucketSpec,
     EventBusSpec,
     EventSourceKind,
     ParameterSpec,
     QueueEventSource,
+    QueueNotification,
     QueueSpec,
     RuleSpec,
     SecretSpec,
@@ -465,3 +467,58 @@ def test_an_eventbridge_event_gets_a_queue_a_rule_targets(tmp_path: Path) -> Non
     old_rule = app.services["Listener.Events.Old.Rule"]
     assert isinstance(old_rule, RuleSpec) and old_rule.event_bus == "default"
     assert any("bus 'somebody-elses' is not one this template declares" in w for w in app.warnings)
+
+
+def s3_consumer(event_props: str) -> str:
+    return resources(
+        function(
+            "Copier",
+            "Events:\n  Arrived:\n    Type: S3\n    Properties:\n"
+            + "".join(f"      {line}\n" for line in event_props.splitlines()),
+        ),
+        "  Inbox:\n    Type: AWS::S3::Bucket\n",
+    )
+
+
+def test_an_s3_event_gets_a_queue_the_bucket_notifies(tmp_path: Path) -> None:
+    body = s3_consumer(
+        "Bucket: !Ref Inbox\nEvents: [s3:ObjectCreated:*, s3:ObjectRemoved:Delete]\n"
+        "Filter: {S3Key: {Rules: [{Name: Prefix, Value: in/}, {Name: suffix, Value: .txt}]}}"
+    )
+    app = load(write(tmp_path, body))
+    (source,) = app.event_sources
+    assert source.kind is EventSourceKind.S3
+    assert app.services["Inbox.Notifications"] == BucketNotificationSpec(
+        "Inbox.Notifications",
+        "app-inbox",
+        (
+            QueueNotification(
+                "CopierArrived",
+                f"arn:aws:sqs:{ACCOUNT_REGION}:canaria-Copier-Arrived",
+                ("s3:ObjectCreated:*", "s3:ObjectRemoved:Delete"),
+                (("prefix", "in/"), ("suffix", ".txt")),
+            ),
+        ),
+    )
+    assert list(app.services)[-1] == "Inbox.Notifications"  # after the bucket and the queue
+
+
+@pytest.mark.parametrize(
+    ("props", "prop", "words"),
+    [
+        ("Bucket: other-bucket\nEvents: s3:ObjectCreated:*", "Bucket", "a bucket of this"),
+        ("Bucket: !Ref Inbox\nEvents: ObjectCreated", "Events", "not an S3 event type"),
+        (
+            "Bucket: !Ref Inbox\nEvents: s3:ObjectCreated:*\n"
+            "Filter: {S3Key: {Rules: [{Name: middle, Value: x}]}}",
+            "Filter.S3Key.Rules[0].Name",
+            "unknown filter rule 'middle'",
+        ),
+    ],
+)
+def test_s3_events_lambda_would_refuse_are_refused(
+    tmp_path: Path, props: str, prop: str, words: str
+) -> None:
+    err = fails(write(tmp_path, s3_consumer(props)))
+    assert words in str(err)
+    assert err.prop == f"Resources.Copier.Properties.Events.Arrived.Properties.{prop}"
