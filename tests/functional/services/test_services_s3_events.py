@@ -101,3 +101,7 @@ def test_an_object_written_to_the_bucket_reaches_the_function(copier: Canaria) -
     assert got["Body"].read() == b"HELLO ObjectCreated:Put"
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="inbox-inbox")["Contents"]]
     assert sorted(keys) == ["elsewhere.txt", "in/hello world.txt", "out/hello world.txt"]
+    # one invocation, and no other: the s3:TestEvent the bucket sent when it was set up
+    # to notify the queue never reaches the function
+    logs = copier.cli("logs", "Copier").stdout
+    assert logs.count("START RequestId") == 1 and "[ERROR]" not in logs, logs[-3000:]
