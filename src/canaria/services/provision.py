@@ -30,6 +30,7 @@ from canaria.models.services import (
     TopicSpec,
 )
 from canaria.services.secrets import secret_string
+from canaria.template.service_refs import topic_arn
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,6 @@ def plan(resources: Mapping[str, ServiceResource], observed: Observed) -> tuple[
             case QueueSpec():
                 exists = r.name in observed.queues
             case TopicSpec():
-                from canaria.template.service_refs import topic_arn
-
                 exists = topic_arn(r.name) in observed.topics
             case SubscriptionSpec():
                 exists = (r.topic_arn, r.protocol, r.endpoint) in observed.subscriptions
