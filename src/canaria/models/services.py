@@ -152,21 +152,25 @@ class QueueEventSource:
 
 @dataclass(frozen=True)
 class QueueNotification:
-    """One of a bucket's ``QueueConfigurations``."""
+    """One of a bucket's ``QueueConfigurations`` (or ``TopicConfigurations``: the same
+    shape, ``arn`` naming a topic)."""
 
     id: str
-    queue_arn: str
+    arn: str
     events: tuple[str, ...]  # s3:ObjectCreated:*, ...
     filter_rules: tuple[tuple[str, str], ...] = ()  # (prefix | suffix, value)
 
 
 @dataclass(frozen=True)
 class BucketNotificationSpec:
-    """A bucket's notification configuration (it is written whole, after the queues)."""
+    """A bucket's notification configuration: the template's own and the queues of the
+    functions' S3 events (written whole, after the queues and topics)."""
 
     logical_id: str
     bucket: str
-    queues: tuple[QueueNotification, ...]
+    queues: tuple[QueueNotification, ...] = ()
+    topics: tuple[QueueNotification, ...] = ()
+    event_bridge: bool = False  # EventBridgeConfiguration: events to the default bus
 
 
 ServiceResource = (

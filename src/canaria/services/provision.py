@@ -251,18 +251,21 @@ class Provisioner:
                     )
                 return f"created rule {r.name} on event bus {r.event_bus}"
             case BucketNotificationSpec():
+                config: dict[str, Any] = {
+                    "QueueConfigurations": [_notification(q, "QueueArn") for q in r.queues],
+                    "TopicConfigurations": [_notification(t, "TopicArn") for t in r.topics],
+                }
+                if r.event_bridge:
+                    config["EventBridgeConfiguration"] = {}
                 c("s3").put_bucket_notification_configuration(
-                    Bucket=r.bucket,
-                    NotificationConfiguration={
-                        "QueueConfigurations": [_queue_notification(q) for q in r.queues]
-                    },
+                    Bucket=r.bucket, NotificationConfiguration=config
                 )
                 return f"set the notifications of S3 bucket {r.bucket}"
         assert_never(r)
 
 
-def _queue_notification(q: QueueNotification) -> dict[str, Any]:
-    out: dict[str, Any] = {"Id": q.id, "QueueArn": q.queue_arn, "Events": list(q.events)}
+def _notification(q: QueueNotification, arn_key: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"Id": q.id, arn_key: q.arn, "Events": list(q.events)}
     if q.filter_rules:
         rules = [{"Name": name, "Value": value} for name, value in q.filter_rules]
         out["Filter"] = {"Key": {"FilterRules": rules}}

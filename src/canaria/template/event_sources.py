@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from canaria.models.services import (
@@ -31,6 +32,7 @@ from canaria.models.services import (
     SubscriptionSpec,
     TopicSpec,
 )
+from canaria.template.bucket_notifications import filter_rules
 from canaria.template.context import Context
 from canaria.template.index import Entry
 from canaria.template.intrinsics import NO_VALUE
@@ -93,7 +95,6 @@ def build_event_sources(
     queues = {queue_arn(r.name): r for r in services.values() if isinstance(r, QueueSpec)}
     topics = {topic_arn(r.name) for r in services.values() if isinstance(r, TopicSpec)}
     buses = {"default"} | {r.name for r in services.values() if isinstance(r, EventBusSpec)}
-    buckets = {r.name: r for r in services.values() if isinstance(r, BucketSpec)}
     out: list[QueueEventSource] = []
     extra: dict[str, ServiceResource] = {}
     for entry in functions:
@@ -118,7 +119,7 @@ def build_event_sources(
                 source = _topic_event(ctx, entry, name, props, pat, topics, extra)
             elif kind == "S3":
                 check_keys(props, pat, S3_EVENT_KEYS, required=("Bucket", "Events"))
-                source = _bucket_event(ctx, entry, name, props, pat, buckets, extra)
+                source = _bucket_event(ctx, entry, name, props, pat, services, extra)
             else:
                 check_keys(props, pat, RULE_EVENT_KEYS, required=("Pattern",))
                 source = _rule_event(ctx, entry, name, props, pat, buses, extra)
@@ -309,9 +310,10 @@ def _bucket_event(
     name: str,
     props: Mapping[str, Any],
     at: Where,
-    buckets: Mapping[str, BucketSpec],
+    existing: Mapping[str, ServiceResource],
     extra: dict[str, ServiceResource],
 ) -> QueueEventSource | None:
+    buckets = {r.name: r for r in existing.values() if isinstance(r, BucketSpec)}
     bat = at.key(props, "Bucket")
     bucket = buckets.get(as_str(props["Bucket"], bat))
     if bucket is None:
@@ -324,34 +326,17 @@ def _bucket_event(
     for e in events:
         if not S3_EVENT.match(e):
             raise eat.error(f"{e!r} is not an S3 event type", allowed="s3:ObjectCreated:*, ...")
-    rules: list[tuple[str, str]] = []
-    if "Filter" in props:
-        fat = at.key(props, "Filter")
-        node = as_map(props["Filter"], fat)
-        check_keys(node, fat, ("S3Key",), required=("S3Key",))
-        kat = fat.key(node, "S3Key")
-        s3key = as_map(node["S3Key"], kat)
-        check_keys(s3key, kat, ("Rules",), required=("Rules",))
-        rat = kat.key(s3key, "Rules")
-        for i, item in enumerate(as_list(s3key["Rules"], rat)):
-            iat = rat.index(s3key["Rules"], i)
-            rule = as_map(item, iat)
-            check_keys(rule, iat, ("Name", "Value"), required=("Name", "Value"))
-            rule_name = as_str(rule["Name"], iat.key(rule, "Name")).lower()
-            if rule_name not in ("prefix", "suffix"):
-                raise iat.key(rule, "Name").error(
-                    f"unknown filter rule {rule_name!r}", allowed="prefix, suffix"
-                )
-            rules.append((rule_name, as_str(rule["Value"], iat.key(rule, "Value"))))
+    rules = filter_rules(props.get("Filter"), at.key(props, "Filter"))
     _, queue = _own_queue(ctx, entry, name)
     extra[queue.logical_id] = queue
     notification = QueueNotification(
-        f"{entry.logical_id}{name}"[:64], queue_arn(queue.name), events, tuple(rules)
+        f"{entry.logical_id}{name}"[:64], queue_arn(queue.name), events, rules
     )
     key = f"{bucket.logical_id}.Notifications"
-    previous = extra.get(key)
-    queues = previous.queues if isinstance(previous, BucketNotificationSpec) else ()
-    extra[key] = BucketNotificationSpec(key, bucket.name, (*queues, notification))
+    previous = extra.get(key) or existing.get(key)  # the bucket's own configuration first
+    if not isinstance(previous, BucketNotificationSpec):
+        previous = BucketNotificationSpec(key, bucket.name)
+    extra[key] = replace(previous, queues=(*previous.queues, notification))
     return QueueEventSource(
         entry.logical_id,
         name,

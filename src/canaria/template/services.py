@@ -29,6 +29,7 @@ from canaria.models.services import (
     TopicSpec,
 )
 from canaria.template import eventbridge
+from canaria.template.bucket_notifications import bucket_notifications
 from canaria.template.context import Context
 from canaria.template.index import Entry
 from canaria.template.intrinsics import NO_VALUE
@@ -166,7 +167,6 @@ GENERATE_KEYS = (
 )
 # properties accepted but not acted on locally, and why
 _NOT_RUN = {
-    "NotificationConfiguration": "bucket notifications are not delivered",
     "ReplicationConfiguration": "replication is not run",
     "LifecycleConfiguration": "lifecycle rules are not run",
     "WebsiteConfiguration": "the website endpoint is not served",
@@ -189,7 +189,11 @@ def build_service_resources(
     for e in entries:
         match e.type:
             case "AWS::S3::Bucket":
-                out[e.logical_id] = _bucket(ctx, e)
+                bucket = _bucket(ctx, e)
+                out[e.logical_id] = bucket
+                notifications = bucket_notifications(ctx, e, bucket.name)
+                if notifications is not None:
+                    out[notifications.logical_id] = notifications
             case "AWS::SQS::Queue":
                 out[e.logical_id] = _queue(ctx, e)
             case "AWS::SNS::Topic":

@@ -21,6 +21,29 @@ Transform: AWS::Serverless-2016-10-31
 Resources:
   Inbox:
     Type: AWS::S3::Bucket
+    Properties:
+      NotificationConfiguration:
+        EventBridgeConfiguration: {{EventBridgeEnabled: true}}
+  Ledger:
+    Type: AWS::S3::Bucket
+  Recorder:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.record
+      Runtime: python{sys.version_info.major}.{sys.version_info.minor}
+      CodeUri: src
+      Timeout: 10
+      Environment:
+        Variables:
+          LEDGER: !Ref Ledger
+      Events:
+        Created:
+          Type: EventBridgeRule
+          Properties:
+            Pattern:
+              source: [aws.s3]
+              detail-type: [Object Created]
+              detail: {{bucket: {{name: [!Ref Inbox]}}}}
   Copier:
     Type: AWS::Serverless::Function
     Properties:
@@ -60,6 +83,12 @@ def handler(event, context):
             Key="out/" + key.removeprefix("in/"),
             Body=body.upper() + b" " + record["eventName"].encode(),
         )
+
+
+def record(event, context):
+    assert event["detail-type"] == "Object Created"
+    key = event["detail"]["object"]["key"]
+    s3.put_object(Bucket=os.environ["LEDGER"], Key=key, Body=event["source"].encode())
 """
 
 
@@ -105,3 +134,17 @@ def test_an_object_written_to_the_bucket_reaches_the_function(copier: Canaria) -
     # to notify the queue never reaches the function
     logs = copier.cli("logs", "Copier").stdout
     assert logs.count("START RequestId") == 1 and "[ERROR]" not in logs, logs[-3000:]
+
+
+def test_a_bucket_with_eventbridge_notifications_reaches_a_rule(copier: Canaria) -> None:
+    s3 = s3_of(copier)
+    s3.put_object(Bucket="inbox-inbox", Key="in/a.txt", Body=b"a")
+    deadline = time.monotonic() + 60
+    while True:
+        listed = s3.list_objects_v2(Bucket="inbox-ledger").get("Contents", [])
+        if "in/a.txt" in [o["Key"] for o in listed]:
+            break
+        assert time.monotonic() < deadline, copier.cli("logs", "Recorder").stdout[-3000:]
+        time.sleep(0.1)
+    got = s3.get_object(Bucket="inbox-ledger", Key="in/a.txt")["Body"].read()
+    assert got == b"aws.s3"

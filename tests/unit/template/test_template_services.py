@@ -298,7 +298,7 @@ def test_what_is_not_run_locally_is_a_warning(tmp_path: Path) -> None:
     )
     app = load(write(tmp_path, body))
     warnings = "\n".join(app.warnings)
-    assert "NotificationConfiguration is accepted but bucket notifications" in warnings
+    assert "NotificationConfiguration.LambdaConfigurations is not delivered locally" in warnings
     assert "the email subscription to ops@example.com is not delivered locally" in warnings
     assert warnings.count("delivery to function Fn is not run locally") == 2  # topic, rule
     assert list(app.services) == ["Uploads", "Alerts", "Tick"]
@@ -522,3 +522,49 @@ def test_s3_events_lambda_would_refuse_are_refused(
     err = fails(write(tmp_path, s3_consumer(props)))
     assert words in str(err)
     assert err.prop == f"Resources.Copier.Properties.Events.Arrived.Properties.{prop}"
+
+
+def test_a_buckets_own_notifications_are_kept_beside_its_s3_events(tmp_path: Path) -> None:
+    body = resources(
+        function(
+            "Copier",
+            "Events:\n  Arrived:\n    Type: S3\n    Properties:\n"
+            "      Bucket: !Ref Inbox\n      Events: s3:ObjectCreated:*\n",
+        ),
+        """\
+  Inbox:
+    Type: AWS::S3::Bucket
+    Properties:
+      NotificationConfiguration:
+        EventBridgeConfiguration: {EventBridgeEnabled: true}
+        QueueConfigurations:
+          - Event: s3:ObjectRemoved:*
+            Queue: !GetAtt Removed.Arn
+            Filter: {S3Key: {Rules: [{Name: suffix, Value: .txt}]}}
+        TopicConfigurations:
+          - {Event: s3:ObjectCreated:Put, Topic: !Ref Created}
+  Removed:
+    Type: AWS::SQS::Queue
+  Created:
+    Type: AWS::SNS::Topic
+""",
+    )
+    app = load(write(tmp_path, body))
+    spec = app.services["Inbox.Notifications"]
+    assert isinstance(spec, BucketNotificationSpec) and spec.event_bridge
+    assert [(q.id, q.arn, q.events, q.filter_rules) for q in spec.queues] == [
+        (
+            "InboxQueue0",
+            f"arn:aws:sqs:{ACCOUNT_REGION}:app-Removed",
+            ("s3:ObjectRemoved:*",),
+            (("suffix", ".txt"),),
+        ),
+        (
+            "CopierArrived",
+            f"arn:aws:sqs:{ACCOUNT_REGION}:canaria-Copier-Arrived",
+            ("s3:ObjectCreated:*",),
+            (),
+        ),
+    ]
+    assert [t.arn for t in spec.topics] == [f"arn:aws:sns:{ACCOUNT_REGION}:app-Created"]
+    assert list(app.services)[-1] == "Inbox.Notifications"  # after the queues and the topic
