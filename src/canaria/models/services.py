@@ -123,6 +123,9 @@ class RuleSpec:
     state: str = "ENABLED"
     description: str = ""
     targets: tuple[RuleTarget, ...] = ()
+    # targets naming the template's functions: the engine does not invoke them; each
+    # gets a queue the rule targets instead, polled for the function (event sources)
+    function_targets: tuple[RuleTarget, ...] = ()
 
 
 class EventSourceKind(Enum):

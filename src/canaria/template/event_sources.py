@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from canaria.aws.arns import function_arn
 from canaria.models.services import (
     BucketNotificationSpec,
     BucketSpec,
@@ -46,6 +47,7 @@ from canaria.template.nodes import (
     check_keys,
     plain,
 )
+from canaria.template.service_props import function_of
 from canaria.template.service_refs import bus_name, queue_arn, subscription_arn, topic_arn
 
 SQS_EVENT_KEYS = (
@@ -125,7 +127,44 @@ def build_event_sources(
                 source = _rule_event(ctx, entry, name, props, pat, buses, extra)
             if source is not None:
                 out.append(source)
+    out.extend(_rule_function_targets(ctx, functions, services, extra))
     return tuple(out), extra
+
+
+def _rule_function_targets(
+    ctx: Context,
+    functions: list[Entry],
+    services: Mapping[str, ServiceResource],
+    extra: dict[str, ServiceResource],
+) -> list[QueueEventSource]:
+    """An ``AWS::Events::Rule`` targeting one of the template's functions: the rule
+    targets a queue of the function's own instead, polled as an EventBridgeRule event."""
+    by_arn = {function_arn(e.logical_id): e.logical_id for e in functions}
+    entries = {e.logical_id: e for e in functions}
+    out: list[QueueEventSource] = []
+    for rule in [r for r in services.values() if isinstance(r, RuleSpec)]:
+        added: list[RuleTarget] = []
+        for i, target in enumerate(rule.function_targets):
+            function = function_of(target.arn, by_arn)
+            assert function is not None  # the rule's builder kept only those
+            _, queue = _own_queue(ctx, entries[function], f"{rule.logical_id}-{i}")
+            queue = replace(queue, logical_id=f"{rule.logical_id}.Targets.{target.id}.Queue")
+            extra[queue.logical_id] = queue
+            added.append(RuleTarget(target.id, queue_arn(queue.name), target.input))
+            out.append(
+                QueueEventSource(
+                    function,
+                    f"{rule.logical_id}.{target.id}",
+                    queue.name,
+                    queue_arn(queue.name),
+                    batch_size=1,
+                    enabled=rule.state != "DISABLED",
+                    kind=EventSourceKind.EVENTBRIDGE,
+                )
+            )
+        if added:
+            extra[rule.logical_id] = replace(rule, targets=(*rule.targets, *added))
+    return out
 
 
 def _topic_event(

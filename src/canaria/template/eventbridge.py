@@ -18,7 +18,7 @@ from canaria.template.context import Context
 from canaria.template.index import Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import as_list, as_map, as_str, check_keys, plain
-from canaria.template.service_props import resource_name, tags_of, warn_function
+from canaria.template.service_props import function_of, resource_name, tags_of, warn_function
 from canaria.template.service_refs import rule_bus
 
 EVENT_BUS_KEYS = (
@@ -110,6 +110,7 @@ def rule(ctx: Context, entry: Entry, functions: Mapping[str, str]) -> RuleSpec:
         if state not in RULE_STATES:
             raise ctx.at(entry, "State").error(f"unknown rule state {state!r}", allowed=RULE_STATES)
     description = ctx.get(entry, "Description")
+    targets, to_functions = _targets(ctx, entry, functions)
     return RuleSpec(
         entry.logical_id,
         name,
@@ -118,16 +119,21 @@ def rule(ctx: Context, entry: Entry, functions: Mapping[str, str]) -> RuleSpec:
         schedule,
         state,
         "" if description is NO_VALUE else as_str(description, ctx.at(entry, "Description")),
-        _targets(ctx, entry, functions),
+        targets,
+        to_functions,
     )
 
 
-def _targets(ctx: Context, entry: Entry, functions: Mapping[str, str]) -> tuple[RuleTarget, ...]:
+def _targets(
+    ctx: Context, entry: Entry, functions: Mapping[str, str]
+) -> tuple[tuple[RuleTarget, ...], tuple[RuleTarget, ...]]:
+    """The targets the engine delivers to, and those naming the template's functions."""
     raw = ctx.get(entry, "Targets")
     if raw is NO_VALUE:
-        return ()
+        return (), ()
     at = ctx.at(entry, "Targets")
     out: list[RuleTarget] = []
+    to_functions: list[RuleTarget] = []
     for i, item in enumerate(as_list(raw, at)):
         iat = at.index(raw, i)
         node = as_map(item, iat)
@@ -137,6 +143,10 @@ def _targets(ctx: Context, entry: Entry, functions: Mapping[str, str]) -> tuple[
         service = parts[2] if len(parts) == 6 else ""
         if service == "events" and not parts[5].startswith("event-bus/"):
             service = ""  # an archive or an API destination
+        if service == "lambda" and function_of(arn, functions) is not None:
+            text = as_str(node["Input"], iat.key(node, "Input")) if "Input" in node else None
+            to_functions.append(RuleTarget(as_str(node["Id"], iat.key(node, "Id")), arn, text))
+            continue
         if service not in DELIVERED_TARGETS:
             if not warn_function(ctx, entry, arn, functions):
                 ctx.warn(
@@ -157,4 +167,4 @@ def _targets(ctx: Context, entry: Entry, functions: Mapping[str, str]) -> tuple[
             check_keys(params, sat, ("MessageGroupId",), required=("MessageGroupId",))
             sqs = as_str(params["MessageGroupId"], sat.key(params, "MessageGroupId"))
         out.append(RuleTarget(as_str(node["Id"], iat.key(node, "Id")), arn, text, sqs))
-    return tuple(out)
+    return tuple(out), tuple(to_functions)

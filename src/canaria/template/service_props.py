@@ -12,17 +12,25 @@ from canaria.template.nodes import as_list, as_map, as_str, check_keys
 from canaria.template.service_refs import NAME_KEYS
 
 
-def warn_function(ctx: Context, entry: Entry, arn: str, functions: Mapping[str, str]) -> bool:
-    """Warn when ``arn`` names one of the template's functions; say whether it did."""
+def function_of(arn: str, functions: Mapping[str, str]) -> str | None:
+    """The template's function ``arn`` names (``functions``: ARN → logical id), if any."""
     for prefix, logical_id in functions.items():
         if arn in (logical_id, prefix) or arn.startswith(prefix + ":"):
-            ctx.warn(
-                entry,
-                f"delivery to function {logical_id} is not run locally: give "
-                f"{logical_id} an SNS or EventBridgeRule event for it instead",
-            )
-            return True
-    return False
+            return logical_id
+    return None
+
+
+def warn_function(ctx: Context, entry: Entry, arn: str, functions: Mapping[str, str]) -> bool:
+    """Warn when ``arn`` names one of the template's functions; say whether it did."""
+    logical_id = function_of(arn, functions)
+    if logical_id is None:
+        return False
+    ctx.warn(
+        entry,
+        f"delivery to function {logical_id} is not run locally: give "
+        f"{logical_id} an SNS or EventBridgeRule event for it instead",
+    )
+    return True
 
 
 def resource_name(ctx: Context, entry: Entry, pattern: re.Pattern[str], allowed: str) -> str:

@@ -36,14 +36,23 @@ Resources:
       Environment:
         Variables:
           LEDGER: !Ref Ledger
-      Events:
-        Created:
-          Type: EventBridgeRule
-          Properties:
-            Pattern:
-              source: [aws.s3]
-              detail-type: [Object Created]
-              detail: {{bucket: {{name: [!Ref Inbox]}}}}
+  CreatedRule:  # as AWS-native templates write it: a rule targeting the function's ARN
+    Type: AWS::Events::Rule
+    Properties:
+      EventPattern:
+        source: [aws.s3]
+        detail-type: [Object Created]
+        detail: {{bucket: {{name: [!Ref Inbox]}}}}
+      Targets:
+        - Id: recorder
+          Arn: !GetAtt Recorder.Arn
+  RecorderPermission:
+    Type: AWS::Lambda::Permission
+    Properties:
+      FunctionName: !Ref Recorder
+      Action: lambda:InvokeFunction
+      Principal: events.amazonaws.com
+      SourceArn: !GetAtt CreatedRule.Arn
   Copier:
     Type: AWS::Serverless::Function
     Properties:
@@ -136,7 +145,9 @@ def test_an_object_written_to_the_bucket_reaches_the_function(copier: Canaria) -
     assert logs.count("START RequestId") == 1 and "[ERROR]" not in logs, logs[-3000:]
 
 
-def test_a_bucket_with_eventbridge_notifications_reaches_a_rule(copier: Canaria) -> None:
+def test_a_bucket_with_eventbridge_notifications_reaches_a_rules_function(
+    copier: Canaria,
+) -> None:
     s3 = s3_of(copier)
     s3.put_object(Bucket="inbox-inbox", Key="in/a.txt", Body=b"a")
     deadline = time.monotonic() + 60

@@ -300,8 +300,15 @@ def test_what_is_not_run_locally_is_a_warning(tmp_path: Path) -> None:
     warnings = "\n".join(app.warnings)
     assert "NotificationConfiguration.LambdaConfigurations is not delivered locally" in warnings
     assert "the email subscription to ops@example.com is not delivered locally" in warnings
-    assert warnings.count("delivery to function Fn is not run locally") == 2  # topic, rule
-    assert list(app.services) == ["Uploads", "Alerts", "Tick"]
+    assert warnings.count("delivery to function Fn is not run locally") == 1  # the topic's
+    # the rule's function target becomes a queue of the function's own, polled for it
+    assert list(app.services) == ["Uploads", "Tick.Targets.fn.Queue", "Alerts", "Tick"]
+    (source,) = app.event_sources
+    assert (source.function, source.event) == ("Fn", "Tick.fn")
+    assert source.kind is EventSourceKind.EVENTBRIDGE
+    tick = app.services["Tick"]
+    assert isinstance(tick, RuleSpec)
+    assert [t.arn for t in tick.targets] == [f"arn:aws:sqs:{ACCOUNT_REGION}:canaria-Fn-Tick-0"]
     assert "scheduled rules do not fire locally" in warnings
     assert "delivery to function Fn is not run locally" in warnings
 
@@ -341,12 +348,16 @@ def test_rule_targets_the_engine_cannot_deliver_to_are_left_out_with_a_warning(
     app = load(write(tmp_path, body))
     rule = app.services["Rule"]
     assert isinstance(rule, RuleSpec)
-    assert [(t.id, t.message_group_id) for t in rule.targets] == [("queue", "g1"), ("bus", None)]
+    assert [(t.id, t.message_group_id) for t in rule.targets] == [
+        ("queue", "g1"),
+        ("bus", None),
+        ("fn", None),  # through the queue canaria adds for the function
+    ]
     warnings = "\n".join(app.warnings)
     assert "Targets[1] (arn:aws:batch:us-east-1:123456789012:job-queue/q) is not delivered" in (
         warnings
     )
-    assert "delivery to function Fn is not run locally" in warnings
+    assert "delivery to function Fn" not in warnings  # delivered through a queue of its own
     assert "Targets[3] (arn:aws:sns:us-east-1:123456789012:app-Topic) is not delivered" in warnings
     assert "AllowedPattern is not checked" in warnings
     assert isinstance(app.services["Bucket"], BucketSpec)
