@@ -45,6 +45,8 @@ from canaria.logbook import LogBook
 from canaria.models import Alias, Application, FunctionSpec, InvokeResult, Version
 from canaria.models.deployment import Deployment, DeploymentEvent, HookStatus
 from canaria.runtime import FunctionRuntime, LogLine, build_artifact
+from canaria.services import ServicesEngine, provision
+from canaria.services.pollers import QueuePollers
 from canaria.store import CompletionReport, CompletionStatus, Store
 from canaria.tables import DynamoEngine
 from canaria.template.versions import with_versions
@@ -121,6 +123,12 @@ class Platform:
         # The DynamoDB engine's port is fixed now, so every function's environment can name
         # it even before the first template with a table starts it.
         self.tables = DynamoEngine(self.state_dir, self.access_key, self.secret_key)
+        # S3, SQS, SNS, SSM, Secrets Manager, EventBridge: a relay on a fixed port in front
+        # of moto, started when a template declares such resources or a function calls one
+        self.services = ServicesEngine(log_path=str(Path(self.state_dir) / "logs" / "services.log"))
+        self.services.on_restart = self._provision_services
+        # functions' SQS events: queues polled, batches invoked through the alias
+        self.pollers = QueuePollers(self.services.endpoint, self._invoke_from_queue)
         self._state_tasks = PlatformTasks(self, options.host, options.port)
         self.state_machines = StateMachines(clock, self._state_tasks, self.store)
         self._tasks: list[asyncio.Task[Any]] = []
@@ -155,9 +163,11 @@ class Platform:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.gateway.stop()
         await self.state_machines.close()
+        await self.pollers.stop()
         await asyncio.gather(*self._retiring, return_exceptions=True)
         await asyncio.gather(*(rt.close() for rt in self.runtimes.values()))
         await self.tables.stop()
+        await self.services.stop()
         self.logbook.close()
         self.store.close()
 
@@ -175,6 +185,19 @@ class Platform:
                 task = asyncio.ensure_future(runtime.retire(version))
                 self._retiring.add(task)
                 task.add_done_callback(self._retiring.discard)
+
+    async def _provision_services(self, app: Application | None = None) -> None:
+        """Create the template's S3, SQS, SNS, SSM, Secrets Manager and EventBridge
+        resources that the engine does not hold (all of them again after it restarted)."""
+        app = app or self.app
+        if app is not None and app.services:
+            for line in await provision(self.services.engine_endpoint, app.services):
+                log.info("%s", line)
+
+    async def _invoke_from_queue(self, function: str, event: bytes) -> InvokeResult:
+        return await self.invoke_qualified(
+            function, self.function_spec(function).auto_publish_alias, event
+        )
 
     def _alarm_specs(self) -> Mapping[str, Any]:
         return self.app.alarms if self.app else {}
@@ -265,9 +288,14 @@ class Platform:
                 if not self.tables.running:
                     await self.tables.start()
                 await self.tables.ensure_tables(app.tables)
+            await self.services.listen()
+            if app.services:
+                await self.services.ensure_running()
+                await self._provision_services(app)
             self.state_machines.adopt(app.state_machines, machines)
             app = with_versions(app, plan.versions)  # alarms on Fn.Version.Version
             self._adopt(app)
+            self.pollers.apply(app.event_sources)
             started: list[Deployment] = []
             for i in plan.instructions:
                 match i:
@@ -325,6 +353,7 @@ class Platform:
             "AWS_SECRET_ACCESS_KEY": self.secret_key,
             "AWS_SESSION_TOKEN": "",
             "AWS_ENDPOINT_URL_DYNAMODB": self.tables.endpoint,
+            **self.services.environment(),
             # botocore puts "sync-" before the host for StartSyncExecution; locally that
             # name does not resolve.
             "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",

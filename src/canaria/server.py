@@ -12,11 +12,13 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from canaria.aws import edge_routes
+from canaria.aws.unserved import UnservedServices
 from canaria.control.routes import control_routes, error
 from canaria.dashboard.prom import metrics_routes
 from canaria.dashboard.web import dashboard_routes
@@ -38,7 +40,16 @@ def control_app(platform: Platform) -> Starlette:
         log.exception("control API error on %s %s", request.method, request.url.path)
         return error(500, "InternalError", f"{type(exc).__name__}: {exc}")
 
-    return Starlette(routes=routes, exception_handlers={Exception: on_error})
+    # a request signed for a service the edge does not serve is answered with its name
+    elsewhere = {
+        "dynamodb": (platform.tables.endpoint, "AWS_ENDPOINT_URL_DYNAMODB"),
+        **platform.services.signing_endpoints(),
+    }
+    return Starlette(
+        routes=routes,
+        exception_handlers={Exception: on_error},
+        middleware=[Middleware(UnservedServices, elsewhere=elsewhere)],
+    )
 
 
 class _Uvicorn(uvicorn.Server):

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from canaria.models.services import QueueEventSource, ServiceResource
+
 ApiKind = Literal["rest", "http"]
 
 
@@ -144,6 +146,10 @@ class Application:
     deployment_configs: Mapping[str, DeploymentConfigSpec] = field(default_factory=dict)
     tables: Mapping[str, TableSpec] = field(default_factory=dict)
     state_machines: Mapping[str, StateMachineSpec] = field(default_factory=dict)
+    # S3, SQS, SNS, SSM, Secrets Manager, EventBridge resources, by logical id, in the
+    # order they are created (what they refer to first)
+    services: Mapping[str, ServiceResource] = field(default_factory=dict)
+    event_sources: tuple[QueueEventSource, ...] = ()  # SQS queues canaria polls
     skipped: tuple[SkippedResource, ...] = ()
     warnings: tuple[str, ...] = ()
     parameters: Mapping[str, str] = field(default_factory=dict)

@@ -111,6 +111,7 @@ UNTRIGGERED_EVENTS = (
     "DocumentDB",
 )
 EVENT_TYPES = ("Api", "HttpApi", *UNTRIGGERED_EVENTS)
+POLLED_EVENTS = ("SQS", "SNS", "EventBridgeRule", "CloudWatchEvent", "S3")
 
 
 def build_function(
@@ -368,7 +369,7 @@ def _routes(ctx: Context, entry: Entry, apis: Mapping[str, ApiSpec]) -> tuple[Ro
             routes.append(_route(ctx, entry, props, pat, "rest", apis))
         elif kind == "HttpApi":
             routes.append(_route(ctx, entry, props, pat, "http", apis))
-        else:
+        elif kind not in POLLED_EVENTS:  # those are read by template.services
             ctx.warn(
                 entry,
                 f"event {name} ({kind}) is not triggered by canaria; invoke the "

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from canaria.aws.arns import ACCOUNT, REGION, function_arn
+from canaria.template import service_refs
 from canaria.template.intrinsics import NO_VALUE, Resolver
 from canaria.template.nodes import LineMap, Where, as_str
 
@@ -47,6 +48,7 @@ _ATTRS: dict[str, tuple[str, ...]] = {
     HTTP_API: ("ApiEndpoint",),
     ALARM: ("Arn",),
     DEPLOYMENT_CONFIG: (),
+    **service_refs.ATTRS,
 }
 
 
@@ -165,6 +167,8 @@ class ResourceIndex:
                 | "AWS::CodeDeploy::DeploymentConfig"
             ):
                 return self.name_of(name)
+            case _ if type_ in service_refs.TYPES:
+                return service_refs.ref(type_, name, self._service_name(name), self._prop(name))
             case _:
                 return _placeholder_ref(name, type_)
 
@@ -195,6 +199,10 @@ class ResourceIndex:
                 allowed=", ".join(_ATTRS[type_]) or "none (use !Ref)",
             )
         match (type_, attr):
+            case _ if type_ in service_refs.TYPES:
+                return service_refs.get_att(
+                    type_, name, self._service_name(name), attr, self._prop(name)
+                )
             case ("AWS::Serverless::Function", _):
                 return function_arn(name)
             case (_, "Arn") if type_ in (TABLE, SIMPLE_TABLE):
@@ -223,6 +231,16 @@ class ResourceIndex:
 
     # ---- names ---------------------------------------------------------------------------
 
+    def _prop(self, logical_id: str) -> service_refs.Prop:
+        entry = self.entries[logical_id]
+        return lambda key: self.resolver.get(entry.props, key, entry.props_at)
+
+    def _service_name(self, logical_id: str) -> str:
+        """The physical name of a resource of the services engine (none for a subscription)."""
+        if self.entries[logical_id].type in service_refs.NAME_KEYS:
+            return self.name_of(logical_id)
+        return ""
+
     def alias_of(self, function: str) -> str | None:
         """The function's AutoPublishAlias, resolved, or None."""
         entry = self.entries[function]
@@ -243,7 +261,9 @@ class ResourceIndex:
             SAM_STATE_MACHINE: ("Name", logical_id),
             SFN_STATE_MACHINE: ("StateMachineName", logical_id),
             DEPLOYMENT_CONFIG: ("DeploymentConfigName", logical_id),
-        }[entry.type]
+        }.get(entry.type) or service_refs.naming(
+            entry.type, self.stack_name, logical_id, self._prop(logical_id)
+        )
         props_at = entry.props_at
         if logical_id in self._naming:
             raise props_at.key(entry.props, key).error(f"{key} of {logical_id} refers to itself")

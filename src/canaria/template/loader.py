@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from canaria.aws.arns import function_arn
 from canaria.errors import TemplateError, TemplateErrors
 from canaria.models import (
     AlarmSpec,
@@ -24,8 +25,10 @@ from canaria.models import (
     StateMachineSpec,
     TableSpec,
 )
+from canaria.models.services import QueueEventSource, ServiceResource
 from canaria.template import sam_globals
 from canaria.template.context import Context
+from canaria.template.event_sources import build_event_sources
 from canaria.template.functions import build_function
 from canaria.template.index import (
     ALARM,
@@ -52,6 +55,8 @@ from canaria.template.resources import (
     step_lists,
 )
 from canaria.template.sam_rules import merge, sam_errors, sam_types
+from canaria.template.services import TYPES as SERVICE_TYPES
+from canaria.template.services import build_service_resources, ordered
 from canaria.template.statemachines import build_state_machine
 from canaria.template.tables import build_simple_table, build_table
 from canaria.template.yamlload import load_document
@@ -84,7 +89,7 @@ RESOURCE_ATTRIBUTES = (
     "Connectors",
 )
 OTHER_HANDLED = (TABLE, ALARM, DEPLOYMENT_CONFIG, SFN_STATE_MACHINE)
-HANDLED = (FUNCTION, API, HTTP_API, SIMPLE_TABLE, SAM_STATE_MACHINE, *OTHER_HANDLED)
+HANDLED = (FUNCTION, API, HTTP_API, SIMPLE_TABLE, SAM_STATE_MACHINE, *OTHER_HANDLED, *SERVICE_TYPES)
 _TYPE = re.compile(r"^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+$")
 _LOGICAL_ID = re.compile(r"^[A-Za-z0-9]+$")
 
@@ -322,6 +327,16 @@ def _build(
             if any(m.name == machine.name for m in machines.values()):
                 raise e.where.error(f"state machine name {machine.name!r} is used twice")
             machines[e.logical_id] = machine
+    services: dict[str, ServiceResource] = {}
+    event_sources: tuple[QueueEventSource, ...] = ()
+    hidden: dict[str, ServiceResource] = {}
+    with problems.catch():
+        services = build_service_resources(
+            ctx,
+            of(*SERVICE_TYPES),
+            {function_arn(e.logical_id): e.logical_id for e in of(FUNCTION)},
+        )
+        event_sources, hidden = build_event_sources(ctx, of(FUNCTION), services)
     functions: dict[str, FunctionSpec] = {}
     routes: dict[tuple[str, str, str], str] = {}
     for e in of(FUNCTION):
@@ -350,6 +365,8 @@ def _build(
         deployment_configs=configs,
         tables=tables,
         state_machines=machines,
+        services=ordered({**services, **hidden}),
+        event_sources=event_sources,
         skipped=tuple(skipped_resources),
         warnings=tuple(ctx.warnings),
         parameters=parameters,

@@ -331,7 +331,7 @@ def test_implicit_apis(tmp_path: Path) -> None:
         ("http", "ANY", "$default", "ServerlessHttpApi", "$default"),
     }
     assert set(app.apis) == {"ServerlessRestApi", "ServerlessHttpApi"}
-    assert any("SQS" in w and "not triggered" in w for w in app.warnings)
+    assert any("(SQS) is not polled" in w for w in app.warnings)  # the queue is not declared
 
 
 def test_explicit_apis(tmp_path: Path) -> None:

@@ -296,9 +296,10 @@ def test_refs_to_other_resources(tmp_path: Path) -> None:
     assert env["REST"] == "rest"
     assert env["ROOT"] == "rest-root"
     assert env["HTTP"] == "https://http.execute-api.us-east-1.amazonaws.com"
-    assert env["TOPIC"] == "arn:aws:sns:us-east-1:123456789012:Topic"
-    assert env["QUEUE"] == "https://sqs.us-east-1.amazonaws.com/123456789012/Queue"
-    assert env["QUEUE_ARN"] == "arn:aws:sqs:us-east-1:123456789012:Queue"
+    # served by the services engine: CloudFormation's default names, made deterministic
+    assert env["TOPIC"] == "arn:aws:sns:us-east-1:123456789012:app-Topic"
+    assert env["QUEUE"] == "https://sqs.us-east-1.amazonaws.com/123456789012/app-Queue"
+    assert env["QUEUE_ARN"] == "arn:aws:sqs:us-east-1:123456789012:app-Queue"
     assert env["ROLE_ARN"] == "arn:aws:iam::123456789012:role/Role"
     assert env["ALIAS"] == "arn:aws:lambda:us-east-1:123456789012:function:Fn:live"
     assert env["IMPLICIT_ROLE"] == "arn:aws:iam::123456789012:role/FnRole"

@@ -298,9 +298,9 @@ def test_step_functions_s3_and_bad_json(tmp_path: Path) -> None:
 
 def test_skipped_resources_warn(tmp_path: Path) -> None:
     others = """\
-  Bucket:
-    Type: AWS::S3::Bucket
-    Properties: {BucketName: !ImportValue not-resolved-because-skipped}
+  Stream:
+    Type: AWS::Kinesis::Stream
+    Properties: {Name: !ImportValue not-resolved-because-skipped}
   Role:
     Type: AWS::IAM::Role
   Perm:
@@ -315,14 +315,14 @@ def test_skipped_resources_warn(tmp_path: Path) -> None:
         write(tmp_path, resources(function(), others) + "Outputs:\n  X:\n    Value: !Ref Fn\n")
     )
     assert [(s.logical_id, s.type) for s in app.skipped] == [
-        ("Bucket", "AWS::S3::Bucket"),
+        ("Stream", "AWS::Kinesis::Stream"),
         ("Role", "AWS::IAM::Role"),
         ("Perm", "AWS::Lambda::Permission"),
         ("Custom", "Custom::Thing"),
         ("Layer", "AWS::Serverless::LayerVersion"),
     ]
     assert all(s.reason for s in app.skipped)
-    assert len(app.warnings) == 5 and "Resources.Bucket" in app.warnings[0]
+    assert len(app.warnings) == 5 and "Resources.Stream" in app.warnings[0]
 
 
 def test_unknown_serverless_type(tmp_path: Path) -> None:

@@ -225,12 +225,12 @@ def test_state_machine_alias_is_ignored_with_a_warning(tmp_path: Path) -> None:
     ],
 )
 def test_unresolved_references_are_refused(tmp_path: Path, value: str, what: str) -> None:
-    topic = f"  Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      DisplayName: {value}\n"
-    path = write(tmp_path, resources(function(), topic))
+    stream = f"  Stream:\n    Type: AWS::Kinesis::Stream\n    Properties:\n      Name: {value}\n"
+    path = write(tmp_path, resources(function(), stream))
     err = fails(path)
     assert f"{what} names 'NoSuchResource'" in err.message
-    assert err.prop == "Resources.Topic.Properties.DisplayName"
-    assert err.line == line_of(path, "DisplayName")
+    assert err.prop == "Resources.Stream.Properties.Name"
+    assert err.line == line_of(path, "Name: ")
 
 
 def test_references_to_what_sam_generates_resolve(tmp_path: Path) -> None:

@@ -1,0 +1,189 @@
+"""The template's resources of the AWS services canaria serves through its services engine:
+S3 buckets, SQS queues, SNS topics and subscriptions, SSM parameters, Secrets Manager
+secrets, EventBridge buses and rules. Each is the request that creates it, resolved."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    logical_id: str
+    name: str
+    versioning: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    logical_id: str
+    name: str
+    attributes: Mapping[str, str] = field(default_factory=dict)  # CreateQueue Attributes
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    logical_id: str
+    name: str
+    attributes: Mapping[str, str] = field(default_factory=dict)  # CreateTopic Attributes
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SubscriptionSpec:
+    logical_id: str
+    topic_arn: str
+    protocol: str  # sqs | sns | http | https | email | lambda | ...
+    endpoint: str
+    attributes: Mapping[str, str] = field(default_factory=dict)  # RawMessageDelivery, ...
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    logical_id: str
+    name: str
+    type: str  # String | StringList
+    value: str
+    description: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GeneratedSecret:
+    """``GenerateSecretString``: a random password, alone or as one key of a JSON object."""
+
+    length: int = 32
+    exclude_characters: str = ""
+    exclude_numbers: bool = False
+    exclude_punctuation: bool = False
+    exclude_uppercase: bool = False
+    exclude_lowercase: bool = False
+    include_space: bool = False
+    require_each_included_type: bool = True
+    template: str | None = None  # SecretStringTemplate (a JSON object)
+    key: str | None = None  # GenerateStringKey
+
+    def classes(self) -> tuple[str, ...]:
+        """The character classes a password draws from, exclusions applied; each class a
+        password must contain when ``require_each_included_type``."""
+        wanted = (
+            ("abcdefghijklmnopqrstuvwxyz", self.exclude_lowercase),
+            ("ABCDEFGHIJKLMNOPQRSTUVWXYZ", self.exclude_uppercase),
+            ("0123456789", self.exclude_numbers),
+            (PUNCTUATION, self.exclude_punctuation),
+            (" ", not self.include_space),
+        )
+        out = []
+        for chars, excluded in wanted:
+            kept = "".join(c for c in chars if c not in self.exclude_characters)
+            if not excluded and kept:
+                out.append(kept)
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    logical_id: str
+    name: str
+    secret_string: str | None = None
+    generate: GeneratedSecret | None = None
+    description: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EventBusSpec:
+    logical_id: str
+    name: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RuleTarget:
+    id: str
+    arn: str
+    input: str | None = None
+    message_group_id: str | None = None  # SqsParameters of a FIFO queue target
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    logical_id: str
+    name: str
+    event_bus: str  # "default" or a bus name
+    event_pattern: Mapping[str, Any] | None = None
+    schedule_expression: str | None = None
+    state: str = "ENABLED"
+    description: str = ""
+    targets: tuple[RuleTarget, ...] = ()
+    # targets naming the template's functions: the engine does not invoke them; each
+    # gets a queue the rule targets instead, polled for the function (event sources)
+    function_targets: tuple[RuleTarget, ...] = ()
+
+
+class EventSourceKind(Enum):
+    SQS = "SQS"  # the template's queue; batches of SQS records
+    SNS = "SNS"  # a queue canaria subscribes to the topic; one SNS record per invocation
+    EVENTBRIDGE = "EventBridgeRule"  # a queue a rule targets; one event per invocation
+    S3 = "S3"  # a queue a bucket notifies; one S3 notification per invocation
+
+
+@dataclass(frozen=True)
+class QueueEventSource:
+    """A function's ``Events: {Type: SQS}`` (or ``SNS``, through a queue canaria adds and
+    subscribes to the topic): canaria polls the queue and invokes the function (its
+    AutoPublishAlias when it has one) with what Lambda would hand it."""
+
+    function: str
+    event: str  # the event's name under Events
+    queue_name: str
+    queue_arn: str
+    batch_size: int = 10
+    max_batching_window_s: int = 0
+    enabled: bool = True
+    report_batch_item_failures: bool = False
+    kind: EventSourceKind = EventSourceKind.SQS
+    subscription_arn: str = ""  # SNS: the record's EventSubscriptionArn
+
+
+@dataclass(frozen=True)
+class QueueNotification:
+    """One of a bucket's ``QueueConfigurations`` (or ``TopicConfigurations``: the same
+    shape, ``arn`` naming a topic)."""
+
+    id: str
+    arn: str
+    events: tuple[str, ...]  # s3:ObjectCreated:*, ...
+    filter_rules: tuple[tuple[str, str], ...] = ()  # (prefix | suffix, value)
+
+
+@dataclass(frozen=True)
+class BucketNotificationSpec:
+    """A bucket's notification configuration: the template's own and the queues of the
+    functions' S3 events (written whole, after the queues and topics)."""
+
+    logical_id: str
+    bucket: str
+    queues: tuple[QueueNotification, ...] = ()
+    topics: tuple[QueueNotification, ...] = ()
+    event_bridge: bool = False  # EventBridgeConfiguration: events to the default bus
+
+
+ServiceResource = (
+    BucketSpec
+    | QueueSpec
+    | TopicSpec
+    | SubscriptionSpec
+    | ParameterSpec
+    | SecretSpec
+    | EventBusSpec
+    | RuleSpec
+    | BucketNotificationSpec
+)

@@ -1,0 +1,253 @@
+"""Functions' SQS event sources: poll the queue, invoke the function with a batch, delete
+what succeeded — as Lambda's event source mapping does.
+
+Per source, one task long-polls the queue (in a thread of the pollers' own pool, so the
+event loop and the default executor stay free) and invokes the function through the
+same path as every other invocation (its AutoPublishAlias, so a canary deployment splits
+queue traffic by its weights and the judge sees it). A batch whose invocation fails
+stays in the queue and comes back after the queue's visibility timeout; after the
+queue's ``maxReceiveCount`` the engine moves it to the dead-letter queue. With
+``ReportBatchItemFailures``, only the messages the function names in
+``batchItemFailures`` stay. An SNS event's queue carries one SNS envelope per message;
+the function gets it as Lambda's SNS record; an EventBridge rule's queue and a bucket's
+notification queue carry the event Lambda would get. A message of those that failed three
+times is dropped (Lambda's asynchronous invocation tries three times).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, assert_never
+
+import orjson
+
+from canaria.aws.arns import REGION
+from canaria.errors import CanariaError
+from canaria.models import InvokeResult
+from canaria.models.services import EventSourceKind, QueueEventSource
+from canaria.template.service_refs import queue_url
+
+log = logging.getLogger("canaria.services")
+
+Invoke = Callable[[str, bytes], Awaitable[InvokeResult]]  # (function, event) → result
+_WAIT_S = 1  # long-poll wait: how long a stopped poller may still hold its thread
+_BACKOFF_S = 1.0
+SNS_ATTEMPTS = 3  # Lambda's asynchronous invocation: the first try and two retries
+
+
+def lambda_record(message: dict[str, Any], source: QueueEventSource) -> dict[str, Any]:
+    """One SQS message as Lambda hands it to a function."""
+    attributes = {k: v for k, v in message.get("Attributes", {}).items()}
+    message_attributes = {
+        name: {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": value.get("StringListValues", []),
+            "binaryListValues": value.get("BinaryListValues", []),
+            "dataType": value.get("DataType"),
+        }
+        for name, value in message.get("MessageAttributes", {}).items()
+    }
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message.get("Body", ""),
+        "attributes": attributes,
+        "messageAttributes": message_attributes,
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": source.queue_arn,
+        "awsRegion": REGION,
+    }
+
+
+def sns_record(message: dict[str, Any], source: QueueEventSource) -> dict[str, Any]:
+    """One SNS notification (the envelope the topic delivered to the queue) as Lambda's
+    SNS event record."""
+    envelope = orjson.loads(message.get("Body") or b"{}")
+    return {
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": source.subscription_arn,
+        "Sns": {
+            "Type": envelope.get("Type", "Notification"),
+            "MessageId": envelope.get("MessageId", message["MessageId"]),
+            "TopicArn": envelope.get("TopicArn", ""),
+            "Subject": envelope.get("Subject"),
+            "Message": envelope.get("Message", ""),
+            "Timestamp": envelope.get("Timestamp", ""),
+            "SignatureVersion": envelope.get("SignatureVersion", "1"),
+            "Signature": envelope.get("Signature", ""),
+            "SigningCertUrl": envelope.get("SigningCertURL", ""),
+            "UnsubscribeUrl": envelope.get("UnsubscribeURL", ""),
+            "MessageAttributes": envelope.get("MessageAttributes", {}),
+        },
+    }
+
+
+def event_of(messages: Sequence[dict[str, Any]], source: QueueEventSource) -> bytes:
+    """The event the function is invoked with."""
+    match source.kind:
+        case EventSourceKind.SQS:
+            return orjson.dumps({"Records": [lambda_record(m, source) for m in messages]})
+        case EventSourceKind.SNS:
+            return orjson.dumps({"Records": [sns_record(m, source) for m in messages]})
+        case EventSourceKind.EVENTBRIDGE | EventSourceKind.S3:  # delivered as Lambda gets it
+            (message,) = messages
+            return str(message.get("Body", "")).encode()
+    assert_never(source.kind)
+
+
+def succeeded(
+    result: InvokeResult, messages: Sequence[dict[str, Any]], source: QueueEventSource
+) -> list[dict[str, Any]]:
+    """The messages of a batch to delete after ``result``."""
+    if result.function_error:
+        if source.kind is not EventSourceKind.SQS:  # asynchronous: tried 3 times, then dropped
+            return [m for m in messages if _receives(m) >= SNS_ATTEMPTS]
+        return []
+    if not source.report_batch_item_failures:
+        return list(messages)
+    try:
+        body = orjson.loads(result.payload or b"null")
+    except orjson.JSONDecodeError:
+        return list(messages)
+    failures = body.get("batchItemFailures") if isinstance(body, dict) else None
+    if not failures:
+        return list(messages)
+    ids = {m["MessageId"] for m in messages}
+    failed = set()
+    for item in failures if isinstance(failures, list) else [None]:
+        ident = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if ident not in ids:  # Lambda: an invalid report fails the whole batch
+            return []
+        failed.add(ident)
+    return [m for m in messages if m["MessageId"] not in failed]
+
+
+def _is_notification(message: dict[str, Any]) -> bool:
+    try:
+        return "Records" in orjson.loads(message.get("Body") or b"{}")
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _receives(message: dict[str, Any]) -> int:
+    try:
+        return int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+    except ValueError:
+        return 1
+
+
+class QueuePollers:
+    """One poller per enabled SQS event source of the running application."""
+
+    def __init__(self, endpoint: str, invoke: Invoke) -> None:
+        self.endpoint = endpoint  # the services engine, through its relay
+        self.invoke = invoke
+        self._tasks: dict[tuple[str, str], tuple[QueueEventSource, asyncio.Task[None]]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="canaria-sqs")
+
+    def apply(self, sources: Iterable[QueueEventSource]) -> None:
+        """Poll exactly ``sources`` (the enabled ones); a changed source restarts."""
+        wanted = {(s.function, s.event): s for s in sources if s.enabled}
+        for key, (source, task) in list(self._tasks.items()):
+            if wanted.get(key) != source:
+                task.cancel()
+                del self._tasks[key]
+        for key, source in wanted.items():
+            if key not in self._tasks:
+                self._tasks[key] = (source, asyncio.ensure_future(self._poll(source)))
+
+    async def stop(self) -> None:
+        tasks = [task for _, task in self._tasks.values()]
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _client(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.session.Session().client(
+            "sqs",
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="canaria",
+            aws_secret_access_key="canaria",
+            config=Config(retries={"max_attempts": 1}, read_timeout=_WAIT_S + 10),
+        )
+
+    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def _poll(self, source: QueueEventSource) -> None:
+        client = await self._run(self._client)
+        url = queue_url(source.queue_name)
+        while True:
+            try:
+                messages = await self._run(_receive, client, url, source)
+            except Exception as exc:  # the engine restarting, a queue not created yet
+                log.warning("polling %s for %s: %s", source.queue_name, source.function, exc)
+                await asyncio.sleep(_BACKOFF_S)
+                continue
+            if not messages:
+                continue
+            if source.kind is EventSourceKind.S3 and not _is_notification(messages[0]):
+                # the s3:TestEvent a bucket sends a queue it starts notifying: Lambda's
+                # S3 integration never hands it to a function
+                with contextlib.suppress(Exception):
+                    await self._run(_delete, client, url, messages)
+                continue
+            event = event_of(messages, source)
+            try:
+                result = await self.invoke(source.function, event)
+            except CanariaError as exc:  # throttled, or no such version: the batch returns
+                log.warning("%s from %s: %s", source.function, source.queue_name, exc.message)
+                await asyncio.sleep(_BACKOFF_S)
+                continue
+            done = succeeded(result, messages, source)
+            if done:
+                with contextlib.suppress(Exception):  # undeleted messages come back
+                    await self._run(_delete, client, url, done)
+
+
+def _receive(client: Any, url: str, source: QueueEventSource) -> list[dict[str, Any]]:
+    import time
+
+    def once(n: int, wait: int) -> list[dict[str, Any]]:
+        got = client.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=n,
+            WaitTimeSeconds=wait,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return list(got.get("Messages", []))
+
+    messages = once(min(10, source.batch_size), _WAIT_S)
+    if not messages or source.max_batching_window_s == 0:
+        return messages
+    deadline = time.monotonic() + source.max_batching_window_s
+    while len(messages) < source.batch_size and time.monotonic() < deadline:
+        messages += once(min(10, source.batch_size - len(messages)), 0) or []
+        if len(messages) < source.batch_size:
+            time.sleep(0.05)
+    return messages
+
+
+def _delete(client: Any, url: str, messages: Sequence[dict[str, Any]]) -> None:
+    for i in range(0, len(messages), 10):
+        chunk = messages[i : i + 10]
+        client.delete_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(chunk)
+            ],
+        )

@@ -1,0 +1,296 @@
+"""Create the template's S3, SQS, SNS, SSM, Secrets Manager and EventBridge resources in
+the services engine: observe what exists, plan what to create or update, then execute.
+
+Resources that exist are kept with their contents (objects, messages); a parameter whose
+``Value`` changed in the template is overwritten, as a stack update would. Nothing is
+deleted when a resource leaves the template.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, assert_never
+
+from canaria.aws.arns import REGION
+from canaria.errors import TemplateError
+from canaria.models.services import (
+    BucketNotificationSpec,
+    BucketSpec,
+    EventBusSpec,
+    ParameterSpec,
+    QueueNotification,
+    QueueSpec,
+    RuleSpec,
+    RuleTarget,
+    SecretSpec,
+    ServiceResource,
+    SubscriptionSpec,
+    TopicSpec,
+)
+from canaria.services.secrets import secret_string
+from canaria.template.service_refs import topic_arn
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the engine holds, by kind, as the names the template uses."""
+
+    buckets: frozenset[str] = frozenset()
+    queues: frozenset[str] = frozenset()
+    topics: frozenset[str] = frozenset()  # ARNs
+    subscriptions: frozenset[tuple[str, str, str]] = frozenset()  # (topic ARN, protocol, endpoint)
+    parameters: Mapping[str, str] | None = None  # name → value (of the template's only)
+    secrets: frozenset[str] = frozenset()
+    buses: frozenset[str] = frozenset()
+    rules: frozenset[tuple[str, str]] = frozenset()  # (bus, name)
+
+
+@dataclass(frozen=True)
+class Create:
+    resource: ServiceResource
+
+
+@dataclass(frozen=True)
+class UpdateParameter:
+    resource: ParameterSpec
+
+
+Instruction = Create | UpdateParameter
+
+
+def plan(resources: Mapping[str, ServiceResource], observed: Observed) -> tuple[Instruction, ...]:
+    """What to do so that every resource of the template exists, in creation order."""
+    out: list[Instruction] = []
+    for r in resources.values():
+        match r:
+            case BucketSpec():
+                exists = r.name in observed.buckets
+            case QueueSpec():
+                exists = r.name in observed.queues
+            case TopicSpec():
+                exists = topic_arn(r.name) in observed.topics
+            case SubscriptionSpec():
+                exists = (r.topic_arn, r.protocol, r.endpoint) in observed.subscriptions
+            case ParameterSpec():
+                values = observed.parameters or {}
+                if r.name in values:
+                    if values[r.name] != r.value:
+                        out.append(UpdateParameter(r))
+                    continue
+                exists = False
+            case SecretSpec():
+                exists = r.name in observed.secrets
+            case EventBusSpec():
+                exists = r.name in observed.buses
+            case RuleSpec():
+                exists = (r.event_bus, r.name) in observed.rules
+            case BucketNotificationSpec():
+                exists = False  # written whole each time: the put is idempotent
+            case _:
+                assert_never(r)
+        if not exists:
+            out.append(Create(r))
+    return tuple(out)
+
+
+class Provisioner:
+    """Observes and changes the engine with boto3 (blocking: run it in a thread)."""
+
+    def __init__(self, endpoint: str, access_key: str = "canaria", secret_key: str = "canaria"):
+        import boto3
+        from botocore.config import Config
+
+        session = boto3.session.Session(
+            aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=REGION
+        )
+        config = Config(retries={"max_attempts": 2, "mode": "standard"})
+        self._clients = {
+            name: session.client(name, endpoint_url=endpoint, config=config)
+            for name in ("s3", "sqs", "sns", "ssm", "secretsmanager", "events")
+        }
+
+    def client(self, name: str) -> Any:
+        return self._clients[name]
+
+    def observe(self, resources: Mapping[str, ServiceResource]) -> Observed:
+        kinds = {type(r) for r in resources.values()}
+        c = self.client
+        buckets = queues = topics = secrets = buses = frozenset[str]()
+        subscriptions = frozenset[tuple[str, str, str]]()
+        rules = frozenset[tuple[str, str]]()
+        parameters: dict[str, str] = {}
+        if BucketSpec in kinds:
+            buckets = frozenset(b["Name"] for b in c("s3").list_buckets().get("Buckets", []))
+        if QueueSpec in kinds:
+            urls = c("sqs").list_queues().get("QueueUrls", [])
+            queues = frozenset(u.rsplit("/", 1)[-1] for u in urls)
+        if TopicSpec in kinds or SubscriptionSpec in kinds:
+            pages = c("sns").get_paginator("list_topics").paginate()
+            topics = frozenset(t["TopicArn"] for p in pages for t in p.get("Topics", []))
+            pages = c("sns").get_paginator("list_subscriptions").paginate()
+            subscriptions = frozenset(
+                (s["TopicArn"], s["Protocol"], s["Endpoint"])
+                for p in pages
+                for s in p.get("Subscriptions", [])
+            )
+        if ParameterSpec in kinds:
+            names = [r.name for r in resources.values() if isinstance(r, ParameterSpec)]
+            for i in range(0, len(names), 10):
+                got = c("ssm").get_parameters(Names=names[i : i + 10])
+                parameters.update({p["Name"]: p["Value"] for p in got.get("Parameters", [])})
+        if SecretSpec in kinds:
+            pages = c("secretsmanager").get_paginator("list_secrets").paginate()
+            secrets = frozenset(s["Name"] for p in pages for s in p.get("SecretList", []))
+        if EventBusSpec in kinds or RuleSpec in kinds:
+            buses = frozenset(b["Name"] for b in c("events").list_event_buses()["EventBuses"])
+            found = set()
+            for bus in buses:
+                for rule in c("events").list_rules(EventBusName=bus).get("Rules", []):
+                    found.add((bus, rule["Name"]))
+            rules = frozenset(found)
+        return Observed(buckets, queues, topics, subscriptions, parameters, secrets, buses, rules)
+
+    def execute(self, instructions: tuple[Instruction, ...]) -> list[str]:
+        """Carry the plan out; return one line per change, for the user."""
+        from botocore.exceptions import ClientError
+
+        done: list[str] = []
+        for i in instructions:
+            r = i.resource
+            try:
+                match i:
+                    case Create():
+                        done.append(self._create(r))
+                    case UpdateParameter(resource=p):
+                        self.client("ssm").put_parameter(
+                            Name=p.name, Value=p.value, Type=p.type, Overwrite=True
+                        )
+                        done.append(f"updated SSM parameter {p.name}")
+            except ClientError as exc:
+                err = exc.response.get("Error", {})
+                raise TemplateError(
+                    f"{r.logical_id}: the services engine refused it: "
+                    f"{err.get('Code')}: {err.get('Message')}",
+                    prop=f"Resources.{r.logical_id.split('.')[0]}",
+                ) from None
+        return done
+
+    def _create(self, r: ServiceResource) -> str:
+        c = self.client
+        match r:
+            case BucketSpec():
+                c("s3").create_bucket(Bucket=r.name)
+                if r.versioning:
+                    c("s3").put_bucket_versioning(
+                        Bucket=r.name, VersioningConfiguration={"Status": "Enabled"}
+                    )
+                if r.tags:
+                    c("s3").put_bucket_tagging(Bucket=r.name, Tagging={"TagSet": _tag_list(r.tags)})
+                return f"created S3 bucket {r.name}"
+            case QueueSpec():
+                c("sqs").create_queue(
+                    QueueName=r.name, Attributes=dict(r.attributes), tags=dict(r.tags)
+                )
+                return f"created SQS queue {r.name}"
+            case TopicSpec():
+                kwargs: dict[str, Any] = {"Name": r.name, "Attributes": dict(r.attributes)}
+                if r.tags:
+                    kwargs["Tags"] = _tag_list(r.tags)
+                c("sns").create_topic(**kwargs)
+                return f"created SNS topic {r.name}"
+            case SubscriptionSpec():
+                c("sns").subscribe(
+                    TopicArn=r.topic_arn,
+                    Protocol=r.protocol,
+                    Endpoint=r.endpoint,
+                    Attributes=dict(r.attributes),
+                )
+                return f"subscribed {r.protocol} {r.endpoint} to {r.topic_arn.rsplit(':', 1)[-1]}"
+            case ParameterSpec():
+                kwargs = {"Name": r.name, "Value": r.value, "Type": r.type}
+                if r.description:
+                    kwargs["Description"] = r.description
+                if r.tags:
+                    kwargs["Tags"] = _tag_list(r.tags)
+                c("ssm").put_parameter(**kwargs)
+                return f"created SSM parameter {r.name}"
+            case SecretSpec():
+                kwargs = {"Name": r.name}
+                if r.description:
+                    kwargs["Description"] = r.description
+                if r.tags:
+                    kwargs["Tags"] = _tag_list(r.tags)
+                if r.secret_string is not None:
+                    kwargs["SecretString"] = r.secret_string
+                elif r.generate is not None:
+                    kwargs["SecretString"] = secret_string(r.generate)
+                c("secretsmanager").create_secret(**kwargs)
+                return f"created secret {r.name}"
+            case EventBusSpec():
+                kwargs = {"Name": r.name}
+                if r.tags:
+                    kwargs["Tags"] = _tag_list(r.tags)
+                c("events").create_event_bus(**kwargs)
+                return f"created event bus {r.name}"
+            case RuleSpec():
+                kwargs = {"Name": r.name, "EventBusName": r.event_bus, "State": r.state}
+                if r.event_pattern is not None:
+                    kwargs["EventPattern"] = json.dumps(r.event_pattern)
+                if r.schedule_expression is not None:
+                    kwargs["ScheduleExpression"] = r.schedule_expression
+                if r.description:
+                    kwargs["Description"] = r.description
+                c("events").put_rule(**kwargs)
+                if r.targets:
+                    c("events").put_targets(
+                        Rule=r.name,
+                        EventBusName=r.event_bus,
+                        Targets=[_target(t) for t in r.targets],
+                    )
+                return f"created rule {r.name} on event bus {r.event_bus}"
+            case BucketNotificationSpec():
+                config: dict[str, Any] = {
+                    "QueueConfigurations": [_notification(q, "QueueArn") for q in r.queues],
+                    "TopicConfigurations": [_notification(t, "TopicArn") for t in r.topics],
+                }
+                if r.event_bridge:
+                    config["EventBridgeConfiguration"] = {}
+                c("s3").put_bucket_notification_configuration(
+                    Bucket=r.bucket, NotificationConfiguration=config
+                )
+                return f"set the notifications of S3 bucket {r.bucket}"
+        assert_never(r)
+
+
+def _notification(q: QueueNotification, arn_key: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"Id": q.id, arn_key: q.arn, "Events": list(q.events)}
+    if q.filter_rules:
+        rules = [{"Name": name, "Value": value} for name, value in q.filter_rules]
+        out["Filter"] = {"Key": {"FilterRules": rules}}
+    return out
+
+
+def _target(t: RuleTarget) -> dict[str, Any]:
+    out: dict[str, Any] = {"Id": t.id, "Arn": t.arn}
+    if t.input is not None:
+        out["Input"] = t.input
+    if t.message_group_id is not None:
+        out["SqsParameters"] = {"MessageGroupId": t.message_group_id}
+    return out
+
+
+def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+async def provision(endpoint: str, resources: Mapping[str, ServiceResource]) -> list[str]:
+    """Observe, plan and execute against the engine at ``endpoint`` (off the event loop)."""
+    import asyncio
+
+    def run() -> list[str]:
+        provisioner = Provisioner(endpoint)
+        return provisioner.execute(plan(resources, provisioner.observe(resources)))
+
+    return await asyncio.to_thread(run)

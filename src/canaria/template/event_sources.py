@@ -1,0 +1,386 @@
+"""Functions' ``Events`` of types ``SQS``, ``SNS``, ``EventBridgeRule`` (or its old name
+``CloudWatchEvent``) and ``S3`` → the queues canaria polls for them
+(``canaria.services.pollers``), checked as Lambda checks an event source mapping.
+
+An SNS, EventBridge or S3 event gets a queue of its own, subscribed to the topic (with
+the event's ``FilterPolicy``), targeted by a rule (with the event's ``Pattern``) or
+notified by the bucket (with the event's ``Events`` and ``Filter``): the engine delivers
+to SQS only, and a queue gives Lambda's asynchronous retries for free (a failed
+invocation returns after the function's timeout; after three attempts the message is
+dropped, as Lambda drops it without a DLQ).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from canaria.aws.arns import function_arn
+from canaria.models.services import (
+    BucketNotificationSpec,
+    BucketSpec,
+    EventBusSpec,
+    EventSourceKind,
+    QueueEventSource,
+    QueueNotification,
+    QueueSpec,
+    RuleSpec,
+    RuleTarget,
+    ServiceResource,
+    SubscriptionSpec,
+    TopicSpec,
+)
+from canaria.template.bucket_notifications import filter_rules
+from canaria.template.context import Context
+from canaria.template.index import Entry
+from canaria.template.intrinsics import NO_VALUE
+from canaria.template.nodes import (
+    Where,
+    as_bool,
+    as_int,
+    as_list,
+    as_map,
+    as_str,
+    check_keys,
+    plain,
+)
+from canaria.template.service_props import function_of
+from canaria.template.service_refs import bus_name, queue_arn, subscription_arn, topic_arn
+
+SQS_EVENT_KEYS = (
+    "BatchSize",
+    "Enabled",
+    "FilterCriteria",
+    "FunctionResponseTypes",
+    "KmsKeyArn",
+    "MaximumBatchingWindowInSeconds",
+    "MetricsConfig",
+    "ProvisionedPollerConfig",
+    "Queue",
+    "ScalingConfig",
+)
+
+
+SNS_EVENT_KEYS = (
+    "FilterPolicy",
+    "FilterPolicyScope",
+    "RedrivePolicy",
+    "Region",
+    "SqsSubscription",
+    "Topic",
+)
+
+
+S3_EVENT_KEYS = ("Bucket", "Events", "Filter")
+RULE_EVENT_KEYS = (
+    "DeadLetterConfig",
+    "EventBusName",
+    "Input",
+    "InputPath",
+    "InputTransformer",
+    "Pattern",
+    "RetryPolicy",
+    "RuleName",
+    "State",
+    "Target",
+)
+
+
+def build_event_sources(
+    ctx: Context, functions: list[Entry], services: Mapping[str, ServiceResource]
+) -> tuple[tuple[QueueEventSource, ...], dict[str, ServiceResource]]:
+    """Every ``Events: {Type: SQS | SNS}`` of ``functions`` whose queue or topic the
+    template declares, and the queues and subscriptions SNS events need."""
+    queues = {queue_arn(r.name): r for r in services.values() if isinstance(r, QueueSpec)}
+    topics = {topic_arn(r.name) for r in services.values() if isinstance(r, TopicSpec)}
+    buses = {"default"} | {r.name for r in services.values() if isinstance(r, EventBusSpec)}
+    out: list[QueueEventSource] = []
+    extra: dict[str, ServiceResource] = {}
+    for entry in functions:
+        raw = entry.props.get("Events")
+        if raw is None:
+            continue
+        at = ctx.at(entry, "Events")
+        events = as_map(ctx.resolver.resolve(raw, at), at)
+        for name, event in events.items():
+            kind = event.get("Type") if isinstance(event, Mapping) else None
+            if kind not in ("SQS", "SNS", "EventBridgeRule", "CloudWatchEvent", "S3"):
+                continue
+            eat = at.key(events, name)
+            pat = eat.key(event, "Properties")
+            props = as_map(event.get("Properties") or {}, pat)
+            source: QueueEventSource | None
+            if kind == "SQS":
+                check_keys(props, pat, SQS_EVENT_KEYS, required=("Queue",))
+                source = _queue_event(ctx, entry, name, props, pat, queues)
+            elif kind == "SNS":
+                check_keys(props, pat, SNS_EVENT_KEYS, required=("Topic",))
+                source = _topic_event(ctx, entry, name, props, pat, topics, extra)
+            elif kind == "S3":
+                check_keys(props, pat, S3_EVENT_KEYS, required=("Bucket", "Events"))
+                source = _bucket_event(ctx, entry, name, props, pat, services, extra)
+            else:
+                check_keys(props, pat, RULE_EVENT_KEYS, required=("Pattern",))
+                source = _rule_event(ctx, entry, name, props, pat, buses, extra)
+            if source is not None:
+                out.append(source)
+    out.extend(_rule_function_targets(ctx, functions, services, extra))
+    return tuple(out), extra
+
+
+def _rule_function_targets(
+    ctx: Context,
+    functions: list[Entry],
+    services: Mapping[str, ServiceResource],
+    extra: dict[str, ServiceResource],
+) -> list[QueueEventSource]:
+    """An ``AWS::Events::Rule`` targeting one of the template's functions: the rule
+    targets a queue of the function's own instead, polled as an EventBridgeRule event."""
+    by_arn = {function_arn(e.logical_id): e.logical_id for e in functions}
+    entries = {e.logical_id: e for e in functions}
+    out: list[QueueEventSource] = []
+    for rule in [r for r in services.values() if isinstance(r, RuleSpec)]:
+        added: list[RuleTarget] = []
+        for i, target in enumerate(rule.function_targets):
+            function = function_of(target.arn, by_arn)
+            assert function is not None  # the rule's builder kept only those
+            _, queue = _own_queue(ctx, entries[function], f"{rule.logical_id}-{i}")
+            queue = replace(queue, logical_id=f"{rule.logical_id}.Targets.{target.id}.Queue")
+            extra[queue.logical_id] = queue
+            added.append(RuleTarget(target.id, queue_arn(queue.name), target.input))
+            out.append(
+                QueueEventSource(
+                    function,
+                    f"{rule.logical_id}.{target.id}",
+                    queue.name,
+                    queue_arn(queue.name),
+                    batch_size=1,
+                    enabled=rule.state != "DISABLED",
+                    kind=EventSourceKind.EVENTBRIDGE,
+                )
+            )
+        if added:
+            extra[rule.logical_id] = replace(rule, targets=(*rule.targets, *added))
+    return out
+
+
+def _topic_event(
+    ctx: Context,
+    entry: Entry,
+    name: str,
+    props: Mapping[str, Any],
+    at: Where,
+    topics: set[str],
+    extra: dict[str, ServiceResource],
+) -> QueueEventSource | None:
+    topic = as_str(props["Topic"], at.key(props, "Topic"))
+    if topic not in topics:
+        ctx.warn(
+            entry,
+            f"event {name} (SNS) is not delivered: {topic} is not a topic this template declares",
+        )
+        return None
+    if "SqsSubscription" in props:
+        ctx.warn(entry, f"event {name} (SNS): SqsSubscription is not applied locally")
+    base, queue = _own_queue(ctx, entry, name)
+    queue_name = queue.name
+    attributes: dict[str, str] = {}
+    for key in ("FilterPolicy", "FilterPolicyScope"):
+        if key in props:
+            value = props[key]
+            if isinstance(value, Mapping):
+                attributes[key] = json.dumps(plain(value))
+            else:
+                attributes[key] = as_str(value, at.key(props, key))
+    extra[queue.logical_id] = queue
+    extra[f"{base}.Subscription"] = SubscriptionSpec(
+        f"{base}.Subscription", topic, "sqs", queue_arn(queue_name), attributes
+    )
+    return QueueEventSource(
+        entry.logical_id,
+        name,
+        queue_name,
+        queue_arn(queue_name),
+        batch_size=1,
+        kind=EventSourceKind.SNS,
+        subscription_arn=subscription_arn(f"{base}.Subscription", topic),
+    )
+
+
+def _queue_event(
+    ctx: Context,
+    entry: Entry,
+    name: str,
+    props: Mapping[str, Any],
+    at: Where,
+    queues: Mapping[str, QueueSpec],
+) -> QueueEventSource | None:
+    arn = as_str(props["Queue"], at.key(props, "Queue"))
+    queue = queues.get(arn)
+    if queue is None:
+        ctx.warn(
+            entry,
+            f"event {name} (SQS) is not polled: {arn} is not a queue this template declares",
+        )
+        return None
+    batch = as_int(props.get("BatchSize", 10), at.key(props, "BatchSize"), 1, 10000)
+    window = as_int(
+        props.get("MaximumBatchingWindowInSeconds", 0),
+        at.key(props, "MaximumBatchingWindowInSeconds"),
+        0,
+        300,
+    )
+    if batch > 10 and window < 1:
+        raise at.key(props, "BatchSize").error(
+            f"a BatchSize of {batch} needs MaximumBatchingWindowInSeconds of at least 1",
+            allowed="BatchSize up to 10, or a batching window",
+        )
+    enabled = as_bool(props.get("Enabled", True), at.key(props, "Enabled"))
+    types = [
+        as_str(t, at.key(props, "FunctionResponseTypes"))
+        for t in as_list(
+            props.get("FunctionResponseTypes", []), at.key(props, "FunctionResponseTypes")
+        )
+    ]
+    for t in types:
+        if t != "ReportBatchItemFailures":
+            raise at.key(props, "FunctionResponseTypes").error(
+                f"unknown response type {t!r}", allowed="ReportBatchItemFailures"
+            )
+    if "FilterCriteria" in props:
+        ctx.warn(entry, f"event {name} (SQS): FilterCriteria is not applied locally")
+    timeout = ctx.get(entry, "Timeout")
+    timeout_s = 3 if timeout is NO_VALUE else as_int(timeout, ctx.at(entry, "Timeout"), 1)
+    visibility = int(queue.attributes.get("VisibilityTimeout", "30"))
+    if visibility < timeout_s:
+        raise at.key(props, "Queue").error(
+            f"queue {queue.name}'s VisibilityTimeout ({visibility} s) is less than "
+            f"{entry.logical_id}'s Timeout ({timeout_s} s): Lambda refuses this event source",
+            allowed=f"VisibilityTimeout of at least {timeout_s} on {queue.logical_id}",
+        )
+    return QueueEventSource(
+        entry.logical_id,
+        name,
+        queue.name,
+        arn,
+        batch,
+        window,
+        enabled,
+        "ReportBatchItemFailures" in types,
+    )
+
+
+def _own_queue(ctx: Context, entry: Entry, name: str) -> tuple[str, QueueSpec]:
+    """The queue canaria adds for an SNS or EventBridge event (redelivered after the
+    function's timeout)."""
+    timeout = ctx.get(entry, "Timeout")
+    timeout_s = 3 if timeout is NO_VALUE else as_int(timeout, ctx.at(entry, "Timeout"), 1)
+    queue_name = re.sub(r"[^A-Za-z0-9_-]", "-", f"canaria-{entry.logical_id}-{name}")[:80]
+    base = f"{entry.logical_id}.Events.{name}"
+    return base, QueueSpec(f"{base}.Queue", queue_name, {"VisibilityTimeout": str(timeout_s + 1)})
+
+
+def _rule_event(
+    ctx: Context,
+    entry: Entry,
+    name: str,
+    props: Mapping[str, Any],
+    at: Where,
+    buses: set[str],
+    extra: dict[str, ServiceResource],
+) -> QueueEventSource | None:
+    bus = "default"
+    if "EventBusName" in props:
+        bus = bus_name(as_str(props["EventBusName"], at.key(props, "EventBusName")))
+    if bus not in buses:
+        ctx.warn(
+            entry,
+            f"event {name} (EventBridge) is not delivered: bus {bus!r} is not one this "
+            "template declares",
+        )
+        return None
+    for key in ("InputPath", "InputTransformer", "DeadLetterConfig", "RetryPolicy"):
+        if key in props:
+            ctx.warn(entry, f"event {name} (EventBridge): {key} is not applied locally")
+    pattern = as_map(props["Pattern"], at.key(props, "Pattern"))
+    state = "ENABLED"
+    if "State" in props:
+        state = as_str(props["State"], at.key(props, "State"))
+    rule_name = f"{entry.logical_id}{name}"[:64]
+    if "RuleName" in props:
+        rule_name = as_str(props["RuleName"], at.key(props, "RuleName"))
+    target_id = f"{entry.logical_id}{name}Target"[:64]
+    if "Target" in props:
+        tat = at.key(props, "Target")
+        target = as_map(props["Target"], tat)
+        check_keys(target, tat, ("Id",), required=("Id",))
+        target_id = as_str(target["Id"], tat.key(target, "Id"))
+    text = as_str(props["Input"], at.key(props, "Input")) if "Input" in props else None
+    base, queue = _own_queue(ctx, entry, name)
+    extra[queue.logical_id] = queue
+    extra[f"{base}.Rule"] = RuleSpec(
+        f"{base}.Rule",
+        rule_name,
+        bus,
+        plain(pattern),
+        state=state,
+        targets=(RuleTarget(target_id, queue_arn(queue.name), text),),
+    )
+    return QueueEventSource(
+        entry.logical_id,
+        name,
+        queue.name,
+        queue_arn(queue.name),
+        batch_size=1,
+        enabled=state == "ENABLED",
+        kind=EventSourceKind.EVENTBRIDGE,
+    )
+
+
+S3_EVENT = re.compile(r"^s3:[A-Za-z]+:(\*|[A-Za-z]+)$")
+
+
+def _bucket_event(
+    ctx: Context,
+    entry: Entry,
+    name: str,
+    props: Mapping[str, Any],
+    at: Where,
+    existing: Mapping[str, ServiceResource],
+    extra: dict[str, ServiceResource],
+) -> QueueEventSource | None:
+    buckets = {r.name: r for r in existing.values() if isinstance(r, BucketSpec)}
+    bat = at.key(props, "Bucket")
+    bucket = buckets.get(as_str(props["Bucket"], bat))
+    if bucket is None:
+        raise bat.error(
+            "an S3 event must name a bucket of this template", allowed="!Ref <a bucket>"
+        )
+    eat = at.key(props, "Events")
+    raw = props["Events"]
+    events = tuple(as_str(e, eat) for e in (as_list(raw, eat) if isinstance(raw, list) else [raw]))
+    for e in events:
+        if not S3_EVENT.match(e):
+            raise eat.error(f"{e!r} is not an S3 event type", allowed="s3:ObjectCreated:*, ...")
+    rules = filter_rules(props.get("Filter"), at.key(props, "Filter"))
+    _, queue = _own_queue(ctx, entry, name)
+    extra[queue.logical_id] = queue
+    notification = QueueNotification(
+        f"{entry.logical_id}{name}"[:64], queue_arn(queue.name), events, rules
+    )
+    key = f"{bucket.logical_id}.Notifications"
+    previous = extra.get(key) or existing.get(key)  # the bucket's own configuration first
+    if not isinstance(previous, BucketNotificationSpec):
+        previous = BucketNotificationSpec(key, bucket.name)
+    extra[key] = replace(previous, queues=(*previous.queues, notification))
+    return QueueEventSource(
+        entry.logical_id,
+        name,
+        queue.name,
+        queue_arn(queue.name),
+        batch_size=1,
+        kind=EventSourceKind.S3,
+    )

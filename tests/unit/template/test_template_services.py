@@ -1,0 +1,581 @@
+"""S3, SQS, SNS, SSM, Secrets Manager and EventBridge resources: specs, names, Ref and
+GetAtt as CloudFormation documents them, and bad input named where it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from canaria.models import (
+    BucketNotificationSpec,
+    BucketSpec,
+    EventBusSpec,
+    EventSourceKind,
+    ParameterSpec,
+    QueueEventSource,
+    QueueNotification,
+    QueueSpec,
+    RuleSpec,
+    SecretSpec,
+    SubscriptionSpec,
+    TopicSpec,
+)
+from canaria.template import load
+from tests.unit.template.template_helpers import fails, function, line_of, resources, write
+
+ACCOUNT_REGION = "us-east-1:123456789012"
+
+APP = resources(
+    function(
+        "Fn",
+        """\
+        Environment:
+          Variables:
+            BUCKET: !Ref Uploads
+            BUCKET_ARN: !GetAtt Uploads.Arn
+            BUCKET_DOMAIN: !GetAtt Uploads.RegionalDomainName
+            QUEUE_URL: !Ref Jobs
+            QUEUE_ARN: !GetAtt Jobs.Arn
+            QUEUE_NAME: !GetAtt Jobs.QueueName
+            FIFO_URL: !GetAtt Orders.QueueUrl
+            TOPIC: !Ref Alerts
+            TOPIC_NAME: !GetAtt Alerts.TopicName
+            PARAM: !Ref Setting
+            PARAM_VALUE: !GetAtt Setting.Value
+            SECRET: !Ref DbSecret
+            SECRET_ID: !GetAtt DbSecret.Id
+            BUS: !Ref Bus
+            BUS_ARN: !GetAtt Bus.Arn
+            RULE: !Ref OnOrder
+            RULE_ARN: !GetAtt OnOrder.Arn
+        """,
+    ),
+    """\
+  Uploads:
+    Type: AWS::S3::Bucket
+    Properties:
+      VersioningConfiguration: {Status: Enabled}
+      Tags: [{Key: team, Value: core}]
+  Jobs:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 30
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt JobsDlq.Arn
+        maxReceiveCount: 3
+  JobsDlq:
+    Type: AWS::SQS::Queue
+  Orders:
+    Type: AWS::SQS::Queue
+    Properties:
+      FifoQueue: true
+      ContentBasedDeduplication: true
+  Alerts:
+    Type: AWS::SNS::Topic
+    Properties:
+      TopicName: alerts
+      Subscription:
+        - Protocol: sqs
+          Endpoint: !GetAtt Jobs.Arn
+  Setting:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Name: /app/setting
+      Type: String
+      Value: blue
+  DbSecret:
+    Type: AWS::SecretsManager::Secret
+    Properties:
+      GenerateSecretString:
+        SecretStringTemplate: '{"username": "admin"}'
+        GenerateStringKey: password
+        PasswordLength: 16
+        ExcludeCharacters: '"@/\\'
+  Bus:
+    Type: AWS::Events::EventBus
+    Properties:
+      Name: orders
+  OnOrder:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !Ref Bus
+      EventPattern:
+        source: [shop]
+      Targets:
+        - Id: toQueue
+          Arn: !GetAtt Jobs.Arn
+""",
+)
+
+
+def test_resources_become_specs_in_creation_order(tmp_path: Path) -> None:
+    app = load(write(tmp_path, APP))
+    s = app.services
+    assert s["Uploads"] == BucketSpec("Uploads", "app-uploads", True, {"team": "core"})
+    jobs = s["Jobs"]
+    assert isinstance(jobs, QueueSpec) and jobs.name == "app-Jobs"
+    assert jobs.attributes["VisibilityTimeout"] == "30"
+    assert (
+        '"deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:app-JobsDlq"'
+        in (jobs.attributes["RedrivePolicy"])
+    )
+    orders = s["Orders"]
+    assert isinstance(orders, QueueSpec) and orders.name == "app-Orders.fifo"
+    assert orders.attributes["FifoQueue"] == "true"
+    assert s["Alerts"] == TopicSpec("Alerts", "alerts")
+    assert s["Alerts.Subscription[0]"] == SubscriptionSpec(
+        "Alerts.Subscription[0]",
+        f"arn:aws:sns:{ACCOUNT_REGION}:alerts",
+        "sqs",
+        f"arn:aws:sqs:{ACCOUNT_REGION}:app-Jobs",
+    )
+    assert s["Setting"] == ParameterSpec("Setting", "/app/setting", "String", "blue")
+    secret = s["DbSecret"]
+    assert isinstance(secret, SecretSpec) and secret.generate is not None
+    assert secret.generate.length == 16 and secret.generate.key == "password"
+    assert s["Bus"] == EventBusSpec("Bus", "orders")
+    rule = s["OnOrder"]
+    assert isinstance(rule, RuleSpec) and rule.event_bus == "orders"
+    assert rule.event_pattern == {"source": ["shop"]}
+    order = list(s)
+    # the bus before its rule, a dead-letter queue before the queue that names it, topics
+    # before their subscriptions
+    assert order.index("Bus") < order.index("OnOrder")
+    assert order.index("JobsDlq") < order.index("Jobs")
+    assert order.index("Alerts") < order.index("Alerts.Subscription[0]")
+    assert not [w for w in app.warnings if "skipped" in w]
+
+
+def test_ref_and_getatt_give_cloudformation_return_values(tmp_path: Path) -> None:
+    env = load(write(tmp_path, APP)).functions["Fn"].config.environment
+    assert env == {
+        "BUCKET": "app-uploads",
+        "BUCKET_ARN": "arn:aws:s3:::app-uploads",
+        "BUCKET_DOMAIN": "app-uploads.s3.us-east-1.amazonaws.com",
+        "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/app-Jobs",
+        "QUEUE_ARN": f"arn:aws:sqs:{ACCOUNT_REGION}:app-Jobs",
+        "QUEUE_NAME": "app-Jobs",
+        "FIFO_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/app-Orders.fifo",
+        "TOPIC": f"arn:aws:sns:{ACCOUNT_REGION}:alerts",
+        "TOPIC_NAME": "alerts",
+        "PARAM": "/app/setting",
+        "PARAM_VALUE": "blue",
+        "SECRET": f"arn:aws:secretsmanager:{ACCOUNT_REGION}:secret:app-DbSecret",
+        "SECRET_ID": f"arn:aws:secretsmanager:{ACCOUNT_REGION}:secret:app-DbSecret",
+        "BUS": "orders",
+        "BUS_ARN": f"arn:aws:events:{ACCOUNT_REGION}:event-bus/orders",
+        "RULE": "orders|app-OnOrder",
+        "RULE_ARN": f"arn:aws:events:{ACCOUNT_REGION}:rule/orders/app-OnOrder",
+    }
+
+
+@pytest.mark.parametrize(
+    ("resource", "needle", "prop", "words"),
+    [
+        (
+            "Type: AWS::S3::Bucket\n    Properties: {BucketName: My_Bucket}",
+            "My_Bucket",
+            "BucketName",
+            "not a valid AWS::S3::Bucket name",
+        ),
+        (
+            "Type: AWS::S3::Bucket\n    Properties: {BucketNam: x}",
+            "BucketNam",
+            "BucketNam",
+            "unknown property 'BucketNam'",
+        ),
+        (
+            "Type: AWS::SQS::Queue\n    Properties: {QueueName: jobs, FifoQueue: true}",
+            "QueueName",
+            "QueueName",
+            "not a valid FIFO queue name",
+        ),
+        (
+            "Type: AWS::SQS::Queue\n    Properties: {VisibilityTimeout: 99999}",
+            "VisibilityTimeout",
+            "VisibilityTimeout",
+            "out of range",
+        ),
+        (
+            "Type: AWS::SSM::Parameter\n    Properties: {Type: SecureString, Value: x}",
+            "SecureString",
+            "Type",
+            "cannot create SecureString",
+        ),
+        (
+            "Type: AWS::SSM::Parameter\n    Properties: {Type: String}",
+            "Type: String",
+            "",
+            "Value is required",
+        ),
+        (
+            "Type: AWS::SSM::Parameter\n"
+            "    Properties: {Type: String, Value: abc, AllowedPattern: '[0-9]+'}",
+            "AllowedPattern",
+            "Value",
+            "does not match AllowedPattern",
+        ),
+        (
+            "Type: AWS::SecretsManager::Secret\n"
+            "    Properties: {SecretString: x, GenerateSecretString: {}}",
+            "SecretString",
+            "",
+            "not both",
+        ),
+        (
+            "Type: AWS::SecretsManager::Secret\n"
+            "    Properties: {GenerateSecretString: {GenerateStringKey: password}}",
+            "GenerateStringKey",
+            "GenerateSecretString",
+            "go together",
+        ),
+        (
+            "Type: AWS::Events::Rule\n    Properties: {State: ENABLED}",
+            "State",
+            "",
+            "EventPattern or a ScheduleExpression",
+        ),
+        (
+            "Type: AWS::Events::Rule\n    Properties: {ScheduleExpression: 'every 5 minutes'}",
+            "ScheduleExpression",
+            "ScheduleExpression",
+            "rate(...) or cron(...)",
+        ),
+        (
+            "Type: AWS::SNS::Subscription\n"
+            "    Properties: {TopicArn: arn:aws:sns:us-east-1:1:t, Protocol: pigeon, Endpoint: x}",
+            "pigeon",
+            "Protocol",
+            "unknown protocol 'pigeon'",
+        ),
+    ],
+)
+def test_bad_input_names_the_property_and_line(
+    tmp_path: Path, resource: str, needle: str, prop: str, words: str
+) -> None:
+    path = write(tmp_path, resources(function(), f"  Thing:\n    {resource}\n"))
+    err = fails(path)
+    assert words in str(err)
+    assert err.line == line_of(path, needle)
+    if prop:
+        assert err.prop == f"Resources.Thing.Properties.{prop}"
+
+
+def test_same_name_twice_is_refused(tmp_path: Path) -> None:
+    body = resources(
+        function(),
+        "  A:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: jobs}\n"
+        "  B:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: jobs}\n",
+    )
+    err = fails(write(tmp_path, body))
+    assert "'jobs' is also the name of A" in str(err)
+
+
+def test_what_is_not_run_locally_is_a_warning(tmp_path: Path) -> None:
+    body = resources(
+        function(),
+        """\
+  Uploads:
+    Type: AWS::S3::Bucket
+    Properties:
+      NotificationConfiguration:
+        LambdaConfigurations:
+          - Event: s3:ObjectCreated:*
+            Function: !GetAtt Fn.Arn
+  Alerts:
+    Type: AWS::SNS::Topic
+    Properties:
+      Subscription:
+        - {Protocol: lambda, Endpoint: !GetAtt Fn.Arn}
+        - {Protocol: email, Endpoint: ops@example.com}
+  Tick:
+    Type: AWS::Events::Rule
+    Properties:
+      ScheduleExpression: rate(5 minutes)
+      Targets: [{Id: fn, Arn: !GetAtt Fn.Arn}]
+""",
+    )
+    app = load(write(tmp_path, body))
+    warnings = "\n".join(app.warnings)
+    assert "NotificationConfiguration.LambdaConfigurations is not delivered locally" in warnings
+    assert "the email subscription to ops@example.com is not delivered locally" in warnings
+    assert warnings.count("delivery to function Fn is not run locally") == 1  # the topic's
+    # the rule's function target becomes a queue of the function's own, polled for it
+    assert list(app.services) == ["Uploads", "Tick.Targets.fn.Queue", "Alerts", "Tick"]
+    (source,) = app.event_sources
+    assert (source.function, source.event) == ("Fn", "Tick.fn")
+    assert source.kind is EventSourceKind.EVENTBRIDGE
+    tick = app.services["Tick"]
+    assert isinstance(tick, RuleSpec)
+    assert [t.arn for t in tick.targets] == [f"arn:aws:sqs:{ACCOUNT_REGION}:canaria-Fn-Tick-0"]
+    assert "scheduled rules do not fire locally" in warnings
+    assert "delivery to function Fn is not run locally" in warnings
+
+
+def test_rule_targets_the_engine_cannot_deliver_to_are_left_out_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    body = resources(
+        function(),
+        """\
+  Fifo:
+    Type: AWS::SQS::Queue
+    Properties: {FifoQueue: true}
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties: {AccessControl: Private}
+  Param:
+    Type: AWS::SSM::Parameter
+    Properties: {Type: String, Value: abc, AllowedPattern: '^\\p{Print}+$'}
+  Rule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventPattern: {source: [x]}
+      Targets:
+        - {Id: queue, Arn: !GetAtt Fifo.Arn, SqsParameters: {MessageGroupId: g1}}
+        - {Id: batch, Arn: arn:aws:batch:us-east-1:123456789012:job-queue/q}
+        - {Id: fn, Arn: !GetAtt Fn.Arn}
+        - {Id: topic, Arn: !Ref Topic}
+        - {Id: bus, Arn: !GetAtt Bus.Arn}
+  Topic:
+    Type: AWS::SNS::Topic
+  Bus:
+    Type: AWS::Events::EventBus
+    Properties: {Name: other}
+""",
+    )
+    app = load(write(tmp_path, body))
+    rule = app.services["Rule"]
+    assert isinstance(rule, RuleSpec)
+    assert [(t.id, t.message_group_id) for t in rule.targets] == [
+        ("queue", "g1"),
+        ("bus", None),
+        ("fn", None),  # through the queue canaria adds for the function
+    ]
+    warnings = "\n".join(app.warnings)
+    assert "Targets[1] (arn:aws:batch:us-east-1:123456789012:job-queue/q) is not delivered" in (
+        warnings
+    )
+    assert "delivery to function Fn" not in warnings  # delivered through a queue of its own
+    assert "Targets[3] (arn:aws:sns:us-east-1:123456789012:app-Topic) is not delivered" in warnings
+    assert "AllowedPattern is not checked" in warnings
+    assert isinstance(app.services["Bucket"], BucketSpec)
+
+
+def queue_and_consumer(queue_props: str, event_props: str, timeout: int = 3) -> str:
+    return resources(
+        function(
+            "Worker",
+            f"Timeout: {timeout}\nEvents:\n  Jobs:\n    Type: SQS\n    Properties:\n"
+            "      Queue: !GetAtt Jobs.Arn\n"
+            + "".join(f"      {line}\n" for line in event_props.splitlines()),
+        ),
+        "  Jobs:\n    Type: AWS::SQS::Queue\n    Properties: {" + queue_props + "}\n",
+    )
+
+
+def test_sqs_events_become_queue_event_sources(tmp_path: Path) -> None:
+    body = queue_and_consumer(
+        "VisibilityTimeout: 60",
+        "BatchSize: 25\nMaximumBatchingWindowInSeconds: 2\n"
+        "FunctionResponseTypes: [ReportBatchItemFailures]",
+        timeout=30,
+    )
+    app = load(write(tmp_path, body))
+    assert app.event_sources == (
+        QueueEventSource(
+            "Worker",
+            "Jobs",
+            "app-Jobs",
+            f"arn:aws:sqs:{ACCOUNT_REGION}:app-Jobs",
+            batch_size=25,
+            max_batching_window_s=2,
+            report_batch_item_failures=True,
+        ),
+    )
+    assert not [w for w in app.warnings if "Jobs" in w]
+
+
+@pytest.mark.parametrize(
+    ("queue_props", "event_props", "timeout", "words"),
+    [
+        ("VisibilityTimeout: 10", "", 30, "VisibilityTimeout (10 s) is less than Worker's Timeout"),
+        ("", "", 31, "VisibilityTimeout (30 s) is less than"),
+        ("", "BatchSize: 50", 3, "needs MaximumBatchingWindowInSeconds"),
+        ("", "BatchSize: 0", 3, "out of range"),
+        ("", "FunctionResponseTypes: [Partial]", 3, "unknown response type 'Partial'"),
+    ],
+)
+def test_sqs_events_lambda_would_refuse_are_refused(
+    tmp_path: Path, queue_props: str, event_props: str, timeout: int, words: str
+) -> None:
+    err = fails(write(tmp_path, queue_and_consumer(queue_props, event_props, timeout)))
+    assert words in str(err)
+    assert err.prop is not None and err.prop.startswith("Resources.Worker.Properties.Events.Jobs")
+
+
+def test_an_sns_event_gets_a_queue_subscribed_to_its_topic(tmp_path: Path) -> None:
+    body = resources(
+        function(
+            "Listener",
+            "Events:\n  Heard:\n    Type: SNS\n    Properties:\n      Topic: !Ref Alerts\n"
+            "      FilterPolicy: {level: [high]}\n"
+            "  Elsewhere:\n    Type: SNS\n    Properties:\n"
+            "      Topic: arn:aws:sns:us-east-1:123456789012:not-here\n",
+        ),
+        "  Alerts:\n    Type: AWS::SNS::Topic\n",
+    )
+    app = load(write(tmp_path, body))
+    (source,) = app.event_sources
+    assert source.kind is EventSourceKind.SNS and source.batch_size == 1
+    assert source.queue_name == "canaria-Listener-Heard"
+    queue = app.services["Listener.Events.Heard.Queue"]
+    subscription = app.services["Listener.Events.Heard.Subscription"]
+    assert isinstance(queue, QueueSpec) and queue.attributes == {"VisibilityTimeout": "4"}
+    assert subscription == SubscriptionSpec(
+        "Listener.Events.Heard.Subscription",
+        f"arn:aws:sns:{ACCOUNT_REGION}:app-Alerts",
+        "sqs",
+        f"arn:aws:sqs:{ACCOUNT_REGION}:canaria-Listener-Heard",
+        {"FilterPolicy": '{"level": ["high"]}'},
+    )
+    order = list(app.services)
+    assert order.index("Alerts") < order.index("Listener.Events.Heard.Subscription")
+    assert order.index("Listener.Events.Heard.Queue") < order.index(
+        "Listener.Events.Heard.Subscription"
+    )
+    assert any("event Elsewhere (SNS) is not delivered" in w for w in app.warnings)
+
+
+def test_an_eventbridge_event_gets_a_queue_a_rule_targets(tmp_path: Path) -> None:
+    body = resources(
+        function(
+            "Listener",
+            "Timeout: 10\nEvents:\n  Saved:\n    Type: EventBridgeRule\n    Properties:\n"
+            "      EventBusName: !Ref Bus\n      Pattern: {source: [shop]}\n"
+            "      Target: {Id: toListener}\n"
+            "  Old:\n    Type: CloudWatchEvent\n    Properties:\n"
+            "      Pattern: {source: [aws.ec2]}\n      State: DISABLED\n"
+            "  Lost:\n    Type: EventBridgeRule\n    Properties:\n"
+            "      EventBusName: somebody-elses\n      Pattern: {source: [x]}\n",
+        ),
+        "  Bus:\n    Type: AWS::Events::EventBus\n    Properties: {Name: shop}\n",
+    )
+    app = load(write(tmp_path, body))
+    saved, old = app.event_sources
+    assert (saved.kind, saved.enabled, old.enabled) == (EventSourceKind.EVENTBRIDGE, True, False)
+    queue = app.services["Listener.Events.Saved.Queue"]
+    assert queue == QueueSpec(
+        "Listener.Events.Saved.Queue", "canaria-Listener-Saved", {"VisibilityTimeout": "11"}
+    )
+    rule = app.services["Listener.Events.Saved.Rule"]
+    assert isinstance(rule, RuleSpec)
+    assert (rule.event_bus, rule.event_pattern) == ("shop", {"source": ["shop"]})
+    assert [(t.id, t.arn) for t in rule.targets] == [
+        ("toListener", f"arn:aws:sqs:{ACCOUNT_REGION}:canaria-Listener-Saved")
+    ]
+    old_rule = app.services["Listener.Events.Old.Rule"]
+    assert isinstance(old_rule, RuleSpec) and old_rule.event_bus == "default"
+    assert any("bus 'somebody-elses' is not one this template declares" in w for w in app.warnings)
+
+
+def s3_consumer(event_props: str) -> str:
+    return resources(
+        function(
+            "Copier",
+            "Events:\n  Arrived:\n    Type: S3\n    Properties:\n"
+            + "".join(f"      {line}\n" for line in event_props.splitlines()),
+        ),
+        "  Inbox:\n    Type: AWS::S3::Bucket\n",
+    )
+
+
+def test_an_s3_event_gets_a_queue_the_bucket_notifies(tmp_path: Path) -> None:
+    body = s3_consumer(
+        "Bucket: !Ref Inbox\nEvents: [s3:ObjectCreated:*, s3:ObjectRemoved:Delete]\n"
+        "Filter: {S3Key: {Rules: [{Name: Prefix, Value: in/}, {Name: suffix, Value: .txt}]}}"
+    )
+    app = load(write(tmp_path, body))
+    (source,) = app.event_sources
+    assert source.kind is EventSourceKind.S3
+    assert app.services["Inbox.Notifications"] == BucketNotificationSpec(
+        "Inbox.Notifications",
+        "app-inbox",
+        (
+            QueueNotification(
+                "CopierArrived",
+                f"arn:aws:sqs:{ACCOUNT_REGION}:canaria-Copier-Arrived",
+                ("s3:ObjectCreated:*", "s3:ObjectRemoved:Delete"),
+                (("prefix", "in/"), ("suffix", ".txt")),
+            ),
+        ),
+    )
+    assert list(app.services)[-1] == "Inbox.Notifications"  # after the bucket and the queue
+
+
+@pytest.mark.parametrize(
+    ("props", "prop", "words"),
+    [
+        ("Bucket: other-bucket\nEvents: s3:ObjectCreated:*", "Bucket", "a bucket of this"),
+        ("Bucket: !Ref Inbox\nEvents: ObjectCreated", "Events", "not an S3 event type"),
+        (
+            "Bucket: !Ref Inbox\nEvents: s3:ObjectCreated:*\n"
+            "Filter: {S3Key: {Rules: [{Name: middle, Value: x}]}}",
+            "Filter.S3Key.Rules[0].Name",
+            "unknown filter rule 'middle'",
+        ),
+    ],
+)
+def test_s3_events_lambda_would_refuse_are_refused(
+    tmp_path: Path, props: str, prop: str, words: str
+) -> None:
+    err = fails(write(tmp_path, s3_consumer(props)))
+    assert words in str(err)
+    assert err.prop == f"Resources.Copier.Properties.Events.Arrived.Properties.{prop}"
+
+
+def test_a_buckets_own_notifications_are_kept_beside_its_s3_events(tmp_path: Path) -> None:
+    body = resources(
+        function(
+            "Copier",
+            "Events:\n  Arrived:\n    Type: S3\n    Properties:\n"
+            "      Bucket: !Ref Inbox\n      Events: s3:ObjectCreated:*\n",
+        ),
+        """\
+  Inbox:
+    Type: AWS::S3::Bucket
+    Properties:
+      NotificationConfiguration:
+        EventBridgeConfiguration: {EventBridgeEnabled: true}
+        QueueConfigurations:
+          - Event: s3:ObjectRemoved:*
+            Queue: !GetAtt Removed.Arn
+            Filter: {S3Key: {Rules: [{Name: suffix, Value: .txt}]}}
+        TopicConfigurations:
+          - {Event: s3:ObjectCreated:Put, Topic: !Ref Created}
+  Removed:
+    Type: AWS::SQS::Queue
+  Created:
+    Type: AWS::SNS::Topic
+""",
+    )
+    app = load(write(tmp_path, body))
+    spec = app.services["Inbox.Notifications"]
+    assert isinstance(spec, BucketNotificationSpec) and spec.event_bridge
+    assert [(q.id, q.arn, q.events, q.filter_rules) for q in spec.queues] == [
+        (
+            "InboxQueue0",
+            f"arn:aws:sqs:{ACCOUNT_REGION}:app-Removed",
+            ("s3:ObjectRemoved:*",),
+            (("suffix", ".txt"),),
+        ),
+        (
+            "CopierArrived",
+            f"arn:aws:sqs:{ACCOUNT_REGION}:canaria-Copier-Arrived",
+            ("s3:ObjectCreated:*",),
+            (),
+        ),
+    ]
+    assert [t.arn for t in spec.topics] == [f"arn:aws:sns:{ACCOUNT_REGION}:app-Created"]
+    assert list(app.services)[-1] == "Inbox.Notifications"  # after the queues and the topic
