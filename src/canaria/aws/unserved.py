@@ -16,8 +16,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from canaria.services.answers import error_answer, signing_service
 
-# signing names the edge itself serves
-EDGE_SERVICES = frozenset({"lambda", "codedeploy", "states"})
+# signing names the edge itself serves (``aws.app``'s routes): Lambda, CodeDeploy, Step
+# Functions, and for ``canaria guard`` CloudWatch Logs, CloudWatch and CloudFormation
+EDGE_SERVICES = frozenset(
+    {"lambda", "codedeploy", "states", "logs", "monitoring", "cloudformation"}
+)
 # friendlier names for signing names that differ from the service's (the common ones)
 _NAMES = {
     "monitoring": "CloudWatch",
@@ -37,7 +40,7 @@ _NAMES = {
     "appsync": "AppSync",
     "rds-data": "RDS Data API",
 }
-SERVED_HERE = "Lambda, CodeDeploy and Step Functions"
+SERVED_HERE = "Lambda, CodeDeploy, Step Functions, CloudWatch Logs, CloudWatch and CloudFormation"
 
 
 def describe(service: str) -> str:

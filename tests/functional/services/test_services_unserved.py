@@ -31,13 +31,7 @@ def hello(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Canaria]:
             lambda c: c.put_record(StreamName="s", Data=b"x", PartitionKey="k"),
             "'kinesis' (Kinesis)",
         ),
-        (
-            "cloudwatch",
-            lambda c: c.put_metric_data(
-                Namespace="n", MetricData=[{"MetricName": "m", "Value": 1}]
-            ),
-            "'monitoring' (CloudWatch)",
-        ),
+        ("xray", lambda c: c.get_sampling_rules(), "'xray' (X-Ray)"),
         ("sts", lambda c: c.get_caller_identity(), "'sts' (STS)"),
         ("route53", lambda c: c.list_hosted_zones(), "'route53'"),
         ("apigateway", lambda c: c.get_rest_apis(), "'apigateway' (API Gateway)"),
@@ -51,7 +45,7 @@ def test_an_unserved_service_is_named(
     error = info.value.response["Error"]
     assert error["Code"] == "NotServedByCanaria"
     assert error["Message"].startswith(f"canaria does not serve the AWS service {named}")
-    assert "Lambda, CodeDeploy and Step Functions" in error["Message"]
+    assert "Lambda, CodeDeploy, Step Functions" in error["Message"]
 
 
 @pytest.mark.parametrize(
