@@ -165,8 +165,7 @@ class FunctionRuntime:
         loop = asyncio.get_running_loop()
         request_id, trace = request_ids(now)
         inv = Invocation(request_id, loop.create_future())
-        idle = self._idle.get(version.number)
-        worker = idle.pop() if idle else None
+        worker = self._warm(version.number)
         cold = worker is None
         reply: Reply | None = None
         try:
@@ -215,6 +214,18 @@ class FunctionRuntime:
         else:
             self._discard(worker)
         return result
+
+    def _warm(self, version_number: int) -> WorkerProcess | None:
+        """The most recently used idle worker that is still alive; dead ones (killed from
+        outside while idle) are dropped, so the request gets a fresh environment, as on
+        Lambda, instead of a ``Runtime.ExitError`` it did not cause."""
+        idle = self._idle.get(version_number)
+        while idle:
+            worker = idle.pop()
+            if worker.usable():
+                return worker
+            self._discard(worker)
+        return None
 
     def _result(
         self, version: Version, inv: Invocation, worker: WorkerProcess, reply: Reply, cold: bool

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import enum
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -194,6 +195,24 @@ class WorkerProcess:
         for pump in self._pumps:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(pump, grace_s)
+
+    def usable(self) -> bool:
+        """Whether an idle worker can take a request: not known dead, and its end of the
+        socket has not hung up (killed from outside while idle, before the event loop saw
+        the EOF). One ``poll`` of the socket, no wait."""
+        if self.dead or self._transport is None:
+            return False
+        if self.proc is None or self.proc.returncode is not None:
+            return False
+        sock = self._transport.get_extra_info("socket")
+        if sock is None:
+            return False
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLRDHUP | select.POLLHUP | select.POLLERR)
+        if poller.poll(0):
+            self.dead = True
+            return False
+        return True
 
     def kill(self) -> None:
         """SIGKILL the worker's process group (it leads its own session)."""
