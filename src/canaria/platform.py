@@ -21,7 +21,7 @@ from typing import Any
 
 from canaria import template as templates
 from canaria.analysis import Metrics
-from canaria.auth import access_key_id, ensure_token, secret_access_key
+from canaria.auth import Keyring, access_key_id, ensure_token, secret_access_key
 from canaria.aws.arns import function_arn
 from canaria.aws.states import PlatformTasks, StateMachines
 from canaria.clock import Clock
@@ -91,6 +91,7 @@ class Platform:
         self.token = ensure_token(self.state_dir)
         self.access_key = access_key_id(self.token)
         self.secret_key = secret_access_key(self.token)
+        self.keyring = Keyring(self.token)  # the operator's keys, and each function's
         self.metrics = Metrics()
         self.prom = PromMetrics()
         self.routing = Routing()
@@ -294,13 +295,13 @@ class Platform:
     def _adopt(self, app: Application) -> None:
         """Make ``app`` the running application: runtimes, routes, latest versions."""
         self.app = app
-        env = self.function_environment()
+        self.keyring.add_functions(app.functions)
         for spec in app.functions.values():
             if spec.name not in self.runtimes:
                 self.runtimes[spec.name] = FunctionRuntime(
                     spec.name,
                     reserved_concurrency=spec.config.reserved_concurrency,
-                    env_extra=env,
+                    env_extra=self.function_environment(spec.name),
                     clock=self.clock,
                     on_log=self._on_log,
                 )
@@ -314,12 +315,15 @@ class Platform:
             {s.name: s.auto_publish_alias for s in app.functions.values() if s.auto_publish_alias},
         )
 
-    def function_environment(self) -> dict[str, str]:
-        """What every function's environment gets so unmodified boto3 reaches canaria."""
+    def function_environment(self, function: str) -> dict[str, str]:
+        """What ``function``'s environment gets so unmodified boto3 reaches canaria: the
+        endpoints, and credentials of its own (never the operator's token or keys; what
+        they allow is ``canaria.aws.policy``)."""
+        access_key, secret_key = self.keyring.function_keys(function)
         return {
             "AWS_ENDPOINT_URL": self.control_url,
-            "AWS_ACCESS_KEY_ID": self.access_key,
-            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_ACCESS_KEY_ID": access_key,
+            "AWS_SECRET_ACCESS_KEY": secret_key,
             "AWS_SESSION_TOKEN": "",
             "AWS_ENDPOINT_URL_DYNAMODB": self.tables.endpoint,
             # botocore puts "sync-" before the host for StartSyncExecution; locally that
@@ -327,8 +331,8 @@ class Platform:
             "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
             "CANARIA_ENDPOINT": self.control_url,
             # a long-running job reports its final status for request-count gates
-            # (POST /canaria/v1/functions/{fn}/completions); local, single-user token
-            "CANARIA_TOKEN": self.token,
+            # (POST /canaria/v1/functions/{fn}/completions): a token good for that only
+            "CANARIA_TOKEN": self.keyring.function_token(function),
         }
 
     # ---- invocation (gateway Invoker, edge, hooks) -------------------------------------

@@ -1,6 +1,8 @@
 """The edge's routes: Lambda by path, JSON-protocol services by ``X-Amz-Target``.
 
-Every request must carry a SigV4 signature made with canaria's local credentials.
+Every request must carry a SigV4 signature made with keys canaria issued (the
+operator's or a function's); ``canaria.aws.policy`` then says whether that caller may
+call the operation.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from canaria.auth import Principal
 from canaria.aws import codedeploy_api, lambda_api, stepfunctions_api
 from canaria.aws.backend import EdgeBackend
+from canaria.aws.policy import authorize
 from canaria.aws.responses import AMZ_JSON_10, AMZ_JSON_11, json_error, rest_error
 from canaria.aws.sigv4 import verify
 
@@ -25,6 +29,8 @@ TARGETS: dict[str, tuple[dict[str, JsonHandler], str]] = {
     "CodeDeploy_20141006": (codedeploy_api.OPERATIONS, AMZ_JSON_11),
     "AWSStepFunctions": (stepfunctions_api.OPERATIONS, AMZ_JSON_10),
 }
+# X-Amz-Target prefix -> the IAM service prefix its actions are named with
+IAM_PREFIX = {"CodeDeploy_20141006": "codedeploy", "AWSStepFunctions": "states"}
 
 
 def _url(request: Request) -> str:
@@ -35,21 +41,36 @@ def _url(request: Request) -> str:
     return f"{url}?{query.decode()}" if query else url
 
 
-async def _authenticate(edge: EdgeBackend, request: Request) -> str | None:
+async def _authenticate(edge: EdgeBackend, request: Request) -> Principal | str:
+    """The caller, or why the request's signature is refused."""
     body = await request.body()
-    return verify(
-        request.method, _url(request), request.headers, body, edge.access_key, edge.secret_key
-    )
+
+    def secret_for(akid: str) -> str | None:
+        found = edge.keyring.by_access_key(akid)
+        return found[1] if found else None
+
+    problem, akid = verify(request.method, _url(request), request.headers, body, secret_for)
+    if problem is not None:
+        return problem
+    found = edge.keyring.by_access_key(akid)
+    assert found is not None
+    return found[0]
 
 
 def edge_routes(edge: EdgeBackend) -> list[BaseRoute]:
     def lambda_route(
-        path: str, fn: Callable[[EdgeBackend, Request], Awaitable[Response]], method: str
+        path: str,
+        fn: Callable[[EdgeBackend, Request], Awaitable[Response]],
+        method: str,
+        operation: str,
     ) -> Route:
         async def endpoint(request: Request) -> Response:
-            problem = await _authenticate(edge, request)
-            if problem is not None:
-                return rest_error(403, "UnrecognizedClientException", problem)
+            caller = await _authenticate(edge, request)
+            if isinstance(caller, str):
+                return rest_error(403, "UnrecognizedClientException", caller)
+            denied = authorize(caller, "lambda", operation, None, edge.store)
+            if denied is not None:
+                return rest_error(403, "AccessDeniedException", denied)
             return await fn(edge, request)
 
         return Route(path, endpoint, methods=[method])
@@ -61,9 +82,9 @@ def edge_routes(edge: EdgeBackend) -> list[BaseRoute]:
         if service is None:
             return json_error("UnknownOperationException", f"unknown target {target!r}")
         operations, media = service
-        problem = await _authenticate(edge, request)
-        if problem is not None:
-            return json_error("UnrecognizedClientException", problem, media)
+        caller = await _authenticate(edge, request)
+        if isinstance(caller, str):
+            return json_error("UnrecognizedClientException", caller, media)
         handler = operations.get(operation)
         if handler is None:
             return json_error(
@@ -78,15 +99,18 @@ def edge_routes(edge: EdgeBackend) -> list[BaseRoute]:
             return json_error("SerializationException", "request body is not JSON", media)
         if not isinstance(body, dict):
             return json_error("SerializationException", "request body must be a JSON object", media)
+        denied = authorize(caller, IAM_PREFIX[prefix], operation, body, edge.store)
+        if denied is not None:
+            return json_error("AccessDeniedException", denied, media)
         return await handler(edge, body)
 
     base = "/2015-03-31/functions/{name}"
     return [
-        lambda_route(base + "/invocations", lambda_api.invoke, "POST"),
-        lambda_route(base + "/versions", lambda_api.publish_version, "POST"),
-        lambda_route(base + "/versions", lambda_api.list_versions, "GET"),
-        lambda_route(base + "/aliases/{alias}", lambda_api.get_alias, "GET"),
-        lambda_route(base + "/aliases/{alias}", lambda_api.update_alias, "PUT"),
-        lambda_route(base, lambda_api.get_function, "GET"),
+        lambda_route(base + "/invocations", lambda_api.invoke, "POST", "Invoke"),
+        lambda_route(base + "/versions", lambda_api.publish_version, "POST", "PublishVersion"),
+        lambda_route(base + "/versions", lambda_api.list_versions, "GET", "ListVersionsByFunction"),
+        lambda_route(base + "/aliases/{alias}", lambda_api.get_alias, "GET", "GetAlias"),
+        lambda_route(base + "/aliases/{alias}", lambda_api.update_alias, "PUT", "UpdateAlias"),
+        lambda_route(base, lambda_api.get_function, "GET", "GetFunction"),
         Route("/", json_protocol, methods=["POST"]),
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from canaria.auth import Keyring
 from canaria.aws.states import StateMachines
 from canaria.clock import Clock
 from canaria.models import Alias, FunctionSpec, InvokeResult, Version
@@ -14,8 +15,7 @@ from canaria.store import Store
 class EdgeBackend(Protocol):
     store: Store
     clock: Clock
-    access_key: str
-    secret_key: str
+    keyring: Keyring
     state_machines: StateMachines
 
     def function_spec(self, name: str) -> FunctionSpec: ...

@@ -1,14 +1,15 @@
 """Verify AWS Signature Version 4 on requests to the edge, with botocore's own signer.
 
-Functions get credentials derived from canaria's token (``canaria.auth``); a request
-whose signature does not verify with that secret is refused, as AWS would refuse it.
+The operator's keys and each function's are derived from canaria's token
+(``canaria.auth.Keyring``); a request whose access key is unknown, or whose signature
+does not verify with that key's secret, is refused, as AWS would refuse it.
 """
 
 from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -26,17 +27,32 @@ def verify(
     url: str,
     headers: Mapping[str, str],
     body: bytes,
-    access_key: str,
-    secret_key: str,
+    secret_for: Callable[[str], str | None],
+) -> tuple[str | None, str]:
+    """(``None``, access key id) when the signature is valid, else (the reason it is not,
+    the access key id named). ``secret_for`` gives an access key id's secret, or ``None``
+    for a key canaria did not issue."""
+    problem = _verify(method, url, headers, body, secret_for)
+    m = _AUTH.match(headers.get("authorization", "").strip())
+    return problem, m.group("akid") if m else ""
+
+
+def _verify(
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    secret_for: Callable[[str], str | None],
 ) -> str | None:
-    """``None`` when the signature is valid, else the reason it is not."""
     header = headers.get("authorization")
     if not header:
         return "Missing Authentication Token"
     m = _AUTH.match(header.strip())
     if m is None:
         return "Authorization header requires AWS4-HMAC-SHA256 with Credential, SignedHeaders "
-    if m.group("akid") != access_key:
+    access_key = m.group("akid")
+    secret_key = secret_for(access_key)
+    if secret_key is None:
         return "The security token included in the request is invalid."
     amz_date = headers.get("x-amz-date")
     if not amz_date:

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from canaria.auth import Keyring
 from canaria.control.views import (
     alias_view,
     deployment_view,
@@ -50,9 +51,24 @@ def authorized(request: Request, token: str) -> bool:
     return bool(given) and hmac.compare_digest(given.encode(), token.encode())
 
 
-def protect(token: str, fn: Endpoint) -> Endpoint:
+def _function_may(request: Request, keyring: Keyring, fn: str) -> bool:
+    """A function's own token (``CANARIA_TOKEN`` in its environment), in the header."""
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("bearer "):
+        return False
+    principal = keyring.by_token(header[7:])
+    return principal is not None and principal.function == fn
+
+
+def protect(token: str, fn: Endpoint, keyring: Keyring | None = None) -> Endpoint:
+    """Only the operator's token (header or dashboard cookie); with ``keyring``, also the
+    token of the function the path names (``{fn}``): a function reports its own work."""
+
     async def endpoint(request: Request) -> Response:
-        if not authorized(request, token):
+        if not authorized(request, token) and not (
+            keyring is not None
+            and _function_may(request, keyring, str(request.path_params.get("fn", "")))
+        ):
             return error(
                 401,
                 "Unauthorized",
@@ -351,4 +367,11 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
         ("/clock", clock, "GET"),
         ("/clock", clock, "POST"),
     ]
-    return [Route(base + path, protect(p.token, fn), methods=[m]) for path, fn, m in table]
+    return [
+        Route(
+            base + path,
+            protect(p.token, fn, p.keyring if fn is completions else None),
+            methods=[m],
+        )
+        for path, fn, m in table
+    ]

@@ -8,7 +8,8 @@ then carries out its actions. Every status change goes through ``transition``.
 
 from __future__ import annotations
 
-import hashlib
+import uuid
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import assert_never
 
@@ -38,10 +39,16 @@ from canaria.store.codec import step_label
 TICK_S = 1.0  # alarms and the judge are looked at least this often (virtual seconds)
 
 
-def hook_execution_id(deployment_id: str, phase: str) -> str:
-    """Stable across restarts, shaped like CodeDeploy's opaque ids."""
-    digest = hashlib.sha256(f"{deployment_id}/{phase}".encode()).hexdigest()
-    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+def new_hook_execution_id() -> str:
+    """Random, shaped like CodeDeploy's opaque ids: knowing a deployment id does not tell
+    anyone its hook executions' ids (only the hook is told, in its event). Stored with the
+    execution, so it is the same after a restart."""
+    return str(uuid.uuid4())
+
+
+def hook_of(hooks: Mapping[str, HookExecution], phase: str) -> HookExecution | None:
+    """The deployment's hook execution for ``phase``, if one was started."""
+    return next((h for h in hooks.values() if h.phase == phase), None)
 
 
 def aliases_at(d: Deployment, weight: float) -> tuple[Alias, ...]:
@@ -128,7 +135,7 @@ def _before_allow_traffic(d: Deployment, obs: Observation) -> Plan:
     if firing:
         return _stop(d, now, f"alarm {firing[0]} in ALARM", f"alarm:{firing[0]}", rollback=False)
     if d.pre_traffic_hook is not None:
-        hook = obs.hooks.get(hook_execution_id(d.id, "BeforeAllowTraffic"))
+        hook = hook_of(obs.hooks, "BeforeAllowTraffic")
         outcome = _hook_outcome(d, hook, now)
         if outcome is None:
             return Plan(_wait(d, now, hook.deadline if hook else None))
@@ -218,7 +225,7 @@ def _after_allow_traffic(d: Deployment, obs: Observation) -> Plan:
     if firing:
         return _stop(d, now, f"alarm {firing[0]} in ALARM", f"alarm:{firing[0]}", rollback=True)
     if d.post_traffic_hook is not None:
-        hook = obs.hooks.get(hook_execution_id(d.id, "AfterAllowTraffic"))
+        hook = hook_of(obs.hooks, "AfterAllowTraffic")
         outcome = _hook_outcome(d, hook, now)
         if outcome is None:
             return Plan(_wait(d, now, hook.deadline if hook else None))
@@ -350,7 +357,7 @@ def _hook_failed(d: Deployment, hook: HookExecution | None, now: float, *, rollb
 
 def _new_hook(d: Deployment, phase: str, function: str, now: float) -> HookExecution:
     return HookExecution(
-        execution_id=hook_execution_id(d.id, phase),
+        execution_id=new_hook_execution_id(),
         deployment_id=d.id,
         phase=phase,  # type: ignore[arg-type]
         function=function,
