@@ -22,6 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TOKEN_FILE = "token"
+# The dashboard's session cookie. Browsers do not scope cookies by port, so it is scoped
+# by path (``COOKIE_PATH``, where the dashboard and the control API live) and the gateway
+# removes it from every request before a function sees it.
+COOKIE = "canaria_token"
+COOKIE_PATH = "/canaria/"
 
 
 def ensure_token(state_dir: str) -> str:

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from canaria.auth import Keyring
+from canaria.auth import COOKIE, Keyring
 from canaria.control.views import (
     alias_view,
     deployment_view,
@@ -31,7 +31,7 @@ from canaria.models.deployment import Deployment
 if TYPE_CHECKING:
     from canaria.platform import Platform
 
-COOKIE = "canaria_token"
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_REQUEST_ID = 128  # the store's column; Lambda's request ids are 36-character UUIDs
 MAX_REASON = 4096
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -60,9 +60,54 @@ def _function_may(request: Request, keyring: Keyring, fn: str) -> bool:
     return principal is not None and principal.function == fn
 
 
+def foreign_origin(request: Request) -> str | None:
+    """Why a browser's request is from another origin, or ``None``. ``Sec-Fetch-Site``
+    decides where the browser sends it (every current one does); else ``Origin``, when
+    sent, must be this server's. (The dashboard's ``Referrer-Policy: no-referrer`` makes
+    a browser send ``Origin: null`` on its own form posts, so ``Origin`` alone cannot
+    decide.)"""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        if site in ("same-origin", "none"):
+            return None
+        return f"cross-site request refused: Sec-Fetch-Site {site} (allowed: same-origin)"
+    origin = request.headers.get("origin")
+    own = f"http://{request.headers.get('host', '')}"
+    if origin is not None and origin != own:
+        return f"cross-site request refused: Origin {origin} is not {own}"
+    return None
+
+
+def cross_site(request: Request) -> str | None:
+    """Why a state-changing request is refused as possibly cross-site, or ``None``.
+
+    A browser sends the dashboard's cookie with any request to this port, whichever page
+    made it (a page the gateway serves is on the same site: ports do not count); so a
+    request that changes state with the cookie must come from the dashboard's own origin
+    (``Origin`` and ``Sec-Fetch-Site``, which browsers send) and carry a JSON body type,
+    which another page cannot send without a CORS preflight that this server never
+    grants. A request with ``Authorization: Bearer`` cannot be forged by a page (setting
+    that header needs the same preflight), so the CLI's and functions' requests pass."""
+    if request.method not in STATE_CHANGING:
+        return None
+    if request.headers.get("authorization", "").lower().startswith("bearer "):
+        return None
+    refused = foreign_origin(request)
+    if refused is not None:
+        return refused
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        return (
+            f"Content-Type {media or '(none)'} refused: send the body as JSON with "
+            "`Content-Type: application/json`"
+        )
+    return None
+
+
 def protect(token: str, fn: Endpoint, keyring: Keyring | None = None) -> Endpoint:
     """Only the operator's token (header or dashboard cookie); with ``keyring``, also the
-    token of the function the path names (``{fn}``): a function reports its own work."""
+    token of the function the path names (``{fn}``): a function reports its own work.
+    State-changing requests must be same-origin JSON (``cross_site``)."""
 
     async def endpoint(request: Request) -> Response:
         if not authorized(request, token) and not (
@@ -75,6 +120,10 @@ def protect(token: str, fn: Endpoint, keyring: Keyring | None = None) -> Endpoin
                 "missing or wrong token: pass `Authorization: Bearer <token>` "
                 "(the token is in the state directory's `token` file)",
             )
+        refused = cross_site(request)
+        if refused is not None:
+            code = "UnsupportedMediaType" if refused.startswith("Content-Type") else "Forbidden"
+            return error(415 if code == "UnsupportedMediaType" else 403, code, refused)
         try:
             return await fn(request)
         except CanariaError as exc:
