@@ -7,6 +7,7 @@ call the operation.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -42,14 +43,22 @@ def _url(request: Request) -> str:
 
 
 async def _authenticate(edge: EdgeBackend, request: Request) -> Principal | str:
-    """The caller, or why the request's signature is refused."""
+    """The caller, or why the request's signature is refused (checked against the wall
+    clock: the caller's SDK signs with it, whatever canaria's virtual time)."""
     body = await request.body()
 
     def secret_for(akid: str) -> str | None:
         found = edge.keyring.by_access_key(akid)
         return found[1] if found else None
 
-    problem, akid = verify(request.method, _url(request), request.headers, body, secret_for)
+    problem, akid = verify(
+        request.method,
+        _url(request),
+        request.headers,
+        body,
+        secret_for,
+        now=time.time(),
+    )
     if problem is not None:
         return problem
     found = edge.keyring.by_access_key(akid)
