@@ -40,6 +40,7 @@ from canaria.controller.service import Controller
 from canaria.controller.signals import LocalSignals
 from canaria.dashboard.prom import PromMetrics
 from canaria.errors import CanariaError, Conflict, InvalidRequest, NotFound
+from canaria.files import FileAccess
 from canaria.gateway import GatewayServer, Routing
 from canaria.logbook import LogBook
 from canaria.models import Alias, Application, FunctionSpec, InvokeResult, Version
@@ -96,6 +97,8 @@ class Platform:
         self.prom = PromMetrics()
         self.routing = Routing()
         self.logbook = LogBook(str(Path(self.state_dir) / "logs"))
+        # which template paths the deploy API may read (canaria.files)
+        self.files = FileAccess.for_server(options.template)
         self.runtimes: dict[str, FunctionRuntime] = {}
         self._versions: dict[tuple[str, int], Version] = {}
         # requests running per (function, version, alias): ConcurrentExecutions, and what
@@ -194,7 +197,8 @@ class Platform:
         config: str | None = None,
         judge: Mapping[str, Any] | None = None,
     ) -> ReleaseResult:
-        app = self._load(path, overrides, config_env)
+        path = await asyncio.to_thread(self.files.check_template, path)
+        app = await asyncio.to_thread(self._load, path, overrides, config_env)
         return await self._release(
             app,
             ignore_alarms=ignore_alarms,
