@@ -21,7 +21,7 @@ from canaria.aws import codedeploy_api, lambda_api, stepfunctions_api
 from canaria.aws.backend import EdgeBackend
 from canaria.aws.policy import authorize
 from canaria.aws.responses import AMZ_JSON_10, AMZ_JSON_11, json_error, rest_error
-from canaria.aws.sigv4 import verify
+from canaria.aws.sigv4 import precheck, verify
 
 JsonHandler = Callable[[EdgeBackend, dict[str, Any]], Awaitable[Response]]
 
@@ -44,12 +44,17 @@ def _url(request: Request) -> str:
 
 async def _authenticate(edge: EdgeBackend, request: Request) -> Principal | str:
     """The caller, or why the request's signature is refused (checked against the wall
-    clock: the caller's SDK signs with it, whatever canaria's virtual time)."""
-    body = await request.body()
+    clock: the caller's SDK signs with it, whatever canaria's virtual time). The headers
+    are checked before the body is read: an unsigned caller's body is never read."""
 
     def secret_for(akid: str) -> str | None:
         found = edge.keyring.by_access_key(akid)
         return found[1] if found else None
+
+    early = precheck(request.headers, secret_for, time.time())
+    if early is not None:
+        return early
+    body = await request.body()
 
     problem, akid = verify(
         request.method,

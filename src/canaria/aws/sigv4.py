@@ -87,23 +87,19 @@ def verify(
     return problem, m.group("akid") if m else ""
 
 
-def _verify(
-    method: str,
-    url: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    secret_for: Callable[[str], str | None],
-    now: float,
+def precheck(
+    headers: Mapping[str, str], secret_for: Callable[[str], str | None], now: float
 ) -> str | None:
+    """What can be refused from the headers alone, before a byte of the body is read:
+    the Authorization header's form, a key canaria issued, the date, the payload hash
+    declaration."""
     header = headers.get("authorization")
     if not header:
         return "Missing Authentication Token"
     m = _AUTH.match(header.strip())
     if m is None:
         return "Authorization header requires AWS4-HMAC-SHA256 with Credential, SignedHeaders "
-    access_key = m.group("akid")
-    secret_key = secret_for(access_key)
-    if secret_key is None:
+    if secret_for(m.group("akid")) is None:
         return "The security token included in the request is invalid."
     amz_date = headers.get("x-amz-date")
     if not amz_date:
@@ -112,14 +108,36 @@ def _verify(
     if stale is not None:
         return stale
     declared = headers.get("x-amz-content-sha256")
-    if declared is not None:
-        if declared == "UNSIGNED-PAYLOAD" or declared.startswith("STREAMING-"):
-            return (
-                f"x-amz-content-sha256 {declared} is not accepted by {m.group('service')}: "
-                "the payload must be signed (AWS allows unsigned payloads for S3 only)"
-            )
-        if not hmac.compare_digest(declared, hashlib.sha256(body).hexdigest()):
-            return "The provided 'x-amz-content-sha256' header does not match what was computed."
+    if declared is not None and (
+        declared == "UNSIGNED-PAYLOAD" or declared.startswith("STREAMING-")
+    ):
+        return (
+            f"x-amz-content-sha256 {declared} is not accepted by {m.group('service')}: "
+            "the payload must be signed (AWS allows unsigned payloads for S3 only)"
+        )
+    return None
+
+
+def _verify(
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    secret_for: Callable[[str], str | None],
+    now: float,
+) -> str | None:
+    problem = precheck(headers, secret_for, now)
+    if problem is not None:
+        return problem
+    m = _AUTH.match(headers.get("authorization", "").strip())
+    assert m is not None  # precheck refused it otherwise
+    access_key = m.group("akid")
+    secret_key = secret_for(access_key)
+    assert secret_key is not None
+    amz_date = headers.get("x-amz-date", "")
+    declared = headers.get("x-amz-content-sha256")
+    if declared is not None and not hmac.compare_digest(declared, hashlib.sha256(body).hexdigest()):
+        return "The provided 'x-amz-content-sha256' header does not match what was computed."
     signed = m.group("signed").split(";")
     request = AWSRequest(
         method=method, url=url, data=body, headers={h: headers.get(h, "") for h in signed}
