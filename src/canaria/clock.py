@@ -74,8 +74,8 @@ class ManualClock:
         return 0.01 if virtual_seconds > 0 else 0.0
 
     def advance(self, seconds: float) -> float:
-        if seconds < 0:
-            raise ValueError("a clock does not go backwards")
+        if not seconds >= 0 or seconds == float("inf"):  # also refuses NaN
+            raise ValueError(f"a clock moves forwards by a finite amount, not {seconds}")
         self._now += seconds
         if self.on_advance is not None:
             self.on_advance(self._now)

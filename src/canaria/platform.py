@@ -42,6 +42,7 @@ from canaria.dashboard.prom import PromMetrics
 from canaria.errors import CanariaError, Conflict, InvalidRequest, NotFound
 from canaria.files import FileAccess
 from canaria.gateway import GatewayServer, Routing
+from canaria.inputs import version_number
 from canaria.logbook import LogBook
 from canaria.models import Alias, Application, FunctionSpec, InvokeResult, Version
 from canaria.models.deployment import Deployment, DeploymentEvent, HookStatus
@@ -411,9 +412,10 @@ class Platform:
             if latest is None:
                 raise NotFound(f"Function not found: {function_arn(function)}")
             return latest.number, None
-        if qualifier.isdigit():
-            self.version(function, int(qualifier))
-            return int(qualifier), None
+        number = version_number(qualifier)
+        if number is not None:
+            self.version(function, number)
+            return number, None
         if self.store.alias(function, qualifier) is None:
             raise NotFound(f"Function not found: {function_arn(function, qualifier)}")
         return self.routing.choose_alias(function, qualifier), qualifier

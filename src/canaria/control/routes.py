@@ -25,12 +25,15 @@ from canaria.control.views import (
 from canaria.controller.deployments import judge_override
 from canaria.controller.plan import Command
 from canaria.errors import CanariaError, InvalidRequest
+from canaria.inputs import bounded_int, name
 from canaria.models import Alias
 from canaria.models.deployment import Deployment
 
 if TYPE_CHECKING:
     from canaria.platform import Platform
 
+MAX_ADVANCE_S = 10 * 365 * 86400
+MAX_CLOCK = 253_402_300_799.0  # 9999-12-31T23:59:59Z: dates stay printable
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_REQUEST_ID = 128  # the store's column; Lambda's request ids are 36-character UUIDs
 MAX_REASON = 4096
@@ -125,6 +128,8 @@ def protect(token: str, fn: Endpoint, keyring: Keyring | None = None) -> Endpoin
             code = "UnsupportedMediaType" if refused.startswith("Content-Type") else "Forbidden"
             return error(415 if code == "UnsupportedMediaType" else 403, code, refused)
         try:
+            for key, value in request.path_params.items():
+                name(str(value), key)
             return await fn(request)
         except CanariaError as exc:
             return error(exc.http_status, exc.code, exc.message)
@@ -215,20 +220,14 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
         )
 
     async def list_deployments(request: Request) -> Response:
-        try:
-            limit = int(request.query_params.get("limit", "50"))
-        except ValueError as exc:
-            raise InvalidRequest("limit must be an integer") from exc
+        limit = bounded_int(request.query_params.get("limit"), "limit", 50, 1, 1000)
         return ok({"deployments": [deployment_view(d) for d in p.store.deployments(limit=limit)]})
 
     async def get_deployment(request: Request) -> Response:
         return ok(deployment_detail(p.store.deployment(request.path_params["id"])))
 
     async def events(request: Request) -> Response:
-        try:
-            after = int(request.query_params.get("after", "0"))
-        except ValueError as exc:
-            raise InvalidRequest("after must be an integer") from exc
+        after = bounded_int(request.query_params.get("after"), "after", 0, 0, 2**62)
         d = p.store.deployment(request.path_params["id"])
         return ok(
             {
@@ -362,10 +361,7 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
     async def logs(request: Request) -> Response:
         fn = request.path_params["fn"]
         p.function_spec(fn)
-        try:
-            since = int(request.query_params.get("since", "0"))
-        except ValueError as exc:
-            raise InvalidRequest("since must be an integer") from exc
+        since = bounded_int(request.query_params.get("since"), "since", 0, 0, 2**62)
         entries = p.logbook.since(fn, since)
         return ok(
             {
@@ -393,8 +389,16 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
                 )
             body = await json_body(request)
             seconds = body.get("advance", 0)
-            if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-                raise InvalidRequest("advance must be a non-negative number of seconds")
+            if (
+                not isinstance(seconds, int | float)
+                or isinstance(seconds, bool)
+                or not 0 <= seconds <= MAX_ADVANCE_S
+            ):
+                raise InvalidRequest(
+                    f"advance must be a number of seconds from 0 to {MAX_ADVANCE_S} (ten years)"
+                )
+            if p.clock.now() + seconds > MAX_CLOCK:
+                raise InvalidRequest("advance would move the clock past the year 9999")
             p.clock.advance(float(seconds))
             p.controller.poke()
         return ok({"now": p.clock.now(), "kind": type(p.clock).__name__})
