@@ -362,9 +362,12 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
         fn = request.path_params["fn"]
         p.function_spec(fn)
         since = bounded_int(request.query_params.get("since"), "since", 0, 0, 2**62)
-        entries = p.logbook.since(fn, since)
+        limit = bounded_int(request.query_params.get("limit"), "limit", 1000, 1, 1000)
+        entries = p.logbook.since(fn, since, limit)
         return ok(
             {
+                # a page: ask again with since=next for the lines after it
+                "next": entries[-1].seq if entries else since,
                 "lines": [
                     {
                         "seq": e.seq,
@@ -375,7 +378,7 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
                         "text": e.text,
                     }
                     for e in entries
-                ]
+                ],
             }
         )
 
