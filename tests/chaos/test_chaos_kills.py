@@ -141,9 +141,8 @@ def test_chaos_hello_deployments(tmp_path: Path, database: str | None) -> None:
             one_side(c, "HelloFunction", "live")
             if version == "v3":
                 assert d["state"] != "Succeeded", f"bad release {dep} reached 100 % ({what})"
-        print(
-            f"hello chaos on {database or 'sqlite'}: restarts (s) {[round(t, 2) for t in restarts]}"
-        )
+        store = "postgresql" if database else "sqlite"
+        print(f"hello chaos on {store}: restarts (s) {[round(t, 2) for t in restarts]}")
         for dep, _ in seen:
             assert c.api().get(f"/deployments/{dep}")["state"] in TERMINAL
     finally:
