@@ -5,8 +5,9 @@
 Starts its own ``canaria up`` (the hello example copied to a temporary directory, manual
 clock) and an open-loop load generator in this process (request i leaves at t0 + i/rate
 on one of ``--connections`` keep-alive connections; latency counts from the scheduled
-time, so queueing is included). Two phases of ``--duration`` seconds each:
+time, so queueing is included). Three phases of ``--duration`` seconds each:
 
+- steady: no deployment, v1 serving (the reference the other two are compared with);
 - shift: v2 deploys (Canary10Percent5Minutes); the clock is moved so the canary takes
   10 % during the first half and 100 % for the second;
 - rollback: v3 (fails every third request a warm environment serves) deploys and takes
@@ -214,24 +215,33 @@ def until(server: Server, dep: str, state: str, step: float = 5.0) -> None:
         time.sleep(0.05)
 
 
-def phase(server: Server, name: str, version: str, args: argparse.Namespace) -> dict[str, object]:
-    dep = server.deploy(version)
-    until(server, dep, "AllowTraffic")
+def phase(
+    server: Server, name: str, version: str | None, args: argparse.Namespace
+) -> dict[str, object]:
+    """One phase; ``version`` None: no deployment (the reference, measured in the same run)."""
+    dep = server.deploy(version) if version else None
+    if dep is not None:
+        until(server, dep, "AllowTraffic")
     before = rss_mb(server.proc.pid)
     cold0 = server.cold_starts()
     during: list[tuple[float, object]] = []
     if version == "v2":  # the canary's five minutes pass half-way through: 100 %
         during.append((args.duration / 2, lambda: server.advance(301)))
-    else:  # the judge and the alarm look every tick: move the clock a second a second
+    elif (
+        version == "v3"
+    ):  # the judge and the alarm look every tick: move the clock a second a second
         during.extend((float(s), lambda: server.advance(1)) for s in range(int(args.duration)))
     latencies, outcomes = asyncio.run(
         load(server.port, args.rate, args.duration, args.connections, during)
     )
-    for _ in range(50):
-        if server.deployment(dep)["completed"]:
-            break
-        server.advance(5)
-    d = server.deployment(dep)
+    outcome = "none"
+    if dep is not None:
+        for _ in range(50):
+            if server.deployment(dep)["completed"]:
+                break
+            server.advance(5)
+        d = server.deployment(dep)
+        outcome = f"{d['state']}{' (rolled back)' if d.get('rolled_back') else ''}"
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 100 else [0.0] * 99
     platform = sum(outcomes[k] for k in ("connection error", "429", "503", "504"))
     return {
@@ -245,7 +255,7 @@ def phase(server: Server, name: str, version: str, args: argparse.Namespace) -> 
         "rss_after_mb": rss_mb(server.proc.pid),
         "workers": server.workers(),
         "cold_starts": server.cold_starts() - cold0,
-        "deployment": f"{d['state']}{' (rolled back)' if d.get('rolled_back') else ''}",
+        "deployment": outcome,
     }
 
 
