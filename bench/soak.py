@@ -269,6 +269,7 @@ def main() -> None:
         server = Server(Path(tmp))
         try:
             rows = [
+                phase(server, "steady (no deployment; reference)", None, args),
                 phase(server, "shift (v2: 10 % → 100 %)", "v2", args),
                 phase(server, "rollback (v3 at 10 %)", "v3", args),
             ]
