@@ -1,18 +1,32 @@
 """Local credentials: the control API's bearer token and the edge's AWS keys.
 
 The token is generated into the state directory (mode 0600) on first start and read by
-the CLI automatically. Functions receive AWS credentials derived from it, so boto3 in a
-handler or hook signs its requests with a key the edge recognizes.
+the CLI automatically. It is the operator's: whoever holds it may do everything (deploy,
+stop, roll back, move aliases), and so may the AWS keys derived from it
+(``access_key_id`` / ``secret_access_key``), which the user's own boto3 scripts use.
+
+Functions never receive it. Each function gets keys of its own (``Keyring``): AWS keys
+that the edge maps back to that function (``Principal``), and a function token that the
+control API accepts only for that function's completion reports. What a function's keys
+allow is ``canaria.aws.policy``: what a Lambda execution role would.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 TOKEN_FILE = "token"
+# The dashboard's session cookie. Browsers do not scope cookies by port, so it is scoped
+# by path (``COOKIE_PATH``, where the dashboard and the control API live) and the gateway
+# removes it from every request before a function sees it.
+COOKIE = "canaria_token"
+COOKIE_PATH = "/canaria/"
 
 
 def ensure_token(state_dir: str) -> str:
@@ -43,3 +57,61 @@ def access_key_id(token: str) -> str:
 
 def secret_access_key(token: str) -> str:
     return hashlib.sha256(b"canaria-secret-key:" + token.encode()).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who signed a request: the operator (``function is None``) or one function."""
+
+    function: str | None = None
+
+    @property
+    def operator(self) -> bool:
+        return self.function is None
+
+
+OPERATOR = Principal()
+
+
+def _derive(token: str, purpose: str, function: str) -> str:
+    return hmac.new(token.encode(), f"{purpose}:{function}".encode(), hashlib.sha256).hexdigest()
+
+
+class Keyring:
+    """The operator's keys and every function's, derived from the token (so they survive a
+    restart without being stored), and looked up by access key id or bearer token."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+        self.access_key = access_key_id(token)
+        self.secret_key = secret_access_key(token)
+        self._by_akid: dict[str, tuple[Principal, str]] = {
+            self.access_key: (OPERATOR, self.secret_key)
+        }
+        self._by_token: dict[str, Principal] = {}
+
+    def function_keys(self, function: str) -> tuple[str, str]:
+        """(access key id, secret access key) of ``function``'s execution role."""
+        akid = "ASIA" + _derive(self._token, "function-key", function)[:16].upper()
+        return akid, _derive(self._token, "function-secret", function)[:40]
+
+    def function_token(self, function: str) -> str:
+        """The bearer token ``function`` reports its completions with."""
+        return "fn." + _derive(self._token, "function-token", function)[:43]
+
+    def add_functions(self, functions: Iterable[str]) -> None:
+        for fn in functions:
+            akid, secret = self.function_keys(fn)
+            self._by_akid[akid] = (Principal(fn), secret)
+            self._by_token[self.function_token(fn)] = Principal(fn)
+
+    def by_access_key(self, access_key: str) -> tuple[Principal, str] | None:
+        """The principal an access key id belongs to, with its secret."""
+        return self._by_akid.get(access_key)
+
+    def by_token(self, given: str) -> Principal | None:
+        """The principal a bearer token belongs to (compared in constant time)."""
+        if given and hmac.compare_digest(given.encode(), self._token.encode()):
+            return OPERATOR
+        found = self._by_token.get(given)
+        return found

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -62,6 +63,8 @@ class ManualClock:
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self._now = start
         self._changed: asyncio.Event | None = None
+        # told the new time after every move (``canaria.clockstate`` keeps it on disk)
+        self.on_advance: Callable[[float], None] | None = None
 
     def now(self) -> float:
         return self._now
@@ -71,9 +74,11 @@ class ManualClock:
         return 0.01 if virtual_seconds > 0 else 0.0
 
     def advance(self, seconds: float) -> float:
-        if seconds < 0:
-            raise ValueError("a clock does not go backwards")
+        if not seconds >= 0 or seconds == float("inf"):  # also refuses NaN
+            raise ValueError(f"a clock moves forwards by a finite amount, not {seconds}")
         self._now += seconds
+        if self.on_advance is not None:
+            self.on_advance(self._now)
         if self._changed is not None:
             self._changed.set()
         return self._now

@@ -1,7 +1,18 @@
-"""Function logs: the last lines per function in memory, everything in files.
+"""Function logs: the last lines per function in memory, and files on disk.
 
 Workers hand each captured line to ``LogBook.add``; ``canaria logs FN [--follow]`` reads
 ``since`` a sequence number, so following is a cheap poll without missing lines.
+
+Everything is bounded, whatever a handler prints:
+
+- a line is cut at ``MAX_LINE_BYTES`` (256 KB, CloudWatch Logs' largest event), saying
+  how much was cut;
+- memory keeps, per function, the last ``keep`` lines and at most ``MAX_MEMORY_BYTES``
+  of text;
+- on disk, ``logs/<function>.log`` is rotated at ``MAX_FILE_BYTES`` into ``.log.1`` …
+  ``.log.<KEEP_FILES>`` (the oldest is dropped);
+- a read returns at most ``limit`` lines and ``MAX_PAGE_BYTES`` of text: a page, with
+  the sequence number to ask ``since`` for the next one.
 """
 
 from __future__ import annotations
@@ -11,6 +22,23 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
+
+MAX_LINE_BYTES = 256 * 1024
+MAX_MEMORY_BYTES = 8 * 1024 * 1024
+MAX_FILE_BYTES = 32 * 1024 * 1024
+KEEP_FILES = 3
+MAX_PAGE_BYTES = 1024 * 1024
+
+
+def clip(text: str, limit: int = MAX_LINE_BYTES) -> str:
+    """``text`` cut to about ``limit`` bytes of UTF-8, saying how much was cut."""
+    if len(text) <= limit // 4:
+        return text  # fast path: cannot exceed the limit even at 4 bytes a character
+    raw = text.encode("utf-8", "replace")
+    if len(raw) <= limit:
+        return text
+    kept = raw[:limit].decode("utf-8", "ignore")
+    return f"{kept}… [{len(raw) - limit} bytes cut]"
 
 
 @dataclass(frozen=True)
@@ -25,36 +53,79 @@ class LogEntry:
 
 
 class LogBook:
-    def __init__(self, directory: str | None, keep: int = 5000) -> None:
+    def __init__(
+        self, directory: str | None, keep: int = 5000, max_file_bytes: int = MAX_FILE_BYTES
+    ) -> None:
+        self._max_file_bytes = max_file_bytes
         self._dir = Path(directory) if directory else None
         if self._dir is not None:
             self._dir.mkdir(parents=True, exist_ok=True)
         self._keep = keep
         self._lines: dict[str, deque[LogEntry]] = {}
+        self._bytes: dict[str, int] = {}
         self._files: dict[str, TextIO] = {}
+        self._file_bytes: dict[str, int] = {}
         self._seq = 0
         self._lock = threading.Lock()
 
     def add(
         self, function: str, version: int, request_id: str, time: float, stream: str, text: str
     ) -> None:
+        text = clip(text)
         with self._lock:
             self._seq += 1
             entry = LogEntry(self._seq, function, version, request_id, time, stream, text)
-            self._lines.setdefault(function, deque(maxlen=self._keep)).append(entry)
+            lines = self._lines.setdefault(function, deque())
+            lines.append(entry)
+            size = self._bytes.get(function, 0) + len(text)
+            while lines and (len(lines) > self._keep or size > MAX_MEMORY_BYTES):
+                size -= len(lines.popleft().text)
+            self._bytes[function] = size
             if self._dir is not None:
-                f = self._files.get(function)
-                if f is None:
-                    f = self._files[function] = open(  # noqa: SIM115 - kept open while serving
-                        self._dir / f"{function}.log", "a", encoding="utf-8"
-                    )
-                f.write(f"{time:.3f} {version} {request_id} {stream} {text.rstrip()}\n")
-                f.flush()
+                self._write(
+                    function, f"{time:.3f} {version} {request_id} {stream} {text.rstrip()}\n"
+                )
+
+    def _write(self, function: str, record: str) -> None:
+        assert self._dir is not None
+        path = self._dir / f"{function}.log"
+        f = self._files.get(function)
+        if f is None:
+            f = self._files[function] = open(  # noqa: SIM115 - kept open while serving
+                path, "a", encoding="utf-8"
+            )
+            self._file_bytes[function] = path.stat().st_size
+        data = record.encode("utf-8", "replace")
+        if self._file_bytes[function] + len(data) > self._max_file_bytes:
+            f.close()
+            for i in range(KEEP_FILES - 1, 0, -1):
+                older = path.with_name(f"{path.name}.{i}")
+                if older.exists():
+                    older.replace(path.with_name(f"{path.name}.{i + 1}"))
+            path.replace(path.with_name(f"{path.name}.1"))
+            f = self._files[function] = open(  # noqa: SIM115 - kept open while serving
+                path, "a", encoding="utf-8"
+            )
+            self._file_bytes[function] = 0
+        f.write(record)
+        f.flush()
+        self._file_bytes[function] += len(data)
 
     def since(self, function: str, seq: int = 0, limit: int = 1000) -> list[LogEntry]:
+        """A page: with ``seq`` 0, the last lines; else the first lines after ``seq``
+        (ask again with the last one's ``seq`` for the next page). At most ``limit``
+        lines and ``MAX_PAGE_BYTES`` of text."""
         with self._lock:
             lines = [e for e in self._lines.get(function, ()) if e.seq > seq]
-        return lines[-limit:]
+        lines = lines[-limit:] if seq == 0 else lines[:limit]
+        page: list[LogEntry] = []
+        size = 0
+        for e in lines if seq else reversed(lines):
+            size += len(e.text)
+            if page and size > MAX_PAGE_BYTES:
+                break
+            page.append(e)
+        return page if seq else page[::-1]
 
     def close(self) -> None:
         with self._lock:

@@ -21,7 +21,7 @@ from typing import Any
 
 from canaria import template as templates
 from canaria.analysis import Metrics
-from canaria.auth import access_key_id, ensure_token, secret_access_key
+from canaria.auth import Keyring, access_key_id, ensure_token, secret_access_key
 from canaria.aws.arns import function_arn
 from canaria.aws.states import PlatformTasks, StateMachines
 from canaria.clock import Clock
@@ -40,7 +40,9 @@ from canaria.controller.service import Controller
 from canaria.controller.signals import LocalSignals
 from canaria.dashboard.prom import PromMetrics
 from canaria.errors import CanariaError, Conflict, InvalidRequest, NotFound
+from canaria.files import FileAccess
 from canaria.gateway import GatewayServer, Routing
+from canaria.inputs import version_number
 from canaria.logbook import LogBook
 from canaria.models import Alias, Application, FunctionSpec, InvokeResult, Version
 from canaria.models.deployment import Deployment, DeploymentEvent, HookStatus
@@ -94,10 +96,13 @@ class Platform:
         self.token = ensure_token(self.state_dir)
         self.access_key = access_key_id(self.token)
         self.secret_key = secret_access_key(self.token)
+        self.keyring = Keyring(self.token)  # the operator's keys, and each function's
         self.metrics = Metrics()
         self.prom = PromMetrics()
         self.routing = Routing()
         self.logbook = LogBook(str(Path(self.state_dir) / "logs"))
+        # which template paths the deploy API may read (canaria.files)
+        self.files = FileAccess.for_server(options.template)
         self.runtimes: dict[str, FunctionRuntime] = {}
         self._versions: dict[tuple[str, int], Version] = {}
         # requests running per (function, version, alias): ConcurrentExecutions, and what
@@ -219,7 +224,8 @@ class Platform:
         config: str | None = None,
         judge: Mapping[str, Any] | None = None,
     ) -> ReleaseResult:
-        app = self._load(path, overrides, config_env)
+        path = await asyncio.to_thread(self.files.check_template, path)
+        app = await asyncio.to_thread(self._load, path, overrides, config_env)
         return await self._release(
             app,
             ignore_alarms=ignore_alarms,
@@ -325,13 +331,13 @@ class Platform:
     def _adopt(self, app: Application) -> None:
         """Make ``app`` the running application: runtimes, routes, latest versions."""
         self.app = app
-        env = self.function_environment()
+        self.keyring.add_functions(app.functions)
         for spec in app.functions.values():
             if spec.name not in self.runtimes:
                 self.runtimes[spec.name] = FunctionRuntime(
                     spec.name,
                     reserved_concurrency=spec.config.reserved_concurrency,
-                    env_extra=env,
+                    env_extra=self.function_environment(spec.name),
                     clock=self.clock,
                     on_log=self._on_log,
                 )
@@ -345,22 +351,32 @@ class Platform:
             {s.name: s.auto_publish_alias for s in app.functions.values() if s.auto_publish_alias},
         )
 
-    def function_environment(self) -> dict[str, str]:
-        """What every function's environment gets so unmodified boto3 reaches canaria."""
+    def endpoints(self) -> dict[str, str]:
+        """``AWS_ENDPOINT_URL`` (the edge) and ``AWS_ENDPOINT_URL_<SERVICE>`` for the
+        services served elsewhere: what functions get and ``canaria env`` exports."""
         return {
             "AWS_ENDPOINT_URL": self.control_url,
-            "AWS_ACCESS_KEY_ID": self.access_key,
-            "AWS_SECRET_ACCESS_KEY": self.secret_key,
-            "AWS_SESSION_TOKEN": "",
             "AWS_ENDPOINT_URL_DYNAMODB": self.tables.endpoint,
             **self.services.environment(),
+        }
+
+    def function_environment(self, function: str) -> dict[str, str]:
+        """What ``function``'s environment gets so unmodified boto3 reaches canaria: the
+        endpoints, and credentials of its own (never the operator's token or keys; what
+        they allow is ``canaria.aws.policy``)."""
+        access_key, secret_key = self.keyring.function_keys(function)
+        return {
+            **self.endpoints(),
+            "AWS_ACCESS_KEY_ID": access_key,
+            "AWS_SECRET_ACCESS_KEY": secret_key,
+            "AWS_SESSION_TOKEN": "",
             # botocore puts "sync-" before the host for StartSyncExecution; locally that
             # name does not resolve.
             "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
             "CANARIA_ENDPOINT": self.control_url,
             # a long-running job reports its final status for request-count gates
-            # (POST /canaria/v1/functions/{fn}/completions); local, single-user token
-            "CANARIA_TOKEN": self.token,
+            # (POST /canaria/v1/functions/{fn}/completions): a token good for that only
+            "CANARIA_TOKEN": self.keyring.function_token(function),
         }
 
     # ---- invocation (gateway Invoker, edge, hooks) -------------------------------------
@@ -435,9 +451,10 @@ class Platform:
             if latest is None:
                 raise NotFound(f"Function not found: {function_arn(function)}")
             return latest.number, None
-        if qualifier.isdigit():
-            self.version(function, int(qualifier))
-            return int(qualifier), None
+        number = version_number(qualifier)
+        if number is not None:
+            self.version(function, number)
+            return number, None
         if self.store.alias(function, qualifier) is None:
             raise NotFound(f"Function not found: {function_arn(function, qualifier)}")
         return self.routing.choose_alias(function, qualifier), qualifier

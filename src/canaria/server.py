@@ -19,9 +19,12 @@ from starlette.routing import BaseRoute
 
 from canaria.aws import edge_routes
 from canaria.aws.unserved import UnservedServices
+from canaria.control.connections import BodyLimit, GuardedHttpTools
 from canaria.control.routes import control_routes, error
 from canaria.dashboard.prom import metrics_routes
 from canaria.dashboard.web import dashboard_routes
+from canaria.errors import CanariaError
+from canaria.limits import raise_open_files_limit
 from canaria.platform import Platform, ReleaseResult
 
 log = logging.getLogger("canaria")
@@ -37,6 +40,8 @@ def control_app(platform: Platform) -> Starlette:
     routes.extend(edge_routes(platform))
 
     async def on_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, CanariaError):  # raised below a route (a body over the limit)
+            return error(exc.http_status, exc.code, exc.message)
         log.exception("control API error on %s %s", request.method, request.url.path)
         return error(500, "InternalError", f"{type(exc).__name__}: {exc}")
 
@@ -67,14 +72,15 @@ class Server:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self._socket: socket.socket | None = None
+        raise_open_files_limit()
         config = uvicorn.Config(
-            control_app(platform),
+            BodyLimit(control_app(platform)),
             host=platform.options.host,
             port=platform.options.control_port,
             log_level="warning",
             lifespan="off",
             loop="none",
-            http="httptools",
+            http=GuardedHttpTools,  # httptools, with read deadlines and a connection cap
             timeout_graceful_shutdown=2,  # an open dashboard stream never holds up a stop
         )
         self.uvicorn = _Uvicorn(config)

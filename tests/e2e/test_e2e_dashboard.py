@@ -157,16 +157,22 @@ def test_e2e_the_page_asks_for_the_token_then_signs_in(canaria: Canaria, page: P
     base = f"http://127.0.0.1:{canaria.control_port}"
     page.goto(base + "/")
     expect(page.get_by_label("token")).to_be_visible()
-    for path in ("/static/app.js", "/static/uplot.js", "/canaria/v1/stream", "/metrics"):
+    for path in (
+        "/canaria/static/app.js",
+        "/canaria/static/uplot.js",
+        "/canaria/v1/stream",
+        "/metrics",
+    ):
         assert page.request.get(base + path).status == 401, path
     page.get_by_label("token").fill("not-the-token")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_have_text("Wrong token.")
 
     page.goto(printed_dashboard_url(canaria))
-    assert page.url == base + "/"  # the token left the address bar; a cookie holds it
+    assert page.url == base + "/canaria/"  # the token left the address bar; a cookie holds it
     cookies = {c["name"]: c for c in page.context.cookies()}
     assert cookies["canaria_token"]["httpOnly"]
+    assert cookies["canaria_token"]["path"] == "/canaria/"
     page.evaluate("window.__notReloaded = true")
 
     expect(page.locator("#conn")).to_have_text("live")
@@ -215,7 +221,11 @@ def test_e2e_a_faulty_version_is_rolled_back_live(canaria: Canaria, page: Page) 
     assert page.evaluate("window.__notReloaded === true")
     save_screenshot(page, "rolled-back.png")
 
-    metrics = page.request.get(f"http://127.0.0.1:{canaria.control_port}/metrics")
+    # Prometheus's way: the bearer token (the session cookie is scoped to /canaria/)
+    metrics = page.request.get(
+        f"http://127.0.0.1:{canaria.control_port}/metrics",
+        headers={"Authorization": f"Bearer {canaria.token()}"},
+    )
     assert metrics.status == 200
     families = {f.name: f for f in text_string_to_metric_families(metrics.text())}
     errors = [s for s in families["canaria_errors"].samples if s.name == "canaria_errors_total"]

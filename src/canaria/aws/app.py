@@ -1,10 +1,13 @@
 """The edge's routes: Lambda by path, JSON-protocol services by ``X-Amz-Target``.
 
-Every request must carry a SigV4 signature made with canaria's local credentials.
+Every request must carry a SigV4 signature made with keys canaria issued (the
+operator's or a function's); ``canaria.aws.policy`` then says whether that caller may
+call the operation.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -14,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from canaria.auth import Principal
 from canaria.aws import (
     cloudformation_api,
     cloudwatch_api,
@@ -24,8 +28,9 @@ from canaria.aws import (
     stepfunctions_api,
 )
 from canaria.aws.backend import EdgeBackend
+from canaria.aws.policy import authorize
 from canaria.aws.responses import AMZ_JSON_10, AMZ_JSON_11, json_error, rest_error
-from canaria.aws.sigv4 import verify
+from canaria.aws.sigv4 import precheck, verify
 
 JsonHandler = Callable[[EdgeBackend, dict[str, Any]], Awaitable[Response]]
 
@@ -39,6 +44,13 @@ TARGETS: dict[str, tuple[dict[str, JsonHandler], str]] = {
     "Logs_20140328": (logs_api.OPERATIONS, AMZ_JSON_11),
     "GraniteServiceVersion20100801": (cloudwatch_api.OPERATIONS, AMZ_JSON_10),
 }
+# X-Amz-Target prefix -> the IAM service prefix its actions are named with
+IAM_PREFIX = {
+    "CodeDeploy_20141006": "codedeploy",
+    "AWSStepFunctions": "states",
+    "Logs_20140328": "logs",
+    "GraniteServiceVersion20100801": "cloudwatch",
+}
 # Query-protocol services (form-encoded ``Action=…``, XML answers), by action.
 QUERY_ACTIONS = cloudformation_api.OPERATIONS
 
@@ -51,29 +63,57 @@ def _url(request: Request) -> str:
     return f"{url}?{query.decode()}" if query else url
 
 
-async def _authenticate(edge: EdgeBackend, request: Request) -> str | None:
+async def _authenticate(edge: EdgeBackend, request: Request) -> Principal | str:
+    """The caller, or why the request's signature is refused (checked against the wall
+    clock: the caller's SDK signs with it, whatever canaria's virtual time). The headers
+    are checked before the body is read: an unsigned caller's body is never read."""
+
+    def secret_for(akid: str) -> str | None:
+        found = edge.keyring.by_access_key(akid)
+        return found[1] if found else None
+
+    early = precheck(request.headers, secret_for, time.time())
+    if early is not None:
+        return early
     body = await request.body()
-    return verify(
-        request.method, _url(request), request.headers, body, edge.access_key, edge.secret_key
+
+    problem, akid = verify(
+        request.method,
+        _url(request),
+        request.headers,
+        body,
+        secret_for,
+        now=time.time(),
     )
+    if problem is not None:
+        return problem
+    found = edge.keyring.by_access_key(akid)
+    assert found is not None
+    return found[0]
 
 
 def edge_routes(edge: EdgeBackend) -> list[BaseRoute]:
     def lambda_route(
-        path: str, fn: Callable[[EdgeBackend, Request], Awaitable[Response]], method: str
+        path: str,
+        fn: Callable[[EdgeBackend, Request], Awaitable[Response]],
+        method: str,
+        operation: str,
     ) -> Route:
         async def endpoint(request: Request) -> Response:
-            problem = await _authenticate(edge, request)
-            if problem is not None:
-                return rest_error(403, "UnrecognizedClientException", problem)
+            caller = await _authenticate(edge, request)
+            if isinstance(caller, str):
+                return rest_error(403, "UnrecognizedClientException", caller)
+            denied = authorize(caller, "lambda", operation, None, edge.store)
+            if denied is not None:
+                return rest_error(403, "AccessDeniedException", denied)
             return await fn(edge, request)
 
         return Route(path, endpoint, methods=[method])
 
     async def query_protocol(request: Request) -> Response:
-        problem = await _authenticate(edge, request)
-        if problem is not None:
-            return cloudformation_api.query_error("InvalidClientTokenId", problem, 403)
+        caller = await _authenticate(edge, request)
+        if isinstance(caller, str):
+            return cloudformation_api.query_error("InvalidClientTokenId", caller, 403)
         params = {k: v for k, v in parse_qsl((await request.body()).decode(), True)}
         action = params.get("Action", "")
         handler = QUERY_ACTIONS.get(action)
@@ -83,6 +123,9 @@ def edge_routes(edge: EdgeBackend) -> list[BaseRoute]:
                 f"action {action!r} is not supported by canaria "
                 f"(supported: {', '.join(sorted(QUERY_ACTIONS))})",
             )
+        denied = authorize(caller, "cloudformation", action, params, edge.store)
+        if denied is not None:
+            return cloudformation_api.query_error("AccessDenied", denied, 403)
         return await handler(edge, params)
 
     async def json_protocol(request: Request) -> Response:
@@ -97,9 +140,9 @@ def edge_routes(edge: EdgeBackend) -> list[BaseRoute]:
         if service is None:
             return json_error("UnknownOperationException", f"unknown target {target!r}")
         operations, media = service
-        problem = await _authenticate(edge, request)
-        if problem is not None:
-            return json_error("UnrecognizedClientException", problem, media)
+        caller = await _authenticate(edge, request)
+        if isinstance(caller, str):
+            return json_error("UnrecognizedClientException", caller, media)
         handler = operations.get(operation)
         if handler is None:
             return json_error(
@@ -114,16 +157,24 @@ def edge_routes(edge: EdgeBackend) -> list[BaseRoute]:
             return json_error("SerializationException", "request body is not JSON", media)
         if not isinstance(body, dict):
             return json_error("SerializationException", "request body must be a JSON object", media)
+        denied = authorize(caller, IAM_PREFIX[prefix], operation, body, edge.store)
+        if denied is not None:
+            return json_error("AccessDeniedException", denied, media)
         return await handler(edge, body)
 
     base = "/2015-03-31/functions/{name}"
     return [
-        lambda_route(base + "/invocations", lambda_api.invoke, "POST"),
-        lambda_route(base + "/versions", lambda_api.publish_version, "POST"),
-        lambda_route(base + "/versions", lambda_api.list_versions, "GET"),
-        lambda_route(base + "/aliases/{alias}", lambda_api.get_alias, "GET"),
-        lambda_route(base + "/aliases/{alias}", lambda_api.update_alias, "PUT"),
-        lambda_route(base + "/configuration", lambda_api.get_function_configuration, "GET"),
-        lambda_route(base, lambda_api.get_function, "GET"),
+        lambda_route(base + "/invocations", lambda_api.invoke, "POST", "Invoke"),
+        lambda_route(base + "/versions", lambda_api.publish_version, "POST", "PublishVersion"),
+        lambda_route(base + "/versions", lambda_api.list_versions, "GET", "ListVersionsByFunction"),
+        lambda_route(base + "/aliases/{alias}", lambda_api.get_alias, "GET", "GetAlias"),
+        lambda_route(base + "/aliases/{alias}", lambda_api.update_alias, "PUT", "UpdateAlias"),
+        lambda_route(
+            base + "/configuration",
+            lambda_api.get_function_configuration,
+            "GET",
+            "GetFunctionConfiguration",
+        ),
+        lambda_route(base, lambda_api.get_function, "GET", "GetFunction"),
         Route("/", json_protocol, methods=["POST"]),
     ]

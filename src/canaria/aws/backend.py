@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from canaria.analysis import Metrics
+from canaria.auth import Keyring
 from canaria.aws.states import StateMachines
 from canaria.clock import Clock
 from canaria.logbook import LogBook
@@ -16,8 +17,7 @@ from canaria.store import Store
 class EdgeBackend(Protocol):
     store: Store
     clock: Clock
-    access_key: str
-    secret_key: str
+    keyring: Keyring
     state_machines: StateMachines
     app: Application | None  # the loaded template (CodeDeploy groups, alarms, stack)
     logbook: LogBook  # the functions' log lines (CloudWatch Logs FilterLogEvents)

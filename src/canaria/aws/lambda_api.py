@@ -15,7 +15,8 @@ from starlette.responses import Response
 from canaria.aws.arns import function_arn, parse_function
 from canaria.aws.backend import EdgeBackend
 from canaria.aws.responses import json_response, rest_error, rest_error_from
-from canaria.errors import CanariaError, InvalidRequest, NotFound
+from canaria.errors import CanariaError, Conflict, InvalidRequest, NotFound
+from canaria.inputs import version_number
 from canaria.models import Alias, Version
 
 LOG_TAIL_BYTES = 4096
@@ -63,6 +64,18 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
+def _version_field(value: Any, default: int, field: str) -> int:
+    """A version number sent as a body field (a string, as AWS sends it, or a number)."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InvalidRequest(f"{field} must be a version number, got {value!r}"[:200])
+    number = version_number(str(value))
+    if number is None:
+        raise InvalidRequest(f"{field} must be a version number, got {value!r}"[:200])
+    return number
+
+
 def _version_for(edge: EdgeBackend, name: str, qualifier: str | None) -> tuple[Version, str]:
     edge.function_spec(name)  # NotFound when the function does not exist
     if qualifier in (None, "$LATEST"):
@@ -70,8 +83,9 @@ def _version_for(edge: EdgeBackend, name: str, qualifier: str | None) -> tuple[V
         if latest is None:
             raise NotFound(f"Function not found: {function_arn(name)}")
         return latest, "$LATEST"
-    if qualifier.isdigit():
-        return edge.store.version(name, int(qualifier)), qualifier
+    number = version_number(qualifier)
+    if number is not None:
+        return edge.store.version(name, number), qualifier
     alias = edge.store.alias(name, qualifier)
     if alias is None:
         raise NotFound(f"Function not found: {function_arn(name, qualifier)}")
@@ -199,12 +213,14 @@ async def update_alias(edge: EdgeBackend, request: Request) -> Response:
             raise InvalidRequest("request body is not JSON") from exc
         if not isinstance(body, dict):
             raise InvalidRequest("request body must be a JSON object")
-        version = int(body.get("FunctionVersion") or current.version)
+        version = _version_field(body.get("FunctionVersion"), current.version, "FunctionVersion")
         edge.store.version(name, version)
         extra, weight = None, 0.0
         routing = body.get("RoutingConfig")
+        if routing is not None and not isinstance(routing, dict):
+            raise InvalidRequest("RoutingConfig must be an object")
         weights = (
-            (routing or {}).get("AdditionalVersionWeights")
+            routing.get("AdditionalVersionWeights")
             if routing is not None
             else (
                 {str(current.additional_version): current.additional_weight}
@@ -216,12 +232,23 @@ async def update_alias(edge: EdgeBackend, request: Request) -> Response:
             if not isinstance(weights, dict) or len(weights) > 1:
                 raise InvalidRequest("RoutingConfig.AdditionalVersionWeights allows one version")
             ((k, w),) = weights.items()
-            if not str(k).isdigit():
+            extra = version_number(str(k))
+            if extra is None:
                 raise InvalidRequest(f"additional version {k!r} must be a published version")
-            extra, weight = int(k), float(w)
+            if isinstance(w, bool) or not isinstance(w, int | float) or not 0.0 <= w < 1.0:
+                raise InvalidRequest(f"additional version weight {w!r} (allowed: [0.0, 1.0))")
+            weight = float(w)
             edge.store.version(name, extra)
-            if not 0.0 <= weight < 1.0:
-                raise InvalidRequest(f"additional version weight {w} (allowed: [0.0, 1.0))")
+        busy = [
+            d.id
+            for d in edge.store.deployments(active_only=True)
+            if any(t.function == name and t.alias == current.name for t in d.targets)
+        ]
+        if busy:
+            raise Conflict(
+                f"alias {name}:{current.name} is being deployed by {busy[0]}: its weights are "
+                f"the deployment's; stop it first (`canaria stop {busy[0]}`)"
+            )
         alias = await edge.update_alias(
             Alias(name, current.name, version, extra if weight else None, weight)
         )

@@ -148,7 +148,8 @@ def up(
     ] = False,
 ) -> None:
     """Run the application: gateway, edge, controller, dashboard."""
-    from canaria.clock import Clock, ManualClock, clock_from_scale
+    from canaria.clock import Clock
+    from canaria.clockstate import persistent_clock
     from canaria.errors import CanariaError
     from canaria.platform import Options, Platform
     from canaria.server import Server
@@ -175,8 +176,9 @@ def up(
     )
 
     async def main() -> int:
-        chosen: Clock = (
-            ManualClock(time.time()) if clock == "manual" else clock_from_scale(time_scale)
+        # never earlier than the virtual time a previous run of this state reached
+        chosen: Clock = persistent_clock(
+            options.state_dir, "manual" if clock == "manual" else "real", time_scale
         )
         platform = Platform(options, chosen)
         server = Server(platform)

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from canaria.auth import COOKIE, Keyring
 from canaria.control.views import (
     alias_view,
     deployment_view,
@@ -25,12 +26,15 @@ from canaria.controller.deployments import judge_override
 from canaria.controller.plan import Command
 from canaria.errors import CanariaError, InvalidRequest, NotFound
 from canaria.guard.views import guarded_detail, guarded_view
+from canaria.inputs import bounded_int, name
 from canaria.models.deployment import Deployment
 
 if TYPE_CHECKING:
     from canaria.platform import Platform
 
-COOKIE = "canaria_token"
+MAX_ADVANCE_S = 10 * 365 * 86400
+MAX_CLOCK = 253_402_300_799.0  # 9999-12-31T23:59:59Z: dates stay printable
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_REQUEST_ID = 128  # the store's column; Lambda's request ids are 36-character UUIDs
 MAX_REASON = 4096
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -50,16 +54,82 @@ def authorized(request: Request, token: str) -> bool:
     return bool(given) and hmac.compare_digest(given.encode(), token.encode())
 
 
-def protect(token: str, fn: Endpoint) -> Endpoint:
+def _function_may(request: Request, keyring: Keyring, fn: str) -> bool:
+    """A function's own token (``CANARIA_TOKEN`` in its environment), in the header."""
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("bearer "):
+        return False
+    principal = keyring.by_token(header[7:])
+    return principal is not None and principal.function == fn
+
+
+def foreign_origin(request: Request) -> str | None:
+    """Why a browser's request is from another origin, or ``None``. ``Sec-Fetch-Site``
+    decides where the browser sends it (every current one does); else ``Origin``, when
+    sent, must be this server's. (The dashboard's ``Referrer-Policy: no-referrer`` makes
+    a browser send ``Origin: null`` on its own form posts, so ``Origin`` alone cannot
+    decide.)"""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        if site in ("same-origin", "none"):
+            return None
+        return f"cross-site request refused: Sec-Fetch-Site {site} (allowed: same-origin)"
+    origin = request.headers.get("origin")
+    own = f"http://{request.headers.get('host', '')}"
+    if origin is not None and origin != own:
+        return f"cross-site request refused: Origin {origin} is not {own}"
+    return None
+
+
+def cross_site(request: Request) -> str | None:
+    """Why a state-changing request is refused as possibly cross-site, or ``None``.
+
+    A browser sends the dashboard's cookie with any request to this port, whichever page
+    made it (a page the gateway serves is on the same site: ports do not count); so a
+    request that changes state with the cookie must come from the dashboard's own origin
+    (``Origin`` and ``Sec-Fetch-Site``, which browsers send) and carry a JSON body type,
+    which another page cannot send without a CORS preflight that this server never
+    grants. A request with ``Authorization: Bearer`` cannot be forged by a page (setting
+    that header needs the same preflight), so the CLI's and functions' requests pass."""
+    if request.method not in STATE_CHANGING:
+        return None
+    if request.headers.get("authorization", "").lower().startswith("bearer "):
+        return None
+    refused = foreign_origin(request)
+    if refused is not None:
+        return refused
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        return (
+            f"Content-Type {media or '(none)'} refused: send the body as JSON with "
+            "`Content-Type: application/json`"
+        )
+    return None
+
+
+def protect(token: str, fn: Endpoint, keyring: Keyring | None = None) -> Endpoint:
+    """Only the operator's token (header or dashboard cookie); with ``keyring``, also the
+    token of the function the path names (``{fn}``): a function reports its own work.
+    State-changing requests must be same-origin JSON (``cross_site``)."""
+
     async def endpoint(request: Request) -> Response:
-        if not authorized(request, token):
+        if not authorized(request, token) and not (
+            keyring is not None
+            and _function_may(request, keyring, str(request.path_params.get("fn", "")))
+        ):
             return error(
                 401,
                 "Unauthorized",
                 "missing or wrong token: pass `Authorization: Bearer <token>` "
                 "(the token is in the state directory's `token` file)",
             )
+        refused = cross_site(request)
+        if refused is not None:
+            code = "UnsupportedMediaType" if refused.startswith("Content-Type") else "Forbidden"
+            return error(415 if code == "UnsupportedMediaType" else 403, code, refused)
         try:
+            for key, value in request.path_params.items():
+                name(str(value), key)
             return await fn(request)
         except CanariaError as exc:
             return error(exc.http_status, exc.code, exc.message)
@@ -122,11 +192,7 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
                 "now": p.clock.now(),
                 "gateway": f"http://{p.options.host}:{p.gateway.port}",
                 # AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>: what `canaria env` exports
-                "endpoints": {
-                    k: v
-                    for k, v in p.function_environment().items()
-                    if k.startswith("AWS_ENDPOINT_URL")
-                },
+                "endpoints": p.endpoints(),
                 "functions": {
                     name: {
                         "aliases": [alias_view(a) for a in p.store.aliases(name)],
@@ -157,20 +223,14 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
         )
 
     async def list_deployments(request: Request) -> Response:
-        try:
-            limit = int(request.query_params.get("limit", "50"))
-        except ValueError as exc:
-            raise InvalidRequest("limit must be an integer") from exc
+        limit = bounded_int(request.query_params.get("limit"), "limit", 50, 1, 1000)
         return ok({"deployments": [deployment_view(d) for d in p.store.deployments(limit=limit)]})
 
     async def get_deployment(request: Request) -> Response:
         return ok(deployment_detail(p.store.deployment(request.path_params["id"])))
 
     async def events(request: Request) -> Response:
-        try:
-            after = int(request.query_params.get("after", "0"))
-        except ValueError as exc:
-            raise InvalidRequest("after must be an integer") from exc
+        after = bounded_int(request.query_params.get("after"), "after", 0, 0, 2**62)
         d = p.store.deployment(request.path_params["id"])
         return ok(
             {
@@ -309,13 +369,13 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
     async def logs(request: Request) -> Response:
         fn = request.path_params["fn"]
         p.function_spec(fn)
-        try:
-            since = int(request.query_params.get("since", "0"))
-        except ValueError as exc:
-            raise InvalidRequest("since must be an integer") from exc
-        entries = p.logbook.since(fn, since)
+        since = bounded_int(request.query_params.get("since"), "since", 0, 0, 2**62)
+        limit = bounded_int(request.query_params.get("limit"), "limit", 1000, 1, 1000)
+        entries = p.logbook.since(fn, since, limit)
         return ok(
             {
+                # a page: ask again with since=next for the lines after it
+                "next": entries[-1].seq if entries else since,
                 "lines": [
                     {
                         "seq": e.seq,
@@ -326,7 +386,7 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
                         "text": e.text,
                     }
                     for e in entries
-                ]
+                ],
             }
         )
 
@@ -340,8 +400,16 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
                 )
             body = await json_body(request)
             seconds = body.get("advance", 0)
-            if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-                raise InvalidRequest("advance must be a non-negative number of seconds")
+            if (
+                not isinstance(seconds, int | float)
+                or isinstance(seconds, bool)
+                or not 0 <= seconds <= MAX_ADVANCE_S
+            ):
+                raise InvalidRequest(
+                    f"advance must be a number of seconds from 0 to {MAX_ADVANCE_S} (ten years)"
+                )
+            if p.clock.now() + seconds > MAX_CLOCK:
+                raise InvalidRequest("advance would move the clock past the year 9999")
             p.clock.advance(float(seconds))
             p.controller.poke()
         return ok({"now": p.clock.now(), "kind": type(p.clock).__name__})
@@ -364,4 +432,11 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
         ("/clock", clock, "GET"),
         ("/clock", clock, "POST"),
     ]
-    return [Route(base + path, protect(p.token, fn), methods=[m]) for path, fn, m in table]
+    return [
+        Route(
+            base + path,
+            protect(p.token, fn, p.keyring if fn is completions else None),
+            methods=[m],
+        )
+        for path, fn, m in table
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -14,6 +15,12 @@ from canaria.models.deployment import (
     HookStatus,
     NotificationEvent,
 )
+
+
+def new_hook_execution_id() -> str:
+    """Random, shaped like CodeDeploy's opaque ids. Stored with the execution, so it is
+    the same after a restart."""
+    return str(uuid.uuid4())
 
 
 class Command(enum.StrEnum):
@@ -53,6 +60,10 @@ class Observation:
     verdict_reason: str = ""
     gate: GateProgress = field(default_factory=GateProgress)
     command: Command | None = None
+    # the id a hook execution started by this pass gets: random, so knowing a deployment's
+    # id does not tell anyone its hook executions' ids (only the hook is told, in its
+    # event); chosen here, by whoever observes, so that ``reconcile`` stays pure
+    hook_execution_id: str = field(default_factory=lambda: new_hook_execution_id())
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ then carries out its actions. Every status change goes through ``transition``.
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import assert_never
 
@@ -40,10 +40,9 @@ from canaria.store.codec import step_label
 TICK_S = 1.0  # alarms and the judge are looked at least this often (virtual seconds)
 
 
-def hook_execution_id(deployment_id: str, phase: str) -> str:
-    """Stable across restarts, shaped like CodeDeploy's opaque ids."""
-    digest = hashlib.sha256(f"{deployment_id}/{phase}".encode()).hexdigest()
-    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+def hook_of(hooks: Mapping[str, HookExecution], phase: str) -> HookExecution | None:
+    """The deployment's hook execution for ``phase``, if one was started."""
+    return next((h for h in hooks.values() if h.phase == phase), None)
 
 
 def aliases_at(d: Deployment, weight: float) -> tuple[Alias, ...]:
@@ -112,7 +111,7 @@ def _created(d: Deployment, obs: Observation) -> Plan:
     new, ev = transition(d, State.BEFORE_ALLOW_TRAFFIC, now, reason="deployment started")
     if d.pre_traffic_hook is None:
         return Plan(replace(new, next_wake_at=now), events=(ev,), actions=(start,))
-    hook = _new_hook(d, "BeforeAllowTraffic", d.pre_traffic_hook, now)
+    hook = _new_hook(d, "BeforeAllowTraffic", d.pre_traffic_hook, obs)
     hev = _event(d, now, "hook", f"PreTraffic hook {hook.function} invoked", hook)
     return Plan(
         replace(new, next_wake_at=min(hook.deadline, now + TICK_S)),
@@ -130,13 +129,13 @@ def _before_allow_traffic(d: Deployment, obs: Observation) -> Plan:
     if firing:
         return _stop(d, now, f"alarm {firing[0]} in ALARM", f"alarm:{firing[0]}", rollback=False)
     if d.pre_traffic_hook is not None:
-        hook = obs.hooks.get(hook_execution_id(d.id, "BeforeAllowTraffic"))
+        hook = hook_of(obs.hooks, "BeforeAllowTraffic")
         outcome = _hook_outcome(d, hook, now)
         if outcome is None:
             return Plan(_wait(d, now, hook.deadline if hook else None))
         if outcome is not HookStatus.SUCCEEDED:
             return _hook_failed(d, hook, now, rollback=False)
-    return _enter_step(d, 0, now, State.ALLOW_TRAFFIC, "BeforeAllowTraffic complete")
+    return _enter_step(d, 0, obs, State.ALLOW_TRAFFIC, "BeforeAllowTraffic complete")
 
 
 def _allow_traffic(d: Deployment, obs: Observation) -> Plan:
@@ -154,17 +153,17 @@ def _allow_traffic(d: Deployment, obs: Observation) -> Plan:
         return _stop(d, now, f"the judge: {obs.verdict_reason}", "judge", rollback=True)
     if obs.command is Command.PROMOTE_FULL or obs.verdict is Verdict.PROMOTE:
         why = "promoted fully by the operator" if obs.command else f"judge: {obs.verdict_reason}"
-        return _enter_step(d, len(d.steps) - 1, now, State.ALLOW_TRAFFIC, why)
+        return _enter_step(d, len(d.steps) - 1, obs, State.ALLOW_TRAFFIC, why)
     step = d.current_step
     started = d.step_started_at if d.step_started_at is not None else now
     if obs.command is Command.PROMOTE:
         return _enter_step(
-            d, d.step_index + 1, now, State.ALLOW_TRAFFIC, "promoted by the operator"
+            d, d.step_index + 1, obs, State.ALLOW_TRAFFIC, "promoted by the operator"
         )
     match step:
         case SetWeight(weight=w, duration_s=duration):
             if w >= 1.0 or now >= started + duration:
-                return _enter_step(d, d.step_index + 1, now, State.ALLOW_TRAFFIC, "step complete")
+                return _enter_step(d, d.step_index + 1, obs, State.ALLOW_TRAFFIC, "step complete")
             return Plan(_wait(d, now, started + duration))
         case ManualGate():
             return Plan(_wait(d, now, None))
@@ -180,7 +179,7 @@ def _allow_traffic(d: Deployment, obs: Observation) -> Plan:
                 return _enter_step(
                     d,
                     d.step_index + 1,
-                    now,
+                    obs,
                     State.ALLOW_TRAFFIC,
                     f"the first {n} requests {succeeded}",
                 )
@@ -203,7 +202,7 @@ def _allow_traffic(d: Deployment, obs: Observation) -> Plan:
                 return Plan(_wait(d, now, deadline), aliases=aliases_at(d, 0.0), events=(ev,))
             return Plan(_wait(d, now, deadline))
         case None:
-            return _enter_step(d, 0, now, State.ALLOW_TRAFFIC, "resuming")
+            return _enter_step(d, 0, obs, State.ALLOW_TRAFFIC, "resuming")
         case _:
             assert_never(step)
 
@@ -220,7 +219,7 @@ def _after_allow_traffic(d: Deployment, obs: Observation) -> Plan:
     if firing:
         return _stop(d, now, f"alarm {firing[0]} in ALARM", f"alarm:{firing[0]}", rollback=True)
     if d.post_traffic_hook is not None:
-        hook = obs.hooks.get(hook_execution_id(d.id, "AfterAllowTraffic"))
+        hook = hook_of(obs.hooks, "AfterAllowTraffic")
         outcome = _hook_outcome(d, hook, now)
         if outcome is None:
             return Plan(_wait(d, now, hook.deadline if hook else None))
@@ -233,8 +232,9 @@ def _after_allow_traffic(d: Deployment, obs: Observation) -> Plan:
 # ---- helpers ------------------------------------------------------------------------
 
 
-def _enter_step(d: Deployment, index: int, now: float, state: State, reason: str) -> Plan:
+def _enter_step(d: Deployment, index: int, obs: Observation, state: State, reason: str) -> Plan:
     """Apply step ``index``; past the last step, move on to AfterAllowTraffic."""
+    now = obs.now
     events: list[DeploymentEvent] = []
     if d.state is not State.ALLOW_TRAFFIC:
         d, ev = transition(d, State.ALLOW_TRAFFIC, now, reason=reason)
@@ -257,21 +257,22 @@ def _enter_step(d: Deployment, index: int, now: float, state: State, reason: str
         )
     )
     if isinstance(step, SetWeight) and step.weight >= 1.0:
-        return _finish_traffic(d, now, aliases, events)
+        return _finish_traffic(d, obs, aliases, events)
     wake = now + step.duration_s if isinstance(step, SetWeight) else None
     return Plan(_wait(d, now, wake), aliases=aliases, events=tuple(events))
 
 
 def _finish_traffic(
-    d: Deployment, now: float, aliases: tuple[Alias, ...], events: list[DeploymentEvent]
+    d: Deployment, obs: Observation, aliases: tuple[Alias, ...], events: list[DeploymentEvent]
 ) -> Plan:
+    now = obs.now
     new, ev = transition(d, State.AFTER_ALLOW_TRAFFIC, now, reason="all traffic shifted")
     events.append(ev)
     actions: list[Action] = []
     hooks: tuple[HookExecution, ...] = ()
     wake: float | None = now
     if d.post_traffic_hook is not None:
-        hook = _new_hook(d, "AfterAllowTraffic", d.post_traffic_hook, now)
+        hook = _new_hook(d, "AfterAllowTraffic", d.post_traffic_hook, obs)
         hooks = (hook,)
         actions.append(InvokeHook(hook, _hook_payload(hook)))
         events.append(_event(d, now, "hook", f"PostTraffic hook {hook.function} invoked", hook))
@@ -352,9 +353,10 @@ def _hook_failed(d: Deployment, hook: HookExecution | None, now: float, *, rollb
     )
 
 
-def _new_hook(d: Deployment, phase: str, function: str, now: float) -> HookExecution:
+def _new_hook(d: Deployment, phase: str, function: str, obs: Observation) -> HookExecution:
+    now = obs.now
     return HookExecution(
-        execution_id=hook_execution_id(d.id, phase),
+        execution_id=obs.hook_execution_id,
         deployment_id=d.id,
         phase=phase,  # type: ignore[arg-type]
         function=function,

@@ -8,8 +8,11 @@ Order of work for every step, so that a crash at any point is safe:
 4. push the written aliases to the traffic backend (the gateway's routing);
 5. carry out side effects: invoke hooks, send notifications.
 
-On start, ``recover`` re-applies every stored alias to the backend and re-invokes hooks
-that were recorded but never invoked; deployments then continue from their last step.
+On start, ``recover`` re-applies every stored alias to the backend and invokes again every
+hook still waiting for its report: one never invoked, and one whose invocation the stop
+cut short (its worker died with the server, so no report can come from it; Lambda, too,
+retries an asynchronous invocation that failed). Deployments then continue from their
+last step.
 """
 
 from __future__ import annotations
@@ -88,21 +91,31 @@ class Controller:
         self._poke = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._resume: list[InvokeHook] = []  # hooks ``recover`` found waiting
         self.listeners: list[Callable[[Deployment, tuple[DeploymentEvent, ...]], None]] = []
 
     # ---- lifecycle ---------------------------------------------------------------------
 
-    def recover(self) -> None:  # at start, before the loop serves anything
-        """Make the backend match the store and resume hooks never invoked."""
+    def recover(self) -> None:
+        """Make the backend match the store; note the hooks still waiting for a report,
+        which ``run`` invokes again (once the application is loaded and can run them)."""
         for alias in self.store.aliases():
             self.backend.apply(alias)
         for d in self.store.deployments(active_only=True):
             for h in self.store.hooks(d.id):
-                if h.status is HookStatus.PENDING and not h.invoked:
-                    self._spawn(self._invoke_hook(InvokeHook(h, _payload(h))))
+                if h.status in (HookStatus.PENDING, HookStatus.IN_PROGRESS):
+                    if h.invoked:
+                        log.warning(
+                            "%s: hook %s was running when canaria stopped; invoking it again",
+                            d.id,
+                            h.function,
+                        )
+                    self._resume.append(InvokeHook(h, _payload(h)))
 
     async def run(self) -> None:
         """Reconcile due deployments (``next_wake_at <= now``) until ``stop``."""
+        while self._resume:
+            self._spawn(self._invoke_hook(self._resume.pop(0)))
         while not self._stopping:
             delay = 1.0
             try:

@@ -1,9 +1,13 @@
 """The dashboard: one page, live over server-sent events, signed in by the token.
 
-Opening the URL ``canaria up`` prints (``/?token=…``) sets an HttpOnly cookie and
-redirects to ``/`` (so the token leaves the address bar); without it the page asks for
-the token. Everything but the sign-in form needs the cookie or the bearer token: the
-page, its scripts, the stream. Charts use uPlot, installed from npm by ``make setup``
+Opening the URL ``canaria up`` prints (``/?token=…``) sets an HttpOnly, SameSite=Strict
+cookie and redirects to the page at ``/canaria/`` (so the token leaves the address bar);
+without it the page asks for the token. Everything but the sign-in form needs the cookie
+or the bearer token: the page, its scripts, the stream. The cookie's path is
+``/canaria/``: browsers send cookies to every port of a host, so it is kept off the
+gateway's paths (and the gateway drops it if an application route starts with
+``/canaria/``: no function ever receives it). The sign-in form refuses a cross-site
+post. Charts use uPlot, installed from npm by ``make setup``
 and served from ``node_modules`` — nothing third-party is committed, nothing comes from
 a CDN.
 
@@ -33,7 +37,8 @@ from starlette.responses import (
 )
 from starlette.routing import BaseRoute, Route
 
-from canaria.control.routes import COOKIE, authorized, error
+from canaria.auth import COOKIE, COOKIE_PATH
+from canaria.control.routes import authorized, error, foreign_origin
 from canaria.dashboard.snapshot import BlastRadius, DashboardSource, snapshot
 from canaria.npm import node_package
 
@@ -68,7 +73,7 @@ button{margin-top:.8em;padding:.5em 1.2em}.err{color:#b00}</style></head><body>
 <h1>canaria</h1><p>This dashboard needs the control API's token. Open the URL
 <code>canaria up</code> printed, or paste the token from the state directory's
 <code>token</code> file.</p>
-<form method="post" action="/login"><input name="token" type="password" autofocus
+<form method="post" action="/canaria/login"><input name="token" type="password" autofocus
 placeholder="token" aria-label="token"><button type="submit">Sign in</button></form>
 {error}</body></html>"""
 
@@ -82,10 +87,17 @@ def _login_page(wrong: bool) -> Response:
     return HTMLResponse(LOGIN.replace("{error}", note), status_code=401, headers=SECURITY_HEADERS)
 
 
+PAGE = COOKIE_PATH  # the dashboard's page: under the cookie's path
+
+
 def _signed_in(token: str) -> Response:
-    resp = RedirectResponse("/", status_code=303, headers={"Cache-Control": "no-store"})
-    resp.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
+    resp = RedirectResponse(PAGE, status_code=303, headers={"Cache-Control": "no-store"})
+    resp.set_cookie(COOKIE, token, httponly=True, samesite="strict", path=COOKIE_PATH)
     return resp
+
+
+def _same_origin_form(request: Request) -> bool:
+    return foreign_origin(request) is None
 
 
 class SnapshotCache:
@@ -113,6 +125,13 @@ def dashboard_routes(p: DashboardSource) -> list[BaseRoute]:
     secret = p.token
     cache = SnapshotCache(p)
 
+    async def root(request: Request) -> Response:
+        """``/?token=…`` (the printed URL) signs in; ``/`` leads to the page."""
+        given = request.query_params.get("token")
+        if given is not None:
+            return _signed_in(secret) if _same(given, secret) else _login_page(True)
+        return RedirectResponse(PAGE, status_code=303, headers={"Cache-Control": "no-store"})
+
     async def index(request: Request) -> Response:
         given = request.query_params.get("token")
         if given is not None:
@@ -122,6 +141,8 @@ def dashboard_routes(p: DashboardSource) -> list[BaseRoute]:
         return FileResponse(STATIC / "index.html", media_type="text/html", headers=SECURITY_HEADERS)
 
     async def login(request: Request) -> Response:
+        if not _same_origin_form(request):
+            return error(403, "Forbidden", "cross-site sign-in refused")
         form = parse_qs((await request.body()).decode(errors="replace"))
         given = (form.get("token") or [""])[0].strip()
         return _signed_in(secret) if _same(given, secret) else _login_page(True)
@@ -166,10 +187,12 @@ def dashboard_routes(p: DashboardSource) -> list[BaseRoute]:
         return Response(status_code=204)
 
     return [
-        Route("/", index, methods=["GET"]),
+        Route("/", root, methods=["GET"]),
+        Route(PAGE, index, methods=["GET"]),
         Route("/favicon.ico", favicon, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
-        Route("/static/{name}", static, methods=["GET"]),
+        Route(PAGE + "login", login, methods=["POST"]),
+        Route(PAGE + "static/{name}", static, methods=["GET"]),
         Route("/canaria/v1/stream", stream, methods=["GET"]),
     ]
 

@@ -10,6 +10,9 @@ The shapes follow AWS's "Set up Lambda proxy integrations in API Gateway" (1.0) 
 - 2.0 lower-cases header names and joins repeated headers and query parameters with
   commas; the ``Cookie`` header moves to ``cookies``; absent fields are left out.
 
+The dashboard's session cookie (``canaria.auth.COOKIE``) is never part of an event:
+browsers send a host's cookies to every port, so a request to the gateway may carry it.
+
 Bodies that are not text (by content type, or not valid UTF-8) are base64-encoded with
 ``isBase64Encoded: true``. Events are serialized with orjson.
 """
@@ -25,6 +28,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
+
+from canaria.auth import COOKIE
 
 from .routes import RouteMatch
 from .types import Request
@@ -99,6 +104,18 @@ def _domain_prefix(host: str) -> str:
     return host.split(".", 1)[0].split(":", 1)[0]
 
 
+def without_session_cookie(value: str) -> str | None:
+    """A ``Cookie`` header without the dashboard's session cookie (``None``: nothing left)."""
+    if COOKIE not in value:
+        return value
+    kept = [p for p in (c.strip() for c in value.split(";")) if p and not _is_session(p)]
+    return "; ".join(kept) or None
+
+
+def _is_session(pair: str) -> bool:
+    return pair.split("=", 1)[0].strip() == COOKIE
+
+
 # ---- 1.0 ---------------------------------------------------------------------------------
 
 
@@ -111,6 +128,11 @@ def event_v1(
     content_type = None
     user_agent = None
     for name, value in req.headers:
+        if len(name) == 6 and name.lower() == "cookie":
+            kept = without_session_cookie(value)
+            if kept is None:
+                continue
+            value = kept
         headers[name] = value
         values = multi.get(name)
         if values is None:
@@ -213,7 +235,9 @@ def event_v2(
     for name, value in req.headers:
         lower = name.lower()
         if lower == "cookie":
-            cookies.extend(c for c in (p.strip() for p in value.split(";")) if c)
+            cookies.extend(
+                c for c in (p.strip() for p in value.split(";")) if c and not _is_session(c)
+            )
             continue
         previous = headers.get(lower)
         headers[lower] = value if previous is None else f"{previous},{value}"

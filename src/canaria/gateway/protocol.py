@@ -4,7 +4,11 @@ One ``HttpProtocol`` per connection. Requests are parsed by llhttp (Content-Leng
 chunked bodies, keep-alive, HTTP/1.0), queued in arrival order and handled one at a
 time, so pipelined requests are answered in order. Limits, as API Gateway's:
 a body over 10 MB is answered 413 and the connection closed; a request that does not
-parse is answered 400 and the connection closed.
+parse is answered 400 and the connection closed. And ``canaria.limits``': a request not
+read in full within ``REQUEST_READ_TIMEOUT_S`` of its start (or of the connection, for
+the first) closes the connection (the server's sweep looks every few seconds); at
+``MAX_CONNECTIONS`` open, a new connection closes the one idle the longest, or is
+refused when none is idle.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, cast
 
 import httptools
+
+from canaria.limits import MAX_CONNECTIONS
 
 from .events import new_request_id
 from .responses import Failure, HttpResponse, client_error, gateway_answer
@@ -82,6 +88,7 @@ class Connections:
         self.loop = loop
         self.port = port
         self.open: set[HttpProtocol] = set()
+        self.max_connections = MAX_CONNECTIONS
         self.detached: set[asyncio.Task[None]] = set()  # answered, still invoking
         self.stopping = False
 
@@ -121,6 +128,9 @@ class HttpProtocol(asyncio.Protocol):
         self._write_paused = False
         self._read_paused = False
         self.last_active = 0.0
+        # when the request being read began (the connection, for the first one); None
+        # between requests
+        self.reading_since: float | None = None
 
     # ---- connection events -------------------------------------------------------------
 
@@ -129,8 +139,21 @@ class HttpProtocol(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and peer:
             self._source_ip = str(peer[0])
-        self.last_active = self._loop.time()
+        self.last_active = self.reading_since = self._loop.time()
+        if len(self._shared.open) >= self._shared.max_connections and not self._make_room():
+            self._transport.close()
+            return
         self._shared.open.add(self)
+
+    def _make_room(self) -> bool:
+        """At the cap: close the connection idle the longest; False when none is idle."""
+        idle = [c for c in self._shared.open if c.idle]
+        if not idle:
+            return False
+        oldest = min(idle, key=lambda c: c.last_active)
+        oldest.close()
+        self._shared.open.discard(oldest)
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -189,6 +212,8 @@ class HttpProtocol(asyncio.Protocol):
     # ---- httptools callbacks -----------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        if self.reading_since is None:
+            self.reading_since = self._loop.time()
         self._url = b""
         self._headers = []
         self._head_bytes = 0
@@ -233,6 +258,7 @@ class HttpProtocol(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        self.reading_since = None
         parser = self._parser
         url = self._url
         if url[:1] == b"/":

@@ -8,6 +8,7 @@ import logging
 import socket
 
 from canaria.clock import Clock
+from canaria.limits import REQUEST_READ_TIMEOUT_S
 
 from .handler import INTEGRATION_TIMEOUT_S, Handler
 from .protocol import Connections, HttpProtocol
@@ -103,15 +104,20 @@ class GatewayServer:
         shared = self._shared
         if shared is None:
             return
-        self._sweep = shared.loop.call_later(min(5.0, self.keep_alive_s / 2), self._sweep_idle)
+        every = min(5.0, self.keep_alive_s / 2, REQUEST_READ_TIMEOUT_S / 4)
+        self._sweep = shared.loop.call_later(every, self._sweep_idle)
 
     def _sweep_idle(self) -> None:
-        """Close connections idle (between requests, or mid-request) past keep-alive."""
+        """Close connections idle (between requests, or mid-request) past keep-alive, and
+        those whose request is not read in full within ``REQUEST_READ_TIMEOUT_S``."""
         shared = self._shared
         if shared is None:
             return
-        limit = shared.loop.time() - self.keep_alive_s
+        now = shared.loop.time()
+        limit = now - self.keep_alive_s
+        slow = now - REQUEST_READ_TIMEOUT_S
         for conn in list(shared.open):
-            if conn.idle and conn.last_active < limit:
+            too_slow = conn.reading_since is not None and conn.reading_since < slow
+            if too_slow or (conn.idle and conn.last_active < limit):
                 conn.close()
         self._schedule_sweep()

@@ -106,6 +106,12 @@ class ApiProcess(WorkerProcess):
             return Reply(ReplyKind.ERROR, orjson.dumps(self.init_error), duration_ms=0.0)
         return None
 
+    def usable(self) -> bool:
+        """Whether an idle environment can take a request: its process has not exited
+        (a runtime killed from outside while idle is seen by ``_wait_exit``, and also by a
+        return code the event loop has not reported yet)."""
+        return not self.dead and self.proc is not None and self.proc.returncode is None
+
     async def stop(self, grace_s: float = 1.0) -> None:
         """Close the API and kill the process group (a runtime has nothing to flush)."""
         self.dead = True

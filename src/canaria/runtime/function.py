@@ -26,6 +26,8 @@ Policy (Lambda's where Lambda has one):
   a handler that stays over), and after every invocation the worker's peak RSS
   (``ru_maxrss``) is compared (catches a short spike between polls). Either way, and for
   a ``MemoryError`` in the handler: ``Runtime.OutOfMemory`` and a fresh environment.
+- Response: at most 6 MB (``MAX_RESPONSE_BYTES``, Lambda's synchronous limit); a larger
+  one is answered ``Function.ResponseSizeTooLarge`` and the environment is kept.
 - Logs: every captured line goes to ``on_log`` as it arrives, with START, END, REPORT
   and any platform message (timeout, exit) as ``stream="platform"``, in the order
   CloudWatch would show them; ``InvokeResult.logs`` holds the request's whole log as
@@ -57,6 +59,7 @@ from canaria.runtime.environment import (
 from canaria.runtime.launch import new_environment
 from canaria.runtime.process import Invocation, Reply, ReplyKind, WorkerProcess
 
+MAX_RESPONSE_BYTES = 6_291_556  # Lambda's synchronous response limit (6 MB)
 WATCH_S = 0.02  # timeout precision and RSS poll period
 REAP_INTERVAL_S = 1.0
 
@@ -166,11 +169,7 @@ class FunctionRuntime:
         loop = asyncio.get_running_loop()
         request_id, trace = request_ids(now)
         inv = Invocation(request_id, loop.create_future())
-        idle = self._idle.get(version.number)
-        worker = idle.pop() if idle else None
-        while worker is not None and worker.dead:  # it exited while idle: never reuse it
-            self._discard(worker)
-            worker = idle.pop() if idle else None
+        worker = self._warm(version.number)
         cold = worker is None
         reply: Reply | None = None
         try:
@@ -220,6 +219,18 @@ class FunctionRuntime:
             self._discard(worker)
         return result
 
+    def _warm(self, version_number: int) -> WorkerProcess | None:
+        """The most recently used idle worker that is still alive; dead ones (killed from
+        outside while idle) are dropped, so the request gets a fresh environment, as on
+        Lambda, instead of a ``Runtime.ExitError`` it did not cause."""
+        idle = self._idle.get(version_number)
+        while idle:
+            worker = idle.pop()
+            if worker.usable():
+                return worker
+            self._discard(worker)
+        return None
+
     def _result(
         self, version: Version, inv: Invocation, worker: WorkerProcess, reply: Reply, cold: bool
     ) -> tuple[InvokeResult, bool]:
@@ -257,6 +268,17 @@ class FunctionRuntime:
                 platform = [message, error_type]
             case ReplyKind.CLOSED:
                 raise AssertionError("a closed runtime returns no result")
+        failed = kind is not ReplyKind.OK
+        if len(payload) > MAX_RESPONSE_BYTES:
+            # Lambda's synchronous limit: the caller gets this error, the environment lives on
+            error_type = "Function.ResponseSizeTooLarge"
+            message = (
+                "Response payload size exceeded maximum allowed payload size "
+                f"({MAX_RESPONSE_BYTES} bytes)."
+            )
+            payload = _error(message, error_type)
+            platform = [*platform, message]
+            failed = True
         if duration is None:
             duration = 0.0
         status = None
@@ -294,7 +316,7 @@ class FunctionRuntime:
             version=version.number,
             request_id=rid,
             duration_ms=duration,
-            function_error=None if kind is ReplyKind.OK else "Unhandled",
+            function_error="Unhandled" if failed else None,
             error_type=error_type,
             cold_start=cold,
             logs=logs,

@@ -13,6 +13,12 @@ it turns whatever happens to the process into a ``Reply``:
 Besides Python-level ``print``/``logging`` (frames on the socket), the worker's file
 descriptors 1 and 2 are pipes read here, so output written below Python (C extensions,
 subprocesses, a segfault's report) reaches the log too.
+
+An environment is the worker and every process it starts: the worker leads a session
+of its own (killed as a group), and its environment carries a marker
+(``ENVIRONMENT_MARKER``) that children inherit, so when the environment stops, a child
+that left the group (``setsid``, a daemonizing library) is found by the marker in
+``/proc/<pid>/environ`` and killed too, as Lambda destroys a whole environment.
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ import asyncio
 import contextlib
 import enum
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +45,32 @@ from canaria.runtime.environment import WORKER_SCRIPT, log_stream_name, worker_e
 from canaria.runtime.worker import HEADER, LOG, READY, RESULT, encode_frame
 
 OnLine = Callable[[str, str, str], None]  # (request id, stream, text)
+ENVIRONMENT_MARKER = "_CANARIA_ENVIRONMENT_ID"
+
+
+def kill_marked(marker: str) -> list[int]:
+    """SIGKILL every process whose environment holds ``ENVIRONMENT_MARKER=marker``
+    (ours only: other users' environ files are unreadable); the pids killed."""
+    needle = f"{ENVIRONMENT_MARKER}={marker}".encode()
+    killed: list[int] = []
+    me = os.getpid()
+    try:
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return killed
+    for pid in pids:
+        if pid == me:
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                environ = f.read()
+        except OSError:
+            continue
+        if needle in environ.split(b"\0"):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+    return killed
 
 
 class ReplyKind(enum.Enum):
@@ -117,6 +151,8 @@ class WorkerProcess:
         self.env = worker_environment(
             function, version, env_extra, log_stream=log_stream_name(version.number, now)
         )
+        self.marker = uuid.uuid4().hex
+        self.env[ENVIRONMENT_MARKER] = self.marker
         self._on_line = on_line
         self.proc: asyncio.subprocess.Process | None = None
         self._transport: asyncio.Transport | None = None
@@ -191,9 +227,29 @@ class WorkerProcess:
             except TimeoutError:
                 self.kill()
                 await self.proc.wait()
+        if self.proc is not None:  # what left the group, found by the environment's marker
+            await asyncio.to_thread(kill_marked, self.marker)
         for pump in self._pumps:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(pump, grace_s)
+
+    def usable(self) -> bool:
+        """Whether an idle worker can take a request: not known dead, and its end of the
+        socket has not hung up (killed from outside while idle, before the event loop saw
+        the EOF). One ``poll`` of the socket, no wait."""
+        if self.dead or self._transport is None:
+            return False
+        if self.proc is None or self.proc.returncode is not None:
+            return False
+        sock = self._transport.get_extra_info("socket")
+        if sock is None:
+            return False
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLRDHUP | select.POLLHUP | select.POLLERR)
+        if poller.poll(0):
+            self.dead = True
+            return False
+        return True
 
     def kill(self) -> None:
         """SIGKILL the worker's process group (it leads its own session)."""

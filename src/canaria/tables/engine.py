@@ -8,6 +8,16 @@ moto (in-memory, not durable), LocalStack (a server of its own) — fit worse.
 The engine listens on a loopback port; functions reach it through
 ``AWS_ENDPOINT_URL_DYNAMODB``, so ``boto3.resource("dynamodb")`` works unchanged. If the
 child dies, the supervisor restarts it on the same port and data directory.
+
+dynalite must never outlive canaria: a survivor keeps LevelDB's lock on the data
+directory and the next ``canaria up`` cannot open the tables. Two guards, because each
+covers what the other cannot:
+
+- the child is started with ``PR_SET_PDEATHSIG`` = SIGKILL, so the kernel kills it the
+  moment canaria dies, even by SIGKILL (Linux; nothing to clean up afterwards);
+- its pid is written to ``dynamodb/engine.pid``; a start finds a process left there by
+  an earlier run (a platform without the death signal, a parent thread that exited) and
+  kills it before starting its own, if that process is dynalite on this data directory.
 """
 
 from __future__ import annotations
@@ -17,7 +27,10 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import socket
+import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -41,6 +54,54 @@ def dynalite_script() -> Path | None:
     return next((c for c in candidates if c.is_file()), None)
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """``preexec_fn`` of the dynalite child: SIGKILL when canaria dies (Linux)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def reap_stale_engine(pidfile: Path, data_dir: Path, wait_s: float = 10.0) -> int | None:
+    """Kill a dynalite an earlier run left on ``data_dir`` (found through ``pidfile``);
+    return its pid, or ``None`` when there was none. A pid now used by some other
+    process is left alone: only a process whose command line names dynalite and this
+    data directory is killed."""
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        pidfile.unlink(missing_ok=True)
+        return None
+    if not any(b"dynalite" in a for a in argv) or os.fsencode(str(data_dir)) not in argv:
+        pidfile.unlink(missing_ok=True)
+        return None
+    log.warning("dynalite %d from an earlier run still holds %s; stopping it", pid, data_dir)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + wait_s
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    pidfile.unlink(missing_ok=True)
+    return pid
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie (a zombie holds no locks)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b") ", 1)[1][:1] != b"Z"
+    except (OSError, IndexError):
+        return False
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -50,6 +111,7 @@ def _free_port() -> int:
 class DynamoEngine:
     def __init__(self, state_dir: str, access_key: str, secret_key: str) -> None:
         self.data_dir = Path(state_dir) / "dynamodb"
+        self.pidfile = self.data_dir / "engine.pid"
         self.port = _free_port()
         self.access_key = access_key
         self.secret_key = secret_key
@@ -79,6 +141,7 @@ class DynamoEngine:
                 "`make setup` (it runs `npm ci`), or set CANARIA_DYNALITE to dynalite's cli.js"
             )
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(reap_stale_engine, self.pidfile, self.data_dir)
         self._proc = await asyncio.create_subprocess_exec(
             node,
             str(script),
@@ -90,7 +153,9 @@ class DynamoEngine:
             str(self.data_dir),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
+            preexec_fn=_die_with_parent,
         )
+        self.pidfile.write_text(f"{self._proc.pid}\n")
         for _ in range(200):
             try:
                 _, writer = await asyncio.open_connection("127.0.0.1", self.port)
@@ -127,6 +192,7 @@ class DynamoEngine:
             except TimeoutError:
                 self._proc.kill()
                 await self._proc.wait()
+        self.pidfile.unlink(missing_ok=True)
         if self._supervisor is not None:
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):

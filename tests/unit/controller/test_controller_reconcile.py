@@ -7,8 +7,16 @@ from dataclasses import replace
 
 import pytest
 
-from canaria.controller.plan import Command, GateProgress, InvokeHook, Notify, Observation, Verdict
-from canaria.controller.reconcile import TICK_S, hook_execution_id, reconcile
+from canaria.controller.plan import (
+    Command,
+    GateProgress,
+    InvokeHook,
+    Notify,
+    Observation,
+    Verdict,
+    new_hook_execution_id,
+)
+from canaria.controller.reconcile import TICK_S, reconcile
 from canaria.models import Alias
 from canaria.models.deployment import (
     Deployment,
@@ -57,7 +65,7 @@ def hook(
     d: Deployment, phase: str, status: HookStatus, deadline: float = NOW + 50
 ) -> HookExecution:
     return HookExecution(
-        hook_execution_id(d.id, phase),
+        new_hook_execution_id(),
         d.id,
         phase,  # type: ignore[arg-type]
         "Hook",
@@ -270,4 +278,12 @@ def test_a_completed_deployment_plans_nothing(state: State) -> None:
 
 def test_reconcile_is_deterministic() -> None:
     d = deployment(pre="Hook")
-    assert reconcile(d, Observation(now=NOW)) == reconcile(d, Observation(now=NOW))
+    seen = Observation(now=NOW)
+    assert reconcile(d, seen) == reconcile(d, seen)
+
+
+def test_a_started_hook_gets_the_observed_random_id() -> None:
+    d = deployment(pre="Hook")
+    first = Observation(now=NOW)
+    (hook,) = reconcile(d, first).hooks
+    assert hook.execution_id == first.hook_execution_id

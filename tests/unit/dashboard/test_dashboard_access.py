@@ -49,9 +49,16 @@ async def call(
 
 
 async def test_without_the_token_the_page_asks_for_it(base: str) -> None:
-    status, _, body = await call(base, "GET", "/")
+    status, headers, _ = await call(base, "GET", "/")
+    assert status == 303 and headers["location"] == "/canaria/"
+    status, _, body = await call(base, "GET", "/canaria/")
     assert status == 401 and b'name="token"' in body and b"canaria up" in body
-    for path in ("/static/app.js", "/static/uplot.js", "/canaria/v1/stream", "/metrics"):
+    for path in (
+        "/canaria/static/app.js",
+        "/canaria/static/uplot.js",
+        "/canaria/v1/stream",
+        "/metrics",
+    ):
         status, _, body = await call(base, "GET", path)
         assert status == 401, path
         assert b"uPlot" not in body and b"data:" not in body
@@ -64,22 +71,24 @@ async def test_a_wrong_token_is_refused(base: str) -> None:
         base, "POST", "/login", b"token=nope", content_type="application/x-www-form-urlencoded"
     )
     assert status == 401 and "set-cookie" not in headers
-    status, _, _ = await call(base, "GET", "/", cookie=f"{web.COOKIE}=nope")
+    status, _, _ = await call(base, "GET", "/canaria/", cookie=f"{web.COOKIE}=nope")
     assert status == 401
 
 
 async def test_the_printed_url_signs_in_with_a_cookie(base: str) -> None:
     status, headers, _ = await call(base, "GET", f"/?token={TOKEN}")
-    assert status == 303 and headers["location"] == "/"  # the token leaves the address bar
+    # the token leaves the address bar
+    assert status == 303 and headers["location"] == "/canaria/"
     cookie = headers["set-cookie"]
     assert cookie.startswith(f"{web.COOKIE}={TOKEN}")
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert "Path=/canaria/" in cookie  # never sent to the gateway's paths
     jar = cookie.split(";", 1)[0]
-    status, headers, body = await call(base, "GET", "/", cookie=jar)
-    assert status == 200 and b"/static/uplot.js" in body
+    status, headers, body = await call(base, "GET", "/canaria/", cookie=jar)
+    assert status == 200 and b"/canaria/static/uplot.js" in body
     assert "default-src 'self'" in headers["content-security-policy"]
     assert b"http://" not in body and b"https://" not in body  # nothing from a CDN
-    status, _, js = await call(base, "GET", "/static/app.js", cookie=jar)
+    status, _, js = await call(base, "GET", "/canaria/static/app.js", cookie=jar)
     assert status == 200 and b"EventSource" in js
 
 
@@ -87,7 +96,7 @@ async def test_the_form_signs_in_too(base: str) -> None:
     status, headers, _ = await call(
         base,
         "POST",
-        "/login",
+        "/canaria/login",
         f"token={TOKEN}".encode(),
         content_type="application/x-www-form-urlencoded",
     )
@@ -97,9 +106,10 @@ async def test_the_form_signs_in_too(base: str) -> None:
 async def test_charts_come_from_node_modules(base: str) -> None:
     uplot = web.vendor_files()["uplot.js"]
     assert uplot.is_file(), "uPlot is missing: run `make setup` (npm ci)"
-    status, _, body = await call(base, "GET", "/static/uplot.js", authorization=f"Bearer {TOKEN}")
+    bearer = f"Bearer {TOKEN}"
+    status, _, body = await call(base, "GET", "/canaria/static/uplot.js", authorization=bearer)
     assert status == 200 and body == uplot.read_bytes()
-    status, _, _ = await call(base, "GET", "/static/../web.py", authorization=f"Bearer {TOKEN}")
+    status, _, _ = await call(base, "GET", "/canaria/static/../web.py", authorization=bearer)
     assert status == 404
 
 
@@ -121,3 +131,15 @@ async def test_the_stream_pushes_a_snapshot(base: str) -> None:
 
     snap = await asyncio.to_thread(first_event)
     assert "Hello" in snap["functions"]  # type: ignore[operator]
+
+
+async def test_a_cross_site_sign_in_is_refused(base: str) -> None:
+    status, headers, _ = await call(
+        base,
+        "POST",
+        "/canaria/login",
+        f"token={TOKEN}".encode(),
+        content_type="application/x-www-form-urlencoded",
+        origin="http://evil.example",
+    )
+    assert status == 403 and "set-cookie" not in headers

@@ -1,0 +1,93 @@
+"""What each caller of the edge may do.
+
+The operator (the token's keys) may call every operation. A function's keys allow what
+a Lambda execution role for such an application would, and nothing that changes how
+traffic is routed or how a deployment goes:
+
+- Lambda: ``Invoke``, ``GetFunction``, ``GetFunctionConfiguration``,
+  ``ListVersionsByFunction``, ``GetAlias`` (a
+  PreTraffic hook invokes the new version; code may read its configuration);
+- CodeDeploy: ``PutLifecycleEventHookExecutionStatus`` for a hook execution the caller
+  was invoked for (the hook function of that execution, as SAM's generated hook role
+  allows), and ``GetDeployment``;
+- Step Functions: start, describe, list, stop executions and read their history, and
+  describe or list state machines (a PostTraffic hook runs an integration test).
+
+Everything else (``UpdateAlias``, ``PublishVersion``, ``StopDeployment``, creating state
+machines, any operation added later) is refused with ``AccessDeniedException``, worded as
+AWS words it. The list is an allow-list on purpose: a new operation is closed to functions
+until it is added here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from canaria.auth import Principal
+from canaria.aws.arns import ACCOUNT
+from canaria.errors import NotFound
+from canaria.store import Store
+
+FUNCTION_ALLOWED: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("lambda", "Invoke"),
+        ("lambda", "GetFunction"),
+        ("lambda", "GetFunctionConfiguration"),
+        ("lambda", "ListVersionsByFunction"),
+        ("lambda", "GetAlias"),
+        ("codedeploy", "PutLifecycleEventHookExecutionStatus"),
+        ("codedeploy", "GetDeployment"),
+        ("states", "StartExecution"),
+        ("states", "StartSyncExecution"),
+        ("states", "DescribeExecution"),
+        ("states", "StopExecution"),
+        ("states", "ListExecutions"),
+        ("states", "GetExecutionHistory"),
+        ("states", "DescribeStateMachine"),
+        ("states", "ListStateMachines"),
+    }
+)
+
+
+def role_arn(function: str) -> str:
+    return f"arn:aws:sts::{ACCOUNT}:assumed-role/{function}-role/{function}"
+
+
+def authorize(
+    principal: Principal,
+    service: str,
+    operation: str,
+    body: Mapping[str, Any] | None,
+    store: Store,
+) -> str | None:
+    """``None`` when ``principal`` may call ``service:operation`` with ``body``, else the
+    AccessDenied message."""
+    if principal.function is None:
+        return None
+    fn = principal.function
+    denied = (
+        f"User: {role_arn(fn)} is not authorized to perform: {service}:{operation} "
+        f"(canaria gives functions what a Lambda execution role allows; the operator's "
+        f"keys may do this)"
+    )
+    if (service, operation) not in FUNCTION_ALLOWED:
+        return denied
+    if operation == "PutLifecycleEventHookExecutionStatus":
+        execution_id = (body or {}).get("lifecycleEventHookExecutionId")
+        if not isinstance(execution_id, str):
+            return None  # the operation answers the missing field itself
+        try:
+            hook = store.hook(execution_id)
+        except NotFound:
+            return None  # so does an unknown id: no hint whether it exists elsewhere
+        if hook.function != fn:
+            return (
+                f"User: {role_arn(fn)} is not authorized to perform: "
+                f"codedeploy:PutLifecycleEventHookExecutionStatus on this hook execution "
+                f"(only its hook function may report it)"
+            )
+    return None
+
+
+__all__ = ["FUNCTION_ALLOWED", "authorize", "role_arn"]
