@@ -5,6 +5,7 @@ faulty release caught by each safety net. Time moves on the manual clock."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -74,19 +75,34 @@ def run(
     employees: int = 10,
     per_step: int = 4,
 ) -> dict[str, dict[str, Any]]:
-    """Advance time with traffic until every deployment has completed."""
+    """Advance time with traffic until every deployment has completed. A hook runs in
+    wall time (a Node.js process, SDK calls, a state machine): while one has not
+    reported, virtual time waits for it, so a slow machine cannot make a hook look late."""
     done: dict[str, dict[str, Any]] = {}
-    for step in range(200):
+    steps = 0
+    give_up = time.monotonic() + 300.0
+    while steps < 200:
+        running: list[str] = []
         for d in deployments:
             if d["id"] not in done:
                 view = c.api().get(f"/deployments/{d['id']}")
                 if view["completed"]:
                     done[d["id"]] = view
+                running += [
+                    f"{d['id']} {h['function']}"
+                    for h in view.get("hook_executions", [])
+                    if h["status"] in ("Pending", "InProgress")
+                ]
         if len(done) == len(deployments):
             return {v["targets"][0]["function"]: v for v in done.values()}
+        if running:
+            assert time.monotonic() < give_up, f"hooks never reported: {running}"
+            time.sleep(0.05)
+            continue
         for i in range(per_step):
-            registry.create(f"Company {step}-{i}", employees)
+            registry.create(f"Company {steps}-{i}", employees)
         c.advance(10)
+        steps += 1
     raise AssertionError(f"deployments did not complete: {list(done)}")
 
 
