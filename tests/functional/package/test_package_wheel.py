@@ -180,7 +180,7 @@ def test_the_installed_wheel_serves_a_table_and_the_dashboard(
     assert status in (200, 303), page
     host, port = control.removeprefix("http://").rsplit(":", 1)
     conn = http.client.HTTPConnection(host, int(port), timeout=30)
-    conn.request("GET", "/static/uplot.js", headers={"Authorization": f"Bearer {token}"})
+    conn.request("GET", "/canaria/static/uplot.js", headers={"Authorization": f"Bearer {token}"})
     resp = conn.getresponse()
     assert resp.status == 200 and len(resp.read()) > 10_000  # served from node_modules
     conn.close()
