@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml package.json
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
-	npm ci --no-audit --no-fund --loglevel=error
+	$(BIN)/canaria setup
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -24,7 +24,7 @@ browser:
 	@test -x /usr/bin/chromium || { echo "chromium could not be installed (apt-get install chromium)"; exit 1; }
 
 demo: setup
-	$(BIN)/python -m canaria.demo
+	$(BIN)/canaria demo
 
 lint: setup
 	$(BIN)/ruff check src tests bench

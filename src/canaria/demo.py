@@ -1,6 +1,9 @@
-"""`make demo`: the hello application through a good and a bad release, in about a minute.
+"""`canaria demo` (and `make demo`): the hello application through a good and a bad
+release, in about a minute.
 
-It starts `canaria up` (time 60x faster) in a fresh state directory, sends steady
+The application ships inside the package (``canaria/examples/hello``), so an installed
+wheel runs the demo too. It copies it into a fresh state directory, starts `canaria up`
+there (time 60x faster), sends steady
 traffic to GET /hello, deploys v2 (shifts to 100 %), deploys v3 (fails a third of its
 requests; the judge or the alarm rolls it back), and prints what happened.
 """
@@ -10,27 +13,20 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "examples" / "hello" / "template.yaml"
 TIME_SCALE = 60
 RATE = 40  # requests per second
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Traffic(threading.Thread):
@@ -95,16 +91,20 @@ def per_version(env: dict[str, str], control: int, function: str) -> dict[str, t
     return {v: (n[0], n[1]) for v, n in sorted(counts.items())}
 
 
+def copy_application(dest: Path) -> Path:
+    """Copy the demo's application out of the package; returns its template's path."""
+    with resources.as_file(resources.files("canaria") / "examples" / "hello") as shipped:
+        target = dest / "hello"
+        shutil.copytree(shipped, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target / "template.yaml"
+
+
 def main() -> int:
     started = time.monotonic()
     state = tempfile.mkdtemp(prefix="canaria-demo-")
-    port, control = free_port(), free_port()
-    env = dict(
-        os.environ,
-        CANARIA_STATE=state,
-        CANARIA_ENDPOINT=f"http://127.0.0.1:{control}",
-        PYTHONUNBUFFERED="1",
-    )
+    template = copy_application(Path(state))
+    env = dict(os.environ, CANARIA_STATE=state, PYTHONUNBUFFERED="1")
+    env.pop("CANARIA_ENDPOINT", None)  # the CLI reads the one `up` writes into the state
     print(f"canaria demo — state in {state}")
     server = subprocess.Popen(
         [
@@ -113,39 +113,43 @@ def main() -> int:
             "canaria.cli.main",
             "up",
             "-t",
-            str(TEMPLATE),
+            str(template),
             "--time-scale",
             str(TIME_SCALE),
-            "--port",
-            str(port),
+            "--port",  # both bound by the server, read back from its status
+            "0",
             "--control-port",
-            str(control),
+            "0",
         ],
         env=env,
     )
     traffic: Traffic | None = None
     try:
         deadline = time.monotonic() + 60
-        while (
-            subprocess.run(
-                [sys.executable, "-m", "canaria.cli.main", "status", "--json"],
-                env=env,
-                capture_output=True,
-            ).returncode
-            != 0
-        ):
+        endpoint = Path(state) / "endpoint"  # `up` writes it once it serves
+        while True:
+            if endpoint.exists() and endpoint.read_text().endswith("\n"):
+                answer = subprocess.run(
+                    [sys.executable, "-m", "canaria.cli.main", "status", "--json"],
+                    env=env,
+                    capture_output=True,
+                )
+                if answer.returncode == 0:
+                    break
             if server.poll() is not None or time.monotonic() > deadline:
                 print("canaria up did not start", file=sys.stderr)
                 return 1
             time.sleep(0.3)
+        port = int(json.loads(answer.stdout)["gateway"].rsplit(":", 1)[1])
+        control = int(endpoint.read_text().strip().rsplit(":", 1)[1])
         traffic = Traffic(port)
         traffic.start()
         time.sleep(2)
         good = cli(
-            env, "deploy", "-t", str(TEMPLATE), "--parameter-overrides", "AppVersion=v2", "--wait"
+            env, "deploy", "-t", str(template), "--parameter-overrides", "AppVersion=v2", "--wait"
         )
         bad = cli(
-            env, "deploy", "-t", str(TEMPLATE), "--parameter-overrides", "AppVersion=v3", "--wait"
+            env, "deploy", "-t", str(template), "--parameter-overrides", "AppVersion=v3", "--wait"
         )
         traffic.stopping.set()
         traffic.join()

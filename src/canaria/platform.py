@@ -15,7 +15,7 @@ import logging
 import sys
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -120,9 +120,8 @@ class Platform:
         # The DynamoDB engine's port is fixed now, so every function's environment can name
         # it even before the first template with a table starts it.
         self.tables = DynamoEngine(self.state_dir, self.access_key, self.secret_key)
-        self.state_machines = StateMachines(
-            clock, PlatformTasks(self, options.host, options.port), self.store
-        )
+        self._state_tasks = PlatformTasks(self, options.host, options.port)
+        self.state_machines = StateMachines(clock, self._state_tasks, self.store)
         self._tasks: list[asyncio.Task[Any]] = []
         self._retiring: set[asyncio.Task[None]] = set()
         self.routing.alias_listeners.append(self._retire_unrouted)
@@ -137,9 +136,12 @@ class Platform:
             self.options.template, self.options.parameter_overrides, self.options.config_env
         )
         self.controller.recover()
+        # The gateway binds first (with --port 0 the OS picks the port), so state machines'
+        # API Gateway tasks know where it is.
+        await self.gateway.start()
+        self._state_tasks.gateway = (self.options.host, self.gateway.port)
         result = await self._release(app, initial=True)
         self.state_machines.load()
-        await self.gateway.start()
         self._tasks.append(asyncio.ensure_future(self.controller.run()))
         self._tasks.append(asyncio.ensure_future(self.signals.watch_alarms(self._alarm_specs)))
         return result
@@ -273,8 +275,7 @@ class Platform:
                         )
                         self.routing.set_latest(i.function, v.number)
                     case PointAlias(alias=alias):
-                        self.store.put_alias(alias, self.clock.now())
-                        self.routing.set_alias(alias)
+                        await self.controller.update_alias(alias)
                     case StartDeployment():
                         spec = app.functions[i.function]
                         assert spec.deployment_preference is not None
@@ -450,13 +451,11 @@ class Platform:
         return latest  # $LATEST is always published: canaria publishes on every change
 
     async def update_alias(self, alias: Alias) -> Alias:
-        self.store.put_alias(alias, self.clock.now())
-        self.routing.set_alias(alias)
-        return alias
+        """UpdateAlias: a command to the controller (refused while a deployment holds it)."""
+        return await self.controller.update_alias(alias)
 
     async def report_hook(self, deployment_id: str, execution_id: str, status: HookStatus) -> None:
-        self.store.report_hook(deployment_id, execution_id, status, self.clock.now())
-        self.controller.poke()
+        await self.controller.report_hook(deployment_id, execution_id, status)
 
     async def report_completion(
         self, function: str, request_id: str, status: CompletionStatus, reason: str
@@ -498,13 +497,12 @@ class Platform:
     # ---- operator commands ---------------------------------------------------------------
 
     async def command(self, deployment_id: str, command: Command) -> Deployment:
-        d = self.store.deployment(deployment_id)
-        if d.state.completed:
-            raise Conflict(f"deployment {d.id} has already completed ({d.state.value})")
+        """An operator command; the controller refuses one on a completed deployment."""
         return await self.controller.command(deployment_id, command)
 
-    async def rollback_function(self, function: str) -> Deployment | Alias:
-        """Roll back the deployment in progress, or the last one that succeeded."""
+    async def rollback_function(self, function: str) -> Deployment:
+        """Roll back the deployment in progress, or the last one that succeeded (by a
+        rollback deployment of its own)."""
         spec = self.function_spec(function)
         for d in self.store.deployments(active_only=True):
             if function in d.functions:
@@ -519,23 +517,7 @@ class Platform:
                 continue
             if current is None or current.version != target.to_version:
                 break
-            if target.from_version is None:
-                break
-            back = Alias(function, alias_name, target.from_version)
-            self.store.save_deployment(
-                replace(d, updated_at=self.clock.now()),
-                aliases=[back],
-                events=[
-                    DeploymentEvent(
-                        d.id,
-                        self.clock.now(),
-                        "operator",
-                        f"rolled back by the operator to version {target.from_version}",
-                    )
-                ],
-            )
-            self.routing.set_alias(back)
-            return back
+            return await self.controller.rollback_finished(d, function)
         raise InvalidRequest(f"{function}: no deployment to roll back")
 
     # ---- logs and notifications ----------------------------------------------------------
@@ -548,11 +530,9 @@ class Platform:
     async def _notify(self, d: Deployment, event: str) -> None:
         problems = await send_webhooks(d, event)
         if problems:
-            self.store.save_deployment(
-                self.store.deployment(d.id),
-                events=[
-                    DeploymentEvent(d.id, self.clock.now(), "notification", p) for p in problems
-                ],
+            now = self.clock.now()
+            await self.controller.append_events(
+                tuple(DeploymentEvent(d.id, now, "notification", p) for p in problems)
             )
 
 

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Callable, Iterator
 
 import uvicorn
@@ -54,6 +55,7 @@ class Server:
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
+        self._socket: socket.socket | None = None
         config = uvicorn.Config(
             control_app(platform),
             host=platform.options.host,
@@ -69,8 +71,13 @@ class Server:
         self._stop = asyncio.Event()
 
     async def start(self) -> ReleaseResult:
+        # Bound first, by us: with --control-port 0 the OS picks the port, and the platform
+        # learns its address before any function's environment names it.
+        options = self.platform.options
+        self._socket = socket.create_server((options.host, options.control_port))
+        self.platform.control_url = f"http://{options.host}:{self._socket.getsockname()[1]}"
         result = await self.platform.start()
-        self._serving = asyncio.ensure_future(self.uvicorn.serve())
+        self._serving = asyncio.ensure_future(self.uvicorn.serve(sockets=[self._socket]))
         while not self.uvicorn.started:
             if self._serving.done():
                 self._serving.result()  # raises the bind error
@@ -91,4 +98,6 @@ class Server:
         self.uvicorn.should_exit = True
         if self._serving is not None:
             await self._serving
+        if self._socket is not None:
+            self._socket.close()
         await self.platform.stop()

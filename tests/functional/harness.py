@@ -54,16 +54,13 @@ class Canaria:
         self.clock = clock
         self.time_scale = time_scale
         self.extra = extra
-        self.port = free_port()
-        self.control_port = free_port()
+        # Both ports are bound by the server (port 0) and read back once it serves.
+        self.port = 0
+        self.control_port = 0
         self.proc: subprocess.Popen[bytes] | None = None
-        self.env = dict(
-            os.environ,
-            CANARIA_STATE=str(state),
-            CANARIA_ENDPOINT=f"http://127.0.0.1:{self.control_port}",
-            PYTHONUNBUFFERED="1",
-        )
-        self.log = state.parent / f"canaria-{self.control_port}.log"
+        self.env = dict(os.environ, CANARIA_STATE=str(state), PYTHONUNBUFFERED="1")
+        self.env.pop("CANARIA_ENDPOINT", None)
+        self.log = state.parent / f"canaria-{state.name}.log"
 
     # ---- process ---------------------------------------------------------------------
 
@@ -76,24 +73,33 @@ class Canaria:
             "-t",
             str(self.template),
             "--port",
-            str(self.port),
+            "0",
             "--control-port",
-            str(self.control_port),
+            "0",
             "--clock",
             self.clock,
             *self.extra,
         ]
         if self.clock == "real":
             args += ["--time-scale", str(self.time_scale)]
+        endpoint = self.state / "endpoint"  # written by `up` once it serves
+        endpoint.unlink(missing_ok=True)
+        self.env.pop("CANARIA_ENDPOINT", None)
         logf = open(self.log, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(args, env=self.env, stdout=logf, stderr=subprocess.STDOUT)
         logf.close()
         deadline = time.monotonic() + timeout
         while True:
             try:
-                self.api().get("/status")
-                return self
-            except (ApiError, OSError):  # not listening yet, or no token written yet
+                text = endpoint.read_text() if endpoint.exists() else ""
+                if text.endswith("\n"):  # written whole
+                    url = text.strip()
+                    self.control_port = int(url.rsplit(":", 1)[1])
+                    gateway = self.api().get("/status")["gateway"]
+                    self.port = int(gateway.rsplit(":", 1)[1])
+                    self.env["CANARIA_ENDPOINT"] = url
+                    return self
+            except (ApiError, OSError, ValueError):  # not serving yet, or a partial write
                 pass
             if self.proc.poll() is not None:
                 raise RuntimeError(f"canaria up exited {self.proc.returncode}:\n{self.output()}")

@@ -376,13 +376,15 @@ def stop(
 @app.command()
 def rollback(function: str) -> None:
     """Roll back a function's deployment in progress, or its last successful one."""
-    data = call(Client().post, f"/functions/{function}/rollback")
-    if "deployment" in data:
-        d = data["deployment"]
-        typer.echo(f"deployment {d['id']} {d['state']} (rolled back)")
+    d = call(Client().post, f"/functions/{function}/rollback")["deployment"]
+    if d.get("rollback_of"):  # the last deployment had finished: a rollback deployment
+        (t,) = d["targets"]
+        typer.echo(
+            f"deployment {d['id']} {d['state']}: {function}:{t['alias']} back to version "
+            f"{t['to_version']} (rolls back {d['rollback_of']})"
+        )
     else:
-        a = data["alias"]
-        typer.echo(f"{function}:{a['name']} → version {a['version']}")
+        typer.echo(f"deployment {d['id']} {d['state']} (rolled back)")
 
 
 @app.command()
@@ -396,6 +398,79 @@ def promote(
 
 
 app.command()(simulate)
+
+
+# ---- setup and demo -----------------------------------------------------------------------
+
+
+@app.command()
+def setup() -> None:
+    """Install the npm packages canaria runs (dynalite) and serves (uPlot) with npm ci, into
+    $CANARIA_NODE_MODULES or <this Python environment>/share/canaria/node_modules."""
+    from canaria.npm import SetupError, install
+
+    try:
+        where = install()
+    except SetupError as exc:
+        fail(exc.message, EXIT_FAILED)
+    typer.echo(f"npm packages installed in {where}")
+
+
+@app.command()
+def demo() -> None:
+    """The hello application through a good and a bad release, in about a minute."""
+    from canaria.demo import main as run_demo
+
+    raise typer.Exit(run_demo())
+
+
+# ---- env / exec: users' own tools against the edge --------------------------------------
+
+
+def _exports() -> dict[str, str]:
+    from canaria.auth import read_token
+    from canaria.cli.environment import exports
+
+    token = read_token(state_dir())
+    if not token:
+        fail(f"no token in {state_dir()}/ (run `canaria up` there, or set CANARIA_STATE)")
+    endpoints = call(Client().get, "/status").get("endpoints") or {}
+    try:
+        return exports(token, endpoints)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def env(as_json: JsonOpt = False) -> None:
+    """Print the exports that point the AWS CLI and SDKs at canaria: eval "$(canaria env)"."""
+    from canaria.cli.environment import shell_lines
+
+    values = _exports()
+    if as_json:
+        emit(values, True)
+    else:
+        typer.echo(shell_lines(values), nl=False)
+
+
+@app.command(
+    name="exec",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def exec_(ctx: typer.Context) -> None:
+    """Run a command with canaria's exports: canaria exec -- aws lambda list-functions."""
+    from canaria.cli.environment import child_environment
+
+    argv = list(ctx.args)
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    if not argv:
+        fail("name a command to run, e.g. canaria exec -- pytest tests/")
+    env_ = child_environment(os.environ, _exports())
+    try:
+        os.execvpe(argv[0], argv, env_)
+    except OSError as exc:
+        fail(f"cannot run {argv[0]}: {exc.strerror}", 127)
 
 
 def main() -> None:

@@ -24,7 +24,6 @@ from canaria.control.views import (
 from canaria.controller.deployments import judge_override
 from canaria.controller.plan import Command
 from canaria.errors import CanariaError, InvalidRequest
-from canaria.models import Alias
 from canaria.models.deployment import Deployment
 
 if TYPE_CHECKING:
@@ -121,6 +120,12 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
                 "application": app.template_path if app else None,
                 "now": p.clock.now(),
                 "gateway": f"http://{p.options.host}:{p.gateway.port}",
+                # AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>: what `canaria env` exports
+                "endpoints": {
+                    k: v
+                    for k, v in p.function_environment().items()
+                    if k.startswith("AWS_ENDPOINT_URL")
+                },
                 "functions": {
                     name: {
                         "aliases": [alias_view(a) for a in p.store.aliases(name)],
@@ -216,10 +221,8 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
         return endpoint
 
     async def rollback(request: Request) -> Response:
-        result = await p.rollback_function(request.path_params["fn"])
-        if isinstance(result, Alias):
-            return ok({"alias": alias_view(result)})
-        return ok({"deployment": deployment_view(result)})
+        d = await p.rollback_function(request.path_params["fn"])
+        return ok({"deployment": deployment_view(d)})
 
     async def history(request: Request) -> Response:
         fn = request.path_params["fn"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from canaria.models import Alias, RouteSpec, Version
 from canaria.models.deployment import Deployment, DeploymentEvent, HookExecution
-from canaria.store.codec import step_label
+from canaria.store.codec import judge_to_dict, step_label
 
 
 def alias_view(a: Alias) -> dict[str, Any]:
@@ -69,11 +69,13 @@ def deployment_view(d: Deployment) -> dict[str, Any]:
         "ignore_alarms": d.ignore_alarms,
         "alarms": list(d.alarms),
         "hooks": {"pre_traffic": d.pre_traffic_hook, "post_traffic": d.post_traffic_hook},
-        "judge": {k: v for k, v in d.judge.items() if k != "state"},
+        "judge": {k: v for k, v in judge_to_dict(d.judge).items() if k != "state"},
         "error_code": d.error_code,
         "error_message": d.error_message,
         "stopped_by": d.stopped_by,
         "creator": d.creator,
+        "rollback_of": d.rollback_of,
+        "revision": d.revision,
         "created_at": d.created_at,
         "updated_at": d.updated_at,
         "completed_at": d.completed_at,

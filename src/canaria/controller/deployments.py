@@ -6,11 +6,25 @@ import math
 import secrets
 import string
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from canaria.controller.configs import steps_for
-from canaria.models import MAX_SLOW_TOLERANCE_MS, DeploymentConfigSpec, DeploymentPreference
-from canaria.models.deployment import Deployment, Step, Target
+from canaria.errors import InvalidRequest
+from canaria.models import (
+    MAX_SLOW_TOLERANCE_MS,
+    DeploymentConfigSpec,
+    DeploymentPreference,
+    JudgeSettings,
+)
+from canaria.models.deployment import (
+    Deployment,
+    DeploymentJudge,
+    SetWeight,
+    State,
+    Step,
+    Target,
+)
 
 _ALPHABET = string.ascii_uppercase + string.digits
 
@@ -74,14 +88,7 @@ def new_deployment(
 ) -> Deployment:
     config_name = config_override or preference.type
     steps = tuple(steps_override) if steps_override else steps_for(config_name, custom_configs)
-    judge: dict[str, Any] = {
-        "enabled": preference.judge.enabled,
-        "alpha": preference.judge.alpha,
-        "early_promotion": preference.judge.early_promotion,
-        "delta": preference.judge.delta,
-        "slow_tolerance_ms": preference.judge.slow_tolerance_ms,
-    }
-    judge.update(judge_override or {})
+    settings = replace(preference.judge, **dict(judge_override or {}))
     return Deployment(
         id=new_deployment_id(),
         application=application,
@@ -93,11 +100,47 @@ def new_deployment(
         pre_traffic_hook=preference.pre_traffic_hook,
         post_traffic_hook=preference.post_traffic_hook,
         hook_timeout_s=preference.hook_timeout_s,
-        judge=judge,
+        judge=DeploymentJudge(settings),
         triggers=tuple(
             {"name": t.name, "events": list(t.events), "target": t.target}
             for t in preference.triggers
         ),
+        created_at=now,
+        updated_at=now,
+        next_wake_at=now,
+    )
+
+
+def rollback_deployment(of: Deployment, function: str, now: float) -> Deployment:
+    """The deployment that undoes ``function``'s move in the finished deployment ``of``:
+    its alias back to the version it had, all at once, without hooks or the judge
+    (CodeDeploy records a rollback as a deployment too). InvalidRequest if ``of`` is not
+    a finished, successful move of ``function`` that has somewhere to go back to."""
+    target = next((t for t in of.targets if t.function == function), None)
+    if target is None:
+        raise InvalidRequest(f"deployment {of.id} does not deploy {function}")
+    if of.state is not State.SUCCEEDED or of.rolled_back:
+        raise InvalidRequest(
+            f"deployment {of.id} is {of.state.value}"
+            + (" and rolled back" if of.rolled_back else "")
+            + ": only a succeeded deployment can be rolled back after it finished"
+        )
+    if target.from_version is None:
+        raise InvalidRequest(
+            f"deployment {of.id} created {function}:{target.alias}; there is no earlier "
+            "version to roll back to"
+        )
+    return Deployment(
+        id=new_deployment_id(),
+        application=of.application,
+        targets=(Target(function, target.alias, target.to_version, target.from_version),),
+        config_name="CodeDeployDefault.LambdaAllAtOnce",
+        steps=(SetWeight(1.0),),
+        ignore_alarms=True,  # the alarms that ask for a rollback must not refuse it
+        judge=DeploymentJudge(JudgeSettings(enabled=False)),
+        creator="user",
+        triggers=of.triggers,
+        rollback_of=of.id,
         created_at=now,
         updated_at=now,
         next_wake_at=now,

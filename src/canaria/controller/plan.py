@@ -7,7 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from canaria.models import Alias
-from canaria.models.deployment import Deployment, DeploymentEvent, HookExecution, HookStatus
+from canaria.models.deployment import (
+    Deployment,
+    DeploymentEvent,
+    HookExecution,
+    HookStatus,
+    NotificationEvent,
+)
 
 
 class Command(enum.StrEnum):
@@ -57,8 +63,7 @@ class InvokeHook:
 
 @dataclass(frozen=True)
 class Notify:
-    # DeploymentStart | DeploymentSuccess | DeploymentFailure | DeploymentStop | DeploymentRollback
-    event: str
+    event: NotificationEvent
 
 
 Action = InvokeHook | Notify

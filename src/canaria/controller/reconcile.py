@@ -26,9 +26,11 @@ from canaria.models import Alias
 from canaria.models.deployment import (
     Deployment,
     DeploymentEvent,
+    ErrorCode,
     HookExecution,
     HookStatus,
     ManualGate,
+    NotificationEvent,
     RequestGate,
     SetWeight,
     State,
@@ -90,10 +92,10 @@ def _created(d: Deployment, obs: Observation) -> Plan:
             State.STOPPED,
             now,
             reason="stopped by the operator",
-            error_code="DEPLOYMENT_STOPPED",
+            error_code=ErrorCode.DEPLOYMENT_STOPPED,
             stopped_by="user",
         )
-        return Plan(_sleep(new), events=(ev,), actions=(Notify("DeploymentStop"),))
+        return Plan(_sleep(new), events=(ev,), actions=(Notify(NotificationEvent.STOP),))
     firing = [a for a in obs.alarms_in_alarm if a in d.alarms]
     if firing and not d.ignore_alarms:
         new, ev = transition(
@@ -102,11 +104,11 @@ def _created(d: Deployment, obs: Observation) -> Plan:
             now,
             reason=f"alarm {firing[0]} was already in ALARM when the deployment started "
             "(start it with --ignore-alarms to deploy anyway)",
-            error_code="ALARM_ACTIVE",
+            error_code=ErrorCode.ALARM_ACTIVE,
             stopped_by=f"alarm:{firing[0]}",
         )
-        return Plan(_sleep(new), events=(ev,), actions=(Notify("DeploymentFailure"),))
-    start = Notify("DeploymentStart")
+        return Plan(_sleep(new), events=(ev,), actions=(Notify(NotificationEvent.FAILURE),))
+    start = Notify(NotificationEvent.START)
     new, ev = transition(d, State.BEFORE_ALLOW_TRAFFIC, now, reason="deployment started")
     if d.pre_traffic_hook is None:
         return Plan(replace(new, next_wake_at=now), events=(ev,), actions=(start,))
@@ -225,7 +227,7 @@ def _after_allow_traffic(d: Deployment, obs: Observation) -> Plan:
         if outcome is not HookStatus.SUCCEEDED:
             return _hook_failed(d, hook, now, rollback=True)
     new, ev = transition(d, State.SUCCEEDED, now, reason="AfterAllowTraffic complete")
-    return Plan(_sleep(new), events=(ev,), actions=(Notify("DeploymentSuccess"),))
+    return Plan(_sleep(new), events=(ev,), actions=(Notify(NotificationEvent.SUCCESS),))
 
 
 # ---- helpers ------------------------------------------------------------------------
@@ -287,17 +289,19 @@ def _stop(
     d: Deployment, now: float, reason: str, by: str, *, rollback: bool, failed: bool = False
 ) -> Plan:
     to = State.FAILED if failed else State.STOPPED
-    code = "DEPLOYMENT_STOPPED" if by.startswith("user") else "ALARM_ACTIVE"
+    code = ErrorCode.DEPLOYMENT_STOPPED if by.startswith("user") else ErrorCode.ALARM_ACTIVE
     if by in ("judge", "request_gate"):
-        code = "JUDGE_ROLLBACK" if by == "judge" else "REQUEST_GATE_FAILURE"
+        code = ErrorCode.JUDGE_ROLLBACK if by == "judge" else ErrorCode.REQUEST_GATE_FAILURE
     new, ev = transition(
         d, to, now, reason=reason, error_code=code, stopped_by=by, rolled_back=rollback
     )
-    actions: list[Action] = [Notify("DeploymentFailure" if failed else "DeploymentStop")]
+    actions: list[Action] = [
+        Notify(NotificationEvent.FAILURE if failed else NotificationEvent.STOP)
+    ]
     aliases: tuple[Alias, ...] = ()
     if rollback:
         aliases = aliases_at(d, 0.0)
-        actions.append(Notify("DeploymentRollback"))
+        actions.append(Notify(NotificationEvent.ROLLBACK))
     return Plan(_sleep(new), aliases=aliases, events=(ev,), actions=tuple(actions))
 
 
@@ -318,13 +322,13 @@ def _hook_failed(d: Deployment, hook: HookExecution | None, now: float, *, rollb
     phase = hook.phase
     if timed_out:
         reason = f"{phase} hook {hook.function} did not report within {d.hook_timeout_s:g}s"
-        code = "TIMEOUT"
+        code = ErrorCode.TIMEOUT
         hook = replace(hook, status=HookStatus.FAILED, finished_at=now, message="timed out")
     else:
         reason = f"{phase} hook {hook.function} reported Failed"
         if hook.message and hook.message != "reported by the hook":
             reason += f": {hook.message}"
-        code = "HOOK_EXECUTION_FAILURE"
+        code = ErrorCode.HOOK_EXECUTION_FAILURE
     new, ev = transition(
         d,
         State.FAILED,
@@ -334,11 +338,11 @@ def _hook_failed(d: Deployment, hook: HookExecution | None, now: float, *, rollb
         stopped_by=f"hook:{phase}",
         rolled_back=rollback,
     )
-    actions: list[Action] = [Notify("DeploymentFailure")]
+    actions: list[Action] = [Notify(NotificationEvent.FAILURE)]
     aliases: tuple[Alias, ...] = ()
     if rollback:
         aliases = aliases_at(d, 0.0)
-        actions.append(Notify("DeploymentRollback"))
+        actions.append(Notify(NotificationEvent.ROLLBACK))
     return Plan(
         _sleep(new),
         aliases=aliases,

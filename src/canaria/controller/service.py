@@ -20,16 +20,27 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, assert_never
 
 from canaria.clock import Clock
+from canaria.controller.deployments import rollback_deployment
 from canaria.controller.plan import Command, GateProgress, InvokeHook, Notify, Observation, Verdict
 from canaria.controller.reconcile import reconcile
+from canaria.errors import Conflict
 from canaria.models import Alias
-from canaria.models.deployment import Deployment, DeploymentEvent, HookStatus, State
-from canaria.store import Store
+from canaria.models.deployment import (
+    Deployment,
+    DeploymentEvent,
+    HookStatus,
+    JudgeProgress,
+    NotificationEvent,
+    State,
+)
+from canaria.store import StaleDeployment, Store
 
 log = logging.getLogger("canaria.controller")
+T = TypeVar("T")
+_CAS_ATTEMPTS = 3  # another writer changed the row: read again and re-plan, a few times
 
 
 class TrafficBackend(Protocol):
@@ -49,12 +60,12 @@ class Signals(Protocol):
 
     def alarms_in_alarm(self, now: float) -> tuple[str, ...]: ...
 
-    def judge(self, d: Deployment, now: float) -> tuple[dict[str, Any], Verdict, str]: ...
+    def judge(self, d: Deployment, now: float) -> tuple[JudgeProgress, Verdict, str]: ...
 
     def gate(self, d: Deployment, now: float) -> GateProgress: ...
 
 
-Notifier = Callable[[Deployment, str], Awaitable[None]]
+Notifier = Callable[[Deployment, NotificationEvent], Awaitable[None]]
 
 
 class Controller:
@@ -81,7 +92,7 @@ class Controller:
 
     # ---- lifecycle ---------------------------------------------------------------------
 
-    def recover(self) -> None:
+    def recover(self) -> None:  # at start, before the loop serves anything
         """Make the backend match the store and resume hooks never invoked."""
         for alias in self.store.aliases():
             self.backend.apply(alias)
@@ -91,16 +102,20 @@ class Controller:
                     self._spawn(self._invoke_hook(InvokeHook(h, _payload(h))))
 
     async def run(self) -> None:
-        """Reconcile due deployments until ``stop``."""
+        """Reconcile due deployments (``next_wake_at <= now``) until ``stop``."""
         while not self._stopping:
-            now = self.clock.now()
-            wake: float | None = None
-            for d in self.store.deployments(active_only=True, limit=1000):
-                if d.next_wake_at is None or d.next_wake_at <= now:
-                    d = await self.step(d.id)
-                if not d.state.completed and d.next_wake_at is not None:
-                    wake = d.next_wake_at if wake is None else min(wake, d.next_wake_at)
-            delay = 1.0 if wake is None else self.clock.wall_delay(wake - self.clock.now())
+            delay = 1.0
+            try:
+                for d in await self._io(self.store.due_deployments, self.clock.now()):
+                    try:
+                        await self.step(d.id)
+                    except Exception:  # one deployment's trouble must not stop the others
+                        log.exception("reconciling deployment %s failed; trying again", d.id)
+                wake = await self._io(self.store.next_wake_at)
+                if wake is not None:
+                    delay = self.clock.wall_delay(wake - self.clock.now())
+            except Exception:  # the store is unreachable: try again within a second
+                log.exception("reading due deployments failed; trying again")
             self._poke.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poke.wait(), timeout=min(max(delay, 0.001), 1.0))
@@ -123,80 +138,137 @@ class Controller:
     # ---- one step ----------------------------------------------------------------------
 
     async def step(self, deployment_id: str, command: Command | None = None) -> Deployment:
+        """Reconcile one deployment once: observe, plan, write (compare-and-set), act. A
+        write that finds the row changed by another writer reads it again and re-plans."""
         async with self._lock:
-            d = self.store.deployment(deployment_id)
-            if d.state.completed:
-                return d
-            now = self.clock.now()
-            hooks = {h.execution_id: h for h in self.store.hooks(d.id)}
-            verdict, reason = Verdict.CONTINUE, ""
-            judge_events: tuple[DeploymentEvent, ...] = ()
-            if d.state is State.ALLOW_TRAFFIC and d.judge.get("enabled", True):
-                judge_state, verdict, reason = self.signals.judge(d, now)
-                judge_events = evidence_events(d, judge_state, now)
-                d = replace(d, judge=judge_state)
-            obs = Observation(
-                now=now,
-                hooks=hooks,
-                alarms_in_alarm=self.signals.alarms_in_alarm(now),
-                verdict=verdict,
-                verdict_reason=reason,
-                gate=self.signals.gate(d, now),
-                command=command,
-            )
-            plan = reconcile(d, obs)
-            new = plan.deployment
-            events = (*judge_events, *plan.events)
+            for attempt in range(_CAS_ATTEMPTS):
+                try:
+                    return await self._step(deployment_id, command)
+                except StaleDeployment:
+                    if attempt == _CAS_ATTEMPTS - 1:
+                        raise
+                    log.info("deployment %s changed under us; reconciling again", deployment_id)
+            raise AssertionError("unreachable")
+
+    async def _step(self, deployment_id: str, command: Command | None) -> Deployment:
+        d = await self._io(self.store.deployment, deployment_id)
+        if d.state.completed:
             if command is not None:
-                op = DeploymentEvent(d.id, now, "operator", f"operator command: {command.value}")
-                events = (op, *events)
-            self.store.save_deployment(new, aliases=plan.aliases, events=events, hooks=plan.hooks)
-            for alias in plan.aliases:
-                self.backend.apply(alias)
-            for action in plan.actions:
-                if isinstance(action, InvokeHook):
+                raise Conflict(f"deployment {d.id} has already completed ({d.state.value})")
+            return d
+        now = self.clock.now()
+        hooks = {h.execution_id: h for h in await self._io(self.store.hooks, d.id)}
+        verdict, reason = Verdict.CONTINUE, ""
+        judge_events: tuple[DeploymentEvent, ...] = ()
+        if d.state is State.ALLOW_TRAFFIC and d.judge.settings.enabled:
+            progress, verdict, reason = self.signals.judge(d, now)
+            judge_events = evidence_events(d, progress, now)
+            d = replace(d, judge=replace(d.judge, progress=progress))
+        obs = Observation(
+            now=now,
+            hooks=hooks,
+            alarms_in_alarm=self.signals.alarms_in_alarm(now),
+            verdict=verdict,
+            verdict_reason=reason,
+            gate=self.signals.gate(d, now),
+            command=command,
+        )
+        plan = reconcile(d, obs)
+        events = (*judge_events, *plan.events)
+        if command is not None:
+            op = DeploymentEvent(d.id, now, "operator", f"operator command: {command.value}")
+            events = (op, *events)
+        new = await self._io(
+            lambda: self.store.save_deployment(
+                plan.deployment, aliases=plan.aliases, events=events, hooks=plan.hooks
+            )
+        )
+        for alias in plan.aliases:
+            self.backend.apply(alias)
+        for action in plan.actions:
+            match action:
+                case InvokeHook():
                     self._spawn(self._invoke_hook(action))
-                elif isinstance(action, Notify) and self.notifier is not None:
-                    self._spawn(self.notifier(new, action.event))
-            for listener in self.listeners:
-                listener(new, events)
-            return new
+                case Notify(event=event):
+                    if self.notifier is not None:
+                        self._spawn(self.notifier(new, event))
+                case _:
+                    assert_never(action)
+        for listener in self.listeners:
+            listener(new, events)
+        return new
 
     async def start(self, d: Deployment) -> Deployment:
         """Store a new deployment (Conflict if its alias is busy) and take its first step."""
-        self.store.create_deployment(d)
-        self.store.save_deployment(
-            d, events=(DeploymentEvent(d.id, d.created_at, "created", _created_message(d)),)
-        )
+        created = DeploymentEvent(d.id, d.created_at, "created", _created_message(d))
+        await self._io(self.store.create_deployment, d, (created,))
         started = await self.step(d.id)
         self.poke()
         return started
 
     async def command(self, deployment_id: str, command: Command) -> Deployment:
+        """An operator command (stop, rollback, promote): Conflict once it has completed."""
         d = await self.step(deployment_id, command)
         self.poke()
         return d
+
+    # ---- alias and hook writes from outside (edge, release, operator) -------------------
+
+    async def update_alias(self, alias: Alias) -> Alias:
+        """Move an alias no deployment holds (the edge's UpdateAlias, a first publish).
+        An alias a deployment is moving is refused with a Conflict naming it: stop the
+        deployment first."""
+        await self._io(self.store.put_alias_unless_held, alias, self.clock.now())
+        self.backend.apply(alias)
+        return alias
+
+    async def report_hook(self, deployment_id: str, execution_id: str, status: HookStatus) -> None:
+        """A hook's report (PutLifecycleEventHookExecutionStatus); the next step reads it."""
+        now = self.clock.now()
+        await self._io(self.store.report_hook, deployment_id, execution_id, status, now)
+        self.poke()
+
+    async def rollback_finished(self, d: Deployment, function: str) -> Deployment:
+        """Roll ``function`` back from the target of the finished deployment ``d`` to the
+        version it replaced: a deployment of its own (all at once, no hooks), as
+        CodeDeploy records a rollback; ``d`` gets an event naming it."""
+        now = self.clock.now()
+        back = rollback_deployment(d, function, now)
+        note = DeploymentEvent(d.id, now, "operator", f"rolled back by deployment {back.id}")
+        await self._io(self.store.append_events, (note,))
+        return await self.start(back)
+
+    async def append_events(self, events: tuple[DeploymentEvent, ...]) -> None:
+        await self._io(self.store.append_events, events)
+
+    async def _io(self, fn: Callable[..., T], *args: Any) -> T:
+        """Store I/O runs in a worker thread: a slow database never stalls the requests
+        the event loop is serving."""
+        return await asyncio.to_thread(fn, *args)
 
     # ---- hooks -------------------------------------------------------------------------
 
     async def _invoke_hook(self, action: InvokeHook) -> None:
         h = action.execution
-        self.store.save_hook(replace(h, invoked=True))
+        try:
+            await self._io(self.store.save_hook, replace(h, invoked=True))
+        except Conflict:
+            return  # it reported (or timed out) before this invocation started
         error = await self.hooks.run_hook(h.function, action.payload)
         if error is None:
             return
         # The hook function itself failed (crash, import error, timeout): CodeDeploy would
         # wait out the hook's hour; canaria fails the hook at once and says why.
         try:
-            current = self.store.hook(h.execution_id)
-            if current.status in (HookStatus.PENDING, HookStatus.IN_PROGRESS):
-                failed = replace(
-                    current,
-                    status=HookStatus.FAILED,
-                    finished_at=self.clock.now(),
-                    message=f"the hook function failed: {error}",
-                )
-                self.store.save_hook(failed)
+            current = await self._io(self.store.hook, h.execution_id)
+            failed = replace(
+                current,
+                status=HookStatus.FAILED,
+                finished_at=self.clock.now(),
+                message=f"the hook function failed: {error}",
+            )
+            with contextlib.suppress(Conflict):  # it reported after all: the report stands
+                await self._io(self.store.save_hook, failed)
         finally:
             self.poke()
 
@@ -215,13 +287,13 @@ class Controller:
 
 
 def evidence_events(
-    d: Deployment, judge: Mapping[str, Any], now: float
+    d: Deployment, progress: JudgeProgress, now: float
 ) -> tuple[DeploymentEvent, ...]:
     """A ``judge`` event each time a metric's evidence first reaches another power of ten
     (10, 100, …), so the deployment's events show the judge building its case."""
-    before = d.judge.get("evidence") or {}
-    after = judge.get("evidence") or {}
-    threshold = float(judge.get("threshold") or 0.0)
+    before = d.judge.progress.evidence
+    after = progress.evidence
+    threshold = progress.threshold or 0.0
     out = []
     for metric, value in after.items():
         old = float(before.get(metric, 1.0))

@@ -38,8 +38,14 @@ from typing import Any, assert_never
 from canaria.analysis import Metrics, alarms, judge
 from canaria.clock import Clock
 from canaria.controller.plan import GateProgress, Verdict
-from canaria.models import AlarmSpec, JudgeSettings
-from canaria.models.deployment import Deployment, DeploymentEvent, RequestGate, State
+from canaria.models import AlarmSpec
+from canaria.models.deployment import (
+    Deployment,
+    DeploymentEvent,
+    JudgeProgress,
+    RequestGate,
+    State,
+)
 from canaria.store import Store
 
 TICK_S = 1.0
@@ -106,7 +112,7 @@ class LocalSignals:
 
     # ---- judge -------------------------------------------------------------------------
 
-    def judge(self, d: Deployment, now: float) -> tuple[dict[str, Any], Verdict, str]:
+    def judge(self, d: Deployment, now: float) -> tuple[JudgeProgress, Verdict, str]:
         """Advance every target's e-processes over the whole seconds since its last look.
 
         A target's interval closes only once it holds requests of both versions (or of
@@ -115,18 +121,12 @@ class LocalSignals:
         one-second intervals are like that. Closing on invocation counts, never on
         outcomes, keeps the e-process valid.
         """
-        settings = JudgeSettings(
-            enabled=bool(d.judge.get("enabled", True)),
-            alpha=float(d.judge.get("alpha", 0.01)),
-            early_promotion=bool(d.judge.get("early_promotion", False)),
-            delta=float(d.judge.get("delta", 0.5)),
-            slow_tolerance_ms=float(d.judge.get("slow_tolerance_ms", 1.0)),
-        )
+        settings = d.judge.settings
         j = judge.Judge(settings)
         first = float(math.floor(d.step_started_at or now))
-        since: dict[str, float] = dict(d.judge.get("since") or {})
+        since: dict[str, float] = dict(d.judge.progress.since)
         end = float(math.floor(now))
-        states: dict[str, Any] = dict(d.judge.get("state") or {})
+        states: dict[str, Any] = dict(d.judge.progress.states)
         evidence: dict[str, dict[str, float]] = {}
         verdict, reason = Verdict.CONTINUE, ""
         promote_all = True
@@ -165,16 +165,8 @@ class LocalSignals:
             promote_all = promote_all and v is judge.Verdict.PROMOTE
         if verdict is Verdict.CONTINUE and promote_all and settings.early_promotion and evidence:
             verdict, reason = Verdict.PROMOTE, "the new version is no worse (early promotion)"
-        body = dict(d.judge)
         flat = {m: max(e[m] for e in evidence.values()) for m in next(iter(evidence.values()), {})}
-        body.update(
-            {
-                "state": states,
-                "since": since,
-                "evidence": flat,
-                "threshold": j.threshold(),
-            }
-        )
+        body = JudgeProgress(states, since, flat, j.threshold())
         if flat:
             history = self.evidence_history.setdefault(d.id, deque(maxlen=EVIDENCE_POINTS))
             history.append((now, flat))

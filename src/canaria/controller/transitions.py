@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from canaria.errors import IllegalTransition
-from canaria.models.deployment import Deployment, DeploymentEvent, State
+from canaria.models.deployment import Deployment, DeploymentEvent, ErrorCode, State
 
 ALLOWED: dict[State, frozenset[State]] = {
     State.CREATED: frozenset({State.BEFORE_ALLOW_TRAFFIC, State.FAILED, State.STOPPED}),
@@ -29,7 +29,7 @@ def transition(
     now: float,
     *,
     reason: str,
-    error_code: str | None = None,
+    error_code: ErrorCode | None = None,
     stopped_by: str | None = None,
     rolled_back: bool = False,
     **changes: Any,

@@ -157,10 +157,10 @@ class StateCollector(Collector):
         for d in p.store.deployments(active_only=True):
             phase.add_metric([d.id, d.state.value], 1)
             dweight.add_metric([d.id], d.current_weight)
-            for metric, value in (d.judge.get("evidence") or {}).items():
+            for metric, value in d.judge.progress.evidence.items():
                 evidence.add_metric([d.id, metric], float(value))
-            if "threshold" in d.judge:
-                threshold.add_metric([d.id], float(d.judge["threshold"]))
+            if d.judge.progress.threshold is not None:
+                threshold.add_metric([d.id], d.judge.progress.threshold)
         yield phase
         yield dweight
         yield evidence

@@ -14,8 +14,11 @@ different ``state``; everything here is plain data.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from canaria.models.app import JudgeSettings
 
 
 class State(enum.StrEnum):
@@ -92,6 +95,27 @@ class Target:
     to_version: int
 
 
+class ErrorCode(enum.StrEnum):
+    """Why a deployment failed or stopped (GetDeployment's ``errorInformation.code``)."""
+
+    HOOK_EXECUTION_FAILURE = "HOOK_EXECUTION_FAILURE"
+    TIMEOUT = "TIMEOUT"
+    ALARM_ACTIVE = "ALARM_ACTIVE"
+    DEPLOYMENT_STOPPED = "DEPLOYMENT_STOPPED"
+    JUDGE_ROLLBACK = "JUDGE_ROLLBACK"  # canaria's own: the judge rolled the canary back
+    REQUEST_GATE_FAILURE = "REQUEST_GATE_FAILURE"  # canaria's own: a request gate failed
+
+
+class NotificationEvent(enum.StrEnum):
+    """The CodeDeploy trigger events a deployment notifies."""
+
+    START = "DeploymentStart"
+    SUCCESS = "DeploymentSuccess"
+    FAILURE = "DeploymentFailure"
+    STOP = "DeploymentStop"
+    ROLLBACK = "DeploymentRollback"
+
+
 class HookStatus(enum.StrEnum):
     PENDING = "Pending"
     IN_PROGRESS = "InProgress"
@@ -115,6 +139,27 @@ class HookExecution:
 
 
 @dataclass(frozen=True)
+class JudgeProgress:
+    """What the judge has established so far, persisted with the deployment."""
+
+    # per target function: its e-processes' state (``canaria.analysis.judge`` encodes it)
+    states: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # per target function: the end of the last interval it has looked at (virtual seconds)
+    since: Mapping[str, float] = field(default_factory=dict)
+    # per metric (errors, timeouts, slow): the largest e-value over the targets
+    evidence: Mapping[str, float] = field(default_factory=dict)
+    threshold: float | None = None  # evidence at which the judge rolls back (M / alpha)
+
+
+@dataclass(frozen=True)
+class DeploymentJudge:
+    """The judge of one deployment: its settings and its progress."""
+
+    settings: JudgeSettings = field(default_factory=JudgeSettings)
+    progress: JudgeProgress = field(default_factory=JudgeProgress)
+
+
+@dataclass(frozen=True)
 class Deployment:
     id: str
     application: str
@@ -131,9 +176,9 @@ class Deployment:
     pre_traffic_hook: str | None = None
     post_traffic_hook: str | None = None
     hook_timeout_s: float = 3600.0
-    judge: dict[str, Any] = field(default_factory=dict)  # settings + persisted e-process state
+    judge: DeploymentJudge = field(default_factory=DeploymentJudge)
     creator: str = "user"  # "user" | "codeDeployRollback" | "autoscaling"...
-    error_code: str | None = None  # HOOK_EXECUTION_FAILURE, TIMEOUT, ALARM_ACTIVE, ...
+    error_code: ErrorCode | None = None
     error_message: str | None = None
     stopped_by: str | None = None  # "alarm:<name>", "judge:<metric>", "user", "hook:<phase>"
     triggers: tuple[dict[str, Any], ...] = ()
@@ -141,6 +186,12 @@ class Deployment:
     updated_at: float = 0.0
     completed_at: float | None = None
     next_wake_at: float | None = None
+    # the deployment this one rolls back (an operator rollback after it finished is a
+    # deployment of its own, as CodeDeploy records a rollback)
+    rollback_of: str | None = None
+    # the stored row's revision this value was read at (0: not stored yet); the store
+    # writes it compare-and-set, so two writers cannot lose each other's updates
+    revision: int = 0
 
     @property
     def current_step(self) -> Step | None:

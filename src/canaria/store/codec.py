@@ -7,9 +7,12 @@ from typing import Any, assert_never
 
 import orjson
 
-from canaria.models import FunctionConfig
+from canaria.models import FunctionConfig, JudgeSettings
 from canaria.models.deployment import (
     Deployment,
+    DeploymentJudge,
+    ErrorCode,
+    JudgeProgress,
     ManualGate,
     RequestGate,
     SetWeight,
@@ -61,10 +64,41 @@ def config_from_json(text: str) -> FunctionConfig:
     return FunctionConfig(**raw)
 
 
+def judge_to_dict(j: DeploymentJudge) -> dict[str, Any]:
+    """Settings and progress in one flat object (the shape rows have always had)."""
+    out: dict[str, Any] = asdict(j.settings)
+    p = j.progress
+    out.update(state=dict(p.states), since=dict(p.since), evidence=dict(p.evidence))
+    if p.threshold is not None:
+        out["threshold"] = p.threshold
+    return out
+
+
+def judge_from_dict(raw: dict[str, Any]) -> DeploymentJudge:
+    defaults = JudgeSettings()
+    settings = JudgeSettings(
+        enabled=bool(raw.get("enabled", defaults.enabled)),
+        alpha=float(raw.get("alpha", defaults.alpha)),
+        early_promotion=bool(raw.get("early_promotion", defaults.early_promotion)),
+        delta=float(raw.get("delta", defaults.delta)),
+        slow_tolerance_ms=float(raw.get("slow_tolerance_ms", defaults.slow_tolerance_ms)),
+    )
+    threshold = raw.get("threshold")
+    progress = JudgeProgress(
+        states=dict(raw.get("state") or {}),
+        since={k: float(v) for k, v in (raw.get("since") or {}).items()},
+        evidence={k: float(v) for k, v in (raw.get("evidence") or {}).items()},
+        threshold=None if threshold is None else float(threshold),
+    )
+    return DeploymentJudge(settings, progress)
+
+
 def deployment_to_json(d: Deployment) -> str:
     body = asdict(d)
+    body["judge"] = judge_to_dict(d.judge)
     body["state"] = d.state.value
     body["steps"] = [step_to_dict(s) for s in d.steps]
+    del body["revision"]
     return dumps(body)
 
 
@@ -75,6 +109,10 @@ def deployment_from_json(text: str) -> Deployment:
     raw["steps"] = tuple(step_from_dict(s) for s in raw["steps"])
     raw["alarms"] = tuple(raw["alarms"])
     raw["triggers"] = tuple(raw.get("triggers", ()))
+    raw["judge"] = judge_from_dict(raw.get("judge") or {})
+    if raw.get("error_code") is not None:
+        raw["error_code"] = ErrorCode(raw["error_code"])
+    raw.pop("revision", None)  # the row's column is the truth; the store sets it
     return Deployment(**raw)
 
 

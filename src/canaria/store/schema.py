@@ -49,7 +49,9 @@ deployments = Table(
     Column("body", Text, nullable=False),  # the whole Deployment as JSON
     Column("created_at", Float, nullable=False, index=True),
     Column("updated_at", Float, nullable=False),
-    Column("next_wake_at", Float, nullable=True),
+    Column("next_wake_at", Float, nullable=True, index=True),
+    # compare-and-set: every write names the revision it read and stores the next one
+    Column("revision", Integer, nullable=False, server_default="1"),
 )
 
 # One row per alias under deployment: the primary key refuses a second deployment.

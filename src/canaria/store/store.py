@@ -24,6 +24,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     insert,
     select,
     update,
@@ -32,7 +33,13 @@ from sqlalchemy.exc import IntegrityError
 
 from canaria.errors import Conflict, NotFound
 from canaria.models import Alias, FunctionConfig, Version
-from canaria.models.deployment import Deployment, DeploymentEvent, HookExecution, HookStatus
+from canaria.models.deployment import (
+    Deployment,
+    DeploymentEvent,
+    HookExecution,
+    HookStatus,
+    State,
+)
 from canaria.store import codec, schema
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
@@ -216,31 +223,36 @@ class Store:
             )
 
     # ---- deployments -----------------------------------------------------------------
+    #
+    # Only the controller calls the writers below. Every write of a deployment row names
+    # the revision it read (``Deployment.revision``) and stores the next one: a writer
+    # that read an older row gets ``StaleDeployment`` and nothing changes.
 
-    def create_deployment(self, d: Deployment) -> None:
-        """Insert a deployment and lock its aliases; Conflict if one is already deploying."""
+    def create_deployment(
+        self, d: Deployment, events: Sequence[DeploymentEvent] = ()
+    ) -> Deployment:
+        """Insert a deployment and lock its aliases; Conflict if one is already deploying.
+        Returns it at revision 1."""
         try:
             with self.tx() as conn:
                 for t in d.targets:
-                    held = conn.execute(
-                        select(schema.alias_locks.c.deployment_id).where(
-                            schema.alias_locks.c.function == t.function,
-                            schema.alias_locks.c.alias == t.alias,
-                        )
-                    ).first()
+                    held = _alias_holder(conn, t.function, t.alias)
                     if held is not None:
                         raise Conflict(
                             f"alias {t.function}:{t.alias} is already being deployed by "
-                            f"{held[0]}; wait for it, or run `canaria stop {held[0]}`"
+                            f"{held}; wait for it, or run `canaria stop {held}`"
                         )
                     conn.execute(
                         insert(schema.alias_locks).values(
                             function=t.function, alias=t.alias, deployment_id=d.id
                         )
                     )
-                conn.execute(insert(schema.deployments).values(**_deployment_row(d)))
+                stored = replace(d, revision=1)
+                conn.execute(insert(schema.deployments).values(**_deployment_row(stored)))
+                _insert_events(conn, events)
         except IntegrityError as exc:  # a concurrent creator won the race
             raise Conflict(f"an alias of {d.id} is already being deployed") from exc
+        return stored
 
     def save_deployment(
         self,
@@ -249,48 +261,110 @@ class Store:
         aliases: Sequence[Alias] = (),
         events: Sequence[DeploymentEvent] = (),
         hooks: Sequence[HookExecution] = (),
-    ) -> None:
-        """Write a deployment, the aliases it moves, its events and hooks: one transaction."""
+    ) -> Deployment:
+        """Write a deployment read at ``d.revision``, the aliases it moves, its events and
+        hooks, in one transaction; returns it at its new revision. StaleDeployment if the
+        row changed since it was read, Conflict if an alias is held by another deployment
+        or a hook already reported."""
         with self.tx() as conn:
-            row = _deployment_row(d)
-            conn.execute(
-                update(schema.deployments).where(schema.deployments.c.id == d.id).values(**row)
+            stored = replace(d, revision=d.revision + 1)
+            t = schema.deployments
+            done = conn.execute(
+                update(t)
+                .where(t.c.id == d.id, t.c.revision == d.revision)
+                .values(**_deployment_row(stored))
             )
+            if done.rowcount != 1:
+                row = conn.execute(select(t.c.revision).where(t.c.id == d.id)).first()
+                if row is None:
+                    raise NotFound(f"Deployment {d.id} does not exist")
+                raise StaleDeployment(
+                    f"deployment {d.id} was written by another writer (read at revision "
+                    f"{d.revision}, stored revision {row[0]}); read it again"
+                )
             for alias in aliases:
+                held = _alias_holder(conn, alias.function, alias.name)
+                if held is not None and held != d.id:
+                    raise Conflict(
+                        f"alias {alias.function}:{alias.name} is held by deployment {held}, "
+                        f"not {d.id}"
+                    )
                 self._put_alias(conn, alias, d.updated_at)
             for h in hooks:
-                self._put_hook(conn, h)
-            for e in events:
-                conn.execute(
-                    insert(schema.deployment_events).values(
-                        deployment_id=e.deployment_id,
-                        time=e.time,
-                        kind=e.kind,
-                        message=e.message,
-                        data=codec.dumps(e.data),
-                    )
-                )
+                try:
+                    self._put_hook(conn, h, only_if_open=True)
+                except Conflict as exc:  # reported since it was read: plan again
+                    raise StaleDeployment(f"deployment {d.id}: {exc.message}") from exc
+            _insert_events(conn, events)
             if d.state.completed:
                 conn.execute(
                     delete(schema.alias_locks).where(schema.alias_locks.c.deployment_id == d.id)
                 )
+        return stored
+
+    def append_events(self, events: Sequence[DeploymentEvent]) -> None:
+        """Add events to deployments' histories (events are appended, never rewritten)."""
+        with self.tx() as conn:
+            _insert_events(conn, events)
+
+    def put_alias_unless_held(self, alias: Alias, now: float) -> None:
+        """Write an alias no deployment holds (UpdateAlias, first publish): Conflict naming
+        the deployment that holds it, in the same transaction as the write."""
+        with self.tx() as conn:
+            held = _alias_holder(conn, alias.function, alias.name)
+            if held is not None:
+                raise Conflict(
+                    f"Alias {alias.function}:{alias.name} is being moved by deployment "
+                    f"{held}; stop it first (StopDeployment, or `canaria stop {held}`)"
+                )
+            self._put_alias(conn, alias, now)
+
+    def alias_holder(self, function: str, alias: str) -> str | None:
+        """The id of the deployment that holds ``function:alias``, if one does."""
+        with self.engine.connect() as conn:
+            return _alias_holder(conn, function, alias)
+
+    def due_deployments(self, now: float, limit: int = 1000) -> list[Deployment]:
+        """Active deployments whose wake-up time has come (or was never set)."""
+        t = schema.deployments
+        q = (
+            select(t.c.body, t.c.revision)
+            .where(
+                t.c.state.not_in(_COMPLETED),
+                (t.c.next_wake_at.is_(None)) | (t.c.next_wake_at <= now),
+            )
+            .order_by(t.c.next_wake_at, t.c.created_at)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_deployment(r) for r in conn.execute(q)]
+
+    def next_wake_at(self) -> float | None:
+        """The earliest wake-up time of the active deployments."""
+        t = schema.deployments
+        q = select(func.min(t.c.next_wake_at)).where(t.c.state.not_in(_COMPLETED))
+        with self.engine.connect() as conn:
+            value = conn.execute(q).scalar()
+        return None if value is None else float(value)
 
     def deployment(self, deployment_id: str) -> Deployment:
         with self.engine.connect() as conn:
+            t = schema.deployments
             row = conn.execute(
-                select(schema.deployments.c.body).where(schema.deployments.c.id == deployment_id)
+                select(t.c.body, t.c.revision).where(t.c.id == deployment_id)
             ).first()
         if row is None:
             raise NotFound(f"Deployment {deployment_id} does not exist")
-        return codec.deployment_from_json(row[0])
+        return _deployment(row)
 
     def deployments(self, *, active_only: bool = False, limit: int = 100) -> list[Deployment]:
-        q = select(schema.deployments.c.body).order_by(schema.deployments.c.created_at.desc())
+        t = schema.deployments
+        q = select(t.c.body, t.c.revision).order_by(t.c.created_at.desc())
         if active_only:
-            q = q.where(schema.deployments.c.state.not_in(["Succeeded", "Failed", "Stopped"]))
+            q = q.where(t.c.state.not_in(_COMPLETED))
         q = q.limit(limit)
         with self.engine.connect() as conn:
-            return [codec.deployment_from_json(r[0]) for r in conn.execute(q)]
+            return [_deployment(r) for r in conn.execute(q)]
 
     def events(self, deployment_id: str, after_id: int = 0) -> list[DeploymentEvent]:
         t = schema.deployment_events
@@ -310,7 +384,9 @@ class Store:
 
     # ---- hooks -----------------------------------------------------------------------
 
-    def _put_hook(self, conn: Connection, h: HookExecution) -> None:
+    def _put_hook(self, conn: Connection, h: HookExecution, *, only_if_open: bool = False) -> None:
+        """Insert or update a hook execution; ``only_if_open``: an update only changes one
+        that has not reported (Conflict otherwise), so a report is never overwritten."""
         t = schema.hook_executions
         values = {
             "deployment_id": h.deployment_id,
@@ -323,13 +399,24 @@ class Store:
             "finished_at": h.finished_at,
             "message": h.message,
         }
-        done = conn.execute(update(t).where(t.c.execution_id == h.execution_id).values(**values))
+        where = [t.c.execution_id == h.execution_id]
+        if only_if_open:
+            where.append(t.c.status.in_(_OPEN_HOOK))
+        done = conn.execute(update(t).where(*where).values(**values))
         if done.rowcount == 0:
+            exists = conn.execute(
+                select(t.c.status).where(t.c.execution_id == h.execution_id)
+            ).first()
+            if exists is not None:
+                raise Conflict(
+                    f"Lifecycle event hook execution {h.execution_id} already reported {exists[0]}"
+                )
             conn.execute(insert(t).values(execution_id=h.execution_id, **values))
 
     def save_hook(self, h: HookExecution) -> None:
+        """Write a hook execution that has not reported yet (Conflict once it has)."""
         with self.tx() as conn:
-            self._put_hook(conn, h)
+            self._put_hook(conn, h, only_if_open=True)
 
     def hooks(self, deployment_id: str) -> list[HookExecution]:
         t = schema.hook_executions
@@ -350,7 +437,8 @@ class Store:
     def report_hook(
         self, deployment_id: str, execution_id: str, status: HookStatus, now: float
     ) -> HookExecution:
-        """Record a hook's reported status (PutLifecycleEventHookExecutionStatus)."""
+        """Record a hook's reported status (PutLifecycleEventHookExecutionStatus): one
+        conditional update, so a second report (or a timeout written first) wins nothing."""
         with self.tx() as conn:
             t = schema.hook_executions
             row = conn.execute(select(t).where(t.c.execution_id == execution_id)).first()
@@ -359,14 +447,10 @@ class Store:
                     f"Lifecycle event hook execution {execution_id} does not exist for "
                     f"deployment {deployment_id}"
                 )
-            hook = _hook(row._mapping)
-            if hook.status in (HookStatus.SUCCEEDED, HookStatus.FAILED):
-                raise Conflict(
-                    f"Lifecycle event hook execution {execution_id} already reported "
-                    f"{hook.status.value}"
-                )
-            hook = replace(hook, status=status, finished_at=now, message="reported by the hook")
-            self._put_hook(conn, hook)
+            hook = replace(
+                _hook(row._mapping), status=status, finished_at=now, message="reported by the hook"
+            )
+            self._put_hook(conn, hook, only_if_open=True)
         return hook
 
     # ---- completion reports and request gates ------------------------------------------
@@ -467,6 +551,39 @@ class Store:
             )
 
 
+_COMPLETED = [State.SUCCEEDED.value, State.FAILED.value, State.STOPPED.value]
+_OPEN_HOOK = [HookStatus.PENDING.value, HookStatus.IN_PROGRESS.value, HookStatus.UNKNOWN.value]
+
+
+class StaleDeployment(Conflict):
+    """A deployment row was written by someone else since it was read."""
+
+
+def _deployment(row: Any) -> Deployment:
+    return replace(codec.deployment_from_json(row[0]), revision=int(row[1]))
+
+
+def _alias_holder(conn: Connection, function: str, alias: str) -> str | None:
+    t = schema.alias_locks
+    row = conn.execute(
+        select(t.c.deployment_id).where(t.c.function == function, t.c.alias == alias)
+    ).first()
+    return None if row is None else str(row[0])
+
+
+def _insert_events(conn: Connection, events: Sequence[DeploymentEvent]) -> None:
+    for e in events:
+        conn.execute(
+            insert(schema.deployment_events).values(
+                deployment_id=e.deployment_id,
+                time=e.time,
+                kind=e.kind,
+                message=e.message,
+                data=codec.dumps(e.data),
+            )
+        )
+
+
 def _deployment_row(d: Deployment) -> dict[str, Any]:
     return {
         "id": d.id,
@@ -476,6 +593,7 @@ def _deployment_row(d: Deployment) -> dict[str, Any]:
         "created_at": d.created_at,
         "updated_at": d.updated_at,
         "next_wake_at": d.next_wake_at,
+        "revision": d.revision,
     }
 
 

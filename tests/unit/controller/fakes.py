@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from canaria.controller.plan import GateProgress, Verdict
 from canaria.models import Alias
-from canaria.models.deployment import Deployment
+from canaria.models.deployment import Deployment, JudgeProgress
 
 
 @dataclass
@@ -42,8 +41,8 @@ class SettableSignals:
     def alarms_in_alarm(self, now: float) -> tuple[str, ...]:
         return self.alarms
 
-    def judge(self, d: Deployment, now: float) -> tuple[dict[str, Any], Verdict, str]:
-        return dict(d.judge), self.verdict, "scripted verdict"
+    def judge(self, d: Deployment, now: float) -> tuple[JudgeProgress, Verdict, str]:
+        return d.judge.progress, self.verdict, "scripted verdict"
 
     def gate(self, d: Deployment, now: float) -> GateProgress:
         return self.progress

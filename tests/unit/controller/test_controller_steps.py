@@ -179,7 +179,7 @@ async def test_atomic_group_rolled_back_together_when_one_member_fails(live: Liv
     assert "Other" in (d.error_message or "")
     judged = [e for e in live.store.events(d.id) if e.kind == "judge"]
     assert judged and "errors evidence" in judged[0].message  # the case being built, visible
-    assert d.judge["evidence"]["errors"] >= d.judge["threshold"] == 300.0
+    assert d.judge.progress.evidence["errors"] >= d.judge.progress.threshold == 300.0
     assert live.alias("Fn") == Alias("Fn", "live", 1)
     assert live.alias("Other") == Alias("Other", "live", 1)
     rollback_writes = [a for a in live.backend.applied if a.additional_version is None]
@@ -205,10 +205,10 @@ async def test_a_canary_microseconds_slower_is_slow_only_without_tolerance(
         d = await live.tick(d)
         if d.state.completed:
             break
-    assert d.state is outcome, (d.error_message, d.judge.get("evidence"))
+    assert d.state is outcome, (d.error_message, d.judge.progress.evidence)
     if outcome is State.STOPPED:
         assert d.stopped_by == "judge" and "slow evidence" in (d.error_message or "")
         assert live.alias() == Alias("Fn", "live", 1)
     else:
-        assert d.judge["evidence"]["slow"] == 1.0  # no slow request on either side: E = 1
+        assert d.judge.progress.evidence["slow"] == 1.0  # no slow request on either side: E = 1
         assert live.alias() == Alias("Fn", "live", 2)

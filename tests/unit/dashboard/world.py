@@ -146,21 +146,14 @@ class World:
         return self.store.deployment(d.id)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def serve(world: World) -> AsyncIterator[str]:
     """The dashboard's and /metrics' routes on a real uvicorn on loopback."""
     app = Starlette(routes=[*metrics_routes(world), *dashboard_routes(world)])
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.ensure_future(server.serve())
+    sock = socket.create_server(("127.0.0.1", 0))  # the port is the one bound, not a guess
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.ensure_future(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():
             task.result()
@@ -170,3 +163,4 @@ async def serve(world: World) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+        sock.close()

@@ -21,8 +21,15 @@ def boom(event: dict[str, Any], version: int) -> Any:
     raise RuntimeError("boom")
 
 
+class Release:
+    """Holds ``slow`` until a test lets it finish (no race between two real durations)."""
+
+    event: asyncio.Event | None = None
+
+
 async def slow(event: dict[str, Any], version: int) -> Any:
-    await asyncio.sleep(0.2)
+    if Release.event is not None:
+        await Release.event.wait()
     return proxy(200, "late")
 
 
@@ -142,13 +149,18 @@ async def test_integration_timeout_answers_and_still_records(
 ) -> None:
     handler, _, recorder, _ = setup(timeout=0.02)
     out = ListResponder()
-    task = asyncio.ensure_future(handler.handle(get(path), out))
-    while not out.answers:
-        await asyncio.sleep(0.005)
-    response = out.answers[0][1]
-    assert (response.status, orjson.loads(response.body)) == (status, {"message": message})
-    assert recorder.records == []  # the function is still running
-    await task
+    Release.event = released = asyncio.Event()  # the function runs until the test says
+    try:
+        task = asyncio.ensure_future(handler.handle(get(path), out))
+        while not out.answers:
+            await asyncio.sleep(0.005)
+        response = out.answers[0][1]
+        assert (response.status, orjson.loads(response.body)) == (status, {"message": message})
+        assert recorder.records == []  # the function is still running
+        released.set()
+        await task
+    finally:
+        Release.event = None
     assert len(recorder.records) == 1 and recorder.records[0].result is not None
     assert len(out.answers) == 2  # the late answer is offered; the connection ignores it
 

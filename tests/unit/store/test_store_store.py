@@ -6,12 +6,14 @@ import pytest
 from sqlalchemy import inspect
 
 from canaria.errors import Conflict, NotFound
-from canaria.models import Alias, FunctionConfig
+from canaria.models import Alias, FunctionConfig, JudgeSettings
 from canaria.models.deployment import (
     Deployment,
     DeploymentEvent,
+    DeploymentJudge,
     HookExecution,
     HookStatus,
+    JudgeProgress,
     ManualGate,
     RequestGate,
     SetWeight,
@@ -31,7 +33,10 @@ def deployment(id: str = "d-AAAAAAAAA", fn: str = "Fn") -> Deployment:
         config_name="Custom",
         steps=(SetWeight(0.1, 60), ManualGate(), RequestGate(3), SetWeight(1.0)),
         alarms=("Err",),
-        judge={"enabled": True, "state": {"errors": [0.5, 1.5]}},
+        judge=DeploymentJudge(
+            JudgeSettings(alpha=0.05),
+            JudgeProgress(states={"Fn": {"errors": [0.5, 1.5]}}, evidence={"errors": 2.0}),
+        ),
         created_at=1.0,
         updated_at=1.0,
     )
@@ -63,9 +68,8 @@ def test_aliases_roundtrip(any_store: Store) -> None:
 
 
 def test_deployment_roundtrip_events_and_lock(any_store: Store) -> None:
-    d = deployment()
-    any_store.create_deployment(d)
-    assert any_store.deployment(d.id) == d
+    d = any_store.create_deployment(deployment())
+    assert d.revision == 1 and any_store.deployment(d.id) == d
     with pytest.raises(Conflict, match="already being deployed"):
         any_store.create_deployment(deployment("d-BBBBBBBBB"))
     done = Deployment(**{**d.__dict__, "state": State.STOPPED, "rolled_back": True})
