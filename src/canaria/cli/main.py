@@ -255,6 +255,8 @@ def follow(client: Client, deployment_id: str, as_json: bool) -> dict[str, Any]:
         typer.echo(json.dumps(d))
     else:
         typer.echo(summary)
+        if line := render.detectable_line(d):
+            typer.echo(line)
     return d  # type: ignore[no-any-return]
 
 

@@ -2,6 +2,7 @@
 
 from canaria.models.app import (
     MAX_SLOW_TOLERANCE_MS,
+    REHEARSAL_MIN_DETECTABLE,
     AlarmSpec,
     ApiSpec,
     Application,
@@ -15,11 +16,13 @@ from canaria.models.app import (
     StateMachineSpec,
     TableSpec,
     TriggerConfig,
+    Undetectable,
 )
 from canaria.models.runtime import Alias, InvokeResult, Version
 
 __all__ = [
     "MAX_SLOW_TOLERANCE_MS",
+    "REHEARSAL_MIN_DETECTABLE",
     "AlarmSpec",
     "Alias",
     "ApiSpec",
@@ -35,5 +38,6 @@ __all__ = [
     "StateMachineSpec",
     "TableSpec",
     "TriggerConfig",
+    "Undetectable",
     "Version",
 ]
