@@ -288,7 +288,9 @@ class Platform:
                             ignore_alarms=ignore_alarms,
                             config_override=config,
                             judge_override=judge,
-                            rehearsal=isinstance(self.clock, ScaledClock) and self.clock.scale > 1,
+                            time_scale=(
+                                self.clock.scale if isinstance(self.clock, ScaledClock) else 1.0
+                            ),
                         )
                         started.append(await self.controller.start(d))
             return ReleaseResult(plan, tuple(started), tuple(warnings))

@@ -107,15 +107,18 @@ def new_deployment(
     config_override: str | None = None,
     steps_override: Sequence[Step] | None = None,
     judge_override: Mapping[str, Any] | None = None,
-    rehearsal: bool = False,
+    time_scale: float = 1.0,
 ) -> Deployment:
-    """``rehearsal``: time runs faster than the wall clock (``--time-scale``), so steps
-    with no detectable-rate requirement get ``REHEARSAL_MIN_DETECTABLE``."""
+    """``time_scale`` > 1: a rehearsal (``--time-scale``): unless the user set one, the
+    judge requires ``REHEARSAL_MIN_DETECTABLE``, and steps hold up to their duration in
+    wall time (``JudgeSettings.rehearsal_scale``)."""
     config_name = config_override or preference.type
     steps = tuple(steps_override) if steps_override else steps_for(config_name, custom_configs)
     settings = replace(preference.judge, **dict(judge_override or {}))
-    if rehearsal and settings.min_detectable is None:
-        settings = replace(settings, min_detectable=REHEARSAL_MIN_DETECTABLE)
+    if time_scale > 1:
+        settings = replace(settings, rehearsal_scale=time_scale)
+        if settings.min_detectable is None:
+            settings = replace(settings, min_detectable=REHEARSAL_MIN_DETECTABLE)
     return Deployment(
         id=new_deployment_id(),
         application=application,

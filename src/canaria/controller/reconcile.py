@@ -236,7 +236,8 @@ def _after_allow_traffic(d: Deployment, obs: Observation) -> Plan:
 def _step_done(d: Deployment, step: SetWeight, started: float, now: float) -> Plan:
     """A weighted step's duration is over: go on, unless it requires a detectable failure
     rate the judge has not reached yet; then hold, at most ``max_hold_s`` (default: the
-    step's duration again), and at the cap do what ``undetectable`` says."""
+    step's duration again; in a rehearsal, until the step has lasted its duration in wall
+    time), and at the cap do what ``undetectable`` says."""
     settings = d.judge.settings
     need = step.min_detectable if step.min_detectable is not None else settings.min_detectable
     progress = d.judge.progress
@@ -247,7 +248,9 @@ def _step_done(d: Deployment, step: SetWeight, started: float, now: float) -> Pl
     if seen is not None and seen <= need:
         why = f"step complete; {seen:.1%} failing was detectable after {served}"
         return _enter_step(d, d.step_index + 1, now, State.ALLOW_TRAFFIC, why)
-    hold = settings.max_hold_s if settings.max_hold_s is not None else step.duration_s
+    hold = settings.max_hold_s
+    if hold is None:
+        hold = step.duration_s * max(1.0, settings.rehearsal_scale - 1.0)
     cap = started + step.duration_s + hold
     if now < cap:
         return Plan(_wait(d, now, cap))

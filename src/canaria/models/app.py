@@ -42,7 +42,7 @@ class Undetectable(enum.StrEnum):
     PROMOTE = "promote"  # go on, with a warning in the events
 
 
-# under --time-scale, a step with no requirement of its own needs this (rehearsals
+# under --time-scale, a deployment with no requirement of its own needs this (rehearsals
 # compress the schedule, not the traffic: they must not promote a release unjudged)
 REHEARSAL_MIN_DETECTABLE = 0.1
 
@@ -62,6 +62,10 @@ class JudgeSettings:
     min_detectable: float | None = None
     max_hold_s: float | None = None
     undetectable: Undetectable = Undetectable.FAIL
+    # the clock's speed when the deployment started (``--time-scale``; 1: real time). A
+    # rehearsal's step holds by default until it has lasted its duration in wall time:
+    # as much traffic as the step would have seen in production, no more
+    rehearsal_scale: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,7 @@ def judge_from_dict(raw: dict[str, Any]) -> DeploymentJudge:
         min_detectable=_optional_float(raw.get("min_detectable")),
         max_hold_s=_optional_float(raw.get("max_hold_s")),
         undetectable=Undetectable(raw.get("undetectable", defaults.undetectable.value)),
+        rehearsal_scale=float(raw.get("rehearsal_scale", defaults.rehearsal_scale)),
     )
     threshold = raw.get("threshold")
     detectable = raw.get("detectable")

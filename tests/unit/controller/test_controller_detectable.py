@@ -151,18 +151,29 @@ def test_the_control_api_takes_the_requirement_and_checks_it() -> None:
 
 
 def test_a_rehearsal_requires_a_detectable_rate_unless_the_user_set_one() -> None:
-    def start(preference: DeploymentPreference, rehearsal: bool) -> JudgeSettings:
+    def start(preference: DeploymentPreference, time_scale: float) -> JudgeSettings:
         return new_deployment(
             application="app",
             targets=(Target("Fn", "live", 1, 2),),
             preference=preference,
             custom_configs={},
             now=0.0,
-            rehearsal=rehearsal,
+            time_scale=time_scale,
         ).judge.settings
 
     plain = DeploymentPreference("Canary10Percent5Minutes")
-    assert start(plain, rehearsal=False).min_detectable is None
-    assert start(plain, rehearsal=True).min_detectable == REHEARSAL_MIN_DETECTABLE
+    assert start(plain, 1.0) == JudgeSettings()
+    rehearsal = start(plain, 60.0)
+    assert rehearsal.min_detectable == REHEARSAL_MIN_DETECTABLE
+    assert rehearsal.rehearsal_scale == 60.0
     own = replace(plain, judge=JudgeSettings(min_detectable=0.3))
-    assert start(own, rehearsal=True).min_detectable == 0.3
+    assert start(own, 60.0).min_detectable == 0.3
+
+
+def test_a_rehearsal_step_holds_until_it_has_lasted_its_duration_in_wall_time() -> None:
+    d = canary()
+    d = replace(d, judge=replace(d.judge, settings=replace(d.judge.settings, rehearsal_scale=60)))
+    held, _ = at(d, STARTED + 60 * DURATION - 1)
+    assert held.state is State.ALLOW_TRAFFIC
+    failed, _ = at(d, STARTED + 60 * DURATION)
+    assert failed.state is State.FAILED

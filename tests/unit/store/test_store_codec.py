@@ -39,6 +39,7 @@ def test_a_row_written_before_the_judge_was_typed_reads_the_same() -> None:
         "min_detectable": None,
         "max_hold_s": None,
         "undetectable": "fail",
+        "rehearsal_scale": 1.0,
         "detectable": None,
         "canary_requests": 0,
     }
