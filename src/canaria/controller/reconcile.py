@@ -253,7 +253,16 @@ def _step_done(d: Deployment, step: SetWeight, started: float, now: float) -> Pl
         hold = step.duration_s * max(1.0, settings.rehearsal_scale - 1.0)
     cap = started + step.duration_s + hold
     if now < cap:
-        return Plan(_wait(d, now, cap))
+        end = started + step.duration_s
+        if d.next_wake_at is not None and d.next_wake_at > end:
+            return Plan(_wait(d, now, cap))  # holding already: said so when it began
+        so_far = "nothing yet" if seen is None else f"{seen:.1%}"
+        message = (
+            f"step {d.step_index + 1}: holding past its duration until a canary failing "
+            f"{need:.1%} would be caught (after {served}: {so_far}), at most {hold:g}s"
+        )
+        ev = _event(d, now, "judge", message, {"holding": True, "until": cap})
+        return Plan(_wait(d, now, cap), events=(ev,))
     could = "no failure rate" if seen is None else f"only {seen:.1%} failing"
     why = (
         f"the judge could not judge this release: after {served} {could} was detectable, "

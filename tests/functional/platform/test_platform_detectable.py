@@ -66,6 +66,8 @@ def test_without_traffic_the_release_could_not_be_judged(hello: Canaria) -> None
     assert "held 300s past the step" in d["error_message"]
     events = hello.api().get(f"/deployments/{dep}/events")["events"]
     began = next(e["time"] for e in events if e["message"].startswith("step 1/2"))
+    holds = [e for e in events if "holding past its duration" in e["message"]]
+    assert len(holds) == 1 and holds[0]["time"] >= began + 300, holds
     assert d["completed_at"] - began >= 600, d
     assert hello.alias("HelloFunction")["split"] == {"1": 1.0}
 

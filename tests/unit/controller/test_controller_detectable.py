@@ -80,11 +80,18 @@ def test_the_step_ends_on_time_once_the_rate_is_detectable() -> None:
     assert any("20.0% failing was detectable after 13 canary requests" in m for m in events)
 
 
-def test_the_step_holds_past_its_duration_until_the_cap() -> None:
-    d, events = at(canary(), STARTED + DURATION + 10)
-    assert d.state is State.ALLOW_TRAFFIC and d.step_index == 0 and not events
+def test_the_step_holds_past_its_duration_until_the_cap_and_says_so_once() -> None:
+    d = replace(canary(), next_wake_at=STARTED + DURATION)
+    d, events = at(d, STARTED + DURATION)
+    assert d.state is State.ALLOW_TRAFFIC and d.step_index == 0
+    assert events == [
+        "step 1: holding past its duration until a canary failing 5.0% would be caught "
+        "(after 13 canary requests: 20.0%), at most 300s"
+    ]
     # it looks again within a tick, and never sleeps past the cap (as long again)
     assert d.next_wake_at is not None and d.next_wake_at <= STARTED + 2 * DURATION
+    d, events = at(d, STARTED + DURATION + 10)
+    assert d.state is State.ALLOW_TRAFFIC and not events
 
 
 def test_the_judge_reaching_the_rate_while_holding_ends_the_step() -> None:
