@@ -259,7 +259,7 @@ def _step_done(d: Deployment, step: SetWeight, started: float, now: float) -> Pl
         so_far = "nothing yet" if seen is None else f"{seen:.1%}"
         message = (
             f"step {d.step_index + 1}: holding past its duration until a canary failing "
-            f"{need:.1%} would be caught (after {served}: {so_far}), at most {hold:g}s"
+            f"{need:.1%} would be caught (detectable after {served}: {so_far}), at most {hold:g}s"
         )
         ev = _event(d, now, "judge", message, {"holding": True, "until": cap})
         return Plan(_wait(d, now, cap), events=(ev,))

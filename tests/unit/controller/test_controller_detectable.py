@@ -86,7 +86,7 @@ def test_the_step_holds_past_its_duration_until_the_cap_and_says_so_once() -> No
     assert d.state is State.ALLOW_TRAFFIC and d.step_index == 0
     assert events == [
         "step 1: holding past its duration until a canary failing 5.0% would be caught "
-        "(after 13 canary requests: 20.0%), at most 300s"
+        "(detectable after 13 canary requests: 20.0%), at most 300s"
     ]
     # it looks again within a tick, and never sleeps past the cap (as long again)
     assert d.next_wake_at is not None and d.next_wake_at <= STARTED + 2 * DURATION
