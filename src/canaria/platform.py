@@ -24,7 +24,7 @@ from canaria.analysis import Metrics
 from canaria.auth import Keyring, access_key_id, ensure_token, secret_access_key
 from canaria.aws.arns import function_arn
 from canaria.aws.states import PlatformTasks, StateMachines
-from canaria.clock import Clock
+from canaria.clock import Clock, ScaledClock
 from canaria.controller.deployer import (
     Build,
     PointAlias,
@@ -324,6 +324,9 @@ class Platform:
                             ignore_alarms=ignore_alarms,
                             config_override=config,
                             judge_override=judge,
+                            time_scale=(
+                                self.clock.scale if isinstance(self.clock, ScaledClock) else 1.0
+                            ),
                         )
                         started.append(await self.controller.start(d))
             return ReleaseResult(plan, tuple(started), tuple(warnings))

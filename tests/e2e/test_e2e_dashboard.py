@@ -211,6 +211,8 @@ def test_e2e_a_faulty_version_is_rolled_back_live(canaria: Canaria, page: Page) 
     expect(page.locator("#dep-why")).to_contain_text("Stopped by")
     expect(page.locator("#lifecycle")).to_contain_text("stopped")
     expect(page.locator("#lifecycle")).to_contain_text("Stopped (rolled back)")
+    # what the judge could have caught, in words
+    expect(page.locator("#judge-note")).to_contain_text(re.compile(r"After \d+ canary requests"))
     expect(card.locator("table.aliases")).to_contain_text("v1 100%")
     row = page.locator(f'#history tr[data-deployment="{deployment_id}"]')
     expect(row).to_contain_text("Stopped (rolled back)")

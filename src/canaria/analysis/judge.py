@@ -49,6 +49,12 @@ Early promotion: a second e-process per metric
     counts throttles, which are not invocations) the counts of trials are raised to the
     event counts.
 
+Power: what it could have caught
+    The state also keeps sums over the closed intervals from which
+    ``canaria.analysis.power`` derives, from the ``errors`` e-process itself, the
+    smallest canary failure rate the judge would have rolled back given what the canary
+    has served (``Judge.detectable``). A step can require it before it ends.
+
 A decided verdict (ROLLBACK or PROMOTE) is latched in the state.
 """
 
@@ -60,6 +66,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from canaria.analysis import power as _power
 from canaria.analysis.metrics import Metrics
 from canaria.models import JudgeSettings
 
@@ -123,6 +130,8 @@ class JudgeState:
     events: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     ticks: int = 0
     decided: Verdict | None = None
+    # sums over the closed intervals for ``Judge.detectable`` (None: none yet)
+    power: _power.PowerSums | None = None
 
 
 def _logsumexp(xs: Sequence[float]) -> float:
@@ -184,6 +193,16 @@ class Judge:
             for m in METRICS
         }
 
+    def detectable(self, state: JudgeState) -> float | None:
+        """The smallest canary failure rate (errors per request) the rollback test would
+        have caught, 19 times out of 20, over the intervals seen so far; None while not
+        even a canary failing every request would have been (``canaria.analysis.power``)."""
+        sums = state.power
+        if sums is None or sums.stable == 0:
+            return None
+        p0 = min(1.0, state.events.get("errors", (0, 0))[1] / sums.stable)
+        return _power.detectable(sums, self._log_r, self._log_prior, self._log_rollback, p0)
+
     def promotion_evidence(self, state: JudgeState) -> dict[str, float]:
         return {
             m: math.exp(min(self.log_mixture(state.log_promotion[m]), _DISPLAY_LOG_CAP))
@@ -212,6 +231,7 @@ class Judge:
         c_s, s_s = counts.canary_slow, counts.stable_slow
         if min(ci, si, c_e, s_e, c_f, s_f, c_s, s_s) < 0:
             raise ValueError(f"negative counts in {counts}")
+        sums = (state.power or _power.PowerSums.empty(size)).add(self._log_r, self._rm1, ci, si)
         if not (c_e or s_e or c_f or s_f or c_s or s_s):  # nothing to learn from this tick
             new = JudgeState(
                 state.log_evidence,
@@ -219,6 +239,7 @@ class Judge:
                 state.events,
                 state.ticks + 1,
                 state.decided,
+                sums,
             )
             return new, state.decided or Verdict.CONTINUE
         promote = self.settings.early_promotion
@@ -258,7 +279,7 @@ class Judge:
                 for m in METRICS
             ):
                 decided = Verdict.PROMOTE
-        new = JudgeState(roll, prom, events, state.ticks + 1, decided)
+        new = JudgeState(roll, prom, events, state.ticks + 1, decided, sums)
         return new, decided or Verdict.CONTINUE
 
     def _promotion_steps(self, n1: int, n2: int, c: int, k: int) -> list[float]:
@@ -296,7 +317,7 @@ class Judge:
 
 def state_to_json(state: JudgeState) -> dict[str, Any]:
     """A JSON-ready dict (finite floats only) that ``state_from_json`` reads back."""
-    return {
+    out: dict[str, Any] = {
         "format": 1,
         "rollback": {m: list(v) for m, v in state.log_evidence.items()},
         "promotion": {m: list(v) for m, v in state.log_promotion.items()},
@@ -304,6 +325,9 @@ def state_to_json(state: JudgeState) -> dict[str, Any]:
         "ticks": state.ticks,
         "decided": state.decided.value if state.decided else None,
     }
+    if state.power is not None:
+        out["power"] = _power.power_to_json(state.power)
+    return out
 
 
 def state_from_json(raw: Mapping[str, Any]) -> JudgeState:
@@ -319,7 +343,10 @@ def state_from_json(raw: Mapping[str, Any]) -> JudgeState:
         raise ValueError(f"malformed judge state: {e}") from None
     if set(roll) != set(METRICS) or set(prom) != set(METRICS):
         raise ValueError(f"judge state must hold the metrics {METRICS}")
-    return JudgeState(roll, prom, events, ticks, decided)
+    sums = None
+    if raw.get("power") is not None:  # absent in states written before the power sums
+        sums = _power.power_from_json(raw["power"], len(next(iter(roll.values()))))
+    return JudgeState(roll, prom, events, ticks, decided, sums)
 
 
 # ---- from metrics to counts ------------------------------------------------------------

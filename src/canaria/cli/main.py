@@ -243,6 +243,13 @@ def deploy(
         float | None,
         typer.Option(help="a request is slow above the stable p99 plus this (ms, default 1)"),
     ] = None,
+    min_detectable: Annotated[
+        float | None,
+        typer.Option(help="a step ends only once a canary failing this % would be caught"),
+    ] = None,
+    undetectable: Annotated[
+        str | None, typer.Option(help="when a step's hold runs out first: fail or promote")
+    ] = None,
     parameter_overrides: ParamsOpt = None,
     config_env: ConfigEnvOpt = None,
     as_json: JsonOpt = False,
@@ -262,6 +269,12 @@ def deploy(
         if not 0 <= slow_tolerance_ms < MAX_SLOW_TOLERANCE_MS:
             fail(f"--slow-tolerance-ms must be milliseconds >= 0, got {slow_tolerance_ms}")
         judge["slow_tolerance_ms"] = slow_tolerance_ms
+    if min_detectable is not None:
+        if not 0 < min_detectable <= 100:
+            fail(f"--min-detectable must be a percentage in (0, 100], got {min_detectable}")
+        judge["min_detectable"] = min_detectable / 100
+    if undetectable is not None:
+        judge["undetectable"] = undetectable  # the control API checks it
     client = Client()
     body = {
         "template": str(Path(template).resolve()),
@@ -327,6 +340,8 @@ def follow(client: Client, deployment_id: str, as_json: bool) -> dict[str, Any]:
         typer.echo(json.dumps(d))
     else:
         typer.echo(summary)
+        if line := render.detectable_line(d):
+            typer.echo(line)
     return d  # type: ignore[no-any-return]
 
 

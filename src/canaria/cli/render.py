@@ -111,7 +111,29 @@ def _judge_line(d: dict[str, Any]) -> str:
     if not ev:
         return ""
     parts = ", ".join(f"{k} {v:.3g}" for k, v in ev.items())
-    return f"\njudge evidence: {parts} (threshold {j.get('threshold', 0):.3g})"
+    return f"\njudge evidence: {parts} (threshold {j.get('threshold', 0):.3g})\n" + detectable_line(
+        d
+    )
+
+
+def detectable_line(d: dict[str, Any]) -> str:
+    """What the judge could have caught, in words: "" when the judge did not look."""
+    j = d.get("judge") or {}
+    if not j.get("enabled", True) or "canary_requests" not in j or not j.get("evidence"):
+        return ""
+    n = j.get("canary_requests", 0)
+    need = j.get("min_detectable")
+    required = f" (required: {need:.1%})" if need else ""
+    rate = j.get("detectable")
+    if rate is None:
+        return (
+            f"judge: after {n} canary requests, not even a canary failing every request "
+            f"would have been caught{required}"
+        )
+    return (
+        f"judge: after {n} canary requests, a canary failing {rate:.1%} of its requests "
+        f"or more would have been caught{required}"
+    )
 
 
 def _hooks_line(d: dict[str, Any]) -> str:

@@ -91,6 +91,23 @@ def parse_duration(value: Any, where: str) -> float:
     return float(m.group(1)) * scale
 
 
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def parse_rate(value: Any, where: str, key: str = "min_detectable") -> float:
+    """``"5%"`` or ``5`` (a percentage, as step weights are) → 0.05; in (0, 100] %."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        pct = float(value)
+    else:
+        m = _RATE.match(str(value))
+        pct = float(m.group(1)) if m else math.nan
+    if not 0 < pct <= 100:
+        raise InvalidRequest(
+            f"{where}: {key} {value!r} (allowed: a failure rate in (0, 100] %, e.g. '5%')"
+        )
+    return pct / 100
+
+
 def parse_step_list(raw: Any, where: str) -> tuple[Step, ...]:
     """canaria step lists, e.g. ``[{weight: 1, duration: 2m}, {gate: manual}, {weight: 100}]``.
 
@@ -102,6 +119,8 @@ def parse_step_list(raw: Any, where: str) -> tuple[Step, ...]:
     (long jobs: see ``canaria.controller.signals``). A gate that has not passed within
     ``timeout`` of its start fails the deployment; the default is no limit for
     ``response`` and one hour for ``reported``. A final 100 % step is added when missing.
+    A weighted step may add ``min_detectable: 5%``: it then ends only once the judge
+    would have caught a canary failing 5 % of its requests (see ``JudgeSettings``).
     """
     if not isinstance(raw, list | tuple) or not raw:
         raise InvalidRequest(f"{where}: steps must be a non-empty list")
@@ -112,14 +131,21 @@ def parse_step_list(raw: Any, where: str) -> tuple[Step, ...]:
         if not isinstance(entry, Mapping):
             raise InvalidRequest(f"{at}: must be a mapping (allowed: weight, gate, requests)")
         keys = set(entry)
-        if "weight" in keys and keys <= {"weight", "duration"}:
+        if "weight" in keys and keys <= {"weight", "duration", "min_detectable"}:
             pct = entry["weight"]
             if not isinstance(pct, int | float) or isinstance(pct, bool) or not 0 < pct <= 100:
                 raise InvalidRequest(f"{at}: weight {pct!r} (allowed: a percentage in (0, 100])")
             if pct / 100 < last_weight:
                 raise InvalidRequest(f"{at}: weight {pct}% is below the previous step's")
             last_weight = pct / 100
-            steps.append(SetWeight(pct / 100, parse_duration(entry.get("duration", 0), at)))
+            need = entry.get("min_detectable")
+            steps.append(
+                SetWeight(
+                    pct / 100,
+                    parse_duration(entry.get("duration", 0), at),
+                    None if need is None else parse_rate(need, at),
+                )
+            )
         elif keys == {"gate"} and entry["gate"] == "manual":
             steps.append(ManualGate())
         elif "requests" in keys and keys <= {"requests", "completion", "timeout"}:
@@ -139,7 +165,8 @@ def parse_step_list(raw: Any, where: str) -> tuple[Step, ...]:
             steps.append(RequestGate(n, completion, timeout))
         else:
             raise InvalidRequest(
-                f"{at}: {dict(entry)!r} (allowed: {{weight, duration}}, {{gate: manual}}, "
+                f"{at}: {dict(entry)!r} (allowed: {{weight, duration, min_detectable}}, "
+                "{gate: manual}, "
                 "{requests: N, completion: response | reported, timeout: T})"
             )
     final = steps[-1]

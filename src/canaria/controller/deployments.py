@@ -13,9 +13,11 @@ from canaria.controller.configs import steps_for
 from canaria.errors import InvalidRequest
 from canaria.models import (
     MAX_SLOW_TOLERANCE_MS,
+    REHEARSAL_MIN_DETECTABLE,
     DeploymentConfigSpec,
     DeploymentPreference,
     JudgeSettings,
+    Undetectable,
 )
 from canaria.models.deployment import (
     Deployment,
@@ -64,10 +66,30 @@ def judge_override(raw: object) -> dict[str, Any]:
                     out[key] = number
                 else:
                     problems.append(f"judge.{key} must be {allowed}, got {value!r}")
+            case "min_detectable" | "max_hold_s":
+                ok = isinstance(value, int | float) and not isinstance(value, bool)
+                number = float(value) if ok else math.nan
+                if (key == "min_detectable" and ok and 0 < number <= 1) or (
+                    key == "max_hold_s" and ok and 0 <= number < math.inf
+                ):
+                    out[key] = number
+                else:
+                    allowed = (
+                        "a rate in (0, 1], e.g. 0.05"
+                        if key == "min_detectable"
+                        else ("seconds >= 0")
+                    )
+                    problems.append(f"judge.{key} must be {allowed}, got {value!r}")
+            case "undetectable":
+                if value in tuple(Undetectable):
+                    out[key] = Undetectable(value)
+                else:
+                    problems.append(f"judge.undetectable must be fail or promote, got {value!r}")
             case _:
                 problems.append(
-                    f"judge.{key} is not a judge setting (allowed: "
-                    "enabled, alpha, early_promotion, delta, slow_tolerance_ms)"
+                    f"judge.{key} is not a judge setting (allowed: enabled, alpha, "
+                    "early_promotion, delta, slow_tolerance_ms, min_detectable, max_hold_s, "
+                    "undetectable)"
                 )
     if problems:
         raise ValueError("; ".join(problems))
@@ -85,10 +107,18 @@ def new_deployment(
     config_override: str | None = None,
     steps_override: Sequence[Step] | None = None,
     judge_override: Mapping[str, Any] | None = None,
+    time_scale: float = 1.0,
 ) -> Deployment:
+    """``time_scale`` > 1: a rehearsal (``--time-scale``): unless the user set one, the
+    judge requires ``REHEARSAL_MIN_DETECTABLE``, and steps hold up to their duration in
+    wall time (``JudgeSettings.rehearsal_scale``)."""
     config_name = config_override or preference.type
     steps = tuple(steps_override) if steps_override else steps_for(config_name, custom_configs)
     settings = replace(preference.judge, **dict(judge_override or {}))
+    if time_scale > 1:
+        settings = replace(settings, rehearsal_scale=time_scale)
+        if settings.min_detectable is None:
+            settings = replace(settings, min_detectable=REHEARSAL_MIN_DETECTABLE)
     return Deployment(
         id=new_deployment_id(),
         application=application,

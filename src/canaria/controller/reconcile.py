@@ -22,7 +22,7 @@ from canaria.controller.plan import (
     Verdict,
 )
 from canaria.controller.transitions import transition
-from canaria.models import Alias
+from canaria.models import Alias, Undetectable
 from canaria.models.deployment import (
     Deployment,
     DeploymentEvent,
@@ -163,7 +163,7 @@ def _allow_traffic(d: Deployment, obs: Observation) -> Plan:
     match step:
         case SetWeight(weight=w, duration_s=duration):
             if w >= 1.0 or now >= started + duration:
-                return _enter_step(d, d.step_index + 1, obs, State.ALLOW_TRAFFIC, "step complete")
+                return _step_done(d, step, started, obs)
             return Plan(_wait(d, now, started + duration))
         case ManualGate():
             return Plan(_wait(d, now, None))
@@ -232,6 +232,53 @@ def _after_allow_traffic(d: Deployment, obs: Observation) -> Plan:
 # ---- helpers ------------------------------------------------------------------------
 
 
+def _step_done(d: Deployment, step: SetWeight, started: float, obs: Observation) -> Plan:
+    """A weighted step's duration is over: go on, unless it requires a detectable failure
+    rate the judge has not reached yet; then hold, at most ``max_hold_s`` (default: the
+    step's duration again; in a rehearsal, until the step has lasted its duration in wall
+    time), and at the cap do what ``undetectable`` says."""
+    now = obs.now
+    settings = d.judge.settings
+    need = step.min_detectable if step.min_detectable is not None else settings.min_detectable
+    progress = d.judge.progress
+    seen = progress.detectable
+    if need is None or step.weight >= 1.0 or not settings.enabled:
+        return _enter_step(d, d.step_index + 1, obs, State.ALLOW_TRAFFIC, "step complete")
+    served = f"{progress.canary_requests} canary requests"
+    if seen is not None and seen <= need:
+        why = f"step complete; {seen:.1%} failing was detectable after {served}"
+        return _enter_step(d, d.step_index + 1, obs, State.ALLOW_TRAFFIC, why)
+    hold = settings.max_hold_s
+    if hold is None:
+        hold = step.duration_s * max(1.0, settings.rehearsal_scale - 1.0)
+    cap = started + step.duration_s + hold
+    if now < cap:
+        end = started + step.duration_s
+        if d.next_wake_at is not None and d.next_wake_at > end:
+            return Plan(_wait(d, now, cap))  # holding already: said so when it began
+        so_far = "nothing yet" if seen is None else f"{seen:.1%}"
+        message = (
+            f"step {d.step_index + 1}: holding past its duration until a canary failing "
+            f"{need:.1%} would be caught (detectable after {served}: {so_far}), at most {hold:g}s"
+        )
+        ev = _event(d, now, "judge", message, {"holding": True, "until": cap})
+        return Plan(_wait(d, now, cap), events=(ev,))
+    could = "no failure rate" if seen is None else f"only {seen:.1%} failing"
+    why = (
+        f"the judge could not judge this release: after {served} {could} was detectable, "
+        f"{need:.1%} required (held {hold:g}s past the step)"
+    )
+    match settings.undetectable:
+        case Undetectable.FAIL:
+            return _stop(d, now, why, "judge:inconclusive", rollback=True, failed=True)
+        case Undetectable.PROMOTE:
+            warn = _event(d, now, "judge", f"warning: {why}; promoting anyway", {"warning": True})
+            plan = _enter_step(d, d.step_index + 1, obs, State.ALLOW_TRAFFIC, "step complete")
+            return replace(plan, events=(warn, *plan.events))
+        case _:
+            assert_never(settings.undetectable)
+
+
 def _enter_step(d: Deployment, index: int, obs: Observation, state: State, reason: str) -> Plan:
     """Apply step ``index``; past the last step, move on to AfterAllowTraffic."""
     now = obs.now
@@ -293,6 +340,8 @@ def _stop(
     code = ErrorCode.DEPLOYMENT_STOPPED if by.startswith("user") else ErrorCode.ALARM_ACTIVE
     if by in ("judge", "request_gate"):
         code = ErrorCode.JUDGE_ROLLBACK if by == "judge" else ErrorCode.REQUEST_GATE_FAILURE
+    if by == "judge:inconclusive":
+        code = ErrorCode.JUDGE_INCONCLUSIVE
     new, ev = transition(
         d, to, now, reason=reason, error_code=code, stopped_by=by, rolled_back=rollback
     )

@@ -29,6 +29,7 @@ from canaria.clock import Clock
 from canaria.controller.deployments import rollback_deployment
 from canaria.controller.plan import Command, GateProgress, InvokeHook, Notify, Observation, Verdict
 from canaria.controller.reconcile import reconcile
+from canaria.controller.signals import detectable_events
 from canaria.errors import Conflict
 from canaria.models import Alias
 from canaria.models.deployment import (
@@ -175,7 +176,10 @@ class Controller:
         judge_events: tuple[DeploymentEvent, ...] = ()
         if d.state is State.ALLOW_TRAFFIC and d.judge.settings.enabled:
             progress, verdict, reason = self.signals.judge(d, now)
-            judge_events = evidence_events(d, progress, now)
+            judge_events = (
+                *evidence_events(d, progress, now),
+                *detectable_events(d, progress, now),
+            )
             d = replace(d, judge=replace(d.judge, progress=progress))
         obs = Observation(
             now=now,

@@ -150,6 +150,9 @@ class LocalSignals:
         evidence: dict[str, dict[str, float]] = {}
         verdict, reason = Verdict.CONTINUE, ""
         promote_all = True
+        # the worst over the targets: None (not even 100 % detectable) beats any rate
+        detectable: float | None = 0.0
+        canary_requests: int | None = None
         for t in d.targets:
             if t.from_version is None:
                 continue
@@ -175,6 +178,10 @@ class LocalSignals:
                     since[t.function] = end
             states[t.function] = judge.state_to_json(state)
             evidence[t.function] = j.evidence(state)
+            rate = j.detectable(state)
+            detectable = None if rate is None or detectable is None else max(detectable, rate)
+            served = state.power.canary if state.power else 0
+            canary_requests = served if canary_requests is None else min(canary_requests, served)
             if v is judge.Verdict.ROLLBACK and verdict is not Verdict.ROLLBACK:
                 metric = max(evidence[t.function], key=lambda k: evidence[t.function][k])
                 verdict = Verdict.ROLLBACK
@@ -186,7 +193,14 @@ class LocalSignals:
         if verdict is Verdict.CONTINUE and promote_all and settings.early_promotion and evidence:
             verdict, reason = Verdict.PROMOTE, "the new version is no worse (early promotion)"
         flat = {m: max(e[m] for e in evidence.values()) for m in next(iter(evidence.values()), {})}
-        body = JudgeProgress(states, since, flat, j.threshold())
+        body = JudgeProgress(
+            states,
+            since,
+            flat,
+            j.threshold(),
+            detectable if evidence else None,
+            canary_requests or 0,
+        )
         if flat:
             history = self.evidence_history.setdefault(d.id, deque(maxlen=EVIDENCE_POINTS))
             history.append((now, flat))
@@ -283,3 +297,26 @@ class LocalSignals:
                 }
             out[t.function] = per
         return {"since": start, "versions": out}
+
+
+DETECTABLE_MILESTONES = (1.0, 0.5, 0.25, 0.1, 0.05, 0.02, 0.01, 0.005, 0.001)
+
+
+def detectable_events(
+    d: Deployment, progress: JudgeProgress, now: float
+) -> tuple[DeploymentEvent, ...]:
+    """A ``judge`` event each time the smallest detectable canary failure rate first
+    falls to another milestone (100 %, 50 %, 25 %, 10 %, 5 %, ...)."""
+    before, after = d.judge.progress.detectable, progress.detectable
+    if after is None:
+        return ()
+    old = math.inf if before is None else before
+    passed = [m for m in DETECTABLE_MILESTONES if after <= m < old]
+    if not passed:
+        return ()
+    message = (
+        f"judge: after {progress.canary_requests} canary requests, a canary failing "
+        f"{after:.1%} of its requests or more would have been caught"
+    )
+    data = {"detectable": after, "canary_requests": progress.canary_requests}
+    return (DeploymentEvent(d.id, now, "judge", message, data),)

@@ -151,6 +151,11 @@ class StateCollector(Collector):
         evidence = GaugeMetricFamily(
             "canaria_judge_evidence", "Judge e-value per metric", labels=["deployment", "metric"]
         )
+        detectable = GaugeMetricFamily(
+            "canaria_judge_detectable_rate",
+            "Smallest canary failure rate the judge would have caught so far",
+            labels=["deployment"],
+        )
         threshold = GaugeMetricFamily(
             "canaria_judge_threshold", "Judge rollback threshold", labels=["deployment"]
         )
@@ -161,10 +166,14 @@ class StateCollector(Collector):
                 evidence.add_metric([d.id, metric], float(value))
             if d.judge.progress.threshold is not None:
                 threshold.add_metric([d.id], d.judge.progress.threshold)
+            if d.judge.progress.evidence:  # 1.0 also when not even 100 % is detectable yet
+                rate = d.judge.progress.detectable
+                detectable.add_metric([d.id], 1.0 if rate is None else rate)
         yield phase
         yield dweight
         yield evidence
         yield threshold
+        yield detectable
         alarms = GaugeMetricFamily(
             "canaria_alarm_state", "1 when the alarm is in ALARM", labels=["alarm"]
         )

@@ -2,6 +2,7 @@
 
 from canaria.models.app import (
     MAX_SLOW_TOLERANCE_MS,
+    REHEARSAL_MIN_DETECTABLE,
     AlarmSpec,
     ApiSpec,
     Application,
@@ -15,6 +16,7 @@ from canaria.models.app import (
     StateMachineSpec,
     TableSpec,
     TriggerConfig,
+    Undetectable,
 )
 from canaria.models.runtime import Alias, InvokeResult, Version
 from canaria.models.services import (
@@ -37,6 +39,7 @@ from canaria.models.services import (
 
 __all__ = [
     "MAX_SLOW_TOLERANCE_MS",
+    "REHEARSAL_MIN_DETECTABLE",
     "AlarmSpec",
     "Alias",
     "ApiSpec",
@@ -67,5 +70,6 @@ __all__ = [
     "TableSpec",
     "TopicSpec",
     "TriggerConfig",
+    "Undetectable",
     "Version",
 ]

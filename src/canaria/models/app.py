@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -35,6 +36,19 @@ class TriggerConfig:
 MAX_SLOW_TOLERANCE_MS = 3_600_000.0
 
 
+class Undetectable(enum.StrEnum):
+    """What a step that requires a detectable failure rate does when its hold runs out
+    before the canary has served enough to detect it."""
+
+    FAIL = "fail"  # fail the deployment and roll back: the release could not be judged
+    PROMOTE = "promote"  # go on, with a warning in the events
+
+
+# under --time-scale, a deployment with no requirement of its own needs this (rehearsals
+# compress the schedule, not the traffic: they must not promote a release unjudged)
+REHEARSAL_MIN_DETECTABLE = 0.1
+
+
 @dataclass(frozen=True)
 class JudgeSettings:
     enabled: bool = True
@@ -44,6 +58,16 @@ class JudgeSettings:
     # a warm request is "slow" above the stable version's p99 plus this much: a canary a
     # few microseconds slower is a real difference but never a reason to roll back
     slow_tolerance_ms: float = 1.0
+    # a weighted step ends only once the judge would have caught a canary failing this
+    # share of its requests (None: no requirement); it holds at most ``max_hold_s``
+    # (None: as long again as the step's duration), then does what ``undetectable`` says
+    min_detectable: float | None = None
+    max_hold_s: float | None = None
+    undetectable: Undetectable = Undetectable.FAIL
+    # the clock's speed when the deployment started (``--time-scale``; 1: real time). A
+    # rehearsal's step holds by default until it has lasted its duration in wall time:
+    # as much traffic as the step would have seen in production, no more
+    rehearsal_scale: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,8 @@ class SetWeight:
 
     weight: float  # in (0, 1]; 1.0 is the final shift
     duration_s: float = 0.0
+    # the step's own detectable-rate requirement (overrides the judge's ``min_detectable``)
+    min_detectable: float | None = None
     kind: Literal["set_weight"] = "set_weight"
 
 
@@ -103,6 +105,8 @@ class ErrorCode(enum.StrEnum):
     ALARM_ACTIVE = "ALARM_ACTIVE"
     DEPLOYMENT_STOPPED = "DEPLOYMENT_STOPPED"
     JUDGE_ROLLBACK = "JUDGE_ROLLBACK"  # canaria's own: the judge rolled the canary back
+    # canaria's own: the canary served too little for the judge to detect the required rate
+    JUDGE_INCONCLUSIVE = "JUDGE_INCONCLUSIVE"
     REQUEST_GATE_FAILURE = "REQUEST_GATE_FAILURE"  # canaria's own: a request gate failed
 
 
@@ -149,6 +153,10 @@ class JudgeProgress:
     # per metric (errors, timeouts, slow): the largest e-value over the targets
     evidence: Mapping[str, float] = field(default_factory=dict)
     threshold: float | None = None  # evidence at which the judge rolls back (M / alpha)
+    # the smallest canary failure rate the judge would have caught so far (the worst over
+    # the targets; None: not even 100 %), and the canary requests it has judged
+    detectable: float | None = None
+    canary_requests: int = 0
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any, assert_never
 
 import orjson
 
-from canaria.models import FunctionConfig, JudgeSettings
+from canaria.models import FunctionConfig, JudgeSettings, Undetectable
 from canaria.models.deployment import (
     Deployment,
     DeploymentJudge,
@@ -37,7 +37,12 @@ def step_to_dict(step: Step) -> dict[str, Any]:
 def step_from_dict(raw: dict[str, Any]) -> Step:
     kind = raw.get("kind")
     if kind == "set_weight":
-        return SetWeight(weight=float(raw["weight"]), duration_s=float(raw.get("duration_s", 0)))
+        need = raw.get("min_detectable")  # absent in rows written before the requirement
+        return SetWeight(
+            weight=float(raw["weight"]),
+            duration_s=float(raw.get("duration_s", 0)),
+            min_detectable=None if need is None else float(need),
+        )
     if kind == "manual_gate":
         return ManualGate()
     if kind == "request_gate":
@@ -67,10 +72,12 @@ def config_from_json(text: str) -> FunctionConfig:
 def judge_to_dict(j: DeploymentJudge) -> dict[str, Any]:
     """Settings and progress in one flat object (the shape rows have always had)."""
     out: dict[str, Any] = asdict(j.settings)
+    out["undetectable"] = j.settings.undetectable.value
     p = j.progress
     out.update(state=dict(p.states), since=dict(p.since), evidence=dict(p.evidence))
     if p.threshold is not None:
         out["threshold"] = p.threshold
+    out.update(detectable=p.detectable, canary_requests=p.canary_requests)
     return out
 
 
@@ -82,15 +89,26 @@ def judge_from_dict(raw: dict[str, Any]) -> DeploymentJudge:
         early_promotion=bool(raw.get("early_promotion", defaults.early_promotion)),
         delta=float(raw.get("delta", defaults.delta)),
         slow_tolerance_ms=float(raw.get("slow_tolerance_ms", defaults.slow_tolerance_ms)),
+        min_detectable=_optional_float(raw.get("min_detectable")),
+        max_hold_s=_optional_float(raw.get("max_hold_s")),
+        undetectable=Undetectable(raw.get("undetectable", defaults.undetectable.value)),
+        rehearsal_scale=float(raw.get("rehearsal_scale", defaults.rehearsal_scale)),
     )
     threshold = raw.get("threshold")
+    detectable = raw.get("detectable")
     progress = JudgeProgress(
         states=dict(raw.get("state") or {}),
         since={k: float(v) for k, v in (raw.get("since") or {}).items()},
         evidence={k: float(v) for k, v in (raw.get("evidence") or {}).items()},
         threshold=None if threshold is None else float(threshold),
+        detectable=None if detectable is None else float(detectable),
+        canary_requests=int(raw.get("canary_requests", 0)),
     )
     return DeploymentJudge(settings, progress)
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def deployment_to_json(d: Deployment) -> str:
@@ -118,8 +136,9 @@ def deployment_from_json(text: str) -> Deployment:
 
 def step_label(step: Step) -> str:
     match step:
-        case SetWeight(weight=w, duration_s=d):
-            return f"{w * 100:g}% for {d:g}s" if d else f"{w * 100:g}%"
+        case SetWeight(weight=w, duration_s=d, min_detectable=need):
+            label = f"{w * 100:g}% for {d:g}s" if d else f"{w * 100:g}%"
+            return label + (f", until {need * 100:g}% is detectable" if need else "")
         case ManualGate():
             return "manual gate"
         case RequestGate(count=n, completion=completion, timeout_s=timeout):

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from canaria.aws.arns import parse_function
-from canaria.controller.configs import PREDEFINED, PREFIX
+from canaria.controller.configs import PREDEFINED, PREFIX, parse_duration, parse_rate
 from canaria.errors import InvalidRequest
 from canaria.models import (
     MAX_SLOW_TOLERANCE_MS,
@@ -15,6 +15,7 @@ from canaria.models import (
     DeploymentPreference,
     JudgeSettings,
     TriggerConfig,
+    Undetectable,
 )
 from canaria.template.context import Context
 from canaria.template.index import ALARM, FUNCTION, Entry
@@ -50,7 +51,16 @@ TRIGGER_EVENTS = (
     "InstanceFailure",
     "InstanceReady",
 )
-JUDGE_KEYS = ("enabled", "alpha", "early_promotion", "delta", "slow_tolerance_ms")
+JUDGE_KEYS = (
+    "enabled",
+    "alpha",
+    "early_promotion",
+    "delta",
+    "slow_tolerance_ms",
+    "min_detectable",
+    "max_hold",
+    "undetectable",
+)
 
 
 def deployment_preference(
@@ -223,4 +233,31 @@ def judge_settings(entry: Entry) -> JudgeSettings:
                 allowed="a number of milliseconds >= 0, e.g. 1 or 50",
             )
         values["slow_tolerance_ms"] = tolerance
+    values.update(_detectable_settings(judge, jat))
     return JudgeSettings(**values)
+
+
+def _detectable_settings(judge: Mapping[str, Any], jat: Where) -> dict[str, Any]:
+    """``min_detectable: 5%``, ``max_hold: 10m``, ``undetectable: fail | promote``."""
+    values: dict[str, Any] = {}
+    checks = (
+        ("min_detectable", parse_rate, "a failure rate in (0, 100] %, e.g. '5%'"),
+        ("max_hold", parse_duration, "seconds or '30s', '10m', '1h'"),
+    )
+    for key, parse, allowed in checks:
+        if key in judge:
+            try:
+                values["max_hold_s" if key == "max_hold" else key] = parse(judge[key], key)
+            except InvalidRequest:
+                raise jat.key(judge, key).error(
+                    f"{key} {judge[key]!r} is not valid", allowed=allowed
+                ) from None
+    if "undetectable" in judge:
+        at = jat.key(judge, "undetectable")
+        raw = as_str(judge["undetectable"], at)
+        if raw not in tuple(Undetectable):
+            raise at.error(
+                f"undetectable {raw!r} is not an outcome", allowed=[u.value for u in Undetectable]
+            )
+        values["undetectable"] = Undetectable(raw)
+    return values

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from canaria.models import JudgeSettings
+import orjson
+
+from canaria.models import JudgeSettings, Undetectable
 from canaria.models.deployment import DeploymentJudge, ErrorCode, JudgeProgress
 from canaria.store.codec import judge_from_dict, judge_to_dict
 
@@ -29,7 +31,28 @@ def test_a_row_written_before_the_judge_was_typed_reads_the_same() -> None:
             threshold=60.0,
         ),
     )
-    assert judge_to_dict(judge) == {**old, "slow_tolerance_ms": 2.0, "threshold": 60.0}
+    # written back with the settings and progress added since, at their defaults
+    assert judge_to_dict(judge) == {
+        **old,
+        "slow_tolerance_ms": 2.0,
+        "threshold": 60.0,
+        "min_detectable": None,
+        "max_hold_s": None,
+        "undetectable": "fail",
+        "rehearsal_scale": 1.0,
+        "detectable": None,
+        "canary_requests": 0,
+    }
+
+
+def test_the_detectable_rate_and_its_requirement_round_trip() -> None:
+    judge = DeploymentJudge(
+        JudgeSettings(min_detectable=0.05, max_hold_s=600.0, undetectable=Undetectable.PROMOTE),
+        JudgeProgress(
+            evidence={"errors": 2.0}, threshold=300.0, detectable=0.2, canary_requests=40
+        ),
+    )
+    assert judge_from_dict(orjson.loads(orjson.dumps(judge_to_dict(judge)))) == judge
 
 
 def test_a_judge_that_never_looked_has_no_threshold_and_defaults() -> None:

@@ -211,13 +211,21 @@ function renderLifecycle(d) {
   ]));
 }
 
+function detectableText(j) {
+  const n = j.canary_requests || 0;
+  const need = j.min_detectable ? ` (required: ${pct(j.min_detectable)})` : "";
+  if (j.detectable === null || j.detectable === undefined)
+    return `After ${n} canary requests, not even a canary failing every request would have been caught yet${need}.`;
+  return `After ${n} canary requests, a canary failing ${pct(j.detectable)} of its requests or more would have been caught${need}.`;
+}
+
 function renderJudge(d) {
   const j = d.judge || {};
   const note = $("#judge-note");
   const evidence = j.evidence || {};
   if (j.enabled === false) note.textContent = "The judge is switched off for this deployment: alarms only.";
   else if (!Object.keys(evidence).length) note.textContent = "Waiting for traffic on both versions.";
-  else note.textContent = `Roll back when a metric's evidence reaches ${Number(j.threshold).toFixed(0)} (α = ${j.alpha ?? 0.01}).`;
+  else note.textContent = `Roll back when a metric's evidence reaches ${Number(j.threshold).toFixed(0)} (α = ${j.alpha ?? 0.01}). ` + detectableText(j);
   fill($("#judge tbody"), Object.entries(evidence).sort().map(([m, e]) => {
     const frac = j.threshold ? Math.min(1, Math.log(Math.max(e, 1)) / Math.log(j.threshold)) : 0;
     return [m, e === null ? "∞" : Number(e).toPrecision(3), j.threshold ? Number(j.threshold).toFixed(0) : "",
