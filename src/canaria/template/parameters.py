@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import regex
+
 from canaria.errors import TemplateError
 from canaria.template.nodes import LineMap, Problems, Where, as_float, as_map, as_str, check_keys
 
@@ -232,12 +234,15 @@ def _constraint(spec: LineMap, at: Where, key: str) -> float | None:
     return as_float(spec[key], at.key(spec, key))
 
 
-def _pattern(spec: LineMap, at: Where) -> re.Pattern[str]:
+def _pattern(spec: LineMap, at: Where) -> regex.Pattern[str]:
+    """CloudFormation reads AllowedPattern as a Java regular expression: ``regex`` knows
+    what Java has and ``re`` lacks (``\\p{L}`` and the other Unicode classes, possessive
+    quantifiers, atomic groups)."""
     pat = at.key(spec, "AllowedPattern")
     text = as_str(spec["AllowedPattern"], pat)
     try:
-        return re.compile(text)
-    except re.error as exc:
+        return regex.compile(text)
+    except regex.error as exc:
         raise pat.error(
             f"AllowedPattern {text!r} is not a regular expression: {exc}",
             allowed="a Java-style regular expression, e.g. [a-z]+",

@@ -126,6 +126,22 @@ def test_allowed_pattern(tmp_path: Path) -> None:
     assert "lower-case letters only" in err.message and err.allowed == "[a-z]+"
 
 
+def test_allowed_pattern_is_read_as_java_reads_it(tmp_path: Path) -> None:
+    """CloudFormation's patterns are Java regular expressions: Unicode classes such as
+    \\p{L} (which Python's ``re`` refuses) are checked, not refused."""
+    params = """\
+Parameters:
+  Owner:
+    Type: String
+    Default: Zoë
+    AllowedPattern: "^\\\\p{L}+$"
+"""
+    path = write(tmp_path, params + resources(function()))
+    load(str(path))  # the default matches
+    err = fails(path, overrides={"Owner": "Zoë1"})
+    assert "Owner" in err.message and err.allowed == "^\\p{L}+$"
+
+
 def test_unknown_override(tmp_path: Path) -> None:
     err = fails(write(tmp_path, PARAMS + resources(FN)), overrides={"Stagee": "dev"})
     assert "Stagee" in err.message
