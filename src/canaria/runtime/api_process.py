@@ -92,19 +92,7 @@ class ApiProcess(WorkerProcess):
             self._fds[fd] = (stream, bytearray())
             loop.add_reader(fd, self._readable, fd)
         self._waiter = asyncio.ensure_future(self._wait_exit())
-        self.deadline = time.monotonic() + timeout_s
-        ready = await self._ready
-        self.init_ms = (time.perf_counter() - started) * 1000.0
-        inv = self.current
-        if inv is not None:
-            inv.initialised = True
-        if ready is None:  # exited or was killed during init
-            assert inv is not None
-            return await inv.future
-        if ready.get("error") is not None:
-            self.init_error = dict(ready["error"])
-            return Reply(ReplyKind.ERROR, orjson.dumps(self.init_error), duration_ms=0.0)
-        return None
+        return await self._initialised(timeout_s, started)
 
     def usable(self) -> bool:
         """Whether an idle environment can take a request: its process has not exited

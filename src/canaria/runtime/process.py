@@ -202,7 +202,13 @@ class WorkerProcess:
         for stream, name in ((self.proc.stdout, "stdout"), (self.proc.stderr, "stderr")):
             if stream is not None:
                 self._pumps.append(asyncio.ensure_future(self._pump(stream, name)))
+        return await self._initialised(timeout_s, started)
+
+    async def _initialised(self, timeout_s: float, started: float) -> Reply | None:
+        """Wait (within ``timeout_s``) for the environment to say it is ready, or to die:
+        None when ready, else the reply its first request gets (an init error, or the exit)."""
         self.deadline = time.monotonic() + timeout_s
+        assert self._ready is not None
         ready = await self._ready
         self.init_ms = (time.perf_counter() - started) * 1000.0
         inv = self.current
