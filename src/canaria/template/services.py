@@ -326,19 +326,31 @@ def _bucket(ctx: Context, entry: Entry) -> BucketSpec:
     return BucketSpec(entry.logical_id, name, versioning, tags_of(ctx, entry))
 
 
-def _queue(ctx: Context, entry: Entry) -> QueueSpec:
-    check_keys(entry.props, entry.props_at, QUEUE_KEYS)
-    fifo = ctx.get(entry, "FifoQueue")
-    is_fifo = fifo is not NO_VALUE and as_bool(fifo, ctx.at(entry, "FifoQueue"))
+def _fifo_name(
+    ctx: Context, entry: Entry, kind: str, pattern: re.Pattern[str], allowed: str
+) -> tuple[str, bool]:
+    """A queue's or topic's name (``<kind>Name`` or the generated one) and whether it is
+    FIFO (``Fifo<kind>``): a FIFO name must end in ``.fifo``, and the rest match
+    ``pattern``."""
+    fifo = ctx.get(entry, f"Fifo{kind}")
+    is_fifo = fifo is not NO_VALUE and as_bool(fifo, ctx.at(entry, f"Fifo{kind}"))
     name = ctx.index.name_of(entry.logical_id)
     stem = name.removesuffix(".fifo") if is_fifo else name
-    if not _QUEUE_NAME.match(stem) or (is_fifo and not name.endswith(".fifo")):
-        where = ctx.at(entry, "QueueName") if "QueueName" in entry.props else entry.props_at
+    if not pattern.match(stem) or (is_fifo and not name.endswith(".fifo")):
+        key = f"{kind}Name"
+        where = ctx.at(entry, key) if key in entry.props else entry.props_at
         raise where.error(
-            f"{name!r} is not a valid {'FIFO ' if is_fifo else ''}queue name",
-            allowed="up to 80 letters, digits, hyphens and underscores"
-            + (", ending in .fifo" if is_fifo else ""),
+            f"{name!r} is not a valid {'FIFO ' if is_fifo else ''}{kind.lower()} name",
+            allowed=allowed + (", ending in .fifo" if is_fifo else ""),
         )
+    return name, is_fifo
+
+
+def _queue(ctx: Context, entry: Entry) -> QueueSpec:
+    check_keys(entry.props, entry.props_at, QUEUE_KEYS)
+    name, is_fifo = _fifo_name(
+        ctx, entry, "Queue", _QUEUE_NAME, "up to 80 letters, digits, hyphens and underscores"
+    )
     attributes = _attributes(ctx, entry, QUEUE_ATTRIBUTES)
     if not is_fifo:
         attributes.pop("FifoQueue", None)  # SQS refuses FifoQueue=false on a standard queue
@@ -369,17 +381,9 @@ def _check_redrive(ctx: Context, entry: Entry) -> None:
 
 def _topic(ctx: Context, entry: Entry) -> tuple[TopicSpec, list[SubscriptionSpec]]:
     check_keys(entry.props, entry.props_at, TOPIC_KEYS)
-    fifo = ctx.get(entry, "FifoTopic")
-    is_fifo = fifo is not NO_VALUE and as_bool(fifo, ctx.at(entry, "FifoTopic"))
-    name = ctx.index.name_of(entry.logical_id)
-    stem = name.removesuffix(".fifo") if is_fifo else name
-    if not _TOPIC_NAME.match(stem) or (is_fifo and not name.endswith(".fifo")):
-        where = ctx.at(entry, "TopicName") if "TopicName" in entry.props else entry.props_at
-        raise where.error(
-            f"{name!r} is not a valid topic name",
-            allowed="up to 256 letters, digits, hyphens and underscores"
-            + (", ending in .fifo" if is_fifo else ""),
-        )
+    name, is_fifo = _fifo_name(
+        ctx, entry, "Topic", _TOPIC_NAME, "up to 256 letters, digits, hyphens and underscores"
+    )
     attributes = _attributes(ctx, entry, TOPIC_ATTRIBUTES)
     if not is_fifo:
         attributes.pop("FifoTopic", None)
