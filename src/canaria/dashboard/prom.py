@@ -193,4 +193,10 @@ def metrics_routes(platform: MetricsSource) -> list[BaseRoute]:
     return [Route("/metrics", metrics, methods=["GET"])]
 
 
-__all__ = ["MetricsSource", "PromMetrics", "StateCollector", "metrics_routes"]
+__all__ = [
+    "ConcurrencySource",
+    "MetricsSource",
+    "PromMetrics",
+    "StateCollector",
+    "metrics_routes",
+]

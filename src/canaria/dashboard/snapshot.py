@@ -389,7 +389,12 @@ def _outcome_row(d: Deployment) -> dict[str, Any]:
 __all__ = [
     "BlastRadius",
     "DashboardSource",
+    "evidence_points",
+    "focus_view",
+    "history_row",
     "lifecycle",
+    "overview",
+    "series",
     "snapshot",
     "weight_staircase",
 ]
