@@ -22,7 +22,6 @@ from typing import Any
 from canaria import template as templates
 from canaria.analysis import Metrics
 from canaria.auth import Keyring, access_key_id, ensure_token, secret_access_key
-from canaria.aws.arns import function_arn
 from canaria.aws.states import PlatformTasks, StateMachines
 from canaria.clock import Clock, ScaledClock
 from canaria.controller.deployer import (
@@ -45,6 +44,7 @@ from canaria.gateway import GatewayServer, Routing
 from canaria.inputs import version_number
 from canaria.logbook import LogBook
 from canaria.models import Alias, Application, FunctionSpec, InvokeResult, Version
+from canaria.models.arns import function_arn
 from canaria.models.deployment import Deployment, DeploymentEvent, HookStatus
 from canaria.runtime import FunctionRuntime, LogLine, build_artifact
 from canaria.services import ServicesEngine, provision

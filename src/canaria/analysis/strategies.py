@@ -1,7 +1,7 @@
 """Replaying one release under several deployment strategies (``canaria simulate``).
 
 Pure and seeded: virtual time in 1-second ticks, no I/O, the same ``Judge`` the controller
-runs and the same step lists (``canaria.controller.configs.steps_for``). Per tick:
+runs and the same step lists (``canaria.models.configs.steps_for``). Per tick:
 
 - the weight in force comes from the strategy's steps (``SetWeight`` only; gates need an
   operator or real requests and are refused);
@@ -31,9 +31,9 @@ from typing import Literal
 
 from canaria.analysis.judge import Judge, TickCounts, Verdict
 from canaria.analysis.simulation import binomial
-from canaria.controller.configs import parse_duration, parse_step_list, steps_for
 from canaria.errors import InvalidRequest
 from canaria.models import JudgeSettings
+from canaria.models.configs import parse_duration, parse_step_list, steps_for
 from canaria.models.deployment import ManualGate, RequestGate, SetWeight, Step
 
 __all__ = [

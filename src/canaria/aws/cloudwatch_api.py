@@ -16,11 +16,11 @@ from typing import Any
 from starlette.responses import Response
 
 from canaria.analysis.metrics import Counts
-from canaria.aws.arns import ACCOUNT, REGION
 from canaria.aws.backend import EdgeBackend
 from canaria.aws.responses import AMZ_JSON_10, json_error, json_response
 from canaria.errors import NotFound
 from canaria.models import AlarmSpec
+from canaria.models.arns import ACCOUNT, REGION
 
 Handler = Callable[[EdgeBackend, dict[str, Any]], Awaitable[Response]]
 

@@ -16,10 +16,10 @@ from typing import Any
 
 from starlette.responses import Response
 
-from canaria.aws.arns import function_arn
 from canaria.aws.backend import EdgeBackend
 from canaria.aws.codedeploy_api import _deployment
 from canaria.aws.responses import AMZ_JSON_11, json_error, json_response
+from canaria.models.arns import function_arn
 from canaria.models.deployment import Deployment, Target
 
 Handler = Callable[[EdgeBackend, dict[str, Any]], Awaitable[Response]]

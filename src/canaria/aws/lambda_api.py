@@ -12,12 +12,12 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from canaria.aws.arns import function_arn, parse_function
 from canaria.aws.backend import EdgeBackend
 from canaria.aws.responses import json_response, rest_error, rest_error_from
 from canaria.errors import CanariaError, Conflict, InvalidRequest, NotFound
 from canaria.inputs import version_number
 from canaria.models import Alias, Version
+from canaria.models.arns import function_arn, parse_function
 
 LOG_TAIL_BYTES = 4096
 

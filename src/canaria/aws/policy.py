@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from canaria.auth import Principal
-from canaria.aws.arns import ACCOUNT
 from canaria.errors import NotFound
+from canaria.models.arns import ACCOUNT
 from canaria.store import Store
 
 FUNCTION_ALLOWED: frozenset[tuple[str, str]] = frozenset(

@@ -33,10 +33,10 @@ from urllib.parse import urlencode, urlsplit
 import orjson
 
 from canaria import workflows
-from canaria.aws.arns import ACCOUNT, REGION, parse_function
 from canaria.clock import Clock
 from canaria.errors import CanariaError, Conflict, InvalidRequest, NotFound
 from canaria.models import InvokeResult, StateMachineSpec
+from canaria.models.arns import ACCOUNT, REGION, parse_function
 from canaria.store import ABANDONED_CAUSE, ExecutionRecord, Executions, Store
 
 KEEP = 1000

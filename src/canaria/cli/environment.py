@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Mapping
 
 from canaria.auth import access_key_id, secret_access_key
-from canaria.aws.arns import REGION
+from canaria.models.arns import REGION
 
 
 def exports(token: str, endpoints: Mapping[str, str]) -> dict[str, str]:

@@ -9,7 +9,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from canaria.controller.configs import steps_for
 from canaria.errors import InvalidRequest
 from canaria.models import (
     MAX_SLOW_TOLERANCE_MS,
@@ -19,6 +18,7 @@ from canaria.models import (
     JudgeSettings,
     Undetectable,
 )
+from canaria.models.configs import steps_for
 from canaria.models.deployment import (
     Deployment,
     DeploymentJudge,

@@ -34,7 +34,7 @@ from canaria.auth import COOKIE
 from .routes import RouteMatch
 from .types import Request
 
-ACCOUNT_ID = "123456789012"  # the account canaria.aws.arns reports
+ACCOUNT_ID = "123456789012"  # the account canaria.models.arns reports
 
 _TEXT_TYPES = frozenset(
     {

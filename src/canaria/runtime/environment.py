@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from canaria.aws.arns import REGION
+from canaria.models.arns import REGION
 from canaria.models.runtime import Version
 
 RUNTIME_DIR = str(Path(__file__).resolve().parent)

@@ -43,9 +43,9 @@ from typing import Any
 
 import orjson
 
-from canaria.aws.arns import function_arn
 from canaria.clock import Clock
 from canaria.errors import InvocationError, Throttled
+from canaria.models.arns import function_arn
 from canaria.models.runtime import InvokeResult, Version
 from canaria.runtime.environment import (
     LogLine,

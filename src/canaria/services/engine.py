@@ -24,8 +24,8 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
-from canaria.aws.arns import ACCOUNT, REGION
 from canaria.errors import CanariaError
+from canaria.models.arns import ACCOUNT, REGION
 from canaria.services.answers import error_answer, signing_service
 
 log = logging.getLogger("canaria.services")

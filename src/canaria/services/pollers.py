@@ -25,9 +25,9 @@ from typing import Any, assert_never
 
 import orjson
 
-from canaria.aws.arns import REGION
 from canaria.errors import CanariaError
 from canaria.models import InvokeResult
+from canaria.models.arns import REGION
 from canaria.models.services import EventSourceKind, QueueEventSource
 from canaria.template.service_refs import queue_url
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, assert_never
 
-from canaria.aws.arns import REGION
 from canaria.errors import TemplateError
+from canaria.models.arns import REGION
 from canaria.models.services import (
     BucketNotificationSpec,
     BucketSpec,

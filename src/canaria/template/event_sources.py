@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from canaria.aws.arns import function_arn
+from canaria.models.arns import function_arn
 from canaria.models.services import (
     BucketNotificationSpec,
     BucketSpec,

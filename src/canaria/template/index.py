@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from canaria.aws.arns import ACCOUNT, REGION, function_arn
+from canaria.models.arns import ACCOUNT, REGION, function_arn
 from canaria.template import service_refs
 from canaria.template.intrinsics import NO_VALUE, Resolver
 from canaria.template.nodes import LineMap, Where, as_str

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Protocol
 
-from canaria.aws.arns import ACCOUNT, REGION
+from canaria.models.arns import ACCOUNT, REGION
 from canaria.template.nodes import LineList, LineMap, Where, as_int, as_str, choices, type_name
 from canaria.template.parameters import Parameter
 

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from canaria.aws.arns import function_arn
 from canaria.errors import TemplateError, TemplateErrors
 from canaria.models import (
     AlarmSpec,
@@ -25,6 +24,7 @@ from canaria.models import (
     StateMachineSpec,
     TableSpec,
 )
+from canaria.models.arns import function_arn
 from canaria.models.services import QueueEventSource, ServiceResource
 from canaria.template import sam_globals
 from canaria.template.context import Context

@@ -6,8 +6,6 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from canaria.aws.arns import parse_function
-from canaria.controller.configs import PREDEFINED, PREFIX, parse_duration, parse_rate
 from canaria.errors import InvalidRequest
 from canaria.models import (
     MAX_SLOW_TOLERANCE_MS,
@@ -17,6 +15,8 @@ from canaria.models import (
     TriggerConfig,
     Undetectable,
 )
+from canaria.models.arns import parse_function
+from canaria.models.configs import PREDEFINED, PREFIX, parse_duration, parse_rate
 from canaria.template.context import Context
 from canaria.template.index import ALARM, FUNCTION, Entry
 from canaria.template.nodes import (

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from canaria.controller.configs import PREDEFINED, PREFIX, parse_step_list
 from canaria.errors import InvalidRequest
 from canaria.models import AlarmSpec, ApiSpec, DeploymentConfigSpec, SkippedResource
+from canaria.models.configs import PREDEFINED, PREFIX, parse_step_list
 from canaria.template.context import Context
 from canaria.template.index import API, HTTP_API, Entry
 from canaria.template.intrinsics import NO_VALUE

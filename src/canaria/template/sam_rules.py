@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from canaria.aws.arns import ACCOUNT, REGION
 from canaria.errors import TemplateError
+from canaria.models.arns import ACCOUNT, REGION
 from canaria.template.nodes import LineMap, Where, plain
 
 APPLICATION = "AWS::Serverless::Application"

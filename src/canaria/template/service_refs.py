@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from canaria.aws.arns import ACCOUNT, REGION
+from canaria.models.arns import ACCOUNT, REGION
 
 BUCKET = "AWS::S3::Bucket"
 QUEUE = "AWS::SQS::Queue"

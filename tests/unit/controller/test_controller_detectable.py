@@ -8,7 +8,6 @@ from dataclasses import replace
 
 import pytest
 
-from canaria.controller.configs import parse_rate, parse_step_list
 from canaria.controller.deployments import judge_override, new_deployment
 from canaria.controller.plan import Observation
 from canaria.controller.reconcile import reconcile
@@ -19,6 +18,7 @@ from canaria.models import (
     JudgeSettings,
     Undetectable,
 )
+from canaria.models.configs import parse_rate, parse_step_list
 from canaria.models.deployment import (
     Deployment,
     DeploymentJudge,

@@ -11,12 +11,12 @@ import pytest
 
 from canaria.analysis import Metrics
 from canaria.clock import ManualClock
-from canaria.controller.configs import parse_step_list
 from canaria.controller.deployments import new_deployment
 from canaria.controller.service import Controller
 from canaria.controller.signals import LocalSignals
 from canaria.errors import InvalidRequest
 from canaria.models import Alias, DeploymentPreference, JudgeSettings
+from canaria.models.configs import parse_step_list
 from canaria.models.deployment import Deployment, RequestGate, SetWeight, State, Step, Target
 from canaria.store import CompletionReport, CompletionStatus, Store
 from tests.unit.controller.fakes import RecordingBackend, ScriptedHooks

@@ -241,6 +241,6 @@ def test_request_time_format() -> None:
 
 
 def test_account_id_matches_the_edge() -> None:
-    from canaria.aws.arns import ACCOUNT
+    from canaria.models.arns import ACCOUNT
 
     assert ACCOUNT == ACCOUNT_ID

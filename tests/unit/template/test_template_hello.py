@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from canaria.controller.configs import steps_for
 from canaria.controller.deployer import PLACEHOLDER
 from canaria.models import RouteSpec
+from canaria.models.configs import steps_for
 from canaria.template import load
 from tests.unit.template.template_helpers import fails, line_of
 

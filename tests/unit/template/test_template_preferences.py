@@ -255,7 +255,7 @@ def test_step_lists(tmp_path: Path) -> None:
     spec = app.deployment_configs["Careful"]
     assert spec.kind == "steps" and len(spec.steps) == 4
     assert spec.steps[0] == {"weight": 1, "duration": "2m"} and type(spec.steps[0]) is dict
-    from canaria.controller.configs import steps_for
+    from canaria.models.configs import steps_for
 
     assert len(steps_for("Careful", app.deployment_configs)) == 5  # a final 100 % is added
 

@@ -1,8 +1,8 @@
 import pytest
 
-from canaria.controller.configs import parse_step_list, steps_for
 from canaria.errors import InvalidRequest
 from canaria.models import DeploymentConfigSpec
+from canaria.models.configs import parse_step_list, steps_for
 from canaria.models.deployment import ManualGate, RequestGate, SetWeight
 
 
