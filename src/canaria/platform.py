@@ -21,6 +21,7 @@ from typing import Any
 
 from canaria import template as templates
 from canaria.analysis import Metrics
+from canaria.analysis.prom import PromMetrics
 from canaria.auth import Keyring, access_key_id, ensure_token, secret_access_key
 from canaria.aws.states import PlatformTasks, StateMachines
 from canaria.clock import Clock, ScaledClock
@@ -37,7 +38,6 @@ from canaria.controller.notify import send_webhooks
 from canaria.controller.plan import Command
 from canaria.controller.service import Controller
 from canaria.controller.signals import LocalSignals
-from canaria.dashboard.prom import PromMetrics
 from canaria.errors import CanariaError, Conflict, InvalidRequest, NotFound
 from canaria.files import FileAccess
 from canaria.gateway import GatewayServer, Routing

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from canaria.dashboard.prom import PromMetrics
+from canaria.analysis.prom import PromMetrics
 from tests.unit.dashboard.world import TOKEN, World, serve
 
 

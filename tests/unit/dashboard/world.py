@@ -15,11 +15,12 @@ import uvicorn
 from starlette.applications import Starlette
 
 from canaria.analysis import Metrics
+from canaria.analysis.prom import PromMetrics
 from canaria.clock import ManualClock
 from canaria.controller.deployments import new_deployment
 from canaria.controller.service import Controller
 from canaria.controller.signals import LocalSignals
-from canaria.dashboard.prom import PromMetrics, metrics_routes
+from canaria.dashboard.prom import metrics_routes
 from canaria.dashboard.web import dashboard_routes
 from canaria.models import (
     AlarmSpec,
