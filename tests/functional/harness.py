@@ -25,6 +25,16 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 
+def alive(pid: int) -> bool:
+    """Whether `pid` names a running process. A zombie is dead too; a process
+    reaped between two reads of /proc counts as gone, whichever read notices."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

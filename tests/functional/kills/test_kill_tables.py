@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.harness import Canaria
+from tests.functional.harness import Canaria, alive
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"
@@ -62,14 +62,6 @@ def dynalite_pids(parent: int) -> list[int]:
         ["pgrep", "-P", str(parent), "-f", "dynalite"], capture_output=True, text=True
     ).stdout
     return [int(p) for p in out.split()]
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[1][0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.fixture

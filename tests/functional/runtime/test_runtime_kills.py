@@ -9,7 +9,8 @@ import os
 import signal
 import time
 
-from tests.functional.runtime.test_runtime_workers import Env, alive, env, payload
+from tests.functional.harness import alive
+from tests.functional.runtime.test_runtime_workers import Env, env, payload
 
 __all__ = ["env"]  # the fixture, imported for pytest
 

@@ -17,7 +17,7 @@ import pytest
 from canaria.clock import RealClock
 from canaria.models import FunctionConfig, Version
 from canaria.runtime import FunctionRuntime, LogLine, build_artifact
-from tests.functional.runtime.test_runtime_workers import alive
+from tests.functional.harness import alive
 
 CODE = textwrap.dedent(
     """

@@ -17,7 +17,7 @@ import pytest
 from canaria.clock import RealClock
 from canaria.models import FunctionConfig, InvokeResult, Version
 from canaria.runtime import FunctionRuntime, LogLine, build_artifact
-from tests.functional.runtime.test_runtime_workers import alive
+from tests.functional.harness import alive
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs node on PATH")
 

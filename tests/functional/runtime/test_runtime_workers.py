@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from canaria.clock import RealClock
 from canaria.errors import BuildError, InvocationError, Throttled
 from canaria.models import FunctionConfig, InvokeResult, Version
 from canaria.runtime import FunctionRuntime, LogLine, build_artifact
+from tests.functional.harness import alive
 
 HANDLERS = textwrap.dedent(
     """
@@ -93,19 +93,6 @@ HANDLERS = textwrap.dedent(
         os.kill(os.getpid(), signal.SIGSEGV)
     """
 )
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie is dead too
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            return "State:\tZ" not in f.read()
-    except FileNotFoundError:
-        return False
 
 
 class Env:
