@@ -58,8 +58,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, assert_never
 
-from canaria.analysis.metrics import Metrics, parse_percentile
+from canaria.analysis.metrics import Metrics
 from canaria.models import AlarmSpec
+from canaria.models.statistics import parse_percentile
 
 __all__ = [
     "COMPARISON_OPERATORS",

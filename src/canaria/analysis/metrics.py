@@ -47,13 +47,14 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from canaria.models.statistics import parse_percentile
+
 __all__ = [
     "DURATION_RELATIVE_ERROR",
     "Counts",
     "Metrics",
     "SecondStats",
     "duration_bin",
-    "parse_percentile",
 ]
 
 DURATION_RELATIVE_ERROR = 0.01
@@ -79,23 +80,6 @@ def _bin_value(i: int) -> float:
     if i == _ZERO_BIN:
         return 0.0
     return 2.0 * _GAMMA**i / (_GAMMA + 1.0)
-
-
-def parse_percentile(extended_statistic: str) -> float:
-    """``"p99"`` → 99.0, ``"p99.9"`` → 99.9; ValueError for anything else."""
-    s = extended_statistic.strip()
-    if len(s) < 2 or s[0] not in "pP":
-        raise ValueError(
-            f"unsupported extended statistic {extended_statistic!r} "
-            "(canaria supports percentiles pNN, e.g. p99 or p99.9)"
-        )
-    try:
-        q = float(s[1:])
-    except ValueError:
-        raise ValueError(f"unsupported extended statistic {extended_statistic!r}") from None
-    if not 0.0 <= q <= 100.0:
-        raise ValueError(f"percentile out of range in {extended_statistic!r}")
-    return q
 
 
 class _Bucket:

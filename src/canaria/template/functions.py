@@ -15,7 +15,6 @@ from typing import Any, TypeVar, assert_never
 
 from canaria import runtimes
 from canaria.errors import TemplateError
-from canaria.gateway.routes import DEFAULT_ROUTE, compile_route
 from canaria.models import (
     AlarmSpec,
     ApiSpec,
@@ -25,6 +24,7 @@ from canaria.models import (
     RouteSpec,
 )
 from canaria.models.app import ApiKind
+from canaria.models.routes import DEFAULT_ROUTE, parse_path
 from canaria.template.context import Context
 from canaria.template.index import IMPLICIT_HTTP_API, IMPLICIT_REST_API, Entry
 from canaria.template.intrinsics import NO_VALUE
@@ -413,7 +413,8 @@ def _route(
         raise at.key(props, "Method").error(f"unknown method {method!r}", allowed=methods)
     spec = RouteSpec(method, path, kind, api, apis[api].stage, entry.logical_id)
     try:
-        compile_route(spec)
+        if path != DEFAULT_ROUTE:
+            parse_path(path, f"route {method} {path} of {entry.logical_id}")
     except TemplateError as exc:
         raise at.key(props, "Path").error(
             exc.message.split(": ", 1)[-1].split(" (allowed")[0], allowed=exc.allowed

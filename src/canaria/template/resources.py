@@ -7,6 +7,7 @@ from typing import Any
 from canaria.errors import InvalidRequest
 from canaria.models import AlarmSpec, ApiSpec, DeploymentConfigSpec, SkippedResource
 from canaria.models.configs import PREDEFINED, PREFIX, parse_step_list
+from canaria.models.statistics import parse_percentile
 from canaria.template.context import Context
 from canaria.template.index import API, HTTP_API, Entry
 from canaria.template.intrinsics import NO_VALUE
@@ -173,8 +174,6 @@ def build_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]) -> A
 
 
 def _check_percentile(value: str, where: Where) -> None:
-    from canaria.analysis.metrics import parse_percentile
-
     try:
         parse_percentile(value)
     except ValueError as exc:
