@@ -49,6 +49,7 @@ from canaria.models.deployment import Deployment, DeploymentEvent, HookStatus
 from canaria.runtime import FunctionRuntime, LogLine, build_artifact
 from canaria.services import ServicesEngine, provision
 from canaria.services.pollers import QueuePollers
+from canaria.services.schedules import Schedules
 from canaria.store import CompletionReport, CompletionStatus, Store
 from canaria.tables import DynamoEngine
 from canaria.template.versions import with_versions
@@ -134,6 +135,8 @@ class Platform:
         self.services.on_restart = self._provision_services
         # functions' SQS events: queues polled, batches invoked through the alias
         self.pollers = QueuePollers(self.services.endpoint, self._invoke_from_queue)
+        # Schedule / ScheduleV2 events and scheduled rules: fired on the platform's clock
+        self.schedules = Schedules(clock, self._invoke_from_queue)
         self._state_tasks = PlatformTasks(self, options.host, options.port)
         self.state_machines = StateMachines(clock, self._state_tasks, self.store)
         self._tasks: list[asyncio.Task[Any]] = []
@@ -169,6 +172,7 @@ class Platform:
         await self.gateway.stop()
         await self.state_machines.close()
         await self.pollers.stop()
+        await self.schedules.stop()
         await asyncio.gather(*self._retiring, return_exceptions=True)
         await asyncio.gather(*(rt.close() for rt in self.runtimes.values()))
         await self.tables.stop()
@@ -302,6 +306,7 @@ class Platform:
             app = with_versions(app, plan.versions)  # alarms on Fn.Version.Version
             self._adopt(app)
             self.pollers.apply(app.event_sources)
+            self.schedules.apply(app.schedules)
             started: list[Deployment] = []
             for i in plan.instructions:
                 match i:

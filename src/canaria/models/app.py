@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from canaria.models.schedules import ScheduledInvocation
 from canaria.models.services import QueueEventSource, ServiceResource
 
 ApiKind = Literal["rest", "http"]
@@ -174,6 +175,7 @@ class Application:
     # order they are created (what they refer to first)
     services: Mapping[str, ServiceResource] = field(default_factory=dict)
     event_sources: tuple[QueueEventSource, ...] = ()  # SQS queues canaria polls
+    schedules: tuple[ScheduledInvocation, ...] = ()  # rate / cron / at schedules it fires
     skipped: tuple[SkippedResource, ...] = ()
     warnings: tuple[str, ...] = ()
     parameters: Mapping[str, str] = field(default_factory=dict)

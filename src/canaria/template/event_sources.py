@@ -142,7 +142,9 @@ def _rule_function_targets(
     by_arn = {function_arn(e.logical_id): e.logical_id for e in functions}
     entries = {e.logical_id: e for e in functions}
     out: list[QueueEventSource] = []
-    for rule in [r for r in services.values() if isinstance(r, RuleSpec)]:
+    # a rule with a schedule only fires on time (template.schedules), no queue needed
+    rules = [r for r in services.values() if isinstance(r, RuleSpec) and r.event_pattern]
+    for rule in rules:
         added: list[RuleTarget] = []
         for i, target in enumerate(rule.function_targets):
             function = function_of(target.arn, by_arn)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from canaria.models.schedules import ScheduleKind, check_expression
 from canaria.models.services import EventBusSpec, RuleSpec, RuleTarget
 from canaria.template.context import Context
 from canaria.template.index import Entry
@@ -93,12 +94,10 @@ def rule(ctx: Context, entry: Entry, functions: Mapping[str, str]) -> RuleSpec:
         pattern = plain(as_map(raw, at))
     schedule = None
     if "ScheduleExpression" in entry.props:
-        schedule = as_str(ctx.get(entry, "ScheduleExpression"), ctx.at(entry, "ScheduleExpression"))
-        if not re.match(r"^(rate|cron)\(.+\)$", schedule):
-            raise ctx.at(entry, "ScheduleExpression").error(
-                f"schedule {schedule!r} is not valid", allowed="rate(...) or cron(...)"
-            )
-        ctx.warn(entry, "ScheduleExpression is accepted but scheduled rules do not fire locally")
+        sat = ctx.at(entry, "ScheduleExpression")
+        schedule = as_str(ctx.get(entry, "ScheduleExpression"), sat).strip()
+        if problem := check_expression(schedule, ScheduleKind.RULE):
+            raise sat.error(problem, allowed="rate(...) or cron(...)")
     if pattern is None and schedule is None:
         raise entry.props_at.error(
             "a rule needs an EventPattern or a ScheduleExpression",
@@ -111,6 +110,12 @@ def rule(ctx: Context, entry: Entry, functions: Mapping[str, str]) -> RuleSpec:
             raise ctx.at(entry, "State").error(f"unknown rule state {state!r}", allowed=RULE_STATES)
     description = ctx.get(entry, "Description")
     targets, to_functions = _targets(ctx, entry, functions)
+    if schedule is not None and targets:
+        ctx.warn(
+            entry,
+            "ScheduleExpression fires the rule's Lambda function targets only; "
+            f"{', '.join(t.id for t in targets)} get nothing on schedule",
+        )
     return RuleSpec(
         entry.logical_id,
         name,

@@ -111,7 +111,16 @@ UNTRIGGERED_EVENTS = (
     "DocumentDB",
 )
 EVENT_TYPES = ("Api", "HttpApi", *UNTRIGGERED_EVENTS)
-POLLED_EVENTS = ("SQS", "SNS", "EventBridgeRule", "CloudWatchEvent", "S3")
+# read by template.event_sources (polled queues) and template.schedules (fired on time)
+DELIVERED_EVENTS = (
+    "SQS",
+    "SNS",
+    "EventBridgeRule",
+    "CloudWatchEvent",
+    "S3",
+    "Schedule",
+    "ScheduleV2",
+)
 
 
 def build_function(
@@ -369,7 +378,7 @@ def _routes(ctx: Context, entry: Entry, apis: Mapping[str, ApiSpec]) -> tuple[Ro
             routes.append(_route(ctx, entry, props, pat, "rest", apis))
         elif kind == "HttpApi":
             routes.append(_route(ctx, entry, props, pat, "http", apis))
-        elif kind not in POLLED_EVENTS:  # those are read by template.services
+        elif kind not in DELIVERED_EVENTS:
             ctx.warn(
                 entry,
                 f"event {name} ({kind}) is not triggered by canaria; invoke the "

@@ -25,6 +25,7 @@ from canaria.models import (
     TableSpec,
 )
 from canaria.models.arns import function_arn
+from canaria.models.schedules import ScheduledInvocation
 from canaria.models.services import QueueEventSource, ServiceResource
 from canaria.template import sam_globals
 from canaria.template.context import Context
@@ -55,6 +56,7 @@ from canaria.template.resources import (
     step_lists,
 )
 from canaria.template.sam_rules import merge, sam_errors, sam_types
+from canaria.template.schedules import build_schedules
 from canaria.template.services import TYPES as SERVICE_TYPES
 from canaria.template.services import build_service_resources, ordered
 from canaria.template.statemachines import build_state_machine
@@ -329,6 +331,7 @@ def _build(
             machines[e.logical_id] = machine
     services: dict[str, ServiceResource] = {}
     event_sources: tuple[QueueEventSource, ...] = ()
+    schedules: tuple[ScheduledInvocation, ...] = ()
     hidden: dict[str, ServiceResource] = {}
     with problems.catch():
         services = build_service_resources(
@@ -337,6 +340,7 @@ def _build(
             {function_arn(e.logical_id): e.logical_id for e in of(FUNCTION)},
         )
         event_sources, hidden = build_event_sources(ctx, of(FUNCTION), services)
+        schedules = build_schedules(ctx, of(FUNCTION), services)
     functions: dict[str, FunctionSpec] = {}
     routes: dict[tuple[str, str, str], str] = {}
     for e in of(FUNCTION):
@@ -367,6 +371,7 @@ def _build(
         state_machines=machines,
         services=ordered({**services, **hidden}),
         event_sources=event_sources,
+        schedules=schedules,
         skipped=tuple(skipped_resources),
         warnings=tuple(ctx.warnings),
         parameters=parameters,

@@ -301,16 +301,15 @@ def test_what_is_not_run_locally_is_a_warning(tmp_path: Path) -> None:
     assert "NotificationConfiguration.LambdaConfigurations is not delivered locally" in warnings
     assert "the email subscription to ops@example.com is not delivered locally" in warnings
     assert warnings.count("delivery to function Fn is not run locally") == 1  # the topic's
-    # the rule's function target becomes a queue of the function's own, polled for it
-    assert list(app.services) == ["Uploads", "Tick.Targets.fn.Queue", "Alerts", "Tick"]
-    (source,) = app.event_sources
-    assert (source.function, source.event) == ("Fn", "Tick.fn")
-    assert source.kind is EventSourceKind.EVENTBRIDGE
-    tick = app.services["Tick"]
-    assert isinstance(tick, RuleSpec)
-    assert [t.arn for t in tick.targets] == [f"arn:aws:sqs:{ACCOUNT_REGION}:canaria-Fn-Tick-0"]
-    assert "scheduled rules do not fire locally" in warnings
-    assert "delivery to function Fn is not run locally" in warnings
+    # a scheduled rule's function target is fired on time: no queue, no event source
+    assert list(app.services) == ["Uploads", "Alerts", "Tick"]
+    assert app.event_sources == ()
+    (schedule,) = app.schedules
+    assert (schedule.function, schedule.name, schedule.expression) == (
+        "Fn",
+        "Tick.fn",
+        "rate(5 minutes)",
+    )
 
 
 def test_rule_targets_the_engine_cannot_deliver_to_are_left_out_with_a_warning(

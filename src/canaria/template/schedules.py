@@ -1,0 +1,195 @@
+"""Functions' ``Schedule`` and ``ScheduleV2`` events, and ``AWS::Events::Rule`` resources
+with a ``ScheduleExpression`` targeting a function → the ``ScheduledInvocation`` list
+canaria fires (``canaria.services.schedules``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from canaria.models.arns import ACCOUNT, REGION, function_arn
+from canaria.models.schedules import (
+    ScheduledInvocation,
+    ScheduleKind,
+    check_expression,
+    check_timezone,
+)
+from canaria.models.services import RuleSpec, ServiceResource
+from canaria.template.context import Context
+from canaria.template.index import Entry
+from canaria.template.nodes import Where, as_bool, as_map, as_str, check_keys, plain
+from canaria.template.service_props import function_of
+from canaria.template.service_refs import rule_arn
+
+SCHEDULE_EVENT_KEYS = (
+    "DeadLetterConfig",
+    "Description",
+    "Enabled",
+    "Input",
+    "Name",
+    "RetryPolicy",
+    "RoleArn",
+    "Schedule",
+    "State",
+)
+SCHEDULE_V2_EVENT_KEYS = (
+    "DeadLetterConfig",
+    "Description",
+    "EndDate",
+    "FlexibleTimeWindow",
+    "GroupName",
+    "Input",
+    "KmsKeyArn",
+    "Name",
+    "OmitName",
+    "PermissionsBoundary",
+    "RetryPolicy",
+    "RoleArn",
+    "ScheduleExpression",
+    "ScheduleExpressionTimezone",
+    "StartDate",
+    "State",
+)
+# what a function could observe but canaria does not apply (a warning says so); the
+# other keys (names, roles, keys, FlexibleTimeWindow) change nothing it can observe
+_UNAPPLIED = ("StartDate", "EndDate", "RetryPolicy", "DeadLetterConfig")
+_STATES = ("ENABLED", "DISABLED")
+
+
+def build_schedules(
+    ctx: Context, functions: list[Entry], services: Mapping[str, ServiceResource]
+) -> tuple[ScheduledInvocation, ...]:
+    """Every schedule that invokes one of ``functions``."""
+    out: list[ScheduledInvocation] = []
+    for entry in functions:
+        raw = entry.props.get("Events")
+        if raw is None:
+            continue
+        at = ctx.at(entry, "Events")
+        events = as_map(ctx.resolver.resolve(raw, at), at)
+        for name, event in events.items():
+            kind = event.get("Type") if isinstance(event, Mapping) else None
+            if kind not in ("Schedule", "ScheduleV2"):
+                continue
+            eat = at.key(events, name)
+            pat = eat.key(event, "Properties")
+            props = as_map(event.get("Properties") or {}, pat)
+            if kind == "Schedule":
+                out.append(_rule_schedule(ctx, entry, name, props, pat))
+            else:
+                out.append(_scheduler_schedule(ctx, entry, name, props, pat))
+    by_arn = {function_arn(e.logical_id): e.logical_id for e in functions}
+    for rule in [r for r in services.values() if isinstance(r, RuleSpec)]:
+        if rule.schedule_expression is None:
+            continue
+        for target in rule.function_targets:
+            function = function_of(target.arn, by_arn)
+            assert function is not None  # the rule's builder kept only those
+            out.append(
+                ScheduledInvocation(
+                    function,
+                    f"{rule.logical_id}.{target.id}",
+                    rule.schedule_expression,
+                    ScheduleKind.RULE,
+                    rule_arn(rule.name, rule.event_bus),
+                    input=target.input,
+                    enabled=rule.state == "ENABLED",
+                )
+            )
+    return tuple(out)
+
+
+def _rule_schedule(
+    ctx: Context, entry: Entry, name: str, props: Mapping[str, Any], at: Where
+) -> ScheduledInvocation:
+    check_keys(props, at, SCHEDULE_EVENT_KEYS, required=("Schedule",))
+    _warn_unapplied(ctx, entry, name, props)
+    expression = _expression(props, at, "Schedule", ScheduleKind.RULE)
+    enabled = True
+    if "Enabled" in props:
+        enabled = as_bool(props["Enabled"], at.key(props, "Enabled"))
+    if "State" in props:
+        enabled = _state(props, at) == "ENABLED"
+    rule_name = _name(props, at) or f"{entry.logical_id}{name}"
+    return ScheduledInvocation(
+        entry.logical_id,
+        name,
+        expression,
+        ScheduleKind.RULE,
+        rule_arn(rule_name, "default"),
+        input=_input(props, at),
+        enabled=enabled,
+    )
+
+
+def _scheduler_schedule(
+    ctx: Context, entry: Entry, name: str, props: Mapping[str, Any], at: Where
+) -> ScheduledInvocation:
+    check_keys(props, at, SCHEDULE_V2_EVENT_KEYS, required=("ScheduleExpression",))
+    _warn_unapplied(ctx, entry, name, props)
+    expression = _expression(props, at, "ScheduleExpression", ScheduleKind.SCHEDULER)
+    timezone = "UTC"
+    if "ScheduleExpressionTimezone" in props:
+        zat = at.key(props, "ScheduleExpressionTimezone")
+        timezone = as_str(props["ScheduleExpressionTimezone"], zat)
+        if problem := check_timezone(timezone):
+            raise zat.error(problem)
+    group = "default"
+    if "GroupName" in props:
+        group = as_str(props["GroupName"], at.key(props, "GroupName"))
+    schedule_name = _name(props, at) or f"{entry.logical_id}{name}"
+    return ScheduledInvocation(
+        entry.logical_id,
+        name,
+        expression,
+        ScheduleKind.SCHEDULER,
+        f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/{group}/{schedule_name}",
+        input=_input(props, at),
+        timezone=timezone,
+        enabled="State" not in props or _state(props, at) == "ENABLED",
+    )
+
+
+def _expression(props: Mapping[str, Any], at: Where, key: str, kind: ScheduleKind) -> str:
+    kat = at.key(props, key)
+    expression = as_str(props[key], kat).strip()
+    if problem := check_expression(expression, kind):
+        allowed = "rate(...), cron(...)" + (", at(...)" if kind is ScheduleKind.SCHEDULER else "")
+        raise kat.error(problem, allowed=allowed)
+    return expression
+
+
+def _input(props: Mapping[str, Any], at: Where) -> str | None:
+    """The event's ``Input``: a JSON text (SAM passes it through; EventBridge requires
+    JSON for a Lambda target)."""
+    if "Input" not in props:
+        return None
+    iat = at.key(props, "Input")
+    value = props["Input"]
+    if isinstance(value, Mapping):
+        return json.dumps(plain(value))
+    text = as_str(value, iat)
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise iat.error(f"Input is not JSON: {exc.msg}") from None
+    return text
+
+
+def _state(props: Mapping[str, Any], at: Where) -> str:
+    sat = at.key(props, "State")
+    state = as_str(props["State"], sat)
+    if state not in _STATES:
+        raise sat.error(f"unknown State {state!r}", allowed=_STATES)
+    return state
+
+
+def _name(props: Mapping[str, Any], at: Where) -> str | None:
+    return as_str(props["Name"], at.key(props, "Name")) if "Name" in props else None
+
+
+def _warn_unapplied(ctx: Context, entry: Entry, name: str, props: Mapping[str, Any]) -> None:
+    for key in props:
+        if key in _UNAPPLIED:
+            ctx.warn(entry, f"event {name}: {key} is accepted but not applied locally")

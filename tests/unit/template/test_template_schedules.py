@@ -1,0 +1,89 @@
+"""Functions' Schedule and ScheduleV2 events → the schedules canaria fires."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from canaria.models.schedules import ScheduleKind
+from canaria.template import load
+from tests.unit.template.template_helpers import fails, function, line_of, resources, write
+
+EVENTS = """\
+Events:
+  Nightly:
+    Type: Schedule
+    Properties:
+      Schedule: cron(0 3 * * ? *)
+      Input: '{"job": "cleanup"}'
+  Every5:
+    Type: Schedule
+    Properties:
+      Schedule: rate(5 minutes)
+      Name: every-five
+      Enabled: false
+  Report:
+    Type: ScheduleV2
+    Properties:
+      ScheduleExpression: cron(0 9 ? * MON *)
+      ScheduleExpressionTimezone: Europe/Paris
+      Input: {report: weekly}
+      RetryPolicy: {MaximumRetryAttempts: 0}
+"""
+
+
+def test_schedule_events_become_schedules(tmp_path: Path) -> None:
+    app = load(write(tmp_path, resources(function("Fn", EVENTS))))
+    nightly, every5, report = app.schedules
+    assert (nightly.function, nightly.name, nightly.expression) == (
+        "Fn",
+        "Nightly",
+        "cron(0 3 * * ? *)",
+    )
+    assert nightly.kind is ScheduleKind.RULE and nightly.input == '{"job": "cleanup"}'
+    assert nightly.rule_arn == "arn:aws:events:us-east-1:123456789012:rule/FnNightly"
+    assert every5.rule_arn.endswith(":rule/every-five") and not every5.enabled
+    assert report.kind is ScheduleKind.SCHEDULER and report.timezone == "Europe/Paris"
+    assert report.input == '{"report": "weekly"}'
+    assert report.rule_arn.endswith(":schedule/default/FnReport")
+    warnings = "\n".join(app.warnings)
+    assert "event Report: RetryPolicy is accepted but not applied locally" in warnings
+    assert "not triggered by canaria" not in warnings
+
+
+@pytest.mark.parametrize(
+    ("event", "needle", "words"),
+    [
+        ("{Type: Schedule, Properties: {Schedule: rate(1 minutes)}}", "rate(", "rate(1 minute)"),
+        ("{Type: Schedule, Properties: {Schedule: cron(0 10 * * *)}}", "cron(", "6 required"),
+        (
+            "{Type: Schedule, Properties: {Schedule: 'at(2030-01-01T00:00:00)'}}",
+            "at(",
+            "ScheduleV2",
+        ),
+        (
+            "{Type: ScheduleV2, Properties: {ScheduleExpression: rate(1 day),"
+            " ScheduleExpressionTimezone: Mars/Base}}",
+            "Mars",
+            "unknown time zone",
+        ),
+        (
+            "{Type: Schedule, Properties: {Schedule: rate(1 day), Input: 'not json'}}",
+            "not json",
+            "Input is not JSON",
+        ),
+        (
+            "{Type: ScheduleV2, Properties: {ScheduleExpression: rate(1 day), State: PAUSED}}",
+            "State",
+            "unknown State 'PAUSED'",
+        ),
+    ],
+)
+def test_a_bad_schedule_is_refused_at_its_line(
+    tmp_path: Path, event: str, needle: str, words: str
+) -> None:
+    path = write(tmp_path, resources(function("Fn", f"Events:\n  Tick: {event}\n")))
+    err = fails(path)
+    assert words in str(err)
+    assert err.line == line_of(path, needle)
