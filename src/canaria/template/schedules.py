@@ -54,7 +54,8 @@ SCHEDULE_V2_EVENT_KEYS = (
 # what a function could observe but canaria does not apply (a warning says so); the
 # other keys (names, roles, keys, FlexibleTimeWindow) change nothing it can observe
 _UNAPPLIED = ("StartDate", "EndDate", "RetryPolicy", "DeadLetterConfig")
-_STATES = ("ENABLED", "DISABLED")
+# CloudFormation passes a rule's State to EventBridge, which reads it without regard to case
+_STATES = ("ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
 
 
 def build_schedules(
@@ -110,7 +111,7 @@ def _rule_schedule(
     if "Enabled" in props:
         enabled = as_bool(props["Enabled"], at.key(props, "Enabled"))
     if "State" in props:
-        enabled = _state(props, at) == "ENABLED"
+        enabled = _state(props, at) != "DISABLED"
     rule_name = _name(props, at) or f"{entry.logical_id}{name}"
     return ScheduledInvocation(
         entry.logical_id,
@@ -147,7 +148,7 @@ def _scheduler_schedule(
         f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/{group}/{schedule_name}",
         input=_input(props, at),
         timezone=timezone,
-        enabled="State" not in props or _state(props, at) == "ENABLED",
+        enabled="State" not in props or _state(props, at) != "DISABLED",
     )
 
 
@@ -180,9 +181,9 @@ def _input(props: Mapping[str, Any], at: Where) -> str | None:
 def _state(props: Mapping[str, Any], at: Where) -> str:
     sat = at.key(props, "State")
     state = as_str(props["State"], sat)
-    if state not in _STATES:
+    if state.upper() not in _STATES:
         raise sat.error(f"unknown State {state!r}", allowed=_STATES)
-    return state
+    return state.upper()
 
 
 def _name(props: Mapping[str, Any], at: Where) -> str | None:
