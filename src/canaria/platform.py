@@ -136,7 +136,7 @@ class Platform:
         # functions' SQS events: queues polled, batches invoked through the alias
         self.pollers = QueuePollers(self.services.endpoint, self._invoke_from_queue)
         # Schedule / ScheduleV2 events and scheduled rules: fired on the platform's clock
-        self.schedules = Schedules(clock, self._invoke_from_queue)
+        self.schedules = Schedules(clock, self._invoke_from_queue, self._start_on_schedule)
         self._state_tasks = PlatformTasks(self, options.host, options.port)
         self.state_machines = StateMachines(clock, self._state_tasks, self.store)
         self._tasks: list[asyncio.Task[Any]] = []
@@ -207,6 +207,9 @@ class Platform:
         return await self.invoke_qualified(
             function, self.function_spec(function).auto_publish_alias, event
         )
+
+    async def _start_on_schedule(self, machine: str, input_text: str) -> None:
+        self.state_machines.start(machine, None, input_text)
 
     def _alarm_specs(self) -> Mapping[str, Any]:
         return self.app.alarms if self.app else {}

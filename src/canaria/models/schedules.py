@@ -1,6 +1,6 @@
-"""Schedules that invoke functions: a function's ``Schedule`` (an EventBridge rule) and
-``ScheduleV2`` (EventBridge Scheduler) events, and ``AWS::Events::Rule`` resources with a
-``ScheduleExpression`` that target a function.
+"""Schedules that invoke functions and start state machines: their ``Schedule`` (an
+EventBridge rule) and ``ScheduleV2`` (EventBridge Scheduler) events, and
+``AWS::Events::Rule`` resources with a ``ScheduleExpression`` that target a function.
 
 Expressions are checked here as EventBridge checks them: ``rate(value unit)``,
 ``cron(minutes hours day-of-month month day-of-week year)`` (AWS's six fields, checked by
@@ -21,6 +21,7 @@ from aws_cron_expression_validator.validator import AWSCronExpressionValidator
 __all__ = [
     "RATE_UNITS",
     "ScheduleKind",
+    "ScheduleTarget",
     "ScheduledInvocation",
     "check_expression",
     "check_timezone",
@@ -38,12 +39,18 @@ class ScheduleKind(enum.Enum):
     SCHEDULER = "ScheduleV2"  # EventBridge Scheduler: the Input, or {}
 
 
+class ScheduleTarget(enum.Enum):
+    FUNCTION = "function"  # invoked through its AutoPublishAlias, asynchronously
+    STATE_MACHINE = "state machine"  # an execution started
+
+
 @dataclass(frozen=True)
 class ScheduledInvocation:
-    """``function`` is invoked (through its AutoPublishAlias, asynchronously) each time
-    ``expression`` comes due on canaria's clock, so ``--time-scale`` compresses it too."""
+    """``target`` (a function's logical id, or a state machine's name) is invoked or
+    started each time ``expression`` comes due on canaria's clock, so ``--time-scale``
+    compresses it too."""
 
-    function: str
+    target: str
     name: str  # the event's name under Events, or "<rule>.<target id>"
     expression: str
     kind: ScheduleKind
@@ -51,6 +58,7 @@ class ScheduledInvocation:
     input: str | None = None  # the JSON the function gets instead of the default event
     timezone: str = "UTC"  # ScheduleExpressionTimezone (Scheduler); rules run in UTC
     enabled: bool = True
+    target_type: ScheduleTarget = ScheduleTarget.FUNCTION
 
 
 def check_expression(expression: str, kind: ScheduleKind) -> str | None:

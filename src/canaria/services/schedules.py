@@ -1,6 +1,7 @@
 """Fire the application's schedules on canaria's clock: each ``ScheduledInvocation``
 invokes its function (through its AutoPublishAlias, like every event source, so a canary
-deployment splits scheduled invocations by its weights) when its expression comes due.
+deployment splits scheduled invocations by its weights), or starts an execution of its
+state machine, when its expression comes due.
 
 The clock is the one the whole platform runs on: under ``--time-scale 60`` a
 ``rate(1 hour)`` schedule fires every minute of wall time, a ``cron(0 9 * * ? *)`` once a
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -28,8 +29,15 @@ from pyawscron import AWSCron
 from canaria.clock import Clock
 from canaria.errors import CanariaError
 from canaria.models.arns import ACCOUNT, REGION
-from canaria.models.schedules import ScheduledInvocation, ScheduleKind, rate_seconds
+from canaria.models.schedules import (
+    ScheduledInvocation,
+    ScheduleKind,
+    ScheduleTarget,
+    rate_seconds,
+)
 from canaria.services.pollers import Invoke
+
+StartExecution = Callable[[str, str], Awaitable[None]]  # (state machine name, input)
 
 __all__ = ["RETRY_DELAYS_S", "Schedules", "next_due", "scheduled_event"]
 
@@ -59,7 +67,7 @@ def next_due(schedule: ScheduledInvocation, after: float, anchor: float) -> floa
 
 
 def scheduled_event(schedule: ScheduledInvocation, when: float) -> bytes:
-    """The event the function gets when ``schedule`` fires at ``when``."""
+    """The event the target gets when ``schedule`` fires at ``when``."""
     if schedule.input is not None:
         return schedule.input.encode()
     if schedule.kind is ScheduleKind.SCHEDULER:
@@ -82,16 +90,17 @@ def scheduled_event(schedule: ScheduledInvocation, when: float) -> bytes:
 class Schedules:
     """One timer task per enabled schedule of the running application."""
 
-    def __init__(self, clock: Clock, invoke: Invoke) -> None:
+    def __init__(self, clock: Clock, invoke: Invoke, start: StartExecution) -> None:
         self.clock = clock
         self.invoke = invoke
+        self.start = start
         self._timers: dict[tuple[str, str], tuple[ScheduledInvocation, asyncio.Task[None]]] = {}
         self._firing: set[asyncio.Task[None]] = set()
 
     def apply(self, schedules: Iterable[ScheduledInvocation]) -> None:
         """Fire exactly ``schedules`` (the enabled ones); a changed schedule restarts
         (a rate then counts from now, as a rule updated on AWS does)."""
-        wanted = {(s.function, s.name): s for s in schedules if s.enabled}
+        wanted = {(s.target, s.name): s for s in schedules if s.enabled}
         for key, (schedule, task) in list(self._timers.items()):
             if wanted.get(key) != schedule:
                 task.cancel()
@@ -129,16 +138,20 @@ class Schedules:
             if problem is None:
                 return
             log.warning(
-                "schedule %s of %s: attempt %d failed: %s",
+                "schedule %s of %s %s: attempt %d failed: %s",
                 schedule.name,
-                schedule.function,
+                schedule.target_type.value,
+                schedule.target,
                 attempt + 1,
                 problem,
             )
 
     async def _attempt(self, schedule: ScheduledInvocation, event: bytes) -> str | None:
         try:
-            result = await self.invoke(schedule.function, event)
+            if schedule.target_type is ScheduleTarget.STATE_MACHINE:
+                await self.start(schedule.target, event.decode())
+                return None
+            result = await self.invoke(schedule.target, event)
         except CanariaError as exc:
             return exc.message
         if result.function_error:

@@ -340,7 +340,10 @@ def _build(
             {function_arn(e.logical_id): e.logical_id for e in of(FUNCTION)},
         )
         event_sources, hidden = build_event_sources(ctx, of(FUNCTION), services)
-        schedules = build_schedules(ctx, of(FUNCTION), services)
+        built = [
+            (e, machines[e.logical_id]) for e in of(SAM_STATE_MACHINE) if e.logical_id in machines
+        ]
+        schedules = build_schedules(ctx, of(FUNCTION), built, services)
     functions: dict[str, FunctionSpec] = {}
     routes: dict[tuple[str, str, str], str] = {}
     for e in of(FUNCTION):

@@ -1,17 +1,20 @@
-"""Functions' ``Schedule`` and ``ScheduleV2`` events, and ``AWS::Events::Rule`` resources
-with a ``ScheduleExpression`` targeting a function → the ``ScheduledInvocation`` list
-canaria fires (``canaria.services.schedules``)."""
+"""Functions' and state machines' ``Schedule`` and ``ScheduleV2`` events, and
+``AWS::Events::Rule`` resources with a ``ScheduleExpression`` targeting a function → the
+``ScheduledInvocation`` list canaria fires (``canaria.services.schedules``)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
+from canaria.models.app import StateMachineSpec
 from canaria.models.arns import ACCOUNT, REGION, function_arn
 from canaria.models.schedules import (
     ScheduledInvocation,
     ScheduleKind,
+    ScheduleTarget,
     check_expression,
     check_timezone,
 )
@@ -59,11 +62,17 @@ _STATES = ("ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS
 
 
 def build_schedules(
-    ctx: Context, functions: list[Entry], services: Mapping[str, ServiceResource]
+    ctx: Context,
+    functions: list[Entry],
+    machines: Sequence[tuple[Entry, StateMachineSpec]],
+    services: Mapping[str, ServiceResource],
 ) -> tuple[ScheduledInvocation, ...]:
-    """Every schedule that invokes one of ``functions``."""
+    """Every schedule that invokes one of ``functions`` or starts one of ``machines``
+    (each SAM state machine's entry, and what was built from it)."""
     out: list[ScheduledInvocation] = []
-    for entry in functions:
+    targets = [(e, e.logical_id, ScheduleTarget.FUNCTION) for e in functions]
+    targets += [(e, m.name, ScheduleTarget.STATE_MACHINE) for e, m in machines]
+    for entry, target, target_type in targets:
         raw = entry.props.get("Events")
         if raw is None:
             continue
@@ -72,29 +81,34 @@ def build_schedules(
         for name, event in events.items():
             kind = event.get("Type") if isinstance(event, Mapping) else None
             if kind not in ("Schedule", "ScheduleV2"):
+                if target_type is ScheduleTarget.STATE_MACHINE:
+                    ctx.warn(
+                        entry,
+                        f"event {name} ({kind}) is not triggered by canaria; start the "
+                        "state machine through the Step Functions API to exercise it",
+                    )
                 continue
             eat = at.key(events, name)
             pat = eat.key(event, "Properties")
             props = as_map(event.get("Properties") or {}, pat)
-            if kind == "Schedule":
-                out.append(_rule_schedule(ctx, entry, name, props, pat))
-            else:
-                out.append(_scheduler_schedule(ctx, entry, name, props, pat))
+            build = _rule_schedule if kind == "Schedule" else _scheduler_schedule
+            schedule = build(ctx, entry, name, props, pat)
+            out.append(replace(schedule, target=target, target_type=target_type))
     by_arn = {function_arn(e.logical_id): e.logical_id for e in functions}
     for rule in [r for r in services.values() if isinstance(r, RuleSpec)]:
         if rule.schedule_expression is None:
             continue
-        for target in rule.function_targets:
-            function = function_of(target.arn, by_arn)
+        for rule_target in rule.function_targets:
+            function = function_of(rule_target.arn, by_arn)
             assert function is not None  # the rule's builder kept only those
             out.append(
                 ScheduledInvocation(
                     function,
-                    f"{rule.logical_id}.{target.id}",
+                    f"{rule.logical_id}.{rule_target.id}",
                     rule.schedule_expression,
                     ScheduleKind.RULE,
                     rule_arn(rule.name, rule.event_bus),
-                    input=target.input,
+                    input=rule_target.input,
                     enabled=rule.state == "ENABLED",
                 )
             )

@@ -1,5 +1,6 @@
 """A real `canaria up` fires a function's Schedule events on its clock, through the
-function's alias, with the event EventBridge sends; a scheduled rule does the same."""
+function's alias, with the event EventBridge sends; a scheduled rule does the same, and a
+state machine's schedule starts an execution."""
 
 from __future__ import annotations
 
@@ -36,6 +37,17 @@ Resources:
           Properties:
             ScheduleExpression: cron(0 3 * * ? *)
             Input: '{{"job": "nightly"}}'
+  Report:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Name: report
+      Definition: {{StartAt: Done, States: {{Done: {{Type: Pass, End: true}}}}}}
+      Events:
+        Hourly:
+          Type: ScheduleV2
+          Properties:
+            ScheduleExpression: rate(1 hour)
+            Input: '{{"report": "hourly"}}'
   Hourly:
     Type: AWS::Events::Rule
     Properties:
@@ -95,3 +107,13 @@ def test_schedules_fire_on_the_platforms_clock(app: Canaria) -> None:
     seen = events(app, 5)
     assert {"job": "hourly"} in [f["event"] for f in seen]
     assert len([f for f in seen if f["event"] != {"job": "hourly"}]) == 4
+    sfn = app.aws("stepfunctions")
+    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:report"
+    deadline = time.monotonic() + 30
+    while not (runs := sfn.list_executions(stateMachineArn=arn)["executions"]):
+        assert time.monotonic() < deadline, "the hourly execution did not start"
+        time.sleep(0.1)
+    (run,) = runs
+    assert json.loads(sfn.describe_execution(executionArn=run["executionArn"])["input"]) == {
+        "report": "hourly"
+    }

@@ -11,7 +11,7 @@ import orjson
 from canaria.clock import ManualClock
 from canaria.errors import Throttled
 from canaria.models import InvokeResult
-from canaria.models.schedules import ScheduledInvocation, ScheduleKind
+from canaria.models.schedules import ScheduledInvocation, ScheduleKind, ScheduleTarget
 from canaria.services.schedules import RETRY_DELAYS_S, Schedules, next_due, scheduled_event
 
 RULE_ARN = "arn:aws:events:us-east-1:123456789012:rule/Tick"
@@ -62,9 +62,15 @@ def test_what_the_function_gets() -> None:
 
 
 class Recorder:
+    """Records invocations (failing the first ``failures``) and executions started."""
+
     def __init__(self, failures: int = 0) -> None:
         self.calls: list[tuple[str, dict[str, object]]] = []
+        self.started: list[tuple[str, str]] = []
         self.failures = failures
+
+    async def start(self, machine: str, input_text: str) -> None:
+        self.started.append((machine, input_text))
 
     async def __call__(self, function: str, event: bytes) -> InvokeResult:
         self.calls.append((function, orjson.loads(event)))
@@ -86,7 +92,7 @@ async def settle() -> None:
 async def test_timers_fire_on_the_clock_and_stop_when_removed() -> None:
     clock = ManualClock(at("2026-11-30T10:00:00"))
     invoke = Recorder()
-    timers = Schedules(clock, invoke)
+    timers = Schedules(clock, invoke, invoke.start)
     tick = schedule("rate(1 minute)")
     timers.apply([tick, schedule("rate(1 minute)", enabled=False)])
     await settle()
@@ -105,7 +111,7 @@ async def test_timers_fire_on_the_clock_and_stop_when_removed() -> None:
 async def test_a_failed_invocation_is_tried_twice_more_a_minute_then_two_later() -> None:
     clock = ManualClock(at("2026-11-30T10:00:00"))
     invoke = Recorder(failures=2)  # a function error, then a throttle, then success
-    timers = Schedules(clock, invoke)
+    timers = Schedules(clock, invoke, invoke.start)
     timers.apply([schedule("rate(1 day)")])
     await settle()
     clock.advance(86400)
@@ -124,7 +130,7 @@ async def test_a_failed_invocation_is_tried_twice_more_a_minute_then_two_later()
 async def test_a_schedule_a_deploy_left_alone_keeps_its_timer() -> None:
     clock = ManualClock(at("2026-11-30T10:00:30"))
     invoke = Recorder()
-    timers = Schedules(clock, invoke)
+    timers = Schedules(clock, invoke, invoke.start)
     timers.apply([schedule("rate(1 minute)")])  # due 10:01:30
     await settle()
     clock.advance(45)
@@ -133,4 +139,25 @@ async def test_a_schedule_a_deploy_left_alone_keeps_its_timer() -> None:
     clock.advance(30)
     await settle()
     assert len(invoke.calls) == 1
+    await timers.stop()
+
+
+async def test_a_state_machines_schedule_starts_an_execution() -> None:
+    clock = ManualClock(at("2026-11-30T10:00:00"))
+    recorder = Recorder()
+    timers = Schedules(clock, recorder, recorder.start)
+    nightly = ScheduledInvocation(
+        "orders-sync",
+        "Nightly",
+        "cron(0 3 * * ? *)",
+        ScheduleKind.SCHEDULER,
+        "arn:aws:scheduler:us-east-1:123456789012:schedule/default/SyncNightly",
+        input='{"full": true}',
+        target_type=ScheduleTarget.STATE_MACHINE,
+    )
+    timers.apply([nightly])
+    await settle()
+    clock.set(at("2026-12-01T03:00:00"))
+    await settle()
+    assert recorder.started == [("orders-sync", '{"full": true}')] and recorder.calls == []
     await timers.stop()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from canaria.models.schedules import ScheduleKind
+from canaria.models.schedules import ScheduleKind, ScheduleTarget
 from canaria.template import load
 from tests.unit.template.template_helpers import fails, function, line_of, resources, write
 
@@ -36,7 +36,7 @@ Events:
 def test_schedule_events_become_schedules(tmp_path: Path) -> None:
     app = load(write(tmp_path, resources(function("Fn", EVENTS))))
     nightly, every5, report = app.schedules
-    assert (nightly.function, nightly.name, nightly.expression) == (
+    assert (nightly.target, nightly.name, nightly.expression) == (
         "Fn",
         "Nightly",
         "cron(0 3 * * ? *)",
@@ -87,3 +87,29 @@ def test_a_bad_schedule_is_refused_at_its_line(
     err = fails(path)
     assert words in str(err)
     assert err.line == line_of(path, needle)
+
+
+def test_a_state_machines_schedule_starts_it_and_its_other_events_are_named(
+    tmp_path: Path,
+) -> None:
+    body = resources(
+        """\
+  Sync:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Name: orders-sync
+      Definition: {StartAt: Done, States: {Done: {Type: Succeed}}}
+      Events:
+        Nightly:
+          Type: ScheduleV2
+          Properties: {ScheduleExpression: 'cron(0 3 * * ? *)', Input: '{"full": true}'}
+        Orders:
+          Type: EventBridgeRule
+          Properties: {Pattern: {source: [shop]}}
+"""
+    )
+    app = load(write(tmp_path, body))
+    (nightly,) = app.schedules
+    assert (nightly.target, nightly.target_type) == ("orders-sync", ScheduleTarget.STATE_MACHINE)
+    assert nightly.input == '{"full": true}'
+    assert any("event Orders (EventBridgeRule) is not triggered" in w for w in app.warnings)

@@ -305,7 +305,7 @@ def test_what_is_not_run_locally_is_a_warning(tmp_path: Path) -> None:
     assert list(app.services) == ["Uploads", "Alerts", "Tick"]
     assert app.event_sources == ()
     (schedule,) = app.schedules
-    assert (schedule.function, schedule.name, schedule.expression) == (
+    assert (schedule.target, schedule.name, schedule.expression) == (
         "Fn",
         "Tick.fn",
         "rate(5 minutes)",
