@@ -151,6 +151,9 @@ class QueueEventSource:
     report_batch_item_failures: bool = False
     kind: EventSourceKind = EventSourceKind.SQS
     subscription_arn: str = ""  # SNS: the record's EventSubscriptionArn
+    filters: tuple[
+        str, ...
+    ] = ()  # SQS FilterCriteria patterns (JSON); a record matching none is dropped
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ import orjson
 from canaria.errors import CanariaError
 from canaria.models import InvokeResult
 from canaria.models.arns import REGION
+from canaria.models.filters import matches_any, sqs_filter_view
 from canaria.models.services import EventSourceKind, QueueEventSource
 from canaria.template.service_refs import queue_url
 
@@ -205,6 +206,10 @@ class QueuePollers:
                 with contextlib.suppress(Exception):
                     await self._run(_delete, client, url, messages)
                 continue
+            if source.filters:
+                messages = await self._drop_unmatched(client, url, messages, source)
+                if not messages:
+                    continue
             event = event_of(messages, source)
             try:
                 result = await self.invoke(source.function, event)
@@ -216,6 +221,21 @@ class QueuePollers:
             if done:
                 with contextlib.suppress(Exception):  # undeleted messages come back
                     await self._run(_delete, client, url, done)
+
+    async def _drop_unmatched(
+        self, client: Any, url: str, messages: list[dict[str, Any]], source: QueueEventSource
+    ) -> list[dict[str, Any]]:
+        """The messages that match one of the source's filters; the others are deleted
+        without invoking the function, as Lambda drops them."""
+        kept: list[dict[str, Any]] = []
+        dropped: list[dict[str, Any]] = []
+        for m in messages:
+            view = sqs_filter_view(lambda_record(m, source))
+            (kept if matches_any(source.filters, view) else dropped).append(m)
+        if dropped:
+            with contextlib.suppress(Exception):  # undeleted, they are filtered again
+                await self._run(_delete, client, url, dropped)
+        return kept
 
 
 def _receive(client: Any, url: str, source: QueueEventSource) -> list[dict[str, Any]]:

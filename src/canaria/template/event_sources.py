@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from canaria.models.arns import function_arn
+from canaria.models.filters import MAX_FILTERS, check_pattern
 from canaria.models.services import (
     BucketNotificationSpec,
     BucketSpec,
@@ -252,8 +253,7 @@ def _queue_event(
             raise at.key(props, "FunctionResponseTypes").error(
                 f"unknown response type {t!r}", allowed="ReportBatchItemFailures"
             )
-    if "FilterCriteria" in props:
-        ctx.warn(entry, f"event {name} (SQS): FilterCriteria is not applied locally")
+    filters = _filters(props, at) if "FilterCriteria" in props else ()
     timeout = ctx.get(entry, "Timeout")
     timeout_s = 3 if timeout is NO_VALUE else as_int(timeout, ctx.at(entry, "Timeout"), 1)
     visibility = int(queue.attributes.get("VisibilityTimeout", "30"))
@@ -272,7 +272,31 @@ def _queue_event(
         window,
         enabled,
         "ReportBatchItemFailures" in types,
+        filters=filters,
     )
+
+
+def _filters(props: Mapping[str, Any], at: Where) -> tuple[str, ...]:
+    """``FilterCriteria: {Filters: [{Pattern: ...}]}``: each pattern as JSON text, checked."""
+    cat = at.key(props, "FilterCriteria")
+    criteria = as_map(props["FilterCriteria"], cat)
+    check_keys(criteria, cat, ("Filters",))
+    fat = cat.key(criteria, "Filters")
+    items = as_list(criteria.get("Filters", []), fat)
+    if len(items) > MAX_FILTERS:
+        raise fat.error(f"{len(items)} filters; Lambda allows {MAX_FILTERS} per event source")
+    out: list[str] = []
+    for i, item in enumerate(items):
+        iat = fat.index(items, i)
+        node = as_map(item, iat)
+        check_keys(node, iat, ("Pattern",), required=("Pattern",))
+        pat = iat.key(node, "Pattern")
+        raw = node["Pattern"]
+        text = json.dumps(plain(raw)) if isinstance(raw, Mapping) else as_str(raw, pat)
+        if problem := check_pattern(text):
+            raise pat.error(problem)
+        out.append(text)
+    return tuple(out)
 
 
 def _own_queue(ctx: Context, entry: Entry, name: str) -> tuple[str, QueueSpec]:

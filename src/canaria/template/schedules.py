@@ -35,6 +35,7 @@ SCHEDULE_EVENT_KEYS = (
     "RoleArn",
     "Schedule",
     "State",
+    "Target",  # a state machine's: the rule target's Id
 )
 SCHEDULE_V2_EVENT_KEYS = (
     "DeadLetterConfig",

@@ -396,6 +396,19 @@ def test_sqs_events_become_queue_event_sources(tmp_path: Path) -> None:
     assert not [w for w in app.warnings if "Jobs" in w]
 
 
+def test_sqs_filter_criteria_are_kept_as_json_patterns(tmp_path: Path) -> None:
+    body = queue_and_consumer(
+        "",
+        'FilterCriteria:\n  Filters:\n    - Pattern: \'{"body": {"kind": ["order"]}}\'\n'
+        "    - Pattern: {body: [{prefix: URGENT}]}",
+    )
+    (source,) = load(write(tmp_path, body)).event_sources
+    assert source.filters == (
+        '{"body": {"kind": ["order"]}}',
+        '{"body": [{"prefix": "URGENT"}]}',
+    )
+
+
 @pytest.mark.parametrize(
     ("queue_props", "event_props", "timeout", "words"),
     [
@@ -404,6 +417,9 @@ def test_sqs_events_become_queue_event_sources(tmp_path: Path) -> None:
         ("", "BatchSize: 50", 3, "needs MaximumBatchingWindowInSeconds"),
         ("", "BatchSize: 0", 3, "out of range"),
         ("", "FunctionResponseTypes: [Partial]", 3, "unknown response type 'Partial'"),
+        ("", "FilterCriteria: {Filters: [{Pattern: '{oops'}]}", 3, "the pattern is not JSON"),
+        ("", "FilterCriteria: {Filters: [{Pattern: {body: x}}]}", 3, "an object or an array"),
+        ("", "FilterCriteria: {Filters: [" + "{Pattern: {a: [1]}}, " * 6 + "]}", 3, "6 filters"),
     ],
 )
 def test_sqs_events_lambda_would_refuse_are_refused(
