@@ -69,6 +69,10 @@ CLOUDFORMATION = re.compile(
     r"|the definition must be a mapping with StartAt and States"
     r"|needs exactly one definition|bad path variable '\{proxy\+\+\}'"
     r"|is not an AWS::Serverless::(Http)?Api of this template"
+    r"|which is not a parameter or a resource|is also the name of"  # EventBridge: one name per bus
+    r"|unknown filter rule|is not a valid AWS::S3::Bucket name"  # S3's own checks
+    r"|a rule needs an EventPattern or a ScheduleExpression"
+    r"|FilterCriteria.*the pattern is not valid"  # Lambda: a pattern's leaves are arrays
 )
 TRANSFORM = "AWS::Serverless-2016-10-31"
 REPR = re.compile(r"\['|\{'|\"\[|OrderedDict|LineMap|<[a-z_.]+ object")
