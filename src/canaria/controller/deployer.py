@@ -64,7 +64,7 @@ class CreateServices:
 
 @dataclass(frozen=True)
 class LoadStateMachines:
-    """Serve exactly these state machines (none: unload the ones running)."""
+    """Serve these state machines (new definitions replace the running ones)."""
 
     machines: Mapping[str, StateMachineSpec]
 
@@ -137,8 +137,6 @@ def describe(i: Instruction) -> str:
         case CreateServices(resources=resources):
             return f"create service resources that do not exist: {_names(resources)}"
         case LoadStateMachines(machines=machines):
-            if not machines:
-                return "unload the state machines"
             return f"load state machines: {_names(m.name for m in machines.values())}"
         case LoadFunctions(app=app):
             routes = len(app.routes)
@@ -183,8 +181,8 @@ def plan_release(
     group: bool = False,
     running: Application | None = None,
 ) -> ReleasePlan:
-    """``running`` is the application served now: what it has and ``app`` has not
-    (state machines, queue pollers) is unloaded."""
+    """``running`` is the application served now: the pollers of queues it has and
+    ``app`` has not are stopped."""
     numbers: dict[str, int] = {}
     instructions: list[Instruction] = []
     for spec in _publish_order(app):
@@ -233,7 +231,7 @@ def _setup(app: Application, running: Application | None) -> list[Setup]:
         setup.append(CreateTables(app.tables))
     if app.services:
         setup.append(CreateServices(app.services))
-    if app.state_machines or (running is not None and running.state_machines):
+    if app.state_machines:
         setup.append(LoadStateMachines(app.state_machines))
     setup.append(LoadFunctions(app))
     if app.event_sources or (running is not None and running.event_sources):

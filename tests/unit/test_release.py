@@ -1,0 +1,290 @@
+"""The release executor on real parts: a template loaded from disk, artifacts built, a
+SQLite store, a controller, the gateway's routing, the state machines and function
+runtimes (never started: no request is sent). Only the local engines (DynamoDB, moto,
+queue pollers) are replaced, by an in-memory ``Resources`` that records what it was
+asked to create."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from canaria import template as templates
+from canaria.auth import Keyring
+from canaria.aws.states import StateMachines, machine_arn
+from canaria.clock import ManualClock
+from canaria.controller.deployer import (
+    CreateServices,
+    CreateTables,
+    LoadFunctions,
+    LoadStateMachines,
+    PointAlias,
+    PollQueues,
+    Publish,
+    StartDeployment,
+)
+from canaria.controller.service import Controller
+from canaria.errors import Conflict, InvalidRequest, NotFound
+from canaria.files import FileAccess
+from canaria.gateway import Routing
+from canaria.models import (
+    Application,
+    FunctionSpec,
+    QueueEventSource,
+    ServiceResource,
+    TableSpec,
+)
+from canaria.models.deployment import State
+from canaria.release import ReleaseExecutor, Rollout
+from canaria.runtime import FunctionRuntime
+from canaria.store import Store
+from canaria.platform import RoutingBackend
+from tests.unit.controller.fakes import ScriptedHooks, SettableSignals
+
+PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+TEMPLATE = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Api:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Runtime: {py}
+      CodeUri: src
+      AutoPublishAlias: live
+      Environment:
+        Variables:
+          GREETING: {greeting}
+      DeploymentPreference:
+        Type: {config}
+      Events:
+        Get:
+          Type: HttpApi
+          Properties:
+            Path: /hello
+            Method: GET
+{work}  Jobs:
+    Type: AWS::SQS::Queue
+  Items:
+    Type: AWS::Serverless::SimpleTable
+"""
+
+WORK = """\
+        Work:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Jobs.Arn
+"""
+
+MACHINE = """\
+  Check:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Definition:
+        StartAt: Done
+        States:
+          Done:
+            Type: Succeed
+"""
+
+
+@dataclass
+class RecordingResources:
+    """An in-memory ``Resources``: what the engines would have been asked to hold."""
+
+    tables: dict[str, TableSpec] = field(default_factory=dict)
+    services: dict[str, ServiceResource] = field(default_factory=dict)
+    polled: tuple[QueueEventSource, ...] = ()
+
+    async def create_tables(self, tables: Mapping[str, TableSpec]) -> None:
+        self.tables.update(tables)
+
+    async def create_services(self, resources: Mapping[str, ServiceResource]) -> None:
+        self.services.update(resources)
+
+    def poll_queues(self, sources: tuple[QueueEventSource, ...]) -> None:
+        self.polled = sources
+
+
+class NoTasks:
+    """State machine tasks: none of these tests starts an execution."""
+
+    async def run(self, resource: str, parameters: object, *, timeout_s: float | None) -> object:
+        raise AssertionError(f"no task runs in these tests ({resource})")
+
+
+class World:
+    def __init__(self, tmp: Path) -> None:
+        self.dir = tmp / "app"
+        (self.dir / "src").mkdir(parents=True)
+        (self.dir / "src" / "app.py").write_text("def handler(event, context):\n    return 1\n")
+        self.clock = ManualClock(start=1000.0)
+        self.store = Store.open(str(tmp / "state"))
+        self.routing = Routing()
+        self.backend = RoutingBackend(self.routing)
+        self.controller = Controller(
+            self.store, self.clock, self.backend, ScriptedHooks(), SettableSignals()
+        )
+        self.state_machines = StateMachines(self.clock, NoTasks(), self.store)
+        self.resources = RecordingResources()
+        self.runtimes: dict[str, FunctionRuntime] = {}
+        self.releases = ReleaseExecutor(
+            store=self.store,
+            clock=self.clock,
+            deployments=self.controller,
+            routing=self.routing,
+            state_machines=self.state_machines,
+            resources=self.resources,
+            runtimes=self.runtimes,
+            new_runtime=self.runtime,
+            keyring=Keyring("t" * 32),
+            files=FileAccess([self.dir]),
+            build_dir=str(tmp / "state"),
+        )
+
+    def runtime(self, spec: FunctionSpec) -> FunctionRuntime:
+        return FunctionRuntime(
+            spec.name,
+            reserved_concurrency=None,
+            env_extra={},
+            clock=self.clock,
+            on_log=lambda line: None,
+        )
+
+    def app(
+        self, greeting: str = "hi", config: str = "AllAtOnce", *, queue: bool = True
+    ) -> Application:
+        work = WORK if queue else ""
+        body = TEMPLATE.format(py=PY, greeting=greeting, config=config, work=work)
+        path = self.dir / "template.yaml"
+        path.write_text(body + MACHINE)
+        return templates.load(str(path), {})
+
+    async def close(self) -> None:
+        for runtime in self.runtimes.values():
+            await runtime.close()
+        await self.state_machines.close()
+        self.store.close()
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    w = World(tmp_path)
+    yield w
+    await w.close()
+
+
+async def test_first_release_sets_up_everything_then_publishes_and_points(world: World) -> None:
+    result = await world.releases.release(world.app(), initial=True)
+    kinds = [type(i) for i in result.plan.instructions]
+    assert kinds == [
+        CreateTables,
+        CreateServices,
+        LoadStateMachines,
+        LoadFunctions,
+        PollQueues,
+        Publish,
+        PointAlias,
+    ]
+    assert set(world.resources.tables) == {"Items"}
+    assert "Jobs" in world.resources.services
+    assert [s.function for s in world.resources.polled] == ["Api"]
+    assert world.state_machines.machine(machine_arn("Check")).name == "Check"
+    assert set(world.runtimes) == {"Api"}
+    assert world.releases.app is not None and set(world.releases.app.functions) == {"Api"}
+    version = world.store.latest_version("Api")
+    assert version is not None and version.number == 1
+    assert world.routing.routed_versions("Api") == {1}
+
+
+async def test_dry_run_describes_every_instruction_and_changes_nothing(world: World) -> None:
+    result = await world.releases.release(world.app(), dry_run=True)
+    lines = result.plan.describe()
+    assert lines[:5] == [
+        f"create tables that do not exist: {world.app().tables['Items'].table_name}",
+        f"create service resources that do not exist: {', '.join(world.app().services)}",
+        "load state machines: Check",
+        "load functions: Api (1 route)",
+        "poll queues: " + world.app().event_sources[0].queue_name + " → Api",
+    ]
+    assert lines[5].startswith("publish Api version 1 (digest ")
+    assert lines[6] == "point Api:live at version 1 (new alias)"
+    assert result.deployments == ()
+    assert world.store.latest_version("Api") is None and world.store.aliases() == []
+    assert world.resources == RecordingResources()
+    assert world.runtimes == {} and world.releases.app is None
+
+
+async def test_a_change_publishes_the_next_version_and_starts_a_deployment(world: World) -> None:
+    await world.releases.release(world.app(), initial=True)
+    result = await world.releases.release(
+        world.app(greeting="hello"), rollout=Rollout(config="Canary10Percent5Minutes")
+    )
+    publish = next(i for i in result.plan.changes if isinstance(i, Publish))
+    assert publish.number == 2 and result.plan.versions == {"Api": 2}
+    (d,) = result.deployments
+    assert d.config_name.endswith("Canary10Percent5Minutes")
+    assert [(t.from_version, t.to_version) for t in d.targets] == [(1, 2)]
+    assert world.store.deployment(d.id).state is State.BEFORE_ALLOW_TRAFFIC
+    assert world.routing.routed_versions("Api") == {1}  # the controller moves traffic
+
+
+async def test_the_planned_version_number_is_published_or_nothing_is(world: World) -> None:
+    await world.releases.release(world.app(), initial=True)
+    app = world.app(greeting="hello")
+    planned = (await world.releases.release(app, dry_run=True)).plan
+    v1 = world.store.latest_version("Api")
+    assert v1 is not None
+    # another writer publishes version 2 between the plan and its execution
+    world.store.publish("Api", "elsewhere", v1.config, v1.artifact, world.clock.now())
+    machines = world.state_machines.parse(app.state_machines)
+    with pytest.raises(Conflict, match="the plan publishes version 2, but the store's next"):
+        await world.releases.execute(planned, app, machines, Rollout())
+    assert [v.number for v in world.store.versions("Api")] == [1, 2]
+    assert world.store.deployments() == []
+
+
+async def test_up_leaves_a_changed_template_for_deploy(world: World) -> None:
+    await world.releases.release(world.app(), initial=True)
+    result = await world.releases.release(world.app(greeting="hello"), initial=True)
+    assert not any(isinstance(i, StartDeployment) for i in result.plan.instructions)
+    assert result.deployments == () and world.store.deployments() == []
+    assert any("Api:live runs version 1; the template has changed" in w for w in result.warnings)
+    alias = world.store.alias("Api", "live")
+    assert alias is not None and alias.version == 1
+
+
+async def test_an_alias_held_by_a_deployment_in_progress_is_refused(world: World) -> None:
+    await world.releases.release(world.app(config="Linear10PercentEvery1Minute"), initial=True)
+    (held,) = (
+        await world.releases.release(world.app("v2", config="Linear10PercentEvery1Minute"))
+    ).deployments
+    with pytest.raises(Conflict, match=f"already being deployed by {held.id}"):
+        await world.releases.release(world.app("v3", config="Linear10PercentEvery1Minute"))
+    assert world.store.latest_version("Api").number == 2  # type: ignore[union-attr]
+
+
+async def test_queues_the_template_drops_are_no_longer_polled(world: World) -> None:
+    await world.releases.release(world.app(), initial=True)
+    assert world.resources.polled != ()
+    result = await world.releases.release(world.app(queue=False))
+    assert PollQueues(()) in result.plan.instructions
+    assert "stop polling queues" in result.plan.describe()
+    assert world.resources.polled == ()
+    unchanged = await world.releases.release(world.app(queue=False), dry_run=True)
+    assert not any(isinstance(i, PollQueues) for i in unchanged.plan.instructions)
+
+
+async def test_deploy_refuses_a_template_outside_the_allowed_directories(
+    world: World, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere.yaml"
+    elsewhere.write_text("Resources: {}\n")
+    with pytest.raises(InvalidRequest, match="elsewhere.yaml"):
+        await world.releases.deploy(str(elsewhere), {})
+    assert world.store.versions("Api") == []
