@@ -28,7 +28,7 @@ from canaria.controller.deployer import (
     StartDeployment,
 )
 from canaria.controller.service import Controller
-from canaria.errors import Conflict, InvalidRequest, NotFound
+from canaria.errors import Conflict, InvalidRequest
 from canaria.files import FileAccess
 from canaria.gateway import Routing
 from canaria.models import (
@@ -39,10 +39,10 @@ from canaria.models import (
     TableSpec,
 )
 from canaria.models.deployment import State
+from canaria.platform import RoutingBackend
 from canaria.release import ReleaseExecutor, Rollout
 from canaria.runtime import FunctionRuntime
 from canaria.store import Store
-from canaria.platform import RoutingBackend
 from tests.unit.controller.fakes import ScriptedHooks, SettableSignals
 
 PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -285,6 +285,6 @@ async def test_deploy_refuses_a_template_outside_the_allowed_directories(
 ) -> None:
     elsewhere = tmp_path / "elsewhere.yaml"
     elsewhere.write_text("Resources: {}\n")
-    with pytest.raises(InvalidRequest, match="elsewhere.yaml"):
+    with pytest.raises(InvalidRequest, match=r"elsewhere\.yaml"):
         await world.releases.deploy(str(elsewhere), {})
     assert world.store.versions("Api") == []
