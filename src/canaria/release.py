@@ -177,19 +177,15 @@ class ReleaseExecutor:
         overrides: Mapping[str, str],
         config_env: str | None = None,
         *,
-        ignore_alarms: bool = False,
+        rollout: Rollout = Rollout(),
         dry_run: bool = False,
         group: bool = False,
-        config: str | None = None,
-        judge: Mapping[str, Any] | None = None,
     ) -> ReleaseResult:
         """``canaria deploy``: load the template at ``path`` (one the server may read)
         and release it."""
         path = await asyncio.to_thread(self.files.check_template, path)
         app = await asyncio.to_thread(templates.load, path, dict(overrides), config_env=config_env)
-        return await self.release(
-            app, rollout=Rollout(ignore_alarms, config, judge), dry_run=dry_run, group=group
-        )
+        return await self.release(app, rollout=rollout, dry_run=dry_run, group=group)
 
     async def release(
         self,

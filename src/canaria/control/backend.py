@@ -9,7 +9,7 @@ from any object with these members.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from canaria.auth import Keyring
 from canaria.clock import Clock
@@ -18,7 +18,7 @@ from canaria.controller.signals import LocalSignals
 from canaria.logbook import LogBook
 from canaria.models import Application, FunctionSpec, InvokeResult
 from canaria.models.deployment import Deployment
-from canaria.release import ReleaseResult
+from canaria.release import ReleaseResult, Rollout
 from canaria.runtime import FunctionRuntime
 from canaria.store import CompletionReport, CompletionStatus, Store
 
@@ -32,11 +32,9 @@ class Releases(Protocol):
         overrides: Mapping[str, str],
         config_env: str | None = None,
         *,
-        ignore_alarms: bool = False,
+        rollout: Rollout = ...,
         dry_run: bool = False,
         group: bool = False,
-        config: str | None = None,
-        judge: Mapping[str, Any] | None = None,
     ) -> ReleaseResult: ...
 
 

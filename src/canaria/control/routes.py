@@ -29,6 +29,7 @@ from canaria.errors import CanariaError, InvalidRequest, NotFound
 from canaria.guard.views import guarded_detail, guarded_view
 from canaria.inputs import bounded_int, name
 from canaria.models.deployment import Deployment
+from canaria.release import Rollout
 
 MAX_ADVANCE_S = 10 * 365 * 86400
 MAX_CLOCK = 253_402_300_799.0  # 9999-12-31T23:59:59Z: dates stay printable
@@ -257,11 +258,9 @@ def control_routes(source: ControlSource) -> list[BaseRoute]:
             path,
             _str_map(body.get("parameter_overrides"), "parameter_overrides"),
             _opt_str(body, "config_env"),
-            ignore_alarms=_bool(body, "ignore_alarms"),
+            rollout=Rollout(_bool(body, "ignore_alarms"), _opt_str(body, "config"), judge),
             dry_run=_bool(body, "dry_run"),
             group=_bool(body, "group"),
-            config=_opt_str(body, "config"),
-            judge=judge,
         )
         return ok(
             {
