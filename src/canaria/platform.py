@@ -203,6 +203,8 @@ class Platform:
     def _alarm_specs(self) -> Mapping[str, Any]:
         return self.app.alarms if self.app else {}
 
+    # ---- the running application -------------------------------------------------------
+
     @property
     def app(self) -> Application | None:
         """The application running (the template of the last release)."""

@@ -95,7 +95,7 @@ async def test_the_planned_version_number_is_published_or_nothing_is(world: Worl
     # another writer publishes version 2 between the plan and its execution
     world.store.publish("Api", "elsewhere", v1.config, v1.artifact, world.clock.now())
     machines = world.state_machines.parse(app.state_machines)
-    with pytest.raises(Conflict, match="the plan publishes version 2, but the store's next"):
+    with pytest.raises(Conflict, match="publishes version 2, but the store's next version is 3"):
         await world.releases.execute(planned, app, machines, Rollout())
     assert [v.number for v in world.store.versions("Api")] == [1, 2]
     assert world.store.deployments() == []

@@ -156,15 +156,17 @@ class Store:
                 .order_by(schema.versions.c.number.desc())
             ).all()
             latest = rows.version(found[0]._mapping) if found else None
-            if latest is not None and latest.digest == digest and number in (None, latest.number):
-                return latest, False
+            if latest is not None and latest.digest == digest:
+                if number in (None, latest.number):
+                    return latest, False
+                raise _replanned(
+                    function,
+                    number,
+                    f"version {latest.number} has this code and configuration already",
+                )
             next_number = latest.number + 1 if latest is not None else 1
             if number is not None and number != next_number:
-                raise Conflict(
-                    f"{function}: the plan publishes version {number}, but the store's "
-                    f"next version is {next_number} (another release published meanwhile); "
-                    "plan again: run `canaria deploy` again"
-                )
+                raise _replanned(function, number, f"next version is {next_number}")
             number = next_number
             conn.execute(
                 insert(schema.versions).values(
@@ -546,3 +548,11 @@ class Store:
                     name=name, state=state, reason=reason, updated_at=now
                 )
             )
+
+
+def _replanned(function: str, planned: int, found: str) -> Conflict:
+    """A release plan's version number that another writer's publish made wrong."""
+    return Conflict(
+        f"{function}: the plan publishes version {planned}, but the store's {found} "
+        "(another release published meanwhile); run `canaria deploy` again"
+    )
