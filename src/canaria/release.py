@@ -111,12 +111,14 @@ class LocalResources:
     behind a relay) for S3, SQS, SNS, SSM, Secrets Manager and EventBridge, and the
     pollers that feed SQS batches to functions."""
 
-    def __init__(self, tables: DynamoEngine, services: ServicesEngine, pollers: QueuePollers):
+    def __init__(
+        self, tables: DynamoEngine, services: ServicesEngine, pollers: QueuePollers
+    ) -> None:
         self.tables = tables
         self.services = services
         self.pollers = pollers
-        self._provisioned: Mapping[str, ServiceResource] = {}
-        services.on_restart = self._provision
+        self._provisioned: Mapping[str, ServiceResource] = {}  # the last release's
+        services.on_restart = self._provision  # moto restarted empty: create them again
 
     async def create_tables(self, tables: Mapping[str, TableSpec]) -> None:
         if not self.tables.running:
