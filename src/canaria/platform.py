@@ -4,8 +4,13 @@ the control API, the controller and the dashboard, on one clock and one store.
 A request: gateway (routes → alias → version) → ``Platform.invoke_version`` → the
 function's ``FunctionRuntime`` → a warm worker → result → metrics.
 
-A release: ``Platform.release`` loads the template, builds artifacts, plans (publish /
-point alias / start deployment), executes; the controller then moves each deployment.
+A release: ``canaria.release.ReleaseExecutor`` loads the template, builds artifacts,
+plans (tables, services, state machines, functions, queues; publish / point alias / start
+deployment), executes; the controller then moves each deployment.
+
+The platform builds the parts and hands each the narrow protocol it needs: the control
+API's ``ControlSource``, the edge's ``EdgeBackend``, the controller's ``HookRunner``
+(``canaria.hooks``), operator commands (``canaria.commands``).
 """
 
 from __future__ import annotations
@@ -24,35 +29,27 @@ from canaria.analysis import Metrics
 from canaria.analysis.prom import PromMetrics
 from canaria.auth import Keyring, access_key_id, ensure_token, secret_access_key
 from canaria.aws.states import PlatformTasks, StateMachines
-from canaria.clock import Clock, ScaledClock
-from canaria.controller.deployer import (
-    Build,
-    PointAlias,
-    Publish,
-    ReleasePlan,
-    StartDeployment,
-    plan_release,
-)
-from canaria.controller.deployments import new_deployment
+from canaria.clock import Clock
+from canaria.commands import OperatorCommands
 from canaria.controller.notify import send_webhooks
-from canaria.controller.plan import Command
 from canaria.controller.service import Controller
 from canaria.controller.signals import LocalSignals
-from canaria.errors import CanariaError, Conflict, InvalidRequest, NotFound
+from canaria.errors import CanariaError, NotFound
 from canaria.files import FileAccess
 from canaria.gateway import GatewayServer, Routing
+from canaria.hooks import Hooks
 from canaria.inputs import version_number
 from canaria.logbook import LogBook
 from canaria.models import Alias, Application, FunctionSpec, InvokeResult, Version
 from canaria.models.arns import function_arn
 from canaria.models.deployment import Deployment, DeploymentEvent, HookStatus
-from canaria.runtime import FunctionRuntime, LogLine, build_artifact
-from canaria.services import ServicesEngine, provision
+from canaria.release import LocalResources, ReleaseExecutor, ReleaseResult
+from canaria.runtime import FunctionRuntime, LogLine
+from canaria.services import ServicesEngine
 from canaria.services.pollers import QueuePollers
 from canaria.services.schedules import Schedules
 from canaria.store import CompletionReport, CompletionStatus, Store
 from canaria.tables import DynamoEngine
-from canaria.template.versions import with_versions
 
 log = logging.getLogger("canaria")
 
@@ -69,13 +66,6 @@ class Options:
     split_mode: str = "deterministic"
     seed: int | None = None
     database_url: str | None = None
-
-
-@dataclass(frozen=True)
-class ReleaseResult:
-    plan: ReleasePlan
-    deployments: tuple[Deployment, ...]
-    warnings: tuple[str, ...]
 
 
 class RoutingBackend:
@@ -109,11 +99,11 @@ class Platform:
         # requests running per (function, version, alias): ConcurrentExecutions, and what
         # a request-count gate waits for
         self._in_flight: dict[tuple[str, int, str | None], int] = {}
-        self.app: Application | None = None
         self.signals = LocalSignals(self.metrics, self.store, clock)
         self.controller = Controller(
-            self.store, clock, RoutingBackend(self.routing), self, self.signals, self._notify
+            self.store, clock, RoutingBackend(self.routing), Hooks(self), self.signals, self._notify
         )
+        self.commands = OperatorCommands(self.store, self.controller, self)
         # request gates with completion: reported note the request ids they send
         self.controller.listeners.append(self.signals.follow)
         self.gateway = GatewayServer(
@@ -132,32 +122,46 @@ class Platform:
         # S3, SQS, SNS, SSM, Secrets Manager, EventBridge: a relay on a fixed port in front
         # of moto, started when a template declares such resources or a function calls one
         self.services = ServicesEngine(log_path=str(Path(self.state_dir) / "logs" / "services.log"))
-        self.services.on_restart = self._provision_services
         # functions' SQS events: queues polled, batches invoked through the alias
         self.pollers = QueuePollers(self.services.endpoint, self._invoke_from_queue)
         # Schedule / ScheduleV2 events and scheduled rules: fired on the platform's clock
         self.schedules = Schedules(clock, self._invoke_from_queue, self._start_on_schedule)
         self._state_tasks = PlatformTasks(self, options.host, options.port)
         self.state_machines = StateMachines(clock, self._state_tasks, self.store)
+        self.releases = ReleaseExecutor(
+            store=self.store,
+            clock=clock,
+            deployments=self.controller,
+            routing=self.routing,
+            state_machines=self.state_machines,
+            resources=LocalResources(self.tables, self.services, self.pollers, self.schedules),
+            runtimes=self.runtimes,
+            new_runtime=self._new_runtime,
+            keyring=self.keyring,
+            files=self.files,
+            build_dir=self.state_dir,
+        )
         self._tasks: list[asyncio.Task[Any]] = []
         self._retiring: set[asyncio.Task[None]] = set()
         self.routing.alias_listeners.append(self._retire_unrouted)
-        self._release_lock = asyncio.Lock()
         self.control_url = f"http://{options.host}:{options.control_port}"
 
     # ---- start / stop ------------------------------------------------------------------
 
     async def start(self) -> ReleaseResult:
         """Load the template; publish and point aliases that do not exist yet; serve."""
-        app = self._load(
-            self.options.template, self.options.parameter_overrides, self.options.config_env
+        app = templates.load(
+            self.options.template,
+            dict(self.options.parameter_overrides),
+            config_env=self.options.config_env,
         )
         self.controller.recover()
         # The gateway binds first (with --port 0 the OS picks the port), so state machines'
         # API Gateway tasks know where it is.
         await self.gateway.start()
         self._state_tasks.gateway = (self.options.host, self.gateway.port)
-        result = await self._release(app, initial=True)
+        await self.services.listen()  # the relay's port is in every function's environment
+        result = await self.releases.release(app, initial=True)
         self.state_machines.load()
         self._tasks.append(asyncio.ensure_future(self.controller.run()))
         self._tasks.append(asyncio.ensure_future(self.signals.watch_alarms(self._alarm_specs)))
@@ -195,14 +199,6 @@ class Platform:
                 self._retiring.add(task)
                 task.add_done_callback(self._retiring.discard)
 
-    async def _provision_services(self, app: Application | None = None) -> None:
-        """Create the template's S3, SQS, SNS, SSM, Secrets Manager and EventBridge
-        resources that the engine does not hold (all of them again after it restarted)."""
-        app = app or self.app
-        if app is not None and app.services:
-            for line in await provision(self.services.engine_endpoint, app.services):
-                log.info("%s", line)
-
     async def _invoke_from_queue(self, function: str, event: bytes) -> InvokeResult:
         return await self.invoke_qualified(
             function, self.function_spec(function).auto_publish_alias, event
@@ -214,152 +210,24 @@ class Platform:
     def _alarm_specs(self) -> Mapping[str, Any]:
         return self.app.alarms if self.app else {}
 
-    # ---- templates and releases ------------------------------------------------------
+    # ---- the running application -------------------------------------------------------
 
-    def _load(self, path: str, overrides: Mapping[str, str], config_env: str | None) -> Application:
-        return templates.load(path, dict(overrides), config_env=config_env)
+    @property
+    def app(self) -> Application | None:
+        """The application running (the template of the last release)."""
+        return self.releases.app
 
-    async def deploy(
-        self,
-        path: str,
-        overrides: Mapping[str, str],
-        config_env: str | None = None,
-        *,
-        ignore_alarms: bool = False,
-        dry_run: bool = False,
-        group: bool = False,
-        config: str | None = None,
-        judge: Mapping[str, Any] | None = None,
-    ) -> ReleaseResult:
-        path = await asyncio.to_thread(self.files.check_template, path)
-        app = await asyncio.to_thread(self._load, path, overrides, config_env)
-        return await self._release(
-            app,
-            ignore_alarms=ignore_alarms,
-            dry_run=dry_run,
-            group=group,
-            config=config,
-            judge=judge,
-        )
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.options.host}:{self.gateway.port}"
 
-    async def _release(
-        self,
-        app: Application,
-        *,
-        initial: bool = False,
-        ignore_alarms: bool = False,
-        dry_run: bool = False,
-        group: bool = False,
-        config: str | None = None,
-        judge: Mapping[str, Any] | None = None,
-    ) -> ReleaseResult:
-        async with self._release_lock:
-            # Everything that can be refused is checked before anything changes.
-            machines = self.state_machines.parse(app.state_machines)
-            builds = {}
-            for spec in app.functions.values():
-                digest, artifact = await asyncio.to_thread(
-                    build_artifact, spec.config.code_uri, self.state_dir
-                )
-                builds[spec.name] = Build(digest, artifact)
-            latest = {name: self.store.latest_version(name) for name in app.functions}
-            aliases = {(a.function, a.name): a for a in self.store.aliases()}
-            busy = {
-                (d_t.function, d_t.alias): d.id
-                for d in self.store.deployments(active_only=True)
-                for d_t in d.targets
-            }
-            plan = plan_release(app, builds, latest, aliases, group=group)
-            for i in plan.instructions:
-                if isinstance(i, StartDeployment) and not initial:
-                    for t in i.targets:
-                        if (t.function, t.alias) in busy:
-                            held = busy[(t.function, t.alias)]
-                            raise Conflict(
-                                f"alias {t.function}:{t.alias} is already being deployed by "
-                                f"{held}; wait for it, or run `canaria stop {held}`"
-                            )
-            if initial:
-                # `up` only brings what is missing; changed code waits for `canaria deploy`.
-                pending = [i for i in plan.instructions if isinstance(i, StartDeployment)]
-                plan = ReleasePlan(
-                    tuple(i for i in plan.instructions if not isinstance(i, StartDeployment)),
-                    plan.versions,
-                )
-                warnings = list(app.warnings) + [
-                    f"{t.function}:{t.alias} runs version {t.from_version}; the template has "
-                    "changed since: run `canaria deploy` to ship it"
-                    for i in pending
-                    for t in i.targets
-                    if (t.function, t.alias) not in busy  # the controller resumes those
-                ]
-            else:
-                warnings = list(app.warnings)
-            if dry_run:
-                return ReleaseResult(plan, (), tuple(warnings))
-            if app.tables:
-                if not self.tables.running:
-                    await self.tables.start()
-                await self.tables.ensure_tables(app.tables)
-            await self.services.listen()
-            if app.services:
-                await self.services.ensure_running()
-                await self._provision_services(app)
-            self.state_machines.adopt(app.state_machines, machines)
-            app = with_versions(app, plan.versions)  # alarms on Fn.Version.Version
-            self._adopt(app)
-            self.pollers.apply(app.event_sources)
-            self.schedules.apply(app.schedules)
-            started: list[Deployment] = []
-            for i in plan.instructions:
-                match i:
-                    case Publish():
-                        v, _ = self.store.publish(
-                            i.function, i.digest, i.config, i.artifact, self.clock.now()
-                        )
-                        self.routing.set_latest(i.function, v.number)
-                    case PointAlias(alias=alias):
-                        await self.controller.update_alias(alias)
-                    case StartDeployment():
-                        spec = app.functions[i.function]
-                        assert spec.deployment_preference is not None
-                        d = new_deployment(
-                            application=Path(app.template_path).parent.name,
-                            targets=i.targets,
-                            preference=spec.deployment_preference,
-                            custom_configs=app.deployment_configs,
-                            now=self.clock.now(),
-                            ignore_alarms=ignore_alarms,
-                            config_override=config,
-                            judge_override=judge,
-                            time_scale=(
-                                self.clock.scale if isinstance(self.clock, ScaledClock) else 1.0
-                            ),
-                        )
-                        started.append(await self.controller.start(d))
-            return ReleaseResult(plan, tuple(started), tuple(warnings))
-
-    def _adopt(self, app: Application) -> None:
-        """Make ``app`` the running application: runtimes, routes, latest versions."""
-        self.app = app
-        self.keyring.add_functions(app.functions)
-        for spec in app.functions.values():
-            if spec.name not in self.runtimes:
-                self.runtimes[spec.name] = FunctionRuntime(
-                    spec.name,
-                    reserved_concurrency=spec.config.reserved_concurrency,
-                    env_extra=self.function_environment(spec.name),
-                    clock=self.clock,
-                    on_log=self._on_log,
-                )
-            else:
-                self.runtimes[spec.name].set_reserved_concurrency(spec.config.reserved_concurrency)
-            latest = self.store.latest_version(spec.name)
-            if latest is not None:
-                self.routing.set_latest(spec.name, latest.number)
-        self.routing.set_routes(
-            app.routes,
-            {s.name: s.auto_publish_alias for s in app.functions.values() if s.auto_publish_alias},
+    def _new_runtime(self, spec: FunctionSpec) -> FunctionRuntime:
+        return FunctionRuntime(
+            spec.name,
+            reserved_concurrency=spec.config.reserved_concurrency,
+            env_extra=self.function_environment(spec.name),
+            clock=self.clock,
+            on_log=self._on_log,
         )
 
     def endpoints(self) -> dict[str, str]:
@@ -529,61 +397,13 @@ class Platform:
         return kept
 
     async def stop_deployment(self, deployment_id: str, rollback: bool) -> Deployment:
-        return await self.command(
-            deployment_id, Command.STOP if rollback else Command.STOP_NO_ROLLBACK
-        )
+        return await self.commands.stop_deployment(deployment_id, rollback)
 
     async def set_alarm_state(self, name: str, state: str, reason: str) -> None:
         if self.app is None or name not in self.app.alarms:
             raise NotFound(f"Alarm {name} does not exist")
         self.signals.set_alarm_state(name, state, reason, self.clock.now())
         self.controller.poke()
-
-    # ---- HookRunner ----------------------------------------------------------------------
-
-    async def run_hook(self, function: str, payload: Mapping[str, str]) -> str | None:
-        import orjson
-
-        spec = self.function_spec(function)
-        try:
-            result = await self.invoke_qualified(
-                function, spec.auto_publish_alias, orjson.dumps(dict(payload))
-            )
-        except CanariaError as exc:
-            return exc.message
-        if result.function_error:
-            try:
-                err = orjson.loads(result.payload)
-                return f"{err.get('errorType')}: {err.get('errorMessage')}"
-            except Exception:
-                return result.payload.decode(errors="replace")
-        return None
-
-    # ---- operator commands ---------------------------------------------------------------
-
-    async def command(self, deployment_id: str, command: Command) -> Deployment:
-        """An operator command; the controller refuses one on a completed deployment."""
-        return await self.controller.command(deployment_id, command)
-
-    async def rollback_function(self, function: str) -> Deployment:
-        """Roll back the deployment in progress, or the last one that succeeded (by a
-        rollback deployment of its own)."""
-        spec = self.function_spec(function)
-        for d in self.store.deployments(active_only=True):
-            if function in d.functions:
-                return await self.controller.command(d.id, Command.ROLLBACK)
-        alias_name = spec.auto_publish_alias
-        if alias_name is None:
-            raise InvalidRequest(f"{function} has no alias to roll back (no AutoPublishAlias)")
-        current = self.store.alias(function, alias_name)
-        for d in self.store.deployments(limit=1000):
-            target = next((t for t in d.targets if t.function == function), None)
-            if target is None or d.state.value != "Succeeded" or d.rolled_back or d.rollback_of:
-                continue
-            if current is None or current.version != target.to_version:
-                break
-            return await self.controller.rollback_finished(d, function)
-        raise InvalidRequest(f"{function}: no deployment to roll back")
 
     # ---- logs and notifications ----------------------------------------------------------
 

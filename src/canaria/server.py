@@ -25,7 +25,8 @@ from canaria.dashboard.prom import metrics_routes
 from canaria.dashboard.web import dashboard_routes
 from canaria.errors import CanariaError
 from canaria.limits import raise_open_files_limit
-from canaria.platform import Platform, ReleaseResult
+from canaria.platform import Platform
+from canaria.release import ReleaseResult
 
 log = logging.getLogger("canaria")
 

@@ -19,9 +19,13 @@ class EdgeBackend(Protocol):
     clock: Clock
     keyring: Keyring
     state_machines: StateMachines
-    app: Application | None  # the loaded template (CodeDeploy groups, alarms, stack)
     logbook: LogBook  # the functions' log lines (CloudWatch Logs FilterLogEvents)
     metrics: Metrics  # per-version metrics (CloudWatch GetMetricData)
+
+    @property
+    def app(self) -> Application | None:
+        """The loaded template (CodeDeploy groups, alarms, stack)."""
+        ...
 
     def function_spec(self, name: str) -> FunctionSpec: ...
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from canaria.auth import COOKIE, Keyring
+from canaria.control.backend import ControlSource
 from canaria.control.views import (
     alias_view,
     deployment_view,
@@ -28,9 +29,7 @@ from canaria.errors import CanariaError, InvalidRequest, NotFound
 from canaria.guard.views import guarded_detail, guarded_view
 from canaria.inputs import bounded_int, name
 from canaria.models.deployment import Deployment
-
-if TYPE_CHECKING:
-    from canaria.platform import Platform
+from canaria.release import Rollout
 
 MAX_ADVANCE_S = 10 * 365 * 86400
 MAX_CLOCK = 253_402_300_799.0  # 9999-12-31T23:59:59Z: dates stay printable
@@ -172,8 +171,8 @@ def _bool(body: dict[str, Any], key: str) -> bool:
     return value
 
 
-def control_routes(platform: Platform) -> list[BaseRoute]:
-    p = platform
+def control_routes(source: ControlSource) -> list[BaseRoute]:
+    p = source
 
     def deployment_detail(d: Deployment) -> dict[str, Any]:
         view = deployment_view(d)
@@ -190,7 +189,7 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
             {
                 "application": app.template_path if app else None,
                 "now": p.clock.now(),
-                "gateway": f"http://{p.options.host}:{p.gateway.port}",
+                "gateway": p.gateway_url,
                 # AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>: what `canaria env` exports
                 "endpoints": p.endpoints(),
                 "functions": {
@@ -255,15 +254,13 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
             judge = None if body.get("judge") is None else judge_override(body["judge"])
         except ValueError as e:
             raise InvalidRequest(str(e)) from None
-        result = await p.deploy(
+        result = await p.releases.deploy(
             path,
             _str_map(body.get("parameter_overrides"), "parameter_overrides"),
             _opt_str(body, "config_env"),
-            ignore_alarms=_bool(body, "ignore_alarms"),
+            rollout=Rollout(_bool(body, "ignore_alarms"), _opt_str(body, "config"), judge),
             dry_run=_bool(body, "dry_run"),
             group=_bool(body, "group"),
-            config=_opt_str(body, "config"),
-            judge=judge,
         )
         return ok(
             {
@@ -284,13 +281,13 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
                 chosen = Command.PROMOTE_FULL
             if cmd is Command.STOP and body.get("rollback") is False:
                 chosen = Command.STOP_NO_ROLLBACK
-            d = await p.command(request.path_params["id"], chosen)
+            d = await p.commands.command(request.path_params["id"], chosen)
             return ok(deployment_view(d))
 
         return endpoint
 
     async def rollback(request: Request) -> Response:
-        d = await p.rollback_function(request.path_params["fn"])
+        d = await p.commands.rollback_function(request.path_params["fn"])
         return ok({"deployment": deployment_view(d)})
 
     async def history(request: Request) -> Response:

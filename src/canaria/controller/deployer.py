@@ -1,9 +1,11 @@
 """`canaria deploy`: decide what a template change means, then do it.
 
 ``plan_release(app, builds, observed)`` is pure (chalice's planner): from the template,
-the built artifacts and the versions and aliases already stored, it returns the list of
-instructions — publish a version, point an alias, start a deployment — that
-``canaria deploy --dry-run`` prints and ``execute_release`` carries out.
+the built artifacts, the versions and aliases already stored and the application running
+now, it returns the list of instructions that ``canaria deploy --dry-run`` prints and
+``canaria.release.ReleaseExecutor`` carries out, in this order: create the tables and
+the service resources, load the state machines and the functions (runtimes, routes),
+poll the queues, publish versions, point aliases, start deployments.
 
 A version is published only when its digest changed: the digest covers the code
 (``AutoPublishCodeSha256`` when set, else the artifact's content hash) and the
@@ -16,13 +18,26 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import assert_never
 
 from canaria.errors import InvalidRequest
-from canaria.models import Alias, Application, FunctionConfig, FunctionSpec, Version
+from canaria.models import (
+    Alias,
+    Application,
+    FunctionConfig,
+    FunctionSpec,
+    QueueEventSource,
+    ServiceResource,
+    StateMachineSpec,
+    TableSpec,
+    Version,
+)
 from canaria.models.deployment import Target
+from canaria.models.schedules import ScheduledInvocation
 from canaria.store.codec import dumps
+from canaria.template.versions import with_versions
 
 PLACEHOLDER = re.compile(r"\{\{canaria:version:([^}]+)\}\}")
 
@@ -31,6 +46,50 @@ PLACEHOLDER = re.compile(r"\{\{canaria:version:([^}]+)\}\}")
 class Build:
     code_digest: str
     artifact: str
+
+
+@dataclass(frozen=True)
+class CreateTables:
+    """Create the tables the local DynamoDB engine lacks (existing ones keep their data)."""
+
+    tables: Mapping[str, TableSpec]
+
+
+@dataclass(frozen=True)
+class CreateServices:
+    """Create the S3, SQS, SNS, SSM, Secrets Manager and EventBridge resources the
+    services engine lacks."""
+
+    resources: Mapping[str, ServiceResource]
+
+
+@dataclass(frozen=True)
+class LoadStateMachines:
+    """Serve these state machines (new definitions replace the running ones)."""
+
+    machines: Mapping[str, StateMachineSpec]
+
+
+@dataclass(frozen=True)
+class LoadFunctions:
+    """Make ``app`` the running application: a runtime per function, its routes; its
+    alarms name the versions this release runs (``Fn.Version.Version``)."""
+
+    app: Application
+
+
+@dataclass(frozen=True)
+class PollQueues:
+    """Poll exactly these SQS event sources (none: stop the pollers running)."""
+
+    sources: tuple[QueueEventSource, ...]
+
+
+@dataclass(frozen=True)
+class FireSchedules:
+    """Fire exactly these enabled schedules (none: stop the timers running)."""
+
+    schedules: tuple[ScheduledInvocation, ...]
 
 
 @dataclass(frozen=True)
@@ -54,7 +113,11 @@ class StartDeployment:
     function: str  # whose DeploymentPreference drives it
 
 
-Instruction = Publish | PointAlias | StartDeployment
+Setup = (
+    CreateTables | CreateServices | LoadStateMachines | LoadFunctions | PollQueues | FireSchedules
+)
+Change = Publish | PointAlias | StartDeployment
+Instruction = Setup | Change
 
 
 @dataclass(frozen=True)
@@ -62,20 +125,60 @@ class ReleasePlan:
     instructions: tuple[Instruction, ...]
     versions: Mapping[str, int]  # function -> version this release runs
 
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        """What moves versions, aliases and traffic (the rest sets the application up)."""
+        return tuple(i for i in self.instructions if isinstance(i, Change))
+
     def describe(self) -> list[str]:
-        out = []
-        for i in self.instructions:
-            match i:
-                case Publish(function=f, number=n, digest=dg):
-                    out.append(f"publish {f} version {n} (digest {dg[:12]})")
-                case PointAlias(alias=a, why=why):
-                    out.append(f"point {a.function}:{a.name} at version {a.version} ({why})")
-                case StartDeployment(targets=ts):
-                    moves = ", ".join(
-                        f"{t.function}:{t.alias} {t.from_version} → {t.to_version}" for t in ts
-                    )
-                    out.append(f"start deployment: {moves}")
-        return out or ["nothing to do: every function is up to date"]
+        out = [describe(i) for i in self.instructions]
+        if not self.changes:
+            out.append("nothing to do: every function is up to date")
+        return out
+
+
+def describe(i: Instruction) -> str:
+    """One line a person reads in ``canaria up`` and ``canaria deploy --dry-run``."""
+    match i:
+        case CreateTables(tables=tables):
+            return (
+                f"create tables that do not exist: {_names(t.table_name for t in tables.values())}"
+            )
+        case CreateServices(resources=resources):
+            return f"create service resources that do not exist: {_names(resources)}"
+        case LoadStateMachines(machines=machines):
+            return f"load state machines: {_names(m.name for m in machines.values())}"
+        case LoadFunctions(app=app):
+            routes = len(app.routes)
+            return (
+                f"load functions: {_names(app.functions)} "
+                f"({routes} route{'' if routes == 1 else 's'})"
+            )
+        case PollQueues(sources=sources):
+            if not sources:
+                return "stop polling queues"
+            return "poll queues: " + ", ".join(f"{s.queue_name} → {s.function}" for s in sources)
+        case FireSchedules(schedules=schedules):
+            if not schedules:
+                return "stop firing schedules"
+            return "fire schedules: " + ", ".join(
+                f"{s.expression} → {s.target_type.value} {s.target}" for s in schedules
+            )
+        case Publish(function=f, number=n, digest=dg):
+            return f"publish {f} version {n} (digest {dg[:12]})"
+        case PointAlias(alias=a, why=why):
+            return f"point {a.function}:{a.name} at version {a.version} ({why})"
+        case StartDeployment(targets=ts):
+            moves = ", ".join(
+                f"{t.function}:{t.alias} {t.from_version} → {t.to_version}" for t in ts
+            )
+            return f"start deployment: {moves}"
+        case _:
+            assert_never(i)
+
+
+def _names(names: Iterable[str]) -> str:
+    return ", ".join(names) or "none"
 
 
 def version_digest(spec: FunctionSpec, config: FunctionConfig, build: Build) -> str:
@@ -92,7 +195,10 @@ def plan_release(
     aliases: Mapping[tuple[str, str], Alias],
     *,
     group: bool = False,
+    running: Application | None = None,
 ) -> ReleasePlan:
+    """``running`` is the application served now: the pollers of queues it has and
+    ``app`` has not are stopped."""
     numbers: dict[str, int] = {}
     instructions: list[Instruction] = []
     for spec in _publish_order(app):
@@ -128,7 +234,28 @@ def plan_release(
     if group and len(deployments) > 1:
         deployments = [_merge(app, deployments)]
     instructions.extend(deployments)
-    return ReleasePlan(tuple(instructions), numbers)
+    setup = _setup(with_versions(app, numbers), running)
+    return ReleasePlan((*setup, *instructions), numbers)
+
+
+def _setup(app: Application, running: Application | None) -> list[Setup]:
+    """The application's resources, in the order they may need each other: tables and
+    service resources before the functions that use them, functions (and state machines)
+    before the queues and schedules that invoke them."""
+    setup: list[Setup] = []
+    if app.tables:
+        setup.append(CreateTables(app.tables))
+    if app.services:
+        setup.append(CreateServices(app.services))
+    if app.state_machines:
+        setup.append(LoadStateMachines(app.state_machines))
+    setup.append(LoadFunctions(app))
+    if app.event_sources or (running is not None and running.event_sources):
+        setup.append(PollQueues(app.event_sources))
+    schedules = tuple(s for s in app.schedules if s.enabled)
+    if schedules or (running is not None and any(s.enabled for s in running.schedules)):
+        setup.append(FireSchedules(schedules))
+    return setup
 
 
 def _merge(app: Application, parts: Sequence[StartDeployment]) -> StartDeployment:

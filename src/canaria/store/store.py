@@ -136,18 +136,38 @@ class Store:
         return found[-1] if found else None
 
     def publish(
-        self, function: str, digest: str, config: FunctionConfig, artifact: str, now: float
+        self,
+        function: str,
+        digest: str,
+        config: FunctionConfig,
+        artifact: str,
+        now: float,
+        *,
+        number: int | None = None,
     ) -> tuple[Version, bool]:
-        """The version with this digest, publishing it as the next number if new."""
+        """The version with this digest, publishing it as the next number if new.
+
+        With ``number`` (what a release plan promised), the version is exactly that one
+        or nothing is written: ``Conflict`` when another writer published meanwhile."""
         with self.tx() as conn:
             found = conn.execute(
                 select(schema.versions)
                 .where(schema.versions.c.function == function)
                 .order_by(schema.versions.c.number.desc())
             ).all()
-            if found and found[0]._mapping["digest"] == digest:
-                return rows.version(found[0]._mapping), False
-            number = (found[0]._mapping["number"] + 1) if found else 1
+            latest = rows.version(found[0]._mapping) if found else None
+            if latest is not None and latest.digest == digest:
+                if number in (None, latest.number):
+                    return latest, False
+                raise _replanned(
+                    function,
+                    number,
+                    f"version {latest.number} has this code and configuration already",
+                )
+            next_number = latest.number + 1 if latest is not None else 1
+            if number is not None and number != next_number:
+                raise _replanned(function, number, f"next version is {next_number}")
+            number = next_number
             conn.execute(
                 insert(schema.versions).values(
                     function=function,
@@ -528,3 +548,11 @@ class Store:
                     name=name, state=state, reason=reason, updated_at=now
                 )
             )
+
+
+def _replanned(function: str, planned: int, found: str) -> Conflict:
+    """A release plan's version number that another writer's publish made wrong."""
+    return Conflict(
+        f"{function}: the plan publishes version {planned}, but the store's {found} "
+        "(another release published meanwhile); run `canaria deploy` again"
+    )

@@ -96,6 +96,19 @@ def test_unchanged_template_deploys_nothing(hello: Canaria) -> None:
     assert r.returncode == 0 and "nothing to do" in r.stdout
 
 
+def test_dry_run_prints_the_whole_plan_and_changes_nothing(hello: Canaria) -> None:
+    before = hello.status()["functions"]
+    r = hello.cli(
+        "deploy", "-t", str(hello.template), "--parameter-overrides", "AppVersion=v2", "--dry-run"
+    )
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert any(line.startswith("would load functions: HelloFunction") for line in lines), lines
+    assert any(line.startswith("would publish HelloFunction version 2 ") for line in lines)
+    assert "would start deployment: HelloFunction:live 1 → 2" in lines
+    assert hello.status()["functions"] == before
+
+
 def test_bad_template_exit_2_and_no_change(hello: Canaria, tmp_path: Path) -> None:
     bad = hello.template.parent / "bad.yaml"
     bad.write_text(hello.template.read_text().replace("Timeout: 5", "Timeout: 5000"))

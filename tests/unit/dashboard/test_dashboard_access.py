@@ -14,6 +14,7 @@ import pytest
 
 from canaria.dashboard import web
 from tests.unit.dashboard.world import TOKEN, World, serve
+from tests.unit.loopback import call
 
 
 @pytest.fixture
@@ -22,30 +23,6 @@ async def base(tmp_path: Path) -> AsyncIterator[str]:
     async with serve(world) as url:
         yield url
     world.close()
-
-
-def _request(
-    base: str,
-    method: str,
-    path: str,
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-) -> tuple[int, dict[str, str], bytes]:
-    u = urlsplit(base)
-    conn = http.client.HTTPConnection(u.hostname or "", u.port, timeout=10)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
-
-
-async def call(
-    base: str, method: str, path: str, body: bytes | None = None, **headers: str
-) -> tuple[int, dict[str, str], bytes]:
-    hdrs = {k.replace("_", "-"): v for k, v in headers.items()}
-    return await asyncio.to_thread(_request, base, method, path, body, hdrs)
 
 
 async def test_without_the_token_the_page_asks_for_it(base: str) -> None:

@@ -4,15 +4,10 @@ and hook runner. It has every attribute the page and ``/metrics`` read."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import uvicorn
-from starlette.applications import Starlette
 
 from canaria.analysis import Metrics
 from canaria.analysis.prom import PromMetrics
@@ -35,6 +30,7 @@ from canaria.models import (
 )
 from canaria.models.deployment import Deployment, Target
 from canaria.store import Store
+from tests.unit import loopback
 
 TOKEN = "test-token-0123456789"
 
@@ -147,21 +143,6 @@ class World:
         return self.store.deployment(d.id)
 
 
-@contextlib.asynccontextmanager
-async def serve(world: World) -> AsyncIterator[str]:
+def serve(world: World) -> contextlib.AbstractAsyncContextManager[str]:
     """The dashboard's and /metrics' routes on a real uvicorn on loopback."""
-    app = Starlette(routes=[*metrics_routes(world), *dashboard_routes(world)])
-    sock = socket.create_server(("127.0.0.1", 0))  # the port is the one bound, not a guess
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    task = asyncio.ensure_future(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    return loopback.serve([*metrics_routes(world), *dashboard_routes(world)])

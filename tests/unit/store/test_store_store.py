@@ -60,6 +60,21 @@ def test_publish_numbers_versions_and_skips_unchanged(any_store: Store) -> None:
         any_store.version("Fn", 9)
 
 
+def test_publish_of_a_planned_number_is_that_version_or_nothing(any_store: Store) -> None:
+    v1, _ = any_store.publish("Fn", "a" * 64, CONFIG, "/art/a", 1.0, number=1)
+    same, new = any_store.publish("Fn", "a" * 64, CONFIG, "/art/a", 2.0, number=1)
+    assert (v1.number, same, new) == (1, v1, False)  # a release run again
+    with pytest.raises(Conflict, match="publishes version 3, but the store's next version is 2"):
+        any_store.publish("Fn", "b" * 64, CONFIG, "/art/b", 3.0, number=3)
+    with pytest.raises(
+        Conflict, match="publishes version 2, but the store's version 1 has this code"
+    ):
+        any_store.publish("Fn", "a" * 64, CONFIG, "/art/a", 3.0, number=2)
+    assert [v.number for v in any_store.versions("Fn")] == [1]
+    v2, new = any_store.publish("Fn", "b" * 64, CONFIG, "/art/b", 4.0, number=2)
+    assert (v2.number, new) == (2, True)
+
+
 def test_aliases_roundtrip(any_store: Store) -> None:
     any_store.put_alias(Alias("Fn", "live", 1), 1.0)
     any_store.put_alias(Alias("Fn", "live", 1, 2, 0.25), 2.0)

@@ -1,0 +1,361 @@
+"""Carrying out a release: ``canaria up`` and ``canaria deploy`` end here.
+
+``ReleaseExecutor.release(app)`` checks everything that can be refused before anything
+changes (state machine definitions, artifacts, aliases held by a deployment in progress),
+asks the planner (``canaria.controller.deployer.plan_release``) what the template change
+means, and executes the plan one instruction at a time: tables, service resources, state
+machines, functions and their routes, queue pollers, then versions (exactly the numbers
+the plan shows), aliases and deployments, which it hands to the controller. A dry run
+stops after planning, so it prints everything a real run would do.
+
+Its collaborators are narrow: the controller's alias and deployment commands
+(``Deployments``), where tables, service resources and pollers live (``Resources``), the
+store, the gateway's routing and the state machines; a test drives it with real small
+parts and no server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, assert_never
+
+from canaria import template as templates
+from canaria.auth import Keyring
+from canaria.aws.states import StateMachines
+from canaria.clock import Clock, ScaledClock
+from canaria.controller.deployer import (
+    Build,
+    CreateServices,
+    CreateTables,
+    FireSchedules,
+    LoadFunctions,
+    LoadStateMachines,
+    PointAlias,
+    PollQueues,
+    Publish,
+    ReleasePlan,
+    StartDeployment,
+    plan_release,
+)
+from canaria.controller.deployments import new_deployment
+from canaria.errors import Conflict
+from canaria.files import FileAccess
+from canaria.gateway import Routing
+from canaria.models import (
+    Alias,
+    Application,
+    FunctionSpec,
+    QueueEventSource,
+    ServiceResource,
+    TableSpec,
+)
+from canaria.models.deployment import Deployment
+from canaria.models.schedules import ScheduledInvocation
+from canaria.runtime import FunctionRuntime, build_artifact
+from canaria.services import ServicesEngine, provision
+from canaria.services.pollers import QueuePollers
+from canaria.services.schedules import Schedules
+from canaria.store import Store
+from canaria.tables import DynamoEngine
+
+__all__ = [
+    "Deployments",
+    "LocalResources",
+    "ReleaseExecutor",
+    "ReleaseResult",
+    "Resources",
+    "Rollout",
+]
+
+log = logging.getLogger("canaria")
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    plan: ReleasePlan
+    deployments: tuple[Deployment, ...]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """How the deployments a release starts run (``canaria deploy`` options)."""
+
+    ignore_alarms: bool = False
+    config: str | None = None  # a deployment config instead of the template's
+    judge: Mapping[str, Any] | None = None  # judge settings over the template's
+
+
+class Deployments(Protocol):
+    """The controller's commands a release gives: every alias and deployment write
+    goes through it."""
+
+    async def update_alias(self, alias: Alias) -> Alias: ...
+
+    async def start(self, d: Deployment) -> Deployment: ...
+
+
+class Resources(Protocol):
+    """Where the template's tables, service resources and queue pollers live."""
+
+    async def create_tables(self, tables: Mapping[str, TableSpec]) -> None: ...
+
+    async def create_services(self, resources: Mapping[str, ServiceResource]) -> None: ...
+
+    def poll_queues(self, sources: tuple[QueueEventSource, ...]) -> None: ...
+
+    def fire_schedules(self, schedules: tuple[ScheduledInvocation, ...]) -> None: ...
+
+
+class LocalResources:
+    """The supervised local engines: DynamoDB for tables, the services engine (moto
+    behind a relay) for S3, SQS, SNS, SSM, Secrets Manager and EventBridge, the
+    pollers that feed SQS batches to functions and the timers that fire schedules."""
+
+    def __init__(
+        self,
+        tables: DynamoEngine,
+        services: ServicesEngine,
+        pollers: QueuePollers,
+        schedules: Schedules,
+    ) -> None:
+        self.tables = tables
+        self.services = services
+        self.pollers = pollers
+        self.schedules = schedules
+        self._provisioned: Mapping[str, ServiceResource] = {}  # the last release's
+        services.on_restart = self._provision  # moto restarted empty: create them again
+
+    async def create_tables(self, tables: Mapping[str, TableSpec]) -> None:
+        if not self.tables.running:
+            await self.tables.start()
+        await self.tables.ensure_tables(tables)
+
+    async def create_services(self, resources: Mapping[str, ServiceResource]) -> None:
+        await self.services.ensure_running()
+        self._provisioned = resources
+        await self._provision()
+
+    def poll_queues(self, sources: tuple[QueueEventSource, ...]) -> None:
+        self.pollers.apply(sources)
+
+    def fire_schedules(self, schedules: tuple[ScheduledInvocation, ...]) -> None:
+        self.schedules.apply(schedules)
+
+    async def _provision(self) -> None:
+        """Create the resources the engine does not hold (all of them again after it
+        restarted: moto keeps them in memory)."""
+        if self._provisioned:
+            for line in await provision(self.services.engine_endpoint, self._provisioned):
+                log.info("%s", line)
+
+
+class ReleaseExecutor:
+    """Plans and executes releases, one at a time; ``app`` is the application running."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Clock,
+        deployments: Deployments,
+        routing: Routing,
+        state_machines: StateMachines,
+        resources: Resources,
+        runtimes: dict[str, FunctionRuntime],
+        new_runtime: Callable[[FunctionSpec], FunctionRuntime],
+        keyring: Keyring,
+        files: FileAccess,
+        build_dir: str,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.deployments = deployments
+        self.routing = routing
+        self.state_machines = state_machines
+        self.resources = resources
+        self.runtimes = runtimes  # shared with the invocations: one runtime per function
+        self.new_runtime = new_runtime
+        self.keyring = keyring
+        self.files = files
+        self.build_dir = build_dir  # where artifacts are built (the state directory)
+        self.app: Application | None = None
+        self._lock = asyncio.Lock()
+
+    async def deploy(
+        self,
+        path: str,
+        overrides: Mapping[str, str],
+        config_env: str | None = None,
+        *,
+        rollout: Rollout = Rollout(),
+        dry_run: bool = False,
+        group: bool = False,
+    ) -> ReleaseResult:
+        """``canaria deploy``: load the template at ``path`` (one the server may read)
+        and release it."""
+        path = await asyncio.to_thread(self.files.check_template, path)
+        app = await asyncio.to_thread(templates.load, path, dict(overrides), config_env=config_env)
+        return await self.release(app, rollout=rollout, dry_run=dry_run, group=group)
+
+    async def release(
+        self,
+        app: Application,
+        *,
+        initial: bool = False,
+        rollout: Rollout = Rollout(),
+        dry_run: bool = False,
+        group: bool = False,
+    ) -> ReleaseResult:
+        """Plan ``app`` against what is stored and running, then (unless ``dry_run``)
+        execute the plan. ``initial`` (``canaria up``) brings only what is missing:
+        changed code waits for ``canaria deploy``."""
+        async with self._lock:
+            machines = self.state_machines.parse(app.state_machines)
+            plan = plan_release(
+                app,
+                await self._build(app),
+                {name: self.store.latest_version(name) for name in app.functions},
+                {(a.function, a.name): a for a in self.store.aliases()},
+                group=group,
+                running=self.app,
+            )
+            busy = self._busy_aliases()
+            warnings = list(app.warnings)
+            if initial:
+                warnings += _waiting_changes(plan, busy)
+                plan = _without_deployments(plan)
+            else:
+                _refuse_held(plan, busy)
+            if dry_run:
+                return ReleaseResult(plan, (), tuple(warnings))
+            started = await self.execute(plan, app, machines, rollout)
+            return ReleaseResult(plan, started, tuple(warnings))
+
+    async def execute(
+        self,
+        plan: ReleasePlan,
+        app: Application,
+        machines: Mapping[str, Any],
+        rollout: Rollout,
+    ) -> tuple[Deployment, ...]:
+        """Carry out ``plan`` (made from ``app``; ``machines`` are its parsed state
+        machines); return the deployments it started."""
+        started: list[Deployment] = []
+        for i in plan.instructions:
+            match i:
+                case CreateTables(tables=tables):
+                    await self.resources.create_tables(tables)
+                case CreateServices(resources=resources):
+                    await self.resources.create_services(resources)
+                case LoadStateMachines(machines=specs):
+                    self.state_machines.adopt(specs, machines)
+                case LoadFunctions(app=running):
+                    self._load_functions(running)
+                case PollQueues(sources=sources):
+                    self.resources.poll_queues(sources)
+                case FireSchedules(schedules=schedules):
+                    self.resources.fire_schedules(schedules)
+                case Publish():
+                    v, _ = self.store.publish(
+                        i.function,
+                        i.digest,
+                        i.config,
+                        i.artifact,
+                        self.clock.now(),
+                        number=i.number,
+                    )
+                    self.routing.set_latest(i.function, v.number)
+                case PointAlias(alias=alias):
+                    await self.deployments.update_alias(alias)
+                case StartDeployment():
+                    started.append(await self.deployments.start(self._deployment(app, i, rollout)))
+                case _:
+                    assert_never(i)
+        return tuple(started)
+
+    async def _build(self, app: Application) -> dict[str, Build]:
+        builds = {}
+        for spec in app.functions.values():
+            digest, artifact = await asyncio.to_thread(
+                build_artifact, spec.config.code_uri, self.build_dir
+            )
+            builds[spec.name] = Build(digest, artifact)
+        return builds
+
+    def _busy_aliases(self) -> dict[tuple[str, str], str]:
+        """(function, alias) → the id of the deployment in progress that holds it."""
+        return {
+            (t.function, t.alias): d.id
+            for d in self.store.deployments(active_only=True)
+            for t in d.targets
+        }
+
+    def _load_functions(self, app: Application) -> None:
+        """Make ``app`` the running application: runtimes, routes, latest versions."""
+        self.app = app
+        self.keyring.add_functions(app.functions)
+        for spec in app.functions.values():
+            runtime = self.runtimes.get(spec.name)
+            if runtime is None:
+                self.runtimes[spec.name] = self.new_runtime(spec)
+            else:
+                runtime.set_reserved_concurrency(spec.config.reserved_concurrency)
+            latest = self.store.latest_version(spec.name)
+            if latest is not None:
+                self.routing.set_latest(spec.name, latest.number)
+        self.routing.set_routes(
+            app.routes,
+            {s.name: s.auto_publish_alias for s in app.functions.values() if s.auto_publish_alias},
+        )
+
+    def _deployment(self, app: Application, i: StartDeployment, rollout: Rollout) -> Deployment:
+        preference = app.functions[i.function].deployment_preference
+        assert preference is not None  # the planner starts deployments only for these
+        return new_deployment(
+            application=Path(app.template_path).parent.name,
+            targets=i.targets,
+            preference=preference,
+            custom_configs=app.deployment_configs,
+            now=self.clock.now(),
+            ignore_alarms=rollout.ignore_alarms,
+            config_override=rollout.config,
+            judge_override=rollout.judge,
+            time_scale=self.clock.scale if isinstance(self.clock, ScaledClock) else 1.0,
+        )
+
+
+def _refuse_held(plan: ReleasePlan, busy: Mapping[tuple[str, str], str]) -> None:
+    """``Conflict`` when the plan would deploy an alias a deployment in progress holds."""
+    for i in plan.instructions:
+        if isinstance(i, StartDeployment):
+            for t in i.targets:
+                held = busy.get((t.function, t.alias))
+                if held is not None:
+                    raise Conflict(
+                        f"alias {t.function}:{t.alias} is already being deployed by "
+                        f"{held}; wait for it, or run `canaria stop {held}`"
+                    )
+
+
+def _without_deployments(plan: ReleasePlan) -> ReleasePlan:
+    return ReleasePlan(
+        tuple(i for i in plan.instructions if not isinstance(i, StartDeployment)), plan.versions
+    )
+
+
+def _waiting_changes(plan: ReleasePlan, busy: Mapping[tuple[str, str], str]) -> list[str]:
+    """What ``canaria up`` leaves for ``canaria deploy``: aliases whose template changed
+    (not those a deployment in progress holds: the controller resumes those)."""
+    return [
+        f"{t.function}:{t.alias} runs version {t.from_version}; the template has "
+        "changed since: run `canaria deploy` to ship it"
+        for i in plan.instructions
+        if isinstance(i, StartDeployment)
+        for t in i.targets
+        if (t.function, t.alias) not in busy
+    ]
