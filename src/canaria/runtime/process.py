@@ -164,6 +164,7 @@ class WorkerProcess:
         self.init_error: dict[str, Any] | None = None
         self.last_used = time.monotonic()
         self.deadline = float("inf")  # wall-clock (monotonic) end of the current request
+        self.busy_since = float("inf")  # when the current request (or the init) was sent
         self.dead = False
 
     @property
@@ -207,7 +208,8 @@ class WorkerProcess:
     async def _initialised(self, timeout_s: float, started: float) -> Reply | None:
         """Wait (within ``timeout_s``) for the environment to say it is ready, or to die:
         None when ready, else the reply its first request gets (an init error, or the exit)."""
-        self.deadline = time.monotonic() + timeout_s
+        self.busy_since = time.monotonic()
+        self.deadline = self.busy_since + timeout_s
         assert self._ready is not None
         ready = await self._ready
         self.init_ms = (time.perf_counter() - started) * 1000.0
@@ -294,7 +296,8 @@ class WorkerProcess:
         assert inv is not None and self._transport is not None
         if self.dead:
             return await inv.future if inv.future.done() else Reply(ReplyKind.EXITED)
-        self.deadline = time.monotonic() + timeout_s
+        self.busy_since = time.monotonic()
+        self.deadline = self.busy_since + timeout_s
         self._transport.write(encode_frame(header, event))
         return await inv.future
 
