@@ -108,7 +108,7 @@ class FunctionRuntime:
         self._background: set[asyncio.Task[None]] = set()
         self._in_flight = 0
         self._running: dict[int, int] = {}  # requests in flight per version
-        self._peaks = Peaks()
+        self._peaks = Peaks(time.monotonic())
         self._starting: dict[int, int] = {}  # workers starting per version
         self._waiters: dict[int, deque[asyncio.Future[None]]] = {}
         self._cold_starts = 0
@@ -499,10 +499,10 @@ class Peaks:
     last ``PEAK_WINDOWS`` windows of ``PEAK_WINDOW_S``. ``note`` runs per request (one
     comparison); windows move on in ``advance``, which the reaper calls."""
 
-    def __init__(self) -> None:
+    def __init__(self, start: float) -> None:
         self._current: dict[int, int] = {}
         self._past: deque[dict[int, int]] = deque(maxlen=PEAK_WINDOWS - 1)
-        self._window_start = time.monotonic()
+        self._window_start = start
 
     def note(self, number: int, running: int) -> None:
         if running > self._current.get(number, 0):
