@@ -279,6 +279,7 @@ class ReferenceHttp(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.url = b""
         self.transport: asyncio.Transport | None = None
+        self.answering: set[asyncio.Task[None]] = set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -290,7 +291,9 @@ class ReferenceHttp(asyncio.Protocol):
         self.url = url
 
     def on_message_complete(self) -> None:
-        asyncio.ensure_future(self.answer(self.url))
+        task = asyncio.ensure_future(self.answer(self.url))
+        self.answering.add(task)
+        task.add_done_callback(self.answering.discard)
 
     async def answer(self, url: bytes) -> None:
         import orjson

@@ -113,6 +113,7 @@ class FunctionRuntime:
         self._waiters: dict[int, deque[asyncio.Future[None]]] = {}
         self._cold_starts = 0
         self._closed = False
+        self._arns: dict[str | None, str] = {}  # the invoked ARN per qualifier
         self._monitor: asyncio.TimerHandle | None = None
         self._reaper: asyncio.TimerHandle | None = None
 
@@ -223,7 +224,7 @@ class FunctionRuntime:
                 timeout_s = version.config.timeout_s
                 header = {
                     "id": inv.request_id,
-                    "arn": function_arn(self.name, qualifier),
+                    "arn": self._arn(qualifier),
                     "trace": trace,
                     "deadline": int(time.time() * 1000 + timeout_s * 1000),
                 }
@@ -259,6 +260,12 @@ class FunctionRuntime:
                 return worker
             self._discard(worker)
         return None
+
+    def _arn(self, qualifier: str | None) -> str:
+        arn = self._arns.get(qualifier)
+        if arn is None:
+            arn = self._arns[qualifier] = function_arn(self.name, qualifier)
+        return arn
 
     async def _worker_or_start_slot(self, number: int) -> WorkerProcess | None:
         """With no idle worker of version ``number``: an idle worker, or None once the

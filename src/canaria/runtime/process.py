@@ -165,6 +165,7 @@ class WorkerProcess:
         self.last_used = time.monotonic()
         self.deadline = float("inf")  # wall-clock (monotonic) end of the current request
         self.busy_since = float("inf")  # when the current request (or the init) was sent
+        self._hangup_poller: select.poll | None = None  # the socket, registered once
         self.dead = False
 
     @property
@@ -249,11 +250,13 @@ class WorkerProcess:
             return False
         if self.proc is None or self.proc.returncode is not None:
             return False
-        sock = self._transport.get_extra_info("socket")
-        if sock is None:
-            return False
-        poller = select.poll()
-        poller.register(sock.fileno(), select.POLLRDHUP | select.POLLHUP | select.POLLERR)
+        poller = self._hangup_poller
+        if poller is None:
+            sock = self._transport.get_extra_info("socket")
+            if sock is None:
+                return False
+            poller = self._hangup_poller = select.poll()
+            poller.register(sock.fileno(), select.POLLRDHUP | select.POLLHUP | select.POLLERR)
         if poller.poll(0):
             self.dead = True
             return False
