@@ -110,7 +110,7 @@ class FunctionRuntime:
         self._running: dict[int, int] = {}  # requests in flight per version
         self._peaks = Peaks(time.monotonic())
         self._starting: dict[int, int] = {}  # workers starting per version
-        self._waiters: dict[int, deque[asyncio.Future[None]]] = {}
+        self._waiters: dict[int, deque[asyncio.Future[WorkerProcess | None]]] = {}
         self._cold_starts = 0
         self._closed = False
         self._arns: dict[str | None, str] = {}  # the invoked ARN per qualifier
@@ -174,8 +174,8 @@ class FunctionRuntime:
                 handle.cancel()
         self._idle.clear()
         for number in list(self._waiters):
-            while self._waiters.get(number):
-                self._wake(number)
+            while self._hand_over(number, None):
+                pass
         workers = list(self._workers)
         for w in workers:
             if w in self._busy:
@@ -242,8 +242,7 @@ class FunctionRuntime:
         worker.current = None
         if healthy and not self._closed and version.number not in self._retired:
             worker.last_used = time.monotonic()
-            self._idle.setdefault(version.number, []).append(worker)
-            self._wake(version.number)
+            self._park(version.number, worker)
             self._schedule_reaper()
         else:
             self._discard(worker)
@@ -268,9 +267,9 @@ class FunctionRuntime:
         return arn
 
     async def _worker_or_start_slot(self, number: int) -> WorkerProcess | None:
-        """With no idle worker of version ``number``: an idle worker, or None once the
-        caller holds one of the version's start slots (it starts a worker then). Waits
-        while the version's slots are taken, up to the init timeout."""
+        """With no idle worker of version ``number``: a worker handed over as it frees up,
+        or None once the caller holds one of the version's start slots (it starts a
+        worker then). Waits while the version's slots are taken, up to the init timeout."""
         loop = asyncio.get_running_loop()
         deadline = time.monotonic() + self._init_timeout_s
         while True:
@@ -280,35 +279,42 @@ class FunctionRuntime:
             if starting < self._max_starting or time.monotonic() >= deadline:
                 self._starting[number] = starting + 1
                 return None
-            woken: asyncio.Future[None] = loop.create_future()
+            handed: asyncio.Future[WorkerProcess | None] = loop.create_future()
             waiters = self._waiters.setdefault(number, deque())
-            waiters.append(woken)
+            waiters.append(handed)
             try:
-                await asyncio.wait((woken,), timeout=deadline - time.monotonic())
+                await asyncio.wait((handed,), timeout=deadline - time.monotonic())
             except asyncio.CancelledError:
-                if woken.done():  # a wake-up this request cannot use goes to the next one
-                    self._wake(number)
+                if handed.done() and (given := handed.result()) is not None:
+                    self._park(number, given)  # the next one in line gets it
                 raise
             finally:
-                if not woken.done():
-                    woken.cancel()
-                    waiters.remove(woken)
-            worker = self._warm(number)
-            if worker is not None:
+                if not handed.done():
+                    handed.cancel()
+                    waiters.remove(handed)
+            if handed.done() and (worker := handed.result()) is not None:
                 return worker
 
     def _release_start_slot(self, number: int) -> None:
         self._starting[number] -= 1
-        self._wake(number)
+        self._hand_over(number, None)
 
-    def _wake(self, number: int) -> None:
-        """Let the first request waiting for version ``number`` look again."""
+    def _park(self, number: int, worker: WorkerProcess) -> None:
+        """A worker free for the next request of its version: handed to the first request
+        waiting, in order, else idle."""
+        if not self._hand_over(number, worker):
+            self._idle.setdefault(number, []).append(worker)
+
+    def _hand_over(self, number: int, worker: WorkerProcess | None) -> bool:
+        """Give the first request waiting for version ``number`` ``worker``, or with None
+        a start slot to take; False when none waits."""
         waiters = self._waiters.get(number)
         while waiters:
-            woken = waiters.popleft()
-            if not woken.done():
-                woken.set_result(None)
-                return
+            handed = waiters.popleft()
+            if not handed.done():
+                handed.set_result(worker)
+                return True
+        return False
 
     def _result(
         self, version: Version, inv: Invocation, worker: WorkerProcess, reply: Reply, cold: bool
