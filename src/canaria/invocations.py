@@ -148,26 +148,25 @@ class Invocations:
             result = await self.invoke(function, version, payload, alias=alias)
         except CanariaError as exc:
             if exc.http_status == 429:
-                self.record(
-                    function,
-                    alias,
-                    version,
-                    None,
-                    throttled=True,
-                    started=started,
-                    finished=self.clock.now(),
-                )
+                self._record_since(started, function, alias, version, None)
             raise
-        self.record(
-            function,
-            alias,
-            version,
-            result,
-            throttled=False,
-            started=started,
-            finished=self.clock.now(),
-        )
+        self._record_since(started, function, alias, version, result)
         return result
+
+    def _record_since(
+        self,
+        started: float,
+        function: str,
+        alias: str | None,
+        version: int,
+        result: InvokeResult | None,
+    ) -> None:
+        """Record an invocation that ended now; without a result, it was throttled."""
+        throttled = result is None
+        now = self.clock.now()
+        self.record(
+            function, alias, version, result, throttled=throttled, started=started, finished=now
+        )
 
 
 __all__ = ["InFlightKey", "Invocations", "RequestNotes"]
