@@ -313,7 +313,8 @@ class ReferenceHttp(asyncio.Protocol):
             len(body),
         )
         assert self.transport is not None
-        self.transport.write(head + body)
+        if not self.transport.is_closing():  # the load generator may have hung up
+            self.transport.write(head + body)
 
 
 def serve_reference(port: int) -> None:
