@@ -1,4 +1,5 @@
-"""Gateway throughput against a raw uvicorn ASGI hello world, measured in the same run.
+"""Gateway throughput against a raw uvicorn ASGI hello world and a minimal reference
+gateway, measured in the same run.
 
     .venv/bin/python bench/gateway_throughput.py [--runs 5] [--duration 5] [--connections 64]
                                                  [--invoker trivial|workers] [--unpinned]
@@ -7,8 +8,13 @@ Each server runs in its own process pinned to core 0; the load generator runs pi
 core 1: ``wrk`` when it is on PATH (``apt-get install -y wrk``), else a small asyncio
 keep-alive load generator in this script. Servers are measured alternately, median of
 ``--runs`` runs of ``--duration`` seconds each after a warm-up; the script prints a
-markdown table with requests/s and the ratio gateway/uvicorn, and stops every process
-it started.
+markdown table with requests/s and the ratios gateway/uvicorn and gateway/reference, and
+stops every process it started.
+
+The reference gateway (``serve_reference``, about sixty lines) is the same hop with no
+bookkeeping at all: httptools parsing, a queue of two idle worker processes over Unix
+sockets, length-prefixed orjson frames, a fixed event, the proxy response mapped to
+HTTP. ``--invoker workers`` against it measures what canaria's per-request work costs.
 
 ``--unpinned`` lets the kernel place everything on both cores (servers, workers and the
 load generator compete): uvicorn is one process either way, while the gateway's worker
@@ -236,6 +242,114 @@ def serve_gateway(port: int, invoker_kind: str) -> None:
     uvloop.run(main())
 
 
+# ---- the reference: a minimal gateway to two workers over Unix sockets -------------------
+
+REF_WORKERS = 2
+REF_EVENT = {"version": "2.0", "routeKey": "GET /hello", "headers": {}, "body": ""}
+
+
+def serve_reference_worker(sock_path: str) -> None:
+    """A worker: length-prefixed orjson event in, the handler's proxy response out."""
+    import orjson
+
+    conn = socket.socket(socket.AF_UNIX)
+    conn.connect(sock_path)
+    stream = conn.makefile("rb")
+    while head := stream.read(4):
+        event = orjson.loads(stream.read(int.from_bytes(head, "big")))
+        assert event["rawPath"] == PATH
+        answer = orjson.dumps(
+            {
+                "statusCode": 200,
+                "headers": {"Content-Type": "application/json"},
+                "body": HELLO.decode(),
+            }
+        )
+        conn.sendall(len(answer).to_bytes(4, "big") + answer)
+
+
+class ReferenceHttp(asyncio.Protocol):
+    """httptools parsing; each request takes an idle worker from the queue, sends a fixed
+    event, maps the proxy response to HTTP."""
+
+    def __init__(self, idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]]):
+        import httptools
+
+        self.idle = idle
+        self.parser = httptools.HttpRequestParser(self)
+        self.url = b""
+        self.transport: asyncio.Transport | None = None
+        self.answering: set[asyncio.Task[None]] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.parser.feed_data(data)
+
+    def on_url(self, url: bytes) -> None:
+        self.url = url
+
+    def on_message_complete(self) -> None:
+        task = asyncio.ensure_future(self.answer(self.url))
+        self.answering.add(task)
+        task.add_done_callback(self.answering.discard)
+
+    async def answer(self, url: bytes) -> None:
+        import orjson
+
+        reader, writer = await self.idle.get()
+        try:
+            frame = orjson.dumps(REF_EVENT | {"rawPath": url.decode()})
+            writer.write(len(frame).to_bytes(4, "big") + frame)
+            size = int.from_bytes(await reader.readexactly(4), "big")
+            result = orjson.loads(await reader.readexactly(size))
+        finally:
+            self.idle.put_nowait((reader, writer))
+        body = result["body"].encode()
+        head = b"HTTP/1.1 %d OK\r\ncontent-type: %s\r\ncontent-length: %d\r\n\r\n" % (
+            result["statusCode"],
+            result["headers"]["Content-Type"].encode(),
+            len(body),
+        )
+        assert self.transport is not None
+        if not self.transport.is_closing():  # the load generator may have hung up
+            self.transport.write(head + body)
+
+
+def serve_reference(port: int) -> None:
+    import uvloop
+
+    async def main() -> None:
+        idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+        with tempfile.TemporaryDirectory() as workdir:
+            sock_path = str(Path(workdir) / "workers.sock")
+            connected = asyncio.Event()
+
+            def worker_connected(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+                idle.put_nowait((r, w))
+                if idle.qsize() == REF_WORKERS:
+                    connected.set()
+
+            workers_server = await asyncio.start_unix_server(worker_connected, sock_path)
+            command = [sys.executable, __file__, "--serve", "refworker", "--sock", sock_path]
+            workers = [subprocess.Popen(command) for _ in range(REF_WORKERS)]
+            await connected.wait()
+            loop = asyncio.get_running_loop()
+            server = await loop.create_server(lambda: ReferenceHttp(idle), "127.0.0.1", port)
+            print("READY", flush=True)
+            stop = asyncio.Event()
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+            await stop.wait()
+            server.close()
+            workers_server.close()
+            for w in workers:
+                w.kill()
+                w.wait()
+
+    uvloop.run(main())
+
+
 # ---- load generation (in this process, pinned to the other core) ---------------------------
 
 
@@ -359,6 +473,7 @@ def measure(args: argparse.Namespace) -> None:
     generator = "wrk" if load is run_wrk else "asyncio load generator"
     setups = {
         "uvicorn (httptools + uvloop), raw ASGI hello": ["--serve", "uvicorn"],
+        f"reference gateway → {REF_WORKERS} workers (Unix sockets)": ["--serve", "reference"],
         f"canaria gateway, {args.invoker} invoker": [
             "--serve",
             "gateway",
@@ -389,7 +504,7 @@ def measure(args: argparse.Namespace) -> None:
         for child, _ in children.values():
             child.close()
     medians = {name: statistics.median(values) for name, values in results.items()}
-    base, gateway = list(medians.values())
+    base, reference, gateway = list(medians.values())
     placement = (
         f"server on core {SERVER_CORE}, load on core {LOAD_CORE}"
         if PINNED
@@ -405,6 +520,7 @@ def measure(args: argparse.Namespace) -> None:
         runs = ", ".join(f"{v:,.0f}" for v in values)
         print(f"| {name} | {medians[name]:,.0f} | {runs} |")
     print(f"\nratio gateway / uvicorn: **{gateway / base:.2f}**")
+    print(f"ratio gateway / reference gateway: **{gateway / reference:.2f}**")
 
 
 def main() -> None:
@@ -414,7 +530,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--invoker", default="trivial", choices=["trivial", "workers"])
     parser.add_argument("--unpinned", action="store_true", help="no CPU pinning at all")
-    parser.add_argument("--serve", choices=["uvicorn", "gateway"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--serve", choices=["uvicorn", "gateway", "reference", "refworker"], help=argparse.SUPPRESS
+    )
+    parser.add_argument("--sock", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     global PINNED
@@ -423,6 +542,10 @@ def main() -> None:
         pin_to(SERVER_CORE)
         if args.serve == "uvicorn":
             serve_uvicorn(args.port)
+        elif args.serve == "reference":
+            serve_reference(args.port)
+        elif args.serve == "refworker":
+            serve_reference_worker(args.sock)
         else:
             serve_gateway(args.port, args.invoker)
         return

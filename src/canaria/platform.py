@@ -1,8 +1,8 @@
 """The composition root of ``canaria up``: one process serving the gateway, the edge,
 the control API, the controller and the dashboard, on one clock and one store.
 
-A request: gateway (routes → alias → version) → ``Platform.invoke_version`` → the
-function's ``FunctionRuntime`` → a warm worker → result → metrics.
+A request: gateway (routes → alias → version) → ``Invocations.invoke`` → the function's
+``FunctionRuntime`` → a warm worker → result → ``Invocations.record`` (metrics).
 
 A release: ``canaria.release.ReleaseExecutor`` loads the template, builds artifacts,
 plans (tables, services, state machines, functions, queues; publish / point alias / start
@@ -34,11 +34,11 @@ from canaria.commands import OperatorCommands
 from canaria.controller.notify import send_webhooks
 from canaria.controller.service import Controller
 from canaria.controller.signals import LocalSignals
-from canaria.errors import CanariaError, NotFound
+from canaria.errors import NotFound
 from canaria.files import FileAccess
 from canaria.gateway import GatewayServer, Routing
 from canaria.hooks import Hooks
-from canaria.inputs import version_number
+from canaria.invocations import Invocations
 from canaria.logbook import LogBook
 from canaria.models import Alias, Application, FunctionSpec, InvokeResult, Version
 from canaria.models.arns import function_arn
@@ -94,12 +94,17 @@ class Platform:
         self.logbook = LogBook(str(Path(self.state_dir) / "logs"))
         # which template paths the deploy API may read (canaria.files)
         self.files = FileAccess.for_server(options.template)
-        self.runtimes: dict[str, FunctionRuntime] = {}
-        self._versions: dict[tuple[str, int], Version] = {}
-        # requests running per (function, version, alias): ConcurrentExecutions, and what
-        # a request-count gate waits for
-        self._in_flight: dict[tuple[str, int, str | None], int] = {}
         self.signals = LocalSignals(self.metrics, self.store, clock)
+        self.invocations = Invocations(
+            self.store,
+            self.routing,
+            self.metrics,
+            self.prom,
+            self.signals,
+            clock,
+            self.function_spec,
+        )
+        self.runtimes = self.invocations.runtimes
         self.controller = Controller(
             self.store, clock, RoutingBackend(self.routing), Hooks(self), self.signals, self._notify
         )
@@ -108,8 +113,8 @@ class Platform:
         self.controller.listeners.append(self.signals.follow)
         self.gateway = GatewayServer(
             self.routing,
-            self,
-            self,
+            self.invocations,
+            self.invocations,
             clock,
             host=options.host,
             port=options.port,
@@ -261,33 +266,13 @@ class Platform:
     # ---- invocation (gateway Invoker, edge, hooks) -------------------------------------
 
     def version(self, function: str, number: int) -> Version:
-        key = (function, number)
-        v = self._versions.get(key)
-        if v is None:
-            v = self._versions[key] = self.store.version(function, number)
-        return v
+        return self.invocations.version(function, number)
 
     async def invoke(
         self, function: str, version: int, event: bytes, *, alias: str | None
     ) -> InvokeResult:
         """The gateway's Invoker: run ``event`` on ``function`` at ``version``."""
-        runtime = self.runtimes.get(function)
-        if runtime is None:
-            raise NotFound(f"Function not found: {function_arn(function)}")
-        key = (function, version, alias)
-        self._count_in_flight(key, +1)
-        try:
-            return await runtime.invoke(self.version(function, version), event, qualifier=alias)
-        finally:
-            self._count_in_flight(key, -1)
-
-    def _count_in_flight(self, key: tuple[str, int, str | None], delta: int) -> None:
-        """One count of running invocations feeds both ConcurrentExecutions (alarms,
-        request gates) and the Prometheus gauge."""
-        n = self._in_flight[key] = self._in_flight.get(key, 0) + delta
-        function, version, alias = key
-        self.metrics.record_concurrency(self.clock.now(), function, version, alias, n)
-        self.prom.set_concurrency(function, alias, version, n)
+        return await self.invocations.invoke(function, version, event, alias=alias)
 
     def record(
         self,
@@ -300,22 +285,16 @@ class Platform:
         started: float,
         finished: float,
     ) -> None:
-        """The gateway's Recorder: per-version metrics at 1-second resolution, and the
-        request id for a request gate that waits for its work's completion report."""
-        if result is not None:
-            self.signals.note_request(function, version, result.request_id, started)
-        self.metrics.record(
-            started,
+        """The gateway's Recorder (see ``Invocations.record``)."""
+        self.invocations.record(
             function,
-            version,
             alias,
-            duration_ms=result.duration_ms if result else 0.0,
-            error=bool(result and result.function_error),
+            version,
+            result,
             throttled=throttled,
-            timed_out=bool(result and result.error_type == "Sandbox.Timedout"),
-            cold_start=bool(result and result.cold_start),
+            started=started,
+            finished=finished,
         )
-        self.prom.observe(function, alias, version, result, throttled)
 
     def function_spec(self, name: str) -> FunctionSpec:
         if self.app is None or name not in self.app.functions:
@@ -324,50 +303,13 @@ class Platform:
 
     def resolve(self, function: str, qualifier: str | None) -> tuple[int, str | None]:
         """Version and alias a qualifier names; an alias splits by its weights."""
-        self.function_spec(function)
-        if qualifier is None or qualifier == "$LATEST":
-            latest = self.store.latest_version(function)
-            if latest is None:
-                raise NotFound(f"Function not found: {function_arn(function)}")
-            return latest.number, None
-        number = version_number(qualifier)
-        if number is not None:
-            self.version(function, number)
-            return number, None
-        if self.store.alias(function, qualifier) is None:
-            raise NotFound(f"Function not found: {function_arn(function, qualifier)}")
-        return self.routing.choose_alias(function, qualifier), qualifier
+        return self.invocations.resolve(function, qualifier)
 
     async def invoke_qualified(
         self, function: str, qualifier: str | None, payload: bytes
     ) -> InvokeResult:
         """Lambda Invoke semantics (edge, CLI, hooks, state machines), with metrics."""
-        version, alias = self.resolve(function, qualifier)
-        started = self.clock.now()
-        try:
-            result = await self.invoke(function, version, payload, alias=alias)
-        except CanariaError as exc:
-            if exc.http_status == 429:
-                self.record(
-                    function,
-                    alias,
-                    version,
-                    None,
-                    throttled=True,
-                    started=started,
-                    finished=self.clock.now(),
-                )
-            raise
-        self.record(
-            function,
-            alias,
-            version,
-            result,
-            throttled=False,
-            started=started,
-            finished=self.clock.now(),
-        )
-        return result
+        return await self.invocations.invoke_qualified(function, qualifier, payload)
 
     # ---- EdgeBackend ---------------------------------------------------------------------
 

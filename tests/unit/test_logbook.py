@@ -4,6 +4,7 @@ capped, files rotate, reads come in pages. Before, 20 lines of 10 MB stayed in m
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from canaria import logbook
@@ -44,3 +45,22 @@ def test_files_rotate(tmp_path: Path) -> None:
     assert names == ["Fn.log", "Fn.log.1", "Fn.log.2", "Fn.log.3"]
     assert all(p.stat().st_size <= 10_000 for p in tmp_path.iterdir())
     assert "r99" in (tmp_path / "Fn.log").read_text()
+
+
+async def test_files_are_flushed_soon_after_a_line_not_per_line(tmp_path: Path) -> None:
+    book = LogBook(str(tmp_path))
+    for i in range(3):
+        book.add("Fn", 1, f"r{i}", 0.0, "platform", f"line {i}")
+    await asyncio.sleep(logbook.FLUSH_S * 2)  # the flush timer was set before this one
+    assert (tmp_path / "Fn.log").read_text().count("line ") == 3
+    book.add("Fn", 1, "r3", 0.0, "platform", "line 3")
+    book.flush()
+    assert "line 3" in (tmp_path / "Fn.log").read_text()
+    book.close()
+
+
+def test_outside_an_event_loop_a_line_is_in_the_file_at_once(tmp_path: Path) -> None:
+    book = LogBook(str(tmp_path))
+    book.add("Fn", 1, "r", 0.0, "stdout", "now")
+    assert "now" in (tmp_path / "Fn.log").read_text()
+    book.close()

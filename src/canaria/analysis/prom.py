@@ -4,6 +4,8 @@ function, alias and version (``canaria.dashboard.prom`` exposes them on ``/metri
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 from canaria.models import InvokeResult
@@ -40,9 +42,15 @@ class PromMetrics:
         )
         self._children: dict[tuple[str, str, str], tuple[object, ...]] = {}
 
-    def set_concurrency(self, function: str, alias: str | None, version: int, n: int) -> None:
-        """Invocations of (function, alias, version) running now, as the platform counts."""
-        self.concurrent.labels(function, alias or "", str(version)).set(n)
+    def watch_concurrency(
+        self, key: tuple[str, int, str | None], counts: Mapping[tuple[str, int, str | None], int]
+    ) -> None:
+        """Expose ``counts[key]`` (invocations of (function, version, alias) running now,
+        as the platform counts them) as the gauge, read when scraped: the request path
+        then updates one dictionary, not the gauge, twice per request."""
+        function, version, alias = key
+        child = self.concurrent.labels(function, alias or "", str(version))
+        child.set_function(lambda: counts.get(key, 0))
 
     def observe(
         self,

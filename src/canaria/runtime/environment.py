@@ -130,20 +130,18 @@ def report_line(
 ) -> str:
     """Lambda's REPORT line; billed duration rounds up to the millisecond."""
     billed = max(1, int(-(-duration_ms // 1)))
-    parts = [
-        f"REPORT RequestId: {request_id}",
-        f"Duration: {duration_ms:.2f} ms",
-        f"Billed Duration: {billed} ms",
-        f"Memory Size: {memory_mb} MB",
-        f"Max Memory Used: {max_memory_mb} MB",
-    ]
+    line = (
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+        f"Billed Duration: {billed} ms\tMemory Size: {memory_mb} MB\t"
+        f"Max Memory Used: {max_memory_mb} MB"
+    )
     if init_ms is not None:
-        parts.append(f"Init Duration: {init_ms:.2f} ms")
+        line += f"\tInit Duration: {init_ms:.2f} ms"
     if status is not None:
-        parts.append(f"Status: {status}")
+        line += f"\tStatus: {status}"
     if error_type is not None:
-        parts.append(f"Error Type: {error_type}")
-    return "\t".join(parts)
+        line += f"\tError Type: {error_type}"
+    return line
 
 
 def exit_reason(returncode: int | None) -> str:

@@ -3,7 +3,12 @@
 Policy (Lambda's where Lambda has one):
 
 - A version's idle workers are reused last-in first-out; no idle worker → a new one is
-  started (a cold start, counted, ``InvokeResult.cold_start``).
+  started (a cold start, counted, ``InvokeResult.cold_start``), unless
+  ``max_starting_per_version`` (2) of the version's workers are starting already: then
+  the request waits for the first worker that becomes idle or the first start slot that
+  frees, up to the init timeout (then it starts one regardless). A burst, or a pause of
+  the event loop that lets requests pile up, then grows the pool a few workers at a time
+  instead of starting one process per waiting request, each start slowing the others.
 - Concurrency is the number of invocations in flight across all versions. At the reserved
   concurrency (0: always) ``Throttled("Rate Exceeded.")`` is raised at once, as Lambda
   does. Without a reservation the function is capped at ``max_workers`` (64) in flight,
@@ -11,9 +16,12 @@ Policy (Lambda's where Lambda has one):
   rather than queued: a queue would hide overload from the gateway's metrics and the
   judge. When the cap of live processes is reached, an idle worker of another version is
   stopped to make room.
-- Idle workers: each version keeps up to ``max_idle_per_version`` (4) idle workers while
-  they are used at least every ``idle_timeout_s`` (10 min, wall); idle workers beyond those
-  4 are stopped after ``spare_idle_s`` (10 s), so a burst does not leave 64 processes.
+- Idle workers: each version keeps as many workers as it had requests in flight at its
+  recent peak (the highest count of the last ``PEAK_WINDOWS`` × ``PEAK_WINDOW_S``: one
+  minute), while they are used at least every ``idle_timeout_s`` (10 min, wall); idle
+  workers beyond that are stopped after ``spare_idle_s`` (10 s), so a burst does not leave
+  64 processes, while steady traffic whose concurrency jitters keeps the workers its
+  peaks need instead of stopping them and paying a cold start a few seconds later.
 - Timeout: ``config.timeout_s`` of wall time (never the virtual clock) from the moment the
   event is sent; the worker is killed and replaced. Initialisation has its own 10 s, as
   on Lambda.
@@ -22,8 +30,9 @@ Policy (Lambda's where Lambda has one):
   uses 14 MB and one with boto3 imported and a client created 51 MB, less than the ~80 MB
   Lambda reports as "Max Memory Used" for such a function (Lambda's count includes its
   runtime client). So whatever fits in 128 MB on Lambda fits here. It is checked twice:
-  the parent polls ``/proc/<pid>/status`` VmRSS every 20 ms while a worker is busy (kills
-  a handler that stays over), and after every invocation the worker's peak RSS
+  the parent polls ``/proc/<pid>/status`` VmRSS every 20 ms while a worker has been busy
+  for 20 ms or more (kills a handler that stays over; the many requests shorter than that
+  cost no read), and after every invocation the worker's peak RSS
   (``ru_maxrss``) is compared (catches a short spike between polls). Either way, and for
   a ``MemoryError`` in the handler: ``Runtime.OutOfMemory`` and a fresh environment.
 - Response: at most 6 MB (``MAX_RESPONSE_BYTES``, Lambda's synchronous limit); a larger
@@ -38,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -62,6 +72,8 @@ from canaria.runtime.process import Invocation, Reply, ReplyKind, WorkerProcess
 MAX_RESPONSE_BYTES = 6_291_556  # Lambda's synchronous response limit (6 MB)
 WATCH_S = 0.02  # timeout precision and RSS poll period
 REAP_INTERVAL_S = 1.0
+PEAK_WINDOW_S = 10.0  # the recent peak of requests in flight: the highest of the last
+PEAK_WINDOWS = 6  # six 10-second windows
 
 
 class FunctionRuntime:
@@ -74,7 +86,7 @@ class FunctionRuntime:
         clock: Clock,
         on_log: Callable[[LogLine], None],
         max_workers: int = 64,
-        max_idle_per_version: int = 4,
+        max_starting_per_version: int = 2,
         spare_idle_s: float = 10.0,
         idle_timeout_s: float = 600.0,
         init_timeout_s: float = 10.0,
@@ -85,7 +97,7 @@ class FunctionRuntime:
         self._clock = clock
         self._on_log = on_log
         self._max_workers = max_workers
-        self._max_idle = max_idle_per_version
+        self._max_starting = max_starting_per_version
         self._spare_idle_s = spare_idle_s
         self._idle_timeout_s = idle_timeout_s
         self._init_timeout_s = init_timeout_s
@@ -95,8 +107,13 @@ class FunctionRuntime:
         self._retired: set[int] = set()
         self._background: set[asyncio.Task[None]] = set()
         self._in_flight = 0
+        self._running: dict[int, int] = {}  # requests in flight per version
+        self._peaks = Peaks(time.monotonic())
+        self._starting: dict[int, int] = {}  # workers starting per version
+        self._waiters: dict[int, deque[asyncio.Future[WorkerProcess | None]]] = {}
         self._cold_starts = 0
         self._closed = False
+        self._arns: dict[str | None, str] = {}  # the invoked ARN per qualifier
         self._monitor: asyncio.TimerHandle | None = None
         self._reaper: asyncio.TimerHandle | None = None
 
@@ -134,10 +151,14 @@ class FunctionRuntime:
         ):
             raise Throttled("Rate Exceeded.")
         self._in_flight += 1
+        number = version.number
+        running = self._running[number] = self._running.get(number, 0) + 1
+        self._peaks.note(number, running)
         try:
             return await self._invoke(version, event, qualifier)
         finally:
             self._in_flight -= 1
+            self._running[number] -= 1
 
     async def retire(self, version_number: int) -> None:
         """Stop the version's idle workers; busy ones stop when they finish."""
@@ -152,6 +173,9 @@ class FunctionRuntime:
             if handle is not None:
                 handle.cancel()
         self._idle.clear()
+        for number in list(self._waiters):
+            while self._hand_over(number, None):
+                pass
         workers = list(self._workers)
         for w in workers:
             if w in self._busy:
@@ -170,6 +194,8 @@ class FunctionRuntime:
         request_id, trace = request_ids(now)
         inv = Invocation(request_id, loop.create_future())
         worker = self._warm(version.number)
+        if worker is None:
+            worker = await self._worker_or_start_slot(version.number)
         cold = worker is None
         reply: Reply | None = None
         try:
@@ -182,7 +208,10 @@ class FunctionRuntime:
                 self._workers.add(worker)
                 worker.current = inv
                 self._busy_add(worker)
-                reply = await worker.start(self._init_timeout_s)
+                try:
+                    reply = await worker.start(self._init_timeout_s)
+                finally:
+                    self._release_start_slot(version.number)
             else:
                 worker.current = inv
                 inv.initialised = True
@@ -195,7 +224,7 @@ class FunctionRuntime:
                 timeout_s = version.config.timeout_s
                 header = {
                     "id": inv.request_id,
-                    "arn": function_arn(self.name, qualifier),
+                    "arn": self._arn(qualifier),
                     "trace": trace,
                     "deadline": int(time.time() * 1000 + timeout_s * 1000),
                 }
@@ -213,7 +242,7 @@ class FunctionRuntime:
         worker.current = None
         if healthy and not self._closed and version.number not in self._retired:
             worker.last_used = time.monotonic()
-            self._idle.setdefault(version.number, []).append(worker)
+            self._park(version.number, worker)
             self._schedule_reaper()
         else:
             self._discard(worker)
@@ -230,6 +259,62 @@ class FunctionRuntime:
                 return worker
             self._discard(worker)
         return None
+
+    def _arn(self, qualifier: str | None) -> str:
+        arn = self._arns.get(qualifier)
+        if arn is None:
+            arn = self._arns[qualifier] = function_arn(self.name, qualifier)
+        return arn
+
+    async def _worker_or_start_slot(self, number: int) -> WorkerProcess | None:
+        """With no idle worker of version ``number``: a worker handed over as it frees up,
+        or None once the caller holds one of the version's start slots (it starts a
+        worker then). Waits while the version's slots are taken, up to the init timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + self._init_timeout_s
+        while True:
+            if self._closed:
+                raise InvocationError(f"{self.name}: the function's runtime is shut down")
+            starting = self._starting.get(number, 0)
+            if starting < self._max_starting or time.monotonic() >= deadline:
+                self._starting[number] = starting + 1
+                return None
+            handed: asyncio.Future[WorkerProcess | None] = loop.create_future()
+            waiters = self._waiters.setdefault(number, deque())
+            waiters.append(handed)
+            try:
+                await asyncio.wait((handed,), timeout=deadline - time.monotonic())
+            except asyncio.CancelledError:
+                if handed.done() and (given := handed.result()) is not None:
+                    self._park(number, given)  # the next one in line gets it
+                raise
+            finally:
+                if not handed.done():
+                    handed.cancel()
+                    waiters.remove(handed)
+            if handed.done() and (worker := handed.result()) is not None:
+                return worker
+
+    def _release_start_slot(self, number: int) -> None:
+        self._starting[number] -= 1
+        self._hand_over(number, None)
+
+    def _park(self, number: int, worker: WorkerProcess) -> None:
+        """A worker free for the next request of its version: handed to the first request
+        waiting, in order, else idle."""
+        if not self._hand_over(number, worker):
+            self._idle.setdefault(number, []).append(worker)
+
+    def _hand_over(self, number: int, worker: WorkerProcess | None) -> bool:
+        """Give the first request waiting for version ``number`` ``worker``, or with None
+        a start slot to take; False when none waits."""
+        waiters = self._waiters.get(number)
+        while waiters:
+            handed = waiters.popleft()
+            if not handed.done():
+                handed.set_result(worker)
+                return True
+        return False
 
     def _result(
         self, version: Version, inv: Invocation, worker: WorkerProcess, reply: Reply, cold: bool
@@ -347,6 +432,8 @@ class FunctionRuntime:
             if now >= worker.deadline:
                 worker.fail(ReplyKind.TIMEOUT)
                 continue
+            if now - worker.busy_since < WATCH_S:
+                continue  # too short to poll: the peak RSS after the request covers it
             rss = worker.rss_kib()
             if rss is not None and rss > worker.memory_limit_kib:
                 worker.fail(ReplyKind.OOM)
@@ -369,11 +456,13 @@ class FunctionRuntime:
             self._reaper = asyncio.get_running_loop().call_later(REAP_INTERVAL_S, self._reap)
 
     def _reap(self) -> None:
-        """Stop idle workers beyond the kept few once spare, and any idle for too long."""
+        """Stop idle workers beyond the version's recent peak of requests in flight once
+        spare, and any idle for too long."""
         self._reaper = None
         now = time.monotonic()
+        self._peaks.advance(now, self._running)
         for number, idle in list(self._idle.items()):
-            spare = len(idle) - self._max_idle
+            spare = len(idle) + self._running.get(number, 0) - self._peaks.recent(number)
             keep: list[WorkerProcess] = []
             for i, w in enumerate(idle):  # oldest first
                 idle_for = now - w.last_used
@@ -416,3 +505,35 @@ def _error_type(payload: bytes) -> str | None:
     except orjson.JSONDecodeError:
         return None
     return shape.get("errorType") if isinstance(shape, dict) else None
+
+
+class Peaks:
+    """The recent peak of requests in flight per version: the highest count in each of the
+    last ``PEAK_WINDOWS`` windows of ``PEAK_WINDOW_S``. ``note`` runs per request (one
+    comparison); windows move on in ``advance``, which the reaper calls."""
+
+    def __init__(self, start: float) -> None:
+        self._current: dict[int, int] = {}
+        self._past: deque[dict[int, int]] = deque(maxlen=PEAK_WINDOWS - 1)
+        self._window_start = start
+
+    def note(self, number: int, running: int) -> None:
+        if running > self._current.get(number, 0):
+            self._current[number] = running
+
+    def advance(self, now: float, running: Mapping[int, int]) -> None:
+        """Close the windows that ended by ``now``; a new one starts at what runs now."""
+        ended = int((now - self._window_start) // PEAK_WINDOW_S)
+        if ended <= 0:
+            return
+        self._past.append(self._current)
+        for _ in range(min(ended, PEAK_WINDOWS) - 1):
+            self._past.append({})
+        self._current = {n: r for n, r in running.items() if r}
+        self._window_start += ended * PEAK_WINDOW_S
+
+    def recent(self, number: int) -> int:
+        peak = self._current.get(number, 0)
+        for window in self._past:
+            peak = max(peak, window.get(number, 0))
+        return peak

@@ -164,6 +164,8 @@ class WorkerProcess:
         self.init_error: dict[str, Any] | None = None
         self.last_used = time.monotonic()
         self.deadline = float("inf")  # wall-clock (monotonic) end of the current request
+        self.busy_since = float("inf")  # when the current request (or the init) was sent
+        self._hangup_poller: select.poll | None = None  # the socket, registered once
         self.dead = False
 
     @property
@@ -207,7 +209,8 @@ class WorkerProcess:
     async def _initialised(self, timeout_s: float, started: float) -> Reply | None:
         """Wait (within ``timeout_s``) for the environment to say it is ready, or to die:
         None when ready, else the reply its first request gets (an init error, or the exit)."""
-        self.deadline = time.monotonic() + timeout_s
+        self.busy_since = time.monotonic()
+        self.deadline = self.busy_since + timeout_s
         assert self._ready is not None
         ready = await self._ready
         self.init_ms = (time.perf_counter() - started) * 1000.0
@@ -247,11 +250,13 @@ class WorkerProcess:
             return False
         if self.proc is None or self.proc.returncode is not None:
             return False
-        sock = self._transport.get_extra_info("socket")
-        if sock is None:
-            return False
-        poller = select.poll()
-        poller.register(sock.fileno(), select.POLLRDHUP | select.POLLHUP | select.POLLERR)
+        poller = self._hangup_poller
+        if poller is None:
+            sock = self._transport.get_extra_info("socket")
+            if sock is None:
+                return False
+            poller = self._hangup_poller = select.poll()
+            poller.register(sock.fileno(), select.POLLRDHUP | select.POLLHUP | select.POLLERR)
         if poller.poll(0):
             self.dead = True
             return False
@@ -294,7 +299,8 @@ class WorkerProcess:
         assert inv is not None and self._transport is not None
         if self.dead:
             return await inv.future if inv.future.done() else Reply(ReplyKind.EXITED)
-        self.deadline = time.monotonic() + timeout_s
+        self.busy_since = time.monotonic()
+        self.deadline = self.busy_since + timeout_s
         self._transport.write(encode_frame(header, event))
         return await inv.future
 

@@ -420,3 +420,17 @@ def test_workers_die_with_canaria(tmp_path: Path) -> None:
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(pid)
+
+
+async def test_at_most_two_workers_of_a_version_start_at_once(env: Env) -> None:
+    v = env.version("sleep")
+    calls = [asyncio.ensure_future(env.call(v, {"s": 0.5})) for _ in range(6)]
+    most_starting = 0
+    while not all(c.done() for c in calls):
+        running = sum(ln.text.startswith("START RequestId") for ln in env.lines)
+        most_starting = max(most_starting, len(env.runtime.worker_pids()) - running)
+        await asyncio.sleep(0.005)
+    results = [c.result() for c in calls]
+    assert all(r.ok for r in results)
+    assert 1 <= most_starting <= 2
+    assert env.runtime.cold_starts() == sum(r.cold_start for r in results)

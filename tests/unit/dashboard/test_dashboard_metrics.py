@@ -31,7 +31,7 @@ async def test_metrics_exposition_has_every_family_and_label(tmp_path: Path) -> 
         world.traffic(3, per_second=20, failing_new=0.5)
         await world.settle(d)
         world.signals.evaluate_alarms(world.app.alarms if world.app else {}, world.clock.now())
-        world.prom.set_concurrency("Hello", "live", 2, 1)
+        world.prom.watch_concurrency(("Hello", 2, "live"), {("Hello", 2, "live"): 1})
         async with serve(world) as base:
             status, _, _ = await asyncio.to_thread(_get, base + "/metrics", None)
             assert status == 401
@@ -87,9 +87,11 @@ async def test_metrics_exposition_has_every_family_and_label(tmp_path: Path) -> 
     assert count == invocations
 
 
-def test_concurrency_gauge_goes_back_down() -> None:
+def test_concurrency_gauge_reads_the_counts_when_scraped() -> None:
     prom = PromMetrics()
-    prom.set_concurrency("F", None, 1, 2)
-    prom.set_concurrency("F", None, 1, 1)
+    counts = {("F", 1, None): 2}
+    prom.watch_concurrency(("F", 1, None), counts)
     labels = {"function": "F", "alias": "", "version": "1"}
+    assert prom.registry.get_sample_value("canaria_concurrent_executions", labels) == 2
+    counts[("F", 1, None)] = 1
     assert prom.registry.get_sample_value("canaria_concurrent_executions", labels) == 1

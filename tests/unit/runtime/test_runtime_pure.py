@@ -22,6 +22,7 @@ from canaria.runtime.environment import (
     timeout_message,
     worker_environment,
 )
+from canaria.runtime.function import PEAK_WINDOW_S, PEAK_WINDOWS, Peaks
 from canaria.runtime.worker import HEADER, encode_frame, error_shape, load_handler, to_json
 
 
@@ -178,3 +179,17 @@ def test_handler_errors_have_lambdas_shape(tmp_path: Path, monkeypatch: pytest.M
         "Unable to import module 'canaria_ut_absent': No module named 'canaria_ut_absent'"
     )
     assert load_handler("nodot")[1]["errorType"] == "Runtime.MalformedHandlerName"  # type: ignore[index]
+
+
+def test_the_recent_peak_of_requests_in_flight_lasts_a_minute() -> None:
+    peaks = Peaks(start=0.0)
+    for running in (1, 5, 2):
+        peaks.note(1, running)
+    peaks.advance(PEAK_WINDOW_S * 0.5, {1: 2})
+    assert peaks.recent(1) == 5 and peaks.recent(2) == 0
+    peaks.advance(PEAK_WINDOW_S * 1.5, {1: 2})  # the window with 5 is now a past one
+    assert peaks.recent(1) == 5
+    peaks.advance(PEAK_WINDOW_S * (PEAK_WINDOWS + 0.5), {1: 1})
+    assert peaks.recent(1) == 2  # the window that began with 2 running is still recent
+    peaks.advance(PEAK_WINDOW_S * (2 * PEAK_WINDOWS + 1), {})
+    assert peaks.recent(1) == 0

@@ -1,0 +1,172 @@
+"""The invocation service: resolve a qualifier, invoke a version, count what is in flight,
+record the outcome. The gateway (as its ``Invoker`` and ``Recorder``), the edge, hooks,
+queue pollers and state machines all invoke through it, so every request is counted and
+recorded the same way, below the composition root rather than through it.
+
+Per request it does the least that keeps the metrics exact: one dictionary update per
+change of the in-flight count feeds ``ConcurrentExecutions`` (alarms, request gates);
+the Prometheus gauge reads the same counts when ``/metrics`` is scraped instead of being
+set twice per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from canaria.analysis import Metrics
+from canaria.analysis.prom import PromMetrics
+from canaria.clock import Clock
+from canaria.errors import CanariaError, NotFound
+from canaria.gateway import Routing
+from canaria.inputs import version_number
+from canaria.models import FunctionSpec, InvokeResult, Version
+from canaria.models.arns import function_arn
+from canaria.runtime import FunctionRuntime
+from canaria.store import Store
+
+InFlightKey = tuple[str, int, str | None]  # (function, version, alias)
+
+
+class RequestNotes(Protocol):
+    def note_request(self, function: str, version: int, request_id: str, started: float) -> None:
+        """A request id a request gate with reported completion may wait for."""
+        ...
+
+
+class Invocations:
+    """Resolve, invoke, count and record invocations of the running application's
+    functions. ``runtimes`` (one ``FunctionRuntime`` per function) is filled by whoever
+    adopts an application; ``function_spec`` names the function's current spec."""
+
+    def __init__(
+        self,
+        store: Store,
+        routing: Routing,
+        metrics: Metrics,
+        prom: PromMetrics,
+        notes: RequestNotes,
+        clock: Clock,
+        function_spec: Callable[[str], FunctionSpec],
+    ) -> None:
+        self.store = store
+        self.routing = routing
+        self.metrics = metrics
+        self.prom = prom
+        self.notes = notes
+        self.clock = clock
+        self.function_spec = function_spec
+        self.runtimes: dict[str, FunctionRuntime] = {}
+        self._versions: dict[tuple[str, int], Version] = {}
+        # requests running per (function, version, alias): ConcurrentExecutions, what a
+        # request-count gate waits for, and the Prometheus gauge at scrape time
+        self.in_flight: dict[InFlightKey, int] = {}
+
+    def version(self, function: str, number: int) -> Version:
+        """A published version (cached: versions are immutable)."""
+        key = (function, number)
+        v = self._versions.get(key)
+        if v is None:
+            v = self._versions[key] = self.store.version(function, number)
+        return v
+
+    async def invoke(
+        self, function: str, version: int, event: bytes, *, alias: str | None
+    ) -> InvokeResult:
+        """The gateway's Invoker: run ``event`` on ``function`` at ``version``."""
+        runtime = self.runtimes.get(function)
+        if runtime is None:
+            raise NotFound(f"Function not found: {function_arn(function)}")
+        key = (function, version, alias)
+        self._count_in_flight(key, +1)
+        try:
+            return await runtime.invoke(self.version(function, version), event, qualifier=alias)
+        finally:
+            self._count_in_flight(key, -1)
+
+    def _count_in_flight(self, key: InFlightKey, delta: int) -> None:
+        in_flight = self.in_flight
+        n = in_flight.get(key)
+        if n is None:  # a new (function, version, alias): the gauge reads it from now on
+            n = 0
+            self.prom.watch_concurrency(key, in_flight)
+        n = in_flight[key] = n + delta
+        function, version, alias = key
+        self.metrics.record_concurrency(self.clock.now(), function, version, alias, n)
+
+    def record(
+        self,
+        function: str,
+        alias: str | None,
+        version: int,
+        result: InvokeResult | None,
+        *,
+        throttled: bool,
+        started: float,
+        finished: float,
+    ) -> None:
+        """The gateway's Recorder: per-version metrics at 1-second resolution, and the
+        request id for a request gate that waits for its work's completion report."""
+        if result is not None:
+            self.notes.note_request(function, version, result.request_id, started)
+        self.metrics.record(
+            started,
+            function,
+            version,
+            alias,
+            duration_ms=result.duration_ms if result else 0.0,
+            error=bool(result and result.function_error),
+            throttled=throttled,
+            timed_out=bool(result and result.error_type == "Sandbox.Timedout"),
+            cold_start=bool(result and result.cold_start),
+        )
+        self.prom.observe(function, alias, version, result, throttled)
+
+    def resolve(self, function: str, qualifier: str | None) -> tuple[int, str | None]:
+        """Version and alias a qualifier names; an alias splits by its weights."""
+        self.function_spec(function)
+        if qualifier is None or qualifier == "$LATEST":
+            latest = self.store.latest_version(function)
+            if latest is None:
+                raise NotFound(f"Function not found: {function_arn(function)}")
+            return latest.number, None
+        number = version_number(qualifier)
+        if number is not None:
+            self.version(function, number)
+            return number, None
+        if self.store.alias(function, qualifier) is None:
+            raise NotFound(f"Function not found: {function_arn(function, qualifier)}")
+        return self.routing.choose_alias(function, qualifier), qualifier
+
+    async def invoke_qualified(
+        self, function: str, qualifier: str | None, payload: bytes
+    ) -> InvokeResult:
+        """Lambda Invoke semantics (edge, CLI, hooks, state machines), with metrics."""
+        version, alias = self.resolve(function, qualifier)
+        started = self.clock.now()
+        try:
+            result = await self.invoke(function, version, payload, alias=alias)
+        except CanariaError as exc:
+            if exc.http_status == 429:
+                self._record_since(started, function, alias, version, None)
+            raise
+        self._record_since(started, function, alias, version, result)
+        return result
+
+    def _record_since(
+        self,
+        started: float,
+        function: str,
+        alias: str | None,
+        version: int,
+        result: InvokeResult | None,
+    ) -> None:
+        """Record an invocation that ended now; without a result, it was throttled."""
+        throttled = result is None
+        now = self.clock.now()
+        self.record(
+            function, alias, version, result, throttled=throttled, started=started, finished=now
+        )
+
+
+__all__ = ["InFlightKey", "Invocations", "RequestNotes"]
