@@ -2,7 +2,7 @@
 moment they are complete.
 
 A ``LiveJudge`` follows one deployment target (a function, its canary and its stable
-version). Each request belongs to the slot of ``SLOT_S`` (5 ms of virtual time) in which
+version). Each request belongs to the slot of ``SLOT_S`` (2 ms of virtual time) in which
 it *started*; a slot closes once no request that started in it, or in the slot after it,
 is still running and time has passed the end of that next slot. Closing feeds the slot's
 counts to ``Judge.update`` at once, so a canary that fails every request is rolled back a
@@ -42,7 +42,7 @@ from canaria.analysis.judge import Judge, JudgeState, TickCounts, Verdict
 
 __all__ = ["SLOT_S", "LiveJudge"]
 
-SLOT_S = 0.005
+SLOT_S = 0.002
 _FIELDS = 8  # TickCounts: invocations, errors, faults, slow; canary then stable each
 
 
