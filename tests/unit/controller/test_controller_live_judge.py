@@ -1,0 +1,104 @@
+"""The judge between ticks: a rollback decided by a request's result moves the alias
+before the next request is routed, then is written; the progress written is the state
+and cursor a restarted server goes on from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from canaria.analysis import Metrics
+from canaria.analysis.judge import state_from_json
+from canaria.clock import ManualClock
+from canaria.controller.deployments import new_deployment
+from canaria.controller.service import Controller
+from canaria.controller.signals import LocalSignals
+from canaria.models import Alias, DeploymentPreference, JudgeSettings
+from canaria.models.deployment import Deployment, SetWeight, State, Target
+from canaria.store import Store
+from tests.unit.controller.fakes import RecordingBackend, ScriptedHooks
+
+
+class World:
+    def __init__(self, tmp: Path) -> None:
+        self.clock = ManualClock(start=10_000.0)
+        self.store = Store.open(str(tmp / "state"))
+        self.metrics = Metrics()
+        self.backend = RecordingBackend()
+        self.signals = LocalSignals(self.metrics, self.store, self.clock)
+        self.ctl = Controller(self.store, self.clock, self.backend, ScriptedHooks(), self.signals)
+        self.ctl.listeners.append(self.signals.follow)  # as the platform wires them
+        self.store.put_alias(Alias("Fn", "live", 1), self.clock.now())
+
+    def deployment(self) -> Deployment:
+        pref = DeploymentPreference(type="AllAtOnce", judge=JudgeSettings(enabled=True))
+        return new_deployment(
+            application="app",
+            targets=[Target("Fn", "live", 1, 2)],
+            preference=pref,
+            custom_configs={},
+            now=self.clock.now(),
+            steps_override=(SetWeight(0.1, 600), SetWeight(1.0)),
+        )
+
+    def request(self, version: int, *, error: bool) -> None:
+        """One request as the platform reports it: in flight, then its result."""
+        started = self.clock.now()
+        self.metrics.record_concurrency(started, "Fn", version, "live", 1)
+        self.clock.advance(0.002)
+        self.metrics.record_concurrency(self.clock.now(), "Fn", version, "live", 0)
+        self.metrics.record(started, "Fn", version, "live", duration_ms=2.0, error=error)
+        self.clock.advance(0.008)
+
+    def routed(self) -> Alias:
+        return self.backend.current[("Fn", "live")]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    w = World(tmp_path)
+    yield w
+    w.store.close()
+
+
+async def test_the_failing_request_that_decides_moves_the_alias_at_once(world: World) -> None:
+    d = await world.ctl.start(world.deployment())
+    d = await world.ctl.step(d.id)
+    assert world.routed() == Alias("Fn", "live", 1, 2, 0.1)
+    failed = 0
+    for i in range(1000):
+        canary = i % 10 == 9
+        world.request(2 if canary else 1, error=canary)
+        failed += canary
+        if world.routed() == Alias("Fn", "live", 1):
+            break
+    # moved within the request: no tick, no await in between
+    assert world.routed() == Alias("Fn", "live", 1) and failed == 4
+    await world.ctl.drain()
+    stored = world.store.deployment(d.id)
+    assert stored.state is State.STOPPED and stored.rolled_back and stored.stopped_by == "judge"
+    assert world.store.alias("Fn", "live") == Alias("Fn", "live", 1)
+
+
+async def test_the_progress_written_is_where_a_restarted_server_goes_on(
+    world: World, tmp_path: Path
+) -> None:
+    d = await world.ctl.start(world.deployment())
+    d = await world.ctl.step(d.id)
+    for i in range(200):
+        world.request(2 if i % 10 == 9 else 1, error=i % 50 == 0)
+    world.clock.advance(1.0)
+    d = await world.ctl.step(d.id)
+    progress = world.store.deployment(d.id).judge.progress
+    state = state_from_json(progress.states["Fn"])
+    assert state.power is not None and (state.power.canary, state.power.stable) == (20, 180)
+    assert progress.since["Fn"] > d.created_at
+
+    # a new server on the same store: the same cursor and state, nothing counted again
+    metrics = Metrics()
+    again = LocalSignals(metrics, world.store, world.clock)
+    judged, _, _ = again.judge(world.store.deployment(d.id), world.clock.now())
+    assert judged.states["Fn"] == progress.states["Fn"]
+    assert judged.since["Fn"] == progress.since["Fn"]
