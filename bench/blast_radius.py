@@ -489,8 +489,8 @@ def main() -> None:
                 results.append(r)
     achieved = statistics.median(r.achieved_rate for r in results)
     print(
-        f"## Blast radius over HTTP: {args.rate:g} req/s (achieved: {achieved:.0f}), canary at 10 %, stable errors "
-        f"0.1 %; medians of {args.runs} runs\n"
+        f"## Blast radius over HTTP: {args.rate:g} req/s (achieved: {achieved:.0f}), "
+        f"canary at 10 %, stable errors 0.1 %; medians of {args.runs} runs\n"
     )
     print("\n".join(table(results, args.runs)))
     print(f"\n_{time.monotonic() - started:.0f} s wall time_")

@@ -139,7 +139,8 @@ def stream(seed: int, n: int = 600) -> list[Result]:
     for i in range(n):
         t += rng.expovariate(300.0)
         canary = i % 10 == 3
-        out.append(Result(t, CANARY if canary else STABLE, rng.random() < (0.2 if canary else 0.05)))
+        fails = rng.random() < (0.2 if canary else 0.05)
+        out.append(Result(t, CANARY if canary else STABLE, fails))
     return out
 
 
