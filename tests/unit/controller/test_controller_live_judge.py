@@ -11,40 +11,21 @@ import pytest
 
 from canaria.analysis import Metrics
 from canaria.analysis.judge import state_from_json
-from canaria.clock import ManualClock
-from canaria.controller.deployments import new_deployment
-from canaria.controller.service import Controller
 from canaria.controller.signals import LocalSignals
-from canaria.models import Alias, DeploymentPreference, JudgeSettings
-from canaria.models.deployment import Deployment, SetWeight, State, Target
-from canaria.store import Store
-from tests.unit.controller.fakes import RecordingBackend, ScriptedHooks
+from canaria.models import Alias
+from canaria.models.deployment import SetWeight, State
+from tests.unit.controller.test_controller_steps import Live
 
 
-class World:
+class World(Live):
+    """The controller on real signals, wired as the platform wires them, with requests
+    reported as the platform reports them (in flight, then the result)."""
+
     def __init__(self, tmp: Path) -> None:
-        self.clock = ManualClock(start=10_000.0)
-        self.store = Store.open(str(tmp / "state"))
-        self.metrics = Metrics()
-        self.backend = RecordingBackend()
-        self.signals = LocalSignals(self.metrics, self.store, self.clock)
-        self.ctl = Controller(self.store, self.clock, self.backend, ScriptedHooks(), self.signals)
-        self.ctl.listeners.append(self.signals.follow)  # as the platform wires them
-        self.store.put_alias(Alias("Fn", "live", 1), self.clock.now())
-
-    def deployment(self) -> Deployment:
-        pref = DeploymentPreference(type="AllAtOnce", judge=JudgeSettings(enabled=True))
-        return new_deployment(
-            application="app",
-            targets=[Target("Fn", "live", 1, 2)],
-            preference=pref,
-            custom_configs={},
-            now=self.clock.now(),
-            steps_override=(SetWeight(0.1, 600), SetWeight(1.0)),
-        )
+        super().__init__(tmp)
+        self.ctl.listeners.append(self.signals.follow)
 
     def request(self, version: int, *, error: bool) -> None:
-        """One request as the platform reports it: in flight, then its result."""
         started = self.clock.now()
         self.metrics.record_concurrency(started, "Fn", version, "live", 1)
         self.clock.advance(0.002)
@@ -56,6 +37,9 @@ class World:
         return self.backend.current[("Fn", "live")]
 
 
+STEPS = (SetWeight(0.1, 600), SetWeight(1.0))
+
+
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     w = World(tmp_path)
@@ -64,7 +48,7 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 async def test_the_failing_request_that_decides_moves_the_alias_at_once(world: World) -> None:
-    d = await world.ctl.start(world.deployment())
+    d = await world.ctl.start(world.deployment(STEPS))
     d = await world.ctl.step(d.id)
     assert world.routed() == Alias("Fn", "live", 1, 2, 0.1)
     failed = 0
@@ -83,9 +67,9 @@ async def test_the_failing_request_that_decides_moves_the_alias_at_once(world: W
 
 
 async def test_the_progress_written_is_where_a_restarted_server_goes_on(
-    world: World, tmp_path: Path
+    world: World,
 ) -> None:
-    d = await world.ctl.start(world.deployment())
+    d = await world.ctl.start(world.deployment(STEPS))
     d = await world.ctl.step(d.id)
     for i in range(200):
         world.request(2 if i % 10 == 9 else 1, error=i % 50 == 0)
