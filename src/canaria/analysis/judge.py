@@ -1,8 +1,10 @@
 """The judge: sequential tests of "is the new version worse than the old one?".
 
-Pure arithmetic, no I/O. The controller feeds it one ``TickCounts`` per tick (the canary's
-and the stable version's invocations and events over the same interval) and persists the
-``JudgeState`` between ticks (``state_to_json`` / ``state_from_json``).
+Pure arithmetic, no I/O. It is fed one ``TickCounts`` per interval (the canary's and the
+stable version's invocations and events over the same interval): ``canaria.analysis.live``
+closes intervals of a few milliseconds, fixed by the requests' start times, as their
+results arrive, and says there why that keeps the guarantee below; the controller
+persists the ``JudgeState`` (``state_to_json`` / ``state_from_json``).
 
 Metrics
     ``errors`` (function errors, timeouts included), ``faults`` (timeouts + throttles) and
@@ -10,8 +12,8 @@ Metrics
     cold starts are left out). M = 3.
 
 Rollback: a one-sided grid-mixture SPRT per metric (an e-process)
-    In a tick the canary had ``ci`` invocations and ``c`` events, the stable version ``si``
-    and ``b``. Let ``w = ci / (ci + si)``. The tick is skipped when ``ci = 0``, ``si = 0``
+    In an interval ("tick") the canary had ``ci`` invocations and ``c`` events, the
+    stable version ``si`` and ``b``. Let ``w = ci / (ci + si)``. The tick is skipped when ``ci = 0``, ``si = 0``
     or ``c + b = 0`` (it carries no information about the split). If each invocation of
     either version has the same chance of an event (H0, or the canary is better), then
     given the tick's invocation counts and its number of events ``k = c + b``, ``c`` is

@@ -200,7 +200,8 @@ class LocalSignals:
     def _track(self, d: Deployment) -> _Watched | None:
         """Judge ``d``'s targets request by request while it shifts traffic with the judge
         on; stop once it does not. The persisted progress seeds each target's judge, unless
-        the one in memory is at least as far along (it wrote that progress)."""
+        the one in memory is at least as far along (it wrote that progress) or nothing was
+        written yet."""
         if d.state is not State.ALLOW_TRAFFIC or not d.judge.settings.enabled:
             self._untrack(d.id)
             return None
@@ -213,10 +214,11 @@ class LocalSignals:
         for t in d.targets:
             if t.from_version is None:
                 continue
-            since = progress.since.get(t.function, first)
             current = watched.live.get(t.function)
-            if current is not None and current.since >= since:
+            written = progress.since.get(t.function)
+            if current is not None and (written is None or current.since >= written):
                 continue
+            since = first if written is None else written
             raw = progress.states.get(t.function)
             state = judge.state_from_json(raw) if raw else watched.judge.initial_state()
             live = LiveJudge(watched.judge, state, since, t.to_version, t.from_version)

@@ -86,3 +86,21 @@ async def test_the_progress_written_is_where_a_restarted_server_goes_on(
     judged, _, _ = again.judge(world.store.deployment(d.id), world.clock.now())
     assert judged.states["Fn"] == progress.states["Fn"]
     assert judged.since["Fn"] == progress.since["Fn"]
+
+
+async def test_a_tick_while_the_first_interval_is_still_open_loses_nothing(world: World) -> None:
+    d = await world.ctl.start(world.deployment(STEPS))
+    d = await world.ctl.step(d.id)
+    slow_started = world.clock.now()  # a long request holds every later interval open
+    world.metrics.record_concurrency(slow_started, "Fn", 1, None, 1)
+    world.clock.advance(0.001)
+    for i in range(50):
+        world.request(2 if i % 10 == 9 else 1, error=False)
+    world.clock.advance(1.0)
+    d = await world.ctl.step(d.id)  # nothing closed yet: the judge in memory stays
+    world.metrics.record_concurrency(world.clock.now(), "Fn", 1, None, 0)
+    world.metrics.record(slow_started, "Fn", 1, None, duration_ms=1500.0, error=False)
+    world.clock.advance(1.0)
+    d = await world.ctl.step(d.id)
+    state = state_from_json(d.judge.progress.states["Fn"])
+    assert state.power is not None and (state.power.canary, state.power.stable) == (5, 46)
