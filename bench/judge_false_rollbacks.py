@@ -34,10 +34,12 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import heapq
 import math
 import random
 import statistics
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from canaria.analysis.judge import Judge, TickCounts, Verdict
@@ -137,20 +139,22 @@ def route(steps: list[Step], rate: float) -> Routed:
     return out
 
 
-def _events(rng: random.Random, at: list[int], arm: Arm) -> list[tuple[int, bool, bool]]:
-    """(request index, error, slow) of every event among the requests ``at``."""
-    out: list[tuple[int, bool, bool]] = []
+def _events(
+    rng: random.Random, at: list[int], arm: Arm, on_canary: bool
+) -> Iterator[tuple[int, bool, bool, bool]]:
+    """(request index, on the canary, error, slow) of each event among the requests
+    ``at``, in order, drawn lazily (geometric gaps)."""
     p = arm.event
     if p <= 0.0:
-        return out
+        return
     k = -1
     log_quiet = math.log1p(-p) if p < 1.0 else -math.inf
     while True:
         k += 1 if p >= 1.0 else int(math.log(1.0 - rng.random()) / log_quiet) + 1
         if k >= len(at):
-            return out
+            return
         error = rng.random() * p < arm.error
-        out.append((at[k], error, (not error) or rng.random() < arm.slow))
+        yield at[k], on_canary, error, (not error) or rng.random() < arm.slow
 
 
 def slot_judge(
@@ -158,35 +162,42 @@ def slot_judge(
 ) -> Stop | None:
     """Run the live judge over one draw of ``routed``'s events; where it stopped, if it did.
     Intervals without events are skipped: they leave the e-processes where they are."""
-    ev_c = _events(rng, routed.canary_at, canary)
-    ev_s = _events(rng, routed.stable_at, stable)
-    events = sorted([(i, True, e, s) for i, e, s in ev_c] + [(i, False, e, s) for i, e, s in ev_s])
+    events = heapq.merge(
+        _events(rng, routed.canary_at, canary, True), _events(rng, routed.stable_at, stable, False)
+    )
     state = judge.initial_state()
-    j = 0
-    while j < len(events):
-        k = bisect.bisect_right(routed.ends, events[j][0])
+    seen: list[tuple[int, bool, bool, bool]] = []  # the canary's events so far
+    pending = next(events, None)
+    while pending is not None:
+        k = bisect.bisect_right(routed.ends, pending[0])
         if k >= len(routed.ends):
             return None
-        ce = se = cs = ss = 0
-        while j < len(events) and events[j][0] < routed.ends[k]:
-            _, on_canary, error, slow = events[j]
+        counts = [0, 0, 0, 0]  # canary errors, stable errors, canary slow, stable slow
+        while pending is not None and pending[0] < routed.ends[k]:
+            _, on_canary, error, slow = pending
+            side = 0 if on_canary else 1
+            counts[side] += error
+            counts[2 + side] += slow
             if on_canary:
-                ce, cs = ce + error, cs + slow
-            else:
-                se, ss = se + error, ss + slow
-            j += 1
+                seen.append(pending)
+            pending = next(events, None)
         ci, si = routed.sizes[k]
+        ce, se, cs, ss = counts
         state, verdict = judge.update(state, TickCounts(ci, si, ce, se, 0, 0, cs, ss))
         if verdict is not Verdict.CONTINUE:
             before = routed.judged_before[k]
-            served = bisect.bisect_left(routed.canary_at, before)
-            failed = [e for e in ev_c if e[0] < before]
+            # canary events among requests started before the interval was judged
+            while pending is not None and pending[0] < before:
+                if pending[1]:
+                    seen.append(pending)
+                pending = next(events, None)
+            failed = [e for e in seen if e[0] < before]
             return Stop(
                 verdict,
                 before / routed.rate,
-                served,
-                sum(e[1] for e in failed),
+                bisect.bisect_left(routed.canary_at, before),
                 sum(e[2] for e in failed),
+                sum(e[3] for e in failed),
             )
     return None
 
