@@ -13,11 +13,11 @@ Metrics
 
 Rollback: a one-sided grid-mixture SPRT per metric (an e-process)
     In an interval ("tick") the canary had ``ci`` invocations and ``c`` events, the
-    stable version ``si`` and ``b``. Let ``w = ci / (ci + si)``. The tick is skipped when ``ci = 0``, ``si = 0``
-    or ``c + b = 0`` (it carries no information about the split). If each invocation of
-    either version has the same chance of an event (H0, or the canary is better), then
-    given the tick's invocation counts and its number of events ``k = c + b``, ``c`` is
-    hypergeometric (Fisher's noncentral hypergeometric with odds ratio ≤ 1 when the
+    stable version ``si`` and ``b``. Let ``w = ci / (ci + si)``. The tick is skipped when
+    ``ci = 0``, ``si = 0`` or ``c + b = 0`` (it carries no information about the split).
+    If each invocation of either version has the same chance of an event (H0, or the
+    canary is better), then given the tick's invocation counts and its number of events
+    ``k = c + b``, ``c`` is hypergeometric (Fisher's noncentral hypergeometric with odds ratio ≤ 1 when the
     canary is better). For a ratio ``r`` of the grid the alternative says an event is the
     canary's with probability ``θ_r = w·r / (w·r + 1 − w)``; the tick multiplies the
     likelihood ratio ``L_r`` by ``(θ_r/w)^c · ((1−θ_r)/(1−w))^b``, i.e.
