@@ -4,7 +4,8 @@ Pure arithmetic, no I/O. It is fed one ``TickCounts`` per interval (the canary's
 stable version's invocations and events over the same interval): ``canaria.analysis.live``
 closes intervals of a few milliseconds, fixed by the requests' start times, as their
 results arrive, and says there why that keeps the guarantee below; the controller
-persists the ``JudgeState`` (``state_to_json`` / ``state_from_json``).
+persists the ``JudgeState`` (``state_to_json`` / ``state_from_json``). Below, a "tick"
+is one such interval.
 
 Metrics
     ``errors`` (function errors, timeouts included), ``faults`` (timeouts + throttles) and
@@ -12,12 +13,12 @@ Metrics
     cold starts are left out). M = 3.
 
 Rollback: a one-sided grid-mixture SPRT per metric (an e-process)
-    In an interval ("tick") the canary had ``ci`` invocations and ``c`` events, the
-    stable version ``si`` and ``b``. Let ``w = ci / (ci + si)``. The tick is skipped when
-    ``ci = 0``, ``si = 0`` or ``c + b = 0`` (it carries no information about the split).
-    If each invocation of either version has the same chance of an event (H0, or the
-    canary is better), then given the tick's invocation counts and its number of events
-    ``k = c + b``, ``c`` is hypergeometric (Fisher's noncentral hypergeometric with odds ratio ≤ 1 when the
+    In a tick the canary had ``ci`` invocations and ``c`` events, the stable version ``si``
+    and ``b``. Let ``w = ci / (ci + si)``. The tick is skipped when ``ci = 0``, ``si = 0``
+    or ``c + b = 0`` (it carries no information about the split). If each invocation of
+    either version has the same chance of an event (H0, or the canary is better), then
+    given the tick's invocation counts and its number of events ``k = c + b``, ``c`` is
+    hypergeometric (Fisher's noncentral hypergeometric with odds ratio ≤ 1 when the
     canary is better). For a ratio ``r`` of the grid the alternative says an event is the
     canary's with probability ``θ_r = w·r / (w·r + 1 − w)``; the tick multiplies the
     likelihood ratio ``L_r`` by ``(θ_r/w)^c · ((1−θ_r)/(1−w))^b``, i.e.
