@@ -18,9 +18,12 @@ Why this keeps the judge's guarantee
     the interval to be complete makes the set of its requests exactly "those started in
     it". The same set would have been judged by an observer who closed the interval at
     a fixed time long after it: only *when* the update happens changes, which the
-    e-process allows (Ville's inequality holds for every stopping time). Closing instead
-    at a canary error would make the boundary depend on outcomes, which the proof does
-    not cover. Two departures are counted, not hidden: an interval served by only one
+    e-process allows (Ville's inequality holds for every stopping time). Intervals are
+    judged in the order of their slots: judging a complete later one first would let
+    completion times, which can depend on outcomes, choose the order; so a slow request
+    holds the intervals after it (a new version's first request, a cold start, does).
+    Closing instead at a canary error would make the boundary depend on outcomes, which
+    the proof does not cover. Two departures are counted, not hidden: an interval served by only one
     version carries no evidence and is merged with the next (a rule on invocation counts,
     not outcomes), and a result that arrives after its slot closed (``late``: a start
     the metrics never saw) is judged with the first open slot.
