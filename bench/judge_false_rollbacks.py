@@ -10,7 +10,15 @@ and fails with the stable version's error rate, 0.1 %. The simulation draws even
 (``canaria.analysis.simulation``). Observers on the same stream:
 
 - judge, event level: one tick per event (what the judge can do with per-request data);
-- judge, 1-second ticks: as canaria's controller runs it (metrics at 1-second resolution);
+- judge, 1-second ticks: as canaria's controller ran it before it judged each request
+  as it finished (metrics at 1-second resolution);
+- judge, 2 ms slots, round-robin: as canaria runs it now (``canaria.analysis.live``):
+  requests routed by the gateway's own deterministic splitter
+  (``canaria.gateway.splitter.AliasSplit``, reset at every weight change as an alias
+  change resets it), grouped by the 2 ms slot they start in, a slot merged into the next
+  while only one version served it, each interval judged once the slot after it has
+  passed (no request latency); requests are drawn one by one for the routing, events
+  by geometric gaps per version;
 - ``Errors Sum > 0`` on the canary, period 60 s, 1 datapoint (the SAM/CodeDeploy
   practice alarm), firing the moment the minute closes — no ingestion or polling delay,
   the most favourable case for the alarm; minutes start at a random phase;
@@ -25,13 +33,17 @@ of all canary requests when each observer rolled back.
 from __future__ import annotations
 
 import argparse
+import bisect
+import heapq
 import math
 import random
 import statistics
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-from canaria.analysis.judge import Judge
+from canaria.analysis.judge import Judge, TickCounts, Verdict
+from canaria.analysis.live import SLOT_S
 from canaria.analysis.simulation import (
     Arm,
     ErrorsAlarm,
@@ -43,7 +55,8 @@ from canaria.analysis.simulation import (
     TickJudge,
     simulate,
 )
-from canaria.models import JudgeSettings
+from canaria.gateway.splitter import AliasSplit
+from canaria.models import Alias, JudgeSettings
 
 RATE = 100.0
 STABLE_ERROR = 0.001
@@ -80,6 +93,115 @@ class Scenario:
     alarm: str  # "errors" | "p99"
 
 
+@dataclass
+class Routed:
+    """A schedule's requests at a fixed rate as the gateway's round-robin routes them, and
+    the live judge's intervals over them: where each ends, its invocation counts, and
+    the request index before which it is judged (the end of the slot after its last)."""
+
+    rate: float
+    canary_at: list[int] = field(default_factory=list)  # request indices, in order
+    stable_at: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)  # index after the interval's last request
+    sizes: list[tuple[int, int]] = field(default_factory=list)  # (canary, stable) invocations
+    judged_before: list[int] = field(default_factory=list)
+
+
+def route(steps: list[Step], rate: float) -> Routed:
+    out = Routed(rate)
+    ci = si = 0
+    slot = 0
+    i = 0
+
+    def close(last_slot: int) -> None:
+        nonlocal ci, si
+        if ci and si:  # one version alone: merged into the next slot
+            out.ends.append(i)
+            out.sizes.append((ci, si))
+            out.judged_before.append(math.ceil((last_slot + 2) * SLOT_S * rate))
+            ci = si = 0
+
+    for step in steps:
+        split = AliasSplit(Alias("Fn", "live", 1, 2, step.weight), "deterministic", random.Random())
+        for _ in range(round(step.duration_s * rate)):
+            now_slot = math.floor(i / rate / SLOT_S)
+            if now_slot != slot:
+                close(slot)
+                slot = now_slot
+            if split.pick() == 2:
+                out.canary_at.append(i)
+                ci += 1
+            else:
+                out.stable_at.append(i)
+                si += 1
+            i += 1
+    close(slot)
+    return out
+
+
+def _events(
+    rng: random.Random, at: list[int], arm: Arm, on_canary: bool
+) -> Iterator[tuple[int, bool, bool, bool]]:
+    """(request index, on the canary, error, slow) of each event among the requests
+    ``at``, in order, drawn lazily (geometric gaps)."""
+    p = arm.event
+    if p <= 0.0:
+        return
+    k = -1
+    log_quiet = math.log1p(-p) if p < 1.0 else -math.inf
+    while True:
+        k += 1 if p >= 1.0 else int(math.log(1.0 - rng.random()) / log_quiet) + 1
+        if k >= len(at):
+            return
+        error = rng.random() * p < arm.error
+        yield at[k], on_canary, error, (not error) or rng.random() < arm.slow
+
+
+def slot_judge(
+    judge: Judge, routed: Routed, canary: Arm, stable: Arm, rng: random.Random
+) -> Stop | None:
+    """Run the live judge over one draw of ``routed``'s events; where it stopped, if it did.
+    Intervals without events are skipped: they leave the e-processes where they are."""
+    events = heapq.merge(
+        _events(rng, routed.canary_at, canary, True), _events(rng, routed.stable_at, stable, False)
+    )
+    state = judge.initial_state()
+    seen: list[tuple[int, bool, bool, bool]] = []  # the canary's events so far
+    pending = next(events, None)
+    while pending is not None:
+        k = bisect.bisect_right(routed.ends, pending[0])
+        if k >= len(routed.ends):
+            return None
+        counts = [0, 0, 0, 0]  # canary errors, stable errors, canary slow, stable slow
+        while pending is not None and pending[0] < routed.ends[k]:
+            _, on_canary, error, slow = pending
+            side = 0 if on_canary else 1
+            counts[side] += error
+            counts[2 + side] += slow
+            if on_canary:
+                seen.append(pending)
+            pending = next(events, None)
+        ci, si = routed.sizes[k]
+        ce, se, cs, ss = counts
+        state, verdict = judge.update(state, TickCounts(ci, si, ce, se, 0, 0, cs, ss))
+        if verdict is not Verdict.CONTINUE:
+            before = routed.judged_before[k]
+            # canary events among requests started before the interval was judged
+            while pending is not None and pending[0] < before:
+                if pending[1]:
+                    seen.append(pending)
+                pending = next(events, None)
+            failed = [e for e in seen if e[0] < before]
+            return Stop(
+                verdict,
+                before / routed.rate,
+                bisect.bisect_left(routed.canary_at, before),
+                sum(e[2] for e in failed),
+                sum(e[3] for e in failed),
+            )
+    return None
+
+
 def observers(judge: Judge, rng: random.Random, alarm: str) -> tuple[list[Observer], float]:
     phase = rng.random() * PERIOD
     watch: Observer = ErrorsAlarm(PERIOD, phase) if alarm == "errors" else P99Alarm(PERIOD, phase)
@@ -90,20 +212,24 @@ def healthy(trials: int, seed: int) -> list[str]:
     judge = Judge(JudgeSettings())
     same = Arm(error=STABLE_ERROR, slow=BASE_SLOW)
     rows = [
-        "| schedule | trials | judge, event level | judge, 1 s ticks | `Errors Sum > 0`, 60 s |",
-        "|---|---|---|---|---|",
+        "| schedule | trials | judge, event level | judge, 1 s ticks "
+        "| judge, 2 ms slots, round-robin | `Errors Sum > 0`, 60 s |",
+        "|---|---|---|---|---|---|",
     ]
     for name, (steps, rate) in SCHEDULES.items():
         rng = random.Random(seed)
-        stopped = [0, 0, 0]
+        stopped = [0, 0, 0, 0]
+        routed = route(steps, rate)
         for _ in range(trials):
+            live = slot_judge(judge, routed, same, same, rng)
+            stopped[3] += live is not None and live.verdict is Verdict.ROLLBACK
             obs, phase = observers(judge, rng, "errors")
             simulate(
                 rng, steps, rate, same, same, obs, boundaries_every_s=((1.0, 0.0), (PERIOD, phase))
             )
             for i, o in enumerate(obs):
                 stopped[i] += o.stop is not None
-        cells = " | ".join(f"{_rate(k, trials)}" for k in stopped)
+        cells = " | ".join(f"{_rate(stopped[k], trials)}" for k in (0, 1, 3, 2))
         rows.append(f"| {name} | {trials} | {cells} |")
     return rows
 
@@ -138,10 +264,17 @@ def blast(trials: int, seed: int) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     names = ("judge, event level", "judge, 1 s ticks")
+    live_rates = (RATE, 10 * RATE)
+    routes = {r: route([Step(0.10, 3600.0 * RATE / r)], r) for r in live_rates}
     for sc in scenarios:
         rng = random.Random(seed)
         stops: list[list[Stop]] = [[], [], []]
+        live: dict[float, list[Stop]] = {r: [] for r in live_rates}
         for _ in range(trials):
+            for r in live_rates:
+                got = slot_judge(judge, routes[r], sc.canary, stable, rng)
+                if got is not None:
+                    live[r].append(got)
             obs, phase = observers(judge, rng, sc.alarm)
             simulate(
                 rng,
@@ -158,7 +291,10 @@ def blast(trials: int, seed: int) -> list[str]:
         alarm_name = (
             "`Errors Sum > 0`, 60 s" if sc.alarm == "errors" else "`p99 > stable p99`, 60 s"
         )
-        for label, got in zip((*names[:2], alarm_name), stops, strict=True):
+        labels = [*names, *(f"judge, 2 ms slots, round-robin, {r:g} req/s" for r in live_rates)]
+        for label, got in zip(
+            (*labels, alarm_name), (*stops[:2], *live.values(), stops[2]), strict=True
+        ):
             share = f"{100 * len(got) / trials:.1f} %"
             if not got:
                 rows.append(f"| {sc.name} | {label} | {share} | – | – | – |")

@@ -1,8 +1,11 @@
 """The judge: sequential tests of "is the new version worse than the old one?".
 
-Pure arithmetic, no I/O. The controller feeds it one ``TickCounts`` per tick (the canary's
-and the stable version's invocations and events over the same interval) and persists the
-``JudgeState`` between ticks (``state_to_json`` / ``state_from_json``).
+Pure arithmetic, no I/O. It is fed one ``TickCounts`` per interval (the canary's and the
+stable version's invocations and events over the same interval): ``canaria.analysis.live``
+closes intervals of a few milliseconds, fixed by the requests' start times, as their
+results arrive, and says there why that keeps the guarantee below; the controller
+persists the ``JudgeState`` (``state_to_json`` / ``state_from_json``). Below, a "tick"
+is one such interval.
 
 Metrics
     ``errors`` (function errors, timeouts included), ``faults`` (timeouts + throttles) and

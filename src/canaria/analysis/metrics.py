@@ -36,6 +36,12 @@ Dimensions (the four sets Lambda publishes)
     records direct invocations of ``$LATEST`` and of a numbered version alike (alias
     ``None``), so ``"fn:N"`` and ``"fn"`` both see them.
 
+Listeners
+    Objects in ``Metrics.listeners`` (``RequestListener``) hear of every request as it
+    happens: ``started`` when an invocation goes in flight (``record_concurrency`` rising)
+    and ``finished`` with each ``record``. The judge counts the canary's results this way
+    the moment they arrive instead of reading buckets back a second later.
+
 Times are virtual seconds (the platform clock); a bucket covers ``[s, s + 1)``. Buckets
 older than ``retention_s`` behind the newest recorded second are dropped, at most once
 per ``retention_s / 60`` seconds of recorded time (amortised O(1) per record).
@@ -46,6 +52,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from canaria.models.statistics import parse_percentile
 
@@ -53,6 +60,7 @@ __all__ = [
     "DURATION_RELATIVE_ERROR",
     "Counts",
     "Metrics",
+    "RequestListener",
     "SecondStats",
     "duration_bin",
 ]
@@ -262,6 +270,25 @@ class _Matcher:
         return self.version is None or version == self.version
 
 
+class RequestListener(Protocol):
+    """Told of each request as it starts and as it ends (see the module docstring)."""
+
+    def started(self, t: float, function: str, version: int) -> None: ...
+
+    def finished(
+        self,
+        t: float,
+        function: str,
+        version: int,
+        *,
+        duration_ms: float,
+        error: bool,
+        throttled: bool,
+        timed_out: bool,
+        cold_start: bool,
+    ) -> None: ...
+
+
 class Metrics:
     """In-memory AWS/Lambda metrics at 1-second resolution (see the module docstring)."""
 
@@ -276,6 +303,7 @@ class Metrics:
         self._newest = -math.inf
         self._evict_every = max(1.0, retention_s / 60.0)
         self._last_evict = -math.inf
+        self.listeners: list[RequestListener] = []
 
     # ---- writing (hot path) ------------------------------------------------------------
 
@@ -294,6 +322,17 @@ class Metrics:
     ) -> None:
         """One request at virtual time ``t``. A throttled request counts only in
         Throttles; any other counts as an invocation (and as an error if ``error``)."""
+        for listener in self.listeners:
+            listener.finished(
+                t,
+                function,
+                version,
+                duration_ms=duration_ms,
+                error=error,
+                throttled=throttled,
+                timed_out=timed_out,
+                cold_start=cold_start,
+            )
         s = math.floor(t)
         if s > self._newest:
             self._advance(s)
@@ -340,6 +379,9 @@ class Metrics:
         elif s < self._newest - self.retention_s:
             return
         live = self._live.setdefault(function, {})
+        if self.listeners and value > live.get((version, alias), 0):
+            for listener in self.listeners:
+                listener.started(t, function, version)
         if value:
             live[(version, alias)] = value
         else:
@@ -489,6 +531,10 @@ class Metrics:
         """Requests of ``version`` in flight now, as last given to ``record_concurrency``."""
         live = self._live.get(function, {})
         return sum(n for (v, _), n in live.items() if v == version)
+
+    def function_in_flight(self, function: str) -> int:
+        """Requests of any version of ``function`` in flight now."""
+        return sum(self._live.get(function, {}).values())
 
     def bucket_counts(self, function: str, version: int, start: float, end: float) -> Counts:
         """Sums over the seconds overlapping [start, end) for one version, all aliases."""

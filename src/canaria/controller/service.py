@@ -5,7 +5,9 @@ Order of work for every step, so that a crash at any point is safe:
 1. read the deployment and its hook executions from the store;
 2. observe (alarms, judge, request gate, operator command) and ``reconcile`` → ``Plan``;
 3. write the plan (deployment, aliases, events, hooks) in ONE transaction;
-4. push the written aliases to the traffic backend (the gateway's routing);
+4. push the written aliases to the traffic backend (the gateway's routing) — a judge
+   rollback decided between ticks is pushed first and written right after
+   (``judge_rolled_back``);
 5. carry out side effects: invoke hooks, send notifications.
 
 On start, ``recover`` re-applies every stored alias to the backend and invokes again every
@@ -28,7 +30,7 @@ from typing import Any, Protocol, TypeVar, assert_never
 from canaria.clock import Clock
 from canaria.controller.deployments import rollback_deployment
 from canaria.controller.plan import Command, GateProgress, InvokeHook, Notify, Observation, Verdict
-from canaria.controller.reconcile import reconcile
+from canaria.controller.reconcile import aliases_at, reconcile
 from canaria.controller.signals import detectable_events
 from canaria.errors import Conflict
 from canaria.models import Alias
@@ -68,6 +70,11 @@ class Signals(Protocol):
 
     def gate(self, d: Deployment, now: float) -> GateProgress: ...
 
+    def on_rollback(self, callback: Callable[[Deployment], None]) -> None:
+        """Have ``callback`` called with a deployment the moment its judge rolls it back,
+        between two ticks."""
+        ...
+
 
 Notifier = Callable[[Deployment, NotificationEvent], Awaitable[None]]
 
@@ -94,6 +101,7 @@ class Controller:
         self._stopping = False
         self._resume: list[InvokeHook] = []  # hooks ``recover`` found waiting
         self.listeners: list[Callable[[Deployment, tuple[DeploymentEvent, ...]], None]] = []
+        signals.on_rollback(self.judge_rolled_back)
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -228,6 +236,32 @@ class Controller:
         d = await self.step(deployment_id, command)
         self.poke()
         return d
+
+    def judge_rolled_back(self, d: Deployment) -> None:
+        """The judge rolled ``d`` back between two ticks: send its traffic to the stable
+        versions now, then take the step that writes the rollback.
+
+        This is the one move made before it is written. Serving the stable version is
+        always safe, and at 1,000 req/s the store write would let a few more requests
+        reach the failing canary. If the step does not end in a rollback after all (an
+        operator's command came first), the stored aliases are applied again; if canaria
+        stops in between, ``recover`` applies them and the judge decides again."""
+        for alias in aliases_at(d, 0.0):
+            self.backend.apply(alias)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a synchronous caller): the next tick writes it
+            return
+        self._spawn(self._write_rollback(d))
+
+    async def _write_rollback(self, d: Deployment) -> None:
+        new = await self.step(d.id)
+        if new.state.completed and new.rolled_back:
+            return
+        for t in d.targets:
+            stored = await self._io(self.store.alias, t.function, t.alias)
+            if stored is not None:
+                self.backend.apply(stored)
 
     # ---- alias and hook writes from outside (edge, release, operator) -------------------
 

@@ -3,8 +3,12 @@ judge's verdict per deployment, and request-gate progress.
 
 Alarm states are evaluated every tick with CloudWatch semantics and persisted when they
 change (so `canaria status` and a restarted server see them). The judge's e-process state
-lives in the deployment row (``Deployment.judge``) and is advanced over whole seconds
-only, so a tick is never counted twice, even across a restart.
+lives in the deployment row (``Deployment.judge``): each target's e-processes and the
+start of the first interval they do not hold yet, written together, so a restarted
+server neither counts a request twice nor skips one it still has. Between writes the
+judge runs in memory, request by request (``canaria.analysis.live``): a rollback is
+decided inside the request whose result decided it and handed to the controller at once
+(``on_rollback``).
 
 Request gates with ``completion: reported`` (long-running work: the invocation starts a
 job and returns; the job finishes later) count reports instead of responses. The work
@@ -36,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, assert_never
 
 from canaria.analysis import Metrics, alarms, judge
+from canaria.analysis.live import LiveJudge
 from canaria.clock import Clock
 from canaria.controller.plan import GateProgress, Verdict
 from canaria.models import AlarmSpec
@@ -51,6 +56,15 @@ from canaria.store import Store
 TICK_S = 1.0
 SLOW_WINDOW_S = 300.0
 EVIDENCE_POINTS = 600
+
+
+@dataclass
+class _Watched:
+    """A deployment whose targets are judged request by request."""
+
+    deployment: Deployment
+    judge: judge.Judge
+    live: dict[str, LiveJudge]  # per target function
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,11 @@ class LocalSignals:
         self.evidence_history: dict[str, deque[tuple[float, dict[str, float]]]] = {}
         # (function, version) -> the reported-completion gate sending it requests now
         self._noting: dict[tuple[str, int], _OpenGate] = {}
+        # deployments judged request by request, and their judges per function
+        self._judged: dict[str, _Watched] = {}
+        self._by_function: dict[str, list[tuple[str, LiveJudge]]] = {}
+        self._rollback_callbacks: list[Callable[[Deployment], None]] = []
+        metrics.listeners.append(self)
         for d in store.deployments(active_only=True, limit=1000):
             self.follow(d)
 
@@ -132,21 +151,106 @@ class LocalSignals:
 
     # ---- judge -------------------------------------------------------------------------
 
-    def judge(self, d: Deployment, now: float) -> tuple[JudgeProgress, Verdict, str]:
-        """Advance every target's e-processes over the whole seconds since its last look.
+    def on_rollback(self, callback: Callable[[Deployment], None]) -> None:
+        """Call ``callback`` with the deployment the moment its judge rolls it back,
+        from within the request whose result decided it."""
+        self._rollback_callbacks.append(callback)
 
-        A target's interval closes only once it holds requests of both versions (or of
-        neither): an interval that only one version served carries no evidence about their
-        relative rates, and at sparse traffic (`--time-scale 60`, or a quiet service) most
-        one-second intervals are like that. Closing on invocation counts, never on
-        outcomes, keeps the e-process valid.
+    def started(self, t: float, function: str, version: int) -> None:
+        """A ``RequestListener`` of the metrics: an invocation went in flight."""
+        for _, live in self._by_function.get(function, ()):
+            live.started(t)
+
+    def finished(
+        self,
+        t: float,
+        function: str,
+        version: int,
+        *,
+        duration_ms: float,
+        error: bool,
+        throttled: bool,
+        timed_out: bool,
+        cold_start: bool,
+    ) -> None:
+        """A ``RequestListener`` of the metrics: a request ended; its slot may close."""
+        watchers = self._by_function.get(function)
+        if not watchers:
+            return
+        now = self.clock.now()
+        for deployment_id, live in watchers:
+            live.finished(
+                t,
+                version,
+                error=error and not throttled,
+                fault=timed_out or throttled,
+                throttled=throttled,
+                duration_ms=duration_ms,
+                cold_start=cold_start,
+            )
+            if live.advance(now):
+                self._rolled_back(deployment_id)
+
+    def _rolled_back(self, deployment_id: str) -> None:
+        watched = self._judged.get(deployment_id)
+        if watched is not None:
+            for callback in self._rollback_callbacks:
+                callback(watched.deployment)
+
+    def _track(self, d: Deployment) -> _Watched | None:
+        """Judge ``d``'s targets request by request while it shifts traffic with the judge
+        on; stop once it does not. The persisted progress seeds each target's judge, unless
+        the one in memory is at least as far along (it wrote that progress) or nothing was
+        written yet."""
+        if d.state is not State.ALLOW_TRAFFIC or not d.judge.settings.enabled:
+            self._untrack(d.id)
+            return None
+        watched = self._judged.get(d.id)
+        if watched is None:
+            watched = self._judged[d.id] = _Watched(d, judge.Judge(d.judge.settings), {})
+        watched.deployment = d
+        progress = d.judge.progress
+        first = d.step_started_at if d.step_started_at is not None else self.clock.now()
+        for t in d.targets:
+            if t.from_version is None:
+                continue
+            current = watched.live.get(t.function)
+            written = progress.since.get(t.function)
+            if current is not None and (written is None or current.since >= written):
+                continue
+            since = first if written is None else written
+            raw = progress.states.get(t.function)
+            state = judge.state_from_json(raw) if raw else watched.judge.initial_state()
+            live = LiveJudge(watched.judge, state, since, t.to_version, t.from_version)
+            watched.live[t.function] = live
+            others = [w for w in self._by_function.get(t.function, []) if w[0] != d.id]
+            self._by_function[t.function] = [*others, (d.id, live)]
+        return watched
+
+    def _untrack(self, deployment_id: str) -> None:
+        if self._judged.pop(deployment_id, None) is None:
+            return
+        for function, watchers in list(self._by_function.items()):
+            kept = [w for w in watchers if w[0] != deployment_id]
+            if kept:
+                self._by_function[function] = kept
+            else:
+                del self._by_function[function]
+
+    def judge(self, d: Deployment, now: float) -> tuple[JudgeProgress, Verdict, str]:
+        """Close the intervals complete by ``now`` and report every target's evidence.
+
+        Requests are judged as they finish (``canaria.analysis.live``); here each target's
+        "slow" threshold is refreshed from the stable version's durations before its
+        cursor (data already judged, so no interval judges itself), starts whose end was
+        never recorded are let go, and the progress to persist is read off.
         """
+        watched = self._track(d)
+        assert watched is not None, "the judge runs while traffic shifts, with the judge on"
         settings = d.judge.settings
-        j = judge.Judge(settings)
-        first = float(math.floor(d.step_started_at or now))
-        since: dict[str, float] = dict(d.judge.progress.since)
-        end = float(math.floor(now))
+        j = watched.judge
         states: dict[str, Any] = dict(d.judge.progress.states)
+        since: dict[str, float] = dict(d.judge.progress.since)
         evidence: dict[str, dict[str, float]] = {}
         verdict, reason = Verdict.CONTINUE, ""
         promote_all = True
@@ -154,42 +258,35 @@ class LocalSignals:
         detectable: float | None = 0.0
         canary_requests: int | None = None
         for t in d.targets:
-            if t.from_version is None:
+            live = watched.live.get(t.function)
+            if live is None or t.from_version is None:
                 continue
-            raw = states.get(t.function)
-            state = judge.state_from_json(raw) if raw else j.initial_state()
-            start = since.setdefault(t.function, first)  # the first look opens it
-            v = judge.Verdict.CONTINUE
-            if end > start:
-                slow = judge.slow_threshold(
-                    self.metrics,
-                    t.function,
-                    t.from_version,
-                    now,
-                    window_s=SLOW_WINDOW_S,
-                    tolerance_ms=settings.slow_tolerance_ms,
-                )
-                counts = judge.tick_counts(
-                    self.metrics, t.function, t.to_version, t.from_version, start, end, slow
-                )
-                one_sided = (counts.canary_invocations == 0) != (counts.stable_invocations == 0)
-                if not one_sided:
-                    state, v = j.update(state, counts)
-                    since[t.function] = end
+            live.slow_ms = judge.slow_threshold(
+                self.metrics,
+                t.function,
+                t.from_version,
+                float(math.floor(live.since)),
+                window_s=SLOW_WINDOW_S,
+                tolerance_ms=settings.slow_tolerance_ms,
+            )
+            live.forget_starts(self.metrics.function_in_flight(t.function))
+            live.advance(now)
+            state = live.state
             states[t.function] = judge.state_to_json(state)
+            since[t.function] = live.since
             evidence[t.function] = j.evidence(state)
             rate = j.detectable(state)
             detectable = None if rate is None or detectable is None else max(detectable, rate)
             served = state.power.canary if state.power else 0
             canary_requests = served if canary_requests is None else min(canary_requests, served)
-            if v is judge.Verdict.ROLLBACK and verdict is not Verdict.ROLLBACK:
+            if state.decided is judge.Verdict.ROLLBACK and verdict is not Verdict.ROLLBACK:
                 metric = max(evidence[t.function], key=lambda k: evidence[t.function][k])
                 verdict = Verdict.ROLLBACK
                 reason = (
                     f"{t.function} v{t.to_version}: {metric} evidence "
                     f"{evidence[t.function][metric]:.3g} ≥ {j.threshold():.3g}"
                 )
-            promote_all = promote_all and v is judge.Verdict.PROMOTE
+            promote_all = promote_all and state.decided is judge.Verdict.PROMOTE
         if verdict is Verdict.CONTINUE and promote_all and settings.early_promotion and evidence:
             verdict, reason = Verdict.PROMOTE, "the new version is no worse (early promotion)"
         flat = {m: max(e[m] for e in evidence.values()) for m in next(iter(evidence.values()), {})}
@@ -210,8 +307,10 @@ class LocalSignals:
 
     def follow(self, d: Deployment, events: tuple[DeploymentEvent, ...] = ()) -> None:
         """Note the request ids of ``d``'s new versions while its step in force is a
-        request gate with ``completion: reported``, and stop once it is not (a
+        request gate with ``completion: reported``, and stop once it is not; judge its
+        requests as they finish while it shifts traffic with the judge on (a
         ``Controller`` listener; also run for every active deployment at start)."""
+        self._track(d)
         step = d.current_step
         gate = None
         if (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from canaria.controller.plan import GateProgress, Verdict
@@ -46,3 +46,6 @@ class SettableSignals:
 
     def gate(self, d: Deployment, now: float) -> GateProgress:
         return self.progress
+
+    def on_rollback(self, callback: Callable[[Deployment], None]) -> None:
+        """The scripted verdict is read at each step; nothing decides between steps."""
