@@ -127,7 +127,9 @@ class TrivialInvoker:
             for v in (1, 2)
         }
 
-    async def invoke(self, function: str, version: int, event: bytes, *, alias: str | None) -> Any:
+    async def invoke(
+        self, function: str, version: int, event: bytes, *, alias: str | None, started: float
+    ) -> Any:
         return self._payloads[version]
 
     async def close(self) -> None:
@@ -201,7 +203,7 @@ async def build_invoker(kind: str, workdir: str) -> Any:
 
     class WorkerInvoker:
         async def invoke(
-            self, function: str, version: int, event: bytes, *, alias: str | None
+            self, function: str, version: int, event: bytes, *, alias: str | None, started: float
         ) -> Any:
             return await runtime.invoke(versions[version], event, qualifier=alias)
 

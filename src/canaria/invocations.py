@@ -71,20 +71,21 @@ class Invocations:
         return v
 
     async def invoke(
-        self, function: str, version: int, event: bytes, *, alias: str | None
+        self, function: str, version: int, event: bytes, *, alias: str | None, started: float
     ) -> InvokeResult:
-        """The gateway's Invoker: run ``event`` on ``function`` at ``version``."""
+        """The gateway's Invoker: run ``event`` on ``function`` at ``version``. It goes in
+        flight at ``started``, the time its record will carry, so the judge pairs the two."""
         runtime = self.runtimes.get(function)
         if runtime is None:
             raise NotFound(f"Function not found: {function_arn(function)}")
         key = (function, version, alias)
-        self._count_in_flight(key, +1)
+        self._count_in_flight(key, +1, started)
         try:
             return await runtime.invoke(self.version(function, version), event, qualifier=alias)
         finally:
-            self._count_in_flight(key, -1)
+            self._count_in_flight(key, -1, self.clock.now())
 
-    def _count_in_flight(self, key: InFlightKey, delta: int) -> None:
+    def _count_in_flight(self, key: InFlightKey, delta: int, t: float) -> None:
         in_flight = self.in_flight
         n = in_flight.get(key)
         if n is None:  # a new (function, version, alias): the gauge reads it from now on
@@ -92,7 +93,7 @@ class Invocations:
             self.prom.watch_concurrency(key, in_flight)
         n = in_flight[key] = n + delta
         function, version, alias = key
-        self.metrics.record_concurrency(self.clock.now(), function, version, alias, n)
+        self.metrics.record_concurrency(t, function, version, alias, n)
 
     def record(
         self,
@@ -145,7 +146,7 @@ class Invocations:
         version, alias = self.resolve(function, qualifier)
         started = self.clock.now()
         try:
-            result = await self.invoke(function, version, payload, alias=alias)
+            result = await self.invoke(function, version, payload, alias=alias, started=started)
         except CanariaError as exc:
             if exc.http_status == 429:
                 self._record_since(started, function, alias, version, None)

@@ -269,10 +269,10 @@ class Platform:
         return self.invocations.version(function, number)
 
     async def invoke(
-        self, function: str, version: int, event: bytes, *, alias: str | None
+        self, function: str, version: int, event: bytes, *, alias: str | None, started: float
     ) -> InvokeResult:
         """The gateway's Invoker: run ``event`` on ``function`` at ``version``."""
-        return await self.invocations.invoke(function, version, event, alias=alias)
+        return await self.invocations.invoke(function, version, event, alias=alias, started=started)
 
     def record(
         self,

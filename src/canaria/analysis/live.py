@@ -123,15 +123,12 @@ class LiveJudge:
         """A request that started at ``started`` ended. Call ``advance`` afterwards."""
         slot = self._slot(started)
         pending = self._pending
-        # its start was counted in this slot or, a few µs later, in the next one
-        for k in (slot, slot + 1):
-            n = pending.get(k)
-            if n:
-                if n == 1:
-                    del pending[k]
-                else:
-                    pending[k] = n - 1
-                break
+        n = pending.get(slot)  # its start was counted in this slot, at the same time
+        if n:
+            if n == 1:
+                del pending[slot]
+            else:
+                pending[slot] = n - 1
         if slot < self._origin or version not in (self.canary, self.stable):
             return
         if slot <= self._closed:

@@ -123,7 +123,9 @@ class Handler:
         result: InvokeResult | None = None
         failure: Failure | None = None
         try:
-            result = await self.invoker.invoke(route.function, version, event, alias=alias)
+            result = await self.invoker.invoke(
+                route.function, version, event, alias=alias, started=started
+            )
         except Throttled:
             failure = Failure.THROTTLED
         except CanariaError as exc:

@@ -16,10 +16,12 @@ SplitMode = Literal["deterministic", "random"]
 
 class Invoker(Protocol):
     async def invoke(
-        self, function: str, version: int, event: bytes, *, alias: str | None
+        self, function: str, version: int, event: bytes, *, alias: str | None, started: float
     ) -> InvokeResult:
         """Run ``event`` on ``function`` at ``version``; may raise ``canaria.errors.Throttled``
-        (or another ``InvocationError`` when the runtime cannot run it at all)."""
+        (or another ``InvocationError`` when the runtime cannot run it at all). ``started``
+        is the time the ``Recorder`` will be given for it: the request's start for every
+        count of it (the judge matches a request's start to its end by that time)."""
         ...
 
 

@@ -31,7 +31,7 @@ class FakeInvoker:
         self._ids = itertools.count(1)
 
     async def invoke(
-        self, function: str, version: int, event: bytes, *, alias: str | None
+        self, function: str, version: int, event: bytes, *, alias: str | None, started: float
     ) -> InvokeResult:
         decoded = orjson.loads(event)
         self.calls.append((function, version, alias, decoded))

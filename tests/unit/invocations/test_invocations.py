@@ -114,4 +114,4 @@ async def test_a_throttled_invocation_is_recorded_and_counted_back_down(world: W
 
 async def test_a_function_without_a_runtime_is_not_found(world: World) -> None:
     with pytest.raises(NotFound):
-        await world.service.invoke("Fn", 1, b"{}", alias=None)
+        await world.service.invoke("Fn", 1, b"{}", alias=None, started=world.clock.now())
