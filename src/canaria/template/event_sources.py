@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -101,16 +101,9 @@ def build_event_sources(
     out: list[QueueEventSource] = []
     extra: dict[str, ServiceResource] = {}
     for entry in functions:
-        raw = entry.props.get("Events")
-        if raw is None:
-            continue
-        at = ctx.at(entry, "Events")
-        events = as_map(ctx.resolver.resolve(raw, at), at)
-        for name, event in events.items():
-            kind = event.get("Type") if isinstance(event, Mapping) else None
+        for name, kind, event, eat in events_of(ctx, entry):
             if kind not in ("SQS", "SNS", "EventBridgeRule", "CloudWatchEvent", "S3"):
                 continue
-            eat = at.key(events, name)
             pat = eat.key(event, "Properties")
             props = as_map(event.get("Properties") or {}, pat)
             source: QueueEventSource | None
@@ -130,6 +123,21 @@ def build_event_sources(
                 out.append(source)
     out.extend(_rule_function_targets(ctx, functions, services, extra))
     return tuple(out), extra
+
+
+def events_of(ctx: Context, entry: Entry) -> Iterator[tuple[str, Any, Mapping[str, Any], Where]]:
+    """A function's or state machine's ``Events``: each one's name, ``Type`` (None when
+    it is not a mapping), the event itself and where it is."""
+    raw = entry.props.get("Events")
+    if raw is None:
+        return
+    at = ctx.at(entry, "Events")
+    events = as_map(ctx.resolver.resolve(raw, at), at)
+    for name, event in events.items():
+        if isinstance(event, Mapping):
+            yield name, event.get("Type"), event, at.key(events, name)
+        else:
+            yield name, None, {}, at.key(events, name)
 
 
 def _rule_function_targets(

@@ -20,6 +20,7 @@ from canaria.models.schedules import (
 )
 from canaria.models.services import RuleSpec, ServiceResource
 from canaria.template.context import Context
+from canaria.template.event_sources import events_of
 from canaria.template.index import Entry
 from canaria.template.nodes import Where, as_bool, as_map, as_str, check_keys, plain
 from canaria.template.service_props import function_of
@@ -74,13 +75,7 @@ def build_schedules(
     targets = [(e, e.logical_id, ScheduleTarget.FUNCTION) for e in functions]
     targets += [(e, m.name, ScheduleTarget.STATE_MACHINE) for e, m in machines]
     for entry, target, target_type in targets:
-        raw = entry.props.get("Events")
-        if raw is None:
-            continue
-        at = ctx.at(entry, "Events")
-        events = as_map(ctx.resolver.resolve(raw, at), at)
-        for name, event in events.items():
-            kind = event.get("Type") if isinstance(event, Mapping) else None
+        for name, kind, event, eat in events_of(ctx, entry):
             if kind not in ("Schedule", "ScheduleV2"):
                 if target_type is ScheduleTarget.STATE_MACHINE:
                     ctx.warn(
@@ -89,7 +84,6 @@ def build_schedules(
                         "state machine through the Step Functions API to exercise it",
                     )
                 continue
-            eat = at.key(events, name)
             pat = eat.key(event, "Properties")
             props = as_map(event.get("Properties") or {}, pat)
             build = _rule_schedule if kind == "Schedule" else _scheduler_schedule
