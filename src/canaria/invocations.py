@@ -12,6 +12,7 @@ set twice per request.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 
 from canaria.analysis import Metrics
@@ -81,7 +82,12 @@ class Invocations:
         key = (function, version, alias)
         self._count_in_flight(key, +1, started)
         try:
-            return await runtime.invoke(self.version(function, version), event, qualifier=alias)
+            return await runtime.invoke(
+                self.version(function, version),
+                event,
+                qualifier=alias,
+                on_wait=partial(self.metrics.waiting, started, function, version),
+            )
         finally:
             self._count_in_flight(key, -1, self.clock.now())
 
@@ -120,6 +126,7 @@ class Invocations:
             throttled=throttled,
             timed_out=bool(result and result.error_type == "Sandbox.Timedout"),
             cold_start=bool(result and result.cold_start),
+            waited=bool(result and result.waited),
         )
         self.prom.observe(function, alias, version, result, throttled)
 
