@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,7 @@ from canaria.models import (
     ServiceResource,
     TableSpec,
 )
-from canaria.models.deployment import Deployment
+from canaria.models.deployment import Deployment, RequestGate, SetWeight
 from canaria.models.schedules import ScheduledInvocation
 from canaria.runtime import FunctionRuntime, build_artifact
 from canaria.services import ServicesEngine, provision
@@ -273,24 +274,35 @@ class ReleaseExecutor:
                 case PointAlias(alias=alias):
                     await self.deployments.update_alias(alias)
                 case StartDeployment():
-                    await self._prepare(i)
-                    started.append(await self.deployments.start(self._deployment(app, i, rollout)))
+                    d = self._deployment(app, i, rollout)
+                    await self._prepare(d)
+                    started.append(await self.deployments.start(d))
                 case _:
                     assert_never(i)
         return tuple(started)
 
-    async def _prepare(self, i: StartDeployment) -> None:
-        """Start one environment of each new version before its deployment starts, so the
-        canary's first requests are not held by a cold start: the judge weighs requests in
-        the order they started, and at 1,000 req/s a cold start of 100 ms would let every
-        canary request behind it through before the first could be judged."""
-        await asyncio.gather(
-            *(
-                self.runtimes[t.function].prepare(self.store.version(t.function, t.to_version))
-                for t in i.targets
-                if t.function in self.runtimes
-            )
-        )
+    async def _prepare(self, d: Deployment) -> None:
+        """Start environments of each new version before its deployment starts, as many
+        as its first step's share of the environments the version it replaces has now
+        (at least one), so the canary's first requests are not held by cold starts: at
+        1,000 req/s a cold start of 100 ms would let a hundred canary requests through
+        before their results were in."""
+        first = d.steps[0] if d.steps else None
+        jobs = []
+        for t in d.targets:
+            runtime = self.runtimes.get(t.function)
+            if runtime is None:
+                continue
+            serving = runtime.environments().get(t.from_version or 0, 0)
+            match first:
+                case SetWeight(weight=weight):
+                    count = max(1, math.ceil(serving * weight))
+                case RequestGate(count=requests):
+                    count = max(1, min(serving, requests))
+                case _:  # a manual gate: nothing is sent until someone opens it
+                    count = 1
+            jobs.append(runtime.prepare(self.store.version(t.function, t.to_version), count))
+        await asyncio.gather(*jobs)
 
     async def _build(self, app: Application) -> dict[str, Build]:
         builds = {}

@@ -168,21 +168,40 @@ class FunctionRuntime:
             self._in_flight -= 1
             self._running[number] -= 1
 
-    async def prepare(self, version: Version) -> bool:
-        """Start one execution environment of ``version`` before it takes traffic, so the
-        first request it serves is warm (as Lambda does for an alias's provisioned
-        concurrency before CodeDeploy shifts it). A version with an environment already
-        (idle, busy or starting) is left as it is. False when none could be started: its
-        init failed or timed out (the first request then starts one and gets that error,
-        as on Lambda) or the function is at its process cap. Not a cold start: no request
-        waited for it."""
+    async def prepare(self, version: Version, count: int = 1) -> int:
+        """Start execution environments of ``version`` before it takes traffic until it
+        has ``count`` (idle, busy or starting), at most ``max_starting_per_version`` at a
+        time, so the first requests it serves are warm: as Lambda provisions an alias's
+        provisioned concurrency for the new version, split by the weights, before
+        CodeDeploy shifts traffic. Returns how many it has. An environment whose init
+        fails or times out is stopped and not counted (the first request then starts one
+        and gets that error, as on Lambda); nothing is started past the process cap.
+        These are not cold starts: no request waited for them."""
         number = version.number
-        if self._closed or len(self._workers) >= self._max_workers:
-            return False
-        if self._idle.get(number) or self._running.get(number) or self._starting.get(number):
-            return True
-        self._starting[number] = 1
-        self._peaks.note(number, 1)  # kept for the peak window, not reaped as spare at once
+        self._peaks.note(number, count)  # kept for the peak window, not reaped as spare
+        while not self._closed:
+            have = self._live(number)
+            room = self._max_workers - len(self._workers)
+            batch = min(count - have, self._max_starting - self._starting.get(number, 0), room)
+            if batch <= 0:
+                return have
+            started = await asyncio.gather(*(self._start_idle(version) for _ in range(batch)))
+            if not all(started):
+                return self._live(number)
+        return 0
+
+    def _live(self, number: int) -> int:
+        """Environments of version ``number``: idle, serving, or starting."""
+        return (
+            len(self._idle.get(number, ()))
+            + self._running.get(number, 0)
+            + self._starting.get(number, 0)
+        )
+
+    async def _start_idle(self, version: Version) -> bool:
+        """Start one environment of ``version`` with no request for it; park it idle."""
+        number = version.number
+        self._starting[number] = self._starting.get(number, 0) + 1
         worker = new_environment(
             self.name, version, self._env_extra, self._line_sink(number), self._clock.now()
         )

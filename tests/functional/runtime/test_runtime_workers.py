@@ -442,7 +442,7 @@ async def test_a_version_prepared_ahead_of_traffic_serves_its_first_request_warm
     env: Env,
 ) -> None:
     v = env.version("pid")
-    assert await env.runtime.prepare(v)
+    assert await env.runtime.prepare(v) == 1
     [pid] = env.runtime.worker_pids()
     assert [ln.text for ln in env.lines if ln.request_id == ""] == ["imported app"]
     first = await env.call(v)
@@ -450,8 +450,14 @@ async def test_a_version_prepared_ahead_of_traffic_serves_its_first_request_warm
     assert env.runtime.cold_starts() == 0
     assert "Init Duration" not in first.logs
     # a version that has an environment already gets no second one
-    assert await env.runtime.prepare(v)
+    assert await env.runtime.prepare(v) == 1
     assert env.runtime.worker_pids() == [pid]
+    # asked for three, it starts two more (at most two at a time), all warm
+    assert await env.runtime.prepare(v, 3) == 3
+    assert len(env.runtime.worker_pids()) == 3
+    results = await asyncio.gather(*(env.call(v) for _ in range(3)))
+    assert not any(r.cold_start or r.waited for r in results)
+    assert env.runtime.cold_starts() == 0
 
 
 async def test_a_version_whose_init_fails_is_not_prepared_and_fails_its_first_request(
@@ -463,7 +469,7 @@ async def test_a_version_whose_init_fails_is_not_prepared_and_fails_its_first_re
     digest, artifact = build_artifact(str(bad), str(tmp_path / "state"))
     cfg = FunctionConfig(handler="app.handler", runtime="python3.11", code_uri=str(bad))
     v = Version("Fn", 9, digest, cfg, artifact, 0.0)
-    assert not await env.runtime.prepare(v)
+    assert await env.runtime.prepare(v) == 0
     deadline = time.monotonic() + 5
     while env.runtime.worker_pids() and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
