@@ -154,9 +154,11 @@ class Invocations:
         started = self.clock.now()
         try:
             result = await self.invoke(function, version, payload, alias=alias, started=started)
-        except CanariaError as exc:
-            if exc.http_status == 429:
-                self._record_since(started, function, alias, version, None)
+        except NotFound:  # no runtime: it never went in flight
+            raise
+        except CanariaError as exc:  # as the gateway records it: throttled, or no answer
+            throttled = exc.http_status == 429
+            self._record_since(started, function, alias, version, None, throttled=throttled)
             raise
         self._record_since(started, function, alias, version, result)
         return result
@@ -168,9 +170,10 @@ class Invocations:
         alias: str | None,
         version: int,
         result: InvokeResult | None,
+        *,
+        throttled: bool = False,
     ) -> None:
-        """Record an invocation that ended now; without a result, it was throttled."""
-        throttled = result is None
+        """Record an invocation that ended now (a start counted in flight ends here)."""
         now = self.clock.now()
         self.record(
             function, alias, version, result, throttled=throttled, started=started, finished=now
