@@ -301,8 +301,20 @@ class ReleaseExecutor:
                     count = max(1, min(serving, requests))
                 case _:  # a manual gate: nothing is sent until someone opens it
                     count = 1
-            jobs.append(runtime.prepare(self.store.version(t.function, t.to_version), count))
+            jobs.append(self._prepare_one(runtime, t.function, t.to_version, count))
         await asyncio.gather(*jobs)
+
+    async def _prepare_one(
+        self, runtime: FunctionRuntime, function: str, number: int, count: int
+    ) -> None:
+        have = await runtime.prepare(self.store.version(function, number), count)
+        if have == 0:
+            log.warning(
+                "%s version %d: no environment could be started before traffic (its init "
+                "failed or timed out); its first requests will start one and show why",
+                function,
+                number,
+            )
 
     async def _build(self, app: Application) -> dict[str, Build]:
         builds = {}
