@@ -306,10 +306,17 @@ class Platform:
         return self.invocations.resolve(function, qualifier)
 
     async def invoke_qualified(
-        self, function: str, qualifier: str | None, payload: bytes
+        self,
+        function: str,
+        qualifier: str | None,
+        payload: bytes,
+        *,
+        client_context: str | None = None,
     ) -> InvokeResult:
         """Lambda Invoke semantics (edge, CLI, hooks, state machines), with metrics."""
-        return await self.invocations.invoke_qualified(function, qualifier, payload)
+        return await self.invocations.invoke_qualified(
+            function, qualifier, payload, client_context=client_context
+        )
 
     # ---- EdgeBackend ---------------------------------------------------------------------
 

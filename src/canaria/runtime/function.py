@@ -141,8 +141,15 @@ class FunctionRuntime:
         return [w.pid for w in self._workers if w.pid is not None]
 
     async def invoke(
-        self, version: Version, event: bytes, *, qualifier: str | None
+        self,
+        version: Version,
+        event: bytes,
+        *,
+        qualifier: str | None,
+        client_context: str | None = None,
     ) -> InvokeResult:
+        """Run ``event`` on ``version``; ``client_context`` (an Invoke's ``ClientContext``,
+        decoded JSON text) reaches the handler's context."""
         if self._closed:
             raise InvocationError(f"{self.name}: the function's runtime is shut down")
         reserved = self._reserved
@@ -155,7 +162,7 @@ class FunctionRuntime:
         running = self._running[number] = self._running.get(number, 0) + 1
         self._peaks.note(number, running)
         try:
-            return await self._invoke(version, event, qualifier)
+            return await self._invoke(version, event, qualifier, client_context)
         finally:
             self._in_flight -= 1
             self._running[number] -= 1
@@ -186,7 +193,9 @@ class FunctionRuntime:
 
     # ---- one invocation ---------------------------------------------------------------------
 
-    async def _invoke(self, version: Version, event: bytes, qualifier: str | None) -> InvokeResult:
+    async def _invoke(
+        self, version: Version, event: bytes, qualifier: str | None, client_context: str | None
+    ) -> InvokeResult:
         if self._retired:
             self._retired.discard(version.number)
         now = self._clock.now()
@@ -228,6 +237,8 @@ class FunctionRuntime:
                     "trace": trace,
                     "deadline": int(time.time() * 1000 + timeout_s * 1000),
                 }
+                if client_context is not None:
+                    header["client_context"] = client_context
                 reply = await worker.invoke(header, event, timeout_s)
         except BaseException:  # cancelled mid-invocation: this environment is not reusable
             if worker is not None:

@@ -102,7 +102,12 @@ class NodeEnv:
 
     async def call(self, version: Version, event: Any = None, **kw: Any) -> InvokeResult:
         body = orjson.dumps(event if event is not None else {})
-        return await self.runtime.invoke(version, body, qualifier=kw.get("qualifier"))
+        return await self.runtime.invoke(
+            version,
+            body,
+            qualifier=kw.get("qualifier"),
+            client_context=kw.get("client_context"),
+        )
 
 
 @pytest.fixture
@@ -401,8 +406,10 @@ AWSLAMBDARIC_APP = textwrap.dedent(
     print("init")
     def handler(event, context):
         print("hello", event["n"])
+        cc = context.client_context
         return {"n": event["n"], "rid": context.aws_request_id,
-                "left": context.get_remaining_time_in_millis() > 0}
+                "left": context.get_remaining_time_in_millis() > 0,
+                "custom": cc.custom if cc else None}
     def boom(event, context):
         raise ValueError("boom")
     """
@@ -419,9 +426,11 @@ async def test_awss_own_runtime_client_runs_against_canarias_runtime_api(env: No
         }
     )
     v = env.version(code, "app.handler", runtime="provided.al2023")
-    first, second = await env.call(v, {"n": 1}), await env.call(v, {"n": 2})
+    first = await env.call(v, {"n": 1}, client_context='{"custom":{"k":"v"}}')
+    second = await env.call(v, {"n": 2})
     assert first.ok and first.cold_start and not second.cold_start
     assert body(first)["n"] == 1 and body(first)["rid"] == first.request_id and body(first)["left"]
+    assert body(first)["custom"] == {"k": "v"} and body(second)["custom"] is None
     assert body(second)["n"] == 2 and "hello 2" in second.logs and "init" in first.logs
     boom = await env.call(env.version(code, "app.boom", runtime="provided.al2023"))
     assert boom.function_error == "Unhandled" and boom.error_type == "ValueError"
