@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
 import sys
 import textwrap
 from collections.abc import AsyncIterator
@@ -310,6 +311,32 @@ async def test_provided_bootstrap_runs_against_the_runtime_api(env: NodeEnv) -> 
     }
     c = await env.call(v, {"n": 3})
     assert not c.cold_start and body(c) == {"echo": {"n": 3}}
+
+
+RUST_BOOTSTRAP = Path(__file__).with_name("rust_bootstrap.rs")
+
+
+@pytest.mark.skipif(shutil.which("rustc") is None, reason="needs rustc")
+async def test_a_compiled_rust_bootstrap_runs_against_the_runtime_api(env: NodeEnv) -> None:
+    """A native executable as ``bootstrap`` (``provided.al2023``), as a Go or Rust function
+    ships it; it gets the invocation's headers, the client context among them."""
+    code = env.code({"bootstrap.rs": RUST_BOOTSTRAP.read_text()})
+    subprocess.run(
+        ["rustc", "--edition", "2021", "-o", f"{code}/bootstrap", f"{code}/bootstrap.rs"],
+        check=True,
+        capture_output=True,
+    )
+    v = env.version(code, "rust.handler", runtime="provided.al2023")
+    a = await env.call(v, {"n": 1}, client_context='{"custom":{"k":"v"}}')
+    assert a.ok and a.cold_start, a
+    assert body(a) == {
+        "event": {"n": 1},
+        "requestId": a.request_id,
+        "clientContext": {"custom": {"k": "v"}},
+    }
+    assert "rust runtime up, handler rust.handler" in a.logs
+    b = await env.call(v, {"n": 2})
+    assert b.ok and not b.cold_start and body(b)["clientContext"] is None
 
 
 async def test_a_bootstrap_that_posts_an_init_error(env: NodeEnv) -> None:
