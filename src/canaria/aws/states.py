@@ -137,9 +137,17 @@ class StateMachines:
 
     @staticmethod
     def parse(specs: Mapping[str, StateMachineSpec]) -> dict[str, Any]:
-        """Each machine's parsed definition by name; a DefinitionError names the machine's
-        state and the feature that is wrong. Nothing changes."""
-        return {s.name: workflows.load_definition(s.definition) for s in specs.values()}
+        """Each machine's parsed definition by name; a DefinitionError names the machine
+        (its template resource), the state and the feature that is wrong. Nothing changes."""
+        parsed: dict[str, Any] = {}
+        for s in specs.values():
+            try:
+                parsed[s.name] = workflows.load_definition(s.definition)
+            except workflows.DefinitionError as exc:
+                raise workflows.DefinitionError(
+                    f"Resources.{s.logical_id} (state machine {s.name}): {exc.message}"
+                ) from None
+        return parsed
 
     def adopt(self, specs: Mapping[str, StateMachineSpec], parsed: Mapping[str, Any]) -> None:
         """Make the template's machines current, with definitions ``parse`` returned."""
