@@ -173,7 +173,7 @@ class LambdaContext:
         self.memory_limit_in_mb = _STATIC.memory_limit_in_mb
         self.log_group_name = _STATIC.log_group_name
         self.log_stream_name = _STATIC.log_stream_name
-        self.identity: Any = None
+        self.identity = CognitoIdentity()  # as awslambdaric: an object, its fields None
         self.client_context: ClientContext | None = None
 
     def get_remaining_time_in_millis(self) -> int:
@@ -184,6 +184,23 @@ class LambdaContext:
             f"LambdaContext([aws_request_id={self.aws_request_id},"
             f"function_name={self.function_name},function_version={self.function_version},"
             f"invoked_function_arn={self.invoked_function_arn}])"
+        )
+
+
+class CognitoIdentity:
+    """``context.identity``: the Amazon Cognito identity that invoked, which awslambdaric
+    gives every invocation (both fields None when the caller had none, as here)."""
+
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self, identity_id: str | None = None, pool_id: str | None = None) -> None:
+        self.cognito_identity_id = identity_id
+        self.cognito_identity_pool_id = pool_id
+
+    def __repr__(self) -> str:
+        return (
+            f"CognitoIdentity([cognito_identity_id={self.cognito_identity_id},"
+            f"cognito_identity_pool_id={self.cognito_identity_pool_id}])"
         )
 
 
