@@ -6,8 +6,10 @@ The properties become esbuild's command line as ``sam build`` writes it (after i
 ``MainFields`` and ``SourcesContent`` values, ``External``, ``Loader``, ``OutExtension``
 and ``Banner`` lists, and ``--target=es2020``, ``--format=cjs``, ``--minify`` unless they
 say otherwise. ``EntryPoints`` are files in CodeUri (``app`` finds ``app.ts``, then
-``app.js``, as ``sam build`` does). Another ``BuildMethod`` gets a warning: canaria runs
-CodeUri as it is.
+``app.js``, as ``sam build`` does). A template ``sam build`` wrote keeps the Metadata but
+points CodeUri at the bundle: when no entry point is there and the handler's module is,
+the code is taken as built. Another ``BuildMethod`` gets a warning: canaria runs CodeUri
+as it is.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ KEYS = ("EntryPoints", *_BOOLEAN, *_SINGLE, *_MULTI)
 
 
 def esbuild_options(
-    ctx: Context, entry: Entry, runtime: str, code_uri: str
+    ctx: Context, entry: Entry, runtime: str, code_uri: str, handler: str
 ) -> EsbuildOptions | None:
     """The function's esbuild build, checked; None when it names none."""
     metadata = entry.node.get("Metadata")
@@ -72,6 +74,10 @@ def esbuild_options(
     points = as_list(props["EntryPoints"], eat)
     if not points:
         raise eat.error("EntryPoints must name at least one file (e.g. [app.ts])")
+    if _built(code_uri, handler) and not any(
+        _find(str(p), code_uri) for p in points if isinstance(p, str)
+    ):
+        return None  # sam build's output: the bundle is the code
     entries = tuple(
         _entry_point(as_str(p, eat.index(points, i)), code_uri, eat.index(points, i))
         for i, p in enumerate(points)
@@ -91,12 +97,27 @@ def esbuild_options(
     return EsbuildOptions(entries, tuple(flags))
 
 
-def _entry_point(name: str, code_uri: str, where: Where) -> str:
-    root = Path(code_uri)
+def _find(name: str, code_uri: str) -> str | None:
+    """The entry point's file in CodeUri (``app`` → ``app.ts``, then ``app.js``)."""
     candidates = [name] if Path(name).suffix else [name + ".ts", name + ".js"]
     for candidate in candidates:
-        if code_uri and (root / candidate).is_file():
+        if code_uri and (Path(code_uri) / candidate).is_file():
             return candidate
+    return None
+
+
+def _built(code_uri: str, handler: str) -> bool:
+    """Whether CodeUri has the handler's JavaScript module (a bundle ``sam build`` wrote)."""
+    module = handler.rpartition(".")[0]
+    return bool(code_uri and module) and any(
+        (Path(code_uri) / f"{module}{ext}").is_file() for ext in (".js", ".mjs", ".cjs")
+    )
+
+
+def _entry_point(name: str, code_uri: str, where: Where) -> str:
+    found = _find(name, code_uri)
+    if found is not None:
+        return found
     raise where.error(
         f"entry point {name!r} is not a file in CodeUri {code_uri}",
         allowed="a .ts or .js file in CodeUri",

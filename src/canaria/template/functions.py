@@ -163,7 +163,7 @@ def build_function(
             lambda: _optional_int(ctx, entry, "ReservedConcurrentExecutions", 0), None
         ),
     )
-    build = checked(lambda: esbuild_options(ctx, entry, runtime, code_uri), None)
+    build = checked(lambda: esbuild_options(ctx, entry, runtime, code_uri, handler), None)
     alias = checked(lambda: _alias(ctx, entry), None)
     sha = ctx.get(entry, "AutoPublishCodeSha256")
     code_sha256 = None

@@ -96,3 +96,14 @@ def test_esbuild_bundles_node_functions_only(tmp_path: Path) -> None:
     path = write(tmp_path, resources(function() + metadata.replace("      ", "    ", 1)))
     err = fails(path)
     assert f"BuildMethod esbuild bundles Node.js functions, not {PY}" in err.message
+
+
+def test_a_template_sam_build_wrote_runs_its_bundle(tmp_path: Path) -> None:
+    """``.aws-sam/build/template.yaml`` keeps the Metadata; CodeUri holds the bundle."""
+    metadata = "BuildMethod: esbuild\nBuildProperties:\n  EntryPoints: [app.ts]\n"
+    body = resources(node_function(metadata)).replace("Handler: app.handler", "Handler: app.go")
+    path = with_code(write(tmp_path, body), "app.js")
+    assert load(path).functions["Fn"].build is None
+    # with neither the entry point nor the bundle, the build cannot run
+    (Path(path).parent / "src" / "app.js").unlink()
+    assert "entry point 'app.ts' is not a file in CodeUri" in fails(path).message
