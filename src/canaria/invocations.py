@@ -72,10 +72,18 @@ class Invocations:
         return v
 
     async def invoke(
-        self, function: str, version: int, event: bytes, *, alias: str | None, started: float
+        self,
+        function: str,
+        version: int,
+        event: bytes,
+        *,
+        alias: str | None,
+        started: float,
+        client_context: str | None = None,
     ) -> InvokeResult:
         """The gateway's Invoker: run ``event`` on ``function`` at ``version``. It goes in
-        flight at ``started``, the time its record will carry, so the judge pairs the two."""
+        flight at ``started``, the time its record will carry, so the judge pairs the two.
+        ``client_context`` is an Invoke's ``ClientContext``, decoded (JSON text)."""
         runtime = self.runtimes.get(function)
         if runtime is None:
             raise NotFound(f"Function not found: {function_arn(function)}")
@@ -87,6 +95,7 @@ class Invocations:
                 event,
                 qualifier=alias,
                 on_wait=partial(self.metrics.waiting, started, function, version),
+                client_context=client_context,
             )
         finally:
             self._count_in_flight(key, -1, self.clock.now())
@@ -147,13 +156,25 @@ class Invocations:
         return self.routing.choose_alias(function, qualifier), qualifier
 
     async def invoke_qualified(
-        self, function: str, qualifier: str | None, payload: bytes
+        self,
+        function: str,
+        qualifier: str | None,
+        payload: bytes,
+        *,
+        client_context: str | None = None,
     ) -> InvokeResult:
         """Lambda Invoke semantics (edge, CLI, hooks, state machines), with metrics."""
         version, alias = self.resolve(function, qualifier)
         started = self.clock.now()
         try:
-            result = await self.invoke(function, version, payload, alias=alias, started=started)
+            result = await self.invoke(
+                function,
+                version,
+                payload,
+                alias=alias,
+                started=started,
+                client_context=client_context,
+            )
         except NotFound:  # no runtime: it never went in flight
             raise
         except CanariaError as exc:  # as the gateway records it: throttled, or no answer

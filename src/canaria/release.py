@@ -320,7 +320,7 @@ class ReleaseExecutor:
         builds = {}
         for spec in app.functions.values():
             digest, artifact = await asyncio.to_thread(
-                build_artifact, spec.config.code_uri, self.build_dir
+                build_artifact, spec.config.code_uri, self.build_dir, spec.build
             )
             builds[spec.name] = Build(digest, artifact)
         return builds

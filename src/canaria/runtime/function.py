@@ -147,10 +147,12 @@ class FunctionRuntime:
         *,
         qualifier: str | None,
         on_wait: Callable[[], None] | None = None,
+        client_context: str | None = None,
     ) -> InvokeResult:
         """Run ``event`` on an environment of ``version``. ``on_wait`` is called at once
         when no idle environment is free, before the request waits for one to start or
-        to free up (the request's ``InvokeResult.waited`` says so too)."""
+        to free up (the request's ``InvokeResult.waited`` says so too). ``client_context``
+        (an Invoke's ``ClientContext``, decoded JSON text) reaches the handler's context."""
         if self._closed:
             raise InvocationError(f"{self.name}: the function's runtime is shut down")
         reserved = self._reserved
@@ -163,7 +165,7 @@ class FunctionRuntime:
         running = self._running[number] = self._running.get(number, 0) + 1
         self._peaks.note(number, running)
         try:
-            return await self._invoke(version, event, qualifier, on_wait)
+            return await self._invoke(version, event, qualifier, on_wait, client_context)
         finally:
             self._in_flight -= 1
             self._running[number] -= 1
@@ -256,6 +258,7 @@ class FunctionRuntime:
         event: bytes,
         qualifier: str | None,
         on_wait: Callable[[], None] | None,
+        client_context: str | None,
     ) -> InvokeResult:
         if self._retired:
             self._retired.discard(version.number)
@@ -301,6 +304,8 @@ class FunctionRuntime:
                     "trace": trace,
                     "deadline": int(time.time() * 1000 + timeout_s * 1000),
                 }
+                if client_context is not None:
+                    header["client_context"] = client_context
                 reply = await worker.invoke(header, event, timeout_s)
         except BaseException:  # cancelled mid-invocation: this environment is not reusable
             if worker is not None:

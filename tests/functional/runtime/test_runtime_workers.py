@@ -48,7 +48,8 @@ HANDLERS = textwrap.dedent(
             "remaining": context.get_remaining_time_in_millis(),
             "group": context.log_group_name,
             "stream": context.log_stream_name,
-            "identity": context.identity,
+            "identity": [context.identity.cognito_identity_id,
+                         context.identity.cognito_identity_pool_id],
             "client_context": context.client_context,
             "env": {k: os.environ.get(k) for k in keys},
             "cwd": os.getcwd(),
@@ -169,7 +170,7 @@ async def test_context_and_environment(env: Env) -> None:
     assert 0 < da["remaining"] <= 3000
     assert da["group"] == "/aws/lambda/Fn"
     assert re.fullmatch(r"\d{4}/\d\d/\d\d/\[\d+\][0-9a-f]{32}", da["stream"])
-    assert da["identity"] is None and da["client_context"] is None
+    assert da["identity"] == [None, None] and da["client_context"] is None
     assert da["cwd"] == env.artifact and da["path0"] == env.artifact and da["boto3"]
     e = da["env"]
     assert e["AWS_REGION"] == "us-east-1" and e["TZ"] == ":UTC"
