@@ -478,3 +478,37 @@ async def test_a_version_whose_init_fails_is_not_prepared_and_fails_its_first_re
     first = await env.call(v)
     assert first.cold_start and not first.ok
     assert payload(first)["errorMessage"] == "no config"
+
+
+async def test_a_request_waits_a_grace_for_a_busy_environment_before_a_cold_start(
+    tmp_path: Path,
+) -> None:
+    async def two_at_once(handler: str, event: Any, grace_s: float) -> list[InvokeResult]:
+        runtime = FunctionRuntime(
+            "Fn",
+            reserved_concurrency=None,
+            env_extra={},
+            clock=RealClock(),
+            on_log=lambda _: None,
+            handover_grace_s=grace_s,
+        )
+        env = Env(tmp_path / f"{handler}-{grace_s}", runtime, [])
+        try:
+            v = env.version(handler)
+            assert await runtime.prepare(v) == 1
+            first = asyncio.ensure_future(env.call(v, event))
+            await asyncio.sleep(0)  # it takes the idle environment
+            results = [await env.call(v, event), await first]
+            assert runtime.cold_starts() == sum(r.cold_start for r in results)
+            return results
+        finally:
+            await runtime.close()
+
+    (tmp_path / "pid-1.0").mkdir(parents=True)
+    quick = await two_at_once("pid", {}, grace_s=1.0)  # the first frees up well within it
+    assert not any(r.cold_start for r in quick) and payload(quick[0]) == payload(quick[1])
+    assert quick[0].waited and not quick[1].waited
+    (tmp_path / "sleep-0.05").mkdir(parents=True)
+    slow = await two_at_once("sleep", {"s": 1.0}, grace_s=0.05)  # it does not: a cold start
+    assert slow[0].cold_start and slow[0].waited and not slow[1].cold_start
+    assert payload(slow[0]) != payload(slow[1])
