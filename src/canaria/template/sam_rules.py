@@ -201,12 +201,18 @@ def merge(own: list[TemplateError], sam: list[TemplateError]) -> list[TemplateEr
 
 
 _LIST_REPR = re.compile(r"\[('[^'\]]*'(?:, '[^'\]]*')*)\]")
+_DICT_REPR = re.compile(r"\{'[^{}]*\}")
+_TYPE_NAME = re.compile(r"\bis a (dict|list|str|int|float|bool) not\b")
+_TYPE_WORDS = {"dict": "mapping", "list": "list", "str": "string", "int": "integer"}
 
 
 def _clean(message: str) -> str:
-    """SAM's message on one line, its Python list reprs (``['SQS', 'SNS']``) as text."""
+    """SAM's message on one line, its Python reprs (``['SQS', 'SNS']``, ``{'name': 'x'}``,
+    ``is a dict``) as text."""
     text = " ".join(message.split())
-    return _LIST_REPR.sub(lambda m: m.group(1).replace("'", ""), text)
+    text = _LIST_REPR.sub(lambda m: m.group(1).replace("'", ""), text)
+    text = _DICT_REPR.sub(lambda m: m.group(0).replace("'", ""), text)
+    return _TYPE_NAME.sub(lambda m: f"is a {_TYPE_WORDS.get(m[1], m[1])}, not", text)
 
 
 def _at_resource(doc: LineMap, top: Where, logical_id: str, message: str) -> Where:

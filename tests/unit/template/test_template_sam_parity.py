@@ -6,6 +6,7 @@ running the loader over SAM's translator test inputs and public SAM applications
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -301,3 +302,58 @@ def test_executed_version_alarm_watches_the_version_a_release_runs(tmp_path: Pat
     assert evaluate(spec, metrics, now, AlarmState.OK).state is not AlarmState.ALARM
     metrics.record(now - 50, "Fn", 3, "live", duration_ms=1.0, error=True)  # the new one
     assert evaluate(spec, metrics, now, AlarmState.OK).state is AlarmState.ALARM
+
+
+# ---- messages a person reads: no Python reprs --------------------------------------------
+
+
+def test_sam_message_about_a_mapping_has_no_python_repr(tmp_path: Path) -> None:
+    api = """\
+  Http:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      DefinitionBody:
+        openapi: 3.0.1
+        info: {title: t, version: '1.0'}
+        paths: {}
+        tags: {name: tag1}
+"""
+    fn = function(extra="Events:\n  E: {Type: HttpApi, Properties: {ApiId: !Ref Http}}\n")
+    errors = errors_of(write(tmp_path, resources(fn, api)))
+    text = "\n".join(e.message for e in errors)
+    assert "{name: tag1} is a mapping, not a list" in text
+    assert "{'" not in text and "dict" not in text
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "[ServerlessRestApi]",
+        "{'Fn::Transform': {Name: 'AWS::Include', Parameters: {Location: x.yaml}}}",
+    ],
+)
+def test_event_api_messages_have_no_python_repr(tmp_path: Path, value: str) -> None:
+    event = f"{{Type: Api, Properties: {{Path: /, Method: get, RestApiId: {value}}}}}"
+    fn = function(extra=f"Events:\n  E: {event}\n")
+    errors = errors_of(write(tmp_path, resources(fn)))
+    for e in errors:
+        assert not re.search(r"\['|\{'|\"\[|OrderedDict|LineMap", e.message), e.message
+
+
+# ---- the template found as the SAM CLI finds it -------------------------------------------
+
+
+def test_template_lookup_order_is_yaml_yml_json(tmp_path: Path) -> None:
+    from canaria.template.validate import find_template
+
+    for name in ("template.json", "template.yml", "template.yaml"):
+        (tmp_path / name).write_text("{}")
+    found = []
+    for name in ("template.yaml", "template.yml", "template.json"):
+        found.append(find_template(None, tmp_path).name)
+        (tmp_path / name).unlink()
+    assert found == ["template.yaml", "template.yml", "template.json"]
+    with pytest.raises(TemplateError) as info:
+        find_template(None, tmp_path)
+    assert info.value.allowed is not None
+    assert info.value.allowed.startswith("template.yaml, template.yml, template.json")
