@@ -174,7 +174,7 @@ def _sam_and_references(
     resources = doc.get("Resources")
     own = list(resources) if isinstance(resources, dict) else []
     known = [*checked.resources, *own, *(declared if isinstance(declared, dict) else ())]
-    return checked.errors + reference_errors(doc, top, known, own)
+    return checked.errors + reference_errors(doc, top, known, own, checked.unresolved)
 
 
 def _section(doc: LineMap, key: str, top: Where) -> LineMap:

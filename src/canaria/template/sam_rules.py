@@ -40,6 +40,9 @@ class SamCheck:
     # every resource of the translated template (SAM's generated ones included); None when
     # the translator refused the template or could not run
     resources: frozenset[str] | None = None
+    # ``Fn.Version``-style references SAM left as written (the function has no
+    # AutoPublishAlias, ...): CloudFormation refuses them
+    unresolved: frozenset[str] = frozenset()
 
 
 def sam_errors(
@@ -65,7 +68,9 @@ def sam_errors(
         return SamCheck([])
     else:
         resources = output.get("Resources") if isinstance(output, dict) else None
-        return SamCheck([], frozenset(resources) if isinstance(resources, dict) else None)
+        if not isinstance(resources, dict):
+            return SamCheck([])
+        return SamCheck([], frozenset(resources), frozenset(_unresolved(output, template)))
     errors: list[TemplateError] = []
     for cause in causes:
         message = _clean(cause.message)
@@ -81,6 +86,49 @@ def sam_errors(
         else:  # about the whole document: after the errors that have a line
             errors.append(Where(top.file).error(message))
     return SamCheck(errors)
+
+
+_REFERABLE = ("Alias", "Version", "DeploymentGroup", "Stage", "Deployment", "DomainName")
+_SUB_NAME = re.compile(r"\$\{([A-Za-z0-9]+)\.([A-Za-z]+)(?:\.[A-Za-z]+)?\}")
+
+
+def _unresolved(output: Any, template: Mapping[str, Any]) -> set[str]:
+    """``X.Alias``-style names (X a SAM resource of the template) that SAM's output still
+    holds in a ``Ref``, a ``Fn::GetAtt`` or a ``${...}``: SAM resolves them only where it
+    generated what they name, and CloudFormation has no resource of that name."""
+    resources = template.get("Resources")
+    own = {
+        k
+        for k, v in (resources.items() if isinstance(resources, dict) else ())
+        if isinstance(v, dict) and str(v.get("Type", "")).startswith("AWS::Serverless::")
+    }
+    found: set[str] = set()
+
+    def note(head: Any, tail: Any) -> None:
+        if head in own and isinstance(tail, str) and tail.split(".")[0] in _REFERABLE:
+            found.add(f"{head}.{tail.split('.')[0]}")
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if len(node) == 1:
+                key, arg = next(iter(node.items()))
+                if key == "Ref" and isinstance(arg, str):
+                    note(*arg.partition(".")[::2])
+                elif key == "Fn::GetAtt" and isinstance(arg, list) and len(arg) == 2:
+                    head, dot, tail = str(arg[0]).partition(".")
+                    note(head, tail if dot else arg[1])
+                elif key == "Fn::Sub":
+                    text = arg[0] if isinstance(arg, list) and arg else arg
+                    for m in _SUB_NAME.finditer(text if isinstance(text, str) else ""):
+                        note(m[1], m[2])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(output)
+    return found
 
 
 def _translate(template: dict[str, Any], parameters: Mapping[str, str]) -> Any:

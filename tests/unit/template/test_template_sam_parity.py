@@ -248,6 +248,30 @@ Outputs:
     assert "Fn" in app.functions
 
 
+@pytest.mark.parametrize(
+    ("value", "what", "name"),
+    [
+        ("!Ref Plain.Version", "Ref", "Plain.Version"),
+        ("!GetAtt Plain.Alias.Name", "Fn::GetAtt", "Plain.Alias"),
+        ("!GetAtt [Plain.Version, Version]", "Fn::GetAtt", "Plain.Version"),
+        ('!Sub "${Plain.Version}"', "Fn::Sub", "Plain.Version"),
+    ],
+)
+def test_what_sam_does_not_generate_is_an_unresolved_reference(
+    tmp_path: Path, value: str, what: str, name: str
+) -> None:
+    """``Fn.Version`` / ``Fn.Alias`` exist only for a function with AutoPublishAlias: SAM
+    leaves them as written otherwise, and CloudFormation refuses them."""
+    fns = function("Live", extra="AutoPublishAlias: live\n") + function("Plain")
+    outputs = f"Outputs:\n  Good: {{Value: !Ref Live.Version}}\n  Bad: {{Value: {value}}}\n"
+    path = write(tmp_path, resources(fns) + outputs)
+    [err] = errors_of(path)
+    assert f"{what} names '{name}', which SAM generates only when Plain has AutoPublishAlias" in (
+        err.message
+    )
+    assert err.prop == "Outputs.Bad.Value" and err.line == line_of(path, "Bad:")
+
+
 def test_many_errors_are_all_kept_and_the_message_is_cut(tmp_path: Path) -> None:
     fns = [function(f"F{i}", extra="Timeout: many\n") for i in range(60)]
     err = fails(write(tmp_path, resources(*fns)))
