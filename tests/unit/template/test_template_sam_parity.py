@@ -234,6 +234,16 @@ def test_unresolved_references_are_refused(tmp_path: Path, value: str, what: str
     assert err.line == line_of(path, "Name: ")
 
 
+def test_unresolved_reference_lists_the_nearest_names_cut(tmp_path: Path) -> None:
+    """The names a reference could have meant, nearest first and cut, never every
+    resource of the template."""
+    fns = "".join(function(f"Worker{i:02d}LongDescriptiveName") for i in range(40))
+    path = write(tmp_path, resources(fns) + "Outputs:\n  X: {Value: !Ref Worker7LongName}\n")
+    err = fails(path)
+    assert err.allowed is not None and err.allowed.endswith(" more)")
+    assert err.allowed.split(", ")[0].endswith("7LongDescriptiveName") and len(err.allowed) < 400
+
+
 def test_references_to_what_sam_generates_resolve(tmp_path: Path) -> None:
     events = "Events:\n  G: {Type: Api, Properties: {Path: /, Method: get}}\n"
     fn = function(extra="AutoPublishAlias: live\n" + events)
