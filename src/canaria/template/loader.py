@@ -110,7 +110,7 @@ def load(
     problems = Problems()
     with problems.catch():
         check_keys(doc, top, SECTIONS, what="top-level section")
-    stack = template.parent.name
+    stack = stack_name(template.parent.name)
     config, config_file = samconfig_overrides(template, config_env)
     params: dict[str, Parameter] = {}
     with problems.catch():
@@ -160,6 +160,16 @@ def load(
         raise
     checkpoint(final=True)
     return app
+
+
+def stack_name(folder: str) -> str:
+    """The stack name of a template in ``folder`` (``AWS::StackName`` and the names
+    CloudFormation would generate): the folder's name made a valid CloudFormation stack
+    name, letters, digits and hyphens starting with a letter, at most 128 characters."""
+    name = re.sub(r"[^A-Za-z0-9-]+", "-", folder).strip("-")
+    if not name[:1].isalpha():
+        name = f"stack-{name}".rstrip("-")
+    return name[:128].rstrip("-")
 
 
 def _sam_and_references(

@@ -391,3 +391,27 @@ def test_template_lookup_order_is_yaml_yml_json(tmp_path: Path) -> None:
         find_template(None, tmp_path)
     assert info.value.allowed is not None
     assert info.value.allowed.startswith("template.yaml, template.yml, template.json")
+
+
+@pytest.mark.parametrize(
+    ("folder", "stack"),
+    [
+        ("my app+v2", "my-app-v2"),
+        ("2024_orders", "stack-2024-orders"),
+        ("évolution", "volution"),
+        ("x" * 140, "x" * 128),
+        ("+++", "stack"),
+    ],
+)
+def test_stack_name_from_the_folder_is_a_valid_one(folder: str, stack: str) -> None:
+    from canaria.template.loader import stack_name
+
+    assert stack_name(folder) == stack
+
+
+def test_a_folder_name_cloudformation_would_not_take_still_names_tables(tmp_path: Path) -> None:
+    table = "  Orders:\n    Type: AWS::Serverless::SimpleTable\n"
+    written = Path(write(tmp_path, resources(function(), table)))
+    folder = written.parent.rename(tmp_path / "my app+v2")
+    app = load(str(folder / written.name))
+    assert app.tables["Orders"].table_name == "my-app-v2-Orders"
