@@ -143,6 +143,26 @@ def test_disabled_preference_without_alias_loads(tmp_path: Path) -> None:
     assert any("Enabled: false" in w for w in app.warnings)
 
 
+def test_globals_preference_disabled_on_its_own_hook(tmp_path: Path) -> None:
+    """Globals give every function the preference, the hook included; the hook turns it
+    off with ``Enabled: false`` and SAM reads nothing else of it (its Hooks name the hook
+    itself, its Type may be anything)."""
+    body = """\
+Globals:
+  Function:
+    AutoPublishAlias: live
+    DeploymentPreference:
+      Type: Canary10Percent5Minutes
+      Hooks: {PreTraffic: !Ref Hook}
+"""
+    hook = function("Hook", extra="DeploymentPreference: {Enabled: false, Type: Whatever}\n")
+    app = load(write(tmp_path, body + resources(function(), hook)))
+    preference = app.functions["Fn"].deployment_preference
+    assert preference is not None and preference.pre_traffic_hook == "Hook"
+    disabled = app.functions["Hook"].deployment_preference
+    assert disabled is not None and not disabled.enabled and disabled.pre_traffic_hook is None
+
+
 def test_enabled_preference_without_alias_is_still_refused(tmp_path: Path) -> None:
     fn = function(extra="DeploymentPreference: {Type: AllAtOnce}\n")
     errors = errors_of(write(tmp_path, resources(fn)))
