@@ -153,7 +153,12 @@ def _hooks(
                 allowed=", ".join(f for f in functions if f != entry.logical_id),
             )
         if name == entry.logical_id:
-            raise kat.error("a function cannot be its own hook")
+            raise kat.error(
+                f"{entry.logical_id} is its own hook: canaria runs a hook apart from the "
+                "release it checks (SAM's guide: turn traffic shifting off on hook functions)",
+                allowed=f"DeploymentPreference: {{Enabled: false}} on {entry.logical_id}, "
+                "or another function as the hook",
+            )
         out.append(name)
     return out[0], out[1]
 

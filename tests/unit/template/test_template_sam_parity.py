@@ -163,6 +163,22 @@ Globals:
     assert disabled is not None and not disabled.enabled and disabled.pre_traffic_hook is None
 
 
+def test_globals_preference_on_its_own_hook_says_how_to_turn_it_off(tmp_path: Path) -> None:
+    body = """\
+Globals:
+  Function:
+    AutoPublishAlias: live
+    DeploymentPreference:
+      Type: AllAtOnce
+      Hooks: {PreTraffic: !Ref Hook}
+"""
+    path = write(tmp_path, body + resources(function(), function("Hook")))
+    [err] = errors_of(path)
+    assert "Hook is its own hook" in err.message
+    assert err.prop == "Globals.Function.DeploymentPreference.Hooks.PreTraffic"
+    assert err.allowed is not None and "{Enabled: false} on Hook" in err.allowed
+
+
 def test_enabled_preference_without_alias_is_still_refused(tmp_path: Path) -> None:
     fn = function(extra="DeploymentPreference: {Type: AllAtOnce}\n")
     errors = errors_of(write(tmp_path, resources(fn)))
