@@ -50,7 +50,8 @@ def reference_errors(
         if name in names or name.startswith("AWS::"):
             return True
         head, dot, tail = name.partition(".")
-        return bool(dot) and (head in own or head in names) and f"{head}.{tail}" not in left
+        generated = f"{head}.{tail.split('.')[0]}"
+        return bool(dot) and (head in own or head in names) and generated not in left
 
     def check(name: Any, at: Where, what: str) -> None:
         if isinstance(name, str) and name in left:

@@ -301,6 +301,8 @@ Outputs:
         ("!GetAtt Plain.Alias.Name", "Fn::GetAtt", "Plain.Alias"),
         ("!GetAtt [Plain.Version, Version]", "Fn::GetAtt", "Plain.Version"),
         ('!Sub "${Plain.Version}"', "Fn::Sub", "Plain.Version"),
+        ('!Sub "${Plain.Version.Version}"', "Fn::Sub", "Plain.Version"),
+        ("!GetAtt Plain.Version.Version", "Fn::GetAtt", "Plain.Version"),
     ],
 )
 def test_what_sam_does_not_generate_is_an_unresolved_reference(
