@@ -391,10 +391,41 @@ def test_sam_message_about_a_mapping_has_no_python_repr(tmp_path: Path) -> None:
         tags: {name: tag1}
 """
     fn = function(extra="Events:\n  E: {Type: HttpApi, Properties: {ApiId: !Ref Http}}\n")
-    errors = errors_of(write(tmp_path, resources(fn, api)))
+    path = write(tmp_path, resources(fn, api))
+    errors = errors_of(path)
     text = "\n".join(e.message for e in errors)
     assert "{name: tag1} is a mapping, not a list" in text
     assert "{'" not in text and "dict" not in text
+    [tags] = [e for e in errors if "Tags" in e.message]  # placed at what it names
+    assert tags.prop == "Resources.Http.Properties.DefinitionBody.tags"
+    assert tags.line == line_of(path, "tags:")
+
+
+def test_sam_message_about_an_openapi_path_is_placed_at_it(tmp_path: Path) -> None:
+    api = """\
+  Rest:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: Prod
+      OpenApiVersion: 3.0.1
+      DefinitionBody:
+        openapi: 3.0.1
+        info: {title: t}
+        paths:
+          /foo:
+"""
+    path = write(tmp_path, resources(function(), api))
+    [err] = [e for e in errors_of(path) if "Structure of the SAM template" in e.message]
+    assert "'/foo' path must be a dictionary" in err.message
+    assert err.prop == "Resources.Rest.Properties.DefinitionBody.paths./foo"
+    assert err.line == line_of(path, "/foo:")
+
+
+def test_sam_message_about_a_generated_resource_is_placed_at_its_source(tmp_path: Path) -> None:
+    role = "  FnRole:\n    Type: AWS::SNS::Topic\n"
+    path = write(tmp_path, resources(function(), role))
+    [err] = [e for e in errors_of(path) if "Transforming resource" in e.message]
+    assert err.prop == "Resources.Fn" and err.line == line_of(path, "  Fn:")
 
 
 @pytest.mark.parametrize(
