@@ -19,7 +19,7 @@ import pytest
 from canaria.clock import RealClock
 from canaria.errors import BuildError, InvocationError, Throttled
 from canaria.models import FunctionConfig, InvokeResult, Version
-from canaria.runtime import FunctionRuntime, LogLine, build_artifact
+from canaria.runtime import FunctionRuntime, LogLine, build_artifact, code_digest
 from tests.functional.harness import alive
 
 HANDLERS = textwrap.dedent(
@@ -370,6 +370,38 @@ async def test_requirements_are_installed_into_the_artifact(env: Env, tmp_path: 
         Version("Fn", 50, digest, cfg, artifact, 0.0), b"{}", qualifier=None
     )
     assert result.ok and payload(result) == 42
+
+
+async def test_zip_code_uri_runs_with_its_requirements(env: Env, tmp_path: Path) -> None:
+    """``CodeUri: handler.zip`` as the SAM CLI takes it: the same digest as the folder it
+    was made from, extracted into the artifact, its requirements installed."""
+    code = tmp_path / "folder"
+    code.mkdir()
+    (code / "app.py").write_text(
+        "import canaria_tiny\ndef handler(e, c):\n    return canaria_tiny.ANSWER + 1\n"
+    )
+    (code / "requirements.txt").write_text(f"{_wheel(tmp_path)}\n")
+    archive = tmp_path / "handler.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for name in ("requirements.txt", "app.py"):
+            z.write(code / name, name)
+    digest, artifact = await asyncio.to_thread(build_artifact, str(archive), str(tmp_path / "s"))
+    assert digest == code_digest(str(code))
+    assert (Path(artifact) / "app.py").is_file()
+    cfg = FunctionConfig(handler="app.handler", runtime="python3.11", code_uri=str(archive))
+    result = await env.runtime.invoke(
+        Version("Fn", 51, digest, cfg, artifact, 0.0), b"{}", qualifier=None
+    )
+    assert result.ok and payload(result) == 43
+
+
+def test_zip_member_outside_the_code_is_refused(tmp_path: Path) -> None:
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("../outside.py", "x = 1\n")
+    with pytest.raises(BuildError, match="points outside the code"):
+        build_artifact(str(archive), str(tmp_path / "state"))
+    assert not (tmp_path / "outside.py").exists()
 
 
 def test_failed_install_leaves_nothing_behind(tmp_path: Path) -> None:
