@@ -170,8 +170,17 @@ def guard(
         typer.echo(f"AWS calls: {calls or 'none'}", err=True)
 
 
-def background_guard(stack: str, act: str, local: bool, platform: Platform) -> GuardThread:
-    """The guard in a thread of ``canaria up`` (``--guard-stack``), on its store."""
+def background_guard(
+    stack: str,
+    act: str,
+    platform: Platform,
+    *,
+    local: bool = False,
+    region: str | None = None,
+    profile: str | None = None,
+) -> GuardThread:
+    """The guard in a thread of ``canaria up`` (``--guard-stack``), on its store: on the
+    account the AWS chain (or ``profile`` / ``region``) names, or on this edge (``local``)."""
     import boto3
 
     from canaria.guard import AwsGuardClient, GuardOptions, Mode
@@ -180,7 +189,7 @@ def background_guard(stack: str, act: str, local: bool, platform: Platform) -> G
 
     def make_client() -> AwsGuardClient:
         if not local:
-            return AwsGuardClient()
+            return AwsGuardClient(profile=profile, region=region)
         session = boto3.session.Session(
             aws_access_key_id=platform.access_key,
             aws_secret_access_key=platform.secret_key,
