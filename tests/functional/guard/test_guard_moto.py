@@ -8,13 +8,16 @@ refusal instead of retrying it."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -26,6 +29,7 @@ from canaria.guard import (
     AwsGuardClient,
     Guard,
     GuardError,
+    GuardEvent,
     GuardOptions,
     GuardRecords,
     Mode,
@@ -420,3 +424,97 @@ def test_the_command_decides_a_dry_run_on_moto(moto: str, tmp_path: Any) -> None
     store.close()
     r = cli(moto, tmp_path, "--stack", "my-app", "--dry-run", "--once")
     assert r.returncode == 2 and "Stack with id my-app does not exist in region" in r.stderr
+
+
+class ThrottlingProxy:
+    """Forwards every AWS call to moto's server, except the operations in ``throttle``,
+    answered as AWS does when a quota is exceeded."""
+
+    def __init__(self, upstream: str) -> None:
+        self.throttle: set[str] = set()
+        self.throttled = 0
+        outer = self
+        host, port = upstream.removeprefix("http://").split(":")
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                operation = self.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]
+                if operation in outer.throttle:
+                    outer.throttled += 1
+                    status = 400
+                    headers = [("Content-Type", "application/x-amz-json-1.1")]
+                    data = json.dumps(
+                        {"__type": "ThrottlingException", "message": "Rate exceeded"}
+                    ).encode()
+                else:
+                    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+                    forwarded = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                    conn.request("POST", self.path, body=body, headers=forwarded)
+                    resp = conn.getresponse()
+                    status, data = resp.status, resp.read()
+                    headers = [
+                        (k, v)
+                        for k, v in resp.getheaders()
+                        if k.lower() not in ("content-length", "transfer-encoding", "connection")
+                    ]
+                    conn.close()
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_throttled_log_reads_keep_the_evidence_and_lose_no_line(moto: str, tmp_path: Any) -> None:
+    dep = make_deployment(moto)
+    fn = Lambda(moto)
+    proxy = ThrottlingProxy(moto)
+    store = Store.open(str(tmp_path / "state"))
+    events: list[GuardEvent] = []
+    guard = Guard(
+        AwsGuardClient(session=session(), endpoint_url=proxy.url, max_attempts=2),
+        GuardRecords(store),
+        GuardOptions(application="my-app", mode=Mode.STOP, lookback_s=3600),
+        ManualClock(0.0),
+        on_event=events.append,
+    )
+    try:
+        for _ in range(5):
+            fn.serve("1")
+        guard.poll()
+        before = guard.records.get(dep)
+        assert before is not None and before.stable_invocations == 5
+
+        proxy.throttle = {"FilterLogEvents"}
+        for _ in range(4):
+            fn.serve("1")
+        guard.poll()
+        guard.poll()
+        kept = guard.records.get(dep)
+        assert kept is not None and kept.stable_invocations == 5  # evidence kept, not reset
+        assert kept.judge == before.judge
+        assert proxy.throttled >= 4  # botocore retried each call before giving up
+        assert guard.throttled_polls == 2 and guard.next_delay() == 4 * guard.options.poll_s
+        assert "throttled" in events[-1].message and "evidence kept" in events[-1].message
+
+        proxy.throttle = set()
+        guard.poll()
+        after = guard.records.get(dep)
+        assert after is not None and after.stable_invocations == 9  # none lost, none twice
+        assert guard.next_delay() == guard.options.poll_s
+    finally:
+        proxy.close()
+        store.close()
