@@ -37,7 +37,7 @@ from canaria.guard import (
 from canaria.guard.metricsignals import SETTLE_S
 from canaria.guard.model import Source
 from canaria.store import Store
-from tests.functional.harness import free_port
+from tests.functional.harness import copy_example, free_port
 
 REGION = "eu-west-1"
 FUNCTION = "my-app-HelloFunction-AbCdEf"
@@ -518,3 +518,39 @@ def test_throttled_log_reads_keep_the_evidence_and_lose_no_line(moto: str, tmp_p
     finally:
         proxy.close()
         store.close()
+
+
+def test_the_template_s_judge_settings_apply_to_its_functions(moto: str, tmp_path: Any) -> None:
+    """`-t template.yaml`: the judge of `my-app-HelloFunction-AbCdEf` (SAM's physical name
+    for HelloFunction) takes HelloFunction's `Metadata: canaria: judge` settings."""
+    app = copy_example("hello", tmp_path)
+    template = app / "template.yaml"
+    declared = "  HelloFunction:\n    Type: AWS::Serverless::Function\n"
+    text = template.read_text()
+    assert declared in text
+    template.write_text(
+        text.replace(
+            declared,
+            declared + "    Metadata:\n      canaria:\n        judge:\n          alpha: 0.3\n",
+        )
+    )
+    dep = make_deployment(moto)
+    fn = Lambda(moto)
+    for args, threshold in ((("-t", str(template)), "≥ 10;"), ((), "≥ 300;")):
+        state = tmp_path / f"run{len(args)}"
+        state.mkdir()
+        judged: list[str] = []
+        for _ in range(40):
+            for _ in range(9):
+                fn.serve("1")
+            fn.serve("2")
+            r = cli(moto, state, "--application", "my-app", "--dry-run", "--once", "--json", *args)
+            assert r.returncode == 0, r.stderr
+            judged += [
+                e["message"]
+                for e in map(json.loads, r.stdout.splitlines())
+                if e["kind"] == "judge" and e["deployment_id"] == dep
+            ]
+            if judged:
+                break
+        assert judged and threshold in judged[0], (threshold, judged)
