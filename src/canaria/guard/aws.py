@@ -260,6 +260,7 @@ class AwsGuardClient:
             target=target,
             create_time=create.timestamp() if hasattr(create, "timestamp") else float(create),
             config_name=str(info.get("deploymentConfigName", "")),
+            creator=str(info.get("creator", "")),
         )
 
     def _target(self, deployment_id: str, info: Mapping[str, Any]) -> LambdaTarget | None:

@@ -3,9 +3,10 @@
 ``plan(previous, observed, counts, ...)`` returns the new record, the events to append and
 the actions to take. It never acts twice: once a record holds an action that was
 requested, done or refused, no later plan repeats it, and a deployment that AWS reports
-finished (Succeeded, Failed, Stopped) is only recorded, never acted on. An action that was
-only *requested* (the guard died between writing its intent and hearing AWS's answer) is
-not repeated either: the next poll reads the deployment's status from AWS instead.
+finished (Succeeded, Failed, Stopped), or that is CodeDeploy's own rollback, is only
+recorded, never acted on. An action that was only *requested* (the guard died between
+writing its intent and hearing AWS's answer) is not repeated either: the next poll reads
+the deployment's status from AWS instead.
 """
 
 from __future__ import annotations
@@ -93,7 +94,12 @@ def plan(
                 "watch",
                 f"watching {t.function}:{t.alias} {t.current_version} → {t.target_version} "
                 f"({observed.status.value}, {observed.config_name or 'config unknown'}); "
-                f"mode {mode.value}",
+                f"mode {mode.value}"
+                + (
+                    f"; a rollback ({observed.creator}): judged, never stopped"
+                    if observed.is_rollback
+                    else ""
+                ),
             )
         )
     if observed.status is not record.status:
@@ -136,6 +142,7 @@ def plan(
         verdict is Verdict.ROLLBACK
         and observed.status.active
         and record.action_status is ActionStatus.NONE
+        and not observed.is_rollback
     ):
         why = f"{record.function}:{record.alias} version {record.target_version} is worse"
         action = _action(record, mode, alarm_name, why)

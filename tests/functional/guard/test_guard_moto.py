@@ -235,6 +235,7 @@ def test_a_restarted_guard_counts_no_invocation_twice(moto: str, tmp_path: Any) 
         first.poll()
     seen = first.records.get(dep)
     assert seen is not None and seen.stable_invocations == 15
+    assert first.client.observe(dep).creator == "user"  # not a rollback: may be stopped
     restarted = guard_for(moto, store, Mode.STOP)  # same store, nothing in memory
     restarted.poll()
     again = restarted.records.get(dep)

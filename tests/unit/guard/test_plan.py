@@ -169,3 +169,20 @@ def test_alarm_mode_sets_the_alarm_back_to_ok_once_codedeploy_finished() -> None
         now=10,
     )
     assert again.actions == ()
+
+
+@pytest.mark.parametrize("creator", ["codeDeployRollback", "CloudFormationRollback"])
+def test_codedeploy_s_own_rollback_is_judged_but_never_stopped(creator: str) -> None:
+    """Stopping a rollback would leave the alias on the version being rolled back."""
+    seen = replace(observed(), creator=creator)
+    p = plan(None, seen, None, judge=JUDGE, mode=Mode.STOP, alarm_name=None, now=1.0)
+    assert f"a rollback ({creator}): judged, never stopped" in p.events[0].message
+    record = p.record
+    for t in range(2, 6):
+        p = plan(record, seen, bad_tick(), judge=JUDGE, mode=Mode.STOP, alarm_name=None, now=t)
+        record = p.record
+        assert p.actions == ()
+    assert record.verdict == "ROLLBACK" and record.action_status is ActionStatus.NONE
+    user = replace(observed(), creator="CloudFormation")  # what `sam deploy` starts
+    p = plan(record, user, bad_tick(), judge=JUDGE, mode=Mode.STOP, alarm_name=None, now=7.0)
+    assert p.actions == (StopDeployment("d-ABCDEFGHI"),)
