@@ -34,6 +34,7 @@ from canaria.guard import (
     GuardRecords,
     Mode,
 )
+from canaria.guard.logsignals import LogParser
 from canaria.guard.metricsignals import SETTLE_S
 from canaria.guard.model import Source
 from canaria.store import Store
@@ -555,3 +556,30 @@ def test_the_template_s_judge_settings_apply_to_its_functions(moto: str, tmp_pat
             if judged:
                 break
         assert judged and threshold in judged[0], (threshold, judged)
+
+
+def test_the_guard_reads_every_page_of_filter_log_events(moto: str) -> None:
+    """More lines than one FilterLogEvents page holds (10,000 events): the guard follows
+    nextToken and reads them all, once."""
+    fn = Lambda(moto)
+    start = int(time.time() * 1000)
+    n = 10_500
+    for chunk in range(0, n, 3_500):
+        fn.logs.put_log_events(
+            logGroupName=fn.group,
+            logStreamName=fn.streams["1"],
+            logEvents=[
+                {
+                    "timestamp": start + i,
+                    "message": f"REPORT RequestId: 00000000-0000-4000-8000-{i:012d}\t"
+                    "Duration: 2.00 ms\tBilled Duration: 2 ms",
+                }
+                for i in range(chunk, min(n, chunk + 3_500))
+            ],
+        )
+    guard = AwsGuardClient(session=session(), endpoint_url=moto)
+    events = list(guard.log_events(FUNCTION, start))
+    assert len(events) == n and len({e.event_id for e in events}) == n
+    assert guard.calls["logs:filter_log_events"] == 2
+    invocations = LogParser().feed(events)
+    assert len(invocations) == n and {i.version for i in invocations} == {"1"}
