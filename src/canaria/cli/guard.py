@@ -68,6 +68,13 @@ def guard(
         str,
         typer.Option(help="logs: CloudWatch Logs, seconds | metrics: AWS/Lambda metrics, minutes"),
     ] = "logs",
+    cross_check: Annotated[
+        bool,
+        typer.Option(
+            "--cross-check/--no-cross-check",
+            help="logs: compare each minute with AWS/Lambda metrics (GetMetricData, 1/min)",
+        ),
+    ] = True,
     webhook: Annotated[
         list[str] | None,
         typer.Option("--webhook", help="URL to POST each decision to (repeatable)"),
@@ -131,6 +138,7 @@ def guard(
             poll_s=poll,
             webhooks=tuple(webhook or ()),
             source=Source(signals),
+            cross_check=cross_check,
         )
         if local:
             import boto3

@@ -137,6 +137,9 @@ def test_a_deployment_codedeploy_finishes_is_recorded_untouched(
     assert record.verdict is None and record.action is None
     assert guard.client.calls["codedeploy:stop_deployment"] == 0
     assert any("CodeDeploy reports Succeeded" in e.message for e in records.events(dep))
+    # the minutes that settled were cross-checked with the edge's metrics, which agree
+    assert guard.client.calls["cloudwatch:get_metric_data"] >= 1
+    assert not [e.message for e in records.events(dep) if e.kind == "signals"]
     store.close()
 
 

@@ -428,12 +428,26 @@ def test_the_command_decides_a_dry_run_on_moto(moto: str, tmp_path: Any) -> None
     assert r.returncode == 2 and "Stack with id my-app does not exist in region" in r.stderr
 
 
+def cbor_text_map(fields: dict[str, str]) -> bytes:
+    """A CBOR map of short text strings (what an rpc-v2-cbor error body holds)."""
+
+    def text(value: str) -> bytes:
+        raw = value.encode()
+        assert len(raw) < 256
+        return (bytes([0x60 + len(raw)]) if len(raw) < 24 else bytes([0x78, len(raw)])) + raw
+
+    assert len(fields) < 24
+    return bytes([0xA0 + len(fields)]) + b"".join(text(k) + text(v) for k, v in fields.items())
+
+
 class ThrottlingProxy:
     """Forwards every AWS call to moto's server, except the operations in ``throttle``,
-    answered as AWS does when a quota is exceeded."""
+    answered as AWS does when a quota is exceeded, and those in ``deny``, answered as when
+    the caller's role does not allow them."""
 
     def __init__(self, upstream: str) -> None:
         self.throttle: set[str] = set()
+        self.deny: set[str] = set()
         self.throttled = 0
         outer = self
         host, port = upstream.removeprefix("http://").split(":")
@@ -442,7 +456,22 @@ class ThrottlingProxy:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 operation = self.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]
-                if operation in outer.throttle:
+                cbor = self.path.startswith("/service/")  # CloudWatch: rpc-v2-cbor
+                if cbor:
+                    operation = self.path.rsplit("/", 1)[-1]
+                if operation in outer.deny:
+                    status = 400
+                    fields = {"__type": "AccessDeniedException", "message": "not authorized"}
+                    if cbor:
+                        headers = [
+                            ("Content-Type", "application/cbor"),
+                            ("smithy-protocol", "rpc-v2-cbor"),
+                        ]
+                        data = cbor_text_map(fields)
+                    else:
+                        headers = [("Content-Type", "application/x-amz-json-1.1")]
+                        data = json.dumps(fields).encode()
+                elif operation in outer.throttle:
                     outer.throttled += 1
                     status = 400
                     headers = [("Content-Type", "application/x-amz-json-1.1")]
@@ -583,3 +612,102 @@ def test_the_guard_reads_every_page_of_filter_log_events(moto: str) -> None:
     assert guard.calls["logs:filter_log_events"] == 2
     invocations = LogParser().feed(events)
     assert len(invocations) == n and {i.version for i in invocations} == {"1"}
+
+
+def test_the_logs_are_cross_checked_with_lambda_s_metrics(moto: str, tmp_path: Any) -> None:
+    """Each settled minute's invocations per version from the logs are compared with
+    AWS/Lambda's by ExecutedVersion: a minute where the metrics count more canary requests
+    than the logs showed is reported (the judge did not see them all)."""
+    dep = make_deployment(moto)
+    created = (
+        client(moto, "codedeploy")
+        .get_deployment(deploymentId=dep)["deploymentInfo"]["createTime"]
+        .timestamp()
+    )
+    first = int(created) - int(created) % 60 + 60  # the first whole minute of the deployment
+    fn = Lambda(moto)
+    cw = client(moto, "cloudwatch")
+    n = 0
+
+    def lines(version: str, at: float, count: int) -> None:
+        nonlocal n
+        events = []
+        for k in range(count):
+            n += 1
+            events.append(
+                {
+                    "timestamp": int((at + k) * 1000),
+                    "message": f"REPORT RequestId: 00000000-0000-4000-8000-{n:012d}\t"
+                    "Duration: 2.00 ms\tBilled Duration: 2 ms",
+                }
+            )
+        fn.logs.put_log_events(
+            logGroupName=fn.group, logStreamName=fn.streams[version], logEvents=events
+        )
+
+    def metric(version: str, minute: int, value: int) -> None:
+        cw.put_metric_data(
+            Namespace="AWS/Lambda",
+            MetricData=[
+                {
+                    "MetricName": "Invocations",
+                    "Dimensions": [
+                        {"Name": "FunctionName", "Value": FUNCTION},
+                        {"Name": "Resource", "Value": f"{FUNCTION}:live"},
+                        {"Name": "ExecutedVersion", "Value": version},
+                    ],
+                    "Timestamp": minute + 30,
+                    "Value": value,
+                    "Unit": "Count",
+                }
+            ],
+        )
+
+    for minute, canary_in_metrics in ((first, 2), (first + 60, 8)):
+        lines("1", minute + 1, 10)
+        lines("2", minute + 20, 2)
+        metric("1", minute, 10)
+        metric("2", minute, canary_in_metrics)  # the second minute: 6 lines never logged
+    lines("1", first + 120 + 181, 1)  # the newest line: both minutes have settled
+    proxy = ThrottlingProxy(moto)
+
+    def guard_on(endpoint: str, state: str, events: list[GuardEvent]) -> Guard:
+        return Guard(
+            AwsGuardClient(session=session(), endpoint_url=endpoint, max_attempts=1),
+            GuardRecords(Store.open(str(tmp_path / state))),
+            GuardOptions(application="my-app", mode=Mode.DRY_RUN, lookback_s=3600),
+            ManualClock(0.0),
+            on_event=events.append,
+        )
+
+    events: list[GuardEvent] = []
+    guard = guard_on(moto, "state", events)
+    guard.poll()
+    warned = [e.message for e in events if e.kind == "signals"]
+    stamp = time.strftime("%H:%M", time.gmtime(first + 60))
+    assert warned == [
+        f"cross-check {stamp} UTC, version 2: 8 invocations in AWS/Lambda metrics, 2 in the "
+        "logs; the judge misses lines (is the log group right? are lines dropped?)"
+    ]
+    guard.poll()  # nothing newer has settled: not asked again
+    assert guard.client.calls["cloudwatch:get_metric_data"] == 1
+    guard.records.store.close()
+
+    # A role without cloudwatch:GetMetricData: the cross-check says it is off, once; the
+    # judge goes on with the logs.
+    proxy.deny = {"GetMetricData"}
+    denied: list[GuardEvent] = []
+    guard = guard_on(proxy.url, "denied", denied)
+    try:
+        guard.poll()
+        lines("1", first + 120 + 240, 1)  # a later minute settles: not asked again
+        guard.poll()
+        signals = [e.message for e in denied if e.kind == "signals"]
+        assert len(signals) == 1 and signals[0].startswith("cross-check with AWS/Lambda")
+        assert "AccessDeniedException" in signals[0], signals
+        assert guard.client.calls["cloudwatch:get_metric_data"] == 1
+        record = guard.records.get(dep)
+        assert record is not None and record.stable_invocations == 22
+    finally:
+        proxy.close()
+        guard.records.store.close()
