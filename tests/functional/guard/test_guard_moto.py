@@ -459,9 +459,14 @@ class ThrottlingProxy:
                 cbor = self.path.startswith("/service/")  # CloudWatch: rpc-v2-cbor
                 if cbor:
                     operation = self.path.rsplit("/", 1)[-1]
-                if operation in outer.deny:
+                refused = operation in outer.deny or operation in outer.throttle
+                if refused:
                     status = 400
-                    fields = {"__type": "AccessDeniedException", "message": "not authorized"}
+                    if operation in outer.deny:
+                        fields = {"__type": "AccessDeniedException", "message": "not authorized"}
+                    else:
+                        outer.throttled += 1
+                        fields = {"__type": "ThrottlingException", "message": "Rate exceeded"}
                     if cbor:
                         headers = [
                             ("Content-Type", "application/cbor"),
@@ -471,13 +476,6 @@ class ThrottlingProxy:
                     else:
                         headers = [("Content-Type", "application/x-amz-json-1.1")]
                         data = json.dumps(fields).encode()
-                elif operation in outer.throttle:
-                    outer.throttled += 1
-                    status = 400
-                    headers = [("Content-Type", "application/x-amz-json-1.1")]
-                    data = json.dumps(
-                        {"__type": "ThrottlingException", "message": "Rate exceeded"}
-                    ).encode()
                 else:
                     conn = http.client.HTTPConnection(host, int(port), timeout=30)
                     forwarded = {k: v for k, v in self.headers.items() if k.lower() != "host"}
@@ -711,3 +709,57 @@ def test_the_logs_are_cross_checked_with_lambda_s_metrics(moto: str, tmp_path: A
     finally:
         proxy.close()
         guard.records.store.close()
+
+
+def test_a_throttled_action_is_retried_once_then_never_again(moto: str, tmp_path: Any) -> None:
+    """SetAlarmState throttled: the guard records that it did not act and asks again on
+    the next poll; once AWS answered, never again."""
+    dep = make_deployment(moto)
+    cw = client(moto, "cloudwatch")
+    cw.put_metric_alarm(
+        AlarmName="canaria-judge",
+        Namespace="canaria",
+        MetricName="JudgeVerdict",
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="ignore",
+    )
+    fn = Lambda(moto)
+    proxy = ThrottlingProxy(moto)
+    proxy.throttle = {"SetAlarmState"}
+    store = Store.open(str(tmp_path / "state"))
+    guard = Guard(
+        AwsGuardClient(session=session(), endpoint_url=proxy.url, max_attempts=1),
+        GuardRecords(store),
+        GuardOptions(
+            application="my-app", mode=Mode.ALARM, alarm_name="canaria-judge", lookback_s=3600
+        ),
+        ManualClock(0.0),
+    )
+    try:
+        run_traffic(fn, guard, lambda: guard.client.calls["cloudwatch:set_alarm_state"] == 1)
+        record = guard.records.get(dep)
+        assert record is not None and record.verdict == "ROLLBACK"
+        assert record.action_status is ActionStatus.NONE  # not carried out
+        assert proxy.throttled == 2  # one call: botocore's attempt and its one retry
+        messages = [e.message for e in guard.records.events(dep)]
+        assert "throttled" in messages[-1] and messages[-1].endswith("will retry")
+        state = cw.describe_alarms(AlarmNames=["canaria-judge"])["MetricAlarms"][0]
+        assert state["StateValue"] != "ALARM"
+
+        proxy.throttle = set()
+        guard.poll()
+        record = guard.records.get(dep)
+        assert record is not None and record.action_status is ActionStatus.DONE
+        for _ in range(3):
+            fn.serve("2")
+            guard.poll()
+        assert guard.client.calls["cloudwatch:set_alarm_state"] == 2  # throttled, then done
+        state = cw.describe_alarms(AlarmNames=["canaria-judge"])["MetricAlarms"][0]
+        assert state["StateValue"] == "ALARM"
+    finally:
+        proxy.close()
+        store.close()
