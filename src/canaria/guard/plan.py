@@ -6,7 +6,8 @@ requested, done or refused, no later plan repeats it, and a deployment that AWS 
 finished (Succeeded, Failed, Stopped), or that is CodeDeploy's own rollback, is only
 recorded, never acted on. An action that was only *requested* (the guard died between
 writing its intent and hearing AWS's answer) is not repeated either: the next poll reads
-the deployment's status from AWS instead.
+the deployment's status from AWS instead. A dry run's decision (``would``) is acted on
+once the same deployment is guarded in a mode that acts.
 """
 
 from __future__ import annotations
@@ -104,7 +105,11 @@ def plan(
         )
     if observed.status is not record.status:
         events.append(GuardEvent(did, now, "aws", f"CodeDeploy reports {observed.status.value}"))
-    record = replace(record, status=observed.status, updated_at=now)
+    if record.mode is not mode:
+        # e.g. a dry run's decision, then the same deployment guarded for real: the
+        # verdict stands and is acted on now
+        events.append(GuardEvent(did, now, "watch", f"mode {record.mode.value} → {mode.value}"))
+    record = replace(record, status=observed.status, mode=mode, updated_at=now)
     if record.first_canary_at is None and first_canary_at is not None:
         record = replace(record, first_canary_at=first_canary_at)
 
@@ -141,7 +146,10 @@ def plan(
     if (
         verdict is Verdict.ROLLBACK
         and observed.status.active
-        and record.action_status is ActionStatus.NONE
+        and (
+            record.action_status is ActionStatus.NONE
+            or (record.action_status is ActionStatus.WOULD and mode is not Mode.DRY_RUN)
+        )
         and not observed.is_rollback
     ):
         why = f"{record.function}:{record.alias} version {record.target_version} is worse"
