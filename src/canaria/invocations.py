@@ -12,6 +12,7 @@ set twice per request.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 
 from canaria.analysis import Metrics
@@ -81,7 +82,12 @@ class Invocations:
         key = (function, version, alias)
         self._count_in_flight(key, +1, started)
         try:
-            return await runtime.invoke(self.version(function, version), event, qualifier=alias)
+            return await runtime.invoke(
+                self.version(function, version),
+                event,
+                qualifier=alias,
+                on_wait=partial(self.metrics.waiting, started, function, version),
+            )
         finally:
             self._count_in_flight(key, -1, self.clock.now())
 
@@ -120,6 +126,7 @@ class Invocations:
             throttled=throttled,
             timed_out=bool(result and result.error_type == "Sandbox.Timedout"),
             cold_start=bool(result and result.cold_start),
+            waited=bool(result and result.waited),
         )
         self.prom.observe(function, alias, version, result, throttled)
 
@@ -147,9 +154,11 @@ class Invocations:
         started = self.clock.now()
         try:
             result = await self.invoke(function, version, payload, alias=alias, started=started)
-        except CanariaError as exc:
-            if exc.http_status == 429:
-                self._record_since(started, function, alias, version, None)
+        except NotFound:  # no runtime: it never went in flight
+            raise
+        except CanariaError as exc:  # as the gateway records it: throttled, or no answer
+            throttled = exc.http_status == 429
+            self._record_since(started, function, alias, version, None, throttled=throttled)
             raise
         self._record_since(started, function, alias, version, result)
         return result
@@ -161,9 +170,10 @@ class Invocations:
         alias: str | None,
         version: int,
         result: InvokeResult | None,
+        *,
+        throttled: bool = False,
     ) -> None:
-        """Record an invocation that ended now; without a result, it was throttled."""
-        throttled = result is None
+        """Record an invocation that ended now (a start counted in flight ends here)."""
         now = self.clock.now()
         self.record(
             function, alias, version, result, throttled=throttled, started=started, finished=now

@@ -434,3 +434,16 @@ async def test_a_bootstrap_that_cannot_be_executed_fails_the_request(env: NodeEn
     assert r.function_error == "Unhandled" and r.error_type == "Runtime.InvalidEntrypoint"
     assert "could not start" in body(r)["errorMessage"]
     assert env.runtime.environments() == {}
+
+
+async def test_a_node_version_prepared_ahead_of_traffic_serves_warm(env: NodeEnv) -> None:
+    code = env.code({"app.js": CJS})
+    v = env.version(code, "app.count")
+    assert await env.runtime.prepare(v) == 1
+    first = await env.call(v)
+    assert first.ok and not first.cold_start and body(first)["calls"] == 1
+    assert env.runtime.cold_starts() == 0
+    bad = env.version(env.code({"app.js": "throw new Error('no config');\n"}, "bad"), "app.count")
+    assert await env.runtime.prepare(bad) == 0  # its init failed: stopped, not counted
+    failed = await env.call(bad)
+    assert failed.cold_start and not failed.ok
