@@ -59,6 +59,7 @@ THROTTLE_CODES = frozenset(
     }
 )
 MAX_LOG_PAGES = 20  # per function per poll: 20 × up to 10,000 events
+MAX_NESTING = 5  # nested stacks read below the one named
 
 
 class GuardError(CanariaError):
@@ -167,9 +168,21 @@ class AwsGuardClient:
         )
 
     def stack_groups(self, stack: str) -> list[tuple[str, str]]:
-        """(application, deployment group) pairs a CloudFormation stack created."""
+        """(application, deployment group) pairs a CloudFormation stack created, its
+        nested stacks' included (a SAM ``AWS::Serverless::Application`` is one)."""
+        pairs = self._stack_groups(stack, 0)
+        if not pairs:
+            raise GuardError(
+                f"stack {stack!r} has no CodeDeploy application with deployment groups, "
+                "nor has any stack nested in it (a SAM function needs AutoPublishAlias "
+                "and DeploymentPreference to get one)"
+            )
+        return pairs
+
+    def _stack_groups(self, stack: str, depth: int) -> list[tuple[str, str]]:
         apps: list[str] = []
         groups: list[str] = []
+        nested: list[str] = []
         token: str | None = None
         while True:
             try:
@@ -184,21 +197,25 @@ class AwsGuardClient:
                     raise GuardError(f"{exc.message} {self._region_hint()}") from None
                 raise
             for r in page.get("StackResourceSummaries", []):
+                physical = str(r.get("PhysicalResourceId") or "")
+                if not physical:
+                    continue  # not created (yet), or deleted
                 match r.get("ResourceType"):
                     case "AWS::CodeDeploy::Application":
-                        apps.append(str(r["PhysicalResourceId"]))
+                        apps.append(physical)
                     case "AWS::CodeDeploy::DeploymentGroup":
-                        groups.append(str(r["PhysicalResourceId"]))
+                        groups.append(physical)
+                    case "AWS::CloudFormation::Stack":
+                        nested.append(physical)  # the nested stack's id (an ARN)
             token = page.get("NextToken")
             if not token:
                 break
-        if not apps or not groups:
-            raise GuardError(
-                f"stack {stack!r} has no CodeDeploy application with deployment groups "
-                "(a SAM function needs AutoPublishAlias and DeploymentPreference to get one)"
-            )
         # A SAM stack has one application; group names are unique within it.
-        return [(apps[0], g) for g in groups]
+        pairs = [(apps[0], g) for g in groups] if apps else []
+        if depth < MAX_NESTING:
+            for child in nested:
+                pairs += self._stack_groups(child, depth + 1)
+        return pairs
 
     def application_groups(self, application: str) -> list[tuple[str, str]]:
         groups: list[str] = []

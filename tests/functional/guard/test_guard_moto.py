@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -762,4 +763,98 @@ def test_a_throttled_action_is_retried_once_then_never_again(moto: str, tmp_path
         assert state["StateValue"] == "ALARM"
     finally:
         proxy.close()
+        store.close()
+
+
+NESTED = "arn:aws:cloudformation:eu-west-1:123456789012:stack/parent-app-HelloApp-1ABC/0a1b"
+
+
+class NestedStacks:
+    """CloudFormation's ListStackResources on loopback (query protocol, XML answers) for
+    a stack whose functions live in a nested stack, as a SAM ``AWS::Serverless::Application``
+    makes one: moto's CloudFormation creates no CodeDeploy resources to list."""
+
+    def __init__(self) -> None:
+        self.stacks = {
+            "parent-app": [("HelloApp", NESTED, "AWS::CloudFormation::Stack")],
+            NESTED: [
+                ("ServerlessDeploymentApplication", "my-app", "AWS::CodeDeploy::Application"),
+                ("HelloFunctionDeploymentGroup", "HelloGroup", "AWS::CodeDeploy::DeploymentGroup"),
+                ("HelloFunction", FUNCTION, "AWS::Lambda::Function"),
+            ],
+        }
+        self.asked: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                form = urllib.parse.parse_qs(body.decode())
+                assert form["Action"] == ["ListStackResources"], form
+                stack = form["StackName"][0]
+                outer.asked.append(stack)
+                members = "".join(
+                    f"<member><LogicalResourceId>{logical}</LogicalResourceId>"
+                    f"<PhysicalResourceId>{physical}</PhysicalResourceId>"
+                    f"<ResourceType>{kind}</ResourceType>"
+                    "<LastUpdatedTimestamp>2026-11-30T00:00:00Z</LastUpdatedTimestamp>"
+                    "<ResourceStatus>CREATE_COMPLETE</ResourceStatus></member>"
+                    for logical, physical, kind in outer.stacks[stack]
+                )
+                data = (
+                    '<ListStackResourcesResponse xmlns="http://cloudformation.amazonaws.com/'
+                    'doc/2010-05-15/"><ListStackResourcesResult><StackResourceSummaries>'
+                    f"{members}</StackResourceSummaries></ListStackResourcesResult>"
+                    "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
+                    "</ListStackResourcesResponse>"
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_stack_s_nested_stacks_are_guarded(
+    moto: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--stack parent-app`: the deployment groups of the stack nested in it are found,
+    and their deployment (on moto) is judged; the endpoints come from the environment,
+    per service, as a user would set them."""
+    dep = make_deployment(moto)
+    fn = Lambda(moto)
+    cfn = NestedStacks()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", cfn.url)
+    store = Store.open(str(tmp_path / "state"))
+    guard = Guard(
+        AwsGuardClient(session=session()),
+        GuardRecords(store),
+        GuardOptions(stack="parent-app", mode=Mode.DRY_RUN, lookback_s=3600),
+        ManualClock(0.0),
+    )
+    try:
+        assert guard.groups() == [("my-app", "HelloGroup")]
+        assert cfn.asked == ["parent-app", NESTED]
+        run_traffic(fn, guard, lambda: status_of(guard, dep) is ActionStatus.WOULD)
+        record = guard.records.get(dep)
+        assert record is not None and record.verdict == "ROLLBACK"
+        assert (record.application, record.group, record.function) == (
+            "my-app",
+            "HelloGroup",
+            FUNCTION,
+        )
+    finally:
+        cfn.close()
         store.close()
