@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.functional.guard.test_guard_local import start_bad_canary
-from tests.functional.guard.test_guard_moto import (  # noqa: F401
-    moto,
+from tests.functional.guard.test_guard_moto import (
     stack_of_a_function_without_deployments,
 )
 from tests.functional.harness import Canaria, copy_example
@@ -62,7 +61,7 @@ def test_a_guard_that_cannot_start_leaves_up_serving(tmp_path: Path) -> None:
         c.stop()
 
 
-def test_up_guards_a_configured_account(moto: str, tmp_path: Path) -> None:  # noqa: F811
+def test_up_guards_a_configured_account(moto: str, tmp_path: Path) -> None:
     """`--guard-stack` without `--guard-local`: the guard reads the account the AWS chain
     names (here moto's server, reached through AWS_ENDPOINT_URL_CLOUDFORMATION), in the
     region `--guard-region` gives, and says what it found there."""
