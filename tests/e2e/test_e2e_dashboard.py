@@ -303,6 +303,7 @@ def test_e2e_a_guarded_deployment_shows_beside_local_ones(canaria: Canaria, page
         raise AssertionError(guard.stdout)
     row = page.locator("#guarded tbody tr", has_text=deployment_id)
     expect(row).to_contain_text(f"{FN}:live")
+    expect(row).to_contain_text("(10%)")  # the weight CodeDeploy reports
     expect(row).to_contain_text("ROLLBACK; would: codedeploy StopDeployment")
     expect(row).to_contain_text("InProgress")
     expect(row).to_contain_text("dry run: would call")  # the latest event

@@ -177,6 +177,7 @@ class GuardRecord:
     canary_errors: int = 0
     stable_errors: int = 0
     first_canary_at: float | None = None  # time of the first canary invocation seen
+    weight: float | None = None  # the target version's share, as CodeDeploy last said
     # newest log line fed to the judge (ms): a restarted guard reads only later lines, so
     # no invocation is counted twice
     log_cursor_ms: int = 0

@@ -110,6 +110,8 @@ def plan(
         # verdict stands and is acted on now
         events.append(GuardEvent(did, now, "watch", f"mode {record.mode.value} → {mode.value}"))
     record = replace(record, status=observed.status, mode=mode, updated_at=now)
+    if observed.target.weight is not None:
+        record = replace(record, weight=observed.target.weight)
     if record.first_canary_at is None and first_canary_at is not None:
         record = replace(record, first_canary_at=first_canary_at)
 

@@ -49,6 +49,9 @@ __all__ = ["Guard", "GuardOptions"]
 
 log = logging.getLogger("canaria.guard")
 
+# the Lambda target (its weight) is read again every this many polls of a deployment
+TARGET_REFRESH_POLLS = 15
+
 
 @dataclass(frozen=True)
 class GuardOptions:
@@ -97,6 +100,7 @@ class _Watch:
     minutes: collections.Counter[tuple[int, str]] = field(default_factory=collections.Counter)
     checked_to: int = 0
     cross_check: bool = True
+    polls: int = 0
 
     def __post_init__(self) -> None:
         start = -(-self.cursor_ms // 1000)  # seconds, rounded up
@@ -202,7 +206,15 @@ class Guard:
         previous = self.records.get(deployment_id)
         watch = self._watching.get(deployment_id)
         known = watch.target if watch else _target_of(previous)
+        if watch is not None:
+            watch.polls += 1
+            if watch.polls % TARGET_REFRESH_POLLS == 0:
+                known = None  # read the target again: the weight CodeDeploy has moved to
         observed = self.client.observe(deployment_id, known)
+        if watch is not None and known is None:  # refreshed: only the weight may change
+            if observed.target is not None:
+                watch.target = replace(watch.target, weight=observed.target.weight)
+            observed = replace(observed, target=watch.target)
         if observed.target is None:
             return None
         if watch is None:

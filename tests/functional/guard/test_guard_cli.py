@@ -44,6 +44,7 @@ def test_dry_run_then_act_against_the_local_edge_shows_in_status(hello: Canaria)
     status = hello.status()
     guarded = {g["deployment_id"]: g for g in status["guarded"]}
     assert guarded[dep]["verdict"] == "ROLLBACK" and guarded[dep]["action_status"] == "would"
+    assert guarded[dep]["weight"] == 0.1
     assert guarded[dep]["evidence"]["errors"] >= 300  # crossed M/α = 3/0.01
     assert hello.api().get(f"/deployments/{dep}")["state"] == "AllowTraffic"  # untouched
     text = hello.cli("status")

@@ -135,6 +135,8 @@ def test_a_deployment_codedeploy_finishes_is_recorded_untouched(
         hello.advance(5)
     assert record is not None and record.status is AwsStatus.SUCCEEDED
     assert record.verdict is None and record.action is None
+    assert record.weight == 0.1  # Canary10Percent5Minutes, read again every 15 polls
+    assert guard.client.calls["codedeploy:get_deployment_target"] >= 3
     assert guard.client.calls["codedeploy:stop_deployment"] == 0
     assert any("CodeDeploy reports Succeeded" in e.message for e in records.events(dep))
     # the minutes that settled were cross-checked with the edge's metrics, which agree

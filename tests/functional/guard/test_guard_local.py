@@ -108,6 +108,7 @@ def test_guard_stops_a_bad_canary_through_the_edge(hello: Canaria, tmp_path: Pat
     record = records.get(dep)
     assert record is not None and record.verdict == "ROLLBACK"
     assert record.function == "HelloFunction" and record.target_version == "2"
+    assert record.weight == 0.1  # GetDeploymentTarget's targetVersionWeight
     assert guard.client.calls["codedeploy:stop_deployment"] == 1
     kinds = [e.kind for e in records.events(dep)]
     assert kinds[0] == "watch" and "judge" in kinds and kinds[-1] == "action"

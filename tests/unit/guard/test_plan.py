@@ -207,3 +207,14 @@ def test_a_dry_run_s_decision_is_acted_on_once_the_guard_acts() -> None:
     assert again.actions == ()
     back = plan(p.record, observed(), None, judge=JUDGE, mode=Mode.DRY_RUN, alarm_name=None, now=9)
     assert back.actions == () and back.record.action_status is ActionStatus.REQUESTED
+
+
+def test_the_weight_codedeploy_reports_is_kept() -> None:
+    weighted = replace(observed(), target=replace(TARGET, weight=0.1))
+    p = plan(None, weighted, None, judge=JUDGE, mode=Mode.STOP, alarm_name=None, now=1.0)
+    assert p.record.weight == 0.1
+    p = plan(p.record, observed(), None, judge=JUDGE, mode=Mode.STOP, alarm_name=None, now=2.0)
+    assert p.record.weight == 0.1  # not read this poll: the last value stands
+    later = replace(observed(), target=replace(TARGET, weight=0.2))
+    p = plan(p.record, later, None, judge=JUDGE, mode=Mode.STOP, alarm_name=None, now=3.0)
+    assert p.record.weight == 0.2
