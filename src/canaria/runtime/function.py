@@ -359,7 +359,6 @@ class FunctionRuntime:
         """With no idle worker of version ``number``: a worker handed over as it frees up,
         or None once the caller holds one of the version's start slots (it starts a
         worker then). Waits while the version's slots are taken, up to the init timeout."""
-        loop = asyncio.get_running_loop()
         if self._grace_s > 0 and any(w.version.number == number for w in self._busy):
             worker = await self._handed_within(number, self._grace_s)
             if worker is not None:
@@ -372,24 +371,13 @@ class FunctionRuntime:
             if starting < self._max_starting or time.monotonic() >= deadline:
                 self._starting[number] = starting + 1
                 return None
-            handed: asyncio.Future[WorkerProcess | None] = loop.create_future()
-            waiters = self._waiters.setdefault(number, deque())
-            waiters.append(handed)
-            try:
-                await asyncio.wait((handed,), timeout=deadline - time.monotonic())
-            except asyncio.CancelledError:
-                if handed.done() and (given := handed.result()) is not None:
-                    self._park(number, given)  # the next one in line gets it
-                raise
-            finally:
-                if not handed.done():
-                    handed.cancel()
-                    waiters.remove(handed)
-            if not handed.cancelled() and (worker := handed.result()) is not None:
+            worker = await self._handed_within(number, deadline - time.monotonic())
+            if worker is not None:
                 return worker
 
     async def _handed_within(self, number: int, timeout_s: float) -> WorkerProcess | None:
-        """A worker of version ``number`` that frees up within ``timeout_s``, else None."""
+        """A worker of version ``number`` that frees up within ``timeout_s``; None when none
+        did, or when a start slot freed up instead (the caller looks again)."""
         handed: asyncio.Future[WorkerProcess | None] = asyncio.get_running_loop().create_future()
         waiters = self._waiters.setdefault(number, deque())
         waiters.append(handed)
