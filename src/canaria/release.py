@@ -42,7 +42,7 @@ from canaria.controller.deployer import (
     plan_release,
 )
 from canaria.controller.deployments import new_deployment
-from canaria.errors import Conflict
+from canaria.errors import BuildError, Conflict
 from canaria.files import FileAccess
 from canaria.gateway import Routing
 from canaria.models import (
@@ -199,7 +199,9 @@ class ReleaseExecutor:
         """``canaria deploy``: load the template at ``path`` (one the server may read)
         and release it."""
         path = await asyncio.to_thread(self.files.check_template, path)
-        app = await asyncio.to_thread(templates.load, path, dict(overrides), config_env=config_env)
+        app = await asyncio.to_thread(
+            templates.load, path, dict(overrides), config_env=config_env, readable=self.files
+        )
         return await self.release(app, rollout=rollout, dry_run=dry_run, group=group)
 
     async def release(
@@ -281,9 +283,12 @@ class ReleaseExecutor:
     async def _build(self, app: Application) -> dict[str, Build]:
         builds = {}
         for spec in app.functions.values():
-            digest, artifact = await asyncio.to_thread(
-                build_artifact, spec.config.code_uri, self.build_dir
-            )
+            try:
+                digest, artifact = await asyncio.to_thread(
+                    build_artifact, spec.config.code_uri, self.build_dir, self.files.refusal
+                )
+            except BuildError as exc:
+                raise BuildError(f"{spec.name}: {exc.message}") from None
             builds[spec.name] = Build(digest, artifact)
         return builds
 

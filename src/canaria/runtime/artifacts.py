@@ -7,6 +7,12 @@ contents; ``__pycache__``, ``*.pyc``, ``.git``, ``.canaria`` and ``.aws-sam`` le
 shared by every version with the same manifest (``deps.py``). The build happens in a
 temporary directory renamed into place, so an artifact directory is either complete or
 absent; a present one is reused.
+
+Only regular files are code: a FIFO, socket or device in the directory is left out (a
+zip cannot hold one, and reading a FIFO would block). A symbolic link to a file is
+followed, as ``sam build`` follows it; when ``confine`` is given (the server's rule for
+which files it may read), a link that resolves where it may not read, or to nothing, is a
+``BuildError`` naming the link and its target, raised before any file is read.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from canaria.errors import BuildError
@@ -26,10 +34,15 @@ from canaria.runtime.deps import link_dependencies
 _SKIP_DIRS = frozenset({"__pycache__", ".git", ".canaria", ".aws-sam"})
 _SKIP_SUFFIXES = (".pyc",)
 
+# Why canaria may not read a (resolved) path, or None when it may: ``FileAccess.refusal``.
+Confine = Callable[[Path], str | None]
 
-def code_files(code_uri: str, state_dir: str | None = None) -> list[str]:
+
+def code_files(
+    code_uri: str, state_dir: str | None = None, confine: Confine | None = None
+) -> list[str]:
     """Relative POSIX paths of the files that make up the code, sorted (never the state
-    directory, wherever it is)."""
+    directory, wherever it is; only regular files, links to them followed)."""
     root = Path(code_uri)
     state = Path(state_dir).resolve() if state_dir else None
     found: list[str] = []
@@ -42,15 +55,35 @@ def code_files(code_uri: str, state_dir: str | None = None) -> list[str]:
         for name in filenames:
             if name.endswith(_SKIP_SUFFIXES):
                 continue
-            found.append(Path(dirpath, name).relative_to(root).as_posix())
+            path = Path(dirpath, name)
+            if confine is not None and path.is_symlink():
+                _check_link(code_uri, path, confine)
+            try:
+                mode = path.stat().st_mode  # follows a link
+            except OSError:
+                continue  # a dangling link (only without ``confine``) or a file just removed
+            if stat.S_ISREG(mode):
+                found.append(path.relative_to(root).as_posix())
     return sorted(found)
 
 
-def code_digest(code_uri: str, state_dir: str | None = None) -> str:
+def _check_link(code_uri: str, link: Path, confine: Confine) -> None:
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise BuildError(
+            f"CodeUri {code_uri}: {link.name} is a symbolic link to nothing ({os.readlink(link)})"
+        ) from None
+    refusal = confine(target)
+    if refusal is not None:
+        raise BuildError(f"CodeUri {code_uri}: {link} links to {target}, which {refusal}")
+
+
+def code_digest(code_uri: str, state_dir: str | None = None, confine: Confine | None = None) -> str:
     """sha256 over each file's relative path and contents, in path order."""
     h = hashlib.sha256()
     root = Path(code_uri)
-    for rel in code_files(code_uri, state_dir):
+    for rel in code_files(code_uri, state_dir, confine):
         data = (root / rel).read_bytes()
         h.update(rel.encode("utf-8"))
         h.update(b"\0")
@@ -59,13 +92,18 @@ def code_digest(code_uri: str, state_dir: str | None = None) -> str:
     return h.hexdigest()
 
 
-def build_artifact(code_uri: str, state_dir: str) -> tuple[str, str]:
-    """``(digest, artifact directory)`` for the code at ``code_uri``; BuildError if it fails."""
+def build_artifact(
+    code_uri: str, state_dir: str, confine: Confine | None = None
+) -> tuple[str, str]:
+    """``(digest, artifact directory)`` for the code at ``code_uri``; BuildError if it fails.
+    ``confine``: where the code's files (links followed) may come from."""
     code = Path(code_uri)
+    if confine is not None and (refusal := confine(code.resolve())) is not None:
+        raise BuildError(f"CodeUri {code_uri} {refusal}")
     if not code.is_dir():
         what = "is not a directory" if code.exists() else "does not exist"
         raise BuildError(f"CodeUri {code_uri} {what}")
-    digest = code_digest(code_uri, state_dir)
+    digest = code_digest(code_uri, state_dir, confine)
     artifacts = Path(state_dir).resolve() / "artifacts"
     final = artifacts / digest
     if final.is_dir():
@@ -74,7 +112,7 @@ def build_artifact(code_uri: str, state_dir: str) -> tuple[str, str]:
     tmp = Path(tempfile.mkdtemp(prefix=f".build-{digest[:12]}-", dir=artifacts))
     try:
         tmp.chmod(0o755)
-        _copy_code(code, tmp, state_dir)
+        _copy_code(code, tmp, state_dir, confine)
         link_dependencies(code, tmp, state_dir)
         try:
             tmp.rename(final)
@@ -88,8 +126,8 @@ def build_artifact(code_uri: str, state_dir: str) -> tuple[str, str]:
     return digest, str(final)
 
 
-def _copy_code(code: Path, dest: Path, state_dir: str) -> None:
-    for rel in code_files(str(code), state_dir):
+def _copy_code(code: Path, dest: Path, state_dir: str, confine: Confine | None) -> None:
+    for rel in code_files(str(code), state_dir, confine):
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(code / rel, target)
