@@ -48,6 +48,7 @@ from canaria.gateway import Routing
 from canaria.models import (
     Alias,
     Application,
+    DeploymentPreference,
     FunctionSpec,
     QueueEventSource,
     ServiceResource,
@@ -331,7 +332,18 @@ class ReleaseExecutor:
             config_override=rollout.config,
             judge_override=rollout.judge,
             time_scale=self.clock.scale if isinstance(self.clock, ScaledClock) else 1.0,
+            hook_versions=self._hook_versions(preference),
         )
+
+    def _hook_versions(self, preference: DeploymentPreference) -> dict[str, int]:
+        """The hooks' versions this release published (or kept): the hooks that belong
+        to it, pinned in the deployment so that a restart runs these and no others."""
+        found = {}
+        for hook in (preference.pre_traffic_hook, preference.post_traffic_hook):
+            latest = self.store.latest_version(hook) if hook else None
+            if hook and latest is not None:
+                found[hook] = latest.number
+        return found
 
 
 def _refuse_held(plan: ReleasePlan, busy: Mapping[tuple[str, str], str]) -> None:
