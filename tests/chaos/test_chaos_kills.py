@@ -4,12 +4,14 @@ kill interrupted:
 
 - every deployment ends Succeeded, Failed or Stopped, and an alias with no deployment
   in progress points at one version (no half-shifted split);
-- a release that fails (hello v3 under traffic) never reaches 100 %;
+- a release that fails (hello v3 under traffic; company v5, which its PreTraffic hook
+  refuses, and v4, which its integration test fails) never ends on the new version;
 - every write the company API acknowledged (201) is readable afterwards;
 - canaria serves again after each restart (the restart times are printed).
 
 Bounded: a fixed number of kills per test (seeded, so a failure replays), each on the
-manual clock. ``pytest -m chaos`` runs it alone.
+manual clock: 10 per store for hello, 10 during company writes, 6 during company
+releases. ``pytest -m chaos`` runs it alone.
 """
 
 from __future__ import annotations
@@ -273,9 +275,9 @@ def test_chaos_company_deployments(tmp_path: Path) -> None:
             if release == "v5":  # refused before traffic: every alias where it was
                 assert all(d["state"] == "Failed" for d in results.values()), (what, results)
                 assert {fn: c.alias(fn, "prd")["split"] for fn in COMPANY} == before, what
-            if release == "v4":
+            if release == "v4":  # the integration test fails it (or a killed request did)
                 get = results["GetCompanyFunction"]
-                assert get["state"] == "Failed" and get["rolled_back"], (what, get)
+                assert get["state"] != "Succeeded" and get["rolled_back"], (what, get)
             if all(d["state"] == "Succeeded" for d in results.values()):
                 current = release
         lost = [
