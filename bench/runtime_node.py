@@ -14,7 +14,8 @@ In one run, on uvloop as canaria runs:
 3. time to a servable version after a code change, with ``requirements.txt``
    (aws-lambda-powertools, aws-xray-sdk, from PyPI) and ``package.json`` (uuid, from npm)
    unchanged: the first build (installs) and the second (code changed, manifest not),
-   each the median of ``--runs``.
+   each the median of ``--runs``; and a TypeScript function with ``BuildMethod: esbuild``
+   (esbuild from its ``package.json``), bundled at each build.
 """
 
 from __future__ import annotations
@@ -33,11 +34,15 @@ from pathlib import Path
 import orjson
 
 from canaria.clock import RealClock
-from canaria.models import FunctionConfig, Version
+from canaria.models import EsbuildOptions, FunctionConfig, Version
 from canaria.runtime import FunctionRuntime, LogLine, build_artifact
 
 PY = "def handler(event, context):\n    return {'statusCode': 200, 'body': 'hello'}\n"
 JS = "exports.handler = async () => ({ statusCode: 200, body: 'hello' });\n"
+TS = (
+    "type Reply = { statusCode: number; body: string };\n"
+    "export const handler = async (): Promise<Reply> => ({ statusCode: 200, body: 'hello' });\n"
+)
 EVENT = orjson.dumps(
     {
         "version": "2.0",
@@ -114,29 +119,37 @@ async def cold(v: Version, count: int) -> list[float]:
 
 
 def servable(workdir: Path, runs: int) -> None:
+    esbuild = EsbuildOptions(("app.ts",), ("--target=es2020", "--format=cjs", "--minify"))
     manifests = {
-        "requirements.txt": ("aws-lambda-powertools\naws-xray-sdk\n", "app.py", PY),
-        "package.json": (json.dumps({"dependencies": {"uuid": "^9.0.0"}}), "app.js", JS),
+        "requirements.txt": ("aws-lambda-powertools\naws-xray-sdk\n", "app.py", PY, None),
+        "package.json": (json.dumps({"dependencies": {"uuid": "^9.0.0"}}), "app.js", JS, None),
+        "package.json+esbuild": (
+            json.dumps({"dependencies": {"esbuild": "0.14.54"}}),
+            "app.ts",
+            TS,
+            esbuild,
+        ),
     }
-    for manifest, (text, source, code_text) in manifests.items():
+    for label, (text, source, code_text, build) in manifests.items():
+        manifest = label.split("+")[0]
         first, second = [], []
         for run in range(runs):
-            root = workdir / f"deps-{manifest}-{run}"
+            root = workdir / f"deps-{label}-{run}"
             code = root / "code"
             code.mkdir(parents=True)
             (code / manifest).write_text(text)
             (code / source).write_text(code_text)
             t = time.perf_counter()
-            build_artifact(str(code), str(root / "state"))
+            build_artifact(str(code), str(root / "state"), build)
             first.append(time.perf_counter() - t)
             comment = "# changed" if source.endswith(".py") else "// changed"
             (code / source).write_text(f"{code_text}{comment}\n")
             t = time.perf_counter()
-            build_artifact(str(code), str(root / "state"))
+            build_artifact(str(code), str(root / "state"), build)
             second.append(time.perf_counter() - t)
             shutil.rmtree(root)
         print(
-            f"servable version, {manifest:<17} first build (install) "
+            f"servable version, {label:<20} first build (install) "
             f"{statistics.median(first):7.2f} s   code change, same manifest "
             f"{statistics.median(second) * 1000:7.1f} ms   (median of {runs})"
         )

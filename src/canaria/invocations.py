@@ -12,6 +12,7 @@ set twice per request.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 
 from canaria.analysis import Metrics
@@ -71,17 +72,31 @@ class Invocations:
         return v
 
     async def invoke(
-        self, function: str, version: int, event: bytes, *, alias: str | None, started: float
+        self,
+        function: str,
+        version: int,
+        event: bytes,
+        *,
+        alias: str | None,
+        started: float,
+        client_context: str | None = None,
     ) -> InvokeResult:
         """The gateway's Invoker: run ``event`` on ``function`` at ``version``. It goes in
-        flight at ``started``, the time its record will carry, so the judge pairs the two."""
+        flight at ``started``, the time its record will carry, so the judge pairs the two.
+        ``client_context`` is an Invoke's ``ClientContext``, decoded (JSON text)."""
         runtime = self.runtimes.get(function)
         if runtime is None:
             raise NotFound(f"Function not found: {function_arn(function)}")
         key = (function, version, alias)
         self._count_in_flight(key, +1, started)
         try:
-            return await runtime.invoke(self.version(function, version), event, qualifier=alias)
+            return await runtime.invoke(
+                self.version(function, version),
+                event,
+                qualifier=alias,
+                on_wait=partial(self.metrics.waiting, started, function, version),
+                client_context=client_context,
+            )
         finally:
             self._count_in_flight(key, -1, self.clock.now())
 
@@ -120,6 +135,7 @@ class Invocations:
             throttled=throttled,
             timed_out=bool(result and result.error_type == "Sandbox.Timedout"),
             cold_start=bool(result and result.cold_start),
+            waited=bool(result and result.waited),
         )
         self.prom.observe(function, alias, version, result, throttled)
 
@@ -140,16 +156,30 @@ class Invocations:
         return self.routing.choose_alias(function, qualifier), qualifier
 
     async def invoke_qualified(
-        self, function: str, qualifier: str | None, payload: bytes
+        self,
+        function: str,
+        qualifier: str | None,
+        payload: bytes,
+        *,
+        client_context: str | None = None,
     ) -> InvokeResult:
         """Lambda Invoke semantics (edge, CLI, hooks, state machines), with metrics."""
         version, alias = self.resolve(function, qualifier)
         started = self.clock.now()
         try:
-            result = await self.invoke(function, version, payload, alias=alias, started=started)
-        except CanariaError as exc:
-            if exc.http_status == 429:
-                self._record_since(started, function, alias, version, None)
+            result = await self.invoke(
+                function,
+                version,
+                payload,
+                alias=alias,
+                started=started,
+                client_context=client_context,
+            )
+        except NotFound:  # no runtime: it never went in flight
+            raise
+        except CanariaError as exc:  # as the gateway records it: throttled, or no answer
+            throttled = exc.http_status == 429
+            self._record_since(started, function, alias, version, None, throttled=throttled)
             raise
         self._record_since(started, function, alias, version, result)
         return result
@@ -161,9 +191,10 @@ class Invocations:
         alias: str | None,
         version: int,
         result: InvokeResult | None,
+        *,
+        throttled: bool = False,
     ) -> None:
-        """Record an invocation that ended now; without a result, it was throttled."""
-        throttled = result is None
+        """Record an invocation that ended now (a start counted in flight ends here)."""
         now = self.clock.now()
         self.record(
             function, alias, version, result, throttled=throttled, started=started, finished=now

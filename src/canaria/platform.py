@@ -28,6 +28,7 @@ from canaria import template as templates
 from canaria.analysis import Metrics
 from canaria.analysis.prom import PromMetrics
 from canaria.auth import Keyring, access_key_id, ensure_token, secret_access_key
+from canaria.aws.state_services import ServiceTasks
 from canaria.aws.states import PlatformTasks, StateMachines
 from canaria.clock import Clock
 from canaria.commands import OperatorCommands
@@ -131,7 +132,19 @@ class Platform:
         self.pollers = QueuePollers(self.services.endpoint, self._invoke_from_queue)
         # Schedule / ScheduleV2 events and scheduled rules: fired on the platform's clock
         self.schedules = Schedules(clock, self._invoke_from_queue, self._start_on_schedule)
-        self._state_tasks = PlatformTasks(self, options.host, options.port)
+        self._state_tasks = PlatformTasks(
+            self,
+            options.host,
+            options.port,
+            # a state machine's DynamoDB tasks reach dynalite, the others the services relay
+            ServiceTasks(
+                lambda service: (
+                    self.tables.endpoint if service == "dynamodb" else self.services.endpoint
+                ),
+                self.access_key,
+                self.secret_key,
+            ),
+        )
         self.state_machines = StateMachines(clock, self._state_tasks, self.store)
         self.releases = ReleaseExecutor(
             store=self.store,
@@ -307,10 +320,17 @@ class Platform:
         return self.invocations.resolve(function, qualifier)
 
     async def invoke_qualified(
-        self, function: str, qualifier: str | None, payload: bytes
+        self,
+        function: str,
+        qualifier: str | None,
+        payload: bytes,
+        *,
+        client_context: str | None = None,
     ) -> InvokeResult:
         """Lambda Invoke semantics (edge, CLI, hooks, state machines), with metrics."""
-        return await self.invocations.invoke_qualified(function, qualifier, payload)
+        return await self.invocations.invoke_qualified(
+            function, qualifier, payload, client_context=client_context
+        )
 
     # ---- EdgeBackend ---------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,7 @@ from canaria.models import (
     ServiceResource,
     TableSpec,
 )
-from canaria.models.deployment import Deployment
+from canaria.models.deployment import Deployment, RequestGate, SetWeight
 from canaria.models.schedules import ScheduledInvocation
 from canaria.runtime import FunctionRuntime, build_artifact
 from canaria.services import ServicesEngine, provision
@@ -276,17 +277,58 @@ class ReleaseExecutor:
                 case PointAlias(alias=alias):
                     await self.deployments.update_alias(alias)
                 case StartDeployment():
-                    started.append(await self.deployments.start(self._deployment(app, i, rollout)))
+                    d = self._deployment(app, i, rollout)
+                    await self._prepare(d)
+                    started.append(await self.deployments.start(d))
                 case _:
                     assert_never(i)
         return tuple(started)
+
+    async def _prepare(self, d: Deployment) -> None:
+        """Start environments of each new version before its deployment starts, as many
+        as its first step's share of the environments the version it replaces has now
+        (at least one), so the canary's first requests are not held by cold starts: at
+        1,000 req/s a cold start of 100 ms would let a hundred canary requests through
+        before their results were in."""
+        first = d.steps[0] if d.steps else None
+        jobs = []
+        for t in d.targets:
+            runtime = self.runtimes.get(t.function)
+            if runtime is None:
+                continue
+            serving = runtime.environments().get(t.from_version or 0, 0)
+            match first:
+                case SetWeight(weight=weight):
+                    count = max(1, math.ceil(serving * weight))
+                case RequestGate(count=requests):
+                    count = max(1, min(serving, requests))
+                case _:  # a manual gate: nothing is sent until someone opens it
+                    count = 1
+            jobs.append(self._prepare_one(runtime, t.function, t.to_version, count))
+        await asyncio.gather(*jobs)
+
+    async def _prepare_one(
+        self, runtime: FunctionRuntime, function: str, number: int, count: int
+    ) -> None:
+        have = await runtime.prepare(self.store.version(function, number), count)
+        if have == 0:
+            log.warning(
+                "%s version %d: no environment could be started before traffic (its init "
+                "failed or timed out); its first requests will start one and show why",
+                function,
+                number,
+            )
 
     async def _build(self, app: Application) -> dict[str, Build]:
         builds = {}
         for spec in app.functions.values():
             try:
                 digest, artifact = await asyncio.to_thread(
-                    build_artifact, spec.config.code_uri, self.build_dir, self.files.refusal
+                    build_artifact,
+                    spec.config.code_uri,
+                    self.build_dir,
+                    spec.build,
+                    self.files.refusal,
                 )
             except BuildError as exc:
                 raise BuildError(f"{spec.name}: {exc.message}") from None

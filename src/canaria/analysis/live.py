@@ -25,8 +25,13 @@ Why this keeps the judge's guarantee
     Closing instead at a canary error would make the boundary depend on outcomes, which
     the proof does not cover. Two departures are counted, not hidden: an interval served by only one
     version carries no evidence and is merged with the next (a rule on invocation counts,
-    not outcomes), and a result that arrives after its slot closed (``late``: a start
-    the metrics never saw) is judged with the first open slot.
+    not outcomes), and a result that arrives after its slot closed (``late``) is judged
+    with the first open slot. Late results are those of requests that had to wait for
+    an execution environment (a cold start, or every environment busy): such a request
+    stops holding its slot the moment it is known to wait, which the pool decides
+    before the request runs, so a cold start of a hundred milliseconds no longer holds
+    every interval after it while the canary keeps failing (and starts the metrics never
+    saw).
 
 Restarts
     ``since`` is the start of the first slot whose results are not yet in ``state``; the
@@ -119,16 +124,13 @@ class LiveJudge:
         throttled: bool,
         duration_ms: float,
         cold_start: bool,
+        waited: bool = False,
     ) -> None:
-        """A request that started at ``started`` ended. Call ``advance`` afterwards."""
+        """A request that started at ``started`` ended (``waited``: ``waiting`` was called
+        for it). Call ``advance`` afterwards."""
         slot = self._slot(started)
-        pending = self._pending
-        n = pending.get(slot)  # its start was counted in this slot, at the same time
-        if n:
-            if n == 1:
-                del pending[slot]
-            else:
-                pending[slot] = n - 1
+        if not waited:
+            self._release(slot)
         if slot < self._origin or version not in (self.canary, self.stable):
             return
         if slot <= self._closed:
@@ -147,6 +149,22 @@ class LiveJudge:
                 counts[6 + side] += 1
         if fault:
             counts[4 + side] += 1
+
+    def waiting(self, t: float) -> None:
+        """The request that started at ``t`` waits for an execution environment (one
+        starting for it, or a busy one to free up): it stops holding its slot, and its
+        result, if it comes after the slot closed, is judged as a late one. Call
+        ``advance`` afterwards."""
+        self._release(self._slot(t))
+
+    def _release(self, slot: int) -> None:
+        pending = self._pending
+        n = pending.get(slot)  # its start was counted in this slot, at the same time
+        if n:
+            if n == 1:
+                del pending[slot]
+            else:
+                pending[slot] = n - 1
 
     def forget_starts(self, in_flight: int) -> None:
         """Drop the oldest starts beyond the ``in_flight`` requests really running (a

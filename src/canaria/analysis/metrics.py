@@ -275,6 +275,8 @@ class RequestListener(Protocol):
 
     def started(self, t: float, function: str, version: int) -> None: ...
 
+    def waiting(self, t: float, function: str, version: int) -> None: ...
+
     def finished(
         self,
         t: float,
@@ -286,6 +288,7 @@ class RequestListener(Protocol):
         throttled: bool,
         timed_out: bool,
         cold_start: bool,
+        waited: bool,
     ) -> None: ...
 
 
@@ -319,9 +322,11 @@ class Metrics:
         throttled: bool = False,
         timed_out: bool = False,
         cold_start: bool = False,
+        waited: bool = False,
     ) -> None:
         """One request at virtual time ``t``. A throttled request counts only in
-        Throttles; any other counts as an invocation (and as an error if ``error``)."""
+        Throttles; any other counts as an invocation (and as an error if ``error``).
+        ``waited``: ``waiting`` was called for it."""
         for listener in self.listeners:
             listener.finished(
                 t,
@@ -332,6 +337,7 @@ class Metrics:
                 throttled=throttled,
                 timed_out=timed_out,
                 cold_start=cold_start,
+                waited=waited,
             )
         s = math.floor(t)
         if s > self._newest:
@@ -366,6 +372,12 @@ class Metrics:
             if b.cold_hist is None:
                 b.cold_hist = {}
             b.cold_hist[i] = b.cold_hist.get(i, 0) + 1
+
+    def waiting(self, t: float, function: str, version: int) -> None:
+        """The request that went in flight at ``t`` found no free execution environment:
+        it waits for one to start or to free up (the listeners hear of it)."""
+        for listener in self.listeners:
+            listener.waiting(t, function, version)
 
     def record_concurrency(
         self, t: float, function: str, version: int, alias: str | None, value: int

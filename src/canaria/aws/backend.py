@@ -30,7 +30,12 @@ class EdgeBackend(Protocol):
     def function_spec(self, name: str) -> FunctionSpec: ...
 
     async def invoke_qualified(
-        self, function: str, qualifier: str | None, payload: bytes
+        self,
+        function: str,
+        qualifier: str | None,
+        payload: bytes,
+        *,
+        client_context: str | None = None,
     ) -> InvokeResult: ...
 
     async def publish_version(self, function: str) -> Version: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from canaria.models import Alias, Version
 from canaria.models.arns import function_arn, parse_function
 
 LOG_TAIL_BYTES = 4096
+CLIENT_CONTEXT_MAX_BYTES = 3583  # Invoke's ClientContext: base64 of a JSON object
 
 
 def version_configuration(edge: EdgeBackend, v: Version, qualifier: str) -> dict[str, Any]:
@@ -108,9 +110,13 @@ async def invoke(edge: EdgeBackend, request: Request) -> Response:
                 "InvalidRequestContentException",
                 "Could not parse request body into json: payload is not JSON",
             )
+        try:
+            client_context = _client_context(request.headers.get("x-amz-client-context"))
+        except ValueError as exc:
+            return rest_error(400, "InvalidRequestContentException", str(exc))
         if kind == "DryRun":
             return Response(status_code=204)
-        if kind == "Event":
+        if kind == "Event":  # Lambda passes ClientContext to synchronous invocations only
             task = asyncio.ensure_future(edge.invoke_qualified(name, qualifier, payload))
             _background.add(task)
             task.add_done_callback(_background.discard)
@@ -119,7 +125,9 @@ async def invoke(edge: EdgeBackend, request: Request) -> Response:
             raise InvalidRequest(
                 f"InvocationType {kind!r} (allowed: RequestResponse, Event, DryRun)"
             )
-        result = await edge.invoke_qualified(name, qualifier, payload)
+        result = await edge.invoke_qualified(
+            name, qualifier, payload, client_context=client_context
+        )
     except CanariaError as exc:
         return rest_error_from(exc)
     headers = {"X-Amz-Executed-Version": str(result.version)}
@@ -132,6 +140,31 @@ async def invoke(edge: EdgeBackend, request: Request) -> Response:
 
 
 _background: set[asyncio.Task[Any]] = set()
+
+
+def _client_context(header: str | None) -> str | None:
+    """Invoke's ``ClientContext`` (the ``X-Amz-Client-Context`` header): up to 3,583 bytes
+    of base64 of a JSON object. The runtime gets it decoded, as one line of JSON (the
+    Runtime API's ``Lambda-Runtime-Client-Context``), which Node.js's runtime exposes as
+    ``context.clientContext`` and Python's as ``context.client_context``. Raises
+    ``ValueError`` saying what is wrong."""
+    if header is None or header == "":
+        return None
+    if len(header) > CLIENT_CONTEXT_MAX_BYTES:
+        raise ValueError(
+            f"ClientContext is {len(header)} bytes; at most {CLIENT_CONTEXT_MAX_BYTES} bytes "
+            "of base64-encoded JSON are allowed"
+        )
+    try:
+        value = json.loads(base64.b64decode(header, validate=True).decode("utf-8"))
+    except ValueError:  # not base64, not UTF-8, not JSON
+        value = None
+    if not isinstance(value, dict):
+        raise ValueError(
+            "Client context must be a valid Base64-encoded JSON object "
+            '(e.g. base64 of {"custom": {"key": "value"}})'
+        )
+    return json.dumps(value, separators=(",", ":"))  # one ASCII line: safe as a header
 
 
 async def get_function(edge: EdgeBackend, request: Request) -> Response:

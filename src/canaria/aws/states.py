@@ -14,7 +14,10 @@ one that was running when canaria stopped is ABORTED.
 - ``arn:aws:states:::apigateway:invoke`` → an HTTP request to canaria's own gateway. A
   machine written for AWS names ``<api-id>.execute-api.<region>.amazonaws.com``; any such
   name, and the gateway's own address, reach the local gateway;
-- ``arn:aws:states:::http:invoke`` → a real HTTP request (loopback only on this machine).
+- ``arn:aws:states:::http:invoke`` → a real HTTP request (loopback only on this machine);
+- the DynamoDB, SQS, SNS and EventBridge optimized integrations and the AWS SDK
+  integrations (``aws-sdk:<service>:<action>``) → the API call, to this machine's engines
+  (``state_services.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from urllib.parse import urlencode, urlsplit
 import orjson
 
 from canaria import workflows
+from canaria.aws.state_services import ServiceTasks
 from canaria.clock import Clock
 from canaria.errors import CanariaError, Conflict, InvalidRequest, NotFound
 from canaria.models import InvokeResult, StateMachineSpec
@@ -133,9 +137,17 @@ class StateMachines:
 
     @staticmethod
     def parse(specs: Mapping[str, StateMachineSpec]) -> dict[str, Any]:
-        """Each machine's parsed definition by name; a DefinitionError names the machine's
-        state and the feature that is wrong. Nothing changes."""
-        return {s.name: workflows.load_definition(s.definition) for s in specs.values()}
+        """Each machine's parsed definition by name; a DefinitionError names the machine
+        (its template resource), the state and the feature that is wrong. Nothing changes."""
+        parsed: dict[str, Any] = {}
+        for s in specs.values():
+            try:
+                parsed[s.name] = workflows.load_definition(s.definition)
+            except workflows.DefinitionError as exc:
+                raise workflows.DefinitionError(
+                    f"Resources.{s.logical_id} (state machine {s.name}): {exc.message}"
+                ) from None
+        return parsed
 
     def adopt(self, specs: Mapping[str, StateMachineSpec], parsed: Mapping[str, Any]) -> None:
         """Make the template's machines current, with definitions ``parse`` returned."""
@@ -322,9 +334,16 @@ def _record(e: Execution) -> ExecutionRecord:
 class PlatformTasks:
     """The interpreter's task runner: Lambda, API Gateway and HTTP on this machine."""
 
-    def __init__(self, invoker: Invoker, gateway_host: str, gateway_port: int) -> None:
+    def __init__(
+        self,
+        invoker: Invoker,
+        gateway_host: str,
+        gateway_port: int,
+        services: ServiceTasks | None = None,
+    ) -> None:
         self.invoker = invoker
         self.gateway = (gateway_host, gateway_port)
+        self.services = services
 
     async def run(self, resource: str, parameters: Any, *, timeout_s: float | None) -> Any:
         kind = workflows.resource_kind(resource)
@@ -347,6 +366,12 @@ class PlatformTasks:
                 return await asyncio.to_thread(self._apigateway, _object(parameters, resource))
             case "http_invoke":
                 return await asyncio.to_thread(self._http, _object(parameters, resource))
+            case "aws_service" | "aws_sdk":
+                if self.services is None:
+                    raise workflows.TaskFailed(
+                        "States.Runtime", f"{resource}: no AWS services are served here"
+                    )
+                return await self.services.run(resource, parameters)
 
     async def _lambda(self, ref: str, qualifier: Any, payload: Any, *, wrap: bool) -> Any:
         try:

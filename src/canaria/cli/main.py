@@ -107,7 +107,10 @@ def validate(
             fail(exc.message)
         emit(Report(template or ".", (Problem.of(exc),)).to_json(), True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    report = check(Path(path), _overrides(parameter_overrides), config_env=config_env)
+    overrides = _overrides(parameter_overrides)
+    report = check(Path(path), overrides, config_env=config_env)
+    if report.valid:
+        report = _check_state_machines(report, Path(path), overrides, config_env)
     if as_json:
         emit(report.to_json(), True)
     else:
@@ -120,6 +123,28 @@ def validate(
         else:
             typer.echo(f"{path}: {len(report.errors)} error(s)", err=True)
     raise typer.Exit(0 if report.valid else EXIT_BAD_INPUT)
+
+
+def _check_state_machines(
+    report: Any, path: Path, overrides: dict[str, str] | None, config_env: str | None
+) -> Any:
+    """The template's state machines as ``up`` and ``deploy`` check them: what the
+    interpreter cannot run is an error here too, naming the machine and the state."""
+    from canaria.aws.states import StateMachines
+    from canaria.template import load
+    from canaria.template.validate import Problem, Report
+    from canaria.workflows import DefinitionError
+
+    app = load(str(path), overrides, config_env=config_env)
+    problems = []
+    for spec in app.state_machines.values():
+        try:
+            StateMachines.parse({spec.name: spec})
+        except DefinitionError as exc:
+            where = f"Resources.{spec.logical_id}"
+            text = f"{path}: {exc.message}"
+            problems.append(Problem(str(path), None, where, exc.message, None, text))
+    return Report(report.template, tuple(problems), report.warnings) if problems else report
 
 
 # ---- up --------------------------------------------------------------------------------

@@ -172,6 +172,7 @@ class LocalSignals:
         throttled: bool,
         timed_out: bool,
         cold_start: bool,
+        waited: bool,
     ) -> None:
         """A ``RequestListener`` of the metrics: a request ended; its slot may close."""
         watchers = self._by_function.get(function)
@@ -187,7 +188,20 @@ class LocalSignals:
                 throttled=throttled,
                 duration_ms=duration_ms,
                 cold_start=cold_start,
+                waited=waited,
             )
+            if live.advance(now):
+                self._rolled_back(deployment_id)
+
+    def waiting(self, t: float, function: str, version: int) -> None:
+        """A ``RequestListener`` of the metrics: a request waits for an environment; the
+        slots it held may close."""
+        watchers = self._by_function.get(function)
+        if not watchers:
+            return
+        now = self.clock.now()
+        for deployment_id, live in watchers:
+            live.waiting(t)
             if live.advance(now):
                 self._rolled_back(deployment_id)
 
@@ -392,6 +406,7 @@ class LocalSignals:
                     "invocations": c.invocations,
                     "errors": c.errors,
                     "throttles": c.throttles,
+                    "cold_starts": c.cold_starts,
                     "p99_ms": c.p99_ms,
                 }
             out[t.function] = per

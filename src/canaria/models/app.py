@@ -101,6 +101,15 @@ class ApiSpec:
 
 
 @dataclass(frozen=True)
+class EsbuildOptions:
+    """``Metadata: {BuildMethod: esbuild}``: how ``sam build`` bundles a Node.js function's
+    code (TypeScript among others) before it runs; part of its artifact's digest."""
+
+    entry_points: tuple[str, ...]  # files in CodeUri, with their extension
+    flags: tuple[str, ...]  # esbuild's command-line options from BuildProperties
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     name: str  # logical id; also the function name canaria uses
     config: FunctionConfig
@@ -109,6 +118,7 @@ class FunctionSpec:
     deployment_preference: DeploymentPreference | None = None
     routes: tuple[RouteSpec, ...] = ()
     line: int | None = None  # where the resource starts in its template
+    build: EsbuildOptions | None = None  # bundled with esbuild first, as `sam build` does
 
 
 @dataclass(frozen=True)

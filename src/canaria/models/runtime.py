@@ -64,6 +64,9 @@ class InvokeResult:
     )
     cold_start: bool = False
     logs: str = ""
+    # no idle environment was free when it arrived: it waited for one to start (a cold
+    # start) or to free up (the live judge stops holding its interval for it)
+    waited: bool = False
 
     @property
     def ok(self) -> bool:

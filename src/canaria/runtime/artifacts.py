@@ -4,9 +4,12 @@
 contents; ``__pycache__``, ``*.pyc``, ``.git``, ``.canaria`` and ``.aws-sam`` left out), and makes
 ``<state_dir>/artifacts/<digest>/``: a copy of the code plus, when it has a
 ``requirements.txt`` or a ``package.json``, links to its installed dependencies, which are
-shared by every version with the same manifest (``deps.py``). The build happens in a
-temporary directory renamed into place, so an artifact directory is either complete or
-absent; a present one is reused.
+shared by every version with the same manifest (``deps.py``). A Node.js function with
+``Metadata: {BuildMethod: esbuild}`` is then bundled as ``sam build`` bundles it: esbuild
+(the one its ``package.json`` installs, else one on ``PATH``) writes each entry point's
+bundle (``app.ts`` → ``app.js``) into the artifact; the build options are part of the
+digest. The build happens in a temporary directory renamed into place, so an artifact
+directory is either complete or absent; a present one is reused.
 
 Only regular files are code: a FIFO, socket or device in the directory is left out (a
 zip cannot hold one, and reading a FIFO would block). A symbolic link to a file is
@@ -26,7 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from canaria.errors import BuildError
-from canaria.runtime.deps import link_dependencies
+from canaria.models import EsbuildOptions
+from canaria.runtime.deps import bundle, link_dependencies
 
 # ``.canaria`` (canaria's state) and ``.aws-sam`` (``sam build``'s output) sit next to the
 # template: with the default ``CodeUri: .`` they would otherwise be copied into every
@@ -93,10 +97,14 @@ def code_digest(code_uri: str, state_dir: str | None = None, confine: Confine | 
 
 
 def build_artifact(
-    code_uri: str, state_dir: str, confine: Confine | None = None
+    code_uri: str,
+    state_dir: str,
+    esbuild: EsbuildOptions | None = None,
+    confine: Confine | None = None,
 ) -> tuple[str, str]:
-    """``(digest, artifact directory)`` for the code at ``code_uri``; BuildError if it fails.
-    ``confine``: where the code's files (links followed) may come from."""
+    """``(digest, artifact directory)`` for the code at ``code_uri`` (bundled by ``esbuild``
+    when given); BuildError if it fails. ``confine``: where the code's files (links
+    followed) may come from."""
     code = Path(code_uri)
     if confine is not None and (refusal := confine(code.resolve())) is not None:
         raise BuildError(f"CodeUri {code_uri} {refusal}")
@@ -104,6 +112,9 @@ def build_artifact(
         what = "is not a directory" if code.exists() else "does not exist"
         raise BuildError(f"CodeUri {code_uri} {what}")
     digest = code_digest(code_uri, state_dir, confine)
+    if esbuild is not None:
+        options = "\0".join(("esbuild", *esbuild.entry_points, "", *esbuild.flags))
+        digest = hashlib.sha256(f"{digest}\0{options}".encode()).hexdigest()
     artifacts = Path(state_dir).resolve() / "artifacts"
     final = artifacts / digest
     if final.is_dir():
@@ -114,6 +125,8 @@ def build_artifact(
         tmp.chmod(0o755)
         _copy_code(code, tmp, state_dir, confine)
         link_dependencies(code, tmp, state_dir)
+        if esbuild is not None:
+            bundle(tmp, esbuild, code_uri)
         try:
             tmp.rename(final)
         except OSError:

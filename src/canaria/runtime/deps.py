@@ -31,6 +31,7 @@ from pathlib import Path
 
 from canaria import runtimes
 from canaria.errors import BuildError
+from canaria.models import EsbuildOptions
 
 INSTALL_TIMEOUT_S = 900.0
 _TAIL_LINES = 15
@@ -99,7 +100,7 @@ def _ensure(
     return final
 
 
-def _run(command: list[str], cwd: Path, what: str, tool: str) -> None:
+def _run(command: list[str], cwd: Path, what: str, tool: str, verb: str = "install") -> None:
     try:
         done = subprocess.run(
             command,
@@ -110,15 +111,46 @@ def _run(command: list[str], cwd: Path, what: str, tool: str) -> None:
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise BuildError(f"installing {what} took longer than {INSTALL_TIMEOUT_S:.0f} s") from exc
+        raise BuildError(
+            f"{tool} ({verb} {what}) took longer than {INSTALL_TIMEOUT_S:.0f} s"
+        ) from exc
     except OSError as exc:
-        raise BuildError(f"could not run {tool} to install {what}: {exc}") from exc
+        raise BuildError(f"could not run {tool} to {verb} {what}: {exc}") from exc
     if done.returncode != 0:
         lines = (done.stdout + done.stderr).strip().splitlines()
         tail = "\n".join("  " + line for line in lines[-_TAIL_LINES:])
+        raise BuildError(f"{tool} could not {verb} {what} (exit status {done.returncode}):\n{tail}")
+
+
+def bundle(artifact: Path, esbuild: EsbuildOptions, code_uri: str) -> None:
+    """Bundle the entry points into ``artifact`` as ``sam build`` does (``--bundle
+    --platform=node`` and the function's options), with the esbuild the function's
+    dependencies install, else the one on PATH."""
+    local = artifact / "node_modules" / ".bin" / "esbuild"
+    binary = str(local) if local.exists() else shutil.which("esbuild")
+    if binary is None:
         raise BuildError(
-            f"{tool} could not install {what} (exit status {done.returncode}):\n{tail}"
+            f"{code_uri}: BuildMethod esbuild needs esbuild: list it in package.json's "
+            "dependencies (as `sam build` wants it) or put `esbuild` on PATH"
         )
+    out = Path(tempfile.mkdtemp(prefix=".esbuild-", dir=artifact))
+    try:
+        command = [
+            binary,
+            *esbuild.entry_points,
+            "--bundle",
+            "--platform=node",
+            f"--outdir={out}",
+            *esbuild.flags,
+        ]
+        _run(command, artifact, f"{code_uri} (esbuild)", "esbuild", verb="bundle")
+        for path in sorted(out.rglob("*")):
+            if path.is_file():
+                target = artifact / path.relative_to(out)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                path.replace(target)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def _pip_install(requirements: Path, target: Path) -> None:

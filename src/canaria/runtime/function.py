@@ -141,8 +141,18 @@ class FunctionRuntime:
         return [w.pid for w in self._workers if w.pid is not None]
 
     async def invoke(
-        self, version: Version, event: bytes, *, qualifier: str | None
+        self,
+        version: Version,
+        event: bytes,
+        *,
+        qualifier: str | None,
+        on_wait: Callable[[], None] | None = None,
+        client_context: str | None = None,
     ) -> InvokeResult:
+        """Run ``event`` on an environment of ``version``. ``on_wait`` is called at once
+        when no idle environment is free, before the request waits for one to start or
+        to free up (the request's ``InvokeResult.waited`` says so too). ``client_context``
+        (an Invoke's ``ClientContext``, decoded JSON text) reaches the handler's context."""
         if self._closed:
             raise InvocationError(f"{self.name}: the function's runtime is shut down")
         reserved = self._reserved
@@ -155,10 +165,66 @@ class FunctionRuntime:
         running = self._running[number] = self._running.get(number, 0) + 1
         self._peaks.note(number, running)
         try:
-            return await self._invoke(version, event, qualifier)
+            return await self._invoke(version, event, qualifier, on_wait, client_context)
         finally:
             self._in_flight -= 1
             self._running[number] -= 1
+
+    async def prepare(self, version: Version, count: int = 1) -> int:
+        """Start execution environments of ``version`` before it takes traffic until it
+        has ``count`` (idle, busy or starting), at most ``max_starting_per_version`` at a
+        time, so the first requests it serves are warm: as Lambda provisions an alias's
+        provisioned concurrency for the new version, split by the weights, before
+        CodeDeploy shifts traffic. Returns how many it has. An environment whose init
+        fails or times out is stopped and not counted (the first request then starts one
+        and gets that error, as on Lambda); nothing is started past the process cap.
+        These are not cold starts: no request waited for them."""
+        number = version.number
+        self._peaks.note(number, count)  # kept for the peak window, not reaped as spare
+        while not self._closed:
+            have = self._live(number)
+            room = self._max_workers - len(self._workers)
+            batch = min(count - have, self._max_starting - self._starting.get(number, 0), room)
+            if batch <= 0:
+                return have
+            started = await asyncio.gather(*(self._start_idle(version) for _ in range(batch)))
+            if not all(started):
+                return self._live(number)
+        return 0
+
+    def _live(self, number: int) -> int:
+        """Environments of version ``number``: idle, serving, or starting."""
+        return (
+            len(self._idle.get(number, ()))
+            + self._running.get(number, 0)
+            + self._starting.get(number, 0)
+        )
+
+    async def _start_idle(self, version: Version) -> bool:
+        """Start one environment of ``version`` with no request for it; park it idle."""
+        number = version.number
+        self._starting[number] = self._starting.get(number, 0) + 1
+        worker = new_environment(
+            self.name, version, self._env_extra, self._line_sink(number), self._clock.now()
+        )
+        self._workers.add(worker)
+        self._busy_add(worker)
+        try:
+            reply = await worker.start(self._init_timeout_s)
+        except BaseException:
+            self._discard(worker)
+            raise
+        finally:
+            self._release_start_slot(number)
+        self._busy.discard(worker)
+        worker.deadline = float("inf")
+        if reply is not None or self._closed or number in self._retired:
+            self._discard(worker)
+            return False
+        worker.last_used = time.monotonic()
+        self._park(number, worker)
+        self._schedule_reaper()
+        return True
 
     async def retire(self, version_number: int) -> None:
         """Stop the version's idle workers; busy ones stop when they finish."""
@@ -186,7 +252,14 @@ class FunctionRuntime:
 
     # ---- one invocation ---------------------------------------------------------------------
 
-    async def _invoke(self, version: Version, event: bytes, qualifier: str | None) -> InvokeResult:
+    async def _invoke(
+        self,
+        version: Version,
+        event: bytes,
+        qualifier: str | None,
+        on_wait: Callable[[], None] | None,
+        client_context: str | None,
+    ) -> InvokeResult:
         if self._retired:
             self._retired.discard(version.number)
         now = self._clock.now()
@@ -194,7 +267,10 @@ class FunctionRuntime:
         request_id, trace = request_ids(now)
         inv = Invocation(request_id, loop.create_future())
         worker = self._warm(version.number)
-        if worker is None:
+        waited = worker is None
+        if waited:
+            if on_wait is not None:
+                on_wait()
             worker = await self._worker_or_start_slot(version.number)
         cold = worker is None
         reply: Reply | None = None
@@ -228,6 +304,8 @@ class FunctionRuntime:
                     "trace": trace,
                     "deadline": int(time.time() * 1000 + timeout_s * 1000),
                 }
+                if client_context is not None:
+                    header["client_context"] = client_context
                 reply = await worker.invoke(header, event, timeout_s)
         except BaseException:  # cancelled mid-invocation: this environment is not reusable
             if worker is not None:
@@ -238,7 +316,7 @@ class FunctionRuntime:
         if reply.kind is ReplyKind.CLOSED:
             self._discard(worker)
             raise InvocationError(f"{self.name}: the function's runtime was shut down")
-        result, healthy = self._result(version, inv, worker, reply, cold)
+        result, healthy = self._result(version, inv, worker, reply, cold, waited)
         worker.current = None
         if healthy and not self._closed and version.number not in self._retired:
             worker.last_used = time.monotonic()
@@ -317,7 +395,13 @@ class FunctionRuntime:
         return False
 
     def _result(
-        self, version: Version, inv: Invocation, worker: WorkerProcess, reply: Reply, cold: bool
+        self,
+        version: Version,
+        inv: Invocation,
+        worker: WorkerProcess,
+        reply: Reply,
+        cold: bool,
+        waited: bool,
     ) -> tuple[InvokeResult, bool]:
         """The InvokeResult Lambda would give, and whether the worker may serve again."""
         rid = inv.request_id
@@ -405,6 +489,7 @@ class FunctionRuntime:
             error_type=error_type,
             cold_start=cold,
             logs=logs,
+            waited=waited,
         )
         return result, healthy
 

@@ -218,7 +218,8 @@ class WorkerProcess:
         if inv is not None:
             inv.initialised = True
         if ready is None:  # died or was killed during init
-            assert inv is not None
+            if inv is None:  # started ahead of traffic: nobody waits for its answer
+                return Reply(ReplyKind.EXITED, b"", duration_ms=0.0)
             return await inv.future
         if ready.get("error") is not None:
             self.init_error = dict(ready["error"])

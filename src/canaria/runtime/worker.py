@@ -8,7 +8,8 @@ the inherited Unix socket, one invocation at a time::
     frame  = !II (header length, body length) + header (orjson object) + body (bytes)
 
     worker → parent  {"t": "ready", "ms": init ms, "error": {...} | null}     once
-    parent → worker  {"id", "arn", "trace", "deadline" (epoch ms)} + event bytes
+    parent → worker  {"id", "arn", "trace", "deadline" (epoch ms),
+                      "client_context" (JSON text, when the Invoke had one)} + event bytes
     worker → parent  {"t": "l", "s": "stdout" | "stderr"} + one log line      any time
     worker → parent  {"t": "r", "k": "ok" | "error" | "oom", "ms": handler ms,
                       "mem": peak RSS in KiB} + result or error JSON
@@ -172,8 +173,8 @@ class LambdaContext:
         self.memory_limit_in_mb = _STATIC.memory_limit_in_mb
         self.log_group_name = _STATIC.log_group_name
         self.log_stream_name = _STATIC.log_stream_name
-        self.identity: Any = None
-        self.client_context: Any = None
+        self.identity = CognitoIdentity()  # as awslambdaric: an object, its fields None
+        self.client_context: ClientContext | None = None
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, self._deadline_ms - int(time.time() * 1000))
@@ -184,6 +185,62 @@ class LambdaContext:
             f"function_name={self.function_name},function_version={self.function_version},"
             f"invoked_function_arn={self.invoked_function_arn}])"
         )
+
+
+class CognitoIdentity:
+    """``context.identity``: the Amazon Cognito identity that invoked, which awslambdaric
+    gives every invocation (both fields None when the caller had none, as here)."""
+
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self, identity_id: str | None = None, pool_id: str | None = None) -> None:
+        self.cognito_identity_id = identity_id
+        self.cognito_identity_pool_id = pool_id
+
+    def __repr__(self) -> str:
+        return (
+            f"CognitoIdentity([cognito_identity_id={self.cognito_identity_id},"
+            f"cognito_identity_pool_id={self.cognito_identity_pool_id}])"
+        )
+
+
+class Client:
+    """``context.client_context.client``: the mobile client that invoked (awslambdaric's)."""
+
+    __slots__ = (
+        "app_package_name",
+        "app_title",
+        "app_version_code",
+        "app_version_name",
+        "installation_id",
+    )
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        for name in self.__slots__:
+            setattr(self, name, fields.get(name))
+
+
+class ClientContext:
+    """``context.client_context``: an Invoke's ``ClientContext`` (awslambdaric's shape:
+    ``custom`` and ``env`` as sent, ``client`` an object, each None when absent)."""
+
+    __slots__ = ("client", "custom", "env")
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self.custom = fields.get("custom")
+        self.env = fields.get("env")
+        client = fields.get("client")
+        self.client = Client(client) if isinstance(client, dict) else None
+
+    def __repr__(self) -> str:
+        return f"ClientContext([custom={self.custom},env={self.env},client={self.client}])"
+
+
+def client_context_of(text: str | None) -> ClientContext | None:
+    if not text:
+        return None
+    fields = orjson.loads(text)
+    return ClientContext(fields) if isinstance(fields, dict) else None
 
 
 class _Static:
@@ -345,6 +402,7 @@ class Worker:
         Current.request_id = request_id
         os.environ["_X_AMZN_TRACE_ID"] = header["trace"]
         context = LambdaContext(request_id, header["arn"], header["deadline"])
+        context.client_context = client_context_of(header.get("client_context"))
         try:
             event: Any = orjson.loads(body)
         except orjson.JSONDecodeError:

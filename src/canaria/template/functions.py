@@ -26,6 +26,7 @@ from canaria.models import (
 )
 from canaria.models.app import ApiKind
 from canaria.models.routes import DEFAULT_ROUTE, parse_path
+from canaria.template.builds import esbuild_options
 from canaria.template.context import Context
 from canaria.template.index import IMPLICIT_HTTP_API, IMPLICIT_REST_API, Entry
 from canaria.template.intrinsics import NO_VALUE
@@ -163,6 +164,7 @@ def build_function(
             lambda: _optional_int(ctx, entry, "ReservedConcurrentExecutions", 0), None
         ),
     )
+    build = checked(lambda: esbuild_options(ctx, entry, runtime, code_uri, handler), None)
     alias = checked(lambda: _alias(ctx, entry), None)
     sha = ctx.get(entry, "AutoPublishCodeSha256")
     code_sha256 = None
@@ -182,6 +184,7 @@ def build_function(
         deployment_preference=preference,
         routes=routes,
         line=entry.where.line,
+        build=build,
     )
 
 

@@ -9,7 +9,7 @@ from canaria.workflows.definition import load_definition
 from canaria.workflows.errors import DefinitionError, StatesError, TaskFailed
 from canaria.workflows.history import ExecutionResult, ExecutionStatus, HistoryEvent
 from canaria.workflows.interpreter import TaskRunner, execute
-from canaria.workflows.resources import ResourceKind, resource_kind
+from canaria.workflows.resources import ResourceKind, ServiceCall, resource_kind, service_call
 from canaria.workflows.states import StateMachine
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "ExecutionStatus",
     "HistoryEvent",
     "ResourceKind",
+    "ServiceCall",
     "StateMachine",
     "StatesError",
     "TaskFailed",
@@ -25,4 +26,5 @@ __all__ = [
     "execute",
     "load_definition",
     "resource_kind",
+    "service_call",
 ]

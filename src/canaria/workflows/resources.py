@@ -2,21 +2,48 @@
 
 ``resource_kind`` classifies a ``Resource``; anything else (other service integrations,
 ``.sync`` / ``.waitForTaskToken`` patterns, activities) raises :class:`UnsupportedResource`
-so the definition is refused at load.
+so the definition is refused at load. ``service_call`` names the AWS API call an
+``aws_service`` or ``aws_sdk`` task makes: the optimized integrations of the services
+canaria serves (DynamoDB ``getItem`` / ``putItem`` / ``updateItem`` / ``deleteItem``, SQS
+``sendMessage``, SNS ``publish``, EventBridge ``putEvents``) and the AWS SDK integrations
+(``aws-sdk:<service>:<action>``) of DynamoDB, SQS, SNS, EventBridge, S3, SSM and Secrets
+Manager.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Literal
 
-ResourceKind = Literal["lambda_function", "lambda_invoke", "apigateway_invoke", "http_invoke"]
+ResourceKind = Literal[
+    "lambda_function", "lambda_invoke", "apigateway_invoke", "http_invoke", "aws_service", "aws_sdk"
+]
 
 _INTEGRATIONS: dict[str, ResourceKind] = {
     "arn:aws:states:::lambda:invoke": "lambda_invoke",
     "arn:aws:states:::apigateway:invoke": "apigateway_invoke",
     "arn:aws:states:::http:invoke": "http_invoke",
 }
+# optimized integrations: service → actions, and the prefix of their error names
+_OPTIMIZED: dict[str, tuple[frozenset[str], str]] = {
+    "dynamodb": (frozenset({"getItem", "putItem", "updateItem", "deleteItem"}), "DynamoDB"),
+    "sqs": (frozenset({"sendMessage"}), "SQS"),
+    "sns": (frozenset({"publish"}), "SNS"),
+    "events": (frozenset({"putEvents"}), "EventBridge"),
+}
+# AWS SDK integrations: the service as Step Functions names it → (botocore's name, the
+# prefix of its error names)
+_SDK: dict[str, tuple[str, str]] = {
+    "dynamodb": ("dynamodb", "DynamoDb"),
+    "sqs": ("sqs", "Sqs"),
+    "sns": ("sns", "Sns"),
+    "eventbridge": ("events", "EventBridge"),
+    "s3": ("s3", "S3"),
+    "ssm": ("ssm", "Ssm"),
+    "secretsmanager": ("secretsmanager", "SecretsManager"),
+}
+_ACTION = re.compile(r"[a-z][A-Za-z0-9]*")
 _PARTITION = r"arn:aws(?:-[a-z]+)*"
 _INTEGRATION = re.compile(_PARTITION + r":states:[^:]*:[^:]*:(?P<service>[^:]+):(?P<action>.+)")
 _FUNCTION_ARN = re.compile(
@@ -27,6 +54,15 @@ _FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,140}(?::[A-Za-z0-9$_-]+)?")
 
 class UnsupportedResource(ValueError):
     """A Task resource canaria does not run; the message names the feature."""
+
+
+@dataclass(frozen=True)
+class ServiceCall:
+    """The AWS API call a service integration task makes."""
+
+    service: str  # botocore's service name
+    action: str  # the API action, e.g. PutItem
+    error_prefix: str  # Step Functions names the call's errors <prefix>.<code>
 
 
 def resource_kind(resource: str) -> ResourceKind:
@@ -45,18 +81,45 @@ def resource_kind(resource: str) -> ResourceKind:
                     "which is not supported (only request-response)"
                 )
         kind = _INTEGRATIONS.get(base)
-        if kind is None:
-            raise UnsupportedResource(
-                f"resource {resource!r}: the {service}:{action} service integration is not "
-                "supported (supported: lambda:invoke, apigateway:invoke, http:invoke, "
-                "Lambda function ARNs)"
-            )
-        return kind
+        if kind is not None:
+            return kind
+        service_call(resource)  # refuses what it cannot call
+        return "aws_sdk" if service == "aws-sdk" else "aws_service"
     if _FUNCTION_ARN.fullmatch(resource) or _FUNCTION_NAME.fullmatch(resource):
         return "lambda_function"
     raise UnsupportedResource(
         f"resource {resource!r} is not a Lambda function ARN or a supported integration"
     )
+
+
+def service_call(resource: str) -> ServiceCall:
+    """The API call of an ``aws_service`` or ``aws_sdk`` Task resource."""
+    m = _INTEGRATION.fullmatch(resource)
+    service, action = (m["service"], m["action"]) if m else ("", resource)
+    if service == "aws-sdk":
+        sdk_service, _, sdk_action = action.partition(":")
+        if sdk_service not in _SDK:
+            raise UnsupportedResource(
+                f"resource {resource!r}: the AWS SDK integration with {sdk_service!r} is not "
+                f"supported (supported services: {', '.join(sorted(_SDK))})"
+            )
+        if not _ACTION.fullmatch(sdk_action):
+            raise UnsupportedResource(
+                f"resource {resource!r}: {sdk_action!r} is not an action name (e.g. putItem)"
+            )
+        name, prefix = _SDK[sdk_service]
+        return ServiceCall(name, sdk_action[0].upper() + sdk_action[1:], prefix)
+    actions, prefix = _OPTIMIZED.get(service, (frozenset[str](), ""))
+    if action not in actions:
+        raise UnsupportedResource(
+            f"resource {resource!r}: the {service}:{action} service integration is not "
+            "supported (supported: lambda:invoke, apigateway:invoke, http:invoke, "
+            + ", ".join(f"{s}:{a}" for s, (acts, _) in _OPTIMIZED.items() for a in sorted(acts))
+            + ", aws-sdk:<service>:<action> for "
+            + ", ".join(sorted(_SDK))
+            + ", Lambda function ARNs)"
+        )
+    return ServiceCall(service, action[0].upper() + action[1:], prefix)
 
 
 def history_resource(resource: str, kind: ResourceKind) -> tuple[str, str]:
@@ -70,6 +133,16 @@ def history_resource(resource: str, kind: ResourceKind) -> tuple[str, str]:
             return "apigateway", "invoke"
         case "http_invoke":
             return "http", "invoke"
+        case "aws_service" | "aws_sdk":
+            service, _, action = resource.split(":", 5)[-1].rpartition(":")
+            return service, action
 
 
-__all__ = ["ResourceKind", "UnsupportedResource", "history_resource", "resource_kind"]
+__all__ = [
+    "ResourceKind",
+    "ServiceCall",
+    "UnsupportedResource",
+    "history_resource",
+    "resource_kind",
+    "service_call",
+]

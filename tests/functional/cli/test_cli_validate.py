@@ -62,3 +62,30 @@ def test_no_template_here_in_json(tmp_path: Path) -> None:
     assert done.returncode == 2
     report = json.loads(done.stdout)
     assert report["valid"] is False and "no template" in report["errors"][0]["message"]
+
+
+MACHINE = """\
+  Flow:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Definition:
+        StartAt: Scan
+        States:
+          Scan:
+            Type: Task
+            Resource: arn:aws:states:::dynamodb:scan
+            End: true
+"""
+
+
+def test_a_state_machine_up_would_refuse_is_an_error_here_too(tmp_path: Path) -> None:
+    path = Path(write(tmp_path, resources(function(), MACHINE)))
+    done = validate(tmp_path, "-t", str(path), "--json")
+    assert done.returncode == 2, done.stdout
+    [error] = json.loads(done.stdout)["errors"]
+    assert error["property"] == "Resources.Flow"
+    assert error["message"].startswith('Resources.Flow (state machine Flow): state "Scan": ')
+    assert "the dynamodb:scan service integration is not supported" in error["message"]
+    fixed = path.read_text().replace("dynamodb:scan", "dynamodb:getItem")
+    path.write_text(fixed)
+    assert validate(tmp_path, "-t", str(path)).returncode == 0

@@ -105,7 +105,10 @@ def test_dry_run_prints_the_whole_plan_and_changes_nothing(hello: Canaria) -> No
     lines = r.stdout.splitlines()
     assert any(line.startswith("would load functions: HelloFunction") for line in lines), lines
     assert any(line.startswith("would publish HelloFunction version 2 ") for line in lines)
-    assert "would start deployment: HelloFunction:live 1 → 2" in lines
+    assert (
+        "would start deployment: HelloFunction:live 1 → 2 "
+        "(one environment of each new version started first)"
+    ) in lines
     assert hello.status()["functions"] == before
 
 

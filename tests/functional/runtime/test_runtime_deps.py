@@ -159,3 +159,81 @@ def test_the_state_directory_inside_codeuri_is_not_code(tmp_path: Path) -> None:
         assert first == second
         copied = sorted(p.name for p in Path(second[1]).iterdir())
         assert copied == ["index.js"]
+
+
+TYPESCRIPT = """\
+interface Greeting { message: string; n: number }
+const answer = (n: number): Greeting => ({ message: "hello from TypeScript", n });
+export const lambdaHandler = async (event: { n: number }): Promise<Greeting> => answer(event.n);
+"""
+
+ESBUILD_TEMPLATE = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.lambdaHandler
+      Runtime: nodejs20.x
+      CodeUri: code
+    Metadata:
+      BuildMethod: esbuild
+      BuildProperties:
+        Minify: true
+        Target: es2020
+        Sourcemap: true
+        EntryPoints: [app.ts]
+"""
+
+
+@needs_npm
+async def test_a_typescript_function_is_bundled_with_esbuild_as_sam_build_does(
+    tmp_path: Path, runtime: FunctionRuntime
+) -> None:
+    """SAM's TypeScript template as written: esbuild from the function's own package.json
+    (npm's registry), ``app.ts`` bundled to ``app.js`` in the artifact, the code left as
+    it was; a code change reuses the installed esbuild."""
+    from canaria.template import load
+
+    code, state = tmp_path / "code", tmp_path / "state"
+    code.mkdir()
+    (code / "app.ts").write_text(TYPESCRIPT)
+    manifest = {"name": "fn", "version": "1.0.0", "dependencies": {"esbuild": "0.14.54"}}
+    (code / "package.json").write_text(json.dumps(manifest))
+    (tmp_path / "template.yaml").write_text(ESBUILD_TEMPLATE)
+    spec = load(str(tmp_path / "template.yaml")).functions["Fn"]
+    first = await asyncio.to_thread(build_artifact, str(code), str(state), spec.build)
+    built = Path(first[1])
+    assert (built / "app.js").is_file() and (built / "app.js.map").is_file()
+    assert not (code / "app.js").exists() and not (code / "node_modules").exists()
+    assert "interface" not in (built / "app.js").read_text()  # TypeScript compiled away
+    out = await invoke(runtime, 1, code, first, "nodejs20.x", "app.lambdaHandler")
+    assert out == {"message": "hello from TypeScript"}  # n: undefined, left out
+    # the same code without the build options is another artifact
+    plain = await asyncio.to_thread(build_artifact, str(code), str(state))
+    assert plain[0] != first[0] and not (Path(plain[1]) / "app.js").exists()
+    # a code change: bundled again, esbuild not reinstalled
+    (code / "app.ts").write_text(TYPESCRIPT.replace("hello from", "hi from"))
+    second = await asyncio.to_thread(build_artifact, str(code), str(state), spec.build)
+    assert deps_dirs(state) == ["npm"] and second[0] != first[0]
+    out = await invoke(runtime, 2, code, second, "nodejs20.x", "app.lambdaHandler")
+    assert out == {"message": "hi from TypeScript"}
+
+
+@needs_npm
+def test_an_esbuild_error_refuses_the_build_with_its_message(tmp_path: Path) -> None:
+    from canaria.template import load
+
+    code, state = tmp_path / "code", tmp_path / "state"
+    code.mkdir()
+    (code / "app.ts").write_text("export const lambdaHandler = async ( => 1;\n")
+    manifest = {"name": "fn", "version": "1.0.0", "dependencies": {"esbuild": "0.14.54"}}
+    (code / "package.json").write_text(json.dumps(manifest))
+    (tmp_path / "template.yaml").write_text(ESBUILD_TEMPLATE)
+    spec = load(str(tmp_path / "template.yaml")).functions["Fn"]
+    with pytest.raises(BuildError) as info:
+        build_artifact(str(code), str(state), spec.build)
+    assert "esbuild could not bundle" in info.value.message and "app.ts" in info.value.message
+    assert not (state / "artifacts").exists() or not any(
+        p for p in (state / "artifacts").iterdir() if not p.name.startswith(".")
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
 import sys
 import textwrap
 from collections.abc import AsyncIterator
@@ -102,7 +103,12 @@ class NodeEnv:
 
     async def call(self, version: Version, event: Any = None, **kw: Any) -> InvokeResult:
         body = orjson.dumps(event if event is not None else {})
-        return await self.runtime.invoke(version, body, qualifier=kw.get("qualifier"))
+        return await self.runtime.invoke(
+            version,
+            body,
+            qualifier=kw.get("qualifier"),
+            client_context=kw.get("client_context"),
+        )
 
 
 @pytest.fixture
@@ -307,6 +313,32 @@ async def test_provided_bootstrap_runs_against_the_runtime_api(env: NodeEnv) -> 
     assert not c.cold_start and body(c) == {"echo": {"n": 3}}
 
 
+RUST_BOOTSTRAP = Path(__file__).with_name("rust_bootstrap.rs")
+
+
+@pytest.mark.skipif(shutil.which("rustc") is None, reason="needs rustc")
+async def test_a_compiled_rust_bootstrap_runs_against_the_runtime_api(env: NodeEnv) -> None:
+    """A native executable as ``bootstrap`` (``provided.al2023``), as a Go or Rust function
+    ships it; it gets the invocation's headers, the client context among them."""
+    code = env.code({"bootstrap.rs": RUST_BOOTSTRAP.read_text()})
+    subprocess.run(
+        ["rustc", "--edition", "2021", "-o", f"{code}/bootstrap", f"{code}/bootstrap.rs"],
+        check=True,
+        capture_output=True,
+    )
+    v = env.version(code, "rust.handler", runtime="provided.al2023")
+    a = await env.call(v, {"n": 1}, client_context='{"custom":{"k":"v"}}')
+    assert a.ok and a.cold_start, a
+    assert body(a) == {
+        "event": {"n": 1},
+        "requestId": a.request_id,
+        "clientContext": {"custom": {"k": "v"}},
+    }
+    assert "rust runtime up, handler rust.handler" in a.logs
+    b = await env.call(v, {"n": 2})
+    assert b.ok and not b.cold_start and body(b)["clientContext"] is None
+
+
 async def test_a_bootstrap_that_posts_an_init_error(env: NodeEnv) -> None:
     script = (
         "#!/bin/sh\n"
@@ -401,8 +433,10 @@ AWSLAMBDARIC_APP = textwrap.dedent(
     print("init")
     def handler(event, context):
         print("hello", event["n"])
+        cc = context.client_context
         return {"n": event["n"], "rid": context.aws_request_id,
-                "left": context.get_remaining_time_in_millis() > 0}
+                "left": context.get_remaining_time_in_millis() > 0,
+                "custom": cc.custom if cc else None}
     def boom(event, context):
         raise ValueError("boom")
     """
@@ -419,9 +453,11 @@ async def test_awss_own_runtime_client_runs_against_canarias_runtime_api(env: No
         }
     )
     v = env.version(code, "app.handler", runtime="provided.al2023")
-    first, second = await env.call(v, {"n": 1}), await env.call(v, {"n": 2})
+    first = await env.call(v, {"n": 1}, client_context='{"custom":{"k":"v"}}')
+    second = await env.call(v, {"n": 2})
     assert first.ok and first.cold_start and not second.cold_start
     assert body(first)["n"] == 1 and body(first)["rid"] == first.request_id and body(first)["left"]
+    assert body(first)["custom"] == {"k": "v"} and body(second)["custom"] is None
     assert body(second)["n"] == 2 and "hello 2" in second.logs and "init" in first.logs
     boom = await env.call(env.version(code, "app.boom", runtime="provided.al2023"))
     assert boom.function_error == "Unhandled" and boom.error_type == "ValueError"
@@ -434,3 +470,16 @@ async def test_a_bootstrap_that_cannot_be_executed_fails_the_request(env: NodeEn
     assert r.function_error == "Unhandled" and r.error_type == "Runtime.InvalidEntrypoint"
     assert "could not start" in body(r)["errorMessage"]
     assert env.runtime.environments() == {}
+
+
+async def test_a_node_version_prepared_ahead_of_traffic_serves_warm(env: NodeEnv) -> None:
+    code = env.code({"app.js": CJS})
+    v = env.version(code, "app.count")
+    assert await env.runtime.prepare(v) == 1
+    first = await env.call(v)
+    assert first.ok and not first.cold_start and body(first)["calls"] == 1
+    assert env.runtime.cold_starts() == 0
+    bad = env.version(env.code({"app.js": "throw new Error('no config');\n"}, "bad"), "app.count")
+    assert await env.runtime.prepare(bad) == 0  # its init failed: stopped, not counted
+    failed = await env.call(bad)
+    assert failed.cold_start and not failed.ok

@@ -48,7 +48,8 @@ HANDLERS = textwrap.dedent(
             "remaining": context.get_remaining_time_in_millis(),
             "group": context.log_group_name,
             "stream": context.log_stream_name,
-            "identity": context.identity,
+            "identity": [context.identity.cognito_identity_id,
+                         context.identity.cognito_identity_pool_id],
             "client_context": context.client_context,
             "env": {k: os.environ.get(k) for k in keys},
             "cwd": os.getcwd(),
@@ -145,8 +146,10 @@ def payload(result: InvokeResult) -> Any:
 
 async def test_warm_worker_is_reused(env: Env) -> None:
     v = env.version("pid")
-    first = await env.call(v)
-    second = await env.call(v)
+    waits: list[int] = []
+    first = await env.runtime.invoke(v, b"{}", qualifier=None, on_wait=lambda: waits.append(1))
+    second = await env.runtime.invoke(v, b"{}", qualifier=None, on_wait=lambda: waits.append(2))
+    assert waits == [1] and first.waited and not second.waited
     assert first.ok and first.cold_start and not second.cold_start
     assert payload(first) == payload(second)
     assert env.runtime.cold_starts() == 1
@@ -167,7 +170,7 @@ async def test_context_and_environment(env: Env) -> None:
     assert 0 < da["remaining"] <= 3000
     assert da["group"] == "/aws/lambda/Fn"
     assert re.fullmatch(r"\d{4}/\d\d/\d\d/\[\d+\][0-9a-f]{32}", da["stream"])
-    assert da["identity"] is None and da["client_context"] is None
+    assert da["identity"] == [None, None] and da["client_context"] is None
     assert da["cwd"] == env.artifact and da["path0"] == env.artifact and da["boto3"]
     e = da["env"]
     assert e["AWS_REGION"] == "us-east-1" and e["TZ"] == ":UTC"
@@ -434,3 +437,44 @@ async def test_at_most_two_workers_of_a_version_start_at_once(env: Env) -> None:
     assert all(r.ok for r in results)
     assert 1 <= most_starting <= 2
     assert env.runtime.cold_starts() == sum(r.cold_start for r in results)
+
+
+async def test_a_version_prepared_ahead_of_traffic_serves_its_first_request_warm(
+    env: Env,
+) -> None:
+    v = env.version("pid")
+    assert await env.runtime.prepare(v) == 1
+    [pid] = env.runtime.worker_pids()
+    assert [ln.text for ln in env.lines if ln.request_id == ""] == ["imported app"]
+    first = await env.call(v)
+    assert first.ok and not first.cold_start and payload(first) == pid
+    assert env.runtime.cold_starts() == 0
+    assert "Init Duration" not in first.logs
+    # a version that has an environment already gets no second one
+    assert await env.runtime.prepare(v) == 1
+    assert env.runtime.worker_pids() == [pid]
+    # asked for three, it starts two more (at most two at a time), all warm
+    assert await env.runtime.prepare(v, 3) == 3
+    assert len(env.runtime.worker_pids()) == 3
+    results = await asyncio.gather(*(env.call(v) for _ in range(3)))
+    assert not any(r.cold_start or r.waited for r in results)
+    assert env.runtime.cold_starts() == 0
+
+
+async def test_a_version_whose_init_fails_is_not_prepared_and_fails_its_first_request(
+    env: Env, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "app.py").write_text("raise RuntimeError('no config')\n")
+    digest, artifact = build_artifact(str(bad), str(tmp_path / "state"))
+    cfg = FunctionConfig(handler="app.handler", runtime="python3.11", code_uri=str(bad))
+    v = Version("Fn", 9, digest, cfg, artifact, 0.0)
+    assert await env.runtime.prepare(v) == 0
+    deadline = time.monotonic() + 5
+    while env.runtime.worker_pids() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert env.runtime.worker_pids() == []
+    first = await env.call(v)
+    assert first.cold_start and not first.ok
+    assert payload(first)["errorMessage"] == "no config"

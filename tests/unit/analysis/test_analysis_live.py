@@ -110,6 +110,32 @@ def test_a_result_after_its_slot_closed_is_judged_with_the_first_open_slot() -> 
     assert live.state.events["errors"] == (1, 0)
 
 
+def test_a_request_waiting_for_an_environment_holds_no_slot() -> None:
+    live = live_judge()
+    live.started(T0 + 0.0001)  # a cold start: it waits for its environment
+    live.started(T0 + 0.0002)
+    live.started(T0 + 0.0003)
+    finish(live, Result(T0 + 0.0002, CANARY, True), now=T0 + 0.5)
+    finish(live, Result(T0 + 0.0003, STABLE, False), now=T0 + 0.5)
+    assert live.state.ticks == 0  # held by the request that has not ended
+    live.waiting(T0 + 0.0001)
+    assert live.advance(T0 + 0.5) is False
+    assert live.state.ticks == 1 and live.state.events["errors"] == (1, 0)
+    live.finished(
+        T0 + 0.0001,
+        STABLE,
+        error=False,
+        fault=False,
+        throttled=False,
+        duration_ms=400.0,
+        cold_start=True,
+        waited=True,
+    )
+    assert live.late == 1  # judged with the first open slot
+    finish(live, Result(T0 + 0.6, CANARY, False), now=T0 + 1.0)
+    assert live.state.ticks == 2 and live.state.events["errors"] == (1, 0)
+
+
 def test_starts_whose_end_never_comes_are_let_go() -> None:
     live = live_judge()
     live.started(T0)  # its invocation failed before any result was recorded

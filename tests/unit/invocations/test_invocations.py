@@ -12,7 +12,7 @@ import pytest
 from canaria.analysis import Metrics
 from canaria.analysis.prom import PromMetrics
 from canaria.clock import ManualClock
-from canaria.errors import NotFound, Throttled
+from canaria.errors import InvocationError, NotFound, Throttled
 from canaria.gateway import Routing
 from canaria.invocations import Invocations
 from canaria.models import Alias, FunctionConfig, FunctionSpec, InvokeResult
@@ -115,3 +115,38 @@ async def test_a_throttled_invocation_is_recorded_and_counted_back_down(world: W
 async def test_a_function_without_a_runtime_is_not_found(world: World) -> None:
     with pytest.raises(NotFound):
         await world.service.invoke("Fn", 1, b"{}", alias=None, started=world.clock.now())
+
+
+class Heard:
+    """A ``RequestListener``: what the live judge would hear."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float]] = []
+
+    def started(self, t: float, function: str, version: int) -> None:
+        self.calls.append(("started", t))
+
+    def waiting(self, t: float, function: str, version: int) -> None:
+        self.calls.append(("waiting", t))
+
+    def finished(self, t: float, function: str, version: int, **_: object) -> None:
+        self.calls.append(("finished", t))
+
+
+async def test_an_invocation_the_runtime_refuses_ends_the_start_it_counted(
+    world: World,
+) -> None:
+    runtime = FunctionRuntime(
+        "Fn", reserved_concurrency=None, env_extra={}, clock=world.clock, on_log=lambda _: None
+    )
+    await runtime.close()  # a runtime shut down refuses with an InvocationError (not 429)
+    world.service.runtimes["Fn"] = runtime
+    heard = Heard()
+    world.metrics.listeners.append(heard)
+    started = world.clock.now()
+    with pytest.raises(InvocationError):
+        await world.service.invoke_qualified("Fn", "live", b"{}")
+    assert heard.calls == [("started", started), ("finished", started)]
+    counts = world.metrics.bucket_counts("Fn", 1, started, started + 1)
+    assert (counts.invocations, counts.throttles, counts.errors) == (1, 0, 0)
+    assert world.metrics.in_flight("Fn", 1) == 0

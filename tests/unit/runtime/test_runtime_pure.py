@@ -78,18 +78,18 @@ def test_links_are_followed_only_where_canaria_may_read(tmp_path: Path) -> None:
     write(elsewhere, {"secret.txt": "s\n"})
     (code / "util.py").symlink_to(code / "shared" / "util.py")
     confine = FileAccess([project]).refusal
-    _, artifact = build_artifact(str(code), str(tmp_path / "state"), confine)
+    _, artifact = build_artifact(str(code), str(tmp_path / "state"), confine=confine)
     assert (Path(artifact) / "util.py").read_text() == "y = 2\n"  # a copy of the target
     (code / "secret.txt").symlink_to(elsewhere / "secret.txt")
     with pytest.raises(BuildError, match=r"secret\.txt links to .*elsewhere.* outside"):
-        build_artifact(str(code), str(tmp_path / "state"), confine)
+        build_artifact(str(code), str(tmp_path / "state"), confine=confine)
     (code / "secret.txt").unlink()
     (code / "gone.txt").symlink_to(project / "missing")
     with pytest.raises(BuildError, match=r"gone\.txt is a symbolic link to nothing"):
-        build_artifact(str(code), str(tmp_path / "state"), confine)
+        build_artifact(str(code), str(tmp_path / "state"), confine=confine)
     (code / "gone.txt").unlink()
     with pytest.raises(BuildError, match="outside the directories"):
-        build_artifact(str(elsewhere), str(tmp_path / "state"), confine)
+        build_artifact(str(elsewhere), str(tmp_path / "state"), confine=confine)
 
 
 def test_special_files_are_not_code(tmp_path: Path) -> None:

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from canaria.errors import CanariaError
-from canaria.workflows import DefinitionError, load_definition, resource_kind
+from canaria.workflows import (
+    DefinitionError,
+    ServiceCall,
+    load_definition,
+    resource_kind,
+    service_call,
+)
+from canaria.workflows.resources import history_resource
 from canaria.workflows.states import ChoiceState, MapState, TaskState
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:save"
@@ -120,8 +127,8 @@ def test_loads_a_full_definition_from_json_text() -> None:
         (task(QueryLanguage="JSONata"), "QueryLanguage 'JSONata' is not supported"),
         ({**task(), "QueryLanguage": "JSONata"}, "QueryLanguage 'JSONata' is not supported"),
         (
-            machine(Type="Task", Resource="arn:aws:states:::dynamodb:putItem", Next="Done"),
-            "state \"S\": resource 'arn:aws:states:::dynamodb:putItem': the dynamodb:putItem "
+            machine(Type="Task", Resource="arn:aws:states:::dynamodb:scan", Next="Done"),
+            "state \"S\": resource 'arn:aws:states:::dynamodb:scan': the dynamodb:scan "
             "service integration is not supported",
         ),
         (
@@ -205,10 +212,63 @@ def test_refusals(definition: Any, message: str) -> None:
         ("arn:aws:states:::lambda:invoke", "lambda_invoke"),
         ("arn:aws:states:::apigateway:invoke", "apigateway_invoke"),
         ("arn:aws:states:::http:invoke", "http_invoke"),
+        ("arn:aws:states:::dynamodb:putItem", "aws_service"),
+        ("arn:aws:states:::sqs:sendMessage", "aws_service"),
+        ("arn:aws:states:::events:putEvents", "aws_service"),
+        ("arn:aws:states:::aws-sdk:s3:getObject", "aws_sdk"),
+        ("arn:aws:states:::aws-sdk:eventbridge:putEvents", "aws_sdk"),
     ],
 )
 def test_resource_kind(resource: str, kind: str) -> None:
     assert resource_kind(resource) == kind
+
+
+@pytest.mark.parametrize(
+    ("resource", "call", "history"),
+    [
+        (
+            "arn:aws:states:::dynamodb:updateItem",
+            ServiceCall("dynamodb", "UpdateItem", "DynamoDB"),
+            ("dynamodb", "updateItem"),
+        ),
+        (
+            "arn:aws:states:::sns:publish",
+            ServiceCall("sns", "Publish", "SNS"),
+            ("sns", "publish"),
+        ),
+        (
+            "arn:aws:states:::aws-sdk:eventbridge:putEvents",
+            ServiceCall("events", "PutEvents", "EventBridge"),
+            ("aws-sdk:eventbridge", "putEvents"),
+        ),
+        (
+            "arn:aws:states:::aws-sdk:secretsmanager:getSecretValue",
+            ServiceCall("secretsmanager", "GetSecretValue", "SecretsManager"),
+            ("aws-sdk:secretsmanager", "getSecretValue"),
+        ),
+    ],
+)
+def test_service_calls_and_their_history_names(
+    resource: str, call: ServiceCall, history: tuple[str, str]
+) -> None:
+    assert service_call(resource) == call
+    assert history_resource(resource, resource_kind(resource)) == history
+
+
+@pytest.mark.parametrize(
+    ("resource", "message"),
+    [
+        ("arn:aws:states:::dynamodb:scan", "the dynamodb:scan service integration is not"),
+        ("arn:aws:states:::ecs:runTask", "dynamodb:putItem, dynamodb:updateItem, sqs:sendMessage"),
+        ("arn:aws:states:::aws-sdk:ec2:runInstances", "the AWS SDK integration with 'ec2'"),
+        ("arn:aws:states:::aws-sdk:s3:Get-Object", "'Get-Object' is not an action name"),
+        ("arn:aws:states:::aws-sdk:sqs:sendMessage.waitForTaskToken", "waitForTaskToken"),
+    ],
+)
+def test_service_integrations_canaria_does_not_call_are_refused(
+    resource: str, message: str
+) -> None:
+    assert message in refused(machine(Type="Task", Resource=resource, End=True))
 
 
 def test_activities_are_refused() -> None:

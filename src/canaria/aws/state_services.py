@@ -1,0 +1,113 @@
+"""Step Functions tasks that call an AWS service: the optimized integrations
+(``arn:aws:states:::dynamodb:putItem``, ``sqs:sendMessage``, ``sns:publish``,
+``events:putEvents``, ...) and the AWS SDK integrations (``arn:aws:states:::aws-sdk:s3:getObject``)
+of the services canaria serves.
+
+The task's ``Parameters`` are the API's request, as on AWS (``TableName``, ``Item`` in
+DynamoDB's attribute-value form, ``QueueUrl``, ``MessageBody``, ...); the call goes through
+botocore to the engine that serves the service here (DynamoDB: the supervised dynalite;
+the others: the services relay in front of moto), and the task's result is the API's
+response without botocore's ``ResponseMetadata``. A service error fails the task with
+Step Functions' name for it, ``<Service>.<code>`` (``DynamoDB.ConditionalCheckFailedException``;
+AWS SDK integrations: ``DynamoDb.…``, ``S3.NoSuchKeyException``), so ``Retry`` and
+``Catch`` written for AWS match it; a request botocore refuses (a missing or mistyped
+parameter) fails it with ``States.Runtime`` and botocore's words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from botocore import xform_name
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.response import StreamingBody
+
+from canaria import workflows
+from canaria.models.arns import REGION
+
+
+class ServiceTasks:
+    """Runs ``aws_service`` / ``aws_sdk`` tasks against this machine's engines.
+    ``endpoint`` names the URL that serves a botocore service name."""
+
+    def __init__(self, endpoint: Callable[[str], str], access_key: str, secret_key: str) -> None:
+        self._endpoint = endpoint
+        self._keys = (access_key, secret_key)
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    async def run(self, resource: str, parameters: Any) -> Any:
+        call = workflows.service_call(resource)
+        sdk = workflows.resource_kind(resource) == "aws_sdk"
+        if not isinstance(parameters, Mapping):
+            raise workflows.TaskFailed(
+                "States.Runtime", f"{resource} needs an object of Parameters (the API's request)"
+            )
+        return await asyncio.to_thread(self._call, call, dict(parameters), sdk)
+
+    def _call(self, call: workflows.ServiceCall, params: dict[str, Any], sdk: bool) -> Any:
+        client = self._client(call.service)
+        if call.action not in client.meta.service_model.operation_names:
+            raise workflows.TaskFailed(
+                "States.Runtime", f"{call.service} has no action {call.action!r}"
+            )
+        method = getattr(client, xform_name(call.action))
+        try:
+            out = method(**params)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code") or "Unknown")
+            if sdk and not code.endswith("Exception"):
+                code += "Exception"
+            raise workflows.TaskFailed(
+                f"{call.error_prefix}.{code}", str(error.get("Message") or exc)
+            ) from None
+        except (BotoCoreError, TypeError) as exc:  # a request botocore refuses, no engine
+            raise workflows.TaskFailed(
+                "States.Runtime", f"{call.service}:{call.action}: {exc}"
+            ) from None
+        out.pop("ResponseMetadata", None)
+        return _plain(out)
+
+    def _client(self, service: str) -> Any:
+        endpoint = self._endpoint(service)
+        key = (service, endpoint)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                import boto3
+
+                client = self._clients[key] = boto3.session.Session().client(
+                    service,
+                    endpoint_url=endpoint,
+                    region_name=REGION,
+                    aws_access_key_id=self._keys[0],
+                    aws_secret_access_key=self._keys[1],
+                    config=Config(retries={"max_attempts": 1}, inject_host_prefix=False),
+                )
+            return client
+
+
+def _plain(value: Any) -> Any:
+    """A botocore response as JSON values: timestamps as ISO 8601, binary as base64, a
+    streamed body (S3 GetObject) as its text."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    if isinstance(value, StreamingBody):
+        return value.read().decode("utf-8", "replace")
+    return value
+
+
+__all__ = ["ServiceTasks"]

@@ -1,0 +1,162 @@
+"""A state machine's tasks call DynamoDB, SQS and S3 directly, as Step Functions'
+optimized and AWS SDK integrations do, against the engines of a real `canaria up`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.functional.harness import Canaria
+
+TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Orders:
+    Type: AWS::Serverless::SimpleTable
+    Properties:
+      PrimaryKey: {Name: id, Type: String}
+  Jobs:
+    Type: AWS::SQS::Queue
+  Receipts:
+    Type: AWS::S3::Bucket
+  Checkout:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Type: EXPRESS
+      DefinitionSubstitutions:
+        Table: !Ref Orders
+        Queue: !Ref Jobs
+        Bucket: !Ref Receipts
+      Definition:
+        StartAt: Save
+        States:
+          Save:
+            Type: Task
+            Resource: arn:aws:states:::dynamodb:putItem
+            Parameters:
+              TableName: ${Table}
+              Item:
+                id: {S.$: $.id}
+                name: {S.$: $.name}
+              ConditionExpression: attribute_not_exists(id)
+            ResultPath: null
+            Catch:
+              - ErrorEquals: [DynamoDB.ConditionalCheckFailedException]
+                ResultPath: $.error
+                Next: Duplicate
+            Next: Read
+          Duplicate:
+            Type: Pass
+            Parameters:
+              duplicate.$: $.id
+              error.$: $.error.Error
+            End: true
+          Read:
+            Type: Task
+            Resource: arn:aws:states:::dynamodb:getItem
+            Parameters:
+              TableName: ${Table}
+              Key:
+                id: {S.$: $.id}
+            ResultSelector:
+              name.$: $.Item.name.S
+            ResultPath: $.read
+            Next: Enqueue
+          Enqueue:
+            Type: Task
+            Resource: arn:aws:states:::sqs:sendMessage
+            Parameters:
+              QueueUrl: ${Queue}
+              MessageBody.$: $.id
+            ResultSelector:
+              sent.$: $.MessageId
+            ResultPath: $.queue
+            Next: Receipt
+          Receipt:
+            Type: Task
+            Resource: arn:aws:states:::aws-sdk:s3:putObject
+            Parameters:
+              Bucket: ${Bucket}
+              Key.$: $.id
+              Body.$: $.name
+            ResultPath: null
+            Next: ReadReceipt
+          ReadReceipt:
+            Type: Task
+            Resource: arn:aws:states:::aws-sdk:s3:getObject
+            Parameters:
+              Bucket: ${Bucket}
+              Key.$: $.id
+            ResultSelector:
+              body.$: $.Body
+            ResultPath: $.receipt
+            Next: NoSuchReceipt
+          NoSuchReceipt:
+            Type: Task
+            Resource: arn:aws:states:::aws-sdk:s3:getObject
+            Parameters:
+              Bucket: ${Bucket}
+              Key: never-written
+            Catch:
+              - ErrorEquals: [S3.NoSuchKeyException]
+                ResultPath: $.missing
+                Next: Done
+            Next: Done
+          Done:
+            Type: Pass
+            End: true
+"""
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Canaria]:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "template.yaml").write_text(TEMPLATE)
+    c = Canaria(tmp_path / "app" / "template.yaml", tmp_path / "state").start()
+    yield c
+    c.stop()
+
+
+def run(c: Canaria, payload: dict[str, Any]) -> dict[str, Any]:
+    sfn = c.aws("stepfunctions")
+    arn = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    out = sfn.start_sync_execution(stateMachineArn=arn, input=json.dumps(payload))
+    assert out["status"] == "SUCCEEDED", out
+    return json.loads(out["output"])  # type: ignore[no-any-return]
+
+
+def test_tasks_call_dynamodb_sqs_and_s3_and_their_errors_are_caught(app: Canaria) -> None:
+    out = run(app, {"id": "o-1", "name": "Ada"})
+    assert out["read"] == {"name": "Ada"} and out["receipt"] == {"body": "Ada"}
+    assert out["queue"]["sent"]
+    assert out["missing"]["Error"] == "S3.NoSuchKeyException"
+    # the second order with the same id fails the condition: caught by its AWS name
+    assert run(app, {"id": "o-1", "name": "Bob"}) == {
+        "duplicate": "o-1",
+        "error": "DynamoDB.ConditionalCheckFailedException",
+    }
+    # what the tasks wrote is there for the application's own SDK calls
+    env = json.loads(app.cli("env", "--json").stdout)
+
+    def client(service: str, variable: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=env[variable],
+            region_name="us-east-1",
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    ddb = client("dynamodb", "AWS_ENDPOINT_URL_DYNAMODB")
+    table = ddb.list_tables()["TableNames"][0]
+    item = ddb.get_item(TableName=table, Key={"id": {"S": "o-1"}})["Item"]
+    assert item["name"] == {"S": "Ada"}
+    sqs = client("sqs", "AWS_ENDPOINT_URL_SQS")
+    url = sqs.list_queues()["QueueUrls"][0]
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url)["Messages"]] == ["o-1"]
