@@ -14,6 +14,9 @@ every other input is valid. Outcomes:
 - ``valid loaded`` / ``valid refused``: a valid template loaded, or refused wrongly;
 - ``valid refused: limit <name>``: refused for one of canaria's named limits (a runtime it
   does not run yet, code in S3 or inline, a container image), which the README lists;
+- ``valid refused: cloudformation-refuses``: refused for what CloudFormation refuses too
+  (SAM's tests translate their inputs, never deploy them): a reference to nothing, an
+  unknown property of a CloudFormation resource type, ...;
 - ``error refused`` (and whether the message names a resource SAM's message names) /
   ``error accepted``;
 - ``crash`` (any exception other than ``TemplateError``) and ``hang`` (``--timeout``).
@@ -73,6 +76,9 @@ CLOUDFORMATION = re.compile(
     r"|unknown filter rule|is not a valid AWS::S3::Bucket name"  # S3's own checks
     r"|a rule needs an EventPattern or a ScheduleExpression"
     r"|FilterCriteria.*the pattern is not valid"  # Lambda: a pattern's leaves are arrays
+)
+UNKNOWN_PROPERTY = re.compile(
+    r"Resources\.([A-Za-z0-9]+)\.Properties\.[A-Za-z0-9]+: unknown property"
 )
 TRANSFORM = "AWS::Serverless-2016-10-31"
 REPR = re.compile(r"\['|\{'|\"\[|OrderedDict|LineMap|<[a-z_.]+ object")
@@ -201,13 +207,38 @@ def _stage(source: Path, work: Path) -> tuple[Path, dict[str, str]]:
     return target, overrides
 
 
-def _refusal(message: str) -> str:
+def _types(path: Path) -> dict[str, str]:
+    """Logical id → type of the staged template's resources."""
+    try:
+        doc = yaml.load(path.read_text(), Loader=_Loose)
+    except yaml.YAMLError:
+        return {}
+    resources = doc.get("Resources") if isinstance(doc, dict) else None
+    if not isinstance(resources, dict):
+        return {}
+    return {
+        str(k): v["Type"]
+        for k, v in resources.items()
+        if isinstance(v, dict) and isinstance(v.get("Type"), str)
+    }
+
+
+def _cloudformation_property(line: str, types: dict[str, str]) -> bool:
+    """An unknown property of a CloudFormation (not SAM) resource type: CloudFormation's
+    resource schemas allow no other properties (cfn-lint's E3002 says the same)."""
+    found = UNKNOWN_PROPERTY.search(line)
+    return bool(found) and not types.get(found.group(1), "AWS::Serverless::").startswith(
+        "AWS::Serverless::"
+    )
+
+
+def _refusal(message: str, types: dict[str, str]) -> str:
     """The outcome of a valid template refused: a named limit when every error is one."""
     lines = [m for m in message.splitlines() if not m.endswith("problems in the template:")]
     kinds = set()
     for line in lines:
         limit = next((n for n, r in LIMITS.items() if r.search(line)), None)
-        if limit is None and CLOUDFORMATION.search(line):
+        if limit is None and (CLOUDFORMATION.search(line) or _cloudformation_property(line, types)):
             limit = "cloudformation-refuses"
         kinds.add(limit)
     if None in kinds:
@@ -232,7 +263,7 @@ def run_one(source: Path, timeout: int) -> Result:
             outcome, message = ("valid loaded" if valid else "error accepted"), ""
         except TemplateError as exc:
             message = exc.message
-            outcome = _refusal(message) if valid else "error refused"
+            outcome = _refusal(message, _types(path)) if valid else "error refused"
         except Hang:
             outcome, message = "hang", f"no answer in {timeout} s"
         except Exception as exc:  # the bench counts crashes

@@ -1,11 +1,13 @@
 """Soak: 500 requests/s through the gateway during a traffic shift and during a rollback.
 
-    .venv/bin/python bench/soak.py [--rate 500] [--duration 60] [--connections 32]
+    .venv/bin/python bench/soak.py [--rate 500] [--duration 60] [--connections 32] [--warmup 10]
 
 Starts its own ``canaria up`` (the hello example copied to a temporary directory, manual
 clock) and an open-loop load generator in this process (request i leaves at t0 + i/rate
 on one of ``--connections`` keep-alive connections; latency counts from the scheduled
-time, so queueing is included). Three phases of ``--duration`` seconds each:
+time, so queueing is included). A warm-up of ``--warmup`` seconds, reported apart (the
+first requests of a fresh start are cold starts), then three phases of ``--duration``
+seconds each:
 
 - steady: no deployment, v1 serving (the reference the other two are compared with);
 - shift: v2 deploys (Canary10Percent5Minutes); the clock is moved so the canary takes
@@ -264,12 +266,15 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--warmup", type=float, default=10.0, help="seconds, reported apart")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="canaria-soak-") as tmp:
         server = Server(Path(tmp))
         try:
+            warm = argparse.Namespace(**{**vars(args), "duration": args.warmup})
             rows = [
-                phase(server, "steady (no deployment; reference)", None, args),
+                phase(server, "warm-up (the first requests of a fresh start)", None, warm),
+                phase(server, "steady, after the warm-up (no deployment; reference)", None, args),
                 phase(server, "shift (v2: 10 % → 100 %)", "v2", args),
                 phase(server, "rollback (v3 at 10 %)", "v3", args),
             ]

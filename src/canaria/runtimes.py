@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,7 +93,10 @@ def installed_node() -> NodeInstall | None:
 
 
 def bootstrap_problem(code_uri: str) -> str | None:
-    """Why ``<code_uri>/bootstrap`` cannot start a ``provided`` function, or None."""
+    """Why ``<code_uri>/bootstrap`` (a member of ``code_uri`` when it is a zip file) cannot
+    start a ``provided`` function, or None."""
+    if Path(code_uri).is_file():
+        return _zipped_bootstrap_problem(Path(code_uri))
     path = Path(code_uri) / "bootstrap"
     if not path.exists():
         return f"there is no 'bootstrap' file in CodeUri ({path})"
@@ -100,6 +104,22 @@ def bootstrap_problem(code_uri: str) -> str | None:
         return f"'bootstrap' in CodeUri is not a file ({path})"
     if not os.access(path, os.X_OK):
         return f"'bootstrap' in CodeUri is not executable ({path}): run `chmod +x` on it"
+    return None
+
+
+def _zipped_bootstrap_problem(archive_path: Path) -> str | None:
+    try:
+        with zipfile.ZipFile(archive_path) as archive:
+            info = archive.getinfo("bootstrap")
+    except KeyError:
+        return f"there is no 'bootstrap' file at the top of {archive_path}"
+    except (OSError, zipfile.BadZipFile):
+        return f"{archive_path} is not a zip file"
+    if info.is_dir():
+        return f"'bootstrap' in {archive_path} is not a file"
+    mode = (info.external_attr >> 16) & 0o777
+    if mode and not mode & 0o111:
+        return f"'bootstrap' in {archive_path} is not executable: zip it with `chmod +x` set"
     return None
 
 

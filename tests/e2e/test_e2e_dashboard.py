@@ -3,8 +3,9 @@ against a real ``canaria up`` on loopback with a manual clock.
 
 One page stays open through the whole module: it signs in with the printed URL, shows
 the hello application, follows a faulty deployment (started from the CLI) through its
-rollback, and promotes a good one fully after a confirmation — never reloaded (a marker
-set on ``window`` at sign-in must survive to the end).
+rollback, promotes a good one fully after a confirmation, and shows what a rehearsed
+`canaria guard` decided — never reloaded (a marker set on ``window`` at sign-in must
+survive to the end).
 """
 
 from __future__ import annotations
@@ -274,3 +275,37 @@ def test_e2e_promote_fully_after_confirming(canaria: Canaria, page: Page) -> Non
 
 def history_ids(c: Canaria) -> list[str]:
     return [d["id"] for d in c.api().get("/deployments?limit=25")["deployments"]]
+
+
+def test_e2e_a_guarded_deployment_shows_beside_local_ones(canaria: Canaria, page: Page) -> None:
+    """`canaria guard --local --dry-run` rehearsed on this canaria: the deployment it
+    watched, its evidence and what it would call appear in the guarded table, live."""
+    run = canaria.cli(
+        "deploy",
+        "-t",
+        str(canaria.template),
+        "--parameter-overrides",
+        "AppVersion=v3",
+        "--no-judge",
+        "--json",
+    )
+    assert run.returncode == 0, run.stderr
+    deployment_id = json.loads(run.stdout)["deployments"][0]["id"]
+    assert until_traffic_shifts(canaria, deployment_id)["state"] == "AllowTraffic"
+    for _ in range(60):
+        send_traffic(canaria, 20)
+        canaria.advance(1)
+        guard = canaria.cli("guard", "--stack", "hello", "--local", "--dry-run", "--once")
+        assert guard.returncode == 0, guard.stderr
+        if "dry run: would call" in guard.stdout:
+            break
+    else:
+        raise AssertionError(guard.stdout)
+    row = page.locator("#guarded tbody tr", has_text=deployment_id)
+    expect(row).to_contain_text(f"{FN}:live")
+    expect(row).to_contain_text("(10%)")  # the weight CodeDeploy reports
+    expect(row).to_contain_text("ROLLBACK; would: codedeploy StopDeployment")
+    expect(row).to_contain_text("InProgress")
+    expect(row).to_contain_text("dry run: would call")  # the latest event
+    assert deployment(canaria, deployment_id)["state"] == "AllowTraffic"  # touched nothing
+    assert page.evaluate("window.__notReloaded === true")

@@ -68,6 +68,13 @@ def guard(
         str,
         typer.Option(help="logs: CloudWatch Logs, seconds | metrics: AWS/Lambda metrics, minutes"),
     ] = "logs",
+    cross_check: Annotated[
+        bool,
+        typer.Option(
+            "--cross-check/--no-cross-check",
+            help="logs: compare each minute with AWS/Lambda metrics (GetMetricData, 1/min)",
+        ),
+    ] = True,
     webhook: Annotated[
         list[str] | None,
         typer.Option("--webhook", help="URL to POST each decision to (repeatable)"),
@@ -131,6 +138,7 @@ def guard(
             poll_s=poll,
             webhooks=tuple(webhook or ()),
             source=Source(signals),
+            cross_check=cross_check,
         )
         if local:
             import boto3
@@ -170,8 +178,17 @@ def guard(
         typer.echo(f"AWS calls: {calls or 'none'}", err=True)
 
 
-def background_guard(stack: str, act: str, local: bool, platform: Platform) -> GuardThread:
-    """The guard in a thread of ``canaria up`` (``--guard-stack``), on its store."""
+def background_guard(
+    stack: str,
+    act: str,
+    platform: Platform,
+    *,
+    local: bool = False,
+    region: str | None = None,
+    profile: str | None = None,
+) -> GuardThread:
+    """The guard in a thread of ``canaria up`` (``--guard-stack``), on its store: on the
+    account the AWS chain (or ``profile`` / ``region``) names, or on this edge (``local``)."""
     import boto3
 
     from canaria.guard import AwsGuardClient, GuardOptions, Mode
@@ -180,7 +197,7 @@ def background_guard(stack: str, act: str, local: bool, platform: Platform) -> G
 
     def make_client() -> AwsGuardClient:
         if not local:
-            return AwsGuardClient()
+            return AwsGuardClient(profile=profile, region=region)
         session = boto3.session.Session(
             aws_access_key_id=platform.access_key,
             aws_secret_access_key=platform.secret_key,

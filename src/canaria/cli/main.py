@@ -171,6 +171,10 @@ def up(
     guard_local: Annotated[
         bool, typer.Option(help="the guard watches this canaria's own edge (a rehearsal)")
     ] = False,
+    guard_region: Annotated[
+        str | None, typer.Option(help="the guard's AWS region (else the chain's)")
+    ] = None,
+    guard_profile: Annotated[str | None, typer.Option(help="the guard's AWS profile")] = None,
 ) -> None:
     """Run the application: gateway, edge, controller, dashboard."""
     from canaria.clock import Clock
@@ -187,6 +191,10 @@ def up(
         fail(f"--split {split!r} (allowed: deterministic, random)")
     if guard_act not in ("stop", "dry-run"):
         fail(f"--guard-act {guard_act!r} (allowed: stop, dry-run)")
+    if (guard_region or guard_profile or guard_local) and not guard_stack:
+        fail("--guard-region, --guard-profile and --guard-local need --guard-stack")
+    if guard_local and (guard_region or guard_profile):
+        fail("--guard-local watches this canaria's edge: no --guard-region or --guard-profile")
     template = _template(template)
     options = Options(
         state_dir=state_dir(),
@@ -231,8 +239,16 @@ def up(
         if guard_stack:
             from canaria.cli.guard import background_guard
 
-            guard = background_guard(guard_stack, guard_act, guard_local, platform)
-            typer.echo(f"guard      stack {guard_stack} ({guard_act})")
+            guard = background_guard(
+                guard_stack,
+                guard_act,
+                platform,
+                local=guard_local,
+                region=guard_region,
+                profile=guard_profile,
+            )
+            where = "this edge" if guard_local else guard_region or "the chain's region"
+            typer.echo(f"guard      stack {guard_stack} ({guard_act}, {where})")
         sys.stdout.flush()
         await server.wait()
         typer.echo("stopping…")

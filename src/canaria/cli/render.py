@@ -67,7 +67,8 @@ def guarded_table(guarded: list[dict[str, Any]]) -> Table:
         t.add_row(
             g["deployment_id"],
             f"{g['function']}:{g['alias']}",
-            f"{g['current_version']} → {g['target_version']}",
+            f"{g['current_version']} → {g['target_version']}"
+            + (f" ({g['weight']:.0%})" if g.get("weight") is not None else ""),
             g["status"],
             evidence,
             Text(decision, style="red" if g["verdict"] == "ROLLBACK" else ""),

@@ -18,6 +18,7 @@ Errors::
 from __future__ import annotations
 
 import collections
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -58,6 +59,7 @@ THROTTLE_CODES = frozenset(
     }
 )
 MAX_LOG_PAGES = 20  # per function per poll: 20 × up to 10,000 events
+MAX_NESTING = 5  # nested stacks read below the one named
 
 
 class GuardError(CanariaError):
@@ -90,10 +92,20 @@ class AwsGuardClient:
         endpoint_url: str | None = None,
         max_attempts: int = 5,
     ) -> None:
+        # boto3 reads AWS_DEFAULT_REGION only; AWS_REGION is the other SDKs' (and what
+        # Lambda, CodeBuild and most CI runners set), so it is read too, after a profile's
         try:
             self.session = session or boto3.session.Session(
                 profile_name=profile, region_name=region
             )
+            if (
+                session is None
+                and self.session.region_name is None
+                and os.environ.get("AWS_REGION")
+            ):
+                self.session = boto3.session.Session(
+                    profile_name=profile, region_name=os.environ["AWS_REGION"]
+                )
         except BotoCoreError as exc:  # e.g. ProfileNotFound
             raise GuardError(str(exc)) from None
         if self.session.region_name is None:
@@ -149,51 +161,86 @@ class AwsGuardClient:
 
     # ---- finding deployments ----------------------------------------------------------
 
+    def _region_hint(self) -> str:
+        return (
+            f"in region {self.region} (is that the region it was deployed to? "
+            "pass --region or set AWS_REGION)"
+        )
+
     def stack_groups(self, stack: str) -> list[tuple[str, str]]:
-        """(application, deployment group) pairs a CloudFormation stack created."""
+        """(application, deployment group) pairs a CloudFormation stack created, its
+        nested stacks' included (a SAM ``AWS::Serverless::Application`` is one)."""
+        pairs = self._stack_groups(stack, 0)
+        if not pairs:
+            raise GuardError(
+                f"stack {stack!r} has no CodeDeploy application with deployment groups, "
+                "nor has any stack nested in it (a SAM function needs AutoPublishAlias "
+                "and DeploymentPreference to get one)"
+            )
+        return pairs
+
+    def _stack_groups(self, stack: str, depth: int) -> list[tuple[str, str]]:
         apps: list[str] = []
         groups: list[str] = []
+        nested: list[str] = []
         token: str | None = None
         while True:
-            page = self.call(
-                "cloudformation",
-                "list_stack_resources",
-                StackName=stack,
-                **({"NextToken": token} if token else {}),
-            )
+            try:
+                page = self.call(
+                    "cloudformation",
+                    "list_stack_resources",
+                    StackName=stack,
+                    **({"NextToken": token} if token else {}),
+                )
+            except AwsRefused as exc:
+                if exc.aws_code == "ValidationError" and "does not exist" in exc.message:
+                    raise GuardError(f"{exc.message} {self._region_hint()}") from None
+                raise
             for r in page.get("StackResourceSummaries", []):
+                physical = str(r.get("PhysicalResourceId") or "")
+                if not physical:
+                    continue  # not created (yet), or deleted
                 match r.get("ResourceType"):
                     case "AWS::CodeDeploy::Application":
-                        apps.append(str(r["PhysicalResourceId"]))
+                        apps.append(physical)
                     case "AWS::CodeDeploy::DeploymentGroup":
-                        groups.append(str(r["PhysicalResourceId"]))
+                        groups.append(physical)
+                    case "AWS::CloudFormation::Stack":
+                        nested.append(physical)  # the nested stack's id (an ARN)
             token = page.get("NextToken")
             if not token:
                 break
-        if not apps or not groups:
-            raise GuardError(
-                f"stack {stack!r} has no CodeDeploy application with deployment groups "
-                "(a SAM function needs AutoPublishAlias and DeploymentPreference to get one)"
-            )
         # A SAM stack has one application; group names are unique within it.
-        return [(apps[0], g) for g in groups]
+        pairs = [(apps[0], g) for g in groups] if apps else []
+        if depth < MAX_NESTING:
+            for child in nested:
+                pairs += self._stack_groups(child, depth + 1)
+        return pairs
 
     def application_groups(self, application: str) -> list[tuple[str, str]]:
         groups: list[str] = []
         token: str | None = None
         while True:
-            page = self.call(
-                "codedeploy",
-                "list_deployment_groups",
-                applicationName=application,
-                **({"nextToken": token} if token else {}),
-            )
+            try:
+                page = self.call(
+                    "codedeploy",
+                    "list_deployment_groups",
+                    applicationName=application,
+                    **({"nextToken": token} if token else {}),
+                )
+            except AwsRefused as exc:
+                if exc.aws_code == "ApplicationDoesNotExistException":
+                    raise GuardError(f"{exc.message} {self._region_hint()}") from None
+                raise
             groups.extend(page.get("deploymentGroups", []))
             token = page.get("nextToken") or None
             if not token:
                 break
         if not groups:
-            raise GuardError(f"CodeDeploy application {application!r} has no deployment groups")
+            raise GuardError(
+                f"CodeDeploy application {application!r} has no deployment groups "
+                f"{self._region_hint()}"
+            )
         return [(application, g) for g in groups]
 
     def active_deployments(self, application: str, group: str) -> list[str]:
@@ -230,16 +277,14 @@ class AwsGuardClient:
             target=target,
             create_time=create.timestamp() if hasattr(create, "timestamp") else float(create),
             config_name=str(info.get("deploymentConfigName", "")),
+            creator=str(info.get("creator", "")),
         )
 
     def _target(self, deployment_id: str, info: Mapping[str, Any]) -> LambdaTarget | None:
         if info.get("computePlatform", "Lambda") != "Lambda":
             return None
         try:
-            ids = self.call(
-                "codedeploy", "list_deployment_targets", deploymentId=deployment_id
-            ).get("targetIds", [])
-            for target_id in ids:
+            for target_id in self._target_ids(deployment_id):
                 t = self.call(
                     "codedeploy",
                     "get_deployment_target",
@@ -258,6 +303,21 @@ class AwsGuardClient:
         except AwsRefused:
             pass  # e.g. not implemented by a stand-in: the AppSpec says the same
         return appspec_target(info.get("revision") or {})
+
+    def _target_ids(self, deployment_id: str) -> Iterator[str]:
+        """ListDeploymentTargets, every page (a Lambda deployment has one target)."""
+        token: str | None = None
+        while True:
+            page = self.call(
+                "codedeploy",
+                "list_deployment_targets",
+                deploymentId=deployment_id,
+                **({"nextToken": token} if token else {}),
+            )
+            yield from (str(t) for t in page.get("targetIds", []))
+            token = page.get("nextToken") or None
+            if not token:
+                return
 
     # ---- signals ------------------------------------------------------------------------
 

@@ -2,11 +2,12 @@
 with the ``ExecutedVersion`` dimension (on the alias's ``Resource``), read with
 ``GetMetricData`` at 1-minute periods.
 
-The fallback when the functions' logs cannot be read (no ``logs:FilterLogEvents``, a log
-group elsewhere). Slower: a minute is read once it ended ``SETTLE_S`` ago, because Lambda
-publishes a minute's datapoints after it ends, so the judge sees the canary minutes
-later than through the logs. Errors include timeouts; throttles carry no version, and
-"slow" is not judged on this source.
+The cross-check of the logs source (a settled minute's invocations per version, compared
+with what the logs showed), and the fallback when the functions' logs cannot be read (no
+``logs:FilterLogEvents``, a log group elsewhere). Slower: a minute is read once it ended
+``SETTLE_S`` ago, because Lambda publishes a minute's datapoints after it ends, so the
+judge sees the canary minutes later than through the logs. Errors include timeouts;
+throttles carry no version, and "slow" is not judged on this source.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from typing import Any
 from canaria.analysis.judge import TickCounts
 from canaria.guard.model import LambdaTarget
 
-__all__ = ["PERIOD_S", "SETTLE_S", "counts_between", "queries"]
+__all__ = ["CROSS_CHECK_SETTLE_S", "PERIOD_S", "SETTLE_S", "counts_between", "queries"]
 
 PERIOD_S = 60
 SETTLE_S = 60.0
+# the logs source's cross-check compares a minute once it ended this long before the
+# newest log line: Lambda's datapoints for it are in by then
+CROSS_CHECK_SETTLE_S = 180.0
 METRICS = ("Invocations", "Errors")
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "ROLLBACK_CREATORS",
     "Action",
     "ActionStatus",
     "AwsStatus",
@@ -48,6 +49,7 @@ class AwsStatus(enum.StrEnum):
 
 
 ACTIVE_STATUSES = tuple(s.value for s in AwsStatus if s.active)
+ROLLBACK_CREATORS = frozenset({"codeDeployRollback", "CloudFormationRollback"})
 
 
 class Mode(enum.StrEnum):
@@ -86,6 +88,13 @@ class Observed:
     target: LambdaTarget | None  # None: not a Lambda deployment, or not readable yet
     create_time: float
     config_name: str = ""
+    creator: str = ""  # CodeDeploy's creator: user, CloudFormation, codeDeployRollback, ...
+
+    @property
+    def is_rollback(self) -> bool:
+        """CodeDeploy's (or CloudFormation's) own rollback: stopping it would leave the
+        alias on the version being rolled back, so the guard never acts on one."""
+        return self.creator in ROLLBACK_CREATORS
 
 
 @dataclass(frozen=True)
@@ -168,6 +177,7 @@ class GuardRecord:
     canary_errors: int = 0
     stable_errors: int = 0
     first_canary_at: float | None = None  # time of the first canary invocation seen
+    weight: float | None = None  # the target version's share, as CodeDeploy last said
     # newest log line fed to the judge (ms): a restarted guard reads only later lines, so
     # no invocation is counted twice
     log_cursor_ms: int = 0

@@ -3,9 +3,11 @@
 ``plan(previous, observed, counts, ...)`` returns the new record, the events to append and
 the actions to take. It never acts twice: once a record holds an action that was
 requested, done or refused, no later plan repeats it, and a deployment that AWS reports
-finished (Succeeded, Failed, Stopped) is only recorded, never acted on. An action that was
-only *requested* (the guard died between writing its intent and hearing AWS's answer) is
-not repeated either: the next poll reads the deployment's status from AWS instead.
+finished (Succeeded, Failed, Stopped), or that is CodeDeploy's own rollback, is only
+recorded, never acted on. An action that was only *requested* (the guard died between
+writing its intent and hearing AWS's answer) is not repeated either: the next poll reads
+the deployment's status from AWS instead. A dry run's decision (``would``) is acted on
+once the same deployment is guarded in a mode that acts.
 """
 
 from __future__ import annotations
@@ -93,12 +95,23 @@ def plan(
                 "watch",
                 f"watching {t.function}:{t.alias} {t.current_version} → {t.target_version} "
                 f"({observed.status.value}, {observed.config_name or 'config unknown'}); "
-                f"mode {mode.value}",
+                f"mode {mode.value}"
+                + (
+                    f"; a rollback ({observed.creator}): judged, never stopped"
+                    if observed.is_rollback
+                    else ""
+                ),
             )
         )
     if observed.status is not record.status:
         events.append(GuardEvent(did, now, "aws", f"CodeDeploy reports {observed.status.value}"))
-    record = replace(record, status=observed.status, updated_at=now)
+    if record.mode is not mode:
+        # e.g. a dry run's decision, then the same deployment guarded for real: the
+        # verdict stands and is acted on now
+        events.append(GuardEvent(did, now, "watch", f"mode {record.mode.value} → {mode.value}"))
+    record = replace(record, status=observed.status, mode=mode, updated_at=now)
+    if observed.target.weight is not None:
+        record = replace(record, weight=observed.target.weight)
     if record.first_canary_at is None and first_canary_at is not None:
         record = replace(record, first_canary_at=first_canary_at)
 
@@ -135,7 +148,11 @@ def plan(
     if (
         verdict is Verdict.ROLLBACK
         and observed.status.active
-        and record.action_status is ActionStatus.NONE
+        and (
+            record.action_status is ActionStatus.NONE
+            or (record.action_status is ActionStatus.WOULD and mode is not Mode.DRY_RUN)
+        )
+        and not observed.is_rollback
     ):
         why = f"{record.function}:{record.alias} version {record.target_version} is worse"
         action = _action(record, mode, alarm_name, why)

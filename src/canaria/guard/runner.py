@@ -12,7 +12,9 @@ read the same way.
 
 from __future__ import annotations
 
+import collections
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import assert_never
@@ -23,7 +25,7 @@ from canaria.analysis.judge import Judge, TickCounts
 from canaria.clock import Clock
 from canaria.guard.aws import AwsGuardClient, AwsRefused, GuardError, Throttled
 from canaria.guard.logsignals import LogParser, StableDurations, tick_counts
-from canaria.guard.metricsignals import PERIOD_S, SETTLE_S
+from canaria.guard.metricsignals import CROSS_CHECK_SETTLE_S, PERIOD_S, SETTLE_S
 from canaria.guard.metricsignals import counts_between as metric_counts
 from canaria.guard.metricsignals import queries as metric_queries
 from canaria.guard.model import (
@@ -31,6 +33,7 @@ from canaria.guard.model import (
     ActionStatus,
     GuardEvent,
     GuardRecord,
+    Invocation,
     LambdaTarget,
     Mode,
     SetAlarmState,
@@ -45,6 +48,9 @@ from canaria.models import JudgeSettings
 __all__ = ["Guard", "GuardOptions"]
 
 log = logging.getLogger("canaria.guard")
+
+# the Lambda target (its weight) is read again every this many polls of a deployment
+TARGET_REFRESH_POLLS = 15
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,9 @@ class GuardOptions:
     lookback_s: float = 30.0
     webhooks: tuple[str, ...] = ()  # URLs told of each decision (CodeDeploy trigger shape)
     source: Source = Source.LOGS
+    # on the logs source, compare each settled minute's invocations per version with
+    # AWS/Lambda's (GetMetricData, one call a minute): say when the logs miss lines
+    cross_check: bool = True
 
     def __post_init__(self) -> None:
         if (self.stack is None) == (self.application is None):
@@ -86,6 +95,16 @@ class _Watch:
     floor_ms: int = -1  # lines at or before this were fed before a restart
     parser: LogParser = field(default_factory=LogParser)
     stable: StableDurations = field(default_factory=StableDurations)
+    # cross-check: invocations read from the logs per (minute start, version), and the
+    # first minute not compared yet (the first whole minute the logs were read over)
+    minutes: collections.Counter[tuple[int, str]] = field(default_factory=collections.Counter)
+    checked_to: int = 0
+    cross_check: bool = True
+    polls: int = 0
+
+    def __post_init__(self) -> None:
+        start = -(-self.cursor_ms // 1000)  # seconds, rounded up
+        self.checked_to = start + (-start % PERIOD_S)
 
 
 class Guard:
@@ -187,7 +206,15 @@ class Guard:
         previous = self.records.get(deployment_id)
         watch = self._watching.get(deployment_id)
         known = watch.target if watch else _target_of(previous)
+        if watch is not None:
+            watch.polls += 1
+            if watch.polls % TARGET_REFRESH_POLLS == 0:
+                known = None  # read the target again: the weight CodeDeploy has moved to
         observed = self.client.observe(deployment_id, known)
+        if watch is not None and known is None:  # refreshed: only the weight may change
+            if observed.target is not None:
+                watch.target = replace(watch.target, weight=observed.target.weight)
+            observed = replace(observed, target=watch.target)
         if observed.target is None:
             return None
         if watch is None:
@@ -223,6 +250,8 @@ class Guard:
                 watch.cursor_ms / 1000.0, judge.settings.slow_tolerance_ms
             )
             counts = tick_counts(invocations, t.target_version, t.current_version, threshold)
+            if self.options.cross_check and watch.cross_check:
+                self._cross_check(deployment_id, watch, invocations)
             watch.stable.add(stable_now)
             canary_times = [i.time for i in invocations if i.version == t.target_version]
             first_canary = min(canary_times) if canary_times else None
@@ -265,6 +294,44 @@ class Guard:
             self.records.save(record, events)
             for e in events:
                 self._emit(e)
+
+    def _cross_check(self, did: str, watch: _Watch, invocations: list[Invocation]) -> None:
+        """Compare the minutes that ended ``CROSS_CHECK_SETTLE_S`` before the newest log
+        line with Lambda's own Invocations by ExecutedVersion; say when the metrics count
+        more than the logs showed (lines the judge never saw). Fewer is expected: a
+        version invoked directly (a PreTraffic hook) is not counted on the alias."""
+        t = watch.target
+        for i in invocations:
+            minute = int(i.time) - int(i.time) % PERIOD_S
+            if minute >= watch.checked_to and i.version in (t.current_version, t.target_version):
+                watch.minutes[(minute, i.version)] += 1
+        end = int(watch.cursor_ms / 1000 - CROSS_CHECK_SETTLE_S)
+        end -= end % PERIOD_S
+        if end <= watch.checked_to:
+            return
+        try:
+            results = self.client.metric_data(metric_queries(t), watch.checked_to, end)
+        except AwsRefused as exc:
+            watch.cross_check = False
+            message = f"cross-check with AWS/Lambda metrics off: {exc.message}"
+            self._emit(GuardEvent(did, self.clock.now(), "signals", message))
+            return
+        for minute in range(watch.checked_to, end, PERIOD_S):
+            c = metric_counts(results, t, minute, minute + PERIOD_S)
+            for version, counted in (
+                (t.current_version, c.stable_invocations),
+                (t.target_version, c.canary_invocations),
+            ):
+                logged = watch.minutes.pop((minute, version), 0)
+                if counted - logged > max(2, 0.05 * counted):
+                    stamp = time.strftime("%H:%M", time.gmtime(minute))
+                    message = (
+                        f"cross-check {stamp} UTC, version {version}: {counted} invocations "
+                        f"in AWS/Lambda metrics, {logged} in the logs; the judge misses "
+                        "lines (is the log group right? are lines dropped?)"
+                    )
+                    self._emit(GuardEvent(did, self.clock.now(), "signals", message))
+        watch.checked_to = end
 
     def _metric_counts(self, watch: _Watch, t: LambdaTarget) -> TickCounts | None:
         """The minutes that ended at least ``SETTLE_S`` ago and were not read yet."""

@@ -11,6 +11,11 @@ bundle (``app.ts`` → ``app.js``) into the artifact; the build options are part
 digest. The build happens in a temporary directory renamed into place, so an artifact
 directory is either complete or absent; a present one is reused.
 
+``code_uri`` is a directory or, as the SAM CLI also takes it, a ``.zip`` file: its members
+are digested the same way (a zip and the folder it was made from give one digest) and
+extracted into the artifact with their permission bits (a ``provided`` function's
+``bootstrap`` stays executable).
+
 Only regular files are code: a FIFO, socket or device in the directory is left out (a
 zip cannot hold one, and reading a FIFO would block). A symbolic link to a file is
 followed, as ``sam build`` follows it; when ``confine`` is given (the server's rule for
@@ -25,8 +30,9 @@ import os
 import shutil
 import stat
 import tempfile
+import zipfile
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from canaria.errors import BuildError
 from canaria.models import EsbuildOptions
@@ -42,11 +48,39 @@ _SKIP_SUFFIXES = (".pyc",)
 Confine = Callable[[Path], str | None]
 
 
+def is_zip(code_uri: str) -> bool:
+    """Whether ``code_uri`` is a zip file (rather than a directory)."""
+    path = Path(code_uri)
+    return path.is_file() and zipfile.is_zipfile(path)
+
+
+def _skipped(rel: str) -> bool:
+    parts = PurePosixPath(rel).parts
+    return any(p in _SKIP_DIRS for p in parts[:-1]) or rel.endswith(_SKIP_SUFFIXES)
+
+
+def _members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """Relative path → member of the archive's files; BuildError for a path outside it."""
+    found: dict[str, zipfile.ZipInfo] = {}
+    for info in archive.infolist():
+        if info.is_dir():
+            continue
+        rel = PurePosixPath(info.filename)
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+            raise BuildError(f"zip member {info.filename!r} points outside the code")
+        if not _skipped(rel.as_posix()):
+            found[rel.as_posix()] = info
+    return found
+
+
 def code_files(
     code_uri: str, state_dir: str | None = None, confine: Confine | None = None
 ) -> list[str]:
     """Relative POSIX paths of the files that make up the code, sorted (never the state
-    directory, wherever it is; only regular files, links to them followed)."""
+    directory, wherever it is; in a directory only regular files, links to them followed)."""
+    if is_zip(code_uri):
+        with zipfile.ZipFile(code_uri) as archive:
+            return sorted(_members(archive))
     root = Path(code_uri)
     state = Path(state_dir).resolve() if state_dir else None
     found: list[str] = []
@@ -86,13 +120,22 @@ def _check_link(code_uri: str, link: Path, confine: Confine) -> None:
 def code_digest(code_uri: str, state_dir: str | None = None, confine: Confine | None = None) -> str:
     """sha256 over each file's relative path and contents, in path order."""
     h = hashlib.sha256()
-    root = Path(code_uri)
-    for rel in code_files(code_uri, state_dir, confine):
-        data = (root / rel).read_bytes()
+
+    def add(rel: str, data: bytes) -> None:
         h.update(rel.encode("utf-8"))
         h.update(b"\0")
         h.update(len(data).to_bytes(8, "big"))
         h.update(data)
+
+    if is_zip(code_uri):
+        with zipfile.ZipFile(code_uri) as archive:
+            members = _members(archive)
+            for rel in sorted(members):
+                add(rel, archive.read(members[rel]))
+        return h.hexdigest()
+    root = Path(code_uri)
+    for rel in code_files(code_uri, state_dir, confine):
+        add(rel, (root / rel).read_bytes())
     return h.hexdigest()
 
 
@@ -108,8 +151,9 @@ def build_artifact(
     code = Path(code_uri)
     if confine is not None and (refusal := confine(code.resolve())) is not None:
         raise BuildError(f"CodeUri {code_uri} {refusal}")
-    if not code.is_dir():
-        what = "is not a directory" if code.exists() else "does not exist"
+    zipped = is_zip(code_uri)
+    if not code.is_dir() and not zipped:
+        what = "is neither a directory nor a zip file" if code.exists() else "does not exist"
         raise BuildError(f"CodeUri {code_uri} {what}")
     digest = code_digest(code_uri, state_dir, confine)
     if esbuild is not None:
@@ -123,8 +167,11 @@ def build_artifact(
     tmp = Path(tempfile.mkdtemp(prefix=f".build-{digest[:12]}-", dir=artifacts))
     try:
         tmp.chmod(0o755)
-        _copy_code(code, tmp, state_dir, confine)
-        link_dependencies(code, tmp, state_dir)
+        if zipped:
+            _extract(code, tmp)
+        else:
+            _copy_code(code, tmp, state_dir, confine)
+        link_dependencies(tmp if zipped else code, tmp, state_dir)
         if esbuild is not None:
             bundle(tmp, esbuild, code_uri)
         try:
@@ -144,3 +191,13 @@ def _copy_code(code: Path, dest: Path, state_dir: str, confine: Confine | None) 
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(code / rel, target)
+
+
+def _extract(archive_path: Path, dest: Path) -> None:
+    with zipfile.ZipFile(archive_path) as archive:
+        for rel, info in _members(archive).items():
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(archive.read(info))
+            mode = (info.external_attr >> 16) & 0o777
+            target.chmod(mode | 0o444 if mode else 0o644)

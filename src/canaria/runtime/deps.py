@@ -8,7 +8,8 @@ installed packages and the new version is servable at once:
     <state>/deps/pip-<sha256>/   ``pip install --target`` of requirements.txt
     <state>/deps/npm-<sha256>/   package.json (+ package-lock.json) and its node_modules,
                                  by ``npm ci`` when there is a lockfile, else ``npm install``
-                                 (``--omit=dev``, as ``sam build`` leaves devDependencies out)
+                                 (``--omit=dev``, as ``sam build`` leaves devDependencies out;
+                                 the package's own ``scripts`` left out of the copy)
 
 The key covers the manifest bytes, the lockfile, and Python's or Node's version and the
 platform. An artifact links them in: each top-level entry of a pip install as a symlink
@@ -21,6 +22,7 @@ lines, before anything changes.
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 import shutil
 import subprocess
@@ -172,6 +174,21 @@ def _pip_install(requirements: Path, target: Path) -> None:
     _run(command, requirements.parent, str(requirements), "pip")
 
 
+def _copy_manifest(manifest: Path, dest: Path) -> None:
+    """``package.json`` without the package's own ``scripts``: they build or test the
+    project (``prepare: tsc``), and npm would run them here, in a folder holding nothing
+    but the manifest. Its dependencies' install scripts still run."""
+    try:
+        data = json.loads(manifest.read_bytes())
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and "scripts" in data:
+        del data["scripts"]
+        dest.write_text(json.dumps(data, indent=2) + "\n")
+    else:
+        shutil.copy2(manifest, dest)
+
+
 def _npm_install(manifest: Path, target: Path) -> None:
     """``npm ci`` with a lockfile, else ``npm install``, production dependencies only."""
     npm = shutil.which("npm")
@@ -180,7 +197,7 @@ def _npm_install(manifest: Path, target: Path) -> None:
             f"{manifest} lists dependencies but there is no `npm` on PATH: install Node.js "
             "with npm, or put node_modules in CodeUri"
         )
-    shutil.copy2(manifest, target / "package.json")
+    _copy_manifest(manifest, target / "package.json")
     lock = manifest.parent / "package-lock.json"
     verb = "install"
     if lock.is_file():

@@ -10,6 +10,7 @@ names a function by its ``FunctionName``, it is translated to the logical id.
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import PurePosixPath
 from typing import Any, TypeVar, assert_never
@@ -321,13 +322,14 @@ def _code_uri(ctx: Context, entry: Entry) -> str:
     at = ctx.at(entry, "CodeUri")
     if value is NO_VALUE:
         value = "."  # as the SAM CLI: the template's directory
-    text, path = ctx.local_path(value, at, allowed="a directory relative to the template")
+    allowed = "a directory relative to the template, or a .zip file of the code"
+    text, path = ctx.local_path(value, at, allowed=allowed)
     if not path.exists():
-        raise at.error(f"CodeUri directory {text!r} does not exist ({path})")
-    if not path.is_dir():
+        raise at.error(f"CodeUri {text!r} does not exist ({path})", allowed=allowed)
+    if not path.is_dir() and not (path.is_file() and zipfile.is_zipfile(path)):
         raise at.error(
-            f"CodeUri {text!r} is not a directory ({path})",
-            allowed="a directory holding the handler's module",
+            f"CodeUri {text!r} is neither a directory nor a zip file ({path})",
+            allowed="a directory holding the handler's module, or a .zip file of it",
         )
     return str(path)
 

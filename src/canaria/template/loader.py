@@ -118,7 +118,7 @@ def load(
     problems = Problems()
     with problems.catch():
         check_keys(doc, top, SECTIONS, what="top-level section")
-    stack = template.parent.name
+    stack = stack_name(template.parent.name)
     config, config_file = samconfig_overrides(template, config_env)
     params: dict[str, Parameter] = {}
     with problems.catch():
@@ -170,6 +170,16 @@ def load(
     return app
 
 
+def stack_name(folder: str) -> str:
+    """The stack name of a template in ``folder`` (``AWS::StackName`` and the names
+    CloudFormation would generate): the folder's name made a valid CloudFormation stack
+    name, letters, digits and hyphens starting with a letter, at most 128 characters."""
+    name = re.sub(r"[^A-Za-z0-9-]+", "-", folder).strip("-")
+    if not name[:1].isalpha():
+        name = f"stack-{name}".rstrip("-")
+    return name[:128].rstrip("-")
+
+
 def _sam_and_references(
     doc: LineMap, top: Where, params: Mapping[str, Parameter], warnings: list[str]
 ) -> list[TemplateError]:
@@ -182,7 +192,7 @@ def _sam_and_references(
     resources = doc.get("Resources")
     own = list(resources) if isinstance(resources, dict) else []
     known = [*checked.resources, *own, *(declared if isinstance(declared, dict) else ())]
-    return checked.errors + reference_errors(doc, top, known, own)
+    return checked.errors + reference_errors(doc, top, known, own, checked.unresolved)
 
 
 def _section(doc: LineMap, key: str, top: Where) -> LineMap:

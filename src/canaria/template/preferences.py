@@ -74,7 +74,11 @@ def deployment_preference(
 ) -> DeploymentPreference:
     check_keys(node, at, PREFERENCE_KEYS)
     enabled = as_bool(node["Enabled"], at.key(node, "Enabled")) if "Enabled" in node else True
-    if "Type" not in node and enabled:
+    if not enabled:
+        # SAM reads nothing else of a disabled preference (no deployment group, no hooks):
+        # Globals may give a hook function the Hooks that name it
+        return DeploymentPreference(type="AllAtOnce", enabled=False)
+    if "Type" not in node:
         raise at.error("Type is required", allowed=_config_choices(config_names))
     type_ = as_str(node.get("Type", "AllAtOnce"), at.key(node, "Type"))
     if type_ not in config_names and type_.removeprefix(PREFIX) not in PREDEFINED:
@@ -149,7 +153,12 @@ def _hooks(
                 allowed=", ".join(f for f in functions if f != entry.logical_id),
             )
         if name == entry.logical_id:
-            raise kat.error("a function cannot be its own hook")
+            raise kat.error(
+                f"{entry.logical_id} is its own hook: canaria runs a hook apart from the "
+                "release it checks (SAM's guide: turn traffic shifting off on hook functions)",
+                allowed=f"DeploymentPreference: {{Enabled: false}} on {entry.logical_id}, "
+                "or another function as the hook",
+            )
         out.append(name)
     return out[0], out[1]
 

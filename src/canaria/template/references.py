@@ -4,7 +4,8 @@ CloudFormation refuses a template whose references do not resolve ("Unresolved r
 dependencies"); canaria resolves only the properties it runs, so this walks the whole
 template (Globals, Resources, Conditions, Outputs) and reports every reference to a name
 that is not a parameter, a pseudo parameter, a resource of the template or one SAM
-generates (``FnRole``, ``ServerlessRestApi``, ``Fn.Version``, ...), at its line.
+generates (``FnRole``, ``ServerlessRestApi``, ``Fn.Version``, ...), at its line. A
+``Fn.Version`` SAM left as written (``Fn`` has no AutoPublishAlias) names nothing either.
 """
 
 from __future__ import annotations
@@ -18,26 +19,52 @@ from canaria.template.nodes import LineList, LineMap, Where, choices
 
 SECTIONS = ("Globals", "Resources", "Conditions", "Outputs")
 _SUB = re.compile(r"\$\{([^}]*)\}")
+# what makes SAM generate ``X.<name>``
+_NEEDS = {
+    "Alias": "AutoPublishAlias",
+    "Version": "AutoPublishAlias",
+    "DeploymentGroup": "a DeploymentPreference",
+    "DomainName": "a Domain",
+    "Stage": "a StageName",
+    "Deployment": "a StageName",
+}
 
 
 def reference_errors(
-    doc: LineMap, top: Where, known: Iterable[str], resources: Iterable[str]
+    doc: LineMap,
+    top: Where,
+    known: Iterable[str],
+    resources: Iterable[str],
+    unresolved: Iterable[str] = (),
 ) -> list[TemplateError]:
     """Errors for references to names outside ``known`` (parameters, pseudo parameters and
     every resource, generated ones included); ``resources`` are the template's own, whose
-    ``Name.Sub`` forms SAM resolves."""
+    ``Name.Sub`` forms SAM resolves, except the ``unresolved`` ones (``Fn.Version`` of a
+    function without AutoPublishAlias)."""
     names = set(known)
     own = set(resources)
+    left = set(unresolved)
     errors: list[TemplateError] = []
 
     def exists(name: str) -> bool:
         if name in names or name.startswith("AWS::"):
             return True
-        head, dot, _ = name.partition(".")
-        return bool(dot) and (head in own or head in names)
+        head, dot, tail = name.partition(".")
+        generated = f"{head}.{tail.split('.')[0]}"
+        return bool(dot) and (head in own or head in names) and generated not in left
 
     def check(name: Any, at: Where, what: str) -> None:
-        if isinstance(name, str) and not exists(name):
+        if isinstance(name, str) and name in left:
+            head, _, tail = name.partition(".")
+            needs = _NEEDS.get(tail, tail)
+            errors.append(
+                at.error(
+                    f"{what} names {name!r}, which SAM generates only when {head} has "
+                    f"{needs} (CloudFormation refuses unresolved references)",
+                    allowed=f"{head} itself, or {needs} on {head}",
+                )
+            )
+        elif isinstance(name, str) and not exists(name):
             errors.append(
                 at.error(
                     f"{what} names {name!r}, which is not a parameter or a resource of the "
@@ -69,11 +96,16 @@ def reference_errors(
     def _get_att(arg: Any, at: Where) -> None:
         if isinstance(arg, str):
             name, _, attr = arg.partition(".")
-            if "." in attr and f"{name}.{attr.split('.')[0]}" in names:
-                name = f"{name}.{attr.split('.')[0]}"
+            dotted = f"{name}.{attr.split('.')[0]}"
+            if "." in attr and (dotted in names or dotted in left):
+                name = dotted
             check(name, at, "Fn::GetAtt")
         elif isinstance(arg, list) and arg:
-            check(arg[0], at, "Fn::GetAtt")
+            name = arg[0]
+            if len(arg) > 1 and isinstance(name, str) and isinstance(arg[1], str):
+                dotted = f"{name}.{arg[1].split('.')[0]}"
+                name = dotted if "." in arg[1] and dotted in left else name
+            check(name, at, "Fn::GetAtt")
             for i, value in enumerate(arg[1:], 1):
                 walk(value, at.index(arg, i), frozenset())
 
@@ -93,7 +125,7 @@ def reference_errors(
             head, dot, tail = inner.partition(".")
             if dot and not exists(inner):
                 sub = f"{head}.{tail.split('.')[0]}"
-                check(sub if sub in names else head, at, "Fn::Sub")
+                check(sub if sub in names or sub in left else head, at, "Fn::Sub")
             else:
                 check(inner, at, "Fn::Sub")
 

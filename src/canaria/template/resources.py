@@ -79,7 +79,8 @@ MISSING_DATA = ("missing", "notBreaching", "breaching", "ignore")
 
 def build_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]) -> AlarmSpec | None:
     """The alarm canaria evaluates, or None (with a warning) for a valid alarm it cannot:
-    metric math, anomaly detection, a metric outside AWS/Lambda."""
+    metric math, anomaly detection, a metric outside AWS/Lambda, a metric name or a
+    dimension AWS/Lambda does not publish (CloudWatch accepts it; it never fires)."""
     props = entry.props
     check_keys(props, entry.props_at, ALARM_PROPERTIES)
     for key in ("Metrics", "ThresholdMetricId"):
@@ -116,11 +117,6 @@ def build_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]) -> A
         )
         return None
     metric = text("MetricName")
-    if metric not in METRICS:
-        hint = " (the Lambda metric is Errors, plural)" if metric == "Error" else ""
-        raise ctx.at(entry, "MetricName").error(
-            f"metric {metric!r} is not an AWS/Lambda metric{hint}", allowed=METRICS
-        )
     statistic = extended = None
     if ("Statistic" in props) == ("ExtendedStatistic" in props):
         raise entry.props_at.at(props).error(
@@ -157,10 +153,22 @@ def build_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]) -> A
         raise ctx.at(entry, "Period").error(
             f"period {period} is not valid", allowed="1, 5, 10, 20, 30 or a multiple of 60"
         )
+    dimensions, unpublished = _dimensions(ctx, entry, function_names)
+    if metric not in METRICS:
+        hint = " (the Lambda metric is Errors, plural)" if metric == "Error" else ""
+        unpublished = f"metric {metric!r}{hint}; Lambda's are {', '.join(METRICS)}"
+    if unpublished:
+        # CloudWatch takes any name, and an alarm on data that never comes never fires
+        ctx.warn(
+            entry,
+            f"alarm is skipped: AWS/Lambda publishes no {unpublished}. It never fires, "
+            "on AWS either, and never stops a deployment",
+        )
+        return None
     return AlarmSpec(
         name=ctx.index.name_of(entry.logical_id),
         metric_name=metric,
-        dimensions=_dimensions(ctx, entry, function_names),
+        dimensions=dimensions,
         period_s=period,
         evaluation_periods=evaluation,
         threshold=as_float(ctx.get(entry, "Threshold"), ctx.at(entry, "Threshold")),
@@ -180,27 +188,31 @@ def _check_percentile(value: str, where: Where) -> None:
         raise where.error(str(exc), allowed="pNN, e.g. p99 or p99.9") from None
 
 
-def _dimensions(ctx: Context, entry: Entry, function_names: dict[str, str]) -> dict[str, str]:
+def _dimensions(
+    ctx: Context, entry: Entry, function_names: dict[str, str]
+) -> tuple[dict[str, str], str]:
+    """The dimensions, and what AWS/Lambda does not publish among them ("" when nothing)."""
     raw = ctx.get(entry, "Dimensions")
     if raw is NO_VALUE:
-        return {}
+        return {}, ""
     at = ctx.at(entry, "Dimensions")
     out: dict[str, str] = {}
+    unpublished = ""
     for i, item in enumerate(as_list(raw, at)):
         iat = at.index(raw, i)
         dim = as_map(item, iat)
         check_keys(dim, iat, ("Name", "Value"), required=("Name", "Value"))
         name = as_str(dim["Name"], iat.key(dim, "Name"))
         if name not in DIMENSIONS:
-            raise iat.key(dim, "Name").error(
-                f"dimension {name!r} is not supported", allowed=DIMENSIONS
-            )
+            hint = " (an alias is Resource: <function>:<alias>)" if name == "Alias" else ""
+            unpublished = f"dimension {name!r}{hint}; Lambda's are {', '.join(DIMENSIONS)}"
+            continue
         value = as_str(dim["Value"], iat.key(dim, "Value"))
         if name in ("FunctionName", "Resource"):  # a FunctionName → the logical id canaria uses
             head, colon, tail = value.partition(":")
             value = function_names.get(head, head) + colon + tail
         out[name] = value
-    return out
+    return out, unpublished
 
 
 # ---- deployment configs ------------------------------------------------------------------

@@ -4,7 +4,9 @@ canaria builds what it runs with its own loader (which knows lines and property 
 whether a template is valid SAM is decided by the same code that decides it on AWS,
 ``aws-sam-translator``. ``sam_errors`` translates a plain copy of the document and turns
 each of the translator's errors into a ``TemplateError`` at the line of the resource it
-names, and of the property when the message names one that is written there.
+names, and of the property when the message names one that is written there; a message
+about the document ("Structure of the SAM template is invalid. ...") at the OpenAPI path,
+method or key it names.
 
 The translator is run offline: ``AWS::Serverless::Application`` resources (which it would
 look up in the Serverless Application Repository) are replaced by a placeholder, managed
@@ -40,6 +42,9 @@ class SamCheck:
     # every resource of the translated template (SAM's generated ones included); None when
     # the translator refused the template or could not run
     resources: frozenset[str] | None = None
+    # ``Fn.Version``-style references SAM left as written (the function has no
+    # AutoPublishAlias, ...): CloudFormation refuses them
+    unresolved: frozenset[str] = frozenset()
 
 
 def sam_errors(
@@ -65,7 +70,9 @@ def sam_errors(
         return SamCheck([])
     else:
         resources = output.get("Resources") if isinstance(output, dict) else None
-        return SamCheck([], frozenset(resources) if isinstance(resources, dict) else None)
+        if not isinstance(resources, dict):
+            return SamCheck([])
+        return SamCheck([], frozenset(resources), frozenset(_unresolved(output, template)))
     errors: list[TemplateError] = []
     for cause in causes:
         message = _clean(cause.message)
@@ -78,9 +85,52 @@ def sam_errors(
             errors.append(_at_event(doc, top, message).error(message))
         elif "'Globals'" in message and "Globals" in doc:
             errors.append(top.key(doc, "Globals").error(message))
-        else:  # about the whole document: after the errors that have a line
-            errors.append(Where(top.file).error(message))
+        else:  # about the document: at what it names, else after the errors with a line
+            errors.append(_at_named(doc, top, message).error(message))
     return SamCheck(errors)
+
+
+_REFERABLE = ("Alias", "Version", "DeploymentGroup", "Stage", "Deployment", "DomainName")
+_SUB_NAME = re.compile(r"\$\{([A-Za-z0-9]+)\.([A-Za-z]+)(?:\.[A-Za-z]+)?\}")
+
+
+def _unresolved(output: Any, template: Mapping[str, Any]) -> set[str]:
+    """``X.Alias``-style names (X a SAM resource of the template) that SAM's output still
+    holds in a ``Ref``, a ``Fn::GetAtt`` or a ``${...}``: SAM resolves them only where it
+    generated what they name, and CloudFormation has no resource of that name."""
+    resources = template.get("Resources")
+    own = {
+        k
+        for k, v in (resources.items() if isinstance(resources, dict) else ())
+        if isinstance(v, dict) and str(v.get("Type", "")).startswith("AWS::Serverless::")
+    }
+    found: set[str] = set()
+
+    def note(head: Any, tail: Any) -> None:
+        if head in own and isinstance(tail, str) and tail.split(".")[0] in _REFERABLE:
+            found.add(f"{head}.{tail.split('.')[0]}")
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if len(node) == 1:
+                key, arg = next(iter(node.items()))
+                if key == "Ref" and isinstance(arg, str):
+                    note(*arg.partition(".")[::2])
+                elif key == "Fn::GetAtt" and isinstance(arg, list) and len(arg) == 2:
+                    head, dot, tail = str(arg[0]).partition(".")
+                    note(head, tail if dot else arg[1])
+                elif key == "Fn::Sub":
+                    text = arg[0] if isinstance(arg, list) and arg else arg
+                    for m in _SUB_NAME.finditer(text if isinstance(text, str) else ""):
+                        note(m[1], m[2])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(output)
+    return found
 
 
 def _translate(template: dict[str, Any], parameters: Mapping[str, str]) -> Any:
@@ -201,12 +251,18 @@ def merge(own: list[TemplateError], sam: list[TemplateError]) -> list[TemplateEr
 
 
 _LIST_REPR = re.compile(r"\[('[^'\]]*'(?:, '[^'\]]*')*)\]")
+_DICT_REPR = re.compile(r"\{'[^{}]*\}")
+_TYPE_NAME = re.compile(r"\bis a (dict|list|str|int|float|bool) not\b")
+_TYPE_WORDS = {"dict": "mapping", "list": "list", "str": "string", "int": "integer"}
 
 
 def _clean(message: str) -> str:
-    """SAM's message on one line, its Python list reprs (``['SQS', 'SNS']``) as text."""
+    """SAM's message on one line, its Python reprs (``['SQS', 'SNS']``, ``{'name': 'x'}``,
+    ``is a dict``) as text."""
     text = " ".join(message.split())
-    return _LIST_REPR.sub(lambda m: m.group(1).replace("'", ""), text)
+    text = _LIST_REPR.sub(lambda m: m.group(1).replace("'", ""), text)
+    text = _DICT_REPR.sub(lambda m: m.group(0).replace("'", ""), text)
+    return _TYPE_NAME.sub(lambda m: f"is a {_TYPE_WORDS.get(m[1], m[1])}, not", text)
 
 
 def _at_resource(doc: LineMap, top: Where, logical_id: str, message: str) -> Where:
@@ -226,6 +282,68 @@ def _at_resource(doc: LineMap, top: Where, logical_id: str, message: str) -> Whe
     if match and isinstance(props, Mapping) and match.group(1) in props:
         return at.key(node, "Properties").key(props, match.group(1))
     return at
+
+
+_TRANSFORMING = re.compile(r"^Transforming resource with id \[([A-Za-z0-9]+)\]")
+_PATH_NAMED = re.compile(r"'(/[^']*)' path|path '?(/[^\s':]*)'?")
+_METHOD_NAMED = re.compile(r"method '?([A-Za-z-]+)'?")
+# keys SAM's document-level messages name, most specific first
+_NAMED_KEYS = (
+    "x-amazon-apigateway-endpoint-configuration",
+    "securityDefinitions",
+    "ResourcePolicy",
+    "SourceVpcBlacklist",
+    "SourceVpcWhitelist",
+    "Fn::If",
+    "Fn::Sub",
+    "DefinitionBody",
+)
+
+
+def _at_named(doc: LineMap, top: Where, message: str) -> Where:
+    """Where a message about the document belongs: the resource, the OpenAPI path (and
+    method) or the key it names; the file alone when it names none of them."""
+    transforming = _TRANSFORMING.match(message)
+    if transforming:
+        return _at_resource(doc, top, transforming[1], "")
+    path = _PATH_NAMED.search(message)
+    if path:
+        found = _find_key(doc, top, path[1] or path[2], parent="paths")
+        method = _METHOD_NAMED.search(message)
+        if found is not None:
+            at, node = found
+            if method and isinstance(node, Mapping) and method[1] in node:
+                return at.key(node, method[1])
+            return at
+    named: list[tuple[str, str | None]] = []
+    if "Tags in OpenApi" in message:
+        named.append(("tags", "DefinitionBody"))
+    named += [(key, None) for key in _NAMED_KEYS if key in message]
+    for key, parent in named:
+        found = _find_key(doc, top, key, parent)
+        if found is not None:
+            return found[0]
+    return Where(top.file)
+
+
+def _find_key(
+    node: Any, at: Where, key: str, parent: str | None = None
+) -> tuple[Where, Any] | None:
+    """The first ``key`` in the document (under a ``parent`` key when given), depth first:
+    its place and its value."""
+    if isinstance(node, Mapping):
+        if key in node and (parent is None or at.path.rsplit(".", 1)[-1] == parent):
+            return at.key(node, key), node[key]
+        for k, value in node.items():
+            found = _find_key(value, at.key(node, str(k)), key, parent)
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found = _find_key(value, at.index(node, i), key, parent)
+            if found is not None:
+                return found
+    return None
 
 
 def _at_event(doc: LineMap, top: Where, message: str) -> Where:

@@ -3,7 +3,8 @@
 The values are CloudFormation's documented return values, shaped as on AWS (the engine
 answers to the same names and ARNs), with two differences, both deterministic so that a
 template resolves the same way each time it loads: a name CloudFormation would generate
-(``stack-Logical-RANDOM``) is ``stack-Logical`` (lower case for a bucket), and a secret's
+(``stack-Logical-RANDOM``) is ``stack-Logical`` (lower case for a bucket; cut to the
+service's limit and ended by a digest of the whole when it is longer), and a secret's
 ``Ref`` is its partial ARN (without the random six-character suffix, which only the engine
 knows once the secret exists; Secrets Manager accepts a partial ARN wherever it accepts
 an ARN).
@@ -11,6 +12,7 @@ an ARN).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Callable
@@ -69,15 +71,29 @@ def default_name(type_: str, stack: str, logical_id: str, prop: Prop) -> str:
     match type_:
         case "AWS::S3::Bucket":
             name = re.sub(r"[^a-z0-9.-]+", "-", base.lower()).strip("-.")
-            return name[:63].rstrip("-.")
+            return _fit(name, base, 63)
         case "AWS::SQS::Queue":
             name = re.sub(r"[^A-Za-z0-9_-]+", "-", base)
-            return name[:75] + ".fifo" if _truthy(prop("FifoQueue")) else name[:80]
+            if _truthy(prop("FifoQueue")):
+                return _fit(name, base, 75) + ".fifo"
+            return _fit(name, base, 80)
         case "AWS::SNS::Topic":
             name = re.sub(r"[^A-Za-z0-9_-]+", "-", base)
-            return name[:251] + ".fifo" if _truthy(prop("FifoTopic")) else name[:256]
+            if _truthy(prop("FifoTopic")):
+                return _fit(name, base, 251) + ".fifo"
+            return _fit(name, base, 256)
         case _:
-            return re.sub(r"[^A-Za-z0-9_.-]+", "-", base)[:64]
+            return _fit(re.sub(r"[^A-Za-z0-9_.-]+", "-", base), base, 64)
+
+
+def _fit(name: str, base: str, limit: int) -> str:
+    """``name`` within ``limit`` characters. A longer one is cut and ends in a digest of
+    ``base`` (where CloudFormation puts its random suffix), so that two resources of a stack
+    whose name is long still get two names."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(base.encode()).hexdigest()[:8]
+    return name[: limit - len(digest) - 1].rstrip("-.") + "-" + digest
 
 
 def bucket_arn(name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,22 @@ def test_a_state_machine_up_would_refuse_is_an_error_here_too(tmp_path: Path) ->
     fixed = path.read_text().replace("dynamodb:scan", "dynamodb:getItem")
     path.write_text(fixed)
     assert validate(tmp_path, "-t", str(path)).returncode == 0
+
+
+def test_up_prints_every_error_of_a_template_yml(tmp_path: Path) -> None:
+    """`up` without -t finds template.yml as the SAM CLI does, and refuses it with every
+    error at once before it starts anything."""
+    body = resources(function("A", extra="Timeout: many\n"), function("B", extra="MemorySize: 1\n"))
+    path = Path(write(tmp_path, body, "template.yml"))
+    done = subprocess.run(
+        [sys.executable, "-m", "canaria.cli.main", "up", "--port", "0", "--control-port", "0"],
+        cwd=path.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "CANARIA_STATE": str(tmp_path / "state")},
+    )
+    assert done.returncode == 2
+    assert "2 problems in the template:" in done.stderr
+    assert "template.yml:9: Resources.A.Properties.Timeout" in done.stderr
+    assert "Resources.B.Properties.MemorySize" in done.stderr

@@ -26,7 +26,7 @@ def hello(tmp_path: Path) -> Iterator[Canaria]:
     c.stop()
 
 
-def test_dry_run_against_the_local_edge_shows_in_status(hello: Canaria) -> None:
+def test_dry_run_then_act_against_the_local_edge_shows_in_status(hello: Canaria) -> None:
     dep = start_bad_canary(hello)
     decided = False
     for _ in range(100):
@@ -44,6 +44,7 @@ def test_dry_run_against_the_local_edge_shows_in_status(hello: Canaria) -> None:
     status = hello.status()
     guarded = {g["deployment_id"]: g for g in status["guarded"]}
     assert guarded[dep]["verdict"] == "ROLLBACK" and guarded[dep]["action_status"] == "would"
+    assert guarded[dep]["weight"] == 0.1
     assert guarded[dep]["evidence"]["errors"] >= 300  # crossed M/α = 3/0.01
     assert hello.api().get(f"/deployments/{dep}")["state"] == "AllowTraffic"  # untouched
     text = hello.cli("status")
@@ -51,6 +52,17 @@ def test_dry_run_against_the_local_edge_shows_in_status(hello: Canaria) -> None:
     detail = hello.api().get(f"/guarded/{dep}")  # every event, for the record
     assert [e["kind"] for e in detail["events"]][:2] == ["watch", "judge"]
     assert detail["events"][-1]["message"].startswith("dry run: would call")
+
+    # The walkthrough's next step: the same guard without --dry-run acts on that verdict.
+    r = hello.cli("guard", "--stack", "hello", "--local", "--once")
+    assert r.returncode == 0, r.stderr
+    assert "codedeploy:stop_deployment 1" in r.stderr, r.stderr
+    d = hello.api().get(f"/deployments/{dep}")
+    assert d["state"] == "Stopped" and d["rolled_back"], d
+    guarded = {g["deployment_id"]: g for g in hello.status()["guarded"]}
+    assert guarded[dep]["action_status"] == "done" and guarded[dep]["mode"] == "stop"
+    r = hello.cli("guard", "--stack", "hello", "--local", "--once")  # and never again
+    assert r.returncode == 0 and "stop_deployment" not in r.stderr, r.stderr
 
 
 def test_a_stack_that_does_not_exist_is_refused(hello: Canaria) -> None:

@@ -1,9 +1,12 @@
-"""Faults the guard meets on AWS: throttled APIs (back off, keep the evidence, say so),
-and a deployment that CodeDeploy finishes on its own while the guard watches."""
+"""Faults the guard meets on AWS: throttled APIs (back off, keep the evidence, say so), a
+deployment that CodeDeploy finishes or someone else stops while the guard watches, and
+the guard's process killed in the middle of a deployment."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +19,7 @@ import pytest
 
 from canaria.clock import ManualClock
 from canaria.guard import (
+    ActionStatus,
     AwsGuardClient,
     AwsStatus,
     Guard,
@@ -25,7 +29,11 @@ from canaria.guard import (
     Mode,
 )
 from canaria.store import Store
-from tests.functional.guard.test_guard_local import edge_client, hello  # noqa: F401
+from tests.functional.guard.test_guard_local import (  # noqa: F401
+    edge_client,
+    hello,
+    start_bad_canary,
+)
 from tests.functional.harness import Canaria
 
 
@@ -127,8 +135,13 @@ def test_a_deployment_codedeploy_finishes_is_recorded_untouched(
         hello.advance(5)
     assert record is not None and record.status is AwsStatus.SUCCEEDED
     assert record.verdict is None and record.action is None
+    assert record.weight == 0.1  # Canary10Percent5Minutes, read again every 15 polls
+    assert guard.client.calls["codedeploy:get_deployment_target"] >= 3
     assert guard.client.calls["codedeploy:stop_deployment"] == 0
     assert any("CodeDeploy reports Succeeded" in e.message for e in records.events(dep))
+    # the minutes that settled were cross-checked with the edge's metrics, which agree
+    assert guard.client.calls["cloudwatch:get_metric_data"] >= 1
+    assert not [e.message for e in records.events(dep) if e.kind == "signals"]
     store.close()
 
 
@@ -185,3 +198,111 @@ def test_the_log_group_comes_from_the_function_s_logging_config() -> None:
         assert client.calls["lambda:get_function_configuration"] == 2  # asked once each
     finally:
         lam.close()
+
+
+def test_a_deployment_stopped_by_someone_else_is_recorded_untouched(
+    hello: Canaria,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """An operator (or CodeDeploy's own alarm) stops the deployment while the guard
+    watches: the guard records CodeDeploy's Stopped and never acts on it."""
+    dep = start_bad_canary(hello)
+    store = Store.open(str(tmp_path / "guard-state"))
+    records = GuardRecords(store)
+    guard = Guard(
+        edge_client(hello), records, GuardOptions(stack="hello", mode=Mode.STOP), ManualClock(0)
+    )
+    guard.poll()
+    watched = records.get(dep)
+    assert watched is not None and watched.status is AwsStatus.IN_PROGRESS
+    hello.aws("codedeploy").stop_deployment(deploymentId=dep, autoRollbackEnabled=True)
+    for _ in range(5):  # the canary's failures before the stop are in the logs
+        for _ in range(20):
+            hello.http("GET", "/hello")
+        hello.advance(1)
+        guard.poll()
+    record = records.get(dep)
+    assert record is not None and record.status is AwsStatus.STOPPED
+    assert record.action is None and record.action_status is ActionStatus.NONE
+    assert guard.client.calls["codedeploy:stop_deployment"] == 0
+    assert any("CodeDeploy reports Stopped" in e.message for e in records.events(dep))
+    d = hello.api().get(f"/deployments/{dep}")
+    assert d["state"] == "Stopped" and d["stopped_by"] == "user", d
+    store.close()
+
+
+def guard_process(c: Canaria, log: Path) -> subprocess.Popen[bytes]:
+    """`canaria guard` as a long-running process on `canaria up`'s edge and store."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "canaria.cli.main",
+                "guard",
+                "--stack",
+                "hello",
+                "--local",
+                "--poll",
+                "0.2",
+                "--json",
+            ],
+            env=c.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def guarded(c: Canaria, dep: str) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = {g["deployment_id"]: g for g in c.status()["guarded"]}.get(dep)
+    return found
+
+
+def test_a_guard_killed_mid_deployment_resumes_and_stops_it_once(
+    hello: Canaria,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    dep = start_bad_canary(hello)
+    log = tmp_path / "guard.log"
+    first = guard_process(hello, log)
+    deadline = time.monotonic() + 60
+    while guarded(hello, dep) is None:  # it watches the deployment ...
+        assert first.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    first.kill()  # ... and dies (SIGKILL: nothing is saved on the way out)
+    first.wait()
+    seen = guarded(hello, dep)
+    assert seen is not None and seen["action_status"] == "none"
+
+    failed_while_down = 0  # the canary fails while nothing watches it
+    for _ in range(3):
+        for _ in range(20):
+            failed_while_down += hello.http("GET", "/hello")[0] >= 500
+        hello.advance(1)
+    assert failed_while_down > 0
+
+    second = guard_process(hello, log)  # resumes from the store and what the edge reports
+    deadline = time.monotonic() + 120
+    while (g := guarded(hello, dep)) is None or g["action_status"] != "done":
+        assert second.poll() is None and time.monotonic() < deadline, log.read_text()
+        for _ in range(20):
+            hello.http("GET", "/hello")
+        hello.advance(1)
+        time.sleep(0.2)
+    second.kill()
+    second.wait()
+    assert hello.api().get(f"/deployments/{dep}")["state"] == "Stopped"
+    assert g["canary_errors"] >= failed_while_down  # read back from the logs
+
+    hello.advance(1)
+    third = hello.cli("guard", "--stack", "hello", "--local", "--once", "--json")  # once more
+    assert third.returncode == 0, third.stderr
+    assert "codedeploy:list_deployments" in third.stderr
+    assert "stop_deployment" not in third.stderr, third.stderr  # never a second stop
+    record = guarded(hello, dep)
+    assert record is not None and record["status"] == "Stopped", record
+    actions = [e for e in hello.api().get(f"/guarded/{dep}")["events"] if e["kind"] == "action"]
+    assert [a["message"].split(" answered")[0] for a in actions] == [
+        f"calling codedeploy StopDeployment(deploymentId={dep}, autoRollbackEnabled=True)",
+        f"codedeploy StopDeployment(deploymentId={dep}, autoRollbackEnabled=True)",
+    ], actions

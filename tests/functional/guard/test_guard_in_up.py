@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.functional.guard.test_guard_local import start_bad_canary
+from tests.functional.guard.test_guard_moto import (
+    stack_of_a_function_without_deployments,
+)
 from tests.functional.harness import Canaria, copy_example
 
 
@@ -39,7 +42,7 @@ def test_the_guard_inside_up_decides_and_status_shows_it(guarded_up: Canaria) ->
         time.sleep(0.1)
     assert guarded[dep]["verdict"] == "ROLLBACK"
     assert c.api().get(f"/deployments/{dep}")["state"] == "AllowTraffic"  # a dry run
-    assert "guard      stack hello (dry-run)" in c.output()
+    assert "guard      stack hello (dry-run, this edge)" in c.output()
 
 
 def test_a_guard_that_cannot_start_leaves_up_serving(tmp_path: Path) -> None:
@@ -56,3 +59,48 @@ def test_a_guard_that_cannot_start_leaves_up_serving(tmp_path: Path) -> None:
         assert c.http("GET", "/hello")[0] == 200
     finally:
         c.stop()
+
+
+def test_up_guards_a_configured_account(moto: str, tmp_path: Path) -> None:
+    """`--guard-stack` without `--guard-local`: the guard reads the account the AWS chain
+    names (here moto's server, reached through AWS_ENDPOINT_URL_CLOUDFORMATION), in the
+    region `--guard-region` gives, and says what it found there."""
+    stack_of_a_function_without_deployments(moto)  # in eu-west-1
+    app = copy_example("hello", tmp_path)
+    c = Canaria(
+        app / "template.yaml",
+        tmp_path / "state",
+        extra=("--guard-stack", "plain-app", "--guard-region", "eu-west-1"),
+    )
+    for k in [k for k in c.env if k.startswith("AWS_")]:
+        del c.env[k]
+    c.env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_ENDPOINT_URL_CLOUDFORMATION=moto,
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    c.start()
+    try:
+        deadline = time.monotonic() + 60
+        while "guard stopped:" not in c.output():
+            assert time.monotonic() < deadline, c.output()
+            time.sleep(0.1)
+        assert "guard      stack plain-app (stop, eu-west-1)" in c.output()
+        assert "stack 'plain-app' has no CodeDeploy application" in c.output()
+        assert c.http("GET", "/hello")[0] == 200
+    finally:
+        c.stop()
+
+
+def test_guard_options_of_up_are_checked(tmp_path: Path) -> None:
+    app = copy_example("hello", tmp_path)
+    c = Canaria(app / "template.yaml", tmp_path / "state")
+    r = c.cli("up", "-t", str(c.template), "--guard-region", "eu-west-1")
+    assert r.returncode == 2 and "need --guard-stack" in r.stderr, r.stderr
+    r = c.cli(
+        "up", "-t", str(c.template), "--guard-stack", "s", "--guard-local", "--guard-profile", "p"
+    )
+    assert r.returncode == 2 and "no --guard-region or --guard-profile" in r.stderr, r.stderr

@@ -87,7 +87,8 @@ def test_guard_stops_a_bad_canary_through_the_edge(hello: Canaria, tmp_path: Pat
     dep = start_bad_canary(hello)
     store = Store.open(str(tmp_path / "guard-state"))
     records = GuardRecords(store)
-    options = GuardOptions(stack="hello", mode=Mode.STOP)
+    hook = Hooked()
+    options = GuardOptions(stack="hello", mode=Mode.STOP, webhooks=(hook.url,))
     guard = Guard(edge_client(hello), records, options, ManualClock(0.0))
 
     def acted() -> bool:
@@ -95,6 +96,11 @@ def test_guard_stops_a_bad_canary_through_the_edge(hello: Canaria, tmp_path: Pat
         return r is not None and r.action_status is ActionStatus.DONE
 
     failed = drive(hello, guard, dep, acted)
+    # the webhook hears of the stop with AWS's answer, as for a local deployment's stop
+    assert [(b["eventType"], b["deploymentId"]) for b in hook.bodies] == [("DeploymentStop", dep)]
+    assert hook.bodies[0]["canaria"]["actionStatus"] == "done"
+    assert hook.bodies[0]["canaria"]["action"].startswith("codedeploy StopDeployment")
+    hook.close()
     d = hello.api().get(f"/deployments/{dep}")
     assert d["state"] == "Stopped" and d["rolled_back"], d
     assert hello.alias("HelloFunction")["split"] == {"1": 1.0}
@@ -102,6 +108,7 @@ def test_guard_stops_a_bad_canary_through_the_edge(hello: Canaria, tmp_path: Pat
     record = records.get(dep)
     assert record is not None and record.verdict == "ROLLBACK"
     assert record.function == "HelloFunction" and record.target_version == "2"
+    assert record.weight == 0.1  # GetDeploymentTarget's targetVersionWeight
     assert guard.client.calls["codedeploy:stop_deployment"] == 1
     kinds = [e.kind for e in records.events(dep)]
     assert kinds[0] == "watch" and "judge" in kinds and kinds[-1] == "action"

@@ -9,51 +9,33 @@ refusal instead of retrying it."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 
 from canaria.clock import ManualClock
-from canaria.guard import ActionStatus, AwsGuardClient, Guard, GuardOptions, GuardRecords, Mode
+from canaria.guard import (
+    ActionStatus,
+    AwsGuardClient,
+    Guard,
+    GuardError,
+    GuardOptions,
+    GuardRecords,
+    Mode,
+)
+from canaria.guard.logsignals import LogParser
 from canaria.guard.metricsignals import SETTLE_S
 from canaria.guard.model import Source
 from canaria.store import Store
-from tests.functional.harness import free_port
+from tests.functional.harness import copy_example
 
 REGION = "eu-west-1"
 FUNCTION = "my-app-HelloFunction-AbCdEf"
-
-
-@pytest.fixture
-def moto() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=2).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("moto's server did not start") from None
-            time.sleep(0.1)
-    try:
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def session() -> boto3.session.Session:
@@ -222,6 +204,7 @@ def test_a_restarted_guard_counts_no_invocation_twice(moto: str, tmp_path: Any) 
         first.poll()
     seen = first.records.get(dep)
     assert seen is not None and seen.stable_invocations == 15
+    assert first.client.observe(dep).creator == "user"  # not a rollback: may be stopped
     restarted = guard_for(moto, store, Mode.STOP)  # same store, nothing in memory
     restarted.poll()
     again = restarted.records.get(dep)
@@ -312,3 +295,165 @@ def test_a_deployment_that_ended_while_the_guard_was_down_is_recorded(
     assert again is not None and again.status is AwsStatus.CREATED  # read from AWS again
     assert any("CodeDeploy reports Created" in e.message for e in restarted.records.events(dep))
     store.close()
+
+
+def stack_of_a_function_without_deployments(url: str) -> None:
+    """A stack as moto's CloudFormation creates it: a function's log group and an alarm,
+    no CodeDeploy application (a function without DeploymentPreference)."""
+    template = {
+        "Resources": {
+            "HelloLogs": {
+                "Type": "AWS::Logs::LogGroup",
+                "Properties": {"LogGroupName": f"/aws/lambda/{FUNCTION}"},
+            },
+        }
+    }
+    client(url, "cloudformation").create_stack(
+        StackName="plain-app", TemplateBody=json.dumps(template)
+    )
+
+
+def test_a_stack_without_lambda_deployment_groups_is_refused(moto: str) -> None:
+    stack_of_a_function_without_deployments(moto)
+    guard = AwsGuardClient(session=session(), endpoint_url=moto)
+    with pytest.raises(GuardError, match="stack 'plain-app' has no CodeDeploy application"):
+        guard.stack_groups("plain-app")
+    assert guard.calls["cloudformation:list_stack_resources"] == 1
+
+
+def test_the_wrong_region_is_named(moto: str) -> None:
+    """The stack and the application live in eu-west-1; a guard asked to look in
+    us-east-1 says where it looked."""
+    stack_of_a_function_without_deployments(moto)
+    make_deployment(moto)
+    elsewhere = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    guard = AwsGuardClient(session=elsewhere, endpoint_url=moto)
+    with pytest.raises(GuardError) as stack_error:
+        guard.stack_groups("plain-app")
+    assert "Stack with id plain-app does not exist" in stack_error.value.message
+    assert "in region us-east-1" in stack_error.value.message
+    with pytest.raises(GuardError, match="'my-app' has no deployment groups in region us-east-1"):
+        guard.application_groups("my-app")
+    assert AwsGuardClient(session=session(), endpoint_url=moto).application_groups("my-app") == [
+        ("my-app", "HelloGroup")
+    ]
+
+
+def cli(url: str, tmp_path: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    """`canaria guard` as a user runs it on an account: credentials and region from the
+    environment (the standard chain), the endpoint from AWS_ENDPOINT_URL."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AWS_") and k not in ("CANARIA_STATE", "CANARIA_ENDPOINT")
+    }
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_REGION=REGION,
+        AWS_ENDPOINT_URL=url,
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+        CANARIA_STATE=str(tmp_path / "state"),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "canaria.cli.main", "guard", *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def test_the_command_decides_a_dry_run_on_moto(moto: str, tmp_path: Any) -> None:
+    """The command itself, not only its parts: each `--once` run resumes from the store the
+    previous one left, and the dry run calls nothing that acts."""
+    dep = make_deployment(moto)
+    fn = Lambda(moto)
+    lines: list[dict[str, Any]] = []
+    for _ in range(30):
+        for _ in range(9):
+            fn.serve("1")
+        fn.serve("2")
+        r = cli(moto, tmp_path, "--application", "my-app", "--dry-run", "--once", "--json")
+        assert r.returncode == 0, r.stderr
+        lines += [json.loads(line) for line in r.stdout.splitlines()]
+        if any(e["message"].startswith("dry run: would call") for e in lines):
+            break
+    else:
+        raise AssertionError(lines)
+    assert "logs:filter_log_events" in r.stderr and "stop_deployment" not in r.stderr
+    assert [e["kind"] for e in lines if e["deployment_id"] == dep][:2] == ["watch", "judge"]
+    store = Store.open(str(tmp_path / "state"))
+    record = GuardRecords(store).get(dep)
+    assert record is not None and record.action_status is ActionStatus.WOULD
+    assert record.canary_errors <= 6
+    store.close()
+    r = cli(moto, tmp_path, "--stack", "my-app", "--dry-run", "--once")
+    assert r.returncode == 2 and "Stack with id my-app does not exist in region" in r.stderr
+
+
+def test_the_template_s_judge_settings_apply_to_its_functions(moto: str, tmp_path: Any) -> None:
+    """`-t template.yaml`: the judge of `my-app-HelloFunction-AbCdEf` (SAM's physical name
+    for HelloFunction) takes HelloFunction's `Metadata: canaria: judge` settings."""
+    app = copy_example("hello", tmp_path)
+    template = app / "template.yaml"
+    declared = "  HelloFunction:\n    Type: AWS::Serverless::Function\n"
+    text = template.read_text()
+    assert declared in text
+    template.write_text(
+        text.replace(
+            declared,
+            declared + "    Metadata:\n      canaria:\n        judge:\n          alpha: 0.3\n",
+        )
+    )
+    dep = make_deployment(moto)
+    fn = Lambda(moto)
+    for args, threshold in ((("-t", str(template)), "≥ 10;"), ((), "≥ 300;")):
+        state = tmp_path / f"run{len(args)}"
+        state.mkdir()
+        judged: list[str] = []
+        for _ in range(40):
+            for _ in range(9):
+                fn.serve("1")
+            fn.serve("2")
+            r = cli(moto, state, "--application", "my-app", "--dry-run", "--once", "--json", *args)
+            assert r.returncode == 0, r.stderr
+            judged += [
+                e["message"]
+                for e in map(json.loads, r.stdout.splitlines())
+                if e["kind"] == "judge" and e["deployment_id"] == dep
+            ]
+            if judged:
+                break
+        assert judged and threshold in judged[0], (threshold, judged)
+
+
+def test_the_guard_reads_every_page_of_filter_log_events(moto: str) -> None:
+    """More lines than one FilterLogEvents page holds (10,000 events): the guard follows
+    nextToken and reads them all, once."""
+    fn = Lambda(moto)
+    start = int(time.time() * 1000)
+    n = 10_500
+    for chunk in range(0, n, 3_500):
+        fn.logs.put_log_events(
+            logGroupName=fn.group,
+            logStreamName=fn.streams["1"],
+            logEvents=[
+                {
+                    "timestamp": start + i,
+                    "message": f"REPORT RequestId: 00000000-0000-4000-8000-{i:012d}\t"
+                    "Duration: 2.00 ms\tBilled Duration: 2 ms",
+                }
+                for i in range(chunk, min(n, chunk + 3_500))
+            ],
+        )
+    guard = AwsGuardClient(session=session(), endpoint_url=moto)
+    events = list(guard.log_events(FUNCTION, start))
+    assert len(events) == n and len({e.event_id for e in events}) == n
+    assert guard.calls["logs:filter_log_events"] == 2
+    invocations = LogParser().feed(events)
+    assert len(invocations) == n and {i.version for i in invocations} == {"1"}

@@ -123,6 +123,28 @@ async def test_package_json_dependencies_are_installed_once_per_manifest(
 
 
 @needs_npm
+async def test_the_packages_own_scripts_are_not_run_by_the_install(
+    tmp_path: Path, runtime: FunctionRuntime
+) -> None:
+    """``prepare: tsc -p .`` builds the project; in the dependencies' folder there is
+    nothing to build (and no tsc): the install must not run it."""
+    code, state = tmp_path / "code", tmp_path / "state"
+    code.mkdir()
+    tiny = _tarball(tmp_path, "canaria-tiny", "1.0.0", "exports.answer = 42;\n")
+    manifest = {
+        "name": "fn",
+        "version": "1.0.0",
+        "scripts": {"prepare": "tsc -p . && exit 3", "postinstall": "exit 4"},
+        "dependencies": {"canaria-tiny": f"file:{tiny}"},
+    }
+    (code / "package.json").write_text(json.dumps(manifest))
+    (code / "app.js").write_text("exports.handler = async () => require('canaria-tiny').answer;\n")
+    built = await asyncio.to_thread(build_artifact, str(code), str(state))
+    assert await invoke(runtime, 1, code, built, "nodejs20.x", "app.handler") == 42
+    assert json.loads((code / "package.json").read_text()) == manifest  # left as it was
+
+
+@needs_npm
 def test_a_failing_npm_ci_refuses_the_build_with_npms_message(tmp_path: Path) -> None:
     code, state = tmp_path / "code", tmp_path / "state"
     code.mkdir()

@@ -19,7 +19,7 @@ import pytest
 from canaria.clock import RealClock
 from canaria.errors import BuildError, InvocationError, Throttled
 from canaria.models import FunctionConfig, InvokeResult, Version
-from canaria.runtime import FunctionRuntime, LogLine, build_artifact
+from canaria.runtime import FunctionRuntime, LogLine, build_artifact, code_digest
 from tests.functional.harness import alive
 
 HANDLERS = textwrap.dedent(
@@ -372,6 +372,38 @@ async def test_requirements_are_installed_into_the_artifact(env: Env, tmp_path: 
     assert result.ok and payload(result) == 42
 
 
+async def test_zip_code_uri_runs_with_its_requirements(env: Env, tmp_path: Path) -> None:
+    """``CodeUri: handler.zip`` as the SAM CLI takes it: the same digest as the folder it
+    was made from, extracted into the artifact, its requirements installed."""
+    code = tmp_path / "folder"
+    code.mkdir()
+    (code / "app.py").write_text(
+        "import canaria_tiny\ndef handler(e, c):\n    return canaria_tiny.ANSWER + 1\n"
+    )
+    (code / "requirements.txt").write_text(f"{_wheel(tmp_path)}\n")
+    archive = tmp_path / "handler.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for name in ("requirements.txt", "app.py"):
+            z.write(code / name, name)
+    digest, artifact = await asyncio.to_thread(build_artifact, str(archive), str(tmp_path / "s"))
+    assert digest == code_digest(str(code))
+    assert (Path(artifact) / "app.py").is_file()
+    cfg = FunctionConfig(handler="app.handler", runtime="python3.11", code_uri=str(archive))
+    result = await env.runtime.invoke(
+        Version("Fn", 51, digest, cfg, artifact, 0.0), b"{}", qualifier=None
+    )
+    assert result.ok and payload(result) == 43
+
+
+def test_zip_member_outside_the_code_is_refused(tmp_path: Path) -> None:
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("../outside.py", "x = 1\n")
+    with pytest.raises(BuildError, match="points outside the code"):
+        build_artifact(str(archive), str(tmp_path / "state"))
+    assert not (tmp_path / "outside.py").exists()
+
+
 def test_failed_install_leaves_nothing_behind(tmp_path: Path) -> None:
     code = tmp_path / "bad_deps"
     code.mkdir()
@@ -478,3 +510,37 @@ async def test_a_version_whose_init_fails_is_not_prepared_and_fails_its_first_re
     first = await env.call(v)
     assert first.cold_start and not first.ok
     assert payload(first)["errorMessage"] == "no config"
+
+
+async def test_a_request_waits_a_grace_for_a_busy_environment_before_a_cold_start(
+    tmp_path: Path,
+) -> None:
+    async def two_at_once(handler: str, event: Any, grace_s: float) -> list[InvokeResult]:
+        runtime = FunctionRuntime(
+            "Fn",
+            reserved_concurrency=None,
+            env_extra={},
+            clock=RealClock(),
+            on_log=lambda _: None,
+            handover_grace_s=grace_s,
+        )
+        env = Env(tmp_path / f"{handler}-{grace_s}", runtime, [])
+        try:
+            v = env.version(handler)
+            assert await runtime.prepare(v) == 1
+            first = asyncio.ensure_future(env.call(v, event))
+            await asyncio.sleep(0)  # it takes the idle environment
+            results = [await env.call(v, event), await first]
+            assert runtime.cold_starts() == sum(r.cold_start for r in results)
+            return results
+        finally:
+            await runtime.close()
+
+    (tmp_path / "pid-1.0").mkdir(parents=True)
+    quick = await two_at_once("pid", {}, grace_s=1.0)  # the first frees up well within it
+    assert not any(r.cold_start for r in quick) and payload(quick[0]) == payload(quick[1])
+    assert quick[0].waited and not quick[1].waited
+    (tmp_path / "sleep-0.05").mkdir(parents=True)
+    slow = await two_at_once("sleep", {"s": 1.0}, grace_s=0.05)  # it does not: a cold start
+    assert slow[0].cold_start and slow[0].waited and not slow[1].cold_start
+    assert payload(slow[0]) != payload(slow[1])

@@ -123,3 +123,18 @@ def test_stable_p99_needs_enough_warm_samples_in_the_window() -> None:
     durations.add([inv("5", 11.0, 99.0)])
     assert durations.threshold(20.0, 1.0) == 99.0  # p99 of 0..99 is 98, + 1 ms tolerance
     assert durations.threshold(200.0, 1.0) is None  # everything left the window
+
+
+def test_a_traced_cold_report_line_reads_its_own_duration() -> None:
+    """The REPORT line of a traced cold start, fields as Lambda prints them (tab-separated,
+    Init Duration and the X-Ray fields after the memory): the duration is the handler's,
+    not the billed or the init one."""
+    line = (
+        "REPORT RequestId: 8fc6f963-411b-58b5-8483-a32130c0f45d\tDuration: 201.67 ms\t"
+        "Billed Duration: 202 ms\tMemory Size: 2048 MB\tMax Memory Used: 81 MB\t"
+        "Init Duration: 480.25 ms\t\nXRAY TraceId: 1-61c86fa4-59b3c6d959653c527fd10966\t"
+        "SegmentId: 107ea78a5750a811\tSampled: true\t\n"
+    )
+    (inv,) = LogParser().feed([ev(1, "2021/12/26/[$LATEST]9a8b7c6d5e4f", 1000, line)])
+    assert (inv.version, inv.duration_ms, inv.cold, inv.error) == ("$LATEST", 201.67, True, False)
+    assert inv.request_id == "8fc6f963-411b-58b5-8483-a32130c0f45d"

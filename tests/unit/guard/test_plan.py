@@ -169,3 +169,52 @@ def test_alarm_mode_sets_the_alarm_back_to_ok_once_codedeploy_finished() -> None
         now=10,
     )
     assert again.actions == ()
+
+
+@pytest.mark.parametrize("creator", ["codeDeployRollback", "CloudFormationRollback"])
+def test_codedeploy_s_own_rollback_is_judged_but_never_stopped(creator: str) -> None:
+    """Stopping a rollback would leave the alias on the version being rolled back."""
+    seen = replace(observed(), creator=creator)
+    p = plan(None, seen, None, judge=JUDGE, mode=Mode.STOP, alarm_name=None, now=1.0)
+    assert f"a rollback ({creator}): judged, never stopped" in p.events[0].message
+    record = p.record
+    for t in range(2, 6):
+        p = plan(record, seen, bad_tick(), judge=JUDGE, mode=Mode.STOP, alarm_name=None, now=t)
+        record = p.record
+        assert p.actions == ()
+    assert record.verdict == "ROLLBACK" and record.action_status is ActionStatus.NONE
+    user = replace(observed(), creator="CloudFormation")  # what `sam deploy` starts
+    p = plan(record, user, bad_tick(), judge=JUDGE, mode=Mode.STOP, alarm_name=None, now=7.0)
+    assert p.actions == (StopDeployment("d-ABCDEFGHI"),)
+
+
+def test_a_dry_run_s_decision_is_acted_on_once_the_guard_acts() -> None:
+    """`--dry-run` first, then the same deployment guarded for real (the README's
+    walkthrough): the verdict stands and is acted on, once."""
+    record = None
+    for t in range(1, 6):
+        p = plan(
+            record, observed(), bad_tick(), judge=JUDGE, mode=Mode.DRY_RUN, alarm_name=None, now=t
+        )
+        record = p.record
+        assert p.actions == ()
+    assert record is not None and record.action_status is ActionStatus.WOULD
+    p = plan(record, observed(), None, judge=JUDGE, mode=Mode.STOP, alarm_name=None, now=7.0)
+    assert p.actions == (StopDeployment("d-ABCDEFGHI"),)
+    assert p.record.mode is Mode.STOP and p.record.action_status is ActionStatus.REQUESTED
+    assert p.events[0].message == "mode dry-run → stop"
+    again = plan(p.record, observed(), None, judge=JUDGE, mode=Mode.STOP, alarm_name=None, now=8)
+    assert again.actions == ()
+    back = plan(p.record, observed(), None, judge=JUDGE, mode=Mode.DRY_RUN, alarm_name=None, now=9)
+    assert back.actions == () and back.record.action_status is ActionStatus.REQUESTED
+
+
+def test_the_weight_codedeploy_reports_is_kept() -> None:
+    weighted = replace(observed(), target=replace(TARGET, weight=0.1))
+    p = plan(None, weighted, None, judge=JUDGE, mode=Mode.STOP, alarm_name=None, now=1.0)
+    assert p.record.weight == 0.1
+    p = plan(p.record, observed(), None, judge=JUDGE, mode=Mode.STOP, alarm_name=None, now=2.0)
+    assert p.record.weight == 0.1  # not read this poll: the last value stands
+    later = replace(observed(), target=replace(TARGET, weight=0.2))
+    p = plan(p.record, later, None, judge=JUDGE, mode=Mode.STOP, alarm_name=None, now=3.0)
+    assert p.record.weight == 0.2

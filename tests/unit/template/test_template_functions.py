@@ -194,7 +194,7 @@ def test_refused_code_forms(tmp_path: Path, extra: str, words: str) -> None:
         ("missing", "does not exist"),
         ("s3://bucket/code.zip", "is in S3"),
         ("{Bucket: b, Key: k}", "names an S3 object"),
-        ("template.yaml", "is not a directory"),
+        ("template.yaml", "is neither a directory nor a zip file"),
     ],
 )
 def test_bad_code_uri(tmp_path: Path, uri: str, words: str) -> None:
@@ -216,6 +216,31 @@ def test_a_handler_outside_code_uri(tmp_path: Path, handler: str) -> None:
 def test_handlers_inside_code_uri(tmp_path: Path, handler: str) -> None:
     path = write(tmp_path, resources(function().replace("app.handler", handler)))
     assert load(path).functions["Fn"].config.handler == handler
+
+
+def test_code_uri_may_be_a_zip_file(tmp_path: Path) -> None:
+    import zipfile
+
+    body = resources(
+        function().replace("CodeUri: src", "CodeUri: ./handler.zip"),
+        function("Native", extra="CodeUri: native.zip\n")
+        .replace("      CodeUri: src\n", "")
+        .replace(f"Runtime: {PY}", "Runtime: provided.al2023"),
+    )
+    path = Path(write(tmp_path, body))
+    with zipfile.ZipFile(path.parent / "handler.zip", "w") as z:
+        z.writestr("app.py", "def handler(e, c):\n    return 1\n")
+    with zipfile.ZipFile(path.parent / "native.zip", "w") as z:
+        z.writestr(zipfile.ZipInfo("README"), "no bootstrap here")
+    err = fails(str(path))  # the native zip has no bootstrap
+    assert "no 'bootstrap' file at the top of" in err.message
+    assert err.prop == "Resources.Native.Properties.Runtime"
+    with zipfile.ZipFile(path.parent / "native.zip", "w") as z:
+        info = zipfile.ZipInfo("bootstrap")
+        info.external_attr = 0o755 << 16
+        z.writestr(info, "#!/bin/sh\n")
+    app = load(str(path))
+    assert app.functions["Fn"].config.code_uri == str(path.parent / "handler.zip")
 
 
 def test_missing_handler(tmp_path: Path) -> None:

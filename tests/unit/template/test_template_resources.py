@@ -43,22 +43,10 @@ def alarm(props: str) -> str:
 @pytest.mark.parametrize(
     ("props", "prop", "words", "allowed"),
     [
-        (
-            "MetricName: Error",
-            "MetricName",
-            "Errors, plural",
-            "Invocations, Errors, Throttles, Duration, ConcurrentExecutions",
-        ),
         ("ComparisonOperator: Bigger", "ComparisonOperator", "not supported", None),
         ("Statistic: Median", "Statistic", "unknown statistic", None),
         ("Statistic: DROP\nExtendedStatistic: q99", "ExtendedStatistic", "extended", None),
         ("ExtendedStatistic: p99", "", "exactly one", None),
-        (
-            "Dimensions: [{Name: Region, Value: x}]",
-            "Dimensions[0].Name",
-            "not supported",
-            "FunctionName, Resource, ExecutedVersion",
-        ),
         ("Period: 45", "Period", "not valid", None),
         ("TreatMissingData: sometimes", "TreatMissingData", "unknown", None),
         ("Threshold: DROP", "", "Threshold is required", None),
@@ -75,6 +63,35 @@ def test_bad_alarms(tmp_path: Path, props: str, prop: str, words: str, allowed: 
     first = props.split(":")[0]
     if prop and "DROP" not in props and first in prop:
         assert err.line == line_of(path, first + ":")
+
+
+@pytest.mark.parametrize(
+    ("props", "words"),
+    [
+        ("MetricName: Error", "no metric 'Error' (the Lambda metric is Errors, plural)"),
+        ("Dimensions: [{Name: Alias, Value: live}]", "no dimension 'Alias' (an alias is Resource"),
+        ("Dimensions: [{Name: Region, Value: x}]", "Lambda's are FunctionName, Resource"),
+    ],
+)
+def test_alarm_on_what_lambda_does_not_publish_is_skipped(
+    tmp_path: Path, props: str, words: str
+) -> None:
+    """CloudWatch accepts any metric name and dimension (SAM's own integration template has
+    ``MetricName: Error`` and an ``Alias`` dimension); such an alarm never fires, on AWS
+    either: a warning that says so, not an error."""
+    preference = "DeploymentPreference: {Type: AllAtOnce, Alarms: [!Ref Alarm]}\n"
+    fn = function(extra="AutoPublishAlias: live\n" + preference)
+    app = load(write(tmp_path, resources(fn, alarm(props))))
+    assert app.alarms == {}
+    watched = app.functions["Fn"].deployment_preference
+    assert watched is not None and watched.alarms == ()
+    [warning] = [w for w in app.warnings if "Resources.Alarm" in w]
+    assert words in warning and "never fires" in warning
+
+
+def test_alarm_not_published_still_has_its_errors(tmp_path: Path) -> None:
+    err = fails(write(tmp_path, resources(function(), alarm("MetricName: Error\nPeriod: 45"))))
+    assert err.prop == "Resources.Alarm.Properties.Period"
 
 
 def test_alarm_names_and_function_name_mapping(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ running the loader over SAM's translator test inputs and public SAM applications
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,42 @@ def test_disabled_preference_without_alias_loads(tmp_path: Path) -> None:
     assert any("Enabled: false" in w for w in app.warnings)
 
 
+def test_globals_preference_disabled_on_its_own_hook(tmp_path: Path) -> None:
+    """Globals give every function the preference, the hook included; the hook turns it
+    off with ``Enabled: false`` and SAM reads nothing else of it (its Hooks name the hook
+    itself, its Type may be anything)."""
+    body = """\
+Globals:
+  Function:
+    AutoPublishAlias: live
+    DeploymentPreference:
+      Type: Canary10Percent5Minutes
+      Hooks: {PreTraffic: !Ref Hook}
+"""
+    hook = function("Hook", extra="DeploymentPreference: {Enabled: false, Type: Whatever}\n")
+    app = load(write(tmp_path, body + resources(function(), hook)))
+    preference = app.functions["Fn"].deployment_preference
+    assert preference is not None and preference.pre_traffic_hook == "Hook"
+    disabled = app.functions["Hook"].deployment_preference
+    assert disabled is not None and not disabled.enabled and disabled.pre_traffic_hook is None
+
+
+def test_globals_preference_on_its_own_hook_says_how_to_turn_it_off(tmp_path: Path) -> None:
+    body = """\
+Globals:
+  Function:
+    AutoPublishAlias: live
+    DeploymentPreference:
+      Type: AllAtOnce
+      Hooks: {PreTraffic: !Ref Hook}
+"""
+    path = write(tmp_path, body + resources(function(), function("Hook")))
+    [err] = errors_of(path)
+    assert "Hook is its own hook" in err.message
+    assert err.prop == "Globals.Function.DeploymentPreference.Hooks.PreTraffic"
+    assert err.allowed is not None and "{Enabled: false} on Hook" in err.allowed
+
+
 def test_enabled_preference_without_alias_is_still_refused(tmp_path: Path) -> None:
     fn = function(extra="DeploymentPreference: {Type: AllAtOnce}\n")
     errors = errors_of(write(tmp_path, resources(fn)))
@@ -233,6 +270,16 @@ def test_unresolved_references_are_refused(tmp_path: Path, value: str, what: str
     assert err.line == line_of(path, "Name: ")
 
 
+def test_unresolved_reference_lists_the_nearest_names_cut(tmp_path: Path) -> None:
+    """The names a reference could have meant, nearest first and cut, never every
+    resource of the template."""
+    fns = "".join(function(f"Worker{i:02d}LongDescriptiveName") for i in range(40))
+    path = write(tmp_path, resources(fns) + "Outputs:\n  X: {Value: !Ref Worker7LongName}\n")
+    err = fails(path)
+    assert err.allowed is not None and err.allowed.endswith(" more)")
+    assert err.allowed.split(", ")[0].endswith("7LongDescriptiveName") and len(err.allowed) < 400
+
+
 def test_references_to_what_sam_generates_resolve(tmp_path: Path) -> None:
     events = "Events:\n  G: {Type: Api, Properties: {Path: /, Method: get}}\n"
     fn = function(extra="AutoPublishAlias: live\n" + events)
@@ -245,6 +292,32 @@ Outputs:
 """
     app = load(write(tmp_path, resources(fn) + outputs))
     assert "Fn" in app.functions
+
+
+@pytest.mark.parametrize(
+    ("value", "what", "name"),
+    [
+        ("!Ref Plain.Version", "Ref", "Plain.Version"),
+        ("!GetAtt Plain.Alias.Name", "Fn::GetAtt", "Plain.Alias"),
+        ("!GetAtt [Plain.Version, Version]", "Fn::GetAtt", "Plain.Version"),
+        ('!Sub "${Plain.Version}"', "Fn::Sub", "Plain.Version"),
+        ('!Sub "${Plain.Version.Version}"', "Fn::Sub", "Plain.Version"),
+        ("!GetAtt Plain.Version.Version", "Fn::GetAtt", "Plain.Version"),
+    ],
+)
+def test_what_sam_does_not_generate_is_an_unresolved_reference(
+    tmp_path: Path, value: str, what: str, name: str
+) -> None:
+    """``Fn.Version`` / ``Fn.Alias`` exist only for a function with AutoPublishAlias: SAM
+    leaves them as written otherwise, and CloudFormation refuses them."""
+    fns = function("Live", extra="AutoPublishAlias: live\n") + function("Plain")
+    outputs = f"Outputs:\n  Good: {{Value: !Ref Live.Version}}\n  Bad: {{Value: {value}}}\n"
+    path = write(tmp_path, resources(fns) + outputs)
+    [err] = errors_of(path)
+    assert f"{what} names '{name}', which SAM generates only when Plain has AutoPublishAlias" in (
+        err.message
+    )
+    assert err.prop == "Outputs.Bad.Value" and err.line == line_of(path, "Bad:")
 
 
 def test_many_errors_are_all_kept_and_the_message_is_cut(tmp_path: Path) -> None:
@@ -301,3 +374,113 @@ def test_executed_version_alarm_watches_the_version_a_release_runs(tmp_path: Pat
     assert evaluate(spec, metrics, now, AlarmState.OK).state is not AlarmState.ALARM
     metrics.record(now - 50, "Fn", 3, "live", duration_ms=1.0, error=True)  # the new one
     assert evaluate(spec, metrics, now, AlarmState.OK).state is AlarmState.ALARM
+
+
+# ---- messages a person reads: no Python reprs --------------------------------------------
+
+
+def test_sam_message_about_a_mapping_has_no_python_repr(tmp_path: Path) -> None:
+    api = """\
+  Http:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      DefinitionBody:
+        openapi: 3.0.1
+        info: {title: t, version: '1.0'}
+        paths: {}
+        tags: {name: tag1}
+"""
+    fn = function(extra="Events:\n  E: {Type: HttpApi, Properties: {ApiId: !Ref Http}}\n")
+    path = write(tmp_path, resources(fn, api))
+    errors = errors_of(path)
+    text = "\n".join(e.message for e in errors)
+    assert "{name: tag1} is a mapping, not a list" in text
+    assert "{'" not in text and "dict" not in text
+    [tags] = [e for e in errors if "Tags" in e.message]  # placed at what it names
+    assert tags.prop == "Resources.Http.Properties.DefinitionBody.tags"
+    assert tags.line == line_of(path, "tags:")
+
+
+def test_sam_message_about_an_openapi_path_is_placed_at_it(tmp_path: Path) -> None:
+    api = """\
+  Rest:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: Prod
+      OpenApiVersion: 3.0.1
+      DefinitionBody:
+        openapi: 3.0.1
+        info: {title: t}
+        paths:
+          /foo:
+"""
+    path = write(tmp_path, resources(function(), api))
+    [err] = [e for e in errors_of(path) if "Structure of the SAM template" in e.message]
+    assert "'/foo' path must be a dictionary" in err.message
+    assert err.prop == "Resources.Rest.Properties.DefinitionBody.paths./foo"
+    assert err.line == line_of(path, "/foo:")
+
+
+def test_sam_message_about_a_generated_resource_is_placed_at_its_source(tmp_path: Path) -> None:
+    role = "  FnRole:\n    Type: AWS::SNS::Topic\n"
+    path = write(tmp_path, resources(function(), role))
+    [err] = [e for e in errors_of(path) if "Transforming resource" in e.message]
+    assert err.prop == "Resources.Fn" and err.line == line_of(path, "  Fn:")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "[ServerlessRestApi]",
+        "{'Fn::Transform': {Name: 'AWS::Include', Parameters: {Location: x.yaml}}}",
+    ],
+)
+def test_event_api_messages_have_no_python_repr(tmp_path: Path, value: str) -> None:
+    event = f"{{Type: Api, Properties: {{Path: /, Method: get, RestApiId: {value}}}}}"
+    fn = function(extra=f"Events:\n  E: {event}\n")
+    errors = errors_of(write(tmp_path, resources(fn)))
+    for e in errors:
+        assert not re.search(r"\['|\{'|\"\[|OrderedDict|LineMap", e.message), e.message
+
+
+# ---- the template found as the SAM CLI finds it -------------------------------------------
+
+
+def test_template_lookup_order_is_yaml_yml_json(tmp_path: Path) -> None:
+    from canaria.template.validate import find_template
+
+    for name in ("template.json", "template.yml", "template.yaml"):
+        (tmp_path / name).write_text("{}")
+    found = []
+    for name in ("template.yaml", "template.yml", "template.json"):
+        found.append(find_template(None, tmp_path).name)
+        (tmp_path / name).unlink()
+    assert found == ["template.yaml", "template.yml", "template.json"]
+    with pytest.raises(TemplateError) as info:
+        find_template(None, tmp_path)
+    assert info.value.allowed is not None
+    assert info.value.allowed.startswith("template.yaml, template.yml, template.json")
+
+
+@pytest.mark.parametrize(
+    ("folder", "stack"),
+    [
+        ("my app+v2", "my-app-v2"),
+        ("2024_orders", "stack-2024-orders"),
+        ("évolution", "volution"),
+        ("x" * 140, "x" * 128),
+        ("+++", "stack"),
+    ],
+)
+def test_stack_name_from_the_folder_is_a_valid_one(folder: str, stack: str) -> None:
+    from canaria.template.loader import stack_name
+
+    assert stack_name(folder) == stack
+
+
+def test_a_folder_name_cloudformation_would_not_take_still_names_tables(tmp_path: Path) -> None:
+    table = "  Orders:\n    Type: AWS::Serverless::SimpleTable\n"
+    written = Path(write(tmp_path, resources(function(), table)))
+    folder = written.parent.rename(tmp_path / "my app+v2")
+    app = load(str(folder / written.name))
+    assert app.tables["Orders"].table_name == "my-app-v2-Orders"

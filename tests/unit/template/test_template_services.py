@@ -594,3 +594,24 @@ def test_a_buckets_own_notifications_are_kept_beside_its_s3_events(tmp_path: Pat
     ]
     assert [t.arn for t in spec.topics] == [f"arn:aws:sns:{ACCOUNT_REGION}:app-Created"]
     assert list(app.services)[-1] == "Inbox.Notifications"  # after the queues and the topic
+
+
+def test_generated_names_of_a_long_stack_stay_distinct(tmp_path: Path) -> None:
+    """A stack (the template's folder) named at length: names CloudFormation would generate
+    are cut to each service's limit and stay two names for two resources."""
+    body = resources(
+        function(),
+        "  EncryptedBucket:\n    Type: AWS::S3::Bucket\n"
+        "  UnencryptedBucket:\n    Type: AWS::S3::Bucket\n"
+        "  QueueA:\n    Type: AWS::SQS::Queue\n"
+        "  QueueB:\n    Type: AWS::SQS::Queue\n    Properties: {FifoQueue: true}\n",
+    )
+    written = Path(write(tmp_path, body))
+    stack = written.parent.rename(tmp_path / ("evolutionary-serverless-architectures-" * 3))
+    app = load(str(stack / written.name))
+    names = {k: s.name for k, s in app.services.items()}  # type: ignore[union-attr]
+    assert len(set(names.values())) == 4
+    assert all(len(n) <= 63 for k, n in names.items() if "Bucket" in k)
+    assert names["EncryptedBucket"].startswith("evolutionary-serverless-")
+    assert len(names["QueueA"]) == 80
+    assert names["QueueB"].endswith(".fifo") and len(names["QueueB"]) == 80

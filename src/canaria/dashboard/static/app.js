@@ -108,7 +108,7 @@ function renderGuarded(snap) {
     let decision = g.verdict || "watching";
     if (g.action) decision += `; ${g.action_status}: ${g.action}${g.answer ? ` → ${g.answer}` : ""}`;
     const last = g.events.length ? g.events[g.events.length - 1] : null;
-    return [g.deployment_id, `${g.function}:${g.alias}`, `${g.current_version} → ${g.target_version}`,
+    return [g.deployment_id, `${g.function}:${g.alias}`, `${g.current_version} → ${g.target_version}${g.weight == null ? "" : ` (${Math.round(g.weight * 100)}%)`}`,
       pill(g.status, g.status), evidence || "-", decision, last ? `${clockTime(last.time)} ${last.message}` : ""];
   });
   fill($("#guarded tbody"), rows, "none: run canaria guard --stack NAME (see the README)");
