@@ -1,14 +1,21 @@
 """Which files a caller of the control API may make canaria read, and how they are read.
 
-``canaria deploy`` sends a template *path*; the server reads it. Without limits, the token
-would be a key to every file the server can read, a FIFO would block the server, and
-``/dev/zero`` would fill its memory. So a template path must be:
+``canaria deploy`` sends a template *path*; the server reads it, and then the files the
+template names: a function's ``CodeUri`` directory (digested and copied into an artifact)
+and a state machine's ``DefinitionUri``. Without limits, the token would be a key to every
+file the server can read, a FIFO would block the server, and ``/dev/zero`` would fill its
+memory. So a template path must be:
 
 - under one of the allowed directories (after resolving symbolic links): the directory
   ``canaria up`` was started in, the directory of the template it was started with, and
   any listed in ``CANARIA_ALLOWED_DIRS`` (separated by ``:``);
 - a regular file (not a FIFO, device or directory), opened without blocking;
 - at most ``MAX_TEMPLATE_BYTES`` (1 MB, CloudFormation's own limit for a template).
+
+The paths a template names must resolve under the same directories (``refusal``, which
+the template loader asks for each ``CodeUri`` and ``DefinitionUri``, and the artifact
+build for each symbolic link inside a ``CodeUri``); a template's errors name the resource,
+the property and the path.
 
 The check runs off the event loop (``asyncio.to_thread``) and its errors name the path
 and the rule, never anything read from the file.
@@ -40,6 +47,16 @@ class FileAccess:
     def allows(self, path: Path) -> bool:
         return any(path == root or path.is_relative_to(root) for root in self.roots)
 
+    def refusal(self, path: Path) -> str | None:
+        """Why canaria may not read ``path`` (resolved), or ``None`` when it may."""
+        if self.allows(path):
+            return None
+        return (
+            f"is outside the directories canaria may read "
+            f"({', '.join(str(r) for r in self.roots)}): start `canaria up` from the "
+            f"project's directory, or add the directory to {ALLOWED_DIRS_ENV}"
+        )
+
     def check_template(self, given: str) -> str:
         """The resolved path of a template a caller named, or ``InvalidRequest`` saying
         why it may not be read."""
@@ -49,12 +66,9 @@ class FileAccess:
             path = Path(given).resolve()
         except (OSError, RuntimeError, ValueError) as exc:
             raise InvalidRequest(f"template path {given!r} cannot be resolved: {exc}") from None
-        if not self.allows(path):
-            raise InvalidRequest(
-                f"template {given} is outside the directories canaria may read "
-                f"({', '.join(str(r) for r in self.roots)}): start `canaria up` from the "
-                f"project's directory, or add the directory to {ALLOWED_DIRS_ENV}"
-            )
+        refusal = self.refusal(path)
+        if refusal is not None:
+            raise InvalidRequest(f"template {given} {refusal}")
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
         except FileNotFoundError:

@@ -1,11 +1,14 @@
 """Running a deployment's lifecycle hooks: the controller's ``HookRunner``.
 
-A hook is a function invoked through its alias with ``{DeploymentId,
-LifecycleEventHookExecutionId}``; it reports ``Succeeded`` or ``Failed`` itself, through
-CodeDeploy's ``PutLifecycleEventHookExecutionStatus``. What this module returns is only
-whether the invocation ran: the error a person reads when it did not (a missing function,
-a throttle, an unhandled exception in the hook), which fails the hook at once instead of
-at its time limit.
+A hook is a function invoked with ``{DeploymentId, LifecycleEventHookExecutionId}``, at
+the version the deployment recorded when it began: the hook of the release it ships, as
+CodeDeploy runs the stack update's hook. (After a restart canaria runs the template it
+was started with; that template's hook would check other versions.) A deployment stored
+without one invokes the hook through its alias. The hook reports ``Succeeded`` or
+``Failed`` itself, through CodeDeploy's ``PutLifecycleEventHookExecutionStatus``. What
+this module returns is only whether the invocation ran: the error a person reads when it
+did not (a missing function, a throttle, an unhandled exception in the hook), which fails
+the hook at once instead of at its time limit.
 """
 
 from __future__ import annotations
@@ -32,17 +35,21 @@ class FunctionInvoker(Protocol):
 
 
 class Hooks:
-    """Invokes hook functions through their ``AutoPublishAlias`` (as CodeDeploy does)."""
+    """Invokes hook functions at the deployment's version of them, else through their
+    ``AutoPublishAlias``."""
 
     def __init__(self, invoker: FunctionInvoker) -> None:
         self.invoker = invoker
 
-    async def run_hook(self, function: str, payload: Mapping[str, str]) -> str | None:
+    async def run_hook(
+        self, function: str, payload: Mapping[str, str], version: int | None = None
+    ) -> str | None:
         """Invoke ``function`` with ``payload``; the reason it failed to run, or ``None``."""
         try:
             spec = self.invoker.function_spec(function)
+            qualifier = str(version) if version is not None else spec.auto_publish_alias
             result = await self.invoker.invoke_qualified(
-                function, spec.auto_publish_alias, orjson.dumps(dict(payload))
+                function, qualifier, orjson.dumps(dict(payload))
             )
         except CanariaError as exc:
             return exc.message

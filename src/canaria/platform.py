@@ -172,6 +172,7 @@ class Platform:
             self.options.template,
             dict(self.options.parameter_overrides),
             config_env=self.options.config_env,
+            readable=self.files,  # the same rule as for `canaria deploy`
         )
         self.controller.recover()
         # The gateway binds first (with --port 0 the OS picks the port), so state machines'

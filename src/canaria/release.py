@@ -43,12 +43,13 @@ from canaria.controller.deployer import (
     plan_release,
 )
 from canaria.controller.deployments import new_deployment
-from canaria.errors import Conflict
+from canaria.errors import BuildError, Conflict
 from canaria.files import FileAccess
 from canaria.gateway import Routing
 from canaria.models import (
     Alias,
     Application,
+    DeploymentPreference,
     FunctionSpec,
     QueueEventSource,
     ServiceResource,
@@ -200,7 +201,9 @@ class ReleaseExecutor:
         """``canaria deploy``: load the template at ``path`` (one the server may read)
         and release it."""
         path = await asyncio.to_thread(self.files.check_template, path)
-        app = await asyncio.to_thread(templates.load, path, dict(overrides), config_env=config_env)
+        app = await asyncio.to_thread(
+            templates.load, path, dict(overrides), config_env=config_env, readable=self.files
+        )
         return await self.release(app, rollout=rollout, dry_run=dry_run, group=group)
 
     async def release(
@@ -319,9 +322,16 @@ class ReleaseExecutor:
     async def _build(self, app: Application) -> dict[str, Build]:
         builds = {}
         for spec in app.functions.values():
-            digest, artifact = await asyncio.to_thread(
-                build_artifact, spec.config.code_uri, self.build_dir, spec.build
-            )
+            try:
+                digest, artifact = await asyncio.to_thread(
+                    build_artifact,
+                    spec.config.code_uri,
+                    self.build_dir,
+                    spec.build,
+                    self.files.refusal,
+                )
+            except BuildError as exc:
+                raise BuildError(f"{spec.name}: {exc.message}") from None
             builds[spec.name] = Build(digest, artifact)
         return builds
 
@@ -364,7 +374,18 @@ class ReleaseExecutor:
             config_override=rollout.config,
             judge_override=rollout.judge,
             time_scale=self.clock.scale if isinstance(self.clock, ScaledClock) else 1.0,
+            hook_versions=self._hook_versions(preference),
         )
+
+    def _hook_versions(self, preference: DeploymentPreference) -> dict[str, int]:
+        """The hooks' versions this release published (or kept): the hooks that belong
+        to it, pinned in the deployment so that a restart runs these and no others."""
+        found = {}
+        for hook in (preference.pre_traffic_hook, preference.post_traffic_hook):
+            latest = self.store.latest_version(hook) if hook else None
+            if hook and latest is not None:
+                found[hook] = latest.number
+        return found
 
 
 def _refuse_held(plan: ReleasePlan, busy: Mapping[tuple[str, str], str]) -> None:

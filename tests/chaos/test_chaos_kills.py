@@ -4,12 +4,14 @@ kill interrupted:
 
 - every deployment ends Succeeded, Failed or Stopped, and an alias with no deployment
   in progress points at one version (no half-shifted split);
-- a release that fails (hello v3 under traffic) never reaches 100 %;
+- a release that fails (hello v3 under traffic; company v5, which its PreTraffic hook
+  refuses, and v4, which its integration test fails) never ends on the new version;
 - every write the company API acknowledged (201) is readable afterwards;
 - canaria serves again after each restart (the restart times are printed).
 
 Bounded: a fixed number of kills per test (seeded, so a failure replays), each on the
-manual clock. ``pytest -m chaos`` runs it alone.
+manual clock: 10 per store for hello, 10 during company writes, 6 during company
+releases. ``pytest -m chaos`` runs it alone.
 """
 
 from __future__ import annotations
@@ -198,6 +200,97 @@ def test_chaos_company_writes_survive_kills(tmp_path: Path) -> None:
         assert lost == [], f"{len(lost)} acknowledged writes lost: {lost[:5]}"
         print(
             f"company chaos: {len(reg.acknowledged)} writes kept; restarts (s) "
+            f"{[round(t, 2) for t in restarts]}"
+        )
+    finally:
+        if c.proc is not None and c.proc.poll() is None:
+            c.stop()
+
+
+COMPANY = (
+    "SaveCompanyFunction",
+    "GetCompanyFunction",
+    "ListCompaniesFunction",
+    "DeleteCompanyFunction",
+)
+COMPANY_KILLS = 6
+
+
+def company_release(c: Canaria, reg: Registry, n: int, deps: list[str]) -> dict[str, Any]:
+    """Advance with writes until every deployment of a release has ended (while a hook —
+    a Node.js process, a state machine — has not reported, virtual time waits for it)."""
+    done: dict[str, Any] = {}
+    give_up = time.monotonic() + 300
+    while len(done) < len(deps):
+        hooks_running = False
+        for dep in deps:
+            if dep not in done:
+                view = c.api().get(f"/deployments/{dep}")
+                if view["completed"]:
+                    done[dep] = view
+                hooks_running |= any(
+                    h["status"] in ("Pending", "InProgress") for h in view["hook_executions"]
+                )
+        assert time.monotonic() < give_up, f"the release never ended: {sorted(done)}"
+        if hooks_running:
+            time.sleep(0.05)
+            continue
+        for _ in range(3):
+            reg.write(n)
+            n += 1
+        c.advance(20)
+    return {v["targets"][0]["function"]: v for v in done.values()}
+
+
+def test_chaos_company_deployments(tmp_path: Path) -> None:
+    """Kills during company releases: v2 (good), v4 (the integration test fails Get), v5
+    (the PreTraffic contract breaks: no traffic may move), with writes throughout."""
+    rng = random.Random(7)
+    app = copy_example("company", tmp_path)
+    c = Canaria(app / "template.yaml", tmp_path / "state")
+    restarts: list[float] = []
+    start(c, restarts)
+    reg = Registry(c)
+    current, n = "v1", 0
+    try:
+        for i in range(COMPANY_KILLS):
+            release = rng.choice([r for r in ("v2", "v4", "v5") if r != current])
+            before = {fn: c.alias(fn, "prd")["split"] for fn in COMPANY}
+            r = c.cli(
+                "deploy", "-t", str(c.template), "--parameter-overrides", f"Release={release}",
+                "--json",
+            )  # fmt: skip
+            assert r.returncode == 0, r.stdout + r.stderr
+            deps = [d["id"] for d in json.loads(r.stdout)["deployments"]]
+            for _ in range(rng.randrange(0, 20)):  # somewhere in the release's life
+                reg.write(n)
+                n += 1
+                c.advance(rng.choice([1, 5, 20]))
+                time.sleep(rng.choice([0, 0.05, 0.2]))
+            what = kill_something(c, rng, restarts)
+            results = company_release(c, reg, n + 1000, deps)
+            for fn, d in results.items():
+                assert d["state"] in TERMINAL, (i, what, fn, d["state"])
+                one_side(c, fn, "prd")
+            if release == "v5":  # refused before traffic: every alias where it was
+                assert all(d["state"] == "Failed" for d in results.values()), (what, results)
+                assert {fn: c.alias(fn, "prd")["split"] for fn in COMPANY} == before, what
+            if release == "v4":  # the integration test fails it (or a kill failed a hook)
+                get = results["GetCompanyFunction"]
+                assert get["state"] != "Succeeded", (what, get)
+                bad = str(get["targets"][0]["to_version"])
+                assert bad not in c.alias("GetCompanyFunction", "prd")["split"], (what, get)
+            if all(d["state"] == "Succeeded" for d in results.values()):
+                current = release
+        lost = [
+            (cid, status)
+            for cid, employees in reg.acknowledged.items()
+            for status, _, body in [c.http("GET", f"/company/{cid}")]
+            if status != 200 or json.loads(body)["employees"] != employees
+        ]
+        assert lost == [], f"{len(lost)} acknowledged writes lost: {lost[:5]}"
+        print(
+            f"company release chaos: {len(reg.acknowledged)} writes kept; restarts (s) "
             f"{[round(t, 2) for t in restarts]}"
         )
     finally:

@@ -108,6 +108,7 @@ def new_deployment(
     steps_override: Sequence[Step] | None = None,
     judge_override: Mapping[str, Any] | None = None,
     time_scale: float = 1.0,
+    hook_versions: Mapping[str, int] | None = None,
 ) -> Deployment:
     """``time_scale`` > 1: a rehearsal (``--time-scale``): unless the user set one, the
     judge requires ``REHEARSAL_MIN_DETECTABLE``, and steps hold up to their duration in
@@ -129,6 +130,8 @@ def new_deployment(
         alarms=preference.alarms,
         pre_traffic_hook=preference.pre_traffic_hook,
         post_traffic_hook=preference.post_traffic_hook,
+        pre_traffic_hook_version=(hook_versions or {}).get(preference.pre_traffic_hook or ""),
+        post_traffic_hook_version=(hook_versions or {}).get(preference.post_traffic_hook or ""),
         hook_timeout_s=preference.hook_timeout_s,
         judge=DeploymentJudge(settings),
         triggers=tuple(

@@ -70,6 +70,7 @@ class Observation:
 class InvokeHook:
     execution: HookExecution
     payload: Mapping[str, str]
+    version: int | None = None  # the hook function's version the deployment began with
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,7 @@ def _created(d: Deployment, obs: Observation) -> Plan:
         replace(new, next_wake_at=min(hook.deadline, now + TICK_S)),
         events=(ev, hev),
         hooks=(hook,),
-        actions=(start, InvokeHook(hook, _hook_payload(hook))),
+        actions=(start, InvokeHook(hook, _hook_payload(hook), d.pre_traffic_hook_version)),
     )
 
 
@@ -321,7 +321,7 @@ def _finish_traffic(
     if d.post_traffic_hook is not None:
         hook = _new_hook(d, "AfterAllowTraffic", d.post_traffic_hook, obs)
         hooks = (hook,)
-        actions.append(InvokeHook(hook, _hook_payload(hook)))
+        actions.append(InvokeHook(hook, _hook_payload(hook), d.post_traffic_hook_version))
         events.append(_event(d, now, "hook", f"PostTraffic hook {hook.function} invoked", hook))
         wake = min(hook.deadline, now + TICK_S)
     return Plan(

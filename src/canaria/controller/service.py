@@ -56,8 +56,11 @@ class TrafficBackend(Protocol):
 
 
 class HookRunner(Protocol):
-    async def run_hook(self, function: str, payload: Mapping[str, str]) -> str | None:
-        """Invoke a hook function; return an error message if it failed to run."""
+    async def run_hook(
+        self, function: str, payload: Mapping[str, str], version: int | None = None
+    ) -> str | None:
+        """Invoke a hook function (at ``version`` when given); return an error message if
+        it failed to run."""
         ...
 
 
@@ -119,7 +122,12 @@ class Controller:
                             d.id,
                             h.function,
                         )
-                    self._resume.append(InvokeHook(h, _payload(h)))
+                    version = (
+                        d.pre_traffic_hook_version
+                        if h.phase == "BeforeAllowTraffic"
+                        else d.post_traffic_hook_version
+                    )
+                    self._resume.append(InvokeHook(h, _payload(h), version))
 
     async def run(self) -> None:
         """Reconcile due deployments (``next_wake_at <= now``) until ``stop``."""
@@ -305,7 +313,7 @@ class Controller:
             await self._io(self.store.save_hook, replace(h, invoked=True))
         except Conflict:
             return  # it reported (or timed out) before this invocation started
-        error = await self.hooks.run_hook(h.function, action.payload)
+        error = await self.hooks.run_hook(h.function, action.payload, action.version)
         if error is None:
             return
         # The hook function itself failed (crash, import error, timeout): CodeDeploy would

@@ -133,7 +133,7 @@ class HookExecution:
     execution_id: str
     deployment_id: str
     phase: Literal["BeforeAllowTraffic", "AfterAllowTraffic"]
-    function: str  # hook function name (invoked at its latest version / alias)
+    function: str  # hook function name (invoked at the deployment's version of it)
     status: HookStatus
     started_at: float
     deadline: float
@@ -183,6 +183,10 @@ class Deployment:
     alarms: tuple[str, ...] = ()
     pre_traffic_hook: str | None = None
     post_traffic_hook: str | None = None
+    # the hook functions' versions when the deployment began: the hooks of the release
+    # it ships (on AWS, the stack update's), whatever canaria loads after a restart
+    pre_traffic_hook_version: int | None = None
+    post_traffic_hook_version: int | None = None
     hook_timeout_s: float = 3600.0
     judge: DeploymentJudge = field(default_factory=DeploymentJudge)
     creator: str = "user"  # "user" | "codeDeployRollback" | "autoscaling"...

@@ -15,6 +15,12 @@ directory is either complete or absent; a present one is reused.
 are digested the same way (a zip and the folder it was made from give one digest) and
 extracted into the artifact with their permission bits (a ``provided`` function's
 ``bootstrap`` stays executable).
+
+Only regular files are code: a FIFO, socket or device in the directory is left out (a
+zip cannot hold one, and reading a FIFO would block). A symbolic link to a file is
+followed, as ``sam build`` follows it; when ``confine`` is given (the server's rule for
+which files it may read), a link that resolves where it may not read, or to nothing, is a
+``BuildError`` naming the link and its target, raised before any file is read.
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from canaria.errors import BuildError
@@ -35,6 +43,9 @@ from canaria.runtime.deps import bundle, link_dependencies
 # artifact and change its digest at every build.
 _SKIP_DIRS = frozenset({"__pycache__", ".git", ".canaria", ".aws-sam"})
 _SKIP_SUFFIXES = (".pyc",)
+
+# Why canaria may not read a (resolved) path, or None when it may: ``FileAccess.refusal``.
+Confine = Callable[[Path], str | None]
 
 
 def is_zip(code_uri: str) -> bool:
@@ -62,9 +73,11 @@ def _members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     return found
 
 
-def code_files(code_uri: str, state_dir: str | None = None) -> list[str]:
+def code_files(
+    code_uri: str, state_dir: str | None = None, confine: Confine | None = None
+) -> list[str]:
     """Relative POSIX paths of the files that make up the code, sorted (never the state
-    directory, wherever it is)."""
+    directory, wherever it is; in a directory only regular files, links to them followed)."""
     if is_zip(code_uri):
         with zipfile.ZipFile(code_uri) as archive:
             return sorted(_members(archive))
@@ -80,11 +93,31 @@ def code_files(code_uri: str, state_dir: str | None = None) -> list[str]:
         for name in filenames:
             if name.endswith(_SKIP_SUFFIXES):
                 continue
-            found.append(Path(dirpath, name).relative_to(root).as_posix())
+            path = Path(dirpath, name)
+            if confine is not None and path.is_symlink():
+                _check_link(code_uri, path, confine)
+            try:
+                mode = path.stat().st_mode  # follows a link
+            except OSError:
+                continue  # a dangling link (only without ``confine``) or a file just removed
+            if stat.S_ISREG(mode):
+                found.append(path.relative_to(root).as_posix())
     return sorted(found)
 
 
-def code_digest(code_uri: str, state_dir: str | None = None) -> str:
+def _check_link(code_uri: str, link: Path, confine: Confine) -> None:
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise BuildError(
+            f"CodeUri {code_uri}: {link.name} is a symbolic link to nothing ({os.readlink(link)})"
+        ) from None
+    refusal = confine(target)
+    if refusal is not None:
+        raise BuildError(f"CodeUri {code_uri}: {link} links to {target}, which {refusal}")
+
+
+def code_digest(code_uri: str, state_dir: str | None = None, confine: Confine | None = None) -> str:
     """sha256 over each file's relative path and contents, in path order."""
     h = hashlib.sha256()
 
@@ -101,22 +134,28 @@ def code_digest(code_uri: str, state_dir: str | None = None) -> str:
                 add(rel, archive.read(members[rel]))
         return h.hexdigest()
     root = Path(code_uri)
-    for rel in code_files(code_uri, state_dir):
+    for rel in code_files(code_uri, state_dir, confine):
         add(rel, (root / rel).read_bytes())
     return h.hexdigest()
 
 
 def build_artifact(
-    code_uri: str, state_dir: str, esbuild: EsbuildOptions | None = None
+    code_uri: str,
+    state_dir: str,
+    esbuild: EsbuildOptions | None = None,
+    confine: Confine | None = None,
 ) -> tuple[str, str]:
     """``(digest, artifact directory)`` for the code at ``code_uri`` (bundled by ``esbuild``
-    when given); BuildError if it fails."""
+    when given); BuildError if it fails. ``confine``: where the code's files (links
+    followed) may come from."""
     code = Path(code_uri)
+    if confine is not None and (refusal := confine(code.resolve())) is not None:
+        raise BuildError(f"CodeUri {code_uri} {refusal}")
     zipped = is_zip(code_uri)
     if not code.is_dir() and not zipped:
         what = "is neither a directory nor a zip file" if code.exists() else "does not exist"
         raise BuildError(f"CodeUri {code_uri} {what}")
-    digest = code_digest(code_uri, state_dir)
+    digest = code_digest(code_uri, state_dir, confine)
     if esbuild is not None:
         options = "\0".join(("esbuild", *esbuild.entry_points, "", *esbuild.flags))
         digest = hashlib.sha256(f"{digest}\0{options}".encode()).hexdigest()
@@ -131,7 +170,7 @@ def build_artifact(
         if zipped:
             _extract(code, tmp)
         else:
-            _copy_code(code, tmp, state_dir)
+            _copy_code(code, tmp, state_dir, confine)
         link_dependencies(tmp if zipped else code, tmp, state_dir)
         if esbuild is not None:
             bundle(tmp, esbuild, code_uri)
@@ -147,8 +186,8 @@ def build_artifact(
     return digest, str(final)
 
 
-def _copy_code(code: Path, dest: Path, state_dir: str) -> None:
-    for rel in code_files(str(code), state_dir):
+def _copy_code(code: Path, dest: Path, state_dir: str, confine: Confine | None) -> None:
+    for rel in code_files(str(code), state_dir, confine):
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(code / rel, target)

@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from canaria.template.index import Entry, ResourceIndex
 from canaria.template.intrinsics import NO_VALUE, Resolver
 from canaria.template.nodes import Where, as_str
+
+
+class ReadablePaths(Protocol):
+    """Which local files a template may make canaria read (the server's ``FileAccess``)."""
+
+    def refusal(self, path: Path) -> str | None:
+        """Why ``path`` (resolved) may not be read, or ``None`` when it may."""
+        ...
 
 
 @dataclass
@@ -19,6 +27,7 @@ class Context:
     resolver: Resolver
     index: ResourceIndex
     warnings: list[str] = field(default_factory=list)
+    readable: ReadablePaths | None = None  # None: any path (a template on the command line)
 
     def get(self, entry: Entry, key: str) -> Any:
         """Property ``key`` of ``entry`` resolved, or ``NO_VALUE``."""
@@ -33,14 +42,22 @@ class Context:
     def local_path(self, value: Any, at: Where, allowed: str) -> tuple[str, Path]:
         """A path the template names (``CodeUri``, ``DefinitionUri``): as written, and
         resolved against the template's directory. canaria reads local files only, so an
-        S3 location is refused here, with ``allowed`` saying what to write instead."""
+        S3 location is refused here, with ``allowed`` saying what to write instead; so is a
+        path outside what ``readable`` allows (checked before anything is looked at, so
+        the error does not even say whether the path exists)."""
         what = at.path.rsplit(".", 1)[-1]
         if isinstance(value, Mapping):
             raise at.error(f"{what} names an S3 object; canaria reads local files", allowed=allowed)
         text = as_str(value, at)
         if text.startswith("s3://"):
             raise at.error(f"{what} {text!r} is in S3; canaria reads local files", allowed=allowed)
-        return text, (self.directory / text).resolve()
+        if "\0" in text:
+            raise at.error(f"{what} contains a NUL character", allowed=allowed)
+        path = (self.directory / text).resolve()
+        refusal = self.readable.refusal(path) if self.readable is not None else None
+        if refusal is not None:
+            raise at.error(f"{what} {text!r} ({path}) {refusal}")
+        return text, path
 
     def warn(self, entry: Entry, message: str) -> None:
         line = f":{entry.where.line}" if entry.where.line is not None else ""

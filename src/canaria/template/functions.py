@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Callable, Mapping
+from pathlib import PurePosixPath
 from typing import Any, TypeVar, assert_never
 
 from canaria import runtimes
@@ -147,7 +148,7 @@ def build_function(
             return get()
         return default
 
-    handler = checked(lambda: _required_str(ctx, entry, "Handler"), "")
+    handler = checked(lambda: _handler(ctx, entry), "")
     code_uri = checked(lambda: _code_uri(ctx, entry), "")
     runtime = checked(lambda: _runtime(ctx, entry, code_uri), runtimes.RUNNING_PYTHON)
     name = ctx.get(entry, "FunctionName")
@@ -289,6 +290,21 @@ def _required_str(ctx: Context, entry: Entry, key: str) -> str:
             f"{key} is required (here or in Globals.Function)"
         )
     return as_str(value, ctx.at(entry, key))
+
+
+def _handler(ctx: Context, entry: Entry) -> str:
+    """``Handler``: its module is a file of the function's code (``src/app.handler`` is
+    ``src/app.js`` to Node). canaria runs a copy of ``CodeUri``, so a module path that
+    leaves it (``../../elsewhere/x.handler``, ``/abs/x.handler``) would load a file from
+    outside the code: refused."""
+    handler = _required_str(ctx, entry, "Handler")
+    module = handler.rsplit(".", 1)[0] if "." in handler else handler
+    if "\0" in handler or module.startswith("/") or ".." in PurePosixPath(module).parts:
+        raise ctx.at(entry, "Handler").error(
+            f"Handler {handler!r} names a module outside CodeUri",
+            allowed="a module inside CodeUri, e.g. app.handler or src/app.handler",
+        )
+    return handler
 
 
 def _int(ctx: Context, entry: Entry, key: str, default: int, lo: int, hi: int) -> int:

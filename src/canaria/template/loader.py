@@ -28,7 +28,7 @@ from canaria.models.arns import function_arn
 from canaria.models.schedules import ScheduledInvocation
 from canaria.models.services import QueueEventSource, ServiceResource
 from canaria.template import sam_globals
-from canaria.template.context import Context
+from canaria.template.context import Context, ReadablePaths
 from canaria.template.event_sources import build_event_sources
 from canaria.template.functions import build_function
 from canaria.template.index import (
@@ -97,9 +97,17 @@ _LOGICAL_ID = re.compile(r"^[A-Za-z0-9]+$")
 
 
 def load(
-    path: str, overrides: Mapping[str, str] | None = None, *, config_env: str | None = None
+    path: str,
+    overrides: Mapping[str, str] | None = None,
+    *,
+    config_env: str | None = None,
+    readable: ReadablePaths | None = None,
 ) -> Application:
     """The application the SAM template at ``path`` declares, fully resolved.
+
+    ``readable`` (the server's ``FileAccess``) confines the local paths the template
+    names (``CodeUri``, a state machine's ``DefinitionUri``) to the directories canaria may
+    read; without it (a template named on the command line) any path is read.
 
     Every problem found is raised at once, as a ``TemplateErrors``: first the template's
     structure, its parameters and SAM's own rules; when those pass, what canaria builds."""
@@ -144,7 +152,7 @@ def load(
         checkpoint()
         index = ResourceIndex(entries, stack, resolver)
         resolver.resources = index
-        ctx = Context(display, template.parent, resolver, index, warnings)
+        ctx = Context(display, template.parent, resolver, index, warnings, readable)
         app = _build(ctx, template, doc, top, entries, values, problems)
     except TemplateErrors:
         raise

@@ -27,7 +27,9 @@ class ScriptedHooks:
     calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     fail_with: str | None = None
 
-    async def run_hook(self, function: str, payload: Mapping[str, str]) -> str | None:
+    async def run_hook(
+        self, function: str, payload: Mapping[str, str], version: int | None = None
+    ) -> str | None:
         self.calls.append((function, dict(payload)))
         return self.fail_with
 

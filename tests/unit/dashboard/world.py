@@ -45,7 +45,9 @@ class Backend:
 
 @dataclass
 class Hooks:
-    async def run_hook(self, function: str, payload: Mapping[str, str]) -> str | None:
+    async def run_hook(
+        self, function: str, payload: Mapping[str, str], version: int | None = None
+    ) -> str | None:
         return None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import os
 import re
 import uuid
 from pathlib import Path
@@ -12,6 +13,7 @@ import orjson
 import pytest
 
 from canaria.errors import BuildError
+from canaria.files import FileAccess
 from canaria.models import FunctionConfig, Version
 from canaria.runtime import build_artifact, code_digest
 from canaria.runtime.environment import (
@@ -68,6 +70,35 @@ def test_artifact_is_a_copy_and_is_reused(tmp_path: Path) -> None:
 def test_missing_code_uri_is_a_build_error(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="does not exist"):
         build_artifact(str(tmp_path / "nowhere"), str(tmp_path / "state"))
+
+
+def test_links_are_followed_only_where_canaria_may_read(tmp_path: Path) -> None:
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    code = write(project / "src", {"app.py": "x = 1\n", "shared/util.py": "y = 2\n"})
+    write(elsewhere, {"secret.txt": "s\n"})
+    (code / "util.py").symlink_to(code / "shared" / "util.py")
+    confine = FileAccess([project]).refusal
+    _, artifact = build_artifact(str(code), str(tmp_path / "state"), confine=confine)
+    assert (Path(artifact) / "util.py").read_text() == "y = 2\n"  # a copy of the target
+    (code / "secret.txt").symlink_to(elsewhere / "secret.txt")
+    with pytest.raises(BuildError, match=r"secret\.txt links to .*elsewhere.* outside"):
+        build_artifact(str(code), str(tmp_path / "state"), confine=confine)
+    (code / "secret.txt").unlink()
+    (code / "gone.txt").symlink_to(project / "missing")
+    with pytest.raises(BuildError, match=r"gone\.txt is a symbolic link to nothing"):
+        build_artifact(str(code), str(tmp_path / "state"), confine=confine)
+    (code / "gone.txt").unlink()
+    with pytest.raises(BuildError, match="outside the directories"):
+        build_artifact(str(elsewhere), str(tmp_path / "state"), confine=confine)
+
+
+def test_special_files_are_not_code(tmp_path: Path) -> None:
+    code = write(tmp_path / "src", {"app.py": "x = 1\n"})
+    before = code_digest(str(code))
+    os.mkfifo(code / "pipe")  # reading it would block
+    assert code_digest(str(code)) == before
+    _, artifact = build_artifact(str(code), str(tmp_path / "state"))
+    assert sorted(p.name for p in Path(artifact).iterdir()) == ["app.py"]
 
 
 def version(tmp_path: Path, **env: str) -> Version:

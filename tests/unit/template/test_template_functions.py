@@ -203,6 +203,21 @@ def test_bad_code_uri(tmp_path: Path, uri: str, words: str) -> None:
     assert words in err.message and err.prop == "Resources.Fn.Properties.CodeUri"
 
 
+@pytest.mark.parametrize(
+    "handler", ["../app.handler", "src/../../x/app.handler", "/tmp/x/app.handler"]
+)
+def test_a_handler_outside_code_uri(tmp_path: Path, handler: str) -> None:
+    path = write(tmp_path, resources(function().replace("app.handler", handler)))
+    err = fails(path)
+    assert "outside CodeUri" in err.message and err.prop == "Resources.Fn.Properties.Handler"
+
+
+@pytest.mark.parametrize("handler", ["app.handler", "src/app.handler", "a.b.handler", "x..y.h"])
+def test_handlers_inside_code_uri(tmp_path: Path, handler: str) -> None:
+    path = write(tmp_path, resources(function().replace("app.handler", handler)))
+    assert load(path).functions["Fn"].config.handler == handler
+
+
 def test_code_uri_may_be_a_zip_file(tmp_path: Path) -> None:
     import zipfile
 
