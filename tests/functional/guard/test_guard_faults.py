@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from canaria.guard import (
     Mode,
 )
 from canaria.store import Store
+from tests.functional.guard.standins import Loopback, Quiet
 from tests.functional.guard.test_guard_local import (  # noqa: F401
     edge_client,
     hello,
@@ -45,7 +44,7 @@ class Throttling:
         self.seen: list[str] = []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(Quiet):
             def do_POST(self) -> None:
                 target = self.headers.get("X-Amz-Target", "").split(".")[-1]
                 self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -60,23 +59,13 @@ class Throttling:
                 else:
                     status, body = 200, {"deployments": []}
                 data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.answer(status, data, [("Content-Type", "application/x-amz-json-1.1")])
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.http = Loopback(Handler)
+        self.url = self.http.url
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.close()
 
 
 @pytest.fixture
@@ -150,7 +139,7 @@ class LambdaConfig:
     and one the caller may not read (AccessDeniedException)."""
 
     def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(Quiet):
             def do_GET(self) -> None:
                 if "/functions/custom/" in self.path:
                     status, body = (
@@ -165,24 +154,13 @@ class LambdaConfig:
                     status, body = 403, {"Type": "User", "message": "not authorized"}
                     headers = {"X-Amzn-ErrorType": "AccessDeniedException"}
                 data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
+                self.answer(status, data, [("Content-Type", "application/json"), *headers.items()])
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.http = Loopback(Handler)
+        self.url = self.http.url
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.close()
 
 
 def test_the_log_group_comes_from_the_function_s_logging_config() -> None:
