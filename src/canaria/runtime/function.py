@@ -3,14 +3,19 @@
 Policy (Lambda's where Lambda has one):
 
 - A version's idle workers are reused last-in first-out. No idle worker, while workers of
-  the version are serving → the request first waits up to ``handover_grace_s`` (5 ms,
-  wall) for one of them to free up. This is where canaria departs from Lambda, whose
-  environments never share a CPU: here every environment runs on the same few cores, a
-  cold start costs tens of milliseconds of CPU that every other request waits for, and a
-  pause of the machine would otherwise turn each request in the queue behind it into a
-  new process (the pool grew from 15 to 27 workers under a steady 500 req/s of a 1 ms
-  handler, with a p99 of 177 ms). A request shorter than the grace is served warm; a
-  longer one pays at most the grace on top of its cold start.
+  the version are serving (or starting) → the request waits for one of them to free up
+  as long as that is expected to be quicker than starting a new one: when its place in
+  the queue times the version's recent invocation time, over the workers serving, is
+  shorter than the version's recent cold start, it waits up to that cold start's time;
+  otherwise up to ``handover_grace_s`` (5 ms, wall). This is where canaria departs from
+  Lambda, whose environments never share a CPU: here every environment runs on the same
+  few cores, a cold start costs tens of milliseconds of CPU that every other request
+  waits for, and more processes than cores serve no more requests, they only take turns
+  (under 64 connections of a trivial handler the pool grew to 43 workers and served a
+  third of what 3 workers serve). A handler that waits on I/O (invocations longer than a
+  cold start) still gets one environment per request in flight, as on Lambda; a short
+  one is served by as many as keep up with it. A request never waits for a busy
+  environment longer than a cold start would have taken.
 - Still no worker → a new one is started (a cold start, counted,
   ``InvokeResult.cold_start``), unless
   ``max_starting_per_version`` (2) of the version's workers are starting already: then
@@ -83,6 +88,9 @@ WATCH_S = 0.02  # timeout precision and RSS poll period
 REAP_INTERVAL_S = 1.0
 PEAK_WINDOW_S = 10.0  # the recent peak of requests in flight: the highest of the last
 PEAK_WINDOWS = 6  # six 10-second windows
+UNKNOWN_INIT_S = 0.1  # a version's cold start before one has been measured
+SLOT_POLL_S = 0.05  # how often a request waiting for a start slot looks for a free one
+EWMA = 0.2  # weight of the newest sample in the recent invocation and cold-start times
 
 
 class FunctionRuntime:
@@ -122,6 +130,8 @@ class FunctionRuntime:
         self._peaks = Peaks(time.monotonic())
         self._starting: dict[int, int] = {}  # workers starting per version
         self._waiters: dict[int, deque[asyncio.Future[WorkerProcess | None]]] = {}
+        self._invocation_s: dict[int, float] = {}  # recent handler time per version
+        self._init_s: dict[int, float] = {}  # recent cold start (init) time per version
         self._cold_starts = 0
         self._closed = False
         self._arns: dict[str | None, str] = {}  # the invoked ARN per qualifier
@@ -227,6 +237,7 @@ class FunctionRuntime:
             raise
         finally:
             self._release_start_slot(number)
+        self._note_init(number, worker.init_ms)
         self._busy.discard(worker)
         worker.deadline = float("inf")
         if reply is not None or self._closed or number in self._retired:
@@ -299,6 +310,7 @@ class FunctionRuntime:
                     reply = await worker.start(self._init_timeout_s)
                 finally:
                     self._release_start_slot(version.number)
+                self._note_init(version.number, worker.init_ms)
             else:
                 worker.current = inv
                 inv.initialised = True
@@ -324,6 +336,10 @@ class FunctionRuntime:
             raise
         self._busy.discard(worker)
         worker.deadline = float("inf")
+        if reply.duration_ms is not None:  # the handler's own time, not the gateway's queue
+            took = reply.duration_ms / 1000.0
+            last = self._invocation_s.get(version.number, took)
+            self._invocation_s[version.number] = last + EWMA * (took - last)
         if reply.kind is ReplyKind.CLOSED:
             self._discard(worker)
             raise InvocationError(f"{self.name}: the function's runtime was shut down")
@@ -358,22 +374,55 @@ class FunctionRuntime:
     async def _worker_or_start_slot(self, number: int) -> WorkerProcess | None:
         """With no idle worker of version ``number``: a worker handed over as it frees up,
         or None once the caller holds one of the version's start slots (it starts a
-        worker then). Waits while the version's slots are taken, up to the init timeout."""
-        if self._grace_s > 0 and any(w.version.number == number for w in self._busy):
-            worker = await self._handed_within(number, self._grace_s)
-            if worker is not None:
-                return worker
-        deadline = time.monotonic() + self._init_timeout_s
+        worker then). Waits for a busy worker while ``_patience`` says that beats a cold
+        start; then for a start slot while the version's slots are taken, up to the init
+        timeout."""
+        since = time.monotonic()
+        deadline = since + self._init_timeout_s
         while True:
             if self._closed:
                 raise InvocationError(f"{self.name}: the function's runtime is shut down")
+            now = time.monotonic()
+            patience = self._patience(number)
+            if now - since < patience and now < deadline:
+                worker = await self._handed_within(number, since + patience - now)
+                if worker is not None:
+                    return worker
+                continue  # a start slot freed up, or the patience ran out: look again
             starting = self._starting.get(number, 0)
-            if starting < self._max_starting or time.monotonic() >= deadline:
+            if starting < self._max_starting or now >= deadline:
                 self._starting[number] = starting + 1
                 return None
-            worker = await self._handed_within(number, deadline - time.monotonic())
+            # a freed slot is offered to the first waiter, which may be a patient one that
+            # leaves it: look again every SLOT_POLL_S
+            worker = await self._handed_within(number, min(deadline - now, SLOT_POLL_S))
             if worker is not None:
                 return worker
+
+    def _patience(self, number: int) -> float:
+        """How long a request of version ``number`` that found no idle worker should wait
+        for a busy one: the version's recent cold start when the queue ahead of it is
+        expected to drain sooner than that, else the hand-over grace; 0 when none of its
+        workers is serving or starting (nothing will free up)."""
+        serving = -len(self._idle.get(number, ()))  # busy, starting, or handed over
+        for w in self._workers:
+            if w.version.number == number:
+                serving += 1
+        if serving <= 0:
+            return 0.0
+        handler_s = self._invocation_s.get(number)
+        if handler_s is None:  # nothing known yet: as on Lambda, a burst starts environments
+            return self._grace_s
+        init_s = self._init_s.get(number, UNKNOWN_INIT_S)
+        queued = len(self._waiters.get(number, ())) + 1
+        expected = queued * handler_s / serving
+        return max(init_s, self._grace_s) if expected < init_s else self._grace_s
+
+    def _note_init(self, number: int, init_ms: float | None) -> None:
+        if init_ms is not None:
+            last = self._init_s.get(number)
+            sample = init_ms / 1000.0
+            self._init_s[number] = sample if last is None else last + EWMA * (sample - last)
 
     async def _handed_within(self, number: int, timeout_s: float) -> WorkerProcess | None:
         """A worker of version ``number`` that frees up within ``timeout_s``; None when none
