@@ -34,9 +34,18 @@ PIN_COOKIE = "canaria-version"
 
 
 class Responder(Protocol):
-    def respond(self, req: Request, response: HttpResponse, extra: tuple[str, str]) -> None:
+    def respond(
+        self,
+        req: Request,
+        response: HttpResponse,
+        extra: tuple[str, str],
+        *,
+        early: bool = False,
+    ) -> None:
         """Send ``response`` plus the ``extra`` header (the request id) to ``req``; ignored
-        when the connection is gone or ``req`` has already been answered."""
+        when the connection is gone or ``req`` has already been answered. ``early``: the
+        answer comes before the handler finished (the integration timeout), which goes on
+        and is recorded."""
         ...
 
 
@@ -179,4 +188,4 @@ class Handler:
             req.path,
             self.integration_timeout_s,
         )
-        out.respond(req, gateway_answer(route.api_kind, Failure.TIMEOUT), rid)
+        out.respond(req, gateway_answer(route.api_kind, Failure.TIMEOUT), rid, early=True)

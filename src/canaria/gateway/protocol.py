@@ -322,13 +322,20 @@ class HttpProtocol(asyncio.Protocol):
         self._keep_alive = keep_alive
         self._task = self._loop.create_task(self._handler.handle(req, self))
 
-    def respond(self, req: Request, response: HttpResponse, extra: tuple[str, str]) -> None:
+    def respond(
+        self,
+        req: Request,
+        response: HttpResponse,
+        extra: tuple[str, str],
+        *,
+        early: bool = False,
+    ) -> None:
         if req is not self._current:
             return  # answered already (integration timeout), or the connection is gone
         self._current = None
         task = self._task
         self._task = None
-        if task is not None and asyncio.current_task() is not task:
+        if early and task is not None:
             self._shared.keep(task)  # answered from outside the handler: timeout
         transport = self._transport
         if transport is None:

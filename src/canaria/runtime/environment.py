@@ -18,8 +18,8 @@ import site
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from canaria.models.arns import REGION
 from canaria.models.runtime import Version
@@ -29,9 +29,9 @@ WORKER_SCRIPT = str(Path(__file__).resolve().parent / "worker.py")
 _SRC_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding ``canaria``
 
 
-@dataclass(frozen=True)
-class LogLine:
-    """One line of a function's log, as ``on_log`` receives it."""
+class LogLine(NamedTuple):
+    """One line of a function's log, as ``on_log`` receives it (a named tuple: several
+    are made per request)."""
 
     function: str
     version: int

@@ -287,7 +287,7 @@ class FunctionRuntime:
         now = self._clock.now()
         loop = asyncio.get_running_loop()
         request_id, trace = request_ids(now)
-        inv = Invocation(request_id, loop.create_future())
+        inv = Invocation(request_id, loop.create_future(), start_line(request_id, version.number))
         worker = self._warm(version.number)
         waited = worker is None
         if waited:
@@ -316,9 +316,7 @@ class FunctionRuntime:
                 inv.initialised = True
                 self._busy_add(worker)
             if reply is None:
-                self._platform(
-                    version.number, inv.request_id, start_line(inv.request_id, version.number)
-                )
+                self._platform(version.number, inv.request_id, inv.start_text)
                 inv.start_logged = True
                 timeout_s = version.config.timeout_s
                 header = {
@@ -426,21 +424,24 @@ class FunctionRuntime:
 
     async def _handed_within(self, number: int, timeout_s: float) -> WorkerProcess | None:
         """A worker of version ``number`` that frees up within ``timeout_s``; None when none
-        did, or when a start slot freed up instead (the caller looks again)."""
-        handed: asyncio.Future[WorkerProcess | None] = asyncio.get_running_loop().create_future()
+        did, or when a start slot freed up instead (the caller looks again). A bare future
+        and one timer: under load most requests pass through here."""
+        loop = asyncio.get_running_loop()
+        handed: asyncio.Future[WorkerProcess | None] = loop.create_future()
         waiters = self._waiters.setdefault(number, deque())
         waiters.append(handed)
+        timer = loop.call_later(timeout_s, _expire, handed, waiters)
         try:
-            await asyncio.wait((handed,), timeout=timeout_s)
+            return await handed
         except asyncio.CancelledError:
-            if handed.done() and (given := handed.result()) is not None:
-                self._park(number, given)  # the next one in line gets it
+            if handed.done() and not handed.cancelled():
+                if (given := handed.result()) is not None:
+                    self._park(number, given)  # the next one in line gets it
+            elif handed in waiters:  # a hand-over may have dropped it already
+                waiters.remove(handed)
             raise
         finally:
-            if not handed.done():
-                handed.cancel()
-                waiters.remove(handed)
-        return None if handed.cancelled() else handed.result()
+            timer.cancel()
 
     def _release_start_slot(self, number: int) -> None:
         self._starting[number] -= 1
@@ -534,21 +535,16 @@ class FunctionRuntime:
             error_type=error_type if status else None,
         )
         now = self._clock.now()
+        number = version.number
         if not inv.start_logged:  # the environment failed before the handler could run
-            self._platform(version.number, rid, start_line(rid, version.number))
-        for text in (*platform, end_line(rid), report):
-            self._on_log(LogLine(self.name, version.number, rid, now, "platform", text))
-        logs = "\n".join(
-            [
-                *inv.init_lines,
-                start_line(rid, version.number),
-                *inv.lines,
-                *platform,
-                end_line(rid),
-                report,
-                "",
-            ]
-        )
+            self._platform(number, rid, inv.start_text)
+        end = end_line(rid)
+        on_log, name = self._on_log, self.name
+        for text in platform:
+            on_log(LogLine(name, number, rid, now, "platform", text))
+        on_log(LogLine(name, number, rid, now, "platform", end))
+        on_log(LogLine(name, number, rid, now, "platform", report))
+        logs = "\n".join([*inv.init_lines, inv.start_text, *inv.lines, *platform, end, report, ""])
         result = InvokeResult(
             payload=payload,
             version=version.number,
@@ -647,6 +643,16 @@ class FunctionRuntime:
         if worker.dead:
             worker.kill()
         await worker.stop()
+
+
+def _expire(
+    handed: asyncio.Future[WorkerProcess | None],
+    waiters: deque[asyncio.Future[WorkerProcess | None]],
+) -> None:
+    """A wait for a worker timed out: out of the line, answered None."""
+    if not handed.done():
+        waiters.remove(handed)
+        handed.set_result(None)
 
 
 def _error(message: str, error_type: str) -> bytes:

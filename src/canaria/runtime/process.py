@@ -35,8 +35,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -85,8 +84,7 @@ class ReplyKind(enum.Enum):
 _WORKER_KINDS = {"ok": ReplyKind.OK, "error": ReplyKind.ERROR, "oom": ReplyKind.OOM}
 
 
-@dataclass(frozen=True)
-class Reply:
+class Reply(NamedTuple):
     kind: ReplyKind
     payload: bytes = b""
     duration_ms: float | None = None  # handler time measured in the worker
@@ -94,16 +92,29 @@ class Reply:
     returncode: int | None = None
 
 
-@dataclass
 class Invocation:
     """One request on one worker: its lines (before the handler ran, and during) and reply."""
 
-    request_id: str
-    future: asyncio.Future[Reply]
-    init_lines: list[str] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)
-    initialised: bool = False
-    start_logged: bool = False
+    __slots__ = (
+        "future",
+        "init_lines",
+        "initialised",
+        "lines",
+        "request_id",
+        "start_logged",
+        "start_text",
+    )
+
+    def __init__(
+        self, request_id: str, future: asyncio.Future[Reply], start_text: str = ""
+    ) -> None:
+        self.request_id = request_id
+        self.future = future
+        self.start_text = start_text  # the START line
+        self.init_lines: list[str] = []
+        self.lines: list[str] = []
+        self.initialised = False
+        self.start_logged = False
 
 
 class _Protocol(asyncio.Protocol):

@@ -93,7 +93,14 @@ class ListResponder:
     def __init__(self) -> None:
         self.answers: list[tuple[Request, HttpResponse, tuple[str, str]]] = []
 
-    def respond(self, req: Request, response: HttpResponse, extra: tuple[str, str]) -> None:
+    def respond(
+        self,
+        req: Request,
+        response: HttpResponse,
+        extra: tuple[str, str],
+        *,
+        early: bool = False,
+    ) -> None:
         self.answers.append((req, response, extra))
 
 
