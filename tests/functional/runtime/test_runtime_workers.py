@@ -57,6 +57,12 @@ HANDLERS = textwrap.dedent(
             "boto3": bool(boto3.__version__),
         }
 
+    def traces(event, context):
+        import subprocess
+        child = subprocess.run(["sh", "-c", "echo $_X_AMZN_TRACE_ID"], capture_output=True,
+                               text=True, check=True).stdout.strip()
+        return [os.environ["_X_AMZN_TRACE_ID"], os.getenv("_X_AMZN_TRACE_ID"), child]
+
     def chatty(event, context):
         for i in range(5):
             print(f"{event['tag']} out {i}")
@@ -182,6 +188,14 @@ async def test_context_and_environment(env: Env) -> None:
     trace = r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0"
     assert re.fullmatch(trace, e["_X_AMZN_TRACE_ID"])
     assert e["_X_AMZN_TRACE_ID"] != db["env"]["_X_AMZN_TRACE_ID"]
+
+
+async def test_the_trace_id_reaches_python_and_child_processes_alike(env: Env) -> None:
+    v = env.version("traces")
+    first, second = [payload(await env.call(v)) for _ in range(2)]
+    for seen in (first, second):
+        assert len(set(seen)) == 1, seen  # os.environ, os.getenv and a child process agree
+    assert first[0] != second[0]  # a new one per invocation
 
 
 async def test_logs_are_captured_per_request(env: Env) -> None:
