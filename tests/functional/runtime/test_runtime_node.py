@@ -36,6 +36,7 @@ CJS = textwrap.dedent(
       remaining: context.getRemainingTimeInMillis(),
       memory: context.memoryLimitInMB,
       trace: process.env._X_AMZN_TRACE_ID,
+      childTrace: require("child_process").execSync("echo $_X_AMZN_TRACE_ID").toString().trim(),
       api: process.env.AWS_LAMBDA_RUNTIME_API,
       execEnv: process.env.AWS_EXECUTION_ENV,
       table: process.env.TABLE,
@@ -149,6 +150,8 @@ async def test_async_handler_warm_reuse_and_context(env: NodeEnv) -> None:
     assert got["arn"] == "arn:aws:lambda:us-east-1:123456789012:function:Fn:live"
     assert 0 < got["remaining"] <= 3000 and got["memory"] == "256"
     assert got["trace"].startswith("Root=1-") and got["api"].startswith("127.0.0.1:")
+    assert got["childTrace"] == got["trace"]  # a child process sees this invocation's
+    assert body(await env.call(d))["trace"] != got["trace"]
     assert got["execEnv"] == "AWS_Lambda_nodejs20.x" and got["table"] == "from-template"
     assert got["cwd"] == d.artifact
 

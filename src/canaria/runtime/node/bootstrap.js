@@ -11,6 +11,7 @@ const fs = require('fs');
 const path = require('path');
 const util = require('util');
 const { pathToFileURL } = require('url');
+const traceenv = require('./traceenv');
 
 const [HOST, PORT] = (process.env.AWS_LAMBDA_RUNTIME_API || '').split(':');
 const BASE = '/2018-06-01/runtime';
@@ -264,6 +265,7 @@ function invoke(handler, event, headers) {
 }
 
 async function main() {
+  traceenv.install();
   patchConsole();
   let handler;
   try {
