@@ -421,7 +421,10 @@ def measure(case: str, guard: str, d: dict[str, Any], log: list[Response]) -> Re
     if decided_at is not None:
         after = sorted(r.sent for r in log if r.version == 1 and r.sent >= decided_at)
         to_stable = after[0] - decided_at if after else None
-        last_canary = max((r.sent for r in canary), default=decided_at) - decided_at
+        # by the version header only: after the decision the 5xx without one are the
+        # stable version's 0.1 %
+        by_canary = [r.sent for r in canary if r.version == 2]
+        last_canary = max(by_canary, default=decided_at) - decided_at
     versions = d.get("traffic", {}).get("versions", {}).get("BenchFunction", {})
     served = versions.get("2", {})
     cold = (int(versions.get("1", {}).get("cold_starts", 0)), int(served.get("cold_starts", 0)))
