@@ -23,13 +23,16 @@ Policy (Lambda's where Lambda has one):
   frees, up to the init timeout (then it starts one regardless). A burst, or a pause of
   the event loop that lets requests pile up, then grows the pool a few workers at a time
   instead of starting one process per waiting request, each start slowing the others.
-- Concurrency is the number of invocations in flight across all versions. At the reserved
-  concurrency (0: always) ``Throttled("Rate Exceeded.")`` is raised at once, as Lambda
-  does. Without a reservation the function is capped at ``max_workers`` (64) in flight,
-  and beyond it throttled too — like an account's unreserved concurrency running out —
-  rather than queued: a queue would hide overload from the gateway's metrics and the
-  judge. When the cap of live processes is reached, an idle worker of another version is
-  stopped to make room.
+- Concurrency is the number of invocations in flight across all versions, waiting ones
+  included. At the reserved concurrency (0: always) ``Throttled("Rate Exceeded.")`` is
+  raised at once, as Lambda does; without a reservation at ``max_concurrency`` (1,000,
+  Lambda's default account quota), like an account's unreserved concurrency running out.
+  Live processes are capped apart, at ``max_workers`` (64): at the cap an idle worker of
+  another version is stopped to make room, and with none idle a request waits for a
+  worker of its version to free up (up to the init timeout, then it starts one anyway).
+  The two caps used to be one, 64 requests in flight; once requests could wait for a busy
+  environment, a load generator reconnecting its 64 connections while the last ones
+  drained was answered hundreds of 429s.
 - Idle workers: each version keeps as many workers as it had requests in flight at its
   recent peak (the highest count of the last ``PEAK_WINDOWS`` × ``PEAK_WINDOW_S``: one
   minute), while they are used at least every ``idle_timeout_s`` (10 min, wall); idle
@@ -88,6 +91,7 @@ WATCH_S = 0.02  # timeout precision and RSS poll period
 REAP_INTERVAL_S = 1.0
 PEAK_WINDOW_S = 10.0  # the recent peak of requests in flight: the highest of the last
 PEAK_WINDOWS = 6  # six 10-second windows
+ACCOUNT_CONCURRENCY = 1000  # Lambda's default concurrent executions per account and Region
 UNKNOWN_INIT_S = 0.1  # a version's cold start before one has been measured
 SLOT_POLL_S = 0.05  # how often a request waiting for a start slot looks for a free one
 EWMA = 0.2  # weight of the newest sample in the recent invocation and cold-start times
@@ -103,6 +107,7 @@ class FunctionRuntime:
         clock: Clock,
         on_log: Callable[[LogLine], None],
         max_workers: int = 64,
+        max_concurrency: int = ACCOUNT_CONCURRENCY,
         max_starting_per_version: int = 2,
         spare_idle_s: float = 10.0,
         idle_timeout_s: float = 600.0,
@@ -115,6 +120,7 @@ class FunctionRuntime:
         self._clock = clock
         self._on_log = on_log
         self._max_workers = max_workers
+        self._max_concurrency = max_concurrency
         self._max_starting = max_starting_per_version
         self._spare_idle_s = spare_idle_s
         self._idle_timeout_s = idle_timeout_s
@@ -178,7 +184,7 @@ class FunctionRuntime:
             raise InvocationError(f"{self.name}: the function's runtime is shut down")
         reserved = self._reserved
         if (reserved is not None and self._in_flight >= reserved) or (
-            self._in_flight >= self._max_workers
+            self._in_flight >= self._max_concurrency
         ):
             raise Throttled("Rate Exceeded.")
         self._in_flight += 1
@@ -388,7 +394,7 @@ class FunctionRuntime:
                     return worker
                 continue  # a start slot freed up, or the patience ran out: look again
             starting = self._starting.get(number, 0)
-            if starting < self._max_starting or now >= deadline:
+            if (starting < self._max_starting and self._has_room()) or now >= deadline:
                 self._starting[number] = starting + 1
                 return None
             # a freed slot is offered to the first waiter, which may be a patient one that
@@ -396,6 +402,11 @@ class FunctionRuntime:
             worker = await self._handed_within(number, min(deadline - now, SLOT_POLL_S))
             if worker is not None:
                 return worker
+
+    def _has_room(self) -> bool:
+        """Whether one more worker may start: under the process cap, or an idle one of
+        any version can be stopped for it."""
+        return len(self._workers) < self._max_workers or any(self._idle.values())
 
     def _patience(self, number: int) -> float:
         """How long a request of version ``number`` that found no idle worker should wait

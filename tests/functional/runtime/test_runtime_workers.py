@@ -558,3 +558,32 @@ async def test_a_request_waits_a_grace_for_a_busy_environment_before_a_cold_star
     slow = await two_at_once("sleep", {"s": 1.0}, grace_s=0.05)  # it does not: a cold start
     assert slow[0].cold_start and slow[0].waited and not slow[1].cold_start
     assert payload(slow[0]) != payload(slow[1])
+
+
+async def test_processes_and_concurrency_are_capped_apart(tmp_path: Path) -> None:
+    """More requests in flight than processes may run wait for a worker instead of being
+    throttled; the concurrency cap (the account's) throttles, as on Lambda."""
+    runtime = FunctionRuntime(
+        "Fn",
+        reserved_concurrency=None,
+        env_extra={},
+        clock=RealClock(),
+        on_log=lambda _: None,
+        max_workers=2,
+        max_concurrency=8,
+    )
+    env = Env(tmp_path, runtime, [])
+    try:
+        v = env.version("sleep")
+        results = await asyncio.gather(*(env.call(v, {"s": 0.2}) for _ in range(6)))
+        assert all(r.ok for r in results)
+        assert len(runtime.worker_pids()) <= 2
+        assert sum(r.cold_start for r in results) <= 2
+        outcomes = await asyncio.gather(
+            *(env.call(v, {"s": 0.2}) for _ in range(10)), return_exceptions=True
+        )
+        throttled = [o for o in outcomes if isinstance(o, Throttled)]
+        assert len(throttled) == 2 and all(o.message == "Rate Exceeded." for o in throttled)
+        assert sum(isinstance(o, InvokeResult) and o.ok for o in outcomes) == 8
+    finally:
+        await runtime.close()
