@@ -172,7 +172,7 @@ def describe(i: Instruction) -> str:
             moves = ", ".join(
                 f"{t.function}:{t.alias} {t.from_version} → {t.to_version}" for t in ts
             )
-            return f"start deployment: {moves} (one environment of each new version started first)"
+            return f"start deployment: {moves} (the new versions' first environments started first)"
         case _:
             assert_never(i)
 

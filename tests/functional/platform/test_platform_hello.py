@@ -107,7 +107,7 @@ def test_dry_run_prints_the_whole_plan_and_changes_nothing(hello: Canaria) -> No
     assert any(line.startswith("would publish HelloFunction version 2 ") for line in lines)
     assert (
         "would start deployment: HelloFunction:live 1 → 2 "
-        "(one environment of each new version started first)"
+        "(the new versions' first environments started first)"
     ) in lines
     assert hello.status()["functions"] == before
 
