@@ -5,14 +5,14 @@ Policy (Lambda's where Lambda has one):
 - A version's idle workers are reused last-in first-out. No idle worker, while workers of
   the version are serving (or starting) → the request waits for one of them to free up
   as long as that is expected to be quicker than starting a new one: when its place in
-  the queue times the version's recent invocation time, over the workers serving, is
+  the queue times the version's recent handler time, over the workers serving, is
   shorter than the version's recent cold start, it waits up to that cold start's time;
   otherwise up to ``handover_grace_s`` (5 ms, wall). This is where canaria departs from
   Lambda, whose environments never share a CPU: here every environment runs on the same
   few cores, a cold start costs tens of milliseconds of CPU that every other request
   waits for, and more processes than cores serve no more requests, they only take turns
-  (under 64 connections of a trivial handler the pool grew to 43 workers and served a
-  third of what 3 workers serve). A handler that waits on I/O (invocations longer than a
+  (under 64 connections of a trivial handler the pool grew to 43 workers and served
+  less than half of what 8 serve). A handler that waits on I/O (invocations longer than a
   cold start) still gets one environment per request in flight, as on Lambda; a short
   one is served by as many as keep up with it. A request never waits for a busy
   environment longer than a cold start would have taken.
