@@ -6,7 +6,9 @@ moment; a routing change in flight affects only later requests.
 
 API Gateway's integration timeout (29 s) answers the client without cancelling the
 invocation, as on AWS, where the function keeps running: its result is still recorded
-when it arrives.
+when it arrives. One sweep looks for requests past it every second (every quarter of a
+shorter timeout) while any is in flight, instead of a timer per request: the answer comes
+at most that late.
 """
 
 from __future__ import annotations
@@ -89,6 +91,10 @@ class Handler:
         self.recorder = recorder
         self.clock = clock
         self.integration_timeout_s = integration_timeout_s
+        # requests invoking: their deadline (loop time) and how to answer them
+        self._in_flight: dict[Request, tuple[float, Responder, Route, tuple[str, str]]] = {}
+        self._sweep: asyncio.TimerHandle | None = None
+        self._sweep_every_s = min(1.0, integration_timeout_s / 4)
 
     async def handle(self, req: Request, out: Responder) -> None:
         """Answer ``req`` through ``out``, exactly once."""
@@ -126,9 +132,10 @@ class Handler:
         clock = self.clock
         started = clock.now()
         event = build_event(req, match, request_id, int(started * 1000))
-        timer = asyncio.get_running_loop().call_later(
-            self.integration_timeout_s, self._timed_out, req, out, route, rid
-        )
+        loop = asyncio.get_running_loop()
+        self._in_flight[req] = (loop.time() + self.integration_timeout_s, out, route, rid)
+        if self._sweep is None:
+            self._sweep = loop.call_later(self._sweep_every_s, self._sweep_timeouts)
         result: InvokeResult | None = None
         failure: Failure | None = None
         try:
@@ -144,7 +151,7 @@ class Handler:
             log.exception("invoking %s:%s failed", route.function, version)
             failure = Failure.INVOKE_REFUSED
         finally:
-            timer.cancel()
+            self._in_flight.pop(req, None)
         finished = clock.now()
         try:
             self.recorder.record(
@@ -180,6 +187,21 @@ class Handler:
                 "%s:%s: Malformed Lambda proxy response: %s", route.function, result.version, exc
             )
             return gateway_answer(route.api_kind, Failure.INTEGRATION_ERROR)
+
+    def _sweep_timeouts(self) -> None:
+        """Answer the requests past the integration timeout; look again while any is left."""
+        self._sweep = None
+        in_flight = self._in_flight
+        if not in_flight:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for req, (deadline, out, route, rid) in list(in_flight.items()):
+            if deadline <= now:
+                del in_flight[req]
+                self._timed_out(req, out, route, rid)
+        if in_flight:
+            self._sweep = loop.call_later(self._sweep_every_s, self._sweep_timeouts)
 
     def _timed_out(self, req: Request, out: Responder, route: Route, rid: tuple[str, str]) -> None:
         log.warning(
