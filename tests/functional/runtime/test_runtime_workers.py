@@ -587,3 +587,32 @@ async def test_processes_and_concurrency_are_capped_apart(tmp_path: Path) -> Non
         assert sum(isinstance(o, InvokeResult) and o.ok for o in outcomes) == 8
     finally:
         await runtime.close()
+
+
+async def test_a_queue_of_short_requests_waits_for_the_warm_environment(tmp_path: Path) -> None:
+    """With the handler's time known and a cold start that takes longer than the queue
+    ahead, a burst waits for the environment it has instead of starting one per request
+    (the grace alone would have started several)."""
+    runtime = FunctionRuntime(
+        "Fn", reserved_concurrency=None, env_extra={}, clock=RealClock(), on_log=lambda _: None
+    )
+    code = tmp_path / "slow-init"
+    code.mkdir()
+    (code / "app.py").write_text(
+        "import os, time\ntime.sleep(1.0)\n"
+        "def handler(event, context):\n    time.sleep(0.01)\n    return os.getpid()\n"
+    )
+    digest, artifact = build_artifact(str(code), str(tmp_path / "state"))
+    cfg = FunctionConfig(handler="app.handler", runtime="python3.11", code_uri=str(code))
+    v = Version("Fn", 1, digest, cfg, artifact, 0.0)
+    try:
+        assert await runtime.prepare(v) == 1
+        await runtime.invoke(v, b"{}", qualifier=None)  # the handler's time is now known
+        results = await asyncio.gather(
+            *(runtime.invoke(v, b"{}", qualifier=None) for _ in range(20))
+        )
+        assert all(r.ok for r in results)
+        assert runtime.cold_starts() == 0 and len({payload(r) for r in results}) == 1
+        assert sum(r.waited for r in results) == 19
+    finally:
+        await runtime.close()
