@@ -384,6 +384,8 @@ class PeakRss:
 
 
 TRACE_VARIABLE = "_X_AMZN_TRACE_ID"
+_TRACE_KEY = TRACE_VARIABLE.encode()
+_TRACE_ENTRY = _TRACE_KEY + b"="
 
 
 class TraceVariable:
@@ -415,13 +417,13 @@ class TraceVariable:
 
     def set(self, value: str) -> None:
         encoded = value.encode()
-        text = TRACE_VARIABLE.encode() + b"=" + encoded + b"\0"
+        text = _TRACE_ENTRY + encoded + b"\0"
         if self._putenv is None or self._data is None or len(text) > self.SIZE:
             os.environ[TRACE_VARIABLE] = value
             return
         self._memmove(self._buffer, text, len(text))
         self._putenv(self._buffer)  # the environment's entry is our buffer (again)
-        self._data[TRACE_VARIABLE.encode()] = encoded
+        self._data[_TRACE_KEY] = encoded
 
 
 class Worker:

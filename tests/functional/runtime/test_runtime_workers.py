@@ -146,6 +146,18 @@ async def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
         assert not [p for p in pids if alive(p)]
 
 
+def quiet_runtime(**limits: Any) -> FunctionRuntime:
+    """A runtime of function Fn with no extra environment and no log sink."""
+    return FunctionRuntime(
+        "Fn",
+        reserved_concurrency=None,
+        env_extra={},
+        clock=RealClock(),
+        on_log=lambda _: None,
+        **limits,
+    )
+
+
 def payload(result: InvokeResult) -> Any:
     return orjson.loads(result.payload)
 
@@ -530,14 +542,7 @@ async def test_a_request_waits_a_grace_for_a_busy_environment_before_a_cold_star
     tmp_path: Path,
 ) -> None:
     async def two_at_once(handler: str, event: Any, grace_s: float) -> list[InvokeResult]:
-        runtime = FunctionRuntime(
-            "Fn",
-            reserved_concurrency=None,
-            env_extra={},
-            clock=RealClock(),
-            on_log=lambda _: None,
-            handover_grace_s=grace_s,
-        )
+        runtime = quiet_runtime(handover_grace_s=grace_s)
         env = Env(tmp_path / f"{handler}-{grace_s}", runtime, [])
         try:
             v = env.version(handler)
@@ -563,15 +568,7 @@ async def test_a_request_waits_a_grace_for_a_busy_environment_before_a_cold_star
 async def test_processes_and_concurrency_are_capped_apart(tmp_path: Path) -> None:
     """More requests in flight than processes may run wait for a worker instead of being
     throttled; the concurrency cap (the account's) throttles, as on Lambda."""
-    runtime = FunctionRuntime(
-        "Fn",
-        reserved_concurrency=None,
-        env_extra={},
-        clock=RealClock(),
-        on_log=lambda _: None,
-        max_workers=2,
-        max_concurrency=8,
-    )
+    runtime = quiet_runtime(max_workers=2, max_concurrency=8)
     env = Env(tmp_path, runtime, [])
     try:
         v = env.version("sleep")
@@ -593,9 +590,7 @@ async def test_a_queue_of_short_requests_waits_for_the_warm_environment(tmp_path
     """With the handler's time known and a cold start that takes longer than the queue
     ahead, a burst waits for the environment it has instead of starting one per request
     (the grace alone would have started several)."""
-    runtime = FunctionRuntime(
-        "Fn", reserved_concurrency=None, env_extra={}, clock=RealClock(), on_log=lambda _: None
-    )
+    runtime = quiet_runtime()
     code = tmp_path / "slow-init"
     code.mkdir()
     (code / "app.py").write_text(
