@@ -303,6 +303,11 @@ class Metrics:
         # concurrency: per second, per (function, alias-or-"*", version-or--1) aggregate
         self._conc: dict[int, dict[tuple[str, str | None, int | None, bool], _Gauge]] = {}
         self._live: dict[str, dict[tuple[int, str | None], int]] = {}
+        # the gauges the current second's concurrency changes sample, per (function,
+        # version, alias): see ``_gauges``
+        self._conc_rows: dict[
+            tuple[str, int, str | None], tuple[int, _Gauge, _Gauge, _Gauge, _Gauge]
+        ] = {}
         self._newest = -math.inf
         self._evict_every = max(1.0, retention_s / 60.0)
         self._last_evict = -math.inf
@@ -390,14 +395,17 @@ class Metrics:
             self._advance(s)
         elif s < self._newest - self.retention_s:
             return
-        live = self._live.setdefault(function, {})
-        if self.listeners and value > live.get((version, alias), 0):
+        live = self._live.get(function)
+        if live is None:
+            live = self._live[function] = {}
+        pair = (version, alias)
+        if self.listeners and value > live.get(pair, 0):
             for listener in self.listeners:
                 listener.started(t, function, version)
         if value:
-            live[(version, alias)] = value
+            live[pair] = value
         else:
-            live.pop((version, alias), None)
+            live.pop(pair, None)
         total = by_alias = by_version = 0
         for (v, a), n in live.items():
             total += n
@@ -405,19 +413,37 @@ class Metrics:
                 by_alias += n
             if v == version:
                 by_version += n
+        row = self._conc_rows.get((function, version, alias))
+        if row is None or row[0] != s:
+            row = self._conc_rows[(function, version, alias)] = self._gauges(
+                s, function, version, alias
+            )
+        row[1].add(float(total))
+        row[2].add(float(by_alias))
+        row[3].add(float(value))
+        row[4].add(float(by_version))
+
+    def _gauges(
+        self, s: int, function: str, version: int, alias: str | None
+    ) -> tuple[int, _Gauge, _Gauge, _Gauge, _Gauge]:
+        """Second ``s``'s gauges that a change of (version, alias) samples: function-wide,
+        per alias, per alias and version, per version (cached per second by the caller:
+        two changes per request)."""
         sec = self._conc.get(s)
         if sec is None:
             sec = self._conc[s] = {}
-        for key, val in (
-            ((function, None, None, True), total),
-            ((function, alias, None, False), by_alias),
-            ((function, alias, version, False), value),
-            ((function, None, version, True), by_version),
+        gauges = []
+        for key in (
+            (function, None, None, True),
+            (function, alias, None, False),
+            (function, alias, version, False),
+            (function, None, version, True),
         ):
             g = sec.get(key)
             if g is None:
                 g = sec[key] = _Gauge()
-            g.add(float(val))
+            gauges.append(g)
+        return (s, gauges[0], gauges[1], gauges[2], gauges[3])
 
     def _advance(self, s: int) -> None:
         self._newest = s
