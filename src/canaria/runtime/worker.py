@@ -24,7 +24,6 @@ the parent reports them as ``Runtime.ExitError``. EOF on the socket, or the pare
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import os
@@ -397,7 +396,9 @@ class TraceVariable:
     by 42 MB per 300,000 requests, each ``setenv`` searching a tree of all of them. Here the
     C environment points at one buffer of ours (``putenv`` keeps the pointer, copies
     nothing) whose text is overwritten in place, and ``os.environ``'s mapping is updated
-    without a ``putenv`` of its own. Without ``ctypes`` or glibc: ``os.environ``.
+    without a ``putenv`` of its own. ``putenv`` is called again only when the handler set
+    or removed the variable itself since (``os.environ`` then holds another value). Without
+    ``ctypes`` or glibc: ``os.environ``.
     """
 
     SIZE = 512
@@ -406,24 +407,27 @@ class TraceVariable:
         self._putenv: Any = None
         data = getattr(os.environ, "_data", None)
         self._data: dict[bytes, bytes] | None = data if isinstance(data, dict) else None
+        self._ours: object = object()  # os.environ's value while the C entry is our buffer
         try:
             import ctypes
 
             self._putenv = ctypes.CDLL(None).putenv
             self._buffer = ctypes.create_string_buffer(self.SIZE)
-            self._memmove = ctypes.memmove
-        except (ImportError, OSError, AttributeError):
+            self._text = memoryview(self._buffer).cast("B")  # written without a ctypes call
+        except (ImportError, OSError, AttributeError, TypeError):
             self._putenv = None
 
     def set(self, value: str) -> None:
         encoded = value.encode()
         text = _TRACE_ENTRY + encoded + b"\0"
-        if self._putenv is None or self._data is None or len(text) > self.SIZE:
+        data = self._data
+        if self._putenv is None or data is None or len(text) > self.SIZE:
             os.environ[TRACE_VARIABLE] = value
             return
-        self._memmove(self._buffer, text, len(text))
-        self._putenv(self._buffer)  # the environment's entry is our buffer (again)
-        self._data[_TRACE_KEY] = encoded
+        self._text[: len(text)] = text
+        if data.get(_TRACE_KEY) is not self._ours:  # first time, or the handler's own value
+            self._putenv(self._buffer)  # the environment's entry is our buffer (again)
+        data[_TRACE_KEY] = self._ours = encoded
 
 
 class Worker:
@@ -497,8 +501,10 @@ class Worker:
 
 def _flush_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
+        try:
             stream.flush()
+        except Exception:  # a handler's own stream: its trouble is not the invocation's
+            pass
 
 
 def _die_with_parent(parent_pid: int) -> None:

@@ -32,6 +32,9 @@ PROBE = textwrap.dedent(
     os.environ["_X_AMZN_TRACE_ID"] = "set by the handler"  # then ours again
     trace.set("Root=1-again")
     assert libc.getenv(b"_X_AMZN_TRACE_ID") == b"Root=1-again" == os.environb[b"_X_AMZN_TRACE_ID"]
+    del os.environ["_X_AMZN_TRACE_ID"]  # removed by the handler: ours again too
+    trace.set("Root=1-third")
+    assert libc.getenv(b"_X_AMZN_TRACE_ID") == b"Root=1-third" == os.environb[b"_X_AMZN_TRACE_ID"]
     def plain(value):
         os.environ["_X_AMZN_TRACE_ID"] = value
     print(ours, grown(plain))
