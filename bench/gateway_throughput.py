@@ -22,7 +22,9 @@ processes can then run beside it.
 
 ``--invoker trivial`` (default) answers in-process with a fixed proxy response: it
 measures the data plane alone. ``--invoker workers`` plugs in the worker runtime
-(``canaria.runtime``): see ``build_invoker``.
+(``canaria.runtime``): see ``build_invoker``; it also measures ``canaria up`` on the hello
+example (``serve_up``), the same hop with everything the platform records per request
+(metrics, Prometheus counters, the function's log, the judge's feed).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ HELLO = b'{"message": "hello"}'
 
 
 PINNED = True  # False with --unpinned
+UP = "canaria up, hello example (the whole platform)"
 
 
 def pin_to(core: int) -> None:
@@ -242,6 +245,64 @@ def serve_gateway(port: int, invoker_kind: str) -> None:
             await invoker.close()
 
     uvloop.run(main())
+
+
+def answers_ok(port: int) -> bool:
+    """Whether ``GET PATH`` on ``port`` is answered 200 now."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+            conn.sendall(f"GET {PATH} HTTP/1.0\r\n\r\n".encode())
+            return conn.recv(12).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+def serve_up(port: int) -> None:
+    """``canaria up`` on a copy of the hello example (GET /hello, one Python function behind
+    an alias): the whole platform, with its metrics, logs and judge feed, where
+    ``serve_gateway`` wires the gateway to the worker runtime alone."""
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as work:
+        app = Path(work) / "hello"
+        shutil.copytree(root / "examples" / "hello", app)
+        env = dict(
+            os.environ,
+            CANARIA_STATE=str(Path(work) / "state"),
+            CANARIA_ENDPOINT=f"http://127.0.0.1:{free_port()}",
+        )
+        control = env["CANARIA_ENDPOINT"].rsplit(":", 1)[1]
+        command = [sys.executable, "-m", "canaria.cli.main", "up", "-t", str(app / "template.yaml")]
+        up = subprocess.Popen(
+            [*command, "--port", str(port), "--control-port", control],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sys.stderr,
+        )
+        stop = False
+
+        def on_term(signum: int, frame: object) -> None:
+            nonlocal stop
+            stop = True
+
+        signal.signal(signal.SIGTERM, on_term)
+        try:
+            deadline = time.monotonic() + 60
+            while not stop and up.poll() is None and time.monotonic() < deadline:
+                if answers_ok(port):
+                    break
+                time.sleep(0.2)
+            else:
+                raise SystemExit(f"canaria up did not serve {PATH} (exit {up.poll()})")
+            print("READY", flush=True)
+            while not stop and up.poll() is None:
+                time.sleep(0.2)
+        finally:
+            up.terminate()
+            try:
+                up.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                up.kill()
+                up.wait()
 
 
 # ---- the reference: a minimal gateway to two workers over Unix sockets -------------------
@@ -483,6 +544,8 @@ def measure(args: argparse.Namespace) -> None:
             args.invoker,
         ],
     }
+    if args.invoker == "workers":
+        setups[UP] = ["--serve", "up"]
     if not PINNED:
         setups = {name: [*child_args, "--unpinned"] for name, child_args in setups.items()}
     children: dict[str, tuple[Child, int]] = {}
@@ -506,7 +569,7 @@ def measure(args: argparse.Namespace) -> None:
         for child, _ in children.values():
             child.close()
     medians = {name: statistics.median(values) for name, values in results.items()}
-    base, reference, gateway = list(medians.values())
+    base, reference, gateway = list(medians.values())[:3]
     placement = (
         f"server on core {SERVER_CORE}, load on core {LOAD_CORE}"
         if PINNED
@@ -523,6 +586,8 @@ def measure(args: argparse.Namespace) -> None:
         print(f"| {name} | {medians[name]:,.0f} | {runs} |")
     print(f"\nratio gateway / uvicorn: **{gateway / base:.2f}**")
     print(f"ratio gateway / reference gateway: **{gateway / reference:.2f}**")
+    if UP in medians:
+        print(f"ratio canaria up / reference gateway: **{medians[UP] / reference:.2f}**")
 
 
 def main() -> None:
@@ -533,7 +598,9 @@ def main() -> None:
     parser.add_argument("--invoker", default="trivial", choices=["trivial", "workers"])
     parser.add_argument("--unpinned", action="store_true", help="no CPU pinning at all")
     parser.add_argument(
-        "--serve", choices=["uvicorn", "gateway", "reference", "refworker"], help=argparse.SUPPRESS
+        "--serve",
+        choices=["uvicorn", "gateway", "reference", "refworker", "up"],
+        help=argparse.SUPPRESS,
     )
     parser.add_argument("--sock", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -548,6 +615,8 @@ def main() -> None:
             serve_reference(args.port)
         elif args.serve == "refworker":
             serve_reference_worker(args.sock)
+        elif args.serve == "up":
+            serve_up(args.port)
         else:
             serve_gateway(args.port, args.invoker)
         return

@@ -501,7 +501,7 @@ class Worker:
 
 def _flush_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        try:  # noqa: SIM105 - contextlib.suppress costs a context manager per request
             stream.flush()
         except Exception:  # a handler's own stream: its trouble is not the invocation's
             pass
