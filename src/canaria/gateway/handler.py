@@ -95,6 +95,16 @@ class Handler:
         self._in_flight: dict[Request, tuple[float, Responder, Route, tuple[str, str]]] = {}
         self._sweep: asyncio.TimerHandle | None = None
         self._sweep_every_s = min(1.0, integration_timeout_s / 4)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop this handler serves on, looked up once: each
+        ``asyncio.get_running_loop()`` costs a ``getpid`` system call (its fork check),
+        and the request path used to make three."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
 
     async def handle(self, req: Request, out: Responder) -> None:
         """Answer ``req`` through ``out``, exactly once."""
@@ -132,7 +142,7 @@ class Handler:
         clock = self.clock
         started = clock.now()
         event = build_event(req, match, request_id, int(started * 1000))
-        loop = asyncio.get_running_loop()
+        loop = self._running_loop()
         self._in_flight[req] = (loop.time() + self.integration_timeout_s, out, route, rid)
         if self._sweep is None:
             self._sweep = loop.call_later(self._sweep_every_s, self._sweep_timeouts)
@@ -194,7 +204,7 @@ class Handler:
         in_flight = self._in_flight
         if not in_flight:
             return
-        loop = asyncio.get_running_loop()
+        loop = self._running_loop()
         now = loop.time()
         for req, (deadline, out, route, rid) in list(in_flight.items()):
             if deadline <= now:

@@ -143,6 +143,15 @@ class FunctionRuntime:
         self._arns: dict[str | None, str] = {}  # the invoked ARN per qualifier
         self._monitor: asyncio.TimerHandle | None = None
         self._reaper: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the workers' sockets belong to, looked up once: each
+        ``asyncio.get_running_loop()`` costs a ``getpid`` system call (its fork check)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
 
     # ---- the interface ----------------------------------------------------------------------
 
@@ -291,7 +300,7 @@ class FunctionRuntime:
         if self._retired:
             self._retired.discard(version.number)
         now = self._clock.now()
-        loop = asyncio.get_running_loop()
+        loop = self._running_loop()
         request_id, trace = request_ids(now)
         inv = Invocation(request_id, loop.create_future(), start_line(request_id, version.number))
         worker = self._warm(version.number)
@@ -437,7 +446,7 @@ class FunctionRuntime:
         """A worker of version ``number`` that frees up within ``timeout_s``; None when none
         did, or when a start slot freed up instead (the caller looks again). A bare future
         and one timer: under load most requests pass through here."""
-        loop = asyncio.get_running_loop()
+        loop = self._running_loop()
         handed: asyncio.Future[WorkerProcess | None] = loop.create_future()
         waiters = self._waiters.setdefault(number, deque())
         waiters.append(handed)
@@ -583,7 +592,7 @@ class FunctionRuntime:
     def _busy_add(self, worker: WorkerProcess) -> None:
         self._busy.add(worker)
         if self._monitor is None:
-            self._monitor = asyncio.get_running_loop().call_later(WATCH_S, self._watch)
+            self._monitor = self._running_loop().call_later(WATCH_S, self._watch)
 
     def _watch(self) -> None:
         """The watchdog of busy workers: wall-clock timeout, RSS over the memory limit."""
@@ -599,7 +608,7 @@ class FunctionRuntime:
             if rss is not None and rss > worker.memory_limit_kib:
                 worker.fail(ReplyKind.OOM)
         if self._busy and not self._closed:
-            self._monitor = asyncio.get_running_loop().call_later(WATCH_S, self._watch)
+            self._monitor = self._running_loop().call_later(WATCH_S, self._watch)
 
     def _make_room(self) -> None:
         """At the process cap, stop the longest-idle worker of any version."""
@@ -614,7 +623,7 @@ class FunctionRuntime:
 
     def _schedule_reaper(self) -> None:
         if self._reaper is None and not self._closed:
-            self._reaper = asyncio.get_running_loop().call_later(REAP_INTERVAL_S, self._reap)
+            self._reaper = self._running_loop().call_later(REAP_INTERVAL_S, self._reap)
 
     def _reap(self) -> None:
         """Stop idle workers beyond the version's recent peak of requests in flight once
