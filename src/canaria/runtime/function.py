@@ -15,7 +15,10 @@ Policy (Lambda's where Lambda has one):
   less than half of what 8 serve). A handler that waits on I/O (invocations longer than a
   cold start) still gets one environment per request in flight, as on Lambda; a short
   one is served by as many as keep up with it. A request never waits for a busy
-  environment longer than a cold start would have taken.
+  environment longer than a cold start would have taken. Nor does it wait while fewer
+  than ``min_serving`` (2) of the version's environments serve: with one, the gateway
+  wakes for every reply alone, and ``canaria up`` served the hello example 15 % slower,
+  at 15 % more CPU per request, than with two or more.
 - Still no worker → a new one is started (a cold start, counted,
   ``InvokeResult.cold_start``), unless
   ``max_starting_per_version`` (2) of the version's workers are starting already: then
@@ -113,6 +116,7 @@ class FunctionRuntime:
         idle_timeout_s: float = 600.0,
         init_timeout_s: float = 10.0,
         handover_grace_s: float = 0.005,
+        min_serving: int = 2,
     ) -> None:
         self.name = name
         self._reserved = reserved_concurrency
@@ -126,6 +130,7 @@ class FunctionRuntime:
         self._idle_timeout_s = idle_timeout_s
         self._init_timeout_s = init_timeout_s
         self._grace_s = handover_grace_s
+        self._min_serving = min_serving
         self._idle: dict[int, list[WorkerProcess]] = {}
         self._workers: set[WorkerProcess] = set()
         self._busy: set[WorkerProcess] = set()
@@ -395,6 +400,11 @@ class FunctionRuntime:
         while True:
             if self._closed:
                 raise InvocationError(f"{self.name}: the function's runtime is shut down")
+            # a worker parked while this request was between waits (none was in line to be
+            # handed it): taken, not stopped by ``_make_room`` to start another in its place
+            worker = self._warm(number)
+            if worker is not None:
+                return worker
             now = time.monotonic()
             patience = self._patience(number)
             if now - since < patience and now < deadline:
@@ -420,14 +430,17 @@ class FunctionRuntime:
     def _patience(self, number: int) -> float:
         """How long a request of version ``number`` that found no idle worker should wait
         for a busy one: the version's recent cold start when the queue ahead of it is
-        expected to drain sooner than that, else the hand-over grace; 0 when none of its
-        workers is serving or starting (nothing will free up)."""
+        expected to drain sooner than that, else the hand-over grace (also while fewer than
+        ``min_serving`` serve); 0 when none of its workers is serving or starting (nothing
+        will free up)."""
         serving = -len(self._idle.get(number, ()))  # busy, starting, or handed over
         for w in self._workers:
             if w.version.number == number:
                 serving += 1
         if serving <= 0:
             return 0.0
+        if serving < self._min_serving:
+            return self._grace_s
         handler_s = self._invocation_s.get(number)
         if handler_s is None:  # nothing known yet: as on Lambda, a burst starts environments
             return self._grace_s

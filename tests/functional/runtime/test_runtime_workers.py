@@ -586,11 +586,8 @@ async def test_processes_and_concurrency_are_capped_apart(tmp_path: Path) -> Non
         await runtime.close()
 
 
-async def test_a_queue_of_short_requests_waits_for_the_warm_environment(tmp_path: Path) -> None:
-    """With the handler's time known and a cold start that takes longer than the queue
-    ahead, a burst waits for the environment it has instead of starting one per request
-    (the grace alone would have started several)."""
-    runtime = quiet_runtime()
+def slow_init_version(tmp_path: Path) -> Version:
+    """A handler of 10 ms whose module takes 1 s to import (a cold start of over 1 s)."""
     code = tmp_path / "slow-init"
     code.mkdir()
     (code / "app.py").write_text(
@@ -599,7 +596,15 @@ async def test_a_queue_of_short_requests_waits_for_the_warm_environment(tmp_path
     )
     digest, artifact = build_artifact(str(code), str(tmp_path / "state"))
     cfg = FunctionConfig(handler="app.handler", runtime="python3.11", code_uri=str(code))
-    v = Version("Fn", 1, digest, cfg, artifact, 0.0)
+    return Version("Fn", 1, digest, cfg, artifact, 0.0)
+
+
+async def test_a_queue_of_short_requests_waits_for_the_warm_environment(tmp_path: Path) -> None:
+    """With the handler's time known and a cold start that takes longer than the queue
+    ahead, a burst waits for the environment it has instead of starting one per request
+    (the grace alone would have started several)."""
+    runtime = quiet_runtime(min_serving=1)
+    v = slow_init_version(tmp_path)
     try:
         assert await runtime.prepare(v) == 1
         await runtime.invoke(v, b"{}", qualifier=None)  # the handler's time is now known
@@ -609,5 +614,22 @@ async def test_a_queue_of_short_requests_waits_for_the_warm_environment(tmp_path
         assert all(r.ok for r in results)
         assert runtime.cold_starts() == 0 and len({payload(r) for r in results}) == 1
         assert sum(r.waited for r in results) == 19
+    finally:
+        await runtime.close()
+
+
+async def test_a_queue_grows_the_pool_to_min_serving_then_waits(tmp_path: Path) -> None:
+    """One environment serving a queue alone makes the gateway wake for every reply: the
+    burst starts a second one (min_serving, 2 by default), and no more."""
+    runtime = quiet_runtime()
+    v = slow_init_version(tmp_path)
+    try:
+        assert await runtime.prepare(v) == 1
+        await runtime.invoke(v, b"{}", qualifier=None)
+        results = await asyncio.gather(
+            *(runtime.invoke(v, b"{}", qualifier=None) for _ in range(20))
+        )
+        assert all(r.ok for r in results)
+        assert runtime.cold_starts() == 1 and len({payload(r) for r in results}) == 2
     finally:
         await runtime.close()
