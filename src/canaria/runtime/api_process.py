@@ -37,6 +37,9 @@ from canaria.runtime.runtime_api import MAX_RESPONSE_BYTES, Event, RuntimeApi
 _READ = 65536
 
 
+RUNTIME_SOCKET_VARIABLE = "_CANARIA_RUNTIME_SOCKET"  # read (and removed) by bootstrap.js
+
+
 class ApiProcess(WorkerProcess):
     def __init__(
         self,
@@ -46,11 +49,15 @@ class ApiProcess(WorkerProcess):
         command: Sequence[str],
         on_line: OnLine,
         now: float,
+        *,
+        unix_socket: bool = False,
     ) -> None:
+        """``unix_socket``: the runtime is canaria's own Node.js bootstrap, which reads
+        ``RUNTIME_SOCKET_VARIABLE`` and talks to the API over that Unix socket."""
         super().__init__(function, version, {}, on_line, now)
         self.env = dict(env)
         self.command = list(command)
-        self.api = RuntimeApi(self)
+        self.api = RuntimeApi(self, unix_socket=unix_socket)
         self._fds: dict[int, tuple[str, bytearray]] = {}
         self._waiter: asyncio.Task[None] | None = None
         self._sent_at = 0.0
@@ -61,6 +68,8 @@ class ApiProcess(WorkerProcess):
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         self.env["AWS_LAMBDA_RUNTIME_API"] = await self.api.start()
+        if self.api.socket_path is not None:
+            self.env[RUNTIME_SOCKET_VARIABLE] = self.api.socket_path
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:

@@ -46,8 +46,8 @@ def new_environment(
     if kind is runtimes.Family.NODEJS:
         node = runtimes.installed_node()
         command = [node.path if node else "node", str(BOOTSTRAP_JS)]
-    else:
-        command = [str(Path(version.artifact) / "bootstrap")]
+        return ApiProcess(function, version, env, command, on_line, now, unix_socket=True)
+    command = [str(Path(version.artifact) / "bootstrap")]
     return ApiProcess(function, version, env, command, on_line, now)
 
 

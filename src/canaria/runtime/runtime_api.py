@@ -20,11 +20,19 @@ Node.js bootstrap sends it for an uncaught exception), so the environment is not
 
 The HTTP layer is a small ``asyncio.Protocol`` on ``httptools`` (the gateway's parser):
 keep-alive, no framework, so a warm round trip stays within a few hundred microseconds.
+With ``unix_socket``, the same API is also served on a Unix socket in a private
+directory (``socket_path``): canaria's Node.js bootstrap connects there instead of to the
+TCP port, which spares both sides TCP's per-message work on every invocation and is
+reachable only by the user running canaria; the TCP port stays, as other runtimes (and
+``AWS_LAMBDA_RUNTIME_API``) expect it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -83,25 +91,40 @@ class Listener(Protocol):
 class RuntimeApi:
     """The state of one environment's API: the parked ``next`` and the event waiting."""
 
-    def __init__(self, listener: Listener) -> None:
+    def __init__(self, listener: Listener, *, unix_socket: bool = False) -> None:
         self.listener = listener
         self._parked: _Connection | None = None
         self._queued: Event | None = None
         self._server: asyncio.Server | None = None
+        self._unix_server: asyncio.Server | None = None
+        self._unix_socket = unix_socket
+        self._dir: str | None = None
         self._connections: set[_Connection] = set()
         self.address = ""
+        self.socket_path: str | None = None
 
     async def start(self) -> str:
-        """Listen on 127.0.0.1 (a free port); returns ``host:port`` for the runtime."""
+        """Listen on 127.0.0.1 (a free port), and on ``socket_path`` with ``unix_socket``;
+        returns ``host:port`` for the runtime."""
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: _Connection(self), "127.0.0.1", 0)
         port = self._server.sockets[0].getsockname()[1]
         self.address = f"127.0.0.1:{port}"
+        if self._unix_socket:
+            self._dir = tempfile.mkdtemp(prefix="canaria-runtime-")  # mode 0700
+            path = os.path.join(self._dir, "api.sock")
+            self._unix_server = await loop.create_unix_server(lambda: _Connection(self), path)
+            self.socket_path = path
         return self.address
 
     def close(self) -> None:
         if self._server is not None:
             self._server.close()
+        if self._unix_server is not None:
+            self._unix_server.close()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
         for conn in list(self._connections):
             conn.close()
         self._parked = None

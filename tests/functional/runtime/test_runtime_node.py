@@ -27,6 +27,7 @@ CJS = textwrap.dedent(
     console.log("imported app");
     let calls = 0;
     exports.echo = async (event) => event;
+    exports.variables = async () => Object.keys(process.env);
     exports.count = async () => { calls += 1; return { calls, pid: process.pid }; };
     exports.describe = async (event, context) => ({
       requestId: context.awsRequestId,
@@ -486,3 +487,26 @@ async def test_a_node_version_prepared_ahead_of_traffic_serves_warm(env: NodeEnv
     assert await env.runtime.prepare(bad) == 0  # its init failed: stopped, not counted
     failed = await env.call(bad)
     assert failed.cold_start and not failed.ok
+
+
+async def test_the_node_bootstrap_talks_to_the_runtime_api_over_a_private_unix_socket(
+    env: NodeEnv,
+) -> None:
+    """canaria's Node.js bootstrap uses the Unix socket canaria serves the Runtime API on
+    (no TCP work per invocation; only this user can connect); the handler does not see its
+    variable, and the socket's directory goes when the environment stops."""
+    v = env.version(env.code({"app.js": CJS}), "app.variables")
+    first, second = await env.call(v), await env.call(v)
+    assert first.ok and second.ok
+    assert "AWS_LAMBDA_RUNTIME_API" in body(first)
+    assert not any(name.startswith("_CANARIA_RUNTIME") for name in body(first))
+    (pid,) = env.runtime.worker_pids()
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    (entry,) = [e for e in environ if e.startswith(b"_CANARIA_RUNTIME_SOCKET=")]
+    socket_path = entry.split(b"=", 1)[1].decode()
+    assert Path(socket_path).is_socket()
+    assert Path(socket_path).parent.stat().st_mode & 0o777 == 0o700
+    unix = Path("/proc/net/unix").read_text().split()
+    assert unix.count(socket_path) >= 2  # the listener and the bootstrap's connection
+    await env.runtime.close()
+    assert not Path(socket_path).parent.exists()

@@ -14,10 +14,15 @@ const { pathToFileURL } = require('url');
 const traceenv = require('./traceenv');
 
 const [HOST, PORT] = (process.env.AWS_LAMBDA_RUNTIME_API || '').split(':');
+// canaria serves the same API on a Unix socket for this bootstrap: no TCP work per message.
+// The variable is canaria's, not the function's: removed before the handler loads.
+const SOCKET = process.env._CANARIA_RUNTIME_SOCKET;
+delete process.env._CANARIA_RUNTIME_SOCKET;
 const BASE = '/2018-06-01/runtime';
 const TASK_ROOT = process.env.LAMBDA_TASK_ROOT || process.cwd();
 
-// One keep-alive HTTP/1.1 connection to the Runtime API. Requests may be pipelined (the
+// One keep-alive HTTP/1.1 connection to the Runtime API (over canaria's Unix socket when
+// it gives one). Requests may be pipelined (the
 // response to one invocation and the request for the next go out in one write); answers
 // come back in order. The socket holds the event loop open only while an answer is
 // awaited, so `callbackWaitsForEmptyEventLoop` sees the handler's own work alone.
@@ -25,7 +30,7 @@ class RuntimeConnection {
   constructor() {
     this.waiters = [];
     this.buffer = Buffer.alloc(0);
-    this.socket = net.connect({ host: HOST, port: Number(PORT) });
+    this.socket = net.connect(SOCKET ? { path: SOCKET } : { host: HOST, port: Number(PORT) });
     this.socket.setNoDelay(true);
     this.socket.unref();
     this.socket.on('data', (chunk) => {
