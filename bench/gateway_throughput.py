@@ -16,6 +16,10 @@ bookkeeping at all: httptools parsing, a queue of two idle worker processes over
 sockets, length-prefixed orjson frames, a fixed event, the proxy response mapped to
 HTTP. ``--invoker workers`` against it measures what canaria's per-request work costs.
 
+Beside requests/s, each setup's CPU time per request (user + system, the server and every
+process it started, from /proc) is printed: on a shared machine it moves less than the
+rate does, so it is the figure to compare across runs.
+
 ``--unpinned`` lets the kernel place everything on both cores (servers, workers and the
 load generator compete): uvicorn is one process either way, while the gateway's worker
 processes can then run beside it.
@@ -471,6 +475,39 @@ def run_asyncio_load(port: int, duration: float, connections: int) -> float:
 # ---- orchestration ---------------------------------------------------------------------------
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process below it, from the parent links in /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(children.get(p, ()))
+    return tree
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid``'s process tree, including the
+    processes in it that have exited and were reaped (a worker stopped during a run)."""
+    ticks = 0
+    for p in process_tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class Child:
     def __init__(self, args: list[str], port: int) -> None:
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - the child's stderr, read on failure
@@ -550,6 +587,7 @@ def measure(args: argparse.Namespace) -> None:
         setups = {name: [*child_args, "--unpinned"] for name, child_args in setups.items()}
     children: dict[str, tuple[Child, int]] = {}
     results: dict[str, list[float]] = {name: [] for name in setups}
+    cpu: dict[str, list[float]] = {name: [] for name in setups}  # µs per request
     try:
         for name, child_args in setups.items():
             port = free_port()
@@ -557,8 +595,12 @@ def measure(args: argparse.Namespace) -> None:
         for _, port in children.values():
             warm_up(load, port, args.connections)
         for _ in range(args.runs):
-            for name, (_, port) in children.items():
-                results[name].append(load(port, args.duration, args.connections))
+            for name, (child, port) in children.items():
+                before = cpu_seconds(child.proc.pid)
+                rate = load(port, args.duration, args.connections)
+                used = cpu_seconds(child.proc.pid) - before
+                results[name].append(rate)
+                cpu[name].append(used / (rate * args.duration) * 1e6)
     except Exception:
         for name, (child, _) in children.items():
             child.stop()
@@ -579,15 +621,19 @@ def measure(args: argparse.Namespace) -> None:
         f"\n{args.runs} runs of {args.duration:g} s, {args.connections} connections, "
         f"{generator}; {placement}\n"
     )
-    print("| setup | req/s (median) | runs |")
-    print("|---|---:|---|")
+    print("| setup | req/s (median) | runs | CPU µs / request (median) |")
+    print("|---|---:|---|---:|")
     for name, values in results.items():
         runs = ", ".join(f"{v:,.0f}" for v in values)
-        print(f"| {name} | {medians[name]:,.0f} | {runs} |")
+        print(f"| {name} | {medians[name]:,.0f} | {runs} | {statistics.median(cpu[name]):,.0f} |")
     print(f"\nratio gateway / uvicorn: **{gateway / base:.2f}**")
     print(f"ratio gateway / reference gateway: **{gateway / reference:.2f}**")
     if UP in medians:
         print(f"ratio canaria up / reference gateway: **{medians[UP] / reference:.2f}**")
+    cpu_medians = {name: statistics.median(values) for name, values in cpu.items()}
+    ref_cpu = list(cpu_medians.values())[1]
+    for name, value in list(cpu_medians.items())[2:]:
+        print(f"CPU per request, {name} / reference gateway: {value / ref_cpu:.2f}")
 
 
 def main() -> None:
