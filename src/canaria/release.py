@@ -287,9 +287,10 @@ class ReleaseExecutor:
     async def _prepare(self, d: Deployment) -> None:
         """Start environments of each new version before its deployment starts, as many
         as its first step's share of the environments the version it replaces has now
-        (at least one), so the canary's first requests are not held by cold starts: at
-        1,000 req/s a cold start of 100 ms would let a hundred canary requests through
-        before their results were in."""
+        (at least one, and at least the runtime's ``min_serving`` when the version it
+        replaces serves with that many), so the canary's first requests are not held by
+        cold starts: at 1,000 req/s a cold start of 100 ms would let a hundred canary
+        requests through before their results were in."""
         first = d.steps[0] if d.steps else None
         jobs = []
         for t in d.targets:
@@ -299,7 +300,10 @@ class ReleaseExecutor:
             serving = runtime.environments().get(t.from_version or 0, 0)
             match first:
                 case SetWeight(weight=weight):
-                    count = max(1, math.ceil(serving * weight))
+                    # and the pool a queue grows it to (min_serving) when the stable
+                    # version serves with that many: a shift to 100 % then starts none
+                    floor = min(serving, runtime.min_serving)
+                    count = max(1, floor, math.ceil(serving * weight))
                 case RequestGate(count=requests):
                     count = max(1, min(serving, requests))
                 case _:  # a manual gate: nothing is sent until someone opens it

@@ -163,6 +163,11 @@ class FunctionRuntime:
     def concurrent_executions(self) -> int:
         return self._in_flight
 
+    @property
+    def min_serving(self) -> int:
+        """How many environments a version's queue grows to before it waits for busy ones."""
+        return self._min_serving
+
     def cold_starts(self) -> int:
         return self._cold_starts
 

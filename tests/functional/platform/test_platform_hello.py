@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,18 @@ def test_invoke_and_logs_from_the_cli(hello: Canaria) -> None:
     r = hello.cli("logs", "HelloFunction", "--json")
     assert r.returncode == 0
     assert any("START RequestId" in json.loads(line)["text"] for line in r.stdout.splitlines())
+
+
+def test_a_canary_starts_with_the_environments_its_queue_would_grow_it_to(
+    hello: Canaria,
+) -> None:
+    """v1 serving a queue runs two environments (the runtime's min_serving); the release
+    starts as many of v2 before traffic moves, not the first step's 10 % share (one), so
+    a shift to 100 % under the same load starts none."""
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(lambda _: hello.http("GET", "/hello")[0], range(400)))
+    assert set(statuses) == {200}
+    assert hello.status()["functions"]["HelloFunction"]["environments"].get("1", 0) >= 2
+    code, deps = deploy(hello, "v2")
+    assert code == 0 and len(deps) == 1
+    assert hello.status()["functions"]["HelloFunction"]["environments"].get("2", 0) >= 2
