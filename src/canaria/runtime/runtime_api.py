@@ -24,7 +24,9 @@ With ``unix_socket``, the same API is also served on a Unix socket in a private
 directory (``socket_path``): canaria's Node.js bootstrap connects there instead of to the
 TCP port, which spares both sides TCP's per-message work on every invocation and is
 reachable only by the user running canaria; the TCP port stays, as other runtimes (and
-``AWS_LAMBDA_RUNTIME_API``) expect it.
+``AWS_LAMBDA_RUNTIME_API``) expect it. The directory is named after canaria's process
+(``canaria-runtime-<pid>-…``) and removed when the environment stops; those a killed
+canaria left behind are removed by the next one to start a socket.
 """
 
 from __future__ import annotations
@@ -45,6 +47,34 @@ _NEXT = PREFIX + "invocation/next"
 _INIT_ERROR = PREFIX + "init/error"
 _INVOCATION = PREFIX + "invocation/"
 _ACCEPTED = orjson.dumps({"status": "OK"})
+_SOCKET_DIR_PREFIX = "canaria-runtime-"
+_swept = False  # this process has removed the socket directories of dead ones
+
+
+def sweep_socket_dirs(parent: str) -> list[str]:
+    """Remove the socket directories in ``parent`` whose canaria process is gone (killed
+    before it could stop its environments); returns the ones removed."""
+    removed: list[str] = []
+    try:
+        entries = os.listdir(parent)
+    except OSError:
+        return removed
+    for entry in entries:
+        pid = entry.removeprefix(_SOCKET_DIR_PREFIX).split("-", 1)[0]
+        if not entry.startswith(_SOCKET_DIR_PREFIX) or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # alive (or another user's, which we cannot remove anyway)
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError):
+            continue
+        path = os.path.join(parent, entry)
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.exists(path):
+            removed.append(path)
+    return removed
 
 
 @dataclass(frozen=True)
@@ -111,7 +141,12 @@ class RuntimeApi:
         port = self._server.sockets[0].getsockname()[1]
         self.address = f"127.0.0.1:{port}"
         if self._unix_socket:
-            self._dir = tempfile.mkdtemp(prefix="canaria-runtime-")  # mode 0700
+            global _swept
+            if not _swept:
+                _swept = True
+                sweep_socket_dirs(tempfile.gettempdir())
+            prefix = f"{_SOCKET_DIR_PREFIX}{os.getpid()}-"
+            self._dir = tempfile.mkdtemp(prefix=prefix)  # mode 0700
             path = os.path.join(self._dir, "api.sock")
             self._unix_server = await loop.create_unix_server(lambda: _Connection(self), path)
             self.socket_path = path

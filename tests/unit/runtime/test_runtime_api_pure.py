@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -10,7 +13,7 @@ import pytest
 from canaria import runtimes
 from canaria.runtime.api_process import _error_payload
 from canaria.runtime.deps import npm_key, pip_key
-from canaria.runtime.runtime_api import MAX_RESPONSE_BYTES, Event
+from canaria.runtime.runtime_api import MAX_RESPONSE_BYTES, Event, sweep_socket_dirs
 
 
 def test_next_answer_carries_lambdas_headers() -> None:
@@ -89,3 +92,22 @@ def test_dependency_keys_follow_the_manifest_not_the_code(tmp_path: Path) -> Non
     assert pip_key(req) != pip1
     (tmp_path / "package-lock.json").write_text("{}")
     assert npm_key(pkg) != npm1  # the lockfile decides too
+
+
+def test_socket_directories_a_killed_canaria_left_are_removed(tmp_path: Path) -> None:
+    """A canaria killed before it stopped its Node.js environments leaves their socket
+    directories behind: the next one removes those whose process is gone, only those."""
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead = tmp_path / f"canaria-runtime-{gone.stdout.strip()}-abc"
+    alive = tmp_path / f"canaria-runtime-{os.getpid()}-def"
+    other = tmp_path / "canaria-runtime-notapid"
+    for d in (dead, alive, other):
+        d.mkdir()
+        (d / "api.sock").write_text("")
+    assert sweep_socket_dirs(str(tmp_path)) == [str(dead)]
+    assert not dead.exists() and alive.exists() and other.exists()
