@@ -313,4 +313,4 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
 
 
-__all__ = ["MAX_RESPONSE_BYTES", "Event", "Listener", "RuntimeApi"]
+__all__ = ["MAX_RESPONSE_BYTES", "Event", "Listener", "RuntimeApi", "sweep_socket_dirs"]
