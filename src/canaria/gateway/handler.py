@@ -107,9 +107,70 @@ class Handler:
         return loop
 
     async def handle(self, req: Request, out: Responder) -> None:
-        """Answer ``req`` through ``out``, exactly once."""
+        """Answer ``req`` through ``out``, exactly once (one coroutine per request: each
+        layer of coroutines is walked again every time the request resumes)."""
         try:
-            await self._handle(req, out)
+            match = self.routing.router.match(req.method, req.path)
+            if isinstance(match, NoRoute):
+                out.respond(
+                    req,
+                    gateway_answer(match.api_kind, Failure.NOT_FOUND),
+                    (request_id_header(match.api_kind), new_request_id()),
+                )
+                return
+            route = match.route
+            request_id = new_request_id()
+            rid = (request_id_header(route.api_kind), request_id)
+            try:
+                version, alias = self.routing.choose(route.function, pin=find_pin(req))
+            except InvalidRequest as exc:
+                out.respond(req, client_error(exc.message), rid)
+                return
+            except NotFound as exc:
+                log.error("%s %s: %s", req.method, req.path, exc.message)
+                out.respond(req, gateway_answer(route.api_kind, Failure.INVOKE_REFUSED), rid)
+                return
+            clock = self.clock
+            started = clock.now()
+            event = build_event(req, match, request_id, int(started * 1000))
+            loop = self._running_loop()
+            self._in_flight[req] = (loop.time() + self.integration_timeout_s, out, route, rid)
+            if self._sweep is None:
+                self._sweep = loop.call_later(self._sweep_every_s, self._sweep_timeouts)
+            result: InvokeResult | None = None
+            failure: Failure | None = None
+            try:
+                result = await self.invoker.invoke(
+                    route.function, version, event, alias=alias, started=started
+                )
+            except Throttled:
+                failure = Failure.THROTTLED
+            except CanariaError as exc:
+                log.error("invoking %s:%s failed: %s", route.function, version, exc.message)
+                failure = Failure.INVOKE_REFUSED
+            except Exception:
+                log.exception("invoking %s:%s failed", route.function, version)
+                failure = Failure.INVOKE_REFUSED
+            finally:
+                self._in_flight.pop(req, None)
+            finished = clock.now()
+            try:
+                self.recorder.record(
+                    route.function,
+                    alias,
+                    version,
+                    result,
+                    throttled=failure is Failure.THROTTLED,
+                    started=started,
+                    finished=finished,
+                )
+            except Exception:
+                log.exception("recording %s:%s failed", route.function, version)
+            if result is not None:
+                out.respond(req, self._answer(route, result), rid)
+            else:
+                assert failure is not None
+                out.respond(req, gateway_answer(route.api_kind, failure), rid)
         except Exception:
             log.exception("%s %s: gateway error", req.method, req.path)
             out.respond(
@@ -117,69 +178,6 @@ class Handler:
                 client_error("Internal Server Error", 500),
                 ("x-amzn-RequestId", new_request_id()),
             )
-
-    async def _handle(self, req: Request, out: Responder) -> None:
-        match = self.routing.router.match(req.method, req.path)
-        if isinstance(match, NoRoute):
-            out.respond(
-                req,
-                gateway_answer(match.api_kind, Failure.NOT_FOUND),
-                (request_id_header(match.api_kind), new_request_id()),
-            )
-            return
-        route = match.route
-        request_id = new_request_id()
-        rid = (request_id_header(route.api_kind), request_id)
-        try:
-            version, alias = self.routing.choose(route.function, pin=find_pin(req))
-        except InvalidRequest as exc:
-            out.respond(req, client_error(exc.message), rid)
-            return
-        except NotFound as exc:
-            log.error("%s %s: %s", req.method, req.path, exc.message)
-            out.respond(req, gateway_answer(route.api_kind, Failure.INVOKE_REFUSED), rid)
-            return
-        clock = self.clock
-        started = clock.now()
-        event = build_event(req, match, request_id, int(started * 1000))
-        loop = self._running_loop()
-        self._in_flight[req] = (loop.time() + self.integration_timeout_s, out, route, rid)
-        if self._sweep is None:
-            self._sweep = loop.call_later(self._sweep_every_s, self._sweep_timeouts)
-        result: InvokeResult | None = None
-        failure: Failure | None = None
-        try:
-            result = await self.invoker.invoke(
-                route.function, version, event, alias=alias, started=started
-            )
-        except Throttled:
-            failure = Failure.THROTTLED
-        except CanariaError as exc:
-            log.error("invoking %s:%s failed: %s", route.function, version, exc.message)
-            failure = Failure.INVOKE_REFUSED
-        except Exception:
-            log.exception("invoking %s:%s failed", route.function, version)
-            failure = Failure.INVOKE_REFUSED
-        finally:
-            self._in_flight.pop(req, None)
-        finished = clock.now()
-        try:
-            self.recorder.record(
-                route.function,
-                alias,
-                version,
-                result,
-                throttled=failure is Failure.THROTTLED,
-                started=started,
-                finished=finished,
-            )
-        except Exception:
-            log.exception("recording %s:%s failed", route.function, version)
-        if result is not None:
-            out.respond(req, self._answer(route, result), rid)
-        else:
-            assert failure is not None
-            out.respond(req, gateway_answer(route.api_kind, failure), rid)
 
     def _answer(self, route: Route, result: InvokeResult) -> HttpResponse:
         if result.function_error is not None:

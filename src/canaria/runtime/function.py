@@ -133,6 +133,7 @@ class FunctionRuntime:
         self._min_serving = min_serving
         self._idle: dict[int, list[WorkerProcess]] = {}
         self._workers: set[WorkerProcess] = set()
+        self._per_version: dict[int, int] = {}  # live workers of each version
         self._busy: set[WorkerProcess] = set()
         self._retired: set[int] = set()
         self._background: set[asyncio.Task[None]] = set()
@@ -211,10 +212,100 @@ class FunctionRuntime:
         running = self._running[number] = self._running.get(number, 0) + 1
         self._peaks.note(number, running)
         try:
-            return await self._invoke(version, event, qualifier, on_wait, client_context)
+            if self._retired:
+                self._retired.discard(number)
+            now = self._clock.now()
+            request_id, trace = request_ids(now)
+            inv = Invocation(
+                request_id, self._running_loop().create_future(), start_line(request_id, number)
+            )
+            worker = self._warm(number)
+            waited = worker is None
+            if waited:
+                if on_wait is not None:
+                    on_wait()
+                worker = await self._worker_or_start_slot(number)
+            cold = worker is None
+            reply: Reply | None = None
+            if worker is None:
+                worker, reply = await self._cold_start(version, inv, now)
+            else:
+                worker.current = inv
+                inv.initialised = True
+                self._busy_add(worker)
+            if reply is None:
+                try:
+                    self._platform(number, request_id, inv.start_text)
+                    inv.start_logged = True
+                    timeout_s = version.config.timeout_s
+                    header = {
+                        "id": request_id,
+                        "arn": self._arn(qualifier),
+                        "trace": trace,
+                        "deadline": int(time.time() * 1000 + timeout_s * 1000),
+                    }
+                    if client_context is not None:
+                        header["client_context"] = client_context
+                    reply = await worker.send(header, event, timeout_s)
+                except BaseException:  # cancelled mid-invocation: the environment is not reusable
+                    self._discard(worker)
+                    raise
+            return self._finish(version, inv, worker, reply, cold, waited)
         finally:
             self._in_flight -= 1
             self._running[number] -= 1
+
+    async def _cold_start(
+        self, version: Version, inv: Invocation, now: float
+    ) -> tuple[WorkerProcess, Reply | None]:
+        """Start an environment of ``version`` for ``inv`` (the caller holds a start slot):
+        the worker, and the reply ``inv`` gets when the init failed (None when ready)."""
+        number = version.number
+        self._cold_starts += 1
+        self._make_room()
+        worker = new_environment(self.name, version, self._env_extra, self._line_sink(number), now)
+        self._adopt(worker)
+        worker.current = inv
+        self._busy_add(worker)
+        try:
+            reply = await worker.start(self._init_timeout_s)
+        except BaseException:  # cancelled during init: the environment is not reusable
+            self._discard(worker)
+            raise
+        finally:
+            self._release_start_slot(number)
+        self._note_init(number, worker.init_ms)
+        return worker, reply
+
+    def _finish(
+        self,
+        version: Version,
+        inv: Invocation,
+        worker: WorkerProcess,
+        reply: Reply,
+        cold: bool,
+        waited: bool,
+    ) -> InvokeResult:
+        """The invocation's result; the worker goes back to its pool, or is stopped."""
+        number = version.number
+        self._busy.discard(worker)
+        worker.deadline = float("inf")
+        if reply.duration_ms is not None:  # the handler's own time, not the gateway's queue
+            took = reply.duration_ms / 1000.0
+            last = self._invocation_s.get(number, took)
+            self._invocation_s[number] = last + EWMA * (took - last)
+        if reply.kind is ReplyKind.CLOSED:
+            self._discard(worker)
+            raise InvocationError(f"{self.name}: the function's runtime was shut down")
+        result, healthy = self._result(version, inv, worker, reply, cold, waited)
+        worker.current = None
+        if healthy and not self._closed and number not in self._retired:
+            worker.last_used = time.monotonic()
+            self._park(number, worker)
+            self._schedule_reaper()
+        else:
+            self._discard(worker)
+        return result
 
     async def prepare(self, version: Version, count: int = 1) -> int:
         """Start execution environments of ``version`` before it takes traffic until it
@@ -253,7 +344,7 @@ class FunctionRuntime:
         worker = new_environment(
             self.name, version, self._env_extra, self._line_sink(number), self._clock.now()
         )
-        self._workers.add(worker)
+        self._adopt(worker)
         self._busy_add(worker)
         try:
             reply = await worker.start(self._init_timeout_s)
@@ -298,83 +389,6 @@ class FunctionRuntime:
             await asyncio.gather(*self._background, return_exceptions=True)
 
     # ---- one invocation ---------------------------------------------------------------------
-
-    async def _invoke(
-        self,
-        version: Version,
-        event: bytes,
-        qualifier: str | None,
-        on_wait: Callable[[], None] | None,
-        client_context: str | None,
-    ) -> InvokeResult:
-        if self._retired:
-            self._retired.discard(version.number)
-        now = self._clock.now()
-        loop = self._running_loop()
-        request_id, trace = request_ids(now)
-        inv = Invocation(request_id, loop.create_future(), start_line(request_id, version.number))
-        worker = self._warm(version.number)
-        waited = worker is None
-        if waited:
-            if on_wait is not None:
-                on_wait()
-            worker = await self._worker_or_start_slot(version.number)
-        cold = worker is None
-        reply: Reply | None = None
-        try:
-            if worker is None:
-                self._cold_starts += 1
-                self._make_room()
-                worker = new_environment(
-                    self.name, version, self._env_extra, self._line_sink(version.number), now
-                )
-                self._workers.add(worker)
-                worker.current = inv
-                self._busy_add(worker)
-                try:
-                    reply = await worker.start(self._init_timeout_s)
-                finally:
-                    self._release_start_slot(version.number)
-                self._note_init(version.number, worker.init_ms)
-            else:
-                worker.current = inv
-                inv.initialised = True
-                self._busy_add(worker)
-            if reply is None:
-                self._platform(version.number, inv.request_id, inv.start_text)
-                inv.start_logged = True
-                timeout_s = version.config.timeout_s
-                header = {
-                    "id": inv.request_id,
-                    "arn": self._arn(qualifier),
-                    "trace": trace,
-                    "deadline": int(time.time() * 1000 + timeout_s * 1000),
-                }
-                if client_context is not None:
-                    header["client_context"] = client_context
-                reply = await worker.invoke(header, event, timeout_s)
-        except BaseException:  # cancelled mid-invocation: this environment is not reusable
-            if worker is not None:
-                self._discard(worker)
-            raise
-        self._busy.discard(worker)
-        worker.deadline = float("inf")
-        if reply.duration_ms is not None:  # the handler's own time, not the gateway's queue
-            took = reply.duration_ms / 1000.0
-            last = self._invocation_s.get(version.number, took)
-            self._invocation_s[version.number] = last + EWMA * (took - last)
-        if reply.kind is ReplyKind.CLOSED:
-            self._discard(worker)
-            raise InvocationError(f"{self.name}: the function's runtime was shut down")
-        result, healthy = self._result(version, inv, worker, reply, cold, waited)
-        worker.current = None
-        if healthy and not self._closed and version.number not in self._retired:
-            worker.last_used = time.monotonic()
-            self._park(version.number, worker)
-            self._schedule_reaper()
-        else:
-            self._discard(worker)
-        return result
 
     def _warm(self, version_number: int) -> WorkerProcess | None:
         """The most recently used idle worker that is still alive; dead ones (killed from
@@ -438,10 +452,8 @@ class FunctionRuntime:
         expected to drain sooner than that, else the hand-over grace (also while fewer than
         ``min_serving`` serve); 0 when none of its workers is serving or starting (nothing
         will free up)."""
-        serving = -len(self._idle.get(number, ()))  # busy, starting, or handed over
-        for w in self._workers:
-            if w.version.number == number:
-                serving += 1
+        # busy, starting, or handed over
+        serving = self._per_version.get(number, 0) - len(self._idle.get(number, ()))
         if serving <= 0:
             return 0.0
         if serving < self._min_serving:
@@ -665,19 +677,28 @@ class FunctionRuntime:
         if self._idle:
             self._schedule_reaper()
 
+    def _adopt(self, worker: WorkerProcess) -> None:
+        self._workers.add(worker)
+        number = worker.version.number
+        self._per_version[number] = self._per_version.get(number, 0) + 1
+
+    def _forget(self, worker: WorkerProcess) -> None:
+        if worker in self._workers:
+            self._workers.discard(worker)
+            self._per_version[worker.version.number] -= 1
+        self._busy.discard(worker)
+
     def _discard(self, worker: WorkerProcess) -> None:
         """Stop ``worker`` in the background (``close`` waits for it)."""
         if worker not in self._workers:
             return
-        self._workers.discard(worker)
-        self._busy.discard(worker)
+        self._forget(worker)
         task = asyncio.ensure_future(self._stop(worker))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
     async def _stop(self, worker: WorkerProcess) -> None:
-        self._workers.discard(worker)
-        self._busy.discard(worker)
+        self._forget(worker)
         if worker.dead:
             worker.kill()
         await worker.stop()

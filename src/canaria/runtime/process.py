@@ -304,17 +304,22 @@ class WorkerProcess:
 
     # ---- invocation -----------------------------------------------------------------------
 
-    async def invoke(self, header: dict[str, Any], event: bytes, timeout_s: float) -> Reply:
-        """Send the event; the reply, or TIMEOUT once ``deadline`` passes (the runtime's
-        watchdog calls ``fail`` then: one timer for all workers, not one per request)."""
+    def send(self, header: dict[str, Any], event: bytes, timeout_s: float) -> asyncio.Future[Reply]:
+        """Send the event of the current invocation; its future gets the reply, or TIMEOUT
+        once ``deadline`` passes (the runtime's watchdog calls ``fail`` then: one timer for
+        all workers, not one per request). A plain call, not a coroutine: the caller awaits
+        the future itself, one coroutine fewer to resume per reply."""
         inv = self.current
         assert inv is not None and self._transport is not None
+        future = inv.future
         if self.dead:
-            return await inv.future if inv.future.done() else Reply(ReplyKind.EXITED)
+            if not future.done():
+                future.set_result(Reply(ReplyKind.EXITED))
+            return future
         self.busy_since = time.monotonic()
         self.deadline = self.busy_since + timeout_s
         self._transport.write(encode_frame(header, event))
-        return await inv.future
+        return future
 
     # ---- what the worker says -------------------------------------------------------------
 
