@@ -37,6 +37,9 @@ MAX_PAGE_BYTES = 1024 * 1024
 FLUSH_S = 0.2
 
 
+CLIP_FROM = MAX_LINE_BYTES // 4  # a shorter line cannot exceed the limit: not looked at
+
+
 def clip(text: str, limit: int = MAX_LINE_BYTES) -> str:
     """``text`` cut to about ``limit`` bytes of UTF-8, saying how much was cut."""
     if len(text) <= limit // 4:
@@ -79,16 +82,19 @@ class LogBook:
     def add(
         self, function: str, version: int, request_id: str, time: float, stream: str, text: str
     ) -> None:
-        text = clip(text)
+        if len(text) > CLIP_FROM:
+            text = clip(text)
         with self._lock:
-            self._seq += 1
-            entry = LogEntry(self._seq, function, version, request_id, time, stream, text)
+            seq = self._seq = self._seq + 1
+            entry = LogEntry(seq, function, version, request_id, time, stream, text)
             lines = self._lines.get(function)
             if lines is None:
                 lines = self._lines[function] = deque()
             lines.append(entry)
             size = self._bytes.get(function, 0) + len(text)
-            while lines and (len(lines) > self._keep or size > MAX_MEMORY_BYTES):
+            if len(lines) > self._keep:  # one in, one out once full (none kept with keep=0)
+                size -= len(lines.popleft().text)
+            while size > MAX_MEMORY_BYTES and lines:
                 size -= len(lines.popleft().text)
             self._bytes[function] = size
             if self._dir is not None:
