@@ -61,6 +61,9 @@ class LogEntry(NamedTuple):
     text: str
 
 
+_new_entry = tuple.__new__  # a LogEntry from a tuple without the generated ``__new__`` call
+
+
 class LogBook:
     def __init__(
         self, directory: str | None, keep: int = 5000, max_file_bytes: int = MAX_FILE_BYTES
@@ -82,16 +85,24 @@ class LogBook:
     def add(
         self, function: str, version: int, request_id: str, time: float, stream: str, text: str
     ) -> None:
+        self.add_line((function, version, request_id, time, stream, text))
+
+    def add_line(self, line: tuple[str, int, str, float, str, str]) -> None:
+        """``add`` for a line as one tuple, (function, version, request id, time, stream,
+        text): a runtime's ``LogLine`` is one, so ``add_line`` can be its ``on_log`` and a
+        line costs one call here (a request logs at least three)."""
+        text = line[5]
         if len(text) > CLIP_FROM:
-            text = clip(text)
+            line = (*line[:5], clip(text))
         with self._lock:
             seq = self._seq = self._seq + 1
-            entry = LogEntry(seq, function, version, request_id, time, stream, text)
+            entry = _new_entry(LogEntry, (seq, *line))
+            function = line[0]
             lines = self._lines.get(function)
             if lines is None:
                 lines = self._lines[function] = deque()
             lines.append(entry)
-            size = self._bytes.get(function, 0) + len(text)
+            size = self._bytes.get(function, 0) + len(entry.text)
             if len(lines) > self._keep:  # one in, one out once full (none kept with keep=0)
                 size -= len(lines.popleft().text)
             while size > MAX_MEMORY_BYTES and lines:

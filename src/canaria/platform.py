@@ -45,7 +45,7 @@ from canaria.models import Alias, Application, FunctionSpec, InvokeResult, Versi
 from canaria.models.arns import function_arn
 from canaria.models.deployment import Deployment, DeploymentEvent, HookStatus
 from canaria.release import LocalResources, ReleaseExecutor, ReleaseResult
-from canaria.runtime import FunctionRuntime, LogLine
+from canaria.runtime import FunctionRuntime
 from canaria.services import ServicesEngine
 from canaria.services.pollers import QueuePollers
 from canaria.services.schedules import Schedules
@@ -246,7 +246,7 @@ class Platform:
             reserved_concurrency=spec.config.reserved_concurrency,
             env_extra=self.function_environment(spec.name),
             clock=self.clock,
-            on_log=self._on_log,
+            on_log=self.logbook.add_line,
         )
 
     def endpoints(self) -> dict[str, str]:
@@ -369,11 +369,6 @@ class Platform:
         self.controller.poke()
 
     # ---- logs and notifications ----------------------------------------------------------
-
-    def _on_log(self, line: LogLine) -> None:
-        self.logbook.add(
-            line.function, line.version, line.request_id, line.time, line.stream, line.text
-        )
 
     async def _notify(self, d: Deployment, event: str) -> None:
         problems = await send_webhooks(d, event)

@@ -139,6 +139,7 @@ def map_result(kind: ApiKind, payload: bytes) -> HttpResponse:
 def _proxy_response(data: dict[str, Any], *, v2: bool) -> HttpResponse:
     status = _status(data.get("statusCode"))
     headers: list[tuple[str, str]] = []
+    typed = False  # a Content-Type among them
     single = data.get("headers")
     multi = None if v2 else data.get("multiValueHeaders")
     if single is not None and not isinstance(single, dict):
@@ -149,16 +150,20 @@ def _proxy_response(data: dict[str, Any], *, v2: bool) -> HttpResponse:
         for name, values in multi.items():
             if not isinstance(values, list):
                 raise Malformed(f"multiValueHeaders[{name!r}] must be a list")
-            if name.lower() in _DROP:
+            lower = _header_name(name)
+            if lower in _DROP:
                 continue
+            typed = typed or (lower == "content-type" and bool(values))
             headers.extend((name, _header_value(name, v)) for v in values)
     if single:
         for name, value in single.items():
-            if name.lower() in _DROP:
+            lower = _header_name(name)
+            if lower in _DROP:
                 continue
             text = _header_value(name, value)
             if multi and name in multi and text in (_header_value(name, v) for v in multi[name]):
                 continue
+            typed = typed or lower == "content-type"
             headers.append((name, text))
     if v2:
         cookies = data.get("cookies")
@@ -166,9 +171,25 @@ def _proxy_response(data: dict[str, Any], *, v2: bool) -> HttpResponse:
             if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
                 raise Malformed("cookies must be a list of strings")
             headers.extend(("Set-Cookie", _header_value("Set-Cookie", c)) for c in cookies)
-    if not any(name.lower() == "content-type" for name, _ in headers):
+    if not typed:
         headers.append(("Content-Type", JSON))
     return HttpResponse(status, headers, _body(data))
+
+
+_NAMES: dict[str, str] = {}  # valid header names seen, lowercased (checked once each)
+_MAX_NAMES = 4096
+
+
+def _header_name(name: object) -> str:
+    """``name`` in lower case; Malformed when it is not a header name (a token)."""
+    lower = _NAMES.get(name) if isinstance(name, str) else None
+    if lower is None:
+        if not isinstance(name, str) or _TOKEN.match(name) is None:
+            raise Malformed(f"invalid header name {name!r}")
+        if len(_NAMES) >= _MAX_NAMES:
+            _NAMES.clear()
+        lower = _NAMES[name] = name.lower()
+    return lower
 
 
 def _status(value: object) -> int:
@@ -182,8 +203,7 @@ def _status(value: object) -> int:
 
 
 def _header_value(name: str, value: object) -> str:
-    if not isinstance(name, str) or _TOKEN.match(name) is None:
-        raise Malformed(f"invalid header name {name!r}")
+    """The text of a header the function set (its name is checked by ``_header_name``)."""
     if isinstance(value, str):
         if "\r" in value or "\n" in value:
             raise Malformed(f"header {name!r} holds a line break")

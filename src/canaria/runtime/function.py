@@ -97,6 +97,10 @@ PEAK_WINDOWS = 6  # six 10-second windows
 ACCOUNT_CONCURRENCY = 1000  # Lambda's default concurrent executions per account and Region
 UNKNOWN_INIT_S = 0.1  # a version's cold start before one has been measured
 SLOT_POLL_S = 0.05  # how often a request waiting for a start slot looks for a free one
+# a LogLine from a tuple, without the named tuple's generated ``__new__`` (a Python-level
+# call; a request makes at least three lines)
+_line = tuple.__new__
+
 EWMA = 0.2  # weight of the newest sample in the recent invocation and cold-start times
 
 
@@ -591,9 +595,9 @@ class FunctionRuntime:
         end = end_line(rid)
         on_log, name = self._on_log, self.name
         for text in platform:
-            on_log(LogLine(name, number, rid, now, "platform", text))
-        on_log(LogLine(name, number, rid, now, "platform", end))
-        on_log(LogLine(name, number, rid, now, "platform", report))
+            on_log(_line(LogLine, (name, number, rid, now, "platform", text)))
+        on_log(_line(LogLine, (name, number, rid, now, "platform", end)))
+        on_log(_line(LogLine, (name, number, rid, now, "platform", report)))
         logs = "\n".join([*inv.init_lines, inv.start_text, *inv.lines, *platform, end, report, ""])
         result = InvokeResult(
             payload=payload,
@@ -611,11 +615,15 @@ class FunctionRuntime:
     # ---- pools ------------------------------------------------------------------------------
 
     def _platform(self, version: int, request_id: str, text: str) -> None:
-        self._on_log(LogLine(self.name, version, request_id, self._clock.now(), "platform", text))
+        self._on_log(
+            _line(LogLine, (self.name, version, request_id, self._clock.now(), "platform", text))
+        )
 
     def _line_sink(self, version: int) -> Callable[[str, str, str], None]:
         def sink(request_id: str, stream: str, text: str) -> None:
-            self._on_log(LogLine(self.name, version, request_id, self._clock.now(), stream, text))
+            self._on_log(
+                _line(LogLine, (self.name, version, request_id, self._clock.now(), stream, text))
+            )
 
         return sink
 
