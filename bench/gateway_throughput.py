@@ -2,7 +2,8 @@
 gateway, measured in the same run.
 
     .venv/bin/python bench/gateway_throughput.py [--runs 5] [--duration 5] [--connections 64]
-                                                 [--invoker trivial|workers] [--unpinned]
+                                                 [--invoker trivial|workers] [--decompose]
+                                                 [--unpinned]
 
 Each server runs in its own process pinned to core 0; the load generator runs pinned to
 core 1: ``wrk`` when it is on PATH (``apt-get install -y wrk``), else a small asyncio
@@ -19,6 +20,11 @@ HTTP. ``--invoker workers`` against it measures what canaria's per-request work 
 Beside requests/s, each setup's CPU time per request (user + system, the server and every
 process it started, from /proc) is printed: on a shared machine it moves less than the
 rate does, so it is the figure to compare across runs.
+
+``--decompose`` (with ``--invoker workers``) adds canaria's gateway in front of the
+reference's own workers, queue and frames (``ReferenceHopInvoker``): between the reference
+and that row lies canaria's gateway (HTTP, routing, the API Gateway event, the response
+mapping); between that row and the workers row, canaria's runtime.
 
 ``--unpinned`` lets the kernel place everything on both cores (servers, workers and the
 load generator compete): uvicorn is one process either way, while the gateway's worker
@@ -59,6 +65,7 @@ HELLO = b'{"message": "hello"}'
 
 PINNED = True  # False with --unpinned
 UP = "canaria up, hello example (the whole platform)"
+REFHOP = "canaria gateway → the reference's hop (its workers, queue and frames)"
 
 
 def pin_to(core: int) -> None:
@@ -181,8 +188,10 @@ async def build_invoker(kind: str, workdir: str) -> Any:
     """
     if kind == "trivial":
         return TrivialInvoker()
+    if kind == "refhop":
+        return await ReferenceHopInvoker.start(workdir)
     if kind != "workers":
-        raise SystemExit(f"unknown invoker {kind!r}: trivial or workers")
+        raise SystemExit(f"unknown invoker {kind!r}: trivial, workers or refhop")
     from canaria.clock import RealClock
     from canaria.models import FunctionConfig, Version
 
@@ -218,6 +227,44 @@ async def build_invoker(kind: str, workdir: str) -> Any:
             await runtime.close()
 
     return WorkerInvoker()
+
+
+class ReferenceHopInvoker:
+    """canaria's gateway in front of the reference's own hop (``--decompose``): the
+    reference's two worker processes, its queue and frames, carrying canaria's event and
+    returning the handler's payload as is. What this row costs beyond the reference is
+    canaria's gateway alone (HTTP, routing, the API Gateway event, the response mapping);
+    what the workers row costs beyond this one is canaria's runtime."""
+
+    def __init__(self, idle: Any, server: Any, workers: list[subprocess.Popen[bytes]]) -> None:
+        self._idle = idle
+        self._server = server
+        self._workers = workers
+
+    @classmethod
+    async def start(cls, workdir: str) -> ReferenceHopInvoker:
+        idle, server, workers = await start_reference_workers(workdir)
+        return cls(idle, server, workers)
+
+    async def invoke(
+        self, function: str, version: int, event: bytes, *, alias: str | None, started: float
+    ) -> Any:
+        from canaria.models import InvokeResult
+
+        reader, writer = await self._idle.get()
+        try:
+            writer.write(len(event).to_bytes(4, "big") + event)
+            size = int.from_bytes(await reader.readexactly(4), "big")
+            payload = await reader.readexactly(size)
+        finally:
+            self._idle.put_nowait((reader, writer))
+        return InvokeResult(payload, version, "reference-hop", 0.0)
+
+    async def close(self) -> None:
+        self._server.close()
+        for w in self._workers:
+            w.kill()
+            w.wait()
 
 
 def serve_gateway(port: int, invoker_kind: str) -> None:
@@ -384,24 +431,37 @@ class ReferenceHttp(asyncio.Protocol):
             self.transport.write(head + body)
 
 
+async def start_reference_workers(
+    workdir: str,
+) -> tuple[
+    asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]],
+    asyncio.AbstractServer,
+    list[subprocess.Popen[bytes]],
+]:
+    """``REF_WORKERS`` reference workers connected over a Unix socket in ``workdir``: the
+    queue of idle ones, the socket's server and the processes."""
+    idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    sock_path = str(Path(workdir) / "workers.sock")
+    connected = asyncio.Event()
+
+    def worker_connected(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        idle.put_nowait((r, w))
+        if idle.qsize() == REF_WORKERS:
+            connected.set()
+
+    server = await asyncio.start_unix_server(worker_connected, sock_path)
+    command = [sys.executable, __file__, "--serve", "refworker", "--sock", sock_path]
+    workers = [subprocess.Popen(command) for _ in range(REF_WORKERS)]
+    await connected.wait()
+    return idle, server, workers
+
+
 def serve_reference(port: int) -> None:
     import uvloop
 
     async def main() -> None:
-        idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
         with tempfile.TemporaryDirectory() as workdir:
-            sock_path = str(Path(workdir) / "workers.sock")
-            connected = asyncio.Event()
-
-            def worker_connected(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-                idle.put_nowait((r, w))
-                if idle.qsize() == REF_WORKERS:
-                    connected.set()
-
-            workers_server = await asyncio.start_unix_server(worker_connected, sock_path)
-            command = [sys.executable, __file__, "--serve", "refworker", "--sock", sock_path]
-            workers = [subprocess.Popen(command) for _ in range(REF_WORKERS)]
-            await connected.wait()
+            idle, workers_server, workers = await start_reference_workers(workdir)
             loop = asyncio.get_running_loop()
             server = await loop.create_server(lambda: ReferenceHttp(idle), "127.0.0.1", port)
             print("READY", flush=True)
@@ -583,6 +643,8 @@ def measure(args: argparse.Namespace) -> None:
     }
     if args.invoker == "workers":
         setups[UP] = ["--serve", "up"]
+        if args.decompose:
+            setups[REFHOP] = ["--serve", "gateway", "--invoker", "refhop"]
     if not PINNED:
         setups = {name: [*child_args, "--unpinned"] for name, child_args in setups.items()}
     children: dict[str, tuple[Child, int]] = {}
@@ -628,8 +690,9 @@ def measure(args: argparse.Namespace) -> None:
         print(f"| {name} | {medians[name]:,.0f} | {runs} | {statistics.median(cpu[name]):,.0f} |")
     print(f"\nratio gateway / uvicorn: **{gateway / base:.2f}**")
     print(f"ratio gateway / reference gateway: **{gateway / reference:.2f}**")
-    if UP in medians:
-        print(f"ratio canaria up / reference gateway: **{medians[UP] / reference:.2f}**")
+    for name in (UP, REFHOP):
+        if name in medians:
+            print(f"ratio {name} / reference gateway: **{medians[name] / reference:.2f}**")
     cpu_medians = {name: statistics.median(values) for name, values in cpu.items()}
     ref_cpu = list(cpu_medians.values())[1]
     for name, value in list(cpu_medians.items())[2:]:
@@ -641,7 +704,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--invoker", default="trivial", choices=["trivial", "workers"])
+    parser.add_argument("--invoker", default="trivial", choices=["trivial", "workers", "refhop"])
+    parser.add_argument(
+        "--decompose",
+        action="store_true",
+        help="with --invoker workers: also canaria's gateway driving the reference's hop",
+    )
     parser.add_argument("--unpinned", action="store_true", help="no CPU pinning at all")
     parser.add_argument(
         "--serve",
