@@ -97,11 +97,11 @@ PEAK_WINDOWS = 6  # six 10-second windows
 ACCOUNT_CONCURRENCY = 1000  # Lambda's default concurrent executions per account and Region
 UNKNOWN_INIT_S = 0.1  # a version's cold start before one has been measured
 SLOT_POLL_S = 0.05  # how often a request waiting for a start slot looks for a free one
+EWMA = 0.2  # weight of the newest sample in the recent invocation and cold-start times
+
 # a LogLine from a tuple, without the named tuple's generated ``__new__`` (a Python-level
 # call; a request makes at least three lines)
 _line = tuple.__new__
-
-EWMA = 0.2  # weight of the newest sample in the recent invocation and cold-start times
 
 
 class FunctionRuntime:
