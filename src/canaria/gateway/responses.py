@@ -177,7 +177,8 @@ def _proxy_response(data: dict[str, Any], *, v2: bool) -> HttpResponse:
 
 
 _NAMES: dict[str, str] = {}  # valid header names seen, lowercased (checked once each)
-_MAX_NAMES = 4096
+_MAX_NAMES = 4096  # then the memory starts over
+_MAX_NAME_CHARS = 64  # longer names are checked every time, not remembered
 
 
 def _header_name(name: object) -> str:
@@ -186,9 +187,11 @@ def _header_name(name: object) -> str:
     if lower is None:
         if not isinstance(name, str) or _TOKEN.match(name) is None:
             raise Malformed(f"invalid header name {name!r}")
-        if len(_NAMES) >= _MAX_NAMES:
-            _NAMES.clear()
-        lower = _NAMES[name] = name.lower()
+        lower = name.lower()
+        if len(name) <= _MAX_NAME_CHARS:
+            if len(_NAMES) >= _MAX_NAMES:
+                _NAMES.clear()
+            _NAMES[name] = lower
     return lower
 
 

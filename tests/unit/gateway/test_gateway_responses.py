@@ -184,3 +184,29 @@ def test_gateway_answers(kind: ApiKind, failure: Failure, status: int, message: 
 def test_informational_status_is_malformed() -> None:
     with pytest.raises(Malformed):
         map_result("rest", payload({"statusCode": 101}))
+
+
+@pytest.mark.parametrize("kind", ["rest", "http"])
+@pytest.mark.parametrize("name", ["Bad Name", "X:Y", "", "é", "N" * 100 + " "])
+def test_a_header_name_that_is_not_a_token_is_refused_every_time(kind: str, name: str) -> None:
+    bad = payload({"statusCode": 200, "headers": {name: "v"}})
+    for _ in range(2):  # checked again, not remembered as valid
+        with pytest.raises(Malformed, match="invalid header name"):
+            map_result(kind, bad)
+    good = map_result(kind, payload({"statusCode": 200, "headers": {"X-Ok": "1"}}))
+    assert ("X-Ok", "1") in good.headers
+
+
+def test_content_type_from_multi_value_headers_counts_only_with_a_value() -> None:
+    given = map_result(
+        "rest", payload({"statusCode": 200, "multiValueHeaders": {"Content-Type": ["text/csv"]}})
+    )
+    assert [v for n, v in given.headers if n.lower() == "content-type"] == ["text/csv"]
+    empty = map_result(
+        "rest", payload({"statusCode": 200, "multiValueHeaders": {"content-type": []}})
+    )
+    assert ("Content-Type", "application/json") in empty.headers
+    named_once = map_result(
+        "http", payload({"statusCode": 200, "headers": {"CONTENT-TYPE": "text/html"}})
+    )
+    assert named_once.headers == [("CONTENT-TYPE", "text/html")]

@@ -136,3 +136,18 @@ def test_matching_has_no_side_effects() -> None:
     first = router.match("GET", "/a/1")
     for _ in range(3):
         assert router.match("GET", "/a/1") == first
+
+
+def test_remembered_answers_are_the_walks_answers_and_stay_bounded() -> None:
+    from canaria.gateway.routes import MATCH_CACHE, MATCH_CACHE_PATH
+
+    router = Router([rest("GET", "/items/{id}", "item"), rest("POST", "/items/special", "sp")])
+    for i in range(MATCH_CACHE + 10):  # past the memory's size: it starts over, answers hold
+        found = router.match("GET", f"/items/{i}")
+        assert isinstance(found, RouteMatch) and found.params == {"id": str(i)}
+    assert len(router._matched) <= MATCH_CACHE
+    assert isinstance(router.match("POST", "/items/7"), NoRoute)  # same path, other method
+    assert router.match("POST", "/items/special").route.function == "sp"  # type: ignore[union-attr]
+    long_path = "/items/" + "x" * MATCH_CACHE_PATH
+    assert router.match("GET", long_path).params == {"id": "x" * MATCH_CACHE_PATH}  # type: ignore[union-attr]
+    assert ("GET", long_path) not in router._matched  # a 64 KB path is walked, not kept
