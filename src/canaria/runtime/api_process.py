@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import select
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -32,7 +33,7 @@ import orjson
 
 from canaria.models.runtime import Version
 from canaria.runtime.process import OnLine, Reply, ReplyKind, WorkerProcess
-from canaria.runtime.runtime_api import MAX_RESPONSE_BYTES, Event, RuntimeApi
+from canaria.runtime.runtime_api import MAX_RESPONSE_BYTES, NO_REPORT, Event, Report, RuntimeApi
 
 _READ = 65536
 
@@ -59,6 +60,7 @@ class ApiProcess(WorkerProcess):
         self.command = list(command)
         self.api = RuntimeApi(self, unix_socket=unix_socket)
         self._fds: dict[int, tuple[str, bytearray]] = {}
+        self._pending_output = select.poll()  # the pipes, asked at once before an answer
         self._waiter: asyncio.Task[None] | None = None
         self._sent_at = 0.0
 
@@ -99,6 +101,7 @@ class ApiProcess(WorkerProcess):
         for fd, stream in ((out_r, "stdout"), (err_r, "stderr")):
             os.set_blocking(fd, False)
             self._fds[fd] = (stream, bytearray())
+            self._pending_output.register(fd, select.POLLIN)
             loop.add_reader(fd, self._readable, fd)
         self._waiter = asyncio.ensure_future(self._wait_exit())
         return await self._initialised(timeout_s, started)
@@ -165,15 +168,15 @@ class ApiProcess(WorkerProcess):
         if self._ready is not None and not self._ready.done():
             self._ready.set_result({"error": None})
 
-    def on_response(self, request_id: str, body: bytes) -> bool:
-        return self._answer(request_id, ReplyKind.OK, body)
+    def on_response(self, request_id: str, body: bytes, report: Report) -> bool:
+        return self._answer(request_id, ReplyKind.OK, body, report)
 
     def on_error(
-        self, request_id: str, body: bytes, error_type: str | None, *, exiting: bool
+        self, request_id: str, body: bytes, error_type: str | None, report: Report, *, exiting: bool
     ) -> bool:
         if exiting:  # an uncaught exception: the runtime exits, never reuse it
             self.dead = True
-        return self._answer(request_id, ReplyKind.ERROR, _error_payload(body, error_type))
+        return self._answer(request_id, ReplyKind.ERROR, _error_payload(body, error_type), report)
 
     def on_too_large(self, request_id: str, size: int) -> bool:
         shape = {
@@ -181,21 +184,28 @@ class ApiProcess(WorkerProcess):
             f"payload size ({MAX_RESPONSE_BYTES} bytes).",
             "errorType": "Function.ResponseSizeTooLarge",
         }
-        return self._answer(request_id, ReplyKind.ERROR, orjson.dumps(shape))
+        return self._answer(request_id, ReplyKind.ERROR, orjson.dumps(shape), NO_REPORT)
 
     def on_init_error(self, body: bytes, error_type: str | None) -> None:
         self._drain()
         if self._ready is not None and not self._ready.done():
             self._ready.set_result({"error": orjson.loads(_error_payload(body, error_type))})
 
-    def _answer(self, request_id: str, kind: ReplyKind, payload: bytes) -> bool:
+    def _answer(self, request_id: str, kind: ReplyKind, payload: bytes, report: Report) -> bool:
+        """The current invocation's answer. Its duration and peak memory are what the
+        runtime reported (canaria's bootstrap does), else the time since the event was
+        delivered and the process's RSS now."""
         inv = self.current
         if inv is None or inv.request_id != request_id or inv.future.done():
             return False
         self._drain()
-        elapsed = (time.perf_counter() - self._sent_at) * 1000.0
+        duration_ms, memory_kib = report
+        if duration_ms is None:
+            duration_ms = (time.perf_counter() - self._sent_at) * 1000.0
+        if memory_kib is None:
+            memory_kib = self.rss_kib() or 0
         inv.future.set_result(
-            Reply(kind, payload, duration_ms=elapsed, max_memory_kib=self.rss_kib() or 0)
+            Reply(kind, payload, duration_ms=duration_ms, max_memory_kib=memory_kib)
         )
         return True
 
@@ -231,13 +241,19 @@ class ApiProcess(WorkerProcess):
                 pending[:] = rest
                 for line in lines:
                     self._line(self.current, stream, line.decode("utf-8", "replace"))
+            if len(chunk) < _READ:
+                return  # the pipe is empty (a short read): no second read to learn it
 
     def _drain(self) -> None:
-        for fd in list(self._fds):
+        """Read what the runtime wrote before it answered: one ``poll`` says which pipe
+        holds anything (usually neither), instead of a failing read of each."""
+        for fd, _ in self._pending_output.poll(0):
             self._read(fd)
 
     def _close_fd(self, fd: int) -> None:
         self._fds.pop(fd, None)
+        with contextlib.suppress(KeyError):
+            self._pending_output.unregister(fd)
         with contextlib.suppress(Exception):
             asyncio.get_running_loop().remove_reader(fd)
         with contextlib.suppress(OSError):

@@ -14,9 +14,15 @@ Lambda gives each sandbox its own. The runtime long-polls for work and reports b
 One invocation at a time: ``deliver`` answers the parked ``next`` (or the next one to
 come). A response over 6 MB gets 413 and the invocation fails with
 ``Function.ResponseSizeTooLarge``, as on Lambda. A request id that is not the one being
-served gets 400 ``InvalidRequestID``. One header is canaria's own:
-``Lambda-Runtime-Function-Exit: 1`` on an error says the runtime exits after it (canaria's
-Node.js bootstrap sends it for an uncaught exception), so the environment is not reused.
+served gets 400 ``InvalidRequestID``. Three headers are canaria's own, sent by its Node.js
+bootstrap and optional for any other runtime:
+
+- ``Lambda-Runtime-Function-Exit: 1`` on an error: the runtime exits after it (an uncaught
+  exception), so the environment is not reused;
+- ``Canaria-Duration-Ms`` on a response or error: the handler's own time, measured inside
+  the runtime (without it, canaria times the answer from the event's delivery);
+- ``Canaria-Max-Memory-Kib``: the runtime's peak RSS (without it, canaria reads the
+  process's current RSS from ``/proc``, a system call per invocation).
 
 The HTTP layer is a small ``asyncio.Protocol`` on ``httptools`` (the gateway's parser):
 keep-alive, no framework, so a warm round trip stays within a few hundred microseconds.
@@ -32,11 +38,12 @@ canaria left behind are removed by the next one to start a socket.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import NamedTuple, Protocol, cast
 
 import httptools
 import orjson
@@ -106,13 +113,24 @@ class Event:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 
 
+class Report(NamedTuple):
+    """What the runtime said of an invocation along with its answer (canaria's headers):
+    each None when it did not say, or said something that is not a number."""
+
+    duration_ms: float | None = None
+    max_memory_kib: int | None = None
+
+
+NO_REPORT = Report()
+
+
 class Listener(Protocol):
     """What the environment is told (``api_process.ApiProcess`` implements it)."""
 
     def on_next(self) -> None: ...
-    def on_response(self, request_id: str, body: bytes) -> bool: ...
+    def on_response(self, request_id: str, body: bytes, report: Report) -> bool: ...
     def on_error(
-        self, request_id: str, body: bytes, error_type: str | None, *, exiting: bool
+        self, request_id: str, body: bytes, error_type: str | None, report: Report, *, exiting: bool
     ) -> bool: ...
     def on_too_large(self, request_id: str, size: int) -> bool: ...
     def on_init_error(self, body: bytes, error_type: str | None) -> None: ...
@@ -197,10 +215,14 @@ class RuntimeApi:
                     self.listener.on_too_large(request_id, request.size)
                     conn.reply(413, _error_body("Payload Too Large", "RequestEntityTooLarge"))
                     return
-                accepted = self.listener.on_response(request_id, request.body())
+                accepted = self.listener.on_response(request_id, request.body(), request.report())
             elif action == "error":
                 accepted = self.listener.on_error(
-                    request_id, request.body(), request.error_type, exiting=request.exiting
+                    request_id,
+                    request.body(),
+                    request.error_type,
+                    request.report(),
+                    exiting=request.exiting,
                 )
             else:
                 conn.reply(404, _error_body("Not found", "NotFound"))
@@ -227,7 +249,7 @@ _STATUS = {
 
 
 class _Request:
-    __slots__ = ("chunks", "error_type", "exiting", "size", "too_large")
+    __slots__ = ("chunks", "duration", "error_type", "exiting", "memory", "size", "too_large")
 
     def __init__(self) -> None:
         self.chunks: list[bytes] = []
@@ -235,9 +257,26 @@ class _Request:
         self.too_large = False
         self.error_type: str | None = None
         self.exiting = False  # canaria's bootstrap: the runtime exits after this error
+        self.duration = b""  # canaria's bootstrap: Canaria-Duration-Ms
+        self.memory = b""  # canaria's bootstrap: Canaria-Max-Memory-Kib
 
     def body(self) -> bytes:
         return b"".join(self.chunks)
+
+    def report(self) -> Report:
+        if not self.duration and not self.memory:
+            return NO_REPORT
+        kib = _finite(self.memory)
+        return Report(_finite(self.duration), None if kib is None else int(kib))
+
+
+def _finite(text: bytes) -> float | None:
+    """A finite, non-negative number from a header's value; None for anything else."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0.0 <= value < math.inf else None
 
 
 class _Connection(asyncio.Protocol):
@@ -277,10 +316,15 @@ class _Connection(asyncio.Protocol):
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() == b"lambda-runtime-function-error-type":
+        name = name.lower()
+        if name == b"lambda-runtime-function-error-type":
             self._request.error_type = value.decode("utf-8", "replace")
-        elif name.lower() == b"lambda-runtime-function-exit":
+        elif name == b"lambda-runtime-function-exit":
             self._request.exiting = True
+        elif name == b"canaria-duration-ms":
+            self._request.duration = value
+        elif name == b"canaria-max-memory-kib":
+            self._request.memory = value
 
     def on_body(self, body: bytes) -> None:
         request = self._request
@@ -313,4 +357,12 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
 
 
-__all__ = ["MAX_RESPONSE_BYTES", "Event", "Listener", "RuntimeApi", "sweep_socket_dirs"]
+__all__ = [
+    "MAX_RESPONSE_BYTES",
+    "NO_REPORT",
+    "Event",
+    "Listener",
+    "Report",
+    "RuntimeApi",
+    "sweep_socket_dirs",
+]

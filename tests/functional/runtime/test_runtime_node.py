@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,6 +70,7 @@ CJS = textwrap.dedent(
     };
     exports.sleep = (event) => new Promise((r) => setTimeout(() => r(process.pid), event.ms));
     exports.big = async (event) => "x".repeat(event.size);
+    exports.hog = async (event) => Buffer.alloc(event.mb * 1024 * 1024, 1).length;
     exports.crash = async () => {
       setTimeout(() => { throw new Error("uncaught"); }, 1);
       await new Promise(() => {});
@@ -510,3 +512,44 @@ async def test_the_node_bootstrap_talks_to_the_runtime_api_over_a_private_unix_s
     assert unix.count(socket_path) >= 2  # the listener and the bootstrap's connection
     await env.runtime.close()
     assert not Path(socket_path).parent.exists()
+
+
+def max_memory_mb(result: InvokeResult) -> int:
+    (report,) = [line for line in result.logs.splitlines() if line.startswith("REPORT ")]
+    return int(re.search(r"Max Memory Used: (\d+) MB", report).group(1))  # type: ignore[union-attr]
+
+
+def high_water_mb(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return -(-int(re.search(r"VmHWM:\s*(\d+)", status).group(1)) // 1024)  # type: ignore[union-attr]
+
+
+async def test_reports_carry_the_handlers_own_time_and_the_runtimes_peak_memory(
+    env: NodeEnv,
+) -> None:
+    """canaria's bootstrap reports, with each answer, how long the handler took and the
+    runtime's peak memory: REPORT's Duration covers a 50 ms handler; Max Memory Used is the
+    runtime's own high-water mark (not canaria's peak, which the runtime inherits in
+    ``ru_maxrss``), stays at its peak once a handler has let go of 80 MB, as Lambda's does,
+    and a spike past the function's memory fails the request with Runtime.OutOfMemory."""
+    code = env.code({"app.js": CJS})
+    sleep = env.version(code, "app.sleep")
+    slow = await env.call(sleep, {"ms": 50})
+    assert slow.ok and 50 <= slow.duration_ms < 5000
+    assert re.search(r"\tDuration: (5\d|[6-9]\d|\d{3,})\.\d\d ms", slow.logs)
+
+    hog = env.version(code, "app.hog", memory_mb=1024)
+    sleeping = set(env.runtime.worker_pids())
+    quiet = await env.call(hog, {"mb": 0})
+    (pid,) = set(env.runtime.worker_pids()) - sleeping
+    assert abs(max_memory_mb(quiet) - high_water_mb(pid)) <= 4
+    loud = await env.call(hog, {"mb": 80})
+    assert loud.ok and max_memory_mb(loud) >= max_memory_mb(quiet) + 80
+    after = await env.call(hog, {"mb": 0})
+    assert not after.cold_start and max_memory_mb(after) >= max_memory_mb(loud)
+
+    small = env.version(code, "app.hog", memory_mb=128)
+    over = await env.call(small, {"mb": 200})
+    assert over.error_type == "Runtime.OutOfMemory" and over.function_error == "Unhandled"
+    fresh = await env.call(small, {"mb": 1})
+    assert fresh.ok and fresh.cold_start  # the environment that ran out was not reused

@@ -11,6 +11,7 @@ const fs = require('fs');
 const path = require('path');
 const util = require('util');
 const { pathToFileURL } = require('url');
+const { performance } = require('perf_hooks');
 const traceenv = require('./traceenv');
 
 const [HOST, PORT] = (process.env.AWS_LAMBDA_RUNTIME_API || '').split(':');
@@ -120,6 +121,45 @@ function patchConsole() {
       process.stdout.write(`${new Date().toISOString()}\t${currentRequestId || 'undefined'}\t${level}\t${text}\n`);
     };
   }
+}
+
+// ---- what each answer reports: the handler's time and the runtime's peak memory ----------
+//
+// Sent with every response and error as canaria's own headers (Canaria-Duration-Ms,
+// Canaria-Max-Memory-Kib), so that canaria need not time the answer from outside (which
+// would count the runtime's turns waiting for a shared core as handler time) nor read
+// /proc/<pid>/status for every invocation. The peak is Linux's ru_maxrss, which survives
+// execve: a fresh runtime starts with canaria's own peak (the floor), and only above it is
+// the figure the runtime's own. Below it, VmHWM in /proc/self/status is: read for every
+// answer when the floor is above the memory limit (a breach must be seen at once), else at
+// most every 100 ms (a breach would lift ru_maxrss above the floor anyway).
+const MEMORY_LIMIT_KIB = Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE || 128) * 1024;
+const RSS_FLOOR_KIB = process.resourceUsage().maxRSS;
+const EXACT_PEAK = RSS_FLOOR_KIB > MEMORY_LIMIT_KIB;
+let hwmKib;
+let hwmReadAt = -Infinity;
+
+function peakKib() {
+  const maxRss = process.resourceUsage().maxRSS;
+  if (maxRss > RSS_FLOOR_KIB) return maxRss;
+  const now = performance.now();
+  if (EXACT_PEAK || now - hwmReadAt > 100) {
+    hwmReadAt = now;
+    try {
+      const found = /VmHWM:\s*(\d+)/.exec(fs.readFileSync('/proc/self/status', 'latin1'));
+      hwmKib = found ? Number(found[1]) : undefined;
+    } catch (_e) {
+      hwmKib = undefined; // no /proc: canaria reads the process's memory itself
+    }
+  }
+  return hwmKib;
+}
+
+function report(durationMs) {
+  const headers = { 'Canaria-Duration-Ms': durationMs.toFixed(3) };
+  const peak = peakKib();
+  if (peak !== undefined) headers['Canaria-Max-Memory-Kib'] = String(peak);
+  return headers;
 }
 
 // ---- the handler -------------------------------------------------------------------------
@@ -306,7 +346,9 @@ async function main() {
     } catch (_e) {
       event = next.body.toString('utf8');
     }
+    const started = performance.now();
     const outcome = await invoke(handler, event, headers);
+    const reported = report(performance.now() - started);
     failInvocation = null;
     let body;
     if (outcome.error === undefined) {
@@ -323,13 +365,13 @@ async function main() {
       const extra = outcome.fatal ? { 'Lambda-Runtime-Function-Exit': '1' } : {};
       posted = call('POST', `${BASE}/invocation/${id}/error`, JSON.stringify(shape), Object.assign({
         'Lambda-Runtime-Function-Error-Type': shape.errorType,
-      }, extra));
+      }, extra, reported));
       if (outcome.fatal) {
         await posted;
         process.exit(129);
       }
     } else {
-      posted = call('POST', `${BASE}/invocation/${id}/response`, body);
+      posted = call('POST', `${BASE}/invocation/${id}/response`, body, reported);
     }
     pending = call('GET', `${BASE}/invocation/next`);
     await posted;
