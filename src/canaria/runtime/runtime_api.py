@@ -42,7 +42,6 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from typing import NamedTuple, Protocol, cast
 
 import httptools
@@ -54,6 +53,10 @@ _NEXT = PREFIX + "invocation/next"
 _INIT_ERROR = PREFIX + "init/error"
 _INVOCATION = PREFIX + "invocation/"
 _ACCEPTED = orjson.dumps({"status": "OK"})
+_ACCEPTED_REPLY = (  # the head of the answer to every accepted response or error
+    "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
+    f"Content-Length: {len(_ACCEPTED)}\r\n\r\n"
+).encode()
 _SOCKET_DIR_PREFIX = "canaria-runtime-"
 _swept = False  # this process has removed the socket directories of dead ones
 
@@ -84,9 +87,9 @@ def sweep_socket_dirs(parent: str) -> list[str]:
     return removed
 
 
-@dataclass(frozen=True)
-class Event:
-    """One invocation as the runtime receives it."""
+class Event(NamedTuple):
+    """One invocation as the runtime receives it (a named tuple: one is made per
+    invocation)."""
 
     request_id: str
     deadline_ms: int
@@ -97,20 +100,19 @@ class Event:
     cognito_identity: str | None = None
 
     def head(self) -> bytes:
-        lines = [
-            "HTTP/1.1 200 OK",
-            "Content-Type: application/json",
-            f"Lambda-Runtime-Aws-Request-Id: {self.request_id}",
-            f"Lambda-Runtime-Deadline-Ms: {self.deadline_ms}",
-            f"Lambda-Runtime-Invoked-Function-Arn: {self.function_arn}",
-            f"Lambda-Runtime-Trace-Id: {self.trace_id}",
-        ]
+        optional = ""
         if self.client_context is not None:
-            lines.append(f"Lambda-Runtime-Client-Context: {self.client_context}")
+            optional += f"Lambda-Runtime-Client-Context: {self.client_context}\r\n"
         if self.cognito_identity is not None:
-            lines.append(f"Lambda-Runtime-Cognito-Identity: {self.cognito_identity}")
-        lines.append(f"Content-Length: {len(self.body)}")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+            optional += f"Lambda-Runtime-Cognito-Identity: {self.cognito_identity}\r\n"
+        return (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            f"Lambda-Runtime-Aws-Request-Id: {self.request_id}\r\n"
+            f"Lambda-Runtime-Deadline-Ms: {self.deadline_ms}\r\n"
+            f"Lambda-Runtime-Invoked-Function-Arn: {self.function_arn}\r\n"
+            f"Lambda-Runtime-Trace-Id: {self.trace_id}\r\n"
+            f"{optional}Content-Length: {len(self.body)}\r\n\r\n"
+        ).encode()
 
 
 class Report(NamedTuple):
@@ -228,7 +230,7 @@ class RuntimeApi:
                 conn.reply(404, _error_body("Not found", "NotFound"))
                 return
             if accepted:
-                conn.reply(202, _ACCEPTED)
+                conn.send(_ACCEPTED_REPLY, _ACCEPTED)
             else:
                 conn.reply(400, _error_body("Invalid request ID", "InvalidRequestID"))
             return

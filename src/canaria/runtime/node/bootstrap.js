@@ -50,7 +50,7 @@ class RuntimeConnection {
     const data = body === undefined ? null : Buffer.from(body);
     let head = `${method} ${urlPath} HTTP/1.1\r\nHost: ${HOST}:${PORT}\r\n`;
     for (const [name, value] of Object.entries(headers || {})) head += `${name}: ${value}\r\n`;
-    head += data ? `Content-Type: application/json\r\nContent-Length: ${data.length}\r\n\r\n` : 'Content-Length: 0\r\n\r\n';
+    head += data ? `Content-Length: ${data.length}\r\n\r\n` : '\r\n'; // canaria reads no Content-Type
     this.socket.write(data ? Buffer.concat([Buffer.from(head, 'latin1'), data]) : head);
     if (this.waiters.length === 0) this.socket.ref();
     return new Promise((resolve) => this.waiters.push(resolve));
