@@ -587,12 +587,14 @@ async def test_processes_and_concurrency_are_capped_apart(tmp_path: Path) -> Non
 
 
 def slow_init_version(tmp_path: Path) -> Version:
-    """A handler of 10 ms whose module takes 1 s to import (a cold start of over 1 s)."""
+    """A handler of 10 ms (or the event's ``s`` seconds) whose module takes 1 s to import
+    (a cold start of over 1 s)."""
     code = tmp_path / "slow-init"
     code.mkdir()
     (code / "app.py").write_text(
         "import os, time\ntime.sleep(1.0)\n"
-        "def handler(event, context):\n    time.sleep(0.01)\n    return os.getpid()\n"
+        "def handler(event, context):\n"
+        "    time.sleep(event.get('s', 0.01))\n    return os.getpid()\n"
     )
     digest, artifact = build_artifact(str(code), str(tmp_path / "state"))
     cfg = FunctionConfig(handler="app.handler", runtime="python3.11", code_uri=str(code))
@@ -643,15 +645,7 @@ async def test_a_request_past_one_cold_starts_wait_keeps_waiting_while_the_queue
     environment keeps freeing up. Here 80 requests of 15 ms queue for one environment whose
     cold start takes over a second: the last ~7 have waited longer than that by the time
     their turn is a tenth of a second away, and none starts another."""
-    code = tmp_path / "slow-init-sleep"
-    code.mkdir()
-    (code / "app.py").write_text(
-        "import os, time\ntime.sleep(1.0)\n"
-        "def handler(event, context):\n    time.sleep(event['s'])\n    return os.getpid()\n"
-    )
-    digest, artifact = build_artifact(str(code), str(tmp_path / "state"))
-    cfg = FunctionConfig(handler="app.handler", runtime="python3.11", code_uri=str(code))
-    v = Version("Fn", 1, digest, cfg, artifact, 0.0)
+    v = slow_init_version(tmp_path)
     runtime = quiet_runtime(min_serving=1)
     try:
         assert await runtime.prepare(v) == 1
