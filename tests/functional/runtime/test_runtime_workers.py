@@ -86,6 +86,12 @@ HANDLERS = textwrap.dedent(
         time.sleep(event.get("hold", 0))
         return len(block)
 
+    LEAKED = []
+
+    def leak(event, context):
+        LEAKED.append(b"x" * (event["kib"] * 1024))
+        return len(LEAKED)
+
     def no_memory(event, context):
         raise MemoryError()
 
@@ -308,6 +314,23 @@ async def test_memory_limit(env: Env) -> None:
     assert oom.error_type == "Runtime.OutOfMemory"
     ordinary = await env.call(env.version("describe", memory_mb=128))  # boto3 fits in 128 MB
     assert ordinary.ok
+
+
+async def test_a_leak_of_quick_invocations_runs_out_of_memory_at_the_limit(env: Env) -> None:
+    """Quick handlers skip reading the peak while it is far below the limit, but a leak
+    of 256 KiB per invocation still runs out at the limit: within 16 MB of leak past it,
+    and the next request gets a fresh environment."""
+    v = env.version("leak", memory_mb=128)
+    calls = 0
+    while calls < 128 * 4 + 64:  # 128 MB of leak, and 16 MB more
+        result = await env.call(v, {"kib": 256})
+        calls += 1
+        if not result.ok:
+            break
+        assert payload(result) == calls
+    assert result.error_type == "Runtime.OutOfMemory" and calls > 64  # the worker's own MBs
+    fresh = await env.call(v, {"kib": 256})
+    assert fresh.ok and fresh.cold_start and payload(fresh) == 1
 
 
 @pytest.mark.parametrize(
