@@ -47,6 +47,9 @@ OnLine = Callable[[str, str, str], None]  # (request id, stream, text)
 ENVIRONMENT_MARKER = "_CANARIA_ENVIRONMENT_ID"
 
 
+_PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
 def kill_marked(marker: str) -> list[int]:
     """SIGKILL every process whose environment holds ``ENVIRONMENT_MARKER=marker``
     (ours only: other users' environ files are unreadable); the pids killed."""
@@ -177,6 +180,7 @@ class WorkerProcess:
         self.deadline = float("inf")  # wall-clock (monotonic) end of the current request
         self.busy_since = float("inf")  # when the current request (or the init) was sent
         self._hangup_poller: select.poll | None = None  # the socket, registered once
+        self._statm: int | None = None  # /proc/<pid>/statm, opened at the first look
         self.dead = False
 
     @property
@@ -253,6 +257,7 @@ class WorkerProcess:
         for pump in self._pumps:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(pump, grace_s)
+        self._close_statm()
 
     def usable(self) -> bool:
         """Whether an idle worker can take a request: not known dead, and its end of the
@@ -291,16 +296,26 @@ class WorkerProcess:
             self._ready.set_result(None)
 
     def rss_kib(self) -> int | None:
+        """The process's resident set in KiB: the second field of ``/proc/<pid>/statm`` (in
+        pages), kept open, so each look is one ``pread`` of a short line where
+        ``/proc/<pid>/status`` was opened, had some 50 fields formatted, and was closed. A
+        descriptor outlives its process harmlessly: it reads nothing, never another
+        process's figures."""
         if self.proc is None or self.proc.returncode is not None:
             return None
         try:
-            with open(f"/proc/{self.proc.pid}/status", "rb") as f:
-                for line in f:
-                    if line.startswith(b"VmRSS:"):
-                        return int(line.split()[1])
+            fd = self._statm
+            if fd is None:
+                fd = self._statm = os.open(f"/proc/{self.proc.pid}/statm", os.O_RDONLY)
+            return int(os.pread(fd, 128, 0).split()[1]) * _PAGE_KIB
         except (OSError, ValueError, IndexError):
             return None
-        return None
+
+    def _close_statm(self) -> None:
+        fd, self._statm = self._statm, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     # ---- invocation -----------------------------------------------------------------------
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
 import subprocess
 import sys
@@ -680,3 +682,28 @@ async def test_a_request_past_one_cold_starts_wait_keeps_waiting_while_the_queue
         assert runtime.cold_starts() == 0 and len({payload(r) for r in results}) == 1
     finally:
         await runtime.close()
+
+
+async def test_the_memory_watch_keeps_no_descriptor_past_its_environment(tmp_path: Path) -> None:
+    """The watchdog reads a busy worker's RSS through ``/proc/<pid>/statm``, kept open
+    while the worker lives: a handler that stays over its memory is stopped, and once the
+    runtime is closed no such descriptor is left open."""
+
+    def statm_fds() -> list[str]:
+        fds = []
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/self/fd/{fd}").endswith("/statm"):
+                    fds.append(fd)
+        return fds
+
+    before = statm_fds()
+    runtime = quiet_runtime()
+    env = Env(tmp_path, runtime, [])
+    try:
+        over = await env.call(env.version("hog", memory_mb=128), {"hold": 2})
+        assert over.error_type == "Runtime.OutOfMemory"
+        assert (await env.call(env.version("sleep"), {"s": 0.1})).ok  # watched, not over
+    finally:
+        await runtime.close()
+    assert statm_fds() == before
