@@ -56,11 +56,14 @@ Policy (Lambda's where Lambda has one):
   uses 14 MB and one with boto3 imported and a client created 51 MB, less than the ~80 MB
   Lambda reports as "Max Memory Used" for such a function (Lambda's count includes its
   runtime client). So whatever fits in 128 MB on Lambda fits here. It is checked twice:
-  the parent polls ``/proc/<pid>/status`` VmRSS every 20 ms while a worker has been busy
-  for 20 ms or more (kills a handler that stays over; the many requests shorter than that
-  cost no read), and after every invocation the worker's peak RSS
-  (``ru_maxrss``) is compared (catches a short spike between polls). Either way, and for
-  a ``MemoryError`` in the handler: ``Runtime.OutOfMemory`` and a fresh environment.
+  the parent polls the worker's RSS (``/proc/<pid>/statm``) every 20 ms while it has been
+  busy for 20 ms or more (kills a handler that stays over; the many requests shorter than
+  that cost no read), and after every invocation the peak RSS the environment reports is
+  compared (catches a short spike between polls). An environment reads its peak after
+  every handler that could have grown it by 64 MB (1 ms of handler time since the last
+  read; see ``worker.PeakRss``); a runtime that reports none is read here. Either way,
+  and for a ``MemoryError`` in the handler: ``Runtime.OutOfMemory`` and a fresh
+  environment.
 - Response: at most 6 MB (``MAX_RESPONSE_BYTES``, Lambda's synchronous limit); a larger
   one is answered ``Function.ResponseSizeTooLarge`` and the environment is kept.
 - Logs: every captured line goes to ``on_log`` as it arrives, with START, END, REPORT

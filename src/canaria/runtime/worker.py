@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import resource
 import socket
@@ -353,28 +354,24 @@ class PeakRss:
 
     ``ru_maxrss`` (1.5 µs, a ``getrusage``) alone is wrong at first: Linux keeps it across
     ``fork`` and ``execve``, so a fresh worker starts with the parent's peak (canaria's own
-    size). Once it exceeds that inherited ``floor`` it is the worker's own peak. Below it,
-    the real peak is VmHWM in /proc/self/status (a ~10 µs ``pread``), read on every read
-    when the floor is above the memory limit (a breach must be seen at once) and at most
-    every 0.1 s otherwise (a breach would lift ``ru_maxrss`` above the floor anyway).
+    size). Once it exceeds that inherited ``floor`` it is the worker's own peak; below it,
+    the real peak is VmHWM in /proc/self/status (a ~10 µs ``pread``).
 
-    Even the ``getrusage`` costs as much as the rest of a short invocation's bookkeeping,
-    so it is skipped while three things hold: the handlers since the last read ran under
-    ``QUICK_S`` (1 ms) in all, the last peak is over ``QUICK_GROWTH_KIB`` (64 MB) below the
-    limit, and the last read is under ``STALE_S`` (0.1 s) old. A process cannot grow by
-    64 MB in 1 ms (first-touch page faults fill memory at a few GB/s, huge pages at tens),
-    so a breach is still seen: by the invocation that made it, or, when that one was
-    quick, by one at most 1 ms of handler time or 0.1 s later.
+    Either read costs as much as the rest of a short invocation's bookkeeping, so after an
+    invocation the last peak stands while three things hold: the handlers since the last
+    read ran under ``QUICK_S`` (1 ms) in all, the last peak is over ``QUICK_GROWTH_KIB``
+    (64 MB) below the limit, and the last read is under ``STALE_S`` (0.1 s) old. A process
+    cannot grow by 64 MB in 1 ms (first-touch page faults fill memory at a few GB/s, huge
+    pages at tens), so a breach is still seen: by the invocation that made it, or, when
+    that one was quick, by one at most 1 ms of handler time or 0.1 s later. The figure
+    REPORT shows lags by as little.
     """
 
     def __init__(self, limit_kib: int) -> None:
         self._limit = limit_kib
         self._floor = self._maxrss()
-        self._exact = self._floor > limit_kib
-        self._hwm = 0
-        self._hwm_read_at = 0.0
         self._last = self._floor  # the peak the last read found
-        self._read_at = 0.0
+        self._read_at = -math.inf
         self._unread_s = 0.0  # handler time since the last read
         try:
             self._fd: int | None = os.open("/proc/self/status", os.O_RDONLY)
@@ -406,14 +403,11 @@ class PeakRss:
         maxrss = self._maxrss()
         if maxrss > self._floor or self._fd is None:
             return maxrss
-        now = time.monotonic()
-        if self._exact or now - self._hwm_read_at > 0.1:
-            self._hwm_read_at = now
-            status = os.pread(self._fd, 8192, 0)
-            at = status.find(b"VmHWM:")
-            if at >= 0:
-                self._hwm = int(status[at + 6 : status.index(b"kB", at)])
-        return self._hwm
+        status = os.pread(self._fd, 8192, 0)
+        at = status.find(b"VmHWM:")
+        if at < 0:
+            return maxrss
+        return int(status[at + 6 : status.index(b"kB", at)])
 
 
 TRACE_VARIABLE = "_X_AMZN_TRACE_ID"

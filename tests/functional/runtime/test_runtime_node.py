@@ -19,7 +19,7 @@ import pytest
 from canaria.clock import RealClock
 from canaria.models import FunctionConfig, InvokeResult, Version
 from canaria.runtime import FunctionRuntime, LogLine, build_artifact
-from tests.functional.harness import alive
+from tests.functional.harness import alive, lift_own_peak_rss
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs node on PATH")
 
@@ -531,7 +531,9 @@ async def test_reports_carry_the_handlers_own_time_and_the_runtimes_peak_memory(
     runtime's peak memory: REPORT's Duration covers a 50 ms handler; Max Memory Used is the
     runtime's own high-water mark (not canaria's peak, which the runtime inherits in
     ``ru_maxrss``), stays at its peak once a handler has let go of 80 MB, as Lambda's does,
-    and a spike past the function's memory fails the request with Runtime.OutOfMemory."""
+    and a spike past the function's memory fails the request with Runtime.OutOfMemory.
+    canaria's own peak is lifted above the runtime's first, as a long-running canaria's is."""
+    lift_own_peak_rss()
     code = env.code({"app.js": CJS})
     sleep = env.version(code, "app.sleep")
     slow = await env.call(sleep, {"ms": 50})

@@ -130,34 +130,46 @@ function patchConsole() {
 // would count the runtime's turns waiting for a shared core as handler time) nor read
 // /proc/<pid>/status for every invocation. The peak is Linux's ru_maxrss, which survives
 // execve: a fresh runtime starts with canaria's own peak (the floor), and only above it is
-// the figure the runtime's own. Below it, VmHWM in /proc/self/status is: read for every
-// answer when the floor is above the memory limit (a breach must be seen at once), else at
-// most every 100 ms (a breach would lift ru_maxrss above the floor anyway).
+// the figure the runtime's own; below it, VmHWM in /proc/self/status is. As in canaria's
+// Python worker, the last peak stands while the handlers since the last read ran under
+// 1 ms in all, the peak is over 64 MB below the limit and the read is under 100 ms old:
+// no process grows by 64 MB in 1 ms, so a breach is seen at most that much later.
 const MEMORY_LIMIT_KIB = Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE || 128) * 1024;
 const RSS_FLOOR_KIB = process.resourceUsage().maxRSS;
-const EXACT_PEAK = RSS_FLOOR_KIB > MEMORY_LIMIT_KIB;
-let hwmKib;
-let hwmReadAt = -Infinity;
+const QUICK_MS = 1;
+const QUICK_GROWTH_KIB = 64 * 1024;
+const STALE_MS = 100;
+let lastPeakKib;
+let peakReadAt = -Infinity;
+let unreadMs = 0;
 
-function peakKib() {
+function readPeakKib() {
   const maxRss = process.resourceUsage().maxRSS;
   if (maxRss > RSS_FLOOR_KIB) return maxRss;
-  const now = performance.now();
-  if (EXACT_PEAK || now - hwmReadAt > 100) {
-    hwmReadAt = now;
-    try {
-      const found = /VmHWM:\s*(\d+)/.exec(fs.readFileSync('/proc/self/status', 'latin1'));
-      hwmKib = found ? Number(found[1]) : undefined;
-    } catch (_e) {
-      hwmKib = undefined; // no /proc: canaria reads the process's memory itself
-    }
+  try {
+    const found = /VmHWM:\s*(\d+)/.exec(fs.readFileSync('/proc/self/status', 'latin1'));
+    return found ? Number(found[1]) : undefined;
+  } catch (_e) {
+    return undefined; // no /proc: canaria reads the process's memory itself
   }
-  return hwmKib;
+}
+
+function peakKib(durationMs) {
+  unreadMs += durationMs;
+  const now = performance.now();
+  if (lastPeakKib !== undefined && unreadMs < QUICK_MS && now - peakReadAt < STALE_MS
+      && lastPeakKib + QUICK_GROWTH_KIB < MEMORY_LIMIT_KIB) {
+    return lastPeakKib;
+  }
+  unreadMs = 0;
+  peakReadAt = now;
+  lastPeakKib = readPeakKib();
+  return lastPeakKib;
 }
 
 function report(durationMs) {
   const headers = { 'Canaria-Duration-Ms': durationMs.toFixed(3) };
-  const peak = peakKib();
+  const peak = peakKib(durationMs);
   if (peak !== undefined) headers['Canaria-Max-Memory-Kib'] = String(peak);
   return headers;
 }
