@@ -37,8 +37,11 @@ Policy (Lambda's where Lambda has one):
   raised at once, as Lambda does; without a reservation at ``max_concurrency`` (1,000,
   Lambda's default account quota), like an account's unreserved concurrency running out.
   Live processes are capped apart, at ``max_workers`` (64): at the cap an idle worker of
-  another version is stopped to make room, and with none idle a request waits for a
-  worker of its version to free up (up to the init timeout, then it starts one anyway).
+  another version is stopped to make room (for a version that has workers of its own,
+  only one idle for ``EVICTABLE_IDLE_S``, 1 s, and ``min_serving`` no longer applies: a
+  canary's two versions at a cap of 2 otherwise took each other's workers in turn), and
+  with none a request waits for a worker of its version to free up (up to the init
+  timeout, then it starts one anyway).
   The two caps used to be one, 64 requests in flight; once requests could wait for a busy
   environment, ``wrk`` reconnecting its 64 connections while the last ones drained was
   answered 1,609 429s in 3 s.
@@ -107,6 +110,8 @@ PEAK_WINDOWS = 6  # six 10-second windows
 ACCOUNT_CONCURRENCY = 1000  # Lambda's default concurrent executions per account and Region
 UNKNOWN_INIT_S = 0.1  # a version's cold start before one has been measured
 SLOT_POLL_S = 0.05  # how often a request waiting for a start slot looks for a free one
+EVICTABLE_IDLE_S = 1.0  # at the process cap, idle this long before a version with workers
+# of its own may stop it for another
 EWMA = 0.2  # weight of the newest sample in the recent invocation and cold-start times
 
 # a LogLine from a tuple, without the named tuple's generated ``__new__`` (a Python-level
@@ -450,7 +455,7 @@ class FunctionRuntime:
                     return worker
                 continue  # a start slot freed up, or the patience ran out: look again
             starting = self._starting.get(number, 0)
-            if (starting < self._max_starting and self._has_room()) or now >= deadline:
+            if (starting < self._max_starting and self._has_room(number)) or now >= deadline:
                 self._starting[number] = starting + 1
                 return None
             # a freed slot is offered to the first waiter, which may be a patient one that
@@ -459,10 +464,20 @@ class FunctionRuntime:
             if worker is not None:
                 return worker
 
-    def _has_room(self) -> bool:
-        """Whether one more worker may start: under the process cap, or an idle one of
-        any version can be stopped for it."""
-        return len(self._workers) < self._max_workers or any(self._idle.values())
+    def _has_room(self, number: int) -> bool:
+        """Whether one more worker of version ``number`` may start: under the process cap;
+        at it, when an idle worker of any version can be stopped for it. A version that has
+        environments of its own takes only one idle for ``EVICTABLE_IDLE_S`` (1 s): one
+        idle for a moment belongs to a version with traffic of its own, and stopping it
+        only makes that version stop another in turn (a canary's two versions at a cap of
+        2 took each other's environments 32 times in 3 s, serving an eighth as many
+        requests)."""
+        if len(self._workers) < self._max_workers:
+            return True
+        if not self._per_version.get(number):
+            return any(self._idle.values())
+        before = time.monotonic() - EVICTABLE_IDLE_S
+        return any(idle and idle[0].last_used < before for idle in self._idle.values())
 
     def _patience(self, number: int) -> float:
         """How long a request of version ``number`` that found no idle worker should wait
@@ -474,8 +489,8 @@ class FunctionRuntime:
         serving = self._per_version.get(number, 0) - len(self._idle.get(number, ()))
         if serving <= 0:
             return 0.0
-        if serving < self._min_serving:
-            return self._grace_s
+        if serving < self._min_serving and len(self._workers) < self._max_workers:
+            return self._grace_s  # grow to min_serving, unless only another's stop makes room
         handler_s = self._invocation_s.get(number)
         if handler_s is None:  # nothing known yet: as on Lambda, a burst starts environments
             return self._grace_s

@@ -724,3 +724,55 @@ async def test_max_memory_used_is_the_workers_own_peak_at_once(env: Env) -> None
     assert quiet.ok and max_memory_mb(quiet) < 200  # a bare worker: ~15 MB, not canaria's 300
     loud = await env.call(v, {"kib": 80 * 1024})
     assert loud.ok and max_memory_mb(loud) >= max_memory_mb(quiet) + 80
+
+
+async def test_two_versions_at_the_process_cap_keep_their_environments(tmp_path: Path) -> None:
+    """At the process cap, a canary's two versions share the environments there are: a
+    version that has one waits for it instead of stopping the other version's idle one to
+    start its second (they used to take each other's in turn: 32 cold starts in 3 s at a
+    cap of 2, serving an eighth as many requests). An environment idle for a second is
+    still taken for another version (the test below)."""
+    runtime = quiet_runtime(max_workers=2)
+    env = Env(tmp_path, runtime, [])
+    stable, canary = env.version("pid"), env.version("pid")
+    try:
+
+        async def traffic(requests: int) -> list[InvokeResult]:
+            async def client(n: int) -> list[InvokeResult]:
+                out = []
+                for i in range(requests):
+                    out.append(await env.call(canary if (n + i) % 10 == 0 else stable))
+                return out
+
+            batches = await asyncio.gather(*(client(n) for n in range(32)))
+            return [r for batch in batches for r in batch]
+
+        results = await traffic(40)
+        assert all(r.ok for r in results) and len(results) == 32 * 40
+        assert {r.version for r in results} == {stable.number, canary.number}
+        assert runtime.cold_starts() == 2  # one environment for each version, kept
+        assert len(runtime.worker_pids()) == 2
+    finally:
+        await runtime.close()
+
+
+async def test_at_the_process_cap_another_versions_idle_environment_makes_room(
+    tmp_path: Path,
+) -> None:
+    """As traffic shifts to a new version, the old one's environments make room for it:
+    at the process cap, a version with none of its own takes another's idle environment at
+    once, and one with its own takes another's once it has been idle for a second."""
+    runtime = quiet_runtime(max_workers=2)
+    env = Env(tmp_path, runtime, [])
+    old, new = env.version("sleep"), env.version("sleep")
+    try:
+        await asyncio.gather(env.call(old, {"s": 0.2}), env.call(old, {"s": 0.2}))
+        assert runtime.environments() == {old.number: 2}
+        first = await env.call(new, {"s": 0.01})
+        assert first.cold_start and runtime.environments() == {old.number: 1, new.number: 1}
+        await asyncio.sleep(1.2)  # the old version's environment idles past a second
+        shifted = await asyncio.gather(env.call(new, {"s": 0.2}), env.call(new, {"s": 0.2}))
+        assert all(r.ok for r in shifted) and sum(r.cold_start for r in shifted) == 1
+        assert runtime.environments() == {new.number: 2}
+    finally:
+        await runtime.close()
