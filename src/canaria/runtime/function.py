@@ -14,15 +14,9 @@ Policy (Lambda's where Lambda has one):
   (under 64 connections of a trivial handler the pool grew to 43 workers and served
   less than half of what 8 serve). A handler that waits on I/O (invocations longer than a
   cold start) still gets one environment per request in flight, as on Lambda; a short
-  one is served by as many as keep up with it. Past its first cold start's time, a
-  request waits on only while the queue ahead is still expected to drain sooner than a
-  start and a worker of the version has freed up within that time (workers stuck in long
-  invocations free none, and then it starts one): what it has waited already is spent
-  either way. (Counting it, a request that had waited out one start took the next free
-  start slot although a worker was a millisecond away, so the first burst's queue grew the
-  pool until the burst was gone, to 2 to 16 Node.js environments for the same load, run to
-  run, serving 1,100 to 3,500 requests a second accordingly.) Nor does a request wait
-  while fewer than ``min_serving`` (2) of the version's environments serve: with one, the gateway
+  one is served by as many as keep up with it. A request never waits for a busy
+  environment longer than a cold start would have taken. Nor does it wait while fewer
+  than ``min_serving`` (2) of the version's environments serve: with one, the gateway
   wakes for every reply alone, and ``canaria up`` served the hello example 15 % slower,
   at 15 % more CPU per request, than with two or more.
 - Still no worker → a new one is started (a cold start, counted,
@@ -78,7 +72,6 @@ Policy (Lambda's where Lambda has one):
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -163,7 +156,6 @@ class FunctionRuntime:
         self._waiters: dict[int, deque[asyncio.Future[WorkerProcess | None]]] = {}
         self._invocation_s: dict[int, float] = {}  # recent handler time per version
         self._init_s: dict[int, float] = {}  # recent cold start (init) time per version
-        self._freed_at: dict[int, float] = {}  # when a worker of the version last freed up
         self._cold_starts = 0
         self._closed = False
         self._arns: dict[str | None, str] = {}  # the invoked ARN per qualifier
@@ -320,7 +312,7 @@ class FunctionRuntime:
         result, healthy = self._result(version, inv, worker, reply, cold, waited)
         worker.current = None
         if healthy and not self._closed and number not in self._retired:
-            worker.last_used = self._freed_at[number] = time.monotonic()
+            worker.last_used = time.monotonic()
             self._park(number, worker)
             self._schedule_reaper()
         else:
@@ -446,11 +438,8 @@ class FunctionRuntime:
                 return worker
             now = time.monotonic()
             patience = self._patience(number)
-            wait = since + patience - now
-            if wait <= 0 and patience > self._grace_s and self._moving(number, now, patience):
-                wait = patience  # the queue still drains sooner than a start would take
-            if wait > 0 and now < deadline:
-                worker = await self._handed_within(number, wait)
+            if now - since < patience and now < deadline:
+                worker = await self._handed_within(number, since + patience - now)
                 if worker is not None:
                     return worker
                 continue  # a start slot freed up, or the patience ran out: look again
@@ -498,13 +487,6 @@ class FunctionRuntime:
         queued = len(self._waiters.get(number, ())) + 1
         expected = queued * handler_s / serving
         return max(init_s, self._grace_s) if expected < init_s else self._grace_s
-
-    def _moving(self, number: int, now: float, within_s: float) -> bool:
-        """Whether a worker of version ``number`` freed up within the last ``within_s``:
-        the queue moves, so its expected wait is worth believing. (Workers stuck in long
-        invocations free none; the handler times, known only when invocations end, would
-        not show it.)"""
-        return now - self._freed_at.get(number, -math.inf) < within_s
 
     def _note_init(self, number: int, init_ms: float | None) -> None:
         if init_ms is not None:
