@@ -6,6 +6,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -20,6 +21,7 @@ from botocore.config import Config
 
 from canaria.auth import access_key_id, secret_access_key
 from canaria.cli.client import ApiError, Client
+from canaria.models import InvokeResult
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -33,6 +35,12 @@ def alive(pid: int) -> bool:
             return f.read().rsplit(") ", 1)[1][0] != "Z"
     except OSError:
         return False
+
+
+def report_max_memory_mb(result: InvokeResult) -> int:
+    """The ``Max Memory Used`` of an invocation's REPORT line."""
+    (report,) = [line for line in result.logs.splitlines() if line.startswith("REPORT ")]
+    return int(re.search(r"Max Memory Used: (\d+) MB", report).group(1))  # type: ignore[union-attr]
 
 
 def lift_own_peak_rss(mb: int = 300) -> None:

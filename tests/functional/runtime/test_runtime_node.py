@@ -19,7 +19,7 @@ import pytest
 from canaria.clock import RealClock
 from canaria.models import FunctionConfig, InvokeResult, Version
 from canaria.runtime import FunctionRuntime, LogLine, build_artifact
-from tests.functional.harness import alive, lift_own_peak_rss
+from tests.functional.harness import alive, lift_own_peak_rss, report_max_memory_mb
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs node on PATH")
 
@@ -514,11 +514,6 @@ async def test_the_node_bootstrap_talks_to_the_runtime_api_over_a_private_unix_s
     assert not Path(socket_path).parent.exists()
 
 
-def max_memory_mb(result: InvokeResult) -> int:
-    (report,) = [line for line in result.logs.splitlines() if line.startswith("REPORT ")]
-    return int(re.search(r"Max Memory Used: (\d+) MB", report).group(1))  # type: ignore[union-attr]
-
-
 def high_water_mb(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     return -(-int(re.search(r"VmHWM:\s*(\d+)", status).group(1)) // 1024)  # type: ignore[union-attr]
@@ -544,11 +539,11 @@ async def test_reports_carry_the_handlers_own_time_and_the_runtimes_peak_memory(
     sleeping = set(env.runtime.worker_pids())
     quiet = await env.call(hog, {"mb": 0})
     (pid,) = set(env.runtime.worker_pids()) - sleeping
-    assert abs(max_memory_mb(quiet) - high_water_mb(pid)) <= 4
+    assert abs(report_max_memory_mb(quiet) - high_water_mb(pid)) <= 4
     loud = await env.call(hog, {"mb": 80})
-    assert loud.ok and max_memory_mb(loud) >= max_memory_mb(quiet) + 80
+    assert loud.ok and report_max_memory_mb(loud) >= report_max_memory_mb(quiet) + 80
     after = await env.call(hog, {"mb": 0})
-    assert not after.cold_start and max_memory_mb(after) >= max_memory_mb(loud)
+    assert not after.cold_start and report_max_memory_mb(after) >= report_max_memory_mb(loud)
 
     small = env.version(code, "app.hog", memory_mb=128)
     over = await env.call(small, {"mb": 200})

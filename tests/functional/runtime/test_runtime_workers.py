@@ -22,7 +22,7 @@ from canaria.clock import RealClock
 from canaria.errors import BuildError, InvocationError, Throttled
 from canaria.models import FunctionConfig, InvokeResult, Version
 from canaria.runtime import FunctionRuntime, LogLine, build_artifact, code_digest
-from tests.functional.harness import alive, lift_own_peak_rss
+from tests.functional.harness import alive, lift_own_peak_rss, report_max_memory_mb
 
 HANDLERS = textwrap.dedent(
     """
@@ -685,11 +685,6 @@ async def test_the_memory_watch_keeps_no_descriptor_past_its_environment(tmp_pat
     assert statm_fds() == before
 
 
-def max_memory_mb(result: InvokeResult) -> int:
-    (report,) = [line for line in result.logs.splitlines() if line.startswith("REPORT ")]
-    return int(re.search(r"Max Memory Used: (\d+) MB", report).group(1))  # type: ignore[union-attr]
-
-
 async def test_max_memory_used_is_the_workers_own_peak_at_once(env: Env) -> None:
     """REPORT's Max Memory Used is the worker's own peak, not the one it inherits from
     canaria, and a handler that grows by 80 MB shows it in its own REPORT (it ran too long
@@ -697,9 +692,11 @@ async def test_max_memory_used_is_the_workers_own_peak_at_once(env: Env) -> None
     lift_own_peak_rss()
     v = env.version("leak", memory_mb=1024)
     quiet = await env.call(v, {"kib": 0})
-    assert quiet.ok and max_memory_mb(quiet) < 200  # a bare worker: ~15 MB, not canaria's 300
+    assert (
+        quiet.ok and report_max_memory_mb(quiet) < 200
+    )  # a bare worker: ~15 MB, not canaria's 300
     loud = await env.call(v, {"kib": 80 * 1024})
-    assert loud.ok and max_memory_mb(loud) >= max_memory_mb(quiet) + 80
+    assert loud.ok and report_max_memory_mb(loud) >= report_max_memory_mb(quiet) + 80
 
 
 async def test_two_versions_at_the_process_cap_keep_their_environments(tmp_path: Path) -> None:
