@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from canaria.errors import CanariaError
 from canaria.models.arns import ACCOUNT, REGION
+from canaria.ports import free_port, reserve_port
 from canaria.services.answers import error_answer, signing_service
 
 log = logging.getLogger("canaria.services")
@@ -47,10 +48,13 @@ class EngineError(CanariaError):
     code = "ServiceUnavailable"
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+# how often a new port is tried when another process took the engine's between our pick
+# and its bind (moto binds its port itself, so the pick cannot be held for it)
+_SPAWN_ATTEMPTS = 3
+
+
+class _PortTaken(Exception):
+    """The engine exited at start because another process bound its port first."""
 
 
 class ServicesEngine:
@@ -62,7 +66,10 @@ class ServicesEngine:
         command: Sequence[str] = (),
         log_path: str | None = None,
     ) -> None:
-        self.port = free_port()  # the relay's: what functions are given
+        # the relay's port, what functions are given: bound now and kept, so nothing else
+        # takes it before the relay listens (a port picked and let go can be)
+        self._reserved: socket.socket | None = reserve_port()
+        self.port = int(self._reserved.getsockname()[1])
         # the engine's command line, its port appended (default: moto's server)
         self.command = tuple(command) or (sys.executable, "-m", "moto.server", "-H", "127.0.0.1")
         self.start_timeout_s = start_timeout_s
@@ -104,7 +111,9 @@ class ServicesEngine:
     async def listen(self) -> None:
         """Open the relay (cheap; the engine itself starts when first needed)."""
         if self._relay is None:
-            self._relay = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+            assert self._reserved is not None, "the engine was stopped"
+            self._relay = await asyncio.start_server(self._accept, sock=self._reserved)
+            self._reserved = None  # the relay's now, closed with it
 
     async def ensure_running(self) -> None:
         async with self._lock:
@@ -117,7 +126,19 @@ class ServicesEngine:
                 self._supervisor = asyncio.ensure_future(self._supervise())
 
     async def _spawn(self) -> None:
-        port = free_port()
+        for attempt in range(1, _SPAWN_ATTEMPTS + 1):
+            try:
+                await self._spawn_on(free_port())
+                return
+            except _PortTaken:
+                log.warning(
+                    "the services engine's port was taken before it bound it (try %d)", attempt
+                )
+        raise EngineError(
+            f"the services engine (moto) found its port taken {_SPAWN_ATTEMPTS} times in a row"
+        )
+
+    async def _spawn_on(self, port: int) -> None:
         env = dict(os.environ, MOTO_ACCOUNT_ID=ACCOUNT, AWS_DEFAULT_REGION=REGION)
         self._proc = await asyncio.create_subprocess_exec(
             *self.command,
@@ -132,21 +153,24 @@ class ServicesEngine:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.start_timeout_s
         while loop.time() < deadline:
+            if self._proc.returncode is not None:
+                await drain
+                if "Address already in use" in drain.result():
+                    raise _PortTaken
+                raise EngineError(
+                    "the services engine (moto) exited at start: "
+                    f"{drain.result()[-500:]}; is moto[server] installed (`make setup`)?"
+                )
             try:
                 _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                with contextlib.suppress(OSError):
-                    await writer.wait_closed()
-                self._engine_port = port
-                return
             except OSError:
-                if self._proc.returncode is not None:
-                    await drain
-                    raise EngineError(
-                        "the services engine (moto) exited at start: "
-                        f"{drain.result()[-500:]}; is moto[server] installed (`make setup`)?"
-                    ) from None
                 await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            self._engine_port = port
+            return
         self._proc.kill()
         raise EngineError(
             f"the services engine (moto) did not listen within {self.start_timeout_s} s"
@@ -195,6 +219,9 @@ class ServicesEngine:
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._reserved is not None:
+            self._reserved.close()
+            self._reserved = None
         if self._relay is not None:
             self._relay.close()
         for task in list(self._connections):

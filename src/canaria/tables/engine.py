@@ -38,6 +38,7 @@ from typing import Any
 from canaria.errors import CanariaError, TemplateError
 from canaria.models import TableSpec
 from canaria.npm import node_package
+from canaria.ports import reserve_port
 
 log = logging.getLogger("canaria.tables")
 
@@ -102,17 +103,15 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class DynamoEngine:
     def __init__(self, state_dir: str, access_key: str, secret_key: str) -> None:
         self.data_dir = Path(state_dir) / "dynamodb"
         self.pidfile = self.data_dir / "engine.pid"
-        self.port = _free_port()
+        # dynalite's port is in every function's environment, so it stays the same for
+        # canaria's life. dynalite binds it itself; until it does (its first start can be
+        # long after this) and while it restarts, canaria holds the port bound.
+        self._reserved: socket.socket | None = reserve_port()
+        self.port = int(self._reserved.getsockname()[1])
         self.access_key = access_key
         self.secret_key = secret_key
         self._proc: asyncio.subprocess.Process | None = None
@@ -142,6 +141,7 @@ class DynamoEngine:
             )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(reap_stale_engine, self.pidfile, self.data_dir)
+        self._release_port()
         self._proc = await asyncio.create_subprocess_exec(
             node,
             str(script),
@@ -179,12 +179,26 @@ class DynamoEngine:
                 return
             self.restarts += 1
             log.warning("dynalite exited (%s); restarting", self._proc.returncode)
+            self._reserve_port()
             await asyncio.sleep(min(5.0, 0.2 * self.restarts))
             with contextlib.suppress(EngineError):
                 await self._spawn()
 
+    def _reserve_port(self) -> None:
+        """Hold the port again while dynalite is down (best effort: a connection of the
+        dead dynalite's still in TIME_WAIT can keep it from being bound)."""
+        if self._reserved is None:
+            with contextlib.suppress(OSError):
+                self._reserved = reserve_port(port=self.port)
+
+    def _release_port(self) -> None:
+        if self._reserved is not None:
+            self._reserved.close()
+            self._reserved = None
+
     async def stop(self) -> None:
         self._stopping = True
+        self._release_port()
         if self._proc is not None and self._proc.returncode is None:
             self._proc.terminate()
             try:

@@ -4,7 +4,10 @@ supervised, and a clear answer in the SDK's terms when it cannot start."""
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -13,6 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from canaria.services import ServicesEngine
+from canaria.services.engine import EngineError
 
 
 def client(engine: ServicesEngine, service: str) -> Any:
@@ -83,5 +87,58 @@ async def test_an_engine_that_cannot_start_is_named_in_the_sdks_error(
         message = err.response["Error"]["Message"]
         assert f"canaria could not serve {service}" in message
         assert "exited at start" in message
+    finally:
+        await engine.stop()
+
+
+async def test_the_relays_port_is_held_from_the_start() -> None:
+    """Functions are given the relay's port before it listens: nothing else may bind it
+    in between (a Runtime API listener binding port 0 once got it, and `up` failed)."""
+    engine = ServicesEngine()
+    try:
+        with socket.socket() as other, pytest.raises(OSError) as info:
+            other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            other.bind(("127.0.0.1", engine.port))
+        assert info.value.errno == errno.EADDRINUSE
+    finally:
+        await engine.stop()
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        other.bind(("127.0.0.1", engine.port))  # let go when stopped
+
+
+# stands in for moto: says its port is taken the first ``taken`` times it starts, then
+# serves HTTP on the port it is given (``-p PORT``, appended by the engine)
+FLAKY_BIND = """\
+import http.server, pathlib, sys
+starts = pathlib.Path(sys.argv[1])
+taken = int(sys.argv[2])
+n = int(starts.read_text() or 0) if starts.exists() else 0
+starts.write_text(str(n + 1))
+if n < taken:
+    sys.exit("OSError: [Errno 98] Address already in use")
+port = int(sys.argv[sys.argv.index("-p") + 1])
+http.server.HTTPServer(("127.0.0.1", port), http.server.BaseHTTPRequestHandler).serve_forever()
+"""
+
+
+async def test_an_engine_whose_port_was_taken_starts_on_another(tmp_path: Path) -> None:
+    starts = tmp_path / "starts"
+    engine = ServicesEngine(command=(sys.executable, "-c", FLAKY_BIND, str(starts), "2"))
+    try:
+        await engine.ensure_running()
+        assert engine.running and starts.read_text() == "3"
+        assert engine.restarts == 0  # a start that was retried, not a restart
+    finally:
+        await engine.stop()
+
+
+async def test_an_engine_whose_port_is_always_taken_says_so(tmp_path: Path) -> None:
+    starts = tmp_path / "starts"
+    engine = ServicesEngine(command=(sys.executable, "-c", FLAKY_BIND, str(starts), "99"))
+    try:
+        with pytest.raises(EngineError, match="found its port taken 3 times"):
+            await engine.ensure_running()
+        assert not engine.running
     finally:
         await engine.stop()

@@ -1,0 +1,41 @@
+"""dynalite's port: in every function's environment from canaria's start, so held by
+canaria until dynalite binds it, then dynalite's."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from pathlib import Path
+
+from canaria.tables import DynamoEngine
+
+
+def bind_error(port: int) -> int | None:
+    """What binding ``port`` gives another socket (with SO_REUSEADDR, as servers bind, so
+    a closed connection's TIME_WAIT does not count)."""
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            other.bind(("127.0.0.1", port))
+        except OSError as exc:
+            return exc.errno
+    return None
+
+
+async def test_dynalites_port_is_held_until_dynalite_binds_it(tmp_path: Path) -> None:
+    engine = DynamoEngine(str(tmp_path), "key", "secret")
+    try:
+        assert bind_error(engine.port) == errno.EADDRINUSE  # held before the first table
+        await engine.start()
+        assert bind_error(engine.port) == errno.EADDRINUSE  # dynalite's now
+        names = engine.client().list_tables()["TableNames"]
+        assert names == []
+    finally:
+        await engine.stop()
+    assert bind_error(engine.port) is None
+
+
+async def test_a_stopped_engine_lets_its_port_go_without_having_started(tmp_path: Path) -> None:
+    engine = DynamoEngine(str(tmp_path), "key", "secret")
+    await engine.stop()
+    assert bind_error(engine.port) is None
