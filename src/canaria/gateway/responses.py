@@ -223,7 +223,15 @@ def _body(data: dict[str, Any]) -> bytes:
     if body is None:
         return b""
     if not isinstance(body, str):
-        raise Malformed(f"body must be a string, got {type(body).__name__}")
+        # API Gateway reads the body as a string and takes a number or a boolean as its
+        # text (AWS's own safe-deployments sample answers ``body: allBuckets.length``); an
+        # object or a list is a malformed response
+        if isinstance(body, bool):
+            body = "true" if body else "false"
+        elif isinstance(body, int | float):
+            body = str(body)
+        else:
+            raise Malformed(f"body must be a string, got {type(body).__name__}")
     encoded = data.get("isBase64Encoded", False)
     if encoded is None or encoded is False:
         return body.encode("utf-8")

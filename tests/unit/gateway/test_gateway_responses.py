@@ -82,6 +82,7 @@ def test_base64_body(kind: ApiKind) -> None:
         payload({"statusCode": True}),
         payload({"statusCode": 999}),
         payload({"statusCode": 200, "body": {"an": "object"}}),
+        payload({"statusCode": 200, "body": ["a", "list"]}),
         payload({"statusCode": 200, "headers": ["x"]}),
         payload({"statusCode": 200, "headers": {"X": {"nested": 1}}}),
         payload({"statusCode": 200, "multiValueHeaders": {"X": "not a list"}}),
@@ -96,6 +97,17 @@ def test_v1_malformed(bad: bytes) -> None:
 
 def test_v1_accepts_a_numeric_string_status() -> None:
     assert map_result("rest", payload({"statusCode": "204"})).status == 204
+
+
+@pytest.mark.parametrize("kind", ["rest", "http"])
+@pytest.mark.parametrize(
+    ("body", "text"), [(0, b"0"), (9, b"9"), (-2.5, b"-2.5"), (True, b"true"), (False, b"false")]
+)
+def test_a_number_or_boolean_body_is_answered_as_its_text(
+    kind: ApiKind, body: object, text: bytes
+) -> None:
+    r = map_result(kind, payload({"statusCode": 200, "body": body}))
+    assert (r.status, r.body) == (200, text)
 
 
 def test_v2_cookies_become_set_cookie_headers() -> None:
