@@ -57,7 +57,7 @@ from canaria.models import (
 )
 from canaria.models.deployment import Deployment, RequestGate, SetWeight
 from canaria.models.schedules import ScheduledInvocation
-from canaria.runtime import FunctionRuntime, build_artifact
+from canaria.runtime import FunctionRuntime, build_artifact, build_layer
 from canaria.services import ServicesEngine, provision
 from canaria.services.pollers import QueuePollers
 from canaria.services.schedules import Schedules
@@ -336,7 +336,17 @@ class ReleaseExecutor:
                 )
             except BuildError as exc:
                 raise BuildError(f"{spec.name}: {exc.message}") from None
-            builds[spec.name] = Build(digest, artifact)
+            layers = []
+            for layer in spec.layers:
+                try:
+                    layers.append(
+                        await asyncio.to_thread(
+                            build_layer, layer, self.build_dir, self.files.refusal
+                        )
+                    )
+                except BuildError as exc:
+                    raise BuildError(f"{spec.name}: layer {layer.name}: {exc.message}") from None
+            builds[spec.name] = Build(digest, artifact, tuple(layers))
         return builds
 
     def _busy_aliases(self) -> dict[tuple[str, str], str]:

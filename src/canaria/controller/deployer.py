@@ -46,6 +46,7 @@ PLACEHOLDER = re.compile(r"\{\{canaria:version:([^}]+)\}\}")
 class Build:
     code_digest: str
     artifact: str
+    layers: tuple[tuple[str, str], ...] = ()  # (digest, directory) of each of its layers
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,9 @@ def version_digest(spec: FunctionSpec, config: FunctionConfig, build: Build) -> 
     code = spec.code_sha256 or build.code_digest
     body = asdict(config)
     body.pop("code_uri")  # where the code lies is not part of it
+    body.pop("layers")  # nor where its layers lie; what they hold is
+    if build.layers:  # (a function without layers keeps the digest it always had)
+        code += "\nlayers " + " ".join(digest for digest, _ in build.layers)
     return hashlib.sha256(f"{code}\n{dumps(body)}".encode()).hexdigest()
 
 
@@ -202,15 +206,18 @@ def plan_release(
     numbers: dict[str, int] = {}
     instructions: list[Instruction] = []
     for spec in _publish_order(app):
+        build = builds[spec.name]
         config = _resolve_placeholders(spec, numbers)
-        digest = version_digest(spec, config, builds[spec.name])
+        if build.layers:
+            config = replace(config, layers=tuple(directory for _, directory in build.layers))
+        digest = version_digest(spec, config, build)
         current = latest.get(spec.name)
         if current is not None and current.digest == digest:
             numbers[spec.name] = current.number
             continue
         number = 1 if current is None else current.number + 1
         numbers[spec.name] = number
-        instructions.append(Publish(spec.name, number, digest, config, builds[spec.name].artifact))
+        instructions.append(Publish(spec.name, number, digest, config, build.artifact))
     deployments: list[StartDeployment] = []
     for spec in app.functions.values():
         name = spec.auto_publish_alias

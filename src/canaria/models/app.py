@@ -24,6 +24,20 @@ class FunctionConfig:
     timeout_s: float = 3.0
     memory_mb: int = 128
     reserved_concurrency: int | None = None
+    # the built layers' directories, in the template's order (what Lambda extracts into
+    # /opt one after the other); set when a release is planned
+    layers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """An ``AWS::Serverless::LayerVersion`` of the template that a function uses."""
+
+    name: str  # logical id
+    content_uri: str  # absolute directory or .zip file
+    # ``Metadata: BuildMethod``: "python" or "nodejs" (built as ``sam build`` builds it:
+    # the content and its dependencies under python/ or nodejs/); None: taken as it is
+    build: Literal["python", "nodejs"] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +133,7 @@ class FunctionSpec:
     routes: tuple[RouteSpec, ...] = ()
     line: int | None = None  # where the resource starts in its template
     build: EsbuildOptions | None = None  # bundled with esbuild first, as `sam build` does
+    layers: tuple[LayerSpec, ...] = ()  # the template's layers it names, in its order
 
 
 @dataclass(frozen=True)

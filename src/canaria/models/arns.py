@@ -40,3 +40,8 @@ def parse_function(identifier: str, qualifier: str | None = None) -> tuple[str, 
 def function_arn(name: str, qualifier: str | None = None) -> str:
     base = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
     return f"{base}:{qualifier}" if qualifier else base
+
+
+def layer_arn(name: str) -> str:
+    """A layer of the template: what its ``!Ref`` gives (Lambda's layer version ARN)."""
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{name}:1"

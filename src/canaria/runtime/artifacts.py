@@ -11,6 +11,10 @@ bundle (``app.ts`` → ``app.js``) into the artifact; the build options are part
 digest. The build happens in a temporary directory renamed into place, so an artifact
 directory is either complete or absent; a present one is reused.
 
+``build_layer`` makes a layer's directory the same way, content-addressed: what Lambda
+would extract into ``/opt`` (the content as it is, or, with a ``BuildMethod``, the content
+and its dependencies under ``python/`` or ``nodejs/``).
+
 ``code_uri`` is a directory or, as the SAM CLI also takes it, a ``.zip`` file: its members
 are digested the same way (a zip and the folder it was made from give one digest) and
 extracted into the artifact with their permission bits (a ``provided`` function's
@@ -35,7 +39,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from canaria.errors import BuildError
-from canaria.models import EsbuildOptions
+from canaria.models import EsbuildOptions, LayerSpec
 from canaria.runtime.deps import bundle, link_dependencies
 
 # ``.canaria`` (canaria's state) and ``.aws-sam`` (``sam build``'s output) sit next to the
@@ -148,32 +152,69 @@ def build_artifact(
     """``(digest, artifact directory)`` for the code at ``code_uri`` (bundled by ``esbuild``
     when given); BuildError if it fails. ``confine``: where the code's files (links
     followed) may come from."""
-    code = Path(code_uri)
-    if confine is not None and (refusal := confine(code.resolve())) is not None:
-        raise BuildError(f"CodeUri {code_uri} {refusal}")
-    zipped = is_zip(code_uri)
-    if not code.is_dir() and not zipped:
-        what = "is neither a directory nor a zip file" if code.exists() else "does not exist"
-        raise BuildError(f"CodeUri {code_uri} {what}")
+    _check_code(code_uri, confine, "CodeUri")
     digest = code_digest(code_uri, state_dir, confine)
     if esbuild is not None:
         options = "\0".join(("esbuild", *esbuild.entry_points, "", *esbuild.flags))
         digest = hashlib.sha256(f"{digest}\0{options}".encode()).hexdigest()
+    return digest, _materialise(code_uri, state_dir, digest, "", True, esbuild, confine)
+
+
+def build_layer(
+    layer: LayerSpec, state_dir: str, confine: Confine | None = None
+) -> tuple[str, str]:
+    """``(digest, directory)`` of a layer as Lambda extracts it into ``/opt``: its content
+    as it is, or, built (``layer.build``), the content and its dependencies under
+    ``python/`` or ``nodejs/``, as ``sam build`` lays them out."""
+    _check_code(layer.content_uri, confine, "ContentUri")
+    digest = code_digest(layer.content_uri, state_dir, confine)
+    digest = hashlib.sha256(f"layer\0{layer.build or ''}\0{digest}".encode()).hexdigest()
+    place = layer.build or ""
+    return digest, _materialise(
+        layer.content_uri, state_dir, digest, place, bool(layer.build), None, confine
+    )
+
+
+def _check_code(code_uri: str, confine: Confine | None, what: str) -> None:
+    code = Path(code_uri)
+    if confine is not None and (refusal := confine(code.resolve())) is not None:
+        raise BuildError(f"{what} {code_uri} {refusal}")
+    if not code.is_dir() and not is_zip(code_uri):
+        found = "is neither a directory nor a zip file" if code.exists() else "does not exist"
+        raise BuildError(f"{what} {code_uri} {found}")
+
+
+def _materialise(
+    code_uri: str,
+    state_dir: str,
+    digest: str,
+    place: str,
+    install: bool,
+    esbuild: EsbuildOptions | None,
+    confine: Confine | None,
+) -> str:
+    """``<state_dir>/artifacts/<digest>``, made once: the code under ``place`` (a
+    subdirectory, or "" for the top), with its dependencies linked in when ``install``."""
+    code = Path(code_uri)
+    zipped = is_zip(code_uri)
     artifacts = Path(state_dir).resolve() / "artifacts"
     final = artifacts / digest
     if final.is_dir():
-        return digest, str(final)
+        return str(final)
     artifacts.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".build-{digest[:12]}-", dir=artifacts))
     try:
         tmp.chmod(0o755)
+        dest = tmp / place if place else tmp
+        dest.mkdir(parents=True, exist_ok=True)
         if zipped:
-            _extract(code, tmp)
+            _extract(code, dest)
         else:
-            _copy_code(code, tmp, state_dir, confine)
-        link_dependencies(tmp if zipped else code, tmp, state_dir)
+            _copy_code(code, dest, state_dir, confine)
+        if install:
+            link_dependencies(dest if zipped else code, dest, state_dir)
         if esbuild is not None:
-            bundle(tmp, esbuild, code_uri)
+            bundle(dest, esbuild, code_uri)
         try:
             tmp.rename(final)
         except OSError:
@@ -183,7 +224,7 @@ def build_artifact(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return digest, str(final)
+    return str(final)
 
 
 def _copy_code(code: Path, dest: Path, state_dir: str, confine: Confine | None) -> None:

@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 from canaria.models.arns import REGION
 from canaria.models.runtime import Version
+from canaria.runtime.worker import LAYERS_VARIABLE
 
 RUNTIME_DIR = str(Path(__file__).resolve().parent)
 WORKER_SCRIPT = str(Path(__file__).resolve().parent / "worker.py")
@@ -94,9 +95,33 @@ def worker_environment(
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "PYTHONPATH": python_path(),
     }
+    if config.layers:  # where Lambda looks in /opt, which holds them one over the other
+        env["PATH"] += os.pathsep + in_layers(config.layers, "bin")
+        env["LD_LIBRARY_PATH"] = in_layers(config.layers, "lib")
+        if config.runtime.startswith("python"):
+            python = config.runtime if config.runtime[6:7].isdigit() else _RUNNING_PYTHON
+            env[LAYERS_VARIABLE] = in_layers(
+                config.layers, f"python/lib/{python}/site-packages", "python"
+            )
     env.update(env_extra)
     env.update(config.environment)
     return env
+
+
+_RUNNING_PYTHON = f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def in_layers(layers: tuple[str, ...], *places: str) -> str:
+    """The search path for ``places`` in ``/opt`` with the layers extracted there in
+    order: each place in turn, the last layer first (its files replace the earlier
+    layers' ones), only where a layer has it."""
+    found = [
+        str(Path(layer, place))
+        for place in places
+        for layer in reversed(layers)
+        if Path(layer, place).is_dir()
+    ]
+    return os.pathsep.join(found)
 
 
 _ID_PREFIX = str(uuid.uuid4())[:24]  # random per process, in the shape of a UUID4

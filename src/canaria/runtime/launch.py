@@ -20,7 +20,7 @@ from canaria import runtimes
 from canaria.models.runtime import Version
 from canaria.npm import node_modules
 from canaria.runtime.api_process import ApiProcess
-from canaria.runtime.environment import log_stream_name, worker_environment
+from canaria.runtime.environment import in_layers, log_stream_name, worker_environment
 from canaria.runtime.process import WorkerProcess
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
@@ -70,7 +70,10 @@ def api_environment(
     sdk = str(node_modules())
     env["CANARIA_SDK_PATH"] = sdk
     if "NODE_PATH" not in own:
-        env["NODE_PATH"] = os.pathsep.join([sdk, version.artifact])
+        major = runtimes.node_major(runtime)
+        places = [f"nodejs/node{major}/node_modules"] if major else []
+        layers = in_layers(version.config.layers, *places, "nodejs/node_modules")
+        env["NODE_PATH"] = os.pathsep.join(p for p in (layers, sdk, version.artifact) if p)
     env["NODE_OPTIONS"] = f"--require {PRELOAD_JS} " + own.get("NODE_OPTIONS", "")
     if runtimes.bundles_sdk_v2(runtime):
         env.setdefault("AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE", "1")

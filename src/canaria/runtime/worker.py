@@ -42,6 +42,10 @@ import orjson
 
 HEADER = struct.Struct("!II")
 READY = "ready"
+# the layers' Python paths (``environment.worker_environment``): on ``sys.path`` after the
+# task root once the worker's own modules are imported (on PYTHONPATH, a layer's orjson
+# built for another Python would be the worker's), and out of the handler's environment
+LAYERS_VARIABLE = "CANARIA_LAYER_PATHS"
 LOG = "l"
 RESULT = "r"
 _PR_SET_PDEATHSIG = 1
@@ -557,7 +561,8 @@ def main(argv: list[str]) -> None:
     fd, parent_pid = int(argv[1]), int(argv[2])
     _die_with_parent(parent_pid)
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
-    sys.path.insert(0, task_root)
+    layers = os.environ.pop(LAYERS_VARIABLE, "")
+    sys.path[0:0] = [task_root, *(p for p in layers.split(os.pathsep) if p)]
     channel = Channel(socket.socket(fileno=fd))
     sys.stdout = LogStream(channel, "stdout", 1)
     sys.stderr = LogStream(channel, "stderr", 2)

@@ -66,6 +66,7 @@ def config_to_json(config: FunctionConfig) -> str:
 def config_from_json(text: str) -> FunctionConfig:
     raw = loads(text)
     raw["environment"] = dict(raw.get("environment") or {})
+    raw["layers"] = tuple(raw.get("layers") or ())
     return FunctionConfig(**raw)
 
 

@@ -23,6 +23,7 @@ from canaria.models import (
     DeploymentPreference,
     FunctionConfig,
     FunctionSpec,
+    LayerSpec,
     RouteSpec,
 )
 from canaria.models.app import ApiKind
@@ -31,6 +32,7 @@ from canaria.template.builds import esbuild_options
 from canaria.template.context import Context
 from canaria.template.index import IMPLICIT_HTTP_API, IMPLICIT_REST_API, Entry
 from canaria.template.intrinsics import NO_VALUE
+from canaria.template.layers import function_layers
 from canaria.template.nodes import (
     LineMap,
     Problems,
@@ -133,8 +135,10 @@ def build_function(
     alarms: Mapping[str, AlarmSpec],
     config_names: tuple[str, ...],
     function_names: Mapping[str, str],
+    layers: Mapping[str, LayerSpec],
 ) -> FunctionSpec:
-    """The function's spec; ``function_names`` maps FunctionName values to logical ids."""
+    """The function's spec; ``function_names`` maps FunctionName values to logical ids,
+    ``layers`` the template's layer ARNs to its layers."""
     props = entry.props
     for key in props:
         if key not in FUNCTION_PROPERTIES and key in sam_properties(entry.type):
@@ -176,6 +180,8 @@ def build_function(
     )
     no_routes: tuple[RouteSpec, ...] = ()
     routes = checked(lambda: _routes(ctx, entry, apis), no_routes)
+    no_layers: tuple[LayerSpec, ...] = ()
+    used_layers = checked(lambda: function_layers(ctx, entry, layers), no_layers)
     problems.raise_any()
     return FunctionSpec(
         name=entry.logical_id,
@@ -186,6 +192,7 @@ def build_function(
         routes=routes,
         line=entry.where.line,
         build=build,
+        layers=used_layers,
     )
 
 

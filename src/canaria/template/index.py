@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from canaria.models.arns import ACCOUNT, REGION, function_arn
+from canaria.models.arns import ACCOUNT, REGION, function_arn, layer_arn
 from canaria.template import service_refs
 from canaria.template.intrinsics import NO_VALUE, Resolver
 from canaria.template.nodes import LineMap, Where, as_str
@@ -156,6 +156,8 @@ class ResourceIndex:
         match type_:
             case "AWS::Serverless::Function":
                 return name
+            case "AWS::Serverless::LayerVersion":
+                return layer_arn(name)
             case "AWS::Serverless::Api" | "AWS::Serverless::HttpApi":
                 return api_id(name)
             case "AWS::Serverless::StateMachine" | "AWS::StepFunctions::StateMachine":

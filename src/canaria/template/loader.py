@@ -20,11 +20,12 @@ from canaria.models import (
     Application,
     DeploymentConfigSpec,
     FunctionSpec,
+    LayerSpec,
     SkippedResource,
     StateMachineSpec,
     TableSpec,
 )
-from canaria.models.arns import function_arn
+from canaria.models.arns import function_arn, layer_arn
 from canaria.models.schedules import ScheduledInvocation
 from canaria.models.services import QueueEventSource, ServiceResource
 from canaria.template import sam_globals
@@ -45,6 +46,7 @@ from canaria.template.index import (
     ResourceIndex,
 )
 from canaria.template.intrinsics import Resolver, pseudo_parameters
+from canaria.template.layers import LAYER, build_layer
 from canaria.template.nodes import LineMap, Problems, Where, as_map, as_str, check_keys
 from canaria.template.parameters import Parameter, resolve_parameters, samconfig_overrides
 from canaria.template.references import reference_errors
@@ -91,7 +93,16 @@ RESOURCE_ATTRIBUTES = (
     "Connectors",
 )
 OTHER_HANDLED = (TABLE, ALARM, DEPLOYMENT_CONFIG, SFN_STATE_MACHINE)
-HANDLED = (FUNCTION, API, HTTP_API, SIMPLE_TABLE, SAM_STATE_MACHINE, *OTHER_HANDLED, *SERVICE_TYPES)
+HANDLED = (
+    FUNCTION,
+    API,
+    HTTP_API,
+    SIMPLE_TABLE,
+    SAM_STATE_MACHINE,
+    LAYER,
+    *OTHER_HANDLED,
+    *SERVICE_TYPES,
+)
 _TYPE = re.compile(r"^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+$")
 _LOGICAL_ID = re.compile(r"^[A-Za-z0-9]+$")
 
@@ -362,11 +373,15 @@ def _build(
             (e, machines[e.logical_id]) for e in of(SAM_STATE_MACHINE) if e.logical_id in machines
         ]
         schedules = build_schedules(ctx, of(FUNCTION), built, services)
+    layers: dict[str, LayerSpec] = {}
+    for e in of(LAYER):
+        with problems.catch():
+            layers[layer_arn(e.logical_id)] = build_layer(ctx, e)
     functions: dict[str, FunctionSpec] = {}
     routes: dict[tuple[str, str, str], str] = {}
     for e in of(FUNCTION):
         with problems.catch():
-            fn = build_function(ctx, e, apis, alarms, tuple(configs), function_names)
+            fn = build_function(ctx, e, apis, alarms, tuple(configs), function_names, layers)
             for r in fn.routes:
                 key = (r.api_id, r.method, r.path)
                 if key in routes:

@@ -308,7 +308,8 @@ _REASONS = {
     "AWS::Logs": "logs are kept by canaria itself",
     "AWS::Lambda::Permission": "invoke permissions are not enforced locally",
     "AWS::Lambda::Function": "canaria runs AWS::Serverless::Function resources",
-    "AWS::Serverless::LayerVersion": "layers are not mounted; vendor the code in CodeUri",
+    "AWS::Lambda::LayerVersion": "canaria runs AWS::Serverless::LayerVersion resources "
+    "(a local ContentUri)",
     "AWS::Serverless::Application": "nested applications are not loaded",
 }
 

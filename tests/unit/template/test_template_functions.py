@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from canaria import runtimes
+from canaria.models import LayerSpec
 from canaria.template import load
 from tests.unit.template.template_helpers import PY, fails, function, line_of, resources, write
 
@@ -47,7 +48,7 @@ Description: unused
 """
     )
     layer = (
-        "  SomeLayer:\n    Type: AWS::Serverless::LayerVersion\n    Properties: {ContentUri: x}\n"
+        "  SomeLayer:\n    Type: AWS::Serverless::LayerVersion\n    Properties: {ContentUri: src}\n"
     )
     path = write(tmp_path, resources(fn, layer))
     app = load(path)
@@ -60,8 +61,8 @@ Description: unused
     assert c.environment == {"S": "text", "N": "5", "F": "1.5", "B": "true"}
     assert spec.auto_publish_alias == "live" and spec.code_sha256 == "abc"
     assert spec.deployment_preference is None
-    assert [s.logical_id for s in app.skipped] == ["SomeLayer"]
-    assert app.warnings and "SomeLayer" in app.warnings[0]
+    assert spec.layers == (LayerSpec("SomeLayer", str(tmp_path / "app" / "src")),)
+    assert app.skipped == ()
 
 
 def test_defaults_and_code_uri_default(tmp_path: Path) -> None:

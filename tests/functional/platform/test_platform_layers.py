@@ -1,0 +1,138 @@
+"""Layers of the template through a real `canaria up`: a Python function and a Node.js
+function find their layers' code where Lambda puts /opt on their paths, and a change to
+a layer is a new version of every function that uses it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.functional.harness import Canaria
+
+pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs node on PATH")
+
+TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Layers: [!Ref Shared]
+Resources:
+  Shared:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: shared/
+  Built:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: built/
+    Metadata:
+      BuildMethod: python3.11
+  Tools:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: tools.zip
+  Modules:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: modules/
+  Py:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Runtime: python3.11
+      CodeUri: py
+      AutoPublishAlias: live
+      DeploymentPreference: {Type: AllAtOnce}
+      Layers: [!Ref Built, !Ref Tools]
+      Events:
+        Get: {Type: HttpApi, Properties: {Path: /py, Method: GET}}
+  Node:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Runtime: nodejs20.x
+      CodeUri: node
+      Layers: [!Ref Modules]
+      Events:
+        Get: {Type: HttpApi, Properties: {Path: /node, Method: GET}}
+"""
+
+PY_HANDLER = """\
+import os, subprocess
+import fmt, greeting
+
+def handler(event, context):
+    tool = subprocess.run(["layer-tool"], capture_output=True, text=True).stdout.strip()
+    body = {
+        "greeting": fmt.shout(greeting.hello()),
+        "tool": tool,
+        "internal": sorted(k for k in os.environ if k.startswith("CANARIA_LAYER")),
+    }
+    return {"statusCode": 200, "body": __import__("json").dumps(body)}
+"""
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Canaria]:
+    root = tmp_path / "app"
+    files = {
+        "template.yaml": TEMPLATE,
+        "shared/python/greeting.py": 'def hello():\n    return "hello from a layer"\n',
+        "built/fmt.py": "def shout(s):\n    return s.upper()\n",
+        "modules/nodejs/node_modules/greet/index.js": (
+            "exports.greet = (n) => `hi ${n} from a node layer`;\n"
+        ),
+        "modules/nodejs/node20/node_modules/greet/index.js": (
+            "exports.greet = (n) => `hi ${n} from the node20 layer`;\n"
+        ),
+        "py/app.py": PY_HANDLER,
+        "node/app.js": (
+            'const {greet} = require("greet");\n'
+            'exports.handler = async () => ({statusCode: 200, body: greet("you")});\n'
+        ),
+        "tools/bin/layer-tool": "#!/bin/sh\necho tool from a zipped layer\n",
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    (root / "tools" / "bin" / "layer-tool").chmod(0o755)
+    shutil.make_archive(str(root / "tools"), "zip", root / "tools")
+    shutil.rmtree(root / "tools")
+    c = Canaria(root / "template.yaml", tmp_path / "state").start()
+    yield c
+    c.stop()
+
+
+def test_functions_find_their_layers_where_lambda_puts_them(app: Canaria) -> None:
+    status, _, body = app.http("GET", "/py")
+    assert status == 200, body
+    assert json.loads(body) == {
+        "greeting": "HELLO FROM A LAYER",  # as-is layer python/, built layer's content
+        "tool": "tool from a zipped layer",  # a zipped layer's bin/ on PATH
+        "internal": [],  # canaria's own variable is not the handler's
+    }
+    status, _, body = app.http("GET", "/node")
+    assert (status, body) == (200, b"hi you from the node20 layer")  # nodejs/node20 first
+
+
+def test_a_changed_layer_is_a_new_version_of_the_functions_that_use_it(app: Canaria) -> None:
+    greeting = app.template.parent / "shared" / "python" / "greeting.py"
+    greeting.write_text('def hello():\n    return "a new layer"\n')
+    r = app.cli("deploy", "-t", str(app.template), "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    started = json.loads(r.stdout)["deployments"]
+    assert [t["function"] for d in started for t in d["targets"]] == ["Py"]
+    d = app.wait_deployment(started[0]["id"])
+    assert d["state"] == "Succeeded", d
+    assert app.alias("Py")["split"] == {"2": 1.0}
+    status, _, body = app.http("GET", "/py")
+    assert status == 200 and json.loads(body)["greeting"] == "A NEW LAYER"
+    assert "Node version 2" in "\n".join(json.loads(r.stdout)["plan"])
+    # nothing changed since: nothing to publish
+    r = app.cli("deploy", "-t", str(app.template), "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["deployments"] == []

@@ -1,0 +1,93 @@
+"""``AWS::Serverless::LayerVersion`` resources and the layers a function names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from canaria.models import LayerSpec
+from canaria.template import load
+from tests.unit.template.template_helpers import fails, function, resources, write
+
+
+def layer(name: str, content: str = "lib", metadata: str = "") -> str:
+    text = f"  {name}:\n    Type: AWS::Serverless::LayerVersion\n"
+    text += f"    Properties:\n      ContentUri: {content}\n"
+    if metadata:
+        text += f"    Metadata:\n      BuildMethod: {metadata}\n"
+    return text
+
+
+def app_dir(tmp_path: Path) -> Path:
+    (tmp_path / "app" / "lib").mkdir(parents=True, exist_ok=True)
+    return tmp_path / "app"
+
+
+def test_a_function_gets_its_layers_in_order_after_the_globals(tmp_path: Path) -> None:
+    lib = app_dir(tmp_path) / "lib"
+    body = "Globals:\n  Function:\n    Layers: [!Ref Common]\n" + resources(
+        layer("Common"),
+        layer("Deps", metadata="python3.12"),
+        layer("Modules", metadata="nodejs20.x"),
+        function(extra="Layers: [!Ref Deps, !Ref Modules]"),
+    )
+    app = load(write(tmp_path, body))
+    assert app.functions["Fn"].layers == (
+        LayerSpec("Common", str(lib)),
+        LayerSpec("Deps", str(lib), "python"),
+        LayerSpec("Modules", str(lib), "nodejs"),
+    )
+    assert app.skipped == () and app.warnings == ()
+
+
+def test_a_layer_from_outside_the_template_is_a_warning(tmp_path: Path) -> None:
+    arn = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV2:46"
+    app_dir(tmp_path)
+    app = load(write(tmp_path, resources(function(extra=f"Layers: [{arn}]"))))
+    assert app.functions["Fn"].layers == ()
+    assert len(app.warnings) == 1
+    assert arn in app.warnings[0] and "cannot fetch" in app.warnings[0]
+
+
+def test_another_build_method_takes_the_layer_as_it_is(tmp_path: Path) -> None:
+    app_dir(tmp_path)
+    body = resources(layer("Lib", metadata="makefile"), function(extra="Layers: [!Ref Lib]"))
+    app = load(write(tmp_path, body))
+    assert app.functions["Fn"].layers[0].build is None
+    assert "BuildMethod makefile" in app.warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("missing", "ContentUri 'missing' does not exist"),
+        ("s3://bucket/layer.zip", "is in S3"),
+        ("{Bucket: b, Key: k}", "names an S3 object"),
+    ],
+)
+def test_a_layer_canaria_cannot_read_is_named(tmp_path: Path, content: str, message: str) -> None:
+    app_dir(tmp_path)
+    body = resources(layer("Lib", content), function(extra="Layers: [!Ref Lib]"))
+    err = fails(write(tmp_path, body))
+    assert err.prop == "Resources.Lib.Properties.ContentUri" and message in err.detail
+
+
+def test_more_than_five_layers_is_refused(tmp_path: Path) -> None:
+    app_dir(tmp_path)
+    names = [f"L{i}" for i in range(6)]
+    refs = ", ".join(f"!Ref {n}" for n in names)
+    body = resources(*(layer(n) for n in names), function(extra=f"Layers: [{refs}]"))
+    err = fails(write(tmp_path, body))
+    assert err.prop == "Resources.Fn.Properties.Layers" and "at most 5" in err.detail
+
+
+def test_an_aws_lambda_layer_version_is_skipped_with_a_reason(tmp_path: Path) -> None:
+    app_dir(tmp_path)
+    lambda_layer = (
+        "  Raw:\n    Type: AWS::Lambda::LayerVersion\n"
+        "    Properties: {Content: {S3Bucket: b, S3Key: k}}\n"
+    )
+    app = load(write(tmp_path, resources(lambda_layer, function())))
+    assert [s.logical_id for s in app.skipped] == ["Raw"]
+    assert "AWS::Serverless::LayerVersion" in app.skipped[0].reason
