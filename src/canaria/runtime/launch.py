@@ -2,7 +2,7 @@
 
     python3.x     WorkerProcess: canaria's worker protocol (the fast path)
     nodejs<N>.x   ApiProcess: ``node`` running canaria's ``node/bootstrap.js``
-    provided*     ApiProcess: ``<code>/bootstrap``
+    provided*     ApiProcess: ``<code>/bootstrap``, else a layer's ``bootstrap``
 
 Node.js functions find the AWS SDK Lambda bundles for their runtime (v2 ``aws-sdk`` up to
 nodejs16.x, v3 ``@aws-sdk/*`` from nodejs18.x) in canaria's npm packages, on ``NODE_PATH``;
@@ -47,8 +47,17 @@ def new_environment(
         node = runtimes.installed_node()
         command = [node.path if node else "node", str(BOOTSTRAP_JS)]
         return ApiProcess(function, version, env, command, on_line, now, unix_socket=True)
-    command = [str(Path(version.artifact) / "bootstrap")]
-    return ApiProcess(function, version, env, command, on_line, now)
+    return ApiProcess(function, version, env, [bootstrap(version)], on_line, now)
+
+
+def bootstrap(version: Version) -> str:
+    """A ``provided`` function's bootstrap: its code's, else, as Lambda looks in ``/opt``
+    next, the last of its layers' that has one."""
+    for root in (version.artifact, *reversed(version.config.layers)):
+        path = Path(root) / "bootstrap"
+        if path.is_file():
+            return str(path)
+    return str(Path(version.artifact) / "bootstrap")  # its start fails and says so
 
 
 def api_environment(

@@ -154,7 +154,9 @@ def build_function(
 
     handler = checked(lambda: _handler(ctx, entry), "")
     code_uri = checked(lambda: _code_uri(ctx, entry), "")
-    runtime = checked(lambda: _runtime(ctx, entry, code_uri), runtimes.RUNNING_PYTHON)
+    no_layers: tuple[LayerSpec, ...] = ()
+    used_layers = checked(lambda: function_layers(ctx, entry, layers), no_layers)
+    runtime = checked(lambda: _runtime(ctx, entry, code_uri, used_layers), runtimes.RUNNING_PYTHON)
     name = ctx.get(entry, "FunctionName")
     if name is not NO_VALUE:  # checked, then set aside: canaria serves the logical id
         checked(lambda: as_str(name, ctx.at(entry, "FunctionName")), "")
@@ -180,8 +182,6 @@ def build_function(
     )
     no_routes: tuple[RouteSpec, ...] = ()
     routes = checked(lambda: _routes(ctx, entry, apis), no_routes)
-    no_layers: tuple[LayerSpec, ...] = ()
-    used_layers = checked(lambda: function_layers(ctx, entry, layers), no_layers)
     problems.raise_any()
     return FunctionSpec(
         name=entry.logical_id,
@@ -214,13 +214,15 @@ def _code_form(ctx: Context, entry: Entry) -> None:
         )
 
 
-def _runtime(ctx: Context, entry: Entry, code_uri: str) -> str:
+def _runtime(ctx: Context, entry: Entry, code_uri: str, layers: tuple[LayerSpec, ...]) -> str:
     runtime = _required_str(ctx, entry, "Runtime")
-    _accept_runtime(ctx, entry, runtime, code_uri)
+    _accept_runtime(ctx, entry, runtime, code_uri, layers)
     return runtime
 
 
-def _accept_runtime(ctx: Context, entry: Entry, runtime: str, code_uri: str) -> None:
+def _accept_runtime(
+    ctx: Context, entry: Entry, runtime: str, code_uri: str, layers: tuple[LayerSpec, ...] = ()
+) -> None:
     """Refuse a runtime that cannot run here; warn when it runs on another version."""
     at = ctx.at(entry, "Runtime")
     match runtimes.family(runtime):
@@ -249,10 +251,16 @@ def _accept_runtime(ctx: Context, entry: Entry, runtime: str, code_uri: str) -> 
                 )
         case runtimes.Family.PROVIDED:
             problem = runtimes.bootstrap_problem(code_uri) if code_uri else None
-            if problem is not None:
+            # as on Lambda, a bootstrap in /opt (a custom runtime's layer) starts it too
+            in_layer = any(
+                layer.build is None and runtimes.bootstrap_problem(layer.content_uri) is None
+                for layer in layers
+            )
+            if problem is not None and not in_layer:
                 raise at.error(
                     f"runtime {runtime!r} starts the function's own bootstrap, but {problem}",
-                    allowed="an executable file named 'bootstrap' at the top of CodeUri",
+                    allowed="an executable file named 'bootstrap' at the top of CodeUri, or "
+                    "of one of its layers",
                 )
         case unreachable:
             assert_never(unreachable)

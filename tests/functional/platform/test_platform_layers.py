@@ -51,6 +51,19 @@ Resources:
       Layers: [!Ref Built, !Ref Tools]
       Events:
         Get: {Type: HttpApi, Properties: {Path: /py, Method: GET}}
+  CustomRuntime:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: runtime/
+  Custom:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: function.handler
+      Runtime: provided.al2023
+      CodeUri: custom
+      Layers: [!Ref CustomRuntime]
+      Events:
+        Get: {Type: HttpApi, Properties: {Path: /custom, Method: GET}}
   Node:
     Type: AWS::Serverless::Function
     Properties:
@@ -77,6 +90,23 @@ def handler(event, context):
 """
 
 
+# a custom runtime in a layer (as Bref's or the bash runtime's): Lambda runs /opt/bootstrap
+# when the function's code has none
+BOOTSTRAP = """\
+#!/bin/sh
+set -eu
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+while true; do
+  HEADERS="$(mktemp)"
+  curl -sS -LD "$HEADERS" "$API/invocation/next" > /dev/null
+  ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  CODE=$(cat "$LAMBDA_TASK_ROOT/function.txt")
+  curl -sS -X POST "$API/invocation/$ID/response" \\
+    -d "{\\"statusCode\\": 200, \\"body\\": \\"runtime layer ran $CODE\\"}" > /dev/null
+done
+"""
+
+
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Canaria]:
     root = tmp_path / "app"
@@ -96,11 +126,14 @@ def app(tmp_path: Path) -> Iterator[Canaria]:
             'exports.handler = async () => ({statusCode: 200, body: greet("you")});\n'
         ),
         "tools/bin/layer-tool": "#!/bin/sh\necho tool from a zipped layer\n",
+        "runtime/bootstrap": BOOTSTRAP,
+        "custom/function.txt": "the function's own code\n",
     }
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
     (root / "tools" / "bin" / "layer-tool").chmod(0o755)
+    (root / "runtime" / "bootstrap").chmod(0o755)
     shutil.make_archive(str(root / "tools"), "zip", root / "tools")
     shutil.rmtree(root / "tools")
     c = Canaria(root / "template.yaml", tmp_path / "state").start()
@@ -136,3 +169,9 @@ def test_a_changed_layer_is_a_new_version_of_the_functions_that_use_it(app: Cana
     # nothing changed since: nothing to publish
     r = app.cli("deploy", "-t", str(app.template), "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["deployments"] == []
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+def test_a_custom_runtime_in_a_layer_starts_a_function_without_a_bootstrap(app: Canaria) -> None:
+    status, _, body = app.http("GET", "/custom")
+    assert (status, body) == (200, b"runtime layer ran the function's own code")

@@ -8,7 +8,7 @@ import pytest
 
 from canaria.models import LayerSpec
 from canaria.template import load
-from tests.unit.template.template_helpers import fails, function, resources, write
+from tests.unit.template.template_helpers import PY, fails, function, resources, write
 
 
 def layer(name: str, content: str = "lib", metadata: str = "") -> str:
@@ -91,3 +91,16 @@ def test_an_aws_lambda_layer_version_is_skipped_with_a_reason(tmp_path: Path) ->
     app = load(write(tmp_path, resources(lambda_layer, function())))
     assert [s.logical_id for s in app.skipped] == ["Raw"]
     assert "AWS::Serverless::LayerVersion" in app.skipped[0].reason
+
+
+def test_a_provided_function_may_take_its_bootstrap_from_a_layer(tmp_path: Path) -> None:
+    lib = app_dir(tmp_path) / "lib"
+    fn = function(extra="Layers: [!Ref Runtime]").replace(
+        f"Runtime: {PY}", "Runtime: provided.al2023"
+    )
+    path = write(tmp_path, resources(layer("Runtime"), fn))
+    err = fails(path)  # neither the code nor the layer has one
+    assert "no 'bootstrap' file" in err.detail and "of one of its layers" in (err.allowed or "")
+    (lib / "bootstrap").write_text("#!/bin/sh\n")
+    (lib / "bootstrap").chmod(0o755)
+    assert load(path).functions["Fn"].config.runtime == "provided.al2023"
