@@ -16,8 +16,8 @@ import pytest
 
 from canaria.clock import RealClock
 from canaria.errors import BuildError
-from canaria.models import FunctionConfig, Version
-from canaria.runtime import FunctionRuntime, build_artifact
+from canaria.models import FunctionConfig, LayerSpec, Version
+from canaria.runtime import FunctionRuntime, build_artifact, build_layer
 from tests.functional.runtime.test_runtime_workers import _wheel
 
 needs_npm = pytest.mark.skipif(
@@ -259,3 +259,35 @@ def test_an_esbuild_error_refuses_the_build_with_its_message(tmp_path: Path) -> 
     assert not (state / "artifacts").exists() or not any(
         p for p in (state / "artifacts").iterdir() if not p.name.startswith(".")
     )
+
+
+async def test_a_built_python_layer_holds_its_requirements_under_python(
+    tmp_path: Path, runtime: FunctionRuntime
+) -> None:
+    """``BuildMethod: python3.x``: the layer's content and its requirements under python/,
+    as ``sam build`` lays them out; a function with that layer imports both, and a layer
+    that is taken as it is gets no install."""
+    content, state, code = tmp_path / "layer", tmp_path / "state", tmp_path / "code"
+    content.mkdir()
+    code.mkdir()
+    (content / "requirements.txt").write_text(f"{_wheel(tmp_path)}\n")
+    (content / "shared.py").write_text("def double(n):\n    return 2 * n\n")
+    (code / "app.py").write_text(
+        "import canaria_tiny, shared\n"
+        "def handler(e, c):\n    return shared.double(canaria_tiny.ANSWER)\n"
+    )
+    built = LayerSpec("Deps", str(content), "python")
+    digest, layer = await asyncio.to_thread(build_layer, built, str(state))
+    assert (Path(layer) / "python" / "shared.py").is_file()
+    assert (Path(layer) / "python" / "canaria_tiny" / "__init__.py").is_file()
+    as_is = await asyncio.to_thread(build_layer, LayerSpec("Raw", str(content)), str(state))
+    assert as_is[0] != digest and sorted(p.name for p in Path(as_is[1]).iterdir()) == [
+        "requirements.txt",
+        "shared.py",
+    ]
+    fn_digest, artifact = await asyncio.to_thread(build_artifact, str(code), str(state))
+    cfg = FunctionConfig("app.handler", "python3.11", str(code), layers=(layer,))
+    result = await runtime.invoke(
+        Version("Fn", 1, fn_digest, cfg, artifact, 0.0), b"{}", qualifier=None
+    )
+    assert result.ok and orjson.loads(result.payload) == 84, result.payload
