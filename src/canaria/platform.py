@@ -32,7 +32,7 @@ from canaria.aws.state_services import ServiceTasks
 from canaria.aws.states import PlatformTasks, StateMachines
 from canaria.clock import Clock
 from canaria.commands import OperatorCommands
-from canaria.controller.notify import send_webhooks
+from canaria.controller.notify import send_notifications
 from canaria.controller.service import Controller
 from canaria.controller.signals import LocalSignals
 from canaria.errors import NotFound
@@ -48,6 +48,7 @@ from canaria.release import LocalResources, ReleaseExecutor, ReleaseResult
 from canaria.runtime import FunctionRuntime
 from canaria.services import ServicesEngine
 from canaria.services.pollers import QueuePollers
+from canaria.services.provision import Provisioner
 from canaria.services.schedules import Schedules
 from canaria.store import CompletionReport, CompletionStatus, Store
 from canaria.tables import DynamoEngine
@@ -371,12 +372,20 @@ class Platform:
     # ---- logs and notifications ----------------------------------------------------------
 
     async def _notify(self, d: Deployment, event: str) -> None:
-        problems = await send_webhooks(d, event)
+        problems = await send_notifications(d, event, self._publish_sns)
         if problems:
             now = self.clock.now()
             await self.controller.append_events(
                 tuple(DeploymentEvent(d.id, now, "notification", p) for p in problems)
             )
+
+    async def _publish_sns(self, topic_arn: str, subject: str, message: str) -> None:
+        """Publish to a topic in the services engine (a deployment trigger's message)."""
+        await self.services.ensure_running()
+        clients = Provisioner(self.services.engine_endpoint)
+        await asyncio.to_thread(
+            clients.client("sns").publish, TopicArn=topic_arn, Subject=subject, Message=message
+        )
 
 
 def new_request_id() -> str:

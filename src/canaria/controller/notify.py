@@ -1,8 +1,11 @@
-"""Deployment notifications: webhooks that receive CodeDeploy's trigger payload.
+"""Deployment notifications: CodeDeploy's trigger payload, to SNS topics and webhooks.
 
-CodeDeploy publishes triggers to SNS; canaria POSTs the same fields as JSON to the URLs a
-function's ``DeploymentPreference.TriggerConfigurations`` name. Delivery is best effort
-with a short timeout, off the request path; failures are recorded as deployment events.
+CodeDeploy publishes a trigger to the SNS topic a function's
+``DeploymentPreference.TriggerConfigurations`` name: canaria publishes the same message to
+that topic in its services engine (whatever subscribes to it there gets it: a queue, a
+function's SNS event), and POSTs it as JSON to a trigger whose target is an http(s) URL.
+Delivery is best effort with a short timeout, off the request path; failures are recorded
+as deployment events.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import json
 import logging
 import urllib.request
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,6 +70,16 @@ def trigger_payload(d: Deployment, event: str, trigger_name: str) -> dict[str, A
     return info
 
 
+# publishes (topic ARN, subject, message) to an SNS topic
+Publish = Callable[[str, str, str], Awaitable[None]]
+
+
+def sns_subject(d: Deployment, payload: dict[str, Any]) -> str:
+    """The subject CodeDeploy gives a trigger's SNS message (at most SNS's 100 characters)."""
+    text = f"{payload['status']}: AWS CodeDeploy {d.id} in {REGION} to {d.application}"
+    return text[:100]
+
+
 def _post(url: str, body: bytes, timeout: float) -> int:
     req = urllib.request.Request(
         url, data=body, method="POST", headers={"Content-Type": "application/json"}
@@ -74,18 +88,28 @@ def _post(url: str, body: bytes, timeout: float) -> int:
         return int(resp.status)
 
 
-async def send_webhooks(d: Deployment, event: str, timeout: float = 5.0) -> list[str]:
-    """POST the trigger payload to every trigger of ``d`` subscribed to ``event``."""
+async def send_notifications(
+    d: Deployment, event: str, publish: Publish | None = None, timeout: float = 5.0
+) -> list[str]:
+    """Deliver the trigger payload to every trigger of ``d`` subscribed to ``event``: an
+    SNS topic through ``publish``, a URL by POST. What failed, in words."""
     problems = []
     for trigger in d.triggers:
-        if event not in trigger.get("events", ()) and "DeploymentAll" not in trigger.get(
-            "events", ()
-        ):
+        events = trigger.get("events", ())
+        if event not in events and "DeploymentAll" not in events:
             continue
-        body = json.dumps(trigger_payload(d, event, trigger["name"])).encode()
+        payload = trigger_payload(d, event, trigger["name"])
+        target = trigger["target"]
         try:
-            await asyncio.to_thread(_post, trigger["target"], body, timeout)
+            if target.startswith("arn:aws:sns:"):
+                if publish is None:
+                    raise RuntimeError("no services engine to publish to")
+                message = json.dumps(payload)
+                await asyncio.wait_for(publish(target, sns_subject(d, payload), message), timeout)
+            else:
+                await asyncio.to_thread(_post, target, json.dumps(payload).encode(), timeout)
         except Exception as exc:  # best effort: report, never break the deployment
-            problems.append(f"webhook {trigger['target']} failed: {exc}")
-            log.warning("webhook %s for %s failed: %s", trigger["target"], d.id, exc)
+            kind = "topic" if target.startswith("arn:") else "webhook"
+            problems.append(f"trigger {trigger['name']}: {kind} {target} failed: {exc}")
+            log.warning("trigger %s of %s to %s failed: %s", trigger["name"], d.id, target, exc)
     return problems

@@ -44,7 +44,7 @@ class LayerSpec:
 class TriggerConfig:
     name: str
     events: tuple[str, ...]  # DeploymentStart, DeploymentSuccess, ... (CodeDeploy names)
-    target: str  # a webhook URL
+    target: str  # an SNS topic ARN (published to in the services engine) or a webhook URL
 
 
 # the largest slow tolerance accepted (an hour): beyond, "slow" would mean nothing

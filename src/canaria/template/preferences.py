@@ -185,18 +185,13 @@ def _triggers(ctx: Context, entry: Entry, node: LineMap, at: Where) -> tuple[Tri
             if event not in TRIGGER_EVENTS:
                 raise eat.error(f"unknown trigger event {event!r}", allowed=TRIGGER_EVENTS)
         target = as_str(trigger["TriggerTargetArn"], iat.key(trigger, "TriggerTargetArn"))
-        if target.startswith(("http://", "https://")):
+        if target.startswith(("http://", "https://", "arn:aws:sns:")):
             out.append(TriggerConfig(name, tuple(events), target))
-        elif target.startswith("arn:aws:sns:"):
-            ctx.warn(
-                entry,
-                f"trigger {name} targets SNS topic {target}; canaria delivers "
-                "triggers as webhooks only, so this one is not delivered",
-            )
         else:
             raise iat.key(trigger, "TriggerTargetArn").error(
                 f"trigger target {target!r} is neither a webhook URL nor an SNS topic ARN",
-                allowed="an http(s) URL (canaria posts the CodeDeploy trigger payload to it)",
+                allowed="an SNS topic's ARN (canaria publishes the CodeDeploy trigger "
+                "message to it), or an http(s) URL (canaria posts the message to it)",
             )
     return tuple(out)
 

@@ -98,8 +98,11 @@ def test_full_preference(tmp_path: Path) -> None:
         TriggerConfig(
             "hook", ("DeploymentSuccess", "DeploymentFailure"), "https://example.test/hook"
         ),
+        TriggerConfig(
+            "topic", ("DeploymentStart",), "arn:aws:sns:us-east-1:123456789012:app-Topic"
+        ),
     )
-    assert any("SNS" in w and "not delivered" in w for w in app.warnings)
+    assert not any("SNS" in w for w in app.warnings)
     assert p.judge == JudgeSettings()
     assert set(app.alarms) == {"fn-errors"}
     alarm = app.alarms["fn-errors"]
