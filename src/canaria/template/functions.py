@@ -145,6 +145,12 @@ def build_function(
             ctx.warn(entry, f"{key} is a SAM property canaria does not apply locally: ignored")
     check_keys(props, entry.props_at, (*FUNCTION_PROPERTIES, *sam_properties(entry.type)))
     _code_form(ctx, entry)  # an image or inline code: nothing else about it matters here
+    if ctx.has(entry, "FunctionUrlConfig"):
+        ctx.warn(
+            entry,
+            "FunctionUrlConfig: canaria does not serve function URLs; call the function "
+            "through an Api or HttpApi event's route, or the Lambda Invoke API (canaria invoke)",
+        )
     problems = Problems()  # the function's independent properties, all checked
 
     def checked(get: Callable[[], T], default: T) -> T:

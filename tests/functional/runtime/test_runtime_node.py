@@ -550,3 +550,61 @@ async def test_reports_carry_the_handlers_own_time_and_the_runtimes_peak_memory(
     assert over.error_type == "Runtime.OutOfMemory" and over.function_error == "Unhandled"
     fresh = await env.call(small, {"mb": 1})
     assert fresh.ok and fresh.cold_start  # the environment that ran out was not reused
+
+
+STREAMING = textwrap.dedent(
+    """\
+    const { pipeline } = require("stream/promises");
+    const { Readable } = require("stream");
+    exports.page = awslambda.streamifyResponse(async (event, responseStream, context) => {
+      const stream = awslambda.HttpResponseStream.from(responseStream, {
+        statusCode: 201,
+        headers: { "Content-Type": "text/html" },
+        cookies: ["a=1"],
+      });
+      stream.write("<p>" + context.awsRequestId.length + "</p>");
+      await new Promise((r) => setTimeout(r, 20));
+      stream.write("<p>" + event.name + "</p>");
+      stream.end();
+    });
+    exports.raw = awslambda.streamifyResponse(async (event, responseStream) => {
+      await pipeline(Readable.from(["one ", "two ", "three"]), responseStream);
+    });
+    exports.binary = awslambda.streamifyResponse(async (event, responseStream) => {
+      const stream = awslambda.HttpResponseStream.from(responseStream, { statusCode: 200 });
+      stream.write(Buffer.from([0xff, 0x00, 0xfe]));
+      // not ended by the handler: canaria ends it when the handler's promise settles
+    });
+    exports.fails = awslambda.streamifyResponse(async (event, responseStream) => {
+      responseStream.write("half");
+      throw new TypeError("stream broke");
+    });
+    """
+)
+
+
+async def test_a_streaming_handler_is_answered_buffered_as_lambdas_invoke_answers_it(
+    env: NodeEnv,
+) -> None:
+    """``awslambda.streamifyResponse`` handlers (Lambda's response streaming) load and run:
+    the answer is what they wrote, once the stream ends, with HttpResponseStream's
+    metadata as a proxy response."""
+    code = env.code({"app.js": STREAMING})
+    page_version = env.version(code, "app.page")
+    page = await env.call(page_version, {"name": "ada"})
+    assert page.ok, page.payload
+    assert body(page) == {
+        "statusCode": 201,
+        "headers": {"Content-Type": "text/html"},
+        "cookies": ["a=1"],
+        "body": "<p>36</p><p>ada</p>",
+    }
+    raw = await env.call(env.version(code, "app.raw"))
+    assert raw.ok and raw.payload == b"one two three"
+    binary = await env.call(env.version(code, "app.binary"))
+    assert body(binary) == {"statusCode": 200, "body": "/wD+", "isBase64Encoded": True}
+    failed = await env.call(env.version(code, "app.fails"))
+    assert failed.function_error == "Unhandled" and failed.error_type == "TypeError"
+    assert body(failed)["errorMessage"] == "stream broke"
+    again = await env.call(page_version, {"name": "bo"})
+    assert not again.cold_start and body(again)["body"] == "<p>36</p><p>bo</p>"

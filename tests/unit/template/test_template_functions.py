@@ -446,3 +446,10 @@ def test_duplicate_route(tmp_path: Path) -> None:
     ev = events("A:\n  Type: HttpApi\n  Properties: {Path: /a, Method: get}\n")
     err = fails(write(tmp_path, resources(function(extra=ev), function("Other", extra=ev))))
     assert "already served by Fn" in err.message
+
+
+def test_a_function_url_is_named_as_not_served(tmp_path: Path) -> None:
+    fn = function(extra="FunctionUrlConfig: {AuthType: NONE, InvokeMode: RESPONSE_STREAM}")
+    app = load(write(tmp_path, resources(fn)))
+    assert "Fn" in app.functions
+    assert len(app.warnings) == 1 and "does not serve function URLs" in app.warnings[0]

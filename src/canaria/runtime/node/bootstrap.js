@@ -13,6 +13,7 @@ const util = require('util');
 const { pathToFileURL } = require('url');
 const { performance } = require('perf_hooks');
 const traceenv = require('./traceenv');
+const streaming = require('./streaming');
 
 const [HOST, PORT] = (process.env.AWS_LAMBDA_RUNTIME_API || '').split(':');
 // canaria serves the same API on a Unix socket for this bootstrap: no TCP work per message.
@@ -286,6 +287,12 @@ function makeContext(headers, finish) {
 let failInvocation = null; // set while a handler runs: uncaught errors end that invocation
 
 function invoke(handler, event, headers) {
+  if (streaming.isStreaming(handler)) {
+    return new Promise((resolve) => {
+      failInvocation = (err) => resolve({ error: err, fatal: true });
+      streaming.runStreaming(handler, event, makeContext(headers, () => {})).then(resolve);
+    });
+  }
   return new Promise((resolve) => {
     let finished = false;
     let context;
@@ -324,6 +331,7 @@ function invoke(handler, event, headers) {
 async function main() {
   traceenv.install();
   patchConsole();
+  globalThis.awslambda = streaming.awslambda; // Lambda's runtime global, for streaming handlers
   let handler;
   try {
     handler = await loadHandler(process.env._HANDLER || '');
@@ -362,8 +370,8 @@ async function main() {
     const outcome = await invoke(handler, event, headers);
     const reported = report(performance.now() - started);
     failInvocation = null;
-    let body;
-    if (outcome.error === undefined) {
+    let body = outcome.raw; // a streaming handler's bytes, as written
+    if (outcome.error === undefined && body === undefined) {
       try {
         body = JSON.stringify(outcome.value === undefined ? null : outcome.value);
       } catch (err) {
