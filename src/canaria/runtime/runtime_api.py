@@ -268,17 +268,23 @@ class _Request:
     def report(self) -> Report:
         if not self.duration and not self.memory:
             return NO_REPORT
-        kib = _finite(self.memory)
+        kib = _finite(self.memory, MAX_REPORTED_KIB)
         return Report(_finite(self.duration), None if kib is None else int(kib))
 
 
-def _finite(text: bytes) -> float | None:
-    """A finite, non-negative number from a header's value; None for anything else."""
+# more than Lambda's largest memory size (10,240 MB) 1,024 times over is no process's
+# peak: a nonsense report, which would otherwise read as running out of memory
+MAX_REPORTED_KIB = 10240 * 1024 * 1024
+
+
+def _finite(text: bytes, limit: float = math.inf) -> float | None:
+    """A finite, non-negative number below ``limit`` from a header's value; None for
+    anything else."""
     try:
         value = float(text)
     except ValueError:
         return None
-    return value if 0.0 <= value < math.inf else None
+    return value if 0.0 <= value < limit else None
 
 
 class _Connection(asyncio.Protocol):

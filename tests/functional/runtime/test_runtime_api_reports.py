@@ -60,6 +60,7 @@ async def post(address: str, action: str, headers: dict[str, str]) -> bytes:
         ({"Canaria-Max-Memory-Kib": "2048"}, Report(None, 2048)),
         ({"Canaria-Duration-Ms": "fast", "Canaria-Max-Memory-Kib": "-5"}, Report(None, None)),
         ({"Canaria-Duration-Ms": "nan", "Canaria-Max-Memory-Kib": "inf"}, Report(None, None)),
+        ({"Canaria-Max-Memory-Kib": "1e30"}, Report(None, None)),  # no process's peak
     ],
 )
 async def test_a_runtimes_report_reaches_the_environment_and_nonsense_is_dropped(
