@@ -177,6 +177,19 @@ class Canaria:
             config=Config(inject_host_prefix=False),
         )
 
+    def env_client(self, service: str, variable: str) -> Any:
+        """A boto3 client for ``service`` at the endpoint ``canaria env`` exports as
+        ``variable`` (``AWS_ENDPOINT_URL_SQS``, ...), with its credentials: what a user's
+        shell gets from ``eval "$(canaria env)"``."""
+        env = json.loads(self.cli("env", "--json").stdout)
+        return boto3.client(
+            service,
+            endpoint_url=env[variable],
+            region_name="us-east-1",
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
+
     def token(self) -> str:
         return (self.state / "token").read_text().strip()
 

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from tests.functional.harness import Canaria
@@ -142,21 +141,10 @@ def test_tasks_call_dynamodb_sqs_and_s3_and_their_errors_are_caught(app: Canaria
         "error": "DynamoDB.ConditionalCheckFailedException",
     }
     # what the tasks wrote is there for the application's own SDK calls
-    env = json.loads(app.cli("env", "--json").stdout)
-
-    def client(service: str, variable: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=env[variable],
-            region_name="us-east-1",
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        )
-
-    ddb = client("dynamodb", "AWS_ENDPOINT_URL_DYNAMODB")
+    ddb = app.env_client("dynamodb", "AWS_ENDPOINT_URL_DYNAMODB")
     table = ddb.list_tables()["TableNames"][0]
     item = ddb.get_item(TableName=table, Key={"id": {"S": "o-1"}})["Item"]
     assert item["name"] == {"S": "Ada"}
-    sqs = client("sqs", "AWS_ENDPOINT_URL_SQS")
+    sqs = app.env_client("sqs", "AWS_ENDPOINT_URL_SQS")
     url = sqs.list_queues()["QueueUrls"][0]
     assert [m["Body"] for m in sqs.receive_message(QueueUrl=url)["Messages"]] == ["o-1"]

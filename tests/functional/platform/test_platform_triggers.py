@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-import boto3
 import pytest
 
 from tests.functional.harness import Canaria
@@ -105,14 +104,7 @@ def test_trigger_messages_reach_the_topic_and_the_webhook(app: Canaria, webhook:
     deployment = json.loads(r.stdout)["deployments"][0]["id"]
     assert app.wait_deployment(deployment)["state"] == "Succeeded"
 
-    env = json.loads(app.cli("env", "--json").stdout)
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=env["AWS_ENDPOINT_URL_SQS"],
-        region_name="us-east-1",
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    sqs = app.env_client("sqs", "AWS_ENDPOINT_URL_SQS")
     (url,) = sqs.list_queues()["QueueUrls"]  # the template's Inbox
     messages: list[dict[str, Any]] = []
     deadline = time.monotonic() + 30
