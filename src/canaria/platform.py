@@ -38,6 +38,7 @@ from canaria.controller.signals import LocalSignals
 from canaria.errors import NotFound
 from canaria.files import FileAccess
 from canaria.gateway import GatewayServer, Routing
+from canaria.gateway.urls import FunctionUrls
 from canaria.hooks import Hooks
 from canaria.invocations import Invocations
 from canaria.logbook import LogBook
@@ -123,6 +124,15 @@ class Platform:
             split_mode=options.split_mode,  # type: ignore[arg-type]
             seed=options.seed,
         )
+        # FunctionUrlConfig: a port of its own per function, through the same routing
+        self.function_urls_served = FunctionUrls(
+            self.routing,
+            self.invocations,
+            self.invocations,
+            clock,
+            host=options.host,
+            ports_file=Path(self.state_dir) / "function-urls.json",
+        )
         # The DynamoDB engine's port is fixed now, so every function's environment can name
         # it even before the first template with a table starts it.
         self.tables = DynamoEngine(self.state_dir, self.access_key, self.secret_key)
@@ -153,7 +163,9 @@ class Platform:
             deployments=self.controller,
             routing=self.routing,
             state_machines=self.state_machines,
-            resources=LocalResources(self.tables, self.services, self.pollers, self.schedules),
+            resources=LocalResources(
+                self.tables, self.services, self.pollers, self.schedules, self.function_urls_served
+            ),
             runtimes=self.runtimes,
             new_runtime=self._new_runtime,
             keyring=self.keyring,
@@ -194,6 +206,7 @@ class Platform:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.gateway.stop()
+        await self.function_urls_served.stop()
         await self.state_machines.close()
         await self.pollers.stop()
         await self.schedules.stop()
@@ -249,6 +262,10 @@ class Platform:
             clock=self.clock,
             on_log=self.logbook.add_line,
         )
+
+    def function_urls(self) -> dict[str, str]:
+        """Each function URL canaria serves (``FunctionUrlConfig``), by function."""
+        return self.function_urls_served.endpoints()
 
     def endpoints(self) -> dict[str, str]:
         """``AWS_ENDPOINT_URL`` (the edge) and ``AWS_ENDPOINT_URL_<SERVICE>`` for the

@@ -46,11 +46,13 @@ from canaria.controller.deployments import new_deployment
 from canaria.errors import BuildError, Conflict
 from canaria.files import FileAccess
 from canaria.gateway import Routing
+from canaria.gateway.urls import FunctionUrls
 from canaria.models import (
     Alias,
     Application,
     DeploymentPreference,
     FunctionSpec,
+    FunctionUrlSpec,
     QueueEventSource,
     ServiceResource,
     TableSpec,
@@ -102,11 +104,14 @@ class Deployments(Protocol):
 
 
 class Resources(Protocol):
-    """Where the template's tables, service resources and queue pollers live."""
+    """Where the template's tables, service resources, function URLs and queue pollers
+    live."""
 
     async def create_tables(self, tables: Mapping[str, TableSpec]) -> None: ...
 
     async def create_services(self, resources: Mapping[str, ServiceResource]) -> None: ...
+
+    async def serve_function_urls(self, urls: Mapping[str, FunctionUrlSpec]) -> None: ...
 
     def poll_queues(self, sources: tuple[QueueEventSource, ...]) -> None: ...
 
@@ -116,7 +121,8 @@ class Resources(Protocol):
 class LocalResources:
     """The supervised local engines: DynamoDB for tables, the services engine (moto
     behind a relay) for S3, SQS, SNS, SSM, Secrets Manager and EventBridge, the
-    pollers that feed SQS batches to functions and the timers that fire schedules."""
+    pollers that feed SQS batches to functions, the timers that fire schedules, and the
+    listeners of function URLs."""
 
     def __init__(
         self,
@@ -124,11 +130,13 @@ class LocalResources:
         services: ServicesEngine,
         pollers: QueuePollers,
         schedules: Schedules,
+        function_urls: FunctionUrls,
     ) -> None:
         self.tables = tables
         self.services = services
         self.pollers = pollers
         self.schedules = schedules
+        self.function_urls = function_urls
         self._provisioned: Mapping[str, ServiceResource] = {}  # the last release's
         services.on_restart = self._provision  # moto restarted empty: create them again
 
@@ -141,6 +149,9 @@ class LocalResources:
         await self.services.ensure_running()
         self._provisioned = resources
         await self._provision()
+
+    async def serve_function_urls(self, urls: Mapping[str, FunctionUrlSpec]) -> None:
+        await self.function_urls.serve(urls)
 
     def poll_queues(self, sources: tuple[QueueEventSource, ...]) -> None:
         self.pollers.apply(sources)
@@ -260,6 +271,9 @@ class ReleaseExecutor:
                     self.state_machines.adopt(specs, machines)
                 case LoadFunctions(app=running):
                     self._load_functions(running)
+                    await self.resources.serve_function_urls(
+                        {n: f.url for n, f in running.functions.items() if f.url is not None}
+                    )
                 case PollQueues(sources=sources):
                     self.resources.poll_queues(sources)
                 case FireSchedules(schedules=schedules):

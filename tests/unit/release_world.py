@@ -21,6 +21,7 @@ from canaria.gateway import Routing
 from canaria.models import (
     Application,
     FunctionSpec,
+    FunctionUrlSpec,
     QueueEventSource,
     ServiceResource,
     TableSpec,
@@ -92,12 +93,16 @@ class RecordingResources:
     services: dict[str, ServiceResource] = field(default_factory=dict)
     polled: tuple[QueueEventSource, ...] = ()
     fired: tuple[ScheduledInvocation, ...] = ()
+    urls: dict[str, FunctionUrlSpec] = field(default_factory=dict)
 
     async def create_tables(self, tables: Mapping[str, TableSpec]) -> None:
         self.tables.update(tables)
 
     async def create_services(self, resources: Mapping[str, ServiceResource]) -> None:
         self.services.update(resources)
+
+    async def serve_function_urls(self, urls: Mapping[str, FunctionUrlSpec]) -> None:
+        self.urls = dict(urls)
 
     def poll_queues(self, sources: tuple[QueueEventSource, ...]) -> None:
         self.polled = sources

@@ -229,6 +229,8 @@ def up(
             typer.echo(f"  {line}")
         Path(platform.state_dir, "endpoint").write_text(platform.control_url + "\n")
         typer.echo(f"gateway    http://{host}:{platform.gateway.port}")
+        for function, url in platform.function_urls().items():
+            typer.echo(f"url        {url}  ({function}'s FunctionUrlConfig)")
         typer.echo(f"control    {platform.control_url}  (token in {platform.state_dir}/token)")
         typer.echo(f"dashboard  {platform.control_url}/?token={platform.token}")
         served = "S3, SQS, SNS, SSM, Secrets Manager, EventBridge"

@@ -190,6 +190,7 @@ def control_routes(source: ControlSource) -> list[BaseRoute]:
                 "application": app.template_path if app else None,
                 "now": p.clock.now(),
                 "gateway": p.gateway_url,
+                "function_urls": p.function_urls(),  # function -> the URL canaria serves it at
                 # AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>: what `canaria env` exports
                 "endpoints": p.endpoints(),
                 "functions": {

@@ -25,8 +25,7 @@ from canaria.models.app import ApiKind
 from .events import build_event, new_request_id
 from .responses import Failure, HttpResponse, Malformed, client_error, gateway_answer, map_result
 from .routes import NoRoute, Route
-from .routing import Routing
-from .types import Invoker, Recorder, Request
+from .types import Invoker, Recorder, Request, RouteSource
 
 log = logging.getLogger("canaria.gateway")
 
@@ -79,7 +78,7 @@ def find_pin(req: Request) -> str | None:
 class Handler:
     def __init__(
         self,
-        routing: Routing,
+        routing: RouteSource,
         invoker: Invoker,
         recorder: Recorder,
         clock: Clock,

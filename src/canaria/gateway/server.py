@@ -12,8 +12,7 @@ from canaria.limits import REQUEST_READ_TIMEOUT_S
 
 from .handler import INTEGRATION_TIMEOUT_S, Handler
 from .protocol import Connections, HttpProtocol
-from .routing import Routing
-from .types import Invoker, Recorder, SplitMode
+from .types import Invoker, Recorder, RouteSource, SplitMode
 
 log = logging.getLogger("canaria.gateway")
 
@@ -21,7 +20,7 @@ log = logging.getLogger("canaria.gateway")
 class GatewayServer:
     def __init__(
         self,
-        routing: Routing,
+        routing: RouteSource,
         invoker: Invoker,
         recorder: Recorder,
         clock: Clock,

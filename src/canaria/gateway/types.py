@@ -7,11 +7,26 @@ per-version metrics the analysis package keeps.
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from canaria.models import InvokeResult
 
+if TYPE_CHECKING:
+    from canaria.gateway.routes import Router
+
 SplitMode = Literal["deterministic", "random"]
+
+
+class RouteSource(Protocol):
+    """What a gateway routes by: ``Routing`` (the application's routes), or one function
+    URL's view of it (``urls.FunctionUrlRouting``)."""
+
+    @property
+    def router(self) -> Router: ...
+
+    def choose(self, function: str, *, pin: str | None = None) -> tuple[int, str | None]: ...
+
+    def set_split_mode(self, mode: SplitMode, seed: int | None = None) -> None: ...
 
 
 class Invoker(Protocol):

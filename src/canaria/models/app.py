@@ -124,6 +124,14 @@ class EsbuildOptions:
 
 
 @dataclass(frozen=True)
+class FunctionUrlSpec:
+    """A function's ``FunctionUrlConfig``: canaria serves it on a port of its own."""
+
+    auth_type: str = "NONE"  # NONE | AWS_IAM (not checked locally)
+    invoke_mode: str = "BUFFERED"  # BUFFERED | RESPONSE_STREAM (answered buffered)
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     name: str  # logical id; also the function name canaria uses
     config: FunctionConfig
@@ -134,6 +142,7 @@ class FunctionSpec:
     line: int | None = None  # where the resource starts in its template
     build: EsbuildOptions | None = None  # bundled with esbuild first, as `sam build` does
     layers: tuple[LayerSpec, ...] = ()  # the template's layers it names, in its order
+    url: FunctionUrlSpec | None = None  # FunctionUrlConfig
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from canaria.models import (
     DeploymentPreference,
     FunctionConfig,
     FunctionSpec,
+    FunctionUrlSpec,
     LayerSpec,
     RouteSpec,
 )
@@ -135,7 +136,7 @@ def build_function(
     alarms: Mapping[str, AlarmSpec],
     config_names: tuple[str, ...],
     function_names: Mapping[str, str],
-    layers: Mapping[str, LayerSpec],
+    layers: Mapping[str, LayerSpec | None],
 ) -> FunctionSpec:
     """The function's spec; ``function_names`` maps FunctionName values to logical ids,
     ``layers`` the template's layer ARNs to its layers."""
@@ -145,12 +146,6 @@ def build_function(
             ctx.warn(entry, f"{key} is a SAM property canaria does not apply locally: ignored")
     check_keys(props, entry.props_at, (*FUNCTION_PROPERTIES, *sam_properties(entry.type)))
     _code_form(ctx, entry)  # an image or inline code: nothing else about it matters here
-    if ctx.has(entry, "FunctionUrlConfig"):
-        ctx.warn(
-            entry,
-            "FunctionUrlConfig: canaria does not serve function URLs; call the function "
-            "through an Api or HttpApi event's route, or the Lambda Invoke API (canaria invoke)",
-        )
     problems = Problems()  # the function's independent properties, all checked
 
     def checked(get: Callable[[], T], default: T) -> T:
@@ -188,6 +183,7 @@ def build_function(
     )
     no_routes: tuple[RouteSpec, ...] = ()
     routes = checked(lambda: _routes(ctx, entry, apis), no_routes)
+    url = checked(lambda: _function_url(ctx, entry), None)
     problems.raise_any()
     return FunctionSpec(
         name=entry.logical_id,
@@ -199,7 +195,42 @@ def build_function(
         line=entry.where.line,
         build=build,
         layers=used_layers,
+        url=url,
     )
+
+
+def _function_url(ctx: Context, entry: Entry) -> FunctionUrlSpec | None:
+    """``FunctionUrlConfig``, checked: served on a port of its own, through the alias."""
+    raw = ctx.get(entry, "FunctionUrlConfig")
+    if raw is NO_VALUE:
+        return None
+    at = ctx.at(entry, "FunctionUrlConfig")
+    config = as_map(raw, at)
+    check_keys(config, at, ("AuthType", "InvokeMode", "Cors"), required=("AuthType",))
+    auth = _one_of(config, at, "AuthType", ("NONE", "AWS_IAM"))
+    mode = _one_of(config, at, "InvokeMode", ("BUFFERED", "RESPONSE_STREAM"))
+    if auth == "AWS_IAM":
+        ctx.warn(entry, "FunctionUrlConfig.AuthType AWS_IAM: canaria does not check signatures")
+    if mode == "RESPONSE_STREAM":
+        ctx.warn(
+            entry,
+            "FunctionUrlConfig.InvokeMode RESPONSE_STREAM: canaria answers once the "
+            "response has ended, not as it is written",
+        )
+    if "Cors" in config:
+        ctx.warn(entry, "FunctionUrlConfig.Cors is not applied: canaria adds no CORS headers")
+    return FunctionUrlSpec(auth, mode)
+
+
+def _one_of(node: Mapping[str, Any], at: Where, key: str, allowed: tuple[str, ...]) -> str:
+    """``node[key]`` (the first of ``allowed`` when absent), one of ``allowed``."""
+    if key not in node:
+        return allowed[0]
+    kat = at.key(node, key)
+    value = as_str(node[key], kat)
+    if value not in allowed:
+        raise kat.error(f"{key} {value!r} is not one of Lambda's", allowed=", ".join(allowed))
+    return value
 
 
 def _code_form(ctx: Context, entry: Entry) -> None:

@@ -23,11 +23,20 @@ LAYER = "AWS::Serverless::LayerVersion"
 ALLOWED_CONTENT = "a directory relative to the template, or a .zip file of the layer"
 
 
-def build_layer(ctx: Context, entry: Entry) -> LayerSpec:
+def build_layer(ctx: Context, entry: Entry) -> LayerSpec | None:
+    """The layer, or None when its content is in S3 (a warning: the functions that use
+    it run without it, as with a layer from an account)."""
     at = ctx.at(entry, "ContentUri")
     value = ctx.get(entry, "ContentUri")
     if value is NO_VALUE:
         raise at.error("a layer needs ContentUri", allowed=ALLOWED_CONTENT)
+    if isinstance(value, Mapping) or (isinstance(value, str) and value.startswith("s3://")):
+        ctx.warn(
+            entry,
+            "ContentUri is in S3: canaria reads local files, so the functions that use this "
+            "layer run without it (give it a local ContentUri)",
+        )
+        return None
     text, path = ctx.local_path(value, at, allowed=ALLOWED_CONTENT)
     if not path.exists():
         raise at.error(f"ContentUri {text!r} does not exist ({path})", allowed=ALLOWED_CONTENT)
@@ -52,9 +61,10 @@ def _build_method(ctx: Context, entry: Entry) -> Any:
 
 
 def function_layers(
-    ctx: Context, entry: Entry, layers: Mapping[str, LayerSpec]
+    ctx: Context, entry: Entry, layers: Mapping[str, LayerSpec | None]
 ) -> tuple[LayerSpec, ...]:
-    """The function's ``Layers`` that are layers of the template (``layers``: by ARN)."""
+    """The function's ``Layers`` that are layers of the template (``layers``: by ARN;
+    None for a layer of the template canaria cannot read, already warned about)."""
     raw = ctx.get(entry, "Layers")
     if raw is NO_VALUE:
         return ()
@@ -62,6 +72,8 @@ def function_layers(
     found: list[LayerSpec] = []
     for i, item in enumerate(as_list(raw, at)):
         arn = as_str(item, at.index(raw, i))
+        if arn in layers and layers[arn] is None:
+            continue
         layer = layers.get(arn)
         if layer is None:
             ctx.warn(

@@ -373,7 +373,7 @@ def _build(
             (e, machines[e.logical_id]) for e in of(SAM_STATE_MACHINE) if e.logical_id in machines
         ]
         schedules = build_schedules(ctx, of(FUNCTION), built, services)
-    layers: dict[str, LayerSpec] = {}
+    layers: dict[str, LayerSpec | None] = {}
     for e in of(LAYER):
         with problems.catch():
             layers[layer_arn(e.logical_id)] = build_layer(ctx, e)

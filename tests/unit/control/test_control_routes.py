@@ -51,6 +51,9 @@ class Source:
     def endpoints(self) -> dict[str, str]:
         return {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
 
+    def function_urls(self) -> dict[str, str]:
+        return {}
+
     def function_spec(self, name: str) -> FunctionSpec:
         if self.app is None or name not in self.app.functions:
             raise NotFound(f"Function not found: {name}")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from canaria import runtimes
-from canaria.models import LayerSpec
+from canaria.models import FunctionUrlSpec, LayerSpec
 from canaria.template import load
 from tests.unit.template.template_helpers import PY, fails, function, line_of, resources, write
 
@@ -448,8 +448,30 @@ def test_duplicate_route(tmp_path: Path) -> None:
     assert "already served by Fn" in err.message
 
 
-def test_a_function_url_is_named_as_not_served(tmp_path: Path) -> None:
-    fn = function(extra="FunctionUrlConfig: {AuthType: NONE, InvokeMode: RESPONSE_STREAM}")
+def test_a_function_url_is_read_and_what_canaria_does_not_apply_is_said(tmp_path: Path) -> None:
+    fn = function(
+        extra="FunctionUrlConfig: {AuthType: AWS_IAM, InvokeMode: RESPONSE_STREAM, "
+        "Cors: {AllowOrigins: ['*']}}"
+    )
     app = load(write(tmp_path, resources(fn)))
-    assert "Fn" in app.functions
-    assert len(app.warnings) == 1 and "does not serve function URLs" in app.warnings[0]
+    assert app.functions["Fn"].url == FunctionUrlSpec("AWS_IAM", "RESPONSE_STREAM")
+    warnings = "\n".join(app.warnings)
+    assert "does not check signatures" in warnings and "answers once" in warnings
+    assert "Cors is not applied" in warnings
+    plain = load(write(tmp_path, resources(function(extra="FunctionUrlConfig: {AuthType: NONE}"))))
+    assert plain.functions["Fn"].url == FunctionUrlSpec("NONE", "BUFFERED") and not plain.warnings
+
+
+@pytest.mark.parametrize(
+    ("config", "prop", "message"),
+    [
+        ("{AuthType: OPEN}", "FunctionUrlConfig.AuthType", "'OPEN' is not one of Lambda's"),
+        ("{AuthType: NONE, InvokeMode: FAST}", "FunctionUrlConfig.InvokeMode", "'FAST'"),
+        ("{InvokeMode: BUFFERED}", "FunctionUrlConfig", "AuthType"),
+    ],
+)
+def test_a_wrong_function_url_config_is_named(
+    tmp_path: Path, config: str, prop: str, message: str
+) -> None:
+    err = fails(write(tmp_path, resources(function(extra=f"FunctionUrlConfig: {config}"))))
+    assert err.prop == f"Resources.Fn.Properties.{prop}" and message in err.detail

@@ -58,19 +58,22 @@ def test_another_build_method_takes_the_layer_as_it_is(tmp_path: Path) -> None:
     assert "BuildMethod makefile" in app.warnings[0]
 
 
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        ("missing", "ContentUri 'missing' does not exist"),
-        ("s3://bucket/layer.zip", "is in S3"),
-        ("{Bucket: b, Key: k}", "names an S3 object"),
-    ],
-)
-def test_a_layer_canaria_cannot_read_is_named(tmp_path: Path, content: str, message: str) -> None:
+def test_a_missing_layer_is_named(tmp_path: Path) -> None:
+    app_dir(tmp_path)
+    body = resources(layer("Lib", "missing"), function(extra="Layers: [!Ref Lib]"))
+    err = fails(write(tmp_path, body))
+    assert err.prop == "Resources.Lib.Properties.ContentUri"
+    assert "ContentUri 'missing' does not exist" in err.detail
+
+
+@pytest.mark.parametrize("content", ["s3://bucket/layer.zip", "{Bucket: b, Key: k}"])
+def test_a_layer_in_s3_is_a_warning(tmp_path: Path, content: str) -> None:
+    """As a layer from an account: canaria cannot fetch it, the function runs without."""
     app_dir(tmp_path)
     body = resources(layer("Lib", content), function(extra="Layers: [!Ref Lib]"))
-    err = fails(write(tmp_path, body))
-    assert err.prop == "Resources.Lib.Properties.ContentUri" and message in err.detail
+    app = load(write(tmp_path, body))
+    assert app.functions["Fn"].layers == ()
+    assert len(app.warnings) == 1 and "ContentUri is in S3" in app.warnings[0]
 
 
 def test_more_than_five_layers_is_refused(tmp_path: Path) -> None:

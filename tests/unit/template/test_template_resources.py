@@ -325,8 +325,8 @@ def test_skipped_resources_warn(tmp_path: Path) -> None:
   Custom:
     Type: Custom::Thing
   Layer:
-    Type: AWS::Serverless::LayerVersion
-    Properties: {ContentUri: layer}
+    Type: AWS::Lambda::LayerVersion
+    Properties: {Content: {S3Bucket: b, S3Key: k}}
 """
     app = load(
         write(tmp_path, resources(function(), others) + "Outputs:\n  X:\n    Value: !Ref Fn\n")
@@ -336,7 +336,7 @@ def test_skipped_resources_warn(tmp_path: Path) -> None:
         ("Role", "AWS::IAM::Role"),
         ("Perm", "AWS::Lambda::Permission"),
         ("Custom", "Custom::Thing"),
-        ("Layer", "AWS::Serverless::LayerVersion"),
+        ("Layer", "AWS::Lambda::LayerVersion"),
     ]
     assert all(s.reason for s in app.skipped)
     assert len(app.warnings) == 5 and "Resources.Stream" in app.warnings[0]

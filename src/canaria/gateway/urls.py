@@ -1,0 +1,134 @@
+"""Function URLs: each function with a ``FunctionUrlConfig`` served on a port of its own.
+
+Every request to that port invokes the function, whatever its method and path, as
+``https://<url-id>.lambda-url.<region>.on.aws/`` does: through the alias the function's
+routes use (its ``AutoPublishAlias``, and that alias's split during a deployment, so a
+canary is judged on its URL's traffic too), with payload format 2.0 (the event of an HTTP
+API's ``$default`` route, the shape a function URL sends) and the same response mapping.
+A URL keeps its port across restarts while the port is free (the ports are kept in the
+state directory); otherwise the OS picks one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+from canaria.clock import Clock
+from canaria.models import FunctionUrlSpec, RouteSpec
+from canaria.models.routes import DEFAULT_ROUTE
+
+from .routes import Router
+from .routing import Routing
+from .server import GatewayServer
+from .types import Invoker, Recorder, SplitMode
+
+log = logging.getLogger("canaria.gateway")
+
+
+def url_id(function: str) -> str:
+    """The URL's id (the host's first label on AWS; here, the API id of its events)."""
+    return f"url-{function.lower()}"
+
+
+class FunctionUrlRouting:
+    """One function URL's view of the application's routing: its own router (every
+    request is the function's), the application's choice of version."""
+
+    def __init__(self, routing: Routing, function: str) -> None:
+        self._routing = routing
+        spec = RouteSpec("ANY", DEFAULT_ROUTE, "http", url_id(function), "$default", function)
+        self._router = Router((spec,))
+
+    @property
+    def router(self) -> Router:
+        return self._router
+
+    def choose(self, function: str, *, pin: str | None = None) -> tuple[int, str | None]:
+        return self._routing.choose(function, pin=pin)
+
+    def set_split_mode(self, mode: SplitMode, seed: int | None = None) -> None:
+        """Nothing: the split is the application's routing's, set there."""
+
+
+class FunctionUrls:
+    """The function URLs being served, kept in step with the application's template."""
+
+    def __init__(
+        self,
+        routing: Routing,
+        invoker: Invoker,
+        recorder: Recorder,
+        clock: Clock,
+        *,
+        host: str,
+        ports_file: Path | None = None,
+    ) -> None:
+        self._routing = routing
+        self._invoker = invoker
+        self._recorder = recorder
+        self._clock = clock
+        self._host = host
+        self._ports_file = ports_file
+        self._servers: dict[str, GatewayServer] = {}
+
+    def endpoints(self) -> dict[str, str]:
+        """Each served function's URL."""
+        return {f: f"http://{self._host}:{s.port}/" for f, s in sorted(self._servers.items())}
+
+    async def serve(self, urls: Mapping[str, FunctionUrlSpec]) -> None:
+        """Serve exactly the URLs of ``urls`` (function name → its config): stop the
+        others, start the new ones."""
+        for function in [f for f in self._servers if f not in urls]:
+            await self._servers.pop(function).stop()
+        known = self._known_ports()
+        for function in urls:
+            if function not in self._servers:
+                self._servers[function] = await self._start(function, known.get(function, 0))
+        self._save_ports()
+
+    async def stop(self) -> None:
+        for server in self._servers.values():
+            await server.stop()
+        self._servers.clear()
+
+    async def _start(self, function: str, port: int) -> GatewayServer:
+        for attempt in (port, 0) if port else (0,):
+            server = GatewayServer(
+                FunctionUrlRouting(self._routing, function),
+                self._invoker,
+                self._recorder,
+                self._clock,
+                host=self._host,
+                port=attempt,
+            )
+            try:
+                await server.start()
+            except OSError as exc:
+                if attempt == 0:
+                    raise
+                log.info("%s's URL port %d is taken (%s): another one", function, port, exc)
+                continue
+            return server
+        raise AssertionError("unreachable: port 0 either binds or raises")
+
+    def _known_ports(self) -> dict[str, int]:
+        if self._ports_file is None:
+            return {}
+        try:
+            known = json.loads(self._ports_file.read_text())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(known, dict):
+            return {}
+        return {str(f): p for f, p in known.items() if isinstance(p, int) and 0 < p < 65536}
+
+    def _save_ports(self) -> None:
+        if self._ports_file is None:
+            return
+        ports = {f: s.port for f, s in self._servers.items()}
+        tmp = self._ports_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(ports, sort_keys=True))
+        tmp.replace(self._ports_file)
