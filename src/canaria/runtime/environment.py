@@ -96,8 +96,11 @@ def worker_environment(
         "PYTHONPATH": python_path(),
     }
     if config.layers:  # where Lambda looks in /opt, which holds them one over the other
-        env["PATH"] += os.pathsep + in_layers(config.layers, "bin")
-        env["LD_LIBRARY_PATH"] = in_layers(config.layers, "lib")
+        # (an empty entry would mean the working directory: only layers that have one)
+        if bins := in_layers(config.layers, "bin"):
+            env["PATH"] += os.pathsep + bins
+        if libs := in_layers(config.layers, "lib"):
+            env["LD_LIBRARY_PATH"] = libs
         if config.runtime.startswith("python"):
             python = config.runtime if config.runtime[6:7].isdigit() else _RUNNING_PYTHON
             env[LAYERS_VARIABLE] = in_layers(

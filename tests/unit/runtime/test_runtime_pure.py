@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import decimal
 import os
@@ -25,7 +26,14 @@ from canaria.runtime.environment import (
     worker_environment,
 )
 from canaria.runtime.function import PEAK_WINDOW_S, PEAK_WINDOWS, Peaks
-from canaria.runtime.worker import HEADER, encode_frame, error_shape, load_handler, to_json
+from canaria.runtime.worker import (
+    HEADER,
+    LAYERS_VARIABLE,
+    encode_frame,
+    error_shape,
+    load_handler,
+    to_json,
+)
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
@@ -224,3 +232,31 @@ def test_the_recent_peak_of_requests_in_flight_lasts_a_minute() -> None:
     assert peaks.recent(1) == 2  # the window that began with 2 running is still recent
     peaks.advance(PEAK_WINDOW_S * (2 * PEAK_WINDOWS + 1), {})
     assert peaks.recent(1) == 0
+
+
+def test_layers_are_searched_as_lambda_searches_opt(tmp_path: Path) -> None:
+    """Each place in turn, the last layer first (in /opt its files replaced the earlier
+    layers'), only where a layer has it: no empty entry (the working directory) on PATH."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    for rel in ("python", "python/lib/python3.12/site-packages", "bin"):
+        (first / rel).mkdir(parents=True, exist_ok=True)
+    (second / "python").mkdir(parents=True)
+    plain = worker_environment("Orders", version(tmp_path), {}, log_stream="s")
+    v = version(tmp_path)
+    layered = Version(
+        v.function,
+        v.number,
+        v.digest,
+        dataclasses.replace(v.config, layers=(str(first), str(second))),
+        v.artifact,
+        0.0,
+    )
+    env = worker_environment("Orders", layered, {}, log_stream="s")
+    assert env[LAYERS_VARIABLE].split(os.pathsep) == [
+        str(first / "python/lib/python3.12/site-packages"),
+        str(second / "python"),
+        str(first / "python"),
+    ]
+    assert env["PATH"] == plain["PATH"] + os.pathsep + str(first / "bin")
+    assert "LD_LIBRARY_PATH" not in env  # no layer has lib/
+    assert LAYERS_VARIABLE not in plain
