@@ -22,7 +22,10 @@ def validate(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_valid_template_exits_0_with_warnings(tmp_path: Path) -> None:
-    layer = "  Layer:\n    Type: AWS::Serverless::LayerVersion\n    Properties: {ContentUri: x}\n"
+    layer = (
+        "  Layer:\n    Type: AWS::Serverless::LayerVersion\n"
+        "    Properties: {ContentUri: s3://bucket/layer.zip}\n"
+    )
     path = Path(write(tmp_path, resources(function(), layer)))
     done = validate(path.parent)  # template.yaml found without -t
     assert done.returncode == 0, done.stderr
