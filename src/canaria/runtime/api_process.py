@@ -34,6 +34,7 @@ import orjson
 from canaria.models.runtime import Version
 from canaria.runtime.process import OnLine, Reply, ReplyKind, WorkerProcess
 from canaria.runtime.runtime_api import MAX_RESPONSE_BYTES, NO_REPORT, Event, Report, RuntimeApi
+from canaria.runtime.worker import PeakSampler
 
 _READ = 65536
 
@@ -63,6 +64,9 @@ class ApiProcess(WorkerProcess):
         self._pending_output = select.poll()  # the pipes, asked at once before an answer
         self._waiter: asyncio.Task[None] | None = None
         self._sent_at = 0.0
+        # the peak of a runtime that reports none (a provided one), read as seldom as the
+        # Python worker reads its own
+        self._peak = PeakSampler(version.config.memory_mb * 1024, self._read_peak)
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -195,7 +199,8 @@ class ApiProcess(WorkerProcess):
     def _answer(self, request_id: str, kind: ReplyKind, payload: bytes, report: Report) -> bool:
         """The current invocation's answer. Its duration and peak memory are what the
         runtime reported (canaria's bootstrap does), else the time since the event was
-        delivered and the process's RSS now."""
+        delivered and the process's peak resident set (VmHWM), sampled by ``PeakSampler``:
+        a spike freed before the answer still counts, as it does against Lambda's limit."""
         inv = self.current
         if inv is None or inv.request_id != request_id or inv.future.done():
             return False
@@ -204,11 +209,14 @@ class ApiProcess(WorkerProcess):
         if duration_ms is None:
             duration_ms = (time.perf_counter() - self._sent_at) * 1000.0
         if memory_kib is None:
-            memory_kib = self.rss_kib() or 0
+            memory_kib = self._peak.after(duration_ms / 1000.0)
         inv.future.set_result(
             Reply(kind, payload, duration_ms=duration_ms, max_memory_kib=memory_kib)
         )
         return True
+
+    def _read_peak(self) -> int:
+        return self.peak_kib() or self.rss_kib() or 0
 
     # ---- output ---------------------------------------------------------------------------
 

@@ -58,7 +58,8 @@ Policy (Lambda's where Lambda has one):
   that cost no read), and after every invocation the peak RSS the environment reports is
   compared (catches a short spike between polls). An environment reads its peak after
   every handler that could have grown it by 64 MB (1 ms of handler time since the last
-  read; see ``worker.PeakRss``); a runtime that reports none is read here. Either way,
+  read; see ``worker.PeakSampler``); a runtime that reports none (a ``provided`` one) is
+  read here the same way, its VmHWM from ``/proc/<pid>/status``. Either way,
   and for a ``MemoryError`` in the handler: ``Runtime.OutOfMemory`` and a fresh
   environment.
 - Response: at most 6 MB (``MAX_RESPONSE_BYTES``, Lambda's synchronous limit); a larger

@@ -41,7 +41,7 @@ import orjson
 
 from canaria.models.runtime import Version
 from canaria.runtime.environment import WORKER_SCRIPT, log_stream_name, worker_environment
-from canaria.runtime.worker import HEADER, LOG, READY, RESULT, encode_frame
+from canaria.runtime.worker import HEADER, LOG, READY, RESULT, encode_frame, vm_hwm_kib
 
 OnLine = Callable[[str, str, str], None]  # (request id, stream, text)
 ENVIRONMENT_MARKER = "_CANARIA_ENVIRONMENT_ID"
@@ -181,6 +181,7 @@ class WorkerProcess:
         self.busy_since = float("inf")  # when the current request (or the init) was sent
         self._hangup_poller: select.poll | None = None  # the socket, registered once
         self._statm: int | None = None  # /proc/<pid>/statm, opened at the first look
+        self._status: int | None = None  # /proc/<pid>/status, opened at the first peak read
         self.dead = False
 
     @property
@@ -311,11 +312,27 @@ class WorkerProcess:
         except (OSError, ValueError, IndexError):
             return None
 
+    def peak_kib(self) -> int | None:
+        """The process's peak resident set in KiB: VmHWM of ``/proc/<pid>/status`` (kept
+        open as ``statm`` is). A process started with ``execve`` counts from nothing, so it
+        is the runtime's own peak, never canaria's."""
+        if self.proc is None or self.proc.returncode is not None:
+            return None
+        try:
+            fd = self._status
+            if fd is None:
+                fd = self._status = os.open(f"/proc/{self.proc.pid}/status", os.O_RDONLY)
+            return vm_hwm_kib(os.pread(fd, 8192, 0))
+        except (OSError, ValueError):
+            return None
+
     def _close_statm(self) -> None:
-        fd, self._statm = self._statm, None
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        """Close the kept-open ``/proc`` files (``statm``, ``status``)."""
+        for fd in (self._statm, self._status):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._statm = self._status = None
 
     # ---- invocation -----------------------------------------------------------------------
 

@@ -353,38 +353,26 @@ QUICK_GROWTH_KIB = 64 * 1024
 STALE_S = 0.1  # the longest a skipped read lets the reported peak age
 
 
-class PeakRss:
-    """The process's peak RSS in KiB, cheaply.
+class PeakSampler:
+    """A process's peak RSS in KiB, read seldom: ``read`` gives it exactly, at a cost
+    (a system call or a ``/proc`` read) as large as the rest of a short invocation's
+    bookkeeping.
 
-    ``ru_maxrss`` (1.5 µs, a ``getrusage``) alone is wrong at first: Linux keeps it across
-    ``fork`` and ``execve``, so a fresh worker starts with the parent's peak (canaria's own
-    size). Once it exceeds that inherited ``floor`` it is the worker's own peak; below it,
-    the real peak is VmHWM in /proc/self/status (a ~10 µs ``pread``).
-
-    Either read costs as much as the rest of a short invocation's bookkeeping, so after an
-    invocation the last peak stands while three things hold: the handlers since the last
-    read ran under ``QUICK_S`` (1 ms) in all, the last peak is over ``QUICK_GROWTH_KIB``
-    (64 MB) below the limit, and the last read is under ``STALE_S`` (0.1 s) old. A process
-    cannot grow by 64 MB in 1 ms (first-touch page faults fill memory at a few GB/s, huge
-    pages at tens), so a breach is still seen: by the invocation that made it, or, when
-    that one was quick, by one at most 1 ms of handler time or 0.1 s later. The figure
-    REPORT shows lags by as little.
+    After an invocation the last peak stands while three things hold: the handlers since
+    the last read ran under ``QUICK_S`` (1 ms) in all, the last peak is over
+    ``QUICK_GROWTH_KIB`` (64 MB) below the limit, and the last read is under ``STALE_S``
+    (0.1 s) old. A process cannot grow by 64 MB in 1 ms (first-touch page faults fill
+    memory at a few GB/s, huge pages at tens), so a breach is still seen: by the
+    invocation that made it, or, when that one was quick, by one at most 1 ms of handler
+    time or 0.1 s later. The figure REPORT shows lags by as little.
     """
 
-    def __init__(self, limit_kib: int) -> None:
+    def __init__(self, limit_kib: int, read: Callable[[], int], first: int = 0) -> None:
         self._limit = limit_kib
-        self._floor = self._maxrss()
-        self._last = self._floor  # the peak the last read found
+        self._read = read
+        self._last = first  # the peak the last read found
         self._read_at = -math.inf
         self._unread_s = 0.0  # handler time since the last read
-        try:
-            self._fd: int | None = os.open("/proc/self/status", os.O_RDONLY)
-        except OSError:
-            self._fd = None
-
-    @staticmethod
-    def _maxrss() -> int:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     def after(self, handler_s: float) -> int:
         """The peak after an invocation whose handler ran ``handler_s`` seconds."""
@@ -399,19 +387,45 @@ class PeakRss:
             return self._last
         self._unread_s = 0.0
         self._read_at = now
-        self._last = self.kib()
+        self._last = self._read()
         return self._last
+
+
+class PeakRss(PeakSampler):
+    """The worker's own peak RSS, sampled as ``PeakSampler`` says.
+
+    ``ru_maxrss`` (1.5 µs, a ``getrusage``) alone is wrong at first: Linux keeps it across
+    ``fork`` and ``execve``, so a fresh worker starts with the parent's peak (canaria's own
+    size). Once it exceeds that inherited ``floor`` it is the worker's own peak; below it,
+    the real peak is VmHWM in /proc/self/status (a ~10 µs ``pread``).
+    """
+
+    def __init__(self, limit_kib: int) -> None:
+        self._floor = self._maxrss()
+        try:
+            self._fd: int | None = os.open("/proc/self/status", os.O_RDONLY)
+        except OSError:
+            self._fd = None
+        super().__init__(limit_kib, self.kib, self._floor)
+
+    @staticmethod
+    def _maxrss() -> int:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     def kib(self) -> int:
         """The peak now."""
         maxrss = self._maxrss()
         if maxrss > self._floor or self._fd is None:
             return maxrss
-        status = os.pread(self._fd, 8192, 0)
-        at = status.find(b"VmHWM:")
-        if at < 0:
-            return maxrss
-        return int(status[at + 6 : status.index(b"kB", at)])
+        return vm_hwm_kib(os.pread(self._fd, 8192, 0)) or maxrss
+
+
+def vm_hwm_kib(status: bytes) -> int | None:
+    """VmHWM (the peak resident set, in KiB) from the text of a /proc/<pid>/status."""
+    at = status.find(b"VmHWM:")
+    if at < 0:
+        return None
+    return int(status[at + 6 : status.index(b"kB", at)])
 
 
 TRACE_VARIABLE = "_X_AMZN_TRACE_ID"

@@ -608,3 +608,42 @@ async def test_a_streaming_handler_is_answered_buffered_as_lambdas_invoke_answer
     assert body(failed)["errorMessage"] == "stream broke"
     again = await env.call(page_version, {"name": "bo"})
     assert not again.cold_start and body(again)["body"] == "<p>36</p><p>bo</p>"
+
+
+# a provided runtime in Python that reports no peak of its own: it grows by the event's
+# "mb", lets the memory go again (a large block is returned to the system), then answers
+SPIKING_BOOTSTRAP = f"""\
+#!{sys.executable}
+import json, os, urllib.request
+base = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
+while True:
+    with urllib.request.urlopen(base + "/invocation/next") as r:
+        request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
+        event = json.loads(r.read())
+    blob = b"\\x01" * (event["mb"] << 20)
+    del blob
+    answer = urllib.request.Request(
+        base + "/invocation/" + request_id + "/response", data=b'"done"', method="POST"
+    )
+    urllib.request.urlopen(answer).read()
+"""
+
+
+async def test_a_provided_runtimes_spike_counts_though_freed_before_the_answer(
+    env: NodeEnv,
+) -> None:
+    """A runtime that reports no peak is read from /proc as its peak (VmHWM), not its
+    size at the answer: REPORT shows the spike, and one past the memory size is
+    Runtime.OutOfMemory, as Lambda's limit catches it."""
+    lift_own_peak_rss()  # the runtime's peak is its own, whatever canaria's is
+    code = env.code({"bootstrap": SPIKING_BOOTSTRAP})
+    v = env.version(code, "function.handler", runtime="provided.al2023", memory_mb=256)
+    small = await env.call(v, {"mb": 1})
+    assert small.ok and body(small) == "done"
+    spike = await env.call(v, {"mb": 80})
+    assert spike.ok and not spike.cold_start
+    assert report_max_memory_mb(spike) >= 80 + report_max_memory_mb(small) - 5
+    over = await env.call(v, {"mb": 300})
+    assert over.error_type == "Runtime.OutOfMemory", over.payload
+    again = await env.call(v, {"mb": 1})
+    assert again.ok and again.cold_start  # the environment that ran out is not reused
