@@ -35,6 +35,9 @@ def status_tables(status: dict[str, Any]) -> Group:
                 str(f["cold_starts"]),
             )
     parts: list[Any] = [fns]
+    # whole lines, never cut to a column's width: they are to be copied
+    for name, url in status.get("function_urls", {}).items():
+        parts.append(Text(f"function URL of {name}: {url}"))
     if status["alarms"]:
         alarms = Table(title="alarms")
         for col in ("alarm", "state", "reason"):

@@ -94,6 +94,8 @@ def test_a_function_url_serves_every_path_through_the_alias(app: Canaria) -> Non
     assert app.wait_deployment(deployment)["state"] == "Succeeded"
     assert call(url)["answer"] == "two"  # the alias moved: so did its URL
     assert url_of(app) == url
+    status = app.cli("status")
+    assert status.returncode == 0 and url in status.stdout, status.stdout
 
 
 def test_the_url_keeps_its_port_across_a_restart_and_goes_with_its_config(
