@@ -57,6 +57,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def write_app(root: Path, files: dict[str, str]) -> Path:
+    """An application of ``files`` (path under ``root`` → text) in ``root``; its
+    ``template.yaml``."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root / "template.yaml"
+
+
 def copy_example(name: str, dest: Path) -> Path:
     target = dest / name
     shutil.copytree(EXAMPLES / name, target)

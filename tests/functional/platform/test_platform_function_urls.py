@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.harness import Canaria
+from tests.functional.harness import Canaria, write_app
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"
@@ -53,11 +53,8 @@ def handler(event, context):
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Canaria]:
-    root = tmp_path / "app"
-    (root / "src").mkdir(parents=True)
-    (root / "template.yaml").write_text(TEMPLATE)
-    (root / "src" / "app.py").write_text(HANDLER)
-    c = Canaria(root / "template.yaml", tmp_path / "state").start()
+    template = write_app(tmp_path / "app", {"template.yaml": TEMPLATE, "src/app.py": HANDLER})
+    c = Canaria(template, tmp_path / "state").start()
     yield c
     c.stop()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.harness import Canaria
+from tests.functional.harness import Canaria, write_app
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs node on PATH")
 
@@ -129,9 +129,7 @@ def app(tmp_path: Path) -> Iterator[Canaria]:
         "runtime/bootstrap": BOOTSTRAP,
         "custom/function.txt": "the function's own code\n",
     }
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
+    write_app(root, files)
     (root / "tools" / "bin" / "layer-tool").chmod(0o755)
     (root / "runtime" / "bootstrap").chmod(0o755)
     shutil.make_archive(str(root / "tools"), "zip", root / "tools")

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from tests.functional.harness import Canaria
+from tests.functional.harness import Canaria, write_app
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"
@@ -79,14 +79,10 @@ def webhook() -> Iterator[str]:
 
 @pytest.fixture
 def app(tmp_path: Path, webhook: str) -> Iterator[Canaria]:
-    root = tmp_path / "app"
-    (root / "src").mkdir(parents=True)
-    (root / "template.yaml").write_text(TEMPLATE)
-    (root / "src" / "app.py").write_text(
-        "import os\ndef handler(e, c):\n    return os.environ['ANSWER']\n"
-    )
+    handler = "import os\ndef handler(e, c):\n    return os.environ['ANSWER']\n"
+    template = write_app(tmp_path / "app", {"template.yaml": TEMPLATE, "src/app.py": handler})
     overrides = ("--parameter-overrides", f"Webhook={webhook}")
-    c = Canaria(root / "template.yaml", tmp_path / "state", extra=overrides)
+    c = Canaria(template, tmp_path / "state", extra=overrides)
     yield c.start()
     c.stop()
 
