@@ -53,6 +53,7 @@ from canaria.models import (
     DeploymentPreference,
     FunctionSpec,
     FunctionUrlSpec,
+    LayerSpec,
     QueueEventSource,
     ServiceResource,
     TableSpec,
@@ -339,6 +340,7 @@ class ReleaseExecutor:
 
     async def _build(self, app: Application) -> dict[str, Build]:
         builds = {}
+        layers_built: dict[LayerSpec, tuple[str, str]] = {}  # a layer shared: built once
         for spec in app.functions.values():
             try:
                 digest, artifact = await asyncio.to_thread(
@@ -350,17 +352,17 @@ class ReleaseExecutor:
                 )
             except BuildError as exc:
                 raise BuildError(f"{spec.name}: {exc.message}") from None
-            layers = []
             for layer in spec.layers:
+                if layer in layers_built:
+                    continue
                 try:
-                    layers.append(
-                        await asyncio.to_thread(
-                            build_layer, layer, self.build_dir, self.files.refusal
-                        )
+                    layers_built[layer] = await asyncio.to_thread(
+                        build_layer, layer, self.build_dir, self.files.refusal
                     )
                 except BuildError as exc:
                     raise BuildError(f"{spec.name}: layer {layer.name}: {exc.message}") from None
-            builds[spec.name] = Build(digest, artifact, tuple(layers))
+            layers = tuple(layers_built[layer] for layer in spec.layers)
+            builds[spec.name] = Build(digest, artifact, layers)
         return builds
 
     def _busy_aliases(self) -> dict[tuple[str, str], str]:

@@ -95,24 +95,27 @@ class FunctionUrls:
         self._servers.clear()
 
     async def _start(self, function: str, port: int) -> GatewayServer:
-        for attempt in (port, 0) if port else (0,):
-            server = GatewayServer(
-                FunctionUrlRouting(self._routing, function),
-                self._invoker,
-                self._recorder,
-                self._clock,
-                host=self._host,
-                port=attempt,
-            )
-            try:
-                await server.start()
-            except OSError as exc:
-                if attempt == 0:
-                    raise
-                log.info("%s's URL port %d is taken (%s): another one", function, port, exc)
-                continue
-            return server
-        raise AssertionError("unreachable: port 0 either binds or raises")
+        """A listener for ``function``'s URL on ``port`` (its earlier one), else on a port
+        the OS picks."""
+        try:
+            return await self._listen(function, port)
+        except OSError as exc:
+            if port == 0:
+                raise
+            log.info("%s's URL port %d is taken (%s): another one", function, port, exc)
+            return await self._listen(function, 0)
+
+    async def _listen(self, function: str, port: int) -> GatewayServer:
+        server = GatewayServer(
+            FunctionUrlRouting(self._routing, function),
+            self._invoker,
+            self._recorder,
+            self._clock,
+            host=self._host,
+            port=port,
+        )
+        await server.start()
+        return server
 
     def _known_ports(self) -> dict[str, int]:
         if self._ports_file is None:

@@ -128,7 +128,7 @@ class ApiProcess(WorkerProcess):
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(self._waiter, grace_s)
         self._close_pipes()
-        self._close_statm()
+        self._close_proc_files()
 
     async def _wait_exit(self) -> None:
         assert self.proc is not None

@@ -258,7 +258,7 @@ class WorkerProcess:
         for pump in self._pumps:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(pump, grace_s)
-        self._close_statm()
+        self._close_proc_files()
 
     def usable(self) -> bool:
         """Whether an idle worker can take a request: not known dead, and its end of the
@@ -326,7 +326,7 @@ class WorkerProcess:
         except (OSError, ValueError):
             return None
 
-    def _close_statm(self) -> None:
+    def _close_proc_files(self) -> None:
         """Close the kept-open ``/proc`` files (``statm``, ``status``)."""
         for fd in (self._statm, self._status):
             if fd is not None:

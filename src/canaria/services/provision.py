@@ -102,17 +102,22 @@ class Provisioner:
         import boto3
         from botocore.config import Config
 
-        session = boto3.session.Session(
+        self._session = boto3.session.Session(
             aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=REGION
         )
-        config = Config(retries={"max_attempts": 2, "mode": "standard"})
-        self._clients = {
-            name: session.client(name, endpoint_url=endpoint, config=config)
-            for name in ("s3", "sqs", "sns", "ssm", "secretsmanager", "events")
-        }
+        self._endpoint = endpoint
+        self._config = Config(retries={"max_attempts": 2, "mode": "standard"})
+        self._clients: dict[str, Any] = {}
 
     def client(self, name: str) -> Any:
-        return self._clients[name]
+        """The service's client, made at its first use (one costs tens of milliseconds;
+        a deployment trigger's publish needs SNS alone)."""
+        client = self._clients.get(name)
+        if client is None:
+            client = self._clients[name] = self._session.client(
+                name, endpoint_url=self._endpoint, config=self._config
+            )
+        return client
 
     def observe(self, resources: Mapping[str, ServiceResource]) -> Observed:
         kinds = {type(r) for r in resources.values()}

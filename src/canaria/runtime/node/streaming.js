@@ -51,9 +51,8 @@ class ResponseStream extends Writable {
 const awslambda = {
   streamifyResponse(handler) {
     if (typeof handler !== 'function') throw new TypeError('streamifyResponse takes a function');
-    const marked = (event, stream, context) => handler(event, stream, context);
-    marked[STREAMING] = true;
-    return marked;
+    handler[STREAMING] = true; // marked, as Lambda's runtime marks it, and returned
+    return handler;
   },
   HttpResponseStream: {
     from(stream, metadata) {
