@@ -41,6 +41,7 @@ def route_view(r: RouteSpec) -> dict[str, Any]:
         "kind": r.api_kind,
         "stage": r.stage,
         "function": r.function,
+        "authorizer": None if r.authorizer is None else r.authorizer.name,
     }
 
 

@@ -121,7 +121,7 @@ def _is_session(pair: str) -> bool:
 
 def event_v1(
     req: Request, match: RouteMatch, request_id: str, epoch_ms: int, forwarded: bool = True
-) -> bytes:
+) -> dict[str, Any]:
     route = match.route
     headers: dict[str, str] = {}
     multi: dict[str, list[str]] = {}
@@ -198,7 +198,7 @@ def event_v1(
         "body": body,
         "isBase64Encoded": is_b64,
     }
-    return orjson.dumps(event)
+    return event
 
 
 def _forwarded_v1(headers: dict[str, str], multi: dict[str, list[str]], req: Request) -> None:
@@ -228,7 +228,7 @@ def _resource_id(path: str) -> str:
 
 def event_v2(
     req: Request, match: RouteMatch, request_id: str, epoch_ms: int, forwarded: bool = True
-) -> bytes:
+) -> dict[str, Any]:
     route = match.route
     headers: dict[str, str] = {}
     cookies: list[str] = []
@@ -285,11 +285,33 @@ def event_v2(
     if body is not None:
         event["body"] = body
     event["isBase64Encoded"] = is_b64
+    return event
+
+
+def build_event(
+    req: Request,
+    match: RouteMatch,
+    request_id: str,
+    epoch_ms: int,
+    authorizer: dict[str, Any] | None = None,
+) -> bytes:
+    """The proxy event for the API kind of the matched route; ``authorizer``: what a
+    Lambda authorizer gave it (``requestContext.authorizer``)."""
+    if match.route.api_kind == "http":
+        event = event_v2(req, match, request_id, epoch_ms)
+    else:
+        event = event_v1(req, match, request_id, epoch_ms)
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = authorizer
     return orjson.dumps(event)
 
 
-def build_event(req: Request, match: RouteMatch, request_id: str, epoch_ms: int) -> bytes:
-    """The proxy event for the API kind of the matched route."""
-    if match.route.api_kind == "http":
-        return event_v2(req, match, request_id, epoch_ms)
-    return event_v1(req, match, request_id, epoch_ms)
+def request_event(
+    req: Request, match: RouteMatch, request_id: str, epoch_ms: int, version: str
+) -> dict[str, Any]:
+    """The request as a payload ``version`` ("1.0" or "2.0") event, whatever the API: what
+    a REQUEST authorizer is given (without API Gateway's X-Forwarded headers, which it
+    adds only for the integration)."""
+    if version == "2.0":
+        return event_v2(req, match, request_id, epoch_ms, forwarded=False)
+    return event_v1(req, match, request_id, epoch_ms, forwarded=False)

@@ -22,6 +22,7 @@ from canaria.errors import CanariaError, InvalidRequest, NotFound, Throttled
 from canaria.models import InvokeResult
 from canaria.models.app import ApiKind
 
+from .authorizers import Authorizers
 from .events import build_event, new_request_id
 from .responses import Failure, HttpResponse, Malformed, client_error, gateway_answer, map_result
 from .routes import NoRoute, Route
@@ -90,6 +91,7 @@ class Handler:
         self.recorder = recorder
         self.clock = clock
         self.integration_timeout_s = integration_timeout_s
+        self.authorizers = Authorizers(routing, invoker, recorder, clock)
         # requests invoking: their deadline (loop time) and how to answer them
         self._in_flight: dict[Request, tuple[float, Responder, Route, tuple[str, str]]] = {}
         self._sweep: asyncio.TimerHandle | None = None
@@ -131,7 +133,16 @@ class Handler:
                 return
             clock = self.clock
             started = clock.now()
-            event = build_event(req, match, request_id, int(started * 1000))
+            epoch_ms = int(started * 1000)
+            granted = None
+            if route.authorizer is not None:
+                checked = await self.authorizers.check(req, match, request_id, epoch_ms)
+                if isinstance(checked, HttpResponse):
+                    out.respond(req, checked, rid)
+                    return
+                granted = checked
+                started = clock.now()  # the function's invocation starts now
+            event = build_event(req, match, request_id, epoch_ms, granted)
             loop = self._running_loop()
             self._in_flight[req] = (loop.time() + self.integration_timeout_s, out, route, rid)
             if self._sweep is None:

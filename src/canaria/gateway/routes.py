@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from canaria.models import RouteSpec
+from canaria.models import AuthorizerSpec, RouteSpec
 from canaria.models.app import ApiKind
 from canaria.models.routes import DEFAULT_ROUTE, SegmentKind, parse_path, split_path
 
@@ -50,6 +50,7 @@ class Route:
     route_key: str  # HTTP API routeKey: "GET /hello", "ANY /{proxy+}", "$default"
     params: tuple[tuple[int, str], ...] = ()  # (segment index, name) of each {param}
     greedy: tuple[int, str] | None = None  # (segment index, name) of {proxy+}
+    authorizer: AuthorizerSpec | None = None  # the Lambda authorizer guarding it
 
     @property
     def is_default(self) -> bool:
@@ -94,6 +95,7 @@ def compile_route(spec: RouteSpec) -> tuple[Route, list[tuple[SegmentKind, str]]
                 spec.stage,
                 spec.function,
                 DEFAULT_ROUTE,
+                authorizer=spec.authorizer,
             ),
             [],
         )
@@ -113,6 +115,7 @@ def compile_route(spec: RouteSpec) -> tuple[Route, list[tuple[SegmentKind, str]]
         route_key,
         params,
         greedy,
+        spec.authorizer,
     )
     return route, segments
 

@@ -98,6 +98,19 @@ class Routing:
             return latest, None
         return self.choose_alias(function, name, pin=pin), name
 
+    def target(self, function: str, qualifier: str | None) -> tuple[int, str | None]:
+        """(version, alias name) an invocation of ``function`` at ``qualifier`` runs (an
+        alias, by its split; a version number; ``None``: the latest version), as Lambda
+        resolves a function ARN. Raises NotFound when there is nothing to run."""
+        if qualifier is None:
+            latest = self._latest.get(function)
+            if latest is None:
+                raise NotFound(f"{function} has no published version")
+            return latest, None
+        if qualifier.isdigit():
+            return int(qualifier), None
+        return self.choose_alias(function, qualifier), qualifier
+
     def choose_alias(self, function: str, name: str, *, pin: str | None = None) -> int:
         """The version one invocation of ``function:name`` runs, by the alias's split."""
         split = self._splits.get((function, name))

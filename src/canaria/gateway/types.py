@@ -26,6 +26,10 @@ class RouteSource(Protocol):
 
     def choose(self, function: str, *, pin: str | None = None) -> tuple[int, str | None]: ...
 
+    def target(self, function: str, qualifier: str | None) -> tuple[int, str | None]:
+        """(version, alias name) an invocation of ``function:qualifier`` runs."""
+        ...
+
     def set_split_mode(self, mode: SplitMode, seed: int | None = None) -> None: ...
 
 

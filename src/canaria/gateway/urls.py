@@ -49,6 +49,9 @@ class FunctionUrlRouting:
     def choose(self, function: str, *, pin: str | None = None) -> tuple[int, str | None]:
         return self._routing.choose(function, pin=pin)
 
+    def target(self, function: str, qualifier: str | None) -> tuple[int, str | None]:
+        return self._routing.target(function, qualifier)
+
     def set_split_mode(self, mode: SplitMode, seed: int | None = None) -> None:
         """Nothing: the split is the application's routing's, set there."""
 

@@ -98,6 +98,29 @@ class DeploymentPreference:
 
 
 @dataclass(frozen=True)
+class AuthorizerSpec:
+    """A Lambda authorizer of an API (``Auth: Authorizers``): canaria runs it before the
+    function of each route it guards, as API Gateway does."""
+
+    name: str  # its key under Authorizers
+    api_kind: ApiKind
+    function: str  # the authorizer function's logical id
+    qualifier: str | None = None  # the alias FunctionArn names; None: the latest version
+    # REST: "TOKEN" (one header, the token) or "REQUEST" (identity sources); HTTP API:
+    # "REQUEST" always
+    payload_type: Literal["TOKEN", "REQUEST"] = "TOKEN"
+    # HTTP API: the event's payload format ("1.0" or "2.0"); REST: "1.0"
+    payload_version: Literal["1.0", "2.0"] = "1.0"
+    simple_responses: bool = False  # HTTP API 2.0: {isAuthorized, context} answers
+    # identity sources: header names (lower case) and query string names; a request
+    # missing one is refused 401 without invoking the authorizer
+    headers: tuple[str, ...] = ("authorization",)
+    query_strings: tuple[str, ...] = ()
+    validation: str | None = None  # TOKEN: a regular expression the token must match
+    ttl_s: int = 300  # how long an answer is cached per identity (0: not cached)
+
+
+@dataclass(frozen=True)
 class RouteSpec:
     method: str  # upper case, or "ANY"
     path: str  # "/company/{company_id}", "/{proxy+}"
@@ -105,6 +128,7 @@ class RouteSpec:
     api_id: str  # logical id of the Api/HttpApi, or the implicit one
     stage: str
     function: str  # function logical id
+    authorizer: AuthorizerSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +136,13 @@ class ApiSpec:
     logical_id: str
     kind: ApiKind
     stage: str
+    authorizers: tuple[AuthorizerSpec, ...] = ()  # the Lambda authorizers canaria runs
+    default_authorizer: str | None = None  # Auth.DefaultAuthorizer (a name, never NONE)
+    # authorizers declared but not run (Cognito, JWT): name -> what they are
+    unapplied: tuple[tuple[str, str], ...] = ()
+
+    def authorizer(self, name: str) -> AuthorizerSpec | None:
+        return next((a for a in self.authorizers if a.name == name), None)
 
 
 @dataclass(frozen=True)

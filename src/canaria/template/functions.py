@@ -29,6 +29,7 @@ from canaria.models import (
 )
 from canaria.models.app import ApiKind
 from canaria.models.routes import DEFAULT_ROUTE, parse_path
+from canaria.template.authorizers import route_authorizer
 from canaria.template.builds import esbuild_options
 from canaria.template.context import Context
 from canaria.template.index import IMPLICIT_HTTP_API, IMPLICIT_REST_API, Entry
@@ -493,7 +494,17 @@ def _route(
     methods = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY")
     if method not in methods:
         raise at.key(props, "Method").error(f"unknown method {method!r}", allowed=methods)
-    spec = RouteSpec(method, path, kind, api, apis[api].stage, entry.logical_id)
+    spec_api = apis[api]
+    authorizer = route_authorizer(
+        ctx,
+        entry,
+        props,
+        at,
+        spec_api.authorizers,
+        spec_api.default_authorizer,
+        spec_api.unapplied,
+    )
+    spec = RouteSpec(method, path, kind, api, spec_api.stage, entry.logical_id, authorizer)
     try:
         if path != DEFAULT_ROUTE:
             parse_path(path, f"route {method} {path} of {entry.logical_id}")

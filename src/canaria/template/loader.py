@@ -25,10 +25,12 @@ from canaria.models import (
     StateMachineSpec,
     TableSpec,
 )
+from canaria.models.app import ApiKind
 from canaria.models.arns import function_arn, layer_arn
 from canaria.models.schedules import ScheduledInvocation
 from canaria.models.services import QueueEventSource, ServiceResource
 from canaria.template import sam_globals
+from canaria.template.authorizers import api_auth
 from canaria.template.context import Context, ReadablePaths
 from canaria.template.event_sources import build_event_sources
 from canaria.template.functions import build_function
@@ -315,22 +317,23 @@ def _build(
     def of(*types: str) -> list[Entry]:
         return [e for e in live if e.type in types]
 
-    apis: dict[str, ApiSpec] = {}
-    for e in of(API, HTTP_API):
-        with problems.catch():
-            apis[e.logical_id] = build_api(ctx, e)
-        if e.logical_id not in apis:  # refused: its events are not refused again for it
-            apis[e.logical_id] = ApiSpec(e.logical_id, "rest" if e.type == API else "http", "")
-    for name, type_ in ctx.index.implicit.items():
-        if type_ == API:
-            apis[name] = ApiSpec(name, "rest", "Prod")
-        elif type_ == HTTP_API:
-            apis[name] = ApiSpec(name, "http", "$default")
     function_names: dict[str, str] = {}
     for e in of(FUNCTION):
         value = ctx.get(e, "FunctionName")
         if isinstance(value, str):
             function_names[value] = e.logical_id
+    apis: dict[str, ApiSpec] = {}
+    for e in of(API, HTTP_API):
+        with problems.catch():
+            apis[e.logical_id] = build_api(ctx, e, function_names)
+        if e.logical_id not in apis:  # refused: its events are not refused again for it
+            apis[e.logical_id] = ApiSpec(e.logical_id, "rest" if e.type == API else "http", "")
+    for name, type_ in ctx.index.implicit.items():
+        if type_ in (API, HTTP_API):
+            rest = type_ == API
+            apis[name] = ApiSpec(name, "rest" if rest else "http", "Prod" if rest else "$default")
+            with problems.catch():
+                apis[name] = _implicit_api(ctx, doc, top, name, type_, function_names)
     alarms: dict[str, AlarmSpec] = {}
     for e in of(ALARM):
         with problems.catch():
@@ -412,6 +415,27 @@ def _build(
         warnings=tuple(ctx.warnings),
         parameters=parameters,
     )
+
+
+def _implicit_api(
+    ctx: Context, doc: LineMap, top: Where, name: str, type_: str, function_names: dict[str, str]
+) -> ApiSpec:
+    """The API SAM makes for events without an ``RestApiId`` / ``ApiId``: its stage is
+    SAM's, its ``Auth`` the one ``Globals`` gives every API of its type."""
+    short = "Api" if type_ == API else "HttpApi"
+    gat = top.key(doc, "Globals")
+    props = sam_globals.apply(sam_globals.read_globals(doc.get("Globals"), gat), short, LineMap())
+    props = props.like((k, v) for k, v in props.items() if k == "Auth")
+    stage = "Prod" if type_ == API else "$default"
+    if "Auth" not in props:
+        return ApiSpec(name, "rest" if type_ == API else "http", stage)
+    at = gat.key(doc["Globals"], short)
+    entry = Entry(name, type_, props, at, at, LineMap(), True, None)
+    kind: ApiKind = "rest" if type_ == API else "http"
+    authorizers, default, unapplied = api_auth(
+        ctx, entry, ctx.get(entry, "Auth"), ctx.at(entry, "Auth"), kind, function_names
+    )
+    return ApiSpec(name, kind, stage, authorizers, default, unapplied)
 
 
 def _unique(table: dict[str, Any], name: str, value: Any, entry: Entry, key: str) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from canaria.errors import InvalidRequest
 from canaria.models import AlarmSpec, ApiSpec, DeploymentConfigSpec, SkippedResource
+from canaria.models.app import ApiKind
 from canaria.models.configs import PREDEFINED, PREFIX, parse_step_list
 from canaria.models.statistics import parse_percentile
+from canaria.template.authorizers import api_auth
 from canaria.template.context import Context
 from canaria.template.index import API, HTTP_API, Entry
 from canaria.template.intrinsics import NO_VALUE
@@ -26,17 +29,23 @@ from canaria.template.nodes import (
 # ---- APIs --------------------------------------------------------------------------------
 
 
-def build_api(ctx: Context, entry: Entry) -> ApiSpec:
+def build_api(ctx: Context, entry: Entry, function_names: Mapping[str, str]) -> ApiSpec:
+    """An API and its Lambda authorizers (``function_names``: FunctionName -> logical id)."""
     stage = ctx.get(entry, "StageName")
-    if entry.type == API:
+    kind: ApiKind = "rest" if entry.type == API else "http"
+    if kind == "rest":
         if stage is NO_VALUE:
             raise entry.props_at.at(entry.props).error(
                 "StageName is required for an AWS::Serverless::Api", allowed="StageName: Prod"
             )
-        return ApiSpec(entry.logical_id, "rest", as_str(stage, ctx.at(entry, "StageName")))
-    assert entry.type == HTTP_API
-    name = "$default" if stage is NO_VALUE else as_str(stage, ctx.at(entry, "StageName"))
-    return ApiSpec(entry.logical_id, "http", name)
+        name = as_str(stage, ctx.at(entry, "StageName"))
+    else:
+        assert entry.type == HTTP_API
+        name = "$default" if stage is NO_VALUE else as_str(stage, ctx.at(entry, "StageName"))
+    authorizers, default, unapplied = api_auth(
+        ctx, entry, ctx.get(entry, "Auth"), ctx.at(entry, "Auth"), kind, function_names
+    )
+    return ApiSpec(entry.logical_id, kind, name, authorizers, default, unapplied)
 
 
 # ---- alarms ------------------------------------------------------------------------------
