@@ -1,0 +1,185 @@
+"""An API's ``Auth``: which Lambda authorizer guards each route, and what is refused or
+only warned about."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from canaria.models import AuthorizerSpec
+from canaria.template import load
+from tests.unit.template.template_helpers import fails, function, line_of, resources, write
+
+
+def api(auth: str, kind: str = "Api", name: str = "MyApi") -> str:
+    stage = "      StageName: Prod\n" if kind == "Api" else ""
+    body = f"  {name}:\n    Type: AWS::Serverless::{kind}\n    Properties:\n{stage}"
+    return body + "      Auth:\n" + "".join(f"        {line}\n" for line in auth.splitlines())
+
+
+def event(name: str, path: str, extra: str = "", kind: str = "Api", api_id: str = "MyApi") -> str:
+    key = "RestApiId" if kind == "Api" else "ApiId"
+    text = f"  {name}:\n    Type: {kind}\n    Properties:\n      {key}: !Ref {api_id}\n"
+    text += f"      Path: {path}\n      Method: get\n"
+    return text + "".join(f"      {line}\n" for line in extra.splitlines())
+
+
+def routed(*events: str) -> str:
+    return function("Fn", "Events:\n" + "".join(events)) + function("AuthFn")
+
+
+REST_AUTH = """\
+DefaultAuthorizer: TokenAuth
+Authorizers:
+  TokenAuth:
+    FunctionArn: !GetAtt AuthFn.Arn
+    Identity: {Header: X-Token, ValidationExpression: "Bearer .+", ReauthorizeEvery: 60}
+  ReqAuth:
+    FunctionPayloadType: REQUEST
+    FunctionArn: !Sub "arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:function:${AuthFn}"
+    Identity: {Headers: [X-Key], QueryStrings: [key]}
+"""
+
+
+def routes_of(path: str) -> dict[str, AuthorizerSpec | None]:
+    app = load(path)
+    return {r.path: r.authorizer for r in app.routes}
+
+
+def test_the_default_authorizer_guards_every_route_but_those_opting_out(tmp_path: Path) -> None:
+    body = resources(
+        api(REST_AUTH),
+        routed(
+            event("A", "/a"),
+            event("Open", "/open", "Auth: {Authorizer: NONE}"),
+            event("Req", "/req", "Auth: {Authorizer: ReqAuth}"),
+        ),
+    )
+    got = routes_of(write(tmp_path, body))
+    assert got == {
+        "/a": AuthorizerSpec(
+            "TokenAuth",
+            "rest",
+            "AuthFn",
+            payload_type="TOKEN",
+            headers=("x-token",),
+            validation="Bearer .+",
+            ttl_s=60,
+        ),
+        "/open": None,
+        "/req": AuthorizerSpec(
+            "ReqAuth",
+            "rest",
+            "AuthFn",
+            payload_type="REQUEST",
+            headers=("x-key",),
+            query_strings=("key",),
+            ttl_s=300,
+        ),
+    }
+
+
+def test_an_http_api_lambda_authorizer(tmp_path: Path) -> None:
+    auth = """\
+DefaultAuthorizer: Simple
+Authorizers:
+  Simple:
+    FunctionArn: !GetAtt AuthFn.Arn
+    AuthorizerPayloadFormatVersion: "2.0"
+    EnableSimpleResponses: true
+    Identity: {Headers: [Authorization], ReauthorizeEvery: 30}
+"""
+    body = resources(api(auth, "HttpApi"), routed(event("A", "/a", kind="HttpApi")))
+    assert routes_of(write(tmp_path, body))["/a"] == AuthorizerSpec(
+        "Simple",
+        "http",
+        "AuthFn",
+        payload_type="REQUEST",
+        payload_version="2.0",
+        simple_responses=True,
+        headers=("authorization",),
+        ttl_s=30,
+    )
+
+
+def test_globals_give_the_implicit_api_its_authorizers(tmp_path: Path) -> None:
+    body = (
+        "Globals:\n  Api:\n    Auth:\n      DefaultAuthorizer: T\n      Authorizers:\n"
+        "        T: {FunctionArn: !GetAtt AuthFn.Arn}\n"
+        + resources(
+            function(
+                "Fn", "Events:\n  A:\n    Type: Api\n    Properties: {Path: /a, Method: get}\n"
+            ),
+            function("AuthFn"),
+        )
+    )
+    assert routes_of(write(tmp_path, body))["/a"] == AuthorizerSpec("T", "rest", "AuthFn")
+
+
+def test_an_alias_arn_names_the_alias(tmp_path: Path) -> None:
+    auth = "DefaultAuthorizer: T\nAuthorizers:\n  T: {FunctionArn: !Ref AuthFn.Alias}\n"
+    body = resources(
+        api(auth),
+        function("Fn", "Events:\n" + event("A", "/a")),
+        function("AuthFn", "AutoPublishAlias: live"),
+    )
+    spec = routes_of(write(tmp_path, body))["/a"]
+    assert spec is not None and (spec.function, spec.qualifier) == ("AuthFn", "live")
+
+
+def test_an_authorizer_function_outside_the_template_is_refused(tmp_path: Path) -> None:
+    auth = (
+        "DefaultAuthorizer: T\nAuthorizers:\n"
+        "  T: {FunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:Elsewhere'}\n"
+    )
+    path = write(tmp_path, resources(api(auth), routed(event("A", "/a"))))
+    err = fails(path)
+    assert "authorizer function" in err.message and "Elsewhere" in err.message
+    assert f":{line_of(path, 'Elsewhere')}:" in err.message
+    assert "AuthFn" in (err.allowed or err.message)
+
+
+def test_an_unknown_authorizer_on_an_event_is_refused_at_its_line(tmp_path: Path) -> None:
+    body = resources(api(REST_AUTH), routed(event("A", "/a", "Auth: {Authorizer: Tokenauth}")))
+    path = write(tmp_path, body)
+    err = fails(path)
+    assert "'Tokenauth'" in err.message
+    assert "TokenAuth" in (err.allowed or err.message)
+
+
+def test_a_bad_validation_expression_is_refused(tmp_path: Path) -> None:
+    auth = (
+        "Authorizers:\n  T:\n    FunctionArn: !GetAtt AuthFn.Arn\n"
+        "    Identity: {ValidationExpression: '(unclosed'}\n"
+    )
+    err = fails(write(tmp_path, resources(api(auth), routed(event("A", "/a")))))
+    assert "ValidationExpression is not a regular expression" in err.message
+
+
+@pytest.mark.parametrize(
+    ("kind", "auth", "warning"),
+    [
+        (
+            "Api",
+            "DefaultAuthorizer: Pool\nAuthorizers:\n"
+            "  Pool: {UserPoolArn: 'arn:aws:cognito-idp:us-east-1:123456789012:userpool/x'}\n",
+            "the Cognito user pool authorizer Pool is not applied",
+        ),
+        (
+            "HttpApi",
+            "DefaultAuthorizer: Jwt\nAuthorizers:\n  Jwt:\n"
+            "    IdentitySource: $request.header.Authorization\n"
+            "    JwtConfiguration: {issuer: 'https://example.com', audience: [a]}\n",
+            "the JWT authorizer Jwt is not applied",
+        ),
+        ("Api", "DefaultAuthorizer: AWS_IAM\n", "DefaultAuthorizer AWS_IAM is not applied"),
+        ("Api", "ApiKeyRequired: true\n", "Auth.ApiKeyRequired is not applied"),
+    ],
+)
+def test_authorization_canaria_cannot_apply_is_a_warning(
+    tmp_path: Path, kind: str, auth: str, warning: str
+) -> None:
+    app = load(write(tmp_path, resources(api(auth, kind), routed(event("A", "/a", kind=kind)))))
+    assert [r.authorizer for r in app.routes] == [None]
+    assert any(warning in w for w in app.warnings), app.warnings
