@@ -194,9 +194,7 @@ def test_a_simple_response_authorizer_guards_the_http_api(app: Canaria) -> None:
 
 
 def test_an_authorizers_bad_release_is_judged_and_rolled_back(app: Canaria) -> None:
-    r = app.cli(
-        "deploy", "-t", str(app.template), "--parameter-overrides", "Mode=broken", "--json"
-    )
+    r = app.cli("deploy", "-t", str(app.template), "--parameter-overrides", "Mode=broken", "--json")
     assert r.returncode == 0, r.stdout + r.stderr
     (deployment,) = json.loads(r.stdout)["deployments"]
     assert [t["function"] for t in deployment["targets"]] == ["AuthFn"]
