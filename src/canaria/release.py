@@ -60,7 +60,7 @@ from canaria.models import (
 )
 from canaria.models.deployment import Deployment, RequestGate, SetWeight
 from canaria.models.schedules import ScheduledInvocation
-from canaria.runtime import FunctionRuntime, build_artifact, build_layer
+from canaria.runtime import FunctionRuntime, build_artifact, build_inline, build_layer
 from canaria.services import ServicesEngine, provision
 from canaria.services.pollers import QueuePollers
 from canaria.services.schedules import Schedules
@@ -343,13 +343,18 @@ class ReleaseExecutor:
         layers_built: dict[LayerSpec, tuple[str, str]] = {}  # a layer shared: built once
         for spec in app.functions.values():
             try:
-                digest, artifact = await asyncio.to_thread(
-                    build_artifact,
-                    spec.config.code_uri,
-                    self.build_dir,
-                    spec.build,
-                    self.files.refusal,
-                )
+                if spec.inline is not None:
+                    digest, artifact = await asyncio.to_thread(
+                        build_inline, spec.inline, self.build_dir
+                    )
+                else:
+                    digest, artifact = await asyncio.to_thread(
+                        build_artifact,
+                        spec.config.code_uri,
+                        self.build_dir,
+                        spec.build,
+                        self.files.refusal,
+                    )
             except BuildError as exc:
                 raise BuildError(f"{spec.name}: {exc.message}") from None
             for layer in spec.layers:

@@ -1,6 +1,14 @@
-"""Lambda authorizers: API Gateway's check before a guarded route's function runs.
+"""Authorizers: API Gateway's check before a guarded route's function runs.
 
-For a route with an authorizer (``RouteSpec.authorizer``), ``Authorizers.check``:
+A Cognito user pool authorizer (REST) or a JWT authorizer (HTTP API) reads the token
+(``Bearer`` or not): a request without one, or whose token is not a JWT, has expired
+(``exp``, on canaria's clock), is not yet valid (``nbf``), or names another issuer or
+audience is answered 401; one without a scope the route requires, 403 (HTTP API) or 401
+(REST). The signature is not checked (canaria cannot fetch the provider's keys). The
+event gets the claims as text: ``requestContext.authorizer.claims`` (REST) or
+``requestContext.authorizer.jwt.{claims, scopes}`` (HTTP API).
+
+For a route with a Lambda authorizer, ``Authorizers.check``:
 
 1. reads the request's identity: a TOKEN authorizer's header (and its
    ``ValidationExpression``), or a REQUEST authorizer's headers and query strings. A
@@ -32,6 +40,8 @@ answers something else              Exception, message null)         Error
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import re
 from dataclasses import dataclass
@@ -249,6 +259,57 @@ def identity_of(spec: AuthorizerSpec, req: Request) -> tuple[str, ...] | None:
     return tuple(values)
 
 
+def decode_jwt(token: str) -> dict[str, Any] | None:
+    """A JWT's claims (its payload), unverified; ``None`` when it is not a JWT."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = orjson.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def _claim_text(value: Any) -> str:
+    """A claim as API Gateway passes it on: text (a list as ``[a b]``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "[" + " ".join(_claim_text(v) for v in value) + "]"
+    return orjson.dumps(value).decode()
+
+
+def token_claims(spec: AuthorizerSpec, token: str, now: float) -> dict[str, Any] | HttpResponse:
+    """A Cognito or JWT authorizer's check of a token: its form, expiry (on canaria's
+    clock), issuer, audience and scopes, not its signature."""
+    kind = spec.api_kind
+    if token[:7].lower() == "bearer ":
+        token = token[7:].strip()
+    claims = decode_jwt(token)
+    if claims is None:
+        return UNAUTHORIZED[kind]
+    for key, late in (("exp", True), ("nbf", False)):
+        at = claims.get(key)
+        if isinstance(at, int | float) and not isinstance(at, bool) and (at <= now) is late:
+            return UNAUTHORIZED[kind]
+    if spec.issuer is not None and claims.get("iss") != spec.issuer:
+        return UNAUTHORIZED[kind]
+    if spec.audience:
+        aud = claims.get("aud", claims.get("client_id"))
+        auds = aud if isinstance(aud, list) else [aud]
+        if not set(spec.audience) & {a for a in auds if isinstance(a, str)}:
+            return UNAUTHORIZED[kind]
+    held = claims.get("scope", claims.get("scp", ""))
+    scopes = held.split() if isinstance(held, str) else [s for s in held if isinstance(s, str)]
+    if spec.scopes and not set(spec.scopes) & set(scopes):
+        return NOT_ALLOWED[kind] if kind == "http" else UNAUTHORIZED[kind]
+    text = {k: _claim_text(v) for k, v in claims.items()}
+    if spec.type == "cognito":
+        return {"claims": text}
+    return {"jwt": {"claims": text, "scopes": scopes or None}}
+
+
 class Authorizers:
     """The authorizer step of every guarded route, with the authorizers' answer cache."""
 
@@ -271,6 +332,8 @@ class Authorizers:
         identity = identity_of(spec, req)
         if identity is None:
             return UNAUTHORIZED[kind]
+        if spec.type != "lambda":
+            return token_claims(spec, identity[0], self.clock.now())
         arn = method_arn(spec, match, req.method)
         key = (match.route.api_id, spec.name, identity)
         now = self.clock.now()

@@ -99,12 +99,14 @@ class DeploymentPreference:
 
 @dataclass(frozen=True)
 class AuthorizerSpec:
-    """A Lambda authorizer of an API (``Auth: Authorizers``): canaria runs it before the
-    function of each route it guards, as API Gateway does."""
+    """An authorizer of an API (``Auth: Authorizers``), checked before the function of
+    each route it guards, as API Gateway does: a Lambda authorizer (its function runs), a
+    Cognito user pool authorizer (REST) or a JWT authorizer (HTTP API); the last two read
+    the token's claims, issuer, audience, expiry and scopes, not its signature."""
 
     name: str  # its key under Authorizers
     api_kind: ApiKind
-    function: str  # the authorizer function's logical id
+    function: str  # the authorizer function's logical id ("" for Cognito and JWT)
     qualifier: str | None = None  # the alias FunctionArn names; None: the latest version
     # REST: "TOKEN" (one header, the token) or "REQUEST" (identity sources); HTTP API:
     # "REQUEST" always
@@ -118,6 +120,10 @@ class AuthorizerSpec:
     query_strings: tuple[str, ...] = ()
     validation: str | None = None  # TOKEN: a regular expression the token must match
     ttl_s: int = 300  # how long an answer is cached per identity (0: not cached)
+    type: Literal["lambda", "cognito", "jwt"] = "lambda"
+    issuer: str | None = None  # JWT: the token's iss must be this
+    audience: tuple[str, ...] = ()  # JWT: its aud (or client_id) must be one of these
+    scopes: tuple[str, ...] = ()  # the route's AuthorizationScopes: the token needs one
 
 
 @dataclass(frozen=True)
@@ -136,10 +142,8 @@ class ApiSpec:
     logical_id: str
     kind: ApiKind
     stage: str
-    authorizers: tuple[AuthorizerSpec, ...] = ()  # the Lambda authorizers canaria runs
+    authorizers: tuple[AuthorizerSpec, ...] = ()
     default_authorizer: str | None = None  # Auth.DefaultAuthorizer (a name, never NONE)
-    # authorizers declared but not run (Cognito, JWT): name -> what they are
-    unapplied: tuple[tuple[str, str], ...] = ()
 
     def authorizer(self, name: str) -> AuthorizerSpec | None:
         return next((a for a in self.authorizers if a.name == name), None)
@@ -174,6 +178,16 @@ class FunctionSpec:
     build: EsbuildOptions | None = None  # bundled with esbuild first, as `sam build` does
     layers: tuple[LayerSpec, ...] = ()  # the template's layers it names, in its order
     url: FunctionUrlSpec | None = None  # FunctionUrlConfig
+    inline: InlineCode | None = None  # InlineCode (then config.code_uri is "")
+
+
+@dataclass(frozen=True)
+class InlineCode:
+    """A function's ``InlineCode``: Lambda writes it to one file, ``index.py`` or
+    ``index.js`` by runtime (CloudFormation's ``Code.ZipFile``)."""
+
+    file: str
+    text: str
 
 
 @dataclass(frozen=True)

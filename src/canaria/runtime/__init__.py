@@ -1,6 +1,7 @@
 """Execution environments: Python, Node.js and custom runtimes, with Lambda's semantics.
 
     build_artifact(code_uri, state_dir) -> (digest, artifact dir)      artifacts.py
+    build_inline(inline, state_dir) -> (digest, artifact dir)          artifacts.py
     build_layer(layer, state_dir) -> (digest, the layer's /opt)        artifacts.py
         └── dependencies installed once per manifest, linked in        deps.py
     FunctionRuntime(name, ...).invoke(version, event, qualifier=...)   function.py
@@ -18,8 +19,15 @@ round trip through ``FunctionRuntime.invoke`` ≈ 90–120 µs median, against �
 for a bare framed echo over the same kind of socket in the same run.
 """
 
-from canaria.runtime.artifacts import build_artifact, build_layer, code_digest
+from canaria.runtime.artifacts import build_artifact, build_inline, build_layer, code_digest
 from canaria.runtime.environment import LogLine
 from canaria.runtime.function import FunctionRuntime
 
-__all__ = ["FunctionRuntime", "LogLine", "build_artifact", "build_layer", "code_digest"]
+__all__ = [
+    "FunctionRuntime",
+    "LogLine",
+    "build_artifact",
+    "build_inline",
+    "build_layer",
+    "code_digest",
+]

@@ -11,6 +11,9 @@ bundle (``app.ts`` → ``app.js``) into the artifact; the build options are part
 digest. The build happens in a temporary directory renamed into place, so an artifact
 directory is either complete or absent; a present one is reused.
 
+``build_inline`` makes the artifact of a function's ``InlineCode``: a directory holding
+the one file Lambda writes it to.
+
 ``build_layer`` makes a layer's directory the same way, content-addressed: what Lambda
 would extract into ``/opt`` (the content as it is, or, with a ``BuildMethod``, the content
 and its dependencies under ``python/`` or ``nodejs/``).
@@ -39,7 +42,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from canaria.errors import BuildError
-from canaria.models import EsbuildOptions, LayerSpec
+from canaria.models import EsbuildOptions, InlineCode, LayerSpec
 from canaria.runtime.deps import bundle, link_dependencies
 
 # ``.canaria`` (canaria's state) and ``.aws-sam`` (``sam build``'s output) sit next to the
@@ -158,6 +161,15 @@ def build_artifact(
         options = "\0".join(("esbuild", *esbuild.entry_points, "", *esbuild.flags))
         digest = hashlib.sha256(f"{digest}\0{options}".encode()).hexdigest()
     return digest, _materialise(code_uri, state_dir, digest, "", True, esbuild, confine)
+
+
+def build_inline(inline: InlineCode, state_dir: str) -> tuple[str, str]:
+    """``(digest, artifact directory)`` for a function's ``InlineCode``: the artifact of a
+    directory holding its one file (so the digest is that directory's)."""
+    Path(state_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=state_dir, prefix=".inline-") as code:
+        (Path(code) / inline.file).write_text(inline.text, encoding="utf-8")
+        return build_artifact(code, state_dir)
 
 
 def build_layer(

@@ -1,4 +1,4 @@
-"""An API's ``Auth``: the Lambda authorizers canaria runs, and which one guards a route.
+"""An API's ``Auth``: its authorizers, and which one guards each route.
 
 SAM's shapes (``AWS::Serverless::Api`` and ``AWS::Serverless::HttpApi``, their
 ``Globals``, and an ``Api`` / ``HttpApi`` event's ``Auth``):
@@ -8,21 +8,24 @@ SAM's shapes (``AWS::Serverless::Api`` and ``AWS::Serverless::HttpApi``, their
   StageVariables, Context, ReauthorizeEvery}}}``; ``UserPoolArn`` makes a Cognito one.
 - HTTP API: ``Authorizers: {Name: {FunctionArn, AuthorizerPayloadFormatVersion,
   EnableSimpleResponses, Identity: {Headers, QueryStrings, ..., ReauthorizeEvery}}}``;
-  ``JwtConfiguration`` makes a JWT one.
+  ``JwtConfiguration`` (with ``IdentitySource``) makes a JWT one.
 - ``DefaultAuthorizer`` guards every route of the API; an event's ``Auth: {Authorizer:
-  NONE}`` opts its route out, ``Authorizer: Name`` picks another.
+  NONE}`` opts its route out, ``Authorizer: Name`` picks another, and its
+  ``AuthorizationScopes`` replace the authorizer's.
 
 A Lambda authorizer's ``FunctionArn`` must name a function of the template (canaria runs
-only those). Cognito and JWT authorizers verify tokens against an identity provider that
-canaria cannot reach; they, ``AWS_IAM`` authorization, API keys and resource policies are
-not applied, with a warning each.
-"""
+only those). Cognito and JWT authorizers are checked on the token's claims, not its
+signature (canaria cannot fetch the identity provider's keys), with a warning.
+``AWS_IAM`` authorization, API keys and resource policies are not applied, with a
+warning each. A property SAM does not read where it is written is ignored with a warning:
+SAM's translator, which runs first, refuses what SAM refuses."""
 
 from __future__ import annotations
 
 import contextlib
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from canaria.errors import InvalidRequest
@@ -40,7 +43,6 @@ from canaria.template.nodes import (
     as_list,
     as_map,
     as_str,
-    check_keys,
     choices,
 )
 
@@ -59,6 +61,7 @@ REST_AUTH_KEYS = (
 )
 HTTP_AUTH_KEYS = ("Authorizers", "DefaultAuthorizer", "EnableIamAuthorizer")
 REST_LAMBDA_KEYS = (
+    "AuthorizationScopes",
     "DisableFunctionDefaultPermissions",
     "FunctionArn",
     "FunctionInvokeRole",
@@ -75,7 +78,13 @@ HTTP_LAMBDA_KEYS = (
 )
 TOKEN_IDENTITY_KEYS = ("Header", "ReauthorizeEvery", "ValidationExpression")
 REQUEST_IDENTITY_KEYS = ("Context", "Headers", "QueryStrings", "ReauthorizeEvery", "StageVariables")
+COGNITO_KEYS = ("AuthorizationScopes", "Identity", "UserPoolArn")
+JWT_KEYS = ("AuthorizationScopes", "IdentitySource", "JwtConfiguration")
 MAX_TTL_S = 3600  # API Gateway's limit on ReauthorizeEvery
+UNVERIFIED = (
+    "checks the token's claims (issuer, audience, expiry, scopes), not its signature: "
+    "canaria cannot fetch the identity provider's keys, so any well-formed token passes"
+)
 
 
 def api_auth(
@@ -85,36 +94,32 @@ def api_auth(
     at: Where,
     kind: ApiKind,
     function_names: Mapping[str, str],
-) -> tuple[tuple[AuthorizerSpec, ...], str | None, tuple[tuple[str, str], ...]]:
-    """(the Lambda authorizers, the default authorizer's name, the authorizers not run as
-    (name, what)) of an API's ``Auth`` (``NO_VALUE``: none)."""
+) -> tuple[tuple[AuthorizerSpec, ...], str | None]:
+    """(the authorizers, the default authorizer's name) of an API's ``Auth``
+    (``NO_VALUE``: none)."""
     if auth is NO_VALUE or auth is None:
-        return (), None, ()
+        return (), None
     auth = as_map(auth, at)
-    check_keys(auth, at, REST_AUTH_KEYS if kind == "rest" else HTTP_AUTH_KEYS)
-    lambdas: list[AuthorizerSpec] = []
-    unapplied: list[tuple[str, str]] = []
+    _ignored(ctx, entry, auth, at, REST_AUTH_KEYS if kind == "rest" else HTTP_AUTH_KEYS)
+    authorizers: list[AuthorizerSpec] = []
     if auth.get("Authorizers") is not None:
         aat = at.key(auth, "Authorizers")
         for name, node in as_map(auth["Authorizers"], aat).items():
             nat = aat.key(auth["Authorizers"], name)
             node = as_map(node, nat)
-            what = _other_kind(node, kind)
-            if what is not None:
-                unapplied.append((name, what))
-                ctx.warn(
-                    entry,
-                    f"{what} {name} is not applied: canaria cannot reach the identity "
-                    "provider to verify tokens, so the routes it guards are served without "
-                    "checking them and without requestContext.authorizer claims",
+            if kind == "rest" and "UserPoolArn" in node:
+                authorizers.append(_cognito_authorizer(ctx, entry, name, node, nat))
+            elif kind == "http" and "JwtConfiguration" in node:
+                authorizers.append(_jwt_authorizer(ctx, entry, name, node, nat))
+            else:
+                authorizers.append(
+                    _lambda_authorizer(ctx, entry, name, node, nat, kind, function_names)
                 )
-                continue
-            lambdas.append(_lambda_authorizer(ctx, name, node, nat, kind, function_names))
     default = None
     if auth.get("DefaultAuthorizer") is not None:
         dat = at.key(auth, "DefaultAuthorizer")
         default = as_str(auth["DefaultAuthorizer"], dat)
-        declared = [a.name for a in lambdas] + [n for n, _ in unapplied]
+        declared = [a.name for a in authorizers]
         if default == IAM:
             ctx.warn(entry, "DefaultAuthorizer AWS_IAM is not applied: requests are not signed")
             default = None
@@ -126,28 +131,108 @@ def api_auth(
     for key in ("ApiKeyRequired", "ResourcePolicy", "UsagePlan", "EnableIamAuthorizer"):
         if auth.get(key) not in (None, False):
             ctx.warn(entry, f"Auth.{key} is not applied by canaria")
-    return tuple(lambdas), default, tuple(unapplied)
+    return tuple(authorizers), default
 
 
-def _other_kind(node: LineMap, kind: ApiKind) -> str | None:
-    """What an authorizer canaria does not run is (``None``: a Lambda authorizer)."""
-    if kind == "rest" and "UserPoolArn" in node:
-        return "the Cognito user pool authorizer"
-    if kind == "http" and "JwtConfiguration" in node:
-        return "the JWT authorizer"
-    return None
+def _cognito_authorizer(
+    ctx: Context, entry: Entry, name: str, node: LineMap, at: Where
+) -> AuthorizerSpec:
+    _ignored(ctx, entry, node, at, COGNITO_KEYS)
+    identity = node.get("Identity")
+    iat = at.key(node, "Identity")
+    identity = LineMap() if identity is None else as_map(identity, iat)
+    _ignored(ctx, entry, identity, iat, TOKEN_IDENTITY_KEYS)
+    ctx.warn(entry, f"the Cognito user pool authorizer {name} {UNVERIFIED}")
+    return AuthorizerSpec(
+        name,
+        "rest",
+        "",
+        headers=(as_str(identity.get("Header", "Authorization"), iat).lower(),),
+        validation=_validation(identity, iat),
+        ttl_s=0,
+        type="cognito",
+        scopes=_scopes(node, at),
+    )
+
+
+def _jwt_authorizer(
+    ctx: Context, entry: Entry, name: str, node: LineMap, at: Where
+) -> AuthorizerSpec:
+    _ignored(ctx, entry, node, at, JWT_KEYS)
+    jat = at.key(node, "JwtConfiguration")
+    config = as_map(node["JwtConfiguration"], jat)
+    _ignored(ctx, entry, config, jat, ("audience", "issuer"))
+    issuer = None
+    if config.get("issuer") is not None:
+        issuer = as_str(config["issuer"], jat.key(config, "issuer"))
+    audience: tuple[str, ...] = ()
+    if config.get("audience") is not None:
+        aud_at = jat.key(config, "audience")
+        audience = tuple(as_str(a, aud_at) for a in as_list(config["audience"], aud_at))
+    source = "$request.header.Authorization"
+    if node.get("IdentitySource") is not None:
+        source = as_str(node["IdentitySource"], at.key(node, "IdentitySource"))
+    headers: tuple[str, ...] = ()
+    queries: tuple[str, ...] = ()
+    if source.startswith("$request.header."):
+        headers = (source.removeprefix("$request.header.").lower(),)
+    elif source.startswith("$request.querystring."):
+        queries = (source.removeprefix("$request.querystring."),)
+    else:
+        raise at.key(node, "IdentitySource").error(
+            f"a JWT authorizer reads its token from a header or a query string, not {source!r}",
+            allowed="$request.header.<name>, $request.querystring.<name>",
+        )
+    ctx.warn(entry, f"the JWT authorizer {name} {UNVERIFIED}")
+    return AuthorizerSpec(
+        name,
+        "http",
+        "",
+        payload_type="REQUEST",
+        headers=headers,
+        query_strings=queries,
+        ttl_s=0,
+        type="jwt",
+        issuer=issuer,
+        audience=audience,
+        scopes=_scopes(node, at),
+    )
+
+
+def _scopes(node: LineMap, at: Where) -> tuple[str, ...]:
+    """``AuthorizationScopes``: the token must hold one of them (none: any token)."""
+    if node.get("AuthorizationScopes") is None:
+        return ()
+    sat = at.key(node, "AuthorizationScopes")
+    return tuple(as_str(s, sat) for s in as_list(node["AuthorizationScopes"], sat))
+
+
+def _validation(identity: LineMap, at: Where) -> str | None:
+    """A TOKEN or Cognito authorizer's ``ValidationExpression``, checked."""
+    validation = identity.get("ValidationExpression")
+    if validation is None:
+        return None
+    vat = at.key(identity, "ValidationExpression")
+    validation = as_str(validation, vat)
+    try:
+        re.compile(validation)
+    except re.error as exc:
+        raise vat.error(f"ValidationExpression is not a regular expression: {exc}") from None
+    return validation
 
 
 def _lambda_authorizer(
     ctx: Context,
+    entry: Entry,
     name: str,
     node: LineMap,
     at: Where,
     kind: ApiKind,
     function_names: Mapping[str, str],
 ) -> AuthorizerSpec:
-    keys = REST_LAMBDA_KEYS if kind == "rest" else HTTP_LAMBDA_KEYS
-    check_keys(node, at, keys, required=("FunctionArn",))
+    if "FunctionArn" not in node:
+        raise at.at(node).error("FunctionArn is required for a Lambda authorizer")
+    _ignored(ctx, entry, node, at, REST_LAMBDA_KEYS if kind == "rest" else HTTP_LAMBDA_KEYS)
     function, qualifier = _authorizer_function(
         ctx, node["FunctionArn"], at.key(node, "FunctionArn"), function_names
     )
@@ -164,18 +249,9 @@ def _lambda_authorizer(
                     f"unknown FunctionPayloadType {payload_type!r}", allowed="TOKEN, REQUEST"
                 )
         if payload_type == "TOKEN":
-            check_keys(identity, iat, TOKEN_IDENTITY_KEYS)
+            _ignored(ctx, entry, identity, iat, TOKEN_IDENTITY_KEYS)
             header = identity.get("Header", "Authorization")
-            validation = identity.get("ValidationExpression")
-            if validation is not None:
-                vat = iat.key(identity, "ValidationExpression")
-                validation = as_str(validation, vat)
-                try:
-                    re.compile(validation)
-                except re.error as exc:
-                    raise vat.error(
-                        f"ValidationExpression is not a regular expression: {exc}"
-                    ) from None
+            validation = _validation(identity, iat)
             return AuthorizerSpec(
                 name,
                 kind,
@@ -186,7 +262,7 @@ def _lambda_authorizer(
                 validation=validation,
                 ttl_s=_ttl(identity, iat, 300),
             )
-        check_keys(identity, iat, REQUEST_IDENTITY_KEYS)
+        _ignored(ctx, entry, identity, iat, REQUEST_IDENTITY_KEYS)
         headers, queries = _sources(identity, iat)
         return AuthorizerSpec(
             name,
@@ -219,7 +295,7 @@ def _lambda_authorizer(
                 "EnableSimpleResponses needs AuthorizerPayloadFormatVersion '2.0'",
                 allowed="AuthorizerPayloadFormatVersion: '2.0'",
             )
-    check_keys(identity, iat, REQUEST_IDENTITY_KEYS)
+    _ignored(ctx, entry, identity, iat, REQUEST_IDENTITY_KEYS)
     headers, queries = _sources(identity, iat)
     return AuthorizerSpec(
         name,
@@ -233,6 +309,20 @@ def _lambda_authorizer(
         query_strings=queries,
         ttl_s=_ttl(identity, iat, 0),
     )
+
+
+def _ignored(ctx: Context, entry: Entry, node: LineMap, at: Where, known: tuple[str, ...]) -> None:
+    """Warn about each property SAM does not read here (its translator, which runs first,
+    refuses what SAM refuses; what it lets through, it ignores, and so does canaria)."""
+    for key in node:
+        if key not in known:
+            where = _relative(entry, at.key(node, key))
+            ctx.warn(entry, f"{where} is not a property SAM reads here; ignored")
+
+
+def _relative(entry: Entry, at: Where) -> str:
+    """``at``'s property path within ``entry`` (the warning names the resource already)."""
+    return at.path.removeprefix(entry.props_at.path + ".")
 
 
 def _authorizer_function(
@@ -280,11 +370,11 @@ def route_authorizer(
     at: Where,
     authorizers: tuple[AuthorizerSpec, ...],
     default: str | None,
-    unapplied: tuple[tuple[str, str], ...],
 ) -> AuthorizerSpec | None:
-    """The Lambda authorizer guarding one event's route: its ``Auth.Authorizer``, else the
-    API's default (``None``: none, or one canaria does not run)."""
+    """The authorizer guarding one event's route: its ``Auth.Authorizer``, else the
+    API's default (``None``: none); the event's ``AuthorizationScopes`` go with it."""
     name = default
+    scopes: tuple[str, ...] | None = None
     auth = event_props.get("Auth")
     if auth is not None:
         aat = at.key(event_props, "Auth")
@@ -292,18 +382,23 @@ def route_authorizer(
         if auth.get("Authorizer") is not None:
             nat = aat.key(auth, "Authorizer")
             name = as_str(auth["Authorizer"], nat)
-            declared = [a.name for a in authorizers] + [n for n, _ in unapplied]
+            declared = [a.name for a in authorizers]
             if name == IAM:
-                ctx.warn(entry, f"{at.path}: Auth.Authorizer AWS_IAM is not applied")
+                ctx.warn(entry, f"{_relative(entry, nat)} AWS_IAM is not applied")
                 return None
             if name != NONE and name not in declared:
                 raise nat.error(
                     f"authorizer {name!r} is not one of the API's Authorizers",
                     allowed=choices([*declared, NONE, IAM], near=name),
                 )
+        if auth.get("AuthorizationScopes") is not None:
+            scopes = _scopes(auth, aat)
         for key in ("ApiKeyRequired", "ResourcePolicy"):
             if auth.get(key) not in (None, False):
-                ctx.warn(entry, f"{at.path}: Auth.{key} is not applied by canaria")
+                ctx.warn(entry, f"{_relative(entry, aat.key(auth, key))} is not applied by canaria")
     if name is None or name == NONE:
         return None
-    return next((a for a in authorizers if a.name == name), None)
+    spec = next((a for a in authorizers if a.name == name), None)
+    if spec is not None and scopes is not None and spec.type != "lambda":
+        spec = replace(spec, scopes=scopes)
+    return spec

@@ -27,7 +27,7 @@ from canaria.models import (
     LayerSpec,
     RouteSpec,
 )
-from canaria.models.app import ApiKind
+from canaria.models.app import ApiKind, InlineCode
 from canaria.models.routes import DEFAULT_ROUTE, parse_path
 from canaria.template.authorizers import route_authorizer
 from canaria.template.builds import esbuild_options
@@ -155,10 +155,12 @@ def build_function(
         return default
 
     handler = checked(lambda: _handler(ctx, entry), "")
-    code_uri = checked(lambda: _code_uri(ctx, entry), "")
+    inline = "InlineCode" in props
+    code_uri = "" if inline else checked(lambda: _code_uri(ctx, entry), "")
     no_layers: tuple[LayerSpec, ...] = ()
     used_layers = checked(lambda: function_layers(ctx, entry, layers), no_layers)
     runtime = checked(lambda: _runtime(ctx, entry, code_uri, used_layers), runtimes.RUNNING_PYTHON)
+    inline_code = checked(lambda: _inline_code(ctx, entry, runtime, handler), None)
     name = ctx.get(entry, "FunctionName")
     if name is not NO_VALUE:  # checked, then set aside: canaria serves the logical id
         checked(lambda: as_str(name, ctx.at(entry, "FunctionName")), "")
@@ -173,7 +175,9 @@ def build_function(
             lambda: _optional_int(ctx, entry, "ReservedConcurrentExecutions", 0), None
         ),
     )
-    build = checked(lambda: esbuild_options(ctx, entry, runtime, code_uri, handler), None)
+    build = None
+    if not inline:
+        build = checked(lambda: esbuild_options(ctx, entry, runtime, code_uri, handler), None)
     alias = checked(lambda: _alias(ctx, entry), None)
     sha = ctx.get(entry, "AutoPublishCodeSha256")
     code_sha256 = None
@@ -197,6 +201,7 @@ def build_function(
         build=build,
         layers=used_layers,
         url=url,
+        inline=inline_code,
     )
 
 
@@ -235,7 +240,7 @@ def _one_of(node: Mapping[str, Any], at: Where, key: str, allowed: tuple[str, ..
 
 
 def _code_form(ctx: Context, entry: Entry) -> None:
-    """Refuse the code forms canaria does not run: images, inline code."""
+    """Refuse the code form canaria does not run: container images."""
     props = entry.props
     package = ctx.get(entry, "PackageType")
     if package == "Image" or "ImageUri" in props:
@@ -244,12 +249,32 @@ def _code_form(ctx: Context, entry: Entry) -> None:
             "local directory",
             allowed="PackageType: Zip with CodeUri",
         )
-    if "InlineCode" in props:
-        raise ctx.at(entry, "InlineCode").error(
-            "InlineCode is not supported: put the code in a directory next to the template "
-            "and name it with CodeUri",
-            allowed="CodeUri: <directory>",
+
+
+def _inline_code(ctx: Context, entry: Entry, runtime: str, handler: str) -> InlineCode | None:
+    """``InlineCode``: the file Lambda writes it to (Node.js and Python runtimes only)."""
+    if "InlineCode" not in entry.props:
+        return None
+    at = ctx.at(entry, "InlineCode")
+    text = as_str(ctx.get(entry, "InlineCode"), at)
+    family = runtimes.family(runtime)
+    if family is runtimes.Family.PYTHON:
+        file = "index.py"
+    elif family is runtimes.Family.NODEJS:
+        file = "index.js"
+    else:
+        raise at.error(
+            f"InlineCode runs on Node.js and Python runtimes only, not {runtime}",
+            allowed="CodeUri: <directory> with the function's bootstrap",
         )
+    module = handler.rsplit(".", 1)[0]
+    if handler and module != "index":
+        ctx.warn(
+            entry,
+            f"Handler {handler}: Lambda writes InlineCode to {file}, so module {module!r} "
+            "will not be found (Runtime.ImportModuleError), as on AWS; name it index.<function>",
+        )
+    return InlineCode(file, text)
 
 
 def _runtime(ctx: Context, entry: Entry, code_uri: str, layers: tuple[LayerSpec, ...]) -> str:
@@ -502,7 +527,6 @@ def _route(
         at,
         spec_api.authorizers,
         spec_api.default_authorizer,
-        spec_api.unapplied,
     )
     spec = RouteSpec(method, path, kind, api, spec_api.stage, entry.logical_id, authorizer)
     try:

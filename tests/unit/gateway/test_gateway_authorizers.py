@@ -3,6 +3,7 @@ answers, the events each side gets, the answer cache and its per-resource evalua
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import orjson
@@ -80,6 +81,18 @@ HTTP_V1 = AuthorizerSpec(
     "V1", "http", "req", payload_type="REQUEST", headers=("x-key", "x-other"), ttl_s=0
 )
 ALIASED = AuthorizerSpec("Aliased", "rest", "auth", qualifier="live", ttl_s=0)
+COGNITO = AuthorizerSpec("Pool", "rest", "", ttl_s=0, type="cognito")
+JWT = AuthorizerSpec(
+    "Jwt",
+    "http",
+    "",
+    payload_type="REQUEST",
+    ttl_s=0,
+    type="jwt",
+    issuer="https://issuer.example",
+    audience=("app",),
+    scopes=("read",),
+)
 
 
 def setup() -> tuple[Handler, FakeInvoker, ListRecorder, ManualClock]:
@@ -93,6 +106,8 @@ def setup() -> tuple[Handler, FakeInvoker, ListRecorder, ManualClock]:
         RouteSpec("GET", "/aliased", "rest", "Api", "Prod", "echo", ALIASED),
         RouteSpec("GET", "/simple", "http", "Http", "$default", "echo", SIMPLE),
         RouteSpec("GET", "/v1", "http", "Http", "$default", "echo", HTTP_V1),
+        RouteSpec("GET", "/cognito", "rest", "Api", "Prod", "echo", COGNITO),
+        RouteSpec("GET", "/jwt", "http", "Http", "$default", "echo", JWT),
     ]
     routing.set_routes(routes, {"echo": "live"})
     routing.set_alias(Alias("echo", "live", 1))
@@ -304,3 +319,59 @@ async def test_a_throttled_authorizer_is_a_500_and_recorded() -> None:
 )
 def test_resource_patterns(pattern: str, arn: str, matches: bool) -> None:
     assert _matches((pattern,), arn) is matches
+
+
+def jwt(claims: dict[str, Any]) -> str:
+    """A token shaped like a JWT (its signature is not checked, so any will do)."""
+
+    def part(value: Any) -> str:
+        return base64.urlsafe_b64encode(orjson.dumps(value)).decode().rstrip("=")
+
+    return f"{part({'alg': 'RS256', 'kid': 'k'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+async def test_a_cognito_authorizer_passes_the_claims_as_text() -> None:
+    handler, invoker, recorder, clock = setup()
+    exp = int(clock.now()) + 60
+    claims = {"sub": "u-1", "exp": exp, "cognito:groups": ["admin", "ops"]}
+    status, _, body = await answer(handler, request("/cognito", {"Authorization": jwt(claims)}))
+    assert status == 200
+    assert body["authorizer"] == {
+        "claims": {"sub": "u-1", "exp": str(exp), "cognito:groups": "[admin ops]"}
+    }
+    for token in ("", "not-a-jwt", jwt({"sub": "u-1", "exp": clock.now() - 1})):
+        status, _, body = await answer(handler, request("/cognito", {"Authorization": token}))
+        assert (status, body) == (401, {"message": "Unauthorized"}), token
+    # the clock is canaria's: a token expires on it (--time-scale included)
+    clock.advance(61)
+    assert (await answer(handler, request("/cognito", {"Authorization": jwt(claims)})))[0] == 401
+    # nothing was invoked to check them
+    assert [fn for fn, *_ in invoker.calls] == ["echo"]
+    assert [r.function for r in recorder.records] == ["echo"]
+
+
+@pytest.mark.parametrize(
+    ("claims", "status"),
+    [
+        ({"iss": "https://issuer.example", "aud": "app", "scope": "read write"}, 200),
+        ({"iss": "https://issuer.example", "client_id": "app", "scp": ["read"]}, 200),
+        ({"iss": "https://elsewhere.example", "aud": "app", "scope": "read"}, 401),
+        ({"iss": "https://issuer.example", "aud": "other", "scope": "read"}, 401),
+        ({"iss": "https://issuer.example", "aud": ["other", "app"], "scope": "read"}, 200),
+        ({"iss": "https://issuer.example", "aud": "app", "scope": "write"}, 403),
+        ({"iss": "https://issuer.example", "aud": "app", "scope": "read", "nbf": 10**12}, 401),
+    ],
+)
+async def test_a_jwt_authorizer_checks_issuer_audience_and_scopes(
+    claims: dict[str, Any], status: int
+) -> None:
+    handler, _, _, _ = setup()
+    got, _, body = await answer(
+        handler, request("/jwt", {"Authorization": f"Bearer {jwt(claims)}"})
+    )
+    assert got == status, body
+    if status == 200:
+        assert body["authorizer"]["jwt"]["claims"]["iss"] == "https://issuer.example"
+        assert "read" in body["authorizer"]["jwt"]["scopes"]
+    elif status == 403:
+        assert body == {"message": "Forbidden"}

@@ -3,6 +3,7 @@ only warned about."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -157,29 +158,61 @@ def test_a_bad_validation_expression_is_refused(tmp_path: Path) -> None:
     assert "ValidationExpression is not a regular expression" in err.message
 
 
+def test_cognito_and_jwt_authorizers_check_claims_with_a_warning(tmp_path: Path) -> None:
+    cognito = (
+        "DefaultAuthorizer: Pool\nAuthorizers:\n  Pool:\n"
+        "    UserPoolArn: 'arn:aws:cognito-idp:us-east-1:123456789012:userpool/x'\n"
+        "    Identity: {Header: X-Id-Token}\n"
+    )
+    jwt = (
+        "DefaultAuthorizer: Jwt\nAuthorizers:\n  Jwt:\n"
+        "    IdentitySource: $request.header.Authorization\n"
+        "    AuthorizationScopes: [read]\n"
+        "    JwtConfiguration: {issuer: 'https://issuer.example', audience: [a, b]}\n"
+    )
+    body = resources(
+        api(cognito),
+        api(jwt, "HttpApi", "Http"),
+        routed(
+            event("C", "/c"),
+            event("J", "/j", kind="HttpApi", api_id="Http"),
+            event("W", "/w", "Auth: {AuthorizationScopes: [write]}", "HttpApi", "Http"),
+        ),
+    )
+    app = load(write(tmp_path, body))
+    got = {r.path: r.authorizer for r in app.routes}
+    assert got["/c"] == AuthorizerSpec(
+        "Pool", "rest", "", headers=("x-id-token",), ttl_s=0, type="cognito"
+    )
+    jwt_spec = AuthorizerSpec(
+        "Jwt",
+        "http",
+        "",
+        payload_type="REQUEST",
+        ttl_s=0,
+        type="jwt",
+        issuer="https://issuer.example",
+        audience=("a", "b"),
+        scopes=("read",),
+    )
+    assert got["/j"] == jwt_spec
+    assert got["/w"] == replace(jwt_spec, scopes=("write",))
+    for what in ("the Cognito user pool authorizer Pool", "the JWT authorizer Jwt"):
+        assert any(f"{what} checks the token's claims" in w for w in app.warnings)
+
+
 @pytest.mark.parametrize(
-    ("kind", "auth", "warning"),
+    ("auth", "warning"),
     [
+        ("DefaultAuthorizer: AWS_IAM\n", "DefaultAuthorizer AWS_IAM is not applied"),
+        ("ApiKeyRequired: true\n", "Auth.ApiKeyRequired is not applied"),
         (
-            "Api",
-            "DefaultAuthorizer: Pool\nAuthorizers:\n"
-            "  Pool: {UserPoolArn: 'arn:aws:cognito-idp:us-east-1:123456789012:userpool/x'}\n",
-            "the Cognito user pool authorizer Pool is not applied",
+            "Authorizers:\n  T: {FunctionArn: !GetAtt AuthFn.Arn, EnableSimpleResponses: true}\n",
+            "Auth.Authorizers.T.EnableSimpleResponses is not a property SAM reads here; ignored",
         ),
-        (
-            "HttpApi",
-            "DefaultAuthorizer: Jwt\nAuthorizers:\n  Jwt:\n"
-            "    IdentitySource: $request.header.Authorization\n"
-            "    JwtConfiguration: {issuer: 'https://example.com', audience: [a]}\n",
-            "the JWT authorizer Jwt is not applied",
-        ),
-        ("Api", "DefaultAuthorizer: AWS_IAM\n", "DefaultAuthorizer AWS_IAM is not applied"),
-        ("Api", "ApiKeyRequired: true\n", "Auth.ApiKeyRequired is not applied"),
     ],
 )
-def test_authorization_canaria_cannot_apply_is_a_warning(
-    tmp_path: Path, kind: str, auth: str, warning: str
-) -> None:
-    app = load(write(tmp_path, resources(api(auth, kind), routed(event("A", "/a", kind=kind)))))
+def test_what_canaria_does_not_apply_is_a_warning(tmp_path: Path, auth: str, warning: str) -> None:
+    app = load(write(tmp_path, resources(api(auth), routed(event("A", "/a")))))
     assert [r.authorizer for r in app.routes] == [None]
     assert any(warning in w for w in app.warnings), app.warnings
