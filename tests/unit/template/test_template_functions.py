@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from canaria import runtimes
-from canaria.models import FunctionUrlSpec, LayerSpec
+from canaria.models import FunctionUrlSpec, InlineCode, LayerSpec
 from canaria.template import load
 from tests.unit.template.template_helpers import PY, fails, function, line_of, resources, write
 
@@ -177,16 +177,31 @@ def test_other_python_runtime_warns(tmp_path: Path) -> None:
     assert any("python3.99" in w and PY in w for w in app.warnings)
 
 
-@pytest.mark.parametrize(
-    ("extra", "words"),
-    [
-        ("PackageType: Image\nImageUri: repo:tag\n", "container image"),
-        ("InlineCode: 'def handler(e, c): pass'\n", "InlineCode is not supported"),
-    ],
-)
-def test_refused_code_forms(tmp_path: Path, extra: str, words: str) -> None:
-    fn = function(extra=extra).replace("      CodeUri: src\n", "")
-    assert words in fails(write(tmp_path, resources(fn))).message
+def test_a_container_image_is_refused(tmp_path: Path) -> None:
+    fn = function(extra="PackageType: Image\nImageUri: repo:tag\n")
+    fn = fn.replace("      CodeUri: src\n", "")
+    assert "container image" in fails(write(tmp_path, resources(fn))).message
+
+
+@pytest.mark.parametrize(("runtime", "file"), [(PY, "index.py"), ("nodejs20.x", "index.js")])
+def test_inline_code_is_lambdas_index_file(tmp_path: Path, runtime: str, file: str) -> None:
+    fn = function(extra="InlineCode: |\n  code line 1\n  code line 2\n")
+    fn = fn.replace("      CodeUri: src\n", "").replace(f"Runtime: {PY}", f"Runtime: {runtime}")
+    app = load(write(tmp_path, resources(fn.replace("app.handler", "index.handler"))))
+    assert app.functions["Fn"].inline == InlineCode(file, "code line 1\ncode line 2\n")
+    assert app.functions["Fn"].config.code_uri == ""
+    assert not app.warnings
+    # a handler in another module fails on Lambda too: said at once
+    app = load(write(tmp_path, resources(fn)))
+    assert any(f"Lambda writes InlineCode to {file}" in w for w in app.warnings)
+
+
+def test_inline_code_for_a_custom_runtime_is_refused(tmp_path: Path) -> None:
+    fn = function(extra="InlineCode: 'echo hi'\n").replace("      CodeUri: src\n", "")
+    fn = fn.replace(f"Runtime: {PY}", "Runtime: provided.al2023")
+    err = fails(write(tmp_path, resources(fn)))
+    assert "InlineCode runs on Node.js and Python runtimes only" in err.message
+    assert err.prop == "Resources.Fn.Properties.InlineCode"
 
 
 @pytest.mark.parametrize(
