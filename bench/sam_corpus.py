@@ -13,7 +13,7 @@ every other input is valid. Outcomes:
 
 - ``valid loaded`` / ``valid refused``: a valid template loaded, or refused wrongly;
 - ``valid refused: limit <name>``: refused for one of canaria's named limits (a runtime it
-  does not run yet, code in S3 or inline, a container image), which the README lists;
+  does not run yet, code in S3, a container image), which the README lists;
 - ``valid refused: cloudformation-refuses``: refused for what CloudFormation refuses too
   (SAM's tests translate their inputs, never deploy them): a reference to nothing, an
   unknown property of a CloudFormation resource type, ...;
@@ -51,7 +51,6 @@ from canaria.template import load
 LIMITS = {
     "runtime": re.compile(r"runtime '[^']*' is not supported|Runtime.*not supported"),
     "s3-code": re.compile(r"(CodeUri|DefinitionUri|ContentUri).*(S3|s3)"),
-    "inline-code": re.compile(r"InlineCode is not supported"),
     "image": re.compile(r"container image functions are not supported"),
     "language-extensions": re.compile(r"transform 'AWS::LanguageExtensions' is not supported"),
     # a DeploymentPreference naming a config or an alarm the template does not declare:
@@ -115,8 +114,8 @@ def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
 
 
 def _set_limits_aside(doc: dict[str, Any]) -> bool:
-    """Rewrite what only canaria's named limits refuse (another runtime, code in S3 or
-    inline) so the rest of the template is checked; True when something changed."""
+    """Rewrite what only canaria's named limits refuse (another runtime, code in S3) so
+    the rest of the template is checked; True when something changed."""
     changed = False
     runtime = f"python{sys.version_info.major}.{sys.version_info.minor}"
     globals_ = doc.get("Globals")
@@ -136,9 +135,6 @@ def _set_limits_aside(doc: dict[str, Any]) -> bool:
             props["Runtime"], changed = runtime, True
         code = props.get("CodeUri")
         if isinstance(code, dict) or (isinstance(code, str) and code.startswith("s3://")):
-            props["CodeUri"], changed = "src", True
-        if "InlineCode" in props:
-            del props["InlineCode"]
             props["CodeUri"], changed = "src", True
     return changed
 

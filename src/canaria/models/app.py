@@ -144,6 +144,8 @@ class ApiSpec:
     stage: str
     authorizers: tuple[AuthorizerSpec, ...] = ()
     default_authorizer: str | None = None  # Auth.DefaultAuthorizer (a name, never NONE)
+    # Lambda authorizers whose function is not the template's: not run (a warning)
+    skipped_authorizers: tuple[str, ...] = ()
 
     def authorizer(self, name: str) -> AuthorizerSpec | None:
         return next((a for a in self.authorizers if a.name == name), None)

@@ -13,12 +13,13 @@ SAM's shapes (``AWS::Serverless::Api`` and ``AWS::Serverless::HttpApi``, their
   NONE}`` opts its route out, ``Authorizer: Name`` picks another, and its
   ``AuthorizationScopes`` replace the authorizer's.
 
-A Lambda authorizer's ``FunctionArn`` must name a function of the template (canaria runs
-only those). Cognito and JWT authorizers are checked on the token's claims, not its
-signature (canaria cannot fetch the identity provider's keys), with a warning.
-``AWS_IAM`` authorization, API keys and resource policies are not applied, with a
-warning each. A property SAM does not read where it is written is ignored with a warning:
-SAM's translator, which runs first, refuses what SAM refuses."""
+A Lambda authorizer whose ``FunctionArn`` names no function of the template is not run
+(canaria runs only those), with a warning: the routes it guards are served without it.
+Cognito and JWT authorizers are checked on the token's claims, not its signature (canaria
+cannot fetch the identity provider's keys), with a warning. ``AWS_IAM`` authorization, API
+keys and resource policies are not applied, with a warning each. A property SAM does not
+read where it is written is ignored with a warning: SAM's translator, which runs first,
+refuses what SAM refuses."""
 
 from __future__ import annotations
 
@@ -94,14 +95,15 @@ def api_auth(
     at: Where,
     kind: ApiKind,
     function_names: Mapping[str, str],
-) -> tuple[tuple[AuthorizerSpec, ...], str | None]:
-    """(the authorizers, the default authorizer's name) of an API's ``Auth``
-    (``NO_VALUE``: none)."""
+) -> tuple[tuple[AuthorizerSpec, ...], str | None, tuple[str, ...]]:
+    """(the authorizers, the default authorizer's name, the names of those not run) of an
+    API's ``Auth`` (``NO_VALUE``: none)."""
     if auth is NO_VALUE or auth is None:
-        return (), None
+        return (), None, ()
     auth = as_map(auth, at)
     _ignored(ctx, entry, auth, at, REST_AUTH_KEYS if kind == "rest" else HTTP_AUTH_KEYS)
     authorizers: list[AuthorizerSpec] = []
+    skipped: list[str] = []
     if auth.get("Authorizers") is not None:
         aat = at.key(auth, "Authorizers")
         for name, node in as_map(auth["Authorizers"], aat).items():
@@ -112,14 +114,16 @@ def api_auth(
             elif kind == "http" and "JwtConfiguration" in node:
                 authorizers.append(_jwt_authorizer(ctx, entry, name, node, nat))
             else:
-                authorizers.append(
-                    _lambda_authorizer(ctx, entry, name, node, nat, kind, function_names)
-                )
+                spec = _lambda_authorizer(ctx, entry, name, node, nat, kind, function_names)
+                if spec is None:
+                    skipped.append(name)
+                else:
+                    authorizers.append(spec)
     default = None
     if auth.get("DefaultAuthorizer") is not None:
         dat = at.key(auth, "DefaultAuthorizer")
         default = as_str(auth["DefaultAuthorizer"], dat)
-        declared = [a.name for a in authorizers]
+        declared = [a.name for a in authorizers] + skipped
         if default == IAM:
             ctx.warn(entry, "DefaultAuthorizer AWS_IAM is not applied: requests are not signed")
             default = None
@@ -131,7 +135,7 @@ def api_auth(
     for key in ("ApiKeyRequired", "ResourcePolicy", "UsagePlan", "EnableIamAuthorizer"):
         if auth.get(key) not in (None, False):
             ctx.warn(entry, f"Auth.{key} is not applied by canaria")
-    return tuple(authorizers), default
+    return tuple(authorizers), default, tuple(skipped)
 
 
 def _cognito_authorizer(
@@ -229,13 +233,23 @@ def _lambda_authorizer(
     at: Where,
     kind: ApiKind,
     function_names: Mapping[str, str],
-) -> AuthorizerSpec:
+) -> AuthorizerSpec | None:
+    """A Lambda authorizer (``None``: its function is not the template's, a warning)."""
     if "FunctionArn" not in node:
         raise at.at(node).error("FunctionArn is required for a Lambda authorizer")
     _ignored(ctx, entry, node, at, REST_LAMBDA_KEYS if kind == "rest" else HTTP_LAMBDA_KEYS)
-    function, qualifier = _authorizer_function(
+    target = _authorizer_function(
         ctx, node["FunctionArn"], at.key(node, "FunctionArn"), function_names
     )
+    if target is None:
+        ctx.warn(
+            entry,
+            f"authorizer {name}: its function {node['FunctionArn']!r} is not a function of "
+            "this template, which canaria cannot run: the routes it guards are served "
+            "without it",
+        )
+        return None
+    function, qualifier = target
     identity = node.get("Identity")
     iat = at.key(node, "Identity")
     identity = LineMap() if identity is None else as_map(identity, iat)
@@ -327,19 +341,16 @@ def _relative(entry: Entry, at: Where) -> str:
 
 def _authorizer_function(
     ctx: Context, value: Any, at: Where, function_names: Mapping[str, str]
-) -> tuple[str, str | None]:
-    functions = sorted(n for n, e in ctx.index.entries.items() if e.type == FUNCTION and e.enabled)
+) -> tuple[str, str | None] | None:
+    """(logical id, qualifier) of the template's function ``value`` names, else None."""
+    functions = {n for n, e in ctx.index.entries.items() if e.type == FUNCTION and e.enabled}
     text = as_str(value, at)
     name, qualifier = text, None
     with contextlib.suppress(InvalidRequest):
         name, qualifier = parse_function(text)
     name = function_names.get(name, name)
     if name not in functions:
-        raise at.error(
-            f"authorizer function {text!r} is not a function of this template "
-            "(canaria runs the template's functions only)",
-            allowed="!GetAtt <Function>.Arn of a function of the template: " + choices(functions),
-        )
+        return None
     return name, None if qualifier == "$LATEST" else qualifier
 
 
@@ -370,6 +381,7 @@ def route_authorizer(
     at: Where,
     authorizers: tuple[AuthorizerSpec, ...],
     default: str | None,
+    skipped: tuple[str, ...] = (),
 ) -> AuthorizerSpec | None:
     """The authorizer guarding one event's route: its ``Auth.Authorizer``, else the
     API's default (``None``: none); the event's ``AuthorizationScopes`` go with it."""
@@ -382,7 +394,7 @@ def route_authorizer(
         if auth.get("Authorizer") is not None:
             nat = aat.key(auth, "Authorizer")
             name = as_str(auth["Authorizer"], nat)
-            declared = [a.name for a in authorizers]
+            declared = [a.name for a in authorizers] + list(skipped)
             if name == IAM:
                 ctx.warn(entry, f"{_relative(entry, nat)} AWS_IAM is not applied")
                 return None

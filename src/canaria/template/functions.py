@@ -527,6 +527,7 @@ def _route(
         at,
         spec_api.authorizers,
         spec_api.default_authorizer,
+        spec_api.skipped_authorizers,
     )
     spec = RouteSpec(method, path, kind, api, spec_api.stage, entry.logical_id, authorizer)
     try:

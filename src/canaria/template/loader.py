@@ -432,10 +432,10 @@ def _implicit_api(
     at = gat.key(doc["Globals"], short)
     entry = Entry(name, type_, props, at, at, LineMap(), True, None)
     kind: ApiKind = "rest" if type_ == API else "http"
-    authorizers, default = api_auth(
+    authorizers, default, skipped = api_auth(
         ctx, entry, ctx.get(entry, "Auth"), ctx.at(entry, "Auth"), kind, function_names
     )
-    return ApiSpec(name, kind, stage, authorizers, default)
+    return ApiSpec(name, kind, stage, authorizers, default, skipped)
 
 
 def _unique(table: dict[str, Any], name: str, value: Any, entry: Entry, key: str) -> None:

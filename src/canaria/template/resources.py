@@ -42,10 +42,10 @@ def build_api(ctx: Context, entry: Entry, function_names: Mapping[str, str]) -> 
     else:
         assert entry.type == HTTP_API
         name = "$default" if stage is NO_VALUE else as_str(stage, ctx.at(entry, "StageName"))
-    authorizers, default = api_auth(
+    authorizers, default, skipped = api_auth(
         ctx, entry, ctx.get(entry, "Auth"), ctx.at(entry, "Auth"), kind, function_names
     )
-    return ApiSpec(entry.logical_id, kind, name, authorizers, default)
+    return ApiSpec(entry.logical_id, kind, name, authorizers, default, skipped)
 
 
 # ---- alarms ------------------------------------------------------------------------------

@@ -129,16 +129,18 @@ def test_an_alias_arn_names_the_alias(tmp_path: Path) -> None:
     assert spec is not None and (spec.function, spec.qualifier) == ("AuthFn", "live")
 
 
-def test_an_authorizer_function_outside_the_template_is_refused(tmp_path: Path) -> None:
+def test_an_authorizer_function_outside_the_template_is_a_warning(tmp_path: Path) -> None:
     auth = (
         "DefaultAuthorizer: T\nAuthorizers:\n"
         "  T: {FunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:Elsewhere'}\n"
     )
-    path = write(tmp_path, resources(api(auth), routed(event("A", "/a"))))
-    err = fails(path)
-    assert "authorizer function" in err.message and "Elsewhere" in err.message
-    assert f":{line_of(path, 'Elsewhere')}:" in err.message
-    assert "AuthFn" in (err.allowed or err.message)
+    body = resources(api(auth), routed(event("A", "/a"), event("B", "/b", "Auth: {Authorizer: T}")))
+    app = load(write(tmp_path, body))
+    assert [r.authorizer for r in app.routes] == [None, None]
+    assert any(
+        "authorizer T: its function" in w and "Elsewhere" in w and "served without it" in w
+        for w in app.warnings
+    ), app.warnings
 
 
 def test_an_unknown_authorizer_on_an_event_is_refused_at_its_line(tmp_path: Path) -> None:
