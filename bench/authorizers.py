@@ -1,0 +1,136 @@
+"""What an authorizer adds to a request in the gateway's handler, in process.
+
+    .venv/bin/python bench/authorizers.py [--requests 20000] [--runs 5]
+
+One ``Handler`` over real ``Routing``, with an in-process invoker whose functions answer
+at once (so what is measured is the gateway's own work: no worker, no socket, no HTTP).
+Each case sends ``--requests`` sequential requests to one route and reports the median
+µs per request over ``--runs`` runs, and its ratio to the unguarded route in the same run:
+
+- ``none``: no authorizer (the reference);
+- ``lambda, cached``: a TOKEN authorizer whose answer is cached (``ReauthorizeEvery``
+  300 s): the identity read, the cache hit, the policy matched against the methodArn;
+- ``lambda, every request``: the same with ``ReauthorizeEvery: 0``: the authorizer's
+  event built, its (in-process) invocation recorded, its answer read, on every request;
+- ``jwt``: an HTTP API JWT authorizer: the token decoded and its claims checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import statistics
+import time
+from typing import Any
+
+import orjson
+
+from canaria.clock import RealClock
+from canaria.gateway import Handler, Routing
+from canaria.gateway.responses import HttpResponse
+from canaria.gateway.types import Request
+from canaria.models import Alias, AuthorizerSpec, InvokeResult, RouteSpec
+
+ANSWER = orjson.dumps({"statusCode": 200, "body": "hello"})
+POLICY = orjson.dumps(
+    {
+        "principalId": "user",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*"}],
+        },
+        "context": {"tenant": "acme"},
+    }
+)
+
+
+class Instant:
+    """Functions that answer at once: ``auth`` with an Allow policy, any other a 200."""
+
+    async def invoke(
+        self, function: str, version: int, event: bytes, *, alias: str | None, started: float
+    ) -> InvokeResult:
+        return InvokeResult(POLICY if function == "auth" else ANSWER, version, "r", 0.1)
+
+
+class Discard:
+    def record(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class Sink:
+    def respond(
+        self, req: Request, response: HttpResponse, extra: tuple[str, str], *, early: bool = False
+    ) -> None:
+        assert response.status == 200, response
+
+
+def jwt() -> str:
+    def part(value: Any) -> str:
+        return base64.urlsafe_b64encode(orjson.dumps(value)).decode().rstrip("=")
+
+    claims = {"iss": "https://issuer.example", "aud": "app", "sub": "u", "scope": "read"}
+    return f"{part({'alg': 'RS256'})}.{part(claims)}.c2ln"
+
+
+CASES = {
+    "none": (None, "x"),
+    "lambda, cached": (AuthorizerSpec("Cached", "rest", "auth"), "allow"),
+    "lambda, every request": (AuthorizerSpec("Each", "rest", "auth", ttl_s=0), "allow"),
+    "jwt": (
+        AuthorizerSpec(
+            "Jwt",
+            "http",
+            "",
+            payload_type="REQUEST",
+            ttl_s=0,
+            type="jwt",
+            issuer="https://issuer.example",
+            audience=("app",),
+        ),
+        f"Bearer {jwt()}",
+    ),
+}
+
+
+async def run(requests: int, runs: int) -> dict[str, list[float]]:
+    routing = Routing()
+    specs = []
+    for i, (spec, _) in enumerate(CASES.values()):
+        kind = "rest" if spec is None or spec.api_kind == "rest" else "http"
+        stage = "Prod" if kind == "rest" else "$default"
+        specs.append(RouteSpec("GET", f"/r{i}", kind, "Api", stage, "fn", spec))  # type: ignore[arg-type]
+    routing.set_routes(specs, {"fn": "live"})
+    routing.set_alias(Alias("fn", "live", 1))
+    routing.set_latest("auth", 1)
+    handler = Handler(routing, Instant(), Discard(), RealClock())
+    sink = Sink()
+    out: dict[str, list[float]] = {name: [] for name in CASES}
+    for _ in range(runs):
+        for i, (name, (_, token)) in enumerate(CASES.items()):
+            headers = [("Host", "localhost"), ("User-Agent", "bench"), ("Authorization", token)]
+            reqs = [Request("GET", f"/r{i}", "", headers, b"") for _ in range(requests)]
+            start = time.perf_counter()
+            for req in reqs:
+                await handler.handle(req, sink)
+            out[name].append((time.perf_counter() - start) / requests * 1e6)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    results = asyncio.run(run(args.requests, args.runs))
+    base = statistics.median(results["none"])
+    print("| route | µs per request (median) | × unguarded |")
+    print("|---|---:|---:|")
+    for name, samples in results.items():
+        median = statistics.median(samples)
+        print(f"| {name} | {median:.1f} | {median / base:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
