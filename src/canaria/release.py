@@ -61,6 +61,7 @@ from canaria.models import (
 from canaria.models.deployment import Deployment, RequestGate, SetWeight
 from canaria.models.schedules import ScheduledInvocation
 from canaria.runtime import FunctionRuntime, build_artifact, build_inline, build_layer
+from canaria.runtime.sdk import provide_sdk
 from canaria.services import ServicesEngine, provision
 from canaria.services.pollers import QueuePollers
 from canaria.services.schedules import Schedules
@@ -357,6 +358,7 @@ class ReleaseExecutor:
                     )
             except BuildError as exc:
                 raise BuildError(f"{spec.name}: {exc.message}") from None
+            await self._provide_sdk(spec, artifact)
             for layer in spec.layers:
                 if layer in layers_built:
                     continue
@@ -369,6 +371,25 @@ class ReleaseExecutor:
             layers = tuple(layers_built[layer] for layer in spec.layers)
             builds[spec.name] = Build(digest, artifact, layers)
         return builds
+
+    async def _provide_sdk(self, spec: FunctionSpec, artifact: str) -> None:
+        """The AWS SDK packages Lambda provides that a Node.js function names beyond
+        canaria's own, installed for it; when npm cannot, the function is published all
+        the same, and its import fails at its first invocation, as it did before."""
+        try:
+            names = await asyncio.to_thread(
+                provide_sdk, Path(artifact), self.build_dir, spec.config.runtime
+            )
+        except BuildError as exc:
+            log.warning(
+                "%s: the AWS SDK packages it imports beyond canaria's own could not be "
+                "installed, so importing them will fail: %s",
+                spec.name,
+                exc.message,
+            )
+            return
+        if names:
+            log.info("%s: installed %s (Lambda provides them)", spec.name, ", ".join(names))
 
     def _busy_aliases(self) -> dict[tuple[str, str], str]:
         """(function, alias) → the id of the deployment in progress that holds it."""

@@ -10,6 +10,8 @@ installed packages and the new version is servable at once:
                                  by ``npm ci`` when there is a lockfile, else ``npm install``
                                  (``--omit=dev``, as ``sam build`` leaves devDependencies out;
                                  the package's own ``scripts`` left out of the copy)
+    <state>/deps/aws-sdk-<sha256>/  the AWS SDK packages Lambda provides that a Node.js
+                                 function names beyond canaria's own (``sdk.py``)
 
 The key covers the manifest bytes, the lockfile, and Python's or Node's version and the
 platform. An artifact links them in: each top-level entry of a pip install as a symlink
@@ -81,6 +83,12 @@ def _ensure(
     manifest: Path,
     install: Callable[[Path, Path], None],
 ) -> Path:
+    return ensure_installed(state_dir, kind, key, lambda target: install(manifest, target))
+
+
+def ensure_installed(state_dir: str, kind: str, key: str, install: Callable[[Path], None]) -> Path:
+    """``<state>/deps/<kind>-<key>``, made once by ``install`` (given an empty directory,
+    renamed into place when it returns: complete or absent)."""
     root = Path(state_dir).resolve() / "deps"
     final = root / f"{kind}-{key}"
     if final.is_dir():
@@ -89,7 +97,7 @@ def _ensure(
     tmp = Path(tempfile.mkdtemp(prefix=f".{kind}-{key[:12]}-", dir=root))
     try:
         tmp.chmod(0o755)
-        install(manifest, tmp)
+        install(tmp)
         try:
             tmp.rename(final)
         except OSError:
@@ -102,7 +110,8 @@ def _ensure(
     return final
 
 
-def _run(command: list[str], cwd: Path, what: str, tool: str, verb: str = "install") -> None:
+def run_tool(command: list[str], cwd: Path, what: str, tool: str, verb: str = "install") -> None:
+    """Run an installer; BuildError with its last lines when it fails."""
     try:
         done = subprocess.run(
             command,
@@ -145,7 +154,7 @@ def bundle(artifact: Path, esbuild: EsbuildOptions, code_uri: str) -> None:
             f"--outdir={out}",
             *esbuild.flags,
         ]
-        _run(command, artifact, f"{code_uri} (esbuild)", "esbuild", verb="bundle")
+        run_tool(command, artifact, f"{code_uri} (esbuild)", "esbuild", verb="bundle")
         for path in sorted(out.rglob("*")):
             if path.is_file():
                 target = artifact / path.relative_to(out)
@@ -171,7 +180,7 @@ def _pip_install(requirements: Path, target: Path) -> None:
         "--progress-bar",
         "off",
     ]
-    _run(command, requirements.parent, str(requirements), "pip")
+    run_tool(command, requirements.parent, str(requirements), "pip")
 
 
 def _copy_manifest(manifest: Path, dest: Path) -> None:
@@ -204,4 +213,4 @@ def _npm_install(manifest: Path, target: Path) -> None:
         shutil.copy2(lock, target / "package-lock.json")
         verb = "ci"
     command = [npm, verb, "--omit=dev", "--no-audit", "--no-fund"]
-    _run(command, target, f"{manifest} (npm {verb})", "npm")
+    run_tool(command, target, f"{manifest} (npm {verb})", "npm")

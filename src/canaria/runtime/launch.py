@@ -5,7 +5,8 @@
     provided*     ApiProcess: ``<code>/bootstrap``, else a layer's ``bootstrap``
 
 Node.js functions find the AWS SDK Lambda bundles for their runtime (v2 ``aws-sdk`` up to
-nodejs16.x, v3 ``@aws-sdk/*`` from nodejs18.x) in canaria's npm packages, on ``NODE_PATH``;
+nodejs16.x, v3 ``@aws-sdk/*`` from nodejs18.x) in canaria's npm packages, on ``NODE_PATH``
+(with the v3 packages it names beyond those, installed for it: ``sdk.py``);
 ``node/preload.js`` (``NODE_OPTIONS=--require``) points SDK v2 at canaria's endpoints and
 hides the generation the runtime would not have.
 """
@@ -22,6 +23,7 @@ from canaria.npm import node_modules
 from canaria.runtime.api_process import ApiProcess
 from canaria.runtime.environment import in_layers, log_stream_name, worker_environment
 from canaria.runtime.process import WorkerProcess
+from canaria.runtime.sdk import SDK_LINK
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 BOOTSTRAP_JS = NODE_DIR / "bootstrap.js"
@@ -76,13 +78,16 @@ def api_environment(
     node = runtimes.installed_node()
     if node is not None:
         env["PATH"] = os.pathsep.join([str(Path(node.path).parent), env["PATH"]])
-    sdk = str(node_modules())
-    env["CANARIA_SDK_PATH"] = sdk
+    sdk = [str(node_modules())]
+    extra = Path(version.artifact) / SDK_LINK  # the SDK packages it names beyond canaria's
+    if extra.is_dir():
+        sdk.append(str(extra.resolve()))  # ES resolution walks up from the real directory
+    env["CANARIA_SDK_PATH"] = os.pathsep.join(sdk)
     if "NODE_PATH" not in own:
         major = runtimes.node_major(runtime)
         places = [f"nodejs/node{major}/node_modules"] if major else []
         layers = in_layers(version.config.layers, *places, "nodejs/node_modules")
-        env["NODE_PATH"] = os.pathsep.join(p for p in (layers, sdk, version.artifact) if p)
+        env["NODE_PATH"] = os.pathsep.join(p for p in (layers, *sdk, version.artifact) if p)
     env["NODE_OPTIONS"] = f"--require {PRELOAD_JS} " + own.get("NODE_OPTIONS", "")
     if runtimes.bundles_sdk_v2(runtime):
         env.setdefault("AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE", "1")

@@ -10,7 +10,7 @@ import pytest
 
 from canaria.models import AuthorizerSpec
 from canaria.template import load
-from tests.unit.template.template_helpers import fails, function, line_of, resources, write
+from tests.unit.template.template_helpers import fails, function, resources, write
 
 
 def api(auth: str, kind: str = "Api", name: str = "MyApi") -> str:

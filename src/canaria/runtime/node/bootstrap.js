@@ -202,7 +202,7 @@ async function importModule(file) {
     if (typeof Module.register === 'function' && process.env.CANARIA_SDK_PATH) {
       // ES modules ignore NODE_PATH: let bare imports fall back to the SDK Lambda provides.
       Module.register(pathToFileURL(path.join(__dirname, 'esm_resolve.mjs')).href, {
-        data: { sdkPath: process.env.CANARIA_SDK_PATH },
+        data: { sdkPaths: process.env.CANARIA_SDK_PATH.split(path.delimiter).filter(Boolean) },
       });
     }
   }

@@ -14,7 +14,7 @@
 const Module = require('module');
 const path = require('path');
 
-const SDK = process.env.CANARIA_SDK_PATH || '';
+const SDKS = (process.env.CANARIA_SDK_PATH || '').split(path.delimiter).filter(Boolean);
 const major = /^AWS_Lambda_nodejs(\d+)\.(?:x|\d+)$/.exec(process.env.AWS_EXECUTION_ENV || '');
 const HIDDEN = major ? (Number(major[1]) <= 16 ? /^@aws-sdk\// : /^aws-sdk(\/|$)/) : null;
 
@@ -70,8 +70,8 @@ Module._load = function (request, parent, isMain) {
   return exported;
 };
 
-if (SDK && HIDDEN) {
-  const inside = (file) => typeof file === 'string' && file.startsWith(SDK + path.sep);
+if (SDKS.length && HIDDEN) {
+  const inside = (file) => typeof file === 'string' && SDKS.some((dir) => file.startsWith(dir + path.sep));
   const resolveFilename = Module._resolveFilename;
   Module._resolveFilename = function (request, parent) {
     const file = resolveFilename.apply(this, arguments);
