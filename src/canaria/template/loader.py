@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from canaria.models import (
     DeploymentConfigSpec,
     FunctionSpec,
     LayerSpec,
+    RouteSpec,
     SkippedResource,
     StateMachineSpec,
     TableSpec,
@@ -50,6 +52,7 @@ from canaria.template.index import (
 from canaria.template.intrinsics import Resolver, pseudo_parameters
 from canaria.template.layers import LAYER, build_layer
 from canaria.template.nodes import LineMap, Problems, Where, as_map, as_str, check_keys
+from canaria.template.openapi import openapi_routes
 from canaria.template.parameters import Parameter, resolve_parameters, samconfig_overrides
 from canaria.template.references import reference_errors
 from canaria.template.resources import (
@@ -394,6 +397,8 @@ def _build(
                     )
                 routes[key] = fn.name
             functions[fn.name] = fn
+    for e in of(API, HTTP_API):
+        _add_openapi_routes(ctx, e, apis[e.logical_id], functions, routes, function_names)
     skipped_resources: list[SkippedResource] = []
     for e in live:
         if e.type not in HANDLED:
@@ -415,6 +420,30 @@ def _build(
         warnings=tuple(ctx.warnings),
         parameters=parameters,
     )
+
+
+def _add_openapi_routes(
+    ctx: Context,
+    entry: Entry,
+    api: ApiSpec,
+    functions: dict[str, FunctionSpec],
+    routes: dict[tuple[str, str, str], str],
+    function_names: dict[str, str],
+) -> None:
+    """The routes of the API's own OpenAPI definition, added to their functions (a route
+    an event declares too is the event's)."""
+    added: dict[str, list[RouteSpec]] = {}
+    authorizer = api.authorizer(api.default_authorizer) if api.default_authorizer else None
+    for method, path, function in openapi_routes(ctx, entry, function_names):
+        key = (api.logical_id, method, path)
+        if key in routes or function not in functions:
+            continue
+        routes[key] = function
+        spec = RouteSpec(method, path, api.kind, api.logical_id, api.stage, function, authorizer)
+        added.setdefault(function, []).append(spec)
+    for function, extra in added.items():
+        fn = functions[function]
+        functions[function] = replace(fn, routes=(*fn.routes, *extra))
 
 
 def _implicit_api(

@@ -1,0 +1,163 @@
+"""Routes an API declares in its own OpenAPI document rather than in functions' events.
+
+An ``AWS::Serverless::Api`` or ``HttpApi`` may carry its definition: ``DefinitionBody``
+(inline, or ``Fn::Transform: {Name: AWS::Include, Parameters: {Location: file}}``) or
+``DefinitionUri`` (a local file). Each operation whose ``x-amazon-apigateway-integration``
+is a Lambda proxy (``type: aws_proxy``) whose ``uri`` names a function of the template
+(``arn:...:apigateway:...:lambda:path/2015-03-31/functions/<function ARN>/invocations``,
+resolved, or ``${Fn.Arn}`` / ``${Fn.Alias}`` as a ``DefinitionUri`` file leaves it) is
+a route of that function, as SAM and API Gateway make it; ``x-amazon-apigateway-any-method``
+is ``ANY``, an HTTP API's ``$default`` path its default route. A route an event declares
+too is the event's. The API's ``DefaultAuthorizer`` guards them, as SAM adds it to every
+method of the definition.
+
+Operations with other integrations (HTTP, mock, AWS services) are not served: one warning
+per API names how many. A definition canaria cannot read (a file outside the allowed
+directories, an S3 location) is a warning, and the API keeps its events' routes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from canaria.errors import InvalidRequest, TemplateError
+from canaria.models.arns import parse_function
+from canaria.models.routes import DEFAULT_ROUTE, parse_path
+from canaria.template.context import Context
+from canaria.template.index import FUNCTION, Entry
+from canaria.template.intrinsics import NO_VALUE, intrinsic_name
+from canaria.template.nodes import LineMap, Where
+from canaria.template.yamlload import load_document
+
+METHODS = {
+    "get": "GET",
+    "post": "POST",
+    "put": "PUT",
+    "delete": "DELETE",
+    "patch": "PATCH",
+    "head": "HEAD",
+    "options": "OPTIONS",
+    "x-amazon-apigateway-any-method": "ANY",
+}
+# ``/invocations``, or ``/response-streaming-invocations`` (REST response streaming:
+# answered once the response has ended, as a function URL's)
+_FUNCTION = re.compile(r"functions/(?P<arn>.+?)/(?:response-streaming-)?invocations$")
+_UNRESOLVED = re.compile(r"^\$\{(?P<id>[A-Za-z0-9]+)(?:\.(?:Arn|Alias))?\}$")
+INCLUDE = "AWS::Include"
+
+
+def openapi_routes(
+    ctx: Context, entry: Entry, function_names: Mapping[str, str]
+) -> list[tuple[str, str, str]]:
+    """(method, path, function logical id) of each Lambda proxy operation of the API's
+    definition; [] when it has none (or none canaria can read: a warning)."""
+    try:
+        document = _document(ctx, entry)
+    except TemplateError as exc:
+        ctx.warn(
+            entry,
+            f"its OpenAPI definition is not read, so only events give it routes: {exc.message}",
+        )
+        return []
+    if not isinstance(document, Mapping) or not isinstance(document.get("paths"), Mapping):
+        return []
+    functions = {n for n, e in ctx.index.entries.items() if e.type == FUNCTION and e.enabled}
+    routes: list[tuple[str, str, str]] = []
+    others = 0
+    for path, operations in document["paths"].items():
+        if not isinstance(operations, Mapping):
+            continue
+        for key, operation in operations.items():
+            method = METHODS.get(str(key).lower())
+            if method is None or not isinstance(operation, Mapping):
+                continue
+            integration = operation.get("x-amazon-apigateway-integration")
+            if not isinstance(integration, Mapping):
+                continue
+            function = _proxied_function(integration, functions, function_names)
+            if function is None:
+                others += 1
+                continue
+            route_path = DEFAULT_ROUTE if path in ("$default", "/$default") else str(path)
+            if route_path != DEFAULT_ROUTE:
+                try:
+                    parse_path(route_path, f"OpenAPI path {route_path}")
+                except TemplateError as exc:
+                    ctx.warn(entry, f"OpenAPI path {route_path!r} is not served: {exc.message}")
+                    continue
+            routes.append((method, route_path, function))
+    if others:
+        ctx.warn(
+            entry,
+            f"{others} operation(s) of its OpenAPI definition are not Lambda proxy "
+            "integrations of this template's functions (a non-proxy Lambda integration with "
+            "mapping templates, HTTP, mock, an AWS service): not served",
+        )
+    return routes
+
+
+def _document(ctx: Context, entry: Entry) -> Any:
+    """The API's OpenAPI document, intrinsics resolved; None when it has none."""
+    raw = entry.props.get("DefinitionBody")
+    if raw is not None:
+        at = ctx.at(entry, "DefinitionBody")
+        include = _include_location(raw)
+        if include is None:
+            body = ctx.get(entry, "DefinitionBody")
+            return None if body is NO_VALUE else body
+        return _read(ctx, include, at)
+    uri = entry.props.get("DefinitionUri")
+    if uri is not None:
+        at = ctx.at(entry, "DefinitionUri")
+        value = ctx.get(entry, "DefinitionUri")
+        if value is NO_VALUE or not isinstance(value, str):
+            raise at.error("DefinitionUri names an S3 object; canaria reads local files")
+        return _read(ctx, value, at)
+    return None
+
+
+def _include_location(raw: Any) -> Any | None:
+    """``Location`` of ``Fn::Transform: {Name: AWS::Include, ...}``, else None."""
+    if intrinsic_name(raw) != "Fn::Transform":
+        return None
+    transform = raw["Fn::Transform"]
+    if not isinstance(transform, Mapping) or transform.get("Name") != INCLUDE:
+        return None
+    parameters = transform.get("Parameters")
+    return parameters.get("Location") if isinstance(parameters, Mapping) else None
+
+
+def _read(ctx: Context, location: Any, at: Where) -> Any:
+    """A local definition file, its intrinsics resolved (as ``AWS::Include`` does)."""
+    _, path = ctx.local_path(location, at, allowed="a local OpenAPI file")
+    if not Path(path).is_file():
+        raise at.error(f"the OpenAPI file {path} does not exist")
+    document = load_document(Path(path), str(path))
+    holder = LineMap({"Definition": document})
+    return ctx.resolver.get(holder, "Definition", Where(str(path)))
+
+
+def _proxied_function(
+    integration: Mapping[str, Any], functions: set[str], function_names: Mapping[str, str]
+) -> str | None:
+    """The template's function a Lambda proxy integration invokes, else None."""
+    if str(integration.get("type", "")).lower() != "aws_proxy":
+        return None
+    uri = integration.get("uri")
+    found = _FUNCTION.search(uri) if isinstance(uri, str) else None
+    if found is None:
+        return None
+    arn = found["arn"]
+    unresolved = _UNRESOLVED.match(arn)
+    if unresolved is not None:
+        name = unresolved["id"]
+    else:
+        name = arn
+        with contextlib.suppress(InvalidRequest):
+            name = parse_function(arn)[0]
+        name = function_names.get(name, name)
+    return name if name in functions else None
