@@ -23,6 +23,7 @@ from canaria.models import InvokeResult
 from canaria.models.app import ApiKind
 
 from .authorizers import Authorizers
+from .cors import PREFLIGHT_HEAD, http_preflight, with_cors
 from .events import build_event, new_request_id
 from .responses import Failure, HttpResponse, Malformed, client_error, gateway_answer, map_result
 from .routes import NoRoute, Route
@@ -111,6 +112,11 @@ class Handler:
         """Answer ``req`` through ``out``, exactly once (one coroutine per request: each
         layer of coroutines is walked again every time the request resumes)."""
         try:
+            if req.method == "OPTIONS":
+                preflight = http_preflight(self.routing.router, req)
+                if preflight is not None:
+                    out.respond(req, preflight, ("apigw-requestid", new_request_id()))
+                    return
             match = self.routing.router.match(req.method, req.path)
             if isinstance(match, NoRoute):
                 out.respond(
@@ -122,6 +128,21 @@ class Handler:
             route = match.route
             request_id = new_request_id()
             rid = (request_id_header(route.api_kind), request_id)
+            clock = self.clock
+            started = clock.now()
+            epoch_ms = int(started * 1000)
+            granted = None
+            if route.authorizer is not None:
+                checked = await self.authorizers.check(req, match, request_id, epoch_ms)
+                if isinstance(checked, HttpResponse):
+                    out.respond(req, with_cors(checked, route, req), rid)
+                    return
+                granted = checked
+                started = clock.now()  # the function's invocation starts now
+            if route.preflight is not None:  # a REST API's CORS preflight (a mock)
+                headers = [*PREFLIGHT_HEAD, *route.preflight]
+                out.respond(req, HttpResponse(200, headers, b"{}"), rid)
+                return
             try:
                 version, alias = self.routing.choose(route.function, pin=find_pin(req))
             except InvalidRequest as exc:
@@ -131,17 +152,6 @@ class Handler:
                 log.error("%s %s: %s", req.method, req.path, exc.message)
                 out.respond(req, gateway_answer(route.api_kind, Failure.INVOKE_REFUSED), rid)
                 return
-            clock = self.clock
-            started = clock.now()
-            epoch_ms = int(started * 1000)
-            granted = None
-            if route.authorizer is not None:
-                checked = await self.authorizers.check(req, match, request_id, epoch_ms)
-                if isinstance(checked, HttpResponse):
-                    out.respond(req, checked, rid)
-                    return
-                granted = checked
-                started = clock.now()  # the function's invocation starts now
             event = build_event(req, match, request_id, epoch_ms, granted)
             loop = self._running_loop()
             self._in_flight[req] = (loop.time() + self.integration_timeout_s, out, route, rid)
@@ -177,10 +187,11 @@ class Handler:
             except Exception:
                 log.exception("recording %s:%s failed", route.function, version)
             if result is not None:
-                out.respond(req, self._answer(route, result), rid)
+                answer = self._answer(route, result)
             else:
                 assert failure is not None
-                out.respond(req, gateway_answer(route.api_kind, failure), rid)
+                answer = gateway_answer(route.api_kind, failure)
+            out.respond(req, answer if route.cors is None else with_cors(answer, route, req), rid)
         except Exception:
             log.exception("%s %s: gateway error", req.method, req.path)
             out.respond(

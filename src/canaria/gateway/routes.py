@@ -27,10 +27,10 @@ whatever a client sends (a request line may be 64 KB).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import unquote
 
-from canaria.models import AuthorizerSpec, RouteSpec
+from canaria.models import AuthorizerSpec, CorsSpec, RouteSpec
 from canaria.models.app import ApiKind
 from canaria.models.routes import DEFAULT_ROUTE, SegmentKind, parse_path, split_path
 
@@ -51,6 +51,9 @@ class Route:
     params: tuple[tuple[int, str], ...] = ()  # (segment index, name) of each {param}
     greedy: tuple[int, str] | None = None  # (segment index, name) of {proxy+}
     authorizer: AuthorizerSpec | None = None  # the Lambda authorizer guarding it
+    cors: CorsSpec | None = None  # its API's CORS configuration
+    # a REST API's CORS preflight (SAM's mock OPTIONS method): the headers it answers with
+    preflight: tuple[tuple[str, str], ...] | None = None
 
     @property
     def is_default(self) -> bool:
@@ -96,6 +99,7 @@ def compile_route(spec: RouteSpec) -> tuple[Route, list[tuple[SegmentKind, str]]
                 spec.function,
                 DEFAULT_ROUTE,
                 authorizer=spec.authorizer,
+                cors=spec.cors,
             ),
             [],
         )
@@ -116,8 +120,48 @@ def compile_route(spec: RouteSpec) -> tuple[Route, list[tuple[SegmentKind, str]]
         params,
         greedy,
         spec.authorizer,
+        spec.cors,
     )
     return route, segments
+
+
+ALL_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def preflight_routes(specs: Sequence[RouteSpec]) -> list[RouteSpec]:
+    """A REST API's CORS preflights, as SAM adds them: an ``OPTIONS`` route on each path
+    of an API with ``Cors`` that has none (its headers are set by ``preflight_headers``)."""
+    paths: dict[tuple[str, str, str], list[RouteSpec]] = {}
+    for spec in specs:
+        if spec.api_kind == "rest" and spec.cors is not None and spec.path != DEFAULT_ROUTE:
+            paths.setdefault((spec.api_id, spec.stage, spec.path), []).append(spec)
+    out = []
+    for (api, stage, path), on_path in paths.items():
+        if any(s.method == "OPTIONS" for s in on_path):
+            continue
+        first = on_path[0]
+        cors = first.cors
+        assert cors is not None
+        authorizer = first.authorizer if cors.preflight_authorized else None
+        out.append(RouteSpec("OPTIONS", path, "rest", api, stage, "", authorizer, cors))
+    return out
+
+
+def preflight_headers(cors: CorsSpec, methods: set[str]) -> tuple[tuple[str, str], ...]:
+    """The headers of a REST API's preflight answer (``methods``: the path's)."""
+    if cors.allow_methods:
+        allowed = ",".join(cors.allow_methods)
+    else:
+        allowed = ",".join(ALL_METHODS if "ANY" in methods else sorted(methods | {"OPTIONS"}))
+    headers = [("Access-Control-Allow-Origin", cors.allow_origins[0])]
+    if cors.allow_headers:
+        headers.append(("Access-Control-Allow-Headers", ",".join(cors.allow_headers)))
+    headers.append(("Access-Control-Allow-Methods", allowed))
+    if cors.max_age is not None:
+        headers.append(("Access-Control-Max-Age", str(cors.max_age)))
+    if cors.allow_credentials:
+        headers.append(("Access-Control-Allow-Credentials", "true"))
+    return tuple(headers)
 
 
 class _Tree:
@@ -198,8 +242,15 @@ class Router:
         self._stage_kind: dict[str, ApiKind] = {}
         kinds: set[ApiKind] = set()
         routes = []
+        methods: dict[tuple[str, str, str], set[str]] = {}
         for spec in specs:
+            methods.setdefault((spec.api_id, spec.stage, spec.path), set()).add(spec.method)
+        preflights = preflight_routes(specs)
+        for spec in (*specs, *preflights):
             route, segments = compile_route(spec)
+            if spec.function == "" and spec.cors is not None:  # a preflight
+                on_path = methods[(spec.api_id, spec.stage, spec.path)]
+                route = replace(route, preflight=preflight_headers(spec.cors, on_path))
             routes.append(route)
             kinds.add(route.api_kind)
             self._all.add(route, segments)

@@ -127,6 +127,21 @@ class AuthorizerSpec:
 
 
 @dataclass(frozen=True)
+class CorsSpec:
+    """An API's CORS configuration (REST ``Cors``, HTTP API ``CorsConfiguration``)."""
+
+    allow_origins: tuple[str, ...]  # REST: the one origin it answers with
+    allow_methods: tuple[str, ...] = ()  # REST: none given, the path's methods
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()  # HTTP API only
+    max_age: int | None = None
+    allow_credentials: bool = False
+    # REST: the preflight goes through the API's default authorizer
+    # (AddDefaultAuthorizerToCorsPreflight, true unless turned off)
+    preflight_authorized: bool = True
+
+
+@dataclass(frozen=True)
 class RouteSpec:
     method: str  # upper case, or "ANY"
     path: str  # "/company/{company_id}", "/{proxy+}"
@@ -135,6 +150,7 @@ class RouteSpec:
     stage: str
     function: str  # function logical id
     authorizer: AuthorizerSpec | None = None
+    cors: CorsSpec | None = None  # its API's
 
 
 @dataclass(frozen=True)
@@ -146,6 +162,7 @@ class ApiSpec:
     default_authorizer: str | None = None  # Auth.DefaultAuthorizer (a name, never NONE)
     # Lambda authorizers whose function is not the template's: not run (a warning)
     skipped_authorizers: tuple[str, ...] = ()
+    cors: CorsSpec | None = None
 
     def authorizer(self, name: str) -> AuthorizerSpec | None:
         return next((a for a in self.authorizers if a.name == name), None)

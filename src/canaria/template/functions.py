@@ -529,7 +529,9 @@ def _route(
         spec_api.default_authorizer,
         spec_api.skipped_authorizers,
     )
-    spec = RouteSpec(method, path, kind, api, spec_api.stage, entry.logical_id, authorizer)
+    spec = RouteSpec(
+        method, path, kind, api, spec_api.stage, entry.logical_id, authorizer, spec_api.cors
+    )
     try:
         if path != DEFAULT_ROUTE:
             parse_path(path, f"route {method} {path} of {entry.logical_id}")

@@ -34,6 +34,7 @@ from canaria.models.services import QueueEventSource, ServiceResource
 from canaria.template import sam_globals
 from canaria.template.authorizers import api_auth
 from canaria.template.context import Context, ReadablePaths
+from canaria.template.cors import api_cors
 from canaria.template.event_sources import build_event_sources
 from canaria.template.functions import build_function
 from canaria.template.index import (
@@ -439,24 +440,29 @@ def _add_openapi_routes(
         if key in routes or function not in functions:
             continue
         routes[key] = function
-        spec = RouteSpec(method, path, api.kind, api.logical_id, api.stage, function, authorizer)
+        spec = RouteSpec(
+            method, path, api.kind, api.logical_id, api.stage, function, authorizer, api.cors
+        )
         added.setdefault(function, []).append(spec)
     for function, extra in added.items():
         fn = functions[function]
         functions[function] = replace(fn, routes=(*fn.routes, *extra))
 
 
+IMPLICIT_API_GLOBALS = ("Auth", "Cors", "CorsConfiguration")
+
+
 def _implicit_api(
     ctx: Context, doc: LineMap, top: Where, name: str, type_: str, function_names: dict[str, str]
 ) -> ApiSpec:
     """The API SAM makes for events without an ``RestApiId`` / ``ApiId``: its stage is
-    SAM's, its ``Auth`` the one ``Globals`` gives every API of its type."""
+    SAM's, its ``Auth`` and CORS the ones ``Globals`` gives every API of its type."""
     short = "Api" if type_ == API else "HttpApi"
     gat = top.key(doc, "Globals")
     props = sam_globals.apply(sam_globals.read_globals(doc.get("Globals"), gat), short, LineMap())
-    props = props.like((k, v) for k, v in props.items() if k == "Auth")
+    props = props.like((k, v) for k, v in props.items() if k in IMPLICIT_API_GLOBALS)
     stage = "Prod" if type_ == API else "$default"
-    if "Auth" not in props:
+    if not props:
         return ApiSpec(name, "rest" if type_ == API else "http", stage)
     at = gat.key(doc["Globals"], short)
     entry = Entry(name, type_, props, at, at, LineMap(), True, None)
@@ -464,7 +470,7 @@ def _implicit_api(
     authorizers, default, skipped = api_auth(
         ctx, entry, ctx.get(entry, "Auth"), ctx.at(entry, "Auth"), kind, function_names
     )
-    return ApiSpec(name, kind, stage, authorizers, default, skipped)
+    return ApiSpec(name, kind, stage, authorizers, default, skipped, api_cors(ctx, entry, kind))
 
 
 def _unique(table: dict[str, Any], name: str, value: Any, entry: Entry, key: str) -> None:

@@ -12,6 +12,7 @@ from canaria.models.configs import PREDEFINED, PREFIX, parse_step_list
 from canaria.models.statistics import parse_percentile
 from canaria.template.authorizers import api_auth
 from canaria.template.context import Context
+from canaria.template.cors import api_cors
 from canaria.template.index import API, HTTP_API, Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import (
@@ -45,7 +46,8 @@ def build_api(ctx: Context, entry: Entry, function_names: Mapping[str, str]) -> 
     authorizers, default, skipped = api_auth(
         ctx, entry, ctx.get(entry, "Auth"), ctx.at(entry, "Auth"), kind, function_names
     )
-    return ApiSpec(entry.logical_id, kind, name, authorizers, default, skipped)
+    cors = api_cors(ctx, entry, kind)
+    return ApiSpec(entry.logical_id, kind, name, authorizers, default, skipped, cors)
 
 
 # ---- alarms ------------------------------------------------------------------------------

@@ -1,0 +1,110 @@
+"""An API's CORS configuration: REST ``Cors``, HTTP API ``CorsConfiguration`` (and their
+``Globals``).
+
+REST (``AWS::Serverless::Api``): ``Cors: "'https://example.com'"`` or ``{AllowOrigin,
+AllowMethods, AllowHeaders, MaxAge, AllowCredentials}``; each value is what API Gateway
+puts in the header, quoted as a literal (``"'GET,POST'"``). SAM adds a mock ``OPTIONS``
+method answering them to every path that has none; with ``AllowMethods`` absent it
+names the path's methods. Nothing is added to the other methods' answers: a Lambda
+proxy's function sets those headers itself.
+
+HTTP API (``AWS::Serverless::HttpApi``): ``CorsConfiguration: true`` (any origin) or
+``{AllowOrigins, AllowMethods, AllowHeaders, ExposeHeaders, MaxAge, AllowCredentials}``
+(lists, unquoted). API Gateway answers preflights itself and sets the headers on every
+answer to an allowed origin, replacing the function's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from canaria.models import CorsSpec
+from canaria.models.app import ApiKind
+from canaria.template.context import Context
+from canaria.template.index import Entry
+from canaria.template.intrinsics import NO_VALUE
+from canaria.template.nodes import Where, as_bool, as_int, as_list, as_map, as_str
+
+REST_KEYS = ("AllowCredentials", "AllowHeaders", "AllowMethods", "AllowOrigin", "MaxAge")
+HTTP_KEYS = (
+    "AllowCredentials",
+    "AllowHeaders",
+    "AllowMethods",
+    "AllowOrigins",
+    "ExposeHeaders",
+    "MaxAge",
+)
+
+
+def api_cors(ctx: Context, entry: Entry, kind: ApiKind) -> CorsSpec | None:
+    """The API's CORS configuration, None without one (SAM's translator, which runs
+    first, has refused the shapes SAM refuses)."""
+    key = "Cors" if kind == "rest" else "CorsConfiguration"
+    value = ctx.get(entry, key)
+    if value is NO_VALUE or value is None or value is False:
+        return None
+    at = ctx.at(entry, key)
+    if kind == "http":
+        return _http(value, at)
+    preflight = True
+    auth = ctx.get(entry, "Auth")
+    if isinstance(auth, dict) and auth.get("AddDefaultAuthorizerToCorsPreflight") is False:
+        preflight = False
+    if isinstance(value, str):
+        return CorsSpec((_literal(value),), preflight_authorized=preflight)
+    node = as_map(value, at)
+    origin = node.get("AllowOrigin")
+    if origin is None:
+        raise at.error("Cors needs AllowOrigin", allowed="AllowOrigin: \"'https://...'\"")
+    max_age = node.get("MaxAge")
+    return CorsSpec(
+        (_literal(as_str(origin, at.key(node, "AllowOrigin"))),),
+        allow_methods=_listed(node.get("AllowMethods"), at),
+        allow_headers=_listed(node.get("AllowHeaders"), at),
+        max_age=None if max_age is None else _max_age(max_age, at.key(node, "MaxAge")),
+        allow_credentials=node.get("AllowCredentials") is True,
+        preflight_authorized=preflight,
+    )
+
+
+def _http(value: Any, at: Where) -> CorsSpec:
+    if value is True:
+        return CorsSpec(("*",))
+    node = as_map(value, at)
+
+    def names(key: str) -> tuple[str, ...]:
+        if node.get(key) is None:
+            return ()
+        kat = at.key(node, key)
+        return tuple(as_str(v, kat) for v in as_list(node[key], kat))
+
+    max_age = node.get("MaxAge")
+    credentials = node.get("AllowCredentials")
+    return CorsSpec(
+        names("AllowOrigins"),
+        allow_methods=tuple(m.upper() for m in names("AllowMethods")),
+        allow_headers=names("AllowHeaders"),
+        expose_headers=names("ExposeHeaders"),
+        max_age=None if max_age is None else as_int(max_age, at.key(node, "MaxAge"), 0),
+        allow_credentials=credentials is not None
+        and as_bool(credentials, at.key(node, "AllowCredentials")),
+    )
+
+
+def _literal(value: str) -> str:
+    """A REST CORS value without the quotes that make it a literal to API Gateway."""
+    text = value.strip()
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1]
+    return text
+
+
+def _listed(value: Any, at: Where) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return tuple(p.strip() for p in _literal(as_str(value, at)).split(",") if p.strip())
+
+
+def _max_age(value: Any, at: Where) -> int:
+    text = _literal(str(value)) if isinstance(value, str) else value
+    return as_int(int(text) if isinstance(text, str) and text.isdigit() else text, at, 0)
