@@ -4,7 +4,8 @@ Every request to that port invokes the function, whatever its method and path, a
 ``https://<url-id>.lambda-url.<region>.on.aws/`` does: through the alias the function's
 routes use (its ``AutoPublishAlias``, and that alias's split during a deployment, so a
 canary is judged on its URL's traffic too), with payload format 2.0 (the event of an HTTP
-API's ``$default`` route, the shape a function URL sends) and the same response mapping.
+API's ``$default`` route, the shape a function URL sends) and the same response mapping;
+its ``Cors`` is applied as an HTTP API's ``CorsConfiguration``.
 A URL keeps its port across restarts while the port is free (the ports are kept in the
 state directory); otherwise the OS picks one.
 """
@@ -37,9 +38,16 @@ class FunctionUrlRouting:
     """One function URL's view of the application's routing: its own router (every
     request is the function's), the application's choice of version."""
 
-    def __init__(self, routing: Routing, function: str) -> None:
+    def __init__(self, routing: Routing, function: str, config: FunctionUrlSpec) -> None:
         self._routing = routing
-        spec = RouteSpec("ANY", DEFAULT_ROUTE, "http", url_id(function), "$default", function)
+        self._function = function
+        self._router = Router(())
+        self.configure(config)
+
+    def configure(self, config: FunctionUrlSpec) -> None:
+        """Apply the URL's config (its ``Cors``, as an HTTP API's ``CorsConfiguration``)."""
+        fn = self._function
+        spec = RouteSpec("ANY", DEFAULT_ROUTE, "http", url_id(fn), "$default", fn, cors=config.cors)
         self._router = Router((spec,))
 
     @property
@@ -87,9 +95,14 @@ class FunctionUrls:
         for function in [f for f in self._servers if f not in urls]:
             await self._servers.pop(function).stop()
         known = self._known_ports()
-        for function in urls:
-            if function not in self._servers:
-                self._servers[function] = await self._start(function, known.get(function, 0))
+        for function, config in urls.items():
+            server = self._servers.get(function)
+            if server is None:
+                port = known.get(function, 0)
+                self._servers[function] = await self._start(function, config, port)
+            else:
+                assert isinstance(server.routing, FunctionUrlRouting)
+                server.routing.configure(config)
         self._save_ports()
 
     async def stop(self) -> None:
@@ -97,20 +110,20 @@ class FunctionUrls:
             await server.stop()
         self._servers.clear()
 
-    async def _start(self, function: str, port: int) -> GatewayServer:
+    async def _start(self, function: str, config: FunctionUrlSpec, port: int) -> GatewayServer:
         """A listener for ``function``'s URL on ``port`` (its earlier one), else on a port
         the OS picks."""
         try:
-            return await self._listen(function, port)
+            return await self._listen(function, config, port)
         except OSError as exc:
             if port == 0:
                 raise
             log.info("%s's URL port %d is taken (%s): another one", function, port, exc)
-            return await self._listen(function, 0)
+            return await self._listen(function, config, 0)
 
-    async def _listen(self, function: str, port: int) -> GatewayServer:
+    async def _listen(self, function: str, config: FunctionUrlSpec, port: int) -> GatewayServer:
         server = GatewayServer(
-            FunctionUrlRouting(self._routing, function),
+            FunctionUrlRouting(self._routing, function, config),
             self._invoker,
             self._recorder,
             self._clock,

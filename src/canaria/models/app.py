@@ -183,6 +183,7 @@ class FunctionUrlSpec:
 
     auth_type: str = "NONE"  # NONE | AWS_IAM (not checked locally)
     invoke_mode: str = "BUFFERED"  # BUFFERED | RESPONSE_STREAM (answered buffered)
+    cors: CorsSpec | None = None  # applied as an HTTP API's CorsConfiguration
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ def api_cors(ctx: Context, entry: Entry, kind: ApiKind) -> CorsSpec | None:
         return None
     at = ctx.at(entry, key)
     if kind == "http":
-        return _http(value, at)
+        return http_cors(value, at)
     preflight = True
     auth = ctx.get(entry, "Auth")
     if isinstance(auth, dict) and auth.get("AddDefaultAuthorizerToCorsPreflight") is False:
@@ -67,7 +67,8 @@ def api_cors(ctx: Context, entry: Entry, kind: ApiKind) -> CorsSpec | None:
     )
 
 
-def _http(value: Any, at: Where) -> CorsSpec:
+def http_cors(value: Any, at: Where) -> CorsSpec:
+    """An HTTP API's ``CorsConfiguration`` (or a function URL's ``Cors``: the same shape)."""
     if value is True:
         return CorsSpec(("*",))
     node = as_map(value, at)

@@ -32,6 +32,7 @@ from canaria.models.routes import DEFAULT_ROUTE, parse_path
 from canaria.template.authorizers import route_authorizer
 from canaria.template.builds import esbuild_options
 from canaria.template.context import Context
+from canaria.template.cors import http_cors
 from canaria.template.index import IMPLICIT_HTTP_API, IMPLICIT_REST_API, Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.layers import function_layers
@@ -223,9 +224,10 @@ def _function_url(ctx: Context, entry: Entry) -> FunctionUrlSpec | None:
             "FunctionUrlConfig.InvokeMode RESPONSE_STREAM: canaria answers once the "
             "response has ended, not as it is written",
         )
-    if "Cors" in config:
-        ctx.warn(entry, "FunctionUrlConfig.Cors is not applied: canaria adds no CORS headers")
-    return FunctionUrlSpec(auth, mode)
+    cors = None
+    if config.get("Cors") is not None:
+        cors = http_cors(config["Cors"], at.key(config, "Cors"))
+    return FunctionUrlSpec(auth, mode, cors)
 
 
 def _one_of(node: Mapping[str, Any], at: Where, key: str, allowed: tuple[str, ...]) -> str:

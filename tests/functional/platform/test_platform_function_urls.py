@@ -109,3 +109,23 @@ def test_the_url_keeps_its_port_across_a_restart_and_goes_with_its_config(
     assert app.api().get("/status")["function_urls"] == {}
     with pytest.raises(OSError):
         call(url)
+
+
+def test_a_urls_cors_is_applied_and_follows_its_config(app: Canaria) -> None:
+    url = url_of(app)
+    preflight = urllib.request.Request(
+        url + "x",
+        method="OPTIONS",
+        headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
+    )
+    with urllib.request.urlopen(preflight, timeout=30) as answer:  # no Cors: the function's
+        assert answer.status == 200
+    cors = "{AuthType: NONE, Cors: {AllowOrigins: [https://app.example], AllowMethods: [POST]}}"
+    app.template.write_text(TEMPLATE.replace("{AuthType: NONE}", cors))
+    r = app.cli("deploy", "-t", str(app.template), "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert url_of(app) == url  # the same listener, its config changed
+    with urllib.request.urlopen(preflight, timeout=30) as answer:
+        assert answer.status == 204
+        assert answer.headers["Access-Control-Allow-Origin"] == "https://app.example"
+        assert answer.headers["Access-Control-Allow-Methods"] == "POST"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from canaria import runtimes
-from canaria.models import FunctionUrlSpec, InlineCode, LayerSpec
+from canaria.models import CorsSpec, FunctionUrlSpec, InlineCode, LayerSpec
 from canaria.template import load
 from tests.unit.template.template_helpers import PY, fails, function, line_of, resources, write
 
@@ -469,10 +469,11 @@ def test_a_function_url_is_read_and_what_canaria_does_not_apply_is_said(tmp_path
         "Cors: {AllowOrigins: ['*']}}"
     )
     app = load(write(tmp_path, resources(fn)))
-    assert app.functions["Fn"].url == FunctionUrlSpec("AWS_IAM", "RESPONSE_STREAM")
+    assert app.functions["Fn"].url == FunctionUrlSpec(
+        "AWS_IAM", "RESPONSE_STREAM", CorsSpec(("*",))
+    )
     warnings = "\n".join(app.warnings)
     assert "does not check signatures" in warnings and "answers once" in warnings
-    assert "Cors is not applied" in warnings
     plain = load(write(tmp_path, resources(function(extra="FunctionUrlConfig: {AuthType: NONE}"))))
     assert plain.functions["Fn"].url == FunctionUrlSpec("NONE", "BUFFERED") and not plain.warnings
 
