@@ -164,7 +164,7 @@ def event_v1(
         "queryStringParameters": query or None,
         "multiValueQueryStringParameters": multi_query or None,
         "pathParameters": dict(match.params) or None,
-        "stageVariables": None,
+        "stageVariables": route.stage_variables,
         "requestContext": {
             "resourceId": _resource_id(route.path),
             "resourcePath": route.path,
@@ -282,6 +282,8 @@ def event_v2(
     }
     if match.params:
         event["pathParameters"] = dict(match.params)
+    if route.stage_variables:
+        event["stageVariables"] = route.stage_variables
     if body is not None:
         event["body"] = body
     event["isBase64Encoded"] = is_b64
@@ -295,12 +297,16 @@ def build_event(
     epoch_ms: int,
     authorizer: dict[str, Any] | None = None,
 ) -> bytes:
-    """The proxy event for the API kind of the matched route; ``authorizer``: what a
-    Lambda authorizer gave it (``requestContext.authorizer``)."""
-    if match.route.api_kind == "http":
+    """The proxy event of the matched route's payload format (2.0 for an HTTP API unless
+    its integration takes 1.0); ``authorizer``: what an authorizer gave it
+    (``requestContext.authorizer``)."""
+    route = match.route
+    if route.api_kind == "http" and not route.payload_v1:
         event = event_v2(req, match, request_id, epoch_ms)
     else:
         event = event_v1(req, match, request_id, epoch_ms)
+        if route.api_kind == "http":  # an HTTP API's payload format 1.0 says so
+            event = {"version": "1.0", **event}
     if authorizer is not None:
         event["requestContext"]["authorizer"] = authorizer
     return orjson.dumps(event)

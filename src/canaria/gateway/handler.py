@@ -210,7 +210,7 @@ class Handler:
             )
             return gateway_answer(route.api_kind, Failure.INTEGRATION_ERROR)
         try:
-            return map_result(route.api_kind, result.payload)
+            return map_result(route.api_kind, result.payload, v1=route.payload_v1)
         except Malformed as exc:
             log.warning(
                 "%s:%s: Malformed Lambda proxy response: %s", route.function, result.version, exc

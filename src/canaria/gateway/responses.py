@@ -121,13 +121,15 @@ class Malformed(ValueError):
     """The function's result is not a valid proxy response (API Gateway logs the same)."""
 
 
-def map_result(kind: ApiKind, payload: bytes) -> HttpResponse:
-    """The answer for a successful invocation's payload; Malformed when it cannot be one."""
+def map_result(kind: ApiKind, payload: bytes, *, v1: bool = False) -> HttpResponse:
+    """The answer for a successful invocation's payload; Malformed when it cannot be one.
+    ``v1``: an HTTP API route taking payload format 1.0, whose answer is read as a REST
+    API's."""
     try:
         data = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         raise Malformed(f"not JSON: {exc}") from None
-    if kind == "http":
+    if kind == "http" and not v1:
         if not isinstance(data, dict) or "statusCode" not in data:
             return HttpResponse(200, [("Content-Type", JSON)], payload)
         return _proxy_response(data, v2=True)

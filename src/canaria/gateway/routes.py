@@ -54,6 +54,8 @@ class Route:
     cors: CorsSpec | None = None  # its API's CORS configuration
     # a REST API's CORS preflight (SAM's mock OPTIONS method): the headers it answers with
     preflight: tuple[tuple[str, str], ...] | None = None
+    payload_v1: bool = False  # an HTTP API route taking payload format 1.0
+    stage_variables: dict[str, str] | None = None  # the event's stageVariables
 
     @property
     def is_default(self) -> bool:
@@ -87,6 +89,14 @@ class _Node:
 
 def compile_route(spec: RouteSpec) -> tuple[Route, list[tuple[SegmentKind, str]]]:
     """A RouteSpec checked and turned into a Route and its segments."""
+    route, segments = _compile(spec)
+    if spec.payload_v1 or spec.stage_variables:
+        variables = dict(spec.stage_variables) or None
+        route = replace(route, payload_v1=spec.payload_v1, stage_variables=variables)
+    return route, segments
+
+
+def _compile(spec: RouteSpec) -> tuple[Route, list[tuple[SegmentKind, str]]]:
     method = spec.method.upper()
     if spec.path == DEFAULT_ROUTE:
         return (

@@ -151,6 +151,9 @@ class RouteSpec:
     function: str  # function logical id
     authorizer: AuthorizerSpec | None = None
     cors: CorsSpec | None = None  # its API's
+    # an HTTP API route whose integration takes payload format 1.0 (PayloadFormatVersion)
+    payload_v1: bool = False
+    stage_variables: tuple[tuple[str, str], ...] = ()  # its API's stage's
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,7 @@ class ApiSpec:
     # Lambda authorizers whose function is not the template's: not run (a warning)
     skipped_authorizers: tuple[str, ...] = ()
     cors: CorsSpec | None = None
+    stage_variables: tuple[tuple[str, str], ...] = ()  # Variables / StageVariables
 
     def authorizer(self, name: str) -> AuthorizerSpec | None:
         return next((a for a in self.authorizers if a.name == name), None)

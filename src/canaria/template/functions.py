@@ -532,7 +532,16 @@ def _route(
         spec_api.skipped_authorizers,
     )
     spec = RouteSpec(
-        method, path, kind, api, spec_api.stage, entry.logical_id, authorizer, spec_api.cors
+        method,
+        path,
+        kind,
+        api,
+        spec_api.stage,
+        entry.logical_id,
+        authorizer,
+        spec_api.cors,
+        payload_v1=kind == "http" and _payload_version(props, at) == "1.0",
+        stage_variables=spec_api.stage_variables,
     )
     try:
         if path != DEFAULT_ROUTE:
@@ -542,6 +551,17 @@ def _route(
             exc.message.split(": ", 1)[-1].split(" (allowed")[0], allowed=exc.allowed
         ) from None
     return spec
+
+
+def _payload_version(props: LineMap, at: Where) -> str:
+    """An HttpApi event's ``PayloadFormatVersion`` ("2.0" when absent)."""
+    if props.get("PayloadFormatVersion") is None:
+        return "2.0"
+    pat = at.key(props, "PayloadFormatVersion")
+    version = str(props["PayloadFormatVersion"])
+    if version not in ("1.0", "2.0"):
+        raise pat.error(f"unknown PayloadFormatVersion {version!r}", allowed="'1.0', '2.0'")
+    return version
 
 
 def _api_of(

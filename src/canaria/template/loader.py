@@ -435,13 +435,22 @@ def _add_openapi_routes(
     an event declares too is the event's)."""
     added: dict[str, list[RouteSpec]] = {}
     authorizer = api.authorizer(api.default_authorizer) if api.default_authorizer else None
-    for method, path, function in openapi_routes(ctx, entry, function_names):
+    for method, path, function, v1 in openapi_routes(ctx, entry, function_names):
         key = (api.logical_id, method, path)
         if key in routes or function not in functions:
             continue
         routes[key] = function
         spec = RouteSpec(
-            method, path, api.kind, api.logical_id, api.stage, function, authorizer, api.cors
+            method,
+            path,
+            api.kind,
+            api.logical_id,
+            api.stage,
+            function,
+            authorizer,
+            api.cors,
+            payload_v1=api.kind == "http" and v1,
+            stage_variables=api.stage_variables,
         )
         added.setdefault(function, []).append(spec)
     for function, extra in added.items():

@@ -52,9 +52,10 @@ INCLUDE = "AWS::Include"
 
 def openapi_routes(
     ctx: Context, entry: Entry, function_names: Mapping[str, str]
-) -> list[tuple[str, str, str]]:
-    """(method, path, function logical id) of each Lambda proxy operation of the API's
-    definition; [] when it has none (or none canaria can read: a warning)."""
+) -> list[tuple[str, str, str, bool]]:
+    """(method, path, function logical id, payload format 1.0) of each Lambda proxy
+    operation of the API's definition; [] when it has none (or none canaria can read: a
+    warning)."""
     try:
         document = _document(ctx, entry)
     except TemplateError as exc:
@@ -66,7 +67,7 @@ def openapi_routes(
     if not isinstance(document, Mapping) or not isinstance(document.get("paths"), Mapping):
         return []
     functions = {n for n, e in ctx.index.entries.items() if e.type == FUNCTION and e.enabled}
-    routes: list[tuple[str, str, str]] = []
+    routes: list[tuple[str, str, str, bool]] = []
     others = 0
     for path, operations in document["paths"].items():
         if not isinstance(operations, Mapping):
@@ -89,7 +90,8 @@ def openapi_routes(
                 except TemplateError as exc:
                     ctx.warn(entry, f"OpenAPI path {route_path!r} is not served: {exc.message}")
                     continue
-            routes.append((method, route_path, function))
+            v1 = str(integration.get("payloadFormatVersion", "")) == "1.0"
+            routes.append((method, route_path, function, v1))
     if others:
         ctx.warn(
             entry,

@@ -47,7 +47,24 @@ def build_api(ctx: Context, entry: Entry, function_names: Mapping[str, str]) -> 
         ctx, entry, ctx.get(entry, "Auth"), ctx.at(entry, "Auth"), kind, function_names
     )
     cors = api_cors(ctx, entry, kind)
-    return ApiSpec(entry.logical_id, kind, name, authorizers, default, skipped, cors)
+    variables = stage_variables(ctx, entry, "Variables" if kind == "rest" else "StageVariables")
+    return ApiSpec(entry.logical_id, kind, name, authorizers, default, skipped, cors, variables)
+
+
+def stage_variables(ctx: Context, entry: Entry, key: str) -> tuple[tuple[str, str], ...]:
+    """The stage's variables (``stageVariables`` in every event of its routes)."""
+    value = ctx.get(entry, key)
+    if value is NO_VALUE or value is None:
+        return ()
+    at = ctx.at(entry, key)
+    node = as_map(value, at)
+    return tuple((k, _text(v, at.key(node, k))) for k, v in node.items())
+
+
+def _text(value: Any, at: Where) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, int | float) else as_str(value, at)
 
 
 # ---- alarms ------------------------------------------------------------------------------

@@ -19,6 +19,19 @@ ROUTER = Router(
         RouteSpec("POST", "/company/{company_id}", "rest", "CompanyApi", "Prod", "Save"),
         RouteSpec("ANY", "/files/{proxy+}", "rest", "CompanyApi", "Prod", "Files"),
         RouteSpec("POST", "/v2/{kind}/{proxy+}", "http", "HttpApi", "$default", "Two"),
+        RouteSpec(
+            "GET",
+            "/legacy/{id}",
+            "http",
+            "HttpApi",
+            "$default",
+            "Old",
+            payload_v1=True,
+            stage_variables=(("table", "orders"),),
+        ),
+        RouteSpec(
+            "GET", "/vars", "rest", "VarsApi", "Prod", "Vars", stage_variables=(("mode", "test"),)
+        ),
     ]
 )
 
@@ -244,3 +257,22 @@ def test_account_id_matches_the_edge() -> None:
     from canaria.models.arns import ACCOUNT
 
     assert ACCOUNT == ACCOUNT_ID
+
+
+def test_an_http_api_route_taking_payload_1_0_gets_the_rest_shape_with_its_version() -> None:
+    out = event("GET", "/legacy/7", query="a=1")
+    assert out["version"] == "1.0"
+    assert set(out) == V1_KEYS | {"version"}
+    assert (out["httpMethod"], out["resource"], out["pathParameters"]) == (
+        "GET",
+        "/legacy/{id}",
+        {"id": "7"},
+    )
+    assert out["multiValueQueryStringParameters"] == {"a": ["1"]}
+    assert out["stageVariables"] == {"table": "orders"}
+
+
+def test_stage_variables_reach_the_event() -> None:
+    assert event("GET", "/Prod/vars")["stageVariables"] == {"mode": "test"}
+    assert event("POST", "/company/1")["stageVariables"] is None
+    assert "stageVariables" not in event("POST", "/v2/a/b")

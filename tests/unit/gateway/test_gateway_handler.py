@@ -219,3 +219,20 @@ def test_find_pin() -> None:
     assert find_pin(get("/", [("Cookie", "my-canaria-version=2")])) is None
     assert find_pin(get("/", [("Cookie", "a=1"), ("X-Canaria-Version", "stable")])) == "stable"
     assert find_pin(get("/")) is None
+
+
+async def test_an_http_api_route_taking_payload_1_0_is_answered_as_rest_reads_it() -> None:
+    routing = Routing()
+    routing.set_routes(
+        [
+            RouteSpec("GET", "/v1", "http", "Api", "$default", "fn", payload_v1=True),
+            RouteSpec("GET", "/v2", "http", "Api", "$default", "fn"),
+        ],
+        {},
+    )
+    routing.set_latest("fn", 1)
+    # a bare object: payload 2.0 takes it as the body of a 200, 1.0 needs a statusCode
+    invoker = FakeInvoker({"fn": lambda e, v: {"version": e.get("version")}})
+    handler = Handler(routing, invoker, ListRecorder(), ManualClock())
+    assert (await answer(handler, get("/v2")))[::2] == (200, {"version": "2.0"})
+    assert (await answer(handler, get("/v1")))[::2] == (500, {"message": "Internal Server Error"})

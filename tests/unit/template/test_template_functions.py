@@ -491,3 +491,25 @@ def test_a_wrong_function_url_config_is_named(
 ) -> None:
     err = fails(write(tmp_path, resources(function(extra=f"FunctionUrlConfig: {config}"))))
     assert err.prop == f"Resources.Fn.Properties.{prop}" and message in err.detail
+
+
+def test_payload_format_1_0_and_stage_variables_reach_the_routes(tmp_path: Path) -> None:
+    apis = (
+        "  Rest:\n    Type: AWS::Serverless::Api\n    Properties:\n      StageName: Prod\n"
+        "      Variables: {table: orders, retries: 3}\n"
+        "  Http:\n    Type: AWS::Serverless::HttpApi\n    Properties:\n"
+        "      StageVariables: {mode: test}\n"
+    )
+    ev = events(
+        "Old:\n  Type: HttpApi\n"
+        "  Properties: {ApiId: !Ref Http, Path: /old, Method: get, PayloadFormatVersion: '1.0'}\n"
+        "New:\n  Type: HttpApi\n  Properties: {ApiId: !Ref Http, Path: /new, Method: get}\n"
+        "R:\n  Type: Api\n  Properties: {RestApiId: !Ref Rest, Path: /r, Method: get}\n"
+    )
+    app = load(write(tmp_path, resources(apis, function(extra=ev))))
+    got = {r.path: (r.payload_v1, r.stage_variables) for r in app.routes}
+    assert got == {
+        "/old": (True, (("mode", "test"),)),
+        "/new": (False, (("mode", "test"),)),
+        "/r": (False, (("table", "orders"), ("retries", "3"))),
+    }
