@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, sync_playwright
+from playwright.sync_api import BrowserContext
 
-from tests.e2e.test_e2e_dashboard import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.chromium import chromium
 from tests.functional.harness import Canaria, write_app
 
 TEMPLATE = """\
@@ -98,20 +98,8 @@ def canaria(tmp_path: Path) -> Iterator[Canaria]:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[BrowserContext]:
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: `make setup` installs it (`make browser`)")
-    pw = sync_playwright().start()
-    try:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        context.set_default_timeout(30_000)
-        try:
-            yield context
-        finally:
-            context.close()
-    finally:
-        pw.stop()
+    with chromium(tmp_path / "profile") as context:
+        yield context
 
 
 def test_e2e_a_page_from_another_origin_gets_what_the_cors_configuration_allows(

@@ -20,26 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.e2e.chromium import WAIT_MS, chromium
 from tests.functional.harness import ROOT, Canaria, copy_example
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = ROOT / "test-artifacts"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 FN = "HelloFunction"
-WAIT_MS = 30_000
 expect.set_options(timeout=WAIT_MS)  # generous: the page follows the server's pushes
 
 
@@ -70,29 +59,9 @@ def canaria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Canaria]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
-    if not CHROMIUM.is_file():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the browser tests drive Debian's chromium, which "
-            "`make setup` installs (`make browser`: apt-get install chromium); "
-            "Playwright must not download a browser"
-        )
-    profile = tmp_path_factory.mktemp("chromium-profile")  # an empty --user-data-dir
-    pw: Playwright = sync_playwright().start()
-    try:
-        context = pw.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1400, "height": 1000},
-        )
-        context.set_default_timeout(WAIT_MS)
-        try:
-            yield context
-        finally:
-            context.close()
-    finally:
-        pw.stop()
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with chromium(profile, headless=True, viewport={"width": 1400, "height": 1000}) as context:
+        yield context
 
 
 @pytest.fixture(scope="module")

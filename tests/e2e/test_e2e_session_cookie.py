@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page
 
-from tests.e2e.test_e2e_dashboard import CHROMIUM, CHROMIUM_ARGS, printed_dashboard_url
+from tests.e2e.chromium import chromium
+from tests.e2e.test_e2e_dashboard import printed_dashboard_url
 from tests.functional.harness import Canaria
 
 TEMPLATE = """\
@@ -74,20 +75,8 @@ def canaria(tmp_path: Path) -> Iterator[Canaria]:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[BrowserContext]:
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: `make setup` installs it (`make browser`)")
-    pw = sync_playwright().start()
-    try:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        context.set_default_timeout(30_000)
-        try:
-            yield context
-        finally:
-            context.close()
-    finally:
-        pw.stop()
+    with chromium(tmp_path / "profile") as context:
+        yield context
 
 
 def signed_in(canaria: Canaria, browser: BrowserContext) -> Page:

@@ -254,18 +254,9 @@ def _lambda_authorizer(
     iat = at.key(node, "Identity")
     identity = LineMap() if identity is None else as_map(identity, iat)
     if kind == "rest":
-        payload_type = "TOKEN"
-        if node.get("FunctionPayloadType") is not None:
-            pat = at.key(node, "FunctionPayloadType")
-            payload_type = as_str(node["FunctionPayloadType"], pat)
-            if payload_type not in ("TOKEN", "REQUEST"):
-                raise pat.error(
-                    f"unknown FunctionPayloadType {payload_type!r}", allowed="TOKEN, REQUEST"
-                )
-        if payload_type == "TOKEN":
+        if _rest_payload_type(node, at) == "TOKEN":
             _ignored(ctx, entry, identity, iat, TOKEN_IDENTITY_KEYS)
             header = identity.get("Header", "Authorization")
-            validation = _validation(identity, iat)
             return AuthorizerSpec(
                 name,
                 kind,
@@ -273,42 +264,13 @@ def _lambda_authorizer(
                 qualifier,
                 payload_type="TOKEN",
                 headers=(as_str(header, iat.key(identity, "Header")).lower(),),
-                validation=validation,
+                validation=_validation(identity, iat),
                 ttl_s=_ttl(identity, iat, 300),
             )
-        _ignored(ctx, entry, identity, iat, REQUEST_IDENTITY_KEYS)
-        headers, queries = _sources(identity, iat)
-        return AuthorizerSpec(
-            name,
-            kind,
-            function,
-            qualifier,
-            payload_type="REQUEST",
-            headers=headers,
-            query_strings=queries,
-            ttl_s=_ttl(identity, iat, 300),
-        )
-    version_at = at.key(node, "AuthorizerPayloadFormatVersion")
-    raw_version = node.get("AuthorizerPayloadFormatVersion")
-    if raw_version is None:
-        raise at.error(
-            "AuthorizerPayloadFormatVersion is required for an HTTP API's Lambda authorizer",
-            allowed="'1.0', '2.0'",
-        )
-    version = str(raw_version)
-    if version not in ("1.0", "2.0"):
-        raise version_at.error(
-            f"unknown AuthorizerPayloadFormatVersion {version!r}", allowed="'1.0', '2.0'"
-        )
-    simple = False
-    if node.get("EnableSimpleResponses") is not None:
-        sat = at.key(node, "EnableSimpleResponses")
-        simple = as_bool(node["EnableSimpleResponses"], sat)
-        if simple and version != "2.0":
-            raise sat.error(
-                "EnableSimpleResponses needs AuthorizerPayloadFormatVersion '2.0'",
-                allowed="AuthorizerPayloadFormatVersion: '2.0'",
-            )
+        version, simple, default_ttl = "1.0", False, 300
+    else:
+        version, simple = _http_payload(node, at)
+        default_ttl = 0  # SAM sets no TTL unless ReauthorizeEvery is given
     _ignored(ctx, entry, identity, iat, REQUEST_IDENTITY_KEYS)
     headers, queries = _sources(identity, iat)
     return AuthorizerSpec(
@@ -321,8 +283,44 @@ def _lambda_authorizer(
         simple_responses=simple,
         headers=headers,
         query_strings=queries,
-        ttl_s=_ttl(identity, iat, 0),
+        ttl_s=_ttl(identity, iat, default_ttl),
     )
+
+
+def _rest_payload_type(node: LineMap, at: Where) -> str:
+    """A REST Lambda authorizer's ``FunctionPayloadType`` (TOKEN when absent)."""
+    if node.get("FunctionPayloadType") is None:
+        return "TOKEN"
+    pat = at.key(node, "FunctionPayloadType")
+    payload_type = as_str(node["FunctionPayloadType"], pat)
+    if payload_type not in ("TOKEN", "REQUEST"):
+        raise pat.error(f"unknown FunctionPayloadType {payload_type!r}", allowed="TOKEN, REQUEST")
+    return payload_type
+
+
+def _http_payload(node: LineMap, at: Where) -> tuple[str, bool]:
+    """An HTTP API Lambda authorizer's payload format and ``EnableSimpleResponses``."""
+    raw_version = node.get("AuthorizerPayloadFormatVersion")
+    if raw_version is None:
+        raise at.error(
+            "AuthorizerPayloadFormatVersion is required for an HTTP API's Lambda authorizer",
+            allowed="'1.0', '2.0'",
+        )
+    version = str(raw_version)
+    if version not in ("1.0", "2.0"):
+        raise at.key(node, "AuthorizerPayloadFormatVersion").error(
+            f"unknown AuthorizerPayloadFormatVersion {version!r}", allowed="'1.0', '2.0'"
+        )
+    if node.get("EnableSimpleResponses") is None:
+        return version, False
+    sat = at.key(node, "EnableSimpleResponses")
+    simple = as_bool(node["EnableSimpleResponses"], sat)
+    if simple and version != "2.0":
+        raise sat.error(
+            "EnableSimpleResponses needs AuthorizerPayloadFormatVersion '2.0'",
+            allowed="AuthorizerPayloadFormatVersion: '2.0'",
+        )
+    return version, simple
 
 
 def _ignored(ctx: Context, entry: Entry, node: LineMap, at: Where, known: tuple[str, ...]) -> None:
