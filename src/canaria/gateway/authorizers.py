@@ -44,7 +44,7 @@ import base64
 import binascii
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
@@ -346,13 +346,7 @@ class Authorizers:
             if spec.ttl_s > 0 and identity:
                 if len(self._cache) >= MAX_CACHED:
                     self._cache.clear()
-                self._cache[key] = Verdict(
-                    verdict.allowed,
-                    verdict.denied,
-                    verdict.simple,
-                    verdict.context,
-                    now + spec.ttl_s,
-                )
+                self._cache[key] = replace(verdict, expires=now + spec.ttl_s)
         if verdict.simple is not None:
             return verdict.context or {} if verdict.simple else EXPLICIT_DENY[kind]
         if _matches(verdict.denied, arn):
