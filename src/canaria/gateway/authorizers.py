@@ -57,7 +57,7 @@ from canaria.models import AuthorizerSpec, InvokeResult
 from canaria.models.arns import ACCOUNT, REGION
 
 from .events import request_event
-from .responses import JSON, HttpResponse
+from .responses import HttpResponse, json_answer
 from .routes import RouteMatch
 from .types import Invoker, Recorder, Request, RouteSource
 
@@ -66,34 +66,36 @@ log = logging.getLogger("canaria.gateway")
 MAX_CACHED = 10_000  # answers kept per gateway; the cache starts over when full
 
 
-def _answer(status: int, body: Any, error_type: str | None = None) -> HttpResponse:
-    headers = [("Content-Type", JSON)]
-    if error_type is not None:
-        headers.append(("x-amzn-ErrorType", error_type))
-    return HttpResponse(status, headers, orjson.dumps(body))
-
-
 UNAUTHORIZED = {
-    "rest": _answer(401, {"message": "Unauthorized"}, "UnauthorizedException"),
-    "http": _answer(401, {"message": "Unauthorized"}),
+    "rest": json_answer(401, {"message": "Unauthorized"}, "UnauthorizedException", "UNAUTHORIZED"),
+    "http": json_answer(401, {"message": "Unauthorized"}),
 }
 EXPLICIT_DENY = {
-    "rest": _answer(
+    "rest": json_answer(
         403,
         {"message": "User is not authorized to access this resource with an explicit deny"},
         "AccessDeniedException",
+        "ACCESS_DENIED",
     ),
-    "http": _answer(403, {"message": "Forbidden"}),
+    "http": json_answer(403, {"message": "Forbidden"}),
 }
 NOT_ALLOWED = {
-    "rest": _answer(
-        403, {"message": "User is not authorized to access this resource"}, "AccessDeniedException"
+    "rest": json_answer(
+        403,
+        {"message": "User is not authorized to access this resource"},
+        "AccessDeniedException",
+        "ACCESS_DENIED",
     ),
-    "http": _answer(403, {"message": "Forbidden"}),
+    "http": json_answer(403, {"message": "Forbidden"}),
 }
 MISCONFIGURED = {
-    "rest": _answer(500, {"message": None}, "AuthorizerConfigurationException"),
-    "http": _answer(500, {"message": "Internal Server Error"}),
+    "rest": json_answer(
+        500,
+        {"message": None},
+        "AuthorizerConfigurationException",
+        "AUTHORIZER_CONFIGURATION_ERROR",
+    ),
+    "http": json_answer(500, {"message": "Internal Server Error"}),
 }
 
 

@@ -25,7 +25,15 @@ from canaria.models.app import ApiKind
 from .authorizers import Authorizers
 from .cors import PREFLIGHT_HEAD, http_preflight, with_cors
 from .events import build_event, new_request_id
-from .responses import Failure, HttpResponse, Malformed, client_error, gateway_answer, map_result
+from .responses import (
+    Failure,
+    HttpResponse,
+    Malformed,
+    client_error,
+    customized,
+    gateway_answer,
+    map_result,
+)
 from .routes import NoRoute, Route
 from .types import Invoker, Recorder, Request, RouteSource
 
@@ -75,6 +83,16 @@ def find_pin(req: Request) -> str | None:
             if key == PIN_COOKIE:
                 return value.strip().strip('"')
     return None
+
+
+def as_sent(response: HttpResponse, route: Route, req: Request) -> HttpResponse:
+    """The answer as the route's API sends it: changed by its ``GatewayResponses`` when
+    it is one of API Gateway's own, with its CORS headers."""
+    if route.gateway_responses is not None:
+        response = customized(response, route.gateway_responses)
+    if route.cors is not None:
+        response = with_cors(response, route, req)
+    return response
 
 
 class Handler:
@@ -135,7 +153,7 @@ class Handler:
             if route.authorizer is not None:
                 checked = await self.authorizers.check(req, match, request_id, epoch_ms)
                 if isinstance(checked, HttpResponse):
-                    out.respond(req, with_cors(checked, route, req), rid)
+                    out.respond(req, as_sent(checked, route, req), rid)
                     return
                 granted = checked
                 started = clock.now()  # the function's invocation starts now
@@ -150,7 +168,8 @@ class Handler:
                 return
             except NotFound as exc:
                 log.error("%s %s: %s", req.method, req.path, exc.message)
-                out.respond(req, gateway_answer(route.api_kind, Failure.INVOKE_REFUSED), rid)
+                refused = gateway_answer(route.api_kind, Failure.INVOKE_REFUSED)
+                out.respond(req, as_sent(refused, route, req), rid)
                 return
             event = build_event(req, match, request_id, epoch_ms, granted)
             loop = self._running_loop()
@@ -191,7 +210,9 @@ class Handler:
             else:
                 assert failure is not None
                 answer = gateway_answer(route.api_kind, failure)
-            out.respond(req, answer if route.cors is None else with_cors(answer, route, req), rid)
+            if route.gateway_responses is not None or route.cors is not None:
+                answer = as_sent(answer, route, req)
+            out.respond(req, answer, rid)
         except Exception:
             log.exception("%s %s: gateway error", req.method, req.path)
             out.respond(
@@ -239,4 +260,5 @@ class Handler:
             req.path,
             self.integration_timeout_s,
         )
-        out.respond(req, gateway_answer(route.api_kind, Failure.TIMEOUT), rid, early=True)
+        timeout = gateway_answer(route.api_kind, Failure.TIMEOUT)
+        out.respond(req, as_sent(timeout, route, req), rid, early=True)

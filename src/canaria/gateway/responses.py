@@ -36,11 +36,13 @@ import binascii
 import enum
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from canaria.models import GatewayResponseSpec
 from canaria.models.app import ApiKind
 
 log = logging.getLogger("canaria.gateway")
@@ -55,6 +57,8 @@ class HttpResponse:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    # API Gateway's own answer: its response type (``GatewayResponses`` may change it)
+    kind: str | None = None
 
 
 class Failure(enum.Enum):
@@ -94,14 +98,33 @@ _ANSWERS: dict[tuple[ApiKind, Failure], tuple[int, str, str | None]] = {
 }
 
 
-def _json_answer(status: int, message: str, error_type: str | None = None) -> HttpResponse:
+# a REST API's response type for each of API Gateway's own answers (HTTP APIs have none)
+_TYPES = {
+    Failure.NOT_FOUND: "MISSING_AUTHENTICATION_TOKEN",
+    Failure.INTEGRATION_ERROR: "DEFAULT_5XX",
+    Failure.INVOKE_REFUSED: "DEFAULT_5XX",
+    Failure.TIMEOUT: "INTEGRATION_TIMEOUT",
+    Failure.THROTTLED: "THROTTLED",
+    Failure.TOO_LARGE: "REQUEST_TOO_LARGE",
+}
+
+
+def json_answer(
+    status: int, body: Any, error_type: str | None = None, kind: str | None = None
+) -> HttpResponse:
+    """One of API Gateway's own JSON answers (``kind``: its REST response type)."""
     headers = [("Content-Type", JSON)]
     if error_type is not None:
         headers.append(("x-amzn-ErrorType", error_type))
-    return HttpResponse(status, headers, orjson.dumps({"message": message}))
+    return HttpResponse(status, headers, orjson.dumps(body), kind)
 
 
-_CACHE = {key: _json_answer(*value) for key, value in _ANSWERS.items()}
+_CACHE = {
+    (api, failure): json_answer(
+        status, {"message": message}, error_type, _TYPES[failure] if api == "rest" else None
+    )
+    for (api, failure), (status, message, error_type) in _ANSWERS.items()
+}
 
 
 def gateway_answer(kind: ApiKind, failure: Failure) -> HttpResponse:
@@ -111,7 +134,7 @@ def gateway_answer(kind: ApiKind, failure: Failure) -> HttpResponse:
 
 def client_error(message: str, status: int = 400) -> HttpResponse:
     """A 4xx of canaria's own (a bad routing pin, a request that does not parse)."""
-    return _json_answer(status, message)
+    return json_answer(status, {"message": message})
 
 
 # ---- mapping a function's result ---------------------------------------------------------
@@ -243,3 +266,44 @@ def _body(data: dict[str, Any]) -> bytes:
         return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
         raise Malformed("body is not valid base64") from None
+
+
+# ---- GatewayResponses --------------------------------------------------------------------
+
+
+def customized(
+    response: HttpResponse, responses: Mapping[str, GatewayResponseSpec]
+) -> HttpResponse:
+    """API Gateway's own answer as a REST API's ``GatewayResponses`` change it: the entry
+    for its type, else ``DEFAULT_4XX`` / ``DEFAULT_5XX``; any other answer as it is."""
+    kind = response.kind
+    if kind is None:
+        return response
+    spec = responses.get(kind) or responses.get(
+        "DEFAULT_4XX" if response.status < 500 else "DEFAULT_5XX"
+    )
+    if spec is None:
+        return response
+    replaced = {name.lower() for name, _ in spec.headers}
+    headers = [(k, v) for k, v in response.headers if k.lower() not in replaced]
+    headers += spec.headers
+    body = response.body
+    if spec.template is not None:
+        message = _message(body)
+        text = spec.template.replace("$context.error.messageString", _quoted(message))
+        text = text.replace("$context.error.message", "" if message is None else message)
+        body = text.replace("$context.error.responseType", kind).encode()
+    return HttpResponse(spec.status or response.status, headers, body, kind)
+
+
+def _message(body: bytes) -> str | None:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    message = data.get("message", data.get("Message")) if isinstance(data, dict) else None
+    return message if isinstance(message, str) else None
+
+
+def _quoted(message: str | None) -> str:
+    return "null" if message is None else orjson.dumps(message).decode()

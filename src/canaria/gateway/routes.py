@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from urllib.parse import unquote
 
-from canaria.models import AuthorizerSpec, CorsSpec, RouteSpec
+from canaria.models import AuthorizerSpec, CorsSpec, GatewayResponseSpec, RouteSpec
 from canaria.models.app import ApiKind
 from canaria.models.routes import DEFAULT_ROUTE, SegmentKind, parse_path, split_path
 
@@ -56,6 +56,8 @@ class Route:
     preflight: tuple[tuple[str, str], ...] | None = None
     payload_v1: bool = False  # an HTTP API route taking payload format 1.0
     stage_variables: dict[str, str] | None = None  # the event's stageVariables
+    # its REST API's GatewayResponses, by response type
+    gateway_responses: dict[str, GatewayResponseSpec] | None = None
 
     @property
     def is_default(self) -> bool:
@@ -90,9 +92,13 @@ class _Node:
 def compile_route(spec: RouteSpec) -> tuple[Route, list[tuple[SegmentKind, str]]]:
     """A RouteSpec checked and turned into a Route and its segments."""
     route, segments = _compile(spec)
-    if spec.payload_v1 or spec.stage_variables:
-        variables = dict(spec.stage_variables) or None
-        route = replace(route, payload_v1=spec.payload_v1, stage_variables=variables)
+    if spec.payload_v1 or spec.stage_variables or spec.gateway_responses:
+        route = replace(
+            route,
+            payload_v1=spec.payload_v1,
+            stage_variables=dict(spec.stage_variables) or None,
+            gateway_responses=dict(spec.gateway_responses) or None,
+        )
     return route, segments
 
 
@@ -153,7 +159,19 @@ def preflight_routes(specs: Sequence[RouteSpec]) -> list[RouteSpec]:
         cors = first.cors
         assert cors is not None
         authorizer = first.authorizer if cors.preflight_authorized else None
-        out.append(RouteSpec("OPTIONS", path, "rest", api, stage, "", authorizer, cors))
+        out.append(
+            RouteSpec(
+                "OPTIONS",
+                path,
+                "rest",
+                api,
+                stage,
+                "",
+                authorizer,
+                cors,
+                gateway_responses=first.gateway_responses,
+            )
+        )
     return out
 
 

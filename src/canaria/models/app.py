@@ -142,6 +142,16 @@ class CorsSpec:
 
 
 @dataclass(frozen=True)
+class GatewayResponseSpec:
+    """A REST API's ``GatewayResponses`` entry: how API Gateway's own answer of one type
+    (``UNAUTHORIZED``, ``ACCESS_DENIED``, ``DEFAULT_4XX``, ...) is changed."""
+
+    status: int | None = None  # StatusCode (None: the answer's own)
+    headers: tuple[tuple[str, str], ...] = ()  # ResponseParameters.Headers, unquoted
+    template: str | None = None  # ResponseTemplates' application/json body
+
+
+@dataclass(frozen=True)
 class RouteSpec:
     method: str  # upper case, or "ANY"
     path: str  # "/company/{company_id}", "/{proxy+}"
@@ -154,6 +164,8 @@ class RouteSpec:
     # an HTTP API route whose integration takes payload format 1.0 (PayloadFormatVersion)
     payload_v1: bool = False
     stage_variables: tuple[tuple[str, str], ...] = ()  # its API's stage's
+    # its API's GatewayResponses (REST): response type -> how its answers change
+    gateway_responses: tuple[tuple[str, GatewayResponseSpec], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,6 +179,7 @@ class ApiSpec:
     skipped_authorizers: tuple[str, ...] = ()
     cors: CorsSpec | None = None
     stage_variables: tuple[tuple[str, str], ...] = ()  # Variables / StageVariables
+    gateway_responses: tuple[tuple[str, GatewayResponseSpec], ...] = ()
 
     def authorizer(self, name: str) -> AuthorizerSpec | None:
         return next((a for a in self.authorizers if a.name == name), None)

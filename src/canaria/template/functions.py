@@ -542,6 +542,7 @@ def _route(
         spec_api.cors,
         payload_v1=kind == "http" and _payload_version(props, at) == "1.0",
         stage_variables=spec_api.stage_variables,
+        gateway_responses=spec_api.gateway_responses,
     )
     try:
         if path != DEFAULT_ROUTE:

@@ -37,6 +37,7 @@ from canaria.template.context import Context, ReadablePaths
 from canaria.template.cors import api_cors
 from canaria.template.event_sources import build_event_sources
 from canaria.template.functions import build_function
+from canaria.template.gateway_responses import gateway_responses
 from canaria.template.index import (
     ALARM,
     API,
@@ -61,6 +62,7 @@ from canaria.template.resources import (
     build_api,
     build_deployment_config,
     skipped,
+    stage_variables,
     step_lists,
 )
 from canaria.template.sam_rules import merge, sam_errors, sam_types
@@ -451,6 +453,7 @@ def _add_openapi_routes(
             api.cors,
             payload_v1=api.kind == "http" and v1,
             stage_variables=api.stage_variables,
+            gateway_responses=api.gateway_responses,
         )
         added.setdefault(function, []).append(spec)
     for function, extra in added.items():
@@ -458,7 +461,7 @@ def _add_openapi_routes(
         functions[function] = replace(fn, routes=(*fn.routes, *extra))
 
 
-IMPLICIT_API_GLOBALS = ("Auth", "Cors", "CorsConfiguration")
+IMPLICIT_API_GLOBALS = ("Auth", "Cors", "CorsConfiguration", "GatewayResponses", "Variables")
 
 
 def _implicit_api(
@@ -479,7 +482,18 @@ def _implicit_api(
     authorizers, default, skipped = api_auth(
         ctx, entry, ctx.get(entry, "Auth"), ctx.at(entry, "Auth"), kind, function_names
     )
-    return ApiSpec(name, kind, stage, authorizers, default, skipped, api_cors(ctx, entry, kind))
+    rest = kind == "rest"
+    return ApiSpec(
+        name,
+        kind,
+        stage,
+        authorizers,
+        default,
+        skipped,
+        api_cors(ctx, entry, kind),
+        stage_variables(ctx, entry, "Variables") if rest else (),
+        gateway_responses(ctx, entry) if rest else (),
+    )
 
 
 def _unique(table: dict[str, Any], name: str, value: Any, entry: Entry, key: str) -> None:

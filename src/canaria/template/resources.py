@@ -13,6 +13,7 @@ from canaria.models.statistics import parse_percentile
 from canaria.template.authorizers import api_auth
 from canaria.template.context import Context
 from canaria.template.cors import api_cors
+from canaria.template.gateway_responses import gateway_responses
 from canaria.template.index import API, HTTP_API, Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import (
@@ -48,7 +49,10 @@ def build_api(ctx: Context, entry: Entry, function_names: Mapping[str, str]) -> 
     )
     cors = api_cors(ctx, entry, kind)
     variables = stage_variables(ctx, entry, "Variables" if kind == "rest" else "StageVariables")
-    return ApiSpec(entry.logical_id, kind, name, authorizers, default, skipped, cors, variables)
+    responses = gateway_responses(ctx, entry) if kind == "rest" else ()
+    return ApiSpec(
+        entry.logical_id, kind, name, authorizers, default, skipped, cors, variables, responses
+    )
 
 
 def stage_variables(ctx: Context, entry: Entry, key: str) -> tuple[tuple[str, str], ...]:

@@ -13,7 +13,7 @@ from canaria.clock import ManualClock
 from canaria.gateway import Handler, Routing
 from canaria.gateway.authorizers import _matches
 from canaria.gateway.types import Request
-from canaria.models import Alias, AuthorizerSpec, RouteSpec
+from canaria.models import Alias, AuthorizerSpec, GatewayResponseSpec, RouteSpec
 
 from .fakes import FakeInvoker, ListRecorder, ListResponder, proxy
 
@@ -375,3 +375,41 @@ async def test_a_jwt_authorizer_checks_issuer_audience_and_scopes(
         assert "read" in body["authorizer"]["jwt"]["scopes"]
     elif status == 403:
         assert body == {"message": "Forbidden"}
+
+
+async def test_gateway_responses_change_api_gateways_own_answers() -> None:
+    """A REST API's GatewayResponses: the authorizer's 401 with the headers a browser
+    needs, a DEFAULT_4XX for the explicit deny, the function's own answers untouched."""
+    routing = Routing()
+    responses = (
+        (
+            "UNAUTHORIZED",
+            GatewayResponseSpec(
+                headers=(("Access-Control-Allow-Origin", "*"), ("WWW-Authenticate", "Bearer")),
+                template='{"error": $context.error.messageString, '
+                '"type": "$context.error.responseType"}',
+            ),
+        ),
+        ("DEFAULT_4XX", GatewayResponseSpec(status=418, headers=(("X-Why", "4xx"),))),
+    )
+    routing.set_routes(
+        [RouteSpec("GET", "/a", "rest", "Api", "Prod", "echo", TOKEN, gateway_responses=responses)],
+        {},
+    )
+    routing.set_latest("echo", 1)
+    routing.set_latest("auth", 1)
+    invoker = FakeInvoker({"echo": echo, "auth": token_authorizer})
+    handler = Handler(routing, invoker, ListRecorder(), ManualClock())
+    status, headers, body = await answer(handler, request("/a"))
+    assert status == 401
+    assert body == {"error": "Unauthorized", "type": "UNAUTHORIZED"}
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert headers["WWW-Authenticate"] == "Bearer"
+    assert headers["x-amzn-ErrorType"] == "UnauthorizedException"
+    status, headers, body = await answer(handler, request("/a", {"Authorization": "deny"}))
+    assert (status, headers["X-Why"]) == (418, "4xx")
+    assert body == {
+        "message": "User is not authorized to access this resource with an explicit deny"
+    }
+    status, headers, _ = await answer(handler, request("/a", {"Authorization": "allow"}))
+    assert status == 200 and "X-Why" not in headers

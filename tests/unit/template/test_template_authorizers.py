@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from canaria.models import AuthorizerSpec
+from canaria.models import AuthorizerSpec, GatewayResponseSpec
 from canaria.template import load
 from tests.unit.template.template_helpers import fails, function, resources, write
 
@@ -218,3 +218,30 @@ def test_what_canaria_does_not_apply_is_a_warning(tmp_path: Path, auth: str, war
     app = load(write(tmp_path, resources(api(auth), routed(event("A", "/a")))))
     assert [r.authorizer for r in app.routes] == [None]
     assert any(warning in w for w in app.warnings), app.warnings
+
+
+def test_gateway_responses_reach_the_routes_of_their_api(tmp_path: Path) -> None:
+    responses = (
+        "  Api:\n    Type: AWS::Serverless::Api\n    Properties:\n      StageName: Prod\n"
+        "      GatewayResponses:\n"
+        "        UNAUTHORIZED:\n          StatusCode: 401\n"
+        "          ResponseParameters:\n            Headers:\n"
+        "              Access-Control-Allow-Origin: \"'*'\"\n"
+        "          ResponseTemplates:\n"
+        "            application/json: '{\"error\": $context.error.messageString}'\n"
+        "        DEFAULT_5XX:\n          ResponseParameters:\n"
+        "            Headers: {X-Trace: \"'on'\"}\n"
+    )
+    app = load(write(tmp_path, resources(responses, routed(event("A", "/a", api_id="Api")))))
+    (route,) = app.routes
+    assert route.gateway_responses == (
+        (
+            "UNAUTHORIZED",
+            GatewayResponseSpec(
+                401,
+                (("Access-Control-Allow-Origin", "*"),),
+                '{"error": $context.error.messageString}',
+            ),
+        ),
+        ("DEFAULT_5XX", GatewayResponseSpec(headers=(("X-Trace", "on"),))),
+    )
