@@ -436,26 +436,33 @@ def _add_openapi_routes(
     """The routes of the API's own OpenAPI definition, added to their functions (a route
     an event declares too is the event's)."""
     added: dict[str, list[RouteSpec]] = {}
-    authorizer = api.authorizer(api.default_authorizer) if api.default_authorizer else None
-    for method, path, function, v1 in openapi_routes(ctx, entry, function_names):
-        key = (api.logical_id, method, path)
-        if key in routes or function not in functions:
+    definition = openapi_routes(ctx, entry, api.kind, function_names)
+    default = api.authorizer(api.default_authorizer) if api.default_authorizer else None
+    for route in definition.routes:
+        key = (api.logical_id, route.method, route.path)
+        if key in routes or route.function not in functions:
             continue
-        routes[key] = function
+        routes[key] = route.function
+        authorizer = default
+        if route.security == "":  # security: [] opts the operation out
+            authorizer = None
+        elif route.security is not None:  # the operation's (or document's) authorizer
+            named = definition.authorizers.get(route.security)
+            authorizer = named or api.authorizer(route.security) or default
         spec = RouteSpec(
-            method,
-            path,
+            route.method,
+            route.path,
             api.kind,
             api.logical_id,
             api.stage,
-            function,
+            route.function,
             authorizer,
             api.cors,
-            payload_v1=api.kind == "http" and v1,
+            payload_v1=api.kind == "http" and route.payload_v1,
             stage_variables=api.stage_variables,
             gateway_responses=api.gateway_responses,
         )
-        added.setdefault(function, []).append(spec)
+        added.setdefault(route.function, []).append(spec)
     for function, extra in added.items():
         fn = functions[function]
         functions[function] = replace(fn, routes=(*fn.routes, *extra))

@@ -21,10 +21,13 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from canaria.errors import InvalidRequest, TemplateError
+from canaria.models import AuthorizerSpec
+from canaria.models.app import ApiKind
 from canaria.models.arns import parse_function
 from canaria.models.routes import DEFAULT_ROUTE, parse_path
 from canaria.template.context import Context
@@ -50,12 +53,29 @@ _UNRESOLVED = re.compile(r"^\$\{(?P<id>[A-Za-z0-9]+)(?:\.(?:Arn|Alias))?\}$")
 INCLUDE = "AWS::Include"
 
 
+@dataclass(frozen=True)
+class OpenApiRoute:
+    method: str
+    path: str
+    function: str  # logical id
+    payload_v1: bool  # payloadFormatVersion "1.0"
+    # the authorizer its ``security`` names (the document's when it has none); "" when
+    # it names none (``security: []``); None when neither says
+    security: str | None
+
+
+@dataclass(frozen=True)
+class OpenApi:
+    routes: tuple[OpenApiRoute, ...] = ()
+    # the document's own authorizers (``x-amazon-apigateway-authorizer`` security schemes)
+    authorizers: Mapping[str, AuthorizerSpec] = field(default_factory=dict)
+
+
 def openapi_routes(
-    ctx: Context, entry: Entry, function_names: Mapping[str, str]
-) -> list[tuple[str, str, str, bool]]:
-    """(method, path, function logical id, payload format 1.0) of each Lambda proxy
-    operation of the API's definition; [] when it has none (or none canaria can read: a
-    warning)."""
+    ctx: Context, entry: Entry, kind: ApiKind, function_names: Mapping[str, str]
+) -> OpenApi:
+    """The Lambda proxy operations of the API's definition and the authorizers it
+    declares; empty when it has none (or none canaria can read: a warning)."""
     try:
         document = _document(ctx, entry)
     except TemplateError as exc:
@@ -63,11 +83,13 @@ def openapi_routes(
             entry,
             f"its OpenAPI definition is not read, so only events give it routes: {exc.message}",
         )
-        return []
+        return OpenApi()
     if not isinstance(document, Mapping) or not isinstance(document.get("paths"), Mapping):
-        return []
+        return OpenApi()
     functions = {n for n, e in ctx.index.entries.items() if e.type == FUNCTION and e.enabled}
-    routes: list[tuple[str, str, str, bool]] = []
+    authorizers = _authorizers(ctx, entry, document, kind, functions, function_names)
+    default = _security(document.get("security"))
+    routes: list[OpenApiRoute] = []
     others = 0
     for path, operations in document["paths"].items():
         if not isinstance(operations, Mapping):
@@ -91,7 +113,12 @@ def openapi_routes(
                     ctx.warn(entry, f"OpenAPI path {route_path!r} is not served: {exc.message}")
                     continue
             v1 = str(integration.get("payloadFormatVersion", "")) == "1.0"
-            routes.append((method, route_path, function, v1))
+            security = _security(operation.get("security"))
+            routes.append(
+                OpenApiRoute(
+                    method, route_path, function, v1, default if security is None else security
+                )
+            )
     if others:
         ctx.warn(
             entry,
@@ -99,7 +126,146 @@ def openapi_routes(
             "integrations of this template's functions (a non-proxy Lambda integration with "
             "mapping templates, HTTP, mock, an AWS service): not served",
         )
-    return routes
+    return OpenApi(tuple(routes), authorizers)
+
+
+def _security(value: Any) -> str | None:
+    """The scheme an OpenAPI ``security`` list names first ("" for none, ``[]``)."""
+    if not isinstance(value, list):
+        return None
+    for requirement in value:
+        if isinstance(requirement, Mapping):
+            for name in requirement:
+                return str(name)
+    return ""
+
+
+def _authorizers(
+    ctx: Context,
+    entry: Entry,
+    document: Mapping[str, Any],
+    kind: ApiKind,
+    functions: set[str],
+    function_names: Mapping[str, str],
+) -> dict[str, AuthorizerSpec]:
+    """The ``x-amazon-apigateway-authorizer`` security schemes canaria runs."""
+    schemes = document.get("securityDefinitions")
+    components = document.get("components")
+    if not isinstance(schemes, Mapping) and isinstance(components, Mapping):
+        schemes = components.get("securitySchemes")
+    if not isinstance(schemes, Mapping):
+        return {}
+    out: dict[str, AuthorizerSpec] = {}
+    for name, scheme in schemes.items():
+        config = (
+            scheme.get("x-amazon-apigateway-authorizer") if isinstance(scheme, Mapping) else None
+        )
+        if not isinstance(config, Mapping):
+            continue
+        spec = _scheme(str(name), scheme, config, kind, functions, function_names)
+        if spec is None:
+            ctx.warn(
+                entry,
+                f"the OpenAPI authorizer {name} is not run (its type, or its function, is "
+                "not one canaria runs): the operations it guards are served without it",
+            )
+        else:
+            out[str(name)] = spec
+    return out
+
+
+def _scheme(
+    name: str,
+    scheme: Mapping[str, Any],
+    config: Mapping[str, Any],
+    kind: ApiKind,
+    functions: set[str],
+    function_names: Mapping[str, str],
+) -> AuthorizerSpec | None:
+    kind_of = str(config.get("type", "")).lower()
+    sources = str(config.get("identitySource", "") or "")
+    headers, queries = _identity(sources, scheme)
+    ttl = config.get("authorizerResultTtlInSeconds")
+    ttl_s = (
+        int(ttl) if isinstance(ttl, int) and 0 <= ttl <= 3600 else (300 if kind == "rest" else 0)
+    )
+    if kind_of == "jwt":
+        jwt = config.get("jwtConfiguration")
+        jwt = jwt if isinstance(jwt, Mapping) else {}
+        audience = jwt.get("audience")
+        return AuthorizerSpec(
+            name,
+            kind,
+            "",
+            payload_type="REQUEST",
+            headers=headers,
+            query_strings=queries,
+            ttl_s=0,
+            type="jwt",
+            issuer=str(jwt["issuer"]) if jwt.get("issuer") else None,
+            audience=tuple(str(a) for a in audience) if isinstance(audience, list) else (),
+        )
+    if kind_of == "cognito_user_pools":
+        return AuthorizerSpec(
+            name, kind, "", headers=headers or ("authorization",), ttl_s=0, type="cognito"
+        )
+    if kind_of not in ("token", "request"):
+        return None
+    uri = config.get("authorizerUri")
+    found = _FUNCTION.search(uri) if isinstance(uri, str) else None
+    function = None if found is None else _function_named(found["arn"], functions, function_names)
+    if function is None:
+        return None
+    if kind == "http":
+        version = str(config.get("authorizerPayloadFormatVersion", "2.0"))
+        return AuthorizerSpec(
+            name,
+            kind,
+            function,
+            payload_type="REQUEST",
+            payload_version="1.0" if version == "1.0" else "2.0",
+            simple_responses=config.get("enableSimpleResponses") is True,
+            headers=headers,
+            query_strings=queries,
+            ttl_s=ttl_s,
+        )
+    if kind_of == "token":
+        validation = config.get("identityValidationExpression")
+        return AuthorizerSpec(
+            name,
+            kind,
+            function,
+            payload_type="TOKEN",
+            headers=headers[:1] or ("authorization",),
+            validation=str(validation) if validation else None,
+            ttl_s=ttl_s,
+        )
+    return AuthorizerSpec(
+        name,
+        kind,
+        function,
+        payload_type="REQUEST",
+        headers=headers,
+        query_strings=queries,
+        ttl_s=ttl_s,
+    )
+
+
+def _identity(sources: str, scheme: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Header (lower case) and query string names of an ``identitySource``; a TOKEN
+    scheme names its header as an OpenAPI ``apiKey`` in ``header`` too."""
+    headers: list[str] = []
+    queries: list[str] = []
+    for source in (s.strip() for s in sources.split(",") if s.strip()):
+        for prefix in ("method.request.header.", "$request.header."):
+            if source.startswith(prefix):
+                headers.append(source.removeprefix(prefix).lower())
+        for prefix in ("method.request.querystring.", "$request.querystring."):
+            if source.startswith(prefix):
+                queries.append(source.removeprefix(prefix))
+    if not headers and not queries and scheme.get("in") == "header" and scheme.get("name"):
+        headers.append(str(scheme["name"]).lower())
+    return tuple(headers), tuple(queries)
 
 
 def _document(ctx: Context, entry: Entry) -> Any:
@@ -153,7 +319,11 @@ def _proxied_function(
     found = _FUNCTION.search(uri) if isinstance(uri, str) else None
     if found is None:
         return None
-    arn = found["arn"]
+    return _function_named(found["arn"], functions, function_names)
+
+
+def _function_named(arn: str, functions: set[str], function_names: Mapping[str, str]) -> str | None:
+    """The template's function an ARN in an ``.../functions/<ARN>/invocations`` URI names."""
     unresolved = _UNRESOLVED.match(arn)
     if unresolved is not None:
         name = unresolved["id"]

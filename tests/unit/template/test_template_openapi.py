@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from canaria.models import AuthorizerSpec
 from canaria.template import load
 from tests.unit.template.template_helpers import function, resources, write
 
@@ -131,3 +132,48 @@ def test_a_definition_canaria_cannot_read_is_a_warning(tmp_path: Path) -> None:
     app = load(write(tmp_path, resources(api, function("Fn", events("/e", "get")))))
     assert [(r.method, r.path) for r in app.routes] == [("GET", "/e")]
     assert any("its OpenAPI definition is not read" in w for w in app.warnings), app.warnings
+
+
+def test_authorizers_the_definition_declares_guard_its_operations(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "api.yaml").write_text(
+        "swagger: '2.0'\n"
+        "securityDefinitions:\n"
+        "  Token:\n"
+        "    type: apiKey\n    name: X-Token\n    in: header\n"
+        "    x-amazon-apigateway-authtype: custom\n"
+        "    x-amazon-apigateway-authorizer:\n"
+        "      type: token\n"
+        "      identityValidationExpression: '^t-.*'\n"
+        "      authorizerResultTtlInSeconds: 60\n"
+        "      authorizerUri:\n"
+        f"        Fn::Sub: {LAMBDA_PATH}/${{AuthFn.Arn}}/invocations\n"
+        "  Pool:\n"
+        "    type: apiKey\n    name: Authorization\n    in: header\n"
+        "    x-amazon-apigateway-authorizer: {type: cognito_user_pools}\n"
+        "security: [{Token: []}]\n"
+        "paths:\n"
+        "  /a:\n    get:\n      x-amazon-apigateway-integration:\n"
+        "        type: aws_proxy\n"
+        f"        uri: {{Fn::Sub: '{LAMBDA_PATH}/${{Fn.Arn}}/invocations'}}\n"
+        "  /b:\n    get:\n      security: [{Pool: []}]\n"
+        "      x-amazon-apigateway-integration:\n        type: aws_proxy\n"
+        f"        uri: {{Fn::Sub: '{LAMBDA_PATH}/${{Fn.Arn}}/invocations'}}\n"
+        "  /c:\n    get:\n      security: []\n"
+        "      x-amazon-apigateway-integration:\n        type: aws_proxy\n"
+        f"        uri: {{Fn::Sub: '{LAMBDA_PATH}/${{Fn.Arn}}/invocations'}}\n"
+    )
+    api = (
+        "  Api:\n    Type: AWS::Serverless::Api\n    Properties:\n      StageName: Prod\n"
+        "      DefinitionBody:\n        Fn::Transform:\n          Name: AWS::Include\n"
+        "          Parameters: {Location: api.yaml}\n"
+    )
+    app = load(write(tmp_path, resources(api, function("Fn"), function("AuthFn"))))
+    got = {r.path: r.authorizer for r in app.routes}
+    assert got == {
+        "/a": AuthorizerSpec(
+            "Token", "rest", "AuthFn", headers=("x-token",), validation="^t-.*", ttl_s=60
+        ),
+        "/b": AuthorizerSpec("Pool", "rest", "", ttl_s=0, type="cognito"),
+        "/c": None,
+    }
