@@ -24,7 +24,7 @@ def status_tables(status: dict[str, Any]) -> Group:
         fns.add_column(col)
     for name, f in status["functions"].items():
         aliases = f["aliases"] or [{"name": "$LATEST", "split": {}}]
-        routes = ", ".join(f"{r['method']} {r['path']}" for r in f["routes"]) or "-"
+        routes = ", ".join(_route_text(r) for r in f["routes"]) or "-"
         for a in aliases:
             fns.add_row(
                 name,
@@ -160,3 +160,9 @@ def plain_event(e: dict[str, Any]) -> str:
 
 def console() -> Console:
     return Console(highlight=False)
+
+
+def _route_text(route: dict[str, Any]) -> str:
+    """``GET /items``, with its authorizer when one guards it: ``GET /items (Token)``."""
+    text = f"{route['method']} {route['path']}"
+    return f"{text} ({route['authorizer']})" if route.get("authorizer") else text

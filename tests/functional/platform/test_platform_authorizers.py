@@ -182,6 +182,9 @@ def test_the_guides_token_authorizer_guards_the_rest_api(app: Canaria) -> None:
     assert get(app, "/Prod/open", {}) == (200, None)
     routes = {r["path"]: r["authorizer"] for r in app.status()["functions"]["Fn"]["routes"]}
     assert routes == {"/hello": "TokenAuth", "/open": None, "/items/{id}": "Gate"}
+    status = app.cli("status")
+    assert status.returncode == 0, status.stderr
+    assert "(TokenAuth)" in status.stdout and "(Gate)" in status.stdout, status.stdout
 
 
 def test_a_simple_response_authorizer_guards_the_http_api(app: Canaria) -> None:

@@ -65,7 +65,7 @@ function splitBar(split) {
 function renderFunctions(snap) {
   const cards = Object.entries(snap.functions).map(([name, f]) => {
     const routes = f.routes.length
-      ? el("ul", { class: "routes" }, ...f.routes.map((r) => el("li", {}, el("code", {}, `${r.method} ${r.path}`), ` (${r.kind} API ${r.api}, stage ${r.stage})`)))
+      ? el("ul", { class: "routes" }, ...f.routes.map((r) => el("li", {}, el("code", {}, `${r.method} ${r.path}`), ` (${r.kind} API ${r.api}, stage ${r.stage}${r.authorizer ? `, authorizer ${r.authorizer}` : ""})`)))
       : el("p", { class: "muted" }, "no routes");
     const aliasRows = f.aliases.map((a) => [el("strong", {}, a.name), splitBar(a.split)]);
     const aliases = el("table", { class: "aliases" }, el("thead", {}, el("tr", {}, el("th", {}, "alias"), el("th", {}, "split (version → weight)"))), el("tbody"));
