@@ -1,5 +1,7 @@
-"""One request through the data plane: route → version choice → event → invoke → record →
-answer. Independent of the HTTP connection, which it answers through ``Responder``.
+"""One request through the data plane: route → authorizer → version choice → event → invoke
+→ record → answer (with CORS and gateway responses, ``as_sent``). Independent of the HTTP
+connection, which it answers through ``Responder``. An HTTP API's CORS preflight and a REST
+API's preflight route are answered without a function.
 
 The version is chosen once, before the invocation, from the routing state of that
 moment; a routing change in flight affects only later requests.
