@@ -70,24 +70,18 @@ UNAUTHORIZED = {
     "rest": json_answer(401, {"message": "Unauthorized"}, "UnauthorizedException", "UNAUTHORIZED"),
     "http": json_answer(401, {"message": "Unauthorized"}),
 }
-EXPLICIT_DENY = {
-    "rest": json_answer(
-        403,
-        {"message": "User is not authorized to access this resource with an explicit deny"},
-        "AccessDeniedException",
-        "ACCESS_DENIED",
-    ),
-    "http": json_answer(403, {"message": "Forbidden"}),
-}
-NOT_ALLOWED = {
-    "rest": json_answer(
-        403,
-        {"message": "User is not authorized to access this resource"},
-        "AccessDeniedException",
-        "ACCESS_DENIED",
-    ),
-    "http": json_answer(403, {"message": "Forbidden"}),
-}
+
+
+def _denied(message: str) -> dict[str, HttpResponse]:
+    """API Gateway's 403 for a policy that does not allow the request, by API kind."""
+    return {
+        "rest": json_answer(403, {"message": message}, "AccessDeniedException", "ACCESS_DENIED"),
+        "http": json_answer(403, {"message": "Forbidden"}),
+    }
+
+
+EXPLICIT_DENY = _denied("User is not authorized to access this resource with an explicit deny")
+NOT_ALLOWED = _denied("User is not authorized to access this resource")
 MISCONFIGURED = {
     "rest": json_answer(
         500,

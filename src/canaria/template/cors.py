@@ -51,14 +51,14 @@ def api_cors(ctx: Context, entry: Entry, kind: ApiKind) -> CorsSpec | None:
     if isinstance(auth, dict) and auth.get("AddDefaultAuthorizerToCorsPreflight") is False:
         preflight = False
     if isinstance(value, str):
-        return CorsSpec((_literal(value),), preflight_authorized=preflight)
+        return CorsSpec((unquoted(value),), preflight_authorized=preflight)
     node = as_map(value, at)
     origin = node.get("AllowOrigin")
     if origin is None:
         raise at.error("Cors needs AllowOrigin", allowed="AllowOrigin: \"'https://...'\"")
     max_age = node.get("MaxAge")
     return CorsSpec(
-        (_literal(as_str(origin, at.key(node, "AllowOrigin"))),),
+        (unquoted(as_str(origin, at.key(node, "AllowOrigin"))),),
         allow_methods=_listed(node.get("AllowMethods"), at),
         allow_headers=_listed(node.get("AllowHeaders"), at),
         max_age=None if max_age is None else _max_age(max_age, at.key(node, "MaxAge")),
@@ -92,8 +92,8 @@ def http_cors(value: Any, at: Where) -> CorsSpec:
     )
 
 
-def _literal(value: str) -> str:
-    """A REST CORS value without the quotes that make it a literal to API Gateway."""
+def unquoted(value: str) -> str:
+    """A value without the quotes that make it a literal to API Gateway (``"'*'"``)."""
     text = value.strip()
     if len(text) >= 2 and text[0] == text[-1] == "'":
         return text[1:-1]
@@ -103,9 +103,9 @@ def _literal(value: str) -> str:
 def _listed(value: Any, at: Where) -> tuple[str, ...]:
     if value is None:
         return ()
-    return tuple(p.strip() for p in _literal(as_str(value, at)).split(",") if p.strip())
+    return tuple(p.strip() for p in unquoted(as_str(value, at)).split(",") if p.strip())
 
 
 def _max_age(value: Any, at: Where) -> int:
-    text = _literal(str(value)) if isinstance(value, str) else value
+    text = unquoted(str(value)) if isinstance(value, str) else value
     return as_int(int(text) if isinstance(text, str) and text.isdigit() else text, at, 0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from canaria.models import GatewayResponseSpec
 from canaria.template.context import Context
+from canaria.template.cors import unquoted
 from canaria.template.index import Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import Where, as_int, as_map, as_str
@@ -59,7 +60,7 @@ def _response(node: dict[str, object], at: Where) -> GatewayResponseSpec:
         if pnode.get("Headers") is not None:
             hat = pat.key(pnode, "Headers")
             hnode = as_map(pnode["Headers"], hat)
-            headers = [(str(k), _literal(as_str(v, hat.key(hnode, k)))) for k, v in hnode.items()]
+            headers = [(str(k), unquoted(as_str(v, hat.key(hnode, k)))) for k, v in hnode.items()]
     template = None
     templates = node.get("ResponseTemplates")
     if templates is not None:
@@ -69,11 +70,3 @@ def _response(node: dict[str, object], at: Where) -> GatewayResponseSpec:
         if body is not None:
             template = as_str(body, tat.key(tnode, "application/json"))
     return GatewayResponseSpec(status, tuple(headers), template)
-
-
-def _literal(value: str) -> str:
-    """A header value without the quotes that make it a literal to API Gateway."""
-    text = value.strip()
-    if len(text) >= 2 and text[0] == text[-1] == "'":
-        return text[1:-1]
-    return text
