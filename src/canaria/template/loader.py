@@ -71,7 +71,7 @@ from canaria.template.services import TYPES as SERVICE_TYPES
 from canaria.template.services import build_service_resources, ordered
 from canaria.template.statemachines import build_state_machine
 from canaria.template.tables import build_simple_table, build_table
-from canaria.template.yamlload import load_document
+from canaria.template.yamlload import Repeated, load_document
 
 SECTIONS = (
     "AWSTemplateFormatVersion",
@@ -99,6 +99,9 @@ RESOURCE_ATTRIBUTES = (
     "CreationPolicy",
     "IgnoreGlobals",
     "Connectors",
+    # not in CloudFormation's documentation, yet accepted and ignored by it: templates
+    # CodeStar generated carry one on every resource, and public SAM applications too
+    "Description",
 )
 OTHER_HANDLED = (TABLE, ALARM, DEPLOYMENT_CONFIG, SFN_STATE_MACHINE)
 HANDLED = (
@@ -132,7 +135,13 @@ def load(
     structure, its parameters and SAM's own rules; when those pass, what canaria builds."""
     display = str(path)
     template = Path(path).resolve()
-    doc = load_document(template, display)
+    repeated: Repeated = []
+    doc = load_document(template, display, repeated)
+    warnings = [
+        f"{display}:{line}: key {key!r} is written again (first on line {first}): the "
+        "later value is used, as CloudFormation and SAM use it"
+        for key, first, line in repeated
+    ]
     top = Where(display, "", doc.line)
     problems = Problems()
     with problems.catch():
@@ -145,7 +154,6 @@ def load(
             doc.get("Parameters"), top.key(doc, "Parameters"), overrides or {}, config, config_file
         )
     values = {k: p.value for k, p in params.items()}
-    warnings: list[str] = []
     sam = _sam_and_references(doc, top, params, warnings)
 
     def checkpoint(final: bool = False) -> None:

@@ -3,7 +3,9 @@
 A ``SafeLoader`` subclass builds ``LineMap``/``LineList`` and turns ``!Ref X`` into
 ``{"Ref": "X"}``, ``!GetAtt A.B`` into ``{"Fn::GetAtt": ["A", "B"]}``, ``!Sub ...`` into
 ``{"Fn::Sub": ...}`` and so on. Dates stay strings (CloudFormation reads
-``AWSTemplateFormatVersion: 2010-09-09`` as text) and a key written twice is an error.
+``AWSTemplateFormatVersion: 2010-09-09`` as text). A key written twice in a template
+keeps its last value, as CloudFormation and SAM keep it, and is reported so that the
+caller can warn; elsewhere (a state machine's definition) it is an error.
 JSON is read by the same loader (JSON is YAML), so JSON templates get line marks too.
 """
 
@@ -41,8 +43,12 @@ SHORT_TAGS = (
 )
 
 
+Repeated = list[tuple[str, int, int]]  # (key, its first line, the line that replaced it)
+
+
 class _Loader(yaml.SafeLoader):
     file = ""
+    repeated: Repeated | None = None  # None: a key written twice is an error
 
 
 def _key_text(key: Any) -> str:
@@ -58,11 +64,13 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> LineMap:
         key = _key_text(loader.construct_object(key_node, deep=True))
         line = key_node.start_mark.line + 1
         if key in out:
-            raise TemplateError(
-                f"key {key!r} is written twice (first on line {out.lines[key]})",
-                file=loader.file,
-                line=line,
-            )
+            if loader.repeated is None:
+                raise TemplateError(
+                    f"key {key!r} is written twice (first on line {out.lines[key]})",
+                    file=loader.file,
+                    line=line,
+                )
+            loader.repeated.append((key, out.lines[key], line))
         out[key] = loader.construct_object(value_node, deep=True)
         out.lines[key] = line
     return out
@@ -127,10 +135,12 @@ for _tag in SHORT_TAGS:
 _Loader.add_multi_constructor("!", _unknown_tag)
 
 
-def parse_text(text: str, file: str) -> Any:
-    """The document in ``text``; syntax errors become ``TemplateError`` with the line."""
+def parse_text(text: str, file: str, repeated: Repeated | None = None) -> Any:
+    """The document in ``text``; syntax errors become ``TemplateError`` with the line.
+    With ``repeated``, a key written twice keeps its last value and is listed there."""
     loader = _Loader(text)
     loader.file = file
+    loader.repeated = repeated
     try:
         return loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
@@ -144,8 +154,9 @@ def parse_text(text: str, file: str) -> Any:
         loader.dispose()
 
 
-def load_document(path: Path, display: str) -> LineMap:
-    """The template at ``path`` (YAML or JSON) as a ``LineMap``."""
+def load_document(path: Path, display: str, repeated: Repeated | None = None) -> LineMap:
+    """The template at ``path`` (YAML or JSON) as a ``LineMap`` (``repeated``: as for
+    ``parse_text``)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -162,7 +173,7 @@ def load_document(path: Path, display: str) -> LineMap:
                 ) from None
         else:  # valid JSON has tabs only as whitespace, which YAML refuses
             text = text.replace("\t", " ")
-    doc = parse_text(text, display)
+    doc = parse_text(text, display, repeated)
     if not isinstance(doc, LineMap):
         raise TemplateError("a template must be a mapping with a Resources section", file=display)
     return doc

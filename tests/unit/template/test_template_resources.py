@@ -388,6 +388,12 @@ def test_unknown_section_and_attribute(tmp_path: Path) -> None:
     assert err.prop == "Resources.Fn.Typo"
 
 
+def test_a_resource_description_is_accepted(tmp_path: Path) -> None:
+    # CloudFormation ignores it; CodeStar's templates put one on every resource
+    described = function().replace("  Type:", "  Description: the function\n    Type:", 1)
+    assert "Fn" in load(write(tmp_path, resources(described))).functions
+
+
 def test_no_resources(tmp_path: Path) -> None:
     assert "no Resources" in fails(write(tmp_path, "Description: x\n")).message
 

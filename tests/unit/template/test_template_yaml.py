@@ -68,10 +68,20 @@ def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
     assert "invalid YAML" in str(err) and "template.yaml:" in str(err)
 
 
-def test_duplicate_key_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, resources(function(), function()))
-    err = fails(path)
-    assert "written twice" in err.message and err.line == line_of(path, "Fn:") + 6
+def test_a_key_written_twice_keeps_its_last_value_with_a_warning(tmp_path: Path) -> None:
+    # CloudFormation and SAM deploy such a template, the later value winning
+    path = write(tmp_path, resources(function(extra="MemorySize: 256\nMemorySize: 512\n")))
+    app = load(path)
+    assert app.functions["Fn"].config.memory_mb == 512
+    (warning,) = [w for w in app.warnings if "written again" in w]
+    first = line_of(path, "MemorySize: 256")
+    assert warning.startswith(f"{path}:{first + 1}: key 'MemorySize'") and f"line {first}" in warning
+
+
+def test_a_key_written_twice_in_a_definition_is_refused() -> None:
+    with pytest.raises(TemplateError, match="written twice") as info:
+        parse_text('{"StartAt": "A",\n "StartAt": "B"}', "machine.json")
+    assert info.value.line == 2
 
 
 def test_unknown_tag_lists_the_known_ones(tmp_path: Path) -> None:
