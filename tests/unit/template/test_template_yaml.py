@@ -75,7 +75,8 @@ def test_a_key_written_twice_keeps_its_last_value_with_a_warning(tmp_path: Path)
     assert app.functions["Fn"].config.memory_mb == 512
     (warning,) = [w for w in app.warnings if "written again" in w]
     first = line_of(path, "MemorySize: 256")
-    assert warning.startswith(f"{path}:{first + 1}: key 'MemorySize'") and f"line {first}" in warning
+    assert warning.startswith(f"{path}:{first + 1}: key 'MemorySize'")
+    assert f"first on line {first}" in warning
 
 
 def test_a_key_written_twice_in_a_definition_is_refused() -> None:
