@@ -51,6 +51,7 @@ from canaria.services import ServicesEngine
 from canaria.services.pollers import QueuePollers
 from canaria.services.provision import Provisioner
 from canaria.services.schedules import Schedules
+from canaria.services.streams import StreamPollers
 from canaria.store import CompletionReport, CompletionStatus, Store
 from canaria.tables import DynamoEngine
 
@@ -141,6 +142,8 @@ class Platform:
         self.services = ServicesEngine(log_path=str(Path(self.state_dir) / "logs" / "services.log"))
         # functions' SQS events: queues polled, batches invoked through the alias
         self.pollers = QueuePollers(self.services.endpoint, self._invoke_from_queue)
+        # functions' Kinesis events: shards read in order, batches invoked through the alias
+        self.streams = StreamPollers(self.services.endpoint, self._invoke_from_queue)
         # Schedule / ScheduleV2 events and scheduled rules: fired on the platform's clock
         self.schedules = Schedules(clock, self._invoke_from_queue, self._start_on_schedule)
         self._state_tasks = PlatformTasks(
@@ -164,7 +167,12 @@ class Platform:
             routing=self.routing,
             state_machines=self.state_machines,
             resources=LocalResources(
-                self.tables, self.services, self.pollers, self.schedules, self.function_urls_served
+                self.tables,
+                self.services,
+                self.pollers,
+                self.streams,
+                self.schedules,
+                self.function_urls_served,
             ),
             runtimes=self.runtimes,
             new_runtime=self._new_runtime,
@@ -209,6 +217,7 @@ class Platform:
         await self.function_urls_served.stop()
         await self.state_machines.close()
         await self.pollers.stop()
+        await self.streams.stop()
         await self.schedules.stop()
         await asyncio.gather(*self._retiring, return_exceptions=True)
         await asyncio.gather(*(rt.close() for rt in self.runtimes.values()))

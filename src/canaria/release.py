@@ -36,7 +36,7 @@ from canaria.controller.deployer import (
     LoadFunctions,
     LoadStateMachines,
     PointAlias,
-    PollQueues,
+    PollSources,
     Publish,
     ReleasePlan,
     StartDeployment,
@@ -51,10 +51,10 @@ from canaria.models import (
     Alias,
     Application,
     DeploymentPreference,
+    EventSource,
     FunctionSpec,
     FunctionUrlSpec,
     LayerSpec,
-    QueueEventSource,
     ServiceResource,
     TableSpec,
 )
@@ -65,6 +65,7 @@ from canaria.runtime.sdk import provide_sdk
 from canaria.services import ServicesEngine, provision
 from canaria.services.pollers import QueuePollers
 from canaria.services.schedules import Schedules
+from canaria.services.streams import StreamPollers
 from canaria.store import Store
 from canaria.tables import DynamoEngine
 
@@ -115,7 +116,7 @@ class Resources(Protocol):
 
     async def serve_function_urls(self, urls: Mapping[str, FunctionUrlSpec]) -> None: ...
 
-    def poll_queues(self, sources: tuple[QueueEventSource, ...]) -> None: ...
+    def poll_sources(self, sources: tuple[EventSource, ...]) -> None: ...
 
     def fire_schedules(self, schedules: tuple[ScheduledInvocation, ...]) -> None: ...
 
@@ -131,16 +132,18 @@ class LocalResources:
         tables: DynamoEngine,
         services: ServicesEngine,
         pollers: QueuePollers,
+        streams: StreamPollers,
         schedules: Schedules,
         function_urls: FunctionUrls,
     ) -> None:
         self.tables = tables
         self.services = services
         self.pollers = pollers
+        self.streams = streams
         self.schedules = schedules
         self.function_urls = function_urls
         self._provisioned: Mapping[str, ServiceResource] = {}  # the last release's
-        services.on_restart = self._provision  # moto restarted empty: create them again
+        services.on_restart = self._restarted
 
     async def create_tables(self, tables: Mapping[str, TableSpec]) -> None:
         if not self.tables.running:
@@ -155,11 +158,18 @@ class LocalResources:
     async def serve_function_urls(self, urls: Mapping[str, FunctionUrlSpec]) -> None:
         await self.function_urls.serve(urls)
 
-    def poll_queues(self, sources: tuple[QueueEventSource, ...]) -> None:
+    def poll_sources(self, sources: tuple[EventSource, ...]) -> None:
         self.pollers.apply(sources)
+        self.streams.apply(sources)
 
     def fire_schedules(self, schedules: tuple[ScheduledInvocation, ...]) -> None:
         self.schedules.apply(schedules)
+
+    async def _restarted(self) -> None:
+        """moto started again, empty: create the resources again and read the streams
+        again from their start."""
+        await self._provision()
+        self.streams.restarted()
 
     async def _provision(self) -> None:
         """Create the resources the engine does not hold (all of them again after it
@@ -276,8 +286,8 @@ class ReleaseExecutor:
                     await self.resources.serve_function_urls(
                         {n: f.url for n, f in running.functions.items() if f.url is not None}
                     )
-                case PollQueues(sources=sources):
-                    self.resources.poll_queues(sources)
+                case PollSources(sources=sources):
+                    self.resources.poll_sources(sources)
                 case FireSchedules(schedules=schedules):
                     self.resources.fire_schedules(schedules)
                 case Publish():

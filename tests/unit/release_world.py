@@ -20,9 +20,9 @@ from canaria.files import FileAccess
 from canaria.gateway import Routing
 from canaria.models import (
     Application,
+    EventSource,
     FunctionSpec,
     FunctionUrlSpec,
-    QueueEventSource,
     ServiceResource,
     TableSpec,
 )
@@ -91,7 +91,7 @@ class RecordingResources:
 
     tables: dict[str, TableSpec] = field(default_factory=dict)
     services: dict[str, ServiceResource] = field(default_factory=dict)
-    polled: tuple[QueueEventSource, ...] = ()
+    polled: tuple[EventSource, ...] = ()
     fired: tuple[ScheduledInvocation, ...] = ()
     urls: dict[str, FunctionUrlSpec] = field(default_factory=dict)
 
@@ -104,7 +104,7 @@ class RecordingResources:
     async def serve_function_urls(self, urls: Mapping[str, FunctionUrlSpec]) -> None:
         self.urls = dict(urls)
 
-    def poll_queues(self, sources: tuple[QueueEventSource, ...]) -> None:
+    def poll_sources(self, sources: tuple[EventSource, ...]) -> None:
         self.polled = sources
 
     def fire_schedules(self, schedules: tuple[ScheduledInvocation, ...]) -> None:

@@ -15,12 +15,13 @@ from canaria.controller.deployer import (
     LoadFunctions,
     LoadStateMachines,
     PointAlias,
-    PollQueues,
+    PollSources,
     Publish,
     StartDeployment,
 )
 from canaria.errors import Conflict, InvalidRequest
 from canaria.models.deployment import State
+from canaria.models.services import EventSource, QueueEventSource
 from canaria.release import Rollout
 from tests.unit.release_world import RecordingResources, World
 
@@ -40,7 +41,7 @@ async def test_first_release_sets_up_everything_then_publishes_and_points(world:
         CreateServices,
         LoadStateMachines,
         LoadFunctions,
-        PollQueues,
+        PollSources,
         FireSchedules,
         Publish,
         PointAlias,
@@ -56,6 +57,11 @@ async def test_first_release_sets_up_everything_then_publishes_and_points(world:
     assert world.routing.routed_versions("Api") == {1}
 
 
+def queue_name(source: EventSource) -> str:
+    assert isinstance(source, QueueEventSource)
+    return source.queue_name
+
+
 async def test_dry_run_describes_every_instruction_and_changes_nothing(world: World) -> None:
     result = await world.releases.release(world.app(), dry_run=True)
     lines = result.plan.describe()
@@ -64,7 +70,7 @@ async def test_dry_run_describes_every_instruction_and_changes_nothing(world: Wo
         f"create service resources that do not exist: {', '.join(world.app().services)}",
         "load state machines: Check",
         "load functions: Api (1 route)",
-        "poll queues: " + world.app().event_sources[0].queue_name + " → Api",
+        f"read queues and streams: {queue_name(world.app().event_sources[0])} → Api",
         "fire schedules: rate(1 day) → function Api",
     ]
     assert lines[6].startswith("publish Api version 1 (digest ")
@@ -130,12 +136,14 @@ async def test_queues_and_schedules_the_template_drops_are_no_longer_run(world: 
     assert [s.name for s in world.resources.fired] == ["Nightly"]
     assert "fire schedules: rate(1 day) → function Api" in first.plan.describe()
     result = await world.releases.release(world.app(queue=False))
-    assert PollQueues(()) in result.plan.instructions
+    assert PollSources(()) in result.plan.instructions
     assert FireSchedules(()) in result.plan.instructions
-    assert {"stop polling queues", "stop firing schedules"} <= set(result.plan.describe())
+    assert {"stop reading queues and streams", "stop firing schedules"} <= set(
+        result.plan.describe()
+    )
     assert world.resources.polled == () and world.resources.fired == ()
     unchanged = await world.releases.release(world.app(queue=False), dry_run=True)
-    assert not any(isinstance(i, PollQueues | FireSchedules) for i in unchanged.plan.instructions)
+    assert not any(isinstance(i, PollSources | FireSchedules) for i in unchanged.plan.instructions)
 
 
 async def test_deploy_refuses_a_template_outside_the_allowed_directories(

@@ -1,7 +1,7 @@
 """Requests signed for an AWS service the edge does not serve get an answer that names it.
 
 A function's SDK sends every service without an ``AWS_ENDPOINT_URL_<SERVICE>`` of its own
-to the edge (``AWS_ENDPOINT_URL``). Without this, a call to, say, Kinesis would fail
+to the edge (``AWS_ENDPOINT_URL``). Without this, a call to, say, Firehose would fail
 the signature check or meet an unknown route, and the SDK would report ``(401)
 Unauthorized`` or a parse error that hides the cause. The SigV4 credential scope names
 the service; the answer is in the request's protocol so the SDK shows it as

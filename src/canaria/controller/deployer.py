@@ -26,6 +26,7 @@ from canaria.errors import InvalidRequest
 from canaria.models import (
     Alias,
     Application,
+    EventSource,
     FunctionConfig,
     FunctionSpec,
     QueueEventSource,
@@ -80,10 +81,11 @@ class LoadFunctions:
 
 
 @dataclass(frozen=True)
-class PollQueues:
-    """Poll exactly these SQS event sources (none: stop the pollers running)."""
+class PollSources:
+    """Read exactly these queues and streams for their functions (none: stop the readers
+    running)."""
 
-    sources: tuple[QueueEventSource, ...]
+    sources: tuple[EventSource, ...]
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ class StartDeployment:
 
 
 Setup = (
-    CreateTables | CreateServices | LoadStateMachines | LoadFunctions | PollQueues | FireSchedules
+    CreateTables | CreateServices | LoadStateMachines | LoadFunctions | PollSources | FireSchedules
 )
 Change = Publish | PointAlias | StartDeployment
 Instruction = Setup | Change
@@ -155,10 +157,14 @@ def describe(i: Instruction) -> str:
                 f"load functions: {_names(app.functions)} "
                 f"({routes} route{'' if routes == 1 else 's'})"
             )
-        case PollQueues(sources=sources):
+        case PollSources(sources=sources):
             if not sources:
-                return "stop polling queues"
-            return "poll queues: " + ", ".join(f"{s.queue_name} → {s.function}" for s in sources)
+                return "stop reading queues and streams"
+            return "read queues and streams: " + ", ".join(
+                f"{s.queue_name if isinstance(s, QueueEventSource) else s.stream_name} → "
+                f"{s.function}"
+                for s in sources
+            )
         case FireSchedules(schedules=schedules):
             if not schedules:
                 return "stop firing schedules"
@@ -258,7 +264,7 @@ def _setup(app: Application, running: Application | None) -> list[Setup]:
         setup.append(LoadStateMachines(app.state_machines))
     setup.append(LoadFunctions(app))
     if app.event_sources or (running is not None and running.event_sources):
-        setup.append(PollQueues(app.event_sources))
+        setup.append(PollSources(app.event_sources))
     schedules = tuple(s for s in app.schedules if s.enabled)
     if schedules or (running is not None and any(s.enabled for s in running.schedules)):
         setup.append(FireSchedules(schedules))

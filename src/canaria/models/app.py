@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from canaria.models.schedules import ScheduledInvocation
-from canaria.models.services import QueueEventSource, ServiceResource
+from canaria.models.services import EventSource, ServiceResource
 
 ApiKind = Literal["rest", "http"]
 
@@ -290,7 +290,7 @@ class Application:
     # S3, SQS, SNS, SSM, Secrets Manager, EventBridge resources, by logical id, in the
     # order they are created (what they refer to first)
     services: Mapping[str, ServiceResource] = field(default_factory=dict)
-    event_sources: tuple[QueueEventSource, ...] = ()  # SQS queues canaria polls
+    event_sources: tuple[EventSource, ...] = ()  # the queues and streams canaria reads
     schedules: tuple[ScheduledInvocation, ...] = ()  # rate / cron / at schedules it fires
     skipped: tuple[SkippedResource, ...] = ()
     warnings: tuple[str, ...] = ()

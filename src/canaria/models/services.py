@@ -1,6 +1,7 @@
 """The template's resources of the AWS services canaria serves through its services engine:
 S3 buckets, SQS queues, SNS topics and subscriptions, SSM parameters, Secrets Manager
-secrets, EventBridge buses and rules. Each is the request that creates it, resolved."""
+secrets, EventBridge buses and rules, Kinesis streams. Each is the request that creates
+it, resolved; and the event sources that feed their messages and records to functions."""
 
 from __future__ import annotations
 
@@ -157,6 +158,47 @@ class QueueEventSource:
 
 
 @dataclass(frozen=True)
+class StreamSpec:
+    """An ``AWS::Kinesis::Stream``: provisioned with ``shard_count`` shards, or on demand
+    (``shard_count`` None: the engine picks its number)."""
+
+    logical_id: str
+    name: str
+    shard_count: int | None = 1
+    retention_hours: int = 24
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class StartingPosition(Enum):
+    TRIM_HORIZON = "TRIM_HORIZON"  # the oldest record the stream holds
+    LATEST = "LATEST"  # records put after the source starts
+    AT_TIMESTAMP = "AT_TIMESTAMP"  # records put at or after ``starting_timestamp``
+
+
+@dataclass(frozen=True)
+class StreamEventSource:
+    """A function's ``Events: {Type: Kinesis}``: each shard read in order, its records
+    handed to the function (its AutoPublishAlias when it has one) in batches, a failing
+    batch retried before anything behind it, as Lambda's event source mapping does."""
+
+    function: str
+    event: str  # the event's name under Events
+    stream_name: str
+    stream_arn: str
+    starting_position: StartingPosition
+    starting_timestamp: float | None = None  # epoch seconds, for AT_TIMESTAMP
+    batch_size: int = 100
+    max_batching_window_s: int = 0
+    enabled: bool = True
+    report_batch_item_failures: bool = False
+    bisect_on_error: bool = False
+    max_retry_attempts: int = -1  # -1: until the records expire
+    max_record_age_s: int = -1  # -1: until the records expire
+    on_failure: str | None = None  # DestinationConfig.OnFailure: a queue or topic ARN
+    filters: tuple[str, ...] = ()  # FilterCriteria patterns (JSON) over {"data": ...}
+
+
+@dataclass(frozen=True)
 class QueueNotification:
     """One of a bucket's ``QueueConfigurations`` (or ``TopicConfigurations``: the same
     shape, ``arn`` naming a topic)."""
@@ -189,4 +231,7 @@ ServiceResource = (
     | EventBusSpec
     | RuleSpec
     | BucketNotificationSpec
+    | StreamSpec
 )
+
+EventSource = QueueEventSource | StreamEventSource

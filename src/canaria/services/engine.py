@@ -39,6 +39,7 @@ SERVED = {
     "SSM": "ssm",
     "SECRETS_MANAGER": "secretsmanager",
     "EVENTBRIDGE": "events",
+    "KINESIS": "kinesis",
 }
 _CHUNK = 1 << 16
 

@@ -153,9 +153,14 @@ class QueuePollers:
         self._tasks: dict[tuple[str, str], tuple[QueueEventSource, asyncio.Task[None]]] = {}
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="canaria-sqs")
 
-    def apply(self, sources: Iterable[QueueEventSource]) -> None:
-        """Poll exactly ``sources`` (the enabled ones); a changed source restarts."""
-        wanted = {(s.function, s.event): s for s in sources if s.enabled}
+    def apply(self, sources: Iterable[object]) -> None:
+        """Poll exactly the queue ``sources`` among ``sources`` (the enabled ones); a
+        changed source restarts."""
+        wanted = {
+            (s.function, s.event): s
+            for s in sources
+            if isinstance(s, QueueEventSource) and s.enabled
+        }
         for key, (source, task) in list(self._tasks.items()):
             if wanted.get(key) != source:
                 task.cancel()

@@ -1,4 +1,4 @@
-"""Create the template's S3, SQS, SNS, SSM, Secrets Manager and EventBridge resources in
+"""Create the template's S3, SQS, SNS, SSM, Secrets Manager, EventBridge and Kinesis resources in
 the services engine: observe what exists, plan what to create or update, then execute.
 
 Resources that exist are kept with their contents (objects, messages); a parameter whose
@@ -26,6 +26,7 @@ from canaria.models.services import (
     RuleTarget,
     SecretSpec,
     ServiceResource,
+    StreamSpec,
     SubscriptionSpec,
     TopicSpec,
 )
@@ -45,6 +46,7 @@ class Observed:
     secrets: frozenset[str] = frozenset()
     buses: frozenset[str] = frozenset()
     rules: frozenset[tuple[str, str]] = frozenset()  # (bus, name)
+    streams: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ def plan(resources: Mapping[str, ServiceResource], observed: Observed) -> tuple[
                 exists = (r.event_bus, r.name) in observed.rules
             case BucketNotificationSpec():
                 exists = False  # written whole each time: the put is idempotent
+            case StreamSpec():
+                exists = r.name in observed.streams
             case _:
                 assert_never(r)
         if not exists:
@@ -155,7 +159,13 @@ class Provisioner:
                 for rule in c("events").list_rules(EventBusName=bus).get("Rules", []):
                     found.add((bus, rule["Name"]))
             rules = frozenset(found)
-        return Observed(buckets, queues, topics, subscriptions, parameters, secrets, buses, rules)
+        streams = frozenset[str]()
+        if StreamSpec in kinds:
+            pages = c("kinesis").get_paginator("list_streams").paginate()
+            streams = frozenset(n for p in pages for n in p.get("StreamNames", []))
+        return Observed(
+            buckets, queues, topics, subscriptions, parameters, secrets, buses, rules, streams
+        )
 
     def execute(self, instructions: tuple[Instruction, ...]) -> list[str]:
         """Carry the plan out; return one line per change, for the user."""
@@ -266,6 +276,19 @@ class Provisioner:
                     Bucket=r.bucket, NotificationConfiguration=config
                 )
                 return f"set the notifications of S3 bucket {r.bucket}"
+            case StreamSpec():
+                if r.shard_count is None:
+                    mode: dict[str, Any] = {"StreamModeDetails": {"StreamMode": "ON_DEMAND"}}
+                else:
+                    mode = {"ShardCount": r.shard_count}
+                c("kinesis").create_stream(StreamName=r.name, **mode)
+                if r.retention_hours > 24:
+                    c("kinesis").increase_stream_retention_period(
+                        StreamName=r.name, RetentionPeriodHours=r.retention_hours
+                    )
+                if r.tags:
+                    c("kinesis").add_tags_to_stream(StreamName=r.name, Tags=dict(r.tags))
+                return f"created Kinesis stream {r.name}"
         assert_never(r)
 
 

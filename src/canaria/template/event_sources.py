@@ -261,7 +261,7 @@ def _queue_event(
             raise at.key(props, "FunctionResponseTypes").error(
                 f"unknown response type {t!r}", allowed="ReportBatchItemFailures"
             )
-    filters = _filters(props, at) if "FilterCriteria" in props else ()
+    filters = filters_of(props, at) if "FilterCriteria" in props else ()
     timeout = ctx.get(entry, "Timeout")
     timeout_s = 3 if timeout is NO_VALUE else as_int(timeout, ctx.at(entry, "Timeout"), 1)
     visibility = int(queue.attributes.get("VisibilityTimeout", "30"))
@@ -284,7 +284,7 @@ def _queue_event(
     )
 
 
-def _filters(props: Mapping[str, Any], at: Where) -> tuple[str, ...]:
+def filters_of(props: Mapping[str, Any], at: Where) -> tuple[str, ...]:
     """``FilterCriteria: {Filters: [{Pattern: ...}]}``: each pattern as JSON text, checked."""
     cat = at.key(props, "FilterCriteria")
     criteria = as_map(props["FilterCriteria"], cat)

@@ -119,9 +119,11 @@ UNTRIGGERED_EVENTS = (
     "DocumentDB",
 )
 EVENT_TYPES = ("Api", "HttpApi", *UNTRIGGERED_EVENTS)
-# read by template.event_sources (polled queues) and template.schedules (fired on time)
+# read by template.event_sources (polled queues), template.streams (read shards) and
+# template.schedules (fired on time)
 DELIVERED_EVENTS = (
     "SQS",
+    "Kinesis",
     "SNS",
     "EventBridgeRule",
     "CloudWatchEvent",

@@ -30,7 +30,7 @@ from canaria.models import (
 from canaria.models.app import ApiKind
 from canaria.models.arns import function_arn, layer_arn
 from canaria.models.schedules import ScheduledInvocation
-from canaria.models.services import QueueEventSource, ServiceResource
+from canaria.models.services import EventSource, ServiceResource
 from canaria.template import sam_globals
 from canaria.template.authorizers import api_auth
 from canaria.template.context import Context, ReadablePaths
@@ -70,6 +70,7 @@ from canaria.template.schedules import build_schedules
 from canaria.template.services import TYPES as SERVICE_TYPES
 from canaria.template.services import build_service_resources, ordered
 from canaria.template.statemachines import build_state_machine
+from canaria.template.streams import build_stream_sources
 from canaria.template.tables import build_simple_table, build_table
 from canaria.template.yamlload import Repeated, load_document
 
@@ -376,7 +377,7 @@ def _build(
                 raise e.where.error(f"state machine name {machine.name!r} is used twice")
             machines[e.logical_id] = machine
     services: dict[str, ServiceResource] = {}
-    event_sources: tuple[QueueEventSource, ...] = ()
+    event_sources: tuple[EventSource, ...] = ()
     schedules: tuple[ScheduledInvocation, ...] = ()
     hidden: dict[str, ServiceResource] = {}
     with problems.catch():
@@ -385,7 +386,8 @@ def _build(
             of(*SERVICE_TYPES),
             {function_arn(e.logical_id): e.logical_id for e in of(FUNCTION)},
         )
-        event_sources, hidden = build_event_sources(ctx, of(FUNCTION), services)
+        queue_sources, hidden = build_event_sources(ctx, of(FUNCTION), services)
+        event_sources = (*queue_sources, *build_stream_sources(ctx, of(FUNCTION), services))
         built = [
             (e, machines[e.logical_id]) for e in of(SAM_STATE_MACHINE) if e.logical_id in machines
         ]

@@ -28,8 +28,9 @@ PARAMETER = "AWS::SSM::Parameter"
 SECRET = "AWS::SecretsManager::Secret"
 EVENT_BUS = "AWS::Events::EventBus"
 RULE = "AWS::Events::Rule"
+STREAM = "AWS::Kinesis::Stream"
 
-TYPES = (BUCKET, QUEUE, TOPIC, SUBSCRIPTION, PARAMETER, SECRET, EVENT_BUS, RULE)
+TYPES = (BUCKET, QUEUE, TOPIC, SUBSCRIPTION, PARAMETER, SECRET, EVENT_BUS, RULE, STREAM)
 
 ATTRS: dict[str, tuple[str, ...]] = {
     BUCKET: ("Arn", "DomainName", "DualStackDomainName", "RegionalDomainName", "WebsiteURL"),
@@ -40,6 +41,7 @@ ATTRS: dict[str, tuple[str, ...]] = {
     SECRET: ("Id",),
     EVENT_BUS: ("Arn", "Name"),
     RULE: ("Arn",),
+    STREAM: ("Arn",),
 }
 
 # the property that names each resource; a subscription has no name
@@ -51,6 +53,7 @@ NAME_KEYS = {
     SECRET: "Name",
     EVENT_BUS: "Name",
     RULE: "Name",
+    STREAM: "Name",
 }
 
 Prop = Callable[[str], Any]  # a resolved property of the resource, or NO_VALUE
@@ -120,6 +123,10 @@ def event_bus_arn(name: str) -> str:
     return f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"
 
 
+def stream_arn(name: str) -> str:
+    return f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{name}"
+
+
 def bus_name(value: str) -> str:
     """A bus named by name or by ARN → its name."""
     return value.rsplit("event-bus/", 1)[-1] if value.startswith("arn:") else value
@@ -142,7 +149,12 @@ def subscription_arn(logical_id: str, topic: str) -> str:
 def ref(type_: str, logical_id: str, name: str, prop: Prop) -> str:
     """``!Ref`` of a resource named ``name`` (``""`` for a subscription)."""
     match type_:
-        case "AWS::S3::Bucket" | "AWS::SSM::Parameter" | "AWS::Events::EventBus":
+        case (
+            "AWS::S3::Bucket"
+            | "AWS::SSM::Parameter"
+            | "AWS::Events::EventBus"
+            | "AWS::Kinesis::Stream"
+        ):
             return name
         case "AWS::SQS::Queue":
             return queue_url(name)
@@ -193,4 +205,6 @@ def get_att(type_: str, logical_id: str, name: str, attr: str, prop: Prop) -> An
             return name
         case ("AWS::Events::Rule", "Arn"):
             return rule_arn(name, rule_bus(prop))
+        case ("AWS::Kinesis::Stream", "Arn"):
+            return stream_arn(name)
     raise AssertionError((type_, attr))  # pragma: no cover

@@ -1,4 +1,4 @@
-"""The template's S3, SQS, SNS, SSM, Secrets Manager and EventBridge resources → the
+"""The template's S3, SQS, SNS, SSM, Secrets Manager, EventBridge and Kinesis resources → the
 requests that create them in canaria's services engine (``canaria.services``).
 
 What each resource does on AWS beyond existing (bucket notifications, lifecycle rules,
@@ -25,10 +25,11 @@ from canaria.models.services import (
     RuleSpec,
     SecretSpec,
     ServiceResource,
+    StreamSpec,
     SubscriptionSpec,
     TopicSpec,
 )
-from canaria.template import eventbridge
+from canaria.template import eventbridge, streams
 from canaria.template.bucket_notifications import bucket_notifications
 from canaria.template.context import Context
 from canaria.template.index import Entry
@@ -214,6 +215,8 @@ def build_service_resources(
                 out[e.logical_id] = eventbridge.event_bus(ctx, e)
             case "AWS::Events::Rule":
                 out[e.logical_id] = eventbridge.rule(ctx, e, functions)
+            case "AWS::Kinesis::Stream":
+                out[e.logical_id] = streams.stream_spec(ctx, e)
     _unique_names(ctx, entries, out)
     return ordered(out)
 
@@ -227,7 +230,7 @@ def _order(resource: ServiceResource) -> int:
     match resource:
         case EventBusSpec():
             return 0
-        case BucketSpec() | ParameterSpec() | SecretSpec():
+        case BucketSpec() | ParameterSpec() | SecretSpec() | StreamSpec():
             return 1
         case QueueSpec():
             return 3 if "RedrivePolicy" in resource.attributes else 2

@@ -27,9 +27,9 @@ def hello(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Canaria]:
     ("service", "call", "named"),
     [
         (
-            "kinesis",
-            lambda c: c.put_record(StreamName="s", Data=b"x", PartitionKey="k"),
-            "'kinesis' (Kinesis)",
+            "firehose",
+            lambda c: c.put_record(DeliveryStreamName="s", Record={"Data": b"x"}),
+            "'firehose' (Kinesis Data Firehose)",
         ),
         ("xray", lambda c: c.get_sampling_rules(), "'xray' (X-Ray)"),
         ("sts", lambda c: c.get_caller_identity(), "'sts' (STS)"),

@@ -1,0 +1,129 @@
+"""Kinesis streams and functions' Kinesis events: specs, Ref and GetAtt, defaults, Lambda's
+checks of an event source mapping, and warnings for what canaria does not apply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from canaria.models import StartingPosition, StreamEventSource, StreamSpec
+from canaria.template import load
+from tests.unit.template.template_helpers import fails, function, line_of, resources, write
+
+ARN = "arn:aws:kinesis:us-east-1:123456789012:stream"
+
+
+def stream(name: str = "Clicks", props: str = "ShardCount: 2") -> str:
+    body = "".join(f"      {line}\n" for line in props.splitlines())
+    return f"  {name}:\n    Type: AWS::Kinesis::Stream\n    Properties:\n{body}"
+
+
+def kinesis_event(props: str) -> str:
+    body = "".join(f"      {line}\n" for line in props.splitlines())
+    return f"Events:\n  Read:\n    Type: Kinesis\n    Properties:\n{body}"
+
+
+def test_a_stream_is_provisioned_named_and_referenced(tmp_path: Path) -> None:
+    env = "Environment:\n  Variables:\n    NAME: !Ref Clicks\n    ARN: !GetAtt Clicks.Arn\n"
+    app = load(
+        write(
+            tmp_path,
+            resources(
+                function(extra=env),
+                stream(props="Name: clicks\nShardCount: 2\nRetentionPeriodHours: 48"),
+                stream("Orders", "StreamModeDetails: {StreamMode: ON_DEMAND}"),
+                stream("Plain", "Tags: [{Key: team, Value: web}]"),
+            ),
+        )
+    )
+    assert app.services["Clicks"] == StreamSpec("Clicks", "clicks", 2, 48)
+    assert app.services["Orders"] == StreamSpec("Orders", app.services["Orders"].name, None)
+    assert app.services["Plain"] == StreamSpec(
+        "Plain", "app-Plain", 1, 24, {"team": "web"}
+    )
+    assert app.functions["Fn"].config.environment == {"NAME": "clicks", "ARN": f"{ARN}/clicks"}
+
+
+def test_bad_stream_properties_are_named(tmp_path: Path) -> None:
+    err = fails(write(tmp_path, resources(function(), stream(props="ShardCount: 0"))))
+    assert err.prop == "Resources.Clicks.Properties.ShardCount"
+    both = "ShardCount: 1\nStreamModeDetails: {StreamMode: ON_DEMAND}"
+    err = fails(write(tmp_path, resources(function(), stream(props=both))))
+    assert "ON_DEMAND" in err.message
+    err = fails(write(tmp_path, resources(function(), stream(props="Shards: 1"))))
+    assert err.prop == "Resources.Clicks.Properties.Shards" and err.allowed
+    assert "ShardCount" in err.allowed
+
+
+def test_a_kinesis_event_reads_the_stream_with_lambdas_defaults(tmp_path: Path) -> None:
+    event = kinesis_event("Stream: !GetAtt Clicks.Arn\nStartingPosition: TRIM_HORIZON")
+    app = load(write(tmp_path, resources(function(extra=event), stream(props="Name: clicks"))))
+    assert app.event_sources == (
+        StreamEventSource("Fn", "Read", "clicks", f"{ARN}/clicks", StartingPosition.TRIM_HORIZON),
+    )
+    assert not [w for w in app.warnings if "Kinesis" in w]
+
+
+def test_every_setting_of_a_kinesis_event(tmp_path: Path) -> None:
+    event = kinesis_event(
+        "Stream: !GetAtt Clicks.Arn\n"
+        "StartingPosition: AT_TIMESTAMP\n"
+        "StartingPositionTimestamp: 1700000000\n"
+        "BatchSize: 7\n"
+        "MaximumBatchingWindowInSeconds: 2\n"
+        "BisectBatchOnFunctionError: true\n"
+        "MaximumRetryAttempts: 3\n"
+        "MaximumRecordAgeInSeconds: 120\n"
+        "FunctionResponseTypes: [ReportBatchItemFailures]\n"
+        "DestinationConfig: {OnFailure: {Type: SQS, Destination: !GetAtt Failed.Arn}}\n"
+        'FilterCriteria: {Filters: [{Pattern: \'{"data": {"kind": ["click"]}}\'}]}\n'
+        "ParallelizationFactor: 4\n"
+        "Enabled: false"
+    )
+    queue = "  Failed:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: failed}\n"
+    app = load(write(tmp_path, resources(function(extra=event), stream(props="Name: c"), queue)))
+    (source,) = app.event_sources
+    assert isinstance(source, StreamEventSource)
+    assert (source.starting_position, source.starting_timestamp) == (
+        StartingPosition.AT_TIMESTAMP,
+        1_700_000_000.0,
+    )
+    assert (source.batch_size, source.max_batching_window_s, source.enabled) == (7, 2, False)
+    assert source.bisect_on_error and source.report_batch_item_failures
+    assert (source.max_retry_attempts, source.max_record_age_s) == (3, 120)
+    assert source.on_failure == "arn:aws:sqs:us-east-1:123456789012:failed"
+    assert source.filters == ('{"data": {"kind": ["click"]}}',)
+    (warning,) = [w for w in app.warnings if "ParallelizationFactor" in w]
+    assert "one batch in flight" in warning
+
+
+def test_lambdas_checks_of_a_kinesis_event(tmp_path: Path) -> None:
+    base = "Stream: !GetAtt Clicks.Arn\n"
+    cases = {
+        "": "Read.Properties",  # StartingPosition is required
+        "StartingPosition: OLDEST": "StartingPosition",
+        "StartingPosition: AT_TIMESTAMP": "StartingPositionTimestamp",
+        "StartingPosition: LATEST\nBatchSize: 10001": "BatchSize",
+        "StartingPosition: LATEST\nMaximumRecordAgeInSeconds: 30": "MaximumRecordAgeInSeconds",
+        "StartingPosition: LATEST\nMaximumRetryAttempts: -2": "MaximumRetryAttempts",
+        "StartingPosition: LATEST\nFunctionResponseTypes: [Partial]": "FunctionResponseTypes",
+        "StartingPosition: LATEST\nTumblingWindow: 5": "TumblingWindow",
+    }
+    for props, where in cases.items():
+        path = write(tmp_path, resources(function(extra=kinesis_event(base + props)), stream()))
+        err = fails(path)
+        assert err.prop is not None and err.prop.endswith(where), (props, err.prop)
+        assert err.line is not None and err.line >= line_of(path, "Type: Kinesis")
+
+
+def test_a_stream_the_template_does_not_declare_is_a_warning(tmp_path: Path) -> None:
+    elsewhere = f"Stream: {ARN}/elsewhere\nStartingPosition: LATEST"
+    gone = (
+        "Stream: !GetAtt Clicks.Arn\nStartingPosition: LATEST\n"
+        f"DestinationConfig: {{OnFailure: {{Destination: arn:aws:sqs:us-east-1:1:gone}}}}"
+    )
+    fn = function(extra=kinesis_event(elsewhere)) + function("Other", kinesis_event(gone))
+    app = load(write(tmp_path, resources(fn, stream())))
+    assert [s.function for s in app.event_sources] == ["Other"]
+    assert any("is not read" in w and "elsewhere" in w for w in app.warnings)
+    assert any("OnFailure destination" in w and "gone" in w for w in app.warnings)
+    assert app.event_sources[0].on_failure is None  # type: ignore[union-attr]
