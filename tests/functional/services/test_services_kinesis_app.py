@@ -1,0 +1,112 @@
+"""A Kinesis application through a real `canaria up`: an API function puts records with
+boto3 (its SDK pointed at canaria's services engine), the stream's consumer gets them as
+Lambda's Kinesis event, through its alias, and a record it cannot process goes to the
+OnFailure queue alone (the batch bisected) once its retries run out."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.functional.harness import Canaria, write_app
+
+PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+TEMPLATE = f"""\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {{Runtime: {PY}, CodeUri: src, Timeout: 10}}
+Resources:
+  Clicks:
+    Type: AWS::Kinesis::Stream
+    Properties: {{ShardCount: 2}}
+  Failed:
+    Type: AWS::SQS::Queue
+  Producer:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.produce
+      Environment: {{Variables: {{STREAM: !Ref Clicks}}}}
+      Events:
+        Put: {{Type: HttpApi, Properties: {{Path: /clicks, Method: POST}}}}
+  Consumer:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.consume
+      AutoPublishAlias: live
+      Events:
+        Read:
+          Type: Kinesis
+          Properties:
+            Stream: !GetAtt Clicks.Arn
+            StartingPosition: TRIM_HORIZON
+            BatchSize: 10
+            BisectBatchOnFunctionError: true
+            MaximumRetryAttempts: 1
+            DestinationConfig:
+              OnFailure: {{Type: SQS, Destination: !GetAtt Failed.Arn}}
+"""
+
+HANDLERS = """\
+import base64, json, os
+import boto3
+
+def produce(event, context):
+    kinesis = boto3.client("kinesis")
+    body = json.loads(event["body"])
+    for page in body["pages"]:
+        kinesis.put_record(
+            StreamName=os.environ["STREAM"],
+            Data=json.dumps({"page": page}).encode(),
+            PartitionKey=page,
+        )
+    return {"statusCode": 202, "body": json.dumps({"put": len(body["pages"])})}
+
+def consume(event, context):
+    for r in event["Records"]:
+        page = json.loads(base64.b64decode(r["kinesis"]["data"]))["page"]
+        if page == "/broken":
+            raise ValueError("cannot count " + page)
+        version = os.environ["AWS_LAMBDA_FUNCTION_VERSION"]
+        print("COUNTED " + page + " " + r["eventSourceARN"] + " " + version)
+"""
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Canaria]:
+    root = write_app(tmp_path / "app", {"template.yaml": TEMPLATE, "src/app.py": HANDLERS})
+    c = Canaria(root, tmp_path / "state").start()
+    yield c
+    c.stop()
+
+
+def counted(c: Canaria) -> list[list[str]]:
+    lines = c.api().get("/functions/Consumer/logs")["lines"]
+    return [x["text"].split()[1:] for x in lines if x["text"].startswith("COUNTED ")]
+
+
+def test_records_put_by_one_function_reach_the_streams_consumer(app: Canaria) -> None:
+    pages = ["/home", "/about", "/broken", "/pricing"]
+    status, _, body = app.http("POST", "/clicks", json.dumps({"pages": pages}).encode())
+    assert status == 202 and json.loads(body) == {"put": 4}
+    deadline = time.monotonic() + 60
+    while sorted(p for p, *_ in counted(app)) != ["/about", "/home", "/pricing"]:
+        assert time.monotonic() < deadline, counted(app)
+        time.sleep(0.2)
+    arn = "arn:aws:kinesis:us-east-1:123456789012:stream/app-Clicks"
+    assert all(rest == [arn, "1"] for _, *rest in counted(app))  # through live → version 1
+    sqs = app.env_client("sqs", "AWS_ENDPOINT_URL_SQS")
+    url = sqs.get_queue_url(QueueName="app-Failed")["QueueUrl"]
+    messages = []
+    while not messages:
+        assert time.monotonic() < deadline
+        messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+    failure = json.loads(messages[0]["Body"])
+    assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert failure["requestContext"]["approximateInvokeCount"] == 2
+    assert failure["KinesisBatchInfo"]["streamArn"] == arn
