@@ -137,7 +137,7 @@ class Platform:
         # The DynamoDB engine's port is fixed now, so every function's environment can name
         # it even before the first template with a table starts it.
         self.tables = DynamoEngine(self.state_dir, self.access_key, self.secret_key)
-        # S3, SQS, SNS, SSM, Secrets Manager, EventBridge: a relay on a fixed port in front
+        # S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis: a relay on a fixed port in front
         # of moto, started when a template declares such resources or a function calls one
         self.services = ServicesEngine(log_path=str(Path(self.state_dir) / "logs" / "services.log"))
         # functions' SQS events: queues polled, batches invoked through the alias

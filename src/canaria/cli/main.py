@@ -233,7 +233,7 @@ def up(
             typer.echo(f"url        {url}  ({function}'s FunctionUrlConfig)")
         typer.echo(f"control    {platform.control_url}  (token in {platform.state_dir}/token)")
         typer.echo(f"dashboard  {platform.control_url}/?token={platform.token}")
-        served = "S3, SQS, SNS, SSM, Secrets Manager, EventBridge"
+        served = "S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis"
         typer.echo(f"services   {platform.services.endpoint}  ({served})")
         if time_scale != 1:
             typer.echo(f"time runs {time_scale:g}x faster than the wall clock")

@@ -59,7 +59,7 @@ class CreateTables:
 
 @dataclass(frozen=True)
 class CreateServices:
-    """Create the S3, SQS, SNS, SSM, Secrets Manager and EventBridge resources the
+    """Create the S3, SQS, SNS, SSM, Secrets Manager, EventBridge and Kinesis resources the
     services engine lacks."""
 
     resources: Mapping[str, ServiceResource]

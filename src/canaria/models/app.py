@@ -287,7 +287,7 @@ class Application:
     deployment_configs: Mapping[str, DeploymentConfigSpec] = field(default_factory=dict)
     tables: Mapping[str, TableSpec] = field(default_factory=dict)
     state_machines: Mapping[str, StateMachineSpec] = field(default_factory=dict)
-    # S3, SQS, SNS, SSM, Secrets Manager, EventBridge resources, by logical id, in the
+    # S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis resources, by logical id, in the
     # order they are created (what they refer to first)
     services: Mapping[str, ServiceResource] = field(default_factory=dict)
     event_sources: tuple[EventSource, ...] = ()  # the queues and streams canaria reads

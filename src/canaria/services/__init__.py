@@ -1,5 +1,5 @@
 """The AWS services a function calls besides Lambda, DynamoDB, CodeDeploy and Step
-Functions: S3, SQS, SNS, SSM Parameter Store, Secrets Manager and EventBridge, served by
+Functions: S3, SQS, SNS, SSM Parameter Store, Secrets Manager, EventBridge and Kinesis, served by
 moto's server that canaria supervises, with the template's resources of those types
 created in it."""
 

@@ -1,7 +1,7 @@
 """Supervise moto's server and relay the functions' requests to it.
 
 Why moto: one maintained Python package (installed from PyPI with canaria) implements the
-wire APIs of S3, SQS, SNS, SSM Parameter Store, Secrets Manager and EventBridge on one
+wire APIs of S3, SQS, SNS, SSM Parameter Store, Secrets Manager, EventBridge and Kinesis on one
 port, with SNS → SQS and EventBridge → SQS / SNS delivery inside it. Its state is in
 memory: nothing it holds outlives the process (the template's resources are created again
 when it restarts; their contents are not).

@@ -29,8 +29,11 @@ SECRET = "AWS::SecretsManager::Secret"
 EVENT_BUS = "AWS::Events::EventBus"
 RULE = "AWS::Events::Rule"
 STREAM = "AWS::Kinesis::Stream"
+# an enhanced fan-out consumer: named for its Kinesis events (which read its stream), not
+# created in the engine
+CONSUMER = "AWS::Kinesis::StreamConsumer"
 
-TYPES = (BUCKET, QUEUE, TOPIC, SUBSCRIPTION, PARAMETER, SECRET, EVENT_BUS, RULE, STREAM)
+TYPES = (BUCKET, QUEUE, TOPIC, SUBSCRIPTION, PARAMETER, SECRET, EVENT_BUS, RULE, STREAM, CONSUMER)
 
 ATTRS: dict[str, tuple[str, ...]] = {
     BUCKET: ("Arn", "DomainName", "DualStackDomainName", "RegionalDomainName", "WebsiteURL"),
@@ -42,6 +45,13 @@ ATTRS: dict[str, tuple[str, ...]] = {
     EVENT_BUS: ("Arn", "Name"),
     RULE: ("Arn",),
     STREAM: ("Arn",),
+    CONSUMER: (
+        "ConsumerARN",
+        "ConsumerCreationTimestamp",
+        "ConsumerName",
+        "ConsumerStatus",
+        "StreamARN",
+    ),
 }
 
 # the property that names each resource; a subscription has no name
@@ -54,6 +64,7 @@ NAME_KEYS = {
     EVENT_BUS: "Name",
     RULE: "Name",
     STREAM: "Name",
+    CONSUMER: "ConsumerName",
 }
 
 Prop = Callable[[str], Any]  # a resolved property of the resource, or NO_VALUE
@@ -127,6 +138,13 @@ def stream_arn(name: str) -> str:
     return f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{name}"
 
 
+CONSUMER_CREATED = 1_700_000_000  # the creation time in a consumer's ARN: fixed, not random
+
+
+def consumer_arn(stream: Any, name: str) -> str:
+    return f"{stream if isinstance(stream, str) else ''}/consumer/{name}:{CONSUMER_CREATED}"
+
+
 def bus_name(value: str) -> str:
     """A bus named by name or by ARN → its name."""
     return value.rsplit("event-bus/", 1)[-1] if value.startswith("arn:") else value
@@ -168,6 +186,8 @@ def ref(type_: str, logical_id: str, name: str, prop: Prop) -> str:
         case "AWS::Events::Rule":
             bus = rule_bus(prop)
             return name if bus == "default" else f"{bus}|{name}"
+        case "AWS::Kinesis::StreamConsumer":
+            return consumer_arn(prop("StreamARN"), name)
     raise AssertionError(type_)  # pragma: no cover
 
 
@@ -207,4 +227,14 @@ def get_att(type_: str, logical_id: str, name: str, attr: str, prop: Prop) -> An
             return rule_arn(name, rule_bus(prop))
         case ("AWS::Kinesis::Stream", "Arn"):
             return stream_arn(name)
+        case ("AWS::Kinesis::StreamConsumer", "ConsumerARN"):
+            return consumer_arn(prop("StreamARN"), name)
+        case ("AWS::Kinesis::StreamConsumer", "ConsumerCreationTimestamp"):
+            return str(CONSUMER_CREATED)
+        case ("AWS::Kinesis::StreamConsumer", "ConsumerName"):
+            return name
+        case ("AWS::Kinesis::StreamConsumer", "ConsumerStatus"):
+            return "ACTIVE"
+        case ("AWS::Kinesis::StreamConsumer", "StreamARN"):
+            return prop("StreamARN")
     raise AssertionError((type_, attr))  # pragma: no cover

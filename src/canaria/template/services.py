@@ -217,6 +217,8 @@ def build_service_resources(
                 out[e.logical_id] = eventbridge.rule(ctx, e, functions)
             case "AWS::Kinesis::Stream":
                 out[e.logical_id] = streams.stream_spec(ctx, e)
+            case "AWS::Kinesis::StreamConsumer":
+                streams.check_consumer(e)  # named for its events, not created
     _unique_names(ctx, entries, out)
     return ordered(out)
 

@@ -4,6 +4,8 @@ checks the stream and Lambda checks an event source mapping.
 
 ``ParallelizationFactor`` and ``TumblingWindowInSeconds`` are accepted and named in a
 warning: canaria reads each shard with one batch in flight and passes no window state.
+An event naming an enhanced fan-out consumer (``AWS::Kinesis::StreamConsumer``) reads the
+consumer's stream.
 """
 
 from __future__ import annotations
@@ -91,6 +93,17 @@ def stream_spec(ctx: Context, entry: Entry) -> StreamSpec:
         else as_int(retention, ctx.at(entry, "RetentionPeriodHours"), 24, 8760)
     )
     return StreamSpec(entry.logical_id, name, shards, hours, tags_of(ctx, entry))
+
+
+def check_consumer(entry: Entry) -> None:
+    """An ``AWS::Kinesis::StreamConsumer`` (enhanced fan-out): its properties. Its Kinesis
+    events read its stream as any other."""
+    check_keys(
+        entry.props,
+        entry.props_at,
+        ("ConsumerName", "StreamARN", "Tags"),
+        required=("ConsumerName", "StreamARN"),
+    )
 
 
 def build_stream_sources(

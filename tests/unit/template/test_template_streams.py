@@ -37,9 +37,7 @@ def test_a_stream_is_provisioned_named_and_referenced(tmp_path: Path) -> None:
     )
     assert app.services["Clicks"] == StreamSpec("Clicks", "clicks", 2, 48)
     assert app.services["Orders"] == StreamSpec("Orders", app.services["Orders"].name, None)
-    assert app.services["Plain"] == StreamSpec(
-        "Plain", "app-Plain", 1, 24, {"team": "web"}
-    )
+    assert app.services["Plain"] == StreamSpec("Plain", "app-Plain", 1, 24, {"team": "web"})
     assert app.functions["Fn"].config.environment == {"NAME": "clicks", "ARN": f"{ARN}/clicks"}
 
 
@@ -119,7 +117,7 @@ def test_a_stream_the_template_does_not_declare_is_a_warning(tmp_path: Path) -> 
     elsewhere = f"Stream: {ARN}/elsewhere\nStartingPosition: LATEST"
     gone = (
         "Stream: !GetAtt Clicks.Arn\nStartingPosition: LATEST\n"
-        f"DestinationConfig: {{OnFailure: {{Destination: arn:aws:sqs:us-east-1:1:gone}}}}"
+        "DestinationConfig: {OnFailure: {Destination: arn:aws:sqs:us-east-1:1:gone}}"
     )
     fn = function(extra=kinesis_event(elsewhere)) + function("Other", kinesis_event(gone))
     app = load(write(tmp_path, resources(fn, stream())))
@@ -127,3 +125,22 @@ def test_a_stream_the_template_does_not_declare_is_a_warning(tmp_path: Path) -> 
     assert any("is not read" in w and "elsewhere" in w for w in app.warnings)
     assert any("OnFailure destination" in w and "gone" in w for w in app.warnings)
     assert app.event_sources[0].on_failure is None  # type: ignore[union-attr]
+
+
+def test_an_enhanced_fan_out_consumers_event_reads_its_stream(tmp_path: Path) -> None:
+    consumer = (
+        "  Fanout:\n    Type: AWS::Kinesis::StreamConsumer\n"
+        "    Properties: {StreamARN: !GetAtt Clicks.Arn, ConsumerName: app-reader}\n"
+    )
+    event = kinesis_event("Stream: !GetAtt Fanout.ConsumerARN\nStartingPosition: LATEST")
+    env = "Environment:\n  Variables:\n    CONSUMER: !Ref Fanout\n"
+    fn = function(extra=env + event)
+    app = load(write(tmp_path, resources(fn, stream(props="Name: clicks"), consumer)))
+    (source,) = app.event_sources
+    assert isinstance(source, StreamEventSource) and source.stream_name == "clicks"
+    consumer_arn = app.functions["Fn"].config.environment["CONSUMER"]
+    assert consumer_arn.startswith(f"{ARN}/clicks/consumer/app-reader:")
+    assert not app.skipped
+    bad = consumer.replace("ConsumerName: app-reader", "Name: x")
+    err = fails(write(tmp_path, resources(function(), stream(), bad)))
+    assert err.prop is not None and err.prop.startswith("Resources.Fanout.Properties")
