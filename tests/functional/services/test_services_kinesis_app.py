@@ -110,3 +110,82 @@ def test_records_put_by_one_function_reach_the_streams_consumer(app: Canaria) ->
     assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert failure["requestContext"]["approximateInvokeCount"] == 2
     assert failure["KinesisBatchInfo"]["streamArn"] == arn
+
+
+CANARY_TEMPLATE = f"""\
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Mode: {{Type: String, Default: good}}
+Resources:
+  Clicks:
+    Type: AWS::Kinesis::Stream
+    Properties: {{Name: clicks, ShardCount: 1}}
+  Consumer:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: {PY}
+      CodeUri: src
+      Handler: app.consume
+      AutoPublishAlias: live
+      DeploymentPreference: {{Type: Canary10Percent5Minutes}}
+      Environment: {{Variables: {{MODE: !Ref Mode}}}}
+      Events:
+        Read:
+          Type: Kinesis
+          Properties:
+            Stream: !GetAtt Clicks.Arn
+            StartingPosition: TRIM_HORIZON
+            BatchSize: 1
+"""
+
+CANARY_HANDLER = """\
+import base64, os
+
+def consume(event, context):
+    if os.environ["MODE"] == "broken":
+        raise RuntimeError("the new parser rejects every record")
+    for r in event["Records"]:
+        n = base64.b64decode(r["kinesis"]["data"]).decode()
+        print("COUNTED " + n + " " + os.environ["AWS_LAMBDA_FUNCTION_VERSION"])
+"""
+
+
+def test_a_consumers_bad_release_is_judged_on_its_batches_and_nothing_is_lost(
+    tmp_path: Path,
+) -> None:
+    root = write_app(
+        tmp_path / "app", {"template.yaml": CANARY_TEMPLATE, "src/app.py": CANARY_HANDLER}
+    )
+    c = Canaria(root, tmp_path / "state").start()
+    try:
+        r = c.cli("deploy", "-t", str(c.template), "--parameter-overrides", "Mode=broken", "--json")
+        assert r.returncode == 0, r.stdout + r.stderr
+        (deployment,) = json.loads(r.stdout)["deployments"]
+        kinesis = c.env_client("kinesis", "AWS_ENDPOINT_URL_KINESIS")
+        put = 0
+        for _ in range(600):  # the canary step lasts 300 virtual seconds
+            d = c.api().get(f"/deployments/{deployment['id']}")
+            if d["completed"]:
+                break
+            if d["state"] == "AllowTraffic" and put < 400:
+                for _ in range(10):
+                    kinesis.put_record(
+                        StreamName="clicks", Data=str(put).encode(), PartitionKey="k"
+                    )
+                    put += 1
+                time.sleep(0.1)
+            c.advance(1)
+        assert d["state"] == "Stopped" and d["rolled_back"], d
+        assert d["stopped_by"].startswith("judge"), d
+        assert c.alias("Consumer")["split"] == {"1": 1.0}
+        # every record failed on the canary was tried again, through the alias, and
+        # counted by the stable version: none lost, none out of order
+        deadline = time.monotonic() + 60
+        while len(counted(c)) < put:
+            assert time.monotonic() < deadline, (len(counted(c)), put)
+            time.sleep(0.2)
+        numbers = [int(n) for n, _ in counted(c)]
+        assert numbers == list(range(put))
+        assert {v for _, v in counted(c)} == {"1"}
+    finally:
+        c.stop()
