@@ -65,7 +65,7 @@ from canaria.template.resources import (
     stage_variables,
     step_lists,
 )
-from canaria.template.sam_rules import merge, sam_errors, sam_types
+from canaria.template.sam_rules import Include, merge, sam_errors, sam_types
 from canaria.template.schedules import build_schedules
 from canaria.template.services import TYPES as SERVICE_TYPES
 from canaria.template.services import build_service_resources, ordered
@@ -155,7 +155,7 @@ def load(
             doc.get("Parameters"), top.key(doc, "Parameters"), overrides or {}, config, config_file
         )
     values = {k: p.value for k, p in params.items()}
-    sam = _sam_and_references(doc, top, params, warnings)
+    sam = _sam_and_references(doc, top, params, warnings, _includer(template.parent, readable))
 
     def checkpoint(final: bool = False) -> None:
         if problems.errors or (final and sam):
@@ -209,11 +209,15 @@ def stack_name(folder: str) -> str:
 
 
 def _sam_and_references(
-    doc: LineMap, top: Where, params: Mapping[str, Parameter], warnings: list[str]
+    doc: LineMap,
+    top: Where,
+    params: Mapping[str, Parameter],
+    warnings: list[str],
+    include: Include,
 ) -> list[TemplateError]:
     """SAM's errors, and when SAM accepts the template, its references to nothing."""
     given = {k: p.value for k, p in params.items() if p.source != "Default"}
-    checked = sam_errors(doc, top, given, warnings)  # SAM reads the Defaults itself
+    checked = sam_errors(doc, top, given, warnings, include)  # SAM reads the Defaults itself
     if checked.resources is None:
         return checked.errors
     declared = doc.get("Parameters")
@@ -221,6 +225,23 @@ def _sam_and_references(
     own = list(resources) if isinstance(resources, dict) else []
     known = [*checked.resources, *own, *(declared if isinstance(declared, dict) else ())]
     return checked.errors + reference_errors(doc, top, known, own, checked.unresolved)
+
+
+def _includer(directory: Path, readable: ReadablePaths | None) -> Include:
+    """Reads a file an ``AWS::Include`` names for SAM's check, under the same rule as every
+    local path of the template; what cannot be read is left for the API's own loading
+    to report, with its line."""
+
+    def include(location: str) -> Any:
+        path = (directory / location).resolve()
+        if "\0" in location or (readable is not None and readable.refusal(path) is not None):
+            return None
+        try:
+            return load_document(path, str(path))
+        except TemplateError:
+            return None
+
+    return include
 
 
 def _section(doc: LineMap, key: str, top: Where) -> LineMap:

@@ -20,7 +20,7 @@ import copy
 import functools
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -47,10 +47,20 @@ class SamCheck:
     unresolved: frozenset[str] = frozenset()
 
 
+# a local file an ``AWS::Include`` names → its document (None when it cannot be read)
+Include = Callable[[str], Any]
+
+
 def sam_errors(
-    doc: LineMap, top: Where, parameters: Mapping[str, str], warnings: list[str]
+    doc: LineMap,
+    top: Where,
+    parameters: Mapping[str, str],
+    warnings: list[str],
+    include: Include | None = None,
 ) -> SamCheck:
-    """SAM's errors for ``doc`` (none when the translator accepts it)."""
+    """SAM's errors for ``doc`` (none when the translator accepts it). ``include`` reads
+    the local files an API's ``DefinitionBody`` includes: CloudFormation expands
+    ``AWS::Include`` before the SAM transform runs, so SAM sees the definition itself."""
     from samtranslator.model.exceptions import (
         ExceptionWithMessage,
         InvalidDocumentException,
@@ -58,7 +68,7 @@ def sam_errors(
         InvalidResourceException,
     )
 
-    template = _offline(doc)
+    template = _offline(doc, include)
     try:
         output = _translate(template, parameters)
     except InvalidDocumentException as exc:
@@ -144,8 +154,9 @@ def _translate(template: dict[str, Any], parameters: Mapping[str, str]) -> Any:
     return Translator({}, Parser(), boto_session=session).translate(template, values)
 
 
-def _offline(doc: LineMap) -> dict[str, Any]:
-    """A plain copy the translator may change, with nothing it would look up online."""
+def _offline(doc: LineMap, include: Include | None = None) -> dict[str, Any]:
+    """A plain copy the translator may change, with nothing it would look up online (and
+    the local files APIs include, read)."""
     template = plain(doc)
     assert isinstance(template, dict)
     template.setdefault("Transform", "AWS::Serverless-2016-10-31")
@@ -167,6 +178,8 @@ def _offline(doc: LineMap) -> dict[str, Any]:
                     _package(props, key)
                 if type_ == FUNCTION and not _code_in(props, globals_):
                     props["CodeUri"] = "s3://canaria-local/template-dir"  # the SAM CLI's "."
+                if type_ in _APIS and include is not None:
+                    _expand_include(props, include)
     return copy.deepcopy(template)
 
 
@@ -181,6 +194,24 @@ _PACKAGED = {
     "AWS::Serverless::StateMachine": ("DefinitionUri",),
     "AWS::Serverless::GraphQLApi": ("SchemaUri", "CodeUri"),
 }
+
+
+_APIS = ("AWS::Serverless::Api", "AWS::Serverless::HttpApi")
+
+
+def _expand_include(props: dict[str, Any], include: Include) -> None:
+    """``DefinitionBody: {Fn::Transform: {Name: AWS::Include, Parameters: {Location}}}`` →
+    the document at ``Location`` when it is a local file ``include`` reads."""
+    body = props.get("DefinitionBody")
+    transform = body.get("Fn::Transform") if isinstance(body, dict) and len(body) == 1 else None
+    if not isinstance(transform, dict) or transform.get("Name") != "AWS::Include":
+        return
+    parameters = transform.get("Parameters")
+    location = parameters.get("Location") if isinstance(parameters, dict) else None
+    if isinstance(location, str) and not location.startswith("s3://"):
+        document = include(location)
+        if isinstance(document, dict):
+            props["DefinitionBody"] = plain(document)
 
 
 def _code_in(props: dict[str, Any], globals_: Any) -> bool:

@@ -112,6 +112,32 @@ def test_an_included_definition_and_an_http_apis_default_route(tmp_path: Path) -
     }
 
 
+def test_sam_checks_an_included_definition_with_auth_as_cloudformation_hands_it(
+    tmp_path: Path,
+) -> None:
+    # CloudFormation expands AWS::Include before the SAM transform: an API's Auth needs a
+    # definition SAM can add its security to, which the include alone is not
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "api.yaml").write_text(
+        'openapi: "3.0.1"\n'
+        "paths:\n"
+        "  /items:\n"
+        "    get:\n"
+        "      x-amazon-apigateway-integration:\n"
+        "        type: aws_proxy\n"
+        f"        uri: {{Fn::Sub: '{LAMBDA_PATH}/${{Fn.Arn}}/invocations'}}\n"
+    )
+    api = (
+        "  Rest:\n    Type: AWS::Serverless::Api\n    Properties:\n      StageName: prod\n"
+        "      DefinitionBody:\n        Fn::Transform:\n          Name: AWS::Include\n"
+        "          Parameters: {Location: api.yaml}\n"
+        "      Auth:\n        DefaultAuthorizer: Gate\n        Authorizers:\n"
+        "          Gate: {FunctionArn: !GetAtt Auth.Arn, Identity: {Header: Authorization}}\n"
+    )
+    path = write(tmp_path, resources(api, function("Fn"), function("Auth")))
+    assert routes_of(path) == {("Rest", "GET", "/items", "Fn", "Gate")}
+
+
 def test_a_definition_uri_file(tmp_path: Path) -> None:
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "openapi.json").write_text(
