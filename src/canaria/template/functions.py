@@ -478,9 +478,11 @@ def _routes(ctx: Context, entry: Entry, apis: Mapping[str, ApiSpec]) -> tuple[Ro
         props = as_map(event.get("Properties") or LineMap(), eat.key(event, "Properties"))
         pat = eat.key(event, "Properties").at(props)
         if kind == "Api":
-            routes.append(_route(ctx, entry, props, pat, "rest", apis))
+            if (route := _route(ctx, entry, name, props, pat, "rest", apis)) is not None:
+                routes.append(route)
         elif kind == "HttpApi":
-            routes.append(_route(ctx, entry, props, pat, "http", apis))
+            if (route := _route(ctx, entry, name, props, pat, "http", apis)) is not None:
+                routes.append(route)
         elif kind not in DELIVERED_EVENTS:
             ctx.warn(
                 entry,
@@ -493,12 +495,24 @@ def _routes(ctx: Context, entry: Entry, apis: Mapping[str, ApiSpec]) -> tuple[Ro
 def _route(
     ctx: Context,
     entry: Entry,
+    name: str,
     props: LineMap,
     at: Where,
     kind: ApiKind,
     apis: Mapping[str, ApiSpec],
-) -> RouteSpec:
+) -> RouteSpec | None:
     api_key = "RestApiId" if kind == "rest" else "ApiId"
+    raw_api = props.get(api_key)
+    raw_type = ctx.index.type_of(raw_api) if isinstance(raw_api, str) else None
+    if raw_type in ("AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api"):
+        # SAM adds no method to an API CloudFormation declares itself (only the
+        # permission to invoke): the API's own methods or routes serve the function
+        ctx.warn(
+            entry,
+            f"event {name} names {raw_api}, an {raw_type}: SAM adds no route to it, so the "
+            "function is served by the methods or routes that API declares",
+        )
+        return None
     if api_key in props:
         api = _api_of(props, api_key, at, kind, apis, entry)
     else:

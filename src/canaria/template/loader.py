@@ -33,6 +33,8 @@ from canaria.models.schedules import ScheduledInvocation
 from canaria.models.services import EventSource, ServiceResource
 from canaria.template import sam_globals
 from canaria.template.authorizers import api_auth
+from canaria.template.cfn_apis import TYPES as CFN_API_TYPES
+from canaria.template.cfn_apis import cfn_apis
 from canaria.template.context import Context, ReadablePaths
 from canaria.template.cors import api_cors
 from canaria.template.event_sources import build_event_sources
@@ -114,6 +116,7 @@ HANDLED = (
     LAYER,
     *OTHER_HANDLED,
     *SERVICE_TYPES,
+    *CFN_API_TYPES,
 )
 _TYPE = re.compile(r"^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+$")
 _LOGICAL_ID = re.compile(r"^[A-Za-z0-9]+$")
@@ -433,6 +436,8 @@ def _build(
             functions[fn.name] = fn
     for e in of(API, HTTP_API):
         _add_openapi_routes(ctx, e, apis[e.logical_id], functions, routes, function_names)
+    with problems.catch():
+        _add_cfn_api_routes(ctx, live, apis, functions, routes, function_names)
     skipped_resources: list[SkippedResource] = []
     for e in live:
         if e.type not in HANDLED:
@@ -454,6 +459,30 @@ def _build(
         warnings=tuple(ctx.warnings),
         parameters=parameters,
     )
+
+
+def _add_cfn_api_routes(
+    ctx: Context,
+    live: list[Entry],
+    apis: dict[str, ApiSpec],
+    functions: dict[str, FunctionSpec],
+    routes: dict[tuple[str, str, str], str],
+    function_names: dict[str, str],
+) -> None:
+    """The routes of APIs written as API Gateway's own resources, added to their
+    functions."""
+    found = cfn_apis(ctx, live, function_names)
+    apis.update(found.apis)
+    added: dict[str, list[RouteSpec]] = {}
+    for route in found.routes:
+        key = (route.api_id, route.method, route.path)
+        if key in routes or route.function not in functions:
+            continue
+        routes[key] = route.function
+        added.setdefault(route.function, []).append(route)
+    for function, extra in added.items():
+        fn = functions[function]
+        functions[function] = replace(fn, routes=(*fn.routes, *extra))
 
 
 def _add_openapi_routes(

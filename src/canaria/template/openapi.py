@@ -162,7 +162,7 @@ def _authorizers(
         )
         if not isinstance(config, Mapping):
             continue
-        spec = _scheme(str(name), scheme, config, kind, functions, function_names)
+        spec = authorizer_of_scheme(str(name), scheme, config, kind, functions, function_names)
         if spec is None:
             ctx.warn(
                 entry,
@@ -174,7 +174,7 @@ def _authorizers(
     return out
 
 
-def _scheme(
+def authorizer_of_scheme(
     name: str,
     scheme: Mapping[str, Any],
     config: Mapping[str, Any],
@@ -182,6 +182,8 @@ def _scheme(
     functions: set[str],
     function_names: Mapping[str, str],
 ) -> AuthorizerSpec | None:
+    """An ``x-amazon-apigateway-authorizer`` (or the authorizer resource that says the
+    same) as canaria runs it; None for a type or a function it does not run."""
     kind_of = str(config.get("type", "")).lower()
     sources = str(config.get("identitySource", "") or "")
     headers, queries = _identity(sources, scheme)
@@ -211,9 +213,7 @@ def _scheme(
         )
     if kind_of not in ("token", "request"):
         return None
-    uri = config.get("authorizerUri")
-    found = _FUNCTION.search(uri) if isinstance(uri, str) else None
-    function = None if found is None else _function_named(found["arn"], functions, function_names)
+    function = function_of_uri(config.get("authorizerUri"), functions, function_names)
     if function is None:
         return None
     if kind == "http":
@@ -315,11 +315,16 @@ def _proxied_function(
     """The template's function a Lambda proxy integration invokes, else None."""
     if str(integration.get("type", "")).lower() != "aws_proxy":
         return None
-    uri = integration.get("uri")
-    found = _FUNCTION.search(uri) if isinstance(uri, str) else None
-    if found is None:
+    return function_of_uri(integration.get("uri"), functions, function_names)
+
+
+def function_of_uri(uri: Any, functions: set[str], function_names: Mapping[str, str]) -> str | None:
+    """The template's function an integration URI names (API Gateway's
+    ``.../functions/<ARN>/invocations``, or an HTTP API's bare function ARN), else None."""
+    if not isinstance(uri, str):
         return None
-    return _function_named(found["arn"], functions, function_names)
+    found = _FUNCTION.search(uri)
+    return _function_named(found["arn"] if found else uri, functions, function_names)
 
 
 def _function_named(arn: str, functions: set[str], function_names: Mapping[str, str]) -> str | None:

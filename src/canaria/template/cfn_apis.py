@@ -1,0 +1,308 @@
+"""APIs written as CloudFormation's own API Gateway resources rather than SAM's, served
+like SAM's: each Lambda proxy method or route that invokes a function of the template.
+
+- **REST** (``AWS::ApiGateway::RestApi``): its ``Resource`` tree gives each ``Method`` its
+  path; a method whose ``Integration`` is ``AWS_PROXY`` to a function of the template is
+  a route at the API's stage (its ``Stage``, else its ``Deployment``'s ``StageName``),
+  with the stage's ``Variables``; ``AuthorizationType: CUSTOM`` or ``COGNITO_USER_POOLS``
+  runs the ``AWS::ApiGateway::Authorizer`` its ``AuthorizerId`` names.
+- **HTTP** (``AWS::ApiGatewayV2::Api`` with ``ProtocolType: HTTP``): each ``Route`` whose
+  ``Target`` is an ``AWS_PROXY`` ``Integration`` to a function (payload 2.0, or 1.0 as
+  its ``PayloadFormatVersion`` says), guarded by its ``AWS::ApiGatewayV2::Authorizer``;
+  the API's quick-create ``Target`` is its ``$default`` route; its ``CorsConfiguration``
+  applies as an ``HttpApi``'s.
+
+References between them are read as CloudFormation resolves them here (``Ref`` of these
+types is the logical id, ``!GetAtt Api.RootResourceId`` the root). What is not a Lambda
+proxy (mock, HTTP, AWS service integrations, WebSocket APIs) and IAM authorization are
+not served or not applied, each with a warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from canaria.errors import TemplateError
+from canaria.models import AuthorizerSpec, RouteSpec
+from canaria.models.app import ApiKind, ApiSpec
+from canaria.models.routes import DEFAULT_ROUTE, parse_path
+from canaria.template.context import Context
+from canaria.template.cors import http_cors
+from canaria.template.index import FUNCTION, Entry
+from canaria.template.intrinsics import NO_VALUE
+from canaria.template.openapi import METHODS, authorizer_of_scheme, function_of_uri
+
+REST_API = "AWS::ApiGateway::RestApi"
+REST_RESOURCE = "AWS::ApiGateway::Resource"
+REST_METHOD = "AWS::ApiGateway::Method"
+REST_STAGE = "AWS::ApiGateway::Stage"
+REST_DEPLOYMENT = "AWS::ApiGateway::Deployment"
+REST_AUTHORIZER = "AWS::ApiGateway::Authorizer"
+V2_API = "AWS::ApiGatewayV2::Api"
+V2_ROUTE = "AWS::ApiGatewayV2::Route"
+V2_INTEGRATION = "AWS::ApiGatewayV2::Integration"
+V2_STAGE = "AWS::ApiGatewayV2::Stage"
+V2_AUTHORIZER = "AWS::ApiGatewayV2::Authorizer"
+# read here, so not reported as skipped (their other properties are not run)
+TYPES = (
+    REST_API,
+    REST_RESOURCE,
+    REST_METHOD,
+    REST_STAGE,
+    REST_DEPLOYMENT,
+    REST_AUTHORIZER,
+    V2_API,
+    V2_ROUTE,
+    V2_INTEGRATION,
+    V2_STAGE,
+    V2_AUTHORIZER,
+)
+
+
+@dataclass(frozen=True)
+class CfnApis:
+    apis: Mapping[str, ApiSpec]
+    routes: tuple[RouteSpec, ...]
+
+
+class _Reader:
+    """The template's API Gateway resources, grouped by type and by the API they name."""
+
+    def __init__(self, ctx: Context, live: list[Entry], function_names: Mapping[str, str]):
+        self.ctx = ctx
+        self.function_names = function_names
+        self.functions = {e.logical_id for e in live if e.type == FUNCTION}
+        self.of: dict[str, list[Entry]] = {}
+        for e in live:
+            if e.type in TYPES:
+                self.of.setdefault(e.type, []).append(e)
+
+    def text(self, entry: Entry, key: str) -> str | None:
+        value = self.ctx.get(entry, key)
+        return value if isinstance(value, str) else None
+
+    def mapping(self, entry: Entry, key: str) -> Mapping[str, Any]:
+        value = self.ctx.get(entry, key)
+        return value if isinstance(value, Mapping) else {}
+
+    def naming(self, type_: str, key: str, api: str) -> list[Entry]:
+        """The resources of ``type_`` whose ``key`` (``RestApiId``, ``ApiId``) is ``api``."""
+        return [e for e in self.of.get(type_, []) if self.text(e, key) == api]
+
+    def function(self, uri: Any) -> str | None:
+        return function_of_uri(uri, self.functions, self.function_names)
+
+
+def cfn_apis(ctx: Context, live: list[Entry], function_names: Mapping[str, str]) -> CfnApis:
+    reader = _Reader(ctx, live, function_names)
+    apis: dict[str, ApiSpec] = {}
+    routes: list[RouteSpec] = []
+    for api in reader.of.get(REST_API, []):
+        built = _rest(reader, api)
+        if built is not None:
+            apis[api.logical_id], served = built
+            routes += served
+    for api in reader.of.get(V2_API, []):
+        built = _http(reader, api)
+        if built is not None:
+            apis[api.logical_id], served = built
+            routes += served
+    return CfnApis(apis, tuple(routes))
+
+
+def _rest(reader: _Reader, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None:
+    ctx, name = reader.ctx, api.logical_id
+    stages = reader.naming(REST_STAGE, "RestApiId", name)
+    stage_name = next((s for s in (reader.text(e, "StageName") for e in stages) if s), None)
+    variables: tuple[tuple[str, str], ...] = ()
+    if stage_name is not None:
+        stage = next(s for s in stages if reader.text(s, "StageName") == stage_name)
+        variables = tuple((str(k), str(v)) for k, v in reader.mapping(stage, "Variables").items())
+    else:
+        deployments = reader.naming(REST_DEPLOYMENT, "RestApiId", name)
+        stage_name = next(
+            (s for s in (reader.text(d, "StageName") for d in deployments) if s), None
+        )
+    if stage_name is None:
+        ctx.warn(api, "it has no stage (a Stage, or a Deployment's StageName): not served")
+        return None
+    authorizers = _authorizers(reader, api, REST_AUTHORIZER, "RestApiId", "rest")
+    parents = {
+        r.logical_id: (reader.text(r, "ParentId"), reader.text(r, "PathPart") or "")
+        for r in reader.naming(REST_RESOURCE, "RestApiId", name)
+    }
+
+    def path_of(resource: str | None, depth: int = 0) -> str | None:
+        if resource == f"{name}.RootResourceId":
+            return ""
+        if resource not in parents or depth > 64:
+            return None
+        parent, part = parents[resource]
+        above = path_of(parent, depth + 1)
+        return None if above is None else f"{above}/{part}"
+
+    routes: list[RouteSpec] = []
+    others = unapplied = 0
+    for method in reader.naming(REST_METHOD, "RestApiId", name):
+        integration = reader.mapping(method, "Integration")
+        function = None
+        if str(integration.get("Type", "")).upper() == "AWS_PROXY":
+            function = reader.function(integration.get("Uri"))
+        path = path_of(reader.text(method, "ResourceId"))
+        verb = str(reader.text(method, "HttpMethod") or "").upper()
+        if function is None or path is None or verb not in (*METHODS.values(), "ANY"):
+            others += 1
+            continue
+        path = path or "/"
+        if not _servable(ctx, method, path):
+            continue
+        kind = str(reader.text(method, "AuthorizationType") or "NONE").upper()
+        authorizer = None
+        if kind in ("CUSTOM", "COGNITO_USER_POOLS"):
+            authorizer = authorizers.get(reader.text(method, "AuthorizerId") or "")
+        unapplied += kind == "AWS_IAM" or (kind != "NONE" and authorizer is None)
+        routes.append(
+            RouteSpec(
+                verb,
+                path,
+                "rest",
+                name,
+                stage_name,
+                function,
+                authorizer,
+                stage_variables=variables,
+            )
+        )
+    _warn(ctx, api, others, unapplied, "method")
+    valid = tuple(a for a in authorizers.values() if a is not None)
+    return ApiSpec(name, "rest", stage_name, valid, stage_variables=variables), routes
+
+
+def _http(reader: _Reader, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None:
+    ctx, name = reader.ctx, api.logical_id
+    protocol = str(reader.text(api, "ProtocolType") or "HTTP").upper()
+    if protocol != "HTTP":
+        ctx.warn(api, f"a {protocol} API is not served (canaria serves REST and HTTP APIs)")
+        return None
+    quick = ctx.get(api, "Target")
+    stage_name = next(
+        (
+            s
+            for s in (reader.text(e, "StageName") for e in reader.naming(V2_STAGE, "ApiId", name))
+            if s
+        ),
+        "$default" if quick is not NO_VALUE else None,
+    )
+    if stage_name is None:
+        ctx.warn(api, "it has no stage (an AWS::ApiGatewayV2::Stage): not served")
+        return None
+    cors = None
+    if "CorsConfiguration" in api.props:
+        cors = http_cors(ctx.get(api, "CorsConfiguration"), ctx.at(api, "CorsConfiguration"))
+    authorizers = _authorizers(reader, api, V2_AUTHORIZER, "ApiId", "http")
+    targets: dict[str, tuple[str, bool]] = {}  # integration id → (function, payload 1.0)
+    for e in reader.naming(V2_INTEGRATION, "ApiId", name):
+        function = None
+        if str(reader.text(e, "IntegrationType") or "").upper() == "AWS_PROXY":
+            function = reader.function(reader.text(e, "IntegrationUri"))
+        if function is not None:
+            v1 = str(ctx.get(e, "PayloadFormatVersion")) == "1.0"
+            targets[e.logical_id] = (function, v1)
+    keyed: list[tuple[Entry, str, str]] = []  # (route, its key, its integration)
+    for route in reader.naming(V2_ROUTE, "ApiId", name):
+        target = reader.text(route, "Target") or ""
+        keyed.append(
+            (route, reader.text(route, "RouteKey") or "", target.removeprefix("integrations/"))
+        )
+    if quick is not NO_VALUE:
+        function = reader.function(quick)
+        key = reader.text(api, "RouteKey") or DEFAULT_ROUTE
+        if function is not None:
+            targets[f"{name}.Target"] = (function, False)
+        keyed.append((api, key, f"{name}.Target"))
+    routes: list[RouteSpec] = []
+    others = unapplied = 0
+    for entry, key, integration in keyed:
+        found = targets.get(integration)
+        verb, _, path = key.partition(" ")
+        if key == DEFAULT_ROUTE:
+            verb, path = "ANY", DEFAULT_ROUTE
+        verb = verb.upper()
+        if found is None or verb not in (*METHODS.values(), "ANY") or not path:
+            others += 1
+            continue
+        if path != DEFAULT_ROUTE and not _servable(ctx, entry, path):
+            continue
+        authorizer = None
+        if entry is not api:
+            kind = str(reader.text(entry, "AuthorizationType") or "NONE").upper()
+            if kind in ("CUSTOM", "JWT"):
+                authorizer = authorizers.get(reader.text(entry, "AuthorizerId") or "")
+            unapplied += kind == "AWS_IAM" or (kind != "NONE" and authorizer is None)
+        function, v1 = found
+        routes.append(
+            RouteSpec(
+                verb, path, "http", name, stage_name, function, authorizer, cors, payload_v1=v1
+            )
+        )
+    _warn(ctx, api, others, unapplied, "route")
+    valid = tuple(a for a in authorizers.values() if a is not None)
+    return ApiSpec(name, "http", stage_name, valid, cors=cors), routes
+
+
+def _authorizers(
+    reader: _Reader, api: Entry, type_: str, key: str, kind: ApiKind
+) -> dict[str, AuthorizerSpec | None]:
+    """The API's authorizers by logical id (None: one canaria does not run, a warning),
+    read as the ``x-amazon-apigateway-authorizer`` extension that describes the same."""
+    out: dict[str, AuthorizerSpec | None] = {}
+    for entry in reader.naming(type_, key, api.logical_id):
+        sources = reader.ctx.get(entry, "IdentitySource")
+        jwt = reader.mapping(entry, "JwtConfiguration")
+        config = {
+            "type": str(reader.text(entry, "Type" if kind == "rest" else "AuthorizerType") or ""),
+            "authorizerUri": reader.text(entry, "AuthorizerUri"),
+            "identitySource": ",".join(sources) if isinstance(sources, list) else sources or "",
+            "authorizerResultTtlInSeconds": reader.ctx.get(entry, "AuthorizerResultTtlInSeconds"),
+            "identityValidationExpression": reader.text(entry, "IdentityValidationExpression"),
+            "authorizerPayloadFormatVersion": reader.text(entry, "AuthorizerPayloadFormatVersion"),
+            "enableSimpleResponses": reader.ctx.get(entry, "EnableSimpleResponses") is True,
+            "jwtConfiguration": {"issuer": jwt.get("Issuer"), "audience": jwt.get("Audience")},
+        }
+        spec = authorizer_of_scheme(
+            entry.logical_id, {}, config, kind, reader.functions, reader.function_names
+        )
+        if spec is None:
+            reader.ctx.warn(
+                entry,
+                "this authorizer is not run (its type, or its function, is not one canaria "
+                "runs): the routes it guards are served without it",
+            )
+        out[entry.logical_id] = spec
+    return out
+
+
+def _servable(ctx: Context, entry: Entry, path: str) -> bool:
+    try:
+        parse_path(path, f"path {path}")
+    except TemplateError as exc:
+        ctx.warn(entry, f"path {path!r} is not served: {exc.message}")
+        return False
+    return True
+
+
+def _warn(ctx: Context, api: Entry, others: int, unapplied: int, what: str) -> None:
+    if others:
+        ctx.warn(
+            api,
+            f"{others} {what}(s) are not Lambda proxy integrations of this template's "
+            "functions (mock, HTTP, an AWS service, a function elsewhere): not served",
+        )
+    if unapplied:
+        ctx.warn(
+            api,
+            f"{unapplied} {what}(s) are authorized by IAM or by an authorizer canaria does "
+            "not run: served without it",
+        )
