@@ -19,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, assert_never
+from typing import Any, Generic, TypeVar, assert_never
 
 import orjson
 
@@ -35,6 +35,7 @@ from canaria.template.service_refs import queue_url
 log = logging.getLogger("canaria.services")
 
 Invoke = Callable[[str, bytes], Awaitable[InvokeResult]]  # (function, event) → result
+S = TypeVar("S")
 _WAIT_S = 1  # long-poll wait: how long a stopped poller may still hold its thread
 _BACKOFF_S = 1.0
 SNS_ATTEMPTS = 3  # Lambda's asynchronous invocation: the first try and two retries
@@ -144,30 +145,27 @@ def _receives(message: dict[str, Any]) -> int:
         return 1
 
 
-class QueuePollers:
-    """One poller per enabled SQS event source of the running application."""
+class SourceTasks(Generic[S]):
+    """One task per event source (a function's event), kept in step with the sources the
+    running application has: a source that changed or left has its task cancelled, a new
+    one gets a task."""
 
-    def __init__(self, endpoint: str, invoke: Invoke) -> None:
-        self.endpoint = endpoint  # the services engine, through its relay
-        self.invoke = invoke
-        self._tasks: dict[tuple[str, str], tuple[QueueEventSource, asyncio.Task[None]]] = {}
-        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="canaria-sqs")
+    def __init__(self, start: Callable[[S], Awaitable[None]]) -> None:
+        self._start = start
+        self._tasks: dict[tuple[str, str], tuple[S, asyncio.Task[None]]] = {}
 
-    def apply(self, sources: Iterable[object]) -> None:
-        """Poll exactly the queue ``sources`` among ``sources`` (the enabled ones); a
-        changed source restarts."""
-        wanted = {
-            (s.function, s.event): s
-            for s in sources
-            if isinstance(s, QueueEventSource) and s.enabled
-        }
+    def keep(self, wanted: Mapping[tuple[str, str], S], *, again: bool = False) -> None:
+        """Run exactly ``wanted`` (by (function, event)); ``again``: start every one anew."""
         for key, (source, task) in list(self._tasks.items()):
-            if wanted.get(key) != source:
+            if again or wanted.get(key) != source:
                 task.cancel()
                 del self._tasks[key]
         for key, source in wanted.items():
             if key not in self._tasks:
-                self._tasks[key] = (source, asyncio.ensure_future(self._poll(source)))
+                self._tasks[key] = (source, asyncio.ensure_future(self._start(source)))
+
+    def sources(self) -> dict[tuple[str, str], S]:
+        return {key: source for key, (source, _) in self._tasks.items()}
 
     async def stop(self) -> None:
         tasks = [task for _, task in self._tasks.values()]
@@ -175,6 +173,30 @@ class QueuePollers:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class QueuePollers:
+    """One poller per enabled SQS event source of the running application."""
+
+    def __init__(self, endpoint: str, invoke: Invoke) -> None:
+        self.endpoint = endpoint  # the services engine, through its relay
+        self.invoke = invoke
+        self._tasks = SourceTasks[QueueEventSource](self._poll)
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="canaria-sqs")
+
+    def apply(self, sources: Iterable[object]) -> None:
+        """Poll exactly the queue ``sources`` among ``sources`` (the enabled ones); a
+        changed source restarts."""
+        self._tasks.keep(
+            {
+                (s.function, s.event): s
+                for s in sources
+                if isinstance(s, QueueEventSource) and s.enabled
+            }
+        )
+
+    async def stop(self) -> None:
+        await self._tasks.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _client(self) -> Any:

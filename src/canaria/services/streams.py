@@ -37,7 +37,7 @@ from canaria.models import InvokeResult
 from canaria.models.arns import ACCOUNT, REGION, function_arn
 from canaria.models.filters import matches_any
 from canaria.models.services import StartingPosition, StreamEventSource
-from canaria.services.pollers import Invoke
+from canaria.services.pollers import Invoke, SourceTasks
 
 log = logging.getLogger("canaria.services")
 
@@ -186,37 +186,30 @@ class StreamPollers:
         self.endpoint = endpoint  # the services engine, through its relay
         self.invoke = invoke
         self.now = now  # wall time: records carry the engine's wall-clock arrival times
-        self._tasks: dict[tuple[str, str], tuple[StreamEventSource, asyncio.Task[None]]] = {}
+        self._tasks = SourceTasks[StreamEventSource](self._read)
+        self._fresh = False  # the engine started again: every stream is new
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="canaria-kinesis")
         self._clients: dict[str, Any] = {}
 
-    def apply(self, sources: Iterable[object], fresh: bool = False) -> None:
+    def apply(self, sources: Iterable[object]) -> None:
         """Read exactly the Kinesis ``sources`` among ``sources`` (the enabled ones); a
-        changed source starts again. ``fresh``: every stream is new (the engine started
-        again), so each is read from its start whatever its starting position."""
-        wanted = {
-            (s.function, s.event): s
-            for s in sources
-            if isinstance(s, StreamEventSource) and s.enabled
-        }
-        for key, (source, task) in list(self._tasks.items()):
-            if fresh or wanted.get(key) != source:
-                task.cancel()
-                del self._tasks[key]
-        for key, source in wanted.items():
-            if key not in self._tasks:
-                self._tasks[key] = (source, asyncio.ensure_future(self._read(source, fresh)))
+        changed source starts again."""
+        self._tasks.keep(
+            {
+                (s.function, s.event): s
+                for s in sources
+                if isinstance(s, StreamEventSource) and s.enabled
+            }
+        )
 
     def restarted(self) -> None:
-        """The engine started again, empty: read every stream again from its start."""
-        self.apply([source for source, _ in self._tasks.values()], fresh=True)
+        """The engine started again, empty: read every stream again from its start,
+        whatever its starting position."""
+        self._fresh = True
+        self._tasks.keep(self._tasks.sources(), again=True)
 
     async def stop(self) -> None:
-        tasks = [task for _, task in self._tasks.values()]
-        self._tasks.clear()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # ---- the engine, from the pool's threads ------------------------------------------
@@ -243,8 +236,9 @@ class StreamPollers:
 
     # ---- reading ------------------------------------------------------------------------
 
-    async def _read(self, source: StreamEventSource, fresh: bool) -> None:
+    async def _read(self, source: StreamEventSource) -> None:
         """Keep one task per shard; a child shard waits for its parents to end."""
+        fresh = self._fresh
         kinesis = await self._run(self._client, "kinesis")
         shards: dict[str, asyncio.Task[None]] = {}
         ended: dict[str, asyncio.Event] = {}
