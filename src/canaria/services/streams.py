@@ -187,7 +187,8 @@ class StreamPollers:
         self.invoke = invoke
         self.now = now  # wall time: records carry the engine's wall-clock arrival times
         self._tasks = SourceTasks[StreamEventSource](self._read)
-        self._fresh = False  # the engine started again: every stream is new
+        # sources to read from their stream's start (the engine started again, empty)
+        self._fresh: set[tuple[str, str]] = set()
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="canaria-kinesis")
         self._clients: dict[str, Any] = {}
 
@@ -205,8 +206,9 @@ class StreamPollers:
     def restarted(self) -> None:
         """The engine started again, empty: read every stream again from its start,
         whatever its starting position."""
-        self._fresh = True
-        self._tasks.keep(self._tasks.sources(), again=True)
+        sources = self._tasks.sources()
+        self._fresh |= set(sources)
+        self._tasks.keep(sources, again=True)
 
     async def stop(self) -> None:
         await self._tasks.stop()
@@ -238,7 +240,9 @@ class StreamPollers:
 
     async def _read(self, source: StreamEventSource) -> None:
         """Keep one task per shard; a child shard waits for its parents to end."""
-        fresh = self._fresh
+        key = (source.function, source.event)
+        fresh = key in self._fresh
+        self._fresh.discard(key)
         kinesis = await self._run(self._client, "kinesis")
         shards: dict[str, asyncio.Task[None]] = {}
         ended: dict[str, asyncio.Event] = {}

@@ -278,3 +278,25 @@ async def test_a_disabled_or_dropped_source_is_not_read(world: World) -> None:
         assert fn.seen() == ["x"]
     finally:
         await pollers.stop()
+
+
+async def test_after_the_engine_starts_again_the_new_stream_is_read_from_its_start(
+    world: World,
+) -> None:
+    fn = Function()
+    pollers = await reading(world, fn, source("one", position=StartingPosition.LATEST))
+    try:
+        await asyncio.sleep(1.1)
+        await world.put("one", "before")
+        await until(lambda: fn.seen() == ["before"])
+        # what an engine restart leaves: the stream created again, empty, its sequence
+        # numbers from the start; the platform then tells the readers
+        kinesis = world.client("kinesis")
+        await asyncio.to_thread(kinesis.delete_stream, StreamName="one")
+        await provision(world.engine.engine_endpoint, {"One": StreamSpec("One", "one", 1)})
+        pollers.restarted()
+        await world.put("one", "after")
+        await until(lambda: fn.seen() == ["before", "after"])
+        assert fn.seen() == ["before", "after"]
+    finally:
+        await pollers.stop()
