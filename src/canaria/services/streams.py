@@ -240,13 +240,13 @@ class StreamPollers:
 
     async def _read(self, source: StreamEventSource) -> None:
         """Keep one task per shard; a child shard waits for its parents to end."""
+        started_at = self.now()  # LATEST: what is put from now on (before any wait)
         key = (source.function, source.event)
         fresh = key in self._fresh
         self._fresh.discard(key)
         kinesis = await self._run(self._client, "kinesis")
         shards: dict[str, asyncio.Task[None]] = {}
         ended: dict[str, asyncio.Event] = {}
-        started_at = self.now()
         try:
             while True:
                 try:
