@@ -9,6 +9,9 @@
 // - AWS_DISABLE_HOST_PREFIX_INJECTION=true (which botocore honours) is honoured by v3 too: an
 //   operation with a host prefix (Step Functions' StartSyncExecution: "sync-") keeps the
 //   endpoint's host, which locally is an address no prefix can be put in front of.
+// - A v3 client that speaks HTTP/2 (Kinesis, for its SubscribeToShard) speaks HTTP/1.1
+//   instead: canaria's endpoints are plain HTTP/1.1 on loopback, where the client's HTTP/2
+//   connection would fail with ERR_HTTP2_ERROR before a single call.
 // - Lambda's nodejs16.x and earlier provide only v2, nodejs18.x and later only v3: the other
 //   generation is hidden unless the function ships it in its own node_modules.
 const Module = require('module');
@@ -45,13 +48,36 @@ function patchV2(AWS) {
 }
 
 const NO_HOST_PREFIX = String(process.env.AWS_DISABLE_HOST_PREFIX_INJECTION).toLowerCase() === 'true';
+
+// The HTTP/1.1 handler of the package whose HTTP/2 handler ``handler`` is, or null.
+function http1For(handler) {
+  const Http2 = handler && handler.constructor;
+  if (typeof Http2 !== 'function' || Http2.name !== 'NodeHttp2Handler') return null;
+  for (const cached of Object.values(require.cache)) {
+    const e = cached && cached.exports;
+    if (e && e.NodeHttp2Handler === Http2 && typeof e.NodeHttpHandler === 'function') {
+      return new e.NodeHttpHandler();
+    }
+  }
+  return null;
+}
+
+const downgraded = new WeakSet();
 function patchV3(exported) {
   const Client = exported && exported.Client;
-  if (!NO_HOST_PREFIX || typeof Client !== 'function' || patched.has(Client)) return;
+  if (typeof Client !== 'function' || patched.has(Client)) return;
   patched.add(Client);
   const send = Client.prototype.send;
   Client.prototype.send = function () {
-    if (this.config && this.config.disableHostPrefix !== true) this.config.disableHostPrefix = true;
+    const config = this.config;
+    if (config) {
+      if (NO_HOST_PREFIX && config.disableHostPrefix !== true) config.disableHostPrefix = true;
+      if (!downgraded.has(this)) {
+        downgraded.add(this);
+        const http1 = http1For(config.requestHandler);
+        if (http1) config.requestHandler = http1;
+      }
+    }
     return send.apply(this, arguments);
   };
 }
