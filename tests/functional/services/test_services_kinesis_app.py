@@ -34,6 +34,15 @@ Resources:
       Environment: {{Variables: {{STREAM: !Ref Clicks}}}}
       Events:
         Put: {{Type: HttpApi, Properties: {{Path: /clicks, Method: POST}}}}
+  NodeProducer:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      CodeUri: node
+      Handler: index.produce
+      Environment: {{Variables: {{STREAM: !Ref Clicks}}}}
+      Events:
+        Put: {{Type: HttpApi, Properties: {{Path: /node-clicks, Method: POST}}}}
   Consumer:
     Type: AWS::Serverless::Function
     Properties:
@@ -77,9 +86,28 @@ def consume(event, context):
 """
 
 
+# the SDK v3 Kinesis client speaks HTTP/2 unless canaria's preload turns it to HTTP/1.1
+NODE_PRODUCER = """\
+const { KinesisClient, PutRecordCommand } = require('@aws-sdk/client-kinesis');
+const kinesis = new KinesisClient();
+exports.produce = async (event) => {
+  const { pages } = JSON.parse(event.body);
+  for (const page of pages) {
+    await kinesis.send(new PutRecordCommand({
+      StreamName: process.env.STREAM,
+      PartitionKey: page,
+      Data: Buffer.from(JSON.stringify({ page })),
+    }));
+  }
+  return { statusCode: 202, body: JSON.stringify({ put: pages.length }) };
+};
+"""
+
+
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Canaria]:
-    root = write_app(tmp_path / "app", {"template.yaml": TEMPLATE, "src/app.py": HANDLERS})
+    files = {"template.yaml": TEMPLATE, "src/app.py": HANDLERS, "node/index.js": NODE_PRODUCER}
+    root = write_app(tmp_path / "app", files)
     c = Canaria(root, tmp_path / "state").start()
     yield c
     c.stop()
@@ -110,6 +138,12 @@ def test_records_put_by_one_function_reach_the_streams_consumer(app: Canaria) ->
     assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert failure["requestContext"]["approximateInvokeCount"] == 2
     assert failure["KinesisBatchInfo"]["streamArn"] == arn
+    # a Node.js producer with the SDK v3 client Lambda provides
+    status, _, body = app.http("POST", "/node-clicks", json.dumps({"pages": ["/node"]}).encode())
+    assert status == 202, body
+    while "/node" not in [p for p, *_ in counted(app)]:
+        assert time.monotonic() < deadline, counted(app)
+        time.sleep(0.2)
 
 
 CANARY_TEMPLATE = f"""\
