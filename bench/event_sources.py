@@ -98,7 +98,8 @@ async def measure(
         {"S": StreamSpec("S", stream, 1), "Q": QueueSpec("Q", queue, {"VisibilityTimeout": "30"})},
     )
     kinesis, sqs = client(engine, "kinesis"), client(engine, "sqs")
-    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    # every call from a thread: the relay runs on this event loop
+    url = (await asyncio.to_thread(sqs.get_queue_url, QueueName=queue))["QueueUrl"]
 
     async def put(items: list[str]) -> None:
         if kind == "kinesis":

@@ -75,6 +75,7 @@ CLOUDFORMATION = re.compile(
     r"|unknown filter rule|is not a valid AWS::S3::Bucket name"  # S3's own checks
     r"|a rule needs an EventPattern or a ScheduleExpression"
     r"|FilterCriteria.*the pattern is not valid"  # Lambda: a pattern's leaves are arrays
+    r"|MaximumRecordAgeInSeconds of \d+ "  # Lambda: -1, or 60 s and more
 )
 UNKNOWN_PROPERTY = re.compile(
     r"Resources\.([A-Za-z0-9]+)\.Properties\.[A-Za-z0-9]+: unknown property"

@@ -224,7 +224,7 @@ def _on_failure(
     """``DestinationConfig: {OnFailure: {Destination, Type}}``: the queue or topic that
     gets a record of each batch discarded; one the template does not declare is a
     warning (the batch is dropped, as without a destination)."""
-    if "DestinationConfig" not in props:
+    if props.get("DestinationConfig") is None:  # absent, or written empty
         return None
     dat = at.key(props, "DestinationConfig")
     config = as_map(props["DestinationConfig"], dat)

@@ -53,7 +53,10 @@ def test_bad_stream_properties_are_named(tmp_path: Path) -> None:
 
 
 def test_a_kinesis_event_reads_the_stream_with_lambdas_defaults(tmp_path: Path) -> None:
-    event = kinesis_event("Stream: !GetAtt Clicks.Arn\nStartingPosition: TRIM_HORIZON")
+    # an empty DestinationConfig is none (SAM's own tests write one)
+    event = kinesis_event(
+        "Stream: !GetAtt Clicks.Arn\nStartingPosition: TRIM_HORIZON\nDestinationConfig:"
+    )
     app = load(write(tmp_path, resources(function(extra=event), stream(props="Name: clicks"))))
     assert app.event_sources == (
         StreamEventSource("Fn", "Read", "clicks", f"{ARN}/clicks", StartingPosition.TRIM_HORIZON),
