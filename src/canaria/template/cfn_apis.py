@@ -45,7 +45,9 @@ V2_ROUTE = "AWS::ApiGatewayV2::Route"
 V2_INTEGRATION = "AWS::ApiGatewayV2::Integration"
 V2_STAGE = "AWS::ApiGatewayV2::Stage"
 V2_AUTHORIZER = "AWS::ApiGatewayV2::Authorizer"
-# read here, so not reported as skipped (their other properties are not run)
+V2_DEPLOYMENT = "AWS::ApiGatewayV2::Deployment"  # nothing to read: a stage serves its routes
+# read here (or implied by serving the API), so not reported as skipped; their other
+# properties are not run
 TYPES = (
     REST_API,
     REST_RESOURCE,
@@ -58,6 +60,7 @@ TYPES = (
     V2_INTEGRATION,
     V2_STAGE,
     V2_AUTHORIZER,
+    V2_DEPLOYMENT,
 )
 
 
