@@ -141,7 +141,9 @@ class Platform:
         # of moto, started when a template declares such resources or a function calls one
         self.services = ServicesEngine(log_path=str(Path(self.state_dir) / "logs" / "services.log"))
         # functions' SQS events: queues polled, batches invoked through the alias
-        self.pollers = QueuePollers(self.services.endpoint, self._invoke_from_queue)
+        self.pollers = QueuePollers(
+            self.services.endpoint, self._invoke_from_queue, self._start_on_schedule
+        )
         # functions' Kinesis events: shards read in order, batches invoked through the alias
         self.streams = StreamPollers(self.services.endpoint, self._invoke_from_queue)
         # Schedule / ScheduleV2 events and scheduled rules: fired on the platform's clock

@@ -155,6 +155,9 @@ class QueueEventSource:
     filters: tuple[
         str, ...
     ] = ()  # SQS FilterCriteria patterns (JSON); a record matching none is dropped
+    # a state machine's EventBridge event: the machine (by name) started with each event,
+    # ``function`` then its logical id
+    state_machine: str | None = None
 
 
 @dataclass(frozen=True)

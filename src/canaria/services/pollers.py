@@ -35,6 +35,7 @@ from canaria.template.service_refs import queue_url
 log = logging.getLogger("canaria.services")
 
 Invoke = Callable[[str, bytes], Awaitable[InvokeResult]]  # (function, event) → result
+Start = Callable[[str, str], Awaitable[None]]  # (state machine name, input) → started
 S = TypeVar("S")
 _WAIT_S = 1  # long-poll wait: how long a stopped poller may still hold its thread
 _BACKOFF_S = 1.0
@@ -178,9 +179,10 @@ class SourceTasks(Generic[S]):
 class QueuePollers:
     """One poller per enabled SQS event source of the running application."""
 
-    def __init__(self, endpoint: str, invoke: Invoke) -> None:
+    def __init__(self, endpoint: str, invoke: Invoke, start: Start | None = None) -> None:
         self.endpoint = endpoint  # the services engine, through its relay
         self.invoke = invoke
+        self.start = start  # a state machine's EventBridge events start it
         self._tasks = SourceTasks[QueueEventSource](self._poll)
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="canaria-sqs")
 
@@ -238,6 +240,9 @@ class QueuePollers:
                 if not messages:
                     continue
             event = event_of(messages, source)
+            if source.state_machine is not None:
+                await self._start_machine(client, url, source, messages, event)
+                continue
             try:
                 result = await self.invoke(source.function, event)
             except CanariaError as exc:  # throttled, or no such version: the batch returns
@@ -248,6 +253,28 @@ class QueuePollers:
             if done:
                 with contextlib.suppress(Exception):  # undeleted messages come back
                     await self._run(_delete, client, url, done)
+
+    async def _start_machine(
+        self,
+        client: Any,
+        url: str,
+        source: QueueEventSource,
+        messages: list[dict[str, Any]],
+        event: bytes,
+    ) -> None:
+        """Start the source's state machine with the event (an asynchronous start, as
+        EventBridge's): done once started; one that cannot start comes back."""
+        assert source.state_machine is not None
+        try:
+            if self.start is None:
+                raise CanariaError("state machines are not started here")
+            await self.start(source.state_machine, event.decode())
+        except CanariaError as exc:
+            log.warning("%s from %s: %s", source.state_machine, source.queue_name, exc.message)
+            await asyncio.sleep(_BACKOFF_S)
+            return
+        with contextlib.suppress(Exception):
+            await self._run(_delete, client, url, messages)
 
     async def _drop_unmatched(
         self, client: Any, url: str, messages: list[dict[str, Any]], source: QueueEventSource

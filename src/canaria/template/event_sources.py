@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from canaria.models.app import StateMachineSpec
 from canaria.models.arns import function_arn
 from canaria.models.filters import MAX_FILTERS, check_pattern
 from canaria.models.services import (
@@ -91,10 +92,15 @@ RULE_EVENT_KEYS = (
 
 
 def build_event_sources(
-    ctx: Context, functions: list[Entry], services: Mapping[str, ServiceResource]
+    ctx: Context,
+    functions: list[Entry],
+    services: Mapping[str, ServiceResource],
+    machines: Sequence[tuple[Entry, StateMachineSpec]] = (),
 ) -> tuple[tuple[QueueEventSource, ...], dict[str, ServiceResource]]:
-    """Every ``Events: {Type: SQS | SNS}`` of ``functions`` whose queue or topic the
-    template declares, and the queues and subscriptions SNS events need."""
+    """Every ``Events: {Type: SQS | SNS | EventBridgeRule | S3}`` of ``functions`` whose
+    queue, topic, bus or bucket the template declares, every ``EventBridgeRule`` event of
+    ``machines`` (each SAM state machine's entry, and what was built from it), and the
+    queues, subscriptions and rules they need."""
     queues = {queue_arn(r.name): r for r in services.values() if isinstance(r, QueueSpec)}
     topics = {topic_arn(r.name) for r in services.values() if isinstance(r, TopicSpec)}
     buses = {"default"} | {r.name for r in services.values() if isinstance(r, EventBusSpec)}
@@ -121,6 +127,16 @@ def build_event_sources(
                 source = _rule_event(ctx, entry, name, props, pat, buses, extra)
             if source is not None:
                 out.append(source)
+    for entry, machine in machines:
+        for name, kind, event, eat in events_of(ctx, entry):
+            if kind not in ("EventBridgeRule", "CloudWatchEvent"):
+                continue
+            pat = eat.key(event, "Properties")
+            props = as_map(event.get("Properties") or {}, pat)
+            check_keys(props, pat, RULE_EVENT_KEYS, required=("Pattern",))
+            source = _rule_event(ctx, entry, name, props, pat, buses, extra)
+            if source is not None:
+                out.append(replace(source, state_machine=machine.name))
     out.extend(_rule_function_targets(ctx, functions, services, extra))
     return tuple(out), extra
 

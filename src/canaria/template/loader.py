@@ -410,11 +410,11 @@ def _build(
             of(*SERVICE_TYPES),
             {function_arn(e.logical_id): e.logical_id for e in of(FUNCTION)},
         )
-        queue_sources, hidden = build_event_sources(ctx, of(FUNCTION), services)
-        event_sources = (*queue_sources, *build_stream_sources(ctx, of(FUNCTION), services))
         built = [
             (e, machines[e.logical_id]) for e in of(SAM_STATE_MACHINE) if e.logical_id in machines
         ]
+        queue_sources, hidden = build_event_sources(ctx, of(FUNCTION), services, built)
+        event_sources = (*queue_sources, *build_stream_sources(ctx, of(FUNCTION), services))
         schedules = build_schedules(ctx, of(FUNCTION), built, services)
     layers: dict[str, LayerSpec | None] = {}
     for e in of(LAYER):

@@ -77,7 +77,8 @@ def build_schedules(
     for entry, target, target_type in targets:
         for name, kind, event, eat in events_of(ctx, entry):
             if kind not in ("Schedule", "ScheduleV2"):
-                if target_type is ScheduleTarget.STATE_MACHINE:
+                delivered = kind in ("EventBridgeRule", "CloudWatchEvent")  # event_sources'
+                if target_type is ScheduleTarget.STATE_MACHINE and not delivered:
                     ctx.warn(
                         entry,
                         f"event {name} ({kind}) is not triggered by canaria; start the "

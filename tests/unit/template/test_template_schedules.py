@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from canaria.models import QueueEventSource, RuleSpec
 from canaria.models.schedules import ScheduleKind, ScheduleTarget
 from canaria.template import load
 from tests.unit.template.template_helpers import fails, function, line_of, resources, write
@@ -106,10 +107,19 @@ def test_a_state_machines_schedule_starts_it_and_its_other_events_are_named(
         Orders:
           Type: EventBridgeRule
           Properties: {Pattern: {source: [shop]}}
+        Start:
+          Type: Api
+          Properties: {Path: /start, Method: post}
 """
     )
     app = load(write(tmp_path, body))
     (nightly,) = app.schedules
     assert (nightly.target, nightly.target_type) == ("orders-sync", ScheduleTarget.STATE_MACHINE)
     assert nightly.input == '{"full": true}'
-    assert any("event Orders (EventBridgeRule) is not triggered" in w for w in app.warnings)
+    # an EventBridge event starts the machine through a queue its rule targets
+    (orders,) = app.event_sources
+    assert isinstance(orders, QueueEventSource) and orders.state_machine == "orders-sync"
+    rules = [r for r in app.services.values() if isinstance(r, RuleSpec)]
+    assert [r.targets[0].arn.rsplit(":", 1)[-1] for r in rules] == [orders.queue_name]
+    assert not any("(EventBridgeRule) is not triggered" in w for w in app.warnings)
+    assert any("event Start (Api) is not triggered" in w for w in app.warnings)
