@@ -20,11 +20,12 @@ def split_text(split: dict[str, float]) -> str:
 
 def status_tables(status: dict[str, Any]) -> Group:
     fns = Table(title=f"functions — {status.get('application')}", expand=False)
-    for col in ("function", "alias", "split", "versions", "routes", "cold starts"):
+    for col in ("function", "alias", "split", "versions", "routes and sources", "cold starts"):
         fns.add_column(col)
     for name, f in status["functions"].items():
         aliases = f["aliases"] or [{"name": "$LATEST", "split": {}}]
-        routes = ", ".join(_route_text(r) for r in f["routes"]) or "-"
+        feeds = [*map(_route_text, f["routes"]), *map(_source_text, f.get("sources", []))]
+        routes = ", ".join(feeds) or "-"
         for a in aliases:
             fns.add_row(
                 name,
@@ -160,6 +161,12 @@ def plain_event(e: dict[str, Any]) -> str:
 
 def console() -> Console:
     return Console(highlight=False)
+
+
+def _source_text(source: dict[str, Any]) -> str:
+    """``Kinesis clicks``, ``SQS jobs``, ``SNS event Notify``; ``(disabled)`` when it is."""
+    text = f"{source['kind']} {source['source'] or 'event ' + source['event']}"
+    return text if source.get("enabled", True) else f"{text} (disabled)"
 
 
 def _route_text(route: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ from canaria.control.views import (
     alias_view,
     deployment_view,
     event_view,
+    function_sources,
     hook_view,
     route_view,
     version_view,
@@ -198,6 +199,7 @@ def control_routes(source: ControlSource) -> list[BaseRoute]:
                         "aliases": [alias_view(a) for a in p.store.aliases(name)],
                         "versions": [version_view(v) for v in p.store.versions(name)],
                         "routes": [route_view(r) for r in spec.routes],
+                        "sources": function_sources(app.event_sources, name) if app else [],
                         "concurrent_executions": p.runtimes[name].concurrent_executions()
                         if name in p.runtimes
                         else 0,

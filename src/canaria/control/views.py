@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from canaria.models import Alias, RouteSpec, Version
+from canaria.models import (
+    Alias,
+    EventSource,
+    EventSourceKind,
+    RouteSpec,
+    StreamEventSource,
+    Version,
+)
 from canaria.models.deployment import Deployment, DeploymentEvent, HookExecution
 from canaria.store.codec import judge_to_dict, step_label
 
@@ -43,6 +50,25 @@ def route_view(r: RouteSpec) -> dict[str, Any]:
         "function": r.function,
         "authorizer": None if r.authorizer is None else r.authorizer.name,
     }
+
+
+def source_view(s: EventSource) -> dict[str, Any]:
+    """What feeds a function besides its routes: the event's kind, its name under
+    ``Events``, the queue or stream read (None where canaria adds the queue itself: an
+    SNS, EventBridge or S3 event), and whether it is enabled."""
+    if isinstance(s, StreamEventSource):
+        return {"kind": "Kinesis", "event": s.event, "source": s.stream_name, "enabled": s.enabled}
+    source = s.queue_name if s.kind is EventSourceKind.SQS else None
+    return {"kind": s.kind.value, "event": s.event, "source": source, "enabled": s.enabled}
+
+
+def function_sources(sources: tuple[EventSource, ...], function: str) -> list[dict[str, Any]]:
+    """``source_view`` of each event source that invokes ``function``."""
+    return [
+        source_view(s)
+        for s in sources
+        if s.function == function and getattr(s, "state_machine", None) is None
+    ]
 
 
 def deployment_view(d: Deployment) -> dict[str, Any]:

@@ -119,6 +119,14 @@ def counted(c: Canaria) -> list[list[str]]:
 
 
 def test_records_put_by_one_function_reach_the_streams_consumer(app: Canaria) -> None:
+    # status says what feeds the consumer
+    sources = app.status()["functions"]["Consumer"]["sources"]
+    assert sources == [
+        {"kind": "Kinesis", "event": "Read", "source": "app-Clicks", "enabled": True}
+    ]
+    shown = app.cli("status")
+    assert shown.returncode == 0 and "Kinesis" in shown.stdout, shown.stdout
+    assert "app-Clicks" in shown.stdout.replace("\n", ""), shown.stdout
     pages = ["/home", "/about", "/broken", "/pricing"]
     status, _, body = app.http("POST", "/clicks", json.dumps({"pages": pages}).encode())
     assert status == 202 and json.loads(body) == {"put": 4}
