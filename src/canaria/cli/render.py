@@ -24,7 +24,7 @@ def status_tables(status: dict[str, Any]) -> Group:
         fns.add_column(col)
     for name, f in status["functions"].items():
         aliases = f["aliases"] or [{"name": "$LATEST", "split": {}}]
-        feeds = [*map(_route_text, f["routes"]), *map(_source_text, f.get("sources", []))]
+        feeds = [*map(_route_text, f["routes"]), *map(source_text, f.get("sources", []))]
         routes = ", ".join(feeds) or "-"
         for a in aliases:
             fns.add_row(
@@ -163,7 +163,7 @@ def console() -> Console:
     return Console(highlight=False)
 
 
-def _source_text(source: dict[str, Any]) -> str:
+def source_text(source: dict[str, Any]) -> str:
     """``Kinesis clicks``, ``SQS jobs``, ``SNS event Notify``; ``(disabled)`` when it is."""
     text = f"{source['kind']} {source['source'] or 'event ' + source['event']}"
     return text if source.get("enabled", True) else f"{text} (disabled)"

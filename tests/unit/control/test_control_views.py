@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from canaria.cli.render import _source_text
+from canaria.cli.render import source_text
 from canaria.control.views import function_sources
 from canaria.models import EventSourceKind, QueueEventSource, StartingPosition, StreamEventSource
 
@@ -23,7 +23,7 @@ def test_a_functions_sources_as_status_shows_them() -> None:
         {"kind": "SNS", "event": "Notify", "source": None, "enabled": True},
         {"kind": "Kinesis", "event": "Read", "source": "clicks", "enabled": False},
     ]
-    assert [_source_text(v) for v in views] == [
+    assert [source_text(v) for v in views] == [
         "SQS jobs",
         "SNS event Notify",
         "Kinesis clicks (disabled)",
