@@ -12,6 +12,10 @@ like SAM's: each Lambda proxy method or route that invokes a function of the tem
   the API's quick-create ``Target`` is its ``$default`` route; its ``CorsConfiguration``
   applies as an ``HttpApi``'s.
 
+Either kind may carry an OpenAPI definition instead (``Body``, or a local
+``BodyS3Location``): its Lambda proxy operations are routes too, as in a SAM API's
+``DefinitionBody``.
+
 References between them are read as CloudFormation resolves them here (``Ref`` of these
 types is the logical id, ``!GetAtt Api.RootResourceId`` the root). What is not a Lambda
 proxy (mock, HTTP, AWS service integrations, WebSocket APIs) and IAM authorization are
@@ -32,7 +36,12 @@ from canaria.template.context import Context
 from canaria.template.cors import http_cors
 from canaria.template.index import FUNCTION, Entry
 from canaria.template.intrinsics import NO_VALUE
-from canaria.template.openapi import METHODS, authorizer_of_scheme, function_of_uri
+from canaria.template.openapi import (
+    METHODS,
+    authorizer_of_scheme,
+    function_of_uri,
+    openapi_routes,
+)
 
 REST_API = "AWS::ApiGateway::RestApi"
 REST_RESOURCE = "AWS::ApiGateway::Resource"
@@ -180,7 +189,8 @@ def _rest(reader: _Reader, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None
         )
     _warn(ctx, api, others, unapplied, "method")
     valid = tuple(a for a in authorizers.values() if a is not None)
-    return ApiSpec(name, "rest", stage_name, valid, stage_variables=variables), routes
+    spec = ApiSpec(name, "rest", stage_name, valid, stage_variables=variables)
+    return spec, routes + _body_routes(reader, api, spec)
 
 
 def _http(reader: _Reader, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None:
@@ -252,7 +262,29 @@ def _http(reader: _Reader, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None
         )
     _warn(ctx, api, others, unapplied, "route")
     valid = tuple(a for a in authorizers.values() if a is not None)
-    return ApiSpec(name, "http", stage_name, valid, cors=cors), routes
+    spec = ApiSpec(name, "http", stage_name, valid, cors=cors)
+    return spec, routes + _body_routes(reader, api, spec)
+
+
+def _body_routes(reader: _Reader, api: Entry, spec: ApiSpec) -> list[RouteSpec]:
+    """The Lambda proxy operations of the API's OpenAPI ``Body`` (or ``BodyS3Location``),
+    each guarded by the authorizer its ``security`` names."""
+    definition = openapi_routes(reader.ctx, api, spec.kind, reader.function_names)
+    return [
+        RouteSpec(
+            route.method,
+            route.path,
+            spec.kind,
+            spec.logical_id,
+            spec.stage,
+            route.function,
+            definition.authorizers.get(route.security or ""),
+            spec.cors,
+            payload_v1=spec.kind == "http" and route.payload_v1,
+            stage_variables=spec.stage_variables,
+        )
+        for route in definition.routes
+    ]
 
 
 def _authorizers(

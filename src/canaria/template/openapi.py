@@ -269,21 +269,27 @@ def _identity(sources: str, scheme: Mapping[str, Any]) -> tuple[tuple[str, ...],
 
 
 def _document(ctx: Context, entry: Entry) -> Any:
-    """The API's OpenAPI document, intrinsics resolved; None when it has none."""
-    raw = entry.props.get("DefinitionBody")
+    """The API's OpenAPI document, intrinsics resolved; None when it has none. SAM's APIs
+    hold it in ``DefinitionBody`` / ``DefinitionUri``, CloudFormation's in ``Body`` /
+    ``BodyS3Location`` (a local path, as ``aws cloudformation package`` uploads it)."""
+    serverless = entry.type.startswith("AWS::Serverless::")
+    body_key, uri_key = (
+        ("DefinitionBody", "DefinitionUri") if serverless else ("Body", "BodyS3Location")
+    )
+    raw = entry.props.get(body_key)
     if raw is not None:
-        at = ctx.at(entry, "DefinitionBody")
+        at = ctx.at(entry, body_key)
         include = _include_location(raw)
         if include is None:
-            body = ctx.get(entry, "DefinitionBody")
+            body = ctx.get(entry, body_key)
             return None if body is NO_VALUE else body
         return _read(ctx, include, at)
-    uri = entry.props.get("DefinitionUri")
+    uri = entry.props.get(uri_key)
     if uri is not None:
-        at = ctx.at(entry, "DefinitionUri")
-        value = ctx.get(entry, "DefinitionUri")
+        at = ctx.at(entry, uri_key)
+        value = ctx.get(entry, uri_key)
         if value is NO_VALUE or not isinstance(value, str):
-            raise at.error("DefinitionUri names an S3 object; canaria reads local files")
+            raise at.error(f"{uri_key} names an S3 object; canaria reads local files")
         return _read(ctx, value, at)
     return None
 

@@ -218,3 +218,32 @@ def test_a_sam_event_naming_a_cloudformation_api_adds_no_route(tmp_path: Path) -
     got = routes(path)
     assert ("Shop", "GET", "/x") not in got and ("Shop", "GET", "/items") in got
     assert any("SAM adds no route to it" in w for w in load(path).warnings)
+
+
+def test_an_openapi_body_of_a_rest_api(tmp_path: Path) -> None:
+    body = f"""\
+  Books:
+    Type: AWS::ApiGateway::RestApi
+    Properties:
+      Body:
+        openapi: 3.0.1
+        paths:
+          /books/{{isbn}}:
+            get:
+              x-amazon-apigateway-integration:
+                type: aws_proxy
+                httpMethod: POST
+                uri: {URI % "Other"}
+  BooksStage:
+    Type: AWS::ApiGateway::Stage
+    Properties: {{RestApiId: !Ref Books, StageName: live, DeploymentId: x}}
+"""
+    got = routes(app_with(tmp_path, body))
+    (route,) = got.values()
+    assert (route.api_id, route.method, route.path, route.function, route.stage) == (
+        "Books",
+        "GET",
+        "/books/{isbn}",
+        "Other",
+        "live",
+    )
