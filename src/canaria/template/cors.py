@@ -45,6 +45,8 @@ def api_cors(ctx: Context, entry: Entry, kind: ApiKind) -> CorsSpec | None:
         return None
     at = ctx.at(entry, key)
     if kind == "http":
+        if isinstance(value, str) and value.lower() == "false":  # a String parameter's
+            return None
         return http_cors(value, at)
     preflight = True
     auth = ctx.get(entry, "Auth")
@@ -54,11 +56,11 @@ def api_cors(ctx: Context, entry: Entry, kind: ApiKind) -> CorsSpec | None:
         return CorsSpec((unquoted(value),), preflight_authorized=preflight)
     node = as_map(value, at)
     origin = node.get("AllowOrigin")
-    if origin is None:
-        raise at.error("Cors needs AllowOrigin", allowed="AllowOrigin: \"'https://...'\"")
+    # without AllowOrigin, SAM's preflight allows every origin ('*')
+    allowed = "*" if origin is None else unquoted(as_str(origin, at.key(node, "AllowOrigin")))
     max_age = node.get("MaxAge")
     return CorsSpec(
-        (unquoted(as_str(origin, at.key(node, "AllowOrigin"))),),
+        (allowed,),
         allow_methods=_listed(node.get("AllowMethods"), at),
         allow_headers=_listed(node.get("AllowHeaders"), at),
         max_age=None if max_age is None else _max_age(max_age, at.key(node, "MaxAge")),
@@ -68,8 +70,9 @@ def api_cors(ctx: Context, entry: Entry, kind: ApiKind) -> CorsSpec | None:
 
 
 def http_cors(value: Any, at: Where) -> CorsSpec:
-    """An HTTP API's ``CorsConfiguration`` (or a function URL's ``Cors``: the same shape)."""
-    if value is True:
+    """An HTTP API's ``CorsConfiguration`` (or a function URL's ``Cors``: the same shape);
+    ``true`` (or a String parameter's ``"true"``) allows every origin."""
+    if value is True or (isinstance(value, str) and value.lower() == "true"):
         return CorsSpec(("*",))
     node = as_map(value, at)
 

@@ -39,6 +39,8 @@ def cors_of(path: str) -> CorsSpec | None:
                 allow_credentials=True,
             ),
         ),
+        # no AllowOrigin: SAM's preflight allows every origin
+        ("Cors:\n      AllowHeaders: \"'X-Key'\"", CorsSpec(("*",), allow_headers=("X-Key",))),
     ],
 )
 def test_rest_cors_from_globals_reaches_the_implicit_apis_routes(
@@ -82,3 +84,15 @@ def test_http_api_cors_configuration(tmp_path: Path, config: str, expected: Cors
 
 def test_an_api_without_cors_has_none(tmp_path: Path) -> None:
     assert cors_of(write(tmp_path, resources(routed()))) is None
+
+
+@pytest.mark.parametrize(("value", "expected"), [("true", CorsSpec(("*",))), ("false", None)])
+def test_an_http_apis_cors_from_a_string_parameter(
+    tmp_path: Path, value: str, expected: CorsSpec | None
+) -> None:
+    api = (
+        "  Http:\n    Type: AWS::Serverless::HttpApi\n"
+        "    Properties: {CorsConfiguration: !Ref CorsParam}\n"
+    )
+    params = f"Parameters:\n  CorsParam: {{Type: String, Default: {value}}}\n"
+    assert cors_of(write(tmp_path, params + resources(api, routed("HttpApi", "Http")))) == expected
