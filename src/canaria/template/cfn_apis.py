@@ -16,6 +16,10 @@ Either kind may carry an OpenAPI definition instead (``Body``, or a local
 ``BodyS3Location``): its Lambda proxy operations are routes too, as in a SAM API's
 ``DefinitionBody``.
 
+A REST path's ``OPTIONS`` method with a ``MOCK`` integration whose response sets
+``Access-Control-Allow-*`` headers (the hand-written CORS preflight) is answered as SAM's
+``Cors`` preflight is, with those headers.
+
 References between them are read as CloudFormation resolves them here (``Ref`` of these
 types is the logical id, ``!GetAtt Api.RootResourceId`` the root). What is not a Lambda
 proxy (mock, HTTP, AWS service integrations, WebSocket APIs) and IAM authorization are
@@ -24,16 +28,16 @@ not served or not applied, each with a warning.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from canaria.errors import TemplateError
-from canaria.models import AuthorizerSpec, RouteSpec
+from canaria.models import AuthorizerSpec, CorsSpec, RouteSpec
 from canaria.models.app import ApiKind, ApiSpec
 from canaria.models.routes import DEFAULT_ROUTE, parse_path
 from canaria.template.context import Context
-from canaria.template.cors import http_cors
+from canaria.template.cors import http_cors, mock_preflight
 from canaria.template.index import FUNCTION, Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.openapi import (
@@ -155,15 +159,19 @@ def _rest(reader: _Reader, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None
         above = path_of(parent, depth + 1)
         return None if above is None else f"{above}/{part}"
 
+    methods = reader.naming(REST_METHOD, "RestApiId", name)
+    preflights = _mock_preflights(reader, methods, path_of)
     routes: list[RouteSpec] = []
     others = unapplied = 0
-    for method in reader.naming(REST_METHOD, "RestApiId", name):
+    for method in methods:
         integration = reader.mapping(method, "Integration")
         function = None
         if str(integration.get("Type", "")).upper() == "AWS_PROXY":
             function = reader.function(integration.get("Uri"))
         path = path_of(reader.text(method, "ResourceId"))
         verb = str(reader.text(method, "HttpMethod") or "").upper()
+        if method.logical_id in preflights.values():
+            continue  # answered as the path's preflight
         if function is None or path is None or verb not in (*METHODS.values(), "ANY"):
             others += 1
             continue
@@ -184,6 +192,7 @@ def _rest(reader: _Reader, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None
                 stage_name,
                 function,
                 authorizer,
+                preflights.cors.get(path),
                 stage_variables=variables,
             )
         )
@@ -264,6 +273,41 @@ def _http(reader: _Reader, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None
     valid = tuple(a for a in authorizers.values() if a is not None)
     spec = ApiSpec(name, "http", stage_name, valid, cors=cors)
     return spec, routes + _body_routes(reader, api, spec)
+
+
+@dataclass(frozen=True)
+class _Preflights:
+    cors: Mapping[str, CorsSpec]  # path → what its OPTIONS method answers
+    methods: Mapping[str, str]  # path → that method's logical id
+
+    def values(self) -> set[str]:
+        return set(self.methods.values())
+
+
+def _mock_preflights(
+    reader: _Reader, methods: list[Entry], path_of: Callable[[str | None], str | None]
+) -> _Preflights:
+    """The paths whose ``OPTIONS`` method is a ``MOCK`` answering CORS headers, as the
+    console and many templates write a REST API's preflight: each becomes the path's
+    preflight, answered by canaria as SAM's ``Cors`` preflight is."""
+    cors: dict[str, CorsSpec] = {}
+    ids: dict[str, str] = {}
+    for method in methods:
+        integration = reader.mapping(method, "Integration")
+        verb = str(reader.text(method, "HttpMethod") or "").upper()
+        if verb != "OPTIONS" or str(integration.get("Type", "")).upper() != "MOCK":
+            continue
+        path = path_of(reader.text(method, "ResourceId"))
+        responses = integration.get("IntegrationResponses")
+        first = responses[0] if isinstance(responses, list) and responses else {}
+        parameters = first.get("ResponseParameters") if isinstance(first, Mapping) else None
+        spec = mock_preflight(parameters) if isinstance(parameters, Mapping) else None
+        if path is not None and spec is not None:
+            # authorized only when the method itself is (an OPTIONS method is its own)
+            kind = str(reader.text(method, "AuthorizationType") or "NONE").upper()
+            cors[path or "/"] = replace(spec, preflight_authorized=kind != "NONE")
+            ids[path or "/"] = method.logical_id
+    return _Preflights(cors, ids)
 
 
 def _body_routes(reader: _Reader, api: Entry, spec: ApiSpec) -> list[RouteSpec]:

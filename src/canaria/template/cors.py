@@ -16,6 +16,7 @@ answer to an allowed origin, replacing the function's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from canaria.models import CorsSpec
@@ -92,6 +93,33 @@ def http_cors(value: Any, at: Where) -> CorsSpec:
         max_age=None if max_age is None else as_int(max_age, at.key(node, "MaxAge"), 0),
         allow_credentials=credentials is not None
         and as_bool(credentials, at.key(node, "AllowCredentials")),
+    )
+
+
+def mock_preflight(parameters: Mapping[str, Any]) -> CorsSpec | None:
+    """The CORS a hand-written ``OPTIONS`` method with a ``MOCK`` integration answers, read
+    from its integration response's ``ResponseParameters``
+    (``method.response.header.Access-Control-Allow-Origin: "'*'"``, ...); None when it
+    sets no ``Access-Control-Allow-Origin``."""
+    prefix = "method.response.header.access-control-"
+    headers = {
+        str(k).lower().removeprefix(prefix): unquoted(str(v))
+        for k, v in parameters.items()
+        if str(k).lower().startswith(prefix)
+    }
+    if not headers.get("allow-origin"):
+        return None
+
+    def listed(key: str) -> tuple[str, ...]:
+        return tuple(p.strip() for p in headers.get(key, "").split(",") if p.strip())
+
+    age = headers.get("max-age", "")
+    return CorsSpec(
+        (headers["allow-origin"],),
+        allow_methods=tuple(m.upper() for m in listed("allow-methods")),
+        allow_headers=listed("allow-headers"),
+        max_age=int(age) if age.isdigit() else None,
+        allow_credentials=headers.get("allow-credentials", "").lower() == "true",
     )
 
 

@@ -50,6 +50,22 @@ Resources:
         Type: AWS_PROXY
         IntegrationHttpMethod: POST
         Uri: !Sub '{LAMBDA_PATH}/${{Fn.Arn}}/invocations'
+  ItemPreflight:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Shop
+      ResourceId: !Ref Item
+      HttpMethod: OPTIONS
+      AuthorizationType: NONE
+      Integration:
+        Type: MOCK
+        RequestTemplates: {{application/json: '{{"statusCode": 200}}'}}
+        IntegrationResponses:
+          - StatusCode: 200
+            ResponseParameters:
+              method.response.header.Access-Control-Allow-Origin: "'https://shop.example'"
+              method.response.header.Access-Control-Allow-Methods: "'GET,OPTIONS'"
+              method.response.header.Access-Control-Allow-Headers: "'authorizationToken'"
   Gate:
     Type: AWS::ApiGateway::Authorizer
     Properties:
@@ -145,6 +161,13 @@ def test_a_rest_apis_method_behind_its_authorizer(app: Canaria) -> None:
     assert denied[0] == 403
     assert app.http("GET", "/v1/items/42")[0] == 401  # no identity source: not invoked
     assert app.http("GET", "/v1/items")[0] == 403  # no method there: API Gateway's 403
+    # the path's MOCK OPTIONS method: the browser's preflight, answered without the authorizer
+    preflight = {"Origin": "https://shop.example", "Access-Control-Request-Method": "GET"}
+    status, headers, _ = app.http("OPTIONS", "/v1/items/42", headers=preflight)
+    assert status == 200, headers
+    assert headers["access-control-allow-origin"] == "https://shop.example"
+    assert headers["access-control-allow-methods"] == "GET,OPTIONS"
+    assert headers["access-control-allow-headers"] == "authorizationToken"
 
 
 def test_an_http_apis_route_at_payload_1_0_with_cors(app: Canaria) -> None:

@@ -247,3 +247,36 @@ def test_an_openapi_body_of_a_rest_api(tmp_path: Path) -> None:
         "Other",
         "live",
     )
+
+
+def test_a_mock_options_method_is_its_paths_cors_preflight(tmp_path: Path) -> None:
+    preflight = """\
+  ItemsPreflight:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Shop
+      ResourceId: !Ref Items
+      HttpMethod: OPTIONS
+      AuthorizationType: NONE
+      Integration:
+        Type: MOCK
+        RequestTemplates: {application/json: '{"statusCode": 200}'}
+        IntegrationResponses:
+          - StatusCode: 200
+            ResponseParameters:
+              method.response.header.Access-Control-Allow-Origin: "'https://shop.example'"
+              method.response.header.Access-Control-Allow-Methods: "'GET,OPTIONS'"
+              method.response.header.Access-Control-Allow-Headers: "'Content-Type,X-Token'"
+"""
+    rest = REST.replace("  Preflight:\n", "  Unused:\n")
+    path = app_with(tmp_path, rest, preflight)
+    got = routes(path)
+    cors = got["Shop", "GET", "/items"].cors
+    assert cors is not None and cors.allow_origins == ("https://shop.example",)
+    assert (cors.allow_methods, cors.allow_headers) == (
+        ("GET", "OPTIONS"),
+        ("Content-Type", "X-Token"),
+    )
+    assert got["Shop", "ANY", "/items/{id}"].cors is None  # its path has no preflight
+    # the one without response headers is still a method canaria does not serve
+    assert any("1 method(s) are not Lambda proxy" in w for w in load(path).warnings)
