@@ -14,8 +14,10 @@ function names, and the records from there on are tried again.
 
 The function is invoked through the same path as every other invocation (its
 AutoPublishAlias, so a canary deployment splits the stream's batches by its weights and
-the judge sees their errors). Positions are kept in memory: the services engine keeps
-its streams in memory too, so both start again together.
+the judge sees their errors). Each shard's checkpoint outlives a change of the source's
+settings (a redeploy with another ``BatchSize`` goes on from where it was). Checkpoints
+are kept in memory: the services engine keeps its streams in memory too, so both start
+again together.
 """
 
 from __future__ import annotations
@@ -189,6 +191,8 @@ class StreamPollers:
         self._tasks = SourceTasks[StreamEventSource](self._read)
         # sources to read from their stream's start (the engine started again, empty)
         self._fresh: set[tuple[str, str]] = set()
+        # (function, event, stream, shard) → the last sequence number done with
+        self._checkpoints: dict[tuple[str, str, str, str], str] = {}
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="canaria-kinesis")
         self._clients: dict[str, Any] = {}
 
@@ -208,6 +212,7 @@ class StreamPollers:
         whatever its starting position."""
         sources = self._tasks.sources()
         self._fresh |= set(sources)
+        self._checkpoints.clear()  # the new streams' sequence numbers start again
         self._tasks.keep(sources, again=True)
 
     async def stop(self) -> None:
@@ -293,7 +298,10 @@ class StreamPollers:
     ) -> None:
         for parent in parents:
             await parent.wait()
-        checkpoint: str | None = None  # the last sequence number done with
+        # the last sequence number done with, kept across a restart of the source (a
+        # changed BatchSize, say) so that its records are neither read again nor skipped
+        at = (source.function, source.event, source.stream_name, shard_id)
+        checkpoint = self._checkpoints.get(at)
         iterator: str | None = None
         while True:
             try:
@@ -301,7 +309,7 @@ class StreamPollers:
                     iterator = await self._run(
                         _iterator, kinesis, source, shard_id, initial, started_at, checkpoint
                     )
-                batch, iterator = await self._gather(kinesis, source, iterator)
+                batch, iterator, last = await self._gather(kinesis, source, iterator)
             except Exception as exc:  # the engine restarting, an iterator it lost
                 log.warning(
                     "reading %s/%s for %s: %s", source.stream_name, shard_id, source.function, exc
@@ -309,10 +317,10 @@ class StreamPollers:
                 iterator = None
                 await asyncio.sleep(_BACKOFF_S)
                 continue
-            if batch:
-                for part in split_to_fit(batch):
-                    await self._settle(source, shard_id, part)
-                checkpoint = batch[-1]["SequenceNumber"]
+            for part in split_to_fit(batch) if batch else []:
+                await self._settle(source, shard_id, part)
+            if last is not None:  # filtered out or done: past it either way
+                checkpoint = self._checkpoints[at] = last
             if iterator is None:  # the shard is closed and read to its end
                 ended.set()
                 return
@@ -321,11 +329,12 @@ class StreamPollers:
 
     async def _gather(
         self, kinesis: Any, source: StreamEventSource, iterator: str
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """Up to ``batch_size`` records, waiting up to the batching window for more."""
+    ) -> tuple[list[dict[str, Any]], str | None, str | None]:
+        """Up to ``batch_size`` records, waiting up to the batching window for more: those
+        the filters let through, the next iterator, and the last sequence number read."""
         records, iterator = await self._run(_get_records, kinesis, iterator, source.batch_size)
         if source.max_batching_window_s == 0 or not records:
-            return self._matching(records, source), iterator
+            return self._matching(records, source), iterator, _last(records)
         deadline = time.monotonic() + source.max_batching_window_s
         while iterator is not None and len(records) < source.batch_size:
             if time.monotonic() >= deadline:
@@ -336,7 +345,7 @@ class StreamPollers:
             records += more
             if not more:
                 await asyncio.sleep(min(_IDLE_S, max(0.0, deadline - time.monotonic())))
-        return self._matching(records, source), iterator
+        return self._matching(records, source), iterator, _last(records)
 
     @staticmethod
     def _matching(records: list[dict[str, Any]], source: StreamEventSource) -> list[dict[str, Any]]:
@@ -425,6 +434,10 @@ class StreamPollers:
             sqs.send_message(QueueUrl=url, MessageBody=body)
         else:
             self._client("sns").publish(TopicArn=arn, Message=body)
+
+
+def _last(records: list[dict[str, Any]]) -> str | None:
+    return str(records[-1]["SequenceNumber"]) if records else None
 
 
 def _list_shards(kinesis: Any, stream: str) -> list[dict[str, Any]]:

@@ -300,3 +300,21 @@ async def test_after_the_engine_starts_again_the_new_stream_is_read_from_its_sta
         assert fn.seen() == ["before", "after"]
     finally:
         await pollers.stop()
+
+
+async def test_a_changed_source_goes_on_from_where_it_was(world: World) -> None:
+    fn = Function()
+    first = source("one", batch_size=1)
+    await world.put("one", "a", "b")
+    pollers = await reading(world, fn, first)
+    try:
+        await until(lambda: fn.seen() == ["a", "b"])
+        # a redeploy that changes the event's settings: the source starts again, from
+        # its checkpoint (TRIM_HORIZON would read a and b again)
+        pollers.apply([replace(first, batch_size=5)])
+        await world.put("one", "c")
+        await until(lambda: len(fn.seen()) >= 3)
+        await asyncio.sleep(0.5)
+        assert fn.seen() == ["a", "b", "c"]
+    finally:
+        await pollers.stop()
