@@ -5,12 +5,13 @@ the same way). Loaded lazily: only templates with filters pay for the import."""
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["MAX_FILTERS", "check_pattern", "matches_any", "sqs_filter_view"]
+__all__ = ["MAX_FILTERS", "check_pattern", "kinesis_filter_view", "matches_any", "sqs_filter_view"]
 
 MAX_FILTERS = 5  # Lambda's default quota of filters per event source mapping
 
@@ -45,6 +46,22 @@ def sqs_filter_view(record: Mapping[str, Any]) -> dict[str, Any]:
     except (TypeError, ValueError):
         parsed = None
     return {**record, "body": parsed if isinstance(parsed, dict) else body}
+
+
+def kinesis_filter_view(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as Lambda filters a Kinesis record: only its ``data``, matched by its
+    fields when it is a JSON object."""
+    raw = record["Data"]
+    try:
+        parsed = json.loads(raw)
+    except (TypeError, ValueError):
+        parsed = None
+    if isinstance(parsed, dict):
+        return {"data": parsed}
+    try:
+        return {"data": raw.decode()}
+    except UnicodeDecodeError:
+        return {"data": base64.b64encode(raw).decode()}
 
 
 @functools.lru_cache(maxsize=256)

@@ -37,7 +37,7 @@ import orjson
 from canaria.errors import CanariaError
 from canaria.models import InvokeResult
 from canaria.models.arns import ACCOUNT, REGION, function_arn
-from canaria.models.filters import matches_any
+from canaria.models.filters import kinesis_filter_view, matches_any
 from canaria.models.services import StartingPosition, StreamEventSource
 from canaria.services.pollers import Invoke, SourceTasks
 
@@ -81,22 +81,6 @@ def kinesis_record(
         "awsRegion": REGION,
         "eventSourceARN": source.stream_arn,
     }
-
-
-def kinesis_filter_view(record: dict[str, Any]) -> dict[str, Any]:
-    """A record as Lambda filters a Kinesis record: only its ``data``, matched by its
-    fields when it is a JSON object."""
-    raw = record["Data"]
-    try:
-        parsed = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        parsed = None
-    if isinstance(parsed, dict):
-        return {"data": parsed}
-    try:
-        return {"data": raw.decode()}
-    except UnicodeDecodeError:
-        return {"data": base64.b64encode(raw).decode()}
 
 
 def outcome_of(
@@ -483,7 +467,6 @@ __all__ = [
     "Outcome",
     "StreamPollers",
     "failure_record",
-    "kinesis_filter_view",
     "kinesis_record",
     "outcome_of",
     "split_to_fit",

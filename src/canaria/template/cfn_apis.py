@@ -46,6 +46,7 @@ from canaria.template.openapi import (
     function_of_uri,
     openapi_routes,
 )
+from canaria.template.resources import stage_variables
 
 REST_API = "AWS::ApiGateway::RestApi"
 REST_RESOURCE = "AWS::ApiGateway::Resource"
@@ -135,7 +136,7 @@ def _rest(reader: _Reader, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None
     variables: tuple[tuple[str, str], ...] = ()
     if stage_name is not None:
         stage = next(s for s in stages if reader.text(s, "StageName") == stage_name)
-        variables = tuple((str(k), str(v)) for k, v in reader.mapping(stage, "Variables").items())
+        variables = stage_variables(ctx, stage, "Variables")
     else:
         deployments = reader.naming(REST_DEPLOYMENT, "RestApiId", name)
         stage_name = next(
@@ -160,7 +161,8 @@ def _rest(reader: _Reader, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None
         return None if above is None else f"{above}/{part}"
 
     methods = reader.naming(REST_METHOD, "RestApiId", name)
-    preflights = _mock_preflights(reader, methods, path_of)
+    preflights = _mock_preflights(reader, methods, path_of)  # path → (its CORS, the method)
+    answered = {method for _, method in preflights.values()}
     routes: list[RouteSpec] = []
     others = unapplied = 0
     for method in methods:
@@ -170,8 +172,8 @@ def _rest(reader: _Reader, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None
             function = reader.function(integration.get("Uri"))
         path = path_of(reader.text(method, "ResourceId"))
         verb = str(reader.text(method, "HttpMethod") or "").upper()
-        if method.logical_id in preflights.values():
-            continue  # answered as the path's preflight
+        if method.logical_id in answered:
+            continue  # its path's preflight
         if function is None or path is None or verb not in (*METHODS.values(), "ANY"):
             others += 1
             continue
@@ -192,7 +194,7 @@ def _rest(reader: _Reader, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None
                 stage_name,
                 function,
                 authorizer,
-                preflights.cors.get(path),
+                preflights[path][0] if path in preflights else None,
                 stage_variables=variables,
             )
         )
@@ -209,17 +211,13 @@ def _http(reader: _Reader, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None
         ctx.warn(api, f"a {protocol} API is not served (canaria serves REST and HTTP APIs)")
         return None
     quick = ctx.get(api, "Target")
-    stage_name = next(
-        (
-            s
-            for s in (reader.text(e, "StageName") for e in reader.naming(V2_STAGE, "ApiId", name))
-            if s
-        ),
-        "$default" if quick is not NO_VALUE else None,
-    )
-    if stage_name is None:
+    stages = [e for e in reader.naming(V2_STAGE, "ApiId", name) if reader.text(e, "StageName")]
+    stage_name = reader.text(stages[0], "StageName") if stages else None
+    if stage_name is None and quick is NO_VALUE:
         ctx.warn(api, "it has no stage (an AWS::ApiGatewayV2::Stage): not served")
         return None
+    variables = stage_variables(ctx, stages[0], "StageVariables") if stages else ()
+    stage_name = stage_name or "$default"  # a quick-created API's own
     cors = None
     if "CorsConfiguration" in api.props:
         cors = http_cors(ctx.get(api, "CorsConfiguration"), ctx.at(api, "CorsConfiguration"))
@@ -266,32 +264,31 @@ def _http(reader: _Reader, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None
         function, v1 = found
         routes.append(
             RouteSpec(
-                verb, path, "http", name, stage_name, function, authorizer, cors, payload_v1=v1
+                verb,
+                path,
+                "http",
+                name,
+                stage_name,
+                function,
+                authorizer,
+                cors,
+                payload_v1=v1,
+                stage_variables=variables,
             )
         )
     _warn(ctx, api, others, unapplied, "route")
     valid = tuple(a for a in authorizers.values() if a is not None)
-    spec = ApiSpec(name, "http", stage_name, valid, cors=cors)
+    spec = ApiSpec(name, "http", stage_name, valid, cors=cors, stage_variables=variables)
     return spec, routes + _body_routes(reader, api, spec)
-
-
-@dataclass(frozen=True)
-class _Preflights:
-    cors: Mapping[str, CorsSpec]  # path → what its OPTIONS method answers
-    methods: Mapping[str, str]  # path → that method's logical id
-
-    def values(self) -> set[str]:
-        return set(self.methods.values())
 
 
 def _mock_preflights(
     reader: _Reader, methods: list[Entry], path_of: Callable[[str | None], str | None]
-) -> _Preflights:
+) -> dict[str, tuple[CorsSpec, str]]:
     """The paths whose ``OPTIONS`` method is a ``MOCK`` answering CORS headers, as the
     console and many templates write a REST API's preflight: each becomes the path's
     preflight, answered by canaria as SAM's ``Cors`` preflight is."""
-    cors: dict[str, CorsSpec] = {}
-    ids: dict[str, str] = {}
+    out: dict[str, tuple[CorsSpec, str]] = {}
     for method in methods:
         integration = reader.mapping(method, "Integration")
         verb = str(reader.text(method, "HttpMethod") or "").upper()
@@ -305,9 +302,9 @@ def _mock_preflights(
         if path is not None and spec is not None:
             # authorized only when the method itself is (an OPTIONS method is its own)
             kind = str(reader.text(method, "AuthorizationType") or "NONE").upper()
-            cors[path or "/"] = replace(spec, preflight_authorized=kind != "NONE")
-            ids[path or "/"] = method.logical_id
-    return _Preflights(cors, ids)
+            spec = replace(spec, preflight_authorized=kind != "NONE")
+            out[path or "/"] = (spec, method.logical_id)
+    return out
 
 
 def _body_routes(reader: _Reader, api: Entry, spec: ApiSpec) -> list[RouteSpec]:

@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 
 from canaria.models import InvokeResult, StartingPosition, StreamEventSource
+from canaria.models.filters import kinesis_filter_view
 from canaria.services.streams import (
     failure_record,
-    kinesis_filter_view,
     kinesis_record,
     outcome_of,
     split_to_fit,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from canaria.models import RouteSpec
 from canaria.template import load
-from tests.unit.template.template_helpers import function, resources, write
+from tests.unit.template.template_helpers import fails, function, resources, write
 
 LAMBDA_PATH = "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions"
 URI = f"!Sub '{LAMBDA_PATH}/${{%s.Arn}}/invocations'"
@@ -127,7 +127,11 @@ HTTP = """\
       JwtConfiguration: {Issuer: 'https://issuer.example', Audience: [shop]}
   Default:
     Type: AWS::ApiGatewayV2::Stage
-    Properties: {ApiId: !Ref Orders, StageName: $default, AutoDeploy: true}
+    Properties:
+      ApiId: !Ref Orders
+      StageName: $default
+      AutoDeploy: true
+      StageVariables: {table: orders, audit: true}
 """
 
 
@@ -189,6 +193,7 @@ def test_an_http_apis_routes_integrations_and_authorizer(tmp_path: Path) -> None
     )
     fallback = got["Orders", "ANY", "$default"]
     assert (fallback.function, fallback.payload_v1, fallback.authorizer) == ("Other", True, None)
+    assert fallback.stage_variables == (("table", "orders"), ("audit", "true"))
     assert any("1 route(s) are not Lambda proxy" in w for w in load(path).warnings)
 
 
@@ -280,3 +285,11 @@ def test_a_mock_options_method_is_its_paths_cors_preflight(tmp_path: Path) -> No
     assert got["Shop", "ANY", "/items/{id}"].cors is None  # its path has no preflight
     # the one without response headers is still a method canaria does not serve
     assert any("1 method(s) are not Lambda proxy" in w for w in load(path).warnings)
+
+
+def test_a_stages_variables_that_are_not_a_mapping_are_refused_where_they_are(
+    tmp_path: Path,
+) -> None:
+    rest = REST.replace("Variables: {color: blue}", "Variables: [color]")
+    err = fails(app_with(tmp_path, rest))
+    assert err.prop == "Resources.Live.Properties.Variables"
