@@ -134,8 +134,8 @@ class Platform:
             host=options.host,
             ports_file=Path(self.state_dir) / "function-urls.json",
         )
-        # The DynamoDB engine's port is fixed now, so every function's environment can name
-        # it even before the first template with a table starts it.
+        # The DynamoDB front's port is fixed now, so every function's environment can name
+        # it even before the first template with a table starts dynalite.
         self.tables = DynamoEngine(self.state_dir, self.access_key, self.secret_key)
         # S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis: a relay on a fixed port in front
         # of moto, started when a template declares such resources or a function calls one
@@ -144,8 +144,11 @@ class Platform:
         self.pollers = QueuePollers(
             self.services.endpoint, self._invoke_from_queue, self._start_on_schedule
         )
-        # functions' Kinesis events: shards read in order, batches invoked through the alias
-        self.streams = StreamPollers(self.services.endpoint, self._invoke_from_queue)
+        # functions' Kinesis and DynamoDB events: shards read in order, batches invoked
+        # through the alias
+        self.streams = StreamPollers(
+            self.services.endpoint, self._invoke_from_queue, self.tables.streams
+        )
         # Schedule / ScheduleV2 events and scheduled rules: fired on the platform's clock
         self.schedules = Schedules(clock, self._invoke_from_queue, self._start_on_schedule)
         self._state_tasks = PlatformTasks(
@@ -202,7 +205,9 @@ class Platform:
         # API Gateway tasks know where it is.
         await self.gateway.start()
         self._state_tasks.gateway = (self.options.host, self.gateway.port)
-        await self.services.listen()  # the relay's port is in every function's environment
+        # the relay's and the DynamoDB front's ports are in every function's environment
+        await self.services.listen()
+        await self.tables.listen()
         result = await self.releases.release(app, initial=True)
         self.state_machines.load()
         self._tasks.append(asyncio.ensure_future(self.controller.run()))
@@ -284,6 +289,7 @@ class Platform:
         return {
             "AWS_ENDPOINT_URL": self.control_url,
             "AWS_ENDPOINT_URL_DYNAMODB": self.tables.endpoint,
+            "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": self.tables.endpoint,
             **self.services.environment(),
         }
 

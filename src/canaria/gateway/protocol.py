@@ -18,7 +18,7 @@ import time
 from collections import deque
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
 import httptools
 
@@ -28,8 +28,13 @@ from .events import new_request_id
 from .responses import Failure, HttpResponse, client_error, gateway_answer
 from .types import Request
 
-if TYPE_CHECKING:
-    from .handler import Handler
+
+class RequestHandler(Protocol):
+    """What answers a connection's requests (the gateway's ``Handler``, or the DynamoDB
+    front): ``handle`` ends by calling ``conn.respond``."""
+
+    async def handle(self, req: Request, conn: HttpProtocol) -> None: ...
+
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 MAX_HEAD_BYTES = 64 * 1024  # request line and headers
@@ -83,7 +88,7 @@ def serialize(
 class Connections:
     """What every connection of one server shares."""
 
-    def __init__(self, handler: Handler, loop: asyncio.AbstractEventLoop, port: int) -> None:
+    def __init__(self, handler: RequestHandler, loop: asyncio.AbstractEventLoop, port: int) -> None:
         self.handler = handler
         self.loop = loop
         self.port = port

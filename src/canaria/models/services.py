@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 
@@ -180,13 +180,14 @@ class StartingPosition(Enum):
 
 @dataclass(frozen=True)
 class StreamEventSource:
-    """A function's ``Events: {Type: Kinesis}``: each shard read in order, its records
-    handed to the function (its AutoPublishAlias when it has one) in batches, a failing
-    batch retried before anything behind it, as Lambda's event source mapping does."""
+    """A function's ``Events: {Type: Kinesis}`` or ``{Type: DynamoDB}``: each shard read
+    in order, its records handed to the function (its AutoPublishAlias when it has one) in
+    batches, a failing batch retried before anything behind it, as Lambda's event source
+    mapping does."""
 
     function: str
     event: str  # the event's name under Events
-    stream_name: str
+    stream_name: str  # a Kinesis stream's name, or the table's (DynamoDB)
     stream_arn: str
     starting_position: StartingPosition
     starting_timestamp: float | None = None  # epoch seconds, for AT_TIMESTAMP
@@ -198,7 +199,9 @@ class StreamEventSource:
     max_retry_attempts: int = -1  # -1: until the records expire
     max_record_age_s: int = -1  # -1: until the records expire
     on_failure: str | None = None  # DestinationConfig.OnFailure: a queue or topic ARN
-    filters: tuple[str, ...] = ()  # FilterCriteria patterns (JSON) over {"data": ...}
+    # FilterCriteria patterns (JSON): over {"data": ...} (Kinesis), the record (DynamoDB)
+    filters: tuple[str, ...] = ()
+    kind: Literal["kinesis", "dynamodb"] = "kinesis"
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,11 @@ LevelDB (durable on disk, no JVM), installed from npm with a prebuilt native mod
 linux-x64. The alternatives — DynamoDB Local (needs a JVM and a download from AWS),
 moto (in-memory, not durable), LocalStack (a server of its own) — fit worse.
 
-The engine listens on a loopback port; functions reach it through
-``AWS_ENDPOINT_URL_DYNAMODB``, so ``boto3.resource("dynamodb")`` works unchanged. If the
-child dies, the supervisor restarts it on the same port and data directory.
+Functions reach it through ``AWS_ENDPOINT_URL_DYNAMODB``, which names canaria's front
+(``canaria.tables.front``: streams, and a port that stays) on a loopback port bound when
+canaria starts; dynalite listens on a port of its own behind it, started by the first
+table or the first request. If the child dies, the supervisor starts it again on the
+same data directory.
 
 dynalite must never outlive canaria: a survivor keeps LevelDB's lock on the data
 directory and the next ``canaria up`` cannot open the tables. Two guards, because each
@@ -38,7 +40,9 @@ from typing import Any
 from canaria.errors import CanariaError, TemplateError
 from canaria.models import TableSpec
 from canaria.npm import node_package
-from canaria.ports import reserve_port
+from canaria.ports import free_port, reserve_port
+from canaria.tables.front import TablesFront
+from canaria.tables.streams import TableStreams
 
 log = logging.getLogger("canaria.tables")
 
@@ -56,6 +60,7 @@ def dynalite_script() -> Path | None:
 
 
 _PR_SET_PDEATHSIG = 1
+_SPAWN_ATTEMPTS = 3  # ports tried when another process takes dynalite's before it binds
 
 
 def _die_with_parent() -> None:
@@ -104,18 +109,23 @@ def _alive(pid: int) -> bool:
 
 
 class DynamoEngine:
+    """dynalite as a supervised child, behind ``TablesFront`` on a fixed loopback port."""
+
     def __init__(self, state_dir: str, access_key: str, secret_key: str) -> None:
         self.data_dir = Path(state_dir) / "dynamodb"
         self.pidfile = self.data_dir / "engine.pid"
-        # dynalite's port is in every function's environment, so it stays the same for
-        # canaria's life. dynalite binds it itself; until it does (its first start can be
-        # long after this) and while it restarts, canaria holds the port bound.
+        # the front's port is in every function's environment, so it stays the same for
+        # canaria's life: bound now, listened on from ``listen``
         self._reserved: socket.socket | None = reserve_port()
         self.port = int(self._reserved.getsockname()[1])
+        self.engine_port: int | None = None  # dynalite's own, picked at each start
         self.access_key = access_key
         self.secret_key = secret_key
+        self.streams = TableStreams(self.data_dir / "streams")
+        self.front = TablesFront(self.streams, self._running_port)
         self._proc: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
         self._stopping = False
         self.restarts = 0
 
@@ -125,80 +135,109 @@ class DynamoEngine:
 
     @property
     def endpoint(self) -> str:
+        """What functions (and canaria's own clients) are given: the front."""
         return f"http://127.0.0.1:{self.port}"
 
+    async def listen(self) -> None:
+        """Serve the front (cheap; dynalite itself starts when first needed)."""
+        if self._reserved is not None:
+            sock, self._reserved = self._reserved, None
+            self.streams.load()
+            await self.front.listen(sock)
+
     async def start(self) -> None:
-        await self._spawn()
-        self._supervisor = asyncio.ensure_future(self._supervise())
+        await self.listen()
+        async with self._lock:
+            if self.running:
+                return
+            if self._stopping:
+                raise EngineError("canaria is stopping")
+            await self._spawn()
+            if self._supervisor is None or self._supervisor.done():
+                self._supervisor = asyncio.ensure_future(self._supervise())
+
+    async def _running_port(self) -> int:
+        """dynalite's port, starting it first when it is not running (the front's first
+        request without tables in the template, or a restart under way)."""
+        if not self.running:
+            await self.start()
+        assert self.engine_port is not None
+        return self.engine_port
 
     async def _spawn(self) -> None:
         script = dynalite_script()
         node = shutil.which("node")
         if script is None or node is None:
             raise EngineError(
-                "the template declares DynamoDB tables but dynalite is not installed: run "
+                "DynamoDB is served by dynalite, which is not installed: run "
                 "`make setup` (it runs `npm ci`), or set CANARIA_DYNALITE to dynalite's cli.js"
             )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(reap_stale_engine, self.pidfile, self.data_dir)
-        self._release_port()
-        self._proc = await asyncio.create_subprocess_exec(
-            node,
-            str(script),
-            "--port",
-            str(self.port),
-            "--host",
-            "127.0.0.1",
-            "--path",
-            str(self.data_dir),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-            preexec_fn=_die_with_parent,
-        )
-        self.pidfile.write_text(f"{self._proc.pid}\n")
-        for _ in range(200):
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                writer.close()
-                await writer.wait_closed()
-                return
-            except OSError as exc:
-                if self._proc.returncode is not None:
-                    err = b""
-                    if self._proc.stderr is not None:
-                        err = await self._proc.stderr.read()
-                    raise EngineError(f"dynalite exited at start: {err.decode()[-500:]}") from exc
-                await asyncio.sleep(0.05)
-        raise EngineError(f"dynalite did not listen on {self.endpoint} within 10 s")
+        for _attempt in range(_SPAWN_ATTEMPTS):
+            port = free_port()
+            self._proc = await asyncio.create_subprocess_exec(
+                node,
+                str(script),
+                "--port",
+                str(port),
+                "--host",
+                "127.0.0.1",
+                "--path",
+                str(self.data_dir),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+                preexec_fn=_die_with_parent,
+            )
+            self.pidfile.write_text(f"{self._proc.pid}\n")
+            for _ in range(200):
+                try:
+                    _, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.close()
+                    await writer.wait_closed()
+                    self.engine_port = port
+                    return
+                except OSError as exc:
+                    if self._proc.returncode is not None:
+                        err = b""
+                        if self._proc.stderr is not None:
+                            err = await self._proc.stderr.read()
+                        if b"EADDRINUSE" in err:
+                            break  # another process took the port first: another one
+                        raise EngineError(
+                            f"dynalite exited at start: {err.decode()[-500:]}"
+                        ) from exc
+                    await asyncio.sleep(0.05)
+            else:
+                self._proc.kill()
+                raise EngineError(f"dynalite did not listen on port {port} within 10 s")
+        raise EngineError(f"dynalite found its port taken {_SPAWN_ATTEMPTS} times in a row")
 
     async def _supervise(self) -> None:
         while not self._stopping:
-            assert self._proc is not None
-            await self._proc.wait()
+            proc = self._proc
+            assert proc is not None
+            await proc.wait()
             if self._stopping:
                 return
             self.restarts += 1
-            log.warning("dynalite exited (%s); restarting", self._proc.returncode)
-            self._reserve_port()
+            log.warning("dynalite exited (%s); restarting", proc.returncode)
             await asyncio.sleep(min(5.0, 0.2 * self.restarts))
             with contextlib.suppress(EngineError):
-                await self._spawn()
-
-    def _reserve_port(self) -> None:
-        """Hold the port again while dynalite is down (best effort: a connection of the
-        dead dynalite's still in TIME_WAIT can keep it from being bound)."""
-        if self._reserved is None:
-            with contextlib.suppress(OSError):
-                self._reserved = reserve_port(port=self.port)
-
-    def _release_port(self) -> None:
-        if self._reserved is not None:
-            self._reserved.close()
-            self._reserved = None
+                async with self._lock:
+                    if not self.running and not self._stopping:
+                        await self._spawn()
 
     async def stop(self) -> None:
         self._stopping = True
-        self._release_port()
+        if self._reserved is not None:
+            self._reserved.close()
+            self._reserved = None
+        await self.front.stop()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
         if self._proc is not None and self._proc.returncode is None:
             self._proc.terminate()
             try:
@@ -207,10 +246,6 @@ class DynamoEngine:
                 self._proc.kill()
                 await self._proc.wait()
         self.pidfile.unlink(missing_ok=True)
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
 
     # ---- tables ------------------------------------------------------------------------
 
@@ -226,8 +261,18 @@ class DynamoEngine:
         )
 
     async def ensure_tables(self, tables: Mapping[str, TableSpec]) -> list[str]:
-        """Create missing tables (existing ones keep their data); return what was created."""
-        return await asyncio.to_thread(self._ensure_tables, tables)
+        """Create missing tables (existing ones keep their data) and give each the stream
+        its ``StreamSpecification`` asks for; return the tables created."""
+        created = await asyncio.to_thread(self._ensure_tables, tables)
+        for spec in tables.values():
+            stream = spec.definition.get("StreamSpecification") or {}
+            enabled = stream.get("StreamEnabled", True) and stream.get("StreamViewType")
+            self.streams.configure(
+                spec.table_name,
+                str(stream["StreamViewType"]) if enabled else None,
+                [(k["AttributeName"], k["KeyType"]) for k in spec.definition.get("KeySchema", [])],
+            )
+        return created
 
     def _ensure_tables(self, tables: Mapping[str, TableSpec]) -> list[str]:
         from botocore.exceptions import ClientError

@@ -124,6 +124,7 @@ EVENT_TYPES = ("Api", "HttpApi", *UNTRIGGERED_EVENTS)
 DELIVERED_EVENTS = (
     "SQS",
     "Kinesis",
+    "DynamoDB",
     "SNS",
     "EventBridgeRule",
     "CloudWatchEvent",

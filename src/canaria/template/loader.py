@@ -414,7 +414,8 @@ def _build(
             (e, machines[e.logical_id]) for e in of(SAM_STATE_MACHINE) if e.logical_id in machines
         ]
         queue_sources, hidden = build_event_sources(ctx, of(FUNCTION), services, built)
-        event_sources = (*queue_sources, *build_stream_sources(ctx, of(FUNCTION), services))
+        streamed = build_stream_sources(ctx, of(FUNCTION), services, tables)
+        event_sources = (*queue_sources, *streamed)
         schedules = build_schedules(ctx, of(FUNCTION), built, services)
     layers: dict[str, LayerSpec | None] = {}
     for e in of(LAYER):

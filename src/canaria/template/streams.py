@@ -1,6 +1,7 @@
-"""``AWS::Kinesis::Stream`` → ``StreamSpec``, and functions' ``Events: {Type: Kinesis}`` →
-``StreamEventSource`` (read by ``canaria.services.streams``), checked as CloudFormation
-checks the stream and Lambda checks an event source mapping.
+"""``AWS::Kinesis::Stream`` → ``StreamSpec``, and functions' ``Events: {Type: Kinesis}``
+and ``{Type: DynamoDB}`` → ``StreamEventSource`` (read by ``canaria.services.streams``),
+checked as CloudFormation checks the stream and Lambda checks an event source mapping. A
+DynamoDB event reads the stream of a table of the template (its ``StreamArn``).
 
 ``ParallelizationFactor`` and ``TumblingWindowInSeconds`` are accepted and named in a
 warning: canaria reads each shard with one batch in flight and passes no window state.
@@ -12,8 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
+from canaria.models import TableSpec
 from canaria.models.services import (
     QueueSpec,
     ServiceResource,
@@ -41,7 +43,7 @@ STREAM_KEYS = (
     "Tags",
     "WarmThroughputMiBps",
 )
-KINESIS_EVENT_KEYS = (
+STREAM_EVENT_KEYS = (
     "BatchSize",
     "BisectBatchOnFunctionError",
     "DestinationConfig",
@@ -60,6 +62,7 @@ KINESIS_EVENT_KEYS = (
     "TumblingWindowInSeconds",
 )
 _STREAM_NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
+_TABLE_STREAM = re.compile(r"^arn:aws[a-z-]*:dynamodb:[^:]*:[^:]*:table/([^/]+)/stream/.+$")
 
 
 def stream_spec(ctx: Context, entry: Entry) -> StreamSpec:
@@ -107,22 +110,41 @@ def check_consumer(entry: Entry) -> None:
 
 
 def build_stream_sources(
-    ctx: Context, functions: list[Entry], services: Mapping[str, ServiceResource]
+    ctx: Context,
+    functions: list[Entry],
+    services: Mapping[str, ServiceResource],
+    tables: Mapping[str, TableSpec],
 ) -> tuple[StreamEventSource, ...]:
-    """Every ``Events: {Type: Kinesis}`` of ``functions`` whose stream the template
-    declares (another stream's is a warning: nothing here puts records in it)."""
+    """Every ``Events: {Type: Kinesis | DynamoDB}`` of ``functions`` whose stream the
+    template declares (another stream's is a warning: nothing here puts records in it)."""
     streams = {stream_arn(r.name): r for r in services.values() if isinstance(r, StreamSpec)}
+    by_table = {t.table_name: t for t in tables.values()}
     destinations = {queue_arn(r.name) for r in services.values() if isinstance(r, QueueSpec)}
     destinations |= {topic_arn(r.name) for r in services.values() if isinstance(r, TopicSpec)}
     out: list[StreamEventSource] = []
     for entry in functions:
         for name, kind, event, eat in events_of(ctx, entry):
-            if kind != "Kinesis":
+            if kind not in ("Kinesis", "DynamoDB"):
                 continue
             pat = eat.key(event, "Properties")
             props = as_map(event.get("Properties") or {}, pat)
-            check_keys(props, pat, KINESIS_EVENT_KEYS, required=("Stream", "StartingPosition"))
+            check_keys(props, pat, STREAM_EVENT_KEYS, required=("Stream", "StartingPosition"))
             arn = as_str(props["Stream"], pat.key(props, "Stream"))
+            if kind == "DynamoDB":
+                table = _streamed_table(arn, by_table, pat.key(props, "Stream"))
+                if table is None:
+                    ctx.warn(
+                        entry,
+                        f"event {name} (DynamoDB) is not read: {arn} is not the stream of a "
+                        "table this template declares",
+                    )
+                    continue
+                out.append(
+                    _stream_event(
+                        ctx, entry, name, props, pat, "dynamodb", table, arn, destinations
+                    )
+                )
+                continue
             stream = streams.get(arn.split("/consumer/", 1)[0])  # an enhanced fan-out consumer
             if stream is None:
                 ctx.warn(
@@ -131,30 +153,68 @@ def build_stream_sources(
                     "template declares",
                 )
                 continue
-            out.append(_kinesis_event(ctx, entry, name, props, pat, stream, destinations))
+            out.append(
+                _stream_event(
+                    ctx,
+                    entry,
+                    name,
+                    props,
+                    pat,
+                    "kinesis",
+                    stream.name,
+                    stream_arn(stream.name),
+                    destinations,
+                )
+            )
     return tuple(out)
 
 
-def _kinesis_event(
+def _streamed_table(arn: str, tables: Mapping[str, TableSpec], at: Where) -> str | None:
+    """The table whose stream ``arn`` is (None: not a table of the template). A table
+    without a ``StreamSpecification`` has no stream to read: an error, as on AWS."""
+    match = _TABLE_STREAM.match(arn)
+    if match is None:
+        return None
+    table = tables.get(match.group(1))
+    if table is None:
+        return None
+    spec = table.definition.get("StreamSpecification")
+    if not isinstance(spec, Mapping) or not spec.get("StreamViewType"):
+        raise at.error(
+            f"table {table.table_name} ({table.logical_id}) has no stream: give it a "
+            "StreamSpecification",
+            allowed="StreamViewType: NEW_IMAGE | OLD_IMAGE | NEW_AND_OLD_IMAGES | KEYS_ONLY",
+        )
+    return table.table_name
+
+
+def _stream_event(
     ctx: Context,
     entry: Entry,
     name: str,
     props: Mapping[str, Any],
     at: Where,
-    stream: StreamSpec,
+    kind: Literal["kinesis", "dynamodb"],
+    stream_name: str,
+    arn: str,
     destinations: set[str],
 ) -> StreamEventSource:
+    label = "Kinesis" if kind == "kinesis" else "DynamoDB"
+
     def number(key: str, default: int, lo: int, hi: int) -> int:
         return as_int(props.get(key, default), at.key(props, key), lo, hi)
 
     position_at = at.key(props, "StartingPosition")
     text = as_str(props["StartingPosition"], position_at)
+    positions = [p for p in StartingPosition if kind == "kinesis" or p.value != "AT_TIMESTAMP"]
     try:
         position = StartingPosition(text)
+        if position not in positions:
+            raise ValueError(text)
     except ValueError:
         raise position_at.error(
-            f"unknown starting position {text!r}",
-            allowed=", ".join(p.value for p in StartingPosition),
+            f"unknown starting position {text!r} for a {label} stream",
+            allowed=", ".join(p.value for p in positions),
         ) from None
     timestamp: float | None = None
     if position is StartingPosition.AT_TIMESTAMP:
@@ -181,14 +241,14 @@ def _kinesis_event(
         if number(key, default, lo, hi) != default:
             ctx.warn(
                 entry,
-                f"event {name} (Kinesis): {key} is not applied; canaria reads each shard "
+                f"event {name} ({label}): {key} is not applied; canaria reads each shard "
                 "with one batch in flight",
             )
     return StreamEventSource(
         entry.logical_id,
         name,
-        stream.name,
-        stream_arn(stream.name),
+        stream_name,
+        arn,
         position,
         timestamp,
         batch_size=number("BatchSize", 100, 1, 10_000),
@@ -201,8 +261,9 @@ def _kinesis_event(
         ),
         max_retry_attempts=number("MaximumRetryAttempts", -1, -1, 10_000),
         max_record_age_s=age,
-        on_failure=_on_failure(ctx, entry, name, props, at, destinations),
+        on_failure=_on_failure(ctx, entry, name, label, props, at, destinations),
         filters=filters_of(props, at) if "FilterCriteria" in props else (),
+        kind=kind,
     )
 
 
@@ -217,6 +278,7 @@ def _on_failure(
     ctx: Context,
     entry: Entry,
     name: str,
+    label: str,
     props: Mapping[str, Any],
     at: Where,
     destinations: set[str],
@@ -238,7 +300,7 @@ def _on_failure(
     if arn not in destinations:
         ctx.warn(
             entry,
-            f"event {name} (Kinesis): its OnFailure destination {arn} is not a queue or "
+            f"event {name} ({label}): its OnFailure destination {arn} is not a queue or "
             "topic this template declares; discarded batches are only logged",
         )
         return None

@@ -1,8 +1,10 @@
-"""dynalite's port: in every function's environment from canaria's start, so held by
-canaria until dynalite binds it, then dynalite's."""
+"""The DynamoDB port: in every function's environment from canaria's start, so held by
+canaria from then on and served by its front; dynalite listens behind it on a port of its
+own."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import socket
 from pathlib import Path
@@ -22,14 +24,19 @@ def bind_error(port: int) -> int | None:
     return None
 
 
-async def test_dynalites_port_is_held_until_dynalite_binds_it(tmp_path: Path) -> None:
+async def test_the_port_is_held_from_the_start_and_dynalite_starts_on_the_first_request(
+    tmp_path: Path,
+) -> None:
     engine = DynamoEngine(str(tmp_path), "key", "secret")
     try:
         assert bind_error(engine.port) == errno.EADDRINUSE  # held before the first table
-        await engine.start()
-        assert bind_error(engine.port) == errno.EADDRINUSE  # dynalite's now
-        names = engine.client().list_tables()["TableNames"]
-        assert names == []
+        await engine.listen()
+        assert not engine.running
+        # the first request starts dynalite (a function calling DynamoDB without tables)
+        names = await asyncio.to_thread(lambda: engine.client().list_tables()["TableNames"])
+        assert names == [] and engine.running
+        assert engine.engine_port is not None and engine.engine_port != engine.port
+        assert bind_error(engine.port) == errno.EADDRINUSE
     finally:
         await engine.stop()
     assert bind_error(engine.port) is None

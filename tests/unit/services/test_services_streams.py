@@ -1,5 +1,5 @@
-"""What a Kinesis event source hands a function, where its checkpoint goes after an
-answer, and what it tells an OnFailure destination."""
+"""What a Kinesis or DynamoDB event source hands a function, where its checkpoint goes
+after an answer, and what it tells an OnFailure destination."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from canaria.models import InvokeResult, StartingPosition, StreamEventSource
 from canaria.models.filters import kinesis_filter_view
 from canaria.services.streams import (
     failure_record,
+    from_kinesis,
+    from_table,
     kinesis_record,
     outcome_of,
     split_to_fit,
@@ -35,7 +37,8 @@ def record(seq: str, data: bytes = b'{"n": 1}') -> dict[str, Any]:
     }
 
 
-BATCH = [record("10"), record("11"), record("12")]
+SHARD = "shardId-000000000001"
+BATCH = [from_kinesis(record(n), SHARD, SOURCE) for n in ("10", "11", "12")]
 
 
 def result(payload: object, error: str | None = None) -> InvokeResult:
@@ -87,7 +90,7 @@ def test_reported_failures_move_the_checkpoint_to_the_lowest_one() -> None:
 
 def test_a_discarded_batch_is_described_not_sent() -> None:
     body = failure_record(
-        BATCH, "shardId-000000000001", SOURCE, "RetryAttemptsExhausted", 3, result({}, "Unhandled")
+        BATCH, SHARD, SOURCE, "RetryAttemptsExhausted", 3, result({}, "Unhandled")
     )
     assert body["requestContext"] == {
         "requestId": "req-1",
@@ -115,10 +118,49 @@ def test_a_discarded_batch_is_described_not_sent() -> None:
 
 
 def test_a_batch_over_six_megabytes_is_cut_in_order() -> None:
-    big = [record(str(i), b"x" * 1_000_000) for i in range(10)]
+    big = [from_kinesis(record(str(i), b"x" * 1_000_000), SHARD, SOURCE) for i in range(10)]
     parts = split_to_fit(big)
     assert [r for p in parts for r in p] == big and [len(p) for p in parts] == [4, 4, 2]
-    assert all(sum(4 * len(r["Data"]) // 3 for r in p) < 6 * 1024 * 1024 for p in parts)
+    assert all(sum(r.size for r in p) < 6 * 1024 * 1024 for p in parts)
     assert split_to_fit(BATCH) == [BATCH]
-    alone = [record("1", b"x" * 7_000_000)]  # one record is never cut
+    alone = [from_kinesis(record("1", b"x" * 7_000_000), SHARD, SOURCE)]  # never cut
     assert split_to_fit(alone) == [alone]
+
+
+TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/notes/stream/1970-01-01T00:00:00.000"
+TABLE_SOURCE = StreamEventSource(
+    "Fn", "Changes", "notes", TABLE_ARN, StartingPosition.TRIM_HORIZON, kind="dynamodb"
+)
+CHANGE = {
+    "eventID": "e1",
+    "eventName": "INSERT",
+    "eventVersion": "1.1",
+    "eventSource": "aws:dynamodb",
+    "awsRegion": "us-east-1",
+    "dynamodb": {
+        "ApproximateCreationDateTime": 1764590400,
+        "Keys": {"id": {"S": "a"}},
+        "NewImage": {"id": {"S": "a"}, "n": {"N": "1"}},
+        "SequenceNumber": "100000000000000000007",
+        "SizeBytes": 40,
+        "StreamViewType": "NEW_IMAGE",
+    },
+}
+
+
+def test_a_dynamodb_record_is_the_stream_record_with_its_arn() -> None:
+    got = from_table(CHANGE, WHEN.timestamp(), TABLE_SOURCE)
+    assert got.event == {**CHANGE, "eventSourceARN": TABLE_ARN}
+    assert got.view == CHANGE  # filters see eventName, dynamodb.NewImage, ...
+    assert got.sequence == "100000000000000000007" and got.arrival == WHEN.timestamp()
+    info = failure_record([got], "shardId-1", TABLE_SOURCE, "RecordAgeExceeded", 2, None)
+    assert "KinesisBatchInfo" not in info
+    assert info["DDBStreamBatchInfo"] == {
+        "shardId": "shardId-1",
+        "startSequenceNumber": "100000000000000000007",
+        "endSequenceNumber": "100000000000000000007",
+        "approximateArrivalOfFirstRecord": "2026-12-01T12:00:00.250Z",
+        "approximateArrivalOfLastRecord": "2026-12-01T12:00:00.250Z",
+        "batchSize": 1,
+        "streamArn": TABLE_ARN,
+    }
