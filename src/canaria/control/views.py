@@ -54,10 +54,11 @@ def route_view(r: RouteSpec) -> dict[str, Any]:
 
 def source_view(s: EventSource) -> dict[str, Any]:
     """What feeds a function besides its routes: the event's kind, its name under
-    ``Events``, the queue or stream read (None where canaria adds the queue itself: an
+    ``Events``, the queue, stream or table read (None where canaria adds the queue itself: an
     SNS, EventBridge or S3 event), and whether it is enabled."""
     if isinstance(s, StreamEventSource):
-        return {"kind": "Kinesis", "event": s.event, "source": s.stream_name, "enabled": s.enabled}
+        kind = "DynamoDB" if s.kind == "dynamodb" else "Kinesis"
+        return {"kind": kind, "event": s.event, "source": s.stream_name, "enabled": s.enabled}
     source = s.queue_name if s.kind is EventSourceKind.SQS else None
     return {"kind": s.kind.value, "event": s.event, "source": source, "enabled": s.enabled}
 

@@ -316,7 +316,16 @@ def load_handler(spec: str) -> tuple[Handler | None, dict[str, Any] | None]:
     except MemoryError:
         return None, error_shape("", "Runtime.OutOfMemory", "", None)
     except Exception as exc:
-        return None, error_shape(str(exc), type(exc).__name__, "", stack_of(exc, skip=0))
+        # the module's own frames: not this loader's nor importlib's
+        frames = [
+            f
+            for f in traceback.extract_tb(exc.__traceback__)
+            if f.filename != __file__
+            and not f.filename.startswith("<frozen importlib")
+            and "importlib" not in f.filename.rsplit(os.sep, 2)[-2:-1]
+        ]
+        stack = traceback.format_list(frames)
+        return None, error_shape(str(exc), type(exc).__name__, "", stack)
     handler = getattr(module, attr, None)
     if handler is None:
         return None, error_shape(
@@ -538,12 +547,18 @@ class Worker:
         return {"t": RESULT, "k": kind, "ms": elapsed * 1000.0, "mem": peak}, payload
 
     def _error(self, shape: dict[str, Any]) -> bytes:
-        """Log the error as Lambda does (``[ERROR] Type: message`` + traceback); its JSON."""
-        text = f"[ERROR] {shape['errorType']}: {shape['errorMessage']}"
-        if shape["stackTrace"]:
-            text += "\nTraceback (most recent call last):\n" + "".join(shape["stackTrace"])
-        self.channel.send({"t": LOG, "s": "stderr"}, text.rstrip("\n").encode("utf-8", "replace"))
+        """Log the error as Lambda does; its JSON."""
+        log_error(self.channel, shape)
         return orjson.dumps(shape)
+
+
+def log_error(channel: Channel, shape: dict[str, Any]) -> None:
+    """An error in the function's log as Lambda writes it: ``[ERROR] Type: message`` and
+    the traceback (a failed init's too, so a module that does not import says why)."""
+    text = f"[ERROR] {shape['errorType']}: {shape['errorMessage']}"
+    if shape["stackTrace"]:
+        text += "\nTraceback (most recent call last):\n" + "".join(shape["stackTrace"])
+    channel.send({"t": LOG, "s": "stderr"}, text.rstrip("\n").encode("utf-8", "replace"))
 
 
 def _flush_streams() -> None:
@@ -585,6 +600,8 @@ def main(argv: list[str]) -> None:
     started = time.perf_counter()
     handler, init_error = load_handler(os.environ.get("_HANDLER", ""))
     _flush_streams()
+    if init_error is not None:
+        log_error(channel, init_error)
     channel.send({"t": READY, "ms": (time.perf_counter() - started) * 1000.0, "error": init_error})
     if handler is None:
         channel.recv()  # the parent stops this environment; wait for it

@@ -268,6 +268,16 @@ async def test_init_errors_and_marshalling(env: Env) -> None:
     assert payload(broken)["errorMessage"] == (
         "Unable to import module 'broken': No module named 'canaria_no_such_module'"
     )
+    assert "[ERROR] Runtime.ImportModuleError: Unable to import module 'broken'" in broken.logs
+    # a module that raises while it imports: its error and its own frames in the log
+    (env.code / "raising.py").write_text("import os\n\nTABLE = os.environ['NO_SUCH_VAR']\n")
+    digest, artifact = build_artifact(str(env.code), str(env.tmp_path / "state"))
+    cfg = FunctionConfig(handler="raising.handler", runtime="python3.11", code_uri=str(env.code))
+    raising = await env.call(Version("Fn", 91, digest, cfg, artifact, 0.0))
+    assert raising.error_type == "KeyError"
+    assert "[ERROR] KeyError: 'NO_SUCH_VAR'" in raising.logs
+    assert 'raising.py", line 3, in <module>' in raising.logs
+    assert "importlib" not in raising.logs and "worker.py" not in raising.logs
     missing = await env.call(env.version("nothing_here"))
     assert missing.error_type == "Runtime.HandlerNotFound"
     assert payload(missing)["errorMessage"] == "Handler 'nothing_here' missing on module 'app'"
