@@ -75,6 +75,7 @@ CLOUDFORMATION = re.compile(
     r"|unknown filter rule|is not a valid AWS::S3::Bucket name"  # S3's own checks
     r"|a rule needs an EventPattern or a ScheduleExpression"
     r"|FilterCriteria.*the pattern is not valid"  # Lambda: a pattern's leaves are arrays
+    r"|FilterCriteria\.Filters: expected a list"  # CloudFormation: Filters is a list
     r"|MaximumRecordAgeInSeconds of \d+ "  # Lambda: -1, or 60 s and more
 )
 UNKNOWN_PROPERTY = re.compile(

@@ -235,6 +235,7 @@ def up(
         typer.echo(f"dashboard  {platform.control_url}/?token={platform.token}")
         served = "S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis"
         typer.echo(f"services   {platform.services.endpoint}  ({served})")
+        typer.echo(f"dynamodb   {platform.tables.endpoint}  (DynamoDB, DynamoDB Streams)")
         if time_scale != 1:
             typer.echo(f"time runs {time_scale:g}x faster than the wall clock")
         guard = None

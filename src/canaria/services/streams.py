@@ -235,6 +235,10 @@ class Shards(Protocol):
         read to its end)."""
         ...
 
+    async def idle(self, source: StreamEventSource) -> None:
+        """Wait before reading a shard that had nothing new."""
+        ...
+
 
 class KinesisShards:
     """Kinesis streams in the services engine, read through its API."""
@@ -274,6 +278,9 @@ class KinesisShards:
         records, after = await self._run(_get_records, kinesis, iterator, limit)
         return [from_kinesis(r, shard_id, source) for r in records], after
 
+    async def idle(self, source: StreamEventSource) -> None:
+        await asyncio.sleep(_IDLE_S)  # Lambda reads a shard about once a second
+
 
 class TableShards:
     """DynamoDB streams, kept in this process by ``canaria.tables`` (with the sources'
@@ -311,6 +318,10 @@ class TableShards:
     ) -> tuple[list[StreamRecord], str | None]:
         records, arrivals, after = self.streams.records(iterator, min(limit, MAX_GET_RECORDS))
         return [from_table(r, a, source) for r, a in zip(records, arrivals, strict=True)], after
+
+    async def idle(self, source: StreamEventSource) -> None:
+        # the records are made in this process: read again as soon as there is one
+        await self.streams.written(source.stream_name, _IDLE_S)
 
 
 class StreamPollers:
@@ -467,7 +478,7 @@ class StreamPollers:
                 ended.set()
                 return
             if last is None:
-                await asyncio.sleep(_IDLE_S)
+                await shards_of.idle(source)
 
     async def _gather(
         self, shards_of: Shards, source: StreamEventSource, shard_id: str, iterator: str

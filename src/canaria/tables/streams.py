@@ -20,6 +20,7 @@ stream goes on after a restart from the last batch it finished.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import bisect
@@ -125,6 +126,7 @@ class TableStreams:
         self.directory = directory
         self.now = now  # wall time: records carry it, and age out by it
         self._streams: dict[str, TableStream] = {}
+        self._written: dict[str, asyncio.Event] = {}  # set when a table's stream grows
         self.checkpoints = Checkpoints(directory / "checkpoints.json" if directory else None)
 
     # ---- which tables have a stream ----------------------------------------------------
@@ -246,7 +248,16 @@ class TableStreams:
         stream.records.append(record)
         stream.arrivals.append(now)
         stream.sequences.append(sequence)
+        written = self._written.pop(table, None)
+        if written is not None:
+            written.set()
         return record
+
+    async def written(self, table: str, timeout_s: float) -> None:
+        """Wait until ``table``'s stream gets a record, at most ``timeout_s``."""
+        event = self._written.setdefault(table, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout_s)
 
     @staticmethod
     def _trim(stream: TableStream, now: float) -> None:

@@ -147,3 +147,62 @@ def test_an_enhanced_fan_out_consumers_event_reads_its_stream(tmp_path: Path) ->
     bad = consumer.replace("ConsumerName: app-reader", "Name: x")
     err = fails(write(tmp_path, resources(function(), stream(), bad)))
     assert err.prop is not None and err.prop.startswith("Resources.Fanout.Properties")
+
+
+def table(name: str = "Orders", stream_spec: str = "{StreamViewType: NEW_IMAGE}") -> str:
+    spec = f"      StreamSpecification: {stream_spec}\n" if stream_spec else ""
+    return (
+        f"  {name}:\n    Type: AWS::DynamoDB::Table\n    Properties:\n"
+        "      BillingMode: PAY_PER_REQUEST\n"
+        "      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]\n"
+        "      KeySchema: [{AttributeName: id, KeyType: HASH}]\n" + spec
+    )
+
+
+def dynamodb_event(props: str) -> str:
+    body = "".join(f"      {line}\n" for line in props.splitlines())
+    return f"Events:\n  Changes:\n    Type: DynamoDB\n    Properties:\n{body}"
+
+
+TABLE_STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/app-Orders/stream/"
+
+
+def test_a_dynamodb_event_reads_its_tables_stream(tmp_path: Path) -> None:
+    event = dynamodb_event(
+        "Stream: !GetAtt Orders.StreamArn\nStartingPosition: LATEST\nBatchSize: 5\n"
+        'FilterCriteria: {Filters: [{Pattern: \'{"eventName": ["INSERT"]}\'}]}'
+    )
+    app = load(write(tmp_path, resources(function(extra=event), table())))
+    (source,) = app.event_sources
+    assert isinstance(source, StreamEventSource)
+    assert source.kind == "dynamodb" and source.stream_name == "app-Orders"
+    assert source.stream_arn.startswith(TABLE_STREAM)
+    assert source.starting_position is StartingPosition.LATEST and source.batch_size == 5
+    assert source.filters == ('{"eventName": ["INSERT"]}',)
+    assert not [w for w in app.warnings if "DynamoDB" in w]
+    # a literal ARN of the same table reads it too
+    literal = dynamodb_event(
+        f"Stream: {TABLE_STREAM}2024-01-01T00:00:00.000\nStartingPosition: LATEST"
+    )
+    again = load(write(tmp_path, resources(function(extra=literal), table())))
+    assert [s.stream_name for s in again.event_sources] == ["app-Orders"]  # type: ignore[union-attr]
+
+
+def test_a_dynamodb_event_is_checked_as_lambda_checks_it(tmp_path: Path) -> None:
+    # a table without a stream has none to read
+    event = dynamodb_event("Stream: !GetAtt Orders.StreamArn\nStartingPosition: LATEST")
+    path = write(tmp_path, resources(function(extra=event), table(stream_spec="")))
+    err = fails(path)
+    assert "has no stream" in err.message and "StreamSpecification" in err.message
+    assert err.prop is not None and err.prop.endswith("Events.Changes.Properties.Stream")
+    assert f"template.yaml:{line_of(path, 'Stream: !GetAtt')}:" in str(err)
+    # DynamoDB streams have no AT_TIMESTAMP
+    event = dynamodb_event("Stream: !GetAtt Orders.StreamArn\nStartingPosition: AT_TIMESTAMP")
+    err = fails(write(tmp_path, resources(function(extra=event), table())))
+    assert "DynamoDB" in err.message and err.allowed == "TRIM_HORIZON, LATEST"
+    # another account's table: nothing here writes to it
+    other = "arn:aws:dynamodb:us-east-1:999999999999:table/theirs/stream/2024-01-01T00:00:00.000"
+    event = dynamodb_event(f"Stream: {other}\nStartingPosition: LATEST")
+    app = load(write(tmp_path, resources(function(extra=event), table())))
+    assert app.event_sources == ()
+    assert any("Changes (DynamoDB) is not read" in w for w in app.warnings)
