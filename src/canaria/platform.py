@@ -48,6 +48,7 @@ from canaria.models.deployment import Deployment, DeploymentEvent, HookStatus
 from canaria.release import LocalResources, ReleaseExecutor, ReleaseResult
 from canaria.runtime import FunctionRuntime
 from canaria.services import ServicesEngine
+from canaria.services.pipes import Pipes
 from canaria.services.pollers import QueuePollers
 from canaria.services.provision import Provisioner
 from canaria.services.schedules import Schedules
@@ -149,6 +150,14 @@ class Platform:
         self.streams = StreamPollers(
             self.services.endpoint, self._invoke_from_queue, self.tables.streams
         )
+        # EventBridge pipes: the readers above hand their batches over, each carried
+        # through its enrichment to its target
+        self.pipes = Pipes(
+            self.services.endpoint,
+            self.invoke_qualified,
+            self._start_on_schedule,
+            self._run_machine,
+        )
         # Schedule / ScheduleV2 events and scheduled rules: fired on the platform's clock
         self.schedules = Schedules(clock, self._invoke_from_queue, self._start_on_schedule)
         self._state_tasks = PlatformTasks(
@@ -176,6 +185,7 @@ class Platform:
                 self.services,
                 self.pollers,
                 self.streams,
+                self.pipes,
                 self.schedules,
                 self.function_urls_served,
             ),
@@ -225,6 +235,7 @@ class Platform:
         await self.state_machines.close()
         await self.pollers.stop()
         await self.streams.stop()
+        await self.pipes.stop()
         await self.schedules.stop()
         await asyncio.gather(*self._retiring, return_exceptions=True)
         await asyncio.gather(*(rt.close() for rt in self.runtimes.values()))
@@ -249,12 +260,19 @@ class Platform:
                 task.add_done_callback(self._retiring.discard)
 
     async def _invoke_from_queue(self, function: str, event: bytes) -> InvokeResult:
+        """A reader's batch: to its function (through its alias), or to its pipe."""
+        if function in self.pipes:
+            return await self.pipes.deliver(function, event)
         return await self.invoke_qualified(
             function, self.function_spec(function).auto_publish_alias, event
         )
 
     async def _start_on_schedule(self, machine: str, input_text: str) -> None:
         self.state_machines.start(machine, None, input_text)
+
+    async def _run_machine(self, machine: str, input_text: str) -> tuple[str, Any]:
+        execution = await self.state_machines.start_sync(machine, None, input_text)
+        return execution.status, execution.output
 
     def _alarm_specs(self) -> Mapping[str, Any]:
         return self.app.alarms if self.app else {}

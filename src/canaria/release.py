@@ -55,6 +55,7 @@ from canaria.models import (
     FunctionSpec,
     FunctionUrlSpec,
     LayerSpec,
+    PipeSpec,
     ServiceResource,
     TableSpec,
 )
@@ -63,6 +64,7 @@ from canaria.models.schedules import ScheduledInvocation
 from canaria.runtime import FunctionRuntime, build_artifact, build_inline, build_layer
 from canaria.runtime.sdk import provide_sdk
 from canaria.services import ServicesEngine, provision
+from canaria.services.pipes import Pipes
 from canaria.services.pollers import QueuePollers
 from canaria.services.schedules import Schedules
 from canaria.services.streams import StreamPollers
@@ -116,7 +118,9 @@ class Resources(Protocol):
 
     async def serve_function_urls(self, urls: Mapping[str, FunctionUrlSpec]) -> None: ...
 
-    def poll_sources(self, sources: tuple[EventSource, ...]) -> None: ...
+    def poll_sources(
+        self, sources: tuple[EventSource, ...], pipes: Mapping[str, PipeSpec]
+    ) -> None: ...
 
     def fire_schedules(self, schedules: tuple[ScheduledInvocation, ...]) -> None: ...
 
@@ -133,6 +137,7 @@ class LocalResources:
         services: ServicesEngine,
         pollers: QueuePollers,
         streams: StreamPollers,
+        pipes: Pipes,
         schedules: Schedules,
         function_urls: FunctionUrls,
     ) -> None:
@@ -140,6 +145,7 @@ class LocalResources:
         self.services = services
         self.pollers = pollers
         self.streams = streams
+        self.pipes = pipes
         self.schedules = schedules
         self.function_urls = function_urls
         self._provisioned: Mapping[str, ServiceResource] = {}  # the last release's
@@ -158,7 +164,8 @@ class LocalResources:
     async def serve_function_urls(self, urls: Mapping[str, FunctionUrlSpec]) -> None:
         await self.function_urls.serve(urls)
 
-    def poll_sources(self, sources: tuple[EventSource, ...]) -> None:
+    def poll_sources(self, sources: tuple[EventSource, ...], pipes: Mapping[str, PipeSpec]) -> None:
+        self.pipes.apply(pipes)  # before the readers hand them batches
         self.pollers.apply(sources)
         self.streams.apply(sources)
 
@@ -286,8 +293,8 @@ class ReleaseExecutor:
                     await self.resources.serve_function_urls(
                         {n: f.url for n, f in running.functions.items() if f.url is not None}
                     )
-                case PollSources(sources=sources):
-                    self.resources.poll_sources(sources)
+                case PollSources(sources=sources, pipes=pipes):
+                    self.resources.poll_sources(sources, pipes)
                 case FireSchedules(schedules=schedules):
                     self.resources.fire_schedules(schedules)
                 case Publish():

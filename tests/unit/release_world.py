@@ -23,6 +23,7 @@ from canaria.models import (
     EventSource,
     FunctionSpec,
     FunctionUrlSpec,
+    PipeSpec,
     ServiceResource,
     TableSpec,
 )
@@ -104,7 +105,7 @@ class RecordingResources:
     async def serve_function_urls(self, urls: Mapping[str, FunctionUrlSpec]) -> None:
         self.urls = dict(urls)
 
-    def poll_sources(self, sources: tuple[EventSource, ...]) -> None:
+    def poll_sources(self, sources: tuple[EventSource, ...], pipes: Mapping[str, PipeSpec]) -> None:
         self.polled = sources
 
     def fire_schedules(self, schedules: tuple[ScheduledInvocation, ...]) -> None:

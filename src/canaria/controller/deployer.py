@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import assert_never
 
 from canaria.errors import InvalidRequest
@@ -29,6 +29,7 @@ from canaria.models import (
     EventSource,
     FunctionConfig,
     FunctionSpec,
+    PipeSpec,
     QueueEventSource,
     ServiceResource,
     StateMachineSpec,
@@ -82,10 +83,11 @@ class LoadFunctions:
 
 @dataclass(frozen=True)
 class PollSources:
-    """Read exactly these queues and streams for their functions (none: stop the readers
-    running)."""
+    """Read exactly these queues and streams for their functions and pipes (none: stop
+    the readers running); ``pipes`` carry what their sources read."""
 
     sources: tuple[EventSource, ...]
+    pipes: Mapping[str, PipeSpec] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -264,7 +266,7 @@ def _setup(app: Application, running: Application | None) -> list[Setup]:
         setup.append(LoadStateMachines(app.state_machines))
     setup.append(LoadFunctions(app))
     if app.event_sources or (running is not None and running.event_sources):
-        setup.append(PollSources(app.event_sources))
+        setup.append(PollSources(app.event_sources, app.pipes))
     schedules = tuple(s for s in app.schedules if s.enabled)
     if schedules or (running is not None and any(s.enabled for s in running.schedules)):
         setup.append(FireSchedules(schedules))

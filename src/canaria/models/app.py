@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from canaria.models.schedules import ScheduledInvocation
-from canaria.models.services import EventSource, ServiceResource
+from canaria.models.services import EventSource, PipeSpec, ServiceResource
 
 ApiKind = Literal["rest", "http"]
 
@@ -291,6 +291,7 @@ class Application:
     # order they are created (what they refer to first)
     services: Mapping[str, ServiceResource] = field(default_factory=dict)
     event_sources: tuple[EventSource, ...] = ()  # the queues and streams canaria reads
+    pipes: Mapping[str, PipeSpec] = field(default_factory=dict)  # by logical id
     schedules: tuple[ScheduledInvocation, ...] = ()  # rate / cron / at schedules it fires
     skipped: tuple[SkippedResource, ...] = ()
     warnings: tuple[str, ...] = ()

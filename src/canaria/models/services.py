@@ -241,3 +241,38 @@ ServiceResource = (
 )
 
 EventSource = QueueEventSource | StreamEventSource
+
+
+@dataclass(frozen=True)
+class PipeStep:
+    """Where an EventBridge pipe sends its batch: its enrichment (a function) or its
+    target. ``name`` is the function's logical id, or the state machine's, event bus's,
+    queue's or stream's name, or the topic's ARN."""
+
+    kind: Literal["function", "state_machine", "event_bus", "queue", "topic", "stream"]
+    name: str
+    arn: str
+    qualifier: str | None = None  # a function's alias or version
+    input_template: str | None = None  # InputTemplate, applied to each record
+    fire_and_forget: bool = False  # InvocationType FIRE_AND_FORGET
+    # the target's own parameters; a value starting "$." is a path into each record
+    detail_type: str | None = None
+    source: str | None = None
+    message_group_id: str | None = None
+    message_deduplication_id: str | None = None
+    partition_key: str | None = None
+
+
+@dataclass(frozen=True)
+class PipeSpec:
+    """An ``AWS::Pipes::Pipe``: its source is read as an event source is (an entry of
+    ``event_sources`` whose ``function`` is the pipe's logical id), each batch then goes
+    through the enrichment to the target."""
+
+    logical_id: str
+    name: str
+    arn: str
+    source_arn: str
+    source_kind: str  # aws:sqs | aws:kinesis | aws:dynamodb
+    target: PipeStep
+    enrichment: PipeStep | None = None

@@ -632,6 +632,7 @@ def _get_records(
 __all__ = [
     "KinesisShards",
     "Outcome",
+    "Shards",
     "StreamPollers",
     "StreamRecord",
     "TableShards",

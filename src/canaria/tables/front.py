@@ -451,4 +451,4 @@ def _unprocessed(operation: str, answer: bytes, streams: TableStreams) -> set[tu
     return out
 
 
-__all__ = ["STREAMS_API", "TablesFront", "Upstream"]
+__all__ = ["STREAMS_API", "FrontError", "TablesFront", "Upstream"]

@@ -263,6 +263,7 @@ class ResourceIndex:
             SAM_STATE_MACHINE: ("Name", logical_id),
             SFN_STATE_MACHINE: ("StateMachineName", logical_id),
             DEPLOYMENT_CONFIG: ("DeploymentConfigName", logical_id),
+            "AWS::Pipes::Pipe": ("Name", f"{self.stack_name}-{logical_id}"),
         }.get(entry.type) or service_refs.naming(
             entry.type, self.stack_name, logical_id, self._prop(logical_id)
         )

@@ -22,6 +22,7 @@ from canaria.models import (
     DeploymentConfigSpec,
     FunctionSpec,
     LayerSpec,
+    PipeSpec,
     RouteSpec,
     SkippedResource,
     StateMachineSpec,
@@ -58,6 +59,7 @@ from canaria.template.layers import LAYER, build_layer
 from canaria.template.nodes import LineMap, Problems, Where, as_map, as_str, check_keys
 from canaria.template.openapi import openapi_routes
 from canaria.template.parameters import Parameter, resolve_parameters, samconfig_overrides
+from canaria.template.pipes import PIPE, build_pipes
 from canaria.template.references import reference_errors
 from canaria.template.resources import (
     build_alarm,
@@ -106,7 +108,7 @@ RESOURCE_ATTRIBUTES = (
     # CodeStar generated carry one on every resource, and public SAM applications too
     "Description",
 )
-OTHER_HANDLED = (TABLE, ALARM, DEPLOYMENT_CONFIG, SFN_STATE_MACHINE)
+OTHER_HANDLED = (TABLE, ALARM, DEPLOYMENT_CONFIG, SFN_STATE_MACHINE, PIPE)
 HANDLED = (
     FUNCTION,
     API,
@@ -417,6 +419,10 @@ def _build(
         streamed = build_stream_sources(ctx, of(FUNCTION), services, tables)
         event_sources = (*queue_sources, *streamed)
         schedules = build_schedules(ctx, of(FUNCTION), built, services)
+    pipes: dict[str, PipeSpec] = {}
+    with problems.catch():
+        pipes, piped = build_pipes(ctx, of(PIPE), services, tables, machines, of(FUNCTION))
+        event_sources = (*event_sources, *piped)
     layers: dict[str, LayerSpec | None] = {}
     for e in of(LAYER):
         with problems.catch():
@@ -455,6 +461,7 @@ def _build(
         state_machines=machines,
         services=ordered({**services, **hidden}),
         event_sources=event_sources,
+        pipes=pipes,
         schedules=schedules,
         skipped=tuple(skipped_resources),
         warnings=tuple(ctx.warnings),

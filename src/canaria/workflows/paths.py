@@ -70,6 +70,8 @@ def parse_path(text: str) -> Path:
             if text.startswith("..", pos):
                 raise PathSyntaxError(f"{text!r}: recursive descent (..) is not supported")
             pos += 1
+            if pos < n and text[pos] == "[":
+                continue  # ``$.[0]`` is ``$[0]``, as Step Functions' JsonPath reads it
             start = pos
             while pos < n and text[pos] not in ".[":
                 pos += 1

@@ -206,3 +206,44 @@ def test_a_dynamodb_event_is_checked_as_lambda_checks_it(tmp_path: Path) -> None
     app = load(write(tmp_path, resources(function(extra=event), table())))
     assert app.event_sources == ()
     assert any("Changes (DynamoDB) is not read" in w for w in app.warnings)
+
+
+def pipe(props: str) -> str:
+    body = "".join(f"      {line}\n" for line in props.splitlines())
+    return f"  Pipe:\n    Type: AWS::Pipes::Pipe\n    Properties:\n{body}"
+
+
+QUEUE = "  Inbox:\n    Type: AWS::SQS::Queue\n"
+
+
+def test_a_pipe_reads_its_source_as_an_event_source(tmp_path: Path) -> None:
+    from canaria.models import QueueEventSource
+
+    props = (
+        "RoleArn: r\nSource: !GetAtt Inbox.Arn\nTarget: !GetAtt Fn.Arn\n"
+        "SourceParameters: {SqsQueueParameters: {BatchSize: 5}}\n"
+        "TargetParameters: {LambdaFunctionParameters: {InvocationType: FIRE_AND_FORGET}}"
+    )
+    app = load(write(tmp_path, resources(function(), QUEUE, pipe(props))))
+    spec = app.pipes["Pipe"]
+    assert spec.source_kind == "aws:sqs" and spec.name == "app-Pipe"
+    assert spec.target.kind == "function" and spec.target.name == "Fn"
+    assert spec.target.fire_and_forget
+    (source,) = app.event_sources
+    assert isinstance(source, QueueEventSource)
+    assert source.function == "Pipe" and source.batch_size == 5
+    # a table's stream: its parameters are required
+    streamed = pipe("RoleArn: r\nSource: !GetAtt Orders.StreamArn\nTarget: !GetAtt Fn.Arn")
+    err = fails(write(tmp_path, resources(function(), table(), streamed)))
+    assert "DynamoDBStreamParameters" in err.message
+
+
+def test_a_pipe_canaria_cannot_run_is_a_warning_and_not_run(tmp_path: Path) -> None:
+    logs = "arn:aws:logs:us-east-1:123456789012:log-group:x"
+    props = f"RoleArn: r\nSource: !GetAtt Inbox.Arn\nTarget: {logs}"
+    app = load(write(tmp_path, resources(function(), QUEUE, pipe(props))))
+    assert app.pipes == {} and app.event_sources == ()
+    assert any("the pipe is not run: its target" in w for w in app.warnings)
+    stopped = "RoleArn: r\nDesiredState: STOPPED\nSource: !GetAtt Inbox.Arn\nTarget: !GetAtt Fn.Arn"
+    app = load(write(tmp_path, resources(function(), QUEUE, pipe(stopped))))
+    assert app.pipes == {} and any("STOPPED" in w for w in app.warnings)

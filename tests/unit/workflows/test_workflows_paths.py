@@ -26,6 +26,8 @@ DATA = {
         ("$", DATA),
         ("$.a.b[0]", 10),
         ("$.a.b[1].c", "deep"),
+        ("$.a.b.[1].c", "deep"),  # Step Functions reads ``.[`` as ``[`` (public templates)
+        ("$.items.[0].id", 1),
         ("$.a.b[-1].c", "deep"),
         ("$['a']['x y']", 1),
         ('$["a"].b[0]', 10),

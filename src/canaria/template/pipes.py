@@ -1,0 +1,362 @@
+"""``AWS::Pipes::Pipe`` → ``PipeSpec`` and the event source that reads its source.
+
+A pipe is run when its source is a queue, a Kinesis stream or a table's stream of the
+template, its enrichment (if any) a function of the template, and its target a function,
+a state machine, an event bus, a queue, a topic or a Kinesis stream of the template.
+Another source or target (Amazon MQ, MSK, API destinations, CloudWatch Logs, Batch, ...)
+is a warning and the pipe is not run, so nothing is half delivered; so is a pipe whose
+``DesiredState`` is ``STOPPED``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from canaria.models import PipeSpec, PipeStep, StateMachineSpec, TableSpec
+from canaria.models.arns import ACCOUNT, REGION, function_arn
+from canaria.models.services import (
+    EventBusSpec,
+    EventSource,
+    QueueEventSource,
+    QueueSpec,
+    ServiceResource,
+    StartingPosition,
+    StreamEventSource,
+    StreamSpec,
+    TopicSpec,
+)
+from canaria.template.context import Context
+from canaria.template.event_sources import filters_of
+from canaria.template.index import Entry, state_machine_arn
+from canaria.template.intrinsics import NO_VALUE
+from canaria.template.nodes import Where, as_int, as_map, as_str, check_keys
+from canaria.template.service_refs import event_bus_arn, queue_arn, stream_arn, topic_arn
+
+PIPE = "AWS::Pipes::Pipe"
+PIPE_KEYS = (
+    "Name",
+    "Description",
+    "DesiredState",
+    "RoleArn",
+    "Source",
+    "SourceParameters",
+    "Enrichment",
+    "EnrichmentParameters",
+    "Target",
+    "TargetParameters",
+    "LogConfiguration",
+    "Tags",
+    "KmsKeyIdentifier",
+)
+_STREAM_PARAMS = (
+    "BatchSize",
+    "DeadLetterConfig",
+    "MaximumBatchingWindowInSeconds",
+    "MaximumRecordAgeInSeconds",
+    "MaximumRetryAttempts",
+    "OnPartialBatchItemFailure",
+    "ParallelizationFactor",
+    "StartingPosition",
+    "StartingPositionTimestamp",
+)
+_TABLE_STREAM = re.compile(r"^arn:aws[a-z-]*:dynamodb:[^:]*:[^:]*:table/([^/]+)/stream/.+$")
+_DEFAULT_BUS = re.compile(r"^arn:aws[a-z-]*:events:[^:]*:[^:]*:event-bus/default$")
+
+
+class _NotRun(Exception):
+    """What makes a pipe one canaria does not run (said in a warning)."""
+
+
+def build_pipes(
+    ctx: Context,
+    pipes: list[Entry],
+    services: Mapping[str, ServiceResource],
+    tables: Mapping[str, TableSpec],
+    machines: Mapping[str, StateMachineSpec],
+    functions: list[Entry],
+) -> tuple[dict[str, PipeSpec], tuple[EventSource, ...]]:
+    """Each pipe canaria runs, and the event source that reads its source."""
+    out: dict[str, PipeSpec] = {}
+    sources: list[EventSource] = []
+    for entry in pipes:
+        check_keys(entry.props, entry.props_at, PIPE_KEYS, required=("Source", "Target"))
+        state = ctx.get(entry, "DesiredState")
+        if state is not NO_VALUE and as_str(state, ctx.at(entry, "DesiredState")) == "STOPPED":
+            ctx.warn(entry, "the pipe's DesiredState is STOPPED: it is not run")
+            continue
+        try:
+            spec, source = _pipe(ctx, entry, services, tables, machines, functions)
+        except _NotRun as exc:
+            ctx.warn(entry, f"the pipe is not run: {exc}")
+            continue
+        out[entry.logical_id] = spec
+        sources.append(source)
+    return out, tuple(sources)
+
+
+def _pipe(
+    ctx: Context,
+    entry: Entry,
+    services: Mapping[str, ServiceResource],
+    tables: Mapping[str, TableSpec],
+    machines: Mapping[str, StateMachineSpec],
+    functions: list[Entry],
+) -> tuple[PipeSpec, EventSource]:
+    name = ctx.index.name_of(entry.logical_id)
+    arn = f"arn:aws:pipes:{REGION}:{ACCOUNT}:pipe/{name}"
+    source_arn = as_str(ctx.get(entry, "Source"), ctx.at(entry, "Source"))
+    raw = ctx.get(entry, "SourceParameters")
+    sat = ctx.at(entry, "SourceParameters")
+    params = as_map(raw, sat) if raw is not NO_VALUE else {}
+    filters = filters_of(params, sat) if "FilterCriteria" in params else ()
+    queues = {queue_arn(r.name): r for r in services.values() if isinstance(r, QueueSpec)}
+    streams = {stream_arn(r.name): r for r in services.values() if isinstance(r, StreamSpec)}
+    by_table = {t.table_name: t for t in tables.values()}
+    source: EventSource
+    if source_arn in queues:
+        queue = queues[source_arn]
+        qat = sat.key(params, "SqsQueueParameters")
+        sqs = as_map(params.get("SqsQueueParameters") or {}, qat)
+        check_keys(sqs, qat, ("BatchSize", "MaximumBatchingWindowInSeconds"))
+        source = QueueEventSource(
+            entry.logical_id,
+            "Source",
+            queue.name,
+            source_arn,
+            batch_size=as_int(sqs.get("BatchSize", 10), qat.key(sqs, "BatchSize"), 1, 10_000),
+            max_batching_window_s=as_int(
+                sqs.get("MaximumBatchingWindowInSeconds", 0),
+                qat.key(sqs, "MaximumBatchingWindowInSeconds"),
+                0,
+                300,
+            ),
+            report_batch_item_failures=True,
+            filters=filters,
+        )
+        kind = "aws:sqs"
+    elif source_arn in streams or (
+        (m := _TABLE_STREAM.match(source_arn)) is not None and m.group(1) in by_table
+    ):
+        is_table = source_arn not in streams
+        key = "DynamoDBStreamParameters" if is_table else "KinesisStreamParameters"
+        pat = sat.key(params, key)
+        if key not in params:
+            raise pat.error(f"a pipe reading {source_arn} needs {key} with its StartingPosition")
+        stream_params = as_map(params[key], pat)
+        check_keys(stream_params, pat, _STREAM_PARAMS, required=("StartingPosition",))
+        source = _stream_source(
+            ctx, entry, stream_params, pat, source_arn, is_table, by_table, streams, filters
+        )
+        kind = "aws:dynamodb" if is_table else "aws:kinesis"
+    else:
+        raise _NotRun(
+            f"its source {source_arn} is not a queue, a Kinesis stream or a table's stream "
+            "of this template"
+        )
+    function_arns = {function_arn(f.logical_id): f.logical_id for f in functions}
+    enrichment = None
+    if ctx.get(entry, "Enrichment") is not NO_VALUE:
+        eat = ctx.at(entry, "Enrichment")
+        enrichment_arn = as_str(ctx.get(entry, "Enrichment"), eat)
+        step = _function_step(enrichment_arn, function_arns)
+        machine = next(
+            (m.name for m in machines.values() if state_machine_arn(m.name) == enrichment_arn),
+            None,
+        )
+        if step is None and machine is None:
+            raise _NotRun(
+                f"its enrichment {enrichment_arn} is not a function or a state machine of "
+                "this template"
+            )
+        raw_params = ctx.get(entry, "EnrichmentParameters")
+        epat = ctx.at(entry, "EnrichmentParameters")
+        eparams = as_map(raw_params, epat) if raw_params is not NO_VALUE else {}
+        check_keys(eparams, epat, ("InputTemplate", "HttpParameters"))
+        template = eparams.get("InputTemplate")
+        enrichment = PipeStep(
+            "function" if step is not None else "state_machine",
+            step[0] if step is not None else str(machine),
+            enrichment_arn,
+            step[1] if step is not None else None,
+            input_template=None
+            if template is None
+            else as_str(template, epat.key(eparams, "InputTemplate")),
+        )
+    target_arn = as_str(ctx.get(entry, "Target"), ctx.at(entry, "Target"))
+    target = _target(ctx, entry, target_arn, function_arns, services, machines)
+    return (
+        PipeSpec(entry.logical_id, name, arn, source_arn, kind, target, enrichment),
+        source,
+    )
+
+
+def _stream_source(
+    ctx: Context,
+    entry: Entry,
+    params: Mapping[str, Any],
+    at: Where,
+    arn: str,
+    is_table: bool,
+    tables: Mapping[str, TableSpec],
+    streams: Mapping[str, StreamSpec],
+    filters: tuple[str, ...],
+) -> StreamEventSource:
+    position_at = at.key(params, "StartingPosition")
+    text = as_str(params["StartingPosition"], position_at)
+    allowed = ("TRIM_HORIZON", "LATEST") if is_table else ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
+    if text not in allowed:
+        raise position_at.error(f"unknown starting position {text!r}", allowed=", ".join(allowed))
+    timestamp = None
+    if text == "AT_TIMESTAMP":
+        tat = at.key(params, "StartingPositionTimestamp")
+        if "StartingPositionTimestamp" not in params:
+            raise tat.error("AT_TIMESTAMP needs StartingPositionTimestamp")
+        timestamp = float(as_int(params["StartingPositionTimestamp"], tat, 0))
+
+    def number(key: str, default: int, lo: int, hi: int) -> int:
+        return as_int(params.get(key, default), at.key(params, key), lo, hi)
+
+    if is_table:
+        m = _TABLE_STREAM.match(arn)
+        assert m is not None
+        table = tables[m.group(1)]
+        spec = table.definition.get("StreamSpecification")
+        if not isinstance(spec, Mapping) or not spec.get("StreamViewType"):
+            raise ctx.at(entry, "Source").error(
+                f"table {table.table_name} ({table.logical_id}) has no stream: give it a "
+                "StreamSpecification"
+            )
+        stream_name = table.table_name
+    else:
+        stream_name = streams[arn].name
+    on_failure = None
+    if params.get("DeadLetterConfig"):
+        dat = at.key(params, "DeadLetterConfig")
+        dead = as_map(params["DeadLetterConfig"], dat)
+        check_keys(dead, dat, ("Arn",))
+        on_failure = as_str(dead["Arn"], dat.key(dead, "Arn")) if "Arn" in dead else None
+    bisect = params.get("OnPartialBatchItemFailure") == "AUTOMATIC_BISECT"
+    return StreamEventSource(
+        entry.logical_id,
+        "Source",
+        stream_name,
+        arn,
+        StartingPosition(text),
+        timestamp,
+        batch_size=number("BatchSize", 100, 1, 10_000),
+        max_batching_window_s=number("MaximumBatchingWindowInSeconds", 0, 0, 300),
+        report_batch_item_failures=True,
+        bisect_on_error=bisect,
+        max_retry_attempts=number("MaximumRetryAttempts", -1, -1, 185),
+        max_record_age_s=number("MaximumRecordAgeInSeconds", -1, -1, 604_800),
+        on_failure=on_failure,
+        filters=filters,
+        kind="dynamodb" if is_table else "kinesis",
+    )
+
+
+def _function_step(arn: str, functions: Mapping[str, str]) -> tuple[str, str | None] | None:
+    """(logical id, qualifier) of the template's function ``arn`` names."""
+    for base, logical_id in functions.items():
+        if arn == base:
+            return logical_id, None
+        if arn.startswith(base + ":"):
+            return logical_id, arn[len(base) + 1 :]
+    return None
+
+
+def _target(
+    ctx: Context,
+    entry: Entry,
+    arn: str,
+    functions: Mapping[str, str],
+    services: Mapping[str, ServiceResource],
+    machines: Mapping[str, StateMachineSpec],
+) -> PipeStep:
+    raw = ctx.get(entry, "TargetParameters")
+    tat = ctx.at(entry, "TargetParameters")
+    params = as_map(raw, tat) if raw is not NO_VALUE else {}
+
+    def text(value: Any, at: Where) -> str | None:
+        return None if value is None else as_str(value, at)
+
+    template = text(params.get("InputTemplate"), tat.key(params, "InputTemplate"))
+
+    def section(key: str, allowed: tuple[str, ...]) -> Mapping[str, Any]:
+        sat = tat.key(params, key)
+        node = as_map(params.get(key) or {}, sat)
+        check_keys(node, sat, allowed)
+        return node
+
+    step = _function_step(arn, functions)
+    if step is not None:
+        node = section("LambdaFunctionParameters", ("InvocationType",))
+        return PipeStep(
+            "function",
+            step[0],
+            arn,
+            step[1],
+            input_template=template,
+            fire_and_forget=node.get("InvocationType") == "FIRE_AND_FORGET",
+        )
+    for machine in machines.values():
+        if arn == state_machine_arn(machine.name):
+            node = section("StepFunctionStateMachineParameters", ("InvocationType",))
+            return PipeStep(
+                "state_machine",
+                machine.name,
+                arn,
+                input_template=template,
+                fire_and_forget=node.get("InvocationType", "FIRE_AND_FORGET") == "FIRE_AND_FORGET",
+            )
+    for resource in services.values():
+        if isinstance(resource, EventBusSpec) and arn == event_bus_arn(resource.name):
+            return _bus_step(resource.name, arn, template, section)
+        if isinstance(resource, QueueSpec) and arn == queue_arn(resource.name):
+            node = section("SqsQueueParameters", ("MessageGroupId", "MessageDeduplicationId"))
+            return PipeStep(
+                "queue",
+                resource.name,
+                arn,
+                input_template=template,
+                message_group_id=node.get("MessageGroupId"),
+                message_deduplication_id=node.get("MessageDeduplicationId"),
+            )
+        if isinstance(resource, TopicSpec) and arn == topic_arn(resource.name):
+            return PipeStep("topic", arn, arn, input_template=template)
+        if isinstance(resource, StreamSpec) and arn == stream_arn(resource.name):
+            node = section("KinesisStreamParameters", ("PartitionKey",))
+            if "PartitionKey" not in node:
+                raise tat.error("a Kinesis target needs KinesisStreamParameters.PartitionKey")
+            return PipeStep(
+                "stream",
+                resource.name,
+                arn,
+                input_template=template,
+                partition_key=str(node["PartitionKey"]),
+            )
+    if _DEFAULT_BUS.match(arn):
+        return _bus_step("default", arn, template, section)
+    raise _NotRun(
+        f"its target {arn} is not a function, state machine, event bus, queue, topic or "
+        "Kinesis stream of this template"
+    )
+
+
+def _bus_step(name: str, arn: str, template: str | None, section: Any) -> PipeStep:
+    node = section(
+        "EventBridgeEventBusParameters", ("DetailType", "Source", "Resources", "Time", "EndpointId")
+    )
+    return PipeStep(
+        "event_bus",
+        name,
+        arn,
+        input_template=template,
+        detail_type=node.get("DetailType"),
+        source=node.get("Source"),
+    )
+
+
+__all__ = ["PIPE", "build_pipes"]
