@@ -309,7 +309,13 @@ def _target(
                 machine.name,
                 arn,
                 input_template=template,
-                fire_and_forget=node.get("InvocationType", "FIRE_AND_FORGET") == "FIRE_AND_FORGET",
+                # Pipes' default is REQUEST_RESPONSE (StartSyncExecution), which only an
+                # express machine supports: a standard one is started, not awaited
+                fire_and_forget=node.get(
+                    "InvocationType",
+                    "REQUEST_RESPONSE" if machine.type == "EXPRESS" else "FIRE_AND_FORGET",
+                )
+                == "FIRE_AND_FORGET",
             )
     for resource in services.values():
         if isinstance(resource, EventBusSpec) and arn == event_bus_arn(resource.name):
