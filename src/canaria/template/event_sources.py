@@ -115,7 +115,7 @@ def build_event_sources(
             source: QueueEventSource | None
             if kind == "SQS":
                 check_keys(props, pat, SQS_EVENT_KEYS, required=("Queue",))
-                source = _queue_event(ctx, entry, name, props, pat, queues)
+                source = queue_event(ctx, entry, name, props, pat, queues)
             elif kind == "SNS":
                 check_keys(props, pat, SNS_EVENT_KEYS, required=("Topic",))
                 source = _topic_event(ctx, entry, name, props, pat, topics, extra)
@@ -237,15 +237,18 @@ def _topic_event(
     )
 
 
-def _queue_event(
+def queue_event(
     ctx: Context,
     entry: Entry,
     name: str,
     props: Mapping[str, Any],
     at: Where,
     queues: Mapping[str, QueueSpec],
+    queue_key: str = "Queue",
 ) -> QueueEventSource | None:
-    arn = as_str(props["Queue"], at.key(props, "Queue"))
+    """A function's SQS event, or an event source mapping of a queue (whose queue is
+    ``EventSourceArn``: ``queue_key``), checked as Lambda checks it."""
+    arn = as_str(props[queue_key], at.key(props, queue_key))
     queue = queues.get(arn)
     if queue is None:
         ctx.warn(
@@ -282,7 +285,7 @@ def _queue_event(
     timeout_s = 3 if timeout is NO_VALUE else as_int(timeout, ctx.at(entry, "Timeout"), 1)
     visibility = int(queue.attributes.get("VisibilityTimeout", "30"))
     if visibility < timeout_s:
-        raise at.key(props, "Queue").error(
+        raise at.key(props, queue_key).error(
             f"queue {queue.name}'s VisibilityTimeout ({visibility} s) is less than "
             f"{entry.logical_id}'s Timeout ({timeout_s} s): Lambda refuses this event source",
             allowed=f"VisibilityTimeout of at least {timeout_s} on {queue.logical_id}",

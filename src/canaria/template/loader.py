@@ -56,6 +56,7 @@ from canaria.template.index import (
 )
 from canaria.template.intrinsics import Resolver, pseudo_parameters
 from canaria.template.layers import LAYER, build_layer
+from canaria.template.mappings import MAPPING, build_mappings
 from canaria.template.nodes import LineMap, Problems, Where, as_map, as_str, check_keys
 from canaria.template.openapi import openapi_routes
 from canaria.template.parameters import Parameter, resolve_parameters, samconfig_overrides
@@ -108,7 +109,7 @@ RESOURCE_ATTRIBUTES = (
     # CodeStar generated carry one on every resource, and public SAM applications too
     "Description",
 )
-OTHER_HANDLED = (TABLE, ALARM, DEPLOYMENT_CONFIG, SFN_STATE_MACHINE, PIPE)
+OTHER_HANDLED = (TABLE, ALARM, DEPLOYMENT_CONFIG, SFN_STATE_MACHINE, PIPE, MAPPING)
 HANDLED = (
     FUNCTION,
     API,
@@ -418,6 +419,9 @@ def _build(
         queue_sources, hidden = build_event_sources(ctx, of(FUNCTION), services, built)
         streamed = build_stream_sources(ctx, of(FUNCTION), services, tables)
         event_sources = (*queue_sources, *streamed)
+        event_sources += build_mappings(
+            ctx, of(MAPPING), of(FUNCTION), function_names, services, tables
+        )
         schedules = build_schedules(ctx, of(FUNCTION), built, services)
     pipes: dict[str, PipeSpec] = {}
     with problems.catch():

@@ -131,7 +131,7 @@ def build_stream_sources(
             check_keys(props, pat, STREAM_EVENT_KEYS, required=("Stream", "StartingPosition"))
             arn = as_str(props["Stream"], pat.key(props, "Stream"))
             if kind == "DynamoDB":
-                table = _streamed_table(arn, by_table, pat.key(props, "Stream"))
+                table = streamed_table(arn, by_table, pat.key(props, "Stream"))
                 if table is None:
                     ctx.warn(
                         entry,
@@ -140,9 +140,7 @@ def build_stream_sources(
                     )
                     continue
                 out.append(
-                    _stream_event(
-                        ctx, entry, name, props, pat, "dynamodb", table, arn, destinations
-                    )
+                    stream_event(ctx, entry, name, props, pat, "dynamodb", table, arn, destinations)
                 )
                 continue
             stream = streams.get(arn.split("/consumer/", 1)[0])  # an enhanced fan-out consumer
@@ -154,7 +152,7 @@ def build_stream_sources(
                 )
                 continue
             out.append(
-                _stream_event(
+                stream_event(
                     ctx,
                     entry,
                     name,
@@ -169,7 +167,7 @@ def build_stream_sources(
     return tuple(out)
 
 
-def _streamed_table(arn: str, tables: Mapping[str, TableSpec], at: Where) -> str | None:
+def streamed_table(arn: str, tables: Mapping[str, TableSpec], at: Where) -> str | None:
     """The table whose stream ``arn`` is (None: not a table of the template). A table
     without a ``StreamSpecification`` has no stream to read: an error, as on AWS."""
     match = _TABLE_STREAM.match(arn)
@@ -188,7 +186,7 @@ def _streamed_table(arn: str, tables: Mapping[str, TableSpec], at: Where) -> str
     return table.table_name
 
 
-def _stream_event(
+def stream_event(
     ctx: Context,
     entry: Entry,
     name: str,

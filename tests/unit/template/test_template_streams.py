@@ -247,3 +247,37 @@ def test_a_pipe_canaria_cannot_run_is_a_warning_and_not_run(tmp_path: Path) -> N
     stopped = "RoleArn: r\nDesiredState: STOPPED\nSource: !GetAtt Inbox.Arn\nTarget: !GetAtt Fn.Arn"
     app = load(write(tmp_path, resources(function(), QUEUE, pipe(stopped))))
     assert app.pipes == {} and any("STOPPED" in w for w in app.warnings)
+
+
+def mapping(props: str) -> str:
+    body = "".join(f"      {line}\n" for line in props.splitlines())
+    return f"  Mapping:\n    Type: AWS::Lambda::EventSourceMapping\n    Properties:\n{body}"
+
+
+def test_an_event_source_mapping_is_read_as_the_event_it_declares(tmp_path: Path) -> None:
+    from canaria.models import QueueEventSource
+
+    queue = mapping("FunctionName: !Ref Fn\nEventSourceArn: !GetAtt Inbox.Arn\nBatchSize: 4")
+    app = load(write(tmp_path, resources(function(), QUEUE, queue)))
+    (source,) = app.event_sources
+    assert isinstance(source, QueueEventSource)
+    assert (source.function, source.event, source.batch_size) == ("Fn", "Mapping", 4)
+    changes = mapping(
+        "FunctionName: !GetAtt Fn.Arn\nEventSourceArn: !GetAtt Orders.StreamArn\n"
+        "StartingPosition: TRIM_HORIZON\nMaximumRetryAttempts: 2"
+    )
+    app = load(write(tmp_path, resources(function(), table(), changes)))
+    (source,) = app.event_sources
+    assert isinstance(source, StreamEventSource)
+    assert source.kind == "dynamodb" and source.max_retry_attempts == 2
+    # Lambda's checks, at the mapping's own properties
+    no_position = mapping("FunctionName: Fn\nEventSourceArn: !GetAtt Orders.StreamArn")
+    err = fails(write(tmp_path, resources(function(), table(), no_position)))
+    assert err.prop == "Resources.Mapping.Properties.StartingPosition"
+    wrong = mapping("FunctionName: Fn\nEventSourceArn: !GetAtt Inbox.Arn\nStartingPosition: LATEST")
+    err = fails(write(tmp_path, resources(function(), QUEUE, wrong)))
+    assert "StartingPosition is not a setting of a queue's" in err.message
+    # another function's, or Kafka's: a warning
+    other = mapping("FunctionName: elsewhere\nEventSourceArn: !GetAtt Inbox.Arn")
+    app = load(write(tmp_path, resources(function(), QUEUE, other)))
+    assert app.event_sources == () and any("not a function of this" in w for w in app.warnings)
