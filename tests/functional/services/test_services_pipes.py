@@ -5,7 +5,9 @@
 - a queue → a pipe filtering on the message body → a state machine started with the
   batch as a JSON array;
 - a pipe whose enrichment crashes leaves its batch to be tried again, and the pipe's
-  filtered-out messages are dropped, as Pipes drops them."""
+  filtered-out messages are dropped, as Pipes drops them;
+- an ``AWS::Lambda::EventSourceMapping`` resource feeds its function as an SQS event
+  would."""
 
 from __future__ import annotations
 
@@ -90,6 +92,22 @@ Resources:
       Target: !Ref Paint
       TargetParameters:
         InputTemplate: '{{"body": <$.body>, "from": "<$.eventSourceARN>"}}'
+  Jobs:
+    Type: AWS::SQS::Queue
+    Properties: {{QueueName: jobs}}
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: {PY}
+      CodeUri: src
+      Handler: app.work
+      AutoPublishAlias: live
+  JobsMapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      FunctionName: !Ref Worker.Alias
+      EventSourceArn: !GetAtt Jobs.Arn
+      BatchSize: 5
 """
 
 HANDLERS = """\
@@ -100,6 +118,10 @@ def enrich(batch, context):
         os.remove(os.environ["CRASH_FILE"])
         raise RuntimeError("the enrichment is down this once")
     return [dict(item, id=item["id"].upper()) for item in batch]
+
+def work(event, context):
+    for record in event["Records"]:
+        print("WORKED " + record["body"] + " " + record["eventSourceARN"])
 """
 
 
@@ -182,3 +204,20 @@ def test_a_queues_messages_are_piped_to_a_state_machine(app: Canaria) -> None:
         ),
     )
     assert left  # the filtered-out message was dropped, not left in the queue
+
+
+def test_an_event_source_mapping_resource_feeds_its_function(app: Canaria) -> None:
+    sqs = app.env_client("sqs", "AWS_ENDPOINT_URL_SQS")
+    url = sqs.get_queue_url(QueueName="jobs")["QueueUrl"]
+    for job in ("j1", "j2"):
+        sqs.send_message(QueueUrl=url, MessageBody=job)
+
+    def worked() -> list[list[str]]:
+        lines = app.api().get("/functions/Worker/logs")["lines"]
+        return [x["text"].split()[1:] for x in lines if x["text"].startswith("WORKED ")]
+
+    done = wait_for(worked, lambda v: len(v) >= 2)
+    arn = "arn:aws:sqs:us-east-1:123456789012:jobs"
+    assert sorted(done) == [["j1", arn], ["j2", arn]]
+    sources = app.status()["functions"]["Worker"]["sources"]
+    assert sources == [{"kind": "SQS", "event": "JobsMapping", "source": "jobs", "enabled": True}]
