@@ -46,7 +46,7 @@ import orjson
 
 from canaria.errors import CanariaError
 from canaria.models import InvokeResult, PipeSpec, PipeStep
-from canaria.models.arns import REGION
+from canaria.services.clients import EngineClients
 
 log = logging.getLogger("canaria.services")
 
@@ -163,7 +163,7 @@ class Pipes:
         self.run = run  # a state machine run to its end (REQUEST_RESPONSE: express)
         self._pipes: dict[str, PipeSpec] = {}
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="canaria-pipes")
-        self._clients: dict[str, Any] = {}
+        self._client = EngineClients(endpoint)
 
     def apply(self, pipes: Mapping[str, PipeSpec]) -> None:
         self._pipes = dict(pipes)
@@ -269,22 +269,6 @@ class Pipes:
         if status != "SUCCEEDED":
             raise PipeFailed(f"state machine {step.name} ended {status}")
         return output
-
-    def _client(self, service: str) -> Any:
-        client = self._clients.get(service)
-        if client is None:
-            import boto3
-            from botocore.config import Config
-
-            client = self._clients[service] = boto3.session.Session().client(
-                service,
-                endpoint_url=self.endpoint,
-                region_name=REGION,
-                aws_access_key_id="canaria",
-                aws_secret_access_key="canaria",
-                config=Config(retries={"max_attempts": 1}, read_timeout=10),
-            )
-        return client
 
     def _put(self, pipe: PipeSpec, step: PipeStep, batch: list[Any], shaped: list[Any]) -> None:
         """The services engine's targets, from the pool's threads."""

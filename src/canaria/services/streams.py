@@ -42,6 +42,7 @@ from canaria.models import InvokeResult
 from canaria.models.arns import ACCOUNT, REGION, function_arn
 from canaria.models.filters import kinesis_filter_view, matches_any
 from canaria.models.services import StartingPosition, StreamEventSource
+from canaria.services.clients import EngineClients
 from canaria.services.pollers import Invoke, SourceTasks
 from canaria.tables.streams import MAX_GET_RECORDS, TableStreams
 
@@ -342,7 +343,7 @@ class StreamPollers:
         # sources to read from their stream's start (the engine started again, empty)
         self._fresh: set[tuple[str, str]] = set()
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="canaria-streams")
-        self._clients: dict[str, Any] = {}
+        self._client = EngineClients(endpoint)
         self._shards: dict[str, Shards] = {"kinesis": KinesisShards(self._client, self._pool)}
         if tables is not None:
             self._shards["dynamodb"] = TableShards(tables)
@@ -373,22 +374,6 @@ class StreamPollers:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # ---- the engine, from the pool's threads ------------------------------------------
-
-    def _client(self, service: str) -> Any:
-        client = self._clients.get(service)
-        if client is None:
-            import boto3
-            from botocore.config import Config
-
-            client = self._clients[service] = boto3.session.Session().client(
-                service,
-                endpoint_url=self.endpoint,
-                region_name=REGION,
-                aws_access_key_id="canaria",
-                aws_secret_access_key="canaria",
-                config=Config(retries={"max_attempts": 1}, read_timeout=10),
-            )
-        return client
 
     async def _run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
