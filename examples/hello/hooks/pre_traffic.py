@@ -14,7 +14,13 @@ def handler(event, context):
     try:
         answer = lambda_client.invoke(
             FunctionName=os.environ["NewVersion"],
-            Payload=json.dumps({"version": "2.0", "rawPath": "/hello", "requestContext": {"http": {"method": "GET"}}}),
+            Payload=json.dumps(
+                {
+                    "version": "2.0",
+                    "rawPath": "/hello",
+                    "requestContext": {"http": {"method": "GET"}},
+                }
+            ),
         )
         body = json.loads(answer["Payload"].read())
         if answer.get("FunctionError") or body.get("statusCode") != 200:

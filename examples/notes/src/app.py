@@ -48,9 +48,7 @@ def handler(event, context):
             s3.put_object(Bucket=os.environ["BUCKET"], Key=note_id, Body=body.encode())
             job = {"note": note_id, "size": len(body)}
             sqs.send_message(QueueUrl=os.environ["JOBS_QUEUE"], MessageBody=json.dumps(job))
-            sns.publish(
-                TopicArn=os.environ["TOPIC"], Message=json.dumps({"via": "sns", **job})
-            )
+            sns.publish(TopicArn=os.environ["TOPIC"], Message=json.dumps({"via": "sns", **job}))
             events.put_events(
                 Entries=[
                     {
@@ -88,7 +86,9 @@ def handler(event, context):
         return respond(200, drain(os.environ["AUDIT_QUEUE"]))
     if path == "/config":
         greeting = ssm.get_parameter(Name=os.environ["GREETING_PARAMETER"])["Parameter"]
-        secret = json.loads(secrets.get_secret_value(SecretId=os.environ["DB_SECRET"])["SecretString"])
+        secret = json.loads(
+            secrets.get_secret_value(SecretId=os.environ["DB_SECRET"])["SecretString"]
+        )
         return respond(
             200,
             {

@@ -16,7 +16,9 @@ def handler(event, context):
         job = json.loads(record["body"])
         text = s3.get_object(Bucket=os.environ["BUCKET"], Key=job["note"])["Body"].read()
         if b"fail" in text:
-            print(f"cannot process note {job['note']} (receive #{record['attributes']['ApproximateReceiveCount']})")
+            print(
+                f"cannot process note {job['note']} (receive #{record['attributes']['ApproximateReceiveCount']})"
+            )
             failures.append({"itemIdentifier": record["messageId"]})
             continue
         s3.put_object(Bucket=os.environ["BUCKET"], Key=f"done/{job['note']}", Body=b"")

@@ -8,6 +8,9 @@ def handler(event, context):
         "statusCode": 200,
         "headers": {"content-type": "application/json"},
         "body": json.dumps(
-            {"message": f"{os.environ['GREETING']}, {name}, from v2", "version": context.function_version}
+            {
+                "message": f"{os.environ['GREETING']}, {name}, from v2",
+                "version": context.function_version,
+            }
         ),
     }
