@@ -71,7 +71,7 @@ from canaria.template.resources import (
     step_lists,
 )
 from canaria.template.sam_rules import Include, merge, sam_errors, sam_types
-from canaria.template.schedules import build_schedules
+from canaria.template.schedules import SCHEDULE, build_scheduler_resources, build_schedules
 from canaria.template.services import TYPES as SERVICE_TYPES
 from canaria.template.services import build_service_resources, ordered
 from canaria.template.statemachines import build_state_machine
@@ -109,7 +109,7 @@ RESOURCE_ATTRIBUTES = (
     # CodeStar generated carry one on every resource, and public SAM applications too
     "Description",
 )
-OTHER_HANDLED = (TABLE, ALARM, DEPLOYMENT_CONFIG, SFN_STATE_MACHINE, PIPE, MAPPING)
+OTHER_HANDLED = (TABLE, ALARM, DEPLOYMENT_CONFIG, SFN_STATE_MACHINE, PIPE, MAPPING, SCHEDULE)
 HANDLED = (
     FUNCTION,
     API,
@@ -423,6 +423,7 @@ def _build(
             ctx, of(MAPPING), of(FUNCTION), function_names, services, tables
         )
         schedules = build_schedules(ctx, of(FUNCTION), built, services)
+        schedules += build_scheduler_resources(ctx, of(SCHEDULE), of(FUNCTION), machines)
     pipes: dict[str, PipeSpec] = {}
     with problems.catch():
         pipes, piped = build_pipes(ctx, of(PIPE), services, tables, machines, of(FUNCTION))

@@ -21,7 +21,7 @@ from canaria.models.schedules import (
 from canaria.models.services import RuleSpec, ServiceResource
 from canaria.template.context import Context
 from canaria.template.event_sources import events_of
-from canaria.template.index import Entry
+from canaria.template.index import Entry, state_machine_arn
 from canaria.template.nodes import Where, as_bool, as_map, as_str, check_keys, plain
 from canaria.template.service_props import function_of
 from canaria.template.service_refs import rule_arn
@@ -108,6 +108,83 @@ def build_schedules(
                     enabled=rule.state == "ENABLED",
                 )
             )
+    return tuple(out)
+
+
+SCHEDULE = "AWS::Scheduler::Schedule"
+SCHEDULE_KEYS = (
+    "ActionAfterCompletion",
+    "Description",
+    "EndDate",
+    "FlexibleTimeWindow",
+    "GroupName",
+    "KmsKeyArn",
+    "Name",
+    "ScheduleExpression",
+    "ScheduleExpressionTimezone",
+    "StartDate",
+    "State",
+    "Target",
+)
+_TARGET_KEYS = (
+    "Arn",
+    "DeadLetterConfig",
+    "EcsParameters",
+    "EventBridgeParameters",
+    "Input",
+    "KinesisParameters",
+    "RetryPolicy",
+    "RoleArn",
+    "SageMakerPipelineParameters",
+    "SqsParameters",
+)
+
+
+def build_scheduler_resources(
+    ctx: Context,
+    schedules: list[Entry],
+    functions: list[Entry],
+    machines: Mapping[str, StateMachineSpec],
+) -> tuple[ScheduledInvocation, ...]:
+    """Every ``AWS::Scheduler::Schedule`` whose target is one of ``functions`` (by its
+    ARN, or an alias's) or ``machines``: fired as a ``ScheduleV2`` event would be. Another
+    target (a queue, a topic, a universal target) is a warning: the schedule is not run."""
+    by_arn = {function_arn(e.logical_id): e.logical_id for e in functions}
+    out: list[ScheduledInvocation] = []
+    for entry in schedules:
+        at = entry.props_at
+        check_keys(
+            entry.props,
+            at,
+            SCHEDULE_KEYS,
+            required=("ScheduleExpression", "FlexibleTimeWindow", "Target"),
+        )
+        props = {key: ctx.get(entry, key) for key in entry.props}
+        tat = at.key(props, "Target")
+        target = as_map(props["Target"], tat)
+        check_keys(target, tat, _TARGET_KEYS, required=("Arn", "RoleArn"))
+        arn = as_str(target["Arn"], tat.key(target, "Arn"))
+        function = function_of(arn, by_arn)
+        machine = next(
+            (m.name for m in machines.values() if state_machine_arn(m.name) == arn), None
+        )
+        if function is None and machine is None:
+            ctx.warn(
+                entry,
+                f"the schedule is not run: its target {arn} is not a function or a state "
+                "machine of this template",
+            )
+            continue
+        flat = {k: v for k, v in props.items() if k in SCHEDULE_V2_EVENT_KEYS}
+        flat |= {
+            k: v for k, v in target.items() if k in ("Input", "RetryPolicy", "DeadLetterConfig")
+        }
+        schedule = _scheduler_schedule(ctx, entry, entry.logical_id, flat, at)
+        if function is not None:
+            out.append(replace(schedule, target=function))
+        else:
+            assert machine is not None
+            out.append(replace(schedule, target=machine, target_type=ScheduleTarget.STATE_MACHINE))
     return tuple(out)
 
 

@@ -120,3 +120,49 @@ def test_schedules_fire_on_the_platforms_clock(app: Canaria) -> None:
     assert json.loads(sfn.describe_execution(executionArn=run["executionArn"])["input"]) == {
         "report": "hourly"
     }
+
+
+SCHEDULER_TEMPLATE = f"""\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Tick:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src
+      Handler: app.handler
+      Runtime: {PY}
+      AutoPublishAlias: live
+  Every5:
+    Type: AWS::Scheduler::Schedule
+    Properties:
+      ScheduleExpression: rate(5 minute)
+      FlexibleTimeWindow: {{Mode: "OFF"}}
+      Target:
+        Arn: !GetAtt Tick.Arn
+        RoleArn: arn:aws:iam::123456789012:role/scheduler
+        Input: '{{"job": "every five"}}'
+  ToQueue:
+    Type: AWS::Scheduler::Schedule
+    Properties:
+      ScheduleExpression: rate(1 minute)
+      FlexibleTimeWindow: {{Mode: "OFF"}}
+      Target: {{Arn: !GetAtt Jobs.Arn, RoleArn: arn:aws:iam::123456789012:role/scheduler}}
+  Jobs:
+    Type: AWS::SQS::Queue
+"""
+
+
+def test_a_scheduler_resource_fires_its_function_on_the_clock(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    (root / "src").mkdir(parents=True)
+    (root / "template.yaml").write_text(SCHEDULER_TEMPLATE)
+    (root / "src" / "app.py").write_text(textwrap.dedent(HANDLER))
+    c = Canaria(root / "template.yaml", tmp_path / "state").start()
+    try:
+        assert "ToQueue: the schedule is not run" in c.output()  # a queue target: warned
+        c.advance(300)
+        (fired,) = events(c, 1)
+        assert fired["event"] == {"job": "every five"}  # the Target's Input
+        assert str(fired["arn"]).endswith(":function:Tick:live")
+    finally:
+        c.stop()

@@ -46,6 +46,12 @@ def test_what_it_refuses_says_why(expression: str, words: str) -> None:
     assert problem is not None and words in problem
 
 
+def test_the_scheduler_does_not_hold_a_rates_unit_to_its_value() -> None:
+    assert check_expression("rate(5 minute)", SCHEDULER) is None
+    assert check_expression("rate(1 hours)", SCHEDULER) is None
+    assert "unknown rate unit" in (check_expression("rate(5 weeks)", SCHEDULER) or "")
+
+
 def test_a_one_time_schedule_is_for_the_scheduler_only() -> None:
     assert check_expression("at(2030-01-01T09:00:00)", SCHEDULER) is None
     assert "ScheduleV2" in (check_expression("at(2030-01-01T09:00:00)", RULE) or "")
