@@ -69,8 +69,9 @@ def check_expression(expression: str, kind: ScheduleKind) -> str | None:
             return f"rate {value} must be a positive whole number"
         if unit.rstrip("s") not in RATE_UNITS:
             return f"unknown rate unit {unit!r} (minute(s), hour(s) or day(s))"
-        # EventBridge rules want the unit to agree with the value; the Scheduler does not
-        # check (serverless-patterns' eventbridge-schedule-to-lambda writes rate(5 minute))
+        # EventBridge rules want the unit to agree with the value; for the Scheduler this
+        # is not documented, and an AWS sample (serverless-patterns'
+        # eventbridge-schedule-to-lambda) writes rate(5 minute): not refused
         if kind is ScheduleKind.RULE and (value == 1) != (unit in RATE_UNITS):
             want = unit.rstrip("s") if value == 1 else unit.rstrip("s") + "s"
             return f"rate({value} {unit}) must be written rate({value} {want})"
