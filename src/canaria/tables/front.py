@@ -253,10 +253,12 @@ class TablesFront:
             return await self._pass(req)
         if operation == "DescribeTable":
             return self._with_stream(await self._pass(req), body.get("TableName"))
+        if operation == "UpdateTable" and _stream_only(body):
+            return await self._stream_update(body)  # dynalite refuses an update of nothing
         if operation in _TABLE_CHANGES:
             answer = await self._pass(req)
             if answer.status == 200:
-                self._table_changed(operation, body)
+                await self._table_changed(operation, body)
             return answer
         tables = _written_tables(operation, body)
         streamed = sorted(t for t in tables if self.streams.configured(t) is not None)
@@ -351,7 +353,7 @@ class TablesFront:
         headers = [(n, v) for n, v in answer.headers if n.lower() != "x-amz-crc32"]
         return HttpResponse(200, [*headers, ("x-amz-crc32", str(zlib.crc32(body)))], body)
 
-    def _table_changed(self, operation: str, body: Mapping[str, Any]) -> None:
+    async def _table_changed(self, operation: str, body: Mapping[str, Any]) -> None:
         table = body.get("TableName")
         if not isinstance(table, str):
             return
@@ -364,12 +366,45 @@ class TablesFront:
         if spec.get("StreamEnabled") is False:
             self.streams.configure(table, None)
         elif isinstance(spec.get("StreamViewType"), str):
-            schema = [
+            schema = body.get("KeySchema")
+            if schema is None:  # UpdateTable: the table's own
+                _, described = await self._call("DescribeTable", {"TableName": table})
+                schema = (described.get("Table") or {}).get("KeySchema")
+            keys = [
                 (k["AttributeName"], k["KeyType"])
-                for k in body.get("KeySchema") or []
+                for k in schema or []
                 if isinstance(k, dict) and "AttributeName" in k and "KeyType" in k
             ]
-            self.streams.configure(table, spec["StreamViewType"], schema)
+            self.streams.configure(table, spec["StreamViewType"], keys)
+
+    async def _stream_update(self, body: Mapping[str, Any]) -> HttpResponse:
+        """``UpdateTable`` that only enables or disables the stream: the stream is
+        canaria's, so the answer is too (the table as it is, with its stream)."""
+        spec = body["StreamSpecification"]
+        if spec.get("StreamEnabled") is not False and not isinstance(
+            spec.get("StreamViewType"), str
+        ):
+            return _error(
+                400,
+                "ValidationException",
+                "StreamSpecification: StreamViewType is required when StreamEnabled is true",
+            )
+        status, described = await self._call("DescribeTable", {"TableName": body["TableName"]})
+        if status != 200:
+            return _json_answer(status, described, "0")
+        await self._table_changed("UpdateTable", body)
+        answer = self._with_stream(_json_answer(200, described, "0"), body["TableName"])
+        payload = json.loads(answer.body)
+        return _json_answer(200, {"TableDescription": payload["Table"]}, "0")
+
+
+def _stream_only(body: Mapping[str, Any]) -> bool:
+    """An ``UpdateTable`` whose only change is its ``StreamSpecification``."""
+    return (
+        isinstance(body.get("TableName"), str)
+        and isinstance(body.get("StreamSpecification"), dict)
+        and set(body) == {"TableName", "StreamSpecification"}
+    )
 
 
 def _written_tables(operation: str, body: Mapping[str, Any]) -> list[str]:

@@ -240,3 +240,24 @@ async def test_a_restarted_dynalite_is_found_again_behind_the_same_port(
     assert got["Item"] == item("a", 1)
     assert engine.engine_port is not None and engine.running
     assert first is not None
+
+
+async def test_update_table_turns_a_stream_on_and_off(engine: DynamoEngine) -> None:
+    db = client(engine)
+    spec = {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}
+    # dynalite refuses an update that changes nothing of its own: the front answers it
+    got = await in_thread(db.update_table, TableName="plain", StreamSpecification=spec)
+    assert got["TableDescription"]["LatestStreamArn"] == table_stream_arn("plain")
+    await in_thread(db.put_item, TableName="plain", Item=item("a", 1, text="x"))
+    (record,) = await in_thread(read_all, engine, "plain")
+    assert record["dynamodb"]["Keys"] == key("a", 1)  # the table's own key schema
+    assert "NewImage" not in record["dynamodb"]
+    off = {"StreamEnabled": False}
+    got = await in_thread(db.update_table, TableName="plain", StreamSpecification=off)
+    assert "LatestStreamArn" not in got["TableDescription"]
+    listed = await in_thread(client(engine, "dynamodbstreams").list_streams)
+    assert [s["TableName"] for s in listed["Streams"]] == ["notes"]
+    with pytest.raises(db.exceptions.ClientError, match="StreamViewType is required"):
+        await in_thread(
+            db.update_table, TableName="plain", StreamSpecification={"StreamEnabled": True}
+        )
