@@ -13,8 +13,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -255,3 +256,26 @@ class Canaria:
                 self.advance(step)
                 moved += step
             time.sleep(0.05)
+
+
+T = TypeVar("T")
+
+
+def wait_until(
+    read: Callable[[], T], done: Callable[[T], bool], what: str, deadline_s: float = 60.0
+) -> T:
+    """``read()`` again until ``done`` holds for its value; that value. (An event, not a
+    duration: the deadline is only how long to wait before calling the test failed.)"""
+    end = time.monotonic() + deadline_s
+    while True:
+        value = read()
+        if done(value):
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"{what}: still {value!r} after {deadline_s} s")
+        time.sleep(0.1)
+
+
+def eventually(check: Callable[[], Any], what: str, deadline_s: float = 60.0) -> Any:
+    """Wait for ``check`` to return a true value; that value."""
+    return wait_until(check, bool, what, deadline_s)

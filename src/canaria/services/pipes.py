@@ -195,7 +195,7 @@ class Pipes:
             )
         return InvokeResult(payload, 0, "", (time.monotonic() - started) * 1000)
 
-    def _reserved(self, pipe: PipeSpec, step: PipeStep, record: Any) -> dict[str, Any]:
+    def _reserved(self, pipe: PipeSpec, record: Any) -> dict[str, Any]:
         return {
             "aws.pipes.pipe-arn": pipe.arn,
             "aws.pipes.pipe-name": pipe.name,
@@ -213,7 +213,7 @@ class Pipes:
         out = []
         for record in batch:
             view = record if isinstance(record, dict) else {}
-            out.append(render(step.input_template, view, self._reserved(pipe, step, record)))
+            out.append(render(step.input_template, view, self._reserved(pipe, record)))
         return out
 
     async def _enrich(self, pipe: PipeSpec, step: PipeStep, batch: list[Any]) -> list[Any]:

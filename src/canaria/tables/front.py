@@ -335,23 +335,29 @@ class TablesFront:
     # ---- tables -------------------------------------------------------------------------
 
     def _with_stream(self, answer: HttpResponse, table: Any) -> HttpResponse:
-        stream = self.streams.configured(table) if isinstance(table, str) else None
-        if stream is None or answer.status != 200:
+        """dynalite's ``DescribeTable`` answer, with the table's stream."""
+        if answer.status != 200 or not isinstance(table, str):
             return answer
         try:
             payload = json.loads(answer.body)
-            description = payload["Table"]
+            self._describe_stream(payload["Table"], table)
         except (ValueError, KeyError, TypeError):
             return answer
+        body = json.dumps(payload).encode()
+        headers = [(n, v) for n, v in answer.headers if n.lower() != "x-amz-crc32"]
+        return HttpResponse(200, [*headers, ("x-amz-crc32", str(zlib.crc32(body)))], body)
+
+    def _describe_stream(self, description: dict[str, Any], table: str) -> None:
+        """Put ``table``'s stream (if it has one) in its description, as DynamoDB does."""
+        stream = self.streams.configured(table)
+        if stream is None:
+            return
         description["StreamSpecification"] = {
             "StreamEnabled": True,
             "StreamViewType": stream.view_type,
         }
         description["LatestStreamArn"] = stream.arn
         description["LatestStreamLabel"] = STREAM_LABEL
-        body = json.dumps(payload).encode()
-        headers = [(n, v) for n, v in answer.headers if n.lower() != "x-amz-crc32"]
-        return HttpResponse(200, [*headers, ("x-amz-crc32", str(zlib.crc32(body)))], body)
 
     async def _table_changed(self, operation: str, body: Mapping[str, Any]) -> None:
         table = body.get("TableName")
@@ -393,9 +399,9 @@ class TablesFront:
         if status != 200:
             return _json_answer(status, described, "0")
         await self._table_changed("UpdateTable", body)
-        answer = self._with_stream(_json_answer(200, described, "0"), body["TableName"])
-        payload = json.loads(answer.body)
-        return _json_answer(200, {"TableDescription": payload["Table"]}, "0")
+        description = described["Table"]
+        self._describe_stream(description, body["TableName"])
+        return _json_answer(200, {"TableDescription": description}, "0")
 
 
 def _stream_only(body: Mapping[str, Any]) -> bool:

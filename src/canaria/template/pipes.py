@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
+from typing import Any, Literal
 
 from canaria.models import PipeSpec, PipeStep, StateMachineSpec, TableSpec
 from canaria.models.arns import ACCOUNT, REGION, function_arn
@@ -22,7 +23,6 @@ from canaria.models.services import (
     QueueEventSource,
     QueueSpec,
     ServiceResource,
-    StartingPosition,
     StreamEventSource,
     StreamSpec,
     TopicSpec,
@@ -33,6 +33,7 @@ from canaria.template.index import Entry, state_machine_arn
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import Where, as_int, as_map, as_str, check_keys
 from canaria.template.service_refs import event_bus_arn, queue_arn, stream_arn, topic_arn
+from canaria.template.streams import stream_event, streamed_table
 
 PIPE = "AWS::Pipes::Pipe"
 PIPE_KEYS = (
@@ -61,7 +62,6 @@ _STREAM_PARAMS = (
     "StartingPosition",
     "StartingPositionTimestamp",
 )
-_TABLE_STREAM = re.compile(r"^arn:aws[a-z-]*:dynamodb:[^:]*:[^:]*:table/([^/]+)/stream/.+$")
 _DEFAULT_BUS = re.compile(r"^arn:aws[a-z-]*:events:[^:]*:[^:]*:event-bus/default$")
 
 
@@ -114,6 +114,12 @@ def _pipe(
     queues = {queue_arn(r.name): r for r in services.values() if isinstance(r, QueueSpec)}
     streams = {stream_arn(r.name): r for r in services.values() if isinstance(r, StreamSpec)}
     by_table = {t.table_name: t for t in tables.values()}
+    # a table's stream (None: not one; an error for a table of the template without one)
+    table = (
+        None
+        if source_arn in queues or source_arn in streams
+        else streamed_table(source_arn, by_table, ctx.at(entry, "Source"))
+    )
     source: EventSource
     if source_arn in queues:
         queue = queues[source_arn]
@@ -136,20 +142,20 @@ def _pipe(
             filters=filters,
         )
         kind = "aws:sqs"
-    elif source_arn in streams or (
-        (m := _TABLE_STREAM.match(source_arn)) is not None and m.group(1) in by_table
-    ):
-        is_table = source_arn not in streams
-        key = "DynamoDBStreamParameters" if is_table else "KinesisStreamParameters"
+    elif source_arn in streams or table is not None:
+        key = "DynamoDBStreamParameters" if table else "KinesisStreamParameters"
         pat = sat.key(params, key)
         if key not in params:
             raise pat.error(f"a pipe reading {source_arn} needs {key} with its StartingPosition")
         stream_params = as_map(params[key], pat)
         check_keys(stream_params, pat, _STREAM_PARAMS, required=("StartingPosition",))
+        destinations = set(queues) | {
+            topic_arn(r.name) for r in services.values() if isinstance(r, TopicSpec)
+        }
         source = _stream_source(
-            ctx, entry, stream_params, pat, source_arn, is_table, by_table, streams, filters
+            ctx, entry, stream_params, pat, source_arn, table, streams, filters, destinations
         )
-        kind = "aws:dynamodb" if is_table else "aws:kinesis"
+        kind = "aws:dynamodb" if table else "aws:kinesis"
     else:
         raise _NotRun(
             f"its source {source_arn} is not a queue, a Kinesis stream or a table's stream "
@@ -198,63 +204,31 @@ def _stream_source(
     params: Mapping[str, Any],
     at: Where,
     arn: str,
-    is_table: bool,
-    tables: Mapping[str, TableSpec],
+    table: str | None,
     streams: Mapping[str, StreamSpec],
     filters: tuple[str, ...],
+    destinations: set[str],
 ) -> StreamEventSource:
-    position_at = at.key(params, "StartingPosition")
-    text = as_str(params["StartingPosition"], position_at)
-    allowed = ("TRIM_HORIZON", "LATEST") if is_table else ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
-    if text not in allowed:
-        raise position_at.error(f"unknown starting position {text!r}", allowed=", ".join(allowed))
-    timestamp = None
-    if text == "AT_TIMESTAMP":
-        tat = at.key(params, "StartingPositionTimestamp")
-        if "StartingPositionTimestamp" not in params:
-            raise tat.error("AT_TIMESTAMP needs StartingPositionTimestamp")
-        timestamp = float(as_int(params["StartingPositionTimestamp"], tat, 0))
-
-    def number(key: str, default: int, lo: int, hi: int) -> int:
-        return as_int(params.get(key, default), at.key(params, key), lo, hi)
-
-    if is_table:
-        m = _TABLE_STREAM.match(arn)
-        assert m is not None
-        table = tables[m.group(1)]
-        spec = table.definition.get("StreamSpecification")
-        if not isinstance(spec, Mapping) or not spec.get("StreamViewType"):
-            raise ctx.at(entry, "Source").error(
-                f"table {table.table_name} ({table.logical_id}) has no stream: give it a "
-                "StreamSpecification"
-            )
-        stream_name = table.table_name
-    else:
-        stream_name = streams[arn].name
-    on_failure = None
+    """A pipe's stream source: its parameters in the words of a Lambda stream event (a
+    pipe always reports partial failures; its dead-letter target is an OnFailure
+    destination), read as that event is."""
+    lambda_props: dict[str, Any] = {
+        k: v
+        for k, v in params.items()
+        if k not in ("OnPartialBatchItemFailure", "DeadLetterConfig")
+    }
+    lambda_props["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
+    if params.get("OnPartialBatchItemFailure") == "AUTOMATIC_BISECT":
+        lambda_props["BisectBatchOnFunctionError"] = True
     if params.get("DeadLetterConfig"):
         dat = at.key(params, "DeadLetterConfig")
         dead = as_map(params["DeadLetterConfig"], dat)
-        check_keys(dead, dat, ("Arn",))
-        on_failure = as_str(dead["Arn"], dat.key(dead, "Arn")) if "Arn" in dead else None
-    bisect = params.get("OnPartialBatchItemFailure") == "AUTOMATIC_BISECT"
-    return StreamEventSource(
-        entry.logical_id,
-        "Source",
-        stream_name,
-        arn,
-        StartingPosition(text),
-        timestamp,
-        batch_size=number("BatchSize", 100, 1, 10_000),
-        max_batching_window_s=number("MaximumBatchingWindowInSeconds", 0, 0, 300),
-        report_batch_item_failures=True,
-        bisect_on_error=bisect,
-        max_retry_attempts=number("MaximumRetryAttempts", -1, -1, 185),
-        max_record_age_s=number("MaximumRecordAgeInSeconds", -1, -1, 604_800),
-        on_failure=on_failure,
-        filters=filters,
-        kind="dynamodb" if is_table else "kinesis",
-    )
+        check_keys(dead, dat, ("Arn",), required=("Arn",))
+        lambda_props["DestinationConfig"] = {"OnFailure": {"Destination": dead["Arn"]}}
+    kind: Literal["kinesis", "dynamodb"] = "dynamodb" if table else "kinesis"
+    name = table if table else streams[arn].name
+    source = stream_event(ctx, entry, "Source", lambda_props, at, kind, name, arn, destinations)
+    return replace(source, filters=filters)
 
 
 def _function_step(arn: str, functions: Mapping[str, str]) -> tuple[str, str | None] | None:
@@ -322,13 +296,14 @@ def _target(
             return _bus_step(resource.name, arn, template, section)
         if isinstance(resource, QueueSpec) and arn == queue_arn(resource.name):
             node = section("SqsQueueParameters", ("MessageGroupId", "MessageDeduplicationId"))
+            sat = tat.key(params, "SqsQueueParameters")
             return PipeStep(
                 "queue",
                 resource.name,
                 arn,
                 input_template=template,
-                message_group_id=node.get("MessageGroupId"),
-                message_deduplication_id=node.get("MessageDeduplicationId"),
+                message_group_id=text(node.get("MessageGroupId"), sat),
+                message_deduplication_id=text(node.get("MessageDeduplicationId"), sat),
             )
         if isinstance(resource, TopicSpec) and arn == topic_arn(resource.name):
             return PipeStep("topic", arn, arn, input_template=template)
@@ -341,7 +316,9 @@ def _target(
                 resource.name,
                 arn,
                 input_template=template,
-                partition_key=str(node["PartitionKey"]),
+                partition_key=text(
+                    node["PartitionKey"], tat.key(params, "KinesisStreamParameters")
+                ),
             )
     if _DEFAULT_BUS.match(arn):
         return _bus_step("default", arn, template, section)
@@ -360,8 +337,8 @@ def _bus_step(name: str, arn: str, template: str | None, section: Any) -> PipeSt
         name,
         arn,
         input_template=template,
-        detail_type=node.get("DetailType"),
-        source=node.get("Source"),
+        detail_type=None if node.get("DetailType") is None else str(node["DetailType"]),
+        source=None if node.get("Source") is None else str(node["Source"]),
     )
 
 

@@ -7,14 +7,13 @@ import json
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.functional.harness import Canaria, copy_example
+from tests.functional.harness import Canaria, copy_example, eventually
 
 
 @pytest.fixture
@@ -28,19 +27,6 @@ def notes(tmp_path: Path) -> Iterator[Canaria]:
 def get_json(c: Canaria, path: str) -> tuple[int, Any]:
     status, _, body = c.http("GET", path)
     return status, json.loads(body) if body else None
-
-
-def eventually(check: Callable[[], Any], what: str, deadline_s: float = 60.0) -> Any:
-    """Wait for ``check`` to return a true value (an event, not a duration: the deadline
-    is only how long to wait before calling the test failed)."""
-    end = time.monotonic() + deadline_s
-    last: Any = None
-    while time.monotonic() < end:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: still {last!r} after {deadline_s} s")
 
 
 def test_a_function_uses_every_resource_of_the_template(notes: Canaria) -> None:

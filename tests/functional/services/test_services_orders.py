@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.functional.harness import Canaria, copy_example
+from tests.functional.harness import Canaria, copy_example, eventually
 
 
 @pytest.fixture
@@ -27,17 +27,6 @@ def orders(tmp_path: Path) -> Iterator[Canaria]:
 def call(c: Canaria, method: str, path: str, body: str = "") -> tuple[int, Any]:
     status, _, answer = c.http(method, path, body.encode())
     return status, json.loads(answer) if answer else None
-
-
-def eventually(check: Callable[[], Any], what: str, deadline_s: float = 60.0) -> Any:
-    end = time.monotonic() + deadline_s
-    last: Any = None
-    while time.monotonic() < end:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: still {last!r}")
 
 
 def test_the_orders_walkthrough(orders: Canaria) -> None:

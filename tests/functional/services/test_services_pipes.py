@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.functional.harness import Canaria, write_app
+from tests.functional.harness import Canaria, wait_until, write_app
 
 PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -138,14 +137,6 @@ def app(tmp_path: Path) -> Iterator[Canaria]:
     c.stop()
 
 
-def wait_for(what: Callable[[], Any], done: Callable[[Any], bool]) -> Any:
-    deadline = time.monotonic() + 60
-    while not done(value := what()):
-        assert time.monotonic() < deadline, value
-        time.sleep(0.2)
-    return value
-
-
 def test_a_tables_changes_are_piped_through_an_enrichment_to_a_bus(
     app: Canaria, tmp_path: Path
 ) -> None:
@@ -163,7 +154,7 @@ def test_a_tables_changes_are_piped_through_an_enrichment_to_a_bus(
         got.extend(json.loads(m["Body"]) for m in messages.get("Messages", []))
         return got
 
-    wait_for(receive, lambda v: len(v) >= 2)
+    wait_until(receive, lambda v: len(v) >= 2, "the bus's events in the queue")
     assert sorted(e["detail"]["user"] for e in got) == ["ADA", "BOB"]  # INSERTs only
     event = got[0]
     assert event["source"] == "myapp.users" and event["detail-type"] == "UserCreated"
@@ -185,7 +176,7 @@ def test_a_queues_messages_are_piped_to_a_state_machine(app: Canaria) -> None:
         listed = sfn.list_executions(stateMachineArn=arn, statusFilter="SUCCEEDED")
         return list(listed["executions"])
 
-    done = wait_for(succeeded, lambda v: len(v) >= 2)
+    done = wait_until(succeeded, lambda v: len(v) >= 2, "two executions")
     outputs = [
         json.loads(sfn.describe_execution(executionArn=e["executionArn"])["output"]) for e in done
     ]
@@ -193,7 +184,8 @@ def test_a_queues_messages_are_piped_to_a_state_machine(app: Canaria) -> None:
     first = json.loads(sfn.describe_execution(executionArn=done[0]["executionArn"])["input"])
     assert isinstance(first, list) and len(first) == 1  # the batch, as a JSON array
     assert first[0]["from"] == "arn:aws:sqs:us-east-1:123456789012:inbox"
-    left = wait_for(
+    # the filtered-out message was dropped, not left in the queue
+    wait_until(
         lambda: sqs.get_queue_attributes(
             QueueUrl=url,
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
@@ -202,8 +194,8 @@ def test_a_queues_messages_are_piped_to_a_state_machine(app: Canaria) -> None:
             a["ApproximateNumberOfMessages"] == "0"
             and a["ApproximateNumberOfMessagesNotVisible"] == "0"
         ),
+        "an empty inbox",
     )
-    assert left  # the filtered-out message was dropped, not left in the queue
 
 
 def test_an_event_source_mapping_resource_feeds_its_function(app: Canaria) -> None:
@@ -216,7 +208,7 @@ def test_an_event_source_mapping_resource_feeds_its_function(app: Canaria) -> No
         lines = app.api().get("/functions/Worker/logs")["lines"]
         return [x["text"].split()[1:] for x in lines if x["text"].startswith("WORKED ")]
 
-    done = wait_for(worked, lambda v: len(v) >= 2)
+    done = wait_until(worked, lambda v: len(v) >= 2, "two jobs worked")
     arn = "arn:aws:sqs:us-east-1:123456789012:jobs"
     assert sorted(done) == [["j1", arn], ["j2", arn]]
     sources = app.status()["functions"]["Worker"]["sources"]

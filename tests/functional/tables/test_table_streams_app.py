@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from tests.functional.harness import Canaria, write_app
+from tests.functional.harness import Canaria, wait_until, write_app
 
 PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -115,14 +114,6 @@ def lines(c: Canaria, function: str, marker: str) -> list[list[str]]:
     return [t.split()[1:] for t in texts if t.startswith(marker + " ")]
 
 
-def wait_for(what: Callable[[], object], done: Callable[[object], bool]) -> object:
-    deadline = time.monotonic() + 60
-    while not done(value := what()):
-        assert time.monotonic() < deadline, value
-        time.sleep(0.2)
-    return value
-
-
 def post(c: Canaria, body: dict[str, object]) -> None:
     status, _, answer = c.http("POST", "/orders", json.dumps(body).encode())
     assert status == 202, answer
@@ -145,11 +136,11 @@ def test_a_tables_stream_feeds_its_consumers_through_restarts(tmp_path: Path) ->
         def shipped() -> list[list[str]]:
             return lines(c, "Shipper", "SHIPPED")
 
-        got = wait_for(shipped, lambda v: len(v) >= 3)  # type: ignore[arg-type]
+        got = wait_until(shipped, lambda v: len(v) >= 3, "three shipped")
         # INSERTs only; o2, the batch's last, reported once, then tried again alone
-        assert [x[0] for x in got] == ["o1", "o3", "o2"], got  # type: ignore[union-attr]
-        assert all(x[1:] == ["INSERT", ARN, "1"] for x in got)  # type: ignore[union-attr]
-        audit = wait_for(lambda: lines(c, "Auditor", "AUDIT"), lambda v: len(v) >= 5)
+        assert [x[0] for x in got] == ["o1", "o3", "o2"], got
+        assert all(x[1:] == ["INSERT", ARN, "1"] for x in got)
+        audit = wait_until(lambda: lines(c, "Auditor", "AUDIT"), lambda v: len(v) >= 5, "audits")
         assert audit == [
             ["INSERT", "o1"],
             ["INSERT", "o3"],
@@ -163,8 +154,10 @@ def test_a_tables_stream_feeds_its_consumers_through_restarts(tmp_path: Path) ->
     c = Canaria(root, state).start()  # the stream and the checkpoints are as they were
     try:
         post(c, {"put": [{"id": "o4"}]})
-        got = wait_for(lambda: lines(c, "Shipper", "SHIPPED"), lambda v: len(v) >= 1)
-        audit = wait_for(lambda: lines(c, "Auditor", "AUDIT"), lambda v: len(v) >= 1)
+        got = wait_until(lambda: lines(c, "Shipper", "SHIPPED"), lambda v: len(v) >= 1, "o4")
+        audit = wait_until(
+            lambda: lines(c, "Auditor", "AUDIT"), lambda v: len(v) >= 1, "o4 audited"
+        )
         time.sleep(1.0)  # anything delivered twice would be here by now
         assert [x[0] for x in lines(c, "Shipper", "SHIPPED")] == ["o4"], got
         assert lines(c, "Auditor", "AUDIT") == [["INSERT", "o4"]], audit
