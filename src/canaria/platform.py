@@ -126,6 +126,8 @@ class Platform:
             split_mode=options.split_mode,  # type: ignore[arg-type]
             seed=options.seed,
         )
+        # WebSocket APIs: upgrades on the gateway's port; the edge's Management API
+        self.websockets = self.gateway.websockets
         # FunctionUrlConfig: a port of its own per function, through the same routing
         self.function_urls_served = FunctionUrls(
             self.routing,
@@ -188,6 +190,7 @@ class Platform:
                 self.pipes,
                 self.schedules,
                 self.function_urls_served,
+                self.websockets,
             ),
             runtimes=self.runtimes,
             new_runtime=self._new_runtime,

@@ -47,6 +47,7 @@ from canaria.errors import BuildError, Conflict
 from canaria.files import FileAccess
 from canaria.gateway import Routing
 from canaria.gateway.urls import FunctionUrls
+from canaria.gateway.websockets import WebSocketHub
 from canaria.models import (
     Alias,
     Application,
@@ -58,6 +59,7 @@ from canaria.models import (
     PipeSpec,
     ServiceResource,
     TableSpec,
+    WebSocketApiSpec,
 )
 from canaria.models.deployment import Deployment, RequestGate, SetWeight
 from canaria.models.schedules import ScheduledInvocation
@@ -118,6 +120,8 @@ class Resources(Protocol):
 
     async def serve_function_urls(self, urls: Mapping[str, FunctionUrlSpec]) -> None: ...
 
+    def serve_websockets(self, apis: Mapping[str, WebSocketApiSpec]) -> None: ...
+
     def poll_sources(
         self, sources: tuple[EventSource, ...], pipes: Mapping[str, PipeSpec]
     ) -> None: ...
@@ -140,6 +144,7 @@ class LocalResources:
         pipes: Pipes,
         schedules: Schedules,
         function_urls: FunctionUrls,
+        websockets: WebSocketHub,
     ) -> None:
         self.tables = tables
         self.services = services
@@ -148,6 +153,7 @@ class LocalResources:
         self.pipes = pipes
         self.schedules = schedules
         self.function_urls = function_urls
+        self.websockets = websockets
         self._provisioned: Mapping[str, ServiceResource] = {}  # the last release's
         services.on_restart = self._restarted
 
@@ -163,6 +169,9 @@ class LocalResources:
 
     async def serve_function_urls(self, urls: Mapping[str, FunctionUrlSpec]) -> None:
         await self.function_urls.serve(urls)
+
+    def serve_websockets(self, apis: Mapping[str, WebSocketApiSpec]) -> None:
+        self.websockets.configure(apis)
 
     def poll_sources(self, sources: tuple[EventSource, ...], pipes: Mapping[str, PipeSpec]) -> None:
         self.pipes.apply(pipes)  # before the readers hand them batches
@@ -293,6 +302,7 @@ class ReleaseExecutor:
                     await self.resources.serve_function_urls(
                         {n: f.url for n, f in running.functions.items() if f.url is not None}
                     )
+                    self.resources.serve_websockets(running.websockets)
                 case PollSources(sources=sources, pipes=pipes):
                     self.resources.poll_sources(sources, pipes)
                 case FireSchedules(schedules=schedules):

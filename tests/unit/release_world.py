@@ -26,6 +26,7 @@ from canaria.models import (
     PipeSpec,
     ServiceResource,
     TableSpec,
+    WebSocketApiSpec,
 )
 from canaria.models.schedules import ScheduledInvocation
 from canaria.platform import RoutingBackend
@@ -95,6 +96,7 @@ class RecordingResources:
     polled: tuple[EventSource, ...] = ()
     fired: tuple[ScheduledInvocation, ...] = ()
     urls: dict[str, FunctionUrlSpec] = field(default_factory=dict)
+    websockets: dict[str, WebSocketApiSpec] = field(default_factory=dict)
 
     async def create_tables(self, tables: Mapping[str, TableSpec]) -> None:
         self.tables.update(tables)
@@ -104,6 +106,9 @@ class RecordingResources:
 
     async def serve_function_urls(self, urls: Mapping[str, FunctionUrlSpec]) -> None:
         self.urls = dict(urls)
+
+    def serve_websockets(self, apis: Mapping[str, WebSocketApiSpec]) -> None:
+        self.websockets = dict(apis)
 
     def poll_sources(self, sources: tuple[EventSource, ...], pipes: Mapping[str, PipeSpec]) -> None:
         self.polled = sources

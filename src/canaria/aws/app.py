@@ -23,6 +23,7 @@ from canaria.aws import (
     cloudwatch_api,
     codedeploy_api,
     codedeploy_targets,
+    connections_api,
     lambda_api,
     logs_api,
     stepfunctions_api,
@@ -162,8 +163,23 @@ def edge_routes(edge: EdgeBackend) -> list[BaseRoute]:
             return json_error("AccessDeniedException", denied, media)
         return await handler(edge, body)
 
+    async def manage_connections(request: Request) -> Response:
+        fn = connections_api.OPERATIONS[request.method]
+        caller = await _authenticate(edge, request)
+        if isinstance(caller, str):
+            return rest_error(403, "ForbiddenException", caller)
+        denied = authorize(caller, "execute-api", connections_api.ACTION, None, edge.store)
+        if denied is not None:
+            return rest_error(403, "ForbiddenException", denied)
+        return await fn(edge.websockets, request)
+
     base = "/2015-03-31/functions/{name}"
     return [
+        Route(
+            connections_api.PATH,
+            manage_connections,
+            methods=list(connections_api.OPERATIONS),
+        ),
         lambda_route(base + "/invocations", lambda_api.invoke, "POST", "Invoke"),
         lambda_route(base + "/versions", lambda_api.publish_version, "POST", "PublishVersion"),
         lambda_route(base + "/versions", lambda_api.list_versions, "GET", "ListVersionsByFunction"),

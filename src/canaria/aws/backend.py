@@ -8,6 +8,7 @@ from canaria.analysis import Metrics
 from canaria.auth import Keyring
 from canaria.aws.states import StateMachines
 from canaria.clock import Clock
+from canaria.gateway.websockets import WebSocketHub
 from canaria.logbook import LogBook
 from canaria.models import Alias, Application, FunctionSpec, InvokeResult, Version
 from canaria.models.deployment import Deployment, HookStatus
@@ -21,6 +22,7 @@ class EdgeBackend(Protocol):
     state_machines: StateMachines
     logbook: LogBook  # the functions' log lines (CloudWatch Logs FilterLogEvents)
     metrics: Metrics  # per-version metrics (CloudWatch GetMetricData)
+    websockets: WebSocketHub  # WebSocket APIs' connections (the Management API)
 
     @property
     def app(self) -> Application | None:

@@ -11,7 +11,9 @@ traffic is routed or how a deployment goes:
   was invoked for (the hook function of that execution, as SAM's generated hook role
   allows), and ``GetDeployment``;
 - Step Functions: start, describe, list, stop executions and read their history, and
-  describe or list state machines (a PostTraffic hook runs an integration test).
+  describe or list state machines (a PostTraffic hook runs an integration test);
+- API Gateway: ``execute-api:ManageConnections`` (post to, read and close the
+  connections of a WebSocket API).
 
 Everything else (``UpdateAlias``, ``PublishVersion``, ``StopDeployment``, creating state
 machines, any operation added later) is refused with ``AccessDeniedException``, worded as
@@ -46,6 +48,7 @@ FUNCTION_ALLOWED: frozenset[tuple[str, str]] = frozenset(
         ("states", "GetExecutionHistory"),
         ("states", "DescribeStateMachine"),
         ("states", "ListStateMachines"),
+        ("execute-api", "ManageConnections"),
     }
 )
 

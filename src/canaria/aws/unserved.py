@@ -17,9 +17,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from canaria.services.answers import error_answer, signing_service
 
 # signing names the edge itself serves (``aws.app``'s routes): Lambda, CodeDeploy, Step
-# Functions, and for ``canaria guard`` CloudWatch Logs, CloudWatch and CloudFormation
+# Functions, API Gateway's Management API, and for ``canaria guard`` CloudWatch Logs,
+# CloudWatch and CloudFormation
 EDGE_SERVICES = frozenset(
-    {"lambda", "codedeploy", "states", "logs", "monitoring", "cloudformation"}
+    {"lambda", "codedeploy", "states", "logs", "monitoring", "cloudformation", "execute-api"}
 )
 # friendlier names for signing names that differ from the service's (the common ones)
 _NAMES = {

@@ -231,6 +231,12 @@ def up(
         typer.echo(f"gateway    http://{host}:{platform.gateway.port}")
         for function, url in platform.function_urls().items():
             typer.echo(f"url        {url}  ({function}'s FunctionUrlConfig)")
+        for api in platform.websockets.apis.values():
+            stage = api.spec.stage
+            typer.echo(
+                f"websocket  ws://{host}:{platform.gateway.port}/{stage}  "
+                f"({api.spec.logical_id}; Management API {platform.control_url}/{stage})"
+            )
         typer.echo(f"control    {platform.control_url}  (token in {platform.state_dir}/token)")
         typer.echo(f"dashboard  {platform.control_url}/?token={platform.token}")
         served = "S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis"

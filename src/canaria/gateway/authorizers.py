@@ -44,6 +44,7 @@ import base64
 import binascii
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -331,11 +332,38 @@ class Authorizers:
         if spec.type != "lambda":
             return token_claims(spec, identity[0], self.clock.now())
         arn = method_arn(spec, match, req.method)
-        key = (match.route.api_id, spec.name, identity)
+        return await self._decide(
+            spec,
+            match.route.api_id,
+            arn,
+            identity,
+            lambda: authorizer_event(spec, req, match, arn, identity, request_id, epoch_ms),
+        )
+
+    async def check_request(
+        self, spec: AuthorizerSpec, req: Request, api_id: str, arn: str, event: Callable[[], bytes]
+    ) -> dict[str, Any] | HttpResponse:
+        """A Lambda ``REQUEST`` authorizer's verdict on ``req`` for the resource ``arn``,
+        its event made by ``event`` (a WebSocket API's ``$connect``)."""
+        identity = identity_of(spec, req)
+        if identity is None:
+            return UNAUTHORIZED[spec.api_kind]
+        return await self._decide(spec, api_id, arn, identity, event)
+
+    async def _decide(
+        self,
+        spec: AuthorizerSpec,
+        api_id: str,
+        arn: str,
+        identity: tuple[str, ...],
+        event: Callable[[], bytes],
+    ) -> dict[str, Any] | HttpResponse:
+        kind = spec.api_kind
+        key = (api_id, spec.name, identity)
         now = self.clock.now()
         verdict = self._cache.get(key)
         if verdict is None or verdict.expires <= now:
-            outcome = await self._invoke(spec, req, match, arn, identity, request_id, epoch_ms)
+            outcome = await self._invoke(spec, event())
             if isinstance(outcome, HttpResponse):
                 return outcome
             verdict = outcome
@@ -351,16 +379,7 @@ class Authorizers:
             return NOT_ALLOWED[kind]
         return verdict.context or {}
 
-    async def _invoke(
-        self,
-        spec: AuthorizerSpec,
-        req: Request,
-        match: RouteMatch,
-        arn: str,
-        identity: tuple[str, ...],
-        request_id: str,
-        epoch_ms: int,
-    ) -> Verdict | HttpResponse:
+    async def _invoke(self, spec: AuthorizerSpec, event: bytes) -> Verdict | HttpResponse:
         kind = spec.api_kind
         function = spec.function
         try:
@@ -368,7 +387,6 @@ class Authorizers:
         except (NotFound, InvalidRequest) as exc:
             log.error("authorizer %s: %s", spec.name, exc.message)
             return MISCONFIGURED[kind]
-        event = authorizer_event(spec, req, match, arn, identity, request_id, epoch_ms)
         clock = self.clock
         started = clock.now()
         result: InvokeResult | None = None

@@ -27,6 +27,7 @@ from canaria.limits import MAX_CONNECTIONS
 from .events import new_request_id
 from .responses import Failure, HttpResponse, client_error, gateway_answer
 from .types import Request
+from .websockets import Api, Session, WebSocketHub
 
 
 class RequestHandler(Protocol):
@@ -88,8 +89,15 @@ def serialize(
 class Connections:
     """What every connection of one server shares."""
 
-    def __init__(self, handler: RequestHandler, loop: asyncio.AbstractEventLoop, port: int) -> None:
+    def __init__(
+        self,
+        handler: RequestHandler,
+        loop: asyncio.AbstractEventLoop,
+        port: int,
+        websockets: WebSocketHub | None = None,
+    ) -> None:
         self.handler = handler
+        self.websockets = websockets  # upgrades to a WebSocket API's stage go there
         self.loop = loop
         self.port = port
         self.open: set[HttpProtocol] = set()
@@ -128,6 +136,10 @@ class HttpProtocol(asyncio.Protocol):
         self._current: Request | None = None
         self._keep_alive = True
         self._task: asyncio.Task[None] | None = None
+        # a WebSocket upgrade: the API and request until the parser stops at it, then the
+        # session every later byte goes to
+        self._upgrade: tuple[Api, Request] | None = None
+        self._ws: Session | None = None
         self._broken = False  # parsing stopped: answer what is queued, then close
         self._eof = False
         self._write_paused = False
@@ -163,6 +175,8 @@ class HttpProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
         self._shared.open.discard(self)
+        if self._ws is not None:
+            self._ws.lost()
         task = self._task
         if task is not None and not task.done():
             self._shared.keep(task)  # the invocation finishes and is recorded
@@ -184,13 +198,20 @@ class HttpProtocol(asyncio.Protocol):
             self._next()
 
     def data_received(self, data: bytes) -> None:
+        if self._ws is not None:
+            self._ws.received(data)
+            return
         if self._broken:
             return
         self.last_active = self._loop.time()
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._stop_parsing(None)  # no upgrades: answer what was asked, then close
+        except httptools.HttpParserUpgrade as exc:
+            upgrade = self._upgrade
+            if upgrade is not None and self._current is None and not self._queue:
+                self._start_websocket(upgrade, data[int(exc.args[0]) :])
+            else:
+                self._stop_parsing(None)  # answer what was asked, then close
         except httptools.HttpParserError:
             reject = self._reject
             self._stop_parsing(reject if reject is not None else client_error("Bad Request"))
@@ -201,6 +222,19 @@ class HttpProtocol(asyncio.Protocol):
             self._transport.pause_reading()
         self._enqueue(None, answer, False)
 
+    def _start_websocket(self, upgrade: tuple[Api, Request], rest: bytes) -> None:
+        hub = self._shared.websockets
+        assert hub is not None
+        api, req = upgrade
+        self._upgrade = None
+        self._ws = session = hub.upgrade(api, req, self._write, self.close)
+        if rest:
+            session.received(rest)
+
+    def _write(self, data: bytes) -> None:
+        if self._transport is not None:
+            self._transport.write(data)
+
     @property
     def task(self) -> asyncio.Task[None] | None:
         """The handler of the request being answered."""
@@ -208,7 +242,7 @@ class HttpProtocol(asyncio.Protocol):
 
     @property
     def idle(self) -> bool:
-        return self._current is None and not self._queue
+        return self._current is None and not self._queue and self._ws is None
 
     def close(self) -> None:
         if self._transport is not None:
@@ -287,6 +321,11 @@ class HttpProtocol(asyncio.Protocol):
             protocol="HTTP/" + parser.get_http_version(),
             port=self._shared.port,
         )
+        if parser.should_upgrade() and self._shared.websockets is not None:
+            api = self._shared.websockets.wants(req)
+            if api is not None:  # answered once the parser stops at the upgrade
+                self._upgrade = (api, req)
+                return
         self._enqueue(req, None, parser.should_keep_alive() and not self._shared.stopping)
 
     # ---- answering in order ------------------------------------------------------------

@@ -13,6 +13,7 @@ from canaria.limits import REQUEST_READ_TIMEOUT_S
 from .handler import INTEGRATION_TIMEOUT_S, Handler
 from .protocol import Connections, HttpProtocol
 from .types import Invoker, Recorder, RouteSource, SplitMode
+from .websockets import WebSocketHub
 
 log = logging.getLogger("canaria.gateway")
 
@@ -39,6 +40,14 @@ class GatewayServer:
         self.handler = Handler(
             routing, invoker, recorder, clock, integration_timeout_s=integration_timeout_s
         )
+        self.websockets = WebSocketHub(
+            routing,
+            invoker,
+            recorder,
+            clock,
+            self.handler.authorizers,
+            integration_timeout_s=integration_timeout_s,
+        )
         self.host = host
         self._port = port
         self.keep_alive_s = keep_alive_s
@@ -55,7 +64,7 @@ class GatewayServer:
         if self._server is not None:
             raise RuntimeError("the gateway is already started")
         loop = asyncio.get_running_loop()
-        shared = Connections(self.handler, loop, self._port)
+        shared = Connections(self.handler, loop, self._port, self.websockets)
         server = await loop.create_server(
             lambda: HttpProtocol(shared), self.host, self._port, reuse_address=True, backlog=1024
         )
@@ -78,6 +87,7 @@ class GatewayServer:
             self._sweep.cancel()
             self._sweep = None
         shared.stopping = True
+        self.websockets.shutdown()
         server.close()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace_s

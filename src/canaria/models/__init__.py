@@ -24,6 +24,8 @@ from canaria.models.app import (
     TableSpec,
     TriggerConfig,
     Undetectable,
+    WebSocketApiSpec,
+    WebSocketRoute,
 )
 from canaria.models.runtime import Alias, InvokeResult, Version
 from canaria.models.services import (
@@ -98,4 +100,6 @@ __all__ = [
     "TriggerConfig",
     "Undetectable",
     "Version",
+    "WebSocketApiSpec",
+    "WebSocketRoute",
 ]

@@ -186,6 +186,36 @@ class ApiSpec:
 
 
 @dataclass(frozen=True)
+class WebSocketRoute:
+    """One route of a WebSocket API whose integration is a Lambda proxy to a function of
+    the template (``AWS::ApiGatewayV2::Route`` → ``Integration``)."""
+
+    key: str  # "$connect", "$disconnect", "$default", or a value of the selection expression
+    function: str  # function logical id
+    # a route response (``AWS::ApiGatewayV2::RouteResponse``, key ``$default``): the
+    # function's answer is sent back to the client on its connection
+    two_way: bool = False
+    # ``$connect`` only: a Lambda ``REQUEST`` authorizer run before the route's function
+    authorizer: AuthorizerSpec | None = None
+
+
+@dataclass(frozen=True)
+class WebSocketApiSpec:
+    """An ``AWS::ApiGatewayV2::Api`` with ``ProtocolType: WEBSOCKET``, served at
+    ``ws://<gateway>/<stage>``."""
+
+    logical_id: str
+    stage: str  # its Stage's StageName
+    # RouteSelectionExpression: "$request.body.action" (a JSON path into each message)
+    selection: str
+    routes: tuple[WebSocketRoute, ...]
+    stage_variables: tuple[tuple[str, str], ...] = ()
+
+    def route(self, key: str) -> WebSocketRoute | None:
+        return next((r for r in self.routes if r.key == key), None)
+
+
+@dataclass(frozen=True)
 class EsbuildOptions:
     """``Metadata: {BuildMethod: esbuild}``: how ``sam build`` bundles a Node.js function's
     code (TypeScript among others) before it runs; part of its artifact's digest."""
@@ -292,6 +322,7 @@ class Application:
     services: Mapping[str, ServiceResource] = field(default_factory=dict)
     event_sources: tuple[EventSource, ...] = ()  # the queues and streams canaria reads
     pipes: Mapping[str, PipeSpec] = field(default_factory=dict)  # by logical id
+    websockets: Mapping[str, WebSocketApiSpec] = field(default_factory=dict)  # by logical id
     schedules: tuple[ScheduledInvocation, ...] = ()  # rate / cron / at schedules it fires
     skipped: tuple[SkippedResource, ...] = ()
     warnings: tuple[str, ...] = ()
