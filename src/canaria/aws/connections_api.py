@@ -38,7 +38,7 @@ def _session(hub: WebSocketHub, request: Request) -> Session | Response:
         session is None
         or session.closed
         or session.api.spec.stage != request.path_params["stage"]
-        or (api_id is not None and api_id != session.api.id)
+        or (api_id is not None and api_id.lower() != session.api.id)
     ):
         return rest_error(410, "GoneException", f"Connection {connection_id} is gone")
     return session

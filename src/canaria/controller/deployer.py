@@ -155,9 +155,11 @@ def describe(i: Instruction) -> str:
             return f"load state machines: {_names(m.name for m in machines.values())}"
         case LoadFunctions(app=app):
             routes = len(app.routes)
+            sockets = sum(len(api.routes) for api in app.websockets.values())
+            extra = f", {sockets} WebSocket route{'' if sockets == 1 else 's'}" if sockets else ""
             return (
                 f"load functions: {_names(app.functions)} "
-                f"({routes} route{'' if routes == 1 else 's'})"
+                f"({routes} route{'' if routes == 1 else 's'}{extra})"
             )
         case PollSources(sources=sources):
             if not sources:

@@ -9,6 +9,11 @@ read in full within ``REQUEST_READ_TIMEOUT_S`` of its start (or of the connectio
 the first) closes the connection (the server's sweep looks every few seconds); at
 ``MAX_CONNECTIONS`` open, a new connection closes the one idle the longest, or is
 refused when none is idle.
+
+A ``GET`` that asks to upgrade to a WebSocket API's stage (``Connections.websockets``)
+is handed over once the parser stops at the upgrade: every later byte of the connection
+goes to its ``websockets.Session``. Any other upgrade is answered as a plain request,
+then the connection is closed.
 """
 
 from __future__ import annotations

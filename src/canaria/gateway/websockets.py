@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import logging
 import secrets
 import string
@@ -69,14 +68,15 @@ IDLE_TIMEOUT_S = 600.0  # API Gateway closes a connection idle this long
 MAX_DURATION_S = 7200.0  # ... and any connection after this long
 CONNECT, DISCONNECT, DEFAULT = "$connect", "$disconnect", "$default"
 _ID_ALPHABET = string.ascii_letters + string.digits
+_NOT_IN_NAMES = frozenset("${} \t")
 
 
 def websocket_api_id(logical_id: str) -> str:
-    """The API's id: ten lower-case letters and digits, as API Gateway's, stable for a
-    logical id (the host's first label, ``requestContext.apiId``)."""
-    digest = hashlib.sha256(logical_id.encode()).digest()
-    alphabet = string.ascii_lowercase + string.digits
-    return "".join(alphabet[b % len(alphabet)] for b in digest[:10])
+    """The API's id (the host's first label, ``requestContext.apiId``): its logical id
+    lower-cased, what ``Ref`` of a SAM API gives, so a function that builds the
+    Management API's endpoint from ``!Ref`` names the same API as one that builds it from
+    its event (hosts are case-insensitive)."""
+    return logical_id.lower()
 
 
 def domain_name(api_id: str) -> str:
@@ -96,9 +96,12 @@ def selection_path(expression: str) -> tuple[str, ...] | None:
     if expression.startswith("${") and expression.endswith("}"):
         expression = "$" + expression[2:-1]
     prefix = "$request.body."
-    if not expression.startswith(prefix) or len(expression) == len(prefix):
+    if not expression.startswith(prefix):
         return None
-    return tuple(expression[len(prefix) :].split("."))
+    path = tuple(expression[len(prefix) :].split("."))
+    if any(not name or any(c in _NOT_IN_NAMES for c in name) for name in path):
+        return None
+    return path
 
 
 def select_route(path: tuple[str, ...] | None, message: str) -> str | None:
@@ -168,7 +171,6 @@ class Session:
         self._parts: list[str | bytes] = []
         self._size = 0
         self.closed = False
-        self._disconnect: tuple[int, str] | None = None
 
     # ---- the handshake -----------------------------------------------------------------
 
@@ -182,7 +184,7 @@ class Session:
         if self.closed:  # the client went away meanwhile
             return
         if refusal is not None:
-            self._refuse(refusal)
+            self.refuse(refusal)
             return
         key = self.req.header("sec-websocket-key") or ""
         head = [
@@ -233,7 +235,8 @@ class Session:
                     protocol = value
         return None, protocol
 
-    def _refuse(self, answer: HttpResponse) -> None:
+    def refuse(self, answer: HttpResponse) -> None:
+        """Answer the upgrade request with ``answer`` and close."""
         head = [f"HTTP/1.1 {answer.status} {_phrase(answer.status)}"]
         head += [f"{n}: {v}" for n, v in answer.headers]
         head += [f"Content-Length: {len(answer.body)}", "Connection: close"]
@@ -478,7 +481,7 @@ class WebSocketHub:
         session = Session(self, api, req, write, close)
         key = req.header("sec-websocket-key") or ""
         if req.header("sec-websocket-version") != "13" or not _valid_key(key):
-            session._refuse(_answer(400, "Bad Request"))
+            session.refuse(_answer(400, "Bad Request"))
             return session
         self._keep(asyncio.ensure_future(session.handshake()))
         return session
@@ -645,10 +648,14 @@ def _valid_key(key: str) -> bool:
 
 
 __all__ = [
+    "IDLE_TIMEOUT_S",
+    "MAX_DURATION_S",
     "MAX_MESSAGE_BYTES",
+    "Api",
     "Session",
     "WebSocketHub",
     "domain_name",
+    "new_connection_id",
     "select_route",
     "selection_path",
     "websocket_api_id",

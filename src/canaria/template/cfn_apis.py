@@ -22,8 +22,9 @@ A REST path's ``OPTIONS`` method with a ``MOCK`` integration whose response sets
 
 References between them are read as CloudFormation resolves them here (``Ref`` of these
 types is the logical id, ``!GetAtt Api.RootResourceId`` the root). What is not a Lambda
-proxy (mock, HTTP, AWS service integrations, WebSocket APIs) and IAM authorization are
-not served or not applied, each with a warning.
+proxy (mock, HTTP, AWS service integrations) and IAM authorization are not served or not
+applied, each with a warning. A WebSocket API (``ProtocolType: WEBSOCKET``) and its
+routes, integrations, stages and authorizers are read by ``websockets``.
 """
 
 from __future__ import annotations
@@ -207,6 +208,8 @@ def _rest(reader: _Reader, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None
 def _http(reader: _Reader, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None:
     ctx, name = reader.ctx, api.logical_id
     protocol = str(reader.text(api, "ProtocolType") or "HTTP").upper()
+    if protocol == "WEBSOCKET":
+        return None  # ``websockets`` reads it
     if protocol != "HTTP":
         ctx.warn(api, f"a {protocol} API is not served (canaria serves REST and HTTP APIs)")
         return None

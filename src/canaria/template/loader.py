@@ -27,6 +27,7 @@ from canaria.models import (
     SkippedResource,
     StateMachineSpec,
     TableSpec,
+    WebSocketApiSpec,
 )
 from canaria.models.app import ApiKind
 from canaria.models.arns import function_arn, layer_arn
@@ -77,6 +78,8 @@ from canaria.template.services import build_service_resources, ordered
 from canaria.template.statemachines import build_state_machine
 from canaria.template.streams import build_stream_sources
 from canaria.template.tables import build_simple_table, build_table
+from canaria.template.websockets import TYPES as WEBSOCKET_TYPES
+from canaria.template.websockets import build_websockets
 from canaria.template.yamlload import Repeated, load_document
 
 SECTIONS = (
@@ -120,6 +123,7 @@ HANDLED = (
     *OTHER_HANDLED,
     *SERVICE_TYPES,
     *CFN_API_TYPES,
+    *WEBSOCKET_TYPES,
 )
 _TYPE = re.compile(r"^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+$")
 _LOGICAL_ID = re.compile(r"^[A-Za-z0-9]+$")
@@ -450,6 +454,9 @@ def _build(
         _add_openapi_routes(ctx, e, apis[e.logical_id], functions, routes, function_names)
     with problems.catch():
         _add_cfn_api_routes(ctx, live, apis, functions, routes, function_names)
+    websockets: dict[str, WebSocketApiSpec] = {}
+    with problems.catch():
+        websockets = build_websockets(ctx, live, function_names)
     skipped_resources: list[SkippedResource] = []
     for e in live:
         if e.type not in HANDLED:
@@ -467,6 +474,7 @@ def _build(
         services=ordered({**services, **hidden}),
         event_sources=event_sources,
         pipes=pipes,
+        websockets=websockets,
         schedules=schedules,
         skipped=tuple(skipped_resources),
         warnings=tuple(ctx.warnings),

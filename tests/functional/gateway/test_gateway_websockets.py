@@ -265,7 +265,7 @@ async def test_a_message_over_128_kb_closes_the_connection(gw: Gateway) -> None:
 
 
 async def test_http_requests_and_other_paths_are_not_upgraded(gw: Gateway) -> None:
-    status, _, body = await asyncio.to_thread(_get, gw.server.port, "/Prod/hello")
+    status, _, _ = await asyncio.to_thread(_get, gw.server.port, "/Prod/hello")
     assert status == 200  # the REST route under the same stage name still answers
     with pytest.raises(InvalidStatus) as other:
         async with connect(f"ws://127.0.0.1:{gw.server.port}/Nope"):

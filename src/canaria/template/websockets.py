@@ -1,0 +1,289 @@
+"""WebSocket APIs, written as API Gateway's own CloudFormation resources (SAM has no
+WebSocket event): an ``AWS::ApiGatewayV2::Api`` with ``ProtocolType: WEBSOCKET``.
+
+- Its ``RouteSelectionExpression`` picks each message's route: ``$request.body.<name>``
+  (a dotted path into the JSON message, ``${request.body.<name>}`` written alike); any
+  other expression sends every message to ``$default``, with a warning.
+- Each ``Route`` whose ``Target`` is an ``AWS_PROXY`` ``Integration`` to a function of the
+  template is served under its ``RouteKey`` (``$connect``, ``$disconnect``, ``$default``
+  or a value of the selection expression); it is two-way (the function's answer is sent
+  back on the connection) when a ``RouteResponse`` with key ``$default`` names it, or its
+  own ``RouteResponseSelectionExpression`` is ``$default``.
+- ``$connect`` may be guarded by a Lambda ``REQUEST`` ``Authorizer`` (``AuthorizationType:
+  CUSTOM``), its identity sources the ``route.request.header.<name>`` and
+  ``route.request.querystring.<name>`` entries of its ``IdentitySource``.
+- The API is served at its ``Stage``, with the stage's ``StageVariables``.
+
+What CloudFormation refuses is refused here too: two routes of one API with the same
+key, a key starting with ``$`` other than the three API Gateway defines. What is not a
+Lambda proxy (mock, HTTP, AWS service integrations), IAM authorization, and authorization
+on a route other than ``$connect`` (API Gateway authorizes the connection only) are not
+served or not applied, each with a warning.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from canaria.models import AuthorizerSpec, WebSocketApiSpec, WebSocketRoute
+from canaria.template.cfn_apis import V2_API, V2_AUTHORIZER, V2_INTEGRATION, V2_ROUTE, V2_STAGE
+from canaria.template.context import Context
+from canaria.template.index import FUNCTION, Entry
+from canaria.template.intrinsics import NO_VALUE
+from canaria.template.nodes import Problems, as_str
+from canaria.template.openapi import function_of_uri
+from canaria.template.resources import stage_variables
+
+V2_ROUTE_RESPONSE = "AWS::ApiGatewayV2::RouteResponse"
+# these two apply to non-proxy integrations only (a Lambda proxy's message and answer pass
+# through as they are), whose routes are not served, with a warning
+V2_INTEGRATION_RESPONSE = "AWS::ApiGatewayV2::IntegrationResponse"
+V2_MODEL = "AWS::ApiGatewayV2::Model"
+# read here (or implied by serving the API), so not reported as skipped; the types a
+# WebSocket API shares with an HTTP API are cfn_apis' ``TYPES``
+TYPES = (V2_ROUTE_RESPONSE, V2_INTEGRATION_RESPONSE, V2_MODEL)
+WEBSOCKET = "WEBSOCKET"
+CONNECT = "$connect"
+RESERVED_KEYS = (CONNECT, "$disconnect", "$default")
+_KEYS_ALLOWED = ", ".join(RESERVED_KEYS) + ", or a value of the API's RouteSelectionExpression"
+DEFAULT_SELECTION = "$request.body.action"
+# a dotted path of JSON member names (each anything but a dot, a ``$``, a brace or a space)
+_PATH = r"[^.${}\s]+(?:\.[^.${}\s]+)*"
+_SELECTION = re.compile(
+    rf"^\$(?:request\.body\.(?P<bare>{_PATH})|\{{request\.body\.(?P<braced>{_PATH})\}})$"
+)
+_HEADER = "route.request.header."
+_QUERY = "route.request.querystring."
+
+
+class _Reader:
+    """The template's API Gateway V2 resources, grouped by type and by the API they name."""
+
+    def __init__(self, ctx: Context, live: list[Entry], function_names: Mapping[str, str]):
+        self.ctx = ctx
+        self.function_names = function_names
+        self.functions = {e.logical_id for e in live if e.type == FUNCTION}
+        types = (V2_API, V2_ROUTE, V2_INTEGRATION, V2_STAGE, V2_AUTHORIZER, V2_ROUTE_RESPONSE)
+        self.of: dict[str, list[Entry]] = {}
+        for e in live:
+            if e.type in types:
+                self.of.setdefault(e.type, []).append(e)
+
+    def text(self, entry: Entry, key: str) -> str | None:
+        value = self.ctx.get(entry, key)
+        return value if isinstance(value, str) else None
+
+    def naming(self, type_: str, api: str) -> list[Entry]:
+        """The resources of ``type_`` whose ``ApiId`` is ``api``."""
+        return [e for e in self.of.get(type_, []) if self.text(e, "ApiId") == api]
+
+    def function(self, uri: Any) -> str | None:
+        return function_of_uri(uri, self.functions, self.function_names)
+
+
+def is_websocket(ctx: Context, api: Entry) -> bool:
+    """Whether an ``AWS::ApiGatewayV2::Api`` is a WebSocket API."""
+    protocol = ctx.get(api, "ProtocolType")
+    return isinstance(protocol, str) and protocol.upper() == WEBSOCKET
+
+
+def build_websockets(
+    ctx: Context, live: list[Entry], function_names: Mapping[str, str]
+) -> dict[str, WebSocketApiSpec]:
+    """The template's WebSocket APIs canaria serves, by logical id; every route key
+    CloudFormation refuses is raised at once."""
+    reader = _Reader(ctx, live, function_names)
+    problems = Problems()
+    out: dict[str, WebSocketApiSpec] = {}
+    apis = [e for e in reader.of.get(V2_API, []) if is_websocket(ctx, e)]
+    answered = _route_responses(reader) if apis else set()
+    for api in apis:
+        spec = _websocket(reader, api, answered, problems)
+        if spec is not None:
+            out[api.logical_id] = spec
+    problems.raise_any()
+    return out
+
+
+def _websocket(
+    reader: _Reader, api: Entry, answered: set[str], problems: Problems
+) -> WebSocketApiSpec | None:
+    ctx, name = reader.ctx, api.logical_id
+    keyed: list[tuple[Entry, str]] = []  # (route, its key)
+    for route in reader.naming(V2_ROUTE, name):
+        with problems.catch():
+            keyed.append((route, _route_key(ctx, route, keyed, name)))
+    stages = [e for e in reader.naming(V2_STAGE, name) if reader.text(e, "StageName")]
+    if not stages:
+        ctx.warn(api, "it has no stage (an AWS::ApiGatewayV2::Stage): not served")
+        return None
+    stage_name = reader.text(stages[0], "StageName") or ""
+    if len(stages) > 1:
+        ctx.warn(api, f"it has {len(stages)} stages: served at the first, {stage_name}")
+    variables = stage_variables(ctx, stages[0], "StageVariables")
+    selection = _selection(ctx, api)
+    authorizers = _authorizers(reader, api)
+    targets: dict[str, str] = {}  # integration id → function
+    for e in reader.naming(V2_INTEGRATION, name):
+        function = None
+        if str(reader.text(e, "IntegrationType") or "").upper() == "AWS_PROXY":
+            function = reader.function(reader.text(e, "IntegrationUri"))
+        if function is not None:
+            targets[e.logical_id] = function
+    routes: list[WebSocketRoute] = []
+    others = unapplied = 0
+    for route, key in keyed:
+        target = reader.text(route, "Target") or ""
+        function = targets.get(target.removeprefix("integrations/"))
+        if function is None:
+            others += 1
+            continue
+        kind = str(reader.text(route, "AuthorizationType") or "NONE").upper()
+        authorizer = None
+        if key != CONNECT:
+            if kind != "NONE":
+                ctx.warn(
+                    route,
+                    f"AuthorizationType {kind} on route {key!r} is ignored: API Gateway "
+                    f"authorizes a WebSocket connection once, on its {CONNECT} route",
+                )
+        elif kind == "CUSTOM":
+            authorizer = authorizers.get(reader.text(route, "AuthorizerId") or "")
+            unapplied += authorizer is None
+        else:
+            unapplied += kind != "NONE"
+        expression = reader.text(route, "RouteResponseSelectionExpression")
+        two_way = route.logical_id in answered or _is_default(expression)
+        routes.append(WebSocketRoute(key, function, two_way, authorizer))
+    _warn(ctx, api, others, unapplied)
+    return WebSocketApiSpec(name, stage_name, selection, tuple(routes), variables)
+
+
+def _route_key(ctx: Context, route: Entry, keyed: list[tuple[Entry, str]], api: str) -> str:
+    """The route's ``RouteKey``, refused as CloudFormation refuses it: missing, reserved
+    (``$`` and not one of API Gateway's), or the key of an earlier route of the API."""
+    at = ctx.at(route, "RouteKey")
+    value = ctx.get(route, "RouteKey")
+    if value is NO_VALUE or value is None:
+        raise at.error("the route has no RouteKey", allowed=_KEYS_ALLOWED)
+    key = as_str(value, at)
+    if not key or (key.startswith("$") and key not in RESERVED_KEYS):
+        raise at.error(f"route key {key!r} is not one API Gateway accepts", allowed=_KEYS_ALLOWED)
+    first = next((r.logical_id for r, k in keyed if k == key), None)
+    if first is not None:
+        raise at.error(
+            f"route key {key!r} already exists on {api} (route {first}): CloudFormation "
+            "refuses a second route with the same key",
+            allowed="one route per key",
+        )
+    return key
+
+
+def _selection(ctx: Context, api: Entry) -> str:
+    """The API's ``RouteSelectionExpression``, ``$request.body.<path>`` when canaria
+    evaluates it, else as written (every message then goes to ``$default``)."""
+    value = ctx.get(api, "RouteSelectionExpression")
+    if value is NO_VALUE or value is None:
+        ctx.warn(
+            api,
+            f"a WEBSOCKET API needs a RouteSelectionExpression (CloudFormation requires "
+            f"one): {DEFAULT_SELECTION} is used",
+        )
+        return DEFAULT_SELECTION
+    text = as_str(value, ctx.at(api, "RouteSelectionExpression"))
+    found = _SELECTION.match(text)
+    if found is None:
+        ctx.warn(
+            api,
+            f"RouteSelectionExpression {text!r} is not one canaria evaluates "
+            "($request.body.<name>, or a dotted path into the message, $ or ${...}): "
+            "every message goes to the $default route",
+        )
+        return text
+    return f"$request.body.{found['bare'] or found['braced']}"
+
+
+def _route_responses(reader: _Reader) -> set[str]:
+    """The routes a ``$default`` route response makes two-way (the only key API Gateway
+    allows a WebSocket route response)."""
+    out: set[str] = set()
+    for e in reader.of.get(V2_ROUTE_RESPONSE, []):
+        key = reader.text(e, "RouteResponseKey")
+        if not _is_default(key):
+            reader.ctx.warn(
+                e, f"RouteResponseKey {key!r} is not $default, the only one API Gateway allows"
+            )
+            continue
+        route = reader.text(e, "RouteId")
+        if route is not None:
+            out.add(route)
+    return out
+
+
+def _is_default(expression: str | None) -> bool:
+    return expression is not None and expression.removeprefix("\\") == "$default"
+
+
+def _authorizers(reader: _Reader, api: Entry) -> dict[str, AuthorizerSpec | None]:
+    """The API's authorizers by logical id (None: one canaria does not run, a warning).
+    A WebSocket API's Lambda authorizer is a ``REQUEST`` one, invoked on ``$connect``
+    with API Gateway's REST-style event; its answer is not cached."""
+    out: dict[str, AuthorizerSpec | None] = {}
+    for entry in reader.naming(V2_AUTHORIZER, api.logical_id):
+        kind = str(reader.text(entry, "AuthorizerType") or "").upper()
+        function = None
+        if kind == "REQUEST":
+            function = reader.function(reader.text(entry, "AuthorizerUri"))
+        if function is None:
+            reader.ctx.warn(
+                entry,
+                "this authorizer is not run (its type, or its function, is not one canaria "
+                "runs): the routes it guards are served without it",
+            )
+            out[entry.logical_id] = None
+            continue
+        headers, queries = _identity(reader.ctx.get(entry, "IdentitySource"))
+        out[entry.logical_id] = AuthorizerSpec(
+            entry.logical_id,
+            "rest",
+            function,
+            payload_type="REQUEST",
+            headers=headers,
+            query_strings=queries,
+            ttl_s=0,
+        )
+    return out
+
+
+def _identity(sources: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Header (lower case) and query string names of a WebSocket authorizer's
+    ``IdentitySource`` (a list, or one comma-separated text); its ``stageVariables.*``
+    and ``context.*`` entries are not checked before the authorizer runs."""
+    if isinstance(sources, str):
+        sources = sources.split(",")
+    headers: list[str] = []
+    queries: list[str] = []
+    for source in sources if isinstance(sources, list) else ():
+        source = str(source).strip()
+        if source.startswith(_HEADER):
+            headers.append(source.removeprefix(_HEADER).lower())
+        elif source.startswith(_QUERY):
+            queries.append(source.removeprefix(_QUERY))
+    return tuple(headers), tuple(queries)
+
+
+def _warn(ctx: Context, api: Entry, others: int, unapplied: int) -> None:
+    if others:
+        ctx.warn(
+            api,
+            f"{others} route(s) are not Lambda proxy integrations of this template's "
+            "functions (mock, HTTP, an AWS service, a function elsewhere): not served",
+        )
+    if unapplied:
+        ctx.warn(
+            api,
+            f"{unapplied} route(s) are authorized by IAM or by an authorizer canaria does "
+            "not run: served without it",
+        )
