@@ -7,6 +7,7 @@
     FunctionRuntime(name, ...).invoke(version, event, qualifier=...)   function.py
         ├── WorkerProcess: one process, one socket, one request at a time   process.py
         │     └── worker.py: the process itself (stdlib + orjson only)
+        │           └── boto_hooks.py: handlers canaria adds to the function's botocore
         └── ApiProcess: Node.js / provided over the Lambda Runtime API    api_process.py
               ├── runtime_api.py: one Runtime API listener per environment
               └── node/bootstrap.js, node/preload.js: canaria's Node.js runtime client

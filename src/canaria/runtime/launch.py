@@ -7,8 +7,9 @@
 Node.js functions find the AWS SDK Lambda bundles for their runtime (v2 ``aws-sdk`` up to
 nodejs16.x, v3 ``@aws-sdk/*`` from nodejs18.x) in canaria's npm packages, on ``NODE_PATH``
 (with the v3 packages it names beyond those, installed for it: ``sdk.py``);
-``node/preload.js`` (``NODE_OPTIONS=--require``) points SDK v2 at canaria's endpoints and
-hides the generation the runtime would not have.
+``node/preload.js`` (``NODE_OPTIONS=--require``) points SDK v2 at canaria's endpoints, and
+both generations' API Gateway Management API clients given an API's AWS endpoint at the
+edge, and hides the generation the runtime would not have.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Started by ``canaria.runtime.process`` as ``python <this file> <socket fd> <parent pid>``
 (run by path, not with ``-m``, so that importing it does not import canaria: a worker
-loads only the standard library and orjson and starts in ~50 ms). It speaks frames over
-the inherited Unix socket, one invocation at a time::
+loads only the standard library, orjson and its own ``boto_hooks.py`` (what the function's
+botocore is given, once it imports it) and starts in ~50 ms). It speaks frames over the
+inherited Unix socket, one invocation at a time::
 
     frame  = !II (header length, body length) + header (orjson object) + body (bytes)
 
@@ -46,6 +47,7 @@ READY = "ready"
 # task root once the worker's own modules are imported (on PYTHONPATH, a layer's orjson
 # built for another Python would be the worker's), and out of the handler's environment
 LAYERS_VARIABLE = "CANARIA_LAYER_PATHS"
+BOTO_HOOKS = "boto_hooks"  # ``boto_hooks.py``: what the function's botocore is given
 LOG = "l"
 RESULT = "r"
 _PR_SET_PDEATHSIG = 1
@@ -584,9 +586,25 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+def _install_boto_hooks(here: str) -> None:
+    """``boto_hooks.py``, next to this file, installed: imported from this directory (the
+    worker's own module, as this file is: not ``canaria.runtime.boto_hooks``, which would
+    import canaria), then its name forgotten, so that a handler's own module of that name
+    is the handler's."""
+    import importlib
+
+    sys.path.insert(0, here)
+    try:
+        importlib.import_module(BOTO_HOOKS).install()
+    finally:
+        sys.path.remove(here)
+        sys.modules.pop(BOTO_HOOKS, None)
+
+
 def main(argv: list[str]) -> None:
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    _install_boto_hooks(here)
     fd, parent_pid = int(argv[1]), int(argv[2])
     _die_with_parent(parent_pid)
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()

@@ -14,6 +14,11 @@
 //   connection would fail with ERR_HTTP2_ERROR before a single call.
 // - Lambda's nodejs16.x and earlier provide only v2, nodejs18.x and later only v3: the other
 //   generation is hidden unless the function ships it in its own node_modules.
+// - An API Gateway Management API client (PostToConnection, GetConnection, DeleteConnection)
+//   given an API's AWS endpoint, as functions build it from their event
+//   (https://<api id>.execute-api.<region>.amazonaws.com/<stage>, with or without the
+//   scheme), calls AWS_ENDPOINT_URL instead: the endpoint's path kept, signed for the host
+//   it reaches, with an x-canaria-api-id header naming the API. Any other endpoint is kept.
 const Module = require('module');
 const path = require('path');
 
@@ -27,6 +32,26 @@ function endpointFor(serviceId) {
     if (own) return own;
   }
   return process.env.AWS_ENDPOINT_URL || undefined;
+}
+
+// An API's own host on AWS, whose first label is the API's id.
+const EXECUTE_API = /^([a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/;
+const MANAGEMENT_API = 'ApiGatewayManagementApi';
+const API_ID_HEADER = 'x-canaria-api-id';
+
+// {apiId, edge (a URL)} when ``hostname`` names an API on AWS and AWS_ENDPOINT_URL is set.
+function edgeFor(hostname) {
+  const m = EXECUTE_API.exec(String(hostname || '').toLowerCase());
+  if (!m || !process.env.AWS_ENDPOINT_URL) return null;
+  try {
+    return { apiId: m[1], edge: new URL(process.env.AWS_ENDPOINT_URL) };
+  } catch (_e) {
+    return null;
+  }
+}
+
+function serviceIdOf(api) {
+  return api && (api.serviceId || (api.metadata && api.metadata.serviceId));
 }
 
 const patched = new WeakSet();
@@ -43,9 +68,52 @@ function patchV2(AWS) {
       config = Object.assign({}, config, { endpoint: url });
       if (this.serviceIdentifier === 's3' && config.s3ForcePathStyle === undefined) config.s3ForcePathStyle = true;
     }
-    return initialize.call(this, config);
+    const result = initialize.call(this, config);
+    if (serviceIdOf(this.api) === MANAGEMENT_API) managementApiV2(this);
+    return result;
   };
 }
+
+// v2 signs for the host of the service's endpoint (its Host header is endpoint.host), so
+// the endpoint itself is replaced, path kept; each request then carries the API's id.
+function managementApiV2(service) {
+  const endpoint = service.endpoint;
+  const found = endpoint && edgeFor(endpoint.hostname);
+  if (!found) return;
+  const url = found.edge.origin + (endpoint.pathname || '');
+  service.config.endpoint = url;
+  service.setEndpoint(url);
+  const setup = service.setupRequestListeners;
+  service.setupRequestListeners = function (request) {
+    setup.apply(this, arguments);
+    request.on('afterBuild', (req) => {
+      req.httpRequest.headers[API_ID_HEADER] = found.apiId;
+    });
+  };
+}
+
+// v3 resolves the endpoint per request; its signer (finalizeRequest step) signs the Host
+// header that hostHeaderMiddleware (build step, low priority) sets from the request's
+// hostname and port unless already set. So this runs first in the build step and sets both.
+function managementApiV3(next) {
+  return (args) => {
+    const request = args.request;
+    const found = request && request.headers && edgeFor(request.hostname);
+    if (found) {
+      const { edge, apiId } = found;
+      request.protocol = edge.protocol;
+      request.hostname = edge.hostname;
+      request.port = edge.port ? Number(edge.port) : undefined;
+      for (const name of Object.keys(request.headers)) {
+        if (name.toLowerCase() === 'host') delete request.headers[name];
+      }
+      request.headers.host = edge.host;
+      request.headers[API_ID_HEADER] = apiId;
+    }
+    return next(args);
+  };
+}
+const MANAGEMENT_API_V3 = { name: 'canariaManagementApiEndpoint', step: 'build', priority: 'high' };
 
 const NO_HOST_PREFIX = String(process.env.AWS_DISABLE_HOST_PREFIX_INJECTION).toLowerCase() === 'true';
 
@@ -62,7 +130,7 @@ function http1For(handler) {
   return null;
 }
 
-const downgraded = new WeakSet();
+const prepared = new WeakSet(); // clients whose first call has been made
 function patchV3(exported) {
   const Client = exported && exported.Client;
   if (typeof Client !== 'function' || patched.has(Client)) return;
@@ -72,10 +140,13 @@ function patchV3(exported) {
     const config = this.config;
     if (config) {
       if (NO_HOST_PREFIX && config.disableHostPrefix !== true) config.disableHostPrefix = true;
-      if (!downgraded.has(this)) {
-        downgraded.add(this);
+      if (!prepared.has(this)) {
+        prepared.add(this);
         const http1 = http1For(config.requestHandler);
         if (http1) config.requestHandler = http1;
+        if (config.serviceId === MANAGEMENT_API && this.middlewareStack) {
+          this.middlewareStack.add(managementApiV3, MANAGEMENT_API_V3);
+        }
       }
     }
     return send.apply(this, arguments);
