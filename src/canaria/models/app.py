@@ -188,12 +188,13 @@ class ApiSpec:
 @dataclass(frozen=True)
 class WebSocketRoute:
     """One route of a WebSocket API whose integration is a Lambda proxy to a function of
-    the template (``AWS::ApiGatewayV2::Route`` → ``Integration``)."""
+    the template (an entry of a SAM API's ``Routes``, or an ``AWS::ApiGatewayV2::Route``
+    → ``Integration``)."""
 
     key: str  # "$connect", "$disconnect", "$default", or a value of the selection expression
     function: str  # function logical id
-    # a route response (``AWS::ApiGatewayV2::RouteResponse``, key ``$default``): the
-    # function's answer is sent back to the client on its connection
+    # ``RouteResponseSelectionExpression: $default`` (or an ``AWS::ApiGatewayV2::RouteResponse``
+    # with that key): the function's answer is sent back to the client on its connection
     two_way: bool = False
     # ``$connect`` only: a Lambda ``REQUEST`` authorizer run before the route's function
     authorizer: AuthorizerSpec | None = None
@@ -201,11 +202,11 @@ class WebSocketRoute:
 
 @dataclass(frozen=True)
 class WebSocketApiSpec:
-    """An ``AWS::ApiGatewayV2::Api`` with ``ProtocolType: WEBSOCKET``, served at
-    ``ws://<gateway>/<stage>``."""
+    """An ``AWS::Serverless::WebSocketApi``, or an ``AWS::ApiGatewayV2::Api`` with
+    ``ProtocolType: WEBSOCKET``, served at ``ws://<gateway>/<stage>``."""
 
     logical_id: str
-    stage: str  # its Stage's StageName
+    stage: str  # its StageName (SAM's: "default" when not written)
     # RouteSelectionExpression: "$request.body.action" (a JSON path into each message)
     selection: str
     routes: tuple[WebSocketRoute, ...]

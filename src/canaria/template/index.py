@@ -3,7 +3,8 @@
 Names follow what canaria serves: a function is named by its logical id, so
 ``!Ref Fn`` is ``"Fn"``; ``!Ref Fn.Version`` is the version ARN with the
 ``{{canaria:version:Fn}}`` placeholder the deployer replaces by the version number of the
-release; ``!Ref Fn.Alias`` is the alias ARN. Resources canaria does not run get
+release; ``!Ref Fn.Alias`` is the alias ARN. A SAM API's ``!Ref`` is its id (its logical id
+lower-cased) and ``!Ref Api.Stage`` its stage's name. Resources canaria does not run get
 placeholder values shaped like what AWS would give (an SNS topic's ARN, a queue's URL).
 """
 
@@ -21,6 +22,7 @@ from canaria.template.nodes import LineMap, Where, as_str
 FUNCTION = "AWS::Serverless::Function"
 API = "AWS::Serverless::Api"
 HTTP_API = "AWS::Serverless::HttpApi"
+WEBSOCKET_API = "AWS::Serverless::WebSocketApi"
 SIMPLE_TABLE = "AWS::Serverless::SimpleTable"
 SAM_STATE_MACHINE = "AWS::Serverless::StateMachine"
 TABLE = "AWS::DynamoDB::Table"
@@ -35,6 +37,10 @@ GENERATED: dict[str, tuple[str, ...]] = {
     "Alias": ("AliasArn",),
     "DeploymentGroup": (),
 }
+# SAM's APIs, whose ``Api.Stage`` names the stage SAM generates; the stage name each gives
+# when its StageName is not written (a REST API must write one)
+SAM_APIS = (API, HTTP_API, WEBSOCKET_API)
+DEFAULT_STAGES = {HTTP_API: "$default", WEBSOCKET_API: "default"}
 IMPLICIT_REST_API = "ServerlessRestApi"
 IMPLICIT_HTTP_API = "ServerlessHttpApi"
 
@@ -46,6 +52,7 @@ _ATTRS: dict[str, tuple[str, ...]] = {
     SFN_STATE_MACHINE: ("Arn", "Name"),
     API: ("RootResourceId",),
     HTTP_API: ("ApiEndpoint",),
+    WEBSOCKET_API: ("ApiEndpoint", "ApiId"),
     ALARM: ("Arn",),
     DEPLOYMENT_CONFIG: (),
     **service_refs.ATTRS,
@@ -121,7 +128,11 @@ class ResourceIndex:
         if name in self.entries or name in self.implicit:
             return True
         head, dot, tail = name.partition(".")
-        return bool(dot) and tail in GENERATED and self.type_of(head) == FUNCTION
+        if not dot:
+            return False
+        if tail == "Stage" and head in self.entries:
+            return self.entries[head].type in SAM_APIS
+        return tail in GENERATED and self.type_of(head) == FUNCTION
 
     def names(self) -> Iterable[str]:
         return [*self.entries, *self.implicit]
@@ -135,6 +146,8 @@ class ResourceIndex:
         head, dot, tail = name.partition(".")
         if dot:
             self._check_enabled(head, where)
+            if tail == "Stage":
+                return self.stage_of(head)
             alias = self.alias_of(head)
             if alias is None:
                 raise where.error(
@@ -158,7 +171,11 @@ class ResourceIndex:
                 return name
             case "AWS::Serverless::LayerVersion":
                 return layer_arn(name)
-            case "AWS::Serverless::Api" | "AWS::Serverless::HttpApi":
+            case (
+                "AWS::Serverless::Api"
+                | "AWS::Serverless::HttpApi"
+                | "AWS::Serverless::WebSocketApi"
+            ):
                 return api_id(name)
             case "AWS::Serverless::StateMachine" | "AWS::StepFunctions::StateMachine":
                 return state_machine_arn(self.name_of(name))
@@ -176,12 +193,13 @@ class ResourceIndex:
 
     def get_att(self, name: str, attr: str, where: Where) -> Any:
         head, dot, tail = name.partition(".")
-        if dot:  # Fn.Version, Fn.Alias, Fn.DeploymentGroup
-            self.ref(name, where)  # exists only with AutoPublishAlias
-            if attr not in GENERATED[tail]:
+        if dot:  # Fn.Version, Fn.Alias, Fn.DeploymentGroup, Api.Stage
+            self.ref(name, where)  # Fn.* exist only with AutoPublishAlias
+            attrs = GENERATED.get(tail, ())
+            if attr not in attrs:
                 raise where.error(
                     f"{name} has no attribute {attr!r}",
-                    allowed=", ".join(GENERATED[tail]) or f"none (use !Ref {name})",
+                    allowed=", ".join(attrs) or f"none (use !Ref {name})",
                 )
             if attr == "Version":
                 return version_placeholder(head)
@@ -218,7 +236,10 @@ class ResourceIndex:
             case (_, "RootResourceId"):
                 return f"{api_id(name)}-root"
             case (_, "ApiEndpoint"):
-                return f"https://{api_id(name)}.execute-api.{REGION}.amazonaws.com"
+                scheme = "wss" if type_ == WEBSOCKET_API else "https"
+                return f"{scheme}://{api_id(name)}.execute-api.{REGION}.amazonaws.com"
+            case (_, "ApiId"):
+                return api_id(name)
             case (_, "Arn"):
                 return f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{self.name_of(name)}"
         raise AssertionError((type_, attr))  # pragma: no cover
@@ -242,6 +263,14 @@ class ResourceIndex:
         if self.entries[logical_id].type in service_refs.NAME_KEYS:
             return self.name_of(logical_id)
         return ""
+
+    def stage_of(self, api: str) -> str:
+        """The name of the stage SAM generates for one of its APIs (``!Ref Api.Stage``)."""
+        entry = self.entries[api]
+        value = self.resolver.get(entry.props, "StageName", entry.props_at)
+        if value is NO_VALUE or value is None:
+            return DEFAULT_STAGES.get(entry.type, "")
+        return as_str(value, entry.props_at.key(entry.props, "StageName"))
 
     def alias_of(self, function: str) -> str | None:
         """The function's AutoPublishAlias, resolved, or None."""

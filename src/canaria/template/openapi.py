@@ -327,20 +327,35 @@ def _proxied_function(
 def function_of_uri(uri: Any, functions: set[str], function_names: Mapping[str, str]) -> str | None:
     """The template's function an integration URI names (API Gateway's
     ``.../functions/<ARN>/invocations``, or an HTTP API's bare function ARN), else None."""
+    target = target_of_uri(uri, functions, function_names)
+    return None if target is None else target[0]
+
+
+def target_of_uri(
+    uri: Any, functions: set[str], function_names: Mapping[str, str]
+) -> tuple[str, str | None] | None:
+    """The template's function an integration URI names and the qualifier its ARN ends
+    with (an alias or a version; None for none or ``$LATEST``), else None."""
     if not isinstance(uri, str):
         return None
     found = _FUNCTION.search(uri)
     return _function_named(found["arn"] if found else uri, functions, function_names)
 
 
-def _function_named(arn: str, functions: set[str], function_names: Mapping[str, str]) -> str | None:
-    """The template's function an ARN in an ``.../functions/<ARN>/invocations`` URI names."""
+def _function_named(
+    arn: str, functions: set[str], function_names: Mapping[str, str]
+) -> tuple[str, str | None] | None:
+    """The template's function an ARN in an ``.../functions/<ARN>/invocations`` URI names,
+    and its qualifier."""
     unresolved = _UNRESOLVED.match(arn)
+    qualifier = None
     if unresolved is not None:
         name = unresolved["id"]
     else:
         name = arn
         with contextlib.suppress(InvalidRequest):
-            name = parse_function(arn)[0]
+            name, qualifier = parse_function(arn)
         name = function_names.get(name, name)
-    return name if name in functions else None
+    if name not in functions:
+        return None
+    return name, None if qualifier == "$LATEST" else qualifier

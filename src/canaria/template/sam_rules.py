@@ -31,6 +31,7 @@ from canaria.template.nodes import LineMap, Where, plain
 
 APPLICATION = "AWS::Serverless::Application"
 FUNCTION = "AWS::Serverless::Function"
+WEBSOCKET_API = "AWS::Serverless::WebSocketApi"
 _PROPERTY = re.compile(r"[Pp]roperty '?([A-Za-z0-9]+)(?:[.'\s]|$)")
 _RESOURCE = re.compile(r"^Resource with id \[([^\]]*)\] is invalid\.\s*")
 _EVENT = re.compile(r"Event with id \[([A-Za-z0-9]+)\]")
@@ -309,10 +310,53 @@ def _at_resource(doc: LineMap, top: Where, logical_id: str, message: str) -> Whe
     at = rat.key(resources, logical_id)
     node = resources[logical_id]
     props = node.get("Properties") if isinstance(node, Mapping) else None
+    if not isinstance(props, Mapping):
+        return at
     match = _PROPERTY.search(message)
-    if match and isinstance(props, Mapping) and match.group(1) in props:
+    if match and match.group(1) in props:
         return at.key(node, "Properties").key(props, match.group(1))
+    if node.get("Type") == WEBSOCKET_API:
+        return _websocket_place(at.key(node, "Properties"), props, message) or at
     return at
+
+
+def _no_function(key: str, route: Any) -> bool:
+    return not isinstance(route, Mapping) or "FunctionArn" not in route
+
+
+def _parameters_off_connect(key: str, route: Any) -> bool:
+    return key != "$connect" and isinstance(route, Mapping) and bool(route.get("RequestParameters"))
+
+
+# where SAM's messages about a WebSocket API belong, by how they start: the property, and
+# for ``Routes`` the route the message names or the first one it fits
+_WEBSOCKET_PLACES: tuple[tuple[re.Pattern[str], str, Callable[[str, Any], bool] | None], ...] = (
+    (re.compile(r"^Route key '(?P<route>[^']*)'"), "Routes", None),
+    (re.compile(r"^Route must have"), "Routes", _no_function),
+    (re.compile(r"^Request parameters are only supported"), "Routes", _parameters_off_connect),
+    (re.compile(r"^WebSocket API must have at least one route"), "Routes", None),
+    (re.compile(r"^(?:Auth|No additional configurations supported for AuthType)"), "Auth", None),
+    (re.compile(r"^Stages cannot be named"), "StageName", None),
+    (re.compile(r"^IpAddressType "), "IpAddressType", None),
+)
+
+
+def _websocket_place(at: Where, props: Mapping[str, Any], message: str) -> Where | None:
+    """The property (and route) of an ``AWS::Serverless::WebSocketApi`` SAM's message is
+    about, when it is written there."""
+    for pattern, key, fits in _WEBSOCKET_PLACES:
+        found = pattern.match(message)
+        if found is None or key not in props:
+            continue
+        place = at.key(props, key)
+        routes = props[key]
+        if not isinstance(routes, Mapping):
+            return place
+        route = found.groupdict().get("route")
+        if fits is not None:
+            route = next((k for k, v in routes.items() if fits(str(k), v)), None)
+        return place.key(routes, route) if route is not None and route in routes else place
+    return None
 
 
 _TRANSFORMING = re.compile(r"^Transforming resource with id \[([A-Za-z0-9]+)\]")

@@ -1,39 +1,52 @@
-"""WebSocket APIs, written as API Gateway's own CloudFormation resources (SAM has no
-WebSocket event): an ``AWS::ApiGatewayV2::Api`` with ``ProtocolType: WEBSOCKET``.
+"""WebSocket APIs, written either way a template may write one: SAM's
+``AWS::Serverless::WebSocketApi``, or API Gateway's own CloudFormation resources (an
+``AWS::ApiGatewayV2::Api`` with ``ProtocolType: WEBSOCKET``). Both are read into the same
+``WebSocketApiSpec`` and served alike:
 
-- Its ``RouteSelectionExpression`` picks each message's route: ``$request.body.<name>``
+- The API's ``RouteSelectionExpression`` picks each message's route: ``$request.body.<name>``
   (a dotted path into the JSON message, ``${request.body.<name>}`` written alike); any
   other expression sends every message to ``$default``, with a warning.
-- Each ``Route`` whose ``Target`` is an ``AWS_PROXY`` ``Integration`` to a function of the
-  template is served under its ``RouteKey`` (``$connect``, ``$disconnect``, ``$default``
-  or a value of the selection expression); it is two-way (the function's answer is sent
-  back on the connection) when a ``RouteResponse`` with key ``$default`` names it, or its
-  own ``RouteResponseSelectionExpression`` is ``$default``.
-- ``$connect`` may be guarded by a Lambda ``REQUEST`` ``Authorizer`` (``AuthorizationType:
-  CUSTOM``), its identity sources the ``route.request.header.<name>`` and
-  ``route.request.querystring.<name>`` entries of its ``IdentitySource``.
-- The API is served at its ``Stage``, with the stage's ``StageVariables``.
+- Each route that is a Lambda proxy to a function of the template is served under its key
+  (``$connect``, ``$disconnect``, ``$default`` or a value of the selection expression),
+  two-way (the function's answer is sent back on the connection) when its
+  ``RouteResponseSelectionExpression`` is ``$default``. A route to anything else (mock,
+  HTTP, an AWS service, a function elsewhere) is not served, with a warning.
+- ``$connect`` may be guarded by a Lambda ``REQUEST`` authorizer, its identity sources the
+  ``route.request.header.<name>`` and ``route.request.querystring.<name>`` entries of its
+  ``IdentitySource``; IAM authorization is not applied, with a warning.
+- The API is served at its stage, with the stage's variables.
 
-What CloudFormation refuses is refused here too: two routes of one API with the same
-key, a key starting with ``$`` other than the three API Gateway defines. What is not a
-Lambda proxy (mock, HTTP, AWS service integrations), IAM authorization, and authorization
-on a route other than ``$connect`` (API Gateway authorizes the connection only) are not
-served or not applied, each with a warning.
+SAM's ``AWS::Serverless::WebSocketApi`` is read as the resources SAM generates for it:
+each entry of ``Routes`` a route to its ``FunctionArn``; ``Auth`` on ``$connect`` alone, as
+SAM applies it (``AuthType: CUSTOM``: the authorizer ``AuthArn`` names, with its
+``IdentitySource``; ``AWS_IAM``); the stage its ``StageName`` (``default`` when not
+written), with its ``StageVariables``. What SAM refuses (a route key neither alphanumeric
+nor one of API Gateway's three, a ``$default`` stage, ``CUSTOM`` without ``AuthArn``, ...)
+is reported as SAM's error.
+
+Written as API Gateway's resources, a ``Route``'s ``Target`` is an ``Integration``
+(``AWS_PROXY`` for a function); a ``RouteResponse`` with key ``$default`` makes its route
+two-way too; ``$connect``'s authorizer is an ``Authorizer`` (``AuthorizationType:
+CUSTOM``); the stage is the API's ``Stage``. What CloudFormation refuses is refused here
+too: two routes of one API with the same key, a key starting with ``$`` other than the
+three API Gateway defines. Authorization on a route other than ``$connect`` (API Gateway
+authorizes the connection only) is not applied, with a warning.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from canaria.models import AuthorizerSpec, WebSocketApiSpec, WebSocketRoute
 from canaria.template.cfn_apis import V2_API, V2_AUTHORIZER, V2_INTEGRATION, V2_ROUTE, V2_STAGE
 from canaria.template.context import Context
-from canaria.template.index import FUNCTION, Entry
+from canaria.template.index import FUNCTION, WEBSOCKET_API, Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import Problems, as_str
-from canaria.template.openapi import function_of_uri
+from canaria.template.openapi import function_of_uri, target_of_uri
 from canaria.template.resources import stage_variables
 
 V2_ROUTE_RESPONSE = "AWS::ApiGatewayV2::RouteResponse"
@@ -43,7 +56,7 @@ V2_INTEGRATION_RESPONSE = "AWS::ApiGatewayV2::IntegrationResponse"
 V2_MODEL = "AWS::ApiGatewayV2::Model"
 # read here (or implied by serving the API), so not reported as skipped; the types a
 # WebSocket API shares with an HTTP API are cfn_apis' ``TYPES``
-TYPES = (V2_ROUTE_RESPONSE, V2_INTEGRATION_RESPONSE, V2_MODEL)
+TYPES = (WEBSOCKET_API, V2_ROUTE_RESPONSE, V2_INTEGRATION_RESPONSE, V2_MODEL)
 WEBSOCKET = "WEBSOCKET"
 CONNECT = "$connect"
 RESERVED_KEYS = (CONNECT, "$disconnect", "$default")
@@ -82,6 +95,22 @@ class _Reader:
     def function(self, uri: Any) -> str | None:
         return function_of_uri(uri, self.functions, self.function_names)
 
+    def target(self, uri: Any) -> tuple[str, str | None] | None:
+        """The function ``uri`` names and the alias or version its ARN names."""
+        return target_of_uri(uri, self.functions, self.function_names)
+
+
+@dataclass(frozen=True)
+class _Written:
+    """A route as the template writes it, before what of it canaria serves is decided."""
+
+    entry: Entry  # where a warning about the route goes
+    key: str
+    function: str | None  # the template's function it invokes by a Lambda proxy, else None
+    authorization: str  # NONE, AWS_IAM or CUSTOM
+    authorizer: AuthorizerSpec | None  # CUSTOM: the authorizer (None: one canaria does not run)
+    two_way: bool
+
 
 def is_websocket(ctx: Context, api: Entry) -> bool:
     """Whether an ``AWS::ApiGatewayV2::Api`` is a WebSocket API."""
@@ -92,19 +121,77 @@ def is_websocket(ctx: Context, api: Entry) -> bool:
 def build_websockets(
     ctx: Context, live: list[Entry], function_names: Mapping[str, str]
 ) -> dict[str, WebSocketApiSpec]:
-    """The template's WebSocket APIs canaria serves, by logical id; every route key
-    CloudFormation refuses is raised at once."""
+    """The template's WebSocket APIs canaria serves, by logical id; every problem (a route
+    key CloudFormation refuses, ...) is raised at once."""
     reader = _Reader(ctx, live, function_names)
     problems = Problems()
     out: dict[str, WebSocketApiSpec] = {}
-    apis = [e for e in reader.of.get(V2_API, []) if is_websocket(ctx, e)]
-    answered = _route_responses(reader) if apis else set()
+    apis = [
+        e for e in live if e.type == WEBSOCKET_API or (e.type == V2_API and is_websocket(ctx, e))
+    ]
+    answered = _route_responses(reader) if any(e.type == V2_API for e in apis) else set()
     for api in apis:
-        spec = _websocket(reader, api, answered, problems)
+        spec: WebSocketApiSpec | None = None
+        with problems.catch():
+            if api.type == WEBSOCKET_API:
+                spec = _sam_websocket(reader, api)
+            else:
+                spec = _websocket(reader, api, answered, problems)
         if spec is not None:
             out[api.logical_id] = spec
     problems.raise_any()
     return out
+
+
+def _sam_websocket(reader: _Reader, api: Entry) -> WebSocketApiSpec:
+    """An ``AWS::Serverless::WebSocketApi``, read as the routes, integrations, authorizer
+    and stage SAM generates for it (SAM has refused what it does not accept)."""
+    ctx = reader.ctx
+    kind, authorizer = _sam_auth(reader, api)
+    written: list[_Written] = []
+    routes = api.props.get("Routes")
+    at = ctx.at(api, "Routes")
+    for key, route in routes.items() if isinstance(routes, Mapping) else ():
+        if not isinstance(route, Mapping):
+            continue
+        route_at = at.key(routes, key)
+        function = reader.function(ctx.resolver.get(route, "FunctionArn", route_at))
+        expression = ctx.resolver.get(route, "RouteResponseSelectionExpression", route_at)
+        two_way = _is_default(expression if isinstance(expression, str) else None)
+        connect = key == CONNECT  # SAM authorizes the connection only
+        written.append(
+            _Written(
+                api,
+                str(key),
+                function,
+                kind if connect else "NONE",
+                authorizer if connect else None,
+                two_way,
+            )
+        )
+    return WebSocketApiSpec(
+        api.logical_id,
+        ctx.index.stage_of(api.logical_id),
+        _selection(ctx, api),
+        _served(ctx, api, written),
+        stage_variables(ctx, api, "StageVariables"),
+    )
+
+
+def _sam_auth(reader: _Reader, api: Entry) -> tuple[str, AuthorizerSpec | None]:
+    """The API's ``Auth``: its ``AuthType`` and, for ``CUSTOM``, the ``REQUEST`` authorizer
+    of the function ``AuthArn`` names (None: a function canaria does not run). SAM names
+    the authorizer ``<Api>ConnectAuthorizer``, and compares ``AuthType`` as written."""
+    auth = reader.ctx.get(api, "Auth")
+    if not isinstance(auth, Mapping):
+        return "NONE", None
+    kind = auth.get("AuthType")
+    if kind == "CUSTOM":
+        name = f"{api.logical_id}ConnectAuthorizer"
+        return kind, _lambda_authorizer(
+            reader, name, auth.get("AuthArn"), auth.get("IdentitySource")
+        )
+    return ("AWS_IAM" if kind == "AWS_IAM" else "NONE"), None
 
 
 def _websocket(
@@ -132,33 +219,46 @@ def _websocket(
             function = reader.function(reader.text(e, "IntegrationUri"))
         if function is not None:
             targets[e.logical_id] = function
-    routes: list[WebSocketRoute] = []
-    others = unapplied = 0
+    written: list[_Written] = []
     for route, key in keyed:
         target = reader.text(route, "Target") or ""
         function = targets.get(target.removeprefix("integrations/"))
-        if function is None:
-            others += 1
-            continue
         kind = str(reader.text(route, "AuthorizationType") or "NONE").upper()
         authorizer = None
-        if key != CONNECT:
+        if kind == "CUSTOM":
+            authorizer = authorizers.get(reader.text(route, "AuthorizerId") or "")
+        expression = reader.text(route, "RouteResponseSelectionExpression")
+        two_way = route.logical_id in answered or _is_default(expression)
+        written.append(_Written(route, key, function, kind, authorizer, two_way))
+    routes = _served(ctx, api, written)
+    return WebSocketApiSpec(name, stage_name, selection, routes, variables)
+
+
+def _served(ctx: Context, api: Entry, written: list[_Written]) -> tuple[WebSocketRoute, ...]:
+    """The routes canaria serves: those to a function of the template, each with its
+    authorizer on ``$connect``; what is not served or not applied, a warning."""
+    routes: list[WebSocketRoute] = []
+    others = unapplied = 0
+    for route in written:
+        if route.function is None:
+            others += 1
+            continue
+        kind, authorizer = route.authorization, None
+        if route.key != CONNECT:
             if kind != "NONE":
                 ctx.warn(
-                    route,
-                    f"AuthorizationType {kind} on route {key!r} is ignored: API Gateway "
+                    route.entry,
+                    f"AuthorizationType {kind} on route {route.key!r} is ignored: API Gateway "
                     f"authorizes a WebSocket connection once, on its {CONNECT} route",
                 )
         elif kind == "CUSTOM":
-            authorizer = authorizers.get(reader.text(route, "AuthorizerId") or "")
+            authorizer = route.authorizer
             unapplied += authorizer is None
         else:
             unapplied += kind != "NONE"
-        expression = reader.text(route, "RouteResponseSelectionExpression")
-        two_way = route.logical_id in answered or _is_default(expression)
-        routes.append(WebSocketRoute(key, function, two_way, authorizer))
+        routes.append(WebSocketRoute(route.key, route.function, route.two_way, authorizer))
     _warn(ctx, api, others, unapplied)
-    return WebSocketApiSpec(name, stage_name, selection, tuple(routes), variables)
+    return tuple(routes)
 
 
 def _route_key(ctx: Context, route: Entry, keyed: list[tuple[Entry, str]], api: str) -> str:
@@ -233,28 +333,40 @@ def _authorizers(reader: _Reader, api: Entry) -> dict[str, AuthorizerSpec | None
     out: dict[str, AuthorizerSpec | None] = {}
     for entry in reader.naming(V2_AUTHORIZER, api.logical_id):
         kind = str(reader.text(entry, "AuthorizerType") or "").upper()
-        function = None
+        authorizer = None
         if kind == "REQUEST":
-            function = reader.function(reader.text(entry, "AuthorizerUri"))
-        if function is None:
+            uri = reader.text(entry, "AuthorizerUri")
+            sources = reader.ctx.get(entry, "IdentitySource")
+            authorizer = _lambda_authorizer(reader, entry.logical_id, uri, sources)
+        if authorizer is None:
             reader.ctx.warn(
                 entry,
                 "this authorizer is not run (its type, or its function, is not one canaria "
                 "runs): the routes it guards are served without it",
             )
-            out[entry.logical_id] = None
-            continue
-        headers, queries = _identity(reader.ctx.get(entry, "IdentitySource"))
-        out[entry.logical_id] = AuthorizerSpec(
-            entry.logical_id,
-            "rest",
-            function,
-            payload_type="REQUEST",
-            headers=headers,
-            query_strings=queries,
-            ttl_s=0,
-        )
+        out[entry.logical_id] = authorizer
     return out
+
+
+def _lambda_authorizer(reader: _Reader, name: str, uri: Any, sources: Any) -> AuthorizerSpec | None:
+    """A WebSocket API's Lambda ``REQUEST`` authorizer: the function ``uri`` names (an
+    integration URI or the function's ARN; an alias or version it ends with is the one
+    invoked), its identity sources ``sources``; None when that is no function of the
+    template."""
+    target = reader.target(uri)
+    if target is None:
+        return None
+    headers, queries = _identity(sources)
+    return AuthorizerSpec(
+        name,
+        "rest",
+        target[0],
+        target[1],
+        payload_type="REQUEST",
+        headers=headers,
+        query_strings=queries,
+        ttl_s=0,
+    )
 
 
 def _identity(sources: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:

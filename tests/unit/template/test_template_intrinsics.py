@@ -275,6 +275,7 @@ def test_refs_to_other_resources(tmp_path: Path) -> None:
         MACHINE_NAME: !GetAtt Machine.Name
         FLOW: !GetAtt Flow.Arn
         REST: !Ref Rest
+        REST_STAGE: !Ref Rest.Stage
         ROOT: !GetAtt Rest.RootResourceId
         HTTP: !GetAtt Http.ApiEndpoint
         TOPIC: !Ref Topic
@@ -294,6 +295,7 @@ def test_refs_to_other_resources(tmp_path: Path) -> None:
     assert env["MACHINE_NAME"] == "Machine"
     assert env["FLOW"] == "arn:aws:states:us-east-1:123456789012:stateMachine:flow"
     assert env["REST"] == "rest"
+    assert env["REST_STAGE"] == "Prod"  # the stage SAM generates, whose Ref is its name
     assert env["ROOT"] == "rest-root"
     assert env["HTTP"] == "https://http.execute-api.us-east-1.amazonaws.com"
     # served by the services engine: CloudFormation's default names, made deterministic

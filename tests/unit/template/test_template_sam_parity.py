@@ -116,7 +116,7 @@ def test_unknown_sam_type_is_refused_with_the_known_ones(tmp_path: Path) -> None
 # ---- valid SAM that canaria does not run: skipped or ignored, with a warning -------------
 
 
-def test_newer_sam_types_and_properties_are_skipped_with_warnings(tmp_path: Path) -> None:
+def test_newer_sam_properties_warn_and_a_websocket_api_is_read(tmp_path: Path) -> None:
     ws = """\
   Chat:
     Type: AWS::Serverless::WebSocketApi
@@ -131,9 +131,10 @@ def test_newer_sam_types_and_properties_are_skipped_with_warnings(tmp_path: Path
     )
     app = load(write(tmp_path, body))
     assert "Fn" in app.functions
-    assert [s.logical_id for s in app.skipped] == ["Chat"]
+    assert not app.skipped
+    assert [r.function for r in app.websockets["Chat"].routes] == ["Fn"]
     text = "\n".join(app.warnings)
-    assert "TenancyConfig" in text and "WebSocketApi" in text
+    assert "TenancyConfig" in text and "WebSocketApi" not in text
 
 
 def test_disabled_preference_without_alias_loads(tmp_path: Path) -> None:

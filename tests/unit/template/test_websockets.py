@@ -204,6 +204,32 @@ def test_a_request_authorizer_guards_the_connect_route(tmp_path: Path) -> None:
     assert "served without it" not in warnings
 
 
+def test_an_authorizer_named_by_its_alias_runs_that_alias(tmp_path: Path) -> None:
+    chat = CHAT.replace(
+        "RouteKey: $connect\n      AuthorizationType: NONE",
+        "RouteKey: $connect\n      AuthorizationType: CUSTOM\n      AuthorizerId: !Ref Gate",
+    )
+    gate = f"""\
+  Gate:
+    Type: AWS::ApiGatewayV2::Authorizer
+    Properties:
+      ApiId: !Ref Chat
+      Name: gate
+      AuthorizerType: REQUEST
+      AuthorizerUri: !Sub {LAMBDA_PATH}/${{Auth.Alias}}/invocations
+"""
+    fns = "".join(
+        function(name)
+        for name in ("OnConnectFunction", "OnDisconnectFunction", "SendMessageFunction")
+    )
+    path = write(
+        tmp_path, resources(fns, function("Auth", extra="AutoPublishAlias: live\n"), chat, gate)
+    )
+    connect = load(path).websockets["Chat"].route("$connect")
+    assert connect is not None and connect.authorizer is not None
+    assert (connect.authorizer.function, connect.authorizer.qualifier) == ("Auth", "live")
+
+
 def test_iam_and_an_authorizer_canaria_does_not_run_leave_connect_unguarded(
     tmp_path: Path,
 ) -> None:
