@@ -371,6 +371,12 @@ class Platform:
             raise NotFound(f"Function not found: {function_arn(name)}")
         return self.app.functions[name]
 
+    def function_named(self, name: str) -> str:
+        app = self.app
+        if app is None or name in app.functions:
+            return name
+        return app.function_names.get(name, name)
+
     def resolve(self, function: str, qualifier: str | None) -> tuple[int, str | None]:
         """Version and alias a qualifier names; an alias splits by its weights."""
         return self.invocations.resolve(function, qualifier)
@@ -385,7 +391,7 @@ class Platform:
     ) -> InvokeResult:
         """Lambda Invoke semantics (edge, CLI, hooks, state machines), with metrics."""
         return await self.invocations.invoke_qualified(
-            function, qualifier, payload, client_context=client_context
+            self.function_named(function), qualifier, payload, client_context=client_context
         )
 
     # ---- EdgeBackend ---------------------------------------------------------------------

@@ -31,6 +31,11 @@ class EdgeBackend(Protocol):
 
     def function_spec(self, name: str) -> FunctionSpec: ...
 
+    def function_named(self, name: str) -> str:
+        """The logical id of the function ``name`` names (a logical id, or a declared
+        ``FunctionName``); ``name`` itself when it names none."""
+        ...
+
     async def invoke_qualified(
         self,
         function: str,

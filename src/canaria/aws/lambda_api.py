@@ -94,10 +94,19 @@ def _version_for(edge: EdgeBackend, name: str, qualifier: str | None) -> tuple[V
     return edge.store.version(name, alias.version), qualifier
 
 
+def _named(
+    edge: EdgeBackend, identifier: str, qualifier: str | None = None
+) -> tuple[str, str | None]:
+    """``(function, qualifier)`` an identifier names, the function by its logical id: a
+    function's declared ``FunctionName`` names it too, as on AWS."""
+    name, qualifier = parse_function(identifier, qualifier)
+    return edge.function_named(name), qualifier
+
+
 async def invoke(edge: EdgeBackend, request: Request) -> Response:
     try:
-        name, qualifier = parse_function(
-            request.path_params["name"], request.query_params.get("Qualifier")
+        name, qualifier = _named(
+            edge, request.path_params["name"], request.query_params.get("Qualifier")
         )
         edge.function_spec(name)
         kind = request.headers.get("x-amz-invocation-type", "RequestResponse")
@@ -169,8 +178,8 @@ def _client_context(header: str | None) -> str | None:
 
 async def get_function(edge: EdgeBackend, request: Request) -> Response:
     try:
-        name, qualifier = parse_function(
-            request.path_params["name"], request.query_params.get("Qualifier")
+        name, qualifier = _named(
+            edge, request.path_params["name"], request.query_params.get("Qualifier")
         )
         v, shown = _version_for(edge, name, qualifier)
     except CanariaError as exc:
@@ -187,8 +196,8 @@ async def get_function_configuration(edge: EdgeBackend, request: Request) -> Res
     """GetFunctionConfiguration; ``LoggingConfig`` names the log group the edge's
     FilterLogEvents serves for the function (as Lambda's default, ``/aws/lambda/<name>``)."""
     try:
-        name, qualifier = parse_function(
-            request.path_params["name"], request.query_params.get("Qualifier")
+        name, qualifier = _named(
+            edge, request.path_params["name"], request.query_params.get("Qualifier")
         )
         v, shown = _version_for(edge, name, qualifier)
     except CanariaError as exc:
@@ -200,7 +209,7 @@ async def get_function_configuration(edge: EdgeBackend, request: Request) -> Res
 
 async def publish_version(edge: EdgeBackend, request: Request) -> Response:
     try:
-        name, _ = parse_function(request.path_params["name"])
+        name, _ = _named(edge, request.path_params["name"])
         v = await edge.publish_version(name)
     except CanariaError as exc:
         return rest_error_from(exc)
@@ -209,7 +218,7 @@ async def publish_version(edge: EdgeBackend, request: Request) -> Response:
 
 async def list_versions(edge: EdgeBackend, request: Request) -> Response:
     try:
-        name, _ = parse_function(request.path_params["name"])
+        name, _ = _named(edge, request.path_params["name"])
         edge.function_spec(name)
         versions = edge.store.versions(name)
     except CanariaError as exc:
@@ -223,7 +232,7 @@ async def list_versions(edge: EdgeBackend, request: Request) -> Response:
 
 async def get_alias(edge: EdgeBackend, request: Request) -> Response:
     try:
-        name, _ = parse_function(request.path_params["name"])
+        name, _ = _named(edge, request.path_params["name"])
         edge.function_spec(name)
         alias = edge.store.alias(name, request.path_params["alias"])
         if alias is None:
@@ -235,7 +244,7 @@ async def get_alias(edge: EdgeBackend, request: Request) -> Response:
 
 async def update_alias(edge: EdgeBackend, request: Request) -> Response:
     try:
-        name, _ = parse_function(request.path_params["name"])
+        name, _ = _named(edge, request.path_params["name"])
         edge.function_spec(name)
         current = edge.store.alias(name, request.path_params["alias"])
         if current is None:

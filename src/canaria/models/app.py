@@ -324,6 +324,9 @@ class Application:
     event_sources: tuple[EventSource, ...] = ()  # the queues and streams canaria reads
     pipes: Mapping[str, PipeSpec] = field(default_factory=dict)  # by logical id
     websockets: Mapping[str, WebSocketApiSpec] = field(default_factory=dict)  # by logical id
+    # a function's declared ``FunctionName`` → its logical id: the name code that calls
+    # Lambda by name uses (canaria knows functions by logical id)
+    function_names: Mapping[str, str] = field(default_factory=dict)
     schedules: tuple[ScheduledInvocation, ...] = ()  # rate / cron / at schedules it fires
     skipped: tuple[SkippedResource, ...] = ()
     warnings: tuple[str, ...] = ()

@@ -479,6 +479,7 @@ def _build(
         skipped=tuple(skipped_resources),
         warnings=tuple(ctx.warnings),
         parameters=parameters,
+        function_names=function_names,
     )
 
 

@@ -1,5 +1,6 @@
 """An Invoke's ``ClientContext`` reaches the handler's context, in Node.js and in Python,
-through a real `canaria up`, real boto3 and real ``node``."""
+through a real `canaria up`, real boto3 and real ``node``; a declared ``FunctionName``
+names its function."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ Resources:
   PythonFunction:
     Type: AWS::Serverless::Function
     Properties:
+      FunctionName: notes-python
       Runtime: python3.11
       Handler: app.handler
       CodeUri: python
@@ -128,3 +130,18 @@ def test_a_bad_client_context_is_refused_saying_what_is_wrong(
     error = raised.value.response["Error"]
     assert error["Code"] == "InvalidRequestContentException"
     assert message in error["Message"]
+
+
+def test_a_declared_function_name_names_the_function(app: Canaria) -> None:
+    """Code that calls Lambda by the ``FunctionName`` the template declares reaches the
+    function (canaria knows it by its logical id), as its ARN or with a qualifier too."""
+    assert invoke(app, "notes-python") == {"clientContext": None}
+    lam = app.aws("lambda")
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:notes-python:live"
+    assert json.loads(lam.invoke(FunctionName=arn, Payload=b"{}")["Payload"].read()) == {
+        "clientContext": None
+    }
+    assert lam.get_alias(FunctionName="notes-python", Name="live")["Name"] == "live"
+    with pytest.raises(ClientError) as missing:
+        lam.invoke(FunctionName="notes-nothing", Payload=b"{}")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
