@@ -53,11 +53,12 @@ from urllib.parse import parse_qsl
 import orjson
 
 from canaria.clock import Clock
-from canaria.errors import CanariaError, InvalidRequest, NotFound, Throttled
-from canaria.models import AuthorizerSpec, InvokeResult
+from canaria.errors import InvalidRequest, NotFound
+from canaria.models import AuthorizerSpec
 from canaria.models.arns import ACCOUNT, REGION
 
 from .events import request_event
+from .recorded import invoke_recorded
 from .responses import HttpResponse, json_answer
 from .routes import RouteMatch
 from .types import Invoker, Recorder, Request, RouteSource
@@ -387,31 +388,16 @@ class Authorizers:
         except (NotFound, InvalidRequest) as exc:
             log.error("authorizer %s: %s", spec.name, exc.message)
             return MISCONFIGURED[kind]
-        clock = self.clock
-        started = clock.now()
-        result: InvokeResult | None = None
-        throttled = False
-        try:
-            result = await self.invoker.invoke(
-                function, version, event, alias=alias, started=started
-            )
-        except Throttled:
-            throttled = True
-        except CanariaError as exc:
-            log.error("authorizer %s (%s:%s): %s", spec.name, function, version, exc.message)
-        finished = clock.now()
-        try:
-            self.recorder.record(
-                function,
-                alias,
-                version,
-                result,
-                throttled=throttled,
-                started=started,
-                finished=finished,
-            )
-        except Exception:
-            log.exception("recording %s:%s failed", function, version)
+        result, took = await invoke_recorded(
+            self.invoker,
+            self.recorder,
+            self.clock,
+            function,
+            version,
+            alias,
+            event,
+            f"authorizer {spec.name}",
+        )
         if result is None:
             return MISCONFIGURED[kind]
         try:
@@ -426,7 +412,7 @@ class Authorizers:
             log.warning("authorizer %s failed: %s", spec.name, message)
             return MISCONFIGURED[kind]
         try:
-            return read_verdict(payload, spec, round((finished - started) * 1000))
+            return read_verdict(payload, spec, round(took * 1000))
         except Refused as exc:
             log.warning("authorizer %s: AuthorizerConfigurationException: %s", spec.name, exc)
             return MISCONFIGURED[kind]

@@ -51,13 +51,14 @@ from wsproto.events import BytesMessage, CloseConnection, Event, Ping, TextMessa
 from wsproto.utilities import generate_accept_token
 
 from canaria.clock import Clock
-from canaria.errors import CanariaError, InvalidRequest, NotFound, Throttled
+from canaria.errors import InvalidRequest, NotFound
 from canaria.models import InvokeResult, WebSocketApiSpec, WebSocketRoute
 from canaria.models.arns import ACCOUNT, REGION
 
 from .authorizers import Authorizers
 from .events import new_request_id, request_time, without_session_cookie
 from .handler import INTEGRATION_TIMEOUT_S, find_pin
+from .recorded import invoke_recorded
 from .responses import HttpResponse
 from .types import Invoker, Recorder, Request, RouteSource
 
@@ -585,32 +586,16 @@ class WebSocketHub:
         except (NotFound, InvalidRequest) as exc:
             log.error("WebSocket %s %s: %s", session.api.spec.logical_id, route.key, exc.message)
             return None
-        clock = self.clock
-        started = clock.now()
-        result: InvokeResult | None = None
-        throttled = False
-        try:
-            result = await self.invoker.invoke(
-                function, version, event, alias=alias, started=started
-            )
-        except Throttled:
-            throttled = True
-        except CanariaError as exc:
-            log.error("invoking %s:%s failed: %s", function, version, exc.message)
-        except Exception:
-            log.exception("invoking %s:%s failed", function, version)
-        try:
-            self.recorder.record(
-                function,
-                alias,
-                version,
-                result,
-                throttled=throttled,
-                started=started,
-                finished=clock.now(),
-            )
-        except Exception:
-            log.exception("recording %s:%s failed", function, version)
+        result, _ = await invoke_recorded(
+            self.invoker,
+            self.recorder,
+            self.clock,
+            function,
+            version,
+            alias,
+            event,
+            f"WebSocket {session.api.spec.logical_id} {route.key}",
+        )
         return result
 
     def _keep(self, task: asyncio.Task[Any]) -> None:
