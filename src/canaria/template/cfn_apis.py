@@ -46,6 +46,7 @@ from canaria.template.openapi import (
     authorizer_of_scheme,
     function_of_uri,
     openapi_routes,
+    target_of_uri,
 )
 from canaria.template.resources import stage_variables
 
@@ -85,16 +86,23 @@ class CfnApis:
     routes: tuple[RouteSpec, ...]
 
 
-class _Reader:
-    """The template's API Gateway resources, grouped by type and by the API they name."""
+class ApiResources:
+    """The template's API Gateway resources of ``types``, grouped by type and by the API
+    they name (this module's REST and HTTP APIs; ``websockets``' WebSocket APIs)."""
 
-    def __init__(self, ctx: Context, live: list[Entry], function_names: Mapping[str, str]):
+    def __init__(
+        self,
+        ctx: Context,
+        live: list[Entry],
+        function_names: Mapping[str, str],
+        types: tuple[str, ...] = TYPES,
+    ):
         self.ctx = ctx
         self.function_names = function_names
         self.functions = {e.logical_id for e in live if e.type == FUNCTION}
         self.of: dict[str, list[Entry]] = {}
         for e in live:
-            if e.type in TYPES:
+            if e.type in types:
                 self.of.setdefault(e.type, []).append(e)
 
     def text(self, entry: Entry, key: str) -> str | None:
@@ -112,9 +120,13 @@ class _Reader:
     def function(self, uri: Any) -> str | None:
         return function_of_uri(uri, self.functions, self.function_names)
 
+    def target(self, uri: Any) -> tuple[str, str | None] | None:
+        """The function ``uri`` names and the alias or version its ARN names."""
+        return target_of_uri(uri, self.functions, self.function_names)
+
 
 def cfn_apis(ctx: Context, live: list[Entry], function_names: Mapping[str, str]) -> CfnApis:
-    reader = _Reader(ctx, live, function_names)
+    reader = ApiResources(ctx, live, function_names)
     apis: dict[str, ApiSpec] = {}
     routes: list[RouteSpec] = []
     for api in reader.of.get(REST_API, []):
@@ -130,7 +142,7 @@ def cfn_apis(ctx: Context, live: list[Entry], function_names: Mapping[str, str])
     return CfnApis(apis, tuple(routes))
 
 
-def _rest(reader: _Reader, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None:
+def _rest(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None:
     ctx, name = reader.ctx, api.logical_id
     stages = reader.naming(REST_STAGE, "RestApiId", name)
     stage_name = next((s for s in (reader.text(e, "StageName") for e in stages) if s), None)
@@ -205,7 +217,7 @@ def _rest(reader: _Reader, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None
     return spec, routes + _body_routes(reader, api, spec)
 
 
-def _http(reader: _Reader, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None:
+def _http(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None:
     ctx, name = reader.ctx, api.logical_id
     protocol = str(reader.text(api, "ProtocolType") or "HTTP").upper()
     if protocol == "WEBSOCKET":
@@ -286,7 +298,7 @@ def _http(reader: _Reader, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None
 
 
 def _mock_preflights(
-    reader: _Reader, methods: list[Entry], path_of: Callable[[str | None], str | None]
+    reader: ApiResources, methods: list[Entry], path_of: Callable[[str | None], str | None]
 ) -> dict[str, tuple[CorsSpec, str]]:
     """The paths whose ``OPTIONS`` method is a ``MOCK`` answering CORS headers, as the
     console and many templates write a REST API's preflight: each becomes the path's
@@ -310,7 +322,7 @@ def _mock_preflights(
     return out
 
 
-def _body_routes(reader: _Reader, api: Entry, spec: ApiSpec) -> list[RouteSpec]:
+def _body_routes(reader: ApiResources, api: Entry, spec: ApiSpec) -> list[RouteSpec]:
     """The Lambda proxy operations of the API's OpenAPI ``Body`` (or ``BodyS3Location``),
     each guarded by the authorizer its ``security`` names."""
     definition = openapi_routes(reader.ctx, api, spec.kind, reader.function_names)
@@ -332,7 +344,7 @@ def _body_routes(reader: _Reader, api: Entry, spec: ApiSpec) -> list[RouteSpec]:
 
 
 def _authorizers(
-    reader: _Reader, api: Entry, type_: str, key: str, kind: ApiKind
+    reader: ApiResources, api: Entry, type_: str, key: str, kind: ApiKind
 ) -> dict[str, AuthorizerSpec | None]:
     """The API's authorizers by logical id (None: one canaria does not run, a warning),
     read as the ``x-amazon-apigateway-authorizer`` extension that describes the same."""

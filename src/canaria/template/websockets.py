@@ -41,15 +41,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from canaria.models import AuthorizerSpec, WebSocketApiSpec, WebSocketRoute
-from canaria.template.cfn_apis import V2_API, V2_AUTHORIZER, V2_INTEGRATION, V2_ROUTE, V2_STAGE
+from canaria.template.cfn_apis import (
+    V2_API,
+    V2_AUTHORIZER,
+    V2_INTEGRATION,
+    V2_ROUTE,
+    V2_STAGE,
+    ApiResources,
+)
 from canaria.template.context import Context
-from canaria.template.index import FUNCTION, WEBSOCKET_API, Entry
+from canaria.template.index import WEBSOCKET_API, Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import Problems, as_str
-from canaria.template.openapi import function_of_uri, target_of_uri
 from canaria.template.resources import stage_variables
 
 V2_ROUTE_RESPONSE = "AWS::ApiGatewayV2::RouteResponse"
+_TYPES_READ = (V2_API, V2_ROUTE, V2_INTEGRATION, V2_STAGE, V2_AUTHORIZER, V2_ROUTE_RESPONSE)
 # these two apply to non-proxy integrations only (a Lambda proxy's message and answer pass
 # through as they are), whose routes are not served, with a warning
 V2_INTEGRATION_RESPONSE = "AWS::ApiGatewayV2::IntegrationResponse"
@@ -69,35 +76,6 @@ _SELECTION = re.compile(
 )
 _HEADER = "route.request.header."
 _QUERY = "route.request.querystring."
-
-
-class _Reader:
-    """The template's API Gateway V2 resources, grouped by type and by the API they name."""
-
-    def __init__(self, ctx: Context, live: list[Entry], function_names: Mapping[str, str]):
-        self.ctx = ctx
-        self.function_names = function_names
-        self.functions = {e.logical_id for e in live if e.type == FUNCTION}
-        types = (V2_API, V2_ROUTE, V2_INTEGRATION, V2_STAGE, V2_AUTHORIZER, V2_ROUTE_RESPONSE)
-        self.of: dict[str, list[Entry]] = {}
-        for e in live:
-            if e.type in types:
-                self.of.setdefault(e.type, []).append(e)
-
-    def text(self, entry: Entry, key: str) -> str | None:
-        value = self.ctx.get(entry, key)
-        return value if isinstance(value, str) else None
-
-    def naming(self, type_: str, api: str) -> list[Entry]:
-        """The resources of ``type_`` whose ``ApiId`` is ``api``."""
-        return [e for e in self.of.get(type_, []) if self.text(e, "ApiId") == api]
-
-    def function(self, uri: Any) -> str | None:
-        return function_of_uri(uri, self.functions, self.function_names)
-
-    def target(self, uri: Any) -> tuple[str, str | None] | None:
-        """The function ``uri`` names and the alias or version its ARN names."""
-        return target_of_uri(uri, self.functions, self.function_names)
 
 
 @dataclass(frozen=True)
@@ -123,7 +101,7 @@ def build_websockets(
 ) -> dict[str, WebSocketApiSpec]:
     """The template's WebSocket APIs canaria serves, by logical id; every problem (a route
     key CloudFormation refuses, ...) is raised at once."""
-    reader = _Reader(ctx, live, function_names)
+    reader = ApiResources(ctx, live, function_names, _TYPES_READ)
     problems = Problems()
     out: dict[str, WebSocketApiSpec] = {}
     apis = [
@@ -143,7 +121,7 @@ def build_websockets(
     return out
 
 
-def _sam_websocket(reader: _Reader, api: Entry) -> WebSocketApiSpec:
+def _sam_websocket(reader: ApiResources, api: Entry) -> WebSocketApiSpec:
     """An ``AWS::Serverless::WebSocketApi``, read as the routes, integrations, authorizer
     and stage SAM generates for it (SAM has refused what it does not accept)."""
     ctx = reader.ctx
@@ -178,7 +156,7 @@ def _sam_websocket(reader: _Reader, api: Entry) -> WebSocketApiSpec:
     )
 
 
-def _sam_auth(reader: _Reader, api: Entry) -> tuple[str, AuthorizerSpec | None]:
+def _sam_auth(reader: ApiResources, api: Entry) -> tuple[str, AuthorizerSpec | None]:
     """The API's ``Auth``: its ``AuthType`` and, for ``CUSTOM``, the ``REQUEST`` authorizer
     of the function ``AuthArn`` names (None: a function canaria does not run). SAM names
     the authorizer ``<Api>ConnectAuthorizer``, and compares ``AuthType`` as written."""
@@ -195,14 +173,14 @@ def _sam_auth(reader: _Reader, api: Entry) -> tuple[str, AuthorizerSpec | None]:
 
 
 def _websocket(
-    reader: _Reader, api: Entry, answered: set[str], problems: Problems
+    reader: ApiResources, api: Entry, answered: set[str], problems: Problems
 ) -> WebSocketApiSpec | None:
     ctx, name = reader.ctx, api.logical_id
     keyed: list[tuple[Entry, str]] = []  # (route, its key)
-    for route in reader.naming(V2_ROUTE, name):
+    for route in reader.naming(V2_ROUTE, "ApiId", name):
         with problems.catch():
             keyed.append((route, _route_key(ctx, route, keyed, name)))
-    stages = [e for e in reader.naming(V2_STAGE, name) if reader.text(e, "StageName")]
+    stages = [e for e in reader.naming(V2_STAGE, "ApiId", name) if reader.text(e, "StageName")]
     if not stages:
         ctx.warn(api, "it has no stage (an AWS::ApiGatewayV2::Stage): not served")
         return None
@@ -213,7 +191,7 @@ def _websocket(
     selection = _selection(ctx, api)
     authorizers = _authorizers(reader, api)
     targets: dict[str, str] = {}  # integration id → function
-    for e in reader.naming(V2_INTEGRATION, name):
+    for e in reader.naming(V2_INTEGRATION, "ApiId", name):
         function = None
         if str(reader.text(e, "IntegrationType") or "").upper() == "AWS_PROXY":
             function = reader.function(reader.text(e, "IntegrationUri"))
@@ -305,7 +283,7 @@ def _selection(ctx: Context, api: Entry) -> str:
     return f"$request.body.{found['bare'] or found['braced']}"
 
 
-def _route_responses(reader: _Reader) -> set[str]:
+def _route_responses(reader: ApiResources) -> set[str]:
     """The routes a ``$default`` route response makes two-way (the only key API Gateway
     allows a WebSocket route response)."""
     out: set[str] = set()
@@ -326,12 +304,12 @@ def _is_default(expression: str | None) -> bool:
     return expression is not None and expression.removeprefix("\\") == "$default"
 
 
-def _authorizers(reader: _Reader, api: Entry) -> dict[str, AuthorizerSpec | None]:
+def _authorizers(reader: ApiResources, api: Entry) -> dict[str, AuthorizerSpec | None]:
     """The API's authorizers by logical id (None: one canaria does not run, a warning).
     A WebSocket API's Lambda authorizer is a ``REQUEST`` one, invoked on ``$connect``
     with API Gateway's REST-style event; its answer is not cached."""
     out: dict[str, AuthorizerSpec | None] = {}
-    for entry in reader.naming(V2_AUTHORIZER, api.logical_id):
+    for entry in reader.naming(V2_AUTHORIZER, "ApiId", api.logical_id):
         kind = str(reader.text(entry, "AuthorizerType") or "").upper()
         authorizer = None
         if kind == "REQUEST":
@@ -348,7 +326,9 @@ def _authorizers(reader: _Reader, api: Entry) -> dict[str, AuthorizerSpec | None
     return out
 
 
-def _lambda_authorizer(reader: _Reader, name: str, uri: Any, sources: Any) -> AuthorizerSpec | None:
+def _lambda_authorizer(
+    reader: ApiResources, name: str, uri: Any, sources: Any
+) -> AuthorizerSpec | None:
     """A WebSocket API's Lambda ``REQUEST`` authorizer: the function ``uri`` names (an
     integration URI or the function's ARN; an alias or version it ends with is the one
     invoked), its identity sources ``sources``; None when that is no function of the
