@@ -304,6 +304,22 @@ class Platform:
         """Each function URL canaria serves (``FunctionUrlConfig``), by function."""
         return self.function_urls_served.endpoints()
 
+    def websocket_apis(self) -> dict[str, dict[str, Any]]:
+        """Each WebSocket API served, by logical id: its URL, the Management API's
+        endpoint for it and its open connections."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, api in self.websockets.apis.items():
+            stage = api.spec.stage
+            out[name] = {
+                "url": f"ws://{self.options.host}:{self.gateway.port}/{stage}",
+                "management_endpoint": f"{self.control_url}/{stage}",
+                "api_id": api.id,
+                "connections": sum(
+                    1 for s in self.websockets.connections.values() if s.api.spec.logical_id == name
+                ),
+            }
+        return out
+
     def endpoints(self) -> dict[str, str]:
         """``AWS_ENDPOINT_URL`` (the edge) and ``AWS_ENDPOINT_URL_<SERVICE>`` for the
         services served elsewhere: what functions get and ``canaria env`` exports."""

@@ -24,7 +24,11 @@ def status_tables(status: dict[str, Any]) -> Group:
         fns.add_column(col)
     for name, f in status["functions"].items():
         aliases = f["aliases"] or [{"name": "$LATEST", "split": {}}]
-        feeds = [*map(_route_text, f["routes"]), *map(source_text, f.get("sources", []))]
+        feeds = [
+            *map(_route_text, f["routes"]),
+            *map(_websocket_route_text, f.get("websocket_routes", [])),
+            *map(source_text, f.get("sources", [])),
+        ]
         routes = ", ".join(feeds) or "-"
         for a in aliases:
             fns.add_row(
@@ -39,6 +43,11 @@ def status_tables(status: dict[str, Any]) -> Group:
     # whole lines, never cut to a column's width: they are to be copied
     for name, url in status.get("function_urls", {}).items():
         parts.append(Text(f"function URL of {name}: {url}"))
+    for name, api in status.get("websockets", {}).items():
+        n = api["connections"]
+        parts.append(
+            Text(f"WebSocket API {name}: {api['url']} ({n} connection{'' if n == 1 else 's'})")
+        )
     if status["alarms"]:
         alarms = Table(title="alarms")
         for col in ("alarm", "state", "reason"):
@@ -167,6 +176,12 @@ def source_text(source: dict[str, Any]) -> str:
     """``Kinesis clicks``, ``SQS jobs``, ``SNS event Notify``; ``(disabled)`` when it is."""
     text = f"{source['kind']} {source['source'] or 'event ' + source['event']}"
     return text if source.get("enabled", True) else f"{text} (disabled)"
+
+
+def _websocket_route_text(route: dict[str, Any]) -> str:
+    """``ws /Prod sendmessage``, with its authorizer when one guards it."""
+    text = f"ws /{route['stage']} {route['route']}"
+    return f"{text} ({route['authorizer']})" if route.get("authorizer") else text
 
 
 def _route_text(route: dict[str, Any]) -> str:

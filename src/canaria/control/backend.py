@@ -9,7 +9,7 @@ from any object with these members.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from canaria.auth import Keyring
 from canaria.clock import Clock
@@ -79,6 +79,8 @@ class ControlSource(Protocol):
     def endpoints(self) -> dict[str, str]: ...
 
     def function_urls(self) -> dict[str, str]: ...
+
+    def websocket_apis(self) -> dict[str, dict[str, Any]]: ...
 
     def function_spec(self, name: str) -> FunctionSpec: ...
 

@@ -23,6 +23,7 @@ from canaria.control.views import (
     hook_view,
     route_view,
     version_view,
+    websocket_route_views,
 )
 from canaria.controller.deployments import judge_override
 from canaria.controller.plan import Command
@@ -192,6 +193,7 @@ def control_routes(source: ControlSource) -> list[BaseRoute]:
                 "now": p.clock.now(),
                 "gateway": p.gateway_url,
                 "function_urls": p.function_urls(),  # function -> the URL canaria serves it at
+                "websockets": p.websocket_apis(),  # WebSocket API -> its URL and connections
                 # AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>: what `canaria env` exports
                 "endpoints": p.endpoints(),
                 "functions": {
@@ -199,6 +201,9 @@ def control_routes(source: ControlSource) -> list[BaseRoute]:
                         "aliases": [alias_view(a) for a in p.store.aliases(name)],
                         "versions": [version_view(v) for v in p.store.versions(name)],
                         "routes": [route_view(r) for r in spec.routes],
+                        "websocket_routes": websocket_route_views(app.websockets, name)
+                        if app
+                        else [],
                         "sources": function_sources(app.event_sources, name) if app else [],
                         "concurrent_executions": p.runtimes[name].concurrent_executions()
                         if name in p.runtimes

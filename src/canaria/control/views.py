@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from canaria.models import (
@@ -11,6 +12,7 @@ from canaria.models import (
     RouteSpec,
     StreamEventSource,
     Version,
+    WebSocketApiSpec,
 )
 from canaria.models.deployment import Deployment, DeploymentEvent, HookExecution
 from canaria.store.codec import judge_to_dict, step_label
@@ -50,6 +52,22 @@ def route_view(r: RouteSpec) -> dict[str, Any]:
         "function": r.function,
         "authorizer": None if r.authorizer is None else r.authorizer.name,
     }
+
+
+def websocket_route_views(apis: Mapping[str, WebSocketApiSpec], function: str) -> list[Any]:
+    """The WebSocket routes that invoke ``function``."""
+    return [
+        {
+            "api": api.logical_id,
+            "stage": api.stage,
+            "route": r.key,
+            "two_way": r.two_way,
+            "authorizer": None if r.authorizer is None else r.authorizer.name,
+        }
+        for api in apis.values()
+        for r in api.routes
+        if r.function == function
+    ]
 
 
 def source_view(s: EventSource) -> dict[str, Any]:

@@ -85,6 +85,22 @@ async def conversation(c: Canaria) -> None:
             await asyncio.to_thread(api.post_to_connection, ConnectionId=cid, Data=f"to {cid}")
         assert {await said(ana), await said(bo)} == {f"to {cid}" for cid in ids}
 
+        # `canaria status` lists the API, its connections and each function's routes
+        status = json.loads(c.cli("status", "--json").stdout)
+        assert status["websockets"]["ChatApi"]["connections"] == 2
+        assert status["websockets"]["ChatApi"]["url"] == url
+        routes = status["functions"]["SendMessage"]["websocket_routes"]
+        assert routes == [
+            {
+                "api": "ChatApi",
+                "stage": "Prod",
+                "route": "sendmessage",
+                "two_way": False,
+                "authorizer": None,
+            }
+        ]
+        assert f"WebSocket API ChatApi: {url} (2 connections)" in c.cli("status").stdout
+
         # DeleteConnection closes a client's connection; $disconnect forgets it
         await asyncio.to_thread(api.delete_connection, ConnectionId=ids[0])
         closed = ana if await _is_closed(ana) else bo

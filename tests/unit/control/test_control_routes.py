@@ -54,6 +54,9 @@ class Source:
     def function_urls(self) -> dict[str, str]:
         return {}
 
+    def websocket_apis(self) -> dict[str, dict[str, Any]]:
+        return {}
+
     def function_spec(self, name: str) -> FunctionSpec:
         if self.app is None or name not in self.app.functions:
             raise NotFound(f"Function not found: {name}")
