@@ -232,13 +232,21 @@ class HttpProtocol(asyncio.Protocol):
         assert hub is not None
         api, req = upgrade
         self._upgrade = None
-        self._ws = session = hub.upgrade(api, req, self._write, self.close)
+        self._ws = session = hub.upgrade(api, req, self._write, self.close, self._abort)
         if rest:
             session.received(rest)
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes) -> int:
+        """Write ``data``; what the transport holds unsent after it."""
+        transport = self._transport
+        if transport is None:
+            return 0
+        transport.write(data)
+        return transport.get_write_buffer_size()
+
+    def _abort(self) -> None:
         if self._transport is not None:
-            self._transport.write(data)
+            self._transport.abort()
 
     @property
     def task(self) -> asyncio.Task[None] | None:

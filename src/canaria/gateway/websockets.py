@@ -67,6 +67,9 @@ log = logging.getLogger("canaria.gateway")
 MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's message payload limit
 IDLE_TIMEOUT_S = 600.0  # API Gateway closes a connection idle this long
 MAX_DURATION_S = 7200.0  # ... and any connection after this long
+# what a connection may have written and its client not read yet: beyond, the client is
+# not reading, and the connection is dropped rather than held in memory
+MAX_UNREAD_BYTES = 8 * MAX_MESSAGE_BYTES
 CONNECT, DISCONNECT, DEFAULT = "$connect", "$disconnect", "$default"
 _ID_ALPHABET = string.ascii_letters + string.digits
 _NOT_IN_NAMES = frozenset("${} \t")
@@ -151,8 +154,9 @@ class Session:
         hub: WebSocketHub,
         api: Api,
         req: Request,
-        write: Callable[[bytes], None],
+        write: Callable[[bytes], int],
         close: Callable[[], None],
+        abort: Callable[[], None],
     ) -> None:
         self.hub = hub
         self.api = api
@@ -160,6 +164,7 @@ class Session:
         self.id = new_connection_id()
         self._write = write
         self._close_transport = close
+        self._abort = abort
         self.pin = find_pin(req)
         self.user_agent = req.header("user-agent")
         self.source_ip = req.source_ip
@@ -213,7 +218,14 @@ class Session:
             if isinstance(granted, HttpResponse):
                 return granted, None
             self.authorizer = granted
-        result = await self.hub.invoke(self, route, self.event(CONNECT, request_id))
+        invocation = asyncio.ensure_future(
+            self.hub.invoke(self, route, self.event(CONNECT, request_id))
+        )
+        done, _ = await asyncio.wait({invocation}, timeout=self.hub.integration_timeout_s)
+        if not done:
+            self.hub.keep(invocation)  # it goes on, and is recorded when it ends
+            return _answer(504, "Endpoint request timed out"), None
+        result = invocation.result()
         if result is None or result.function_error is not None:
             return _answer(500, "Internal server error"), None
         try:
@@ -298,7 +310,9 @@ class Session:
         ws = self._ws
         if ws is None or self.closed or ws.state is ConnectionState.CLOSED:
             return
-        self._write(ws.send(event))
+        if self._write(ws.send(event)) > MAX_UNREAD_BYTES:
+            self._abort()  # a close frame would wait behind what the client does not read
+            self._closed(1006, "Client is not reading")
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Close from the server's side (a close frame, then the socket)."""
@@ -476,15 +490,21 @@ class WebSocketHub:
         return next((a for a in candidates if a.id == host), candidates[0])
 
     def upgrade(
-        self, api: Api, req: Request, write: Callable[[bytes], None], close: Callable[[], None]
+        self,
+        api: Api,
+        req: Request,
+        write: Callable[[bytes], int],
+        close: Callable[[], None],
+        abort: Callable[[], None],
     ) -> Session:
-        """Start the handshake of an upgrade request ``wants`` took."""
-        session = Session(self, api, req, write, close)
+        """Start the handshake of an upgrade request ``wants`` took. ``write`` answers
+        what the connection holds unsent after it; ``close`` flushes, ``abort`` drops."""
+        session = Session(self, api, req, write, close, abort)
         key = req.header("sec-websocket-key") or ""
         if req.header("sec-websocket-version") != "13" or not _valid_key(key):
             session.refuse(_answer(400, "Bad Request"))
             return session
-        self._keep(asyncio.ensure_future(session.handshake()))
+        self.keep(asyncio.ensure_future(session.handshake()))
         return session
 
     def opened(self, session: Session) -> None:
@@ -499,7 +519,7 @@ class WebSocketHub:
         route = session.api.routes.get(DISCONNECT)
         if route is not None:
             event = session.event(DISCONNECT, new_request_id(), disconnect=(code, reason))
-            self._keep(asyncio.ensure_future(self.invoke(session, route, event)))
+            self.keep(asyncio.ensure_future(self.invoke(session, route, event)))
 
     def _sweep_idle(self) -> None:
         """Close connections idle for 10 minutes or open for 2 hours, as API Gateway does."""
@@ -527,7 +547,7 @@ class WebSocketHub:
     # ---- messages ----------------------------------------------------------------------
 
     def dispatch(self, session: Session, message: str | bytes) -> None:
-        self._keep(asyncio.ensure_future(self._message(session, message)))
+        self.keep(asyncio.ensure_future(self._message(session, message)))
 
     async def _message(self, session: Session, message: str | bytes) -> None:
         api = session.api
@@ -543,7 +563,7 @@ class WebSocketHub:
         invocation = asyncio.ensure_future(self.invoke(session, route, event))
         done, _ = await asyncio.wait({invocation}, timeout=self.integration_timeout_s)
         if not done:
-            self._keep(invocation)  # it goes on, and is recorded when it ends
+            self.keep(invocation)  # it goes on, and is recorded when it ends
             self._tell(session, "Endpoint request timed out", request_id)
             return
         result = invocation.result()
@@ -598,7 +618,8 @@ class WebSocketHub:
         )
         return result
 
-    def _keep(self, task: asyncio.Task[Any]) -> None:
+    def keep(self, task: asyncio.Task[Any]) -> None:
+        """Hold ``task`` until it ends (and cancel it at shutdown)."""
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -292,3 +295,88 @@ def _get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
         return resp.status, dict(resp.getheaders()), resp.read()
     finally:
         conn.close()
+
+
+def _raw_handshake(port: int, stage: str) -> socket.socket:
+    """A WebSocket connection opened by hand (no client library): its socket, past the
+    101."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET /{stage} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+async def test_a_client_that_does_not_read_is_dropped_not_buffered(gw: Gateway) -> None:
+    sock = await asyncio.to_thread(_raw_handshake, gw.server.port, "Prod")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        for _ in range(100):
+            if gw.server.websockets.connections:
+                break
+            await asyncio.sleep(0.01)
+        (session,) = gw.server.websockets.connections.values()
+        sent = 0
+        while not session.closed and sent < 4000:  # 500 MB if it were all held
+            session.send_data(b"x" * 128 * 1024)
+            sent += 1
+            await asyncio.sleep(0)
+        assert session.closed and sent < 4000
+        gone = (await gw.until("disconnect"))[0]["requestContext"]
+        assert gone["disconnectStatusCode"] == 1006
+        assert gw.server.websockets.connections == {}
+    finally:
+        sock.close()
+
+
+async def test_a_frame_that_breaks_the_protocol_closes_the_connection(gw: Gateway) -> None:
+    sock = await asyncio.to_thread(_raw_handshake, gw.server.port, "Prod")
+    try:
+        sock.sendall(b"\x81\x02hi")  # a client's text frame must be masked
+        answer = await asyncio.to_thread(sock.recv, 64)
+        assert answer[:1] == b"\x88"  # a close frame ...
+        assert int.from_bytes(answer[2:4], "big") == 1002  # ... for a protocol error
+    finally:
+        sock.close()
+    gone = (await gw.until("disconnect"))[0]["requestContext"]
+    assert gone["disconnectStatusCode"] == 1002
+
+
+async def test_a_connect_function_past_the_integration_timeout_is_answered_504() -> None:
+    async def slow_connect(event: dict[str, Any], version: int) -> Any:
+        await asyncio.sleep(1.0)
+        return {"statusCode": 200}
+
+    routing = Routing()
+    routing.set_latest("slow", 1)
+    invoker = FakeInvoker({"slow": slow_connect})
+    recorder = ListRecorder()
+    server = GatewayServer(
+        routing, invoker, recorder, RealClock(), port=0, integration_timeout_s=0.2
+    )
+    api = WebSocketApiSpec(
+        "Slow", "s", "$request.body.action", (WebSocketRoute("$connect", "slow"),)
+    )
+    server.websockets.configure({"Slow": api})
+    await server.start()
+    try:
+        with pytest.raises(InvalidStatus) as timed_out:
+            async with connect(f"ws://127.0.0.1:{server.port}/s"):
+                pass
+        assert timed_out.value.response.status_code == 504
+        for _ in range(300):  # the invocation went on, and is recorded when it ends
+            if recorder.records:
+                break
+            await asyncio.sleep(0.01)
+        assert [r.function for r in recorder.records] == ["slow"]
+    finally:
+        await server.stop()
