@@ -17,8 +17,9 @@ Messages are invoked concurrently, as API Gateway does, not one after the other.
 from either side, invokes ``$disconnect``.
 
 Every invocation goes through the function's alias, version chosen per invocation (a
-connection pinned with ``X-Canaria-Version`` keeps its pin), recorded and judged like a
-request's: a canary that fails on a WebSocket route is rolled back too.
+connection pinned with ``X-Canaria-Version`` runs that version of each function that has
+it), recorded and judged like a request's: a canary that fails on a WebSocket route is
+rolled back too.
 
 The API Gateway Management API (``PostToConnection``, ``GetConnection``,
 ``DeleteConnection``) acts on the connections here (``canaria.aws.connections_api``).
@@ -599,10 +600,15 @@ class WebSocketHub:
     async def invoke(
         self, session: Session, route: WebSocketRoute, event: bytes
     ) -> InvokeResult | None:
-        """Invoke ``route``'s function through its alias and record the outcome."""
+        """Invoke ``route``'s function through its alias and record the outcome. The
+        connection's pin chooses the version of each of its functions it names one of
+        (a connection's routes may be several functions); the others choose as usual."""
         function = route.function
         try:
-            version, alias = self.routing.choose(function, pin=session.pin)
+            try:
+                version, alias = self.routing.choose(function, pin=session.pin)
+            except InvalidRequest:
+                version, alias = self.routing.choose(function)
         except (NotFound, InvalidRequest) as exc:
             log.error("WebSocket %s %s: %s", session.api.spec.logical_id, route.key, exc.message)
             return None

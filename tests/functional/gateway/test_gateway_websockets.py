@@ -380,3 +380,19 @@ async def test_a_connect_function_past_the_integration_timeout_is_answered_504()
         assert [r.function for r in recorder.records] == ["slow"]
     finally:
         await server.stop()
+
+
+async def test_a_connection_keeps_the_version_its_upgrade_pinned(gw: Gateway) -> None:
+    gw.server.routing.set_alias(
+        Alias("echo", "live", 2, additional_version=3, additional_weight=0.5)
+    )
+    async with connect(gw.url("Prod"), additional_headers={"X-Canaria-Version": "3"}) as ws:
+        for n in range(6):
+            await ws.send(orjson.dumps({"action": "echo", "n": n}).decode())
+            assert orjson.loads(await ws.recv())["v"] == 3
+    async with connect(gw.url("Prod")) as ws:  # unpinned: the alias's split
+        seen = set()
+        for n in range(6):
+            await ws.send(orjson.dumps({"action": "echo", "n": n}).decode())
+            seen.add(orjson.loads(await ws.recv())["v"])
+    assert seen == {2, 3}
