@@ -23,7 +23,7 @@ import time
 from collections import deque
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
 
@@ -32,7 +32,9 @@ from canaria.limits import MAX_CONNECTIONS
 from .events import new_request_id
 from .responses import Failure, HttpResponse, client_error, gateway_answer
 from .types import Request
-from .websockets import Api, Session, WebSocketHub
+
+if TYPE_CHECKING:  # websockets answers its refusals with ``serialize``
+    from .websockets import Api, Session, WebSocketHub
 
 
 class RequestHandler(Protocol):

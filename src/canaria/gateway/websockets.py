@@ -42,7 +42,6 @@ import secrets
 import string
 import time
 from collections.abc import Callable, Mapping
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -59,6 +58,7 @@ from canaria.models.arns import ACCOUNT, REGION
 from .authorizers import Authorizers
 from .events import new_request_id, request_time, without_session_cookie
 from .handler import INTEGRATION_TIMEOUT_S, find_pin
+from .protocol import serialize
 from .recorded import invoke_recorded
 from .responses import HttpResponse
 from .types import Invoker, Recorder, Request, RouteSource
@@ -251,10 +251,8 @@ class Session:
 
     def refuse(self, answer: HttpResponse) -> None:
         """Answer the upgrade request with ``answer`` and close."""
-        head = [f"HTTP/1.1 {answer.status} {_phrase(answer.status)}"]
-        head += [f"{n}: {v}" for n, v in answer.headers]
-        head += [f"Content-Length: {len(answer.body)}", "Connection: close"]
-        self._write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + answer.body)
+        extra = ("x-amzn-RequestId", new_request_id())
+        self._write(serialize(answer, extra, keep_alive=False, http10=False, head=False))
         self.closed = True
         self._close_transport()
 
@@ -428,13 +426,6 @@ def _iso(epoch_s: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_s)) + f".{millis:03d}Z"
 
 
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
-
-
 class WebSocketHub:
     """The WebSocket APIs served on the gateway's port, and their open connections."""
 
@@ -461,8 +452,9 @@ class WebSocketHub:
         self._sweep: asyncio.TimerHandle | None = None
 
     def configure(self, specs: Mapping[str, WebSocketApiSpec]) -> None:
-        """Serve these APIs (a redeploy's): open connections keep their API's old routes
-        only until their next message, which takes the new ones."""
+        """Serve these APIs (a redeploy's): an open connection of an API still served
+        takes its new routes at once; one of an API no longer served keeps the routes it
+        had until it closes."""
         apis = {name: Api(spec) for name, spec in specs.items()}
         by_stage: dict[str, list[Api]] = {}
         for api in apis.values():
