@@ -48,6 +48,8 @@ from canaria.models.deployment import Deployment, DeploymentEvent, HookStatus
 from canaria.release import LocalResources, ReleaseExecutor, ReleaseResult
 from canaria.runtime import FunctionRuntime
 from canaria.services import ServicesEngine
+from canaria.services.engine import SERVED
+from canaria.services.outbound import SignedBackends
 from canaria.services.pipes import Pipes
 from canaria.services.pollers import QueuePollers
 from canaria.services.provision import Provisioner
@@ -125,6 +127,8 @@ class Platform:
             port=options.port,
             split_mode=options.split_mode,  # type: ignore[arg-type]
             seed=options.seed,
+            # API methods that call AWS services (or HTTP URLs) instead of a function
+            backends=SignedBackends(self._service_endpoint, self.access_key, self.secret_key),
         )
         # WebSocket APIs: upgrades on the gateway's port; the edge's Management API
         self.websockets = self.gateway.websockets
@@ -319,6 +323,16 @@ class Platform:
                 ),
             }
         return out
+
+    def _service_endpoint(self, service: str) -> str | None:
+        """The URL that serves ``service`` (as an API Gateway integration URI names it)."""
+        if service == "dynamodb":
+            return self.tables.endpoint
+        if service in ("states", "lambda"):
+            return self.control_url
+        if service in SERVED.values():
+            return self.services.endpoint
+        return None
 
     def endpoints(self) -> dict[str, str]:
         """``AWS_ENDPOINT_URL`` (the edge) and ``AWS_ENDPOINT_URL_<SERVICE>`` for the

@@ -27,6 +27,7 @@ from canaria.models.app import ApiKind
 from .authorizers import Authorizers
 from .cors import PREFLIGHT_HEAD, http_preflight, with_cors
 from .events import build_event, new_request_id
+from .integrations import Integrations
 from .responses import (
     Failure,
     HttpResponse,
@@ -37,7 +38,7 @@ from .responses import (
     map_result,
 )
 from .routes import NoRoute, Route
-from .types import Invoker, Recorder, Request, RouteSource
+from .types import Backends, Invoker, Recorder, Request, RouteSource
 
 log = logging.getLogger("canaria.gateway")
 
@@ -106,6 +107,7 @@ class Handler:
         clock: Clock,
         *,
         integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
+        backends: Backends | None = None,
     ) -> None:
         self.routing = routing
         self.invoker = invoker
@@ -113,6 +115,8 @@ class Handler:
         self.clock = clock
         self.integration_timeout_s = integration_timeout_s
         self.authorizers = Authorizers(routing, invoker, recorder, clock)
+        # methods that are not Lambda proxies (AWS services, mock, HTTP, mapping templates)
+        self.integrations = Integrations(routing, invoker, recorder, clock, backends, find_pin)
         # requests invoking: their deadline (loop time) and how to answer them
         self._in_flight: dict[Request, tuple[float, Responder, Route, tuple[str, str]]] = {}
         self._sweep: asyncio.TimerHandle | None = None
@@ -162,6 +166,12 @@ class Handler:
             if route.preflight is not None:  # a REST API's CORS preflight (a mock)
                 headers = [*PREFLIGHT_HEAD, *route.preflight]
                 out.respond(req, HttpResponse(200, headers, b"{}"), rid)
+                return
+            if route.integration is not None:  # not a Lambda proxy
+                answer = await self.integrations.answer(req, match, request_id, epoch_ms, granted)
+                if route.gateway_responses is not None or route.cors is not None:
+                    answer = as_sent(answer, route, req)
+                out.respond(req, answer, rid)
                 return
             try:
                 version, alias = self.routing.choose(route.function, pin=find_pin(req))

@@ -32,6 +32,7 @@ from urllib.parse import unquote
 
 from canaria.models import AuthorizerSpec, CorsSpec, GatewayResponseSpec, RouteSpec
 from canaria.models.app import ApiKind
+from canaria.models.integrations import IntegrationSpec
 from canaria.models.routes import DEFAULT_ROUTE, SegmentKind, parse_path, split_path
 
 DEFAULT_STAGE = "$default"
@@ -58,6 +59,7 @@ class Route:
     stage_variables: dict[str, str] | None = None  # the event's stageVariables
     # its REST API's GatewayResponses, by response type
     gateway_responses: dict[str, GatewayResponseSpec] | None = None
+    integration: IntegrationSpec | None = None  # a method that is not a Lambda proxy
 
     @property
     def is_default(self) -> bool:
@@ -92,12 +94,13 @@ class _Node:
 def compile_route(spec: RouteSpec) -> tuple[Route, list[tuple[SegmentKind, str]]]:
     """A RouteSpec checked and turned into a Route and its segments."""
     route, segments = _compile(spec)
-    if spec.payload_v1 or spec.stage_variables or spec.gateway_responses:
+    if spec.payload_v1 or spec.stage_variables or spec.gateway_responses or spec.integration:
         route = replace(
             route,
             payload_v1=spec.payload_v1,
             stage_variables=dict(spec.stage_variables) or None,
             gateway_responses=dict(spec.gateway_responses) or None,
+            integration=spec.integration,
         )
     return route, segments
 
@@ -276,7 +279,9 @@ class Router:
         preflights = preflight_routes(specs)
         for spec in (*specs, *preflights):
             route, segments = compile_route(spec)
-            if spec.function == "" and spec.cors is not None:  # a preflight
+            if (
+                spec.function == "" and spec.integration is None and spec.cors is not None
+            ):  # a preflight
                 on_path = methods[(spec.api_id, spec.stage, spec.path)]
                 route = replace(route, preflight=preflight_headers(spec.cors, on_path))
             routes.append(route)

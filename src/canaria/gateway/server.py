@@ -12,7 +12,7 @@ from canaria.limits import REQUEST_READ_TIMEOUT_S
 
 from .handler import INTEGRATION_TIMEOUT_S, Handler
 from .protocol import Connections, HttpProtocol
-from .types import Invoker, Recorder, RouteSource, SplitMode
+from .types import Backends, Invoker, Recorder, RouteSource, SplitMode
 from .websockets import WebSocketHub
 
 log = logging.getLogger("canaria.gateway")
@@ -32,13 +32,19 @@ class GatewayServer:
         seed: int | None = None,
         integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
         keep_alive_s: float = 75.0,
+        backends: Backends | None = None,
     ) -> None:
         if split_mode not in ("deterministic", "random"):
             raise ValueError(f"split mode must be 'deterministic' or 'random', got {split_mode!r}")
         self.routing = routing
         routing.set_split_mode(split_mode, seed)
         self.handler = Handler(
-            routing, invoker, recorder, clock, integration_timeout_s=integration_timeout_s
+            routing,
+            invoker,
+            recorder,
+            clock,
+            integration_timeout_s=integration_timeout_s,
+            backends=backends,
         )
         self.websockets = WebSocketHub(
             routing,

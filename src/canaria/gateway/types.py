@@ -112,3 +112,51 @@ class Request:
             if len(name) == n and name.lower() == lower_name:
                 found = value
         return found
+
+
+class Outbound:
+    """A request an integration sends to its backend: an AWS service's API (``service``
+    set: sent to the engine that serves it here, signed) or an HTTP URL (``url``)."""
+
+    __slots__ = ("body", "headers", "method", "path", "query", "service", "url")
+
+    def __init__(
+        self,
+        method: str,
+        *,
+        service: str | None = None,
+        path: str = "/",
+        url: str | None = None,
+        query: list[tuple[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+    ) -> None:
+        self.method = method
+        self.service = service
+        self.path = path
+        self.url = url
+        self.query = query or []
+        self.headers = headers or {}
+        self.body = body
+
+
+class Inbound:
+    """A backend's answer to an ``Outbound``."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def header(self, lower_name: str) -> str | None:
+        return next((v for k, v in reversed(self.headers) if k.lower() == lower_name), None)
+
+
+class Backends(Protocol):
+    async def send(self, request: Outbound, timeout_s: float) -> Inbound:
+        """Send ``request``; raises ``TimeoutError`` past ``timeout_s`` and
+        ``canaria.errors.CanariaError`` when nothing serves it (a service canaria does not
+        run, a refused connection)."""
+        ...

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from canaria.models.integrations import IntegrationSpec
 from canaria.models.schedules import ScheduledInvocation
 from canaria.models.services import EventSource, PipeSpec, ServiceResource
 
@@ -166,6 +167,9 @@ class RouteSpec:
     stage_variables: tuple[tuple[str, str], ...] = ()  # its API's stage's
     # its API's GatewayResponses (REST): response type -> how its answers change
     gateway_responses: tuple[tuple[str, GatewayResponseSpec], ...] = ()
+    # a method that is not a Lambda proxy: how API Gateway maps it to its backend. Its
+    # ``function`` is the integration's (a non-proxy Lambda integration), else ""
+    integration: IntegrationSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -324,6 +328,9 @@ class Application:
     event_sources: tuple[EventSource, ...] = ()  # the queues and streams canaria reads
     pipes: Mapping[str, PipeSpec] = field(default_factory=dict)  # by logical id
     websockets: Mapping[str, WebSocketApiSpec] = field(default_factory=dict)  # by logical id
+    # API methods that invoke no function of the template: AWS service, mock and HTTP
+    # integrations (a function's own routes are on its ``FunctionSpec``)
+    integration_routes: tuple[RouteSpec, ...] = ()
     # a function's declared ``FunctionName`` → its logical id: the name code that calls
     # Lambda by name uses (canaria knows functions by logical id)
     function_names: Mapping[str, str] = field(default_factory=dict)
@@ -334,4 +341,7 @@ class Application:
 
     @property
     def routes(self) -> tuple[RouteSpec, ...]:
-        return tuple(r for f in self.functions.values() for r in f.routes)
+        return (
+            *(r for f in self.functions.values() for r in f.routes),
+            *self.integration_routes,
+        )

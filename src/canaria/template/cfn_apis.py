@@ -31,15 +31,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from canaria.errors import TemplateError
 from canaria.models import AuthorizerSpec, CorsSpec, RouteSpec
 from canaria.models.app import ApiKind, ApiSpec
+from canaria.models.integrations import IntegrationSpec
 from canaria.models.routes import DEFAULT_ROUTE, parse_path
 from canaria.template.context import Context
 from canaria.template.cors import http_cors, mock_preflight
 from canaria.template.index import FUNCTION, Entry
+from canaria.template.integrations import read_integration
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.openapi import (
     METHODS,
@@ -179,14 +182,20 @@ def _rest(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
     routes: list[RouteSpec] = []
     others = unapplied = 0
     for method in methods:
-        integration = reader.mapping(method, "Integration")
-        function = None
-        if str(integration.get("Type", "")).upper() == "AWS_PROXY":
-            function = reader.function(integration.get("Uri"))
-        path = path_of(reader.text(method, "ResourceId"))
-        verb = str(reader.text(method, "HttpMethod") or "").upper()
         if method.logical_id in answered:
             continue  # its path's preflight
+        integration = reader.mapping(method, "Integration")
+        function = None
+        mapped = None
+        if str(integration.get("Type", "")).upper() == "AWS_PROXY":
+            function = reader.function(integration.get("Uri"))
+        else:
+            mapped = read_integration(integration, reader.target, partial(ctx.warn, method))
+            if mapped is None:
+                continue  # ``read_integration`` said why
+            function = mapped.function or ""
+        path = path_of(reader.text(method, "ResourceId"))
+        verb = str(reader.text(method, "HttpMethod") or "").upper()
         if function is None or path is None or verb not in (*METHODS.values(), "ANY"):
             others += 1
             continue
@@ -209,6 +218,7 @@ def _rest(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
                 authorizer,
                 preflights[path][0] if path in preflights else None,
                 stage_variables=variables,
+                integration=mapped,
             )
         )
     _warn(ctx, api, others, unapplied, "method")
@@ -237,14 +247,25 @@ def _http(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
     if "CorsConfiguration" in api.props:
         cors = http_cors(ctx.get(api, "CorsConfiguration"), ctx.at(api, "CorsConfiguration"))
     authorizers = _authorizers(reader, api, V2_AUTHORIZER, "ApiId", "http")
-    targets: dict[str, tuple[str, bool]] = {}  # integration id → (function, payload 1.0)
+    # integration id → (function, payload 1.0, a service integration)
+    targets: dict[str, tuple[str, bool, IntegrationSpec | None]] = {}
     for e in reader.naming(V2_INTEGRATION, "ApiId", name):
         function = None
-        if str(reader.text(e, "IntegrationType") or "").upper() == "AWS_PROXY":
+        mapped = None
+        if reader.text(e, "IntegrationSubtype"):
+            raw = {
+                "type": reader.text(e, "IntegrationType"),
+                "integrationSubtype": reader.text(e, "IntegrationSubtype"),
+                "requestParameters": reader.mapping(e, "RequestParameters"),
+                "timeoutInMillis": ctx.get(e, "TimeoutInMillis"),
+            }
+            mapped = read_integration(raw, reader.target, partial(ctx.warn, e))
+            function = "" if mapped is not None else None
+        elif str(reader.text(e, "IntegrationType") or "").upper() == "AWS_PROXY":
             function = reader.function(reader.text(e, "IntegrationUri"))
         if function is not None:
             v1 = str(ctx.get(e, "PayloadFormatVersion")) == "1.0"
-            targets[e.logical_id] = (function, v1)
+            targets[e.logical_id] = (function, v1, mapped)
     keyed: list[tuple[Entry, str, str]] = []  # (route, its key, its integration)
     for route in reader.naming(V2_ROUTE, "ApiId", name):
         target = reader.text(route, "Target") or ""
@@ -255,7 +276,7 @@ def _http(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
         function = reader.function(quick)
         key = reader.text(api, "RouteKey") or DEFAULT_ROUTE
         if function is not None:
-            targets[f"{name}.Target"] = (function, False)
+            targets[f"{name}.Target"] = (function, False, None)
         keyed.append((api, key, f"{name}.Target"))
     routes: list[RouteSpec] = []
     others = unapplied = 0
@@ -276,7 +297,7 @@ def _http(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
             if kind in ("CUSTOM", "JWT"):
                 authorizer = authorizers.get(reader.text(entry, "AuthorizerId") or "")
             unapplied += kind == "AWS_IAM" or (kind != "NONE" and authorizer is None)
-        function, v1 = found
+        function, v1, mapped = found
         routes.append(
             RouteSpec(
                 verb,
@@ -289,6 +310,7 @@ def _http(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
                 cors,
                 payload_v1=v1,
                 stage_variables=variables,
+                integration=mapped,
             )
         )
     _warn(ctx, api, others, unapplied, "route")
@@ -338,6 +360,7 @@ def _body_routes(reader: ApiResources, api: Entry, spec: ApiSpec) -> list[RouteS
             spec.cors,
             payload_v1=spec.kind == "http" and route.payload_v1,
             stage_variables=spec.stage_variables,
+            integration=route.integration,
         )
         for route in definition.routes
     ]

@@ -9,7 +9,7 @@ machines and finally functions, which refer to all of those.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -450,10 +450,13 @@ def _build(
                     )
                 routes[key] = fn.name
             functions[fn.name] = fn
+    unowned: list[RouteSpec] = []  # service, mock and HTTP integrations: no function's
     for e in of(API, HTTP_API):
-        _add_openapi_routes(ctx, e, apis[e.logical_id], functions, routes, function_names)
+        unowned += _add_openapi_routes(
+            ctx, e, apis[e.logical_id], functions, routes, function_names
+        )
     with problems.catch():
-        _add_cfn_api_routes(ctx, live, apis, functions, routes, function_names)
+        unowned += _add_cfn_api_routes(ctx, live, apis, functions, routes, function_names)
     websockets: dict[str, WebSocketApiSpec] = {}
     with problems.catch():
         websockets = build_websockets(ctx, live, function_names)
@@ -475,6 +478,7 @@ def _build(
         event_sources=event_sources,
         pipes=pipes,
         websockets=websockets,
+        integration_routes=tuple(unowned),
         schedules=schedules,
         skipped=tuple(skipped_resources),
         warnings=tuple(ctx.warnings),
@@ -490,21 +494,36 @@ def _add_cfn_api_routes(
     functions: dict[str, FunctionSpec],
     routes: dict[tuple[str, str, str], str],
     function_names: dict[str, str],
-) -> None:
+) -> list[RouteSpec]:
     """The routes of APIs written as API Gateway's own resources, added to their
-    functions."""
+    functions; those of no function (service, mock and HTTP integrations) returned."""
     found = cfn_apis(ctx, live, function_names)
     apis.update(found.apis)
+    return _add_routes(found.routes, functions, routes)
+
+
+def _add_routes(
+    found: Iterable[RouteSpec],
+    functions: dict[str, FunctionSpec],
+    routes: dict[tuple[str, str, str], str],
+) -> list[RouteSpec]:
+    """``found`` added to their functions unless a route of the same key is there first;
+    the routes of no function returned."""
     added: dict[str, list[RouteSpec]] = {}
-    for route in found.routes:
+    unowned: list[RouteSpec] = []
+    for route in found:
         key = (route.api_id, route.method, route.path)
-        if key in routes or route.function not in functions:
+        if key in routes or (route.function and route.function not in functions):
             continue
         routes[key] = route.function
-        added.setdefault(route.function, []).append(route)
+        if route.function:
+            added.setdefault(route.function, []).append(route)
+        else:
+            unowned.append(route)
     for function, extra in added.items():
         fn = functions[function]
         functions[function] = replace(fn, routes=(*fn.routes, *extra))
+    return unowned
 
 
 def _add_openapi_routes(
@@ -514,17 +533,13 @@ def _add_openapi_routes(
     functions: dict[str, FunctionSpec],
     routes: dict[tuple[str, str, str], str],
     function_names: dict[str, str],
-) -> None:
+) -> list[RouteSpec]:
     """The routes of the API's own OpenAPI definition, added to their functions (a route
-    an event declares too is the event's)."""
-    added: dict[str, list[RouteSpec]] = {}
+    an event declares too is the event's); those of no function returned."""
+    found: list[RouteSpec] = []
     definition = openapi_routes(ctx, entry, api.kind, function_names)
     default = api.authorizer(api.default_authorizer) if api.default_authorizer else None
     for route in definition.routes:
-        key = (api.logical_id, route.method, route.path)
-        if key in routes or route.function not in functions:
-            continue
-        routes[key] = route.function
         authorizer = default
         if route.security == "":  # security: [] opts the operation out
             authorizer = None
@@ -543,11 +558,10 @@ def _add_openapi_routes(
             payload_v1=api.kind == "http" and route.payload_v1,
             stage_variables=api.stage_variables,
             gateway_responses=api.gateway_responses,
+            integration=route.integration,
         )
-        added.setdefault(route.function, []).append(spec)
-    for function, extra in added.items():
-        fn = functions[function]
-        functions[function] = replace(fn, routes=(*fn.routes, *extra))
+        found.append(spec)
+    return _add_routes(found, functions, routes)
 
 
 IMPLICIT_API_GLOBALS = ("Auth", "Cors", "CorsConfiguration", "GatewayResponses", "Variables")

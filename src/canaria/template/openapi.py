@@ -11,9 +11,12 @@ is ``ANY``, an HTTP API's ``$default`` path its default route. A route an event 
 too is the event's. The API's ``DefaultAuthorizer`` guards them, as SAM adds it to every
 method of the definition.
 
-Operations with other integrations (HTTP, mock, AWS services) are not served: one warning
-per API names how many. A definition canaria cannot read (a file outside the allowed
-directories, an S3 location) is a warning, and the API keeps its events' routes.
+A REST API's operations with other integrations (a service action, a function invoked
+with mapping templates, mock, HTTP) are routes too, run as ``template.integrations`` reads
+them, and so are an HTTP API's AWS service integrations (``integrationSubtype``); an HTTP
+API's other integrations are not served: one warning per API names how many. A
+definition canaria cannot read (a file outside the allowed directories, an S3 location)
+is a warning, and the API keeps its events' routes.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import contextlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +33,11 @@ from canaria.errors import InvalidRequest, TemplateError
 from canaria.models import AuthorizerSpec
 from canaria.models.app import ApiKind
 from canaria.models.arns import parse_function
+from canaria.models.integrations import IntegrationSpec
 from canaria.models.routes import DEFAULT_ROUTE, parse_path
 from canaria.template.context import Context
 from canaria.template.index import FUNCTION, Entry
+from canaria.template.integrations import read_integration
 from canaria.template.intrinsics import NO_VALUE, intrinsic_name
 from canaria.template.nodes import LineMap, Where
 from canaria.template.yamlload import load_document
@@ -57,11 +63,12 @@ INCLUDE = "AWS::Include"
 class OpenApiRoute:
     method: str
     path: str
-    function: str  # logical id
+    function: str  # logical id ("" for an integration without one)
     payload_v1: bool  # payloadFormatVersion "1.0"
     # the authorizer its ``security`` names (the document's when it has none); "" when
     # it names none (``security: []``); None when neither says
     security: str | None
+    integration: IntegrationSpec | None = None  # a REST operation that is not a proxy
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,16 @@ def openapi_routes(
             if not isinstance(integration, Mapping):
                 continue
             function = _proxied_function(integration, functions, function_names)
+            mapped = None
+            if function is None and (kind == "rest" or "integrationSubtype" in integration):
+                mapped = read_integration(
+                    integration,
+                    lambda uri: target_of_uri(uri, functions, function_names),
+                    partial(_warn_operation, ctx, entry, f"{key} {path}"),
+                )
+                if mapped is None:
+                    continue  # ``read_integration`` said why
+                function = mapped.function or ""
             if function is None:
                 others += 1
                 continue
@@ -116,7 +133,12 @@ def openapi_routes(
             security = _security(operation.get("security"))
             routes.append(
                 OpenApiRoute(
-                    method, route_path, function, v1, default if security is None else security
+                    method,
+                    route_path,
+                    function,
+                    v1,
+                    default if security is None else security,
+                    mapped,
                 )
             )
     if others:
@@ -127,6 +149,10 @@ def openapi_routes(
             "mapping templates, HTTP, mock, an AWS service): not served",
         )
     return OpenApi(tuple(routes), authorizers)
+
+
+def _warn_operation(ctx: Context, entry: Entry, operation: str, message: str) -> None:
+    ctx.warn(entry, f"OpenAPI operation {operation}: {message}")
 
 
 def _security(value: Any) -> str | None:

@@ -163,8 +163,12 @@ def test_a_rest_apis_methods_are_routes_at_its_stage(tmp_path: Path) -> None:
     assert got["Shop", "POST", "/"].function == "Other"
     assert app.apis["Shop"].stage == "v1" and not app.skipped
     warnings = "\n".join(app.warnings)
-    assert "1 method(s) are not Lambda proxy" in warnings  # the MOCK preflight
+    assert "not Lambda proxy" not in warnings
     assert "1 method(s) are authorized by IAM" in warnings
+    # the MOCK without CORS headers is a method of no function, run as API Gateway runs it
+    (mock,) = app.integration_routes
+    assert (mock.method, mock.path, mock.function) == ("OPTIONS", "/items", "")
+    assert mock.integration is not None and mock.integration.kind == "mock"
 
 
 def test_a_deployments_stage_serves_when_there_is_no_stage_resource(tmp_path: Path) -> None:
@@ -194,7 +198,12 @@ def test_an_http_apis_routes_integrations_and_authorizer(tmp_path: Path) -> None
     fallback = got["Orders", "ANY", "$default"]
     assert (fallback.function, fallback.payload_v1, fallback.authorizer) == ("Other", True, None)
     assert fallback.stage_variables == (("table", "orders"), ("audit", "true"))
-    assert any("1 route(s) are not Lambda proxy" in w for w in load(path).warnings)
+    app = load(path)
+    assert not any("not Lambda proxy" in w for w in app.warnings)
+    (queue,) = app.integration_routes  # an AWS service integration (IntegrationSubtype)
+    assert (queue.method, queue.path, queue.function) == ("POST", "/queue", "")
+    assert queue.integration is not None
+    assert (queue.integration.kind, queue.integration.subtype) == ("service", "SQS-SendMessage")
 
 
 def test_a_quick_create_api_and_a_websocket_api(tmp_path: Path) -> None:
@@ -286,8 +295,9 @@ def test_a_mock_options_method_is_its_paths_cors_preflight(tmp_path: Path) -> No
         ("Content-Type", "X-Token"),
     )
     assert got["Shop", "ANY", "/items/{id}"].cors is None  # its path has no preflight
-    # the one without response headers is still a method canaria does not serve
-    assert any("1 method(s) are not Lambda proxy" in w for w in load(path).warnings)
+    # the one without response headers is a mock like any other
+    (mock,) = load(path).integration_routes
+    assert mock.integration is not None and mock.integration.kind == "mock"
 
 
 def test_a_stages_variables_that_are_not_a_mapping_are_refused_where_they_are(
