@@ -506,13 +506,14 @@ def _body_value(body: bytes, path: str) -> str | None:
 
 
 def _fill(template: str, values: Mapping[str, str]) -> str:
-    """``{name}`` / ``{name+}`` placeholders of a URI replaced by ``values``."""
+    """``{name}`` / ``{name+}`` placeholders of a URI replaced by ``values`` (a greedy
+    path's slashes kept, as API Gateway keeps them)."""
 
     def one(m: re.Match[str]) -> str:
         value = values.get(m.group(1))
         if value is None:
             return m.group(0)
-        return quote(value, safe="/" if m.group(0).endswith("+}") else "")
+        return quote(value, safe="/")
 
     return _PLACEHOLDER.sub(one, template)
 

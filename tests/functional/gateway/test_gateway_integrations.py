@@ -1,0 +1,494 @@
+"""Methods that are not Lambda proxies, on a real GatewayServer on loopback: the integration
+request each one sends (to a real HTTP server on loopback standing where a service's
+endpoint or an HTTP integration's URL would be, through the real signing sender), and how
+the backend's answer becomes the client's, as API Gateway maps them."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+from canaria.clock import RealClock
+from canaria.gateway import GatewayServer, Routing
+from canaria.models import Alias, RouteSpec
+from canaria.models.integrations import AwsTarget, IntegrationResponseSpec, IntegrationSpec
+from canaria.services.outbound import SignedBackends
+from tests.unit.gateway.fakes import FakeInvoker, ListRecorder
+
+SNS_ANSWER = (
+    b'<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">'
+    b"<PublishResult><MessageId>m-1</MessageId></PublishResult>"
+    b"<ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></PublishResponse>"
+)
+
+
+class Backend:
+    """A loopback HTTP server that records each request and answers by path."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+        self.answers: dict[str, tuple[int, str, bytes]] = {}
+        backend = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                url = urlsplit(self.path)
+                backend.seen.append(
+                    {
+                        "method": self.command,
+                        "path": url.path,
+                        "query": dict(parse_qsl(url.query)),
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": body,
+                    }
+                )
+                if url.path == "/slow":
+                    time.sleep(1.0)
+                status, media, answer = backend.answers.get(
+                    url.path, (200, "application/json", b'{"ok": true}')
+                )
+                self.send_response(status)
+                self.send_header("Content-Type", media)
+                self.send_header("X-Backend", "yes")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _any
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # the slow answer's client has gone: nothing to report
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def backend() -> Iterator[Backend]:
+    b = Backend()
+    yield b
+    b.close()
+
+
+def responses(*items: IntegrationResponseSpec) -> tuple[IntegrationResponseSpec, ...]:
+    return items
+
+
+OK = IntegrationResponseSpec(200)
+JSON_TEMPLATE = "application/json"
+
+ROUTES: list[tuple[str, str, IntegrationSpec]] = [
+    (
+        "GET",
+        "/items/{id}",
+        IntegrationSpec(
+            "aws",
+            aws=AwsTarget("dynamodb", "GetItem", None),
+            request_templates=(
+                (
+                    JSON_TEMPLATE,
+                    '{"TableName": "t", "Key": {"id": {"S": "$input.params(\'id\')"}}}',
+                ),
+            ),
+            responses=responses(
+                IntegrationResponseSpec(400, r"4\d{2}", ((JSON_TEMPLATE, '{"bad": true}'),)),
+                IntegrationResponseSpec(
+                    200,
+                    None,
+                    ((JSON_TEMPLATE, "{\"got\": $input.json('$.ok')}"),),
+                    (("method.response.header.X-From", "integration.response.header.X-Backend"),),
+                ),
+            ),
+        ),
+    ),
+    (
+        "POST",
+        "/notify",
+        IntegrationSpec(
+            "aws",
+            aws=AwsTarget("sns", "Publish", None),
+            request_parameters=(
+                ("integration.request.querystring.TopicArn", "'arn:aws:sns:us-east-1:1:t'"),
+                ("integration.request.querystring.Message", "method.request.body.text"),
+            ),
+            responses=responses(
+                IntegrationResponseSpec(
+                    200,
+                    None,
+                    (
+                        (
+                            JSON_TEMPLATE,
+                            '{"id": "$input.path(\'$.PublishResponse.PublishResult.MessageId\')"}',
+                        ),
+                    ),
+                )
+            ),
+        ),
+    ),
+    (
+        "POST",
+        "/queue",
+        IntegrationSpec(
+            "aws",
+            aws=AwsTarget("sqs", None, "123456789012/{name}"),
+            request_parameters=(
+                ("integration.request.path.name", "stageVariables.queue"),
+                ("integration.request.header.Content-Type", "'application/x-www-form-urlencoded'"),
+            ),
+            request_templates=(
+                (JSON_TEMPLATE, "Action=SendMessage&MessageBody=$util.urlEncode($input.body)"),
+            ),
+            passthrough="NEVER",
+            responses=responses(OK),
+        ),
+    ),
+    (
+        "POST",
+        "/quote",
+        IntegrationSpec(
+            "lambda",
+            function="quote",
+            request_templates=(
+                (JSON_TEMPLATE, '{"n": $input.json(\'$.n\'), "stage": "$context.stage"}'),
+            ),
+            responses=responses(
+                IntegrationResponseSpec(
+                    422,
+                    "too many.*",
+                    ((JSON_TEMPLATE, '{"error": "$input.path(\'$.errorMessage\')"}'),),
+                ),
+                OK,
+            ),
+        ),
+    ),
+    (
+        "GET",
+        "/mock",
+        IntegrationSpec(
+            "mock",
+            request_templates=(
+                (
+                    JSON_TEMPLATE,
+                    "#if($input.params('missing') == \"yes\")"
+                    '{"statusCode": 404}#else{"statusCode": 200}#end',
+                ),
+            ),
+            responses=responses(
+                IntegrationResponseSpec(404, "404", ((JSON_TEMPLATE, '{"found": false}'),)),
+                IntegrationResponseSpec(
+                    200,
+                    None,
+                    (
+                        (
+                            JSON_TEMPLATE,
+                            '#set($context.responseOverride.header.X_Override = "set")'
+                            '{"found": true}',
+                        ),
+                    ),
+                    (("method.response.header.Content-Type", "'application/vnd.mock+json'"),),
+                ),
+            ),
+        ),
+    ),
+    (
+        "POST",
+        "/strict",
+        IntegrationSpec(
+            "mock",
+            request_templates=(("application/xml", '{"statusCode": 200}'),),
+            passthrough="WHEN_NO_TEMPLATES",
+            responses=responses(OK),
+        ),
+    ),
+    (
+        "POST",
+        "/slow",
+        IntegrationSpec("http", url="{backend}/slow", timeout_s=0.2, responses=responses(OK)),
+    ),
+    (
+        "POST",
+        "/broken",
+        IntegrationSpec(
+            "mock",
+            request_templates=((JSON_TEMPLATE, "#if($x"),),
+            responses=responses(OK),
+        ),
+    ),
+    (
+        "GET",
+        "/nowhere",
+        IntegrationSpec(
+            "aws", aws=AwsTarget("translate", "TranslateText", None), responses=responses(OK)
+        ),
+    ),
+    (
+        "GET",
+        "/unmatched",
+        IntegrationSpec("mock", responses=responses(IntegrationResponseSpec(200, "5\\d{2}"))),
+    ),
+    (
+        "ANY",
+        "/proxy/{path+}",
+        IntegrationSpec("http_proxy", url="{backend}/echo/{path}", http_method="ANY"),
+    ),
+]
+
+
+class Gateway:
+    def __init__(self, server: GatewayServer, invoker: FakeInvoker, recorder: ListRecorder):
+        self.server = server
+        self.invoker = invoker
+        self.recorder = recorder
+
+    def call(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], Any]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=10)
+        try:
+            conn.request(method, path, body=body or None, headers=headers or {})
+            answer = conn.getresponse()
+            raw = answer.read()
+            headers_ = {k.lower(): v for k, v in answer.getheaders()}
+        finally:
+            conn.close()
+        try:
+            return answer.status, headers_, json.loads(raw)
+        except ValueError:
+            return answer.status, headers_, raw
+
+
+def quote(event: dict[str, Any], version: int) -> Any:
+    if event["n"] > 10:
+        raise ValueError(f"too many: {event['n']}")
+    if event["n"] < 0:
+        raise RuntimeError("negative")
+    return {"price": event["n"] * 3, "stage": event["stage"], "v": version}
+
+
+@pytest.fixture
+async def gw(backend: Backend) -> AsyncIterator[Gateway]:
+    routing = Routing()
+    specs = []
+    for method, path, spec in ROUTES:
+        if spec.url is not None:
+            spec = type(spec)(
+                **{**spec.__dict__, "url": spec.url.replace("{backend}", backend.url)}
+            )
+        specs.append(
+            RouteSpec(
+                method,
+                path,
+                "rest",
+                "Api",
+                "Prod",
+                spec.function or "",
+                stage_variables=(("queue", "orders"),),
+                integration=spec,
+            )
+        )
+    specs.append(
+        RouteSpec(
+            "POST",
+            "/events",
+            "http",
+            "Http",
+            "$default",
+            "",
+            integration=IntegrationSpec(
+                "service",
+                subtype="SQS-SendMessage",
+                request_parameters=(
+                    ("QueueUrl", "https://sqs.us-east-1.amazonaws.com/123456789012/q"),
+                    ("MessageBody", "$request.body.text"),
+                    ("MessageGroupId", "group-${request.header.x-group}"),
+                    ("DelaySeconds", "5"),
+                ),
+            ),
+        )
+    )
+    routing.set_routes(specs, {"quote": "live"})
+    routing.set_alias(Alias("quote", "live", 3))
+    invoker = FakeInvoker({"quote": quote})
+    recorder = ListRecorder()
+
+    def endpoint(service: str) -> str | None:
+        return None if service == "translate" else backend.url
+
+    server = GatewayServer(
+        routing,
+        invoker,
+        recorder,
+        RealClock(),
+        port=0,
+        backends=SignedBackends(endpoint, "AKIDCANARIA", "secret"),
+    )
+    await server.start()
+    yield Gateway(server, invoker, recorder)
+    await server.stop()
+
+
+async def call(gw: Gateway, *args: Any, **kwargs: Any) -> tuple[int, dict[str, str], Any]:
+    import asyncio
+
+    return await asyncio.to_thread(gw.call, *args, **kwargs)
+
+
+async def test_an_action_of_a_json_service_is_signed_and_targeted(
+    gw: Gateway, backend: Backend
+) -> None:
+    status, headers, body = await call(gw, "GET", "/Prod/items/a1")
+    assert (status, body) == (200, {"got": True})
+    assert headers["x-from"] == "yes"  # ResponseParameters from the backend's header
+    (sent,) = backend.seen
+    assert sent["method"] == "POST" and sent["path"] == "/"
+    assert sent["headers"]["x-amz-target"] == "DynamoDB_20120810.GetItem"
+    assert sent["headers"]["content-type"] == "application/x-amz-json-1.0"
+    assert (
+        sent["headers"]["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDCANARIA/")
+        and "/us-east-1/dynamodb/aws4_request" in sent["headers"]["authorization"]
+    )
+    assert json.loads(sent["body"]) == {"TableName": "t", "Key": {"id": {"S": "a1"}}}
+
+    backend.answers["/"] = (400, "application/json", b'{"__type": "ValidationException"}')
+    assert (await call(gw, "GET", "/Prod/items/a2"))[:3:2] == (400, {"bad": True})
+
+
+async def test_a_query_service_gets_its_action_and_answers_in_json(
+    gw: Gateway, backend: Backend
+) -> None:
+    backend.answers["/"] = (200, "text/xml", SNS_ANSWER)
+    status, _, body = await call(
+        gw, "POST", "/Prod/notify", b'{"text": "hi there"}', {"Content-Type": "application/json"}
+    )
+    assert (status, body) == (200, {"id": "m-1"})
+    (sent,) = backend.seen
+    assert sent["query"] == {
+        "Action": "Publish",
+        "TopicArn": "arn:aws:sns:us-east-1:1:t",
+        "Message": "hi there",
+    }
+
+
+async def test_a_path_integration_fills_its_path_from_request_parameters(
+    gw: Gateway, backend: Backend
+) -> None:
+    status, _, _ = await call(gw, "POST", "/Prod/queue", b'{"a": "b&c"}')  # no Content-Type
+    assert status == 200
+    (sent,) = backend.seen
+    assert sent["path"] == "/123456789012/orders"  # {name} from a stage variable
+    assert sent["headers"]["content-type"] == "application/x-www-form-urlencoded"
+    assert dict(parse_qsl(sent["body"].decode())) == {
+        "Action": "SendMessage",
+        "MessageBody": '{"a": "b&c"}',
+    }
+    # PassthroughBehavior NEVER: no template for this type, no request
+    refused = await call(gw, "POST", "/Prod/queue", b"x", {"Content-Type": "text/plain"})
+    assert refused[0::2] == (415, {"message": "Unsupported Media Type"})
+    assert len(backend.seen) == 1
+
+
+async def test_a_function_with_a_mapping_template_is_invoked_through_its_alias(
+    gw: Gateway,
+) -> None:
+    status, _, body = await call(gw, "POST", "/Prod/quote", b'{"n": 2}')
+    assert (status, body) == (200, {"price": 6, "stage": "Prod", "v": 3})
+    assert gw.invoker.calls[-1][:3] == ("quote", 3, "live")
+    # an error matching a selection pattern: that response; another: the default (200)
+    assert (await call(gw, "POST", "/Prod/quote", b'{"n": 11}'))[0::2] == (
+        422,
+        {"error": "too many: 11"},
+    )
+    status, _, body = await call(gw, "POST", "/Prod/quote", b'{"n": -1}')
+    assert status == 200 and body["errorMessage"] == "negative"
+    # every invocation recorded for the judge, the failed ones as errors
+    recorded = [
+        (r.function, r.version, r.result is not None and r.result.function_error is not None)
+        for r in gw.recorder.records
+    ]
+    assert recorded == [("quote", 3, False), ("quote", 3, True), ("quote", 3, True)]
+
+
+async def test_mock_status_selection_and_overrides(gw: Gateway) -> None:
+    status, headers, body = await call(gw, "GET", "/Prod/mock")
+    assert (status, body) == (200, {"found": True})
+    assert headers["content-type"] == "application/vnd.mock+json"
+    assert headers["x_override"] == "set"
+    assert (await call(gw, "GET", "/Prod/mock?missing=yes"))[0::2] == (404, {"found": False})
+
+
+async def test_passthrough_when_no_templates_refuses_another_type(gw: Gateway) -> None:
+    assert (await call(gw, "POST", "/Prod/strict", b"{}", {"Content-Type": "application/json"}))[
+        0
+    ] == 415
+    assert (await call(gw, "POST", "/Prod/strict", b"<a/>", {"Content-Type": "application/xml"}))[
+        0
+    ] == 200
+
+
+async def test_what_api_gateway_answers_when_the_integration_fails(gw: Gateway) -> None:
+    # past TimeoutInMillis
+    assert (await call(gw, "POST", "/Prod/slow"))[0::2] == (
+        504,
+        {"message": "Endpoint request timed out"},
+    )
+    # a template that does not parse; a service canaria does not serve; no response matches
+    for path, method in (
+        ("/Prod/broken", "POST"),
+        ("/Prod/nowhere", "GET"),
+        ("/Prod/unmatched", "GET"),
+    ):
+        assert (await call(gw, method, path))[0::2] == (500, {"message": "Internal server error"})
+
+
+async def test_an_http_proxy_forwards_the_request_and_its_answer(
+    gw: Gateway, backend: Backend
+) -> None:
+    backend.answers["/echo/a/b"] = (201, "text/plain", b"made")
+    status, headers, body = await call(
+        gw, "PUT", "/Prod/proxy/a/b?x=1", b"payload", {"X-Custom": "c"}
+    )
+    assert (status, body, headers["x-backend"]) == (201, b"made", "yes")
+    (sent,) = backend.seen
+    assert (sent["method"], sent["path"], sent["query"], sent["body"]) == (
+        "PUT",
+        "/echo/a/b",
+        {"x": "1"},
+        b"payload",
+    )
+    assert sent["headers"]["x-custom"] == "c"
+
+
+async def test_an_http_apis_service_integration_calls_the_action(
+    gw: Gateway, backend: Backend
+) -> None:
+    backend.answers["/"] = (200, "application/x-amz-json-1.0", b'{"MessageId": "m-2"}')
+    status, _, body = await call(gw, "POST", "/events", b'{"text": "queued"}', {"X-Group": "g1"})
+    assert (status, body) == (200, {"MessageId": "m-2"})
+    (sent,) = backend.seen
+    assert sent["headers"]["x-amz-target"] == "AmazonSQS.SendMessage"
+    assert json.loads(sent["body"]) == {
+        "QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+        "MessageBody": "queued",
+        "MessageGroupId": "group-g1",
+        "DelaySeconds": 5,
+    }
