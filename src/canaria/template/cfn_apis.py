@@ -252,16 +252,19 @@ def _http(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
     for e in reader.naming(V2_INTEGRATION, "ApiId", name):
         function = None
         mapped = None
-        if reader.text(e, "IntegrationSubtype"):
+        kind = str(reader.text(e, "IntegrationType") or "").upper()
+        if reader.text(e, "IntegrationSubtype") or kind == "HTTP_PROXY":
             raw = {
-                "type": reader.text(e, "IntegrationType"),
+                "type": kind,
+                "uri": reader.text(e, "IntegrationUri"),
+                "httpMethod": reader.text(e, "IntegrationMethod") or "ANY",
                 "integrationSubtype": reader.text(e, "IntegrationSubtype"),
                 "requestParameters": reader.mapping(e, "RequestParameters"),
                 "timeoutInMillis": ctx.get(e, "TimeoutInMillis"),
             }
             mapped = read_integration(raw, reader.target, partial(ctx.warn, e))
             function = "" if mapped is not None else None
-        elif str(reader.text(e, "IntegrationType") or "").upper() == "AWS_PROXY":
+        elif kind == "AWS_PROXY":
             function = reader.function(reader.text(e, "IntegrationUri"))
         if function is not None:
             v1 = str(ctx.get(e, "PayloadFormatVersion")) == "1.0"

@@ -110,7 +110,11 @@ def openapi_routes(
                 continue
             function = _proxied_function(integration, functions, function_names)
             mapped = None
-            if function is None and (kind == "rest" or "integrationSubtype" in integration):
+            if function is None and (
+                kind == "rest"
+                or "integrationSubtype" in integration
+                or str(integration.get("type", "")).lower() == "http_proxy"
+            ):
                 mapped = read_integration(
                     integration,
                     lambda uri: target_of_uri(uri, functions, function_names),
