@@ -105,28 +105,66 @@ class Integrations:
         epoch_ms: int,
         granted: dict[str, Any] | None,
     ) -> HttpResponse:
+        """The answer to a REST or HTTP API method whose integration is not a proxy."""
         route = match.route
         spec = route.integration
         assert spec is not None
         context = _context(req, match, request_id, epoch_ms, granted)
         headers = {name: value for name, value in req.headers}
         query = dict(parse_qsl(req.query, keep_blank_values=True))
-        stage_variables = route.stage_variables or {}
+        sources = _Sources(
+            req.body, match.params, query, headers, context, route.stage_variables or {}
+        )
         if spec.kind == "http_proxy":
             return await self._proxy(spec, req, match, query)
         if spec.kind == "service":
-            return await self._service(spec, req, match, query, headers, context)
-        given = TemplateInput(
-            body=req.body.decode("utf-8", "replace"),
-            path=match.params,
-            querystring=query,
-            header=headers,
-            context=context,
-            stage_variables=stage_variables,
+            return await self._service(spec, sources)
+        template_key = (req.header("content-type") or JSON).split(";", 1)[0].strip().lower()
+        return await self.run(
+            spec,
+            sources,
+            template_key or JSON,
+            pin=self._pin_of(req),
+            accept=req.header("accept"),
+            where=f"{req.method} {req.path}",
         )
-        body = req.body
+
+    async def message(
+        self,
+        spec: IntegrationSpec,
+        body: bytes,
+        *,
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+        context: Mapping[str, Any],
+        stage_variables: Mapping[str, str],
+        pin: str | None,
+        where: str,
+    ) -> HttpResponse:
+        """A WebSocket route's integration run for one message (``$connect`` and
+        ``$disconnect`` too: no body); its request template picked by the integration's
+        ``TemplateSelectionExpression``."""
+        sources = _Sources(body, {}, query, headers, context, stage_variables)
+        key = _template_selection(spec.template_selection, body)
+        return await self.run(spec, sources, key, pin=pin, accept=None, where=where)
+
+    async def run(
+        self,
+        spec: IntegrationSpec,
+        sources: _Sources,
+        template_key: str,
+        *,
+        pin: str | None,
+        accept: str | None,
+        where: str,
+    ) -> HttpResponse:
+        """The integration request (template ``template_key``: the request's content type,
+        or a WebSocket route's template selection), its backend, and the integration
+        response mapped: for a REST method and a WebSocket route alike."""
+        given = sources.template_input()
+        body = sources.body
         rendered: Rendered | None = None
-        template = _template_for(spec.request_templates, req.header("content-type"))
+        template = _template_for(spec.request_templates, template_key)
         if template is None:
             if spec.passthrough == "NEVER" or (
                 spec.passthrough == "WHEN_NO_TEMPLATES" and spec.request_templates
@@ -136,10 +174,9 @@ class Integrations:
             try:
                 rendered = render(template, given)
             except MappingTemplateError as exc:
-                log.error("%s %s: request mapping template: %s", req.method, req.path, exc)
+                log.error("%s: request mapping template: %s", where, exc)
                 return configuration_error()
             body = rendered.text.encode()
-        sources = _Sources(req, match, query, headers, context, stage_variables)
         out_headers, out_query, out_path = sources.request_parameters(spec.request_parameters)
         if rendered is not None:
             out_headers.update(rendered.request_headers)
@@ -150,14 +187,14 @@ class Integrations:
             if spec.kind == "mock":
                 endpoint = Inbound(_mock_status(body if template is not None else b""), [], b"")
             elif spec.kind == "lambda":
-                endpoint, error_message = await self._invoke(spec, req, body)
+                endpoint, error_message = await self._invoke(spec, pin, body, where)
             else:
                 outbound = _outbound(spec, body, out_headers, out_query, out_path)
                 endpoint = await self._send(outbound, spec.timeout_s)
                 if spec.aws is not None and spec.aws.service in QUERY_SERVICES:
                     endpoint = _json_of_query_answer(endpoint)
         except TimeoutError:
-            log.warning("%s %s: integration timed out", req.method, req.path)
+            log.warning("%s: integration timed out", where)
             return timed_out()
         except _Refused as exc:
             return exc.answer
@@ -165,13 +202,12 @@ class Integrations:
         chosen = _select(spec.responses, selection)
         if chosen is None:
             log.error(
-                "%s %s: no integration response matches %r and none is the default",
-                req.method,
-                req.path,
+                "%s: no integration response matches %r and none is the default",
+                where,
                 selection,
             )
             return configuration_error()
-        return _method_response(chosen, endpoint, req, given, sources)
+        return _method_response(chosen, endpoint, accept, sources, where)
 
     # ---- backends ----------------------------------------------------------------------
 
@@ -206,20 +242,11 @@ class Integrations:
         kept = [(k, v) for k, v in answer.headers if k.lower() not in _HOP_BY_HOP]
         return HttpResponse(answer.status, kept, answer.body)
 
-    async def _service(
-        self,
-        spec: IntegrationSpec,
-        req: Request,
-        match: RouteMatch,
-        query: Mapping[str, str],
-        headers: Mapping[str, str],
-        context: Mapping[str, Any],
-    ) -> HttpResponse:
+    async def _service(self, spec: IntegrationSpec, sources: _Sources) -> HttpResponse:
         """An HTTP API's AWS service integration: the action called with the parameters its
         mapping expressions give; the service's answer returned as it is."""
         assert spec.subtype is not None
         service, action = SUBTYPES[spec.subtype]
-        sources = _Sources(req, match, query, headers, context, match.route.stage_variables or {})
         params = {name: sources.expression(value) for name, value in spec.request_parameters}
         body = _action_body(spec.subtype, params)
         prefix, version = _json_target(service) or ("AmazonSQS", "1.0")
@@ -241,7 +268,7 @@ class Integrations:
         return HttpResponse(answer.status, [("Content-Type", JSON)], answer.body)
 
     async def _invoke(
-        self, spec: IntegrationSpec, req: Request, event: bytes
+        self, spec: IntegrationSpec, pin: str | None, event: bytes, where: str
     ) -> tuple[Inbound, str | None]:
         """The function's answer as the endpoint response (200, its payload), and its
         ``errorMessage`` when it failed."""
@@ -251,11 +278,11 @@ class Integrations:
             if spec.qualifier is not None:
                 version, alias = self.routing.target(function, spec.qualifier)
             else:
-                version, alias = self.routing.choose(function, pin=self._pin_of(req))
+                version, alias = self.routing.choose(function, pin=pin)
         except InvalidRequest as exc:
             raise _Refused(json_answer(400, {"message": exc.message})) from None
         except NotFound as exc:
-            log.error("%s %s: %s", req.method, req.path, exc.message)
+            log.error("%s: %s", where, exc.message)
             raise _Refused(gateway_answer("rest", Failure.INVOKE_REFUSED)) from None
         started = self.clock.now()
         task = asyncio.ensure_future(
@@ -332,14 +359,34 @@ def _context(
     return context
 
 
-def _template_for(templates: tuple[tuple[str, str], ...], content_type: str | None) -> str | None:
+def _template_for(templates: tuple[tuple[str, str], ...], key: str) -> str | None:
+    """The request template for ``key`` (a content type, or a WebSocket route's template
+    selection value); a WebSocket integration's ``$default`` template when none has it."""
     if not templates:
         return None
-    wanted = (content_type or JSON).split(";", 1)[0].strip().lower() or JSON
+    wanted = key.lower()
     for media, template in templates:
         if media.lower() == wanted:
             return template
+    for media, template in templates:
+        if media.removeprefix("\\") == "$default":
+            return template
     return None
+
+
+def _template_selection(expression: str | None, body: bytes) -> str:
+    """The value of a WebSocket integration's ``TemplateSelectionExpression``: ``$default``
+    when it has none or names it, the message's field for ``$request.body.<path>``, else
+    the expression's text."""
+    text = (expression or "$default").removeprefix("\\")
+    if not text.startswith("$request.body."):
+        return text
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return "$default"
+    found = _text(_walk(data, text.removeprefix("$request.body.").split(".")))
+    return found if found is not None else "$default"
 
 
 def _mock_status(rendered: bytes) -> int:
@@ -357,23 +404,35 @@ def _mock_status(rendered: bytes) -> int:
 
 
 class _Sources:
-    """What parameter mappings read: the method request, ``context``, ``stageVariables``."""
+    """What templates and parameter mappings read: the method (or WebSocket route)
+    request, ``context``, ``stageVariables``."""
 
     def __init__(
         self,
-        req: Request,
-        match: RouteMatch,
+        body: bytes,
+        path: Mapping[str, str],
         query: Mapping[str, str],
         headers: Mapping[str, str],
         context: Mapping[str, Any],
         stage_variables: Mapping[str, str],
     ) -> None:
-        self.req = req
-        self.match = match
+        self.body = body
+        self.path = path
         self.query = query
-        self.headers = {k.lower(): v for k, v in headers.items()}
+        self.headers = headers
+        self.lower_headers = {k.lower(): v for k, v in headers.items()}
         self.context = context
         self.stage_variables = stage_variables
+
+    def template_input(self, body: bytes | None = None) -> TemplateInput:
+        return TemplateInput(
+            body=(self.body if body is None else body).decode("utf-8", "replace"),
+            path=self.path,
+            querystring=self.query,
+            header=self.headers,
+            context=self.context,
+            stage_variables=self.stage_variables,
+        )
 
     def value(self, expression: str, response: Inbound | None = None) -> str | None:
         """The value of a mapping's source expression, None when it names nothing."""
@@ -384,8 +443,9 @@ class _Sources:
             return _text(_walk(self.context, text.removeprefix("context.").split(".")))
         if text.startswith("stageVariables."):
             return self.stage_variables.get(text.removeprefix("stageVariables."))
-        if text.startswith("method.request."):
-            return self._method_request(text.removeprefix("method.request."))
+        for prefix in ("method.request.", "route.request."):
+            if text.startswith(prefix):
+                return self._method_request(text.removeprefix(prefix))
         if response is not None and text.startswith("integration.response."):
             rest = text.removeprefix("integration.response.")
             kind, _, name = rest.partition(".")
@@ -422,13 +482,13 @@ class _Sources:
     def _method_request(self, rest: str) -> str | None:
         kind, _, name = rest.partition(".")
         if kind == "path":
-            return self.match.params.get(name)
+            return self.path.get(name)
         if kind in ("querystring", "multivaluequerystring"):
             return self.query.get(name)
         if kind in ("header", "multivalueheader"):
-            return self.headers.get(name.lower())
+            return self.lower_headers.get(name.lower())
         if kind == "body":
-            return _body_value(self.req.body, name)
+            return _body_value(self.body, name)
         return None
 
     def request_parameters(
@@ -642,28 +702,20 @@ def _select(
 def _method_response(
     chosen: IntegrationResponseSpec,
     endpoint: Inbound,
-    req: Request,
-    given: TemplateInput,
+    accept: str | None,
     sources: _Sources,
+    where: str,
 ) -> HttpResponse:
     body = endpoint.body
-    status = chosen.status
+    status = chosen.status or endpoint.status  # 0: a WebSocket response keeps the backend's
     headers: dict[str, str] = {}
-    template = _response_template(chosen.templates, req.header("accept"))
+    template = _response_template(chosen.templates, accept)
     overrides: Mapping[str, str] = {}
     if template is not None:
-        replaced = TemplateInput(
-            body=body.decode("utf-8", "replace"),
-            path=given.path,
-            querystring=given.querystring,
-            header=given.header,
-            context=given.context,
-            stage_variables=given.stage_variables,
-        )
         try:
-            rendered = render(template, replaced)
+            rendered = render(template, sources.template_input(body))
         except MappingTemplateError as exc:
-            log.error("%s %s: response mapping template: %s", req.method, req.path, exc)
+            log.error("%s: response mapping template: %s", where, exc)
             return configuration_error()
         body = rendered.text.encode()
         status = rendered.status or status
@@ -690,7 +742,7 @@ def _response_template(templates: tuple[tuple[str, str], ...], accept: str | Non
             found = by_type.get(media.split(";", 1)[0].strip().lower())
             if found is not None:
                 return found
-    return by_type.get(JSON, templates[0][1])
+    return by_type.get(JSON) or by_type.get("$default") or templates[0][1]
 
 
 __all__ = [

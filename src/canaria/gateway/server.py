@@ -53,6 +53,7 @@ class GatewayServer:
             clock,
             self.handler.authorizers,
             integration_timeout_s=integration_timeout_s,
+            integrations=self.handler.integrations,
         )
         self.host = host
         self._port = port

@@ -58,6 +58,7 @@ from canaria.models.arns import ACCOUNT, REGION
 from .authorizers import Authorizers
 from .events import new_request_id, request_time, without_session_cookie
 from .handler import INTEGRATION_TIMEOUT_S, find_pin
+from .integrations import Integrations
 from .protocol import serialize
 from .recorded import invoke_recorded
 from .responses import HttpResponse
@@ -219,6 +220,11 @@ class Session:
             if isinstance(granted, HttpResponse):
                 return granted, None
             self.authorizer = granted
+        if route.integration is not None:
+            answer = await self.hub.integrate(self, route, request_id, b"")
+            if 200 <= answer.status < 300:
+                return None, None
+            return answer, None
         invocation = asyncio.ensure_future(
             self.hub.invoke(self, route, self.event(CONNECT, request_id))
         )
@@ -438,12 +444,15 @@ class WebSocketHub:
         authorizers: Authorizers,
         *,
         integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
+        integrations: Integrations | None = None,
     ) -> None:
         self.routing = routing
         self.invoker = invoker
         self.recorder = recorder
         self.clock = clock
         self.authorizers = authorizers
+        # routes whose integration is not a Lambda proxy (services, mock, HTTP, templates)
+        self.integrations = integrations
         self.integration_timeout_s = integration_timeout_s
         self._by_stage: dict[str, list[Api]] = {}
         self.apis: dict[str, Api] = {}  # by logical id
@@ -510,9 +519,14 @@ class WebSocketHub:
         if self.connections.pop(session.id, None) is None:
             return
         route = session.api.routes.get(DISCONNECT)
-        if route is not None:
-            event = session.event(DISCONNECT, new_request_id(), disconnect=(code, reason))
-            self.keep(asyncio.ensure_future(self.invoke(session, route, event)))
+        if route is None:
+            return
+        if route.integration is not None:
+            run = self.integrate(session, route, new_request_id(), b"", (code, reason))
+            self.keep(asyncio.ensure_future(run))
+            return
+        event = session.event(DISCONNECT, new_request_id(), disconnect=(code, reason))
+        self.keep(asyncio.ensure_future(self.invoke(session, route, event)))
 
     def _sweep_idle(self) -> None:
         """Close connections idle for 10 minutes or open for 2 hours, as API Gateway does."""
@@ -552,6 +566,14 @@ class WebSocketHub:
         if route is None:
             self._tell(session, "Forbidden", request_id)
             return
+        if route.integration is not None:
+            body = message.encode() if isinstance(message, str) else message
+            answer = await self.integrate(session, route, request_id, body)
+            if answer.kind is not None:  # one of API Gateway's own answers: its message
+                self._tell(session, orjson.loads(answer.body)["message"], request_id)
+            elif route.two_way and answer.body:
+                session.send_data(answer.body)
+            return
         event = session.event(route.key, request_id, body=message)
         invocation = asyncio.ensure_future(self.invoke(session, route, event))
         done, _ = await asyncio.wait({invocation}, timeout=self.integration_timeout_s)
@@ -587,6 +609,35 @@ class WebSocketHub:
         head = {"type": "REQUEST", "methodArn": arn}
         return await self.authorizers.check_request(
             spec, session.req, api.id, arn, lambda: orjson.dumps(head | event)
+        )
+
+    async def integrate(
+        self,
+        session: Session,
+        route: WebSocketRoute,
+        request_id: str,
+        body: bytes,
+        disconnect: tuple[int, str] | None = None,
+    ) -> HttpResponse:
+        """Run ``route``'s integration (not a Lambda proxy) for one message, with the
+        request context API Gateway gives its mapping templates (``$context.connectionId``,
+        ``routeKey``, ``eventType``, ...)."""
+        spec = route.integration
+        assert spec is not None
+        if self.integrations is None:
+            return _answer(500, "Internal server error")
+        event = orjson.loads(session.event(route.key, request_id, disconnect=disconnect))
+        api = session.api
+        req = session.req
+        return await self.integrations.message(
+            spec,
+            body,
+            headers={name: value for name, value in req.headers},
+            query=dict(parse_qsl(req.query, keep_blank_values=True)),
+            context=event["requestContext"],
+            stage_variables=dict(api.spec.stage_variables),
+            pin=session.pin,
+            where=f"WebSocket {api.spec.logical_id} {route.key}",
         )
 
     async def invoke(

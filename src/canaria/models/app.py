@@ -202,6 +202,9 @@ class WebSocketRoute:
     two_way: bool = False
     # ``$connect`` only: a Lambda ``REQUEST`` authorizer run before the route's function
     authorizer: AuthorizerSpec | None = None
+    # an integration that is not a Lambda proxy (an AWS service, mock, HTTP, a function
+    # with mapping templates); ``function`` is then its function or ""
+    integration: IntegrationSpec | None = None
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ class IntegrationResponseSpec:
     expression the status code, or a function's ``errorMessage``, must match in full;
     None for the default), and how it turns them into the method's answer."""
 
-    status: int
+    status: int  # 0: the backend's (a WebSocket integration response has no status of its own)
     pattern: str | None = None
     templates: tuple[tuple[str, str], ...] = ()  # content type → mapping template
     # method.response.header.<name> → 'literal' | integration.response.header.<name> | ...
@@ -74,6 +74,9 @@ class IntegrationSpec:
     # kind "service": an HTTP API's ``IntegrationSubtype`` ("SQS-SendMessage") and its
     # parameters (``MessageBody: $request.body.message``)
     subtype: str | None = None
+    # a WebSocket route's ``TemplateSelectionExpression`` (``\$default``, ``200``,
+    # ``$request.body.action``): which of its request templates renders a message
+    template_selection: str | None = None
 
 
 __all__ = [

@@ -414,8 +414,8 @@ def _warn(ctx: Context, api: Entry, others: int, unapplied: int, what: str) -> N
     if others:
         ctx.warn(
             api,
-            f"{others} {what}(s) are not Lambda proxy integrations of this template's "
-            "functions (mock, HTTP, an AWS service, a function elsewhere): not served",
+            f"{others} {what}(s) are Lambda proxies of a function this template does not "
+            "declare, or have no path or method canaria can serve: not served",
         )
     if unapplied:
         ctx.warn(

@@ -148,9 +148,9 @@ def openapi_routes(
     if others:
         ctx.warn(
             entry,
-            f"{others} operation(s) of its OpenAPI definition are not Lambda proxy "
-            "integrations of this template's functions (a non-proxy Lambda integration with "
-            "mapping templates, HTTP, mock, an AWS service): not served",
+            f"{others} operation(s) of its OpenAPI definition are Lambda proxies of a "
+            "function this template does not declare, or (an HTTP API's) integrations "
+            "canaria does not run: not served",
         )
     return OpenApi(tuple(routes), authorizers)
 

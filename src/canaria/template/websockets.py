@@ -9,8 +9,12 @@
 - Each route that is a Lambda proxy to a function of the template is served under its key
   (``$connect``, ``$disconnect``, ``$default`` or a value of the selection expression),
   two-way (the function's answer is sent back on the connection) when its
-  ``RouteResponseSelectionExpression`` is ``$default``. A route to anything else (mock,
-  HTTP, an AWS service, a function elsewhere) is not served, with a warning.
+  ``RouteResponseSelectionExpression`` is ``$default``. A route to an integration of
+  another kind (an AWS service, mock, HTTP, a function with mapping templates) is
+  served as ``template.integrations`` reads it, its request template chosen by the
+  integration's ``TemplateSelectionExpression`` and its ``IntegrationResponse``s keyed
+  ``$default`` or ``/<status regex>/``; a route to a function elsewhere is not served,
+  with a warning.
 - ``$connect`` may be guarded by a Lambda ``REQUEST`` authorizer, its identity sources the
   ``route.request.header.<name>`` and ``route.request.querystring.<name>`` entries of its
   ``IdentitySource``; IAM authorization is not applied, with a warning.
@@ -37,10 +41,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from canaria.models import AuthorizerSpec, WebSocketApiSpec, WebSocketRoute
+from canaria.models.integrations import IntegrationResponseSpec, IntegrationSpec
 from canaria.template.cfn_apis import (
     V2_API,
     V2_AUTHORIZER,
@@ -51,15 +57,23 @@ from canaria.template.cfn_apis import (
 )
 from canaria.template.context import Context
 from canaria.template.index import WEBSOCKET_API, Entry
+from canaria.template.integrations import read_integration
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import Problems, as_str
 from canaria.template.resources import stage_variables
 
 V2_ROUTE_RESPONSE = "AWS::ApiGatewayV2::RouteResponse"
-_TYPES_READ = (V2_API, V2_ROUTE, V2_INTEGRATION, V2_STAGE, V2_AUTHORIZER, V2_ROUTE_RESPONSE)
-# these two apply to non-proxy integrations only (a Lambda proxy's message and answer pass
-# through as they are), whose routes are not served, with a warning
 V2_INTEGRATION_RESPONSE = "AWS::ApiGatewayV2::IntegrationResponse"
+_TYPES_READ = (
+    V2_API,
+    V2_ROUTE,
+    V2_INTEGRATION,
+    V2_STAGE,
+    V2_AUTHORIZER,
+    V2_ROUTE_RESPONSE,
+    V2_INTEGRATION_RESPONSE,
+)
+# a model applies to non-proxy integrations only (a request's schema); not checked here
 V2_MODEL = "AWS::ApiGatewayV2::Model"
 # read here (or implied by serving the API), so not reported as skipped; the types a
 # WebSocket API shares with an HTTP API are cfn_apis' ``TYPES``
@@ -88,6 +102,7 @@ class _Written:
     authorization: str  # NONE, AWS_IAM or CUSTOM
     authorizer: AuthorizerSpec | None  # CUSTOM: the authorizer (None: one canaria does not run)
     two_way: bool
+    integration: IntegrationSpec | None = None  # not a Lambda proxy (``function`` then "")
 
 
 def is_websocket(ctx: Context, api: Entry) -> bool:
@@ -190,26 +205,65 @@ def _websocket(
     variables = stage_variables(ctx, stages[0], "StageVariables")
     selection = _selection(ctx, api)
     authorizers = _authorizers(reader, api)
-    targets: dict[str, str] = {}  # integration id → function
+    # integration id → (function, or "" for none; its integration when not a proxy)
+    targets: dict[str, tuple[str, IntegrationSpec | None]] = {}
     for e in reader.naming(V2_INTEGRATION, "ApiId", name):
-        function = None
         if str(reader.text(e, "IntegrationType") or "").upper() == "AWS_PROXY":
             function = reader.function(reader.text(e, "IntegrationUri"))
-        if function is not None:
-            targets[e.logical_id] = function
+            if function is not None:
+                targets[e.logical_id] = (function, None)
+            continue
+        mapped = _integration(reader, e)
+        if mapped is not None:
+            targets[e.logical_id] = (mapped.function or "", mapped)
     written: list[_Written] = []
     for route, key in keyed:
         target = reader.text(route, "Target") or ""
-        function = targets.get(target.removeprefix("integrations/"))
+        function, mapped = targets.get(target.removeprefix("integrations/"), (None, None))
         kind = str(reader.text(route, "AuthorizationType") or "NONE").upper()
         authorizer = None
         if kind == "CUSTOM":
             authorizer = authorizers.get(reader.text(route, "AuthorizerId") or "")
         expression = reader.text(route, "RouteResponseSelectionExpression")
         two_way = route.logical_id in answered or _is_default(expression)
-        written.append(_Written(route, key, function, kind, authorizer, two_way))
+        written.append(_Written(route, key, function, kind, authorizer, two_way, mapped))
     routes = _served(ctx, api, written)
     return WebSocketApiSpec(name, stage_name, selection, routes, variables)
+
+
+def _integration(reader: ApiResources, e: Entry) -> IntegrationSpec | None:
+    """A WebSocket integration that is not a Lambda proxy, with its integration responses
+    (``IntegrationResponseKey``: ``$default``, or ``/<status regex>/``)."""
+    ctx = reader.ctx
+    raw = {
+        "type": reader.text(e, "IntegrationType"),
+        "uri": reader.text(e, "IntegrationUri"),
+        "httpMethod": reader.text(e, "IntegrationMethod"),
+        "requestTemplates": reader.mapping(e, "RequestTemplates"),
+        "requestParameters": reader.mapping(e, "RequestParameters"),
+        "passthroughBehavior": reader.text(e, "PassthroughBehavior"),
+        "timeoutInMillis": ctx.get(e, "TimeoutInMillis"),
+    }
+    mapped = read_integration(raw, reader.target, partial(ctx.warn, e))
+    if mapped is None:
+        return None
+    responses = []
+    for r in reader.naming(V2_INTEGRATION_RESPONSE, "IntegrationId", e.logical_id):
+        key = (reader.text(r, "IntegrationResponseKey") or "").removeprefix("\\")
+        pattern = None
+        if key != "$default":
+            pattern = key[1:-1] if len(key) >= 2 and key[0] == key[-1] == "/" else key
+        templates = tuple(
+            (str(k), str(v)) for k, v in reader.mapping(r, "ResponseTemplates").items()
+        )
+        responses.append(IntegrationResponseSpec(0, pattern or None, templates))
+    if not responses:
+        responses.append(IntegrationResponseSpec(0))  # the backend's answer as it is
+    return replace(
+        mapped,
+        responses=tuple(responses),
+        template_selection=reader.text(e, "TemplateSelectionExpression"),
+    )
 
 
 def _served(ctx: Context, api: Entry, written: list[_Written]) -> tuple[WebSocketRoute, ...]:
@@ -234,7 +288,9 @@ def _served(ctx: Context, api: Entry, written: list[_Written]) -> tuple[WebSocke
             unapplied += authorizer is None
         else:
             unapplied += kind != "NONE"
-        routes.append(WebSocketRoute(route.key, route.function, route.two_way, authorizer))
+        routes.append(
+            WebSocketRoute(route.key, route.function, route.two_way, authorizer, route.integration)
+        )
     _warn(ctx, api, others, unapplied)
     return tuple(routes)
 
@@ -370,8 +426,8 @@ def _warn(ctx: Context, api: Entry, others: int, unapplied: int) -> None:
     if others:
         ctx.warn(
             api,
-            f"{others} route(s) are not Lambda proxy integrations of this template's "
-            "functions (mock, HTTP, an AWS service, a function elsewhere): not served",
+            f"{others} route(s) are Lambda proxies of a function this template does not "
+            "declare: not served",
         )
     if unapplied:
         ctx.warn(

@@ -5,6 +5,7 @@ the backend's answer becomes the client's, as API Gateway maps them."""
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import threading
@@ -15,10 +16,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from canaria.clock import RealClock
 from canaria.gateway import GatewayServer, Routing
-from canaria.models import Alias, RouteSpec
+from canaria.models import Alias, RouteSpec, WebSocketApiSpec, WebSocketRoute
 from canaria.models.integrations import AwsTarget, IntegrationResponseSpec, IntegrationSpec
 from canaria.services.outbound import SignedBackends
 from tests.unit.gateway.fakes import FakeInvoker, ListRecorder
@@ -348,8 +351,6 @@ async def gw(backend: Backend) -> AsyncIterator[Gateway]:
 
 
 async def call(gw: Gateway, *args: Any, **kwargs: Any) -> tuple[int, dict[str, str], Any]:
-    import asyncio
-
     return await asyncio.to_thread(gw.call, *args, **kwargs)
 
 
@@ -492,3 +493,87 @@ async def test_an_http_apis_service_integration_calls_the_action(
         "MessageGroupId": "group-g1",
         "DelaySeconds": 5,
     }
+
+
+MAPPED_SOCKETS = WebSocketApiSpec(
+    "Sockets",
+    "ws",
+    "$request.body.action",
+    (
+        WebSocketRoute(
+            "$connect",
+            "",
+            integration=IntegrationSpec(
+                "mock",
+                request_templates=(
+                    (
+                        "$default",
+                        "#if($input.params('deny') == \"1\")"
+                        '{"statusCode": 403}#else{"statusCode": 200}#end',
+                    ),
+                ),
+                responses=(IntegrationResponseSpec(0),),
+            ),
+        ),
+        WebSocketRoute(
+            "store",
+            "",
+            two_way=True,
+            integration=IntegrationSpec(
+                "aws",
+                aws=AwsTarget("sqs", None, "123456789012/messages"),
+                request_parameters=(
+                    (
+                        "integration.request.header.Content-Type",
+                        "'application/x-www-form-urlencoded'",
+                    ),
+                ),
+                request_templates=(
+                    (
+                        "$default",
+                        "Action=SendMessage&MessageBody=$util.urlEncode($input.body)"
+                        "&MessageAttribute.1.Value.StringValue=$context.connectionId",
+                    ),
+                ),
+                template_selection="\\$default",
+                responses=(
+                    IntegrationResponseSpec(
+                        0,
+                        None,
+                        (
+                            (
+                                "$default",
+                                '{"stored": "$input.path('
+                                "'$.SendMessageResponse.SendMessageResult.MessageId')\"}",
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+    ),
+)
+
+
+async def test_a_websocket_route_to_a_service_and_a_mock_connect(
+    gw: Gateway, backend: Backend
+) -> None:
+    gw.server.websockets.configure({"Sockets": MAPPED_SOCKETS})
+    url = f"ws://127.0.0.1:{gw.server.port}/ws"
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(url + "?deny=1"):
+            pass
+    assert refused.value.response.status_code == 403  # the mock's status, not 2xx
+    backend.answers["/123456789012/messages"] = (
+        200,
+        "text/xml",
+        b"<SendMessageResponse><SendMessageResult><MessageId>m-9</MessageId>"
+        b"</SendMessageResult></SendMessageResponse>",
+    )
+    async with connect(url) as ws:
+        await ws.send('{"action": "store", "n": 1}')
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"stored": "m-9"}
+    (sent,) = backend.seen
+    form = dict(parse_qsl(sent["body"].decode()))
+    assert form["Action"] == "SendMessage" and form["MessageBody"] == '{"action": "store", "n": 1}'
+    assert len(form["MessageAttribute.1.Value.StringValue"]) > 8  # $context.connectionId

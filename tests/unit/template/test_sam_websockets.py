@@ -213,8 +213,8 @@ Auth:
     assert connect == WebSocketRoute("$connect", "Connect")
     warnings = text_of(app.warnings)
     assert (
-        "Resources.Chat: 2 route(s) are not Lambda proxy integrations of this template's "
-        "functions (mock, HTTP, an AWS service, a function elsewhere): not served"
+        "Resources.Chat: 2 route(s) are Lambda proxies of a function this template does "
+        "not declare: not served"
     ) in warnings
     assert (
         "Resources.Chat: 1 route(s) are authorized by IAM or by an authorizer canaria does "

@@ -163,7 +163,7 @@ def test_a_rest_apis_methods_are_routes_at_its_stage(tmp_path: Path) -> None:
     assert got["Shop", "POST", "/"].function == "Other"
     assert app.apis["Shop"].stage == "v1" and not app.skipped
     warnings = "\n".join(app.warnings)
-    assert "not Lambda proxy" not in warnings
+    assert "not served" not in warnings
     assert "1 method(s) are authorized by IAM" in warnings
     # the MOCK without CORS headers is a method of no function, run as API Gateway runs it
     (mock,) = app.integration_routes
@@ -199,7 +199,7 @@ def test_an_http_apis_routes_integrations_and_authorizer(tmp_path: Path) -> None
     assert (fallback.function, fallback.payload_v1, fallback.authorizer) == ("Other", True, None)
     assert fallback.stage_variables == (("table", "orders"), ("audit", "true"))
     app = load(path)
-    assert not any("not Lambda proxy" in w for w in app.warnings)
+    assert not any("not served" in w for w in app.warnings)
     (queue,) = app.integration_routes  # an AWS service integration (IntegrationSubtype)
     assert (queue.method, queue.path, queue.function) == ("POST", "/queue", "")
     assert queue.integration is not None

@@ -258,7 +258,7 @@ def test_iam_and_an_authorizer_canaria_does_not_run_leave_connect_unguarded(
     ) in warnings
 
 
-def test_routes_that_are_not_lambda_proxies_are_not_served(tmp_path: Path) -> None:
+def test_routes_to_services_and_mocks_are_integrations(tmp_path: Path) -> None:
     others = (
         route("mocked", "MockRoute", "MockInteg")
         + route("stored", "StoreRoute", "StoreInteg")
@@ -286,13 +286,18 @@ def test_routes_that_are_not_lambda_proxies_are_not_served(tmp_path: Path) -> No
 """
     )
     app = load(app_with(tmp_path, CHAT, others))
-    keys = [r.key for r in app.websockets["Chat"].routes]
-    assert keys == ["$connect", "$disconnect", "sendmessage"]
+    routes = {r.key: r for r in app.websockets["Chat"].routes}
+    assert list(routes) == ["$connect", "$disconnect", "sendmessage", "mocked", "stored"]
+    mocked, stored = routes["mocked"].integration, routes["stored"].integration
+    assert mocked is not None and mocked.kind == "mock" and routes["mocked"].function == ""
+    assert stored is not None and stored.aws is not None
+    assert (stored.aws.service, stored.aws.action) == ("dynamodb", "PutItem")
+    assert [(r.pattern, r.status) for r in stored.responses] == [("200", 0)]  # /200/
     assert (
-        "Resources.Chat: 3 route(s) are not Lambda proxy integrations of this template's "
-        "functions (mock, HTTP, an AWS service, a function elsewhere): not served"
-    ) in text_of(app.warnings)
-    assert not app.skipped  # the integration response belongs to a route not served
+        "Resources.Chat: 1 route(s) are Lambda proxies of a function this template does "
+        "not declare: not served"
+    ) in text_of(app.warnings)  # the function elsewhere
+    assert not app.skipped
 
 
 def test_two_routes_with_one_key_are_refused_at_the_second(tmp_path: Path) -> None:
