@@ -41,7 +41,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 import orjson
 
@@ -165,7 +165,9 @@ class Integrations:
         body = sources.body
         rendered: Rendered | None = None
         template = _template_for(spec.request_templates, template_key)
-        if template is None:
+        if template == "":  # an empty template passes the body through
+            pass
+        elif template is None:
             if spec.passthrough == "NEVER" or (
                 spec.passthrough == "WHEN_NO_TEMPLATES" and spec.request_templates
             ):
@@ -185,14 +187,15 @@ class Integrations:
         error_message: str | None = None
         try:
             if spec.kind == "mock":
-                endpoint = Inbound(_mock_status(body if template is not None else b""), [], b"")
+                endpoint = Inbound(_mock_status(body if template else b""), [], b"")
             elif spec.kind == "lambda":
                 endpoint, error_message = await self._invoke(spec, pin, body, where)
             else:
                 outbound = _outbound(spec, body, out_headers, out_query, out_path)
                 endpoint = await self._send(outbound, spec.timeout_s)
                 if spec.aws is not None and spec.aws.service in QUERY_SERVICES:
-                    endpoint = _json_of_query_answer(endpoint)
+                    action = spec.aws.action or _form_action(outbound)
+                    endpoint = _json_of_query_answer(endpoint, spec.aws.service, action)
         except TimeoutError:
             log.warning("%s: integration timed out", where)
             return timed_out()
@@ -248,24 +251,33 @@ class Integrations:
         assert spec.subtype is not None
         service, action = SUBTYPES[spec.subtype]
         params = {name: sources.expression(value) for name, value in spec.request_parameters}
-        body = _action_body(spec.subtype, params)
-        prefix, version = _json_target(service) or ("AmazonSQS", "1.0")
-        outbound = Outbound(
-            "POST",
-            service=service,
-            headers={
-                "X-Amz-Target": f"{prefix}.{action}",
-                "Content-Type": f"application/x-amz-json-{version}",
-            },
-            body=orjson.dumps(body),
-        )
+        if service in QUERY_SERVICES:  # SQS's query API: a form, and its XML answer
+            form = [("Action", action), *((k, v) for k, v in params.items() if k != "Region")]
+            outbound = Outbound(
+                "POST",
+                service=service,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                body=urlencode(form).encode(),
+            )
+        else:
+            prefix, version = _json_target(service) or ("", "1.0")
+            outbound = Outbound(
+                "POST",
+                service=service,
+                headers={
+                    "X-Amz-Target": f"{prefix}.{action}",
+                    "Content-Type": f"application/x-amz-json-{version}",
+                },
+                body=orjson.dumps(_action_body(spec.subtype, params)),
+            )
         try:
             answer = await self._send(outbound, spec.timeout_s)
         except TimeoutError:
             return json_answer(503, {"message": "Service Unavailable"})
         except _Refused:
             return gateway_answer("http", Failure.INTEGRATION_ERROR)
-        return HttpResponse(answer.status, [("Content-Type", JSON)], answer.body)
+        media = answer.header("content-type") or JSON
+        return HttpResponse(answer.status, [("Content-Type", media)], answer.body)
 
     async def _invoke(
         self, spec: IntegrationSpec, pin: str | None, event: bytes, where: str
@@ -374,6 +386,18 @@ def _template_for(templates: tuple[tuple[str, str], ...], key: str) -> str | Non
     return None
 
 
+def _form_action(outbound: Outbound) -> str | None:
+    """The ``Action`` a query-protocol request names (in its query string or its form)."""
+    for key, value in outbound.query:
+        if key == "Action":
+            return value
+    try:
+        form = dict(parse_qsl(outbound.body.decode("utf-8", "replace")))
+    except ValueError:
+        return None
+    return form.get("Action")
+
+
 def _template_selection(expression: str | None, body: bytes) -> str:
     """The value of a WebSocket integration's ``TemplateSelectionExpression``: ``$default``
     when it has none or names it, the message's field for ``$request.body.<path>``, else
@@ -477,7 +501,7 @@ class _Sources:
 
         if _WHOLE.fullmatch(value):
             return one(value[1:])
-        return _EMBEDDED.sub(lambda m: one(m.group(1)), value)
+        return _EMBEDDED.sub(lambda m: one(m.group(1) or m.group(2)), value)
 
     def _method_request(self, rest: str) -> str | None:
         kind, _, name = rest.partition(".")
@@ -513,7 +537,11 @@ class _Sources:
 
 
 _WHOLE = re.compile(r"\$(?:request|context|stageVariables)\.[A-Za-z0-9_.-]+")
-_EMBEDDED = re.compile(r"\$\{((?:request|context|stageVariables)\.[A-Za-z0-9_.-]+)\}")
+# ``${request.path.id}``, or ``$request.path.id`` within other text
+_EMBEDDED = re.compile(
+    r"\$\{((?:request|context|stageVariables)\.[A-Za-z0-9_.-]+)\}"
+    r"|\$((?:request|context|stageVariables)(?:\.[A-Za-z0-9_-]+)+)"
+)
 
 
 def _action_body(subtype: str, params: Mapping[str, str]) -> dict[str, Any]:
@@ -535,6 +563,8 @@ def _action_body(subtype: str, params: Mapping[str, str]) -> dict[str, Any]:
     if subtype == "Kinesis-PutRecord" and isinstance(out.get("Data"), str):
         out["Data"] = base64.b64encode(out["Data"].encode()).decode()
     out.pop("Region", None)
+    if subtype.startswith("StepFunctions-"):  # Step Functions' API names them in camelCase
+        return {k[:1].lower() + k[1:]: v for k, v in out.items()}
     return out
 
 
@@ -644,8 +674,10 @@ def _json_target(service: str) -> tuple[str, str] | None:
     return str(prefix), str(metadata.get("jsonVersion", "1.0"))
 
 
-def _json_of_query_answer(answer: Inbound) -> Inbound:
-    """A query-protocol service's XML answer as the JSON API Gateway receives it."""
+def _json_of_query_answer(answer: Inbound, service: str, action: str | None) -> Inbound:
+    """A query-protocol service's XML answer as the JSON API Gateway receives it:
+    ``{"<Action>Response": {"<Action>Result": {...}, "ResponseMetadata": {...}}}``, each
+    member of the action's output present (null when absent), as AWS's JSON writes it."""
     content_type = (answer.header("content-type") or "").lower()
     if "xml" not in content_type and not answer.body.lstrip().startswith(b"<"):
         return answer
@@ -653,11 +685,78 @@ def _json_of_query_answer(answer: Inbound) -> Inbound:
         root = ET.fromstring(answer.body)
     except ET.ParseError:
         return answer
-    data = {_local(root.tag): _element(root)}
+    shape = _output_shape(service, action) if action else None
+    data: dict[str, Any] = {}
+    for child in root:
+        tag = _local(child.tag)
+        if shape is not None and tag.endswith("Result"):
+            data[tag] = _shaped(shape, child, service)
+        else:
+            data[tag] = _element(child)
     headers = [
         (k, v) for k, v in answer.headers if k.lower() not in ("content-type", "content-length")
     ]
-    return Inbound(answer.status, [*headers, ("Content-Type", JSON)], orjson.dumps(data))
+    body = orjson.dumps({_local(root.tag): data})
+    return Inbound(answer.status, [*headers, ("Content-Type", JSON)], body)
+
+
+# where AWS's JSON names a member otherwise than the service's model does
+_JSON_NAMES = {("sqs", "Messages"): "messages"}
+
+
+@lru_cache(maxsize=64)
+def _output_shape(service: str, action: str) -> Any:
+    import botocore.session
+
+    try:
+        model = botocore.session.get_session().get_service_model(service)
+        return model.operation_model(action).output_shape
+    except Exception:
+        return None
+
+
+def _shaped(shape: Any, element: ET.Element, service: str) -> Any:
+    """``element`` read as ``shape`` (a botocore shape): structures with every member,
+    lists and maps whether flattened or wrapped, numbers and booleans typed."""
+    kind = shape.type_name
+    if kind == "structure":
+        out: dict[str, Any] = {}
+        children = list(element)
+        for name in sorted(shape.members):
+            member = shape.members[name]
+            tags = {name, member.serialization.get("name", name)}
+            if member.type_name in ("list", "map") and member.serialization.get("flattened"):
+                inner = member.member if member.type_name == "list" else member
+                # a flattened entry's element: its shape's name, or the member's singular
+                tags |= {inner.name, inner.serialization.get("name", inner.name)}
+                tags.add(name.removesuffix("s"))
+                found = [c for c in children if _local(c.tag) in tags]
+                value = _collection(member, found, service) if found else None
+            else:
+                match = next((c for c in children if _local(c.tag) in tags), None)
+                value = None if match is None else _shaped(member, match, service)
+            out[_JSON_NAMES.get((service, name), name)] = value
+        return out
+    if kind in ("list", "map"):
+        return _collection(shape, list(element), service)
+    text = element.text or ""
+    if kind in ("integer", "long"):
+        return int(text) if text.lstrip("-").isdigit() else text
+    if kind == "boolean":
+        return text.lower() == "true"
+    return text
+
+
+def _collection(shape: Any, items: list[ET.Element], service: str) -> Any:
+    if shape.type_name == "list":
+        return [_shaped(shape.member, item, service) for item in items]
+    out: dict[str, Any] = {}
+    for entry in items:
+        parts = {_local(c.tag).lower(): c for c in entry}
+        key, value = parts.get("name", parts.get("key")), parts.get("value")
+        if key is not None:
+            out[key.text or ""] = None if value is None else _shaped(shape.value, value, service)
+    return out
 
 
 def _local(tag: str) -> str:
@@ -711,7 +810,7 @@ def _method_response(
     headers: dict[str, str] = {}
     template = _response_template(chosen.templates, accept)
     overrides: Mapping[str, str] = {}
-    if template is not None:
+    if template:  # an empty template passes the body through, as no template does
         try:
             rendered = render(template, sources.template_input(body))
         except MappingTemplateError as exc:
@@ -722,8 +821,8 @@ def _method_response(
         overrides = rendered.headers
     for target, source in chosen.parameters:
         name = target.removeprefix("method.response.header.")
-        if name == target:
-            continue
+        if name == target or name.lower() in _HOP_BY_HOP:
+            continue  # the gateway writes its own framing headers
         value = sources.value(source, endpoint)
         if value is not None:
             headers[name] = value

@@ -79,6 +79,7 @@ answers) saying where: line and column.
 from __future__ import annotations
 
 import base64
+import contextlib
 import contextvars
 import functools
 import json
@@ -412,6 +413,8 @@ _PARSING = contextvars.ContextVar("canaria_apigw_parsing", default=False)
 # the documented replaceAll("\\'", "'") works; '\d+' is a regular expression).
 _SINGLE_QUOTED = re.compile(r"'([^']*)'", re.S)
 _DOUBLE_QUOTED = re.compile(r'"([^"]*)"', re.S)
+_VELOCITY_NAME = re.compile(r"([_a-z][a-z0-9_-]*)", re.S | re.I)
+_VELOCITY_PLACE = re.compile(r"\s*\$([a-z_][a-z0-9_-]*(?:\.[a-z_][a-z0-9_-]*)*)", re.S | re.I)
 
 
 def _is_break(error: BaseException) -> bool:
@@ -466,6 +469,38 @@ def _install() -> None:
 
     airspeed.StringLiteral.parse = parse_literal
 
+    original_name = airspeed.NameOrCall.parse
+
+    def parse_name(self: Any) -> None:
+        if not _PARSING.get():
+            original_name(self)
+            return
+        # Velocity 1.7's identifiers take hyphens: ``$elem.partition-key``,
+        # ``#set($context.requestOverride.header.X-Amz-Target = ...)``
+        (self.name,) = self.identity_match(_VELOCITY_NAME)
+        try:
+            self.parameters = self.next_element(airspeed.ParameterList)
+        except airspeed.NoMatch:
+            with contextlib.suppress(airspeed.NoMatch):
+                self.index = self.next_element(airspeed.ArrayIndex)
+
+    airspeed.NameOrCall.parse = parse_name
+
+    original_set = airspeed.SetDirective.parse
+
+    def parse_set(self: Any) -> None:
+        if not _PARSING.get():
+            original_set(self)
+            return
+        self.identity_match(self.START)
+        (place,) = self.require_match(_VELOCITY_PLACE, "place")
+        self.terms = place.split(".")
+        self.require_match(self.EQUALS, "=")
+        self.value = self.require_next_element(airspeed.Expression, "expression")
+        self.require_match(self.END, "closing paren")
+
+    airspeed.SetDirective.parse = parse_set
+
 
 _install()
 
@@ -502,14 +537,17 @@ class _Input:
         return _s(self._raw if self._raw else "{}")
 
     def _root(self) -> Any:
+        """The payload parsed once per render, as the objects templates walk: what
+        ``$input.path`` returns is part of it, so a change a template makes to it
+        (``$body.put(...)``) shows in a later ``$input.json``, as in API Gateway."""
         if self._parsed is _NO_MATCH:
             if not self._raw.strip():
                 self._parsed = {}
             else:
                 try:
-                    self._parsed = json.loads(self._raw)
+                    self._parsed = _from_json(json.loads(self._raw))
                 except ValueError:
-                    self._parsed = self._raw  # not JSON: the root is the text itself
+                    self._parsed = _s(self._raw)  # not JSON: the root is the text itself
         return self._parsed
 
     def _select(self, expression: Any) -> Any:
@@ -522,7 +560,11 @@ class _Input:
 
     def path(self, expression: Any = "$") -> Any:
         found = self._select(expression)
-        return None if found is _NO_MATCH else _from_json(found)
+        if found is _NO_MATCH:
+            return None
+        if isinstance(found, list) and not isinstance(found, _JsonList):
+            return _JsonList(found)  # an indefinite path's matches
+        return found
 
     def json(self, expression: Any = "$") -> _JavaString:
         found = self._select(expression)

@@ -507,13 +507,22 @@ def _add_routes(
     functions: dict[str, FunctionSpec],
     routes: dict[tuple[str, str, str], str],
 ) -> list[RouteSpec]:
-    """``found`` added to their functions unless a route of the same key is there first;
-    the routes of no function returned."""
+    """``found`` added to their functions unless a route of the same key is there first
+    (an event's), except that an API definition's integration that is not a Lambda proxy
+    takes the place of an event's route, as SAM keeps the definition's integration when it
+    merges the event in; the routes of no function returned."""
     added: dict[str, list[RouteSpec]] = {}
     unowned: list[RouteSpec] = []
     for route in found:
         key = (route.api_id, route.method, route.path)
-        if key in routes or (route.function and route.function not in functions):
+        if route.function and route.function not in functions:
+            continue
+        if key in routes and route.integration is not None and routes[key] in functions:
+            owner = functions[routes[key]]
+            kept = tuple(r for r in owner.routes if (r.api_id, r.method, r.path) != key)
+            functions[owner.name] = replace(owner, routes=kept)
+            del routes[key]
+        if key in routes:
             continue
         routes[key] = route.function
         if route.function:

@@ -224,6 +224,17 @@ ROUTES: list[tuple[str, str, IntegrationSpec]] = [
         ),
     ),
     (
+        "GET",
+        "/receive",
+        IntegrationSpec(
+            "aws",
+            http_method="POST",
+            aws=AwsTarget("sqs", None, "123456789012/inbox"),
+            request_parameters=(("integration.request.querystring.Action", "'ReceiveMessage'"),),
+            responses=responses(OK),
+        ),
+    ),
+    (
         "POST",
         "/slow",
         IntegrationSpec("http", url="{backend}/slow", timeout_s=0.2, responses=responses(OK)),
@@ -329,6 +340,25 @@ async def gw(backend: Backend) -> AsyncIterator[Gateway]:
             ),
         )
     )
+    specs.append(
+        RouteSpec(
+            "POST",
+            "/runs/{kind}",
+            "http",
+            "Http",
+            "$default",
+            "",
+            integration=IntegrationSpec(
+                "service",
+                subtype="StepFunctions-StartExecution",
+                request_parameters=(
+                    ("StateMachineArn", "arn:aws:states:us-east-1:123456789012:stateMachine:m"),
+                    ("Input", "$request.body"),
+                    ("Name", "run-$request.path.kind"),
+                ),
+            ),
+        )
+    )
     routing.set_routes(specs, {"quote": "live"})
     routing.set_alias(Alias("quote", "live", 3))
     invoker = FakeInvoker({"quote": quote})
@@ -388,6 +418,50 @@ async def test_a_query_service_gets_its_action_and_answers_in_json(
         "TopicArn": "arn:aws:sns:us-east-1:1:t",
         "Message": "hi there",
     }
+
+
+SQS_MESSAGES = (
+    b'<ReceiveMessageResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/">'
+    b"<ReceiveMessageResult><Message><MessageId>m-1</MessageId><ReceiptHandle>r</ReceiptHandle>"
+    b"<MD5OfBody>d</MD5OfBody><Body>hello</Body>"
+    b"<Attribute><Name>SentTimestamp</Name><Value>1</Value></Attribute></Message>"
+    b"</ReceiveMessageResult><ResponseMetadata><RequestId>q-1</RequestId></ResponseMetadata>"
+    b"</ReceiveMessageResponse>"
+)
+SQS_EMPTY = (
+    b"<ReceiveMessageResponse><ReceiveMessageResult></ReceiveMessageResult>"
+    b"<ResponseMetadata><RequestId>q-2</RequestId></ResponseMetadata></ReceiveMessageResponse>"
+)
+
+
+async def test_an_sqs_answer_has_the_json_shape_api_gateway_gets(
+    gw: Gateway, backend: Backend
+) -> None:
+    backend.answers["/123456789012/inbox"] = (200, "text/xml", SQS_MESSAGES)
+    status, headers, body = await call(gw, "GET", "/Prod/receive")
+    assert (status, headers["content-type"]) == (200, "application/json")
+    assert body == {
+        "ReceiveMessageResponse": {
+            "ReceiveMessageResult": {
+                "messages": [  # a list with one message; every member, null when absent
+                    {
+                        "Attributes": {"SentTimestamp": "1"},
+                        "Body": "hello",
+                        "MD5OfBody": "d",
+                        "MD5OfMessageAttributes": None,
+                        "MessageAttributes": None,
+                        "MessageId": "m-1",
+                        "ReceiptHandle": "r",
+                    }
+                ]
+            },
+            "ResponseMetadata": {"RequestId": "q-1"},
+        }
+    }
+    backend.answers["/123456789012/inbox"] = (200, "text/xml", SQS_EMPTY)
+    empty = (await call(gw, "GET", "/Prod/receive"))[2]
+    assert empty["ReceiveMessageResponse"]["ReceiveMessageResult"] == {"messages": None}
+    assert backend.seen[0]["query"] == {"Action": "ReceiveMessage"}
 
 
 async def test_a_path_integration_fills_its_path_from_request_parameters(
@@ -479,19 +553,35 @@ async def test_an_http_proxy_forwards_the_request_and_its_answer(
     assert sent["headers"]["x-custom"] == "c"
 
 
-async def test_an_http_apis_service_integration_calls_the_action(
+async def test_an_http_apis_service_integrations_call_their_actions(
     gw: Gateway, backend: Backend
 ) -> None:
-    backend.answers["/"] = (200, "application/x-amz-json-1.0", b'{"MessageId": "m-2"}')
-    status, _, body = await call(gw, "POST", "/events", b'{"text": "queued"}', {"X-Group": "g1"})
-    assert (status, body) == (200, {"MessageId": "m-2"})
+    # SQS through its query API, whose XML answer the client gets as it is
+    answer = b"<SendMessageResponse><SendMessageResult><MessageId>m-2</MessageId>"
+    backend.answers["/"] = (200, "text/xml", answer + b"</SendMessageResult></SendMessageResponse>")
+    status, headers, body = await call(
+        gw, "POST", "/events", b'{"text": "queued"}', {"X-Group": "g1"}
+    )
+    assert (status, headers["content-type"]) == (200, "text/xml")
+    assert body.startswith(answer)
     (sent,) = backend.seen
-    assert sent["headers"]["x-amz-target"] == "AmazonSQS.SendMessage"
-    assert json.loads(sent["body"]) == {
+    assert dict(parse_qsl(sent["body"].decode())) == {
+        "Action": "SendMessage",
         "QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
         "MessageBody": "queued",
-        "MessageGroupId": "group-g1",
-        "DelaySeconds": 5,
+        "MessageGroupId": "group-g1",  # ${request.header.x-group} within text
+        "DelaySeconds": "5",
+    }
+    # Step Functions' parameters in its API's camelCase; $request.path.* within text
+    backend.answers["/"] = (200, "application/x-amz-json-1.0", b'{"executionArn": "e"}')
+    status, _, body = await call(gw, "POST", "/runs/nightly", b'{"n": 1}')
+    assert (status, body) == (200, {"executionArn": "e"})
+    started = backend.seen[-1]
+    assert started["headers"]["x-amz-target"] == "AWSStepFunctions.StartExecution"
+    assert json.loads(started["body"]) == {
+        "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:m",
+        "input": '{"n": 1}',
+        "name": "run-nightly",
     }
 
 

@@ -400,3 +400,29 @@ def test_same_template_renders_with_different_inputs() -> None:
     template = "#macro(m $v)<$v>#end#m($input.path('$.v'))"
     assert text(template, given('{"v": 1}')) == "<1>"
     assert text(template, given('{"v": 2}')) == "<2>"
+
+
+def test_names_take_hyphens_as_in_velocity_1_7() -> None:
+    payload = given(body='{"records": [{"partition-key": "k3"}, {"partition-key": "k4"}]}')
+    template = "#foreach($elem in $input.path('$.records'))$elem.partition-key #end"
+    assert render(template, payload).text == "k3 k4 "
+    rendered = render(
+        '#set($context.requestOverride.header.X-Amz-Target = "AWSEvents.PutEvents")ok', payload
+    )
+    assert (rendered.text, dict(rendered.request_headers)) == (
+        "ok",
+        {"X-Amz-Target": "AWSEvents.PutEvents"},
+    )
+
+
+def test_the_payload_a_template_changes_is_the_one_input_json_prints() -> None:
+    payload = given(body='{"statuscode": 200, "body": "error1", "items": [1]}')
+    template = (
+        "#set($b = $input.path('$'))#set($x = $b.put('statuscode', 650))"
+        "#set($items = $input.path('$.items'))#set($x = $items.add(2))$input.json('$')"
+    )
+    assert json.loads(render(template, payload).text) == {
+        "statuscode": 650,
+        "body": "error1",
+        "items": [1, 2],
+    }
