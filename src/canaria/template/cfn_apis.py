@@ -181,6 +181,9 @@ def _rest(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
     answered = {method for _, method in preflights.values()}
     routes: list[RouteSpec] = []
     others = unapplied = 0
+    keyed = sum(1 for m in methods if ctx.get(m, "ApiKeyRequired") is True)
+    if keyed:
+        ctx.warn(api, f"{keyed} method(s) require an API key (ApiKeyRequired): not checked")
     for method in methods:
         if method.logical_id in answered:
             continue  # its path's preflight

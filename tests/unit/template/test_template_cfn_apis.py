@@ -306,3 +306,40 @@ def test_a_stages_variables_that_are_not_a_mapping_are_refused_where_they_are(
     rest = REST.replace("Variables: {color: blue}", "Variables: [color]")
     err = fails(app_with(tmp_path, rest))
     assert err.prop == "Resources.Live.Properties.Variables"
+
+
+def test_integrations_of_a_rest_api_and_an_api_key_it_does_not_check(tmp_path: Path) -> None:
+    rest = REST.replace(
+        "      Integration: {Type: MOCK}",
+        """      ApiKeyRequired: true
+      Integration:
+        Type: MOCK
+        RequestTemplates: {application/json: '{"statusCode": 200}'}
+        PassthroughBehavior: NEVER
+        TimeoutInMillis: 5000
+        IntegrationResponses:
+          - StatusCode: 404
+            SelectionPattern: '4\\d{2}'
+            ResponseTemplates: {application/json: '{"gone": true}'}
+          - StatusCode: 200
+            ResponseParameters: {method.response.header.X-Mock: "'yes'"}""",
+    )
+    app = load(app_with(tmp_path, rest))
+    (mock,) = app.integration_routes
+    spec = mock.integration
+    assert spec is not None
+    assert (spec.kind, spec.passthrough, spec.timeout_s) == ("mock", "NEVER", 5.0)
+    assert spec.request_templates == (("application/json", '{"statusCode": 200}'),)
+    gone, ok = spec.responses
+    assert (gone.status, gone.pattern, gone.templates) == (
+        404,
+        "4\\d{2}",
+        (("application/json", '{"gone": true}'),),
+    )
+    assert (ok.status, ok.pattern, ok.parameters) == (
+        200,
+        None,
+        (("method.response.header.X-Mock", "'yes'"),),
+    )
+    warnings = "\n".join(app.warnings)
+    assert "1 method(s) require an API key (ApiKeyRequired): not checked" in warnings
