@@ -49,6 +49,12 @@ it is covered here:
   there (never replacing airspeed's). Strings handed to the template are a ``str`` subclass
   whose ``split``/``replace``/``replaceAll``/``matches`` follow Java (regular expressions,
   ``$1`` in replacements, trailing empty strings dropped by ``split``).
+* Names: Velocity 1.7's identifiers take hyphens (``$elem.partition-key``,
+  ``#set($context.requestOverride.header.X-Amz-Target = ...)``); airspeed's do not. While
+  these templates are parsed, ``NameOrCall.parse`` and ``SetDirective.parse`` read them
+  the Velocity 1.7 way.
+* The payload is parsed once per render: what ``$input.path`` returns is part of it, so
+  a change a template makes (``$body.put(...)``) shows in a later ``$input.json``.
 
 Known deviations from AWS:
 
