@@ -43,6 +43,8 @@ def status_tables(status: dict[str, Any]) -> Group:
     # whole lines, never cut to a column's width: they are to be copied
     for name, url in status.get("function_urls", {}).items():
         parts.append(Text(f"function URL of {name}: {url}"))
+    for route in status.get("integrations", []):
+        parts.append(Text(f"{_route_text(route)} of {route['api']}: {route['integration']}"))
     for name, api in status.get("websockets", {}).items():
         n = api["connections"]
         parts.append(
@@ -187,4 +189,6 @@ def _websocket_route_text(route: dict[str, Any]) -> str:
 def _route_text(route: dict[str, Any]) -> str:
     """``GET /items``, with its authorizer when one guards it: ``GET /items (Token)``."""
     text = f"{route['method']} {route['path']}"
+    if route.get("integration") and route.get("function"):  # a function's, not a proxy
+        text += " [mapping templates]"
     return f"{text} ({route['authorizer']})" if route.get("authorizer") else text

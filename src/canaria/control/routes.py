@@ -194,6 +194,8 @@ def control_routes(source: ControlSource) -> list[BaseRoute]:
                 "gateway": p.gateway_url,
                 "function_urls": p.function_urls(),  # function -> the URL canaria serves it at
                 "websockets": p.websocket_apis(),  # WebSocket API -> its URL and connections
+                # API methods that invoke no function (AWS services, mock, HTTP)
+                "integrations": [route_view(r) for r in app.integration_routes] if app else [],
                 # AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>: what `canaria env` exports
                 "endpoints": p.endpoints(),
                 "functions": {

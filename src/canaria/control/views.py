@@ -15,6 +15,7 @@ from canaria.models import (
     WebSocketApiSpec,
 )
 from canaria.models.deployment import Deployment, DeploymentEvent, HookExecution
+from canaria.models.integrations import IntegrationSpec
 from canaria.store.codec import judge_to_dict, step_label
 
 
@@ -51,7 +52,24 @@ def route_view(r: RouteSpec) -> dict[str, Any]:
         "stage": r.stage,
         "function": r.function,
         "authorizer": None if r.authorizer is None else r.authorizer.name,
+        "integration": None if r.integration is None else integration_text(r.integration),
     }
+
+
+def integration_text(i: IntegrationSpec) -> str:
+    """What a route that is not a Lambda proxy calls: ``dynamodb:GetItem``, ``mock``,
+    ``sqs path 123456789012/orders``, ``SQS-SendMessage``, ``Quote (mapping templates)``."""
+    if i.kind == "aws" and i.aws is not None:
+        if i.aws.action is not None:
+            return f"{i.aws.service}:{i.aws.action}"
+        return f"{i.aws.service} path /{i.aws.path}"
+    if i.kind == "lambda":
+        return f"{i.function} (mapping templates)"
+    if i.kind == "service":
+        return str(i.subtype)
+    if i.kind in ("http", "http_proxy"):
+        return f"{i.kind.upper()} {i.url}"
+    return i.kind
 
 
 def websocket_route_views(apis: Mapping[str, WebSocketApiSpec], function: str) -> list[Any]:

@@ -75,6 +75,18 @@ def test_methods_that_call_services_directly(intake: Canaria) -> None:
     )
     assert (done["status"], json.loads(done["input"])) == ("SUCCEEDED", {"who": "me"})
 
+    # `canaria status` names what each method calls
+    shown = intake.cli("status").stdout
+    for line in (
+        "POST /orders of Api: sqs path /123456789012/intake-Intake",
+        "GET /orders/{id} of Api: dynamodb:GetItem",
+        "POST /audits of Api: states:StartExecution",
+        "GET /health of Api: mock",
+    ):
+        assert line in shown, shown
+    (quotes,) = intake.status()["functions"]["Quote"]["routes"]
+    assert (quotes["path"], quotes["integration"]) == ("/quotes", "Quote (mapping templates)")
+
     health = intake.http("GET", "/Prod/health")
     assert health[0] == 200 and body(health) == {"status": "ok", "stage": "Prod"}
     assert health[1]["cache-control"] == "no-store"
