@@ -33,34 +33,28 @@ Past the integration's timeout (``TimeoutInMillis``, 29 s by default) the client
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
 import logging
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 import orjson
 
 from canaria.clock import Clock
-from canaria.errors import CanariaError, InvalidRequest, NotFound, Throttled
-from canaria.models import InvokeResult
+from canaria.errors import CanariaError, InvalidRequest, NotFound
 from canaria.models.integrations import SUBTYPES, IntegrationResponseSpec, IntegrationSpec
 
 from .events import event_v1
 from .mapping_templates import MappingTemplateError, Rendered, TemplateInput, render
+from .recorded import invoke_recorded
 from .responses import JSON, Failure, HttpResponse, gateway_answer, json_answer
 from .routes import RouteMatch
+from .service_wire import QUERY_SERVICES, action_body, json_of_query_answer, json_target
 from .types import Backends, Inbound, Invoker, Outbound, Recorder, Request, RouteSource
 
 log = logging.getLogger("canaria.gateway")
 
-# services whose actions API Gateway calls with the query protocol (``Action=`` and form
-# parameters; XML answers, which it hands on as JSON)
-QUERY_SERVICES = frozenset({"sqs", "sns"})
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "upgrade"}
 )
@@ -195,7 +189,7 @@ class Integrations:
                 endpoint = await self._send(outbound, spec.timeout_s)
                 if spec.aws is not None and spec.aws.service in QUERY_SERVICES:
                     action = spec.aws.action or _form_action(outbound)
-                    endpoint = _json_of_query_answer(endpoint, spec.aws.service, action)
+                    endpoint = json_of_query_answer(endpoint, spec.aws.service, action)
         except TimeoutError:
             log.warning("%s: integration timed out", where)
             return timed_out()
@@ -260,7 +254,7 @@ class Integrations:
                 body=urlencode(form).encode(),
             )
         else:
-            prefix, version = _json_target(service) or ("", "1.0")
+            prefix, version = json_target(service) or ("", "1.0")
             outbound = Outbound(
                 "POST",
                 service=service,
@@ -268,7 +262,7 @@ class Integrations:
                     "X-Amz-Target": f"{prefix}.{action}",
                     "Content-Type": f"application/x-amz-json-{version}",
                 },
-                body=orjson.dumps(_action_body(spec.subtype, params)),
+                body=orjson.dumps(action_body(spec.subtype, params)),
             )
         try:
             answer = await self._send(outbound, spec.timeout_s)
@@ -296,15 +290,17 @@ class Integrations:
         except NotFound as exc:
             log.error("%s: %s", where, exc.message)
             raise _Refused(gateway_answer("rest", Failure.INVOKE_REFUSED)) from None
-        started = self.clock.now()
         task = asyncio.ensure_future(
-            self._invoke_recorded(function, version, alias, event, started)
+            invoke_recorded(
+                self.invoker, self.recorder, self.clock, function, version, alias, event, where
+            )
         )
+        # past the timeout the client is answered; the invocation goes on and is recorded
         self._running.add(task)
         task.add_done_callback(self._running.discard)
-        result = await asyncio.wait_for(asyncio.shield(task), spec.timeout_s)
-        if isinstance(result, HttpResponse):
-            raise _Refused(result)
+        result, _ = await asyncio.wait_for(asyncio.shield(task), spec.timeout_s)
+        if result is None:  # throttled, or refused by the runtime
+            raise _Refused(gateway_answer("rest", Failure.INVOKE_REFUSED))
         if result.function_error is None:
             return Inbound(200, [("Content-Type", JSON)], result.payload), None
         message = ""
@@ -315,37 +311,6 @@ class Integrations:
         except orjson.JSONDecodeError:
             pass
         return Inbound(200, [("Content-Type", JSON)], result.payload), message
-
-    async def _invoke_recorded(
-        self, function: str, version: int, alias: str | None, event: bytes, started: float
-    ) -> InvokeResult | HttpResponse:
-        result: InvokeResult | None = None
-        failure: Failure | None = None
-        try:
-            result = await self.invoker.invoke(
-                function, version, event, alias=alias, started=started
-            )
-        except Throttled:
-            failure = Failure.THROTTLED
-        except CanariaError as exc:
-            log.error("invoking %s:%s failed: %s", function, version, exc.message)
-            failure = Failure.INVOKE_REFUSED
-        try:
-            self.recorder.record(
-                function,
-                alias,
-                version,
-                result,
-                throttled=failure is Failure.THROTTLED,
-                started=started,
-                finished=self.clock.now(),
-            )
-        except Exception:
-            log.exception("recording %s:%s failed", function, version)
-        if result is None:
-            assert failure is not None
-            return gateway_answer("rest", failure)
-        return result
 
 
 class _Refused(Exception):
@@ -544,30 +509,6 @@ _EMBEDDED = re.compile(
 )
 
 
-def _action_body(subtype: str, params: Mapping[str, str]) -> dict[str, Any]:
-    """The action's JSON request from a subtype's flat parameters."""
-    out: dict[str, Any] = dict(params)
-    if subtype == "EventBridge-PutEvents":
-        entry: dict[str, Any] = dict(params)
-        entry.pop("Region", None)
-        if isinstance(entry.get("Resources"), str):
-            entry["Resources"] = [r.strip() for r in entry["Resources"].split(",") if r.strip()]
-        return {"Entries": [entry]}
-    for number in ("DelaySeconds", "MaxNumberOfMessages", "VisibilityTimeout", "WaitTimeSeconds"):
-        if number in out and str(out[number]).isdigit():
-            out[number] = int(out[number])
-    for structured in ("MessageAttributes", "MessageSystemAttributes"):
-        if isinstance(out.get(structured), str):
-            with contextlib.suppress(orjson.JSONDecodeError):
-                out[structured] = orjson.loads(out[structured])
-    if subtype == "Kinesis-PutRecord" and isinstance(out.get("Data"), str):
-        out["Data"] = base64.b64encode(out["Data"].encode()).decode()
-    out.pop("Region", None)
-    if subtype.startswith("StepFunctions-"):  # Step Functions' API names them in camelCase
-        return {k[:1].lower() + k[1:]: v for k, v in out.items()}
-    return out
-
-
 def _walk(value: Any, keys: list[str]) -> Any:
     for key in keys:
         if not isinstance(value, Mapping) or key not in value:
@@ -638,7 +579,7 @@ def _outbound(
         )
     assert target.action is not None
     items = list(query.items())
-    json_protocol = _json_target(target.service)
+    json_protocol = json_target(target.service)
     if json_protocol is not None and "x-amz-target" not in lower:
         prefix, version = json_protocol
         headers["X-Amz-Target"] = f"{prefix}.{target.action}"
@@ -649,134 +590,6 @@ def _outbound(
     return Outbound(
         spec.http_method, service=target.service, path="/", query=items, headers=headers, body=body
     )
-
-
-_BOTOCORE_NAMES = {"states": "stepfunctions", "events": "events"}
-
-
-@lru_cache(maxsize=64)
-def _json_target(service: str) -> tuple[str, str] | None:
-    """(``X-Amz-Target`` prefix, JSON version) of a JSON-protocol service, else None."""
-    if service in QUERY_SERVICES:
-        return None
-    import botocore.session
-
-    try:
-        model = botocore.session.get_session().get_service_model(
-            _BOTOCORE_NAMES.get(service, service)
-        )
-    except Exception:
-        return None
-    metadata = model.metadata
-    prefix = metadata.get("targetPrefix")
-    if metadata.get("protocol") != "json" or not prefix:
-        return None
-    return str(prefix), str(metadata.get("jsonVersion", "1.0"))
-
-
-def _json_of_query_answer(answer: Inbound, service: str, action: str | None) -> Inbound:
-    """A query-protocol service's XML answer as the JSON API Gateway receives it:
-    ``{"<Action>Response": {"<Action>Result": {...}, "ResponseMetadata": {...}}}``, each
-    member of the action's output present (null when absent), as AWS's JSON writes it."""
-    content_type = (answer.header("content-type") or "").lower()
-    if "xml" not in content_type and not answer.body.lstrip().startswith(b"<"):
-        return answer
-    try:
-        root = ET.fromstring(answer.body)
-    except ET.ParseError:
-        return answer
-    shape = _output_shape(service, action) if action else None
-    data: dict[str, Any] = {}
-    for child in root:
-        tag = _local(child.tag)
-        if shape is not None and tag.endswith("Result"):
-            data[tag] = _shaped(shape, child, service)
-        else:
-            data[tag] = _element(child)
-    headers = [
-        (k, v) for k, v in answer.headers if k.lower() not in ("content-type", "content-length")
-    ]
-    body = orjson.dumps({_local(root.tag): data})
-    return Inbound(answer.status, [*headers, ("Content-Type", JSON)], body)
-
-
-# where AWS's JSON names a member otherwise than the service's model does
-_JSON_NAMES = {("sqs", "Messages"): "messages"}
-
-
-@lru_cache(maxsize=64)
-def _output_shape(service: str, action: str) -> Any:
-    import botocore.session
-
-    try:
-        model = botocore.session.get_session().get_service_model(service)
-        return model.operation_model(action).output_shape
-    except Exception:
-        return None
-
-
-def _shaped(shape: Any, element: ET.Element, service: str) -> Any:
-    """``element`` read as ``shape`` (a botocore shape): structures with every member,
-    lists and maps whether flattened or wrapped, numbers and booleans typed."""
-    kind = shape.type_name
-    if kind == "structure":
-        out: dict[str, Any] = {}
-        children = list(element)
-        for name in sorted(shape.members):
-            member = shape.members[name]
-            tags = {name, member.serialization.get("name", name)}
-            if member.type_name in ("list", "map") and member.serialization.get("flattened"):
-                inner = member.member if member.type_name == "list" else member
-                # a flattened entry's element: its shape's name, or the member's singular
-                tags |= {inner.name, inner.serialization.get("name", inner.name)}
-                tags.add(name.removesuffix("s"))
-                found = [c for c in children if _local(c.tag) in tags]
-                value = _collection(member, found, service) if found else None
-            else:
-                match = next((c for c in children if _local(c.tag) in tags), None)
-                value = None if match is None else _shaped(member, match, service)
-            out[_JSON_NAMES.get((service, name), name)] = value
-        return out
-    if kind in ("list", "map"):
-        return _collection(shape, list(element), service)
-    text = element.text or ""
-    if kind in ("integer", "long"):
-        return int(text) if text.lstrip("-").isdigit() else text
-    if kind == "boolean":
-        return text.lower() == "true"
-    return text
-
-
-def _collection(shape: Any, items: list[ET.Element], service: str) -> Any:
-    if shape.type_name == "list":
-        return [_shaped(shape.member, item, service) for item in items]
-    out: dict[str, Any] = {}
-    for entry in items:
-        parts = {_local(c.tag).lower(): c for c in entry}
-        key, value = parts.get("name", parts.get("key")), parts.get("value")
-        if key is not None:
-            out[key.text or ""] = None if value is None else _shaped(shape.value, value, service)
-    return out
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _element(element: ET.Element) -> Any:
-    children = list(element)
-    if not children:
-        return element.text or ""
-    out: dict[str, Any] = {}
-    for child in children:
-        key = _local(child.tag)
-        value = _element(child)
-        if key in out:
-            previous = out[key]
-            out[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
-        else:
-            out[key] = value
-    return out
 
 
 # ---- the method response ---------------------------------------------------------------
@@ -845,7 +658,6 @@ def _response_template(templates: tuple[tuple[str, str], ...], accept: str | Non
 
 
 __all__ = [
-    "QUERY_SERVICES",
     "Integrations",
     "configuration_error",
     "timed_out",
