@@ -118,6 +118,8 @@ class Platform:
         self.commands = OperatorCommands(self.store, self.controller, self)
         # request gates with completion: reported note the request ids they send
         self.controller.listeners.append(self.signals.follow)
+        # API methods that call AWS services (or HTTP URLs) instead of a function
+        self.backends = SignedBackends(self._service_endpoint, self.access_key, self.secret_key)
         self.gateway = GatewayServer(
             self.routing,
             self.invocations,
@@ -127,8 +129,7 @@ class Platform:
             port=options.port,
             split_mode=options.split_mode,  # type: ignore[arg-type]
             seed=options.seed,
-            # API methods that call AWS services (or HTTP URLs) instead of a function
-            backends=SignedBackends(self._service_endpoint, self.access_key, self.secret_key),
+            backends=self.backends,
         )
         # WebSocket APIs: upgrades on the gateway's port; the edge's Management API
         self.websockets = self.gateway.websockets
@@ -238,6 +239,7 @@ class Platform:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.gateway.stop()
+        self.backends.close()
         await self.function_urls_served.stop()
         await self.state_machines.close()
         await self.pollers.stop()

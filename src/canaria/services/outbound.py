@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 import urllib3
@@ -20,6 +21,8 @@ from botocore.credentials import Credentials
 from canaria.errors import CanariaError
 from canaria.gateway.types import Inbound, Outbound
 from canaria.models.arns import REGION
+
+_THREADS = 32  # integration requests in flight at once
 
 
 class Unreachable(CanariaError):
@@ -36,10 +39,19 @@ class SignedBackends:
     ) -> None:
         self._endpoint_of = endpoint_of
         self._credentials = Credentials(access_key, secret_key)
-        self._pool = urllib3.PoolManager(maxsize=8, block=False)
+        self._pool = urllib3.PoolManager(maxsize=_THREADS, block=False)
+        # threads of their own: a slow backend does not hold the loop's default executor
+        # (six threads on two cores), which the controller's store I/O runs on
+        self._threads = ThreadPoolExecutor(_THREADS, thread_name_prefix="canaria-integration")
+
+    def close(self) -> None:
+        """Stop the threads (a request still in flight ends first) and the connections."""
+        self._threads.shutdown(wait=False, cancel_futures=True)
+        self._pool.clear()
 
     async def send(self, request: Outbound, timeout_s: float) -> Inbound:
-        return await asyncio.to_thread(self._send, request, timeout_s)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, self._send, request, timeout_s)
 
     def _send(self, request: Outbound, timeout_s: float) -> Inbound:
         headers = dict(request.headers)
