@@ -367,17 +367,12 @@ async def gw(backend: Backend) -> AsyncIterator[Gateway]:
     def endpoint(service: str) -> str | None:
         return None if service == "translate" else backend.url
 
-    server = GatewayServer(
-        routing,
-        invoker,
-        recorder,
-        RealClock(),
-        port=0,
-        backends=SignedBackends(endpoint, "AKIDCANARIA", "secret"),
-    )
+    backends = SignedBackends(endpoint, "AKIDCANARIA", "secret")
+    server = GatewayServer(routing, invoker, recorder, RealClock(), port=0, backends=backends)
     await server.start()
     yield Gateway(server, invoker, recorder)
     await server.stop()
+    backends.close()
 
 
 async def call(gw: Gateway, *args: Any, **kwargs: Any) -> tuple[int, dict[str, str], Any]:
