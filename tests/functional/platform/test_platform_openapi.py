@@ -46,6 +46,10 @@ Resources:
               x-amazon-apigateway-integration:
                 type: mock
                 requestTemplates: {application/json: '{"statusCode": 200}'}
+                responses:
+                  default:
+                    statusCode: "200"
+                    responseTemplates: {application/json: '{"up": true}'}
   Fn:
     Type: AWS::Serverless::Function
     Properties:
@@ -99,8 +103,10 @@ def test_routes_of_the_openapi_definition_are_served(app: Canaria) -> None:
     }
     assert app.http("GET", "/Prod/orders/42", headers={"x-key": "no"})[0] == 403
     assert app.http("GET", "/Prod/orders/42")[0] == 401
-    # a mock integration is not served: API Gateway's answer for no route
-    assert app.http("GET", "/Prod/status", headers={"x-key": "yes"})[0] == 403
+    # a mock integration, behind the same default authorizer
+    status, _, body = app.http("GET", "/Prod/status", headers={"x-key": "yes"})
+    assert (status, json.loads(body)) == (200, {"up": True})
+    assert app.http("GET", "/Prod/status")[0] == 401
     routes = app.status()["functions"]["Fn"]["routes"]
     assert [(r["method"], r["path"], r["authorizer"]) for r in routes] == [
         ("GET", "/orders/{id}", "Gate")
