@@ -111,6 +111,8 @@ def validate(
     report = check(Path(path), overrides, config_env=config_env)
     if report.valid:
         report = _check_state_machines(report, Path(path), overrides, config_env)
+    if report.valid:
+        report = _check_mapping_templates(report, Path(path), overrides, config_env)
     if as_json:
         emit(report.to_json(), True)
     else:
@@ -145,6 +147,39 @@ def _check_state_machines(
             text = f"{path}: {exc.message}"
             problems.append(Problem(str(path), None, where, exc.message, None, text))
     return Report(report.template, tuple(problems), report.warnings) if problems else report
+
+
+def _check_mapping_templates(
+    report: Any, path: Path, overrides: dict[str, str] | None, config_env: str | None
+) -> Any:
+    """API Gateway's mapping templates compiled as the gateway compiles them: one that does
+    not parse is a warning naming its API, method and content type (API Gateway answers
+    500 when such a method is called)."""
+    from dataclasses import replace
+
+    from canaria.gateway.mapping_templates import MappingTemplateError, compile_check
+    from canaria.template import load
+
+    app = load(str(path), overrides, config_env=config_env)
+    found: list[str] = []
+    routes = [(f"{r.api_id} {r.method} {r.path}", r.integration) for r in app.routes]
+    for api in app.websockets.values():
+        routes += [(f"{api.logical_id} route {r.key}", r.integration) for r in api.routes]
+    for where, integration in routes:
+        if integration is None:
+            continue
+        templates = [("request", k, t) for k, t in integration.request_templates]
+        for response in integration.responses:
+            templates += [("response", k, t) for k, t in response.templates]
+        for kind, key, template in templates:
+            try:
+                compile_check(template)
+            except MappingTemplateError as exc:
+                found.append(
+                    f"{path}: {where}: its {kind} template for {key} does not parse, so "
+                    f"API Gateway answers 500 when it is called: {exc.message}"
+                )
+    return replace(report, warnings=(*report.warnings, *found)) if found else report
 
 
 # ---- up --------------------------------------------------------------------------------

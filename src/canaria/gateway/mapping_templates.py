@@ -101,7 +101,7 @@ from jsonpath_ng.ext.parser import parse as _parse_jsonpath
 
 from canaria.errors import CanariaError
 
-__all__ = ["MappingTemplateError", "Rendered", "TemplateInput", "render"]
+__all__ = ["MappingTemplateError", "Rendered", "TemplateInput", "compile_check", "render"]
 
 _CACHE_SIZE = 512
 # Not a VTL identifier, so no template can read or shadow it.
@@ -662,6 +662,12 @@ _UTIL = _Util()
 def _position(text: str, offset: int) -> tuple[int, int]:
     before = text[:offset]
     return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
+def compile_check(template: str) -> None:
+    """Raise ``MappingTemplateError`` when ``template`` does not parse (``canaria
+    validate``'s check; a parsed template is kept for its first render)."""
+    _compile(template)
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)

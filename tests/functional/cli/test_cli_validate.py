@@ -112,3 +112,31 @@ def test_up_prints_every_error_of_a_template_yml(tmp_path: Path) -> None:
     assert "2 problems in the template:" in done.stderr
     assert "template.yml:9: Resources.A.Properties.Timeout" in done.stderr
     assert "Resources.B.Properties.MemorySize" in done.stderr
+
+
+def test_a_mapping_template_that_does_not_parse_is_a_warning(tmp_path: Path) -> None:
+    api = """\
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: Prod
+      DefinitionBody:
+        openapi: "3.0.1"
+        paths:
+          /health:
+            get:
+              x-amazon-apigateway-integration:
+                type: mock
+                requestTemplates: {application/json: '{"statusCode": 200}'}
+                responses:
+                  default:
+                    statusCode: "200"
+                    responseTemplates: {application/json: '#if($input.path("$.x")'}
+"""
+    path = Path(write(tmp_path, resources(function(), api)))
+    done = validate(path.parent)
+    assert done.returncode == 0, done.stderr
+    assert (
+        "Api GET /health: its response template for application/json does not parse, so "
+        "API Gateway answers 500 when it is called: mapping template does not parse"
+    ) in done.stderr
