@@ -179,6 +179,7 @@ class Platform:
                 self.access_key,
                 self.secret_key,
             ),
+            self.websockets,
         )
         self.state_machines = StateMachines(clock, self._state_tasks, self.store)
         self.releases = ReleaseExecutor(

@@ -32,14 +32,9 @@ ACTION = "ManageConnections"  # the IAM action of all three operations
 
 def _session(hub: WebSocketHub, request: Request) -> Session | Response:
     connection_id = request.path_params["connection_id"]
-    session = hub.connections.get(connection_id)
-    api_id = request.headers.get(API_ID_HEADER)
-    if (
-        session is None
-        or session.closed
-        or session.api.spec.stage != request.path_params["stage"]
-        or (api_id is not None and api_id.lower() != session.api.id)
-    ):
+    stage = request.path_params["stage"]
+    session = hub.session_for(connection_id, stage, request.headers.get(API_ID_HEADER))
+    if session is None:
         return rest_error(410, "GoneException", f"Connection {connection_id} is gone")
     return session
 

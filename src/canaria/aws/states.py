@@ -13,7 +13,8 @@ one that was running when canaria stopped is ABORTED.
   Lambda Invoke (aliases split by their weights, as on AWS);
 - ``arn:aws:states:::apigateway:invoke`` → an HTTP request to canaria's own gateway. A
   machine written for AWS names ``<api-id>.execute-api.<region>.amazonaws.com``; any such
-  name, and the gateway's own address, reach the local gateway;
+  name, and the gateway's own address, reach the local gateway; a ``/@connections/{id}``
+  path is a WebSocket API's Management API (post to, get or close that connection);
 - ``arn:aws:states:::http:invoke`` → a real HTTP request (loopback only on this machine);
 - the DynamoDB, SQS, SNS and EventBridge optimized integrations and the AWS SDK
   integrations (``aws-sdk:<service>:<action>``) → the API call, to this machine's engines
@@ -39,6 +40,7 @@ from canaria import workflows
 from canaria.aws.state_services import ServiceTasks
 from canaria.clock import Clock
 from canaria.errors import CanariaError, Conflict, InvalidRequest, NotFound
+from canaria.gateway.websockets import WebSocketHub
 from canaria.models import InvokeResult, StateMachineSpec
 from canaria.models.arns import ACCOUNT, REGION, parse_function
 from canaria.store import ABANDONED_CAUSE, ExecutionRecord, Executions, Store
@@ -46,6 +48,7 @@ from canaria.store import ABANDONED_CAUSE, ExecutionRecord, Executions, Store
 KEEP = 1000
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 EXECUTE_API = re.compile(r"^[a-z0-9-]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com$")
+_CONNECTION = re.compile(r"^/@connections/(?P<id>[^/]+)/?$")
 
 log = logging.getLogger("canaria")
 
@@ -340,10 +343,13 @@ class PlatformTasks:
         gateway_host: str,
         gateway_port: int,
         services: ServiceTasks | None = None,
+        websockets: WebSocketHub | None = None,
     ) -> None:
         self.invoker = invoker
         self.gateway = (gateway_host, gateway_port)
         self.services = services
+        # open WebSocket connections: ``apigateway:invoke`` of ``/@connections/{id}``
+        self.websockets = websockets
 
     async def run(self, resource: str, parameters: Any, *, timeout_s: float | None) -> Any:
         kind = workflows.resource_kind(resource)
@@ -363,7 +369,11 @@ class PlatformTasks:
                     wrap=True,
                 )
             case "apigateway_invoke":
-                return await asyncio.to_thread(self._apigateway, _object(parameters, resource))
+                params = _object(parameters, resource)
+                found = self._connection(params)
+                if found is not None:  # the Management API of a WebSocket API
+                    return found
+                return await asyncio.to_thread(self._apigateway, params)
             case "http_invoke":
                 return await asyncio.to_thread(self._http, _object(parameters, resource))
             case "aws_service" | "aws_sdk":
@@ -397,6 +407,39 @@ class PlatformTasks:
             "Payload": value,
             "StatusCode": 200,
             "SdkHttpMetadata": {"HttpStatusCode": 200},
+        }
+
+    def _connection(self, p: Mapping[str, Any]) -> Any:
+        """``POST|GET|DELETE /@connections/{id}`` of a WebSocket API (a workflow answering
+        its client, as ``apigateway:invoke`` does on AWS), run on the loop against the
+        gateway's connections; None for any other call."""
+        found = _CONNECTION.match("/" + str(p.get("Path", "")).lstrip("/"))
+        if found is None or self.websockets is None:
+            return None
+        host = urlsplit(f"https://{str(p.get('ApiEndpoint', '')).split('://')[-1]}").hostname
+        api_id = host.split(".", 1)[0] if host and EXECUTE_API.match(host) else None
+        stage = str(p.get("Stage", "")).strip("/")
+        session = self.websockets.session_for(found["id"], stage, api_id)
+        if session is None:
+            gone = {"message": f"Connection {found['id']} is gone"}
+            raise workflows.TaskFailed("ApiGateway.410", orjson.dumps(gone).decode())
+        method = str(p.get("Method", "POST")).upper()
+        status, reason, body = 200, "OK", None
+        if method == "POST":
+            data = p.get("RequestBody")
+            session.send_data(data.encode() if isinstance(data, str) else orjson.dumps(data))
+        elif method == "GET":
+            body = session.description()
+        elif method == "DELETE":
+            session.close(1000, "")
+            status, reason = 204, "No Content"
+        else:
+            raise workflows.TaskFailed("ApiGateway.403", '{"message": "Forbidden"}')
+        return {
+            "ResponseBody": body or {},
+            "StatusCode": status,
+            "StatusText": reason,
+            "Headers": {},
         }
 
     def _apigateway(self, p: Mapping[str, Any]) -> Any:

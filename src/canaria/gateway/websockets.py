@@ -509,6 +509,19 @@ class WebSocketHub:
         self.keep(asyncio.ensure_future(session.handshake()))
         return session
 
+    def session_for(self, connection_id: str, stage: str, api_id: str | None) -> Session | None:
+        """The open connection the Management API names: by id, on that stage and, when the
+        caller names one, that API (None: API Gateway's ``GoneException``)."""
+        session = self.connections.get(connection_id)
+        if (
+            session is None
+            or session.closed
+            or session.api.spec.stage != stage
+            or (api_id is not None and api_id.lower() != session.api.id)
+        ):
+            return None
+        return session
+
     def opened(self, session: Session) -> None:
         self.connections[session.id] = session
         if self._sweep is None:

@@ -17,13 +17,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from canaria.aws.states import PlatformTasks
 from canaria.clock import RealClock
 from canaria.gateway import GatewayServer, Routing
 from canaria.models import Alias, RouteSpec, WebSocketApiSpec, WebSocketRoute
 from canaria.models.integrations import AwsTarget, IntegrationResponseSpec, IntegrationSpec
 from canaria.services.outbound import SignedBackends
+from canaria.workflows import TaskFailed
 from tests.unit.gateway.fakes import FakeInvoker, ListRecorder
 
 SNS_ANSWER = (
@@ -662,3 +664,33 @@ async def test_a_websocket_route_to_a_service_and_a_mock_connect(
     form = dict(parse_qsl(sent["body"].decode()))
     assert form["Action"] == "SendMessage" and form["MessageBody"] == '{"action": "store", "n": 1}'
     assert len(form["MessageAttribute.1.Value.StringValue"]) > 8  # $context.connectionId
+
+
+async def test_a_workflow_answers_a_websocket_client_through_apigateway_invoke(
+    gw: Gateway,
+) -> None:
+    """``arn:aws:states:::apigateway:invoke`` of ``/@connections/{id}``, as a Step Functions
+    workflow started by a WebSocket route posts its result back to the client."""
+    gw.server.websockets.configure({"Sockets": MAPPED_SOCKETS})
+    tasks = PlatformTasks(gw.invoker, "127.0.0.1", gw.server.port, None, gw.server.websockets)
+    invoke = "arn:aws:states:::apigateway:invoke"
+    async with connect(f"ws://127.0.0.1:{gw.server.port}/ws") as ws:
+        (connection_id,) = gw.server.websockets.connections
+        endpoint = "sockets.execute-api.us-east-1.amazonaws.com"
+        call = {"ApiEndpoint": endpoint, "Stage": "ws", "Path": f"/@connections/{connection_id}"}
+        posted = await tasks.run(
+            invoke, {**call, "Method": "POST", "RequestBody": {"done": 1}}, timeout_s=None
+        )
+        assert posted["StatusCode"] == 200
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"done": 1}
+        described = await tasks.run(invoke, {**call, "Method": "GET"}, timeout_s=None)
+        assert set(described["ResponseBody"]) == {"connectedAt", "identity", "lastActiveAt"}
+        # another API's id, or a closed connection: API Gateway's GoneException
+        other = {**call, "ApiEndpoint": "other.execute-api.us-east-1.amazonaws.com"}
+        with pytest.raises(TaskFailed) as gone:
+            await tasks.run(invoke, {**other, "Method": "POST", "RequestBody": "x"}, timeout_s=None)
+        assert gone.value.error == "ApiGateway.410"
+        deleted = await tasks.run(invoke, {**call, "Method": "DELETE"}, timeout_s=None)
+        assert deleted["StatusCode"] == 204
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 10)
