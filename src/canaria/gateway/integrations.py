@@ -127,6 +127,7 @@ class Integrations:
         self,
         spec: IntegrationSpec,
         body: bytes,
+        template_key: str,
         *,
         headers: Mapping[str, str],
         query: Mapping[str, str],
@@ -136,11 +137,10 @@ class Integrations:
         where: str,
     ) -> HttpResponse:
         """A WebSocket route's integration run for one message (``$connect`` and
-        ``$disconnect`` too: no body); its request template picked by the integration's
-        ``TemplateSelectionExpression``."""
+        ``$disconnect`` too: no body); ``template_key``: what its
+        ``TemplateSelectionExpression`` selects."""
         sources = _Sources(body, {}, query, headers, context, stage_variables)
-        key = _template_selection(spec.template_selection, body)
-        return await self.run(spec, sources, key, pin=pin, accept=None, where=where)
+        return await self.run(spec, sources, template_key, pin=pin, accept=None, where=where)
 
     async def run(
         self,
@@ -361,21 +361,6 @@ def _form_action(outbound: Outbound) -> str | None:
     except ValueError:
         return None
     return form.get("Action")
-
-
-def _template_selection(expression: str | None, body: bytes) -> str:
-    """The value of a WebSocket integration's ``TemplateSelectionExpression``: ``$default``
-    when it has none or names it, the message's field for ``$request.body.<path>``, else
-    the expression's text."""
-    text = (expression or "$default").removeprefix("\\")
-    if not text.startswith("$request.body."):
-        return text
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return "$default"
-    found = _text(_walk(data, text.removeprefix("$request.body.").split(".")))
-    return found if found is not None else "$default"
 
 
 def _mock_status(rendered: bytes) -> int:
@@ -603,11 +588,8 @@ def _select(
         if response.pattern is None:
             default = default or response
             continue
-        try:
-            if re.fullmatch(response.pattern, selection):
-                return response
-        except re.error:
-            log.warning("selection pattern %r is not a regular expression", response.pattern)
+        if re.fullmatch(response.pattern, selection):  # checked when the template loads
+            return response
     return default
 
 

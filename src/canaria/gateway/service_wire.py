@@ -49,7 +49,7 @@ def action_body(subtype: str, params: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
-_BOTOCORE_NAMES = {"states": "stepfunctions", "events": "events"}
+_BOTOCORE_NAMES = {"states": "stepfunctions"}  # a URI's service → botocore's name
 
 
 @lru_cache(maxsize=64)

@@ -642,9 +642,17 @@ class WebSocketHub:
         event = orjson.loads(session.event(route.key, request_id, disconnect=disconnect))
         api = session.api
         req = session.req
+        # the request template: the one its TemplateSelectionExpression selects (a field
+        # of the message, like a route), else the integration's $default
+        expression = (spec.template_selection or DEFAULT).removeprefix("\\")
+        key = expression
+        if expression.startswith(("$request.body.", "${request.body.")):
+            text = body.decode("utf-8", "replace")
+            key = select_route(selection_path(expression), text) or DEFAULT
         return await self.integrations.message(
             spec,
             body,
+            key,
             headers={name: value for name, value in req.headers},
             query=dict(parse_qsl(req.query, keep_blank_values=True)),
             context=event["requestContext"],

@@ -77,7 +77,7 @@ def read_integration(
         passthrough=_PASSTHROUGH.get(
             str(get("passthroughBehavior") or "").upper(), "WHEN_NO_MATCH"
         ),
-        responses=_responses(get("integrationResponses"), get("responses")),
+        responses=_responses(get("integrationResponses"), get("responses"), warn),
         timeout_s=_timeout(get("timeoutInMillis")),
     )
     if kind == "MOCK":
@@ -147,9 +147,12 @@ def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple((str(k), v if isinstance(v, str) else str(v)) for k, v in value.items())
 
 
-def _responses(listed: Any, keyed: Any) -> tuple[IntegrationResponseSpec, ...]:
+def _responses(
+    listed: Any, keyed: Any, warn: Callable[[str], None]
+) -> tuple[IntegrationResponseSpec, ...]:
     """CloudFormation's ``IntegrationResponses`` list or OpenAPI's ``responses`` mapping
-    (key: the selection pattern, ``default`` for none)."""
+    (key: the selection pattern, ``default`` for none). A status that is not one, or a
+    pattern that is not a regular expression, leaves that response out, with a warning."""
     items: list[tuple[Any, Mapping[str, Any]]] = []
     if isinstance(listed, list):
         for r in listed:
@@ -163,9 +166,18 @@ def _responses(listed: Any, keyed: Any) -> tuple[IntegrationResponseSpec, ...]:
     for pattern, r in items:
         get = _getter(r)
         status = str(get("statusCode") or "200")
+        if not (status.isdigit() and 100 <= int(status) <= 599):
+            warn(f"integration response statusCode {status!r} is not an HTTP status: not used")
+            continue
+        if pattern not in (None, ""):
+            try:
+                re.compile(str(pattern))
+            except re.error as exc:
+                warn(f"selection pattern {pattern!r} is not a regular expression ({exc}): not used")
+                continue
         out.append(
             IntegrationResponseSpec(
-                int(status) if status.isdigit() else 200,
+                int(status),
                 str(pattern) if pattern not in (None, "") else None,
                 _pairs(get("responseTemplates")),
                 _pairs(get("responseParameters")),

@@ -603,6 +603,23 @@ MAPPED_SOCKETS = WebSocketApiSpec(
             ),
         ),
         WebSocketRoute(
+            "pick",
+            "",
+            two_way=True,
+            integration=IntegrationSpec(
+                "mock",
+                request_templates=(
+                    ("a", '{"statusCode": 200}'),
+                    ("$default", '{"statusCode": 404}'),
+                ),
+                template_selection="$request.body.kind",
+                responses=(
+                    IntegrationResponseSpec(0, "200", (("$default", '{"picked": "a"}'),)),
+                    IntegrationResponseSpec(0, None, (("$default", '{"picked": "default"}'),)),
+                ),
+            ),
+        ),
+        WebSocketRoute(
             "store",
             "",
             two_way=True,
@@ -658,6 +675,10 @@ async def test_a_websocket_route_to_a_service_and_a_mock_connect(
         b"</SendMessageResult></SendMessageResponse>",
     )
     async with connect(url) as ws:
+        # the request template a message's field selects (TemplateSelectionExpression)
+        for kind, picked in (("a", "a"), ("b", "default")):
+            await ws.send(json.dumps({"action": "pick", "kind": kind}))
+            assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"picked": picked}
         await ws.send('{"action": "store", "n": 1}')
         assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"stored": "m-9"}
     (sent,) = backend.seen

@@ -322,7 +322,9 @@ def test_integrations_of_a_rest_api_and_an_api_key_it_does_not_check(tmp_path: P
             SelectionPattern: '4\\d{2}'
             ResponseTemplates: {application/json: '{"gone": true}'}
           - StatusCode: 200
-            ResponseParameters: {method.response.header.X-Mock: "'yes'"}""",
+            ResponseParameters: {method.response.header.X-Mock: "'yes'"}
+          - {StatusCode: 700}
+          - {StatusCode: 400, SelectionPattern: '(unclosed'}""",
     )
     app = load(app_with(tmp_path, rest))
     (mock,) = app.integration_routes
@@ -343,3 +345,5 @@ def test_integrations_of_a_rest_api_and_an_api_key_it_does_not_check(tmp_path: P
     )
     warnings = "\n".join(app.warnings)
     assert "1 method(s) require an API key (ApiKeyRequired): not checked" in warnings
+    assert "integration response statusCode '700' is not an HTTP status: not used" in warnings
+    assert "selection pattern '(unclosed' is not a regular expression" in warnings
