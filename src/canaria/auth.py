@@ -21,12 +21,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from canaria.models.arns import ACCOUNT
+
 TOKEN_FILE = "token"
 # The dashboard's session cookie. Browsers do not scope cookies by port, so it is scoped
 # by path (``COOKIE_PATH``, where the dashboard and the control API live) and the gateway
 # removes it from every request before a function sees it.
 COOKIE = "canaria_token"
 COOKIE_PATH = "/canaria/"
+OPERATOR_USER = "canaria"  # the IAM user name the operator's keys belong to
 
 
 def ensure_token(state_dir: str) -> str:
@@ -68,6 +71,23 @@ class Principal:
     @property
     def operator(self) -> bool:
         return self.function is None
+
+    @property
+    def arn(self) -> str:
+        """Who AWS would say signed: an IAM user for the operator, a function's execution
+        role session (the role SAM generates, ``<function>Role``) for a function."""
+        if self.function is None:
+            return f"arn:aws:iam::{ACCOUNT}:user/{OPERATOR_USER}"
+        fn = self.function
+        return f"arn:aws:sts::{ACCOUNT}:assumed-role/{fn}Role/{fn}"
+
+    def caller_id(self, access_key: str) -> str:
+        """AWS's unique id of the caller (``$context.identity.caller``): a user's
+        ``AIDA…`` id, or a role session's ``AROA…:<session>``."""
+        unique = access_key[4:]
+        if self.function is None:
+            return "AIDA" + unique
+        return f"AROA{unique}:{self.function}"
 
 
 OPERATOR = Principal()

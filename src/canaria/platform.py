@@ -130,6 +130,7 @@ class Platform:
             split_mode=options.split_mode,  # type: ignore[arg-type]
             seed=options.seed,
             backends=self.backends,
+            keyring=self.keyring,
         )
         # WebSocket APIs: upgrades on the gateway's port; the edge's Management API
         self.websockets = self.gateway.websockets
@@ -141,6 +142,7 @@ class Platform:
             clock,
             host=options.host,
             ports_file=Path(self.state_dir) / "function-urls.json",
+            keyring=self.keyring,
         )
         # The DynamoDB front's port is fixed now, so every function's environment can name
         # it even before the first template with a table starts dynalite.

@@ -31,7 +31,7 @@ from canaria.aws import (
 from canaria.aws.backend import EdgeBackend
 from canaria.aws.policy import authorize
 from canaria.aws.responses import AMZ_JSON_10, AMZ_JSON_11, json_error, rest_error
-from canaria.aws.sigv4 import precheck, verify
+from canaria.sigv4 import precheck, verify
 
 JsonHandler = Callable[[EdgeBackend, dict[str, Any]], Awaitable[Response]]
 

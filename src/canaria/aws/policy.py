@@ -28,7 +28,6 @@ from typing import Any
 
 from canaria.auth import Principal
 from canaria.errors import NotFound
-from canaria.models.arns import ACCOUNT
 from canaria.store import Store
 
 FUNCTION_ALLOWED: frozenset[tuple[str, str]] = frozenset(
@@ -54,7 +53,7 @@ FUNCTION_ALLOWED: frozenset[tuple[str, str]] = frozenset(
 
 
 def role_arn(function: str) -> str:
-    return f"arn:aws:sts::{ACCOUNT}:assumed-role/{function}-role/{function}"
+    return Principal(function).arn
 
 
 def authorize(

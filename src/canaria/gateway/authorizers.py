@@ -58,6 +58,7 @@ from canaria.models import AuthorizerSpec
 from canaria.models.arns import ACCOUNT, REGION
 
 from .events import request_event
+from .iam import Signatures
 from .recorded import invoke_recorded
 from .responses import HttpResponse, json_answer
 from .routes import RouteMatch
@@ -312,12 +313,19 @@ class Authorizers:
     """The authorizer step of every guarded route, with the authorizers' answer cache."""
 
     def __init__(
-        self, routing: RouteSource, invoker: Invoker, recorder: Recorder, clock: Clock
+        self,
+        routing: RouteSource,
+        invoker: Invoker,
+        recorder: Recorder,
+        clock: Clock,
+        signatures: Signatures | None = None,
     ) -> None:
         self.routing = routing
         self.invoker = invoker
         self.recorder = recorder
         self.clock = clock
+        # AWS_IAM routes: the signature check (None: no keys, every such request refused)
+        self.signatures = signatures or Signatures(None)
         self._cache: dict[tuple[str, str, tuple[str, ...]], Verdict] = {}
 
     async def check(
@@ -326,6 +334,8 @@ class Authorizers:
         """``requestContext.authorizer`` for the route's event, or the answer refusing it."""
         spec = match.route.authorizer
         assert spec is not None
+        if spec.type == "iam":
+            return self.signatures.check(spec, req)
         kind = spec.api_kind
         identity = identity_of(spec, req)
         if identity is None:
@@ -345,7 +355,10 @@ class Authorizers:
         self, spec: AuthorizerSpec, req: Request, api_id: str, arn: str, event: Callable[[], bytes]
     ) -> dict[str, Any] | HttpResponse:
         """A Lambda ``REQUEST`` authorizer's verdict on ``req`` for the resource ``arn``,
-        its event made by ``event`` (a WebSocket API's ``$connect``)."""
+        its event made by ``event`` (a WebSocket API's ``$connect``); an ``AWS_IAM``
+        route's signature check."""
+        if spec.type == "iam":
+            return self.signatures.check(spec, req)
         identity = identity_of(spec, req)
         if identity is None:
             return UNAUTHORIZED[spec.api_kind]

@@ -290,6 +290,23 @@ def event_v2(
     return event
 
 
+def grant(context: dict[str, Any], granted: dict[str, Any], identity_form: bool) -> None:
+    """Put what an authorizer granted into an event's ``requestContext``: as
+    ``authorizer``; or, for an ``AWS_IAM`` caller (``{"iam": ...}``) in an event whose
+    ``identity`` says who called (payload 1.0, WebSocket: ``identity_form``), as the
+    caller's fields of ``identity``, as API Gateway puts them."""
+    iam = granted.get("iam") if identity_form else None
+    if iam is None:
+        context["authorizer"] = granted
+        return
+    identity = context.setdefault("identity", {})
+    identity["accountId"] = iam["accountId"]
+    identity["caller"] = iam["callerId"]
+    identity["accessKey"] = iam["accessKey"]
+    identity["userArn"] = iam["userArn"]
+    identity["user"] = iam["userId"]
+
+
 def build_event(
     req: Request,
     match: RouteMatch,
@@ -301,14 +318,15 @@ def build_event(
     its integration takes 1.0); ``authorizer``: what an authorizer gave it
     (``requestContext.authorizer``)."""
     route = match.route
-    if route.api_kind == "http" and not route.payload_v1:
+    v2 = route.api_kind == "http" and not route.payload_v1
+    if v2:
         event = event_v2(req, match, request_id, epoch_ms)
     else:
         event = event_v1(req, match, request_id, epoch_ms)
         if route.api_kind == "http":  # an HTTP API's payload format 1.0 says so
             event = {"version": "1.0", **event}
     if authorizer is not None:
-        event["requestContext"]["authorizer"] = authorizer
+        grant(event["requestContext"], authorizer, not v2)
     return orjson.dumps(event)
 
 

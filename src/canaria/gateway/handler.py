@@ -27,6 +27,7 @@ from canaria.models.app import ApiKind
 from .authorizers import Authorizers
 from .cors import PREFLIGHT_HEAD, http_preflight, with_cors
 from .events import build_event, new_request_id
+from .iam import Signatures
 from .integrations import Integrations
 from .responses import (
     Failure,
@@ -108,13 +109,14 @@ class Handler:
         *,
         integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
         backends: Backends | None = None,
+        signatures: Signatures | None = None,
     ) -> None:
         self.routing = routing
         self.invoker = invoker
         self.recorder = recorder
         self.clock = clock
         self.integration_timeout_s = integration_timeout_s
-        self.authorizers = Authorizers(routing, invoker, recorder, clock)
+        self.authorizers = Authorizers(routing, invoker, recorder, clock, signatures)
         # methods that are not Lambda proxies (AWS services, mock, HTTP, mapping templates)
         self.integrations = Integrations(routing, invoker, recorder, clock, backends, find_pin)
         # requests invoking: their deadline (loop time) and how to answer them

@@ -45,7 +45,7 @@ from canaria.clock import Clock
 from canaria.errors import CanariaError, InvalidRequest, NotFound
 from canaria.models.integrations import SUBTYPES, IntegrationResponseSpec, IntegrationSpec
 
-from .events import event_v1
+from .events import event_v1, grant
 from .mapping_templates import MappingTemplateError, Rendered, TemplateInput, render
 from .recorded import invoke_recorded
 from .responses import JSON, Failure, HttpResponse, gateway_answer, json_answer
@@ -332,7 +332,7 @@ def _context(
         "requestContext"
     ]
     if granted is not None:
-        context["authorizer"] = granted
+        grant(context, granted, True)
     return context
 
 

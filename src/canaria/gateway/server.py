@@ -7,10 +7,12 @@ import asyncio
 import logging
 import socket
 
+from canaria.auth import Keyring
 from canaria.clock import Clock
 from canaria.limits import REQUEST_READ_TIMEOUT_S
 
 from .handler import INTEGRATION_TIMEOUT_S, Handler
+from .iam import Signatures
 from .protocol import Connections, HttpProtocol
 from .types import Backends, Invoker, Recorder, RouteSource, SplitMode
 from .websockets import WebSocketHub
@@ -33,6 +35,7 @@ class GatewayServer:
         integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
         keep_alive_s: float = 75.0,
         backends: Backends | None = None,
+        keyring: Keyring | None = None,
     ) -> None:
         if split_mode not in ("deterministic", "random"):
             raise ValueError(f"split mode must be 'deterministic' or 'random', got {split_mode!r}")
@@ -45,6 +48,7 @@ class GatewayServer:
             clock,
             integration_timeout_s=integration_timeout_s,
             backends=backends,
+            signatures=Signatures(keyring),
         )
         self.websockets = WebSocketHub(
             routing,

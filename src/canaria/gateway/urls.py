@@ -5,7 +5,9 @@ Every request to that port invokes the function, whatever its method and path, a
 routes use (its ``AutoPublishAlias``, and that alias's split during a deployment, so a
 canary is judged on its URL's traffic too), with payload format 2.0 (the event of an HTTP
 API's ``$default`` route, the shape a function URL sends) and the same response mapping;
-its ``Cors`` is applied as an HTTP API's ``CorsConfiguration``.
+its ``Cors`` is applied as an HTTP API's ``CorsConfiguration``; with ``AuthType: AWS_IAM``
+only requests signed (for ``lambda``) by keys canaria issued are answered
+(``canaria.gateway.iam``).
 A URL keeps its port across restarts while the port is free (the ports are kept in the
 state directory); otherwise the OS picks one.
 """
@@ -17,8 +19,9 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
+from canaria.auth import Keyring
 from canaria.clock import Clock
-from canaria.models import FunctionUrlSpec, RouteSpec
+from canaria.models import FunctionUrlSpec, RouteSpec, iam_authorizer
 from canaria.models.routes import DEFAULT_ROUTE
 
 from .routes import Router
@@ -47,7 +50,10 @@ class FunctionUrlRouting:
     def configure(self, config: FunctionUrlSpec) -> None:
         """Apply the URL's config (its ``Cors``, as an HTTP API's ``CorsConfiguration``)."""
         fn = self._function
-        spec = RouteSpec("ANY", DEFAULT_ROUTE, "http", url_id(fn), "$default", fn, cors=config.cors)
+        signed = iam_authorizer("http", "lambda") if config.auth_type == "AWS_IAM" else None
+        spec = RouteSpec(
+            "ANY", DEFAULT_ROUTE, "http", url_id(fn), "$default", fn, signed, cors=config.cors
+        )
         self._router = Router((spec,))
 
     @property
@@ -76,8 +82,10 @@ class FunctionUrls:
         *,
         host: str,
         ports_file: Path | None = None,
+        keyring: Keyring | None = None,
     ) -> None:
         self._routing = routing
+        self._keyring = keyring  # an AWS_IAM URL's signatures are checked with its keys
         self._invoker = invoker
         self._recorder = recorder
         self._clock = clock
@@ -129,6 +137,7 @@ class FunctionUrls:
             self._clock,
             host=self._host,
             port=port,
+            keyring=self._keyring,
         )
         await server.start()
         return server

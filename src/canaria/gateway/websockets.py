@@ -56,7 +56,7 @@ from canaria.models import InvokeResult, WebSocketApiSpec, WebSocketRoute
 from canaria.models.arns import ACCOUNT, REGION
 
 from .authorizers import Authorizers
-from .events import new_request_id, request_time, without_session_cookie
+from .events import grant, new_request_id, request_time, without_session_cookie
 from .handler import INTEGRATION_TIMEOUT_S, find_pin
 from .integrations import Integrations
 from .protocol import serialize
@@ -373,7 +373,7 @@ class Session:
         if kind == "MESSAGE":
             context["messageId"] = new_request_id()[-16:]
         if self.authorizer is not None:
-            context["authorizer"] = self.authorizer
+            grant(context, self.authorizer, True)
         event: dict[str, Any] = {}
         if kind == "CONNECT":
             event.update(self._request_maps())

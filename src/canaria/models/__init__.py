@@ -1,6 +1,7 @@
 """Frozen dataclasses without I/O: the vocabulary every package shares."""
 
 from canaria.models.app import (
+    IAM_AUTHORIZER,
     MAX_SLOW_TOLERANCE_MS,
     REHEARSAL_MIN_DETECTABLE,
     AlarmSpec,
@@ -26,6 +27,7 @@ from canaria.models.app import (
     Undetectable,
     WebSocketApiSpec,
     WebSocketRoute,
+    iam_authorizer,
 )
 from canaria.models.runtime import Alias, InvokeResult, Version
 from canaria.models.services import (
@@ -53,6 +55,7 @@ from canaria.models.services import (
 )
 
 __all__ = [
+    "IAM_AUTHORIZER",
     "MAX_SLOW_TOLERANCE_MS",
     "REHEARSAL_MIN_DETECTABLE",
     "AlarmSpec",
@@ -102,4 +105,5 @@ __all__ = [
     "Version",
     "WebSocketApiSpec",
     "WebSocketRoute",
+    "iam_authorizer",
 ]

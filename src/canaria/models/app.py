@@ -121,10 +121,24 @@ class AuthorizerSpec:
     query_strings: tuple[str, ...] = ()
     validation: str | None = None  # TOKEN: a regular expression the token must match
     ttl_s: int = 300  # how long an answer is cached per identity (0: not cached)
-    type: Literal["lambda", "cognito", "jwt"] = "lambda"
+    # "iam": ``AWS_IAM`` authorization, a SigV4 signature by keys canaria issued
+    type: Literal["lambda", "cognito", "jwt", "iam"] = "lambda"
     issuer: str | None = None  # JWT: the token's iss must be this
     audience: tuple[str, ...] = ()  # JWT: its aud (or client_id) must be one of these
     scopes: tuple[str, ...] = ()  # the route's AuthorizationScopes: the token needs one
+    # IAM: the service the signature's credential scope must name ("lambda" for a URL)
+    service: str = "execute-api"
+
+
+IAM_AUTHORIZER = "AWS_IAM"
+
+
+def iam_authorizer(api_kind: ApiKind, service: str = "execute-api") -> AuthorizerSpec:
+    """``AWS_IAM`` authorization of an API's route (or, ``service`` "lambda", of a function
+    URL): the request must be signed with SigV4 by keys canaria issued."""
+    return AuthorizerSpec(
+        IAM_AUTHORIZER, api_kind, "", headers=(), ttl_s=0, type="iam", service=service
+    )
 
 
 @dataclass(frozen=True)
@@ -186,6 +200,8 @@ class ApiSpec:
     gateway_responses: tuple[tuple[str, GatewayResponseSpec], ...] = ()
 
     def authorizer(self, name: str) -> AuthorizerSpec | None:
+        if name == IAM_AUTHORIZER:
+            return iam_authorizer(self.kind)
         return next((a for a in self.authorizers if a.name == name), None)
 
 
@@ -236,7 +252,7 @@ class EsbuildOptions:
 class FunctionUrlSpec:
     """A function's ``FunctionUrlConfig``: canaria serves it on a port of its own."""
 
-    auth_type: str = "NONE"  # NONE | AWS_IAM (not checked locally)
+    auth_type: str = "NONE"  # NONE | AWS_IAM (requests signed by keys canaria issued)
     invoke_mode: str = "BUFFERED"  # BUFFERED | RESPONSE_STREAM (answered buffered)
     cors: CorsSpec | None = None  # applied as an HTTP API's CorsConfiguration
 

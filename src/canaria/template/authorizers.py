@@ -16,8 +16,10 @@ SAM's shapes (``AWS::Serverless::Api`` and ``AWS::Serverless::HttpApi``, their
 A Lambda authorizer whose ``FunctionArn`` names no function of the template is not run
 (canaria runs only those), with a warning: the routes it guards are served without it.
 Cognito and JWT authorizers are checked on the token's claims, not its signature (canaria
-cannot fetch the identity provider's keys), with a warning. ``AWS_IAM`` authorization, API
-keys and resource policies are not applied, with a warning each. A property SAM does not
+cannot fetch the identity provider's keys), with a warning. ``AWS_IAM`` (a
+``DefaultAuthorizer`` or an event's ``Authorizer``) requires requests signed with SigV4
+by keys canaria issued (``canaria.gateway.iam``). API keys and resource policies are not
+applied, with a warning each. A property SAM does not
 read where it is written is ignored with a warning: SAM's translator, which runs first,
 refuses what SAM refuses."""
 
@@ -30,7 +32,7 @@ from dataclasses import replace
 from typing import Any
 
 from canaria.errors import InvalidRequest
-from canaria.models import AuthorizerSpec
+from canaria.models import IAM_AUTHORIZER, AuthorizerSpec, iam_authorizer
 from canaria.models.app import ApiKind
 from canaria.models.arns import parse_function
 from canaria.template.context import Context
@@ -48,7 +50,7 @@ from canaria.template.nodes import (
 )
 
 NONE = "NONE"  # an event's Authorizer that opts its route out of the default one
-IAM = "AWS_IAM"
+IAM = IAM_AUTHORIZER  # an API's or event's Authorizer: requests signed with SigV4
 
 REST_AUTH_KEYS = (
     "AddApiKeyRequiredToCorsPreflight",
@@ -124,15 +126,12 @@ def api_auth(
         dat = at.key(auth, "DefaultAuthorizer")
         default = as_str(auth["DefaultAuthorizer"], dat)
         declared = [a.name for a in authorizers] + skipped
-        if default == IAM:
-            ctx.warn(entry, "DefaultAuthorizer AWS_IAM is not applied: requests are not signed")
-            default = None
-        elif default not in declared:
+        if default != IAM and default not in declared:
             raise dat.error(
                 f"DefaultAuthorizer {default!r} is not one of the API's Authorizers",
                 allowed=choices([*declared, IAM], near=default),
             )
-    for key in ("ApiKeyRequired", "ResourcePolicy", "UsagePlan", "EnableIamAuthorizer"):
+    for key in ("ApiKeyRequired", "ResourcePolicy", "UsagePlan"):
         if auth.get(key) not in (None, False):
             ctx.warn(entry, f"Auth.{key} is not applied by canaria")
     return tuple(authorizers), default, tuple(skipped)
@@ -380,6 +379,8 @@ def route_authorizer(
     authorizers: tuple[AuthorizerSpec, ...],
     default: str | None,
     skipped: tuple[str, ...] = (),
+    *,
+    kind: ApiKind = "rest",
 ) -> AuthorizerSpec | None:
     """The authorizer guarding one event's route: its ``Auth.Authorizer``, else the
     API's default (``None``: none); the event's ``AuthorizationScopes`` go with it."""
@@ -393,10 +394,7 @@ def route_authorizer(
             nat = aat.key(auth, "Authorizer")
             name = as_str(auth["Authorizer"], nat)
             declared = [a.name for a in authorizers] + list(skipped)
-            if name == IAM:
-                ctx.warn(entry, f"{_relative(entry, nat)} AWS_IAM is not applied")
-                return None
-            if name != NONE and name not in declared:
+            if name != IAM and name != NONE and name not in declared:
                 raise nat.error(
                     f"authorizer {name!r} is not one of the API's Authorizers",
                     allowed=choices([*declared, NONE, IAM], near=name),
@@ -408,6 +406,8 @@ def route_authorizer(
                 ctx.warn(entry, f"{_relative(entry, aat.key(auth, key))} is not applied by canaria")
     if name is None or name == NONE:
         return None
+    if name == IAM:
+        return iam_authorizer(kind)
     spec = next((a for a in authorizers if a.name == name), None)
     if spec is not None and scopes is not None and spec.type != "lambda":
         spec = replace(spec, scopes=scopes)

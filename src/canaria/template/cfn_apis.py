@@ -21,9 +21,10 @@ A REST path's ``OPTIONS`` method with a ``MOCK`` integration whose response sets
 ``Cors`` preflight is, with those headers.
 
 References between them are read as CloudFormation resolves them here (``Ref`` of these
-types is the logical id, ``!GetAtt Api.RootResourceId`` the root). What is not a Lambda
-proxy (mock, HTTP, AWS service integrations) and IAM authorization are not served or not
-applied, each with a warning. A WebSocket API (``ProtocolType: WEBSOCKET``) and its
+types is the logical id, ``!GetAtt Api.RootResourceId`` the root). Methods and routes
+that are not Lambda proxies (mock, HTTP, AWS service integrations) are read by
+``integrations``. ``AuthorizationType: AWS_IAM`` requires requests signed with SigV4 by
+keys canaria issued. A WebSocket API (``ProtocolType: WEBSOCKET``) and its
 routes, integrations, stages and authorizers are read by ``websockets``.
 """
 
@@ -35,7 +36,7 @@ from functools import partial
 from typing import Any
 
 from canaria.errors import TemplateError
-from canaria.models import AuthorizerSpec, CorsSpec, RouteSpec
+from canaria.models import IAM_AUTHORIZER, AuthorizerSpec, CorsSpec, RouteSpec, iam_authorizer
 from canaria.models.app import ApiKind, ApiSpec
 from canaria.models.integrations import IntegrationSpec
 from canaria.models.routes import DEFAULT_ROUTE, parse_path
@@ -209,7 +210,9 @@ def _rest(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
         authorizer = None
         if kind in ("CUSTOM", "COGNITO_USER_POOLS"):
             authorizer = authorizers.get(reader.text(method, "AuthorizerId") or "")
-        unapplied += kind == "AWS_IAM" or (kind != "NONE" and authorizer is None)
+        elif kind == IAM_AUTHORIZER:
+            authorizer = iam_authorizer("rest")
+        unapplied += kind != "NONE" and authorizer is None
         routes.append(
             RouteSpec(
                 verb,
@@ -302,7 +305,9 @@ def _http(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
             kind = str(reader.text(entry, "AuthorizationType") or "NONE").upper()
             if kind in ("CUSTOM", "JWT"):
                 authorizer = authorizers.get(reader.text(entry, "AuthorizerId") or "")
-            unapplied += kind == "AWS_IAM" or (kind != "NONE" and authorizer is None)
+            elif kind == IAM_AUTHORIZER:
+                authorizer = iam_authorizer("http")
+            unapplied += kind != "NONE" and authorizer is None
         function, v1, mapped = found
         routes.append(
             RouteSpec(
@@ -423,6 +428,6 @@ def _warn(ctx: Context, api: Entry, others: int, unapplied: int, what: str) -> N
     if unapplied:
         ctx.warn(
             api,
-            f"{unapplied} {what}(s) are authorized by IAM or by an authorizer canaria does "
-            "not run: served without it",
+            f"{unapplied} {what}(s) are authorized by an authorizer canaria does not run: "
+            "served without it",
         )

@@ -219,8 +219,6 @@ def _function_url(ctx: Context, entry: Entry) -> FunctionUrlSpec | None:
     check_keys(config, at, ("AuthType", "InvokeMode", "Cors"), required=("AuthType",))
     auth = _one_of(config, at, "AuthType", ("NONE", "AWS_IAM"))
     mode = _one_of(config, at, "InvokeMode", ("BUFFERED", "RESPONSE_STREAM"))
-    if auth == "AWS_IAM":
-        ctx.warn(entry, "FunctionUrlConfig.AuthType AWS_IAM: canaria does not check signatures")
     if mode == "RESPONSE_STREAM":
         ctx.warn(
             entry,
@@ -547,6 +545,7 @@ def _route(
         spec_api.authorizers,
         spec_api.default_authorizer,
         spec_api.skipped_authorizers,
+        kind=kind,
     )
     spec = RouteSpec(
         method,

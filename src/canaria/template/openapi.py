@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from canaria.errors import InvalidRequest, TemplateError
-from canaria.models import AuthorizerSpec
+from canaria.models import AuthorizerSpec, iam_authorizer
 from canaria.models.app import ApiKind
 from canaria.models.arns import parse_function
 from canaria.models.integrations import IntegrationSpec
@@ -178,7 +178,8 @@ def _authorizers(
     functions: set[str],
     function_names: Mapping[str, str],
 ) -> dict[str, AuthorizerSpec]:
-    """The ``x-amazon-apigateway-authorizer`` security schemes canaria runs."""
+    """The ``x-amazon-apigateway-authorizer`` security schemes canaria runs, and the
+    ``awsSigv4`` ones (``AWS_IAM``)."""
     schemes = document.get("securityDefinitions")
     components = document.get("components")
     if not isinstance(schemes, Mapping) and isinstance(components, Mapping):
@@ -187,9 +188,12 @@ def _authorizers(
         return {}
     out: dict[str, AuthorizerSpec] = {}
     for name, scheme in schemes.items():
-        config = (
-            scheme.get("x-amazon-apigateway-authorizer") if isinstance(scheme, Mapping) else None
-        )
+        if not isinstance(scheme, Mapping):
+            continue
+        if str(scheme.get("x-amazon-apigateway-authtype", "")).lower() == "awssigv4":
+            out[str(name)] = iam_authorizer(kind)  # AWS_IAM: requests signed with SigV4
+            continue
+        config = scheme.get("x-amazon-apigateway-authorizer")
         if not isinstance(config, Mapping):
             continue
         spec = authorizer_of_scheme(str(name), scheme, config, kind, functions, function_names)

@@ -17,7 +17,8 @@
   with a warning.
 - ``$connect`` may be guarded by a Lambda ``REQUEST`` authorizer, its identity sources the
   ``route.request.header.<name>`` and ``route.request.querystring.<name>`` entries of its
-  ``IdentitySource``; IAM authorization is not applied, with a warning.
+  ``IdentitySource``; ``AWS_IAM``: the handshake must be signed with SigV4 by keys
+  canaria issued.
 - The API is served at its stage, with the stage's variables.
 
 SAM's ``AWS::Serverless::WebSocketApi`` is read as the resources SAM generates for it:
@@ -45,7 +46,13 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-from canaria.models import AuthorizerSpec, WebSocketApiSpec, WebSocketRoute
+from canaria.models import (
+    IAM_AUTHORIZER,
+    AuthorizerSpec,
+    WebSocketApiSpec,
+    WebSocketRoute,
+    iam_authorizer,
+)
 from canaria.models.integrations import IntegrationResponseSpec, IntegrationSpec
 from canaria.template.cfn_apis import (
     V2_API,
@@ -286,6 +293,8 @@ def _served(ctx: Context, api: Entry, written: list[_Written]) -> tuple[WebSocke
         elif kind == "CUSTOM":
             authorizer = route.authorizer
             unapplied += authorizer is None
+        elif kind == IAM_AUTHORIZER:
+            authorizer = iam_authorizer("http")
         else:
             unapplied += kind != "NONE"
         routes.append(
@@ -432,6 +441,6 @@ def _warn(ctx: Context, api: Entry, others: int, unapplied: int) -> None:
     if unapplied:
         ctx.warn(
             api,
-            f"{unapplied} route(s) are authorized by IAM or by an authorizer canaria does "
-            "not run: served without it",
+            f"{unapplied} route(s) are authorized by an authorizer canaria does not run: "
+            "served without it",
         )

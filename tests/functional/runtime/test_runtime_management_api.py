@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import orjson
 import pytest
 
-from canaria.aws.sigv4 import verify
+from canaria.sigv4 import verify
 from canaria.clock import RealClock
 from canaria.models import FunctionConfig, Version
 from canaria.npm import node_modules

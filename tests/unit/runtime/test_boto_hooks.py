@@ -16,7 +16,7 @@ import botocore.session
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
-from canaria.aws.sigv4 import verify
+from canaria.sigv4 import verify
 from canaria.runtime import boto_hooks
 from canaria.runtime.environment import RUNTIME_DIR
 

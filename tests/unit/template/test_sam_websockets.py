@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from canaria.gateway.websockets import websocket_api_id
-from canaria.models import AuthorizerSpec, WebSocketApiSpec, WebSocketRoute
+from canaria.models import AuthorizerSpec, WebSocketApiSpec, WebSocketRoute, iam_authorizer
 from canaria.template import load
 from canaria.template.validate import validate
 from tests.unit.template.template_helpers import fails, function, line_of, resources, write
@@ -178,15 +178,12 @@ def test_an_authorizer_named_by_its_alias_runs_that_alias(tmp_path: Path) -> Non
     assert connect.authorizer.headers == () and connect.authorizer.query_strings == ()
 
 
-def test_iam_authorization_is_not_applied(tmp_path: Path) -> None:
+def test_iam_authorization_guards_connect(tmp_path: Path) -> None:
     path = app_with(tmp_path, chat(CONNECT + "Auth: {AuthType: AWS_IAM}\n"))
     app = load(path)
     connect = app.websockets["Chat"].route("$connect")
-    assert connect is not None and connect.authorizer is None
-    assert (
-        f"{path}:{line_of(path, '  Chat:')}: Resources.Chat: 1 route(s) are authorized by IAM "
-        "or by an authorizer canaria does not run: served without it"
-    ) in app.warnings
+    assert connect is not None and connect.authorizer == iam_authorizer("http")
+    assert "Chat" not in text_of(app.warnings)
 
 
 def test_none_authorization_is_no_authorizer_and_no_warning(tmp_path: Path) -> None:
@@ -217,8 +214,8 @@ Auth:
         "not declare: not served"
     ) in warnings
     assert (
-        "Resources.Chat: 1 route(s) are authorized by IAM or by an authorizer canaria does "
-        "not run: served without it"
+        "Resources.Chat: 1 route(s) are authorized by an authorizer canaria does not run: "
+        "served without it"
     ) in warnings
 
 

@@ -206,7 +206,6 @@ def test_cognito_and_jwt_authorizers_check_claims_with_a_warning(tmp_path: Path)
 @pytest.mark.parametrize(
     ("auth", "warning"),
     [
-        ("DefaultAuthorizer: AWS_IAM\n", "DefaultAuthorizer AWS_IAM is not applied"),
         ("ApiKeyRequired: true\n", "Auth.ApiKeyRequired is not applied"),
         (
             "Authorizers:\n  T: {FunctionArn: !GetAtt AuthFn.Arn, EnableSimpleResponses: true}\n",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from canaria.models import RouteSpec
+from canaria.models import RouteSpec, iam_authorizer
 from canaria.template import load
 from tests.unit.template.template_helpers import fails, function, resources, write
 
@@ -164,7 +164,8 @@ def test_a_rest_apis_methods_are_routes_at_its_stage(tmp_path: Path) -> None:
     assert app.apis["Shop"].stage == "v1" and not app.skipped
     warnings = "\n".join(app.warnings)
     assert "not served" not in warnings
-    assert "1 method(s) are authorized by IAM" in warnings
+    assert "authorized by" not in warnings
+    assert got["Shop", "POST", "/"].authorizer == iam_authorizer("rest")
     # the MOCK without CORS headers is a method of no function, run as API Gateway runs it
     (mock,) = app.integration_routes
     assert (mock.method, mock.path, mock.function) == ("OPTIONS", "/items", "")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from canaria.errors import TemplateErrors
-from canaria.models import AuthorizerSpec, WebSocketApiSpec, WebSocketRoute
+from canaria.models import AuthorizerSpec, WebSocketApiSpec, WebSocketRoute, iam_authorizer
 from canaria.template import load
 from tests.unit.template.template_helpers import fails, function, line_of, resources, write
 
@@ -230,7 +230,7 @@ def test_an_authorizer_named_by_its_alias_runs_that_alias(tmp_path: Path) -> Non
     assert (connect.authorizer.function, connect.authorizer.qualifier) == ("Auth", "live")
 
 
-def test_iam_and_an_authorizer_canaria_does_not_run_leave_connect_unguarded(
+def test_iam_guards_connect_and_an_authorizer_canaria_does_not_run_leaves_it_unguarded(
     tmp_path: Path,
 ) -> None:
     chat = CHAT.replace(
@@ -249,13 +249,20 @@ def test_iam_and_an_authorizer_canaria_does_not_run_leave_connect_unguarded(
 """
     app = load(app_with(tmp_path, chat, jwt))
     connect = app.websockets["Chat"].route("$connect")
-    assert connect is not None and connect.authorizer is None
+    assert connect is not None and connect.authorizer == iam_authorizer("http")
     warnings = text_of(app.warnings)
     assert "Resources.Jwt: this authorizer is not run" in warnings
+    unguarded = chat.replace("AuthorizationType: AWS_IAM", "AuthorizationType: CUSTOM")
+    unguarded = unguarded.replace(
+        "AuthorizationType: CUSTOM", "AuthorizationType: CUSTOM\n      AuthorizerId: !Ref Jwt", 1
+    )
+    app = load(app_with(tmp_path, unguarded, jwt))
+    connect = app.websockets["Chat"].route("$connect")
+    assert connect is not None and connect.authorizer is None
     assert (
-        "Resources.Chat: 1 route(s) are authorized by IAM or by an authorizer canaria does "
-        "not run: served without it"
-    ) in warnings
+        "Resources.Chat: 1 route(s) are authorized by an authorizer canaria does not run: "
+        "served without it"
+    ) in text_of(app.warnings)
 
 
 def test_routes_to_services_and_mocks_are_integrations(tmp_path: Path) -> None:

@@ -87,6 +87,13 @@ def verify(
     return problem, m.group("akid") if m else ""
 
 
+def credential_scope(authorization: str) -> tuple[str, str] | None:
+    """(access key id, service) an ``Authorization`` header's credential scope names;
+    ``None`` when it is not a SigV4 header."""
+    m = _AUTH.match(authorization.strip())
+    return (m.group("akid"), m.group("service")) if m else None
+
+
 def precheck(
     headers: Mapping[str, str], secret_for: Callable[[str], str | None], now: float
 ) -> str | None:
