@@ -12,13 +12,24 @@ from typing import Any
 
 import orjson
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from canaria.auth import Keyring
 from canaria.clock import RealClock
 from canaria.gateway import GatewayServer, Routing
 from canaria.gateway.websockets import websocket_api_id
-from canaria.models import Alias, AuthorizerSpec, RouteSpec, WebSocketApiSpec, WebSocketRoute
+from canaria.models import (
+    Alias,
+    AuthorizerSpec,
+    RouteSpec,
+    WebSocketApiSpec,
+    WebSocketRoute,
+    iam_authorizer,
+)
 from tests.unit.gateway.fakes import FakeInvoker, ListRecorder, proxy
 
 
@@ -396,3 +407,45 @@ async def test_a_connection_keeps_the_version_its_upgrade_pinned(gw: Gateway) ->
             await ws.send(orjson.dumps({"action": "echo", "n": n}).decode())
             seen.add(orjson.loads(await ws.recv())["v"])
     assert seen == {2, 3}
+
+
+async def test_an_iam_connect_needs_a_handshake_signed_by_canarias_keys() -> None:
+    keyring = Keyring("a-token-of-the-operator")
+    routing = Routing()
+    routing.set_routes([], {"echo": "live"})
+    routing.set_alias(Alias("echo", "live", 1))
+    routing.set_latest("connect", 1)
+    invoker = FakeInvoker({"connect": on_connect, "echo": echo})
+    server = GatewayServer(routing, invoker, ListRecorder(), RealClock(), port=0, keyring=keyring)
+    signed = WebSocketApiSpec(
+        "Signed",
+        "v1",
+        "$request.body.action",
+        (
+            WebSocketRoute("$connect", "connect", authorizer=iam_authorizer("http")),
+            WebSocketRoute("echo", "echo", two_way=True),
+        ),
+    )
+    server.websockets.configure({"Signed": signed})
+    await server.start()
+    try:
+        url = f"ws://127.0.0.1:{server.port}/v1"
+        with pytest.raises(InvalidStatus) as unsigned:
+            async with connect(url):
+                pass
+        assert unsigned.value.response.status_code == 403
+        # the handshake's GET, signed as botocore signs it (awscurl and the SDKs alike)
+        request = AWSRequest(method="GET", url=url.replace("ws://", "http://"))
+        keys = Credentials(keyring.access_key, keyring.secret_key)
+        SigV4Auth(keys, "execute-api", "us-east-1").add_auth(request)
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        async with connect(url, additional_headers=headers) as ws:
+            await ws.send('{"action": "echo"}')
+            await ws.recv()
+        [message] = [e for f, _, _, e in invoker.calls if f == "echo"]
+        identity = message["requestContext"]["identity"]
+        assert identity["accessKey"] == keyring.access_key
+        assert identity["userArn"] == "arn:aws:iam::123456789012:user/canaria"
+        assert "authorizer" not in message["requestContext"]
+    finally:
+        await server.stop()
