@@ -12,7 +12,9 @@ Each case sends ``--requests`` sequential requests to one route and reports the 
   300 s): the identity read, the cache hit, the policy matched against the methodArn;
 - ``lambda, every request``: the same with ``ReauthorizeEvery: 0``: the authorizer's
   event built, its (in-process) invocation recorded, its answer read, on every request;
-- ``jwt``: an HTTP API JWT authorizer: the token decoded and its claims checked.
+- ``jwt``: an HTTP API JWT authorizer: the token decoded and its claims checked;
+- ``aws_iam``: an ``AWS_IAM`` route: the request's SigV4 signature (botocore's, as a
+  client signs it; signed once, outside the timing) checked with the operator's keys.
 """
 
 from __future__ import annotations
@@ -25,12 +27,19 @@ import time
 from typing import Any
 
 import orjson
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
+from canaria.auth import Keyring
 from canaria.clock import RealClock
 from canaria.gateway import Handler, Routing
+from canaria.gateway.iam import Signatures
 from canaria.gateway.responses import HttpResponse
 from canaria.gateway.types import Request
-from canaria.models import Alias, AuthorizerSpec, InvokeResult, RouteSpec
+from canaria.models import Alias, AuthorizerSpec, InvokeResult, RouteSpec, iam_authorizer
+
+KEYRING = Keyring("the-operator's-token")
 
 ANSWER = orjson.dumps({"statusCode": 200, "body": "hello"})
 POLICY = orjson.dumps(
@@ -91,7 +100,17 @@ CASES = {
         ),
         f"Bearer {jwt()}",
     ),
+    "aws_iam": (iam_authorizer("rest"), None),
 }
+
+
+def signed(path: str) -> list[tuple[str, str]]:
+    """The headers of a GET of ``path`` signed with the operator's keys for execute-api."""
+    request = AWSRequest(method="GET", url=f"http://localhost{path}")
+    keys = Credentials(KEYRING.access_key, KEYRING.secret_key)
+    SigV4Auth(keys, "execute-api", "us-east-1").add_auth(request)
+    headers = [("Host", "localhost"), ("User-Agent", "bench")]
+    return headers + [(k, v) for k, v in request.headers.items() if k.lower() != "host"]
 
 
 async def run(requests: int, runs: int) -> dict[str, list[float]]:
@@ -104,12 +123,14 @@ async def run(requests: int, runs: int) -> dict[str, list[float]]:
     routing.set_routes(specs, {"fn": "live"})
     routing.set_alias(Alias("fn", "live", 1))
     routing.set_latest("auth", 1)
-    handler = Handler(routing, Instant(), Discard(), RealClock())
+    handler = Handler(routing, Instant(), Discard(), RealClock(), signatures=Signatures(KEYRING))
     sink = Sink()
     out: dict[str, list[float]] = {name: [] for name in CASES}
     for _ in range(runs):
         for i, (name, (_, token)) in enumerate(CASES.items()):
             headers = [("Host", "localhost"), ("User-Agent", "bench"), ("Authorization", token)]
+            if token is None:
+                headers = signed(f"/r{i}")
             reqs = [Request("GET", f"/r{i}", "", headers, b"") for _ in range(requests)]
             start = time.perf_counter()
             for req in reqs:
