@@ -8,7 +8,9 @@ stop, roll back, move aliases), and so may the AWS keys derived from it
 Functions never receive it. Each function gets keys of its own (``Keyring``): AWS keys
 that the edge maps back to that function (``Principal``), and a function token that the
 control API accepts only for that function's completion reports. What a function's keys
-allow is ``canaria.aws.policy``: what a Lambda execution role would.
+allow is ``canaria.aws.policy``: what a Lambda execution role would. The values of the
+template's API keys that it gives no ``Value`` are derived from the token too
+(``Keyring.api_key_value``).
 """
 
 from __future__ import annotations
@@ -118,6 +120,12 @@ class Keyring:
     def function_token(self, function: str) -> str:
         """The bearer token ``function`` reports its completions with."""
         return "fn." + _derive(self._token, "function-token", function)[:43]
+
+    def api_key_value(self, logical_id: str) -> str:
+        """The value of the API key ``logical_id`` when the template gives it none (API
+        Gateway would generate one): 40 letters and digits derived from the token, so it
+        survives a restart and cannot be worked out from the template."""
+        return _derive(self._token, "api-key", logical_id)[:40]
 
     def add_functions(self, functions: Iterable[str]) -> None:
         for fn in functions:

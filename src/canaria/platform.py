@@ -220,6 +220,7 @@ class Platform:
             dict(self.options.parameter_overrides),
             config_env=self.options.config_env,
             readable=self.files,  # the same rule as for `canaria deploy`
+            api_key_value=self.keyring.api_key_value,  # generated API keys' values
         )
         self.controller.recover()
         # The gateway binds first (with --port 0 the OS picks the port), so state machines'

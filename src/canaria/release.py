@@ -241,7 +241,12 @@ class ReleaseExecutor:
         and release it."""
         path = await asyncio.to_thread(self.files.check_template, path)
         app = await asyncio.to_thread(
-            templates.load, path, dict(overrides), config_env=config_env, readable=self.files
+            templates.load,
+            path,
+            dict(overrides),
+            config_env=config_env,
+            readable=self.files,
+            api_key_value=self.keyring.api_key_value,  # generated API keys' values
         )
         return await self.release(app, rollout=rollout, dry_run=dry_run, group=group)
 

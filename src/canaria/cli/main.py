@@ -214,6 +214,7 @@ def up(
     """Run the application: gateway, edge, controller, dashboard."""
     from canaria.clock import Clock
     from canaria.clockstate import persistent_clock
+    from canaria.control.views import api_key_view
     from canaria.errors import CanariaError
     from canaria.platform import Options, Platform
     from canaria.server import Server
@@ -266,6 +267,8 @@ def up(
         typer.echo(f"gateway    http://{host}:{platform.gateway.port}")
         for function, url in platform.function_urls().items():
             typer.echo(f"url        {url}  ({function}'s FunctionUrlConfig)")
+        for key in platform.app.api_keys.values() if platform.app else ():
+            typer.echo(f"api key    {render.api_key_text(api_key_view(key))}")
         for api in platform.websockets.apis.values():
             stage = api.spec.stage
             typer.echo(

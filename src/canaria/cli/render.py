@@ -45,6 +45,8 @@ def status_tables(status: dict[str, Any]) -> Group:
         parts.append(Text(f"function URL of {name}: {url}"))
     for route in status.get("integrations", []):
         parts.append(Text(f"{_route_text(route)} of {route['api']}: {route['integration']}"))
+    for key in status.get("api_keys", []):
+        parts.append(Text(f"API key {api_key_text(key)}"))
     for name, api in status.get("websockets", {}).items():
         n = api["connections"]
         parts.append(
@@ -187,8 +189,20 @@ def _websocket_route_text(route: dict[str, Any]) -> str:
 
 
 def _route_text(route: dict[str, Any]) -> str:
-    """``GET /items``, with its authorizer when one guards it: ``GET /items (Token)``."""
+    """``GET /items``, with its authorizer when one guards it: ``GET /items (Token)``, and
+    ``[API key]`` when it requires one."""
     text = f"{route['method']} {route['path']}"
     if route.get("integration") and route.get("function"):  # a function's, not a proxy
         text += " [mapping templates]"
+    if route.get("api_key_required"):
+        text += " [API key]"
     return f"{text} ({route['authorizer']})" if route.get("authorizer") else text
+
+
+def api_key_text(key: dict[str, Any]) -> str:
+    """``Name: <value>  (MyApi/Prod)``: what a client sends in ``x-api-key``, and the
+    stages that accept it; ``(disabled)`` when it is."""
+    value = key["value"] if key["value"] is not None else "(generated when canaria serves it)"
+    stages = ", ".join(f"{s['api']}/{s['stage']}" for s in key["stages"]) or "no stage"
+    text = f"{key['name']}: {value}  ({stages})"
+    return text if key["enabled"] else f"{text} (disabled)"

@@ -17,6 +17,7 @@ from canaria.auth import COOKIE, Keyring
 from canaria.control.backend import ControlSource
 from canaria.control.views import (
     alias_view,
+    api_key_view,
     deployment_view,
     event_view,
     function_sources,
@@ -196,6 +197,8 @@ def control_routes(source: ControlSource) -> list[BaseRoute]:
                 "websockets": p.websocket_apis(),  # WebSocket API -> its URL and connections
                 # API methods that invoke no function (AWS services, mock, HTTP)
                 "integrations": [route_view(r) for r in app.integration_routes] if app else [],
+                # REST API keys: what a client sends in x-api-key to a method requiring one
+                "api_keys": [api_key_view(k) for k in app.api_keys.values()] if app else [],
                 # AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>: what `canaria env` exports
                 "endpoints": p.endpoints(),
                 "functions": {

@@ -7,6 +7,7 @@ from typing import Any
 
 from canaria.models import (
     Alias,
+    ApiKeySpec,
     EventSource,
     EventSourceKind,
     RouteSpec,
@@ -53,6 +54,21 @@ def route_view(r: RouteSpec) -> dict[str, Any]:
         "function": r.function,
         "authorizer": None if r.authorizer is None else r.authorizer.name,
         "integration": None if r.integration is None else integration_text(r.integration),
+        "api_key_required": r.api_keys is not None,
+    }
+
+
+def api_key_view(k: ApiKeySpec) -> dict[str, Any]:
+    """An API key as ``canaria status`` lists it: its value is what a client sends in
+    ``x-api-key`` (None: generated, and not known to this loading of the template)."""
+    return {
+        "name": k.name,
+        "logical_id": k.logical_id,
+        "id": k.id,
+        "value": k.value,
+        "enabled": k.enabled,
+        "generated": k.generated,
+        "stages": [{"api": api, "stage": stage} for api, stage in k.stages],
     }
 
 

@@ -307,16 +307,25 @@ def grant(context: dict[str, Any], granted: dict[str, Any], identity_form: bool)
     identity["user"] = iam["userId"]
 
 
+def with_api_key(context: dict[str, Any], api_key: tuple[str, str]) -> None:
+    """Put the API key a request presented (value, id) into a payload 1.0 event's
+    ``requestContext.identity``, where API Gateway puts it for a method requiring one."""
+    identity = context.setdefault("identity", {})
+    identity["apiKey"], identity["apiKeyId"] = api_key
+
+
 def build_event(
     req: Request,
     match: RouteMatch,
     request_id: str,
     epoch_ms: int,
     authorizer: dict[str, Any] | None = None,
+    api_key: tuple[str, str] | None = None,
 ) -> bytes:
     """The proxy event of the matched route's payload format (2.0 for an HTTP API unless
     its integration takes 1.0); ``authorizer``: what an authorizer gave it
-    (``requestContext.authorizer``)."""
+    (``requestContext.authorizer``); ``api_key``: the (value, id) of the API key the
+    request presented to a method that requires one (payload 1.0 only: a REST API's)."""
     route = match.route
     v2 = route.api_kind == "http" and not route.payload_v1
     if v2:
@@ -327,6 +336,8 @@ def build_event(
             event = {"version": "1.0", **event}
     if authorizer is not None:
         grant(event["requestContext"], authorizer, not v2)
+    if api_key is not None and not v2:
+        with_api_key(event["requestContext"], api_key)
     return orjson.dumps(event)
 
 

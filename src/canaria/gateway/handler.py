@@ -1,7 +1,7 @@
-"""One request through the data plane: route → authorizer → version choice → event → invoke
-→ record → answer (with CORS and gateway responses, ``as_sent``). Independent of the HTTP
-connection, which it answers through ``Responder``. An HTTP API's CORS preflight and a REST
-API's preflight route are answered without a function.
+"""One request through the data plane: route → authorizer → API key → version choice →
+event → invoke → record → answer (with CORS and gateway responses, ``as_sent``).
+Independent of the HTTP connection, which it answers through ``Responder``. An HTTP API's
+CORS preflight and a REST API's preflight route are answered without a function.
 
 The version is chosen once, before the invocation, from the routing state of that
 moment; a routing change in flight affects only later requests.
@@ -24,6 +24,7 @@ from canaria.errors import CanariaError, InvalidRequest, NotFound, Throttled
 from canaria.models import InvokeResult
 from canaria.models.app import ApiKind
 
+from .api_keys import INVALID_API_KEY, api_key_of
 from .authorizers import Authorizers
 from .cors import PREFLIGHT_HEAD, http_preflight, with_cors
 from .events import build_event, new_request_id
@@ -165,12 +166,20 @@ class Handler:
                     return
                 granted = checked
                 started = clock.now()  # the function's invocation starts now
+            api_key = None
+            if route.api_keys is not None:  # ApiKeyRequired: checked after authorization
+                api_key = api_key_of(req, route.api_keys)
+                if api_key is None:
+                    out.respond(req, as_sent(INVALID_API_KEY, route, req), rid)
+                    return
             if route.preflight is not None:  # a REST API's CORS preflight (a mock)
                 headers = [*PREFLIGHT_HEAD, *route.preflight]
                 out.respond(req, HttpResponse(200, headers, b"{}"), rid)
                 return
             if route.integration is not None:  # not a Lambda proxy
-                answer = await self.integrations.answer(req, match, request_id, epoch_ms, granted)
+                answer = await self.integrations.answer(
+                    req, match, request_id, epoch_ms, granted, api_key
+                )
                 if route.gateway_responses is not None or route.cors is not None:
                     answer = as_sent(answer, route, req)
                 out.respond(req, answer, rid)
@@ -185,7 +194,7 @@ class Handler:
                 refused = gateway_answer(route.api_kind, Failure.INVOKE_REFUSED)
                 out.respond(req, as_sent(refused, route, req), rid)
                 return
-            event = build_event(req, match, request_id, epoch_ms, granted)
+            event = build_event(req, match, request_id, epoch_ms, granted, api_key)
             loop = self._running_loop()
             self._in_flight[req] = (loop.time() + self.integration_timeout_s, out, route, rid)
             if self._sweep is None:

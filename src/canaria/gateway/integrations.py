@@ -45,7 +45,7 @@ from canaria.clock import Clock
 from canaria.errors import CanariaError, InvalidRequest, NotFound
 from canaria.models.integrations import SUBTYPES, IntegrationResponseSpec, IntegrationSpec
 
-from .events import event_v1, grant
+from .events import event_v1, grant, with_api_key
 from .mapping_templates import MappingTemplateError, Rendered, TemplateInput, render
 from .recorded import invoke_recorded
 from .responses import JSON, Failure, HttpResponse, gateway_answer, json_answer
@@ -98,12 +98,14 @@ class Integrations:
         request_id: str,
         epoch_ms: int,
         granted: dict[str, Any] | None,
+        api_key: tuple[str, str] | None = None,
     ) -> HttpResponse:
-        """The answer to a REST or HTTP API method whose integration is not a proxy."""
+        """The answer to a REST or HTTP API method whose integration is not a proxy
+        (``api_key``: the key the request presented, when the method requires one)."""
         route = match.route
         spec = route.integration
         assert spec is not None
-        context = _context(req, match, request_id, epoch_ms, granted)
+        context = _context(req, match, request_id, epoch_ms, granted, api_key)
         headers = {name: value for name, value in req.headers}
         query = dict(parse_qsl(req.query, keep_blank_values=True))
         sources = _Sources(
@@ -325,14 +327,22 @@ class _Refused(Exception):
 
 
 def _context(
-    req: Request, match: RouteMatch, request_id: str, epoch_ms: int, granted: dict[str, Any] | None
+    req: Request,
+    match: RouteMatch,
+    request_id: str,
+    epoch_ms: int,
+    granted: dict[str, Any] | None,
+    api_key: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """``$context``: the proxy event's request context (and what an authorizer granted)."""
+    """``$context``: the proxy event's request context (and what an authorizer granted,
+    and the API key presented: ``$context.identity.apiKey``)."""
     context: dict[str, Any] = event_v1(req, match, request_id, epoch_ms, forwarded=False)[
         "requestContext"
     ]
     if granted is not None:
         grant(context, granted, True)
+    if api_key is not None:
+        with_api_key(context, api_key)
     return context
 
 

@@ -60,6 +60,8 @@ class Route:
     # its REST API's GatewayResponses, by response type
     gateway_responses: dict[str, GatewayResponseSpec] | None = None
     integration: IntegrationSpec | None = None  # a method that is not a Lambda proxy
+    # ApiKeyRequired: the value → id of each API key it accepts (None: it needs none)
+    api_keys: dict[str, str] | None = None
 
     @property
     def is_default(self) -> bool:
@@ -94,13 +96,21 @@ class _Node:
 def compile_route(spec: RouteSpec) -> tuple[Route, list[tuple[SegmentKind, str]]]:
     """A RouteSpec checked and turned into a Route and its segments."""
     route, segments = _compile(spec)
-    if spec.payload_v1 or spec.stage_variables or spec.gateway_responses or spec.integration:
+    if (
+        spec.payload_v1
+        or spec.stage_variables
+        or spec.gateway_responses
+        or spec.integration
+        or spec.api_keys is not None
+    ):
         route = replace(
             route,
             payload_v1=spec.payload_v1,
             stage_variables=dict(spec.stage_variables) or None,
             gateway_responses=dict(spec.gateway_responses) or None,
             integration=spec.integration,
+            # empty (no key is valid) still requires one: every request is refused
+            api_keys=None if spec.api_keys is None else dict(spec.api_keys),
         )
     return route, segments
 
@@ -149,7 +159,8 @@ ALL_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 def preflight_routes(specs: Sequence[RouteSpec]) -> list[RouteSpec]:
     """A REST API's CORS preflights, as SAM adds them: an ``OPTIONS`` route on each path
-    of an API with ``Cors`` that has none (its headers are set by ``preflight_headers``)."""
+    of an API with ``Cors`` that has none (its headers are set by ``preflight_headers``),
+    guarded by the API's default authorizer and API keys as its ``CorsSpec`` says."""
     paths: dict[tuple[str, str, str], list[RouteSpec]] = {}
     for spec in specs:
         if spec.api_kind == "rest" and spec.cors is not None and spec.path != DEFAULT_ROUTE:
@@ -173,6 +184,7 @@ def preflight_routes(specs: Sequence[RouteSpec]) -> list[RouteSpec]:
                 authorizer,
                 cors,
                 gateway_responses=first.gateway_responses,
+                api_keys=cors.preflight_api_keys,
             )
         )
     return out

@@ -154,6 +154,10 @@ class CorsSpec:
     # REST: the preflight goes through the API's default authorizer
     # (AddDefaultAuthorizerToCorsPreflight, true unless turned off)
     preflight_authorized: bool = True
+    # REST: the API keys the preflight accepts, as a route's ``api_keys`` (the API's
+    # ApiKeyRequired, with AddApiKeyRequiredToCorsPreflight true unless turned off, or a
+    # hand-written preflight method's own ApiKeyRequired); None: it needs no key
+    preflight_api_keys: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,31 @@ class RouteSpec:
     # a method that is not a Lambda proxy: how API Gateway maps it to its backend. Its
     # ``function`` is the integration's (a non-proxy Lambda integration), else ""
     integration: IntegrationSpec | None = None
+    # REST ``ApiKeyRequired``: the (value, id) of each API key it accepts in ``x-api-key``
+    # (the enabled keys a usage plan, or the key's StageKeys, associates with its stage).
+    # None: no key is required; empty: one is, and no key is valid, so every request is
+    # refused, as on AWS
+    api_keys: tuple[tuple[str, str], ...] | None = None
+
+
+@dataclass(frozen=True)
+class ApiKeySpec:
+    """An API key: an ``AWS::ApiGateway::ApiKey``, or one SAM generates for an API's
+    ``Auth.UsagePlan``. A REST method that requires a key (``ApiKeyRequired``) answers
+    only requests whose ``x-api-key`` header holds the value of an enabled key valid for
+    its API's stage."""
+
+    logical_id: str
+    id: str  # its id as AWS shows it (10 lower-case letters and digits), from logical_id
+    name: str  # Name, else the one CloudFormation would generate
+    # Value; a key without one has a value canaria generates (``generated``), None when
+    # the template was loaded without a way to make it (``canaria validate``)
+    value: str | None
+    enabled: bool = False  # Enabled (CloudFormation's default is false)
+    # the (API logical id, stage name) pairs it is valid for: its usage plans' ApiStages
+    # and its own StageKeys
+    stages: tuple[tuple[str, str], ...] = ()
+    generated: bool = False
 
 
 @dataclass(frozen=True)
@@ -198,6 +227,13 @@ class ApiSpec:
     cors: CorsSpec | None = None
     stage_variables: tuple[tuple[str, str], ...] = ()  # Variables / StageVariables
     gateway_responses: tuple[tuple[str, GatewayResponseSpec], ...] = ()
+    # REST: SAM's Auth.ApiKeyRequired, every method requires an API key (an event's
+    # ``Auth: {ApiKeyRequired: false}`` opts its route out)
+    api_key_required: bool = False
+    # REST: SAM's Auth.UsagePlan.CreateUsagePlan when it makes one (PER_API or SHARED)
+    usage_plan: Literal["PER_API", "SHARED"] | None = None
+    # REST: ApiKeySourceType; canaria reads keys from the x-api-key header only
+    api_key_source: Literal["HEADER", "AUTHORIZER"] = "HEADER"
 
     def authorizer(self, name: str) -> AuthorizerSpec | None:
         if name == IAM_AUTHORIZER:
@@ -354,6 +390,7 @@ class Application:
     # Lambda by name uses (canaria knows functions by logical id)
     function_names: Mapping[str, str] = field(default_factory=dict)
     schedules: tuple[ScheduledInvocation, ...] = ()  # rate / cron / at schedules it fires
+    api_keys: Mapping[str, ApiKeySpec] = field(default_factory=dict)  # by logical id
     skipped: tuple[SkippedResource, ...] = ()
     warnings: tuple[str, ...] = ()
     parameters: Mapping[str, str] = field(default_factory=dict)

@@ -18,21 +18,23 @@ A Lambda authorizer whose ``FunctionArn`` names no function of the template is n
 Cognito and JWT authorizers are checked on the token's claims, not its signature (canaria
 cannot fetch the identity provider's keys), with a warning. ``AWS_IAM`` (a
 ``DefaultAuthorizer`` or an event's ``Authorizer``) requires requests signed with SigV4
-by keys canaria issued (``canaria.gateway.iam``). API keys and resource policies are not
-applied, with a warning each. A property SAM does not
-read where it is written is ignored with a warning: SAM's translator, which runs first,
-refuses what SAM refuses."""
+by keys canaria issued (``canaria.gateway.iam``). A REST API's ``ApiKeyRequired`` (the
+API's, with ``AddApiKeyRequiredToCorsPreflight``, and an event's, which may opt its route
+out) and ``UsagePlan`` are read by ``api_key_auth`` and ``route_api_key``; the keys
+themselves by ``api_keys``. Resource policies are not applied, with a warning. A property
+SAM does not read where it is written is ignored with a warning: SAM's translator, which
+runs first, refuses what SAM refuses."""
 
 from __future__ import annotations
 
 import contextlib
 import re
 from collections.abc import Mapping
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from canaria.errors import InvalidRequest
-from canaria.models import IAM_AUTHORIZER, AuthorizerSpec, iam_authorizer
+from canaria.models import IAM_AUTHORIZER, ApiSpec, AuthorizerSpec, iam_authorizer
 from canaria.models.app import ApiKind
 from canaria.models.arns import parse_function
 from canaria.template.context import Context
@@ -84,6 +86,7 @@ REQUEST_IDENTITY_KEYS = ("Context", "Headers", "QueryStrings", "ReauthorizeEvery
 COGNITO_KEYS = ("AuthorizationScopes", "Identity", "UserPoolArn")
 JWT_KEYS = ("AuthorizationScopes", "IdentitySource", "JwtConfiguration")
 MAX_TTL_S = 3600  # API Gateway's limit on ReauthorizeEvery
+USAGE_PLANS = ("PER_API", "SHARED", "NONE")  # Auth.UsagePlan.CreateUsagePlan
 UNVERIFIED = (
     "checks the token's claims (issuer, audience, expiry, scopes), not its signature: "
     "canaria cannot fetch the identity provider's keys, so any well-formed token passes"
@@ -131,10 +134,52 @@ def api_auth(
                 f"DefaultAuthorizer {default!r} is not one of the API's Authorizers",
                 allowed=choices([*declared, IAM], near=default),
             )
-    for key in ("ApiKeyRequired", "ResourcePolicy", "UsagePlan"):
-        if auth.get(key) not in (None, False):
-            ctx.warn(entry, f"Auth.{key} is not applied by canaria")
+    if auth.get("ResourcePolicy") not in (None, False):
+        ctx.warn(entry, "Auth.ResourcePolicy is not applied by canaria")
     return tuple(authorizers), default, tuple(skipped)
+
+
+@dataclass(frozen=True)
+class ApiKeyAuth:
+    """What a SAM REST API's ``Auth`` says of API keys."""
+
+    required: bool = False  # ApiKeyRequired: every method requires a key
+    preflight: bool = True  # AddApiKeyRequiredToCorsPreflight: so does the CORS preflight
+    usage_plan: Literal["PER_API", "SHARED"] | None = None  # UsagePlan.CreateUsagePlan
+
+
+def api_key_auth(ctx: Context, entry: Entry, auth: Any, at: Where) -> ApiKeyAuth:
+    """A SAM REST API's ``Auth.ApiKeyRequired``, ``AddApiKeyRequiredToCorsPreflight``
+    and ``UsagePlan`` (``NO_VALUE``: no ``Auth``). A usage plan's ``Quota`` and
+    ``Throttle`` are not applied, with a warning."""
+    if auth is NO_VALUE or auth is None:
+        return ApiKeyAuth()
+    auth = as_map(auth, at)
+    flags = []
+    for key, default in (("ApiKeyRequired", False), ("AddApiKeyRequiredToCorsPreflight", True)):
+        value = auth.get(key)
+        flags.append(default if value is None else as_bool(value, at.key(auth, key)))
+    plan: Literal["PER_API", "SHARED"] | None = None
+    if auth.get("UsagePlan") is not None:
+        pat = at.key(auth, "UsagePlan")
+        node = as_map(auth["UsagePlan"], pat)
+        if node.get("CreateUsagePlan") is None:
+            raise pat.error("CreateUsagePlan is required in a UsagePlan", allowed=USAGE_PLANS)
+        cat = pat.key(node, "CreateUsagePlan")
+        create = as_str(node["CreateUsagePlan"], cat)
+        if create not in USAGE_PLANS:
+            raise cat.error(f"unknown CreateUsagePlan {create!r}", allowed=USAGE_PLANS)
+        plan = "PER_API" if create == "PER_API" else "SHARED" if create == "SHARED" else None
+        if plan is not None:
+            limits = [k for k in ("Quota", "Throttle") if node.get(k) is not None]
+            if limits:
+                ctx.warn(
+                    entry,
+                    f"Auth.UsagePlan's {' and '.join(limits)} "
+                    f"{'are' if len(limits) > 1 else 'is'} not applied by canaria: requests "
+                    "with a valid API key are not counted or throttled",
+                )
+    return ApiKeyAuth(flags[0], flags[1], plan)
 
 
 def _cognito_authorizer(
@@ -401,9 +446,9 @@ def route_authorizer(
                 )
         if auth.get("AuthorizationScopes") is not None:
             scopes = _scopes(auth, aat)
-        for key in ("ApiKeyRequired", "ResourcePolicy"):
-            if auth.get(key) not in (None, False):
-                ctx.warn(entry, f"{_relative(entry, aat.key(auth, key))} is not applied by canaria")
+        if auth.get("ResourcePolicy") not in (None, False):
+            where = _relative(entry, aat.key(auth, "ResourcePolicy"))
+            ctx.warn(entry, f"{where} is not applied by canaria")
     if name is None or name == NONE:
         return None
     if name == IAM:
@@ -412,3 +457,22 @@ def route_authorizer(
     if spec is not None and scopes is not None and spec.type != "lambda":
         spec = replace(spec, scopes=scopes)
     return spec
+
+
+def route_api_key(
+    ctx: Context, entry: Entry, event_props: LineMap, at: Where, api: ApiSpec
+) -> bool:
+    """Whether one event's route requires an API key: its ``Auth.ApiKeyRequired``, else
+    its API's (a REST API's only: an HTTP API has no API keys, a warning)."""
+    required = api.api_key_required
+    auth = event_props.get("Auth")
+    if auth is not None:
+        aat = at.key(event_props, "Auth")
+        auth = as_map(auth, aat)
+        if auth.get("ApiKeyRequired") is not None:
+            kat = aat.key(auth, "ApiKeyRequired")
+            required = as_bool(auth["ApiKeyRequired"], kat)
+            if required and api.kind == "http":
+                where = _relative(entry, kat)
+                ctx.warn(entry, f"{where} is ignored: HTTP APIs have no API keys")
+    return required and api.kind == "rest"

@@ -24,8 +24,10 @@ References between them are read as CloudFormation resolves them here (``Ref`` o
 types is the logical id, ``!GetAtt Api.RootResourceId`` the root). Methods and routes
 that are not Lambda proxies (mock, HTTP, AWS service integrations) are read by
 ``integrations``. ``AuthorizationType: AWS_IAM`` requires requests signed with SigV4 by
-keys canaria issued. A WebSocket API (``ProtocolType: WEBSOCKET``) and its
-routes, integrations, stages and authorizers are read by ``websockets``.
+keys canaria issued. A method's ``ApiKeyRequired`` requires an API key (``api_keys``
+reads the keys and usage plans that say which). A WebSocket API (``ProtocolType:
+WEBSOCKET``) and its routes, integrations, stages and authorizers are read by
+``websockets``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from canaria.models import IAM_AUTHORIZER, AuthorizerSpec, CorsSpec, RouteSpec, 
 from canaria.models.app import ApiKind, ApiSpec
 from canaria.models.integrations import IntegrationSpec
 from canaria.models.routes import DEFAULT_ROUTE, parse_path
+from canaria.template.api_keys import key_source
 from canaria.template.context import Context
 from canaria.template.cors import http_cors, mock_preflight
 from canaria.template.index import FUNCTION, Entry
@@ -182,9 +185,6 @@ def _rest(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
     answered = {method for _, method in preflights.values()}
     routes: list[RouteSpec] = []
     others = unapplied = 0
-    keyed = sum(1 for m in methods if ctx.get(m, "ApiKeyRequired") is True)
-    if keyed:
-        ctx.warn(api, f"{keyed} method(s) require an API key (ApiKeyRequired): not checked")
     for method in methods:
         if method.logical_id in answered:
             continue  # its path's preflight
@@ -225,12 +225,26 @@ def _rest(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
                 preflights[path][0] if path in preflights else None,
                 stage_variables=variables,
                 integration=mapped,
+                api_keys=() if _key_required(ctx, method) else None,  # filled in later
             )
         )
     _warn(ctx, api, others, unapplied, "method")
     valid = tuple(a for a in authorizers.values() if a is not None)
-    spec = ApiSpec(name, "rest", stage_name, valid, stage_variables=variables)
+    spec = ApiSpec(
+        name,
+        "rest",
+        stage_name,
+        valid,
+        stage_variables=variables,
+        api_key_source=key_source(ctx, api),
+    )
     return spec, routes + _body_routes(reader, api, spec)
+
+
+def _key_required(ctx: Context, method: Entry) -> bool:
+    """A method's ``ApiKeyRequired`` (a String parameter's "true" counts)."""
+    value = ctx.get(method, "ApiKeyRequired")
+    return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
 def _http(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] | None:
@@ -348,9 +362,11 @@ def _mock_preflights(
         parameters = first.get("ResponseParameters") if isinstance(first, Mapping) else None
         spec = mock_preflight(parameters) if isinstance(parameters, Mapping) else None
         if path is not None and spec is not None:
-            # authorized only when the method itself is (an OPTIONS method is its own)
+            # authorized only when the method itself is (an OPTIONS method is its own),
+            # and requiring a key only when it says so
             kind = str(reader.text(method, "AuthorizationType") or "NONE").upper()
-            spec = replace(spec, preflight_authorized=kind != "NONE")
+            keys = () if _key_required(reader.ctx, method) else None
+            spec = replace(spec, preflight_authorized=kind != "NONE", preflight_api_keys=keys)
             out[path or "/"] = (spec, method.logical_id)
     return out
 
@@ -372,6 +388,7 @@ def _body_routes(reader: ApiResources, api: Entry, spec: ApiSpec) -> list[RouteS
             payload_v1=spec.kind == "http" and route.payload_v1,
             stage_variables=spec.stage_variables,
             integration=route.integration,
+            api_keys=() if spec.kind == "rest" and route.api_key else None,
         )
         for route in definition.routes
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,6 +28,9 @@ class Context:
     index: ResourceIndex
     warnings: list[str] = field(default_factory=list)
     readable: ReadablePaths | None = None  # None: any path (a template on the command line)
+    # the value of an API key the template gives none, from its logical id (the server's
+    # ``Keyring.api_key_value``); None: such a key has no value (``template.api_keys``)
+    api_key_value: Callable[[str], str] | None = None
 
     def get(self, entry: Entry, key: str) -> Any:
         """Property ``key`` of ``entry`` resolved, or ``NO_VALUE``."""

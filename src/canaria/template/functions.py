@@ -29,7 +29,7 @@ from canaria.models import (
 )
 from canaria.models.app import ApiKind, InlineCode
 from canaria.models.routes import DEFAULT_ROUTE, parse_path
-from canaria.template.authorizers import route_authorizer
+from canaria.template.authorizers import route_api_key, route_authorizer
 from canaria.template.builds import esbuild_options
 from canaria.template.context import Context
 from canaria.template.cors import http_cors
@@ -559,6 +559,8 @@ def _route(
         payload_v1=kind == "http" and _payload_version(props, at) == "1.0",
         stage_variables=spec_api.stage_variables,
         gateway_responses=spec_api.gateway_responses,
+        # the keys it accepts are filled in once the template's keys are read
+        api_keys=() if route_api_key(ctx, entry, props, at, spec_api) else None,
     )
     try:
         if path != DEFAULT_ROUTE:

@@ -4,8 +4,10 @@ Names follow what canaria serves: a function is named by its logical id, so
 ``!Ref Fn`` is ``"Fn"``; ``!Ref Fn.Version`` is the version ARN with the
 ``{{canaria:version:Fn}}`` placeholder the deployer replaces by the version number of the
 release; ``!Ref Fn.Alias`` is the alias ARN. A SAM API's ``!Ref`` is its id (its logical id
-lower-cased) and ``!Ref Api.Stage`` its stage's name. Resources canaria does not run get
-placeholder values shaped like what AWS would give (an SNS topic's ARN, a queue's URL).
+lower-cased) and ``!Ref Api.Stage`` its stage's name, as is ``!Ref`` of the stage resource SAM
+generates for it (``ApiProdStage``, an HTTP API's ``ApiApiGatewayDefaultStage``). Resources
+canaria does not run get placeholder values shaped like what AWS would give (an SNS topic's
+ARN, a queue's URL).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from canaria.errors import TemplateError
 from canaria.models.arns import ACCOUNT, REGION, function_arn, layer_arn
 from canaria.template import service_refs
 from canaria.template.intrinsics import NO_VALUE, Resolver
@@ -43,6 +46,7 @@ SAM_APIS = (API, HTTP_API, WEBSOCKET_API)
 DEFAULT_STAGES = {HTTP_API: "$default", WEBSOCKET_API: "default"}
 IMPLICIT_REST_API = "ServerlessRestApi"
 IMPLICIT_HTTP_API = "ServerlessHttpApi"
+STAGE_TYPES = {API: "AWS::ApiGateway::Stage", HTTP_API: "AWS::ApiGatewayV2::Stage"}
 
 _ATTRS: dict[str, tuple[str, ...]] = {
     FUNCTION: ("Arn",),
@@ -97,6 +101,7 @@ class ResourceIndex:
         self.resolver = resolver
         self._names: dict[str, str] = {}
         self._naming: set[str] = set()
+        self._stages: dict[str, tuple[str, str]] | None = None  # see ``generated_stage``
         self.implicit: dict[str, str] = {}  # implicit logical id -> type
         for e in entries.values():
             if e.type != FUNCTION or not e.enabled:
@@ -129,7 +134,7 @@ class ResourceIndex:
             return True
         head, dot, tail = name.partition(".")
         if not dot:
-            return False
+            return self.generated_stage(name) is not None
         if tail == "Stage" and head in self.entries:
             return self.entries[head].type in SAM_APIS
         return tail in GENERATED and self.type_of(head) == FUNCTION
@@ -140,7 +145,34 @@ class ResourceIndex:
     def type_of(self, name: str) -> str | None:
         if name in self.entries:
             return self.entries[name].type
-        return self.implicit.get(name)
+        if name in self.implicit:
+            return self.implicit[name]
+        stage = self.generated_stage(name)
+        return None if stage is None else stage[1]
+
+    def generated_stage(self, name: str) -> tuple[str, str] | None:
+        """(stage name, resource type) of the stage SAM generates for one of its REST or
+        HTTP APIs whose logical id is ``name``: the API's logical id, its stage name when
+        that is letters and digits, and ``Stage`` (``MyApiProdStage``); an HTTP API's
+        ``$default`` stage is ``MyApiApiGatewayDefaultStage``. None for another name."""
+        if not name.endswith("Stage") or name in self.entries:
+            return None
+        if self._stages is None:
+            self._stages = {}
+            apis = [(e.logical_id, e.type) for e in self.entries.values() if e.enabled]
+            for api, type_ in [*apis, *self.implicit.items()]:
+                if type_ not in STAGE_TYPES:
+                    continue
+                try:
+                    stage = self.stage_of(api) if api in self.entries else None
+                except TemplateError:
+                    continue  # its StageName is refused where it is read
+                stage = stage or ("Prod" if type_ == API else "$default")
+                if stage.isalnum():
+                    self._stages[f"{api}{stage}Stage"] = (stage, STAGE_TYPES[type_])
+                elif stage == "$default" and type_ == HTTP_API:
+                    self._stages[f"{api}ApiGatewayDefaultStage"] = (stage, STAGE_TYPES[type_])
+        return self._stages.get(name)
 
     def ref(self, name: str, where: Where) -> Any:
         head, dot, tail = name.partition(".")
@@ -166,6 +198,9 @@ class ResourceIndex:
             if type_ in (API, HTTP_API):
                 return api_id(name)
             return _placeholder_ref(name, type_)
+        stage = self.generated_stage(name)
+        if stage is not None:
+            return stage[0]  # a stage's Ref is its name
         match type_:
             case "AWS::Serverless::Function":
                 return name

@@ -3,13 +3,14 @@
 Order: read the document; check its sections and ``Transform``; resolve parameters
 (overrides > samconfig.toml > Default); index the resources (``Globals`` merged, each
 ``Condition`` evaluated); then build APIs, alarms, deployment configs, tables, state
-machines and finally functions, which refer to all of those.
+machines and functions, which refer to all of those; last, the API keys, which the
+routes that require one are given.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from canaria.errors import TemplateError, TemplateErrors
 from canaria.models import (
     AlarmSpec,
+    ApiKeySpec,
     ApiSpec,
     Application,
     DeploymentConfigSpec,
@@ -34,7 +36,9 @@ from canaria.models.arns import function_arn, layer_arn
 from canaria.models.schedules import ScheduledInvocation
 from canaria.models.services import EventSource, ServiceResource
 from canaria.template import sam_globals
-from canaria.template.authorizers import api_auth
+from canaria.template.api_keys import TYPES as API_KEY_TYPES
+from canaria.template.api_keys import accept_keys, build_api_keys
+from canaria.template.authorizers import ApiKeyAuth, api_auth, api_key_auth
 from canaria.template.cfn_apis import TYPES as CFN_API_TYPES
 from canaria.template.cfn_apis import cfn_apis
 from canaria.template.context import Context, ReadablePaths
@@ -124,6 +128,7 @@ HANDLED = (
     *SERVICE_TYPES,
     *CFN_API_TYPES,
     *WEBSOCKET_TYPES,
+    *API_KEY_TYPES,
 )
 _TYPE = re.compile(r"^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+$")
 _LOGICAL_ID = re.compile(r"^[A-Za-z0-9]+$")
@@ -135,12 +140,17 @@ def load(
     *,
     config_env: str | None = None,
     readable: ReadablePaths | None = None,
+    api_key_value: Callable[[str], str] | None = None,
 ) -> Application:
     """The application the SAM template at ``path`` declares, fully resolved.
 
     ``readable`` (the server's ``FileAccess``) confines the local paths the template
     names (``CodeUri``, a state machine's ``DefinitionUri``) to the directories canaria may
     read; without it (a template named on the command line) any path is read.
+
+    ``api_key_value`` (the server's ``Keyring.api_key_value``) gives an API key the
+    template writes no ``Value`` for its value, from the key's logical id; without it such
+    a key has none (``template.api_keys`` says why the value is made this way).
 
     Every problem found is raised at once, as a ``TemplateErrors``: first the template's
     structure, its parameters and SAM's own rules; when those pass, what canaria builds."""
@@ -190,7 +200,7 @@ def load(
         checkpoint()
         index = ResourceIndex(entries, stack, resolver)
         resolver.resources = index
-        ctx = Context(display, template.parent, resolver, index, warnings, readable)
+        ctx = Context(display, template.parent, resolver, index, warnings, readable, api_key_value)
         app = _build(ctx, template, doc, top, entries, values, problems)
     except TemplateErrors:
         raise
@@ -457,6 +467,10 @@ def _build(
         )
     with problems.catch():
         unowned += _add_cfn_api_routes(ctx, live, apis, functions, routes, function_names)
+    api_keys: dict[str, ApiKeySpec] = {}
+    with problems.catch():
+        api_keys = build_api_keys(ctx, of(*API_KEY_TYPES), apis)
+        unowned = accept_keys(ctx, apis, api_keys, functions, unowned)
     websockets: dict[str, WebSocketApiSpec] = {}
     with problems.catch():
         websockets = build_websockets(ctx, live, function_names)
@@ -480,6 +494,7 @@ def _build(
         websockets=websockets,
         integration_routes=tuple(unowned),
         schedules=schedules,
+        api_keys=api_keys,
         skipped=tuple(skipped_resources),
         warnings=tuple(ctx.warnings),
         parameters=parameters,
@@ -568,6 +583,8 @@ def _add_openapi_routes(
             stage_variables=api.stage_variables,
             gateway_responses=api.gateway_responses,
             integration=route.integration,
+            # SAM's Auth.ApiKeyRequired reaches every method of the definition too
+            api_keys=() if api.kind == "rest" and (api.api_key_required or route.api_key) else None,
         )
         found.append(spec)
     return _add_routes(found, functions, routes)
@@ -595,6 +612,12 @@ def _implicit_api(
         ctx, entry, ctx.get(entry, "Auth"), ctx.at(entry, "Auth"), kind, function_names
     )
     rest = kind == "rest"
+    keys = ApiKeyAuth()
+    if rest:
+        keys = api_key_auth(ctx, entry, ctx.get(entry, "Auth"), ctx.at(entry, "Auth"))
+    cors = api_cors(ctx, entry, kind)
+    if keys.required and keys.preflight and cors is not None:
+        cors = replace(cors, preflight_api_keys=())  # the API's keys, filled in later
     return ApiSpec(
         name,
         kind,
@@ -602,9 +625,11 @@ def _implicit_api(
         authorizers,
         default,
         skipped,
-        api_cors(ctx, entry, kind),
+        cors,
         stage_variables(ctx, entry, "Variables") if rest else (),
         gateway_responses(ctx, entry) if rest else (),
+        api_key_required=keys.required,
+        usage_plan=keys.usage_plan,
     )
 
 

@@ -9,7 +9,9 @@ resolved, or ``${Fn.Arn}`` / ``${Fn.Alias}`` as a ``DefinitionUri`` file leaves 
 a route of that function, as SAM and API Gateway make it; ``x-amazon-apigateway-any-method``
 is ``ANY``, an HTTP API's ``$default`` path its default route. A route an event declares
 too is the event's. The API's ``DefaultAuthorizer`` guards them, as SAM adds it to every
-method of the definition.
+method of the definition. A REST operation whose ``security`` names an API key scheme
+(``type: apiKey``, ``name: x-api-key``, ``in: header``, as SAM writes ``api_key``)
+requires an API key, as API Gateway imports it.
 
 A REST API's operations with other integrations (a service action, a function invoked
 with mapping templates, mock, HTTP) are routes too, run as ``template.integrations`` reads
@@ -69,6 +71,7 @@ class OpenApiRoute:
     # it names none (``security: []``); None when neither says
     security: str | None
     integration: IntegrationSpec | None = None  # a REST operation that is not a proxy
+    api_key: bool = False  # its security (the document's when it has none) names an API key
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,9 @@ def openapi_routes(
         return OpenApi()
     functions = {n for n, e in ctx.index.entries.items() if e.type == FUNCTION and e.enabled}
     authorizers = _authorizers(ctx, entry, document, kind, functions, function_names)
-    default = _security(document.get("security"))
+    keys = _key_schemes(document)
+    default = _security(document.get("security"), keys)
+    default_key = bool(_names_key(document.get("security"), keys))
     routes: list[OpenApiRoute] = []
     others = 0
     for path, operations in document["paths"].items():
@@ -134,7 +139,8 @@ def openapi_routes(
                     ctx.warn(entry, f"OpenAPI path {route_path!r} is not served: {exc.message}")
                     continue
             v1 = str(integration.get("payloadFormatVersion", "")) == "1.0"
-            security = _security(operation.get("security"))
+            security = _security(operation.get("security"), keys)
+            key = _names_key(operation.get("security"), keys)
             routes.append(
                 OpenApiRoute(
                     method,
@@ -143,6 +149,7 @@ def openapi_routes(
                     v1,
                     default if security is None else security,
                     mapped,
+                    default_key if key is None else key,
                 )
             )
     if others:
@@ -159,15 +166,41 @@ def _warn_operation(ctx: Context, entry: Entry, operation: str, message: str) ->
     ctx.warn(entry, f"OpenAPI operation {operation}: {message}")
 
 
-def _security(value: Any) -> str | None:
-    """The scheme an OpenAPI ``security`` list names first ("" for none, ``[]``)."""
+def _security(value: Any, keys: frozenset[str] = frozenset()) -> str | None:
+    """The scheme an OpenAPI ``security`` list names first ("" for none, ``[]``), an
+    authorizer before an API key scheme (``keys``)."""
     if not isinstance(value, list):
         return None
-    for requirement in value:
-        if isinstance(requirement, Mapping):
-            for name in requirement:
-                return str(name)
-    return ""
+    names = [str(n) for r in value if isinstance(r, Mapping) for n in r]
+    return next((n for n in names if n not in keys), names[0] if names else "")
+
+
+def _schemes(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The document's security schemes (OpenAPI 2's or 3's)."""
+    schemes = document.get("securityDefinitions")
+    components = document.get("components")
+    if not isinstance(schemes, Mapping) and isinstance(components, Mapping):
+        schemes = components.get("securitySchemes")
+    return schemes if isinstance(schemes, Mapping) else {}
+
+
+def _key_schemes(document: Mapping[str, Any]) -> frozenset[str]:
+    """The names of the document's API key schemes: the ``x-api-key`` header."""
+    return frozenset(
+        str(name)
+        for name, scheme in _schemes(document).items()
+        if isinstance(scheme, Mapping)
+        and str(scheme.get("type", "")).lower() == "apikey"
+        and str(scheme.get("name", "")).lower() == "x-api-key"
+        and str(scheme.get("in", "")).lower() == "header"
+    )
+
+
+def _names_key(value: Any, keys: frozenset[str]) -> bool | None:
+    """Whether an OpenAPI ``security`` list names an API key scheme (None: no list)."""
+    if not isinstance(value, list):
+        return None
+    return any(isinstance(r, Mapping) and any(str(n) in keys for n in r) for r in value)
 
 
 def _authorizers(
@@ -180,14 +213,8 @@ def _authorizers(
 ) -> dict[str, AuthorizerSpec]:
     """The ``x-amazon-apigateway-authorizer`` security schemes canaria runs, and the
     ``awsSigv4`` ones (``AWS_IAM``)."""
-    schemes = document.get("securityDefinitions")
-    components = document.get("components")
-    if not isinstance(schemes, Mapping) and isinstance(components, Mapping):
-        schemes = components.get("securitySchemes")
-    if not isinstance(schemes, Mapping):
-        return {}
     out: dict[str, AuthorizerSpec] = {}
-    for name, scheme in schemes.items():
+    for name, scheme in _schemes(document).items():
         if not isinstance(scheme, Mapping):
             continue
         if str(scheme.get("x-amazon-apigateway-authtype", "")).lower() == "awssigv4":

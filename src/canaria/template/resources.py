@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from canaria.errors import InvalidRequest
@@ -10,7 +11,8 @@ from canaria.models import AlarmSpec, ApiSpec, DeploymentConfigSpec, SkippedReso
 from canaria.models.app import ApiKind
 from canaria.models.configs import PREDEFINED, PREFIX, parse_step_list
 from canaria.models.statistics import parse_percentile
-from canaria.template.authorizers import api_auth
+from canaria.template.api_keys import key_source
+from canaria.template.authorizers import ApiKeyAuth, api_auth, api_key_auth
 from canaria.template.context import Context
 from canaria.template.cors import api_cors
 from canaria.template.gateway_responses import gateway_responses
@@ -48,10 +50,26 @@ def build_api(ctx: Context, entry: Entry, function_names: Mapping[str, str]) -> 
         ctx, entry, ctx.get(entry, "Auth"), ctx.at(entry, "Auth"), kind, function_names
     )
     cors = api_cors(ctx, entry, kind)
+    keys = ApiKeyAuth()
+    if kind == "rest":
+        keys = api_key_auth(ctx, entry, ctx.get(entry, "Auth"), ctx.at(entry, "Auth"))
+        if keys.required and keys.preflight and cors is not None:
+            cors = replace(cors, preflight_api_keys=())  # the API's keys, filled in later
     variables = stage_variables(ctx, entry, "Variables" if kind == "rest" else "StageVariables")
     responses = gateway_responses(ctx, entry) if kind == "rest" else ()
     return ApiSpec(
-        entry.logical_id, kind, name, authorizers, default, skipped, cors, variables, responses
+        entry.logical_id,
+        kind,
+        name,
+        authorizers,
+        default,
+        skipped,
+        cors,
+        variables,
+        responses,
+        api_key_required=keys.required,
+        usage_plan=keys.usage_plan,
+        api_key_source=key_source(ctx, entry) if kind == "rest" else "HEADER",
     )
 
 

@@ -231,6 +231,12 @@ def _websocket(
         authorizer = None
         if kind == "CUSTOM":
             authorizer = authorizers.get(reader.text(route, "AuthorizerId") or "")
+        if ctx.get(route, "ApiKeyRequired") in (True, "true", "True"):
+            ctx.warn(
+                route,
+                "ApiKeyRequired is not applied by canaria on a WebSocket route: it is served "
+                "without an API key check",
+            )
         expression = reader.text(route, "RouteResponseSelectionExpression")
         two_way = route.logical_id in answered or _is_default(expression)
         written.append(_Written(route, key, function, kind, authorizer, two_way, mapped))

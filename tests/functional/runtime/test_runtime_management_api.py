@@ -26,12 +26,12 @@ from typing import Any, NamedTuple
 import orjson
 import pytest
 
-from canaria.sigv4 import verify
 from canaria.clock import RealClock
 from canaria.models import FunctionConfig, Version
 from canaria.npm import node_modules
 from canaria.runtime import FunctionRuntime, build_artifact
 from canaria.runtime.launch import PRELOAD_JS
+from canaria.sigv4 import verify
 from tests.functional.harness import alive
 
 KEY, SECRET = "AKIDCANARIATEST", "not-a-secret"

@@ -16,9 +16,9 @@ import botocore.session
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
-from canaria.sigv4 import verify
 from canaria.runtime import boto_hooks
 from canaria.runtime.environment import RUNTIME_DIR
+from canaria.sigv4 import verify
 
 KEY, SECRET = "AKIDCANARIATEST", "not-a-secret"
 EDGE = "http://127.0.0.1:4566"

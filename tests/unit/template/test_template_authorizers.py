@@ -206,7 +206,10 @@ def test_cognito_and_jwt_authorizers_check_claims_with_a_warning(tmp_path: Path)
 @pytest.mark.parametrize(
     ("auth", "warning"),
     [
-        ("ApiKeyRequired: true\n", "Auth.ApiKeyRequired is not applied"),
+        (
+            "UsagePlan: {CreateUsagePlan: PER_API, Quota: {Limit: 5, Period: DAY}}\n",
+            "Auth.UsagePlan's Quota is not applied by canaria",
+        ),
         (
             "Authorizers:\n  T: {FunctionArn: !GetAtt AuthFn.Arn, EnableSimpleResponses: true}\n",
             "Auth.Authorizers.T.EnableSimpleResponses is not a property SAM reads here; ignored",

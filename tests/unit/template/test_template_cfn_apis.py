@@ -309,7 +309,7 @@ def test_a_stages_variables_that_are_not_a_mapping_are_refused_where_they_are(
     assert err.prop == "Resources.Live.Properties.Variables"
 
 
-def test_integrations_of_a_rest_api_and_an_api_key_it_does_not_check(tmp_path: Path) -> None:
+def test_integrations_of_a_rest_api_and_the_api_key_it_requires(tmp_path: Path) -> None:
     rest = REST.replace(
         "      Integration: {Type: MOCK}",
         """      ApiKeyRequired: true
@@ -344,7 +344,8 @@ def test_integrations_of_a_rest_api_and_an_api_key_it_does_not_check(tmp_path: P
         None,
         (("method.response.header.X-Mock", "'yes'"),),
     )
+    assert mock.api_keys == ()  # required, and no key of the template is valid for it
     warnings = "\n".join(app.warnings)
-    assert "1 method(s) require an API key (ApiKeyRequired): not checked" in warnings
+    assert "1 method(s) require an API key, and no enabled key is associated" in warnings
     assert "integration response statusCode '700' is not an HTTP status: not used" in warnings
     assert "selection pattern '(unclosed' is not a regular expression" in warnings
