@@ -44,6 +44,8 @@ from .types import Backends, Invoker, Recorder, Request, RouteSource
 
 log = logging.getLogger("canaria.gateway")
 
+OCTET_STREAM = "application/octet-stream"  # a streamed response's type when none is set
+
 INTEGRATION_TIMEOUT_S = 29.0
 PIN_HEADER = "x-canaria-version"
 PIN_COOKIE = "canaria-version"
@@ -256,6 +258,8 @@ class Handler:
         try:
             return map_result(route.api_kind, result.payload, v1=route.payload_v1)
         except Malformed as exc:
+            if route.raw_stream:  # a streamed response without HTTP metadata: its bytes
+                return HttpResponse(200, [("Content-Type", OCTET_STREAM)], result.payload)
             log.warning(
                 "%s:%s: Malformed Lambda proxy response: %s", route.function, result.version, exc
             )

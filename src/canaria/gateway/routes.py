@@ -62,6 +62,7 @@ class Route:
     integration: IntegrationSpec | None = None  # a method that is not a Lambda proxy
     # ApiKeyRequired: the value → id of each API key it accepts (None: it needs none)
     api_keys: dict[str, str] | None = None
+    raw_stream: bool = False  # a RESPONSE_STREAM function URL: raw bytes are the body
 
     @property
     def is_default(self) -> bool:
@@ -102,6 +103,7 @@ def compile_route(spec: RouteSpec) -> tuple[Route, list[tuple[SegmentKind, str]]
         or spec.gateway_responses
         or spec.integration
         or spec.api_keys is not None
+        or spec.raw_stream
     ):
         route = replace(
             route,
@@ -111,6 +113,7 @@ def compile_route(spec: RouteSpec) -> tuple[Route, list[tuple[SegmentKind, str]]
             integration=spec.integration,
             # empty (no key is valid) still requires one: every request is refused
             api_keys=None if spec.api_keys is None else dict(spec.api_keys),
+            raw_stream=spec.raw_stream,
         )
     return route, segments
 

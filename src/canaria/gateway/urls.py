@@ -52,7 +52,15 @@ class FunctionUrlRouting:
         fn = self._function
         signed = iam_authorizer("http", "lambda") if config.auth_type == "AWS_IAM" else None
         spec = RouteSpec(
-            "ANY", DEFAULT_ROUTE, "http", url_id(fn), "$default", fn, signed, cors=config.cors
+            "ANY",
+            DEFAULT_ROUTE,
+            "http",
+            url_id(fn),
+            "$default",
+            fn,
+            signed,
+            cors=config.cors,
+            raw_stream=config.invoke_mode == "RESPONSE_STREAM",
         )
         self._router = Router((spec,))
 

@@ -193,6 +193,9 @@ class RouteSpec:
     # None: no key is required; empty: one is, and no key is valid, so every request is
     # refused, as on AWS
     api_keys: tuple[tuple[str, str], ...] | None = None
+    # a function URL with InvokeMode RESPONSE_STREAM: what a streaming handler writes
+    # without HTTP metadata is the body (200, application/octet-stream), as Lambda streams it
+    raw_stream: bool = False
 
 
 @dataclass(frozen=True)

@@ -217,12 +217,20 @@ def _function_url(ctx: Context, entry: Entry) -> FunctionUrlSpec | None:
     at = ctx.at(entry, "FunctionUrlConfig")
     config = as_map(raw, at)
     check_keys(config, at, ("AuthType", "InvokeMode", "Cors"), required=("AuthType",))
+    return read_function_url(ctx, entry, config, at, "FunctionUrlConfig")
+
+
+def read_function_url(
+    ctx: Context, entry: Entry, config: Mapping[str, Any], at: Where, what: str
+) -> FunctionUrlSpec:
+    """A function URL's ``AuthType``, ``InvokeMode`` and ``Cors`` (``what``: where they are
+    written, for the warnings), its keys already checked."""
     auth = _one_of(config, at, "AuthType", ("NONE", "AWS_IAM"))
     mode = _one_of(config, at, "InvokeMode", ("BUFFERED", "RESPONSE_STREAM"))
     if mode == "RESPONSE_STREAM":
         ctx.warn(
             entry,
-            "FunctionUrlConfig.InvokeMode RESPONSE_STREAM: canaria answers once the "
+            f"{what}.InvokeMode RESPONSE_STREAM: canaria answers once the "
             "response has ended, not as it is written",
         )
     cors = None

@@ -44,6 +44,8 @@ from canaria.template.cfn_apis import cfn_apis
 from canaria.template.context import Context, ReadablePaths
 from canaria.template.cors import api_cors
 from canaria.template.event_sources import build_event_sources
+from canaria.template.function_urls import URL as FUNCTION_URL
+from canaria.template.function_urls import add_url_resources
 from canaria.template.functions import build_function
 from canaria.template.gateway_responses import gateway_responses
 from canaria.template.index import (
@@ -129,6 +131,7 @@ HANDLED = (
     *CFN_API_TYPES,
     *WEBSOCKET_TYPES,
     *API_KEY_TYPES,
+    FUNCTION_URL,
 )
 _TYPE = re.compile(r"^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+$")
 _LOGICAL_ID = re.compile(r"^[A-Za-z0-9]+$")
@@ -467,6 +470,8 @@ def _build(
         )
     with problems.catch():
         unowned += _add_cfn_api_routes(ctx, live, apis, functions, routes, function_names)
+    with problems.catch():
+        add_url_resources(ctx, of(FUNCTION_URL), functions, function_names)
     api_keys: dict[str, ApiKeySpec] = {}
     with problems.catch():
         api_keys = build_api_keys(ctx, of(*API_KEY_TYPES), apis)

@@ -129,3 +129,50 @@ def test_a_urls_cors_is_applied_and_follows_its_config(app: Canaria) -> None:
         assert answer.status == 204
         assert answer.headers["Access-Control-Allow-Origin"] == "https://app.example"
         assert answer.headers["Access-Control-Allow-Methods"] == "POST"
+
+
+STREAMING = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Streamer:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: index.handler
+      Runtime: nodejs20.x
+      CodeUri: node
+      AutoPublishAlias: live
+  StreamerUrl:
+    Type: AWS::Lambda::Url
+    Properties:
+      TargetFunctionArn: !Ref Streamer
+      AuthType: NONE
+      InvokeMode: RESPONSE_STREAM
+"""
+
+# aws-samples/serverless-patterns lambda-streaming-ttfb-pipeline-sam's handler: a stream
+# piped into the response with no HTTP metadata
+PIPELINE = """\
+import util from 'util';
+import stream from 'stream';
+const { Readable } = stream;
+const pipeline = util.promisify(stream.pipeline);
+
+export const handler = awslambda.streamifyResponse(async (event, responseStream, _context) => {
+  const requestStream = Readable.from(Buffer.from(new Array(1024).join('🚣')));
+  await pipeline(requestStream, responseStream);
+});
+"""
+
+
+def test_a_url_resource_streams_a_handlers_raw_bytes(tmp_path: Path) -> None:
+    files = {"template.yaml": STREAMING, "node/index.mjs": PIPELINE}
+    c = Canaria(write_app(tmp_path / "app", files), tmp_path / "state").start()
+    try:
+        urls: dict[str, str] = c.api().get("/status")["function_urls"]
+        with urllib.request.urlopen(urls["Streamer"], timeout=30) as answer:
+            assert answer.status == 200
+            assert answer.headers["Content-Type"] == "application/octet-stream"
+            assert answer.read() == "🚣".encode() * 1023
+    finally:
+        c.stop()
