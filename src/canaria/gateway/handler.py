@@ -24,7 +24,7 @@ from canaria.errors import CanariaError, InvalidRequest, NotFound, Throttled
 from canaria.models import InvokeResult
 from canaria.models.app import ApiKind
 
-from .api_keys import INVALID_API_KEY, api_key_of
+from .api_keys import INVALID_API_KEY, UsageMeter, api_key_of
 from .authorizers import Authorizers
 from .cors import PREFLIGHT_HEAD, http_preflight, with_cors
 from .events import build_event, new_request_id
@@ -120,6 +120,7 @@ class Handler:
         self.clock = clock
         self.integration_timeout_s = integration_timeout_s
         self.authorizers = Authorizers(routing, invoker, recorder, clock, signatures)
+        self.usage = UsageMeter()  # API keys' usage plan quotas and throttles
         # methods that are not Lambda proxies (AWS services, mock, HTTP, mapping templates)
         self.integrations = Integrations(routing, invoker, recorder, clock, backends, find_pin)
         # requests invoking: their deadline (loop time) and how to answer them
@@ -174,6 +175,12 @@ class Handler:
                 if api_key is None:
                     out.respond(req, as_sent(INVALID_API_KEY, route, req), rid)
                     return
+                limited = route.api_key_limits
+                if limited is not None and api_key[1] in limited:  # its usage plan's limits
+                    over = self.usage.admit(limited[api_key[1]], api_key[1], clock.now())
+                    if over is not None:
+                        out.respond(req, as_sent(over, route, req), rid)
+                        return
             if route.preflight is not None:  # a REST API's CORS preflight (a mock)
                 headers = [*PREFLIGHT_HEAD, *route.preflight]
                 out.respond(req, HttpResponse(200, headers, b"{}"), rid)

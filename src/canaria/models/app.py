@@ -171,6 +171,22 @@ class GatewayResponseSpec:
 
 
 @dataclass(frozen=True)
+class UsageLimits:
+    """What a usage plan allows one API key on one method: a request rate (a token bucket
+    refilled ``rate`` times a second, ``burst`` deep; the plan's ``Throttle``, or its
+    ``ApiStages`` entry's for this method) and a number of requests per ``period``
+    (``Quota``: ``quota`` per DAY, WEEK or MONTH, ``offset`` fewer in the first one)."""
+
+    plan: str  # the usage plan's logical id: its key's quota and rate are counted per plan
+    rate: float | None = None
+    burst: int | None = None
+    quota: int | None = None
+    period: Literal["DAY", "WEEK", "MONTH"] = "DAY"
+    offset: int = 0
+    method: str | None = None  # a method-level throttle: its "path/METHOD" (own bucket)
+
+
+@dataclass(frozen=True)
 class RouteSpec:
     method: str  # upper case, or "ANY"
     path: str  # "/company/{company_id}", "/{proxy+}"
@@ -193,6 +209,8 @@ class RouteSpec:
     # None: no key is required; empty: one is, and no key is valid, so every request is
     # refused, as on AWS
     api_keys: tuple[tuple[str, str], ...] | None = None
+    # the usage plan limits of each accepted key on this method, by key id (none: unlimited)
+    api_key_limits: tuple[tuple[str, UsageLimits], ...] = ()
     # a function URL with InvokeMode RESPONSE_STREAM: what a streaming handler writes
     # without HTTP metadata is the body (200, application/octet-stream), as Lambda streams it
     raw_stream: bool = False
@@ -235,6 +253,8 @@ class ApiSpec:
     api_key_required: bool = False
     # REST: SAM's Auth.UsagePlan.CreateUsagePlan when it makes one (PER_API or SHARED)
     usage_plan: Literal["PER_API", "SHARED"] | None = None
+    # REST: that usage plan's Quota and Throttle (None: unlimited)
+    usage_limits: UsageLimits | None = None
     # REST: ApiKeySourceType; canaria reads keys from the x-api-key header only
     api_key_source: Literal["HEADER", "AUTHORIZER"] = "HEADER"
 

@@ -30,24 +30,26 @@ the token), which ``Context.api_key_value`` holds. A template loaded without one
 from its logical id alone (ten lower-case letters and digits, as AWS shows ids), so it is
 the same wherever the template is loaded.
 
-Not applied, with a warning: a usage plan's ``Throttle`` and ``Quota`` (requests are not
-counted or throttled); ``ApiKeySourceType: AUTHORIZER`` (the key a Lambda authorizer
-returns as ``usageIdentifierKey``): that API's methods are served without a key check.
-HTTP APIs have no API keys.
+A usage plan's ``Throttle`` and ``Quota`` (and an ``ApiStages`` entry's per-method
+``Throttle``) go with each key onto the methods it opens (``usage_plans``; the gateway
+counts them). Not applied, with a warning: ``ApiKeySourceType: AUTHORIZER`` (the key a
+Lambda authorizer returns as ``usageIdentifierKey``): that API's methods are served
+without a key check. HTTP APIs have no API keys.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from canaria.models import ApiKeySpec, ApiSpec, FunctionSpec, RouteSpec
+from canaria.models import ApiKeySpec, ApiSpec, FunctionSpec, RouteSpec, UsageLimits
 from canaria.template.context import Context
 from canaria.template.index import Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import Where, as_bool, as_list, as_map, as_str, check_keys, choices
+from canaria.template.usage_plans import for_method, method_limits, read_limits
 
 API_KEY = "AWS::ApiGateway::ApiKey"
 USAGE_PLAN = "AWS::ApiGateway::UsagePlan"
@@ -97,21 +99,41 @@ def key_source(ctx: Context, entry: Entry) -> Literal["HEADER", "AUTHORIZER"]:
     return "HEADER"
 
 
+@dataclass(frozen=True)
+class _Plan:
+    stages: tuple[tuple[str, str], ...]  # (API, stage) pairs of its ApiStages
+    limits: UsageLimits | None = None  # its Throttle and Quota
+    # an ApiStages entry's Throttle: by (API, stage), each method's limits ("/path/METHOD")
+    methods: Mapping[tuple[str, str], Mapping[str, UsageLimits]] = field(default_factory=dict)
+
+
+# (key logical id, API, stage) → the limits of the plan that ties them (its methods' too)
+PlanLimits = dict[tuple[str, str, str], tuple[UsageLimits | None, Mapping[str, UsageLimits]]]
+
+
 def build_api_keys(
     ctx: Context, entries: list[Entry], apis: Mapping[str, ApiSpec]
-) -> dict[str, ApiKeySpec]:
+) -> tuple[dict[str, ApiKeySpec], PlanLimits]:
     """The template's API keys (``entries``: its ApiKey, UsagePlan and UsagePlanKey
     resources) and those SAM generates for its APIs' usage plans, each with the stages
-    it is valid for, by logical id."""
+    it is valid for, by logical id; and the usage plan limits of each key on each stage."""
     reader = _Reader(ctx, entries, apis)
     keys = {e.logical_id: reader.key(e) for e in reader.of(API_KEY)}
     plans = {e.logical_id: reader.plan(e) for e in reader.of(USAGE_PLAN)}
+    limits: PlanLimits = {}
     for entry in reader.of(USAGE_PLAN_KEY):
-        key, plan = reader.link(entry, keys, plans)
-        stages = keys[key].stages + tuple(s for s in plans[plan] if s not in keys[key].stages)
+        key, name = reader.link(entry, keys, plans)
+        plan = plans[name]
+        stages = keys[key].stages + tuple(s for s in plan.stages if s not in keys[key].stages)
         keys[key] = replace(keys[key], stages=stages)
+        for api, stage in plan.stages:
+            limits[(key, api, stage)] = (plan.limits, plan.methods.get((api, stage), {}))
     for spec in _generated(ctx, apis):
-        keys.setdefault(spec.logical_id, spec)  # a key the template declares by that id wins
+        if spec.logical_id in keys:
+            continue  # a key the template declares by that id wins
+        keys[spec.logical_id] = spec
+        for api, stage in spec.stages:
+            limits[(spec.logical_id, api, stage)] = (apis[api].usage_limits, {})
     reader.duplicates(keys)
     for spec in keys.values():
         declared = ctx.index.entries.get(spec.logical_id)
@@ -122,7 +144,7 @@ def build_api_keys(
             "this API key is in no usage plan (no UsagePlanKey names it) and has no "
             "StageKeys: no method accepts it",
         )
-    return keys
+    return keys, limits
 
 
 class _Reader:
@@ -196,11 +218,13 @@ class _Reader:
             generated=not ctx.has(entry, "Value"),
         )
 
-    def plan(self, entry: Entry) -> tuple[tuple[str, str], ...]:
-        """The (API, stage) pairs a usage plan names."""
+    def plan(self, entry: Entry) -> _Plan:
+        """The (API, stage) pairs a usage plan names, and its limits."""
         ctx = self.ctx
         check_keys(entry.props, entry.props_at, USAGE_PLAN_KEYS)
-        limits = [k for k in ("Quota", "Throttle") if ctx.has(entry, k)]
+        props = {k: ctx.get(entry, k) for k in ("Quota", "Throttle") if ctx.has(entry, k)}
+        limits = read_limits(entry.logical_id, props, entry.props_at)
+        methods: dict[tuple[str, str], Mapping[str, UsageLimits]] = {}
         stages: list[tuple[str, str]] = []
         if ctx.has(entry, "ApiStages"):
             sat = ctx.at(entry, "ApiStages")
@@ -209,19 +233,13 @@ class _Reader:
                 iat = sat.index(raw, i)
                 node = as_map(item, iat)
                 check_keys(node, iat, ("ApiId", "Stage", "Throttle"))
-                if node.get("Throttle") is not None and "ApiStages' Throttle" not in limits:
-                    limits.append("ApiStages' Throttle")
                 stage = self.stage(entry, node, iat, "ApiId", "Stage")
                 if stage is not None and stage not in stages:
                     stages.append(stage)
-        if limits:
-            listed = ", ".join(limits[:-1]) + (" and " if len(limits) > 1 else "") + limits[-1]
-            ctx.warn(
-                entry,
-                f"this usage plan's {listed} {'are' if len(limits) > 1 else 'is'} not applied "
-                "by canaria: requests with a valid API key are not counted or throttled",
-            )
-        return tuple(stages)
+                if stage is not None and node.get("Throttle") is not None:
+                    tat = iat.key(node, "Throttle")
+                    methods[stage] = method_limits(limits, entry.logical_id, node["Throttle"], tat)
+        return _Plan(tuple(stages), limits, methods)
 
     def stage(
         self, entry: Entry, node: Mapping[str, Any], at: Where, api_key: str, stage_key: str
@@ -256,7 +274,7 @@ class _Reader:
         self,
         entry: Entry,
         keys: Mapping[str, ApiKeySpec],
-        plans: Mapping[str, tuple[tuple[str, str], ...]],
+        plans: Mapping[str, _Plan],
     ) -> tuple[str, str]:
         """(key, usage plan) a UsagePlanKey associates, by logical id."""
         ctx = self.ctx
@@ -336,18 +354,34 @@ def accept_keys(
     keys: Mapping[str, ApiKeySpec],
     functions: dict[str, FunctionSpec],
     unowned: list[RouteSpec],
+    plan_limits: PlanLimits | None = None,
 ) -> list[RouteSpec]:
     """Give each route that requires an API key (``api_keys`` set, empty so far) the keys
-    it accepts, and each CORS preflight that does; ``functions`` are changed in place, the
-    routes of no function returned."""
+    it accepts, with their usage plans' limits on it, and each CORS preflight that does;
+    ``functions`` are changed in place, the routes of no function returned."""
     accepted: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
     unknown: set[tuple[str, str]] = set()  # stages with a key whose value is not known
-    for spec in keys.values():
+    # (API, stage) → (key id, the plan's limits, its methods' limits) of each valid key
+    limited: dict[tuple[str, str], list[tuple[str, UsageLimits | None, Mapping[str, UsageLimits]]]]
+    limited = {}
+    for name, spec in keys.items():
         for valid in spec.stages:
             if spec.enabled and spec.value is not None:
                 accepted[valid] = (*accepted.get(valid, ()), (spec.value, spec.id))
+                found = (plan_limits or {}).get((name, *valid))
+                if found is not None and (found[0] is not None or found[1]):
+                    limited.setdefault(valid, []).append((spec.id, *found))
             elif spec.enabled:
                 unknown.add(valid)
+
+    def limits_of(route: RouteSpec) -> tuple[tuple[str, UsageLimits], ...]:
+        out = []
+        for key_id, base, methods in limited.get((route.api_id, route.stage), ()):
+            found = for_method(base, methods, route.path, route.method)
+            if found is not None:
+                out.append((key_id, found))
+        return tuple(out)
+
     refused: dict[tuple[str, str], int] = {}
     unchecked: set[str] = set()
 
@@ -369,7 +403,7 @@ def accept_keys(
             return replace(route, cors=cors)
         if not found and stage not in unknown:
             refused[stage] = refused.get(stage, 0) + 1
-        return replace(route, api_keys=found, cors=cors)
+        return replace(route, api_keys=found, cors=cors, api_key_limits=limits_of(route))
 
     for name, fn in list(functions.items()):
         if any(r.api_keys is not None or r.cors is not None for r in fn.routes):

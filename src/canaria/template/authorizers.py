@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from canaria.errors import InvalidRequest
-from canaria.models import IAM_AUTHORIZER, ApiSpec, AuthorizerSpec, iam_authorizer
+from canaria.models import IAM_AUTHORIZER, ApiSpec, AuthorizerSpec, UsageLimits, iam_authorizer
 from canaria.models.app import ApiKind
 from canaria.models.arns import parse_function
 from canaria.template.context import Context
@@ -50,6 +50,7 @@ from canaria.template.nodes import (
     as_str,
     choices,
 )
+from canaria.template.usage_plans import SHARED_PLAN, read_limits
 
 NONE = "NONE"  # an event's Authorizer that opts its route out of the default one
 IAM = IAM_AUTHORIZER  # an API's or event's Authorizer: requests signed with SigV4
@@ -146,12 +147,12 @@ class ApiKeyAuth:
     required: bool = False  # ApiKeyRequired: every method requires a key
     preflight: bool = True  # AddApiKeyRequiredToCorsPreflight: so does the CORS preflight
     usage_plan: Literal["PER_API", "SHARED"] | None = None  # UsagePlan.CreateUsagePlan
+    limits: UsageLimits | None = None  # its Quota and Throttle
 
 
 def api_key_auth(ctx: Context, entry: Entry, auth: Any, at: Where) -> ApiKeyAuth:
     """A SAM REST API's ``Auth.ApiKeyRequired``, ``AddApiKeyRequiredToCorsPreflight``
-    and ``UsagePlan`` (``NO_VALUE``: no ``Auth``). A usage plan's ``Quota`` and
-    ``Throttle`` are not applied, with a warning."""
+    and ``UsagePlan`` (``NO_VALUE``: no ``Auth``), with its ``Quota`` and ``Throttle``."""
     if auth is NO_VALUE or auth is None:
         return ApiKeyAuth()
     auth = as_map(auth, at)
@@ -160,6 +161,7 @@ def api_key_auth(ctx: Context, entry: Entry, auth: Any, at: Where) -> ApiKeyAuth
         value = auth.get(key)
         flags.append(default if value is None else as_bool(value, at.key(auth, key)))
     plan: Literal["PER_API", "SHARED"] | None = None
+    limits = None
     if auth.get("UsagePlan") is not None:
         pat = at.key(auth, "UsagePlan")
         node = as_map(auth["UsagePlan"], pat)
@@ -171,15 +173,9 @@ def api_key_auth(ctx: Context, entry: Entry, auth: Any, at: Where) -> ApiKeyAuth
             raise cat.error(f"unknown CreateUsagePlan {create!r}", allowed=USAGE_PLANS)
         plan = "PER_API" if create == "PER_API" else "SHARED" if create == "SHARED" else None
         if plan is not None:
-            limits = [k for k in ("Quota", "Throttle") if node.get(k) is not None]
-            if limits:
-                ctx.warn(
-                    entry,
-                    f"Auth.UsagePlan's {' and '.join(limits)} "
-                    f"{'are' if len(limits) > 1 else 'is'} not applied by canaria: requests "
-                    "with a valid API key are not counted or throttled",
-                )
-    return ApiKeyAuth(flags[0], flags[1], plan)
+            name = f"{entry.logical_id}UsagePlan" if plan == "PER_API" else SHARED_PLAN
+            limits = read_limits(name, node, pat)
+    return ApiKeyAuth(flags[0], flags[1], plan, limits)
 
 
 def _cognito_authorizer(

@@ -474,8 +474,8 @@ def _build(
         add_url_resources(ctx, of(FUNCTION_URL), functions, function_names)
     api_keys: dict[str, ApiKeySpec] = {}
     with problems.catch():
-        api_keys = build_api_keys(ctx, of(*API_KEY_TYPES), apis)
-        unowned = accept_keys(ctx, apis, api_keys, functions, unowned)
+        api_keys, plan_limits = build_api_keys(ctx, of(*API_KEY_TYPES), apis)
+        unowned = accept_keys(ctx, apis, api_keys, functions, unowned, plan_limits)
     websockets: dict[str, WebSocketApiSpec] = {}
     with problems.catch():
         websockets = build_websockets(ctx, live, function_names)
@@ -635,6 +635,7 @@ def _implicit_api(
         gateway_responses(ctx, entry) if rest else (),
         api_key_required=keys.required,
         usage_plan=keys.usage_plan,
+        usage_limits=keys.limits,
     )
 
 

@@ -69,6 +69,7 @@ def build_api(ctx: Context, entry: Entry, function_names: Mapping[str, str]) -> 
         responses,
         api_key_required=keys.required,
         usage_plan=keys.usage_plan,
+        usage_limits=keys.limits,
         api_key_source=key_source(ctx, entry) if kind == "rest" else "HEADER",
     )
 

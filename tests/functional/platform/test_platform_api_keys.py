@@ -41,6 +41,16 @@ Resources:
             Headers: {{X-Reason: "'api key'"}}
           ResponseTemplates:
             application/json: '{{"error": "$context.error.responseType"}}'
+  Metered:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: m
+      Auth:
+        ApiKeyRequired: true
+        UsagePlan:
+          CreateUsagePlan: PER_API
+          Throttle: {{RateLimit: 1, BurstLimit: 2}}
+          Quota: {{Limit: 3, Period: DAY}}
   Fn:
     Type: AWS::Serverless::Function
     Properties:
@@ -61,6 +71,9 @@ Resources:
         Other:
           Type: Api
           Properties: {{RestApiId: !Ref Custom, Path: /other, Method: get}}
+        Metered:
+          Type: Api
+          Properties: {{RestApiId: !Ref Metered, Path: /metered, Method: get}}
   Cfn:
     Type: AWS::ApiGateway::RestApi
     Properties: {{Name: cfn}}
@@ -128,7 +141,7 @@ def get(c: Canaria, path: str, key: str | None = None) -> tuple[int, dict[str, s
 
 def test_a_generated_key_is_listed_and_opens_its_apis_methods(app: Canaria) -> None:
     found = keys(app)
-    assert set(found) == {"KeyedApiKey", "CustomApiKey", "Partner"}
+    assert set(found) == {"KeyedApiKey", "CustomApiKey", "MeteredApiKey", "Partner"}
     key = found["KeyedApiKey"]
     assert key["name"] == "app-KeyedApiKey" and key["enabled"] and key["generated"]
     assert key["stages"] == [{"api": "Keyed", "stage": "Prod"}]
@@ -181,3 +194,19 @@ def test_a_generated_key_survives_a_restart(app: Canaria) -> None:
     after = keys(app)["KeyedApiKey"]
     assert (after["value"], after["id"]) == (before["value"], before["id"])
     assert get(app, "/Prod/hello", after["value"])[0] == 200
+
+
+def test_a_usage_plans_throttle_and_quota_count_on_canarias_clock(app: Canaria) -> None:
+    key = keys(app)["MeteredApiKey"]["value"]
+    # a bucket of 2 refilled once a second; the clock is manual, so only advance refills it
+    assert [get(app, "/m/metered", key)[0] for _ in range(2)] == [200, 200]
+    status, headers, body = get(app, "/m/metered", key)
+    assert (status, body) == (429, {"message": "Too Many Requests"})
+    app.advance(1)
+    assert get(app, "/m/metered", key)[0] == 200  # the third of the day's three
+    app.advance(5)
+    status, headers, body = get(app, "/m/metered", key)
+    assert (status, body) == (429, {"message": "Limit Exceeded"})
+    assert headers["x-amzn-errortype"] == "LimitExceededException"
+    app.advance(86_400)  # the next day's quota
+    assert get(app, "/m/metered", key)[0] == 200

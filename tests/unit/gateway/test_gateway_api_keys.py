@@ -3,14 +3,16 @@ requests presenting a key it accepts, after its authorizer, and gives its event 
 
 from __future__ import annotations
 
+import calendar
 from typing import Any
 
 import orjson
 
 from canaria.clock import ManualClock
 from canaria.gateway import Handler, Routing
+from canaria.gateway.api_keys import QUOTA_EXCEEDED, THROTTLED, UsageMeter, period_start
 from canaria.gateway.types import Request
-from canaria.models import AuthorizerSpec, CorsSpec, GatewayResponseSpec, RouteSpec
+from canaria.models import AuthorizerSpec, CorsSpec, GatewayResponseSpec, RouteSpec, UsageLimits
 from canaria.models.integrations import IntegrationResponseSpec, IntegrationSpec
 
 from .fakes import FakeInvoker, ListRecorder, ListResponder, proxy
@@ -138,3 +140,25 @@ async def test_an_integration_requiring_a_key_sees_it_in_its_context() -> None:
     assert await answer(handler, "GET", "/mock") == FORBIDDEN
     status, _, body = await answer(handler, "GET", "/mock", {"x-api-key": OTHER[0]})
     assert (status, body) == (200, {"key": OTHER[0], "id": OTHER[1]})
+
+
+def test_quota_periods_start_at_the_day_the_monday_and_the_month_utc() -> None:
+    now = calendar.timegm((2026, 12, 2, 15, 30, 0))  # a Wednesday
+    assert period_start("DAY", now) == calendar.timegm((2026, 12, 2, 0, 0, 0))
+    assert period_start("WEEK", now) == calendar.timegm((2026, 11, 30, 0, 0, 0))
+    assert period_start("MONTH", now) == calendar.timegm((2026, 12, 1, 0, 0, 0))
+
+
+def test_the_meter_spends_the_offset_first_and_refused_requests_spend_no_quota() -> None:
+    meter = UsageMeter()
+    limits = UsageLimits("Plan", rate=1.0, burst=1, quota=3, period="DAY", offset=1)
+    t = calendar.timegm((2026, 12, 2, 10, 0, 0))
+    assert meter.admit(limits, "k", t) is None
+    assert meter.admit(limits, "k", t) is THROTTLED  # the bucket is empty until a second
+    assert meter.admit(limits, "k", t + 1) is None  # the quota's third (the offset is one)
+    assert meter.admit(limits, "k", t + 2) is QUOTA_EXCEEDED
+    assert meter.admit(limits, "other", t + 2) is None  # each key counts on its own
+    assert meter.admit(limits, "k", t + 86_400) is None  # a new day, without the offset
+    assert meter.admit(limits, "k", t + 86_401) is None
+    assert meter.admit(limits, "k", t + 86_402) is None
+    assert meter.admit(limits, "k", t + 86_403) is QUOTA_EXCEEDED

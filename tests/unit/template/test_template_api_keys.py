@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from canaria.models import ApiKeySpec, Application, RouteSpec
+from canaria.models import ApiKeySpec, Application, RouteSpec, UsageLimits
 from canaria.template import load
 from canaria.template.api_keys import api_key_id
 from tests.unit.template.template_helpers import fails, function, line_of, resources, write
@@ -187,7 +187,9 @@ def test_disabled_keys_and_keys_in_no_plan_are_accepted_nowhere(tmp_path: Path) 
     )
 
 
-def test_usage_plan_limits_and_other_stages_are_warnings(tmp_path: Path) -> None:
+def test_usage_plan_limits_reach_the_methods_and_other_stages_are_warnings(
+    tmp_path: Path,
+) -> None:
     base = CFN.replace(
         "          Stage: !Ref Stage\n",
         "          Stage: !Ref Stage\n"
@@ -199,9 +201,11 @@ def test_usage_plan_limits_and_other_stages_are_warnings(tmp_path: Path) -> None
     app = loaded(cfn(tmp_path, base=base))
     assert app.api_keys["ApiKey"].stages == (("AppApi", "Prod"),)
     warnings = "\n".join(app.warnings)
-    assert (
-        "Resources.UsagePlan: this usage plan's Quota and ApiStages' Throttle are not applied"
-        in warnings
+    assert "not applied" not in warnings
+    route = by_path(app)["GET", "/"]
+    key_id = app.api_keys["ApiKey"].id
+    assert route.api_key_limits == (
+        (key_id, UsageLimits("UsagePlan", 1.0, 1, 5, "DAY", 0, "/GET")),
     )
     assert "ApiStages[1]: stage 'Dev' of AppApi is not the one canaria serves ('Prod')" in warnings
     assert "ApiStages[2]: ApiId 'abc123defg' is not a REST API canaria serves" in warnings
@@ -415,8 +419,11 @@ def test_the_implicit_api_takes_the_globals_auth(tmp_path: Path) -> None:
     app = loaded(write(tmp_path, body + resources(function("Fn", events))))
     key = app.api_keys["ServerlessRestApiApiKey"]
     assert key.stages == (("ServerlessRestApi", "Prod"),)
-    assert by_path(app)["GET", "/x"].api_keys == ((key.value, key.id),)
-    assert any("Auth.UsagePlan's Throttle is not applied" in w for w in app.warnings)
+    route = by_path(app)["GET", "/x"]
+    assert route.api_keys == ((key.value, key.id),)
+    limits = UsageLimits("ServerlessRestApiUsagePlan", 5.0, 5)
+    assert route.api_key_limits == ((key.id, limits),)
+    assert not any("not applied" in w for w in app.warnings)
 
 
 def test_an_openapi_definitions_api_key_security(tmp_path: Path) -> None:

@@ -207,8 +207,8 @@ def test_cognito_and_jwt_authorizers_check_claims_with_a_warning(tmp_path: Path)
     ("auth", "warning"),
     [
         (
-            "UsagePlan: {CreateUsagePlan: PER_API, Quota: {Limit: 5, Period: DAY}}\n",
-            "Auth.UsagePlan's Quota is not applied by canaria",
+            "ResourcePolicy: {IpRangeBlacklist: [10.0.0.0/8]}\n",
+            "Auth.ResourcePolicy is not applied by canaria",
         ),
         (
             "Authorizers:\n  T: {FunctionArn: !GetAtt AuthFn.Arn, EnableSimpleResponses: true}\n",
