@@ -68,7 +68,9 @@ def method_limits(
 def for_method(
     limits: UsageLimits | None, methods: Mapping[str, UsageLimits], path: str, verb: str
 ) -> UsageLimits | None:
-    """The limits of the method ``verb path`` (``ANY`` matches a ``*`` entry only)."""
+    """The limits of the method ``verb path`` (``ANY`` matches a ``*`` entry only; a
+    trailing ``/`` is not part of API Gateway's resource path)."""
+    path = path.rstrip("/") or "/"
     for key in (f"{path}/{verb}", f"{path}/*", f"*/{verb}", "*/*", "/*/*"):
         if key in methods:
             return methods[key]

@@ -11,6 +11,7 @@ import pytest
 from canaria.models import ApiKeySpec, Application, RouteSpec, UsageLimits
 from canaria.template import load
 from canaria.template.api_keys import api_key_id
+from canaria.template.usage_plans import for_method
 from tests.unit.template.template_helpers import fails, function, line_of, resources, write
 
 LAMBDA_PATH = "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions"
@@ -484,3 +485,15 @@ def test_a_bad_create_usage_plan_is_refused(tmp_path: Path) -> None:
     )
     err = fails(path)
     assert "CreateUsagePlan" in str(err), err
+
+
+def test_a_methods_throttle_is_found_by_its_resource_path() -> None:
+    base = UsageLimits("Plan", 15.0, 30, 50)
+    post = UsageLimits("Plan", 5.0, 10, 50, method="/plantest/POST")
+    anything = UsageLimits("Plan", 1.0, 1, 50, method="*/*")
+    methods = {"/plantest/POST": post}
+    # SAM's "Path: /plantest/" is the resource /plantest, as apigw-usage-plans writes it
+    assert for_method(base, methods, "/plantest/", "POST") == post
+    assert for_method(base, methods, "/plantest", "GET") == base
+    assert for_method(base, {"*/*": anything}, "/", "GET") == anything
+    assert for_method(None, {}, "/x", "GET") is None
