@@ -14,7 +14,10 @@ Each case sends ``--requests`` sequential requests to one route and reports the 
   event built, its (in-process) invocation recorded, its answer read, on every request;
 - ``jwt``: an HTTP API JWT authorizer: the token decoded and its claims checked;
 - ``aws_iam``: an ``AWS_IAM`` route: the request's SigV4 signature (botocore's, as a
-  client signs it; signed once, outside the timing) checked with the operator's keys.
+  client signs it; signed once, outside the timing) checked with the operator's keys;
+- ``api key``: a method requiring an API key, the request presenting it;
+- ``api key, usage plan``: the same with a usage plan's throttle and quota counted (limits
+  no request reaches).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import asyncio
 import base64
 import statistics
 import time
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -37,7 +41,14 @@ from canaria.gateway import Handler, Routing
 from canaria.gateway.iam import Signatures
 from canaria.gateway.responses import HttpResponse
 from canaria.gateway.types import Request
-from canaria.models import Alias, AuthorizerSpec, InvokeResult, RouteSpec, iam_authorizer
+from canaria.models import (
+    Alias,
+    AuthorizerSpec,
+    InvokeResult,
+    RouteSpec,
+    UsageLimits,
+    iam_authorizer,
+)
 
 KEYRING = Keyring("the-operator's-token")
 
@@ -101,7 +112,11 @@ CASES = {
         f"Bearer {jwt()}",
     ),
     "aws_iam": (iam_authorizer("rest"), None),
+    "api key": (None, "key"),
+    "api key, usage plan": (None, "metered"),
 }
+KEY = ("k" * 40, "abcde12345")
+UNREACHED = UsageLimits("Plan", rate=1e6, burst=10**9, quota=10**9)
 
 
 def signed(path: str) -> list[tuple[str, str]]:
@@ -119,7 +134,12 @@ async def run(requests: int, runs: int) -> dict[str, list[float]]:
     for i, (spec, _) in enumerate(CASES.values()):
         kind = "rest" if spec is None or spec.api_kind == "rest" else "http"
         stage = "Prod" if kind == "rest" else "$default"
-        specs.append(RouteSpec("GET", f"/r{i}", kind, "Api", stage, "fn", spec))  # type: ignore[arg-type]
+        route = RouteSpec("GET", f"/r{i}", kind, "Api", stage, "fn", spec)  # type: ignore[arg-type]
+        token = CASES[list(CASES)[i]][1]
+        if token in ("key", "metered"):
+            limits = ((KEY[1], UNREACHED),) if token == "metered" else ()
+            route = replace(route, api_keys=(KEY,), api_key_limits=limits)
+        specs.append(route)
     routing.set_routes(specs, {"fn": "live"})
     routing.set_alias(Alias("fn", "live", 1))
     routing.set_latest("auth", 1)
@@ -131,6 +151,8 @@ async def run(requests: int, runs: int) -> dict[str, list[float]]:
             headers = [("Host", "localhost"), ("User-Agent", "bench"), ("Authorization", token)]
             if token is None:
                 headers = signed(f"/r{i}")
+            elif token in ("key", "metered"):
+                headers = [("Host", "localhost"), ("User-Agent", "bench"), ("x-api-key", KEY[0])]
             reqs = [Request("GET", f"/r{i}", "", headers, b"") for _ in range(requests)]
             start = time.perf_counter()
             for req in reqs:
