@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from canaria.auth import Principal
 from canaria.aws import (
+    apigateway_api,
     cloudformation_api,
     cloudwatch_api,
     codedeploy_api,
@@ -173,8 +174,24 @@ def edge_routes(edge: EdgeBackend) -> list[BaseRoute]:
             return rest_error(403, "ForbiddenException", denied)
         return await fn(edge.websockets, request)
 
+    def api_keys_route(
+        path: str, fn: Callable[[EdgeBackend, Request], Awaitable[Response]], operation: str
+    ) -> Route:
+        async def endpoint(request: Request) -> Response:
+            caller = await _authenticate(edge, request)
+            if isinstance(caller, str):
+                return rest_error(403, "UnrecognizedClientException", caller)
+            denied = authorize(caller, apigateway_api.SIGNING_NAME, operation, None, edge.store)
+            if denied is not None:
+                return rest_error(403, "AccessDeniedException", denied)
+            return await fn(edge, request)
+
+        return Route(path, endpoint, methods=["GET"])
+
     base = "/2015-03-31/functions/{name}"
     return [
+        api_keys_route(apigateway_api.PATHS[0], apigateway_api.get_api_keys, "GetApiKeys"),
+        api_keys_route(apigateway_api.PATHS[1], apigateway_api.get_api_key, "GetApiKey"),
         Route(
             connections_api.PATH,
             manage_connections,

@@ -41,7 +41,12 @@ _NAMES = {
     "appsync": "AppSync",
     "rds-data": "RDS Data API",
 }
-SERVED_HERE = "Lambda, CodeDeploy, Step Functions, CloudWatch Logs, CloudWatch and CloudFormation"
+# signing names the edge serves for some paths only: API Gateway's API keys (``/apikeys``)
+EDGE_PATHS = {"apigateway": "/apikeys"}
+SERVED_HERE = (
+    "Lambda, CodeDeploy, Step Functions, CloudWatch Logs, CloudWatch, CloudFormation and "
+    "API Gateway's API keys"
+)
 
 
 def describe(service: str) -> str:
@@ -80,6 +85,10 @@ class UnservedServices:
         query = scope.get("query_string", b"").decode("latin-1")
         service = signing_service(headers, query)
         if service is None or service in EDGE_SERVICES:
+            await self.app(scope, receive, send)
+            return
+        prefix = EDGE_PATHS.get(service)
+        if prefix is not None and str(scope.get("path", "")).startswith(prefix):
             await self.app(scope, receive, send)
             return
         message = self.message(service)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.functional.harness import Canaria, write_app
 
@@ -210,3 +211,22 @@ def test_a_usage_plans_throttle_and_quota_count_on_canarias_clock(app: Canaria) 
     assert headers["x-amzn-errortype"] == "LimitExceededException"
     app.advance(86_400)  # the next day's quota
     assert get(app, "/m/metered", key)[0] == 200
+
+
+def test_the_aws_sdk_reads_the_keys_as_on_aws(app: Canaria) -> None:
+    apigw = app.env_client("apigateway", "AWS_ENDPOINT_URL")  # what `canaria env` exports
+    listed = {k["name"]: k for k in apigw.get_api_keys(includeValues=True)["items"]}
+    partner = listed["partner"]
+    assert partner["value"] == PARTNER and partner["enabled"]
+    assert partner["stageKeys"] == ["cfn/live"]
+    assert "value" not in apigw.get_api_keys()["items"][0]  # values only when asked for
+    found = keys(app)["KeyedApiKey"]
+    one = apigw.get_api_key(apiKey=found["id"], includeValue=True)
+    assert (one["name"], one["value"]) == (found["name"], found["value"])
+    assert [k["name"] for k in apigw.get_api_keys(nameQuery="part")["items"]] == ["partner"]
+    with pytest.raises(ClientError) as missing:
+        apigw.get_api_key(apiKey="nosuchkey1")
+    assert missing.value.response["Error"]["Code"] == "NotFoundException"
+    with pytest.raises(ClientError) as other:
+        apigw.get_rest_apis()  # not served: said so, in API Gateway's own error shape
+    assert other.value.response["Error"]["Code"] == "NotServedByCanaria"
