@@ -41,6 +41,7 @@ from .responses import (
 )
 from .routes import NoRoute, Route
 from .types import Backends, Invoker, Recorder, Request, RouteSource
+from .validation import refusal
 
 log = logging.getLogger("canaria.gateway")
 
@@ -181,6 +182,11 @@ class Handler:
                     if over is not None:
                         out.respond(req, as_sent(over, route, req), rid)
                         return
+            if route.validation is not None:  # a REST method's request validator
+                invalid = refusal(route.validation, req, match)
+                if invalid is not None:
+                    out.respond(req, as_sent(invalid, route, req), rid)
+                    return
             if route.preflight is not None:  # a REST API's CORS preflight (a mock)
                 headers = [*PREFLIGHT_HEAD, *route.preflight]
                 out.respond(req, HttpResponse(200, headers, b"{}"), rid)

@@ -59,6 +59,8 @@ class HttpResponse:
     body: bytes = b""
     # API Gateway's own answer: its response type (``GatewayResponses`` may change it)
     kind: str | None = None
+    # a request validator's refusal: what ``$context.error.validationErrorString`` says
+    validation_error: str | None = None
 
 
 class Failure(enum.Enum):
@@ -291,9 +293,12 @@ def customized(
     if spec.template is not None:
         message = _message(body)
         text = spec.template.replace("$context.error.messageString", _quoted(message))
+        text = text.replace("$context.error.validationErrorString", response.validation_error or "")
         text = text.replace("$context.error.message", "" if message is None else message)
         body = text.replace("$context.error.responseType", kind).encode()
-    return HttpResponse(spec.status or response.status, headers, body, kind)
+    return HttpResponse(
+        spec.status or response.status, headers, body, kind, response.validation_error
+    )
 
 
 def _message(body: bytes) -> str | None:

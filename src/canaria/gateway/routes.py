@@ -30,7 +30,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from urllib.parse import unquote
 
-from canaria.models import AuthorizerSpec, CorsSpec, GatewayResponseSpec, RouteSpec, UsageLimits
+from canaria.models import (
+    AuthorizerSpec,
+    CorsSpec,
+    GatewayResponseSpec,
+    RequestValidation,
+    RouteSpec,
+    UsageLimits,
+)
 from canaria.models.app import ApiKind
 from canaria.models.integrations import IntegrationSpec
 from canaria.models.routes import DEFAULT_ROUTE, SegmentKind, parse_path, split_path
@@ -62,6 +69,7 @@ class Route:
     integration: IntegrationSpec | None = None  # a method that is not a Lambda proxy
     # ApiKeyRequired: the value → id of each API key it accepts (None: it needs none)
     api_keys: dict[str, str] | None = None
+    validation: RequestValidation | None = None  # a REST method's request validator
     # the usage plan limits of each accepted key, by key id (None: none is limited)
     api_key_limits: dict[str, UsageLimits] | None = None
     raw_stream: bool = False  # a RESPONSE_STREAM function URL: raw bytes are the body
@@ -106,6 +114,7 @@ def compile_route(spec: RouteSpec) -> tuple[Route, list[tuple[SegmentKind, str]]
         or spec.integration
         or spec.api_keys is not None
         or spec.raw_stream
+        or spec.validation is not None
     ):
         route = replace(
             route,
@@ -116,6 +125,7 @@ def compile_route(spec: RouteSpec) -> tuple[Route, list[tuple[SegmentKind, str]]
             # empty (no key is valid) still requires one: every request is refused
             api_keys=None if spec.api_keys is None else dict(spec.api_keys),
             raw_stream=spec.raw_stream,
+            validation=spec.validation,
             api_key_limits=dict(spec.api_key_limits) or None,
         )
     return route, segments

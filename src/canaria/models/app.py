@@ -171,6 +171,18 @@ class GatewayResponseSpec:
 
 
 @dataclass(frozen=True)
+class RequestValidation:
+    """A REST method's request validator, as API Gateway applies it before the method's
+    integration: the parameters it requires (``ValidateRequestParameters``) and the model
+    its body must match (``ValidateRequestBody``)."""
+
+    # "header.<name>", "querystring.<name>", "path.<name>" that must be present
+    parameters: tuple[str, ...] = ()
+    # (content type, the model's JSON schema as JSON text) the body is checked against
+    body: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class UsageLimits:
     """What a usage plan allows one API key on one method: a request rate (a token bucket
     refilled ``rate`` times a second, ``burst`` deep; the plan's ``Throttle``, or its
@@ -209,6 +221,8 @@ class RouteSpec:
     # None: no key is required; empty: one is, and no key is valid, so every request is
     # refused, as on AWS
     api_keys: tuple[tuple[str, str], ...] | None = None
+    # REST: its request validator (RequestModel's ValidateBody / ValidateParameters)
+    validation: RequestValidation | None = None
     # the usage plan limits of each accepted key on this method, by key id (none: unlimited)
     api_key_limits: tuple[tuple[str, UsageLimits], ...] = ()
     # a function URL with InvokeMode RESPONSE_STREAM: what a streaming handler writes
@@ -255,6 +269,8 @@ class ApiSpec:
     usage_plan: Literal["PER_API", "SHARED"] | None = None
     # REST: that usage plan's Quota and Throttle (None: unlimited)
     usage_limits: UsageLimits | None = None
+    # REST: its Models (name, JSON schema as JSON text), for its methods' RequestModel
+    models: tuple[tuple[str, str], ...] = ()
     # REST: ApiKeySourceType; canaria reads keys from the x-api-key header only
     api_key_source: Literal["HEADER", "AUTHORIZER"] = "HEADER"
 

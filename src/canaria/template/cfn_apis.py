@@ -32,13 +32,21 @@ WEBSOCKET``) and its routes, integrations, stages and authorizers are read by
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
 from canaria.errors import TemplateError
-from canaria.models import IAM_AUTHORIZER, AuthorizerSpec, CorsSpec, RouteSpec, iam_authorizer
+from canaria.models import (
+    IAM_AUTHORIZER,
+    AuthorizerSpec,
+    CorsSpec,
+    RequestValidation,
+    RouteSpec,
+    iam_authorizer,
+)
 from canaria.models.app import ApiKind, ApiSpec
 from canaria.models.integrations import IntegrationSpec
 from canaria.models.routes import DEFAULT_ROUTE, parse_path
@@ -56,6 +64,7 @@ from canaria.template.openapi import (
     target_of_uri,
 )
 from canaria.template.resources import stage_variables
+from canaria.template.validation import REQUEST_PARAMETER, schema_text
 
 REST_API = "AWS::ApiGateway::RestApi"
 REST_RESOURCE = "AWS::ApiGateway::Resource"
@@ -63,6 +72,8 @@ REST_METHOD = "AWS::ApiGateway::Method"
 REST_STAGE = "AWS::ApiGateway::Stage"
 REST_DEPLOYMENT = "AWS::ApiGateway::Deployment"
 REST_AUTHORIZER = "AWS::ApiGateway::Authorizer"
+REST_VALIDATOR = "AWS::ApiGateway::RequestValidator"
+REST_MODEL = "AWS::ApiGateway::Model"
 V2_API = "AWS::ApiGatewayV2::Api"
 V2_ROUTE = "AWS::ApiGatewayV2::Route"
 V2_INTEGRATION = "AWS::ApiGatewayV2::Integration"
@@ -78,6 +89,8 @@ TYPES = (
     REST_STAGE,
     REST_DEPLOYMENT,
     REST_AUTHORIZER,
+    REST_VALIDATOR,
+    REST_MODEL,
     V2_API,
     V2_ROUTE,
     V2_INTEGRATION,
@@ -181,6 +194,7 @@ def _rest(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
         return None if above is None else f"{above}/{part}"
 
     methods = reader.naming(REST_METHOD, "RestApiId", name)
+    checks = _Checks(reader, name)
     preflights = _mock_preflights(reader, methods, path_of)  # path → (its CORS, the method)
     answered = {method for _, method in preflights.values()}
     routes: list[RouteSpec] = []
@@ -226,6 +240,7 @@ def _rest(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
                 stage_variables=variables,
                 integration=mapped,
                 api_keys=() if _key_required(ctx, method) else None,  # filled in later
+                validation=checks.of(method),
             )
         )
     _warn(ctx, api, others, unapplied, "method")
@@ -239,6 +254,68 @@ def _rest(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
         api_key_source=key_source(ctx, api),
     )
     return spec, routes + _body_routes(reader, api, spec)
+
+
+class _Checks:
+    """A REST API's request validators and models (``AWS::ApiGateway::RequestValidator``,
+    ``AWS::ApiGateway::Model``), and what a method's ``RequestValidatorId``,
+    ``RequestModels`` and ``RequestParameters`` make of them."""
+
+    def __init__(self, reader: ApiResources, api: str) -> None:
+        self.reader = reader
+        ctx = reader.ctx
+        self.validators: dict[str, tuple[bool, bool]] = {}
+        for e in reader.naming(REST_VALIDATOR, "RestApiId", api):
+            self.validators[e.logical_id] = (
+                ctx.get(e, "ValidateRequestBody") is True,
+                ctx.get(e, "ValidateRequestParameters") is True,
+            )
+        # a model by its logical id (canaria's Ref) and by its Name (AWS's Ref)
+        self.models: dict[str, str] = {}
+        for e in reader.naming(REST_MODEL, "RestApiId", api):
+            schema = ctx.get(e, "Schema")
+            if isinstance(schema, str):  # a Schema written as JSON text
+                try:
+                    schema = json.loads(schema)
+                except ValueError:
+                    raise ctx.at(e, "Schema").error("Schema is not JSON") from None
+            if not isinstance(schema, Mapping):
+                continue  # no schema: nothing to validate against
+            text = schema_text(schema, ctx.at(e, "Schema"))
+            self.models[e.logical_id] = text
+            model_name = reader.text(e, "Name")
+            if model_name:
+                self.models[model_name] = text
+
+    def of(self, method: Entry) -> RequestValidation | None:
+        """The method's validator: none without a ``RequestValidatorId``."""
+        ctx = self.reader.ctx
+        named = self.reader.text(method, "RequestValidatorId")
+        if named is None:
+            return None
+        flags = self.validators.get(named.removesuffix(".RequestValidatorId"))
+        if flags is None:
+            raise ctx.at(method, "RequestValidatorId").error(
+                f"RequestValidatorId {named!r} names no AWS::ApiGateway::RequestValidator of "
+                "its API",
+                allowed=", ".join(self.validators) or "none: declare one",
+            )
+        body: list[tuple[str, str]] = []
+        if flags[0]:
+            for content_type, model in self.reader.mapping(method, "RequestModels").items():
+                text = self.models.get(str(model))
+                if text is None:
+                    if str(model) != "Empty":  # API Gateway's own empty model
+                        ctx.warn(method, f"its request model {model!r} is not a Model of its API")
+                    continue
+                body.append((str(content_type).lower(), text))
+        required: list[str] = []
+        if flags[1]:
+            for name, value in self.reader.mapping(method, "RequestParameters").items():
+                m = REQUEST_PARAMETER.match(str(name))
+                if m is not None and (value is True or str(value).lower() == "true"):
+                    required.append(f"{m.group(1)}.{m.group(2)}")
+        return RequestValidation(tuple(required), tuple(body))
 
 
 def _key_required(ctx: Context, method: Entry) -> bool:

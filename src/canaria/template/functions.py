@@ -50,6 +50,7 @@ from canaria.template.nodes import (
 )
 from canaria.template.preferences import deployment_preference
 from canaria.template.sam_rules import sam_event_types, sam_properties
+from canaria.template.validation import event_validation
 
 FUNCTION_PROPERTIES = (
     "Architectures",
@@ -569,6 +570,7 @@ def _route(
         gateway_responses=spec_api.gateway_responses,
         # the keys it accepts are filled in once the template's keys are read
         api_keys=() if route_api_key(ctx, entry, props, at, spec_api) else None,
+        validation=event_validation(props, at, spec_api) if kind == "rest" else None,
     )
     try:
         if path != DEFAULT_ROUTE:

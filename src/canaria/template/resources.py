@@ -29,6 +29,7 @@ from canaria.template.nodes import (
     check_keys,
     plain,
 )
+from canaria.template.validation import api_models
 
 # ---- APIs --------------------------------------------------------------------------------
 
@@ -71,6 +72,7 @@ def build_api(ctx: Context, entry: Entry, function_names: Mapping[str, str]) -> 
         usage_plan=keys.usage_plan,
         usage_limits=keys.limits,
         api_key_source=key_source(ctx, entry) if kind == "rest" else "HEADER",
+        models=api_models(ctx, entry) if kind == "rest" else (),
     )
 
 
