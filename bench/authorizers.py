@@ -17,7 +17,9 @@ Each case sends ``--requests`` sequential requests to one route and reports the 
   client signs it; signed once, outside the timing) checked with the operator's keys;
 - ``api key``: a method requiring an API key, the request presenting it;
 - ``api key, usage plan``: the same with a usage plan's throttle and quota counted (limits
-  no request reaches).
+  no request reaches);
+- ``request validator``: a POST whose required header is present and whose 60-byte JSON
+  body matches its model (a JSON schema of three typed, required properties).
 """
 
 from __future__ import annotations
@@ -45,11 +47,13 @@ from canaria.models import (
     Alias,
     AuthorizerSpec,
     InvokeResult,
+    RequestValidation,
     RouteSpec,
     UsageLimits,
     iam_authorizer,
 )
 
+JSON = "application/json"
 KEYRING = Keyring("the-operator's-token")
 
 ANSWER = orjson.dumps({"statusCode": 200, "body": "hello"})
@@ -114,7 +118,21 @@ CASES = {
     "aws_iam": (iam_authorizer("rest"), None),
     "api key": (None, "key"),
     "api key, usage plan": (None, "metered"),
+    "request validator": (None, "validated"),
 }
+MODEL = orjson.dumps(
+    {
+        "type": "object",
+        "required": ["make", "model", "year"],
+        "properties": {
+            "make": {"type": "string"},
+            "model": {"type": "string"},
+            "year": {"type": "integer", "minimum": 2010},
+        },
+    }
+).decode()
+VALIDATION = RequestValidation(("header.x-tenant",), (("application/json", MODEL),))
+VEHICLE = orjson.dumps({"make": "MINI", "model": "Countryman", "year": 2020, "n": 1})
 KEY = ("k" * 40, "abcde12345")
 UNREACHED = UsageLimits("Plan", rate=1e6, burst=10**9, quota=10**9)
 
@@ -136,6 +154,8 @@ async def run(requests: int, runs: int) -> dict[str, list[float]]:
         stage = "Prod" if kind == "rest" else "$default"
         route = RouteSpec("GET", f"/r{i}", kind, "Api", stage, "fn", spec)  # type: ignore[arg-type]
         token = CASES[list(CASES)[i]][1]
+        if token == "validated":
+            route = replace(route, method="POST", validation=VALIDATION)
         if token in ("key", "metered"):
             limits = ((KEY[1], UNREACHED),) if token == "metered" else ()
             route = replace(route, api_keys=(KEY,), api_key_limits=limits)
@@ -153,7 +173,11 @@ async def run(requests: int, runs: int) -> dict[str, list[float]]:
                 headers = signed(f"/r{i}")
             elif token in ("key", "metered"):
                 headers = [("Host", "localhost"), ("User-Agent", "bench"), ("x-api-key", KEY[0])]
-            reqs = [Request("GET", f"/r{i}", "", headers, b"") for _ in range(requests)]
+            method, body = "GET", b""
+            if token == "validated":
+                headers = [("Host", "localhost"), ("x-tenant", "t"), ("Content-Type", JSON)]
+                method, body = "POST", VEHICLE
+            reqs = [Request(method, f"/r{i}", "", headers, body) for _ in range(requests)]
             start = time.perf_counter()
             for req in reqs:
                 await handler.handle(req, sink)
