@@ -466,6 +466,7 @@ def _body_routes(reader: ApiResources, api: Entry, spec: ApiSpec) -> list[RouteS
             stage_variables=spec.stage_variables,
             integration=route.integration,
             api_keys=() if spec.kind == "rest" and route.api_key else None,
+            validation=route.validation,
         )
         for route in definition.routes
     ]

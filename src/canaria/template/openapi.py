@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from canaria.errors import InvalidRequest, TemplateError
-from canaria.models import AuthorizerSpec, iam_authorizer
+from canaria.models import AuthorizerSpec, RequestValidation, iam_authorizer
 from canaria.models.app import ApiKind
 from canaria.models.arns import parse_function
 from canaria.models.integrations import IntegrationSpec
@@ -42,6 +42,7 @@ from canaria.template.index import FUNCTION, Entry
 from canaria.template.integrations import read_integration
 from canaria.template.intrinsics import NO_VALUE, intrinsic_name
 from canaria.template.nodes import LineMap, Where
+from canaria.template.validation import openapi_validation
 from canaria.template.yamlload import load_document
 
 METHODS = {
@@ -72,6 +73,7 @@ class OpenApiRoute:
     security: str | None
     integration: IntegrationSpec | None = None  # a REST operation that is not a proxy
     api_key: bool = False  # its security (the document's when it has none) names an API key
+    validation: RequestValidation | None = None  # its x-amazon-apigateway-request-validator
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,10 @@ def openapi_routes(
                     ctx.warn(entry, f"OpenAPI path {route_path!r} is not served: {exc.message}")
                     continue
             v1 = str(integration.get("payloadFormatVersion", "")) == "1.0"
+            checked = None
+            if kind == "rest":
+                at = ctx.at(entry, "DefinitionBody")
+                checked = openapi_validation(document, operations, operation, at)
             security = _security(operation.get("security"), keys)
             key = _names_key(operation.get("security"), keys)
             routes.append(
@@ -150,6 +156,7 @@ def openapi_routes(
                     default if security is None else security,
                     mapped,
                     default_key if key is None else key,
+                    checked,
                 )
             )
     if others:

@@ -114,3 +114,79 @@ def _required(props: Mapping[str, Any], at: Where) -> tuple[str, ...]:
         if required:
             out.append(f"{m.group(1)}.{m.group(2)}")
     return tuple(out)
+
+
+_IN = {"header": "header", "query": "querystring", "path": "path"}
+
+
+def openapi_validation(
+    document: Mapping[str, Any],
+    operations: Mapping[str, Any],
+    operation: Mapping[str, Any],
+    at: Where,
+) -> RequestValidation | None:
+    """The validator an OpenAPI operation names (``x-amazon-apigateway-request-validator``,
+    the document's when it names none) among ``x-amazon-apigateway-request-validators``:
+    its required ``parameters`` (the path's and the operation's) and its body's schema
+    (Swagger 2's ``in: body`` parameter, OpenAPI 3's ``requestBody``), ``$ref``s into
+    ``definitions`` / ``components.schemas`` resolved. None without a validator."""
+    name = operation.get(
+        "x-amazon-apigateway-request-validator",
+        document.get("x-amazon-apigateway-request-validator"),
+    )
+    validators = document.get("x-amazon-apigateway-request-validators")
+    if not isinstance(name, str) or not isinstance(validators, Mapping):
+        return None
+    flags = validators.get(name)
+    if not isinstance(flags, Mapping):
+        raise at.error(
+            f"x-amazon-apigateway-request-validator {name!r} is not one of the definition's "
+            "x-amazon-apigateway-request-validators",
+            allowed=choices([str(v) for v in validators], near=name),
+        )
+    required: list[str] = []
+    body: list[tuple[str, str]] = []
+    parameters = [*_listed(operations.get("parameters")), *_listed(operation.get("parameters"))]
+    for parameter in parameters:
+        where = _IN.get(str(parameter.get("in")))
+        if flags.get("validateRequestParameters") is True and where is not None:
+            if parameter.get("required") is True or where == "path":
+                required.append(f"{where}.{parameter.get('name')}")
+        elif flags.get("validateRequestBody") is True and parameter.get("in") == "body":
+            schema = _resolved(document, parameter.get("schema"), at)
+            if schema is not None:
+                body.append((JSON, schema))
+    request_body = operation.get("requestBody")
+    if flags.get("validateRequestBody") is True and isinstance(request_body, Mapping):
+        content = request_body.get("content")
+        for media, spec in (content or {}).items() if isinstance(content, Mapping) else ():
+            schema = _resolved(
+                document, spec.get("schema") if isinstance(spec, Mapping) else None, at
+            )
+            if schema is not None:
+                body.append((str(media).lower(), schema))
+    return RequestValidation(tuple(required), tuple(body))
+
+
+def _listed(value: Any) -> list[Mapping[str, Any]]:
+    return [p for p in value if isinstance(p, Mapping)] if isinstance(value, list) else []
+
+
+def _resolved(document: Mapping[str, Any], schema: Any, at: Where) -> str | None:
+    """A body's schema as JSON text: a top-level ``$ref`` followed, and the document's
+    ``definitions`` / ``components`` carried along for the refs inside it."""
+    if not isinstance(schema, Mapping):
+        return None
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = document
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, Mapping) else None
+        if not isinstance(target, Mapping):
+            raise at.error(f"the request body's $ref {ref!r} names nothing in the definition")
+        schema = target
+    carried = dict(schema)
+    for key in ("definitions", "components"):
+        if isinstance(document.get(key), Mapping) and key not in carried:
+            carried[key] = document[key]
+    return schema_text(carried, at)

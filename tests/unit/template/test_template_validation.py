@@ -127,3 +127,70 @@ def test_cloudformations_validator_and_model_resources(tmp_path: Path) -> None:
     assert "RequestValidatorId 'Elsewhere' names no AWS::ApiGateway::RequestValidator" in (
         err.message
     )
+
+
+def definition_api(definition: str) -> str:
+    api = (
+        "  Api:\n    Type: AWS::Serverless::Api\n    Properties:\n      StageName: Prod\n"
+        "      DefinitionBody:\n"
+    )
+    body = "".join(f"        {line}\n" for line in definition.splitlines())
+    return resources(api + body, function("Fn"))
+
+
+URI = (
+    "!Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Fn.Arn}/invocations"
+)
+
+
+def test_an_openapi_definitions_validators(tmp_path: Path) -> None:
+    oas3 = f"""\
+openapi: "3.0.1"
+x-amazon-apigateway-request-validators:
+  all: {{validateRequestBody: true, validateRequestParameters: true}}
+  params-only: {{validateRequestBody: false, validateRequestParameters: true}}
+x-amazon-apigateway-request-validator: all
+components:
+  schemas:
+    Reminder:
+      type: object
+      required: [email, when]
+      properties: {{email: {{type: string}}, when: {{$ref: "#/components/schemas/When"}}}}
+    When: {{type: string}}
+paths:
+  /reminders:
+    parameters:
+      - {{name: tenant, in: header, required: true}}
+    post:
+      parameters:
+        - {{name: dry, in: query, required: true}}
+        - {{name: note, in: query}}
+      requestBody:
+        content:
+          application/json: {{schema: {{$ref: "#/components/schemas/Reminder"}}}}
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: {URI}
+  /open:
+    get:
+      x-amazon-apigateway-request-validator: params-only
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: {URI}
+"""
+    app = load(write(tmp_path, definition_api(oas3)))
+    got = {r.path: r.validation for r in app.routes}
+    posted = got["/reminders"]
+    assert posted is not None and posted.parameters == ("header.tenant", "querystring.dry")
+    [(content_type, schema)] = posted.body
+    parsed = json.loads(schema)
+    assert content_type == "application/json" and parsed["required"] == ["email", "when"]
+    assert "When" in parsed["components"]["schemas"]  # carried for the nested $ref
+    assert got["/open"] == RequestValidation((), ())
+    unknown = oas3.replace(
+        "x-amazon-apigateway-request-validator: all", "x-amazon-apigateway-request-validator: some"
+    )
+    err = fails(write(tmp_path, definition_api(unknown)))
+    assert "x-amazon-apigateway-request-validator 'some' is not one of" in err.message
