@@ -1,5 +1,6 @@
-"""One request through the data plane: route → authorizer → API key → version choice →
-event → invoke → record → answer (with CORS and gateway responses, ``as_sent``).
+"""One request through the data plane: route → authorizer (Lambda, JWT, ``AWS_IAM``) → API
+key and usage plan → request validator → version choice → event → invoke → record →
+answer (with CORS and gateway responses, ``as_sent``).
 Independent of the HTTP connection, which it answers through ``Responder``. An HTTP API's
 CORS preflight and a REST API's preflight route are answered without a function.
 
