@@ -1,5 +1,7 @@
 """Authorizers: API Gateway's check before a guarded route's function runs.
 
+An ``AWS_IAM`` route's check is the request's SigV4 signature (``iam.Signatures``).
+
 A Cognito user pool authorizer (REST) or a JWT authorizer (HTTP API) reads the token
 (``Bearer`` or not): a request without one, or whose token is not a JWT, has expired
 (``exp``, on canaria's clock), is not yet valid (``nbf``), or names another issuer or
