@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from canaria.errors import InvalidRequest
 from canaria.models import FunctionSpec
-from canaria.models.arns import parse_function
 from canaria.template.context import Context
 from canaria.template.functions import read_function_url
 from canaria.template.index import Entry
 from canaria.template.intrinsics import NO_VALUE
-from canaria.template.nodes import as_str, check_keys
+from canaria.template.nodes import check_keys
+from canaria.template.service_props import function_named
 
 URL = "AWS::Lambda::Url"
 URL_KEYS = ("AuthType", "Cors", "InvokeMode", "Qualifier", "TargetFunctionArn")
@@ -37,12 +36,7 @@ def add_url_resources(
         props = {k: v for k in entry.props if (v := ctx.get(entry, k)) is not NO_VALUE}
         at = entry.props_at
         check_keys(props, at, URL_KEYS, required=("AuthType", "TargetFunctionArn"))
-        tat = at.key(props, "TargetFunctionArn")
-        try:
-            name, _ = parse_function(as_str(props["TargetFunctionArn"], tat))
-        except InvalidRequest as exc:
-            raise tat.error(exc.message) from None
-        logical_id = function_names.get(name, name)
+        name, logical_id = function_named(props, "TargetFunctionArn", at, function_names)
         function = functions.get(logical_id)
         if function is None:
             ctx.warn(entry, f"this URL is not served: {name} is not a function of this template")

@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from canaria.errors import InvalidRequest
 from canaria.models import TableSpec
-from canaria.models.arns import parse_function
 from canaria.models.services import (
     EventSource,
     QueueSpec,
@@ -24,7 +22,8 @@ from canaria.models.services import (
 from canaria.template.context import Context
 from canaria.template.event_sources import queue_event
 from canaria.template.index import Entry
-from canaria.template.nodes import as_str, check_keys
+from canaria.template.nodes import check_keys
+from canaria.template.service_props import function_named
 from canaria.template.service_refs import queue_arn, stream_arn, topic_arn
 from canaria.template.streams import stream_event, streamed_table
 
@@ -102,13 +101,8 @@ def build_mappings(
             if value is not None:
                 props[key] = value
         at = entry.props_at
-        fat = at.key(props, "FunctionName")
-        try:
-            # (its alias or version: the readers invoke through the function's own alias)
-            name, _ = parse_function(as_str(props["FunctionName"], fat))
-        except InvalidRequest as exc:
-            raise fat.error(exc.message) from None
-        logical_id = function_names.get(name, name)
+        # (its alias or version: the readers invoke through the function's own alias)
+        name, logical_id = function_named(props, "FunctionName", at, function_names)
         function = by_id.get(logical_id)
         if function is None:
             ctx.warn(entry, f"the mapping is not run: {name} is not a function of this template")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
+from canaria.errors import InvalidRequest
+from canaria.models.arns import parse_function
 from canaria.template.context import Context
 from canaria.template.index import Entry
 from canaria.template.intrinsics import NO_VALUE
-from canaria.template.nodes import as_list, as_map, as_str, check_keys
+from canaria.template.nodes import Where, as_list, as_map, as_str, check_keys
 from canaria.template.service_refs import NAME_KEYS
 
 
@@ -18,6 +21,20 @@ def function_of(arn: str, functions: Mapping[str, str]) -> str | None:
         if arn in (logical_id, prefix) or arn.startswith(prefix + ":"):
             return logical_id
     return None
+
+
+def function_named(
+    node: Mapping[str, Any], key: str, at: Where, function_names: Mapping[str, str]
+) -> tuple[str, str]:
+    """(the function name ``node[key]`` names, the logical id it is in this template, when
+    it is one) from any form Lambda accepts (a name, an ARN, with a qualifier: dropped, as
+    canaria invokes through the function's own alias); a malformed one refused."""
+    kat = at.key(node, key)
+    try:
+        name, _ = parse_function(as_str(node[key], kat))
+    except InvalidRequest as exc:
+        raise kat.error(exc.message) from None
+    return name, function_names.get(name, name)
 
 
 def warn_function(ctx: Context, entry: Entry, arn: str, functions: Mapping[str, str]) -> bool:
