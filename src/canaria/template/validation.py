@@ -148,10 +148,14 @@ def openapi_validation(
     body: list[tuple[str, str]] = []
     parameters = [*_listed(operations.get("parameters")), *_listed(operation.get("parameters"))]
     for parameter in parameters:
+        parameter = _followed(document, parameter, at)
         where = _IN.get(str(parameter.get("in")))
         if flags.get("validateRequestParameters") is True and where is not None:
+            name = parameter.get("name")
+            if not isinstance(name, str) or not name:
+                raise at.error(f"a {parameter.get('in')} parameter of the definition has no name")
             if parameter.get("required") is True or where == "path":
-                required.append(f"{where}.{parameter.get('name')}")
+                required.append(f"{where}.{name}")
         elif flags.get("validateRequestBody") is True and parameter.get("in") == "body":
             schema = _resolved(document, parameter.get("schema"), at)
             if schema is not None:
@@ -172,19 +176,25 @@ def _listed(value: Any) -> list[Mapping[str, Any]]:
     return [p for p in value if isinstance(p, Mapping)] if isinstance(value, list) else []
 
 
+def _followed(document: Mapping[str, Any], node: Mapping[str, Any], at: Where) -> Mapping[str, Any]:
+    """``node``, or what its ``$ref`` (``#/...``, into the document) names."""
+    ref = node.get("$ref")
+    if not isinstance(ref, str) or not ref.startswith("#/"):
+        return node
+    target: Any = document
+    for part in ref[2:].split("/"):
+        target = target.get(part) if isinstance(target, Mapping) else None
+    if not isinstance(target, Mapping):
+        raise at.error(f"$ref {ref!r} names nothing in the definition")
+    return target
+
+
 def _resolved(document: Mapping[str, Any], schema: Any, at: Where) -> str | None:
     """A body's schema as JSON text: a top-level ``$ref`` followed, and the document's
     ``definitions`` / ``components`` carried along for the refs inside it."""
     if not isinstance(schema, Mapping):
         return None
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/"):
-        target: Any = document
-        for part in ref[2:].split("/"):
-            target = target.get(part) if isinstance(target, Mapping) else None
-        if not isinstance(target, Mapping):
-            raise at.error(f"the request body's $ref {ref!r} names nothing in the definition")
-        schema = target
+    schema = _followed(document, schema, at)
     carried = dict(schema)
     for key in ("definitions", "components"):
         if isinstance(document.get(key), Mapping) and key not in carried:

@@ -4,8 +4,12 @@ event's ``Authorizer``, an OpenAPI ``awsSigv4`` security scheme, CloudFormation'
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+from canaria.gateway import Routing
+from canaria.gateway.routes import RouteMatch
+from canaria.gateway.urls import FunctionUrlRouting
 from canaria.models import iam_authorizer
 from canaria.template import load
 from tests.unit.template.template_helpers import function, resources, write
@@ -124,4 +128,11 @@ def test_a_function_urls_aws_iam_is_served_signed_for_lambda(tmp_path: Path) -> 
     app = load(write(tmp_path, resources(function("Fn", "FunctionUrlConfig: {AuthType: AWS_IAM}"))))
     url = app.functions["Fn"].url
     assert url is not None and url.auth_type == "AWS_IAM" and not app.warnings
-    assert iam_authorizer("http", "lambda").service == "lambda"
+    # the URL's only route is guarded by a signature for lambda, not execute-api
+    routing = FunctionUrlRouting(Routing(), "Fn", url)
+    match = routing.router.match("GET", "/any/path")
+    assert isinstance(match, RouteMatch)
+    assert match.route.authorizer == iam_authorizer("http", "lambda")
+    open_url = FunctionUrlRouting(Routing(), "Fn", replace(url, auth_type="NONE"))
+    match = open_url.router.match("GET", "/")
+    assert isinstance(match, RouteMatch) and match.route.authorizer is None

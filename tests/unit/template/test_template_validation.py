@@ -151,6 +151,8 @@ x-amazon-apigateway-request-validators:
   params-only: {{validateRequestBody: false, validateRequestParameters: true}}
 x-amazon-apigateway-request-validator: all
 components:
+  parameters:
+    Dry: {{name: dry, in: query, required: true}}
   schemas:
     Reminder:
       type: object
@@ -163,7 +165,7 @@ paths:
       - {{name: tenant, in: header, required: true}}
     post:
       parameters:
-        - {{name: dry, in: query, required: true}}
+        - {{$ref: "#/components/parameters/Dry"}}
         - {{name: note, in: query}}
       requestBody:
         content:
@@ -194,3 +196,9 @@ paths:
     )
     err = fails(write(tmp_path, definition_api(unknown)))
     assert "x-amazon-apigateway-request-validator 'some' is not one of" in err.message
+    nameless = oas3.replace("{name: tenant, in: header, required: true}", "{in: header}")
+    err = fails(write(tmp_path, definition_api(nameless)))
+    assert "a header parameter of the definition has no name" in err.message
+    dangling = oas3.replace("#/components/parameters/Dry", "#/components/parameters/Wet")
+    err = fails(write(tmp_path, definition_api(dangling)))
+    assert "$ref '#/components/parameters/Wet' names nothing in the definition" in err.message
