@@ -48,14 +48,10 @@ def _validator(schema: str) -> Any:
     return Draft4Validator(orjson.loads(schema))
 
 
-_ORDER = {"header": 0, "querystring": 1, "path": 2}  # the order API Gateway names them in
-
-
 def _missing(validation: RequestValidation, req: Request, match: RouteMatch) -> list[str]:
     query: dict[str, str] | None = None
     missing = []
-    ordered = sorted(validation.parameters, key=lambda p: _ORDER.get(p.partition(".")[0], 3))
-    for parameter in ordered:
+    for parameter in validation.parameters:
         where, _, name = parameter.partition(".")
         if where == "header":
             value = req.header(name.lower())

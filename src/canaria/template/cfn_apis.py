@@ -64,7 +64,7 @@ from canaria.template.openapi import (
     target_of_uri,
 )
 from canaria.template.resources import stage_variables
-from canaria.template.validation import REQUEST_PARAMETER, schema_text
+from canaria.template.validation import REQUEST_PARAMETER, schema_text, validation
 
 REST_API = "AWS::ApiGateway::RestApi"
 REST_RESOURCE = "AWS::ApiGateway::Resource"
@@ -315,7 +315,7 @@ class _Checks:
                 m = REQUEST_PARAMETER.match(str(name))
                 if m is not None and (value is True or str(value).lower() == "true"):
                     required.append(f"{m.group(1)}.{m.group(2)}")
-        return RequestValidation(tuple(required), tuple(body))
+        return validation(required, body)
 
 
 def _key_required(ctx: Context, method: Entry) -> bool:

@@ -29,6 +29,16 @@ from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import Where, as_bool, as_list, as_map, as_str, check_keys, choices
 
 JSON = "application/json"
+_ORDER = {"header": 0, "querystring": 1, "path": 2}  # the order API Gateway names them in
+
+
+def validation(parameters: list[str], body: list[tuple[str, str]]) -> RequestValidation:
+    """A validator of these required parameters (in the order API Gateway lists missing
+    ones: headers, then query strings, then path parameters) and body models."""
+    ordered = sorted(parameters, key=lambda p: _ORDER[p.partition(".")[0]])
+    return RequestValidation(tuple(ordered), tuple(body))
+
+
 REQUEST_PARAMETER = re.compile(r"^method\.request\.(header|querystring|path)\.(.+)$")
 
 
@@ -80,7 +90,7 @@ def event_validation(props: Mapping[str, Any], at: Where, api: ApiSpec) -> Reque
         return None  # documented, not validated: SAM gives the method no validator
     body = ((JSON, schemas[name]),) if flags["ValidateBody"] else ()
     parameters = _required(props, at) if flags["ValidateParameters"] else ()
-    return RequestValidation(parameters, body)
+    return validation(list(parameters), list(body))
 
 
 def _required(props: Mapping[str, Any], at: Where) -> tuple[str, ...]:
@@ -169,7 +179,7 @@ def openapi_validation(
             )
             if schema is not None:
                 body.append((str(media).lower(), schema))
-    return RequestValidation(tuple(required), tuple(body))
+    return validation(required, body)
 
 
 def _listed(value: Any) -> list[Mapping[str, Any]]:

@@ -53,7 +53,7 @@ def test_a_request_model_validates_only_with_validate_body_or_parameters(tmp_pat
             ),
         )
     )
-    assert params.validation == RequestValidation(("querystring.q", "header.X-Tenant"), ())
+    assert params.validation == RequestValidation(("header.X-Tenant", "querystring.q"), ())
 
 
 def test_what_a_request_model_names_is_checked(tmp_path: Path) -> None:
@@ -118,7 +118,7 @@ def test_cloudformations_validator_and_model_resources(tmp_path: Path) -> None:
     app = load(write(tmp_path, resources(CFN, function("Fn"))))
     (found,) = app.routes
     assert found.validation is not None
-    assert found.validation.parameters == ("querystring.q", "header.myHeader")
+    assert found.validation.parameters == ("header.myHeader", "querystring.q")
     [(content_type, schema)] = found.validation.body
     assert content_type == "$default" and json.loads(schema)["required"] == ["firstName"]
     assert not [s for s in app.skipped if s.logical_id in ("Validator", "Person")]
