@@ -38,6 +38,7 @@ from canaria.controller.signals import LocalSignals
 from canaria.errors import NotFound
 from canaria.files import FileAccess
 from canaria.gateway import GatewayServer, Routing
+from canaria.gateway.authorizers import TokenKeys
 from canaria.gateway.urls import FunctionUrls
 from canaria.hooks import Hooks
 from canaria.invocations import Invocations
@@ -55,6 +56,7 @@ from canaria.services.pollers import QueuePollers
 from canaria.services.provision import Provisioner
 from canaria.services.schedules import Schedules
 from canaria.services.streams import StreamPollers
+from canaria.services.user_pool_keys import engine_token_keys
 from canaria.store import CompletionReport, CompletionStatus, Store
 from canaria.tables import DynamoEngine
 
@@ -131,6 +133,7 @@ class Platform:
             seed=options.seed,
             backends=self.backends,
             keyring=self.keyring,
+            token_keys=TokenKeys(engine_token_keys),  # read at the first token to check
         )
         # WebSocket APIs: upgrades on the gateway's port; the edge's Management API
         self.websockets = self.gateway.websockets
@@ -147,8 +150,9 @@ class Platform:
         # The DynamoDB front's port is fixed now, so every function's environment can name
         # it even before the first template with a table starts dynalite.
         self.tables = DynamoEngine(self.state_dir, self.access_key, self.secret_key)
-        # S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis: a relay on a fixed port in front
-        # of moto, started when a template declares such resources or a function calls one
+        # S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis, Cognito: a relay on a fixed
+        # port in front of moto, started when a template declares such resources or a function
+        # calls one
         self.services = ServicesEngine(log_path=str(Path(self.state_dir) / "logs" / "services.log"))
         # functions' SQS events: queues polled, batches invoked through the alias
         self.pollers = QueuePollers(

@@ -131,9 +131,9 @@ class Resources(Protocol):
 
 class LocalResources:
     """The supervised local engines: DynamoDB for tables, the services engine (moto
-    behind a relay) for S3, SQS, SNS, SSM, Secrets Manager, EventBridge and Kinesis, the
-    readers that feed queue and stream batches to functions, the timers that fire
-    schedules, and the listeners of function URLs."""
+    behind a relay) for S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis and
+    Cognito user pools, the readers that feed queue and stream batches to functions, the
+    timers that fire schedules, and the listeners of function URLs."""
 
     def __init__(
         self,

@@ -277,7 +277,7 @@ def up(
             )
         typer.echo(f"control    {platform.control_url}  (token in {platform.state_dir}/token)")
         typer.echo(f"dashboard  {platform.control_url}/?token={platform.token}")
-        served = "S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis"
+        served = "S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis, Cognito user pools"
         typer.echo(f"services   {platform.services.endpoint}  ({served})")
         typer.echo(f"dynamodb   {platform.tables.endpoint}  (DynamoDB, DynamoDB Streams)")
         if time_scale != 1:

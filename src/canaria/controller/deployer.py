@@ -60,7 +60,7 @@ class CreateTables:
 
 @dataclass(frozen=True)
 class CreateServices:
-    """Create the S3, SQS, SNS, SSM, Secrets Manager, EventBridge and Kinesis resources the
+    """Create the S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis and Cognito resources the
     services engine lacks."""
 
     resources: Mapping[str, ServiceResource]

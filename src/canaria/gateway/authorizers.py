@@ -6,9 +6,12 @@ A Cognito user pool authorizer (REST) or a JWT authorizer (HTTP API) reads the t
 (``Bearer`` or not): a request without one, or whose token is not a JWT, has expired
 (``exp``, on canaria's clock), is not yet valid (``nbf``), or names another issuer or
 audience is answered 401; one without a scope the route requires, 403 (HTTP API) or 401
-(REST). The signature is not checked (canaria cannot fetch the provider's keys). The
-event gets the claims as text: ``requestContext.authorizer.claims`` (REST) or
-``requestContext.authorizer.jwt.{claims, scopes}`` (HTTP API).
+(REST). A REST Cognito authorizer takes an ID token when the route names no scopes and an
+access token when it does, as API Gateway does. A token of one of the template's user
+pools (``AuthorizerSpec.signed``) must also be signed by the services engine's keys
+(``TokenKeys``); another issuer's signature is not checked (canaria cannot fetch the
+provider's keys). The event gets the claims as text: ``requestContext.authorizer.claims``
+(REST) or ``requestContext.authorizer.jwt.{claims, scopes}`` (HTTP API).
 
 For a route with a Lambda authorizer, ``Authorizers.check``:
 
@@ -53,6 +56,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 
 from canaria.clock import Clock
 from canaria.errors import InvalidRequest, NotFound
@@ -281,14 +287,53 @@ def _claim_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def token_claims(spec: AuthorizerSpec, token: str, now: float) -> dict[str, Any] | HttpResponse:
+class TokenKeys:
+    """The public keys of the user pools the services engine serves, and the tokens they
+    have verified (a token is checked once: an RSA verification costs tens of µs)."""
+
+    MAX_REMEMBERED = 4096
+
+    def __init__(self, keys: Callable[[], KeySet] | None) -> None:
+        self._load = keys  # None: no keys, so no token of a served pool is taken
+        self._keys: KeySet | None = None
+        self._verified: dict[str, bool] = {}
+
+    def verified(self, token: str) -> bool:
+        known = self._verified.get(token)
+        if known is not None:
+            return known
+        if self._load is None:
+            return False
+        if self._keys is None:
+            self._keys = self._load()
+        try:
+            jwt.decode(token, self._keys, algorithms=["RS256"])
+            ok = True
+        except (JoseError, ValueError, TypeError):
+            ok = False
+        if len(self._verified) >= self.MAX_REMEMBERED:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[token] = ok
+        return ok
+
+
+def token_claims(
+    spec: AuthorizerSpec, token: str, now: float, keys: TokenKeys | None = None
+) -> dict[str, Any] | HttpResponse:
     """A Cognito or JWT authorizer's check of a token: its form, expiry (on canaria's
-    clock), issuer, audience and scopes, not its signature."""
+    clock), issuer, audience and scopes, and its signature when ``spec.signed``."""
     kind = spec.api_kind
     if token[:7].lower() == "bearer ":
         token = token[7:].strip()
     claims = decode_jwt(token)
     if claims is None:
+        return UNAUTHORIZED[kind]
+    if spec.issuers and claims.get("iss") not in spec.issuers:
+        return UNAUTHORIZED[kind]
+    use = claims.get("token_use")  # no scopes on the route: an ID token; scopes: access
+    if spec.type == "cognito" and use is not None and use != ("access" if spec.scopes else "id"):
+        return UNAUTHORIZED[kind]
+    if spec.signed and (keys is None or not keys.verified(token)):
         return UNAUTHORIZED[kind]
     for key, late in (("exp", True), ("nbf", False)):
         at = claims.get(key)
@@ -321,6 +366,7 @@ class Authorizers:
         recorder: Recorder,
         clock: Clock,
         signatures: Signatures | None = None,
+        token_keys: TokenKeys | None = None,
     ) -> None:
         self.routing = routing
         self.invoker = invoker
@@ -328,6 +374,8 @@ class Authorizers:
         self.clock = clock
         # AWS_IAM routes: the signature check (None: no keys, every such request refused)
         self.signatures = signatures or Signatures(None)
+        # Cognito and JWT routes of the template's user pools: their tokens' signatures
+        self.token_keys = token_keys or TokenKeys(None)
         self._cache: dict[tuple[str, str, tuple[str, ...]], Verdict] = {}
 
     async def check(
@@ -343,7 +391,7 @@ class Authorizers:
         if identity is None:
             return UNAUTHORIZED[kind]
         if spec.type != "lambda":
-            return token_claims(spec, identity[0], self.clock.now())
+            return token_claims(spec, identity[0], self.clock.now(), self.token_keys)
         arn = method_arn(spec, match, req.method)
         return await self._decide(
             spec,

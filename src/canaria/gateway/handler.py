@@ -26,7 +26,7 @@ from canaria.models import InvokeResult
 from canaria.models.app import ApiKind
 
 from .api_keys import INVALID_API_KEY, UsageMeter, api_key_of
-from .authorizers import Authorizers
+from .authorizers import Authorizers, TokenKeys
 from .cors import PREFLIGHT_HEAD, http_preflight, with_cors
 from .events import build_event, new_request_id
 from .iam import Signatures
@@ -115,13 +115,14 @@ class Handler:
         integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
         backends: Backends | None = None,
         signatures: Signatures | None = None,
+        token_keys: TokenKeys | None = None,
     ) -> None:
         self.routing = routing
         self.invoker = invoker
         self.recorder = recorder
         self.clock = clock
         self.integration_timeout_s = integration_timeout_s
-        self.authorizers = Authorizers(routing, invoker, recorder, clock, signatures)
+        self.authorizers = Authorizers(routing, invoker, recorder, clock, signatures, token_keys)
         self.usage = UsageMeter()  # API keys' usage plan quotas and throttles
         # methods that are not Lambda proxies (AWS services, mock, HTTP, mapping templates)
         self.integrations = Integrations(routing, invoker, recorder, clock, backends, find_pin)

@@ -11,6 +11,7 @@ from canaria.auth import Keyring
 from canaria.clock import Clock
 from canaria.limits import REQUEST_READ_TIMEOUT_S
 
+from .authorizers import TokenKeys
 from .handler import INTEGRATION_TIMEOUT_S, Handler
 from .iam import Signatures
 from .protocol import Connections, HttpProtocol
@@ -36,6 +37,7 @@ class GatewayServer:
         keep_alive_s: float = 75.0,
         backends: Backends | None = None,
         keyring: Keyring | None = None,
+        token_keys: TokenKeys | None = None,
     ) -> None:
         if split_mode not in ("deterministic", "random"):
             raise ValueError(f"split mode must be 'deterministic' or 'random', got {split_mode!r}")
@@ -49,6 +51,7 @@ class GatewayServer:
             integration_timeout_s=integration_timeout_s,
             backends=backends,
             signatures=Signatures(keyring),
+            token_keys=token_keys,
         )
         self.websockets = WebSocketHub(
             routing,

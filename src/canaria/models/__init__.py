@@ -55,6 +55,9 @@ from canaria.models.services import (
     StreamSpec,
     SubscriptionSpec,
     TopicSpec,
+    UserPoolClientSpec,
+    UserPoolGroupSpec,
+    UserPoolSpec,
 )
 
 __all__ = [
@@ -108,6 +111,9 @@ __all__ = [
     "TriggerConfig",
     "Undetectable",
     "UsageLimits",
+    "UserPoolClientSpec",
+    "UserPoolGroupSpec",
+    "UserPoolSpec",
     "Version",
     "WebSocketApiSpec",
     "WebSocketRoute",

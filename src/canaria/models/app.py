@@ -103,7 +103,8 @@ class AuthorizerSpec:
     """An authorizer of an API (``Auth: Authorizers``), checked before the function of
     each route it guards, as API Gateway does: a Lambda authorizer (its function runs), a
     Cognito user pool authorizer (REST) or a JWT authorizer (HTTP API); the last two read
-    the token's claims, issuer, audience, expiry and scopes, not its signature."""
+    the token's claims, issuer, audience, expiry and scopes, and its signature when the
+    token comes from a user pool of the template (``signed``)."""
 
     name: str  # its key under Authorizers
     api_kind: ApiKind
@@ -124,6 +125,10 @@ class AuthorizerSpec:
     # "iam": ``AWS_IAM`` authorization, a SigV4 signature by keys canaria issued
     type: Literal["lambda", "cognito", "jwt", "iam"] = "lambda"
     issuer: str | None = None  # JWT: the token's iss must be this
+    issuers: tuple[str, ...] = ()  # Cognito: its iss must be one of these (its user pools')
+    # Cognito and JWT: the token is issued by a user pool the services engine serves, so its
+    # signature is checked with the engine's keys
+    signed: bool = False
     audience: tuple[str, ...] = ()  # JWT: its aud (or client_id) must be one of these
     scopes: tuple[str, ...] = ()  # the route's AuthorizationScopes: the token needs one
     # IAM: the service the signature's credential scope must name ("lambda" for a URL)
@@ -416,8 +421,8 @@ class Application:
     deployment_configs: Mapping[str, DeploymentConfigSpec] = field(default_factory=dict)
     tables: Mapping[str, TableSpec] = field(default_factory=dict)
     state_machines: Mapping[str, StateMachineSpec] = field(default_factory=dict)
-    # S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis resources, by logical id, in the
-    # order they are created (what they refer to first)
+    # S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis, Cognito resources, by logical
+    # id, in the order they are created (what they refer to first)
     services: Mapping[str, ServiceResource] = field(default_factory=dict)
     event_sources: tuple[EventSource, ...] = ()  # the queues and streams canaria reads
     pipes: Mapping[str, PipeSpec] = field(default_factory=dict)  # by logical id

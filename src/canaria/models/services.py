@@ -1,7 +1,8 @@
 """The template's resources of the AWS services canaria serves through its services engine:
 S3 buckets, SQS queues, SNS topics and subscriptions, SSM parameters, Secrets Manager
-secrets, EventBridge buses and rules, Kinesis streams. Each is the request that creates
-it, resolved; and the event sources that feed their messages and records to functions."""
+secrets, EventBridge buses and rules, Kinesis streams, Cognito user pools with their app
+clients and groups. Each is the request that creates it, resolved; and the event sources
+that feed their messages and records to functions."""
 
 from __future__ import annotations
 
@@ -172,6 +173,43 @@ class StreamSpec:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class UserPoolSpec:
+    """An ``AWS::Cognito::UserPool``: ``settings`` is the rest of its ``CreateUserPool``
+    request (the API's names and types), ``id`` the id the engine gives it
+    (``template.user_pools``)."""
+
+    logical_id: str
+    name: str
+    id: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UserPoolClientSpec:
+    """An ``AWS::Cognito::UserPoolClient`` of a pool: ``settings`` is the rest of its
+    ``CreateUserPoolClient`` request."""
+
+    logical_id: str
+    pool_id: str
+    name: str
+    id: str
+    generate_secret: bool = False
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UserPoolGroupSpec:
+    """An ``AWS::Cognito::UserPoolGroup``: its members' tokens carry ``cognito:groups``."""
+
+    logical_id: str
+    pool_id: str
+    name: str
+    description: str | None = None
+    precedence: int | None = None
+    role_arn: str | None = None
+
+
 class StartingPosition(Enum):
     TRIM_HORIZON = "TRIM_HORIZON"  # the oldest record the stream holds
     LATEST = "LATEST"  # records put after the source starts
@@ -238,6 +276,9 @@ ServiceResource = (
     | RuleSpec
     | BucketNotificationSpec
     | StreamSpec
+    | UserPoolSpec
+    | UserPoolClientSpec
+    | UserPoolGroupSpec
 )
 
 EventSource = QueueEventSource | StreamEventSource

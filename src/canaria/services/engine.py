@@ -1,10 +1,10 @@
 """Supervise moto's server and relay the functions' requests to it.
 
 Why moto: one maintained Python package (installed from PyPI with canaria) implements the
-wire APIs of S3, SQS, SNS, SSM Parameter Store, Secrets Manager, EventBridge and Kinesis on one
-port, with SNS → SQS and EventBridge → SQS / SNS delivery inside it. Its state is in
-memory: nothing it holds outlives the process (the template's resources are created again
-when it restarts; their contents are not).
+wire APIs of S3, SQS, SNS, SSM Parameter Store, Secrets Manager, EventBridge, Kinesis and
+Cognito user pools on one port, with SNS → SQS and EventBridge → SQS / SNS delivery inside
+it. Its state is in memory: nothing it holds outlives the process (the template's resources
+are created again when it restarts; their contents are not).
 
 Functions reach it through ``AWS_ENDPOINT_URL_S3``, ``..._SQS`` and the others, which name
 a relay that canaria itself listens on from the start. The relay starts moto on the first
@@ -40,6 +40,7 @@ SERVED = {
     "SECRETS_MANAGER": "secretsmanager",
     "EVENTBRIDGE": "events",
     "KINESIS": "kinesis",
+    "COGNITO_IDENTITY_PROVIDER": "cognito-idp",
 }
 _CHUNK = 1 << 16
 
@@ -140,7 +141,14 @@ class ServicesEngine:
         )
 
     async def _spawn_on(self, port: int) -> None:
-        env = dict(os.environ, MOTO_ACCOUNT_ID=ACCOUNT, AWS_DEFAULT_REGION=REGION)
+        env = dict(
+            os.environ,
+            MOTO_ACCOUNT_ID=ACCOUNT,
+            AWS_DEFAULT_REGION=REGION,
+            # user pools and app clients named by what creates them (``template.user_pools``)
+            MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY="HASH",
+            MOTO_COGNITO_IDP_USER_POOL_CLIENT_ID_STRATEGY="HASH",
+        )
         self._proc = await asyncio.create_subprocess_exec(
             *self.command,
             "-p",

@@ -1,5 +1,6 @@
-"""Create the template's S3, SQS, SNS, SSM, Secrets Manager, EventBridge and Kinesis resources in
-the services engine: observe what exists, plan what to create or update, then execute.
+"""Create the template's S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis and Cognito
+user pool resources in the services engine: observe what exists, plan what to create or
+update, then execute.
 
 Resources that exist are kept with their contents (objects, messages); a parameter whose
 ``Value`` changed in the template is overwritten, as a stack update would. Nothing is
@@ -29,6 +30,9 @@ from canaria.models.services import (
     StreamSpec,
     SubscriptionSpec,
     TopicSpec,
+    UserPoolClientSpec,
+    UserPoolGroupSpec,
+    UserPoolSpec,
 )
 from canaria.services.secrets import secret_string
 from canaria.template.service_refs import topic_arn
@@ -47,6 +51,9 @@ class Observed:
     buses: frozenset[str] = frozenset()
     rules: frozenset[tuple[str, str]] = frozenset()  # (bus, name)
     streams: frozenset[str] = frozenset()
+    user_pools: frozenset[str] = frozenset()  # ids
+    clients: frozenset[tuple[str, str]] = frozenset()  # (pool id, client id)
+    groups: frozenset[tuple[str, str]] = frozenset()  # (pool id, group name)
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,12 @@ def plan(resources: Mapping[str, ServiceResource], observed: Observed) -> tuple[
                 exists = False  # written whole each time: the put is idempotent
             case StreamSpec():
                 exists = r.name in observed.streams
+            case UserPoolSpec():
+                exists = r.id in observed.user_pools
+            case UserPoolClientSpec():
+                exists = (r.pool_id, r.id) in observed.clients
+            case UserPoolGroupSpec():
+                exists = (r.pool_id, r.name) in observed.groups
             case _:
                 assert_never(r)
         if not exists:
@@ -163,9 +176,43 @@ class Provisioner:
         if StreamSpec in kinds:
             pages = c("kinesis").get_paginator("list_streams").paginate()
             streams = frozenset(n for p in pages for n in p.get("StreamNames", []))
+        pools, clients, groups = self._observe_pools(resources)
         return Observed(
-            buckets, queues, topics, subscriptions, parameters, secrets, buses, rules, streams
+            buckets,
+            queues,
+            topics,
+            subscriptions,
+            parameters,
+            secrets,
+            buses,
+            rules,
+            streams,
+            pools,
+            clients,
+            groups,
         )
+
+    def _observe_pools(
+        self, resources: Mapping[str, ServiceResource]
+    ) -> tuple[frozenset[str], frozenset[tuple[str, str]], frozenset[tuple[str, str]]]:
+        wanted = {
+            r.id if isinstance(r, UserPoolSpec) else r.pool_id
+            for r in resources.values()
+            if isinstance(r, UserPoolSpec | UserPoolClientSpec | UserPoolGroupSpec)
+        }
+        if not wanted:
+            return frozenset(), frozenset(), frozenset()
+        idp = self.client("cognito-idp")
+        pages = idp.get_paginator("list_user_pools").paginate(MaxResults=60)
+        pools = frozenset(p["Id"] for page in pages for p in page.get("UserPools", []))
+        clients: set[tuple[str, str]] = set()
+        groups: set[tuple[str, str]] = set()
+        for pool in wanted & pools:
+            pages = idp.get_paginator("list_user_pool_clients").paginate(UserPoolId=pool)
+            clients |= {(pool, c["ClientId"]) for p in pages for c in p["UserPoolClients"]}
+            pages = idp.get_paginator("list_groups").paginate(UserPoolId=pool)
+            groups |= {(pool, g["GroupName"]) for p in pages for g in p["Groups"]}
+        return pools, frozenset(clients), frozenset(groups)
 
     def execute(self, instructions: tuple[Instruction, ...]) -> list[str]:
         """Carry the plan out; return one line per change, for the user."""
@@ -289,7 +336,42 @@ class Provisioner:
                 if r.tags:
                     c("kinesis").add_tags_to_stream(StreamName=r.name, Tags=dict(r.tags))
                 return f"created Kinesis stream {r.name}"
+            case UserPoolSpec():
+                got = c("cognito-idp").create_user_pool(PoolName=r.name, **r.settings)
+                _same_id(r.logical_id, got["UserPool"]["Id"], r.id)
+                return f"created Cognito user pool {r.name} ({r.id})"
+            case UserPoolClientSpec():
+                got = c("cognito-idp").create_user_pool_client(
+                    UserPoolId=r.pool_id,
+                    GenerateSecret=r.generate_secret,
+                    ClientName=r.name,
+                    **r.settings,
+                )
+                _same_id(r.logical_id, got["UserPoolClient"]["ClientId"], r.id)
+                return f"created Cognito app client {r.name} ({r.id})"
+            case UserPoolGroupSpec():
+                group: dict[str, Any] = {"GroupName": r.name, "UserPoolId": r.pool_id}
+                if r.description is not None:
+                    group["Description"] = r.description
+                if r.precedence is not None:
+                    group["Precedence"] = r.precedence
+                if r.role_arn is not None:
+                    group["RoleArn"] = r.role_arn
+                c("cognito-idp").create_group(**group)
+                return f"created Cognito group {r.name} in {r.pool_id}"
         assert_never(r)
+
+
+def _same_id(logical_id: str, got: str, expected: str) -> None:
+    """The engine named a pool or client as ``template.user_pools`` computed, or the
+    template's references to it would name nothing."""
+    if got != expected:
+        raise TemplateError(
+            f"the services engine created it as {got!r}, not {expected!r}, "
+            "the id the template's references were given: the installed moto names user "
+            "pools differently from the version canaria was written for",
+            prop=f"Resources.{logical_id}",
+        )
 
 
 def _notification(q: QueueNotification, arn_key: str) -> dict[str, Any]:

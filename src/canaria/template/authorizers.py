@@ -15,8 +15,10 @@ SAM's shapes (``AWS::Serverless::Api`` and ``AWS::Serverless::HttpApi``, their
 
 A Lambda authorizer whose ``FunctionArn`` names no function of the template is not run
 (canaria runs only those), with a warning: the routes it guards are served without it.
-Cognito and JWT authorizers are checked on the token's claims, not its signature (canaria
-cannot fetch the identity provider's keys), with a warning. ``AWS_IAM`` (a
+Cognito and JWT authorizers check the token's claims; a token of one of the template's
+own user pools (``AWS::Cognito::UserPool``, served by the services engine) has its
+signature checked too, with the engine's keys. Another issuer's signature is not checked
+(canaria cannot fetch its keys), with a warning. ``AWS_IAM`` (a
 ``DefaultAuthorizer`` or an event's ``Authorizer``) requires requests signed with SigV4
 by keys canaria issued (``canaria.gateway.iam``). A REST API's ``ApiKeyRequired`` (the
 API's, with ``AddApiKeyRequiredToCorsPreflight``, and an event's, which may opt its route
@@ -37,6 +39,7 @@ from canaria.errors import InvalidRequest
 from canaria.models import IAM_AUTHORIZER, ApiSpec, AuthorizerSpec, UsageLimits, iam_authorizer
 from canaria.models.app import ApiKind
 from canaria.models.arns import parse_function
+from canaria.template import user_pools
 from canaria.template.context import Context
 from canaria.template.index import FUNCTION, Entry
 from canaria.template.intrinsics import NO_VALUE
@@ -90,7 +93,12 @@ MAX_TTL_S = 3600  # API Gateway's limit on ReauthorizeEvery
 USAGE_PLANS = ("PER_API", "SHARED", "NONE")  # Auth.UsagePlan.CreateUsagePlan
 UNVERIFIED = (
     "checks the token's claims (issuer, audience, expiry, scopes), not its signature: "
-    "canaria cannot fetch the identity provider's keys, so any well-formed token passes"
+    "canaria cannot fetch the identity provider's keys, so any well-formed token passes "
+    "(a token of a user pool of the template is checked in full)"
+)
+UNVERIFIED_FOREIGN = (
+    "checks the token's claims (issuer, expiry, scopes), not its signature, for a user pool "
+    "that is not in the template: canaria cannot fetch its keys from AWS"
 )
 
 
@@ -178,6 +186,30 @@ def api_key_auth(ctx: Context, entry: Entry, auth: Any, at: Where) -> ApiKeyAuth
     return ApiKeyAuth(flags[0], flags[1], plan, limits)
 
 
+def _cognito_pools(
+    ctx: Context, entry: Entry, name: str, arns: Any, at: Where
+) -> tuple[tuple[str, ...], bool]:
+    """(the token issuers, whether their tokens' signatures are checked) of a Cognito
+    authorizer over ``arns``, its user pools' ARNs (one or a list); a warning when one
+    of them is not a pool of the template (its tokens come from AWS, whose keys canaria
+    cannot fetch)."""
+    values = [arns] if isinstance(arns, str) else as_list(arns, at)
+    served = ctx.index.user_pool_ids()
+    issuers: list[str] = []
+    signed = bool(values)
+    for i, value in enumerate(values):
+        arn = as_str(value, at.index(values, i) if not isinstance(arns, str) else at)
+        pool = user_pools.pool_of_arn(arn)
+        if pool is None:  # not a pool's ARN: its tokens' issuer is not known either
+            issuers, signed = [], False
+            break
+        issuers.append(user_pools.provider_url(pool))
+        signed = signed and pool in served
+    if not signed:
+        ctx.warn(entry, f"the Cognito user pool authorizer {name} {UNVERIFIED_FOREIGN}")
+    return tuple(issuers), signed
+
+
 def _cognito_authorizer(
     ctx: Context, entry: Entry, name: str, node: LineMap, at: Where
 ) -> AuthorizerSpec:
@@ -186,7 +218,9 @@ def _cognito_authorizer(
     iat = at.key(node, "Identity")
     identity = LineMap() if identity is None else as_map(identity, iat)
     _ignored(ctx, entry, identity, iat, TOKEN_IDENTITY_KEYS)
-    ctx.warn(entry, f"the Cognito user pool authorizer {name} {UNVERIFIED}")
+    issuers, signed = _cognito_pools(
+        ctx, entry, name, node["UserPoolArn"], at.key(node, "UserPoolArn")
+    )
     return AuthorizerSpec(
         name,
         "rest",
@@ -195,6 +229,8 @@ def _cognito_authorizer(
         validation=_validation(identity, iat),
         ttl_s=0,
         type="cognito",
+        issuers=issuers,
+        signed=signed,
         scopes=_scopes(node, at),
     )
 
@@ -227,7 +263,11 @@ def _jwt_authorizer(
             f"a JWT authorizer reads its token from a header or a query string, not {source!r}",
             allowed="$request.header.<name>, $request.querystring.<name>",
         )
-    ctx.warn(entry, f"the JWT authorizer {name} {UNVERIFIED}")
+    signed = issuer is not None and issuer in {
+        user_pools.provider_url(pool) for pool in ctx.index.user_pool_ids()
+    }
+    if not signed:
+        ctx.warn(entry, f"the JWT authorizer {name} {UNVERIFIED}")
     return AuthorizerSpec(
         name,
         "http",
@@ -238,6 +278,7 @@ def _jwt_authorizer(
         ttl_s=0,
         type="jwt",
         issuer=issuer,
+        signed=signed,
         audience=audience,
         scopes=_scopes(node, at),
     )

@@ -490,9 +490,16 @@ def _authorizers(
             "authorizerPayloadFormatVersion": reader.text(entry, "AuthorizerPayloadFormatVersion"),
             "enableSimpleResponses": reader.ctx.get(entry, "EnableSimpleResponses") is True,
             "jwtConfiguration": {"issuer": jwt.get("Issuer"), "audience": jwt.get("Audience")},
+            "providerARNs": reader.ctx.get(entry, "ProviderARNs"),
         }
         spec = authorizer_of_scheme(
-            entry.logical_id, {}, config, kind, reader.functions, reader.function_names
+            entry.logical_id,
+            {},
+            config,
+            kind,
+            reader.functions,
+            reader.function_names,
+            reader.ctx.index.user_pool_ids(),
         )
         if spec is None:
             reader.ctx.warn(

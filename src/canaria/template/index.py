@@ -18,7 +18,8 @@ from typing import Any
 
 from canaria.errors import TemplateError
 from canaria.models.arns import ACCOUNT, REGION, function_arn, layer_arn
-from canaria.template import service_refs
+from canaria.models.services import UserPoolGroupSpec, UserPoolSpec
+from canaria.template import service_refs, user_pools
 from canaria.template.intrinsics import NO_VALUE, Resolver
 from canaria.template.nodes import LineMap, Where, as_str
 
@@ -32,6 +33,7 @@ TABLE = "AWS::DynamoDB::Table"
 ALARM = "AWS::CloudWatch::Alarm"
 DEPLOYMENT_CONFIG = "AWS::CodeDeploy::DeploymentConfig"
 SFN_STATE_MACHINE = "AWS::StepFunctions::StateMachine"
+POOL = user_pools.POOL
 
 # what SAM generates for a function with AutoPublishAlias (and DeploymentPreference), named
 # ``Fn.Version`` etc. in Ref and GetAtt; their GetAtt attributes
@@ -60,6 +62,7 @@ _ATTRS: dict[str, tuple[str, ...]] = {
     ALARM: ("Arn",),
     DEPLOYMENT_CONFIG: (),
     **service_refs.ATTRS,
+    **user_pools.ATTRS,
 }
 
 
@@ -102,6 +105,7 @@ class ResourceIndex:
         self._names: dict[str, str] = {}
         self._naming: set[str] = set()
         self._stages: dict[str, tuple[str, str]] | None = None  # see ``generated_stage``
+        self._cognito: dict[str, user_pools.CognitoSpec] = {}  # see ``cognito``
         self.implicit: dict[str, str] = {}  # implicit logical id -> type
         for e in entries.values():
             if e.type != FUNCTION or not e.enabled:
@@ -223,6 +227,9 @@ class ResourceIndex:
                 return self.name_of(name)
             case _ if type_ in service_refs.TYPES:
                 return service_refs.ref(type_, name, self._service_name(name), self._prop(name))
+            case user_pools.POOL | user_pools.CLIENT | user_pools.GROUP:
+                spec = self.cognito(name)
+                return spec.name if isinstance(spec, UserPoolGroupSpec) else spec.id
             case _:
                 return _placeholder_ref(name, type_)
 
@@ -258,6 +265,8 @@ class ResourceIndex:
                 return service_refs.get_att(
                     type_, name, self._service_name(name), attr, self._prop(name)
                 )
+            case _ if type_ in user_pools.TYPES:
+                return user_pools.get_att(self.cognito(name), attr)
             case ("AWS::Serverless::Function", _):
                 return function_arn(name)
             case (_, "Arn") if type_ in (TABLE, SIMPLE_TABLE):
@@ -292,6 +301,32 @@ class ResourceIndex:
     def _prop(self, logical_id: str) -> service_refs.Prop:
         entry = self.entries[logical_id]
         return lambda key: self.resolver.get(entry.props, key, entry.props_at)
+
+    def cognito(self, logical_id: str) -> user_pools.CognitoSpec:
+        """A Cognito user pool, app client or group of the template, read once."""
+        spec = self._cognito.get(logical_id)
+        if spec is None:
+            entry = self.entries[logical_id]
+            if logical_id in self._naming:
+                raise entry.props_at.error(f"{logical_id} refers to itself")
+            self._naming.add(logical_id)
+            try:
+                spec = user_pools.read(
+                    entry.type,
+                    logical_id,
+                    lambda key: self.resolver.get(entry.props, key, entry.props_at),
+                    lambda key: entry.props_at.key(entry.props, key),
+                    service_refs.default_name(entry.type, self.stack_name, logical_id, _none),
+                )
+            finally:
+                self._naming.discard(logical_id)
+            self._cognito[logical_id] = spec
+        return spec
+
+    def user_pool_ids(self) -> set[str]:
+        """The ids of the template's Cognito user pools (those the services engine serves)."""
+        specs = [self.cognito(e.logical_id) for e in self.entries.values() if e.type == POOL]
+        return {s.id for s in specs if isinstance(s, UserPoolSpec)}
 
     def _service_name(self, logical_id: str) -> str:
         """The physical name of a resource of the services engine (none for a subscription)."""
@@ -342,6 +377,10 @@ class ResourceIndex:
         name = default if value is NO_VALUE else as_str(value, props_at.key(entry.props, key))
         self._names[logical_id] = name
         return name
+
+
+def _none(key: str) -> Any:
+    return NO_VALUE
 
 
 def _service(type_: str) -> str:

@@ -37,6 +37,7 @@ from canaria.models.app import ApiKind
 from canaria.models.arns import parse_function
 from canaria.models.integrations import IntegrationSpec
 from canaria.models.routes import DEFAULT_ROUTE, parse_path
+from canaria.template import user_pools
 from canaria.template.context import Context
 from canaria.template.index import FUNCTION, Entry
 from canaria.template.integrations import read_integration
@@ -230,7 +231,9 @@ def _authorizers(
         config = scheme.get("x-amazon-apigateway-authorizer")
         if not isinstance(config, Mapping):
             continue
-        spec = authorizer_of_scheme(str(name), scheme, config, kind, functions, function_names)
+        spec = authorizer_of_scheme(
+            str(name), scheme, config, kind, functions, function_names, ctx.index.user_pool_ids()
+        )
         if spec is None:
             ctx.warn(
                 entry,
@@ -249,9 +252,11 @@ def authorizer_of_scheme(
     kind: ApiKind,
     functions: set[str],
     function_names: Mapping[str, str],
+    pools: set[str],
 ) -> AuthorizerSpec | None:
     """An ``x-amazon-apigateway-authorizer`` (or the authorizer resource that says the
-    same) as canaria runs it; None for a type or a function it does not run."""
+    same) as canaria runs it; None for a type or a function it does not run. ``pools``:
+    the template's user pools, whose tokens' signatures are checked."""
     kind_of = str(config.get("type", "")).lower()
     sources = str(config.get("identitySource", "") or "")
     headers, queries = _identity(sources, scheme)
@@ -263,6 +268,7 @@ def authorizer_of_scheme(
         jwt = config.get("jwtConfiguration")
         jwt = jwt if isinstance(jwt, Mapping) else {}
         audience = jwt.get("audience")
+        issuer = str(jwt["issuer"]) if jwt.get("issuer") else None
         return AuthorizerSpec(
             name,
             kind,
@@ -272,12 +278,23 @@ def authorizer_of_scheme(
             query_strings=queries,
             ttl_s=0,
             type="jwt",
-            issuer=str(jwt["issuer"]) if jwt.get("issuer") else None,
+            issuer=issuer,
+            signed=issuer in {user_pools.provider_url(p) for p in pools},
             audience=tuple(str(a) for a in audience) if isinstance(audience, list) else (),
         )
     if kind_of == "cognito_user_pools":
+        arns = config.get("providerARNs")
+        ids = [user_pools.pool_of_arn(str(a)) for a in arns] if isinstance(arns, list) else []
+        known = [i for i in ids if i is not None]
         return AuthorizerSpec(
-            name, kind, "", headers=headers or ("authorization",), ttl_s=0, type="cognito"
+            name,
+            kind,
+            "",
+            headers=headers or ("authorization",),
+            ttl_s=0,
+            type="cognito",
+            issuers=tuple(user_pools.provider_url(i) for i in known),
+            signed=bool(ids) and len(known) == len(ids) and set(known) <= pools,
         )
     if kind_of not in ("token", "request"):
         return None

@@ -1,5 +1,6 @@
-"""The template's S3, SQS, SNS, SSM, Secrets Manager, EventBridge and Kinesis resources → the
-requests that create them in canaria's services engine (``canaria.services``).
+"""The template's S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis and Cognito user
+pool resources → the requests that create them in canaria's services engine
+(``canaria.services``).
 
 What each resource does on AWS beyond existing (bucket notifications, lifecycle rules,
 encryption, a rule's delivery to a Lambda function) is not run locally; the properties
@@ -28,8 +29,11 @@ from canaria.models.services import (
     StreamSpec,
     SubscriptionSpec,
     TopicSpec,
+    UserPoolClientSpec,
+    UserPoolGroupSpec,
+    UserPoolSpec,
 )
-from canaria.template import eventbridge, streams
+from canaria.template import eventbridge, streams, user_pools
 from canaria.template.bucket_notifications import bucket_notifications
 from canaria.template.context import Context
 from canaria.template.index import Entry
@@ -45,9 +49,9 @@ from canaria.template.nodes import (
     plain,
 )
 from canaria.template.service_props import resource_name, tags_of, warn_function
-from canaria.template.service_refs import (
-    TYPES,
-)
+from canaria.template.service_refs import TYPES as NAMED_TYPES
+
+TYPES = (*NAMED_TYPES, *user_pools.TYPES)
 
 __all__ = ["TYPES", "build_service_resources", "ordered"]
 
@@ -219,6 +223,15 @@ def build_service_resources(
                 out[e.logical_id] = streams.stream_spec(ctx, e)
             case "AWS::Kinesis::StreamConsumer":
                 streams.check_consumer(e)  # named for its events, not created
+            case user_pools.POOL | user_pools.CLIENT | user_pools.GROUP:
+                user_pools.check(e.type, e.props, e.props_at)
+                if e.type == user_pools.POOL and "LambdaConfig" in e.props:
+                    ctx.warn(
+                        e,
+                        "LambdaConfig is accepted but the pool's triggers are not invoked "
+                        "locally: sign-up, authentication and token generation run without them",
+                    )
+                out[e.logical_id] = ctx.index.cognito(e.logical_id)
     _unique_names(ctx, entries, out)
     return ordered(out)
 
@@ -232,8 +245,10 @@ def _order(resource: ServiceResource) -> int:
     match resource:
         case EventBusSpec():
             return 0
-        case BucketSpec() | ParameterSpec() | SecretSpec() | StreamSpec():
+        case BucketSpec() | ParameterSpec() | SecretSpec() | StreamSpec() | UserPoolSpec():
             return 1
+        case UserPoolClientSpec() | UserPoolGroupSpec():
+            return 2
         case QueueSpec():
             return 3 if "RedrivePolicy" in resource.attributes else 2
         case TopicSpec():
@@ -251,9 +266,17 @@ def _unique_names(ctx: Context, entries: list[Entry], out: Mapping[str, ServiceR
     seen: dict[tuple[type, str], str] = {}
     by_id = {e.logical_id: e for e in entries}
     for logical_id, r in out.items():
-        if isinstance(r, SubscriptionSpec | BucketNotificationSpec):
+        if isinstance(r, SubscriptionSpec | BucketNotificationSpec | UserPoolClientSpec):
             continue
-        name = r.name if not isinstance(r, RuleSpec) else f"{r.event_bus}|{r.name}"
+        match r:
+            case RuleSpec():
+                name = f"{r.event_bus}|{r.name}"
+            case UserPoolGroupSpec():
+                name = f"{r.pool_id}|{r.name}"
+            case UserPoolSpec():
+                name = r.id  # two pools may share a name, not a name and settings
+            case _:
+                name = r.name
         key = (type(r), name)
         if key in seen and logical_id in by_id:
             e = by_id[logical_id]
