@@ -231,7 +231,16 @@ def build_service_resources(
                         "LambdaConfig is accepted but the pool's triggers are not invoked "
                         "locally: sign-up, authentication and token generation run without them",
                     )
-                out[e.logical_id] = ctx.index.cognito(e.logical_id)
+                spec = ctx.index.cognito(e.logical_id)
+                if isinstance(spec, UserPoolClientSpec) and spec.generate_secret:
+                    ctx.warn(
+                        e,
+                        "its secret is drawn when the services engine creates it: "
+                        f"!GetAtt {e.logical_id}.ClientSecret gives the placeholder "
+                        f"{user_pools.secret_placeholder(e.logical_id)!r}; read the secret "
+                        "with DescribeUserPoolClient",
+                    )
+                out[e.logical_id] = spec
     _unique_names(ctx, entries, out)
     return ordered(out)
 

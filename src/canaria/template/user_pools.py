@@ -38,7 +38,7 @@ GROUP = "AWS::Cognito::UserPoolGroup"
 TYPES = (POOL, CLIENT, GROUP)
 ATTRS: dict[str, tuple[str, ...]] = {
     POOL: ("Arn", "ProviderName", "ProviderURL", "UserPoolId"),
-    CLIENT: ("ClientId", "Name"),
+    CLIENT: ("ClientId", "ClientSecret", "Name"),
     GROUP: (),
 }
 
@@ -340,6 +340,13 @@ def user_pool_group(logical_id: str, get: Get, at: At, default_name: str) -> Use
     )
 
 
+def secret_placeholder(logical_id: str) -> str:
+    """``!GetAtt Client.ClientSecret``: the engine draws a client's secret at random when
+    it creates the client, after the template is resolved; the secret is read with
+    ``DescribeUserPoolClient``."""
+    return f"{logical_id}.ClientSecret"
+
+
 CognitoSpec = UserPoolSpec | UserPoolClientSpec | UserPoolGroupSpec
 
 
@@ -361,10 +368,14 @@ def get_att(spec: CognitoSpec, attr: str) -> str:
             return provider_name(spec.id)
         case UserPoolSpec(), "ProviderURL":
             return provider_url(spec.id)
-        case UserPoolSpec(), "UserPoolId" | UserPoolClientSpec(), "ClientId":
+        case UserPoolSpec(), "UserPoolId":
+            return spec.id
+        case UserPoolClientSpec(), "ClientId":
             return spec.id
         case UserPoolClientSpec(), "Name":
             return spec.name
+        case UserPoolClientSpec(), "ClientSecret":
+            return secret_placeholder(spec.logical_id)
     raise AssertionError((spec, attr))  # pragma: no cover
 
 
