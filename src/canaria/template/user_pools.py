@@ -240,7 +240,7 @@ def _settings(get: Get, at: At, shapes: Mapping[str, Shape]) -> dict[str, Any]:
     return out
 
 
-def pool_settings(get: Get, at: At) -> dict[str, Any]:
+def _pool_settings(get: Get, at: At) -> dict[str, Any]:
     """The rest of a pool's ``CreateUserPool`` request, checked."""
     settings = _settings(get, at, POOL_SETTINGS)
     for key, allowed in (
@@ -262,7 +262,7 @@ def pool_settings(get: Get, at: At) -> dict[str, Any]:
     return settings
 
 
-def pool_name(get: Get, at: At, default: str) -> str:
+def _pool_name(get: Get, at: At, default: str) -> str:
     value = get("UserPoolName")
     if value is NO_VALUE or value is None:
         return default
@@ -275,22 +275,22 @@ def pool_name(get: Get, at: At, default: str) -> str:
     return name
 
 
-def client_name(get: Get, at: At, default: str) -> str:
+def _client_name(get: Get, at: At, default: str) -> str:
     value = get("ClientName")
     return default if value is NO_VALUE or value is None else as_str(value, at("ClientName"))
 
 
-def generate_secret(get: Get, at: At) -> bool:
+def _generate_secret(get: Get, at: At) -> bool:
     value = get("GenerateSecret")
     return False if value is NO_VALUE or value is None else as_bool(value, at("GenerateSecret"))
 
 
-def client_settings(get: Get, at: At) -> dict[str, Any]:
+def _client_settings(get: Get, at: At) -> dict[str, Any]:
     """The rest of a client's ``CreateUserPoolClient`` request, checked."""
     return _settings(get, at, CLIENT_SETTINGS)
 
 
-def pool_of(get: Get, at: At) -> str:
+def _pool_of(get: Get, at: At) -> str:
     """The pool a client or group belongs to: its ``UserPoolId``."""
     value = get("UserPoolId")
     if value is NO_VALUE or value is None:
@@ -298,24 +298,24 @@ def pool_of(get: Get, at: At) -> str:
     return as_str(value, at("UserPoolId"))
 
 
-def user_pool(logical_id: str, get: Get, at: At, default_name: str) -> UserPoolSpec:
-    name = pool_name(get, at, default_name)
-    settings = pool_settings(get, at)
+def _user_pool(logical_id: str, get: Get, at: At, default_name: str) -> UserPoolSpec:
+    name = _pool_name(get, at, default_name)
+    settings = _pool_settings(get, at)
     return UserPoolSpec(logical_id, name, pool_id(name, settings), settings)
 
 
-def user_pool_client(logical_id: str, get: Get, at: At, default_name: str) -> UserPoolClientSpec:
-    pool = pool_of(get, at)
-    name = client_name(get, at, default_name)
-    secret = generate_secret(get, at)
-    settings = client_settings(get, at)
+def _user_pool_client(logical_id: str, get: Get, at: At, default_name: str) -> UserPoolClientSpec:
+    pool = _pool_of(get, at)
+    name = _client_name(get, at, default_name)
+    secret = _generate_secret(get, at)
+    settings = _client_settings(get, at)
     return UserPoolClientSpec(
         logical_id, pool, name, client_id(pool, secret, name, settings), secret, settings
     )
 
 
-def user_pool_group(logical_id: str, get: Get, at: At, default_name: str) -> UserPoolGroupSpec:
-    pool = pool_of(get, at)
+def _user_pool_group(logical_id: str, get: Get, at: At, default_name: str) -> UserPoolGroupSpec:
+    pool = _pool_of(get, at)
     value = get("GroupName")
     name = default_name if value is NO_VALUE or value is None else as_str(value, at("GroupName"))
     if not _GROUP_NAME.match(name):
@@ -353,10 +353,10 @@ CognitoSpec = UserPoolSpec | UserPoolClientSpec | UserPoolGroupSpec
 def read(type_: str, logical_id: str, get: Get, at: At, default_name: str) -> CognitoSpec:
     """The pool, client or group a resource of ``type_`` creates."""
     if type_ == POOL:
-        return user_pool(logical_id, get, at, default_name)
+        return _user_pool(logical_id, get, at, default_name)
     if type_ == CLIENT:
-        return user_pool_client(logical_id, get, at, default_name)
-    return user_pool_group(logical_id, get, at, default_name)
+        return _user_pool_client(logical_id, get, at, default_name)
+    return _user_pool_group(logical_id, get, at, default_name)
 
 
 def get_att(spec: CognitoSpec, attr: str) -> str:
@@ -392,6 +392,7 @@ __all__ = [
     "POOL",
     "TYPES",
     "CognitoSpec",
+    "check",
     "client_id",
     "get_att",
     "pool_arn",
@@ -400,7 +401,5 @@ __all__ = [
     "provider_name",
     "provider_url",
     "read",
-    "user_pool",
-    "user_pool_client",
-    "user_pool_group",
+    "secret_placeholder",
 ]
