@@ -57,6 +57,7 @@ from canaria.services.provision import Provisioner
 from canaria.services.schedules import Schedules
 from canaria.services.streams import StreamPollers
 from canaria.services.user_pool_keys import engine_token_keys
+from canaria.services.user_pool_triggers import UserPoolTriggers
 from canaria.store import CompletionReport, CompletionStatus, Store
 from canaria.tables import DynamoEngine
 
@@ -154,6 +155,7 @@ class Platform:
         # port in front of moto, started when a template declares such resources or a function
         # calls one
         self.services = ServicesEngine(log_path=str(Path(self.state_dir) / "logs" / "services.log"))
+        self.services.triggers = UserPoolTriggers(self._invoke_through_alias)
         # functions' SQS events: queues polled, batches invoked through the alias
         self.pollers = QueuePollers(
             self.services.endpoint, self._invoke_from_queue, self._start_on_schedule
@@ -280,6 +282,12 @@ class Platform:
         """A reader's batch: to its function (through its alias), or to its pipe."""
         if function in self.pipes:
             return await self.pipes.deliver(function, event)
+        return await self.invoke_qualified(
+            function, self.function_spec(function).auto_publish_alias, event
+        )
+
+    async def _invoke_through_alias(self, function: str, event: bytes) -> InvokeResult:
+        """A user pool's trigger: its function, through its alias."""
         return await self.invoke_qualified(
             function, self.function_spec(function).auto_publish_alias, event
         )

@@ -163,9 +163,12 @@ class LocalResources:
         await self.tables.ensure_tables(tables)
 
     async def create_services(self, resources: Mapping[str, ServiceResource]) -> None:
-        await self.services.ensure_running()
+        if self.services.triggers is not None:
+            self.services.triggers.configure(resources)  # the user pools' Lambda triggers
         self._provisioned = resources
-        await self._provision()
+        if resources:
+            await self.services.ensure_running()
+            await self._provision()
 
     async def serve_function_urls(self, urls: Mapping[str, FunctionUrlSpec]) -> None:
         await self.function_urls.serve(urls)

@@ -60,8 +60,8 @@ class CreateTables:
 
 @dataclass(frozen=True)
 class CreateServices:
-    """Create the S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis and Cognito resources the
-    services engine lacks."""
+    """Create the S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis and Cognito
+    resources the services engine lacks."""
 
     resources: Mapping[str, ServiceResource]
 
@@ -262,8 +262,8 @@ def _setup(app: Application, running: Application | None) -> list[Setup]:
     setup: list[Setup] = []
     if app.tables:
         setup.append(CreateTables(app.tables))
-    if app.services:
-        setup.append(CreateServices(app.services))
+    if app.services or (running is not None and running.services):
+        setup.append(CreateServices(app.services))  # none: the last release's triggers end
     if app.state_machines:
         setup.append(LoadStateMachines(app.state_machines))
     setup.append(LoadFunctions(app))

@@ -183,6 +183,9 @@ class UserPoolSpec:
     name: str
     id: str
     settings: Mapping[str, Any] = field(default_factory=dict)
+    # the Lambda triggers canaria runs: PreSignUp, PostConfirmation, ... → a function's
+    # logical id (``template.user_pool_triggers``)
+    triggers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

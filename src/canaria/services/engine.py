@@ -23,11 +23,13 @@ import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 
 from canaria.errors import CanariaError
 from canaria.models.arns import ACCOUNT, REGION
 from canaria.ports import free_port, reserve_port
 from canaria.services.answers import error_answer, signing_service
+from canaria.services.user_pool_triggers import UserPoolTriggers, exchange_with
 
 log = logging.getLogger("canaria.services")
 
@@ -78,6 +80,8 @@ class ServicesEngine:
         self.log_path = log_path  # the engine's own log (moto's tracebacks), appended
         self.restarts = 0
         self.on_restart: Callable[[], Awaitable[None]] | None = None
+        # the user pools' Lambda triggers: the relay hands it the Cognito requests that run one
+        self.triggers: UserPoolTriggers | None = None
         self._engine_port: int | None = None
         self._proc: asyncio.subprocess.Process | None = None
         self._relay: asyncio.Server | None = None
@@ -260,28 +264,49 @@ class ServicesEngine:
         task.add_done_callback(self._connections.discard)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = b""
         try:
             try:
                 await self.ensure_running()
                 assert self._engine_port is not None
-                up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._engine_port)
-            except (EngineError, OSError) as exc:
-                await self._refuse(reader, writer, str(exc))
+                port = self._engine_port
+                if self.triggers is not None and self.triggers.active:
+                    head = await self._read_head(reader)
+                    target = _header(head, b"x-amz-target")
+                    if self.triggers.wants(target):
+                        length = int(_header(head, b"content-length") or 0)
+                        body = await reader.readexactly(length)
+                        exchange = partial(exchange_with, port)
+                        writer.write(await self.triggers.serve(target, head, body, exchange))
+                        await writer.drain()
+                        return
+                up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+            except (EngineError, OSError, ValueError, asyncio.LimitOverrunError) as exc:
+                await self._refuse(reader, writer, str(exc), head)
                 return
             try:
+                up_writer.write(head)  # what was read to tell a Cognito trigger's request
                 await _pipe_both(reader, writer, up_reader, up_writer)
             finally:
                 up_writer.close()
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         finally:
             writer.close()
 
+    @staticmethod
+    async def _read_head(reader: asyncio.StreamReader) -> bytes:
+        return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+
     async def _refuse(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, problem: str
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        problem: str,
+        head: bytes = b"",
     ) -> None:
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            head = head or await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
         except (asyncio.LimitOverrunError, asyncio.IncompleteReadError, TimeoutError):
             return
         lines = head.decode("latin-1").split("\r\n")
@@ -304,6 +329,15 @@ class ServicesEngine:
         writer.write(response.encode("latin-1") + body)
         with contextlib.suppress(ConnectionError):
             await writer.drain()
+
+
+def _header(head: bytes, name: bytes) -> str:
+    """The value of header ``name`` (lower case) in a request's ``head`` ("" if absent)."""
+    for line in head.split(b"\r\n")[1:]:
+        key, sep, value = line.partition(b":")
+        if sep and key.strip().lower() == name:
+            return value.strip().decode("latin-1")
+    return ""
 
 
 async def _pipe_both(

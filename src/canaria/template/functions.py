@@ -113,15 +113,14 @@ UNTRIGGERED_EVENTS = (
     "CloudWatchLogs",
     "IoTRule",
     "AlexaSkill",
-    "Cognito",
     "MSK",
     "MQ",
     "SelfManagedKafka",
     "DocumentDB",
 )
-EVENT_TYPES = ("Api", "HttpApi", *UNTRIGGERED_EVENTS)
-# read by template.event_sources (polled queues), template.streams (read shards) and
-# template.schedules (fired on time)
+EVENT_TYPES = ("Api", "HttpApi", "Cognito", *UNTRIGGERED_EVENTS)
+# read by template.event_sources (polled queues), template.streams (read shards),
+# template.schedules (fired on time) and template.user_pool_triggers (a pool's triggers)
 DELIVERED_EVENTS = (
     "SQS",
     "Kinesis",
@@ -132,6 +131,7 @@ DELIVERED_EVENTS = (
     "S3",
     "Schedule",
     "ScheduleV2",
+    "Cognito",  # template.user_pool_triggers: a user pool's triggers
 )
 
 

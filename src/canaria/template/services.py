@@ -50,6 +50,7 @@ from canaria.template.nodes import (
 )
 from canaria.template.service_props import resource_name, tags_of, warn_function
 from canaria.template.service_refs import TYPES as NAMED_TYPES
+from canaria.template.user_pool_triggers import with_triggers
 
 TYPES = (*NAMED_TYPES, *user_pools.TYPES)
 
@@ -225,12 +226,6 @@ def build_service_resources(
                 streams.check_consumer(e)  # named for its events, not created
             case user_pools.POOL | user_pools.CLIENT | user_pools.GROUP:
                 user_pools.check(e.type, e.props, e.props_at)
-                if e.type == user_pools.POOL and "LambdaConfig" in e.props:
-                    ctx.warn(
-                        e,
-                        "LambdaConfig is accepted but the pool's triggers are not invoked "
-                        "locally: sign-up, authentication and token generation run without them",
-                    )
                 spec = ctx.index.cognito(e.logical_id)
                 if isinstance(spec, UserPoolClientSpec) and spec.generate_secret:
                     ctx.warn(
@@ -242,7 +237,7 @@ def build_service_resources(
                     )
                 out[e.logical_id] = spec
     _unique_names(ctx, entries, out)
-    return ordered(out)
+    return ordered(with_triggers(ctx, out, functions))
 
 
 def ordered(resources: Mapping[str, ServiceResource]) -> dict[str, ServiceResource]:
