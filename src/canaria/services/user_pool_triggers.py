@@ -57,7 +57,7 @@ Answer = tuple[int, list[tuple[str, str]], bytes]  # status, headers, body
 Exchange = Callable[[bytes], Awaitable[bytes]]  # one raw HTTP request → the raw response
 
 
-class TriggerFailed(Exception):
+class _TriggerFailed(Exception):
     def __init__(self, trigger: str, message: str) -> None:
         super().__init__(f"{trigger} failed with error {message}.")
 
@@ -111,7 +111,7 @@ class UserPoolTriggers:
         call = _EngineCalls(exchange, pool)
         try:
             return await self._run(operation, params, pool, triggers, head + body, call)
-        except TriggerFailed as exc:
+        except _TriggerFailed as exc:
             return _response(
                 error_answer(
                     {"x-amz-target": target}, 400, "UserLambdaValidationException", str(exc)
@@ -252,11 +252,11 @@ class UserPoolTriggers:
                 message = json.loads(result.payload).get("errorMessage", result.function_error)
             except (ValueError, AttributeError):
                 message = result.function_error
-            raise TriggerFailed(trigger, str(message))
+            raise _TriggerFailed(trigger, str(message))
         try:
             return json.loads(result.payload)
         except ValueError:
-            raise TriggerFailed(trigger, "the function's answer is not JSON") from None
+            raise _TriggerFailed(trigger, "the function's answer is not JSON") from None
 
 
 class _EngineCalls:

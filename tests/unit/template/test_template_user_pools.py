@@ -128,14 +128,53 @@ def test_a_pool_without_a_name_is_named_after_the_stack(tmp_path: Path) -> None:
     assert pool.id.startswith("us-east-1_") and len(pool.id) == 55
 
 
-def test_triggers_and_a_client_secret_are_named_in_warnings(tmp_path: Path) -> None:
+def test_triggers_come_from_lambda_config_and_cognito_events(tmp_path: Path) -> None:
     body = resources(
-        POOL + "      LambdaConfig: {PreSignUp: !GetAtt Fn.Arn}\n",
+        POOL
+        + "      LambdaConfig:\n"
+        + "        PostConfirmation: !GetAtt Welcome.Arn\n"
+        + "        CustomMessage: !GetAtt Welcome.Arn\n"
+        + "        PreAuthentication: arn:aws:lambda:us-east-1:123456789012:function:elsewhere\n",
+        function("Welcome"),
+        function(
+            "Gate",
+            "Events:\n  Pool:\n    Type: Cognito\n    Properties:\n"
+            "      UserPool: !Ref Users\n      Trigger: [PreSignUp, PostAuthentication]\n",
+        ),
+    )
+    app = load(write(tmp_path, body))
+    pool = app.services["Users"]
+    assert isinstance(pool, UserPoolSpec)
+    assert pool.triggers == {
+        "PostConfirmation": "Welcome",
+        "PreSignUp": "Gate",
+        "PostAuthentication": "Gate",
+    }
+    assert any("CustomMessage trigger is not invoked locally" in w for w in app.warnings)
+    assert any("PreAuthentication trigger" in w and "elsewhere" in w for w in app.warnings)
+    assert not any("is not triggered by canaria" in w for w in app.warnings)  # the event runs
+
+
+def test_a_trigger_defined_twice_is_refused(tmp_path: Path) -> None:
+    body = resources(
+        POOL + "      LambdaConfig: {PreSignUp: !GetAtt Gate.Arn}\n",
+        function(
+            "Gate",
+            "Events:\n  Pool:\n    Type: Cognito\n    Properties:\n"
+            "      UserPool: !Ref Users\n      Trigger: PreSignUp\n",
+        ),
+    )
+    err = fails(write(tmp_path, body))
+    assert "the Cognito trigger PreSignUp of Users is defined twice" in err.message
+
+
+def test_a_client_secret_is_a_placeholder_with_a_warning(tmp_path: Path) -> None:
+    body = resources(
+        POOL,
         CLIENT + "      GenerateSecret: true\n",
         function("Fn", "Environment:\n  Variables:\n    SECRET: !GetAtt Web.ClientSecret\n"),
     )
     app = load(write(tmp_path, body))
-    assert any("LambdaConfig" in w and "triggers are not invoked" in w for w in app.warnings)
     assert any("DescribeUserPoolClient" in w for w in app.warnings)
     assert app.functions["Fn"].config.environment["SECRET"] == "Web.ClientSecret"
 
