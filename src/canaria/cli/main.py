@@ -214,7 +214,7 @@ def up(
     """Run the application: gateway, edge, controller, dashboard."""
     from canaria.clock import Clock
     from canaria.clockstate import persistent_clock
-    from canaria.control.views import api_key_view
+    from canaria.control.views import api_key_view, user_pool_views
     from canaria.errors import CanariaError
     from canaria.platform import Options, Platform
     from canaria.server import Server
@@ -269,6 +269,8 @@ def up(
             typer.echo(f"url        {url}  ({function}'s FunctionUrlConfig)")
         for key in platform.app.api_keys.values() if platform.app else ():
             typer.echo(f"api key    {render.api_key_text(api_key_view(key))}")
+        for pool in user_pool_views(platform.app.services) if platform.app else ():
+            typer.echo(f"user pool  {render.user_pool_text(pool)}")
         for api in platform.websockets.apis.values():
             stage = api.spec.stage
             typer.echo(

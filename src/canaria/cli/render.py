@@ -47,6 +47,8 @@ def status_tables(status: dict[str, Any]) -> Group:
         parts.append(Text(f"{_route_text(route)} of {route['api']}: {route['integration']}"))
     for key in status.get("api_keys", []):
         parts.append(Text(f"API key {api_key_text(key)}"))
+    for pool in status.get("user_pools", []):
+        parts.append(Text(f"user pool {user_pool_text(pool)}"))
     for name, api in status.get("websockets", {}).items():
         n = api["connections"]
         parts.append(
@@ -197,6 +199,15 @@ def _route_text(route: dict[str, Any]) -> str:
     if route.get("api_key_required"):
         text += " [API key]"
     return f"{text} ({route['authorizer']})" if route.get("authorizer") else text
+
+
+def user_pool_text(pool: dict[str, Any]) -> str:
+    """``Users: us-east-1_…  (clients Web: 1a2b…; triggers PreSignUp → Gate)``: what a
+    test signs up and signs in with."""
+    clients = ", ".join(f"{c['logical_id']}: {c['id']}" for c in pool["clients"]) or "none"
+    text = f"{pool['logical_id']}: {pool['id']}  (clients {clients}"
+    triggers = ", ".join(f"{t} → {f}" for t, f in pool["triggers"].items())
+    return f"{text}; triggers {triggers})" if triggers else f"{text})"
 
 
 def api_key_text(key: dict[str, Any]) -> str:

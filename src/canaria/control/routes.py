@@ -23,6 +23,7 @@ from canaria.control.views import (
     function_sources,
     hook_view,
     route_view,
+    user_pool_views,
     version_view,
     websocket_route_views,
 )
@@ -199,6 +200,8 @@ def control_routes(source: ControlSource) -> list[BaseRoute]:
                 "integrations": [route_view(r) for r in app.integration_routes] if app else [],
                 # REST API keys: what a client sends in x-api-key to a method requiring one
                 "api_keys": [api_key_view(k) for k in app.api_keys.values()] if app else [],
+                # Cognito user pools: their ids and their app clients' (what a test signs in with)
+                "user_pools": user_pool_views(app.services) if app else [],
                 # AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>: what `canaria env` exports
                 "endpoints": p.endpoints(),
                 "functions": {

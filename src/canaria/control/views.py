@@ -11,7 +11,10 @@ from canaria.models import (
     EventSource,
     EventSourceKind,
     RouteSpec,
+    ServiceResource,
     StreamEventSource,
+    UserPoolClientSpec,
+    UserPoolSpec,
     Version,
     WebSocketApiSpec,
 )
@@ -70,6 +73,26 @@ def api_key_view(k: ApiKeySpec) -> dict[str, Any]:
         "generated": k.generated,
         "stages": [{"api": api, "stage": stage} for api, stage in k.stages],
     }
+
+
+def user_pool_views(resources: Mapping[str, ServiceResource]) -> list[dict[str, Any]]:
+    """The template's Cognito user pools as ``canaria status`` lists them: each pool's id,
+    its app clients' ids and the triggers canaria runs (what a test signs in with)."""
+    return [
+        {
+            "logical_id": r.logical_id,
+            "name": r.name,
+            "id": r.id,
+            "clients": [
+                {"logical_id": c.logical_id, "name": c.name, "id": c.id}
+                for c in resources.values()
+                if isinstance(c, UserPoolClientSpec) and c.pool_id == r.id
+            ],
+            "triggers": dict(r.triggers),
+        }
+        for r in resources.values()
+        if isinstance(r, UserPoolSpec)
+    ]
 
 
 def integration_text(i: IntegrationSpec) -> str:

@@ -219,6 +219,20 @@ def test_the_pool_and_client_exist_under_the_ids_the_template_gave(
     admin = app.env_client("cognito-idp", "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER")
     groups = admin.list_groups(UserPoolId=pool["pool"])["Groups"]
     assert [(g["GroupName"], g["Precedence"]) for g in groups] == [("admins", 1)]
+    # canaria names them where a test looks for them: `up`, `canaria status`, GET /status
+    assert app.status()["user_pools"] == [
+        {
+            "logical_id": "Users",
+            "name": "notes-users",
+            "id": pool["pool"],
+            "clients": [{"logical_id": "WebClient", "name": "app-WebClient", "id": pool["client"]}],
+            "triggers": {},
+        }
+    ]
+    line = f"Users: {pool['pool']}  (clients WebClient: {pool['client']})"
+    assert f"user pool  {line}" in app.output()
+    shown = " ".join(app.cli("status").stdout.split())  # as wide as the terminal: wrapped
+    assert " ".join(f"user pool {line}".split()) in shown
     described = admin.describe_user_pool(UserPoolId=pool["pool"])["UserPool"]
     assert described["Policies"]["PasswordPolicy"]["MinimumLength"] == 10  # typed as the API
 
