@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import boto3
+from botocore import UNSIGNED
 from botocore.config import Config
 
 from canaria.auth import access_key_id, secret_access_key
@@ -188,11 +189,19 @@ class Canaria:
             config=Config(inject_host_prefix=False),
         )
 
-    def env_client(self, service: str, variable: str) -> Any:
+    def env_client(self, service: str, variable: str, *, signed: bool = True) -> Any:
         """A boto3 client for ``service`` at the endpoint ``canaria env`` exports as
         ``variable`` (``AWS_ENDPOINT_URL_SQS``, ...), with its credentials: what a user's
-        shell gets from ``eval "$(canaria env)"``."""
+        shell gets from ``eval "$(canaria env)"``; ``signed=False``: none, as a browser
+        app calls Cognito's public operations."""
         env = json.loads(self.cli("env", "--json").stdout)
+        if not signed:
+            return boto3.client(
+                service,
+                endpoint_url=env[variable],
+                region_name="us-east-1",
+                config=Config(signature_version=UNSIGNED),
+            )
         return boto3.client(
             service,
             endpoint_url=env[variable],

@@ -6,14 +6,10 @@ Cognito's answers when a trigger refuses."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
 
 from tests.functional.harness import Canaria, write_app
 
@@ -115,13 +111,7 @@ class Pool:
     def __init__(self, app: Canaria) -> None:
         variable = "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"
         self.admin = app.env_client("cognito-idp", variable)
-        env = json.loads(app.cli("env", "--json").stdout)
-        self.browser = boto3.client(
-            "cognito-idp",
-            endpoint_url=env[variable],
-            region_name="us-east-1",
-            config=Config(signature_version=UNSIGNED),
-        )
+        self.browser = app.env_client("cognito-idp", variable, signed=False)
         self.id = self.admin.list_user_pools(MaxResults=10)["UserPools"][0]["Id"]
         clients = self.admin.list_user_pool_clients(UserPoolId=self.id)["UserPoolClients"]
         self.client = clients[0]["ClientId"]

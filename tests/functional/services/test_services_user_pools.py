@@ -12,10 +12,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
@@ -166,12 +163,8 @@ def pool(app: Canaria) -> dict[str, str]:
     client_id = clients[0]["ClientId"]
 
     # a browser app's calls: no credentials, unsigned
-    env = json.loads(app.cli("env", "--json").stdout)
-    browser = boto3.client(
-        "cognito-idp",
-        endpoint_url=env["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"],
-        region_name="us-east-1",
-        config=Config(signature_version=UNSIGNED),
+    browser = app.env_client(
+        "cognito-idp", "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", signed=False
     )
     browser.sign_up(
         ClientId=client_id,
