@@ -18,7 +18,8 @@ operation                                   trigger (``triggerSource``)  when
 ==========================================  ==========================  ===================
 
 A trigger that fails (raises, times out, crashes) fails the operation with Cognito's
-``UserLambdaValidationException`` (``PreSignUp failed with error <its message>.``); a
+``UserLambdaValidationException`` (``PreSignUp failed with error <its message>.``), one
+that cannot be invoked (throttled) with ``UnexpectedLambdaException``; a
 post-trigger's failure is reported the same way, though what it follows has happened, as
 on AWS. ``PreSignUp``'s answer is applied: ``autoConfirmUser`` confirms the user
 (``UserConfirmed: true`` in the answer), ``autoVerifyEmail`` / ``autoVerifyPhone`` mark the
@@ -35,6 +36,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from canaria.errors import CanariaError
 from canaria.models import InvokeResult
 from canaria.models.arns import REGION
 from canaria.models.services import ServiceResource, UserPoolClientSpec, UserPoolSpec
@@ -58,8 +60,21 @@ Exchange = Callable[[bytes], Awaitable[bytes]]  # one raw HTTP request → the r
 
 
 class _TriggerFailed(Exception):
+    """The trigger's function failed: Cognito's ``UserLambdaValidationException``."""
+
+    code = "UserLambdaValidationException"
+
     def __init__(self, trigger: str, message: str) -> None:
         super().__init__(f"{trigger} failed with error {message}.")
+
+
+class _NotInvoked(_TriggerFailed):
+    """The trigger's function could not be invoked at all (throttled, not loaded)."""
+
+    code = "UnexpectedLambdaException"
+
+    def __init__(self, trigger: str, message: str) -> None:
+        Exception.__init__(self, f"{trigger} invocation failed: {message}")
 
 
 class UserPoolTriggers:
@@ -112,11 +127,7 @@ class UserPoolTriggers:
         try:
             return await self._run(operation, params, pool, triggers, head + body, call)
         except _TriggerFailed as exc:
-            return _response(
-                error_answer(
-                    {"x-amz-target": target}, 400, "UserLambdaValidationException", str(exc)
-                )
-            )
+            return _response(error_answer({"x-amz-target": target}, 400, exc.code, str(exc)))
 
     def _pool_of(self, params: Mapping[str, Any]) -> str | None:
         pool = params.get("UserPoolId")
@@ -246,7 +257,10 @@ class UserPoolTriggers:
         return _response((200, _content_type(head), json.dumps(signed_up).encode()))
 
     async def _trigger(self, function: str, trigger: str, event: dict[str, Any]) -> Any:
-        result = await self._invoke(function, json.dumps(event).encode())
+        try:
+            result = await self._invoke(function, json.dumps(event).encode())
+        except CanariaError as exc:  # throttled, or the function is not loaded
+            raise _NotInvoked(trigger, exc.message) from None
         if result.function_error is not None:
             try:
                 message = json.loads(result.payload).get("errorMessage", result.function_error)
