@@ -1,4 +1,4 @@
-"""The public keys the services engine signs every user pool's tokens with.
+"""The keys the services engine signs every user pool's tokens with.
 
 moto signs the ID and access tokens of all its pools with one RSA key pair that ships in
 its package (``cognitoidp/resources``), and serves the public half as each pool's JWKS.
@@ -13,16 +13,28 @@ from __future__ import annotations
 import gzip
 import json
 from importlib import resources
+from typing import Any
 
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, RSAKey
 
-_RESOURCE = "cognitoidp/resources/jwks-public.json.gz"
+_PUBLIC = "cognitoidp/resources/jwks-public.json.gz"
+_PRIVATE = "cognitoidp/resources/jwks-private.json.gz"
+
+
+def _resource(name: str) -> dict[str, Any]:
+    return dict(json.loads(gzip.decompress(resources.files("moto").joinpath(name).read_bytes())))
 
 
 def engine_token_keys() -> KeySet:
     """The engine's public JWKS (one RS256 key, named by ``kid``)."""
-    raw = resources.files("moto").joinpath(_RESOURCE).read_bytes()
-    return KeySet.import_key_set(json.loads(gzip.decompress(raw)))
+    return KeySet.import_key_set(_resource(_PUBLIC))  # type: ignore[arg-type]
 
 
-__all__ = ["engine_token_keys"]
+def engine_signing_key() -> RSAKey:
+    """The private key the engine signs with: a ``PreTokenGeneration`` trigger's changes
+    to an ID token are signed again with it (``services.user_pool_triggers``), so the
+    token still opens the template's authorizers, as Cognito's own would."""
+    return RSAKey.import_key(_resource(_PRIVATE))
+
+
+__all__ = ["engine_signing_key", "engine_token_keys"]

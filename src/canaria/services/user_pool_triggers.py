@@ -13,9 +13,18 @@ operation                                   trigger (``triggerSource``)  when
                                             ``SignUp``
 ``InitiateAuth``, ``AdminInitiateAuth``     ``PreAuthentication_``        before
 (password flows)                            ``Authentication``
-                                            ``PostAuthentication_``       after it succeeds
+                                            ``TokenGeneration_``          after it succeeds
                                             ``Authentication``
+                                            ``PostAuthentication_``       then
+                                            ``Authentication``
+``InitiateAuth``, ``AdminInitiateAuth``     ``TokenGeneration_``          after it succeeds
+(refresh token flows)                       ``RefreshTokens``
 ==========================================  ==========================  ===================
+
+``PreTokenGeneration`` runs its version 1 event: the ID token's claims are added,
+overridden or suppressed and its groups replaced as ``claimsOverrideDetails`` asks (the
+claims Cognito reserves, ``sub`` or ``exp``, are left as they are), and the token is
+signed again with the engine's key, so the template's authorizers take it.
 
 A trigger that fails (raises, times out, crashes) fails the operation with Cognito's
 ``UserLambdaValidationException`` (``PreSignUp failed with error <its message>.``), one
@@ -30,20 +39,26 @@ releases deployed like any other).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
 from canaria.errors import CanariaError
 from canaria.models import InvokeResult
 from canaria.models.arns import REGION
 from canaria.models.services import ServiceResource, UserPoolClientSpec, UserPoolSpec
 from canaria.services.answers import error_answer
+from canaria.services.user_pool_keys import engine_signing_key
 
 PREFIX = "AWSCognitoIdentityProviderService."
 PASSWORD_FLOWS = ("USER_PASSWORD_AUTH", "ADMIN_USER_PASSWORD_AUTH", "ADMIN_NO_SRP_AUTH")
+REFRESH_FLOWS = ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN")
 OPERATIONS = (
     "SignUp",
     "AdminCreateUser",
@@ -85,6 +100,7 @@ class UserPoolTriggers:
         self._triggers: dict[str, Mapping[str, str]] = {}  # pool id → trigger → function
         self._clients: dict[str, str] = {}  # client id → pool id
         self._username_attributes: dict[str, list[str]] = {}  # pool id → email, phone_number
+        self._signing_key: RSAKey | None = None  # read at the first PreTokenGeneration
 
     def configure(self, resources: Mapping[str, ServiceResource]) -> None:
         """Take the pools and clients of the application now running."""
@@ -193,6 +209,13 @@ class UserPoolTriggers:
                 )
             return raw
         flow = params.get("AuthFlow")
+        if operation in ("InitiateAuth", "AdminInitiateAuth") and flow in REFRESH_FLOWS:
+            status, raw = await call.forward(request)
+            if status == 200 and "PreTokenGeneration" in triggers:
+                raw = await self._token_generation(
+                    triggers["PreTokenGeneration"], raw, pool, client, metadata, True, call
+                )
+            return raw
         if operation in ("InitiateAuth", "AdminInitiateAuth") and flow in PASSWORD_FLOWS:
             auth = params.get("AuthParameters") or {}
             username, attributes = await call.user(str(auth.get("USERNAME", "")))
@@ -214,6 +237,10 @@ class UserPoolTriggers:
                     ),
                 )
             status, raw = await call.forward(request)
+            if status == 200 and "PreTokenGeneration" in triggers:
+                raw = await self._token_generation(
+                    triggers["PreTokenGeneration"], raw, pool, client, metadata, False, call
+                )
             if status == 200 and "PostAuthentication" in triggers:
                 await self._trigger(
                     triggers["PostAuthentication"],
@@ -233,6 +260,50 @@ class UserPoolTriggers:
                 )
             return raw
         return (await call.forward(request))[1]
+
+    async def _token_generation(
+        self,
+        function: str,
+        raw: bytes,
+        pool: str,
+        client: Any,
+        metadata: Any,
+        refresh: bool,
+        call: _EngineCalls,
+    ) -> bytes:
+        """The engine's sign-in answer with its ID token as ``PreTokenGeneration`` (its
+        version 1 event) changes it: claims added, overridden or suppressed, groups
+        replaced; signed again with the engine's key."""
+        head, _, body = raw.partition(b"\r\n\r\n")
+        answer = json.loads(body)
+        result = answer.get("AuthenticationResult") if isinstance(answer, dict) else None
+        if not isinstance(result, dict) or not isinstance(result.get("IdToken"), str):
+            return raw  # a challenge: no token yet
+        claims = _claims(result["IdToken"])
+        username, attributes = await call.user(str(claims.get("cognito:username", "")))
+        groups = claims.get("cognito:groups", [])
+        source = "TokenGeneration_RefreshTokens" if refresh else "TokenGeneration_Authentication"
+        request = {
+            "userAttributes": attributes,
+            "groupConfiguration": {
+                "groupsToOverride": groups,
+                "iamRolesToOverride": [],
+                "preferredRole": None,
+            },
+            "clientMetadata": metadata,
+        }
+        event = _event(source, pool, username, client, request, {"claimsOverrideDetails": None})
+        got = await self._trigger(function, "PreTokenGeneration", event)
+        response = got.get("response") if isinstance(got, dict) else None
+        details = response.get("claimsOverrideDetails") if isinstance(response, dict) else None
+        if not isinstance(details, Mapping):
+            return raw
+        if self._signing_key is None:
+            self._signing_key = engine_signing_key()
+        key = self._signing_key
+        header = {"kid": key.kid or "", "alg": "RS256"}
+        result["IdToken"] = jwt.encode(header, _overridden(claims, details), key)
+        return _response((200, _content_type(head), json.dumps(answer).encode()))
 
     async def _after_sign_up(
         self, username: str, answer: Mapping[str, Any], raw: bytes, call: _EngineCalls
@@ -344,6 +415,67 @@ def _attributes(pairs: Any) -> dict[str, str]:
         for p in pairs
         if isinstance(p, Mapping) and "Name" in p
     }
+
+
+# claims a PreTokenGeneration trigger may not change (Cognito ignores them)
+RESERVED_CLAIMS = frozenset(
+    {
+        "acr",
+        "amr",
+        "at_hash",
+        "aud",
+        "auth_time",
+        "azp",
+        "cognito:username",
+        "exp",
+        "iat",
+        "identities",
+        "iss",
+        "jti",
+        "nbf",
+        "nonce",
+        "origin_jti",
+        "sub",
+        "token_use",
+    }
+)
+
+
+def _claims(token: str) -> dict[str, Any]:
+    """A token's claims, as the engine wrote them (not verified: it just signed them)."""
+    part = token.split(".")[1] if token.count(".") == 2 else ""
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except ValueError:
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _overridden(claims: Mapping[str, Any], details: Mapping[str, Any]) -> dict[str, Any]:
+    """``claims`` changed as a version 1 ``claimsOverrideDetails`` asks."""
+    out = dict(claims)
+    suppress = details.get("claimsToSuppress")
+    for name in suppress if isinstance(suppress, list) else ():
+        if isinstance(name, str) and name not in RESERVED_CLAIMS:
+            out.pop(name, None)
+    add = details.get("claimsToAddOrOverride")
+    for name, value in add.items() if isinstance(add, Mapping) else ():
+        if name not in RESERVED_CLAIMS:
+            out[name] = value
+    groups = details.get("groupOverrideDetails")
+    if isinstance(groups, Mapping):
+        for key, claim in (
+            ("groupsToOverride", "cognito:groups"),
+            ("iamRolesToOverride", "cognito:roles"),
+            ("preferredRole", "cognito:preferred_role"),
+        ):
+            if key in groups:
+                value = groups[key]
+                if value in (None, []):
+                    out.pop(claim, None)
+                else:
+                    out[claim] = value
+    return out
 
 
 def _status(raw: bytes) -> int:

@@ -2,9 +2,9 @@
 events (``{Type: Cognito, Properties: {UserPool: !Ref Pool, Trigger: PreSignUp}}``, which
 SAM writes into the pool's ``LambdaConfig``) → the template function each trigger invokes.
 
-canaria runs the triggers of sign-up, confirmation and password sign-in
-(``services.user_pool_triggers``); the others are named in a warning, as is a trigger
-whose ARN names no function of the template.
+canaria runs the triggers of sign-up, confirmation, password sign-in and token generation
+(version 1: the ID token) (``services.user_pool_triggers``); the others are named in a
+warning, as is a trigger whose ARN names no function of the template.
 """
 
 from __future__ import annotations
@@ -20,19 +20,23 @@ from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import as_list, as_map, as_str
 from canaria.template.service_props import function_of
 
-RUN = ("PreSignUp", "PostConfirmation", "PreAuthentication", "PostAuthentication")
+RUN = (
+    "PreSignUp",
+    "PostConfirmation",
+    "PreAuthentication",
+    "PostAuthentication",
+    "PreTokenGeneration",  # its version 1 event: the ID token's claims and groups
+)
 NOT_RUN = (
     "CreateAuthChallenge",
     "CustomEmailSender",
     "CustomMessage",
     "CustomSMSSender",
     "DefineAuthChallenge",
-    "PreTokenGeneration",
-    "PreTokenGenerationConfig",
     "UserMigration",
     "VerifyAuthChallengeResponse",
 )
-LAMBDA_CONFIG_KEYS = (*RUN, *NOT_RUN, "KMSKeyID")
+LAMBDA_CONFIG_KEYS = (*RUN, *NOT_RUN, "PreTokenGenerationConfig", "KMSKeyID")
 
 
 def with_triggers(
@@ -86,10 +90,19 @@ def _lambda_config(ctx: Context, entry: Entry, functions: Mapping[str, str]) -> 
             raise kat.error(f"unknown LambdaConfig trigger {key!r}", allowed=LAMBDA_CONFIG_KEYS)
         if key == "KMSKeyID":
             continue
-        if key == "PreTokenGenerationConfig":
-            out[key] = ""  # named in the warning of triggers not run
-            continue
-        arn = as_str(value if not isinstance(value, Mapping) else value.get("LambdaArn"), kat)
+        if key == "PreTokenGenerationConfig":  # {LambdaArn, LambdaVersion}
+            config_at = kat
+            value = as_map(value, kat)
+            version = value.get("LambdaVersion", "V1_0")
+            if version != "V1_0":
+                ctx.warn(
+                    entry,
+                    f"the PreTokenGeneration trigger's {version} event (access token "
+                    "claims and scopes) is not run locally: canaria runs its V1_0 event",
+                )
+                continue
+            key, value, kat = "PreTokenGeneration", value.get("LambdaArn"), config_at
+        arn = as_str(value, kat)
         function = function_of(arn, functions)
         if function is None:
             ctx.warn(

@@ -6,6 +6,8 @@ Cognito's answers when a trigger refuses."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,7 +45,26 @@ Resources:
           Type: Cognito
           Properties:
             UserPool: !Ref Users
-            Trigger: [PreSignUp, PreAuthentication, PostAuthentication]
+            Trigger: [PreSignUp, PreAuthentication, PostAuthentication, PreTokenGeneration]
+  Rest:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: Prod
+      Auth:
+        DefaultAuthorizer: Pool
+        Authorizers: {Pool: {UserPoolArn: !GetAtt Users.Arn}}
+  Me:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      InlineCode: |
+        import json
+        def handler(event, context):
+            claims = event["requestContext"]["authorizer"]["claims"]
+            return {"statusCode": 200, "body": json.dumps(claims)}
+      Events:
+        Me: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /me, Method: get}}
   Welcome:
     Type: AWS::Serverless::Function
     Properties:
@@ -74,6 +95,12 @@ def handler(event, context):
             raise Exception("This account is locked")
     elif source == "PostAuthentication_Authentication":
         table.put_item(Item={"id": "login#" + event["userName"], "email": email})
+    elif source.startswith("TokenGeneration_"):
+        event["response"]["claimsOverrideDetails"] = {
+            "claimsToAddOrOverride": {"tenant": "acme", "sub": "not-allowed"},
+            "claimsToSuppress": ["email"],
+            "groupOverrideDetails": {"groupsToOverride": ["readers"]},
+        }
     table.put_item(Item={"id": "event#" + source + "#" + email, "event": event})
     return event
 """
@@ -190,3 +217,34 @@ def test_authentication_triggers_run_around_a_password_sign_in(pool: Pool) -> No
         pool.sign_in("locked+auto@example.com")
     message = info.value.response["Error"]["Message"]
     assert message == "PreAuthentication failed with error This account is locked."
+
+
+def test_pre_token_generation_changes_the_id_token_and_the_authorizer_takes_it(
+    app: Canaria, pool: Pool
+) -> None:
+    pool.sign_up("dave+auto@example.com")
+    tokens = pool.sign_in("dave+auto@example.com")["AuthenticationResult"]
+    claims = claims_of(tokens["IdToken"])
+    assert claims["tenant"] == "acme"
+    assert "email" not in claims
+    assert claims["cognito:groups"] == ["readers"]
+    assert claims["sub"] != "not-allowed"  # a claim Cognito reserves is left as it is
+    status, _, body = app.http("GET", "/Prod/me", headers={"Authorization": tokens["IdToken"]})
+    assert status == 200, body
+    seen = json.loads(body)
+    assert (seen["tenant"], seen["cognito:groups"]) == ("acme", "[readers]")
+
+    # the refresh flow runs it too
+    refreshed = pool.browser.initiate_auth(
+        ClientId=pool.client,
+        AuthFlow="REFRESH_TOKEN_AUTH",
+        AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]},
+    )["AuthenticationResult"]
+    assert claims_of(refreshed["IdToken"])["tenant"] == "acme"
+    event = pool.item("event#TokenGeneration_RefreshTokens#dave+auto@example.com")
+    assert event is not None
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
