@@ -7,8 +7,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
 from canaria.errors import Throttled
 from canaria.models import InvokeResult, UserPoolClientSpec, UserPoolSpec
+from canaria.services.user_pool_keys import engine_token_keys
 from canaria.services.user_pool_triggers import UserPoolTriggers
 
 POOL = UserPoolSpec("Users", "users", "us-east-1_pool", triggers={"PreSignUp": "Gate"})
@@ -105,3 +109,54 @@ async def test_no_pool_with_triggers_leaves_the_relay_alone() -> None:
     triggers = UserPoolTriggers(failing({}))
     triggers.configure({"Plain": PLAIN, "PlainWeb": PLAIN_CLIENT})
     assert not triggers.active
+
+
+class SignInEngine:
+    """An engine that signs ann in (one ID token with groups) and knows her."""
+
+    def __init__(self) -> None:
+        key = RSAKey.generate_key(2048, parameters={"kid": "dummy"})
+        claims = {"sub": "s-1", "cognito:username": "s-1", "email": "ann@example.com"}
+        claims |= {"cognito:groups": ["admins"], "token_use": "id", "exp": 2_000_000_000}
+        self.id_token = jwt.encode({"alg": "RS256", "kid": "dummy"}, claims, key)
+
+    async def __call__(self, request: bytes) -> bytes:
+        if b"AdminGetUser" in request.partition(b"\r\n\r\n")[0]:
+            body = {"Username": "s-1", "UserAttributes": [{"Name": "email", "Value": "a"}]}
+        else:
+            body = {"AuthenticationResult": {"IdToken": self.id_token, "AccessToken": "a"}}
+        return b"HTTP/1.1 200 OK\r\n\r\n" + json.dumps(body).encode()
+
+
+async def test_pre_token_generation_leaves_reserved_claims_and_can_remove_the_groups() -> None:
+    async def trigger(function: str, event: bytes) -> InvokeResult:
+        got = json.loads(event)
+        assert got["triggerSource"] == "TokenGeneration_Authentication"
+        assert got["request"]["groupConfiguration"]["groupsToOverride"] == ["admins"]
+        got["response"]["claimsOverrideDetails"] = {
+            "claimsToAddOrOverride": {"tenant": "acme", "iss": "https://elsewhere"},
+            "claimsToSuppress": ["email", "token_use"],
+            "groupOverrideDetails": {"groupsToOverride": []},
+        }
+        return InvokeResult(json.dumps(got).encode(), 1, "r", 1.0)
+
+    pool = UserPoolSpec("Users", "users", "us-east-1_pool", triggers={"PreTokenGeneration": "G"})
+    triggers = UserPoolTriggers(trigger)
+    triggers.configure({"Users": pool, "Web": CLIENT})
+    target = "AWSCognitoIdentityProviderService.InitiateAuth"
+    body = json.dumps(
+        {
+            "ClientId": CLIENT.id,
+            "AuthFlow": "USER_PASSWORD_AUTH",
+            "AuthParameters": {"USERNAME": "ann@example.com", "PASSWORD": "p"},
+        }
+    ).encode()
+    status, answer = answer_of(
+        await triggers.serve(target, head(target, body), body, SignInEngine())
+    )
+    assert status == 200
+    token = answer["AuthenticationResult"]["IdToken"]
+    claims = jwt.decode(token, engine_token_keys(), algorithms=["RS256"]).claims
+    assert claims["tenant"] == "acme"
+    assert "email" not in claims and "cognito:groups" not in claims
+    assert claims["token_use"] == "id" and "iss" not in claims  # reserved: left as they were

@@ -207,3 +207,18 @@ def test_an_attribute_a_client_does_not_have_is_refused(tmp_path: Path) -> None:
     err = fails(write(tmp_path, resources(POOL, CLIENT, function("Fn", env))))
     assert "has no attribute 'Secret'" in err.message
     assert "ClientSecret" in (err.allowed or "")
+
+
+def test_token_generation_runs_its_version_1_event_only(tmp_path: Path) -> None:
+    def config(version: str) -> str:
+        return (
+            POOL
+            + "      LambdaConfig:\n        PreTokenGenerationConfig:\n"
+            + f"          LambdaArn: !GetAtt Fn.Arn\n          LambdaVersion: {version}\n"
+        )
+
+    app = load(write(tmp_path, resources(config("V1_0"), function("Fn"))))
+    assert app.services["Users"].triggers == {"PreTokenGeneration": "Fn"}  # type: ignore[union-attr]
+    app = load(write(tmp_path, resources(config("V2_0"), function("Fn"))))
+    assert app.services["Users"].triggers == {}  # type: ignore[union-attr]
+    assert any("V2_0 event" in w and "not run locally" in w for w in app.warnings)
