@@ -227,6 +227,14 @@ def build_service_resources(
             case user_pools.POOL | user_pools.CLIENT | user_pools.GROUP:
                 user_pools.check(e.type, e.props, e.props_at)
                 spec = ctx.index.cognito(e.logical_id)
+                pool = spec.pool_id if not isinstance(spec, UserPoolSpec) else spec.id
+                if pool not in ctx.index.user_pool_ids():
+                    ctx.warn(
+                        e,
+                        f"its user pool {pool} is not one of the template's: it is not "
+                        "created locally (only the template's pools are served)",
+                    )
+                    continue
                 if isinstance(spec, UserPoolClientSpec) and spec.generate_secret:
                     ctx.warn(
                         e,

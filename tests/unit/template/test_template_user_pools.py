@@ -222,3 +222,12 @@ def test_token_generation_runs_its_version_1_event_only(tmp_path: Path) -> None:
     app = load(write(tmp_path, resources(config("V2_0"), function("Fn"))))
     assert app.services["Users"].triggers == {}  # type: ignore[union-attr]
     assert any("V2_0 event" in w and "not run locally" in w for w in app.warnings)
+
+
+def test_a_client_of_a_pool_outside_the_template_is_skipped_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    body = resources(CLIENT.replace("!Ref Users", "us-east-1_AbCdEf123"))
+    app = load(write(tmp_path, body))
+    assert "Web" not in app.services
+    assert any("us-east-1_AbCdEf123 is not one of the template's" in w for w in app.warnings)
