@@ -31,9 +31,10 @@ A trigger that fails (raises, times out, crashes) fails the operation with Cogni
 that cannot be invoked (throttled) with ``UnexpectedLambdaException``; a
 post-trigger's failure is reported the same way, though what it follows has happened, as
 on AWS. ``PreSignUp``'s answer is applied: ``autoConfirmUser`` confirms the user
-(``UserConfirmed: true`` in the answer), ``autoVerifyEmail`` / ``autoVerifyPhone`` mark the
-attribute verified. A trigger's invocations are its function's (recorded and judged, its
-releases deployed like any other).
+(``UserConfirmed: true`` in the answer; ``PostConfirmation`` then runs, as on AWS),
+``autoVerifyEmail`` / ``autoVerifyPhone`` mark the attribute verified. A trigger's
+invocations are its function's (recorded and judged, its releases deployed like any
+other).
 """
 
 from __future__ import annotations
@@ -190,23 +191,15 @@ class UserPoolTriggers:
             status, raw = await call.forward(request)
             if status != 200 or operation != "SignUp":
                 return raw
-            return await self._after_sign_up(username, answer, raw, call)
+            raw, confirmed = await self._after_sign_up(username, answer, raw, call)
+            if confirmed and "PostConfirmation" in triggers:  # as a confirmation would
+                await self._post_confirmation(triggers, pool, client, metadata, username, call)
+            return raw
         if operation in ("ConfirmSignUp", "AdminConfirmSignUp") and "PostConfirmation" in triggers:
             status, raw = await call.forward(request)
             if status == 200:
-                username, attributes = await call.user(str(params.get("Username", "")))
-                await self._trigger(
-                    triggers["PostConfirmation"],
-                    "PostConfirmation",
-                    _event(
-                        "PostConfirmation_ConfirmSignUp",
-                        pool,
-                        username,
-                        client,
-                        {"userAttributes": attributes, "clientMetadata": metadata},
-                        {},
-                    ),
-                )
+                username = str(params.get("Username", ""))
+                await self._post_confirmation(triggers, pool, client, metadata, username, call)
             return raw
         flow = params.get("AuthFlow")
         if operation in ("InitiateAuth", "AdminInitiateAuth") and flow in REFRESH_FLOWS:
@@ -305,9 +298,34 @@ class UserPoolTriggers:
         result["IdToken"] = jwt.encode(header, _overridden(claims, details), key)
         return _response((200, _content_type(head), json.dumps(answer).encode()))
 
+    async def _post_confirmation(
+        self,
+        triggers: Mapping[str, str],
+        pool: str,
+        client: Any,
+        metadata: Any,
+        username: str,
+        call: _EngineCalls,
+    ) -> None:
+        name, attributes = await call.user(username)
+        await self._trigger(
+            triggers["PostConfirmation"],
+            "PostConfirmation",
+            _event(
+                "PostConfirmation_ConfirmSignUp",
+                pool,
+                name,
+                client,
+                {"userAttributes": attributes, "clientMetadata": metadata},
+                {},
+            ),
+        )
+
     async def _after_sign_up(
         self, username: str, answer: Mapping[str, Any], raw: bytes, call: _EngineCalls
-    ) -> bytes:
+    ) -> tuple[bytes, bool]:
+        """The sign-up's answer once ``PreSignUp``'s answer is applied, and whether it
+        confirmed the user."""
         response = answer.get("response")
         response = response if isinstance(response, Mapping) else {}
         verified = [
@@ -320,12 +338,12 @@ class UserPoolTriggers:
                 "AdminUpdateUserAttributes", Username=username, UserAttributes=verified
             )
         if response.get("autoConfirmUser") is not True:
-            return raw
+            return raw, False
         await call.admin("AdminConfirmSignUp", Username=username)
         head, _, body = raw.partition(b"\r\n\r\n")
         signed_up = json.loads(body)
         signed_up["UserConfirmed"] = True
-        return _response((200, _content_type(head), json.dumps(signed_up).encode()))
+        return _response((200, _content_type(head), json.dumps(signed_up).encode())), True
 
     async def _trigger(self, function: str, trigger: str, event: dict[str, Any]) -> Any:
         try:

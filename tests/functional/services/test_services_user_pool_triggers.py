@@ -179,6 +179,9 @@ def test_pre_sign_up_can_confirm_and_verify_the_user(pool: Pool) -> None:
     assert answer["UserConfirmed"] is True
     user = pool.admin.admin_get_user(UserPoolId=pool.id, Username="ann+auto@example.com")
     assert user["UserStatus"] == "CONFIRMED"
+    # confirmed by PreSignUp, the user is confirmed as any other: PostConfirmation ran
+    profile = pool.item(f"profile#{answer['UserSub']}")
+    assert profile is not None and profile["source"]["S"] == "PostConfirmation_ConfirmSignUp"
     attributes = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
     assert attributes["email_verified"] == "true"
     # the trigger's event is Cognito's
