@@ -102,6 +102,8 @@ def _lambda_config(ctx: Context, entry: Entry, functions: Mapping[str, str]) -> 
                 )
                 continue
             key, value, kat = "PreTokenGeneration", value.get("LambdaArn"), config_at
+        elif isinstance(value, Mapping):  # the senders: {LambdaArn, LambdaVersion}
+            value = value.get("LambdaArn")
         arn = as_str(value, kat)
         function = function_of(arn, functions)
         if function is None:

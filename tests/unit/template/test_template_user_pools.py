@@ -134,6 +134,7 @@ def test_triggers_come_from_lambda_config_and_cognito_events(tmp_path: Path) -> 
         + "      LambdaConfig:\n"
         + "        PostConfirmation: !GetAtt Welcome.Arn\n"
         + "        CustomMessage: !GetAtt Welcome.Arn\n"
+        + "        CustomSMSSender: {LambdaArn: !GetAtt Welcome.Arn, LambdaVersion: V1_0}\n"
         + "        PreAuthentication: arn:aws:lambda:us-east-1:123456789012:function:elsewhere\n",
         function("Welcome"),
         function(
@@ -151,6 +152,7 @@ def test_triggers_come_from_lambda_config_and_cognito_events(tmp_path: Path) -> 
         "PostAuthentication": "Gate",
     }
     assert any("CustomMessage trigger is not invoked locally" in w for w in app.warnings)
+    assert any("CustomSMSSender trigger is not invoked locally" in w for w in app.warnings)
     assert any("PreAuthentication trigger" in w and "elsewhere" in w for w in app.warnings)
     assert not any("is not triggered by canaria" in w for w in app.warnings)  # the event runs
 
