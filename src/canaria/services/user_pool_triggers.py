@@ -244,7 +244,7 @@ class UserPoolTriggers:
                         username,
                         client,
                         {
-                            "userAttributes": (await call.user(username))[1],
+                            "userAttributes": attributes,  # read before: sign-in changes none
                             "newDeviceUsed": False,
                             "clientMetadata": metadata,
                         },

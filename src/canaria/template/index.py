@@ -106,6 +106,7 @@ class ResourceIndex:
         self._naming: set[str] = set()
         self._stages: dict[str, tuple[str, str]] | None = None  # see ``generated_stage``
         self._cognito: dict[str, user_pools.CognitoSpec] = {}  # see ``cognito``
+        self._pool_ids: frozenset[str] | None = None  # see ``user_pool_ids``
         self.implicit: dict[str, str] = {}  # implicit logical id -> type
         for e in entries.values():
             if e.type != FUNCTION or not e.enabled:
@@ -323,10 +324,12 @@ class ResourceIndex:
             self._cognito[logical_id] = spec
         return spec
 
-    def user_pool_ids(self) -> set[str]:
+    def user_pool_ids(self) -> frozenset[str]:
         """The ids of the template's Cognito user pools (those the services engine serves)."""
-        specs = [self.cognito(e.logical_id) for e in self.entries.values() if e.type == POOL]
-        return {s.id for s in specs if isinstance(s, UserPoolSpec)}
+        if self._pool_ids is None:
+            specs = [self.cognito(e.logical_id) for e in self.entries.values() if e.type == POOL]
+            self._pool_ids = frozenset(s.id for s in specs if isinstance(s, UserPoolSpec))
+        return self._pool_ids
 
     def _service_name(self, logical_id: str) -> str:
         """The physical name of a resource of the services engine (none for a subscription)."""

@@ -252,7 +252,7 @@ def authorizer_of_scheme(
     kind: ApiKind,
     functions: set[str],
     function_names: Mapping[str, str],
-    pools: set[str],
+    pools: frozenset[str],
 ) -> AuthorizerSpec | None:
     """An ``x-amazon-apigateway-authorizer`` (or the authorizer resource that says the
     same) as canaria runs it; None for a type or a function it does not run. ``pools``:
