@@ -135,6 +135,17 @@ DELIVERED_EVENTS = (
 )
 
 
+# Lambda durable functions: the service, not the function, keeps an execution's checkpoints
+# and invokes it again to replay them; canaria runs no such service, and the durable
+# execution SDKs refuse an invocation without its event
+DURABLE_WARNING = (
+    "DurableConfig: canaria does not run Lambda durable executions (no checkpoints, no "
+    "replay): each invocation gets its plain event, which a handler wrapped by the durable "
+    "execution SDK (withDurableExecution, @durable_execution) refuses with \"Unexpected "
+    "payload provided to start the durable execution\""
+)
+
+
 def build_function(
     ctx: Context,
     entry: Entry,
@@ -148,7 +159,9 @@ def build_function(
     ``layers`` the template's layer ARNs to its layers."""
     props = entry.props
     for key in props:
-        if key not in FUNCTION_PROPERTIES and key in sam_properties(entry.type):
+        if key == "DurableConfig":
+            ctx.warn(entry, DURABLE_WARNING)
+        elif key not in FUNCTION_PROPERTIES and key in sam_properties(entry.type):
             ctx.warn(entry, f"{key} is a SAM property canaria does not apply locally: ignored")
     check_keys(props, entry.props_at, (*FUNCTION_PROPERTIES, *sam_properties(entry.type)))
     _code_form(ctx, entry)  # an image or inline code: nothing else about it matters here

@@ -513,3 +513,12 @@ def test_payload_format_1_0_and_stage_variables_reach_the_routes(tmp_path: Path)
         "/new": (False, (("mode", "test"),)),
         "/r": (False, (("table", "orders"), ("retries", "3"))),
     }
+
+
+def test_durable_config_says_the_function_will_not_run_durably(tmp_path: Path) -> None:
+    fn = function(extra="DurableConfig:\n  ExecutionTimeout: 900\n  RetentionPeriodInDays: 7\n")
+    app = load(write(tmp_path, resources(fn)))
+    said = [w for w in app.warnings if "DurableConfig" in w]
+    assert len(said) == 1
+    assert "does not run Lambda durable executions" in said[0]
+    assert "Unexpected payload provided to start the durable execution" in said[0]
