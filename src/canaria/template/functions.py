@@ -141,8 +141,8 @@ DELIVERED_EVENTS = (
 DURABLE_WARNING = (
     "DurableConfig: canaria does not run Lambda durable executions (no checkpoints, no "
     "replay): each invocation gets its plain event, which a handler wrapped by the durable "
-    "execution SDK (withDurableExecution, @durable_execution) refuses with \"Unexpected "
-    "payload provided to start the durable execution\""
+    'execution SDK (withDurableExecution, @durable_execution) refuses with "Unexpected '
+    'payload provided to start the durable execution"'
 )
 
 
