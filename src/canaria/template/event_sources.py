@@ -90,6 +90,9 @@ RULE_EVENT_KEYS = (
     "Target",
 )
 
+# what a subscription's attributes say about which messages reach its subscriber
+SUBSCRIPTION_FILTER_KEYS = ("FilterPolicy", "FilterPolicyScope")
+
 
 def build_event_sources(
     ctx: Context,
@@ -138,6 +141,7 @@ def build_event_sources(
             if source is not None:
                 out.append(replace(source, state_machine=machine.name))
     out.extend(_rule_function_targets(ctx, functions, services, extra))
+    out.extend(_subscribed_functions(ctx, functions, services, extra))
     return tuple(out), extra
 
 
@@ -194,6 +198,44 @@ def _rule_function_targets(
     return out
 
 
+def _subscribed_functions(
+    ctx: Context,
+    functions: list[Entry],
+    services: Mapping[str, ServiceResource],
+    extra: dict[str, ServiceResource],
+) -> list[QueueEventSource]:
+    """A topic's ``lambda`` subscription to one of the template's functions (an
+    ``AWS::SNS::Subscription`` or a topic's ``Subscription`` entry): a queue of the
+    function's own subscribes in its place, polled as an SNS event, so the function gets
+    SNS's event through its alias and the subscription's filter policy still applies."""
+    by_arn = {function_arn(e.logical_id): e.logical_id for e in functions}
+    entries = {e.logical_id: e for e in functions}
+    out: list[QueueEventSource] = []
+    for sub in [r for r in services.values() if isinstance(r, SubscriptionSpec)]:
+        function = function_of(sub.endpoint, by_arn) if sub.protocol == "lambda" else None
+        if function is None:
+            continue
+        _, queue = _own_queue(ctx, entries[function], sub.logical_id)
+        queue = replace(queue, logical_id=f"{sub.logical_id}.Queue")
+        extra[queue.logical_id] = queue
+        kept = {k: v for k, v in sub.attributes.items() if k in SUBSCRIPTION_FILTER_KEYS}
+        extra[sub.logical_id] = replace(
+            sub, protocol="sqs", endpoint=queue_arn(queue.name), attributes=kept
+        )
+        out.append(
+            QueueEventSource(
+                function,
+                sub.logical_id,
+                queue.name,
+                queue_arn(queue.name),
+                batch_size=1,
+                kind=EventSourceKind.SNS,
+                subscription_arn=subscription_arn(sub.logical_id, sub.topic_arn),
+            )
+        )
+    return out
+
+
 def _topic_event(
     ctx: Context,
     entry: Entry,
@@ -215,7 +257,7 @@ def _topic_event(
     base, queue = _own_queue(ctx, entry, name)
     queue_name = queue.name
     attributes: dict[str, str] = {}
-    for key in ("FilterPolicy", "FilterPolicyScope"):
+    for key in SUBSCRIPTION_FILTER_KEYS:
         if key in props:
             value = props[key]
             if isinstance(value, Mapping):

@@ -48,7 +48,7 @@ from canaria.template.nodes import (
     check_keys,
     plain,
 )
-from canaria.template.service_props import resource_name, tags_of, warn_function
+from canaria.template.service_props import function_of, resource_name, tags_of, warn_function
 from canaria.template.service_refs import TYPES as NAMED_TYPES
 from canaria.template.user_pool_triggers import with_triggers
 
@@ -302,9 +302,13 @@ def _unique_names(ctx: Context, entries: list[Entry], out: Mapping[str, ServiceR
 def _delivered(
     ctx: Context, entry: Entry, sub: SubscriptionSpec, functions: Mapping[str, str]
 ) -> bool:
-    """Whether the engine delivers to ``sub``: SQS only (moto's SNS fails the ``Publish``
-    call when a Lambda or HTTP subscriber cannot be reached); the others get a warning."""
+    """Whether ``sub`` is delivered: SQS by the engine, a template function by canaria
+    (``event_sources`` puts a queue of the function's own in its place: moto's SNS fails
+    the ``Publish`` call when a Lambda or HTTP subscriber cannot be reached); the others
+    get a warning."""
     if sub.protocol == "sqs":
+        return True
+    if sub.protocol == "lambda" and function_of(sub.endpoint, functions) is not None:
         return True
     if not warn_function(ctx, entry, sub.endpoint, functions):
         ctx.warn(

@@ -22,6 +22,7 @@ from canaria.models import (
     TopicSpec,
 )
 from canaria.template import load
+from canaria.template.service_refs import queue_arn
 from tests.unit.template.template_helpers import fails, function, line_of, resources, write
 
 ACCOUNT_REGION = "us-east-1:123456789012"
@@ -300,10 +301,20 @@ def test_what_is_not_run_locally_is_a_warning(tmp_path: Path) -> None:
     warnings = "\n".join(app.warnings)
     assert "NotificationConfiguration.LambdaConfigurations is not delivered locally" in warnings
     assert "the email subscription to ops@example.com is not delivered locally" in warnings
-    assert warnings.count("delivery to function Fn is not run locally") == 1  # the topic's
+    # the topic's lambda subscription is delivered through a queue of the function's own
+    assert "delivery to function Fn" not in warnings
     # a scheduled rule's function target is fired on time: no queue, no event source
-    assert list(app.services) == ["Uploads", "Alerts", "Tick"]
-    assert app.event_sources == ()
+    assert sorted(app.services) == [
+        "Alerts",
+        "Alerts.Subscription[0]",
+        "Alerts.Subscription[0].Queue",
+        "Tick",
+        "Uploads",
+    ]
+    sub = app.services["Alerts.Subscription[0]"]
+    assert isinstance(sub, SubscriptionSpec)
+    assert (sub.protocol, sub.endpoint) == ("sqs", queue_arn("canaria-Fn-Alerts-Subscription-0-"))
+    assert [(s.function, s.kind) for s in app.event_sources] == [("Fn", EventSourceKind.SNS)]
     (schedule,) = app.schedules
     assert (schedule.target, schedule.name, schedule.expression) == (
         "Fn",
