@@ -18,7 +18,8 @@ from typing import Protocol
 from canaria.analysis import Metrics
 from canaria.analysis.prom import PromMetrics
 from canaria.clock import Clock
-from canaria.errors import CanariaError, NotFound
+from canaria.durable import DurableExecutions, ended_failed
+from canaria.errors import CanariaError, InvalidRequest, NotFound
 from canaria.gateway import Routing
 from canaria.inputs import version_number
 from canaria.models import FunctionSpec, InvokeResult, Version
@@ -58,6 +59,9 @@ class Invocations:
         self.clock = clock
         self.function_spec = function_spec
         self.runtimes: dict[str, FunctionRuntime] = {}
+        # the durable execution service: an Invoke of a function with a DurableConfig
+        # starts an execution there instead of running the handler
+        self.durable: DurableExecutions | None = None
         self._versions: dict[tuple[str, int], Version] = {}
         # requests running per (function, version, alias): ConcurrentExecutions, what a
         # request-count gate waits for, and the Prometheus gauge at scrape time
@@ -139,6 +143,27 @@ class Invocations:
         )
         self.prom.observe(function, alias, version, result, throttled)
 
+    async def start_durable(
+        self, function: str, qualifier: str | None, payload: bytes, name: str | None
+    ) -> tuple[str, int]:
+        """An asynchronous Invoke of a durable function: start its execution, pinned to
+        the version ``qualifier`` names now; the execution's ARN and that version."""
+        durable = self.function_spec(function).durable
+        if durable is None or self.durable is None:
+            raise InvalidRequest(f"{function} is not a durable function (no DurableConfig)")
+        version, _ = self.resolve(function, qualifier)
+        return await self.durable.start(function, version, durable, payload, name), version
+
+    async def run_durable(
+        self, function: str, qualifier: str | None, payload: bytes, name: str | None
+    ) -> tuple[str, InvokeResult]:
+        """A synchronous Invoke of a durable function: its execution's ARN and outcome."""
+        durable = self.function_spec(function).durable
+        if durable is None or self.durable is None:
+            raise InvalidRequest(f"{function} is not a durable function (no DurableConfig)")
+        version, _ = self.resolve(function, qualifier)
+        return await self.durable.run(function, version, durable, payload, name)
+
     def resolve(self, function: str, qualifier: str | None) -> tuple[int, str | None]:
         """Version and alias a qualifier names; an alias splits by its weights."""
         self.function_spec(function)
@@ -162,8 +187,14 @@ class Invocations:
         payload: bytes,
         *,
         client_context: str | None = None,
+        handler_invocation: bool = False,
     ) -> InvokeResult:
-        """Lambda Invoke semantics (edge, CLI, hooks, state machines), with metrics."""
+        """Lambda Invoke semantics (edge, CLI, hooks, state machines), with metrics. A
+        durable function's Invoke runs an execution to its end (``canaria.durable``);
+        ``handler_invocation``: this is the durable execution service's own invocation of
+        its handler, run as is."""
+        if not handler_invocation and self.function_spec(function).durable is not None:
+            return (await self.run_durable(function, qualifier, payload, None))[1]
         version, alias = self.resolve(function, qualifier)
         started = self.clock.now()
         try:
@@ -181,6 +212,13 @@ class Invocations:
             throttled = exc.http_status == 429
             self._record_since(started, function, alias, version, None, throttled=throttled)
             raise
+        if handler_invocation and result.function_error is None and ended_failed(result):
+            # the invocation that ends its durable execution FAILED: an error to the judge
+            # and the metrics; the service still gets the handler's output as it was
+            self._record_since(
+                started, function, alias, version, result._replace(function_error="Handled")
+            )
+            return result
         self._record_since(started, function, alias, version, result)
         return result
 

@@ -35,6 +35,7 @@ from canaria.commands import OperatorCommands
 from canaria.controller.notify import send_notifications
 from canaria.controller.service import Controller
 from canaria.controller.signals import LocalSignals
+from canaria.durable import DurableExecutions
 from canaria.errors import NotFound
 from canaria.files import FileAccess
 from canaria.gateway import GatewayServer, Routing
@@ -92,6 +93,7 @@ class Platform:
     def __init__(self, options: Options, clock: Clock) -> None:
         self.options = options
         self.clock = clock
+        self.control_url = f"http://{options.host}:{options.control_port}"
         self.state_dir = str(Path(options.state_dir).resolve())
         self.store = Store.open(self.state_dir, options.database_url)
         self.token = ensure_token(self.state_dir)
@@ -158,7 +160,10 @@ class Platform:
         self.services.triggers = UserPoolTriggers(self._invoke_through_alias)
         # functions' SQS events: queues polled, batches invoked through the alias
         self.pollers = QueuePollers(
-            self.services.endpoint, self._invoke_from_queue, self._start_on_schedule
+            self.services.endpoint,
+            self._invoke_from_queue,
+            self._start_on_schedule,
+            self._invoke_event,
         )
         # functions' Kinesis and DynamoDB events: shards read in order, batches invoked
         # through the alias
@@ -174,7 +179,7 @@ class Platform:
             self._run_machine,
         )
         # Schedule / ScheduleV2 events and scheduled rules: fired on the platform's clock
-        self.schedules = Schedules(clock, self._invoke_from_queue, self._start_on_schedule)
+        self.schedules = Schedules(clock, self._invoke_event, self._start_on_schedule)
         self._state_tasks = PlatformTasks(
             self,
             options.host,
@@ -190,6 +195,16 @@ class Platform:
             self.websockets,
         )
         self.state_machines = StateMachines(clock, self._state_tasks, self.store)
+        # durable functions: their executions kept and replayed by AWS's local durable
+        # execution service, which invokes their handlers through the edge
+        self.durable = DurableExecutions(
+            self.state_dir,
+            clock,
+            edge=lambda: self.control_url,
+            credentials=(self.access_key, self.secret_key),
+            log_path=str(Path(self.state_dir) / "logs" / "durable.log"),
+        )
+        self.invocations.durable = self.durable
         self.releases = ReleaseExecutor(
             store=self.store,
             clock=clock,
@@ -205,6 +220,7 @@ class Platform:
                 self.schedules,
                 self.function_urls_served,
                 self.websockets,
+                self.durable,
             ),
             runtimes=self.runtimes,
             new_runtime=self._new_runtime,
@@ -215,7 +231,6 @@ class Platform:
         self._tasks: list[asyncio.Task[Any]] = []
         self._retiring: set[asyncio.Task[None]] = set()
         self.routing.alias_listeners.append(self._retire_unrouted)
-        self.control_url = f"http://{options.host}:{options.control_port}"
 
     # ---- start / stop ------------------------------------------------------------------
 
@@ -258,6 +273,7 @@ class Platform:
         await self.schedules.stop()
         await asyncio.gather(*self._retiring, return_exceptions=True)
         await asyncio.gather(*(rt.close() for rt in self.runtimes.values()))
+        await self.durable.stop()
         await self.tables.stop()
         await self.services.stop()
         self.logbook.close()
@@ -285,6 +301,16 @@ class Platform:
         return await self.invoke_qualified(
             function, self.function_spec(function).auto_publish_alias, event
         )
+
+    async def _invoke_event(self, function: str, event: bytes) -> InvokeResult:
+        """An asynchronous source's event (a schedule, a topic, a rule, a bucket), through
+        the function's alias. A durable function's execution is started, not waited for,
+        as Lambda's asynchronous Invoke starts it."""
+        if function in self.pipes or self.function_spec(function).durable is None:
+            return await self._invoke_from_queue(function, event)
+        alias = self.function_spec(function).auto_publish_alias
+        arn, version = await self.invocations.start_durable(function, alias, event, None)
+        return InvokeResult(b"null", version, arn.rsplit("/", 1)[-1], 0.0)
 
     async def _invoke_through_alias(self, function: str, event: bytes) -> InvokeResult:
         """A user pool's trigger: its function, through its alias."""
@@ -436,10 +462,29 @@ class Platform:
         payload: bytes,
         *,
         client_context: str | None = None,
+        handler_invocation: bool = False,
     ) -> InvokeResult:
         """Lambda Invoke semantics (edge, CLI, hooks, state machines), with metrics."""
         return await self.invocations.invoke_qualified(
-            self.function_named(function), qualifier, payload, client_context=client_context
+            self.function_named(function),
+            qualifier,
+            payload,
+            client_context=client_context,
+            handler_invocation=handler_invocation,
+        )
+
+    async def start_durable(
+        self, function: str, qualifier: str | None, payload: bytes, name: str | None
+    ) -> tuple[str, int]:
+        return await self.invocations.start_durable(
+            self.function_named(function), qualifier, payload, name
+        )
+
+    async def run_durable(
+        self, function: str, qualifier: str | None, payload: bytes, name: str | None
+    ) -> tuple[str, InvokeResult]:
+        return await self.invocations.run_durable(
+            self.function_named(function), qualifier, payload, name
         )
 
     # ---- EdgeBackend ---------------------------------------------------------------------

@@ -43,6 +43,7 @@ from canaria.controller.deployer import (
     plan_release,
 )
 from canaria.controller.deployments import new_deployment
+from canaria.durable import DurableExecutions
 from canaria.errors import BuildError, Conflict
 from canaria.files import FileAccess
 from canaria.gateway import Routing
@@ -122,6 +123,10 @@ class Resources(Protocol):
 
     def serve_websockets(self, apis: Mapping[str, WebSocketApiSpec]) -> None: ...
 
+    async def run_durable(
+        self, functions: Mapping[str, FunctionSpec], names: Mapping[str, str]
+    ) -> None: ...
+
     def poll_sources(
         self, sources: tuple[EventSource, ...], pipes: Mapping[str, PipeSpec]
     ) -> None: ...
@@ -133,7 +138,8 @@ class LocalResources:
     """The supervised local engines: DynamoDB for tables, the services engine (moto
     behind a relay) for S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis and
     Cognito user pools, the readers that feed queue and stream batches to functions, the
-    timers that fire schedules, and the listeners of function URLs."""
+    timers that fire schedules, the listeners of function URLs, and the durable
+    execution service."""
 
     def __init__(
         self,
@@ -145,6 +151,7 @@ class LocalResources:
         schedules: Schedules,
         function_urls: FunctionUrls,
         websockets: WebSocketHub,
+        durable: DurableExecutions,
     ) -> None:
         self.tables = tables
         self.services = services
@@ -154,6 +161,7 @@ class LocalResources:
         self.schedules = schedules
         self.function_urls = function_urls
         self.websockets = websockets
+        self.durable = durable
         self._provisioned: Mapping[str, ServiceResource] = {}  # the last release's
         services.on_restart = self._restarted
 
@@ -175,6 +183,12 @@ class LocalResources:
 
     def serve_websockets(self, apis: Mapping[str, WebSocketApiSpec]) -> None:
         self.websockets.configure(apis)
+
+    async def run_durable(
+        self, functions: Mapping[str, FunctionSpec], names: Mapping[str, str]
+    ) -> None:
+        """The durable execution service, for an application with durable functions."""
+        await self.durable.adopt(functions, names)
 
     def poll_sources(self, sources: tuple[EventSource, ...], pipes: Mapping[str, PipeSpec]) -> None:
         self.pipes.apply(pipes)  # before the readers hand them batches
@@ -311,6 +325,7 @@ class ReleaseExecutor:
                         {n: f.url for n, f in running.functions.items() if f.url is not None}
                     )
                     self.resources.serve_websockets(running.websockets)
+                    await self.resources.run_durable(running.functions, running.function_names)
                 case PollSources(sources=sources, pipes=pipes):
                     self.resources.poll_sources(sources, pipes)
                 case FireSchedules(schedules=schedules):

@@ -25,6 +25,7 @@ from canaria.aws import (
     codedeploy_api,
     codedeploy_targets,
     connections_api,
+    durable_api,
     lambda_api,
     logs_api,
     stepfunctions_api,
@@ -188,8 +189,23 @@ def edge_routes(edge: EdgeBackend) -> list[BaseRoute]:
 
         return Route(path, endpoint, methods=["GET"])
 
+    async def durable_execution_api(request: Request) -> Response:
+        raw = (request.scope.get("raw_path") or request.url.path.encode()).decode()
+        found = durable_api.operation(request.method, raw.split("?", 1)[0])
+        if found is None:
+            return durable_api.unknown(request.method, request.url.path)
+        name, segments = found
+        caller = await _authenticate(edge, request)
+        if isinstance(caller, str):
+            return rest_error(403, "UnrecognizedClientException", caller)
+        denied = authorize(caller, "lambda", name, None, edge.store)
+        if denied is not None:
+            return rest_error(403, "AccessDeniedException", denied)
+        return await durable_api.forward(edge, request, segments)
+
     base = "/2015-03-31/functions/{name}"
     return [
+        Route(durable_api.PREFIX + "{rest:path}", durable_execution_api, methods=["GET", "POST"]),
         api_keys_route(apigateway_api.PATHS[0], apigateway_api.get_api_keys, "GetApiKeys"),
         api_keys_route(apigateway_api.PATHS[1], apigateway_api.get_api_key, "GetApiKey"),
         Route(

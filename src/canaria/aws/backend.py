@@ -8,6 +8,7 @@ from canaria.analysis import Metrics
 from canaria.auth import Keyring
 from canaria.aws.states import StateMachines
 from canaria.clock import Clock
+from canaria.durable import DurableExecutions
 from canaria.gateway.websockets import WebSocketHub
 from canaria.logbook import LogBook
 from canaria.models import Alias, Application, FunctionSpec, InvokeResult, Version
@@ -23,6 +24,7 @@ class EdgeBackend(Protocol):
     logbook: LogBook  # the functions' log lines (CloudWatch Logs FilterLogEvents)
     metrics: Metrics  # per-version metrics (CloudWatch GetMetricData)
     websockets: WebSocketHub  # WebSocket APIs' connections (the Management API)
+    durable: DurableExecutions  # the durable execution service (durable functions)
 
     @property
     def app(self) -> Application | None:
@@ -43,7 +45,21 @@ class EdgeBackend(Protocol):
         payload: bytes,
         *,
         client_context: str | None = None,
+        handler_invocation: bool = False,
     ) -> InvokeResult: ...
+
+    async def start_durable(
+        self, function: str, qualifier: str | None, payload: bytes, name: str | None
+    ) -> tuple[str, int]:
+        """An asynchronous Invoke of a durable function: its new execution's ARN and the
+        version it is pinned to."""
+        ...
+
+    async def run_durable(
+        self, function: str, qualifier: str | None, payload: bytes, name: str | None
+    ) -> tuple[str, InvokeResult]:
+        """A synchronous Invoke of a durable function: its execution's ARN and outcome."""
+        ...
 
     async def publish_version(self, function: str) -> Version: ...
 

@@ -15,13 +15,15 @@ from starlette.responses import Response
 
 from canaria.aws.backend import EdgeBackend
 from canaria.aws.responses import json_response, rest_error, rest_error_from
+from canaria.durable import HANDLER_INVOKE_HEADER
 from canaria.errors import CanariaError, Conflict, InvalidRequest, NotFound
 from canaria.inputs import version_number
-from canaria.models import Alias, Version
+from canaria.models import Alias, InvokeResult, Version
 from canaria.models.arns import function_arn, parse_function
 
 LOG_TAIL_BYTES = 4096
 CLIENT_CONTEXT_MAX_BYTES = 3583  # Invoke's ClientContext: base64 of a JSON object
+DURABLE_ARN_HEADER = "X-Amz-Durable-Execution-Arn"  # Invoke's DurableExecutionArn
 
 
 def version_configuration(edge: EdgeBackend, v: Version, qualifier: str) -> dict[str, Any]:
@@ -108,7 +110,7 @@ async def invoke(edge: EdgeBackend, request: Request) -> Response:
         name, qualifier = _named(
             edge, request.path_params["name"], request.query_params.get("Qualifier")
         )
-        edge.function_spec(name)
+        spec = edge.function_spec(name)
         kind = request.headers.get("x-amz-invocation-type", "RequestResponse")
         payload = await request.body() or b"{}"
         try:
@@ -125,27 +127,63 @@ async def invoke(edge: EdgeBackend, request: Request) -> Response:
             return rest_error(400, "InvalidRequestContentException", str(exc))
         if kind == "DryRun":
             return Response(status_code=204)
+        if kind not in ("RequestResponse", "Event"):
+            raise InvalidRequest(
+                f"InvocationType {kind!r} (allowed: RequestResponse, Event, DryRun)"
+            )
+        handler_invocation = HANDLER_INVOKE_HEADER in request.headers
+        if spec.durable is not None and not handler_invocation:
+            return await _invoke_durable(edge, request, name, qualifier, payload, kind)
         if kind == "Event":  # Lambda passes ClientContext to synchronous invocations only
             task = asyncio.ensure_future(edge.invoke_qualified(name, qualifier, payload))
             _background.add(task)
             task.add_done_callback(_background.discard)
             return Response(status_code=202)
-        if kind != "RequestResponse":
-            raise InvalidRequest(
-                f"InvocationType {kind!r} (allowed: RequestResponse, Event, DryRun)"
-            )
         result = await edge.invoke_qualified(
-            name, qualifier, payload, client_context=client_context
+            name,
+            qualifier,
+            payload,
+            client_context=client_context,
+            handler_invocation=handler_invocation,
         )
     except CanariaError as exc:
         return rest_error_from(exc)
+    return _invoke_response(request, result)
+
+
+def _invoke_response(
+    request: Request, result: InvokeResult, extra: dict[str, str] | None = None
+) -> Response:
     headers = {"X-Amz-Executed-Version": str(result.version)}
     if result.function_error:
         headers["X-Amz-Function-Error"] = result.function_error
     if request.headers.get("x-amz-log-type") == "Tail":
         tail = result.logs.encode()[-LOG_TAIL_BYTES:]
         headers["X-Amz-Log-Result"] = base64.b64encode(tail).decode()
+    headers.update(extra or {})
     return Response(result.payload, status_code=200, media_type="application/json", headers=headers)
+
+
+async def _invoke_durable(
+    edge: EdgeBackend,
+    request: Request,
+    name: str,
+    qualifier: str | None,
+    payload: bytes,
+    kind: str,
+) -> Response:
+    """Invoke of a durable function: it starts an execution (``canaria.durable``), named
+    by ``X-Amz-Durable-Execution-Name`` if the caller gave one; an ``Event`` answers at
+    once, a ``RequestResponse`` when the execution ends, with its result."""
+    execution_name = request.headers.get("x-amz-durable-execution-name") or None
+    if kind == "Event":
+        arn, version = await edge.start_durable(name, qualifier, payload, execution_name)
+        return Response(
+            status_code=202,
+            headers={DURABLE_ARN_HEADER: arn, "X-Amz-Executed-Version": str(version)},
+        )
+    arn, result = await edge.run_durable(name, qualifier, payload, execution_name)
+    return _invoke_response(request, result, {DURABLE_ARN_HEADER: arn})
 
 
 _background: set[asyncio.Task[Any]] = set()

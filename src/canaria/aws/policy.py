@@ -6,7 +6,9 @@ traffic is routed or how a deployment goes:
 
 - Lambda: ``Invoke``, ``GetFunction``, ``GetFunctionConfiguration``,
   ``ListVersionsByFunction``, ``GetAlias`` (a
-  PreTraffic hook invokes the new version; code may read its configuration);
+  PreTraffic hook invokes the new version; code may read its configuration), and the
+  durable execution API (a durable function's SDK checkpoints; code reads, stops and
+  completes executions: a human-approval callback is sent by another function);
 - CodeDeploy: ``PutLifecycleEventHookExecutionStatus`` for a hook execution the caller
   was invoked for (the hook function of that execution, as SAM's generated hook role
   allows), and ``GetDeployment``;
@@ -37,6 +39,17 @@ FUNCTION_ALLOWED: frozenset[tuple[str, str]] = frozenset(
         ("lambda", "GetFunctionConfiguration"),
         ("lambda", "ListVersionsByFunction"),
         ("lambda", "GetAlias"),
+        # durable functions: their SDK checkpoints and reads its state; code reads, stops
+        # and completes executions (AWSLambdaBasicDurableExecutionRolePolicy and beyond)
+        ("lambda", "CheckpointDurableExecution"),
+        ("lambda", "GetDurableExecutionState"),
+        ("lambda", "GetDurableExecution"),
+        ("lambda", "GetDurableExecutionHistory"),
+        ("lambda", "ListDurableExecutionsByFunction"),
+        ("lambda", "StopDurableExecution"),
+        ("lambda", "SendDurableExecutionCallbackSuccess"),
+        ("lambda", "SendDurableExecutionCallbackFailure"),
+        ("lambda", "SendDurableExecutionCallbackHeartbeat"),
         ("codedeploy", "PutLifecycleEventHookExecutionStatus"),
         ("codedeploy", "GetDeployment"),
         ("states", "StartExecution"),

@@ -329,6 +329,16 @@ class EsbuildOptions:
 
 
 @dataclass(frozen=True)
+class DurableSpec:
+    """A function's ``DurableConfig``: each of its invocations starts a durable execution
+    (``canaria.durable``) that may run for ``execution_timeout_s`` and is kept
+    ``retention_days`` after it ends."""
+
+    execution_timeout_s: int
+    retention_days: int = 14
+
+
+@dataclass(frozen=True)
 class FunctionUrlSpec:
     """A function's ``FunctionUrlConfig``: canaria serves it on a port of its own."""
 
@@ -350,6 +360,7 @@ class FunctionSpec:
     layers: tuple[LayerSpec, ...] = ()  # the template's layers it names, in its order
     url: FunctionUrlSpec | None = None  # FunctionUrlConfig
     inline: InlineCode | None = None  # InlineCode (then config.code_uri is "")
+    durable: DurableSpec | None = None  # DurableConfig
 
 
 @dataclass(frozen=True)

@@ -179,9 +179,18 @@ class SourceTasks(Generic[S]):
 class QueuePollers:
     """One poller per enabled SQS event source of the running application."""
 
-    def __init__(self, endpoint: str, invoke: Invoke, start: Start | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        invoke: Invoke,
+        start: Start | None = None,
+        invoke_event: Invoke | None = None,
+    ) -> None:
         self.endpoint = endpoint  # the services engine, through its relay
         self.invoke = invoke
+        # SNS, EventBridge and S3 invoke asynchronously (a durable function's execution
+        # is started, not waited for); SQS synchronously
+        self.invoke_event = invoke_event or invoke
         self.start = start  # a state machine's EventBridge events start it
         self._tasks = SourceTasks[QueueEventSource](self._poll)
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="canaria-sqs")
@@ -244,7 +253,8 @@ class QueuePollers:
                 await self._start_machine(client, url, source, messages, event)
                 continue
             try:
-                result = await self.invoke(source.function, event)
+                invoke = self.invoke if source.kind is EventSourceKind.SQS else self.invoke_event
+                result = await invoke(source.function, event)
             except CanariaError as exc:  # throttled, or no such version: the batch returns
                 log.warning("%s from %s: %s", source.function, source.queue_name, exc.message)
                 await asyncio.sleep(_BACKOFF_S)

@@ -21,6 +21,7 @@ from canaria.models import (
     AlarmSpec,
     ApiSpec,
     DeploymentPreference,
+    DurableSpec,
     FunctionConfig,
     FunctionSpec,
     FunctionUrlSpec,
@@ -63,6 +64,7 @@ FUNCTION_PROPERTIES = (
     "DeadLetterQueue",
     "DeploymentPreference",
     "Description",
+    "DurableConfig",
     "Environment",
     "EphemeralStorage",
     "EventInvokeConfig",
@@ -135,17 +137,6 @@ DELIVERED_EVENTS = (
 )
 
 
-# Lambda durable functions: the service, not the function, keeps an execution's checkpoints
-# and invokes it again to replay them; canaria runs no such service, and the durable
-# execution SDKs refuse an invocation without its event
-DURABLE_WARNING = (
-    "DurableConfig: canaria does not run Lambda durable executions (no checkpoints, no "
-    "replay): each invocation gets its plain event, which a handler wrapped by the durable "
-    'execution SDK (withDurableExecution, @durable_execution) refuses with "Unexpected '
-    'payload provided to start the durable execution"'
-)
-
-
 def build_function(
     ctx: Context,
     entry: Entry,
@@ -159,9 +150,7 @@ def build_function(
     ``layers`` the template's layer ARNs to its layers."""
     props = entry.props
     for key in props:
-        if key == "DurableConfig":
-            ctx.warn(entry, DURABLE_WARNING)
-        elif key not in FUNCTION_PROPERTIES and key in sam_properties(entry.type):
+        if key not in FUNCTION_PROPERTIES and key in sam_properties(entry.type):
             ctx.warn(entry, f"{key} is a SAM property canaria does not apply locally: ignored")
     check_keys(props, entry.props_at, (*FUNCTION_PROPERTIES, *sam_properties(entry.type)))
     _code_form(ctx, entry)  # an image or inline code: nothing else about it matters here
@@ -207,6 +196,7 @@ def build_function(
     no_routes: tuple[RouteSpec, ...] = ()
     routes = checked(lambda: _routes(ctx, entry, apis), no_routes)
     url = checked(lambda: _function_url(ctx, entry), None)
+    durable = checked(lambda: _durable(ctx, entry), None)
     problems.raise_any()
     return FunctionSpec(
         name=entry.logical_id,
@@ -220,7 +210,30 @@ def build_function(
         layers=used_layers,
         url=url,
         inline=inline_code,
+        durable=durable,
     )
+
+
+def _durable(ctx: Context, entry: Entry) -> DurableSpec | None:
+    """``DurableConfig``: each invocation starts a durable execution (``canaria.durable``)."""
+    raw = ctx.get(entry, "DurableConfig")
+    if raw is NO_VALUE:
+        return None
+    at = ctx.at(entry, "DurableConfig")
+    config = as_map(raw, at)
+    check_keys(
+        config,
+        at,
+        ("ExecutionTimeout", "RetentionPeriodInDays", "KMSKeyArn"),
+        required=("ExecutionTimeout",),
+    )
+    timeout = as_int(config["ExecutionTimeout"], at.key(config, "ExecutionTimeout"), 1, 31_622_400)
+    retention = 14
+    if "RetentionPeriodInDays" in config:
+        retention = as_int(
+            config["RetentionPeriodInDays"], at.key(config, "RetentionPeriodInDays"), 1, 90
+        )
+    return DurableSpec(timeout, retention)
 
 
 def _function_url(ctx: Context, entry: Entry) -> FunctionUrlSpec | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from canaria import runtimes
-from canaria.models import CorsSpec, FunctionUrlSpec, InlineCode, LayerSpec
+from canaria.models import CorsSpec, DurableSpec, FunctionUrlSpec, InlineCode, LayerSpec
 from canaria.template import load
 from tests.unit.template.template_helpers import PY, fails, function, line_of, resources, write
 
@@ -515,10 +515,33 @@ def test_payload_format_1_0_and_stage_variables_reach_the_routes(tmp_path: Path)
     }
 
 
-def test_durable_config_says_the_function_will_not_run_durably(tmp_path: Path) -> None:
-    fn = function(extra="DurableConfig:\n  ExecutionTimeout: 900\n  RetentionPeriodInDays: 7\n")
+def test_durable_config_makes_a_durable_function(tmp_path: Path) -> None:
+    fn = function(extra="DurableConfig:\n  ExecutionTimeout: 3600\n  RetentionPeriodInDays: 7\n")
     app = load(write(tmp_path, resources(fn)))
-    said = [w for w in app.warnings if "DurableConfig" in w]
-    assert len(said) == 1
-    assert "does not run Lambda durable executions" in said[0]
-    assert "Unexpected payload provided to start the durable execution" in said[0]
+    assert not [w for w in app.warnings if "DurableConfig" in w]
+    (spec,) = app.functions.values()
+    assert spec.durable == DurableSpec(execution_timeout_s=3600, retention_days=7)
+    fn = function(extra="DurableConfig: {ExecutionTimeout: 60}\n")
+    (spec,) = load(write(tmp_path, resources(fn))).functions.values()
+    assert spec.durable == DurableSpec(60, 14)  # SAM's default retention
+    (spec,) = load(write(tmp_path, resources(function()))).functions.values()
+    assert spec.durable is None
+
+
+@pytest.mark.parametrize(
+    ("config", "said"),
+    [
+        ("{RetentionPeriodInDays: 7}", "ExecutionTimeout"),
+        ("{ExecutionTimeout: 0}", "ExecutionTimeout"),
+        ("{ExecutionTimeout: 31622401}", "ExecutionTimeout"),
+        ("{ExecutionTimeout: 60, RetentionPeriodInDays: 91}", "RetentionPeriodInDays"),
+        ("{ExecutionTimeout: 60, Timeout: 5}", "Timeout"),
+    ],
+)
+def test_a_wrong_durable_config_is_refused_where_it_is(
+    tmp_path: Path, config: str, said: str
+) -> None:
+    err = str(fails(write(tmp_path, resources(function(extra=f"DurableConfig: {config}\n")))))
+    assert "DurableConfig" in err and said in err, err
+
+

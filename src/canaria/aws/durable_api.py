@@ -1,0 +1,79 @@
+"""Lambda's durable execution API (2025-12-01), forwarded to the durable execution
+service (``canaria.durable``): what the durable SDKs call from inside a function
+(``CheckpointDurableExecution``, ``GetDurableExecutionState``) and what an operator or
+another function calls (``GetDurableExecution``, its history, ``StopDurableExecution``,
+the callbacks, ``ListDurableExecutionsByFunction``)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, unquote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from canaria.aws.backend import EdgeBackend
+from canaria.aws.responses import rest_error, rest_error_from
+from canaria.errors import CanariaError
+
+PREFIX = "/2025-12-01/"
+
+# (method, the path's shape after the prefix, a "*" per identifier) -> operation
+OPERATIONS: dict[tuple[str, tuple[str, ...]], str] = {
+    ("GET", ("durable-executions", "*")): "GetDurableExecution",
+    ("POST", ("durable-executions", "*", "checkpoint")): "CheckpointDurableExecution",
+    ("GET", ("durable-executions", "*", "state")): "GetDurableExecutionState",
+    ("GET", ("durable-executions", "*", "history")): "GetDurableExecutionHistory",
+    ("POST", ("durable-executions", "*", "stop")): "StopDurableExecution",
+    ("GET", ("functions", "*", "durable-executions")): "ListDurableExecutionsByFunction",
+    (
+        "POST",
+        ("durable-execution-callbacks", "*", "succeed"),
+    ): "SendDurableExecutionCallbackSuccess",
+    ("POST", ("durable-execution-callbacks", "*", "fail")): "SendDurableExecutionCallbackFailure",
+    ("POST", ("durable-execution-callbacks", "*", "heartbeat")): (
+        "SendDurableExecutionCallbackHeartbeat"
+    ),
+}
+
+
+def operation(method: str, raw_path: str) -> tuple[str, list[str]] | None:
+    """The operation a request names, and its path's segments (still URL-encoded)."""
+    segments = raw_path[len(PREFIX) :].split("/")
+    if len(segments) < 2:
+        return None
+    shape = (segments[0], "*", *segments[2:])
+    found = OPERATIONS.get((method, shape))
+    return None if found is None else (found, segments)
+
+
+async def forward(edge: EdgeBackend, request: Request, segments: list[str]) -> Response:
+    """Send the request on to the service as it came, a function named by its declared
+    ``FunctionName`` turned into the name canaria serves it by."""
+    if segments[0] == "functions":
+        segments = list(segments)
+        name = edge.function_named(unquote(segments[1]))
+        try:
+            edge.function_spec(name)
+        except CanariaError as exc:
+            return rest_error_from(exc)
+        segments[1] = quote(name, safe="")
+    path = PREFIX + "/".join(segments)
+    query = request.scope.get("query_string", b"").decode()
+    if query:
+        path = f"{path}?{query}"
+    try:
+        status, headers, body = await edge.durable.request(
+            request.method, path, await request.body()
+        )
+    except CanariaError as exc:
+        return rest_error_from(exc)
+    kept = {k: v for k, v in headers.items() if k.lower() in ("content-type", "x-amzn-errortype")}
+    return Response(body, status_code=status, headers=kept)
+
+
+def unknown(method: str, path: str) -> Response:
+    return rest_error(
+        404,
+        "UnknownOperationException",
+        f"{method} {path} is not an operation of Lambda's durable execution API",
+    )
