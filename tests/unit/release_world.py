@@ -20,6 +20,7 @@ from canaria.files import FileAccess
 from canaria.gateway import Routing
 from canaria.models import (
     Application,
+    DurableSpec,
     EventSource,
     FunctionSpec,
     FunctionUrlSpec,
@@ -97,6 +98,7 @@ class RecordingResources:
     fired: tuple[ScheduledInvocation, ...] = ()
     urls: dict[str, FunctionUrlSpec] = field(default_factory=dict)
     websockets: dict[str, WebSocketApiSpec] = field(default_factory=dict)
+    durable: dict[str, DurableSpec] = field(default_factory=dict)
 
     async def create_tables(self, tables: Mapping[str, TableSpec]) -> None:
         self.tables.update(tables)
@@ -109,6 +111,11 @@ class RecordingResources:
 
     def serve_websockets(self, apis: Mapping[str, WebSocketApiSpec]) -> None:
         self.websockets = dict(apis)
+
+    async def run_durable(
+        self, functions: Mapping[str, FunctionSpec], names: Mapping[str, str]
+    ) -> None:
+        self.durable = {n: f.durable for n, f in functions.items() if f.durable is not None}
 
     def poll_sources(self, sources: tuple[EventSource, ...], pipes: Mapping[str, PipeSpec]) -> None:
         self.polled = sources

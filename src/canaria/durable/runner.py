@@ -23,12 +23,14 @@ import argparse
 import datetime
 import json
 import logging
+import os
 import signal
 import sys
 import threading
 import time
 from typing import Any
 
+from aws_durable_execution_sdk_python.lambda_service import ErrorObject
 from aws_durable_execution_sdk_python_testing import runner as dex_runner
 from aws_durable_execution_sdk_python_testing.child_dispatcher import FunctionConfigs
 from aws_durable_execution_sdk_python_testing.stores.base import StoreType
@@ -62,6 +64,44 @@ class ScaledClock:
         return max((wake - self.now()).total_seconds() / self.scale, 0.0)
 
 
+def resume_open_executions(web_runner: Any, clock: ScaledClock) -> int:
+    """Carry on the executions a stopped or killed service left open; how many.
+
+    The library keeps executions in its store but arms their timers in memory only, so
+    after a restart nothing would wake them. Each open execution gets its execution
+    timeout again (what is left of it) and one handler invocation: the SDK replays it
+    from its checkpoints, answers ``PENDING`` while a wait has not come due, and the
+    service arms the wait's timer as after any invocation. An invocation the kill cut
+    short is retried the same way. These are the library's executor internals; a
+    release that renames them fails ``canaria up`` loudly here (see the test suite's
+    restart test) rather than leaving executions asleep."""
+    executor = web_runner._executor
+    store = web_runner._store
+    scheduler = web_runner._scheduler
+    resumed = 0
+    for execution in store.list_all():
+        if execution.is_complete:
+            continue
+        arn = execution.durable_execution_arn
+        event = scheduler.create_event()
+        executor._completion_events[arn] = event
+        timeout = execution.start_input.execution_timeout_seconds
+        started = execution.operations[0].start_timestamp if execution.operations else None
+        if timeout > 0 and started is not None:
+            left = (started + datetime.timedelta(seconds=timeout) - clock.now()).total_seconds()
+
+            def timed_out(arn: str = arn, timeout: int = timeout) -> None:
+                error = ErrorObject.from_message(f"Execution timed out after {timeout} seconds.")
+                executor.on_timed_out(arn, error)
+
+            executor._execution_timeouts[arn] = scheduler.call_later(
+                timed_out, delay=max(left / clock.scale, 0.0), completion_event=event
+            )
+        executor._invoke_execution(arn)
+        resumed += 1
+    return resumed
+
+
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m canaria.durable.runner")
     p.add_argument("--port", type=int, required=True)
@@ -76,6 +116,19 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="the functions a durable function may invoke, by name, in Lambda's shape",
     )
     return p.parse_args(argv)
+
+
+def watch_parent() -> None:
+    """Exit when ``canaria up`` is gone (killed, it cannot stop us): the service runs
+    in a session of its own, so nothing else would end it."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="canaria-parent-watch", daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     def stop(_signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
+    resumed = resume_open_executions(web_runner, clock)
+    if resumed:
+        logging.getLogger("canaria.durable").warning("resumed %d open executions", resumed)
+    watch_parent()
     signal.signal(signal.SIGTERM, stop)
     try:
         web_runner.serve_forever()

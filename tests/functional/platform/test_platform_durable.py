@@ -159,17 +159,12 @@ def test_an_invoke_runs_the_execution_to_its_end_on_canarias_clock(app: Canaria)
     execution = lam.get_durable_execution(DurableExecutionArn=arn)
     assert execution["Status"] == "SUCCEEDED"
     assert json.loads(execution["Result"])["price"] == 12
-    events = [
-        e["EventType"] for e in lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
-    ]
+    history = lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
+    events = [e["EventType"] for e in history]
     for kind in ("ExecutionStarted", "StepSucceeded", "WaitStarted", "WaitSucceeded"):
         assert kind in events, events
     assert events[-1] == "ExecutionSucceeded"
-    started = [
-        e
-        for e in lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
-        if e["EventType"] == "WaitStarted"
-    ][0]
+    started = next(e for e in history if e["EventType"] == "WaitStarted")
     assert started["WaitStartedDetails"]["Duration"] == 120
     listed = lam.list_durable_executions_by_function(FunctionName="Orders")["DurableExecutions"]
     assert [e["DurableExecutionArn"] for e in listed] == [arn]
@@ -264,3 +259,19 @@ def test_a_nodejs_durable_function_runs_with_the_sdk_lambda_provides(app: Canari
     assert "FunctionError" not in r, r["Body"]
     assert json.loads(r["Body"]) == {"label": "label-p-9", "shipped": True}
     assert logged(app, "Shipping", "LABELLED") == ["LABELLED p-9"]
+
+
+def test_an_open_execution_carries_on_after_canaria_restarts(app: Canaria) -> None:
+    lam = app.aws("lambda")
+    r = invoke(app, "Long", {"order": "o-6", "items": 5, "wait": 300}, InvocationType="Event")
+    arn = r["DurableExecutionArn"]
+    eventually(lambda: logged(app, "Long", "RESERVED o-6"), "the first step ran")
+    app.stop()  # while the execution waits out its five minutes
+    app.start()
+    lam = app.aws("lambda")
+    eventually(
+        lambda: lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "SUCCEEDED",
+        "the execution ends after the restart",
+    )
+    result = json.loads(lam.get_durable_execution(DurableExecutionArn=arn)["Result"])
+    assert (result["order"], result["price"]) == ("o-6", 15)

@@ -543,5 +543,3 @@ def test_a_wrong_durable_config_is_refused_where_it_is(
 ) -> None:
     err = str(fails(write(tmp_path, resources(function(extra=f"DurableConfig: {config}\n")))))
     assert "DurableConfig" in err and said in err, err
-
-
