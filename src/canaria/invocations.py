@@ -11,6 +11,8 @@ set twice per request.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from functools import partial
 from typing import Protocol
@@ -26,6 +28,8 @@ from canaria.models import FunctionSpec, InvokeResult, Version
 from canaria.models.arns import function_arn
 from canaria.runtime import FunctionRuntime
 from canaria.store import Store
+
+log = logging.getLogger("canaria.invocations")
 
 InFlightKey = tuple[str, int, str | None]  # (function, version, alias)
 
@@ -59,6 +63,7 @@ class Invocations:
         self.clock = clock
         self.function_spec = function_spec
         self.runtimes: dict[str, FunctionRuntime] = {}
+        self._background: set[asyncio.Task[None]] = set()  # Event invocations running
         # the durable execution service: an Invoke of a function with a DurableConfig
         # starts an execution there instead of running the handler
         self.durable: DurableExecutions | None = None
@@ -84,10 +89,18 @@ class Invocations:
         alias: str | None,
         started: float,
         client_context: str | None = None,
+        handler_invocation: bool = False,
     ) -> InvokeResult:
         """The gateway's Invoker: run ``event`` on ``function`` at ``version``. It goes in
         flight at ``started``, the time its record will carry, so the judge pairs the two.
-        ``client_context`` is an Invoke's ``ClientContext``, decoded (JSON text)."""
+        ``client_context`` is an Invoke's ``ClientContext``, decoded (JSON text). A durable
+        function's event runs an execution on ``version`` to its end, unless this is the
+        durable execution service's own ``handler_invocation``."""
+        durable = self.durable
+        if durable is not None and function in durable.functions and not handler_invocation:
+            spec = self.function_spec(function).durable
+            assert spec is not None
+            return await durable.run(function, version, spec, event)
         runtime = self.runtimes.get(function)
         if runtime is None:
             raise NotFound(f"Function not found: {function_arn(function)}")
@@ -126,7 +139,10 @@ class Invocations:
         finished: float,
     ) -> None:
         """The gateway's Recorder: per-version metrics at 1-second resolution, and the
-        request id for a request gate that waits for its work's completion report."""
+        request id for a request gate that waits for its work's completion report. A
+        durable execution's outcome is not recorded: its invocations were, one by one."""
+        if result is not None and result.durable_execution is not None:
+            return
         if result is not None:
             self.notes.note_request(function, version, result.request_id, started)
         self.metrics.record(
@@ -143,6 +159,35 @@ class Invocations:
         )
         self.prom.observe(function, alias, version, result, throttled)
 
+    async def invoke_event(
+        self, function: str, version: int, event: bytes, *, alias: str | None
+    ) -> str | None:
+        """Lambda's asynchronous (``Event``) invocation, answered at once: a durable
+        function's execution is started (its ARN returned), any other invocation runs in
+        the background and is recorded when it ends."""
+        durable = self.durable
+        if durable is not None and function in durable.functions:
+            spec = self.function_spec(function).durable
+            assert spec is not None
+            return await durable.start(function, version, spec, event)
+        task = asyncio.ensure_future(self._invoke_recorded(function, version, event, alias))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return None
+
+    async def _invoke_recorded(
+        self, function: str, version: int, event: bytes, alias: str | None
+    ) -> None:
+        started = self.clock.now()
+        try:
+            result = await self.invoke(function, version, event, alias=alias, started=started)
+        except CanariaError as exc:
+            log.warning("asynchronous invocation of %s:%s: %s", function, version, exc.message)
+            throttled = exc.http_status == 429
+            self._record_since(started, function, alias, version, None, throttled=throttled)
+            return
+        self._record_since(started, function, alias, version, result)
+
     async def start_durable(
         self, function: str, qualifier: str | None, payload: bytes, name: str | None
     ) -> tuple[str, int]:
@@ -156,8 +201,8 @@ class Invocations:
 
     async def run_durable(
         self, function: str, qualifier: str | None, payload: bytes, name: str | None
-    ) -> tuple[str, InvokeResult]:
-        """A synchronous Invoke of a durable function: its execution's ARN and outcome."""
+    ) -> InvokeResult:
+        """A synchronous Invoke of a durable function: its execution's outcome."""
         durable = self.function_spec(function).durable
         if durable is None or self.durable is None:
             raise InvalidRequest(f"{function} is not a durable function (no DurableConfig)")
@@ -193,8 +238,6 @@ class Invocations:
         durable function's Invoke runs an execution to its end (``canaria.durable``);
         ``handler_invocation``: this is the durable execution service's own invocation of
         its handler, run as is."""
-        if not handler_invocation and self.function_spec(function).durable is not None:
-            return (await self.run_durable(function, qualifier, payload, None))[1]
         version, alias = self.resolve(function, qualifier)
         started = self.clock.now()
         try:
@@ -205,6 +248,7 @@ class Invocations:
                 alias=alias,
                 started=started,
                 client_context=client_context,
+                handler_invocation=handler_invocation,
             )
         except NotFound:  # no runtime: it never went in flight
             raise

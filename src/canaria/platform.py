@@ -310,7 +310,7 @@ class Platform:
             return await self._invoke_from_queue(function, event)
         alias = self.function_spec(function).auto_publish_alias
         arn, version = await self.invocations.start_durable(function, alias, event, None)
-        return InvokeResult(b"null", version, arn.rsplit("/", 1)[-1], 0.0)
+        return InvokeResult(b"null", version, arn.rsplit("/", 1)[-1], 0.0, durable_execution=arn)
 
     async def _invoke_through_alias(self, function: str, event: bytes) -> InvokeResult:
         """A user pool's trigger: its function, through its alias."""
@@ -482,7 +482,7 @@ class Platform:
 
     async def run_durable(
         self, function: str, qualifier: str | None, payload: bytes, name: str | None
-    ) -> tuple[str, InvokeResult]:
+    ) -> InvokeResult:
         return await self.invocations.run_durable(
             self.function_named(function), qualifier, payload, name
         )

@@ -57,8 +57,8 @@ class EdgeBackend(Protocol):
 
     async def run_durable(
         self, function: str, qualifier: str | None, payload: bytes, name: str | None
-    ) -> tuple[str, InvokeResult]:
-        """A synchronous Invoke of a durable function: its execution's ARN and outcome."""
+    ) -> InvokeResult:
+        """A synchronous Invoke of a durable function: its execution's outcome."""
         ...
 
     async def publish_version(self, function: str) -> Version: ...

@@ -151,16 +151,15 @@ async def invoke(edge: EdgeBackend, request: Request) -> Response:
     return _invoke_response(request, result)
 
 
-def _invoke_response(
-    request: Request, result: InvokeResult, extra: dict[str, str] | None = None
-) -> Response:
+def _invoke_response(request: Request, result: InvokeResult) -> Response:
     headers = {"X-Amz-Executed-Version": str(result.version)}
     if result.function_error:
         headers["X-Amz-Function-Error"] = result.function_error
     if request.headers.get("x-amz-log-type") == "Tail":
         tail = result.logs.encode()[-LOG_TAIL_BYTES:]
         headers["X-Amz-Log-Result"] = base64.b64encode(tail).decode()
-    headers.update(extra or {})
+    if result.durable_execution is not None:
+        headers[DURABLE_ARN_HEADER] = result.durable_execution
     return Response(result.payload, status_code=200, media_type="application/json", headers=headers)
 
 
@@ -182,8 +181,8 @@ async def _invoke_durable(
             status_code=202,
             headers={DURABLE_ARN_HEADER: arn, "X-Amz-Executed-Version": str(version)},
         )
-    arn, result = await edge.run_durable(name, qualifier, payload, execution_name)
-    return _invoke_response(request, result, {DURABLE_ARN_HEADER: arn})
+    result = await edge.run_durable(name, qualifier, payload, execution_name)
+    return _invoke_response(request, result)
 
 
 _background: set[asyncio.Task[Any]] = set()

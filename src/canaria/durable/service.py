@@ -129,6 +129,7 @@ class DurableExecutions:
         self.log_path = log_path
         self.start_timeout_s = 30.0
         self._configs: dict[str, Any] = {}
+        self.functions: frozenset[str] = frozenset()  # the durable ones, by name
         self._running_configs: dict[str, Any] | None = None
         self._port: int | None = None
         self._proc: asyncio.subprocess.Process | None = None
@@ -146,6 +147,7 @@ class DurableExecutions:
         starts again when what ``context.invoke`` may call changed (its executions are
         kept: they are in its store)."""
         self._configs = function_configs(functions, names)
+        self.functions = frozenset(n for n, spec in functions.items() if spec.durable is not None)
         if any(spec.durable is not None for spec in functions.values()) or self.running:
             async with self._lock:
                 if self.running and self._running_configs != self._configs:
@@ -286,8 +288,9 @@ class DurableExecutions:
         spec: DurableSpec,
         payload: bytes,
         name: str | None = None,
-    ) -> tuple[str, InvokeResult]:
-        """A synchronous ``Invoke``: start, wait for the end, answer as Lambda does."""
+    ) -> InvokeResult:
+        """A synchronous ``Invoke``: start, wait for the end, answer as Lambda does (the
+        result's ``durable_execution`` names the execution)."""
         if spec.execution_timeout_s > SYNC_EXECUTION_TIMEOUT_S:
             raise InvalidRequest(
                 f"{function}'s DurableConfig ExecutionTimeout is {spec.execution_timeout_s} s; "
@@ -301,7 +304,7 @@ class DurableExecutions:
         request_id = arn.rsplit(":", 1)[-1]
         if end.status == "SUCCEEDED":
             body = (end.result or "null").encode()
-            return arn, InvokeResult(body, version, request_id, duration_ms)
+            return InvokeResult(body, version, request_id, duration_ms, durable_execution=arn)
         error = dict(end.error or {})
         shape = {
             "errorType": error.get("ErrorType") or f"DurableExecution{end.status.title()}",
@@ -309,8 +312,13 @@ class DurableExecutions:
         }
         if error.get("StackTrace"):
             shape["stackTrace"] = error["StackTrace"]
-        return arn, InvokeResult(
-            json.dumps(shape).encode(), version, request_id, duration_ms, function_error="Unhandled"
+        return InvokeResult(
+            json.dumps(shape).encode(),
+            version,
+            request_id,
+            duration_ms,
+            function_error="Unhandled",
+            durable_execution=arn,
         )
 
     async def request(

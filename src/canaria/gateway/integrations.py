@@ -185,7 +185,8 @@ class Integrations:
             if spec.kind == "mock":
                 endpoint = Inbound(_mock_status(body if template else b""), [], b"")
             elif spec.kind == "lambda":
-                endpoint, error_message = await self._invoke(spec, pin, body, where)
+                asynchronous = _invocation_type(out_headers) == "Event"
+                endpoint, error_message = await self._invoke(spec, pin, body, where, asynchronous)
             else:
                 outbound = _outbound(spec, body, out_headers, out_query, out_path)
                 endpoint = await self._send(outbound, spec.timeout_s)
@@ -276,10 +277,16 @@ class Integrations:
         return HttpResponse(answer.status, [("Content-Type", media)], answer.body)
 
     async def _invoke(
-        self, spec: IntegrationSpec, pin: str | None, event: bytes, where: str
+        self,
+        spec: IntegrationSpec,
+        pin: str | None,
+        event: bytes,
+        where: str,
+        asynchronous: bool = False,
     ) -> tuple[Inbound, str | None]:
         """The function's answer as the endpoint response (200, its payload), and its
-        ``errorMessage`` when it failed."""
+        ``errorMessage`` when it failed; ``asynchronous`` (the integration request's
+        ``X-Amz-Invocation-Type: Event``): Lambda's 202 with no body, at once."""
         function = spec.function
         assert function is not None
         try:
@@ -292,6 +299,13 @@ class Integrations:
         except NotFound as exc:
             log.error("%s: %s", where, exc.message)
             raise _Refused(gateway_answer("rest", Failure.INVOKE_REFUSED)) from None
+        if asynchronous:
+            try:
+                await self.invoker.invoke_event(function, version, event, alias=alias)
+            except CanariaError as exc:
+                log.error("%s: %s", where, exc.message)
+                raise _Refused(gateway_answer("rest", Failure.INVOKE_REFUSED)) from None
+            return Inbound(202, [], b""), None
         task = asyncio.ensure_future(
             invoke_recorded(
                 self.invoker, self.recorder, self.clock, function, version, alias, event, where
@@ -313,6 +327,15 @@ class Integrations:
         except orjson.JSONDecodeError:
             pass
         return Inbound(200, [("Content-Type", JSON)], result.payload), message
+
+
+def _invocation_type(headers: Mapping[str, str]) -> str | None:
+    """The ``X-Amz-Invocation-Type`` an integration request sets (header names are not
+    case-sensitive)."""
+    for name, value in headers.items():
+        if name.lower() == "x-amz-invocation-type":
+            return value
+    return None
 
 
 class _Refused(Exception):

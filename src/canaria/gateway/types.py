@@ -43,6 +43,13 @@ class Invoker(Protocol):
         count of it (the judge matches a request's start to its end by that time)."""
         ...
 
+    async def invoke_event(
+        self, function: str, version: int, event: bytes, *, alias: str | None
+    ) -> str | None:
+        """Lambda's asynchronous (``Event``) invocation: started, not waited for (the
+        invoker records it when it ends); a durable function's execution ARN."""
+        ...
+
 
 class Recorder(Protocol):
     def record(

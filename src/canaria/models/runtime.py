@@ -70,6 +70,9 @@ class InvokeResult(NamedTuple):
     # no idle environment was free when it arrived: it waited for one to start (a cold
     # start) or to free up (the live judge stops holding its interval for it)
     waited: bool = False
+    # the outcome of a durable execution (its ARN), not one invocation: the invocations
+    # that ran it were counted one by one
+    durable_execution: str | None = None
 
     @property
     def ok(self) -> bool:

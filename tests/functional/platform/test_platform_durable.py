@@ -51,6 +51,43 @@ Resources:
   Pricer:
     Type: AWS::Serverless::Function
     Properties: {{CodeUri: pricer, Handler: app.handler, Runtime: {PY}}}
+  Shop:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: prod
+      DefinitionBody:
+        openapi: 3.0.1
+        paths:
+          /orders:
+            post:
+              x-amazon-apigateway-integration:
+                type: aws
+                httpMethod: POST
+                uri: !Sub arn:aws:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{Long.Arn}}:live/invocations
+                requestParameters:
+                  integration.request.header.X-Amz-Invocation-Type: "'Event'"
+                requestTemplates:
+                  application/json: |
+                    {{"order": "$input.path('$.order')", "items": 1, "wait": 60}}
+                responses:
+                  default:
+                    statusCode: '202'
+                    responseTemplates:
+                      application/json: '{{"accepted": true}}'
+                passthroughBehavior: never
+          /quotes:
+            post:
+              x-amazon-apigateway-integration:
+                type: aws
+                httpMethod: POST
+                uri: !Sub arn:aws:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{Pricer.Arn}}/invocations
+                requestParameters:
+                  integration.request.header.X-Amz-Invocation-Type: "'Event'"
+                responses:
+                  default:
+                    statusCode: '202'
+                    responseTemplates:
+                      application/json: '{{"queued": true}}'
   Shipping:
     Type: AWS::Serverless::Function
     Properties:
@@ -91,6 +128,7 @@ def handler(event, context: DurableContext):
 
 PRICER = """\
 def handler(event, context):
+    print(f"PRICED {event['items']}")
     return 3 * event["items"]
 """
 
@@ -228,6 +266,30 @@ def test_an_event_invoke_starts_the_execution_and_answers_at_once(app: Canaria) 
     with pytest.raises(lam.exceptions.InvalidParameterValueException) as refused:
         lam.invoke(FunctionName="Long", Payload=b"{}")
     assert "ExecutionTimeout" in str(refused.value)
+
+
+def test_an_api_gateway_event_integration_starts_an_execution(app: Canaria) -> None:
+    """API Gateway's ``aws`` integration with ``X-Amz-Invocation-Type: 'Event'``: the
+    method answers at once, and the execution runs on without it."""
+    status, _, body = app.http(
+        "POST", "/prod/orders", b'{"order": "o-7"}', {"Content-Type": "application/json"}
+    )
+    assert (status, json.loads(body)) == (202, {"accepted": True})
+    lam = app.aws("lambda")
+
+    def ended() -> list[dict[str, Any]]:
+        found = lam.list_durable_executions_by_function(FunctionName="Long")
+        return [e for e in found["DurableExecutions"] if e["Status"] == "SUCCEEDED"]
+
+    (execution,) = eventually(ended, "the execution the method started ends")
+    result = lam.get_durable_execution(DurableExecutionArn=execution["DurableExecutionArn"])
+    assert json.loads(result["Result"])["order"] == "o-7"
+    # a plain function invoked the same way: answered at once, run in the background
+    status, _, body = app.http(
+        "POST", "/prod/quotes", b'{"items": 7}', {"Content-Type": "application/json"}
+    )
+    assert (status, json.loads(body)) == (202, {"queued": True})
+    eventually(lambda: logged(app, "Pricer", "PRICED 7"), "the function ran")
 
 
 def test_an_execution_replays_on_the_version_it_started_on(app: Canaria) -> None:
