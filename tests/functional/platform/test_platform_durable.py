@@ -63,7 +63,8 @@ Resources:
               x-amazon-apigateway-integration:
                 type: aws
                 httpMethod: POST
-                uri: !Sub arn:aws:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{Long.Arn}}:live/invocations
+                uri: !Sub "arn:aws:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/\\
+                  functions/${{Long.Arn}}:live/invocations"
                 requestParameters:
                   integration.request.header.X-Amz-Invocation-Type: "'Event'"
                 requestTemplates:
@@ -80,7 +81,8 @@ Resources:
               x-amazon-apigateway-integration:
                 type: aws
                 httpMethod: POST
-                uri: !Sub arn:aws:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{Pricer.Arn}}/invocations
+                uri: !Sub "arn:aws:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/\\
+                  functions/${{Pricer.Arn}}/invocations"
                 requestParameters:
                   integration.request.header.X-Amz-Invocation-Type: "'Event'"
                 responses:
