@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.functional.harness import Canaria, eventually, write_app
+from tests.functional.harness import Canaria, copy_example, eventually, write_app
 
 PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -339,3 +340,59 @@ def test_an_open_execution_carries_on_after_canaria_restarts(app: Canaria) -> No
     )
     result = json.loads(lam.get_durable_execution(DurableExecutionArn=arn)["Result"])
     assert (result["order"], result["price"]) == ("o-6", 15)
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Iterator[Canaria]:
+    app = copy_example("checkout", tmp_path)
+    c = Canaria(app / "template.yaml", tmp_path / "state", clock="real", time_scale=60).start()
+    yield c
+    c.stop()
+
+
+def test_the_checkout_walkthrough(checkout: Canaria) -> None:
+    """The README's checkout walkthrough: a large order waits for its approval (sent as
+    the function's log line says), and a v2 whose executions fail is rolled back by the
+    judge while clients keep checking out."""
+    lam = checkout.aws("lambda")
+    status, _, body = checkout.http("POST", "/checkout", b'{"items": 8}')
+    assert status == 202, body
+    arn = json.loads(body)["execution"]
+    asked = eventually(lambda: logged(checkout, "CheckoutFunction", "APPROVE"), "approval asked")
+    callback = asked[0].split("--callback-id ")[1].split()[0]
+    assert lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "RUNNING"
+    lam.send_durable_execution_callback_success(CallbackId=callback, Result=b'"approved"')
+    eventually(
+        lambda: lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "SUCCEEDED",
+        "the approved order ships after its hold",
+    )
+    shipped = json.loads(lam.get_durable_execution(DurableExecutionArn=arn)["Result"])
+    assert shipped["payment"] == {"charged": 200, "currency": "EUR"}
+
+    stop = threading.Event()
+
+    def client() -> None:
+        while not stop.is_set():
+            checkout.http("POST", "/checkout", b'{"items": 1}')
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=client, daemon=True)
+    thread.start()
+    try:
+        deployed = checkout.cli(
+            "deploy",
+            "-t",
+            str(checkout.template),
+            "--parameter-overrides",
+            "AppVersion=v2",
+            "--wait",
+        )
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    output = deployed.stdout + deployed.stderr
+    assert "rolled back" in output and "the judge" in output, output
+    assert checkout.alias("CheckoutFunction")["version"] == 1
+    executions = lam.list_durable_executions_by_function(FunctionName="CheckoutFunction")
+    failed = [e for e in executions["DurableExecutions"] if e["Status"] == "FAILED"]
+    assert failed and all(e["FunctionArn"].endswith(":2") for e in failed)
