@@ -202,7 +202,7 @@ class Platform:
             clock,
             edge=lambda: self.control_url,
             credentials=(self.access_key, self.secret_key),
-            log_path=str(Path(self.state_dir) / "logs" / "durable.log"),
+            log_path=str(Path(self.state_dir) / "logs" / "durable-executions.log"),
         )
         self.invocations.durable = self.durable
         self.releases = ReleaseExecutor(

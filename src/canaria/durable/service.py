@@ -51,7 +51,10 @@ API = "/2025-12-01"
 HANDLER_INVOKE_HEADER = "x-dex-handler-invoke"
 SYNC_EXECUTION_TIMEOUT_S = 900  # Lambda: a synchronous Invoke's execution ends within 15 min
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"})
-_POLL_S = 0.02
+# how often a synchronous Invoke asks whether its execution ended: soon at first (most end
+# within one or two handler invocations), then less often, up to every 50 ms
+_POLL_FIRST_S = 0.002
+_POLL_MAX_S = 0.05
 
 
 class DurableError(CanariaError):
@@ -272,6 +275,7 @@ class DurableExecutions:
     async def outcome(self, arn: str) -> Outcome:
         """Wait for the execution's end."""
         path = f"{API}/durable-executions/{quote(arn, safe='')}"
+        pause = _POLL_FIRST_S
         while True:
             status, _, answer = await self.request("GET", path)
             reply = _json(answer)
@@ -279,7 +283,8 @@ class DurableExecutions:
                 raise _refused(status, reply)
             if reply.get("Status") in TERMINAL:
                 return Outcome(arn, str(reply["Status"]), reply.get("Result"), reply.get("Error"))
-            await asyncio.sleep(_POLL_S)
+            await asyncio.sleep(pause)
+            pause = min(_POLL_MAX_S, pause * 1.5)
 
     async def run(
         self,
