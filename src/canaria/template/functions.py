@@ -121,6 +121,13 @@ UNTRIGGERED_EVENTS = (
     "DocumentDB",
 )
 EVENT_TYPES = ("Api", "HttpApi", "Cognito", *UNTRIGGERED_EVENTS)
+# Lambda durable functions: an execution started by a synchronous invocation must end
+# within 15 minutes; these events invoke their function synchronously
+SYNC_DURABLE_LIMIT_S = 900
+SYNCHRONOUS_EVENTS = frozenset(
+    {"Api", "HttpApi", "SQS", "Kinesis", "DynamoDB", "MQ", "MSK", "SelfManagedKafka",
+     "DocumentDB", "Cognito"}
+)  # fmt: skip
 # read by template.event_sources (polled queues), template.streams (read shards),
 # template.schedules (fired on time) and template.user_pool_triggers (a pool's triggers)
 DELIVERED_EVENTS = (
@@ -233,7 +240,29 @@ def _durable(ctx: Context, entry: Entry) -> DurableSpec | None:
         retention = as_int(
             config["RetentionPeriodInDays"], at.key(config, "RetentionPeriodInDays"), 1, 90
         )
+    if timeout > SYNC_DURABLE_LIMIT_S:
+        synchronous = sorted(_event_types(ctx, entry) & SYNCHRONOUS_EVENTS)
+        if synchronous:
+            ctx.warn(
+                entry,
+                f"DurableConfig: ExecutionTimeout {timeout} s is over the "
+                f"{SYNC_DURABLE_LIMIT_S} s Lambda allows an execution that a synchronous "
+                f"invocation starts, and its {', '.join(synchronous)} events invoke it "
+                f"synchronously: each of their invocations is refused (ExecutionTimeout of "
+                f"{SYNC_DURABLE_LIMIT_S} or less, or an asynchronous Invoke, starts it)",
+            )
     return DurableSpec(timeout, retention)
+
+
+def _event_types(ctx: Context, entry: Entry) -> set[str]:
+    """The ``Type`` of each of the function's events (``_routes`` checks them)."""
+    raw = entry.props.get("Events")
+    if raw is None:
+        return set()
+    events = ctx.resolver.resolve(raw, ctx.at(entry, "Events"))
+    if not isinstance(events, Mapping):
+        return set()
+    return {str(event.get("Type")) for event in events.values() if isinstance(event, Mapping)}
 
 
 def _function_url(ctx: Context, entry: Entry) -> FunctionUrlSpec | None:

@@ -528,6 +528,17 @@ def test_durable_config_makes_a_durable_function(tmp_path: Path) -> None:
     assert spec.durable is None
 
 
+def test_a_long_durable_execution_behind_a_synchronous_event_is_a_warning(
+    tmp_path: Path,
+) -> None:
+    events = "Events:\n  Q:\n    Type: SQS\n    Properties: {Queue: arn:aws:sqs:us-east-1:1:q}\n"
+    fn = function(extra="DurableConfig: {ExecutionTimeout: 3600}\n" + events)
+    said = [w for w in load(write(tmp_path, resources(fn))).warnings if "DurableConfig" in w]
+    assert len(said) == 1 and "SQS" in said[0] and "900" in said[0], said
+    fn = function(extra="DurableConfig: {ExecutionTimeout: 900}\n" + events)
+    assert not [w for w in load(write(tmp_path, resources(fn))).warnings if "Durable" in w]
+
+
 @pytest.mark.parametrize(
     ("config", "said"),
     [
