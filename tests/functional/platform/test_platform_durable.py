@@ -193,7 +193,8 @@ def test_an_invoke_runs_the_execution_to_its_end_on_canarias_clock(app: Canaria)
     }
     assert r["ExecutedVersion"] == "1"
     arn = r["DurableExecutionArn"]
-    assert took < 60, took  # the two-minute wait ran on the scaled clock, not the wall's
+    # not a speed check: on the wall's clock the two-minute wait alone would take 120 s
+    assert took < 120, took
     # replayed after its wait and after the invoke, the step ran once
     assert logged(app, "Orders", "RESERVED") == ["RESERVED o-1"]
 
