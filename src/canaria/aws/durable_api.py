@@ -6,7 +6,8 @@ the callbacks, ``ListDurableExecutionsByFunction``)."""
 
 from __future__ import annotations
 
-from urllib.parse import quote, unquote
+import json
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -48,7 +49,10 @@ def operation(method: str, raw_path: str) -> tuple[str, list[str]] | None:
 
 async def forward(edge: EdgeBackend, request: Request, segments: list[str]) -> Response:
     """Send the request on to the service as it came, a function named by its declared
-    ``FunctionName`` turned into the name canaria serves it by."""
+    ``FunctionName`` turned into the name canaria serves it by. The service does not
+    apply ``ListDurableExecutionsByFunction``'s ``Statuses`` (it reads another name and
+    compares a list with a string), so canaria keeps them back and filters the page."""
+    statuses: set[str] = set()
     if segments[0] == "functions":
         segments = list(segments)
         name = edge.function_named(unquote(segments[1]))
@@ -58,9 +62,12 @@ async def forward(edge: EdgeBackend, request: Request, segments: list[str]) -> R
             return rest_error_from(exc)
         segments[1] = quote(name, safe="")
     path = PREFIX + "/".join(segments)
-    query = request.scope.get("query_string", b"").decode()
-    if query:
-        path = f"{path}?{query}"
+    pairs = parse_qsl(request.scope.get("query_string", b"").decode(), keep_blank_values=True)
+    if segments[0] == "functions":
+        statuses = {value for key, value in pairs if key == "Statuses"}
+        pairs = [(key, value) for key, value in pairs if key != "Statuses"]
+    if pairs:
+        path = f"{path}?{urlencode(pairs)}"
     try:
         status, headers, body = await edge.durable.request(
             request.method, path, await request.body()
@@ -68,7 +75,21 @@ async def forward(edge: EdgeBackend, request: Request, segments: list[str]) -> R
     except CanariaError as exc:
         return rest_error_from(exc)
     kept = {k: v for k, v in headers.items() if k.lower() in ("content-type", "x-amzn-errortype")}
+    if statuses and status == 200:
+        body = _only(body, statuses)
     return Response(body, status_code=status, headers=kept)
+
+
+def _only(body: bytes, statuses: set[str]) -> bytes:
+    """A ``ListDurableExecutionsByFunction`` page with the executions in ``statuses``."""
+    try:
+        page = json.loads(body)
+        page["DurableExecutions"] = [
+            e for e in page["DurableExecutions"] if e.get("Status") in statuses
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return body
+    return json.dumps(page).encode()
 
 
 def unknown(method: str, path: str) -> Response:

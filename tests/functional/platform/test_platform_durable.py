@@ -394,6 +394,8 @@ def test_the_checkout_walkthrough(checkout: Canaria) -> None:
     output = deployed.stdout + deployed.stderr
     assert "rolled back" in output and "the judge" in output, output
     assert checkout.alias("CheckoutFunction")["version"] == 1
-    executions = lam.list_durable_executions_by_function(FunctionName="CheckoutFunction")
-    failed = [e for e in executions["DurableExecutions"] if e["Status"] == "FAILED"]
-    assert failed and all(e["FunctionArn"].endswith(":2") for e in failed)
+    failed = lam.list_durable_executions_by_function(
+        FunctionName="CheckoutFunction", Statuses=["FAILED"]
+    )["DurableExecutions"]
+    assert failed and all(e["Status"] == "FAILED" for e in failed)
+    assert all(e["FunctionArn"].endswith(":2") for e in failed)
