@@ -277,6 +277,13 @@ def up(
                 f"websocket  ws://{host}:{platform.gateway.port}/{stage}  "
                 f"({api.spec.logical_id}; Management API {platform.control_url}/{stage})"
             )
+        for name, spec in platform.app.functions.items() if platform.app else ():
+            if spec.durable is not None:
+                typer.echo(
+                    f"durable    {name}  (executions up to {spec.durable.execution_timeout_s} s;"
+                    f" canaria exec -- aws lambda list-durable-executions-by-function"
+                    f" --function-name {name})"
+                )
         typer.echo(f"control    {platform.control_url}  (token in {platform.state_dir}/token)")
         typer.echo(f"dashboard  {platform.control_url}/?token={platform.token}")
         served = "S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis, Cognito user pools"

@@ -43,6 +43,9 @@ def status_tables(status: dict[str, Any]) -> Group:
     # whole lines, never cut to a column's width: they are to be copied
     for name, url in status.get("function_urls", {}).items():
         parts.append(Text(f"function URL of {name}: {url}"))
+    for name, f in status["functions"].items():
+        if f.get("durable"):
+            parts.append(Text(durable_text(name, f["durable"])))
     for route in status.get("integrations", []):
         parts.append(Text(f"{_route_text(route)} of {route['api']}: {route['integration']}"))
     for key in status.get("api_keys", []):
@@ -69,6 +72,15 @@ def status_tables(status: dict[str, Any]) -> Group:
     if status.get("guarded"):
         parts.append(guarded_table(status["guarded"]))
     return Group(*parts)
+
+
+def durable_text(name: str, durable: dict[str, Any]) -> str:
+    """A durable function's line: what its executions may last, and how to list them."""
+    return (
+        f"durable function {name}: executions up to {durable['execution_timeout_s']} s, "
+        f"kept {durable['retention_days']} days; canaria exec -- aws lambda "
+        f"list-durable-executions-by-function --function-name {name}"
+    )
 
 
 def guarded_table(guarded: list[dict[str, Any]]) -> Table:

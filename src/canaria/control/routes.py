@@ -213,6 +213,13 @@ def control_routes(source: ControlSource) -> list[BaseRoute]:
                         if app
                         else [],
                         "sources": function_sources(app.event_sources, name) if app else [],
+                        # DurableConfig: each invocation starts a durable execution
+                        "durable": {
+                            "execution_timeout_s": spec.durable.execution_timeout_s,
+                            "retention_days": spec.durable.retention_days,
+                        }
+                        if spec.durable
+                        else None,
                         "concurrent_executions": p.runtimes[name].concurrent_executions()
                         if name in p.runtimes
                         else 0,

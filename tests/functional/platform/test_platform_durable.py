@@ -208,6 +208,9 @@ def test_an_invoke_runs_the_execution_to_its_end_on_canarias_clock(app: Canaria)
     assert events[-1] == "ExecutionSucceeded"
     started = next(e for e in history if e["EventType"] == "WaitStarted")
     assert started["WaitStartedDetails"]["Duration"] == 120
+    functions = app.status()["functions"]
+    assert functions["Orders"]["durable"] == {"execution_timeout_s": 900, "retention_days": 7}
+    assert functions["Pricer"]["durable"] is None
     listed = lam.list_durable_executions_by_function(FunctionName="Orders")["DurableExecutions"]
     assert [e["DurableExecutionArn"] for e in listed] == [arn]
 
