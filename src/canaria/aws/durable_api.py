@@ -77,7 +77,25 @@ async def forward(edge: EdgeBackend, request: Request, segments: list[str]) -> R
     kept = {k: v for k, v in headers.items() if k.lower() in ("content-type", "x-amzn-errortype")}
     if statuses and status == 200:
         body = _only(body, statuses)
+    if status >= 400 and not any(k.lower() == "x-amzn-errortype" for k in kept):
+        body, code = _lambda_error(body)
+        if code is not None:
+            kept["X-Amzn-ErrorType"] = code
     return Response(body, status_code=status, headers=kept)
+
+
+def _lambda_error(body: bytes) -> tuple[bytes, str | None]:
+    """The service's error (``{"Type": "<exception>", "message": ...}``) as Lambda
+    answers one: the exception's name in ``X-Amzn-ErrorType``, where the SDKs read it,
+    and ``{"Type": "User", "message": ...}``."""
+    try:
+        error = json.loads(body)
+        code, message = error["Type"], error.get("message") or error.get("Message") or ""
+    except (ValueError, KeyError, TypeError):
+        return body, None
+    if not isinstance(code, str) or code in ("User", "Service"):
+        return body, None
+    return json.dumps({"Type": "User", "message": message}).encode(), code
 
 
 def _only(body: bytes, statuses: set[str]) -> bytes:

@@ -299,6 +299,19 @@ def test_an_api_gateway_event_integration_starts_an_execution(app: Canaria) -> N
     eventually(lambda: logged(app, "Pricer", "PRICED 7"), "the function ran")
 
 
+def test_an_execution_is_stopped_and_errors_are_lambdas(app: Canaria) -> None:
+    lam = app.aws("lambda")
+    r = invoke(app, "Long", {"order": "o-8", "items": 1, "wait": 86000}, InvocationType="Event")
+    arn = r["DurableExecutionArn"]
+    eventually(lambda: logged(app, "Long", "RESERVED o-8"), "the first step ran")
+    lam.stop_durable_execution(DurableExecutionArn=arn)
+    assert lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "STOPPED"
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_durable_execution(DurableExecutionArn="no-such/execution")
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        lam.get_durable_execution_state(DurableExecutionArn=arn, CheckpointToken="forged")
+
+
 def test_an_execution_replays_on_the_version_it_started_on(app: Canaria) -> None:
     """A deployment moves the alias while an execution waits: the execution finishes on
     its own version's code, a new one starts on the new version's."""
