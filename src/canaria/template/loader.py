@@ -170,8 +170,9 @@ def load(
     problems = Problems()
     with problems.catch():
         check_keys(doc, top, SECTIONS, what="top-level section")
-    stack = stack_name(template.parent.name)
-    config, config_file = samconfig_overrides(template, config_env)
+    # the stack samconfig.toml deploys, else one named after the template's folder
+    config, config_file, configured_stack = samconfig_overrides(template, config_env)
+    stack = configured_stack or stack_name(template.parent.name)
     params: dict[str, Parameter] = {}
     with problems.catch():
         params = resolve_parameters(

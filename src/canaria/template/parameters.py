@@ -56,8 +56,12 @@ def parse_parameter_overrides(text: str) -> dict[str, str]:
 # ---- samconfig.toml ----------------------------------------------------------------------
 
 
-def samconfig_overrides(template: Path, config_env: str | None) -> tuple[dict[str, str], str]:
-    """The parameter overrides ``samconfig.toml`` next to ``template`` holds, and its path."""
+def samconfig_overrides(
+    template: Path, config_env: str | None
+) -> tuple[dict[str, str], str, str | None]:
+    """The parameter overrides ``samconfig.toml`` next to ``template`` holds, its path, and
+    the ``stack_name`` it gives ``sam deploy`` (``AWS::StackName`` and the names built from
+    it, as on the stack the user deploys)."""
     path = template.parent / "samconfig.toml"
     display = str(path)
     if not path.is_file():
@@ -66,7 +70,7 @@ def samconfig_overrides(template: Path, config_env: str | None) -> tuple[dict[st
                 f"--config-env {config_env!r} needs a samconfig.toml next to the template",
                 file=display,
             )
-        return {}, display
+        return {}, display, None
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -80,13 +84,14 @@ def samconfig_overrides(template: Path, config_env: str | None) -> tuple[dict[st
     envs = sorted(k for k, v in doc.items() if isinstance(v, dict))
     if env not in doc or not isinstance(doc[env], dict):
         if config_env is None:
-            return {}, display
+            return {}, display, None
         raise TemplateError(
             f"environment {env!r} is not in samconfig.toml",
             file=display,
             prop="config_env",
             allowed=", ".join(envs) or "none defined",
         )
+    stack = _stack_name(doc[env], env, display)
     for command in ("deploy", "global"):
         section = doc[env].get(command, {})
         params = section.get("parameters", {}) if isinstance(section, dict) else {}
@@ -109,8 +114,30 @@ def samconfig_overrides(template: Path, config_env: str | None) -> tuple[dict[st
                         prop=prop,
                         allowed=OVERRIDE_SYNTAX,
                     ) from None
-            return out, display
-    return {}, display
+            return out, display, stack
+    return {}, display, stack
+
+
+STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
+
+
+def _stack_name(env: Mapping[str, Any], name: str, display: str) -> str | None:
+    """``stack_name`` from the environment's ``deploy`` parameters, else its ``global``
+    ones, checked as CloudFormation checks a stack's name."""
+    for command in ("deploy", "global"):
+        section = env.get(command, {})
+        params = section.get("parameters", {}) if isinstance(section, dict) else {}
+        if isinstance(params, dict) and "stack_name" in params:
+            value = params["stack_name"]
+            if not isinstance(value, str) or not STACK_NAME.fullmatch(value):
+                raise TemplateError(
+                    f"stack_name {value!r} is not a stack name",
+                    file=display,
+                    prop=f"{name}.{command}.parameters.stack_name",
+                    allowed="a letter, then letters, digits and hyphens; 128 characters at most",
+                )
+            return value
+    return None
 
 
 # ---- the Parameters section ------------------------------------------------------------

@@ -237,3 +237,27 @@ def test_samconfig_bad_values(tmp_path: Path) -> None:
 def test_config_env_without_samconfig(tmp_path: Path) -> None:
     err = fails(write(tmp_path, resources(function())), config_env="prod")
     assert "samconfig.toml" in err.message
+
+
+def test_samconfig_names_the_stack(tmp_path: Path) -> None:
+    """``sam deploy`` deploys the stack samconfig.toml names: ``AWS::StackName`` and the
+    names built from it are that stack's, not the folder's."""
+    table = (
+        "  Orders:\n    Type: AWS::Serverless::SimpleTable\n"
+        "  Named:\n    Type: AWS::SQS::Queue\n"
+        "    Properties: {QueueName: !Sub '${AWS::StackName}-jobs'}\n"
+    )
+    path = write(tmp_path, PARAMS + resources(FN + table))
+    assert load(path).tables["Orders"].table_name == "app-Orders"  # the folder's name
+    samconfig(
+        tmp_path,
+        'version = 0.1\n[default.global.parameters]\nstack_name = "shop"\n'
+        '[prod.deploy.parameters]\nstack_name = "shop-prod"\n',
+    )
+    app = load(path)
+    assert app.tables["Orders"].table_name == "shop-Orders"
+    assert app.services["Named"].name == "shop-jobs"
+    assert load(path, config_env="prod").tables["Orders"].table_name == "shop-prod-Orders"
+    samconfig(tmp_path, 'version = 0.1\n[default.deploy.parameters]\nstack_name = "9 lives"\n')
+    err = fails(path)
+    assert "stack_name" in err.message and err.prop == "default.deploy.parameters.stack_name"
