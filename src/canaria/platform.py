@@ -35,7 +35,7 @@ from canaria.commands import OperatorCommands
 from canaria.controller.notify import send_notifications
 from canaria.controller.service import Controller
 from canaria.controller.signals import LocalSignals
-from canaria.durable import DurableExecutions
+from canaria.durable import DurableExecutions, invocation_id
 from canaria.errors import NotFound
 from canaria.files import FileAccess
 from canaria.gateway import GatewayServer, Routing
@@ -310,7 +310,7 @@ class Platform:
             return await self._invoke_from_queue(function, event)
         alias = self.function_spec(function).auto_publish_alias
         arn, version = await self.invocations.start_durable(function, alias, event, None)
-        return InvokeResult(b"null", version, arn.rsplit("/", 1)[-1], 0.0, durable_execution=arn)
+        return InvokeResult(b"null", version, invocation_id(arn), 0.0, durable_execution=arn)
 
     async def _invoke_through_alias(self, function: str, event: bytes) -> InvokeResult:
         """A user pool's trigger: its function, through its alias."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from canaria.models.arns import function_arn, parse_function
 LOG_TAIL_BYTES = 4096
 CLIENT_CONTEXT_MAX_BYTES = 3583  # Invoke's ClientContext: base64 of a JSON object
 DURABLE_ARN_HEADER = "X-Amz-Durable-Execution-Arn"  # Invoke's DurableExecutionArn
+EXECUTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")  # Invoke's DurableExecutionName
 
 
 def version_configuration(edge: EdgeBackend, v: Version, qualifier: str) -> dict[str, Any]:
@@ -175,6 +177,11 @@ async def _invoke_durable(
     by ``X-Amz-Durable-Execution-Name`` if the caller gave one; an ``Event`` answers at
     once, a ``RequestResponse`` when the execution ends, with its result."""
     execution_name = request.headers.get("x-amz-durable-execution-name") or None
+    if execution_name is not None and not EXECUTION_NAME.fullmatch(execution_name):
+        raise InvalidRequest(
+            f"DurableExecutionName {execution_name[:80]!r} must be 1 to 64 letters, digits, "
+            "hyphens and underscores"
+        )
     if kind == "Event":
         arn, version = await edge.start_durable(name, qualifier, payload, execution_name)
         return Response(

@@ -7,6 +7,7 @@ from canaria.durable.service import (
     Outcome,
     ended_failed,
     function_configs,
+    invocation_id,
 )
 
 __all__ = [
@@ -15,4 +16,5 @@ __all__ = [
     "Outcome",
     "ended_failed",
     "function_configs",
+    "invocation_id",
 ]

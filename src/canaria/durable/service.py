@@ -73,6 +73,12 @@ class Outcome:
     error: Mapping[str, Any] | None
 
 
+def invocation_id(arn: str) -> str:
+    """The id an execution's ARN ends with (the service's ARNs are ``<name>/<id>``): what
+    a durable Invoke reports as its request id."""
+    return arn.rsplit("/", 1)[-1]
+
+
 def ended_failed(result: InvokeResult) -> bool:
     """Whether a handler invocation's output ends its execution ``FAILED`` (the SDKs
     answer ``{"Status": "FAILED", "Error": ...}`` when the workflow raised)."""
@@ -138,6 +144,9 @@ class DurableExecutions:
         self._proc: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
         self._stopping = False
+        self._replacing = False  # ``adopt`` stops it to start it with new configs
+        self._supervisor: asyncio.Task[None] | None = None
+        self.restarts = 0
 
     @property
     def running(self) -> bool:
@@ -151,10 +160,14 @@ class DurableExecutions:
         kept: they are in its store)."""
         self._configs = function_configs(functions, names)
         self.functions = frozenset(n for n, spec in functions.items() if spec.durable is not None)
-        if any(spec.durable is not None for spec in functions.values()) or self.running:
+        if self.functions or self.running:
             async with self._lock:
                 if self.running and self._running_configs != self._configs:
-                    await self._terminate()
+                    self._replacing = True
+                    try:
+                        await self._terminate()
+                    finally:
+                        self._replacing = False
             await self.ensure_running()
 
     async def ensure_running(self) -> None:
@@ -220,12 +233,27 @@ class DurableExecutions:
                 writer.close()
                 self._port = port
                 self._running_configs = configs
+                self._supervisor = asyncio.ensure_future(self._supervise(self._proc))
                 return
             await asyncio.sleep(0.05)
         self._proc.kill()
         raise DurableError(
             f"the durable execution service did not listen within {self.start_timeout_s} s"
         )
+
+    async def _supervise(self, proc: asyncio.subprocess.Process) -> None:
+        """Start the service again when it dies on its own: its open executions' timers
+        live in it, and the new one arms them again (``runner.resume_open_executions``)."""
+        await proc.wait()
+        if self._stopping or proc is not self._proc or self._replacing:
+            return  # stopped, or replaced by ``adopt``
+        self.restarts += 1
+        log.warning("the durable execution service exited (%s); restarting", proc.returncode)
+        await asyncio.sleep(min(5.0, 0.2 * self.restarts))
+        try:
+            await self.ensure_running()
+        except CanariaError as exc:
+            log.error("the durable execution service did not restart: %s", exc.message)
 
     async def _terminate(self) -> None:
         proc = self._proc
@@ -242,6 +270,8 @@ class DurableExecutions:
         self._stopping = True
         async with self._lock:
             await self._terminate()
+        if self._supervisor is not None:
+            await asyncio.gather(self._supervisor, return_exceptions=True)
 
     # ---- calls -------------------------------------------------------------------------
 
@@ -306,7 +336,7 @@ class DurableExecutions:
         arn = await self.start(function, version, spec, payload, name)
         end = await self.outcome(arn)
         duration_ms = (time.monotonic() - started) * 1000
-        request_id = arn.rsplit(":", 1)[-1]
+        request_id = invocation_id(arn)
         if end.status == "SUCCEEDED":
             body = (end.result or "null").encode()
             return InvokeResult(body, version, request_id, duration_ms, durable_execution=arn)

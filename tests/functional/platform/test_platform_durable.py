@@ -10,6 +10,9 @@ lists it."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -269,6 +272,9 @@ def test_an_event_invoke_starts_the_execution_and_answers_at_once(app: Canaria) 
         "the execution ends after its wait",
     )
     assert done
+    with pytest.raises(lam.exceptions.InvalidParameterValueException) as refused:
+        invoke(app, "Long", {}, InvocationType="Event", DurableExecutionName="no spaces")
+    assert "DurableExecutionName" in str(refused.value)
     # an execution longer than Lambda lets a caller wait for: an Event invoke only
     with pytest.raises(lam.exceptions.InvalidParameterValueException) as refused:
         lam.invoke(FunctionName="Long", Payload=b"{}")
@@ -415,3 +421,36 @@ def test_the_checkout_walkthrough(checkout: Canaria) -> None:
     )["DurableExecutions"]
     assert failed and all(e["Status"] == "FAILED" for e in failed)
     assert all(e["FunctionArn"].endswith(":2") for e in failed)
+
+
+def test_an_open_execution_carries_on_when_the_service_dies(app: Canaria) -> None:
+    """The durable execution service killed from outside while an execution waits: canaria
+    starts it again, and the execution ends as if nothing had happened."""
+    lam = app.aws("lambda")
+    r = invoke(app, "Long", {"order": "o-10", "items": 2, "wait": 300}, InvocationType="Event")
+    arn = r["DurableExecutionArn"]
+
+    def waiting() -> bool:
+        history = lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
+        return any(e["EventType"] == "WaitStarted" for e in history)
+
+    eventually(waiting, "the execution waits")  # nothing will call the service for a while
+    time.sleep(0.5)  # the handler's invocation has returned PENDING
+    store = str(app.state / "durable" / "executions.sqlite")
+
+    def service() -> list[str]:
+        return subprocess.run(
+            ["pgrep", "-f", f"canaria.durable.runner .*--store {store}"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+
+    (killed,) = service()
+    os.kill(int(killed), signal.SIGKILL)
+    # started again by canaria itself, before anything asks the service for anything
+    eventually(lambda: service() and service() != [killed], "the service started again")
+    eventually(
+        lambda: lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "SUCCEEDED",
+        "the execution ends after the service's restart",
+    )
+    assert logged(app, "Long", "RESERVED o-10") == ["RESERVED o-10"]  # its step ran once
