@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, assert_never
 
+from canaria import nodejs
 from canaria import template as templates
 from canaria.auth import Keyring
 from canaria.aws.states import StateMachines
@@ -64,8 +65,10 @@ from canaria.models import (
 )
 from canaria.models.deployment import Deployment, RequestGate, SetWeight
 from canaria.models.schedules import ScheduledInvocation
+from canaria.npm import SetupError
 from canaria.runtime import FunctionRuntime, build_artifact, build_inline, build_layer
 from canaria.runtime.sdk import provide_sdk
+from canaria.runtimes import installed_node
 from canaria.services import ServicesEngine, provision
 from canaria.services.pipes import Pipes
 from canaria.services.pollers import QueuePollers
@@ -408,6 +411,7 @@ class ReleaseExecutor:
                     )
             except BuildError as exc:
                 raise BuildError(f"{spec.name}: {exc.message}") from None
+            await self._provide_node(spec)
             await self._provide_sdk(spec, artifact)
             for layer in spec.layers:
                 if layer in layers_built:
@@ -421,6 +425,38 @@ class ReleaseExecutor:
             layers = tuple(layers_built[layer] for layer in spec.layers)
             builds[spec.name] = Build(digest, artifact, layers)
         return builds
+
+    async def _provide_node(self, spec: FunctionSpec) -> None:
+        """Node.js of the release line the function's runtime names, installed from the npm
+        registry the first time a template needs it; when it cannot be, the function runs
+        on the ``node`` on PATH, and the warning says so."""
+        major = nodejs.wanted(spec.config.runtime)
+        if major is None or nodejs.installed(major) is not None:
+            return
+        # a notice, not a fault: about 50 MB to fetch, so the user sees why the build waits
+        log.warning(
+            "%s (%s): installing Node.js %d from the npm registry (once; "
+            "`canaria setup --node %d` does it ahead)",
+            spec.name,
+            spec.config.runtime,
+            major,
+            major,
+        )
+        try:
+            node = await asyncio.to_thread(nodejs.install, major)
+        except SetupError as exc:
+            machine = installed_node()
+            log.warning(
+                "%s (%s): Node.js %d could not be installed, so it runs on the installed "
+                "Node.js %s: %s",
+                spec.name,
+                spec.config.runtime,
+                major,
+                machine.version if machine else "(none)",
+                exc.message,
+            )
+            return
+        log.info("Node.js %s installed in %s", node.version, nodejs.home(major))
 
     async def _provide_sdk(self, spec: FunctionSpec, artifact: str) -> None:
         """The AWS SDK packages Lambda provides that a Node.js function names beyond

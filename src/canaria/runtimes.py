@@ -42,6 +42,36 @@ ALLOWED = (
 LAST_SDK_V2_NODE = 16
 
 
+# Experimental features of upstream Node.js that Lambda switches off on some runtimes,
+# unless NODE_OPTIONS asks for them back ("Building Lambda functions with Node.js"):
+# (Lambda's flag, the flag that re-enables, its runtimes' majors, the first releases of
+# each line that know the flag).
+SWITCHED_OFF = (
+    (
+        "--no-experimental-require-module",
+        "--experimental-require-module",
+        (20, 22),
+        ((20, 17), (22, 0)),
+    ),
+    ("--no-experimental-detect-module", "--experimental-detect-module", (22,), ((20, 10), (21, 1))),
+)
+
+
+def lambda_node_flags(runtime: str, release: tuple[int, int], node_options: str) -> list[str]:
+    """The flags Lambda adds to NODE_OPTIONS for ``runtime``, as far as the Node.js that
+    runs it (``release``: its (major, minor)) knows them; none that ``node_options`` (the
+    function's own NODE_OPTIONS) switches back on."""
+    major = node_major(runtime)
+    flags = []
+    for flag, enable, majors, since in SWITCHED_OFF:
+        if major not in majors or enable in node_options.split():
+            continue
+        newest = max(line for line, _ in since)
+        if release[0] > newest or any(release[0] == line and release[1] >= n for line, n in since):
+            flags.append(flag)
+    return flags
+
+
 def family(runtime: str) -> Family | None:
     """The runtime's family, or None when canaria does not run it."""
     if PYTHON.match(runtime):
@@ -72,6 +102,12 @@ class NodeInstall:
     @property
     def major(self) -> int:
         return int(self.version.lstrip("v").split(".")[0])
+
+    @property
+    def release(self) -> tuple[int, int]:
+        """(major, minor): ``v20.19.2`` → (20, 19)."""
+        major, minor = self.version.lstrip("v").split(".")[:2]
+        return int(major), int(minor)
 
 
 @functools.cache
@@ -132,5 +168,6 @@ __all__ = [
     "bundles_sdk_v2",
     "family",
     "installed_node",
+    "lambda_node_flags",
     "node_major",
 ]

@@ -589,16 +589,29 @@ app.command()(guard)
 
 
 @app.command()
-def setup() -> None:
+def setup(
+    node: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--node",
+            help="Also install this Node.js release line (e.g. 24) for nodejs<N>.x "
+            "functions, as `up` does when a template first needs it; repeatable.",
+        ),
+    ] = None,
+) -> None:
     """Install the npm packages canaria runs (dynalite) and serves (uPlot) with npm ci, into
     $CANARIA_NODE_MODULES or <this Python environment>/share/canaria/node_modules."""
+    from canaria import nodejs
     from canaria.npm import SetupError, install
 
     try:
         where = install()
+        typer.echo(f"npm packages installed in {where}")
+        for major in node or ():
+            found = nodejs.install(major)
+            typer.echo(f"Node.js {found.version} installed in {nodejs.home(major)}")
     except SetupError as exc:
         fail(exc.message, EXIT_FAILED)
-    typer.echo(f"npm packages installed in {where}")
 
 
 @app.command()

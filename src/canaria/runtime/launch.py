@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from canaria import runtimes
+from canaria import nodejs, runtimes
 from canaria.models.runtime import Version
 from canaria.npm import node_modules
 from canaria.runtime.api_process import ApiProcess
@@ -47,7 +47,7 @@ def new_environment(
         return WorkerProcess(function, version, dict(env_extra), on_line, now)
     env = api_environment(function, version, env_extra, log_stream_name(version.number, now))
     if kind is runtimes.Family.NODEJS:
-        node = runtimes.installed_node()
+        node = nodejs.node_for(runtime)
         command = [node.path if node else "node", str(BOOTSTRAP_JS)]
         return ApiProcess(function, version, env, command, on_line, now, unix_socket=True)
     return ApiProcess(function, version, env, [bootstrap(version)], on_line, now)
@@ -76,7 +76,7 @@ def api_environment(
         env.pop("AWS_EXECUTION_ENV", None)
         return env
     env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{runtime}"
-    node = runtimes.installed_node()
+    node = nodejs.node_for(runtime)
     if node is not None:
         env["PATH"] = os.pathsep.join([str(Path(node.path).parent), env["PATH"]])
     sdk = [str(node_modules())]
@@ -89,7 +89,9 @@ def api_environment(
         places = [f"nodejs/node{major}/node_modules"] if major else []
         layers = in_layers(version.config.layers, *places, "nodejs/node_modules")
         env["NODE_PATH"] = os.pathsep.join(p for p in (layers, *sdk, version.artifact) if p)
-    env["NODE_OPTIONS"] = f"--require {PRELOAD_JS} " + own.get("NODE_OPTIONS", "")
+    options = own.get("NODE_OPTIONS", "")
+    switched_off = runtimes.lambda_node_flags(runtime, node.release, options) if node else []
+    env["NODE_OPTIONS"] = " ".join([f"--require {PRELOAD_JS}", *switched_off, options]).strip()
     if runtimes.bundles_sdk_v2(runtime):
         env.setdefault("AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE", "1")
     return env

@@ -26,7 +26,7 @@ import re
 import shutil
 from pathlib import Path
 
-from canaria import runtimes
+from canaria import nodejs, runtimes
 from canaria.errors import BuildError
 from canaria.npm import node_modules
 from canaria.runtime.deps import ensure_installed, run_tool
@@ -75,7 +75,7 @@ def provide_sdk(artifact: Path, state_dir: str, runtime: str) -> list[str]:
     names = missing_sdk(artifact)
     if not names:
         return []
-    node = runtimes.installed_node()
+    node = nodejs.node_for(runtime)
     key = hashlib.sha256("\0".join([*names, node.version if node else ""]).encode()).hexdigest()
     deps = ensure_installed(state_dir, "aws-sdk", key, lambda target: _install(names, target))
     with contextlib.suppress(FileExistsError):  # another build of it linked it first

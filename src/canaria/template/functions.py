@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import PurePosixPath
 from typing import Any, TypeVar, assert_never
 
-from canaria import runtimes
+from canaria import nodejs, runtimes
 from canaria.errors import TemplateError
 from canaria.models import (
     AlarmSpec,
@@ -374,7 +374,17 @@ def _accept_runtime(
                     "`nodejs` package) and run canaria again",
                     allowed="a `node` executable on PATH",
                 )
-            if node.major != runtimes.node_major(runtime):
+            major = runtimes.node_major(runtime)
+            if node.major == major or (major is not None and nodejs.installed(major)):
+                return
+            if nodejs.wanted(runtime) is not None and nodejs.package_name() is not None:
+                ctx.warn(
+                    entry,
+                    f"Runtime {runtime}: Node.js {major} is installed from the npm registry "
+                    f"when canaria first builds this function ({nodejs.package_name()}, "
+                    f"about 50 MB to download; `canaria setup --node {major}` does it ahead)",
+                )
+            else:
                 ctx.warn(
                     entry,
                     f"Runtime {runtime}: canaria runs it with the installed Node.js {node.version}",

@@ -117,17 +117,28 @@ def test_unsupported_runtime(tmp_path: Path, runtime: str) -> None:
 
 
 @pytest.mark.skipif(runtimes.installed_node() is None, reason="needs node on PATH")
-def test_nodejs_runtime_is_accepted_and_warns_on_another_major(tmp_path: Path) -> None:
+def test_nodejs_runtime_is_accepted_and_says_which_node_runs_another_major(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CANARIA_NODE_MODULES", str(tmp_path / "share" / "node_modules"))
     node = runtimes.installed_node()
     assert node is not None
     same = f"nodejs{node.major}.x"
     app = load(write(tmp_path, resources(function().replace(f"Runtime: {PY}", "Runtime: " + same))))
     assert app.functions["Fn"].config.runtime == same and not app.warnings
+    # another line, not installed yet: installed from the npm registry at the first build
     other = f"nodejs{node.major + 2}.x"
     app = load(
         write(tmp_path, resources(function().replace(f"Runtime: {PY}", f"Runtime: {other}")))
     )
-    assert any(other in w and node.version in w for w in app.warnings)
+    assert any(
+        other in w and "installed from the npm registry" in w and "canaria setup --node" in w
+        for w in app.warnings
+    ), app.warnings
+    # a line canaria does not install runs on the node on PATH, and says so
+    old = function().replace(f"Runtime: {PY}", "Runtime: nodejs16.x")
+    app = load(write(tmp_path, resources(old)))
+    assert any("nodejs16.x" in w and node.version in w for w in app.warnings), app.warnings
     # the older names (nodejs6.10, nodejs8.10) that AWS's own samples still use
     text = function().replace(f"Runtime: {PY}", "Runtime: nodejs8.10")
     app = load(write(tmp_path, resources(text)))

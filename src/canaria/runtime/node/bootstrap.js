@@ -22,6 +22,11 @@ const SOCKET = process.env._CANARIA_RUNTIME_SOCKET;
 delete process.env._CANARIA_RUNTIME_SOCKET;
 const BASE = '/2018-06-01/runtime';
 const TASK_ROOT = process.env.LAMBDA_TASK_ROOT || process.cwd();
+// nodejs24.x and later take async handlers only: no callback, no context.done/succeed/fail,
+// no callbackWaitsForEmptyEventLoop (Lambda refuses a handler declared with a callback).
+const RUNTIME_MAJOR = Number((/^AWS_Lambda_nodejs(\d+)\./.exec(process.env.AWS_EXECUTION_ENV || '') || [])[1] || 0);
+const CALLBACKS = RUNTIME_MAJOR < 24;
+const CALLBACK_REMOVED = 'ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node.js 24. You need to modify this function to use a supported handler signature to use Node.js 24 or later. For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.';
 
 // One keep-alive HTTP/1.1 connection to the Runtime API (over canaria's Unix socket when
 // it gives one). Requests may be pipelined (the
@@ -259,7 +264,6 @@ async function loadHandler(spec) {
 function makeContext(headers, finish) {
   const deadline = Number(headers['lambda-runtime-deadline-ms']);
   const context = {
-    callbackWaitsForEmptyEventLoop: true,
     functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
     functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
     invokedFunctionArn: headers['lambda-runtime-invoked-function-arn'],
@@ -270,10 +274,13 @@ function makeContext(headers, finish) {
     identity: undefined,
     clientContext: undefined,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: (err, result) => finish(err, result, false),
-    succeed: (result) => finish(null, result, false),
-    fail: (err) => finish(err == null ? 'handled' : err, undefined, false),
   };
+  if (CALLBACKS) {
+    context.callbackWaitsForEmptyEventLoop = true;
+    context.done = (err, result) => finish(err, result, false);
+    context.succeed = (result) => finish(null, result, false);
+    context.fail = (err) => finish(err == null ? 'handled' : err, undefined, false);
+  }
   if (headers['lambda-runtime-client-context']) {
     context.clientContext = JSON.parse(headers['lambda-runtime-client-context']);
   }
@@ -300,7 +307,7 @@ function invoke(handler, event, headers) {
     const finish = (err, value, waitForEmptyLoop) => {
       if (finished) return;
       finished = true;
-      if (waitForEmptyLoop && context.callbackWaitsForEmptyEventLoop) {
+      if (waitForEmptyLoop && context.callbackWaitsForEmptyEventLoop !== false) {
         process.once('beforeExit', () => settle(err, value));
       } else {
         settle(err, value);
@@ -311,7 +318,7 @@ function invoke(handler, event, headers) {
     const callback = (err, value) => finish(err, value, true);
     let result;
     try {
-      result = handler(event, context, callback);
+      result = CALLBACKS ? handler(event, context, callback) : handler(event, context);
     } catch (err) {
       finish(err, undefined, false);
       return;
@@ -335,6 +342,9 @@ async function main() {
   let handler;
   try {
     handler = await loadHandler(process.env._HANDLER || '');
+    if (!CALLBACKS && handler.length >= 3 && !streaming.isStreaming(handler)) {
+      throw runtimeError('Runtime.CallbackHandlerDeprecated', CALLBACK_REMOVED);
+    }
   } catch (err) {
     const shape = errorShape(err);
     console.error(`${shape.errorType}: ${shape.errorMessage}`);

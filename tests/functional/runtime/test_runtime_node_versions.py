@@ -1,0 +1,177 @@
+"""Each ``nodejs<N>.x`` runtime on Node.js N, installed from the npm registry as canaria
+installs it, with the rules Lambda gives each line: real ``node`` processes through the
+Runtime API."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from canaria import nodejs, runtimes
+from canaria.clock import RealClock
+from canaria.models import FunctionConfig, InvokeResult, Version
+from canaria.runtime import FunctionRuntime, build_artifact
+from tests.functional.harness import alive
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("node") is None or shutil.which("npm") is None, reason="needs node and npm"
+)
+
+LINES = (20, 22, 24)
+
+APP = textwrap.dedent(
+    """
+    exports.version = async () => process.version;
+    exports.options = async () => process.env.NODE_OPTIONS;
+    exports.context = async (event, context) =>
+      ["callbackWaitsForEmptyEventLoop", "done", "succeed", "fail"].filter((k) => k in context);
+    exports.callback = (event, context, callback) => callback(null, "by callback");
+    exports.asyncWithCallback = async (event, context, callback) => "declared a callback";
+    exports.stream = awslambda.streamifyResponse(async (event, stream, context) => {
+      stream.write("streamed on " + process.version.split(".")[0]);
+      stream.end();
+    });
+    exports.sync = (event) => { setTimeout(() => {}, 5); return "ignored"; };
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def lines() -> dict[int, str]:
+    """Node.js 22 and 24 (and 20, unless the machine's own is 20) installed as ``canaria
+    up`` installs them; the version each runs."""
+    found = {}
+    for major in LINES:
+        node = nodejs.node_for(f"nodejs{major}.x")
+        if node is None or node.major != major:
+            node = nodejs.install(major)
+        found[major] = node.version
+    return found
+
+
+class Env:
+    def __init__(self, tmp_path: Path, runtime: FunctionRuntime) -> None:
+        self.tmp_path = tmp_path
+        self.runtime = runtime
+        self._n = 0
+
+    def code(self, files: dict[str, str]) -> str:
+        self._n += 1
+        root = self.tmp_path / f"code{self._n}"
+        for rel, text in files.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(text)
+        return str(root)
+
+    async def call(self, code: str, handler: str, runtime: str, **cfg: Any) -> InvokeResult:
+        digest, artifact = build_artifact(code, str(self.tmp_path / "state"))
+        self._n += 1
+        config = FunctionConfig(handler=handler, runtime=runtime, code_uri=code, **cfg)
+        version = Version("Fn", self._n, digest, config, artifact, 0.0)
+        return await self.runtime.invoke(version, b"{}", qualifier=None, client_context=None)
+
+
+@pytest.fixture
+async def env(tmp_path: Path, lines: dict[int, str]) -> AsyncIterator[Env]:
+    runtime = FunctionRuntime(
+        "Fn", reserved_concurrency=None, env_extra={}, clock=RealClock(), on_log=lambda _: None
+    )
+    try:
+        yield Env(tmp_path, runtime)
+    finally:
+        pids = runtime.worker_pids()
+        await runtime.close()
+        assert not [p for p in pids if alive(p)]
+
+
+def body(result: InvokeResult) -> Any:
+    return orjson.loads(result.payload)
+
+
+async def test_each_runtime_runs_on_its_own_release_line(env: Env, lines: dict[int, str]) -> None:
+    code = env.code({"app.js": APP})
+    for major in LINES:
+        r = await env.call(code, "app.version", f"nodejs{major}.x")
+        assert r.ok, r.payload
+        assert body(r) == lines[major] and body(r).startswith(f"v{major}.")
+
+
+async def test_lambdas_switched_off_features_per_line_unless_asked_back(env: Env) -> None:
+    """Lambda turns off require() of ES modules on 20 and 22, and syntax detection on 22."""
+    code = env.code({"app.js": APP})
+    seen = {m: body(await env.call(code, "app.options", f"nodejs{m}.x")) for m in LINES}
+    assert "--no-experimental-require-module" in seen[20]
+    assert "--no-experimental-detect-module" not in seen[20]
+    assert "--no-experimental-require-module" in seen[22]
+    assert "--no-experimental-detect-module" in seen[22]
+    assert "experimental" not in seen[24]
+    own = await env.call(
+        code,
+        "app.options",
+        "nodejs22.x",
+        environment={"NODE_OPTIONS": "--experimental-require-module"},
+    )
+    assert "--no-experimental-require-module" not in body(own)
+    assert "--no-experimental-detect-module" in body(own)
+    assert body(own).endswith("--experimental-require-module")
+
+
+async def test_es_module_syntax_in_a_plain_js_file_loads_on_24_only(env: Env) -> None:
+    """``export`` in ``index.js`` with no ``"type": "module"``: a syntax error on Lambda's
+    nodejs20.x and nodejs22.x, a module on nodejs24.x."""
+    code = env.code({"index.js": "export const handler = async () => 'esm in .js';\n"})
+    for major in (20, 22):
+        r = await env.call(code, "index.handler", f"nodejs{major}.x")
+        assert r.error_type == "Runtime.UserCodeSyntaxError", (major, r.payload)
+        assert "export" in body(r)["errorMessage"]
+    r = await env.call(code, "index.handler", "nodejs24.x")
+    assert r.ok and body(r) == "esm in .js"
+
+
+async def test_nodejs24_refuses_a_handler_declared_with_a_callback(env: Env) -> None:
+    code = env.code({"app.js": APP})
+    for handler in ("app.callback", "app.asyncWithCallback"):
+        r = await env.call(code, handler, "nodejs24.x")
+        assert r.function_error == "Unhandled" and r.error_type == (
+            "Runtime.CallbackHandlerDeprecated"
+        ), r.payload
+        assert body(r)["errorMessage"].startswith(
+            "ERROR: AWS Lambda has removed support for callback-based function handlers "
+            "starting with Node.js 24."
+        )
+    old = await env.call(code, "app.callback", "nodejs22.x")
+    assert old.ok and body(old) == "by callback"
+    # a streaming handler's three parameters are (event, responseStream, context)
+    streamed = await env.call(code, "app.stream", "nodejs24.x")
+    assert streamed.ok and streamed.payload == b"streamed on v24"
+
+
+async def test_nodejs24_context_has_no_callback_members(env: Env) -> None:
+    code = env.code({"app.js": APP})
+    assert body(await env.call(code, "app.context", "nodejs24.x")) == []
+    assert body(await env.call(code, "app.context", "nodejs22.x")) == [
+        "callbackWaitsForEmptyEventLoop",
+        "done",
+        "succeed",
+        "fail",
+    ]
+    # a synchronous handler's value is not its answer, on either line
+    for major in (22, 24):
+        r = await env.call(code, "app.sync", f"nodejs{major}.x")
+        assert r.ok and body(r) is None
+
+
+def test_install_finds_what_is_installed_and_names_the_package(lines: dict[int, str]) -> None:
+    assert nodejs.package_name() is not None
+    again = nodejs.install(24)  # a second install finds the first
+    assert again.version == lines[24] and Path(again.path).is_file()
+    assert nodejs.wanted("nodejs24.x") in (24, None)
+    machine = runtimes.installed_node()
+    assert machine is not None and nodejs.wanted(f"nodejs{machine.major}.x") is None
+    assert nodejs.wanted("nodejs16.x") is None and nodejs.wanted("python3.12") is None
