@@ -1,6 +1,7 @@
 """Node.js through the Lambda Runtime API beside Python through the worker protocol.
 
     .venv/bin/python bench/runtime_node.py [--calls 2000] [--cold 20] [--runs 3] [--no-deps]
+                                           [--lines 22,24]
 
 In one run, on uvloop as canaria runs:
 
@@ -11,7 +12,10 @@ In one run, on uvloop as canaria runs:
    Runtime API (the issue's reference point); median, p90, p99 in µs;
 2. Node.js cold start: ``--cold`` first invocations of fresh environments (the process
    started, the handler loaded, the first event answered), median in ms, beside Python's;
-3. time to a servable version after a code change, with ``requirements.txt``
+3. the other Node.js release lines (``--lines``): the same warm and cold rows for
+   ``nodejs<N>.x`` on Node.js N as canaria installs it from the npm registry, and the time
+   that install takes once (into an empty temporary share, median of ``--runs``);
+4. time to a servable version after a code change, with ``requirements.txt``
    (aws-lambda-powertools, aws-xray-sdk, from PyPI) and ``package.json`` (uuid, from npm)
    unchanged: the first build (installs) and the second (code changed, manifest not),
    each the median of ``--runs``; and a TypeScript function with ``BuildMethod: esbuild``
@@ -24,6 +28,7 @@ import argparse
 import asyncio
 import importlib.util
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -33,6 +38,7 @@ from pathlib import Path
 
 import orjson
 
+from canaria import nodejs
 from canaria.clock import RealClock
 from canaria.models import EsbuildOptions, FunctionConfig, Version
 from canaria.runtime import FunctionRuntime, LogLine, build_artifact
@@ -155,6 +161,26 @@ def servable(workdir: Path, runs: int) -> None:
         )
 
 
+def install_time(major: int, runs: int) -> list[float]:
+    """Seconds ``nodejs.install`` takes into an empty share (npm's own cache warm after the
+    first run, as on a machine that installed it before)."""
+    samples = []
+    before = os.environ.get("CANARIA_NODE_MODULES")
+    try:
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory() as share:
+                os.environ["CANARIA_NODE_MODULES"] = str(Path(share) / "node_modules")
+                t = time.perf_counter()
+                nodejs.install(major)
+                samples.append(time.perf_counter() - t)
+    finally:
+        if before is None:
+            os.environ.pop("CANARIA_NODE_MODULES", None)
+        else:
+            os.environ["CANARIA_NODE_MODULES"] = before
+    return samples
+
+
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -168,6 +194,14 @@ async def main(args: argparse.Namespace) -> None:
             print(summary("warm, Python awslambdaric (RAPI)", await warm(ric, args.calls)))
         print(summary("cold start, Python", await cold(py, args.cold), "ms"))
         print(summary("cold start, Node.js", await cold(js, args.cold), "ms"))
+        for major in args.lines:
+            node = nodejs.node_for(f"nodejs{major}.x")
+            if node is None or node.major != major:
+                node = nodejs.install(major)
+            v = version(workdir, f"js{major}", {"app.js": JS}, f"nodejs{major}.x", 1)
+            print(summary(f"warm, Node.js {node.version}", await warm(v, args.calls)))
+            print(summary(f"cold start, Node.js {node.version}", await cold(v, args.cold), "ms"))
+            print(summary(f"install Node.js {major} (once)", install_time(major, args.runs), "s"))
         if args.deps:
             servable(workdir, args.runs)
 
@@ -178,6 +212,12 @@ if __name__ == "__main__":
     parser.add_argument("--cold", type=int, default=20)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-deps", dest="deps", action="store_false")
+    parser.add_argument(
+        "--lines",
+        type=lambda text: [int(n) for n in text.split(",") if n],
+        default=[22, 24],
+        help="other Node.js release lines to measure, e.g. 22,24 ('' for none)",
+    )
     args = parser.parse_args()
     import uvloop
 
