@@ -150,6 +150,15 @@ def node_for(runtime: str) -> NodeInstall | None:
     return installed(major) or machine
 
 
+def version_for(runtime: str) -> str | None:
+    """The version of Node.js a ``nodejs<N>.x`` function runs on (``"v24.11.1"``); None
+    for another runtime, or without any ``node``."""
+    if runtimes.node_major(runtime) is None:
+        return None
+    node = node_for(runtime)
+    return node.version if node else None
+
+
 def wanted(runtime: str) -> int | None:
     """The release line ``install`` should fetch for ``runtime``, or None when the ``node``
     on PATH is that line already (or canaria does not install it: older than 18)."""
@@ -160,4 +169,13 @@ def wanted(runtime: str) -> int | None:
     return major
 
 
-__all__ = ["OLDEST", "home", "install", "installed", "node_for", "package_name", "wanted"]
+__all__ = [
+    "OLDEST",
+    "home",
+    "install",
+    "installed",
+    "node_for",
+    "package_name",
+    "version_for",
+    "wanted",
+]

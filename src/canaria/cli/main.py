@@ -277,6 +277,8 @@ def up(
                 f"websocket  ws://{host}:{platform.gateway.port}/{stage}  "
                 f"({api.spec.logical_id}; Management API {platform.control_url}/{stage})"
             )
+        for runtime, (node, names) in _node_lines(platform.app).items():
+            typer.echo(f"node       {runtime} on Node.js {node}  ({', '.join(names)})")
         for name, spec in platform.app.functions.items() if platform.app else ():
             if spec.durable is not None:
                 typer.echo(
@@ -583,6 +585,19 @@ def promote(
 
 app.command()(simulate)
 app.command()(guard)
+
+
+def _node_lines(app: Any) -> dict[str, tuple[str, list[str]]]:
+    """Each Node.js runtime of the application: the Node.js version it runs on, and its
+    functions."""
+    from canaria import nodejs
+
+    lines: dict[str, tuple[str, list[str]]] = {}
+    for name, spec in app.functions.items() if app else ():
+        version = nodejs.version_for(spec.config.runtime)
+        if version is not None:
+            lines.setdefault(spec.config.runtime, (version, []))[1].append(name)
+    return dict(sorted(lines.items()))
 
 
 # ---- setup and demo -----------------------------------------------------------------------

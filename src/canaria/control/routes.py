@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from canaria import nodejs
 from canaria.auth import COOKIE, Keyring
 from canaria.control.backend import ControlSource
 from canaria.control.views import (
@@ -213,6 +214,9 @@ def control_routes(source: ControlSource) -> list[BaseRoute]:
                         if app
                         else [],
                         "sources": function_sources(app.event_sources, name) if app else [],
+                        "runtime": spec.config.runtime,
+                        # the Node.js version a nodejsN.x function runs on (its line's)
+                        "node": nodejs.version_for(spec.config.runtime),
                         # DurableConfig: each invocation starts a durable execution
                         "durable": {
                             "execution_timeout_s": spec.durable.execution_timeout_s,

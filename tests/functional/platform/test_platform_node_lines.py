@@ -96,6 +96,7 @@ def test_moving_a_callback_handler_to_nodejs24_fails_before_traffic(
 ) -> None:
     status, _, body = app.http("GET", "/hello")
     assert status == 200 and body.startswith(b"v20."), body
+    assert "node       nodejs20.x on Node.js v20." in app.log.read_text()
 
     said = app.cli(
         "validate", "-t", str(app.template), "--parameter-overrides", "NodeRuntime=nodejs24.x"
@@ -115,5 +116,8 @@ def test_moving_a_callback_handler_to_nodejs24_fails_before_traffic(
     assert d["state"] == "Succeeded", d
     status, _, body = app.http("GET", "/hello")
     assert status == 200 and body.startswith(b"v24."), body
+    shown = app.status()["functions"]["VersionFunction"]
+    assert shown["runtime"] == "nodejs24.x" and shown["node"] == body.decode()
+    assert app.status()["functions"]["PreTrafficHook"]["node"] is None
     log = app.log.read_text()
     assert log.count("installing Node.js 24 from the npm registry") == 1, log
