@@ -180,6 +180,34 @@ async def test_callback_handlers_and_legacy_context_methods(env: NodeEnv) -> Non
     assert body(nested) == "nested"
 
 
+async def test_a_handler_that_never_answers_is_answered_as_lambdas_runtime_does(
+    env: NodeEnv,
+) -> None:
+    """The event loop empties with the invocation open: an async handler's unsettled
+    promise is Runtime.NodeJsExit, a callback never called answers null; the environment
+    serves on."""
+    code = env.code(
+        {
+            "app.js": (
+                "let calls = 0;\n"
+                "exports.unsettled = async () => { calls += 1; return new Promise(() => {}); };\n"
+                "exports.forgotten = (event, context, callback) => { calls += 1; };\n"
+                "exports.calls = async () => calls;\n"
+            )
+        }
+    )
+    unsettled = env.version(code, "app.unsettled")
+    first = await env.call(unsettled)
+    assert first.function_error == "Unhandled" and first.error_type == "Runtime.NodeJsExit"
+    assert body(first)["errorMessage"].startswith(
+        "The Lambda runtime client detected an unexpected Node.js exit code."
+    )
+    again = await env.call(unsettled)
+    assert again.error_type == "Runtime.NodeJsExit" and not again.cold_start
+    forgotten = await env.call(env.version(code, "app.forgotten"))
+    assert forgotten.ok and body(forgotten) is None
+
+
 async def test_errors_have_lambdas_node_shape(env: NodeEnv) -> None:
     code = env.code({"app.js": CJS})
     v = env.version(code, "app.boom")

@@ -26,6 +26,7 @@ const TASK_ROOT = process.env.LAMBDA_TASK_ROOT || process.cwd();
 // no callbackWaitsForEmptyEventLoop (Lambda refuses a handler declared with a callback).
 const RUNTIME_MAJOR = Number((/^AWS_Lambda_nodejs(\d+)\./.exec(process.env.AWS_EXECUTION_ENV || '') || [])[1] || 0);
 const CALLBACKS = RUNTIME_MAJOR < 24;
+const NODE_JS_EXIT = 'The Lambda runtime client detected an unexpected Node.js exit code. This is most commonly caused by a Promise that was never settled. For more information, see https://nodejs.org/docs/latest/api/process.html#exit-codes';
 const CALLBACK_REMOVED = 'ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node.js 24. You need to modify this function to use a supported handler signature to use Node.js 24 or later. For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.';
 
 // One keep-alive HTTP/1.1 connection to the Runtime API (over canaria's Unix socket when
@@ -301,19 +302,35 @@ function invoke(handler, event, headers) {
     });
   }
   return new Promise((resolve) => {
-    let finished = false;
+    let finished = false; // the handler has answered (it may still wait for the empty loop)
+    let waiting = null; // an answer held until the event loop is empty
     let context;
-    const settle = (err, value) => resolve(err != null ? { error: err } : { value });
+    const end = (outcome) => {
+      process.removeListener('beforeExit', drained);
+      resolve(outcome);
+    };
+    const settle = (err, value) => end(err != null ? { error: err } : { value });
+    // The event loop emptied with the invocation still open. As Lambda's runtime: a held
+    // answer goes; an async handler whose promise never settled fails with NodeJsExit; any
+    // other handler that never answered answers null. The environment lives on.
+    function drained() {
+      if (waiting) return settle(waiting.err, waiting.value);
+      if (finished) return undefined;
+      finished = true;
+      if (isAsyncFunction(handler)) return settle(runtimeError('Runtime.NodeJsExit', NODE_JS_EXIT));
+      return settle(null, undefined);
+    }
+    process.on('beforeExit', drained);
     const finish = (err, value, waitForEmptyLoop) => {
       if (finished) return;
       finished = true;
       if (waitForEmptyLoop && context.callbackWaitsForEmptyEventLoop !== false) {
-        process.once('beforeExit', () => settle(err, value));
+        waiting = { err, value };
       } else {
         settle(err, value);
       }
     };
-    failInvocation = (err) => resolve({ error: err, fatal: true });
+    failInvocation = (err) => end({ error: err, fatal: true });
     context = makeContext(headers, finish);
     const callback = (err, value) => finish(err, value, true);
     let result;
@@ -333,6 +350,14 @@ function invoke(handler, event, headers) {
       finish(null, undefined, true);
     }
   });
+}
+
+function isAsyncFunction(fn) {
+  try {
+    return Boolean(fn && fn.constructor && fn.constructor.name === 'AsyncFunction');
+  } catch (_e) {
+    return false;
+  }
 }
 
 async function main() {
