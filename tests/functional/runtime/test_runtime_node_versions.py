@@ -147,6 +147,17 @@ async def test_nodejs24_refuses_a_handler_declared_with_a_callback(env: Env) -> 
         )
     old = await env.call(code, "app.callback", "nodejs22.x")
     assert old.ok and body(old) == "by callback"
+    # nodejs22.x warns at init, as Lambda's runtime client does, unless told not to
+    assert "WARN\tAWS Lambda plans to remove support for callback-based" in old.logs
+    quiet = await env.call(
+        code,
+        "app.callback",
+        "nodejs22.x",
+        environment={"AWS_LAMBDA_NODEJS_DISABLE_CALLBACK_WARNING": "1"},
+    )
+    assert quiet.ok and "plans to remove support" not in quiet.logs
+    async_one = await env.call(code, "app.version", "nodejs22.x")
+    assert "plans to remove support" not in async_one.logs
     # a streaming handler's three parameters are (event, responseStream, context)
     streamed = await env.call(code, "app.stream", "nodejs24.x")
     assert streamed.ok and streamed.payload == b"streamed on v24"

@@ -26,6 +26,7 @@ const TASK_ROOT = process.env.LAMBDA_TASK_ROOT || process.cwd();
 // no callbackWaitsForEmptyEventLoop (Lambda refuses a handler declared with a callback).
 const RUNTIME_MAJOR = Number((/^AWS_Lambda_nodejs(\d+)\./.exec(process.env.AWS_EXECUTION_ENV || '') || [])[1] || 0);
 const CALLBACKS = RUNTIME_MAJOR < 24;
+const CALLBACK_WARNING = 'AWS Lambda plans to remove support for callback-based function handlers starting with Node.js 24. You will need to update this function to use an async handler to use Node.js 24 or later. For more information and to provide feedback on this change, see https://github.com/aws/aws-lambda-nodejs-runtime-interface-client/issues/137. To disable this warning, set the AWS_LAMBDA_NODEJS_DISABLE_CALLBACK_WARNING environment variable.';
 const NODE_JS_EXIT = 'The Lambda runtime client detected an unexpected Node.js exit code. This is most commonly caused by a Promise that was never settled. For more information, see https://nodejs.org/docs/latest/api/process.html#exit-codes';
 const CALLBACK_REMOVED = 'ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node.js 24. You need to modify this function to use a supported handler signature to use Node.js 24 or later. For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.';
 
@@ -369,6 +370,16 @@ async function main() {
     handler = await loadHandler(process.env._HANDLER || '');
     if (!CALLBACKS && handler.length >= 3 && !streaming.isStreaming(handler)) {
       throw runtimeError('Runtime.CallbackHandlerDeprecated', CALLBACK_REMOVED);
+    }
+    if (
+      CALLBACKS &&
+      RUNTIME_MAJOR >= 18 &&
+      handler.length === 3 &&
+      !isAsyncFunction(handler) &&
+      !streaming.isStreaming(handler) &&
+      process.env.AWS_LAMBDA_NODEJS_DISABLE_CALLBACK_WARNING === undefined
+    ) {
+      console.warn(CALLBACK_WARNING); // as Lambda's runtime client warns on nodejs22.x and earlier
     }
   } catch (err) {
     const shape = errorShape(err);
