@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, assert_never
 
-from canaria import nodejs
+from canaria import nodejs, pythons
 from canaria import template as templates
 from canaria.auth import Keyring
 from canaria.aws.states import StateMachines
@@ -402,12 +402,14 @@ class ReleaseExecutor:
                         build_inline, spec.inline, self.build_dir
                     )
                 else:
+                    await self._provide_python(spec)
                     digest, artifact = await asyncio.to_thread(
                         build_artifact,
                         spec.config.code_uri,
                         self.build_dir,
                         spec.build,
                         self.files.refusal,
+                        spec.config.runtime,
                     )
             except BuildError as exc:
                 raise BuildError(f"{spec.name}: {exc.message}") from None
@@ -425,6 +427,30 @@ class ReleaseExecutor:
             layers = tuple(layers_built[layer] for layer in spec.layers)
             builds[spec.name] = Build(digest, artifact, layers)
         return builds
+
+    async def _provide_python(self, spec: FunctionSpec) -> None:
+        """The packages canaria's worker needs, for this machine's Python of the version
+        the function's runtime names (once); when they cannot be installed, the function
+        runs on canaria's own Python, and the warning says so."""
+        line = pythons.wanted(spec.config.runtime)
+        if line is None or pythons.installed(line) is not None:
+            return
+        log.warning(
+            "%s (%s): installing orjson and boto3 for this machine's Python %s (once)",
+            spec.name,
+            spec.config.runtime,
+            line,
+        )
+        try:
+            await asyncio.to_thread(pythons.install, line)
+        except SetupError as exc:
+            log.warning(
+                "%s (%s): it runs on canaria's Python %s instead: %s",
+                spec.name,
+                spec.config.runtime,
+                pythons.RUNNING,
+                exc.message,
+            )
 
     async def _provide_node(self, spec: FunctionSpec) -> None:
         """Node.js of the release line the function's runtime names, installed from the npm

@@ -277,8 +277,8 @@ def up(
                 f"websocket  ws://{host}:{platform.gateway.port}/{stage}  "
                 f"({api.spec.logical_id}; Management API {platform.control_url}/{stage})"
             )
-        for runtime, (node, names) in _node_lines(platform.app).items():
-            typer.echo(f"node       {runtime} on Node.js {node}  ({', '.join(names)})")
+        for runtime, (runs_on, names) in _runtime_lines(platform.app).items():
+            typer.echo(f"runtime    {runtime} on {runs_on}  ({', '.join(names)})")
         for name, spec in platform.app.functions.items() if platform.app else ():
             if spec.durable is not None:
                 typer.echo(
@@ -587,16 +587,22 @@ app.command()(simulate)
 app.command()(guard)
 
 
-def _node_lines(app: Any) -> dict[str, tuple[str, list[str]]]:
-    """Each Node.js runtime of the application: the Node.js version it runs on, and its
-    functions."""
-    from canaria import nodejs
+def _runtime_lines(app: Any) -> dict[str, tuple[str, list[str]]]:
+    """Each Python and Node.js runtime of the application: what it runs on (``Python
+    3.12.1``, ``Node.js v24.11.1``), and its functions."""
+    from canaria import nodejs, pythons
 
     lines: dict[str, tuple[str, list[str]]] = {}
     for name, spec in app.functions.items() if app else ():
-        version = nodejs.version_for(spec.config.runtime)
-        if version is not None:
-            lines.setdefault(spec.config.runtime, (version, []))[1].append(name)
+        runtime = spec.config.runtime
+        if runtime not in lines:
+            if (node := nodejs.version_for(runtime)) is not None:
+                lines[runtime] = (f"Node.js {node}", [])
+            elif pythons.line_of(runtime) is not None:
+                lines[runtime] = (f"Python {pythons.python_for(runtime).version}", [])
+            else:
+                continue
+        lines[runtime][1].append(name)
     return dict(sorted(lines.items()))
 
 

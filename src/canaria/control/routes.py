@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from canaria import nodejs
+from canaria import nodejs, pythons
 from canaria.auth import COOKIE, Keyring
 from canaria.control.backend import ControlSource
 from canaria.control.views import (
@@ -217,6 +217,10 @@ def control_routes(source: ControlSource) -> list[BaseRoute]:
                         "runtime": spec.config.runtime,
                         # the Node.js version a nodejsN.x function runs on (its line's)
                         "node": nodejs.version_for(spec.config.runtime),
+                        # the Python version a python3.N function runs on
+                        "python": pythons.python_for(spec.config.runtime).version
+                        if pythons.line_of(spec.config.runtime)
+                        else None,
                         # DurableConfig: each invocation starts a durable execution
                         "durable": {
                             "execution_timeout_s": spec.durable.execution_timeout_s,

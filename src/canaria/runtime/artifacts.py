@@ -41,8 +41,10 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
+from canaria import pythons
 from canaria.errors import BuildError
 from canaria.models import EsbuildOptions, InlineCode, LayerSpec
+from canaria.pythons import PythonInstall
 from canaria.runtime.deps import bundle, link_dependencies
 
 # ``.canaria`` (canaria's state) and ``.aws-sam`` (``sam build``'s output) sit next to the
@@ -151,16 +153,22 @@ def build_artifact(
     state_dir: str,
     esbuild: EsbuildOptions | None = None,
     confine: Confine | None = None,
+    runtime: str = "",
 ) -> tuple[str, str]:
     """``(digest, artifact directory)`` for the code at ``code_uri`` (bundled by ``esbuild``
     when given); BuildError if it fails. ``confine``: where the code's files (links
-    followed) may come from."""
+    followed) may come from. ``runtime``: a ``python3.N`` function's dependencies are
+    installed by the Python it runs on; another version than canaria's own gives
+    another artifact."""
     _check_code(code_uri, confine, "CodeUri")
     digest = code_digest(code_uri, state_dir, confine)
     if esbuild is not None:
         options = "\0".join(("esbuild", *esbuild.entry_points, "", *esbuild.flags))
         digest = hashlib.sha256(f"{digest}\0{options}".encode()).hexdigest()
-    return digest, _materialise(code_uri, state_dir, digest, "", True, esbuild, confine)
+    python = pythons.python_for(runtime) if pythons.line_of(runtime) else None
+    if python is not None and python.site is not None:
+        digest = hashlib.sha256(f"{digest}\0python{python.line}".encode()).hexdigest()
+    return digest, _materialise(code_uri, state_dir, digest, "", True, esbuild, confine, python)
 
 
 def build_inline(inline: InlineCode, state_dir: str) -> tuple[str, str]:
@@ -204,6 +212,7 @@ def _materialise(
     install: bool,
     esbuild: EsbuildOptions | None,
     confine: Confine | None,
+    python: PythonInstall | None = None,
 ) -> str:
     """``<state_dir>/artifacts/<digest>``, made once: the code under ``place`` (a
     subdirectory, or "" for the top), with its dependencies linked in when ``install``."""
@@ -224,7 +233,7 @@ def _materialise(
         else:
             _copy_code(code, dest, state_dir, confine)
         if install:
-            link_dependencies(dest if zipped else code, dest, state_dir)
+            link_dependencies(dest if zipped else code, dest, state_dir, python)
         if esbuild is not None:
             bundle(dest, esbuild, code_uri)
         try:

@@ -33,17 +33,18 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from canaria import runtimes
+from canaria import pythons, runtimes
 from canaria.errors import BuildError
 from canaria.models import EsbuildOptions
+from canaria.pythons import PythonInstall
 
 INSTALL_TIMEOUT_S = 900.0
 _TAIL_LINES = 15
 
 
-def pip_key(requirements: Path) -> str:
+def pip_key(requirements: Path, python: PythonInstall | None = None) -> str:
     h = hashlib.sha256(b"pip\0")
-    h.update(f"{sys.version_info.major}.{sys.version_info.minor}\0".encode())
+    h.update(f"{(python or pythons.running()).line}\0".encode())
     h.update(f"{platform.machine()}-{sys.platform}\0".encode())
     h.update(requirements.read_bytes())
     return h.hexdigest()
@@ -59,11 +60,21 @@ def npm_key(manifest: Path) -> str:
     return h.hexdigest()
 
 
-def link_dependencies(code: Path, artifact: Path, state_dir: str) -> None:
-    """Install (or reuse) the code's dependencies and link them into ``artifact``."""
+def link_dependencies(
+    code: Path, artifact: Path, state_dir: str, python: PythonInstall | None = None
+) -> None:
+    """Install (or reuse) the code's dependencies and link them into ``artifact``; a
+    ``requirements.txt`` with ``python``'s pip (canaria's own Python when None)."""
     requirements = code / "requirements.txt"
     if requirements.is_file():
-        deps = _ensure(state_dir, "pip", pip_key(requirements), requirements, _pip_install)
+        interpreter = (python or pythons.running()).path
+        deps = _ensure(
+            state_dir,
+            "pip",
+            pip_key(requirements, python),
+            requirements,
+            lambda manifest, target: _pip_install(manifest, target, interpreter),
+        )
         for entry in sorted(deps.iterdir()):
             target = artifact / entry.name
             if not target.exists() and not target.is_symlink():
@@ -164,10 +175,10 @@ def bundle(artifact: Path, esbuild: EsbuildOptions, code_uri: str) -> None:
         shutil.rmtree(out, ignore_errors=True)
 
 
-def _pip_install(requirements: Path, target: Path) -> None:
+def _pip_install(requirements: Path, target: Path, python: str) -> None:
     """``pip install --target`` as ``sam build`` does; relative paths resolve in the code."""
     command = [
-        sys.executable,
+        python,
         "-m",
         "pip",
         "install",

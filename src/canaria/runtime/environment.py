@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+from canaria import pythons
 from canaria.models.arns import REGION
 from canaria.models.runtime import Version
 from canaria.runtime.worker import LAYERS_VARIABLE
@@ -75,9 +76,10 @@ def worker_environment(
     log_stream: str,
 ) -> dict[str, str]:
     config = version.config
+    python = pythons.python_for(config.runtime)
     env = {
         "PATH": os.pathsep.join(
-            [str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]
+            [str(Path(python.path).parent), "/usr/local/bin", "/usr/bin", "/bin"]
         ),
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
@@ -93,7 +95,8 @@ def worker_environment(
         "AWS_DEFAULT_REGION": REGION,
         "AWS_EXECUTION_ENV": execution_env(config.runtime),
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-        "PYTHONPATH": python_path(),
+        # another Python's worker finds its own packages (compiled for it) and nothing else
+        "PYTHONPATH": python.site or python_path(),
     }
     if config.layers:  # where Lambda looks in /opt, which holds them one over the other
         # (an empty entry would mean the working directory: only layers that have one)
@@ -102,9 +105,9 @@ def worker_environment(
         if libs := in_layers(config.layers, "lib"):
             env["LD_LIBRARY_PATH"] = libs
         if config.runtime.startswith("python"):
-            python = config.runtime if config.runtime[6:7].isdigit() else _RUNNING_PYTHON
+            named = config.runtime if config.runtime[6:7].isdigit() else _RUNNING_PYTHON
             env[LAYERS_VARIABLE] = in_layers(
-                config.layers, f"python/lib/{python}/site-packages", "python"
+                config.layers, f"python/lib/{named}/site-packages", "python"
             )
     env.update(env_extra)
     env.update(config.environment)

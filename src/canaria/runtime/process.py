@@ -31,7 +31,6 @@ import select
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from canaria import pythons
 from canaria.models.runtime import Version
 from canaria.runtime.environment import WORKER_SCRIPT, log_stream_name, worker_environment
 from canaria.runtime.worker import HEADER, LOG, READY, RESULT, encode_frame, vm_hwm_kib
@@ -162,6 +162,7 @@ class WorkerProcess:
         self.function = function
         self.version = version
         self.memory_limit_kib = version.config.memory_mb * 1024
+        self.python = pythons.python_for(version.config.runtime).path  # its runtime's version
         self.env = worker_environment(
             function, version, env_extra, log_stream=log_stream_name(version.number, now)
         )
@@ -198,7 +199,7 @@ class WorkerProcess:
         started = time.perf_counter()
         try:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
+                self.python,
                 WORKER_SCRIPT,
                 str(child.fileno()),
                 str(os.getpid()),

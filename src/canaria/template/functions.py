@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import PurePosixPath
 from typing import Any, TypeVar, assert_never
 
-from canaria import nodejs, runtimes
+from canaria import nodejs, pythons, runtimes
 from canaria.errors import TemplateError
 from canaria.models import (
     AlarmSpec,
@@ -359,11 +359,14 @@ def _accept_runtime(
         case None:
             raise at.error(f"runtime {runtime!r} is not supported", allowed=runtimes.ALLOWED)
         case runtimes.Family.PYTHON:
-            if runtime != runtimes.RUNNING_PYTHON:
+            line = pythons.line_of(runtime)
+            if runtime != runtimes.RUNNING_PYTHON and (line is None or pythons.find(line) is None):
                 ctx.warn(
                     entry,
                     f"Runtime {runtime}: canaria runs it with the installed "
-                    f"{runtimes.RUNNING_PYTHON}",
+                    f"{runtimes.RUNNING_PYTHON} (this machine has no {runtime} on PATH, "
+                    "under pyenv or uv; canaria runs a function on its own version when it "
+                    "finds one)",
                 )
         case runtimes.Family.NODEJS:
             node = runtimes.installed_node()

@@ -5,6 +5,7 @@ line refuses fails the PreTraffic hook before any traffic reaches it, as on Lamb
 from __future__ import annotations
 
 import json
+import platform
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,7 +97,7 @@ def test_moving_a_callback_handler_to_nodejs24_fails_before_traffic(
 ) -> None:
     status, _, body = app.http("GET", "/hello")
     assert status == 200 and body.startswith(b"v20."), body
-    assert "node       nodejs20.x on Node.js v20." in app.log.read_text()
+    assert "runtime    nodejs20.x on Node.js v20." in app.log.read_text()
 
     said = app.cli(
         "validate", "-t", str(app.template), "--parameter-overrides", "NodeRuntime=nodejs24.x"
@@ -118,6 +119,7 @@ def test_moving_a_callback_handler_to_nodejs24_fails_before_traffic(
     assert status == 200 and body.startswith(b"v24."), body
     shown = app.status()["functions"]["VersionFunction"]
     assert shown["runtime"] == "nodejs24.x" and shown["node"] == body.decode()
-    assert app.status()["functions"]["PreTrafficHook"]["node"] is None
+    hook = app.status()["functions"]["PreTrafficHook"]
+    assert hook["node"] is None and hook["python"] == platform.python_version()
     log = app.log.read_text()
     assert log.count("installing Node.js 24 from the npm registry") == 1, log

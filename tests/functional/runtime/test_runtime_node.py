@@ -560,8 +560,10 @@ async def test_reports_carry_the_handlers_own_time_and_the_runtimes_peak_memory(
     code = env.code({"app.js": CJS})
     sleep = env.version(code, "app.sleep")
     slow = await env.call(sleep, {"ms": 50})
-    assert slow.ok and 50 <= slow.duration_ms < 5000
-    assert re.search(r"\tDuration: (5\d|[6-9]\d|\d{3,})\.\d\d ms", slow.logs)
+    # libuv fires a timer by its loop clock, whole milliseconds read at the start of an
+    # iteration: up to 1 ms before 50 ms have passed on performance.now()
+    assert slow.ok and 49 <= slow.duration_ms < 5000
+    assert re.search(r"\tDuration: (49|[5-9]\d|\d{3,})\.\d\d ms", slow.logs)
 
     hog = env.version(code, "app.hog", memory_mb=1024)
     sleeping = set(env.runtime.worker_pids())

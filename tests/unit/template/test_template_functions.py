@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from canaria import runtimes
+from canaria import pythons, runtimes
 from canaria.models import CorsSpec, DurableSpec, FunctionUrlSpec, InlineCode, LayerSpec
 from canaria.template import load
 from tests.unit.template.template_helpers import PY, fails, function, line_of, resources, write
@@ -144,6 +144,22 @@ def test_nodejs_runtime_is_accepted_and_says_which_node_runs_another_major(
     app = load(write(tmp_path, resources(text)))
     assert app.functions["Fn"].config.runtime == "nodejs8.10"
     assert runtimes.bundles_sdk_v2("nodejs8.10") and not runtimes.bundles_sdk_v2("nodejs18.x")
+
+
+def test_a_python_version_this_machine_lacks_runs_on_canarias_and_says_so(
+    tmp_path: Path,
+) -> None:
+    def warnings(runtime: str) -> list[str]:
+        text = function().replace(f"Runtime: {PY}", f"Runtime: {runtime}")
+        return list(load(write(tmp_path, resources(text))).warnings)
+
+    assert not warnings(f"python{pythons.RUNNING}")
+    (missing,) = warnings("python3.99")
+    assert f"canaria runs it with the installed {runtimes.RUNNING_PYTHON}" in missing
+    assert "this machine has no python3.99 on PATH, under pyenv or uv" in missing
+    other = next((f"3.{n}" for n in (12, 13, 10) if f"3.{n}" != pythons.RUNNING), None)
+    if other is not None and pythons.find(other) is not None:
+        assert not warnings(f"python{other}")  # it runs on that Python
 
 
 def test_nodejs_without_node_on_path_is_refused(

@@ -1,0 +1,226 @@
+"""Python for each ``python3.<N>`` runtime: the version Lambda runs it on, when this machine
+has it.
+
+Lambda runs ``python3.12`` on Python 3.12 and ``python3.13`` on 3.13; code that works on
+one can fail on another (3.12 removed ``distutils`` and ``imp``, 3.13 ``cgi`` and
+``telnetlib``; each version adds syntax the older ones refuse), and a compiled dependency
+is built for one version only. So canaria runs a function on Python ``3.N``:
+
+1. the Python canaria runs on, when it is ``3.N`` (its worker's packages are canaria's own);
+2. else a ``python3.N`` this machine has: on PATH, under pyenv (``$PYENV_ROOT/versions``),
+   or one uv manages (``uv python find``), with the packages its worker needs (orjson, and
+   boto3 as Lambda's runtime provides it) installed once with that Python's pip into
+   ``<share>/canaria/python/3.N``; its ``requirements.txt`` dependencies are installed by
+   that Python too;
+3. else the Python canaria runs on, with a warning that says so.
+
+canaria does not download interpreters: it uses the ones the machine has.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from canaria.npm import SetupError, node_modules
+
+RUNNING = f"{sys.version_info.major}.{sys.version_info.minor}"
+PYTHON = re.compile(r"^python(3\.\d+)$")
+# what the worker imports beyond the standard library, and what Lambda's Python runtimes
+# provide to every function
+WORKER_PACKAGES = ("orjson", "boto3")
+INSTALL_TIMEOUT_S = 600.0
+
+
+@dataclass(frozen=True)
+class PythonInstall:
+    path: str  # the interpreter
+    version: str  # "3.13.0"
+    site: str | None  # the worker's packages for it; None: canaria's own environment
+
+    @property
+    def line(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+
+def line_of(runtime: str) -> str | None:
+    """``python3.13`` → ``"3.13"``; None for another runtime."""
+    m = PYTHON.match(runtime)
+    return m.group(1) if m else None
+
+
+def running() -> PythonInstall:
+    version = ".".join(map(str, sys.version_info[:3]))
+    return PythonInstall(sys.executable, version, None)
+
+
+@functools.cache
+def find(line: str) -> PythonInstall | None:
+    """A ``python<line>`` interpreter on this machine (asked once per process), or None."""
+    for candidate in _candidates(line):
+        version = _version_of(candidate)
+        if version is not None and ".".join(version.split(".")[:2]) == line:
+            return PythonInstall(candidate, version, None)
+    return None
+
+
+def _candidates(line: str) -> Iterator[str]:
+    if found := shutil.which(f"python{line}"):
+        yield found
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    with contextlib.suppress(OSError):
+        versions = [p for p in root.iterdir() if re.fullmatch(rf"{re.escape(line)}\.\d+", p.name)]
+        for p in sorted(versions, key=lambda p: int(p.name.split(".")[2]), reverse=True):
+            yield str(p / "bin" / f"python{line}")
+    if uv := shutil.which("uv"):
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            done = subprocess.run(
+                [uv, "python", "find", "--no-python-downloads", line],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            if done.returncode == 0 and done.stdout.strip():
+                yield done.stdout.strip()
+
+
+def _version_of(exe: str) -> str | None:
+    if not os.access(exe, os.X_OK):
+        return None
+    try:
+        done = subprocess.run(
+            [exe, "-c", "import sys; print('.'.join(map(str, sys.version_info[:3])))"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    version = done.stdout.strip()
+    return version if done.returncode == 0 and re.fullmatch(r"3\.\d+\.\d+", version) else None
+
+
+def home(line: str) -> Path:
+    """Where the worker's packages for Python ``line`` go: ``<share>/canaria/python/<line>``."""
+    return node_modules().parent / "python" / line
+
+
+def installed(line: str) -> PythonInstall | None:
+    """Python ``line`` with its worker's packages, as ``install`` left them, or None."""
+    python = find(line)
+    site = home(line) / "site"
+    if python is None or not (site / ".complete").is_file():
+        return None
+    return PythonInstall(python.path, python.version, str(site))
+
+
+def install(line: str) -> PythonInstall:
+    """Install the worker's packages for this machine's Python ``line`` with its pip (once);
+    SetupError saying why it could not."""
+    python = find(line)
+    if python is None:
+        raise SetupError(f"this machine has no python{line} (on PATH, under pyenv or uv)")
+    target = home(line)
+    target.mkdir(parents=True, exist_ok=True)
+    with _locked(target / ".lock"):
+        found = installed(line)
+        if found is not None:
+            return found
+        work = Path(tempfile.mkdtemp(prefix=".site-", dir=target))
+        try:
+            _pip(python.path, work, line)
+            (work / ".complete").write_text(python.version + "\n")
+            site = target / "site"
+            if site.exists():  # a broken earlier install: replaced whole
+                shutil.rmtree(site)
+            work.rename(site)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    found = installed(line)
+    assert found is not None
+    return found
+
+
+def _pip(exe: str, target: Path, line: str) -> None:
+    command = [
+        exe,
+        "-m",
+        "pip",
+        "install",
+        "--target",
+        str(target),
+        *WORKER_PACKAGES,
+        "--disable-pip-version-check",
+        "--no-input",
+        "--progress-bar",
+        "off",
+    ]
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise SetupError(
+            f"pip took more than {INSTALL_TIMEOUT_S:.0f} s for Python {line}"
+        ) from None
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-8:])
+        raise SetupError(
+            f"Python {line}'s pip could not install {', '.join(WORKER_PACKAGES)}:\n{tail}"
+        )
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One installer at a time per version, across processes."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def python_for(runtime: str) -> PythonInstall:
+    """The Python a ``python3.N`` function runs on: canaria's own when it is ``3.N``, else
+    this machine's ``python3.N`` once ``install`` has given it the worker's packages, else
+    canaria's own."""
+    line = line_of(runtime)
+    if line is None or line == RUNNING:
+        return running()
+    return installed(line) or running()
+
+
+def wanted(runtime: str) -> str | None:
+    """The Python version ``install`` should prepare for ``runtime``: None when canaria's
+    own is that version, or this machine has no such Python."""
+    line = line_of(runtime)
+    if line is None or line == RUNNING or find(line) is None:
+        return None
+    return line
+
+
+__all__ = [
+    "RUNNING",
+    "PythonInstall",
+    "find",
+    "home",
+    "install",
+    "installed",
+    "line_of",
+    "python_for",
+    "running",
+    "wanted",
+]
