@@ -1,7 +1,7 @@
 """Node.js through the Lambda Runtime API beside Python through the worker protocol.
 
     .venv/bin/python bench/runtime_node.py [--calls 2000] [--cold 20] [--runs 3] [--no-deps]
-                                           [--lines 22,24]
+                                           [--lines 22,24] [--python-lines 3.12,3.13]
 
 In one run, on uvloop as canaria runs:
 
@@ -15,7 +15,10 @@ In one run, on uvloop as canaria runs:
 3. the other Node.js release lines (``--lines``): the same warm and cold rows for
    ``nodejs<N>.x`` on Node.js N as canaria installs it from the npm registry, and the time
    that install takes once (into an empty temporary share, median of ``--runs``);
-4. time to a servable version after a code change, with ``requirements.txt``
+4. the other Python versions this machine has (``--python-lines``): the same warm and cold
+   rows for ``python3.N`` on this machine's Python 3.N (the worker's packages installed for
+   it as ``canaria up`` installs them);
+5. time to a servable version after a code change, with ``requirements.txt``
    (aws-lambda-powertools, aws-xray-sdk, from PyPI) and ``package.json`` (uuid, from npm)
    unchanged: the first build (installs) and the second (code changed, manifest not),
    each the median of ``--runs``; and a TypeScript function with ``BuildMethod: esbuild``
@@ -38,7 +41,7 @@ from pathlib import Path
 
 import orjson
 
-from canaria import nodejs
+from canaria import nodejs, pythons
 from canaria.clock import RealClock
 from canaria.models import EsbuildOptions, FunctionConfig, Version
 from canaria.runtime import FunctionRuntime, LogLine, build_artifact
@@ -78,7 +81,7 @@ def version(workdir: Path, name: str, files: dict[str, str], runtime: str, n: in
         (code / rel).write_text(text)
         if rel == "bootstrap":
             (code / rel).chmod(0o755)
-    digest, artifact = build_artifact(str(code), str(workdir / "state"))
+    digest, artifact = build_artifact(str(code), str(workdir / "state"), runtime=runtime)
     config = FunctionConfig(handler="app.handler", runtime=runtime, code_uri=str(code))
     return Version("bench", n, digest, config, artifact, 0.0)
 
@@ -194,6 +197,14 @@ async def main(args: argparse.Namespace) -> None:
             print(summary("warm, Python awslambdaric (RAPI)", await warm(ric, args.calls)))
         print(summary("cold start, Python", await cold(py, args.cold), "ms"))
         print(summary("cold start, Node.js", await cold(js, args.cold), "ms"))
+        for line in args.python_lines:
+            if pythons.find(line) is None:
+                print(f"python{line}: not on this machine, skipped")
+                continue
+            python = pythons.install(line)
+            v = version(workdir, f"py{line}", {"app.py": PY}, f"python{line}", 1)
+            print(summary(f"warm, Python {python.version}", await warm(v, args.calls)))
+            print(summary(f"cold start, Python {python.version}", await cold(v, args.cold), "ms"))
         for major in args.lines:
             node = nodejs.node_for(f"nodejs{major}.x")
             if node is None or node.major != major:
@@ -212,6 +223,12 @@ if __name__ == "__main__":
     parser.add_argument("--cold", type=int, default=20)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-deps", dest="deps", action="store_false")
+    parser.add_argument(
+        "--python-lines",
+        type=lambda text: [line for line in text.split(",") if line],
+        default=["3.12", "3.13"],
+        help="other Python versions to measure, when this machine has them ('' for none)",
+    )
     parser.add_argument(
         "--lines",
         type=lambda text: [int(n) for n in text.split(",") if n],
