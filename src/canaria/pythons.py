@@ -8,10 +8,10 @@ is built for one version only. So canaria runs a function on Python ``3.N``:
 
 1. the Python canaria runs on, when it is ``3.N`` (its worker's packages are canaria's own);
 2. else a ``python3.N`` this machine has: on PATH, under pyenv (``$PYENV_ROOT/versions``),
-   or one uv manages (``uv python find``), with the packages its worker needs (orjson, and
-   boto3 as Lambda's runtime provides it) installed once with that Python's pip into
-   ``<share>/canaria/python/3.N``; its ``requirements.txt`` dependencies are installed by
-   that Python too;
+   or one uv manages (``uv python find``), with the packages its worker needs (orjson;
+   boto3 and the durable execution SDK, as Lambda's runtime provides them) installed once
+   with that Python's pip into ``<share>/canaria/python/3.N``; its ``requirements.txt``
+   dependencies are installed by that Python too;
 3. else the Python canaria runs on, with a warning that says so.
 
 canaria does not download interpreters: it uses the ones the machine has.
@@ -30,6 +30,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from canaria.npm import SetupError, node_modules
@@ -37,8 +38,13 @@ from canaria.npm import SetupError, node_modules
 RUNNING = f"{sys.version_info.major}.{sys.version_info.minor}"
 PYTHON = re.compile(r"^python(3\.\d+)$")
 # what the worker imports beyond the standard library, and what Lambda's Python runtimes
-# provide to every function
-WORKER_PACKAGES = ("orjson", "boto3")
+# provide to every function: boto3, and the durable execution SDK at the version canaria's
+# durable execution service speaks
+WORKER_PACKAGES = (
+    "orjson",
+    "boto3",
+    f"aws-durable-execution-sdk-python=={metadata.version('aws-durable-execution-sdk-python')}",
+)
 INSTALL_TIMEOUT_S = 600.0
 
 

@@ -436,7 +436,8 @@ class ReleaseExecutor:
         if line is None or pythons.installed(line) is not None:
             return
         log.warning(
-            "%s (%s): installing orjson and boto3 for this machine's Python %s (once)",
+            "%s (%s): installing the packages Lambda's runtime provides (boto3, the durable "
+            "execution SDK) for this machine's Python %s (once)",
             spec.name,
             spec.config.runtime,
             line,

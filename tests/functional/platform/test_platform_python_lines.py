@@ -73,9 +73,10 @@ def test_a_python_function_runs_on_its_own_version(app: Canaria, tmp_path: Path)
     assert got["python"] == found.version
     assert f"cpython-{str(OTHER).replace('.', '')}" in got["speedups"]
     log = app.log.read_text()
-    assert f"installing orjson and boto3 for this machine's Python {OTHER}" in log
+    assert f"execution SDK) for this machine's Python {OTHER} (once)" in log
     assert f"runtime    python{OTHER} on Python {found.version}  (VersionFunction)" in log
-    assert (tmp_path / "share" / "python" / str(OTHER) / "site" / "boto3").is_dir()
+    site = tmp_path / "share" / "python" / str(OTHER) / "site"
+    assert (site / "boto3").is_dir() and (site / "aws_durable_execution_sdk_python").is_dir()
     assert app.status()["functions"]["VersionFunction"]["python"] == found.version
     said = app.cli("validate", "-t", str(app.template))
     assert said.returncode == 0 and f"python{OTHER}" not in said.stderr, said.stderr
