@@ -402,7 +402,7 @@ class ReleaseExecutor:
                         build_inline, spec.inline, self.build_dir
                     )
                 else:
-                    await self._provide_python(spec)
+                    await self._provide_python(spec.name, spec.config.runtime)
                     digest, artifact = await asyncio.to_thread(
                         build_artifact,
                         spec.config.code_uri,
@@ -418,6 +418,8 @@ class ReleaseExecutor:
             for layer in spec.layers:
                 if layer in layers_built:
                     continue
+                if layer.build == "python":
+                    await self._provide_python(f"layer {layer.name}", layer.build_method)
                 try:
                     layers_built[layer] = await asyncio.to_thread(
                         build_layer, layer, self.build_dir, self.files.refusal
@@ -428,27 +430,28 @@ class ReleaseExecutor:
             builds[spec.name] = Build(digest, artifact, layers)
         return builds
 
-    async def _provide_python(self, spec: FunctionSpec) -> None:
+    async def _provide_python(self, name: str, runtime: str) -> None:
         """The packages canaria's worker needs, for this machine's Python of the version
-        the function's runtime names (once); when they cannot be installed, the function
-        runs on canaria's own Python, and the warning says so."""
-        line = pythons.wanted(spec.config.runtime)
+        ``runtime`` names (once); when they cannot be installed, ``name`` (a function, or
+        a layer built for that runtime) is run or built by canaria's own Python, and the
+        warning says so."""
+        line = pythons.wanted(runtime)
         if line is None or pythons.installed(line) is not None:
             return
         log.warning(
             "%s (%s): installing the packages Lambda's runtime provides (boto3, the durable "
             "execution SDK) for this machine's Python %s (once)",
-            spec.name,
-            spec.config.runtime,
+            name,
+            runtime,
             line,
         )
         try:
             await asyncio.to_thread(pythons.install, line)
         except SetupError as exc:
             log.warning(
-                "%s (%s): it runs on canaria's Python %s instead: %s",
-                spec.name,
-                spec.config.runtime,
+                "%s (%s): canaria's Python %s takes its place: %s",
+                name,
+                runtime,
                 pythons.RUNNING,
                 exc.message,
             )

@@ -39,6 +39,9 @@ class LayerSpec:
     # ``Metadata: BuildMethod``: "python" or "nodejs" (built as ``sam build`` builds it:
     # the content and its dependencies under python/ or nodejs/); None: taken as it is
     build: Literal["python", "nodejs"] | None = None
+    # the BuildMethod as written (``python3.12``): a Python layer's dependencies are
+    # installed by that version of Python when this machine has it
+    build_method: str = ""
 
 
 @dataclass(frozen=True)

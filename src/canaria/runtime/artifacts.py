@@ -190,8 +190,12 @@ def build_layer(
     digest = code_digest(layer.content_uri, state_dir, confine)
     digest = hashlib.sha256(f"layer\0{layer.build or ''}\0{digest}".encode()).hexdigest()
     place = layer.build or ""
+    # BuildMethod python3.N: its dependencies installed by that Python, as sam build's image
+    python = pythons.python_for(layer.build_method) if layer.build == "python" else None
+    if python is not None and python.site is not None:
+        digest = hashlib.sha256(f"{digest}\0python{python.line}".encode()).hexdigest()
     return digest, _materialise(
-        layer.content_uri, state_dir, digest, place, bool(layer.build), None, confine
+        layer.content_uri, state_dir, digest, place, bool(layer.build), None, confine, python
     )
 
 

@@ -40,24 +40,26 @@ def build_layer(ctx: Context, entry: Entry) -> LayerSpec | None:
     text, path = ctx.local_path(value, at, allowed=ALLOWED_CONTENT)
     if not path.exists():
         raise at.error(f"ContentUri {text!r} does not exist ({path})", allowed=ALLOWED_CONTENT)
-    return LayerSpec(entry.logical_id, str(path), _build_method(ctx, entry))
+    family, method = _build_method(ctx, entry)
+    return LayerSpec(entry.logical_id, str(path), family, method if family else "")
 
 
-def _build_method(ctx: Context, entry: Entry) -> Any:
+def _build_method(ctx: Context, entry: Entry) -> tuple[Any, str]:
+    """(the family canaria builds it as, or None; the BuildMethod as written)."""
     metadata = entry.node.get("Metadata")
     if not isinstance(metadata, Mapping) or "BuildMethod" not in metadata:
-        return None
+        return None, ""
     bat = entry.where.key(entry.node, "Metadata").key(metadata, "BuildMethod")
     method = as_str(metadata["BuildMethod"], bat)
     for family in ("python", "nodejs"):
         if method.startswith(family):
-            return family
+            return family, method
     ctx.warn(
         entry,
         f"Metadata.BuildMethod {method}: canaria builds python3.x and nodejsN.x layers; this "
         "one is taken as it is (build it first and run the built template)",
     )
-    return None
+    return None, method
 
 
 def function_layers(

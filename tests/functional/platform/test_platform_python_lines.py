@@ -1,6 +1,6 @@
 """A ``python3.N`` function through a real `canaria up` on this machine's Python 3.N: the
-worker's packages installed for it as the release is built, its requirements installed
-by its own pip."""
+worker's packages installed for it as the release is built, its requirements and its
+layer's (``BuildMethod: python3.N``) installed by that Python's pip."""
 
 from __future__ import annotations
 
@@ -29,20 +29,29 @@ Resources:
       Runtime: python{OTHER}
       Handler: app.handler
       CodeUri: src
+      Layers: [!Ref Deps]
       Events:
         Version:
           Type: HttpApi
           Properties: {{Path: /version, Method: GET}}
+  Deps:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: layer
+    Metadata:
+      BuildMethod: python{OTHER}
 """
 
 APP = """\
 import json, sys
 import markupsafe._speedups as speedups
+import yaml._yaml as libyaml
 
 def handler(event, context):
     return {"statusCode": 200, "body": json.dumps({
         "python": ".".join(map(str, sys.version_info[:3])),
         "speedups": speedups.__file__.rsplit("/", 1)[-1],
+        "layer": libyaml.__file__.rsplit("/", 1)[-1],
     })}
 """
 
@@ -55,6 +64,7 @@ def app(tmp_path: Path) -> Iterator[Canaria]:
             "template.yaml": TEMPLATE,
             "src/app.py": APP,
             "src/requirements.txt": "markupsafe==3.0.3\n",
+            "layer/requirements.txt": "pyyaml==6.0.3\n",
         },
     )
     c = Canaria(template, tmp_path / "state")
@@ -71,7 +81,8 @@ def test_a_python_function_runs_on_its_own_version(app: Canaria, tmp_path: Path)
     assert status == 200, body
     got = json.loads(body)
     assert got["python"] == found.version
-    assert f"cpython-{str(OTHER).replace('.', '')}" in got["speedups"]
+    built_for = f"cpython-{str(OTHER).replace('.', '')}"
+    assert built_for in got["speedups"] and built_for in got["layer"], got
     log = app.log.read_text()
     assert f"execution SDK) for this machine's Python {OTHER} (once)" in log
     assert f"runtime    python{OTHER} on Python {found.version}  (VersionFunction)" in log

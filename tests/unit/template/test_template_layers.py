@@ -35,8 +35,8 @@ def test_a_function_gets_its_layers_in_order_after_the_globals(tmp_path: Path) -
     app = load(write(tmp_path, body))
     assert app.functions["Fn"].layers == (
         LayerSpec("Common", str(lib)),
-        LayerSpec("Deps", str(lib), "python"),
-        LayerSpec("Modules", str(lib), "nodejs"),
+        LayerSpec("Deps", str(lib), "python", "python3.12"),
+        LayerSpec("Modules", str(lib), "nodejs", "nodejs20.x"),
     )
     assert app.skipped == () and app.warnings == ()
 
