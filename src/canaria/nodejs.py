@@ -20,19 +20,15 @@ latest release.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
-import os
 import platform
 import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from canaria import runtimes
+from canaria.installs import install_once
 from canaria.npm import SetupError, node_modules
 from canaria.runtimes import NodeInstall
 
@@ -87,26 +83,13 @@ def install(major: int, npm: str | None = None) -> NodeInstall:
     exe = shutil.which(npm or "npm")
     if exe is None:
         raise SetupError(f"{npm or 'npm'} is not on PATH: it installs Node.js {major}")
-    target = home(major)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(target.parent / f".{major}.lock"):
-        found = installed(major)
-        if found is not None:
-            return found
-        work = Path(tempfile.mkdtemp(prefix=f".{major}-", dir=target.parent))
-        try:
-            manifest = {"private": True, "dependencies": {name: f"^{major}.0.0"}}
-            (work / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
-            _npm(exe, work, major)
-            if target.exists():  # a broken earlier install: replaced whole
-                shutil.rmtree(target)
-            work.rename(target)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    found = installed(major)
-    if found is None:
-        raise SetupError(f"npm installed {name}@^{major} into {target}, but it has no bin/node")
-    return found
+    manifest = {"private": True, "dependencies": {name: f"^{major}.0.0"}}
+
+    def fill(work: Path) -> None:
+        (work / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        _npm(exe, work, major)
+
+    return install_once(home(major), lambda: installed(major), fill)
 
 
 def _npm(exe: str, where: Path, major: int) -> None:
@@ -126,17 +109,6 @@ def _npm(exe: str, where: Path, major: int) -> None:
     if done.returncode != 0:
         tail = "\n".join(done.stderr.strip().splitlines()[-8:])
         raise SetupError(f"npm could not install Node.js {major} ({done.returncode}):\n{tail}")
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One installer at a time per release line, across processes."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def node_for(runtime: str) -> NodeInstall | None:

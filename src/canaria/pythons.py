@@ -20,19 +20,18 @@ canaria does not download interpreters: it uses the ones the machine has.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from canaria.installs import install_once
 from canaria.npm import SetupError, node_modules
 
 RUNNING = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -138,25 +137,12 @@ def install(line: str) -> PythonInstall:
     python = find(line)
     if python is None:
         raise SetupError(f"this machine has no python{line} (on PATH, under pyenv or uv)")
-    target = home(line)
-    target.mkdir(parents=True, exist_ok=True)
-    with _locked(target / ".lock"):
-        found = installed(line)
-        if found is not None:
-            return found
-        work = Path(tempfile.mkdtemp(prefix=".site-", dir=target))
-        try:
-            _pip(python.path, work, line)
-            (work / ".complete").write_text(python.version + "\n")
-            site = target / "site"
-            if site.exists():  # a broken earlier install: replaced whole
-                shutil.rmtree(site)
-            work.rename(site)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    found = installed(line)
-    assert found is not None
-    return found
+
+    def fill(work: Path) -> None:
+        _pip(python.path, work, line)
+        (work / ".complete").write_text(python.version + "\n")
+
+    return install_once(home(line) / "site", lambda: installed(line), fill)
 
 
 def _pip(exe: str, target: Path, line: str) -> None:
@@ -186,17 +172,6 @@ def _pip(exe: str, target: Path, line: str) -> None:
         raise SetupError(
             f"Python {line}'s pip could not install {', '.join(WORKER_PACKAGES)}:\n{tail}"
         )
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One installer at a time per version, across processes."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def python_for(runtime: str) -> PythonInstall:
