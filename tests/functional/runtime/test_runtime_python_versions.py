@@ -6,16 +6,11 @@ from __future__ import annotations
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
 
 from canaria import pythons
-from canaria.clock import RealClock
-from canaria.models import FunctionConfig, InvokeResult, Version
-from canaria.runtime import FunctionRuntime, build_artifact
-from tests.functional.harness import alive
+from tests.functional.runtime.versions import Env, body, running_env
 
 # another version than canaria's own, that this machine has
 OTHER = next(
@@ -48,43 +43,10 @@ def other() -> pythons.PythonInstall:
     return pythons.install(OTHER)
 
 
-class Env:
-    def __init__(self, tmp_path: Path, runtime: FunctionRuntime) -> None:
-        self.tmp_path = tmp_path
-        self.runtime = runtime
-        self._n = 0
-
-    def code(self, files: dict[str, str]) -> str:
-        self._n += 1
-        root = self.tmp_path / f"code{self._n}"
-        for rel, text in files.items():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / rel).write_text(text)
-        return str(root)
-
-    async def call(self, code: str, handler: str, runtime: str) -> InvokeResult:
-        digest, artifact = build_artifact(code, str(self.tmp_path / "state"), runtime=runtime)
-        self._n += 1
-        config = FunctionConfig(handler=handler, runtime=runtime, code_uri=code)
-        version = Version("Fn", self._n, digest, config, artifact, 0.0)
-        return await self.runtime.invoke(version, b"{}", qualifier=None, client_context=None)
-
-
 @pytest.fixture
 async def env(tmp_path: Path, other: pythons.PythonInstall) -> AsyncIterator[Env]:
-    runtime = FunctionRuntime(
-        "Fn", reserved_concurrency=None, env_extra={}, clock=RealClock(), on_log=lambda _: None
-    )
-    try:
-        yield Env(tmp_path, runtime)
-    finally:
-        pids = runtime.worker_pids()
-        await runtime.close()
-        assert not [p for p in pids if alive(p)]
-
-
-def body(result: InvokeResult) -> Any:
-    return orjson.loads(result.payload)
+    async for e in running_env(tmp_path):
+        yield e
 
 
 async def test_each_python_runtime_runs_on_its_own_version(
