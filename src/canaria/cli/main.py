@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -619,18 +620,32 @@ def setup(
             "functions, as `up` does when a template first needs it; repeatable.",
         ),
     ] = None,
+    python: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--python",
+            help="Also prepare this machine's Python of that version (e.g. 3.13) for "
+            "python3.N functions, as `up` does when a template first needs it; repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Install the npm packages canaria runs (dynalite) and serves (uPlot) with npm ci, into
     $CANARIA_NODE_MODULES or <this Python environment>/share/canaria/node_modules."""
-    from canaria import nodejs
+    from canaria import nodejs, pythons
     from canaria.npm import SetupError, install
 
+    for line in python or ():
+        if not re.fullmatch(r"3\.\d+", line):
+            fail(f"--python {line}: give a Python version as 3.N (e.g. 3.13)")
     try:
         where = install()
         typer.echo(f"npm packages installed in {where}")
         for major in node or ():
             found = nodejs.install(major)
             typer.echo(f"Node.js {found.version} installed in {nodejs.home(major)}")
+        for line in python or ():
+            ready = pythons.install(line)
+            typer.echo(f"Python {ready.version} ({ready.path}) ready: its packages in {ready.site}")
     except SetupError as exc:
         fail(exc.message, EXIT_FAILED)
 
