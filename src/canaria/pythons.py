@@ -82,7 +82,7 @@ def find(line: str) -> PythonInstall | None:
 def _candidates(line: str) -> Iterator[str]:
     if found := shutil.which(f"python{line}"):
         yield found
-    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    root = Path(os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")) / "versions"
     with contextlib.suppress(OSError):
         versions = [p for p in root.iterdir() if re.fullmatch(rf"{re.escape(line)}\.\d+", p.name)]
         for p in sorted(versions, key=lambda p: int(p.name.split(".")[2]), reverse=True):
