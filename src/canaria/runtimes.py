@@ -104,6 +104,13 @@ class NodeInstall:
         return int(self.version.lstrip("v").split(".")[0])
 
     @property
+    def headers(self) -> Path | None:
+        """The release's root when it ships its C headers (``include/node``), as the npm
+        registry's builds do: what node-gyp needs to build an addon for it offline."""
+        root = Path(self.path).parent.parent
+        return root if (root / "include" / "node" / "node.h").is_file() else None
+
+    @property
     def release(self) -> tuple[int, int]:
         """(major, minor): ``v20.19.2`` → (20, 19)."""
         major, minor = self.version.lstrip("v").split(".")[:2]

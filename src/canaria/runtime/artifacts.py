@@ -41,11 +41,12 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from canaria import pythons
+from canaria import nodejs, pythons, runtimes
 from canaria.errors import BuildError
 from canaria.models import EsbuildOptions, InlineCode, LayerSpec
 from canaria.pythons import PythonInstall
 from canaria.runtime.deps import bundle, link_dependencies
+from canaria.runtimes import NodeInstall
 
 # ``.canaria`` (canaria's state) and ``.aws-sam`` (``sam build``'s output) sit next to the
 # template: with the default ``CodeUri: .`` they would otherwise be copied into every
@@ -168,7 +169,12 @@ def build_artifact(
     python = pythons.python_for(runtime) if pythons.line_of(runtime) else None
     if python is not None and python.site is not None:
         digest = hashlib.sha256(f"{digest}\0python{python.line}".encode()).hexdigest()
-    return digest, _materialise(code_uri, state_dir, digest, "", True, esbuild, confine, python)
+    node = nodejs.node_for(runtime) if runtimes.node_major(runtime) else None
+    if node is not None and node != runtimes.installed_node():
+        digest = hashlib.sha256(f"{digest}\0node{node.major}".encode()).hexdigest()
+    return digest, _materialise(
+        code_uri, state_dir, digest, "", True, esbuild, confine, python, node
+    )
 
 
 def build_inline(inline: InlineCode, state_dir: str) -> tuple[str, str]:
@@ -217,6 +223,7 @@ def _materialise(
     esbuild: EsbuildOptions | None,
     confine: Confine | None,
     python: PythonInstall | None = None,
+    node: NodeInstall | None = None,
 ) -> str:
     """``<state_dir>/artifacts/<digest>``, made once: the code under ``place`` (a
     subdirectory, or "" for the top), with its dependencies linked in when ``install``."""
@@ -237,7 +244,7 @@ def _materialise(
         else:
             _copy_code(code, dest, state_dir, confine)
         if install:
-            link_dependencies(dest if zipped else code, dest, state_dir, python)
+            link_dependencies(dest if zipped else code, dest, state_dir, python, node)
         if esbuild is not None:
             bundle(dest, esbuild, code_uri)
         try:

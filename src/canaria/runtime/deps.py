@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -37,6 +38,7 @@ from canaria import pythons, runtimes
 from canaria.errors import BuildError
 from canaria.models import EsbuildOptions
 from canaria.pythons import PythonInstall
+from canaria.runtimes import NodeInstall
 
 INSTALL_TIMEOUT_S = 900.0
 _TAIL_LINES = 15
@@ -50,9 +52,9 @@ def pip_key(requirements: Path, python: PythonInstall | None = None) -> str:
     return h.hexdigest()
 
 
-def npm_key(manifest: Path) -> str:
+def npm_key(manifest: Path, node: NodeInstall | None = None) -> str:
     h = hashlib.sha256(b"npm\0")
-    node = runtimes.installed_node()
+    node = node or runtimes.installed_node()
     h.update(f"{node.major if node else 0}-{platform.machine()}-{sys.platform}\0".encode())
     h.update(manifest.read_bytes())
     lock = manifest.parent / "package-lock.json"
@@ -61,10 +63,15 @@ def npm_key(manifest: Path) -> str:
 
 
 def link_dependencies(
-    code: Path, artifact: Path, state_dir: str, python: PythonInstall | None = None
+    code: Path,
+    artifact: Path,
+    state_dir: str,
+    python: PythonInstall | None = None,
+    node: NodeInstall | None = None,
 ) -> None:
     """Install (or reuse) the code's dependencies and link them into ``artifact``; a
-    ``requirements.txt`` with ``python``'s pip (canaria's own Python when None)."""
+    ``requirements.txt`` with ``python``'s pip (canaria's own Python when None), a
+    ``package.json`` with npm on ``node`` (the ``node`` on PATH when None)."""
     requirements = code / "requirements.txt"
     if requirements.is_file():
         interpreter = (python or pythons.running()).path
@@ -81,7 +88,13 @@ def link_dependencies(
                 target.symlink_to(entry)
     manifest = code / "package.json"
     if manifest.is_file() and not (code / "node_modules").exists():
-        deps = _ensure(state_dir, "npm", npm_key(manifest), manifest, _npm_install)
+        deps = _ensure(
+            state_dir,
+            "npm",
+            npm_key(manifest, node),
+            manifest,
+            lambda manifest, target: _npm_install(manifest, target, node),
+        )
         modules = deps / "node_modules"
         if modules.is_dir():
             (artifact / "node_modules").symlink_to(modules, target_is_directory=True)
@@ -121,12 +134,21 @@ def ensure_installed(state_dir: str, kind: str, key: str, install: Callable[[Pat
     return final
 
 
-def run_tool(command: list[str], cwd: Path, what: str, tool: str, verb: str = "install") -> None:
-    """Run an installer; BuildError with its last lines when it fails."""
+def run_tool(
+    command: list[str],
+    cwd: Path,
+    what: str,
+    tool: str,
+    verb: str = "install",
+    env: dict[str, str] | None = None,
+) -> None:
+    """Run an installer (in canaria's environment unless ``env``); BuildError with its last
+    lines when it fails."""
     try:
         done = subprocess.run(
             command,
             cwd=cwd,
+            env=env,
             capture_output=True,
             text=True,
             timeout=INSTALL_TIMEOUT_S,
@@ -209,8 +231,10 @@ def _copy_manifest(manifest: Path, dest: Path) -> None:
         shutil.copy2(manifest, dest)
 
 
-def _npm_install(manifest: Path, target: Path) -> None:
-    """``npm ci`` with a lockfile, else ``npm install``, production dependencies only."""
+def _npm_install(manifest: Path, target: Path, node: NodeInstall | None = None) -> None:
+    """``npm ci`` with a lockfile, else ``npm install``, production dependencies only; on
+    ``node`` when it is not the ``node`` on PATH (npm, and the install scripts it runs, such
+    as node-gyp, on the release that will load what they build)."""
     npm = shutil.which("npm")
     if npm is None:
         raise BuildError(
@@ -224,4 +248,15 @@ def _npm_install(manifest: Path, target: Path) -> None:
         shutil.copy2(lock, target / "package-lock.json")
         verb = "ci"
     command = [npm, verb, "--omit=dev", "--no-audit", "--no-fund"]
-    run_tool(command, target, f"{manifest} (npm {verb})", "npm")
+    env = None
+    machine = runtimes.installed_node()
+    if node is not None and (machine is None or node.path != machine.path):
+        command = [node.path, str(Path(npm).resolve()), *command[1:]]
+        env = dict(os.environ, PATH=os.pathsep.join([str(Path(node.path).parent), _path()]))
+        if node.headers is not None:  # node-gyp builds against them, without a download
+            env["npm_config_nodedir"] = str(node.headers)
+    run_tool(command, target, f"{manifest} (npm {verb})", "npm", env=env)
+
+
+def _path() -> str:
+    return os.environ.get("PATH", os.defpath)

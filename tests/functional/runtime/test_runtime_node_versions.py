@@ -5,6 +5,7 @@ Runtime API."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -148,3 +149,52 @@ def test_install_finds_what_is_installed_and_names_the_package(lines: dict[int, 
     machine = runtimes.installed_node()
     assert machine is not None and nodejs.wanted(f"nodejs{machine.major}.x") is None
     assert nodejs.wanted("nodejs16.x") is None and nodejs.wanted("python3.12") is None
+
+
+ADDON_GYP = '{"targets": [{"target_name": "abi", "sources": ["abi.cc"]}]}\n'
+ADDON_CC = textwrap.dedent(
+    """\
+    #include <node.h>
+    namespace abi {
+    void Version(const v8::FunctionCallbackInfo<v8::Value>& args) {
+      args.GetReturnValue().Set(v8::Integer::New(args.GetIsolate(), NODE_MODULE_VERSION));
+    }
+    void Init(v8::Local<v8::Object> exports) { NODE_SET_METHOD(exports, "version", Version); }
+    NODE_MODULE(NODE_GYP_MODULE_NAME, Init)
+    }
+    """
+)
+
+
+@pytest.mark.skipif(
+    shutil.which("make") is None or shutil.which("g++") is None, reason="needs a C++ toolchain"
+)
+async def test_a_compiled_addon_is_built_for_the_line_that_loads_it(
+    env: Env, tmp_path: Path
+) -> None:
+    """An addon built against V8's own API (not N-API) loads only in the release it was
+    built for: npm and node-gyp run on the function's line, with its headers, offline."""
+    source = tmp_path / "abi"
+    source.mkdir()
+    (source / "binding.gyp").write_text(ADDON_GYP)
+    (source / "abi.cc").write_text(ADDON_CC)
+    (source / "package.json").write_text(
+        '{"name": "abi", "version": "1.0.0", "main": "build/Release/abi.node",'
+        ' "scripts": {"install": "node-gyp rebuild"}}'
+    )
+    packed = subprocess.run(
+        ["npm", "pack", "--silent"], cwd=source, capture_output=True, text=True, check=True
+    )
+    tarball = source / packed.stdout.strip().splitlines()[-1]
+    code = env.code(
+        {
+            "app.js": "exports.handler = async () =>"
+            " [require('abi').version(), Number(process.versions.modules)];\n",
+            "package.json": f'{{"dependencies": {{"abi": "file:{tarball}"}}}}',
+        }
+    )
+    for major in (22, 24):
+        r = await env.call(code, "app.handler", f"nodejs{major}.x")
+        assert r.ok, r.payload
+        built_for, loads = body(r)
+        assert built_for == loads, (major, built_for, loads)
