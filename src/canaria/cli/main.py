@@ -634,6 +634,9 @@ def setup(
     from canaria import nodejs, pythons
     from canaria.npm import SetupError, install
 
+    for major in node or ():
+        if major < nodejs.OLDEST:
+            fail(f"--node {major}: canaria installs Node.js {nodejs.OLDEST} or newer")
     for line in python or ():
         if not re.fullmatch(r"3\.\d+", line):
             fail(f"--python {line}: give a Python version as 3.N (e.g. 3.13)")

@@ -74,9 +74,12 @@ def worker_environment(
     env_extra: Mapping[str, str],
     *,
     log_stream: str,
+    python: pythons.PythonInstall | None = None,
 ) -> dict[str, str]:
+    """Lambda's environment for ``version``'s execution environment; ``python``: the
+    Python it runs on (the one its runtime names, when not given)."""
     config = version.config
-    python = pythons.python_for(config.runtime)
+    python = python or pythons.python_for(config.runtime)
     env = {
         "PATH": os.pathsep.join(
             [str(Path(python.path).parent), "/usr/local/bin", "/usr/bin", "/bin"]

@@ -25,6 +25,7 @@ from canaria.runtime.api_process import ApiProcess
 from canaria.runtime.environment import in_layers, log_stream_name, worker_environment
 from canaria.runtime.process import WorkerProcess
 from canaria.runtime.sdk import SDK_LINK
+from canaria.runtimes import NodeInstall
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 BOOTSTRAP_JS = NODE_DIR / "bootstrap.js"
@@ -45,9 +46,10 @@ def new_environment(
     kind = runtimes.family(runtime)
     if kind is None or kind is runtimes.Family.PYTHON:
         return WorkerProcess(function, version, dict(env_extra), on_line, now)
-    env = api_environment(function, version, env_extra, log_stream_name(version.number, now))
+    node = nodejs.node_for(runtime) if kind is runtimes.Family.NODEJS else None
+    log_stream = log_stream_name(version.number, now)
+    env = api_environment(function, version, env_extra, log_stream, node)
     if kind is runtimes.Family.NODEJS:
-        node = nodejs.node_for(runtime)
         command = [node.path if node else "node", str(BOOTSTRAP_JS)]
         return ApiProcess(function, version, env, command, on_line, now, unix_socket=True)
     return ApiProcess(function, version, env, [bootstrap(version)], on_line, now)
@@ -64,9 +66,14 @@ def bootstrap(version: Version) -> str:
 
 
 def api_environment(
-    function: str, version: Version, env_extra: Mapping[str, str], log_stream: str
+    function: str,
+    version: Version,
+    env_extra: Mapping[str, str],
+    log_stream: str,
+    node: NodeInstall | None,
 ) -> dict[str, str]:
-    """Lambda's environment for a Runtime API runtime (the template's variables win)."""
+    """Lambda's environment for a Runtime API runtime (the template's variables win);
+    ``node``: the Node.js a ``nodejs<N>.x`` function runs on."""
     env = worker_environment(function, version, env_extra, log_stream=log_stream)
     own = version.config.environment
     runtime = version.config.runtime
@@ -76,7 +83,6 @@ def api_environment(
         env.pop("AWS_EXECUTION_ENV", None)
         return env
     env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{runtime}"
-    node = nodejs.node_for(runtime)
     if node is not None:
         env["PATH"] = os.pathsep.join([str(Path(node.path).parent), env["PATH"]])
     sdk = [str(node_modules())]

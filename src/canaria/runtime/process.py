@@ -162,9 +162,14 @@ class WorkerProcess:
         self.function = function
         self.version = version
         self.memory_limit_kib = version.config.memory_mb * 1024
-        self.python = pythons.python_for(version.config.runtime).path  # its runtime's version
+        python = pythons.python_for(version.config.runtime)  # its runtime's version
+        self.python = python.path
         self.env = worker_environment(
-            function, version, env_extra, log_stream=log_stream_name(version.number, now)
+            function,
+            version,
+            env_extra,
+            log_stream=log_stream_name(version.number, now),
+            python=python,
         )
         self.marker = uuid.uuid4().hex
         self.env[ENVIRONMENT_MARKER] = self.marker

@@ -28,7 +28,12 @@ def test_a_python_version_not_written_as_3_n_is_refused_before_anything_installs
     assert not (tmp_path / "share").exists()
 
 
-def test_a_node_line_that_is_not_a_number_is_refused(tmp_path: Path) -> None:
+def test_a_node_line_canaria_does_not_install_is_refused_before_anything_installs(
+    tmp_path: Path,
+) -> None:
     done = setup(tmp_path / "share", "--node", "latest")
     assert done.returncode == 2 and "--node" in done.stderr
+    done = setup(tmp_path / "share", "--node", "16")
+    assert done.returncode == 2, done.stderr
+    assert "--node 16: canaria installs Node.js 18 or newer" in done.stderr
     assert not (tmp_path / "share").exists()
