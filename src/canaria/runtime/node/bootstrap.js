@@ -316,8 +316,7 @@ function invoke(handler, event, headers) {
     // other handler that never answered answers null. The environment lives on.
     function drained() {
       if (waiting) return settle(waiting.err, waiting.value);
-      if (finished) return undefined;
-      finished = true;
+      finished = true; // no answer yet (an answer without a wait has removed this listener)
       if (isAsyncFunction(handler)) return settle(runtimeError('Runtime.NodeJsExit', NODE_JS_EXIT));
       return settle(null, undefined);
     }
