@@ -8,8 +8,9 @@
     ├── Conflict             the operation clashes with current state (alias already deploying)
     ├── InvalidRequest       a request body or argument is not acceptable
     ├── IllegalTransition    a deployment status change the lifecycle does not allow
-    └── InvocationError      the runtime could not run an invocation (not the handler's own error)
-        └── Throttled        the function is at its concurrency limit
+    ├── InvocationError      the runtime could not run an invocation (not the handler's own error)
+    │   └── Throttled        the function is at its concurrency limit
+    └── ResolverCodeError    a GraphQL resolver's APPSYNC_JS code failed (canaria.appsync.js)
 
 Every error carries a message a person can act on; the control API maps them to HTTP
 statuses (404, 409, 400, ...) and the CLI to exit code 2 for bad input.

@@ -27,6 +27,7 @@ from typing import Any
 from canaria import template as templates
 from canaria.analysis import Metrics
 from canaria.analysis.prom import PromMetrics
+from canaria.appsync.server import GraphQLApis
 from canaria.auth import Keyring, access_key_id, ensure_token, secret_access_key
 from canaria.aws.state_services import ServiceTasks
 from canaria.aws.states import PlatformTasks, StateMachines
@@ -205,6 +206,16 @@ class Platform:
             log_path=str(Path(self.state_dir) / "logs" / "durable-executions.log"),
         )
         self.invocations.durable = self.durable
+        # GraphQL APIs (AppSync): a port of their own each; Lambda data sources invoked as
+        # their ARNs name them, tables through the DynamoDB front
+        self.graphql = GraphQLApis(
+            self.invoke_qualified,
+            self.tables.client,
+            clock,
+            host=options.host,
+            workdir=Path(self.state_dir) / "appsync",
+            keyring=self.keyring,
+        )
         self.releases = ReleaseExecutor(
             store=self.store,
             clock=clock,
@@ -221,6 +232,7 @@ class Platform:
                 self.function_urls_served,
                 self.websockets,
                 self.durable,
+                self.graphql,
             ),
             runtimes=self.runtimes,
             new_runtime=self._new_runtime,
@@ -266,6 +278,7 @@ class Platform:
         await self.gateway.stop()
         self.backends.close()
         await self.function_urls_served.stop()
+        await self.graphql.stop()
         await self.state_machines.close()
         await self.pollers.stop()
         await self.streams.stop()
@@ -351,6 +364,14 @@ class Platform:
     def function_urls(self) -> dict[str, str]:
         """Each function URL canaria serves (``FunctionUrlConfig``), by function."""
         return self.function_urls_served.endpoints()
+
+    def graphql_apis(self) -> dict[str, dict[str, Any]]:
+        """Each GraphQL API served, by logical id: its URL and its API keys' values."""
+        keys = self.graphql.api_keys()
+        return {
+            name: {"url": url, "api_keys": keys.get(name, [])}
+            for name, url in self.graphql.endpoints().items()
+        }
 
     def websocket_apis(self) -> dict[str, dict[str, Any]]:
         """Each WebSocket API served, by logical id: its URL, the Management API's

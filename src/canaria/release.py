@@ -26,6 +26,7 @@ from typing import Any, Protocol, assert_never
 
 from canaria import nodejs, pythons
 from canaria import template as templates
+from canaria.appsync.server import GraphQLApis
 from canaria.auth import Keyring
 from canaria.aws.states import StateMachines
 from canaria.clock import Clock, ScaledClock
@@ -63,6 +64,7 @@ from canaria.models import (
     TableSpec,
     WebSocketApiSpec,
 )
+from canaria.models.appsync import GraphQLApiSpec
 from canaria.models.deployment import Deployment, RequestGate, SetWeight
 from canaria.models.schedules import ScheduledInvocation
 from canaria.npm import SetupError
@@ -126,6 +128,8 @@ class Resources(Protocol):
 
     def serve_websockets(self, apis: Mapping[str, WebSocketApiSpec]) -> None: ...
 
+    async def serve_graphql(self, apis: Mapping[str, GraphQLApiSpec]) -> None: ...
+
     async def run_durable(
         self, functions: Mapping[str, FunctionSpec], names: Mapping[str, str]
     ) -> None: ...
@@ -155,6 +159,7 @@ class LocalResources:
         function_urls: FunctionUrls,
         websockets: WebSocketHub,
         durable: DurableExecutions,
+        graphql: GraphQLApis,
     ) -> None:
         self.tables = tables
         self.services = services
@@ -165,6 +170,7 @@ class LocalResources:
         self.function_urls = function_urls
         self.websockets = websockets
         self.durable = durable
+        self.graphql = graphql
         self._provisioned: Mapping[str, ServiceResource] = {}  # the last release's
         services.on_restart = self._restarted
 
@@ -186,6 +192,9 @@ class LocalResources:
 
     def serve_websockets(self, apis: Mapping[str, WebSocketApiSpec]) -> None:
         self.websockets.configure(apis)
+
+    async def serve_graphql(self, apis: Mapping[str, GraphQLApiSpec]) -> None:
+        await self.graphql.serve(apis)
 
     async def run_durable(
         self, functions: Mapping[str, FunctionSpec], names: Mapping[str, str]
@@ -328,6 +337,7 @@ class ReleaseExecutor:
                         {n: f.url for n, f in running.functions.items() if f.url is not None}
                     )
                     self.resources.serve_websockets(running.websockets)
+                    await self.resources.serve_graphql(running.graphql_apis)
                     await self.resources.run_durable(running.functions, running.function_names)
                 case PollSources(sources=sources, pipes=pipes):
                     self.resources.poll_sources(sources, pipes)

@@ -278,6 +278,11 @@ def up(
                 f"websocket  ws://{host}:{platform.gateway.port}/{stage}  "
                 f"({api.spec.logical_id}; Management API {platform.control_url}/{stage})"
             )
+        for name, graphql in platform.graphql_apis().items():
+            keys = ", ".join(graphql["api_keys"])
+            typer.echo(
+                f"graphql    {graphql['url']}  ({name}" + (f"; x-api-key {keys})" if keys else ")")
+            )
         for runtime, (runs_on, names) in _runtime_lines(platform.app).items():
             typer.echo(f"runtime    {runtime} on {runs_on}  ({', '.join(names)})")
         for name, spec in platform.app.functions.items() if platform.app else ():

@@ -52,6 +52,11 @@ def status_tables(status: dict[str, Any]) -> Group:
         parts.append(Text(f"API key {api_key_text(key)}"))
     for pool in status.get("user_pools", []):
         parts.append(Text(f"user pool {user_pool_text(pool)}"))
+    for name, api in status.get("graphql", {}).items():
+        keys = ", ".join(api["api_keys"])
+        parts.append(
+            Text(f"GraphQL API {name}: {api['url']}" + (f" (x-api-key {keys})" if keys else ""))
+        )
     for name, api in status.get("websockets", {}).items():
         n = api["connections"]
         parts.append(

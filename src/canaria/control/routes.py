@@ -197,6 +197,7 @@ def control_routes(source: ControlSource) -> list[BaseRoute]:
                 "gateway": p.gateway_url,
                 "function_urls": p.function_urls(),  # function -> the URL canaria serves it at
                 "websockets": p.websocket_apis(),  # WebSocket API -> its URL and connections
+                "graphql": p.graphql_apis(),  # GraphQL API -> its URL and its API keys
                 # API methods that invoke no function (AWS services, mock, HTTP)
                 "integrations": [route_view(r) for r in app.integration_routes] if app else [],
                 # REST API keys: what a client sends in x-api-key to a method requiring one

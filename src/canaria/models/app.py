@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from canaria.models.appsync import GraphQLApiSpec
 from canaria.models.integrations import IntegrationSpec
 from canaria.models.schedules import ScheduledInvocation
 from canaria.models.services import EventSource, PipeSpec, ServiceResource
@@ -441,6 +442,7 @@ class Application:
     event_sources: tuple[EventSource, ...] = ()  # the queues and streams canaria reads
     pipes: Mapping[str, PipeSpec] = field(default_factory=dict)  # by logical id
     websockets: Mapping[str, WebSocketApiSpec] = field(default_factory=dict)  # by logical id
+    graphql_apis: Mapping[str, GraphQLApiSpec] = field(default_factory=dict)  # by logical id
     # API methods that invoke no function of the template: AWS service, mock and HTTP
     # integrations (a function's own routes are on its ``FunctionSpec``)
     integration_routes: tuple[RouteSpec, ...] = ()

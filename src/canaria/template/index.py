@@ -33,6 +33,7 @@ TABLE = "AWS::DynamoDB::Table"
 ALARM = "AWS::CloudWatch::Alarm"
 DEPLOYMENT_CONFIG = "AWS::CodeDeploy::DeploymentConfig"
 SFN_STATE_MACHINE = "AWS::StepFunctions::StateMachine"
+GRAPHQL_API = "AWS::Serverless::GraphQLApi"
 POOL = user_pools.POOL
 
 # what SAM generates for a function with AutoPublishAlias (and DeploymentPreference), named
@@ -109,6 +110,8 @@ class ResourceIndex:
         self._pool_ids: frozenset[str] | None = None  # see ``user_pool_ids``
         self.implicit: dict[str, str] = {}  # implicit logical id -> type
         for e in entries.values():
+            if e.type == GRAPHQL_API and e.enabled:
+                self.implicit.update(_graphql_generated(e))
             if e.type != FUNCTION or not e.enabled:
                 continue
             if "Role" not in e.props:
@@ -389,6 +392,26 @@ def _none(key: str) -> Any:
 def _service(type_: str) -> str:
     parts = type_.split("::")
     return parts[1].lower() if len(parts) == 3 else "custom"
+
+
+def _graphql_generated(entry: Entry) -> dict[str, str]:
+    """The resources SAM generates for an ``AWS::Serverless::GraphQLApi`` that a template
+    may name in ``Ref`` / ``GetAtt`` (its API keys, data sources and functions): logical id
+    -> type."""
+    out: dict[str, str] = {}
+    name = entry.logical_id
+    keys = entry.props.get("ApiKeys")
+    for key in keys if isinstance(keys, dict) else ():
+        out[f"{name}{key}"] = "AWS::AppSync::ApiKey"
+    sources = entry.props.get("DataSources")
+    for kind, label in (("DynamoDb", "DynamoDB"), ("Lambda", "Lambda")):
+        group = sources.get(kind) if isinstance(sources, dict) else None
+        for key in group if isinstance(group, dict) else ():
+            out[f"{name}{key}{label}DataSource"] = "AWS::AppSync::DataSource"
+    functions = entry.props.get("Functions")
+    for key in functions if isinstance(functions, dict) else ():
+        out[f"{name}{key}"] = "AWS::AppSync::FunctionConfiguration"
+    return out
 
 
 def _placeholder_ref(name: str, type_: str) -> str:

@@ -32,12 +32,15 @@ from canaria.models import (
     WebSocketApiSpec,
 )
 from canaria.models.app import ApiKind
+from canaria.models.appsync import GraphQLApiSpec
 from canaria.models.arns import function_arn, layer_arn
 from canaria.models.schedules import ScheduledInvocation
 from canaria.models.services import EventSource, ServiceResource
 from canaria.template import sam_globals
 from canaria.template.api_keys import TYPES as API_KEY_TYPES
 from canaria.template.api_keys import accept_keys, build_api_keys
+from canaria.template.appsync import TYPES as GRAPHQL_TYPES
+from canaria.template.appsync import build_graphql_apis
 from canaria.template.authorizers import ApiKeyAuth, api_auth, api_key_auth
 from canaria.template.cfn_apis import TYPES as CFN_API_TYPES
 from canaria.template.cfn_apis import cfn_apis
@@ -132,6 +135,7 @@ HANDLED = (
     *WEBSOCKET_TYPES,
     *API_KEY_TYPES,
     FUNCTION_URL,
+    *GRAPHQL_TYPES,
 )
 _TYPE = re.compile(r"^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+$")
 _LOGICAL_ID = re.compile(r"^[A-Za-z0-9]+$")
@@ -480,6 +484,9 @@ def _build(
     websockets: dict[str, WebSocketApiSpec] = {}
     with problems.catch():
         websockets = build_websockets(ctx, live, function_names)
+    graphql_apis: dict[str, GraphQLApiSpec] = {}
+    with problems.catch():
+        graphql_apis = build_graphql_apis(ctx, live, function_names)
     skipped_resources: list[SkippedResource] = []
     for e in live:
         if e.type not in HANDLED:
@@ -498,6 +505,7 @@ def _build(
         event_sources=event_sources,
         pipes=pipes,
         websockets=websockets,
+        graphql_apis=graphql_apis,
         integration_routes=tuple(unowned),
         schedules=schedules,
         api_keys=api_keys,

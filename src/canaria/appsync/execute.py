@@ -1,0 +1,375 @@
+"""One GraphQL request as AppSync runs it: the schema (AppSync's scalars and directives
+declared), each field with a resolver resolved by it, the others read from their parent's
+value, errors in AppSync's shape.
+
+A unit resolver runs its code's ``request`` handler, calls its data source with what
+``request`` returned, and runs ``response`` with the data source's answer in
+``ctx.result`` (or its failure in ``ctx.error``). A pipeline resolver runs its own
+``request``, then each function that way, each seeing the last one's answer in
+``ctx.prev.result``, then its own ``response``; ``ctx.stash`` is shared by all of them. A
+resolver or function on a Lambda data source without code is a direct Lambda resolver:
+the function gets AppSync's context as its event and its answer is the result.
+
+``util.error`` in a handler fails the field: its value is ``null`` and the error is
+reported with its ``errorType``, ``data`` and ``errorInfo``; ``util.appendError`` reports
+one and goes on. A data source's failure is only ``ctx.error``: the response handler
+decides (AppSync's JavaScript runtime raises nothing for it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import graphql
+from graphql import GraphQLError, GraphQLSchema
+
+from canaria.models.appsync import DYNAMODB, LAMBDA, NONE, GraphQLApiSpec, ResolverSpec
+from canaria.models.runtime import InvokeResult
+from canaria.template.graphql_schema import appsync_schema
+
+from . import dynamodb
+from .js import JsOutcome, JsRuntime, ResolverCodeError
+
+Invoke = Callable[[str, str | None, bytes], Awaitable[InvokeResult]]
+Info = graphql.GraphQLResolveInfo[Any]  # the context: ``Request``
+
+
+class FieldError(Exception):
+    """A field that failed: what AppSync reports for it."""
+
+    def __init__(
+        self,
+        message: str,
+        error_type: str | None = None,
+        data: Any = None,
+        error_info: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_type = error_type
+        self.data = data
+        self.error_info = error_info
+
+
+@dataclass
+class Request:
+    """What every resolver of one GraphQL request shares."""
+
+    identity: Any
+    headers: Mapping[str, str]
+    domain: str
+    variables: Mapping[str, Any]
+    now_ms: int | None
+    appended: list[dict[str, Any]] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+
+
+class GraphQLApi:
+    """An API's schema and resolvers, ready to execute requests."""
+
+    def __init__(
+        self,
+        spec: GraphQLApiSpec,
+        js: JsRuntime,
+        invoke: Invoke,
+        table_client: Callable[[], Any],
+    ) -> None:
+        self.spec = spec
+        self._js = js
+        self._invoke = invoke
+        self._table_client = table_client
+        self._client: Any = None
+        self._events: set[asyncio.Task[Any]] = set()
+        self.schema: GraphQLSchema = appsync_schema(spec.schema)
+        for resolver in spec.resolvers:
+            gtype = self.schema.get_type(resolver.type_name)
+            fields = getattr(gtype, "fields", None)
+            if fields is not None and resolver.field_name in fields:
+                fields[resolver.field_name].resolve = self._resolver(resolver)
+
+    async def execute(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None,
+        operation: str | None,
+        request: Request,
+    ) -> dict[str, Any]:
+        """The response document AppSync sends for a request: ``data`` and ``errors``."""
+        result = await graphql.graphql(
+            self.schema,
+            query,
+            context_value=request,
+            variable_values=dict(variables or {}),
+            operation_name=operation,
+        )
+        out: dict[str, Any] = {"data": result.data}
+        errors = [_error_shape(e) for e in result.errors or ()] + request.appended
+        if errors:
+            out["errors"] = errors
+        return out
+
+    # ---- resolvers ------------------------------------------------------------------------
+
+    def _resolver(self, spec: ResolverSpec) -> Callable[..., Awaitable[Any]]:
+        async def resolve(source: Any, info: Info, **args: Any) -> Any:
+            request: Request = info.context
+            ctx = self._context(source, info, args, request)
+            try:
+                if spec.kind == "PIPELINE":
+                    return await self._pipeline(spec, ctx, request, info)
+                assert spec.data_source is not None
+                value, _ = await self._step(spec.code, spec.data_source, ctx, request, info)
+                return value
+            except ResolverCodeError as exc:
+                raise FieldError(str(exc), "Code") from None
+
+        return resolve
+
+    def _context(
+        self,
+        source: Any,
+        info: Info,
+        args: Mapping[str, Any],
+        request: Request,
+    ) -> dict[str, Any]:
+        headers = dict(request.headers)
+        return {
+            "arguments": dict(args),
+            "identity": request.identity,
+            "source": source,
+            "request": {"headers": headers, "domainName": request.domain},
+            "info": {
+                "fieldName": info.field_name,
+                "parentTypeName": info.parent_type.name,
+                "variables": dict(request.variables),
+                "selectionSetList": _selection_list(info),
+                "selectionSetGraphQL": _selection_text(info),
+            },
+            "stash": {},
+            "prev": None,
+            "env": dict(self.spec.environment),
+        }
+
+    async def _pipeline(
+        self,
+        spec: ResolverSpec,
+        ctx: dict[str, Any],
+        request: Request,
+        info: Info,
+    ) -> Any:
+        if spec.code is None:
+            raise FieldError(
+                "this pipeline resolver's VTL mapping templates are not run by canaria",
+                "NotServedByCanaria",
+            )
+        before = await self._run(spec.code, "request", ctx, request, info)
+        prev = before.value
+        if not before.early:  # earlyReturn here skips every function
+            for name in spec.functions:
+                function = self.spec.functions[name]
+                ctx["prev"] = {"result": prev}
+                ctx.pop("result", None)
+                ctx.pop("error", None)
+                prev, end = await self._step(
+                    function.code, function.data_source, ctx, request, info
+                )
+                if end:  # earlyReturn(..., {skipTo: 'END'})
+                    break
+        ctx["prev"] = {"result": prev}
+        ctx.pop("result", None)
+        ctx.pop("error", None)
+        after = await self._run(spec.code, "response", ctx, request, info)
+        return after.value
+
+    async def _step(
+        self,
+        code: str | None,
+        data_source: str,
+        ctx: dict[str, Any],
+        request: Request,
+        info: Info,
+    ) -> tuple[Any, bool]:
+        """A unit resolver, or one function of a pipeline: its value, and whether its
+        ``runtime.earlyReturn`` skips the rest of the pipeline (``skipTo: 'END'``). An
+        early return from the request handler skips the data source and the response
+        handler."""
+        source = self.spec.data_sources[data_source]
+        if code is None:
+            if source.kind != LAMBDA:
+                raise FieldError(
+                    "this resolver's VTL mapping templates are not run by canaria",
+                    "NotServedByCanaria",
+                )
+            answer, failure = await self._lambda(source.name, ctx)
+            if failure is not None:
+                raise FieldError(failure["message"], failure["type"])
+            return answer, False
+        asked = await self._run(code, "request", ctx, request, info)
+        if asked.early:
+            return asked.value, asked.skip_to == "END"
+        result, failure = await self._call(data_source, asked.value)
+        ctx["result"] = result
+        if failure is not None:
+            ctx["error"] = failure
+        answered = await self._run(code, "response", ctx, request, info)
+        return answered.value, answered.early and answered.skip_to == "END"
+
+    async def _run(
+        self,
+        code: str,
+        handler: str,
+        ctx: dict[str, Any],
+        request: Request,
+        info: Info,
+    ) -> JsOutcome:
+        outcome = await self._js.call(code, handler, ctx, now_ms=request.now_ms)
+        ctx["stash"] = outcome.stash
+        request.logs.extend(outcome.logs)
+        path = info.path.as_list()
+        for e in outcome.errors:
+            request.appended.append(_appended(e, path))
+        if outcome.error is not None:
+            e = outcome.error
+            raise FieldError(
+                str(e.get("message")), e.get("errorType"), e.get("data"), e.get("errorInfo")
+            )
+        return outcome
+
+    # ---- data sources ---------------------------------------------------------------------
+
+    async def _call(self, name: str, asked: Any) -> tuple[Any, dict[str, Any] | None]:
+        """A data source's answer to a request handler's result: (``ctx.result``, None),
+        or (None, ``ctx.error``)."""
+        source = self.spec.data_sources[name]
+        if source.kind == NONE:
+            return (asked.get("payload") if isinstance(asked, Mapping) else None), None
+        if source.kind == LAMBDA:
+            if not isinstance(asked, Mapping) or "payload" not in asked:
+                payload = asked
+            else:
+                payload = asked["payload"]
+            if isinstance(asked, Mapping) and asked.get("invocationType") == "Event":
+                task = asyncio.ensure_future(self._lambda(name, payload))
+                self._events.add(task)  # an Event invocation: not waited for
+                task.add_done_callback(self._events.discard)
+                return None, None
+            return await self._lambda(name, payload)
+        if source.kind == DYNAMODB:
+            assert source.table is not None
+            if not isinstance(asked, Mapping):
+                raise FieldError(
+                    "a DynamoDB request must be an object with an operation",
+                    "DynamoDB:DynamoDbException",
+                )
+            if self._client is None:
+                self._client = self._table_client()
+            try:
+                result = await asyncio.to_thread(dynamodb.run, self._client, source.table, asked)
+            except dynamodb.DataSourceError as exc:
+                # AppSync puts what DynamoDB holds beside the error (the item a condition
+                # rejected, a cancelled transaction's reasons) in ctx.result
+                return exc.data, {"message": exc.message, "type": exc.error_type}
+            except dynamodb.RequestError as exc:
+                raise FieldError(str(exc), "DynamoDB:DynamoDbException") from None
+            return result, None
+        raise FieldError(
+            f"data source {name!r} is {source.kind}, which canaria does not run",
+            "NotServedByCanaria",
+        )
+
+    async def _lambda(self, name: str, payload: Any) -> tuple[Any, dict[str, Any] | None]:
+        source = self.spec.data_sources[name]
+        if source.function is None:
+            return None, {
+                "message": f"data source {name!r} names no function of the template",
+                "type": "Lambda:ResourceNotFoundException",
+            }
+        result = await self._invoke(source.function, source.qualifier, _dumps(payload))
+        try:
+            answer = json.loads(result.payload) if result.payload else None
+        except ValueError:
+            answer = result.payload.decode("utf-8", "replace")
+        if result.function_error is not None:
+            message = answer.get("errorMessage") if isinstance(answer, Mapping) else None
+            return None, {
+                "message": str(message or result.error_type or "Unhandled"),
+                "type": "Lambda:Unhandled",
+            }
+        return answer, None
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _error_shape(error: GraphQLError) -> dict[str, Any]:
+    """An error as AppSync reports it: ``errorType``, ``data`` and ``errorInfo`` beside the
+    message, path and locations."""
+    original = error.original_error
+    shape: dict[str, Any] = {
+        "path": error.path,
+        "data": None,
+        "errorType": None,
+        "errorInfo": None,
+        "locations": [
+            {"line": loc.line, "column": loc.column, "sourceName": None}
+            for loc in error.locations or ()
+        ],
+        "message": error.message,
+    }
+    if isinstance(original, FieldError):
+        shape.update(
+            data=original.data,
+            errorType=original.error_type,
+            errorInfo=original.error_info,
+            message=original.message,
+        )
+    elif original is None and error.path is None:
+        shape["errorType"] = "ValidationError" if error.locations else None
+    return shape
+
+
+def _appended(error: Mapping[str, Any], path: list[str | int]) -> dict[str, Any]:
+    return {
+        "path": path,
+        "data": error.get("data"),
+        "errorType": error.get("errorType"),
+        "errorInfo": error.get("errorInfo"),
+        "locations": [],
+        "message": str(error.get("message")),
+    }
+
+
+def _selection_list(info: Info) -> list[str]:
+    """``ctx.info.selectionSetList``: each field selected below this one, as a path
+    (``children``, ``children/id``), fragments spread in."""
+    out: list[str] = []
+
+    def walk(selection_set: graphql.SelectionSetNode | None, prefix: str) -> None:
+        for node in selection_set.selections if selection_set else ():
+            if isinstance(node, graphql.FieldNode):
+                name = node.name.value
+                if name == "__typename":
+                    continue
+                path = f"{prefix}{name}"
+                out.append(path)
+                walk(node.selection_set, path + "/")
+            elif isinstance(node, graphql.InlineFragmentNode):
+                walk(node.selection_set, prefix)
+            elif isinstance(node, graphql.FragmentSpreadNode):
+                fragment = info.fragments.get(node.name.value)
+                if fragment is not None:
+                    walk(fragment.selection_set, prefix)
+
+    for node in info.field_nodes:
+        walk(node.selection_set, "")
+    return out
+
+
+def _selection_text(info: Info) -> str:
+    node = info.field_nodes[0]
+    return graphql.print_ast(node.selection_set) if node.selection_set else ""

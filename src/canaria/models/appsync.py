@@ -1,0 +1,84 @@
+"""GraphQL APIs as AWS AppSync runs them: what a template's ``AWS::Serverless::GraphQLApi``
+or ``AWS::AppSync::*`` resources declare, read into one shape (``canaria.template.appsync``)
+and served by ``canaria.appsync``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+# AppSync's data source types canaria runs; another type's calls fail with an error naming it
+NONE = "NONE"
+LAMBDA = "AWS_LAMBDA"
+DYNAMODB = "AMAZON_DYNAMODB"
+SERVED_DATA_SOURCES = (NONE, LAMBDA, DYNAMODB)
+
+# AppSync's authorization modes; canaria checks API keys and SigV4 (``AWS_IAM``)
+API_KEY = "API_KEY"
+AWS_IAM = "AWS_IAM"
+AUTH_MODES = (API_KEY, AWS_IAM, "AMAZON_COGNITO_USER_POOLS", "OPENID_CONNECT", "AWS_LAMBDA")
+
+
+@dataclass(frozen=True)
+class DataSourceSpec:
+    """One data source: a ``NONE`` one (a resolver's request is its result), a function
+    (invoked as its ARN names it: an alias or version, else ``$LATEST``), a table, or a
+    type canaria does not run (``kind`` says which)."""
+
+    name: str
+    kind: str
+    function: str | None = None  # AWS_LAMBDA: the template's function (its logical id)
+    qualifier: str | None = None  # ... the alias or version its ARN names; None: $LATEST
+    table: str | None = None  # AMAZON_DYNAMODB: the table's name
+
+
+@dataclass(frozen=True)
+class PipelineFunctionSpec:
+    """An ``AWS::AppSync::FunctionConfiguration`` (a SAM GraphQLApi's ``Functions`` entry):
+    its data source and its ``APPSYNC_JS`` code (None: a direct Lambda function, whose
+    data source function gets AppSync's whole context)."""
+
+    name: str
+    data_source: str
+    code: str | None
+
+
+@dataclass(frozen=True)
+class ResolverSpec:
+    """The resolver of one field: a unit resolver calls its data source; a pipeline
+    resolver runs its code's ``request``, each function in order, then its ``response``.
+    ``code`` None: a direct Lambda resolver (unit), or no code at all (pipeline: the
+    functions' last result is the field's)."""
+
+    type_name: str
+    field_name: str
+    kind: Literal["UNIT", "PIPELINE"]
+    code: str | None
+    data_source: str | None = None  # UNIT
+    functions: tuple[str, ...] = ()  # PIPELINE: the functions' names, in order
+
+
+@dataclass(frozen=True)
+class GraphQLApiSpec:
+    logical_id: str
+    name: str
+    schema: str  # the schema's SDL, as written
+    schema_file: str  # where it came from, for messages ("template.yaml" when inline)
+    auth: tuple[str, ...]  # the default mode first, then the additional ones
+    api_keys: Mapping[str, str] = field(default_factory=dict)  # logical id -> value
+    data_sources: Mapping[str, DataSourceSpec] = field(default_factory=dict)  # by name
+    functions: Mapping[str, PipelineFunctionSpec] = field(default_factory=dict)  # by name
+    resolvers: tuple[ResolverSpec, ...] = ()
+    environment: Mapping[str, str] = field(default_factory=dict)  # ctx.env
+
+    @property
+    def api_id(self) -> str:
+        """The API's id: its logical id in lower case, as canaria's API Gateway ids are."""
+        return self.logical_id.lower()
+
+    def resolver(self, type_name: str, field_name: str) -> ResolverSpec | None:
+        for r in self.resolvers:
+            if r.type_name == type_name and r.field_name == field_name:
+                return r
+        return None

@@ -1,0 +1,491 @@
+"""GraphQL APIs, written either way a template may write one: SAM's
+``AWS::Serverless::GraphQLApi``, or AppSync's own CloudFormation resources
+(``AWS::AppSync::GraphQLApi`` with its ``GraphQLSchema``, ``DataSource``,
+``FunctionConfiguration``, ``Resolver`` and ``ApiKey`` resources). Both are read into the
+same ``GraphQLApiSpec``.
+
+SAM's resource is read as the resources SAM generates for it: a data source per entry of
+``DataSources`` (``DynamoDb``, ``Lambda``; named by its ``Name``, else its key), a function
+configuration per entry of ``Functions`` (``DataSource`` one of those keys, ``NONE`` for
+the API's ``NONE`` data source, or a data source written as AppSync's resource), a
+pipeline resolver per field of ``Resolvers`` (SAM writes no unit resolvers; a resolver
+without code gets SAM's default, which returns the last function's result), an API key per
+entry of ``ApiKeys`` (named ``<Api><Key>``, as SAM names them).
+
+A resolver or function whose code is ``APPSYNC_JS`` runs it; one with neither code nor
+mapping templates on a Lambda data source is a direct Lambda resolver. Velocity (VTL)
+mapping templates are not run: such a field answers an error saying so, with a warning
+when the template loads. So do data sources of a type canaria does not run (HTTP,
+EventBridge, OpenSearch, RDS, Bedrock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from canaria.models.appsync import (
+    API_KEY,
+    DYNAMODB,
+    LAMBDA,
+    NONE,
+    SERVED_DATA_SOURCES,
+    DataSourceSpec,
+    GraphQLApiSpec,
+    PipelineFunctionSpec,
+    ResolverSpec,
+)
+from canaria.template.context import Context
+from canaria.template.graphql_schema import SchemaError, appsync_schema
+from canaria.template.index import Entry
+from canaria.template.intrinsics import NO_VALUE
+from canaria.template.nodes import Problems, Where, as_list, as_map, as_str
+from canaria.template.openapi import target_of_uri
+
+SAM_API = "AWS::Serverless::GraphQLApi"
+API = "AWS::AppSync::GraphQLApi"
+SCHEMA = "AWS::AppSync::GraphQLSchema"
+DATA_SOURCE = "AWS::AppSync::DataSource"
+FUNCTION = "AWS::AppSync::FunctionConfiguration"
+RESOLVER = "AWS::AppSync::Resolver"
+API_KEY_TYPE = "AWS::AppSync::ApiKey"
+TYPES = (SAM_API, API, SCHEMA, DATA_SOURCE, FUNCTION, RESOLVER, API_KEY_TYPE)
+JS = "APPSYNC_JS"
+# SAM's code for a pipeline resolver written without any
+SAM_DEFAULT_CODE = (
+    "export function request(ctx) {\n    return {};\n}\n\n"
+    "export function response(ctx) {\n    return ctx.prev.result;\n}\n"
+)
+_CODE_ALLOWED = "a local file (CodeUri / CodeS3Location) or InlineCode / Code"
+
+
+def build_graphql_apis(
+    ctx: Context, live: list[Entry], function_names: Mapping[str, str]
+) -> dict[str, GraphQLApiSpec]:
+    """The template's GraphQL APIs, by logical id; every problem raised at once."""
+    functions = {e.logical_id for e in live if e.type == "AWS::Serverless::Function"}
+    reader = _Reader(ctx, live, functions, function_names)
+    problems = Problems()
+    out: dict[str, GraphQLApiSpec] = {}
+    for entry in live:
+        if entry.type not in (SAM_API, API):
+            continue
+        with problems.catch():
+            spec = reader.sam_api(entry) if entry.type == SAM_API else reader.cfn_api(entry)
+            _check_schema(spec, entry)
+            out[entry.logical_id] = spec
+    problems.raise_any()
+    return out
+
+
+def _check_schema(spec: GraphQLApiSpec, entry: Entry) -> None:
+    """The schema must make one, and each resolver's field must be in it, as AppSync
+    refuses to create either otherwise."""
+    try:
+        schema = appsync_schema(spec.schema)
+    except SchemaError as exc:
+        line = f":{exc.line}" if exc.line is not None else ""
+        raise entry.where.error(
+            f"the schema ({spec.schema_file}{line}) is not valid GraphQL: {exc}"
+        ) from None
+    for r in spec.resolvers:
+        gtype = schema.get_type(r.type_name)
+        fields = getattr(gtype, "fields", None)
+        if fields is None:
+            raise entry.where.error(
+                f"a resolver names type {r.type_name!r}, which the schema does not define"
+            )
+        if r.field_name not in fields:
+            raise entry.where.error(
+                f"a resolver names {r.type_name}.{r.field_name}, which the schema does not define",
+                allowed=", ".join(sorted(fields)),
+            )
+
+
+class _Reader:
+    def __init__(
+        self,
+        ctx: Context,
+        live: list[Entry],
+        functions: set[str],
+        function_names: Mapping[str, str],
+    ) -> None:
+        self.ctx = ctx
+        self.functions = functions
+        self.function_names = function_names
+        self._sources: dict[str, DataSourceSpec] = {}  # AppSync's resources, by logical id
+        self.of: dict[str, list[Entry]] = {}
+        for e in live:
+            self.of.setdefault(e.type, []).append(e)
+
+    # ---- what both kinds share ------------------------------------------------------------
+
+    def text(self, entry: Entry, key: str) -> str | None:
+        value = self.ctx.get(entry, key)
+        return (
+            None if value is NO_VALUE or value is None else as_str(value, self.ctx.at(entry, key))
+        )
+
+    def file_text(self, value: Any, at: Where, allowed: str) -> tuple[str, str]:
+        """A local file's text and its name as written."""
+        written, path = self.ctx.local_path(value, at, allowed)
+        try:
+            return path.read_text(encoding="utf-8"), written
+        except FileNotFoundError:
+            raise at.error(f"{written!r} ({path}) does not exist", allowed=allowed) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise at.error(f"{written!r} ({path}) cannot be read: {exc}") from None
+
+    def code(self, props: Mapping[str, Any], at: Where, inline: str, uri: str) -> str | None:
+        """An ``APPSYNC_JS`` resolver's or function's code: inline, or a local file."""
+        resolve = self.ctx.resolver.get
+        text = resolve(props, inline, at)
+        if text is not NO_VALUE and text is not None:
+            return as_str(text, at.key(props, inline))
+        location = resolve(props, uri, at)
+        if location is NO_VALUE or location is None:
+            return None
+        return self.file_text(location, at.key(props, uri), _CODE_ALLOWED)[0]
+
+    def runtime(self, props: Mapping[str, Any], at: Where, entry: Entry) -> str | None:
+        runtime = self.ctx.resolver.get(props, "Runtime", at)
+        if not isinstance(runtime, Mapping):
+            return None
+        name = runtime.get("Name")
+        if name is not None and name != JS:
+            self.ctx.warn(entry, f"runtime {name!r} is not run by canaria (only {JS})")
+        return as_str(name, at.key(props, "Runtime")) if name is not None else None
+
+    def lambda_source(self, name: str, arn: Any, entry: Entry) -> DataSourceSpec:
+        target = target_of_uri(arn, self.functions, self.function_names)
+        if target is None:
+            self.ctx.warn(
+                entry,
+                f"data source {name!r} invokes {arn!r}, which is not a function of the "
+                "template: its calls fail",
+            )
+            return DataSourceSpec(name, LAMBDA)
+        return DataSourceSpec(name, LAMBDA, function=target[0], qualifier=target[1])
+
+    def vtl(self, props: Mapping[str, Any], at: Where) -> bool:
+        resolve = self.ctx.resolver.get
+        return any(
+            resolve(props, key, at) not in (NO_VALUE, None)
+            for key in (
+                "RequestMappingTemplate",
+                "RequestMappingTemplateS3Location",
+                "ResponseMappingTemplate",
+                "ResponseMappingTemplateS3Location",
+            )
+        )
+
+    # ---- SAM's GraphQLApi ----------------------------------------------------------------
+
+    def sam_api(self, entry: Entry) -> GraphQLApiSpec:
+        ctx = self.ctx
+        name = self.text(entry, "Name") or entry.logical_id
+        schema, schema_file = self.sam_schema(entry)
+        auth = self.auth(ctx.get(entry, "Auth"))
+        keys = ctx.get(entry, "ApiKeys")
+        api_keys = {
+            f"{entry.logical_id}{k}": self.key_value(f"{entry.logical_id}{k}")
+            for k in (keys if isinstance(keys, Mapping) else {})
+        }
+        sources, by_key = self.sam_sources(entry)
+        functions: dict[str, PipelineFunctionSpec] = {}
+        function_names: dict[str, str] = {}  # the Functions key -> its name
+        fat = ctx.at(entry, "Functions")
+        raw = ctx.get(entry, "Functions")
+        for key, body in (as_map(raw, fat) if raw is not NO_VALUE else {}).items():
+            at = fat.key(raw, key)
+            body = as_map(body, at)
+            fname = as_str(body.get("Name", key), at)
+            source = body.get("DataSource")
+            if isinstance(source, str) and source.lower() == "none":
+                ds = f"{entry.logical_id}NoneDataSource"
+                sources.setdefault(ds, DataSourceSpec(ds, NONE))
+            elif isinstance(source, str) and source in by_key:
+                ds = by_key[source]
+            else:
+                ds = self.named_source(source, at.key(body, "DataSource"), entry, sources)
+            self.runtime(body, at, entry)
+            functions[fname] = PipelineFunctionSpec(
+                fname, ds, self.code(body, at, "InlineCode", "CodeUri")
+            )
+            function_names[str(key)] = fname
+        resolvers: list[ResolverSpec] = []
+        rat = ctx.at(entry, "Resolvers")
+        raw = ctx.get(entry, "Resolvers")
+        for type_name, fields in (as_map(raw, rat) if raw is not NO_VALUE else {}).items():
+            tat = rat.key(raw, type_name)
+            for key, body in as_map(fields, tat).items():
+                at = tat.key(fields, key)
+                body = as_map(body, at)
+                pipeline = as_list(body.get("Pipeline", []), at.key(body, "Pipeline"))
+                names = []
+                for i, step in enumerate(pipeline):
+                    sat = at.key(body, "Pipeline").index(pipeline, i)
+                    if isinstance(step, str) and step in function_names:
+                        names.append(function_names[step])
+                    else:
+                        names.append(self.named_function(step, sat, functions))
+                self.runtime(body, at, entry)
+                code = self.code(body, at, "InlineCode", "CodeUri") or SAM_DEFAULT_CODE
+                field_name = as_str(body.get("FieldName", key), at)
+                resolvers.append(
+                    ResolverSpec(
+                        str(type_name), field_name, "PIPELINE", code, functions=tuple(names)
+                    )
+                )
+        return GraphQLApiSpec(
+            entry.logical_id,
+            name,
+            schema,
+            schema_file,
+            auth,
+            api_keys,
+            sources,
+            functions,
+            tuple(resolvers),
+        )
+
+    def sam_schema(self, entry: Entry) -> tuple[str, str]:
+        inline = self.text(entry, "SchemaInline")
+        if inline is not None:
+            return inline, self.ctx.file
+        value = self.ctx.get(entry, "SchemaUri")
+        at = self.ctx.at(entry, "SchemaUri")
+        if value is NO_VALUE:
+            raise entry.props_at.error(
+                f"{entry.logical_id} has no schema", allowed="SchemaInline or SchemaUri"
+            )
+        return self.file_text(value, at, "a local .graphql file, or SchemaInline")
+
+    def sam_sources(self, entry: Entry) -> tuple[dict[str, DataSourceSpec], dict[str, str]]:
+        """The data sources of SAM's ``DataSources``, by name; and each key's name."""
+        ctx = self.ctx
+        out: dict[str, DataSourceSpec] = {}
+        by_key: dict[str, str] = {}
+        raw = ctx.get(entry, "DataSources")
+        at = ctx.at(entry, "DataSources")
+        groups = as_map(raw, at) if raw is not NO_VALUE else {}
+        for kind, group in groups.items():
+            gat = at.key(groups, kind)
+            for key, body in as_map(group, gat).items():
+                bat = gat.key(group, key)
+                body = as_map(body, bat)
+                name = as_str(body.get("Name", key), bat)
+                if kind == "DynamoDb":
+                    table = as_str(body.get("TableName"), bat.key(body, "TableName"))
+                    out[name] = DataSourceSpec(name, DYNAMODB, table=table)
+                elif kind == "Lambda":
+                    out[name] = self.lambda_source(name, body.get("FunctionArn"), entry)
+                else:
+                    continue  # SAM refuses other kinds
+                by_key[str(key)] = name
+        return out, by_key
+
+    # ---- AppSync's own resources ---------------------------------------------------------
+
+    def belongs(self, entry: Entry, api: Entry) -> bool:
+        """Whether ``entry``'s ``ApiId`` names ``api`` (``!GetAtt Api.ApiId``, ``!Ref``)."""
+        value = self.ctx.get(entry, "ApiId")
+        name = api.logical_id
+        return value in (f"{name}.ApiId", name, name.lower())
+
+    def cfn_api(self, entry: Entry) -> GraphQLApiSpec:
+        ctx = self.ctx
+        name = self.text(entry, "Name") or entry.logical_id
+        modes = [ctx.get(entry, "AuthenticationType")]
+        extra = ctx.get(entry, "AdditionalAuthenticationProviders")
+        for provider in extra if isinstance(extra, list) else ():
+            if isinstance(provider, Mapping):
+                modes.append(provider.get("AuthenticationType"))
+        auth = tuple(m for m in modes if isinstance(m, str))
+        env = ctx.get(entry, "EnvironmentVariables")
+        environment = {str(k): str(v) for k, v in env.items()} if isinstance(env, Mapping) else {}
+        schemas = [s for s in self.of.get(SCHEMA, []) if self.belongs(s, entry)]
+        if not schemas:
+            raise entry.where.error(
+                f"{entry.logical_id} has no schema",
+                allowed=f"an {SCHEMA} whose ApiId is !GetAtt {entry.logical_id}.ApiId",
+            )
+        schema_entry = schemas[0]
+        definition = self.text(schema_entry, "Definition")
+        if definition is not None:
+            schema, schema_file = definition, ctx.file
+        else:
+            schema, schema_file = self.file_text(
+                ctx.get(schema_entry, "DefinitionS3Location"),
+                ctx.at(schema_entry, "DefinitionS3Location"),
+                "Definition, or a local .graphql file in DefinitionS3Location",
+            )
+        sources: dict[str, DataSourceSpec] = {}
+        for ds in self.of.get(DATA_SOURCE, []):
+            if self.belongs(ds, entry):
+                spec = self.cfn_source(ds)
+                sources[spec.name] = spec
+        functions: dict[str, PipelineFunctionSpec] = {}
+        for fn in self.of.get(FUNCTION, []):
+            if not self.belongs(fn, entry):
+                continue
+            fname = self.text(fn, "Name") or fn.logical_id
+            source = self.named_source(
+                ctx.get(fn, "DataSourceName"), ctx.at(fn, "DataSourceName"), fn, sources
+            )
+            functions[fname] = PipelineFunctionSpec(
+                fname, source, self.cfn_code(fn, sources[source])
+            )
+        resolvers = [
+            self.cfn_resolver(r, sources, functions)
+            for r in self.of.get(RESOLVER, [])
+            if self.belongs(r, entry)
+        ]
+        api_keys = {
+            k.logical_id: self.key_value(k.logical_id)
+            for k in self.of.get(API_KEY_TYPE, [])
+            if self.belongs(k, entry)
+        }
+        return GraphQLApiSpec(
+            entry.logical_id,
+            name,
+            schema,
+            schema_file,
+            auth,
+            api_keys,
+            sources,
+            functions,
+            tuple(resolvers),
+            environment,
+        )
+
+    def cfn_source(self, entry: Entry) -> DataSourceSpec:
+        """An ``AWS::AppSync::DataSource``, read once (its warnings said once)."""
+        spec = self._sources.get(entry.logical_id)
+        if spec is None:
+            spec = self._sources[entry.logical_id] = self._cfn_source(entry)
+        return spec
+
+    def _cfn_source(self, entry: Entry) -> DataSourceSpec:
+        ctx = self.ctx
+        name = self.text(entry, "Name") or entry.logical_id
+        kind = self.text(entry, "Type") or NONE
+        if kind == LAMBDA:
+            config = ctx.get(entry, "LambdaConfig")
+            arn = config.get("LambdaFunctionArn") if isinstance(config, Mapping) else None
+            return self.lambda_source(name, arn, entry)
+        if kind == DYNAMODB:
+            config = ctx.get(entry, "DynamoDBConfig")
+            table = config.get("TableName") if isinstance(config, Mapping) else None
+            at = ctx.at(entry, "DynamoDBConfig")
+            return DataSourceSpec(name, DYNAMODB, table=as_str(table, at))
+        if kind not in SERVED_DATA_SOURCES:
+            ctx.warn(entry, f"data source {name!r} is {kind}, which canaria does not run")
+        return DataSourceSpec(name, kind)
+
+    def cfn_code(self, entry: Entry, source: DataSourceSpec) -> str | None:
+        """The ``APPSYNC_JS`` code of a function or resolver written as AppSync's resource;
+        None for a direct Lambda one (or one whose VTL templates are not run: warned)."""
+        at = entry.props_at
+        if self.runtime(entry.props, at, entry) is not None:
+            code = self.code(entry.props, at, "Code", "CodeS3Location")
+            if code is None:
+                raise at.error(f"{entry.logical_id} has a Runtime and no code", _CODE_ALLOWED)
+            return code
+        if self.vtl(entry.props, at):
+            self.ctx.warn(
+                entry,
+                "VTL mapping templates are not run by canaria: the field answers an error",
+            )
+            return None
+        if source.kind != LAMBDA:
+            self.ctx.warn(
+                entry,
+                f"neither code nor templates on a {source.kind} data source: the field "
+                "answers an error",
+            )
+        return None
+
+    def cfn_resolver(
+        self,
+        entry: Entry,
+        sources: dict[str, DataSourceSpec],
+        functions: Mapping[str, PipelineFunctionSpec],
+    ) -> ResolverSpec:
+        ctx = self.ctx
+        type_name = self.text(entry, "TypeName") or ""
+        field_name = self.text(entry, "FieldName") or ""
+        kind = self.text(entry, "Kind") or "UNIT"
+        if kind == "PIPELINE":
+            config = ctx.get(entry, "PipelineConfig")
+            at = ctx.at(entry, "PipelineConfig")
+            steps = config.get("Functions", []) if isinstance(config, Mapping) else []
+            names = [
+                self.named_function(s, at.key(config, "Functions").index(steps, i), functions)
+                for i, s in enumerate(as_list(steps, at))
+            ]
+            code = None
+            if self.runtime(entry.props, entry.props_at, entry) is not None:
+                code = self.code(entry.props, entry.props_at, "Code", "CodeS3Location")
+            elif self.vtl(entry.props, entry.props_at):
+                self.ctx.warn(entry, "VTL mapping templates are not run by canaria")
+            return ResolverSpec(type_name, field_name, "PIPELINE", code, functions=tuple(names))
+        ds = self.named_source(
+            ctx.get(entry, "DataSourceName"), ctx.at(entry, "DataSourceName"), entry, sources
+        )
+        code = self.cfn_code(entry, sources[ds])
+        return ResolverSpec(type_name, field_name, "UNIT", code, data_source=ds)
+
+    # ---- names ---------------------------------------------------------------------------
+
+    def named_source(
+        self, value: Any, at: Where, entry: Entry, sources: dict[str, DataSourceSpec]
+    ) -> str:
+        """The data source a ``DataSourceName`` names: its name, or ``!GetAtt DS.Name``."""
+        if isinstance(value, str) and value in sources:
+            return value
+        if isinstance(value, str) and value.endswith(".Name"):
+            logical = value[: -len(".Name")]
+            for ds in self.of.get(DATA_SOURCE, []):
+                if ds.logical_id == logical:
+                    spec = self.cfn_source(ds)
+                    sources.setdefault(spec.name, spec)
+                    return spec.name
+        raise at.error(
+            f"names no data source of this API: {value!r}",
+            allowed=", ".join(sorted(sources)) or "a data source of the API",
+        )
+
+    def named_function(
+        self, value: Any, at: Where, functions: Mapping[str, PipelineFunctionSpec]
+    ) -> str:
+        """The function a pipeline names: ``!GetAtt F.FunctionId``, or its name."""
+        if isinstance(value, str) and value.endswith(".FunctionId"):
+            logical = value[: -len(".FunctionId")]
+            for fn in self.of.get(FUNCTION, []):
+                if fn.logical_id == logical:
+                    return self.text(fn, "Name") or fn.logical_id
+        if isinstance(value, str) and value in functions:
+            return value
+        raise at.error(
+            f"names no function of this API: {value!r}",
+            allowed=", ".join(sorted(functions)) or "a function of the API",
+        )
+
+    @staticmethod
+    def auth(value: Any) -> tuple[str, ...]:
+        """SAM's ``Auth``: its ``Type``, then each ``Additional`` entry's."""
+        if not isinstance(value, Mapping):
+            return (API_KEY,)
+        modes = [value.get("Type")]
+        for extra in value.get("Additional") or ():
+            if isinstance(extra, Mapping):
+                modes.append(extra.get("Type"))
+        return tuple(m for m in modes if isinstance(m, str))
+
+    def key_value(self, logical_id: str) -> str:
+        """An API key's value: AppSync generates one (``da2-`` and 26 characters); canaria's
+        is derived from the operator's token, so it stays across restarts."""
+        if self.ctx.api_key_value is None:
+            return f"da2-{logical_id.lower()}"
+        return "da2-" + self.ctx.api_key_value(f"appsync:{logical_id}")[:26].lower()

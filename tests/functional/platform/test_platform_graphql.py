@@ -1,0 +1,362 @@
+"""GraphQL APIs (AppSync) through a real `canaria up`: a port of their own, API keys and
+SigV4, APPSYNC_JS pipelines on DynamoDB, NONE and Lambda data sources, AppSync's error
+shapes, a direct Lambda resolver written as AppSync's own resources, invocations through
+the alias the data source names (and judged there), the port kept across a restart."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from canaria.auth import access_key_id, secret_access_key
+from tests.functional.harness import Canaria, write_app
+
+JS = "Runtime: {Name: APPSYNC_JS, Version: 1.0.0}"
+
+TEMPLATE = f"""\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Notes:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{{AttributeName: id, AttributeType: S}}]
+      KeySchema: [{{AttributeName: id, KeyType: HASH}}]
+  Shout:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Runtime: python3.11
+      CodeUri: src
+      AutoPublishAlias: live
+      DeploymentPreference: {{Type: AllAtOnce}}
+  NotesApi:
+    Type: AWS::Serverless::GraphQLApi
+    Properties:
+      SchemaUri: schema.graphql
+      Auth:
+        Type: API_KEY
+        Additional: [{{Type: AWS_IAM}}]
+      ApiKeys:
+        Key: {{}}
+      DataSources:
+        DynamoDb:
+          NotesSource: {{TableName: !Ref Notes, TableArn: !GetAtt Notes.Arn}}
+        Lambda:
+          ShoutSource: {{FunctionArn: !Ref Shout.Alias}}
+      Functions:
+        stamp: {{{JS}, DataSource: NONE, CodeUri: resolvers/stamp.js}}
+        saveNote: {{{JS}, DataSource: NotesSource, CodeUri: resolvers/saveNote.js}}
+        getNote: {{{JS}, DataSource: NotesSource, CodeUri: resolvers/getNote.js}}
+        shout: {{{JS}, DataSource: ShoutSource, CodeUri: resolvers/shout.js}}
+      Resolvers:
+        Mutation:
+          saveNote: {{{JS}, Pipeline: [stamp, saveNote]}}
+        Query:
+          note: {{{JS}, Pipeline: [getNote]}}
+          shout: {{{JS}, Pipeline: [shout]}}
+Outputs:
+  Url: {{Value: !GetAtt NotesApi.GraphQLUrl}}
+  Key: {{Value: !GetAtt NotesApiKey.ApiKey}}
+"""
+
+SCHEMA = """\
+type Note {
+  id: ID!
+  text: String!
+  stampedAt: AWSDateTime
+  meta: AWSJSON
+}
+
+type Query {
+  note(id: ID!): Note
+  shout(text: String!): String
+}
+
+type Mutation {
+  saveNote(id: ID!, text: String!, meta: AWSJSON): Note
+}
+
+schema {
+  query: Query
+  mutation: Mutation
+}
+"""
+
+STAMP = """\
+import { util } from '@aws-appsync/utils';
+
+export function request(ctx) {
+  ctx.stash.now = util.time.nowISO8601();
+  return { payload: null };
+}
+
+export function response(ctx) {
+  return ctx.prev.result;
+}
+"""
+
+SAVE = """\
+import { util } from '@aws-appsync/utils';
+import { put } from '@aws-appsync/utils/dynamodb';
+
+export function request(ctx) {
+  const { id, text, meta } = ctx.args;
+  if (text.length === 0) {
+    util.error('text is empty', 'BadInput', null, { field: 'text' });
+  }
+  const item = { text, stampedAt: ctx.stash.now, meta: JSON.stringify(meta ?? null) };
+  return put({ key: { id }, item });
+}
+
+export function response(ctx) {
+  if (ctx.error) {
+    util.error(ctx.error.message, ctx.error.type);
+  }
+  return { ...ctx.result, meta: JSON.parse(ctx.result.meta) };
+}
+"""
+
+GET = """\
+import { get } from '@aws-appsync/utils/dynamodb';
+
+export function request(ctx) {
+  return get({ key: { id: ctx.args.id } });
+}
+
+export function response(ctx) {
+  if (!ctx.result) {
+    return null;
+  }
+  return { ...ctx.result, meta: JSON.parse(ctx.result.meta) };
+}
+"""
+
+SHOUT = """\
+import { util } from '@aws-appsync/utils';
+
+export function request(ctx) {
+  return { operation: 'Invoke', payload: { text: ctx.args.text } };
+}
+
+export function response(ctx) {
+  if (ctx.error) {
+    util.error(ctx.error.message, ctx.error.type);
+  }
+  return ctx.result;
+}
+"""
+
+HANDLER = """\
+def handler(event, context):
+    if event.get("text") == "boom":
+        raise ValueError("no boom here")
+    if "arguments" in event:  # a direct Lambda resolver: AppSync's whole context
+        return {"id": event["arguments"]["id"], "by": event["info"]["fieldName"],
+                "qualifier": context.invoked_function_arn.rsplit(":", 1)[1]}
+    return event["text"].upper() + "!" + context.invoked_function_arn.rsplit(":", 1)[1]
+"""
+
+FILES = {
+    "template.yaml": TEMPLATE,
+    "schema.graphql": SCHEMA,
+    "resolvers/stamp.js": STAMP,
+    "resolvers/saveNote.js": SAVE,
+    "resolvers/getNote.js": GET,
+    "resolvers/shout.js": SHOUT,
+    "src/app.py": HANDLER,
+}
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Canaria]:
+    template = write_app(tmp_path / "app", FILES)
+    c = Canaria(template, tmp_path / "state").start()
+    yield c
+    c.stop()
+
+
+def api_of(c: Canaria, name: str = "NotesApi") -> tuple[str, str]:
+    apis: dict[str, Any] = c.status()["graphql"]
+    assert list(apis) == [name], apis
+    (key,) = apis[name]["api_keys"]
+    return apis[name]["url"], key
+
+
+def post(
+    url: str, query: str, variables: dict[str, Any] | None = None, **headers: str
+) -> tuple[int, Any]:
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"content-type": "application/json", **headers}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+SAVE_NOTE = """
+mutation Save($id: ID!, $text: String!, $meta: AWSJSON) {
+  saveNote(id: $id, text: $text, meta: $meta) { id text stampedAt meta }
+}"""
+
+
+def test_a_graphql_api_runs_its_js_pipelines_on_dynamodb_none_and_lambda(app: Canaria) -> None:
+    url, key = api_of(app)
+    assert key.startswith("da2-")
+    status, answer = post(
+        url,
+        SAVE_NOTE,
+        {"id": "n1", "text": "hello", "meta": '{"tags": ["a"]}'},
+        **{"x-api-key": key},
+    )
+    assert status == 200, answer
+    saved = answer["data"]["saveNote"]
+    assert saved["id"] == "n1" and saved["text"] == "hello"
+    assert saved["stampedAt"].endswith("Z")  # the NONE function's stash, seen by the next
+    assert json.loads(saved["meta"]) == {"tags": ["a"]}  # AWSJSON: JSON text on the wire
+    assert "errors" not in answer
+    # the item is in the table, as a client of the DynamoDB endpoint sees it
+    table = app.env_client("dynamodb", "AWS_ENDPOINT_URL_DYNAMODB")
+    (name,) = table.list_tables()["TableNames"]
+    item = table.get_item(TableName=name, Key={"id": {"S": "n1"}})["Item"]
+    assert item["text"] == {"S": "hello"}
+    status, answer = post(
+        url,
+        'query { note(id: "n1") { text meta } missing: note(id: "x") { id } }',
+        **{"x-api-key": key},
+    )
+    assert answer == {
+        "data": {"note": {"text": "hello", "meta": '{"tags":["a"]}'}, "missing": None}
+    }
+    # a function invoked through the alias its data source names
+    status, answer = post(url, 'query { shout(text: "hi") }', **{"x-api-key": key})
+    assert answer == {"data": {"shout": "HI!live"}}
+
+
+def test_errors_come_back_in_appsyncs_shape(app: Canaria) -> None:
+    url, key = api_of(app)
+    status, answer = post(url, SAVE_NOTE, {"id": "n2", "text": ""}, **{"x-api-key": key})
+    assert status == 200
+    assert answer["data"] == {"saveNote": None}
+    (error,) = answer["errors"]
+    assert error["errorType"] == "BadInput" and error["message"] == "text is empty"
+    assert error["path"] == ["saveNote"] and error["errorInfo"] == {"field": "text"}
+    status, answer = post(url, 'query { shout(text: "boom") }', **{"x-api-key": key})
+    (error,) = answer["errors"]
+    assert error["errorType"] == "Lambda:Unhandled" and "no boom here" in error["message"]
+    status, answer = post(url, "query { nothing }", **{"x-api-key": key})
+    assert answer["data"] is None and "nothing" in answer["errors"][0]["message"]
+    assert answer["errors"][0]["locations"] == [{"line": 1, "column": 9, "sourceName": None}]
+    assert post(url, "query { note(id: 1) { id } }", **{"x-api-key": "da2-wrong"})[0] == 401
+    status, answer = post(url, "query { note(id: 1) { id } }")
+    assert status == 401 and answer["errors"][0]["errorType"] == "UnauthorizedException"
+    request = urllib.request.Request(
+        url, data=b"{not json", method="POST", headers={"x-api-key": key}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 400
+
+
+def test_a_request_signed_by_canarias_keys_passes_aws_iam(app: Canaria) -> None:
+    url, _ = api_of(app)
+    token = app.token()
+    body = json.dumps({"query": 'query { shout(text: "iam") }'})
+    request = AWSRequest(
+        method="POST", url=url, data=body, headers={"content-type": "application/json"}
+    )
+    credentials = Credentials(access_key_id(token), secret_access_key(token))
+    SigV4Auth(credentials, "appsync", "us-east-1").add_auth(request)
+    signed = urllib.request.Request(url, data=body.encode(), headers=dict(request.headers))
+    with urllib.request.urlopen(signed, timeout=60) as answer:
+        assert json.loads(answer.read()) == {"data": {"shout": "IAM!live"}}
+    SigV4Auth(Credentials("AKIANOTCANARIAS00000", "x" * 40), "appsync", "us-east-1").add_auth(
+        wrong := AWSRequest(
+            method="POST", url=url, data=body, headers={"content-type": "application/json"}
+        )
+    )
+    refused = urllib.request.Request(url, data=body.encode(), headers=dict(wrong.headers))
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(refused, timeout=30)
+    assert exc.value.code == 401
+
+
+CFN_TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Shout:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Runtime: python3.11
+      CodeUri: src
+      AutoPublishAlias: live
+      DeploymentPreference: {Type: AllAtOnce}
+  Api:
+    Type: AWS::AppSync::GraphQLApi
+    Properties: {Name: things, AuthenticationType: API_KEY}
+  Schema:
+    Type: AWS::AppSync::GraphQLSchema
+    Properties:
+      ApiId: !GetAtt Api.ApiId
+      Definition: |
+        type Thing { id: ID! by: String qualifier: String }
+        type Query { thing(id: ID!): Thing }
+  Key:
+    Type: AWS::AppSync::ApiKey
+    Properties: {ApiId: !GetAtt Api.ApiId}
+  Source:
+    Type: AWS::AppSync::DataSource
+    Properties:
+      ApiId: !GetAtt Api.ApiId
+      Name: shout
+      Type: AWS_LAMBDA
+      LambdaConfig: {LambdaFunctionArn: !Ref Shout.Alias}
+  ThingResolver:
+    Type: AWS::AppSync::Resolver
+    DependsOn: Schema
+    Properties:
+      ApiId: !GetAtt Api.ApiId
+      TypeName: Query
+      FieldName: thing
+      DataSourceName: !GetAtt Source.Name
+"""
+
+
+def test_appsyncs_own_resources_serve_a_direct_lambda_resolver_on_a_kept_port(
+    tmp_path: Path,
+) -> None:
+    template = write_app(tmp_path / "app", {"template.yaml": CFN_TEMPLATE, "src/app.py": HANDLER})
+    c = Canaria(template, tmp_path / "state").start()
+    try:
+        url, key = api_of(c, "Api")
+        query = 'query { thing(id: "t1") { id by qualifier } }'
+        answer = post(url, query, **{"x-api-key": key})[1]
+        assert answer == {"data": {"thing": {"id": "t1", "by": "thing", "qualifier": "live"}}}
+        c.stop()
+        c.start()
+        assert api_of(c, "Api") == (url, key)  # the same port, the same key
+        assert post(url, query, **{"x-api-key": key})[1] == answer
+        # the API goes with its resources
+        c.template.write_text(CFN_TEMPLATE.split("  Api:\n")[0])
+        r = c.cli("deploy", "-t", str(c.template), "--json")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert c.status()["graphql"] == {}
+        with pytest.raises(OSError):
+            post(url, query, **{"x-api-key": key})
+    finally:
+        c.stop()
