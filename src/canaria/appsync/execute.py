@@ -22,10 +22,11 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from inspect import isawaitable
 from typing import Any
 
 import graphql
-from graphql import GraphQLError, GraphQLSchema
+from graphql import GraphQLError, GraphQLSchema, OperationType
 
 from canaria.models.appsync import DYNAMODB, LAMBDA, NONE, GraphQLApiSpec, ResolverSpec
 from canaria.models.runtime import InvokeResult
@@ -33,6 +34,7 @@ from canaria.template.graphql_schema import appsync_schema
 
 from . import dynamodb
 from .js import JsOutcome, JsRuntime, ResolverCodeError
+from .realtime import Subscriptions
 
 Invoke = Callable[[str, str | None, bytes], Awaitable[InvokeResult]]
 Info = graphql.GraphQLResolveInfo[Any]  # the context: ``Request``
@@ -77,8 +79,10 @@ class GraphQLApi:
         js: JsRuntime,
         invoke: Invoke,
         table_client: Callable[[], Any],
+        subscriptions: Subscriptions | None = None,
     ) -> None:
         self.spec = spec
+        self.subscriptions = subscriptions or Subscriptions()
         self._js = js
         self._invoke = invoke
         self._table_client = table_client
@@ -90,6 +94,7 @@ class GraphQLApi:
             fields = getattr(gtype, "fields", None)
             if fields is not None and resolver.field_name in fields:
                 fields[resolver.field_name].resolve = self._resolver(resolver)
+        self.triggers = Subscriptions.triggers(self.schema)
 
     async def execute(
         self,
@@ -98,43 +103,85 @@ class GraphQLApi:
         operation: str | None,
         request: Request,
     ) -> dict[str, Any]:
-        """The response document AppSync sends for a request: ``data`` and ``errors``."""
-        result = await graphql.graphql(
+        """The response document AppSync sends for a request: ``data`` and ``errors``. A
+        mutation's result goes to the subscribers of the subscriptions it triggers."""
+        try:
+            document = graphql.parse(query)
+        except GraphQLError as exc:
+            return {"data": None, "errors": [_error_shape(exc)]}
+        problems = graphql.validate(self.schema, document)
+        if problems:
+            return {"data": None, "errors": [_error_shape(e) for e in problems]}
+        result = graphql.execute(
             self.schema,
-            query,
+            document,
             context_value=request,
             variable_values=dict(variables or {}),
             operation_name=operation,
         )
+        if isawaitable(result):
+            result = await result
+        assert isinstance(result, graphql.ExecutionResult)
         out: dict[str, Any] = {"data": result.data}
         errors = [_error_shape(e) for e in result.errors or ()] + request.appended
         if errors:
             out["errors"] = errors
+        chosen = graphql.get_operation_ast(document, operation)
+        if chosen is not None and chosen.operation == OperationType.MUTATION and result.data:
+            self.subscriptions.publish(self.schema, self.triggers, _by_field(chosen, result.data))
         return out
+
+    async def subscribe(
+        self, field: str, arguments: Mapping[str, Any], identity: Any, headers: Mapping[str, str]
+    ) -> tuple[str, str | None] | None:
+        """Run a subscription field's resolver, when it has one, as a client subscribes:
+        None, or the (message, errorType) that refuses the subscription."""
+        spec = self.spec.resolver("Subscription", field)
+        if spec is None:
+            return None
+        request = Request(identity, headers, headers.get("host", ""), {}, None)
+        ctx = self._context(None, "Subscription", field, arguments, request, [])
+        try:
+            await self._resolve(spec, ctx, request, [field])
+        except FieldError as exc:
+            return exc.message, exc.error_type
+        except ResolverCodeError as exc:
+            return str(exc), "Code"
+        return None
 
     # ---- resolvers ------------------------------------------------------------------------
 
     def _resolver(self, spec: ResolverSpec) -> Callable[..., Awaitable[Any]]:
         async def resolve(source: Any, info: Info, **args: Any) -> Any:
+            if info.operation.operation == OperationType.SUBSCRIPTION:
+                # an event's payload is the mutation's result: no resolver runs for it
+                return source.get(info.field_name) if isinstance(source, Mapping) else None
             request: Request = info.context
-            ctx = self._context(source, info, args, request)
+            ctx = self._context(source, info.parent_type.name, info.field_name, args, request, info)
             try:
-                if spec.kind == "PIPELINE":
-                    return await self._pipeline(spec, ctx, request, info)
-                assert spec.data_source is not None
-                value, _ = await self._step(spec.code, spec.data_source, ctx, request, info)
-                return value
+                return await self._resolve(spec, ctx, request, info.path.as_list())
             except ResolverCodeError as exc:
                 raise FieldError(str(exc), "Code") from None
 
         return resolve
 
+    async def _resolve(
+        self, spec: ResolverSpec, ctx: dict[str, Any], request: Request, path: list[str | int]
+    ) -> Any:
+        if spec.kind == "PIPELINE":
+            return await self._pipeline(spec, ctx, request, path)
+        assert spec.data_source is not None
+        value, _ = await self._step(spec.code, spec.data_source, ctx, request, path)
+        return value
+
     def _context(
         self,
         source: Any,
-        info: Info,
+        parent: str,
+        field: str,
         args: Mapping[str, Any],
         request: Request,
+        info: Info | list[str],
     ) -> dict[str, Any]:
         headers = dict(request.headers)
         return {
@@ -143,11 +190,11 @@ class GraphQLApi:
             "source": source,
             "request": {"headers": headers, "domainName": request.domain},
             "info": {
-                "fieldName": info.field_name,
-                "parentTypeName": info.parent_type.name,
+                "fieldName": field,
+                "parentTypeName": parent,
                 "variables": dict(request.variables),
-                "selectionSetList": _selection_list(info),
-                "selectionSetGraphQL": _selection_text(info),
+                "selectionSetList": _selection_list(info) if not isinstance(info, list) else [],
+                "selectionSetGraphQL": _selection_text(info) if not isinstance(info, list) else "",
             },
             "stash": {},
             "prev": None,
@@ -159,14 +206,14 @@ class GraphQLApi:
         spec: ResolverSpec,
         ctx: dict[str, Any],
         request: Request,
-        info: Info,
+        path: list[str | int],
     ) -> Any:
         if spec.code is None:
             raise FieldError(
                 "this pipeline resolver's VTL mapping templates are not run by canaria",
                 "NotServedByCanaria",
             )
-        before = await self._run(spec.code, "request", ctx, request, info)
+        before = await self._run(spec.code, "request", ctx, request, path)
         prev = before.value
         if not before.early:  # earlyReturn here skips every function
             for name in spec.functions:
@@ -175,14 +222,14 @@ class GraphQLApi:
                 ctx.pop("result", None)
                 ctx.pop("error", None)
                 prev, end = await self._step(
-                    function.code, function.data_source, ctx, request, info
+                    function.code, function.data_source, ctx, request, path
                 )
                 if end:  # earlyReturn(..., {skipTo: 'END'})
                     break
         ctx["prev"] = {"result": prev}
         ctx.pop("result", None)
         ctx.pop("error", None)
-        after = await self._run(spec.code, "response", ctx, request, info)
+        after = await self._run(spec.code, "response", ctx, request, path)
         return after.value
 
     async def _step(
@@ -191,7 +238,7 @@ class GraphQLApi:
         data_source: str,
         ctx: dict[str, Any],
         request: Request,
-        info: Info,
+        path: list[str | int],
     ) -> tuple[Any, bool]:
         """A unit resolver, or one function of a pipeline: its value, and whether its
         ``runtime.earlyReturn`` skips the rest of the pipeline (``skipTo: 'END'``). An
@@ -208,14 +255,14 @@ class GraphQLApi:
             if failure is not None:
                 raise FieldError(failure["message"], failure["type"])
             return answer, False
-        asked = await self._run(code, "request", ctx, request, info)
+        asked = await self._run(code, "request", ctx, request, path)
         if asked.early:
             return asked.value, asked.skip_to == "END"
         result, failure = await self._call(data_source, asked.value)
         ctx["result"] = result
         if failure is not None:
             ctx["error"] = failure
-        answered = await self._run(code, "response", ctx, request, info)
+        answered = await self._run(code, "response", ctx, request, path)
         return answered.value, answered.early and answered.skip_to == "END"
 
     async def _run(
@@ -224,12 +271,11 @@ class GraphQLApi:
         handler: str,
         ctx: dict[str, Any],
         request: Request,
-        info: Info,
+        path: list[str | int],
     ) -> JsOutcome:
         outcome = await self._js.call(code, handler, ctx, now_ms=request.now_ms)
         ctx["stash"] = outcome.stash
         request.logs.extend(outcome.logs)
-        path = info.path.as_list()
         for e in outcome.errors:
             request.appended.append(_appended(e, path))
         if outcome.error is not None:
@@ -331,6 +377,19 @@ def _error_shape(error: GraphQLError) -> dict[str, Any]:
     elif original is None and error.path is None:
         shape["errorType"] = "ValidationError" if error.locations else None
     return shape
+
+
+def _by_field(
+    operation: graphql.OperationDefinitionNode, data: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A mutation's result keyed by field name rather than by alias."""
+    out: dict[str, Any] = {}
+    for node in operation.selection_set.selections:
+        if isinstance(node, graphql.FieldNode):
+            key = node.alias.value if node.alias else node.name.value
+            if key in data:
+                out[node.name.value] = data[key]
+    return out
 
 
 def _appended(error: Mapping[str, Any], path: list[str | int]) -> dict[str, Any]:

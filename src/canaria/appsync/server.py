@@ -35,7 +35,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from canaria.auth import Keyring
 from canaria.clock import Clock
@@ -45,6 +46,7 @@ from canaria.sigv4 import credential_scope, verify
 
 from .execute import GraphQLApi, Invoke, Request
 from .js import JsRuntime
+from .realtime import Subscriptions
 
 log = logging.getLogger("canaria.appsync")
 MAX_BODY = 1024 * 1024  # AppSync refuses larger requests
@@ -77,6 +79,7 @@ class _Served:
 
     def __init__(self, api: GraphQLApi, sock: socket.socket, app: Starlette) -> None:
         self.api = api
+        self.subscriptions = api.subscriptions  # kept across releases
         self.port = int(sock.getsockname()[1])
         self._socket = sock
         config = uvicorn.Config(
@@ -141,8 +144,9 @@ class GraphQLApis:
             await self._served.pop(name).stop()
         known = self._known_ports()
         for name, spec in apis.items():
-            api = GraphQLApi(spec, self.js, self._invoke, self._table_client)
             served = self._served.get(name)
+            subscriptions = served.subscriptions if served is not None else Subscriptions()
+            api = GraphQLApi(spec, self.js, self._invoke, self._table_client, subscriptions)
             if served is not None:
                 served.api = api
                 continue
@@ -164,7 +168,25 @@ class GraphQLApis:
         async def graphql_endpoint(request: HttpRequest) -> Response:
             return await self._answer(name, request)
 
-        return Starlette(routes=[Route("/graphql", graphql_endpoint, methods=["POST"])])
+        async def realtime_endpoint(websocket: WebSocket) -> None:
+            served = self._served[name]
+
+            def authorize(headers: Mapping[str, str]) -> tuple[Any, str | None]:
+                return self._authorize_headers(served.api.spec, headers)
+
+            await served.subscriptions.serve(
+                websocket,
+                lambda: served.api.schema,
+                authorize,
+                lambda *args: served.api.subscribe(*args),
+            )
+
+        return Starlette(
+            routes=[
+                Route("/graphql", graphql_endpoint, methods=["POST"]),
+                WebSocketRoute("/graphql/realtime", realtime_endpoint),
+            ]
+        )
 
     async def _answer(self, name: str, http: HttpRequest) -> Response:
         api = self._served[name].api
@@ -209,17 +231,35 @@ class GraphQLApis:
         """(``ctx.identity``, None) for a request one of the API's modes lets in, else
         (None, the 401 answer)."""
         authorization = headers.get("authorization", "")
+        if (
+            "x-api-key" not in headers
+            and AWS_IAM in spec.auth
+            and authorization.startswith("AWS4-HMAC-SHA256")
+        ):
+            return self._signed(http, headers, body)
+        identity, refusal = self._authorize_headers(spec, headers)
+        if refusal is not None:
+            return None, _unauthorized(refusal)
+        if isinstance(identity, dict):
+            identity["sourceIp"] = [_client(http)]
+        return identity, None
+
+    @staticmethod
+    def _authorize_headers(
+        spec: GraphQLApiSpec, headers: Mapping[str, str]
+    ) -> tuple[Any, str | None]:
+        """What headers alone decide (a real-time connection's, a request not signed):
+        (``ctx.identity``, None), or (None, why it is refused)."""
         key = headers.get("x-api-key")
+        authorization = headers.get("authorization", "")
         if API_KEY in spec.auth and key is not None:
             if key in spec.api_keys.values():
                 return None, None
-            return None, _unauthorized("You are not authorized to make this call.")
-        if AWS_IAM in spec.auth and authorization.startswith("AWS4-HMAC-SHA256"):
-            return self._signed(http, headers, body)
+            return None, "You are not authorized to make this call."
         others = [m for m in spec.auth if m not in (API_KEY, AWS_IAM)]
-        if others and authorization:
-            return {"claims": _claims(authorization), "sourceIp": [_client(http)]}, None
-        return None, _unauthorized("Valid authorization header not provided.")
+        if others and authorization and not authorization.startswith("AWS4-HMAC-SHA256"):
+            return {"claims": _claims(authorization), "sourceIp": []}, None
+        return None, "Valid authorization header not provided."
 
     def _signed(
         self, http: HttpRequest, headers: Mapping[str, str], body: bytes

@@ -34,22 +34,31 @@ class DataSourceSpec:
 
 
 @dataclass(frozen=True)
+class Templates:
+    """VTL mapping templates; a missing one is AppSync's default (a direct Lambda
+    request, or the data source's result as the field's value)."""
+
+    request: str | None
+    response: str | None
+
+
+@dataclass(frozen=True)
 class PipelineFunctionSpec:
     """An ``AWS::AppSync::FunctionConfiguration`` (a SAM GraphQLApi's ``Functions`` entry):
-    its data source and its ``APPSYNC_JS`` code (None: a direct Lambda function, whose
-    data source function gets AppSync's whole context)."""
+    its data source and its ``APPSYNC_JS`` code, or its VTL mapping templates (neither: a
+    direct Lambda function, whose data source function gets AppSync's whole context)."""
 
     name: str
     data_source: str
     code: str | None
+    templates: Templates | None = None  # VTL: the request and response mapping templates
 
 
 @dataclass(frozen=True)
 class ResolverSpec:
     """The resolver of one field: a unit resolver calls its data source; a pipeline
     resolver runs its code's ``request``, each function in order, then its ``response``.
-    ``code`` None: a direct Lambda resolver (unit), or no code at all (pipeline: the
-    functions' last result is the field's)."""
+    Without ``code``: its VTL ``templates``, else a direct Lambda resolver (unit)."""
 
     type_name: str
     field_name: str
@@ -57,6 +66,7 @@ class ResolverSpec:
     code: str | None
     data_source: str | None = None  # UNIT
     functions: tuple[str, ...] = ()  # PIPELINE: the functions' names, in order
+    templates: Templates | None = None  # VTL: the request and response mapping templates
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ pipeline resolver per field of ``Resolvers`` (SAM writes no unit resolvers; a re
 without code gets SAM's default, which returns the last function's result), an API key per
 entry of ``ApiKeys`` (named ``<Api><Key>``, as SAM names them).
 
-A resolver or function whose code is ``APPSYNC_JS`` runs it; one with neither code nor
-mapping templates on a Lambda data source is a direct Lambda resolver. Velocity (VTL)
-mapping templates are not run: such a field answers an error saying so, with a warning
-when the template loads. So do data sources of a type canaria does not run (HTTP,
-EventBridge, OpenSearch, RDS, Bedrock).
+A resolver or function whose code is ``APPSYNC_JS`` runs it; one with Velocity (VTL)
+mapping templates renders them; one with neither on a Lambda data source is a direct
+Lambda resolver. A data source of a type canaria does not run (HTTP, EventBridge,
+OpenSearch, RDS, Bedrock) is warned when the template loads, and a call to it fails the
+field with an error saying so.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from canaria.models.appsync import (
     GraphQLApiSpec,
     PipelineFunctionSpec,
     ResolverSpec,
+    Templates,
 )
 from canaria.template.context import Context
 from canaria.template.graphql_schema import SchemaError, appsync_schema
@@ -167,17 +168,16 @@ class _Reader:
             return DataSourceSpec(name, LAMBDA)
         return DataSourceSpec(name, LAMBDA, function=target[0], qualifier=target[1])
 
-    def vtl(self, props: Mapping[str, Any], at: Where) -> bool:
-        resolve = self.ctx.resolver.get
-        return any(
-            resolve(props, key, at) not in (NO_VALUE, None)
-            for key in (
-                "RequestMappingTemplate",
-                "RequestMappingTemplateS3Location",
-                "ResponseMappingTemplate",
-                "ResponseMappingTemplateS3Location",
+    def templates(self, props: Mapping[str, Any], at: Where) -> Templates | None:
+        """A resolver's or function's VTL mapping templates, inline or in local files."""
+        texts: list[str | None] = []
+        for which in ("Request", "Response"):
+            texts.append(
+                self.code(props, at, f"{which}MappingTemplate", f"{which}MappingTemplateS3Location")
             )
-        )
+        if texts == [None, None]:
+            return None
+        return Templates(texts[0], texts[1])
 
     # ---- SAM's GraphQLApi ----------------------------------------------------------------
 
@@ -333,9 +333,8 @@ class _Reader:
             source = self.named_source(
                 ctx.get(fn, "DataSourceName"), ctx.at(fn, "DataSourceName"), fn, sources
             )
-            functions[fname] = PipelineFunctionSpec(
-                fname, source, self.cfn_code(fn, sources[source])
-            )
+            code, templates = self.cfn_code(fn, sources[source])
+            functions[fname] = PipelineFunctionSpec(fname, source, code, templates)
         resolvers = [
             self.cfn_resolver(r, sources, functions)
             for r in self.of.get(RESOLVER, [])
@@ -383,28 +382,23 @@ class _Reader:
             ctx.warn(entry, f"data source {name!r} is {kind}, which canaria does not run")
         return DataSourceSpec(name, kind)
 
-    def cfn_code(self, entry: Entry, source: DataSourceSpec) -> str | None:
-        """The ``APPSYNC_JS`` code of a function or resolver written as AppSync's resource;
-        None for a direct Lambda one (or one whose VTL templates are not run: warned)."""
+    def cfn_code(self, entry: Entry, source: DataSourceSpec) -> tuple[str | None, Templates | None]:
+        """The ``APPSYNC_JS`` code, or the VTL templates, of a function or resolver written
+        as AppSync's resource; neither for a direct Lambda one."""
         at = entry.props_at
         if self.runtime(entry.props, at, entry) is not None:
             code = self.code(entry.props, at, "Code", "CodeS3Location")
             if code is None:
                 raise at.error(f"{entry.logical_id} has a Runtime and no code", _CODE_ALLOWED)
-            return code
-        if self.vtl(entry.props, at):
-            self.ctx.warn(
-                entry,
-                "VTL mapping templates are not run by canaria: the field answers an error",
-            )
-            return None
-        if source.kind != LAMBDA:
+            return code, None
+        templates = self.templates(entry.props, at)
+        if templates is None and source.kind != LAMBDA:
             self.ctx.warn(
                 entry,
                 f"neither code nor templates on a {source.kind} data source: the field "
                 "answers an error",
             )
-        return None
+        return None, templates
 
     def cfn_resolver(
         self,
@@ -424,17 +418,26 @@ class _Reader:
                 self.named_function(s, at.key(config, "Functions").index(steps, i), functions)
                 for i, s in enumerate(as_list(steps, at))
             ]
-            code = None
+            code, templates = None, None
             if self.runtime(entry.props, entry.props_at, entry) is not None:
                 code = self.code(entry.props, entry.props_at, "Code", "CodeS3Location")
-            elif self.vtl(entry.props, entry.props_at):
-                self.ctx.warn(entry, "VTL mapping templates are not run by canaria")
-            return ResolverSpec(type_name, field_name, "PIPELINE", code, functions=tuple(names))
+            else:
+                templates = self.templates(entry.props, entry.props_at)
+            return ResolverSpec(
+                type_name,
+                field_name,
+                "PIPELINE",
+                code,
+                functions=tuple(names),
+                templates=templates,
+            )
         ds = self.named_source(
             ctx.get(entry, "DataSourceName"), ctx.at(entry, "DataSourceName"), entry, sources
         )
-        code = self.cfn_code(entry, sources[ds])
-        return ResolverSpec(type_name, field_name, "UNIT", code, data_source=ds)
+        code, templates = self.cfn_code(entry, sources[ds])
+        return ResolverSpec(
+            type_name, field_name, "UNIT", code, data_source=ds, templates=templates
+        )
 
     # ---- names ---------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ the alias the data source names (and judged there), the port kept across a resta
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.error
 import urllib.request
@@ -16,6 +17,8 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import ClientConnection, connect
 
 from canaria.auth import access_key_id, secret_access_key
 from tests.functional.harness import Canaria, write_app
@@ -87,9 +90,14 @@ type Mutation {
   saveNote(id: ID!, text: String!, meta: AWSJSON): Note
 }
 
+type Subscription {
+  onSaveNote(id: ID): Note @aws_subscribe(mutations: ["saveNote"])
+}
+
 schema {
   query: Query
   mutation: Mutation
+  subscription: Subscription
 }
 """
 
@@ -360,3 +368,70 @@ def test_appsyncs_own_resources_serve_a_direct_lambda_resolver_on_a_kept_port(
             post(url, query, **{"x-api-key": key})
     finally:
         c.stop()
+
+
+def realtime_url(url: str, key: str) -> str:
+    """The real-time endpoint with the authorization AWS's clients connect with."""
+    host = url.split("/")[2]
+    header = base64.b64encode(json.dumps({"host": host, "x-api-key": key}).encode()).decode()
+    return url.replace("http://", "ws://") + f"/realtime?header={header}&payload=e30="
+
+
+def handshake(socket: ClientConnection) -> None:
+    socket.send(json.dumps({"type": "connection_init"}))
+    ack = json.loads(socket.recv(timeout=30))
+    assert ack == {"type": "connection_ack", "payload": {"connectionTimeoutMs": 300000}}
+
+
+def start(socket: ClientConnection, sub_id: str, query: str, key: str, host: str) -> Any:
+    data = json.dumps({"query": query, "variables": {}})
+    auth = {"x-api-key": key, "host": host}
+    message = {
+        "id": sub_id,
+        "type": "start",
+        "payload": {"data": data, "extensions": {"authorization": auth}},
+    }
+    socket.send(json.dumps(message))
+    return json.loads(socket.recv(timeout=30))
+
+
+def test_subscriptions_get_the_mutations_they_name_over_the_real_time_protocol(
+    app: Canaria,
+) -> None:
+    url, key = api_of(app)
+    host = url.split("/")[2]
+    protocols: Any = ["graphql-ws"]
+    with connect(realtime_url(url, key), subprotocols=protocols, open_timeout=30) as socket:
+        handshake(socket)
+        one = 'subscription { onSaveNote(id: "n9") { id text } }'
+        assert start(socket, "one", one, key, host) == {"type": "start_ack", "id": "one"}
+        every = "subscription { onSaveNote { text } }"
+        assert start(socket, "every", every, key, host) == {"type": "start_ack", "id": "every"}
+        other = 'subscription { onSaveNote(id: "other") { id } }'
+        assert start(socket, "other", other, key, host) == {"type": "start_ack", "id": "other"}
+        refused = start(socket, "bad", "subscription { nope }", key, host)
+        assert refused["type"] == "error" and refused["id"] == "bad"
+        wrong_key = start(socket, "key", every, "da2-wrong", host)
+        assert wrong_key["payload"]["errors"][0]["errorType"] == "UnauthorizedException"
+        status, _ = post(url, SAVE_NOTE, {"id": "n9", "text": "hey"}, **{"x-api-key": key})
+        assert status == 200
+        received = {m["id"]: m for m in (json.loads(socket.recv(timeout=30)) for _ in range(2))}
+        assert received == {
+            "one": {
+                "type": "data",
+                "id": "one",
+                "payload": {"data": {"onSaveNote": {"id": "n9", "text": "hey"}}},
+            },
+            "every": {
+                "type": "data",
+                "id": "every",
+                "payload": {"data": {"onSaveNote": {"text": "hey"}}},
+            },
+        }
+        socket.send(json.dumps({"type": "stop", "id": "one"}))
+        assert json.loads(socket.recv(timeout=30)) == {"type": "complete", "id": "one"}
+        post(url, SAVE_NOTE, {"id": "n9", "text": "again"}, **{"x-api-key": key})
+        assert json.loads(socket.recv(timeout=30))["id"] == "every"  # "one" stopped
+    with pytest.raises(InvalidStatus):  # noqa: SIM117 - the refusal is the connect's
+        with connect(realtime_url(url, "da2-wrong"), subprotocols=protocols, open_timeout=30):
+            pass

@@ -123,7 +123,9 @@ def test_appsyncs_own_resources_are_read_alike(tmp_path: Path) -> None:
     warnings = "\n".join(app.warnings)
     assert "'web' is HTTP, which canaria does not run" in warnings
     assert warnings.count("'web' is HTTP") == 1  # said once, however often it is named
-    assert "VTL mapping templates are not run by canaria" in warnings
+    templated = api.resolver("Query", "other")
+    assert templated is not None and templated.templates is not None
+    assert templated.templates.response == "$util.toJson($ctx.result)"
 
 
 def test_a_schema_that_does_not_parse_is_refused_with_its_line(tmp_path: Path) -> None:
