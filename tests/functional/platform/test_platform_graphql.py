@@ -435,3 +435,43 @@ def test_subscriptions_get_the_mutations_they_name_over_the_real_time_protocol(
     with pytest.raises(InvalidStatus):  # noqa: SIM117 - the refusal is the connect's
         with connect(realtime_url(url, "da2-wrong"), subprotocols=protocols, open_timeout=30):
             pass
+
+
+def test_a_canary_serving_a_resolver_is_judged_on_its_graphql_requests(tmp_path: Path) -> None:
+    """A resolver's data source names the function's alias: a canary release of it gets its
+    share of the field's requests, and the judge rolls it back on their failures."""
+    template = CFN_TEMPLATE.replace(
+        "DeploymentPreference: {Type: AllAtOnce}",
+        "DeploymentPreference: {Type: Canary10Percent5Minutes}",
+    )
+    c = Canaria(
+        write_app(tmp_path / "app", {"template.yaml": template, "src/app.py": HANDLER}),
+        tmp_path / "state",
+    ).start()
+    try:
+        url, key = api_of(c, "Api")
+        (c.template.parent / "src/app.py").write_text(
+            HANDLER.replace(
+                "    if event.get", "    raise RuntimeError('v2 is broken')\n    if event.get"
+            )
+        )
+        r = c.cli("deploy", "-t", str(c.template), "--json")
+        assert r.returncode == 0, r.stdout + r.stderr
+        deployment = json.loads(r.stdout)["deployments"][0]["id"]
+        failed = 0
+        for _ in range(600):  # the canary step lasts 300 virtual seconds
+            d = c.api().get(f"/deployments/{deployment}")
+            if d["completed"]:
+                break
+            if d["state"] == "AllowTraffic":
+                answer = post(url, 'query { thing(id: "t") { id } }', **{"x-api-key": key})[1]
+                failed += "errors" in answer
+            c.advance(1)
+        assert d["state"] == "Stopped" and d["rolled_back"], d
+        assert d["stopped_by"].startswith("judge"), d
+        assert 1 <= failed <= 10, failed
+        answer = post(url, 'query { thing(id: "t") { qualifier } }', **{"x-api-key": key})[1]
+        assert answer == {"data": {"thing": {"qualifier": "live"}}}
+        assert c.alias("Shout")["split"] == {"1": 1.0}
+    finally:
+        c.stop()
