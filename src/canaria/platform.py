@@ -254,6 +254,7 @@ class Platform:
             config_env=self.options.config_env,
             readable=self.files,  # the same rule as for `canaria deploy`
             api_key_value=self.keyring.api_key_value,  # generated API keys' values
+            graphql_url=self.graphql.url_for,  # where its GraphQL APIs are served
         )
         self.controller.recover()
         # The gateway binds first (with --port 0 the OS picks the port), so state machines'

@@ -130,6 +130,8 @@ class Resources(Protocol):
 
     async def serve_graphql(self, apis: Mapping[str, GraphQLApiSpec]) -> None: ...
 
+    def graphql_url(self, name: str) -> str: ...
+
     async def run_durable(
         self, functions: Mapping[str, FunctionSpec], names: Mapping[str, str]
     ) -> None: ...
@@ -195,6 +197,9 @@ class LocalResources:
 
     async def serve_graphql(self, apis: Mapping[str, GraphQLApiSpec]) -> None:
         await self.graphql.serve(apis)
+
+    def graphql_url(self, name: str) -> str:
+        return self.graphql.url_for(name)
 
     async def run_durable(
         self, functions: Mapping[str, FunctionSpec], names: Mapping[str, str]
@@ -276,6 +281,7 @@ class ReleaseExecutor:
             config_env=config_env,
             readable=self.files,
             api_key_value=self.keyring.api_key_value,  # generated API keys' values
+            graphql_url=self.resources.graphql_url,  # where GraphQL APIs are served
         )
         return await self.release(app, rollout=rollout, dry_run=dry_run, group=group)
 

@@ -29,6 +29,7 @@ from canaria.models import (
     TableSpec,
     WebSocketApiSpec,
 )
+from canaria.models.appsync import GraphQLApiSpec
 from canaria.models.schedules import ScheduledInvocation
 from canaria.platform import RoutingBackend
 from canaria.release import ReleaseExecutor
@@ -98,6 +99,7 @@ class RecordingResources:
     fired: tuple[ScheduledInvocation, ...] = ()
     urls: dict[str, FunctionUrlSpec] = field(default_factory=dict)
     websockets: dict[str, WebSocketApiSpec] = field(default_factory=dict)
+    graphql: dict[str, GraphQLApiSpec] = field(default_factory=dict)
     durable: dict[str, DurableSpec] = field(default_factory=dict)
 
     async def create_tables(self, tables: Mapping[str, TableSpec]) -> None:
@@ -111,6 +113,12 @@ class RecordingResources:
 
     def serve_websockets(self, apis: Mapping[str, WebSocketApiSpec]) -> None:
         self.websockets = dict(apis)
+
+    async def serve_graphql(self, apis: Mapping[str, GraphQLApiSpec]) -> None:
+        self.graphql = dict(apis)
+
+    def graphql_url(self, name: str) -> str:
+        return f"http://127.0.0.1:1/{name}/graphql"
 
     async def run_durable(
         self, functions: Mapping[str, FunctionSpec], names: Mapping[str, str]

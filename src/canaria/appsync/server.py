@@ -27,6 +27,7 @@ import contextlib
 import json
 import logging
 import socket
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,22 @@ class GraphQLApis:
         self._ports_file = workdir / "graphql-ports.json"
         self.js = JsRuntime(workdir / "resolvers")
         self._served: dict[str, _Served] = {}
+        self._reserved: dict[str, socket.socket] = {}  # bound for a URL given out before
+        self._lock = threading.Lock()  # templates load in a worker thread
+
+    def url_for(self, name: str) -> str:
+        """The URL the API with logical id ``name`` is (or will be) served at: its port is
+        bound now, so a function's environment or an integration can name it before the
+        API is served."""
+        with self._lock:
+            served = self._served.get(name)
+            if served is not None:
+                port = served.port
+            else:
+                if name not in self._reserved:
+                    self._reserved[name] = _bind(self._host, self._known_ports().get(name, 0))
+                port = int(self._reserved[name].getsockname()[1])
+        return f"http://{self._host}:{port}/graphql"
 
     def endpoints(self) -> dict[str, str]:
         """Each served API's URL, by logical id."""
@@ -150,7 +167,8 @@ class GraphQLApis:
             if served is not None:
                 served.api = api
                 continue
-            sock = _bind(self._host, known.get(name, 0))
+            with self._lock:
+                sock = self._reserved.pop(name, None) or _bind(self._host, known.get(name, 0))
             served = _Served(api, sock, self._app(name))
             await served.start()
             self._served[name] = served
@@ -160,6 +178,10 @@ class GraphQLApis:
         for served in self._served.values():
             await served.stop()
         self._served.clear()
+        with self._lock:
+            for sock in self._reserved.values():
+                sock.close()
+            self._reserved.clear()
         await self.js.close()
 
     # ---- one request ----------------------------------------------------------------------
@@ -204,6 +226,11 @@ class GraphQLApis:
         if not isinstance(document, dict) or not isinstance(document.get("query"), str):
             return _malformed("The request body must be a JSON object with a 'query' string.")
         variables = document.get("variables")
+        if isinstance(variables, str):  # AppSync takes them as JSON text too
+            try:
+                variables = json.loads(variables) if variables.strip() else None
+            except ValueError:
+                return _malformed("'variables' is not valid JSON.")
         if variables is not None and not isinstance(variables, dict):
             return _malformed("'variables' must be a JSON object.")
         operation = document.get("operationName")
@@ -306,7 +333,7 @@ class GraphQLApis:
         return {str(n): p for n, p in known.items() if isinstance(p, int) and 0 < p < 65536}
 
     def _save_ports(self) -> None:
-        ports = {n: s.port for n, s in self._served.items()}
+        ports = self._known_ports() | {n: s.port for n, s in self._served.items()}
         self._ports_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._ports_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(ports, sort_keys=True))

@@ -12,7 +12,7 @@ ARN, a queue's URL).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,8 @@ ALARM = "AWS::CloudWatch::Alarm"
 DEPLOYMENT_CONFIG = "AWS::CodeDeploy::DeploymentConfig"
 SFN_STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 GRAPHQL_API = "AWS::Serverless::GraphQLApi"
+GRAPHQL_APIS = (GRAPHQL_API, "AWS::AppSync::GraphQLApi")
+GRAPHQL_ATTRS = ("ApiId", "GraphQLUrl", "GraphQLDns", "RealtimeUrl", "RealtimeDns")
 POOL = user_pools.POOL
 
 # what SAM generates for a function with AutoPublishAlias (and DeploymentPreference), named
@@ -99,8 +101,15 @@ def table_arn(name: str) -> str:
 class ResourceIndex:
     """The template's resources, for intrinsic functions and for the builders."""
 
-    def __init__(self, entries: dict[str, Entry], stack_name: str, resolver: Resolver) -> None:
+    def __init__(
+        self,
+        entries: dict[str, Entry],
+        stack_name: str,
+        resolver: Resolver,
+        graphql_url: Callable[[str], str] | None = None,
+    ) -> None:
         self.entries = entries
+        self.graphql_url = graphql_url  # a GraphQL API's local URL, by logical id
         self.stack_name = stack_name
         self.resolver = resolver
         self._names: dict[str, str] = {}
@@ -257,6 +266,8 @@ class ResourceIndex:
         self._check_enabled(name, where)
         if name in self.implicit and type_ not in (API, HTTP_API):
             return _placeholder_att(name, type_, attr)
+        if type_ in GRAPHQL_APIS and attr in GRAPHQL_ATTRS:
+            return self._graphql_att(name, attr)
         if type_ not in _ATTRS:
             return _placeholder_att(name, type_, attr)
         if attr not in _ATTRS[type_]:
@@ -291,6 +302,27 @@ class ResourceIndex:
             case (_, "Arn"):
                 return f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{self.name_of(name)}"
         raise AssertionError((type_, attr))  # pragma: no cover
+
+    def _graphql_att(self, name: str, attr: str) -> str:
+        """A GraphQL API's id, or where it is served: canaria's URL when the server says,
+        else AppSync's."""
+        if attr == "ApiId":
+            return api_id(name)
+        url = (
+            self.graphql_url(name)
+            if self.graphql_url is not None
+            else f"https://{api_id(name)}.appsync-api.{REGION}.amazonaws.com/graphql"
+        )
+        host = url.split("/")[2]
+        match attr:
+            case "GraphQLUrl":
+                return url
+            case "GraphQLDns":
+                return host
+            case "RealtimeUrl":
+                return url.replace("https://", "wss://").replace("http://", "ws://") + "/realtime"
+            case _:  # RealtimeDns
+                return host
 
     def _check_enabled(self, name: str, where: Where) -> None:
         entry = self.entries.get(name)

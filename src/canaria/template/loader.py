@@ -148,6 +148,7 @@ def load(
     config_env: str | None = None,
     readable: ReadablePaths | None = None,
     api_key_value: Callable[[str], str] | None = None,
+    graphql_url: Callable[[str], str] | None = None,
 ) -> Application:
     """The application the SAM template at ``path`` declares, fully resolved.
 
@@ -158,6 +159,9 @@ def load(
     ``api_key_value`` (the server's ``Keyring.api_key_value``) gives an API key the
     template writes no ``Value`` for its value, from the key's logical id; without it such
     a key has none (``template.api_keys`` says why the value is made this way).
+
+    ``graphql_url`` (the server's ``GraphQLApis.url_for``) gives a GraphQL API's local URL
+    from its logical id, for ``!GetAtt Api.GraphQLUrl``; without it that is AppSync's.
 
     Every problem found is raised at once, as a ``TemplateErrors``: first the template's
     structure, its parameters and SAM's own rules; when those pass, what canaria builds."""
@@ -206,7 +210,7 @@ def load(
         with problems.catch():
             _check_transform(doc, top, entries)
         checkpoint()
-        index = ResourceIndex(entries, stack, resolver)
+        index = ResourceIndex(entries, stack, resolver, graphql_url)
         resolver.resources = index
         ctx = Context(display, template.parent, resolver, index, warnings, readable, api_key_value)
         app = _build(ctx, template, doc, top, entries, values, problems)

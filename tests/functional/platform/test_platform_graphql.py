@@ -43,6 +43,7 @@ Resources:
       CodeUri: src
       AutoPublishAlias: live
       DeploymentPreference: {{Type: AllAtOnce}}
+      Environment: {{Variables: {{GRAPHQL_URL: !GetAtt NotesApi.GraphQLUrl}}}}
   NotesApi:
     Type: AWS::Serverless::GraphQLApi
     Properties:
@@ -166,7 +167,32 @@ export function response(ctx) {
 """
 
 HANDLER = """\
+import json
+import os
+import urllib.request
+
+
+def relay():
+    # a function calling its own API with its role's credentials, signed for appsync,
+    # as AWS's examples do (botocore's SigV4Auth)
+    import boto3
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    query = 'mutation { saveNote(id: "relayed", text: "from a function") { id } }'
+    body = json.dumps({"query": query})
+    url = os.environ["GRAPHQL_URL"]
+    request = AWSRequest(method="POST", url=url, data=body,
+                         headers={"content-type": "application/json"})
+    SigV4Auth(boto3.Session().get_credentials(), "appsync", "us-east-1").add_auth(request)
+    signed = urllib.request.Request(url, data=body.encode(), headers=dict(request.headers))
+    with urllib.request.urlopen(signed, timeout=30) as answer:
+        return json.loads(answer.read())["data"]["saveNote"]["id"]
+
+
 def handler(event, context):
+    if event.get("text") == "relay":
+        return relay()
     if event.get("text") == "boom":
         raise ValueError("no boom here")
     if "arguments" in event:  # a direct Lambda resolver: AppSync's whole context
@@ -252,6 +278,11 @@ def test_a_graphql_api_runs_its_js_pipelines_on_dynamodb_none_and_lambda(app: Ca
     # a function invoked through the alias its data source names
     status, answer = post(url, 'query { shout(text: "hi") }', **{"x-api-key": key})
     assert answer == {"data": {"shout": "HI!live"}}
+    # the function's GRAPHQL_URL (!GetAtt NotesApi.GraphQLUrl) is where canaria serves it
+    answer = post(url, 'query { shout(text: "relay") }', **{"x-api-key": key})[1]
+    assert answer == {"data": {"shout": "relayed"}}
+    answer = post(url, 'query { note(id: "relayed") { text } }', **{"x-api-key": key})[1]
+    assert answer == {"data": {"note": {"text": "from a function"}}}
 
 
 def test_errors_come_back_in_appsyncs_shape(app: Canaria) -> None:
@@ -271,6 +302,13 @@ def test_errors_come_back_in_appsyncs_shape(app: Canaria) -> None:
     assert post(url, "query { note(id: 1) { id } }", **{"x-api-key": "da2-wrong"})[0] == 401
     status, answer = post(url, "query { note(id: 1) { id } }")
     assert status == 401 and answer["errors"][0]["errorType"] == "UnauthorizedException"
+    # variables written as JSON text, as serverless-patterns' curl examples send them
+    body = json.dumps(
+        {"query": "query Q($id: ID!) { note(id: $id) { id } }", "variables": '{"id": "x"}'}
+    )
+    request = urllib.request.Request(url, data=body.encode(), headers={"x-api-key": key})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert json.loads(answer.read()) == {"data": {"note": None}}
     request = urllib.request.Request(
         url, data=b"{not json", method="POST", headers={"x-api-key": key}
     )

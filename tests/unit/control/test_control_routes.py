@@ -57,6 +57,9 @@ class Source:
     def websocket_apis(self) -> dict[str, dict[str, Any]]:
         return {}
 
+    def graphql_apis(self) -> dict[str, dict[str, Any]]:
+        return {}
+
     def function_spec(self, name: str) -> FunctionSpec:
         if self.app is None or name not in self.app.functions:
             raise NotFound(f"Function not found: {name}")
