@@ -50,7 +50,9 @@ from canaria.template import load
 
 LIMITS = {
     "runtime": re.compile(r"runtime '[^']*' is not supported|Runtime.*not supported"),
-    "s3-code": re.compile(r"(CodeUri|DefinitionUri|ContentUri).*(S3|s3)"),
+    "s3-code": re.compile(
+        r"(CodeUri|DefinitionUri|ContentUri).*(S3|s3)|SchemaUri: 'https://.*not a local file"
+    ),
     "image": re.compile(r"container image functions are not supported"),
     "language-extensions": re.compile(r"transform 'AWS::LanguageExtensions' is not supported"),
     # a DeploymentPreference naming a config or an alarm the template does not declare:
@@ -77,6 +79,7 @@ CLOUDFORMATION = re.compile(
     r"|FilterCriteria.*the pattern is not valid"  # Lambda: a pattern's leaves are arrays
     r"|FilterCriteria\.Filters: expected a list"  # CloudFormation: Filters is a list
     r"|MaximumRecordAgeInSeconds of \d+ "  # Lambda: -1, or 60 s and more
+    r"|is not valid GraphQL"  # AppSync: a schema naming types it does not define
 )
 UNKNOWN_PROPERTY = re.compile(
     r"Resources\.([A-Za-z0-9]+)\.Properties\.[A-Za-z0-9]+: unknown property"

@@ -244,7 +244,13 @@ class GraphQLApi:
         ``runtime.earlyReturn`` skips the rest of the pipeline (``skipTo: 'END'``). An
         early return from the request handler skips the data source and the response
         handler."""
-        source = self.spec.data_sources[data_source]
+        source = self.spec.data_sources.get(data_source)
+        if source is None:  # a pipeline function given by Id, defined elsewhere
+            raise FieldError(
+                "a function of this resolver is defined outside the template: canaria "
+                "cannot run it",
+                "NotServedByCanaria",
+            )
         if code is None:
             if source.kind != LAMBDA:
                 raise FieldError(

@@ -73,8 +73,9 @@ def build_graphql_apis(
             continue
         with problems.catch():
             spec = reader.sam_api(entry) if entry.type == SAM_API else reader.cfn_api(entry)
-            _check_schema(spec, entry)
-            out[entry.logical_id] = spec
+            if spec is not None:
+                _check_schema(spec, entry)
+                out[entry.logical_id] = spec
     problems.raise_any()
     return out
 
@@ -129,11 +130,15 @@ class _Reader:
 
     def file_text(self, value: Any, at: Where, allowed: str) -> tuple[str, str]:
         """A local file's text and its name as written."""
+        if isinstance(value, str) and value.startswith(("https://", "http://")):
+            raise at.error(f"{value!r} is not a local file; canaria reads local files", allowed)
         written, path = self.ctx.local_path(value, at, allowed)
         try:
             return path.read_text(encoding="utf-8"), written
         except FileNotFoundError:
             raise at.error(f"{written!r} ({path}) does not exist", allowed=allowed) from None
+        except IsADirectoryError:
+            raise at.error(f"{written!r} ({path}) is a folder, not a file", allowed) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise at.error(f"{written!r} ({path}) cannot be read: {exc}") from None
 
@@ -192,13 +197,25 @@ class _Reader:
             for k in (keys if isinstance(keys, Mapping) else {})
         }
         sources, by_key = self.sam_sources(entry)
-        functions: dict[str, PipelineFunctionSpec] = {}
+        sources.update(self.cfn_sources(entry))  # AppSync's own, attached to this API
+        functions = self.cfn_functions(entry, sources)
         function_names: dict[str, str] = {}  # the Functions key -> its name
         fat = ctx.at(entry, "Functions")
         raw = ctx.get(entry, "Functions")
         for key, body in (as_map(raw, fat) if raw is not NO_VALUE else {}).items():
             at = fat.key(raw, key)
             body = as_map(body, at)
+            if "Id" in body:  # a function written as AppSync's resource, or elsewhere
+                fid = body["Id"]
+                if isinstance(fid, str) and fid.endswith(".FunctionId"):
+                    function_names[str(key)] = self.named_function(
+                        fid, at.key(body, "Id"), functions
+                    )
+                else:
+                    ctx.warn(entry, f"function {key} is defined outside the template: not run")
+                    functions[str(key)] = PipelineFunctionSpec(str(key), "", None)
+                    function_names[str(key)] = str(key)
+                continue
             fname = as_str(body.get("Name", key), at)
             source = body.get("DataSource")
             if isinstance(source, str) and source.lower() == "none":
@@ -237,6 +254,8 @@ class _Reader:
                         str(type_name), field_name, "PIPELINE", code, functions=tuple(names)
                     )
                 )
+        resolvers += self.cfn_resolvers(entry, sources, functions)
+        api_keys.update(self.cfn_keys(entry))
         return GraphQLApiSpec(
             entry.logical_id,
             name,
@@ -293,7 +312,7 @@ class _Reader:
         name = api.logical_id
         return value in (f"{name}.ApiId", name, name.lower())
 
-    def cfn_api(self, entry: Entry) -> GraphQLApiSpec:
+    def cfn_api(self, entry: Entry) -> GraphQLApiSpec | None:
         ctx = self.ctx
         name = self.text(entry, "Name") or entry.logical_id
         modes = [ctx.get(entry, "AuthenticationType")]
@@ -305,11 +324,13 @@ class _Reader:
         env = ctx.get(entry, "EnvironmentVariables")
         environment = {str(k): str(v) for k, v in env.items()} if isinstance(env, Mapping) else {}
         schemas = [s for s in self.of.get(SCHEMA, []) if self.belongs(s, entry)]
-        if not schemas:
-            raise entry.where.error(
-                f"{entry.logical_id} has no schema",
-                allowed=f"an {SCHEMA} whose ApiId is !GetAtt {entry.logical_id}.ApiId",
+        if not schemas:  # AppSync creates it so; it answers nothing until it has one
+            ctx.warn(
+                entry,
+                f"{entry.logical_id} has no schema (an {SCHEMA} whose ApiId is !GetAtt "
+                f"{entry.logical_id}.ApiId): not served",
             )
+            return None
         schema_entry = schemas[0]
         definition = self.text(schema_entry, "Definition")
         if definition is not None:
@@ -320,43 +341,69 @@ class _Reader:
                 ctx.at(schema_entry, "DefinitionS3Location"),
                 "Definition, or a local .graphql file in DefinitionS3Location",
             )
-        sources: dict[str, DataSourceSpec] = {}
-        for ds in self.of.get(DATA_SOURCE, []):
-            if self.belongs(ds, entry):
-                spec = self.cfn_source(ds)
-                sources[spec.name] = spec
-        functions: dict[str, PipelineFunctionSpec] = {}
-        for fn in self.of.get(FUNCTION, []):
-            if not self.belongs(fn, entry):
-                continue
-            fname = self.text(fn, "Name") or fn.logical_id
-            source = self.named_source(
-                ctx.get(fn, "DataSourceName"), ctx.at(fn, "DataSourceName"), fn, sources
-            )
-            code, templates = self.cfn_code(fn, sources[source])
-            functions[fname] = PipelineFunctionSpec(fname, source, code, templates)
-        resolvers = [
-            self.cfn_resolver(r, sources, functions)
-            for r in self.of.get(RESOLVER, [])
-            if self.belongs(r, entry)
-        ]
-        api_keys = {
-            k.logical_id: self.key_value(k.logical_id)
-            for k in self.of.get(API_KEY_TYPE, [])
-            if self.belongs(k, entry)
-        }
+        sources = self.cfn_sources(entry)
+        functions = self.cfn_functions(entry, sources)
         return GraphQLApiSpec(
             entry.logical_id,
             name,
             schema,
             schema_file,
             auth,
-            api_keys,
+            self.cfn_keys(entry),
             sources,
             functions,
-            tuple(resolvers),
+            tuple(self.cfn_resolvers(entry, sources, functions)),
             environment,
         )
+
+    def cfn_sources(self, api: Entry) -> dict[str, DataSourceSpec]:
+        """The ``AWS::AppSync::DataSource`` resources attached to ``api``, by name."""
+        out: dict[str, DataSourceSpec] = {}
+        for ds in self.of.get(DATA_SOURCE, []):
+            if self.belongs(ds, api):
+                spec = self.cfn_source(ds)
+                out[spec.name] = spec
+        return out
+
+    def cfn_functions(
+        self, api: Entry, sources: dict[str, DataSourceSpec]
+    ) -> dict[str, PipelineFunctionSpec]:
+        """The ``AWS::AppSync::FunctionConfiguration`` resources attached to ``api``."""
+        ctx = self.ctx
+        out: dict[str, PipelineFunctionSpec] = {}
+        for fn in self.of.get(FUNCTION, []):
+            if not self.belongs(fn, api):
+                continue
+            fname = self.text(fn, "Name") or fn.logical_id
+            source = self.named_source(
+                ctx.get(fn, "DataSourceName"),
+                ctx.at(fn, "DataSourceName"),
+                fn,
+                sources,
+                elsewhere=True,
+            )
+            code, templates = self.cfn_code(fn, sources.get(source, DataSourceSpec(source, "")))
+            out[fname] = PipelineFunctionSpec(fname, source, code, templates)
+        return out
+
+    def cfn_resolvers(
+        self,
+        api: Entry,
+        sources: dict[str, DataSourceSpec],
+        functions: Mapping[str, PipelineFunctionSpec],
+    ) -> list[ResolverSpec]:
+        return [
+            self.cfn_resolver(r, sources, functions)
+            for r in self.of.get(RESOLVER, [])
+            if self.belongs(r, api)
+        ]
+
+    def cfn_keys(self, api: Entry) -> dict[str, str]:
+        return {
+            k.logical_id: self.key_value(k.logical_id)
+            for k in self.of.get(API_KEY_TYPE, [])
+            if self.belongs(k, api)
+        }
 
     def cfn_source(self, entry: Entry) -> DataSourceSpec:
         """An ``AWS::AppSync::DataSource``, read once (its warnings said once)."""
@@ -432,9 +479,13 @@ class _Reader:
                 templates=templates,
             )
         ds = self.named_source(
-            ctx.get(entry, "DataSourceName"), ctx.at(entry, "DataSourceName"), entry, sources
+            ctx.get(entry, "DataSourceName"),
+            ctx.at(entry, "DataSourceName"),
+            entry,
+            sources,
+            elsewhere=True,
         )
-        code, templates = self.cfn_code(entry, sources[ds])
+        code, templates = self.cfn_code(entry, sources.get(ds, DataSourceSpec(ds, "")))
         return ResolverSpec(
             type_name, field_name, "UNIT", code, data_source=ds, templates=templates
         )
@@ -442,9 +493,18 @@ class _Reader:
     # ---- names ---------------------------------------------------------------------------
 
     def named_source(
-        self, value: Any, at: Where, entry: Entry, sources: dict[str, DataSourceSpec]
+        self,
+        value: Any,
+        at: Where,
+        entry: Entry,
+        sources: dict[str, DataSourceSpec],
+        *,
+        elsewhere: bool = False,
     ) -> str:
-        """The data source a ``DataSourceName`` names: its name, or ``!GetAtt DS.Name``."""
+        """The data source a ``DataSourceName`` names: its name, or ``!GetAtt DS.Name``.
+        ``elsewhere``: a name the template does not declare may be a data source created
+        outside it (a warning; its fields answer an error), as AppSync's own resources may
+        name one."""
         if isinstance(value, str) and value in sources:
             return value
         if isinstance(value, str) and value.endswith(".Name"):
@@ -454,6 +514,13 @@ class _Reader:
                     spec = self.cfn_source(ds)
                     sources.setdefault(spec.name, spec)
                     return spec.name
+        if elsewhere and isinstance(value, str) and not value.endswith(".Name"):
+            self.ctx.warn(
+                entry,
+                f"data source {value!r} is not in the template (one created elsewhere): the "
+                "fields that use it answer an error",
+            )
+            return value
         raise at.error(
             f"names no data source of this API: {value!r}",
             allowed=", ".join(sorted(sources)) or "a data source of the API",
