@@ -215,6 +215,7 @@ class Platform:
             host=options.host,
             workdir=Path(self.state_dir) / "appsync",
             keyring=self.keyring,
+            token_keys=TokenKeys(engine_token_keys),  # the template's user pools'
         )
         self.releases = ReleaseExecutor(
             store=self.store,

@@ -20,23 +20,34 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from inspect import isawaitable
-from typing import Any
+from typing import Any, NamedTuple
 
 import graphql
 from graphql import GraphQLError, GraphQLSchema, OperationType
 
-from canaria.models.appsync import DYNAMODB, LAMBDA, NONE, GraphQLApiSpec, ResolverSpec
+from canaria.models.appsync import (
+    DYNAMODB,
+    LAMBDA,
+    NONE,
+    GraphQLApiSpec,
+    ResolverSpec,
+    Templates,
+)
 from canaria.models.runtime import InvokeResult
 from canaria.template.graphql_schema import appsync_schema
 
 from . import dynamodb
-from .js import JsOutcome, JsRuntime, ResolverCodeError
+from .js import JsRuntime, ResolverCodeError
 from .realtime import Subscriptions
+from .vtl import VtlError, render
 
 Invoke = Callable[[str, str | None, bytes], Awaitable[InvokeResult]]
+MAX_REMEMBERED_QUERIES = 512  # parsed and validated queries kept, by their text
+MAX_REMEMBERED_QUERY = 64 * 1024  # longer queries are validated each time
 Info = graphql.GraphQLResolveInfo[Any]  # the context: ``Request``
 
 
@@ -70,6 +81,36 @@ class Request:
     logs: list[str] = field(default_factory=list)
 
 
+class Ran(NamedTuple):
+    """What one handler gave: its value; whether it returned early (``earlyReturn``,
+    ``#return``); whether that skips the rest of the pipeline (``skipTo: 'END'``)."""
+
+    value: Any
+    early: bool
+    end: bool
+
+
+@dataclass(frozen=True)
+class Handlers:
+    """A resolver's or function's ``APPSYNC_JS`` code, or its VTL templates."""
+
+    code: str | None
+    templates: Templates | None
+
+    def __bool__(self) -> bool:
+        return self.code is not None or self.templates is not None
+
+    def has(self, handler: str) -> bool:
+        if self.code is not None:
+            return True
+        return self.templates is not None and getattr(self.templates, handler) is not None
+
+
+def _version(asked: Any) -> str | None:
+    """A request template's ``version`` (``2017-02-28`` or ``2018-05-29``)."""
+    return asked.get("version") if isinstance(asked, Mapping) else None
+
+
 class GraphQLApi:
     """An API's schema and resolvers, ready to execute requests."""
 
@@ -88,6 +129,9 @@ class GraphQLApi:
         self._table_client = table_client
         self._client: Any = None
         self._events: set[asyncio.Task[Any]] = set()
+        self._documents: OrderedDict[
+            str, tuple[graphql.DocumentNode | None, list[GraphQLError]]
+        ] = OrderedDict()
         self.schema: GraphQLSchema = appsync_schema(spec.schema)
         for resolver in spec.resolvers:
             gtype = self.schema.get_type(resolver.type_name)
@@ -105,13 +149,10 @@ class GraphQLApi:
     ) -> dict[str, Any]:
         """The response document AppSync sends for a request: ``data`` and ``errors``. A
         mutation's result goes to the subscribers of the subscriptions it triggers."""
-        try:
-            document = graphql.parse(query)
-        except GraphQLError as exc:
-            return {"data": None, "errors": [_error_shape(exc)]}
-        problems = graphql.validate(self.schema, document)
+        document, problems = self._document(query)
         if problems:
             return {"data": None, "errors": [_error_shape(e) for e in problems]}
+        assert document is not None
         result = graphql.execute(
             self.schema,
             document,
@@ -130,6 +171,26 @@ class GraphQLApi:
         if chosen is not None and chosen.operation == OperationType.MUTATION and result.data:
             self.subscriptions.publish(self.schema, self.triggers, _by_field(chosen, result.data))
         return out
+
+    def _document(self, query: str) -> tuple[graphql.DocumentNode | None, list[GraphQLError]]:
+        """A query parsed and validated against the schema, remembered by its text: a
+        client sends the same few queries again and again, and validating one costs over
+        a millisecond (graphql-core walks the document once per rule)."""
+        known = self._documents.get(query)
+        if known is not None:
+            self._documents.move_to_end(query)
+            return known
+        try:
+            document: graphql.DocumentNode | None = graphql.parse(query)
+        except GraphQLError as exc:
+            return None, [exc]
+        assert document is not None
+        found = (document, graphql.validate(self.schema, document))
+        if len(query) <= MAX_REMEMBERED_QUERY:
+            self._documents[query] = found
+            if len(self._documents) > MAX_REMEMBERED_QUERIES:
+                self._documents.popitem(last=False)
+        return found
 
     async def subscribe(
         self, field: str, arguments: Mapping[str, Any], identity: Any, headers: Mapping[str, str]
@@ -171,7 +232,8 @@ class GraphQLApi:
         if spec.kind == "PIPELINE":
             return await self._pipeline(spec, ctx, request, path)
         assert spec.data_source is not None
-        value, _ = await self._step(spec.code, spec.data_source, ctx, request, path)
+        handlers = Handlers(spec.code, spec.templates)
+        value, _ = await self._step(handlers, spec.data_source, ctx, request, path)
         return value
 
     def _context(
@@ -208,33 +270,38 @@ class GraphQLApi:
         request: Request,
         path: list[str | int],
     ) -> Any:
-        if spec.code is None:
+        handlers = Handlers(spec.code, spec.templates)
+        if not handlers:
             raise FieldError(
-                "this pipeline resolver's VTL mapping templates are not run by canaria",
-                "NotServedByCanaria",
+                "this pipeline resolver has neither code nor mapping templates",
+                "MappingTemplate",
             )
-        before = await self._run(spec.code, "request", ctx, request, path)
+        before = await self._run(handlers, "request", ctx, request, path)
         prev = before.value
-        if not before.early:  # earlyReturn here skips every function
+        if not before.early:  # an early return here skips every function
             for name in spec.functions:
                 function = self.spec.functions[name]
                 ctx["prev"] = {"result": prev}
                 ctx.pop("result", None)
                 ctx.pop("error", None)
                 prev, end = await self._step(
-                    function.code, function.data_source, ctx, request, path
+                    Handlers(function.code, function.templates),
+                    function.data_source,
+                    ctx,
+                    request,
+                    path,
                 )
-                if end:  # earlyReturn(..., {skipTo: 'END'})
+                if end:  # runtime.earlyReturn(..., {skipTo: 'END'})
                     break
         ctx["prev"] = {"result": prev}
         ctx.pop("result", None)
         ctx.pop("error", None)
-        after = await self._run(spec.code, "response", ctx, request, path)
+        after = await self._run(handlers, "response", ctx, request, path)
         return after.value
 
     async def _step(
         self,
-        code: str | None,
+        handlers: Handlers,
         data_source: str,
         ctx: dict[str, Any],
         request: Request,
@@ -242,54 +309,83 @@ class GraphQLApi:
     ) -> tuple[Any, bool]:
         """A unit resolver, or one function of a pipeline: its value, and whether its
         ``runtime.earlyReturn`` skips the rest of the pipeline (``skipTo: 'END'``). An
-        early return from the request handler skips the data source and the response
-        handler."""
+        early return from the request handler (``#return`` in VTL) skips the data source
+        and the response handler. Without a request template, a Lambda data source gets
+        AppSync's context (a direct Lambda resolver); without a response template, the
+        data source's answer is the value."""
         source = self.spec.data_sources.get(data_source)
         if source is None:  # a pipeline function given by Id, defined elsewhere
             raise FieldError(
-                "a function of this resolver is defined outside the template: canaria "
-                "cannot run it",
+                "a function of this resolver is defined outside the template, or its data "
+                "source is: canaria cannot run it",
                 "NotServedByCanaria",
             )
-        if code is None:
+        if not handlers.has("request"):
             if source.kind != LAMBDA:
                 raise FieldError(
-                    "this resolver's VTL mapping templates are not run by canaria",
-                    "NotServedByCanaria",
+                    f"a resolver on a {source.kind} data source needs code or a request "
+                    "mapping template",
+                    "MappingTemplate",
                 )
             answer, failure = await self._lambda(source.name, ctx)
             if failure is not None:
                 raise FieldError(failure["message"], failure["type"])
-            return answer, False
-        asked = await self._run(code, "request", ctx, request, path)
+            if not handlers.has("response"):
+                return answer, False
+            ctx["result"] = answer
+            return (await self._run(handlers, "response", ctx, request, path)).value, False
+        asked = await self._run(handlers, "request", ctx, request, path)
         if asked.early:
-            return asked.value, asked.skip_to == "END"
+            return asked.value, asked.end
         result, failure = await self._call(data_source, asked.value)
         ctx["result"] = result
         if failure is not None:
             ctx["error"] = failure
-        answered = await self._run(code, "response", ctx, request, path)
-        return answered.value, answered.early and answered.skip_to == "END"
+            if handlers.code is None and _version(asked.value) == "2017-02-28":
+                # templates of the first version do not see a failure: AppSync raises it
+                raise FieldError(failure["message"], failure["type"], result)
+        if not handlers.has("response"):
+            if failure is not None:
+                raise FieldError(failure["message"], failure["type"], result)
+            return result, False
+        answered = await self._run(handlers, "response", ctx, request, path)
+        return answered.value, answered.end
 
     async def _run(
         self,
-        code: str,
+        handlers: Handlers,
         handler: str,
         ctx: dict[str, Any],
         request: Request,
         path: list[str | int],
-    ) -> JsOutcome:
-        outcome = await self._js.call(code, handler, ctx, now_ms=request.now_ms)
-        ctx["stash"] = outcome.stash
-        request.logs.extend(outcome.logs)
-        for e in outcome.errors:
+    ) -> Ran:
+        """One handler: the code's ``request`` or ``response`` function, or the VTL
+        template of that name."""
+        if handlers.code is not None:
+            js = await self._js.call(handlers.code, handler, ctx, now_ms=request.now_ms)
+            stash, logs, errors, error = js.stash, js.logs, js.errors, js.error
+            ran = Ran(js.value, js.early, js.early and js.skip_to == "END")
+        else:
+            assert handlers.templates is not None
+            template = getattr(handlers.templates, handler)
+            try:
+                vtl = render(template, ctx, which=handler, now_ms=request.now_ms)
+            except VtlError as exc:
+                raise FieldError(str(exc), exc.error_type) from None
+            stash, logs, errors, error = vtl.stash, vtl.logs, vtl.errors, vtl.error
+            ran = Ran(vtl.value, vtl.returned, False)
+        ctx["stash"] = stash
+        request.logs.extend(logs)
+        for e in errors:
             request.appended.append(_appended(e, path))
-        if outcome.error is not None:
-            e = outcome.error
+        if error is not None:
             raise FieldError(
-                str(e.get("message")), e.get("errorType"), e.get("data"), e.get("errorInfo")
+                str(error.get("message")),
+                error.get("errorType"),
+                error.get("data"),
+                error.get("errorInfo"),
             )
-        return outcome
+        return ran
 
     # ---- data sources ---------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ CONNECTION_TIMEOUT_MS = 300_000
 PROTOCOL = "graphql-ws"
 
 # (headers) -> (ctx.identity, None) or (None, the reason it is refused)
-Authorize = Callable[[Mapping[str, str]], tuple[Any, str | None]]
+Authorize = Callable[[Mapping[str, str]], Awaitable[tuple[Any, str | None]]]
 # (subscription field, its arguments, identity, the request's headers) -> None, or the
 # error (message, errorType) that refuses the subscription
 OnSubscribe = Callable[[str, Mapping[str, Any], Any, Mapping[str, str]], Awaitable[Any]]
@@ -105,7 +105,7 @@ class Subscriptions:
         """One client's connection, from its handshake to its close."""
         offered = websocket.scope.get("subprotocols") or []
         headers = _connect_headers(websocket, offered)
-        _, refusal = authorize(headers)
+        _, refusal = await authorize(headers)
         if refusal is not None:
             await websocket.close(code=4401, reason=refusal[:120])
             return
@@ -161,7 +161,7 @@ class Subscriptions:
         extensions = payload.get("extensions")
         auth = extensions.get("authorization") if isinstance(extensions, dict) else None
         headers = {str(k).lower(): str(v) for k, v in (auth or {}).items()}
-        identity, refusal = authorize(headers)
+        identity, refusal = await authorize(headers)
         if refusal is not None:
             await connection.send(_error(sub_id, refusal, "UnauthorizedException"))
             return

@@ -2,27 +2,15 @@
 ``https://<id>.appsync-api.<region>.amazonaws.com/graphql`` is: ``POST`` a JSON body with
 ``query``, ``variables`` and ``operationName``; the answer is ``data`` and ``errors``.
 
-Authorization, as the API's modes allow (any one of them suffices; AppSync's per-field
-auth directives are not applied):
-
-- ``API_KEY``: the ``x-api-key`` header must be one of the API's keys (``canaria up``
-  prints them); the resolvers' ``ctx.identity`` is ``null``.
-- ``AWS_IAM``: the request must be signed with SigV4 (service ``appsync``) by keys canaria
-  issued (the operator's, which ``canaria env`` exports, or a function's);
-  ``ctx.identity`` names the caller.
-- ``AMAZON_COGNITO_USER_POOLS``, ``OPENID_CONNECT``, ``AWS_LAMBDA``: an ``Authorization``
-  header is required but its token is not checked (a warning when the template loads);
-  a JWT's claims are given as ``ctx.identity.claims`` unverified.
-
-A refused request is answered 401 with AppSync's ``UnauthorizedException``. An API keeps
-its port across restarts while the port is free (the ports are kept in the state
-directory).
+Each request is authorized by the API's modes (``canaria.appsync.auth``); ``up`` prints
+the API keys. A refused request is answered 401 with AppSync's ``UnauthorizedException``.
+An API keeps its port across restarts while the port is free (the ports are kept in the
+state directory).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
@@ -41,10 +29,10 @@ from starlette.websockets import WebSocket
 
 from canaria.auth import Keyring
 from canaria.clock import Clock
-from canaria.models.appsync import API_KEY, AWS_IAM, GraphQLApiSpec
-from canaria.models.arns import ACCOUNT
-from canaria.sigv4 import credential_scope, verify
+from canaria.gateway.authorizers import TokenKeys
+from canaria.models.appsync import GraphQLApiSpec
 
+from .auth import Authorizer, Refused
 from .execute import GraphQLApi, Invoke, Request
 from .js import JsRuntime
 from .realtime import Subscriptions
@@ -117,12 +105,13 @@ class GraphQLApis:
         host: str,
         workdir: Path,
         keyring: Keyring | None = None,
+        token_keys: TokenKeys | None = None,
     ) -> None:
         self._invoke = invoke
+        self.authorizer = Authorizer(clock, invoke, keyring, token_keys)
         self._table_client = table_client
         self._clock = clock
         self._host = host
-        self._keyring = keyring
         self._ports_file = workdir / "graphql-ports.json"
         self.js = JsRuntime(workdir / "resolvers")
         self._served: dict[str, _Served] = {}
@@ -193,8 +182,11 @@ class GraphQLApis:
         async def realtime_endpoint(websocket: WebSocket) -> None:
             served = self._served[name]
 
-            def authorize(headers: Mapping[str, str]) -> tuple[Any, str | None]:
-                return self._authorize_headers(served.api.spec, headers)
+            async def authorize(headers: Mapping[str, str]) -> tuple[Any, str | None]:
+                try:
+                    return await self.authorizer.identity(served.api.spec, headers), None
+                except Refused as exc:
+                    return None, str(exc)
 
             await served.subscriptions.serve(
                 websocket,
@@ -216,12 +208,22 @@ class GraphQLApis:
         if len(body) > MAX_BODY:
             return _malformed("The request body is larger than AppSync accepts (1 MB).")
         headers = {k.lower(): v for k, v in http.headers.items()}
-        identity, refusal = self._authorize(api.spec, http, headers, body)
-        if refusal is not None:
-            return refusal
         try:
             document = json.loads(body)
         except ValueError:
+            document = None
+        try:
+            identity = await self.authorizer.identity(
+                api.spec,
+                headers,
+                url=str(http.url),
+                body=body,
+                request=document if isinstance(document, dict) else None,
+                source_ip=http.client.host if http.client else "",
+            )
+        except Refused as exc:
+            return _unauthorized(str(exc))
+        if document is None:
             return _malformed("The request body is not valid JSON.")
         if not isinstance(document, dict) or not isinstance(document.get("query"), str):
             return _malformed("The request body must be a JSON object with a 'query' string.")
@@ -247,79 +249,6 @@ class GraphQLApis:
         for line in request.logs:
             log.info("%s: %s", name, line)
         return JSONResponse(answer)
-
-    def _authorize(
-        self,
-        spec: GraphQLApiSpec,
-        http: HttpRequest,
-        headers: Mapping[str, str],
-        body: bytes,
-    ) -> tuple[Any, Response | None]:
-        """(``ctx.identity``, None) for a request one of the API's modes lets in, else
-        (None, the 401 answer)."""
-        authorization = headers.get("authorization", "")
-        if (
-            "x-api-key" not in headers
-            and AWS_IAM in spec.auth
-            and authorization.startswith("AWS4-HMAC-SHA256")
-        ):
-            return self._signed(http, headers, body)
-        identity, refusal = self._authorize_headers(spec, headers)
-        if refusal is not None:
-            return None, _unauthorized(refusal)
-        if isinstance(identity, dict):
-            identity["sourceIp"] = [_client(http)]
-        return identity, None
-
-    @staticmethod
-    def _authorize_headers(
-        spec: GraphQLApiSpec, headers: Mapping[str, str]
-    ) -> tuple[Any, str | None]:
-        """What headers alone decide (a real-time connection's, a request not signed):
-        (``ctx.identity``, None), or (None, why it is refused)."""
-        key = headers.get("x-api-key")
-        authorization = headers.get("authorization", "")
-        if API_KEY in spec.auth and key is not None:
-            if key in spec.api_keys.values():
-                return None, None
-            return None, "You are not authorized to make this call."
-        others = [m for m in spec.auth if m not in (API_KEY, AWS_IAM)]
-        if others and authorization and not authorization.startswith("AWS4-HMAC-SHA256"):
-            return {"claims": _claims(authorization), "sourceIp": []}, None
-        return None, "Valid authorization header not provided."
-
-    def _signed(
-        self, http: HttpRequest, headers: Mapping[str, str], body: bytes
-    ) -> tuple[Any, Response | None]:
-        keyring = self._keyring
-        scope = credential_scope(headers.get("authorization", ""))
-        if keyring is None or scope is None:
-            return None, _unauthorized("You are not authorized to make this call.")
-        if scope[1] != "appsync":
-            return None, _unauthorized("Credential should be scoped to correct service: 'appsync'.")
-
-        def secret_for(access_key: str) -> str | None:
-            found = keyring.by_access_key(access_key)
-            return found[1] if found else None
-
-        problem, access_key = verify(
-            http.method, str(http.url), headers, body, secret_for, now=self._clock.now()
-        )
-        if problem is not None:
-            return None, _unauthorized(problem)
-        found = keyring.by_access_key(access_key)
-        user = found[0].caller_id(access_key) if found else access_key
-        arn = found[0].arn if found else ""
-        return {
-            "accountId": ACCOUNT,
-            "cognitoIdentityPoolId": None,
-            "cognitoIdentityId": None,
-            "sourceIp": [_client(http)],
-            "username": user,
-            "userArn": arn,
-            "cognitoIdentityAuthType": None,
-            "cognitoIdentityAuthProvider": None,
-        }, None
 
     # ---- ports ----------------------------------------------------------------------------
 
@@ -357,21 +286,3 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.setblocking(False)
         return sock
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _client(http: HttpRequest) -> str:
-    return http.client.host if http.client else ""
-
-
-def _claims(authorization: str) -> dict[str, Any]:
-    """A JWT's claims, unverified (canaria does not check these modes' tokens)."""
-    token = authorization.removeprefix("Bearer ").strip()
-    parts = token.split(".")
-    if len(parts) != 3:
-        return {}
-    try:
-        payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
-        claims = json.loads(payload)
-    except ValueError:
-        return {}
-    return claims if isinstance(claims, dict) else {}

@@ -81,6 +81,9 @@ class GraphQLApiSpec:
     functions: Mapping[str, PipelineFunctionSpec] = field(default_factory=dict)  # by name
     resolvers: tuple[ResolverSpec, ...] = ()
     environment: Mapping[str, str] = field(default_factory=dict)  # ctx.env
+    # AWS_LAMBDA authorization: the function (and the alias or version its ARN names)
+    authorizer: DataSourceSpec | None = None
+    authorizer_ttl_s: float = 300.0  # its answers are kept this long (ttlOverride aside)
 
     @property
     def api_id(self) -> str:

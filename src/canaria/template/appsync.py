@@ -80,6 +80,13 @@ def build_graphql_apis(
     return out
 
 
+def _ttl(value: Any) -> float:
+    """``AuthorizerResultTtlInSeconds``: 300 when not written, as AppSync's default."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return 300.0
+
+
 def _check_schema(spec: GraphQLApiSpec, entry: Entry) -> None:
     """The schema must make one, and each resolver's field must be in it, as AppSync
     refuses to create either otherwise."""
@@ -256,6 +263,12 @@ class _Reader:
                 )
         resolvers += self.cfn_resolvers(entry, sources, functions)
         api_keys.update(self.cfn_keys(entry))
+        authorizer, ttl = None, 300.0
+        for config in self.auth_configs(ctx.get(entry, "Auth")):
+            lam = config.get("LambdaAuthorizer")
+            if isinstance(lam, Mapping):
+                authorizer = self.lambda_source("authorizer", lam.get("AuthorizerUri"), entry)
+                ttl = _ttl(lam.get("AuthorizerResultTtlInSeconds"))
         return GraphQLApiSpec(
             entry.logical_id,
             name,
@@ -266,6 +279,8 @@ class _Reader:
             sources,
             functions,
             tuple(resolvers),
+            authorizer=authorizer,
+            authorizer_ttl_s=ttl,
         )
 
     def sam_schema(self, entry: Entry) -> tuple[str, str]:
@@ -316,10 +331,18 @@ class _Reader:
         ctx = self.ctx
         name = self.text(entry, "Name") or entry.logical_id
         modes = [ctx.get(entry, "AuthenticationType")]
+        lambdas = [ctx.get(entry, "LambdaAuthorizerConfig")]
         extra = ctx.get(entry, "AdditionalAuthenticationProviders")
         for provider in extra if isinstance(extra, list) else ():
             if isinstance(provider, Mapping):
                 modes.append(provider.get("AuthenticationType"))
+                lambdas.append(provider.get("LambdaAuthorizerConfig"))
+        authorizer, ttl = None, 300.0
+        for config in lambdas:
+            if isinstance(config, Mapping):
+                uri = config.get("AuthorizerUri")
+                authorizer = self.lambda_source("authorizer", uri, entry)
+                ttl = _ttl(config.get("AuthorizerResultTtlInSeconds"))
         auth = tuple(m for m in modes if isinstance(m, str))
         env = ctx.get(entry, "EnvironmentVariables")
         environment = {str(k): str(v) for k, v in env.items()} if isinstance(env, Mapping) else {}
@@ -354,6 +377,8 @@ class _Reader:
             functions,
             tuple(self.cfn_resolvers(entry, sources, functions)),
             environment,
+            authorizer,
+            ttl,
         )
 
     def cfn_sources(self, api: Entry) -> dict[str, DataSourceSpec]:
@@ -543,14 +568,22 @@ class _Reader:
         )
 
     @staticmethod
-    def auth(value: Any) -> tuple[str, ...]:
+    def auth_configs(value: Any) -> list[Mapping[str, Any]]:
+        """SAM's ``Auth``, then each of its ``Additional`` entries."""
+        if not isinstance(value, Mapping):
+            return []
+        extra = value.get("Additional")
+        return (
+            [value, *(a for a in extra if isinstance(a, Mapping))]
+            if isinstance(extra, list)
+            else [value]
+        )
+
+    def auth(self, value: Any) -> tuple[str, ...]:
         """SAM's ``Auth``: its ``Type``, then each ``Additional`` entry's."""
         if not isinstance(value, Mapping):
             return (API_KEY,)
-        modes = [value.get("Type")]
-        for extra in value.get("Additional") or ():
-            if isinstance(extra, Mapping):
-                modes.append(extra.get("Type"))
+        modes = [c.get("Type") for c in self.auth_configs(value)]
         return tuple(m for m in modes if isinstance(m, str))
 
     def key_value(self, logical_id: str) -> str:

@@ -243,15 +243,21 @@ function importFailure(id, err, file, fileURL) {
   return failure(id, 'thrown', describe(err), { ...where, function: frame });
 }
 
+const loaded = new Map(); // file URL -> the module's namespace
+
 async function handle(msg) {
   const file = String(msg.file);
   const fileURL = pathToFileURL(file).href;
   if (!fileURL.startsWith(codeDirURL)) {
     return failure(msg.id, 'internal', `${file} is not under ${fileURLToPath(codeDirURL)}`);
   }
-  let module;
+  // a module loaded once is kept: import() of it again would still ask the resolve hook,
+  // which runs on the loader's own thread (a round trip of a millisecond)
+  let module = loaded.get(fileURL);
+  if (module !== undefined) return call(msg, module, fileURL);
   try {
     module = await import(fileURL);
+    loaded.set(fileURL, module);
   } catch (err) {
     // what its top-level code printed before failing
     return { ...importFailure(msg.id, err, file, fileURL), logs: state.takeLoose() };
