@@ -513,3 +513,171 @@ def test_a_canary_serving_a_resolver_is_judged_on_its_graphql_requests(tmp_path:
         assert c.alias("Shout")["split"] == {"1": 1.0}
     finally:
         c.stop()
+
+
+VTL_TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Items:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+  Gate:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.authorize
+      Runtime: python3.11
+      CodeUri: src
+  Api:
+    Type: AWS::AppSync::GraphQLApi
+    Properties:
+      Name: items
+      AuthenticationType: AWS_LAMBDA
+      LambdaAuthorizerConfig: {AuthorizerUri: !GetAtt Gate.Arn, AuthorizerResultTtlInSeconds: 0}
+  Schema:
+    Type: AWS::AppSync::GraphQLSchema
+    Properties:
+      ApiId: !GetAtt Api.ApiId
+      Definition: |
+        type Item { id: ID! name: String }
+        type Query { whoami: String  item(id: ID!): Item }
+        type Mutation { putItem(id: ID!, name: String!): Item }
+  Local:
+    Type: AWS::AppSync::DataSource
+    Properties: {ApiId: !GetAtt Api.ApiId, Name: local, Type: NONE}
+  Table:
+    Type: AWS::AppSync::DataSource
+    Properties:
+      ApiId: !GetAtt Api.ApiId
+      Name: table
+      Type: AMAZON_DYNAMODB
+      DynamoDBConfig: {TableName: !Ref Items, AwsRegion: !Ref AWS::Region}
+  WhoAmI:
+    Type: AWS::AppSync::Resolver
+    Properties:
+      ApiId: !GetAtt Api.ApiId
+      TypeName: Query
+      FieldName: whoami
+      DataSourceName: !GetAtt Local.Name
+      RequestMappingTemplate: |
+        {"version": "2018-05-29", "payload": $util.toJson($ctx.identity.resolverContext.user)}
+      ResponseMappingTemplate: $util.toJson($ctx.result)
+  PutItem:
+    Type: AWS::AppSync::Resolver
+    Properties:
+      ApiId: !GetAtt Api.ApiId
+      TypeName: Mutation
+      FieldName: putItem
+      DataSourceName: !GetAtt Table.Name
+      RequestMappingTemplate: |
+        {
+          "version": "2017-02-28",
+          "operation": "PutItem",
+          "key": {"id": $util.dynamodb.toDynamoDBJson($ctx.args.id)},
+          "attributeValues": $util.dynamodb.toMapValuesJson($ctx.args)
+        }
+      ResponseMappingTemplate: $util.toJson($ctx.result)
+  GetItem:
+    Type: AWS::AppSync::Resolver
+    Properties:
+      ApiId: !GetAtt Api.ApiId
+      TypeName: Query
+      FieldName: item
+      DataSourceName: !GetAtt Table.Name
+      RequestMappingTemplate: |
+        {"version": "2017-02-28", "operation": "GetItem",
+         "key": {"id": $util.dynamodb.toDynamoDBJson($ctx.args.id)}}
+      ResponseMappingTemplate: $util.toJson($ctx.result)
+"""
+
+GATE = """\
+def authorize(event, context):
+    return {
+        "isAuthorized": event["authorizationToken"] == "letmein",
+        "resolverContext": {"user": "ada"},
+    }
+"""
+
+
+def test_vtl_resolvers_and_a_lambda_authorizer(tmp_path: Path) -> None:
+    template = write_app(tmp_path / "app", {"template.yaml": VTL_TEMPLATE, "src/app.py": GATE})
+    c = Canaria(template, tmp_path / "state").start()
+    try:
+        url = c.status()["graphql"]["Api"]["url"]
+        assert post(url, "query { whoami }")[0] == 401  # no Authorization header
+        status, answer = post(url, "query { whoami }", authorization="wrong")
+        assert status == 401 and answer["errors"][0]["errorType"] == "UnauthorizedException"
+        assert post(url, "query { whoami }", authorization="letmein")[1] == {
+            "data": {"whoami": "ada"}  # the authorizer's resolverContext, read by VTL
+        }
+        saved = post(
+            url, 'mutation { putItem(id: "i1", name: "lamp") { id name } }', authorization="letmein"
+        )[1]
+        assert saved == {"data": {"putItem": {"id": "i1", "name": "lamp"}}}
+        found = post(url, 'query { item(id: "i1") { name } }', authorization="letmein")[1]
+        assert found == {"data": {"item": {"name": "lamp"}}}
+    finally:
+        c.stop()
+
+
+COGNITO_TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Users:
+    Type: AWS::Cognito::UserPool
+    Properties:
+      UserPoolName: graphql-users
+      UsernameAttributes: [email]
+  UsersClient:
+    Type: AWS::Cognito::UserPoolClient
+    Properties:
+      UserPoolId: !Ref Users
+      ExplicitAuthFlows: [ALLOW_USER_PASSWORD_AUTH, ALLOW_REFRESH_TOKEN_AUTH]
+  Api:
+    Type: AWS::Serverless::GraphQLApi
+    Properties:
+      SchemaInline: "type Query { me: String }"
+      Auth:
+        Type: AMAZON_COGNITO_USER_POOLS
+        UserPool: {UserPoolId: !Ref Users, AwsRegion: us-east-1, DefaultAction: ALLOW}
+      Functions:
+        me:
+          Runtime: {Name: APPSYNC_JS, Version: 1.0.0}
+          DataSource: NONE
+          InlineCode: |
+            export function request(ctx) { return { payload: ctx.identity.username }; }
+            export function response(ctx) { return ctx.result; }
+      Resolvers:
+        Query:
+          me: {Runtime: {Name: APPSYNC_JS, Version: 1.0.0}, Pipeline: [me]}
+"""
+
+
+def test_a_user_pool_token_is_checked_with_the_pools_keys(tmp_path: Path) -> None:
+    template = write_app(tmp_path / "app", {"template.yaml": COGNITO_TEMPLATE})
+    c = Canaria(template, tmp_path / "state").start()
+    try:
+        url = c.status()["graphql"]["Api"]["url"]
+        admin = c.env_client("cognito-idp", "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER")
+        (pool,) = admin.list_user_pools(MaxResults=10)["UserPools"]
+        (client,) = admin.list_user_pool_clients(UserPoolId=pool["Id"])["UserPoolClients"]
+        password = "Correct-Horse-9-battery"
+        admin.sign_up(ClientId=client["ClientId"], Username="ann@example.com", Password=password)
+        admin.admin_confirm_sign_up(UserPoolId=pool["Id"], Username="ann@example.com")
+        tokens = admin.initiate_auth(
+            ClientId=client["ClientId"],
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "ann@example.com", "PASSWORD": password},
+        )["AuthenticationResult"]
+        answer = post(url, "query { me }", authorization=tokens["IdToken"])[1]
+        assert answer["data"]["me"]  # the token's cognito:username
+        head, payload, signature = tokens["IdToken"].split(".")
+        forged = f"{head}.{payload}.{signature[:-4]}AAAA"
+        assert post(url, "query { me }", authorization=forged)[0] == 401
+        assert post(url, "query { me }")[0] == 401
+    finally:
+        c.stop()
