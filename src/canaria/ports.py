@@ -7,7 +7,10 @@ Where the port is needed before the thing that serves it exists, hold it bound.
 
 from __future__ import annotations
 
+import json
 import socket
+from collections.abc import Mapping
+from pathlib import Path
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -29,3 +32,23 @@ def reserve_port(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def known_ports(path: Path) -> dict[str, int]:
+    """The ports a listener of each name had (``save_ports``), so that it keeps its port
+    across restarts while the port is free; {} when there are none yet."""
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(known, dict):
+        return {}
+    return {str(n): p for n, p in known.items() if isinstance(p, int) and 0 < p < 65536}
+
+
+def save_ports(path: Path, ports: Mapping[str, int]) -> None:
+    """Write the ports by name, whole or not at all (a temporary file renamed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(dict(ports), sort_keys=True))
+    tmp.replace(path)

@@ -31,6 +31,7 @@ from canaria.auth import Keyring
 from canaria.clock import Clock
 from canaria.gateway.authorizers import TokenKeys
 from canaria.models.appsync import GraphQLApiSpec
+from canaria.ports import known_ports, save_ports
 
 from .auth import Authorizer, Refused
 from .execute import GraphQLApi, Invoke, Request
@@ -128,7 +129,9 @@ class GraphQLApis:
                 port = served.port
             else:
                 if name not in self._reserved:
-                    self._reserved[name] = _bind(self._host, self._known_ports().get(name, 0))
+                    self._reserved[name] = _bind(
+                        self._host, known_ports(self._ports_file).get(name, 0)
+                    )
                 port = int(self._reserved[name].getsockname()[1])
         return f"http://{self._host}:{port}/graphql"
 
@@ -148,7 +151,7 @@ class GraphQLApis:
         served already their new schema and resolvers."""
         for name in [n for n in self._served if n not in apis]:
             await self._served.pop(name).stop()
-        known = self._known_ports()
+        known = known_ports(self._ports_file)
         for name, spec in apis.items():
             served = self._served.get(name)
             subscriptions = served.subscriptions if served is not None else Subscriptions()
@@ -161,7 +164,10 @@ class GraphQLApis:
             served = _Served(api, sock, self._app(name))
             await served.start()
             self._served[name] = served
-        self._save_ports()
+        save_ports(
+            self._ports_file,
+            known_ports(self._ports_file) | {n: s.port for n, s in self._served.items()},
+        )
 
     async def stop(self) -> None:
         for served in self._served.values():
@@ -249,24 +255,6 @@ class GraphQLApis:
         for line in request.logs:
             log.info("%s: %s", name, line)
         return JSONResponse(answer)
-
-    # ---- ports ----------------------------------------------------------------------------
-
-    def _known_ports(self) -> dict[str, int]:
-        try:
-            known = json.loads(self._ports_file.read_text())
-        except (OSError, ValueError):
-            return {}
-        if not isinstance(known, dict):
-            return {}
-        return {str(n): p for n, p in known.items() if isinstance(p, int) and 0 < p < 65536}
-
-    def _save_ports(self) -> None:
-        ports = self._known_ports() | {n: s.port for n, s in self._served.items()}
-        self._ports_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._ports_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(ports, sort_keys=True))
-        tmp.replace(self._ports_file)
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -14,7 +14,6 @@ state directory); otherwise the OS picks one.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +22,7 @@ from canaria.auth import Keyring
 from canaria.clock import Clock
 from canaria.models import FunctionUrlSpec, RouteSpec, iam_authorizer
 from canaria.models.routes import DEFAULT_ROUTE
+from canaria.ports import known_ports, save_ports
 
 from .routes import Router
 from .routing import Routing
@@ -110,7 +110,7 @@ class FunctionUrls:
         others, start the new ones."""
         for function in [f for f in self._servers if f not in urls]:
             await self._servers.pop(function).stop()
-        known = self._known_ports()
+        known = known_ports(self._ports_file) if self._ports_file is not None else {}
         for function, config in urls.items():
             server = self._servers.get(function)
             if server is None:
@@ -119,7 +119,8 @@ class FunctionUrls:
             else:
                 assert isinstance(server.routing, FunctionUrlRouting)
                 server.routing.configure(config)
-        self._save_ports()
+        if self._ports_file is not None:
+            save_ports(self._ports_file, {f: s.port for f, s in self._servers.items()})
 
     async def stop(self) -> None:
         for server in self._servers.values():
@@ -149,22 +150,3 @@ class FunctionUrls:
         )
         await server.start()
         return server
-
-    def _known_ports(self) -> dict[str, int]:
-        if self._ports_file is None:
-            return {}
-        try:
-            known = json.loads(self._ports_file.read_text())
-        except (OSError, ValueError):
-            return {}
-        if not isinstance(known, dict):
-            return {}
-        return {str(f): p for f, p in known.items() if isinstance(p, int) and 0 < p < 65536}
-
-    def _save_ports(self) -> None:
-        if self._ports_file is None:
-            return
-        ports = {f: s.port for f, s in self._servers.items()}
-        tmp = self._ports_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(ports, sort_keys=True))
-        tmp.replace(self._ports_file)
