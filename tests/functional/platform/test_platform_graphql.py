@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -309,6 +310,14 @@ def test_errors_come_back_in_appsyncs_shape(app: Canaria) -> None:
     request = urllib.request.Request(url, data=body.encode(), headers={"x-api-key": key})
     with urllib.request.urlopen(request, timeout=30) as answer:
         assert json.loads(answer.read()) == {"data": {"note": None}}
+    # a body over AppSync's 1 MB is refused from its Content-Length, before it is read
+    host, port = url.split("/")[2].split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as raw:
+        raw.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Length: 1100000\r\n"
+            + f"x-api-key: {key}\r\n\r\n".encode()
+        )
+        assert raw.recv(4096).startswith(b"HTTP/1.1 400 ")
     request = urllib.request.Request(
         url, data=b"{not json", method="POST", headers={"x-api-key": key}
     )
