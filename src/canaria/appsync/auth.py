@@ -1,6 +1,8 @@
 """Who may call a GraphQL API, as AppSync decides it from the API's authorization modes
-(the default one and the additional ones; any one of them suffices, AppSync's per-field
-auth directives are not applied):
+(the default one and the additional ones; any one of them lets a request in, and then each
+field it selects must allow that mode: ``canaria.appsync.execute`` applies the schema's
+``@aws_api_key``, ``@aws_iam``, ``@aws_cognito_user_pools``, ``@aws_oidc`` and
+``@aws_lambda`` directives):
 
 - ``API_KEY``: the ``x-api-key`` header is one of the API's keys; ``ctx.identity`` is
   ``null``.
@@ -12,9 +14,9 @@ auth directives are not applied):
   ``groups``.
 - ``AWS_LAMBDA``: the authorizer function is invoked (through the alias or version its
   ARN names) with AppSync's event; ``isAuthorized`` decides, ``resolverContext`` is
-  ``ctx.identity.resolverContext``; its answer is kept for ``ttlOverride`` seconds (else
-  the config's ``AuthorizerResultTtlInSeconds``, 300 by default) on canaria's clock, per
-  token. ``deniedFields`` are not applied.
+  ``ctx.identity.resolverContext``, ``deniedFields`` answer ``null`` with an error; its
+  answer is kept for ``ttlOverride`` seconds (else the config's
+  ``AuthorizerResultTtlInSeconds``, 300 by default) on canaria's clock, per token.
 - ``OPENID_CONNECT``: any ``Authorization`` header is taken, its JWT claims read without
   checking (the provider's keys are elsewhere; a warning when the template loads).
 
@@ -26,7 +28,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from canaria.auth import Keyring
 from canaria.clock import Clock
@@ -44,6 +46,15 @@ NO_HEADER = "Valid authorization header not provided."
 MAX_REMEMBERED = 4096
 
 Invoke = Callable[[str, str | None, bytes], Awaitable[InvokeResult]]
+
+
+class Caller(NamedTuple):
+    """Who a request comes from: ``ctx.identity``, the authorization mode that let it in,
+    and the fields a Lambda authorizer denied it (``Type.field``)."""
+
+    identity: Any
+    mode: str
+    denied: frozenset[str] = frozenset()
 
 
 class Refused(Exception):
@@ -64,7 +75,7 @@ class Authorizer:
         self._invoke = invoke
         self._keyring = keyring
         self._token_keys = token_keys
-        self._answers: dict[tuple[str, str], tuple[float, Any]] = {}  # (api, token) ->
+        self._answers: dict[tuple[str, str], tuple[float, Caller]] = {}  # (api, token) ->
 
     async def identity(
         self,
@@ -76,33 +87,34 @@ class Authorizer:
         body: bytes = b"",
         request: Mapping[str, Any] | None = None,
         source_ip: str = "",
-    ) -> Any:
-        """``ctx.identity`` for a request (``request``: the GraphQL request, for a Lambda
-        authorizer's event) one of the API's modes lets in; raises ``Refused``."""
+    ) -> Caller:
+        """Who a request comes from (``request``: the GraphQL request, for a Lambda
+        authorizer's event), when one of the API's modes lets it in; raises ``Refused``."""
         authorization = headers.get("authorization", "")
         key = headers.get("x-api-key")
         if key is not None and API_KEY in spec.auth:
             if key in spec.api_keys.values():
-                return None
+                return Caller(None, API_KEY)
             raise Refused(NOT_AUTHORIZED)
         if authorization.startswith("AWS4-HMAC-SHA256") and AWS_IAM in spec.auth:
-            return self._signed(method, url, headers, body, source_ip)
+            return Caller(self._signed(method, url, headers, body, source_ip), AWS_IAM)
         if not authorization:
             raise Refused(NO_HEADER)
         if COGNITO in spec.auth:
             found = self._cognito(authorization, source_ip)
             if found is not None:
-                return found
+                return Caller(found, COGNITO)
         if LAMBDA in spec.auth and spec.authorizer is not None:
             return await self._lambda(spec, authorization, headers, request or {})
         if OIDC in spec.auth:
             claims = decode_jwt(authorization.removeprefix("Bearer ").strip()) or {}
-            return {
+            identity = {
                 "claims": claims,
                 "sub": claims.get("sub"),
                 "issuer": claims.get("iss"),
                 "sourceIp": [source_ip],
             }
+            return Caller(identity, OIDC)
         raise Refused(NOT_AUTHORIZED)
 
     def _signed(
@@ -159,12 +171,12 @@ class Authorizer:
         token: str,
         headers: Mapping[str, str],
         request: Mapping[str, Any],
-    ) -> dict[str, Any]:
+    ) -> Caller:
         assert spec.authorizer is not None
         now = self._clock.now()
         kept = self._answers.get((spec.logical_id, token))
         if kept is not None and kept[0] > now:
-            return dict(kept[1])
+            return kept[1]
         function = spec.authorizer.function
         if function is None:
             raise Refused(NOT_AUTHORIZED)
@@ -187,11 +199,25 @@ class Authorizer:
             answer = None
         if not isinstance(answer, dict) or answer.get("isAuthorized") is not True:
             raise Refused(NOT_AUTHORIZED)
-        identity = {"resolverContext": answer.get("resolverContext") or {}}
+        denied = answer.get("deniedFields") or []
+        caller = Caller(
+            {"resolverContext": answer.get("resolverContext") or {}},
+            LAMBDA,
+            frozenset(_field_of(d) for d in denied if isinstance(d, str)),
+        )
         ttl = answer.get("ttlOverride")
         ttl_s = float(ttl) if isinstance(ttl, int | float) and ttl >= 0 else spec.authorizer_ttl_s
         if ttl_s > 0:
             if len(self._answers) >= MAX_REMEMBERED:
                 self._answers.pop(next(iter(self._answers)))
-            self._answers[(spec.logical_id, token)] = (now + ttl_s, identity)
-        return dict(identity)
+            self._answers[(spec.logical_id, token)] = (now + ttl_s, caller)
+        return caller
+
+
+def _field_of(denied: str) -> str:
+    """A ``deniedFields`` entry as ``Type.field``: it may be written so, or as the field's
+    ARN (``arn:aws:appsync:…:apis/<id>/types/<Type>/fields/<field>``)."""
+    if "/types/" in denied and "/fields/" in denied:
+        type_name = denied.split("/types/", 1)[1].split("/", 1)[0]
+        return f"{type_name}.{denied.rsplit('/fields/', 1)[1]}"
+    return denied

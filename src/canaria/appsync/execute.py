@@ -30,6 +30,7 @@ import graphql
 from graphql import GraphQLError, GraphQLSchema, OperationType
 
 from canaria.models.appsync import (
+    API_KEY,
     DYNAMODB,
     LAMBDA,
     NONE,
@@ -41,6 +42,7 @@ from canaria.models.runtime import InvokeResult
 from canaria.template.graphql_schema import appsync_schema
 
 from . import dynamodb
+from .auth import Caller
 from .js import JsRuntime, ResolverCodeError
 from .realtime import Subscriptions
 from .vtl import VtlError, render
@@ -77,6 +79,8 @@ class Request:
     domain: str
     variables: Mapping[str, Any]
     now_ms: int | None
+    mode: str | None = None  # the authorization mode that let it in (None: not checked)
+    denied: frozenset[str] = frozenset()  # Type.field a Lambda authorizer denied
     appended: list[dict[str, Any]] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
 
@@ -139,6 +143,10 @@ class GraphQLApi:
             if fields is not None and resolver.field_name in fields:
                 fields[resolver.field_name].resolve = self._resolver(resolver)
         self.triggers = Subscriptions.triggers(self.schema)
+        self._access = _access(self.schema, spec.auth[0] if spec.auth else API_KEY)
+        # checked per field only where a mode could be refused
+        # (graphql-core takes a function, or an object with a ``resolve`` method: this one)
+        self._middleware = [self] if len(set(spec.auth)) > 1 or self._access else None
 
     async def execute(
         self,
@@ -159,6 +167,7 @@ class GraphQLApi:
             context_value=request,
             variable_values=dict(variables or {}),
             operation_name=operation,
+            middleware=self._middleware,
         )
         if isawaitable(result):
             result = await result
@@ -193,14 +202,19 @@ class GraphQLApi:
         return found
 
     async def subscribe(
-        self, field: str, arguments: Mapping[str, Any], identity: Any, headers: Mapping[str, str]
+        self, field: str, arguments: Mapping[str, Any], caller: Caller, headers: Mapping[str, str]
     ) -> tuple[str, str | None] | None:
         """Run a subscription field's resolver, when it has one, as a client subscribes:
-        None, or the (message, errorType) that refuses the subscription."""
+        None, or the (message, errorType) that refuses the subscription (a field its
+        authorization mode may not read, or a failing resolver)."""
+        request = Request(
+            caller.identity, headers, headers.get("host", ""), {}, None, caller.mode, caller.denied
+        )
+        if not self._allows(request, "Subscription", field):
+            return f"Not Authorized to access {field} on type Subscription", "Unauthorized"
         spec = self.spec.resolver("Subscription", field)
         if spec is None:
             return None
-        request = Request(identity, headers, headers.get("host", ""), {}, None)
         ctx = self._context(None, "Subscription", field, arguments, request, [])
         try:
             await self._resolve(spec, ctx, request, [field])
@@ -209,6 +223,40 @@ class GraphQLApi:
         except ResolverCodeError as exc:
             return str(exc), "Code"
         return None
+
+    # ---- authorization of each field -------------------------------------------------------
+
+    def _allows(self, request: Request, type_name: str, field_name: str) -> bool:
+        if request.mode is None:
+            return True
+        if f"{type_name}.{field_name}" in request.denied:
+            return False
+        rule = self._access.get((type_name, field_name))
+        if rule is None:  # no directive on the field or its type: the default mode only
+            return request.mode == self._default_mode
+        groups = rule.get(request.mode, ())
+        if request.mode not in rule:
+            return False
+        if groups is None:
+            return True
+        held = request.identity.get("groups") if isinstance(request.identity, dict) else None
+        return bool(set(groups) & set(held or ()))
+
+    def resolve(self, resolve: Any, source: Any, info: Info, **args: Any) -> Any:
+        """graphql-core middleware, around every field: one the request's mode may not read
+        is ``null`` with AppSync's ``Unauthorized`` error."""
+        if not info.field_name.startswith("__") and not self._allows(
+            info.context, info.parent_type.name, info.field_name
+        ):
+            raise FieldError(
+                f"Not Authorized to access {info.field_name} on type {info.parent_type.name}",
+                "Unauthorized",
+            )
+        return resolve(source, info, **args)
+
+    @property
+    def _default_mode(self) -> str:
+        return self.spec.auth[0] if self.spec.auth else API_KEY
 
     # ---- resolvers ------------------------------------------------------------------------
 
@@ -479,6 +527,54 @@ def _error_shape(error: GraphQLError) -> dict[str, Any]:
     elif original is None and error.path is None:
         shape["errorType"] = "ValidationError" if error.locations else None
     return shape
+
+
+_DIRECTIVE_MODES = {
+    "aws_api_key": "API_KEY",
+    "aws_iam": "AWS_IAM",
+    "aws_cognito_user_pools": "AMAZON_COGNITO_USER_POOLS",
+    "aws_oidc": "OPENID_CONNECT",
+    "aws_lambda": "AWS_LAMBDA",
+}
+
+
+def _modes_of(node: Any, default: str) -> dict[str, tuple[str, ...] | None] | None:
+    """The authorization modes a type's or field's directives allow, each with the Cognito
+    groups it requires (None: any caller of that mode); None when it has none."""
+    out: dict[str, tuple[str, ...] | None] = {}
+    for directive in getattr(node, "directives", None) or ():
+        name = directive.name.value
+        mode = _DIRECTIVE_MODES.get(name)
+        if name == "aws_auth":  # the default mode, Cognito, with groups
+            mode = default
+        if mode is None:
+            continue
+        groups: tuple[str, ...] | None = None
+        for argument in directive.arguments or ():
+            if argument.name.value == "cognito_groups":
+                value = graphql.value_from_ast_untyped(argument.value)
+                groups = tuple(str(g) for g in value) if isinstance(value, list) else None
+        out[mode] = groups
+    return out or None
+
+
+def _access(
+    schema: GraphQLSchema, default: str
+) -> dict[tuple[str, str], dict[str, tuple[str, ...] | None]]:
+    """For each field whose own directives or whose type's name authorization modes:
+    those modes (a field's own directives replace its type's, as in AppSync)."""
+    out: dict[tuple[str, str], dict[str, tuple[str, ...] | None]] = {}
+    for type_name, gtype in schema.type_map.items():
+        if type_name.startswith("__") or not isinstance(gtype, graphql.GraphQLObjectType):
+            continue
+        on_type = _modes_of(gtype.ast_node, default)
+        for extension in gtype.extension_ast_nodes or ():
+            on_type = _modes_of(extension, default) or on_type
+        for field_name, gfield in gtype.fields.items():
+            rule = _modes_of(gfield.ast_node, default) or on_type
+            if rule is not None:
+                out[(type_name, field_name)] = rule
+    return out
 
 
 def _by_field(

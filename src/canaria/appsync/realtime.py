@@ -45,9 +45,9 @@ KEEP_ALIVE_S = 60.0
 CONNECTION_TIMEOUT_MS = 300_000
 PROTOCOL = "graphql-ws"
 
-# (headers) -> (ctx.identity, None) or (None, the reason it is refused)
+# (headers) -> (who calls, None) or (None, the reason it is refused)
 Authorize = Callable[[Mapping[str, str]], Awaitable[tuple[Any, str | None]]]
-# (subscription field, its arguments, identity, the request's headers) -> None, or the
+# (subscription field, its arguments, who calls, the request's headers) -> None, or the
 # error (message, errorType) that refuses the subscription
 OnSubscribe = Callable[[str, Mapping[str, Any], Any, Mapping[str, str]], Awaitable[Any]]
 
@@ -89,7 +89,7 @@ class Subscriptions:
             for directive in node.directives if node else ():
                 if directive.name.value != "aws_subscribe":
                     continue
-                for argument in directive.arguments:
+                for argument in directive.arguments or ():
                     value = graphql.value_from_ast_untyped(argument.value)
                     for mutation in value if isinstance(value, list) else ():
                         out.setdefault(str(mutation), []).append(name)
@@ -161,7 +161,7 @@ class Subscriptions:
         extensions = payload.get("extensions")
         auth = extensions.get("authorization") if isinstance(extensions, dict) else None
         headers = {str(k).lower(): str(v) for k, v in (auth or {}).items()}
-        identity, refusal = await authorize(headers)
+        caller, refusal = await authorize(headers)
         if refusal is not None:
             await connection.send(_error(sub_id, refusal, "UnauthorizedException"))
             return
@@ -195,7 +195,7 @@ class Subscriptions:
         except graphql.GraphQLError as exc:
             await connection.send(_error(sub_id, exc.message, "ValidationError"))
             return
-        failure = await on_subscribe(field, arguments, identity, headers)
+        failure = await on_subscribe(field, arguments, caller, headers)
         if failure is not None:
             text, error_type = failure
             await connection.send(_error(sub_id, text, error_type))

@@ -33,7 +33,7 @@ from canaria.gateway.authorizers import TokenKeys
 from canaria.models.appsync import GraphQLApiSpec
 from canaria.ports import known_ports, save_ports
 
-from .auth import Authorizer, Refused
+from .auth import Authorizer, Caller, Refused
 from .execute import GraphQLApi, Invoke, Request
 from .js import JsRuntime
 from .realtime import Subscriptions
@@ -188,7 +188,7 @@ class GraphQLApis:
         async def realtime_endpoint(websocket: WebSocket) -> None:
             served = self._served[name]
 
-            async def authorize(headers: Mapping[str, str]) -> tuple[Any, str | None]:
+            async def authorize(headers: Mapping[str, str]) -> tuple[Caller | None, str | None]:
                 try:
                     return await self.authorizer.identity(served.api.spec, headers), None
                 except Refused as exc:
@@ -219,7 +219,7 @@ class GraphQLApis:
         except ValueError:
             document = None
         try:
-            identity = await self.authorizer.identity(
+            caller = await self.authorizer.identity(
                 api.spec,
                 headers,
                 url=str(http.url),
@@ -243,11 +243,13 @@ class GraphQLApis:
             return _malformed("'variables' must be a JSON object.")
         operation = document.get("operationName")
         request = Request(
-            identity,
+            caller.identity,
             headers,
             headers.get("host", ""),
             variables or {},
             int(self._clock.now() * 1000),
+            caller.mode,
+            caller.denied,
         )
         answer = await api.execute(
             document["query"], variables, operation if isinstance(operation, str) else None, request

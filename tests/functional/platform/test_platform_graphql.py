@@ -76,7 +76,7 @@ Outputs:
 """
 
 SCHEMA = """\
-type Note {
+type Note @aws_api_key @aws_iam {
   id: ID!
   text: String!
   stampedAt: AWSDateTime
@@ -85,11 +85,11 @@ type Note {
 
 type Query {
   note(id: ID!): Note
-  shout(text: String!): String
+  shout(text: String!): String @aws_api_key @aws_iam
 }
 
 type Mutation {
-  saveNote(id: ID!, text: String!, meta: AWSJSON): Note
+  saveNote(id: ID!, text: String!, meta: AWSJSON): Note @aws_api_key @aws_iam
 }
 
 type Subscription {
@@ -338,6 +338,18 @@ def test_a_request_signed_by_canarias_keys_passes_aws_iam(app: Canaria) -> None:
     signed = urllib.request.Request(url, data=body.encode(), headers=dict(request.headers))
     with urllib.request.urlopen(signed, timeout=60) as answer:
         assert json.loads(answer.read()) == {"data": {"shout": "IAM!live"}}
+    # a field without @aws_iam (nor its type) is the default mode's (API_KEY) only
+    body = json.dumps({"query": 'query { note(id: "x") { id } }'})
+    request = AWSRequest(
+        method="POST", url=url, data=body, headers={"content-type": "application/json"}
+    )
+    SigV4Auth(credentials, "appsync", "us-east-1").add_auth(request)
+    signed = urllib.request.Request(url, data=body.encode(), headers=dict(request.headers))
+    with urllib.request.urlopen(signed, timeout=60) as answer:
+        denied = json.loads(answer.read())
+    assert denied["data"] == {"note": None}
+    assert denied["errors"][0]["errorType"] == "Unauthorized"
+    assert denied["errors"][0]["message"] == "Not Authorized to access note on type Query"
     SigV4Auth(Credentials("AKIANOTCANARIAS00000", "x" * 40), "appsync", "us-east-1").add_auth(
         wrong := AWSRequest(
             method="POST", url=url, data=body, headers={"content-type": "application/json"}
