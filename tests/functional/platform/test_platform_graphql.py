@@ -22,7 +22,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from canaria.auth import access_key_id, secret_access_key
-from tests.functional.harness import Canaria, write_app
+from tests.functional.harness import Canaria, copy_example, write_app
 
 JS = "Runtime: {Name: APPSYNC_JS, Version: 1.0.0}"
 
@@ -700,5 +700,50 @@ def test_a_user_pool_token_is_checked_with_the_pools_keys(tmp_path: Path) -> Non
         forged = f"{head}.{payload}.{signature[:-4]}AAAA"
         assert post(url, "query { me }", authorization=forged)[0] == 401
         assert post(url, "query { me }")[0] == 401
+    finally:
+        c.stop()
+
+
+def test_the_tasks_walkthrough(tmp_path: Path) -> None:
+    """README's walkthrough: tasks added and listed with their estimates, a subscriber
+    told of each, then Estimate v2 (failing) rolled back by the judge on the estimate
+    field's requests."""
+    app = copy_example("tasks", tmp_path)
+    c = Canaria(app / "template.yaml", tmp_path / "state").start()
+    try:
+        url, key = api_of(c, "TasksApi")
+        protocols: Any = ["graphql-ws"]
+        with connect(realtime_url(url, key), subprotocols=protocols, open_timeout=30) as socket:
+            handshake(socket)
+            watch = "subscription { onAddTask { id title } }"
+            assert start(socket, "w", watch, key, url.split("/")[2])["type"] == "start_ack"
+            add = 'mutation { addTask(title: "write the release notes") { id title estimate } }'
+            added = post(url, add, **{"x-api-key": key})[1]["data"]["addTask"]
+            assert added["estimate"] == 4
+            event = json.loads(socket.recv(timeout=30))
+            assert event["payload"]["data"]["onAddTask"] == {
+                "id": added["id"],
+                "title": added["title"],
+            }
+        empty = post(url, 'mutation { addTask(title: " ") { id } }', **{"x-api-key": key})[1]
+        assert empty["errors"][0]["errorType"] == "BadRequest"
+        r = c.cli(
+            "deploy", "-t", str(c.template), "--parameter-overrides", "AppVersion=v2", "--json"
+        )
+        assert r.returncode == 0, r.stdout + r.stderr
+        deployment = json.loads(r.stdout)["deployments"][0]["id"]
+        failed = 0
+        for _ in range(600):  # the canary step lasts 300 virtual seconds
+            d = c.api().get(f"/deployments/{deployment}")
+            if d["completed"]:
+                break
+            if d["state"] == "AllowTraffic":
+                answer = post(url, "{ tasks { estimate } }", **{"x-api-key": key})[1]
+                failed += "errors" in answer
+            c.advance(1)
+        assert d["state"] == "Stopped" and d["rolled_back"], d
+        assert d["stopped_by"].startswith("judge"), d
+        assert 1 <= failed <= 10, failed
+        assert c.alias("Estimate")["split"] == {"1": 1.0}
     finally:
         c.stop()
