@@ -110,6 +110,15 @@ class Handlers:
         return self.templates is not None and getattr(self.templates, handler) is not None
 
 
+_DIRECT_EVENT = ("arguments", "identity", "source", "request", "prev", "info", "stash")
+
+
+def _direct_event(ctx: Mapping[str, Any]) -> dict[str, Any]:
+    """What a direct Lambda resolver's function gets: AppSync's context, as AppSync sends
+    it (no ``env``, ``result`` or ``error``)."""
+    return {key: ctx.get(key) for key in _DIRECT_EVENT}
+
+
 def _version(asked: Any) -> str | None:
     """A request template's ``version`` (``2017-02-28`` or ``2018-05-29``)."""
     return asked.get("version") if isinstance(asked, Mapping) else None
@@ -375,7 +384,7 @@ class GraphQLApi:
                     "mapping template",
                     "MappingTemplate",
                 )
-            answer, failure = await self._lambda(source.name, ctx)
+            answer, failure = await self._lambda(source.name, _direct_event(ctx))
             if failure is not None:
                 raise FieldError(failure["message"], failure["type"])
             if not handlers.has("response"):
