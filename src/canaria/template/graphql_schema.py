@@ -11,6 +11,7 @@ not checked against their formats here.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import graphql
@@ -78,7 +79,7 @@ def appsync_schema(sdl: str) -> GraphQLSchema:
         )
     except (graphql.GraphQLError, TypeError) as exc:
         message = exc.message if isinstance(exc, graphql.GraphQLError) else str(exc)
-        raise SchemaError(message, _line(exc)) from None
+        raise SchemaError(message, _line(exc) or _named_line(sdl, message)) from None
     errors = graphql.validate_schema(schema)
     if errors:
         raise SchemaError(errors[0].message, _line(errors[0]))
@@ -126,6 +127,16 @@ def _json_literal(node: graphql.ValueNode, variables: Any = None) -> Any:
     if isinstance(node, graphql.StringValueNode):
         return _json_in(node.value)
     return graphql.value_from_ast_untyped(node, variables)
+
+
+def _named_line(sdl: str, message: str) -> int | None:
+    """The line where the type a message names (``Unknown type 'Tsk'``) is first used:
+    graphql-core's schema builder gives no location for it."""
+    found = re.search(r"Unknown type '([_A-Za-z][_0-9A-Za-z]*)'", message)
+    if found is None:
+        return None
+    use = re.search(rf"\b{found.group(1)}\b", sdl)
+    return sdl.count("\n", 0, use.start()) + 1 if use else None
 
 
 def _line(exc: BaseException) -> int | None:

@@ -169,3 +169,17 @@ def test_a_function_naming_no_data_source_is_refused_at_its_line(tmp_path: Path)
         f":{line}: Resources.Api.Properties.Functions.readNote.DataSource: names no data "
         "source of this API: 'Nowhere'" in error.message
     )
+
+
+def test_a_schema_naming_an_undefined_type_says_where(tmp_path: Path) -> None:
+    schema = "type Query {\n  note(id: ID!): String\n  other: Nope\n}"
+    path = write(tmp_path, resources(function(extra="AutoPublishAlias: live\n"), sam_api()))
+    (Path(path).parent / "code").mkdir()
+    (Path(path).parent / "code/nothing.js").write_text("")
+    text = Path(path).read_text().replace(f'SchemaInline: "{SCHEMA}"', "SchemaUri: schema.graphql")
+    Path(path).write_text(text)
+    (Path(path).parent / "schema.graphql").write_text(schema)
+    error = fails(path)
+    assert "the schema (schema.graphql:3) is not valid GraphQL: Unknown type 'Nope'" in (
+        error.message
+    )
