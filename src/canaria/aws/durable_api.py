@@ -7,6 +7,7 @@ the callbacks, ``ListDurableExecutionsByFunction``)."""
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from starlette.requests import Request
@@ -51,7 +52,7 @@ async def forward(edge: EdgeBackend, request: Request, segments: list[str]) -> R
     """Send the request on to the service as it came, a function named by its declared
     ``FunctionName`` turned into the name canaria serves it by. The service does not
     apply ``ListDurableExecutionsByFunction``'s ``Statuses`` (it reads another name and
-    compares a list with a string), so canaria keeps them back and filters the page."""
+    compares a list with a string), so canaria keeps them back and filters (``_listed``)."""
     statuses: set[str] = set()
     if segments[0] == "functions":
         segments = list(segments)
@@ -66,6 +67,11 @@ async def forward(edge: EdgeBackend, request: Request, segments: list[str]) -> R
     if segments[0] == "functions":
         statuses = {value for key, value in pairs if key == "Statuses"}
         pairs = [(key, value) for key, value in pairs if key != "Statuses"]
+    if statuses and request.method == "GET":
+        try:
+            return await _listed(edge, path, pairs, statuses)
+        except CanariaError as exc:
+            return rest_error_from(exc)
     if pairs:
         path = f"{path}?{urlencode(pairs)}"
     try:
@@ -75,8 +81,6 @@ async def forward(edge: EdgeBackend, request: Request, segments: list[str]) -> R
     except CanariaError as exc:
         return rest_error_from(exc)
     kept = {k: v for k, v in headers.items() if k.lower() in ("content-type", "x-amzn-errortype")}
-    if statuses and status == 200:
-        body = _only(body, statuses)
     if status >= 400 and not any(k.lower() == "x-amzn-errortype" for k in kept):
         body, code = _lambda_error(body)
         if code is not None:
@@ -98,16 +102,42 @@ def _lambda_error(body: bytes) -> tuple[bytes, str | None]:
     return json.dumps({"Type": "User", "message": message}).encode(), code
 
 
-def _only(body: bytes, statuses: set[str]) -> bytes:
-    """A ``ListDurableExecutionsByFunction`` page with the executions in ``statuses``."""
-    try:
+PAGE = 50  # the service's own page size, when MaxItems is not given
+_MARKER = "canaria-"
+
+
+async def _listed(
+    edge: EdgeBackend, path: str, pairs: list[tuple[str, str]], statuses: set[str]
+) -> Response:
+    """``ListDurableExecutionsByFunction`` with ``Statuses``: the service's pages read
+    through and filtered, then paged (``MaxItems``, a ``Marker`` of canaria's), as Lambda
+    filters before it pages. Filtering each of the service's pages instead would answer an
+    empty page while matches wait on the next."""
+    given = dict(pairs)
+    offset = given.get("Marker", "").removeprefix(_MARKER)
+    start = int(offset) if offset.isdigit() else 0
+    size = int(given["MaxItems"]) if given.get("MaxItems", "").isdigit() else PAGE
+    rest = [(k, v) for k, v in pairs if k not in ("Marker", "MaxItems")]
+    found: list[Any] = []
+    following: str | None = None
+    while True:
+        query = rest + ([("Marker", following)] if following else [])
+        status, headers, body = await edge.durable.request(
+            "GET", f"{path}?{urlencode(query)}" if query else path, b""
+        )
+        if status != 200:
+            kept = {k: v for k, v in headers.items() if k.lower() == "content-type"}
+            return Response(body, status_code=status, headers=kept)
         page = json.loads(body)
-        page["DurableExecutions"] = [
-            e for e in page["DurableExecutions"] if e.get("Status") in statuses
-        ]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return body
-    return json.dumps(page).encode()
+        found += [e for e in page.get("DurableExecutions", ()) if e.get("Status") in statuses]
+        following = page.get("NextMarker")
+        if not following:
+            break
+    chosen = found[start : start + max(size, 1)]
+    answer: dict[str, Any] = {"DurableExecutions": chosen}
+    if start + len(chosen) < len(found):
+        answer["NextMarker"] = f"{_MARKER}{start + len(chosen)}"
+    return Response(json.dumps(answer), media_type="application/json")
 
 
 def unknown(method: str, path: str) -> Response:
