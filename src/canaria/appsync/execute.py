@@ -42,6 +42,7 @@ from canaria.models.runtime import InvokeResult
 from canaria.template.graphql_schema import appsync_schema
 
 from . import dynamodb
+from .access import field_rules
 from .auth import Caller
 from .js import JsRuntime, ResolverCodeError
 from .realtime import Subscriptions
@@ -152,7 +153,7 @@ class GraphQLApi:
             if fields is not None and resolver.field_name in fields:
                 fields[resolver.field_name].resolve = self._resolver(resolver)
         self.triggers = Subscriptions.triggers(self.schema)
-        self._access = _access(self.schema, spec.auth[0] if spec.auth else API_KEY)
+        self._access = field_rules(self.schema, spec.auth[0] if spec.auth else API_KEY)
         # checked per field only where a mode could be refused
         # (graphql-core takes a function, or an object with a ``resolve`` method: this one)
         self._middleware = [self] if len(set(spec.auth)) > 1 or self._access else None
@@ -536,54 +537,6 @@ def _error_shape(error: GraphQLError) -> dict[str, Any]:
     elif original is None and error.path is None:
         shape["errorType"] = "ValidationError" if error.locations else None
     return shape
-
-
-_DIRECTIVE_MODES = {
-    "aws_api_key": "API_KEY",
-    "aws_iam": "AWS_IAM",
-    "aws_cognito_user_pools": "AMAZON_COGNITO_USER_POOLS",
-    "aws_oidc": "OPENID_CONNECT",
-    "aws_lambda": "AWS_LAMBDA",
-}
-
-
-def _modes_of(node: Any, default: str) -> dict[str, tuple[str, ...] | None] | None:
-    """The authorization modes a type's or field's directives allow, each with the Cognito
-    groups it requires (None: any caller of that mode); None when it has none."""
-    out: dict[str, tuple[str, ...] | None] = {}
-    for directive in getattr(node, "directives", None) or ():
-        name = directive.name.value
-        mode = _DIRECTIVE_MODES.get(name)
-        if name == "aws_auth":  # the default mode, Cognito, with groups
-            mode = default
-        if mode is None:
-            continue
-        groups: tuple[str, ...] | None = None
-        for argument in directive.arguments or ():
-            if argument.name.value == "cognito_groups":
-                value = graphql.value_from_ast_untyped(argument.value)
-                groups = tuple(str(g) for g in value) if isinstance(value, list) else None
-        out[mode] = groups
-    return out or None
-
-
-def _access(
-    schema: GraphQLSchema, default: str
-) -> dict[tuple[str, str], dict[str, tuple[str, ...] | None]]:
-    """For each field whose own directives or whose type's name authorization modes:
-    those modes (a field's own directives replace its type's, as in AppSync)."""
-    out: dict[tuple[str, str], dict[str, tuple[str, ...] | None]] = {}
-    for type_name, gtype in schema.type_map.items():
-        if type_name.startswith("__") or not isinstance(gtype, graphql.GraphQLObjectType):
-            continue
-        on_type = _modes_of(gtype.ast_node, default)
-        for extension in gtype.extension_ast_nodes or ():
-            on_type = _modes_of(extension, default) or on_type
-        for field_name, gfield in gtype.fields.items():
-            rule = _modes_of(gfield.ast_node, default) or on_type
-            if rule is not None:
-                out[(type_name, field_name)] = rule
-    return out
 
 
 def _by_field(
