@@ -30,7 +30,6 @@ import graphql
 from graphql import GraphQLError, GraphQLSchema, OperationType
 
 from canaria.models.appsync import (
-    API_KEY,
     DYNAMODB,
     LAMBDA,
     NONE,
@@ -153,7 +152,7 @@ class GraphQLApi:
             if fields is not None and resolver.field_name in fields:
                 fields[resolver.field_name].resolve = self._resolver(resolver)
         self.triggers = Subscriptions.triggers(self.schema)
-        self._access = field_rules(self.schema, spec.auth[0] if spec.auth else API_KEY)
+        self._access = field_rules(self.schema, spec.default_mode)
         # checked per field only where a mode could be refused
         # (graphql-core takes a function, or an object with a ``resolve`` method: this one)
         self._middleware = [self] if len(set(spec.auth)) > 1 or self._access else None
@@ -243,7 +242,7 @@ class GraphQLApi:
             return False
         rule = self._access.get((type_name, field_name))
         if rule is None:  # no directive on the field or its type: the default mode only
-            return request.mode == self._default_mode
+            return request.mode == self.spec.default_mode
         groups = rule.get(request.mode, ())
         if request.mode not in rule:
             return False
@@ -263,10 +262,6 @@ class GraphQLApi:
                 "Unauthorized",
             )
         return resolve(source, info, **args)
-
-    @property
-    def _default_mode(self) -> str:
-        return self.spec.auth[0] if self.spec.auth else API_KEY
 
     # ---- resolvers ------------------------------------------------------------------------
 

@@ -17,7 +17,6 @@ SERVED_DATA_SOURCES = (NONE, LAMBDA, DYNAMODB)
 # AppSync's authorization modes; canaria checks API keys and SigV4 (``AWS_IAM``)
 API_KEY = "API_KEY"
 AWS_IAM = "AWS_IAM"
-AUTH_MODES = (API_KEY, AWS_IAM, "AMAZON_COGNITO_USER_POOLS", "OPENID_CONNECT", "AWS_LAMBDA")
 
 
 @dataclass(frozen=True)
@@ -89,6 +88,11 @@ class GraphQLApiSpec:
     def api_id(self) -> str:
         """The API's id: its logical id in lower case, as canaria's API Gateway ids are."""
         return self.logical_id.lower()
+
+    @property
+    def default_mode(self) -> str:
+        """The authorization mode fields without auth directives allow."""
+        return self.auth[0] if self.auth else API_KEY
 
     def resolver(self, type_name: str, field_name: str) -> ResolverSpec | None:
         for r in self.resolvers:

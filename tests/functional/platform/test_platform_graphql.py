@@ -496,6 +496,22 @@ def test_subscriptions_get_the_mutations_they_name_over_the_real_time_protocol(
             pass
 
 
+def judged_after(c: Canaria, deployment: str, url: str, key: str, query: str) -> None:
+    """One ``query`` per virtual second while the deployment sends traffic to its canary;
+    the judge must stop it, rolled back, after a handful of failed requests."""
+    failed = 0
+    for _ in range(600):  # the canary step lasts 300 virtual seconds
+        d = c.api().get(f"/deployments/{deployment}")
+        if d["completed"]:
+            break
+        if d["state"] == "AllowTraffic":
+            failed += "errors" in post(url, query, **{"x-api-key": key})[1]
+        c.advance(1)
+    assert d["state"] == "Stopped" and d["rolled_back"], d
+    assert d["stopped_by"].startswith("judge"), d
+    assert 1 <= failed <= 10, failed
+
+
 def test_a_canary_serving_a_resolver_is_judged_on_its_graphql_requests(tmp_path: Path) -> None:
     """A resolver's data source names the function's alias: a canary release of it gets its
     share of the field's requests, and the judge rolls it back on their failures."""
@@ -517,18 +533,7 @@ def test_a_canary_serving_a_resolver_is_judged_on_its_graphql_requests(tmp_path:
         r = c.cli("deploy", "-t", str(c.template), "--json")
         assert r.returncode == 0, r.stdout + r.stderr
         deployment = json.loads(r.stdout)["deployments"][0]["id"]
-        failed = 0
-        for _ in range(600):  # the canary step lasts 300 virtual seconds
-            d = c.api().get(f"/deployments/{deployment}")
-            if d["completed"]:
-                break
-            if d["state"] == "AllowTraffic":
-                answer = post(url, 'query { thing(id: "t") { id } }', **{"x-api-key": key})[1]
-                failed += "errors" in answer
-            c.advance(1)
-        assert d["state"] == "Stopped" and d["rolled_back"], d
-        assert d["stopped_by"].startswith("judge"), d
-        assert 1 <= failed <= 10, failed
+        judged_after(c, deployment, url, key, 'query { thing(id: "t") { id } }')
         answer = post(url, 'query { thing(id: "t") { qualifier } }', **{"x-api-key": key})[1]
         assert answer == {"data": {"thing": {"qualifier": "live"}}}
         assert c.alias("Shout")["split"] == {"1": 1.0}
@@ -732,18 +737,7 @@ def test_the_tasks_walkthrough(tmp_path: Path) -> None:
         )
         assert r.returncode == 0, r.stdout + r.stderr
         deployment = json.loads(r.stdout)["deployments"][0]["id"]
-        failed = 0
-        for _ in range(600):  # the canary step lasts 300 virtual seconds
-            d = c.api().get(f"/deployments/{deployment}")
-            if d["completed"]:
-                break
-            if d["state"] == "AllowTraffic":
-                answer = post(url, "{ tasks { estimate } }", **{"x-api-key": key})[1]
-                failed += "errors" in answer
-            c.advance(1)
-        assert d["state"] == "Stopped" and d["rolled_back"], d
-        assert d["stopped_by"].startswith("judge"), d
-        assert 1 <= failed <= 10, failed
+        judged_after(c, deployment, url, key, "{ tasks { estimate } }")
         assert c.alias("Estimate")["split"] == {"1": 1.0}
     finally:
         c.stop()
