@@ -90,6 +90,7 @@ def api_environment(
     if extra.is_dir():
         sdk.append(str(extra.resolve()))  # ES resolution walks up from the real directory
     env["CANARIA_SDK_PATH"] = os.pathsep.join(sdk)
+    env["CANARIA_LAYERS"] = os.pathsep.join(version.config.layers)  # what /opt holds
     if "NODE_PATH" not in own:
         major = runtimes.node_major(runtime)
         places = [f"nodejs/node{major}/node_modules"] if major else []

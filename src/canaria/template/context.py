@@ -31,6 +31,9 @@ class Context:
     # the value of an API key the template gives none, from its logical id (the server's
     # ``Keyring.api_key_value``); None: such a key has no value (``template.api_keys``)
     api_key_value: Callable[[str], str] | None = None
+    # the directory of each nested template, by its file as messages name it: a path a
+    # nested template writes is relative to it (``template.nested``)
+    directories: Mapping[str, Path] = field(default_factory=dict)
 
     def get(self, entry: Entry, key: str) -> Any:
         """Property ``key`` of ``entry`` resolved, or ``NO_VALUE``."""
@@ -44,9 +47,9 @@ class Context:
 
     def local_path(self, value: Any, at: Where, allowed: str) -> tuple[str, Path]:
         """A path the template names (``CodeUri``, ``DefinitionUri``): as written, and
-        resolved against the template's directory. canaria reads local files only, so an
-        S3 location is refused here, with ``allowed`` saying what to write instead; so is a
-        path outside what ``readable`` allows (checked before anything is looked at, so
+        resolved against the directory of the template that writes it (a nested one's
+        own). canaria reads local files only, so an S3 location is refused here, with
+        ``allowed`` saying what to write instead; so is a path outside what ``readable`` allows (checked before anything is looked at, so
         the error does not even say whether the path exists)."""
         what = at.path.rsplit(".", 1)[-1]
         if isinstance(value, Mapping):
@@ -56,7 +59,7 @@ class Context:
             raise at.error(f"{what} {text!r} is in S3; canaria reads local files", allowed=allowed)
         if "\0" in text:
             raise at.error(f"{what} contains a NUL character", allowed=allowed)
-        path = (self.directory / text).resolve()
+        path = (self.directories.get(at.file, self.directory) / text).resolve()
         refusal = self.readable.refusal(path) if self.readable is not None else None
         if refusal is not None:
             raise at.error(f"{what} {text!r} ({path}) {refusal}")
@@ -64,4 +67,4 @@ class Context:
 
     def warn(self, entry: Entry, message: str) -> None:
         line = f":{entry.where.line}" if entry.where.line is not None else ""
-        self.warnings.append(f"{self.file}{line}: {entry.where.path}: {message}")
+        self.warnings.append(f"{entry.where.file}{line}: {entry.where.path}: {message}")

@@ -67,6 +67,7 @@ from canaria.template.index import (
 from canaria.template.intrinsics import Resolver, pseudo_parameters
 from canaria.template.layers import LAYER, build_layer
 from canaria.template.mappings import MAPPING, build_mappings
+from canaria.template.nested import Nesting, flatten
 from canaria.template.nodes import LineMap, Problems, Where, as_map, as_str, check_keys
 from canaria.template.openapi import openapi_routes
 from canaria.template.parameters import Parameter, resolve_parameters, samconfig_overrides
@@ -181,6 +182,18 @@ def load(
     # the stack samconfig.toml deploys, else one named after the template's folder
     config, config_file, configured_stack = samconfig_overrides(template, config_env)
     stack = configured_stack or stack_name(template.parent.name)
+    nesting = Nesting()
+    with problems.catch():  # the nested templates' resources join this one's
+        refusal = readable.refusal if readable is not None else None
+        nesting = flatten(
+            doc,
+            top,
+            template.parent,
+            stack=stack,
+            refusal=refusal,
+            warnings=warnings,
+            within=(template,),
+        )
     params: dict[str, Parameter] = {}
     with problems.catch():
         params = resolve_parameters(
@@ -212,7 +225,16 @@ def load(
         checkpoint()
         index = ResourceIndex(entries, stack, resolver, graphql_url)
         resolver.resources = index
-        ctx = Context(display, template.parent, resolver, index, warnings, readable, api_key_value)
+        ctx = Context(
+            display,
+            template.parent,
+            resolver,
+            index,
+            warnings,
+            readable,
+            api_key_value,
+            nesting.directories,
+        )
         app = _build(ctx, template, doc, top, entries, values, problems)
     except TemplateErrors:
         raise

@@ -23,12 +23,13 @@ from canaria.errors import TemplateError, TemplateErrors
 class LineMap(dict[str, Any]):
     """A mapping with the line of itself (``line``) and of each key (``lines``).
 
-    ``paths`` names keys that came from elsewhere (``Globals``): their own property path.
+    ``paths`` names keys that came from elsewhere (``Globals``, a nested template): their
+    own property path, line and file (``None``: this map's file).
     """
 
     line: int | None
     lines: dict[str, int]
-    paths: dict[str, tuple[str, int | None]]
+    paths: dict[str, tuple[str, int | None, str | None]]
 
     def __init__(self, *args: Any, line: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -72,8 +73,8 @@ class Where:
         """The place of ``node[key]``."""
         if isinstance(node, LineMap):
             if key in node.paths:
-                path, line = node.paths[key]
-                return Where(self.file, path, line)
+                path, line, file = node.paths[key]
+                return Where(file or self.file, path, line)
             line = node.lines.get(key, node.line if node.line is not None else self.line)
         else:
             line = self.line

@@ -254,6 +254,12 @@ def _parameter(
     return param
 
 
+def check_parameter(param: Parameter, spec: LineMap, at: Where, vat: Where) -> None:
+    """Refuse ``param``'s value where its declaration ``spec`` (at ``at``) does not allow it
+    (``vat``: where the value is written)."""
+    _validate(param, spec, at, vat)
+
+
 def _constraint(spec: LineMap, at: Where, key: str) -> float | None:
     """A numeric constraint (MinValue, MaxLength, ...) checked where it is written."""
     if key not in spec:

@@ -120,7 +120,7 @@ def _with_paths(props: LineMap, where: Where) -> LineMap:
     out = props.like(props.items())
     for key in props:
         at = where.key(props, key)
-        out.paths[key] = (at.path, at.line)
+        out.paths[key] = (at.path, at.line, None)
     return out
 
 

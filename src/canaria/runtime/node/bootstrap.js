@@ -207,9 +207,11 @@ async function importModule(file) {
     esmHooks = true;
     const Module = require('module');
     if (typeof Module.register === 'function' && process.env.CANARIA_SDK_PATH) {
-      // ES modules ignore NODE_PATH: let bare imports fall back to the SDK Lambda provides.
+      // ES modules ignore NODE_PATH: let bare imports fall back to the SDK Lambda provides,
+      // and imports from /opt find the function's layers.
+      const list = (name) => (process.env[name] || '').split(path.delimiter).filter(Boolean);
       Module.register(pathToFileURL(path.join(__dirname, 'esm_resolve.mjs')).href, {
-        data: { sdkPaths: process.env.CANARIA_SDK_PATH.split(path.delimiter).filter(Boolean) },
+        data: { sdkPaths: list('CANARIA_SDK_PATH'), layerPaths: list('CANARIA_LAYERS') },
       });
     }
   }

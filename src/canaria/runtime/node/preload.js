@@ -180,3 +180,25 @@ if (SDKS.length && HIDDEN) {
     return file;
   };
 }
+
+// require('/opt/...') is the file in the function's layers, as Lambda extracts them in /opt:
+// the last layer that has it (CANARIA_LAYERS lists them in order)
+const LAYERS = (process.env.CANARIA_LAYERS || '').split(path.delimiter).filter(Boolean).reverse();
+if (LAYERS.length) {
+  const resolveInOpt = Module._resolveFilename;
+  Module._resolveFilename = function (request, parent, ...rest) {
+    if (typeof request === 'string' && request.startsWith('/opt/')) {
+      const tail = request.slice('/opt/'.length);
+      for (const layer of LAYERS) {
+        const candidate = path.join(layer, tail);
+        if (!candidate.startsWith(layer + path.sep)) continue;
+        try {
+          return resolveInOpt.call(this, candidate, parent, ...rest);
+        } catch (_e) {
+          // not in this layer: the next
+        }
+      }
+    }
+    return resolveInOpt.call(this, request, parent, ...rest);
+  };
+}
