@@ -49,8 +49,9 @@ class Context:
         """A path the template names (``CodeUri``, ``DefinitionUri``): as written, and
         resolved against the directory of the template that writes it (a nested one's
         own). canaria reads local files only, so an S3 location is refused here, with
-        ``allowed`` saying what to write instead; so is a path outside what ``readable`` allows (checked before anything is looked at, so
-        the error does not even say whether the path exists)."""
+        ``allowed`` saying what to write instead; so is a path outside what ``readable``
+        allows (checked before anything is looked at, so the error does not even say
+        whether the path exists)."""
         what = at.path.rsplit(".", 1)[-1]
         if isinstance(value, Mapping):
             raise at.error(f"{what} names an S3 object; canaria reads local files", allowed=allowed)
