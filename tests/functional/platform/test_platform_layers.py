@@ -73,6 +73,19 @@ Resources:
       Layers: [!Ref Modules]
       Events:
         Get: {Type: HttpApi, Properties: {Path: /node, Method: GET}}
+  Esm:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Runtime: nodejs20.x
+      CodeUri: esm
+      Layers: [!Ref Modules, !Ref Config]
+      Events:
+        Get: {Type: HttpApi, Properties: {Path: /esm, Method: GET}}
+  Config:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: config/
 """
 
 PY_HANDLER = """\
@@ -125,6 +138,18 @@ def app(tmp_path: Path) -> Iterator[Canaria]:
             'const {greet} = require("greet");\n'
             'exports.handler = async () => ({statusCode: 200, body: greet("you")});\n'
         ),
+        # an ES module reaches a layer by its path in /opt (ES modules ignore NODE_PATH);
+        # the later layer's file replaces the earlier one's, as Lambda extracts them
+        "esm/app.mjs": (
+            'import { config } from "/opt/nodejs/config.mjs";\n'
+            'import { createRequire } from "node:module";\n'
+            "const { kind } = createRequire(import.meta.url)('/opt/nodejs/kind.cjs');\n"
+            "export const handler = async () => "
+            "({statusCode: 200, body: `${config.name} ${kind}`});\n"
+        ),
+        "modules/nodejs/config.mjs": 'export const config = { name: "replaced" };\n',
+        "config/nodejs/config.mjs": 'export const config = { name: "config-layer" };\n',
+        "config/nodejs/kind.cjs": 'exports.kind = "required from /opt";\n',
         "tools/bin/layer-tool": "#!/bin/sh\necho tool from a zipped layer\n",
         "runtime/bootstrap": BOOTSTRAP,
         "custom/function.txt": "the function's own code\n",
@@ -149,6 +174,8 @@ def test_functions_find_their_layers_where_lambda_puts_them(app: Canaria) -> Non
     }
     status, _, body = app.http("GET", "/node")
     assert (status, body) == (200, b"hi you from the node20 layer")  # nodejs/node20 first
+    status, _, body = app.http("GET", "/esm")
+    assert (status, body) == (200, b"config-layer required from /opt")
 
 
 def test_a_changed_layer_is_a_new_version_of_the_functions_that_use_it(app: Canaria) -> None:
