@@ -519,6 +519,8 @@ def _build(
             s = skipped(e)
             skipped_resources.append(s)
             ctx.warn(e, f"{s.type} is skipped: {s.reason}")
+    all_routes = [*(r for f in functions.values() for r in f.routes), *unowned]
+    ctx.warnings.extend(f"{ctx.file}: {message}" for message in _shadowed(all_routes))
     return Application(
         template_path=str(template),
         functions=functions,
@@ -540,6 +542,31 @@ def _build(
         parameters=parameters,
         function_names=function_names,
     )
+
+
+def _shadowed(routes: Iterable[RouteSpec]) -> list[str]:
+    """A route another API's answers first: canaria serves every API on one port by path
+    (``/<stage>/<path>`` and ``/<path>``), so two APIs of one stage name with the same
+    method and path (a nested application's and its parent's, say) reach the first one."""
+    first: dict[tuple[str, str, str], RouteSpec] = {}
+    out: list[str] = []
+    for route in routes:
+        shape = re.sub(r"\{[^}/]*\}", "{}", route.path)
+        key = (route.method, shape, route.stage)
+        seen = first.setdefault(key, route)
+        if seen.api_id == route.api_id:
+            continue
+        out.append(
+            f"{route.method} {route.path} of {route.api_id} ({_served_by(route)}) is not "
+            f"reachable: {seen.api_id}'s {seen.method} {seen.path} ({_served_by(seen)}) answers "
+            "it first, as canaria serves every API on one port by its path (give one of them "
+            "another path, or its API another stage name)"
+        )
+    return out
+
+
+def _served_by(route: RouteSpec) -> str:
+    return f"function {route.function}" if route.function else "its integration"
 
 
 def _add_cfn_api_routes(

@@ -356,7 +356,8 @@ class _Renamer:
                 line = value.lines.get(key)
                 if line is not None:
                     renamed.lines[new] = line
-                renamed.paths[new] = (f"{section}.{key}", line, None)
+                # a grandchild's resource keeps the place its own template gave it
+                renamed.paths[new] = value.paths.get(key, (f"{section}.{key}", line, None))
             out[section] = renamed
         return out
 
@@ -530,10 +531,10 @@ def _merge(doc: LineMap, top: Where, name: str, child: _Child) -> None:
 
 
 def _mark(target: LineMap, source: LineMap, key: str, file: str) -> None:
-    path, line, _ = source.paths.get(key, (key, source.lines.get(key), None))
+    path, line, own = source.paths.get(key, (key, source.lines.get(key), None))
     if line is not None:
         target.lines[key] = line
-    target.paths[key] = (path, line, file)
+    target.paths[key] = (path, line, own or file)  # a grandchild's names its own file
 
 
 def _refuse_taken(target: LineMap, key: str, at: Where, child: _Child, section: str) -> None:
