@@ -6,7 +6,7 @@ Writes, in a temporary directory, an application of ``--children`` nested applic
 (``AWS::Serverless::Application`` with a local ``Location``), each holding ``--functions``
 functions with an API event, a table and an output the parent passes on, and the same
 application written as one template (every resource under the name canaria gives it:
-``<Child><LogicalId>``, every parameter written as its value). Loads each with
+``<Child><LogicalId>``, each child's implicit API written as the API it stands for). Loads each with
 ``canaria.template.load`` (what ``up``, ``deploy`` and ``validate`` do) in turn, 20 times
 per run after a warm-up, and prints a Markdown table of the medians over ``--runs`` of each
 one's median load time, and the nested one's ratio to the flat one's.
@@ -60,8 +60,6 @@ def write(root: Path, children: int, functions: int) -> tuple[Path, Path]:
         )
         child = [HEAD, "Parameters:\n  Stage: {Type: String}\nResources:\n"]
         child.append("  Table: {Type: AWS::Serverless::SimpleTable}\n")
-        child.append(f"  ServerlessRestApi:\n    Type: AWS::Serverless::Api\n"
-                     "    Properties: {StageName: Prod}\n")  # fmt: skip
         flat_text.append(f"  {name}Table: {{Type: AWS::Serverless::SimpleTable}}\n")
         flat_text.append(f"  {name}ServerlessRestApi:\n    Type: AWS::Serverless::Api\n"
                          "    Properties: {StageName: Prod}\n")  # fmt: skip
