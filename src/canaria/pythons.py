@@ -168,10 +168,19 @@ def _pip(exe: str, target: Path, line: str) -> None:
             f"pip took more than {INSTALL_TIMEOUT_S:.0f} s for Python {line}"
         ) from None
     if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-8:])
         raise SetupError(
-            f"Python {line}'s pip could not install {', '.join(WORKER_PACKAGES)}:\n{tail}"
+            f"Python {line}'s pip could not install {', '.join(WORKER_PACKAGES)}: "
+            + _pip_reason(done.stdout + done.stderr)
         )
+
+
+def _pip_reason(output: str) -> str:
+    """What pip's output says went wrong, in a few short lines: its ``ERROR:`` lines but
+    the one listing every version it ignored (hundreds of them for boto3)."""
+    lines = [ln.strip() for ln in output.strip().splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("ERROR:") and "Ignored the following" not in ln]
+    shown = (errors or lines)[-3:]
+    return "; ".join(ln if len(ln) <= 300 else ln[:297] + "..." for ln in shown)
 
 
 def python_for(runtime: str) -> PythonInstall:

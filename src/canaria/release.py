@@ -260,6 +260,9 @@ class ReleaseExecutor:
         self.build_dir = build_dir  # where artifacts are built (the state directory)
         self.app: Application | None = None
         self._lock = asyncio.Lock()
+        # the Python lines whose packages could not be installed, and why: not tried again
+        # for each function and layer of the line while this process runs
+        self._python_refused: dict[str, str] = {}
 
     async def deploy(
         self,
@@ -454,6 +457,15 @@ class ReleaseExecutor:
         line = pythons.wanted(runtime)
         if line is None or pythons.installed(line) is not None:
             return
+        if line in self._python_refused:
+            log.warning(
+                "%s (%s): canaria's Python %s takes its place (%s)",
+                name,
+                runtime,
+                pythons.RUNNING,
+                self._python_refused[line],
+            )
+            return
         log.warning(
             "%s (%s): installing the packages Lambda's runtime provides (boto3, the durable "
             "execution SDK) for this machine's Python %s (once)",
@@ -464,6 +476,7 @@ class ReleaseExecutor:
         try:
             await asyncio.to_thread(pythons.install, line)
         except SetupError as exc:
+            self._python_refused[line] = exc.message
             log.warning(
                 "%s (%s): canaria's Python %s takes its place: %s",
                 name,
