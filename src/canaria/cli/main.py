@@ -481,10 +481,16 @@ def deployments(
         )
 
 
+def function_name(text: str) -> str:
+    """The function a command names: its name, or the SAM CLI's path of a function in a
+    nested application (``Shop/Put``, as ``sam local invoke`` takes it, is ``ShopPut``)."""
+    return text.replace("/", "")
+
+
 @app.command()
 def history(function: str, as_json: JsonOpt = False) -> None:
     """A function's versions, aliases and deployments."""
-    data = call(Client().get, f"/functions/{function}/history")
+    data = call(Client().get, f"/functions/{function_name(function)}/history")
     if as_json:
         emit(data, True)
         return
@@ -504,6 +510,7 @@ def invoke(
 ) -> None:
     """Invoke a function like `aws lambda invoke`."""
     fn, _, qualifier = target.partition(":")
+    fn = function_name(fn)
     try:
         event = json.loads(payload)
     except json.JSONDecodeError as exc:
@@ -535,7 +542,7 @@ def logs(
     client = Client()
     since = 0
     while True:
-        data = call(client.get, f"/functions/{function}/logs?since={since}")
+        data = call(client.get, f"/functions/{function_name(function)}/logs?since={since}")
         for line in data["lines"]:
             since = max(since, line["seq"])
             if as_json:
@@ -568,7 +575,7 @@ def stop(
 @app.command()
 def rollback(function: str) -> None:
     """Roll back a function's deployment in progress, or its last successful one."""
-    d = call(Client().post, f"/functions/{function}/rollback")["deployment"]
+    d = call(Client().post, f"/functions/{function_name(function)}/rollback")["deployment"]
     if d.get("rollback_of"):  # the last deployment had finished: a rollback deployment
         (t,) = d["targets"]
         typer.echo(

@@ -109,6 +109,10 @@ def test_a_nested_applications_function_serves_its_api_and_the_parents_table(
         table = ddb.scan(TableName=name)["Items"]
         assert sorted(item["id"]["S"] for item in table) == ["42", "from-parent"]
         assert {item["by"]["S"] for item in table} == {"ShopPut"}
+        # the CLI takes the SAM CLI's path of a nested function too
+        r = c.cli("invoke", "Shop/Put:live", "-p", '{"pathParameters": {"id": "cli"}}', "--json")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert json.loads(json.loads(r.stdout)["payload"]["body"])["stored"] == "cli"
     finally:
         c.stop()
 
