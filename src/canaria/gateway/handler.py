@@ -145,12 +145,15 @@ class Handler:
         """Answer ``req`` through ``out``, exactly once (one coroutine per request: each
         layer of coroutines is walked again every time the request resumes)."""
         try:
+            router = self.routing.router
+            if router.by_api:  # two APIs share a path: the Host may name one
+                router = router.for_host(req.host)
             if req.method == "OPTIONS":
-                preflight = http_preflight(self.routing.router, req)
+                preflight = http_preflight(router, req)
                 if preflight is not None:
                     out.respond(req, preflight, ("apigw-requestid", new_request_id()))
                     return
-            match = self.routing.router.match(req.method, req.path)
+            match = router.match(req.method, req.path)
             if isinstance(match, NoRoute):
                 out.respond(
                     req,

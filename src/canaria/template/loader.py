@@ -547,7 +547,8 @@ def _build(
 def _shadowed(routes: Iterable[RouteSpec]) -> list[str]:
     """A route another API's answers first: canaria serves every API on one port by path
     (``/<stage>/<path>`` and ``/<path>``), so two APIs of one stage name with the same
-    method and path (a nested application's and its parent's, say) reach the first one."""
+    method and path (a nested application's and its parent's, say) reach the first one
+    unless the request's ``Host`` names the API (``gateway.routes.Router.for_host``)."""
     first: dict[tuple[str, str, str], RouteSpec] = {}
     out: list[str] = []
     for route in routes:
@@ -557,10 +558,11 @@ def _shadowed(routes: Iterable[RouteSpec]) -> list[str]:
         if seen.api_id == route.api_id:
             continue
         out.append(
-            f"{route.method} {route.path} of {route.api_id} ({_served_by(route)}) is not "
-            f"reachable: {seen.api_id}'s {seen.method} {seen.path} ({_served_by(seen)}) answers "
-            "it first, as canaria serves every API on one port by its path (give one of them "
-            "another path, or its API another stage name)"
+            f"{route.method} {route.path} of {route.api_id} ({_served_by(route)}) is "
+            f"answered by {seen.api_id}'s {seen.method} {seen.path} ({_served_by(seen)}) on "
+            "the gateway's shared paths; a request whose Host names the API's id reaches it "
+            f"(curl http://{route.api_id.lower()}.localhost:<gateway port>/...), as AWS "
+            "reaches each API by its own host"
         )
     return out
 

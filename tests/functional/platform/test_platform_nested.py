@@ -1,7 +1,8 @@
 """A nested application through a real `canaria up`: the child's function serves its own
 implicit API and writes the parent's table (a parameter the parent binds), the parent's
-function finds it by the child's output, and a release of the child's function is
-deployed, judged and rolled back like any other."""
+function finds it by the child's output, the parent's API with the same route is reached
+by its Host, and a release of the child's function is deployed, judged and rolled back
+like any other."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ Resources:
       Environment: {Variables: {PUT_FUNCTION: !GetAtt Shop.Outputs.PutFunction}}
       Events:
         Get: {Type: HttpApi, Properties: {Path: /check, Method: GET}}
+        Put: {Type: Api, Properties: {Path: "/orders/{id}", Method: put}}
 """
 
 CHILD = """\
@@ -109,6 +111,13 @@ def test_a_nested_applications_function_serves_its_api_and_the_parents_table(
         table = ddb.scan(TableName=name)["Items"]
         assert sorted(item["id"]["S"] for item in table) == ["42", "from-parent"]
         assert {item["by"]["S"] for item in table} == {"ShopPut"}
+        # the parent's own REST API has PUT /orders/{id} too: the path reaches the first,
+        # a Host naming the parent's API reaches the parent's function
+        status, _, body = c.http("PUT", "/Prod/orders/7", headers={"Host": "x.localhost"})
+        assert json.loads(body)["stored"] == "7"
+        host = {"Host": "serverlessrestapi.localhost"}
+        status, _, body = c.http("PUT", "/Prod/orders/7", headers=host)
+        assert status == 200 and json.loads(json.loads(body)["body"])["stored"] == "from-parent"
         # the CLI takes the SAM CLI's path of a nested function too
         r = c.cli("invoke", "Shop/Put:live", "-p", '{"pathParameters": {"id": "cli"}}', "--json")
         assert r.returncode == 0, r.stdout + r.stderr

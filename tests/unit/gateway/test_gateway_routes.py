@@ -151,3 +151,37 @@ def test_remembered_answers_are_the_walks_answers_and_stay_bounded() -> None:
     long_path = "/items/" + "x" * MATCH_CACHE_PATH
     assert router.match("GET", long_path).params == {"id": "x" * MATCH_CACHE_PATH}  # type: ignore[union-attr]
     assert ("GET", long_path) not in router._matched  # a 64 KB path is walked, not kept
+
+
+def test_two_apis_on_one_path_each_answer_a_host_naming_their_id() -> None:
+    """Two REST APIs of the same stage both serve ``POST /ask`` (as a streaming and a
+    buffered API of one application do): the path reaches the first; a Host whose first
+    label is an API's id reaches that API, as its own execute-api host does on AWS."""
+    router = Router(
+        [
+            RouteSpec("POST", "/ask", "rest", "StreamingApi", "Prod", "streaming"),
+            RouteSpec("POST", "/ask", "rest", "BufferedApi", "Prod", "buffered"),
+            RouteSpec("GET", "/only/{id}", "rest", "BufferedApi", "Prod", "only"),
+        ]
+    )
+    assert sorted(router.by_api) == ["bufferedapi", "streamingapi"]
+
+    def function(host: str, method: str, path: str) -> str:
+        match = router.for_host(host).match(method, path)
+        return match.route.function if isinstance(match, RouteMatch) else "none"
+
+    assert function("127.0.0.1:3000", "POST", "/Prod/ask") == "streaming"
+    assert function("bufferedapi.localhost:3000", "POST", "/Prod/ask") == "buffered"
+    assert function("BufferedApi.execute-api.us-east-1.amazonaws.com", "POST", "/ask") == (
+        "buffered"
+    )
+    assert function("streamingapi.localhost", "POST", "/Prod/ask") == "streaming"
+    # an API's host reaches that API's routes only
+    assert function("streamingapi.localhost", "GET", "/Prod/only/7") == "none"
+    assert function("anything.localhost", "GET", "/Prod/only/7") == "only"
+
+
+def test_apis_that_do_not_collide_are_matched_by_path_alone() -> None:
+    assert PETS.by_api == {}
+    router = Router([rest("GET", "/a", "a"), http("GET", "/a", "b", stage="v2")])
+    assert router.by_api == {}  # another stage: its prefix tells them apart

@@ -318,12 +318,15 @@ Resources:
     assert "FirstInnerQueue" in app.services
 
 
-def test_a_route_another_api_answers_first_is_named_in_a_warning(tmp_path: Path) -> None:
+def test_a_route_another_api_answers_first_is_named_with_the_host_that_reaches_it(
+    tmp_path: Path,
+) -> None:
     """The parent's and the child's implicit APIs both serve ``GET /items`` at ``Prod``:
-    canaria serves one path space per port, so the child's route is not reachable."""
+    canaria serves one path space per port, so the child's route is reached by its Host."""
     path = write(tmp_path, parent())
     child(tmp_path, CHILD)
-    warnings = [w for w in load(path).warnings if "not reachable" in w]
+    warnings = [w for w in load(path).warnings if "shared paths" in w]
     assert len(warnings) == 1, warnings
-    assert "GET /items of AppServerlessRestApi (function AppFn)" in warnings[0]
-    assert "ServerlessRestApi's GET /items (function Fn) answers it first" in warnings[0]
+    assert "GET /items of AppServerlessRestApi (function AppFn) is answered by" in warnings[0]
+    assert "ServerlessRestApi's GET /items (function Fn)" in warnings[0]
+    assert "curl http://appserverlessrestapi.localhost:<gateway port>/" in warnings[0]
