@@ -44,6 +44,7 @@ from canaria.template.appsync import build_graphql_apis
 from canaria.template.authorizers import ApiKeyAuth, api_auth, api_key_auth
 from canaria.template.cfn_apis import TYPES as CFN_API_TYPES
 from canaria.template.cfn_apis import cfn_apis
+from canaria.template.cfn_functions import convert as convert_functions
 from canaria.template.context import Context, ReadablePaths
 from canaria.template.cors import api_cors
 from canaria.template.event_sources import build_event_sources
@@ -194,6 +195,8 @@ def load(
             warnings=warnings,
             within=(template,),
         )
+    with problems.catch():  # Lambda's own function, version and alias, as SAM's function
+        convert_functions(doc, top, warnings)
     params: dict[str, Parameter] = {}
     with problems.catch():
         params = resolve_parameters(

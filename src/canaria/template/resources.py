@@ -360,7 +360,6 @@ _REASONS = {
     "AWS::IAM": "permissions are not enforced locally",
     "AWS::Logs": "logs are kept by canaria itself",
     "AWS::Lambda::Permission": "invoke permissions are not enforced locally",
-    "AWS::Lambda::Function": "canaria runs AWS::Serverless::Function resources",
     "AWS::Lambda::LayerVersion": "canaria runs AWS::Serverless::LayerVersion resources "
     "(a local ContentUri)",
     "AWS::Serverless::Application": "nested applications are not loaded",
