@@ -6,7 +6,8 @@ does and as the CDK writes it:
 
 - ``AWS::Lambda::Function`` with ``Code`` (``ZipFile``, a local path as ``sam build`` and
   ``aws cloudformation package`` take it, or an S3 object with a CDK asset's
-  ``aws:asset:path`` in its ``Metadata``);
+  ``aws:asset:path`` in its ``Metadata``; code only in S3 or an image cannot be fetched
+  here, and such a function is skipped with a warning, as before);
 - an ``AWS::Lambda::Version`` of it, and an ``AWS::Lambda::Alias`` naming that version,
   whose ``UpdatePolicy: CodeDeployLambdaAliasUpdate`` names an
   ``AWS::CodeDeploy::DeploymentGroup`` (its ``DeploymentConfigName``, its
@@ -58,8 +59,8 @@ def convert(doc: LineMap, top: Where, warnings: list[str]) -> None:
     gone: set[str] = set()
     for fid in of[FUNCTION]:
         node = resources[fid]
-        if not isinstance(node.get("Properties"), LineMap):
-            continue  # CloudFormation refuses it: the Serverless reading says why
+        if not isinstance(node.get("Properties"), LineMap) or not _runnable(node):
+            continue  # skipped, as a resource canaria does not run, with a warning
         _function(node, fid)
         alias_id = _alias_of(fid, of, resources, rat, warnings)
         if alias_id is None:
@@ -141,6 +142,26 @@ def _function(node: LineMap, fid: str) -> None:
     node["IgnoreGlobals"] = "*"  # SAM's Globals apply to SAM's functions only
 
 
+def _runnable(node: LineMap) -> bool:
+    """Whether canaria can run the function's code: inline, in a local folder or file, or a
+    CDK asset beside the template. Code in S3 or an image cannot be fetched here: such a
+    function is skipped (a warning), the rest of the application runs."""
+    code = node["Properties"].get("Code")
+    if isinstance(code, str):
+        return True
+    if not isinstance(code, Mapping):
+        return False
+    if "ZipFile" in code:
+        return True
+    metadata = node.get("Metadata")
+    return (
+        isinstance(metadata, Mapping)
+        and isinstance(metadata.get(CDK_ASSET_PATH), str)
+        and metadata.get(CDK_ASSET_PROPERTY, "Code") == "Code"
+        and "ImageUri" not in code
+    )
+
+
 def _code(code: Any, node: LineMap) -> tuple[str, Any] | None:
     """``Code`` as SAM writes it: ``InlineCode``, ``CodeUri`` or ``ImageUri``."""
     if isinstance(code, str):
@@ -149,17 +170,7 @@ def _code(code: Any, node: LineMap) -> tuple[str, Any] | None:
         return "CodeUri", code  # refused, at Code's line, by the SAM function's reading
     if "ZipFile" in code:
         return "InlineCode", code["ZipFile"]
-    if "ImageUri" in code:
-        return "ImageUri", code["ImageUri"]
-    metadata = node.get("Metadata")
-    if (
-        isinstance(metadata, Mapping)
-        and isinstance(metadata.get(CDK_ASSET_PATH), str)
-        and metadata.get(CDK_ASSET_PROPERTY, "Code") == "Code"
-    ):
-        return "CodeUri", metadata[CDK_ASSET_PATH]  # the CDK's asset, beside the template
-    bucket, key = code.get("S3Bucket"), code.get("S3Key")
-    return "CodeUri", LineMap({"Bucket": bucket, "Key": key})  # S3: refused as SAM's
+    return "CodeUri", node["Metadata"][CDK_ASSET_PATH]  # the CDK's asset (``_runnable``)
 
 
 def _refers_to(value: Any, fid: str) -> bool:
@@ -221,8 +232,10 @@ def _update_policy(alias: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _named(value: Any, candidates: Any) -> str | None:
     """The resource among ``candidates`` that ``value`` (a ``!Ref``) names."""
-    if isinstance(value, Mapping) and set(value) == {"Ref"} and value["Ref"] in candidates:
-        return str(value["Ref"])
+    if isinstance(value, Mapping) and set(value) == {"Ref"}:
+        name = value["Ref"]
+        if isinstance(name, str) and name in candidates:
+            return name
     return None
 
 

@@ -61,7 +61,8 @@ _REMOTE = ("https://", "http://", "s3://")
 
 def is_local(node: Any) -> bool:
     """Whether ``node`` (a resource) is a nested stack canaria reads: a local template."""
-    if not isinstance(node, Mapping) or node.get("Type") not in LOCATION:
+    type_ = node.get("Type") if isinstance(node, Mapping) else None
+    if not isinstance(type_, str) or type_ not in LOCATION:
         return False
     props = node.get("Properties")
     location = props.get(LOCATION[node["Type"]]) if isinstance(props, Mapping) else None

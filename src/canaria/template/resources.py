@@ -360,6 +360,8 @@ _REASONS = {
     "AWS::IAM": "permissions are not enforced locally",
     "AWS::Logs": "logs are kept by canaria itself",
     "AWS::Lambda::Permission": "invoke permissions are not enforced locally",
+    "AWS::Lambda::Function": "its code is not inline, in a local folder or a CDK asset, and "
+    "canaria cannot fetch it from S3 or run an image",
     "AWS::Lambda::LayerVersion": "canaria runs AWS::Serverless::LayerVersion resources "
     "(a local ContentUri)",
     "AWS::Serverless::Application": "nested applications are not loaded",

@@ -89,14 +89,14 @@ def test_a_function_without_an_alias_runs_as_it_is_and_its_version_stays_a_place
     assert [s.logical_id for s in app.skipped] == ["Version"]
 
 
-def test_code_in_s3_is_refused_at_code_and_a_cdk_asset_is_its_folder(tmp_path: Path) -> None:
+def test_code_in_s3_is_skipped_and_a_cdk_asset_is_its_folder(tmp_path: Path) -> None:
     path = write(tmp_path, "Resources:\n" + lambda_function(
         code="Code: {S3Bucket: my-bucket, S3Key: fn.zip}"
-    ), head=HEAD)  # fmt: skip
-    error = fails(path)
-    assert error.prop == "Resources.Fn.Properties.Code"
-    assert error.line == line_of(path, "Code:")
-    assert "S3" in error.message
+    ) + lambda_function("Inline"), head=HEAD)  # fmt: skip
+    app = load(path)  # the rest of the application runs
+    assert list(app.functions) == ["Inline"]
+    (skipped,) = app.skipped
+    assert skipped.logical_id == "Fn" and "cannot fetch it from S3" in skipped.reason
 
     asset = """\
   Fn:
@@ -137,3 +137,11 @@ def test_a_second_alias_is_left_as_written_with_a_warning(tmp_path: Path) -> Non
     assert app.functions["Fn"].auto_publish_alias == "live"
     (warning,) = [w for w in app.warnings if "another alias" in w]
     assert "Resources.Other" in warning
+
+
+def test_a_property_lambda_writes_otherwise_is_named_as_written_in_errors(tmp_path: Path) -> None:
+    path = write(tmp_path, "Resources:\n" + lambda_function(code="Code: ./missing"), head=HEAD)
+    error = fails(path)
+    assert error.prop == "Resources.Fn.Properties.Code"
+    assert error.line == line_of(path, "Code: ./missing")
+    assert "does not exist" in error.message
