@@ -65,7 +65,8 @@ def installed(major: int) -> NodeInstall | None:
         version = json.loads((package / "package.json").read_text())["version"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not exe.is_file() or not str(version).startswith(f"{major}."):
+    version = str(version).removeprefix("v")  # the package of Node.js 18 writes "v18.20.8"
+    if not exe.is_file() or not version.startswith(f"{major}."):
         return None
     return NodeInstall(str(exe), f"v{version}")
 

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(
     shutil.which("node") is None or shutil.which("npm") is None, reason="needs node and npm"
 )
 
-LINES = (20, 22, 24)
+LINES = (18, 20, 22, 24)
 
 APP = textwrap.dedent(
     """
@@ -40,7 +40,7 @@ APP = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def lines() -> dict[int, str]:
-    """Node.js 22 and 24 (and 20, unless the machine's own is 20) installed as ``canaria
+    """Node.js 18, 22 and 24 (and 20, unless the machine's own is 20) installed as ``canaria
     up`` installs them; the version each runs."""
     found = {}
     for major in LINES:
