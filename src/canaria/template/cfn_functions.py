@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from canaria.template.nodes import LineList, LineMap, Where
+from canaria.template.nodes import LineList, LineMap, Where, depends_without, get_att_parts
 
 FUNCTION = "AWS::Lambda::Function"
 VERSION = "AWS::Lambda::Version"
@@ -277,7 +277,7 @@ def _rewrite(doc: LineMap, renamed: Mapping[str, Any]) -> None:
                     new = renamed[arg]
                     return LineMap(new) if isinstance(new, dict) else new
                 if key == "Fn::GetAtt":
-                    head, attr = _att(arg)
+                    head, attr = get_att_parts(arg)
                     if head in renamed and isinstance(renamed[head], dict):
                         return LineMap({"Fn::GetAtt": [renamed[head]["Ref"], attr]})
                 if key == "Fn::Sub":
@@ -285,7 +285,7 @@ def _rewrite(doc: LineMap, renamed: Mapping[str, Any]) -> None:
             for key, value in list(node.items()):
                 if key != "DependsOn":
                     node[key] = walk(value)
-                elif (rest := depends(value)) == []:
+                elif (rest := depends_without(value, renamed)) is None:
                     del node[key]
                 else:
                     node[key] = rest
@@ -308,20 +308,6 @@ def _rewrite(doc: LineMap, renamed: Mapping[str, Any]) -> None:
             arg = arg.replace("${" + old + ".", "${" + name_of(new) + ".")
         return arg
 
-    def depends(value: Any) -> Any:
-        items = value if isinstance(value, list) else [value]
-        kept = LineList(v for v in items if not (isinstance(v, str) and v in renamed))
-        return kept[0] if len(kept) == 1 and not isinstance(value, list) else kept
-
     for section in ("Resources", "Outputs", "Conditions"):
         if isinstance(doc.get(section), dict):
             walk(doc[section])
-
-
-def _att(arg: Any) -> tuple[Any, Any]:
-    if isinstance(arg, str):
-        head, _, attr = arg.partition(".")
-        return head, attr
-    if isinstance(arg, list) and len(arg) == 2:
-        return arg[0], arg[1]
-    return None, None

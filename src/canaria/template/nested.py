@@ -37,7 +37,16 @@ from typing import Any
 from canaria.errors import TemplateError
 from canaria.models.arns import ACCOUNT, REGION
 from canaria.template import sam_globals
-from canaria.template.nodes import LineList, LineMap, Where, as_map, as_str, check_keys
+from canaria.template.nodes import (
+    LineList,
+    LineMap,
+    Where,
+    as_map,
+    as_str,
+    check_keys,
+    depends_without,
+    get_att_parts,
+)
 from canaria.template.parameters import Parameter, check_parameter
 from canaria.template.yamlload import Repeated, load_document
 
@@ -573,7 +582,7 @@ def _rewrite_parent(doc: LineMap, children: Mapping[str, _Child], stack: str) ->
                 if key == "Ref" and arg in children:
                     return stack_id(arg)
                 if key == "Fn::GetAtt":
-                    app, attr = _get_att_parts(arg)
+                    app, attr = get_att_parts(arg)
                     if app in children and (found := output(app, attr)) is not None:
                         return found
                 if key == "Fn::Sub":
@@ -581,7 +590,7 @@ def _rewrite_parent(doc: LineMap, children: Mapping[str, _Child], stack: str) ->
             for key, value in list(node.items()):
                 if key != "DependsOn":
                     node[key] = walk(value)
-                elif (rest := _without(value, children)) == []:
+                elif (rest := depends_without(value, children)) is None:
                     del node[key]
                 else:
                     node[key] = rest
@@ -619,20 +628,3 @@ def _rewrite_parent(doc: LineMap, children: Mapping[str, _Child], stack: str) ->
     for section in ("Resources", "Outputs", "Conditions", "Globals"):
         if isinstance(doc.get(section), Mapping):
             walk(doc[section])
-
-
-def _get_att_parts(arg: Any) -> tuple[Any, Any]:
-    if isinstance(arg, str):
-        head, _, attr = arg.partition(".")
-        return head, attr
-    if isinstance(arg, list) and len(arg) == 2:
-        return arg[0], arg[1]
-    return None, None
-
-
-def _without(value: Any, children: Mapping[str, Any]) -> Any:
-    if isinstance(value, str):
-        return LineList() if value in children else value
-    if isinstance(value, list):
-        return LineList(v for v in value if not (isinstance(v, str) and v in children))
-    return value

@@ -223,6 +223,28 @@ def check_keys(
             raise where.at(node).error(f"{key} is required")
 
 
+def get_att_parts(arg: Any) -> tuple[Any, Any]:
+    """A ``Fn::GetAtt``'s resource and attribute, from either form (``A.B`` or ``[A, B]``);
+    ``(None, None)`` for anything else."""
+    if isinstance(arg, str):
+        head, _, attr = arg.partition(".")
+        return head, attr
+    if isinstance(arg, list) and len(arg) == 2:
+        return arg[0], arg[1]
+    return None, None
+
+
+def depends_without(value: Any, names: Iterable[str]) -> Any:
+    """A ``DependsOn`` (a name or a list of them) without ``names``; ``None`` when nothing
+    is left (the attribute goes)."""
+    gone = set(names)
+    items = value if isinstance(value, list) else [value]
+    kept = LineList(v for v in items if not (isinstance(v, str) and v in gone))
+    if not kept:
+        return None
+    return kept[0] if len(kept) == 1 and not isinstance(value, list) else kept
+
+
 def plain(value: Any) -> Any:
     """``value`` with every LineMap/LineList turned into a plain dict/list."""
     if isinstance(value, Mapping):
