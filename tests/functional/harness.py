@@ -266,6 +266,22 @@ class Canaria:
                 moved += step
             time.sleep(0.05)
 
+    def serve_canary(
+        self, deployment_id: str, failed: Callable[[], bool], *, limit_s: int = 600
+    ) -> tuple[dict[str, Any], int]:
+        """One request (``failed``: whether it failed) per virtual second while the
+        deployment sends traffic to its canary, until it completes: the deployment, and
+        how many of the requests failed."""
+        failures = 0
+        for _ in range(limit_s):
+            d = self.api().get(f"/deployments/{deployment_id}")
+            if d["completed"]:
+                return d, failures
+            if d["state"] == "AllowTraffic":
+                failures += failed()
+            self.advance(1)
+        raise AssertionError(f"deployment did not complete: {json.dumps(d)[:2000]}")
+
 
 T = TypeVar("T")
 

@@ -128,14 +128,7 @@ def test_a_cloudformation_alias_deploys_through_its_codedeploy_group(tmp_path: P
         assert call(url) == (200, "v2")
 
         deployment = release(c, "str(1 / 0)")  # v3 fails every request
-        failed = 0
-        for _ in range(600):  # the canary step lasts 300 virtual seconds
-            d = c.api().get(f"/deployments/{deployment}")
-            if d["completed"]:
-                break
-            if d["state"] == "AllowTraffic":
-                failed += call(url)[0] != 200
-            c.advance(1)
+        d, failed = c.serve_canary(deployment, lambda: call(url)[0] != 200)
         assert d["state"] == "Stopped" and d["rolled_back"], d
         assert failed >= 1
         assert c.alias("LambdaFunction", "MyAlias")["split"] == {"2": 1.0}

@@ -499,14 +499,9 @@ def test_subscriptions_get_the_mutations_they_name_over_the_real_time_protocol(
 def judged_after(c: Canaria, deployment: str, url: str, key: str, query: str) -> None:
     """One ``query`` per virtual second while the deployment sends traffic to its canary;
     the judge must stop it, rolled back, after a handful of failed requests."""
-    failed = 0
-    for _ in range(600):  # the canary step lasts 300 virtual seconds
-        d = c.api().get(f"/deployments/{deployment}")
-        if d["completed"]:
-            break
-        if d["state"] == "AllowTraffic":
-            failed += "errors" in post(url, query, **{"x-api-key": key})[1]
-        c.advance(1)
+    d, failed = c.serve_canary(
+        deployment, lambda: "errors" in post(url, query, **{"x-api-key": key})[1]
+    )
     assert d["state"] == "Stopped" and d["rolled_back"], d
     assert d["stopped_by"].startswith("judge"), d
     assert 1 <= failed <= 10, failed

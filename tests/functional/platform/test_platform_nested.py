@@ -136,14 +136,7 @@ def test_a_release_of_a_nested_function_is_judged_and_rolled_back(tmp_path: Path
         started = json.loads(r.stdout)["deployments"]
         assert [t["function"] for d in started for t in d["targets"]] == ["ShopPut"]
         deployment = started[0]["id"]
-        failed = 0
-        for _ in range(600):  # the canary step lasts 300 virtual seconds
-            d = c.api().get(f"/deployments/{deployment}")
-            if d["completed"]:
-                break
-            if d["state"] == "AllowTraffic":
-                failed += c.http("PUT", "/orders/1")[0] != 200
-            c.advance(1)
+        d, failed = c.serve_canary(deployment, lambda: c.http("PUT", "/orders/1")[0] != 200)
         assert d["state"] == "Stopped" and d["rolled_back"], d
         assert d["stopped_by"].startswith("judge"), d
         assert 1 <= failed <= 10, failed
