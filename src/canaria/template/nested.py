@@ -118,7 +118,7 @@ def flatten(
         return nesting
     for name, child in children.items():
         _merge(doc, top, name, child)
-    _rewrite_parent(doc, children, stack)
+    _rewrite_parent(doc, top, children, stack)
     return nesting
 
 
@@ -556,17 +556,26 @@ def _refuse_taken(target: LineMap, key: str, at: Where, child: _Child, section: 
         )
 
 
-def _rewrite_parent(doc: LineMap, children: Mapping[str, _Child], stack: str) -> None:
+def _rewrite_parent(doc: LineMap, top: Where, children: Mapping[str, _Child], stack: str) -> None:
     """The parent's references to its nested stacks: ``!GetAtt App.Outputs.X`` is the
-    child's output value, ``!Ref App`` the nested stack's id; ``DependsOn: App`` goes."""
+    child's output value, ``!Ref App`` the nested stack's id; ``DependsOn: App`` goes. An
+    output the child does not declare, or another attribute, is refused where it is
+    written, as CloudFormation refuses it."""
 
-    def output(app: str, attr: Any) -> Any:
-        if not isinstance(attr, str) or not attr.startswith("Outputs."):
-            return None
-        key = attr.removeprefix("Outputs.")
+    def output(app: str, attr: Any, at: Where) -> Any:
         outputs = children[app].outputs
+        declared = ", ".join(sorted(outputs)) or "none: it declares no Outputs"
+        if not isinstance(attr, str) or not attr.startswith("Outputs."):
+            raise at.error(
+                f"{app} is a nested stack, whose only attributes are its outputs, not {attr!r}",
+                allowed=f"Outputs.<name> of {declared}",
+            )
+        key = attr.removeprefix("Outputs.")
         if key not in outputs:
-            return None  # left as written: the reference check names it
+            raise at.error(
+                f"{app}'s template ({children[app].top.file}) has no output {key!r}",
+                allowed=declared,
+            )
         return copy.deepcopy(outputs[key])
 
     def stack_id(app: str) -> str:
@@ -575,7 +584,7 @@ def _rewrite_parent(doc: LineMap, children: Mapping[str, _Child], stack: str) ->
             "00000000-0000-0000-0000-000000000000"
         )
 
-    def walk(node: Any) -> Any:
+    def walk(node: Any, at: Where) -> Any:
         if isinstance(node, dict):
             if len(node) == 1:
                 key, arg = next(iter(node.items()))
@@ -583,13 +592,13 @@ def _rewrite_parent(doc: LineMap, children: Mapping[str, _Child], stack: str) ->
                     return stack_id(arg)
                 if key == "Fn::GetAtt":
                     app, attr = get_att_parts(arg)
-                    if app in children and (found := output(app, attr)) is not None:
-                        return found
+                    if isinstance(app, str) and app in children:
+                        return output(app, attr, at.key(node, key))
                 if key == "Fn::Sub":
-                    return sub(arg)
+                    return sub(arg, at.key(node, key))
             for key, value in list(node.items()):
                 if key != "DependsOn":
-                    node[key] = walk(value)
+                    node[key] = walk(value, at.key(node, key))
                 elif (rest := depends_without(value, children)) is None:
                     del node[key]
                 else:
@@ -597,16 +606,16 @@ def _rewrite_parent(doc: LineMap, children: Mapping[str, _Child], stack: str) ->
             return node
         if isinstance(node, list):
             for i, value in enumerate(node):
-                node[i] = walk(value)
+                node[i] = walk(value, at.index(node, i))
         return node
 
-    def sub(arg: Any) -> Any:
+    def sub(arg: Any, at: Where) -> Any:
         text, variables = arg, None
         if isinstance(arg, list) and len(arg) == 2 and isinstance(arg[1], Mapping):
             text, variables = arg[0], arg[1]
         if not isinstance(text, str):
-            return LineMap({"Fn::Sub": walk(arg)})
-        bound: dict[str, Any] = {k: walk(v) for k, v in (variables or {}).items()}
+            return LineMap({"Fn::Sub": walk(arg, at)})
+        bound: dict[str, Any] = {k: walk(v, at) for k, v in (variables or {}).items()}
 
         def replace(match: re.Match[str]) -> str:
             inner = match.group(1).strip()
@@ -615,11 +624,8 @@ def _rewrite_parent(doc: LineMap, children: Mapping[str, _Child], stack: str) ->
                 return match.group(0)
             if not attr:
                 return stack_id(app)
-            found = output(app, attr)
-            if found is None:
-                return match.group(0)
             var = f"{app}Outputs{attr.removeprefix('Outputs.')}"
-            bound[var] = found
+            bound[var] = output(app, attr, at)
             return "${" + var + "}"
 
         new_text = _SUB.sub(replace, text)
@@ -627,4 +633,4 @@ def _rewrite_parent(doc: LineMap, children: Mapping[str, _Child], stack: str) ->
 
     for section in ("Resources", "Outputs", "Conditions", "Globals"):
         if isinstance(doc.get(section), Mapping):
-            walk(doc[section])
+            walk(doc[section], top.key(doc, section))

@@ -330,3 +330,16 @@ def test_a_route_another_api_answers_first_is_named_with_the_host_that_reaches_i
     assert "GET /items of AppServerlessRestApi (function AppFn) is answered by" in warnings[0]
     assert "ServerlessRestApi's GET /items (function Fn)" in warnings[0]
     assert "curl http://appserverlessrestapi.localhost:<gateway port>/" in warnings[0]
+
+
+def test_an_output_the_child_does_not_declare_is_refused_where_the_parent_reads_it(
+    tmp_path: Path,
+) -> None:
+    child(tmp_path, CHILD)
+    path = write(tmp_path, parent().replace("App.Outputs.FnName", "App.Outputs.FnNme"))
+    error = fails(path)
+    assert error.line == line_of(path, "App.Outputs.FnNme")
+    assert "has no output 'FnNme'" in error.message and error.allowed == "AliasArn, FnName"
+    path = write(tmp_path, parent().replace("App.Outputs.FnName", "App.Arn"))
+    error = fails(path)
+    assert "whose only attributes are its outputs, not 'Arn'" in error.message
