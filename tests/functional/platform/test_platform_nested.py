@@ -86,7 +86,9 @@ Resources:
         Put: {Type: Api, Properties: {Path: "/orders/{id}", Method: put}}
 """
 
-WHO = "def handler(event, context):\n    return {'statusCode': 200, 'body': context.function_name}\n"
+WHO = (
+    "def handler(event, context):\n    return {'statusCode': 200, 'body': context.function_name}\n"
+)
 
 
 def test_two_apis_with_one_route_are_told_apart_by_the_host(tmp_path: Path) -> None:
