@@ -100,8 +100,8 @@ def flatten(
 
     ``refusal`` says why a path may not be read (the server's ``FileAccess``); ``stack``
     is the stack name ``AWS::StackName`` gives; ``warnings`` gets the nested templates'
-    keys written twice; ``within`` the templates this one is nested in (a template nested
-    in itself is refused)."""
+    keys written twice; ``within`` holds this template's file and those it is nested in
+    (a template nested in itself is refused)."""
     nesting = nesting or Nesting()
     warnings = warnings if warnings is not None else []
     resources = doc.get("Resources")
@@ -434,18 +434,20 @@ class _Renamer:
         if key == "Fn::GetAtt":
             if isinstance(arg, str) and "." in arg:
                 head, _, attr = arg.partition(".")
-                return _like({"Fn::GetAtt": [self.name(head), attr]})
+                return LineMap({"Fn::GetAtt": [self.name(head), attr]})
             if isinstance(arg, list) and arg and isinstance(arg[0], str):
-                return _like({"Fn::GetAtt": [self.name(arg[0]), *(self.value(a) for a in arg[1:])]})
+                return LineMap(
+                    {"Fn::GetAtt": [self.name(arg[0]), *(self.value(a) for a in arg[1:])]}
+                )
         if key == "Fn::Sub":
             return self._sub(arg)
         if key == "Fn::FindInMap" and isinstance(arg, list) and arg:
             head = self.name(arg[0]) if isinstance(arg[0], str) else self.value(arg[0])
-            return _like({"Fn::FindInMap": [head, *(self.value(a) for a in arg[1:])]})
+            return LineMap({"Fn::FindInMap": [head, *(self.value(a) for a in arg[1:])]})
         if key == "Condition" and isinstance(arg, str):
-            return _like({"Condition": self.name(arg)})
+            return LineMap({"Condition": self.name(arg)})
         if key == "Fn::If" and isinstance(arg, list) and arg and isinstance(arg[0], str):
-            return _like({"Fn::If": [self.name(arg[0]), *(self.value(a) for a in arg[1:])]})
+            return LineMap({"Fn::If": [self.name(arg[0]), *(self.value(a) for a in arg[1:])]})
         return None
 
     def _ref(self, name: str) -> Any:
@@ -454,15 +456,15 @@ class _Renamer:
         if name == "AWS::StackName":
             return self.stack
         if name.startswith("AWS::"):
-            return _like({"Ref": name})
-        return _like({"Ref": self.name(name)})
+            return LineMap({"Ref": name})
+        return LineMap({"Ref": self.name(name)})
 
     def _sub(self, arg: Any) -> Any:
         text, variables = arg, None
         if isinstance(arg, list) and len(arg) == 2 and isinstance(arg[1], Mapping):
             text, variables = arg[0], arg[1]
         if not isinstance(text, str):
-            return _like({"Fn::Sub": self.value(arg)})
+            return LineMap({"Fn::Sub": self.value(arg)})
         local = dict(variables or {})
         bound: dict[str, Any] = {k: self.value(v) for k, v in local.items()}
 
@@ -482,12 +484,8 @@ class _Renamer:
 
         new_text = _SUB.sub(replace, text)
         if bound:
-            return _like({"Fn::Sub": [new_text, _like(bound)]})
-        return _like({"Fn::Sub": new_text})
-
-
-def _like(items: Mapping[str, Any]) -> LineMap:
-    return LineMap(items)
+            return LineMap({"Fn::Sub": [new_text, LineMap(bound)]})
+        return LineMap({"Fn::Sub": new_text})
 
 
 # ---- into the parent ---------------------------------------------------------------------
