@@ -129,8 +129,12 @@ def _function(node: LineMap, fid: str) -> None:
             kind = "SNS" if isinstance(arn, str) and ":sns:" in arn else "SQS"
             value = LineMap({"Type": kind, "TargetArn": arn})
         elif key == "Tags" and isinstance(value, list):
+            # ``lambda:createdBy: SAM`` is the tag SAM's own output carries: SAM adds it
+            # again, and refuses it written (``lambda:`` keys are reserved)
             value = LineMap(
-                (str(t.get("Key")), t.get("Value")) for t in value if isinstance(t, Mapping)
+                (str(t.get("Key")), t.get("Value"))
+                for t in value
+                if isinstance(t, Mapping) and not str(t.get("Key")).startswith("lambda:")
             )
         out[new] = value
         if key in props.lines:

@@ -145,3 +145,12 @@ def test_a_property_lambda_writes_otherwise_is_named_as_written_in_errors(tmp_pa
     assert error.prop == "Resources.Fn.Properties.Code"
     assert error.line == line_of(path, "Code: ./missing")
     assert "does not exist" in error.message
+
+
+def test_sams_own_output_with_its_reserved_tag_is_read_back(tmp_path: Path) -> None:
+    """A template SAM translated (the processed template CloudFormation keeps) tags its
+    functions ``lambda:createdBy: SAM``, which SAM refuses written: the tag is dropped."""
+    tags = "Tags: [{Key: lambda:createdBy, Value: SAM}, {Key: team, Value: shop}]"
+    body = "Resources:\n" + lambda_function().replace("      Role:", f"      {tags}\n      Role:")
+    app = load(write(tmp_path, body, head=HEAD))
+    assert list(app.functions) == ["Fn"]
