@@ -118,10 +118,7 @@ def _function(node: LineMap, fid: str) -> None:
     for key, value in props.items():
         new = RENAMED.get(key, key)
         if key == "Code":
-            code = _code(value, node)
-            if code is None:
-                continue
-            new, value = code
+            new, value = _code(value, node)
         elif key == "TracingConfig" and isinstance(value, Mapping):
             value = value.get("Mode", "PassThrough")
         elif key == "DeadLetterConfig" and isinstance(value, Mapping):
@@ -166,12 +163,10 @@ def _runnable(node: LineMap) -> bool:
     )
 
 
-def _code(code: Any, node: LineMap) -> tuple[str, Any] | None:
-    """``Code`` as SAM writes it: ``InlineCode``, ``CodeUri`` or ``ImageUri``."""
+def _code(code: Any, node: LineMap) -> tuple[str, Any]:
+    """``Code`` as SAM writes it, ``InlineCode`` or ``CodeUri`` (one ``_runnable`` took)."""
     if isinstance(code, str):
         return "CodeUri", code  # a local path (sam build, aws cloudformation package)
-    if not isinstance(code, Mapping):
-        return "CodeUri", code  # refused, at Code's line, by the SAM function's reading
     if "ZipFile" in code:
         return "InlineCode", code["ZipFile"]
     return "CodeUri", node["Metadata"][CDK_ASSET_PATH]  # the CDK's asset (``_runnable``)
