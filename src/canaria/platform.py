@@ -41,6 +41,7 @@ from canaria.errors import NotFound
 from canaria.files import FileAccess
 from canaria.gateway import GatewayServer, Routing
 from canaria.gateway.authorizers import TokenKeys
+from canaria.gateway.load_balancers import LoadBalancers
 from canaria.gateway.urls import FunctionUrls
 from canaria.hooks import Hooks
 from canaria.invocations import Invocations
@@ -151,6 +152,15 @@ class Platform:
             ports_file=Path(self.state_dir) / "function-urls.json",
             keyring=self.keyring,
         )
+        # Application Load Balancers: a port of its own per listener, through the same routing
+        self.load_balancers = LoadBalancers(
+            self.routing,
+            self.invocations,
+            self.invocations,
+            clock,
+            host=options.host,
+            ports_file=Path(self.state_dir) / "load-balancers.json",
+        )
         # The DynamoDB front's port is fixed now, so every function's environment can name
         # it even before the first template with a table starts dynalite.
         self.tables = DynamoEngine(self.state_dir, self.access_key, self.secret_key)
@@ -234,6 +244,7 @@ class Platform:
                 self.websockets,
                 self.durable,
                 self.graphql,
+                self.load_balancers,
             ),
             runtimes=self.runtimes,
             new_runtime=self._new_runtime,
@@ -280,6 +291,7 @@ class Platform:
         await self.gateway.stop()
         self.backends.close()
         await self.function_urls_served.stop()
+        await self.load_balancers.stop()
         await self.graphql.stop()
         await self.state_machines.close()
         await self.pollers.stop()
@@ -366,6 +378,11 @@ class Platform:
     def function_urls(self) -> dict[str, str]:
         """Each function URL canaria serves (``FunctionUrlConfig``), by function."""
         return self.function_urls_served.endpoints()
+
+    def load_balancer_listeners(self) -> dict[str, dict[str, Any]]:
+        """Each Application Load Balancer listener served, by logical id: its URL here, its
+        load balancer, the protocol and port it declares."""
+        return self.load_balancers.endpoints()
 
     def graphql_apis(self) -> dict[str, dict[str, Any]]:
         """Each GraphQL API served, by logical id: its URL and its API keys' values."""

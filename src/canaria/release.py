@@ -49,6 +49,7 @@ from canaria.durable import DurableExecutions
 from canaria.errors import BuildError, Conflict
 from canaria.files import FileAccess
 from canaria.gateway import Routing
+from canaria.gateway.load_balancers import LoadBalancers
 from canaria.gateway.urls import FunctionUrls
 from canaria.gateway.websockets import WebSocketHub
 from canaria.models import (
@@ -66,6 +67,7 @@ from canaria.models import (
 )
 from canaria.models.appsync import GraphQLApiSpec
 from canaria.models.deployment import Deployment, RequestGate, SetWeight
+from canaria.models.load_balancers import ListenerSpec
 from canaria.models.schedules import ScheduledInvocation
 from canaria.npm import SetupError
 from canaria.runtime import FunctionRuntime, build_artifact, build_inline, build_layer
@@ -130,6 +132,8 @@ class Resources(Protocol):
 
     async def serve_graphql(self, apis: Mapping[str, GraphQLApiSpec]) -> None: ...
 
+    async def serve_load_balancers(self, listeners: Mapping[str, ListenerSpec]) -> None: ...
+
     def graphql_url(self, name: str) -> str: ...
 
     async def run_durable(
@@ -147,7 +151,7 @@ class LocalResources:
     """The supervised local engines: DynamoDB for tables, the services engine (moto
     behind a relay) for S3, SQS, SNS, SSM, Secrets Manager, EventBridge, Kinesis and
     Cognito user pools, the readers that feed queue and stream batches to functions, the
-    timers that fire schedules, the listeners of function URLs, and the durable
+    timers that fire schedules, the listeners of function URLs and load balancers, and the durable
     execution service."""
 
     def __init__(
@@ -162,6 +166,7 @@ class LocalResources:
         websockets: WebSocketHub,
         durable: DurableExecutions,
         graphql: GraphQLApis,
+        load_balancers: LoadBalancers,
     ) -> None:
         self.tables = tables
         self.services = services
@@ -173,6 +178,7 @@ class LocalResources:
         self.websockets = websockets
         self.durable = durable
         self.graphql = graphql
+        self.load_balancers = load_balancers
         self._provisioned: Mapping[str, ServiceResource] = {}  # the last release's
         services.on_restart = self._restarted
 
@@ -200,6 +206,9 @@ class LocalResources:
 
     def graphql_url(self, name: str) -> str:
         return self.graphql.url_for(name)
+
+    async def serve_load_balancers(self, listeners: Mapping[str, ListenerSpec]) -> None:
+        await self.load_balancers.serve(listeners)
 
     async def run_durable(
         self, functions: Mapping[str, FunctionSpec], names: Mapping[str, str]
@@ -347,6 +356,7 @@ class ReleaseExecutor:
                     )
                     self.resources.serve_websockets(running.websockets)
                     await self.resources.serve_graphql(running.graphql_apis)
+                    await self.resources.serve_load_balancers(running.listeners)
                     await self.resources.run_durable(running.functions, running.function_names)
                 case PollSources(sources=sources, pipes=pipes):
                     self.resources.poll_sources(sources, pipes)

@@ -30,6 +30,7 @@ from canaria.models import (
     WebSocketApiSpec,
 )
 from canaria.models.appsync import GraphQLApiSpec
+from canaria.models.load_balancers import ListenerSpec
 from canaria.models.schedules import ScheduledInvocation
 from canaria.platform import RoutingBackend
 from canaria.release import ReleaseExecutor
@@ -101,6 +102,7 @@ class RecordingResources:
     websockets: dict[str, WebSocketApiSpec] = field(default_factory=dict)
     graphql: dict[str, GraphQLApiSpec] = field(default_factory=dict)
     durable: dict[str, DurableSpec] = field(default_factory=dict)
+    listeners: dict[str, ListenerSpec] = field(default_factory=dict)
 
     async def create_tables(self, tables: Mapping[str, TableSpec]) -> None:
         self.tables.update(tables)
@@ -119,6 +121,9 @@ class RecordingResources:
 
     def graphql_url(self, name: str) -> str:
         return f"http://127.0.0.1:1/{name}/graphql"
+
+    async def serve_load_balancers(self, listeners: Mapping[str, ListenerSpec]) -> None:
+        self.listeners = dict(listeners)
 
     async def run_durable(
         self, functions: Mapping[str, FunctionSpec], names: Mapping[str, str]

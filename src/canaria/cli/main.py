@@ -283,6 +283,8 @@ def up(
             typer.echo(
                 f"graphql    {graphql['url']}  ({name}" + (f"; x-api-key {keys})" if keys else ")")
             )
+        for name, listener in platform.load_balancer_listeners().items():
+            typer.echo(f"alb        {render.listener_text(name, listener)}")
         for runtime, (runs_on, names) in _runtime_lines(platform.app).items():
             typer.echo(f"runtime    {runtime} on {runs_on}  ({', '.join(names)})")
         for name, spec in platform.app.functions.items() if platform.app else ():

@@ -57,6 +57,8 @@ def status_tables(status: dict[str, Any]) -> Group:
         parts.append(
             Text(f"GraphQL API {name}: {api['url']}" + (f" (x-api-key {keys})" if keys else ""))
         )
+    for name, listener in status.get("load_balancers", {}).items():
+        parts.append(Text(f"load balancer listener {listener_text(name, listener)}"))
     for name, api in status.get("websockets", {}).items():
         n = api["connections"]
         parts.append(
@@ -225,6 +227,12 @@ def user_pool_text(pool: dict[str, Any]) -> str:
     text = f"{pool['logical_id']}: {pool['id']}  (clients {clients}"
     triggers = ", ".join(f"{t} → {f}" for t, f in pool["triggers"].items())
     return f"{text}; triggers {triggers})" if triggers else f"{text})"
+
+
+def listener_text(name: str, listener: dict[str, Any]) -> str:
+    """``http://127.0.0.1:PORT/  (Listener of LB, HTTP:80)``: where a load balancer's
+    listener is served here, and what it declares."""
+    return f"{listener['url']}  ({name} of {listener['load_balancer']}, {listener['listener']})"
 
 
 def api_key_text(key: dict[str, Any]) -> str:

@@ -203,6 +203,35 @@ def _proxy_response(data: dict[str, Any], *, v2: bool) -> HttpResponse:
     return HttpResponse(status, headers, _body(data))
 
 
+def map_alb_result(payload: bytes, *, multi_value: bool) -> HttpResponse:
+    """The answer an Application Load Balancer sends for a Lambda target's payload:
+    ``statusCode``, ``headers`` (or, with ``multi_value`` headers enabled on the target
+    group, only ``multiValueHeaders``), ``body`` and ``isBase64Encoded``; ALB adds no
+    ``Content-Type`` of its own. Malformed when the payload is not such an object."""
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise Malformed(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise Malformed(f"expected an object, got {type(data).__name__}")
+    if "statusCode" not in data:
+        raise Malformed("statusCode is missing")
+    status = _status(data["statusCode"])
+    headers: list[tuple[str, str]] = []
+    key = "multiValueHeaders" if multi_value else "headers"
+    written = data.get(key)
+    if written is not None and not isinstance(written, dict):
+        raise Malformed(f"{key} must be an object")
+    for name, value in (written or {}).items():
+        lower = _header_name(name)
+        values = value if multi_value else [value]
+        if not isinstance(values, list):
+            raise Malformed(f"multiValueHeaders[{name!r}] must be a list")
+        if lower not in _DROP:
+            headers.extend((name, _header_value(name, v)) for v in values)
+    return HttpResponse(status, headers, _body(data))
+
+
 _NAMES: dict[str, str] = {}  # valid header names seen, lowercased (checked once each)
 _MAX_NAMES = 4096  # then the memory starts over
 _MAX_NAME_CHARS = 64  # longer names are checked every time, not remembered

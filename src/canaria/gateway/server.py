@@ -14,54 +14,29 @@ from canaria.limits import REQUEST_READ_TIMEOUT_S
 from .authorizers import TokenKeys
 from .handler import INTEGRATION_TIMEOUT_S, Handler
 from .iam import Signatures
-from .protocol import Connections, HttpProtocol
+from .protocol import Connections, HttpProtocol, RequestHandler
 from .types import Backends, Invoker, Recorder, RouteSource, SplitMode
 from .websockets import WebSocketHub
 
 log = logging.getLogger("canaria.gateway")
 
 
-class GatewayServer:
+class HttpListener:
+    """One port's HTTP/1.1 server on the running event loop: each request answered by
+    ``handler`` (upgrades to a WebSocket API's stage by ``websockets``, when given), idle
+    connections closed past ``keep_alive_s``."""
+
     def __init__(
         self,
-        routing: RouteSource,
-        invoker: Invoker,
-        recorder: Recorder,
-        clock: Clock,
+        handler: RequestHandler,
         *,
         host: str = "127.0.0.1",
         port: int = 3000,
-        split_mode: SplitMode = "deterministic",
-        seed: int | None = None,
-        integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
         keep_alive_s: float = 75.0,
-        backends: Backends | None = None,
-        keyring: Keyring | None = None,
-        token_keys: TokenKeys | None = None,
+        websockets: WebSocketHub | None = None,
     ) -> None:
-        if split_mode not in ("deterministic", "random"):
-            raise ValueError(f"split mode must be 'deterministic' or 'random', got {split_mode!r}")
-        self.routing = routing
-        routing.set_split_mode(split_mode, seed)
-        self.handler = Handler(
-            routing,
-            invoker,
-            recorder,
-            clock,
-            integration_timeout_s=integration_timeout_s,
-            backends=backends,
-            signatures=Signatures(keyring),
-            token_keys=token_keys,
-        )
-        self.websockets = WebSocketHub(
-            routing,
-            invoker,
-            recorder,
-            clock,
-            self.handler.authorizers,
-            integration_timeout_s=integration_timeout_s,
-            integrations=self.handler.integrations,
-        )
+        self._handler = handler
+        self._websockets = websockets
         self.host = host
         self._port = port
         self.keep_alive_s = keep_alive_s
@@ -76,9 +51,9 @@ class GatewayServer:
 
     async def start(self) -> None:
         if self._server is not None:
-            raise RuntimeError("the gateway is already started")
+            raise RuntimeError("the listener is already started")
         loop = asyncio.get_running_loop()
-        shared = Connections(self.handler, loop, self._port, self.websockets)
+        shared = Connections(self._handler, loop, self._port, self._websockets)
         server = await loop.create_server(
             lambda: HttpProtocol(shared), self.host, self._port, reuse_address=True, backlog=1024
         )
@@ -101,7 +76,8 @@ class GatewayServer:
             self._sweep.cancel()
             self._sweep = None
         shared.stopping = True
-        self.websockets.shutdown()
+        if self._websockets is not None:
+            self._websockets.shutdown()
         server.close()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace_s
@@ -144,3 +120,56 @@ class GatewayServer:
             if too_slow or (conn.idle and conn.last_active < limit):
                 conn.close()
         self._schedule_sweep()
+
+
+class GatewayServer(HttpListener):
+    """The API Gateway data plane on one port: REST, HTTP and WebSocket APIs (and a
+    function URL, given its ``FunctionUrlRouting``)."""
+
+    def __init__(
+        self,
+        routing: RouteSource,
+        invoker: Invoker,
+        recorder: Recorder,
+        clock: Clock,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        split_mode: SplitMode = "deterministic",
+        seed: int | None = None,
+        integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
+        keep_alive_s: float = 75.0,
+        backends: Backends | None = None,
+        keyring: Keyring | None = None,
+        token_keys: TokenKeys | None = None,
+    ) -> None:
+        if split_mode not in ("deterministic", "random"):
+            raise ValueError(f"split mode must be 'deterministic' or 'random', got {split_mode!r}")
+        self.routing = routing
+        routing.set_split_mode(split_mode, seed)
+        self.handler = Handler(
+            routing,
+            invoker,
+            recorder,
+            clock,
+            integration_timeout_s=integration_timeout_s,
+            backends=backends,
+            signatures=Signatures(keyring),
+            token_keys=token_keys,
+        )
+        self.websockets = WebSocketHub(
+            routing,
+            invoker,
+            recorder,
+            clock,
+            self.handler.authorizers,
+            integration_timeout_s=integration_timeout_s,
+            integrations=self.handler.integrations,
+        )
+        super().__init__(
+            self.handler,
+            host=host,
+            port=port,
+            keep_alive_s=keep_alive_s,
+            websockets=self.websockets,
+        )

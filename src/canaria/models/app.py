@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from canaria.models.appsync import GraphQLApiSpec
 from canaria.models.integrations import IntegrationSpec
+from canaria.models.load_balancers import ListenerSpec
 from canaria.models.schedules import ScheduledInvocation
 from canaria.models.services import EventSource, PipeSpec, ServiceResource
 
@@ -443,6 +444,8 @@ class Application:
     pipes: Mapping[str, PipeSpec] = field(default_factory=dict)  # by logical id
     websockets: Mapping[str, WebSocketApiSpec] = field(default_factory=dict)  # by logical id
     graphql_apis: Mapping[str, GraphQLApiSpec] = field(default_factory=dict)  # by logical id
+    # Application Load Balancers' listeners, by logical id (each served on a port of its own)
+    listeners: Mapping[str, ListenerSpec] = field(default_factory=dict)
     # API methods that invoke no function of the template: AWS service, mock and HTTP
     # integrations (a function's own routes are on its ``FunctionSpec``)
     integration_routes: tuple[RouteSpec, ...] = ()

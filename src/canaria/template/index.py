@@ -19,7 +19,7 @@ from typing import Any
 from canaria.errors import TemplateError
 from canaria.models.arns import ACCOUNT, REGION, function_arn, layer_arn
 from canaria.models.services import UserPoolGroupSpec, UserPoolSpec
-from canaria.template import service_refs, user_pools
+from canaria.template import elb_refs, service_refs, user_pools
 from canaria.template.intrinsics import NO_VALUE, Resolver
 from canaria.template.nodes import LineMap, Where, as_str
 
@@ -66,6 +66,7 @@ _ATTRS: dict[str, tuple[str, ...]] = {
     DEPLOYMENT_CONFIG: (),
     **service_refs.ATTRS,
     **user_pools.ATTRS,
+    **elb_refs.ATTRS,
 }
 
 
@@ -240,6 +241,8 @@ class ResourceIndex:
                 return self.name_of(name)
             case _ if type_ in service_refs.TYPES:
                 return service_refs.ref(type_, name, self._service_name(name), self._prop(name))
+            case _ if type_ in elb_refs.TYPES:
+                return elb_refs.ref(type_, name, self._elb_name(name), self._prop(name))
             case user_pools.POOL | user_pools.CLIENT | user_pools.GROUP:
                 spec = self.cognito(name)
                 return spec.name if isinstance(spec, UserPoolGroupSpec) else spec.id
@@ -282,6 +285,8 @@ class ResourceIndex:
                 )
             case _ if type_ in user_pools.TYPES:
                 return user_pools.get_att(self.cognito(name), attr)
+            case _ if type_ in elb_refs.TYPES:
+                return elb_refs.get_att(type_, name, self._elb_name(name), attr, self._prop(name))
             case ("AWS::Serverless::Function", _):
                 return function_arn(name)
             case (_, "Arn") if type_ in (TABLE, SIMPLE_TABLE):
@@ -372,6 +377,12 @@ class ResourceIndex:
             return self.name_of(logical_id)
         return ""
 
+    def _elb_name(self, logical_id: str) -> str:
+        """A load balancer's or target group's name (a listener or rule has none)."""
+        if self.entries[logical_id].type in elb_refs.NAME_KEYS:
+            return self.name_of(logical_id)
+        return ""
+
     def stage_of(self, api: str) -> str:
         """The name of the stage SAM generates for one of its APIs (``!Ref Api.Stage``)."""
         entry = self.entries[api]
@@ -401,6 +412,10 @@ class ResourceIndex:
             SFN_STATE_MACHINE: ("StateMachineName", logical_id),
             DEPLOYMENT_CONFIG: ("DeploymentConfigName", logical_id),
             "AWS::Pipes::Pipe": ("Name", f"{self.stack_name}-{logical_id}"),
+            **{
+                t: ("Name", elb_refs.default_name(self.stack_name, logical_id))
+                for t in elb_refs.NAME_KEYS
+            },
         }.get(entry.type) or service_refs.naming(
             entry.type, self.stack_name, logical_id, self._prop(logical_id)
         )

@@ -34,6 +34,7 @@ from canaria.models import (
 from canaria.models.app import ApiKind
 from canaria.models.appsync import GraphQLApiSpec
 from canaria.models.arns import function_arn, layer_arn
+from canaria.models.load_balancers import ListenerSpec
 from canaria.models.schedules import ScheduledInvocation
 from canaria.models.services import EventSource, ServiceResource
 from canaria.template import sam_globals
@@ -67,6 +68,8 @@ from canaria.template.index import (
 )
 from canaria.template.intrinsics import Resolver, pseudo_parameters
 from canaria.template.layers import LAYER, build_layer
+from canaria.template.load_balancers import TYPES as LOAD_BALANCER_TYPES
+from canaria.template.load_balancers import build_listeners
 from canaria.template.mappings import MAPPING, build_mappings
 from canaria.template.nested import Nesting, flatten
 from canaria.template.nodes import LineMap, Problems, Where, as_map, as_str, check_keys
@@ -138,6 +141,7 @@ HANDLED = (
     *API_KEY_TYPES,
     FUNCTION_URL,
     *GRAPHQL_TYPES,
+    *LOAD_BALANCER_TYPES,
 )
 _TYPE = re.compile(r"^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+$")
 _LOGICAL_ID = re.compile(r"^[A-Za-z0-9]+$")
@@ -516,6 +520,9 @@ def _build(
     graphql_apis: dict[str, GraphQLApiSpec] = {}
     with problems.catch():
         graphql_apis = build_graphql_apis(ctx, live, function_names)
+    listeners: dict[str, ListenerSpec] = {}
+    with problems.catch():
+        listeners = build_listeners(ctx, live, function_names, set(functions))
     skipped_resources: list[SkippedResource] = []
     for e in live:
         if e.type not in HANDLED:
@@ -537,6 +544,7 @@ def _build(
         pipes=pipes,
         websockets=websockets,
         graphql_apis=graphql_apis,
+        listeners=listeners,
         integration_routes=tuple(unowned),
         schedules=schedules,
         api_keys=api_keys,

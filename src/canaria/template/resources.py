@@ -365,6 +365,8 @@ _REASONS = {
     "AWS::Lambda::LayerVersion": "canaria runs AWS::Serverless::LayerVersion resources "
     "(a local ContentUri)",
     "AWS::Serverless::Application": "nested applications are not loaded",
+    "AWS::ElasticLoadBalancingV2::ListenerCertificate": "canaria serves HTTPS listeners as "
+    "plain HTTP, without certificates",
 }
 
 

@@ -60,6 +60,9 @@ class Source:
     def graphql_apis(self) -> dict[str, dict[str, Any]]:
         return {}
 
+    def load_balancer_listeners(self) -> dict[str, dict[str, Any]]:
+        return {}
+
     def function_spec(self, name: str) -> FunctionSpec:
         if self.app is None or name not in self.app.functions:
             raise NotFound(f"Function not found: {name}")
