@@ -55,8 +55,7 @@ from canaria.models.load_balancers import (
 from canaria.ports import known_ports, save_ports
 
 from .events import without_session_cookie
-from .handler import find_pin
-from .protocol import HttpProtocol
+from .handler import Responder, find_pin
 from .responses import HttpResponse, Malformed, client_error, map_alb_result
 from .routing import Routing
 from .server import HttpListener
@@ -284,7 +283,7 @@ class ListenerHandler:
         self._local_port = local_port
         self._random = random.Random()
 
-    async def handle(self, req: Request, conn: HttpProtocol) -> None:
+    async def handle(self, req: Request, conn: Responder) -> None:
         try:
             answer = await self._answer(req)
         except Exception:
