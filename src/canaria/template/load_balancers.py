@@ -318,7 +318,8 @@ def _condition(ctx: Context, entry: Entry, written: Any, at: Where) -> Condition
         cfg_at = at.key(node, config_key)
         config = as_map(node[config_key], cfg_at)
         if "RegexValues" in config:
-            ctx.warn(entry, f"{cfg_at.path}.RegexValues: regular expressions are not matched")
+            where = _within(cfg_at)
+            ctx.warn(entry, f"{where}.RegexValues: regular expressions are not matched")
     if field in (HOST_HEADER, PATH_PATTERN):
         values = _strings(node, "Values", at) + _strings(config, "Values", cfg_at)
         if not values and "RegexValues" not in config:
@@ -362,6 +363,12 @@ def _condition(ctx: Context, entry: Entry, written: Any, at: Where) -> Condition
                     f"{value!r} is not an IP address range", allowed="CIDR, e.g. 10.0.0.0/8"
                 ) from None
     return ConditionSpec(field, tuple(values))
+
+
+def _within(at: Where) -> str:
+    """A property's path inside its resource's ``Properties`` (what a warning names after
+    the resource)."""
+    return at.path.split(".Properties.", 1)[-1]
 
 
 def _strings(node: Mapping[str, Any], key: str, at: Where) -> list[str]:
@@ -467,7 +474,7 @@ def _action(
         "allow": "passed on without the identity headers ALB would add",
         "authenticate": "answered 401 (ALB would send the browser to the identity provider)",
     }.get(behaviour, "answered 401")
-    ctx.warn(entry, f"{at.path}: canaria does not run {kind}: requests it guards are {what}")
+    ctx.warn(entry, f"{_within(at)}: canaria does not run {kind}: requests it guards are {what}")
     return ActionSpec("authenticate", on_unauthenticated=behaviour)
 
 
