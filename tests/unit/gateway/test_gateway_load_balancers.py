@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+from canaria.auth import COOKIE
 from canaria.clock import ManualClock
 from canaria.gateway import Routing
 from canaria.gateway.load_balancers import ListenerHandler, alb_event, matches, redirect_location
@@ -105,6 +106,10 @@ def test_the_event_is_albs_and_the_multi_value_form_follows_the_group() -> None:
     plain = orjson.loads(alb_event(text, GROUP, listener()))
     assert (plain["body"], plain["isBase64Encoded"]) == ('{"a":1}', False)
     assert orjson.loads(alb_event(request(), GROUP, listener()))["queryStringParameters"] == {}
+    dashboard = request(headers=[("Cookie", f"{COOKIE}=secret; a=1"), ("Cookie", f"{COOKIE}=s")])
+    assert orjson.loads(alb_event(dashboard, MULTI, listener()))["multiValueHeaders"]["cookie"] == [
+        "a=1"
+    ]  # the dashboard's session cookie never reaches a function
 
 
 def test_the_answer_is_read_as_alb_reads_it() -> None:
