@@ -427,7 +427,7 @@ def _action(
     if kind not in ACTION_TYPES:
         raise tat.error(f"unknown action type {kind!r}", allowed=", ".join(ACTION_TYPES))
     if kind == "forward":
-        return ActionSpec("forward", _forward(node, at, by_arn, groups))
+        return ActionSpec("forward", _forward(ctx, entry, node, at, by_arn, groups))
     if kind == "fixed-response":
         if "FixedResponseConfig" not in node:
             raise at.error("a fixed-response action needs FixedResponseConfig")
@@ -479,6 +479,8 @@ def _action(
 
 
 def _forward(
+    ctx: Context,
+    entry: Entry,
     node: Mapping[str, Any],
     at: Where,
     by_arn: Mapping[str, Entry],
@@ -488,10 +490,12 @@ def _forward(
         arn = as_str(value, where)
         found = by_arn.get(arn)
         if found is None or found.logical_id not in groups:
-            raise where.error(
-                f"{arn} is not a target group of this template",
-                allowed="!Ref of an AWS::ElasticLoadBalancingV2::TargetGroup",
+            ctx.warn(
+                entry,
+                f"{_within(where)}: {arn} is not a target group of this template: a "
+                "forward to it is answered 503",
             )
+            return TargetGroupSpec(arn, arn, None)
         return groups[found.logical_id]
 
     targets: list[tuple[TargetGroupSpec, int]] = []

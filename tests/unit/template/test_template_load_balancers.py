@@ -132,6 +132,9 @@ def test_actions_in_their_order_end_with_the_one_that_answers(tmp_path: Path) ->
 def test_what_canaria_does_not_run_is_a_warning(tmp_path: Path) -> None:
     body = BALANCED.replace(
         "Targets: [{Id: !Ref Other}]", "Targets: [{Id: arn:aws:lambda:us-east-1:1:function:x}]"
+    ).replace(
+        "TargetGroupArn: !Ref OtherTG}]",
+        "TargetGroupArn: arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/elsewhere/1}]",
     ) + (
         """\
   Instances:
@@ -166,6 +169,9 @@ def test_what_canaria_does_not_run_is_a_warning(tmp_path: Path) -> None:
     assert "TargetType ip" in warnings
     assert "Nlb is a network load balancer" in warnings
     assert "canaria does not run authenticate-cognito" in warnings
+    assert "Actions[0].TargetGroupArn: arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/" in (
+        warnings
+    )
     assert set(app.listeners) == {"Http", "Secure"}
     assert app.listeners["Secure"].protocol == "HTTPS"
     assert [a.kind for a in app.listeners["Secure"].default_actions] == [
