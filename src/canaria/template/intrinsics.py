@@ -2,7 +2,10 @@
 
 ``Resolver.resolve`` walks a value and replaces ``Ref``, ``Fn::Sub``, ``Fn::GetAtt``,
 ``Fn::Join``, ``Fn::Select``, ``Fn::Split``, ``Fn::If``, ``Fn::FindInMap``,
-``Fn::Base64``, ``Fn::GetAZs`` (and the condition functions) by what they stand for.
+``Fn::Base64``, ``Fn::GetAZs`` (and the condition functions) by what they stand for;
+with the ``AWS::LanguageExtensions`` transform, ``Fn::Length``, ``Fn::ToJsonString`` and
+``Fn::FindInMap``'s ``DefaultValue`` too (its loops are expanded before:
+``language_extensions.py``).
 ``Ref AWS::NoValue`` removes the key or list item that holds it. What a resource's
 ``Ref`` or ``Fn::GetAtt`` gives is the business of a ``Resources`` index (``index.py``).
 """
@@ -10,12 +13,22 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Protocol
 
 from canaria.models.arns import ACCOUNT, REGION
-from canaria.template.nodes import LineList, LineMap, Where, as_int, as_str, choices, type_name
+from canaria.template.nodes import (
+    LineList,
+    LineMap,
+    Where,
+    as_int,
+    as_str,
+    choices,
+    plain,
+    type_name,
+)
 from canaria.template.parameters import Parameter
 
 
@@ -25,6 +38,7 @@ class _NoValue:
 
 
 NO_VALUE: Final = _NoValue()
+NO_DEFAULT: Final = object()  # Fn::FindInMap without a DefaultValue
 
 PSEUDO = (
     "AWS::Region",
@@ -128,6 +142,9 @@ class Resolver:
         self.conditions_where = conditions_where
         self.resources: Resources = _NoResources()
         self._condition_values: dict[str, bool] = {}
+        # the template declares AWS::LanguageExtensions: Fn::Length, Fn::ToJsonString and
+        # Fn::FindInMap's DefaultValue are resolved
+        self.extensions = False
         self._evaluating: list[str] = []
 
     # ---- values --------------------------------------------------------------------------
@@ -206,6 +223,18 @@ class Resolver:
                 return base64.b64encode(text.encode()).decode()
             case "Fn::GetAZs":
                 return LineList([f"{REGION}{z}" for z in "abcdef"], line=where.line)
+            case "Fn::Length" if self.extensions:
+                items = self.resolve(arg, where)
+                if not isinstance(items, list):
+                    raise where.error(f"Fn::Length takes a list, got {type_name(items)}")
+                return len(items)
+            case "Fn::ToJsonString" if self.extensions:
+                value = self.resolve(arg, where)
+                if not isinstance(value, Mapping | list):
+                    raise where.error(
+                        f"Fn::ToJsonString takes a mapping or a list, got {type_name(value)}"
+                    )
+                return json.dumps(plain(value), separators=(",", ":"))
             case _ if name in UNSUPPORTED:
                 raise where.error(f"{name} is not supported: {UNSUPPORTED[name]}")
             case _:
@@ -287,11 +316,19 @@ class Resolver:
         return _SUB.sub(replace, text)
 
     def _find_in_map(self, arg: Any, where: Where) -> Any:
+        default: Any = NO_DEFAULT
+        if self.extensions and isinstance(arg, list) and len(arg) == 4:
+            option = arg[3]
+            if not isinstance(option, Mapping) or list(option) != ["DefaultValue"]:
+                raise where.error("Fn::FindInMap's fourth argument is {DefaultValue: value}")
+            default, arg = option["DefaultValue"], arg[:3]
         parts = self._args("Fn::FindInMap", arg, 3, where)
         keys = [as_str(self.resolve(p, where), where) for p in parts]
         node: Any = self.mappings
         for depth, key in enumerate(keys):
             if not isinstance(node, Mapping) or key not in node:
+                if default is not NO_DEFAULT:
+                    return self.resolve(default, where)
                 level = ("map", "top-level key", "second-level key")[depth]
                 options = sorted(node) if isinstance(node, Mapping) else []
                 raise where.error(

@@ -37,7 +37,7 @@ from canaria.models.arns import function_arn, layer_arn
 from canaria.models.load_balancers import ListenerSpec
 from canaria.models.schedules import ScheduledInvocation
 from canaria.models.services import EventSource, ServiceResource
-from canaria.template import sam_globals
+from canaria.template import language_extensions, sam_globals
 from canaria.template.api_keys import TYPES as API_KEY_TYPES
 from canaria.template.api_keys import accept_keys, build_api_keys
 from canaria.template.appsync import TYPES as GRAPHQL_TYPES
@@ -67,6 +67,7 @@ from canaria.template.index import (
     ResourceIndex,
 )
 from canaria.template.intrinsics import Resolver, pseudo_parameters
+from canaria.template.language_extensions import expand
 from canaria.template.layers import LAYER, build_layer
 from canaria.template.load_balancers import TYPES as LOAD_BALANCER_TYPES
 from canaria.template.load_balancers import build_listeners
@@ -187,6 +188,13 @@ def load(
     # the stack samconfig.toml deploys, else one named after the template's folder
     config, config_file, configured_stack = samconfig_overrides(template, config_env)
     stack = configured_stack or stack_name(template.parent.name)
+    params: dict[str, Parameter] = {}
+    with problems.catch():
+        params = resolve_parameters(
+            doc.get("Parameters"), top.key(doc, "Parameters"), overrides or {}, config, config_file
+        )
+    with problems.catch():  # AWS::LanguageExtensions: loops expanded before all else
+        expand(doc, top, _collection_resolver(doc, top, params, stack))
     nesting = Nesting()
     with problems.catch():  # the nested templates' resources join this one's
         refusal = readable.refusal if readable is not None else None
@@ -201,11 +209,6 @@ def load(
         )
     with problems.catch():  # Lambda's own function, version and alias, as SAM's function
         convert_functions(doc, top, warnings)
-    params: dict[str, Parameter] = {}
-    with problems.catch():
-        params = resolve_parameters(
-            doc.get("Parameters"), top.key(doc, "Parameters"), overrides or {}, config, config_file
-        )
     values = {k: p.value for k, p in params.items()}
     sam = _sam_and_references(doc, top, params, warnings, _includer(template.parent, readable))
 
@@ -223,6 +226,7 @@ def load(
             _section(doc, "Conditions", top),
             top.key(doc, "Conditions"),
         )
+        resolver.extensions = language_extensions.declared(doc)
         for name in resolver.conditions:  # every condition is evaluated: errors surface early
             with problems.catch():
                 resolver.condition(name, top.key(doc, "Conditions"))
@@ -305,6 +309,27 @@ def _includer(directory: Path, readable: ReadablePaths | None) -> Include:
     return include
 
 
+def _collection_resolver(
+    doc: LineMap, top: Where, params: Mapping[str, Parameter], stack: str
+) -> Callable[[Any, Where], Any]:
+    """What resolves a loop's collection: parameters, pseudo parameters, mappings and the
+    functions over them (no resource exists yet)."""
+
+    def resolve(value: Any, where: Where) -> Any:
+        mappings = doc.get("Mappings")
+        resolver = Resolver(
+            params,
+            pseudo_parameters(stack),
+            mappings if isinstance(mappings, LineMap) else LineMap(),
+            LineMap(),
+            top.key(doc, "Conditions"),
+        )
+        resolver.extensions = True
+        return resolver.resolve(value, where)
+
+    return resolve
+
+
 def _section(doc: LineMap, key: str, top: Where) -> LineMap:
     value = doc.get(key)
     return LineMap() if value is None else as_map(value, top.key(doc, key))
@@ -315,8 +340,12 @@ def _check_transform(doc: LineMap, top: Where, entries: Mapping[str, Entry]) -> 
     raw = doc.get("Transform")
     transforms = [] if raw is None else raw if isinstance(raw, list) else [raw]
     for t in transforms:
-        if t != SERVERLESS_TRANSFORM:
-            raise at.error(f"transform {t!r} is not supported", allowed=SERVERLESS_TRANSFORM)
+        if t not in (SERVERLESS_TRANSFORM, language_extensions.TRANSFORM):
+            raise at.error(
+                f"transform {t!r} is not supported",
+                allowed=f"{SERVERLESS_TRANSFORM}, {language_extensions.TRANSFORM}",
+            )
+    transforms = [t for t in transforms if t == SERVERLESS_TRANSFORM]
     if not transforms:
         for e in entries.values():
             if e.type.startswith("AWS::Serverless::"):

@@ -39,6 +39,8 @@ SHORT_TAGS = (
     "GetAZs",
     "ImportValue",
     "Cidr",
+    "Length",  # AWS::LanguageExtensions
+    "ToJsonString",
     "Transform",
 )
 

@@ -365,7 +365,7 @@ def test_not_a_type(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("head", "words"),
     [
-        ("Transform: AWS::LanguageExtensions\n", "not supported"),
+        ("Transform: AWS::LanguageExtensions\n", "needs the SAM transform"),
         ("Transform: [AWS::Serverless-2016-10-31, AWS::Include]\n", "not supported"),
         ("", "needs the SAM transform"),
     ],
