@@ -67,7 +67,7 @@ from canaria.template.index import (
     ResourceIndex,
 )
 from canaria.template.intrinsics import Resolver, pseudo_parameters
-from canaria.template.language_extensions import expand
+from canaria.template.language_extensions import collections, expand
 from canaria.template.layers import LAYER, build_layer
 from canaria.template.load_balancers import TYPES as LOAD_BALANCER_TYPES
 from canaria.template.load_balancers import build_listeners
@@ -193,8 +193,11 @@ def load(
         params = resolve_parameters(
             doc.get("Parameters"), top.key(doc, "Parameters"), overrides or {}, config, config_file
         )
+    expanding = len(problems.errors)
     with problems.catch():  # AWS::LanguageExtensions: loops expanded before all else
-        expand(doc, top, _collection_resolver(doc, top, params, stack))
+        expand(doc, top, collections(doc, top, params, stack))
+    if len(problems.errors) > expanding:  # the rest would read a template half expanded
+        problems.raise_any()
     nesting = Nesting()
     with problems.catch():  # the nested templates' resources join this one's
         refusal = readable.refusal if readable is not None else None
@@ -307,27 +310,6 @@ def _includer(directory: Path, readable: ReadablePaths | None) -> Include:
             return None
 
     return include
-
-
-def _collection_resolver(
-    doc: LineMap, top: Where, params: Mapping[str, Parameter], stack: str
-) -> Callable[[Any, Where], Any]:
-    """What resolves a loop's collection: parameters, pseudo parameters, mappings and the
-    functions over them (no resource exists yet)."""
-
-    def resolve(value: Any, where: Where) -> Any:
-        mappings = doc.get("Mappings")
-        resolver = Resolver(
-            params,
-            pseudo_parameters(stack),
-            mappings if isinstance(mappings, LineMap) else LineMap(),
-            LineMap(),
-            top.key(doc, "Conditions"),
-        )
-        resolver.extensions = True
-        return resolver.resolve(value, where)
-
-    return resolve
 
 
 def _section(doc: LineMap, key: str, top: Where) -> LineMap:

@@ -143,7 +143,7 @@ def test_a_template_without_the_transform_refuses_loops_and_its_functions(
         ("- Name\n    - [A]", "takes [Identifier, Collection"),
         (
             "- Na-me\n    - [A]\n    - 'T${Na-me}': {Type: AWS::SNS::Topic}",
-            "not letters and digits",
+            "identifier is a name of letters and digits",
         ),
     ],
 )
@@ -153,6 +153,7 @@ def test_a_loop_cloudformation_refuses_is_refused_at_its_line(
     path = write(tmp_path, f"Resources:\n  'Fn::ForEach::Topics':\n    {loop}\n", head=TRANSFORMS)
     error = fails(path)
     assert message in str(error), str(error)
+    assert "problems" not in str(error)  # the loop's error alone, not what follows from it
     assert error.line is not None and error.line >= line_of(path, "Fn::ForEach::Topics")
 
 
