@@ -13,7 +13,9 @@ in a generated resource names the line of the loop's fragment.
 
 The transform's functions that are values, ``Fn::Length``, ``Fn::ToJsonString`` and
 ``Fn::FindInMap``'s ``DefaultValue``, are resolved with the others
-(``canaria.template.intrinsics``) when a template declares the transform.
+(``canaria.template.intrinsics``) when a template declares the transform; a ``Fn::Sub``
+whose text names no variable (once the loops replaced their identifiers) is its text
+at once, as the transform leaves it for the SAM transform.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from canaria.template.parameters import Parameter
 TRANSFORM = "AWS::LanguageExtensions"
 FOR_EACH = "Fn::ForEach::"
 SECTIONS = ("Conditions", "Resources", "Outputs")
+MAX_DEPTH = 5  # loops in loops, as CloudFormation allows
 _NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]")
 
 Resolve = Callable[[Any, Where], Any]  # a collection's intrinsic functions, resolved
@@ -80,7 +83,24 @@ def expand(doc: LineMap, top: Where, resolve: Resolve) -> None:
     for section in SECTIONS:
         node = doc.get(section)
         if isinstance(node, LineMap):
-            doc[section] = expansion.map(node, top.key(doc, section), (), logical=True)
+            expanded = expansion.map(node, top.key(doc, section), (), logical=True)
+            doc[section] = _literal_subs(expanded)
+
+
+def _literal_subs(value: Any) -> Any:
+    """``value`` with each ``Fn::Sub`` whose text names no variable read as that text, as
+    the transform resolves it (``Path: !Sub /${Name}`` in a loop is ``Path: /users``, which
+    SAM requires to be a string)."""
+    if isinstance(value, LineMap):
+        text = value.get("Fn::Sub") if len(value) == 1 else None
+        if isinstance(text, str) and "${" not in text.replace("${!", ""):
+            return text.replace("${!", "${")
+        for key, inner in value.items():
+            value[key] = _literal_subs(inner)
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            value[i] = _literal_subs(inner)
+    return value
 
 
 def _refuse_loops(node: Any, at: Where, within: str | None = None) -> None:
@@ -201,6 +221,8 @@ class _Expansion:
                 + type_name(value)
                 + (f" of {len(value)}" if isinstance(value, list) else "")
             )
+        if len(outer) >= MAX_DEPTH:
+            raise at.error(f"Fn::ForEach nests at most {MAX_DEPTH} loops deep")
         identifier_at, collection_at, fragment_at = (at.index(value, i) for i in range(3))
         identifier = value[0]
         if not isinstance(identifier, str) or not identifier.isalnum():
