@@ -92,6 +92,8 @@ def test_functions_from_a_parameter_with_nested_loops_and_the_transforms_functio
                   COUNT: !Length [a, b, c]
                   CONFIG: !ToJsonString {name: !Ref Name, tags: [x]}
                   ALPHA: !If ['Is${Name}', 'yes', 'no']
+              Events:
+                Get: {Type: HttpApi, Properties: {Path: !Sub '/${Name}/{id}', Method: get}}
     Outputs:
       'Fn::ForEach::Arns':
         - Name
@@ -110,6 +112,21 @@ def test_functions_from_a_parameter_with_nested_loops_and_the_transforms_functio
         "ALPHA": "yes",
     }
     assert beta.config.environment["ALPHA"] == "no"
+    # SAM takes only a string as a route's path: the transform made the literal Sub one
+    assert [r.path for r in alpha.routes] == ["/Alpha/{id}"]
+
+
+def test_loops_nest_five_deep_and_no_deeper(tmp_path: Path) -> None:
+    def nested(depth: int) -> str:
+        key = "T" + "".join(f"${{V{i}}}" for i in range(depth))
+        inner = f"'{key}': {{Type: AWS::SNS::Topic}}"
+        for i in reversed(range(depth)):
+            inner = f"'Fn::ForEach::L{i}': [V{i}, [x{i}], {{{inner}}}]"
+        return f"Resources: {{{inner}}}\n"
+
+    app = load(write(tmp_path, nested(5), head=TRANSFORMS))
+    assert list(app.services) == ["Tx0x1x2x3x4"]
+    assert "at most 5 loops deep" in str(fails(write(tmp_path, nested(6), head=TRANSFORMS)))
 
 
 def test_a_template_without_the_transform_refuses_loops_and_its_functions(
