@@ -36,7 +36,7 @@ from typing import Any
 
 from canaria.errors import TemplateError
 from canaria.models.arns import ACCOUNT, REGION
-from canaria.template import sam_globals
+from canaria.template import language_extensions, sam_globals
 from canaria.template.nodes import (
     LineList,
     LineMap,
@@ -130,6 +130,27 @@ class _Child:
     outputs: dict[str, Any]
 
 
+def _expand_loops(child: LineMap, top: Where, props: Mapping[str, Any], stack: str) -> None:
+    """The nested template's ``Fn::ForEach`` loops, expanded before it is renamed: over
+    literal collections, and parameters the parent passes as text or that have a
+    ``Default`` (a parameter bound to an expression of the parent is not known yet)."""
+    given = props.get("Parameters")
+    given = given if isinstance(given, Mapping) else {}
+    declared = child.get("Parameters")
+    values: dict[str, Parameter] = {}
+    for name, spec in declared.items() if isinstance(declared, Mapping) else ():
+        if not isinstance(spec, Mapping):
+            continue
+        value = given.get(name, spec.get("Default"))
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            value = ",".join(value)
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            values[name] = Parameter(name, str(spec.get("Type", "String")), str(value))
+    language_extensions.expand(
+        child, top, language_extensions.collections(child, top, values, stack)
+    )
+
+
 def _read_child(
     name: str,
     node: LineMap,
@@ -180,6 +201,7 @@ def _read_child(
     child_top = Where(display, "", child.line)
     nesting.directories[display] = path.parent
     child_stack = f"{stack}-{name}"[:128]
+    _expand_loops(child, child_top, props, child_stack)
     flatten(
         child,
         child_top,

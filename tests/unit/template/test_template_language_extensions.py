@@ -186,3 +186,26 @@ def test_a_loop_outside_the_sections_that_expand_is_refused(tmp_path: Path) -> N
     """
     error = fails(write(tmp_path, body, head=TRANSFORMS))
     assert "not expanded in Parameters" in str(error)
+
+
+def test_a_nested_templates_loops_expand_over_what_its_parent_passes(tmp_path: Path) -> None:
+    child = """\
+    Parameters:
+      Names: {Type: CommaDelimitedList, Default: "x"}
+    Resources:
+      'Fn::ForEach::Topics':
+        - Name
+        - !Ref Names
+        - 'Topic${Name}': {Type: AWS::SNS::Topic}
+    """
+    write(tmp_path, child, name="child.yaml", head=TRANSFORMS)
+    parent = """\
+    Resources:
+      App:
+        Type: AWS::Serverless::Application
+        Properties:
+          Location: child.yaml
+          Parameters: {Names: "a,b"}
+    """
+    app = load(write(tmp_path, parent, head=TRANSFORMS))
+    assert list(app.services) == ["AppTopica", "AppTopicb"]
