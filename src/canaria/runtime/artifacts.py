@@ -64,6 +64,18 @@ def is_zip(code_uri: str) -> bool:
     return path.is_file() and zipfile.is_zipfile(path)
 
 
+def is_single_file(code_uri: str) -> bool:
+    """Whether ``code_uri`` is one file of code that is not a zip (``CodeUri: src/app.py``):
+    the code is that file alone, at the top, as ``sam package`` zips it."""
+    return Path(code_uri).is_file() and not is_zip(code_uri)
+
+
+def _root(code_uri: str) -> Path:
+    """The directory the code's relative paths start from."""
+    path = Path(code_uri)
+    return path.parent if is_single_file(code_uri) else path
+
+
 def _skipped(rel: str) -> bool:
     parts = PurePosixPath(rel).parts
     return any(p in _SKIP_DIRS for p in parts[:-1]) or rel.endswith(_SKIP_SUFFIXES)
@@ -91,6 +103,8 @@ def code_files(
     if is_zip(code_uri):
         with zipfile.ZipFile(code_uri) as archive:
             return sorted(_members(archive))
+    if is_single_file(code_uri):
+        return [Path(code_uri).name]
     root = Path(code_uri)
     state = Path(state_dir).resolve() if state_dir else None
     found: list[str] = []
@@ -143,7 +157,7 @@ def code_digest(code_uri: str, state_dir: str | None = None, confine: Confine | 
             for rel in sorted(members):
                 add(rel, archive.read(members[rel]))
         return h.hexdigest()
-    root = Path(code_uri)
+    root = _root(code_uri)
     for rel in code_files(code_uri, state_dir, confine):
         add(rel, (root / rel).read_bytes())
     return h.hexdigest()
@@ -209,8 +223,8 @@ def _check_code(code_uri: str, confine: Confine | None, what: str) -> None:
     code = Path(code_uri)
     if confine is not None and (refusal := confine(code.resolve())) is not None:
         raise BuildError(f"{what} {code_uri} {refusal}")
-    if not code.is_dir() and not is_zip(code_uri):
-        found = "is neither a directory nor a zip file" if code.exists() else "does not exist"
+    if not code.is_dir() and not code.is_file():
+        found = "is neither a directory nor a file" if code.exists() else "does not exist"
         raise BuildError(f"{what} {code_uri} {found}")
 
 
@@ -242,9 +256,10 @@ def _materialise(
         if zipped:
             _extract(code, dest)
         else:
-            _copy_code(code, dest, state_dir, confine)
-        if install:
-            link_dependencies(dest if zipped else code, dest, state_dir, python, node)
+            _copy_code(code_uri, dest, state_dir, confine)
+        if install:  # a zip's or a lone file's manifests are the copy's (a file has none)
+            source = code if code.is_dir() else dest
+            link_dependencies(source, dest, state_dir, python, node)
         if esbuild is not None:
             bundle(dest, esbuild, code_uri)
         try:
@@ -259,11 +274,12 @@ def _materialise(
     return str(final)
 
 
-def _copy_code(code: Path, dest: Path, state_dir: str, confine: Confine | None) -> None:
-    for rel in code_files(str(code), state_dir, confine):
+def _copy_code(code_uri: str, dest: Path, state_dir: str, confine: Confine | None) -> None:
+    root = _root(code_uri)
+    for rel in code_files(code_uri, state_dir, confine):
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(code / rel, target)
+        shutil.copy2(root / rel, target)
 
 
 def _extract(archive_path: Path, dest: Path) -> None:

@@ -10,7 +10,6 @@ names a function by its ``FunctionName``, it is translated to the logical id.
 from __future__ import annotations
 
 import re
-import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import PurePosixPath
 from typing import Any, TypeVar, assert_never
@@ -480,15 +479,12 @@ def _code_uri(ctx: Context, entry: Entry) -> str:
     at = ctx.at(entry, "CodeUri")
     if value is NO_VALUE:
         value = "."  # as the SAM CLI: the template's directory
-    allowed = "a directory relative to the template, or a .zip file of the code"
+    allowed = "a directory relative to the template, a .zip file of the code, or its one file"
     text, path = ctx.local_path(value, at, allowed=allowed)
     if not path.exists():
         raise at.error(f"CodeUri {text!r} does not exist ({path})", allowed=allowed)
-    if not path.is_dir() and not (path.is_file() and zipfile.is_zipfile(path)):
-        raise at.error(
-            f"CodeUri {text!r} is neither a directory nor a zip file ({path})",
-            allowed="a directory holding the handler's module, or a .zip file of it",
-        )
+    if not path.is_dir() and not path.is_file():
+        raise at.error(f"CodeUri {text!r} is neither a directory nor a file ({path})")
     return str(path)
 
 

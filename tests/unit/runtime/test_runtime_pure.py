@@ -75,6 +75,18 @@ def test_artifact_is_a_copy_and_is_reused(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "state" / "artifacts").iterdir()) == [digest]
 
 
+def test_a_code_uri_naming_one_file_is_that_file_alone(tmp_path: Path) -> None:
+    """``CodeUri: src/function.py``, as ``sam package`` zips a lone file: the artifact holds
+    that file at its top and nothing else of its folder."""
+    code = write(tmp_path / "src", {"function.py": "x = 1\n", "other.py": "y = 2\n"})
+    digest, artifact = build_artifact(str(code / "function.py"), str(tmp_path / "state"))
+    assert sorted(p.name for p in Path(artifact).iterdir()) == ["function.py"]
+    (code / "other.py").write_text("y = 3\n")  # not part of the code
+    assert build_artifact(str(code / "function.py"), str(tmp_path / "state"))[0] == digest
+    (code / "function.py").write_text("x = 2\n")
+    assert build_artifact(str(code / "function.py"), str(tmp_path / "state"))[0] != digest
+
+
 def test_missing_code_uri_is_a_build_error(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="does not exist"):
         build_artifact(str(tmp_path / "nowhere"), str(tmp_path / "state"))

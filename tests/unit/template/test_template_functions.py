@@ -237,7 +237,7 @@ def test_inline_code_for_a_custom_runtime_is_refused(tmp_path: Path) -> None:
         ("missing", "does not exist"),
         ("s3://bucket/code.zip", "is in S3"),
         ("{Bucket: b, Key: k}", "names an S3 object"),
-        ("template.yaml", "is neither a directory nor a zip file"),
+        ("/dev/null", "is neither a directory nor a file"),
     ],
 )
 def test_bad_code_uri(tmp_path: Path, uri: str, words: str) -> None:
@@ -581,3 +581,10 @@ def test_a_wrong_durable_config_is_refused_where_it_is(
 ) -> None:
     err = str(fails(write(tmp_path, resources(function(extra=f"DurableConfig: {config}\n")))))
     assert "DurableConfig" in err and said in err, err
+
+
+def test_a_code_uri_may_name_the_one_file_of_the_code(tmp_path: Path) -> None:
+    """As ``sam deploy`` packages it (public templates write ``CodeUri: src/function.py``)."""
+    path = write(tmp_path, resources(function().replace("CodeUri: src", "CodeUri: src/app.py")))
+    (Path(path).parent / "src" / "app.py").write_text("def handler(e, c):\n    return 1\n")
+    assert load(path).functions["Fn"].config.code_uri.endswith("/src/app.py")
