@@ -126,6 +126,9 @@ RESOURCE_ATTRIBUTES = (
     # not in CloudFormation's documentation, yet accepted and ignored by it: templates
     # CodeStar generated carry one on every resource, and public SAM applications too
     "Description",
+    # the same: AWS's early custom resource examples write ``Version: "1.0"``, and public
+    # templates copied them
+    "Version",
 )
 OTHER_HANDLED = (TABLE, ALARM, DEPLOYMENT_CONFIG, SFN_STATE_MACHINE, PIPE, MAPPING, SCHEDULE)
 HANDLED = (

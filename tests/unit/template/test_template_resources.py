@@ -403,3 +403,16 @@ def test_template_path_and_parameters(tmp_path: Path) -> None:
     app = load(path)
     assert app.template_path == str(Path(path).resolve()) and app.parameters == {"P": "v"}
     assert HEAD.startswith("Transform")
+
+
+def test_resource_attributes_are_cloudformations(tmp_path: Path) -> None:
+    """A SAM property written beside ``Properties`` is refused at its line; what
+    CloudFormation accepts without documenting it (``Description``, a custom resource's
+    ``Version: "1.0"`` from AWS's early examples) is not."""
+    topic = "  T:\n    Type: AWS::SNS::Topic\n    {attribute}\n"
+    ok = write(tmp_path, "Resources:\n" + topic.format(attribute='Version: "1.0"'))
+    assert "T" in load(ok).services
+    bad = write(tmp_path, "Resources:\n" + topic.format(attribute="OpenApiVersion: 3.0.1"))
+    err = fails(bad)
+    assert "unknown resource attribute 'OpenApiVersion'" in err.message
+    assert err.line == line_of(bad, "OpenApiVersion")
