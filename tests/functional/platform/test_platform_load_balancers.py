@@ -168,6 +168,13 @@ def test_the_listeners_route_redirect_and_answer_as_alb(tmp_path: Path) -> None:
         c.start()
         assert listeners(c) == urls  # the same ports after a restart
         assert send(urls["Https"] + "orders")[0] == 200
+
+        c.template.write_text(TEMPLATE.replace("Values: [/hello]", "Values: [/hi]"))
+        r = c.cli("deploy", "-t", str(c.template), "--json")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert listeners(c) == urls  # the same listeners, their rules changed
+        assert send(urls["Https"] + "hi?name=c")[2] == b"hello GET c"
+        assert send(urls["Https"] + "hello?name=c")[0] == 404
     finally:
         c.stop()
 
