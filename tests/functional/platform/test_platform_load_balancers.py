@@ -190,7 +190,7 @@ def test_a_canary_behind_the_load_balancer_is_judged_and_rolled_back(tmp_path: P
         (started,) = json.loads(r.stdout)["deployments"]
         d, failed = c.serve_canary(started["id"], lambda: send(orders)[0] == 502)
         assert d["state"] == "Stopped" and d["rolled_back"], d
-        assert failed >= 1
+        assert 1 <= failed <= 10, failed  # a handful of failed requests (4 when measured)
         assert c.alias("Orders")["split"] == {"1": 1.0}
         assert json.loads(send(orders)[2])["release"] == "v1"
     finally:
