@@ -399,6 +399,14 @@ def _accept_runtime(
                 for layer in layers
             )
             if problem is not None and not in_layer:
+                metadata = entry.node.get("Metadata")
+                method = metadata.get("BuildMethod") if isinstance(metadata, Mapping) else None
+                if isinstance(method, str):  # go1.x, rust-cargolambda, makefile: not run here
+                    problem += (
+                        f"; its Metadata.BuildMethod {method} is a build `sam build` runs and "
+                        "canaria does not: build first and give canaria the built template "
+                        "(.aws-sam/build/template.yaml)"
+                    )
                 raise at.error(
                     f"runtime {runtime!r} starts the function's own bootstrap, but {problem}",
                     allowed="an executable file named 'bootstrap' at the top of CodeUri, or "

@@ -195,6 +195,17 @@ def test_provided_needs_an_executable_bootstrap(tmp_path: Path) -> None:
     assert load(path).functions["Fn"].config.runtime == "provided.al2"
 
 
+def test_a_missing_bootstrap_that_a_build_method_makes_says_to_build_first(
+    tmp_path: Path,
+) -> None:
+    fn = function().replace(f"Runtime: {PY}", "Runtime: provided.al2023")
+    fn = fn.replace("  Properties:", "  Metadata: {BuildMethod: go1.x}\n    Properties:")
+    err = fails(write(tmp_path, resources(fn)))
+    assert "no 'bootstrap' file" in err.message
+    assert "BuildMethod go1.x is a build `sam build` runs" in err.message
+    assert ".aws-sam/build/template.yaml" in err.message
+
+
 def test_other_python_runtime_warns(tmp_path: Path) -> None:
     other = "python3.99"
     app = load(
