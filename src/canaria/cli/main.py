@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a deployment failed or was rolled back, 2 bad input.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sys
@@ -360,9 +361,19 @@ def deploy(
     parameter_overrides: ParamsOpt = None,
     config_env: ConfigEnvOpt = None,
     as_json: JsonOpt = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="then deploy again, and follow, each time a file under the template's "
+            "folder changes (Ctrl-C stops)",
+        ),
+    ] = False,
 ) -> None:
     """Publish changed functions and shift traffic to them."""
     template = _template(template)
+    if watch and dry_run:
+        fail("--watch deploys each change: it does not go with --dry-run")
     judge: dict[str, Any] = {}
     if no_judge:
         judge["enabled"] = False
@@ -393,6 +404,9 @@ def deploy(
         "config": config,
         "judge": judge or None,
     }
+    if watch:
+        watch_and_deploy(client, body, as_json)
+        return
     result = call(client.post, "/deployments", body)
     if not wait or dry_run or not result["deployments"]:
         if as_json:
@@ -409,6 +423,53 @@ def deploy(
     finals = [follow(client, i, as_json) for i in ids]
     ok = all(d["state"] == "Succeeded" for d in finals)
     raise typer.Exit(0 if ok else EXIT_FAILED)
+
+
+# what a change under the template's folder never is: tools' and canaria's own files
+WATCH_IGNORED_DIRS = (".aws-sam", ".canaria")
+
+
+def watch_and_deploy(client: Client, body: dict[str, Any], as_json: bool) -> None:
+    """Deploy ``body``'s template now and after each change under its folder (a batch of
+    saves is one change), following each release's deployments to their end before
+    looking again. A template that does not load, or a release the server refuses, is
+    printed and the watch goes on: the next save may fix it. Ctrl-C stops watching, and
+    leaves a deployment being followed to go on."""
+    from watchfiles import DefaultFilter, watch
+
+    logging.getLogger("watchfiles").setLevel(logging.ERROR)  # its own Ctrl-C line: ours
+    root = Path(body["template"]).parent
+    ignored = DefaultFilter(
+        ignore_dirs=(*DefaultFilter.ignore_dirs, *WATCH_IGNORED_DIRS),
+        ignore_paths=(Path(state_dir()).resolve(),),  # canaria writes there all the time
+    )
+    try:
+        _release(client, body, as_json)
+        typer.echo(f"watching {root} for changes (Ctrl-C stops)")
+        for changes in watch(root, watch_filter=ignored, raise_interrupt=False):
+            names = sorted({Path(path).relative_to(root).as_posix() for _, path in changes})
+            more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+            typer.echo(f"changed: {', '.join(names[:3])}{more}")
+            _release(client, body, as_json)
+    except KeyboardInterrupt:  # while a release is followed: it goes on without us
+        pass
+    typer.echo("stopped watching")
+
+
+def _release(client: Client, body: dict[str, Any], as_json: bool) -> None:
+    """One release of the watch: its plan and deployments, followed, or why it did not
+    start."""
+    try:
+        result = client.post("/deployments", body)
+    except ApiError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        return
+    for w in result["warnings"]:
+        typer.echo(f"warning: {w}", err=True)
+    for line in result["plan"]:
+        typer.echo(line)
+    for d in result["deployments"]:
+        follow(client, d["id"], as_json)
 
 
 def follow(client: Client, deployment_id: str, as_json: bool) -> dict[str, Any]:
