@@ -58,7 +58,7 @@ from .events import without_session_cookie
 from .handler import Responder, find_pin
 from .responses import HttpResponse, Malformed, client_error, map_alb_result
 from .routing import Routing
-from .server import HttpListener
+from .server import HttpListener, listen_again
 from .types import Invoker, Recorder, Request
 
 log = logging.getLogger("canaria.gateway")
@@ -450,16 +450,8 @@ class LoadBalancers:
 
     async def _start(self, handler: ListenerHandler, port: int) -> HttpListener:
         """A listener on ``port`` (its earlier one), else on a port the OS picks."""
-        try:
-            return await self._listen(handler, port)
-        except OSError as exc:
-            if port == 0:
-                raise
-            name = handler.listener.logical_id
-            log.info("%s's port %d is taken (%s): another one", name, port, exc)
-            return await self._listen(handler, 0)
 
-    async def _listen(self, handler: ListenerHandler, port: int) -> HttpListener:
-        server = HttpListener(handler, host=self._host, port=port)
-        await server.start()
-        return server
+        def make(at: int) -> HttpListener:
+            return HttpListener(handler, host=self._host, port=at)
+
+        return await listen_again(make, port, handler.listener.logical_id)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Callable
+from typing import TypeVar
 
 from canaria.auth import Keyring
 from canaria.clock import Clock
@@ -19,6 +21,24 @@ from .types import Backends, Invoker, Recorder, RouteSource, SplitMode
 from .websockets import WebSocketHub
 
 log = logging.getLogger("canaria.gateway")
+
+L = TypeVar("L", bound="HttpListener")
+
+
+async def listen_again(make: Callable[[int], L], port: int, what: str) -> L:
+    """A listener ``make`` builds, started on ``port`` (the one it had before a restart),
+    else, when that port is taken now, on a port the OS picks."""
+    try:
+        listener = make(port)
+        await listener.start()
+        return listener
+    except OSError as exc:
+        if port == 0:
+            raise
+        log.info("%s's port %d is taken (%s): another one", what, port, exc)
+        listener = make(0)
+        await listener.start()
+        return listener
 
 
 class HttpListener:

@@ -14,7 +14,6 @@ state directory); otherwise the OS picks one.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -26,10 +25,8 @@ from canaria.ports import known_ports, save_ports
 
 from .routes import Router
 from .routing import Routing
-from .server import GatewayServer
+from .server import GatewayServer, listen_again
 from .types import Invoker, Recorder, SplitMode
-
-log = logging.getLogger("canaria.gateway")
 
 
 def url_id(function: str) -> str:
@@ -130,23 +127,16 @@ class FunctionUrls:
     async def _start(self, function: str, config: FunctionUrlSpec, port: int) -> GatewayServer:
         """A listener for ``function``'s URL on ``port`` (its earlier one), else on a port
         the OS picks."""
-        try:
-            return await self._listen(function, config, port)
-        except OSError as exc:
-            if port == 0:
-                raise
-            log.info("%s's URL port %d is taken (%s): another one", function, port, exc)
-            return await self._listen(function, config, 0)
 
-    async def _listen(self, function: str, config: FunctionUrlSpec, port: int) -> GatewayServer:
-        server = GatewayServer(
-            FunctionUrlRouting(self._routing, function, config),
-            self._invoker,
-            self._recorder,
-            self._clock,
-            host=self._host,
-            port=port,
-            keyring=self._keyring,
-        )
-        await server.start()
-        return server
+        def make(at: int) -> GatewayServer:
+            return GatewayServer(
+                FunctionUrlRouting(self._routing, function, config),
+                self._invoker,
+                self._recorder,
+                self._clock,
+                host=self._host,
+                port=at,
+                keyring=self._keyring,
+            )
+
+        return await listen_again(make, port, f"{function}'s URL")

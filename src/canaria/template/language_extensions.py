@@ -80,6 +80,7 @@ def expand(doc: LineMap, top: Where, resolve: Resolve) -> None:
         node = doc.get(section)
         if isinstance(node, LineMap):
             expansion.names(node, top.key(doc, section), set(node))
+    expansion.check_names()
     for section in SECTIONS:
         node = doc.get(section)
         if isinstance(node, LineMap):
@@ -163,6 +164,9 @@ class _Expansion:
         elif isinstance(node, list):
             for i, value in enumerate(node):
                 self.names(value, at.index(node, i), keys)
+
+    def check_names(self) -> None:
+        """Once every loop is known: no loop name is also a loop's identifier."""
         clashes = sorted(set(self.loops) & self.identifiers)
         if clashes:
             where = self.loops[clashes[0]]
