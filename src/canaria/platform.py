@@ -26,7 +26,9 @@ from typing import Any
 
 from canaria import template as templates
 from canaria.analysis import Metrics
+from canaria.analysis.log_metrics import LogMetrics
 from canaria.analysis.prom import PromMetrics
+from canaria.analysis.published import PublishedMetrics
 from canaria.appsync.server import GraphQLApis
 from canaria.auth import Keyring, access_key_id, ensure_token, secret_access_key
 from canaria.aws.state_services import ServiceTasks
@@ -103,12 +105,14 @@ class Platform:
         self.secret_key = secret_access_key(self.token)
         self.keyring = Keyring(self.token)  # the operator's keys, and each function's
         self.metrics = Metrics()
+        self.published = PublishedMetrics()  # the application's own (EMF, PutMetricData)
+        self.log_metrics = LogMetrics(self.published)
         self.prom = PromMetrics()
         self.routing = Routing()
         self.logbook = LogBook(str(Path(self.state_dir) / "logs"))
         # which template paths the deploy API may read (canaria.files)
         self.files = FileAccess.for_server(options.template)
-        self.signals = LocalSignals(self.metrics, self.store, clock)
+        self.signals = LocalSignals(self.metrics, self.store, clock, published=self.published)
         self.invocations = Invocations(
             self.store,
             self.routing,
@@ -245,6 +249,8 @@ class Platform:
                 self.durable,
                 self.graphql,
                 self.load_balancers,
+                self.logbook,
+                self.log_metrics,
             ),
             runtimes=self.runtimes,
             new_runtime=self._new_runtime,

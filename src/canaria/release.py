@@ -26,6 +26,7 @@ from typing import Any, Protocol, assert_never
 
 from canaria import nodejs, pythons
 from canaria import template as templates
+from canaria.analysis.log_metrics import EMF_MARK, LogMetrics
 from canaria.appsync.server import GraphQLApis
 from canaria.auth import Keyring
 from canaria.aws.states import StateMachines
@@ -52,6 +53,7 @@ from canaria.gateway import Routing
 from canaria.gateway.load_balancers import LoadBalancers
 from canaria.gateway.urls import FunctionUrls
 from canaria.gateway.websockets import WebSocketHub
+from canaria.logbook import LogBook
 from canaria.models import (
     Alias,
     Application,
@@ -60,6 +62,7 @@ from canaria.models import (
     FunctionSpec,
     FunctionUrlSpec,
     LayerSpec,
+    MetricFilterSpec,
     PipeSpec,
     ServiceResource,
     TableSpec,
@@ -134,6 +137,10 @@ class Resources(Protocol):
 
     async def serve_load_balancers(self, listeners: Mapping[str, ListenerSpec]) -> None: ...
 
+    def read_logs(self, filters: tuple[MetricFilterSpec, ...]) -> None:
+        """Read the functions' log lines for metrics: EMF objects, and ``filters``."""
+        ...
+
     def graphql_url(self, name: str) -> str: ...
 
     async def run_durable(
@@ -167,6 +174,8 @@ class LocalResources:
         durable: DurableExecutions,
         graphql: GraphQLApis,
         load_balancers: LoadBalancers,
+        logbook: LogBook,
+        log_metrics: LogMetrics,
     ) -> None:
         self.tables = tables
         self.services = services
@@ -179,6 +188,8 @@ class LocalResources:
         self.durable = durable
         self.graphql = graphql
         self.load_balancers = load_balancers
+        self.logbook = logbook
+        self.log_metrics = log_metrics
         self._provisioned: Mapping[str, ServiceResource] = {}  # the last release's
         services.on_restart = self._restarted
 
@@ -209,6 +220,10 @@ class LocalResources:
 
     async def serve_load_balancers(self, listeners: Mapping[str, ListenerSpec]) -> None:
         await self.load_balancers.serve(listeners)
+
+    def read_logs(self, filters: tuple[MetricFilterSpec, ...]) -> None:
+        self.log_metrics.configure(filters)
+        self.logbook.tap(self.log_metrics.read, self.log_metrics.functions, EMF_MARK)
 
     async def run_durable(
         self, functions: Mapping[str, FunctionSpec], names: Mapping[str, str]
@@ -357,6 +372,7 @@ class ReleaseExecutor:
                     self.resources.serve_websockets(running.websockets)
                     await self.resources.serve_graphql(running.graphql_apis)
                     await self.resources.serve_load_balancers(running.listeners)
+                    self.resources.read_logs(running.metric_filters)
                     await self.resources.run_durable(running.functions, running.function_names)
                 case PollSources(sources=sources, pipes=pipes):
                     self.resources.poll_sources(sources, pipes)

@@ -24,6 +24,7 @@ from canaria.models import (
     EventSource,
     FunctionSpec,
     FunctionUrlSpec,
+    MetricFilterSpec,
     PipeSpec,
     ServiceResource,
     TableSpec,
@@ -103,6 +104,7 @@ class RecordingResources:
     graphql: dict[str, GraphQLApiSpec] = field(default_factory=dict)
     durable: dict[str, DurableSpec] = field(default_factory=dict)
     listeners: dict[str, ListenerSpec] = field(default_factory=dict)
+    metric_filters: tuple[MetricFilterSpec, ...] = ()
 
     async def create_tables(self, tables: Mapping[str, TableSpec]) -> None:
         self.tables.update(tables)
@@ -124,6 +126,9 @@ class RecordingResources:
 
     async def serve_load_balancers(self, listeners: Mapping[str, ListenerSpec]) -> None:
         self.listeners = dict(listeners)
+
+    def read_logs(self, filters: tuple[MetricFilterSpec, ...]) -> None:
+        self.metric_filters = filters
 
     async def run_durable(
         self, functions: Mapping[str, FunctionSpec], names: Mapping[str, str]

@@ -52,14 +52,18 @@ Missing datapoints of count metrics
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, assert_never
 
+from canaria.analysis import metric_math
 from canaria.analysis.metrics import Metrics
-from canaria.models import AlarmSpec
+from canaria.analysis.published import PublishedMetrics
+from canaria.models import AlarmSpec, MetricQuerySpec, MetricStatSpec
 from canaria.models.statistics import parse_percentile
 
 __all__ = [
@@ -71,6 +75,7 @@ __all__ = [
     "decide",
     "evaluate",
     "evaluation_range",
+    "read",
 ]
 
 EXTRA_PERIODS = 2
@@ -210,15 +215,17 @@ def evaluate(
     now: float,
     previous: AlarmState,
     *,
+    published: PublishedMetrics | None = None,
     evaluate_low_sample_count_percentile: str = "evaluate",
 ) -> AlarmEvaluation:
-    """Evaluate ``spec`` at ``now``; never raises for a bad spec (the state is then
-    INSUFFICIENT_DATA and the reason says what is wrong)."""
+    """Evaluate ``spec`` at ``now`` on AWS/Lambda's ``metrics`` and the application's
+    ``published`` ones; never raises for a bad spec (the state is then INSUFFICIENT_DATA
+    and the reason says what is wrong)."""
 
     def insufficient(reason: str, points: tuple[float | None, ...] = ()) -> AlarmEvaluation:
         return AlarmEvaluation(AlarmState.INSUFFICIENT_DATA, reason, points, now)
 
-    if spec.namespace != "AWS/Lambda":
+    if not spec.queries and spec.namespace != "AWS/Lambda" and spec.namespace.startswith("AWS/"):
         return insufficient(f"namespace {spec.namespace!r} is not published by canaria")
     if spec.comparison_operator not in COMPARISON_OPERATORS:
         return insufficient(
@@ -235,15 +242,18 @@ def evaluate(
     start, end = evaluation_range(spec, now)
     try:
         _treat(spec.treat_missing_data)
-        points = metrics.datapoints(
-            spec.metric_name,
-            spec.dimensions,
-            start,
-            end,
-            spec.period_s,
-            spec.statistic,
-            spec.extended_statistic,
-        )
+        if spec.queries:
+            points = _math_points(spec.queries, metrics, published, start, end, spec.period_s)
+        else:
+            points = read(
+                _single(spec),
+                metrics,
+                published,
+                start,
+                end,
+                spec.statistic,
+                spec.extended_statistic,
+            )
     except ValueError as e:
         return insufficient(str(e))
     values = tuple(v for _, v in points)
@@ -253,9 +263,7 @@ def evaluate(
     ]
     if spec.extended_statistic is not None and evaluate_low_sample_count_percentile == "ignore":
         limit = _low_sample_limit(spec.extended_statistic)
-        counts = metrics.datapoints(
-            spec.metric_name, spec.dimensions, start, end, spec.period_s, "SampleCount", None
-        )
+        counts = read(_single(spec), metrics, published, start, end, "SampleCount", None)
         evaluated = [i for i, v in enumerate(values) if v is not None][-n:]
         low = [i for i in evaluated if (counts[i][1] or 0.0) < limit]
         if low:
@@ -274,9 +282,113 @@ def evaluate(
         previous=previous,
     )
     shown = ", ".join("-" if v is None else f"{v:g}" for v in values)
-    stat = spec.statistic or spec.extended_statistic
     reason = (
-        f"{why}. {spec.metric_name} {stat} per {spec.period_s} s, oldest first: [{shown}]; "
+        f"{why}. {_described(spec)} per {spec.period_s} s, oldest first: [{shown}]; "
         f"breaching when {_SYMBOL[spec.comparison_operator]} {spec.threshold:g}"
     )
     return AlarmEvaluation(state, reason, values, now)
+
+
+def read(
+    stat: MetricStatSpec,
+    metrics: Metrics,
+    published: PublishedMetrics | None,
+    start: float,
+    end: float,
+    statistic: str | None,
+    extended_statistic: str | None,
+) -> list[tuple[float, float | None]]:
+    """One metric's datapoints over ``[start, end)``: AWS/Lambda's from ``metrics``, a
+    namespace the application publishes from ``published``; nothing (every period
+    missing) for another AWS namespace, which canaria does not publish."""
+    if stat.namespace == "AWS/Lambda":
+        return metrics.datapoints(
+            stat.metric_name,
+            stat.dimensions,
+            start,
+            end,
+            stat.period_s,
+            statistic,
+            extended_statistic,
+        )
+    if published is None or stat.namespace.startswith("AWS/"):
+        p = stat.period_s
+        first = math.floor(start / p) * p
+        return [(float(t), None) for t in range(first, math.ceil(end), p)]
+    return published.datapoints(
+        stat.namespace,
+        stat.metric_name,
+        stat.dimensions,
+        start,
+        end,
+        stat.period_s,
+        statistic,
+        extended_statistic,
+    )
+
+
+def _single(spec: AlarmSpec) -> MetricStatSpec:
+    return MetricStatSpec(
+        spec.namespace,
+        spec.metric_name,
+        spec.dimensions,
+        spec.period_s,
+        spec.statistic,
+        spec.extended_statistic,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(expression: str) -> metric_math.Node:
+    return metric_math.parse(expression)
+
+
+def _math_points(
+    queries: Sequence[MetricQuerySpec],
+    metrics: Metrics,
+    published: PublishedMetrics | None,
+    start: float,
+    end: float,
+    period_s: int,
+) -> list[tuple[float, float | None]]:
+    """The returned query's datapoints: each ``MetricStat`` read at the alarm's period,
+    the expressions evaluated over them (``canaria.analysis.metric_math``)."""
+    first = math.floor(start / period_s) * period_s
+    grid = metric_math.Grid(
+        tuple(float(t) for t in range(first, math.ceil(end), period_s)), period_s
+    )
+    by_id = {q.id: q for q in queries}
+    memo: dict[str, metric_math.Value] = {}
+
+    def value_of(qid: str) -> metric_math.Value:
+        if qid in memo:
+            return memo[qid]
+        q = by_id[qid]
+        if q.stat is not None:
+            stat = dataclasses.replace(q.stat, period_s=period_s)
+            points = read(
+                stat, metrics, published, start, end, q.stat.statistic, q.stat.extended_statistic
+            )
+            out: metric_math.Value = [v for _, v in points]
+        else:
+            assert q.expression is not None
+            out = metric_math.evaluate(_parsed(q.expression), grid, value_of, metric_ids)
+        memo[qid] = out
+        return out
+
+    metric_ids = [q.id for q in queries if q.stat is not None]
+    returned = next(q for q in queries if q.return_data)
+    result = value_of(returned.id)
+    if not isinstance(result, list) or (result and isinstance(result[0], list)):
+        raise ValueError(f"the query {returned.id!r} does not give one time series")
+    return [(t, v) for t, v in zip(grid.starts, result, strict=True) if not isinstance(v, list)]
+
+
+def _described(spec: AlarmSpec) -> str:
+    if not spec.queries:
+        return f"{spec.metric_name} {spec.statistic or spec.extended_statistic}"
+    returned = next(q for q in spec.queries if q.return_data)
+    if returned.stat is not None:
+        stat = returned.stat
+        return f"{stat.metric_name} {stat.statistic or stat.extended_statistic}"
+    return returned.label or f"{returned.id} = {returned.expression}"

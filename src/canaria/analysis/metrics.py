@@ -54,6 +54,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from canaria.analysis.histogram import (
+    DURATION_RELATIVE_ERROR,
+    duration_bin,
+    hist_percentile,
+    merge_histogram,
+)
 from canaria.models.statistics import parse_percentile
 
 __all__ = [
@@ -65,29 +71,10 @@ __all__ = [
     "duration_bin",
 ]
 
-DURATION_RELATIVE_ERROR = 0.01
-_GAMMA = (1.0 + DURATION_RELATIVE_ERROR) / (1.0 - DURATION_RELATIVE_ERROR)
-_LOG_GAMMA = math.log(_GAMMA)
-_MIN_MS = 1e-3
-_ZERO_BIN = -(1 << 30)
-
 METRIC_NAMES = ("Invocations", "Errors", "Throttles", "Duration", "ConcurrentExecutions")
 STATISTICS = ("Sum", "Average", "Minimum", "Maximum", "SampleCount")
 
 Key = tuple[str, int, str | None]  # function, version, alias (None: no alias)
-
-
-def duration_bin(ms: float) -> int:
-    """The histogram bin a duration falls in; bins are ordered like durations."""
-    if ms <= _MIN_MS:
-        return _ZERO_BIN
-    return math.ceil(math.log(ms) / _LOG_GAMMA)
-
-
-def _bin_value(i: int) -> float:
-    if i == _ZERO_BIN:
-        return 0.0
-    return 2.0 * _GAMMA**i / (_GAMMA + 1.0)
 
 
 class _Bucket:
@@ -184,26 +171,7 @@ class _Acc:
         if b.dmax > self.dmax:
             self.dmax = b.dmax
         if self.hist is not None:
-            _merge(self.hist, b.hist)
-
-
-def _merge(into: dict[int, int], h: Mapping[int, int]) -> None:
-    for i, n in h.items():
-        into[i] = into.get(i, 0) + n
-
-
-def _hist_percentile(hist: Mapping[int, int], n: int, q: float, lo: float, hi: float) -> float:
-    """Nearest-rank percentile (the smallest value with at least q % of samples at or
-    below it), read from the histogram and clamped to the exact [min, max]."""
-    if q >= 100.0:
-        return hi
-    rank = max(1, math.ceil(q / 100.0 * n))
-    seen = 0
-    for i in sorted(hist):
-        seen += hist[i]
-        if seen >= rank:
-            return min(max(_bin_value(i), lo), hi)
-    return hi
+            merge_histogram(self.hist, b.hist)
 
 
 def _binary_percentile(ones: int, n: int, q: float) -> float:
@@ -562,7 +530,7 @@ class Metrics:
                     timeouts += b.timeouts
                     cold += b.cold
                     if b.cold_hist:
-                        _merge(cold_hist, b.cold_hist)
+                        merge_histogram(cold_hist, b.cold_hist)
         return acc, timeouts, cold, cold_hist
 
     def in_flight(self, function: str, version: int) -> int:
@@ -586,8 +554,8 @@ class Metrics:
             timeouts=timeouts,
             cold_starts=cold,
             duration_sum_ms=acc.dsum,
-            p50_ms=_hist_percentile(hist, n, 50.0, acc.dmin, acc.dmax) if n else None,
-            p99_ms=_hist_percentile(hist, n, 99.0, acc.dmin, acc.dmax) if n else None,
+            p50_ms=hist_percentile(hist, n, 50.0, acc.dmin, acc.dmax) if n else None,
+            p99_ms=hist_percentile(hist, n, 99.0, acc.dmin, acc.dmax) if n else None,
             max_ms=acc.dmax if n else None,
         )
 
@@ -601,7 +569,7 @@ class Metrics:
         n = sum(warm.values())
         if n == 0:
             return None, 0
-        return _hist_percentile(warm, n, q, 0.0, math.inf), n
+        return hist_percentile(warm, n, q, 0.0, math.inf), n
 
     def count_slower(
         self, function: str, version: int, start: float, end: float, threshold_ms: float
@@ -642,8 +610,8 @@ class Metrics:
                         n,
                         acc.errors,
                         acc.throttles,
-                        _hist_percentile(hist, n, 50.0, acc.dmin, acc.dmax) if n else None,
-                        _hist_percentile(hist, n, 99.0, acc.dmin, acc.dmax) if n else None,
+                        hist_percentile(hist, n, 50.0, acc.dmin, acc.dmax) if n else None,
+                        hist_percentile(hist, n, 99.0, acc.dmin, acc.dmax) if n else None,
                     )
                 )
             out[v] = row
@@ -677,7 +645,7 @@ def _stat(metric: str, acc: _Acc, statistic: str | None, q: float | None) -> flo
             if n == 0:
                 return None
             if q is not None:
-                return _hist_percentile(acc.hist or {}, n, q, acc.dmin, acc.dmax)
+                return hist_percentile(acc.hist or {}, n, q, acc.dmin, acc.dmax)
             match statistic:
                 case "Sum":
                     return acc.dsum

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from canaria.analysis import Metrics
+from canaria.analysis.published import PublishedMetrics
 from canaria.auth import Keyring
 from canaria.aws.states import StateMachines
 from canaria.clock import Clock
@@ -23,6 +24,7 @@ class EdgeBackend(Protocol):
     state_machines: StateMachines
     logbook: LogBook  # the functions' log lines (CloudWatch Logs FilterLogEvents)
     metrics: Metrics  # per-version metrics (CloudWatch GetMetricData)
+    published: PublishedMetrics  # the application's own metrics (PutMetricData, EMF)
     websockets: WebSocketHub  # WebSocket APIs' connections (the Management API)
     durable: DurableExecutions  # the durable execution service (durable functions)
 

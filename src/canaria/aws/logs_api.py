@@ -8,22 +8,23 @@ request reads as its own short stream (the same sequence a reader of a real stre
 sees: the request's lines, END, REPORT). The edge serves what the log book holds in
 memory (the last 5,000 lines per function).
 
-Filter patterns: the unstructured term syntax — ``term``, ``"a phrase"`` (all must
-match), ``?term`` (any of these), ``-term`` (none of these); an empty pattern matches
-everything. JSON and space-delimited patterns are refused with a message saying so.
+Filter patterns: CloudWatch Logs' whole syntax — terms, ``%regex%``, JSON (``{ $.level =
+"ERROR" }``) and space-delimited (``[ip, ..., status = 5*]``), as
+``canaria.analysis.filter_patterns`` implements it (its docstring says what is supported and
+what is refused); an empty pattern matches everything. A pattern it refuses is answered
+``InvalidParameterException`` with its message (the column, what is wrong, what is allowed).
 """
 
 from __future__ import annotations
 
 import hashlib
-import shlex
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.responses import Response
 
+from canaria.analysis.filter_patterns import FilterPatternError, parse
 from canaria.aws.backend import EdgeBackend
 from canaria.aws.responses import AMZ_JSON_11, json_error, json_response
 from canaria.logbook import LogEntry
@@ -32,45 +33,6 @@ Handler = Callable[[EdgeBackend, dict[str, Any]], Awaitable[Response]]
 
 GROUP_PREFIX = "/aws/lambda/"
 MAX_LIMIT = 10_000
-
-
-@dataclass(frozen=True)
-class TermPattern:
-    required: tuple[str, ...] = ()
-    any_of: tuple[str, ...] = ()
-    excluded: tuple[str, ...] = ()
-
-    def matches(self, text: str) -> bool:
-        return (
-            all(t in text for t in self.required)
-            and (not self.any_of or any(t in text for t in self.any_of))
-            and not any(t in text for t in self.excluded)
-        )
-
-
-def parse_pattern(pattern: str) -> TermPattern:
-    """The unstructured term syntax; ValueError (with what is allowed) for anything else."""
-    text = pattern.strip()
-    if text.startswith("{") or text.startswith("["):
-        raise ValueError(
-            f"filterPattern {pattern!r}: canaria's edge supports unstructured term patterns "
-            '(term, "phrase", ?term, -term), not JSON or space-delimited ones'
-        )
-    try:
-        tokens = shlex.split(text)
-    except ValueError as exc:
-        raise ValueError(f"filterPattern {pattern!r}: {exc}") from None
-    required: list[str] = []
-    any_of: list[str] = []
-    excluded: list[str] = []
-    for tok in tokens:
-        if tok.startswith("?") and len(tok) > 1:
-            any_of.append(tok[1:])
-        elif tok.startswith("-") and len(tok) > 1:
-            excluded.append(tok[1:])
-        else:
-            required.append(tok)
-    return TermPattern(tuple(required), tuple(any_of), tuple(excluded))
 
 
 def stream_name(entry: LogEntry) -> str:
@@ -105,8 +67,8 @@ async def filter_log_events(edge: EdgeBackend, body: dict[str, Any]) -> Response
     if limit is not None and not 1 <= limit <= MAX_LIMIT:
         return _invalid(f"limit must be between 1 and {MAX_LIMIT}")
     try:
-        pattern = parse_pattern(str(body.get("filterPattern") or ""))
-    except ValueError as exc:
+        pattern = parse(str(body.get("filterPattern") or ""))
+    except FilterPatternError as exc:
         return _invalid(str(exc))
     names = body.get("logStreamNames")
     prefix = body.get("logStreamNamePrefix")
@@ -131,7 +93,7 @@ async def filter_log_events(edge: EdgeBackend, body: dict[str, Any]) -> Response
             continue
         if isinstance(prefix, str) and not stream.startswith(prefix):
             continue
-        if not pattern.matches(e.text):
+        if pattern.match(e.text) is None:
             continue
         events.append(
             {

@@ -15,7 +15,8 @@ traffic is routed or how a deployment goes:
 - Step Functions: start, describe, list, stop executions and read their history, and
   describe or list state machines (a PostTraffic hook runs an integration test);
 - API Gateway: ``execute-api:ManageConnections`` (post to, read and close the
-  connections of a WebSocket API).
+  connections of a WebSocket API);
+- CloudWatch: ``PutMetricData`` (code publishes its own metrics, which alarms watch).
 
 Everything else (``UpdateAlias``, ``PublishVersion``, ``StopDeployment``, creating state
 machines, any operation added later) is refused with ``AccessDeniedException``, worded as
@@ -61,6 +62,7 @@ FUNCTION_ALLOWED: frozenset[tuple[str, str]] = frozenset(
         ("states", "DescribeStateMachine"),
         ("states", "ListStateMachines"),
         ("execute-api", "ManageConnections"),
+        ("cloudwatch", "PutMetricData"),
     }
 )
 

@@ -41,6 +41,7 @@ from typing import Any, assert_never
 
 from canaria.analysis import Metrics, alarms, judge
 from canaria.analysis.live import LiveJudge
+from canaria.analysis.published import PublishedMetrics
 from canaria.clock import Clock
 from canaria.controller.plan import GateProgress, Verdict
 from canaria.models import AlarmSpec
@@ -77,8 +78,16 @@ class _OpenGate:
 
 
 class LocalSignals:
-    def __init__(self, metrics: Metrics, store: Store, clock: Clock) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        store: Store,
+        clock: Clock,
+        *,
+        published: PublishedMetrics | None = None,
+    ) -> None:
         self.metrics = metrics
+        self.published = published  # the application's own metrics, for its alarms
         self.store = store
         self.clock = clock
         self._states: dict[str, tuple[str, str, float]] = dict(store.alarm_states())
@@ -107,7 +116,7 @@ class LocalSignals:
         changed = []
         for name, spec in specs.items():
             prev = alarms.AlarmState(self._states.get(name, ("INSUFFICIENT_DATA", "", 0.0))[0])
-            ev = alarms.evaluate(spec, self.metrics, now, prev)
+            ev = alarms.evaluate(spec, self.metrics, now, prev, published=self.published)
             if ev.state is not prev or name not in self._states:
                 self._states[name] = (ev.state.value, ev.reason, now)
                 changed.append((name, ev.state.value, ev.reason))

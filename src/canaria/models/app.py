@@ -378,8 +378,32 @@ class InlineCode:
 
 
 @dataclass(frozen=True)
+class MetricStatSpec:
+    """One metric and how to read it: a metric math alarm's ``MetricStat``."""
+
+    namespace: str  # AWS/Lambda, or a namespace the application publishes
+    metric_name: str
+    dimensions: Mapping[str, str]
+    period_s: int
+    statistic: str | None = None
+    extended_statistic: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricQuerySpec:
+    """An entry of a metric math alarm's ``Metrics``: a metric or an expression."""
+
+    id: str
+    stat: MetricStatSpec | None = None
+    expression: str | None = None
+    return_data: bool = True
+    label: str = ""
+
+
+@dataclass(frozen=True)
 class AlarmSpec:
-    """A CloudWatch alarm on canaria's own AWS/Lambda metrics."""
+    """A CloudWatch alarm: on one metric (AWS/Lambda's or one the application publishes),
+    or on a metric math expression (``queries``; then ``metric_name`` is empty)."""
 
     name: str
     metric_name: str  # Invocations | Errors | Throttles | Duration | ConcurrentExecutions
@@ -393,6 +417,28 @@ class AlarmSpec:
     datapoints_to_alarm: int | None = None
     treat_missing_data: str = "missing"  # missing | notBreaching | breaching | ignore
     namespace: str = "AWS/Lambda"
+    queries: tuple[MetricQuerySpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class MetricTransformationSpec:
+    """What a metric filter publishes for a matching event."""
+
+    namespace: str
+    name: str
+    value: str  # a number, or a selector of the event: "$.latency", "$size"
+    default_value: float | None = None
+    dimensions: Mapping[str, str] = field(default_factory=dict)  # name -> selector
+
+
+@dataclass(frozen=True)
+class MetricFilterSpec:
+    """An ``AWS::Logs::MetricFilter`` on a function's log group."""
+
+    logical_id: str
+    function: str  # the function whose log group it filters (logical id)
+    pattern: str
+    transformations: tuple[MetricTransformationSpec, ...]
 
 
 @dataclass(frozen=True)
@@ -434,6 +480,7 @@ class Application:
     functions: Mapping[str, FunctionSpec]
     apis: Mapping[str, ApiSpec] = field(default_factory=dict)
     alarms: Mapping[str, AlarmSpec] = field(default_factory=dict)
+    metric_filters: tuple[MetricFilterSpec, ...] = ()
     deployment_configs: Mapping[str, DeploymentConfigSpec] = field(default_factory=dict)
     tables: Mapping[str, TableSpec] = field(default_factory=dict)
     state_machines: Mapping[str, StateMachineSpec] = field(default_factory=dict)

@@ -222,6 +222,9 @@ class ResourceIndex:
         match type_:
             case "AWS::Serverless::Function":
                 return name
+            case "AWS::Logs::LogGroup":
+                group = self._prop(name)("LogGroupName")
+                return group if isinstance(group, str) else f"{self.stack_name}-{name}"
             case "AWS::Serverless::LayerVersion":
                 return layer_arn(name)
             case (

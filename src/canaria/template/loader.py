@@ -24,6 +24,7 @@ from canaria.models import (
     DeploymentConfigSpec,
     FunctionSpec,
     LayerSpec,
+    MetricFilterSpec,
     PipeSpec,
     RouteSpec,
     SkippedResource,
@@ -38,6 +39,7 @@ from canaria.models.load_balancers import ListenerSpec
 from canaria.models.schedules import ScheduledInvocation
 from canaria.models.services import EventSource, ServiceResource
 from canaria.template import language_extensions, sam_globals
+from canaria.template.alarms import build_alarm
 from canaria.template.api_keys import TYPES as API_KEY_TYPES
 from canaria.template.api_keys import accept_keys, build_api_keys
 from canaria.template.appsync import TYPES as GRAPHQL_TYPES
@@ -72,6 +74,7 @@ from canaria.template.layers import LAYER, build_layer
 from canaria.template.load_balancers import TYPES as LOAD_BALANCER_TYPES
 from canaria.template.load_balancers import build_listeners
 from canaria.template.mappings import MAPPING, build_mappings
+from canaria.template.metric_filters import GROUP_PREFIX, METRIC_FILTER, build_metric_filter
 from canaria.template.nested import Nesting, flatten
 from canaria.template.nodes import LineMap, Problems, Where, as_map, as_str, check_keys
 from canaria.template.openapi import openapi_routes
@@ -79,7 +82,6 @@ from canaria.template.parameters import Parameter, resolve_parameters, samconfig
 from canaria.template.pipes import PIPE, build_pipes
 from canaria.template.references import reference_errors
 from canaria.template.resources import (
-    build_alarm,
     build_api,
     build_deployment_config,
     skipped,
@@ -130,7 +132,16 @@ RESOURCE_ATTRIBUTES = (
     # templates copied them
     "Version",
 )
-OTHER_HANDLED = (TABLE, ALARM, DEPLOYMENT_CONFIG, SFN_STATE_MACHINE, PIPE, MAPPING, SCHEDULE)
+OTHER_HANDLED = (
+    TABLE,
+    ALARM,
+    METRIC_FILTER,
+    DEPLOYMENT_CONFIG,
+    SFN_STATE_MACHINE,
+    PIPE,
+    MAPPING,
+    SCHEDULE,
+)
 HANDLED = (
     FUNCTION,
     API,
@@ -451,6 +462,13 @@ def _build(
             spec = build_alarm(ctx, e, function_names)
             if spec is not None:
                 _unique(alarms, spec.name, spec, e, "AlarmName")
+    metric_filters: list[MetricFilterSpec] = []
+    groups = _log_groups(ctx, of(FUNCTION), function_names)
+    for e in of(METRIC_FILTER):
+        with problems.catch():
+            metric_filter = build_metric_filter(ctx, e, groups)
+            if metric_filter is not None:
+                metric_filters.append(metric_filter)
     configs: dict[str, DeploymentConfigSpec] = {}
     with problems.catch():
         configs.update(step_lists(doc.get("Metadata"), top.key(doc, "Metadata")))
@@ -550,6 +568,7 @@ def _build(
         functions=functions,
         apis=apis,
         alarms=alarms,
+        metric_filters=tuple(metric_filters),
         deployment_configs=configs,
         tables=tables,
         state_machines=machines,
@@ -686,6 +705,20 @@ def _add_openapi_routes(
 
 
 IMPLICIT_API_GLOBALS = ("Auth", "Cors", "CorsConfiguration", "GatewayResponses", "Variables")
+
+
+def _log_groups(
+    ctx: Context, functions: list[Entry], function_names: Mapping[str, str]
+) -> dict[str, str]:
+    """Each function's log group names (``/aws/lambda/<name>``, and the group its
+    ``LoggingConfig`` names) -> the function."""
+    groups = {f"{GROUP_PREFIX}{name}": logical for name, logical in function_names.items()}
+    for e in functions:
+        groups[f"{GROUP_PREFIX}{e.logical_id}"] = e.logical_id
+        logging = ctx.get(e, "LoggingConfig")
+        if isinstance(logging, Mapping) and isinstance(logging.get("LogGroup"), str):
+            groups[logging["LogGroup"]] = e.logical_id
+    return groups
 
 
 def _implicit_api(

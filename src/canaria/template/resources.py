@@ -7,10 +7,9 @@ from dataclasses import replace
 from typing import Any
 
 from canaria.errors import InvalidRequest
-from canaria.models import AlarmSpec, ApiSpec, DeploymentConfigSpec, SkippedResource
+from canaria.models import ApiSpec, DeploymentConfigSpec, SkippedResource
 from canaria.models.app import ApiKind
 from canaria.models.configs import PREDEFINED, PREFIX, parse_step_list
-from canaria.models.statistics import parse_percentile
 from canaria.template.api_keys import key_source
 from canaria.template.authorizers import ApiKeyAuth, api_auth, api_key_auth
 from canaria.template.context import Context
@@ -21,7 +20,6 @@ from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import (
     LineMap,
     Where,
-    as_float,
     as_int,
     as_list,
     as_map,
@@ -90,182 +88,6 @@ def _text(value: Any, at: Where) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value) if isinstance(value, int | float) else as_str(value, at)
-
-
-# ---- alarms ------------------------------------------------------------------------------
-
-ALARM_PROPERTIES = (
-    "ActionsEnabled",
-    "AlarmActions",
-    "AlarmDescription",
-    "AlarmName",
-    "ComparisonOperator",
-    "DatapointsToAlarm",
-    "Dimensions",
-    "EvaluateLowSampleCountPercentile",
-    "EvaluationPeriods",
-    "ExtendedStatistic",
-    "InsufficientDataActions",
-    "MetricName",
-    "Metrics",
-    "Namespace",
-    "OKActions",
-    "Period",
-    "Statistic",
-    "Tags",
-    "Threshold",
-    "ThresholdMetricId",
-    "TreatMissingData",
-    "Unit",
-)
-METRICS = ("Invocations", "Errors", "Throttles", "Duration", "ConcurrentExecutions")
-DIMENSIONS = ("FunctionName", "Resource", "ExecutedVersion")
-STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
-COMPARISONS = (
-    "GreaterThanOrEqualToThreshold",
-    "GreaterThanThreshold",
-    "LessThanThreshold",
-    "LessThanOrEqualToThreshold",
-)
-MISSING_DATA = ("missing", "notBreaching", "breaching", "ignore")
-
-
-def build_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]) -> AlarmSpec | None:
-    """The alarm canaria evaluates, or None (with a warning) for a valid alarm it cannot:
-    metric math, anomaly detection, a metric outside AWS/Lambda, a metric name or a
-    dimension AWS/Lambda does not publish (CloudWatch accepts it; it never fires)."""
-    props = entry.props
-    check_keys(props, entry.props_at, ALARM_PROPERTIES)
-    for key in ("Metrics", "ThresholdMetricId"):
-        if key in props:
-            ctx.warn(
-                entry,
-                f"alarm with {key} (metric math or anomaly detection) is skipped: canaria "
-                "evaluates alarms on one AWS/Lambda metric; it never fires locally",
-            )
-            return None
-    check_keys(
-        props,
-        entry.props_at,
-        ALARM_PROPERTIES,
-        required=(
-            "MetricName",
-            "Namespace",
-            "Period",
-            "EvaluationPeriods",
-            "Threshold",
-            "ComparisonOperator",
-        ),
-    )
-
-    def text(key: str) -> str:
-        return as_str(ctx.get(entry, key), ctx.at(entry, key))
-
-    namespace = text("Namespace")
-    if namespace != "AWS/Lambda":
-        ctx.warn(
-            entry,
-            f"alarm on namespace {namespace} is skipped: canaria measures AWS/Lambda metrics "
-            "only; it never fires locally",
-        )
-        return None
-    metric = text("MetricName")
-    statistic = extended = None
-    if ("Statistic" in props) == ("ExtendedStatistic" in props):
-        raise entry.props_at.at(props).error(
-            "an alarm needs exactly one of Statistic and ExtendedStatistic",
-            allowed="Statistic: Sum, or ExtendedStatistic: p99",
-        )
-    if "Statistic" in props:
-        statistic = text("Statistic")
-        if statistic not in STATISTICS:
-            raise ctx.at(entry, "Statistic").error(
-                f"unknown statistic {statistic!r}", allowed=STATISTICS
-            )
-    else:
-        extended = text("ExtendedStatistic")
-        _check_percentile(extended, ctx.at(entry, "ExtendedStatistic"))
-    comparison = text("ComparisonOperator")
-    if comparison not in COMPARISONS:
-        raise ctx.at(entry, "ComparisonOperator").error(
-            f"comparison {comparison!r} is not supported", allowed=COMPARISONS
-        )
-    missing = text("TreatMissingData") if "TreatMissingData" in props else "missing"
-    if missing not in MISSING_DATA:
-        raise ctx.at(entry, "TreatMissingData").error(
-            f"unknown TreatMissingData {missing!r}", allowed=MISSING_DATA
-        )
-    evaluation = as_int(ctx.get(entry, "EvaluationPeriods"), ctx.at(entry, "EvaluationPeriods"), 1)
-    datapoints = None
-    if "DatapointsToAlarm" in props:
-        datapoints = as_int(
-            ctx.get(entry, "DatapointsToAlarm"), ctx.at(entry, "DatapointsToAlarm"), 1, evaluation
-        )
-    period = as_int(ctx.get(entry, "Period"), ctx.at(entry, "Period"), 1)
-    if period not in (1, 5, 10, 20, 30) and period % 60:
-        raise ctx.at(entry, "Period").error(
-            f"period {period} is not valid", allowed="1, 5, 10, 20, 30 or a multiple of 60"
-        )
-    dimensions, unpublished = _dimensions(ctx, entry, function_names)
-    if metric not in METRICS:
-        hint = " (the Lambda metric is Errors, plural)" if metric == "Error" else ""
-        unpublished = f"metric {metric!r}{hint}; Lambda's are {', '.join(METRICS)}"
-    if unpublished:
-        # CloudWatch takes any name, and an alarm on data that never comes never fires
-        ctx.warn(
-            entry,
-            f"alarm is skipped: AWS/Lambda publishes no {unpublished}. It never fires, "
-            "on AWS either, and never stops a deployment",
-        )
-        return None
-    return AlarmSpec(
-        name=ctx.index.name_of(entry.logical_id),
-        metric_name=metric,
-        dimensions=dimensions,
-        period_s=period,
-        evaluation_periods=evaluation,
-        threshold=as_float(ctx.get(entry, "Threshold"), ctx.at(entry, "Threshold")),
-        comparison_operator=comparison,
-        statistic=statistic,
-        extended_statistic=extended,
-        datapoints_to_alarm=datapoints,
-        treat_missing_data=missing,
-        namespace=namespace,
-    )
-
-
-def _check_percentile(value: str, where: Where) -> None:
-    try:
-        parse_percentile(value)
-    except ValueError as exc:
-        raise where.error(str(exc), allowed="pNN, e.g. p99 or p99.9") from None
-
-
-def _dimensions(
-    ctx: Context, entry: Entry, function_names: dict[str, str]
-) -> tuple[dict[str, str], str]:
-    """The dimensions, and what AWS/Lambda does not publish among them ("" when nothing)."""
-    raw = ctx.get(entry, "Dimensions")
-    if raw is NO_VALUE:
-        return {}, ""
-    at = ctx.at(entry, "Dimensions")
-    out: dict[str, str] = {}
-    unpublished = ""
-    for i, item in enumerate(as_list(raw, at)):
-        iat = at.index(raw, i)
-        dim = as_map(item, iat)
-        check_keys(dim, iat, ("Name", "Value"), required=("Name", "Value"))
-        name = as_str(dim["Name"], iat.key(dim, "Name"))
-        if name not in DIMENSIONS:
-            hint = " (an alias is Resource: <function>:<alias>)" if name == "Alias" else ""
-            unpublished = f"dimension {name!r}{hint}; Lambda's are {', '.join(DIMENSIONS)}"
-            continue
-        value = as_str(dim["Value"], iat.key(dim, "Value"))
-        if name in ("FunctionName", "Resource"):  # a FunctionName → the logical id canaria uses
-            head, colon, tail = value.partition(":")
-            value = function_names.get(head, head) + colon + tail
-        out[name] = value
-    return out, unpublished
 
 
 # ---- deployment configs ------------------------------------------------------------------

@@ -1,0 +1,137 @@
+"""``AWS::Logs::MetricFilter`` on a function's log group, read into ``MetricFilterSpec``.
+
+A function's log group is ``/aws/lambda/<name>`` (the name a ``FunctionName`` gives, or
+the logical id canaria uses, which is what ``!Ref`` of the function gives), or the group
+its ``LoggingConfig.LogGroup`` names. ``LogGroupName`` may be written out, built with
+``!Sub``, or be ``!Ref`` of an ``AWS::Logs::LogGroup`` of the template (its
+``LogGroupName``). A filter on another log group (API Gateway access logs, a state
+machine's, a group of another stack) is skipped with a warning: canaria keeps the
+functions' logs only.
+
+What CloudFormation refuses is refused at its line: a pattern that does not parse, not
+exactly one transformation, a ``MetricValue`` that is neither a number nor a field of the
+event (``$.field``, ``$field``), ``Dimensions`` with an unstructured pattern or together
+with ``DefaultValue``, a namespace starting ``AWS/``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from canaria.analysis import filter_patterns
+from canaria.models import MetricFilterSpec, MetricTransformationSpec
+from canaria.template.context import Context
+from canaria.template.index import Entry
+from canaria.template.intrinsics import NO_VALUE
+from canaria.template.nodes import Where, as_float, as_list, as_map, as_str, check_keys
+
+__all__ = ["GROUP_PREFIX", "LOG_GROUP", "METRIC_FILTER", "build_metric_filter"]
+
+METRIC_FILTER = "AWS::Logs::MetricFilter"
+LOG_GROUP = "AWS::Logs::LogGroup"
+GROUP_PREFIX = "/aws/lambda/"  # a function's log group: this and its name
+PROPERTIES = (
+    "FilterName",
+    "FilterPattern",
+    "LogGroupName",
+    "MetricTransformations",
+    "ApplyOnTransformedLogs",
+)
+TRANSFORMATION_KEYS = (
+    "DefaultValue",
+    "Dimensions",
+    "MetricName",
+    "MetricNamespace",
+    "MetricValue",
+    "Unit",
+)
+
+
+def build_metric_filter(
+    ctx: Context, entry: Entry, groups: dict[str, str]
+) -> MetricFilterSpec | None:
+    """The filter, or None (with a warning) when its log group is not a function's.
+    ``groups``: log group name -> the function (logical id) that writes to it."""
+    props = entry.props
+    check_keys(
+        props,
+        entry.props_at,
+        PROPERTIES,
+        required=("FilterPattern", "LogGroupName", "MetricTransformations"),
+    )
+    group = as_str(ctx.get(entry, "LogGroupName"), ctx.at(entry, "LogGroupName"))
+    pat = ctx.at(entry, "FilterPattern")
+    pattern = as_str(ctx.get(entry, "FilterPattern"), pat)
+    try:
+        filter_patterns.parse(pattern)
+    except filter_patterns.FilterPatternError as exc:
+        raise pat.error(f"filter pattern {pattern!r}: {exc}") from None
+    raw, at = ctx.get(entry, "MetricTransformations"), ctx.at(entry, "MetricTransformations")
+    items = as_list(raw, at)
+    if len(items) != 1:
+        raise at.error("a metric filter has exactly one transformation", allowed="a list of one")
+    structured = pattern.strip().startswith(("{", "["))  # JSON or space-delimited
+    transformation = _transformation(items[0], at.index(raw, 0), structured=structured)
+    function = groups.get(group)
+    if function is None:
+        ctx.warn(
+            entry,
+            f"metric filter on log group {group!r} is skipped: canaria keeps the functions' "
+            f"logs ({', '.join(sorted(groups)) or 'none declared'}); its metric is never "
+            "published",
+        )
+        return None
+    return MetricFilterSpec(entry.logical_id, function, pattern, (transformation,))
+
+
+def _transformation(item: Any, at: Where, *, structured: bool) -> MetricTransformationSpec:
+    node = as_map(item, at)
+    check_keys(
+        node, at, TRANSFORMATION_KEYS, required=("MetricName", "MetricNamespace", "MetricValue")
+    )
+    namespace = as_str(node["MetricNamespace"], at.key(node, "MetricNamespace"))
+    if namespace.startswith("AWS/"):
+        raise at.key(node, "MetricNamespace").error(
+            f"namespace {namespace!r}: namespaces starting AWS/ are AWS's",
+            allowed="a namespace of your own, e.g. MyApp",
+        )
+    name = as_str(node["MetricName"], at.key(node, "MetricName"))
+    vat = at.key(node, "MetricValue")
+    value = (
+        as_str(node["MetricValue"], vat)
+        if not isinstance(node["MetricValue"], int | float)
+        else str(node["MetricValue"])
+    )
+    if not value.startswith("$"):
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise vat.error(
+                f"MetricValue {value!r} is neither a number nor a field of the event",
+                allowed="a number such as 1, or $.field (JSON) / $field (space-delimited)",
+            )
+    default = None
+    if "DefaultValue" in node:
+        default = as_float(node["DefaultValue"], at.key(node, "DefaultValue"))
+    dimensions: dict[str, str] = {}
+    if "Dimensions" in node and node["Dimensions"] is not NO_VALUE:
+        dat = at.key(node, "Dimensions")
+        if not structured:
+            raise dat.error(
+                "dimensions need a JSON or space-delimited pattern: their values are fields "
+                "of the event"
+            )
+        if default is not None:
+            raise dat.error("a transformation has Dimensions or DefaultValue, not both")
+        for key, selector in as_map(node["Dimensions"], dat).items():
+            text = as_str(selector, dat.key(node["Dimensions"], key))
+            if not text.startswith("$"):
+                raise dat.key(node["Dimensions"], key).error(
+                    f"dimension {key!r}: {text!r} is not a field of the event",
+                    allowed="$.field or $field",
+                )
+            dimensions[str(key)] = text
+    return MetricTransformationSpec(namespace, name, value, default, dimensions)

@@ -1,0 +1,325 @@
+"""Alarms on metric math and on the application's own metrics, and metric filters on a
+function's log group: what is read, refused at its line, or skipped with a warning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from canaria.models import MetricQuerySpec, MetricStatSpec, MetricTransformationSpec
+from canaria.template import load
+from tests.unit.template.template_helpers import fails, function, line_of, resources, write
+
+PREFERENCE = (
+    "AutoPublishAlias: live\n"
+    "DeploymentPreference: {Type: Canary10Percent5Minutes, Alarms: [!Ref Alarm]}\n"
+)
+
+ERROR_RATE = """\
+  Alarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      EvaluationPeriods: 1
+      Threshold: 5
+      ComparisonOperator: GreaterThanThreshold
+      TreatMissingData: notBreaching
+      Metrics:
+        - Id: rate
+          Label: Error rate
+          Expression: 100 * FILL(errors, 0) / invocations
+        - Id: errors
+          ReturnData: false
+          MetricStat:
+            Metric:
+              Namespace: AWS/Lambda
+              MetricName: Errors
+              Dimensions:
+                - {Name: FunctionName, Value: !Ref Fn}
+                - {Name: Resource, Value: !Sub "${Fn}:live"}
+            Period: 60
+            Stat: Sum
+        - Id: invocations
+          ReturnData: false
+          MetricStat:
+            Metric:
+              Namespace: AWS/Lambda
+              MetricName: Invocations
+              Dimensions:
+                - {Name: FunctionName, Value: physical}
+                - {Name: Resource, Value: "physical:live"}
+            Period: 60
+            Stat: Sum
+"""
+
+
+def test_an_error_rate_alarm_is_read(tmp_path: Path) -> None:
+    fn = function(extra="FunctionName: physical\n" + PREFERENCE)
+    app = load(write(tmp_path, resources(fn, ERROR_RATE)))
+    spec = app.alarms["Alarm"]
+    lam = {"FunctionName": "Fn", "Resource": "Fn:live"}  # the FunctionName → the logical id
+    assert spec.queries == (
+        MetricQuerySpec(
+            "rate", expression="100 * FILL(errors, 0) / invocations", label="Error rate"
+        ),
+        MetricQuerySpec(
+            "errors", MetricStatSpec("AWS/Lambda", "Errors", lam, 60, "Sum"), return_data=False
+        ),
+        MetricQuerySpec(
+            "invocations",
+            MetricStatSpec("AWS/Lambda", "Invocations", lam, 60, "Sum"),
+            return_data=False,
+        ),
+    )
+    assert spec.period_s == 60 and spec.metric_name == ""
+    preference = app.functions["Fn"].deployment_preference
+    assert preference is not None and preference.alarms == ("Alarm",)
+
+
+def test_an_alarm_on_a_custom_namespace_is_read(tmp_path: Path) -> None:
+    alarm = """\
+  Alarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Namespace: Orders
+      MetricName: OrderFailed
+      Dimensions: [{Name: service, Value: orders}]
+      Statistic: Sum
+      Period: 10
+      EvaluationPeriods: 1
+      Threshold: 0
+      ComparisonOperator: GreaterThanThreshold
+"""
+    app = load(write(tmp_path, resources(function(extra=PREFERENCE), alarm)))
+    spec = app.alarms["Alarm"]
+    assert (spec.namespace, spec.metric_name, dict(spec.dimensions)) == (
+        "Orders",
+        "OrderFailed",
+        {"service": "orders"},
+    )
+    assert not any("Alarm" in w for w in app.warnings)
+
+
+def _swap(text: str, old: str, new: str) -> str:
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words", "needle"),
+    [
+        (
+            "Expression: 100 * FILL(errors, 0) / invocations",
+            "Expression: 100 * (errors",
+            "expected ')'",
+            "Expression:",
+        ),
+        (
+            "Expression: 100 * FILL(errors, 0) / invocations",
+            "Expression: errors / invokes",
+            "no entry of Metrics has the Id 'invokes'",
+            "Expression:",
+        ),
+        (
+            "Expression: 100 * FILL(errors, 0) / invocations",
+            "Expression: SUM(errors)",
+            "gives a scalar, not one time series",
+            "Metrics:",
+        ),
+        (
+            "Expression: 100 * FILL(errors, 0) / invocations",
+            "Expression: rate + 1",
+            "reads itself",
+            "Expression:",
+        ),
+        (
+            "- Id: errors\n          ReturnData: false",
+            "- Id: errors\n          ReturnData: true",
+            "2 entries of Metrics return data",
+            "Metrics:",
+        ),
+        ("- Id: invocations", "- Id: errors  # again", "the Id 'errors' is used twice", "# again"),
+        ("- Id: rate", "- Id: Rate", "Id 'Rate' is not valid", "- Id: Rate"),
+        (
+            "      EvaluationPeriods: 1\n",
+            "      EvaluationPeriods: 1\n      Period: 60\n",
+            "an alarm with Metrics has no Period",
+            "Period: 60",
+        ),
+        (
+            "            Period: 60\n            Stat: Sum\n        - Id: invocations",
+            "            Period: 45\n            Stat: Sum\n        - Id: invocations",
+            "period 45 is not valid",
+            "Period: 45",
+        ),
+    ],
+)
+def test_what_cloudwatch_refuses_is_refused_at_its_line(
+    tmp_path: Path, old: str, new: str, words: str, needle: str
+) -> None:
+    path = write(tmp_path, resources(function(extra=PREFERENCE), _swap(ERROR_RATE, old, new)))
+    err = fails(path)
+    assert words in err.message
+    assert err.line == line_of(path, needle)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        (
+            "Expression: 100 * FILL(errors, 0) / invocations",
+            "Expression: SEARCH('{AWS/Lambda} Errors', 'Sum', 60)",
+            "canaria does not evaluate SEARCH",
+        ),
+        (
+            "Namespace: AWS/Lambda\n              MetricName: Errors",
+            "Namespace: AWS/ApiGateway\n              MetricName: 5XXError",
+            "canaria publishes no AWS/ApiGateway metrics",
+        ),
+        (
+            "Stat: Sum\n        - Id: invocations",
+            "Stat: TM(10%:90%)\n        - Id: invocations",
+            "not 'TM(10%:90%)'",
+        ),
+        ("MetricName: Errors", "MetricName: Error", "no metric 'Error'"),
+    ],
+)
+def test_what_canaria_cannot_evaluate_is_skipped_with_a_warning(
+    tmp_path: Path, old: str, new: str, words: str
+) -> None:
+    app = load(write(tmp_path, resources(function(extra=PREFERENCE), _swap(ERROR_RATE, old, new))))
+    assert app.alarms == {}
+    [warning] = [w for w in app.warnings if "Resources.Alarm" in w]
+    assert "alarm is skipped" in warning and words in warning
+
+
+def test_a_skipped_entry_does_not_hide_errors_in_the_others(tmp_path: Path) -> None:
+    text = _swap(
+        ERROR_RATE,
+        "Namespace: AWS/Lambda\n              MetricName: Errors",
+        "Namespace: AWS/SQS\n              MetricName: Age",
+    )
+    text = _swap(text, "- Id: invocations", "- Id: Invocations")
+    assert (
+        "Id 'Invocations' is not valid"
+        in fails(write(tmp_path, resources(function(extra=PREFERENCE), text))).message
+    )
+
+
+def test_anomaly_detection_is_skipped(tmp_path: Path) -> None:
+    text = _swap(
+        ERROR_RATE,
+        "      EvaluationPeriods: 1\n",
+        "      EvaluationPeriods: 1\n      ThresholdMetricId: band\n",
+    )
+    app = load(write(tmp_path, resources(function(extra=PREFERENCE), text)))
+    assert app.alarms == {} and any("anomaly detection" in w for w in app.warnings)
+
+
+FILTER = """\
+  Filter:
+    Type: AWS::Logs::MetricFilter
+    Properties:
+      LogGroupName: {group}
+      FilterPattern: '{pattern}'
+      MetricTransformations:
+        - MetricNamespace: App
+          MetricName: Failures
+          MetricValue: "{value}"
+{extra}"""
+
+
+def _filter(
+    group: str = "!Sub /aws/lambda/${Fn}",
+    pattern: str = '{ $.level = "ERROR" }',
+    value: str = "1",
+    extra: str = "",
+) -> str:
+    return FILTER.format(group=group, pattern=pattern, value=value, extra=extra)
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        "!Sub /aws/lambda/${Fn}",
+        "/aws/lambda/physical",
+        "!Ref Group",
+        "/custom/orders",
+    ],
+)
+def test_a_metric_filter_on_a_functions_log_group(tmp_path: Path, group: str) -> None:
+    fn = function(extra="FunctionName: physical\nLoggingConfig: {LogGroup: /custom/orders}\n")
+    log_group = (
+        "  Group:\n    Type: AWS::Logs::LogGroup\n"
+        "    Properties: {LogGroupName: !Sub '/aws/lambda/${Fn}'}\n"
+    )
+    app = load(write(tmp_path, resources(fn, log_group, _filter(group=group))))
+    [spec] = app.metric_filters
+    assert (spec.logical_id, spec.function, spec.pattern) == (
+        "Filter",
+        "Fn",
+        '{ $.level = "ERROR" }',
+    )
+    assert spec.transformations == (MetricTransformationSpec("App", "Failures", "1"),)
+
+
+def test_a_filter_on_another_log_group_is_skipped(tmp_path: Path) -> None:
+    app = load(write(tmp_path, resources(function(), _filter(group="/aws/apigateway/access"))))
+    assert app.metric_filters == ()
+    [warning] = [w for w in app.warnings if "Resources.Filter" in w]
+    assert "'/aws/apigateway/access' is skipped" in warning and "/aws/lambda/Fn" in warning
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "extra", "words", "needle"),
+    [
+        ('{ $.level = "ERROR" ', "1", "", "filter pattern", "FilterPattern"),
+        ('{ $.level = "ERROR" }', "one", "", "neither a number nor a field", "MetricValue"),
+        (
+            "ERROR",
+            "1",
+            "          Dimensions: {op: $.op}\n",
+            "dimensions need a JSON or space-delimited pattern",
+            "Dimensions",
+        ),
+        (
+            '{ $.level = "ERROR" }',
+            "1",
+            "          DefaultValue: 0\n          Dimensions: {op: $.op}\n",
+            "Dimensions or DefaultValue, not both",
+            "Dimensions",
+        ),
+        (
+            '{ $.level = "ERROR" }',
+            "1",
+            "          Dimensions: {op: op}\n",
+            "is not a field of the event",
+            "op: op",
+        ),
+    ],
+)
+def test_bad_metric_filters(
+    tmp_path: Path, pattern: str, value: str, extra: str, words: str, needle: str
+) -> None:
+    path = write(
+        tmp_path, resources(function(), _filter(pattern=pattern, value=value, extra=extra))
+    )
+    err = fails(path)
+    assert words in err.message
+    assert err.line == line_of(path, needle)
+
+
+def test_filter_values_and_dimensions(tmp_path: Path) -> None:
+    extra = "          Dimensions: {op: $.op}\n"
+    app = load(
+        write(
+            tmp_path,
+            resources(
+                function(), _filter(pattern="{ $.latency > 0 }", value="$.latency", extra=extra)
+            ),
+        )
+    )
+    [spec] = app.metric_filters
+    assert spec.transformations == (
+        MetricTransformationSpec("App", "Failures", "$.latency", None, {"op": "$.op"}),
+    )
