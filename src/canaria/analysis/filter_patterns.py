@@ -224,9 +224,10 @@ class Match:
         """``$.path`` (JSON) or ``$name`` / ``$3`` (space-delimited field); None when the
         event has no such value. A literal MetricValue (``1``) is the caller's."""
         if selector.startswith(("$.", "$[")):
+            steps = _value_selector(selector)  # checked first: Match().value(s) validates s
             if self._document is None:
                 return None
-            found = _select(self._document, _value_selector(selector))
+            found = _select(self._document, steps)
             if not found:
                 return None
             v = found[0]

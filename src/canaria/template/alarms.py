@@ -82,6 +82,8 @@ COMPARISONS = (
     "LessThanOrEqualToThreshold",
 )
 MISSING_DATA = ("missing", "notBreaching", "breaching", "ignore")
+MAX_QUERIES = 20  # entries of an alarm's Metrics (PutMetricAlarm)
+MAX_OF_A_KIND = 10  # MetricStat entries, and Expression entries, among them
 _QUERY_ID = re.compile(r"[a-z][A-Za-z0-9_]*\Z")
 
 
@@ -213,8 +215,12 @@ def _math_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]) -> A
     common = _common(ctx, entry)  # checked even when an entry is one canaria skips
     raw, at = ctx.get(entry, "Metrics"), ctx.at(entry, "Metrics")
     items = as_list(raw, at)
-    if not items:
-        raise at.error("Metrics is empty", allowed="one MetricStat or Expression entry or more")
+    if not 1 <= len(items) <= MAX_QUERIES:
+        raise at.error(
+            f"Metrics holds {len(items)} entries",
+            allowed=f"1 to {MAX_QUERIES} (at most {MAX_OF_A_KIND} MetricStat and "
+            f"{MAX_OF_A_KIND} Expression entries)",
+        )
     queries: list[MetricQuerySpec] = []
     nodes: dict[str, tuple[metric_math.Node, Where]] = {}
     skipped: list[str] = []
@@ -229,6 +235,10 @@ def _math_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]) -> A
         queries.append(query)
         if node is not None:
             nodes[query.id] = node
+    stats = sum(q.stat is not None for q in queries)
+    for count, what in ((stats, "MetricStat"), (len(queries) - stats, "Expression")):
+        if count > MAX_OF_A_KIND:
+            raise at.error(f"Metrics holds {count} {what} entries (at most {MAX_OF_A_KIND})")
     if skipped:
         raise _Skip(skipped[0])
     returned = [q for q in queries if q.return_data]

@@ -103,7 +103,9 @@ def _transformation(item: Any, at: Where, *, structured: bool) -> MetricTransfor
         if not isinstance(node["MetricValue"], int | float)
         else str(node["MetricValue"])
     )
-    if not value.startswith("$"):
+    if value.startswith("$"):
+        _check_selector(value, vat)
+    else:
         try:
             number = float(value)
         except ValueError:
@@ -133,5 +135,15 @@ def _transformation(item: Any, at: Where, *, structured: bool) -> MetricTransfor
                     f"dimension {key!r}: {text!r} is not a field of the event",
                     allowed="$.field or $field",
                 )
+            _check_selector(text, dat.key(node["Dimensions"], key))
             dimensions[str(key)] = text
     return MetricTransformationSpec(namespace, name, value, default, dimensions)
+
+
+def _check_selector(selector: str, at: Where) -> None:
+    """A value selector that reads an event (``$.a.b``, ``$field``), checked now rather
+    than on the first log line."""
+    try:
+        filter_patterns.Match().value(selector)
+    except filter_patterns.FilterPatternError as exc:
+        raise at.error(str(exc), allowed="$.field (JSON) or $field (space-delimited)") from None

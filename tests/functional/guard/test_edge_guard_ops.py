@@ -110,9 +110,9 @@ def test_filter_log_events_errors(hello: Canaria) -> None:
     assert code(e) == "ResourceNotFoundException"
     with pytest.raises(ClientError) as e:
         logs.filter_log_events(
-            logGroupName="/aws/lambda/HelloFunction", filterPattern='{ $.level = "ERROR" }'
+            logGroupName="/aws/lambda/HelloFunction", filterPattern='{ $.level = "ERROR" '
         )
-    assert code(e) == "InvalidParameterException" and "unstructured" in str(e.value)
+    assert code(e) == "InvalidParameterException" and "column 21" in str(e.value)
 
 
 def test_set_alarm_state_holds_until_the_next_evaluation(hello: Canaria) -> None:

@@ -510,6 +510,8 @@ def test_bad_value_selectors(selector: str) -> None:
     with pytest.raises(FilterPatternError) as e:
         m.value(selector)
     assert str(e.value).startswith(f"value selector {selector!r}, column")
+    with pytest.raises(FilterPatternError):
+        Match().value(selector)  # how a template's MetricValue is checked before any event
 
 
 # ---- refused patterns -------------------------------------------------------------------

@@ -275,6 +275,7 @@ def test_a_filter_on_another_log_group_is_skipped(tmp_path: Path) -> None:
     [
         ('{ $.level = "ERROR" ', "1", "", "filter pattern", "FilterPattern"),
         ('{ $.level = "ERROR" }', "one", "", "neither a number nor a field", "MetricValue"),
+        ('{ $.level = "ERROR" }', "$.a[", "", "expected an array index", "MetricValue"),
         (
             "ERROR",
             "1",

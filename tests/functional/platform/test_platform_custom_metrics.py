@@ -1,0 +1,214 @@
+"""The application's own metrics through a real `canaria up`: a business metric printed in
+the embedded metric format rolls a canary back through the alarm the deployment watches
+(the canary answers 200, so the judge has nothing to see); a metric filter on the
+function's log group; PutMetricData from a function's boto3 and GetMetricData /
+DescribeAlarms from the operator's."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from tests.functional.harness import Canaria, eventually, write_app
+
+TEMPLATE = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Orders:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Runtime: python3.11
+      CodeUri: orders
+      AutoPublishAlias: live
+      DeploymentPreference:
+        Type: Canary10Percent5Minutes
+        Alarms: [!Ref FailedOrders, !Ref ErrorRate]
+      Events:
+        Order: {Type: HttpApi, Properties: {Path: /order, Method: GET}}
+  Publisher:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Runtime: python3.11
+      CodeUri: publisher
+      Events:
+        Publish: {Type: HttpApi, Properties: {Path: /publish, Method: GET}}
+  FailedOrders:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Namespace: Orders
+      MetricName: OrderFailed
+      Dimensions: [{Name: service, Value: orders}]
+      Statistic: Sum
+      Period: 10
+      EvaluationPeriods: 1
+      Threshold: 0
+      ComparisonOperator: GreaterThanThreshold
+      TreatMissingData: notBreaching
+  ErrorRate:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      EvaluationPeriods: 1
+      Threshold: 50
+      ComparisonOperator: GreaterThanThreshold
+      TreatMissingData: notBreaching
+      Metrics:
+        - Id: rate
+          Expression: 100 * errors / invocations
+        - Id: errors
+          ReturnData: false
+          MetricStat:
+            Metric:
+              Namespace: AWS/Lambda
+              MetricName: Errors
+              Dimensions: [{Name: FunctionName, Value: !Ref Orders}]
+            Period: 10
+            Stat: Sum
+        - Id: invocations
+          ReturnData: false
+          MetricStat:
+            Metric:
+              Namespace: AWS/Lambda
+              MetricName: Invocations
+              Dimensions: [{Name: FunctionName, Value: !Ref Orders}]
+            Period: 10
+            Stat: Sum
+  Latency:
+    Type: AWS::Logs::MetricFilter
+    Properties:
+      LogGroupName: !Sub /aws/lambda/${Orders}
+      FilterPattern: '{ $.level = "INFO" }'
+      MetricTransformations:
+        - {MetricNamespace: App, MetricName: Latency, MetricValue: $.latency}
+"""
+
+ORDERS = """\
+import json
+import time
+
+RELEASE = "v1"
+
+
+def handler(event, context):
+    failed = 1 if RELEASE == "v2" else 0  # v2 loses orders and still answers 200
+    print(json.dumps({
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [{
+                "Namespace": "Orders",
+                "Dimensions": [["service"]],
+                "Metrics": [{"Name": "OrderFailed", "Unit": "Count"}],
+            }],
+        },
+        "service": "orders",
+        "OrderFailed": failed,
+    }))
+    print(json.dumps({"level": "INFO", "latency": 12, "release": RELEASE}))
+    return {"statusCode": 200, "body": RELEASE}
+"""
+
+PUBLISHER = """\
+import boto3
+
+cloudwatch = boto3.client("cloudwatch")
+
+
+def handler(event, context):
+    cloudwatch.put_metric_data(
+        Namespace="Shop",
+        MetricData=[
+            {"MetricName": "Basket", "Dimensions": [{"Name": "shop", "Value": "one"}],
+             "Values": [3.0, 5.0], "Counts": [1, 2]},
+        ],
+    )
+    try:
+        cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=[{"MetricName": "x", "Value": 1}])
+    except cloudwatch.exceptions.ClientError as exc:
+        return {"statusCode": 200, "body": exc.response["Error"]["Code"]}
+    return {"statusCode": 500, "body": "AWS/Lambda was accepted"}
+"""
+
+
+def app(tmp_path: Path) -> Canaria:
+    files = {
+        "template.yaml": TEMPLATE,
+        "orders/app.py": ORDERS,
+        "publisher/app.py": PUBLISHER,
+    }
+    return Canaria(write_app(tmp_path / "app", files), tmp_path / "state")
+
+
+def test_a_business_metric_in_the_logs_rolls_the_canary_back(tmp_path: Path) -> None:
+    c = app(tmp_path).start()
+    try:
+        status, _, body = c.http("GET", "/order")
+        assert (status, body) == (200, b"v1")
+        code = c.template.parent / "orders" / "app.py"
+        code.write_text(ORDERS.replace('RELEASE = "v1"', 'RELEASE = "v2"'))
+        r = c.cli("deploy", "-t", str(c.template), "--json")
+        assert r.returncode == 0, r.stderr
+        (started,) = json.loads(r.stdout)["deployments"]
+        d, failed = c.serve_canary(started["id"], lambda: c.http("GET", "/order")[0] != 200)
+        assert failed == 0  # every request succeeded: only the business metric tells
+        assert d["state"] == "Stopped" and d["rolled_back"], d
+        assert d["stopped_by"] == "alarm:FailedOrders", d
+        assert c.http("GET", "/order")[2] == b"v1"
+        alarms = c.status()["alarms"]
+        assert alarms["FailedOrders"]["state"] == "ALARM"
+        assert "OrderFailed Sum per 10 s" in alarms["FailedOrders"]["reason"]
+        assert alarms["ErrorRate"]["state"] != "ALARM"
+    finally:
+        c.stop()
+
+
+def test_put_metric_data_metric_filters_and_reading_them_back(tmp_path: Path) -> None:
+    c = app(tmp_path).start()
+    try:
+        status, _, body = c.http("GET", "/publish")
+        assert (status, body) == (200, b"InvalidParameterValue")
+        for _ in range(3):
+            assert c.http("GET", "/order")[0] == 200
+        cloudwatch = c.aws("cloudwatch")
+        now = c.advance(0)
+
+        def read(namespace: str, name: str, dims: dict[str, str], stat: str) -> list[float]:
+            answer = cloudwatch.get_metric_data(
+                MetricDataQueries=[
+                    {
+                        "Id": "m",
+                        "MetricStat": {
+                            "Metric": {
+                                "Namespace": namespace,
+                                "MetricName": name,
+                                "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+                            },
+                            "Period": 60,
+                            "Stat": stat,
+                        },
+                    }
+                ],
+                StartTime=now - 600,
+                EndTime=now + 60,
+            )
+            return list(answer["MetricDataResults"][0]["Values"])
+
+        assert read("Shop", "Basket", {"shop": "one"}, "Sum") == [13.0]
+        assert read("Shop", "Basket", {"shop": "one"}, "SampleCount") == [3.0]
+        # the metric filter's values are read from the log lines, which arrive as they do
+        eventually(lambda: read("App", "Latency", {}, "SampleCount") == [3.0], "3 matches")
+        assert read("App", "Latency", {}, "Average") == [12.0]
+        assert read("Orders", "OrderFailed", {"service": "orders"}, "Sum") == [0.0]
+        [described] = cloudwatch.describe_alarms(AlarmNames=["ErrorRate"])["MetricAlarms"]
+        assert [m["Id"] for m in described["Metrics"]] == ["rate", "errors", "invocations"]
+        assert described["Metrics"][0]["Expression"] == "100 * errors / invocations"
+        assert "MetricName" not in described
+        deadline = time.monotonic() + 30
+        while c.status()["alarms"].get("ErrorRate", {}).get("state") != "OK":
+            assert time.monotonic() < deadline, c.status()["alarms"]
+            c.advance(5)
+            time.sleep(0.1)
+    finally:
+        c.stop()
