@@ -25,14 +25,13 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import textwrap
 import time
 from pathlib import Path
+
+from up import Up
 
 JS = "Runtime: {Name: APPSYNC_JS, RuntimeVersion: 1.0.0}"
 TEMPLATE = textwrap.dedent(
@@ -148,39 +147,6 @@ def echo(event, context):
 FIELDS = ("direct", "jsLambda", "jsNone", "jsDynamodb", "vtlDynamodb")
 
 
-class Up:
-    """One ``canaria up`` child on free ports, in a temporary application folder."""
-
-    def __init__(self, root: Path) -> None:
-        (root / "src").mkdir(parents=True)
-        (root / "src" / "app.py").write_text(APP)
-        (root / "template.yaml").write_text(TEMPLATE)
-        env = dict(os.environ, CANARIA_STATE=str(root / ".canaria"), PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "canaria.cli.main", "up", "--port", "0",
-             "--control-port", "0"],
-            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        self.port = 0
-        self.graphql = 0
-        self.key = ""
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("gateway "):
-                self.port = int(line.rsplit(":", 1)[1])
-            elif line.startswith("graphql "):
-                self.graphql = int(line.split(":")[2].split("/")[0])
-                self.key = line.rsplit("x-api-key ", 1)[1].rstrip(")\n")
-            elif line.startswith("dynamodb "):
-                break
-        if not (self.port and self.graphql):
-            raise RuntimeError("canaria up did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-
-
 def rest(conn: http.client.HTTPConnection, count: int) -> list[float]:
     out: list[float] = []
     for _ in range(count):
@@ -211,16 +177,19 @@ def graphql(conn: http.client.HTTPConnection, key: str, field: str, count: int) 
 
 def one_run(count: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        up = Up(Path(tmp) / "app")
+        up = Up(Path(tmp), {"template.yaml": TEMPLATE, "src/app.py": APP})
+        [served] = up.starting("graphql ")
+        port = int(served.split(":")[2].split("/")[0])
+        key = served.rsplit("x-api-key ", 1)[1].rstrip(")\n")
         try:
             gateway = http.client.HTTPConnection("127.0.0.1", up.port, timeout=30)
-            api = http.client.HTTPConnection("127.0.0.1", up.graphql, timeout=30)
+            api = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             rest(gateway, 30)  # warm environments, clients and the Node.js process
             for field in FIELDS:
-                graphql(api, up.key, field, 30)
+                graphql(api, key, field, 30)
             out = {"REST /echo": statistics.median(rest(gateway, count)) * 1000}
             for field in FIELDS:
-                out[field] = statistics.median(graphql(api, up.key, field, count)) * 1000
+                out[field] = statistics.median(graphql(api, key, field, count)) * 1000
             gateway.close()
             api.close()
         finally:

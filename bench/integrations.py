@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import textwrap
 import time
 from pathlib import Path
+
+from up import Up
 
 TEMPLATE = textwrap.dedent(
     """
@@ -133,34 +132,6 @@ APP = textwrap.dedent(
 ROUTES = ("/proxy", "/mapped", "/mock", "/item/a1", "/fn-item/a1")
 
 
-class Up:
-    """One ``canaria up`` child on free ports, in a temporary application folder."""
-
-    def __init__(self, root: Path) -> None:
-        (root / "src").mkdir(parents=True)
-        (root / "src" / "app.py").write_text(APP)
-        (root / "template.yaml").write_text(TEMPLATE)
-        env = dict(os.environ, CANARIA_STATE=str(root / ".canaria"), PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "canaria.cli.main", "up", "--port", "0",
-             "--control-port", "0"],
-            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        self.port = 0
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("gateway "):
-                self.port = int(line.rsplit(":", 1)[1])
-            elif line.startswith("dynamodb "):
-                break
-        if not self.port:
-            raise RuntimeError("canaria up did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-
-
 def latencies(conn: http.client.HTTPConnection, path: str, count: int) -> list[float]:
     out: list[float] = []
     for _ in range(count):
@@ -176,7 +147,7 @@ def latencies(conn: http.client.HTTPConnection, path: str, count: int) -> list[f
 
 def one_run(count: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        up = Up(Path(tmp) / "app")
+        up = Up(Path(tmp), {"template.yaml": TEMPLATE, "src/app.py": APP})
         try:
             conn = http.client.HTTPConnection("127.0.0.1", up.port, timeout=10)
             for path in ROUTES:

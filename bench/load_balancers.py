@@ -24,16 +24,15 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import re
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import textwrap
 import time
 from pathlib import Path
+
+from up import Up, wrk
 
 MISSES = "".join(
     f"""
@@ -110,37 +109,6 @@ def echo(event, context):
 _LISTENER = re.compile(r"^alb +http://127\.0\.0\.1:(\d+)/ +\((\w+) of")
 
 
-class Up:
-    """One ``canaria up`` child on free ports, in a temporary application folder."""
-
-    def __init__(self, root: Path) -> None:
-        (root / "src").mkdir(parents=True)
-        (root / "src" / "app.py").write_text(APP)
-        (root / "template.yaml").write_text(TEMPLATE)
-        env = dict(os.environ, CANARIA_STATE=str(root / ".canaria"), PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "canaria.cli.main", "up", "--port", "0",
-             "--control-port", "0"],
-            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        self.port = 0
-        self.listeners: dict[str, int] = {}
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("gateway "):
-                self.port = int(line.rsplit(":", 1)[1])
-            elif (found := _LISTENER.match(line)) is not None:
-                self.listeners[found[2]] = int(found[1])
-            elif line.startswith("dynamodb "):
-                break
-        if not (self.port and len(self.listeners) == 2):
-            raise RuntimeError("canaria up did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-
-
 def timed(port: int, path: str, count: int) -> list[float]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     out: list[float] = []
@@ -158,26 +126,20 @@ def timed(port: int, path: str, count: int) -> list[float]:
     return out
 
 
-def wrk(port: int, path: str, seconds: int) -> float:
-    """Requests per second ``wrk`` sees on loopback (16 connections, 2 threads)."""
-    done = subprocess.run(
-        ["wrk", "-t2", "-c16", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"],
-        capture_output=True, text=True, check=True, timeout=seconds + 30,
-    )  # fmt: skip
-    if "Non-2xx" in done.stdout:
-        raise RuntimeError(f"wrk saw errors:\n{done.stdout}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)[1])  # type: ignore[index]
-
-
 def one_run(count: int, wrk_seconds: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        up = Up(Path(tmp) / "app")
+        up = Up(Path(tmp), {"template.yaml": TEMPLATE, "src/app.py": APP})
+        listeners = {
+            found[2]: int(found[1])
+            for line in up.starting("alb ")
+            if (found := _LISTENER.match(line)) is not None
+        }
         try:
             cases = {
                 "HTTP API /echo": (up.port, "/echo"),
-                "alb first rule": (up.listeners["First"], "/echo"),
-                "alb 21st rule": (up.listeners["Deep"], "/echo"),
-                "alb fixed": (up.listeners["First"], "/fixed"),
+                "alb first rule": (listeners["First"], "/echo"),
+                "alb 21st rule": (listeners["Deep"], "/echo"),
+                "alb fixed": (listeners["First"], "/fixed"),
             }
             for port, path in cases.values():
                 timed(port, path, 30)  # warm the environment and the connections
@@ -186,7 +148,7 @@ def one_run(count: int, wrk_seconds: int) -> dict[str, float]:
             }
             if wrk_seconds and shutil.which("wrk"):
                 out["wrk HTTP API /echo"] = wrk(up.port, "/echo", wrk_seconds)
-                out["wrk alb first rule"] = wrk(up.listeners["First"], "/echo", wrk_seconds)
+                out["wrk alb first rule"] = wrk(listeners["First"], "/echo", wrk_seconds)
         finally:
             up.stop()
     return out
