@@ -60,7 +60,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, assert_never
 
-from canaria.analysis import metric_math
+from canaria.analysis import metric_math, metric_values
 from canaria.analysis.metrics import Metrics
 from canaria.analysis.published import PublishedMetrics
 from canaria.models import AlarmSpec, MetricQuerySpec, MetricStatSpec
@@ -352,15 +352,15 @@ def _math_points(
     period_s: int,
 ) -> list[tuple[float, float | None]]:
     """The returned query's datapoints: each ``MetricStat`` read at the alarm's period,
-    the expressions evaluated over them (``canaria.analysis.metric_math``)."""
+    the expressions evaluated over them (``canaria.analysis.metric_values``)."""
     first = math.floor(start / period_s) * period_s
-    grid = metric_math.Grid(
+    grid = metric_values.Grid(
         tuple(float(t) for t in range(first, math.ceil(end), period_s)), period_s
     )
     by_id = {q.id: q for q in queries}
-    memo: dict[str, metric_math.Value] = {}
+    memo: dict[str, metric_values.Value] = {}
 
-    def value_of(qid: str) -> metric_math.Value:
+    def value_of(qid: str) -> metric_values.Value:
         if qid in memo:
             return memo[qid]
         q = by_id[qid]
@@ -369,10 +369,10 @@ def _math_points(
             points = read(
                 stat, metrics, published, start, end, q.stat.statistic, q.stat.extended_statistic
             )
-            out: metric_math.Value = [v for _, v in points]
+            out: metric_values.Value = [v for _, v in points]
         else:
             assert q.expression is not None
-            out = metric_math.evaluate(_parsed(q.expression), grid, value_of, metric_ids)
+            out = metric_values.evaluate(_parsed(q.expression), grid, value_of, metric_ids)
         memo[qid] = out
         return out
 
