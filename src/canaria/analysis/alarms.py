@@ -60,10 +60,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, assert_never
 
-from canaria.analysis import metric_math, metric_values
+from canaria.analysis import metric_values
 from canaria.analysis.metrics import Metrics
 from canaria.analysis.published import PublishedMetrics
-from canaria.models import AlarmSpec, MetricQuerySpec, MetricStatSpec
+from canaria.models import AlarmSpec, MetricQuerySpec, MetricStatSpec, metric_math
 from canaria.models.statistics import parse_percentile
 
 __all__ = [

@@ -63,7 +63,7 @@ Errors: :class:`FilterPatternError` (a ``ValueError``) for every refused pattern
 message names the column, what is wrong and what is allowed. Patterns longer than 1024
 characters are refused (the API's limit).
 
-The parser and the parsed forms live in :mod:`canaria.analysis.filter_syntax`; this module
+The parser and the parsed forms live in :mod:`canaria.models.filter_syntax`; this module
 matches them against events.
 """
 
@@ -76,7 +76,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple, assert_never
 
-from canaria.analysis.filter_syntax import (
+from canaria.models.filter_syntax import (
     NUMBER,
     AllOf,
     AnyOf,

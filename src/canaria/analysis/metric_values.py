@@ -1,5 +1,5 @@
 """The value of a metric math expression over a grid of periods: the evaluation of the
-trees ``canaria.analysis.metric_math`` parses and checks. The semantics (operators,
+trees ``canaria.models.metric_math`` parses and checks. The semantics (operators,
 functions, missing values) are described there."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import assert_never
 
-from canaria.analysis.metric_math import (
+from canaria.models.metric_math import (
     AGGREGATES,
     PER_VALUE,
     Array,

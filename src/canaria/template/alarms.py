@@ -8,7 +8,7 @@ An alarm is evaluated when canaria publishes what it watches:
   metric format in its logs, ``PutMetricData``, or a metric filter on a function's log
   group (``canaria.analysis.published``);
 - a metric math expression over such metrics (``Metrics`` with ``Expression`` and
-  ``MetricStat`` entries, ``canaria.analysis.metric_math``), e.g. the error rate
+  ``MetricStat`` entries, ``canaria.models.metric_math``), e.g. the error rate
   ``100 * errors / invocations``.
 
 What CloudWatch refuses is refused at its line: two ways of naming the metric, an
@@ -26,8 +26,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from canaria.analysis import metric_math
-from canaria.models import AlarmSpec, MetricQuerySpec, MetricStatSpec
+from canaria.models import AlarmSpec, MetricQuerySpec, MetricStatSpec, metric_math
 from canaria.models.statistics import parse_percentile
 from canaria.template.context import Context
 from canaria.template.index import Entry

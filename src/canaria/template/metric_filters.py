@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from canaria.analysis import filter_patterns
 from canaria.models import MetricFilterSpec, MetricTransformationSpec
+from canaria.models.filter_syntax import FilterPatternError, parse_form, value_selector
 from canaria.template.context import Context
 from canaria.template.index import Entry
 from canaria.template.intrinsics import NO_VALUE
@@ -64,8 +64,8 @@ def build_metric_filter(
     pat = ctx.at(entry, "FilterPattern")
     pattern = as_str(ctx.get(entry, "FilterPattern"), pat)
     try:
-        filter_patterns.parse(pattern)
-    except filter_patterns.FilterPatternError as exc:
+        parse_form(pattern)
+    except FilterPatternError as exc:
         raise pat.error(f"filter pattern {pattern!r}: {exc}") from None
     raw, at = ctx.get(entry, "MetricTransformations"), ctx.at(entry, "MetricTransformations")
     items = as_list(raw, at)
@@ -143,7 +143,9 @@ def _transformation(item: Any, at: Where, *, structured: bool) -> MetricTransfor
 def _check_selector(selector: str, at: Where) -> None:
     """A value selector that reads an event (``$.a.b``, ``$field``), checked now rather
     than on the first log line."""
+    if not selector.startswith(("$.", "$[")):
+        return  # $field: a space-delimited pattern's field, any name
     try:
-        filter_patterns.Match().value(selector)
-    except filter_patterns.FilterPatternError as exc:
+        value_selector(selector)
+    except FilterPatternError as exc:
         raise at.error(str(exc), allowed="$.field (JSON) or $field (space-delimited)") from None

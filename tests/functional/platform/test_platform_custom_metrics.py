@@ -125,7 +125,9 @@ def handler(event, context):
         ],
     )
     try:
-        cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=[{"MetricName": "x", "Value": 1}])
+        cloudwatch.put_metric_data(
+            Namespace="AWS/Lambda", MetricData=[{"MetricName": "x", "Value": 1}]
+        )
     except cloudwatch.exceptions.ClientError as exc:
         return {"statusCode": 200, "body": exc.response["Error"]["Code"]}
     return {"statusCode": 500, "body": "AWS/Lambda was accepted"}

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from canaria.analysis.metric_math import MathError, Unsupported, kind, parse, references
 from canaria.analysis.metric_values import Grid, Series, Value, evaluate
+from canaria.models.metric_math import MathError, Unsupported, kind, parse, references
 
 GRID = Grid((0.0, 60.0, 120.0, 180.0), 60)
 SERIES: dict[str, Series] = {
