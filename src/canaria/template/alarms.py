@@ -158,6 +158,9 @@ def _one_metric_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]
             "ComparisonOperator",
         ),
     )
+    namespace = as_str(ctx.get(entry, "Namespace"), ctx.at(entry, "Namespace"))
+    if namespace.startswith("AWS/") and namespace != LAMBDA:
+        raise _Skip(_other_namespace(namespace))  # before the rest (SAM's own tests do)
     if ("Statistic" in props) == ("ExtendedStatistic" in props):
         raise entry.props_at.at(props).error(
             "an alarm needs exactly one of Statistic and ExtendedStatistic",
@@ -382,10 +385,7 @@ def _metric(
     name = as_str(name_raw, name_at)
     dims = _dimensions(dimensions_raw, dimensions_at)
     if namespace.startswith("AWS/") and namespace != LAMBDA:
-        raise _Skip(
-            f"canaria publishes no {namespace} metrics ({LAMBDA} and the application's own "
-            "namespaces only); it never fires locally"
-        )
+        raise _Skip(_other_namespace(namespace))
     if namespace == LAMBDA:
         unknown = [d for d in dims if d not in DIMENSIONS]
         if name not in METRICS:
@@ -407,6 +407,13 @@ def _metric(
                 head, colon, tail = dims[key].partition(":")
                 dims[key] = function_names.get(head, head) + colon + tail
     return MetricStatSpec(namespace, name, dims, period, statistic, extended)
+
+
+def _other_namespace(namespace: str) -> str:
+    return (
+        f"canaria publishes no {namespace} metrics ({LAMBDA} and the application's own "
+        "namespaces only); it never fires locally"
+    )
 
 
 def _dimensions(raw: Any, at: Where) -> dict[str, str]:

@@ -324,3 +324,21 @@ def test_filter_values_and_dimensions(tmp_path: Path) -> None:
     assert spec.transformations == (
         MetricTransformationSpec("App", "Failures", "$.latency", None, {"op": "$.op"}),
     )
+
+
+def test_another_namespace_is_skipped_before_its_statistic_is_checked(tmp_path: Path) -> None:
+    """SAM's own translator tests declare an alarm on AWS/EC2 without a statistic."""
+    alarm = """\
+  Alarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      ComparisonOperator: GreaterThanThreshold
+      EvaluationPeriods: 1
+      MetricName: MyMetric
+      Namespace: AWS/EC2
+      Period: 300
+      Threshold: 10
+"""
+    app = load(write(tmp_path, resources(function(), alarm)))
+    assert app.alarms == {}
+    assert any("canaria publishes no AWS/EC2 metrics" in w for w in app.warnings)
