@@ -26,6 +26,7 @@ from typing import Any
 
 from canaria import template as templates
 from canaria.analysis import Metrics
+from canaria.analysis.api_metrics import ApiMetrics
 from canaria.analysis.log_metrics import LogMetrics
 from canaria.analysis.prom import PromMetrics
 from canaria.analysis.published import PublishedMetrics
@@ -107,12 +108,15 @@ class Platform:
         self.metrics = Metrics()
         self.published = PublishedMetrics()  # the application's own (EMF, PutMetricData)
         self.log_metrics = LogMetrics(self.published)
+        self.api_metrics = ApiMetrics()  # AWS/ApiGateway, counted by the gateway
         self.prom = PromMetrics()
         self.routing = Routing()
         self.logbook = LogBook(str(Path(self.state_dir) / "logs"))
         # which template paths the deploy API may read (canaria.files)
         self.files = FileAccess.for_server(options.template)
-        self.signals = LocalSignals(self.metrics, self.store, clock, published=self.published)
+        self.signals = LocalSignals(
+            self.metrics, self.store, clock, published=self.published, apis=self.api_metrics
+        )
         self.invocations = Invocations(
             self.store,
             self.routing,
@@ -143,6 +147,7 @@ class Platform:
             backends=self.backends,
             keyring=self.keyring,
             token_keys=TokenKeys(engine_token_keys),  # read at the first token to check
+            api_meter=self.api_metrics,
         )
         # WebSocket APIs: upgrades on the gateway's port; the edge's Management API
         self.websockets = self.gateway.websockets
@@ -251,6 +256,7 @@ class Platform:
                 self.load_balancers,
                 self.logbook,
                 self.log_metrics,
+                self.api_metrics,
             ),
             runtimes=self.runtimes,
             new_runtime=self._new_runtime,

@@ -26,6 +26,7 @@ from typing import Any, Protocol, assert_never
 
 from canaria import nodejs, pythons
 from canaria import template as templates
+from canaria.analysis.api_metrics import ApiMetrics
 from canaria.analysis.log_metrics import EMF_MARK, LogMetrics
 from canaria.appsync.server import GraphQLApis
 from canaria.auth import Keyring
@@ -62,7 +63,6 @@ from canaria.models import (
     FunctionSpec,
     FunctionUrlSpec,
     LayerSpec,
-    MetricFilterSpec,
     PipeSpec,
     ServiceResource,
     TableSpec,
@@ -137,8 +137,9 @@ class Resources(Protocol):
 
     async def serve_load_balancers(self, listeners: Mapping[str, ListenerSpec]) -> None: ...
 
-    def read_logs(self, filters: tuple[MetricFilterSpec, ...]) -> None:
-        """Read the functions' log lines for metrics: EMF objects, and ``filters``."""
+    def measure(self, app: Application) -> None:
+        """Keep ``app``'s metrics: EMF objects and its metric filters' matches in the
+        functions' log lines, its APIs' AWS/ApiGateway metrics by their names and ids."""
         ...
 
     def graphql_url(self, name: str) -> str: ...
@@ -176,6 +177,7 @@ class LocalResources:
         load_balancers: LoadBalancers,
         logbook: LogBook,
         log_metrics: LogMetrics,
+        api_metrics: ApiMetrics,
     ) -> None:
         self.tables = tables
         self.services = services
@@ -190,6 +192,7 @@ class LocalResources:
         self.load_balancers = load_balancers
         self.logbook = logbook
         self.log_metrics = log_metrics
+        self.api_metrics = api_metrics
         self._provisioned: Mapping[str, ServiceResource] = {}  # the last release's
         services.on_restart = self._restarted
 
@@ -221,9 +224,10 @@ class LocalResources:
     async def serve_load_balancers(self, listeners: Mapping[str, ListenerSpec]) -> None:
         await self.load_balancers.serve(listeners)
 
-    def read_logs(self, filters: tuple[MetricFilterSpec, ...]) -> None:
-        self.log_metrics.configure(filters)
+    def measure(self, app: Application) -> None:
+        self.log_metrics.configure(app.metric_filters)
         self.logbook.tap(self.log_metrics.read, self.log_metrics.functions, EMF_MARK)
+        self.api_metrics.configure(app.api_labels)
 
     async def run_durable(
         self, functions: Mapping[str, FunctionSpec], names: Mapping[str, str]
@@ -372,7 +376,7 @@ class ReleaseExecutor:
                     self.resources.serve_websockets(running.websockets)
                     await self.resources.serve_graphql(running.graphql_apis)
                     await self.resources.serve_load_balancers(running.listeners)
-                    self.resources.read_logs(running.metric_filters)
+                    self.resources.measure(running)
                     await self.resources.run_durable(running.functions, running.function_names)
                 case PollSources(sources=sources, pipes=pipes):
                     self.resources.poll_sources(sources, pipes)

@@ -127,8 +127,8 @@ class RecordingResources:
     async def serve_load_balancers(self, listeners: Mapping[str, ListenerSpec]) -> None:
         self.listeners = dict(listeners)
 
-    def read_logs(self, filters: tuple[MetricFilterSpec, ...]) -> None:
-        self.metric_filters = filters
+    def measure(self, app: Application) -> None:
+        self.metric_filters = app.metric_filters
 
     async def run_durable(
         self, functions: Mapping[str, FunctionSpec], names: Mapping[str, str]

@@ -1,4 +1,6 @@
-"""CloudWatch metric alarms on canaria's AWS/Lambda metrics, evaluated as CloudWatch does.
+"""CloudWatch metric alarms, evaluated as CloudWatch does: on canaria's AWS/Lambda and
+AWS/ApiGateway metrics, the application's own (``canaria.analysis.published``), and metric
+math expressions over them (``canaria.models.metric_math``, ``metric_values``).
 
 Source: Amazon CloudWatch User Guide, "Evaluating an alarm" and "Configuring how CloudWatch
 alarms treat missing data" (the tables of ``0`` / ``X`` / ``-`` datapoints; the tests check
@@ -61,6 +63,7 @@ from dataclasses import dataclass
 from typing import Literal, assert_never
 
 from canaria.analysis import metric_values
+from canaria.analysis.api_metrics import ApiMetrics
 from canaria.analysis.metrics import Metrics
 from canaria.analysis.published import PublishedMetrics
 from canaria.models import AlarmSpec, MetricQuerySpec, MetricStatSpec, metric_math
@@ -69,9 +72,11 @@ from canaria.models.statistics import parse_percentile
 __all__ = [
     "COMPARISON_OPERATORS",
     "EXTRA_PERIODS",
+    "SERVED",
     "TREAT_MISSING_DATA",
     "AlarmEvaluation",
     "AlarmState",
+    "Sources",
     "decide",
     "evaluate",
     "evaluation_range",
@@ -79,6 +84,7 @@ __all__ = [
 ]
 
 EXTRA_PERIODS = 2
+SERVED = ("AWS/Lambda", "AWS/ApiGateway")  # the AWS namespaces canaria publishes
 COMPARISON_OPERATORS = (
     "GreaterThanThreshold",
     "GreaterThanOrEqualToThreshold",
@@ -216,16 +222,17 @@ def evaluate(
     previous: AlarmState,
     *,
     published: PublishedMetrics | None = None,
+    apis: ApiMetrics | None = None,
     evaluate_low_sample_count_percentile: str = "evaluate",
 ) -> AlarmEvaluation:
-    """Evaluate ``spec`` at ``now`` on AWS/Lambda's ``metrics`` and the application's
-    ``published`` ones; never raises for a bad spec (the state is then INSUFFICIENT_DATA
-    and the reason says what is wrong)."""
+    """Evaluate ``spec`` at ``now`` on AWS/Lambda's ``metrics``, the application's
+    ``published`` ones and its APIs' (``apis``); never raises for a bad spec (the state
+    is then INSUFFICIENT_DATA and the reason says what is wrong)."""
 
     def insufficient(reason: str, points: tuple[float | None, ...] = ()) -> AlarmEvaluation:
         return AlarmEvaluation(AlarmState.INSUFFICIENT_DATA, reason, points, now)
 
-    if not spec.queries and spec.namespace != "AWS/Lambda" and spec.namespace.startswith("AWS/"):
+    if not spec.queries and spec.namespace.startswith("AWS/") and spec.namespace not in SERVED:
         return insufficient(f"namespace {spec.namespace!r} is not published by canaria")
     if spec.comparison_operator not in COMPARISON_OPERATORS:
         return insufficient(
@@ -240,20 +247,14 @@ def evaluate(
             "1 ≤ DatapointsToAlarm ≤ EvaluationPeriods and Period ≥ 1"
         )
     start, end = evaluation_range(spec, now)
+    sources = Sources(metrics, published, apis)
     try:
         _treat(spec.treat_missing_data)
         if spec.queries:
-            points = _math_points(spec.queries, metrics, published, start, end, spec.period_s)
+            points = _math_points(spec.queries, sources, start, end, spec.period_s)
         else:
-            points = read(
-                _single(spec),
-                metrics,
-                published,
-                start,
-                end,
-                spec.statistic,
-                spec.extended_statistic,
-            )
+            stat, extended = spec.statistic, spec.extended_statistic
+            points = read(_single(spec), sources, start, end, stat, extended)
     except ValueError as e:
         return insufficient(str(e))
     values = tuple(v for _, v in points)
@@ -263,7 +264,7 @@ def evaluate(
     ]
     if spec.extended_statistic is not None and evaluate_low_sample_count_percentile == "ignore":
         limit = _low_sample_limit(spec.extended_statistic)
-        counts = read(_single(spec), metrics, published, start, end, "SampleCount", None)
+        counts = read(_single(spec), sources, start, end, "SampleCount", None)
         evaluated = [i for i, v in enumerate(values) if v is not None][-n:]
         low = [i for i in evaluated if (counts[i][1] or 0.0) < limit]
         if low:
@@ -289,42 +290,36 @@ def evaluate(
     return AlarmEvaluation(state, reason, values, now)
 
 
+@dataclass(frozen=True)
+class Sources:
+    """Where metrics are read: AWS/Lambda's, the application's own, its APIs'."""
+
+    lambda_metrics: Metrics
+    published: PublishedMetrics | None = None
+    apis: ApiMetrics | None = None
+
+
 def read(
     stat: MetricStatSpec,
-    metrics: Metrics,
-    published: PublishedMetrics | None,
+    sources: Sources,
     start: float,
     end: float,
     statistic: str | None,
     extended_statistic: str | None,
 ) -> list[tuple[float, float | None]]:
-    """One metric's datapoints over ``[start, end)``: AWS/Lambda's from ``metrics``, a
-    namespace the application publishes from ``published``; nothing (every period
-    missing) for another AWS namespace, which canaria does not publish."""
+    """One metric's datapoints over ``[start, end)``: AWS/Lambda's and AWS/ApiGateway's
+    from what canaria measures, a namespace the application publishes from what it
+    published; nothing (every period missing) for another AWS namespace."""
+    args = (start, end, stat.period_s, statistic, extended_statistic)
     if stat.namespace == "AWS/Lambda":
-        return metrics.datapoints(
-            stat.metric_name,
-            stat.dimensions,
-            start,
-            end,
-            stat.period_s,
-            statistic,
-            extended_statistic,
-        )
-    if published is None or stat.namespace.startswith("AWS/"):
+        return sources.lambda_metrics.datapoints(stat.metric_name, stat.dimensions, *args)
+    if stat.namespace == "AWS/ApiGateway" and sources.apis is not None:
+        return sources.apis.datapoints(stat.metric_name, stat.dimensions, *args)
+    if sources.published is None or stat.namespace.startswith("AWS/"):
         p = stat.period_s
         first = math.floor(start / p) * p
         return [(float(t), None) for t in range(first, math.ceil(end), p)]
-    return published.datapoints(
-        stat.namespace,
-        stat.metric_name,
-        stat.dimensions,
-        start,
-        end,
-        stat.period_s,
-        statistic,
-        extended_statistic,
-    )
+    return sources.published.datapoints(stat.namespace, stat.metric_name, stat.dimensions, *args)
 
 
 def _single(spec: AlarmSpec) -> MetricStatSpec:
@@ -345,8 +340,7 @@ def _parsed(expression: str) -> metric_math.Node:
 
 def _math_points(
     queries: Sequence[MetricQuerySpec],
-    metrics: Metrics,
-    published: PublishedMetrics | None,
+    sources: Sources,
     start: float,
     end: float,
     period_s: int,
@@ -366,9 +360,7 @@ def _math_points(
         q = by_id[qid]
         if q.stat is not None:
             stat = dataclasses.replace(q.stat, period_s=period_s)
-            points = read(
-                stat, metrics, published, start, end, q.stat.statistic, q.stat.extended_statistic
-            )
+            points = read(stat, sources, start, end, q.stat.statistic, q.stat.extended_statistic)
             out: metric_values.Value = [v for _, v in points]
         else:
             assert q.expression is not None

@@ -68,6 +68,7 @@ __all__ = [
     "Metrics",
     "RequestListener",
     "SecondStats",
+    "binary_stat",
     "duration_bin",
 ]
 
@@ -174,15 +175,15 @@ class _Acc:
             merge_histogram(self.hist, b.hist)
 
 
-def _binary_percentile(ones: int, n: int, q: float) -> float:
+def binary_percentile(ones: int, n: int, q: float) -> float:
     """Nearest-rank percentile of n samples of which ``ones`` are 1 and the rest 0."""
     rank = max(1, math.ceil(q / 100.0 * n))
     return 1.0 if rank > n - ones else 0.0
 
 
-def _binary_stat(ones: int, n: int, statistic: str | None, q: float | None) -> float:
+def binary_stat(ones: int, n: int, statistic: str | None, q: float | None) -> float:
     if q is not None:
-        return _binary_percentile(ones, n, q)
+        return binary_percentile(ones, n, q)
     match statistic:
         case "Sum":
             return float(ones)
@@ -637,10 +638,10 @@ def _stat(metric: str, acc: _Acc, statistic: str | None, q: float | None) -> flo
                 return None
             return float(n) if statistic in ("Sum", "SampleCount") else 1.0
         case "Errors":
-            return _binary_stat(acc.errors, n, statistic, q) if n else None
+            return binary_stat(acc.errors, n, statistic, q) if n else None
         case "Throttles":
             requests = n + acc.throttles
-            return _binary_stat(acc.throttles, requests, statistic, q) if requests else None
+            return binary_stat(acc.throttles, requests, statistic, q) if requests else None
         case "Duration":
             if n == 0:
                 return None

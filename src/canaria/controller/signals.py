@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, assert_never
 
 from canaria.analysis import Metrics, alarms, judge
+from canaria.analysis.api_metrics import ApiMetrics
 from canaria.analysis.live import LiveJudge
 from canaria.analysis.published import PublishedMetrics
 from canaria.clock import Clock
@@ -85,9 +86,11 @@ class LocalSignals:
         clock: Clock,
         *,
         published: PublishedMetrics | None = None,
+        apis: ApiMetrics | None = None,
     ) -> None:
         self.metrics = metrics
         self.published = published  # the application's own metrics, for its alarms
+        self.apis = apis  # its APIs' (AWS/ApiGateway)
         self.store = store
         self.clock = clock
         self._states: dict[str, tuple[str, str, float]] = dict(store.alarm_states())
@@ -116,7 +119,9 @@ class LocalSignals:
         changed = []
         for name, spec in specs.items():
             prev = alarms.AlarmState(self._states.get(name, ("INSUFFICIENT_DATA", "", 0.0))[0])
-            ev = alarms.evaluate(spec, self.metrics, now, prev, published=self.published)
+            ev = alarms.evaluate(
+                spec, self.metrics, now, prev, published=self.published, apis=self.apis
+            )
             if ev.state is not prev or name not in self._states:
                 self._states[name] = (ev.state.value, ev.reason, now)
                 changed.append((name, ev.state.value, ev.reason))

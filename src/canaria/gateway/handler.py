@@ -41,7 +41,7 @@ from .responses import (
     map_result,
 )
 from .routes import NoRoute, Route
-from .types import Backends, Invoker, Recorder, Request, RouteSource
+from .types import ApiMeter, Backends, Invoker, Recorder, Request, RouteSource
 from .validation import refusal
 
 log = logging.getLogger("canaria.gateway")
@@ -116,8 +116,10 @@ class Handler:
         backends: Backends | None = None,
         signatures: Signatures | None = None,
         token_keys: TokenKeys | None = None,
+        api_meter: ApiMeter | None = None,
     ) -> None:
         self.routing = routing
+        self.api_meter = api_meter  # AWS/ApiGateway metrics of each answered request
         self.invoker = invoker
         self.recorder = recorder
         self.clock = clock
@@ -165,13 +167,13 @@ class Handler:
             request_id = new_request_id()
             rid = (request_id_header(route.api_kind), request_id)
             clock = self.clock
-            started = clock.now()
+            started = arrived = clock.now()
             epoch_ms = int(started * 1000)
             granted = None
             if route.authorizer is not None:
                 checked = await self.authorizers.check(req, match, request_id, epoch_ms)
                 if isinstance(checked, HttpResponse):
-                    out.respond(req, as_sent(checked, route, req), rid)
+                    self._respond(out, req, route, arrived, as_sent(checked, route, req), rid)
                     return
                 granted = checked
                 started = clock.now()  # the function's invocation starts now
@@ -179,22 +181,24 @@ class Handler:
             if route.api_keys is not None:  # ApiKeyRequired: checked after authorization
                 api_key = api_key_of(req, route.api_keys)
                 if api_key is None:
-                    out.respond(req, as_sent(INVALID_API_KEY, route, req), rid)
+                    self._respond(
+                        out, req, route, arrived, as_sent(INVALID_API_KEY, route, req), rid
+                    )
                     return
                 limited = route.api_key_limits
                 if limited is not None and api_key[1] in limited:  # its usage plan's limits
                     over = self.usage.admit(limited[api_key[1]], api_key[1], clock.now())
                     if over is not None:
-                        out.respond(req, as_sent(over, route, req), rid)
+                        self._respond(out, req, route, arrived, as_sent(over, route, req), rid)
                         return
             if route.validation is not None:  # a REST method's request validator
                 invalid = refusal(route.validation, req, match)
                 if invalid is not None:
-                    out.respond(req, as_sent(invalid, route, req), rid)
+                    self._respond(out, req, route, arrived, as_sent(invalid, route, req), rid)
                     return
             if route.preflight is not None:  # a REST API's CORS preflight (a mock)
                 headers = [*PREFLIGHT_HEAD, *route.preflight]
-                out.respond(req, HttpResponse(200, headers, b"{}"), rid)
+                self._respond(out, req, route, arrived, HttpResponse(200, headers, b"{}"), rid)
                 return
             if route.integration is not None:  # not a Lambda proxy
                 answer = await self.integrations.answer(
@@ -202,17 +206,17 @@ class Handler:
                 )
                 if route.gateway_responses is not None or route.cors is not None:
                     answer = as_sent(answer, route, req)
-                out.respond(req, answer, rid)
+                self._respond(out, req, route, arrived, answer, rid)
                 return
             try:
                 version, alias = self.routing.choose(route.function, pin=find_pin(req))
             except InvalidRequest as exc:
-                out.respond(req, client_error(exc.message), rid)
+                self._respond(out, req, route, arrived, client_error(exc.message), rid)
                 return
             except NotFound as exc:
                 log.error("%s %s: %s", req.method, req.path, exc.message)
                 refused = gateway_answer(route.api_kind, Failure.INVOKE_REFUSED)
-                out.respond(req, as_sent(refused, route, req), rid)
+                self._respond(out, req, route, arrived, as_sent(refused, route, req), rid)
                 return
             event = build_event(req, match, request_id, epoch_ms, granted, api_key)
             loop = self._running_loop()
@@ -234,7 +238,7 @@ class Handler:
                 log.exception("invoking %s:%s failed", route.function, version)
                 failure = Failure.INVOKE_REFUSED
             finally:
-                self._in_flight.pop(req, None)
+                answered = self._in_flight.pop(req, None) is None  # a 504 has gone already
             finished = clock.now()
             try:
                 self.recorder.record(
@@ -255,13 +259,41 @@ class Handler:
                 answer = gateway_answer(route.api_kind, failure)
             if route.gateway_responses is not None or route.cors is not None:
                 answer = as_sent(answer, route, req)
-            out.respond(req, answer, rid)
+            if answered:  # the answer goes nowhere; the 504 was counted
+                out.respond(req, answer, rid)
+            else:
+                self._respond(out, req, route, arrived, answer, rid, finished - started)
         except Exception:
             log.exception("%s %s: gateway error", req.method, req.path)
             out.respond(
                 req,
                 client_error("Internal Server Error", 500),
                 ("x-amzn-RequestId", new_request_id()),
+            )
+
+    def _respond(
+        self,
+        out: Responder,
+        req: Request,
+        route: Route,
+        arrived: float,
+        answer: HttpResponse,
+        rid: tuple[str, str],
+        integration_s: float | None = None,
+    ) -> None:
+        """Answer, and count the answer in the API's metrics."""
+        out.respond(req, answer, rid)
+        meter = self.api_meter
+        if meter is not None:
+            now = self.clock.now()
+            integration_ms = None if integration_s is None else integration_s * 1000.0
+            meter.record(
+                now,
+                route.api_id,
+                route.stage,
+                answer.status,
+                (now - arrived) * 1000.0,
+                integration_ms,
             )
 
     def _answer(self, route: Route, result: InvokeResult) -> HttpResponse:
@@ -305,5 +337,9 @@ class Handler:
             req.path,
             self.integration_timeout_s,
         )
-        timeout = gateway_answer(route.api_kind, Failure.TIMEOUT)
-        out.respond(req, as_sent(timeout, route, req), rid, early=True)
+        timeout = as_sent(gateway_answer(route.api_kind, Failure.TIMEOUT), route, req)
+        out.respond(req, timeout, rid, early=True)
+        if self.api_meter is not None:
+            waited_ms = self.integration_timeout_s * 1000.0
+            now = self.clock.now()
+            self.api_meter.record(now, route.api_id, route.stage, timeout.status, waited_ms, None)

@@ -17,7 +17,7 @@ from .authorizers import TokenKeys
 from .handler import INTEGRATION_TIMEOUT_S, Handler
 from .iam import Signatures
 from .protocol import Connections, HttpProtocol, RequestHandler
-from .types import Backends, Invoker, Recorder, RouteSource, SplitMode
+from .types import ApiMeter, Backends, Invoker, Recorder, RouteSource, SplitMode
 from .websockets import WebSocketHub
 
 log = logging.getLogger("canaria.gateway")
@@ -162,6 +162,7 @@ class GatewayServer(HttpListener):
         backends: Backends | None = None,
         keyring: Keyring | None = None,
         token_keys: TokenKeys | None = None,
+        api_meter: ApiMeter | None = None,
     ) -> None:
         if split_mode not in ("deterministic", "random"):
             raise ValueError(f"split mode must be 'deterministic' or 'random', got {split_mode!r}")
@@ -176,6 +177,7 @@ class GatewayServer(HttpListener):
             backends=backends,
             signatures=Signatures(keyring),
             token_keys=token_keys,
+            api_meter=api_meter,
         )
         self.websockets = WebSocketHub(
             routing,

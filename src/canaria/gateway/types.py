@@ -69,6 +69,21 @@ class Recorder(Protocol):
         ...
 
 
+class ApiMeter(Protocol):
+    def record(
+        self,
+        t: float,
+        api: str,
+        stage: str,
+        status: int,
+        latency_ms: float,
+        integration_ms: float | None,
+    ) -> None:
+        """One answered request of ``api`` (its logical id) at ``stage``: what API Gateway
+        publishes as its metrics. Must be cheap: it runs on the request path."""
+        ...
+
+
 class Request:
     """One HTTP request as the protocol parsed it. Header names and values are latin-1
     text in the case the client sent; ``path`` is the raw (percent-encoded) path."""

@@ -481,6 +481,9 @@ class Application:
     apis: Mapping[str, ApiSpec] = field(default_factory=dict)
     alarms: Mapping[str, AlarmSpec] = field(default_factory=dict)
     metric_filters: tuple[MetricFilterSpec, ...] = ()
+    # each API (logical id) -> ("rest", its ApiName) or ("http", its ApiId): what its
+    # AWS/ApiGateway metrics are published by
+    api_labels: Mapping[str, tuple[Literal["rest", "http"], str]] = field(default_factory=dict)
     deployment_configs: Mapping[str, DeploymentConfigSpec] = field(default_factory=dict)
     tables: Mapping[str, TableSpec] = field(default_factory=dict)
     state_machines: Mapping[str, StateMachineSpec] = field(default_factory=dict)

@@ -4,6 +4,14 @@ An alarm is evaluated when canaria publishes what it watches:
 
 - one metric of ``AWS/Lambda`` (``Invocations``, ``Errors``, ``Throttles``, ``Duration``,
   ``ConcurrentExecutions`` by ``FunctionName``, ``Resource`` and ``ExecutedVersion``);
+- one metric of ``AWS/ApiGateway`` for an API of the template: a REST API's ``Count``,
+  ``4XXError``, ``5XXError``, ``Latency``, ``IntegrationLatency`` by ``ApiName`` (its
+  ``Name``, else the stack name, as SAM names it) and ``Stage``; an HTTP API's ``Count``,
+  ``4xx``, ``5xx``, ``Latency``, ``IntegrationLatency`` by ``ApiId`` and ``Stage``. An alarm
+  on what API Gateway does not publish (``5XXError`` of an HTTP API, ``ApiName`` of one,
+  an ``ApiName`` no API of the template has) never fires, on AWS either: a warning says
+  so. Detailed metrics (``Method``, ``Resource``), the cache's and WebSocket APIs' are
+  not kept (a warning);
 - one metric of a namespace the application publishes (not ``AWS/...``): by the embedded
   metric format in its logs, ``PutMetricData``, or a metric filter on a function's log
   group (``canaria.analysis.published``);
@@ -24,12 +32,14 @@ unsupported, a statistic such as ``TM90``.
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from canaria.models import AlarmSpec, MetricQuerySpec, MetricStatSpec, metric_math
 from canaria.models.statistics import parse_percentile
+from canaria.template.cfn_apis import REST_API, V2_API
 from canaria.template.context import Context
-from canaria.template.index import Entry
+from canaria.template.index import API, HTTP_API, Entry, api_id
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import (
     Where,
@@ -42,7 +52,7 @@ from canaria.template.nodes import (
     check_keys,
 )
 
-__all__ = ["ALARM_PROPERTIES", "build_alarm"]
+__all__ = ["ALARM_PROPERTIES", "api_labels", "build_alarm"]
 
 ALARM_PROPERTIES = (
     "ActionsEnabled",
@@ -71,6 +81,10 @@ ALARM_PROPERTIES = (
 ONE_METRIC = ("MetricName", "Namespace", "Dimensions", "Period", "Statistic", "ExtendedStatistic")
 QUERY_KEYS = ("AccountId", "Expression", "Id", "Label", "MetricStat", "Period", "ReturnData")
 LAMBDA = "AWS/Lambda"
+API_GATEWAY = "AWS/ApiGateway"
+REST_METRICS = ("Count", "4XXError", "5XXError", "Latency", "IntegrationLatency")
+HTTP_METRICS = ("Count", "4xx", "5xx", "Latency", "IntegrationLatency")
+ApiLabels = Mapping[str, tuple[Literal["rest", "http"], str]]
 METRICS = ("Invocations", "Errors", "Throttles", "Duration", "ConcurrentExecutions")
 DIMENSIONS = ("FunctionName", "Resource", "ExecutedVersion")
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
@@ -90,9 +104,12 @@ class _Skip(Exception):
     """A valid alarm canaria cannot evaluate: the reason for the warning."""
 
 
-def build_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]) -> AlarmSpec | None:
+def build_alarm(
+    ctx: Context, entry: Entry, function_names: dict[str, str], apis: ApiLabels
+) -> AlarmSpec | None:
     """The alarm canaria evaluates, or None (with a warning) for a valid alarm it cannot
-    (see the module docstring). ``function_names``: FunctionName -> logical id."""
+    (see the module docstring). ``function_names``: FunctionName -> logical id; ``apis``:
+    the template's APIs (``api_labels``)."""
     props = entry.props
     check_keys(props, entry.props_at, ALARM_PROPERTIES)
     if "ThresholdMetricId" in props:
@@ -104,8 +121,8 @@ def build_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]) -> A
         return None
     try:
         if "Metrics" in props:
-            return _math_alarm(ctx, entry, function_names)
-        return _one_metric_alarm(ctx, entry, function_names)
+            return _math_alarm(ctx, entry, function_names, apis)
+        return _one_metric_alarm(ctx, entry, function_names, apis)
     except _Skip as skip:
         ctx.warn(entry, f"alarm is skipped: {skip}")
         return None
@@ -143,7 +160,9 @@ def _common(ctx: Context, entry: Entry) -> dict[str, Any]:
     }
 
 
-def _one_metric_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]) -> AlarmSpec:
+def _one_metric_alarm(
+    ctx: Context, entry: Entry, function_names: dict[str, str], apis: ApiLabels
+) -> AlarmSpec:
     props = entry.props
     check_keys(
         props,
@@ -159,7 +178,7 @@ def _one_metric_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]
         ),
     )
     namespace = as_str(ctx.get(entry, "Namespace"), ctx.at(entry, "Namespace"))
-    if namespace.startswith("AWS/") and namespace != LAMBDA:
+    if namespace.startswith("AWS/") and namespace not in (LAMBDA, API_GATEWAY):
         raise _Skip(_other_namespace(namespace))  # before the rest (SAM's own tests do)
     if ("Statistic" in props) == ("ExtendedStatistic" in props):
         raise entry.props_at.at(props).error(
@@ -187,6 +206,7 @@ def _one_metric_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]
         ctx.at(entry, "Dimensions"),
         _period(ctx.get(entry, "Period"), ctx.at(entry, "Period")),
         function_names,
+        apis,
     )
     return AlarmSpec(
         metric_name=stat.metric_name,
@@ -199,7 +219,9 @@ def _one_metric_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]
     )
 
 
-def _math_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]) -> AlarmSpec:
+def _math_alarm(
+    ctx: Context, entry: Entry, function_names: dict[str, str], apis: ApiLabels
+) -> AlarmSpec:
     props = entry.props
     for key in ONE_METRIC:
         if key in props:
@@ -228,7 +250,7 @@ def _math_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]) -> A
     skipped: list[str] = []
     for i, item in enumerate(items):
         try:  # every entry is checked, also after one canaria cannot evaluate
-            query, node = _query(item, at.index(raw, i), function_names)
+            query, node = _query(item, at.index(raw, i), function_names, apis)
         except _Skip as skip:
             skipped.append(str(skip))
             continue
@@ -275,7 +297,7 @@ def _math_alarm(ctx: Context, entry: Entry, function_names: dict[str, str]) -> A
 
 
 def _query(
-    item: Any, at: Where, function_names: dict[str, str]
+    item: Any, at: Where, function_names: dict[str, str], apis: ApiLabels
 ) -> tuple[MetricQuerySpec, tuple[metric_math.Node, Where] | None]:
     node = as_map(item, at)
     check_keys(node, at, QUERY_KEYS, required=("Id",))
@@ -327,6 +349,7 @@ def _query(
         mat.key(metric, "Dimensions") if "Dimensions" in metric else mat,
         _period(stat_node["Period"], sat.key(stat_node, "Period")),
         function_names,
+        apis,
         statistic=statistic,
         extended=extended,
     )
@@ -377,6 +400,7 @@ def _metric(
     dimensions_at: Where,
     period: int,
     function_names: dict[str, str],
+    apis: ApiLabels,
     *,
     statistic: str | None = None,
     extended: str | None = None,
@@ -384,7 +408,9 @@ def _metric(
     namespace = as_str(namespace_raw, namespace_at)
     name = as_str(name_raw, name_at)
     dims = _dimensions(dimensions_raw, dimensions_at)
-    if namespace.startswith("AWS/") and namespace != LAMBDA:
+    if namespace == API_GATEWAY:
+        _check_api_metric(name, dims, apis)
+    elif namespace.startswith("AWS/") and namespace != LAMBDA:
         raise _Skip(_other_namespace(namespace))
     if namespace == LAMBDA:
         unknown = [d for d in dims if d not in DIMENSIONS]
@@ -407,6 +433,80 @@ def _metric(
                 head, colon, tail = dims[key].partition(":")
                 dims[key] = function_names.get(head, head) + colon + tail
     return MetricStatSpec(namespace, name, dims, period, statistic, extended)
+
+
+def _check_api_metric(name: str, dims: Mapping[str, str], apis: ApiLabels) -> None:
+    """Skip (with why) an AWS/ApiGateway metric canaria does not publish for this
+    template; return for one it does."""
+    never = "It never fires, on AWS either, and never stops a deployment"
+    keys = set(dims) - {"Stage"}
+    if keys - {"ApiName", "ApiId"} or not keys:
+        raise _Skip(
+            f"AWS/ApiGateway dimensions {sorted(dims)}: canaria keeps a REST API's metrics "
+            "by ApiName (and Stage), an HTTP API's by ApiId (and Stage), not detailed "
+            "metrics by Method or Resource; it never fires locally"
+        )
+    rest = {label: logical for logical, (kind, label) in apis.items() if kind == "rest"}
+    http = {label: logical for logical, (kind, label) in apis.items() if kind == "http"}
+    if "ApiName" in dims and "ApiId" in dims:
+        raise _Skip(f"AWS/ApiGateway publishes no metric by both ApiName and ApiId. {never}")
+    if "ApiName" in dims:
+        value = dims["ApiName"]
+        if value in http:
+            raise _Skip(
+                f"ApiName {value!r} is the id of the HTTP API {http[value]}: HTTP APIs "
+                f"publish their metrics by ApiId ({', '.join(HTTP_METRICS)}). {never}"
+            )
+        if value not in rest:
+            names = ", ".join(f"{n} ({logical})" for n, logical in sorted(rest.items()))
+            raise _Skip(
+                f"no REST API of the template is named {value!r} (theirs: {names or 'none'}); "
+                "a REST API's ApiName is its Name, else the stack name. It never fires locally"
+            )
+        if name not in REST_METRICS:
+            hint = " (an HTTP API's name; a REST API's is 5XXError)" if name in HTTP_METRICS else ""
+            raise _Skip(
+                f"a REST API publishes no {name!r}{hint}; its metrics are "
+                f"{', '.join(REST_METRICS)}. {never}"
+            )
+        return
+    value = dims["ApiId"]
+    if value not in http:
+        ids = ", ".join(f"{i} ({logical})" for i, logical in sorted(http.items()))
+        raise _Skip(
+            f"no HTTP API of the template has the id {value!r} (theirs: {ids or 'none'}; "
+            "!Ref of the API gives it). It never fires locally"
+        )
+    if name not in HTTP_METRICS:
+        hint = " (a REST API's name; an HTTP API's is 5xx)" if name in REST_METRICS else ""
+        raise _Skip(
+            f"an HTTP API publishes no {name!r}{hint}; its metrics are "
+            f"{', '.join(HTTP_METRICS)}. {never}"
+        )
+
+
+def api_labels(
+    ctx: Context, entries: list[Entry]
+) -> dict[str, tuple[Literal["rest", "http"], str]]:
+    """Each API of the template (its logical id) -> what its metrics are published by: a
+    REST API's name (``Name``, else the stack name: SAM names its OpenAPI document after
+    the stack), an HTTP API's id (what ``!Ref`` of it gives)."""
+    stack = ctx.index.stack_name
+    out: dict[str, tuple[Literal["rest", "http"], str]] = {}
+    for logical, type_ in ctx.index.implicit.items():
+        if type_ == API:
+            out[logical] = ("rest", stack)
+        elif type_ == HTTP_API:
+            out[logical] = ("http", api_id(logical))  # what !Ref of it gives
+    for e in entries:
+        if e.type in (API, REST_API):
+            name = ctx.get(e, "Name")
+            out[e.logical_id] = ("rest", name if isinstance(name, str) else stack)
+        elif e.type == HTTP_API or (
+            e.type == V2_API and str(ctx.get(e, "ProtocolType")).upper() == "HTTP"
+        ):
+            out[e.logical_id] = ("http", str(ctx.index.ref(e.logical_id, e.where)))
+    return out
 
 
 def _other_namespace(namespace: str) -> str:

@@ -39,7 +39,7 @@ from canaria.models.load_balancers import ListenerSpec
 from canaria.models.schedules import ScheduledInvocation
 from canaria.models.services import EventSource, ServiceResource
 from canaria.template import language_extensions, sam_globals
-from canaria.template.alarms import build_alarm
+from canaria.template.alarms import api_labels, build_alarm
 from canaria.template.api_keys import TYPES as API_KEY_TYPES
 from canaria.template.api_keys import accept_keys, build_api_keys
 from canaria.template.appsync import TYPES as GRAPHQL_TYPES
@@ -457,9 +457,10 @@ def _build(
             with problems.catch():
                 apis[name] = _implicit_api(ctx, doc, top, name, type_, function_names)
     alarms: dict[str, AlarmSpec] = {}
+    labels = api_labels(ctx, live)
     for e in of(ALARM):
         with problems.catch():
-            spec = build_alarm(ctx, e, function_names)
+            spec = build_alarm(ctx, e, function_names, labels)
             if spec is not None:
                 _unique(alarms, spec.name, spec, e, "AlarmName")
     metric_filters: list[MetricFilterSpec] = []
@@ -569,6 +570,7 @@ def _build(
         apis=apis,
         alarms=alarms,
         metric_filters=tuple(metric_filters),
+        api_labels=labels,
         deployment_configs=configs,
         tables=tables,
         state_machines=machines,

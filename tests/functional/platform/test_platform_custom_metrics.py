@@ -214,3 +214,64 @@ def test_put_metric_data_metric_filters_and_reading_them_back(tmp_path: Path) ->
             time.sleep(0.1)
     finally:
         c.stop()
+
+
+API_TEMPLATE = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Checkout:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Runtime: python3.11
+      CodeUri: checkout
+      AutoPublishAlias: live
+      DeploymentPreference:
+        Type: Canary10Percent5Minutes
+        Alarms: [!Ref Api5xx]
+      Events:
+        Pay: {Type: Api, Properties: {Path: /pay, Method: GET}}
+  Api5xx:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Namespace: AWS/ApiGateway
+      MetricName: 5XXError
+      Dimensions:
+        - {Name: ApiName, Value: !Ref AWS::StackName}
+        - {Name: Stage, Value: Prod}
+      Statistic: Sum
+      Period: 10
+      EvaluationPeriods: 1
+      Threshold: 0
+      ComparisonOperator: GreaterThanThreshold
+      TreatMissingData: notBreaching
+"""
+
+CHECKOUT = """\
+STATUS = 200
+
+
+def handler(event, context):
+    return {"statusCode": STATUS, "body": str(STATUS)}  # an answer, not a function error
+"""
+
+
+def test_an_api_s_5xx_alarm_rolls_back_a_canary_that_answers_500(tmp_path: Path) -> None:
+    """The function does not fail (Lambda's Errors stay 0, the judge sees successes): it
+    answers 500, which only API Gateway's 5XXError counts."""
+    files = {"template.yaml": API_TEMPLATE, "checkout/app.py": CHECKOUT}
+    c = Canaria(write_app(tmp_path / "app", files), tmp_path / "state").start()
+    try:
+        assert c.http("GET", "/pay")[0] == 200
+        (c.template.parent / "checkout" / "app.py").write_text(CHECKOUT.replace("200", "500"))
+        r = c.cli("deploy", "-t", str(c.template), "--json")
+        assert r.returncode == 0, r.stderr
+        (started,) = json.loads(r.stdout)["deployments"]
+        d, failed = c.serve_canary(started["id"], lambda: c.http("GET", "/pay")[0] == 500)
+        assert failed >= 1
+        assert d["state"] == "Stopped" and d["rolled_back"], d
+        assert d["stopped_by"] == "alarm:Api5xx", d
+        assert c.http("GET", "/pay")[0] == 200
+    finally:
+        c.stop()

@@ -173,8 +173,8 @@ def test_what_cloudwatch_refuses_is_refused_at_its_line(
         ),
         (
             "Namespace: AWS/Lambda\n              MetricName: Errors",
-            "Namespace: AWS/ApiGateway\n              MetricName: 5XXError",
-            "canaria publishes no AWS/ApiGateway metrics",
+            "Namespace: AWS/SQS\n              MetricName: ApproximateAgeOfOldestMessage",
+            "canaria publishes no AWS/SQS metrics",
         ),
         (
             "Stat: Sum\n        - Id: invocations",
@@ -342,3 +342,91 @@ def test_another_namespace_is_skipped_before_its_statistic_is_checked(tmp_path: 
     app = load(write(tmp_path, resources(function(), alarm)))
     assert app.alarms == {}
     assert any("canaria publishes no AWS/EC2 metrics" in w for w in app.warnings)
+
+
+API_FUNCTION = """\
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Runtime: {py}
+      CodeUri: src
+      AutoPublishAlias: live
+      DeploymentPreference: {Type: AllAtOnce, Alarms: [!Ref Alarm]}
+      Events:
+        Rest: {Type: Api, Properties: {Path: /r, Method: get}}
+        Named: {Type: Api, Properties: {Path: /n, Method: get, RestApiId: !Ref Named}}
+        Http: {Type: HttpApi, Properties: {Path: /h, Method: get, ApiId: !Ref Http}}
+  Named:
+    Type: AWS::Serverless::Api
+    Properties: {StageName: live, Name: shop-api}
+  Http:
+    Type: AWS::Serverless::HttpApi
+"""
+
+
+def api_alarm(metric: str, dims: str) -> str:
+    return f"""\
+  Alarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Namespace: AWS/ApiGateway
+      MetricName: {metric}
+      Dimensions: {dims}
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 0
+      ComparisonOperator: GreaterThanThreshold
+"""
+
+
+@pytest.mark.parametrize(
+    ("metric", "dims", "expected"),
+    [
+        (
+            "5XXError",
+            '[{Name: ApiName, Value: !Ref "AWS::StackName"}, {Name: Stage, Value: Prod}]',
+            {"ApiName": "app", "Stage": "Prod"},
+        ),
+        ("Latency", "[{Name: ApiName, Value: shop-api}]", {"ApiName": "shop-api"}),
+        ("5xx", "[{Name: ApiId, Value: !Ref Http}]", {"ApiId": "http"}),
+    ],
+)
+def test_alarms_on_the_template_s_apis(
+    tmp_path: Path, metric: str, dims: str, expected: dict[str, str]
+) -> None:
+    app = load(write(tmp_path, "Resources:\n" + API_FUNCTION + api_alarm(metric, dims)))
+    spec = app.alarms["Alarm"]
+    assert (spec.namespace, spec.metric_name, dict(spec.dimensions)) == (
+        "AWS/ApiGateway",
+        metric,
+        expected,
+    )
+    assert app.api_labels == {
+        "ServerlessRestApi": ("rest", "app"),
+        "Named": ("rest", "shop-api"),
+        "Http": ("http", "http"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("metric", "dims", "words"),
+    [
+        ("5XXError", "[{Name: ApiName, Value: !Ref Http}]", "is the id of the HTTP API Http"),
+        ("5XXError", "[{Name: ApiId, Value: !Ref Http}]", "an HTTP API publishes no '5XXError'"),
+        ("5xx", "[{Name: ApiName, Value: shop-api}]", "a REST API publishes no '5xx'"),
+        ("5XXError", "[{Name: ApiName, Value: Named}]", "no REST API of the template is named"),
+        ("Count", "[{Name: ApiName, Value: shop-api}, {Name: Method, Value: GET}]", "detailed"),
+        ("CacheHitCount", "[{Name: ApiName, Value: shop-api}]", "a REST API publishes no"),
+    ],
+)
+def test_alarms_on_what_api_gateway_does_not_publish_are_skipped(
+    tmp_path: Path, metric: str, dims: str, words: str
+) -> None:
+    """As public templates write them: an HTTP API's id as ApiName, the logical id as a
+    REST API's name. They never fire on AWS either."""
+    app = load(write(tmp_path, "Resources:\n" + API_FUNCTION + api_alarm(metric, dims)))
+    assert app.alarms == {}
+    [warning] = [w for w in app.warnings if "Resources.Alarm" in w]
+    assert words in warning
