@@ -270,6 +270,7 @@ class ReferenceHopInvoker:
 def serve_gateway(port: int, invoker_kind: str) -> None:
     import uvloop
 
+    from canaria.analysis.api_metrics import ApiMetrics
     from canaria.clock import RealClock
     from canaria.gateway import GatewayServer, Routing
     from canaria.models import Alias, RouteSpec
@@ -282,8 +283,16 @@ def serve_gateway(port: int, invoker_kind: str) -> None:
         routing.set_alias(Alias("hello", "live", 1, 2, 0.1))  # a canary at 10 %
         with tempfile.TemporaryDirectory() as workdir:
             invoker = await build_invoker(invoker_kind, workdir)
+            meter = ApiMetrics()  # the AWS/ApiGateway metrics `canaria up` keeps
+            meter.configure({"HelloApi": ("http", "helloapi")})
             server = GatewayServer(
-                routing, invoker, CountingRecorder(), RealClock(), host="127.0.0.1", port=port
+                routing,
+                invoker,
+                CountingRecorder(),
+                RealClock(),
+                host="127.0.0.1",
+                port=port,
+                api_meter=meter,
             )
             await server.start()
             print("READY", flush=True)

@@ -175,7 +175,7 @@ class _Acc:
             merge_histogram(self.hist, b.hist)
 
 
-def binary_percentile(ones: int, n: int, q: float) -> float:
+def _binary_percentile(ones: int, n: int, q: float) -> float:
     """Nearest-rank percentile of n samples of which ``ones`` are 1 and the rest 0."""
     rank = max(1, math.ceil(q / 100.0 * n))
     return 1.0 if rank > n - ones else 0.0
@@ -183,7 +183,7 @@ def binary_percentile(ones: int, n: int, q: float) -> float:
 
 def binary_stat(ones: int, n: int, statistic: str | None, q: float | None) -> float:
     if q is not None:
-        return binary_percentile(ones, n, q)
+        return _binary_percentile(ones, n, q)
     match statistic:
         case "Sum":
             return float(ones)

@@ -180,7 +180,7 @@ def test_m_out_of_n_uses_the_most_recent_present_datapoints() -> None:
 @pytest.mark.parametrize(
     ("change", "needle"),
     [
-        ({"namespace": "AWS/ApiGateway"}, "namespace"),
+        ({"namespace": "AWS/SQS"}, "namespace"),
         ({"comparison_operator": "LessThanLowerOrGreaterThanUpperThreshold"}, "not supported"),
         ({"metric_name": "Error"}, "unknown AWS/Lambda metric"),
         ({"statistic": None}, "exactly one"),
