@@ -10,6 +10,8 @@ In process, medians over ``--runs``:
   plain line; an EMF line as AWS Lambda Powertools prints it (parsed and recorded); a
   JSON line of a function whose log group has a metric filter (``{ $.level = "ERROR" }``,
   matching one line in two, the value read from ``$.latency``);
+- **a request counted in its API's metrics** (``ApiMetrics.record``, what the gateway
+  adds to every answer for AWS/ApiGateway), in µs per request;
 - **an alarm evaluation** (once per second per alarm) over metrics holding a minute of
   20 requests a second: one AWS/Lambda metric (the reference); the error rate as metric
   math, ``100 * FILL(errors, 0) / invocations``; one metric the application published.
@@ -33,6 +35,7 @@ from pathlib import Path
 from up import Up, wrk
 
 from canaria.analysis.alarms import AlarmState, evaluate
+from canaria.analysis.api_metrics import ApiMetrics
 from canaria.analysis.log_metrics import EMF_MARK, LogMetrics
 from canaria.analysis.metrics import Metrics
 from canaria.analysis.published import PublishedMetrics, Sample, metric_key
@@ -80,6 +83,15 @@ def per_line(lines: int, tap: str) -> float:
     for i in range(lines):
         book.add_line(("fn", 1, "r", i / 1000.0, "stdout", texts[i % len(texts)]))
     return (time.perf_counter() - start) / lines * 1e6
+
+
+def per_api_request(requests: int = 200_000) -> float:
+    meter = ApiMetrics()
+    meter.configure({"Api": ("http", "api")})
+    start = time.perf_counter()
+    for i in range(requests):  # 5,000 requests a second
+        meter.record(i / 5000.0, "Api", "$default", 200, 1.234, 1.0)
+    return (time.perf_counter() - start) / requests * 1e6
 
 
 def per_evaluation(kind: str, evaluations: int = 2000) -> float:
@@ -165,16 +177,24 @@ def emf(event, context):
 """
 
 
-def served(seconds: int, runs: int) -> list[tuple[float, float]]:
-    """(plain, emf) requests per second, per run."""
+def served(seconds: int, runs: int) -> list[tuple[float, float, float, float]]:
+    """Per run: requests per second, plain then EMF, and the CPU the platform (canaria
+    up and its workers) spent per request, in µs, plain then EMF."""
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         up = Up(Path(tmp), {"template.yaml": TEMPLATE, "src/app.py": APP})
+
+        def load(path: str) -> tuple[float, float]:
+            before = up.cpu_seconds()
+            rate = wrk(up.port, path, seconds)
+            return rate, (up.cpu_seconds() - before) / (rate * seconds) * 1e6
+
         try:
             wrk(up.port, "/plain", 1)  # warm both
             wrk(up.port, "/emf", 1)
             for _ in range(runs):
-                out.append((wrk(up.port, "/plain", seconds), wrk(up.port, "/emf", seconds)))
+                (plain, plain_cpu), (emf, emf_cpu) = load("/plain"), load("/emf")
+                out.append((plain, emf, plain_cpu, emf_cpu))
         finally:
             up.stop()
     return out
@@ -206,6 +226,9 @@ def main() -> None:
         ref = ref or value
         print(f"| {name} | {value:.2f} | {value / ref:.2f} |")
 
+    value, _ = median_of(args.runs, per_api_request)
+    print(f"\na request counted in its API's AWS/ApiGateway metrics: {value:.2f} µs")
+
     print("\n| an alarm evaluation | µs | / one AWS/Lambda metric |")
     print("|---|---:|---:|")
     ref = 0.0
@@ -220,12 +243,13 @@ def main() -> None:
 
     if args.wrk_seconds and shutil.which("wrk"):
         runs = served(args.wrk_seconds, args.runs)
-        plain = statistics.median(p for p, _ in runs)
-        emf = statistics.median(e for _, e in runs)
-        ratios = ", ".join(f"{e / p:.2f}" for p, e in runs)
+        plain, emf = (statistics.median(r[i] for r in runs) for i in (0, 1))
+        plain_cpu, emf_cpu = (statistics.median(r[i] for r in runs) for i in (2, 3))
+        ratios = ", ".join(f"{r[3] / r[2]:.2f}" for r in runs)
         print(
             f"\nwrk -c16, {args.runs} alternating runs: a plain line {plain:,.0f} req/s, "
-            f"an EMF line {emf:,.0f} req/s ({emf / plain:.2f}; per run {ratios})"
+            f"an EMF line {emf:,.0f} req/s; CPU per request {plain_cpu:.0f} µs and "
+            f"{emf_cpu:.0f} µs ({emf_cpu / plain_cpu:.2f}; per run {ratios})"
         )
 
 

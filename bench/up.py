@@ -18,7 +18,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["Up", "wrk"]
+__all__ = ["Up", "cpu_seconds", "process_tree", "wrk"]
 
 
 class Up:
@@ -51,6 +51,10 @@ class Up:
         """The lines ``up`` printed that start with ``prefix``."""
         return [line for line in self.lines if line.startswith(prefix)]
 
+    def cpu_seconds(self) -> float:
+        """CPU time the child and its workers have used so far."""
+        return cpu_seconds(self.proc.pid)
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
@@ -68,3 +72,36 @@ def wrk(port: int, path: str, seconds: int, connections: int = 16) -> float:
     if found is None:
         raise RuntimeError(f"wrk printed no rate:\n{done.stdout}")
     return float(found[1])
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process below it, from the parent links in /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(children.get(p, ()))
+    return tree
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid``'s process tree, including the
+    processes in it that have exited and were reaped (a worker stopped during a run)."""
+    ticks = 0
+    for p in process_tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
