@@ -511,8 +511,8 @@ def api_labels(
 
 def _other_namespace(namespace: str) -> str:
     return (
-        f"canaria publishes no {namespace} metrics ({LAMBDA} and the application's own "
-        "namespaces only); it never fires locally"
+        f"canaria publishes no {namespace} metrics ({LAMBDA}, {API_GATEWAY} and the "
+        "application's own namespaces only); it never fires locally"
     )
 
 
