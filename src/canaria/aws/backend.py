@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from canaria.analysis import Metrics
+from canaria.analysis.api_metrics import ApiMetrics
 from canaria.analysis.published import PublishedMetrics
 from canaria.auth import Keyring
 from canaria.aws.states import StateMachines
@@ -25,6 +26,7 @@ class EdgeBackend(Protocol):
     logbook: LogBook  # the functions' log lines (CloudWatch Logs FilterLogEvents)
     metrics: Metrics  # per-version metrics (CloudWatch GetMetricData)
     published: PublishedMetrics  # the application's own metrics (PutMetricData, EMF)
+    api_metrics: ApiMetrics  # its APIs' AWS/ApiGateway metrics
     websockets: WebSocketHub  # WebSocket APIs' connections (the Management API)
     durable: DurableExecutions  # the durable execution service (durable functions)
 

@@ -3,7 +3,8 @@ current botocore speaks to CloudWatch): SetAlarmState and DescribeAlarms over th
 template's alarms; PutMetricData into the application's own metrics
 (``canaria.analysis.published``); GetMetricData over the functions' per-version metrics
 (the Sum of ``AWS/Lambda`` Invocations, Errors and Throttles by FunctionName and
-ExecutedVersion) and over the application's own metrics (any statistic or percentile).
+ExecutedVersion), its APIs' ``AWS/ApiGateway`` metrics and the application's own (any
+statistic or percentile).
 
 PutMetricData follows CloudWatch's rules: a namespace of 1 to 255 characters not
 starting ``AWS/``, 1 to 1,000 entries, each with a name, at most 30 dimensions and one of
@@ -166,7 +167,8 @@ def _query(edge: EdgeBackend, q: Any, start: float, end: float) -> dict[str, Any
     name, namespace = metric.get("MetricName"), metric.get("Namespace")
     dims = {d.get("Name"): d.get("Value") for d in metric.get("Dimensions") or []}
     period = stat.get("Period")
-    if isinstance(namespace, str) and isinstance(name, str) and not namespace.startswith("AWS/"):
+    served = namespace == "AWS/ApiGateway" or not str(namespace).startswith("AWS/")
+    if isinstance(namespace, str) and isinstance(name, str) and served:
         return _published_query(
             edge, q, namespace, name, dims, period, stat.get("Stat"), start, end
         )
@@ -218,7 +220,8 @@ def _published_query(
     start: float,
     end: float,
 ) -> dict[str, Any] | str:
-    """A MetricStat query of the application's own metrics, or what is wrong with it."""
+    """A MetricStat query of the application's own metrics or its APIs' (AWS/ApiGateway),
+    or what is wrong with it."""
     qid = q["Id"]
     if not isinstance(period, int) or not (period in PERIODS or (period > 0 and period % 60 == 0)):
         return f"{qid}: Period must be 1, 5, 10, 30 or a multiple of 60 seconds"
@@ -230,9 +233,14 @@ def _published_query(
     if (end - start) / period > MAX_POINTS:
         return f"{qid}: at most {MAX_POINTS} datapoints per query"
     try:
-        points = edge.published.datapoints(
-            namespace, name, dims, start, end, period, statistic, extended
-        )
+        if namespace == "AWS/ApiGateway":
+            points = edge.api_metrics.datapoints(
+                name, dims, start, end, period, statistic, extended
+            )
+        else:
+            points = edge.published.datapoints(
+                namespace, name, dims, start, end, period, statistic, extended
+            )
     except ValueError as exc:
         return f"{qid}: {exc}"
     present = [(t, v) for t, v in points if v is not None][::-1]  # TimestampDescending

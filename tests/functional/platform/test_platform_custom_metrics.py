@@ -273,5 +273,25 @@ def test_an_api_s_5xx_alarm_rolls_back_a_canary_that_answers_500(tmp_path: Path)
         assert d["state"] == "Stopped" and d["rolled_back"], d
         assert d["stopped_by"] == "alarm:Api5xx", d
         assert c.http("GET", "/pay")[0] == 200
+        now = c.advance(0)
+        answer = c.aws("cloudwatch").get_metric_data(
+            MetricDataQueries=[
+                {
+                    "Id": "e",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": "AWS/ApiGateway",
+                            "MetricName": "5XXError",
+                            "Dimensions": [{"Name": "ApiName", "Value": "app"}],
+                        },
+                        "Period": 3600,
+                        "Stat": "Sum",
+                    },
+                }
+            ],
+            StartTime=now - 7200,
+            EndTime=now + 3600,
+        )
+        assert sum(answer["MetricDataResults"][0]["Values"]) == failed
     finally:
         c.stop()
