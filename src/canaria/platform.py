@@ -396,6 +396,19 @@ class Platform:
         load balancer, the protocol and port it declares."""
         return self.load_balancers.endpoints()
 
+    def published_metrics(self) -> dict[str, Any]:
+        """What the application publishes itself: how many metrics are kept, how many
+        samples were dropped past the limit, and per function the EMF lines that were
+        not valid (CloudWatch drops their metrics too) with the last reason."""
+        return {
+            "metrics": len(self.published.metrics()),
+            "dropped": self.published.dropped,
+            "emf_rejected": {
+                fn: {"lines": n, "last_reason": why}
+                for fn, (n, why) in sorted(self.log_metrics.rejected.items())
+            },
+        }
+
     def graphql_apis(self) -> dict[str, dict[str, Any]]:
         """Each GraphQL API served, by logical id: its URL and its API keys' values."""
         keys = self.graphql.api_keys()

@@ -64,6 +64,19 @@ def status_tables(status: dict[str, Any]) -> Group:
         parts.append(
             Text(f"WebSocket API {name}: {api['url']} ({n} connection{'' if n == 1 else 's'})")
         )
+    published = status.get("published_metrics") or {}
+    for fn, rejected in published.get("emf_rejected", {}).items():
+        parts.append(
+            Text(
+                f"{fn}: {rejected['lines']} EMF line(s) published no metric "
+                f"(last: {rejected['last_reason']})",
+                style="yellow",
+            )
+        )
+    if published.get("dropped"):
+        parts.append(
+            Text(f"{published['dropped']} published sample(s) dropped: over 10,000 metrics")
+        )
     if status["alarms"]:
         alarms = Table(title="alarms")
         for col in ("alarm", "state", "reason"):

@@ -200,6 +200,7 @@ def control_routes(source: ControlSource) -> list[BaseRoute]:
                 "graphql": p.graphql_apis(),  # GraphQL API -> its URL and its API keys
                 # Application Load Balancer listener -> its URL and what it declares
                 "load_balancers": p.load_balancer_listeners(),
+                "published_metrics": p.published_metrics(),
                 # API methods that invoke no function (AWS services, mock, HTTP)
                 "integrations": [route_view(r) for r in app.integration_routes] if app else [],
                 # REST API keys: what a client sends in x-api-key to a method requiring one

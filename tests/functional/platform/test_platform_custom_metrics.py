@@ -107,6 +107,8 @@ def handler(event, context):
         "OrderFailed": failed,
     }))
     print(json.dumps({"level": "INFO", "latency": 12, "release": RELEASE}))
+    if event.get("queryStringParameters"):  # ?broken=1: an EMF object that is not valid
+        print(json.dumps({"_aws": {"CloudWatchMetrics": []}, "OrderFailed": 1}))
     return {"statusCode": 200, "body": RELEASE}
 """
 
@@ -203,6 +205,18 @@ def test_put_metric_data_metric_filters_and_reading_them_back(tmp_path: Path) ->
         eventually(lambda: read("App", "Latency", {}, "SampleCount") == [3.0], "3 matches")
         assert read("App", "Latency", {}, "Average") == [12.0]
         assert read("Orders", "OrderFailed", {"service": "orders"}, "Sum") == [0.0]
+        assert c.http("GET", "/order?broken=1")[0] == 200
+        published = eventually(
+            lambda: c.status()["published_metrics"]["emf_rejected"], "the invalid EMF line"
+        )
+        assert published == {
+            "Orders": {
+                "lines": 1,
+                "last_reason": "_aws.Timestamp (milliseconds since the epoch) is required",
+            }
+        }
+        shown = c.cli("status")
+        assert "Orders: 1 EMF line(s) published no metric" in shown.stdout, shown.stdout
         [described] = cloudwatch.describe_alarms(AlarmNames=["ErrorRate"])["MetricAlarms"]
         assert [m["Id"] for m in described["Metrics"]] == ["rate", "errors", "invocations"]
         assert described["Metrics"][0]["Expression"] == "100 * errors / invocations"

@@ -63,6 +63,9 @@ class Source:
     def load_balancer_listeners(self) -> dict[str, dict[str, Any]]:
         return {}
 
+    def published_metrics(self) -> dict[str, Any]:
+        return {"metrics": 0, "dropped": 0, "emf_rejected": {}}
+
     def function_spec(self, name: str) -> FunctionSpec:
         if self.app is None or name not in self.app.functions:
             raise NotFound(f"Function not found: {name}")
