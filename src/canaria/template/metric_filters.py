@@ -10,8 +10,9 @@ functions' logs only.
 
 What CloudFormation refuses is refused at its line: a pattern that does not parse, not
 exactly one transformation, a ``MetricValue`` that is neither a number nor a field of the
-event (``$.field``, ``$field``), ``Dimensions`` with an unstructured pattern or together
-with ``DefaultValue``, a namespace starting ``AWS/``.
+event (``$.field``, ``$field``), ``Dimensions`` (a list of ``Key`` / ``Value``, at most
+three) with an unstructured pattern or together with ``DefaultValue``, a namespace starting
+``AWS/``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ PROPERTIES = (
     "MetricTransformations",
     "ApplyOnTransformedLogs",
 )
+MAX_DIMENSIONS = 3
 TRANSFORMATION_KEYS = (
     "DefaultValue",
     "Dimensions",
@@ -66,7 +68,7 @@ def build_metric_filter(
     try:
         parse_form(pattern)
     except FilterPatternError as exc:
-        raise pat.error(f"filter pattern {pattern!r}: {exc}") from None
+        raise pat.error(str(exc)) from None  # it names the pattern and the column
     raw, at = ctx.get(entry, "MetricTransformations"), ctx.at(entry, "MetricTransformations")
     items = as_list(raw, at)
     if len(items) != 1:
@@ -128,15 +130,26 @@ def _transformation(item: Any, at: Where, *, structured: bool) -> MetricTransfor
             )
         if default is not None:
             raise dat.error("a transformation has Dimensions or DefaultValue, not both")
-        for key, selector in as_map(node["Dimensions"], dat).items():
-            text = as_str(selector, dat.key(node["Dimensions"], key))
+        raw_dims = node["Dimensions"]
+        listed = as_list(raw_dims, dat)
+        if len(listed) > MAX_DIMENSIONS:
+            raise dat.error(f"a metric filter has at most {MAX_DIMENSIONS} dimensions")
+        for i, item in enumerate(listed):
+            iat = dat.index(raw_dims, i)
+            dim = as_map(item, iat)
+            check_keys(dim, iat, ("Key", "Value"), required=("Key", "Value"))
+            key = as_str(dim["Key"], iat.key(dim, "Key"))
+            vat_ = iat.key(dim, "Value")
+            text = as_str(dim["Value"], vat_)
             if not text.startswith("$"):
-                raise dat.key(node["Dimensions"], key).error(
+                raise vat_.error(
                     f"dimension {key!r}: {text!r} is not a field of the event",
                     allowed="$.field or $field",
                 )
-            _check_selector(text, dat.key(node["Dimensions"], key))
-            dimensions[str(key)] = text
+            _check_selector(text, vat_)
+            if key in dimensions:
+                raise iat.error(f"dimension {key!r} is given twice")
+            dimensions[key] = text
     return MetricTransformationSpec(namespace, name, value, default, dimensions)
 
 

@@ -279,23 +279,31 @@ def test_a_filter_on_another_log_group_is_skipped(tmp_path: Path) -> None:
         (
             "ERROR",
             "1",
-            "          Dimensions: {op: $.op}\n",
+            "          Dimensions: [{Key: op, Value: $.op}]\n",
             "dimensions need a JSON or space-delimited pattern",
             "Dimensions",
         ),
         (
             '{ $.level = "ERROR" }',
             "1",
-            "          DefaultValue: 0\n          Dimensions: {op: $.op}\n",
+            "          DefaultValue: 0\n          Dimensions: [{Key: op, Value: $.op}]\n",
             "Dimensions or DefaultValue, not both",
             "Dimensions",
         ),
         (
             '{ $.level = "ERROR" }',
             "1",
-            "          Dimensions: {op: op}\n",
+            "          Dimensions: [{Key: op, Value: op}]\n",
             "is not a field of the event",
-            "op: op",
+            "Value: op}",
+        ),
+        (
+            '{ $.level = "ERROR" }',
+            "1",
+            "          Dimensions: [{Key: a, Value: $.a}, {Key: b, Value: $.b},"
+            " {Key: c, Value: $.c}, {Key: d, Value: $.d}]\n",
+            "at most 3 dimensions",
+            "Dimensions",
         ),
     ],
 )
@@ -311,7 +319,7 @@ def test_bad_metric_filters(
 
 
 def test_filter_values_and_dimensions(tmp_path: Path) -> None:
-    extra = "          Dimensions: {op: $.op}\n"
+    extra = "          Dimensions: [{Key: op, Value: $.op}]\n"
     app = load(
         write(
             tmp_path,
