@@ -64,7 +64,7 @@ from typing import Literal, assert_never
 
 from canaria.analysis import metric_values
 from canaria.analysis.api_metrics import ApiMetrics
-from canaria.analysis.metrics import Metrics
+from canaria.analysis.metrics import Metrics, period_starts
 from canaria.analysis.published import PublishedMetrics
 from canaria.models import AlarmSpec, MetricQuerySpec, MetricStatSpec, metric_math
 from canaria.models.statistics import parse_percentile
@@ -316,9 +316,7 @@ def read(
     if stat.namespace == "AWS/ApiGateway" and sources.apis is not None:
         return sources.apis.datapoints(stat.metric_name, stat.dimensions, *args)
     if sources.published is None or stat.namespace.startswith("AWS/"):
-        p = stat.period_s
-        first = math.floor(start / p) * p
-        return [(float(t), None) for t in range(first, math.ceil(end), p)]
+        return [(float(t), None) for t in period_starts(start, end, stat.period_s)]
     return sources.published.datapoints(stat.namespace, stat.metric_name, stat.dimensions, *args)
 
 
@@ -347,9 +345,8 @@ def _math_points(
 ) -> list[tuple[float, float | None]]:
     """The returned query's datapoints: each ``MetricStat`` read at the alarm's period,
     the expressions evaluated over them (``canaria.analysis.metric_values``)."""
-    first = math.floor(start / period_s) * period_s
     grid = metric_values.Grid(
-        tuple(float(t) for t in range(first, math.ceil(end), period_s)), period_s
+        tuple(float(t) for t in period_starts(start, end, period_s)), period_s
     )
     by_id = {q.id: q for q in queries}
     memo: dict[str, metric_values.Value] = {}

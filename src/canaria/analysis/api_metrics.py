@@ -26,8 +26,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from canaria.analysis.histogram import duration_bin, hist_percentile, merge_histogram
-from canaria.analysis.metrics import STATISTICS, binary_stat
-from canaria.models.statistics import parse_percentile
+from canaria.analysis.metrics import binary_stat, checked_query, period_starts
 
 __all__ = ["HTTP_METRICS", "REST_METRICS", "ApiMetrics"]
 
@@ -138,16 +137,10 @@ class ApiMetrics:
         extended_statistic: str | None,
     ) -> list[tuple[float, float | None]]:
         """As ``Metrics.datapoints``, for an AWS/ApiGateway metric."""
-        if (statistic is None) == (extended_statistic is None):
-            raise ValueError("give exactly one of Statistic and ExtendedStatistic")
-        if statistic is not None and statistic not in STATISTICS:
-            raise ValueError(
-                f"unsupported statistic {statistic!r} (allowed: {', '.join(STATISTICS)})"
-            )
-        q = parse_percentile(extended_statistic) if extended_statistic is not None else None
+        q = checked_query(period_s, statistic, extended_statistic)
         p = int(period_s)
-        first = math.floor(start / p) * p
-        starts = list(range(first, math.ceil(end), p)) if end > first else []
+        starts = period_starts(start, end, p)
+        first = starts[0] if starts else math.floor(start / p) * p
         wanted = self._matching(metric_name, dimensions)
         sums = {ps: _Bucket() for ps in starts}
         if wanted and starts:

@@ -69,7 +69,9 @@ __all__ = [
     "RequestListener",
     "SecondStats",
     "binary_stat",
+    "checked_query",
     "duration_bin",
+    "period_starts",
 ]
 
 METRIC_NAMES = ("Invocations", "Errors", "Throttles", "Duration", "ConcurrentExecutions")
@@ -196,6 +198,27 @@ def binary_stat(ones: int, n: int, statistic: str | None, q: float | None) -> fl
         case "Maximum":
             return 1.0 if ones > 0 else 0.0
     raise ValueError(f"unsupported statistic {statistic!r} (allowed: {', '.join(STATISTICS)})")
+
+
+def checked_query(
+    period_s: int, statistic: str | None, extended_statistic: str | None
+) -> float | None:
+    """What every datapoints query checks (exactly one statistic, a known one or a
+    percentile, a whole period of at least a second); the percentile, if one."""
+    if (statistic is None) == (extended_statistic is None):
+        raise ValueError("give exactly one of Statistic and ExtendedStatistic")
+    if statistic is not None and statistic not in STATISTICS:
+        raise ValueError(f"unsupported statistic {statistic!r} (allowed: {', '.join(STATISTICS)})")
+    if period_s < 1 or int(period_s) != period_s:
+        raise ValueError(f"period must be a whole number of seconds ≥ 1, got {period_s}")
+    return parse_percentile(extended_statistic) if extended_statistic is not None else None
+
+
+def period_starts(start: float, end: float, period_s: int) -> list[int]:
+    """The starts of the periods a query covers: aligned to multiples of ``period_s``,
+    from the one holding ``start`` up to ``end`` (exclusive)."""
+    first = math.floor(start / period_s) * period_s
+    return list(range(first, math.ceil(end), period_s)) if end > first else []
 
 
 class _Matcher:
@@ -456,18 +479,10 @@ class Metrics:
             raise ValueError(
                 f"unknown AWS/Lambda metric {metric_name!r} (allowed: {', '.join(METRIC_NAMES)})"
             )
-        if (statistic is None) == (extended_statistic is None):
-            raise ValueError("give exactly one of Statistic and ExtendedStatistic")
-        if statistic is not None and statistic not in STATISTICS:
-            raise ValueError(
-                f"unsupported statistic {statistic!r} (allowed: {', '.join(STATISTICS)})"
-            )
-        q = parse_percentile(extended_statistic) if extended_statistic is not None else None
-        if period_s < 1 or int(period_s) != period_s:
-            raise ValueError(f"period must be a whole number of seconds ≥ 1, got {period_s}")
+        q = checked_query(period_s, statistic, extended_statistic)
         p = int(period_s)
-        first = math.floor(start / p) * p
-        starts = list(range(first, math.ceil(end), p)) if end > first else []
+        starts = period_starts(start, end, p)
+        first = starts[0] if starts else math.floor(start / p) * p
         match = _Matcher(dimensions)
         if match.none or not starts:
             return [(float(ps), None) for ps in starts]

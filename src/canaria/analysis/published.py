@@ -47,8 +47,7 @@ from typing import Any
 import orjson
 
 from canaria.analysis.histogram import duration_bin, hist_percentile, merge_histogram
-from canaria.analysis.metrics import STATISTICS
-from canaria.models.statistics import parse_percentile
+from canaria.analysis.metrics import checked_query, period_starts
 
 __all__ = [
     "EMF_MARK",
@@ -177,18 +176,10 @@ class PublishedMetrics:
     ) -> list[tuple[float, float | None]]:
         """As ``Metrics.datapoints``: one ``(period_start, value)`` per period from the one
         holding ``start`` up to ``end``, ``None`` where the period has no sample."""
-        if (statistic is None) == (extended_statistic is None):
-            raise ValueError("give exactly one of Statistic and ExtendedStatistic")
-        if statistic is not None and statistic not in STATISTICS:
-            raise ValueError(
-                f"unsupported statistic {statistic!r} (allowed: {', '.join(STATISTICS)})"
-            )
-        q = parse_percentile(extended_statistic) if extended_statistic is not None else None
-        if period_s < 1 or int(period_s) != period_s:
-            raise ValueError(f"period must be a whole number of seconds ≥ 1, got {period_s}")
+        q = checked_query(period_s, statistic, extended_statistic)
         p = int(period_s)
-        first = math.floor(start / p) * p
-        starts = list(range(first, math.ceil(end), p)) if end > first else []
+        starts = period_starts(start, end, p)
+        first = starts[0] if starts else math.floor(start / p) * p
         with self._lock:
             series = dict(self._series.get(metric_key(namespace, metric_name, dimensions), {}))
         sums: dict[int, _Cell] = {}
