@@ -25,7 +25,7 @@ import math
 from collections.abc import Mapping
 from typing import Literal
 
-from canaria.analysis.histogram import duration_bin, hist_percentile, merge_histogram
+from canaria.analysis.histogram import Summary
 from canaria.analysis.metrics import binary_stat, checked_query, period_starts
 
 __all__ = ["HTTP_METRICS", "REST_METRICS", "ApiMetrics"]
@@ -42,36 +42,8 @@ class _Bucket:
         self.count = 0
         self.client = 0
         self.server = 0
-        self.latency = _Sample()
-        self.integration = _Sample()
-
-
-class _Sample:
-    __slots__ = ("count", "hist", "max", "min", "sum")
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.sum = 0.0
-        self.min = math.inf
-        self.max = -math.inf
-        self.hist: dict[int, int] = {}
-
-    def add(self, ms: float) -> None:
-        self.count += 1
-        self.sum += ms
-        if ms < self.min:
-            self.min = ms
-        if ms > self.max:
-            self.max = ms
-        i = duration_bin(ms)
-        self.hist[i] = self.hist.get(i, 0) + 1
-
-    def merge(self, other: _Sample) -> None:
-        self.count += other.count
-        self.sum += other.sum
-        self.min = min(self.min, other.min)
-        self.max = max(self.max, other.max)
-        merge_histogram(self.hist, other.hist)
+        self.latency = Summary()
+        self.integration = Summary()
 
 
 class ApiMetrics:
@@ -180,19 +152,4 @@ def _value(metric: str, b: _Bucket, statistic: str | None, q: float | None) -> f
         case "5XXError" | "5xx":
             return binary_stat(b.server, n, statistic, q) if n else None
         case _:
-            sample = b.latency if metric == "Latency" else b.integration
-            if sample.count == 0:
-                return None
-            if q is not None:
-                return hist_percentile(sample.hist, sample.count, q, sample.min, sample.max)
-            match statistic:
-                case "Sum":
-                    return sample.sum
-                case "Average":
-                    return sample.sum / sample.count
-                case "Minimum":
-                    return sample.min
-                case "Maximum":
-                    return sample.max
-                case _:
-                    return float(sample.count)
+            return (b.latency if metric == "Latency" else b.integration).read(statistic, q)

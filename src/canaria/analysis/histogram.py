@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 __all__ = [
     "DURATION_RELATIVE_ERROR",
+    "Summary",
     "bin_value",
     "duration_bin",
     "hist_percentile",
@@ -58,3 +59,66 @@ def hist_percentile(hist: Mapping[int, int], n: int, q: float, lo: float, hi: fl
         if seen >= rank:
             return min(max(bin_value(i), lo), hi)
     return hi
+
+
+class Summary:
+    """Samples summed: count, sum, minimum, maximum and the histogram, read back with
+    CloudWatch's statistics. Samples given as pre-aggregated statistics (``add_statistics``:
+    PutMetricData's ``StatisticValues``) have no values, so no place in the histogram:
+    percentiles rest on the ``plain`` samples only, and are missing when there are none."""
+
+    __slots__ = ("count", "hist", "max", "min", "plain", "sum")
+
+    def __init__(self) -> None:
+        self.count = 0.0
+        self.sum = 0.0
+        self.min = math.inf
+        self.max = -math.inf
+        self.hist: dict[int, int] = {}
+        self.plain = 0  # samples that are in the histogram
+
+    def add(self, value: float, count: int = 1) -> None:
+        self.count += count
+        self.sum += value * count
+        if value < self.min:
+            self.min = value
+        if value > self.max:
+            self.max = value
+        i = duration_bin(value)
+        self.hist[i] = self.hist.get(i, 0) + count
+        self.plain += count
+
+    def add_statistics(self, count: float, total: float, low: float, high: float) -> None:
+        self.count += count
+        self.sum += total
+        self.min = min(self.min, low)
+        self.max = max(self.max, high)
+
+    def merge(self, other: Summary) -> None:
+        self.count += other.count
+        self.sum += other.sum
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+        self.plain += other.plain
+        merge_histogram(self.hist, other.hist)
+
+    def read(self, statistic: str | None, q: float | None) -> float | None:
+        """``statistic`` (Sum, SampleCount, Average, Minimum, Maximum), or the percentile
+        ``q`` when given; None without samples."""
+        if self.count <= 0:
+            return None
+        if q is not None:
+            if self.plain == 0:
+                return None
+            return hist_percentile(self.hist, self.plain, q, self.min, self.max)
+        match statistic:
+            case "Sum":
+                return self.sum
+            case "SampleCount":
+                return self.count
+            case "Average":
+                return self.sum / self.count
+            case "Minimum":
+                return self.min
+            case _:
+                return self.max

@@ -46,7 +46,7 @@ from typing import Any
 
 import orjson
 
-from canaria.analysis.histogram import duration_bin, hist_percentile, merge_histogram
+from canaria.analysis.histogram import Summary
 from canaria.analysis.metrics import checked_query, period_starts
 
 __all__ = [
@@ -82,39 +82,12 @@ class Sample:
     statistics: tuple[float, float, float, float] | None = None
 
 
-class _Cell:
-    __slots__ = ("count", "hist", "max", "min", "plain", "sum")
-
-    def __init__(self) -> None:
-        self.count = 0.0
-        self.sum = 0.0
-        self.min = math.inf
-        self.max = -math.inf
-        self.hist: dict[int, int] = {}
-        self.plain = 0  # samples that are in the histogram
-
-    def add(self, value: float, count: int) -> None:
-        self.count += count
-        self.sum += value * count
-        self.min = min(self.min, value)
-        self.max = max(self.max, value)
-        i = duration_bin(value)
-        self.hist[i] = self.hist.get(i, 0) + count
-        self.plain += count
-
-    def add_statistics(self, count: float, total: float, low: float, high: float) -> None:
-        self.count += count
-        self.sum += total
-        self.min = min(self.min, low)
-        self.max = max(self.max, high)
-
-
 class PublishedMetrics:
     """The application's own metrics (see the module docstring)."""
 
     def __init__(self, retention_s: float = 3600.0) -> None:
         self.retention_s = retention_s
-        self._series: dict[MetricKey, dict[int, _Cell]] = {}
+        self._series: dict[MetricKey, dict[int, Summary]] = {}
         self._lock = threading.Lock()
         self._newest = -math.inf
         self._evict_every = max(1.0, retention_s / 60.0)
@@ -135,7 +108,7 @@ class PublishedMetrics:
                     series = self._series[sample.key] = {}
                 cell = series.get(s)
                 if cell is None:
-                    cell = series[s] = _Cell()
+                    cell = series[s] = Summary()
                 for value, count in sample.values:
                     cell.add(value, count)
                 if sample.statistics is not None:
@@ -182,44 +155,19 @@ class PublishedMetrics:
         first = starts[0] if starts else math.floor(start / p) * p
         with self._lock:
             series = dict(self._series.get(metric_key(namespace, metric_name, dimensions), {}))
-        sums: dict[int, _Cell] = {}
+        sums: dict[int, Summary] = {}
         for s, cell in _in_range(series, first, starts[-1] + p if starts else first):
             into = sums.get(ps := first + (s - first) // p * p)
             if into is None:
-                into = sums[ps] = _Cell()
-            into.count += cell.count
-            into.sum += cell.sum
-            into.min = min(into.min, cell.min)
-            into.max = max(into.max, cell.max)
-            into.plain += cell.plain
-            merge_histogram(into.hist, cell.hist)
-        return [(float(ps), _value(sums.get(ps), statistic, q)) for ps in starts]
+                into = sums[ps] = Summary()
+            into.merge(cell)
+        return [(float(ps), sums[ps].read(statistic, q) if ps in sums else None) for ps in starts]
 
 
-def _in_range(series: Mapping[int, _Cell], a: int, b: int) -> Iterator[tuple[int, _Cell]]:
+def _in_range(series: Mapping[int, Summary], a: int, b: int) -> Iterator[tuple[int, Summary]]:
     if b - a <= len(series):
         return ((s, series[s]) for s in range(a, b) if s in series)
     return ((s, series[s]) for s in sorted(series) if a <= s < b)
-
-
-def _value(cell: _Cell | None, statistic: str | None, q: float | None) -> float | None:
-    if cell is None or cell.count <= 0:
-        return None
-    if q is not None:
-        if cell.plain == 0:
-            return None
-        return hist_percentile(cell.hist, cell.plain, q, cell.min, cell.max)
-    match statistic:
-        case "Sum":
-            return cell.sum
-        case "SampleCount":
-            return cell.count
-        case "Average":
-            return cell.sum / cell.count
-        case "Minimum":
-            return cell.min
-        case _:
-            return cell.max
 
 
 # ---- the embedded metric format ----------------------------------------------------------
