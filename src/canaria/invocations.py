@@ -26,6 +26,7 @@ from canaria.gateway import Routing
 from canaria.inputs import version_number
 from canaria.models import FunctionSpec, InvokeResult, Version
 from canaria.models.arns import function_arn
+from canaria.models.streaming import ResponseSink
 from canaria.runtime import FunctionRuntime
 from canaria.store import Store
 
@@ -90,12 +91,14 @@ class Invocations:
         started: float,
         client_context: str | None = None,
         handler_invocation: bool = False,
+        stream: ResponseSink | None = None,
     ) -> InvokeResult:
         """The gateway's Invoker: run ``event`` on ``function`` at ``version``. It goes in
         flight at ``started``, the time its record will carry, so the judge pairs the two.
         ``client_context`` is an Invoke's ``ClientContext``, decoded (JSON text). A durable
         function's event runs an execution on ``version`` to its end, unless this is the
-        durable execution service's own ``handler_invocation``."""
+        durable execution service's own ``handler_invocation``. ``stream``: where a streamed
+        response goes as it is written (``FunctionRuntime.invoke``)."""
         durable = self.durable
         if durable is not None and function in durable.functions and not handler_invocation:
             spec = self.function_spec(function).durable
@@ -113,6 +116,7 @@ class Invocations:
                 qualifier=alias,
                 on_wait=partial(self.metrics.waiting, started, function, version),
                 client_context=client_context,
+                stream=stream,
             )
         finally:
             self._count_in_flight(key, -1, self.clock.now())
@@ -233,12 +237,36 @@ class Invocations:
         *,
         client_context: str | None = None,
         handler_invocation: bool = False,
+        stream: ResponseSink | None = None,
     ) -> InvokeResult:
         """Lambda Invoke semantics (edge, CLI, hooks, state machines), with metrics. A
         durable function's Invoke runs an execution to its end (``canaria.durable``);
         ``handler_invocation``: this is the durable execution service's own invocation of
         its handler, run as is."""
         version, alias = self.resolve(function, qualifier)
+        return await self.invoke_resolved(
+            function,
+            version,
+            alias,
+            payload,
+            client_context=client_context,
+            handler_invocation=handler_invocation,
+            stream=stream,
+        )
+
+    async def invoke_resolved(
+        self,
+        function: str,
+        version: int,
+        alias: str | None,
+        payload: bytes,
+        *,
+        client_context: str | None = None,
+        handler_invocation: bool = False,
+        stream: ResponseSink | None = None,
+    ) -> InvokeResult:
+        """``invoke_qualified`` of the version and alias ``resolve`` chose (a caller that
+        needs the version before the invocation ends: ``InvokeWithResponseStream``)."""
         started = self.clock.now()
         try:
             result = await self.invoke(
@@ -249,6 +277,7 @@ class Invocations:
                 started=started,
                 client_context=client_context,
                 handler_invocation=handler_invocation,
+                stream=stream,
             )
         except NotFound:  # no runtime: it never went in flight
             raise

@@ -52,6 +52,7 @@ from canaria.logbook import LogBook
 from canaria.models import Alias, Application, FunctionSpec, InvokeResult, Version
 from canaria.models.arns import function_arn
 from canaria.models.deployment import Deployment, DeploymentEvent, HookStatus
+from canaria.models.streaming import ResponseSink
 from canaria.release import LocalResources, ReleaseExecutor, ReleaseResult
 from canaria.runtime import FunctionRuntime
 from canaria.services import ServicesEngine
@@ -478,10 +479,19 @@ class Platform:
         return self.invocations.version(function, number)
 
     async def invoke(
-        self, function: str, version: int, event: bytes, *, alias: str | None, started: float
+        self,
+        function: str,
+        version: int,
+        event: bytes,
+        *,
+        alias: str | None,
+        started: float,
+        stream: ResponseSink | None = None,
     ) -> InvokeResult:
         """The gateway's Invoker: run ``event`` on ``function`` at ``version``."""
-        return await self.invocations.invoke(function, version, event, alias=alias, started=started)
+        return await self.invocations.invoke(
+            function, version, event, alias=alias, started=started, stream=stream
+        )
 
     def record(
         self,
@@ -528,6 +538,7 @@ class Platform:
         *,
         client_context: str | None = None,
         handler_invocation: bool = False,
+        stream: ResponseSink | None = None,
     ) -> InvokeResult:
         """Lambda Invoke semantics (edge, CLI, hooks, state machines), with metrics."""
         return await self.invocations.invoke_qualified(
@@ -536,6 +547,22 @@ class Platform:
             payload,
             client_context=client_context,
             handler_invocation=handler_invocation,
+            stream=stream,
+        )
+
+    async def invoke_resolved(
+        self,
+        function: str,
+        version: int,
+        alias: str | None,
+        payload: bytes,
+        *,
+        client_context: str | None = None,
+        stream: ResponseSink | None = None,
+    ) -> InvokeResult:
+        """``invoke_qualified`` of what ``resolve`` chose."""
+        return await self.invocations.invoke_resolved(
+            function, version, alias, payload, client_context=client_context, stream=stream
         )
 
     async def start_durable(

@@ -214,6 +214,12 @@ def edge_routes(edge: EdgeBackend) -> list[BaseRoute]:
             methods=list(connections_api.OPERATIONS),
         ),
         lambda_route(base + "/invocations", lambda_api.invoke, "POST", "Invoke"),
+        lambda_route(
+            "/2021-11-15/functions/{name}/response-streaming-invocations",
+            lambda_api.invoke_with_response_stream,
+            "POST",
+            "InvokeWithResponseStream",
+        ),
         lambda_route(base + "/versions", lambda_api.publish_version, "POST", "PublishVersion"),
         lambda_route(base + "/versions", lambda_api.list_versions, "GET", "ListVersionsByFunction"),
         lambda_route(base + "/aliases/{alias}", lambda_api.get_alias, "GET", "GetAlias"),

@@ -15,6 +15,7 @@ from canaria.gateway.websockets import WebSocketHub
 from canaria.logbook import LogBook
 from canaria.models import Alias, Application, FunctionSpec, InvokeResult, Version
 from canaria.models.deployment import Deployment, HookStatus
+from canaria.models.streaming import ResponseSink
 from canaria.store import Store
 
 
@@ -50,7 +51,26 @@ class EdgeBackend(Protocol):
         *,
         client_context: str | None = None,
         handler_invocation: bool = False,
+        stream: ResponseSink | None = None,
     ) -> InvokeResult: ...
+
+    def resolve(self, function: str, qualifier: str | None) -> tuple[int, str | None]:
+        """The version and alias an invocation of ``function:qualifier`` runs (an alias
+        splits by its weights: each call is one invocation's choice)."""
+        ...
+
+    async def invoke_resolved(
+        self,
+        function: str,
+        version: int,
+        alias: str | None,
+        payload: bytes,
+        *,
+        client_context: str | None = None,
+        stream: ResponseSink | None = None,
+    ) -> InvokeResult:
+        """``invoke_qualified`` of what ``resolve`` chose, recorded the same way."""
+        ...
 
     async def start_durable(
         self, function: str, qualifier: str | None, payload: bytes, name: str | None

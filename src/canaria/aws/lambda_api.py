@@ -1,5 +1,5 @@
-"""Lambda's REST-JSON API (2015-03-31): Invoke, GetFunction, PublishVersion,
-ListVersionsByFunction, GetAlias, UpdateAlias — the calls hooks make."""
+"""Lambda's REST-JSON API (2015-03-31): Invoke, InvokeWithResponseStream, GetFunction,
+PublishVersion, ListVersionsByFunction, GetAlias, UpdateAlias — the calls hooks make."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
+from canaria.aws import eventstream
 from canaria.aws.backend import EdgeBackend
 from canaria.aws.responses import json_response, rest_error, rest_error_from
 from canaria.durable import HANDLER_INVOKE_HEADER
@@ -107,6 +108,24 @@ def _named(
     return edge.function_named(name), qualifier
 
 
+class _BadContent(Exception):
+    """A payload or client context Lambda cannot parse (InvalidRequestContentException)."""
+
+
+async def _invocation_input(request: Request) -> tuple[bytes, str | None]:
+    """An invocation's payload (JSON) and decoded ``ClientContext``; _BadContent when
+    either is not what Lambda takes."""
+    payload = await request.body() or b"{}"
+    try:
+        orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        raise _BadContent("Could not parse request body into json: payload is not JSON") from None
+    try:
+        return payload, _client_context(request.headers.get("x-amz-client-context"))
+    except ValueError as exc:
+        raise _BadContent(str(exc)) from None
+
+
 async def invoke(edge: EdgeBackend, request: Request) -> Response:
     try:
         name, qualifier = _named(
@@ -114,18 +133,9 @@ async def invoke(edge: EdgeBackend, request: Request) -> Response:
         )
         spec = edge.function_spec(name)
         kind = request.headers.get("x-amz-invocation-type", "RequestResponse")
-        payload = await request.body() or b"{}"
         try:
-            orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            return rest_error(
-                400,
-                "InvalidRequestContentException",
-                "Could not parse request body into json: payload is not JSON",
-            )
-        try:
-            client_context = _client_context(request.headers.get("x-amz-client-context"))
-        except ValueError as exc:
+            payload, client_context = await _invocation_input(request)
+        except _BadContent as exc:
             return rest_error(400, "InvalidRequestContentException", str(exc))
         if kind == "DryRun":
             return Response(status_code=204)
@@ -151,6 +161,106 @@ async def invoke(edge: EdgeBackend, request: Request) -> Response:
     except CanariaError as exc:
         return rest_error_from(exc)
     return _invoke_response(request, result)
+
+
+async def invoke_with_response_stream(edge: EdgeBackend, request: Request) -> Response:
+    """``InvokeWithResponseStream``: the function's response as event stream frames, a
+    ``PayloadChunk`` for each piece as the function writes it (one for the whole payload of
+    a function that does not stream), then ``InvokeComplete``. The HTTP head goes when the
+    stream begins (its ``Content-Type`` is the stream's), so an invocation that fails
+    before it (not found, throttled) is answered as ``Invoke`` answers it."""
+    try:
+        name, qualifier = _named(
+            edge, request.path_params["name"], request.query_params.get("Qualifier")
+        )
+        spec = edge.function_spec(name)
+        kind = request.headers.get("x-amz-invocation-type", "RequestResponse")
+        try:
+            payload, client_context = await _invocation_input(request)
+        except _BadContent as exc:
+            return rest_error(400, "InvalidRequestContentException", str(exc))
+        if kind == "DryRun":
+            return Response(status_code=204)
+        if kind != "RequestResponse":
+            raise InvalidRequest(f"InvocationType {kind!r} (allowed: RequestResponse, DryRun)")
+        if spec.durable is not None:
+            raise InvalidRequest(
+                f"{name} is a durable function: invoke it with Invoke, not InvokeWithResponseStream"
+            )
+        version, alias = edge.resolve(name, qualifier)
+    except CanariaError as exc:
+        return rest_error_from(exc)
+    relay = _Relay()
+    task = asyncio.ensure_future(
+        edge.invoke_resolved(
+            name, version, alias, payload, client_context=client_context, stream=relay
+        )
+    )
+    _background.add(task)  # it runs to its end (and is recorded) if the caller goes away
+    task.add_done_callback(relay.ended)
+    began = asyncio.ensure_future(relay.began.wait())
+    await asyncio.wait((task, began), return_when=asyncio.FIRST_COMPLETED)
+    began.cancel()
+    if not relay.began.is_set():
+        failure = task.exception()
+        if isinstance(failure, CanariaError):
+            return rest_error_from(failure)
+    tail = request.headers.get("x-amz-log-type") == "Tail"
+    return StreamingResponse(
+        relay.frames(task, tail),
+        status_code=200,
+        media_type=relay.content_type or "application/json",
+        headers={"X-Amz-Executed-Version": str(version)},
+    )
+
+
+class _Relay:
+    """An ``InvokeWithResponseStream``'s ``ResponseSink``: each piece the function writes
+    becomes a ``PayloadChunk`` frame, queued for the response body."""
+
+    def __init__(self) -> None:
+        self.began = asyncio.Event()
+        self.content_type: str | None = None
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    def begin(self, content_type: str | None) -> None:
+        self.content_type = content_type or "application/octet-stream"
+        self.began.set()
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self._queue.put_nowait(eventstream.payload_chunk(data))
+
+    def ended(self, task: asyncio.Future[InvokeResult]) -> None:
+        _background.discard(task)
+        self._queue.put_nowait(None)
+
+    async def frames(self, task: asyncio.Future[InvokeResult], tail: bool) -> Any:
+        while (frame := await self._queue.get()) is not None:
+            yield frame
+        try:
+            result = task.result()
+        except CanariaError as exc:  # the runtime went away mid-stream
+            yield eventstream.invoke_complete(exc.code, exc.message, None)
+            return
+        if not self.began.is_set() and result.function_error is None and result.payload:
+            yield eventstream.payload_chunk(result.payload)  # a function that does not stream
+        code = details = None
+        if result.function_error is not None:
+            code, details = _error_fields(result.payload)
+        logs = base64.b64encode(result.logs.encode()[-LOG_TAIL_BYTES:]).decode() if tail else None
+        yield eventstream.invoke_complete(code, details, logs)
+
+
+def _error_fields(payload: bytes) -> tuple[str, str]:
+    """``InvokeComplete``'s ``ErrorCode`` and ``ErrorDetails`` from Lambda's error shape."""
+    try:
+        shape = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        shape = None
+    if not isinstance(shape, dict):
+        return "Unhandled", payload.decode("utf-8", "replace")
+    return str(shape.get("errorType") or "Unhandled"), str(shape.get("errorMessage") or "")
 
 
 def _invoke_response(request: Request, result: InvokeResult) -> Response:

@@ -4,7 +4,7 @@ The operator (the token's keys) may call every operation. A function's keys allo
 a Lambda execution role for such an application would, and nothing that changes how
 traffic is routed or how a deployment goes:
 
-- Lambda: ``Invoke``, ``GetFunction``, ``GetFunctionConfiguration``,
+- Lambda: ``Invoke``, ``InvokeWithResponseStream``, ``GetFunction``, ``GetFunctionConfiguration``,
   ``ListVersionsByFunction``, ``GetAlias`` (a
   PreTraffic hook invokes the new version; code may read its configuration), and the
   durable execution API (a durable function's SDK checkpoints; code reads, stops and
@@ -36,6 +36,7 @@ from canaria.store import Store
 FUNCTION_ALLOWED: frozenset[tuple[str, str]] = frozenset(
     {
         ("lambda", "Invoke"),
+        ("lambda", "InvokeWithResponseStream"),
         ("lambda", "GetFunction"),
         ("lambda", "GetFunctionConfiguration"),
         ("lambda", "ListVersionsByFunction"),

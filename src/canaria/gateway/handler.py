@@ -41,19 +41,19 @@ from .responses import (
     map_result,
 )
 from .routes import NoRoute, Route
+from .streamed import OCTET_STREAM, StreamedAnswer, StreamResponder
 from .types import ApiMeter, Backends, Invoker, Recorder, Request, RouteSource
 from .validation import refusal
 
 log = logging.getLogger("canaria.gateway")
 
-OCTET_STREAM = "application/octet-stream"  # a streamed response's type when none is set
 
 INTEGRATION_TIMEOUT_S = 29.0
 PIN_HEADER = "x-canaria-version"
 PIN_COOKIE = "canaria-version"
 
 
-class Responder(Protocol):
+class Responder(StreamResponder, Protocol):
     def respond(
         self,
         req: Request,
@@ -219,6 +219,10 @@ class Handler:
                 self._respond(out, req, route, arrived, as_sent(refused, route, req), rid)
                 return
             event = build_event(req, match, request_id, epoch_ms, granted, api_key)
+            streamed = None
+            if route.raw_stream:  # a RESPONSE_STREAM function URL: the answer as it is written
+                where = f"{route.function}:{version}"
+                streamed = StreamedAnswer(out, req, rid, where)
             loop = self._running_loop()
             self._in_flight[req] = (loop.time() + self.integration_timeout_s, out, route, rid)
             if self._sweep is None:
@@ -226,9 +230,19 @@ class Handler:
             result: InvokeResult | None = None
             failure: Failure | None = None
             try:
-                result = await self.invoker.invoke(
-                    route.function, version, event, alias=alias, started=started
-                )
+                if streamed is None:
+                    result = await self.invoker.invoke(
+                        route.function, version, event, alias=alias, started=started
+                    )
+                else:
+                    result = await self.invoker.invoke(
+                        route.function,
+                        version,
+                        event,
+                        alias=alias,
+                        started=started,
+                        stream=streamed,
+                    )
             except Throttled:
                 failure = Failure.THROTTLED
             except CanariaError as exc:
@@ -252,6 +266,12 @@ class Handler:
                 )
             except Exception:
                 log.exception("recording %s:%s failed", route.function, version)
+            if streamed is not None and streamed.started:
+                ok = result is not None and result.function_error is None
+                out.stream_end(req, complete=ok)
+                if not answered:
+                    self._count(route, streamed.status, arrived, finished - started)
+                return
             if result is not None:
                 answer = self._answer(route, result)
             else:
@@ -283,6 +303,12 @@ class Handler:
     ) -> None:
         """Answer, and count the answer in the API's metrics."""
         out.respond(req, answer, rid)
+        self._count(route, answer.status, arrived, integration_s)
+
+    def _count(
+        self, route: Route, status: int, arrived: float, integration_s: float | None
+    ) -> None:
+        """Count an answer in the API's metrics."""
         meter = self.api_meter
         if meter is not None:
             now = self.clock.now()
@@ -291,7 +317,7 @@ class Handler:
                 now,
                 route.api_id,
                 route.stage,
-                answer.status,
+                status,
                 (now - arrived) * 1000.0,
                 integration_ms,
             )
@@ -308,7 +334,7 @@ class Handler:
         try:
             return map_result(route.api_kind, result.payload, v1=route.payload_v1)
         except Malformed as exc:
-            if route.raw_stream:  # a streamed response without HTTP metadata: its bytes
+            if route.raw_stream and result.payload:  # a buffered response's bytes, as written
                 return HttpResponse(200, [("Content-Type", OCTET_STREAM)], result.payload)
             log.warning(
                 "%s:%s: Malformed Lambda proxy response: %s", route.function, result.version, exc

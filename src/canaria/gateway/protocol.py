@@ -141,6 +141,7 @@ class HttpProtocol(asyncio.Protocol):
         # (None, refusal or None, False) to answer the refusal and close
         self._queue: deque[tuple[Request | None, HttpResponse | None, bool]] = deque()
         self._current: Request | None = None
+        self._streaming = False  # the current request's answer is being streamed
         self._keep_alive = True
         self._task: asyncio.Task[None] | None = None
         # a WebSocket upgrade: the API and request until the parser stops at it, then the
@@ -391,6 +392,9 @@ class HttpProtocol(asyncio.Protocol):
     ) -> None:
         if req is not self._current:
             return  # answered already (integration timeout), or the connection is gone
+        if self._streaming:  # a streamed answer cut short (a timeout): the body is incomplete
+            self.stream_end(req, complete=False)
+            return
         self._current = None
         task = self._task
         self._task = None
@@ -409,6 +413,68 @@ class HttpProtocol(asyncio.Protocol):
                 head=req.method == "HEAD",
             )
         )
+        self._answered(transport, keep_alive)
+
+    # ---- streamed answers (a RESPONSE_STREAM function URL) ------------------------------
+
+    def stream_head(self, req: Request, head: HttpResponse, extra: tuple[str, str]) -> bool:
+        """Start answering ``req`` with ``head``'s status and headers and a body to come in
+        pieces (``stream_chunk``): chunked, or until the connection closes for HTTP/1.0.
+        False when ``req`` is no longer being answered here."""
+        transport = self._transport
+        if req is not self._current or self._streaming or transport is None:
+            return False
+        self._streaming = True
+        http10 = req.protocol == "HTTP/1.0"
+        keep_alive = self._keep_alive and not self._shared.stopping and not http10
+        self._keep_alive = keep_alive
+        parts = [_STATUS_LINES.get(head.status) or f"HTTP/1.1 {head.status} Unknown\r\n"]
+        parts.extend(f"{name}: {value}\r\n" for name, value in head.headers)
+        parts.append(f"{extra[0]}: {extra[1]}\r\n")
+        if not http10:
+            parts.append("Transfer-Encoding: chunked\r\n")
+        parts.append(_date())
+        if not keep_alive:
+            parts.append("Connection: close\r\n")
+        parts.append("\r\n")
+        transport.write("".join(parts).encode("utf-8"))
+        return True
+
+    def stream_chunk(self, req: Request, data: bytes) -> None:
+        """A piece of ``req``'s streamed body, written at once."""
+        transport = self._transport
+        if req is not self._current or not self._streaming or transport is None or not data:
+            return
+        if req.method == "HEAD":
+            return
+        if req.protocol == "HTTP/1.0":
+            transport.write(data)
+        else:
+            transport.writelines((b"%x\r\n" % len(data), data, b"\r\n"))
+        self.last_active = self._loop.time()
+
+    def stream_end(self, req: Request, *, complete: bool) -> None:
+        """End ``req``'s streamed body: with its last chunk when ``complete``; otherwise
+        (the function failed or timed out after the head went) the connection closes
+        without it, so the client sees the body was cut short."""
+        if req is not self._current or not self._streaming:
+            return
+        self._streaming = False
+        self._current = None
+        self._task = None
+        transport = self._transport
+        if transport is None:
+            return
+        if not complete:
+            transport.close()
+            self._transport = None
+            return
+        if req.protocol != "HTTP/1.0" and req.method != "HEAD":
+            transport.write(b"0\r\n\r\n")
+        self._answered(transport, self._keep_alive and not self._shared.stopping)
+
+    def _answered(self, transport: asyncio.Transport, keep_alive: bool) -> None:
+        """The current request is answered: close, or go on to the next one."""
         if not keep_alive:
             transport.close()
             self._transport = None

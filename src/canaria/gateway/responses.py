@@ -203,6 +203,23 @@ def _proxy_response(data: dict[str, Any], *, v2: bool) -> HttpResponse:
     return HttpResponse(status, headers, _body(data))
 
 
+def streamed_head(metadata: dict[str, Any], default_type: str) -> HttpResponse:
+    """The status and headers (no body) of a streamed response's HTTP metadata prelude,
+    checked as a proxy response's are; ``default_type`` when it sets no Content-Type."""
+    fields: dict[str, Any] = {k: metadata[k] for k in ("headers", "cookies") if k in metadata}
+    fields["statusCode"] = metadata.get("statusCode", 200)
+    head = _proxy_response(fields, v2=True)
+    headers = head.headers
+    if headers and headers[-1] == ("Content-Type", JSON) and not _typed(metadata):
+        headers = [*headers[:-1], ("Content-Type", default_type)]
+    return HttpResponse(head.status, headers, b"")
+
+
+def _typed(metadata: dict[str, Any]) -> bool:
+    headers = metadata.get("headers") or {}
+    return any(isinstance(name, str) and name.lower() == "content-type" for name in headers)
+
+
 def map_alb_result(payload: bytes, *, multi_value: bool) -> HttpResponse:
     """The answer an Application Load Balancer sends for a Lambda target's payload:
     ``statusCode``, ``headers`` (or, with ``multi_value`` headers enabled on the target

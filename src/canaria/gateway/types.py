@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from canaria.models import InvokeResult
+from canaria.models.streaming import ResponseSink
 
 if TYPE_CHECKING:
     from canaria.gateway.routes import Router
@@ -35,12 +36,20 @@ class RouteSource(Protocol):
 
 class Invoker(Protocol):
     async def invoke(
-        self, function: str, version: int, event: bytes, *, alias: str | None, started: float
+        self,
+        function: str,
+        version: int,
+        event: bytes,
+        *,
+        alias: str | None,
+        started: float,
+        stream: ResponseSink | None = None,
     ) -> InvokeResult:
         """Run ``event`` on ``function`` at ``version``; may raise ``canaria.errors.Throttled``
         (or another ``InvocationError`` when the runtime cannot run it at all). ``started``
         is the time the ``Recorder`` will be given for it: the request's start for every
-        count of it (the judge matches a request's start to its end by that time)."""
+        count of it (the judge matches a request's start to its end by that time).
+        ``stream``: a streamed response goes there as the function writes it."""
         ...
 
     async def invoke_event(

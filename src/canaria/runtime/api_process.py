@@ -11,7 +11,11 @@ are shared with Python's workers. What differs is how the process is reached:
 - its stdout and stderr are pipes read here; before a response or error is accepted they
   are drained, so everything the handler wrote before answering belongs to its request;
 - a timeout, like an exit, ends the whole process group (the runtime and anything it
-  started) and the next request gets a fresh environment.
+  started) and the next request gets a fresh environment;
+- a streamed response (``runtime_api``'s ``on_stream``) goes to the invocation's
+  ``ResponseSink`` as it arrives when its caller streams, up to 200 MB; otherwise it is
+  buffered, held to the 6 MB of a synchronous response, and answered as
+  ``models.streaming.buffered_payload`` says.
 
 The command is ``node <canaria's bootstrap.js>`` for ``nodejs*.x`` (see ``node.py``) and
 ``<CodeUri>/bootstrap`` for ``provided*``.
@@ -32,8 +36,21 @@ from typing import Any
 import orjson
 
 from canaria.models.runtime import Version
+from canaria.models.streaming import (
+    MAX_STREAMED_BYTES,
+    PreludeError,
+    ResponseSink,
+    buffered_payload,
+)
 from canaria.runtime.process import OnLine, Reply, ReplyKind, WorkerProcess
-from canaria.runtime.runtime_api import MAX_RESPONSE_BYTES, NO_REPORT, Event, Report, RuntimeApi
+from canaria.runtime.runtime_api import (
+    MAX_RESPONSE_BYTES,
+    NO_REPORT,
+    Event,
+    Report,
+    RuntimeApi,
+    StreamWriter,
+)
 from canaria.runtime.worker import PeakSampler
 
 _READ = 65536
@@ -64,6 +81,7 @@ class ApiProcess(WorkerProcess):
         self._pending_output = select.poll()  # the pipes, asked at once before an answer
         self._waiter: asyncio.Task[None] | None = None
         self._sent_at = 0.0
+        self._streamed: _Streamed | None = None  # the current invocation's streamed response
         # the peak of a runtime that reports none (a provided one), read as seldom as the
         # Python worker reads its own
         self._peak = PeakSampler(version.config.memory_mb * 1024, self._read_peak)
@@ -154,6 +172,7 @@ class ApiProcess(WorkerProcess):
             return future
         self.deadline = time.monotonic() + timeout_s
         self._sent_at = time.perf_counter()
+        self._streamed = None
         self.api.deliver(
             Event(
                 request_id=header["id"],
@@ -174,7 +193,19 @@ class ApiProcess(WorkerProcess):
             self._ready.set_result({"error": None})
 
     def on_response(self, request_id: str, body: bytes, report: Report) -> bool:
+        streamed = self._streamed
+        if streamed is not None and self._is_current(request_id):
+            body = streamed.payload()
         return self._answer(request_id, ReplyKind.OK, body, report)
+
+    def on_stream(self, request_id: str, content_type: str | None) -> StreamWriter | None:
+        if not self._is_current(request_id):
+            return None
+        inv = self.current
+        assert inv is not None
+        self._drain()  # what the handler logged before its first byte is its request's
+        self._streamed = streamed = _Streamed(content_type, inv.sink)
+        return streamed.write
 
     def on_error(
         self, request_id: str, body: bytes, error_type: str | None, report: Report, *, exiting: bool
@@ -184,9 +215,11 @@ class ApiProcess(WorkerProcess):
         return self._answer(request_id, ReplyKind.ERROR, _error_payload(body, error_type), report)
 
     def on_too_large(self, request_id: str, size: int) -> bool:
+        streamed = self._streamed
+        limit = MAX_RESPONSE_BYTES if streamed is None else streamed.limit
         shape = {
             "errorMessage": f"Response payload size ({size} bytes) exceeded maximum allowed "
-            f"payload size ({MAX_RESPONSE_BYTES} bytes).",
+            f"payload size ({limit} bytes).",
             "errorType": "Function.ResponseSizeTooLarge",
         }
         return self._answer(request_id, ReplyKind.ERROR, orjson.dumps(shape), NO_REPORT)
@@ -201,9 +234,11 @@ class ApiProcess(WorkerProcess):
         runtime reported (canaria's bootstrap does), else the time since the event was
         delivered and the process's peak resident set (VmHWM), sampled by ``PeakSampler``:
         a spike freed before the answer still counts, as it does against Lambda's limit."""
-        inv = self.current
-        if inv is None or inv.request_id != request_id or inv.future.done():
+        if not self._is_current(request_id):
             return False
+        inv = self.current
+        assert inv is not None
+        self._streamed = None
         self._drain()
         duration_ms, memory_kib = report
         if duration_ms is None:
@@ -214,6 +249,10 @@ class ApiProcess(WorkerProcess):
             Reply(kind, payload, duration_ms=duration_ms, max_memory_kib=memory_kib)
         )
         return True
+
+    def _is_current(self, request_id: str) -> bool:
+        inv = self.current
+        return inv is not None and inv.request_id == request_id and not inv.future.done()
 
     def _read_peak(self) -> int:
         return self.peak_kib() or self.rss_kib() or 0
@@ -271,6 +310,45 @@ class ApiProcess(WorkerProcess):
     def _close_pipes(self) -> None:
         for fd in list(self._fds):
             self._close_fd(fd)
+
+
+class _Streamed:
+    """One streamed response: passed to the caller's sink as it arrives, or buffered for a
+    caller that does not stream."""
+
+    __slots__ = ("chunks", "content_type", "limit", "sink", "size")
+
+    def __init__(self, content_type: str | None, sink: ResponseSink | None) -> None:
+        self.content_type = content_type
+        self.sink = sink
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.limit = MAX_STREAMED_BYTES if sink is not None else MAX_RESPONSE_BYTES
+        if sink is not None:
+            sink.begin(content_type)
+
+    def write(self, data: bytes) -> bool:
+        """Pass on or keep ``data``; False once the response is over its limit."""
+        self.size += len(data)
+        if self.size > self.limit:
+            self.chunks.clear()
+            return False
+        if self.sink is not None:
+            self.sink.write(data)
+        else:
+            self.chunks.append(data)
+        return True
+
+    def payload(self) -> bytes:
+        """The invocation's payload: nothing when it was streamed (its caller has every
+        byte), else what a buffered caller gets."""
+        if self.sink is not None:
+            return b""
+        body = b"".join(self.chunks)
+        try:
+            return buffered_payload(self.content_type, body)
+        except PreludeError:
+            return body  # no proxy response: an API route says it is malformed
 
 
 def _error_payload(body: bytes, error_type: str | None) -> bytes:

@@ -84,6 +84,7 @@ from canaria.clock import Clock
 from canaria.errors import InvocationError, Throttled
 from canaria.models.arns import function_arn
 from canaria.models.runtime import InvokeResult, Version
+from canaria.models.streaming import ResponseSink
 from canaria.runtime.environment import (
     LogLine,
     end_line,
@@ -208,11 +209,15 @@ class FunctionRuntime:
         qualifier: str | None,
         on_wait: Callable[[], None] | None = None,
         client_context: str | None = None,
+        stream: ResponseSink | None = None,
     ) -> InvokeResult:
         """Run ``event`` on an environment of ``version``. ``on_wait`` is called at once
         when no idle environment is free, before the request waits for one to start or
         to free up (the request's ``InvokeResult.waited`` says so too). ``client_context``
-        (an Invoke's ``ClientContext``, decoded JSON text) reaches the handler's context."""
+        (an Invoke's ``ClientContext``, decoded JSON text) reaches the handler's context.
+        ``stream``: the caller streams, so a streamed response goes there as the function
+        writes it (its result's payload is then empty); a response that is not streamed
+        (any Python handler's) still comes as the payload."""
         if self._closed:
             raise InvocationError(f"{self.name}: the function's runtime is shut down")
         reserved = self._reserved
@@ -230,7 +235,10 @@ class FunctionRuntime:
             now = self._clock.now()
             request_id, trace = request_ids(now)
             inv = Invocation(
-                request_id, self._running_loop().create_future(), start_line(request_id, number)
+                request_id,
+                self._running_loop().create_future(),
+                start_line(request_id, number),
+                stream,
             )
             worker = self._warm(number)
             waited = worker is None

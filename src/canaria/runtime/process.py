@@ -40,6 +40,7 @@ import orjson
 
 from canaria import pythons
 from canaria.models.runtime import Version
+from canaria.models.streaming import ResponseSink
 from canaria.runtime.environment import WORKER_SCRIPT, log_stream_name, worker_environment
 from canaria.runtime.worker import HEADER, LOG, READY, RESULT, encode_frame, vm_hwm_kib
 
@@ -104,15 +105,21 @@ class Invocation:
         "initialised",
         "lines",
         "request_id",
+        "sink",
         "start_logged",
         "start_text",
     )
 
     def __init__(
-        self, request_id: str, future: asyncio.Future[Reply], start_text: str = ""
+        self,
+        request_id: str,
+        future: asyncio.Future[Reply],
+        start_text: str = "",
+        sink: ResponseSink | None = None,
     ) -> None:
         self.request_id = request_id
         self.future = future
+        self.sink = sink  # where a streamed response goes as it arrives (Runtime API only)
         self.start_text = start_text  # the START line
         self.init_lines: list[str] = []
         self.lines: list[str] = []

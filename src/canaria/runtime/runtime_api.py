@@ -11,6 +11,11 @@ Lambda gives each sandbox its own. The runtime long-polls for work and reports b
     POST /2018-06-01/runtime/invocation/{id}/error      → 202 (Lambda-Runtime-Function-Error-Type)
     POST /2018-06-01/runtime/init/error                 → 202
 
+A response posted with ``Lambda-Runtime-Function-Response-Mode: streaming`` (chunked) is
+a streamed response: its bytes go to the environment as they arrive (``on_stream``), and
+an error after it started comes in the trailers ``Lambda-Runtime-Function-Error-Type`` and
+``Lambda-Runtime-Function-Error-Body`` (base64), as Lambda's runtime clients send it.
+
 One invocation at a time: ``deliver`` answers the parked ``next`` (or the next one to
 come). A response over 6 MB gets 413 and the invocation fails with
 ``Function.ResponseSizeTooLarge``, as on Lambda. A request id that is not the one being
@@ -38,10 +43,13 @@ canaria left behind are removed by the next one to start a socket.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import math
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from typing import NamedTuple, Protocol, cast
 
 import httptools
@@ -136,6 +144,13 @@ class Listener(Protocol):
     ) -> bool: ...
     def on_too_large(self, request_id: str, size: int) -> bool: ...
     def on_init_error(self, body: bytes, error_type: str | None) -> None: ...
+    def on_stream(self, request_id: str, content_type: str | None) -> StreamWriter | None:
+        """A streamed response begins: where its bytes go (None: not the invocation being
+        served). The writer returns False once the response is too large."""
+        ...
+
+
+StreamWriter = Callable[[bytes], bool]
 
 
 class RuntimeApi:
@@ -212,6 +227,9 @@ class RuntimeApi:
         if method == "POST" and path.startswith(_INVOCATION):
             request_id, _, action = path[len(_INVOCATION) :].partition("/")
             accepted: bool
+            if action == "response" and request.streaming:
+                self._streamed(conn, request_id, request)
+                return
             if action == "response":
                 if request.too_large:
                     self.listener.on_too_large(request_id, request.size)
@@ -236,6 +254,37 @@ class RuntimeApi:
             return
         conn.reply(404, _error_body(f"Not found: {method} {path}", "NotFound"))
 
+    def begin_stream(self, url: str, request: _Request) -> None:
+        """The head of a streamed response has arrived: its body goes to the environment."""
+        path = url.split("?", 1)[0]
+        if not path.startswith(_INVOCATION):
+            return
+        request_id, _, action = path[len(_INVOCATION) :].partition("/")
+        if action == "response":
+            request.writer = self.listener.on_stream(request_id, request.content_type)
+
+    def _streamed(self, conn: _Connection, request_id: str, request: _Request) -> None:
+        """A streamed response has ended: with an error in its trailers, or not."""
+        if request.writer is None:
+            conn.reply(400, _error_body("Invalid request ID", "InvalidRequestID"))
+            return
+        if request.too_large:
+            accepted = self.listener.on_too_large(request_id, request.size)
+        elif request.error_type is not None:
+            accepted = self.listener.on_error(
+                request_id,
+                request.error_body,
+                request.error_type,
+                request.report(),
+                exiting=request.exiting,
+            )
+        else:
+            accepted = self.listener.on_response(request_id, b"", request.report())
+        if accepted:
+            conn.send(_ACCEPTED_REPLY, _ACCEPTED)
+        else:
+            conn.reply(400, _error_body("Invalid request ID", "InvalidRequestID"))
+
 
 def _error_body(message: str, error_type: str) -> bytes:
     return orjson.dumps({"errorMessage": message, "errorType": error_type})
@@ -251,10 +300,26 @@ _STATUS = {
 
 
 class _Request:
-    __slots__ = ("chunks", "duration", "error_type", "exiting", "memory", "size", "too_large")
+    __slots__ = (
+        "chunks",
+        "content_type",
+        "duration",
+        "error_body",
+        "error_type",
+        "exiting",
+        "memory",
+        "size",
+        "streaming",
+        "too_large",
+        "writer",
+    )
 
     def __init__(self) -> None:
         self.chunks: list[bytes] = []
+        self.streaming = False  # Lambda-Runtime-Function-Response-Mode: streaming
+        self.content_type: str | None = None
+        self.writer: StreamWriter | None = None  # where a streamed response's bytes go
+        self.error_body = b""  # a streamed response's Lambda-Runtime-Function-Error-Body
         self.size = 0
         self.too_large = False
         self.error_type: str | None = None
@@ -285,6 +350,14 @@ def _finite(text: bytes, limit: float = math.inf) -> float | None:
     except ValueError:
         return None
     return value if 0.0 <= value < limit else None
+
+
+def _base64(value: bytes) -> bytes:
+    """A trailer's base64 value decoded; the value itself when it is not base64."""
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return value
 
 
 class _Connection(asyncio.Protocol):
@@ -333,9 +406,25 @@ class _Connection(asyncio.Protocol):
             self._request.duration = value
         elif name == b"canaria-max-memory-kib":
             self._request.memory = value
+        elif name == b"lambda-runtime-function-response-mode":
+            self._request.streaming = value.strip().lower() == b"streaming"
+        elif name == b"content-type":
+            self._request.content_type = value.decode("latin-1").strip()
+        elif name == b"lambda-runtime-function-error-body":
+            self._request.error_body = _base64(value)
+
+    def on_headers_complete(self) -> None:
+        if self._request.streaming:
+            self._api.begin_stream(self._url.decode("utf-8", "replace"), self._request)
 
     def on_body(self, body: bytes) -> None:
         request = self._request
+        if request.streaming:
+            request.size += len(body)
+            writer = request.writer
+            if writer is not None and not request.too_large and not writer(body):
+                request.too_large = True
+            return
         request.size += len(body)
         if request.size > MAX_RESPONSE_BYTES:
             request.too_large = True
@@ -372,5 +461,6 @@ __all__ = [
     "Listener",
     "Report",
     "RuntimeApi",
+    "StreamWriter",
     "sweep_socket_dirs",
 ]

@@ -282,12 +282,6 @@ def read_function_url(
     written, for the warnings), its keys already checked."""
     auth = _one_of(config, at, "AuthType", ("NONE", "AWS_IAM"))
     mode = _one_of(config, at, "InvokeMode", ("BUFFERED", "RESPONSE_STREAM"))
-    if mode == "RESPONSE_STREAM":
-        ctx.warn(
-            entry,
-            f"{what}.InvokeMode RESPONSE_STREAM: canaria answers once the "
-            "response has ended, not as it is written",
-        )
     cors = None
     if config.get("Cors") is not None:
         cors = http_cors(config["Cors"], at.key(config, "Cors"))

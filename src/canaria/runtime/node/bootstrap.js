@@ -64,6 +64,34 @@ class RuntimeConnection {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  // A streamed response: the head now, then `write` each piece as one chunk (the callback
+  // once the socket takes it, so a fast writer waits for a slow reader), then `end` with
+  // the trailers; `end` resolves to the API's answer.
+  stream(urlPath, contentType) {
+    this.socket.write(
+      `POST ${urlPath} HTTP/1.1\r\nHost: ${HOST}:${PORT}\r\n` +
+        'Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n' +
+        `Content-Type: ${contentType}\r\n` +
+        'Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n\r\n',
+      'latin1',
+    );
+    return {
+      write: (data, callback) => {
+        if (data.length === 0) return callback();
+        const taken = this.socket.write(Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`, 'latin1'), data, CRLF]));
+        if (taken) callback();
+        else this.socket.once('drain', () => callback());
+      },
+      end: (trailers) => {
+        let tail = '0\r\n';
+        for (const [name, value] of Object.entries(trailers)) tail += `${name}: ${value}\r\n`;
+        this.socket.write(tail + '\r\n', 'latin1');
+        if (this.waiters.length === 0) this.socket.ref();
+        return new Promise((resolve) => this.waiters.push(resolve));
+      },
+    };
+  }
+
   parse() {
     while (this.waiters.length) {
       const end = this.buffer.indexOf('\r\n\r\n');
@@ -84,6 +112,8 @@ class RuntimeConnection {
     }
   }
 }
+
+const CRLF = Buffer.from('\r\n', 'latin1');
 
 let connection;
 function call(method, urlPath, body, headers) {
@@ -299,9 +329,13 @@ let failInvocation = null; // set while a handler runs: uncaught errors end that
 
 function invoke(handler, event, headers) {
   if (streaming.isStreaming(handler)) {
+    const id = headers['lambda-runtime-aws-request-id'];
+    const stream = new streaming.ResponseStream((contentType) => connection.stream(`${BASE}/invocation/${id}/response`, contentType));
     return new Promise((resolve) => {
-      failInvocation = (err) => resolve({ error: err, fatal: true });
-      streaming.runStreaming(handler, event, makeContext(headers, () => {})).then(resolve);
+      failInvocation = (err) => resolve({ error: err, fatal: true, post: stream.post });
+      streaming.runStreaming(handler, event, makeContext(headers, () => {}), stream).then((outcome) => {
+        resolve(Object.assign(outcome, { post: stream.post }));
+      });
     });
   }
   return new Promise((resolve) => {
@@ -417,8 +451,27 @@ async function main() {
     const outcome = await invoke(handler, event, headers);
     const reported = report(performance.now() - started);
     failInvocation = null;
-    let body = outcome.raw; // a streaming handler's bytes, as written
-    if (outcome.error === undefined && body === undefined) {
+    if (outcome.post) {
+      // a streamed response: ended with the report, and with the error if there was one
+      const trailers = Object.assign({}, reported);
+      if (outcome.error !== undefined) {
+        const shape = errorShape(outcome.error);
+        console.error('Invoke Error', JSON.stringify(shape));
+        trailers['Lambda-Runtime-Function-Error-Type'] = shape.errorType;
+        trailers['Lambda-Runtime-Function-Error-Body'] = Buffer.from(JSON.stringify(shape)).toString('base64');
+        if (outcome.fatal) trailers['Lambda-Runtime-Function-Exit'] = '1';
+      }
+      const posted = outcome.post.end(trailers);
+      if (outcome.fatal) {
+        await posted;
+        process.exit(129);
+      }
+      pending = call('GET', `${BASE}/invocation/next`);
+      await posted;
+      continue;
+    }
+    let body;
+    if (outcome.error === undefined) {
       try {
         body = JSON.stringify(outcome.value === undefined ? null : outcome.value);
       } catch (err) {

@@ -1,50 +1,53 @@
 'use strict';
-// Lambda's response streaming API for Node.js handlers, buffered.
+// Lambda's response streaming API for Node.js handlers.
 //
 // `awslambda.streamifyResponse(handler)` marks a handler that writes its response to a
 // stream, `awslambda.HttpResponseStream.from(stream, {statusCode, headers, cookies})` gives
 // that response HTTP metadata. Lambda's runtime provides the `awslambda` global; canaria's
-// does too, so such a module loads and runs unchanged. canaria hands the handler a stream
-// that collects what it writes and answers once the stream ends, as Lambda answers an
-// `Invoke` (rather than `InvokeWithResponseStream`) of such a function: the bytes written,
-// or, with HTTP metadata, the proxy response an API route maps (statusCode, headers,
-// cookies, the body, base64 when it is not UTF-8 text).
+// does too, so such a module loads and runs unchanged. As Lambda's runtime client does,
+// the bytes go to the Runtime API as the handler writes them: one chunked POST with
+// `Lambda-Runtime-Function-Response-Mode: streaming`, opened at the first write (or at the
+// end), with the stream's content type. HTTP metadata goes first, as its JSON and eight NUL
+// bytes (`application/vnd.awslambda.http-integration-response`). canaria passes the bytes
+// on to a caller that streams (a RESPONSE_STREAM function URL, InvokeWithResponseStream)
+// and buffers them for any other, as Lambda does.
 const { Writable } = require('stream');
 
 const STREAMING = Symbol('canaria.streamifyResponse');
+const HTTP_INTEGRATION = 'application/vnd.awslambda.http-integration-response';
+const DELIMITER = Buffer.alloc(8);
 
 class ResponseStream extends Writable {
-  constructor() {
+  // `open(contentType)` starts the POST and gives its {write(buffer, callback), end(trailers)}
+  constructor(open) {
     super();
-    this.chunks = [];
-    this.metadata = null;
-    this.contentType = null;
-  }
-
-  _write(chunk, encoding, callback) {
-    this.chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk, encoding));
-    callback();
+    this.open = open;
+    this.post = null;
+    this.contentType = 'application/octet-stream';
+    this.prelude = null; // HttpResponseStream.from's metadata, written before the first byte
   }
 
   setContentType(contentType) {
-    this.contentType = contentType;
+    if (this.post) throw new Error('Tried to set content type after the response stream started');
+    this.contentType = String(contentType);
   }
 
-  // the invocation's answer: raw bytes, or a proxy response object with HTTP metadata
-  answer() {
-    const body = Buffer.concat(this.chunks);
-    if (this.metadata === null) return { raw: body };
-    const response = { statusCode: this.metadata.statusCode || 200 };
-    if (this.metadata.headers) response.headers = this.metadata.headers;
-    if (this.metadata.cookies) response.cookies = this.metadata.cookies;
-    const text = body.toString('utf8');
-    if (Buffer.from(text, 'utf8').equals(body)) {
-      response.body = text;
-    } else {
-      response.body = body.toString('base64');
-      response.isBase64Encoded = true;
+  start() {
+    if (this.post) return;
+    this.post = this.open(this.contentType);
+    if (this.prelude !== null) {
+      this.post.write(Buffer.concat([Buffer.from(this.prelude, 'utf8'), DELIMITER]), () => {});
     }
-    return { value: response };
+  }
+
+  _write(chunk, encoding, callback) {
+    this.start();
+    this.post.write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk, encoding), callback);
+  }
+
+  _final(callback) {
+    this.start();
+    callback();
   }
 }
 
@@ -56,16 +59,16 @@ const awslambda = {
   },
   HttpResponseStream: {
     from(stream, metadata) {
-      stream.metadata = metadata || {};
+      stream.setContentType(HTTP_INTEGRATION);
+      stream.prelude = JSON.stringify(metadata || {});
       return stream;
     },
   },
 };
 
-// Runs a streaming handler; resolves to {raw} or {value} once the stream has ended (the
-// handler ends it, or its promise settles and canaria ends it), or {error}.
-async function runStreaming(handler, event, context) {
-  const stream = new ResponseStream();
+// Runs a streaming handler on `stream`; resolves to {} once the stream has ended (the
+// handler ends it, or its promise settles and canaria ends it), or to {error}.
+async function runStreaming(handler, event, context, stream) {
   const ended = new Promise((resolve, reject) => {
     stream.on('finish', resolve);
     stream.on('error', reject);
@@ -77,11 +80,11 @@ async function runStreaming(handler, event, context) {
   } catch (err) {
     return { error: err };
   }
-  return stream.answer();
+  return {};
 }
 
 function isStreaming(handler) {
   return Boolean(handler && handler[STREAMING]);
 }
 
-module.exports = { awslambda, isStreaming, runStreaming };
+module.exports = { awslambda, isStreaming, runStreaming, ResponseStream };

@@ -1,0 +1,81 @@
+"""A streamed answer: a ``RESPONSE_STREAM`` function URL passes the function's response
+on as the function writes it, as Lambda's function URLs do.
+
+``StreamedAnswer`` is the invocation's ``ResponseSink``. A response with HTTP metadata
+(``models.streaming.HTTP_INTEGRATION``) is answered with the prelude's status, headers and
+cookies once the prelude has arrived; any other with 200 and the content type the runtime
+gave (``application/octet-stream`` when it gave none). Every later byte is written to the
+client at once. A response that never started (the function failed before writing, or
+never streamed) is answered by the handler as a buffered one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from canaria.models.streaming import HTTP_INTEGRATION, Prelude, PreludeError
+
+from .responses import HttpResponse, Malformed, streamed_head
+from .types import Request
+
+log = logging.getLogger("canaria.gateway")
+
+OCTET_STREAM = "application/octet-stream"  # a streamed response's type when none is set
+
+
+class StreamResponder(Protocol):
+    def stream_head(self, req: Request, head: HttpResponse, extra: tuple[str, str]) -> bool: ...
+    def stream_chunk(self, req: Request, data: bytes) -> None: ...
+    def stream_end(self, req: Request, *, complete: bool) -> None: ...
+
+
+class StreamedAnswer:
+    """Writes one request's streamed answer through its connection."""
+
+    __slots__ = ("_out", "_prelude", "_req", "_rid", "failed", "started", "status", "where")
+
+    def __init__(
+        self, out: StreamResponder, req: Request, rid: tuple[str, str], where: str
+    ) -> None:
+        self._out = out
+        self._req = req
+        self._rid = rid
+        self._prelude: Prelude | None = None
+        self.where = where  # the function and version, for the log
+        self.started = False  # the head went: the handler ends the body
+        self.failed = False  # the prelude was not valid: answered 502 by the handler
+        self.status = 200
+
+    def begin(self, content_type: str | None) -> None:
+        if content_type == HTTP_INTEGRATION:
+            self._prelude = Prelude()
+        else:
+            self._head(HttpResponse(200, [("Content-Type", content_type or OCTET_STREAM)], b""))
+
+    def write(self, data: bytes) -> None:
+        if self.failed:
+            return
+        prelude = self._prelude
+        if prelude is not None and prelude.metadata is None:
+            try:
+                rest = prelude.feed(data)
+                if rest is None:
+                    return
+                assert prelude.metadata is not None
+                head = streamed_head(prelude.metadata, OCTET_STREAM)
+            except (PreludeError, Malformed) as exc:
+                log.warning("%s: Malformed streamed response: %s", self.where, exc)
+                self.failed = True
+                return
+            self._head(head)
+            data = rest
+        if self.started:
+            self._out.stream_chunk(self._req, data)
+
+    def _head(self, head: HttpResponse) -> None:
+        self.status = head.status
+        self.started = self._out.stream_head(self._req, head, self._rid)
+
+
+__all__ = ["OCTET_STREAM", "StreamResponder", "StreamedAnswer"]

@@ -1,0 +1,258 @@
+"""Lambda response streaming through a real `canaria up`: a RESPONSE_STREAM function URL
+and `InvokeWithResponseStream` pass each piece on as the function writes it.
+
+Each handler writes a first piece, then waits until the test creates a file (the gate),
+then writes the rest. The test reads the first piece before it opens the gate, so a
+response that was buffered rather than streamed cannot pass: the handler would give up
+waiting and write that the gate never opened.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.functional.harness import Canaria, write_app
+
+TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    AutoPublishAlias: live
+    FunctionUrlConfig: {AuthType: NONE, InvokeMode: RESPONSE_STREAM}
+Resources:
+  Sse:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: index.sse, Runtime: nodejs20.x, CodeUri: node}
+  Broken:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: index.broken, Runtime: nodejs20.x, CodeUri: node}
+  Custom:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: unused, Runtime: provided.al2023, CodeUri: custom}
+  Plain:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: app.handler, Runtime: python3.11, CodeUri: python}
+"""
+
+PYTHON = """\
+def handler(event, context):
+    return {"ok": True}
+"""
+
+# the gate's path comes in the URL's query (a function URL) or the payload (an Invoke)
+NODE = """\
+const fs = require('fs');
+async function opened(event) {
+  const gate = (event.queryStringParameters || {}).gate || event.gate;
+  for (let i = 0; i < 2000; i++) {
+    if (fs.existsSync(gate)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return false;
+}
+exports.sse = awslambda.streamifyResponse(async (event, responseStream) => {
+  const stream = awslambda.HttpResponseStream.from(responseStream, {
+    statusCode: 201,
+    headers: { 'Content-Type': 'text/event-stream', 'X-Kind': 'sse' },
+    cookies: ['seen=1'],
+  });
+  stream.write('data: first\\n\\n');
+  stream.write((await opened(event)) ? 'data: second\\n\\n' : 'data: the gate never opened\\n\\n');
+  stream.end();
+});
+exports.broken = awslambda.streamifyResponse(async (event, responseStream) => {
+  responseStream.setContentType('text/plain');
+  responseStream.write('half');
+  await opened(event);
+  throw new TypeError('stream broke');
+});
+"""
+
+# a custom runtime that streams as the Lambda Web Adapter does: Node.js's own HTTP client,
+# a chunked POST with Lambda-Runtime-Function-Response-Mode: streaming
+CUSTOM = """\
+#!/usr/bin/env node
+const http = require('http');
+const fs = require('fs');
+const [host, port] = process.env.AWS_LAMBDA_RUNTIME_API.split(':');
+const base = '/2018-06-01/runtime/invocation/';
+function next() {
+  return new Promise((resolve) => {
+    http.get({ host, port, path: base + 'next' }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      const id = res.headers['lambda-runtime-aws-request-id'];
+      res.on('end', () => resolve({ id, event: JSON.parse(body) }));
+    });
+  });
+}
+async function opened(gate) {
+  for (let i = 0; i < 2000; i++) {
+    if (fs.existsSync(gate)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return false;
+}
+(async () => {
+  for (;;) {
+    const { id, event } = await next();
+    const done = new Promise((resolve) => {
+      const req = http.request({
+        host, port, method: 'POST', path: base + id + '/response',
+        headers: {
+          'Lambda-Runtime-Function-Response-Mode': 'streaming',
+          'Transfer-Encoding': 'chunked',
+          'Content-Type': 'text/plain',
+          'Trailer': 'Lambda-Runtime-Function-Error-Type',
+        },
+      }, (res) => { res.resume(); res.on('end', resolve); });
+      req.write('one ');
+      opened((event.queryStringParameters || {}).gate).then((ok) => {
+        req.end(ok ? 'two' : 'the gate never opened');
+      });
+    });
+    await done;
+  }
+})();
+"""
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Canaria]:
+    root = tmp_path_factory.mktemp("streaming")
+    files = {
+        "template.yaml": TEMPLATE,
+        "node/index.js": NODE,
+        "custom/bootstrap": CUSTOM,
+        "python/app.py": PYTHON,
+    }
+    template = write_app(root / "app", files)
+    (root / "app" / "custom" / "bootstrap").chmod(0o755)
+    c = Canaria(template, root / "state").start()
+    yield c
+    c.stop()
+
+
+def _get(c: Canaria, function: str, gate: Path) -> tuple[http.client.HTTPConnection, Any]:
+    url = urllib.parse.urlsplit(c.api().get("/status")["function_urls"][function])
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    conn.request("GET", "/?" + urllib.parse.urlencode({"gate": str(gate)}))
+    return conn, conn.getresponse()  # returns once the head has arrived
+
+
+def test_a_function_url_streams_the_head_and_each_piece_as_written(
+    app: Canaria, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    conn, answer = _get(app, "Sse", gate)
+    try:
+        assert answer.status == 201
+        assert answer.headers["Content-Type"] == "text/event-stream"
+        assert answer.headers["X-Kind"] == "sse"
+        assert answer.headers["Set-Cookie"] == "seen=1"
+        assert answer.headers["Transfer-Encoding"] == "chunked"
+        assert answer.read1(65536) == b"data: first\n\n"  # before the handler goes on
+        gate.touch()
+        assert answer.read() == b"data: second\n\n"
+    finally:
+        conn.close()
+
+
+def test_a_custom_runtime_streams_through_a_function_url(app: Canaria, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    conn, answer = _get(app, "Custom", gate)
+    try:
+        assert answer.status == 200
+        assert answer.headers["Content-Type"] == "text/plain"
+        assert answer.read1(65536) == b"one "
+        gate.touch()
+        assert answer.read() == b"two"
+    finally:
+        conn.close()
+
+
+def test_a_failure_after_the_head_cuts_the_body_short(app: Canaria, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    conn, answer = _get(app, "Broken", gate)
+    try:
+        assert answer.status == 200
+        assert answer.read1(65536) == b"half"
+        gate.touch()
+        with pytest.raises(http.client.IncompleteRead):
+            answer.read()
+    finally:
+        conn.close()
+
+
+def _chunks(events: Any) -> Iterator[tuple[str, Any]]:
+    for event in events:
+        ((kind, body),) = event.items()
+        yield kind, body
+
+
+def test_invoke_with_response_stream_sends_each_piece_then_invoke_complete(
+    app: Canaria, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    lam = app.aws("lambda")
+    out = lam.invoke_with_response_stream(
+        FunctionName="Sse", Qualifier="live", Payload=json.dumps({"gate": str(gate)})
+    )
+    assert out["ExecutedVersion"] == "1"
+    assert out["ResponseStreamContentType"] == "application/vnd.awslambda.http-integration-response"
+    events = _chunks(out["EventStream"])
+    received = b""
+    while b"data: first" not in received:  # the prelude, then the first piece
+        kind, body = next(events)
+        assert kind == "PayloadChunk"
+        received += body["Payload"]
+    prelude, _, first = received.partition(b"\0" * 8)
+    assert json.loads(prelude)["statusCode"] == 201
+    assert first == b"data: first\n\n"
+    gate.touch()
+    rest = list(events)
+    assert rest[-1] == ("InvokeComplete", {})
+    assert b"".join(body["Payload"] for _, body in rest[:-1]) == b"data: second\n\n"
+
+
+def test_invoke_with_response_stream_of_a_failing_stream_names_the_error(
+    app: Canaria, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    gate.touch()
+    out = app.aws("lambda").invoke_with_response_stream(
+        FunctionName="Broken", Payload=json.dumps({"gate": str(gate)}), LogType="Tail"
+    )
+    events = list(_chunks(out["EventStream"]))
+    assert events[0] == ("PayloadChunk", {"Payload": b"half"})
+    kind, complete = events[-1]
+    assert kind == "InvokeComplete"
+    assert complete["ErrorCode"] == "TypeError"
+    assert complete["ErrorDetails"] == "stream broke"
+    assert complete["LogResult"]  # the tail of the invocation's log, base64
+
+
+def test_invoke_with_response_stream_of_a_function_that_does_not_stream(app: Canaria) -> None:
+    """A function that does not stream answers in one piece, as Lambda answers it; what
+    fails before any piece is answered as Invoke answers it."""
+    lam = app.aws("lambda")
+    out = lam.invoke_with_response_stream(FunctionName="Plain", Payload=b"{}")
+    assert out["ResponseStreamContentType"] == "application/json"
+    (kind, chunk), complete = list(_chunks(out["EventStream"]))
+    assert kind == "PayloadChunk"
+    assert json.loads(chunk["Payload"]) == {"ok": True}
+    assert complete == ("InvokeComplete", {})
+    assert (
+        lam.invoke_with_response_stream(FunctionName="Plain", InvocationType="DryRun")["StatusCode"]
+        == 204
+    )
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.invoke_with_response_stream(FunctionName="Nothing")
