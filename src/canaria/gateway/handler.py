@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import Protocol
 
 from canaria.clock import Clock
@@ -220,9 +221,10 @@ class Handler:
                 return
             event = build_event(req, match, request_id, epoch_ms, granted, api_key)
             streamed = None
-            if route.raw_stream:  # a RESPONSE_STREAM function URL: the answer as it is written
+            if route.raw_stream:  # a streamed answer, passed on as the function writes it
                 where = f"{route.function}:{version}"
-                streamed = StreamedAnswer(out, req, rid, where)
+                on_start = partial(self._in_flight.pop, req, None)
+                streamed = StreamedAnswer(out, req, rid, where, on_start)
             loop = self._running_loop()
             self._in_flight[req] = (loop.time() + self.integration_timeout_s, out, route, rid)
             if self._sweep is None:
@@ -269,8 +271,7 @@ class Handler:
             if streamed is not None and streamed.started:
                 ok = result is not None and result.function_error is None
                 out.stream_end(req, complete=ok)
-                if not answered:
-                    self._count(route, streamed.status, arrived, finished - started)
+                self._count(route, streamed.status, arrived, finished - started)
                 return
             if result is not None:
                 answer = self._answer(route, result)

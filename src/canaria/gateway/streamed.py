@@ -12,6 +12,7 @@ never streamed) is answered by the handler as a buffered one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 from canaria.models.streaming import HTTP_INTEGRATION, Prelude, PreludeError
@@ -33,12 +34,30 @@ class StreamResponder(Protocol):
 class StreamedAnswer:
     """Writes one request's streamed answer through its connection."""
 
-    __slots__ = ("_out", "_prelude", "_req", "_rid", "failed", "started", "status", "where")
+    __slots__ = (
+        "_on_start",
+        "_out",
+        "_prelude",
+        "_req",
+        "_rid",
+        "failed",
+        "started",
+        "status",
+        "where",
+    )
 
     def __init__(
-        self, out: StreamResponder, req: Request, rid: tuple[str, str], where: str
+        self,
+        out: StreamResponder,
+        req: Request,
+        rid: tuple[str, str],
+        where: str,
+        on_start: Callable[[], object],
     ) -> None:
+        """``on_start`` is called once the head has gone: the integration timeout no
+        longer applies (it bounds the wait for the first byte, not the stream)."""
         self._out = out
+        self._on_start = on_start
         self._req = req
         self._rid = rid
         self._prelude: Prelude | None = None
@@ -76,6 +95,8 @@ class StreamedAnswer:
     def _head(self, head: HttpResponse) -> None:
         self.status = head.status
         self.started = self._out.stream_head(self._req, head, self._rid)
+        if self.started:
+            self._on_start()
 
 
 __all__ = ["OCTET_STREAM", "StreamResponder", "StreamedAnswer"]

@@ -9,7 +9,10 @@ its ``Cors`` is applied as an HTTP API's ``CorsConfiguration``; with ``AuthType:
 only requests signed (for ``lambda``) by keys canaria issued are answered
 (``canaria.gateway.iam``).
 A URL keeps its port across restarts while the port is free (the ports are kept in the
-state directory); otherwise the OS picks one.
+state directory); otherwise the OS picks one. A URL waits for its function as long as
+Lambda lets a function run (15 minutes), not API Gateway's 29 seconds: the function's own
+timeout ends it first. With ``InvokeMode: RESPONSE_STREAM`` the answer is streamed as the
+function writes it (``canaria.gateway.streamed``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from .routes import Router
 from .routing import Routing
 from .server import GatewayServer, listen_again
 from .types import Invoker, Recorder, SplitMode
+
+# no gateway timeout of its own: a function's longest (900 s), and a second for its answer
+FUNCTION_URL_TIMEOUT_S = 901.0
 
 
 def url_id(function: str) -> str:
@@ -137,6 +143,7 @@ class FunctionUrls:
                 host=self._host,
                 port=at,
                 keyring=self._keyring,
+                integration_timeout_s=FUNCTION_URL_TIMEOUT_S,
             )
 
         return await listen_again(make, port, f"{function}'s URL")

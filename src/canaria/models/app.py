@@ -235,8 +235,9 @@ class RouteSpec:
     validation: RequestValidation | None = None
     # the usage plan limits of each accepted key on this method, by key id (none: unlimited)
     api_key_limits: tuple[tuple[str, UsageLimits], ...] = ()
-    # a function URL with InvokeMode RESPONSE_STREAM: what a streaming handler writes
-    # without HTTP metadata is the body (200, application/octet-stream), as Lambda streams it
+    # a function URL with InvokeMode RESPONSE_STREAM, or a REST Lambda proxy with
+    # responseTransferMode STREAM: the answer is passed on as the function writes it, and
+    # what it writes without HTTP metadata is the body (200, application/octet-stream)
     raw_stream: bool = False
 
 

@@ -61,6 +61,7 @@ from canaria.template.openapi import (
     authorizer_of_scheme,
     function_of_uri,
     openapi_routes,
+    streams,
     target_of_uri,
 )
 from canaria.template.resources import stage_variables
@@ -241,6 +242,7 @@ def _rest(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
                 integration=mapped,
                 api_keys=() if _key_required(ctx, method) else None,  # filled in later
                 validation=checks.of(method),
+                raw_stream=mapped is None and streams(integration, "ResponseTransferMode"),
             )
         )
     _warn(ctx, api, others, unapplied, "method")
@@ -467,6 +469,7 @@ def _body_routes(reader: ApiResources, api: Entry, spec: ApiSpec) -> list[RouteS
             integration=route.integration,
             api_keys=() if spec.kind == "rest" and route.api_key else None,
             validation=route.validation,
+            raw_stream=route.stream,
         )
         for route in definition.routes
     ]

@@ -699,6 +699,7 @@ def _add_openapi_routes(
             gateway_responses=api.gateway_responses,
             integration=route.integration,
             validation=route.validation,
+            raw_stream=route.stream,
             # SAM's Auth.ApiKeyRequired reaches every method of the definition too
             api_keys=() if api.kind == "rest" and (api.api_key_required or route.api_key) else None,
         )

@@ -56,8 +56,8 @@ METHODS = {
     "options": "OPTIONS",
     "x-amazon-apigateway-any-method": "ANY",
 }
-# ``/invocations``, or ``/response-streaming-invocations`` (REST response streaming:
-# answered once the response has ended, as a function URL's)
+# ``/invocations``, or ``/response-streaming-invocations`` (a REST method whose
+# ``responseTransferMode`` is ``STREAM``: its answer is streamed as a function URL's)
 _FUNCTION = re.compile(r"functions/(?P<arn>.+?)/(?:response-streaming-)?invocations$")
 _UNRESOLVED = re.compile(r"^\$\{(?P<id>[A-Za-z0-9]+)(?:\.(?:Arn|Alias))?\}$")
 INCLUDE = "AWS::Include"
@@ -75,6 +75,7 @@ class OpenApiRoute:
     integration: IntegrationSpec | None = None  # a REST operation that is not a proxy
     api_key: bool = False  # its security (the document's when it has none) names an API key
     validation: RequestValidation | None = None  # its x-amazon-apigateway-request-validator
+    stream: bool = False  # a REST Lambda proxy with responseTransferMode STREAM
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,9 @@ def openapi_routes(
                     mapped,
                     default_key if key is None else key,
                     checked,
+                    kind == "rest"
+                    and mapped is None
+                    and streams(integration, "responseTransferMode"),
                 )
             )
     if others:
@@ -168,6 +172,13 @@ def openapi_routes(
             "canaria does not run: not served",
         )
     return OpenApi(tuple(routes), authorizers)
+
+
+def streams(integration: Mapping[str, Any], key: str) -> bool:
+    """Whether a REST Lambda proxy's ``responseTransferMode`` (CloudFormation's
+    ``ResponseTransferMode``) is ``STREAM``: API Gateway passes the function's streamed
+    response on as it is written."""
+    return str(integration.get(key, "BUFFERED")).upper() == "STREAM"
 
 
 def _warn_operation(ctx: Context, entry: Entry, operation: str, message: str) -> None:

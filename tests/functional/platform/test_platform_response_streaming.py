@@ -40,6 +40,24 @@ Resources:
   Plain:
     Type: AWS::Serverless::Function
     Properties: {Handler: app.handler, Runtime: python3.11, CodeUri: python}
+  # API Gateway's REST response streaming, as aws-samples/serverless-patterns
+  # apigw-lambda-bedrock-sam-node declares it
+  StreamingApi:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: prod
+      DefinitionBody:
+        openapi: 3.0.1
+        info: {title: streaming, version: 1.0.0}
+        paths:
+          /story:
+            get:
+              x-amazon-apigateway-integration:
+                type: aws_proxy
+                httpMethod: POST
+                responseTransferMode: STREAM
+                uri: !Sub "arn:aws:apigateway:${AWS::Region}:lambda:path/2021-11-15/\\
+                  functions/${Sse.Arn}/response-streaming-invocations"
 """
 
 PYTHON = """\
@@ -160,6 +178,24 @@ def test_a_function_url_streams_the_head_and_each_piece_as_written(
         assert answer.headers["Set-Cookie"] == "seen=1"
         assert answer.headers["Transfer-Encoding"] == "chunked"
         assert answer.read1(65536) == b"data: first\n\n"  # before the handler goes on
+        gate.touch()
+        assert answer.read() == b"data: second\n\n"
+    finally:
+        conn.close()
+
+
+def test_a_rest_method_with_response_transfer_mode_stream_streams(
+    app: Canaria, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    conn = http.client.HTTPConnection("127.0.0.1", app.port, timeout=60)
+    try:
+        conn.request("GET", "/prod/story?" + urllib.parse.urlencode({"gate": str(gate)}))
+        answer = conn.getresponse()
+        assert answer.status == 201
+        assert answer.headers["Content-Type"] == "text/event-stream"
+        assert answer.headers["x-amzn-RequestId"]
+        assert answer.read1(65536) == b"data: first\n\n"
         gate.touch()
         assert answer.read() == b"data: second\n\n"
     finally:

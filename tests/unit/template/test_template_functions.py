@@ -501,7 +501,7 @@ def test_duplicate_route(tmp_path: Path) -> None:
     assert "already served by Fn" in err.message
 
 
-def test_a_function_url_is_read_and_what_canaria_does_not_apply_is_said(tmp_path: Path) -> None:
+def test_a_function_url_is_read_with_its_auth_mode_and_cors(tmp_path: Path) -> None:
     fn = function(
         extra="FunctionUrlConfig: {AuthType: AWS_IAM, InvokeMode: RESPONSE_STREAM, "
         "Cors: {AllowOrigins: ['*']}}"
@@ -510,8 +510,7 @@ def test_a_function_url_is_read_and_what_canaria_does_not_apply_is_said(tmp_path
     assert app.functions["Fn"].url == FunctionUrlSpec(
         "AWS_IAM", "RESPONSE_STREAM", CorsSpec(("*",))
     )
-    warnings = "\n".join(app.warnings)
-    assert "answers once" in warnings and "AWS_IAM" not in warnings
+    assert not app.warnings  # AWS_IAM is enforced, RESPONSE_STREAM streamed
     plain = load(write(tmp_path, resources(function(extra="FunctionUrlConfig: {AuthType: NONE}"))))
     assert plain.functions["Fn"].url == FunctionUrlSpec("NONE", "BUFFERED") and not plain.warnings
 
