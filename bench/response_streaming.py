@@ -5,7 +5,8 @@
 
 A real ``canaria up`` (a child process) serves two functions with the same
 ``awslambda.streamifyResponse`` handler, one behind a streamed URL, one behind a buffered
-URL (the reference). The handler's query picks what it writes:
+URL (the reference). It answers with HTTP metadata (``HttpResponseStream.from``), which
+a buffered URL maps as a proxy response. The handler's query picks what it writes:
 
 - ``?ttfb``: a first piece, then 300 ms of work, then the rest: time to the first body
   byte and to the end, on each URL;
@@ -47,9 +48,10 @@ Resources:
 
 HANDLER = """\
 const PIECE = Buffer.alloc(64 * 1024, 'x');
-exports.handler = awslambda.streamifyResponse(async (event, stream) => {
+exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
   const mode = event.rawQueryString;
-  stream.setContentType('text/plain');
+  const head = { statusCode: 200, headers: { 'Content-Type': 'text/plain' } };
+  const stream = awslambda.HttpResponseStream.from(responseStream, head);
   if (mode === 'ttfb') {
     stream.write('first\\n');
     await new Promise((resolve) => setTimeout(resolve, 300));

@@ -142,6 +142,9 @@ class HttpProtocol(asyncio.Protocol):
         self._queue: deque[tuple[Request | None, HttpResponse | None, bool]] = deque()
         self._current: Request | None = None
         self._streaming = False  # the current request's answer is being streamed
+        # a streamed answer's bytes held until the loop's current step ends, then written
+        # at once: a head, a first piece and the end that arrive together take one write
+        self._held: list[bytes] = []
         self._keep_alive = True
         self._task: asyncio.Task[None] | None = None
         # a WebSocket upgrade: the API and request until the parser stops at it, then the
@@ -437,8 +440,18 @@ class HttpProtocol(asyncio.Protocol):
         if not keep_alive:
             parts.append("Connection: close\r\n")
         parts.append("\r\n")
-        transport.write("".join(parts).encode("utf-8"))
+        self._hold("".join(parts).encode("utf-8"))
         return True
+
+    def _hold(self, *data: bytes) -> None:
+        if not self._held:
+            self._loop.call_soon(self._flush)
+        self._held.extend(data)
+
+    def _flush(self) -> None:
+        held, self._held = self._held, []
+        if held and self._transport is not None:
+            self._transport.writelines(held)
 
     def stream_chunk(self, req: Request, data: bytes) -> None:
         """A piece of ``req``'s streamed body, written at once."""
@@ -448,9 +461,9 @@ class HttpProtocol(asyncio.Protocol):
         if req.method == "HEAD":
             return
         if req.protocol == "HTTP/1.0":
-            transport.write(data)
+            self._hold(data)
         else:
-            transport.writelines((b"%x\r\n" % len(data), data, b"\r\n"))
+            self._hold(b"%x\r\n" % len(data), data, b"\r\n")
         self.last_active = self._loop.time()
 
     def stream_end(self, req: Request, *, complete: bool) -> None:
@@ -465,12 +478,13 @@ class HttpProtocol(asyncio.Protocol):
         transport = self._transport
         if transport is None:
             return
+        if req.protocol != "HTTP/1.0" and req.method != "HEAD" and complete:
+            self._held.append(b"0\r\n\r\n")
+        self._flush()  # what is held goes before the next answer, or before the close
         if not complete:
             transport.close()
             self._transport = None
             return
-        if req.protocol != "HTTP/1.0" and req.method != "HEAD":
-            transport.write(b"0\r\n\r\n")
         self._answered(transport, self._keep_alive and not self._shared.stopping)
 
     def _answered(self, transport: asyncio.Transport, keep_alive: bool) -> None:

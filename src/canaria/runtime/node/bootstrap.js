@@ -68,6 +68,7 @@ class RuntimeConnection {
   // once the socket takes it, so a fast writer waits for a slow reader), then `end` with
   // the trailers; `end` resolves to the API's answer.
   stream(urlPath, contentType) {
+    this.cork();
     this.socket.write(
       `POST ${urlPath} HTTP/1.1\r\nHost: ${HOST}:${PORT}\r\n` +
         'Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n' +
@@ -78,11 +79,13 @@ class RuntimeConnection {
     return {
       write: (data, callback) => {
         if (data.length === 0) return callback();
+        this.cork();
         const taken = this.socket.write(Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`, 'latin1'), data, CRLF]));
         if (taken) callback();
         else this.socket.once('drain', () => callback());
       },
       end: (trailers) => {
+        this.cork();
         let tail = '0\r\n';
         for (const [name, value] of Object.entries(trailers)) tail += `${name}: ${value}\r\n`;
         this.socket.write(tail + '\r\n', 'latin1');
@@ -90,6 +93,18 @@ class RuntimeConnection {
         return new Promise((resolve) => this.waiters.push(resolve));
       },
     };
+  }
+
+  // What a streamed response writes within one tick (its head, HTTP metadata and first
+  // piece, a handler's synchronous writes, the end) goes out as one write.
+  cork() {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      this.socket.uncork();
+    });
   }
 
   parse() {
