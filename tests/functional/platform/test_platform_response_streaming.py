@@ -37,6 +37,9 @@ Resources:
   Custom:
     Type: AWS::Serverless::Function
     Properties: {Handler: unused, Runtime: provided.al2023, CodeUri: custom}
+  Caller:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: caller.handler, Runtime: nodejs20.x, CodeUri: node}
   Plain:
     Type: AWS::Serverless::Function
     Properties: {Handler: app.handler, Runtime: python3.11, CodeUri: python}
@@ -58,6 +61,23 @@ Resources:
                 responseTransferMode: STREAM
                 uri: !Sub "arn:aws:apigateway:${AWS::Region}:lambda:path/2021-11-15/\\
                   functions/${Sse.Arn}/response-streaming-invocations"
+"""
+
+# a function reading another's stream with the AWS SDK for JavaScript v3
+CALLER = """\
+const { LambdaClient, InvokeWithResponseStreamCommand } = require('@aws-sdk/client-lambda');
+exports.handler = async (event) => {
+  const out = await new LambdaClient({}).send(new InvokeWithResponseStreamCommand({
+    FunctionName: 'Sse', Qualifier: 'live', Payload: JSON.stringify({ gate: event.gate }),
+  }));
+  let text = '';
+  let complete = null;
+  for await (const item of out.EventStream) {
+    if (item.PayloadChunk) text += Buffer.from(item.PayloadChunk.Payload).toString('latin1');
+    if (item.InvokeComplete) complete = item.InvokeComplete;
+  }
+  return { type: out.ResponseStreamContentType, version: out.ExecutedVersion, text, complete };
+};
 """
 
 PYTHON = """\
@@ -151,6 +171,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Canaria]:
         "node/index.js": NODE,
         "custom/bootstrap": CUSTOM,
         "python/app.py": PYTHON,
+        "node/caller.js": CALLER,
     }
     template = write_app(root / "app", files)
     (root / "app" / "custom" / "bootstrap").chmod(0o755)
@@ -257,6 +278,22 @@ def test_invoke_with_response_stream_sends_each_piece_then_invoke_complete(
     rest = list(events)
     assert rest[-1] == ("InvokeComplete", {})
     assert b"".join(body["Payload"] for _, body in rest[:-1]) == b"data: second\n\n"
+
+
+def test_a_function_reads_a_stream_with_the_sdk_for_javascript(
+    app: Canaria, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    gate.touch()
+    out = app.aws("lambda").invoke(FunctionName="Caller", Payload=json.dumps({"gate": str(gate)}))
+    answer = json.loads(out["Payload"].read())
+    assert "FunctionError" not in out, answer
+    prelude, _, body = answer["text"].partition("\0" * 8)
+    assert json.loads(prelude)["statusCode"] == 201
+    assert body == "data: first\n\ndata: second\n\n"
+    assert answer["type"] == "application/vnd.awslambda.http-integration-response"
+    assert answer["version"] == "1"
+    assert answer["complete"] == {}
 
 
 def test_invoke_with_response_stream_of_a_failing_stream_names_the_error(
