@@ -37,6 +37,12 @@ Resources:
   Custom:
     Type: AWS::Serverless::Function
     Properties: {Handler: unused, Runtime: provided.al2023, CodeUri: custom}
+  Hangs:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: index.hangs, Runtime: nodejs20.x, CodeUri: node, Timeout: 2}
+  NoPrelude:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: index.noPrelude, Runtime: nodejs20.x, CodeUri: node}
   Caller:
     Type: AWS::Serverless::Function
     Properties: {Handler: caller.handler, Runtime: nodejs20.x, CodeUri: node}
@@ -105,6 +111,16 @@ exports.sse = awslambda.streamifyResponse(async (event, responseStream) => {
   stream.write('data: first\\n\\n');
   stream.write((await opened(event)) ? 'data: second\\n\\n' : 'data: the gate never opened\\n\\n');
   stream.end();
+});
+exports.hangs = awslambda.streamifyResponse(async (event, responseStream) => {
+  responseStream.write('started');
+  await new Promise(() => setInterval(() => {}, 1000)); // never ends: its Timeout does
+});
+exports.noPrelude = awslambda.streamifyResponse(async (event, responseStream) => {
+  responseStream.setContentType('application/vnd.awslambda.http-integration-response');
+  responseStream.write('not json');
+  responseStream.write(Buffer.alloc(8));
+  responseStream.end('body');
 });
 exports.broken = awslambda.streamifyResponse(async (event, responseStream) => {
   responseStream.setContentType('text/plain');
@@ -245,6 +261,31 @@ def test_a_failure_after_the_head_cuts_the_body_short(app: Canaria, tmp_path: Pa
         gate.touch()
         with pytest.raises(http.client.IncompleteRead):
             answer.read()
+    finally:
+        conn.close()
+
+
+def test_a_stream_the_function_never_ends_is_cut_at_its_timeout(app: Canaria) -> None:
+    conn, answer = _get(app, "Hangs", Path("/nonexistent"))
+    try:
+        assert answer.status == 200
+        assert answer.read1(65536) == b"started"
+        with pytest.raises(http.client.IncompleteRead):  # Timeout: 2 ends it
+            answer.read()
+    finally:
+        conn.close()
+    out = app.aws("lambda").invoke_with_response_stream(FunctionName="Hangs", Payload=b"{}")
+    events = list(_chunks(out["EventStream"]))
+    assert events[0] == ("PayloadChunk", {"Payload": b"started"})
+    assert events[-1][1]["ErrorCode"] == "Sandbox.Timedout"
+
+
+def test_http_metadata_that_is_not_json_is_an_integration_error(app: Canaria) -> None:
+    """Answered as a function URL answers a malformed response (its HTTP API's 500)."""
+    conn, answer = _get(app, "NoPrelude", Path("/nonexistent"))
+    try:
+        assert answer.status == 500
+        assert answer.read() == b'{"message":"Internal Server Error"}'
     finally:
         conn.close()
 
