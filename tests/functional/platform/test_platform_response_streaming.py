@@ -40,6 +40,9 @@ Resources:
   Hangs:
     Type: AWS::Serverless::Function
     Properties: {Handler: index.hangs, Runtime: nodejs20.x, CodeUri: node, Timeout: 2}
+  Forgets:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: index.forgets, Runtime: nodejs20.x, CodeUri: node}
   NoPrelude:
     Type: AWS::Serverless::Function
     Properties: {Handler: index.noPrelude, Runtime: nodejs20.x, CodeUri: node}
@@ -115,6 +118,10 @@ exports.sse = awslambda.streamifyResponse(async (event, responseStream) => {
 exports.hangs = awslambda.streamifyResponse(async (event, responseStream) => {
   responseStream.write('started');
   await new Promise(() => setInterval(() => {}, 1000)); // never ends: its Timeout does
+});
+exports.forgets = awslambda.streamifyResponse(async (event, responseStream) => {
+  responseStream.write('started');
+  await new Promise(() => {}); // nothing left to run: the loop empties
 });
 exports.noPrelude = awslambda.streamifyResponse(async (event, responseStream) => {
   responseStream.setContentType('application/vnd.awslambda.http-integration-response');
@@ -278,6 +285,15 @@ def test_a_stream_the_function_never_ends_is_cut_at_its_timeout(app: Canaria) ->
     events = list(_chunks(out["EventStream"]))
     assert events[0] == ("PayloadChunk", {"Payload": b"started"})
     assert events[-1][1]["ErrorCode"] == "Sandbox.Timedout"
+
+
+def test_a_promise_that_never_settles_ends_the_stream_with_nodejs_exit(app: Canaria) -> None:
+    lam = app.aws("lambda")
+    for _ in range(2):  # the environment lives on, as after any handler's NodeJsExit
+        out = lam.invoke_with_response_stream(FunctionName="Forgets", Payload=b"{}")
+        events = list(_chunks(out["EventStream"]))
+        assert events[0] == ("PayloadChunk", {"Payload": b"started"})
+        assert events[-1][1]["ErrorCode"] == "Runtime.NodeJsExit"
 
 
 def test_http_metadata_that_is_not_json_is_an_integration_error(app: Canaria) -> None:

@@ -347,10 +347,18 @@ function invoke(handler, event, headers) {
     const id = headers['lambda-runtime-aws-request-id'];
     const stream = new streaming.ResponseStream((contentType) => connection.stream(`${BASE}/invocation/${id}/response`, contentType));
     return new Promise((resolve) => {
-      failInvocation = (err) => resolve({ error: err, fatal: true, post: stream.post });
-      streaming.runStreaming(handler, event, makeContext(headers, () => {}), stream).then((outcome) => {
+      const end = (outcome) => {
+        process.removeListener('beforeExit', drained);
         resolve(Object.assign(outcome, { post: stream.post }));
-      });
+      };
+      // the event loop emptied with the handler's promise unsettled: NodeJsExit, as for
+      // any other async handler (below)
+      function drained() {
+        end({ error: runtimeError('Runtime.NodeJsExit', NODE_JS_EXIT) });
+      }
+      process.on('beforeExit', drained);
+      failInvocation = (err) => end({ error: err, fatal: true });
+      streaming.runStreaming(handler, event, makeContext(headers, () => {}), stream).then(end);
     });
   }
   return new Promise((resolve) => {
