@@ -8,7 +8,7 @@ import base64
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from starlette.requests import Request
@@ -20,7 +20,7 @@ from canaria.aws.responses import json_response, rest_error, rest_error_from
 from canaria.durable import HANDLER_INVOKE_HEADER
 from canaria.errors import CanariaError, Conflict, InvalidRequest, NotFound
 from canaria.inputs import version_number
-from canaria.models import Alias, InvokeResult, Version
+from canaria.models import Alias, FunctionSpec, InvokeResult, Version
 from canaria.models.arns import function_arn, parse_function
 
 LOG_TAIL_BYTES = 4096
@@ -126,23 +126,41 @@ async def _invocation_input(request: Request) -> tuple[bytes, str | None]:
         raise _BadContent(str(exc)) from None
 
 
+class _Call(NamedTuple):
+    """An invocation request as the Lambda API reads it."""
+
+    function: str
+    qualifier: str | None
+    spec: FunctionSpec
+    kind: str  # X-Amz-Invocation-Type
+    payload: bytes
+    client_context: str | None
+
+
+async def _read_call(edge: EdgeBackend, request: Request, kinds: tuple[str, ...]) -> _Call:
+    """The invocation ``request`` asks for; ``kinds``: the invocation types the operation
+    takes besides ``DryRun``. Raises ``_BadContent`` or a ``CanariaError``."""
+    name, qualifier = _named(
+        edge, request.path_params["name"], request.query_params.get("Qualifier")
+    )
+    spec = edge.function_spec(name)
+    kind = request.headers.get("x-amz-invocation-type", "RequestResponse")
+    payload, client_context = await _invocation_input(request)
+    if kind not in (*kinds, "DryRun"):
+        allowed = ", ".join((*kinds, "DryRun"))
+        raise InvalidRequest(f"InvocationType {kind!r} (allowed: {allowed})")
+    return _Call(name, qualifier, spec, kind, payload, client_context)
+
+
 async def invoke(edge: EdgeBackend, request: Request) -> Response:
     try:
-        name, qualifier = _named(
-            edge, request.path_params["name"], request.query_params.get("Qualifier")
-        )
-        spec = edge.function_spec(name)
-        kind = request.headers.get("x-amz-invocation-type", "RequestResponse")
         try:
-            payload, client_context = await _invocation_input(request)
+            call = await _read_call(edge, request, ("RequestResponse", "Event"))
         except _BadContent as exc:
             return rest_error(400, "InvalidRequestContentException", str(exc))
+        name, qualifier, spec, kind, payload, client_context = call
         if kind == "DryRun":
             return Response(status_code=204)
-        if kind not in ("RequestResponse", "Event"):
-            raise InvalidRequest(
-                f"InvocationType {kind!r} (allowed: RequestResponse, Event, DryRun)"
-            )
         handler_invocation = HANDLER_INVOKE_HEADER in request.headers
         if spec.durable is not None and not handler_invocation:
             return await _invoke_durable(edge, request, name, qualifier, payload, kind)
@@ -170,19 +188,13 @@ async def invoke_with_response_stream(edge: EdgeBackend, request: Request) -> Re
     stream begins (its ``Content-Type`` is the stream's), so an invocation that fails
     before it (not found, throttled) is answered as ``Invoke`` answers it."""
     try:
-        name, qualifier = _named(
-            edge, request.path_params["name"], request.query_params.get("Qualifier")
-        )
-        spec = edge.function_spec(name)
-        kind = request.headers.get("x-amz-invocation-type", "RequestResponse")
         try:
-            payload, client_context = await _invocation_input(request)
+            call = await _read_call(edge, request, ("RequestResponse",))
         except _BadContent as exc:
             return rest_error(400, "InvalidRequestContentException", str(exc))
+        name, qualifier, spec, kind, payload, client_context = call
         if kind == "DryRun":
             return Response(status_code=204)
-        if kind != "RequestResponse":
-            raise InvalidRequest(f"InvocationType {kind!r} (allowed: RequestResponse, DryRun)")
         if spec.durable is not None:
             raise InvalidRequest(
                 f"{name} is a durable function: invoke it with Invoke, not InvokeWithResponseStream"

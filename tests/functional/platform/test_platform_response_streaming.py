@@ -9,6 +9,7 @@ waiting and write that the gate never opened.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import urllib.parse
@@ -203,19 +204,28 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Canaria]:
     c.stop()
 
 
-def _get(c: Canaria, function: str, gate: Path) -> tuple[http.client.HTTPConnection, Any]:
-    url = urllib.parse.urlsplit(c.api().get("/status")["function_urls"][function])
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
-    conn.request("GET", "/?" + urllib.parse.urlencode({"gate": str(gate)}))
-    return conn, conn.getresponse()  # returns once the head has arrived
+def url_port(c: Canaria, function: str) -> int:
+    port = urllib.parse.urlsplit(c.api().get("/status")["function_urls"][function]).port
+    assert port is not None
+    return port
+
+
+@contextlib.contextmanager
+def get(port: int, gate: Path, path: str = "/") -> Iterator[http.client.HTTPResponse]:
+    """A GET naming ``gate``, answered once the head has arrived."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("GET", path + "?" + urllib.parse.urlencode({"gate": str(gate)}))
+        yield conn.getresponse()
+    finally:
+        conn.close()
 
 
 def test_a_function_url_streams_the_head_and_each_piece_as_written(
     app: Canaria, tmp_path: Path
 ) -> None:
     gate = tmp_path / "gate"
-    conn, answer = _get(app, "Sse", gate)
-    try:
+    with get(url_port(app, "Sse"), gate) as answer:
         assert answer.status == 201
         assert answer.headers["Content-Type"] == "text/event-stream"
         assert answer.headers["X-Kind"] == "sse"
@@ -224,63 +234,47 @@ def test_a_function_url_streams_the_head_and_each_piece_as_written(
         assert answer.read1(65536) == b"data: first\n\n"  # before the handler goes on
         gate.touch()
         assert answer.read() == b"data: second\n\n"
-    finally:
-        conn.close()
 
 
 def test_a_rest_method_with_response_transfer_mode_stream_streams(
     app: Canaria, tmp_path: Path
 ) -> None:
     gate = tmp_path / "gate"
-    conn = http.client.HTTPConnection("127.0.0.1", app.port, timeout=60)
-    try:
-        conn.request("GET", "/prod/story?" + urllib.parse.urlencode({"gate": str(gate)}))
-        answer = conn.getresponse()
+    with get(app.port, gate, "/prod/story") as answer:
         assert answer.status == 201
         assert answer.headers["Content-Type"] == "text/event-stream"
         assert answer.headers["x-amzn-RequestId"]
         assert answer.read1(65536) == b"data: first\n\n"
         gate.touch()
         assert answer.read() == b"data: second\n\n"
-    finally:
-        conn.close()
 
 
 def test_a_custom_runtime_streams_through_a_function_url(app: Canaria, tmp_path: Path) -> None:
     gate = tmp_path / "gate"
-    conn, answer = _get(app, "Custom", gate)
-    try:
+    with get(url_port(app, "Custom"), gate) as answer:
         assert answer.status == 200
         assert answer.headers["Content-Type"] == "text/plain"
         assert answer.read1(65536) == b"one "
         gate.touch()
         assert answer.read() == b"two"
-    finally:
-        conn.close()
 
 
 def test_a_failure_after_the_head_cuts_the_body_short(app: Canaria, tmp_path: Path) -> None:
     gate = tmp_path / "gate"
-    conn, answer = _get(app, "Broken", gate)
-    try:
+    with get(url_port(app, "Broken"), gate) as answer:
         assert answer.status == 200
         assert answer.read1(65536) == b"half"
         gate.touch()
         with pytest.raises(http.client.IncompleteRead):
             answer.read()
-    finally:
-        conn.close()
 
 
 def test_a_stream_the_function_never_ends_is_cut_at_its_timeout(app: Canaria) -> None:
-    conn, answer = _get(app, "Hangs", Path("/nonexistent"))
-    try:
+    with get(url_port(app, "Hangs"), Path("/nonexistent")) as answer:
         assert answer.status == 200
         assert answer.read1(65536) == b"started"
         with pytest.raises(http.client.IncompleteRead):  # Timeout: 2 ends it
             answer.read()
-    finally:
-        conn.close()
     out = app.aws("lambda").invoke_with_response_stream(FunctionName="Hangs", Payload=b"{}")
     events = list(_chunks(out["EventStream"]))
     assert events[0] == ("PayloadChunk", {"Payload": b"started"})
@@ -298,12 +292,9 @@ def test_a_promise_that_never_settles_ends_the_stream_with_nodejs_exit(app: Cana
 
 def test_http_metadata_that_is_not_json_is_an_integration_error(app: Canaria) -> None:
     """Answered as a function URL answers a malformed response (its HTTP API's 500)."""
-    conn, answer = _get(app, "NoPrelude", Path("/nonexistent"))
-    try:
+    with get(url_port(app, "NoPrelude"), Path("/nonexistent")) as answer:
         assert answer.status == 500
         assert answer.read() == b'{"message":"Internal Server Error"}'
-    finally:
-        conn.close()
 
 
 def _chunks(events: Any) -> Iterator[tuple[str, Any]]:
