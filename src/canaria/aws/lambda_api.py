@@ -22,6 +22,7 @@ from canaria.errors import CanariaError, Conflict, InvalidRequest, NotFound
 from canaria.inputs import version_number
 from canaria.models import Alias, FunctionSpec, InvokeResult, Version
 from canaria.models.arns import function_arn, parse_function
+from canaria.models.streaming import Flow
 
 LOG_TAIL_BYTES = 4096
 CLIENT_CONTEXT_MAX_BYTES = 3583  # Invoke's ClientContext: base64 of a JSON object
@@ -230,26 +231,45 @@ class _Relay:
     """An ``InvokeWithResponseStream``'s ``ResponseSink``: each piece the function writes
     becomes a ``PayloadChunk`` frame, queued for the response body."""
 
+    # frames queued before the function's writes pause, and down to which they resume
+    HIGH, LOW = 32, 8
+
     def __init__(self) -> None:
         self.began = asyncio.Event()
         self.content_type: str | None = None
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._flow: Flow | None = None
+        self._paused = False
 
-    def begin(self, content_type: str | None) -> None:
+    def begin(self, content_type: str | None, flow: Flow) -> None:
         self.content_type = content_type or "application/octet-stream"
+        self._flow = flow
         self.began.set()
 
     def write(self, data: bytes) -> None:
         if data:
             self._queue.put_nowait(eventstream.payload_chunk(data))
+            if self._queue.qsize() >= self.HIGH and self._flow is not None and not self._paused:
+                self._paused = True  # the caller reads slower than the function writes
+                self._flow.pause()
+
+    def _resume(self) -> None:
+        if self._paused and self._flow is not None:
+            self._paused = False
+            self._flow.resume()
 
     def ended(self, task: asyncio.Future[InvokeResult]) -> None:
         _background.discard(task)
         self._queue.put_nowait(None)
 
     async def frames(self, task: asyncio.Future[InvokeResult], tail: bool) -> Any:
-        while (frame := await self._queue.get()) is not None:
-            yield frame
+        try:
+            while (frame := await self._queue.get()) is not None:
+                if self._queue.qsize() <= self.LOW:
+                    self._resume()
+                yield frame
+        finally:  # the stream is over, or its caller went away
+            self._resume()
         try:
             result = task.result()
         except CanariaError as exc:  # the runtime went away mid-stream

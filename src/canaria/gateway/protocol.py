@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 import httptools
 
 from canaria.limits import MAX_CONNECTIONS
+from canaria.models.streaming import Flow
 
 from .events import new_request_id
 from .responses import Failure, HttpResponse, client_error, gateway_answer
@@ -142,6 +143,7 @@ class HttpProtocol(asyncio.Protocol):
         self._queue: deque[tuple[Request | None, HttpResponse | None, bool]] = deque()
         self._current: Request | None = None
         self._streaming = False  # the current request's answer is being streamed
+        self._flow: Flow | None = None  # its producer, paused while the client lags
         # a streamed answer's bytes held until the loop's current step ends, then written
         # at once: a head, a first piece and the end that arrive together take one write
         self._held: list[bytes] = []
@@ -185,6 +187,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
+        self._release_flow()
         self._shared.open.discard(self)
         if self._ws is not None:
             self._ws.lost()
@@ -202,11 +205,21 @@ class HttpProtocol(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        if self._flow is not None:  # a streamed answer: its function waits for the client
+            self._flow.pause()
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        if self._flow is not None:
+            self._flow.resume()
         if self._current is None and self._queue:
             self._next()
+
+    def _release_flow(self) -> None:
+        """A streamed answer is over (or its client gone): its function writes on freely."""
+        flow, self._flow = self._flow, None
+        if flow is not None:
+            flow.resume()
 
     def data_received(self, data: bytes) -> None:
         if self._ws is not None:
@@ -420,14 +433,20 @@ class HttpProtocol(asyncio.Protocol):
 
     # ---- streamed answers (a RESPONSE_STREAM function URL) ------------------------------
 
-    def stream_head(self, req: Request, head: HttpResponse, extra: tuple[str, str]) -> bool:
+    def stream_head(
+        self, req: Request, head: HttpResponse, extra: tuple[str, str], flow: Flow
+    ) -> bool:
         """Start answering ``req`` with ``head``'s status and headers and a body to come in
         pieces (``stream_chunk``): chunked, or until the connection closes for HTTP/1.0.
-        False when ``req`` is no longer being answered here."""
+        ``flow`` is paused while the client reads slower than the pieces come. False when
+        ``req`` is no longer being answered here."""
         transport = self._transport
         if req is not self._current or self._streaming or transport is None:
             return False
         self._streaming = True
+        self._flow = flow
+        if self._write_paused:
+            flow.pause()
         http10 = req.protocol == "HTTP/1.0"
         keep_alive = self._keep_alive and not self._shared.stopping and not http10
         self._keep_alive = keep_alive
@@ -475,6 +494,7 @@ class HttpProtocol(asyncio.Protocol):
         self._streaming = False
         self._current = None
         self._task = None
+        self._release_flow()
         transport = self._transport
         if transport is None:
             return

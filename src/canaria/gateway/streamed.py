@@ -5,8 +5,10 @@ on as the function writes it, as Lambda's function URLs do.
 (``models.streaming.HTTP_INTEGRATION``) is answered with the prelude's status, headers and
 cookies once the prelude has arrived; any other with 200 and the content type the runtime
 gave (``application/octet-stream`` when it gave none). Every later byte is written to the
-client at once. A response that never started (the function failed before writing, or
-never streamed) is answered by the handler as a buffered one.
+client at once; while the client reads slower than the function writes (the connection's
+writes pause), the function's are paused too (its ``Flow``). A response that never
+started (the function failed before writing, or never streamed) is answered by the
+handler as a buffered one.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from canaria.models.streaming import HTTP_INTEGRATION, Prelude, PreludeError
+from canaria.models.streaming import HTTP_INTEGRATION, Flow, Prelude, PreludeError
 
 from .responses import HttpResponse, Malformed, streamed_head
 from .types import Request
@@ -26,7 +28,9 @@ OCTET_STREAM = "application/octet-stream"  # a streamed response's type when non
 
 
 class StreamResponder(Protocol):
-    def stream_head(self, req: Request, head: HttpResponse, extra: tuple[str, str]) -> bool: ...
+    def stream_head(
+        self, req: Request, head: HttpResponse, extra: tuple[str, str], flow: Flow
+    ) -> bool: ...
     def stream_chunk(self, req: Request, data: bytes) -> None: ...
     def stream_end(self, req: Request, *, complete: bool) -> None: ...
 
@@ -35,6 +39,7 @@ class StreamedAnswer:
     """Writes one request's streamed answer through its connection."""
 
     __slots__ = (
+        "_flow",
         "_on_start",
         "_out",
         "_prelude",
@@ -61,12 +66,14 @@ class StreamedAnswer:
         self._req = req
         self._rid = rid
         self._prelude: Prelude | None = None
+        self._flow: Flow | None = None
         self.where = where  # the function and version, for the log
         self.started = False  # the head went: the handler ends the body
         self.failed = False  # the prelude was not valid: answered 502 by the handler
         self.status = 200
 
-    def begin(self, content_type: str | None) -> None:
+    def begin(self, content_type: str | None, flow: Flow) -> None:
+        self._flow = flow
         if content_type == HTTP_INTEGRATION:
             self._prelude = Prelude()
         else:
@@ -94,7 +101,8 @@ class StreamedAnswer:
 
     def _head(self, head: HttpResponse) -> None:
         self.status = head.status
-        self.started = self._out.stream_head(self._req, head, self._rid)
+        assert self._flow is not None
+        self.started = self._out.stream_head(self._req, head, self._rid, self._flow)
         if self.started:
             self._on_start()
 

@@ -29,12 +29,22 @@ MAX_PRELUDE_BYTES = 64 * 1024  # more than a status and the headers a response c
 MAX_STREAMED_BYTES = 200 * 1024 * 1024
 
 
+class Flow(Protocol):
+    """The producing side of a streamed response. A sink whose reader falls behind calls
+    ``pause``, and ``resume`` once it has caught up (or is gone): the runtime's writes then
+    wait, as a handler's do on Lambda, instead of piling up in canaria's memory."""
+
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+
+
 class ResponseSink(Protocol):
     """Where a streamed response goes while the function writes it. ``begin`` comes once,
     before the first ``write``, with the content type the runtime gave (None when it gave
-    none); the invocation's result says how it ended."""
+    none) and the stream's ``Flow``; the invocation's result says how it ended. A sink
+    that paused the flow resumes it before it lets go of the stream."""
 
-    def begin(self, content_type: str | None) -> None: ...
+    def begin(self, content_type: str | None, flow: Flow) -> None: ...
     def write(self, data: bytes) -> None: ...
 
 
@@ -111,6 +121,7 @@ __all__ = [
     "DELIMITER",
     "HTTP_INTEGRATION",
     "MAX_STREAMED_BYTES",
+    "Flow",
     "Prelude",
     "PreludeError",
     "ResponseSink",

@@ -38,6 +38,7 @@ import orjson
 from canaria.models.runtime import Version
 from canaria.models.streaming import (
     MAX_STREAMED_BYTES,
+    Flow,
     PreludeError,
     ResponseSink,
     buffered_payload,
@@ -198,13 +199,15 @@ class ApiProcess(WorkerProcess):
             body = streamed.payload()
         return self._answer(request_id, ReplyKind.OK, body, report)
 
-    def on_stream(self, request_id: str, content_type: str | None) -> StreamWriter | None:
+    def on_stream(
+        self, request_id: str, content_type: str | None, flow: Flow
+    ) -> StreamWriter | None:
         if not self._is_current(request_id):
             return None
         inv = self.current
         assert inv is not None
         self._drain()  # what the handler logged before its first byte is its request's
-        self._streamed = streamed = _Streamed(content_type, inv.sink)
+        self._streamed = streamed = _Streamed(content_type, inv.sink, flow)
         return streamed.write
 
     def on_error(
@@ -318,14 +321,14 @@ class _Streamed:
 
     __slots__ = ("chunks", "content_type", "limit", "sink", "size")
 
-    def __init__(self, content_type: str | None, sink: ResponseSink | None) -> None:
+    def __init__(self, content_type: str | None, sink: ResponseSink | None, flow: Flow) -> None:
         self.content_type = content_type
         self.sink = sink
         self.chunks: list[bytes] = []
         self.size = 0
         self.limit = MAX_STREAMED_BYTES if sink is not None else MAX_RESPONSE_BYTES
         if sink is not None:
-            sink.begin(content_type)
+            sink.begin(content_type, flow)
 
     def write(self, data: bytes) -> bool:
         """Pass on or keep ``data``; False once the response is over its limit."""

@@ -55,6 +55,8 @@ from typing import NamedTuple, Protocol, cast
 import httptools
 import orjson
 
+from canaria.models.streaming import Flow
+
 PREFIX = "/2018-06-01/runtime/"
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100  # 6291556, Lambda's synchronous response limit
 _NEXT = PREFIX + "invocation/next"
@@ -144,9 +146,12 @@ class Listener(Protocol):
     ) -> bool: ...
     def on_too_large(self, request_id: str, size: int) -> bool: ...
     def on_init_error(self, body: bytes, error_type: str | None) -> None: ...
-    def on_stream(self, request_id: str, content_type: str | None) -> StreamWriter | None:
+    def on_stream(
+        self, request_id: str, content_type: str | None, flow: Flow
+    ) -> StreamWriter | None:
         """A streamed response begins: where its bytes go (None: not the invocation being
-        served). The writer returns False once the response is too large."""
+        served). The writer returns False once the response is too large; ``flow``
+        pauses and resumes reading the rest of it."""
         ...
 
 
@@ -254,14 +259,14 @@ class RuntimeApi:
             return
         conn.reply(404, _error_body(f"Not found: {method} {path}", "NotFound"))
 
-    def begin_stream(self, url: str, request: _Request) -> None:
+    def begin_stream(self, conn: _Connection, url: str, request: _Request) -> None:
         """The head of a streamed response has arrived: its body goes to the environment."""
         path = url.split("?", 1)[0]
         if not path.startswith(_INVOCATION):
             return
         request_id, _, action = path[len(_INVOCATION) :].partition("/")
         if action == "response":
-            request.writer = self.listener.on_stream(request_id, request.content_type)
+            request.writer = self.listener.on_stream(request_id, request.content_type, conn)
 
     def _streamed(self, conn: _Connection, request_id: str, request: _Request) -> None:
         """A streamed response has ended: with an error in its trailers, or not."""
@@ -369,6 +374,7 @@ class _Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._url = b""
         self._request = _Request()
+        self._paused = False
         self.open = False
 
     # asyncio
@@ -415,7 +421,20 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         if self._request.streaming:
-            self._api.begin_stream(self._url.decode("utf-8", "replace"), self._request)
+            self._api.begin_stream(self, self._url.decode("utf-8", "replace"), self._request)
+
+    # a streamed response's Flow: reading waits while its caller falls behind
+    def pause(self) -> None:
+        transport = self._transport
+        if transport is not None and not transport.is_closing() and not self._paused:
+            self._paused = True
+            transport.pause_reading()
+
+    def resume(self) -> None:
+        transport = self._transport
+        if transport is not None and not transport.is_closing() and self._paused:
+            self._paused = False
+            transport.resume_reading()
 
     def on_body(self, body: bytes) -> None:
         request = self._request

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +42,9 @@ Resources:
   Hangs:
     Type: AWS::Serverless::Function
     Properties: {Handler: index.hangs, Runtime: nodejs20.x, CodeUri: node, Timeout: 2}
+  Big:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: index.big, Runtime: nodejs20.x, CodeUri: node, Timeout: 60}
   Forgets:
     Type: AWS::Serverless::Function
     Properties: {Handler: index.forgets, Runtime: nodejs20.x, CodeUri: node}
@@ -119,6 +123,19 @@ exports.sse = awslambda.streamifyResponse(async (event, responseStream) => {
 exports.hangs = awslambda.streamifyResponse(async (event, responseStream) => {
   responseStream.write('started');
   await new Promise(() => setInterval(() => {}, 1000)); // never ends: its Timeout does
+});
+// 64 MB in 64 KB writes, waiting whenever the stream says so (as stream.pipeline does);
+// how far it got is written to the file the request names
+exports.big = awslambda.streamifyResponse(async (event, responseStream) => {
+  const progress = (event.queryStringParameters || {}).progress || event.progress;
+  const piece = Buffer.alloc(64 * 1024, 'x');
+  for (let sent = 0; sent < 64 * 1024 * 1024; ) {
+    const room = responseStream.write(piece);
+    sent += piece.length;
+    if (sent % (1024 * 1024) === 0) fs.writeFileSync(progress, String(sent));
+    if (!room) await new Promise((resolve) => responseStream.once('drain', resolve));
+  }
+  responseStream.end();
 });
 exports.forgets = awslambda.streamifyResponse(async (event, responseStream) => {
   responseStream.write('started');
@@ -267,6 +284,53 @@ def test_a_failure_after_the_head_cuts_the_body_short(app: Canaria, tmp_path: Pa
         gate.touch()
         with pytest.raises(http.client.IncompleteRead):
             answer.read()
+
+
+BIG = 64 * 1024 * 1024
+
+
+def settled(progress: Path) -> int:
+    """How far the function got, once it has stopped getting further (at most 20 s)."""
+    last, still_since = -1, time.monotonic()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        now = int(progress.read_text() or 0) if progress.exists() else 0
+        if now != last:
+            last, still_since = now, time.monotonic()
+        elif time.monotonic() - still_since > 0.5:
+            break
+        time.sleep(0.05)
+    return last
+
+
+def test_a_client_that_reads_slowly_holds_the_functions_writes(
+    app: Canaria, tmp_path: Path
+) -> None:
+    """Backpressure: while the client reads nothing, the function's writes wait (a few
+    socket buffers' worth ahead), rather than canaria holding the whole response."""
+    progress = tmp_path / "url"
+    conn = http.client.HTTPConnection("127.0.0.1", url_port(app, "Big"), timeout=60)
+    try:
+        conn.request("GET", "/?" + urllib.parse.urlencode({"progress": str(progress)}))
+        answer = conn.getresponse()
+        first = answer.read1(65536)
+        held = settled(progress)
+        assert held < BIG * 3 // 4, held  # without backpressure: all of it
+        assert len(first) + len(answer.read()) == BIG
+    finally:
+        conn.close()
+    assert settled(progress) == BIG
+
+    progress = tmp_path / "invoke"
+    out = app.aws("lambda").invoke_with_response_stream(
+        FunctionName="Big", Payload=json.dumps({"progress": str(progress)})
+    )
+    events = _chunks(out["EventStream"])
+    _, body = next(events)
+    held = settled(progress)
+    assert held < BIG * 3 // 4, held
+    size = len(body["Payload"]) + sum(len(b.get("Payload", b"")) for _, b in events)
+    assert size == BIG
 
 
 def test_a_stream_the_function_never_ends_is_cut_at_its_timeout(app: Canaria) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 
+from canaria.models.streaming import Flow
 from canaria.runtime.runtime_api import Report, RuntimeApi, StreamWriter
 
 HEAD = (
@@ -25,14 +26,18 @@ class Streams:
         self.arrived = asyncio.Event()
         self.answers: list[tuple[str, bytes, str | None]] = []
         self.too_large: list[int] = []
+        self.flow: Flow | None = None
 
     def on_next(self) -> None:
         pass
 
-    def on_stream(self, request_id: str, content_type: str | None) -> StreamWriter | None:
+    def on_stream(
+        self, request_id: str, content_type: str | None, flow: Flow
+    ) -> StreamWriter | None:
         if request_id != "r-1":
             return None
         self.opened.append(content_type)
+        self.flow = flow
         return self.write
 
     def write(self, data: bytes) -> bool:
@@ -130,6 +135,29 @@ async def test_a_stream_for_another_request_or_over_its_limit_is_refused() -> No
         assert streams.pieces == [b"12345", b"67890"]  # nothing passed on after the limit
         assert streams.too_large == [14]
         assert streams.answers == []
+        writer.close()
+    finally:
+        api.close()
+
+
+async def test_a_paused_flow_reads_nothing_more_until_it_resumes() -> None:
+    streams = Streams()
+    api = RuntimeApi(streams)
+    await api.start()
+    try:
+        reader, writer = await open_stream(api)
+        writer.write(chunk(b"first"))
+        await asyncio.wait_for(streams.arrived.wait(), 10)
+        assert streams.flow is not None
+        streams.flow.pause()
+        streams.arrived.clear()
+        writer.write(chunk(b"second") + b"0\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.2)  # room for it to be read, were reading not paused
+        assert streams.pieces == [b"first"]
+        streams.flow.resume()
+        assert (await reader.readline()).startswith(b"HTTP/1.1 202")
+        assert streams.pieces == [b"first", b"second"]
         writer.close()
     finally:
         api.close()
