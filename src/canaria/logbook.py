@@ -28,7 +28,9 @@ them: every line of the functions it names, and any other line holding its mark.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -67,6 +69,14 @@ class LogEntry(NamedTuple):
 
 
 _new_entry = tuple.__new__  # a LogEntry from a tuple without the generated ``__new__`` call
+
+
+def stream_name(entry: LogEntry) -> str:
+    """The CloudWatch Logs stream a line belongs to, as Lambda names an environment's:
+    the day, the version in brackets, an id (here, of the line's request)."""
+    day = time.strftime("%Y/%m/%d", time.gmtime(entry.time))
+    env = hashlib.md5(entry.request_id.encode(), usedforsecurity=False).hexdigest()
+    return f"{day}/[{entry.version}]{env}"
 
 
 class LogBook:

@@ -57,6 +57,7 @@ from canaria.release import LocalResources, ReleaseExecutor, ReleaseResult
 from canaria.runtime import FunctionRuntime
 from canaria.services import ServicesEngine
 from canaria.services.engine import SERVED
+from canaria.services.log_subscriptions import LogSubscriptions
 from canaria.services.outbound import SignedBackends
 from canaria.services.pipes import Pipes
 from canaria.services.pollers import QueuePollers
@@ -201,6 +202,8 @@ class Platform:
         )
         # Schedule / ScheduleV2 events and scheduled rules: fired on the platform's clock
         self.schedules = Schedules(clock, self._invoke_event, self._start_on_schedule)
+        # CloudWatch Logs subscription filters: a log group's matching lines, delivered
+        self.log_subscriptions = LogSubscriptions(self._invoke_event)
         self._state_tasks = PlatformTasks(
             self,
             options.host,
@@ -258,6 +261,7 @@ class Platform:
                 self.logbook,
                 self.log_metrics,
                 self.api_metrics,
+                self.log_subscriptions,
             ),
             runtimes=self.runtimes,
             new_runtime=self._new_runtime,
@@ -311,6 +315,7 @@ class Platform:
         await self.streams.stop()
         await self.pipes.stop()
         await self.schedules.stop()
+        await self.log_subscriptions.stop()
         await asyncio.gather(*self._retiring, return_exceptions=True)
         await asyncio.gather(*(rt.close() for rt in self.runtimes.values()))
         await self.durable.stop()

@@ -54,7 +54,7 @@ from canaria.gateway import Routing
 from canaria.gateway.load_balancers import LoadBalancers
 from canaria.gateway.urls import FunctionUrls
 from canaria.gateway.websockets import WebSocketHub
-from canaria.logbook import LogBook
+from canaria.logbook import LogBook, LogEntry
 from canaria.models import (
     Alias,
     Application,
@@ -77,6 +77,7 @@ from canaria.runtime import FunctionRuntime, build_artifact, build_inline, build
 from canaria.runtime.sdk import provide_sdk
 from canaria.runtimes import installed_node
 from canaria.services import ServicesEngine, provision
+from canaria.services.log_subscriptions import LogSubscriptions
 from canaria.services.pipes import Pipes
 from canaria.services.pollers import QueuePollers
 from canaria.services.schedules import Schedules
@@ -139,7 +140,8 @@ class Resources(Protocol):
 
     def measure(self, app: Application) -> None:
         """Keep ``app``'s metrics: EMF objects and its metric filters' matches in the
-        functions' log lines, its APIs' AWS/ApiGateway metrics by their names and ids."""
+        functions' log lines, its APIs' AWS/ApiGateway metrics by their names and ids; and
+        deliver its log subscriptions' matches to their functions."""
         ...
 
     def graphql_url(self, name: str) -> str: ...
@@ -178,6 +180,7 @@ class LocalResources:
         logbook: LogBook,
         log_metrics: LogMetrics,
         api_metrics: ApiMetrics,
+        log_subscriptions: LogSubscriptions,
     ) -> None:
         self.tables = tables
         self.services = services
@@ -193,6 +196,7 @@ class LocalResources:
         self.logbook = logbook
         self.log_metrics = log_metrics
         self.api_metrics = api_metrics
+        self.log_subscriptions = log_subscriptions
         self._provisioned: Mapping[str, ServiceResource] = {}  # the last release's
         services.on_restart = self._restarted
 
@@ -226,7 +230,15 @@ class LocalResources:
 
     def measure(self, app: Application) -> None:
         self.log_metrics.configure(app.metric_filters)
-        self.logbook.tap(self.log_metrics.read, self.log_metrics.functions, EMF_MARK)
+        self.log_subscriptions.configure(app.log_subscriptions)
+        read_metrics, deliver = self.log_metrics.read, self.log_subscriptions.read
+
+        def read(entry: LogEntry) -> None:
+            read_metrics(entry)
+            deliver(entry)
+
+        functions = self.log_metrics.functions | self.log_subscriptions.functions
+        self.logbook.tap(read, functions, EMF_MARK)
         self.api_metrics.configure(app.api_labels)
 
     async def run_durable(

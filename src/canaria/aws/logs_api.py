@@ -17,8 +17,6 @@ what is refused); an empty pattern matches everything. A pattern it refuses is a
 
 from __future__ import annotations
 
-import hashlib
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,18 +25,12 @@ from starlette.responses import Response
 from canaria.analysis.filter_patterns import FilterPatternError, parse
 from canaria.aws.backend import EdgeBackend
 from canaria.aws.responses import AMZ_JSON_11, json_error, json_response
-from canaria.logbook import LogEntry
+from canaria.logbook import stream_name
 
 Handler = Callable[[EdgeBackend, dict[str, Any]], Awaitable[Response]]
 
 GROUP_PREFIX = "/aws/lambda/"
 MAX_LIMIT = 10_000
-
-
-def stream_name(entry: LogEntry) -> str:
-    day = time.strftime("%Y/%m/%d", time.gmtime(entry.time))
-    env = hashlib.md5(entry.request_id.encode(), usedforsecurity=False).hexdigest()
-    return f"{day}/[{entry.version}]{env}"
 
 
 def _int(body: dict[str, Any], key: str) -> int | str | None:

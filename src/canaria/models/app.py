@@ -443,6 +443,19 @@ class MetricFilterSpec:
 
 
 @dataclass(frozen=True)
+class LogSubscriptionSpec:
+    """A CloudWatch Logs subscription filter on a function's log group that delivers to a
+    function of the template: an ``AWS::Logs::SubscriptionFilter``, or SAM's
+    ``CloudWatchLogs`` event."""
+
+    name: str  # the filter's name, as the events it delivers carry it
+    group: str  # the log group's name, as the events carry it
+    source: str  # the function writing to that group (logical id)
+    pattern: str
+    destination: str  # the function invoked (logical id), through its alias
+
+
+@dataclass(frozen=True)
 class DeploymentConfigSpec:
     """A custom AWS::CodeDeploy::DeploymentConfig, or canaria's own step list."""
 
@@ -482,6 +495,7 @@ class Application:
     apis: Mapping[str, ApiSpec] = field(default_factory=dict)
     alarms: Mapping[str, AlarmSpec] = field(default_factory=dict)
     metric_filters: tuple[MetricFilterSpec, ...] = ()
+    log_subscriptions: tuple[LogSubscriptionSpec, ...] = ()
     # each API (logical id) -> ("rest", its ApiName) or ("http", its ApiId): what its
     # AWS/ApiGateway metrics are published by
     api_labels: Mapping[str, tuple[Literal["rest", "http"], str]] = field(default_factory=dict)

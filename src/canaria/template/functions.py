@@ -130,6 +130,7 @@ SYNCHRONOUS_EVENTS = frozenset(
 # read by template.event_sources (polled queues), template.streams (read shards),
 # template.schedules (fired on time) and template.user_pool_triggers (a pool's triggers)
 DELIVERED_EVENTS = (
+    "CloudWatchLogs",  # template.log_subscriptions
     "SQS",
     "Kinesis",
     "DynamoDB",

@@ -24,6 +24,7 @@ from canaria.models import (
     DeploymentConfigSpec,
     FunctionSpec,
     LayerSpec,
+    LogSubscriptionSpec,
     MetricFilterSpec,
     PipeSpec,
     RouteSpec,
@@ -73,6 +74,11 @@ from canaria.template.language_extensions import collections, expand
 from canaria.template.layers import LAYER, build_layer
 from canaria.template.load_balancers import TYPES as LOAD_BALANCER_TYPES
 from canaria.template.load_balancers import build_listeners
+from canaria.template.log_subscriptions import (
+    SUBSCRIPTION_FILTER,
+    build_subscription_filter,
+    subscription_events,
+)
 from canaria.template.mappings import MAPPING, build_mappings
 from canaria.template.metric_filters import GROUP_PREFIX, METRIC_FILTER, build_metric_filter
 from canaria.template.nested import Nesting, flatten
@@ -136,6 +142,7 @@ OTHER_HANDLED = (
     TABLE,
     ALARM,
     METRIC_FILTER,
+    SUBSCRIPTION_FILTER,
     DEPLOYMENT_CONFIG,
     SFN_STATE_MACHINE,
     PIPE,
@@ -470,6 +477,14 @@ def _build(
             metric_filter = build_metric_filter(ctx, e, groups)
             if metric_filter is not None:
                 metric_filters.append(metric_filter)
+    subscriptions: list[LogSubscriptionSpec] = []
+    for e in of(SUBSCRIPTION_FILTER):
+        with problems.catch():
+            subscription = build_subscription_filter(ctx, e, groups, function_names)
+            if subscription is not None:
+                subscriptions.append(subscription)
+    with problems.catch():
+        subscriptions.extend(subscription_events(ctx, of(FUNCTION), groups))
     configs: dict[str, DeploymentConfigSpec] = {}
     with problems.catch():
         configs.update(step_lists(doc.get("Metadata"), top.key(doc, "Metadata")))
@@ -570,6 +585,7 @@ def _build(
         apis=apis,
         alarms=alarms,
         metric_filters=tuple(metric_filters),
+        log_subscriptions=tuple(subscriptions),
         api_labels=labels,
         deployment_configs=configs,
         tables=tables,
