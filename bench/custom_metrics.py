@@ -9,7 +9,8 @@ In process, medians over ``--runs``:
   prints costs): with no reader (the reference); with the metrics reader tapped and a
   plain line; an EMF line as AWS Lambda Powertools prints it (parsed and recorded); a
   JSON line of a function whose log group has a metric filter (``{ $.level = "ERROR" }``,
-  matching one line in two, the value read from ``$.latency``);
+  matching one line in two, the value read from ``$.latency``); a line of a function whose
+  log group a subscription filter delivers (``ERROR``, one line in two kept for delivery);
 - **a request counted in its API's metrics** (``ApiMetrics.record``, what the gateway
   adds to every answer for AWS/ApiGateway), in µs per request;
 - **an alarm evaluation** (once per second per alarm) over metrics holding a minute of
@@ -24,6 +25,7 @@ request, a plain JSON line (the reference) or an EMF line of the same size, each
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import shutil
 import statistics
@@ -39,14 +41,17 @@ from canaria.analysis.api_metrics import ApiMetrics
 from canaria.analysis.log_metrics import EMF_MARK, LogMetrics
 from canaria.analysis.metrics import Metrics
 from canaria.analysis.published import PublishedMetrics, Sample, metric_key
-from canaria.logbook import LogBook
+from canaria.logbook import LogBook, LogEntry
 from canaria.models import (
     AlarmSpec,
+    InvokeResult,
+    LogSubscriptionSpec,
     MetricFilterSpec,
     MetricQuerySpec,
     MetricStatSpec,
     MetricTransformationSpec,
 )
+from canaria.services.log_subscriptions import LogSubscriptions
 
 EMF = json.dumps(
     {
@@ -67,22 +72,45 @@ EMF = json.dumps(
 )
 PLAIN = json.dumps({"level": "INFO", "message": "x" * (len(EMF) - 30)}, separators=(",", ":"))
 FILTERED = ['{"level":"ERROR","latency":12}', '{"level":"INFO","latency":12}']
+SUBSCRIBED = ["ERROR payment failed for order 7", "INFO order 7 placed"]
 
 
 def per_line(lines: int, tap: str) -> float:
     """Microseconds per ``add_line`` of ``lines`` lines."""
+    return asyncio.run(_per_line(lines, tap))
+
+
+async def _per_line(lines: int, tap: str) -> float:
     book = LogBook(None)
     reader = LogMetrics(PublishedMetrics())
     if tap == "filter":
         transformation = MetricTransformationSpec("App", "Latency", "$.latency")
         reader.configure([MetricFilterSpec("F", "fn", '{ $.level = "ERROR" }', (transformation,))])
-    if tap != "none":
+    if tap == "subscribed":  # what the release taps: both readers, a subscription on fn
+
+        async def nowhere(function: str, event: bytes) -> InvokeResult:
+            raise AssertionError("the bench adds lines only")
+
+        deliver = LogSubscriptions(nowhere, flush_every_s=3600)
+        deliver.configure([LogSubscriptionSpec("S", "/aws/lambda/fn", "fn", "ERROR", "sink")])
+
+        def both(entry: LogEntry) -> None:
+            reader.read(entry)
+            deliver.read(entry)
+
+        book.tap(both, deliver.functions, EMF_MARK)
+    elif tap != "none":
         book.tap(reader.read, reader.functions, EMF_MARK)
-    texts = {"none": [PLAIN], "plain": [PLAIN], "emf": [EMF], "filter": FILTERED}[tap]
+    texts = {"none": [PLAIN], "plain": [PLAIN], "emf": [EMF], "filter": FILTERED}.get(
+        tap, SUBSCRIBED
+    )
     start = time.perf_counter()
     for i in range(lines):
         book.add_line(("fn", 1, "r", i / 1000.0, "stdout", texts[i % len(texts)]))
-    return (time.perf_counter() - start) / lines * 1e6
+    took = (time.perf_counter() - start) / lines * 1e6
+    if tap == "subscribed":
+        deliver.configure([])  # nothing is sent: the lines kept are let go
+    return took
 
 
 def per_api_request(requests: int = 200_000) -> float:
@@ -219,6 +247,7 @@ def main() -> None:
         "reader tapped, plain line": "plain",
         "EMF line (Powertools' shape)": "emf",
         "metric filter, JSON pattern": "filter",
+        "log subscription (`ERROR`, every other line kept)": "subscribed",
     }
     ref = 0.0
     for name, tap in cases.items():

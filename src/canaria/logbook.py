@@ -28,6 +28,7 @@ them: every line of the functions it names, and any other line holding its mark.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import threading
 import time
@@ -74,9 +75,14 @@ _new_entry = tuple.__new__  # a LogEntry from a tuple without the generated ``__
 def stream_name(entry: LogEntry) -> str:
     """The CloudWatch Logs stream a line belongs to, as Lambda names an environment's:
     the day, the version in brackets, an id (here, of the line's request)."""
-    day = time.strftime("%Y/%m/%d", time.gmtime(entry.time))
-    env = hashlib.md5(entry.request_id.encode(), usedforsecurity=False).hexdigest()
-    return f"{day}/[{entry.version}]{env}"
+    return _stream_name(int(entry.time // 86400), entry.version, entry.request_id)
+
+
+@functools.lru_cache(maxsize=4096)  # a request's lines come together: one name for them all
+def _stream_name(day: int, version: int, request_id: str) -> str:
+    date = time.strftime("%Y/%m/%d", time.gmtime(day * 86400))
+    env = hashlib.md5(request_id.encode(), usedforsecurity=False).hexdigest()
+    return f"{date}/[{version}]{env}"
 
 
 class LogBook:
