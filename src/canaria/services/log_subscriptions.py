@@ -16,7 +16,8 @@ splits them by its weights) with the event CloudWatch Logs sends::
 
 At most ``MAX_EVENTS`` events go in one invocation (the rest in the next), and at most
 ``MAX_PENDING`` wait per filter: past that, lines are dropped and counted (``dropped``),
-rather than held without limit while a destination cannot keep up.
+rather than held without limit while a destination cannot keep up; canaria's log says how
+many at the next flush.
 """
 
 from __future__ import annotations
@@ -63,15 +64,24 @@ def subscription_event(spec: LogSubscriptionSpec, stream: str, events: list[Any]
 class LogSubscriptions:
     """The running application's subscription filters (see the module docstring)."""
 
-    def __init__(self, invoke: Invoke, flush_every_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        invoke: Invoke,
+        flush_every_s: float = 0.5,
+        max_events: int = MAX_EVENTS,
+        max_pending: int = MAX_PENDING,
+    ) -> None:
         self.invoke = invoke
         self.flush_every_s = flush_every_s
+        self.max_events = max_events
+        self.max_pending = max_pending
         self._by_source: dict[str, list[tuple[LogSubscriptionSpec, filter_patterns.Pattern]]] = {}
         # (filter, log stream) -> the events waiting; the log book's tap may run on any thread
         self._pending: dict[tuple[LogSubscriptionSpec, str], list[dict[str, Any]]] = {}
         self._waiting: dict[str, int] = {}  # filter -> events waiting
         self._lock = threading.Lock()
         self.dropped: dict[str, int] = {}  # filter -> lines dropped past MAX_PENDING
+        self._dropping: dict[str, int] = {}  # the same since the last flush (logged there)
         self._flusher: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
@@ -111,8 +121,9 @@ class LogSubscriptions:
             }
             with self._lock:
                 waiting = self._waiting.get(spec.name, 0)
-                if waiting >= MAX_PENDING:
+                if waiting >= self.max_pending:
                     self.dropped[spec.name] = self.dropped.get(spec.name, 0) + 1
+                    self._dropping[spec.name] = self._dropping.get(spec.name, 0) + 1
                     continue
                 self._waiting[spec.name] = waiting + 1
                 self._pending.setdefault((spec, stream_name(entry)), []).append(event)
@@ -122,9 +133,17 @@ class LogSubscriptions:
         with self._lock:
             pending, self._pending = self._pending, {}
             self._waiting = {}
+            dropped, self._dropping = self._dropping, {}
+        for name, count in dropped.items():
+            log.warning(
+                "subscription filter %s: %d log lines dropped: more than %d were waiting",
+                name,
+                count,
+                self.max_pending,
+            )
         for (spec, stream), events in pending.items():
-            for start in range(0, len(events), MAX_EVENTS):
-                batch = events[start : start + MAX_EVENTS]
+            for start in range(0, len(events), self.max_events):
+                batch = events[start : start + self.max_events]
                 task = asyncio.ensure_future(self._deliver(spec, stream, batch))
                 self._sending.add(task)
                 task.add_done_callback(self._sending.discard)

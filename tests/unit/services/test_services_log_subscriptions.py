@@ -1,0 +1,86 @@
+"""What a subscription filter delivers: matching lines only, one invocation per filter
+and log stream, CloudWatch Logs' event, batches of at most ``MAX_EVENTS``."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from typing import Any
+
+from canaria.logbook import LogEntry
+from canaria.models import InvokeResult, LogSubscriptionSpec
+from canaria.services.log_subscriptions import LogSubscriptions
+
+ERRORS = LogSubscriptionSpec("errors", "/aws/lambda/Orders", "Orders", "ERROR", "Alerts")
+SLOW = LogSubscriptionSpec("slow", "/aws/lambda/Orders", "Orders", "{ $.ms > 100 }", "Tuner")
+
+
+class Deliveries:
+    """The invocations the subscriptions made: (function, the decoded CloudWatch data)."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[str, dict[str, Any]]] = []
+
+    async def invoke(self, function: str, event: bytes) -> InvokeResult:
+        data = json.loads(gzip.decompress(base64.b64decode(json.loads(event)["awslogs"]["data"])))
+        self.made.append((function, data))
+        return InvokeResult(b"null", 1, "r", 1.0)
+
+
+def line(seq: int, text: str, request: str = "req-1", function: str = "Orders") -> LogEntry:
+    return LogEntry(seq, function, 1, request, 1_764_800_000.0 + seq, "stdout", text)
+
+
+async def test_matching_lines_go_per_filter_and_stream() -> None:
+    sent = Deliveries()
+    subs = LogSubscriptions(sent.invoke, flush_every_s=3600)
+    subs.configure([ERRORS, SLOW])
+    assert subs.functions == {"Orders"}
+    for entry in (
+        line(1, "ERROR card declined"),
+        line(2, '{"ms": 250}'),
+        line(3, "INFO fine"),
+        line(4, "ERROR timeout", request="req-2"),  # another environment's stream
+        line(5, "ERROR elsewhere", function="Other"),
+    ):
+        subs.read(entry)
+    await subs.stop()
+    by_filter: dict[str, list[dict[str, Any]]] = {}
+    for function, data in sent.made:
+        assert data["messageType"] == "DATA_MESSAGE"
+        assert data["logGroup"] == "/aws/lambda/Orders"
+        by_filter.setdefault(f"{function}:{data['subscriptionFilters'][0]}", []).append(data)
+    assert sorted(by_filter) == ["Alerts:errors", "Tuner:slow"]
+    errors = sorted(by_filter["Alerts:errors"], key=lambda d: d["logEvents"][0]["timestamp"])
+    assert [[e["message"] for e in d["logEvents"]] for d in errors] == [
+        ["ERROR card declined"],
+        ["ERROR timeout"],
+    ]
+    assert errors[0]["logStream"] != errors[1]["logStream"]
+    assert errors[0]["logEvents"][0]["timestamp"] == 1_764_800_001_000
+    [slow] = by_filter["Tuner:slow"]
+    assert [e["message"] for e in slow["logEvents"]] == ['{"ms": 250}']
+
+
+async def test_a_large_backlog_goes_in_batches_and_past_the_limit_is_dropped() -> None:
+    sent = Deliveries()
+    subs = LogSubscriptions(sent.invoke, flush_every_s=3600, max_events=3, max_pending=7)
+    subs.configure([ERRORS])
+    for seq in range(10):
+        subs.read(line(seq, f"ERROR {seq}"))
+    await subs.stop()
+    assert [len(data["logEvents"]) for _, data in sent.made] == [3, 3, 1]
+    assert subs.dropped == {"errors": 3}
+
+
+async def test_a_new_template_without_subscriptions_stops_reading() -> None:
+    sent = Deliveries()
+    subs = LogSubscriptions(sent.invoke, flush_every_s=3600)
+    subs.configure([ERRORS])
+    subs.read(line(1, "ERROR kept?"))
+    subs.configure([])
+    assert subs.functions == frozenset()
+    subs.read(line(2, "ERROR after"))
+    await subs.stop()
+    assert sent.made == []  # what waited for a filter that is gone is let go
