@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+from collections.abc import AsyncIterator
 
 from canaria.models.streaming import Flow
 from canaria.runtime.runtime_api import Report, RuntimeApi, StreamWriter
@@ -63,6 +65,17 @@ class Streams:
         pass
 
 
+@contextlib.asynccontextmanager
+async def serving(streams: Streams) -> AsyncIterator[RuntimeApi]:
+    """A Runtime API listener telling ``streams``, on loopback, closed after."""
+    api = RuntimeApi(streams)
+    await api.start()
+    try:
+        yield api
+    finally:
+        api.close()
+
+
 def chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 
@@ -78,9 +91,7 @@ async def open_stream(
 
 async def test_each_chunk_arrives_before_the_stream_ends() -> None:
     streams = Streams()
-    api = RuntimeApi(streams)
-    await api.start()
-    try:
+    async with serving(streams) as api:
         reader, writer = await open_stream(api)
         writer.write(chunk(b"first"))
         await asyncio.wait_for(streams.arrived.wait(), 10)
@@ -92,15 +103,11 @@ async def test_each_chunk_arrives_before_the_stream_ends() -> None:
         assert b"".join(streams.pieces) == b"firstsecond"
         assert streams.answers == [("response", b"", None)]
         writer.close()
-    finally:
-        api.close()
 
 
 async def test_an_error_in_the_trailers_fails_the_invocation() -> None:
     streams = Streams()
-    api = RuntimeApi(streams)
-    await api.start()
-    try:
+    async with serving(streams) as api:
         reader, writer = await open_stream(api)
         body = base64.b64encode(b'{"errorMessage": "broke", "errorType": "TypeError"}')
         writer.write(
@@ -115,15 +122,11 @@ async def test_an_error_in_the_trailers_fails_the_invocation() -> None:
             ("error", b'{"errorMessage": "broke", "errorType": "TypeError"}', "TypeError")
         ]
         writer.close()
-    finally:
-        api.close()
 
 
 async def test_a_stream_for_another_request_or_over_its_limit_is_refused() -> None:
     streams = Streams(limit=8)
-    api = RuntimeApi(streams)
-    await api.start()
-    try:
+    async with serving(streams) as api:
         reader, writer = await open_stream(api, "r-2")
         writer.write(chunk(b"nobody asked") + b"0\r\n\r\n")
         assert (await reader.readline()).startswith(b"HTTP/1.1 400")
@@ -136,15 +139,11 @@ async def test_a_stream_for_another_request_or_over_its_limit_is_refused() -> No
         assert streams.too_large == [14]
         assert streams.answers == []
         writer.close()
-    finally:
-        api.close()
 
 
 async def test_a_paused_flow_reads_nothing_more_until_it_resumes() -> None:
     streams = Streams()
-    api = RuntimeApi(streams)
-    await api.start()
-    try:
+    async with serving(streams) as api:
         reader, writer = await open_stream(api)
         writer.write(chunk(b"first"))
         await asyncio.wait_for(streams.arrived.wait(), 10)
@@ -159,5 +158,3 @@ async def test_a_paused_flow_reads_nothing_more_until_it_resumes() -> None:
         assert (await reader.readline()).startswith(b"HTTP/1.1 202")
         assert streams.pieces == [b"first", b"second"]
         writer.close()
-    finally:
-        api.close()
