@@ -1,5 +1,6 @@
-"""A streamed answer: a ``RESPONSE_STREAM`` function URL passes the function's response
-on as the function writes it, as Lambda's function URLs do.
+"""A streamed answer: a ``RESPONSE_STREAM`` function URL, or a REST method whose Lambda
+proxy has ``responseTransferMode: STREAM``, passes the function's response on as the
+function writes it, as Lambda's function URLs and API Gateway do.
 
 ``StreamedAnswer`` is the invocation's ``ResponseSink``. A response with HTTP metadata
 (``models.streaming.HTTP_INTEGRATION``) is answered with the prelude's status, headers and
