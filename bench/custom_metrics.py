@@ -41,6 +41,7 @@ from canaria.analysis.api_metrics import ApiMetrics
 from canaria.analysis.log_metrics import EMF_MARK, LogMetrics
 from canaria.analysis.metrics import Metrics
 from canaria.analysis.published import PublishedMetrics, Sample, metric_key
+from canaria.clock import RealClock
 from canaria.logbook import LogBook, LogEntry
 from canaria.models import (
     AlarmSpec,
@@ -91,7 +92,7 @@ async def _per_line(lines: int, tap: str) -> float:
         async def nowhere(function: str, event: bytes) -> InvokeResult:
             raise AssertionError("the bench adds lines only")
 
-        deliver = LogSubscriptions(nowhere, flush_every_s=3600)
+        deliver = LogSubscriptions(RealClock(), nowhere, flush_every_s=3600)
         deliver.configure([LogSubscriptionSpec("S", "/aws/lambda/fn", "fn", "ERROR", "sink")])
 
         def both(entry: LogEntry) -> None:

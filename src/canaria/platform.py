@@ -203,7 +203,7 @@ class Platform:
         # Schedule / ScheduleV2 events and scheduled rules: fired on the platform's clock
         self.schedules = Schedules(clock, self._invoke_event, self._start_on_schedule)
         # CloudWatch Logs subscription filters: a log group's matching lines, delivered
-        self.log_subscriptions = LogSubscriptions(self._invoke_event)
+        self.log_subscriptions = LogSubscriptions(clock, self._invoke_event)
         self._state_tasks = PlatformTasks(
             self,
             options.host,

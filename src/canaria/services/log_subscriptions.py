@@ -7,7 +7,8 @@ pattern matches every line, the platform's ``START`` / ``END`` / ``REPORT`` line
 included, as they are in the group on AWS) is kept, per filter and log stream. Every
 ``flush_every_s`` the kept lines go out, one invocation per filter and stream, through the
 destination's alias (asynchronous, as CloudWatch Logs invokes Lambda, so a canary deployment
-splits them by its weights) with the event CloudWatch Logs sends::
+splits them by its weights, and a failed delivery is tried twice more, one and two minutes
+later) with the event CloudWatch Logs sends::
 
     {"awslogs": {"data": base64(gzip(json))}}
     json = {"messageType": "DATA_MESSAGE", "owner": <account>, "logGroup": ...,
@@ -33,11 +34,13 @@ from typing import Any
 import orjson
 
 from canaria.analysis import filter_patterns
+from canaria.clock import Clock
 from canaria.errors import CanariaError
 from canaria.logbook import LogEntry, stream_name
 from canaria.models import LogSubscriptionSpec
 from canaria.models.arns import ACCOUNT
 from canaria.services.pollers import Invoke
+from canaria.services.schedules import RETRY_DELAYS_S
 
 log = logging.getLogger("canaria.services")
 
@@ -66,11 +69,13 @@ class LogSubscriptions:
 
     def __init__(
         self,
+        clock: Clock,
         invoke: Invoke,
         flush_every_s: float = 0.5,
         max_events: int = MAX_EVENTS,
         max_pending: int = MAX_PENDING,
     ) -> None:
+        self.clock = clock
         self.invoke = invoke
         self.flush_every_s = flush_every_s
         self.max_events = max_events
@@ -162,18 +167,25 @@ class LogSubscriptions:
             self.flush()
 
     async def _deliver(self, spec: LogSubscriptionSpec, stream: str, events: list[Any]) -> None:
-        try:
-            result = await self.invoke(spec.destination, subscription_event(spec, stream, events))
-        except CanariaError as exc:
+        """One delivery, tried again one and then two minutes (of the platform's clock)
+        after a function error or a throttle, as Lambda retries an asynchronous invocation."""
+        event = subscription_event(spec, stream, events)
+        for attempt, delay in enumerate((0.0, *RETRY_DELAYS_S)):
+            if delay:
+                await self.clock.sleep_until(self.clock.now() + delay)
+            try:
+                result = await self.invoke(spec.destination, event)
+            except CanariaError as exc:
+                problem = exc.message
+            else:
+                if result.ok:
+                    return
+                problem = result.error_type or result.function_error or "failed"
             log.warning(
-                "subscription filter %s: %s not invoked: %s", spec.name, spec.destination, exc
-            )
-            return
-        if not result.ok:
-            log.info(
-                "subscription filter %s: %s failed on %d log events (%s)",
+                "subscription filter %s: delivery of %d log events to %s, attempt %d failed: %s",
                 spec.name,
-                spec.destination,
                 len(events),
-                result.error_type or result.function_error,
+                spec.destination,
+                attempt + 1,
+                problem,
             )

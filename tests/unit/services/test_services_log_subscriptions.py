@@ -3,11 +3,13 @@ and log stream, CloudWatch Logs' event, batches of at most ``MAX_EVENTS``."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import json
 from typing import Any
 
+from canaria.clock import ManualClock, RealClock
 from canaria.logbook import LogEntry
 from canaria.models import InvokeResult, LogSubscriptionSpec
 from canaria.services.log_subscriptions import LogSubscriptions
@@ -34,7 +36,7 @@ def line(seq: int, text: str, request: str = "req-1", function: str = "Orders") 
 
 async def test_matching_lines_go_per_filter_and_stream() -> None:
     sent = Deliveries()
-    subs = LogSubscriptions(sent.invoke, flush_every_s=3600)
+    subs = LogSubscriptions(RealClock(), sent.invoke, flush_every_s=3600)
     subs.configure([ERRORS, SLOW])
     assert subs.functions == {"Orders"}
     for entry in (
@@ -65,7 +67,9 @@ async def test_matching_lines_go_per_filter_and_stream() -> None:
 
 async def test_a_large_backlog_goes_in_batches_and_past_the_limit_is_dropped() -> None:
     sent = Deliveries()
-    subs = LogSubscriptions(sent.invoke, flush_every_s=3600, max_events=3, max_pending=7)
+    subs = LogSubscriptions(
+        RealClock(), sent.invoke, flush_every_s=3600, max_events=3, max_pending=7
+    )
     subs.configure([ERRORS])
     for seq in range(10):
         subs.read(line(seq, f"ERROR {seq}"))
@@ -76,7 +80,7 @@ async def test_a_large_backlog_goes_in_batches_and_past_the_limit_is_dropped() -
 
 async def test_a_new_template_without_subscriptions_stops_reading() -> None:
     sent = Deliveries()
-    subs = LogSubscriptions(sent.invoke, flush_every_s=3600)
+    subs = LogSubscriptions(RealClock(), sent.invoke, flush_every_s=3600)
     subs.configure([ERRORS])
     subs.read(line(1, "ERROR kept?"))
     subs.configure([])
@@ -84,3 +88,22 @@ async def test_a_new_template_without_subscriptions_stops_reading() -> None:
     subs.read(line(2, "ERROR after"))
     await subs.stop()
     assert sent.made == []  # what waited for a filter that is gone is let go
+
+
+async def test_a_failed_delivery_is_tried_twice_more_on_the_platforms_clock() -> None:
+    clock = ManualClock(1_764_800_000.0)
+    attempts: list[float] = []
+
+    async def failing(function: str, event: bytes) -> InvokeResult:
+        attempts.append(clock.now())
+        return InvokeResult(b"{}", 1, "r", 1.0, function_error="Unhandled")
+
+    subs = LogSubscriptions(clock, failing, flush_every_s=3600)
+    subs.configure([ERRORS])
+    subs.read(line(1, "ERROR once"))
+    subs.flush()
+    for _ in range(3):
+        await asyncio.sleep(0.05)  # the attempt runs, then waits on the clock
+        clock.advance(60.0)
+    await subs.stop()
+    assert [t - attempts[0] for t in attempts] == [0.0, 60.0, 180.0]
