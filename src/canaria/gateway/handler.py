@@ -105,6 +105,10 @@ def as_sent(response: HttpResponse, route: Route, req: Request) -> HttpResponse:
     return response
 
 
+def _as_sent_to(route: Route, req: Request, response: HttpResponse) -> HttpResponse:
+    return as_sent(response, route, req)
+
+
 class Handler:
     def __init__(
         self,
@@ -224,7 +228,10 @@ class Handler:
             if route.raw_stream:  # a streamed answer, passed on as the function writes it
                 where = f"{route.function}:{version}"
                 on_start = partial(self._in_flight.pop, req, None)
-                streamed = StreamedAnswer(out, req, rid, where, on_start)
+                finish = None
+                if route.gateway_responses is not None or route.cors is not None:
+                    finish = partial(_as_sent_to, route, req)
+                streamed = StreamedAnswer(out, req, rid, where, on_start, finish)
             loop = self._running_loop()
             self._in_flight[req] = (loop.time() + self.integration_timeout_s, out, route, rid)
             if self._sweep is None:

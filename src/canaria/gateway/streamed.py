@@ -40,6 +40,7 @@ class StreamedAnswer:
     """Writes one request's streamed answer through its connection."""
 
     __slots__ = (
+        "_as_sent",
         "_flow",
         "_on_start",
         "_out",
@@ -59,11 +60,14 @@ class StreamedAnswer:
         rid: tuple[str, str],
         where: str,
         on_start: Callable[[], object],
+        as_sent: Callable[[HttpResponse], HttpResponse] | None = None,
     ) -> None:
         """``on_start`` is called once the head has gone: the integration timeout no
-        longer applies (it bounds the wait for the first byte, not the stream)."""
+        longer applies (it bounds the wait for the first byte, not the stream).
+        ``as_sent`` finishes the head as the route sends every answer (its CORS headers)."""
         self._out = out
         self._on_start = on_start
+        self._as_sent = as_sent
         self._req = req
         self._rid = rid
         self._prelude: Prelude | None = None
@@ -101,6 +105,8 @@ class StreamedAnswer:
             self._out.stream_chunk(self._req, data)
 
     def _head(self, head: HttpResponse) -> None:
+        if self._as_sent is not None:
+            head = self._as_sent(head)
         self.status = head.status
         assert self._flow is not None
         self.started = self._out.stream_head(self._req, head, self._rid, self._flow)

@@ -28,7 +28,10 @@ Transform: AWS::Serverless-2016-10-31
 Globals:
   Function:
     AutoPublishAlias: live
-    FunctionUrlConfig: {AuthType: NONE, InvokeMode: RESPONSE_STREAM}
+    FunctionUrlConfig:
+      AuthType: NONE
+      InvokeMode: RESPONSE_STREAM
+      Cors: {AllowOrigins: [https://app.example]}
 Resources:
   Sse:
     Type: AWS::Serverless::Function
@@ -232,7 +235,8 @@ def get(port: int, gate: Path, path: str = "/") -> Iterator[http.client.HTTPResp
     """A GET naming ``gate``, answered once the head has arrived."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        conn.request("GET", path + "?" + urllib.parse.urlencode({"gate": str(gate)}))
+        query = urllib.parse.urlencode({"gate": str(gate)})
+        conn.request("GET", f"{path}?{query}", headers={"Origin": "https://app.example"})
         yield conn.getresponse()
     finally:
         conn.close()
@@ -248,6 +252,7 @@ def test_a_function_url_streams_the_head_and_each_piece_as_written(
         assert answer.headers["X-Kind"] == "sse"
         assert answer.headers["Set-Cookie"] == "seen=1"
         assert answer.headers["Transfer-Encoding"] == "chunked"
+        assert answer.headers["Access-Control-Allow-Origin"] == "https://app.example"
         assert answer.read1(65536) == b"data: first\n\n"  # before the handler goes on
         gate.touch()
         assert answer.read() == b"data: second\n\n"
