@@ -242,7 +242,8 @@ def _rest(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
                 integration=mapped,
                 api_keys=() if _key_required(ctx, method) else None,  # filled in later
                 validation=checks.of(method),
-                raw_stream=mapped is None and streams(integration, "ResponseTransferMode"),
+                raw_stream=mapped is None
+                and streams(integration, "ResponseTransferMode", ctx.at(method, "Integration")),
             )
         )
     _warn(ctx, api, others, unapplied, "method")

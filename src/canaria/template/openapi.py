@@ -161,7 +161,9 @@ def openapi_routes(
                     checked,
                     kind == "rest"
                     and mapped is None
-                    and streams(integration, "responseTransferMode"),
+                    and streams(
+                        integration, "responseTransferMode", ctx.at(entry, "DefinitionBody")
+                    ),
                 )
             )
     if others:
@@ -174,11 +176,15 @@ def openapi_routes(
     return OpenApi(tuple(routes), authorizers)
 
 
-def streams(integration: Mapping[str, Any], key: str) -> bool:
+def streams(integration: Mapping[str, Any], key: str, at: Where) -> bool:
     """Whether a REST Lambda proxy's ``responseTransferMode`` (CloudFormation's
     ``ResponseTransferMode``) is ``STREAM``: API Gateway passes the function's streamed
-    response on as it is written."""
-    return str(integration.get(key, "BUFFERED")).upper() == "STREAM"
+    response on as it is written. A value other than ``BUFFERED`` is refused, as API
+    Gateway refuses it."""
+    mode = integration.get(key, "BUFFERED")
+    if mode not in ("BUFFERED", "STREAM"):
+        raise at.error(f"{key} {mode!r} is not a transfer mode", allowed="BUFFERED, STREAM")
+    return bool(mode == "STREAM")
 
 
 def _warn_operation(ctx: Context, entry: Entry, operation: str, message: str) -> None:
