@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal
 
+from canaria.models.event_transforms import EventTransform
+
 PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 
 
@@ -111,8 +113,13 @@ class EventBusSpec:
 class RuleTarget:
     id: str
     arn: str
-    input: str | None = None
+    transform: EventTransform | None = None  # Input, InputPath or InputTransformer
     message_group_id: str | None = None  # SqsParameters of a FIFO queue target
+
+    @property
+    def input(self) -> str | None:
+        """The target's constant ``Input``, if it has one."""
+        return self.transform.input if self.transform is not None else None
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,9 @@ class RuleSpec:
     # targets naming the template's functions: the engine does not invoke them; each
     # gets a queue the rule targets instead, polled for the function (event sources)
     function_targets: tuple[RuleTarget, ...] = ()
+    # targets canaria delivers itself (a state machine, a topic, a queue whose input is
+    # transformed): each gets a queue the rule targets instead, read and carried on
+    relayed_targets: tuple[RuleTarget, ...] = ()
 
 
 class EventSourceKind(Enum):
@@ -159,6 +169,24 @@ class QueueEventSource:
     # a state machine's EventBridge event: the machine (by name) started with each event,
     # ``function`` then its logical id
     state_machine: str | None = None
+    # an EventBridge rule's target: what the target gets of each event, and the rule's
+    # ARN and name for the transform's aws.events.* variables
+    transform: EventTransform | None = None
+    rule_arn: str = ""
+    rule_name: str = ""
+    # a rule's target canaria carries on to a queue or a topic (``function`` is then
+    # the rule's logical id)
+    forward: Forward | None = None
+
+
+@dataclass(frozen=True)
+class Forward:
+    """Where a rule's relayed event goes: an SQS queue (with the FIFO queue's message
+    group) or an SNS topic, by ARN."""
+
+    kind: Literal["queue", "topic"]
+    arn: str
+    message_group_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,10 @@ import orjson
 from canaria.errors import CanariaError
 from canaria.models import InvokeResult
 from canaria.models.arns import REGION
+from canaria.models.event_transforms import apply
 from canaria.models.filters import matches_any, sqs_filter_view
-from canaria.models.services import EventSourceKind, QueueEventSource
+from canaria.models.services import EventSourceKind, Forward, QueueEventSource
+from canaria.services.clients import EngineClients
 from canaria.template.service_refs import queue_url
 
 log = logging.getLogger("canaria.services")
@@ -103,6 +105,20 @@ def event_of(messages: Sequence[dict[str, Any]], source: QueueEventSource) -> by
             (message,) = messages
             return str(message.get("Body", "")).encode()
     assert_never(source.kind)
+
+
+def rule_payload(message: dict[str, Any], source: QueueEventSource) -> bytes | None:
+    """What a rule's target gets for the event in ``message``: the event transformed by
+    the target's ``Input``, ``InputPath`` or ``InputTransformer``; None for nothing."""
+    body = str(message.get("Body", ""))
+    try:
+        event = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body.encode()
+    if not isinstance(event, dict):
+        return body.encode()
+    text = apply(source.transform, event, source.rule_arn, source.rule_name)
+    return None if text is None else text.encode()
 
 
 def succeeded(
@@ -194,6 +210,7 @@ class QueuePollers:
         self.start = start  # a state machine's EventBridge events start it
         self._tasks = SourceTasks[QueueEventSource](self._poll)
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="canaria-sqs")
+        self._clients = EngineClients(endpoint)
 
     def apply(self, sources: Iterable[object]) -> None:
         """Poll exactly the queue ``sources`` among ``sources`` (the enabled ones); a
@@ -248,7 +265,23 @@ class QueuePollers:
                 messages = await self._drop_unmatched(client, url, messages, source)
                 if not messages:
                     continue
-            event = event_of(messages, source)
+            if source.kind is EventSourceKind.EVENTBRIDGE and source.transform is not None:
+                transformed = rule_payload(messages[0], source)
+                if transformed is None:  # EventBridge delivers nothing for it
+                    log.warning(
+                        "%s: the target's InputTemplate does not make JSON for an event: "
+                        "not delivered, as EventBridge does not deliver it",
+                        source.event,
+                    )
+                    with contextlib.suppress(Exception):
+                        await self._run(_delete, client, url, messages)
+                    continue
+                event = transformed
+            else:
+                event = event_of(messages, source)
+            if source.forward is not None:
+                await self._forward(client, url, source, messages, event)
+                continue
             if source.state_machine is not None:
                 await self._start_machine(client, url, source, messages, event)
                 continue
@@ -281,6 +314,26 @@ class QueuePollers:
             await self.start(source.state_machine, event.decode())
         except CanariaError as exc:
             log.warning("%s from %s: %s", source.state_machine, source.queue_name, exc.message)
+            await asyncio.sleep(_BACKOFF_S)
+            return
+        with contextlib.suppress(Exception):
+            await self._run(_delete, client, url, messages)
+
+    async def _forward(
+        self,
+        client: Any,
+        url: str,
+        source: QueueEventSource,
+        messages: list[dict[str, Any]],
+        event: bytes,
+    ) -> None:
+        """Carry a rule's event on to its queue or topic; one that cannot be sent comes
+        back after the queue's visibility timeout and is tried again."""
+        assert source.forward is not None
+        try:
+            await self._run(_send_on, self._clients, source.forward, event, messages[0])
+        except Exception as exc:  # the engine restarting, the target not created yet
+            log.warning("%s → %s: %s", source.event, source.forward.arn, exc)
             await asyncio.sleep(_BACKOFF_S)
             return
         with contextlib.suppress(Exception):
@@ -324,6 +377,33 @@ def _receive(client: Any, url: str, source: QueueEventSource) -> list[dict[str, 
         if len(messages) < source.batch_size:
             time.sleep(0.05)
     return messages
+
+
+def _send_on(
+    clients: EngineClients, forward: Forward, body: bytes, message: dict[str, Any]
+) -> None:
+    """A rule's event, sent to the queue or topic it targets (from a pool thread)."""
+    text = body.decode()
+    name = forward.arn.rsplit(":", 1)[-1]
+    if forward.kind == "topic":
+        clients("sns").publish(TopicArn=forward.arn, Message=text)
+        return
+    request: dict[str, Any] = {"QueueUrl": queue_url(name), "MessageBody": text}
+    if name.endswith(".fifo"):
+        # EventBridge's message group (SqsParameters), and the event's id as the
+        # deduplication id, so a retried delivery is not a second message
+        request["MessageGroupId"] = forward.message_group_id or "canaria"
+        request["MessageDeduplicationId"] = _event_id(message)
+    clients("sqs").send_message(**request)
+
+
+def _event_id(message: dict[str, Any]) -> str:
+    try:
+        event = orjson.loads(str(message.get("Body", "")))
+    except orjson.JSONDecodeError:
+        event = None
+    ident = event.get("id") if isinstance(event, dict) else None
+    return str(ident) if ident else str(message["MessageId"])
 
 
 def _delete(client: Any, url: str, messages: Sequence[dict[str, Any]]) -> None:

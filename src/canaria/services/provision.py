@@ -383,9 +383,9 @@ def _notification(q: QueueNotification, arn_key: str) -> dict[str, Any]:
 
 
 def _target(t: RuleTarget) -> dict[str, Any]:
+    # the engine gets the event as it is: a target whose input is transformed is one of
+    # canaria's own queues (template.event_sources), and canaria transforms it
     out: dict[str, Any] = {"Id": t.id, "Arn": t.arn}
-    if t.input is not None:
-        out["Input"] = t.input
     if t.message_group_id is not None:
         out["SqsParameters"] = {"MessageGroupId": t.message_group_id}
     return out

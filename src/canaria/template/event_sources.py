@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 from canaria.models.app import StateMachineSpec
 from canaria.models.arns import function_arn
@@ -26,6 +26,7 @@ from canaria.models.services import (
     BucketSpec,
     EventBusSpec,
     EventSourceKind,
+    Forward,
     QueueEventSource,
     QueueNotification,
     QueueSpec,
@@ -37,7 +38,8 @@ from canaria.models.services import (
 )
 from canaria.template.bucket_notifications import filter_rules
 from canaria.template.context import Context
-from canaria.template.index import Entry
+from canaria.template.eventbridge import event_transform
+from canaria.template.index import Entry, state_machine_arn
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import (
     Where,
@@ -50,7 +52,13 @@ from canaria.template.nodes import (
     plain,
 )
 from canaria.template.service_props import function_of
-from canaria.template.service_refs import bus_name, queue_arn, subscription_arn, topic_arn
+from canaria.template.service_refs import (
+    bus_name,
+    queue_arn,
+    rule_arn,
+    subscription_arn,
+    topic_arn,
+)
 
 SQS_EVENT_KEYS = (
     "BatchSize",
@@ -99,6 +107,8 @@ def build_event_sources(
     functions: list[Entry],
     services: Mapping[str, ServiceResource],
     machines: Sequence[tuple[Entry, StateMachineSpec]] = (),
+    all_machines: Mapping[str, StateMachineSpec] | None = None,
+    rule_entries: Sequence[Entry] = (),
 ) -> tuple[tuple[QueueEventSource, ...], dict[str, ServiceResource]]:
     """Every ``Events: {Type: SQS | SNS | EventBridgeRule | S3}`` of ``functions`` whose
     queue, topic, bus or bucket the template declares, every ``EventBridgeRule`` event of
@@ -140,7 +150,16 @@ def build_event_sources(
             source = _rule_event(ctx, entry, name, props, pat, buses, extra)
             if source is not None:
                 out.append(replace(source, state_machine=machine.name))
-    out.extend(_rule_function_targets(ctx, functions, services, extra))
+    out.extend(
+        _rule_routed_targets(
+            ctx,
+            functions,
+            services,
+            all_machines or {},
+            {e.logical_id: e for e in rule_entries},
+            extra,
+        )
+    )
     out.extend(_subscribed_functions(ctx, functions, services, extra))
     return tuple(out), extra
 
@@ -160,28 +179,38 @@ def events_of(ctx: Context, entry: Entry) -> Iterator[tuple[str, Any, Mapping[st
             yield name, None, {}, at.key(events, name)
 
 
-def _rule_function_targets(
+def _rule_routed_targets(
     ctx: Context,
     functions: list[Entry],
     services: Mapping[str, ServiceResource],
+    machines: Mapping[str, StateMachineSpec],
+    rule_entries: Mapping[str, Entry],
     extra: dict[str, ServiceResource],
 ) -> list[QueueEventSource]:
-    """An ``AWS::Events::Rule`` targeting one of the template's functions: the rule
-    targets a queue of the function's own instead, polled as an EventBridgeRule event."""
+    """An ``AWS::Events::Rule`` targeting one of the template's functions, state machines
+    or topics, or a queue with a transformed input: the rule targets a queue of canaria's
+    own instead, read for the target (an EventBridgeRule event of the function, the
+    machine started, the event carried on)."""
     by_arn = {function_arn(e.logical_id): e.logical_id for e in functions}
     entries = {e.logical_id: e for e in functions}
+    by_machine_arn = {state_machine_arn(m.name): (lid, m.name) for lid, m in machines.items()}
+    topics = {topic_arn(r.name) for r in services.values() if isinstance(r, TopicSpec)}
+    queues = {queue_arn(r.name) for r in services.values() if isinstance(r, QueueSpec)}
     out: list[QueueEventSource] = []
     # a rule with a schedule only fires on time (template.schedules), no queue needed
-    rules = [r for r in services.values() if isinstance(r, RuleSpec) and r.event_pattern]
-    for rule in rules:
+    rules = [(lid, r) for lid, r in services.items() if isinstance(r, RuleSpec) and r.event_pattern]
+    for lid, rule in rules:
         added: list[RuleTarget] = []
+        arn = rule_arn(rule.name, rule.event_bus)
+        enabled = rule.state != "DISABLED"
+        entry = rule_entries.get(lid)
         for i, target in enumerate(rule.function_targets):
             function = function_of(target.arn, by_arn)
             assert function is not None  # the rule's builder kept only those
             _, queue = _own_queue(ctx, entries[function], f"{rule.logical_id}-{i}")
             queue = replace(queue, logical_id=f"{rule.logical_id}.Targets.{target.id}.Queue")
             extra[queue.logical_id] = queue
-            added.append(RuleTarget(target.id, queue_arn(queue.name), target.input))
+            added.append(RuleTarget(target.id, queue_arn(queue.name)))
             out.append(
                 QueueEventSource(
                     function,
@@ -189,8 +218,49 @@ def _rule_function_targets(
                     queue.name,
                     queue_arn(queue.name),
                     batch_size=1,
-                    enabled=rule.state != "DISABLED",
+                    enabled=enabled,
                     kind=EventSourceKind.EVENTBRIDGE,
+                    transform=target.transform,
+                    rule_arn=arn,
+                    rule_name=rule.name,
+                )
+            )
+        for target in rule.relayed_targets:
+            machine = by_machine_arn.get(target.arn)
+            known = machine is not None or target.arn in topics or target.arn in queues
+            if not known:
+                if entry is not None:
+                    ctx.warn(
+                        entry,
+                        f"target {target.id} ({target.arn}) is not delivered locally: it is "
+                        "not a state machine, topic or queue of this template",
+                    )
+                continue
+            queue = QueueSpec(
+                f"{rule.logical_id}.Targets.{target.id}.Queue",
+                re.sub(r"[^A-Za-z0-9_-]", "-", f"canaria-{rule.logical_id}-{target.id}")[:80],
+                {"VisibilityTimeout": "30"},
+            )
+            extra[queue.logical_id] = queue
+            added.append(RuleTarget(target.id, queue_arn(queue.name)))
+            forward = None
+            if machine is None:
+                kind: Literal["queue", "topic"] = "topic" if target.arn in topics else "queue"
+                forward = Forward(kind, target.arn, target.message_group_id)
+            out.append(
+                QueueEventSource(
+                    machine[0] if machine is not None else rule.logical_id,
+                    f"{rule.logical_id}.{target.id}",
+                    queue.name,
+                    queue_arn(queue.name),
+                    batch_size=1,
+                    enabled=enabled,
+                    kind=EventSourceKind.EVENTBRIDGE,
+                    state_machine=machine[1] if machine is not None else None,
+                    transform=target.transform,
+                    rule_arn=arn,
+                    rule_name=rule.name,
+                    forward=forward,
                 )
             )
         if added:
@@ -397,9 +467,10 @@ def _rule_event(
             "template declares",
         )
         return None
-    for key in ("InputPath", "InputTransformer", "DeadLetterConfig", "RetryPolicy"):
+    for key in ("DeadLetterConfig", "RetryPolicy"):
         if key in props:
             ctx.warn(entry, f"event {name} (EventBridge): {key} is not applied locally")
+    transform = event_transform(props, at)
     pattern = as_map(props["Pattern"], at.key(props, "Pattern"))
     state = "ENABLED"
     if "State" in props:
@@ -413,7 +484,6 @@ def _rule_event(
         target = as_map(props["Target"], tat)
         check_keys(target, tat, ("Id",), required=("Id",))
         target_id = as_str(target["Id"], tat.key(target, "Id"))
-    text = as_str(props["Input"], at.key(props, "Input")) if "Input" in props else None
     base, queue = _own_queue(ctx, entry, name)
     extra[queue.logical_id] = queue
     extra[f"{base}.Rule"] = RuleSpec(
@@ -422,7 +492,7 @@ def _rule_event(
         bus,
         plain(pattern),
         state=state,
-        targets=(RuleTarget(target_id, queue_arn(queue.name), text),),
+        targets=(RuleTarget(target_id, queue_arn(queue.name)),),
     )
     return QueueEventSource(
         entry.logical_id,
@@ -432,6 +502,9 @@ def _rule_event(
         batch_size=1,
         enabled=state == "ENABLED",
         kind=EventSourceKind.EVENTBRIDGE,
+        transform=transform,
+        rule_arn=rule_arn(rule_name, bus),
+        rule_name=rule_name,
     )
 
 

@@ -1,9 +1,13 @@
 """``AWS::Events::EventBus`` and ``AWS::Events::Rule`` → specs for the services engine.
 
-A rule's targets are kept when the engine delivers to them (its SQS queues and event
-buses); the others (SNS topics, functions, Batch, AppSync, ...) are left out with a
-warning, because moto's EventBridge fails ``PutEvents`` outright on a matching rule whose
-target it cannot deliver to.
+The engine (moto's EventBridge) matches events and delivers them to SQS queues and event
+buses. Its ``PutEvents`` fails outright on a matching rule whose target it cannot deliver
+to, and it applies neither ``Input`` nor ``InputPath``. So the engine delivers only to
+buses, and to queues that get the event as it is. A target that is one of the template's
+functions, state machines or SNS topics, or a queue that gets a transformed event, is
+given a queue of canaria's own instead, read by canaria, which hands each event on,
+transformed as EventBridge transforms it (``models.event_transforms``). Other targets
+(Batch, AppSync, API destinations, ...) are left out with a warning.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from canaria.models.event_transforms import EventTransform, check_path, check_transformer
 from canaria.models.schedules import ScheduleKind, check_expression
 from canaria.models.services import EventBusSpec, RuleSpec, RuleTarget
 from canaria.template.context import Context
 from canaria.template.index import Entry
 from canaria.template.intrinsics import NO_VALUE
-from canaria.template.nodes import as_list, as_map, as_str, check_keys, plain
+from canaria.template.nodes import Where, as_list, as_map, as_str, check_keys, plain
 from canaria.template.service_props import function_of, resource_name, tags_of, warn_function
 from canaria.template.service_refs import rule_bus
 
@@ -42,9 +47,25 @@ RULE_KEYS = (
     "State",
     "Targets",
 )
-# rule targets the engine delivers to: its queues and its buses (moto's EventBridge fails
-# PutEvents outright on a matching rule with any other kind of target, an SNS topic too)
-DELIVERED_TARGETS = ("sqs", "events")
+# rule targets delivered locally: queues and buses by the engine (moto's EventBridge
+# fails PutEvents outright on a matching rule with any other kind of target, an SNS topic
+# too), state machines and topics by canaria through a queue of its own
+DELIVERED_TARGETS = ("sqs", "events", "states", "sns")
+# target properties read but not acted on
+NOT_APPLIED = (
+    "BatchParameters",
+    "DeadLetterConfig",
+    "EcsParameters",
+    "HttpParameters",
+    "KinesisParameters",
+    "RedshiftDataParameters",
+    "RetryPolicy",
+    "RoleArn",
+    "RunCommandParameters",
+    "SageMakerPipelineParameters",
+    "AppSyncParameters",
+)
+MACHINE_ARN = "arn:aws:states:"
 RULE_STATES = ("ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
 TARGET_KEYS = (
     "AppSyncParameters",
@@ -109,12 +130,13 @@ def rule(ctx: Context, entry: Entry, functions: Mapping[str, str]) -> RuleSpec:
         if state not in RULE_STATES:
             raise ctx.at(entry, "State").error(f"unknown rule state {state!r}", allowed=RULE_STATES)
     description = ctx.get(entry, "Description")
-    targets, to_functions = _targets(ctx, entry, functions)
-    if schedule is not None and targets:
+    targets, to_functions, relayed = _targets(ctx, entry, functions)
+    unscheduled = [t.id for t in (*targets, *relayed) if not t.arn.startswith(MACHINE_ARN)]
+    if schedule is not None and unscheduled:
         ctx.warn(
             entry,
-            "ScheduleExpression fires the rule's Lambda function targets only; "
-            f"{', '.join(t.id for t in targets)} get nothing on schedule",
+            "ScheduleExpression fires the rule's function and state machine targets only; "
+            f"{', '.join(unscheduled)} get nothing on schedule",
         )
     return RuleSpec(
         entry.logical_id,
@@ -126,50 +148,105 @@ def rule(ctx: Context, entry: Entry, functions: Mapping[str, str]) -> RuleSpec:
         "" if description is NO_VALUE else as_str(description, ctx.at(entry, "Description")),
         targets,
         to_functions,
+        relayed,
     )
+
+
+def event_transform(node: Mapping[str, Any], at: Where) -> EventTransform | None:
+    """A target's (or a SAM EventBridgeRule event's) ``Input``, ``InputPath`` or
+    ``InputTransformer``, checked as ``PutTargets`` checks it; None for none of them."""
+    given = [key for key in ("Input", "InputPath", "InputTransformer") if key in node]
+    if len(given) > 1:
+        raise at.key(node, given[1]).error(
+            f"{given[0]} and {given[1]} are both given: a target takes one of Input, "
+            "InputPath and InputTransformer",
+            allowed="one of Input, InputPath, InputTransformer",
+        )
+    if not given:
+        return None
+    key = given[0]
+    kat = at.key(node, key)
+    if key == "Input":
+        return EventTransform(input=as_str(node[key], kat))
+    if key == "InputPath":
+        path = as_str(node[key], kat)
+        if problem := check_path(path):
+            raise kat.error(problem)
+        return EventTransform(input_path=path)
+    spec = as_map(node[key], kat)
+    check_keys(spec, kat, ("InputPathsMap", "InputTemplate"), required=("InputTemplate",))
+    template = as_str(spec["InputTemplate"], kat.key(spec, "InputTemplate"))
+    paths: dict[str, str] = {}
+    if "InputPathsMap" in spec:
+        pat = kat.key(spec, "InputPathsMap")
+        raw = as_map(spec["InputPathsMap"], pat)
+        paths = {str(k): as_str(v, pat.key(raw, k)) for k, v in raw.items()}
+    if problem := check_transformer(paths, template):
+        raise kat.error(problem)
+    return EventTransform(paths=tuple(paths.items()), template=template)
 
 
 def _targets(
     ctx: Context, entry: Entry, functions: Mapping[str, str]
-) -> tuple[tuple[RuleTarget, ...], tuple[RuleTarget, ...]]:
-    """The targets the engine delivers to, and those naming the template's functions."""
+) -> tuple[tuple[RuleTarget, ...], tuple[RuleTarget, ...], tuple[RuleTarget, ...]]:
+    """The targets the engine delivers to (queues as the event is, buses), those naming
+    the template's functions, and those canaria carries on itself (state machines,
+    topics, queues that get a transformed event)."""
     raw = ctx.get(entry, "Targets")
     if raw is NO_VALUE:
-        return (), ()
+        return (), (), ()
     at = ctx.at(entry, "Targets")
     out: list[RuleTarget] = []
     to_functions: list[RuleTarget] = []
+    relayed: list[RuleTarget] = []
     for i, item in enumerate(as_list(raw, at)):
         iat = at.index(raw, i)
         node = as_map(item, iat)
         check_keys(node, iat, TARGET_KEYS, required=("Arn", "Id"))
+        target_id = as_str(node["Id"], iat.key(node, "Id"))
         arn = as_str(node["Arn"], iat.key(node, "Arn"))
         parts = arn.split(":", 5) if arn.startswith("arn:") else []
         service = parts[2] if len(parts) == 6 else ""
         if service == "events" and not parts[5].startswith("event-bus/"):
             service = ""  # an archive or an API destination
-        if service == "lambda" and function_of(arn, functions) is not None:
-            text = as_str(node["Input"], iat.key(node, "Input")) if "Input" in node else None
-            to_functions.append(RuleTarget(as_str(node["Id"], iat.key(node, "Id")), arn, text))
-            continue
-        if service not in DELIVERED_TARGETS:
+        if service == "states" and not parts[5].startswith("stateMachine:"):
+            service = ""  # an activity
+        transform = event_transform(node, iat)
+        function = service == "lambda" and function_of(arn, functions) is not None
+        if not function and service not in DELIVERED_TARGETS:
             if not warn_function(ctx, entry, arn, functions):
                 ctx.warn(
                     entry,
-                    f"Targets[{i}] ({arn}) is not delivered locally: rules deliver to SQS "
-                    "queues and event buses",
+                    f"Targets[{i}] ({arn}) is not delivered locally: rules deliver to the "
+                    "template's functions, state machines, SQS queues, SNS topics and event buses",
                 )
             continue
         for key in node:
-            if key not in ("Arn", "Id", "Input", "SqsParameters"):
+            if key in NOT_APPLIED:
                 ctx.warn(entry, f"Targets[{i}].{key} is accepted but not applied locally")
-        text = sqs = None
-        if "Input" in node:
-            text = as_str(node["Input"], iat.key(node, "Input"))
+        if function:
+            to_functions.append(RuleTarget(target_id, arn, transform))
+            continue
+        if service == "events" and transform is not None:
+            ctx.warn(
+                entry,
+                f"Targets[{i}]: an event bus gets the event as it is; its "
+                f"{_given(node)} is not applied locally",
+            )
+            transform = None
+        group = None
         if "SqsParameters" in node:
             sat = iat.key(node, "SqsParameters")
             params = as_map(node["SqsParameters"], sat)
             check_keys(params, sat, ("MessageGroupId",), required=("MessageGroupId",))
-            sqs = as_str(params["MessageGroupId"], sat.key(params, "MessageGroupId"))
-        out.append(RuleTarget(as_str(node["Id"], iat.key(node, "Id")), arn, text, sqs))
-    return tuple(out), tuple(to_functions)
+            group = as_str(params["MessageGroupId"], sat.key(params, "MessageGroupId"))
+        target = RuleTarget(target_id, arn, transform, group)
+        if service in ("states", "sns") or transform is not None:
+            relayed.append(target)
+        else:
+            out.append(target)
+    return tuple(out), tuple(to_functions), tuple(relayed)
+
+
+def _given(node: Mapping[str, Any]) -> str:
+    return next(k for k in ("Input", "InputPath", "InputTransformer") if k in node)

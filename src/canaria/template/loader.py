@@ -519,13 +519,15 @@ def _build(
         built = [
             (e, machines[e.logical_id]) for e in of(SAM_STATE_MACHINE) if e.logical_id in machines
         ]
-        queue_sources, hidden = build_event_sources(ctx, of(FUNCTION), services, built)
+        queue_sources, hidden = build_event_sources(
+            ctx, of(FUNCTION), services, built, machines, of("AWS::Events::Rule")
+        )
         streamed = build_stream_sources(ctx, of(FUNCTION), services, tables)
         event_sources = (*queue_sources, *streamed)
         event_sources += build_mappings(
             ctx, of(MAPPING), of(FUNCTION), function_names, services, tables
         )
-        schedules = build_schedules(ctx, of(FUNCTION), built, services)
+        schedules = build_schedules(ctx, of(FUNCTION), built, services, machines)
         schedules += build_scheduler_resources(ctx, of(SCHEDULE), of(FUNCTION), machines)
     pipes: dict[str, PipeSpec] = {}
     with problems.catch():

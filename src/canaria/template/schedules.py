@@ -68,9 +68,12 @@ def build_schedules(
     functions: list[Entry],
     machines: Sequence[tuple[Entry, StateMachineSpec]],
     services: Mapping[str, ServiceResource],
+    all_machines: Mapping[str, StateMachineSpec] | None = None,
 ) -> tuple[ScheduledInvocation, ...]:
     """Every schedule that invokes one of ``functions`` or starts one of ``machines``
-    (each SAM state machine's entry, and what was built from it)."""
+    (each SAM state machine's entry, and what was built from it), and every scheduled
+    rule's function and state machine (of ``all_machines``) targets."""
+    machine_names = {state_machine_arn(m.name): m.name for m in (all_machines or {}).values()}
     out: list[ScheduledInvocation] = []
     targets = [(e, e.logical_id, ScheduleTarget.FUNCTION) for e in functions]
     targets += [(e, m.name, ScheduleTarget.STATE_MACHINE) for e, m in machines]
@@ -106,6 +109,22 @@ def build_schedules(
                     rule_arn(rule.name, rule.event_bus),
                     input=rule_target.input,
                     enabled=rule.state == "ENABLED",
+                )
+            )
+        for rule_target in rule.relayed_targets:
+            machine = machine_names.get(rule_target.arn)
+            if machine is None:
+                continue  # not a state machine of the template: eventbridge.rule warned
+            out.append(
+                ScheduledInvocation(
+                    machine,
+                    f"{rule.logical_id}.{rule_target.id}",
+                    rule.schedule_expression,
+                    ScheduleKind.RULE,
+                    rule_arn(rule.name, rule.event_bus),
+                    input=rule_target.input,
+                    enabled=rule.state == "ENABLED",
+                    target_type=ScheduleTarget.STATE_MACHINE,
                 )
             )
     return tuple(out)

@@ -323,7 +323,7 @@ def test_what_is_not_run_locally_is_a_warning(tmp_path: Path) -> None:
     )
 
 
-def test_rule_targets_the_engine_cannot_deliver_to_are_left_out_with_a_warning(
+def test_rule_targets_not_delivered_locally_are_left_out_with_a_warning(
     tmp_path: Path,
 ) -> None:
     body = resources(
@@ -362,13 +362,15 @@ def test_rule_targets_the_engine_cannot_deliver_to_are_left_out_with_a_warning(
         ("queue", "g1"),
         ("bus", None),
         ("fn", None),  # through the queue canaria adds for the function
+        ("topic", None),  # through a queue canaria reads and publishes from
     ]
+    assert rule.targets[-1].arn.endswith(":canaria-Rule-topic")
     warnings = "\n".join(app.warnings)
     assert "Targets[1] (arn:aws:batch:us-east-1:123456789012:job-queue/q) is not delivered" in (
         warnings
     )
     assert "delivery to function Fn" not in warnings  # delivered through a queue of its own
-    assert "Targets[3] (arn:aws:sns:us-east-1:123456789012:app-Topic) is not delivered" in warnings
+    assert "Topic" not in warnings
     assert "AllowedPattern is not checked" in warnings
     assert isinstance(app.services["Bucket"], BucketSpec)
 
@@ -626,3 +628,69 @@ def test_generated_names_of_a_long_stack_stay_distinct(tmp_path: Path) -> None:
     assert names["EncryptedBucket"].startswith("evolutionary-serverless-")
     assert len(names["QueueA"]) == 80
     assert names["QueueB"].endswith(".fifo") and len(names["QueueB"]) == 80
+
+
+def rule_with_target(target: str) -> str:
+    return resources(
+        function(),
+        "  Inbox:\n    Type: AWS::SQS::Queue\n"
+        "  Rule:\n    Type: AWS::Events::Rule\n    Properties:\n"
+        "      EventPattern: {source: [x]}\n      Targets:\n"
+        f"        - {{Id: t, Arn: !GetAtt Inbox.Arn, {target}}}\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (
+            "Input: '{}', InputPath: $.detail",
+            "Input and InputPath are both given",
+        ),
+        (
+            "InputTransformer: {InputPathsMap: {a: $.detail.a}, InputTemplate: '\"<b>\"'}",
+            "InputTemplate uses <b>, which is neither a variable of InputPathsMap",
+        ),
+        (
+            "InputTransformer: {InputPathsMap: {a: detail.a}, InputTemplate: '\"<a>\"'}",
+            "InputPathsMap.a: 'detail.a' is not a JSON path",
+        ),
+        ("InputTransformer: {InputPathsMap: {a: $.a}}", "InputTemplate"),
+        ("InputPath: detail", "'detail' is not a JSON path"),
+    ],
+)
+def test_a_target_input_eventbridge_refuses_is_refused_at_its_line(
+    tmp_path: Path, target: str, message: str
+) -> None:
+    path = write(tmp_path, rule_with_target(target))
+    error = fails(path)
+    assert message in str(error)
+    assert error.line == line_of(path, "Id: t")
+
+
+def test_a_queue_target_with_a_transform_is_read_by_canaria(tmp_path: Path) -> None:
+    body = rule_with_target(
+        "InputTransformer: {InputPathsMap: {a: $.detail.a}, InputTemplate: '{\"a\": <a>}'}"
+    )
+    app = load(write(tmp_path, body))
+    rule = app.services["Rule"]
+    assert isinstance(rule, RuleSpec)
+    (target,) = rule.targets  # the engine delivers to canaria's queue, not to Inbox
+    assert target.arn == queue_arn("canaria-Rule-t")
+    (source,) = [s for s in app.event_sources if s.event == "Rule.t"]
+    assert isinstance(source, QueueEventSource)
+    assert source.forward is not None and source.forward.arn == queue_arn("app-Inbox")
+    assert source.transform is not None and source.transform.paths == (("a", "$.detail.a"),)
+    assert source.rule_arn.endswith(":rule/app-Rule")
+
+
+def test_a_sam_eventbridge_event_carries_its_transform(tmp_path: Path) -> None:
+    events = (
+        "Events:\n  Placed:\n    Type: EventBridgeRule\n    Properties:\n"
+        "      Pattern: {source: [x]}\n      InputPath: $.detail\n"
+    )
+    app = load(write(tmp_path, resources(function(extra=events))))
+    (source,) = app.event_sources
+    assert isinstance(source, QueueEventSource)
+    assert source.transform is not None and source.transform.input_path == "$.detail"
+    assert "InputPath is not applied" not in "\n".join(app.warnings)
