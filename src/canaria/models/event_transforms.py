@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,10 +143,10 @@ def _in_string(value: Any, json_template: bool) -> str:
     return text
 
 
-def fill(template: str, values: Mapping[str, Any]) -> str | None:
-    """``template`` with its placeholders filled from ``values``; None when a template that
-    starts as JSON does not end as JSON (EventBridge then delivers nothing)."""
-    json_template = template.lstrip()[:1] in ("{", "[")
+def substitute(template: str, pattern: re.Pattern[str], write: Callable[[str, bool], str]) -> str:
+    """``template`` with each match of ``pattern`` replaced by ``write(name, in_string)``:
+    its first group, and whether it stands inside a JSON string (a ``\\"`` in a string
+    does not end it). EventBridge's input templates and Pipes' share this reading."""
     out: list[str] = []
     in_string = False
     i = 0
@@ -159,18 +159,28 @@ def fill(template: str, values: Mapping[str, Any]) -> str | None:
         if ch == '"':
             in_string = not in_string
         elif ch == "<":
-            m = PLACEHOLDER.match(template, i)
+            m = pattern.match(template, i)
             if m is not None:
-                value = values.get(m.group(1), _MISSING)
-                if in_string or not json_template:
-                    out.append(_in_string(value, json_template))
-                else:
-                    out.append('""' if value is _MISSING else _minified(value))
+                out.append(write(m.group(1), in_string))
                 i = m.end()
                 continue
         out.append(ch)
         i += 1
-    filled = "".join(out)
+    return "".join(out)
+
+
+def fill(template: str, values: Mapping[str, Any]) -> str | None:
+    """``template`` with its placeholders filled from ``values``; None when a template that
+    starts as JSON does not end as JSON (EventBridge then delivers nothing)."""
+    json_template = template.lstrip()[:1] in ("{", "[")
+
+    def write(name: str, in_string: bool) -> str:
+        value = values.get(name, _MISSING)
+        if in_string or not json_template:
+            return _in_string(value, json_template)
+        return '""' if value is _MISSING else _minified(value)
+
+    filled = substitute(template, PLACEHOLDER, write)
     if not json_template:
         return filled
     try:
@@ -209,4 +219,5 @@ __all__ = [
     "fill",
     "lookup",
     "reserved",
+    "substitute",
 ]

@@ -46,6 +46,7 @@ import orjson
 
 from canaria.errors import CanariaError
 from canaria.models import InvokeResult, PipeSpec, PipeStep
+from canaria.models.event_transforms import substitute
 from canaria.services.clients import EngineClients
 
 log = logging.getLogger("canaria.services")
@@ -107,32 +108,15 @@ def lookup(record: Any, path: str) -> Any:
 
 def render(template: str, record: dict[str, Any], reserved: Mapping[str, Any]) -> Any:
     """``template`` filled in for ``record``: the JSON value it makes, or its text."""
-    out: list[str] = []
-    in_string = False
-    i = 0
-    while i < len(template):
-        ch = template[i]
-        if ch == "\\" and in_string:
-            out.append(template[i : i + 2])
-            i += 2
-            continue
-        if ch == '"':
-            in_string = not in_string
-        elif ch == "<":
-            m = _PLACEHOLDER.match(template, i)
-            if m is not None:
-                key = m.group(1)
-                value = lookup(record, key) if key.startswith("$") else reserved.get(key)
-                if in_string:
-                    text = value if isinstance(value, str) else json.dumps(value)
-                    out.append(json.dumps(text)[1:-1])
-                else:
-                    out.append(json.dumps(value))
-                i = m.end()
-                continue
-        out.append(ch)
-        i += 1
-    filled = "".join(out)
+
+    def write(key: str, in_string: bool) -> str:
+        value = lookup(record, key) if key.startswith("$") else reserved.get(key)
+        if in_string:
+            text = value if isinstance(value, str) else json.dumps(value)
+            return json.dumps(text)[1:-1]
+        return json.dumps(value)
+
+    filled = substitute(template, _PLACEHOLDER, write)
     try:
         return json.loads(filled)
     except ValueError:
