@@ -1,7 +1,8 @@
 """What canaria's own delivery of a rule's targets costs: an event put on the bus, until it
-is in the target queue, for a queue the engine delivers to itself (the reference) against
-a queue that gets a transformed event and a topic, which canaria carries on through a queue
-of its own (one more queue, read by the pollers ``canaria up`` runs).
+is in the target queue, for a queue the engine (moto) delivers to itself (the reference,
+a target added on the engine directly, as canaria no longer does) against a queue, a queue
+that gets a transformed event and a topic, which canaria carries on through a queue of its
+own (one more queue, read by the pollers ``canaria up`` runs).
 
     .venv/bin/python bench/rule_targets.py [--probes 50] [--runs 3]
 
@@ -38,6 +39,8 @@ Transform: AWS::Serverless-2016-10-31
 Resources:
   Direct:
     Type: AWS::SQS::Queue
+  Plain:
+    Type: AWS::SQS::Queue
   Shaped:
     Type: AWS::SQS::Queue
   Alerts:
@@ -53,7 +56,7 @@ Resources:
     Properties:
       EventPattern: {source: [bench]}
       Targets:
-        - {Id: direct, Arn: !GetAtt Direct.Arn}
+        - {Id: plain, Arn: !GetAtt Plain.Arn}
         - Id: shaped
           Arn: !GetAtt Shaped.Arn
           InputTransformer:
@@ -65,7 +68,12 @@ Resources:
             InputPathsMap: {probe: $.detail.probe}
             InputTemplate: '{"probe": <probe>}'
 """
-TARGETS = {"direct": "bench-Direct", "shaped": "bench-Shaped", "topic": "bench-Inbox"}
+TARGETS = {
+    "direct": "bench-Direct",
+    "plain": "bench-Plain",
+    "shaped": "bench-Shaped",
+    "topic": "bench-Inbox",
+}
 
 
 def client(engine: ServicesEngine, service: str) -> Any:
@@ -132,6 +140,12 @@ async def main() -> None:
     p90s: dict[str, list[float]] = {k: [] for k in TARGETS}
     try:
         await provision(engine.engine_endpoint, app.services)
+        # the reference: the engine's own delivery, a target it is given directly
+        events = client(engine, "events")
+        direct = "arn:aws:sqs:us-east-1:123456789012:bench-Direct"
+        await asyncio.to_thread(
+            events.put_targets, Rule="bench-Rule", Targets=[{"Id": "direct", "Arn": direct}]
+        )
         pollers = QueuePollers(engine.endpoint, _unused)
         pollers.apply(app.event_sources)
         for _ in range(args.runs):
@@ -148,6 +162,7 @@ async def main() -> None:
     print("|---|---:|---:|---:|")
     labels = {
         "direct": "queue, delivered by the engine (reference)",
+        "plain": "queue, carried on by canaria",
         "shaped": "queue with an InputTransformer, carried on by canaria",
         "topic": "SNS topic with an InputTransformer → subscribed queue",
     }

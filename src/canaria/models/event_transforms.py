@@ -45,7 +45,7 @@ MAX_VARIABLES = 100
 MAX_TEMPLATE = 8192
 _PATH = re.compile(r"^\$(?:(?:\.[^.\[\]]+)|(?:\[(?:\d+|\*)\]))*$")
 _PART = re.compile(r"\.([^.\[\]]+)|\[(\d+|\*)\]")
-_MISSING = object()
+MISSING = object()  # what ``lookup`` gives for a path that names nothing
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def check_transformer(paths: Mapping[str, str], template: str) -> str | None:
 
 def lookup(event: Any, path: str) -> Any:
     """The value at ``path`` in ``event`` (``$.detail.items[0].id``; ``*`` gives every
-    value of a list or object); ``_MISSING`` when the path names nothing."""
+    value of a list or object); ``MISSING`` when the path names nothing."""
     values = [event]
     wild = False
     for name, index in _PART.findall(path[1:]):
@@ -111,7 +111,7 @@ def lookup(event: Any, path: str) -> Any:
         values = found
     if wild:
         return values
-    return values[0] if values else _MISSING
+    return values[0] if values else MISSING
 
 
 def reserved(event: Mapping[str, Any], rule_arn: str, rule_name: str) -> dict[str, Any]:
@@ -133,7 +133,7 @@ def _minified(value: Any) -> str:
 
 
 def _in_string(value: Any, json_template: bool) -> str:
-    if value is _MISSING:
+    if value is MISSING:
         return ""
     if isinstance(value, str):
         return value
@@ -175,10 +175,10 @@ def fill(template: str, values: Mapping[str, Any]) -> str | None:
     json_template = template.lstrip()[:1] in ("{", "[")
 
     def write(name: str, in_string: bool) -> str:
-        value = values.get(name, _MISSING)
+        value = values.get(name, MISSING)
         if in_string or not json_template:
             return _in_string(value, json_template)
-        return '""' if value is _MISSING else _minified(value)
+        return '""' if value is MISSING else _minified(value)
 
     filled = substitute(template, PLACEHOLDER, write)
     if not json_template:
@@ -200,7 +200,7 @@ def apply(
         return transform.input
     if transform.input_path is not None:
         value = lookup(event, transform.input_path)
-        return None if value is _MISSING else _minified(value)
+        return None if value is MISSING else _minified(value)
     if transform.template is None:
         return _minified(event)
     values: dict[str, Any] = {}
@@ -211,6 +211,7 @@ def apply(
 
 
 __all__ = [
+    "MISSING",
     "RESERVED",
     "EventTransform",
     "apply",

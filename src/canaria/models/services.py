@@ -109,12 +109,80 @@ class EventBusSpec:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
+Pairs = tuple[tuple[str, str], ...]  # HTTP headers, query or body parameters, in order
+
+
+@dataclass(frozen=True)
+class OAuthSpec:
+    """A connection's ``OAUTH_CLIENT_CREDENTIALS``: where its token is asked for, and with
+    what (the client's id and secret as Basic authorization, and the extra parameters)."""
+
+    endpoint: str
+    method: str
+    client_id: str
+    client_secret: str
+    headers: Pairs = ()
+    query: Pairs = ()
+    body: Pairs = ()
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    """An ``AWS::Events::Connection``: how an API destination's requests are authorized,
+    and the parameters every one of them carries (``InvocationHttpParameters``)."""
+
+    logical_id: str
+    name: str
+    authorization: Literal["API_KEY", "BASIC", "OAUTH_CLIENT_CREDENTIALS"]
+    api_key: tuple[str, str] | None = None  # (header name, value)
+    basic: tuple[str, str] | None = None  # (user, password)
+    oauth: OAuthSpec | None = None
+    headers: Pairs = ()
+    query: Pairs = ()
+    body: Pairs = ()
+
+
+@dataclass(frozen=True)
+class ApiDestinationSpec:
+    """An ``AWS::Events::ApiDestination``: an HTTP endpoint (``*`` in it filled by a
+    target's path parameters) called with its connection's authorization."""
+
+    logical_id: str
+    name: str
+    arn: str
+    endpoint: str
+    method: str
+    connection: ConnectionSpec
+    rate_per_second: int | None = None  # InvocationRateLimitPerSecond
+
+
+@dataclass(frozen=True)
+class HttpParameters:
+    """A target's ``HttpParameters``: each value a text, or a ``$.`` path into the event."""
+
+    path_values: tuple[str, ...] = ()
+    headers: Pairs = ()
+    query: Pairs = ()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A target's ``RetryPolicy`` and ``DeadLetterConfig``, as EventBridge defaults them."""
+
+    max_attempts: int = 185  # retries after the first try (MaximumRetryAttempts)
+    max_age_s: int = 86_400  # MaximumEventAgeInSeconds
+    dead_letter_arn: str | None = None  # a standard SQS queue
+
+
 @dataclass(frozen=True)
 class RuleTarget:
     id: str
     arn: str
     transform: EventTransform | None = None  # Input, InputPath or InputTransformer
     message_group_id: str | None = None  # SqsParameters of a FIFO queue target
+    destination: ApiDestinationSpec | None = None  # an API destination target
+    http: HttpParameters | None = None  # its HttpParameters
+    delivery: Delivery = Delivery()
 
     @property
     def input(self) -> str | None:
@@ -182,11 +250,15 @@ class QueueEventSource:
 @dataclass(frozen=True)
 class Forward:
     """Where a rule's relayed event goes: an SQS queue (with the FIFO queue's message
-    group) or an SNS topic, by ARN."""
+    group), an SNS topic or an API destination, by ARN; how often it is tried, and where
+    an event it could not take goes."""
 
-    kind: Literal["queue", "topic"]
+    kind: Literal["queue", "topic", "api_destination"]
     arn: str
     message_group_id: str | None = None
+    destination: ApiDestinationSpec | None = None
+    http: HttpParameters | None = None
+    delivery: Delivery = Delivery()
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar, assert_never
 
 import orjson
+from botocore.exceptions import ClientError
 
 from canaria.errors import CanariaError
 from canaria.models import InvokeResult
-from canaria.models.arns import REGION
+from canaria.models.arns import ACCOUNT, REGION
 from canaria.models.event_transforms import apply
 from canaria.models.filters import matches_any, sqs_filter_view
 from canaria.models.services import EventSourceKind, Forward, QueueEventSource
+from canaria.services.api_destinations import ApiDestinations, CallFailed
 from canaria.services.clients import EngineClients
 from canaria.template.service_refs import queue_url
 
@@ -41,6 +43,19 @@ Start = Callable[[str, str], Awaitable[None]]  # (state machine name, input) →
 S = TypeVar("S")
 _WAIT_S = 1  # long-poll wait: how long a stopped poller may still hold its thread
 _BACKOFF_S = 1.0
+_RETRY_CAP_S = 60  # a rule target's retries come at most this far apart
+# an EventBridge event's fields, in the order EventBridge writes them
+_EVENT_FIELDS = (
+    "version",
+    "id",
+    "detail-type",
+    "source",
+    "account",
+    "time",
+    "region",
+    "resources",
+    "detail",
+)
 SNS_ATTEMPTS = 3  # Lambda's asynchronous invocation: the first try and two retries
 
 
@@ -107,16 +122,30 @@ def event_of(messages: Sequence[dict[str, Any]], source: QueueEventSource) -> by
     assert_never(source.kind)
 
 
-def rule_payload(message: dict[str, Any], source: QueueEventSource) -> bytes | None:
-    """What a rule's target gets for the event in ``message``: the event transformed by
-    the target's ``Input``, ``InputPath`` or ``InputTransformer``; None for nothing."""
-    body = str(message.get("Body", ""))
+def rule_event(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The EventBridge event a rule delivered to ``message``'s queue, as EventBridge
+    writes it: its fields in EventBridge's order, with the ``account`` the engine leaves
+    out; None when the body is not an event."""
     try:
-        event = orjson.loads(body)
+        event = orjson.loads(str(message.get("Body", "")))
     except orjson.JSONDecodeError:
-        return body.encode()
-    if not isinstance(event, dict):
-        return body.encode()
+        return None
+    if not isinstance(event, dict) or "detail-type" not in event:
+        return None
+    out = {k: event[k] for k in _EVENT_FIELDS[:4] if k in event}
+    out["account"] = event.get("account") or ACCOUNT
+    out.update({k: event[k] for k in _EVENT_FIELDS[5:] if k in event})
+    out.update({k: v for k, v in event.items() if k not in out})
+    return out
+
+
+def rule_payload(message: dict[str, Any], source: QueueEventSource) -> bytes | None:
+    """What a rule's target gets for the event in ``message``: the event, or what the
+    target's ``Input``, ``InputPath`` or ``InputTransformer`` makes of it; None for
+    nothing."""
+    event = rule_event(message)
+    if event is None:
+        return str(message.get("Body", "")).encode()
     text = apply(source.transform, event, source.rule_arn, source.rule_name)
     return None if text is None else text.encode()
 
@@ -211,6 +240,7 @@ class QueuePollers:
         self._tasks = SourceTasks[QueueEventSource](self._poll)
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="canaria-sqs")
         self._clients = EngineClients(endpoint)
+        self._destinations = ApiDestinations()
 
     def apply(self, sources: Iterable[object]) -> None:
         """Poll exactly the queue ``sources`` among ``sources`` (the enabled ones); a
@@ -226,6 +256,7 @@ class QueuePollers:
     async def stop(self) -> None:
         await self._tasks.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._destinations.close()
 
     def _client(self) -> Any:
         import boto3
@@ -265,7 +296,7 @@ class QueuePollers:
                 messages = await self._drop_unmatched(client, url, messages, source)
                 if not messages:
                     continue
-            if source.kind is EventSourceKind.EVENTBRIDGE and source.transform is not None:
+            if source.kind is EventSourceKind.EVENTBRIDGE:
                 transformed = rule_payload(messages[0], source)
                 if transformed is None:  # EventBridge delivers nothing for it
                     log.warning(
@@ -327,15 +358,61 @@ class QueuePollers:
         messages: list[dict[str, Any]],
         event: bytes,
     ) -> None:
-        """Carry a rule's event on to its queue or topic; one that cannot be sent comes
-        back after the queue's visibility timeout and is tried again."""
-        assert source.forward is not None
+        """Carry a rule's event on to its queue, topic or API destination, as EventBridge
+        delivers it: a failure that may pass (a throttle, a 5xx, the engine restarting)
+        comes back later, sooner at first (1, 2, 4, ... s, at most a minute apart), until
+        the target's ``RetryPolicy`` runs out; then, or at once for one that will not
+        pass, the event goes to the target's dead-letter queue, if it has one, and is
+        dropped from canaria's queue."""
+        forward = source.forward
+        assert forward is not None
+        message = messages[0]
         try:
-            await self._run(_send_on, self._clients, source.forward, event, messages[0])
-        except Exception as exc:  # the engine restarting, the target not created yet
-            log.warning("%s → %s: %s", source.event, source.forward.arn, exc)
-            await asyncio.sleep(_BACKOFF_S)
-            return
+            await self._run(_send_on, self._clients, self._destinations, forward, event, message)
+        except Exception as exc:
+            failure = _failure(exc)
+            tries = _receives(message)
+            condition = None
+            if failure.retryable:
+                if tries > forward.delivery.max_attempts:
+                    condition = "MaximumRetryAttempts"
+                elif _age_s(message) >= forward.delivery.max_age_s:
+                    condition = "MaximumEventAgeInSeconds"
+                else:
+                    delay = failure.after_s or min(2 ** (tries - 1), _RETRY_CAP_S)
+                    log.warning(
+                        "%s → %s: %s (tried again in %.0f s)",
+                        source.event,
+                        forward.arn,
+                        failure.message,
+                        delay,
+                    )
+                    with contextlib.suppress(Exception):
+                        await self._run(_come_back_in, client, url, message, delay)
+                    return
+            dead_letter = forward.delivery.dead_letter_arn
+            log.warning(
+                "%s → %s: %s; the event is %s",
+                source.event,
+                forward.arn,
+                failure.message,
+                "sent to the dead-letter queue" if dead_letter else "dropped",
+            )
+            if dead_letter is not None:
+                attributes = {
+                    "RULE_ARN": source.rule_arn,
+                    "TARGET_ARN": forward.arn,
+                    "ERROR_CODE": failure.code,
+                    "ERROR_MESSAGE": failure.message,
+                    "RETRY_ATTEMPTS": str(tries - 1),
+                }
+                if condition is not None:
+                    attributes["EXHAUSTED_RETRY_CONDITION"] = condition
+                try:
+                    await self._run(_dead_letter, self._clients, dead_letter, message, attributes)
+                except Exception as dlq:  # it stays in canaria's queue: tried again later
+                    log.warning("%s: dead-letter queue: %s", source.event, dlq)
+                    return
         with contextlib.suppress(Exception):
             await self._run(_delete, client, url, messages)
 
@@ -380,9 +457,18 @@ def _receive(client: Any, url: str, source: QueueEventSource) -> list[dict[str, 
 
 
 def _send_on(
-    clients: EngineClients, forward: Forward, body: bytes, message: dict[str, Any]
+    clients: EngineClients,
+    destinations: ApiDestinations,
+    forward: Forward,
+    body: bytes,
+    message: dict[str, Any],
 ) -> None:
-    """A rule's event, sent to the queue or topic it targets (from a pool thread)."""
+    """A rule's event, sent to the queue, topic or API destination it targets (from a
+    pool thread)."""
+    if forward.kind == "api_destination":
+        assert forward.destination is not None
+        destinations.call(forward.destination, forward.http, body, rule_event(message) or {})
+        return
     text = body.decode()
     name = forward.arn.rsplit(":", 1)[-1]
     if forward.kind == "topic":
@@ -395,6 +481,61 @@ def _send_on(
         request["MessageGroupId"] = forward.message_group_id or "canaria"
         request["MessageDeduplicationId"] = _event_id(message)
     clients("sqs").send_message(**request)
+
+
+class _Failure:
+    def __init__(
+        self, code: str, message: str, retryable: bool, after_s: float | None = None
+    ) -> None:
+        self.code, self.message, self.retryable, self.after_s = code, message, retryable, after_s
+
+
+def _failure(exc: Exception) -> _Failure:
+    """What a failed delivery was, as a dead-letter queue names it, and whether
+    EventBridge would try it again."""
+    if isinstance(exc, CallFailed):
+        return _Failure(exc.code, exc.message, exc.retryable, exc.after_s)
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        text = str(error.get("Message", "")) or code
+        if "NonExistent" in code or code in ("NotFound", "QueueDoesNotExist"):
+            return _Failure("NO_RESOURCE", text, False)
+        if "Throttl" in code:
+            return _Failure("THROTTLING", text, True)
+        return _Failure("SDK_CLIENT_ERROR", text, False)
+    return _Failure("SDK_CLIENT_ERROR", str(exc) or type(exc).__name__, True)
+
+
+def _age_s(message: dict[str, Any]) -> float:
+    import time
+
+    try:
+        sent = int(message.get("Attributes", {}).get("SentTimestamp", "0")) / 1000
+    except ValueError:
+        return 0.0
+    return time.time() - sent if sent else 0.0
+
+
+def _come_back_in(client: Any, url: str, message: dict[str, Any], delay_s: float) -> None:
+    client.change_message_visibility(
+        QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=int(delay_s)
+    )
+
+
+def _dead_letter(
+    clients: EngineClients, arn: str, message: dict[str, Any], attributes: dict[str, str]
+) -> None:
+    """The event EventBridge could not deliver, as it sends it to a dead-letter queue:
+    the event itself, with what happened as message attributes."""
+    event = rule_event(message)
+    clients("sqs").send_message(
+        QueueUrl=queue_url(arn.rsplit(":", 1)[-1]),
+        MessageBody=orjson.dumps(event).decode() if event else str(message.get("Body", "")),
+        MessageAttributes={
+            k: {"DataType": "String", "StringValue": v or "-"} for k, v in attributes.items()
+        },
+    )
 
 
 def _event_id(message: dict[str, Any]) -> str:

@@ -227,13 +227,18 @@ def _rule_routed_targets(
             )
         for target in rule.relayed_targets:
             machine = by_machine_arn.get(target.arn)
-            known = machine is not None or target.arn in topics or target.arn in queues
+            known = (
+                machine is not None
+                or target.destination is not None
+                or target.arn in topics
+                or target.arn in queues
+            )
             if not known:
                 if entry is not None:
                     ctx.warn(
                         entry,
                         f"target {target.id} ({target.arn}) is not delivered locally: it is "
-                        "not a state machine, topic or queue of this template",
+                        "not a state machine, topic, queue or API destination of this template",
                     )
                 continue
             queue = QueueSpec(
@@ -245,8 +250,19 @@ def _rule_routed_targets(
             added.append(RuleTarget(target.id, queue_arn(queue.name)))
             forward = None
             if machine is None:
-                kind: Literal["queue", "topic"] = "topic" if target.arn in topics else "queue"
-                forward = Forward(kind, target.arn, target.message_group_id)
+                kind: Literal["queue", "topic", "api_destination"] = "queue"
+                if target.destination is not None:
+                    kind = "api_destination"
+                elif target.arn in topics:
+                    kind = "topic"
+                forward = Forward(
+                    kind,
+                    target.arn,
+                    target.message_group_id,
+                    target.destination,
+                    target.http,
+                    target.delivery,
+                )
             out.append(
                 QueueEventSource(
                     machine[0] if machine is not None else rule.logical_id,

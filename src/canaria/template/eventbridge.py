@@ -2,12 +2,12 @@
 
 The engine (moto's EventBridge) matches events and delivers them to SQS queues and event
 buses. Its ``PutEvents`` fails outright on a matching rule whose target it cannot deliver
-to, and it applies neither ``Input`` nor ``InputPath``. So the engine delivers only to
-buses, and to queues that get the event as it is. A target that is one of the template's
-functions, state machines or SNS topics, or a queue that gets a transformed event, is
-given a queue of canaria's own instead, read by canaria, which hands each event on,
-transformed as EventBridge transforms it (``models.event_transforms``). Other targets
-(Batch, AppSync, API destinations, ...) are left out with a warning.
+to, it applies neither ``Input`` nor ``InputPath``, and the events it writes have no
+``account``. So the engine delivers only to buses. Every other target (one of the
+template's functions, state machines, queues, SNS topics or API destinations) is given a
+queue of canaria's own instead, read by canaria, which hands each event on, written and
+transformed as EventBridge writes and transforms it (``models.event_transforms``). Other
+targets (Batch, AppSync, CloudWatch Logs, ...) are left out with a warning.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import Any
 
 from canaria.models.event_transforms import EventTransform, check_path, check_transformer
 from canaria.models.schedules import ScheduleKind, check_expression
-from canaria.models.services import EventBusSpec, RuleSpec, RuleTarget
+from canaria.models.services import ApiDestinationSpec, EventBusSpec, RuleSpec, RuleTarget
+from canaria.template import api_destinations
 from canaria.template.context import Context
 from canaria.template.index import Entry
 from canaria.template.intrinsics import NO_VALUE
@@ -50,16 +51,13 @@ RULE_KEYS = (
 # rule targets delivered locally: queues and buses by the engine (moto's EventBridge
 # fails PutEvents outright on a matching rule with any other kind of target, an SNS topic
 # too), state machines and topics by canaria through a queue of its own
-DELIVERED_TARGETS = ("sqs", "events", "states", "sns")
+DELIVERED_TARGETS = ("sqs", "events", "states", "sns", "api-destination")
 # target properties read but not acted on
 NOT_APPLIED = (
     "BatchParameters",
-    "DeadLetterConfig",
     "EcsParameters",
-    "HttpParameters",
     "KinesisParameters",
     "RedshiftDataParameters",
-    "RetryPolicy",
     "RoleArn",
     "RunCommandParameters",
     "SageMakerPipelineParameters",
@@ -100,7 +98,12 @@ def event_bus(ctx: Context, entry: Entry) -> EventBusSpec:
     return EventBusSpec(entry.logical_id, name, tags_of(ctx, entry))
 
 
-def rule(ctx: Context, entry: Entry, functions: Mapping[str, str]) -> RuleSpec:
+def rule(
+    ctx: Context,
+    entry: Entry,
+    functions: Mapping[str, str],
+    destinations: Mapping[str, ApiDestinationSpec] | None = None,
+) -> RuleSpec:
     check_keys(entry.props, entry.props_at, RULE_KEYS)
     name = resource_name(ctx, entry, _RULE_NAME, "letters, digits and . - _, up to 64 characters")
     pattern: Mapping[str, Any] | None = None
@@ -130,7 +133,7 @@ def rule(ctx: Context, entry: Entry, functions: Mapping[str, str]) -> RuleSpec:
         if state not in RULE_STATES:
             raise ctx.at(entry, "State").error(f"unknown rule state {state!r}", allowed=RULE_STATES)
     description = ctx.get(entry, "Description")
-    targets, to_functions, relayed = _targets(ctx, entry, functions)
+    targets, to_functions, relayed = _targets(ctx, entry, functions, destinations or {})
     unscheduled = [t.id for t in (*targets, *relayed) if not t.arn.startswith(MACHINE_ARN)]
     if schedule is not None and unscheduled:
         ctx.warn(
@@ -187,11 +190,14 @@ def event_transform(node: Mapping[str, Any], at: Where) -> EventTransform | None
 
 
 def _targets(
-    ctx: Context, entry: Entry, functions: Mapping[str, str]
+    ctx: Context,
+    entry: Entry,
+    functions: Mapping[str, str],
+    destinations: Mapping[str, ApiDestinationSpec],
 ) -> tuple[tuple[RuleTarget, ...], tuple[RuleTarget, ...], tuple[RuleTarget, ...]]:
-    """The targets the engine delivers to (queues as the event is, buses), those naming
-    the template's functions, and those canaria carries on itself (state machines,
-    topics, queues that get a transformed event)."""
+    """The targets the engine delivers to (buses), those naming the template's functions,
+    and those canaria carries on itself (state machines, topics, API destinations,
+    queues)."""
     raw = ctx.get(entry, "Targets")
     if raw is NO_VALUE:
         return (), (), ()
@@ -207,11 +213,19 @@ def _targets(
         arn = as_str(node["Arn"], iat.key(node, "Arn"))
         parts = arn.split(":", 5) if arn.startswith("arn:") else []
         service = parts[2] if len(parts) == 6 else ""
-        if service == "events" and not parts[5].startswith("event-bus/"):
-            service = ""  # an archive or an API destination
+        destination = destinations.get(arn)
+        if destination is not None:
+            service = "api-destination"
+        elif service == "events" and not parts[5].startswith("event-bus/"):
+            service = ""  # an archive, or an API destination not of this template
         if service == "states" and not parts[5].startswith("stateMachine:"):
             service = ""  # an activity
         transform = event_transform(node, iat)
+        delivery = api_destinations.delivery(node, iat)
+        http = None
+        if "HttpParameters" in node:
+            hat = iat.key(node, "HttpParameters")
+            http = api_destinations.http_parameters(as_map(node["HttpParameters"], hat), hat)
         function = service == "lambda" and function_of(arn, functions) is not None
         if not function and service not in DELIVERED_TARGETS:
             if not warn_function(ctx, entry, arn, functions):
@@ -240,11 +254,12 @@ def _targets(
             params = as_map(node["SqsParameters"], sat)
             check_keys(params, sat, ("MessageGroupId",), required=("MessageGroupId",))
             group = as_str(params["MessageGroupId"], sat.key(params, "MessageGroupId"))
-        target = RuleTarget(target_id, arn, transform, group)
-        if service in ("states", "sns") or transform is not None:
-            relayed.append(target)
-        else:
-            out.append(target)
+        if http is not None and destination is None:
+            ctx.warn(entry, f"Targets[{i}].HttpParameters applies to API destinations only")
+        target = RuleTarget(target_id, arn, transform, group, destination, http, delivery)
+        # the engine delivers to buses; every other target through canaria, which writes
+        # the event as EventBridge does (the engine leaves out its account)
+        (out if service == "events" else relayed).append(target)
     return tuple(out), tuple(to_functions), tuple(relayed)
 
 

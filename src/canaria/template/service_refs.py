@@ -28,12 +28,28 @@ PARAMETER = "AWS::SSM::Parameter"
 SECRET = "AWS::SecretsManager::Secret"
 EVENT_BUS = "AWS::Events::EventBus"
 RULE = "AWS::Events::Rule"
+# an API destination and its connection: called by canaria itself, not created in the engine
+CONNECTION = "AWS::Events::Connection"
+API_DESTINATION = "AWS::Events::ApiDestination"
 STREAM = "AWS::Kinesis::Stream"
 # an enhanced fan-out consumer: named for its Kinesis events (which read its stream), not
 # created in the engine
 CONSUMER = "AWS::Kinesis::StreamConsumer"
 
-TYPES = (BUCKET, QUEUE, TOPIC, SUBSCRIPTION, PARAMETER, SECRET, EVENT_BUS, RULE, STREAM, CONSUMER)
+TYPES = (
+    BUCKET,
+    QUEUE,
+    TOPIC,
+    SUBSCRIPTION,
+    PARAMETER,
+    SECRET,
+    EVENT_BUS,
+    RULE,
+    CONNECTION,
+    API_DESTINATION,
+    STREAM,
+    CONSUMER,
+)
 
 ATTRS: dict[str, tuple[str, ...]] = {
     BUCKET: ("Arn", "DomainName", "DualStackDomainName", "RegionalDomainName", "WebsiteURL"),
@@ -44,6 +60,8 @@ ATTRS: dict[str, tuple[str, ...]] = {
     SECRET: ("Id",),
     EVENT_BUS: ("Arn", "Name"),
     RULE: ("Arn",),
+    CONNECTION: ("Arn", "ArnForPolicy", "SecretArn"),
+    API_DESTINATION: ("Arn", "ArnForPolicy"),
     STREAM: ("Arn",),
     CONSUMER: (
         "ConsumerARN",
@@ -63,6 +81,8 @@ NAME_KEYS = {
     SECRET: "Name",
     EVENT_BUS: "Name",
     RULE: "Name",
+    CONNECTION: "Name",
+    API_DESTINATION: "Name",
     STREAM: "Name",
     CONSUMER: "ConsumerName",
 }
@@ -160,6 +180,20 @@ def rule_arn(name: str, bus: str) -> str:
     return f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{path}"
 
 
+def connection_arn(name: str) -> str:
+    return f"arn:aws:events:{REGION}:{ACCOUNT}:connection/{name}/{_resource_id(name)}"
+
+
+def api_destination_arn(name: str) -> str:
+    return f"arn:aws:events:{REGION}:{ACCOUNT}:api-destination/{name}/{_resource_id(name)}"
+
+
+def _resource_id(name: str) -> str:
+    """The id EventBridge appends to a connection's or destination's ARN: fixed by name
+    here, so a reference reads the same on every load."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"canaria:events:{name}"))
+
+
 def subscription_arn(logical_id: str, topic: str) -> str:
     return f"{topic}:{uuid.uuid5(uuid.NAMESPACE_URL, 'canaria:' + logical_id)}"
 
@@ -171,6 +205,8 @@ def ref(type_: str, logical_id: str, name: str, prop: Prop) -> str:
             "AWS::S3::Bucket"
             | "AWS::SSM::Parameter"
             | "AWS::Events::EventBus"
+            | "AWS::Events::Connection"
+            | "AWS::Events::ApiDestination"
             | "AWS::Kinesis::Stream"
         ):
             return name
@@ -225,6 +261,16 @@ def get_att(type_: str, logical_id: str, name: str, attr: str, prop: Prop) -> An
             return name
         case ("AWS::Events::Rule", "Arn"):
             return rule_arn(name, rule_bus(prop))
+        case ("AWS::Events::Connection", "Arn"):
+            return connection_arn(name)
+        case ("AWS::Events::Connection", "ArnForPolicy"):
+            return f"arn:aws:events:{REGION}:{ACCOUNT}:connection/{name}"
+        case ("AWS::Events::Connection", "SecretArn"):
+            return f"{secret_arn(f'events!connection/{name}/{_resource_id(name)}')}"
+        case ("AWS::Events::ApiDestination", "Arn"):
+            return api_destination_arn(name)
+        case ("AWS::Events::ApiDestination", "ArnForPolicy"):
+            return f"arn:aws:events:{REGION}:{ACCOUNT}:api-destination/{name}"
         case ("AWS::Kinesis::Stream", "Arn"):
             return stream_arn(name)
         case ("AWS::Kinesis::StreamConsumer", "ConsumerARN"):

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, assert_never
 
 from canaria.models.services import (
+    ApiDestinationSpec,
     BucketNotificationSpec,
     BucketSpec,
     EventBusSpec,
@@ -33,7 +34,7 @@ from canaria.models.services import (
     UserPoolGroupSpec,
     UserPoolSpec,
 )
-from canaria.template import eventbridge, streams, user_pools
+from canaria.template import api_destinations, eventbridge, service_refs, streams, user_pools
 from canaria.template.bucket_notifications import bucket_notifications
 from canaria.template.context import Context
 from canaria.template.index import Entry
@@ -192,6 +193,18 @@ def build_service_resources(
     ``functions`` maps each function's ARN prefix to its logical id, to warn about rule
     targets and subscriptions that would invoke a function."""
     out: dict[str, ServiceResource] = {}
+    # API destinations and their connections: called by canaria, not created in the engine
+    connections = {
+        e.logical_id: api_destinations.connection(ctx, e)
+        for e in entries
+        if e.type == service_refs.CONNECTION
+    }
+    destinations: dict[str, ApiDestinationSpec] = {}
+    for e in entries:
+        if e.type == service_refs.API_DESTINATION:
+            found = api_destinations.api_destination(ctx, e, connections)
+            if found is not None:
+                destinations[found.arn] = found
     for e in entries:
         match e.type:
             case "AWS::S3::Bucket":
@@ -219,7 +232,7 @@ def build_service_resources(
             case "AWS::Events::EventBus":
                 out[e.logical_id] = eventbridge.event_bus(ctx, e)
             case "AWS::Events::Rule":
-                out[e.logical_id] = eventbridge.rule(ctx, e, functions)
+                out[e.logical_id] = eventbridge.rule(ctx, e, functions, destinations)
             case "AWS::Kinesis::Stream":
                 out[e.logical_id] = streams.stream_spec(ctx, e)
             case "AWS::Kinesis::StreamConsumer":

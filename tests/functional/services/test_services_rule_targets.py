@@ -169,7 +169,19 @@ def test_a_target_without_a_transform_gets_the_whole_event(app: Canaria) -> None
     (body,) = received(app, "app-Whole")
     event = json.loads(body)
     assert event["detail"] == {"order": "o-1", "lines": [1, 2]}
-    assert event["detail-type"] == "OrderPlaced"
+    # written as EventBridge writes it: its fields in order, the account among them
+    assert list(event) == [
+        "version",
+        "id",
+        "detail-type",
+        "source",
+        "account",
+        "time",
+        "region",
+        "resources",
+        "detail",
+    ]
+    assert event["account"] == "123456789012"
 
 
 def test_an_input_path_to_a_fifo_queue_keeps_its_message_group(app: Canaria) -> None:

@@ -358,13 +358,16 @@ def test_rule_targets_not_delivered_locally_are_left_out_with_a_warning(
     app = load(write(tmp_path, body))
     rule = app.services["Rule"]
     assert isinstance(rule, RuleSpec)
-    assert [(t.id, t.message_group_id) for t in rule.targets] == [
-        ("queue", "g1"),
-        ("bus", None),
-        ("fn", None),  # through the queue canaria adds for the function
-        ("topic", None),  # through a queue canaria reads and publishes from
+    assert [t.id for t in rule.targets] == [
+        "bus",  # the engine delivers to buses
+        "fn",  # through the queue canaria adds for the function
+        "queue",  # through a queue canaria reads and sends on from
+        "topic",  # ... and publishes from
     ]
     assert rule.targets[-1].arn.endswith(":canaria-Rule-topic")
+    (relayed,) = [s for s in app.event_sources if s.event == "Rule.queue"]
+    assert isinstance(relayed, QueueEventSource) and relayed.forward is not None
+    assert relayed.forward.message_group_id == "g1"
     warnings = "\n".join(app.warnings)
     assert "Targets[1] (arn:aws:batch:us-east-1:123456789012:job-queue/q) is not delivered" in (
         warnings
@@ -694,3 +697,90 @@ def test_a_sam_eventbridge_event_carries_its_transform(tmp_path: Path) -> None:
     assert isinstance(source, QueueEventSource)
     assert source.transform is not None and source.transform.input_path == "$.detail"
     assert "InputPath is not applied" not in "\n".join(app.warnings)
+
+
+def destination_template(connection: str, destination: str, target: str = "") -> str:
+    return resources(
+        "  Conn:\n    Type: AWS::Events::Connection\n    Properties:\n"
+        + "".join(f"      {line}\n" for line in connection.splitlines())
+        + "  Dest:\n    Type: AWS::Events::ApiDestination\n    Properties:\n"
+        + "".join(f"      {line}\n" for line in destination.splitlines())
+        + "  Rule:\n    Type: AWS::Events::Rule\n    Properties:\n"
+        "      EventPattern: {source: [x]}\n      Targets:\n"
+        f"        - {{Id: t, Arn: !GetAtt Dest.Arn{target}}}\n"
+    )
+
+
+API_KEY = (
+    "AuthorizationType: API_KEY\n"
+    "AuthParameters: {ApiKeyAuthParameters: {ApiKeyName: k, ApiKeyValue: v}}"
+)
+DEST = (
+    "ConnectionArn: !GetAtt Conn.Arn\nInvocationEndpoint: https://example.com/*\nHttpMethod: POST"
+)
+
+
+def test_an_api_destination_target_is_called_by_canaria(tmp_path: Path) -> None:
+    target = (
+        ", HttpParameters: {PathParameterValues: [$.detail.id]}, "
+        "RetryPolicy: {MaximumRetryAttempts: 2}"
+    )
+    app = load(write(tmp_path, destination_template(API_KEY, DEST, target)))
+    (source,) = app.event_sources
+    assert isinstance(source, QueueEventSource)
+    forward = source.forward
+    assert forward is not None and forward.kind == "api_destination"
+    assert forward.destination is not None
+    assert forward.destination.arn.startswith(
+        "arn:aws:events:us-east-1:123456789012:api-destination/app-Dest/"
+    )
+    assert forward.destination.connection.api_key == ("k", "v")
+    assert forward.http is not None and forward.http.path_values == ("$.detail.id",)
+    assert forward.delivery.max_attempts == 2
+    assert not [w for w in app.warnings if "Dest" in w or "Conn" in w]
+
+
+@pytest.mark.parametrize(
+    ("connection", "destination", "target", "message"),
+    [
+        (
+            "AuthorizationType: BASIC\nAuthParameters: {}",
+            DEST,
+            "",
+            "BASIC needs BasicAuthParameters",
+        ),
+        (
+            "AuthorizationType: TOKEN\nAuthParameters: {}",
+            DEST,
+            "",
+            "unknown AuthorizationType 'TOKEN'",
+        ),
+        (API_KEY, DEST.replace("POST", "TRACE"), "", "unknown HttpMethod 'TRACE'"),
+        (
+            API_KEY,
+            DEST,
+            ", RetryPolicy: {MaximumRetryAttempts: 186}",
+            "MaximumRetryAttempts 186 is over 185",
+        ),
+        (
+            API_KEY,
+            DEST,
+            ", DeadLetterConfig: {Arn: arn:aws:sns:us-east-1:1:t}",
+            "not a standard SQS queue",
+        ),
+    ],
+)
+def test_a_connection_destination_or_target_eventbridge_refuses_is_refused(
+    tmp_path: Path, connection: str, destination: str, target: str, message: str
+) -> None:
+    error = fails(write(tmp_path, destination_template(connection, destination, target)))
+    assert message in str(error)
+
+
+def test_a_destination_whose_endpoint_is_no_url_is_not_called(tmp_path: Path) -> None:
+    body = destination_template(API_KEY, DEST.replace("https://example.com/*", "pendpoint"))
+    app = load(write(tmp_path, body))
+    assert not app.event_sources
+    warnings = "\n".join(app.warnings)
+    assert "InvocationEndpoint 'pendpoint' is not an HTTP(S) URL" in warnings
+    assert "target t (" in warnings or "Targets[0]" in warnings
