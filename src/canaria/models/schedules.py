@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aws_cron_expression_validator.validator import AWSCronExpressionValidator
 
+from canaria.models.event_transforms import EventTransform
+
 __all__ = [
     "RATE_UNITS",
     "ScheduleKind",
@@ -59,6 +61,8 @@ class ScheduledInvocation:
     timezone: str = "UTC"  # ScheduleExpressionTimezone (Scheduler); rules run in UTC
     enabled: bool = True
     target_type: ScheduleTarget = ScheduleTarget.FUNCTION
+    # a scheduled rule's target: its InputPath or InputTransformer (its Input is ``input``)
+    transform: EventTransform | None = None
 
 
 def check_expression(expression: str, kind: ScheduleKind) -> str | None:

@@ -29,6 +29,7 @@ from pyawscron import AWSCron
 from canaria.clock import Clock
 from canaria.errors import CanariaError
 from canaria.models.arns import ACCOUNT, REGION
+from canaria.models.event_transforms import apply
 from canaria.models.schedules import (
     ScheduledInvocation,
     ScheduleKind,
@@ -66,25 +67,29 @@ def next_due(schedule: ScheduledInvocation, after: float, anchor: float) -> floa
     return None if nxt is None else nxt.replace(tzinfo=zone).timestamp()
 
 
-def scheduled_event(schedule: ScheduledInvocation, when: float) -> bytes:
-    """The event the target gets when ``schedule`` fires at ``when``."""
+def scheduled_event(schedule: ScheduledInvocation, when: float) -> bytes | None:
+    """The event the target gets when ``schedule`` fires at ``when``; None when the
+    rule target's ``InputTransformer`` makes nothing of it (EventBridge sends nothing)."""
     if schedule.input is not None:
         return schedule.input.encode()
     if schedule.kind is ScheduleKind.SCHEDULER:
         return b"{}"
-    return orjson.dumps(
-        {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": ACCOUNT,
-            "time": datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": REGION,
-            "resources": [schedule.rule_arn],
-            "detail": {},
-        }
-    )
+    event = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [schedule.rule_arn],
+        "detail": {},
+    }
+    if schedule.transform is None:
+        return orjson.dumps(event)
+    rule_name = schedule.rule_arn.rsplit("/", 1)[-1]
+    text = apply(schedule.transform, event, schedule.rule_arn, rule_name)
+    return None if text is None else text.encode()
 
 
 class Schedules:
@@ -131,6 +136,12 @@ class Schedules:
 
     async def _fire(self, schedule: ScheduledInvocation, when: float) -> None:
         event = scheduled_event(schedule, when)
+        if event is None:
+            log.warning(
+                "schedule %s: the target's InputTemplate does not make JSON: nothing is sent",
+                schedule.name,
+            )
+            return
         for attempt, delay in enumerate((0.0, *RETRY_DELAYS_S)):
             if delay:
                 await self.clock.sleep_until(self.clock.now() + delay)

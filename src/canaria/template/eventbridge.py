@@ -170,7 +170,14 @@ def event_transform(node: Mapping[str, Any], at: Where) -> EventTransform | None
     key = given[0]
     kat = at.key(node, key)
     if key == "Input":
-        return EventTransform(input=as_str(node[key], kat))
+        text = as_str(node[key], kat)
+        try:
+            json.loads(text)
+        except ValueError:
+            raise kat.error(
+                f"Input is not JSON: {text[:60]!r}", allowed="JSON text (a string is quoted)"
+            ) from None
+        return EventTransform(input=text)
     if key == "InputPath":
         path = as_str(node[key], kat)
         if problem := check_path(path):

@@ -11,6 +11,7 @@ from typing import Any
 
 from canaria.models.app import StateMachineSpec
 from canaria.models.arns import ACCOUNT, REGION, function_arn
+from canaria.models.event_transforms import EventTransform
 from canaria.models.schedules import (
     ScheduledInvocation,
     ScheduleKind,
@@ -18,7 +19,7 @@ from canaria.models.schedules import (
     check_expression,
     check_timezone,
 )
-from canaria.models.services import RuleSpec, ServiceResource
+from canaria.models.services import RuleSpec, RuleTarget, ServiceResource
 from canaria.template.context import Context
 from canaria.template.event_sources import events_of
 from canaria.template.index import Entry, state_machine_arn
@@ -109,6 +110,7 @@ def build_schedules(
                     rule_arn(rule.name, rule.event_bus),
                     input=rule_target.input,
                     enabled=rule.state == "ENABLED",
+                    transform=_shaping(rule_target),
                 )
             )
         for rule_target in rule.relayed_targets:
@@ -125,9 +127,17 @@ def build_schedules(
                     input=rule_target.input,
                     enabled=rule.state == "ENABLED",
                     target_type=ScheduleTarget.STATE_MACHINE,
+                    transform=_shaping(rule_target),
                 )
             )
     return tuple(out)
+
+
+def _shaping(target: RuleTarget) -> EventTransform | None:
+    """A scheduled rule target's ``InputPath`` or ``InputTransformer`` (its ``Input`` is
+    the schedule's input)."""
+    transform = target.transform
+    return None if transform is None or transform.input is not None else transform
 
 
 SCHEDULE = "AWS::Scheduler::Schedule"

@@ -11,6 +11,7 @@ import orjson
 from canaria.clock import ManualClock
 from canaria.errors import Throttled
 from canaria.models import InvokeResult
+from canaria.models.event_transforms import EventTransform
 from canaria.models.schedules import ScheduledInvocation, ScheduleKind, ScheduleTarget
 from canaria.services.schedules import RETRY_DELAYS_S, Schedules, next_due, scheduled_event
 
@@ -52,13 +53,27 @@ def test_a_one_time_schedule_fires_once() -> None:
 
 def test_what_the_function_gets() -> None:
     when = at("2026-11-30T20:15:00")
-    event = orjson.loads(scheduled_event(schedule("rate(1 hour)"), when))
+    event = orjson.loads(scheduled_event(schedule("rate(1 hour)"), when) or b"null")
     assert event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events"
     assert event["time"] == "2026-11-30T20:15:00Z" and event["resources"] == [RULE_ARN]
     assert event["detail"] == {} and event["account"] == "123456789012"
     given = schedule("rate(1 hour)", input='{"job": "report"}')
     assert scheduled_event(given, when) == b'{"job": "report"}'
     assert scheduled_event(schedule("rate(1 hour)", kind=ScheduleKind.SCHEDULER), when) == b"{}"
+
+
+def test_a_scheduled_rule_targets_transform_shapes_the_event() -> None:
+    when = at("2026-11-30T20:15:00")
+    shaped = EventTransform(
+        paths=(("at", "$.time"),), template='{"at": <at>, "rule": <aws.events.rule-name>}'
+    )
+    assert scheduled_event(schedule("rate(1 hour)", transform=shaped), when) == (
+        b'{"at":"2026-11-30T20:15:00Z","rule":"Tick"}'
+    )
+    path = EventTransform(input_path="$.detail-type")
+    assert scheduled_event(schedule("rate(1 hour)", transform=path), when) == b'"Scheduled Event"'
+    nothing = EventTransform(paths=(("r", "$.resources"),), template='{"r": "<r>"}')
+    assert scheduled_event(schedule("rate(1 hour)", transform=nothing), when) is None
 
 
 class Recorder:

@@ -123,3 +123,35 @@ def test_a_state_machines_schedule_starts_it_and_its_other_events_are_named(
     assert [r.targets[0].arn.rsplit(":", 1)[-1] for r in rules] == [orders.queue_name]
     assert not any("(EventBridgeRule) is not triggered" in w for w in app.warnings)
     assert any("event Start (Api) is not triggered" in w for w in app.warnings)
+
+
+def test_a_scheduled_rule_starts_its_state_machine_targets_with_their_transform(
+    tmp_path: Path,
+) -> None:
+    body = resources(
+        """\
+  Machine:
+    Type: AWS::StepFunctions::StateMachine
+    Properties:
+      StateMachineName: nightly
+      RoleArn: arn:aws:iam::123456789012:role/r
+      Definition: {StartAt: Done, States: {Done: {Type: Pass, End: true}}}
+  Queue:
+    Type: AWS::SQS::Queue
+  Nightly:
+    Type: AWS::Events::Rule
+    Properties:
+      ScheduleExpression: cron(0 3 * * ? *)
+      Targets:
+        - Id: machine
+          Arn: !Ref Machine
+          InputTransformer: {InputPathsMap: {at: $.time}, InputTemplate: '{"at": <at>}'}
+        - {Id: queue, Arn: !GetAtt Queue.Arn}
+"""
+    )
+    app = load(write(tmp_path, body))
+    (schedule,) = app.schedules
+    assert schedule.target == "nightly" and schedule.target_type is ScheduleTarget.STATE_MACHINE
+    assert schedule.transform is not None and schedule.transform.paths == (("at", "$.time"),)
+    warnings = "\n".join(app.warnings)
+    assert "function and state machine targets only; queue get nothing on schedule" in warnings

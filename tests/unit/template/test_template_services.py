@@ -660,6 +660,7 @@ def rule_with_target(target: str) -> str:
         ),
         ("InputTransformer: {InputPathsMap: {a: $.a}}", "InputTemplate"),
         ("InputPath: detail", "'detail' is not a JSON path"),
+        ("Input: 'not json'", "Input is not JSON"),
     ],
 )
 def test_a_target_input_eventbridge_refuses_is_refused_at_its_line(
