@@ -10,7 +10,7 @@ deleted when a resource leaves the template.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, assert_never
 
@@ -49,7 +49,8 @@ class Observed:
     parameters: Mapping[str, str] | None = None  # name → value (of the template's only)
     secrets: frozenset[str] = frozenset()
     buses: frozenset[str] = frozenset()
-    rules: frozenset[tuple[str, str]] = frozenset()  # (bus, name)
+    # (bus, name) → what the engine holds of the rule, as ``rule_shape`` writes it
+    rules: Mapping[tuple[str, str], RuleShape] | None = None
     streams: frozenset[str] = frozenset()
     user_pools: frozenset[str] = frozenset()  # ids
     clients: frozenset[tuple[str, str]] = frozenset()  # (pool id, client id)
@@ -66,7 +67,38 @@ class UpdateParameter:
     resource: ParameterSpec
 
 
-Instruction = Create | UpdateParameter
+@dataclass(frozen=True)
+class UpdateRule:
+    """A rule the engine holds with another pattern, schedule, state or targets than the
+    template's: written again, its other targets removed."""
+
+    resource: RuleSpec
+
+
+Instruction = Create | UpdateParameter | UpdateRule
+# a rule's pattern (JSON, keys sorted), schedule, state and targets (id, ARN, group)
+RuleShape = tuple[str, str, str, frozenset[tuple[str, str, str]]]
+
+
+def rule_shape(
+    pattern: str | None, schedule: str | None, state: str, targets: Iterable[dict[str, Any]]
+) -> RuleShape:
+    """What matters of a rule, as written in the template or as the engine answers."""
+    normal = json.dumps(json.loads(pattern), sort_keys=True) if pattern else ""
+    return (
+        normal,
+        schedule or "",
+        state,
+        frozenset(
+            (t["Id"], t["Arn"], t.get("SqsParameters", {}).get("MessageGroupId", ""))
+            for t in targets
+        ),
+    )
+
+
+def _wanted_shape(r: RuleSpec) -> RuleShape:
+    pattern = json.dumps(r.event_pattern) if r.event_pattern is not None else None
+    return rule_shape(pattern, r.schedule_expression, r.state, [_target(t) for t in r.targets])
 
 
 def plan(resources: Mapping[str, ServiceResource], observed: Observed) -> tuple[Instruction, ...]:
@@ -94,7 +126,10 @@ def plan(resources: Mapping[str, ServiceResource], observed: Observed) -> tuple[
             case EventBusSpec():
                 exists = r.name in observed.buses
             case RuleSpec():
-                exists = (r.event_bus, r.name) in observed.rules
+                held = (observed.rules or {}).get((r.event_bus, r.name))
+                if held is not None and held != _wanted_shape(r):
+                    out.append(UpdateRule(r))
+                exists = held is not None
             case BucketNotificationSpec():
                 exists = False  # written whole each time: the put is idempotent
             case StreamSpec():
@@ -141,7 +176,7 @@ class Provisioner:
         c = self.client
         buckets = queues = topics = secrets = buses = frozenset[str]()
         subscriptions = frozenset[tuple[str, str, str]]()
-        rules = frozenset[tuple[str, str]]()
+        rules: dict[tuple[str, str], RuleShape] = {}
         parameters: dict[str, str] = {}
         if BucketSpec in kinds:
             buckets = frozenset(b["Name"] for b in c("s3").list_buckets().get("Buckets", []))
@@ -167,11 +202,19 @@ class Provisioner:
             secrets = frozenset(s["Name"] for p in pages for s in p.get("SecretList", []))
         if EventBusSpec in kinds or RuleSpec in kinds:
             buses = frozenset(b["Name"] for b in c("events").list_event_buses()["EventBuses"])
-            found = set()
+            wanted = {(r.event_bus, r.name) for r in resources.values() if isinstance(r, RuleSpec)}
             for bus in buses:
                 for rule in c("events").list_rules(EventBusName=bus).get("Rules", []):
-                    found.add((bus, rule["Name"]))
-            rules = frozenset(found)
+                    key = (bus, rule["Name"])
+                    if key not in wanted:
+                        continue
+                    targets = c("events").list_targets_by_rule(Rule=rule["Name"], EventBusName=bus)
+                    rules[key] = rule_shape(
+                        rule.get("EventPattern"),
+                        rule.get("ScheduleExpression"),
+                        rule.get("State", "ENABLED"),
+                        targets.get("Targets", []),
+                    )
         streams = frozenset[str]()
         if StreamSpec in kinds:
             pages = c("kinesis").get_paginator("list_streams").paginate()
@@ -230,6 +273,8 @@ class Provisioner:
                             Name=p.name, Value=p.value, Type=p.type, Overwrite=True
                         )
                         done.append(f"updated SSM parameter {p.name}")
+                    case UpdateRule(resource=rule):
+                        done.append(self._update_rule(rule))
             except ClientError as exc:
                 err = exc.response.get("Error", {})
                 raise TemplateError(
@@ -238,6 +283,33 @@ class Provisioner:
                     prop=f"Resources.{r.logical_id.split('.')[0]}",
                 ) from None
         return done
+
+    def _update_rule(self, r: RuleSpec) -> str:
+        """Write the rule again (``PutRule`` replaces its pattern, schedule and state),
+        remove the targets the template no longer names and put the others."""
+        events = self.client("events")
+        self._put_rule(r)
+        held = events.list_targets_by_rule(Rule=r.name, EventBusName=r.event_bus)
+        gone = [
+            t["Id"] for t in held.get("Targets", []) if t["Id"] not in {x.id for x in r.targets}
+        ]
+        if gone:
+            events.remove_targets(Rule=r.name, EventBusName=r.event_bus, Ids=gone)
+        if r.targets:
+            events.put_targets(
+                Rule=r.name, EventBusName=r.event_bus, Targets=[_target(t) for t in r.targets]
+            )
+        return f"updated rule {r.name} on event bus {r.event_bus}"
+
+    def _put_rule(self, r: RuleSpec) -> None:
+        kwargs = {"Name": r.name, "EventBusName": r.event_bus, "State": r.state}
+        if r.event_pattern is not None:
+            kwargs["EventPattern"] = json.dumps(r.event_pattern)
+        if r.schedule_expression is not None:
+            kwargs["ScheduleExpression"] = r.schedule_expression
+        if r.description:
+            kwargs["Description"] = r.description
+        self.client("events").put_rule(**kwargs)
 
     def _create(self, r: ServiceResource) -> str:
         c = self.client
@@ -297,14 +369,7 @@ class Provisioner:
                 c("events").create_event_bus(**kwargs)
                 return f"created event bus {r.name}"
             case RuleSpec():
-                kwargs = {"Name": r.name, "EventBusName": r.event_bus, "State": r.state}
-                if r.event_pattern is not None:
-                    kwargs["EventPattern"] = json.dumps(r.event_pattern)
-                if r.schedule_expression is not None:
-                    kwargs["ScheduleExpression"] = r.schedule_expression
-                if r.description:
-                    kwargs["Description"] = r.description
-                c("events").put_rule(**kwargs)
+                self._put_rule(r)
                 if r.targets:
                     c("events").put_targets(
                         Rule=r.name,

@@ -9,6 +9,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -216,3 +217,45 @@ def test_a_function_gets_what_its_target_or_its_event_makes(app: Canaria) -> Non
     bodies = received(app, "app-Seen", count=2)
     got = sorted((json.loads(b) for b in bodies), key=lambda e: str(e.get("from")))
     assert got == [{"from": "event", "order": "o-1"}, {"from": "rule", "order": "o-1"}]
+
+
+CHANGING = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  First:
+    Type: AWS::SQS::Queue
+  Second:
+    Type: AWS::SQS::Queue
+  Route:
+    Type: AWS::Events::Rule
+    Properties:
+      EventPattern: {source: [PATTERN]}
+      Targets:
+        - {Id: to, Arn: !GetAtt TARGET.Arn}
+"""
+
+
+def test_a_deploy_that_changes_a_rule_changes_what_it_matches_and_where_it_sends(
+    tmp_path: Path,
+) -> None:
+    template = write_app(
+        tmp_path / "app",
+        {"template.yaml": CHANGING.replace("PATTERN", "a").replace("TARGET", "First")},
+    )
+    c = Canaria(template, tmp_path / "state")
+    c.start()
+    try:
+        events = c.env_client("events", "AWS_ENDPOINT_URL_EVENTBRIDGE")
+        template.write_text(CHANGING.replace("PATTERN", "b").replace("TARGET", "Second"))
+        r = c.cli("deploy", "-t", str(template), "--json")
+        assert r.returncode == 0, r.stderr
+        for source in ("a", "b"):
+            events.put_events(Entries=[{"Source": source, "DetailType": "t", "Detail": "{}"}])
+        (body,) = received(c, "app-Second")
+        assert json.loads(body)["source"] == "b"
+        sqs = c.env_client("sqs", "AWS_ENDPOINT_URL_SQS")
+        url = sqs.get_queue_url(QueueName="app-First")["QueueUrl"]
+        time.sleep(1)  # the old pattern and target are gone: nothing reaches First
+        assert not sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages")
+    finally:
+        c.stop()

@@ -9,11 +9,13 @@ from canaria.models import (
     GeneratedSecret,
     ParameterSpec,
     QueueSpec,
+    RuleSpec,
+    RuleTarget,
     SubscriptionSpec,
     TopicSpec,
 )
 from canaria.services import Observed, plan
-from canaria.services.provision import Create, UpdateParameter
+from canaria.services.provision import Create, UpdateParameter, UpdateRule, rule_shape
 from canaria.services.secrets import generate_password, secret_string
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:t"
@@ -40,6 +42,23 @@ def test_what_exists_is_kept_and_a_changed_parameter_is_overwritten() -> None:
         parameters={"/p": "old", "/same": "v"},
     )
     assert plan(RESOURCES, observed) == (UpdateParameter(RESOURCES["P"]),)  # type: ignore[arg-type]
+
+
+def test_a_rule_the_engine_holds_otherwise_is_written_again() -> None:
+    queue = "arn:aws:sqs:us-east-1:123456789012:q"
+    rule = RuleSpec("R", "r", "default", {"source": ["a"]}, targets=(RuleTarget("t", queue),))
+    same = rule_shape('{"source": ["a"]}', None, "ENABLED", [{"Id": "t", "Arn": queue}])
+    assert plan({"R": rule}, Observed(rules={("default", "r"): same})) == ()
+    other_pattern = rule_shape('{"source": ["b"]}', None, "ENABLED", [{"Id": "t", "Arn": queue}])
+    assert plan({"R": rule}, Observed(rules={("default", "r"): other_pattern})) == (
+        UpdateRule(rule),
+    )
+    more_targets = rule_shape(
+        '{"source": ["a"]}', None, "ENABLED", [{"Id": "t", "Arn": queue}, {"Id": "u", "Arn": queue}]
+    )
+    assert plan({"R": rule}, Observed(rules={("default", "r"): more_targets})) == (
+        UpdateRule(rule),
+    )
 
 
 def test_generated_passwords_follow_the_rules() -> None:
