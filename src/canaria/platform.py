@@ -59,6 +59,7 @@ from canaria.services import ServicesEngine
 from canaria.services.engine import SERVED
 from canaria.services.log_subscriptions import LogSubscriptions
 from canaria.services.outbound import SignedBackends
+from canaria.services.outbox import Outbox
 from canaria.services.pipes import Pipes
 from canaria.services.pollers import QueuePollers
 from canaria.services.provision import Provisioner
@@ -186,6 +187,7 @@ class Platform:
             self._invoke_from_queue,
             self._start_on_schedule,
             self._invoke_event,
+            Outbox(self.state_dir),
         )
         # functions' Kinesis and DynamoDB events: shards read in order, batches invoked
         # through the alias

@@ -620,6 +620,29 @@ def logs(
         time.sleep(0.5)
 
 
+@app.command()
+def outbox(
+    follow_: Annotated[bool, typer.Option("--follow", "-f", help="keep printing")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """What topics' email and SMS subscribers would have been sent (kept, not sent)."""
+    from canaria.services import outbox as kept
+
+    seen = 0
+    while True:
+        for entry in kept.read(state_dir(), seen):
+            seen += 1
+            if as_json:
+                typer.echo(json.dumps(entry))
+                continue
+            subject = f"  {entry['subject']}" if entry.get("subject") else ""
+            typer.echo(f"{render.ts(entry['time'])} {entry['protocol']} to {entry['to']}{subject}")
+            typer.echo("".join(f"  {line}\n" for line in str(entry["message"]).splitlines()))
+        if not follow_:
+            return
+        time.sleep(0.5)
+
+
 # ---- operator commands ------------------------------------------------------------------------
 
 

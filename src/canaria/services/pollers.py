@@ -34,6 +34,7 @@ from canaria.models.filters import matches_any, sqs_filter_view
 from canaria.models.services import EventSourceKind, Forward, QueueEventSource
 from canaria.services.api_destinations import ApiDestinations, CallFailed
 from canaria.services.clients import EngineClients
+from canaria.services.outbox import Outbox
 from canaria.template.service_refs import queue_url
 
 log = logging.getLogger("canaria.services")
@@ -230,6 +231,7 @@ class QueuePollers:
         invoke: Invoke,
         start: Start | None = None,
         invoke_event: Invoke | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self.endpoint = endpoint  # the services engine, through its relay
         self.invoke = invoke
@@ -241,6 +243,7 @@ class QueuePollers:
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="canaria-sqs")
         self._clients = EngineClients(endpoint)
         self._destinations = ApiDestinations()
+        self.outbox = outbox  # a topic's email and SMS subscribers' messages
 
     def apply(self, sources: Iterable[object]) -> None:
         """Poll exactly the queue ``sources`` among ``sources`` (the enabled ones); a
@@ -296,7 +299,9 @@ class QueuePollers:
                 messages = await self._drop_unmatched(client, url, messages, source)
                 if not messages:
                     continue
-            if source.kind is EventSourceKind.EVENTBRIDGE:
+            if source.kind is EventSourceKind.SNS and source.forward is not None:
+                event = str(messages[0].get("Body", "")).encode()  # the notification
+            elif source.kind is EventSourceKind.EVENTBRIDGE:
                 transformed = rule_payload(messages[0], source)
                 if transformed is None:  # EventBridge delivers nothing for it
                     log.warning(
@@ -368,7 +373,7 @@ class QueuePollers:
         assert forward is not None
         message = messages[0]
         try:
-            await self._run(_send_on, self._clients, self._destinations, forward, event, message)
+            await self._run(self._send_on, forward, event, message)
         except Exception as exc:
             failure = _failure(exc)
             tries = _receives(message)
@@ -416,6 +421,34 @@ class QueuePollers:
         with contextlib.suppress(Exception):
             await self._run(_delete, client, url, messages)
 
+    def _send_on(self, forward: Forward, body: bytes, message: dict[str, Any]) -> None:
+        """A rule's event, sent to the queue, topic or API destination it targets, or a
+        topic's notification kept in the outbox (from a pool thread)."""
+        if forward.kind in ("email", "email-json", "sms"):
+            envelope = orjson.loads(body or b"{}")
+            if self.outbox is None:
+                log.warning("%s to %s: no outbox here, dropped", forward.kind, forward.arn)
+                return
+            self.outbox.deliver(forward.kind, forward.arn, envelope)
+            return
+        if forward.kind == "api_destination":
+            assert forward.destination is not None
+            event = rule_event(message) or {}
+            self._destinations.call(forward.destination, forward.http, body, event)
+            return
+        text = body.decode()
+        name = forward.arn.rsplit(":", 1)[-1]
+        if forward.kind == "topic":
+            self._clients("sns").publish(TopicArn=forward.arn, Message=text)
+            return
+        request: dict[str, Any] = {"QueueUrl": queue_url(name), "MessageBody": text}
+        if name.endswith(".fifo"):
+            # EventBridge's message group (SqsParameters), and the event's id as the
+            # deduplication id, so a retried delivery is not a second message
+            request["MessageGroupId"] = forward.message_group_id or "canaria"
+            request["MessageDeduplicationId"] = _event_id(message)
+        self._clients("sqs").send_message(**request)
+
     async def _drop_unmatched(
         self, client: Any, url: str, messages: list[dict[str, Any]], source: QueueEventSource
     ) -> list[dict[str, Any]]:
@@ -454,33 +487,6 @@ def _receive(client: Any, url: str, source: QueueEventSource) -> list[dict[str, 
         if len(messages) < source.batch_size:
             time.sleep(0.05)
     return messages
-
-
-def _send_on(
-    clients: EngineClients,
-    destinations: ApiDestinations,
-    forward: Forward,
-    body: bytes,
-    message: dict[str, Any],
-) -> None:
-    """A rule's event, sent to the queue, topic or API destination it targets (from a
-    pool thread)."""
-    if forward.kind == "api_destination":
-        assert forward.destination is not None
-        destinations.call(forward.destination, forward.http, body, rule_event(message) or {})
-        return
-    text = body.decode()
-    name = forward.arn.rsplit(":", 1)[-1]
-    if forward.kind == "topic":
-        clients("sns").publish(TopicArn=forward.arn, Message=text)
-        return
-    request: dict[str, Any] = {"QueueUrl": queue_url(name), "MessageBody": text}
-    if name.endswith(".fifo"):
-        # EventBridge's message group (SqsParameters), and the event's id as the
-        # deduplication id, so a retried delivery is not a second message
-        request["MessageGroupId"] = forward.message_group_id or "canaria"
-        request["MessageDeduplicationId"] = _event_id(message)
-    clients("sqs").send_message(**request)
 
 
 class _Failure:

@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from canaria.models.app import StateMachineSpec
 from canaria.models.arns import function_arn
@@ -298,6 +298,9 @@ def _subscribed_functions(
     entries = {e.logical_id: e for e in functions}
     out: list[QueueEventSource] = []
     for sub in [r for r in services.values() if isinstance(r, SubscriptionSpec)]:
+        if sub.protocol in ("email", "email-json", "sms"):
+            out.append(_mailed(sub, extra))
+            continue
         function = function_of(sub.endpoint, by_arn) if sub.protocol == "lambda" else None
         if function is None:
             continue
@@ -320,6 +323,31 @@ def _subscribed_functions(
             )
         )
     return out
+
+
+def _mailed(sub: SubscriptionSpec, extra: dict[str, ServiceResource]) -> QueueEventSource:
+    """An ``email``, ``email-json`` or ``sms`` subscription: a queue of canaria's own
+    subscribes in its place, read into canaria's outbox (``services.outbox``)."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", f"canaria-{sub.logical_id}-outbox")[:80]
+    queue = QueueSpec(f"{sub.logical_id}.Queue", name, {"VisibilityTimeout": "30"})
+    extra[queue.logical_id] = queue
+    kept = {k: v for k, v in sub.attributes.items() if k in SUBSCRIPTION_FILTER_KEYS}
+    extra[sub.logical_id] = replace(
+        sub, protocol="sqs", endpoint=queue_arn(queue.name), attributes=kept
+    )
+    kind: Literal["email", "email-json", "sms"] = cast(
+        Literal["email", "email-json", "sms"], sub.protocol
+    )
+    return QueueEventSource(
+        sub.logical_id,
+        sub.logical_id,
+        queue.name,
+        queue_arn(queue.name),
+        batch_size=1,
+        kind=EventSourceKind.SNS,
+        subscription_arn=subscription_arn(sub.logical_id, sub.topic_arn),
+        forward=Forward(kind, sub.endpoint),
+    )
 
 
 def _topic_event(

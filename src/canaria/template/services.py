@@ -139,6 +139,8 @@ PROTOCOLS = (
     "sms",
     "sqs",
 )
+# subscriptions whose messages canaria keeps in its outbox instead of sending them
+MAILED = ("email", "email-json", "sms")
 PARAMETER_KEYS = (
     "AllowedPattern",
     "DataType",
@@ -315,11 +317,11 @@ def _unique_names(ctx: Context, entries: list[Entry], out: Mapping[str, ServiceR
 def _delivered(
     ctx: Context, entry: Entry, sub: SubscriptionSpec, functions: Mapping[str, str]
 ) -> bool:
-    """Whether ``sub`` is delivered: SQS by the engine, a template function by canaria
-    (``event_sources`` puts a queue of the function's own in its place: moto's SNS fails
-    the ``Publish`` call when a Lambda or HTTP subscriber cannot be reached); the others
-    get a warning."""
-    if sub.protocol == "sqs":
+    """Whether ``sub`` is delivered: SQS by the engine; a template function, an email
+    address or a phone number by canaria (``event_sources`` puts a queue of canaria's own
+    in its place: moto's SNS fails the ``Publish`` call when a Lambda or HTTP subscriber
+    cannot be reached); the others get a warning."""
+    if sub.protocol in ("sqs", *MAILED):
         return True
     if sub.protocol == "lambda" and function_of(sub.endpoint, functions) is not None:
         return True
@@ -327,7 +329,8 @@ def _delivered(
         ctx.warn(
             entry,
             f"the {sub.protocol} subscription to {sub.endpoint} is not delivered locally: "
-            "topics deliver to SQS queues",
+            "topics deliver to SQS queues, the template's functions and canaria's outbox "
+            "(email, email-json, sms)",
         )
     return False
 
