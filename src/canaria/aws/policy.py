@@ -62,6 +62,10 @@ FUNCTION_ALLOWED: frozenset[tuple[str, str]] = frozenset(
         ("states", "GetExecutionHistory"),
         ("states", "DescribeStateMachine"),
         ("states", "ListStateMachines"),
+        # a worker that holds a callback task's token sends its outcome
+        ("states", "SendTaskSuccess"),
+        ("states", "SendTaskFailure"),
+        ("states", "SendTaskHeartbeat"),
         ("execute-api", "ManageConnections"),
         ("cloudwatch", "PutMetricData"),
     }

@@ -4,7 +4,8 @@
 of the services canaria serves.
 
 The task's ``Parameters`` are the API's request, as on AWS (``TableName``, ``Item`` in
-DynamoDB's attribute-value form, ``QueueUrl``, ``MessageBody``, ...); the call goes through
+DynamoDB's attribute-value form, ``QueueUrl``, ``MessageBody``, ...; an optimized
+integration's message or event detail may be JSON, sent as its text); the call goes through
 botocore to the engine that serves the service here (DynamoDB: the supervised dynalite;
 the others: the services relay in front of moto), and the task's result is the API's
 response without botocore's ``ResponseMetadata``. A service error fails the task with
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
+import json
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -49,7 +51,8 @@ class ServiceTasks:
             raise workflows.TaskFailed(
                 "States.Runtime", f"{resource} needs an object of Parameters (the API's request)"
             )
-        return await asyncio.to_thread(self._call, call, dict(parameters), sdk)
+        params = dict(parameters) if sdk else _optimized(call, dict(parameters))
+        return await asyncio.to_thread(self._call, call, params, sdk)
 
     def _call(self, call: workflows.ServiceCall, params: dict[str, Any], sdk: bool) -> Any:
         client = self._client(call.service)
@@ -92,6 +95,30 @@ class ServiceTasks:
                     config=Config(retries={"max_attempts": 1}, inject_host_prefix=False),
                 )
             return client
+
+
+def _optimized(call: workflows.ServiceCall, params: dict[str, Any]) -> dict[str, Any]:
+    """An optimized integration's request as the API takes it: the message of SQS
+    ``sendMessage`` and SNS ``publish``, and each EventBridge ``putEvents`` entry's
+    ``Detail``, may be written as JSON in the state machine; Step Functions sends it as
+    the JSON text the API wants."""
+    match (call.service, call.action):
+        case ("sqs", "SendMessage"):
+            params["MessageBody"] = _text(params.get("MessageBody"))
+        case ("sns", "Publish"):
+            params["Message"] = _text(params.get("Message"))
+        case ("events", "PutEvents") if isinstance(params.get("Entries"), list):
+            params["Entries"] = [
+                {**e, "Detail": _text(e["Detail"])} if isinstance(e, dict) and "Detail" in e else e
+                for e in params["Entries"]
+            ]
+    return params
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, (dict, list, int, float, bool)) and value is not None:
+        return json.dumps(value, separators=(",", ":"))
+    return value
 
 
 def _plain(value: Any) -> Any:

@@ -135,6 +135,8 @@ class StateMachines:
         self.machines: dict[str, Machine] = {}
         self.executions: OrderedDict[str, Execution] = OrderedDict()
         self.kept = None if store is None else Executions(store, KEEP)
+        # callback tasks' tokens, for SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat
+        self.tokens = workflows.TaskTokens()
 
     # ---- machines ------------------------------------------------------------------------
 
@@ -269,6 +271,7 @@ class StateMachines:
                 state_machine_arn=e.machine.arn,
                 on_event=e.history.append,
                 abort=e.abort,
+                tokens=self.tokens,
             )
             e.status, e.output = str(result.status), result.output
             e.error, e.cause = result.error, result.cause

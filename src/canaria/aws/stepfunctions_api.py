@@ -18,6 +18,7 @@ from canaria.aws.responses import AMZ_JSON_10, json_error, json_response
 from canaria.aws.states import Execution, StateMachines, ValidationException
 from canaria.errors import CanariaError
 from canaria.workflows import DefinitionError
+from canaria.workflows.callbacks import MAX_OUTPUT
 
 SFN_CODES = frozenset(
     {
@@ -29,8 +30,17 @@ SFN_CODES = frozenset(
         "InvalidExecutionInput",
         "InvalidDefinition",
         "ValidationException",
+        "InvalidToken",
+        "InvalidOutput",
+        "TaskDoesNotExist",
+        "TaskTimedOut",
     }
 )
+
+
+class InvalidOutput(CanariaError):
+    http_status = 400
+    code = "InvalidOutput"
 
 
 class StatesBackend(Protocol):
@@ -175,7 +185,47 @@ async def get_execution_history(sm: StateMachines, body: dict[str, Any]) -> Any:
     return {"events": events[:limit]}
 
 
+def _token(body: dict[str, Any]) -> str:
+    token = _required(body, "taskToken")
+    if len(token) > 2048:
+        raise ValidationException(
+            "1 validation error detected: 'taskToken' must have length less than or equal to 2048"
+        )
+    return token
+
+
+async def send_task_success(sm: StateMachines, body: dict[str, Any]) -> Any:
+    token = _token(body)
+    text = _required(body, "output")
+    if len(text.encode()) > MAX_OUTPUT:
+        raise InvalidOutput("the output is over 256 KiB")
+    try:
+        output = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidOutput(f"the output is not JSON: {exc}") from None
+    sm.tokens.succeed(token, output)
+    return {}
+
+
+async def send_task_failure(sm: StateMachines, body: dict[str, Any]) -> Any:
+    error, cause = body.get("error"), body.get("cause")
+    sm.tokens.fail(
+        _token(body),
+        error if isinstance(error, str) else None,
+        cause if isinstance(cause, str) else None,
+    )
+    return {}
+
+
+async def send_task_heartbeat(sm: StateMachines, body: dict[str, Any]) -> Any:
+    sm.tokens.heartbeat(_token(body))
+    return {}
+
+
 OPERATIONS: dict[str, Handler] = {
+    "SendTaskSuccess": _operation(send_task_success),
+    "SendTaskFailure": _operation(send_task_failure),
+    "SendTaskHeartbeat": _operation(send_task_heartbeat),
     "CreateStateMachine": _operation(create_state_machine),
     "DescribeStateMachine": _operation(describe_state_machine),
     "ListStateMachines": _operation(list_state_machines),

@@ -5,6 +5,7 @@ the state and the feature), then :func:`execute` it with an injected :class:`Tas
 and :class:`~canaria.clock.Clock`. The interpreter does no I/O of its own.
 """
 
+from canaria.workflows.callbacks import TaskTokens
 from canaria.workflows.definition import load_definition
 from canaria.workflows.errors import DefinitionError, StatesError, TaskFailed
 from canaria.workflows.history import ExecutionResult, ExecutionStatus, HistoryEvent
@@ -23,6 +24,7 @@ __all__ = [
     "StatesError",
     "TaskFailed",
     "TaskRunner",
+    "TaskTokens",
     "execute",
     "load_definition",
     "resource_kind",

@@ -14,7 +14,7 @@ from typing import Any
 from canaria.workflows.choice import parse_choice, parse_timestamp
 from canaria.workflows.errors import ALL, DefinitionError
 from canaria.workflows.paths import Path, PathSyntaxError, parse_path, parse_reference_path
-from canaria.workflows.resources import UnsupportedResource, resource_kind
+from canaria.workflows.resources import UnsupportedResource, callback, resource_kind
 from canaria.workflows.states import (
     ROOT,
     Catcher,
@@ -178,6 +178,17 @@ def _state(name: str, raw: Mapping[str, Any]) -> State:
                 raise DefinitionError(
                     "use TimeoutSeconds or TimeoutSecondsPath, not both", state=name
                 )
+            heartbeat = raw.get("HeartbeatSeconds")
+            if heartbeat is not None and not _positive_int(heartbeat):
+                raise DefinitionError("HeartbeatSeconds must be a positive integer", state=name)
+            if heartbeat is not None and "HeartbeatSecondsPath" in raw:
+                raise DefinitionError(
+                    "use HeartbeatSeconds or HeartbeatSecondsPath, not both", state=name
+                )
+            if heartbeat is not None and timeout is not None and heartbeat >= timeout:
+                raise DefinitionError(
+                    "HeartbeatSeconds must be smaller than TimeoutSeconds", state=name
+                )
             return TaskState(
                 name=name,
                 next=b.next(),
@@ -192,6 +203,9 @@ def _state(name: str, raw: Mapping[str, Any]) -> State:
                 catch=b.catch(),
                 timeout_seconds=None if timeout is None else float(timeout),
                 timeout_seconds_path=b.optional_path("TimeoutSecondsPath"),
+                callback=callback(resource),
+                heartbeat_seconds=None if heartbeat is None else float(heartbeat),
+                heartbeat_seconds_path=b.optional_path("HeartbeatSecondsPath"),
             )
         case "Pass":
             return PassState(

@@ -20,10 +20,12 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol, assert_never
 
 from canaria.clock import Clock
+from canaria.workflows.callbacks import TaskTokens, Waiting
 from canaria.workflows.choice import evaluate, parse_timestamp
 from canaria.workflows.definition import load_definition
 from canaria.workflows.errors import (
     ALL,
+    HEARTBEAT_TIMEOUT,
     NO_CHOICE_MATCHED,
     RESULT_PATH_MATCH_FAILURE,
     RUNTIME,
@@ -42,7 +44,7 @@ from canaria.workflows.history import (
     to_json,
 )
 from canaria.workflows.paths import Path, PathMismatch, PathNotFound, assign, resolve
-from canaria.workflows.resources import history_resource
+from canaria.workflows.resources import history_resource, integration
 from canaria.workflows.states import (
     Catcher,
     ChoiceState,
@@ -82,11 +84,13 @@ async def execute(
     rng: random.Random | None = None,
     abort: asyncio.Event | None = None,
     role_arn: str = "",
+    tokens: TaskTokens | None = None,
 ) -> ExecutionResult:
     """Run one execution to its end and return its result and history.
 
     ``abort`` set while running stops the execution as ABORTED (StopExecution). The
-    definition's top-level ``TimeoutSeconds`` ends it as TIMED_OUT."""
+    definition's top-level ``TimeoutSeconds`` ends it as TIMED_OUT. ``tokens`` holds the
+    task tokens of its callback tasks (``.waitForTaskToken``) while they wait."""
     machine = definition if isinstance(definition, StateMachine) else load_definition(definition)
     run = _Run(
         runner=runner,
@@ -98,6 +102,7 @@ async def execute(
         state_machine_arn=state_machine_arn,
         role_arn=role_arn,
         input=input,
+        tokens=tokens or TaskTokens(),
     )
     return await run.execute(machine, abort)
 
@@ -115,8 +120,10 @@ class _Run:
         state_machine_arn: str,
         role_arn: str,
         input: Any,
+        tokens: TaskTokens,
     ) -> None:
         self.runner = runner
+        self.tokens = tokens
         self.clock = clock
         self.rng = rng
         self.recorder = recorder
@@ -387,6 +394,14 @@ class _Run:
     ) -> Any:
         effective = self._input(state, state.input_path, raw, ctx)
         match state:
+            case TaskState() if state.callback:
+                token, waiting = self.tokens.issue()
+                try:
+                    ctx = {**ctx, "Task": {"Token": token}}
+                    parameters = self._template(state.parameters, effective, ctx)
+                    result = await self._task(state, parameters, effective, thread, ctx, waiting)
+                finally:
+                    self.tokens.forget(token)
             case TaskState():
                 parameters = self._template(state.parameters, effective, ctx)
                 result = await self._task(state, parameters, effective, thread, ctx)
@@ -400,7 +415,13 @@ class _Run:
         return self._template(state.result_selector, result, ctx)
 
     async def _task(
-        self, state: TaskState, parameters: Any, effective: Any, thread: Thread, ctx: Any
+        self,
+        state: TaskState,
+        parameters: Any,
+        effective: Any,
+        thread: Thread,
+        ctx: Any,
+        waiting: Waiting | None = None,
     ) -> Any:
         timeout = state.timeout_seconds
         if state.timeout_seconds_path is not None:
@@ -439,16 +460,74 @@ class _Run:
             )
             self.recorder.emit(thread, "TaskStarted", **ids)
         deadline = None if timeout is None else self.clock.now() + timeout
+        if waiting is not None:
+            heartbeat = self._heartbeat(state, effective, ctx)
+            work = self._callback(state, parameters, timeout, thread, ids, waiting, heartbeat)
+        else:
+            work = self._call_runner(state.resource, parameters, timeout)
         try:
-            result = await self._race(
-                self._call_runner(state.resource, parameters, timeout), deadline
-            )
+            result = await self._race(work, deadline)
         except StatesError as err:
-            suffix = "TimedOut" if err.error == TIMEOUT else "Failed"
+            suffix = "TimedOut" if err.error in (TIMEOUT, HEARTBEAT_TIMEOUT) else "Failed"
             self.recorder.emit(thread, prefix + suffix, **ids, error=err.error, cause=err.cause)
             raise
         self.recorder.emit(thread, prefix + "Succeeded", **ids, output=to_json(result))
         return result
+
+    def _heartbeat(self, state: TaskState, effective: Any, ctx: Any) -> float | None:
+        if state.heartbeat_seconds_path is None:
+            return state.heartbeat_seconds
+        value = self._resolve(
+            state, "HeartbeatSecondsPath", state.heartbeat_seconds_path, effective, ctx
+        )
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise StatesError(
+                RUNTIME, f"state {state.name!r}: HeartbeatSecondsPath must name a positive integer"
+            )
+        return float(value)
+
+    async def _callback(
+        self,
+        state: TaskState,
+        parameters: Any,
+        timeout: float | None,
+        thread: Thread,
+        ids: dict[str, Any],
+        waiting: Waiting,
+        heartbeat: float | None,
+    ) -> Any:
+        """A callback task: the integration called with the token in its parameters
+        (``TaskSubmitted``), then its token awaited: the output ``SendTaskSuccess`` gives,
+        the error ``SendTaskFailure`` gives, or ``States.HeartbeatTimeout`` when
+        ``heartbeat`` seconds pass without ``SendTaskHeartbeat``."""
+        submitted = await self._call_runner(integration(state.resource), parameters, timeout)
+        self.recorder.emit(thread, "TaskSubmitted", **ids, output=to_json(submitted))
+        while True:
+            beat = asyncio.ensure_future(waiting.beat.wait())
+            waiters: set[asyncio.Future[Any]] = {waiting.outcome, beat}
+            timer = None
+            if heartbeat is not None:
+                timer = asyncio.ensure_future(self.clock.sleep_until(self.clock.now() + heartbeat))
+                waiters.add(timer)
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                beat.cancel()
+                if timer is not None:
+                    timer.cancel()
+            if waiting.outcome.done():
+                ok, value = waiting.outcome.result()
+                if ok:
+                    return value
+                error, cause = value
+                raise StatesError(error or TASK_FAILED, cause or "")
+            if waiting.beat.is_set():
+                waiting.beat.clear()
+                continue
+            raise StatesError(
+                HEARTBEAT_TIMEOUT,
+                f"no SendTaskHeartbeat within the task's HeartbeatSeconds of {heartbeat:g}",
+            )
 
     async def _call_runner(self, resource: str, parameters: Any, timeout: float | None) -> Any:
         try:

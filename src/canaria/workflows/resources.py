@@ -1,8 +1,9 @@
 """Which Task resources canaria runs, and how they are named.
 
-``resource_kind`` classifies a ``Resource``; anything else (other service integrations,
-``.sync`` / ``.waitForTaskToken`` patterns, activities) raises :class:`UnsupportedResource`
-so the definition is refused at load. ``service_call`` names the AWS API call an
+``resource_kind`` classifies a ``Resource`` (an integration's ``.waitForTaskToken`` form
+as the integration itself: ``callback`` tells them apart); anything else (other service
+integrations, ``.sync`` patterns, activities) raises :class:`UnsupportedResource` so the
+definition is refused at load. ``service_call`` names the AWS API call an
 ``aws_service`` or ``aws_sdk`` task makes: the optimized integrations of the services
 canaria serves (DynamoDB ``getItem`` / ``putItem`` / ``updateItem`` / ``deleteItem``, SQS
 ``sendMessage``, SNS ``publish``, EventBridge ``putEvents``) and the AWS SDK integrations
@@ -44,6 +45,7 @@ _SDK: dict[str, tuple[str, str]] = {
     "secretsmanager": ("secretsmanager", "SecretsManager"),
 }
 _ACTION = re.compile(r"[a-z][A-Za-z0-9]*")
+CALLBACK = ".waitForTaskToken"  # the callback pattern's suffix
 _PARTITION = r"arn:aws(?:-[a-z]+)*"
 _INTEGRATION = re.compile(_PARTITION + r":states:[^:]*:[^:]*:(?P<service>[^:]+):(?P<action>.+)")
 _FUNCTION_ARN = re.compile(
@@ -74,11 +76,19 @@ def resource_kind(resource: str) -> ResourceKind:
     if m is not None:
         base = f"arn:aws:states:::{m['service']}:{m['action']}"
         service, action = m["service"], m["action"]
-        for suffix in (".sync:2", ".sync", ".waitForTaskToken"):
+        if action.endswith(CALLBACK):
+            action = action.removesuffix(CALLBACK)
+            base = f"arn:aws:states:::{service}:{action}"
+            if base in ("arn:aws:states:::http:invoke",):
+                raise UnsupportedResource(
+                    f"resource {resource!r}: http:invoke has no waitForTaskToken pattern"
+                )
+            resource = resource.removesuffix(CALLBACK)
+        for suffix in (".sync:2", ".sync"):
             if action.endswith(suffix):
                 raise UnsupportedResource(
                     f"resource {resource!r} uses the {suffix.lstrip('.')} integration pattern, "
-                    "which is not supported (only request-response)"
+                    "which is not supported (request-response and waitForTaskToken are)"
                 )
         kind = _INTEGRATIONS.get(base)
         if kind is not None:
@@ -90,6 +100,16 @@ def resource_kind(resource: str) -> ResourceKind:
     raise UnsupportedResource(
         f"resource {resource!r} is not a Lambda function ARN or a supported integration"
     )
+
+
+def callback(resource: str) -> bool:
+    """Whether a Task ``Resource`` is a callback task (``.waitForTaskToken``)."""
+    return resource.endswith(CALLBACK)
+
+
+def integration(resource: str) -> str:
+    """The integration a Task ``Resource`` calls: without its ``.waitForTaskToken``."""
+    return resource.removesuffix(CALLBACK)
 
 
 def service_call(resource: str) -> ServiceCall:
@@ -139,10 +159,13 @@ def history_resource(resource: str, kind: ResourceKind) -> tuple[str, str]:
 
 
 __all__ = [
+    "CALLBACK",
     "ResourceKind",
     "ServiceCall",
     "UnsupportedResource",
+    "callback",
     "history_resource",
+    "integration",
     "resource_kind",
     "service_call",
 ]

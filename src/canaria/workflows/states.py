@@ -69,6 +69,10 @@ class TaskState:
     catch: tuple[Catcher, ...] = ()
     timeout_seconds: float | None = None
     timeout_seconds_path: Path | None = None
+    # a callback task (.waitForTaskToken): it ends when its token is sent back
+    callback: bool = False
+    heartbeat_seconds: float | None = None
+    heartbeat_seconds_path: Path | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

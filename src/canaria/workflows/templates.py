@@ -20,7 +20,7 @@ from canaria.workflows.intrinsics import (
     is_intrinsic,
     parse_intrinsic,
 )
-from canaria.workflows.paths import Key, Path, PathNotFound, PathSyntaxError, parse_path, resolve
+from canaria.workflows.paths import Path, PathNotFound, PathSyntaxError, parse_path, resolve
 
 
 @dataclass(frozen=True)
@@ -87,11 +87,6 @@ def _dynamic(key: str, value: Any, *, state: str, field: str) -> Template:
         raise DefinitionError(f"{where}: {exc}", state=state) from None
     except PathSyntaxError as exc:
         raise DefinitionError(f"{where}: {exc}", state=state) from None
-    if path.context and path.segments[:1] == (Key("Task"),):
-        raise DefinitionError(
-            f"{where}: $$.Task.Token (callback tasks, .waitForTaskToken) is not supported",
-            state=state,
-        )
     return FromPath(key, path)
 
 

@@ -107,7 +107,6 @@ def test_loads_a_full_definition_from_json_text() -> None:
         (task(Parameters={"x.$": "nope"}), "Parameters.x.$"),
         (task(Parameters={"x.$": 5}), "must be a path or an intrinsic"),
         (task(InputPath="$..a"), "InputPath"),
-        (task(Parameters={"token.$": "$$.Task.Token"}), "$$.Task.Token (callback tasks"),
         (task(ResultPath="$.a[*]"), "ResultPath"),
         (
             task(Retry=[{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["X"]}]),
@@ -133,9 +132,17 @@ def test_loads_a_full_definition_from_json_text() -> None:
         ),
         (
             machine(
-                Type="Task", Resource="arn:aws:states:::lambda:invoke.waitForTaskToken", End=True
+                Type="Task", Resource="arn:aws:states:::http:invoke.waitForTaskToken", End=True
             ),
-            "waitForTaskToken integration pattern",
+            "http:invoke has no waitForTaskToken pattern",
+        ),
+        (
+            machine(
+                Type="Task",
+                Resource="arn:aws:states:::ecs:runTask.waitForTaskToken",
+                End=True,
+            ),
+            "the ecs:runTask service integration is not supported",
         ),
         (
             machine(Type="Task", Resource="arn:aws:states:::states:startExecution.sync", End=True),
@@ -262,7 +269,7 @@ def test_service_calls_and_their_history_names(
         ("arn:aws:states:::ecs:runTask", "dynamodb:putItem, dynamodb:updateItem, sqs:sendMessage"),
         ("arn:aws:states:::aws-sdk:ec2:runInstances", "the AWS SDK integration with 'ec2'"),
         ("arn:aws:states:::aws-sdk:s3:Get-Object", "'Get-Object' is not an action name"),
-        ("arn:aws:states:::aws-sdk:sqs:sendMessage.waitForTaskToken", "waitForTaskToken"),
+        ("arn:aws:states:::aws-sdk:ec2:runInstances.waitForTaskToken", "integration with 'ec2'"),
     ],
 )
 def test_service_integrations_canaria_does_not_call_are_refused(
