@@ -12,6 +12,13 @@ queue's ``maxReceiveCount`` the engine moves it to the dead-letter queue. With
 the function gets it as Lambda's SNS record; an EventBridge rule's queue and a bucket's
 notification queue carry the event Lambda would get. A message of those that failed three
 times is dropped (Lambda's asynchronous invocation tries three times).
+
+The same readers carry what canaria delivers in the engine's place (a source with a
+``forward``): a rule's event, written as EventBridge writes it and transformed by the
+target's ``Input``, ``InputPath`` or ``InputTransformer``, to a queue, a topic or an API
+destination (``api_destinations``), retried and dead-lettered as the target's
+``RetryPolicy`` and ``DeadLetterConfig`` say; and a topic's notification to an email
+address or a phone number, kept in the outbox (``outbox``).
 """
 
 from __future__ import annotations
