@@ -289,7 +289,7 @@ def test_what_is_not_run_locally_is_a_warning(tmp_path: Path) -> None:
     Properties:
       Subscription:
         - {Protocol: lambda, Endpoint: !GetAtt Fn.Arn}
-        - {Protocol: email, Endpoint: ops@example.com}
+        - {Protocol: https, Endpoint: 'https://example.com/hook'}
   Tick:
     Type: AWS::Events::Rule
     Properties:
@@ -300,7 +300,7 @@ def test_what_is_not_run_locally_is_a_warning(tmp_path: Path) -> None:
     app = load(write(tmp_path, body))
     warnings = "\n".join(app.warnings)
     assert "NotificationConfiguration.LambdaConfigurations is not delivered locally" in warnings
-    assert "the email subscription to ops@example.com is not delivered locally" in warnings
+    assert "the https subscription to https://example.com/hook is not delivered" in warnings
     # the topic's lambda subscription is delivered through a queue of the function's own
     assert "delivery to function Fn" not in warnings
     # a scheduled rule's function target is fired on time: no queue, no event source
