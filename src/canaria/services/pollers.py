@@ -14,11 +14,8 @@ notification queue carry the event Lambda would get. A message of those that fai
 times is dropped (Lambda's asynchronous invocation tries three times).
 
 The same readers carry what canaria delivers in the engine's place (a source with a
-``forward``): a rule's event, written as EventBridge writes it and transformed by the
-target's ``Input``, ``InputPath`` or ``InputTransformer``, to a queue, a topic or an API
-destination (``api_destinations``), retried and dead-lettered as the target's
-``RetryPolicy`` and ``DeadLetterConfig`` say; and a topic's notification to an email
-address or a phone number, kept in the outbox (``outbox``).
+``forward``: a rule's event to its queue, topic or API destination, a topic's mail to the
+outbox), through ``forwarding``.
 """
 
 from __future__ import annotations
@@ -31,17 +28,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar, assert_never
 
 import orjson
-from botocore.exceptions import ClientError
 
 from canaria.errors import CanariaError
 from canaria.models import InvokeResult
-from canaria.models.arns import ACCOUNT, REGION
-from canaria.models.event_transforms import apply
+from canaria.models.arns import REGION
 from canaria.models.filters import matches_any, sqs_filter_view
-from canaria.models.services import EventSourceKind, Forward, QueueEventSource
-from canaria.services.api_destinations import ApiDestinations, CallFailed
+from canaria.models.services import EventSourceKind, QueueEventSource
 from canaria.services.clients import EngineClients
+from canaria.services.forwarding import Forwarder, rule_payload
 from canaria.services.outbox import Outbox
+from canaria.services.queue_messages import delete, receive_count
 from canaria.template.service_refs import queue_url
 
 log = logging.getLogger("canaria.services")
@@ -51,19 +47,6 @@ Start = Callable[[str, str], Awaitable[None]]  # (state machine name, input) →
 S = TypeVar("S")
 _WAIT_S = 1  # long-poll wait: how long a stopped poller may still hold its thread
 _BACKOFF_S = 1.0
-_RETRY_CAP_S = 60  # a rule target's retries come at most this far apart
-# an EventBridge event's fields, in the order EventBridge writes them
-_EVENT_FIELDS = (
-    "version",
-    "id",
-    "detail-type",
-    "source",
-    "account",
-    "time",
-    "region",
-    "resources",
-    "detail",
-)
 SNS_ATTEMPTS = 3  # Lambda's asynchronous invocation: the first try and two retries
 
 
@@ -130,41 +113,13 @@ def event_of(messages: Sequence[dict[str, Any]], source: QueueEventSource) -> by
     assert_never(source.kind)
 
 
-def rule_event(message: dict[str, Any]) -> dict[str, Any] | None:
-    """The EventBridge event a rule delivered to ``message``'s queue, as EventBridge
-    writes it: its fields in EventBridge's order, with the ``account`` the engine leaves
-    out; None when the body is not an event."""
-    try:
-        event = orjson.loads(str(message.get("Body", "")))
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(event, dict) or "detail-type" not in event:
-        return None
-    out = {k: event[k] for k in _EVENT_FIELDS[:4] if k in event}
-    out["account"] = event.get("account") or ACCOUNT
-    out.update({k: event[k] for k in _EVENT_FIELDS[5:] if k in event})
-    out.update({k: v for k, v in event.items() if k not in out})
-    return out
-
-
-def rule_payload(message: dict[str, Any], source: QueueEventSource) -> bytes | None:
-    """What a rule's target gets for the event in ``message``: the event, or what the
-    target's ``Input``, ``InputPath`` or ``InputTransformer`` makes of it; None for
-    nothing."""
-    event = rule_event(message)
-    if event is None:
-        return str(message.get("Body", "")).encode()
-    text = apply(source.transform, event, source.rule_arn, source.rule_name)
-    return None if text is None else text.encode()
-
-
 def succeeded(
     result: InvokeResult, messages: Sequence[dict[str, Any]], source: QueueEventSource
 ) -> list[dict[str, Any]]:
     """The messages of a batch to delete after ``result``."""
     if result.function_error:
         if source.kind is not EventSourceKind.SQS:  # asynchronous: tried 3 times, then dropped
-            return [m for m in messages if _receives(m) >= SNS_ATTEMPTS]
+            return [m for m in messages if receive_count(m) >= SNS_ATTEMPTS]
         return []
     if not source.report_batch_item_failures:
         return list(messages)
@@ -190,13 +145,6 @@ def _is_notification(message: dict[str, Any]) -> bool:
         return "Records" in orjson.loads(message.get("Body") or b"{}")
     except orjson.JSONDecodeError:
         return False
-
-
-def _receives(message: dict[str, Any]) -> int:
-    try:
-        return int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-    except ValueError:
-        return 1
 
 
 class SourceTasks(Generic[S]):
@@ -248,9 +196,8 @@ class QueuePollers:
         self.start = start  # a state machine's EventBridge events start it
         self._tasks = SourceTasks[QueueEventSource](self._poll)
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="canaria-sqs")
-        self._clients = EngineClients(endpoint)
-        self._destinations = ApiDestinations()
-        self.outbox = outbox  # a topic's email and SMS subscribers' messages
+        # what canaria delivers in the engine's place: rules' events, mail
+        self._forwarder = Forwarder(EngineClients(endpoint), outbox)
 
     def apply(self, sources: Iterable[object]) -> None:
         """Poll exactly the queue ``sources`` among ``sources`` (the enabled ones); a
@@ -266,7 +213,7 @@ class QueuePollers:
     async def stop(self) -> None:
         await self._tasks.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self._destinations.close()
+        self._forwarder.close()
 
     def _client(self) -> Any:
         import boto3
@@ -300,7 +247,7 @@ class QueuePollers:
                 # the s3:TestEvent a bucket sends a queue it starts notifying: Lambda's
                 # S3 integration never hands it to a function
                 with contextlib.suppress(Exception):
-                    await self._run(_delete, client, url, messages)
+                    await self._run(delete, client, url, messages)
                 continue
             if source.filters:
                 messages = await self._drop_unmatched(client, url, messages, source)
@@ -317,13 +264,13 @@ class QueuePollers:
                         source.event,
                     )
                     with contextlib.suppress(Exception):
-                        await self._run(_delete, client, url, messages)
+                        await self._run(delete, client, url, messages)
                     continue
                 event = transformed
             else:
                 event = event_of(messages, source)
             if source.forward is not None:
-                await self._forward(client, url, source, messages, event)
+                await self._forwarder.forward(self._run, client, url, source, messages, event)
                 continue
             if source.state_machine is not None:
                 await self._start_machine(client, url, source, messages, event)
@@ -338,7 +285,7 @@ class QueuePollers:
             done = succeeded(result, messages, source)
             if done:
                 with contextlib.suppress(Exception):  # undeleted messages come back
-                    await self._run(_delete, client, url, done)
+                    await self._run(delete, client, url, done)
 
     async def _start_machine(
         self,
@@ -360,101 +307,7 @@ class QueuePollers:
             await asyncio.sleep(_BACKOFF_S)
             return
         with contextlib.suppress(Exception):
-            await self._run(_delete, client, url, messages)
-
-    async def _forward(
-        self,
-        client: Any,
-        url: str,
-        source: QueueEventSource,
-        messages: list[dict[str, Any]],
-        event: bytes,
-    ) -> None:
-        """Carry a rule's event on to its queue, topic or API destination, as EventBridge
-        delivers it: a failure that may pass (a throttle, a 5xx, the engine restarting)
-        comes back later, sooner at first (1, 2, 4, ... s, at most a minute apart), until
-        the target's ``RetryPolicy`` runs out; then, or at once for one that will not
-        pass, the event goes to the target's dead-letter queue, if it has one, and is
-        dropped from canaria's queue."""
-        forward = source.forward
-        assert forward is not None
-        message = messages[0]
-        try:
-            await self._run(self._send_on, forward, event, message)
-        except Exception as exc:
-            failure = _failure(exc)
-            tries = _receives(message)
-            condition = None
-            if failure.retryable:
-                if tries > forward.delivery.max_attempts:
-                    condition = "MaximumRetryAttempts"
-                elif _age_s(message) >= forward.delivery.max_age_s:
-                    condition = "MaximumEventAgeInSeconds"
-                else:
-                    delay = failure.after_s or min(2 ** (tries - 1), _RETRY_CAP_S)
-                    log.warning(
-                        "%s → %s: %s (tried again in %.0f s)",
-                        source.event,
-                        forward.arn,
-                        failure.message,
-                        delay,
-                    )
-                    with contextlib.suppress(Exception):
-                        await self._run(_come_back_in, client, url, message, delay)
-                    return
-            dead_letter = forward.delivery.dead_letter_arn
-            log.warning(
-                "%s → %s: %s; the event is %s",
-                source.event,
-                forward.arn,
-                failure.message,
-                "sent to the dead-letter queue" if dead_letter else "dropped",
-            )
-            if dead_letter is not None:
-                attributes = {
-                    "RULE_ARN": source.rule_arn,
-                    "TARGET_ARN": forward.arn,
-                    "ERROR_CODE": failure.code,
-                    "ERROR_MESSAGE": failure.message,
-                    "RETRY_ATTEMPTS": str(tries - 1),
-                }
-                if condition is not None:
-                    attributes["EXHAUSTED_RETRY_CONDITION"] = condition
-                try:
-                    await self._run(_dead_letter, self._clients, dead_letter, message, attributes)
-                except Exception as dlq:  # it stays in canaria's queue: tried again later
-                    log.warning("%s: dead-letter queue: %s", source.event, dlq)
-                    return
-        with contextlib.suppress(Exception):
-            await self._run(_delete, client, url, messages)
-
-    def _send_on(self, forward: Forward, body: bytes, message: dict[str, Any]) -> None:
-        """A rule's event, sent to the queue, topic or API destination it targets, or a
-        topic's notification kept in the outbox (from a pool thread)."""
-        if forward.kind in ("email", "email-json", "sms"):
-            envelope = orjson.loads(body or b"{}")
-            if self.outbox is None:
-                log.warning("%s to %s: no outbox here, dropped", forward.kind, forward.arn)
-                return
-            self.outbox.deliver(forward.kind, forward.arn, envelope)
-            return
-        if forward.kind == "api_destination":
-            assert forward.destination is not None
-            event = rule_event(message) or {}
-            self._destinations.call(forward.destination, forward.http, body, event)
-            return
-        text = body.decode()
-        name = forward.arn.rsplit(":", 1)[-1]
-        if forward.kind == "topic":
-            self._clients("sns").publish(TopicArn=forward.arn, Message=text)
-            return
-        request: dict[str, Any] = {"QueueUrl": queue_url(name), "MessageBody": text}
-        if name.endswith(".fifo"):
-            # EventBridge's message group (SqsParameters), and the event's id as the
-            # deduplication id, so a retried delivery is not a second message
-            request["MessageGroupId"] = forward.message_group_id or "canaria"
-            request["MessageDeduplicationId"] = _event_id(message)
-        self._clients("sqs").send_message(**request)
+            await self._run(delete, client, url, messages)
 
     async def _drop_unmatched(
         self, client: Any, url: str, messages: list[dict[str, Any]], source: QueueEventSource
@@ -468,7 +321,7 @@ class QueuePollers:
             (kept if matches_any(source.filters, view) else dropped).append(m)
         if dropped:
             with contextlib.suppress(Exception):  # undeleted, they are filtered again
-                await self._run(_delete, client, url, dropped)
+                await self._run(delete, client, url, dropped)
         return kept
 
 
@@ -494,78 +347,3 @@ def _receive(client: Any, url: str, source: QueueEventSource) -> list[dict[str, 
         if len(messages) < source.batch_size:
             time.sleep(0.05)
     return messages
-
-
-class _Failure:
-    def __init__(
-        self, code: str, message: str, retryable: bool, after_s: float | None = None
-    ) -> None:
-        self.code, self.message, self.retryable, self.after_s = code, message, retryable, after_s
-
-
-def _failure(exc: Exception) -> _Failure:
-    """What a failed delivery was, as a dead-letter queue names it, and whether
-    EventBridge would try it again."""
-    if isinstance(exc, CallFailed):
-        return _Failure(exc.code, exc.message, exc.retryable, exc.after_s)
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        text = str(error.get("Message", "")) or code
-        if "NonExistent" in code or code in ("NotFound", "QueueDoesNotExist"):
-            return _Failure("NO_RESOURCE", text, False)
-        if "Throttl" in code:
-            return _Failure("THROTTLING", text, True)
-        return _Failure("SDK_CLIENT_ERROR", text, False)
-    return _Failure("SDK_CLIENT_ERROR", str(exc) or type(exc).__name__, True)
-
-
-def _age_s(message: dict[str, Any]) -> float:
-    import time
-
-    try:
-        sent = int(message.get("Attributes", {}).get("SentTimestamp", "0")) / 1000
-    except ValueError:
-        return 0.0
-    return time.time() - sent if sent else 0.0
-
-
-def _come_back_in(client: Any, url: str, message: dict[str, Any], delay_s: float) -> None:
-    client.change_message_visibility(
-        QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=int(delay_s)
-    )
-
-
-def _dead_letter(
-    clients: EngineClients, arn: str, message: dict[str, Any], attributes: dict[str, str]
-) -> None:
-    """The event EventBridge could not deliver, as it sends it to a dead-letter queue:
-    the event itself, with what happened as message attributes."""
-    event = rule_event(message)
-    clients("sqs").send_message(
-        QueueUrl=queue_url(arn.rsplit(":", 1)[-1]),
-        MessageBody=orjson.dumps(event).decode() if event else str(message.get("Body", "")),
-        MessageAttributes={
-            k: {"DataType": "String", "StringValue": v or "-"} for k, v in attributes.items()
-        },
-    )
-
-
-def _event_id(message: dict[str, Any]) -> str:
-    try:
-        event = orjson.loads(str(message.get("Body", "")))
-    except orjson.JSONDecodeError:
-        event = None
-    ident = event.get("id") if isinstance(event, dict) else None
-    return str(ident) if ident else str(message["MessageId"])
-
-
-def _delete(client: Any, url: str, messages: Sequence[dict[str, Any]]) -> None:
-    for i in range(0, len(messages), 10):
-        chunk = messages[i : i + 10]
-        client.delete_message_batch(
-            QueueUrl=url,
-            Entries=[
-                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(chunk)
-            ],
-        )
