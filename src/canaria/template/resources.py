@@ -182,6 +182,16 @@ _REASONS = {
     "AWS::IAM": "permissions are not enforced locally",
     "AWS::Logs": "logs are kept by canaria itself",
     "AWS::Lambda::Permission": "invoke permissions are not enforced locally",
+    # resource policies: who may send to a queue, publish to a topic, put on a bus, ...
+    "AWS::SQS::QueuePolicy": "resource policies are not enforced locally",
+    "AWS::SQS::QueueInlinePolicy": "resource policies are not enforced locally",
+    "AWS::SNS::TopicPolicy": "resource policies are not enforced locally",
+    "AWS::SNS::TopicInlinePolicy": "resource policies are not enforced locally",
+    "AWS::S3::BucketPolicy": "resource policies are not enforced locally",
+    "AWS::Events::EventBusPolicy": "resource policies are not enforced locally",
+    "AWS::Lambda::LayerVersionPermission": "permissions are not enforced locally",
+    "AWS::SecretsManager::ResourcePolicy": "resource policies are not enforced locally",
+    "AWS::KMS": "encryption keys are not used locally: data is kept unencrypted",
     "AWS::Lambda::Function": "its code is not inline, in a local folder or a CDK asset, and "
     "canaria cannot fetch it from S3 or run an image",
     "AWS::Lambda::LayerVersion": "canaria runs AWS::Serverless::LayerVersion resources "

@@ -785,3 +785,30 @@ def test_a_destination_whose_endpoint_is_no_url_is_not_called(tmp_path: Path) ->
     warnings = "\n".join(app.warnings)
     assert "InvocationEndpoint 'pendpoint' is not an HTTP(S) URL" in warnings
     assert "target t (" in warnings or "Targets[0]" in warnings
+
+
+def test_policies_and_keys_are_skipped_for_what_they_are(tmp_path: Path) -> None:
+    body = resources(
+        function(),
+        """\
+  Queue:
+    Type: AWS::SQS::Queue
+  QueuePolicy:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref Queue]
+      PolicyDocument: {Statement: [{Effect: Allow, Principal: '*', Action: 'sqs:*'}]}
+  Key:
+    Type: AWS::KMS::Key
+    Properties: {KeyPolicy: {Statement: []}}
+  Widget:
+    Type: AWS::Example::Widget
+""",
+    )
+    warnings = "\n".join(load(write(tmp_path, body)).warnings)
+    assert (
+        "Resources.QueuePolicy: AWS::SQS::QueuePolicy is skipped: resource policies are not "
+        "enforced locally"
+    ) in warnings
+    assert "AWS::KMS::Key is skipped: encryption keys are not used locally" in warnings
+    assert "AWS::Example::Widget is skipped: canaria does not run this resource type" in warnings
