@@ -188,6 +188,7 @@ class Platform:
             self._start_on_schedule,
             self._invoke_event,
             Outbox(self.state_dir),
+            lambda api, query, variables: self.graphql.run_as_service(api, query, variables),
         )
         # functions' Kinesis and DynamoDB events: shards read in order, batches invoked
         # through the alias

@@ -30,7 +30,8 @@ from starlette.websockets import WebSocket
 from canaria.auth import Keyring
 from canaria.clock import Clock
 from canaria.gateway.authorizers import TokenKeys
-from canaria.models.appsync import GraphQLApiSpec
+from canaria.models.appsync import AWS_IAM, GraphQLApiSpec
+from canaria.models.arns import ACCOUNT
 from canaria.ports import known_ports, save_ports
 
 from .auth import Authorizer, Caller, Refused
@@ -178,6 +179,41 @@ class GraphQLApis:
                 sock.close()
             self._reserved.clear()
         await self.js.close()
+
+    async def run_as_service(
+        self, name: str, query: str, variables: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Run ``query`` on the API with logical id ``name`` as an AWS service calls it
+        (an EventBridge rule's AppSync target): signed by a role, so only an API with the
+        ``AWS_IAM`` mode lets it in."""
+        served = self._served.get(name)
+        if served is None:
+            return {"errors": [{"message": f"the GraphQL API {name} is not served"}]}
+        spec = served.api.spec
+        if AWS_IAM not in spec.auth:
+            return {
+                "errors": [
+                    {
+                        "errorType": "UnauthorizedException",
+                        "message": "the API has no AWS_IAM authorization mode",
+                    }
+                ]
+            }
+        identity: dict[str, Any] = {
+            "accountId": ACCOUNT,
+            "cognitoIdentityPoolId": None,
+            "cognitoIdentityId": None,
+            "sourceIp": [],
+            "username": "events.amazonaws.com",
+            "userArn": f"arn:aws:sts::{ACCOUNT}:assumed-role/eventbridge/events.amazonaws.com",
+            "cognitoIdentityAuthType": None,
+            "cognitoIdentityAuthProvider": None,
+        }
+        request = Request(identity, {}, "", variables, int(self._clock.now() * 1000), AWS_IAM)
+        answer = await served.api.execute(query, variables, None, request)
+        for line in request.logs:
+            log.info("%s: %s", name, line)
+        return dict(answer)
 
     # ---- one request ----------------------------------------------------------------------
 

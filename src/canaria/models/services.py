@@ -183,6 +183,9 @@ class RuleTarget:
     destination: ApiDestinationSpec | None = None  # an API destination target
     http: HttpParameters | None = None  # its HttpParameters
     delivery: Delivery = Delivery()
+    # an AppSync target: the GraphQL API (its logical id) and AppSyncParameters'
+    # GraphQLOperation, run with the target's input as its variables
+    graphql: tuple[str, str] | None = None
 
     @property
     def input(self) -> str | None:
@@ -254,12 +257,13 @@ class Forward:
     an event it could not take goes. Or where a topic's notification to an email address
     or a phone number is kept instead: canaria's outbox."""
 
-    kind: Literal["queue", "topic", "api_destination", "email", "email-json", "sms"]
+    kind: Literal["queue", "topic", "api_destination", "appsync", "email", "email-json", "sms"]
     arn: str  # the target's ARN; an email address or a phone number for the outbox
     message_group_id: str | None = None
     destination: ApiDestinationSpec | None = None
     http: HttpParameters | None = None
     delivery: Delivery = Delivery()
+    graphql: tuple[str, str] | None = None  # (the API's logical id, the operation)
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,12 @@ queue of canaria's own, and the pollers hand each message to ``Forwarder.forward
   order, its ``account``) and transformed by the target's ``Input``, ``InputPath`` or
   ``InputTransformer`` (``rule_payload``), then sent to a queue (a FIFO queue's message
   group kept, the event id as deduplication id), a topic or an API destination
-  (``api_destinations``). A failure that may pass (a throttle, a 5xx, the engine
-  restarting) comes back later, 1, 2, 4, ... seconds apart (at most a minute, or as
-  ``Retry-After`` says), until the target's ``RetryPolicy`` runs out; then, or at once
-  for one that will not pass, the event goes to the target's ``DeadLetterConfig`` queue
-  with EventBridge's attributes, or is dropped.
+  (``api_destinations``) or an AppSync API (its ``GraphQLOperation`` run on the
+  template's GraphQL API, the input as variables). A failure that may pass (a throttle,
+  a 5xx, the engine restarting) comes back later, 1, 2, 4, ... seconds apart (at most a
+  minute, or as ``Retry-After`` says), until the target's ``RetryPolicy`` runs out; then,
+  or at once for one that will not pass, the event goes to the target's
+  ``DeadLetterConfig`` queue with EventBridge's attributes, or is dropped.
 - a topic's notification to an ``email``, ``email-json`` or ``sms`` subscriber is kept in
   the outbox (``outbox``).
 """
@@ -40,6 +41,8 @@ from canaria.template.service_refs import queue_url
 log = logging.getLogger("canaria.services")
 
 Run = Callable[..., Awaitable[Any]]  # runs a blocking call on the pollers' threads
+# runs an operation on the template's GraphQL API: (its logical id, query, variables)
+RunGraphQL = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 _RETRY_CAP_S = 60  # a rule target's retries come at most this far apart
 # an EventBridge event's fields, in the order EventBridge writes them
@@ -87,10 +90,39 @@ def rule_payload(message: dict[str, Any], source: QueueEventSource) -> bytes | N
 class Forwarder:
     """Delivers for the sources that have a ``forward``."""
 
-    def __init__(self, clients: EngineClients, outbox: Outbox | None = None) -> None:
+    def __init__(
+        self,
+        clients: EngineClients,
+        outbox: Outbox | None = None,
+        graphql: RunGraphQL | None = None,
+    ) -> None:
         self._clients = clients
         self._destinations = ApiDestinations()
         self._outbox = outbox  # a topic's email and SMS subscribers' messages
+        self._run_graphql = graphql  # an AppSync target's operation, on the local API
+
+    async def _graphql(self, forward: Forward, body: bytes) -> None:
+        """An AppSync target: its ``GraphQLOperation`` run on the template's API, with
+        what the target's transform made of the event as its variables, as EventBridge
+        runs it (signed by the rule's role: ``AWS_IAM``)."""
+        assert forward.graphql is not None
+        api, operation = forward.graphql
+        if self._run_graphql is None:
+            raise CallFailed("SDK_CLIENT_ERROR", "no GraphQL API is served here", retryable=False)
+        try:
+            variables = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            variables = None
+        if not isinstance(variables, dict):
+            raise CallFailed(
+                "SDK_CLIENT_ERROR",
+                "an AppSync target's input must be a JSON object (the operation's variables)",
+                retryable=False,
+            )
+        answer = await self._run_graphql(api, operation, variables)
+        errors = answer.get("errors")
+        if errors:
+            raise CallFailed("ERROR_FROM_TARGET", orjson.dumps(errors).decode(), retryable=False)
 
     def close(self) -> None:
         self._destinations.close()
@@ -114,7 +146,10 @@ class Forwarder:
         assert forward is not None
         message = messages[0]
         try:
-            await run(self.deliver, forward, event, message)
+            if forward.kind == "appsync":
+                await self._graphql(forward, event)
+            else:
+                await run(self.deliver, forward, event, message)
         except Exception as exc:
             failure = _failure(exc)
             tries = receive_count(message)
@@ -239,4 +274,4 @@ def _event_id(message: dict[str, Any]) -> str:
     return str(ident) if ident else str(message["MessageId"])
 
 
-__all__ = ["Forwarder", "Run", "rule_event", "rule_payload"]
+__all__ = ["Forwarder", "Run", "RunGraphQL", "rule_event", "rule_payload"]

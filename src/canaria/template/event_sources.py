@@ -230,6 +230,7 @@ def _rule_routed_targets(
             known = (
                 machine is not None
                 or target.destination is not None
+                or target.graphql is not None
                 or target.arn in topics
                 or target.arn in queues
             )
@@ -250,9 +251,11 @@ def _rule_routed_targets(
             added.append(RuleTarget(target.id, queue_arn(queue.name)))
             forward = None
             if machine is None:
-                kind: Literal["queue", "topic", "api_destination"] = "queue"
+                kind: Literal["queue", "topic", "api_destination", "appsync"] = "queue"
                 if target.destination is not None:
                     kind = "api_destination"
+                elif target.graphql is not None:
+                    kind = "appsync"
                 elif target.arn in topics:
                     kind = "topic"
                 forward = Forward(
@@ -262,6 +265,7 @@ def _rule_routed_targets(
                     target.destination,
                     target.http,
                     target.delivery,
+                    target.graphql,
                 )
             out.append(
                 QueueEventSource(

@@ -22,7 +22,7 @@ from canaria.models.schedules import ScheduleKind, check_expression
 from canaria.models.services import ApiDestinationSpec, EventBusSpec, RuleSpec, RuleTarget
 from canaria.template import api_destinations
 from canaria.template.context import Context
-from canaria.template.index import Entry
+from canaria.template.index import GRAPHQL_APIS, Entry, api_id
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import Where, as_list, as_map, as_str, check_keys, plain
 from canaria.template.service_props import function_of, resource_name, tags_of, warn_function
@@ -51,7 +51,7 @@ RULE_KEYS = (
 # rule targets delivered locally: queues and buses by the engine (moto's EventBridge
 # fails PutEvents outright on a matching rule with any other kind of target, an SNS topic
 # too), state machines and topics by canaria through a queue of its own
-DELIVERED_TARGETS = ("sqs", "events", "states", "sns", "api-destination")
+DELIVERED_TARGETS = ("sqs", "events", "states", "sns", "api-destination", "appsync")
 # target properties read but not acted on
 NOT_APPLIED = (
     "BatchParameters",
@@ -61,7 +61,6 @@ NOT_APPLIED = (
     "RoleArn",
     "RunCommandParameters",
     "SageMakerPipelineParameters",
-    "AppSyncParameters",
 )
 MACHINE_ARN = "arn:aws:states:"
 RULE_STATES = ("ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
@@ -221,8 +220,12 @@ def _targets(
         parts = arn.split(":", 5) if arn.startswith("arn:") else []
         service = parts[2] if len(parts) == 6 else ""
         destination = destinations.get(arn)
+        graphql = None
         if destination is not None:
             service = "api-destination"
+        elif service == "appsync":
+            graphql = _graphql_target(ctx, node, iat, arn)
+            service = "appsync" if graphql is not None else ""
         elif service == "events" and not parts[5].startswith("event-bus/"):
             service = ""  # an archive, or an API destination not of this template
         if service == "states" and not parts[5].startswith("stateMachine:"):
@@ -263,11 +266,40 @@ def _targets(
             group = as_str(params["MessageGroupId"], sat.key(params, "MessageGroupId"))
         if http is not None and destination is None:
             ctx.warn(entry, f"Targets[{i}].HttpParameters applies to API destinations only")
-        target = RuleTarget(target_id, arn, transform, group, destination, http, delivery)
+        if "AppSyncParameters" in node and graphql is None:
+            ctx.warn(entry, f"Targets[{i}].AppSyncParameters applies to AppSync targets only")
+        target = RuleTarget(target_id, arn, transform, group, destination, http, delivery, graphql)
         # the engine delivers to buses; every other target through canaria, which writes
         # the event as EventBridge does (the engine leaves out its account)
         (out if service == "events" else relayed).append(target)
     return tuple(out), tuple(to_functions), tuple(relayed)
+
+
+def _graphql_target(
+    ctx: Context, node: Mapping[str, Any], at: Where, arn: str
+) -> tuple[str, str] | None:
+    """(the template's GraphQL API an AppSync target names, its GraphQLOperation), or
+    None when the API is not one of the template's."""
+    wanted = arn.rsplit("/", 1)[-1]
+    api = next(
+        (
+            name
+            for name in ctx.index.names()
+            if ctx.index.type_of(name) in GRAPHQL_APIS and api_id(name) == wanted
+        ),
+        None,
+    )
+    if api is None or not arn.split(":", 5)[5].startswith("endpoints/graphql-api/"):
+        return None
+    if "AppSyncParameters" not in node:
+        raise at.error(
+            "an AppSync target needs AppSyncParameters with its GraphQLOperation",
+            allowed="AppSyncParameters: {GraphQLOperation: mutation ...}",
+        )
+    pat = at.key(node, "AppSyncParameters")
+    params = as_map(node["AppSyncParameters"], pat)
+    check_keys(params, pat, ("GraphQLOperation",), required=("GraphQLOperation",))
+    return api, as_str(params["GraphQLOperation"], pat.key(params, "GraphQLOperation"))
 
 
 def _given(node: Mapping[str, Any]) -> str:

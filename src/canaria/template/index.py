@@ -35,7 +35,15 @@ DEPLOYMENT_CONFIG = "AWS::CodeDeploy::DeploymentConfig"
 SFN_STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 GRAPHQL_API = "AWS::Serverless::GraphQLApi"
 GRAPHQL_APIS = (GRAPHQL_API, "AWS::AppSync::GraphQLApi")
-GRAPHQL_ATTRS = ("ApiId", "GraphQLUrl", "GraphQLDns", "RealtimeUrl", "RealtimeDns")
+GRAPHQL_ATTRS = (
+    "ApiId",
+    "Arn",
+    "GraphQLEndpointArn",
+    "GraphQLUrl",
+    "GraphQLDns",
+    "RealtimeUrl",
+    "RealtimeDns",
+)
 POOL = user_pools.POOL
 
 # what SAM generates for a function with AutoPublishAlias (and DeploymentPreference), named
@@ -93,6 +101,11 @@ def api_id(logical_id: str) -> str:
 
 def state_machine_arn(name: str) -> str:
     return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+
+
+def graphql_endpoint_arn(api: str) -> str:
+    """What an EventBridge rule's AppSync target names: the API's GraphQL endpoint."""
+    return f"arn:aws:appsync:{REGION}:{ACCOUNT}:endpoints/graphql-api/{api}"
 
 
 def table_arn(name: str) -> str:
@@ -316,6 +329,10 @@ class ResourceIndex:
         else AppSync's."""
         if attr == "ApiId":
             return api_id(name)
+        if attr == "Arn":
+            return f"arn:aws:appsync:{REGION}:{ACCOUNT}:apis/{api_id(name)}"
+        if attr == "GraphQLEndpointArn":
+            return graphql_endpoint_arn(api_id(name))
         url = (
             self.graphql_url(name)
             if self.graphql_url is not None

@@ -812,3 +812,33 @@ def test_policies_and_keys_are_skipped_for_what_they_are(tmp_path: Path) -> None
     ) in warnings
     assert "AWS::KMS::Key is skipped: encryption keys are not used locally" in warnings
     assert "AWS::Example::Widget is skipped: canaria does not run this resource type" in warnings
+
+
+GRAPHQL = """\
+  Updates:
+    Type: AWS::Serverless::GraphQLApi
+    Properties:
+      SchemaInline: 'type Query { ping: String }'
+      Auth: {Type: AWS_IAM}
+  Rule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventPattern: {source: [x]}
+      Targets:
+        - {Id: api, Arn: !GetAtt Updates.GraphQLEndpointArn%s}
+"""
+
+
+def test_an_appsync_target_runs_its_operation_on_the_templates_api(tmp_path: Path) -> None:
+    operation = ", AppSyncParameters: {GraphQLOperation: 'mutation { ping }'}"
+    app = load(write(tmp_path, resources(GRAPHQL % operation)))
+    (source,) = [s for s in app.event_sources if isinstance(s, QueueEventSource)]
+    assert source.forward is not None and source.forward.kind == "appsync"
+    assert source.forward.graphql == ("Updates", "mutation { ping }")
+    assert source.forward.arn.endswith(":endpoints/graphql-api/updates")
+
+
+def test_an_appsync_target_without_its_operation_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, resources(GRAPHQL % ""))
+    error = fails(path)
+    assert "an AppSync target needs AppSyncParameters with its GraphQLOperation" in str(error)
