@@ -17,9 +17,9 @@ endpoint as EventBridge sends it.
   ``BodyParameters`` added when it is a JSON object.
 - The destination's ``InvocationRateLimitPerSecond`` spaces its calls.
 
-A call that takes more than 5 seconds, a 429 or a 5xx, and a connection that fails are
-retried (``Retry.after`` from a ``Retry-After`` header); any other status of 300 and over
-is not. Blocking: the pollers call it from their pool's threads.
+A call that takes more than 5 seconds, a 429 or a 5xx, and a connection that fails may
+be tried again (``CallFailed.retryable``, with ``after_s`` from a ``Retry-After`` header);
+any other status of 300 and over may not. Blocking: the pollers call it from their pool's threads.
 """
 
 from __future__ import annotations
@@ -117,9 +117,7 @@ class ApiDestinations:
         ``CallFailed`` otherwise."""
         self._pace(destination)
         connection = destination.connection
-        headers: dict[str, str] = {}
-        for key, value in connection.headers:
-            headers[key] = value
+        headers = dict(connection.headers)
         if http is not None:
             for key, value in http.headers:
                 headers[key] = _value(value, event)
@@ -181,7 +179,7 @@ class ApiDestinations:
         body = None
         if oauth.body:
             body = urlencode(oauth.body)
-            if not any(k.lower().replace("_", "-") == "content-type" for k in headers):
+            if not any(k.lower() == "content-type" for k in headers):
                 headers["Content-Type"] = "application/x-www-form-urlencoded"
         try:
             response = self._http.request(oauth.method, url, body=body, headers=headers)

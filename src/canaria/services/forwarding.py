@@ -136,12 +136,8 @@ class Forwarder:
         messages: list[dict[str, Any]],
         event: bytes,
     ) -> None:
-        """Carry a rule's event on to its queue, topic or API destination, as EventBridge
-        delivers it: a failure that may pass (a throttle, a 5xx, the engine restarting)
-        comes back later, sooner at first (1, 2, 4, ... s, at most a minute apart), until
-        the target's ``RetryPolicy`` runs out; then, or at once for one that will not
-        pass, the event goes to the target's dead-letter queue, if it has one, and is
-        dropped from canaria's queue."""
+        """Deliver one message of ``source``'s queue as the module's docstring says:
+        deleted once delivered, dead-lettered or dropped; left to come back for a retry."""
         forward = source.forward
         assert forward is not None
         message = messages[0]
@@ -226,28 +222,21 @@ class Forwarder:
         self._clients("sqs").send_message(**request)
 
 
-class _Failure:
-    def __init__(
-        self, code: str, message: str, retryable: bool, after_s: float | None = None
-    ) -> None:
-        self.code, self.message, self.retryable, self.after_s = code, message, retryable, after_s
-
-
-def _failure(exc: Exception) -> _Failure:
+def _failure(exc: Exception) -> CallFailed:
     """What a failed delivery was, as a dead-letter queue names it, and whether
     EventBridge would try it again."""
     if isinstance(exc, CallFailed):
-        return _Failure(exc.code, exc.message, exc.retryable, exc.after_s)
+        return exc
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", ""))
         text = str(error.get("Message", "")) or code
         if "NonExistent" in code or code in ("NotFound", "QueueDoesNotExist"):
-            return _Failure("NO_RESOURCE", text, False)
+            return CallFailed("NO_RESOURCE", text, retryable=False)
         if "Throttl" in code:
-            return _Failure("THROTTLING", text, True)
-        return _Failure("SDK_CLIENT_ERROR", text, False)
-    return _Failure("SDK_CLIENT_ERROR", str(exc) or type(exc).__name__, True)
+            return CallFailed("THROTTLING", text, retryable=True)
+        return CallFailed("SDK_CLIENT_ERROR", text, retryable=False)
+    return CallFailed("SDK_CLIENT_ERROR", str(exc) or type(exc).__name__, retryable=True)
 
 
 def _dead_letter(

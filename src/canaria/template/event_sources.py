@@ -187,10 +187,10 @@ def _rule_routed_targets(
     rule_entries: Mapping[str, Entry],
     extra: dict[str, ServiceResource],
 ) -> list[QueueEventSource]:
-    """An ``AWS::Events::Rule`` targeting one of the template's functions, state machines
-    or topics, or a queue with a transformed input: the rule targets a queue of canaria's
-    own instead, read for the target (an EventBridgeRule event of the function, the
-    machine started, the event carried on)."""
+    """An ``AWS::Events::Rule``'s targets other than buses (the template's functions,
+    state machines, queues, topics, API destinations, GraphQL APIs): the rule targets a
+    queue of canaria's own instead, read for the target (an EventBridgeRule event of the
+    function, the machine started, the event carried on by ``services.forwarding``)."""
     by_arn = {function_arn(e.logical_id): e.logical_id for e in functions}
     entries = {e.logical_id: e for e in functions}
     by_machine_arn = {state_machine_arn(m.name): (lid, m.name) for lid, m in machines.items()}
@@ -239,7 +239,8 @@ def _rule_routed_targets(
                     ctx.warn(
                         entry,
                         f"target {target.id} ({target.arn}) is not delivered locally: it is "
-                        "not a state machine, topic, queue or API destination of this template",
+                        "not a state machine, topic, queue, API destination or GraphQL API of "
+                        "this template",
                     )
                 continue
             queue = QueueSpec(

@@ -4,10 +4,11 @@ The engine (moto's EventBridge) matches events and delivers them to SQS queues a
 buses. Its ``PutEvents`` fails outright on a matching rule whose target it cannot deliver
 to, it applies neither ``Input`` nor ``InputPath``, and the events it writes have no
 ``account``. So the engine delivers only to buses. Every other target (one of the
-template's functions, state machines, queues, SNS topics or API destinations) is given a
-queue of canaria's own instead, read by canaria, which hands each event on, written and
-transformed as EventBridge writes and transforms it (``models.event_transforms``). Other
-targets (Batch, AppSync, CloudWatch Logs, ...) are left out with a warning.
+template's functions, state machines, queues, SNS topics, API destinations or GraphQL
+APIs) is given a queue of canaria's own instead, read by canaria, which hands each event
+on, written and transformed as EventBridge writes and transforms it
+(``models.event_transforms``, ``services.forwarding``). Other targets (Batch, CloudWatch
+Logs, CodeBuild, ...) are left out with a warning.
 """
 
 from __future__ import annotations
@@ -48,9 +49,8 @@ RULE_KEYS = (
     "State",
     "Targets",
 )
-# rule targets delivered locally: queues and buses by the engine (moto's EventBridge
-# fails PutEvents outright on a matching rule with any other kind of target, an SNS topic
-# too), state machines and topics by canaria through a queue of its own
+# rule targets delivered locally (by ARN service): buses by the engine, the others by
+# canaria through a queue of its own
 DELIVERED_TARGETS = ("sqs", "events", "states", "sns", "api-destination", "appsync")
 # target properties read but not acted on
 NOT_APPLIED = (
@@ -242,7 +242,8 @@ def _targets(
                 ctx.warn(
                     entry,
                     f"Targets[{i}] ({arn}) is not delivered locally: rules deliver to the "
-                    "template's functions, state machines, SQS queues, SNS topics and event buses",
+                    "template's functions, state machines, SQS queues, SNS topics, API "
+                    "destinations and GraphQL APIs, and to event buses",
                 )
             continue
         for key in node:

@@ -784,7 +784,8 @@ def test_a_destination_whose_endpoint_is_no_url_is_not_called(tmp_path: Path) ->
     assert not app.event_sources
     warnings = "\n".join(app.warnings)
     assert "InvocationEndpoint 'pendpoint' is not an HTTP(S) URL" in warnings
-    assert "target t (" in warnings or "Targets[0]" in warnings
+    assert "Resources.Rule: Targets[0] (arn:aws:events:" in warnings
+    assert "is not delivered locally" in warnings
 
 
 def test_policies_and_keys_are_skipped_for_what_they_are(tmp_path: Path) -> None:
