@@ -36,6 +36,7 @@ from collections import deque
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
+from urllib.parse import quote
 
 MAX_LINE_BYTES = 256 * 1024
 MAX_MEMORY_BYTES = 8 * 1024 * 1024
@@ -179,7 +180,7 @@ class LogBook:
         """Append ``records`` to the function's file, rotating it where the next record
         would take it past ``max_file_bytes``."""
         assert self._dir is not None
-        path = self._dir / f"{function}.log"
+        path = self._dir / f"{quote(function, safe='')}.log"  # a group's name has slashes
         f = self._files.get(function)
         if f is None:
             f = self._files[function] = open(path, "ab")  # noqa: SIM115 - kept open while serving

@@ -48,6 +48,7 @@ from canaria.gateway.load_balancers import LoadBalancers
 from canaria.gateway.urls import FunctionUrls
 from canaria.hooks import Hooks
 from canaria.invocations import Invocations
+from canaria.log_groups import LogGroups
 from canaria.logbook import LogBook
 from canaria.models import Alias, Application, FunctionSpec, InvokeResult, Version
 from canaria.models.arns import function_arn
@@ -115,6 +116,7 @@ class Platform:
         self.prom = PromMetrics()
         self.routing = Routing()
         self.logbook = LogBook(str(Path(self.state_dir) / "logs"))
+        self.log_groups = LogGroups(self.logbook, clock.now)  # CloudWatch Logs' groups
         # which template paths the deploy API may read (canaria.files)
         self.files = FileAccess.for_server(options.template)
         self.signals = LocalSignals(
@@ -222,6 +224,7 @@ class Platform:
             self.websockets,
         )
         self.state_machines = StateMachines(clock, self._state_tasks, self.store)
+        self.state_machines.log_groups = self.log_groups
         # durable functions: their executions kept and replayed by AWS's local durable
         # execution service, which invokes their handlers through the edge
         self.durable = DurableExecutions(
@@ -262,6 +265,7 @@ class Platform:
                 self.graphql,
                 self.load_balancers,
                 self.logbook,
+                self.log_groups,
                 self.log_metrics,
                 self.api_metrics,
                 self.log_subscriptions,
@@ -388,10 +392,13 @@ class Platform:
         return f"http://{self.options.host}:{self.gateway.port}"
 
     def _new_runtime(self, spec: FunctionSpec) -> FunctionRuntime:
+        env = self.function_environment(spec.name)
+        if spec.log_group is not None:  # its LoggingConfig's (when the runtime is made)
+            env["AWS_LAMBDA_LOG_GROUP_NAME"] = spec.log_group
         return FunctionRuntime(
             spec.name,
             reserved_concurrency=spec.config.reserved_concurrency,
-            env_extra=self.function_environment(spec.name),
+            env_extra=env,
             clock=self.clock,
             on_log=self.logbook.add_line,
         )

@@ -54,6 +54,7 @@ from canaria.gateway import Routing
 from canaria.gateway.load_balancers import LoadBalancers
 from canaria.gateway.urls import FunctionUrls
 from canaria.gateway.websockets import WebSocketHub
+from canaria.log_groups import LogGroups
 from canaria.logbook import LogBook, LogEntry
 from canaria.models import (
     Alias,
@@ -139,7 +140,8 @@ class Resources(Protocol):
     async def serve_load_balancers(self, listeners: Mapping[str, ListenerSpec]) -> None: ...
 
     def measure(self, app: Application) -> None:
-        """Keep ``app``'s metrics: EMF objects and its metric filters' matches in the
+        """Keep ``app``'s log groups (its functions' and the template's) and its
+        metrics: EMF objects and its metric filters' matches in the
         functions' log lines, its APIs' AWS/ApiGateway metrics by their names and ids; and
         deliver its log subscriptions' matches to their functions."""
         ...
@@ -178,6 +180,7 @@ class LocalResources:
         graphql: GraphQLApis,
         load_balancers: LoadBalancers,
         logbook: LogBook,
+        log_groups: LogGroups,
         log_metrics: LogMetrics,
         api_metrics: ApiMetrics,
         log_subscriptions: LogSubscriptions,
@@ -194,6 +197,7 @@ class LocalResources:
         self.graphql = graphql
         self.load_balancers = load_balancers
         self.logbook = logbook
+        self.log_groups = log_groups
         self.log_metrics = log_metrics
         self.api_metrics = api_metrics
         self.log_subscriptions = log_subscriptions
@@ -229,6 +233,7 @@ class LocalResources:
         await self.load_balancers.serve(listeners)
 
     def measure(self, app: Application) -> None:
+        self.log_groups.configure(app)
         self.log_metrics.configure(app.metric_filters)
         self.log_subscriptions.configure(app.log_subscriptions)
         read_metrics, deliver = self.log_metrics.read, self.log_subscriptions.read

@@ -12,6 +12,7 @@ from canaria.aws.states import StateMachines
 from canaria.clock import Clock
 from canaria.durable import DurableExecutions
 from canaria.gateway.websockets import WebSocketHub
+from canaria.log_groups import LogGroups
 from canaria.logbook import LogBook
 from canaria.models import Alias, Application, FunctionSpec, InvokeResult, Version
 from canaria.models.deployment import Deployment, HookStatus
@@ -24,7 +25,8 @@ class EdgeBackend(Protocol):
     clock: Clock
     keyring: Keyring
     state_machines: StateMachines
-    logbook: LogBook  # the functions' log lines (CloudWatch Logs FilterLogEvents)
+    logbook: LogBook  # the functions' log lines
+    log_groups: LogGroups  # CloudWatch Logs' groups over them (the Logs API)
     metrics: Metrics  # per-version metrics (CloudWatch GetMetricData)
     published: PublishedMetrics  # the application's own metrics (PutMetricData, EMF)
     api_metrics: ApiMetrics  # its APIs' AWS/ApiGateway metrics

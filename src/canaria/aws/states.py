@@ -29,7 +29,7 @@ import logging
 import re
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
@@ -37,11 +37,13 @@ from urllib.parse import urlencode, urlsplit
 import orjson
 
 from canaria import workflows
+from canaria.aws.execution_logs import ExecutionLog
 from canaria.aws.state_services import ServiceTasks
 from canaria.clock import Clock
 from canaria.errors import CanariaError, Conflict, InvalidRequest, NotFound
 from canaria.gateway.websockets import WebSocketHub
-from canaria.models import InvokeResult, StateMachineSpec
+from canaria.log_groups import LogGroups
+from canaria.models import ExecutionLogging, InvokeResult, StateMachineSpec
 from canaria.models.arns import ACCOUNT, REGION, parse_function
 from canaria.store import ABANDONED_CAUSE, ExecutionRecord, Executions, Store
 
@@ -105,6 +107,7 @@ class Machine:
     parsed: Any  # workflows' validated definition; None for a machine no longer declared
     type: str
     created: float
+    logging: ExecutionLogging | None = None  # where its executions write their history
 
 
 @dataclass
@@ -135,6 +138,7 @@ class StateMachines:
         self.machines: dict[str, Machine] = {}
         self.executions: OrderedDict[str, Execution] = OrderedDict()
         self.kept = None if store is None else Executions(store, KEEP)
+        self.log_groups: LogGroups | None = None  # where logging machines write (the edge's)
         # callback tasks' tokens, for SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat
         self.tokens = workflows.TaskTokens()
 
@@ -157,7 +161,7 @@ class StateMachines:
     def adopt(self, specs: Mapping[str, StateMachineSpec], parsed: Mapping[str, Any]) -> None:
         """Make the template's machines current, with definitions ``parse`` returned."""
         for spec in specs.values():
-            self._put(spec.name, spec.definition, parsed[spec.name], spec.type)
+            self._put(spec.name, spec.definition, parsed[spec.name], spec.type, spec.logging)
 
     def create(self, name: str, definition: Mapping[str, Any], type_: str) -> Machine:
         if not NAME.match(name):
@@ -170,10 +174,18 @@ class StateMachines:
             raise StateMachineAlreadyExists(f"State Machine Already Exists: '{machine_arn(name)}'")
         return self._put(name, definition, parsed, type_)
 
-    def _put(self, name: str, definition: Mapping[str, Any], parsed: Any, type_: str) -> Machine:
+    def _put(
+        self,
+        name: str,
+        definition: Mapping[str, Any],
+        parsed: Any,
+        type_: str,
+        log_config: ExecutionLogging | None = None,
+    ) -> Machine:
         arn = machine_arn(name)
         old = self.machines.get(arn)
-        m = Machine(name, arn, definition, parsed, type_, old.created if old else self.clock.now())
+        created = old.created if old else self.clock.now()
+        m = Machine(name, arn, definition, parsed, type_, created, log_config)
         self.machines[arn] = m
         return m
 
@@ -259,6 +271,21 @@ class StateMachines:
             self.executions.popitem(last=False)
         return e
 
+    def _recorder(self, e: Execution) -> Callable[[workflows.HistoryEvent], None]:
+        """What keeps each history event of ``e``: its history, and its machine's log
+        group when the machine logs."""
+        config = e.machine.logging
+        if config is None or self.log_groups is None:
+            return e.history.append
+        log = ExecutionLog(self.log_groups, config, e.machine.name, e.arn, e.started)
+        keep = e.history.append
+
+        def record(event: workflows.HistoryEvent) -> None:
+            keep(event)
+            log.write(event)
+
+        return record
+
     async def _run(self, e: Execution) -> None:
         try:
             result = await workflows.execute(
@@ -269,7 +296,7 @@ class StateMachines:
                 name=e.name,
                 execution_arn=e.arn,
                 state_machine_arn=e.machine.arn,
-                on_event=e.history.append,
+                on_event=self._recorder(e),
                 abort=e.abort,
                 tokens=self.tokens,
             )

@@ -367,6 +367,7 @@ class FunctionSpec:
     url: FunctionUrlSpec | None = None  # FunctionUrlConfig
     inline: InlineCode | None = None  # InlineCode (then config.code_uri is "")
     durable: DurableSpec | None = None  # DurableConfig
+    log_group: str | None = None  # LoggingConfig.LogGroup; None: /aws/lambda/<name>
 
 
 @dataclass(frozen=True)
@@ -474,11 +475,32 @@ class TableSpec:
 
 
 @dataclass(frozen=True)
+class ExecutionLogging:
+    """A state machine's ``LoggingConfiguration`` (SAM: ``Logging``): which history
+    events its executions write to a log group, and whether with their data."""
+
+    group: str  # the log group's name
+    level: Literal["ALL", "ERROR", "FATAL"]
+    include_data: bool = False
+
+
+@dataclass(frozen=True)
 class StateMachineSpec:
     logical_id: str
     name: str
     definition: Mapping[str, Any]  # ASL with DefinitionSubstitutions applied
     type: str = "STANDARD"
+    logging: ExecutionLogging | None = None
+
+
+@dataclass(frozen=True)
+class LogGroupSpec:
+    """An ``AWS::Logs::LogGroup`` of the template (and its ``AWS::Logs::LogStream``s)."""
+
+    logical_id: str
+    name: str
+    retention_days: int | None = None  # RetentionInDays; None: kept for ever
+    streams: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -518,6 +540,7 @@ class Application:
     # Lambda by name uses (canaria knows functions by logical id)
     function_names: Mapping[str, str] = field(default_factory=dict)
     schedules: tuple[ScheduledInvocation, ...] = ()  # rate / cron / at schedules it fires
+    log_groups: Mapping[str, LogGroupSpec] = field(default_factory=dict)  # by group name
     api_keys: Mapping[str, ApiKeySpec] = field(default_factory=dict)  # by logical id
     skipped: tuple[SkippedResource, ...] = ()
     warnings: tuple[str, ...] = ()

@@ -36,6 +36,7 @@ from canaria.template.cors import http_cors
 from canaria.template.index import IMPLICIT_HTTP_API, IMPLICIT_REST_API, Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.layers import function_layers
+from canaria.template.log_groups import function_log_group
 from canaria.template.nodes import (
     LineMap,
     Problems,
@@ -204,6 +205,7 @@ def build_function(
     routes = checked(lambda: _routes(ctx, entry, apis), no_routes)
     url = checked(lambda: _function_url(ctx, entry), None)
     durable = checked(lambda: _durable(ctx, entry), None)
+    log_group = checked(lambda: function_log_group(ctx, entry), None)
     problems.raise_any()
     return FunctionSpec(
         name=entry.logical_id,
@@ -218,6 +220,7 @@ def build_function(
         url=url,
         inline=inline_code,
         durable=durable,
+        log_group=log_group,
     )
 
 

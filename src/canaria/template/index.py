@@ -32,6 +32,7 @@ SAM_STATE_MACHINE = "AWS::Serverless::StateMachine"
 TABLE = "AWS::DynamoDB::Table"
 ALARM = "AWS::CloudWatch::Alarm"
 DEPLOYMENT_CONFIG = "AWS::CodeDeploy::DeploymentConfig"
+LOG_GROUP = "AWS::Logs::LogGroup"
 SFN_STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 GRAPHQL_API = "AWS::Serverless::GraphQLApi"
 GRAPHQL_APIS = (GRAPHQL_API, "AWS::AppSync::GraphQLApi")
@@ -72,6 +73,7 @@ _ATTRS: dict[str, tuple[str, ...]] = {
     WEBSOCKET_API: ("ApiEndpoint", "ApiId"),
     ALARM: ("Arn",),
     DEPLOYMENT_CONFIG: (),
+    LOG_GROUP: ("Arn",),
     **service_refs.ATTRS,
     **user_pools.ATTRS,
     **elb_refs.ATTRS,
@@ -236,8 +238,7 @@ class ResourceIndex:
             case "AWS::Serverless::Function":
                 return name
             case "AWS::Logs::LogGroup":
-                group = self._prop(name)("LogGroupName")
-                return group if isinstance(group, str) else f"{self.stack_name}-{name}"
+                return self.name_of(name)
             case "AWS::Serverless::LayerVersion":
                 return layer_arn(name)
             case (
@@ -311,6 +312,8 @@ class ResourceIndex:
                 return f"{table_arn(self.name_of(name))}/stream/1970-01-01T00:00:00.000"
             case (_, "Arn") if type_ in (SAM_STATE_MACHINE, SFN_STATE_MACHINE):
                 return state_machine_arn(self.name_of(name))
+            case (_, "Arn") if type_ == LOG_GROUP:
+                return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{self.name_of(name)}:*"
             case (_, "Name"):
                 return self.name_of(name)
             case (_, "RootResourceId"):
@@ -431,6 +434,7 @@ class ResourceIndex:
             SAM_STATE_MACHINE: ("Name", logical_id),
             SFN_STATE_MACHINE: ("StateMachineName", logical_id),
             DEPLOYMENT_CONFIG: ("DeploymentConfigName", logical_id),
+            LOG_GROUP: ("LogGroupName", f"{self.stack_name}-{logical_id}"),
             "AWS::Pipes::Pipe": ("Name", f"{self.stack_name}-{logical_id}"),
             **{
                 t: ("Name", elb_refs.default_name(self.stack_name, logical_id))

@@ -24,6 +24,7 @@ from canaria.models import (
     DeploymentConfigSpec,
     FunctionSpec,
     LayerSpec,
+    LogGroupSpec,
     LogSubscriptionSpec,
     MetricFilterSpec,
     PipeSpec,
@@ -74,6 +75,7 @@ from canaria.template.language_extensions import collections, expand
 from canaria.template.layers import LAYER, build_layer
 from canaria.template.load_balancers import TYPES as LOAD_BALANCER_TYPES
 from canaria.template.load_balancers import build_listeners
+from canaria.template.log_groups import LOG_GROUP, LOG_STREAM, build_log_groups
 from canaria.template.log_subscriptions import (
     SUBSCRIPTION_FILTER,
     build_subscription_filter,
@@ -140,6 +142,8 @@ RESOURCE_ATTRIBUTES = (
 )
 OTHER_HANDLED = (
     TABLE,
+    LOG_GROUP,
+    LOG_STREAM,
     ALARM,
     METRIC_FILTER,
     SUBSCRIPTION_FILTER,
@@ -470,6 +474,9 @@ def _build(
             spec = build_alarm(ctx, e, function_names, labels)
             if spec is not None:
                 _unique(alarms, spec.name, spec, e, "AlarmName")
+    log_groups: dict[str, LogGroupSpec] = {}
+    with problems.catch():
+        log_groups = build_log_groups(ctx, of(LOG_GROUP), of(LOG_STREAM))
     metric_filters: list[MetricFilterSpec] = []
     groups = _log_groups(ctx, of(FUNCTION), function_names)
     for e in of(METRIC_FILTER):
@@ -605,6 +612,7 @@ def _build(
         warnings=tuple(ctx.warnings),
         parameters=parameters,
         function_names=function_names,
+        log_groups=log_groups,
     )
 
 

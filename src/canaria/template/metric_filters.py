@@ -23,14 +23,13 @@ from typing import Any
 from canaria.models import MetricFilterSpec, MetricTransformationSpec
 from canaria.models.filter_syntax import FilterPatternError, parse_form, value_selector
 from canaria.template.context import Context
-from canaria.template.index import Entry
+from canaria.template.index import LOG_GROUP, Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import Where, as_float, as_list, as_map, as_str, check_keys
 
 __all__ = ["GROUP_PREFIX", "LOG_GROUP", "METRIC_FILTER", "build_metric_filter"]
 
 METRIC_FILTER = "AWS::Logs::MetricFilter"
-LOG_GROUP = "AWS::Logs::LogGroup"
 GROUP_PREFIX = "/aws/lambda/"  # a function's log group: this and its name
 PROPERTIES = (
     "FilterName",

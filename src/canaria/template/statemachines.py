@@ -18,6 +18,7 @@ from canaria.models import StateMachineSpec
 from canaria.template.context import Context
 from canaria.template.index import SAM_STATE_MACHINE, Entry
 from canaria.template.intrinsics import NO_VALUE
+from canaria.template.log_groups import execution_logging
 from canaria.template.nodes import Where, as_map, as_str, check_keys, plain
 from canaria.template.sam_rules import sam_properties
 from canaria.template.yamlload import parse_text
@@ -111,7 +112,9 @@ def build_state_machine(ctx: Context, entry: Entry) -> StateMachineSpec:
     kind = "STANDARD" if type_ is NO_VALUE else as_str(type_, ctx.at(entry, type_key))
     if kind not in TYPES:
         raise ctx.at(entry, type_key).error(f"unknown state machine type {kind!r}", allowed=TYPES)
-    return StateMachineSpec(entry.logical_id, ctx.index.name_of(entry.logical_id), definition, kind)
+    logging = execution_logging(ctx, entry, "Logging" if sam else "LoggingConfiguration")
+    name = ctx.index.name_of(entry.logical_id)
+    return StateMachineSpec(entry.logical_id, name, definition, kind, logging)
 
 
 def _from_file(ctx: Context, value: Any, at: Where) -> Any:

@@ -1,0 +1,176 @@
+"""CloudWatch Logs' log groups and streams, over the log book.
+
+A group holds two kinds of lines, both kept by the ``LogBook`` (one sequence of numbers,
+so reading a group is one ordered merge, and both are bounded the same way):
+
+- **the functions' lines**: a function writes to ``/aws/lambda/<name>``, or to the group
+  its ``LoggingConfig.LogGroup`` names. Its lines stay under the function in the log book
+  (the request path does not change); a group lists the functions that write to it.
+  Their streams are named as Lambda names them: ``YYYY/MM/DD/[<version>]<id>`` in the
+  default group, ``YYYY/MM/DD/<function>[<version>]<id>`` in a custom one, where several
+  functions may write.
+- **lines written to the group**: by ``PutLogEvents``, a state machine's execution
+  history, an EventBridge rule's log group target. They are kept under ``group:<name>``
+  (a key no function's logical id can be), each with its stream's name.
+
+A group exists once the template declares it (``AWS::Logs::LogGroup``), a function
+writes to it, ``CreateLogGroup`` creates it, or one of canaria's own writers first
+writes to it (as Step Functions and EventBridge need the group to exist on AWS, a
+template that names an undeclared group is in error there; here the lines are kept).
+A group's ``RetentionInDays`` hides its lines older than that many days from readers.
+Groups and streams live while canaria runs; the lines' files (``logs/``) stay on disk.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from canaria.logbook import LogBook, LogEntry, stream_name
+from canaria.models import Application
+
+__all__ = [
+    "DEFAULT_PREFIX",
+    "GROUP_NAME",
+    "RETENTION_DAYS",
+    "GroupInfo",
+    "LogGroups",
+    "StreamInfo",
+    "name_of_arn",
+]
+
+GROUP_NAME = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}$")  # what CloudWatch Logs accepts
+RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+    2557, 2922, 3288, 3653,
+)  # fmt: skip
+_ARN = re.compile(r"^arn:aws[\w-]*:logs:[^:]*:[^:]*:log-group:(?P<name>[^:]+)(?::\*)?$")
+DEFAULT_PREFIX = "/aws/lambda/"  # a function's own group: this and its name
+KEY_PREFIX = "group:"  # the log book's key of the lines written to a group
+ALL_LINES = 1_000_000  # the log book bounds a key's lines well below this
+DAY_S = 86_400
+
+
+def name_of_arn(arn: str) -> str | None:
+    """The group a log group ARN names (with or without its ``:*``), or None."""
+    m = _ARN.match(arn)
+    return m.group("name") if m else None
+
+
+@dataclass
+class GroupInfo:
+    name: str
+    created_ms: int
+    retention_days: int | None = None
+    functions: tuple[str, ...] = ()  # the functions writing to it (logical ids)
+    streams: dict[str, int] = field(default_factory=dict)  # its own streams -> created (ms)
+
+    @property
+    def key(self) -> str:
+        return KEY_PREFIX + self.name
+
+
+@dataclass
+class StreamInfo:
+    name: str
+    created_ms: int
+    first_ms: int | None = None
+    last_ms: int | None = None
+    stored_bytes: int = 0
+
+
+class LogGroups:
+    def __init__(self, logbook: LogBook, now: Callable[[], float]) -> None:
+        self._logbook = logbook
+        self._now = now
+        self._groups: dict[str, GroupInfo] = {}
+
+    # -- which groups exist --------------------------------------------------------------
+
+    def configure(self, app: Application) -> None:
+        """The application's groups: each function's, and the template's. Groups created
+        through the API or by a writer stay; a function no longer writes to a group it
+        left."""
+        for info in self._groups.values():
+            info.functions = ()
+        writers: dict[str, list[str]] = {}
+        for fn in app.functions.values():
+            writers.setdefault(fn.log_group or DEFAULT_PREFIX + fn.name, []).append(fn.name)
+        for name, functions in writers.items():
+            self.ensure(name).functions = tuple(functions)
+        for spec in app.log_groups.values():
+            info = self.ensure(spec.name)
+            info.retention_days = spec.retention_days
+            for stream in spec.streams:
+                info.streams.setdefault(stream, self._ms())
+
+    def ensure(self, name: str) -> GroupInfo:
+        info = self._groups.get(name)
+        if info is None:
+            info = self._groups[name] = GroupInfo(name, self._ms())
+        return info
+
+    def get(self, name: str) -> GroupInfo | None:
+        return self._groups.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._groups)
+
+    def delete(self, name: str) -> bool:
+        return self._groups.pop(name, None) is not None
+
+    # -- writing -------------------------------------------------------------------------
+
+    def write(self, group: str, stream: str, events: Iterable[tuple[int, str]]) -> None:
+        """Add ``(timestamp ms, message)`` events to a stream of a group, creating both
+        when they do not exist (canaria's own writers)."""
+        info = self.ensure(group)
+        info.streams.setdefault(stream, self._ms())
+        add = self._logbook.add
+        for timestamp, message in events:
+            add(info.key, 0, "", timestamp / 1000, stream, message)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def lines(self, info: GroupInfo, after: int = 0) -> Iterator[tuple[LogEntry, str]]:
+        """The group's lines after sequence number ``after``, oldest first, each with its
+        stream's name; lines older than the group's retention are left out."""
+        since = self._logbook.since
+        sources = [since(fn, after, ALL_LINES) for fn in info.functions]
+        sources.append(since(info.key, after, ALL_LINES))
+        oldest = None
+        if info.retention_days is not None:
+            oldest = self._now() - info.retention_days * DAY_S
+        custom = not info.name.startswith(DEFAULT_PREFIX)
+        for entry in heapq.merge(*sources, key=lambda e: e.seq):
+            if oldest is not None and entry.time < oldest:
+                continue
+            yield entry, self.stream_of(entry, custom=custom)
+
+    @staticmethod
+    def stream_of(entry: LogEntry, *, custom: bool) -> str:
+        if entry.function.startswith(KEY_PREFIX):
+            return entry.stream
+        name = stream_name(entry)
+        if custom:  # YYYY/MM/DD/[v]id -> YYYY/MM/DD/<function>[v]id
+            day, _, rest = name.rpartition("/")
+            return f"{day}/{entry.function}{rest}"
+        return name
+
+    def streams(self, info: GroupInfo) -> list[StreamInfo]:
+        """The group's streams: its own (even empty) and those its lines name."""
+        out = {name: StreamInfo(name, created) for name, created in info.streams.items()}
+        for entry, stream in self.lines(info):
+            ms = int(entry.time * 1000)
+            s = out.get(stream)
+            if s is None:
+                s = out[stream] = StreamInfo(stream, ms)
+            s.first_ms = ms if s.first_ms is None else min(s.first_ms, ms)
+            s.last_ms = ms if s.last_ms is None else max(s.last_ms, ms)
+            s.stored_bytes += len(entry.text.encode("utf-8", "replace"))
+        return list(out.values())
+
+    def _ms(self) -> int:
+        return int(self._now() * 1000)
