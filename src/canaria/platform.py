@@ -191,6 +191,7 @@ class Platform:
             self._invoke_event,
             Outbox(self.state_dir),
             lambda api, query, variables: self.graphql.run_as_service(api, query, variables),
+            self.log_groups.write,
         )
         # functions' Kinesis and DynamoDB events: shards read in order, batches invoked
         # through the alias

@@ -253,11 +253,14 @@ class QueueEventSource:
 @dataclass(frozen=True)
 class Forward:
     """Where a rule's relayed event goes: an SQS queue (with the FIFO queue's message
-    group), an SNS topic or an API destination, by ARN; how often it is tried, and where
-    an event it could not take goes. Or where a topic's notification to an email address
-    or a phone number is kept instead: canaria's outbox."""
+    group), an SNS topic, an API destination, a GraphQL API or a log group, by ARN; how
+    often it is tried, and where an event it could not take goes. Or where a topic's
+    notification to an email address or a phone number is kept instead: canaria's
+    outbox."""
 
-    kind: Literal["queue", "topic", "api_destination", "appsync", "email", "email-json", "sms"]
+    kind: Literal[
+        "queue", "topic", "api_destination", "appsync", "log_group", "email", "email-json", "sms"
+    ]
     arn: str  # the target's ARN; an email address or a phone number for the outbox
     message_group_id: str | None = None
     destination: ApiDestinationSpec | None = None

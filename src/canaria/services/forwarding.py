@@ -10,7 +10,8 @@ queue of canaria's own, and the pollers hand each message to ``Forwarder.forward
   ``InputTransformer`` (``rule_payload``), then sent to a queue (a FIFO queue's message
   group kept, the event id as deduplication id), a topic or an API destination
   (``api_destinations``) or an AppSync API (its ``GraphQLOperation`` run on the
-  template's GraphQL API, the input as variables). A failure that may pass (a throttle,
+  template's GraphQL API, the input as variables) or a log group (one stream per event,
+  named by its id, as the message). A failure that may pass (a throttle,
   a 5xx, the engine restarting) comes back later, 1, 2, 4, ... seconds apart (at most a
   minute, or as ``Retry-After`` says), until the target's ``RetryPolicy`` runs out; then,
   or at once for one that will not pass, the event goes to the target's
@@ -23,12 +24,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from botocore.exceptions import ClientError
 
+from canaria.log_groups import name_of_arn
 from canaria.models.arns import ACCOUNT
 from canaria.models.event_transforms import apply
 from canaria.models.services import Forward, QueueEventSource
@@ -43,6 +46,8 @@ log = logging.getLogger("canaria.services")
 Run = Callable[..., Awaitable[Any]]  # runs a blocking call on the pollers' threads
 # runs an operation on the template's GraphQL API: (its logical id, query, variables)
 RunGraphQL = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+# writes (timestamp ms, message) events to a stream of a log group: (group, stream, events)
+WriteLog = Callable[[str, str, list[tuple[int, str]]], None]
 
 _RETRY_CAP_S = 60  # a rule target's retries come at most this far apart
 # an EventBridge event's fields, in the order EventBridge writes them
@@ -95,11 +100,23 @@ class Forwarder:
         clients: EngineClients,
         outbox: Outbox | None = None,
         graphql: RunGraphQL | None = None,
+        write_log: WriteLog | None = None,
     ) -> None:
         self._clients = clients
         self._destinations = ApiDestinations()
         self._outbox = outbox  # a topic's email and SMS subscribers' messages
         self._run_graphql = graphql  # an AppSync target's operation, on the local API
+        self._write_log = write_log  # a log group target's events
+
+    def _log(self, forward: Forward, body: bytes, message: dict[str, Any]) -> None:
+        """A log group target: the event (as the target's transform made it) is the
+        message of one event in a stream named by the event's id."""
+        group = name_of_arn(forward.arn)
+        if self._write_log is None or group is None:
+            raise CallFailed("SDK_CLIENT_ERROR", "no log groups are kept here", retryable=False)
+        sent = str(message.get("Attributes", {}).get("SentTimestamp", ""))
+        stamp = int(sent) if sent.isdigit() else int(time.time() * 1000)
+        self._write_log(group, _event_id(message), [(stamp, body.decode())])
 
     async def _graphql(self, forward: Forward, body: bytes) -> None:
         """An AppSync target: its ``GraphQLOperation`` run on the template's API, with
@@ -144,6 +161,8 @@ class Forwarder:
         try:
             if forward.kind == "appsync":
                 await self._graphql(forward, event)
+            elif forward.kind == "log_group":  # on the loop: the log book is the loop's
+                self._log(forward, event, message)
             else:
                 await run(self.deliver, forward, event, message)
         except Exception as exc:
@@ -263,4 +282,4 @@ def _event_id(message: dict[str, Any]) -> str:
     return str(ident) if ident else str(message["MessageId"])
 
 
-__all__ = ["Forwarder", "Run", "RunGraphQL", "rule_event", "rule_payload"]
+__all__ = ["Forwarder", "Run", "RunGraphQL", "WriteLog", "rule_event", "rule_payload"]

@@ -35,7 +35,7 @@ from canaria.models.arns import REGION
 from canaria.models.filters import matches_any, sqs_filter_view
 from canaria.models.services import EventSourceKind, QueueEventSource
 from canaria.services.clients import EngineClients
-from canaria.services.forwarding import Forwarder, RunGraphQL, rule_payload
+from canaria.services.forwarding import Forwarder, RunGraphQL, WriteLog, rule_payload
 from canaria.services.outbox import Outbox
 from canaria.services.queue_messages import delete, receive_count
 from canaria.template.service_refs import queue_url
@@ -188,6 +188,7 @@ class QueuePollers:
         invoke_event: Invoke | None = None,
         outbox: Outbox | None = None,
         graphql: RunGraphQL | None = None,
+        write_log: WriteLog | None = None,
     ) -> None:
         self.endpoint = endpoint  # the services engine, through its relay
         self.invoke = invoke
@@ -198,7 +199,7 @@ class QueuePollers:
         self._tasks = SourceTasks[QueueEventSource](self._poll)
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="canaria-sqs")
         # what canaria delivers in the engine's place: rules' events, mail
-        self._forwarder = Forwarder(EngineClients(endpoint), outbox, graphql)
+        self._forwarder = Forwarder(EngineClients(endpoint), outbox, graphql, write_log)
 
     def apply(self, sources: Iterable[object]) -> None:
         """Poll exactly the queue ``sources`` among ``sources`` (the enabled ones); a

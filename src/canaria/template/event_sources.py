@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal, cast
 
+from canaria.log_groups import name_of_arn
 from canaria.models.app import StateMachineSpec
 from canaria.models.arns import function_arn
 from canaria.models.filters import MAX_FILTERS, check_pattern
@@ -233,6 +234,7 @@ def _rule_routed_targets(
                 or target.graphql is not None
                 or target.arn in topics
                 or target.arn in queues
+                or name_of_arn(target.arn) is not None
             )
             if not known:
                 if entry is not None:
@@ -240,7 +242,7 @@ def _rule_routed_targets(
                         entry,
                         f"target {target.id} ({target.arn}) is not delivered locally: it is "
                         "not a state machine, topic, queue, API destination or GraphQL API of "
-                        "this template",
+                        "this template, or a log group",
                     )
                 continue
             queue = QueueSpec(
@@ -252,8 +254,11 @@ def _rule_routed_targets(
             added.append(RuleTarget(target.id, queue_arn(queue.name)))
             forward = None
             if machine is None:
-                kind: Literal["queue", "topic", "api_destination", "appsync"] = "queue"
-                if target.destination is not None:
+                kind: Literal["queue", "topic", "api_destination", "appsync", "log_group"]
+                kind = "queue"
+                if name_of_arn(target.arn) is not None:
+                    kind = "log_group"
+                elif target.destination is not None:
                     kind = "api_destination"
                 elif target.graphql is not None:
                     kind = "appsync"

@@ -51,7 +51,7 @@ RULE_KEYS = (
 )
 # rule targets delivered locally (by ARN service): buses by the engine, the others by
 # canaria through a queue of its own
-DELIVERED_TARGETS = ("sqs", "events", "states", "sns", "api-destination", "appsync")
+DELIVERED_TARGETS = ("sqs", "events", "states", "sns", "api-destination", "appsync", "logs")
 # target properties read but not acted on
 NOT_APPLIED = (
     "BatchParameters",
@@ -203,7 +203,7 @@ def _targets(
 ) -> tuple[tuple[RuleTarget, ...], tuple[RuleTarget, ...], tuple[RuleTarget, ...]]:
     """The targets the engine delivers to (buses), those naming the template's functions,
     and those canaria carries on itself (state machines, topics, API destinations,
-    queues)."""
+    queues, GraphQL APIs, log groups)."""
     raw = ctx.get(entry, "Targets")
     if raw is NO_VALUE:
         return (), (), ()
@@ -243,7 +243,7 @@ def _targets(
                     entry,
                     f"Targets[{i}] ({arn}) is not delivered locally: rules deliver to the "
                     "template's functions, state machines, SQS queues, SNS topics, API "
-                    "destinations and GraphQL APIs, and to event buses",
+                    "destinations, GraphQL APIs and log groups, and to event buses",
                 )
             continue
         for key in node:
