@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
+from urllib.parse import quote
 
 import typer
 from rich.live import Live
@@ -597,19 +598,33 @@ def invoke(
 
 @app.command()
 def logs(
-    function: str,
+    name: Annotated[str, typer.Argument(help="a function, or a log group (/aws/..., ...)")],
     follow_: Annotated[bool, typer.Option("--follow", "-f", help="keep printing")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """A function's captured stdout/stderr."""
+    """A function's captured stdout/stderr, or a log group's lines (a function's
+    ``LoggingConfig`` group, a state machine's, a rule's, what code put there)."""
     client = Client()
+    path = f"/functions/{function_name(name)}/logs?"
+    if name.startswith("/"):
+        path = f"/log-groups/lines?name={quote(name, safe='')}&"
+    else:
+        try:
+            client.get(f"{path}limit=1")
+        except ApiError as exc:  # not a function: a group of that name, or the same error
+            if exc.status != 404:
+                fail(exc.message)
+            path = f"/log-groups/lines?name={quote(name, safe='')}&"
+    group = path.startswith("/log-groups")
     since = 0
     while True:
-        data = call(client.get, f"/functions/{function_name(function)}/logs?since={since}")
+        data = call(client.get, f"{path}since={since}")
         for line in data["lines"]:
             since = max(since, line["seq"])
             if as_json:
                 typer.echo(json.dumps(line))
+            elif group:
+                typer.echo(f"{render.ts(line['time'])} {line['stream']} {line['text'].rstrip()}")
             else:
                 typer.echo(
                     f"{render.ts(line['time'])} v{line['version']} "

@@ -15,6 +15,7 @@ from canaria.auth import Keyring
 from canaria.clock import Clock
 from canaria.controller.plan import Command
 from canaria.controller.signals import LocalSignals
+from canaria.log_groups import LogGroups
 from canaria.logbook import LogBook
 from canaria.models import Application, FunctionSpec, InvokeResult
 from canaria.models.deployment import Deployment
@@ -63,6 +64,9 @@ class ControlSource(Protocol):
     def signals(self) -> LocalSignals: ...
     @property
     def logbook(self) -> LogBook: ...
+
+    @property
+    def log_groups(self) -> LogGroups: ...
     @property
     def app(self) -> Application | None: ...
     @property

@@ -5,7 +5,9 @@ dashboard's cookie)."""
 from __future__ import annotations
 
 import hmac
+from collections import deque
 from collections.abc import Awaitable, Callable
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -422,6 +424,34 @@ def control_routes(source: ControlSource) -> list[BaseRoute]:
             }
         )
 
+    async def group_lines(request: Request) -> Response:
+        group = request.query_params.get("name") or ""
+        info = p.log_groups.get(group)
+        if info is None:
+            kept = ", ".join(p.log_groups.names()) or "none"
+            raise NotFound(f"no log group {group!r} (canaria keeps: {kept})")
+        since = bounded_int(request.query_params.get("since"), "since", 0, 0, 2**62)
+        limit = bounded_int(request.query_params.get("limit"), "limit", 1000, 1, 1000)
+        lines = p.log_groups.lines(info, since)
+        # a page: with since=0 the last lines, else the first after it
+        page = list(deque(lines, maxlen=limit) if since == 0 else islice(lines, limit))
+        return ok(
+            {
+                "next": page[-1][0].seq if page else since,
+                "lines": [
+                    {
+                        "seq": e.seq,
+                        "time": e.time,
+                        "version": e.version,
+                        "request_id": e.request_id,
+                        "stream": stream,
+                        "text": e.text,
+                    }
+                    for e, stream in page
+                ],
+            }
+        )
+
     async def clock(request: Request) -> Response:
         from canaria.clock import ManualClock
 
@@ -460,6 +490,7 @@ def control_routes(source: ControlSource) -> list[BaseRoute]:
         ("/functions/{fn}/history", history, "GET"),
         ("/functions/{fn}/invoke", invoke, "POST"),
         ("/functions/{fn}/logs", logs, "GET"),
+        ("/log-groups/lines", group_lines, "GET"),
         ("/functions/{fn}/completions", completions, "POST"),
         ("/clock", clock, "GET"),
         ("/clock", clock, "POST"),

@@ -229,3 +229,17 @@ def test_code_writes_and_reads_its_own_streams(app: Canaria) -> None:
     with pytest.raises(ClientError) as e:
         logs.describe_log_streams(logGroupName="/custom/jobs")
     assert code(e) == "ResourceNotFoundException"
+
+
+def test_canaria_logs_prints_a_groups_lines(app: Canaria) -> None:
+    assert run(app, "greeting", {"name": "linus"})["status"] == "SUCCEEDED"
+    out = app.cli("logs", "/aws/vendedlogs/states/greeting")
+    assert out.returncode == 0, out.stderr
+    assert " states/greeting/" in out.stdout and '"type":"ExecutionSucceeded"' in out.stdout
+    shop = app.cli("logs", "shop-app", "--json")  # a name without a slash: not a function
+    assert shop.returncode == 0, shop.stderr
+    lines = [json.loads(line) for line in shop.stdout.splitlines()]
+    assert any("greeting linus" in line["text"] for line in lines)
+    assert all("/Greeter[" in line["stream"] for line in lines)
+    missing = app.cli("logs", "/nowhere")
+    assert missing.returncode != 0 and "no log group '/nowhere'" in missing.stderr
