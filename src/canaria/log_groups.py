@@ -38,6 +38,7 @@ __all__ = [
     "GroupInfo",
     "LogGroups",
     "StreamInfo",
+    "group_key",
     "name_of_arn",
 ]
 
@@ -51,6 +52,11 @@ DEFAULT_PREFIX = "/aws/lambda/"  # a function's own group: this and its name
 KEY_PREFIX = "group:"  # the log book's key of the lines written to a group
 ALL_LINES = 1_000_000  # the log book bounds a key's lines well below this
 DAY_S = 86_400
+
+
+def group_key(name: str) -> str:
+    """The log book's key of the lines written to group ``name``."""
+    return KEY_PREFIX + name
 
 
 def name_of_arn(arn: str) -> str | None:
@@ -69,7 +75,7 @@ class GroupInfo:
 
     @property
     def key(self) -> str:
-        return KEY_PREFIX + self.name
+        return group_key(self.name)
 
 
 @dataclass

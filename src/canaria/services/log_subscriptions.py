@@ -36,7 +36,8 @@ import orjson
 from canaria.analysis import filter_patterns
 from canaria.clock import Clock
 from canaria.errors import CanariaError
-from canaria.logbook import LogEntry, stream_name
+from canaria.log_groups import LogGroups
+from canaria.logbook import LogEntry
 from canaria.models import LogSubscriptionSpec
 from canaria.models.arns import ACCOUNT
 from canaria.services.pollers import Invoke
@@ -131,7 +132,8 @@ class LogSubscriptions:
                     self._dropping[spec.name] = self._dropping.get(spec.name, 0) + 1
                     continue
                 self._waiting[spec.name] = waiting + 1
-                self._pending.setdefault((spec, stream_name(entry)), []).append(event)
+                stream = LogGroups.stream_of(entry, custom=False)
+                self._pending.setdefault((spec, stream), []).append(event)
 
     def flush(self) -> None:
         """Send what is waiting: one invocation per filter and log stream."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from canaria.errors import TemplateError, TemplateErrors
+from canaria.log_groups import group_key
 from canaria.models import (
     AlarmSpec,
     ApiKeySpec,
@@ -478,7 +479,7 @@ def _build(
     with problems.catch():
         log_groups = build_log_groups(ctx, of(LOG_GROUP), of(LOG_STREAM))
     metric_filters: list[MetricFilterSpec] = []
-    groups = _log_groups(ctx, of(FUNCTION), function_names)
+    groups = _log_groups(ctx, of(FUNCTION), function_names, log_groups)
     for e in of(METRIC_FILTER):
         with problems.catch():
             metric_filter = build_metric_filter(ctx, e, groups)
@@ -737,11 +738,16 @@ IMPLICIT_API_GLOBALS = ("Auth", "Cors", "CorsConfiguration", "GatewayResponses",
 
 
 def _log_groups(
-    ctx: Context, functions: list[Entry], function_names: Mapping[str, str]
+    ctx: Context,
+    functions: list[Entry],
+    function_names: Mapping[str, str],
+    declared: Mapping[str, LogGroupSpec],
 ) -> dict[str, str]:
-    """Each function's log group names (``/aws/lambda/<name>``, and the group its
-    ``LoggingConfig`` names) -> the function."""
-    groups = {f"{GROUP_PREFIX}{name}": logical for name, logical in function_names.items()}
+    """Each log group name filters may read -> whose lines it holds: a function's groups
+    (``/aws/lambda/<name>``, and the group its ``LoggingConfig`` names) -> the function;
+    another group the template declares -> its key in the log book (``log_groups``)."""
+    groups = {name: group_key(name) for name in declared}
+    groups.update({f"{GROUP_PREFIX}{name}": logical for name, logical in function_names.items()})
     for e in functions:
         groups[f"{GROUP_PREFIX}{e.logical_id}"] = e.logical_id
         logging = ctx.get(e, "LoggingConfig")

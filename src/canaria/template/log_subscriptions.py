@@ -4,11 +4,11 @@ function of the template, read into ``LogSubscriptionSpec``.
 Two ways to write one: an ``AWS::Logs::SubscriptionFilter`` whose ``DestinationArn`` is a
 function of the template (``!GetAtt Fn.Arn``, its alias, or its ARN written out), and
 SAM's ``CloudWatchLogs`` event (``LogGroupName``, ``FilterPattern``), whose destination is
-the function it is declared on. Either way the log group must be a function's
-(``metric_filters`` says which names are). A filter on another group, or one whose
-destination is not a function here (a Kinesis stream, a Firehose stream, another
-account's function), is skipped with a warning: canaria keeps the functions' logs only
-and delivers to the functions it runs. A pattern that does not parse is refused at its
+the function it is declared on. Either way the log group must be a function's or one
+the template declares (``metric_filters`` says which names are). A filter on another
+group, or one whose destination is not a function here (a Kinesis stream, a Firehose
+stream, another account's function), is skipped with a warning: canaria delivers to the
+functions it runs. A pattern that does not parse is refused at its
 line, as CloudWatch Logs refuses it.
 """
 
@@ -116,8 +116,9 @@ def _spec(
     if source is None:
         ctx.warn(
             entry,
-            f"subscription filter {name} on log group {group!r} is not delivered: canaria "
-            f"keeps the functions' logs ({', '.join(sorted(groups)) or 'none declared'})",
+            f"subscription filter {name} on log group {group!r} is not delivered: it is not a "
+            "log group of this template or of its functions "
+            f"({', '.join(sorted(groups)) or 'none declared'})",
         )
         return None
     if source == destination:

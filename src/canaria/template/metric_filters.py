@@ -4,9 +4,10 @@ A function's log group is ``/aws/lambda/<name>`` (the name a ``FunctionName`` gi
 the logical id canaria uses, which is what ``!Ref`` of the function gives), or the group
 its ``LoggingConfig.LogGroup`` names. ``LogGroupName`` may be written out, built with
 ``!Sub``, or be ``!Ref`` of an ``AWS::Logs::LogGroup`` of the template (its
-``LogGroupName``). A filter on another log group (API Gateway access logs, a state
-machine's, a group of another stack) is skipped with a warning: canaria keeps the
-functions' logs only.
+``LogGroupName``), whose lines are a function's, a state machine's, a rule's or what
+code writes there (``canaria.log_groups``). A filter on a group the template neither
+declares nor writes to (API Gateway access logs, a group of another stack) is skipped
+with a warning.
 
 What CloudFormation refuses is refused at its line: a pattern that does not parse, not
 exactly one transformation, a ``MetricValue`` that is neither a number nor a field of the
@@ -52,8 +53,9 @@ TRANSFORMATION_KEYS = (
 def build_metric_filter(
     ctx: Context, entry: Entry, groups: dict[str, str]
 ) -> MetricFilterSpec | None:
-    """The filter, or None (with a warning) when its log group is not a function's.
-    ``groups``: log group name -> the function (logical id) that writes to it."""
+    """The filter, or None (with a warning) when canaria keeps no such log group.
+    ``groups``: log group name -> the function (logical id) that writes to it, or the
+    group's key in the log book."""
     props = entry.props
     check_keys(
         props,
@@ -78,9 +80,9 @@ def build_metric_filter(
     if function is None:
         ctx.warn(
             entry,
-            f"metric filter on log group {group!r} is skipped: canaria keeps the functions' "
-            f"logs ({', '.join(sorted(groups)) or 'none declared'}); its metric is never "
-            "published",
+            f"metric filter on log group {group!r} is skipped: it is not a log group of this "
+            f"template or of its functions ({', '.join(sorted(groups)) or 'none declared'}); "
+            "its metric is never published",
         )
         return None
     return MetricFilterSpec(entry.logical_id, function, pattern, (transformation,))

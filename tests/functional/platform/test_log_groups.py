@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.functional.harness import Canaria, write_app
+from tests.functional.harness import Canaria, eventually, write_app
 
 TEMPLATE = """\
 Transform: AWS::Serverless-2016-10-31
@@ -58,6 +58,25 @@ Resources:
     Type: AWS::Logs::LogGroup
     Properties:
       LogGroupName: /aws/vendedlogs/states/errors
+  Failures:
+    Type: AWS::Logs::MetricFilter
+    Properties:
+      LogGroupName: !Ref ErrorLogs
+      FilterPattern: '{ $.type = "ExecutionFailed" }'
+      MetricTransformations:
+        - {MetricNamespace: Shop, MetricName: Failures, MetricValue: "1"}
+  Reader:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.read
+      Runtime: python3.11
+  ToReader:
+    Type: AWS::Logs::SubscriptionFilter
+    Properties:
+      LogGroupName: !Ref Audit
+      FilterPattern: alarm
+      DestinationArn: !GetAtt Reader.Arn
   Greeting:
     Type: AWS::Serverless::StateMachine
     Properties:
@@ -87,9 +106,18 @@ Resources:
 """
 
 HANDLER = """\
+import base64, gzip, json
+
+
 def handler(event, context):
     print("greeting", event.get("name"))
     return {"hello": event.get("name")}
+
+
+def read(event, context):
+    data = json.loads(gzip.decompress(base64.b64decode(event["awslogs"]["data"])))
+    for e in data["logEvents"]:
+        print("subscribed", data["logGroup"], data["logStream"], e["message"])
 """
 
 
@@ -180,6 +208,28 @@ def test_a_state_machine_writes_its_history_at_its_level(app: Canaria) -> None:
     assert [r["type"] for r in records] == ["FailStateEntered", "ExecutionFailed"]
     assert records[1]["details"] == {"error": "Broken", "cause": "on purpose"}
     assert "input" not in records[0]["details"]  # no IncludeExecutionData
+    # the group's metric filter counted the failure
+    cloudwatch = app.aws("cloudwatch")
+    now = app.advance(0)
+
+    def failures() -> float:
+        answer = cloudwatch.get_metric_data(
+            MetricDataQueries=[
+                {
+                    "Id": "m",
+                    "MetricStat": {
+                        "Metric": {"Namespace": "Shop", "MetricName": "Failures"},
+                        "Period": 60,
+                        "Stat": "Sum",
+                    },
+                }
+            ],
+            StartTime=now - 600,
+            EndTime=now + 60,
+        )
+        return float(sum(answer["MetricDataResults"][0]["Values"]))
+
+    assert eventually(failures, "the Failures metric") == 1.0
 
 
 def test_code_writes_and_reads_its_own_streams(app: Canaria) -> None:
@@ -221,6 +271,20 @@ def test_code_writes_and_reads_its_own_streams(app: Canaria) -> None:
     assert [e["message"] for e in matched["events"]] == ["step 3"]
     (stream,) = logs.describe_log_streams(logGroupName="/custom/jobs")["logStreams"]
     assert (stream["firstEventTimestamp"], stream["lastEventTimestamp"]) == (now, now + 4)
+    audit = next(
+        g["logGroupName"]
+        for g in logs.describe_log_groups()["logGroups"]
+        if g["logGroupName"].endswith("-Audit")
+    )
+    events = [{"timestamp": now, "message": "fine"}, {"timestamp": now, "message": "alarm: hot"}]
+    logs.put_log_events(logGroupName=audit, logStreamName="declared", logEvents=events)
+
+    def subscribed() -> list[str]:
+        got = logs.filter_log_events(logGroupName="/aws/lambda/Reader", filterPattern="subscribed")
+        return [e["message"].strip() for e in got["events"]]
+
+    delivered = eventually(subscribed, "the subscription's delivery")
+    assert delivered == [f"subscribed {audit} declared alarm: hot"]
     logs.put_retention_policy(logGroupName="/custom/jobs", retentionInDays=1)
     with pytest.raises(ClientError) as e:
         logs.put_retention_policy(logGroupName="/custom/jobs", retentionInDays=2)
