@@ -206,6 +206,7 @@ class Platform:
             self._start_on_schedule,
             self._run_machine,
         )
+        self.pipes.write_log = self.log_groups.write
         # Schedule / ScheduleV2 events and scheduled rules: fired on the platform's clock
         self.schedules = Schedules(clock, self._invoke_event, self._start_on_schedule)
         # CloudWatch Logs subscription filters: a log group's matching lines, delivered

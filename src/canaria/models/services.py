@@ -399,9 +399,9 @@ EventSource = QueueEventSource | StreamEventSource
 class PipeStep:
     """Where an EventBridge pipe sends its batch: its enrichment (a function) or its
     target. ``name`` is the function's logical id, or the state machine's, event bus's,
-    queue's or stream's name, or the topic's ARN."""
+    queue's, stream's or log group's name, or the topic's ARN."""
 
-    kind: Literal["function", "state_machine", "event_bus", "queue", "topic", "stream"]
+    kind: Literal["function", "state_machine", "event_bus", "queue", "topic", "stream", "log_group"]
     name: str
     arn: str
     qualifier: str | None = None  # a function's alias or version
@@ -413,6 +413,8 @@ class PipeStep:
     message_group_id: str | None = None
     message_deduplication_id: str | None = None
     partition_key: str | None = None
+    log_stream: str | None = None  # a log group's CloudWatchLogsParameters.LogStreamName
+    timestamp: str | None = None  # and its Timestamp (a $. path to epoch milliseconds)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ destination); where those would invoke a function they hand the batch to
    gets the JSON array (through the alias the ARN names), a state machine is started
    with it, an event bus gets an event per record (``Source`` and ``DetailType`` from the
    pipe's parameters, else ``Pipe <name>`` and ``Event from aws:sqs``, ...), a queue a
-   message, a topic a message, a stream a record per record.
+   message, a topic a message, a stream a record per record, a log group an event per
+   record.
 
 A batch whose enrichment or target fails comes back to the reader, which tries it again
 as it would a function's batch; a function target's ``batchItemFailures`` are passed on.
@@ -48,6 +49,7 @@ from canaria.errors import CanariaError
 from canaria.models import InvokeResult, PipeSpec, PipeStep
 from canaria.models.event_transforms import substitute
 from canaria.services.clients import EngineClients
+from canaria.services.forwarding import WriteLog
 
 log = logging.getLogger("canaria.services")
 
@@ -107,13 +109,16 @@ def lookup(record: Any, path: str) -> Any:
 
 
 def render(template: str, record: dict[str, Any], reserved: Mapping[str, Any]) -> Any:
-    """``template`` filled in for ``record``: the JSON value it makes, or its text."""
+    """``template`` filled in for ``record``: the JSON value it makes, or its text. In a
+    template that is not JSON (``Order <$.body.id> is <$.body.status>``) a value is
+    written as text, a string without its quotes, as Pipes writes it."""
+    json_template = template.lstrip()[:1] in ("{", "[")
 
     def write(key: str, in_string: bool) -> str:
         value = lookup(record, key) if key.startswith("$") else reserved.get(key)
-        if in_string:
+        if in_string or not json_template:
             text = value if isinstance(value, str) else json.dumps(value)
-            return json.dumps(text)[1:-1]
+            return json.dumps(text)[1:-1] if json_template else text
         return json.dumps(value)
 
     filled = substitute(template, _PLACEHOLDER, write)
@@ -148,6 +153,7 @@ class Pipes:
         self._pipes: dict[str, PipeSpec] = {}
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="canaria-pipes")
         self._client = EngineClients(endpoint)
+        self.write_log: WriteLog | None = None  # a log group target's events (the platform's)
 
     def apply(self, pipes: Mapping[str, PipeSpec]) -> None:
         self._pipes = dict(pipes)
@@ -236,6 +242,9 @@ class Pipes:
             except CanariaError as exc:
                 raise PipeFailed(f"{step.name}: {exc.message}") from None
             return b"null"
+        if step.kind == "log_group":
+            self._log(pipe, step, batch, shaped)
+            return b"null"
         try:
             await asyncio.get_running_loop().run_in_executor(
                 self._pool, self._put, pipe, step, batch, shaped
@@ -243,6 +252,22 @@ class Pipes:
         except Exception as exc:  # the engine restarting, a resource not there yet
             raise PipeFailed(f"{step.kind} {step.name}: {exc}") from None
         return b"null"
+
+    def _log(self, pipe: PipeSpec, step: PipeStep, batch: list[Any], shaped: list[Any]) -> None:
+        """A log group target: each record (as its input template made it) one event, in
+        the stream its parameters name (the pipe's name without)."""
+        if self.write_log is None:
+            raise PipeFailed(f"log group {step.name}: no log groups are kept here")
+        now = int(time.time() * 1000)
+        by_stream: dict[str, list[tuple[int, str]]] = {}
+        for record, body in zip(batch, shaped, strict=True):
+            view = record if isinstance(record, dict) else {}
+            stream = _dynamic(step.log_stream, view) or pipe.name
+            stamp = _dynamic(step.timestamp, view)
+            ms = int(stamp) if stamp is not None and stamp.isdigit() else now
+            by_stream.setdefault(stream, []).append((ms, _text(body)))
+        for stream, events in by_stream.items():
+            self.write_log(step.name, stream, sorted(events, key=lambda e: e[0]))
 
     async def _run(self, step: PipeStep, payload: bytes) -> Any:
         """Run the state machine to its end; its output."""

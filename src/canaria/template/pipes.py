@@ -2,9 +2,11 @@
 
 A pipe is run when its source is a queue, a Kinesis stream or a table's stream of the
 template, its enrichment (if any) a function of the template, and its target a function,
-a state machine, an event bus, a queue, a topic or a Kinesis stream of the template.
-Another source or target (Amazon MQ, MSK, API destinations, CloudWatch Logs, Batch, ...)
-is a warning and the pipe is not run, so nothing is half delivered; so is a pipe whose
+a state machine, an event bus, a queue, a topic or a Kinesis stream of the template, or a
+log group (``CloudWatchLogsParameters``: a stream name, fixed or a ``$.`` path, else the
+pipe's name; a ``Timestamp`` path to epoch milliseconds, else the time of delivery).
+Another source or target (Amazon MQ, MSK, API destinations, Batch, ...) is a warning
+and the pipe is not run, so nothing is half delivered; so is a pipe whose
 ``DesiredState`` is ``STOPPED``.
 """
 
@@ -15,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Literal
 
+from canaria.log_groups import name_of_arn
 from canaria.models import PipeSpec, PipeStep, StateMachineSpec, TableSpec
 from canaria.models.arns import ACCOUNT, REGION, function_arn
 from canaria.models.services import (
@@ -322,9 +325,21 @@ def _target(
             )
     if _DEFAULT_BUS.match(arn):
         return _bus_step("default", arn, template, section)
+    group = name_of_arn(arn)
+    if group is not None:  # the template's or not: written to, created if it must be
+        node = section("CloudWatchLogsParameters", ("LogStreamName", "Timestamp"))
+        sat = tat.key(params, "CloudWatchLogsParameters")
+        return PipeStep(
+            "log_group",
+            group,
+            arn,
+            input_template=template,
+            log_stream=text(node.get("LogStreamName"), sat),
+            timestamp=text(node.get("Timestamp"), sat),
+        )
     raise _NotRun(
-        f"its target {arn} is not a function, state machine, event bus, queue, topic or "
-        "Kinesis stream of this template"
+        f"its target {arn} is not a function, state machine, event bus, queue, topic, "
+        "Kinesis stream or log group of this template"
     )
 
 

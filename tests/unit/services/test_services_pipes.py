@@ -56,3 +56,10 @@ def test_a_template_puts_text_inside_strings_and_json_outside() -> None:
     # the whole record, and a template that is not JSON
     assert render("<aws.pipes.event.json>", SQS, RESERVED) == SQS
     assert render("order <$.body.order.id> is in", SQS, RESERVED) == "order 7 is in"
+    # a string in a text template is text (serverless-patterns' eventbridge-pipes-sqs-to-cwlog
+    # shows "Order ID 456 requires immediate attention. Order status RETURNED")
+    record = {"body": {"id": "456", "status": "RETURNED"}}
+    text = "Order ID <$.body.id> requires immediate attention. Order status <$.body.status>"
+    assert render(text, record, {}) == (
+        "Order ID 456 requires immediate attention. Order status RETURNED"
+    )

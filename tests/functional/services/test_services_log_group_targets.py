@@ -1,7 +1,8 @@
-"""An EventBridge rule's log group target through a real `canaria up`: each matching
-event is written to the group (by `!GetAtt Group.Arn` or an ARN written out), as
-EventBridge writes it, in a stream named by the event's id; boto3's CloudWatch Logs
-client reads it back."""
+"""Log groups as targets through a real `canaria up`: an EventBridge rule's (each
+matching event written to the group, by `!GetAtt Group.Arn` or an ARN written out, as
+EventBridge writes it, in a stream named by the event's id) and an EventBridge pipe's
+(each record as its input template makes it, in the stream its parameters name); boto3's
+CloudWatch Logs client reads them back."""
 
 from __future__ import annotations
 
@@ -32,6 +33,20 @@ Resources:
         - Id: Summary
           Arn: !Sub arn:aws:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/events/summary
           InputPath: $.detail
+  Jobs:
+    Type: AWS::SQS::Queue
+  JobLog:
+    Type: AWS::Logs::LogGroup
+  JobPipe:
+    Type: AWS::Pipes::Pipe
+    Properties:
+      RoleArn: arn:aws:iam::123456789012:role/pipe
+      Source: !GetAtt Jobs.Arn
+      Target: !GetAtt JobLog.Arn
+      TargetParameters:
+        InputTemplate: 'job <$.body.id> is <$.body.status>'
+        CloudWatchLogsParameters:
+          LogStreamName: $.body.run
 """
 
 
@@ -72,3 +87,25 @@ def test_matching_events_are_written_to_the_log_groups(app: Canaria) -> None:
     assert written["logStreamName"] == event["id"]
     (summary,) = wait_for(logs, "/aws/events/summary")  # created when first written
     assert json.loads(summary["message"]) == {"order": "o-1"}
+
+
+def test_a_pipe_writes_each_record_to_its_log_group(app: Canaria) -> None:
+    sqs = app.env_client("sqs", "AWS_ENDPOINT_URL_SQS")
+    url = sqs.get_queue_url(QueueName="app-Jobs")["QueueUrl"]
+    for n, status in enumerate(("queued", "done")):
+        body = json.dumps({"id": f"j-{n}", "status": status, "run": "nightly"})
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    logs = app.aws("logs")
+    group = next(
+        g["logGroupName"]
+        for g in logs.describe_log_groups()["logGroups"]
+        if g["logGroupName"].endswith("-JobLog")
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        events = logs.filter_log_events(logGroupName=group)["events"]
+        if len(events) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert sorted(e["message"] for e in events) == ["job j-0 is queued", "job j-1 is done"]
+    assert {e["logStreamName"] for e in events} == {"nightly"}
