@@ -154,6 +154,7 @@ class Platform:
             token_keys=TokenKeys(engine_token_keys),  # read at the first token to check
             api_meter=self.api_metrics,
         )
+        self.gateway.handler.write_log = self.log_groups.write  # stages' access logs
         # WebSocket APIs: upgrades on the gateway's port; the edge's Management API
         self.websockets = self.gateway.websockets
         # FunctionUrlConfig: a port of its own per function, through the same routing

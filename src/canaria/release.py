@@ -607,6 +607,7 @@ class ReleaseExecutor:
         self.routing.set_routes(
             app.routes,
             {s.name: s.auto_publish_alias for s in app.functions.values() if s.auto_publish_alias},
+            {a.logical_id: a.access_log for a in app.apis.values() if a.access_log is not None},
         )
 
     def _deployment(self, app: Application, i: StartDeployment, rollout: Rollout) -> Deployment:

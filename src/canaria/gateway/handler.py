@@ -21,11 +21,14 @@ import logging
 from functools import partial
 from typing import Protocol
 
+import orjson
+
 from canaria.clock import Clock
 from canaria.errors import CanariaError, InvalidRequest, NotFound, Throttled
 from canaria.models import InvokeResult
 from canaria.models.app import ApiKind
 
+from .access_logs import WriteLog
 from .api_keys import INVALID_API_KEY, UsageMeter, api_key_of
 from .authorizers import Authorizers, TokenKeys
 from .cors import PREFLIGHT_HEAD, http_preflight, with_cors
@@ -127,6 +130,7 @@ class Handler:
         self.api_meter = api_meter  # AWS/ApiGateway metrics of each answered request
         self.invoker = invoker
         self.recorder = recorder
+        self.write_log: WriteLog | None = None  # stages' access log lines (the platform's)
         self.clock = clock
         self.integration_timeout_s = integration_timeout_s
         self.authorizers = Authorizers(routing, invoker, recorder, clock, signatures, token_keys)
@@ -162,11 +166,15 @@ class Handler:
                     return
             match = router.match(req.method, req.path)
             if isinstance(match, NoRoute):
-                out.respond(
-                    req,
-                    gateway_answer(match.api_kind, Failure.NOT_FOUND),
-                    (request_id_header(match.api_kind), new_request_id()),
-                )
+                answer = gateway_answer(match.api_kind, Failure.NOT_FOUND)
+                rid = (request_id_header(match.api_kind), new_request_id())
+                out.respond(req, answer, rid)
+                if match.unmatched is not None:  # its stage keeps access logs
+                    message = _own_message(answer)
+                    now = self.clock.now()
+                    self._access(
+                        match.unmatched, req, rid[1], answer.status, len(answer.body), now, message
+                    )
                 return
             route = match.route
             request_id = new_request_id()
@@ -279,6 +287,17 @@ class Handler:
                 ok = result is not None and result.function_error is None
                 out.stream_end(req, complete=ok)
                 self._count(route, streamed.status, arrived, finished - started)
+                if route.access_log is not None:
+                    self._access(
+                        route,
+                        req,
+                        request_id,
+                        streamed.status,
+                        None,
+                        arrived,
+                        None,
+                        finished - started,
+                    )
                 return
             if result is not None:
                 answer = self._answer(route, result)
@@ -309,9 +328,37 @@ class Handler:
         rid: tuple[str, str],
         integration_s: float | None = None,
     ) -> None:
-        """Answer, and count the answer in the API's metrics."""
+        """Answer, count the answer in the API's metrics, and log it where its stage
+        keeps access logs."""
         out.respond(req, answer, rid)
         self._count(route, answer.status, arrived, integration_s)
+        if route.access_log is not None:
+            error = _own_message(answer) if answer.kind is not None else None
+            length = len(answer.body)
+            self._access(route, req, rid[1], answer.status, length, arrived, error, integration_s)
+
+    def _access(
+        self,
+        route: Route,
+        req: Request,
+        request_id: str,
+        status: int,
+        length: int | None,
+        arrived: float,
+        error: str | None,
+        integration_s: float | None = None,
+    ) -> None:
+        access, write = route.access_log, self.write_log
+        if access is None or write is None:
+            return
+        now = self.clock.now()
+        try:
+            line = access.line(
+                req, route, request_id, status, length, arrived, now, integration_s, error
+            )
+            write(access.group, access.stream, [(int(now * 1000), line)])
+        except Exception:  # a log line never costs the answer
+            log.exception("access log of %s %s", req.method, req.path)
 
     def _count(
         self, route: Route, status: int, arrived: float, integration_s: float | None
@@ -377,3 +424,13 @@ class Handler:
             waited_ms = self.integration_timeout_s * 1000.0
             now = self.clock.now()
             self.api_meter.record(now, route.api_id, route.stage, timeout.status, waited_ms, None)
+
+
+def _own_message(answer: HttpResponse) -> str | None:
+    """The ``message`` of one of API Gateway's own answers (``$context.error.message``)."""
+    try:
+        body = orjson.loads(answer.body)
+    except orjson.JSONDecodeError:
+        return None
+    message = body.get("message") if isinstance(body, dict) else None
+    return message if isinstance(message, str) else None

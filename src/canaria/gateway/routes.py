@@ -34,7 +34,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from urllib.parse import unquote
 
+from canaria.gateway.access_logs import AccessLog
 from canaria.models import (
+    AccessLogSpec,
     AuthorizerSpec,
     CorsSpec,
     GatewayResponseSpec,
@@ -77,6 +79,7 @@ class Route:
     # the usage plan limits of each accepted key, by key id (None: none is limited)
     api_key_limits: dict[str, UsageLimits] | None = None
     raw_stream: bool = False  # a RESPONSE_STREAM function URL: raw bytes are the body
+    access_log: AccessLog | None = None  # its API stage's access logs
 
     @property
     def is_default(self) -> bool:
@@ -95,6 +98,9 @@ class RouteMatch:
 class NoRoute:
     api_kind: ApiKind  # whose "not found" answer the client gets
     method_mismatch: bool = False  # a path matched, but no route for the method
+    # the stage it reached, when that stage keeps access logs: a route of no path for
+    # the log line (API Gateway logs the answers it gives on its own too)
+    unmatched: Route | None = None
 
 
 Match = RouteMatch | NoRoute
@@ -297,7 +303,10 @@ MATCH_CACHE_PATH = 256
 class Router:
     """All routes, compiled. Immutable once built; ``Routing`` swaps whole routers."""
 
-    def __init__(self, specs: Sequence[RouteSpec]) -> None:
+    def __init__(
+        self, specs: Sequence[RouteSpec], access_logs: Mapping[str, AccessLogSpec] | None = None
+    ) -> None:
+        """``access_logs``: each API's (by id) stage access logs."""
         self._matched: dict[tuple[str, str], RouteMatch | NoRoute] = {}
         self.routes: tuple[Route, ...] = ()
         self._all = _Tree()
@@ -309,8 +318,29 @@ class Router:
         for spec in specs:
             methods.setdefault((spec.api_id, spec.stage, spec.path), set()).add(spec.method)
         preflights = preflight_routes(specs)
+        logs: dict[tuple[str, str], AccessLog] = {}  # one per API stage
+        # each stage that keeps access logs: what logs a request no route of it matched
+        self._unmatched: dict[str, Route] = {}
         for spec in (*specs, *preflights):
             route, segments = compile_route(spec)
+            if access_logs and spec.api_id in access_logs:
+                key = (spec.api_id, spec.stage)
+                if key not in logs:
+                    logs[key] = AccessLog(access_logs[spec.api_id], *key)
+                    self._unmatched.setdefault(
+                        spec.stage,
+                        Route(
+                            "",
+                            "",
+                            spec.api_kind,
+                            spec.api_id,
+                            spec.stage,
+                            "",
+                            "",
+                            access_log=logs[key],
+                        ),
+                    )
+                route = replace(route, access_log=logs[key])
             if (
                 spec.function == "" and spec.integration is None and spec.cors is not None
             ):  # a preflight
@@ -330,7 +360,8 @@ class Router:
         if len({spec.api_id for spec in specs}) > 1 and _collide(specs):
             apis = sorted({spec.api_id for spec in specs})
             self.by_api = {  # by the id ``!Ref`` gives: the logical id in lower case
-                api.lower(): Router([spec for spec in specs if spec.api_id == api]) for api in apis
+                api.lower(): Router([spec for spec in specs if spec.api_id == api], access_logs)
+                for api in apis
             }
 
     def for_host(self, host: str) -> Router:
@@ -370,7 +401,12 @@ class Router:
         if route is not None:
             return RouteMatch(route, _params(route, segs, 0), path or "/", False)
         kind = self._stage_kind.get(segs[0]) if segs else None
-        return NoRoute(kind or self._fallback_kind, partial)
+        unmatched = None
+        if self._unmatched:
+            unmatched = self._unmatched.get(segs[0] if segs else "") or self._unmatched.get(
+                DEFAULT_STAGE
+            )
+        return NoRoute(kind or self._fallback_kind, partial, unmatched)
 
 
 def _collide(specs: Sequence[RouteSpec]) -> bool:

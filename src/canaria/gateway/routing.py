@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 
 from canaria.errors import NotFound
-from canaria.models import Alias, RouteSpec
+from canaria.models import AccessLogSpec, Alias, RouteSpec
 
 from .routes import Router
 from .splitter import AliasSplit, resolve_pin
@@ -33,10 +33,16 @@ class Routing:
 
     # ---- writes ------------------------------------------------------------------------
 
-    def set_routes(self, routes: Sequence[RouteSpec], aliases: Mapping[str, str]) -> None:
+    def set_routes(
+        self,
+        routes: Sequence[RouteSpec],
+        aliases: Mapping[str, str],
+        access_logs: Mapping[str, AccessLogSpec] | None = None,
+    ) -> None:
         """Replace every route. ``aliases``: function -> the alias its routes invoke
-        (AutoPublishAlias); a function absent from it is invoked at its latest version."""
-        router = Router(routes)
+        (AutoPublishAlias); a function absent from it is invoked at its latest version.
+        ``access_logs``: each API's (by id) stage access logs."""
+        router = Router(routes, access_logs)
         self._route_alias = dict(aliases)
         self.router = router
 

@@ -262,6 +262,16 @@ class ApiKeySpec:
 
 
 @dataclass(frozen=True)
+class AccessLogSpec:
+    """An API stage's access logs (``AccessLogSetting`` / ``AccessLogSettings``): one line
+    per request, its ``Format`` with the ``$context`` variables filled in, written to a
+    log group."""
+
+    group: str  # the log group's name
+    format: str
+
+
+@dataclass(frozen=True)
 class ApiSpec:
     logical_id: str
     kind: ApiKind
@@ -284,6 +294,7 @@ class ApiSpec:
     models: tuple[tuple[str, str], ...] = ()
     # REST: ApiKeySourceType; canaria reads keys from the x-api-key header only
     api_key_source: Literal["HEADER", "AUTHORIZER"] = "HEADER"
+    access_log: AccessLogSpec | None = None  # its stage's access logs
 
     def authorizer(self, name: str) -> AuthorizerSpec | None:
         if name == IAM_AUTHORIZER:

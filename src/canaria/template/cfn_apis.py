@@ -50,6 +50,7 @@ from canaria.models import (
 from canaria.models.app import ApiKind, ApiSpec
 from canaria.models.integrations import IntegrationSpec
 from canaria.models.routes import DEFAULT_ROUTE, parse_path
+from canaria.template.access_logs import access_log
 from canaria.template.api_keys import key_source
 from canaria.template.context import Context
 from canaria.template.cors import http_cors, mock_preflight
@@ -168,9 +169,11 @@ def _rest(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
     stages = reader.naming(REST_STAGE, "RestApiId", name)
     stage_name = next((s for s in (reader.text(e, "StageName") for e in stages) if s), None)
     variables: tuple[tuple[str, str], ...] = ()
+    logs = None
     if stage_name is not None:
         stage = next(s for s in stages if reader.text(s, "StageName") == stage_name)
         variables = stage_variables(ctx, stage, "Variables")
+        logs = access_log(ctx, stage, "AccessLogSetting")
     else:
         deployments = reader.naming(REST_DEPLOYMENT, "RestApiId", name)
         stage_name = next(
@@ -255,6 +258,7 @@ def _rest(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
         valid,
         stage_variables=variables,
         api_key_source=key_source(ctx, api),
+        access_log=logs,
     )
     return spec, routes + _body_routes(reader, api, spec)
 
@@ -342,6 +346,7 @@ def _http(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
         ctx.warn(api, "it has no stage (an AWS::ApiGatewayV2::Stage): not served")
         return None
     variables = stage_variables(ctx, stages[0], "StageVariables") if stages else ()
+    logs = access_log(ctx, stages[0], "AccessLogSettings") if stages else None
     stage_name = stage_name or "$default"  # a quick-created API's own
     cors = None
     if "CorsConfiguration" in api.props:
@@ -420,7 +425,9 @@ def _http(reader: ApiResources, api: Entry) -> tuple[ApiSpec, list[RouteSpec]] |
         )
     _warn(ctx, api, others, unapplied, "route")
     valid = tuple(a for a in authorizers.values() if a is not None)
-    spec = ApiSpec(name, "http", stage_name, valid, cors=cors, stage_variables=variables)
+    spec = ApiSpec(
+        name, "http", stage_name, valid, cors=cors, stage_variables=variables, access_log=logs
+    )
     return spec, routes + _body_routes(reader, api, spec)
 
 

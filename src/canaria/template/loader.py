@@ -42,6 +42,7 @@ from canaria.models.load_balancers import ListenerSpec
 from canaria.models.schedules import ScheduledInvocation
 from canaria.models.services import EventSource, ServiceResource
 from canaria.template import language_extensions, sam_globals
+from canaria.template.access_logs import access_log
 from canaria.template.alarms import api_labels, build_alarm
 from canaria.template.api_keys import TYPES as API_KEY_TYPES
 from canaria.template.api_keys import accept_keys, build_api_keys
@@ -734,7 +735,15 @@ def _add_openapi_routes(
     return _add_routes(found, functions, routes)
 
 
-IMPLICIT_API_GLOBALS = ("Auth", "Cors", "CorsConfiguration", "GatewayResponses", "Variables")
+IMPLICIT_API_GLOBALS = (
+    "Auth",
+    "Cors",
+    "CorsConfiguration",
+    "GatewayResponses",
+    "Variables",
+    "AccessLogSetting",
+    "AccessLogSettings",
+)
 
 
 def _log_groups(
@@ -794,6 +803,7 @@ def _implicit_api(
         api_key_required=keys.required,
         usage_plan=keys.usage_plan,
         usage_limits=keys.limits,
+        access_log=access_log(ctx, entry, "AccessLogSetting" if rest else "AccessLogSettings"),
     )
 
 

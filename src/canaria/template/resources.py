@@ -10,6 +10,7 @@ from canaria.errors import InvalidRequest
 from canaria.models import ApiSpec, DeploymentConfigSpec, SkippedResource
 from canaria.models.app import ApiKind
 from canaria.models.configs import PREDEFINED, PREFIX, parse_step_list
+from canaria.template.access_logs import access_log
 from canaria.template.api_keys import key_source
 from canaria.template.authorizers import ApiKeyAuth, api_auth, api_key_auth
 from canaria.template.context import Context
@@ -71,6 +72,9 @@ def build_api(ctx: Context, entry: Entry, function_names: Mapping[str, str]) -> 
         usage_limits=keys.limits,
         api_key_source=key_source(ctx, entry) if kind == "rest" else "HEADER",
         models=api_models(ctx, entry) if kind == "rest" else (),
+        access_log=access_log(
+            ctx, entry, "AccessLogSetting" if kind == "rest" else "AccessLogSettings"
+        ),
     )
 
 

@@ -239,8 +239,8 @@ def test_a_pipe_reads_its_source_as_an_event_source(tmp_path: Path) -> None:
 
 
 def test_a_pipe_canaria_cannot_run_is_a_warning_and_not_run(tmp_path: Path) -> None:
-    logs = "arn:aws:logs:us-east-1:123456789012:log-group:x"
-    props = f"RoleArn: r\nSource: !GetAtt Inbox.Arn\nTarget: {logs}"
+    batch = "arn:aws:batch:us-east-1:123456789012:job-queue/x"
+    props = f"RoleArn: r\nSource: !GetAtt Inbox.Arn\nTarget: {batch}"
     app = load(write(tmp_path, resources(function(), QUEUE, pipe(props))))
     assert app.pipes == {} and app.event_sources == ()
     assert any("the pipe is not run: its target" in w for w in app.warnings)
