@@ -1,9 +1,12 @@
-"""What a state machine's logging costs its executions, and what a log group's reader
-costs: executions of one machine run on the ASL interpreter with no logging (the
-reference, measured in the same run) and with ``Level: ALL`` with and without
+"""What a state machine's logging costs its executions, what a log group's reader costs,
+and what an API access log line costs a request.
+
+Executions of one machine run on the ASL interpreter with no logging (the reference,
+measured in the same run) and with ``Level: ALL`` with and without
 ``IncludeExecutionData``, each history event written to a log group of the log book as
 ``canaria.aws.execution_logs`` writes it; then ``FilterLogEvents``-shaped reads of a
-group holding a function's lines and its own.
+group holding a function's lines and its own; then an access log line formatted and
+written, against a plain line added to the log book (what a function's ``print`` costs).
 
     .venv/bin/python bench/log_groups.py [--executions 300] [--states 20] [--runs 5]
 
@@ -29,9 +32,19 @@ from canaria import workflows
 from canaria.analysis.filter_patterns import parse
 from canaria.aws.execution_logs import ExecutionLog
 from canaria.clock import RealClock
+from canaria.gateway.access_logs import AccessLog
+from canaria.gateway.routes import compile_route
+from canaria.gateway.types import Request
 from canaria.log_groups import LogGroups
 from canaria.logbook import LogBook
-from canaria.models import Application, ExecutionLogging, FunctionConfig, FunctionSpec
+from canaria.models import (
+    AccessLogSpec,
+    Application,
+    ExecutionLogging,
+    FunctionConfig,
+    FunctionSpec,
+    RouteSpec,
+)
 
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:bench"
 
@@ -111,6 +124,36 @@ def reads(lines: int) -> tuple[float, float]:
     return plain, (time.perf_counter() - started) / count
 
 
+ACCESS_FORMAT = (
+    '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
+    '"requestTime":"$context.requestTime","httpMethod":"$context.httpMethod",'
+    '"routeKey":"$context.routeKey","status":"$context.status",'
+    '"protocol":"$context.protocol","responseLength":"$context.responseLength",'
+    '"integrationLatency":"$context.integrationLatency"}'
+)
+
+
+def access_lines(count: int) -> tuple[float, float]:
+    """Seconds per request: an access log line formatted and written to its group, and
+    (the reference) one plain line added to the log book, as a function's print is."""
+    book = LogBook(None)
+    groups = LogGroups(book, time.time)
+    spec = RouteSpec("GET", "/items/{id}", "http", "Api", "$default", "Fn")
+    route, _ = compile_route(spec)
+    access = AccessLog(AccessLogSpec("/access", ACCESS_FORMAT), "Api", "$default")
+    req = Request("GET", "/items/7", "", [("User-Agent", "bench")], b"")
+    now = time.time()
+    started = time.perf_counter()
+    for i in range(count):
+        line = access.line(req, route, f"req-{i}", 200, 17, now, now + 0.002, 0.001, None)
+        groups.write(access.group, access.stream, [(int(now * 1000), line)])
+    logged = (time.perf_counter() - started) / count
+    started = time.perf_counter()
+    for i in range(count):
+        book.add("Fn", 1, f"req-{i}", now, "stdout", "a plain line of about the same size")
+    return logged, (time.perf_counter() - started) / count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--executions", type=int, default=300)
@@ -126,12 +169,17 @@ def main() -> None:
     per: dict[str, list[float]] = {name: [] for name in cases}
     read_plain: list[float] = []
     read_pattern: list[float] = []
+    access: list[float] = []
+    plain_line: list[float] = []
     for _ in range(args.runs):
         for name, logging in cases.items():  # alternately, so drift hits each alike
             per[name].append(asyncio.run(run(args.executions, definition, logging)))
         plain, matched = reads(5000)
         read_plain.append(plain)
         read_pattern.append(matched)
+        logged, reference_line = access_lines(5000)
+        access.append(logged)
+        plain_line.append(reference_line)
     events = 2 * args.states + 2
     reference = statistics.median(per["no logging (reference)"])
     print(
@@ -148,6 +196,11 @@ def main() -> None:
         f"\nreading a group of 5,000 lines (a function's and its own, merged): "
         f"{statistics.median(read_plain) * 1e6:.2f} µs per line, "
         f"{statistics.median(read_pattern) * 1e6:.2f} µs with a JSON filter pattern"
+    )
+    print(
+        f"an API access log line (9 variables, JSON), formatted and written: "
+        f"{statistics.median(access) * 1e6:.2f} µs per request; a plain log book line "
+        f"(reference): {statistics.median(plain_line) * 1e6:.2f} µs"
     )
 
 

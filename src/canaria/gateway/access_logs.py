@@ -20,7 +20,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from canaria.gateway.types import Request
 from canaria.models import AccessLogSpec
@@ -41,6 +41,62 @@ _ALIASES = {
 }
 
 
+class _Request(NamedTuple):
+    """What one answered request gives its log line."""
+
+    req: Request
+    route: Route
+    request_id: str
+    status: int
+    length: int | None
+    arrived: float
+    now: float
+    integration_s: float | None
+    error: str | None
+
+
+def _header(name: str) -> Callable[[_Request], str | None]:
+    def read(r: _Request) -> str | None:
+        return next((v for k, v in r.req.headers if k.lower() == name), None)
+
+    return read
+
+
+def _integration(r: _Request) -> int | None:
+    return None if r.integration_s is None else round(r.integration_s * 1000)
+
+
+# each variable canaria fills, from the request (a variable not here is "-")
+_VALUES: dict[str, Callable[[_Request], Any]] = {
+    "requestId": lambda r: r.request_id,
+    "extendedRequestId": lambda r: r.request_id,
+    "apiId": lambda r: r.route.api_id.lower(),
+    "stage": lambda r: r.route.stage,
+    "domainName": lambda r: r.req.host,
+    "domainPrefix": lambda r: (r.req.host or "").split(".", 1)[0],
+    "httpMethod": lambda r: r.req.method,
+    "path": lambda r: r.req.path,
+    "resourcePath": lambda r: r.route.path if r.route.api_kind == "rest" else None,
+    "routeKey": lambda r: r.route.route_key if r.route.api_kind == "http" else None,
+    "protocol": lambda r: r.req.protocol,
+    "status": lambda r: r.status,
+    "responseLength": lambda r: r.length,
+    "responseLatency": lambda r: round((r.now - r.arrived) * 1000),
+    "integrationLatency": _integration,
+    "integrationStatus": lambda r: None if r.integration_s is None else 200,
+    "requestTime": lambda r: time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(r.arrived)),
+    "requestTimeEpoch": lambda r: int(r.arrived * 1000),
+    "identity.sourceIp": lambda r: r.req.source_ip,
+    "identity.userAgent": _header("user-agent"),
+    "accountId": lambda r: ACCOUNT,
+    "error.message": lambda r: r.error,
+}
+
+
+def _unknown(r: _Request) -> None:
+    return None
+
+
 class AccessLog:
     """One stage's access log: its compiled format and where its lines go."""
 
@@ -49,8 +105,12 @@ class AccessLog:
         digest = hashlib.md5(f"{api_id}/{stage}".encode(), usedforsecurity=False).hexdigest()
         self.stream = digest
         parts = _VARIABLE.split(spec.format)
-        self._texts = parts[0::2]  # text, variable, text, ..., text
-        self._names = [_ALIASES.get(n, n) for n in parts[1::2]]
+        self._first = parts[0]
+        # (what fills the variable, the text after it)
+        self._parts = [
+            (_VALUES.get(_ALIASES.get(name, name), _unknown), text)
+            for name, text in zip(parts[1::2], parts[2::2], strict=True)
+        ]
 
     def line(
         self,
@@ -64,52 +124,10 @@ class AccessLog:
         integration_s: float | None,
         error: str | None,
     ) -> str:
-        values = _values(req, route, request_id, status, length, arrived, now, integration_s)
-        values["error.message"] = error
-        out = [self._texts[0]]
-        for name, text in zip(self._names, self._texts[1:], strict=True):
-            value = values.get(name)
+        r = _Request(req, route, request_id, status, length, arrived, now, integration_s, error)
+        out = [self._first]
+        for value_of, text in self._parts:
+            value = value_of(r)
             out.append("-" if value is None or value == "" else str(value))
             out.append(text)
         return "".join(out)
-
-
-def _values(
-    req: Request,
-    route: Route,
-    request_id: str,
-    status: int,
-    length: int | None,
-    arrived: float,
-    now: float,
-    integration_s: float | None,
-) -> dict[str, Any]:
-    rest = route.api_kind == "rest"
-    host = req.host or ""
-    values: dict[str, Any] = {
-        "requestId": request_id,
-        "extendedRequestId": request_id,
-        "apiId": route.api_id.lower(),
-        "stage": route.stage,
-        "domainName": host,
-        "domainPrefix": host.split(".", 1)[0],
-        "httpMethod": req.method,
-        "path": req.path,
-        "protocol": req.protocol,
-        "status": status,
-        "responseLength": length,
-        "responseLatency": round((now - arrived) * 1000),
-        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(arrived)),
-        "requestTimeEpoch": int(arrived * 1000),
-        "identity.sourceIp": req.source_ip,
-        "identity.userAgent": next((v for k, v in req.headers if k.lower() == "user-agent"), None),
-        "accountId": ACCOUNT,
-    }
-    if rest:
-        values["resourcePath"] = route.path
-    else:
-        values["routeKey"] = route.route_key
-    if integration_s is not None:
-        values["integrationLatency"] = round(integration_s * 1000)
-        values["integrationStatus"] = 200
-    return values
