@@ -92,25 +92,40 @@ class LogGroups:
         self._logbook = logbook
         self._now = now
         self._groups: dict[str, GroupInfo] = {}
+        self._function_groups: dict[str, str] = {}  # function (logical id) -> its group
+        self._aliases: dict[str, str] = {}  # /aws/lambda/<logical id> -> its group's name
 
     # -- which groups exist --------------------------------------------------------------
 
     def configure(self, app: Application) -> None:
         """The application's groups: each function's, and the template's. Groups created
         through the API or by a writer stay; a function no longer writes to a group it
-        left."""
+        left. A function's own group is named by its ``FunctionName`` when it declares
+        one (as on AWS), and answers to ``/aws/lambda/<logical id>`` too."""
         for info in self._groups.values():
             info.functions = ()
+        declared = {logical: name for name, logical in app.function_names.items()}
+        self._function_groups = {}
+        self._aliases = {}
         writers: dict[str, list[str]] = {}
         for fn in app.functions.values():
-            writers.setdefault(fn.log_group or DEFAULT_PREFIX + fn.name, []).append(fn.name)
+            group = fn.log_group or DEFAULT_PREFIX + declared.get(fn.name, fn.name)
+            if fn.log_group is None and fn.name in declared:
+                self._aliases[DEFAULT_PREFIX + fn.name] = group
+            self._function_groups[fn.name] = group
+            writers.setdefault(group, []).append(fn.name)
         for name, functions in writers.items():
             self.ensure(name).functions = tuple(functions)
         for spec in app.log_groups.values():
-            info = self.ensure(spec.name)
+            # ``/aws/lambda/${Fn}`` is the function's own group, named by its FunctionName
+            info = self.ensure(self._aliases.get(spec.name, spec.name))
             info.retention_days = spec.retention_days
             for stream in spec.streams:
                 info.streams.setdefault(stream, self._ms())
+
+    def group_of(self, function: str) -> str:
+        """The group a function (logical id) writes to."""
+        return self._function_groups.get(function, DEFAULT_PREFIX + function)
 
     def ensure(self, name: str) -> GroupInfo:
         info = self._groups.get(name)
@@ -119,7 +134,10 @@ class LogGroups:
         return info
 
     def get(self, name: str) -> GroupInfo | None:
-        return self._groups.get(name)
+        info = self._groups.get(name)
+        if info is None and name in self._aliases:
+            info = self._groups.get(self._aliases[name])
+        return info
 
     def names(self) -> list[str]:
         return sorted(self._groups)

@@ -144,3 +144,21 @@ def test_template_log_group_errors_name_their_line(tmp_path: Path) -> None:
 """
     error = fails(write(tmp_path, resources(machine)))
     assert "log level ERROR needs exactly one destination" in error.message
+
+
+def test_a_named_functions_group_is_named_by_its_function_name() -> None:
+    """Lambda names a function's group by its FunctionName; canaria's !Ref of the function
+    is its logical id, so the template's /aws/lambda/${Fn} names the same group."""
+    book = LogBook(None)
+    groups = LogGroups(book, lambda: 0.0)
+    base = app(fn("Fn"), groups=(LogGroupSpec("G", "/aws/lambda/Fn", retention_days=3),))
+    groups.configure(
+        Application(
+            "t.yaml", base.functions, function_names={"orders": "Fn"}, log_groups=base.log_groups
+        )
+    )
+    assert groups.group_of("Fn") == "/aws/lambda/orders"
+    named, by_id = groups.get("/aws/lambda/orders"), groups.get("/aws/lambda/Fn")
+    assert named is not None and named is by_id
+    assert (named.functions, named.retention_days) == (("Fn",), 3)
+    assert groups.names() == ["/aws/lambda/orders"]

@@ -379,8 +379,8 @@ async def get_function(edge: EdgeBackend, request: Request) -> Response:
 
 
 async def get_function_configuration(edge: EdgeBackend, request: Request) -> Response:
-    """GetFunctionConfiguration; ``LoggingConfig`` names the log group the edge's
-    FilterLogEvents serves for the function (as Lambda's default, ``/aws/lambda/<name>``)."""
+    """GetFunctionConfiguration; ``LoggingConfig`` names the log group the function writes
+    to (its ``LoggingConfig.LogGroup``, else Lambda's default ``/aws/lambda/<name>``)."""
     try:
         name, qualifier = _named(
             edge, request.path_params["name"], request.query_params.get("Qualifier")
@@ -389,7 +389,7 @@ async def get_function_configuration(edge: EdgeBackend, request: Request) -> Res
     except CanariaError as exc:
         return rest_error_from(exc)
     config = version_configuration(edge, v, shown)
-    config["LoggingConfig"] = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"}
+    config["LoggingConfig"] = {"LogFormat": "Text", "LogGroup": edge.log_groups.group_of(name)}
     return json_response(config)
 
 

@@ -483,15 +483,15 @@ def _build(
     groups = _log_groups(ctx, of(FUNCTION), function_names, log_groups)
     for e in of(METRIC_FILTER):
         with problems.catch():
-            metric_filter = build_metric_filter(ctx, e, groups)
-            if metric_filter is not None:
-                metric_filters.append(metric_filter)
+            metric_filters.extend(build_metric_filter(ctx, e, groups))
     subscriptions: list[LogSubscriptionSpec] = []
     for e in of(SUBSCRIPTION_FILTER):
         with problems.catch():
-            subscription = build_subscription_filter(ctx, e, groups, function_names)
-            if subscription is not None:
-                subscriptions.append(subscription)
+            subscriptions.extend(
+                build_subscription_filter(
+                    ctx, e, groups, function_names, [f.logical_id for f in of(FUNCTION)]
+                )
+            )
     with problems.catch():
         subscriptions.extend(subscription_events(ctx, of(FUNCTION), groups))
     configs: dict[str, DeploymentConfigSpec] = {}
@@ -751,17 +751,31 @@ def _log_groups(
     functions: list[Entry],
     function_names: Mapping[str, str],
     declared: Mapping[str, LogGroupSpec],
-) -> dict[str, str]:
-    """Each log group name filters may read -> whose lines it holds: a function's groups
-    (``/aws/lambda/<name>``, and the group its ``LoggingConfig`` names) -> the function;
-    another group the template declares -> its key in the log book (``log_groups``)."""
-    groups = {name: group_key(name) for name in declared}
-    groups.update({f"{GROUP_PREFIX}{name}": logical for name, logical in function_names.items()})
+) -> dict[str, tuple[str, ...]]:
+    """Each log group name filters may read -> whose lines they read, as the log book keys
+    them: the functions writing to it (``/aws/lambda/<FunctionName or logical id>``, or
+    the group a ``LoggingConfig`` names, which several may share), or, for a group no
+    function writes to, its own lines (``log_groups``: what a state machine, a rule, a
+    pipe or code writes there). A function's own group answers to
+    ``/aws/lambda/<logical id>`` too."""
+    names = {logical: name for name, logical in function_names.items()}
+    writers: dict[str, list[str]] = {name: [] for name in declared}
+    aliases: dict[str, str] = {}
     for e in functions:
-        groups[f"{GROUP_PREFIX}{e.logical_id}"] = e.logical_id
         logging = ctx.get(e, "LoggingConfig")
         if isinstance(logging, Mapping) and isinstance(logging.get("LogGroup"), str):
-            groups[logging["LogGroup"]] = e.logical_id
+            group = logging["LogGroup"]
+        else:
+            group = f"{GROUP_PREFIX}{names.get(e.logical_id, e.logical_id)}"
+            aliases[f"{GROUP_PREFIX}{e.logical_id}"] = group
+        writers.setdefault(group, []).append(e.logical_id)
+    # a group no function writes to holds its own lines (PutLogEvents, a state machine's,
+    # a rule's, a pipe's); a function's group, its functions' (written lines beside them
+    # are not filtered)
+    groups = {name: tuple(keys) or (group_key(name),) for name, keys in writers.items()}
+    for alias, group in aliases.items():  # a declared group of that name is the function's
+        if not writers.get(alias):
+            groups[alias] = groups[group]
     return groups
 
 

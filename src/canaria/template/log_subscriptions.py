@@ -14,7 +14,7 @@ line, as CloudWatch Logs refuses it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from canaria.models import LogSubscriptionSpec
@@ -44,10 +44,15 @@ EVENT_PROPERTIES = ("FilterPattern", "LogGroupName")
 
 
 def build_subscription_filter(
-    ctx: Context, entry: Entry, groups: Mapping[str, str], function_names: Mapping[str, str]
-) -> LogSubscriptionSpec | None:
-    """The filter, or None (with a warning) when canaria cannot deliver it. ``groups``:
-    log group name -> the function that writes to it."""
+    ctx: Context,
+    entry: Entry,
+    groups: Mapping[str, tuple[str, ...]],
+    function_names: Mapping[str, str],
+    functions: Collection[str],
+) -> list[LogSubscriptionSpec]:
+    """The filter, one spec per writer of its group, or none (with a warning) when canaria
+    cannot deliver it. ``groups``: log group name -> whose lines it holds (the log book's
+    keys: the functions writing to it, and its own); ``functions``: the logical ids."""
     check_keys(
         entry.props,
         entry.props_at,
@@ -57,14 +62,14 @@ def build_subscription_filter(
     group = as_str(ctx.get(entry, "LogGroupName"), ctx.at(entry, "LogGroupName"))
     pattern = _pattern(ctx.get(entry, "FilterPattern"), ctx.at(entry, "FilterPattern"))
     arn = as_str(ctx.get(entry, "DestinationArn"), ctx.at(entry, "DestinationArn"))
-    target = target_of_uri(arn, set(groups.values()) | set(function_names.values()), function_names)
+    target = target_of_uri(arn, set(functions) | set(function_names.values()), function_names)
     if target is None:
         ctx.warn(
             entry,
             f"subscription filter to {arn!r} is not delivered: canaria delivers a log group's "
             "events to the template's functions only",
         )
-        return None
+        return []
     name = ctx.get(entry, "FilterName")
     if name is NO_VALUE or name is None:
         name = entry.logical_id
@@ -73,7 +78,7 @@ def build_subscription_filter(
 
 
 def subscription_events(
-    ctx: Context, functions: list[Entry], groups: Mapping[str, str]
+    ctx: Context, functions: list[Entry], groups: Mapping[str, tuple[str, ...]]
 ) -> Iterator[LogSubscriptionSpec]:
     """The subscriptions SAM's ``CloudWatchLogs`` events declare: each delivers to the
     function it is an event of (SAM names the filter resource ``<Function><Event>``)."""
@@ -87,11 +92,9 @@ def subscription_events(
             check_keys(props, at, EVENT_PROPERTIES, required=EVENT_PROPERTIES)
             group = as_str(props["LogGroupName"], at.key(props, "LogGroupName"))
             pattern = _pattern(props["FilterPattern"], at.key(props, "FilterPattern"))
-            spec = _spec(
+            yield from _spec(
                 ctx, entry, f"{entry.logical_id}{name}", group, pattern, entry.logical_id, groups
             )
-            if spec is not None:
-                yield spec
 
 
 def _pattern(raw: Any, at: Where) -> str:
@@ -110,23 +113,23 @@ def _spec(
     group: str,
     pattern: str,
     destination: str,
-    groups: Mapping[str, str],
-) -> LogSubscriptionSpec | None:
-    source = groups.get(group)
-    if source is None:
+    groups: Mapping[str, tuple[str, ...]],
+) -> list[LogSubscriptionSpec]:
+    sources = groups.get(group)
+    if sources is None:
         ctx.warn(
             entry,
             f"subscription filter {name} on log group {group!r} is not delivered: it is not a "
             "log group of this template or of its functions "
             f"({', '.join(sorted(groups)) or 'none declared'})",
         )
-        return None
-    if source == destination:
+        return []
+    if destination in sources:
         ctx.warn(
             entry,
             f"subscription filter {name} is not delivered: it sends {group!r} to the function "
             "that writes it, so each delivery's own log lines would be delivered again, "
             "without end (on AWS too)",
         )
-        return None
-    return LogSubscriptionSpec(name, group, source, pattern, destination)
+        return []
+    return [LogSubscriptionSpec(name, group, source, pattern, destination) for source in sources]

@@ -19,6 +19,7 @@ three) with an unstructured pattern or together with ``DefaultValue``, a namespa
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from canaria.models import MetricFilterSpec, MetricTransformationSpec
@@ -51,11 +52,11 @@ TRANSFORMATION_KEYS = (
 
 
 def build_metric_filter(
-    ctx: Context, entry: Entry, groups: dict[str, str]
-) -> MetricFilterSpec | None:
-    """The filter, or None (with a warning) when canaria keeps no such log group.
-    ``groups``: log group name -> the function (logical id) that writes to it, or the
-    group's key in the log book."""
+    ctx: Context, entry: Entry, groups: Mapping[str, tuple[str, ...]]
+) -> list[MetricFilterSpec]:
+    """The filter, one spec per writer of its group, or none (with a warning) when canaria
+    keeps no such log group. ``groups``: log group name -> whose lines it holds (the log
+    book's keys: the functions writing to it, and its own)."""
     props = entry.props
     check_keys(
         props,
@@ -76,16 +77,16 @@ def build_metric_filter(
         raise at.error("a metric filter has exactly one transformation", allowed="a list of one")
     structured = pattern.strip().startswith(("{", "["))  # JSON or space-delimited
     transformation = _transformation(items[0], at.index(raw, 0), structured=structured)
-    function = groups.get(group)
-    if function is None:
+    keys = groups.get(group)
+    if keys is None:
         ctx.warn(
             entry,
             f"metric filter on log group {group!r} is skipped: it is not a log group of this "
             f"template or of its functions ({', '.join(sorted(groups)) or 'none declared'}); "
             "its metric is never published",
         )
-        return None
-    return MetricFilterSpec(entry.logical_id, function, pattern, (transformation,))
+        return []
+    return [MetricFilterSpec(entry.logical_id, key, pattern, (transformation,)) for key in keys]
 
 
 def _transformation(item: Any, at: Where, *, structured: bool) -> MetricTransformationSpec:

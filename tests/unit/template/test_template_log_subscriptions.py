@@ -11,7 +11,7 @@ from canaria.models import LogSubscriptionSpec
 from canaria.template import load
 from tests.unit.template.template_helpers import fails, function, line_of, resources, write
 
-SOURCE = function("Source", "FunctionName: orders\nLoggingConfig: {LogGroup: /custom/orders}\n")
+SOURCE = function("Source", "FunctionName: orders\n")
 
 
 def subscription(
@@ -27,9 +27,7 @@ def subscription(
     )
 
 
-@pytest.mark.parametrize(
-    "group", ["!Sub /aws/lambda/${Source}", "/aws/lambda/orders", "/custom/orders"]
-)
+@pytest.mark.parametrize("group", ["!Sub /aws/lambda/${Source}", "/aws/lambda/orders"])
 @pytest.mark.parametrize(
     "destination",
     [
@@ -47,6 +45,23 @@ def test_a_subscription_filter_to_a_function(tmp_path: Path, group: str, destina
     assert app.log_subscriptions == (LogSubscriptionSpec("Sub", named, "Source", "ERROR", "Sink"),)
 
 
+def test_a_custom_group_is_the_only_one_its_functions_write(tmp_path: Path) -> None:
+    """With a LoggingConfig group, Lambda writes there and not to /aws/lambda/<name>: a
+    filter on the default name never delivers on AWS, so it does not here either; one on
+    a group several functions share delivers each one's lines."""
+    custom = "LoggingConfig: {LogGroup: /custom/orders}\n"
+    source = function("Source", "FunctionName: orders\n" + custom)
+    other = function("Other", custom)
+    sink = function("Sink")
+    shared = subscription("!GetAtt Sink.Arn", "/custom/orders")
+    app = load(write(tmp_path, resources(source, other, sink, shared)))
+    assert {s.source for s in app.log_subscriptions} == {"Source", "Other"}
+    default = subscription("!GetAtt Sink.Arn", "/aws/lambda/orders")
+    app = load(write(tmp_path, resources(source, sink, default)))
+    assert app.log_subscriptions == ()
+    assert any("'/aws/lambda/orders' is not delivered" in w for w in app.warnings)
+
+
 def test_filter_name_names_it(tmp_path: Path) -> None:
     sink = function("Sink")
     text = subscription(extra="      FilterName: errors-to-sink\n")
@@ -59,7 +74,8 @@ def test_a_cloudwatch_logs_event_subscribes_its_function(tmp_path: Path) -> None
         "Events:\n  Errors:\n    Type: CloudWatchLogs\n    Properties:\n"
         "      LogGroupName: /custom/orders\n      FilterPattern: '[ip, user, status=5*]'\n"
     )
-    app = load(write(tmp_path, resources(SOURCE, function("Sink", event))))
+    source = function("Source", "LoggingConfig: {LogGroup: /custom/orders}\n")
+    app = load(write(tmp_path, resources(source, function("Sink", event))))
     assert app.log_subscriptions == (
         LogSubscriptionSpec(
             "SinkErrors", "/custom/orders", "Source", "[ip, user, status=5*]", "Sink"

@@ -248,7 +248,9 @@ def _filter(
     ],
 )
 def test_a_metric_filter_on_a_functions_log_group(tmp_path: Path, group: str) -> None:
-    fn = function(extra="FunctionName: physical\nLoggingConfig: {LogGroup: /custom/orders}\n")
+    # a LoggingConfig group is the only one the function writes to (as on AWS)
+    custom = "LoggingConfig: {LogGroup: /custom/orders}\n" if group == "/custom/orders" else ""
+    fn = function(extra="FunctionName: physical\n" + custom)
     log_group = (
         "  Group:\n    Type: AWS::Logs::LogGroup\n"
         "    Properties: {LogGroupName: !Sub '/aws/lambda/${Fn}'}\n"
