@@ -42,7 +42,7 @@ from canaria.aws.state_services import ServiceTasks
 from canaria.clock import Clock
 from canaria.errors import CanariaError, Conflict, InvalidRequest, NotFound
 from canaria.gateway.websockets import WebSocketHub
-from canaria.log_groups import LogGroups
+from canaria.log_groups import LogGroups, name_of_arn
 from canaria.models import ExecutionLogging, InvokeResult, StateMachineSpec
 from canaria.models.arns import ACCOUNT, REGION, parse_function
 from canaria.store import ABANDONED_CAUSE, ExecutionRecord, Executions, Store
@@ -89,6 +89,44 @@ class InvalidExecutionInput(InvalidRequest):
 
 class ValidationException(InvalidRequest):
     code = "ValidationException"
+
+
+class InvalidLoggingConfiguration(InvalidRequest):
+    code = "InvalidLoggingConfiguration"
+
+
+def role_arn(machine: str) -> str:
+    """The role a machine runs as here (``DescribeStateMachine``, its history's
+    ``ExecutionStarted``): canaria runs no IAM, so one named after it."""
+    return f"arn:aws:iam::{ACCOUNT}:role/{machine}-role"
+
+
+def logging_of(config: Any) -> ExecutionLogging | None:
+    """``CreateStateMachine``'s ``loggingConfiguration``, checked as Step Functions checks
+    it; None for level ``OFF`` or none."""
+    if config is None:
+        return None
+    if not isinstance(config, dict):
+        raise InvalidLoggingConfiguration("loggingConfiguration must be an object")
+    level = config.get("level", "OFF")
+    if level not in ("ALL", "ERROR", "FATAL", "OFF"):
+        raise InvalidLoggingConfiguration(f"Invalid logging level: {level!r}")
+    destinations = config.get("destinations") or []
+    if level == "OFF":
+        return None
+    if not isinstance(destinations, list) or len(destinations) != 1:
+        raise InvalidLoggingConfiguration(
+            "Invalid Logging Configuration: Must specify exactly one Log Destination."
+        )
+    target = destinations[0] if isinstance(destinations[0], dict) else {}
+    arn = (target.get("cloudWatchLogsLogGroup") or {}).get("logGroupArn")
+    group = name_of_arn(arn) if isinstance(arn, str) else None
+    if group is None:
+        raise InvalidLoggingConfiguration(
+            f"Invalid Logging Configuration: Log Destination {arn!r} is not a log group ARN."
+        )
+    include = config.get("includeExecutionData", False) is True
+    return ExecutionLogging(group, level, include)
 
 
 def machine_arn(name: str) -> str:
@@ -163,7 +201,13 @@ class StateMachines:
         for spec in specs.values():
             self._put(spec.name, spec.definition, parsed[spec.name], spec.type, spec.logging)
 
-    def create(self, name: str, definition: Mapping[str, Any], type_: str) -> Machine:
+    def create(
+        self,
+        name: str,
+        definition: Mapping[str, Any],
+        type_: str,
+        log_config: ExecutionLogging | None = None,
+    ) -> Machine:
         if not NAME.match(name):
             raise InvalidName(f"Invalid Name: '{name}' (1-80 letters, digits, - and _)")
         if type_ not in ("STANDARD", "EXPRESS"):
@@ -172,7 +216,7 @@ class StateMachines:
         existing = self.machines.get(machine_arn(name))
         if existing is not None and existing.definition != definition:
             raise StateMachineAlreadyExists(f"State Machine Already Exists: '{machine_arn(name)}'")
-        return self._put(name, definition, parsed, type_)
+        return self._put(name, definition, parsed, type_, log_config)
 
     def _put(
         self,
@@ -297,6 +341,7 @@ class StateMachines:
                 execution_arn=e.arn,
                 state_machine_arn=e.machine.arn,
                 on_event=self._recorder(e),
+                role_arn=role_arn(e.machine.name),
                 abort=e.abort,
                 tokens=self.tokens,
             )

@@ -15,8 +15,16 @@ import orjson
 from starlette.responses import Response
 
 from canaria.aws.responses import AMZ_JSON_10, json_error, json_response
-from canaria.aws.states import Execution, StateMachines, ValidationException
+from canaria.aws.states import (
+    Execution,
+    StateMachines,
+    ValidationException,
+    logging_of,
+    role_arn,
+)
 from canaria.errors import CanariaError
+from canaria.models import ExecutionLogging
+from canaria.models.arns import ACCOUNT, REGION
 from canaria.workflows import DefinitionError
 from canaria.workflows.callbacks import MAX_OUTPUT
 
@@ -29,6 +37,7 @@ SFN_CODES = frozenset(
         "InvalidName",
         "InvalidExecutionInput",
         "InvalidDefinition",
+        "InvalidLoggingConfiguration",
         "ValidationException",
         "InvalidToken",
         "InvalidOutput",
@@ -111,7 +120,8 @@ async def create_state_machine(sm: StateMachines, body: dict[str, Any]) -> Any:
         raise DefinitionError(f"Invalid State Machine Definition: not JSON: {exc}") from None
     if not isinstance(definition, dict):
         raise DefinitionError("Invalid State Machine Definition: must be a JSON object")
-    m = sm.create(name, definition, str(body.get("type", "STANDARD")))
+    log_config = logging_of(body.get("loggingConfiguration"))
+    m = sm.create(name, definition, str(body.get("type", "STANDARD")), log_config)
     return {"stateMachineArn": m.arn, "creationDate": m.created}
 
 
@@ -122,9 +132,21 @@ async def describe_state_machine(sm: StateMachines, body: dict[str, Any]) -> Any
         "name": m.name,
         "status": "ACTIVE",
         "definition": orjson.dumps(m.definition).decode(),
-        "roleArn": f"arn:aws:iam::123456789012:role/{m.name}-role",
+        "roleArn": role_arn(m.name),
         "type": m.type,
         "creationDate": m.created,
+        "loggingConfiguration": _logging_view(m.logging),
+    }
+
+
+def _logging_view(config: ExecutionLogging | None) -> dict[str, Any]:
+    if config is None:
+        return {"level": "OFF", "includeExecutionData": False}
+    arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{config.group}:*"
+    return {
+        "level": config.level,
+        "includeExecutionData": config.include_data,
+        "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": arn}}],
     }
 
 

@@ -307,3 +307,38 @@ def test_canaria_logs_prints_a_groups_lines(app: Canaria) -> None:
     assert all("/Greeter[" in line["stream"] for line in lines)
     missing = app.cli("logs", "/nowhere")
     assert missing.returncode != 0 and "no log group '/nowhere'" in missing.stderr
+
+
+def test_a_machine_created_through_the_api_logs_as_configured(app: Canaria) -> None:
+    sfn, logs = app.aws("stepfunctions"), app.aws("logs")
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    arn = "arn:aws:logs:us-east-1:123456789012:log-group:/made/by/api:*"
+    with pytest.raises(ClientError) as e:
+        sfn.create_state_machine(
+            name="made",
+            definition=definition,
+            roleArn="arn:aws:iam::123456789012:role/r",
+            loggingConfiguration={"level": "ALL"},
+        )
+    assert code(e) == "InvalidLoggingConfiguration"
+    created = sfn.create_state_machine(
+        name="made",
+        definition=definition,
+        roleArn="arn:aws:iam::123456789012:role/r",
+        loggingConfiguration={
+            "level": "FATAL",
+            "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": arn}}],
+        },
+    )
+    described = sfn.describe_state_machine(stateMachineArn=created["stateMachineArn"])
+    assert described["loggingConfiguration"]["level"] == "FATAL"
+    assert run(app, "made", {})["status"] == "SUCCEEDED"
+    # FATAL writes only a failed end: nothing here, and the group was not made for nothing
+    names = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
+    assert "/made/by/api" not in names
+    history = sfn.get_execution_history(
+        executionArn=sfn.list_executions(stateMachineArn=created["stateMachineArn"])["executions"][
+            0
+        ]["executionArn"]
+    )["events"]
+    assert history[0]["executionStartedEventDetails"]["roleArn"] == described["roleArn"]
