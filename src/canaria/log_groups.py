@@ -5,14 +5,15 @@ so reading a group is one ordered merge, and both are bounded the same way):
 
 - **the functions' lines**: a function writes to ``/aws/lambda/<name>`` (its
   ``FunctionName``, else its logical id; the logical id's name answers too), or instead
-  to the group its ``LoggingConfig.LogGroup`` names. Its lines stay under the function in the log book
-  (the request path does not change); a group lists the functions that write to it.
-  Their streams are named as Lambda names them: ``YYYY/MM/DD/[<version>]<id>`` in the
-  default group, ``YYYY/MM/DD/<function>[<version>]<id>`` in a custom one, where several
-  functions may write.
+  to the group its ``LoggingConfig.LogGroup`` names. Its lines stay under the function
+  in the log book (the request path does not change); a group lists the functions that
+  write to it. Their streams are named as Lambda names them:
+  ``YYYY/MM/DD/[<version>]<id>`` in the default group, ``YYYY/MM/DD/<function>[<version>]<id>``
+  in a custom one, where several functions may write.
 - **lines written to the group**: by ``PutLogEvents``, a state machine's execution
-  history, an EventBridge rule's or pipe's log group target, an API stage's access logs. They are kept under ``group:<name>``
-  (a key no function's logical id can be), each with its stream's name.
+  history, an EventBridge rule's or pipe's log group target, an API stage's access
+  logs. They are kept under ``group:<name>`` (a key no function's logical id can be),
+  each with its stream's name.
 
 A group exists once the template declares it (``AWS::Logs::LogGroup``), a function
 writes to it, ``CreateLogGroup`` creates it, or one of canaria's own writers first

@@ -210,6 +210,7 @@ class Platform:
         self.pipes.write_log = self.log_groups.write
         # Schedule / ScheduleV2 events and scheduled rules: fired on the platform's clock
         self.schedules = Schedules(clock, self._invoke_event, self._start_on_schedule)
+        self.schedules.relay = self.pollers.send  # scheduled rules' relayed targets
         # CloudWatch Logs subscription filters: a log group's matching lines, delivered
         self.log_subscriptions = LogSubscriptions(clock, self._invoke_event)
         self._state_tasks = PlatformTasks(

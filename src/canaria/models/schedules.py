@@ -44,13 +44,17 @@ class ScheduleKind(enum.Enum):
 class ScheduleTarget(enum.Enum):
     FUNCTION = "function"  # invoked through its AutoPublishAlias, asynchronously
     STATE_MACHINE = "state machine"  # an execution started
+    # a scheduled rule's target canaria carries on (a queue, a topic, a log group, an API
+    # destination, a GraphQL API): the event put on the target's relay queue, whose reader
+    # transforms it and delivers it as it does a matched event
+    RELAY = "rule target"
 
 
 @dataclass(frozen=True)
 class ScheduledInvocation:
-    """``target`` (a function's logical id, or a state machine's name) is invoked or
-    started each time ``expression`` comes due on canaria's clock, so ``--time-scale``
-    compresses it too."""
+    """``target`` (a function's logical id, a state machine's name, or a rule target's
+    relay queue) is invoked, started or sent the event each time ``expression`` comes due
+    on canaria's clock, so ``--time-scale`` compresses it too."""
 
     target: str
     name: str  # the event's name under Events, or "<rule>.<target id>"

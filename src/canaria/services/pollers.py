@@ -199,7 +199,17 @@ class QueuePollers:
         self._tasks = SourceTasks[QueueEventSource](self._poll)
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="canaria-sqs")
         # what canaria delivers in the engine's place: rules' events, mail
-        self._forwarder = Forwarder(EngineClients(endpoint), outbox, graphql, write_log)
+        self._clients = EngineClients(endpoint)
+        self._forwarder = Forwarder(self._clients, outbox, graphql, write_log)
+
+    async def send(self, queue: str, body: bytes) -> None:
+        """Put ``body`` on queue ``queue`` of the services engine (a scheduled rule's event
+        for a target canaria carries on: its reader delivers it)."""
+
+        def put() -> None:
+            self._clients("sqs").send_message(QueueUrl=queue_url(queue), MessageBody=body.decode())
+
+        await asyncio.get_running_loop().run_in_executor(self._pool, put)
 
     def apply(self, sources: Iterable[object]) -> None:
         """Poll exactly the queue ``sources`` among ``sources`` (the enabled ones); a

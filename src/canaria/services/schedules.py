@@ -99,6 +99,8 @@ class Schedules:
         self.clock = clock
         self.invoke = invoke
         self.start = start
+        # puts an event on a queue of canaria's own (a scheduled rule's relayed target)
+        self.relay: Callable[[str, bytes], Awaitable[None]] | None = None
         self._timers: dict[tuple[str, str], tuple[ScheduledInvocation, asyncio.Task[None]]] = {}
         self._firing: set[asyncio.Task[None]] = set()
 
@@ -161,6 +163,14 @@ class Schedules:
         try:
             if schedule.target_type is ScheduleTarget.STATE_MACHINE:
                 await self.start(schedule.target, event.decode())
+                return None
+            if schedule.target_type is ScheduleTarget.RELAY:
+                if self.relay is None:
+                    return "no relay for rule targets here"
+                try:
+                    await self.relay(schedule.target, event)
+                except Exception as exc:  # the services engine restarting: tried again
+                    return f"{type(exc).__name__}: {exc}"
                 return None
             result = await self.invoke(schedule.target, event)
         except CanariaError as exc:

@@ -180,6 +180,11 @@ def events_of(ctx: Context, entry: Entry) -> Iterator[tuple[str, Any, Mapping[st
             yield name, None, {}, at.key(events, name)
 
 
+def relay_queue_name(rule: str, target: str) -> str:
+    """The queue of canaria's own a rule's target (not a function's) reads."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", f"canaria-{rule}-{target}")[:80]
+
+
 def _rule_routed_targets(
     ctx: Context,
     functions: list[Entry],
@@ -198,14 +203,20 @@ def _rule_routed_targets(
     topics = {topic_arn(r.name) for r in services.values() if isinstance(r, TopicSpec)}
     queues = {queue_arn(r.name) for r in services.values() if isinstance(r, QueueSpec)}
     out: list[QueueEventSource] = []
-    # a rule with a schedule only fires on time (template.schedules), no queue needed
-    rules = [(lid, r) for lid, r in services.items() if isinstance(r, RuleSpec) and r.event_pattern]
+    # a rule with only a schedule fires on time (template.schedules): its functions and
+    # state machines directly, its other targets through these same queues
+    rules = [
+        (lid, r)
+        for lid, r in services.items()
+        if isinstance(r, RuleSpec) and (r.event_pattern or r.schedule_expression)
+    ]
     for lid, rule in rules:
         added: list[RuleTarget] = []
         arn = rule_arn(rule.name, rule.event_bus)
         enabled = rule.state != "DISABLED"
         entry = rule_entries.get(lid)
-        for i, target in enumerate(rule.function_targets):
+        scheduled_only = not rule.event_pattern
+        for i, target in enumerate(() if scheduled_only else rule.function_targets):
             function = function_of(target.arn, by_arn)
             assert function is not None  # the rule's builder kept only those
             _, queue = _own_queue(ctx, entries[function], f"{rule.logical_id}-{i}")
@@ -228,6 +239,8 @@ def _rule_routed_targets(
             )
         for target in rule.relayed_targets:
             machine = by_machine_arn.get(target.arn)
+            if scheduled_only and machine is not None:
+                continue  # started on schedule directly
             known = (
                 machine is not None
                 or target.destination is not None
@@ -247,7 +260,7 @@ def _rule_routed_targets(
                 continue
             queue = QueueSpec(
                 f"{rule.logical_id}.Targets.{target.id}.Queue",
-                re.sub(r"[^A-Za-z0-9_-]", "-", f"canaria-{rule.logical_id}-{target.id}")[:80],
+                relay_queue_name(rule.logical_id, target.id),
                 {"VisibilityTimeout": "30"},
             )
             extra[queue.logical_id] = queue
@@ -289,7 +302,7 @@ def _rule_routed_targets(
                     forward=forward,
                 )
             )
-        if added:
+        if added and not scheduled_only:  # the engine matches; schedules fire here
             extra[rule.logical_id] = replace(rule, targets=(*rule.targets, *added))
     return out
 

@@ -133,11 +133,11 @@ def rule(
             raise ctx.at(entry, "State").error(f"unknown rule state {state!r}", allowed=RULE_STATES)
     description = ctx.get(entry, "Description")
     targets, to_functions, relayed = _targets(ctx, entry, functions, destinations or {})
-    unscheduled = [t.id for t in (*targets, *relayed) if not t.arn.startswith(MACHINE_ARN)]
+    unscheduled = [t.id for t in targets]  # the engine's: buses
     if schedule is not None and unscheduled:
         ctx.warn(
             entry,
-            "ScheduleExpression fires the rule's function and state machine targets only; "
+            "ScheduleExpression fires the rule's targets but its event buses; "
             f"{', '.join(unscheduled)} get nothing on schedule",
         )
     return RuleSpec(

@@ -536,7 +536,8 @@ def _build(
         event_sources += build_mappings(
             ctx, of(MAPPING), of(FUNCTION), function_names, services, tables
         )
-        schedules = build_schedules(ctx, of(FUNCTION), built, services, machines)
+        relays = {s.queue_name for s in queue_sources if s.forward is not None}
+        schedules = build_schedules(ctx, of(FUNCTION), built, services, machines, relays)
         schedules += build_scheduler_resources(ctx, of(SCHEDULE), of(FUNCTION), machines)
     pipes: dict[str, PipeSpec] = {}
     with problems.catch():

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -21,7 +21,7 @@ from canaria.models.schedules import (
 )
 from canaria.models.services import RuleSpec, RuleTarget, ServiceResource
 from canaria.template.context import Context
-from canaria.template.event_sources import events_of
+from canaria.template.event_sources import events_of, relay_queue_name
 from canaria.template.index import Entry, state_machine_arn
 from canaria.template.nodes import Where, as_bool, as_map, as_str, check_keys, plain
 from canaria.template.service_props import function_of
@@ -70,10 +70,12 @@ def build_schedules(
     machines: Sequence[tuple[Entry, StateMachineSpec]],
     services: Mapping[str, ServiceResource],
     all_machines: Mapping[str, StateMachineSpec] | None = None,
+    relays: Collection[str] = (),
 ) -> tuple[ScheduledInvocation, ...]:
     """Every schedule that invokes one of ``functions`` or starts one of ``machines``
     (each SAM state machine's entry, and what was built from it), and every scheduled
-    rule's function and state machine (of ``all_machines``) targets."""
+    rule's targets: its functions and state machines (of ``all_machines``) directly, the
+    others through their relay queues (``relays``: the ones ``event_sources`` made)."""
     machine_names = {state_machine_arn(m.name): m.name for m in (all_machines or {}).values()}
     out: list[ScheduledInvocation] = []
     targets = [(e, e.logical_id, ScheduleTarget.FUNCTION) for e in functions]
@@ -116,7 +118,20 @@ def build_schedules(
         for rule_target in rule.relayed_targets:
             machine = machine_names.get(rule_target.arn)
             if machine is None:
-                continue  # not a state machine of the template: eventbridge.rule warned
+                queue = relay_queue_name(rule.logical_id, rule_target.id)
+                if queue in relays:  # carried on as a matched event is (its transform too)
+                    out.append(
+                        ScheduledInvocation(
+                            queue,
+                            f"{rule.logical_id}.{rule_target.id}",
+                            rule.schedule_expression,
+                            ScheduleKind.RULE,
+                            rule_arn(rule.name, rule.event_bus),
+                            enabled=rule.state == "ENABLED",
+                            target_type=ScheduleTarget.RELAY,
+                        )
+                    )
+                continue  # else event_sources warned
             out.append(
                 ScheduledInvocation(
                     machine,

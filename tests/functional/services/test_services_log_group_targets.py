@@ -35,6 +35,18 @@ Resources:
           InputPath: $.detail
   Jobs:
     Type: AWS::SQS::Queue
+  Inbox:
+    Type: AWS::SQS::Queue
+  Hourly:
+    Type: AWS::Events::Rule
+    Properties:
+      ScheduleExpression: rate(1 hour)
+      Targets:
+        - Id: Inbox
+          Arn: !GetAtt Inbox.Arn
+          InputTransformer: {InputPathsMap: {at: $.time}, InputTemplate: '{"at": <at>}'}
+        - Id: Journal
+          Arn: !Sub arn:aws:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/events/hourly
   JobLog:
     Type: AWS::Logs::LogGroup
   JobPipe:
@@ -109,3 +121,20 @@ def test_a_pipe_writes_each_record_to_its_log_group(app: Canaria) -> None:
         time.sleep(0.2)
     assert sorted(e["message"] for e in events) == ["job j-0 is queued", "job j-1 is done"]
     assert {e["logStreamName"] for e in events} == {"nightly"}
+
+
+def test_a_scheduled_rule_reaches_its_queue_and_log_group_targets(app: Canaria) -> None:
+    assert "nothing on schedule" not in app.output()
+    app.advance(3600)
+    sqs = app.env_client("sqs", "AWS_ENDPOINT_URL_SQS")
+    url = sqs.get_queue_url(QueueName="app-Inbox")["QueueUrl"]
+    deadline = time.monotonic() + 60
+    messages: list[dict[str, Any]] = []
+    while not messages and time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+    (message,) = messages
+    at = json.loads(message["Body"])["at"]  # the target's InputTransformer, applied
+    (journal,) = wait_for(app.aws("logs"), "/aws/events/hourly")
+    event = json.loads(journal["message"])
+    assert (event["detail-type"], event["source"]) == ("Scheduled Event", "aws.events")
+    assert event["time"] == at and event["resources"][0].endswith(":rule/app-Hourly")

@@ -150,8 +150,12 @@ def test_a_scheduled_rule_starts_its_state_machine_targets_with_their_transform(
 """
     )
     app = load(write(tmp_path, body))
-    (schedule,) = app.schedules
+    schedule, relayed = app.schedules
     assert schedule.target == "nightly" and schedule.target_type is ScheduleTarget.STATE_MACHINE
     assert schedule.transform is not None and schedule.transform.paths == (("at", "$.time"),)
-    warnings = "\n".join(app.warnings)
-    assert "function and state machine targets only; queue get nothing on schedule" in warnings
+    # the queue gets the event through a relay queue of canaria's, read as a matched
+    # event's is (its transform applied there)
+    assert relayed.target_type is ScheduleTarget.RELAY and relayed.transform is None
+    (source,) = [s for s in app.event_sources if getattr(s, "queue_name", "") == relayed.target]
+    assert source.forward is not None and source.forward.arn.endswith(":app-Queue")
+    assert not [w for w in app.warnings if "nothing on schedule" in w]
