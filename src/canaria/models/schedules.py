@@ -44,10 +44,11 @@ class ScheduleKind(enum.Enum):
 class ScheduleTarget(enum.Enum):
     FUNCTION = "function"  # invoked through its AutoPublishAlias, asynchronously
     STATE_MACHINE = "state machine"  # an execution started
-    # a scheduled rule's target canaria carries on (a queue, a topic, a log group, an API
-    # destination, a GraphQL API): the event put on the target's relay queue, whose reader
-    # transforms it and delivers it as it does a matched event
-    RELAY = "rule target"
+    # a queue: the event sent to it. A Scheduler schedule's SQS target; a scheduled rule's
+    # target canaria carries on (a queue, a topic, a log group, an API destination, a
+    # GraphQL API) through its relay queue, whose reader transforms and delivers the event
+    # as it does a matched one
+    QUEUE = "queue"
 
 
 @dataclass(frozen=True)

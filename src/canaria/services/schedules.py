@@ -99,7 +99,7 @@ class Schedules:
         self.clock = clock
         self.invoke = invoke
         self.start = start
-        # puts an event on a queue of canaria's own (a scheduled rule's relayed target)
+        # sends an event to a queue of the services engine (by name)
         self.relay: Callable[[str, bytes], Awaitable[None]] | None = None
         self._timers: dict[tuple[str, str], tuple[ScheduledInvocation, asyncio.Task[None]]] = {}
         self._firing: set[asyncio.Task[None]] = set()
@@ -164,9 +164,9 @@ class Schedules:
             if schedule.target_type is ScheduleTarget.STATE_MACHINE:
                 await self.start(schedule.target, event.decode())
                 return None
-            if schedule.target_type is ScheduleTarget.RELAY:
+            if schedule.target_type is ScheduleTarget.QUEUE:
                 if self.relay is None:
-                    return "no relay for rule targets here"
+                    return "no queues here"
                 try:
                     await self.relay(schedule.target, event)
                 except Exception as exc:  # the services engine restarting: tried again

@@ -538,7 +538,7 @@ def _build(
         )
         relays = {s.queue_name for s in queue_sources if s.forward is not None}
         schedules = build_schedules(ctx, of(FUNCTION), built, services, machines, relays)
-        schedules += build_scheduler_resources(ctx, of(SCHEDULE), of(FUNCTION), machines)
+        schedules += build_scheduler_resources(ctx, of(SCHEDULE), of(FUNCTION), machines, services)
     pipes: dict[str, PipeSpec] = {}
     with problems.catch():
         pipes, piped = build_pipes(ctx, of(PIPE), services, tables, machines, of(FUNCTION))

@@ -19,13 +19,13 @@ from canaria.models.schedules import (
     check_expression,
     check_timezone,
 )
-from canaria.models.services import RuleSpec, RuleTarget, ServiceResource
+from canaria.models.services import QueueSpec, RuleSpec, RuleTarget, ServiceResource
 from canaria.template.context import Context
 from canaria.template.event_sources import events_of, relay_queue_name
 from canaria.template.index import Entry, state_machine_arn
 from canaria.template.nodes import Where, as_bool, as_map, as_str, check_keys, plain
 from canaria.template.service_props import function_of
-from canaria.template.service_refs import rule_arn
+from canaria.template.service_refs import queue_arn, rule_arn
 
 SCHEDULE_EVENT_KEYS = (
     "DeadLetterConfig",
@@ -128,7 +128,7 @@ def build_schedules(
                             ScheduleKind.RULE,
                             rule_arn(rule.name, rule.event_bus),
                             enabled=rule.state == "ENABLED",
-                            target_type=ScheduleTarget.RELAY,
+                            target_type=ScheduleTarget.QUEUE,
                         )
                     )
                 continue  # else event_sources warned
@@ -189,10 +189,18 @@ def build_scheduler_resources(
     schedules: list[Entry],
     functions: list[Entry],
     machines: Mapping[str, StateMachineSpec],
+    services: Mapping[str, ServiceResource] | None = None,
 ) -> tuple[ScheduledInvocation, ...]:
     """Every ``AWS::Scheduler::Schedule`` whose target is one of ``functions`` (by its
-    ARN, or an alias's) or ``machines``: fired as a ``ScheduleV2`` event would be. Another
-    target (a queue, a topic, a universal target) is a warning: the schedule is not run."""
+    ARN, or an alias's) or ``machines``: fired as a ``ScheduleV2`` event would be; or a
+    standard queue of ``services``: its ``Input`` (else ``{}``) sent as the message body.
+    Another target (a FIFO queue, a topic, a universal target) is a warning: the schedule
+    is not run."""
+    queues = {
+        queue_arn(r.name): r.name
+        for r in (services or {}).values()
+        if isinstance(r, QueueSpec) and not r.name.endswith(".fifo")
+    }
     by_arn = {function_arn(e.logical_id): e.logical_id for e in functions}
     out: list[ScheduledInvocation] = []
     for entry in schedules:
@@ -212,23 +220,31 @@ def build_scheduler_resources(
         machine = next(
             (m.name for m in machines.values() if state_machine_arn(m.name) == arn), None
         )
-        if function is None and machine is None:
+        queue = queues.get(arn)
+        if function is None and machine is None and queue is None:
             ctx.warn(
                 entry,
-                f"the schedule is not run: its target {arn} is not a function or a state "
-                "machine of this template",
+                f"the schedule is not run: its target {arn} is not a function, a state "
+                "machine or a standard queue of this template",
             )
             continue
         flat = {k: v for k, v in props.items() if k in SCHEDULE_V2_EVENT_KEYS}
-        flat |= {
-            k: v for k, v in target.items() if k in ("Input", "RetryPolicy", "DeadLetterConfig")
-        }
+        # a queue's message body may be any text; a function's or machine's input is JSON
+        carried = ("RetryPolicy", "DeadLetterConfig") + (() if queue else ("Input",))
+        flat |= {k: v for k, v in target.items() if k in carried}
         schedule = _scheduler_schedule(ctx, entry, entry.logical_id, flat, at)
         if function is not None:
             out.append(replace(schedule, target=function))
-        else:
-            assert machine is not None
+        elif machine is not None:
             out.append(replace(schedule, target=machine, target_type=ScheduleTarget.STATE_MACHINE))
+        else:
+            assert queue is not None
+            text = None
+            if "Input" in target:
+                text = as_str(target["Input"], tat.key(target, "Input"))
+            out.append(
+                replace(schedule, target=queue, target_type=ScheduleTarget.QUEUE, input=text)
+            )
     return tuple(out)
 
 

@@ -147,8 +147,17 @@ Resources:
       ScheduleExpression: rate(1 minute)
       FlexibleTimeWindow: {{Mode: "OFF"}}
       Target: {{Arn: !GetAtt Jobs.Arn, RoleArn: arn:aws:iam::123456789012:role/scheduler}}
+  ToFifo:
+    Type: AWS::Scheduler::Schedule
+    Properties:
+      ScheduleExpression: rate(1 minute)
+      FlexibleTimeWindow: {{Mode: "OFF"}}
+      Target: {{Arn: !GetAtt Ordered.Arn, RoleArn: arn:aws:iam::123456789012:role/scheduler}}
   Jobs:
     Type: AWS::SQS::Queue
+  Ordered:
+    Type: AWS::SQS::Queue
+    Properties: {{FifoQueue: true}}
 """
 
 
@@ -159,10 +168,20 @@ def test_a_scheduler_resource_fires_its_function_on_the_clock(tmp_path: Path) ->
     (root / "src" / "app.py").write_text(textwrap.dedent(HANDLER))
     c = Canaria(root / "template.yaml", tmp_path / "state").start()
     try:
-        assert "ToQueue: the schedule is not run" in c.output()  # a queue target: warned
+        assert "ToFifo: the schedule is not run" in c.output()  # a FIFO queue: warned
+        assert "ToQueue: the schedule is not run" not in c.output()
         c.advance(300)
         (fired,) = events(c, 1)
         assert fired["event"] == {"job": "every five"}  # the Target's Input
         assert str(fired["arn"]).endswith(":function:Tick:live")
+        sqs = c.env_client("sqs", "AWS_ENDPOINT_URL_SQS")
+        url = sqs.get_queue_url(QueueName="app-Jobs")["QueueUrl"]
+        bodies: list[str] = []
+        deadline = time.monotonic() + 30
+        while not bodies and time.monotonic() < deadline:
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            bodies += [m["Body"] for m in got.get("Messages", [])]
+        # no Input: the Scheduler's {}; once for the jump (missed periods are not made up)
+        assert bodies == ["{}"]
     finally:
         c.stop()

@@ -155,7 +155,46 @@ def test_a_scheduled_rule_starts_its_state_machine_targets_with_their_transform(
     assert schedule.transform is not None and schedule.transform.paths == (("at", "$.time"),)
     # the queue gets the event through a relay queue of canaria's, read as a matched
     # event's is (its transform applied there)
-    assert relayed.target_type is ScheduleTarget.RELAY and relayed.transform is None
+    assert relayed.target_type is ScheduleTarget.QUEUE and relayed.transform is None
     (source,) = [s for s in app.event_sources if getattr(s, "queue_name", "") == relayed.target]
     assert source.forward is not None and source.forward.arn.endswith(":app-Queue")
     assert not [w for w in app.warnings if "nothing on schedule" in w]
+
+
+def test_a_scheduler_resource_sends_its_input_to_a_standard_queue(tmp_path: Path) -> None:
+    """serverless-patterns' eventbridge-schedule-to-sqs-sam: a text Input (a queue's
+    message body may be any text) sent to the queue on schedule; a FIFO queue target is
+    not run (a warning), a function target's Input must still be JSON."""
+    body = resources(
+        """\
+  Jobs:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: EventBridgeTargetQueue}
+  Ordered:
+    Type: AWS::SQS::Queue
+    Properties: {FifoQueue: true}
+  ToQueue:
+    Type: AWS::Scheduler::Schedule
+    Properties:
+      ScheduleExpression: rate(5 minutes)
+      FlexibleTimeWindow: {Mode: "OFF"}
+      Target:
+        Arn: !GetAtt Jobs.Arn
+        RoleArn: arn:aws:iam::123456789012:role/r
+        Input: This message was sent using EventBridge Scheduler!
+  ToFifo:
+    Type: AWS::Scheduler::Schedule
+    Properties:
+      ScheduleExpression: rate(5 minutes)
+      FlexibleTimeWindow: {Mode: "OFF"}
+      Target: {Arn: !GetAtt Ordered.Arn, RoleArn: arn:aws:iam::123456789012:role/r}
+"""
+    )
+    app = load(write(tmp_path, body))
+    (schedule,) = app.schedules
+    assert (schedule.target, schedule.target_type) == (
+        "EventBridgeTargetQueue",
+        ScheduleTarget.QUEUE,
+    )
+    assert schedule.input == "This message was sent using EventBridge Scheduler!"
+    assert any("ToFifo: the schedule is not run" in w for w in app.warnings)
