@@ -10,7 +10,8 @@ failed, timed out or was aborted (Step Functions' table of log levels). Without
 ``IncludeExecutionData`` the events' input, output and task parameters are left out.
 
 An execution writes to one stream of its own, named
-``states/<state machine>/<YYYY-MM-DD-HH-MM of its start>/<8 hex digits>``.
+``states/<state machine>/<YYYY-MM-DD-HH-MM of its start>/<8 hex digits>``: canaria's
+naming, shaped like AWS's, whose exact rule is not documented.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ join. Variables canaria knows: ``requestId``, ``extendedRequestId``, ``apiId``, 
 (API Gateway's own answers: ``Missing Authentication Token``, ``Internal server error``,
 ...). Any other,
 or one without a value for this request, is ``-``, as API Gateway writes an empty
-variable. The lines go to the stage's log group, one stream per API stage.
+variable. The lines go to the stage's log group, one stream per API stage (named by a
+digest of the API and the stage: canaria's naming; AWS does not document its own).
 """
 
 from __future__ import annotations

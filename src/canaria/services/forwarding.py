@@ -10,12 +10,13 @@ queue of canaria's own, and the pollers hand each message to ``Forwarder.forward
   ``InputTransformer`` (``rule_payload``), then sent to a queue (a FIFO queue's message
   group kept, the event id as deduplication id), a topic or an API destination
   (``api_destinations``) or an AppSync API (its ``GraphQLOperation`` run on the
-  template's GraphQL API, the input as variables) or a log group (one stream per event,
-  named by its id, as the message). A failure that may pass (a throttle,
-  a 5xx, the engine restarting) comes back later, 1, 2, 4, ... seconds apart (at most a
-  minute, or as ``Retry-After`` says), until the target's ``RetryPolicy`` runs out; then,
-  or at once for one that will not pass, the event goes to the target's
-  ``DeadLetterConfig`` queue with EventBridge's attributes, or is dropped.
+  template's GraphQL API, the input as variables) or a log group (the event as the
+  message, in a stream named by its id: canaria's choice, AWS's naming is not
+  documented). A failure that may pass (a throttle, a 5xx, the engine restarting) comes
+  back later, 1, 2, 4, ... seconds apart (at most a minute, or as ``Retry-After`` says),
+  until the target's ``RetryPolicy`` runs out; then, or at once for one that will not
+  pass, the event goes to the target's ``DeadLetterConfig`` queue with EventBridge's
+  attributes, or is dropped.
 - a topic's notification to an ``email``, ``email-json`` or ``sms`` subscriber is kept in
   the outbox (``outbox``).
 """
