@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from canaria.logbook import LogBook, LogEntry, stream_name
 from canaria.models import Application
+from canaria.models.arns import ACCOUNT, REGION
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -40,6 +41,8 @@ __all__ = [
     "GroupInfo",
     "LogGroups",
     "StreamInfo",
+    "function_groups",
+    "group_arn",
     "group_key",
     "name_of_arn",
 ]
@@ -59,6 +62,31 @@ DAY_S = 86_400
 def group_key(name: str) -> str:
     """The log book's key of the lines written to group ``name``."""
     return KEY_PREFIX + name
+
+
+def group_arn(name: str) -> str:
+    """A log group's ARN (CloudFormation's ``Arn`` attribute adds ``:*``)."""
+    return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"
+
+
+def function_groups(
+    functions: Iterable[tuple[str, str | None]], function_names: Mapping[str, str]
+) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Where functions write, from their ``(logical id, LoggingConfig.LogGroup or None)``
+    and the declared ``FunctionName`` -> logical id: each group -> the functions writing
+    to it (a ``LoggingConfig`` group, which several may share, else
+    ``/aws/lambda/<FunctionName or logical id>``), and each ``/aws/lambda/<logical id>``
+    that names another function group (what ``!Sub /aws/lambda/${Fn}`` gives here) ->
+    that group."""
+    declared = {logical: name for name, logical in function_names.items()}
+    writers: dict[str, list[str]] = {}
+    aliases: dict[str, str] = {}
+    for function, custom in functions:
+        group = custom or DEFAULT_PREFIX + declared.get(function, function)
+        if custom is None and function in declared:
+            aliases[DEFAULT_PREFIX + function] = group
+        writers.setdefault(group, []).append(function)
+    return writers, aliases
 
 
 def name_of_arn(arn: str) -> str | None:
@@ -86,7 +114,6 @@ class StreamInfo:
     created_ms: int
     first_ms: int | None = None
     last_ms: int | None = None
-    stored_bytes: int = 0
 
 
 class LogGroups:
@@ -106,16 +133,10 @@ class LogGroups:
         one (as on AWS), and answers to ``/aws/lambda/<logical id>`` too."""
         for info in self._groups.values():
             info.functions = ()
-        declared = {logical: name for name, logical in app.function_names.items()}
-        self._function_groups = {}
-        self._aliases = {}
-        writers: dict[str, list[str]] = {}
-        for fn in app.functions.values():
-            group = fn.log_group or DEFAULT_PREFIX + declared.get(fn.name, fn.name)
-            if fn.log_group is None and fn.name in declared:
-                self._aliases[DEFAULT_PREFIX + fn.name] = group
-            self._function_groups[fn.name] = group
-            writers.setdefault(group, []).append(fn.name)
+        writers, self._aliases = function_groups(
+            ((fn.name, fn.log_group) for fn in app.functions.values()), app.function_names
+        )
+        self._function_groups = {f: group for group, fs in writers.items() for f in fs}
         for name, functions in writers.items():
             self.ensure(name).functions = tuple(functions)
         for spec in app.log_groups.values():
@@ -195,7 +216,6 @@ class LogGroups:
                 s = out[stream] = StreamInfo(stream, ms)
             s.first_ms = ms if s.first_ms is None else min(s.first_ms, ms)
             s.last_ms = ms if s.last_ms is None else max(s.last_ms, ms)
-            s.stored_bytes += len(entry.text.encode("utf-8", "replace"))
         return list(out.values())
 
     def _ms(self) -> int:

@@ -32,9 +32,8 @@ from starlette.responses import Response
 from canaria.analysis.filter_patterns import FilterPatternError, parse
 from canaria.aws.backend import EdgeBackend
 from canaria.aws.responses import AMZ_JSON_11, json_error, json_response
-from canaria.log_groups import GROUP_NAME, RETENTION_DAYS, GroupInfo, name_of_arn
+from canaria.log_groups import GROUP_NAME, RETENTION_DAYS, GroupInfo, group_arn, name_of_arn
 from canaria.logbook import LogEntry
-from canaria.models.arns import ACCOUNT, REGION
 
 Handler = Callable[[EdgeBackend, dict[str, Any]], Awaitable[Response]]
 
@@ -52,10 +51,6 @@ class _Invalid(Exception):
 
 class _Missing(Exception):
     """A group or stream that does not exist: ``ResourceNotFoundException``."""
-
-
-def group_arn(name: str) -> str:
-    return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"
 
 
 # -- reading a request -------------------------------------------------------------------

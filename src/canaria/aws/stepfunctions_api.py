@@ -23,8 +23,8 @@ from canaria.aws.states import (
     role_arn,
 )
 from canaria.errors import CanariaError
+from canaria.log_groups import group_arn
 from canaria.models import ExecutionLogging
-from canaria.models.arns import ACCOUNT, REGION
 from canaria.workflows import DefinitionError
 from canaria.workflows.callbacks import MAX_OUTPUT
 
@@ -142,7 +142,7 @@ async def describe_state_machine(sm: StateMachines, body: dict[str, Any]) -> Any
 def _logging_view(config: ExecutionLogging | None) -> dict[str, Any]:
     if config is None:
         return {"level": "OFF", "includeExecutionData": False}
-    arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{config.group}:*"
+    arn = f"{group_arn(config.group)}:*"
     return {
         "level": config.level,
         "includeExecutionData": config.include_data,

@@ -28,7 +28,7 @@ from canaria.errors import CanariaError, InvalidRequest, NotFound, Throttled
 from canaria.models import InvokeResult
 from canaria.models.app import ApiKind
 
-from .access_logs import WriteLog
+from .access_logs import AccessLog, WriteLog
 from .api_keys import INVALID_API_KEY, UsageMeter, api_key_of
 from .authorizers import Authorizers, TokenKeys
 from .cors import PREFLIGHT_HEAD, http_preflight, with_cors
@@ -169,11 +169,19 @@ class Handler:
                 answer = gateway_answer(match.api_kind, Failure.NOT_FOUND)
                 rid = (request_id_header(match.api_kind), new_request_id())
                 out.respond(req, answer, rid)
-                if match.unmatched is not None:  # its stage keeps access logs
+                unmatched = match.unmatched
+                if unmatched is not None and unmatched.access_log is not None:  # logged stage
                     message = _own_message(answer)
                     now = self.clock.now()
                     self._access(
-                        match.unmatched, req, rid[1], answer.status, len(answer.body), now, message
+                        unmatched.access_log,
+                        unmatched,
+                        req,
+                        rid[1],
+                        answer.status,
+                        len(answer.body),
+                        now,
+                        message,
                     )
                 return
             route = match.route
@@ -289,6 +297,7 @@ class Handler:
                 self._count(route, streamed.status, arrived, finished - started)
                 if route.access_log is not None:
                     self._access(
+                        route.access_log,
                         route,
                         req,
                         request_id,
@@ -332,13 +341,17 @@ class Handler:
         keeps access logs."""
         out.respond(req, answer, rid)
         self._count(route, answer.status, arrived, integration_s)
-        if route.access_log is not None:
+        access = route.access_log
+        if access is not None:
             error = _own_message(answer) if answer.kind is not None else None
             length = len(answer.body)
-            self._access(route, req, rid[1], answer.status, length, arrived, error, integration_s)
+            self._access(
+                access, route, req, rid[1], answer.status, length, arrived, error, integration_s
+            )
 
     def _access(
         self,
+        access: AccessLog,
         route: Route,
         req: Request,
         request_id: str,
@@ -348,8 +361,8 @@ class Handler:
         error: str | None,
         integration_s: float | None = None,
     ) -> None:
-        access, write = route.access_log, self.write_log
-        if access is None or write is None:
+        write = self.write_log
+        if write is None:
             return
         now = self.clock.now()
         try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from canaria.errors import TemplateError
+from canaria.log_groups import group_arn
 from canaria.models.arns import ACCOUNT, REGION, function_arn, layer_arn
 from canaria.models.services import UserPoolGroupSpec, UserPoolSpec
 from canaria.template import elb_refs, service_refs, user_pools
@@ -313,7 +314,7 @@ class ResourceIndex:
             case (_, "Arn") if type_ in (SAM_STATE_MACHINE, SFN_STATE_MACHINE):
                 return state_machine_arn(self.name_of(name))
             case (_, "Arn") if type_ == LOG_GROUP:
-                return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{self.name_of(name)}:*"
+                return f"{group_arn(self.name_of(name))}:*"
             case (_, "Name"):
                 return self.name_of(name)
             case (_, "RootResourceId"):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from canaria.errors import TemplateError, TemplateErrors
-from canaria.log_groups import group_key
+from canaria.log_groups import function_groups, group_key
 from canaria.models import (
     AlarmSpec,
     ApiKeySpec,
@@ -84,7 +84,7 @@ from canaria.template.log_subscriptions import (
     subscription_events,
 )
 from canaria.template.mappings import MAPPING, build_mappings
-from canaria.template.metric_filters import GROUP_PREFIX, METRIC_FILTER, build_metric_filter
+from canaria.template.metric_filters import METRIC_FILTER, build_metric_filter
 from canaria.template.nested import Nesting, flatten
 from canaria.template.nodes import LineMap, Problems, Where, as_map, as_str, check_keys
 from canaria.template.openapi import openapi_routes
@@ -759,17 +759,16 @@ def _log_groups(
     function writes to, its own lines (``log_groups``: what a state machine, a rule, a
     pipe or code writes there). A function's own group answers to
     ``/aws/lambda/<logical id>`` too."""
-    names = {logical: name for name, logical in function_names.items()}
-    writers: dict[str, list[str]] = {name: [] for name in declared}
-    aliases: dict[str, str] = {}
-    for e in functions:
+
+    def custom(e: Entry) -> str | None:
         logging = ctx.get(e, "LoggingConfig")
-        if isinstance(logging, Mapping) and isinstance(logging.get("LogGroup"), str):
-            group = logging["LogGroup"]
-        else:
-            group = f"{GROUP_PREFIX}{names.get(e.logical_id, e.logical_id)}"
-            aliases[f"{GROUP_PREFIX}{e.logical_id}"] = group
-        writers.setdefault(group, []).append(e.logical_id)
+        group = logging.get("LogGroup") if isinstance(logging, Mapping) else None
+        return group if isinstance(group, str) else None
+
+    written, aliases = function_groups(
+        ((e.logical_id, custom(e)) for e in functions), function_names
+    )
+    writers: dict[str, list[str]] = {name: [] for name in declared} | written
     # a group no function writes to holds its own lines (PutLogEvents, a state machine's,
     # a rule's, a pipe's); a function's group, its functions' (written lines beside them
     # are not filtered)

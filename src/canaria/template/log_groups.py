@@ -19,7 +19,6 @@ from typing import Any, Literal, cast
 
 from canaria.log_groups import GROUP_NAME, RETENTION_DAYS, name_of_arn
 from canaria.models import ExecutionLogging, LogGroupSpec
-from canaria.models.arns import ACCOUNT, REGION
 from canaria.template.context import Context
 from canaria.template.index import LOG_GROUP, Entry
 from canaria.template.intrinsics import NO_VALUE
@@ -31,7 +30,6 @@ __all__ = [
     "build_log_groups",
     "execution_logging",
     "function_log_group",
-    "group_arn",
 ]
 
 LOG_STREAM = "AWS::Logs::LogStream"
@@ -48,11 +46,6 @@ GROUP_PROPERTIES = (
     "BearerTokenAuthenticationEnabled",
 )
 LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
-
-
-def group_arn(name: str) -> str:
-    """A log group's ``Arn`` attribute, as CloudFormation gives it (with ``:*``)."""
-    return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*"
 
 
 def _checked_name(name: str, at: Where) -> str:

@@ -29,10 +29,9 @@ from canaria.template.index import LOG_GROUP, Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import Where, as_float, as_list, as_map, as_str, check_keys
 
-__all__ = ["GROUP_PREFIX", "LOG_GROUP", "METRIC_FILTER", "build_metric_filter"]
+__all__ = ["LOG_GROUP", "METRIC_FILTER", "build_metric_filter"]
 
 METRIC_FILTER = "AWS::Logs::MetricFilter"
-GROUP_PREFIX = "/aws/lambda/"  # a function's log group: this and its name
 PROPERTIES = (
     "FilterName",
     "FilterPattern",
