@@ -303,15 +303,14 @@ async def get_log_events(edge: EdgeBackend, body: dict[str, Any]) -> Response:
     limit = _int(body, "limit", 1, MAX_LIMIT) or MAX_LIMIT
     head = body.get("startFromHead", False) is True
     token = body.get("nextToken")
+    in_stream = [e for e, s in edge.log_groups.lines(info) if s == stream]
+    if not in_stream and stream not in info.streams:
+        raise _Missing("The specified log stream does not exist.")
     lines = [
         e
-        for e, s in edge.log_groups.lines(info)
-        if s == stream
-        and (start is None or e.time * 1000 >= start)
-        and (end is None or e.time * 1000 < end)
+        for e in in_stream
+        if (start is None or e.time * 1000 >= start) and (end is None or e.time * 1000 < end)
     ]
-    if not lines and stream not in info.streams:
-        raise _Missing("The specified log stream does not exist.")
     if token is not None:  # f/<seq>: the events after it; b/<seq>: the ones before it
         if not isinstance(token, str) or token[:2] not in ("f/", "b/") or not token[2:].isdigit():
             raise _Invalid("The specified nextToken is invalid.")

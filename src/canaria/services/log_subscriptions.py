@@ -36,7 +36,7 @@ import orjson
 from canaria.analysis import filter_patterns
 from canaria.clock import Clock
 from canaria.errors import CanariaError
-from canaria.log_groups import LogGroups
+from canaria.log_groups import DEFAULT_PREFIX, LogGroups
 from canaria.logbook import LogEntry
 from canaria.models import LogSubscriptionSpec
 from canaria.models.arns import ACCOUNT
@@ -132,7 +132,8 @@ class LogSubscriptions:
                     self._dropping[spec.name] = self._dropping.get(spec.name, 0) + 1
                     continue
                 self._waiting[spec.name] = waiting + 1
-                stream = LogGroups.stream_of(entry, custom=False)
+                custom = not spec.group.startswith(DEFAULT_PREFIX)  # a LoggingConfig group
+                stream = LogGroups.stream_of(entry, custom=custom)
                 self._pending.setdefault((spec, stream), []).append(event)
 
     def flush(self) -> None:

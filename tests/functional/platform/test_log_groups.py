@@ -178,6 +178,10 @@ def test_a_function_writes_to_its_logging_configs_group(app: Canaria) -> None:
     got = logs.get_log_events(logGroupName="shop-app", logStreamName=stream, startFromHead=True)
     messages = [e["message"] for e in got["events"]]
     assert messages[0].startswith("START RequestId:") and messages[-1].startswith("REPORT")
+    later = logs.get_log_events(  # a window with nothing in it: an empty page, not an error
+        logGroupName="shop-app", logStreamName=stream, startTime=events[0]["timestamp"] + 60_000
+    )
+    assert later["events"] == []
     with pytest.raises(ClientError) as e:  # its lines are not in the default group
         logs.filter_log_events(logGroupName="/aws/lambda/Greeter")
     assert code(e) == "ResourceNotFoundException"

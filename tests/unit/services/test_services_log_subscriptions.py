@@ -65,6 +65,23 @@ async def test_matching_lines_go_per_filter_and_stream() -> None:
     assert [e["message"] for e in slow["logEvents"]] == ['{"ms": 250}']
 
 
+async def test_streams_are_named_as_their_group_names_them() -> None:
+    """Lambda's default group names a stream YYYY/MM/DD/[version]id; a LoggingConfig group
+    several functions may share puts the function in it; a group's own lines keep theirs."""
+    sent = Deliveries()
+    subs = LogSubscriptions(RealClock(), sent.invoke, flush_every_s=3600)
+    shared = LogSubscriptionSpec("shared", "/shop/app", "Orders", "ERROR", "Alerts")
+    own = LogSubscriptionSpec("own", "/shop/audit", "group:/shop/audit", "ERROR", "Alerts")
+    subs.configure([ERRORS, shared, own])
+    subs.read(line(1, "ERROR card declined"))
+    subs.read(LogEntry(2, "group:/shop/audit", 0, "", 1_764_800_002.0, "nightly", "ERROR late"))
+    await subs.stop()
+    streams = {data["subscriptionFilters"][0]: data["logStream"] for _, data in sent.made}
+    assert streams["errors"].startswith("2025/12/03/[1]")
+    assert streams["shared"].startswith("2025/12/03/Orders[1]")
+    assert streams["own"] == "nightly"
+
+
 async def test_a_large_backlog_goes_in_batches_and_past_the_limit_is_dropped() -> None:
     sent = Deliveries()
     subs = LogSubscriptions(
