@@ -123,6 +123,7 @@ class LogGroups:
         self._groups: dict[str, GroupInfo] = {}
         self._function_groups: dict[str, str] = {}  # function (logical id) -> its group
         self._aliases: dict[str, str] = {}  # /aws/lambda/<logical id> -> its group's name
+        self._elsewhere: set[str] = set()  # the functions writing to a LoggingConfig group
 
     # -- which groups exist --------------------------------------------------------------
 
@@ -137,6 +138,7 @@ class LogGroups:
             ((fn.name, fn.log_group) for fn in app.functions.values()), app.function_names
         )
         self._function_groups = {f: group for group, fs in writers.items() for f in fs}
+        self._elsewhere = {fn.name for fn in app.functions.values() if fn.log_group}
         for name, functions in writers.items():
             self.ensure(name).functions = tuple(functions)
         for spec in app.log_groups.values():
@@ -190,18 +192,19 @@ class LogGroups:
         oldest = None
         if info.retention_days is not None:
             oldest = self._now() - info.retention_days * DAY_S
-        custom = not info.name.startswith(DEFAULT_PREFIX)
         for entry in heapq.merge(*sources, key=lambda e: e.seq):
             if oldest is not None and entry.time < oldest:
                 continue
-            yield entry, self.stream_of(entry, custom=custom)
+            yield entry, self.stream_of(entry)
 
-    @staticmethod
-    def stream_of(entry: LogEntry, *, custom: bool) -> str:
+    def stream_of(self, entry: LogEntry) -> str:
+        """The stream a line is in: a written line's own; a function's as Lambda names it,
+        ``YYYY/MM/DD/[v]id``, or ``YYYY/MM/DD/<function>[v]id`` in a ``LoggingConfig``
+        group (whatever that group's name, ``/aws/lambda/...`` included)."""
         if entry.function.startswith(KEY_PREFIX):
             return entry.stream
         name = stream_name(entry)
-        if custom:  # YYYY/MM/DD/[v]id -> YYYY/MM/DD/<function>[v]id
+        if entry.function in self._elsewhere:
             day, _, rest = name.rpartition("/")
             return f"{day}/{entry.function}{rest}"
         return name

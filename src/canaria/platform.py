@@ -212,7 +212,9 @@ class Platform:
         self.schedules = Schedules(clock, self._invoke_event, self._start_on_schedule)
         self.schedules.relay = self.pollers.send  # scheduled rules' relayed targets
         # CloudWatch Logs subscription filters: a log group's matching lines, delivered
-        self.log_subscriptions = LogSubscriptions(clock, self._invoke_event)
+        self.log_subscriptions = LogSubscriptions(
+            clock, self._invoke_event, stream_of=self.log_groups.stream_of
+        )
         self._state_tasks = PlatformTasks(
             self,
             options.host,

@@ -50,6 +50,13 @@ def test_a_shared_group_merges_its_functions_and_its_own_lines_in_order(tmp_path
     assert own is not None
     ((_entry, stream),) = groups.lines(own)
     assert "/[1]" in stream and "/C[" not in stream  # the default group's names
+    # a LoggingConfig group named like a default one still names its function's streams
+    groups.configure(app(fn("D", "/aws/lambda/stack")))
+    book.add("D", 3, "req-d", now[0], "stdout", "from d")
+    stack = groups.get("/aws/lambda/stack")
+    assert stack is not None
+    ((_entry, stream),) = groups.lines(stack)
+    assert "/D[3]" in stream
     book.close()
     # a group's own lines go to a file whose name keeps its slashes out of the path
     assert (tmp_path / "group%3Ashared.log").read_text().strip().endswith("written")

@@ -28,7 +28,7 @@ import base64
 import gzip
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -36,8 +36,7 @@ import orjson
 from canaria.analysis import filter_patterns
 from canaria.clock import Clock
 from canaria.errors import CanariaError
-from canaria.log_groups import DEFAULT_PREFIX, LogGroups
-from canaria.logbook import LogEntry
+from canaria.logbook import LogEntry, stream_name
 from canaria.models import LogSubscriptionSpec
 from canaria.models.arns import ACCOUNT
 from canaria.services.pollers import Invoke
@@ -75,9 +74,12 @@ class LogSubscriptions:
         flush_every_s: float = 0.5,
         max_events: int = MAX_EVENTS,
         max_pending: int = MAX_PENDING,
+        stream_of: Callable[[LogEntry], str] = stream_name,
     ) -> None:
         self.clock = clock
         self.invoke = invoke
+        # a line's log stream, as its group names it (``LogGroups.stream_of``)
+        self.stream_of = stream_of
         self.flush_every_s = flush_every_s
         self.max_events = max_events
         self.max_pending = max_pending
@@ -132,8 +134,7 @@ class LogSubscriptions:
                     self._dropping[spec.name] = self._dropping.get(spec.name, 0) + 1
                     continue
                 self._waiting[spec.name] = waiting + 1
-                custom = not spec.group.startswith(DEFAULT_PREFIX)  # a LoggingConfig group
-                stream = LogGroups.stream_of(entry, custom=custom)
+                stream = self.stream_of(entry)
                 self._pending.setdefault((spec, stream), []).append(event)
 
     def flush(self) -> None:

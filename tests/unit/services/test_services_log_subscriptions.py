@@ -10,8 +10,15 @@ import json
 from typing import Any
 
 from canaria.clock import ManualClock, RealClock
-from canaria.logbook import LogEntry
-from canaria.models import InvokeResult, LogSubscriptionSpec
+from canaria.log_groups import LogGroups
+from canaria.logbook import LogBook, LogEntry
+from canaria.models import (
+    Application,
+    FunctionConfig,
+    FunctionSpec,
+    InvokeResult,
+    LogSubscriptionSpec,
+)
 from canaria.services.log_subscriptions import LogSubscriptions
 
 ERRORS = LogSubscriptionSpec("errors", "/aws/lambda/Orders", "Orders", "ERROR", "Alerts")
@@ -66,19 +73,28 @@ async def test_matching_lines_go_per_filter_and_stream() -> None:
 
 
 async def test_streams_are_named_as_their_group_names_them() -> None:
-    """Lambda's default group names a stream YYYY/MM/DD/[version]id; a LoggingConfig group
-    several functions may share puts the function in it; a group's own lines keep theirs."""
+    """Lambda's default group names a stream YYYY/MM/DD/[version]id; a function with a
+    LoggingConfig group (whatever its name, /aws/lambda/... too) puts its name in it; a
+    group's own lines keep theirs."""
+    groups = LogGroups(LogBook(None), lambda: 0.0)
+    config = FunctionConfig("app.handler", "python3.11", "/code")
+    functions = {
+        "Orders": FunctionSpec("Orders", config),
+        "Shop": FunctionSpec("Shop", config, log_group="/aws/lambda/shop-stack"),
+    }
+    groups.configure(Application("t.yaml", functions))
     sent = Deliveries()
-    subs = LogSubscriptions(RealClock(), sent.invoke, flush_every_s=3600)
-    shared = LogSubscriptionSpec("shared", "/shop/app", "Orders", "ERROR", "Alerts")
+    subs = LogSubscriptions(RealClock(), sent.invoke, 3600, stream_of=groups.stream_of)
+    shared = LogSubscriptionSpec("shared", "/aws/lambda/shop-stack", "Shop", "ERROR", "Alerts")
     own = LogSubscriptionSpec("own", "/shop/audit", "group:/shop/audit", "ERROR", "Alerts")
     subs.configure([ERRORS, shared, own])
     subs.read(line(1, "ERROR card declined"))
-    subs.read(LogEntry(2, "group:/shop/audit", 0, "", 1_764_800_002.0, "nightly", "ERROR late"))
+    subs.read(line(2, "ERROR out of stock", function="Shop"))
+    subs.read(LogEntry(3, "group:/shop/audit", 0, "", 1_764_800_003.0, "nightly", "ERROR late"))
     await subs.stop()
     streams = {data["subscriptionFilters"][0]: data["logStream"] for _, data in sent.made}
     assert streams["errors"].startswith("2025/12/03/[1]")
-    assert streams["shared"].startswith("2025/12/03/Orders[1]")
+    assert streams["shared"].startswith("2025/12/03/Shop[1]")
     assert streams["own"] == "nightly"
 
 
