@@ -58,6 +58,7 @@ from canaria.release import LocalResources, ReleaseExecutor, ReleaseResult
 from canaria.runtime import FunctionRuntime
 from canaria.services import ServicesEngine
 from canaria.services.engine import SERVED
+from canaria.services.firehose import DeliveryStreams
 from canaria.services.log_subscriptions import LogSubscriptions
 from canaria.services.outbound import SignedBackends
 from canaria.services.outbox import Outbox
@@ -208,6 +209,11 @@ class Platform:
             self._run_machine,
         )
         self.pipes.write_log = self.log_groups.write
+        # Firehose delivery streams: records buffered, processed by their Lambda
+        # processor, written to their bucket or HTTP endpoint
+        self.firehose = DeliveryStreams(clock, self.services.endpoint, self.invoke_qualified)
+        self.firehose.write_log = self.log_groups.write
+        self.pollers.firehose = self.firehose.put_arn  # topics' and rules' records
         # Schedule / ScheduleV2 events and scheduled rules: fired on the platform's clock
         self.schedules = Schedules(clock, self._invoke_event, self._start_on_schedule)
         self.schedules.relay = self.pollers.send  # scheduled rules' relayed targets
@@ -264,6 +270,7 @@ class Platform:
                 self.pollers,
                 self.streams,
                 self.pipes,
+                self.firehose,
                 self.schedules,
                 self.function_urls_served,
                 self.websockets,
@@ -303,6 +310,7 @@ class Platform:
         # API Gateway tasks know where it is.
         await self.gateway.start()
         self._state_tasks.gateway = (self.options.host, self.gateway.port)
+        self.firehose.gateway = (self.options.host, self.gateway.port)  # execute-api URLs
         # the relay's and the DynamoDB front's ports are in every function's environment
         await self.services.listen()
         await self.tables.listen()
@@ -329,6 +337,7 @@ class Platform:
         await self.pipes.stop()
         await self.schedules.stop()
         await self.log_subscriptions.stop()
+        await self.firehose.stop()  # its buffers written, through its processor
         await asyncio.gather(*self._retiring, return_exceptions=True)
         await asyncio.gather(*(rt.close() for rt in self.runtimes.values()))
         await self.durable.stop()
@@ -353,9 +362,12 @@ class Platform:
                 task.add_done_callback(self._retiring.discard)
 
     async def _invoke_from_queue(self, function: str, event: bytes) -> InvokeResult:
-        """A reader's batch: to its function (through its alias), or to its pipe."""
+        """A reader's batch: to its function (through its alias), to its pipe or to its
+        delivery stream."""
         if function in self.pipes:
             return await self.pipes.deliver(function, event)
+        if function in self.firehose:
+            return await self.firehose.deliver(function, event)
         return await self.invoke_qualified(
             function, self.function_spec(function).auto_publish_alias, event
         )
@@ -364,7 +376,11 @@ class Platform:
         """An asynchronous source's event (a schedule, a topic, a rule, a bucket), through
         the function's alias. A durable function's execution is started, not waited for,
         as Lambda's asynchronous Invoke starts it."""
-        if function in self.pipes or self.function_spec(function).durable is None:
+        if (
+            function in self.pipes
+            or function in self.firehose
+            or self.function_spec(function).durable is None
+        ):
             return await self._invoke_from_queue(function, event)
         alias = self.function_spec(function).auto_publish_alias
         arn, version = await self.invocations.start_durable(function, alias, event, None)

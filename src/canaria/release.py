@@ -71,6 +71,7 @@ from canaria.models import (
 )
 from canaria.models.appsync import GraphQLApiSpec
 from canaria.models.deployment import Deployment, RequestGate, SetWeight
+from canaria.models.firehose import DeliveryStreamSpec
 from canaria.models.load_balancers import ListenerSpec
 from canaria.models.schedules import ScheduledInvocation
 from canaria.npm import SetupError
@@ -78,6 +79,7 @@ from canaria.runtime import FunctionRuntime, build_artifact, build_inline, build
 from canaria.runtime.sdk import provide_sdk
 from canaria.runtimes import installed_node
 from canaria.services import ServicesEngine, provision
+from canaria.services.firehose import DeliveryStreams
 from canaria.services.log_subscriptions import LogSubscriptions
 from canaria.services.pipes import Pipes
 from canaria.services.pollers import QueuePollers
@@ -153,7 +155,10 @@ class Resources(Protocol):
     ) -> None: ...
 
     def poll_sources(
-        self, sources: tuple[EventSource, ...], pipes: Mapping[str, PipeSpec]
+        self,
+        sources: tuple[EventSource, ...],
+        pipes: Mapping[str, PipeSpec],
+        delivery_streams: Mapping[str, DeliveryStreamSpec],
     ) -> None: ...
 
     def fire_schedules(self, schedules: tuple[ScheduledInvocation, ...]) -> None: ...
@@ -173,6 +178,7 @@ class LocalResources:
         pollers: QueuePollers,
         streams: StreamPollers,
         pipes: Pipes,
+        firehose: DeliveryStreams,
         schedules: Schedules,
         function_urls: FunctionUrls,
         websockets: WebSocketHub,
@@ -190,6 +196,7 @@ class LocalResources:
         self.pollers = pollers
         self.streams = streams
         self.pipes = pipes
+        self.firehose = firehose
         self.schedules = schedules
         self.function_urls = function_urls
         self.websockets = websockets
@@ -252,8 +259,14 @@ class LocalResources:
         """The durable execution service, for an application with durable functions."""
         await self.durable.adopt(functions, names)
 
-    def poll_sources(self, sources: tuple[EventSource, ...], pipes: Mapping[str, PipeSpec]) -> None:
+    def poll_sources(
+        self,
+        sources: tuple[EventSource, ...],
+        pipes: Mapping[str, PipeSpec],
+        delivery_streams: Mapping[str, DeliveryStreamSpec],
+    ) -> None:
         self.pipes.apply(pipes)  # before the readers hand them batches
+        self.firehose.apply(delivery_streams)
         self.pollers.apply(sources)
         self.streams.apply(sources)
 
@@ -395,8 +408,8 @@ class ReleaseExecutor:
                     await self.resources.serve_load_balancers(running.listeners)
                     self.resources.measure(running)
                     await self.resources.run_durable(running.functions, running.function_names)
-                case PollSources(sources=sources, pipes=pipes):
-                    self.resources.poll_sources(sources, pipes)
+                case PollSources(sources=sources, pipes=pipes, delivery_streams=streams):
+                    self.resources.poll_sources(sources, pipes, streams)
                 case FireSchedules(schedules=schedules):
                     self.resources.fire_schedules(schedules)
                 case Publish():

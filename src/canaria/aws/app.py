@@ -26,6 +26,7 @@ from canaria.aws import (
     codedeploy_targets,
     connections_api,
     durable_api,
+    firehose_api,
     lambda_api,
     logs_api,
     stepfunctions_api,
@@ -46,6 +47,7 @@ TARGETS: dict[str, tuple[dict[str, JsonHandler], str]] = {
     "AWSStepFunctions": (stepfunctions_api.OPERATIONS, AMZ_JSON_10),
     "Logs_20140328": (logs_api.OPERATIONS, AMZ_JSON_11),
     "GraniteServiceVersion20100801": (cloudwatch_api.OPERATIONS, AMZ_JSON_10),
+    "Firehose_20150804": (firehose_api.OPERATIONS, AMZ_JSON_11),
 }
 # X-Amz-Target prefix -> the IAM service prefix its actions are named with
 IAM_PREFIX = {
@@ -53,6 +55,7 @@ IAM_PREFIX = {
     "AWSStepFunctions": "states",
     "Logs_20140328": "logs",
     "GraniteServiceVersion20100801": "cloudwatch",
+    "Firehose_20150804": "firehose",
 }
 # Query-protocol services (form-encoded ``Action=…``, XML answers), by action.
 QUERY_ACTIONS = cloudformation_api.OPERATIONS

@@ -17,6 +17,7 @@ from canaria.logbook import LogBook
 from canaria.models import Alias, Application, FunctionSpec, InvokeResult, Version
 from canaria.models.deployment import Deployment, HookStatus
 from canaria.models.streaming import ResponseSink
+from canaria.services.firehose import DeliveryStreams
 from canaria.store import Store
 
 
@@ -32,6 +33,7 @@ class EdgeBackend(Protocol):
     api_metrics: ApiMetrics  # its APIs' AWS/ApiGateway metrics
     websockets: WebSocketHub  # WebSocket APIs' connections (the Management API)
     durable: DurableExecutions  # the durable execution service (durable functions)
+    firehose: DeliveryStreams  # the template's Firehose delivery streams
 
     @property
     def app(self) -> Application | None:

@@ -16,7 +16,9 @@ traffic is routed or how a deployment goes:
   describe or list state machines (a PostTraffic hook runs an integration test);
 - API Gateway: ``execute-api:ManageConnections`` (post to, read and close the
   connections of a WebSocket API);
-- CloudWatch: ``PutMetricData`` (code publishes its own metrics, which alarms watch).
+- CloudWatch: ``PutMetricData`` (code publishes its own metrics, which alarms watch);
+- Firehose: ``PutRecord``, ``PutRecordBatch``, ``DescribeDeliveryStream``,
+  ``ListDeliveryStreams`` (code sends records to the template's delivery streams).
 
 Everything else (``UpdateAlias``, ``PublishVersion``, ``StopDeployment``, creating state
 machines, any operation added later) is refused with ``AccessDeniedException``, worded as
@@ -68,6 +70,10 @@ FUNCTION_ALLOWED: frozenset[tuple[str, str]] = frozenset(
         ("states", "SendTaskHeartbeat"),
         ("execute-api", "ManageConnections"),
         ("cloudwatch", "PutMetricData"),
+        ("firehose", "PutRecord"),
+        ("firehose", "PutRecordBatch"),
+        ("firehose", "DescribeDeliveryStream"),
+        ("firehose", "ListDeliveryStreams"),
     }
 )
 

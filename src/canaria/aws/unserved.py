@@ -1,11 +1,11 @@
 """Requests signed for an AWS service the edge does not serve get an answer that names it.
 
 A function's SDK sends every service without an ``AWS_ENDPOINT_URL_<SERVICE>`` of its own
-to the edge (``AWS_ENDPOINT_URL``). Without this, a call to, say, Firehose would fail
+to the edge (``AWS_ENDPOINT_URL``). Without this, a call to, say, SES would fail
 the signature check or meet an unknown route, and the SDK would report ``(401)
 Unauthorized`` or a parse error that hides the cause. The SigV4 credential scope names
 the service; the answer is in the request's protocol so the SDK shows it as
-``An error occurred (NotServedByCanaria) when calling the PutRecord operation: ...``.
+``An error occurred (NotServedByCanaria) when calling the SendEmail operation: ...``.
 """
 
 from __future__ import annotations
@@ -17,10 +17,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from canaria.services.answers import error_answer, signing_service
 
 # signing names the edge itself serves (``aws.app``'s routes): Lambda, CodeDeploy, Step
-# Functions, API Gateway's Management API, and for ``canaria guard`` CloudWatch Logs,
-# CloudWatch and CloudFormation
+# Functions, API Gateway's Management API, Firehose, and for ``canaria guard`` CloudWatch
+# Logs, CloudWatch and CloudFormation
 EDGE_SERVICES = frozenset(
-    {"lambda", "codedeploy", "states", "logs", "monitoring", "cloudformation", "execute-api"}
+    {
+        "lambda",
+        "codedeploy",
+        "states",
+        "logs",
+        "monitoring",
+        "cloudformation",
+        "execute-api",
+        "firehose",
+    }
 )
 # friendlier names for signing names that differ from the service's (the common ones)
 _NAMES = {
@@ -44,8 +53,8 @@ _NAMES = {
 # signing names the edge serves for some paths only: API Gateway's API keys (``/apikeys``)
 EDGE_PATHS = {"apigateway": "/apikeys"}
 SERVED_HERE = (
-    "Lambda, CodeDeploy, Step Functions, CloudWatch Logs, CloudWatch, CloudFormation and "
-    "API Gateway's API keys"
+    "Lambda, CodeDeploy, Step Functions, CloudWatch Logs, CloudWatch, CloudFormation, "
+    "Firehose and API Gateway's API keys"
 )
 
 

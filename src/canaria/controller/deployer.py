@@ -37,6 +37,7 @@ from canaria.models import (
     Version,
 )
 from canaria.models.deployment import Target
+from canaria.models.firehose import DeliveryStreamSpec
 from canaria.models.schedules import ScheduledInvocation
 from canaria.store.codec import dumps
 from canaria.template.versions import with_versions
@@ -83,11 +84,13 @@ class LoadFunctions:
 
 @dataclass(frozen=True)
 class PollSources:
-    """Read exactly these queues and streams for their functions and pipes (none: stop
-    the readers running); ``pipes`` carry what their sources read."""
+    """Read exactly these queues and streams for their functions, pipes and delivery
+    streams (none: stop the readers running); ``pipes`` and ``delivery_streams`` carry
+    what their sources read."""
 
     sources: tuple[EventSource, ...]
     pipes: Mapping[str, PipeSpec] = field(default_factory=dict)
+    delivery_streams: Mapping[str, DeliveryStreamSpec] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -161,14 +164,20 @@ def describe(i: Instruction) -> str:
                 f"load functions: {_names(app.functions)} "
                 f"({routes} route{'' if routes == 1 else 's'}{extra})"
             )
-        case PollSources(sources=sources):
-            if not sources:
+        case PollSources(sources=sources, delivery_streams=streams):
+            if not sources and not streams:
                 return "stop reading queues and streams"
-            return "read queues and streams: " + ", ".join(
+            read = ", ".join(
                 f"{s.queue_name if isinstance(s, QueueEventSource) else s.stream_name} → "
                 f"{s.function}"
                 for s in sources
             )
+            if streams:
+                names = _names(s.name for s in streams.values())
+                read = (
+                    f"{read}; delivery streams: {names}" if read else f"delivery streams: {names}"
+                )
+            return f"read queues and streams: {read}" if sources else f"run {read}"
         case FireSchedules(schedules=schedules):
             if not schedules:
                 return "stop firing schedules"
@@ -267,8 +276,9 @@ def _setup(app: Application, running: Application | None) -> list[Setup]:
     if app.state_machines:
         setup.append(LoadStateMachines(app.state_machines))
     setup.append(LoadFunctions(app))
-    if app.event_sources or (running is not None and running.event_sources):
-        setup.append(PollSources(app.event_sources, app.pipes))
+    reads = app.event_sources or app.delivery_streams
+    if reads or (running is not None and (running.event_sources or running.delivery_streams)):
+        setup.append(PollSources(app.event_sources, app.pipes, app.delivery_streams))
     schedules = tuple(s for s in app.schedules if s.enabled)
     if schedules or (running is not None and any(s.enabled for s in running.schedules)):
         setup.append(FireSchedules(schedules))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from canaria.models.appsync import GraphQLApiSpec
+from canaria.models.firehose import DeliveryStreamSpec
 from canaria.models.integrations import IntegrationSpec
 from canaria.models.load_balancers import ListenerSpec
 from canaria.models.schedules import ScheduledInvocation
@@ -540,6 +541,8 @@ class Application:
     services: Mapping[str, ServiceResource] = field(default_factory=dict)
     event_sources: tuple[EventSource, ...] = ()  # the queues and streams canaria reads
     pipes: Mapping[str, PipeSpec] = field(default_factory=dict)  # by logical id
+    # Firehose delivery streams, by logical id
+    delivery_streams: Mapping[str, DeliveryStreamSpec] = field(default_factory=dict)
     websockets: Mapping[str, WebSocketApiSpec] = field(default_factory=dict)  # by logical id
     graphql_apis: Mapping[str, GraphQLApiSpec] = field(default_factory=dict)  # by logical id
     # Application Load Balancers' listeners, by logical id (each served on a port of its own)

@@ -253,13 +253,21 @@ class QueueEventSource:
 @dataclass(frozen=True)
 class Forward:
     """Where a rule's relayed event goes: an SQS queue (with the FIFO queue's message
-    group), an SNS topic, an API destination, a GraphQL API or a log group, by ARN; how
-    often it is tried, and where an event it could not take goes. Or where a topic's
-    notification to an email address or a phone number is kept instead: canaria's
-    outbox."""
+    group), an SNS topic, an API destination, a GraphQL API, a log group or a Firehose
+    delivery stream, by ARN; how often it is tried, and where an event it could not take
+    goes. Or where a topic's notification goes: a delivery stream of a ``firehose``
+    subscription, or for an email address or a phone number canaria's outbox."""
 
     kind: Literal[
-        "queue", "topic", "api_destination", "appsync", "log_group", "email", "email-json", "sms"
+        "queue",
+        "topic",
+        "api_destination",
+        "appsync",
+        "log_group",
+        "firehose",
+        "email",
+        "email-json",
+        "sms",
     ]
     arn: str  # the target's ARN; an email address or a phone number for the outbox
     message_group_id: str | None = None
@@ -267,6 +275,7 @@ class Forward:
     http: HttpParameters | None = None
     delivery: Delivery = Delivery()
     graphql: tuple[str, str] | None = None  # (the API's logical id, the operation)
+    raw: bool = False  # a topic's subscription with RawMessageDelivery: the message alone
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,11 @@ from typing import Any
 import orjson
 from botocore.exceptions import ClientError
 
+from canaria.errors import CanariaError
 from canaria.log_groups import name_of_arn
 from canaria.models.arns import ACCOUNT
 from canaria.models.event_transforms import apply
-from canaria.models.services import Forward, QueueEventSource
+from canaria.models.services import EventSourceKind, Forward, QueueEventSource
 from canaria.services.api_destinations import ApiDestinations, CallFailed
 from canaria.services.clients import EngineClients
 from canaria.services.outbox import Outbox
@@ -49,6 +50,8 @@ Run = Callable[..., Awaitable[Any]]  # runs a blocking call on the pollers' thre
 RunGraphQL = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 # writes (timestamp ms, message) events to a stream of a log group: (group, stream, events)
 WriteLog = Callable[[str, str, list[tuple[int, str]]], None]
+# puts records to a Firehose delivery stream: (its ARN, the records)
+PutRecords = Callable[[str, list[bytes]], None]
 
 _RETRY_CAP_S = 60  # a rule target's retries come at most this far apart
 # an EventBridge event's fields, in the order EventBridge writes them
@@ -108,6 +111,7 @@ class Forwarder:
         self._outbox = outbox  # a topic's email and SMS subscribers' messages
         self._run_graphql = graphql  # an AppSync target's operation, on the local API
         self._write_log = write_log  # a log group target's events
+        self.firehose: PutRecords | None = None  # a delivery stream's records
 
     def _log(self, forward: Forward, body: bytes, message: dict[str, Any]) -> None:
         """A log group target: the event (as the target's transform made it) is the
@@ -118,6 +122,23 @@ class Forwarder:
         sent = str(message.get("Attributes", {}).get("SentTimestamp", ""))
         stamp = int(sent) if sent.isdigit() else int(time.time() * 1000)
         self._write_log(group, _event_id(message), [(stamp, body.decode())])
+
+    def _firehose(self, forward: Forward, body: bytes, source: QueueEventSource) -> None:
+        """A delivery stream: a rule's event is one record, as EventBridge puts it; a
+        topic's notification is one record followed by a newline, as SNS puts it (the
+        message alone with raw message delivery, else SNS's JSON envelope)."""
+        if self.firehose is None:
+            raise CallFailed("SDK_CLIENT_ERROR", "no delivery streams run here", retryable=False)
+        record = body
+        if source.kind is EventSourceKind.SNS:
+            if forward.raw:
+                envelope = orjson.loads(body or b"{}")
+                record = str(envelope.get("Message", "")).encode()
+            record += b"\n"
+        try:
+            self.firehose(forward.arn, [record])
+        except CanariaError as exc:
+            raise CallFailed("NO_RESOURCE", exc.message, retryable=False) from None
 
     async def _graphql(self, forward: Forward, body: bytes) -> None:
         """An AppSync target: its ``GraphQLOperation`` run on the template's API, with
@@ -164,6 +185,8 @@ class Forwarder:
                 await self._graphql(forward, event)
             elif forward.kind == "log_group":  # on the loop: the log book is the loop's
                 self._log(forward, event, message)
+            elif forward.kind == "firehose":  # on the loop: the buffers are the loop's
+                self._firehose(forward, event, source)
             else:
                 await run(self.deliver, forward, event, message)
         except Exception as exc:
@@ -283,4 +306,12 @@ def _event_id(message: dict[str, Any]) -> str:
     return str(ident) if ident else str(message["MessageId"])
 
 
-__all__ = ["Forwarder", "Run", "RunGraphQL", "WriteLog", "rule_event", "rule_payload"]
+__all__ = [
+    "Forwarder",
+    "PutRecords",
+    "Run",
+    "RunGraphQL",
+    "WriteLog",
+    "rule_event",
+    "rule_payload",
+]

@@ -35,7 +35,13 @@ from canaria.models.arns import REGION
 from canaria.models.filters import matches_any, sqs_filter_view
 from canaria.models.services import EventSourceKind, QueueEventSource
 from canaria.services.clients import EngineClients
-from canaria.services.forwarding import Forwarder, RunGraphQL, WriteLog, rule_payload
+from canaria.services.forwarding import (
+    Forwarder,
+    PutRecords,
+    RunGraphQL,
+    WriteLog,
+    rule_payload,
+)
 from canaria.services.outbox import Outbox
 from canaria.services.queue_messages import delete, receive_count
 from canaria.template.service_refs import queue_url
@@ -201,6 +207,16 @@ class QueuePollers:
         # what canaria delivers in the engine's place: rules' events, mail
         self._clients = EngineClients(endpoint)
         self._forwarder = Forwarder(self._clients, outbox, graphql, write_log)
+
+    @property
+    def firehose(self) -> PutRecords | None:
+        """Where a topic's ``firehose`` subscription and a rule's delivery stream target
+        put their records."""
+        return self._forwarder.firehose
+
+    @firehose.setter
+    def firehose(self, put: PutRecords | None) -> None:
+        self._forwarder.firehose = put
 
     async def send(self, queue: str, body: bytes) -> None:
         """Put ``body`` on queue ``queue`` of the services engine (a scheduled rule's event

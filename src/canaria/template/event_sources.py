@@ -40,6 +40,7 @@ from canaria.models.services import (
 from canaria.template.bucket_notifications import filter_rules
 from canaria.template.context import Context
 from canaria.template.eventbridge import event_transform
+from canaria.template.firehose import delivery_stream_arns
 from canaria.template.index import Entry, state_machine_arn
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import (
@@ -202,6 +203,7 @@ def _rule_routed_targets(
     by_machine_arn = {state_machine_arn(m.name): (lid, m.name) for lid, m in machines.items()}
     topics = {topic_arn(r.name) for r in services.values() if isinstance(r, TopicSpec)}
     queues = {queue_arn(r.name) for r in services.values() if isinstance(r, QueueSpec)}
+    delivery_streams = delivery_stream_arns(ctx)
     out: list[QueueEventSource] = []
     # a rule with only a schedule fires on time (template.schedules): its functions and
     # state machines directly, its other targets through these same queues
@@ -248,14 +250,15 @@ def _rule_routed_targets(
                 or target.arn in topics
                 or target.arn in queues
                 or name_of_arn(target.arn) is not None
+                or target.arn in delivery_streams
             )
             if not known:
                 if entry is not None:
                     ctx.warn(
                         entry,
                         f"target {target.id} ({target.arn}) is not delivered locally: it is "
-                        "not a state machine, topic, queue, API destination or GraphQL API of "
-                        "this template, or a log group",
+                        "not a state machine, topic, queue, API destination, GraphQL API or "
+                        "delivery stream of this template, or a log group",
                     )
                 continue
             queue = QueueSpec(
@@ -267,10 +270,14 @@ def _rule_routed_targets(
             added.append(RuleTarget(target.id, queue_arn(queue.name)))
             forward = None
             if machine is None:
-                kind: Literal["queue", "topic", "api_destination", "appsync", "log_group"]
+                kind: Literal[
+                    "queue", "topic", "api_destination", "appsync", "log_group", "firehose"
+                ]
                 kind = "queue"
                 if name_of_arn(target.arn) is not None:
                     kind = "log_group"
+                elif target.arn in delivery_streams:
+                    kind = "firehose"
                 elif target.destination is not None:
                     kind = "api_destination"
                 elif target.graphql is not None:
@@ -321,7 +328,7 @@ def _subscribed_functions(
     entries = {e.logical_id: e for e in functions}
     out: list[QueueEventSource] = []
     for sub in [r for r in services.values() if isinstance(r, SubscriptionSpec)]:
-        if sub.protocol in ("email", "email-json", "sms"):
+        if sub.protocol in ("email", "email-json", "sms", "firehose"):
             out.append(_mailed(sub, extra))
             continue
         function = function_of(sub.endpoint, by_arn) if sub.protocol == "lambda" else None
@@ -349,18 +356,21 @@ def _subscribed_functions(
 
 
 def _mailed(sub: SubscriptionSpec, extra: dict[str, ServiceResource]) -> QueueEventSource:
-    """An ``email``, ``email-json`` or ``sms`` subscription: a queue of canaria's own
-    subscribes in its place, read into canaria's outbox (``services.outbox``)."""
-    name = re.sub(r"[^A-Za-z0-9_-]", "-", f"canaria-{sub.logical_id}-outbox")[:80]
+    """An ``email``, ``email-json``, ``sms`` or ``firehose`` subscription: a queue of
+    canaria's own subscribes in its place, read into canaria's outbox
+    (``services.outbox``) or the delivery stream."""
+    label = "firehose" if sub.protocol == "firehose" else "outbox"
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", f"canaria-{sub.logical_id}-{label}")[:80]
     queue = QueueSpec(f"{sub.logical_id}.Queue", name, {"VisibilityTimeout": "30"})
     extra[queue.logical_id] = queue
     kept = {k: v for k, v in sub.attributes.items() if k in SUBSCRIPTION_FILTER_KEYS}
     extra[sub.logical_id] = replace(
         sub, protocol="sqs", endpoint=queue_arn(queue.name), attributes=kept
     )
-    kind: Literal["email", "email-json", "sms"] = cast(
-        Literal["email", "email-json", "sms"], sub.protocol
+    kind: Literal["email", "email-json", "sms", "firehose"] = cast(
+        Literal["email", "email-json", "sms", "firehose"], sub.protocol
     )
+    raw = sub.attributes.get("RawMessageDelivery", "false").lower() == "true"
     return QueueEventSource(
         sub.logical_id,
         sub.logical_id,
@@ -369,7 +379,7 @@ def _mailed(sub: SubscriptionSpec, extra: dict[str, ServiceResource]) -> QueueEv
         batch_size=1,
         kind=EventSourceKind.SNS,
         subscription_arn=subscription_arn(sub.logical_id, sub.topic_arn),
-        forward=Forward(kind, sub.endpoint),
+        forward=Forward(kind, sub.endpoint, raw=raw),
     )
 
 

@@ -51,7 +51,16 @@ RULE_KEYS = (
 )
 # rule targets delivered locally (by ARN service): buses by the engine, the others by
 # canaria through a queue of its own
-DELIVERED_TARGETS = ("sqs", "events", "states", "sns", "api-destination", "appsync", "logs")
+DELIVERED_TARGETS = (
+    "sqs",
+    "events",
+    "states",
+    "sns",
+    "api-destination",
+    "appsync",
+    "logs",
+    "firehose",
+)
 # target properties read but not acted on
 NOT_APPLIED = (
     "BatchParameters",
@@ -243,7 +252,8 @@ def _targets(
                     entry,
                     f"Targets[{i}] ({arn}) is not delivered locally: rules deliver to the "
                     "template's functions, state machines, SQS queues, SNS topics, API "
-                    "destinations, GraphQL APIs and log groups, and to event buses",
+                    "destinations, GraphQL APIs, delivery streams and log groups, and to "
+                    "event buses",
                 )
             continue
         for key in node:

@@ -19,6 +19,7 @@ from typing import Any
 from canaria.errors import TemplateError
 from canaria.log_groups import group_arn
 from canaria.models.arns import ACCOUNT, REGION, function_arn, layer_arn
+from canaria.models.firehose import delivery_stream_arn
 from canaria.models.services import UserPoolGroupSpec, UserPoolSpec
 from canaria.template import elb_refs, service_refs, user_pools
 from canaria.template.intrinsics import NO_VALUE, Resolver
@@ -34,6 +35,7 @@ TABLE = "AWS::DynamoDB::Table"
 ALARM = "AWS::CloudWatch::Alarm"
 DEPLOYMENT_CONFIG = "AWS::CodeDeploy::DeploymentConfig"
 LOG_GROUP = "AWS::Logs::LogGroup"
+DELIVERY_STREAM = "AWS::KinesisFirehose::DeliveryStream"
 SFN_STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 GRAPHQL_API = "AWS::Serverless::GraphQLApi"
 GRAPHQL_APIS = (GRAPHQL_API, "AWS::AppSync::GraphQLApi")
@@ -75,6 +77,7 @@ _ATTRS: dict[str, tuple[str, ...]] = {
     ALARM: ("Arn",),
     DEPLOYMENT_CONFIG: (),
     LOG_GROUP: ("Arn",),
+    DELIVERY_STREAM: ("Arn",),
     **service_refs.ATTRS,
     **user_pools.ATTRS,
     **elb_refs.ATTRS,
@@ -238,7 +241,7 @@ class ResourceIndex:
         match type_:
             case "AWS::Serverless::Function":
                 return name
-            case "AWS::Logs::LogGroup":
+            case "AWS::Logs::LogGroup" | "AWS::KinesisFirehose::DeliveryStream":
                 return self.name_of(name)
             case "AWS::Serverless::LayerVersion":
                 return layer_arn(name)
@@ -315,6 +318,8 @@ class ResourceIndex:
                 return state_machine_arn(self.name_of(name))
             case (_, "Arn") if type_ == LOG_GROUP:
                 return f"{group_arn(self.name_of(name))}:*"
+            case (_, "Arn") if type_ == DELIVERY_STREAM:
+                return delivery_stream_arn(REGION, ACCOUNT, self.name_of(name))
             case (_, "Name"):
                 return self.name_of(name)
             case (_, "RootResourceId"):
@@ -437,6 +442,7 @@ class ResourceIndex:
             DEPLOYMENT_CONFIG: ("DeploymentConfigName", logical_id),
             LOG_GROUP: ("LogGroupName", f"{self.stack_name}-{logical_id}"),
             "AWS::Pipes::Pipe": ("Name", f"{self.stack_name}-{logical_id}"),
+            DELIVERY_STREAM: ("DeliveryStreamName", f"{self.stack_name}-{logical_id}"),
             **{
                 t: ("Name", elb_refs.default_name(self.stack_name, logical_id))
                 for t in elb_refs.NAME_KEYS

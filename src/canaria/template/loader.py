@@ -38,6 +38,7 @@ from canaria.models import (
 from canaria.models.app import ApiKind
 from canaria.models.appsync import GraphQLApiSpec
 from canaria.models.arns import function_arn, layer_arn
+from canaria.models.firehose import DeliveryStreamSpec
 from canaria.models.load_balancers import ListenerSpec
 from canaria.models.schedules import ScheduledInvocation
 from canaria.models.services import EventSource, ServiceResource
@@ -55,6 +56,7 @@ from canaria.template.cfn_functions import convert as convert_functions
 from canaria.template.context import Context, ReadablePaths
 from canaria.template.cors import api_cors
 from canaria.template.event_sources import build_event_sources
+from canaria.template.firehose import DELIVERY_STREAM, build_delivery_streams
 from canaria.template.function_urls import URL as FUNCTION_URL
 from canaria.template.function_urls import add_url_resources
 from canaria.template.functions import build_function
@@ -154,6 +156,7 @@ OTHER_HANDLED = (
     PIPE,
     MAPPING,
     SCHEDULE,
+    DELIVERY_STREAM,
 )
 HANDLED = (
     FUNCTION,
@@ -543,6 +546,12 @@ def _build(
     with problems.catch():
         pipes, piped = build_pipes(ctx, of(PIPE), services, tables, machines, of(FUNCTION))
         event_sources = (*event_sources, *piped)
+    delivery_streams: dict[str, DeliveryStreamSpec] = {}
+    with problems.catch():
+        delivery_streams, read = build_delivery_streams(
+            ctx, of(DELIVERY_STREAM), services, of(FUNCTION)
+        )
+        event_sources = (*event_sources, *read)
     layers: dict[str, LayerSpec | None] = {}
     for e in of(LAYER):
         with problems.catch():
@@ -605,6 +614,7 @@ def _build(
         services=ordered({**services, **hidden}),
         event_sources=event_sources,
         pipes=pipes,
+        delivery_streams=delivery_streams,
         websockets=websockets,
         graphql_apis=graphql_apis,
         listeners=listeners,

@@ -37,6 +37,7 @@ from canaria.models.services import (
 from canaria.template import api_destinations, eventbridge, service_refs, streams, user_pools
 from canaria.template.bucket_notifications import bucket_notifications
 from canaria.template.context import Context
+from canaria.template.firehose import delivery_stream_arns
 from canaria.template.index import Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import (
@@ -317,20 +318,22 @@ def _unique_names(ctx: Context, entries: list[Entry], out: Mapping[str, ServiceR
 def _delivered(
     ctx: Context, entry: Entry, sub: SubscriptionSpec, functions: Mapping[str, str]
 ) -> bool:
-    """Whether ``sub`` is delivered: SQS by the engine; a template function, an email
-    address or a phone number by canaria (``event_sources`` puts a queue of canaria's own
-    in its place: moto's SNS fails the ``Publish`` call when a Lambda or HTTP subscriber
-    cannot be reached); the others get a warning."""
+    """Whether ``sub`` is delivered: SQS by the engine; a template function, a delivery
+    stream, an email address or a phone number by canaria (``event_sources`` puts a queue
+    of canaria's own in its place: moto's SNS fails the ``Publish`` call when a Lambda or
+    HTTP subscriber cannot be reached); the others get a warning."""
     if sub.protocol in ("sqs", *MAILED):
         return True
     if sub.protocol == "lambda" and function_of(sub.endpoint, functions) is not None:
+        return True
+    if sub.protocol == "firehose" and sub.endpoint in delivery_stream_arns(ctx):
         return True
     if not warn_function(ctx, entry, sub.endpoint, functions):
         ctx.warn(
             entry,
             f"the {sub.protocol} subscription to {sub.endpoint} is not delivered locally: "
-            "topics deliver to SQS queues, the template's functions and canaria's outbox "
-            "(email, email-json, sms)",
+            "topics deliver to SQS queues, the template's functions and delivery streams, "
+            "and canaria's outbox (email, email-json, sms)",
         )
     return False
 

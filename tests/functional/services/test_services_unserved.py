@@ -27,9 +27,13 @@ def hello(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Canaria]:
     ("service", "call", "named"),
     [
         (
-            "firehose",
-            lambda c: c.put_record(DeliveryStreamName="s", Record={"Data": b"x"}),
-            "'firehose' (Kinesis Data Firehose)",
+            "ses",
+            lambda c: c.send_email(
+                Source="a@example.com",
+                Destination={"ToAddresses": ["b@example.com"]},
+                Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}},
+            ),
+            "'email' (SES)",
         ),
         ("xray", lambda c: c.get_sampling_rules(), "'xray' (X-Ray)"),
         ("sts", lambda c: c.get_caller_identity(), "'sts' (STS)"),

@@ -1,0 +1,766 @@
+"""Firehose delivery streams, run as Firehose runs them.
+
+Records arrive from ``PutRecord`` / ``PutRecordBatch`` (the edge), from a topic's
+``firehose`` subscription or a rule's target (the relay readers, through ``put``), or
+from a Kinesis stream the stream reads (``deliver``, handed a batch by the stream
+readers as a function would be). Each stream keeps a buffer; it is written when it holds
+the destination's ``SizeInMBs`` or when ``IntervalInSeconds`` have passed (on the
+platform's clock, so ``--time-scale`` compresses the wait) since its first record.
+Writing a batch:
+
+1. ``Decompression`` (GZIP) of each record, if the stream has that processor;
+2. the ``Lambda`` processor: the records in invocations of at most its
+   ``BufferSizeInMBs``, with Firehose's event (``invocationId``, ``deliveryStreamArn``,
+   ``region``, ``records`` of ``recordId``, ``approximateArrivalTimestamp`` and base64
+   ``data``; ``sourceKinesisStreamArn`` and each record's ``kinesisRecordMetadata`` for a
+   stream reading Kinesis), through the alias or version the ARN names. A failed
+   invocation is tried ``NumberOfRetries`` more times; then its records failed. In the
+   answer each record needs its ``recordId`` and a ``result``: ``Ok`` (its ``data``
+   written), ``Dropped`` (nothing written), ``ProcessingFailed``; a record missing from
+   the answer, or an answer that is not Firehose's shape, fails;
+3. ``AppendDelimiterToRecord``: the delimiter after each record;
+4. the destination. S3: one object, ``<prefix><stream>-1-<yyyy-MM-dd-HH-mm-ss>-<uuid>``
+   (the prefix's ``!{timestamp:...}`` and ``!{firehose:...}`` expressions evaluated at
+   the oldest record's arrival, else ``YYYY/MM/dd/HH/`` after it; records grouped by
+   their ``partitionKeyFromLambda`` keys when the prefix names them), GZIP'd when the
+   stream says so. HTTP: Firehose's request (``requestId``, ``timestamp``, ``records`` of
+   base64 ``data``; its headers), accepted by a 200 answer naming the same
+   ``requestId``, tried again until the retry duration runs out, then written to the
+   S3 backup. An ``execute-api`` URL is the template's own API on canaria's gateway.
+
+Failed records go to the error prefix (``ErrorOutputPrefix`` with
+``!{firehose:error-output-type}``, else ``processing-failed/`` or
+``http-endpoint-failed/`` then the time prefix) as Firehose's JSON lines (``attemptsMade``,
+``arrivalTimestamp``, ``errorCode``, ``errorMessage``, ``attemptEndingTimestamp``,
+``rawData``, and ``lambdaArn`` or the endpoint's URL). With ``CloudWatchLoggingOptions``
+enabled each failure is also a line in its log group. Buffers live in memory: stopping
+canaria writes what they hold first; a crash loses them (the objects already written
+live as long as the services engine's memory).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import gzip
+import json
+import logging
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import orjson
+import urllib3
+
+from canaria.clock import Clock
+from canaria.errors import CanariaError
+from canaria.models import InvokeResult
+from canaria.models.arns import ACCOUNT, REGION
+from canaria.models.firehose import MIB, DeliveryStreamSpec, HttpDestination, S3Destination
+from canaria.services.clients import EngineClients
+from canaria.services.forwarding import WriteLog
+
+log = logging.getLogger("canaria.services")
+
+InvokeQualified = Callable[[str, str | None, bytes], Awaitable[InvokeResult]]
+
+MAX_RECORD = 1_024_000  # bytes of one record (1,000 KiB)
+MAX_BATCH_RECORDS = 500  # records of one PutRecordBatch
+MAX_BATCH_BYTES = 4 * MIB  # bytes of one PutRecordBatch
+MAX_INVOKE_BYTES = 6 * MIB  # a Lambda invocation's payload
+_HTTP_TIMEOUT_S = 180  # Firehose waits this long for an endpoint's answer
+_EXECUTE_API = re.compile(r"^[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com$")
+_SECRET_REFERENCE = re.compile(
+    r"^\{\{resolve:secretsmanager:([^:}]+)(?::SecretString)?(?::([^:}]*))?[^}]*\}\}$"
+)
+_EXPRESSION = re.compile(r"!\{([a-zA-Z]+):([^}]*)\}")
+# Java DateTimeFormatter letters (as Firehose reads !{timestamp:...}) → strftime
+_JAVA_TIME = {
+    "yyyy": "%Y",
+    "yy": "%y",
+    "MM": "%m",
+    "dd": "%d",
+    "HH": "%H",
+    "mm": "%M",
+    "ss": "%S",
+}
+_JAVA_TOKEN = re.compile(r"'([^']*)'|yyyy|yy|MM|dd|HH|mm|ss|%")
+
+
+class FirehoseError(CanariaError):
+    """A request Firehose refuses: ``code`` is its error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class _Record:
+    record_id: str
+    arrival_ms: int
+    data: bytes
+    kinesis: dict[str, Any] | None = None  # kinesisRecordMetadata
+
+
+@dataclass
+class _Failed:
+    record: _Record
+    code: str
+    message: str
+    attempts: int
+
+
+@dataclass
+class _Buffer:
+    records: list[_Record] = field(default_factory=list)
+    size: int = 0
+    timer: asyncio.Task[None] | None = None
+
+
+def java_time(pattern: str, when: datetime) -> str:
+    """``when`` written with a Java ``DateTimeFormatter`` pattern (the letters Firehose's
+    prefixes use: ``yyyy yy MM dd HH mm ss``, quoted text)."""
+
+    def one(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if match.group(1) is not None:
+            return match.group(1)
+        if token == "%":
+            return "%"
+        return when.strftime(_JAVA_TIME[token])
+
+    return _JAVA_TOKEN.sub(one, pattern)
+
+
+def evaluate_prefix(
+    prefix: str,
+    when: datetime,
+    *,
+    error_type: str | None = None,
+    keys: Mapping[str, str] | None = None,
+) -> str:
+    """A prefix's expressions evaluated for an object whose oldest record arrived at
+    ``when``; a prefix without expressions gets Firehose's ``YYYY/MM/dd/HH/`` after it
+    (and, for failed records, the error type before that)."""
+    if "!{" not in prefix:
+        head = f"{prefix}{error_type}/" if error_type else prefix
+        return head + when.strftime("%Y/%m/%d/%H/")
+
+    def one(match: re.Match[str]) -> str:
+        namespace, value = match.group(1), match.group(2)
+        if namespace == "timestamp":
+            return java_time(value, when)
+        if namespace == "firehose" and value == "random-string":
+            return secrets.token_hex(6)[:11]
+        if namespace == "firehose" and value == "error-output-type":
+            return error_type or ""
+        if namespace == "partitionKeyFromLambda":
+            return (keys or {}).get(value, "")
+        return ""  # partitionKeyFromQuery: dynamic partitioning is not run
+
+    return _EXPRESSION.sub(one, prefix)
+
+
+def object_key(
+    spec: DeliveryStreamSpec, destination: S3Destination, prefix: str, when: datetime
+) -> str:
+    extension = destination.extension
+    if extension is None:
+        extension = ".gz" if destination.compression == "GZIP" else ""
+    stamp = when.strftime("%Y-%m-%d-%H-%M-%S")
+    return f"{prefix}{spec.name}-1-{stamp}-{uuid.uuid4()}{extension}"
+
+
+class DeliveryStreams:
+    """The running delivery streams (``apply`` sets them), their buffers and writers."""
+
+    def __init__(self, clock: Clock, endpoint: str, invoke: InvokeQualified) -> None:
+        self.clock = clock
+        self._clients = EngineClients(endpoint, read_timeout_s=30.0)
+        self._invoke = invoke
+        self.write_log: WriteLog | None = None  # CloudWatchLoggingOptions' groups
+        self.gateway: tuple[str, int] | None = None  # where execute-api URLs are served
+        self._specs: dict[str, DeliveryStreamSpec] = {}  # by logical id
+        self._by_name: dict[str, str] = {}  # name → logical id
+        self._buffers: dict[str, _Buffer] = {}
+        self._locks: dict[str, asyncio.Lock] = {}  # one batch written at a time per stream
+        self._writing: set[asyncio.Task[None]] = set()
+        self._pool = ThreadPoolExecutor(4, thread_name_prefix="canaria-firehose")
+        self._http = urllib3.PoolManager(
+            num_pools=4, retries=False, timeout=urllib3.Timeout(connect=5, read=_HTTP_TIMEOUT_S)
+        )
+        self._prefix = "".join(str(secrets.randbelow(10)) for _ in range(36))
+        self._counter = 0
+        self.created_ms = int(clock.now() * 1000)
+
+    # -- what runs ------------------------------------------------------------------
+
+    def apply(self, specs: Mapping[str, DeliveryStreamSpec]) -> None:
+        """Run exactly ``specs``; a stream removed from the template has its buffer
+        written first (with the configuration it was put under)."""
+        for logical_id in list(self._specs):
+            if logical_id not in specs:
+                self._write_now(logical_id)
+        self._specs = dict(specs)
+        self._by_name = {s.name: s.logical_id for s in specs.values()}
+
+    def __contains__(self, logical_id: object) -> bool:
+        return logical_id in self._specs
+
+    def named(self, name: str) -> DeliveryStreamSpec | None:
+        """The stream named ``name`` (or given by its ARN)."""
+        if name.startswith("arn:"):
+            name = name.rsplit("/", 1)[-1]
+        logical_id = self._by_name.get(name)
+        return self._specs.get(logical_id) if logical_id is not None else None
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    # -- records in -------------------------------------------------------------------
+
+    def _record_id(self) -> str:
+        self._counter += 1
+        return f"{self._prefix}{self._counter:020d}"
+
+    def put(self, name: str, records: list[bytes]) -> list[str]:
+        """``PutRecord`` / ``PutRecordBatch``: the records buffered; their ids."""
+        spec = self.named(name)
+        if spec is None:
+            raise FirehoseError(
+                "ResourceNotFoundException", f"Firehose {name} under account {ACCOUNT} not found."
+            )
+        if spec.source == "KinesisStreamAsSource":
+            raise FirehoseError(
+                "InvalidArgumentException",
+                f"This operation is not permitted on KinesisStreamAsSource delivery stream "
+                f"type. Firehose {spec.name} reads from {spec.kinesis_arn}.",
+            )
+        now = int(self.clock.now() * 1000)
+        added = [_Record(self._record_id(), now, data) for data in records]
+        self._add(spec, added)
+        return [r.record_id for r in added]
+
+    def put_arn(self, arn: str, records: list[bytes]) -> None:
+        """A topic's subscription or a rule's target: records put by ARN."""
+        self.put(arn, records)
+
+    async def deliver(self, logical_id: str, event: bytes) -> InvokeResult:
+        """A Kinesis reader's batch (the Lambda event of a stream the delivery stream
+        reads): its records buffered. Firehose has taken them once buffered: the reader
+        moves on."""
+        spec = self._specs[logical_id]
+        added: list[_Record] = []
+        for item in orjson.loads(event).get("Records", []):
+            kinesis = item.get("kinesis") or {}
+            try:
+                data = base64.b64decode(kinesis.get("data", ""))
+            except (ValueError, binascii.Error):
+                continue
+            arrival = int(float(kinesis.get("approximateArrivalTimestamp", time.time())) * 1000)
+            shard = str(item.get("eventID", "")).split(":", 1)[0]
+            metadata = {
+                "shardId": shard,
+                "partitionKey": kinesis.get("partitionKey", ""),
+                "approximateArrivalTimestamp": arrival,
+                "sequenceNumber": kinesis.get("sequenceNumber", ""),
+                "subsequenceNumber": 0,
+            }
+            added.append(_Record(self._record_id(), arrival, data, metadata))
+        self._add(spec, added)
+        return InvokeResult(b"{}", 0, uuid.uuid4().hex, 0.0)
+
+    def _add(self, spec: DeliveryStreamSpec, records: list[_Record]) -> None:
+        if not records:
+            return
+        buffer = self._buffers.setdefault(spec.logical_id, _Buffer())
+        first = not buffer.records
+        buffer.records.extend(records)
+        buffer.size += sum(len(r.data) for r in records)
+        if buffer.size >= spec.buffering.size_bytes or spec.buffering.interval_s == 0:
+            self._write_now(spec.logical_id)
+        elif first:
+            due = self.clock.now() + spec.buffering.interval_s
+            buffer.timer = asyncio.ensure_future(self._write_at(spec.logical_id, due))
+
+    async def _write_at(self, logical_id: str, due: float) -> None:
+        await self.clock.sleep_until(due)
+        buffer = self._buffers.get(logical_id)
+        if buffer is not None:
+            buffer.timer = None
+        self._write_now(logical_id)
+
+    def _write_now(self, logical_id: str) -> None:
+        buffer = self._buffers.pop(logical_id, None)
+        spec = self._specs.get(logical_id)
+        if buffer is None or spec is None or not buffer.records:
+            return
+        if buffer.timer is not None and buffer.timer is not asyncio.current_task():
+            buffer.timer.cancel()
+        task = asyncio.ensure_future(self._write(spec, buffer.records))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+
+    async def flush(self) -> None:
+        """Write every buffer now, and wait for the writes under way."""
+        for logical_id in list(self._buffers):
+            self._write_now(logical_id)
+        while self._writing:
+            await asyncio.gather(*list(self._writing), return_exceptions=True)
+
+    async def stop(self) -> None:
+        try:
+            await asyncio.wait_for(self.flush(), timeout=30)
+        except TimeoutError:
+            log.warning("firehose: buffers not written within 30 s of stopping: dropped")
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._http.clear()
+
+    # -- a batch out --------------------------------------------------------------------
+
+    async def _write(self, spec: DeliveryStreamSpec, records: list[_Record]) -> None:
+        lock = self._locks.setdefault(spec.logical_id, asyncio.Lock())
+        async with lock:
+            try:
+                await self._write_batch(spec, records)
+            except Exception as exc:  # never lose the writer: say what was lost
+                log.exception("firehose %s: %d records not written", spec.name, len(records))
+                self._log_error(spec, "Firehose.InternalError", str(exc))
+
+    async def _write_batch(self, spec: DeliveryStreamSpec, records: list[_Record]) -> None:
+        destination = spec.destination
+        if destination is None:
+            return  # a destination canaria does not write to (said at load)
+        processor = spec.processor
+        failed: list[_Failed] = []
+        out: list[tuple[_Record, bytes, Mapping[str, str]]] = []
+        steps = processor.steps if processor is not None else ()
+        for kind, value in steps:
+            if kind == "Decompression" and value.upper() == "GZIP":
+                records, bad = _decompressed(records)
+                failed.extend(bad)
+        if processor is not None and processor.arn:
+            out, bad = await self._process(spec, records)
+            failed.extend(bad)
+        else:
+            out = [(r, r.data, {}) for r in records]
+        for kind, value in steps:
+            if kind == "AppendDelimiterToRecord":
+                delimiter = value.encode().decode("unicode_escape").encode()
+                out = [(r, data + delimiter, keys) for r, data, keys in out]
+        if failed:
+            await self._write_failed(spec, failed, "processing-failed")
+        if isinstance(destination, HttpDestination):
+            await self._post(spec, destination, out)
+        else:
+            await self._put_objects(spec, destination, out)
+
+    async def _process(
+        self, spec: DeliveryStreamSpec, records: list[_Record]
+    ) -> tuple[list[tuple[_Record, bytes, Mapping[str, str]]], list[_Failed]]:
+        processor = spec.processor
+        assert processor is not None
+        out: list[tuple[_Record, bytes, Mapping[str, str]]] = []
+        failed: list[_Failed] = []
+        limit = min(int(processor.size_mb * MIB), MAX_INVOKE_BYTES)
+        for chunk in _chunks(records, limit):
+            attempts = 0
+            code, message = "", ""
+            answer: dict[str, Any] | None = None
+            while attempts <= processor.retries:
+                attempts += 1
+                if processor.function is None:
+                    code = "Lambda.InvokeAccessDenied"
+                    message = f"{processor.arn} is not a function of this application"
+                    break
+                try:
+                    result = await self._invoke(
+                        processor.function, processor.qualifier, _event(spec, chunk)
+                    )
+                except CanariaError as exc:  # throttled, no such version
+                    code, message = "Lambda.InvokeLimitExceeded", exc.message
+                    continue
+                if result.function_error:
+                    code = "Lambda.FunctionError"
+                    message = (
+                        "The Lambda function was successfully invoked but it returned an "
+                        f"error result ({result.error_type or result.function_error})."
+                    )
+                    continue
+                try:
+                    parsed = orjson.loads(result.payload)
+                except orjson.JSONDecodeError:
+                    parsed = None
+                if not isinstance(parsed, dict) or not isinstance(parsed.get("records"), list):
+                    code, message = (
+                        "Lambda.JsonProcessingException",
+                        "The response from the Lambda function was not Firehose's: a JSON "
+                        'object with "records".',
+                    )
+                    break
+                answer = parsed
+                break
+            if answer is None:
+                failed.extend(_Failed(r, code, message, attempts) for r in chunk)
+                continue
+            done, bad = _answered(chunk, answer["records"], attempts)
+            out.extend(done)
+            failed.extend(bad)
+        return out, failed
+
+    async def _put_objects(
+        self,
+        spec: DeliveryStreamSpec,
+        destination: S3Destination,
+        out: list[tuple[_Record, bytes, Mapping[str, str]]],
+    ) -> None:
+        if not out:
+            return
+        zone = ZoneInfo(destination.time_zone) if destination.time_zone else UTC
+        when = datetime.fromtimestamp(min(r.arrival_ms for r, _, _ in out) / 1000, zone)
+        groups: dict[str, list[bytes]] = {}
+        uses_keys = "partitionKeyFromLambda" in destination.prefix
+        for _, data, keys in out:
+            prefix = evaluate_prefix(destination.prefix, when, keys=keys if uses_keys else None)
+            groups.setdefault(prefix, []).append(data)
+        for prefix, items in groups.items():
+            body = b"".join(items)
+            if destination.compression == "GZIP":
+                body = gzip.compress(body)
+            key = object_key(
+                spec, destination, prefix, datetime.fromtimestamp(self.clock.now(), zone)
+            )
+            await self._run(self._put_object, destination.bucket, key, body)
+
+    def _put_object(self, bucket: str, key: str, body: bytes) -> None:
+        self._clients("s3").put_object(Bucket=bucket, Key=key, Body=body)
+
+    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def _write_failed(
+        self, spec: DeliveryStreamSpec, failed: list[_Failed], kind: str
+    ) -> None:
+        destination = spec.destination
+        backup = destination.backup if isinstance(destination, HttpDestination) else destination
+        now = int(self.clock.now() * 1000)
+        processor = spec.processor
+        for item in failed:
+            self._log_error(spec, item.code, item.message)
+        if backup is None:
+            return
+        lines: list[bytes] = []
+        for item in failed:
+            document: dict[str, Any] = {
+                "attemptsMade": item.attempts,
+                "arrivalTimestamp": item.record.arrival_ms,
+                "errorCode": item.code,
+                "errorMessage": item.message,
+                "attemptEndingTimestamp": now,
+                "rawData": base64.b64encode(item.record.data).decode(),
+            }
+            if kind == "processing-failed" and processor is not None:
+                document["lambdaArn"] = processor.arn
+            if isinstance(destination, HttpDestination) and kind == "http-endpoint-failed":
+                document["EndpointUrl"] = destination.url
+            lines.append(orjson.dumps(document) + b"\n")
+        zone = ZoneInfo(backup.time_zone) if backup.time_zone else UTC
+        when = datetime.fromtimestamp(min(f.record.arrival_ms for f in failed) / 1000, zone)
+        prefix = evaluate_prefix(
+            backup.error_prefix if backup.error_prefix else "", when, error_type=kind
+        )
+        body = b"".join(lines)
+        if backup.compression == "GZIP":
+            body = gzip.compress(body)
+        key = object_key(spec, backup, prefix, datetime.fromtimestamp(self.clock.now(), zone))
+        try:
+            await self._run(self._put_object, backup.bucket, key, body)
+        except Exception as exc:
+            log.warning(
+                "firehose %s: failed records not written to %s: %s", spec.name, backup.bucket, exc
+            )
+
+    async def _post(
+        self,
+        spec: DeliveryStreamSpec,
+        destination: HttpDestination,
+        out: list[tuple[_Record, bytes, Mapping[str, str]]],
+    ) -> None:
+        if not out:
+            return
+        if destination.backup_all and destination.backup is not None:
+            await self._put_objects(spec, destination.backup, out)
+        request_id = str(uuid.uuid4())
+        body = orjson.dumps(
+            {
+                "requestId": request_id,
+                "timestamp": int(self.clock.now() * 1000),
+                "records": [{"data": base64.b64encode(data).decode()} for _, data, _ in out],
+            }
+        )
+        deadline = self.clock.now() + destination.retry_s
+        attempts, delay = 0, 1.0
+        problem = ""
+        while True:
+            attempts += 1
+            problem = await self._run(self._post_once, spec, destination, request_id, body)
+            if not problem:
+                return
+            if self.clock.now() + delay > deadline:
+                break
+            log.warning(
+                "firehose %s → %s: %s (tried again in %.0f s)",
+                spec.name,
+                destination.url,
+                problem,
+                delay,
+            )
+            await self.clock.sleep_until(self.clock.now() + delay)
+            delay = min(delay * 2, 60.0)
+        failed = [_Failed(r, "HttpEndpoint.RequestFailed", problem, attempts) for r, _, _ in out]
+        for item, (_, data, _) in zip(failed, out, strict=True):
+            item.record = _Record(item.record.record_id, item.record.arrival_ms, data)
+        await self._write_failed(spec, failed, "http-endpoint-failed")
+
+    def _post_once(
+        self, spec: DeliveryStreamSpec, destination: HttpDestination, request_id: str, body: bytes
+    ) -> str:
+        """One POST of a batch; what went wrong, or "" when the endpoint took it."""
+        url = destination.url
+        headers = {
+            "Content-Type": "application/json",
+            "X-Amz-Firehose-Protocol-Version": "1.0",
+            "X-Amz-Firehose-Request-Id": request_id,
+            "X-Amz-Firehose-Source-Arn": spec.arn,
+        }
+        key = self._access_key(destination.access_key)
+        if key is not None:
+            headers["X-Amz-Firehose-Access-Key"] = key
+        if destination.common_attributes:
+            headers["X-Amz-Firehose-Common-Attributes"] = json.dumps(
+                {"commonAttributes": dict(destination.common_attributes)}
+            )
+        payload = body
+        if destination.gzip:
+            payload = gzip.compress(body)
+            headers["Content-Encoding"] = "gzip"
+        parts = urlsplit(url)
+        if parts.hostname and _EXECUTE_API.match(parts.hostname) and self.gateway is not None:
+            host, port = self.gateway
+            headers["Host"] = parts.hostname
+            url = f"http://{host}:{port}{parts.path or '/'}" + (
+                f"?{parts.query}" if parts.query else ""
+            )
+        try:
+            answer = self._http.request("POST", url, body=payload, headers=headers)
+        except urllib3.exceptions.HTTPError as exc:
+            return f"the endpoint could not be reached: {exc}"
+        if answer.status != 200:
+            text = answer.data[:200].decode(errors="replace")
+            return f"the endpoint answered {answer.status}: {text}"
+        try:
+            reply = orjson.loads(answer.data)
+        except orjson.JSONDecodeError:
+            return "the endpoint's answer is not JSON"
+        if not isinstance(reply, dict) or reply.get("requestId") != request_id:
+            return "the endpoint's answer does not name the request's requestId"
+        return ""
+
+    def _access_key(self, key: str | None) -> str | None:
+        """The endpoint's access key; a ``{{resolve:secretsmanager:...}}`` reference read
+        from the services engine, as CloudFormation resolves it when it deploys."""
+        if key is None:
+            return None
+        match = _SECRET_REFERENCE.match(key)
+        if match is None:
+            return key
+        try:
+            value = self._clients("secretsmanager").get_secret_value(SecretId=match.group(1))
+        except Exception as exc:
+            log.warning("firehose: the access key's secret %s: %s", match.group(1), exc)
+            return key
+        text = str(value.get("SecretString", ""))
+        if match.group(2):
+            try:
+                return str(json.loads(text)[match.group(2)])
+            except (ValueError, KeyError, TypeError):
+                return text
+        return text
+
+    def _log_error(self, spec: DeliveryStreamSpec, code: str, message: str) -> None:
+        if self.write_log is None or spec.log_group is None:
+            return
+        line = orjson.dumps(
+            {
+                "deliveryStreamARN": spec.arn,
+                "destination": _destination_label(spec),
+                "deliveryStreamVersionId": 1,
+                "message": message,
+                "errorCode": code,
+            }
+        ).decode()
+        stream = spec.log_stream or "DestinationDelivery"
+        try:
+            self.write_log(spec.log_group, stream, [(int(self.clock.now() * 1000), line)])
+        except Exception as exc:  # a log group canaria cannot write: said, not fatal
+            log.warning("firehose %s: %s", spec.name, exc)
+
+
+def _destination_label(spec: DeliveryStreamSpec) -> str:
+    destination = spec.destination
+    if isinstance(destination, S3Destination):
+        return f"arn:aws:s3:::{destination.bucket}"
+    if isinstance(destination, HttpDestination):
+        return destination.url
+    return spec.destination_kind
+
+
+def _event(spec: DeliveryStreamSpec, records: list[_Record]) -> bytes:
+    event: dict[str, Any] = {
+        "invocationId": str(uuid.uuid4()),
+        "deliveryStreamArn": spec.arn,
+    }
+    if spec.kinesis_arn is not None:
+        event["sourceKinesisStreamArn"] = spec.kinesis_arn
+    event["region"] = REGION
+    items: list[dict[str, Any]] = []
+    for r in records:
+        item: dict[str, Any] = {
+            "recordId": r.record_id,
+            "approximateArrivalTimestamp": r.arrival_ms,
+            "data": base64.b64encode(r.data).decode(),
+        }
+        if r.kinesis is not None:
+            item["kinesisRecordMetadata"] = r.kinesis
+        items.append(item)
+    event["records"] = items
+    return orjson.dumps(event)
+
+
+def _chunks(records: list[_Record], limit: int) -> list[list[_Record]]:
+    """``records`` in runs whose base64 data stays under ``limit`` bytes (one record
+    each at least)."""
+    out: list[list[_Record]] = []
+    current: list[_Record] = []
+    size = 0
+    for r in records:
+        cost = (len(r.data) + 2) // 3 * 4 + 120
+        if current and size + cost > limit:
+            out.append(current)
+            current, size = [], 0
+        current.append(r)
+        size += cost
+    if current:
+        out.append(current)
+    return out
+
+
+def _answered(
+    chunk: list[_Record], answer: list[Any], attempts: int
+) -> tuple[list[tuple[_Record, bytes, Mapping[str, str]]], list[_Failed]]:
+    """A processor's answer for ``chunk``: the records written (with their partition
+    keys) and the ones failed, in the chunk's order."""
+    by_id: dict[str, Any] = {}
+    duplicated: set[str] = set()
+    for item in answer:
+        if isinstance(item, dict) and isinstance(item.get("recordId"), str):
+            if item["recordId"] in by_id:
+                duplicated.add(item["recordId"])
+            by_id[item["recordId"]] = item
+    out: list[tuple[_Record, bytes, Mapping[str, str]]] = []
+    failed: list[_Failed] = []
+    for r in chunk:
+        item = by_id.get(r.record_id)
+        if item is None:
+            failed.append(
+                _Failed(
+                    r,
+                    "Lambda.MissingRecordId",
+                    "One or more record Ids were not returned. Ensure that the Lambda "
+                    "function returns all received record Ids.",
+                    attempts,
+                )
+            )
+            continue
+        if r.record_id in duplicated:
+            failed.append(
+                _Failed(
+                    r,
+                    "Lambda.DuplicatedRecordId",
+                    "Multiple records were returned with the same record Id. Ensure that the "
+                    "Lambda function returns unique record Ids for each record.",
+                    attempts,
+                )
+            )
+            continue
+        result = item.get("result")
+        if result == "Dropped":
+            continue
+        if result == "ProcessingFailed":
+            failed.append(
+                _Failed(
+                    r,
+                    "Lambda.ProcessingFailedStatus",
+                    "The Lambda function returned a ProcessingFailed result for this record.",
+                    attempts,
+                )
+            )
+            continue
+        if result != "Ok":
+            failed.append(
+                _Failed(
+                    r,
+                    "Lambda.InvalidResult",
+                    f"The record's result {result!r} is not Ok, Dropped or ProcessingFailed.",
+                    attempts,
+                )
+            )
+            continue
+        try:
+            data = base64.b64decode(str(item.get("data", "")), validate=True)
+        except (ValueError, binascii.Error):
+            failed.append(
+                _Failed(r, "Lambda.InvalidData", "The record's data is not base64.", attempts)
+            )
+            continue
+        metadata = item.get("metadata")
+        keys = metadata.get("partitionKeys") if isinstance(metadata, dict) else None
+        out.append(
+            (r, data, {str(k): str(v) for k, v in keys.items()} if isinstance(keys, dict) else {})
+        )
+    return out, failed
+
+
+def _decompressed(records: list[_Record]) -> tuple[list[_Record], list[_Failed]]:
+    out: list[_Record] = []
+    failed: list[_Failed] = []
+    for r in records:
+        try:
+            out.append(_Record(r.record_id, r.arrival_ms, gzip.decompress(r.data), r.kinesis))
+        except (OSError, EOFError) as exc:
+            failed.append(
+                _Failed(r, "Decompression.Failed", f"the record is not GZIP data: {exc}", 1)
+            )
+    return out, failed
+
+
+__all__ = [
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_RECORDS",
+    "MAX_RECORD",
+    "DeliveryStreams",
+    "FirehoseError",
+    "evaluate_prefix",
+    "java_time",
+    "object_key",
+]
