@@ -31,6 +31,7 @@ from canaria.models import (
     WebSocketApiSpec,
 )
 from canaria.models.appsync import GraphQLApiSpec
+from canaria.models.firehose import DeliveryStreamSpec
 from canaria.models.load_balancers import ListenerSpec
 from canaria.models.schedules import ScheduledInvocation
 from canaria.platform import RoutingBackend
@@ -135,8 +136,14 @@ class RecordingResources:
     ) -> None:
         self.durable = {n: f.durable for n, f in functions.items() if f.durable is not None}
 
-    def poll_sources(self, sources: tuple[EventSource, ...], pipes: Mapping[str, PipeSpec]) -> None:
+    def poll_sources(
+        self,
+        sources: tuple[EventSource, ...],
+        pipes: Mapping[str, PipeSpec],
+        delivery_streams: Mapping[str, DeliveryStreamSpec],
+    ) -> None:
         self.polled = sources
+        self.delivery_streams = delivery_streams
 
     def fire_schedules(self, schedules: tuple[ScheduledInvocation, ...]) -> None:
         self.fired = schedules

@@ -215,4 +215,10 @@ OPERATIONS: dict[str, Handler] = {
     }.items()
 }
 
-__all__ = ["OPERATIONS"]
+__all__ = [
+    "OPERATIONS",
+    "describe_delivery_stream",
+    "list_delivery_streams",
+    "put_record",
+    "put_record_batch",
+]

@@ -54,6 +54,17 @@ WriteLog = Callable[[str, str, list[tuple[int, str]]], None]
 PutRecords = Callable[[str, list[bytes]], None]
 
 _RETRY_CAP_S = 60  # a rule target's retries come at most this far apart
+# what a topic's notification to a delivery stream holds, in SNS's order
+_FIREHOSE_ENVELOPE = (
+    "Type",
+    "MessageId",
+    "TopicArn",
+    "Subject",
+    "Message",
+    "Timestamp",
+    "UnsubscribeURL",
+    "MessageAttributes",
+)
 # an EventBridge event's fields, in the order EventBridge writes them
 _EVENT_FIELDS = (
     "version",
@@ -131,9 +142,13 @@ class Forwarder:
             raise CallFailed("SDK_CLIENT_ERROR", "no delivery streams run here", retryable=False)
         record = body
         if source.kind is EventSourceKind.SNS:
+            envelope = orjson.loads(body or b"{}")
             if forward.raw:
-                envelope = orjson.loads(body or b"{}")
                 record = str(envelope.get("Message", "")).encode()
+            else:  # SNS's metadata, on one line, without the signature's fields
+                record = orjson.dumps(
+                    {k: envelope[k] for k in _FIREHOSE_ENVELOPE if envelope.get(k) is not None}
+                )
             record += b"\n"
         try:
             self.firehose(forward.arn, [record])

@@ -33,7 +33,7 @@ def hello(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Canaria]:
                 Destination={"ToAddresses": ["b@example.com"]},
                 Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}},
             ),
-            "'email' (SES)",
+            "'ses' (SES)",
         ),
         ("xray", lambda c: c.get_sampling_rules(), "'xray' (X-Ray)"),
         ("sts", lambda c: c.get_caller_identity(), "'sts' (STS)"),

@@ -316,8 +316,8 @@ def test_step_functions_s3_and_bad_json(tmp_path: Path) -> None:
 def test_skipped_resources_warn(tmp_path: Path) -> None:
     others = """\
   Stream:
-    Type: AWS::KinesisFirehose::DeliveryStream
-    Properties: {DeliveryStreamName: !ImportValue not-resolved-because-skipped}
+    Type: AWS::SES::EmailIdentity
+    Properties: {EmailIdentity: !ImportValue not-resolved-because-skipped}
   Role:
     Type: AWS::IAM::Role
   Perm:
@@ -332,7 +332,7 @@ def test_skipped_resources_warn(tmp_path: Path) -> None:
         write(tmp_path, resources(function(), others) + "Outputs:\n  X:\n    Value: !Ref Fn\n")
     )
     assert [(s.logical_id, s.type) for s in app.skipped] == [
-        ("Stream", "AWS::KinesisFirehose::DeliveryStream"),
+        ("Stream", "AWS::SES::EmailIdentity"),
         ("Role", "AWS::IAM::Role"),
         ("Perm", "AWS::Lambda::Permission"),
         ("Custom", "Custom::Thing"),

@@ -264,14 +264,14 @@ def test_state_machine_alias_is_ignored_with_a_warning(tmp_path: Path) -> None:
 )
 def test_unresolved_references_are_refused(tmp_path: Path, value: str, what: str) -> None:
     stream = (
-        "  Stream:\n    Type: AWS::KinesisFirehose::DeliveryStream\n    Properties:\n"
-        f"      DeliveryStreamName: {value}\n"
+        "  Stream:\n    Type: AWS::SES::EmailIdentity\n    Properties:\n"
+        f"      EmailIdentity: {value}\n"
     )
     path = write(tmp_path, resources(function(), stream))
     err = fails(path)
     assert f"{what} names 'NoSuchResource'" in err.message
-    assert err.prop == "Resources.Stream.Properties.DeliveryStreamName"
-    assert err.line == line_of(path, "DeliveryStreamName: ")
+    assert err.prop == "Resources.Stream.Properties.EmailIdentity"
+    assert err.line == line_of(path, "EmailIdentity: ")
 
 
 def test_unresolved_reference_lists_the_nearest_names_cut(tmp_path: Path) -> None:
