@@ -221,6 +221,7 @@ class Platform:
         self.log_subscriptions = LogSubscriptions(
             clock, self._invoke_event, stream_of=self.log_groups.stream_of
         )
+        self.log_subscriptions.firehose = self.firehose.put_arn
         self._state_tasks = PlatformTasks(
             self,
             options.host,

@@ -458,14 +458,15 @@ class MetricFilterSpec:
 @dataclass(frozen=True)
 class LogSubscriptionSpec:
     """A CloudWatch Logs subscription filter on a function's log group that delivers to a
-    function of the template: an ``AWS::Logs::SubscriptionFilter``, or SAM's
-    ``CloudWatchLogs`` event."""
+    function or a Firehose delivery stream of the template: an
+    ``AWS::Logs::SubscriptionFilter``, or SAM's ``CloudWatchLogs`` event."""
 
     name: str  # the filter's name, as the events it delivers carry it
     group: str  # the log group's name, as the events carry it
     source: str  # the function writing to that group (logical id)
     pattern: str
     destination: str  # the function invoked (logical id), through its alias
+    delivery_stream: str | None = None  # else: the delivery stream's ARN each batch is put to
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,17 @@
 """Firehose delivery streams, run as Firehose runs them.
 
 Records arrive from ``PutRecord`` / ``PutRecordBatch`` (the edge), from a topic's
-``firehose`` subscription or a rule's target (the relay readers, through ``put``), or
+``firehose`` subscription, a rule's target (the relay readers) or a CloudWatch Logs
+subscription filter (GZIP'd, as CloudWatch Logs puts them), through ``put_arn``, or
 from a Kinesis stream the stream reads (``deliver``, handed a batch by the stream
 readers as a function would be). Each stream keeps a buffer; it is written when it holds
 the destination's ``SizeInMBs`` or when ``IntervalInSeconds`` have passed (on the
 platform's clock, so ``--time-scale`` compresses the wait) since its first record.
 Writing a batch:
 
-1. ``Decompression`` (GZIP) of each record, if the stream has that processor;
+1. ``Decompression`` (GZIP) of each record, and ``CloudWatchLogProcessing``'s
+   ``DataMessageExtraction`` (a CloudWatch Logs delivery becomes its messages, one per
+   line), if the stream has those processors;
 2. the ``Lambda`` processor: the records in invocations of at most its
    ``BufferSizeInMBs``, with Firehose's event (``invocationId``, ``deliveryStreamArn``,
    ``region``, ``records`` of ``recordId``, ``approximateArrivalTimestamp`` and base64
@@ -349,6 +352,8 @@ class DeliveryStreams:
             if kind == "Decompression" and value.upper() == "GZIP":
                 records, bad = _decompressed(records)
                 failed.extend(bad)
+            elif kind == "CloudWatchLogProcessing" and value == "true":
+                records = _log_messages(records)
         if processor is not None and processor.arn:
             out, bad = await self._process(spec, records)
             failed.extend(bad)
@@ -739,6 +744,24 @@ def _answered(
             (r, data, {str(k): str(v) for k, v in keys.items()} if isinstance(keys, dict) else {})
         )
     return out, failed
+
+
+def _log_messages(records: list[_Record]) -> list[_Record]:
+    """``CloudWatchLogProcessing`` with ``DataMessageExtraction``: a CloudWatch Logs
+    delivery becomes its events' messages, one per line; a control message, nothing."""
+    out: list[_Record] = []
+    for r in records:
+        try:
+            message = orjson.loads(r.data)
+        except orjson.JSONDecodeError:
+            out.append(r)
+            continue
+        if not isinstance(message, dict) or message.get("messageType") != "DATA_MESSAGE":
+            continue
+        lines = [str(e.get("message", "")) for e in message.get("logEvents", [])]
+        text = "".join(f"{line}\n" for line in lines).encode()
+        out.append(_Record(r.record_id, r.arrival_ms, text, r.kinesis))
+    return out
 
 
 def _decompressed(records: list[_Record]) -> tuple[list[_Record], list[_Failed]]:

@@ -44,14 +44,14 @@ from canaria.services.schedules import RETRY_DELAYS_S
 
 log = logging.getLogger("canaria.services")
 
-__all__ = ["LogSubscriptions", "subscription_event"]
+__all__ = ["LogSubscriptions", "data_message", "subscription_event"]
 
 MAX_EVENTS = 10_000  # log events in one delivery
 MAX_PENDING = 100_000  # waiting per filter, beyond which lines are dropped
 
 
-def subscription_event(spec: LogSubscriptionSpec, stream: str, events: list[Any]) -> bytes:
-    """The event a delivery of ``events`` (of one log stream) invokes its function with."""
+def data_message(spec: LogSubscriptionSpec, stream: str, events: list[Any]) -> bytes:
+    """A delivery of ``events`` (of one log stream), GZIP'd: a delivery stream's record."""
     data = {
         "messageType": "DATA_MESSAGE",
         "owner": ACCOUNT,
@@ -60,7 +60,12 @@ def subscription_event(spec: LogSubscriptionSpec, stream: str, events: list[Any]
         "subscriptionFilters": [spec.name],
         "logEvents": events,
     }
-    packed = base64.b64encode(gzip.compress(orjson.dumps(data))).decode("ascii")
+    return gzip.compress(orjson.dumps(data))
+
+
+def subscription_event(spec: LogSubscriptionSpec, stream: str, events: list[Any]) -> bytes:
+    """The event a delivery of ``events`` (of one log stream) invokes its function with."""
+    packed = base64.b64encode(data_message(spec, stream, events)).decode("ascii")
     return orjson.dumps({"awslogs": {"data": packed}})
 
 
@@ -92,6 +97,8 @@ class LogSubscriptions:
         self._dropping: dict[str, int] = {}  # the same since the last flush (logged there)
         self._flusher: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
+        # a filter whose destination is a delivery stream: (its ARN, the records)
+        self.firehose: Callable[[str, list[bytes]], None] | None = None
 
     def configure(self, specs: Sequence[LogSubscriptionSpec]) -> None:
         """Deliver ``specs`` from now on (a new template's)."""
@@ -173,6 +180,14 @@ class LogSubscriptions:
     async def _deliver(self, spec: LogSubscriptionSpec, stream: str, events: list[Any]) -> None:
         """One delivery, tried again one and then two minutes (of the platform's clock)
         after a function error or a throttle, as Lambda retries an asynchronous invocation."""
+        if spec.delivery_stream is not None:
+            try:
+                if self.firehose is None:
+                    raise CanariaError("no delivery streams run here")
+                self.firehose(spec.delivery_stream, [data_message(spec, stream, events)])
+            except CanariaError as exc:
+                log.warning("subscription filter %s: %s", spec.name, exc.message)
+            return
         event = subscription_event(spec, stream, events)
         for attempt, delay in enumerate((0.0, *RETRY_DELAYS_S)):
             if delay:

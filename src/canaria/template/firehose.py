@@ -6,7 +6,8 @@ template's); ``ExtendedS3DestinationConfiguration`` and ``S3DestinationConfigura
 into a bucket of the template (prefix expressions, error prefix, buffering hints,
 ``GZIP``, file extension, time zone); ``HttpEndpointDestinationConfiguration`` (its URL,
 access key, GZIP, common attributes, retry duration, its S3 backup); the ``Lambda``,
-``AppendDelimiterToRecord`` and ``Decompression`` processors. Other destinations
+``AppendDelimiterToRecord``, ``Decompression`` and ``CloudWatchLogProcessing``
+processors. Other destinations
 (OpenSearch, Redshift, Splunk, Snowflake, Iceberg) and sources (MSK, databases) are a
 warning: the stream takes records and drops them. Format conversion and dynamic
 partitioning are a warning too.
@@ -136,13 +137,16 @@ def build_delivery_streams(
     entries: list[Entry],
     services: Mapping[str, ServiceResource],
     functions: list[Entry],
+    function_names: Mapping[str, str],
 ) -> tuple[dict[str, DeliveryStreamSpec], tuple[StreamEventSource, ...]]:
-    """Each delivery stream, and the Kinesis readers of the ones reading a stream."""
+    """Each delivery stream, and the Kinesis readers of the ones reading a stream (a
+    processor's function named by its ARN, its logical id's or its ``FunctionName``'s)."""
     out: dict[str, DeliveryStreamSpec] = {}
     sources: list[StreamEventSource] = []
     buckets = {bucket_arn(r.name): r.name for r in services.values() if isinstance(r, BucketSpec)}
     streams = {stream_arn(r.name): r for r in services.values() if isinstance(r, StreamSpec)}
     function_arns = {function_arn(f.logical_id): f.logical_id for f in functions}
+    function_arns.update({function_arn(name): lid for name, lid in function_names.items()})
     names: dict[str, str] = {}
     for entry in entries:
         check_keys(entry.props, entry.props_at, KEYS)
@@ -512,6 +516,8 @@ def _processing(
             steps.append((kind, params.get("Delimiter", "\\n")))
         elif kind == "Decompression":
             steps.append((kind, params.get("CompressionFormat", "GZIP")))
+        elif kind == "CloudWatchLogProcessing":
+            steps.append((kind, params.get("DataMessageExtraction", "false").lower()))
         else:
             ctx.warn(entry, f"the {kind} processor is not applied by canaria")
     if steps:

@@ -549,7 +549,7 @@ def _build(
     delivery_streams: dict[str, DeliveryStreamSpec] = {}
     with problems.catch():
         delivery_streams, read = build_delivery_streams(
-            ctx, of(DELIVERY_STREAM), services, of(FUNCTION)
+            ctx, of(DELIVERY_STREAM), services, of(FUNCTION), function_names
         )
         event_sources = (*event_sources, *read)
     layers: dict[str, LayerSpec | None] = {}

@@ -1,15 +1,15 @@
 """CloudWatch Logs subscription filters that deliver a function's log events to a
-function of the template, read into ``LogSubscriptionSpec``.
+function or a Firehose delivery stream of the template, read into
+``LogSubscriptionSpec``.
 
 Two ways to write one: an ``AWS::Logs::SubscriptionFilter`` whose ``DestinationArn`` is a
-function of the template (``!GetAtt Fn.Arn``, its alias, or its ARN written out), and
-SAM's ``CloudWatchLogs`` event (``LogGroupName``, ``FilterPattern``), whose destination is
-the function it is declared on. Either way the log group must be a function's or one
-the template declares (``metric_filters`` says which names are). A filter on another
-group, or one whose destination is not a function here (a Kinesis stream, a Firehose
-stream, another account's function), is skipped with a warning: canaria delivers to the
-functions it runs. A pattern that does not parse is refused at its
-line, as CloudWatch Logs refuses it.
+function of the template (``!GetAtt Fn.Arn``, its alias, or its ARN written out) or one
+of its delivery streams, and SAM's ``CloudWatchLogs`` event (``LogGroupName``,
+``FilterPattern``), whose destination is the function it is declared on. Either way the
+log group must be a function's or one the template declares (``metric_filters`` says
+which names are). A filter on another group, or one whose destination is not one of the
+template's (a Kinesis stream, another account's function), is skipped with a warning. A
+pattern that does not parse is refused at its line, as CloudWatch Logs refuses it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from canaria.models import LogSubscriptionSpec
 from canaria.models.filter_syntax import FilterPatternError, parse_form
 from canaria.template.context import Context
 from canaria.template.event_sources import events_of
+from canaria.template.firehose import delivery_stream_arns
 from canaria.template.index import Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import Where, as_map, as_str, check_keys
@@ -63,18 +64,20 @@ def build_subscription_filter(
     pattern = _pattern(ctx.get(entry, "FilterPattern"), ctx.at(entry, "FilterPattern"))
     arn = as_str(ctx.get(entry, "DestinationArn"), ctx.at(entry, "DestinationArn"))
     target = target_of_uri(arn, set(functions) | set(function_names.values()), function_names)
-    if target is None:
+    hose = arn if arn in delivery_stream_arns(ctx) else None
+    if target is None and hose is None:
         ctx.warn(
             entry,
             f"subscription filter to {arn!r} is not delivered: canaria delivers a log group's "
-            "events to the template's functions only",
+            "events to the template's functions and delivery streams only",
         )
         return []
     name = ctx.get(entry, "FilterName")
     if name is NO_VALUE or name is None:
         name = entry.logical_id
     name = as_str(name, ctx.at(entry, "FilterName"))
-    return _spec(ctx, entry, name, group, pattern, target[0], groups)
+    destination = target[0] if target is not None else ""
+    return _spec(ctx, entry, name, group, pattern, destination, groups, hose)
 
 
 def subscription_events(
@@ -114,6 +117,7 @@ def _spec(
     pattern: str,
     destination: str,
     groups: Mapping[str, tuple[str, ...]],
+    delivery_stream: str | None = None,
 ) -> list[LogSubscriptionSpec]:
     sources = groups.get(group)
     if sources is None:
@@ -132,4 +136,7 @@ def _spec(
             "without end (on AWS too)",
         )
         return []
-    return [LogSubscriptionSpec(name, group, source, pattern, destination) for source in sources]
+    return [
+        LogSubscriptionSpec(name, group, source, pattern, destination, delivery_stream)
+        for source in sources
+    ]

@@ -191,6 +191,31 @@ Resources:
         S3Configuration:
           BucketARN: !GetAtt Landing.Arn
           ErrorOutputPrefix: nowhere/
+  Talker:
+    Type: AWS::Serverless::Function
+    Properties: {Runtime: python3.11, Handler: upper.talk, CodeUri: src/}
+  TalkerOrders:
+    Type: AWS::Logs::SubscriptionFilter
+    Properties:
+      LogGroupName: /aws/lambda/Talker
+      FilterPattern: ORDER
+      DestinationArn: !GetAtt LogArchive.Arn
+      RoleArn: arn:aws:iam::123456789012:role/logs
+  LogArchive:
+    Type: AWS::KinesisFirehose::DeliveryStream
+    Properties:
+      DeliveryStreamName: log-archive
+      ExtendedS3DestinationConfiguration:
+        BucketARN: !GetAtt Landing.Arn
+        Prefix: logs/
+        BufferingHints: {IntervalInSeconds: 0, SizeInMBs: 1}
+        ProcessingConfiguration:
+          Enabled: true
+          Processors:
+            - Type: Decompression
+              Parameters: [{ParameterName: CompressionFormat, ParameterValue: GZIP}]
+            - Type: CloudWatchLogProcessing
+              Parameters: [{ParameterName: DataMessageExtraction, ParameterValue: "true"}]
   ToOutside:
     Type: AWS::KinesisFirehose::DeliveryStream
     Properties:
@@ -227,6 +252,11 @@ def handler(event, context):
 
 def crash(event, context):
     raise RuntimeError("cannot transform")
+
+
+def talk(event, context):
+    print("noise")
+    print("ORDER", event["n"])
 
 
 def receive(event, context):
@@ -442,6 +472,13 @@ def test_an_http_endpoint_gets_firehoses_request(app: Canaria) -> None:
     document = json.loads(body)
     assert base64.b64decode(document["rawData"]) == b"lost?"
     assert document["errorCode"] == "HttpEndpoint.RequestFailed"
+
+
+def test_a_log_subscription_filter_archives_its_lines(app: Canaria) -> None:
+    s3 = app.env_client("s3", "AWS_ENDPOINT_URL_S3")
+    app.aws("lambda").invoke(FunctionName="Talker", Payload=b'{"n": 1}')
+    [(_, body)] = wait_objects(s3, "logs/")
+    assert body == b"ORDER 1\n"  # decompressed, its messages extracted, the noise filtered
 
 
 def test_refusals_are_firehoses(app: Canaria) -> None:

@@ -4,12 +4,14 @@ expressions and Firehose's default time prefix, object keys, and each record's r
 from __future__ import annotations
 
 import base64
+import json
 import re
 from datetime import UTC, datetime
 
 from canaria.models.firehose import DeliveryStreamSpec, S3Destination
 from canaria.services.firehose import (
     _answered,
+    _log_messages,
     _Record,
     evaluate_prefix,
     java_time,
@@ -80,3 +82,16 @@ def test_each_record_is_read_from_the_answer() -> None:
     twice = [{"recordId": "0", "result": "Ok", "data": ok("A")}] * 2
     _, failed = _answered([record(0)], twice, attempts=3)
     assert [(f.code, f.attempts) for f in failed] == [("Lambda.DuplicatedRecordId", 3)]
+
+
+def test_a_cloudwatch_logs_delivery_becomes_its_messages() -> None:
+    data = {
+        "messageType": "DATA_MESSAGE",
+        "logEvents": [{"id": "1", "timestamp": 1, "message": "a"}, {"message": "b"}],
+    }
+    control = {"messageType": "CONTROL_MESSAGE", "logEvents": []}
+    records = [
+        _Record("1", 1, json.dumps(data).encode()),
+        _Record("2", 1, json.dumps(control).encode()),
+    ]
+    assert [r.data for r in _log_messages(records)] == [b"a\nb\n"]

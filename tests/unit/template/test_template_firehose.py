@@ -165,3 +165,14 @@ def test_what_canaria_does_not_run_is_a_warning(tmp_path: Path) -> None:
     assert app.delivery_streams["Outside"].processor == Processor(
         None, None, "arn:aws:lambda:us-east-1:123456789012:function:other"
     )
+
+
+def test_a_log_subscription_filter_may_deliver_to_a_delivery_stream(tmp_path: Path) -> None:
+    subscription = (
+        "  Archive:\n    Type: AWS::Logs::SubscriptionFilter\n    Properties:\n"
+        "      LogGroupName: /aws/lambda/Fn\n      FilterPattern: ''\n"
+        "      DestinationArn: !GetAtt Hose.Arn\n"
+    )
+    app = load(write(tmp_path, resources(function(), BUCKET, delivery(props=S3), subscription)))
+    [spec] = app.log_subscriptions
+    assert (spec.source, spec.destination, spec.delivery_stream) == ("Fn", "", f"{ARN}/app-Hose")

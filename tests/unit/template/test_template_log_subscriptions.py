@@ -105,7 +105,7 @@ def test_a_pattern_that_does_not_parse_is_refused_at_its_line(tmp_path: Path) ->
         ),
         (
             subscription("arn:aws:kinesis:us-east-1:123456789012:stream/logs"),
-            "delivers a log group's events to the template's functions only",
+            "delivers a log group's events to the template's functions and delivery streams only",
         ),
         (subscription("!GetAtt Source.Arn"), "to the function that writes it"),
     ],

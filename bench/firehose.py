@@ -1,0 +1,358 @@
+"""What a Firehose delivery stream costs against writing its objects yourself: batches
+put with ``PutRecordBatch`` until they are objects in the bucket, through a stream with no
+processor against ``PutObject`` calls of the same bytes (the reference), and through a
+stream with a Lambda processor against ``Invoke`` of the same function followed by a
+``PutObject`` of its answer (the reference), in the same run.
+
+    .venv/bin/python bench/firehose.py [--batches 200] [--records 100] [--size 200] [--runs 5]
+
+One ``canaria up`` (a child process, real clock) serves a template of one bucket, one
+Python 3.11 function ``Identity`` (a Firehose processor answering every record ``Ok``
+with its data unchanged) and two delivery streams into the bucket with
+``IntervalInSeconds: 0`` and ``SizeInMBs: 1``: ``plain`` (prefix ``plain/``) and
+``processed`` (the ``Lambda`` processor ``Identity``, prefix ``processed/``). With an
+interval of 0 each ``PutRecordBatch`` is one object (and one invocation of the
+processor). boto3 clients signed with the state directory's token's keys, on loopback;
+every call is made one at a time. Per run, each phase sends ``--batches`` batches of
+``--records`` records of ``--size`` bytes and is timed from its first call until all its
+objects are listed under its prefix (``ListObjectsV2``, polled once the last call
+returned):
+
+- ``plain``: ``PutRecordBatch`` to ``plain`` through the edge;
+- ``PutObject`` (reference): the batch's records joined, written by the client to the
+  services engine's S3 (the address ``canaria up`` prints after ``services``), which is
+  what the stream writes through too;
+- ``processed``: ``PutRecordBatch`` to ``processed`` through the edge;
+- ``Invoke`` + ``PutObject`` (reference): ``Invoke`` of ``Identity`` through the edge
+  with Firehose's event of the batch's records, then ``PutObject`` of the records it
+  answers, joined: the same work written by hand.
+
+Each stream runs in the same run as its reference, in alternating order from run to run;
+the objects are deleted after each phase (not timed), so every listing sees one phase's.
+Before the runs, one batch goes through each path (the function's cold start, canaria's
+clients made). The table gives, per phase, the medians over ``--runs`` of: ms per batch
+(the phase's wall time ÷ batches), records per second, the ``canaria up`` process's own
+CPU per batch (utime + stime from /proc, before and after the phase: the edge, the
+streams, the relay; the machine is shared, so this moves less than the wall time), the
+same for its whole process tree (the services engine and the function's worker too), and
+the ratio of the stream's ms per batch to its reference's in the same run. Under it: what
+the ``PutRecordBatch`` calls alone took (the records taken, not yet written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import orjson
+from botocore.config import Config
+from up import Up, cpu_seconds, process_tree
+
+from canaria.auth import access_key_id, secret_access_key
+
+BUCKET = "bench-landing"
+ARN = "arn:aws:firehose:us-east-1:123456789012:deliverystream"
+
+TEMPLATE = f"""\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Landing:
+    Type: AWS::S3::Bucket
+    Properties: {{BucketName: {BUCKET}}}
+  Identity:
+    Type: AWS::Serverless::Function
+    Properties: {{Runtime: python3.11, Handler: app.handler, CodeUri: src/, Timeout: 30}}
+  Plain:
+    Type: AWS::KinesisFirehose::DeliveryStream
+    Properties:
+      DeliveryStreamName: plain
+      ExtendedS3DestinationConfiguration:
+        BucketARN: !GetAtt Landing.Arn
+        Prefix: plain/
+        BufferingHints: {{IntervalInSeconds: 0, SizeInMBs: 1}}
+  Processed:
+    Type: AWS::KinesisFirehose::DeliveryStream
+    Properties:
+      DeliveryStreamName: processed
+      ExtendedS3DestinationConfiguration:
+        BucketARN: !GetAtt Landing.Arn
+        Prefix: processed/
+        BufferingHints: {{IntervalInSeconds: 0, SizeInMBs: 1}}
+        ProcessingConfiguration:
+          Enabled: true
+          Processors:
+            - Type: Lambda
+              Parameters:
+                - {{ParameterName: LambdaArn, ParameterValue: !GetAtt Identity.Arn}}
+"""
+
+APP = """\
+def handler(event, context):
+    return {"records": [{"recordId": r["recordId"], "result": "Ok", "data": r["data"]}
+                        for r in event["records"]]}
+"""
+
+PHASES = ("plain", "put", "processed", "invoke")
+LABELS = {
+    "plain": "`plain` stream: PutRecordBatch → object",
+    "put": "PutObject of the same bytes (reference for `plain`)",
+    "processed": "`processed` stream: PutRecordBatch → Identity → object",
+    "invoke": "Invoke Identity + PutObject (reference for `processed`)",
+}
+PREFIXES = {"plain": "plain/", "put": "direct/", "processed": "processed/", "invoke": "invoked/"}
+REFERENCE = {"plain": "put", "processed": "invoke"}
+Runs = list[dict[str, dict[str, float]]]  # per run, per phase: its figures
+
+
+def own_cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` alone (not its children)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Server:
+    """``canaria up`` on the template, its output drained (kept for errors), its clients."""
+
+    def __init__(self, root: Path) -> None:
+        self.up = Up(root, {"template.yaml": TEMPLATE, "src/app.py": APP})
+        self.pid = self.up.proc.pid
+        self.output: list[str] = list(self.up.lines)
+        # `up` goes on writing (warnings, its functions' lines): read it, or the pipe fills
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+        token = (root / ".canaria" / "token").read_text().strip()
+        self.keys = {
+            "aws_access_key_id": access_key_id(token),
+            "aws_secret_access_key": secret_access_key(token),
+        }
+        self.edge = self._address("control ")
+        self.services = self._address("services ")
+
+    def _drain(self) -> None:
+        assert self.up.proc.stdout is not None
+        for line in self.up.proc.stdout:
+            self.output.append(line)
+
+    def _address(self, prefix: str) -> str:
+        lines = self.up.starting(prefix)
+        if not lines:
+            raise RuntimeError(f"canaria up printed no {prefix.strip()} line")
+        return lines[0].split()[1]
+
+    def client(self, service: str, endpoint: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            config=Config(retries={"max_attempts": 1}, read_timeout=60),
+            **self.keys,
+        )
+
+    def stop(self) -> None:
+        """Stop ``up`` by its PID; any process of its tree still alive after, by its PID."""
+        tree = process_tree(self.pid)
+        try:
+            self.up.stop()
+        except Exception:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            self.up.proc.wait()
+        for p in tree:
+            if p != self.pid and Path(f"/proc/{p}").exists():
+                print(f"note: process {p} outlived canaria up; killed", file=sys.stderr)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(p, signal.SIGKILL)
+
+
+def batch_records(batch: int, records: int, size: int) -> list[bytes]:
+    """``records`` distinct records of ``size`` bytes."""
+    return [f"{batch:07d}-{i:05d}-".encode().ljust(size, b"x") for i in range(records)]
+
+
+def firehose_event(stream: str, records: list[bytes]) -> bytes:
+    now = int(time.time() * 1000)
+    return orjson.dumps(
+        {
+            "invocationId": str(uuid.uuid4()),
+            "deliveryStreamArn": f"{ARN}/{stream}",
+            "region": "us-east-1",
+            "records": [
+                {
+                    "recordId": f"{i:056d}",
+                    "approximateArrivalTimestamp": now,
+                    "data": base64.b64encode(r).decode(),
+                }
+                for i, r in enumerate(records)
+            ],
+        }
+    )
+
+
+def keys_under(s3: Any, prefix: str) -> list[str]:
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
+        keys.extend(o["Key"] for o in page.get("Contents", []))
+    return keys
+
+
+def wait_listed(s3: Any, prefix: str, count: int, server: Server, timeout_s: float) -> list[str]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        keys = keys_under(s3, prefix)
+        if len(keys) >= count:
+            return keys
+        if time.monotonic() > deadline:
+            tail = "".join(server.output[-20:])
+            raise TimeoutError(f"{len(keys)} of {count} objects under {prefix}; up's last lines:\n"
+                               f"{tail}")  # fmt: skip
+        time.sleep(0.01)
+
+
+def delete_all(s3: Any, keys: list[str]) -> None:
+    for i in range(0, len(keys), 1000):
+        chunk = [{"Key": k} for k in keys[i : i + 1000]]
+        s3.delete_objects(Bucket=BUCKET, Delete={"Objects": chunk, "Quiet": True})
+
+
+class Clients:
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.firehose = server.client("firehose", server.edge)
+        self.lam = server.client("lambda", server.edge)
+        self.s3 = server.client("s3", server.services)
+
+
+def send(clients: Clients, phase: str, batch: int, records: list[bytes]) -> None:
+    """One batch through ``phase``'s path (for a stream: until its put returned)."""
+    if phase in ("plain", "processed"):
+        answer = clients.firehose.put_record_batch(
+            DeliveryStreamName=phase, Records=[{"Data": r} for r in records]
+        )
+        if answer["FailedPutCount"]:
+            raise RuntimeError(f"{phase}: {answer['FailedPutCount']} records refused")
+    elif phase == "put":
+        key = f"direct/{batch:07d}"
+        clients.s3.put_object(Bucket=BUCKET, Key=key, Body=b"".join(records))
+    else:
+        got = clients.lam.invoke(FunctionName="Identity", Payload=firehose_event("hand", records))
+        payload = got["Payload"].read()
+        if "FunctionError" in got:
+            raise RuntimeError(f"Identity failed: {payload!r}")
+        answered = orjson.loads(payload)["records"]
+        body = b"".join(base64.b64decode(r["data"]) for r in answered if r["result"] == "Ok")
+        clients.s3.put_object(Bucket=BUCKET, Key=f"invoked/{batch:07d}", Body=body)
+
+
+def phase_run(
+    clients: Clients, phase: str, batches: int, records: int, size: int, first: int
+) -> dict[str, float]:
+    """One phase: ``batches`` batches numbered from ``first``, until all are listed."""
+    data = [batch_records(first + b, records, size) for b in range(batches)]
+    pid = clients.server.pid
+    own, tree = own_cpu_seconds(pid), cpu_seconds(pid)
+    began = time.perf_counter()
+    for b, batch in enumerate(data):
+        send(clients, phase, first + b, batch)
+    sent = time.perf_counter()
+    keys = wait_listed(clients.s3, PREFIXES[phase], batches, clients.server, 120 + batches)
+    done = time.perf_counter()
+    own, tree = own_cpu_seconds(pid) - own, cpu_seconds(pid) - tree
+    check(clients.s3, phase, keys, batches, {b"".join(batch) for batch in data})
+    delete_all(clients.s3, keys)
+    return {
+        "ms": (done - began) * 1000 / batches,
+        "rate": batches * records / (done - began),
+        "cpu": own * 1000 / batches,
+        "tree": tree * 1000 / batches,
+        "sent": (sent - began) * 1000 / batches,
+    }
+
+
+def check(s3: Any, phase: str, keys: list[str], batches: int, bodies: set[bytes]) -> None:
+    """Exactly one object per batch, holding the batch's records (the first and last read)."""
+    if len(keys) != batches:
+        raise RuntimeError(f"{phase}: {len(keys)} objects for {batches} batches")
+    for key in (keys[0], keys[-1]):
+        body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        if body not in bodies:
+            raise RuntimeError(f"{phase}: {key} does not hold one batch's records: {body[:80]!r}")
+
+
+def run_all(server: Server, args: argparse.Namespace) -> Runs:
+    clients = Clients(server)
+    for phase in PHASES:  # warm: the function's cold start, each path's clients
+        phase_run(clients, phase, 1, args.records, args.size, 9_000_000)
+    runs: Runs = []
+    for run in range(args.runs):
+        order: list[str] = []
+        for stream, reference in REFERENCE.items():
+            order += [reference, stream] if run % 2 else [stream, reference]
+        first = run * args.batches
+        out = {
+            p: phase_run(clients, p, args.batches, args.records, args.size, first) for p in order
+        }
+        runs.append(out)
+    leftover = keys_under(clients.s3, "")
+    if leftover:  # an error prefix, say: told, the numbers kept
+        print(f"note: {len(leftover)} objects left in the bucket: {leftover[:5]}", file=sys.stderr)
+    return runs
+
+
+def median(runs: Runs, phase: str, key: str) -> float:
+    return statistics.median(r[phase][key] for r in runs)
+
+
+def ratio(runs: Runs, phase: str, reference: str) -> float:
+    """The median over the runs of ``phase``'s ms per batch ÷ its reference's."""
+    return statistics.median(r[phase]["ms"] / r[reference]["ms"] for r in runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batches", type=int, default=200)
+    parser.add_argument("--records", type=int, default=100, help="records per batch")
+    parser.add_argument("--size", type=int, default=200, help="bytes per record")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    if not 1 <= args.records <= 500 or args.records * args.size > 1024 * 1024:
+        parser.error("a batch is 1 to 500 records, under 1 MiB (one object per batch)")
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(Path(tmp))
+        try:
+            runs = run_all(server, args)
+        finally:
+            server.stop()
+    print(
+        f"{args.runs} runs of {args.batches} batches × {args.records} records × {args.size} B; "
+        "medians over the runs\n"
+    )
+    print("| path | ms/batch | records/s | canaria CPU ms/batch | ÷ reference "
+          "| tree CPU ms/batch |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|")
+    for phase in ("plain", "put", "processed", "invoke"):
+        ms, rate = median(runs, phase, "ms"), median(runs, phase, "rate")
+        cpu, tree = median(runs, phase, "cpu"), median(runs, phase, "tree")
+        reference = REFERENCE.get(phase)
+        times = f"{ratio(runs, phase, reference):.2f}" if reference is not None else "—"
+        print(f"| {LABELS[phase]} | {ms:.2f} | {rate:,.0f} | {cpu:.2f} | {times} | {tree:.2f} |")
+    for phase in REFERENCE:
+        sent = median(runs, phase, "sent")
+        print(f"\n`{phase}`: the PutRecordBatch calls alone took {sent:.2f} ms/batch (median)")
+    print(f"\n    {' '.join([os.path.relpath(sys.executable), *sys.argv])}")
+
+
+if __name__ == "__main__":
+    main()
