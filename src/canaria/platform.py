@@ -222,6 +222,7 @@ class Platform:
             clock, self._invoke_event, stream_of=self.log_groups.stream_of
         )
         self.log_subscriptions.firehose = self.firehose.put_arn
+        self.pipes.firehose = self.firehose.put_arn
         self._state_tasks = PlatformTasks(
             self,
             options.host,
@@ -476,7 +477,7 @@ class Platform:
         """The URL that serves ``service`` (as an API Gateway integration URI names it)."""
         if service == "dynamodb":
             return self.tables.endpoint
-        if service in ("states", "lambda"):
+        if service in ("states", "lambda", "firehose"):
             return self.control_url
         if service in SERVED.values():
             return self.services.endpoint

@@ -408,9 +408,18 @@ EventSource = QueueEventSource | StreamEventSource
 class PipeStep:
     """Where an EventBridge pipe sends its batch: its enrichment (a function) or its
     target. ``name`` is the function's logical id, or the state machine's, event bus's,
-    queue's, stream's or log group's name, or the topic's ARN."""
+    queue's, stream's, delivery stream's or log group's name, or the topic's ARN."""
 
-    kind: Literal["function", "state_machine", "event_bus", "queue", "topic", "stream", "log_group"]
+    kind: Literal[
+        "function",
+        "state_machine",
+        "event_bus",
+        "queue",
+        "topic",
+        "stream",
+        "log_group",
+        "firehose",
+    ]
     name: str
     arn: str
     qualifier: str | None = None  # a function's alias or version

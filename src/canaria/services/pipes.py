@@ -15,8 +15,8 @@ destination); where those would invoke a function they hand the batch to
    gets the JSON array (through the alias the ARN names), a state machine is started
    with it, an event bus gets an event per record (``Source`` and ``DetailType`` from the
    pipe's parameters, else ``Pipe <name>`` and ``Event from aws:sqs``, ...), a queue a
-   message, a topic a message, a stream a record per record, a log group an event per
-   record.
+   message, a topic a message, a stream a record per record, a delivery stream a record
+   per record, a log group an event per record.
 
 A batch whose enrichment or target fails comes back to the reader, which tries it again
 as it would a function's batch; a function target's ``batchItemFailures`` are passed on.
@@ -49,7 +49,7 @@ from canaria.errors import CanariaError
 from canaria.models import InvokeResult, PipeSpec, PipeStep
 from canaria.models.event_transforms import substitute
 from canaria.services.clients import EngineClients
-from canaria.services.forwarding import WriteLog
+from canaria.services.forwarding import PutRecords, WriteLog
 
 log = logging.getLogger("canaria.services")
 
@@ -154,6 +154,7 @@ class Pipes:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="canaria-pipes")
         self._client = EngineClients(endpoint)
         self.write_log: WriteLog | None = None  # a log group target's events (the platform's)
+        self.firehose: PutRecords | None = None  # a delivery stream target's records
 
     def apply(self, pipes: Mapping[str, PipeSpec]) -> None:
         self._pipes = dict(pipes)
@@ -244,6 +245,14 @@ class Pipes:
             return b"null"
         if step.kind == "log_group":
             self._log(pipe, step, batch, shaped)
+            return b"null"
+        if step.kind == "firehose":  # on the loop: the delivery streams' buffers are its
+            if self.firehose is None:
+                raise PipeFailed(f"delivery stream {step.name}: none run here")
+            try:
+                self.firehose(step.arn, [_text(body).encode() for body in shaped])
+            except CanariaError as exc:
+                raise PipeFailed(f"delivery stream {step.name}: {exc.message}") from None
             return b"null"
         try:
             await asyncio.get_running_loop().run_in_executor(

@@ -2,9 +2,10 @@
 
 A pipe is run when its source is a queue, a Kinesis stream or a table's stream of the
 template, its enrichment (if any) a function of the template, and its target a function,
-a state machine, an event bus, a queue, a topic or a Kinesis stream of the template, or a
-log group (``CloudWatchLogsParameters``: a stream name, fixed or a ``$.`` path, else the
-pipe's name; a ``Timestamp`` path to epoch milliseconds, else the time of delivery).
+a state machine, an event bus, a queue, a topic, a Kinesis stream or a Firehose delivery
+stream of the template, or a log group (``CloudWatchLogsParameters``: a stream name,
+fixed or a ``$.`` path, else the pipe's name; a ``Timestamp`` path to epoch
+milliseconds, else the time of delivery).
 Another source or target (Amazon MQ, MSK, API destinations, Batch, ...) is a warning
 and the pipe is not run, so nothing is half delivered; so is a pipe whose
 ``DesiredState`` is ``STOPPED``.
@@ -32,6 +33,7 @@ from canaria.models.services import (
 )
 from canaria.template.context import Context
 from canaria.template.event_sources import filters_of
+from canaria.template.firehose import delivery_stream_arns
 from canaria.template.index import Entry, state_machine_arn
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import Where, as_int, as_map, as_str, check_keys
@@ -325,6 +327,8 @@ def _target(
             )
     if _DEFAULT_BUS.match(arn):
         return _bus_step("default", arn, template, section)
+    if arn in delivery_stream_arns(ctx):
+        return PipeStep("firehose", arn.rsplit("/", 1)[-1], arn, input_template=template)
     group = name_of_arn(arn)
     if group is not None:  # the template's or not: written to, created if it must be
         node = section("CloudWatchLogsParameters", ("LogStreamName", "Timestamp"))
@@ -339,7 +343,7 @@ def _target(
         )
     raise _NotRun(
         f"its target {arn} is not a function, state machine, event bus, queue, topic, "
-        "Kinesis stream or log group of this template"
+        "Kinesis stream, delivery stream or log group of this template"
     )
 
 

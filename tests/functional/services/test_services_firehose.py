@@ -52,6 +52,26 @@ Resources:
   Ingest:
     Type: AWS::Serverless::Api
     Properties: {StageName: dev}
+  Collect:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: v1
+      DefinitionBody:
+        openapi: "3.0.1"
+        info: {title: collect, version: "1"}
+        paths:
+          /events:
+            post:
+              x-amazon-apigateway-integration:
+                type: aws
+                httpMethod: POST
+                uri: arn:aws:apigateway:us-east-1:firehose:action/PutRecord
+                credentials: arn:aws:iam::123456789012:role/apigw
+                requestTemplates:
+                  application/json: >-
+                    {"DeliveryStreamName": "orders",
+                     "Record": {"Data": "$util.base64Encode($input.body)"}}
+                responses: {default: {statusCode: "200"}}
   Direct:
     Type: AWS::KinesisFirehose::DeliveryStream
     Properties:
@@ -191,6 +211,23 @@ Resources:
         S3Configuration:
           BucketARN: !GetAtt Landing.Arn
           ErrorOutputPrefix: nowhere/
+  Jobs:
+    Type: AWS::SQS::Queue
+  JobPipe:
+    Type: AWS::Pipes::Pipe
+    Properties:
+      RoleArn: arn:aws:iam::123456789012:role/pipe
+      Source: !GetAtt Jobs.Arn
+      Target: !GetAtt JobArchive.Arn
+      TargetParameters:
+        InputTemplate: '{"job": <$.body.id>}'
+  JobArchive:
+    Type: AWS::KinesisFirehose::DeliveryStream
+    Properties:
+      ExtendedS3DestinationConfiguration:
+        BucketARN: !GetAtt Landing.Arn
+        Prefix: jobs/
+        BufferingHints: {IntervalInSeconds: 0, SizeInMBs: 1}
   Talker:
     Type: AWS::Serverless::Function
     Properties: {Runtime: python3.11, Handler: upper.talk, CodeUri: src/}
@@ -453,6 +490,20 @@ def test_a_rule_puts_its_events_to_a_delivery_stream(app: Canaria) -> None:
     assert json.loads(body) == {"id": 7}
 
 
+def test_an_api_gateway_integration_puts_records(app: Canaria) -> None:
+    s3 = app.env_client("s3", "AWS_ENDPOINT_URL_S3")
+    status, _, body = app.http(
+        "POST", "/v1/events", b'{"id": 8}', {"Content-Type": "application/json"}
+    )
+    assert status == 200 and b"RecordId" in body
+    found = wait_until(
+        lambda: objects(s3, "orders/"),
+        lambda objs: any(b'{"id": 8}' in data for _, data in objs),
+        "the integration's record",
+    )
+    assert found
+
+
 def test_an_http_endpoint_gets_firehoses_request(app: Canaria) -> None:
     firehose = app.aws("firehose")
     s3 = app.env_client("s3", "AWS_ENDPOINT_URL_S3")
@@ -474,6 +525,15 @@ def test_an_http_endpoint_gets_firehoses_request(app: Canaria) -> None:
     assert document["errorCode"] == "HttpEndpoint.RequestFailed"
 
 
+def test_a_pipe_puts_its_records_to_a_delivery_stream(app: Canaria) -> None:
+    sqs = app.env_client("sqs", "AWS_ENDPOINT_URL_SQS")
+    s3 = app.env_client("s3", "AWS_ENDPOINT_URL_S3")
+    url = next(u for u in sqs.list_queues()["QueueUrls"] if "Jobs" in u)
+    sqs.send_message(QueueUrl=url, MessageBody='{"id": 41}')
+    [(_, body)] = wait_objects(s3, "jobs/")
+    assert json.loads(body) == {"job": 41}
+
+
 def test_a_log_subscription_filter_archives_its_lines(app: Canaria) -> None:
     s3 = app.env_client("s3", "AWS_ENDPOINT_URL_S3")
     app.aws("lambda").invoke(FunctionName="Talker", Payload=b'{"n": 1}')
@@ -493,7 +553,7 @@ def test_refusals_are_firehoses(app: Canaria) -> None:
         firehose.put_record_batch(DeliveryStreamName="direct", Records=[{"Data": b"x"}] * 501)
     assert "at most 500" in info.value.response["Error"]["Message"]
     names = firehose.list_delivery_streams(Limit=3)
-    assert names["DeliveryStreamNames"] == ["app-NotesArchive", "broken", "direct"]
+    assert names["DeliveryStreamNames"] == ["app-JobArchive", "app-NotesArchive", "broken"]
     assert names["HasMoreDeliveryStreams"] is True
     sourced = firehose.list_delivery_streams(DeliveryStreamType="KinesisStreamAsSource")
     assert sourced["DeliveryStreamNames"] == ["from-clicks"]
