@@ -2,41 +2,46 @@
 put with ``PutRecordBatch`` until they are objects in the bucket, through a stream with no
 processor against ``PutObject`` calls of the same bytes (the reference), and through a
 stream with a Lambda processor against ``Invoke`` of the same function followed by a
-``PutObject`` of its answer (the reference), in the same run.
+``PutObject`` of its answer (the reference), each in the same run as its reference.
 
     .venv/bin/python bench/firehose.py [--batches 200] [--records 100] [--size 200] [--runs 5]
 
-One ``canaria up`` (a child process, real clock) serves a template of one bucket, one
-Python 3.11 function ``Identity`` (a Firehose processor answering every record ``Ok``
-with its data unchanged) and two delivery streams into the bucket with
+One ``canaria up`` (a child process, real clock) serves a template of one bucket
+``bench-landing``, one Python 3.11 function ``Identity`` (a Firehose processor answering
+every record ``Ok`` with its data unchanged) and two delivery streams into the bucket with
 ``IntervalInSeconds: 0`` and ``SizeInMBs: 1``: ``plain`` (prefix ``plain/``) and
 ``processed`` (the ``Lambda`` processor ``Identity``, prefix ``processed/``). With an
 interval of 0 each ``PutRecordBatch`` is one object (and one invocation of the
-processor). boto3 clients signed with the state directory's token's keys, on loopback;
-every call is made one at a time. Per run, each phase sends ``--batches`` batches of
-``--records`` records of ``--size`` bytes and is timed from its first call until all its
-objects are listed under its prefix (``ListObjectsV2``, polled once the last call
-returned):
+processor). The clients are boto3's, signed with the keys of the state directory's token,
+on loopback; every call is made one at a time. Per run, each phase sends ``--batches``
+batches of ``--records`` records of ``--size`` bytes:
 
 - ``plain``: ``PutRecordBatch`` to ``plain`` through the edge;
-- ``PutObject`` (reference): the batch's records joined, written by the client to the
-  services engine's S3 (the address ``canaria up`` prints after ``services``), which is
-  what the stream writes through too;
+- ``PutObject`` (reference for ``plain``): the batch's records joined, written by the
+  client to the services engine's S3 (the address ``canaria up`` prints after
+  ``services``: the relay, which the streams write through too);
 - ``processed``: ``PutRecordBatch`` to ``processed`` through the edge;
-- ``Invoke`` + ``PutObject`` (reference): ``Invoke`` of ``Identity`` through the edge
-  with Firehose's event of the batch's records, then ``PutObject`` of the records it
-  answers, joined: the same work written by hand.
+- ``Invoke`` + ``PutObject`` (reference for ``processed``): ``Invoke`` of ``Identity``
+  through the edge with Firehose's event of the batch's records, then ``PutObject`` of
+  the records it answers, joined: the same work written by hand.
 
-Each stream runs in the same run as its reference, in alternating order from run to run;
-the objects are deleted after each phase (not timed), so every listing sees one phase's.
-Before the runs, one batch goes through each path (the function's cold start, canaria's
-clients made). The table gives, per phase, the medians over ``--runs`` of: ms per batch
-(the phase's wall time ÷ batches), records per second, the ``canaria up`` process's own
-CPU per batch (utime + stime from /proc, before and after the phase: the edge, the
-streams, the relay; the machine is shared, so this moves less than the wall time), the
-same for its whole process tree (the services engine and the function's worker too), and
-the ratio of the stream's ms per batch to its reference's in the same run. Under it: what
-the ``PutRecordBatch`` calls alone took (the records taken, not yet written).
+A phase is timed from its first call until a ``ListObjectsV2`` of its prefix returns all
+its objects (for a reference, the listing after the last call; for a stream, the writes go
+on after the last ``PutRecordBatch`` returned). A listing costs the services engine about
+0.2 ms a key, so the streams' prefixes are not polled in a tight loop, which would slow
+the writes waited for: each next listing is timed from the rate seen so far (three to five
+listings a phase). A stream runs in the same run as its reference, in alternating order
+from run to run; each phase's objects are checked (one per batch, holding one batch's
+records) and deleted after it, untimed. Before the runs, one batch goes through each path
+(the function's cold start, canaria's clients made).
+
+The table gives each phase's medians over ``--runs``: ms per batch (the phase's wall
+time ÷ batches), records per second, the ``canaria up`` process's own CPU per batch
+(utime + stime from /proc before and after the phase: the edge, the delivery streams, the
+relay; the machine is shared, and this moves less than the wall time), the same for its
+whole process tree (the services engine, moto, and the function's worker too; the
+listings are in it), and the stream's ms per batch ÷ its reference's in the same run.
+Under it: what the ``PutRecordBatch`` calls alone took (records taken, not yet written).
 """
 
 from __future__ import annotations
@@ -133,13 +138,17 @@ class Server:
         # `up` goes on writing (warnings, its functions' lines): read it, or the pipe fills
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
-        token = (root / ".canaria" / "token").read_text().strip()
+        try:
+            token = (root / ".canaria" / "token").read_text().strip()
+            self.edge = self._address("control ")
+            self.services = self._address("services ")
+        except Exception:
+            self.stop()
+            raise
         self.keys = {
             "aws_access_key_id": access_key_id(token),
             "aws_secret_access_key": secret_access_key(token),
         }
-        self.edge = self._address("control ")
-        self.services = self._address("services ")
 
     def _drain(self) -> None:
         assert self.up.proc.stdout is not None
@@ -209,16 +218,28 @@ def keys_under(s3: Any, prefix: str) -> list[str]:
 
 
 def wait_listed(s3: Any, prefix: str, count: int, server: Server, timeout_s: float) -> list[str]:
+    """List ``prefix`` until it holds ``count`` objects; their keys. A listing costs the
+    services engine about 0.2 ms a key, so it is not polled in a tight loop (that would slow
+    the writes it waits for): each next listing is timed for 80 % of what the objects listed
+    so far say is left, at least 20 ms, at most 1 s later."""
     deadline = time.monotonic() + timeout_s
+    first: tuple[float, int] | None = None
     while True:
         keys = keys_under(s3, prefix)
+        now = time.perf_counter()
         if len(keys) >= count:
             return keys
         if time.monotonic() > deadline:
             tail = "".join(server.output[-20:])
             raise TimeoutError(f"{len(keys)} of {count} objects under {prefix}; up's last lines:\n"
                                f"{tail}")  # fmt: skip
-        time.sleep(0.01)
+        wait = 0.05
+        if first is None:
+            first = (now, len(keys))
+        elif len(keys) > first[1]:
+            rate = (len(keys) - first[1]) / (now - first[0])
+            wait = 0.8 * (count - len(keys)) / rate
+        time.sleep(min(max(wait, 0.02), 1.0))
 
 
 def delete_all(s3: Any, keys: list[str]) -> None:

@@ -199,8 +199,9 @@ def _answering(handler: Handler) -> Handler:
     async def answer(edge: EdgeBackend, body: dict[str, Any]) -> Response:
         try:
             return await handler(edge, body)
-        except FirehoseError as exc:
-            return json_error(exc.code, exc.message)
+        except FirehoseError as exc:  # a stream holding too much: a fault the SDK retries
+            busy = exc.code == "ServiceUnavailableException"
+            return json_error(exc.code, exc.message, status=500 if busy else 400)
 
     return answer
 

@@ -80,6 +80,12 @@ MAX_RECORD = 1_024_000  # bytes of one record (1,000 KiB)
 MAX_BATCH_RECORDS = 500  # records of one PutRecordBatch
 MAX_BATCH_BYTES = 4 * MIB  # bytes of one PutRecordBatch
 MAX_INVOKE_BYTES = 6 * MIB  # a Lambda invocation's payload
+# bytes a stream may hold unwritten (buffered and being written) before a put is answered
+# ServiceUnavailableException ("Slow down."), as Firehose answers a put past its limits
+MAX_PENDING_BYTES = 64 * MIB
+# an S3 write that fails (the services engine restarting) is tried again this long after
+# (wall seconds: what passes is the engine's restart, not the application's time)
+_S3_RETRY_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 _HTTP_TIMEOUT_S = 180  # Firehose waits this long for an endpoint's answer
 _EXECUTE_API = re.compile(r"^[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com$")
 _SECRET_REFERENCE = re.compile(
@@ -187,8 +193,15 @@ def object_key(
 class DeliveryStreams:
     """The running delivery streams (``apply`` sets them), their buffers and writers."""
 
-    def __init__(self, clock: Clock, endpoint: str, invoke: InvokeQualified) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        endpoint: str,
+        invoke: InvokeQualified,
+        max_pending_bytes: int = MAX_PENDING_BYTES,
+    ) -> None:
         self.clock = clock
+        self.max_pending_bytes = max_pending_bytes
         self._clients = EngineClients(endpoint, read_timeout_s=30.0)
         self._invoke = invoke
         self.write_log: WriteLog | None = None  # CloudWatchLoggingOptions' groups
@@ -198,6 +211,8 @@ class DeliveryStreams:
         self._buffers: dict[str, _Buffer] = {}
         self._locks: dict[str, asyncio.Lock] = {}  # one batch written at a time per stream
         self._writing: set[asyncio.Task[None]] = set()
+        self._pending: dict[str, int] = {}  # bytes not yet written, by logical id
+        self._stopping = False  # stopping: an HTTP endpoint is tried once, then the backup
         self._pool = ThreadPoolExecutor(4, thread_name_prefix="canaria-firehose")
         self._http = urllib3.PoolManager(
             num_pools=4, retries=False, timeout=urllib3.Timeout(connect=5, read=_HTTP_TIMEOUT_S)
@@ -280,16 +295,31 @@ class DeliveryStreams:
                 "subsequenceNumber": 0,
             }
             added.append(_Record(self._record_id(), arrival, data, metadata))
-        self._add(spec, added)
+        try:
+            self._add(spec, added)
+        except FirehoseError as exc:  # too much unwritten: the reader tries the batch again
+            error = {"errorMessage": exc.message, "errorType": exc.code}
+            return InvokeResult(
+                orjson.dumps(error), 0, uuid.uuid4().hex, 0.0, function_error="Unhandled"
+            )
         return InvokeResult(b"{}", 0, uuid.uuid4().hex, 0.0)
 
     def _add(self, spec: DeliveryStreamSpec, records: list[_Record]) -> None:
         if not records:
             return
+        size = sum(len(r.data) for r in records)
+        pending = self._pending.get(spec.logical_id, 0)
+        if pending + size > self.max_pending_bytes:
+            raise FirehoseError(
+                "ServiceUnavailableException",
+                f"Slow down. Firehose {spec.name} holds {pending} bytes not yet written to "
+                "its destination.",
+            )
+        self._pending[spec.logical_id] = pending + size
         buffer = self._buffers.setdefault(spec.logical_id, _Buffer())
         first = not buffer.records
         buffer.records.extend(records)
-        buffer.size += sum(len(r.data) for r in records)
+        buffer.size += size
         if buffer.size >= spec.buffering.size_bytes or spec.buffering.interval_s == 0:
             self._write_now(spec.logical_id)
         elif first:
@@ -322,6 +352,7 @@ class DeliveryStreams:
             await asyncio.gather(*list(self._writing), return_exceptions=True)
 
     async def stop(self) -> None:
+        self._stopping = True
         try:
             await asyncio.wait_for(self.flush(), timeout=30)
         except TimeoutError:
@@ -337,8 +368,13 @@ class DeliveryStreams:
             try:
                 await self._write_batch(spec, records)
             except Exception as exc:  # never lose the writer: say what was lost
-                log.exception("firehose %s: %d records not written", spec.name, len(records))
-                self._log_error(spec, "Firehose.InternalError", str(exc))
+                log.warning("firehose %s: %d records not written: %s", spec.name, len(records), exc)
+                self._log_error(spec, "S3.WriteFailed", str(exc))
+            finally:
+                size = sum(len(r.data) for r in records)
+                self._pending[spec.logical_id] = max(
+                    0, self._pending.get(spec.logical_id, 0) - size
+                )
 
     async def _write_batch(self, spec: DeliveryStreamSpec, records: list[_Record]) -> None:
         destination = spec.destination
@@ -445,10 +481,23 @@ class DeliveryStreams:
             key = object_key(
                 spec, destination, prefix, datetime.fromtimestamp(self.clock.now(), zone)
             )
-            await self._run(self._put_object, destination.bucket, key, body)
+            await self._store(destination.bucket, key, body)
 
     def _put_object(self, bucket: str, key: str, body: bytes) -> None:
         self._clients("s3").put_object(Bucket=bucket, Key=key, Body=body)
+
+    async def _store(self, bucket: str, key: str, body: bytes) -> None:
+        """One object written, tried again while the services engine cannot take it (a
+        restart); the last failure raised."""
+        for delay in (*_S3_RETRY_S, None):
+            try:
+                await self._run(self._put_object, bucket, key, body)
+                return
+            except Exception as exc:
+                if delay is None or self._stopping:
+                    raise
+                log.warning("firehose: writing s3://%s/%s: %s (tried again)", bucket, key, exc)
+                await asyncio.sleep(delay)
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -489,7 +538,7 @@ class DeliveryStreams:
             body = gzip.compress(body)
         key = object_key(spec, backup, prefix, datetime.fromtimestamp(self.clock.now(), zone))
         try:
-            await self._run(self._put_object, backup.bucket, key, body)
+            await self._store(backup.bucket, key, body)
         except Exception as exc:
             log.warning(
                 "firehose %s: failed records not written to %s: %s", spec.name, backup.bucket, exc
@@ -521,7 +570,7 @@ class DeliveryStreams:
             problem = await self._run(self._post_once, spec, destination, request_id, body)
             if not problem:
                 return
-            if self.clock.now() + delay > deadline:
+            if self._stopping or self.clock.now() + delay > deadline:
                 break
             log.warning(
                 "firehose %s → %s: %s (tried again in %.0f s)",

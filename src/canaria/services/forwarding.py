@@ -152,8 +152,11 @@ class Forwarder:
             record += b"\n"
         try:
             self.firehose(forward.arn, [record])
-        except CanariaError as exc:
-            raise CallFailed("NO_RESOURCE", exc.message, retryable=False) from None
+        except CanariaError as exc:  # a stream holding too much is tried again later
+            busy = getattr(exc, "code", "") == "ServiceUnavailableException"
+            raise CallFailed(
+                "THROTTLING" if busy else "NO_RESOURCE", exc.message, retryable=busy
+            ) from None
 
     async def _graphql(self, forward: Forward, body: bytes) -> None:
         """An AppSync target: its ``GraphQLOperation`` run on the template's API, with

@@ -8,8 +8,14 @@ import json
 import re
 from datetime import UTC, datetime
 
-from canaria.models.firehose import DeliveryStreamSpec, S3Destination
+import pytest
+
+from canaria.clock import ManualClock
+from canaria.models import InvokeResult
+from canaria.models.firehose import Buffering, DeliveryStreamSpec, S3Destination
 from canaria.services.firehose import (
+    DeliveryStreams,
+    FirehoseError,
     _answered,
     _log_messages,
     _Record,
@@ -95,3 +101,25 @@ def test_a_cloudwatch_logs_delivery_becomes_its_messages() -> None:
         _Record("2", 1, json.dumps(control).encode()),
     ]
     assert [r.data for r in _log_messages(records)] == [b"a\nb\n"]
+
+
+async def test_a_stream_holding_too_much_says_slow_down() -> None:
+    async def never(function: str, qualifier: str | None, payload: bytes) -> InvokeResult:
+        raise AssertionError("no processor here")
+
+    streams = DeliveryStreams(ManualClock(), "http://127.0.0.1:9", never, max_pending_bytes=10)
+    hose = DeliveryStreamSpec(
+        "Hose", "hose", "arn", destination=S3Destination("b", buffering=Buffering(1, 900))
+    )
+    streams.apply({"Hose": hose})
+    assert len(streams.put("hose", [b"12345", b"6789"])) == 2
+    with pytest.raises(FirehoseError) as info:
+        streams.put("hose", [b"ab"])
+    assert info.value.code == "ServiceUnavailableException"
+    with pytest.raises(FirehoseError) as info:
+        streams.put("other", [b"ab"])
+    assert info.value.code == "ResourceNotFoundException"
+    answer = await streams.deliver(
+        "Hose", b'{"Records": [{"kinesis": {"data": "YWJj"}, "eventID": "shardId-0:1"}]}'
+    )
+    assert answer.function_error == "Unhandled"  # the reader tries the batch again
