@@ -41,6 +41,7 @@ from canaria.template.context import Context
 from canaria.template.index import DELIVERY_STREAM, Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import Where, as_float, as_int, as_list, as_map, as_str, check_keys
+from canaria.template.service_props import function_and_qualifier
 from canaria.template.service_refs import bucket_arn, stream_arn
 
 KEYS = (
@@ -398,18 +399,7 @@ def _http(
                 f"unknown content encoding {encoding!r}", allowed="NONE, GZIP"
             )
         gzip = encoding == "GZIP"
-        cat = rat.key(request, "CommonAttributes")
-        raw_attributes = request.get("CommonAttributes", [])
-        for i, item in enumerate(as_list(raw_attributes, cat)):
-            iat = cat.index(raw_attributes, i)
-            node = as_map(item, iat)
-            check_keys(
-                node,
-                iat,
-                ("AttributeName", "AttributeValue"),
-                required=("AttributeName", "AttributeValue"),
-            )
-            attributes[as_str(node["AttributeName"], iat)] = as_str(node["AttributeValue"], iat)
+        attributes = _pairs(request, rat, "CommonAttributes", "AttributeName", "AttributeValue")
     retry_s = 300
     if "RetryOptions" in config:
         oat = at.key(config, "RetryOptions")
@@ -474,26 +464,16 @@ def _processing(
             raise iat.key(proc, "Type").error(
                 f"unknown processor type {kind!r}", allowed=", ".join(PROCESSORS)
             )
-        params: dict[str, str] = {}
         paat = iat.key(proc, "Parameters")
-        raw_params = proc.get("Parameters", [])
-        for j, p in enumerate(as_list(raw_params, paat)):
-            jat = paat.index(raw_params, j)
-            pnode = as_map(p, jat)
-            check_keys(
-                pnode,
-                jat,
-                ("ParameterName", "ParameterValue"),
-                required=("ParameterName", "ParameterValue"),
-            )
-            params[as_str(pnode["ParameterName"], jat)] = as_str(
-                pnode["ParameterValue"], jat.key(pnode, "ParameterValue")
-            )
+        params = _pairs(proc, iat, "Parameters", "ParameterName", "ParameterValue")
         if kind == "Lambda":
             if "LambdaArn" not in params:
                 raise paat.error("a Lambda processor needs its LambdaArn parameter")
             arn = params["LambdaArn"]
-            function, qualifier = _function(arn, functions)
+            found = function_and_qualifier(arn, functions)
+            function, qualifier = found if found is not None else (None, None)
+            if qualifier == "$LATEST":
+                qualifier = None
             retries = params.get("NumberOfRetries", "3")
             if not retries.isdigit() or int(retries) > 300:
                 raise paat.error(f"NumberOfRetries {retries!r} is out of range", allowed="0 to 300")
@@ -525,17 +505,6 @@ def _processing(
     return out
 
 
-def _function(arn: str, functions: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """(logical id, qualifier) of the template's function ``arn`` names; (None, None)."""
-    for base, logical_id in functions.items():
-        if arn == base:
-            return logical_id, None
-        if arn.startswith(base + ":"):
-            qualifier = arn[len(base) + 1 :]
-            return logical_id, None if qualifier == "$LATEST" else qualifier
-    return None, None
-
-
 def _warn_extended(ctx: Context, entry: Entry, config: Mapping[str, Any], key: str) -> None:
     for name, what in (
         ("DataFormatConversionConfiguration", "records are written as they are"),
@@ -544,6 +513,20 @@ def _warn_extended(ctx: Context, entry: Entry, config: Mapping[str, Any], key: s
     ):
         if name in config:
             ctx.warn(entry, f"{key}.{name} is not applied: {what}")
+
+
+def _pairs(node: Mapping[str, Any], at: Where, key: str, name: str, value: str) -> dict[str, str]:
+    """``node[key]``, a list of ``{name: ..., value: ...}`` (a processor's ``Parameters``,
+    an endpoint's ``CommonAttributes``), as a mapping."""
+    raw = node.get(key, [])
+    lat = at.key(node, key)
+    out: dict[str, str] = {}
+    for i, item in enumerate(as_list(raw, lat)):
+        iat = lat.index(raw, i)
+        pair = as_map(item, iat)
+        check_keys(pair, iat, (name, value), required=(name, value))
+        out[as_str(pair[name], iat.key(pair, name))] = as_str(pair[value], iat.key(pair, value))
+    return out
 
 
 def _logging(config: Mapping[str, Any], at: Where) -> tuple[str | None, str | None]:

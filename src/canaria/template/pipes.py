@@ -37,6 +37,7 @@ from canaria.template.firehose import delivery_stream_arns
 from canaria.template.index import Entry, state_machine_arn
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import Where, as_int, as_map, as_str, check_keys
+from canaria.template.service_props import function_and_qualifier
 from canaria.template.service_refs import event_bus_arn, queue_arn, stream_arn, topic_arn
 from canaria.template.streams import stream_event, streamed_table
 
@@ -171,7 +172,7 @@ def _pipe(
     if ctx.get(entry, "Enrichment") is not NO_VALUE:
         eat = ctx.at(entry, "Enrichment")
         enrichment_arn = as_str(ctx.get(entry, "Enrichment"), eat)
-        step = _function_step(enrichment_arn, function_arns)
+        step = function_and_qualifier(enrichment_arn, function_arns)
         machine = next(
             (m.name for m in machines.values() if state_machine_arn(m.name) == enrichment_arn),
             None,
@@ -236,16 +237,6 @@ def _stream_source(
     return replace(source, filters=filters)
 
 
-def _function_step(arn: str, functions: Mapping[str, str]) -> tuple[str, str | None] | None:
-    """(logical id, qualifier) of the template's function ``arn`` names."""
-    for base, logical_id in functions.items():
-        if arn == base:
-            return logical_id, None
-        if arn.startswith(base + ":"):
-            return logical_id, arn[len(base) + 1 :]
-    return None
-
-
 def _target(
     ctx: Context,
     entry: Entry,
@@ -269,7 +260,7 @@ def _target(
         check_keys(node, sat, allowed)
         return node
 
-    step = _function_step(arn, functions)
+    step = function_and_qualifier(arn, functions)
     if step is not None:
         node = section("LambdaFunctionParameters", ("InvocationType",))
         return PipeStep(

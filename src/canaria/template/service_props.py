@@ -23,6 +23,17 @@ def function_of(arn: str, functions: Mapping[str, str]) -> str | None:
     return None
 
 
+def function_and_qualifier(arn: str, functions: Mapping[str, str]) -> tuple[str, str | None] | None:
+    """(logical id, the qualifier after it or None) of the template's function ``arn``
+    names (``functions``: ARN → logical id), if any."""
+    for base, logical_id in functions.items():
+        if arn == base:
+            return logical_id, None
+        if arn.startswith(base + ":"):
+            return logical_id, arn[len(base) + 1 :]
+    return None
+
+
 def function_named(
     node: Mapping[str, Any], key: str, at: Where, function_names: Mapping[str, str]
 ) -> tuple[str, str]:
