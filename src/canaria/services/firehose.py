@@ -6,8 +6,11 @@ subscription filter (GZIP'd, as CloudWatch Logs puts them), through ``put_arn``,
 from a Kinesis stream the stream reads (``deliver``, handed a batch by the stream
 readers as a function would be). Each stream keeps a buffer; it is written when it holds
 the destination's ``SizeInMBs`` or when ``IntervalInSeconds`` have passed (on the
-platform's clock, so ``--time-scale`` compresses the wait) since its first record.
-Writing a batch:
+platform's clock, so ``--time-scale`` compresses the wait) since its first record. One
+writer per stream writes its batches in order; records put while it writes wait and go
+together in the next batch (at most the buffer's size), so a busy stream writes bigger
+objects rather than queueing writes, and past ``MAX_PENDING_BYTES`` unwritten a put is
+answered ``ServiceUnavailableException``. Writing a batch:
 
 1. ``Decompression`` (GZIP) of each record, and ``CloudWatchLogProcessing``'s
    ``DataMessageExtraction`` (a CloudWatch Logs delivery becomes its messages, one per
@@ -133,7 +136,8 @@ class _Failed:
 class _Buffer:
     records: list[_Record] = field(default_factory=list)
     size: int = 0
-    timer: asyncio.Task[None] | None = None
+    timer: asyncio.Task[None] | None = None  # makes it due when its interval has passed
+    due: bool = False  # full, or its interval passed: the stream's writer takes it next
 
 
 def java_time(pattern: str, when: datetime) -> str:
@@ -209,8 +213,9 @@ class DeliveryStreams:
         self._specs: dict[str, DeliveryStreamSpec] = {}  # by logical id
         self._by_name: dict[str, str] = {}  # name → logical id
         self._buffers: dict[str, _Buffer] = {}
-        self._locks: dict[str, asyncio.Lock] = {}  # one batch written at a time per stream
-        self._writing: set[asyncio.Task[None]] = set()
+        # each stream's writer: one at a time, so its batches are written in order
+        self._writers: dict[str, asyncio.Task[None]] = {}
+        self._retired: dict[str, DeliveryStreamSpec] = {}  # removed, its buffer unwritten
         self._pending: dict[str, int] = {}  # bytes not yet written, by logical id
         self._stopping = False  # stopping: an HTTP endpoint is tried once, then the backup
         self._pool = ThreadPoolExecutor(4, thread_name_prefix="canaria-firehose")
@@ -226,9 +231,10 @@ class DeliveryStreams:
     def apply(self, specs: Mapping[str, DeliveryStreamSpec]) -> None:
         """Run exactly ``specs``; a stream removed from the template has its buffer
         written first (with the configuration it was put under)."""
-        for logical_id in list(self._specs):
-            if logical_id not in specs:
-                self._write_now(logical_id)
+        for logical_id, spec in self._specs.items():
+            if logical_id not in specs and logical_id in self._buffers:
+                self._retired[logical_id] = spec
+                self._due(logical_id)
         self._specs = dict(specs)
         self._by_name = {s.name: s.logical_id for s in specs.values()}
 
@@ -321,35 +327,56 @@ class DeliveryStreams:
         buffer.records.extend(records)
         buffer.size += size
         if buffer.size >= spec.buffering.size_bytes or spec.buffering.interval_s == 0:
-            self._write_now(spec.logical_id)
+            self._due(spec.logical_id)
         elif first:
-            due = self.clock.now() + spec.buffering.interval_s
-            buffer.timer = asyncio.ensure_future(self._write_at(spec.logical_id, due))
+            when = self.clock.now() + spec.buffering.interval_s
+            buffer.timer = asyncio.ensure_future(self._due_at(spec.logical_id, buffer, when))
 
-    async def _write_at(self, logical_id: str, due: float) -> None:
-        await self.clock.sleep_until(due)
-        buffer = self._buffers.get(logical_id)
-        if buffer is not None:
+    async def _due_at(self, logical_id: str, buffer: _Buffer, when: float) -> None:
+        await self.clock.sleep_until(when)
+        if self._buffers.get(logical_id) is buffer:
             buffer.timer = None
-        self._write_now(logical_id)
+            self._due(logical_id)
 
-    def _write_now(self, logical_id: str) -> None:
-        buffer = self._buffers.pop(logical_id, None)
-        spec = self._specs.get(logical_id)
-        if buffer is None or spec is None or not buffer.records:
+    def _due(self, logical_id: str) -> None:
+        """The stream's buffer is to be written: by its writer, started if none runs."""
+        buffer = self._buffers.get(logical_id)
+        if buffer is None or not buffer.records:
             return
-        if buffer.timer is not None and buffer.timer is not asyncio.current_task():
-            buffer.timer.cancel()
-        task = asyncio.ensure_future(self._write(spec, buffer.records))
-        self._writing.add(task)
-        task.add_done_callback(self._writing.discard)
+        buffer.due = True
+        if logical_id not in self._writers:
+            self._writers[logical_id] = asyncio.ensure_future(self._writer(logical_id))
+
+    async def _writer(self, logical_id: str) -> None:
+        """Write the stream's due buffers one after the other. Records put while one is
+        written wait in the next buffer and are written together, at most the buffer's
+        size at a time: a stream falls behind its producers by batching more, as
+        Firehose does, not by queueing writes."""
+        try:
+            while (buffer := self._buffers.get(logical_id)) is not None and buffer.due:
+                spec = self._specs.get(logical_id) or self._retired.get(logical_id)
+                if spec is None:
+                    del self._buffers[logical_id]
+                    return
+                records, rest = _split(buffer.records, spec.buffering.size_bytes)
+                if rest:
+                    buffer.records = rest
+                    buffer.size = sum(len(r.data) for r in rest)
+                else:
+                    del self._buffers[logical_id]
+                    if buffer.timer is not None:
+                        buffer.timer.cancel()
+                await self._write(spec, records)
+            self._retired.pop(logical_id, None)
+        finally:
+            self._writers.pop(logical_id, None)  # no await since the loop's test
 
     async def flush(self) -> None:
         """Write every buffer now, and wait for the writes under way."""
         for logical_id in list(self._buffers):
-            self._write_now(logical_id)
-        while self._writing:
-            await asyncio.gather(*list(self._writing), return_exceptions=True)
+            self._due(logical_id)
+        while self._writers:
+            await asyncio.gather(*list(self._writers.values()), return_exceptions=True)
 
     async def stop(self) -> None:
         self._stopping = True
@@ -363,18 +390,14 @@ class DeliveryStreams:
     # -- a batch out --------------------------------------------------------------------
 
     async def _write(self, spec: DeliveryStreamSpec, records: list[_Record]) -> None:
-        lock = self._locks.setdefault(spec.logical_id, asyncio.Lock())
-        async with lock:
-            try:
-                await self._write_batch(spec, records)
-            except Exception as exc:  # never lose the writer: say what was lost
-                log.warning("firehose %s: %d records not written: %s", spec.name, len(records), exc)
-                self._log_error(spec, "S3.WriteFailed", str(exc))
-            finally:
-                size = sum(len(r.data) for r in records)
-                self._pending[spec.logical_id] = max(
-                    0, self._pending.get(spec.logical_id, 0) - size
-                )
+        try:
+            await self._write_batch(spec, records)
+        except Exception as exc:  # never lose the writer: say what was lost
+            log.warning("firehose %s: %d records not written: %s", spec.name, len(records), exc)
+            self._log_error(spec, "S3.WriteFailed", str(exc))
+        finally:
+            size = sum(len(r.data) for r in records)
+            self._pending[spec.logical_id] = max(0, self._pending.get(spec.logical_id, 0) - size)
 
     async def _write_batch(self, spec: DeliveryStreamSpec, records: list[_Record]) -> None:
         destination = spec.destination
@@ -699,6 +722,17 @@ def _event(spec: DeliveryStreamSpec, records: list[_Record]) -> bytes:
         items.append(item)
     event["records"] = items
     return orjson.dumps(event)
+
+
+def _split(records: list[_Record], limit: int) -> tuple[list[_Record], list[_Record]]:
+    """The first records of ``records`` holding at most ``limit`` bytes (one at least),
+    and the rest."""
+    size = 0
+    for i, r in enumerate(records):
+        size += len(r.data)
+        if size > limit and i > 0:
+            return records[:i], records[i:]
+    return records, []
 
 
 def _chunks(records: list[_Record], limit: int) -> list[list[_Record]]:
