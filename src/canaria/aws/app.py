@@ -225,6 +225,10 @@ def edge_routes(edge: EdgeBackend) -> list[BaseRoute]:
         ),
         lambda_route(base + "/versions", lambda_api.publish_version, "POST", "PublishVersion"),
         lambda_route(base + "/versions", lambda_api.list_versions, "GET", "ListVersionsByFunction"),
+        # the SDKs write ListFunctions' path with its slash, some tools without
+        lambda_route("/2015-03-31/functions/", lambda_api.list_functions, "GET", "ListFunctions"),
+        lambda_route("/2015-03-31/functions", lambda_api.list_functions, "GET", "ListFunctions"),
+        lambda_route(base + "/aliases", lambda_api.list_aliases, "GET", "ListAliases"),
         lambda_route(base + "/aliases/{alias}", lambda_api.get_alias, "GET", "GetAlias"),
         lambda_route(base + "/aliases/{alias}", lambda_api.update_alias, "PUT", "UpdateAlias"),
         lambda_route(

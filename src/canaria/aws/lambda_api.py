@@ -416,6 +416,63 @@ async def list_versions(edge: EdgeBackend, request: Request) -> Response:
     return json_response({"Versions": items})
 
 
+def _page_size(request: Request) -> int:
+    raw = request.query_params.get("MaxItems", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+        raise InvalidRequest(f"MaxItems must be from 1 to 10000, got {raw!r}"[:200])
+    return int(raw)
+
+
+def _paged(items: list[dict[str, Any]], request: Request, key: str) -> dict[str, Any]:
+    """``items`` from the ``Marker`` on (a position, as this edge writes its markers), at
+    most ``MaxItems`` of them, and the next page's ``NextMarker``."""
+    size = _page_size(request)
+    marker = request.query_params.get("Marker", "0")
+    if not marker.isdigit():
+        raise InvalidRequest(f"Marker {marker[:100]!r} is not one this endpoint gave")
+    start = int(marker)
+    body: dict[str, Any] = {key: items[start : start + size]}
+    if start + size < len(items):
+        body["NextMarker"] = str(start + size)
+    return body
+
+
+async def list_functions(edge: EdgeBackend, request: Request) -> Response:
+    """ListFunctions: each function of the application at ``$LATEST`` (its last
+    published version's configuration), with ``FunctionVersion=ALL`` each published
+    version too; by name, paged."""
+    every = request.query_params.get("FunctionVersion") == "ALL"
+    app = edge.app
+    items: list[dict[str, Any]] = []
+    try:
+        for name in sorted(app.functions if app is not None else ()):
+            versions = edge.store.versions(name)
+            if not versions:
+                continue
+            items.append(version_configuration(edge, versions[-1], "$LATEST"))
+            if every:
+                items.extend(version_configuration(edge, v, str(v.number)) for v in versions)
+        return json_response(_paged(items, request, "Functions"))
+    except CanariaError as exc:
+        return rest_error_from(exc)
+
+
+async def list_aliases(edge: EdgeBackend, request: Request) -> Response:
+    """ListAliases of a function (``FunctionVersion``: only the aliases pointing there)."""
+    try:
+        name, _ = _named(edge, request.path_params["name"])
+        edge.function_spec(name)
+        wanted = request.query_params.get("FunctionVersion")
+        aliases = [
+            alias_configuration(a)
+            for a in sorted(edge.store.aliases(name), key=lambda a: a.name)
+            if wanted is None or str(a.version) == wanted
+        ]
+        return json_response(_paged(aliases, request, "Aliases"))
+    except CanariaError as exc:
+        return rest_error_from(exc)
+
+
 async def get_alias(edge: EdgeBackend, request: Request) -> Response:
     try:
         name, _ = _named(edge, request.path_params["name"])

@@ -5,7 +5,7 @@ a Lambda execution role for such an application would, and nothing that changes 
 traffic is routed or how a deployment goes:
 
 - Lambda: ``Invoke``, ``InvokeWithResponseStream``, ``GetFunction``, ``GetFunctionConfiguration``,
-  ``ListVersionsByFunction``, ``GetAlias`` (a
+  ``ListFunctions``, ``ListVersionsByFunction``, ``GetAlias``, ``ListAliases`` (a
   PreTraffic hook invokes the new version; code may read its configuration), and the
   durable execution API (a durable function's SDK checkpoints; code reads, stops and
   completes executions: a human-approval callback is sent by another function);
@@ -43,6 +43,8 @@ FUNCTION_ALLOWED: frozenset[tuple[str, str]] = frozenset(
         ("lambda", "GetFunctionConfiguration"),
         ("lambda", "ListVersionsByFunction"),
         ("lambda", "GetAlias"),
+        ("lambda", "ListAliases"),
+        ("lambda", "ListFunctions"),
         # durable functions: their SDK checkpoints and reads its state; code reads, stops
         # and completes executions (AWSLambdaBasicDurableExecutionRolePolicy and beyond)
         ("lambda", "CheckpointDurableExecution"),

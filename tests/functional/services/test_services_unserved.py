@@ -1,6 +1,7 @@
 """A call signed for a service canaria's edge does not serve gets an SDK error that names
 the service, in every wire protocol (JSON, CBOR, query, REST-XML, REST-JSON); a call to a
-service canaria serves elsewhere says where."""
+service canaria serves elsewhere says where; Lambda's own calls are served, listing
+functions and aliases too."""
 
 from __future__ import annotations
 
@@ -73,3 +74,22 @@ def test_a_service_served_elsewhere_says_where(
 def test_the_edge_still_serves_lambda(hello: Canaria) -> None:
     got = hello.aws("lambda").invoke(FunctionName="HelloFunction", Payload=b"{}")
     assert got["StatusCode"] == 200
+
+
+def test_the_edge_lists_functions_and_their_aliases(hello: Canaria) -> None:
+    lam = hello.aws("lambda")
+    functions = lam.list_functions()["Functions"]
+    assert [f["FunctionName"] for f in functions] == ["HelloFunction", "PreTrafficHook"]
+    assert {f["Version"] for f in functions} == {"$LATEST"}
+    every = lam.list_functions(FunctionVersion="ALL")["Functions"]
+    assert [(f["FunctionName"], f["Version"]) for f in every][:2] == [
+        ("HelloFunction", "$LATEST"),
+        ("HelloFunction", "1"),
+    ]
+    pages = lam.get_paginator("list_functions").paginate(
+        FunctionVersion="ALL", PaginationConfig={"PageSize": 1}
+    )
+    assert [len(p["Functions"]) for p in pages] == [1] * len(every)
+    aliases = lam.list_aliases(FunctionName="HelloFunction")["Aliases"]
+    assert [(a["Name"], a["FunctionVersion"]) for a in aliases] == [("live", "1")]
+    assert lam.list_aliases(FunctionName="HelloFunction", FunctionVersion="7")["Aliases"] == []
