@@ -259,6 +259,7 @@ class Platform:
             workdir=Path(self.state_dir) / "appsync",
             keyring=self.keyring,
             token_keys=TokenKeys(engine_token_keys),  # the template's user pools'
+            send=self.backends.send,  # HTTP data sources, to this machine's engines
         )
         self.releases = ReleaseExecutor(
             store=self.store,
@@ -477,8 +478,10 @@ class Platform:
         """The URL that serves ``service`` (as an API Gateway integration URI names it)."""
         if service == "dynamodb":
             return self.tables.endpoint
-        if service in ("states", "lambda", "firehose"):
+        if service in ("states", "lambda", "firehose", "logs", "monitoring"):
             return self.control_url
+        if service == "execute-api":  # an API of the template (an AppSync HTTP data source)
+            return f"http://{self.options.host}:{self.gateway.port}"
         if service in SERVED.values():
             return self.services.endpoint
         return None

@@ -31,6 +31,7 @@ from graphql import GraphQLError, GraphQLSchema, OperationType
 
 from canaria.models.appsync import (
     DYNAMODB,
+    HTTP,
     LAMBDA,
     NONE,
     GraphQLApiSpec,
@@ -40,7 +41,7 @@ from canaria.models.appsync import (
 from canaria.models.runtime import InvokeResult
 from canaria.template.graphql_schema import appsync_schema
 
-from . import dynamodb
+from . import dynamodb, http
 from .access import field_rules
 from .auth import Caller
 from .js import JsRuntime, ResolverCodeError
@@ -134,8 +135,10 @@ class GraphQLApi:
         invoke: Invoke,
         table_client: Callable[[], Any],
         subscriptions: Subscriptions | None = None,
+        send: http.Send | None = None,
     ) -> None:
         self.spec = spec
+        self._send = send  # an HTTP data source's requests
         self.subscriptions = subscriptions or Subscriptions()
         self._js = js
         self._invoke = invoke
@@ -477,6 +480,8 @@ class GraphQLApi:
             except dynamodb.RequestError as exc:
                 raise FieldError(str(exc), "DynamoDB:DynamoDbException") from None
             return result, None
+        if source.kind == HTTP and self._send is not None:
+            return await http.call(self._send, source, asked)
         raise FieldError(
             f"data source {name!r} is {source.kind}, which canaria does not run",
             "NotServedByCanaria",

@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from canaria.appsync.http import Send
 from canaria.auth import Keyring
 from canaria.clock import Clock
 from canaria.gateway.authorizers import TokenKeys
@@ -108,8 +109,10 @@ class GraphQLApis:
         workdir: Path,
         keyring: Keyring | None = None,
         token_keys: TokenKeys | None = None,
+        send: Send | None = None,
     ) -> None:
         self._invoke = invoke
+        self._send = send  # HTTP data sources' requests (signed, to this machine's engines)
         self.authorizer = Authorizer(clock, invoke, keyring, token_keys)
         self._table_client = table_client
         self._clock = clock
@@ -156,7 +159,9 @@ class GraphQLApis:
         for name, spec in apis.items():
             served = self._served.get(name)
             subscriptions = served.subscriptions if served is not None else Subscriptions()
-            api = GraphQLApi(spec, self.js, self._invoke, self._table_client, subscriptions)
+            api = GraphQLApi(
+                spec, self.js, self._invoke, self._table_client, subscriptions, self._send
+            )
             if served is not None:
                 served.api = api
                 continue

@@ -12,7 +12,8 @@ from typing import Literal
 NONE = "NONE"
 LAMBDA = "AWS_LAMBDA"
 DYNAMODB = "AMAZON_DYNAMODB"
-SERVED_DATA_SOURCES = (NONE, LAMBDA, DYNAMODB)
+HTTP = "HTTP"
+SERVED_DATA_SOURCES = (NONE, LAMBDA, DYNAMODB, HTTP)
 
 # AppSync's authorization modes; canaria checks API keys and SigV4 (``AWS_IAM``)
 API_KEY = "API_KEY"
@@ -22,14 +23,16 @@ AWS_IAM = "AWS_IAM"
 @dataclass(frozen=True)
 class DataSourceSpec:
     """One data source: a ``NONE`` one (a resolver's request is its result), a function
-    (invoked as its ARN names it: an alias or version, else ``$LATEST``), a table, or a
-    type canaria does not run (``kind`` says which)."""
+    (invoked as its ARN names it: an alias or version, else ``$LATEST``), a table, an HTTP
+    endpoint, or a type canaria does not run (``kind`` says which)."""
 
     name: str
     kind: str
     function: str | None = None  # AWS_LAMBDA: the template's function (its logical id)
     qualifier: str | None = None  # ... the alias or version its ARN names; None: $LATEST
     table: str | None = None  # AMAZON_DYNAMODB: the table's name
+    endpoint: str | None = None  # HTTP: its scheme, host and port
+    signing_service: str | None = None  # ... its AWS_IAM SigningServiceName, when signed
 
 
 @dataclass(frozen=True)

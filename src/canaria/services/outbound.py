@@ -83,6 +83,8 @@ class SignedBackends:
                 redirect=False,
                 preload_content=True,
             )
+        except urllib3.exceptions.NewConnectionError as exc:  # refused: urllib3 makes it a
+            raise Unreachable(f"{url}: {exc}") from None  # ConnectTimeoutError, not a timeout
         except urllib3.exceptions.TimeoutError:
             raise TimeoutError(f"{url}: no answer within {timeout_s:g} s") from None
         except urllib3.exceptions.HTTPError as exc:

@@ -27,6 +27,7 @@ from typing import Any
 from canaria.models.appsync import (
     API_KEY,
     DYNAMODB,
+    HTTP,
     LAMBDA,
     NONE,
     SERVED_DATA_SOURCES,
@@ -40,7 +41,7 @@ from canaria.template.context import Context
 from canaria.template.graphql_schema import SchemaError, appsync_schema
 from canaria.template.index import Entry
 from canaria.template.intrinsics import NO_VALUE
-from canaria.template.nodes import Problems, Where, as_list, as_map, as_str
+from canaria.template.nodes import Problems, Where, as_list, as_map, as_str, check_keys
 from canaria.template.openapi import target_of_uri
 
 SAM_API = "AWS::Serverless::GraphQLApi"
@@ -450,9 +451,39 @@ class _Reader:
             table = config.get("TableName") if isinstance(config, Mapping) else None
             at = ctx.at(entry, "DynamoDBConfig")
             return DataSourceSpec(name, DYNAMODB, table=as_str(table, at))
+        if kind == HTTP:
+            return self.http_source(name, entry)
         if kind not in SERVED_DATA_SOURCES:
             ctx.warn(entry, f"data source {name!r} is {kind}, which canaria does not run")
         return DataSourceSpec(name, kind)
+
+    def http_source(self, name: str, entry: Entry) -> DataSourceSpec:
+        """An HTTP data source's ``HttpConfig``: its endpoint, and the service its
+        ``AWS_IAM`` requests are signed for."""
+        at = self.ctx.at(entry, "HttpConfig")
+        raw = self.ctx.get(entry, "HttpConfig")
+        if raw is NO_VALUE:
+            raise at.error(f"the HTTP data source {name!r} needs HttpConfig with its Endpoint")
+        config = as_map(raw, at)
+        check_keys(config, at, ("Endpoint", "AuthorizationConfig"), required=("Endpoint",))
+        endpoint = as_str(config["Endpoint"], at.key(config, "Endpoint"))
+        if not endpoint.startswith(("http://", "https://")):
+            raise at.key(config, "Endpoint").error(
+                f"{endpoint!r} is not an HTTP(S) URL", allowed="https://host[:port]"
+            )
+        signing = None
+        if "AuthorizationConfig" in config:
+            aat = at.key(config, "AuthorizationConfig")
+            auth = as_map(config["AuthorizationConfig"], aat)
+            check_keys(auth, aat, ("AuthorizationType", "AwsIamConfig"))
+            if auth.get("AuthorizationType") == "AWS_IAM":
+                iat = aat.key(auth, "AwsIamConfig")
+                iam = as_map(auth.get("AwsIamConfig") or {}, iat)
+                check_keys(iam, iat, ("SigningRegion", "SigningServiceName"))
+                if "SigningServiceName" not in iam:
+                    raise iat.error("AWS_IAM needs AwsIamConfig.SigningServiceName")
+                signing = as_str(iam["SigningServiceName"], iat.key(iam, "SigningServiceName"))
+        return DataSourceSpec(name, HTTP, endpoint=endpoint, signing_service=signing)
 
     def cfn_code(self, entry: Entry, source: DataSourceSpec) -> tuple[str | None, Templates | None]:
         """The ``APPSYNC_JS`` code, or the VTL templates, of a function or resolver written
