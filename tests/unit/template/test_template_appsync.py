@@ -91,7 +91,18 @@ def test_appsyncs_own_resources_are_read_alike(tmp_path: Path) -> None:
       LambdaConfig: {LambdaFunctionArn: !GetAtt Fn.Arn}
   Web:
     Type: AWS::AppSync::DataSource
-    Properties: {ApiId: !GetAtt Api.ApiId, Name: web, Type: HTTP}
+    Properties: {ApiId: !GetAtt Api.ApiId, Name: web, Type: AMAZON_EVENTBRIDGE}
+  Site:
+    Type: AWS::AppSync::DataSource
+    Properties:
+      ApiId: !GetAtt Api.ApiId
+      Name: site
+      Type: HTTP
+      HttpConfig:
+        Endpoint: https://sync-states.us-east-1.amazonaws.com/
+        AuthorizationConfig:
+          AuthorizationType: AWS_IAM
+          AwsIamConfig: {SigningRegion: us-east-1, SigningServiceName: states}
   Unit:
     Type: AWS::AppSync::Resolver
     Properties:
@@ -121,8 +132,14 @@ def test_appsyncs_own_resources_are_read_alike(tmp_path: Path) -> None:
     assert unit is not None and unit.kind == "UNIT" and unit.code is None
     assert unit.data_source == "direct"
     warnings = "\n".join(app.warnings)
-    assert "'web' is HTTP, which canaria does not run" in warnings
-    assert warnings.count("'web' is HTTP") == 1  # said once, however often it is named
+    assert "'web' is AMAZON_EVENTBRIDGE, which canaria does not run" in warnings
+    assert warnings.count("'web' is AMAZON") == 1  # said once, however often it is named
+    assert api.data_sources["site"] == DataSourceSpec(
+        "site",
+        "HTTP",
+        endpoint="https://sync-states.us-east-1.amazonaws.com/",
+        signing_service="states",
+    )
     templated = api.resolver("Query", "other")
     assert templated is not None and templated.templates is not None
     assert templated.templates.response == "$util.toJson($ctx.result)"
@@ -183,3 +200,25 @@ def test_a_schema_naming_an_undefined_type_says_where(tmp_path: Path) -> None:
     assert "the schema (schema.graphql:3) is not valid GraphQL: Unknown type 'Nope'" in (
         error.message
     )
+
+
+def test_an_http_data_source_needs_its_endpoint(tmp_path: Path) -> None:
+    def source(props: str) -> str:
+        return resources(
+            function(),
+            "  Api:\n    Type: AWS::AppSync::GraphQLApi\n"
+            "    Properties: {Name: a, AuthenticationType: API_KEY}\n"
+            "  Schema:\n    Type: AWS::AppSync::GraphQLSchema\n"
+            "    Properties:\n      ApiId: !GetAtt Api.ApiId\n"
+            "      Definition: 'type Query { note: String }'\n"
+            "  Web:\n    Type: AWS::AppSync::DataSource\n    Properties:\n"
+            f"      ApiId: !GetAtt Api.ApiId\n      Name: web\n      Type: HTTP\n{props}"
+            "  Unit:\n    Type: AWS::AppSync::Resolver\n    Properties:\n"
+            "      {ApiId: !GetAtt Api.ApiId, TypeName: Query, FieldName: note,"
+            " DataSourceName: web, RequestMappingTemplate: '{}'}\n",
+        )
+
+    err = fails(write(tmp_path, source("")))
+    assert "needs HttpConfig" in err.message
+    err = fails(write(tmp_path, source("      HttpConfig: {Endpoint: example.com}\n")))
+    assert err.prop.endswith("HttpConfig.Endpoint") and "not an HTTP(S) URL" in err.message
