@@ -313,7 +313,10 @@ class Platform:
         # API Gateway tasks know where it is.
         await self.gateway.start()
         self._state_tasks.gateway = (self.options.host, self.gateway.port)
-        self.firehose.gateway = (self.options.host, self.gateway.port)  # execute-api URLs
+        # execute-api URLs of Firehose's HTTP endpoints and API destinations
+        self.firehose.gateway = (self.options.host, self.gateway.port)
+        self.pollers.gateway = self.firehose.gateway
+        self.pipes.destinations.gateway = self.firehose.gateway
         # the relay's and the DynamoDB front's ports are in every function's environment
         await self.services.listen()
         await self.tables.listen()

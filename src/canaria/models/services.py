@@ -419,6 +419,7 @@ class PipeStep:
         "stream",
         "log_group",
         "firehose",
+        "api_destination",
     ]
     name: str
     arn: str
@@ -433,6 +434,8 @@ class PipeStep:
     partition_key: str | None = None
     log_stream: str | None = None  # a log group's CloudWatchLogsParameters.LogStreamName
     timestamp: str | None = None  # and its Timestamp (a $. path to epoch milliseconds)
+    destination: ApiDestinationSpec | None = None  # an API destination target
+    http: HttpParameters | None = None  # ... its HttpParameters
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ endpoint as EventBridge sends it.
 - The body is what the target's transform made of the event, with the connection's
   ``BodyParameters`` added when it is a JSON object.
 - The destination's ``InvocationRateLimitPerSecond`` spaces its calls.
+- An ``https://<api>.execute-api...`` endpoint is the template's own API: called on
+  canaria's gateway (``local_urls``).
 
 A call that takes more than 5 seconds, a 429 or a 5xx, and a connection that fails may
 be tried again (``CallFailed.retryable``, with ``after_s`` from a ``Retry-After`` header);
@@ -36,6 +38,7 @@ import urllib3
 
 from canaria.models.event_transforms import MISSING, check_path, lookup
 from canaria.models.services import ApiDestinationSpec, ConnectionSpec, HttpParameters, Pairs
+from canaria.services.local_urls import on_this_machine
 
 TIMEOUT_S = 5.0  # EventBridge gives an endpoint 5 seconds to answer
 FIXED_HEADERS = {
@@ -105,6 +108,7 @@ class ApiDestinations:
         self._lock = threading.Lock()
         self._tokens: dict[str, tuple[str, float]] = {}  # connection → (token, expiry)
         self._next_call: dict[str, float] = {}  # destination → earliest next call
+        self.gateway: tuple[str, int] | None = None  # where execute-api URLs are served
 
     def call(
         self,
@@ -126,7 +130,9 @@ class ApiDestinations:
         headers.update(FIXED_HEADERS)
         headers.update(self._authorization(connection))
         payload = _with_body_parameters(body, connection.body)
-        url = url_of(destination, http, event)
+        url, host = on_this_machine(url_of(destination, http, event), self.gateway)
+        if host is not None:  # one of the template's APIs, on canaria's gateway
+            headers["Host"] = host
         try:
             response = self._http.request(
                 destination.method, url, body=payload, headers=headers, redirect=False

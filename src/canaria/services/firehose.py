@@ -61,7 +61,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -74,6 +73,7 @@ from canaria.models.arns import ACCOUNT, REGION
 from canaria.models.firehose import MIB, DeliveryStreamSpec, HttpDestination, S3Destination
 from canaria.services.clients import EngineClients
 from canaria.services.forwarding import WriteLog
+from canaria.services.local_urls import on_this_machine
 
 log = logging.getLogger("canaria.services")
 
@@ -90,7 +90,6 @@ MAX_PENDING_BYTES = 64 * MIB
 # (wall seconds: what passes is the engine's restart, not the application's time)
 _S3_RETRY_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 _HTTP_TIMEOUT_S = 180  # Firehose waits this long for an endpoint's answer
-_EXECUTE_API = re.compile(r"^[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com$")
 _SECRET_REFERENCE = re.compile(
     r"^\{\{resolve:secretsmanager:([^:}]+)(?::SecretString)?(?::([^:}]*))?[^}]*\}\}$"
 )
@@ -631,13 +630,9 @@ class DeliveryStreams:
         if destination.gzip:
             payload = gzip.compress(body)
             headers["Content-Encoding"] = "gzip"
-        parts = urlsplit(url)
-        if parts.hostname and _EXECUTE_API.match(parts.hostname) and self.gateway is not None:
-            host, port = self.gateway
-            headers["Host"] = parts.hostname
-            url = f"http://{host}:{port}{parts.path or '/'}" + (
-                f"?{parts.query}" if parts.query else ""
-            )
+        url, host = on_this_machine(url, self.gateway)
+        if host is not None:
+            headers["Host"] = host
         try:
             answer = self._http.request("POST", url, body=payload, headers=headers)
         except urllib3.exceptions.HTTPError as exc:

@@ -118,7 +118,7 @@ class Forwarder:
         write_log: WriteLog | None = None,
     ) -> None:
         self._clients = clients
-        self._destinations = ApiDestinations()
+        self.destinations = ApiDestinations()
         self._outbox = outbox  # a topic's email and SMS subscribers' messages
         self._run_graphql = graphql  # an AppSync target's operation, on the local API
         self._write_log = write_log  # a log group target's events
@@ -182,7 +182,7 @@ class Forwarder:
             raise CallFailed("ERROR_FROM_TARGET", orjson.dumps(errors).decode(), retryable=False)
 
     def close(self) -> None:
-        self._destinations.close()
+        self.destinations.close()
 
     async def forward(
         self,
@@ -267,7 +267,7 @@ class Forwarder:
         if forward.kind == "api_destination":
             assert forward.destination is not None
             event = rule_event(message) or {}
-            self._destinations.call(forward.destination, forward.http, body, event)
+            self.destinations.call(forward.destination, forward.http, body, event)
             return
         text = body.decode()
         name = forward.arn.rsplit(":", 1)[-1]

@@ -16,7 +16,8 @@ destination); where those would invoke a function they hand the batch to
    with it, an event bus gets an event per record (``Source`` and ``DetailType`` from the
    pipe's parameters, else ``Pipe <name>`` and ``Event from aws:sqs``, ...), a queue a
    message, a topic a message, a stream a record per record, a delivery stream a record
-   per record, a log group an event per record.
+   per record, an API destination a call per record (``api_destinations``), a log group
+   an event per record.
 
 A batch whose enrichment or target fails comes back to the reader, which tries it again
 as it would a function's batch; a function target's ``batchItemFailures`` are passed on.
@@ -48,6 +49,7 @@ import orjson
 from canaria.errors import CanariaError
 from canaria.models import InvokeResult, PipeSpec, PipeStep
 from canaria.models.event_transforms import substitute
+from canaria.services.api_destinations import ApiDestinations, CallFailed
 from canaria.services.clients import EngineClients
 from canaria.services.forwarding import PutRecords, WriteLog
 
@@ -152,6 +154,7 @@ class Pipes:
         self.run = run  # a state machine run to its end (REQUEST_RESPONSE: express)
         self._pipes: dict[str, PipeSpec] = {}
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="canaria-pipes")
+        self.destinations = ApiDestinations()  # API destination targets' calls
         self._client = EngineClients(endpoint)
         self.write_log: WriteLog | None = None  # a log group target's events (the platform's)
         self.firehose: PutRecords | None = None  # a delivery stream target's records
@@ -164,6 +167,7 @@ class Pipes:
 
     async def stop(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self.destinations.close()
 
     async def deliver(self, name: str, event: bytes) -> InvokeResult:
         """Carry one batch (a reader's ``{"Records": [...]}``) through pipe ``name``."""
@@ -246,6 +250,14 @@ class Pipes:
         if step.kind == "log_group":
             self._log(pipe, step, batch, shaped)
             return b"null"
+        if step.kind == "api_destination":
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._pool, self._call, step, batch, shaped
+                )
+            except CallFailed as exc:  # the batch is tried again, as a failed target's
+                raise PipeFailed(f"API destination {step.name}: {exc.message}") from None
+            return b"null"
         if step.kind == "firehose":  # on the loop: the delivery streams' buffers are its
             if self.firehose is None:
                 raise PipeFailed(f"delivery stream {step.name}: none run here")
@@ -261,6 +273,14 @@ class Pipes:
         except Exception as exc:  # the engine restarting, a resource not there yet
             raise PipeFailed(f"{step.kind} {step.name}: {exc}") from None
         return b"null"
+
+    def _call(self, step: PipeStep, batch: list[Any], shaped: list[Any]) -> None:
+        """An API destination target: one call per record, its body what the input
+        template made of it, ``$.`` parameters read from the record (a pool thread)."""
+        assert step.destination is not None
+        for record, body in zip(batch, shaped, strict=True):
+            view = record if isinstance(record, dict) else {}
+            self.destinations.call(step.destination, step.http, _text(body).encode(), view)
 
     def _log(self, pipe: PipeSpec, step: PipeStep, batch: list[Any], shaped: list[Any]) -> None:
         """A log group target: each record (as its input template made it) one event, in

@@ -209,6 +209,15 @@ class QueuePollers:
         self._forwarder = Forwarder(self._clients, outbox, graphql, write_log)
 
     @property
+    def gateway(self) -> tuple[str, int] | None:
+        """Where API destinations' execute-api URLs are served (canaria's gateway)."""
+        return self._forwarder.destinations.gateway
+
+    @gateway.setter
+    def gateway(self, address: tuple[str, int] | None) -> None:
+        self._forwarder.destinations.gateway = address
+
+    @property
     def firehose(self) -> PutRecords | None:
         """Where a topic's ``firehose`` subscription and a rule's delivery stream target
         put their records."""

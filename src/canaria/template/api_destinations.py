@@ -25,7 +25,12 @@ from canaria.template.context import Context
 from canaria.template.index import Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import Where, as_int, as_list, as_map, as_str, check_keys
-from canaria.template.service_refs import api_destination_arn, connection_arn
+from canaria.template.service_refs import (
+    API_DESTINATION,
+    CONNECTION,
+    api_destination_arn,
+    connection_arn,
+)
 
 CONNECTION_KEYS = (
     "AuthParameters",
@@ -230,6 +235,19 @@ def api_destination(
     return ApiDestinationSpec(
         entry.logical_id, name, api_destination_arn(name), endpoint, method, found, rate
     )
+
+
+def destinations_of(ctx: Context, entries: list[Entry]) -> dict[str, ApiDestinationSpec]:
+    """The API destinations among ``entries`` canaria calls, by ARN (with their
+    connections)."""
+    connections = {e.logical_id: connection(ctx, e) for e in entries if e.type == CONNECTION}
+    out: dict[str, ApiDestinationSpec] = {}
+    for e in entries:
+        if e.type == API_DESTINATION:
+            found = api_destination(ctx, e, connections)
+            if found is not None:
+                out[found.arn] = found
+    return out
 
 
 def http_parameters(node: Mapping[str, Any], at: Where) -> HttpParameters:

@@ -41,10 +41,11 @@ from canaria.models.arns import function_arn, layer_arn
 from canaria.models.firehose import DeliveryStreamSpec
 from canaria.models.load_balancers import ListenerSpec
 from canaria.models.schedules import ScheduledInvocation
-from canaria.models.services import EventSource, ServiceResource
+from canaria.models.services import ApiDestinationSpec, EventSource, ServiceResource
 from canaria.template import language_extensions, sam_globals
 from canaria.template.access_logs import access_log
 from canaria.template.alarms import api_labels, build_alarm
+from canaria.template.api_destinations import destinations_of
 from canaria.template.api_keys import TYPES as API_KEY_TYPES
 from canaria.template.api_keys import accept_keys, build_api_keys
 from canaria.template.appsync import TYPES as GRAPHQL_TYPES
@@ -522,11 +523,14 @@ def _build(
     event_sources: tuple[EventSource, ...] = ()
     schedules: tuple[ScheduledInvocation, ...] = ()
     hidden: dict[str, ServiceResource] = {}
+    destinations: dict[str, ApiDestinationSpec] = {}
     with problems.catch():
+        destinations = destinations_of(ctx, of(*SERVICE_TYPES))
         services = build_service_resources(
             ctx,
             of(*SERVICE_TYPES),
             {function_arn(e.logical_id): e.logical_id for e in of(FUNCTION)},
+            destinations,
         )
         built = [
             (e, machines[e.logical_id]) for e in of(SAM_STATE_MACHINE) if e.logical_id in machines
@@ -544,7 +548,9 @@ def _build(
         schedules += build_scheduler_resources(ctx, of(SCHEDULE), of(FUNCTION), machines, services)
     pipes: dict[str, PipeSpec] = {}
     with problems.catch():
-        pipes, piped = build_pipes(ctx, of(PIPE), services, tables, machines, of(FUNCTION))
+        pipes, piped = build_pipes(
+            ctx, of(PIPE), services, tables, machines, of(FUNCTION), destinations
+        )
         event_sources = (*event_sources, *piped)
     delivery_streams: dict[str, DeliveryStreamSpec] = {}
     with problems.catch():

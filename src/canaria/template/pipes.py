@@ -2,11 +2,11 @@
 
 A pipe is run when its source is a queue, a Kinesis stream or a table's stream of the
 template, its enrichment (if any) a function of the template, and its target a function,
-a state machine, an event bus, a queue, a topic, a Kinesis stream or a Firehose delivery
-stream of the template, or a log group (``CloudWatchLogsParameters``: a stream name,
-fixed or a ``$.`` path, else the pipe's name; a ``Timestamp`` path to epoch
-milliseconds, else the time of delivery).
-Another source or target (Amazon MQ, MSK, API destinations, Batch, ...) is a warning
+a state machine, an event bus, a queue, a topic, a Kinesis stream, a Firehose delivery
+stream or an API destination (its ``HttpParameters``) of the template, or a log group
+(``CloudWatchLogsParameters``: a stream name, fixed or a ``$.`` path, else the pipe's
+name; a ``Timestamp`` path to epoch milliseconds, else the time of delivery).
+Another source or target (Amazon MQ, MSK, Batch, ...) is a warning
 and the pipe is not run, so nothing is half delivered; so is a pipe whose
 ``DesiredState`` is ``STOPPED``.
 """
@@ -22,6 +22,7 @@ from canaria.log_groups import name_of_arn
 from canaria.models import PipeSpec, PipeStep, StateMachineSpec, TableSpec
 from canaria.models.arns import ACCOUNT, REGION, function_arn
 from canaria.models.services import (
+    ApiDestinationSpec,
     EventBusSpec,
     EventSource,
     QueueEventSource,
@@ -31,6 +32,7 @@ from canaria.models.services import (
     StreamSpec,
     TopicSpec,
 )
+from canaria.template.api_destinations import http_parameters
 from canaria.template.context import Context
 from canaria.template.event_sources import filters_of
 from canaria.template.firehose import delivery_stream_arns
@@ -82,8 +84,10 @@ def build_pipes(
     tables: Mapping[str, TableSpec],
     machines: Mapping[str, StateMachineSpec],
     functions: list[Entry],
+    destinations: Mapping[str, ApiDestinationSpec] | None = None,
 ) -> tuple[dict[str, PipeSpec], tuple[EventSource, ...]]:
-    """Each pipe canaria runs, and the event source that reads its source."""
+    """Each pipe canaria runs, and the event source that reads its source
+    (``destinations``: the template's API destinations, by ARN)."""
     out: dict[str, PipeSpec] = {}
     sources: list[EventSource] = []
     for entry in pipes:
@@ -93,7 +97,9 @@ def build_pipes(
             ctx.warn(entry, "the pipe's DesiredState is STOPPED: it is not run")
             continue
         try:
-            spec, source = _pipe(ctx, entry, services, tables, machines, functions)
+            spec, source = _pipe(
+                ctx, entry, services, tables, machines, functions, destinations or {}
+            )
         except _NotRun as exc:
             ctx.warn(entry, f"the pipe is not run: {exc}")
             continue
@@ -109,6 +115,7 @@ def _pipe(
     tables: Mapping[str, TableSpec],
     machines: Mapping[str, StateMachineSpec],
     functions: list[Entry],
+    destinations: Mapping[str, ApiDestinationSpec],
 ) -> tuple[PipeSpec, EventSource]:
     name = ctx.index.name_of(entry.logical_id)
     arn = f"arn:aws:pipes:{REGION}:{ACCOUNT}:pipe/{name}"
@@ -155,11 +162,11 @@ def _pipe(
             raise pat.error(f"a pipe reading {source_arn} needs {key} with its StartingPosition")
         stream_params = as_map(params[key], pat)
         check_keys(stream_params, pat, _STREAM_PARAMS, required=("StartingPosition",))
-        destinations = set(queues) | {
+        failures = set(queues) | {
             topic_arn(r.name) for r in services.values() if isinstance(r, TopicSpec)
         }
         source = _stream_source(
-            ctx, entry, stream_params, pat, source_arn, table, streams, filters, destinations
+            ctx, entry, stream_params, pat, source_arn, table, streams, filters, failures
         )
         kind = "aws:dynamodb" if table else "aws:kinesis"
     else:
@@ -197,7 +204,7 @@ def _pipe(
             else as_str(template, epat.key(eparams, "InputTemplate")),
         )
     target_arn = as_str(ctx.get(entry, "Target"), ctx.at(entry, "Target"))
-    target = _target(ctx, entry, target_arn, function_arns, services, machines)
+    target = _target(ctx, entry, target_arn, function_arns, services, machines, destinations)
     return (
         PipeSpec(entry.logical_id, name, arn, source_arn, kind, target, enrichment),
         source,
@@ -244,6 +251,7 @@ def _target(
     functions: Mapping[str, str],
     services: Mapping[str, ServiceResource],
     machines: Mapping[str, StateMachineSpec],
+    destinations: Mapping[str, ApiDestinationSpec],
 ) -> PipeStep:
     raw = ctx.get(entry, "TargetParameters")
     tat = ctx.at(entry, "TargetParameters")
@@ -320,6 +328,17 @@ def _target(
         return _bus_step("default", arn, template, section)
     if arn in delivery_stream_arns(ctx):
         return PipeStep("firehose", arn.rsplit("/", 1)[-1], arn, input_template=template)
+    if arn in destinations:
+        hat = tat.key(params, "HttpParameters")
+        node = as_map(params.get("HttpParameters") or {}, hat)
+        return PipeStep(
+            "api_destination",
+            destinations[arn].name,
+            arn,
+            input_template=template,
+            destination=destinations[arn],
+            http=http_parameters(node, hat) if node else None,
+        )
     group = name_of_arn(arn)
     if group is not None:  # the template's or not: written to, created if it must be
         node = section("CloudWatchLogsParameters", ("LogStreamName", "Timestamp"))
@@ -334,7 +353,7 @@ def _target(
         )
     raise _NotRun(
         f"its target {arn} is not a function, state machine, event bus, queue, topic, "
-        "Kinesis stream, delivery stream or log group of this template"
+        "Kinesis stream, delivery stream, API destination or log group of this template"
     )
 
 

@@ -34,7 +34,7 @@ from canaria.models.services import (
     UserPoolGroupSpec,
     UserPoolSpec,
 )
-from canaria.template import api_destinations, eventbridge, service_refs, streams, user_pools
+from canaria.template import api_destinations, eventbridge, streams, user_pools
 from canaria.template.bucket_notifications import bucket_notifications
 from canaria.template.context import Context
 from canaria.template.firehose import delivery_stream_arns
@@ -189,25 +189,20 @@ _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 
 
 def build_service_resources(
-    ctx: Context, entries: list[Entry], functions: Mapping[str, str]
+    ctx: Context,
+    entries: list[Entry],
+    functions: Mapping[str, str],
+    destinations: Mapping[str, ApiDestinationSpec] | None = None,
 ) -> dict[str, ServiceResource]:
     """Every resource of ``entries`` of a served type, in the order the engine creates
     them: what others refer to (buses, dead-letter queues, topics) before them.
     ``functions`` maps each function's ARN prefix to its logical id, to warn about rule
-    targets and subscriptions that would invoke a function."""
+    targets and subscriptions that would invoke a function; ``destinations``: the API
+    destinations (``api_destinations.destinations_of``), read here when not given."""
     out: dict[str, ServiceResource] = {}
     # API destinations and their connections: called by canaria, not created in the engine
-    connections = {
-        e.logical_id: api_destinations.connection(ctx, e)
-        for e in entries
-        if e.type == service_refs.CONNECTION
-    }
-    destinations: dict[str, ApiDestinationSpec] = {}
-    for e in entries:
-        if e.type == service_refs.API_DESTINATION:
-            found = api_destinations.api_destination(ctx, e, connections)
-            if found is not None:
-                destinations[found.arn] = found
+    if destinations is None:
+        destinations = api_destinations.destinations_of(ctx, entries)
     for e in entries:
         match e.type:
             case "AWS::S3::Bucket":
