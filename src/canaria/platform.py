@@ -227,10 +227,15 @@ class Platform:
             self,
             options.host,
             options.port,
-            # a state machine's DynamoDB tasks reach dynalite, the others the services relay
+            # a state machine's DynamoDB tasks reach dynalite, Firehose's the edge, the others
+            # the services relay
             ServiceTasks(
                 lambda service: (
-                    self.tables.endpoint if service == "dynamodb" else self.services.endpoint
+                    self.tables.endpoint
+                    if service == "dynamodb"
+                    else self.control_url
+                    if service == "firehose"
+                    else self.services.endpoint
                 ),
                 self.access_key,
                 self.secret_key,

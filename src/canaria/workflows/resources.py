@@ -43,6 +43,8 @@ _SDK: dict[str, tuple[str, str]] = {
     "s3": ("s3", "S3"),
     "ssm": ("ssm", "Ssm"),
     "secretsmanager": ("secretsmanager", "SecretsManager"),
+    "kinesis": ("kinesis", "Kinesis"),
+    "firehose": ("firehose", "Firehose"),
 }
 _ACTION = re.compile(r"[a-z][A-Za-z0-9]*")
 CALLBACK = ".waitForTaskToken"  # the callback pattern's suffix

@@ -228,6 +228,19 @@ Resources:
         BucketARN: !GetAtt Landing.Arn
         Prefix: jobs/
         BufferingHints: {IntervalInSeconds: 0, SizeInMBs: 1}
+  Archiver:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Definition:
+        StartAt: Put
+        States:
+          Put:
+            Type: Task
+            Resource: arn:aws:states:::aws-sdk:firehose:putRecord
+            Parameters:
+              DeliveryStreamName: orders
+              Record: {"Data.$": "States.JsonToString($.order)"}
+            End: true
   Talker:
     Type: AWS::Serverless::Function
     Properties: {Runtime: python3.11, Handler: upper.talk, CodeUri: src/}
@@ -488,6 +501,26 @@ def test_a_rule_puts_its_events_to_a_delivery_stream(app: Canaria) -> None:
     )
     [(_, body)] = wait_objects(s3, "orders/")
     assert json.loads(body) == {"id": 7}
+
+
+def test_a_state_machine_puts_records_with_the_sdk_integration(app: Canaria) -> None:
+    sfn = app.aws("stepfunctions")
+    s3 = app.env_client("s3", "AWS_ENDPOINT_URL_S3")
+    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"])
+    run = sfn.start_execution(stateMachineArn=arn, input='{"order": {"id": 9}}')
+    done = wait_until(
+        lambda: sfn.describe_execution(executionArn=run["executionArn"]),
+        lambda d: d["status"] != "RUNNING",
+        "the execution's end",
+    )
+    assert done["status"] == "SUCCEEDED", done
+    assert "RecordId" in json.loads(done["output"])
+    found = wait_until(
+        lambda: objects(s3, "orders/"),
+        lambda objs: any(b'{"id":9}' in data for _, data in objs),
+        "the state machine's record",
+    )
+    assert found
 
 
 def test_an_api_gateway_integration_puts_records(app: Canaria) -> None:
