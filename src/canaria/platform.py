@@ -211,7 +211,12 @@ class Platform:
         self.pipes.write_log = self.log_groups.write
         # Firehose delivery streams: records buffered, processed by their Lambda
         # processor, written to their bucket or HTTP endpoint
-        self.firehose = DeliveryStreams(clock, self.services.endpoint, self.invoke_qualified)
+        self.firehose = DeliveryStreams(
+            clock,
+            self.services.endpoint,
+            self.invoke_qualified,
+            spool_dir=Path(self.state_dir) / "firehose",  # taken, not yet written: kept
+        )
         self.firehose.write_log = self.log_groups.write
         self.pollers.firehose = self.firehose.put_arn  # topics' and rules' records
         # Schedule / ScheduleV2 events and scheduled rules: fired on the platform's clock

@@ -39,9 +39,11 @@ Failed records go to the error prefix (``ErrorOutputPrefix`` with
 ``http-endpoint-failed/`` then the time prefix) as Firehose's JSON lines (``attemptsMade``,
 ``arrivalTimestamp``, ``errorCode``, ``errorMessage``, ``attemptEndingTimestamp``,
 ``rawData``, and ``lambdaArn`` or the endpoint's URL). With ``CloudWatchLoggingOptions``
-enabled each failure is also a line in its log group. Buffers live in memory: stopping
-canaria writes what they hold first; a crash loses them (the objects already written
-live as long as the services engine's memory).
+enabled each failure is also a line in its log group. Stopping canaria writes what the
+buffers hold first. A record is also on disk (``_Spool``, in the state directory) from
+before its put is acknowledged until it is written, so a ``canaria up`` killed at any
+moment writes it at its next start (the objects already written live as long as the
+services engine's memory).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ import binascii
 import gzip
 import json
 import logging
+import os
 import re
 import secrets
 import time
@@ -60,7 +63,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -139,6 +143,63 @@ class _Buffer:
     due: bool = False  # full, or its interval passed: the stream's writer takes it next
 
 
+class _Spool:
+    """A stream's records taken and not yet written, on disk: one JSON line per record,
+    appended as they are taken, and the file written again (atomically) with what is
+    left after each write. A ``canaria up`` killed at any moment finds them at its next
+    start and writes them then: a record is written at least once, as Firehose writes it
+    (one caught between its write and the file's rewrite is written twice)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[bytes] | None = None
+
+    def read(self) -> list[_Record]:
+        out: list[_Record] = []
+        try:
+            lines = self.path.read_bytes().splitlines()
+        except FileNotFoundError:
+            return out
+        for line in lines:
+            try:
+                item = orjson.loads(line)
+                out.append(
+                    _Record(item["id"], item["t"], base64.b64decode(item["d"]), item.get("k"))
+                )
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, binascii.Error):
+                continue  # a line cut short by the kill: it was never acknowledged
+        return out
+
+    def append(self, records: list[_Record]) -> None:
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("ab")
+        self._file.write(b"".join(_line(r) for r in records))
+        self._file.flush()
+
+    def keep(self, records: list[_Record]) -> None:
+        """The file holds ``records`` only (none: it is removed)."""
+        self.close()
+        if not records:
+            self.path.unlink(missing_ok=True)
+            return
+        partial = self.path.with_suffix(".partial")
+        partial.write_bytes(b"".join(_line(r) for r in records))
+        os.replace(partial, self.path)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _line(r: _Record) -> bytes:
+    item = {"id": r.record_id, "t": r.arrival_ms, "d": base64.b64encode(r.data).decode()}
+    if r.kinesis is not None:
+        item["k"] = r.kinesis
+    return orjson.dumps(item) + b"\n"
+
+
 def java_time(pattern: str, when: datetime) -> str:
     """``when`` written with a Java ``DateTimeFormatter`` pattern (the letters Firehose's
     prefixes use: ``yyyy yy MM dd HH mm ss``, quoted text)."""
@@ -202,8 +263,12 @@ class DeliveryStreams:
         endpoint: str,
         invoke: InvokeQualified,
         max_pending_bytes: int = MAX_PENDING_BYTES,
+        spool_dir: Path | None = None,
     ) -> None:
         self.clock = clock
+        # records taken and not yet written, kept on disk across a kill (None: memory only)
+        self.spool_dir = spool_dir
+        self._spools: dict[str, _Spool] = {}
         self.max_pending_bytes = max_pending_bytes
         self._clients = EngineClients(endpoint, read_timeout_s=30.0)
         self._invoke = invoke
@@ -229,13 +294,59 @@ class DeliveryStreams:
 
     def apply(self, specs: Mapping[str, DeliveryStreamSpec]) -> None:
         """Run exactly ``specs``; a stream removed from the template has its buffer
-        written first (with the configuration it was put under)."""
+        written first (with the configuration it was put under). The first time, the
+        records a killed ``canaria up`` had taken and not written are written now."""
         for logical_id, spec in self._specs.items():
             if logical_id not in specs and logical_id in self._buffers:
                 self._retired[logical_id] = spec
                 self._due(logical_id)
+        first = not self._specs and not self._spools
         self._specs = dict(specs)
         self._by_name = {s.name: s.logical_id for s in specs.values()}
+        if first:
+            self._recover()
+
+    def _spool(self, logical_id: str) -> _Spool | None:
+        if self.spool_dir is None:
+            return None
+        spool = self._spools.get(logical_id)
+        if spool is None:
+            spool = self._spools[logical_id] = _Spool(self.spool_dir / f"{logical_id}.jsonl")
+        return spool
+
+    def _recover(self) -> None:
+        """The spooled records of a ``canaria up`` that ended without writing them: taken
+        again, due at once; those of streams no longer in the template are dropped, said."""
+        if self.spool_dir is None or not self.spool_dir.is_dir():
+            return
+        for path in sorted(self.spool_dir.glob("*.jsonl")):
+            logical_id = path.stem
+            spool = _Spool(path)
+            records = spool.read()
+            spec = self._specs.get(logical_id)
+            if spec is None:
+                log.warning(
+                    "firehose: %d records of %s, taken before canaria stopped, dropped: the "
+                    "template no longer has that delivery stream",
+                    len(records),
+                    logical_id,
+                )
+                spool.keep([])
+                continue
+            self._spools[logical_id] = spool
+            if not records:
+                spool.keep([])
+                continue
+            log.info(
+                "firehose %s: %d records taken before a restart, written now",
+                spec.name,
+                len(records),
+            )
+            buffer = self._buffers.setdefault(logical_id, _Buffer())
+            buffer.records.extend(records)
+            buffer.size += sum(len(r.data) for r in records)
+            self._pending[logical_id] = self._pending.get(logical_id, 0) + buffer.size
+            self._due(logical_id)
 
     def __contains__(self, logical_id: object) -> bool:
         return logical_id in self._specs
@@ -320,6 +431,9 @@ class DeliveryStreams:
                 f"Slow down. Firehose {spec.name} holds {pending} bytes not yet written to "
                 "its destination.",
             )
+        spool = self._spool(spec.logical_id)
+        if spool is not None:
+            spool.append(records)  # before the put is acknowledged
         self._pending[spec.logical_id] = pending + size
         buffer = self._buffers.setdefault(spec.logical_id, _Buffer())
         first = not buffer.records
@@ -385,6 +499,8 @@ class DeliveryStreams:
             log.warning("firehose: buffers not written within 30 s of stopping: dropped")
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._http.clear()
+        for spool in self._spools.values():
+            spool.close()
 
     # -- a batch out --------------------------------------------------------------------
 
@@ -397,6 +513,10 @@ class DeliveryStreams:
         finally:
             size = sum(len(r.data) for r in records)
             self._pending[spec.logical_id] = max(0, self._pending.get(spec.logical_id, 0) - size)
+            spool = self._spools.get(spec.logical_id)
+            if spool is not None:  # what is left: the records taken since
+                left = self._buffers.get(spec.logical_id)
+                spool.keep(left.records if left is not None else [])
 
     async def _write_batch(self, spec: DeliveryStreamSpec, records: list[_Record]) -> None:
         destination = spec.destination

@@ -612,3 +612,44 @@ def test_stopping_writes_what_the_buffers_hold(tmp_path: Path, outside: Endpoint
     request = json.loads(gzip.decompress(body))
     assert request["requestId"] == headers["X-Amz-Firehose-Request-Id"]
     assert [base64.b64decode(r["data"]) for r in request["records"]] == [b"late-1", b"late-2"]
+
+
+KEPT = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Landing:
+    Type: AWS::S3::Bucket
+    Properties: {BucketName: kept}
+  Slow:
+    Type: AWS::KinesisFirehose::DeliveryStream
+    Properties:
+      DeliveryStreamName: slow
+      ExtendedS3DestinationConfiguration:
+        BucketARN: !GetAtt Landing.Arn
+        BufferingHints: {IntervalInSeconds: 900, SizeInMBs: 1}
+"""
+
+
+def test_records_taken_before_a_kill_are_written_after_the_restart(tmp_path: Path) -> None:
+    template = write_app(tmp_path / "app", {"template.yaml": KEPT})
+    first = Canaria(template, tmp_path / "state").start()
+    try:
+        first.aws("firehose").put_record_batch(
+            DeliveryStreamName="slow", Records=[{"Data": b"kept-1;"}, {"Data": b"kept-2;"}]
+        )
+    finally:
+        first.kill()  # SIGKILL: 900 s of buffering, nothing written
+    again = Canaria(template, tmp_path / "state").start()
+    try:
+        s3 = again.env_client("s3", "AWS_ENDPOINT_URL_S3")
+        found = wait_until(
+            lambda: s3.list_objects_v2(Bucket="kept").get("Contents", []),
+            bool,
+            "the records taken before the kill",
+        )
+        body = s3.get_object(Bucket="kept", Key=found[0]["Key"])["Body"].read()
+        assert body == b"kept-1;kept-2;"
+        spooled = tmp_path / "state" / "firehose"
+        wait_until(lambda: list(spooled.glob("*.jsonl")), lambda left: not left, "the spool")
+    finally:
+        again.stop()

@@ -7,6 +7,7 @@ import base64
 import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,7 @@ from canaria.services.firehose import (
     _answered,
     _log_messages,
     _Record,
+    _Spool,
     evaluate_prefix,
     java_time,
     object_key,
@@ -123,3 +125,19 @@ async def test_a_stream_holding_too_much_says_slow_down() -> None:
         "Hose", b'{"Records": [{"kinesis": {"data": "YWJj"}, "eventID": "shardId-0:1"}]}'
     )
     assert answer.function_error == "Unhandled"  # the reader tries the batch again
+
+
+def test_a_spool_keeps_what_is_not_written_and_skips_a_line_cut_short(tmp_path: Path) -> None:
+    spool = _Spool(tmp_path / "firehose" / "Hose.jsonl")
+    spool.append([_Record("1", 5, b"a"), _Record("2", 6, b"b", {"shardId": "s"})])
+    spool.close()
+    with spool.path.open("ab") as cut:
+        cut.write(b'{"id": "3", "t": 7, "d": "Y')  # killed mid-write: never acknowledged
+    assert [(r.record_id, r.data, r.kinesis) for r in spool.read()] == [
+        ("1", b"a", None),
+        ("2", b"b", {"shardId": "s"}),
+    ]
+    spool.keep([_Record("2", 6, b"b")])
+    assert [r.record_id for r in spool.read()] == ["2"]
+    spool.keep([])
+    assert not spool.path.exists()
