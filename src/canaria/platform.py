@@ -218,7 +218,7 @@ class Platform:
             spool_dir=Path(self.state_dir) / "firehose",  # taken, not yet written: kept
         )
         self.firehose.write_log = self.log_groups.write
-        self.pollers.firehose = self.firehose.put_arn  # topics' and rules' records
+        self.pollers.firehose = self.firehose.put  # topics' and rules' records
         # Schedule / ScheduleV2 events and scheduled rules: fired on the platform's clock
         self.schedules = Schedules(clock, self._invoke_event, self._start_on_schedule)
         self.schedules.relay = self.pollers.send  # scheduled rules' relayed targets
@@ -226,22 +226,16 @@ class Platform:
         self.log_subscriptions = LogSubscriptions(
             clock, self._invoke_event, stream_of=self.log_groups.stream_of
         )
-        self.log_subscriptions.firehose = self.firehose.put_arn
-        self.pipes.firehose = self.firehose.put_arn
+        self.log_subscriptions.firehose = self.firehose.put
+        self.pipes.firehose = self.firehose.put
         self._state_tasks = PlatformTasks(
             self,
             options.host,
             options.port,
-            # a state machine's DynamoDB tasks reach dynalite, Firehose's the edge, the others
-            # the services relay
+            # a state machine's tasks reach the engine serving each service, as the
+            # gateway's integrations do (DynamoDB: dynalite; Firehose: the edge)
             ServiceTasks(
-                lambda service: (
-                    self.tables.endpoint
-                    if service == "dynamodb"
-                    else self.control_url
-                    if service == "firehose"
-                    else self.services.endpoint
-                ),
+                lambda service: self._service_endpoint(service) or self.services.endpoint,
                 self.access_key,
                 self.secret_key,
             ),

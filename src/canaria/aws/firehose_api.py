@@ -28,6 +28,7 @@ from canaria.services.firehose import (
     MAX_RECORD,
     FirehoseError,
 )
+from canaria.template.firehose import STREAM_TYPES
 
 Handler = Callable[[EdgeBackend, dict[str, Any]], Awaitable[Response]]
 
@@ -179,6 +180,11 @@ async def list_delivery_streams(edge: EdgeBackend, body: dict[str, Any]) -> Resp
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
         raise FirehoseError("InvalidArgumentException", "Limit must be from 1 to 10000")
     kind = body.get("DeliveryStreamType")
+    if kind not in (None, *STREAM_TYPES):
+        raise FirehoseError(
+            "InvalidArgumentException",
+            f"DeliveryStreamType {kind!r} is not one of {', '.join(STREAM_TYPES)}"[:300],
+        )
     start = body.get("ExclusiveStartDeliveryStreamName")
     names = [
         n

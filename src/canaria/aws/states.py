@@ -45,11 +45,11 @@ from canaria.gateway.websockets import WebSocketHub
 from canaria.log_groups import LogGroups, name_of_arn
 from canaria.models import ExecutionLogging, InvokeResult, StateMachineSpec
 from canaria.models.arns import ACCOUNT, REGION, parse_function
+from canaria.services.local_urls import EXECUTE_API
 from canaria.store import ABANDONED_CAUSE, ExecutionRecord, Executions, Store
 
 KEEP = 1000
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
-EXECUTE_API = re.compile(r"^[a-z0-9-]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com$")
 _CONNECTION = re.compile(r"^/@connections/(?P<id>[^/]+)/?$")
 
 log = logging.getLogger("canaria")

@@ -2,7 +2,7 @@
 
 Records arrive from ``PutRecord`` / ``PutRecordBatch`` (the edge), from a topic's
 ``firehose`` subscription, a rule's target (the relay readers) or a CloudWatch Logs
-subscription filter (GZIP'd, as CloudWatch Logs puts them), through ``put_arn``, or
+subscription filter (GZIP'd, as CloudWatch Logs puts them), through ``put`` (by ARN), or
 from a Kinesis stream the stream reads (``deliver``, handed a batch by the stream
 readers as a function would be). Each stream keeps a buffer; it is written when it holds
 the destination's ``SizeInMBs`` or when ``IntervalInSeconds`` have passed (on the
@@ -384,10 +384,6 @@ class DeliveryStreams:
         added = [_Record(self._record_id(), now, data) for data in records]
         self._add(spec, added)
         return [r.record_id for r in added]
-
-    def put_arn(self, arn: str, records: list[bytes]) -> None:
-        """A topic's subscription or a rule's target: records put by ARN."""
-        self.put(arn, records)
 
     async def deliver(self, logical_id: str, event: bytes) -> InvokeResult:
         """A Kinesis reader's batch (the Lambda event of a stream the delivery stream
@@ -839,32 +835,26 @@ def _event(spec: DeliveryStreamSpec, records: list[_Record]) -> bytes:
     return orjson.dumps(event)
 
 
-def _split(records: list[_Record], limit: int) -> tuple[list[_Record], list[_Record]]:
-    """The first records of ``records`` holding at most ``limit`` bytes (one at least),
-    and the rest."""
+def _split(
+    records: list[_Record], limit: int, cost: Callable[[_Record], int] = lambda r: len(r.data)
+) -> tuple[list[_Record], list[_Record]]:
+    """The first records of ``records`` costing at most ``limit`` (one at least), and the
+    rest."""
     size = 0
     for i, r in enumerate(records):
-        size += len(r.data)
+        size += cost(r)
         if size > limit and i > 0:
             return records[:i], records[i:]
     return records, []
 
 
 def _chunks(records: list[_Record], limit: int) -> list[list[_Record]]:
-    """``records`` in runs whose base64 data stays under ``limit`` bytes (one record
-    each at least)."""
+    """``records`` in runs whose invocation event (base64 data, each record's fields)
+    stays under ``limit`` bytes (one record each at least)."""
     out: list[list[_Record]] = []
-    current: list[_Record] = []
-    size = 0
-    for r in records:
-        cost = (len(r.data) + 2) // 3 * 4 + 120
-        if current and size + cost > limit:
-            out.append(current)
-            current, size = [], 0
-        current.append(r)
-        size += cost
-    if current:
-        out.append(current)
+    while records:
+        chunk, records = _split(records, limit, lambda r: (len(r.data) + 2) // 3 * 4 + 120)
+        out.append(chunk)
     return out
 
 

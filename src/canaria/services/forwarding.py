@@ -51,7 +51,7 @@ RunGraphQL = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 # writes (timestamp ms, message) events to a stream of a log group: (group, stream, events)
 WriteLog = Callable[[str, str, list[tuple[int, str]]], None]
 # puts records to a Firehose delivery stream: (its ARN, the records)
-PutRecords = Callable[[str, list[bytes]], None]
+PutRecords = Callable[[str, list[bytes]], object]
 
 _RETRY_CAP_S = 60  # a rule target's retries come at most this far apart
 # what a topic's notification to a delivery stream holds, in SNS's order
@@ -153,7 +153,7 @@ class Forwarder:
         try:
             self.firehose(forward.arn, [record])
         except CanariaError as exc:  # a stream holding too much is tried again later
-            busy = getattr(exc, "code", "") == "ServiceUnavailableException"
+            busy = exc.code == "ServiceUnavailableException"
             raise CallFailed(
                 "THROTTLING" if busy else "NO_RESOURCE", exc.message, retryable=busy
             ) from None

@@ -39,6 +39,7 @@ from canaria.errors import CanariaError
 from canaria.logbook import LogEntry, stream_name
 from canaria.models import LogSubscriptionSpec
 from canaria.models.arns import ACCOUNT
+from canaria.services.forwarding import PutRecords
 from canaria.services.pollers import Invoke
 from canaria.services.schedules import RETRY_DELAYS_S
 
@@ -98,7 +99,7 @@ class LogSubscriptions:
         self._flusher: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
         # a filter whose destination is a delivery stream: (its ARN, the records)
-        self.firehose: Callable[[str, list[bytes]], None] | None = None
+        self.firehose: PutRecords | None = None
 
     def configure(self, specs: Sequence[LogSubscriptionSpec]) -> None:
         """Deliver ``specs`` from now on (a new template's)."""

@@ -590,6 +590,9 @@ def test_refusals_are_firehoses(app: Canaria) -> None:
     assert names["HasMoreDeliveryStreams"] is True
     sourced = firehose.list_delivery_streams(DeliveryStreamType="KinesisStreamAsSource")
     assert sourced["DeliveryStreamNames"] == ["from-clicks"]
+    with pytest.raises(ClientError) as info:
+        firehose.list_delivery_streams(DeliveryStreamType="Kafka")
+    assert info.value.response["Error"]["Code"] == "InvalidArgumentException"
 
 
 def test_stopping_writes_what_the_buffers_hold(tmp_path: Path, outside: Endpoint) -> None:
