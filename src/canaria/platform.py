@@ -420,6 +420,10 @@ class Platform:
         return self.releases.app
 
     @property
+    def gateway_address(self) -> tuple[str, int]:
+        return (self.options.host, self.gateway.port)
+
+    @property
     def gateway_url(self) -> str:
         return f"http://{self.options.host}:{self.gateway.port}"
 

@@ -40,6 +40,11 @@ class EdgeBackend(Protocol):
         """The loaded template (CodeDeploy groups, alarms, stack)."""
         ...
 
+    @property
+    def gateway_address(self) -> tuple[str, int]:
+        """Where the gateway listens (host, port): the template's APIs' URLs here."""
+        ...
+
     def function_spec(self, name: str) -> FunctionSpec: ...
 
     def function_named(self, name: str) -> str:

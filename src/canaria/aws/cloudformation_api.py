@@ -1,12 +1,24 @@
-"""CloudFormation's ListStackResources on the edge (the query protocol: a form-encoded
-POST with ``Action=…``, answered in XML), so ``canaria guard --stack NAME`` finds the
-template's deployment groups as it finds a ``sam deploy`` stack's on AWS.
+"""CloudFormation on the edge (the query protocol: a form-encoded POST with ``Action=…``,
+answered in XML): the stack the template is, as ``sam deploy`` leaves it on AWS.
 
-The local stack is named after the template's directory (as its deployments'
-application is) and holds what SAM would create for the guard to find: the
-``ServerlessDeploymentApplication`` (``AWS::CodeDeploy::Application``), one
-``<Function>DeploymentGroup`` per function with a ``DeploymentPreference``, and the
-functions.
+- ``DescribeStacks``: the stack's status, parameters (``NoEcho`` ones as ``****``) and
+  ``Outputs``, so an integration test or a script that finds its API, table or function
+  through the stack's outputs runs unchanged. An output that is the URL of one of the
+  template's APIs (``https://<id>.execute-api.<region>.amazonaws.com/...``, ``wss://``
+  for a WebSocket API) is given as the gateway's URL.
+- ``ListExports``: the outputs' ``Export`` names and values.
+- ``ListStackResources``: what ``canaria guard --stack NAME`` looks for, as it finds a
+  ``sam deploy`` stack's on AWS: the ``ServerlessDeploymentApplication``
+  (``AWS::CodeDeploy::Application``), one ``<Function>DeploymentGroup`` per function with
+  a ``DeploymentPreference``, and the functions.
+
+The stack is named as ``AWS::StackName`` is: ``samconfig.toml``'s ``stack_name``, else the
+template's folder; the folder's own name (the deployments' CodeDeploy application) is
+accepted too. Its status follows the deployments, as a stack update follows the CodeDeploy
+deployment of its ``CodeDeployLambdaAliasUpdate`` policy: ``UPDATE_IN_PROGRESS`` while
+traffic shifts, ``UPDATE_ROLLBACK_IN_PROGRESS`` / ``UPDATE_ROLLBACK_COMPLETE`` when the
+release's deployment failed or was stopped, ``UPDATE_COMPLETE`` after it succeeded,
+``CREATE_COMPLETE`` before any.
 """
 
 from __future__ import annotations
@@ -20,6 +32,11 @@ from starlette.responses import Response
 
 from canaria.aws.backend import EdgeBackend
 from canaria.aws.codedeploy_targets import application_name, deployment_groups
+from canaria.models import Application, StackSpec
+from canaria.models.arns import ACCOUNT, REGION
+from canaria.models.deployment import Deployment, State
+from canaria.services.local_urls import localized
+from canaria.template.index import api_id
 
 QueryHandler = Callable[[EdgeBackend, Mapping[str, str]], Awaitable[Response]]
 
@@ -50,14 +67,150 @@ def _member(logical: str, physical: str, kind: str, updated: str) -> str:
     )
 
 
+def _stack(edge: EdgeBackend, name: str | None) -> tuple[Application, StackSpec] | Response:
+    """The stack ``name`` names (its name, the template folder's, or its ``StackId``), or
+    CloudFormation's answer for a stack that does not exist."""
+    app = edge.app
+    if app is None or app.stack is None:
+        return query_error("ValidationError", f"Stack with id {name} does not exist")
+    stack = app.stack
+    if name is not None and name not in (stack.name, application_name(edge), stack_id(stack)):
+        return query_error("ValidationError", f"Stack with id {name} does not exist")
+    return app, stack
+
+
+def stack_id(stack: StackSpec) -> str:
+    """The stack's ARN: the same for a stack name at every start, as a stack keeps its id."""
+    tail = uuid.uuid5(uuid.NAMESPACE_URL, f"canaria:stack:{stack.name}")
+    return f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack.name}/{tail}"
+
+
+def _time(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(seconds))
+
+
+# the deployments a release starts are created together; one created this long after the
+# newest belongs to the same stack update
+_SAME_RELEASE_S = 5.0
+
+
+def stack_status(deployments: list[Deployment], updated: bool) -> tuple[str, str | None]:
+    """(StackStatus, StackStatusReason) from the deployments, newest first; ``updated``:
+    a release after the first one published versions."""
+    if not deployments:
+        return ("UPDATE_COMPLETE" if updated else "CREATE_COMPLETE"), None
+    newest = deployments[0].created_at
+    last = [d for d in deployments if newest - d.created_at <= _SAME_RELEASE_S]
+    failed = [d for d in last if d.state in (State.FAILED, State.STOPPED)]
+    running = [d for d in last if not d.state.completed]
+    if running:
+        return ("UPDATE_ROLLBACK_IN_PROGRESS" if failed else "UPDATE_IN_PROGRESS"), None
+    if failed:
+        d = failed[0]
+        why = d.error_message or f"deployment {d.id} {d.state.value.lower()}"
+        return "UPDATE_ROLLBACK_COMPLETE", f"CodeDeploy deployment {d.id}: {why}"
+    return "UPDATE_COMPLETE", None
+
+
+def _members(rows: list[str]) -> str:
+    return "".join(f"<member>{row}</member>" for row in rows)
+
+
+def _fields(pairs: list[tuple[str, str | None]]) -> str:
+    return "".join(f"<{k}>{escape(v)}</{k}>" for k, v in pairs if v is not None)
+
+
+async def describe_stacks(edge: EdgeBackend, params: Mapping[str, str]) -> Response:
+    found = _stack(edge, params.get("StackName"))
+    if isinstance(found, Response):
+        return found
+    app, stack = found
+    versions = edge.store.versions()
+    created = min((v.created_at for v in versions), default=edge.clock.now())
+    deployments = edge.store.deployments(limit=50)
+    latest = max([*(v.created_at for v in versions), *(d.created_at for d in deployments)])
+    updated = latest - created > _SAME_RELEASE_S
+    status, reason = stack_status(deployments, updated)
+    apis = {api_id(n) for n in (*app.apis, *app.websockets)}
+    gateway = edge.gateway_address
+    outputs = [
+        _fields(
+            [
+                ("OutputKey", o.key),
+                ("OutputValue", localized(o.value, apis, gateway)),
+                ("Description", o.description),
+                ("ExportName", o.export_name),
+            ]
+        )
+        for o in stack.outputs
+    ]
+    parameters = [
+        _fields([("ParameterKey", k), ("ParameterValue", v)]) for k, v in stack.parameters
+    ]
+    body = (
+        "<member>"
+        + _fields(
+            [
+                ("StackId", stack_id(stack)),
+                ("StackName", stack.name),
+                ("Description", stack.description),
+                ("CreationTime", _time(created)),
+                ("LastUpdatedTime", _time(latest) if updated else None),
+                ("StackStatus", status),
+                ("StackStatusReason", reason),
+                ("DisableRollback", "false"),
+                ("EnableTerminationProtection", "false"),
+            ]
+        )
+        + f"<Parameters>{_members(parameters)}</Parameters>"
+        + "<Capabilities><member>CAPABILITY_IAM</member>"
+        + "<member>CAPABILITY_AUTO_EXPAND</member></Capabilities>"
+        + f"<Outputs>{_members(outputs)}</Outputs>"
+        + "<Tags/><NotificationARNs/><RollbackConfiguration/>"
+        + "<DriftInformation><StackDriftStatus>NOT_CHECKED</StackDriftStatus></DriftInformation>"
+        + "</member>"
+    )
+    return _answer("DescribeStacks", f"<Stacks>{body}</Stacks>")
+
+
+async def list_exports(edge: EdgeBackend, params: Mapping[str, str]) -> Response:
+    app = edge.app
+    stack = app.stack if app is not None else None
+    rows: list[str] = []
+    if app is not None and stack is not None:
+        apis = {api_id(n) for n in (*app.apis, *app.websockets)}
+        rows = [
+            _fields(
+                [
+                    ("ExportingStackId", stack_id(stack)),
+                    ("Name", o.export_name),
+                    ("Value", localized(o.value, apis, edge.gateway_address)),
+                ]
+            )
+            for o in stack.outputs
+            if o.export_name is not None
+        ]
+    return _answer("ListExports", f"<Exports>{_members(rows)}</Exports>")
+
+
+def _answer(action: str, result: str) -> Response:
+    body = (
+        f'<{action}Response xmlns="{NS}"><{action}Result>{result}</{action}Result>'
+        f"<ResponseMetadata><RequestId>{_request_id()}</RequestId></ResponseMetadata>"
+        f"</{action}Response>"
+    )
+    return Response(body, media_type=XML)
+
+
 async def list_stack_resources(edge: EdgeBackend, params: Mapping[str, str]) -> Response:
     stack = params.get("StackName")
     if not stack:
         return query_error("ValidationError", "1 validation error detected: StackName is required")
-    app = application_name(edge)
-    if edge.app is None or stack != app:
-        return query_error("ValidationError", f"Stack with id {stack} does not exist")
-    updated = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(edge.clock.now()))
+    found = _stack(edge, stack)
+    if isinstance(found, Response):
+        return found
+    app = application_name(edge) or ""
+    updated = _time(edge.clock.now())
     groups = deployment_groups(edge)
     members = (
         [_member("ServerlessDeploymentApplication", app, "AWS::CodeDeploy::Application", updated)]
@@ -69,16 +222,15 @@ async def list_stack_resources(edge: EdgeBackend, params: Mapping[str, str]) -> 
         for g in groups
     ]
     members += [
-        _member(name, name, "AWS::Lambda::Function", updated) for name in sorted(edge.app.functions)
+        _member(name, name, "AWS::Lambda::Function", updated) for name in sorted(found[0].functions)
     ]
-    body = (
-        f'<ListStackResourcesResponse xmlns="{NS}"><ListStackResourcesResult>'
-        f"<StackResourceSummaries>{''.join(members)}</StackResourceSummaries>"
-        "</ListStackResourcesResult>"
-        f"<ResponseMetadata><RequestId>{_request_id()}</RequestId></ResponseMetadata>"
-        "</ListStackResourcesResponse>"
+    return _answer(
+        "ListStackResources", f"<StackResourceSummaries>{''.join(members)}</StackResourceSummaries>"
     )
-    return Response(body, media_type=XML)
 
 
-OPERATIONS: dict[str, QueryHandler] = {"ListStackResources": list_stack_resources}
+OPERATIONS: dict[str, QueryHandler] = {
+    "DescribeStacks": describe_stacks,
+    "ListExports": list_exports,
+    "ListStackResources": list_stack_resources,
+}

@@ -524,6 +524,26 @@ class SkippedResource:
 
 
 @dataclass(frozen=True)
+class StackOutput:
+    """One of the template's ``Outputs`` (its ``Condition`` held), resolved."""
+
+    key: str
+    value: str
+    description: str | None = None
+    export_name: str | None = None  # Export.Name
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """The stack as CloudFormation's ``DescribeStacks`` shows it."""
+
+    name: str  # AWS::StackName: samconfig.toml's stack_name, else the template's folder
+    description: str | None = None
+    parameters: tuple[tuple[str, str], ...] = ()  # (key, value), a NoEcho value as ****
+    outputs: tuple[StackOutput, ...] = ()
+
+
+@dataclass(frozen=True)
 class Application:
     template_path: str
     functions: Mapping[str, FunctionSpec]
@@ -560,6 +580,7 @@ class Application:
     skipped: tuple[SkippedResource, ...] = ()
     warnings: tuple[str, ...] = ()
     parameters: Mapping[str, str] = field(default_factory=dict)
+    stack: StackSpec | None = None  # its name, description, parameters and Outputs
 
     @property
     def routes(self) -> tuple[RouteSpec, ...]:

@@ -3,15 +3,23 @@
 ``https://<api-id>.execute-api.<region>.amazonaws.com/<stage>/<path>`` is one of the
 template's APIs: canaria's gateway serves it, by path, and by host when the ``Host``
 header names the API. Firehose's HTTP endpoints and EventBridge's API destinations that
-name such a URL reach the gateway; any other URL is left as it is.
+name such a URL reach the gateway; any other URL is left as it is. The stack's outputs
+(``DescribeStacks``) give such URLs as the gateway's own (``localized``), so a test that
+reads its API's URL from the stack calls canaria.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from urllib.parse import urlsplit
 
 EXECUTE_API = re.compile(r"^[a-z0-9-]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com$")
+# an API's URL as a template writes it: https://<id>.execute-api.<region>.amazonaws.com,
+# wss:// for a WebSocket API, an explicit :443 allowed
+_API_URL = re.compile(
+    r"\b(https|wss)://([A-Za-z0-9-]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?::443)?(?=[/?#\s\"']|$)"
+)
 
 
 def on_this_machine(url: str, gateway: tuple[str, int] | None) -> tuple[str, str | None]:
@@ -26,4 +34,24 @@ def on_this_machine(url: str, gateway: tuple[str, int] | None) -> tuple[str, str
     return (f"{local}?{parts.query}" if parts.query else local), host
 
 
-__all__ = ["EXECUTE_API", "on_this_machine"]
+def localized(text: str, api_ids: Collection[str], gateway: tuple[str, int]) -> str:
+    """``text`` with the URL of each API whose id is in ``api_ids`` replaced by the
+    gateway's (``http://`` for ``https://``, ``ws://`` for a WebSocket API's ``wss://``);
+    the path after it is kept, so ``https://<id>.execute-api.<region>.amazonaws.com/Prod/x``
+    becomes ``http://127.0.0.1:3000/Prod/x``. A wildcard address is given as 127.0.0.1."""
+    address, port = gateway
+    if address in ("0.0.0.0", "", "::"):
+        address = "127.0.0.1"
+    elif ":" in address:
+        address = f"[{address}]"
+
+    def local(m: re.Match[str]) -> str:
+        if m.group(2).lower() not in api_ids:
+            return m.group(0)
+        scheme = "ws" if m.group(1) == "wss" else "http"
+        return f"{scheme}://{address}:{port}"
+
+    return _API_URL.sub(local, text)
+
+
+__all__ = ["EXECUTE_API", "localized", "on_this_machine"]

@@ -91,6 +91,7 @@ from canaria.template.metric_filters import METRIC_FILTER, build_metric_filter
 from canaria.template.nested import Nesting, flatten
 from canaria.template.nodes import LineMap, Problems, Where, as_map, as_str, check_keys
 from canaria.template.openapi import openapi_routes
+from canaria.template.outputs import build_stack
 from canaria.template.parameters import Parameter, resolve_parameters, samconfig_overrides
 from canaria.template.pipes import PIPE, build_pipes
 from canaria.template.references import reference_errors
@@ -281,6 +282,9 @@ def load(
             nesting.directories,
         )
         app = _build(ctx, template, doc, top, entries, values, problems)
+        with problems.catch():  # what DescribeStacks gives: the resources are known now
+            described = build_stack(doc, top, stack, resolver, params, ctx.warnings)
+            app = replace(app, stack=described, warnings=tuple(ctx.warnings))
     except TemplateErrors:
         raise
     except TemplateError as exc:  # a structural error the later steps cannot go past

@@ -1,4 +1,4 @@
-"""The version numbers a release gives to ``Fn.Version`` references in alarms.
+"""The version numbers a release gives to ``Fn.Version`` references in alarms and outputs.
 
 ``!GetAtt Fn.Version.Version`` (or ``${Fn.Version.Version}``) in an alarm's
 ``ExecutedVersion`` dimension is the alarm SAM's documentation recommends for the new
@@ -19,8 +19,9 @@ PLACEHOLDER = re.compile(r"\{\{canaria:version:([^}]+)\}\}")
 
 
 def with_versions(app: Application, versions: Mapping[str, int]) -> Application:
-    """``app`` with each version placeholder in its alarms' dimensions replaced by the
-    version of that function in ``versions`` (function name → version number)."""
+    """``app`` with each version placeholder in its alarms' dimensions and its stack's
+    outputs (``!Ref Fn.Version``) replaced by the version of that function in
+    ``versions`` (function name → version number)."""
 
     def sub(match: re.Match[str]) -> str:
         number = versions.get(match.group(1))
@@ -34,4 +35,8 @@ def with_versions(app: Application, versions: Mapping[str, int]) -> Application:
         else spec
         for name, spec in app.alarms.items()
     }
-    return replace(app, alarms=alarms)
+    stack = app.stack
+    if stack is not None and any(PLACEHOLDER.search(o.value) for o in stack.outputs):
+        outputs = tuple(replace(o, value=PLACEHOLDER.sub(sub, o.value)) for o in stack.outputs)
+        stack = replace(stack, outputs=outputs)
+    return replace(app, alarms=alarms, stack=stack)
