@@ -59,6 +59,7 @@ from canaria.runtime import FunctionRuntime
 from canaria.services import ServicesEngine
 from canaria.services.engine import SERVED
 from canaria.services.firehose import DeliveryStreams
+from canaria.services.local_urls import localized
 from canaria.services.log_subscriptions import LogSubscriptions
 from canaria.services.outbound import SignedBackends
 from canaria.services.outbox import Outbox
@@ -71,6 +72,7 @@ from canaria.services.user_pool_keys import engine_token_keys
 from canaria.services.user_pool_triggers import UserPoolTriggers
 from canaria.store import CompletionReport, CompletionStatus, Store
 from canaria.tables import DynamoEngine
+from canaria.template.index import api_id
 
 log = logging.getLogger("canaria")
 
@@ -419,9 +421,13 @@ class Platform:
         """The application running (the template of the last release)."""
         return self.releases.app
 
-    @property
-    def gateway_address(self) -> tuple[str, int]:
-        return (self.options.host, self.gateway.port)
+    def localize(self, text: str) -> str:
+        app = self.app
+        if app is None:
+            return text
+        apis = {api_id(n) for n in (*app.apis, *app.websockets)}
+        gateway = (self.options.host, self.gateway.port)
+        return localized(text, gateway, apis, self.function_urls())
 
     @property
     def gateway_url(self) -> str:

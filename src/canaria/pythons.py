@@ -39,11 +39,24 @@ PYTHON = re.compile(r"^python(3\.\d+)$")
 # what the worker imports beyond the standard library, and what Lambda's Python runtimes
 # provide to every function: boto3, and the durable execution SDK at the version canaria's
 # durable execution service speaks
-WORKER_PACKAGES = (
-    "orjson",
-    "boto3",
-    f"aws-durable-execution-sdk-python=={metadata.version('aws-durable-execution-sdk-python')}",
-)
+def _pinned(dist: str) -> str:
+    """``dist`` at the version canaria runs with, for the Pythons it supports: its
+    ``Requires-Python`` as an environment marker, so pip installs it where it runs and
+    skips it elsewhere (the durable execution SDK needs 3.11, and durable functions run on
+    Lambda's newest Pythons only: a ``python3.9`` function must not lose Python 3.9 for
+    it)."""
+    meta = metadata.metadata(dist)
+    clauses = [c.strip() for c in (meta.get("Requires-Python") or "").split(",") if c.strip()]
+    marker = " and ".join(
+        f'python_full_version {m.group(1)} "{m.group(2)}"'
+        for c in clauses
+        if (m := re.fullmatch(r"(>=|<=|==|!=|>|<|~=)\s*([0-9][0-9.*]*)", c))
+    )
+    pin = f"{dist}=={meta['Version']}"
+    return f"{pin}; {marker}" if marker else pin
+
+
+WORKER_PACKAGES = ("orjson", "boto3", _pinned("aws-durable-execution-sdk-python"))
 INSTALL_TIMEOUT_S = 600.0
 
 

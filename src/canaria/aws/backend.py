@@ -40,9 +40,9 @@ class EdgeBackend(Protocol):
         """The loaded template (CodeDeploy groups, alarms, stack)."""
         ...
 
-    @property
-    def gateway_address(self) -> tuple[str, int]:
-        """Where the gateway listens (host, port): the template's APIs' URLs here."""
+    def localize(self, text: str) -> str:
+        """``text`` with the URLs of the template's APIs and function URLs on AWS replaced
+        by where canaria serves them (``services.local_urls.localized``)."""
         ...
 
     def function_spec(self, name: str) -> FunctionSpec: ...

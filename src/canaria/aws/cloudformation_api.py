@@ -32,11 +32,9 @@ from starlette.responses import Response
 
 from canaria.aws.backend import EdgeBackend
 from canaria.aws.codedeploy_targets import application_name, deployment_groups
-from canaria.models import Application, StackSpec
+from canaria.models import StackSpec
 from canaria.models.arns import ACCOUNT, REGION
 from canaria.models.deployment import Deployment, State
-from canaria.services.local_urls import localized
-from canaria.template.index import api_id
 
 QueryHandler = Callable[[EdgeBackend, Mapping[str, str]], Awaitable[Response]]
 
@@ -67,7 +65,7 @@ def _member(logical: str, physical: str, kind: str, updated: str) -> str:
     )
 
 
-def _stack(edge: EdgeBackend, name: str | None) -> tuple[Application, StackSpec] | Response:
+def _stack(edge: EdgeBackend, name: str | None) -> StackSpec | Response:
     """The stack ``name`` names (its name, the template folder's, or its ``StackId``), or
     CloudFormation's answer for a stack that does not exist."""
     app = edge.app
@@ -76,7 +74,7 @@ def _stack(edge: EdgeBackend, name: str | None) -> tuple[Application, StackSpec]
     stack = app.stack
     if name is not None and name not in (stack.name, application_name(edge), stack_id(stack)):
         return query_error("ValidationError", f"Stack with id {name} does not exist")
-    return app, stack
+    return stack
 
 
 def stack_id(stack: StackSpec) -> str:
@@ -121,23 +119,20 @@ def _fields(pairs: list[tuple[str, str | None]]) -> str:
 
 
 async def describe_stacks(edge: EdgeBackend, params: Mapping[str, str]) -> Response:
-    found = _stack(edge, params.get("StackName"))
-    if isinstance(found, Response):
-        return found
-    app, stack = found
+    stack = _stack(edge, params.get("StackName"))
+    if isinstance(stack, Response):
+        return stack
     versions = edge.store.versions()
     created = min((v.created_at for v in versions), default=edge.clock.now())
     deployments = edge.store.deployments(limit=50)
     latest = max([*(v.created_at for v in versions), *(d.created_at for d in deployments)])
     updated = latest - created > _SAME_RELEASE_S
     status, reason = stack_status(deployments, updated)
-    apis = {api_id(n) for n in (*app.apis, *app.websockets)}
-    gateway = edge.gateway_address
     outputs = [
         _fields(
             [
                 ("OutputKey", o.key),
-                ("OutputValue", localized(o.value, apis, gateway)),
+                ("OutputValue", edge.localize(o.value)),
                 ("Description", o.description),
                 ("ExportName", o.export_name),
             ]
@@ -178,13 +173,12 @@ async def list_exports(edge: EdgeBackend, params: Mapping[str, str]) -> Response
     stack = app.stack if app is not None else None
     rows: list[str] = []
     if app is not None and stack is not None:
-        apis = {api_id(n) for n in (*app.apis, *app.websockets)}
         rows = [
             _fields(
                 [
                     ("ExportingStackId", stack_id(stack)),
                     ("Name", o.export_name),
-                    ("Value", localized(o.value, apis, edge.gateway_address)),
+                    ("Value", edge.localize(o.value)),
                 ]
             )
             for o in stack.outputs
@@ -209,6 +203,7 @@ async def list_stack_resources(edge: EdgeBackend, params: Mapping[str, str]) -> 
     found = _stack(edge, stack)
     if isinstance(found, Response):
         return found
+    functions = edge.app.functions if edge.app is not None else {}
     app = application_name(edge) or ""
     updated = _time(edge.clock.now())
     groups = deployment_groups(edge)
@@ -221,9 +216,7 @@ async def list_stack_resources(edge: EdgeBackend, params: Mapping[str, str]) -> 
         _member(f"{g}DeploymentGroup", g, "AWS::CodeDeploy::DeploymentGroup", updated)
         for g in groups
     ]
-    members += [
-        _member(name, name, "AWS::Lambda::Function", updated) for name in sorted(found[0].functions)
-    ]
+    members += [_member(name, name, "AWS::Lambda::Function", updated) for name in sorted(functions)]
     return _answer(
         "ListStackResources", f"<StackResourceSummaries>{''.join(members)}</StackResourceSummaries>"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from canaria.errors import InvalidRequest
@@ -40,6 +41,17 @@ def parse_function(identifier: str, qualifier: str | None = None) -> tuple[str, 
 def function_arn(name: str, qualifier: str | None = None) -> str:
     base = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
     return f"{base}:{qualifier}" if qualifier else base
+
+
+def function_url_id(function: str) -> str:
+    """The id in a function URL's host (``https://<id>.lambda-url.<region>.on.aws/``):
+    32 lowercase letters and digits, as Lambda's, the same for a function every time."""
+    return hashlib.sha256(f"canaria:function-url:{function}".encode()).hexdigest()[:32]
+
+
+def function_url(function: str) -> str:
+    """What ``!GetAtt <Fn>Url.FunctionUrl`` gives: Lambda's URL for the function."""
+    return f"https://{function_url_id(function)}.lambda-url.{REGION}.on.aws/"
 
 
 def layer_arn(name: str) -> str:

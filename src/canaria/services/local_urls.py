@@ -11,15 +11,19 @@ reads its API's URL from the stack calls canaria.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from urllib.parse import urlsplit
+
+from canaria.models.arns import function_url_id
 
 EXECUTE_API = re.compile(r"^[a-z0-9-]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com$")
 # an API's URL as a template writes it: https://<id>.execute-api.<region>.amazonaws.com,
-# wss:// for a WebSocket API, an explicit :443 allowed
+# wss:// for a WebSocket API, an explicit :443 allowed; a function URL's
+_END = r"(?::443)?(?=[/?#\s\"',]|$)"
 _API_URL = re.compile(
-    r"\b(https|wss)://([A-Za-z0-9-]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?::443)?(?=[/?#\s\"']|$)"
+    rf"\b(https|wss)://([A-Za-z0-9-]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com{_END}"
 )
+_FUNCTION_URL = re.compile(rf"\bhttps://([a-z0-9]+)\.lambda-url\.[a-z0-9-]+\.on\.aws{_END}")
 
 
 def on_this_machine(url: str, gateway: tuple[str, int] | None) -> tuple[str, str | None]:
@@ -34,24 +38,36 @@ def on_this_machine(url: str, gateway: tuple[str, int] | None) -> tuple[str, str
     return (f"{local}?{parts.query}" if parts.query else local), host
 
 
-def localized(text: str, api_ids: Collection[str], gateway: tuple[str, int]) -> str:
-    """``text`` with the URL of each API whose id is in ``api_ids`` replaced by the
-    gateway's (``http://`` for ``https://``, ``ws://`` for a WebSocket API's ``wss://``);
-    the path after it is kept, so ``https://<id>.execute-api.<region>.amazonaws.com/Prod/x``
-    becomes ``http://127.0.0.1:3000/Prod/x``. A wildcard address is given as 127.0.0.1."""
+def localized(
+    text: str,
+    gateway: tuple[str, int],
+    api_ids: Collection[str],
+    function_urls: Mapping[str, str],
+) -> str:
+    """``text`` with the URL of each of the template's APIs (its id in ``api_ids``)
+    replaced by the gateway's (``http://`` for ``https://``, ``ws://`` for a WebSocket
+    API's ``wss://``), and each function URL by where canaria serves it
+    (``function_urls``: function → its local URL); the path after it is kept, so
+    ``https://<id>.execute-api.<region>.amazonaws.com/Prod/x`` becomes
+    ``http://127.0.0.1:3000/Prod/x``. A wildcard address is given as 127.0.0.1."""
     address, port = gateway
     if address in ("0.0.0.0", "", "::"):
         address = "127.0.0.1"
     elif ":" in address:
         address = f"[{address}]"
 
-    def local(m: re.Match[str]) -> str:
+    def api(m: re.Match[str]) -> str:
         if m.group(2).lower() not in api_ids:
             return m.group(0)
         scheme = "ws" if m.group(1) == "wss" else "http"
         return f"{scheme}://{address}:{port}"
 
-    return _API_URL.sub(local, text)
+    served = {function_url_id(f): url.rstrip("/") for f, url in function_urls.items()}
+
+    def function(m: re.Match[str]) -> str:
+        return served.get(m.group(1), m.group(0))
+
+    return _FUNCTION_URL.sub(function, _API_URL.sub(api, text))
 
 
 __all__ = ["EXECUTE_API", "localized", "on_this_machine"]

@@ -12,13 +12,21 @@ ARN, a queue's URL).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from canaria.errors import TemplateError
+from canaria.errors import InvalidRequest, TemplateError
 from canaria.log_groups import group_arn
-from canaria.models.arns import ACCOUNT, REGION, function_arn, layer_arn
+from canaria.models.arns import (
+    ACCOUNT,
+    REGION,
+    function_arn,
+    function_url,
+    layer_arn,
+    parse_function,
+)
 from canaria.models.firehose import delivery_stream_arn
 from canaria.models.services import UserPoolGroupSpec, UserPoolSpec
 from canaria.template import elb_refs, service_refs, user_pools
@@ -63,6 +71,7 @@ SAM_APIS = (API, HTTP_API, WEBSOCKET_API)
 DEFAULT_STAGES = {HTTP_API: "$default", WEBSOCKET_API: "default"}
 IMPLICIT_REST_API = "ServerlessRestApi"
 IMPLICIT_HTTP_API = "ServerlessHttpApi"
+LAMBDA_URL = "AWS::Lambda::Url"
 STAGE_TYPES = {API: "AWS::ApiGateway::Stage", HTTP_API: "AWS::ApiGatewayV2::Stage"}
 
 _ATTRS: dict[str, tuple[str, ...]] = {
@@ -145,6 +154,8 @@ class ResourceIndex:
                 continue
             if "Role" not in e.props:
                 self.implicit[f"{e.logical_id}Role"] = "AWS::IAM::Role"
+            if "FunctionUrlConfig" in e.props:
+                self.implicit[f"{e.logical_id}Url"] = LAMBDA_URL
             if "DeploymentPreference" in e.props:
                 self.implicit[f"{e.logical_id}DeploymentGroup"] = "AWS::CodeDeploy::DeploymentGroup"
                 self.implicit["ServerlessDeploymentApplication"] = "AWS::CodeDeploy::Application"
@@ -288,6 +299,8 @@ class ResourceIndex:
         type_ = self.type_of(name)
         assert type_ is not None
         self._check_enabled(name, where)
+        if type_ == LAMBDA_URL:
+            return self._url_att(name, attr, where)
         if name in self.implicit and type_ not in (API, HTTP_API):
             return _placeholder_att(name, type_, attr)
         if type_ in GRAPHQL_APIS and attr in GRAPHQL_ATTRS:
@@ -332,6 +345,37 @@ class ResourceIndex:
             case (_, "Arn"):
                 return f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{self.name_of(name)}"
         raise AssertionError((type_, attr))  # pragma: no cover
+
+    def _url_att(self, name: str, attr: str, where: Where) -> str:
+        """A function URL's ``FunctionUrl`` (Lambda's form; the edge gives where canaria
+        serves it) or ``FunctionArn``: SAM's ``<Fn>Url`` or an ``AWS::Lambda::Url``."""
+        if attr not in ("FunctionUrl", "FunctionArn"):
+            raise where.error(
+                f"{LAMBDA_URL} {name} has no attribute {attr!r}",
+                allowed="FunctionUrl, FunctionArn",
+            )
+        if name in self.implicit:
+            function = name.removesuffix("Url")
+        else:
+            entry = self.entries[name]
+            target = self.resolver.get(entry.props, "TargetFunctionArn", entry.props_at)
+            named = target if isinstance(target, str) else ""
+            with contextlib.suppress(InvalidRequest):
+                named, _ = parse_function(named)
+            function = self._function_called(named)
+        return function_url(function) if attr == "FunctionUrl" else function_arn(function)
+
+    def _function_called(self, name: str) -> str:
+        """The logical id of the function whose logical id or ``FunctionName`` is
+        ``name``; ``name`` itself when none is."""
+        if self.type_of(name) == FUNCTION:
+            return name
+        for e in self.entries.values():
+            if e.type == FUNCTION and e.enabled and "FunctionName" in e.props:
+                declared = self.resolver.get(e.props, "FunctionName", e.props_at)
+                if declared == name:
+                    return e.logical_id
+        return name
 
     def _graphql_att(self, name: str, attr: str) -> str:
         """A GraphQL API's id, or where it is served: canaria's URL when the server says,
