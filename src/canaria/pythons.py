@@ -36,6 +36,8 @@ from canaria.npm import SetupError, node_modules
 
 RUNNING = f"{sys.version_info.major}.{sys.version_info.minor}"
 PYTHON = re.compile(r"^python(3\.\d+)$")
+
+
 # what the worker imports beyond the standard library, and what Lambda's Python runtimes
 # provide to every function: boto3, and the durable execution SDK at the version canaria's
 # durable execution service speaks
@@ -46,7 +48,8 @@ def _pinned(dist: str) -> str:
     Lambda's newest Pythons only: a ``python3.9`` function must not lose Python 3.9 for
     it)."""
     meta = metadata.metadata(dist)
-    clauses = [c.strip() for c in (meta.get("Requires-Python") or "").split(",") if c.strip()]
+    requires = ",".join(meta.get_all("Requires-Python") or [])
+    clauses = [c.strip() for c in requires.split(",") if c.strip()]
     marker = " and ".join(
         f'python_full_version {m.group(1)} "{m.group(2)}"'
         for c in clauses

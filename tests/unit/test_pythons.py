@@ -29,3 +29,12 @@ def test_the_reason_is_pips_errors_without_the_list_of_every_version_it_ignored(
 def test_without_error_lines_the_last_lines_are_given_each_cut_short() -> None:
     reason = _pip_reason("first\n" + "x" * 1000 + "\nlast\n")
     assert reason.startswith("first; " + "x" * 297 + "...; last")
+
+
+def test_the_durable_sdk_is_installed_only_for_the_pythons_it_supports() -> None:
+    # a python3.9 function keeps Python 3.9: pip skips the SDK there, as Lambda's
+    # Python 3.9 runtime has none
+    from canaria.pythons import WORKER_PACKAGES
+
+    (pin,) = [p for p in WORKER_PACKAGES if p.startswith("aws-durable-execution-sdk-python==")]
+    assert '; python_full_version >= "3.' in pin

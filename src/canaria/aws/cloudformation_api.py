@@ -94,7 +94,7 @@ _SAME_RELEASE_S = 5.0
 
 def stack_status(deployments: list[Deployment], updated: bool) -> tuple[str, str | None]:
     """(StackStatus, StackStatusReason) from the deployments, newest first; ``updated``:
-    a release after the first one published versions."""
+    a release after the first one changed the stack."""
     if not deployments:
         return ("UPDATE_COMPLETE" if updated else "CREATE_COMPLETE"), None
     newest = deployments[0].created_at
@@ -126,7 +126,7 @@ async def describe_stacks(edge: EdgeBackend, params: Mapping[str, str]) -> Respo
     created = min((v.created_at for v in versions), default=edge.clock.now())
     deployments = edge.store.deployments(limit=50)
     latest = max([*(v.created_at for v in versions), *(d.created_at for d in deployments)])
-    updated = latest - created > _SAME_RELEASE_S
+    updated = bool(deployments) or any(v.number > 1 for v in versions)  # a later release
     status, reason = stack_status(deployments, updated)
     outputs = [
         _fields(

@@ -287,6 +287,9 @@ def up(
             )
         for name, listener in platform.load_balancer_listeners().items():
             typer.echo(f"alb        {render.listener_text(name, listener)}")
+        stack = platform.app.stack if platform.app else None
+        for output in stack.outputs if stack else ():  # as `sam deploy` lists them
+            typer.echo(f"output     {output.key}  {platform.localize(output.value)}")
         for runtime, (runs_on, names) in _runtime_lines(platform.app).items():
             typer.echo(f"runtime    {runtime} on {runs_on}  ({', '.join(names)})")
         for name, spec in platform.app.functions.items() if platform.app else ():

@@ -387,13 +387,18 @@ class Router:
         if segs:
             tree = self._stages.get(segs[0])
             if tree is not None:
-                route, partial = tree.find(method, segs, 1)
+                # slashes doubled after the stage are one, as API Gateway routes
+                # /Prod//orders (a base URL ending in / joined to /orders)
+                first = 1
+                while first < len(segs) - 1 and segs[first] == "":
+                    first += 1
+                route, partial = tree.find(method, segs, first)
                 if route is None:
                     route = tree.default
                 if route is not None:
                     cut = path.find("/", 1)
-                    rest = path[cut:] if cut != -1 else "/"
-                    return RouteMatch(route, _params(route, segs, 1), rest, True)
+                    rest = "/" + path[cut:].lstrip("/") if cut != -1 else "/"
+                    return RouteMatch(route, _params(route, segs, first), rest, True)
         route, unprefixed_partial = self._all.find(method, segs, 0)
         partial = partial or unprefixed_partial
         if route is None:

@@ -185,3 +185,15 @@ def test_apis_that_do_not_collide_are_matched_by_path_alone() -> None:
     assert PETS.by_api == {}
     router = Router([rest("GET", "/a", "a"), http("GET", "/a", "b", stage="v2")])
     assert router.by_api == {}  # another stage: its prefix tells them apart
+
+
+def test_slashes_doubled_after_the_stage_are_one() -> None:
+    # a base URL ending in / joined to /pets: API Gateway answers /Prod//pets as /Prod/pets
+    for path, function, params in (
+        ("/Prod//pets", "post_pets", {}),
+        ("/Prod///pets/dog/2", "param", {"petId": "2"}),
+    ):
+        m = PETS.match("POST" if function == "post_pets" else "GET", path)
+        assert isinstance(m, RouteMatch), path
+        assert (m.route.function, dict(m.params), m.prefixed) == (function, params, True)
+        assert not m.path.startswith("//"), m.path

@@ -1,0 +1,126 @@
+"""The stack through a real `canaria up` and boto3's CloudFormation client: an integration
+test written for AWS finds its API, function URL and table through ``DescribeStacks``
+and calls them here; the stack's status follows a release."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.functional.harness import Canaria, write_app
+
+TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Description: outputs, as sam deploy leaves them
+Parameters:
+  Answer: {Type: String, Default: one}
+  Token: {Type: String, Default: s3cret, NoEcho: true}
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Runtime: python3.11
+      CodeUri: src
+      AutoPublishAlias: live
+      DeploymentPreference: {Type: AllAtOnce}
+      Environment: {Variables: {ANSWER: !Ref Answer}}
+      FunctionUrlConfig: {AuthType: NONE}
+      Events:
+        Get: {Type: Api, Properties: {Path: "/hello/{id}", Method: get}}
+  Table:
+    Type: AWS::Serverless::SimpleTable
+Outputs:
+  HelloApi:
+    Description: the Prod stage's base URL
+    Value: !Sub "https://${ServerlessRestApi}.execute-api.${AWS::Region}.amazonaws.com/Prod/"
+    Export: {Name: !Sub "${AWS::StackName}-api"}
+  HelloUrl:
+    Value: !GetAtt FnUrl.FunctionUrl
+  TableName:
+    Value: !Ref Table
+  LiveVersion:
+    Value: !Ref Fn.Version
+"""
+
+HANDLER = """\
+import json, os
+
+def handler(event, context):
+    return {"statusCode": 200, "body": json.dumps({
+        "answer": os.environ["ANSWER"],
+        "path": event.get("path") or event.get("rawPath"),
+        "id": (event.get("pathParameters") or {}).get("id"),
+    })}
+"""
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Canaria]:
+    template = write_app(tmp_path / "outputs", {"template.yaml": TEMPLATE, "src/app.py": HANDLER})
+    c = Canaria(template, tmp_path / "state").start()
+    yield c
+    c.stop()
+
+
+def get(url: str) -> dict[str, object]:
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        return json.loads(resp.read())  # type: ignore[no-any-return]
+
+
+def outputs(app: Canaria) -> dict[str, str]:
+    stack = app.aws("cloudformation").describe_stacks(StackName="outputs")["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+
+def test_a_test_written_for_aws_finds_and_calls_what_it_tests(app: Canaria) -> None:
+    cfn = app.aws("cloudformation")
+    stack = cfn.describe_stacks(StackName="outputs")["Stacks"][0]
+    assert stack["StackName"] == "outputs" and stack["StackStatus"] == "CREATE_COMPLETE"
+    assert stack["Description"] == "outputs, as sam deploy leaves them"
+    assert stack["StackId"].startswith("arn:aws:cloudformation:us-east-1:123456789012:stack/")
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]} == {
+        "Answer": "one",
+        "Token": "****",
+    }
+    found = {o["OutputKey"]: o for o in stack["Outputs"]}
+    api = found["HelloApi"]
+    assert api["OutputValue"] == f"http://127.0.0.1:{app.port}/Prod/"
+    assert api["ExportName"] == "outputs-api" and api["Description"].startswith("the Prod")
+    # the test joins its path to the base URL, slash doubled, as it would on AWS
+    assert get(api["OutputValue"] + "/hello/7") == {"answer": "one", "path": "/hello/7", "id": "7"}
+    assert get(found["HelloUrl"]["OutputValue"] + "any/path")["answer"] == "one"
+    assert found["TableName"]["OutputValue"] == "outputs-Table"
+    assert found["LiveVersion"]["OutputValue"].endswith(":function:Fn:1")
+    # by its id too, and without a name: every stack (this one)
+    assert cfn.describe_stacks(StackName=stack["StackId"])["Stacks"][0]["StackName"] == "outputs"
+    assert [s["StackName"] for s in cfn.describe_stacks()["Stacks"]] == ["outputs"]
+    exports = cfn.list_exports()["Exports"]
+    assert exports == [
+        {"ExportingStackId": stack["StackId"], "Name": "outputs-api", "Value": api["OutputValue"]}
+    ]
+    with pytest.raises(ClientError) as e:
+        cfn.describe_stacks(StackName="another")
+    assert e.value.response["Error"]["Code"] == "ValidationError"
+    assert "Stack with id another does not exist" in str(e.value)
+    assert f"output     HelloApi  http://127.0.0.1:{app.port}/Prod/" in app.output()
+
+
+def test_a_release_updates_the_stack(app: Canaria) -> None:
+    r = app.cli("deploy", "-t", str(app.template), "--parameter-overrides", "Answer=two", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    deployment = json.loads(r.stdout)["deployments"][0]["id"]
+    assert app.wait_deployment(deployment)["state"] == "Succeeded"
+    stack = app.aws("cloudformation").describe_stacks(StackName="outputs")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert stack["LastUpdatedTime"] >= stack["CreationTime"]
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}["Answer"] == "two"
+    found = outputs(app)
+    assert found["LiveVersion"].endswith(":function:Fn:2")
+    assert get(found["HelloApi"] + "hello/1")["answer"] == "two"
