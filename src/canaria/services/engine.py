@@ -28,6 +28,7 @@ from functools import partial
 from canaria.errors import CanariaError
 from canaria.models.arns import ACCOUNT, REGION
 from canaria.ports import free_port, reserve_port
+from canaria.services import h2c
 from canaria.services.answers import error_answer, signing_service
 from canaria.services.user_pool_triggers import UserPoolTriggers, exchange_with
 
@@ -270,8 +271,12 @@ class ServicesEngine:
                 await self.ensure_running()
                 assert self._engine_port is not None
                 port = self._engine_port
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n"), 30)
+                if head == h2c.PREFACE_LINE:  # HTTP/2 (the SDK for JavaScript's Kinesis)
+                    await h2c.serve(head, reader, writer, partial(self._exchange, port))
+                    return
                 if self.triggers is not None and self.triggers.active:
-                    head = await self._read_head(reader)
+                    head += await self._read_head(reader)
                     target = _header(head, b"x-amz-target")
                     if self.triggers.wants(target):
                         length = int(_header(head, b"content-length") or 0)
@@ -294,6 +299,17 @@ class ServicesEngine:
         finally:
             writer.close()
 
+    async def _exchange(self, port: int, request: bytes) -> bytes:
+        """One whole HTTP/1.1 request to the engine (an HTTP/2 stream's), a Cognito
+        request that runs a trigger through the triggers; its whole answer."""
+        if self.triggers is not None and self.triggers.active:
+            head, _, body = request.partition(b"\r\n\r\n")
+            target = _header(head + b"\r\n\r\n", b"x-amz-target")
+            if self.triggers.wants(target):
+                exchange = partial(exchange_with, port)
+                return await self.triggers.serve(target, head + b"\r\n\r\n", body, exchange)
+        return await exchange_with(port, request)
+
     @staticmethod
     async def _read_head(reader: asyncio.StreamReader) -> bytes:
         return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
@@ -306,7 +322,8 @@ class ServicesEngine:
         head: bytes = b"",
     ) -> None:
         try:
-            head = head or await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            if not head.endswith(b"\r\n\r\n"):  # nothing, or the request line only
+                head += await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
         except (asyncio.LimitOverrunError, asyncio.IncompleteReadError, TimeoutError):
             return
         lines = head.decode("latin-1").split("\r\n")

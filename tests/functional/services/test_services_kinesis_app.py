@@ -86,7 +86,7 @@ def consume(event, context):
 """
 
 
-# the SDK v3 Kinesis client speaks HTTP/2 unless canaria's preload turns it to HTTP/1.1
+# the SDK v3 Kinesis client speaks HTTP/2 (h2c) to the services relay
 NODE_PRODUCER = """\
 const { KinesisClient, PutRecordCommand } = require('@aws-sdk/client-kinesis');
 const kinesis = new KinesisClient();
@@ -237,3 +237,46 @@ def test_a_consumers_bad_release_is_judged_on_its_batches_and_nothing_is_lost(
         assert {v for _, v in counted(c)} == {"1"}
     finally:
         c.stop()
+
+
+# a test or a script of the user's (not a function): the SDK v3 Kinesis client as it is,
+# HTTP/2 with prior knowledge, many requests at once on one connection, an answer larger
+# than HTTP/2's initial flow-control window
+EXEC_SCRIPT = """\
+const { KinesisClient, PutRecordsCommand, GetShardIteratorCommand, GetRecordsCommand,
+        ListShardsCommand } = require(process.argv[2]);
+const kinesis = new KinesisClient({});
+const StreamName = process.argv[3];
+(async () => {
+  const batches = [];
+  for (let b = 0; b < 4; b++) {
+    const Records = [];
+    for (let i = 0; i < 100; i++) {
+      Records.push({ PartitionKey: `k${b}-${i}`, Data: Buffer.alloc(1024, 97 + b) });
+    }
+    batches.push(kinesis.send(new PutRecordsCommand({ StreamName, Records })));
+  }
+  const put = await Promise.all(batches);
+  let read = 0;
+  const { Shards } = await kinesis.send(new ListShardsCommand({ StreamName }));
+  for (const { ShardId } of Shards) {
+    const { ShardIterator } = await kinesis.send(new GetShardIteratorCommand(
+      { StreamName, ShardId, ShardIteratorType: 'TRIM_HORIZON' }));
+    const got = await kinesis.send(new GetRecordsCommand({ ShardIterator, Limit: 1000 }));
+    read += got.Records.filter((r) => r.Data.length === 1024).length;
+  }
+  console.log(JSON.stringify({ failed: put.map((p) => p.FailedRecordCount), read }));
+})().catch((e) => { console.error(e); process.exit(1); });
+"""
+
+
+def test_a_node_script_puts_and_reads_records_over_http2(app: Canaria, tmp_path: Path) -> None:
+    from canaria.npm import node_package
+
+    script = tmp_path / "put.js"
+    script.write_text(EXEC_SCRIPT)
+    client = node_package("@aws-sdk/client-kinesis")
+    r = app.cli("exec", "--", "node", str(script), str(client), "app-Clicks", timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    result = json.loads(r.stdout.strip().splitlines()[-1])
+    assert result == {"failed": [0, 0, 0, 0], "read": 400}  # each shard's answer > 64 KiB

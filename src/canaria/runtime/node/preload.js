@@ -9,9 +9,6 @@
 // - AWS_DISABLE_HOST_PREFIX_INJECTION=true (which botocore honours) is honoured by v3 too: an
 //   operation with a host prefix (Step Functions' StartSyncExecution: "sync-") keeps the
 //   endpoint's host, which locally is an address no prefix can be put in front of.
-// - A v3 client that speaks HTTP/2 (Kinesis, for its SubscribeToShard) speaks HTTP/1.1
-//   instead: canaria's endpoints are plain HTTP/1.1 on loopback, where the client's HTTP/2
-//   connection would fail with ERR_HTTP2_ERROR before a single call.
 // - Lambda's nodejs16.x and earlier provide only v2, nodejs18.x and later only v3: the other
 //   generation is hidden unless the function ships it in its own node_modules.
 // - An API Gateway Management API client (PostToConnection, GetConnection, DeleteConnection)
@@ -117,19 +114,6 @@ const MANAGEMENT_API_V3 = { name: 'canariaManagementApiEndpoint', step: 'build',
 
 const NO_HOST_PREFIX = String(process.env.AWS_DISABLE_HOST_PREFIX_INJECTION).toLowerCase() === 'true';
 
-// The HTTP/1.1 handler of the package whose HTTP/2 handler ``handler`` is, or null.
-function http1For(handler) {
-  const Http2 = handler && handler.constructor;
-  if (typeof Http2 !== 'function' || Http2.name !== 'NodeHttp2Handler') return null;
-  for (const cached of Object.values(require.cache)) {
-    const e = cached && cached.exports;
-    if (e && e.NodeHttp2Handler === Http2 && typeof e.NodeHttpHandler === 'function') {
-      return new e.NodeHttpHandler();
-    }
-  }
-  return null;
-}
-
 const prepared = new WeakSet(); // clients whose first call has been made
 function patchV3(exported) {
   const Client = exported && exported.Client;
@@ -142,8 +126,6 @@ function patchV3(exported) {
       if (NO_HOST_PREFIX && config.disableHostPrefix !== true) config.disableHostPrefix = true;
       if (!prepared.has(this)) {
         prepared.add(this);
-        const http1 = http1For(config.requestHandler);
-        if (http1) config.requestHandler = http1;
         if (config.serviceId === MANAGEMENT_API && this.middlewareStack) {
           this.middlewareStack.add(managementApiV3, MANAGEMENT_API_V3);
         }
