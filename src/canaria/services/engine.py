@@ -299,16 +299,17 @@ class ServicesEngine:
         finally:
             writer.close()
 
-    async def _exchange(self, port: int, request: bytes) -> bytes:
+    async def _exchange(self, port: int, request: bytes) -> h2c.Answer:
         """One whole HTTP/1.1 request to the engine (an HTTP/2 stream's), a Cognito
-        request that runs a trigger through the triggers; its whole answer."""
+        request that runs a trigger through the triggers; its answer."""
         if self.triggers is not None and self.triggers.active:
             head, _, body = request.partition(b"\r\n\r\n")
             target = _header(head + b"\r\n\r\n", b"x-amz-target")
             if self.triggers.wants(target):
                 exchange = partial(exchange_with, port)
-                return await self.triggers.serve(target, head + b"\r\n\r\n", body, exchange)
-        return await exchange_with(port, request)
+                raw = await self.triggers.serve(target, head + b"\r\n\r\n", body, exchange)
+                return h2c.read_answer(raw)
+        return await h2c.exchange(port, request)
 
     @staticmethod
     async def _read_head(reader: asyncio.StreamReader) -> bytes:

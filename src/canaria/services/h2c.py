@@ -33,7 +33,38 @@ _CONNECTION_HEADERS = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
 )
 
-Exchange = Callable[[bytes], Awaitable[bytes]]  # an HTTP/1.1 request → the whole answer
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, body
+Exchange = Callable[[bytes], Awaitable[Answer]]  # an HTTP/1.1 request → its answer
+_EXCHANGE_TIMEOUT_S = 60.0
+
+
+async def exchange(port: int, request: bytes) -> Answer:
+    """One HTTP/1.1 request to the engine on ``port``: its answer, read as soon as it is
+    whole (the engine's closing of the connection comes later and is not waited for)."""
+
+    async def run() -> Answer:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(request)
+            await writer.drain()
+            answer = _AnswerReader()
+            while True:
+                found = answer.feed(await reader.read(_CHUNK))
+                if found is not None:
+                    return found
+        finally:
+            writer.close()
+
+    return await asyncio.wait_for(run(), _EXCHANGE_TIMEOUT_S)
+
+
+def read_answer(raw: bytes) -> Answer:
+    """A whole HTTP/1.1 answer (``raw``, up to the engine's closing of the connection)."""
+    reader = _AnswerReader()
+    answer = reader.feed(raw) or reader.feed(b"")
+    if answer is None:
+        raise h11.RemoteProtocolError("the answer ended early", 502)
+    return answer
 
 
 async def serve(
@@ -121,7 +152,7 @@ class _Connection:
         self, stream: int, headers: list[tuple[bytes, bytes]], body: bytearray, exchange: Exchange
     ) -> None:
         try:
-            status, answer_headers, answer = _read_answer(await exchange(_request(headers, body)))
+            status, answer_headers, answer = await exchange(_request(headers, body))
         except (OSError, TimeoutError, h11.ProtocolError):
             status, answer_headers, answer = 502, [(b"content-type", b"text/plain")], b""
         try:
@@ -172,24 +203,33 @@ def _request(headers: list[tuple[bytes, bytes]], body: bytes | bytearray) -> byt
     return b"\r\n".join(lines) + b"\r\n\r\n" + bytes(body)
 
 
-def _read_answer(raw: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """(status, headers fit for HTTP/2, body) of the engine's HTTP/1.1 answer."""
-    client = h11.Connection(h11.CLIENT)
-    client.send(h11.Request(method="GET", target="/", headers=[("host", "engine")]))
-    client.send(h11.EndOfMessage())
-    client.receive_data(raw)
-    client.receive_data(b"")  # the engine closed the connection: the answer is whole
-    status, headers, body = 502, [], bytearray()
-    while True:
-        event = client.next_event()
-        if isinstance(event, h11.Response):
-            status = event.status_code
-            headers = [
-                (name.lower(), value)
-                for name, value in event.headers
-                if name.lower() not in _CONNECTION_HEADERS
-            ]
-        elif isinstance(event, h11.Data):
-            body.extend(event.data)
-        elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed) or event is h11.NEED_DATA:
-            return status, [(k, v) for k, v in headers if k != b"content-length"], bytes(body)
+class _AnswerReader:
+    """The engine's HTTP/1.1 answer to one request, read with h11 as its bytes come."""
+
+    def __init__(self) -> None:
+        self.client = h11.Connection(h11.CLIENT)
+        self.client.send(h11.Request(method="POST", target="/", headers=[("host", "engine")]))
+        self.client.send(h11.EndOfMessage())
+        self.status = 502
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body = bytearray()
+
+    def feed(self, data: bytes) -> Answer | None:
+        """The answer, with headers fit for HTTP/2, once whole (``data`` b"": the engine
+        closed the connection); None while more is needed."""
+        self.client.receive_data(data)
+        while True:
+            event = self.client.next_event()
+            if event is h11.NEED_DATA:
+                return None
+            if isinstance(event, h11.Response):
+                self.status = event.status_code
+                self.headers = [
+                    (name.lower(), value)
+                    for name, value in event.headers
+                    if name.lower() not in _CONNECTION_HEADERS and name.lower() != b"content-length"
+                ]
+            elif isinstance(event, h11.Data):
+                self.body.extend(event.data)
+            elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                return self.status, self.headers, bytes(self.body)
