@@ -20,14 +20,33 @@ class ApiError(Exception):
 
 
 def state_dir() -> str:
+    """Where ``canaria up`` keeps its state: ``$CANARIA_STATE``, else ``.canaria`` here."""
     return os.environ.get("CANARIA_STATE", ".canaria")
+
+
+def running_state_dir() -> str:
+    """The state of the ``canaria up`` a client command talks to: ``$CANARIA_STATE``, else
+    the nearest ``.canaria`` holding a token in this directory or one above it (as git
+    finds ``.git``: a test suite run from the application's ``src/`` reaches it), else
+    ``.canaria``."""
+    if "CANARIA_STATE" in os.environ:
+        return os.environ["CANARIA_STATE"]
+    here = os.path.abspath(os.getcwd())
+    while True:
+        candidate = os.path.join(here, ".canaria")
+        if os.path.isfile(os.path.join(candidate, "token")):
+            return candidate if here != os.path.abspath(os.getcwd()) else ".canaria"
+        parent = os.path.dirname(here)
+        if parent == here:
+            return ".canaria"
+        here = parent
 
 
 def endpoint() -> str:
     env = os.environ.get("CANARIA_ENDPOINT")
     if env:
         return env.rstrip("/")
-    path = os.path.join(state_dir(), "endpoint")
+    path = os.path.join(running_state_dir(), "endpoint")
     if os.path.exists(path):
         with open(path) as f:
             return f.read().strip().rstrip("/")
@@ -37,7 +56,7 @@ def endpoint() -> str:
 class Client:
     def __init__(self, base: str | None = None, token: str | None = None) -> None:
         self.base = (base or endpoint()).rstrip("/")
-        self.token = token if token is not None else read_token(state_dir())
+        self.token = token if token is not None else read_token(running_state_dir())
 
     def call(self, method: str, path: str, body: Any = None, timeout: float = 600.0) -> Any:
         data = None if body is None else json.dumps(body).encode()

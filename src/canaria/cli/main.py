@@ -19,7 +19,7 @@ import typer
 from rich.live import Live
 
 from canaria.cli import render
-from canaria.cli.client import ApiError, Client, state_dir
+from canaria.cli.client import ApiError, Client, running_state_dir, state_dir
 from canaria.cli.guard import guard
 from canaria.cli.simulate import simulate
 from canaria.models import MAX_SLOW_TOLERANCE_MS
@@ -648,7 +648,7 @@ def outbox(
 
     seen = 0
     while True:
-        for entry in kept.read(state_dir(), seen):
+        for entry in kept.read(running_state_dir(), seen):
             seen += 1
             if as_json:
                 typer.echo(json.dumps(entry))
@@ -784,9 +784,12 @@ def _exports() -> dict[str, str]:
     from canaria.auth import read_token
     from canaria.cli.environment import exports
 
-    token = read_token(state_dir())
+    token = read_token(running_state_dir())
     if not token:
-        fail(f"no token in {state_dir()}/ (run `canaria up` there, or set CANARIA_STATE)")
+        fail(
+            f"no token in {state_dir()}/ or a .canaria/ above it (run `canaria up` there, "
+            "or set CANARIA_STATE)"
+        )
     endpoints = call(Client().get, "/status").get("endpoints") or {}
     try:
         return exports(token, endpoints)

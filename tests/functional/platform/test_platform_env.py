@@ -85,3 +85,22 @@ def test_env_without_a_server_says_what_to_do(tmp_path: Path) -> None:
         timeout=60,
     )
     assert r.returncode == 2 and "run `canaria up` there" in r.stderr
+
+
+def test_exec_finds_the_state_in_a_directory_above(hello: Canaria, tmp_path: Path) -> None:
+    # a test suite run from the application's src/ (where a Node.js project's package.json
+    # is) reaches the canaria up of the application's directory, as git finds .git
+    project = tmp_path / "project"
+    (project / "src" / "tests").mkdir(parents=True)
+    (project / ".canaria").symlink_to(hello.state)
+    env = {k: v for k, v in hello.env.items() if k not in ("CANARIA_STATE", "CANARIA_ENDPOINT")}
+    r = subprocess.run(
+        [sys.executable, "-m", "canaria.cli.main", "exec", "--", sys.executable, "-c", SCRIPT],
+        env=env,
+        cwd=project / "src" / "tests",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["message"] == "hello from v1"
