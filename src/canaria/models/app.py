@@ -35,7 +35,8 @@ class FunctionConfig:
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """An ``AWS::Serverless::LayerVersion`` of the template that a function uses."""
+    """An ``AWS::Serverless::LayerVersion`` of the template that a function uses, or a
+    public layer canaria builds from the packages it holds."""
 
     name: str  # logical id
     content_uri: str  # absolute directory or .zip file
@@ -45,6 +46,10 @@ class LayerSpec:
     # the BuildMethod as written (``python3.12``): a Python layer's dependencies are
     # installed by that version of Python when this machine has it
     build_method: str = ""
+    # a public layer canaria builds from its packages (``template.public_layers``): the
+    # requirements (pip's, or npm's ``name@range``) it installs in the layer's place; its
+    # content_uri is then "" (canaria writes the manifest under its state directory)
+    packages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

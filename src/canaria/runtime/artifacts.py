@@ -33,12 +33,14 @@ which files it may read), a link that resolves where it may not read, or to noth
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import stat
 import tempfile
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 from canaria import nodejs, pythons, runtimes
@@ -205,7 +207,11 @@ def build_layer(
 ) -> tuple[str, str]:
     """``(digest, directory)`` of a layer as Lambda extracts it into ``/opt``: its content
     as it is, or, built (``layer.build``), the content and its dependencies under
-    ``python/`` or ``nodejs/``, as ``sam build`` lays them out."""
+    ``python/`` or ``nodejs/``, as ``sam build`` lays them out; a public layer built from
+    its packages (``layer.packages``) from a manifest canaria writes."""
+    if layer.packages:
+        layer = replace(layer, content_uri=_public_manifest(layer, state_dir))
+        confine = None  # canaria's own file, under its state directory
     _check_code(layer.content_uri, confine, "ContentUri")
     digest = code_digest(layer.content_uri, state_dir, confine)
     digest = hashlib.sha256(f"layer\0{layer.build or ''}\0{digest}".encode()).hexdigest()
@@ -217,6 +223,26 @@ def build_layer(
     return digest, _materialise(
         layer.content_uri, state_dir, digest, place, bool(layer.build), None, confine, python
     )
+
+
+def _public_manifest(layer: LayerSpec, state_dir: str) -> str:
+    """The directory of the manifest of a public layer's packages: a ``requirements.txt``
+    or a ``package.json`` under ``<state_dir>/public-layers``, written once."""
+    key = hashlib.sha256("\0".join((layer.build or "", *layer.packages)).encode()).hexdigest()
+    directory = Path(state_dir).resolve() / "public-layers" / f"{layer.name}-{key[:16]}"
+    if layer.build == "python":
+        name, text = "requirements.txt", "".join(f"{p}\n" for p in layer.packages)
+    else:
+        wanted = dict(p.rsplit("@", 1) for p in layer.packages)
+        name = "package.json"
+        text = json.dumps({"name": layer.name.lower(), "private": True, "dependencies": wanted})
+    manifest = directory / name
+    if not manifest.is_file() or manifest.read_text() != text:
+        directory.mkdir(parents=True, exist_ok=True)
+        partial = directory / f".{name}.tmp"
+        partial.write_text(text)
+        partial.replace(manifest)
+    return str(directory)
 
 
 def _check_code(code_uri: str, confine: Confine | None, what: str) -> None:

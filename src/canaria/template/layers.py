@@ -5,7 +5,8 @@ has ``Metadata: {BuildMethod: python3.x | nodejsN.x}`` as ``sam build`` builds i
 content and its dependencies under ``python/`` or ``nodejs/``), else taken as it is. A
 function's ``Layers`` name them with ``!Ref`` (Lambda's layer version ARN) in the order
 Lambda extracts them into ``/opt``. A layer ARN from outside the template is code canaria
-cannot fetch: a warning, and the function runs without it.
+cannot fetch: a warning, and the function runs without it, except AWS's public Powertools
+layers, which canaria builds from their packages (``public_layers``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from canaria.template.context import Context
 from canaria.template.index import Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.nodes import as_list, as_str
+from canaria.template.public_layers import described, public_layer
 
 LAYER = "AWS::Serverless::LayerVersion"
 ALLOWED_CONTENT = "a directory relative to the template, or a .zip file of the layer"
@@ -77,6 +79,16 @@ def function_layers(
         if arn in layers and layers[arn] is None:
             continue
         layer = layers.get(arn)
+        if layer is None:
+            runtime = ctx.get(entry, "Runtime")
+            layer = public_layer(arn, runtime if isinstance(runtime, str) else "")
+            if layer is not None:
+                ctx.warn(
+                    entry,
+                    f"layer {arn} is AWS's public Powertools layer: canaria builds it from "
+                    f"{described(layer)} (the newest of its major version, which may not be "
+                    "the one this layer version holds)",
+                )
         if layer is None:
             ctx.warn(
                 entry,

@@ -42,12 +42,75 @@ def test_a_function_gets_its_layers_in_order_after_the_globals(tmp_path: Path) -
 
 
 def test_a_layer_from_outside_the_template_is_a_warning(tmp_path: Path) -> None:
-    arn = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV2:46"
+    arn = "arn:aws:lambda:us-east-1:123456789012:layer:team-shared-lib:4"
     app_dir(tmp_path)
     app = load(write(tmp_path, resources(function(extra=f"Layers: [{arn}]"))))
     assert app.functions["Fn"].layers == ()
     assert len(app.warnings) == 1
     assert arn in app.warnings[0] and "cannot fetch" in app.warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("runtime", "arn", "expected"),
+    [
+        (
+            PY,
+            "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPython:9",
+            LayerSpec(
+                "AWSLambdaPowertoolsPython", "", "python", PY, ("aws-lambda-powertools>=1,<2",)
+            ),
+        ),
+        (
+            PY,
+            "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV2-Arm64:46",
+            LayerSpec(
+                "AWSLambdaPowertoolsPythonV2-Arm64",
+                "",
+                "python",
+                PY,
+                ("aws-lambda-powertools[all]>=2,<3",),
+            ),
+        ),
+        (
+            PY,
+            "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:7",
+            LayerSpec(
+                "AWSLambdaPowertoolsPythonV3-python313-x86_64",
+                "",
+                "python",
+                PY,
+                ("aws-lambda-powertools[all]>=3,<4",),
+            ),
+        ),
+    ],
+)
+def test_a_public_powertools_layer_is_built_from_its_packages(
+    tmp_path: Path, runtime: str, arn: str, expected: LayerSpec
+) -> None:
+    app_dir(tmp_path)
+    app = load(write(tmp_path, resources(function(extra=f"Layers: [{arn}]"))))
+    assert app.functions["Fn"].layers == (expected,)
+    (warning,) = app.warnings
+    assert "AWS's public Powertools layer" in warning and "from PyPI" in warning
+
+
+def test_a_public_typescript_layer_gives_node_functions_its_packages(tmp_path: Path) -> None:
+    app_dir(tmp_path)
+    arn = "arn:aws:lambda:us-east-1:094274105915:layer:AWSLambdaPowertoolsTypeScriptV2:12"
+    node = (
+        "  Node:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+        "      Handler: app.handler\n      Runtime: nodejs20.x\n      CodeUri: src\n"
+        f"      Layers: [{arn}]\n"
+    )
+    app = load(write(tmp_path, resources(node)))
+    (built,) = app.functions["Node"].layers
+    assert (built.name, built.build) == ("AWSLambdaPowertoolsTypeScriptV2", "nodejs")
+    assert "@aws-lambda-powertools/logger@^2" in built.packages
+    # the Python layer means nothing to a Node.js function: warned, and left out
+    python_arn = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV2:46"
+    app = load(write(tmp_path, resources(node.replace(arn, python_arn))))
+    assert app.functions["Node"].layers == ()
+    assert "cannot fetch" in app.warnings[0]
 
 
 def test_another_build_method_takes_the_layer_as_it_is(tmp_path: Path) -> None:
