@@ -125,7 +125,10 @@ async def describe_stacks(edge: EdgeBackend, params: Mapping[str, str]) -> Respo
     versions = edge.store.versions()
     created = min((v.created_at for v in versions), default=edge.clock.now())
     deployments = edge.store.deployments(limit=50)
-    latest = max([*(v.created_at for v in versions), *(d.created_at for d in deployments)])
+    latest = max(
+        [*(v.created_at for v in versions), *(d.created_at for d in deployments)],
+        default=created,  # a template of no function
+    )
     updated = bool(deployments) or any(v.number > 1 for v in versions)  # a later release
     status, reason = stack_status(deployments, updated)
     outputs = [

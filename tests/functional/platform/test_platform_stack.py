@@ -124,3 +124,30 @@ def test_a_release_updates_the_stack(app: Canaria) -> None:
     found = outputs(app)
     assert found["LiveVersion"].endswith(":function:Fn:2")
     assert get(found["HelloApi"] + "hello/1")["answer"] == "two"
+
+
+QUEUE_ONLY = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Jobs:
+    Type: AWS::SQS::Queue
+Outputs:
+  JobsQueueUrl: {Value: !Ref Jobs}
+  JobsQueueArn: {Value: !GetAtt Jobs.Arn}
+"""
+
+
+def test_a_stack_of_no_function_is_described_and_its_queue_url_works(tmp_path: Path) -> None:
+    template = write_app(tmp_path / "queues", {"template.yaml": QUEUE_ONLY})
+    c = Canaria(template, tmp_path / "state").start()
+    try:
+        stack = c.aws("cloudformation").describe_stacks()["Stacks"][0]
+        assert stack["StackStatus"] == "CREATE_COMPLETE"
+        found = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+        assert found["JobsQueueArn"] == "arn:aws:sqs:us-east-1:123456789012:queues-Jobs"
+        sqs = c.env_client("sqs", "AWS_ENDPOINT_URL_SQS")  # the URL the stack gives, as is
+        sqs.send_message(QueueUrl=found["JobsQueueUrl"], MessageBody="hello")
+        got = sqs.receive_message(QueueUrl=found["JobsQueueUrl"], WaitTimeSeconds=5)
+        assert [m["Body"] for m in got["Messages"]] == ["hello"]
+    finally:
+        c.stop()
