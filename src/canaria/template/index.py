@@ -150,6 +150,8 @@ class ResourceIndex:
         for e in entries.values():
             if e.type == GRAPHQL_API and e.enabled:
                 self.implicit.update(_graphql_generated(e))
+            if e.type == SAM_STATE_MACHINE and e.enabled and "Role" not in e.props:
+                self.implicit[f"{e.logical_id}Role"] = "AWS::IAM::Role"  # SAM generates it
             if e.type != FUNCTION or not e.enabled:
                 continue
             if "Role" not in e.props:

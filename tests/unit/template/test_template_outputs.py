@@ -126,3 +126,16 @@ def test_samconfig_names_the_stack(tmp_path: Path) -> None:
     )
     stack = load(path).stack
     assert stack is not None and stack.name == "my-app" and stack.outputs == ()
+
+
+def test_the_role_sam_generates_for_a_state_machine_is_an_output(tmp_path: Path) -> None:
+    body = (
+        resources(
+            "  Machine:\n    Type: AWS::Serverless::StateMachine\n"
+            "    Properties:\n      Definition: {StartAt: A, States: {A: {Type: Pass, End: true}}}\n"
+        )
+        + "Outputs:\n  MachineRole: {Value: !GetAtt MachineRole.Arn}\n"
+    )
+    app = load(write(tmp_path, body))
+    assert app.stack is not None and app.stack.outputs[0].value.endswith(":role/MachineRole")
+    assert not [w for w in app.warnings if "Outputs" in w]
