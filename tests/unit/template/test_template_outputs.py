@@ -132,7 +132,8 @@ def test_the_role_sam_generates_for_a_state_machine_is_an_output(tmp_path: Path)
     body = (
         resources(
             "  Machine:\n    Type: AWS::Serverless::StateMachine\n"
-            "    Properties:\n      Definition: {StartAt: A, States: {A: {Type: Pass, End: true}}}\n"
+            "    Properties:\n"
+            "      Definition: {StartAt: A, States: {A: {Type: Pass, End: true}}}\n"
         )
         + "Outputs:\n  MachineRole: {Value: !GetAtt MachineRole.Arn}\n"
     )
