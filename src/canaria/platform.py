@@ -427,7 +427,12 @@ class Platform:
             return text
         apis = {api_id(n) for n in (*app.apis, *app.websockets)}
         gateway = (self.options.host, self.gateway.port)
-        return localized(text, gateway, apis, self.function_urls())
+        balancers: dict[str, dict[int, int]] = {}
+        for spec in app.listeners.values():
+            port = self.load_balancers.local_port(spec.load_balancer, spec.port)
+            if spec.dns_name and port is not None:
+                balancers.setdefault(spec.dns_name, {})[spec.port] = port
+        return localized(text, gateway, apis, self.function_urls(), balancers)
 
     @property
     def gateway_url(self) -> str:

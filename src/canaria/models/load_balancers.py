@@ -104,3 +104,6 @@ class ListenerSpec:
     protocol: str  # HTTP or HTTPS (served as plain HTTP)
     rules: tuple[RuleSpec, ...]  # by priority, lowest first
     default_actions: tuple[ActionSpec, ...]
+    # the load balancer's DNSName (what ``!GetAtt LB.DNSName`` gives): the stack's outputs
+    # name it where canaria serves the listener (``services.local_urls``)
+    dns_name: str = ""

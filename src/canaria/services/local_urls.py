@@ -11,7 +11,7 @@ reads its API's URL from the stack calls canaria.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from urllib.parse import urlsplit
 
 from canaria.models.arns import function_url_id
@@ -43,13 +43,16 @@ def localized(
     gateway: tuple[str, int],
     api_ids: Collection[str],
     function_urls: Mapping[str, str],
+    load_balancers: Mapping[str, Mapping[int, int]] | None = None,
 ) -> str:
     """``text`` with the URL of each of the template's APIs (its id in ``api_ids``)
     replaced by the gateway's (``http://`` for ``https://``, ``ws://`` for a WebSocket
-    API's ``wss://``), and each function URL by where canaria serves it
-    (``function_urls``: function → its local URL); the path after it is kept, so
-    ``https://<id>.execute-api.<region>.amazonaws.com/Prod/x`` becomes
-    ``http://127.0.0.1:3000/Prod/x``. A wildcard address is given as 127.0.0.1."""
+    API's ``wss://``), each function URL by where canaria serves it (``function_urls``:
+    function → its local URL), and each load balancer's DNS name by its listener's address
+    here (``load_balancers``: DNS name → the port a listener declares → its port here; the
+    port the URL names, else 80 or 443 by its scheme, else the balancer's only listener);
+    the path after it is kept, so ``https://<id>.execute-api.<region>.amazonaws.com/Prod/x``
+    becomes ``http://127.0.0.1:3000/Prod/x``. A wildcard address is given as 127.0.0.1."""
     address, port = gateway
     if address in ("0.0.0.0", "", "::"):
         address = "127.0.0.1"
@@ -67,7 +70,28 @@ def localized(
     def function(m: re.Match[str]) -> str:
         return served.get(m.group(1), m.group(0))
 
-    return _FUNCTION_URL.sub(function, _API_URL.sub(api, text))
+    text = _FUNCTION_URL.sub(function, _API_URL.sub(api, text))
+    for dns, ports in (load_balancers or {}).items():
+        text = _balancer(dns).sub(_listener(ports, address), text)
+    return text
+
+
+def _balancer(dns: str) -> re.Pattern[str]:
+    return re.compile(rf"\b(?:(https?)://)?{re.escape(dns)}(?::(\d+))?(?![\w.-])", re.IGNORECASE)
+
+
+def _listener(ports: Mapping[int, int], address: str) -> Callable[[re.Match[str]], str]:
+    def local(m: re.Match[str]) -> str:
+        scheme, named = m.group(1), m.group(2)
+        declared = int(named) if named else 443 if scheme == "https" else 80
+        port = ports.get(declared)
+        if port is None and len(ports) == 1:
+            port = next(iter(ports.values()))
+        if port is None:
+            return m.group(0)
+        return f"http://{address}:{port}" if scheme else f"{address}:{port}"
+
+    return local
 
 
 __all__ = ["EXECUTE_API", "localized", "on_this_machine"]

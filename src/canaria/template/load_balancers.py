@@ -265,7 +265,8 @@ def _listener(
                 f"{entry.logical_id} has a priority of its own"
             )
     ordered = tuple(sorted(rules, key=lambda r: r.priority))
-    return ListenerSpec(entry.logical_id, balancer, port, protocol, ordered, defaults)
+    dns = ctx.index.get_att(balancer, "DNSName", entry.props_at)
+    return ListenerSpec(entry.logical_id, balancer, port, protocol, ordered, defaults, dns)
 
 
 def _rule(

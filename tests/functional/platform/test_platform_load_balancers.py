@@ -82,6 +82,9 @@ Resources:
         - {Field: path-pattern, PathPatternConfig: {Values: [/hello]}}
         - {Field: http-request-method, HttpRequestMethodConfig: {Values: [GET, POST]}}
       Actions: [{Type: forward, TargetGroupArn: !Ref HelloGroup}]
+Outputs:
+  Orders: {Value: !Sub "https://${LB.DNSName}/orders"}
+  Dns: {Value: !GetAtt LB.DNSName}
 """
 
 ORDERS = """\
@@ -163,6 +166,11 @@ def test_the_listeners_route_redirect_and_answer_as_alb(tmp_path: Path) -> None:
         assert send(urls["Https"] + "hello", "DELETE")[:3:2] == (404, b'{"found": false}')
         printed = c.cli("status")
         assert urls["Https"] in printed.stdout and "HTTPS:443" in printed.stdout, printed.stdout
+        # the stack's outputs name the balancer where its listeners are served
+        stack = c.aws("cloudformation").describe_stacks()["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+        assert outputs["Orders"] == urls["Https"] + "orders"
+        assert "http://" + outputs["Dns"] + "/" == urls["Http"]  # a bare name: port 80's
 
         c.stop()
         c.start()

@@ -47,3 +47,18 @@ def test_a_wildcard_address_is_given_as_loopback() -> None:
     url = "https://api.execute-api.us-east-1.amazonaws.com/Prod"
     assert localized(url, ("0.0.0.0", 3000), {"api"}, {}) == "http://127.0.0.1:3000/Prod"
     assert localized(url, ("::1", 3000), {"api"}, {}) == "http://[::1]:3000/Prod"
+
+
+def test_a_load_balancers_dns_name_is_its_listeners_address() -> None:
+    dns = "app-alb-123.us-east-1.elb.amazonaws.com"
+    one = {dns: {80: 4200}}
+    assert localized(dns, GATEWAY, set(), {}, one) == "127.0.0.1:4200"  # bare, as outputs give
+    assert localized(f"http://{dns}/hello", GATEWAY, set(), {}, one) == (
+        "http://127.0.0.1:4200/hello"
+    )
+    two = {dns: {80: 4200, 8080: 4201}}
+    assert localized(f"http://{dns}:8080/x", GATEWAY, set(), {}, two) == "http://127.0.0.1:4201/x"
+    assert localized(f"https://{dns}/x", GATEWAY, set(), {}, two) == f"https://{dns}/x"  # no 443
+    other = "other-9.us-east-1.elb.amazonaws.com"
+    assert localized(other, GATEWAY, set(), {}, one) == other
+    assert localized(f"{dns}.evil.example", GATEWAY, set(), {}, one) == f"{dns}.evil.example"
