@@ -5,12 +5,16 @@ answered in XML): the stack the template is, as ``sam deploy`` leaves it on AWS.
   ``Outputs``, so an integration test or a script that finds its API, table or function
   through the stack's outputs runs unchanged. An output that is the URL of one of the
   template's APIs (``https://<id>.execute-api.<region>.amazonaws.com/...``, ``wss://``
-  for a WebSocket API) is given as the gateway's URL.
+  for a WebSocket API), function URLs or load balancers is given as where canaria serves
+  it (``Platform.localize``).
 - ``ListExports``: the outputs' ``Export`` names and values.
-- ``ListStackResources``: what ``canaria guard --stack NAME`` looks for, as it finds a
-  ``sam deploy`` stack's on AWS: the ``ServerlessDeploymentApplication``
-  (``AWS::CodeDeploy::Application``), one ``<Function>DeploymentGroup`` per function with
-  a ``DeploymentPreference``, and the functions.
+- ``ListStackResources``, ``DescribeStackResources``, ``DescribeStackResource``: the
+  template's resources as CloudFormation lists them once SAM has transformed them
+  (``AWS::Lambda::Function``, ``AWS::ApiGateway::RestApi``, ...), with what ``!Ref`` gives
+  as the physical id (a function's name canaria's Lambda API answers to), and what
+  ``canaria guard --stack NAME`` looks for, as it finds a ``sam deploy`` stack's on AWS:
+  the ``ServerlessDeploymentApplication`` (``AWS::CodeDeploy::Application``) and one
+  ``<Function>DeploymentGroup`` per function with a ``DeploymentPreference``.
 
 The stack is named as ``AWS::StackName`` is: ``samconfig.toml``'s ``stack_name``, else the
 template's folder; the folder's own name (the deployments' CodeDeploy application) is
@@ -199,6 +203,24 @@ def _answer(action: str, result: str) -> Response:
     return Response(body, media_type=XML)
 
 
+def _resources(edge: EdgeBackend, stack: StackSpec) -> list[tuple[str, str, str]]:
+    """(logical id, physical id, type) of each of the stack's resources: the template's,
+    and what SAM generates for the guard to find: the ``ServerlessDeploymentApplication``
+    (the CodeDeploy application, named after the template's folder) and a
+    ``<Function>DeploymentGroup`` per function with a ``DeploymentPreference``."""
+    groups = deployment_groups(edge)
+    rows: list[tuple[str, str, str]] = []
+    if groups:
+        app = application_name(edge) or stack.name
+        rows.append(("ServerlessDeploymentApplication", app, "AWS::CodeDeploy::Application"))
+    rows += [(f"{g}DeploymentGroup", g, "AWS::CodeDeploy::DeploymentGroup") for g in groups]
+    listed = {row[0] for row in rows}
+    rows += [
+        (r.logical_id, r.physical_id, r.type) for r in stack.resources if r.logical_id not in listed
+    ]
+    return rows
+
+
 async def list_stack_resources(edge: EdgeBackend, params: Mapping[str, str]) -> Response:
     stack = params.get("StackName")
     if not stack:
@@ -206,26 +228,74 @@ async def list_stack_resources(edge: EdgeBackend, params: Mapping[str, str]) -> 
     found = _stack(edge, stack)
     if isinstance(found, Response):
         return found
-    functions = edge.app.functions if edge.app is not None else {}
-    app = application_name(edge) or ""
     updated = _time(edge.clock.now())
-    groups = deployment_groups(edge)
-    members = (
-        [_member("ServerlessDeploymentApplication", app, "AWS::CodeDeploy::Application", updated)]
-        if groups
-        else []
-    )
-    members += [
-        _member(f"{g}DeploymentGroup", g, "AWS::CodeDeploy::DeploymentGroup", updated)
-        for g in groups
-    ]
-    members += [_member(name, name, "AWS::Lambda::Function", updated) for name in sorted(functions)]
+    members = [_member(*row, updated) for row in _resources(edge, found)]
     return _answer(
         "ListStackResources", f"<StackResourceSummaries>{''.join(members)}</StackResourceSummaries>"
     )
 
 
+def _resource_fields(stack: StackSpec, row: tuple[str, str, str]) -> str:
+    logical, physical, kind = row
+    return _fields(
+        [
+            ("StackName", stack.name),
+            ("StackId", stack_id(stack)),
+            ("LogicalResourceId", logical),
+            ("PhysicalResourceId", physical),
+            ("ResourceType", kind),
+            ("ResourceStatus", "CREATE_COMPLETE"),
+        ]
+    )
+
+
+async def describe_stack_resources(edge: EdgeBackend, params: Mapping[str, str]) -> Response:
+    """The stack's resources, or the one ``LogicalResourceId`` names; ``PhysicalResourceId``
+    alone finds the stack holding it, as CloudFormation does."""
+    name, logical, physical = (
+        params.get("StackName"),
+        params.get("LogicalResourceId"),
+        params.get("PhysicalResourceId"),
+    )
+    if name is None and physical is None:
+        return query_error(
+            "ValidationError", "Either StackName or PhysicalResourceId must be specified"
+        )
+    found = _stack(edge, name)
+    if isinstance(found, Response):
+        return found
+    rows = [
+        row
+        for row in _resources(edge, found)
+        if (logical is None or row[0] == logical) and (physical is None or row[1] == physical)
+    ]
+    if physical is not None and not rows:
+        return query_error("ValidationError", f"Stack for {physical} does not exist")
+    now = _time(edge.clock.now())
+    members = [_resource_fields(found, row) + f"<Timestamp>{now}</Timestamp>" for row in rows]
+    return _answer(
+        "DescribeStackResources", f"<StackResources>{_members(members)}</StackResources>"
+    )
+
+
+async def describe_stack_resource(edge: EdgeBackend, params: Mapping[str, str]) -> Response:
+    name, logical = params.get("StackName"), params.get("LogicalResourceId")
+    if not name or not logical:
+        return query_error("ValidationError", "StackName and LogicalResourceId are required")
+    found = _stack(edge, name)
+    if isinstance(found, Response):
+        return found
+    rows = [row for row in _resources(edge, found) if row[0] == logical]
+    if not rows:
+        return query_error("ValidationError", f"Resource {logical} does not exist for stack {name}")
+    detail = _resource_fields(found, rows[0])
+    detail += f"<LastUpdatedTimestamp>{_time(edge.clock.now())}</LastUpdatedTimestamp>"
+    return _answer("DescribeStackResource", f"<StackResourceDetail>{detail}</StackResourceDetail>")
+
+
 OPERATIONS: dict[str, QueryHandler] = {
+    "DescribeStackResource": describe_stack_resource,
+    "DescribeStackResources": describe_stack_resources,
     "DescribeStacks": describe_stacks,
     "ListExports": list_exports,
     "ListStackResources": list_stack_resources,

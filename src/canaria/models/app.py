@@ -539,6 +539,15 @@ class StackOutput:
 
 
 @dataclass(frozen=True)
+class StackResource:
+    """One of the template's resources (its ``Condition`` held), as the stack lists it."""
+
+    logical_id: str
+    type: str
+    physical_id: str  # what ``!Ref`` gives; a function's declared FunctionName, else its id
+
+
+@dataclass(frozen=True)
 class StackSpec:
     """The stack as CloudFormation's ``DescribeStacks`` shows it."""
 
@@ -546,6 +555,7 @@ class StackSpec:
     description: str | None = None
     parameters: tuple[tuple[str, str], ...] = ()  # (key, value), a NoEcho value as ****
     outputs: tuple[StackOutput, ...] = ()
+    resources: tuple[StackResource, ...] = ()  # in the template's order
 
 
 @dataclass(frozen=True)

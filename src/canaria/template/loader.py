@@ -283,7 +283,7 @@ def load(
         )
         app = _build(ctx, template, doc, top, entries, values, problems)
         with problems.catch():  # what DescribeStacks gives: the resources are known now
-            described = build_stack(doc, top, stack, resolver, params, ctx.warnings)
+            described = build_stack(doc, top, stack, index, params, ctx.warnings)
             app = replace(app, stack=described, warnings=tuple(ctx.warnings))
     except TemplateErrors:
         raise

@@ -16,11 +16,13 @@ CloudFormation would accept.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
 from canaria.errors import TemplateError
-from canaria.models import StackOutput, StackSpec
+from canaria.models import StackOutput, StackResource, StackSpec
+from canaria.template.index import FUNCTION, ResourceIndex
 from canaria.template.intrinsics import NO_VALUE, Resolver
 from canaria.template.nodes import LineMap, Where, as_map, as_str, check_keys, type_name
 from canaria.template.parameters import Parameter
@@ -33,7 +35,7 @@ def build_stack(
     doc: LineMap,
     top: Where,
     name: str,
-    resolver: Resolver,
+    index: ResourceIndex,
     params: Mapping[str, Parameter],
     warnings: list[str],
 ) -> StackSpec:
@@ -44,8 +46,54 @@ def build_stack(
         name=name,
         description=description if isinstance(description, str) else None,
         parameters=_parameters(doc, params),
-        outputs=_outputs(doc, top, resolver, warnings),
+        outputs=_outputs(doc, top, index.resolver, warnings),
+        resources=_resources(index),
     )
+
+
+def _resources(index: ResourceIndex) -> tuple[StackResource, ...]:
+    """Each resource whose ``Condition`` holds, with what ``!Ref`` gives as its physical id
+    (a function: its declared ``FunctionName``, else its logical id, both of which
+    canaria's Lambda API answers to)."""
+    out = []
+    for entry in index.entries.values():
+        if not entry.enabled:
+            continue
+        if entry.type == FUNCTION:
+            declared = index.resolver.get(entry.props, "FunctionName", entry.props_at)
+            physical = declared if isinstance(declared, str) else entry.logical_id
+        else:
+            try:
+                ref = index.ref(entry.logical_id, entry.where)
+            except TemplateError:
+                continue
+            physical = ref if isinstance(ref, str) else entry.logical_id
+        out.append(StackResource(entry.logical_id, _deployed_type(entry.type), physical))
+    for logical_id, type_ in index.implicit.items():  # ServerlessRestApi, roles, ...
+        with contextlib.suppress(TemplateError):
+            ref = index.ref(logical_id, Where("", logical_id))
+            if isinstance(ref, str):
+                out.append(StackResource(logical_id, _deployed_type(type_), ref))
+    return tuple(out)
+
+
+# what SAM's types are once transformed: a stack lists CloudFormation's
+_DEPLOYED = {
+    FUNCTION: "AWS::Lambda::Function",
+    "AWS::Serverless::Api": "AWS::ApiGateway::RestApi",
+    "AWS::Serverless::HttpApi": "AWS::ApiGatewayV2::Api",
+    "AWS::Serverless::WebSocketApi": "AWS::ApiGatewayV2::Api",
+    "AWS::Serverless::SimpleTable": "AWS::DynamoDB::Table",
+    "AWS::Serverless::StateMachine": "AWS::StepFunctions::StateMachine",
+    "AWS::Serverless::LayerVersion": "AWS::Lambda::LayerVersion",
+    "AWS::Serverless::Application": "AWS::CloudFormation::Stack",
+    "AWS::Serverless::GraphQLApi": "AWS::AppSync::GraphQLApi",
+    "AWS::Serverless::Connector": "AWS::IAM::Policy",
+}
+
+
+def _deployed_type(type_: str) -> str:
+    return _DEPLOYED.get(type_, type_)
 
 
 def _parameters(doc: LineMap, params: Mapping[str, Parameter]) -> tuple[tuple[str, str], ...]:

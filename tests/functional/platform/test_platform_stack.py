@@ -151,3 +151,25 @@ def test_a_stack_of_no_function_is_described_and_its_queue_url_works(tmp_path: P
         assert [m["Body"] for m in got["Messages"]] == ["hello"]
     finally:
         c.stop()
+
+
+def test_the_stacks_resources_name_what_the_cli_calls(app: Canaria) -> None:
+    # the READMEs' `aws cloudformation describe-stack-resources --query ...` → a name
+    cfn = app.aws("cloudformation")
+    listed = cfn.describe_stack_resources(StackName="outputs")["StackResources"]
+    kinds = {r["LogicalResourceId"]: (r["ResourceType"], r["PhysicalResourceId"]) for r in listed}
+    assert kinds["Fn"] == ("AWS::Lambda::Function", "Fn")
+    assert kinds["Table"] == ("AWS::DynamoDB::Table", "outputs-Table")
+    assert kinds["ServerlessRestApi"] == ("AWS::ApiGateway::RestApi", "serverlessrestapi")
+    assert kinds["FnDeploymentGroup"] == ("AWS::CodeDeploy::DeploymentGroup", "Fn")
+    one = cfn.describe_stack_resources(StackName="outputs", LogicalResourceId="Table")
+    assert [r["PhysicalResourceId"] for r in one["StackResources"]] == ["outputs-Table"]
+    detail = cfn.describe_stack_resource(StackName="outputs", LogicalResourceId="Fn")
+    name = detail["StackResourceDetail"]["PhysicalResourceId"]
+    out = app.aws("lambda").invoke(FunctionName=name, Payload=b"{}")  # the name works
+    assert out["StatusCode"] == 200 and "one" in out["Payload"].read().decode()
+    summaries = cfn.list_stack_resources(StackName="outputs")["StackResourceSummaries"]
+    assert {s["LogicalResourceId"] for s in summaries} == set(kinds)
+    with pytest.raises(ClientError) as e:
+        cfn.describe_stack_resource(StackName="outputs", LogicalResourceId="Nope")
+    assert "Resource Nope does not exist for stack outputs" in str(e.value)
