@@ -142,3 +142,37 @@ async def test_an_engine_whose_port_is_always_taken_says_so(tmp_path: Path) -> N
         assert not engine.running
     finally:
         await engine.stop()
+
+
+async def test_a_broken_http2_connection_is_ended_and_the_relay_goes_on() -> None:
+    engine = ServicesEngine()
+    try:
+        await engine.listen()
+
+        def broken() -> bytes:
+            with socket.create_connection(("127.0.0.1", engine.port), timeout=30) as s:
+                s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+                s.sendall(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")  # SETTINGS, empty
+                s.sendall(b"\x00\x00\x01\x00\x00\x00\x00\x00\x00x")  # DATA on stream 0
+                got = b""
+                while chunk := s.recv(65536):
+                    got += chunk
+                return got
+
+        answered = await asyncio.to_thread(broken)
+        # HTTP/2 frames: the server's SETTINGS, then a GOAWAY (type 7) with PROTOCOL_ERROR (1)
+        frames, at = [], 0
+        while at + 9 <= len(answered):
+            length = int.from_bytes(answered[at : at + 3], "big")
+            frames.append((answered[at + 3], answered[at + 9 : at + 9 + length]))
+            at += 9 + length
+        goaways = [payload for kind, payload in frames if kind == 7]
+        assert goaways and int.from_bytes(goaways[0][4:8], "big") == 1, frames
+
+        def queue() -> str:
+            sqs = client(engine, "sqs")
+            return str(sqs.create_queue(QueueName="after")["QueueUrl"])
+
+        assert (await asyncio.to_thread(queue)).endswith("/after")
+    finally:
+        await engine.stop()
