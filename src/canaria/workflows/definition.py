@@ -20,6 +20,7 @@ from canaria.workflows.states import (
     Catcher,
     ChoiceState,
     FailState,
+    ItemReader,
     Jitter,
     MapState,
     ParallelState,
@@ -57,7 +58,7 @@ _FIELDS: dict[str, set[str]] = {
     | _FLOW
     | _RESULT
     | _ERRORS
-    | {"Iterator", "ItemProcessor", "ItemsPath", "ItemSelector", "MaxConcurrency"}
+    | {"Iterator", "ItemProcessor", "ItemsPath", "ItemSelector", "MaxConcurrency", "ItemReader"}
     | {"ResultSelector", "Label"},
 }
 _UNSUPPORTED = {
@@ -65,7 +66,6 @@ _UNSUPPORTED = {
     "Output": "JSONata Output",
     "Assign": "variables (Assign)",
     "Credentials": "cross-account Credentials",
-    "ItemReader": "Distributed Map ItemReader",
     "ItemBatcher": "Distributed Map ItemBatcher",
     "ResultWriter": "Distributed Map ResultWriter",
     "ToleratedFailurePercentage": "Distributed Map ToleratedFailurePercentage",
@@ -313,10 +313,15 @@ def _map(b: _Builder) -> MapState:
         raise DefinitionError("ItemProcessor must be an object", state=name)
     config = processor.get("ProcessorConfig", {})
     mode = config.get("Mode", "INLINE") if isinstance(config, Mapping) else None
-    if mode != "INLINE":
+    if mode not in ("INLINE", "DISTRIBUTED"):
         raise DefinitionError(
-            f"Map ProcessorConfig Mode {mode!r} (Distributed Map) is not supported", state=name
+            f"Map ProcessorConfig Mode {mode!r}: expected INLINE or DISTRIBUTED", state=name
         )
+    distributed = mode == "DISTRIBUTED"
+    if "ItemReader" in raw and not distributed:
+        raise DefinitionError("ItemReader needs ProcessorConfig Mode DISTRIBUTED", state=name)
+    if "ItemReader" in raw and "ItemsPath" in raw:
+        raise DefinitionError("use ItemReader or ItemsPath, not both", state=name)
     if "ItemSelector" in raw and "Parameters" in raw:
         raise DefinitionError("use ItemSelector or Parameters, not both", state=name)
     concurrency = raw.get("MaxConcurrency", 0)
@@ -331,12 +336,88 @@ def _map(b: _Builder) -> MapState:
         items_path=ROOT if items_path is None else items_path,
         item_selector=b.template("ItemSelector") or b.template("Parameters"),
         max_concurrency=int(concurrency),
+        distributed=distributed,
+        reader=_item_reader(raw["ItemReader"], name) if "ItemReader" in raw else None,
         input_path=b.path("InputPath"),
         output_path=b.path("OutputPath"),
         result_path=b.reference("ResultPath"),
         result_selector=b.template("ResultSelector"),
         retry=b.retry(),
         catch=b.catch(),
+    )
+
+
+_READER = "arn:aws:states:::s3:"
+_READER_KEYS = {"Resource", "ReaderConfig", "Parameters"}
+_READER_CONFIG_KEYS = {"InputType", "CSVHeaderLocation", "CSVHeaders", "CSVDelimiter", "MaxItems"}
+_DELIMITERS = {"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}
+
+
+def _item_reader(raw: Any, name: str) -> ItemReader:
+    """A Distributed Map's ItemReader: an S3 object's items (CSV, JSON, JSON Lines) or the
+    objects under a prefix; manifests, Parquet and ``MaxItemsPath`` are refused."""
+    if not isinstance(raw, Mapping):
+        raise DefinitionError("ItemReader must be an object", state=name)
+    extra = set(raw) - _READER_KEYS
+    if extra:
+        raise DefinitionError(
+            f"ItemReader field {sorted(extra)[0]!r} is not supported (allowed: "
+            f"{', '.join(sorted(_READER_KEYS))})",
+            state=name,
+        )
+    resource = raw.get("Resource")
+    action = resource.removeprefix(_READER) if isinstance(resource, str) else None
+    if action not in ("getObject", "listObjectsV2"):
+        raise DefinitionError(
+            f"ItemReader Resource {resource!r}: canaria reads {_READER}getObject and "
+            f"{_READER}listObjectsV2",
+            state=name,
+        )
+    config = raw.get("ReaderConfig", {})
+    if not isinstance(config, Mapping):
+        raise DefinitionError("ItemReader ReaderConfig must be an object", state=name)
+    extra = set(config) - _READER_CONFIG_KEYS
+    if extra:
+        raise DefinitionError(
+            f"ItemReader ReaderConfig field {sorted(extra)[0]!r} is not supported (allowed: "
+            f"{', '.join(sorted(_READER_CONFIG_KEYS))})",
+            state=name,
+        )
+    input_type = config.get("InputType")
+    if action == "getObject" and input_type not in ("CSV", "JSON", "JSONL"):
+        raise DefinitionError(
+            f"ItemReader InputType {input_type!r}: canaria reads CSV, JSON and JSONL objects",
+            state=name,
+        )
+    header_location = config.get("CSVHeaderLocation", "FIRST_ROW")
+    headers = config.get("CSVHeaders", [])
+    if header_location not in ("FIRST_ROW", "GIVEN"):
+        raise DefinitionError("CSVHeaderLocation must be FIRST_ROW or GIVEN", state=name)
+    if header_location == "GIVEN" and not (
+        isinstance(headers, list) and headers and all(isinstance(h, str) for h in headers)
+    ):
+        raise DefinitionError(
+            "CSVHeaderLocation GIVEN needs CSVHeaders, a list of names", state=name
+        )
+    delimiter = config.get("CSVDelimiter", "COMMA")
+    if delimiter not in _DELIMITERS:
+        raise DefinitionError(
+            f"CSVDelimiter {delimiter!r} (allowed: {', '.join(_DELIMITERS)})", state=name
+        )
+    max_items = config.get("MaxItems")
+    if max_items is not None and not _positive_int(max_items):
+        raise DefinitionError("ReaderConfig MaxItems must be a positive integer", state=name)
+    parameters = raw.get("Parameters")
+    return ItemReader(
+        action=action,
+        parameters=None
+        if parameters is None
+        else parse_template(parameters, state=name, field="ItemReader.Parameters"),
+        input_type=input_type,
+        header_location=header_location,
+        headers=tuple(headers) if header_location == "GIVEN" else (),
+        delimiter=_DELIMITERS[delimiter],
+        max_items=max_items,
     )
 
 

@@ -29,6 +29,7 @@ BRANCH_FAILED: Final = "States.BranchFailed"
 NO_CHOICE_MATCHED: Final = "States.NoChoiceMatched"
 INTRINSIC_FAILURE: Final = "States.IntrinsicFailure"
 HEARTBEAT_TIMEOUT: Final = "States.HeartbeatTimeout"
+ITEM_READER_FAILED: Final = "States.ItemReaderFailed"
 
 #: Every ``States.*`` name a Retry or Catch may list.
 KNOWN_ERROR_NAMES: Final = frozenset(
@@ -46,7 +47,7 @@ KNOWN_ERROR_NAMES: Final = frozenset(
         HEARTBEAT_TIMEOUT,
         "States.DataLimitExceeded",
         "States.ExceedToleratedFailureThreshold",
-        "States.ItemReaderFailed",
+        ITEM_READER_FAILED,
         "States.ResultWriterFailed",
         "States.QueryEvaluationError",
     }

@@ -26,6 +26,7 @@ from canaria.workflows.definition import load_definition
 from canaria.workflows.errors import (
     ALL,
     HEARTBEAT_TIMEOUT,
+    ITEM_READER_FAILED,
     NO_CHOICE_MATCHED,
     RESULT_PATH_MATCH_FAILURE,
     RUNTIME,
@@ -43,12 +44,14 @@ from canaria.workflows.history import (
     iso_timestamp,
     to_json,
 )
+from canaria.workflows.item_reader import SDK_S3, parse_items
 from canaria.workflows.paths import Path, PathMismatch, PathNotFound, assign, resolve
 from canaria.workflows.resources import history_resource, integration
 from canaria.workflows.states import (
     Catcher,
     ChoiceState,
     FailState,
+    ItemReader,
     MapState,
     ParallelState,
     PassState,
@@ -571,7 +574,10 @@ class _Run:
         return results
 
     async def _map(self, state: MapState, effective: Any, thread: Thread, ctx: Any) -> list[Any]:
-        items = self._resolve(state, "ItemsPath", state.items_path, effective, ctx)
+        if state.reader is not None:
+            items = await self._read_items(state, state.reader, effective, ctx)
+        else:
+            items = self._resolve(state, "ItemsPath", state.items_path, effective, ctx)
         if not isinstance(items, list):
             raise StatesError(
                 RUNTIME,
@@ -608,6 +614,41 @@ class _Run:
             raise
         self.recorder.emit(thread, "MapStateSucceeded")
         return results
+
+    async def _read_items(
+        self, state: MapState, reader: ItemReader, effective: Any, ctx: Any
+    ) -> list[Any]:
+        """A Distributed Map's items, read from S3 through the runner's S3 SDK task:
+        one object's CSV rows (objects keyed by the header), JSON array or JSON lines,
+        or the objects a listing names; States.ItemReaderFailed when that fails."""
+        params = self._template(reader.parameters, effective, ctx)
+        params = dict(params) if isinstance(params, Mapping) else {}
+        limit = reader.max_items
+        try:
+            if reader.action == "listObjectsV2":
+                return await self._listed_objects(params, limit)
+            answer = await self.runner.run(SDK_S3 + "getObject", params, timeout_s=None)
+            body = answer.get("Body", "") if isinstance(answer, Mapping) else ""
+            items = parse_items(str(body), reader)
+        except StatesError as err:
+            raise StatesError(
+                ITEM_READER_FAILED, f"state {state.name!r}: {err.error}: {err.cause}"
+            ) from err
+        except ValueError as exc:
+            raise StatesError(ITEM_READER_FAILED, f"state {state.name!r}: {exc}") from exc
+        return items if limit is None else items[:limit]
+
+    async def _listed_objects(self, params: dict[str, Any], limit: int | None) -> list[Any]:
+        items: list[Any] = []
+        while limit is None or len(items) < limit:
+            page = await self.runner.run(SDK_S3 + "listObjectsV2", params, timeout_s=None)
+            page = page if isinstance(page, Mapping) else {}
+            items += list(page.get("Contents") or [])
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                break
+            params = {**params, "ContinuationToken": token}
+        return items if limit is None else items[:limit]
 
 
 def _first(handlers: Sequence[Retrier | Catcher], error: str) -> int | None:

@@ -139,6 +139,19 @@ class ParallelState:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ItemReader:
+    """A Distributed Map's ``ItemReader``: the items are read from S3, not the input."""
+
+    action: str  # "getObject" (one object's items) or "listObjectsV2" (the objects)
+    parameters: Template | None  # Bucket, Key / Prefix, ...
+    input_type: str | None = None  # getObject: CSV, JSON or JSONL
+    header_location: str = "FIRST_ROW"  # CSV: FIRST_ROW or GIVEN
+    headers: tuple[str, ...] = ()  # CSV with GIVEN: the column names
+    delimiter: str = ","  # CSV: CSVDelimiter (COMMA, PIPE, SEMICOLON, SPACE, TAB)
+    max_items: int | None = None  # ReaderConfig.MaxItems: at most this many items
+
+
+@dataclass(frozen=True, kw_only=True)
 class MapState:
     name: str
     next: str | None
@@ -146,6 +159,8 @@ class MapState:
     items_path: Path = ROOT
     item_selector: Template | None = None
     max_concurrency: int = 0  # 0: no limit
+    distributed: bool = False  # ProcessorConfig Mode DISTRIBUTED
+    reader: ItemReader | None = None  # a Distributed Map's ItemReader
     input_path: Path | None = ROOT
     output_path: Path | None = ROOT
     result_path: Path | None = ROOT

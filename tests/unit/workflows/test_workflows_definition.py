@@ -29,6 +29,15 @@ def task(**extra: Any) -> dict[str, Any]:
     return machine(Type="Task", Resource=FN, Next="Done", **extra)
 
 
+def distributed(**extra: Any) -> dict[str, Any]:
+    processor = {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+        "StartAt": "P",
+        "States": {"P": {"Type": "Succeed"}},
+    }
+    return machine(Type="Map", ItemProcessor=processor, End=True, **extra)
+
+
 def refused(definition: Any) -> str:
     with pytest.raises(DefinitionError) as err:
         load_definition(definition)
@@ -188,19 +197,53 @@ def test_loads_a_full_definition_from_json_text() -> None:
                 ItemProcessor={"StartAt": "P", "States": {"P": {"Type": "Succeed"}}},
                 End=True,
             ),
-            'state "S": Distributed Map ItemReader is not supported',
+            'state "S": ItemReader needs ProcessorConfig Mode DISTRIBUTED',
         ),
+        (distributed(ItemReader={"Resource": "arn:aws:states:::s3:getObject"}), "InputType"),
+        (
+            distributed(ItemReader={"Resource": "arn:aws:states:::s3:getObject", "X": 1}),
+            "ItemReader field 'X' is not supported",
+        ),
+        (
+            distributed(ItemReader={"Resource": "arn:aws:states:::dynamodb:scan"}),
+            "canaria reads arn:aws:states:::s3:getObject",
+        ),
+        (
+            distributed(
+                ItemReader={
+                    "Resource": "arn:aws:states:::s3:getObject",
+                    "ReaderConfig": {"InputType": "MANIFEST"},
+                }
+            ),
+            "canaria reads CSV, JSON and JSONL objects",
+        ),
+        (
+            distributed(
+                ItemReader={
+                    "Resource": "arn:aws:states:::s3:getObject",
+                    "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "GIVEN"},
+                }
+            ),
+            "GIVEN needs CSVHeaders",
+        ),
+        (
+            distributed(
+                ItemReader={"Resource": "arn:aws:states:::s3:listObjectsV2"}, ItemsPath="$.x"
+            ),
+            "use ItemReader or ItemsPath, not both",
+        ),
+        (distributed(ItemBatcher={"MaxItemsPerBatch": 2}), "Distributed Map ItemBatcher"),
         (
             machine(
                 Type="Map",
                 ItemProcessor={
-                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                    "ProcessorConfig": {"Mode": "SPREAD"},
                     "StartAt": "P",
                     "States": {"P": {"Type": "Succeed"}},
                 },
                 End=True,
             ),
-            "Distributed Map",
+            "expected INLINE or DISTRIBUTED",
         ),
         (machine(Type="Map", End=True), "exactly one of Iterator or ItemProcessor"),
         ("{not json", "not valid JSON"),
