@@ -621,7 +621,9 @@ class _Run:
         """A Distributed Map's items, read from S3 through the runner's S3 SDK task:
         one object's CSV rows (objects keyed by the header), JSON array or JSON lines,
         or the objects a listing names; States.ItemReaderFailed when that fails."""
-        params = self._template(reader.parameters, effective, ctx)
+        params = (
+            {} if reader.parameters is None else self._template(reader.parameters, effective, ctx)
+        )
         params = dict(params) if isinstance(params, Mapping) else {}
         limit = reader.max_items
         try:
