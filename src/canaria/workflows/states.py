@@ -188,6 +188,7 @@ __all__ = [
     "Catcher",
     "ChoiceState",
     "FailState",
+    "ItemReader",
     "Jitter",
     "MapState",
     "ParallelState",
