@@ -353,20 +353,28 @@ _READER_CONFIG_KEYS = {"InputType", "CSVHeaderLocation", "CSVHeaders", "CSVDelim
 _DELIMITERS = {"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}
 
 
+def _only_fields(obj: Mapping[str, Any], allowed: set[str], what: str, name: str) -> None:
+    extra = set(obj) - allowed
+    if extra:
+        raise DefinitionError(
+            f"{what} field {sorted(extra)[0]!r} is not supported (allowed: "
+            f"{', '.join(sorted(allowed))})",
+            state=name,
+        )
+
+
 def _item_reader(raw: Any, name: str) -> ItemReader:
     """A Distributed Map's ItemReader: an S3 object's items (CSV, JSON, JSON Lines) or the
     objects under a prefix; manifests, Parquet and ``MaxItemsPath`` are refused."""
     if not isinstance(raw, Mapping):
         raise DefinitionError("ItemReader must be an object", state=name)
-    extra = set(raw) - _READER_KEYS
-    if extra:
-        raise DefinitionError(
-            f"ItemReader field {sorted(extra)[0]!r} is not supported (allowed: "
-            f"{', '.join(sorted(_READER_KEYS))})",
-            state=name,
-        )
+    _only_fields(raw, _READER_KEYS, "ItemReader", name)
     resource = raw.get("Resource")
-    action = resource.removeprefix(_READER) if isinstance(resource, str) else None
+    action = (
+        resource.removeprefix(_READER)
+        if isinstance(resource, str) and resource.startswith(_READER)
+        else None
+    )
     if action not in ("getObject", "listObjectsV2"):
         raise DefinitionError(
             f"ItemReader Resource {resource!r}: canaria reads {_READER}getObject and "
@@ -376,13 +384,7 @@ def _item_reader(raw: Any, name: str) -> ItemReader:
     config = raw.get("ReaderConfig", {})
     if not isinstance(config, Mapping):
         raise DefinitionError("ItemReader ReaderConfig must be an object", state=name)
-    extra = set(config) - _READER_CONFIG_KEYS
-    if extra:
-        raise DefinitionError(
-            f"ItemReader ReaderConfig field {sorted(extra)[0]!r} is not supported (allowed: "
-            f"{', '.join(sorted(_READER_CONFIG_KEYS))})",
-            state=name,
-        )
+    _only_fields(config, _READER_CONFIG_KEYS, "ItemReader ReaderConfig", name)
     input_type = config.get("InputType")
     if action == "getObject" and input_type not in ("CSV", "JSON", "JSONL"):
         raise DefinitionError(

@@ -209,6 +209,10 @@ def test_loads_a_full_definition_from_json_text() -> None:
             "canaria reads arn:aws:states:::s3:getObject",
         ),
         (
+            distributed(ItemReader={"Resource": "getObject", "ReaderConfig": {"InputType": "CSV"}}),
+            "ItemReader Resource 'getObject'",
+        ),
+        (
             distributed(
                 ItemReader={
                     "Resource": "arn:aws:states:::s3:getObject",
