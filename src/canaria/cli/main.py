@@ -431,6 +431,7 @@ def deploy(
 
 # what a change under the template's folder never is: tools' and canaria's own files
 WATCH_IGNORED_DIRS = (".aws-sam", ".canaria")
+WATCH_WAKE_MS = 200
 
 
 def watch_and_deploy(client: Client, body: dict[str, Any], as_json: bool) -> None:
@@ -447,16 +448,31 @@ def watch_and_deploy(client: Client, body: dict[str, Any], as_json: bool) -> Non
         ignore_dirs=(*DefaultFilter.ignore_dirs, *WATCH_IGNORED_DIRS),
         ignore_paths=(Path(state_dir()).resolve(),),  # canaria writes there all the time
     )
+    # Woken every WATCH_WAKE_MS with nothing: the first wake says the watcher is set up
+    # (inotify registers the tree before the first wait), so a save made once "watching"
+    # is printed, or during the first release, is never missed.
+    saves = watch(
+        root,
+        watch_filter=ignored,
+        raise_interrupt=False,
+        yield_on_timeout=True,
+        rust_timeout=WATCH_WAKE_MS,
+    )
     try:
+        next(saves, None)  # a save in this first wait is in the release that follows
         _release(client, body, as_json)
         typer.echo(f"watching {root} for changes (Ctrl-C stops)")
-        for changes in watch(root, watch_filter=ignored, raise_interrupt=False):
+        for changes in saves:
+            if not changes:
+                continue
             names = sorted({Path(path).relative_to(root).as_posix() for _, path in changes})
             more = f" and {len(names) - 3} more" if len(names) > 3 else ""
             typer.echo(f"changed: {', '.join(names[:3])}{more}")
             _release(client, body, as_json)
     except KeyboardInterrupt:  # while a release is followed: it goes on without us
         pass
+    finally:
+        saves.close()
     typer.echo("stopped watching")
 
 
