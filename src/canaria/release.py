@@ -75,7 +75,13 @@ from canaria.models.firehose import DeliveryStreamSpec
 from canaria.models.load_balancers import ListenerSpec
 from canaria.models.schedules import ScheduledInvocation
 from canaria.npm import SetupError
-from canaria.runtime import FunctionRuntime, build_artifact, build_inline, build_layer
+from canaria.runtime import (
+    FunctionRuntime,
+    build_artifact,
+    build_image,
+    build_inline,
+    build_layer,
+)
 from canaria.runtime.sdk import provide_sdk
 from canaria.runtimes import installed_node
 from canaria.services import ServicesEngine, provision
@@ -479,6 +485,17 @@ class ReleaseExecutor:
                 if spec.inline is not None:
                     digest, artifact = await asyncio.to_thread(
                         build_inline, spec.inline, self.build_dir
+                    )
+                elif spec.image is not None:
+                    await self._provide_python(spec.name, spec.config.runtime)
+                    python = pythons.python_for(spec.config.runtime)
+                    digest, artifact = await asyncio.to_thread(
+                        build_image,
+                        spec.image,
+                        self.build_dir,
+                        self.files.refusal,
+                        python,
+                        f"{spec.config.runtime}\0{python.version}",
                     )
                 else:
                     await self._provide_python(spec.name, spec.config.runtime)

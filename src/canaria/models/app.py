@@ -385,6 +385,22 @@ class FunctionSpec:
     inline: InlineCode | None = None  # InlineCode (then config.code_uri is "")
     durable: DurableSpec | None = None  # DurableConfig
     log_group: str | None = None  # LoggingConfig.LogGroup; None: /aws/lambda/<name>
+    image: ImageBuild | None = None  # PackageType Image: built from its Dockerfile
+
+
+@dataclass(frozen=True)
+class ImageBuild:
+    """A container image function's build, as ``sam build`` reads it from the function's
+    ``Metadata`` (``canaria.dockerfiles`` reads the Dockerfile, ``canaria.runtime.images``
+    runs its steps without Docker); the function's runtime, handler and environment come
+    from it."""
+
+    context: str  # DockerContext: an absolute directory
+    dockerfile: str  # the Dockerfile's absolute path
+    text: str  # its content when the template was loaded: what is built
+    build_args: tuple[tuple[str, str], ...] = ()  # DockerBuildArgs
+    target: str | None = None  # DockerBuildTarget
+    workdir: str | None = None  # ImageConfig.WorkingDirectory: where the code is
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
     build_artifact(code_uri, state_dir) -> (digest, artifact dir)      artifacts.py
     build_inline(inline, state_dir) -> (digest, artifact dir)          artifacts.py
     build_layer(layer, state_dir) -> (digest, the layer's /opt)        artifacts.py
+    build_image(image, state_dir) -> (digest, artifact dir)            images.py
         └── dependencies installed once per manifest, linked in        deps.py
     FunctionRuntime(name, ...).invoke(version, event, qualifier=...)   function.py
         ├── WorkerProcess: one process, one socket, one request at a time   process.py
@@ -23,11 +24,13 @@ for a bare framed echo over the same kind of socket in the same run.
 from canaria.runtime.artifacts import build_artifact, build_inline, build_layer, code_digest
 from canaria.runtime.environment import LogLine
 from canaria.runtime.function import FunctionRuntime
+from canaria.runtime.images import build_image
 
 __all__ = [
     "FunctionRuntime",
     "LogLine",
     "build_artifact",
+    "build_image",
     "build_inline",
     "build_layer",
     "code_digest",

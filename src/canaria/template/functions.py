@@ -33,6 +33,7 @@ from canaria.template.authorizers import route_api_key, route_authorizer
 from canaria.template.builds import esbuild_options
 from canaria.template.context import Context
 from canaria.template.cors import http_cors
+from canaria.template.images import image_function
 from canaria.template.index import IMPLICIT_HTTP_API, IMPLICIT_REST_API, Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.layers import function_layers
@@ -161,7 +162,7 @@ def build_function(
         if key not in FUNCTION_PROPERTIES and key in sam_properties(entry.type):
             ctx.warn(entry, f"{key} is a SAM property canaria does not apply locally: ignored")
     check_keys(props, entry.props_at, (*FUNCTION_PROPERTIES, *sam_properties(entry.type)))
-    _code_form(ctx, entry)  # an image or inline code: nothing else about it matters here
+    image = image_function(ctx, entry)  # its Dockerfile gives its runtime and handler
     problems = Problems()  # the function's independent properties, all checked
 
     def checked(get: Callable[[], T], default: T) -> T:
@@ -169,12 +170,18 @@ def build_function(
             return get()
         return default
 
-    handler = checked(lambda: _handler(ctx, entry), "")
-    inline = "InlineCode" in props
-    code_uri = "" if inline else checked(lambda: _code_uri(ctx, entry), "")
     no_layers: tuple[LayerSpec, ...] = ()
     used_layers = checked(lambda: function_layers(ctx, entry, layers), no_layers)
-    runtime = checked(lambda: _runtime(ctx, entry, code_uri, used_layers), runtimes.RUNNING_PYTHON)
+    inline = "InlineCode" in props
+    if image is not None:
+        handler, code_uri, runtime = image.handler, image.build.context, image.runtime
+        checked(lambda: _accept_runtime(ctx, entry, runtime, "", used_layers), None)
+    else:
+        handler = checked(lambda: _handler(ctx, entry), "")
+        code_uri = "" if inline else checked(lambda: _code_uri(ctx, entry), "")
+        runtime = checked(
+            lambda: _runtime(ctx, entry, code_uri, used_layers), runtimes.RUNNING_PYTHON
+        )
     inline_code = checked(lambda: _inline_code(ctx, entry, runtime, handler), None)
     name = ctx.get(entry, "FunctionName")
     if name is not NO_VALUE:  # checked, then set aside: canaria serves the logical id
@@ -183,7 +190,10 @@ def build_function(
         handler=handler,
         runtime=runtime,
         code_uri=code_uri,
-        environment=checked(lambda: _environment(ctx, entry), {}),
+        environment={
+            **(image.environment if image is not None else {}),
+            **checked(lambda: _environment(ctx, entry), {}),
+        },
         timeout_s=float(checked(lambda: _int(ctx, entry, "Timeout", 3, 1, 900), 3)),
         memory_mb=checked(lambda: _int(ctx, entry, "MemorySize", 128, 128, 10240), 128),
         reserved_concurrency=checked(
@@ -191,7 +201,7 @@ def build_function(
         ),
     )
     build = None
-    if not inline:
+    if not inline and image is None:
         build = checked(lambda: esbuild_options(ctx, entry, runtime, code_uri, handler), None)
     alias = checked(lambda: _alias(ctx, entry), None)
     sha = ctx.get(entry, "AutoPublishCodeSha256")
@@ -221,6 +231,7 @@ def build_function(
         inline=inline_code,
         durable=durable,
         log_group=log_group,
+        image=image.build if image is not None else None,
     )
 
 
@@ -301,18 +312,6 @@ def _one_of(node: Mapping[str, Any], at: Where, key: str, allowed: tuple[str, ..
     if value not in allowed:
         raise kat.error(f"{key} {value!r} is not one of Lambda's", allowed=", ".join(allowed))
     return value
-
-
-def _code_form(ctx: Context, entry: Entry) -> None:
-    """Refuse the code form canaria does not run: container images."""
-    props = entry.props
-    package = ctx.get(entry, "PackageType")
-    if package == "Image" or "ImageUri" in props:
-        raise ctx.at(entry, "PackageType" if "PackageType" in props else "ImageUri").error(
-            "container image functions are not supported: canaria runs Python code from a "
-            "local directory",
-            allowed="PackageType: Zip with CodeUri",
-        )
 
 
 def _inline_code(ctx: Context, entry: Entry, runtime: str, handler: str) -> InlineCode | None:

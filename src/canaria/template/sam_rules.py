@@ -177,7 +177,10 @@ def _offline(doc: LineMap, include: Include | None = None) -> dict[str, Any]:
                 props = resource["Properties"]
                 for key in _PACKAGED.get(type_, ()):
                     _package(props, key)
-                if type_ == FUNCTION and not _code_in(props, globals_):
+                if type_ == FUNCTION and props.get("PackageType") == "Image":
+                    # `sam build` tags the image its Metadata builds and writes it here
+                    props.setdefault("ImageUri", "canaria-local.dkr.ecr/function:latest")
+                elif type_ == FUNCTION and not _code_in(props, globals_):
                     props["CodeUri"] = "s3://canaria-local/template-dir"  # the SAM CLI's "."
                 if type_ in _APIS and include is not None:
                     _expand_include(props, include)

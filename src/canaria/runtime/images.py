@@ -1,0 +1,396 @@
+"""Build a container image function's code from its Dockerfile, without Docker.
+
+Each stage the target needs gets a directory that stands for its image's file system
+(``/var/task`` is ``<stage>/var/task``); its steps run in order:
+
+- ``WORKDIR`` makes the directory;
+- ``COPY`` / ``ADD`` copy from the context (or, ``--from``, from an earlier stage), as
+  Docker copies: a directory's contents, a wildcard's matches, into a directory when the
+  destination ends with ``/`` or there are several sources; ``ADD`` extracts a local tar
+  archive, and refuses a URL; ``--chmod`` is applied;
+- ``RUN`` runs the commands canaria knows how to run outside the image, one after the
+  other (``&&`` or ``;`` between them), in the step's working directory, with every
+  absolute path in their words moved into the stage's directory:
+  ``pip`` (``pip3``, ``python3.13 -m pip``...), run by the Python the function runs on
+  (``install`` without a target installs into the image's ``site-packages``, which the
+  function's code then sees, as the base image's Python sees its own); ``npm``, ``npx``
+  and ``yarn``; ``cd``; and the file commands ``mkdir``, ``cp``, ``mv``, ``rm``,
+  ``chmod``, ``touch``, ``ln``, ``echo``, ``ls``, ``cat``. The system's package managers
+  (``dnf``, ``yum``, ``microdnf``, ``apt-get``, ``apk``) are passed over with a warning:
+  the function runs with this machine's libraries. Anything else is a ``BuildError``
+  naming the Dockerfile's line.
+
+The function's code is then the target stage's working directory (``/var/task`` in AWS's
+base images; ``ImageConfig.WorkingDirectory`` takes its place), with the packages ``pip``
+installed beside it; it is content-addressed like any artifact: the digest covers the
+context's files, the Dockerfile's text, the build's arguments and target, and the Python
+or Node.js that ran it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import hashlib
+import logging
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from canaria import dockerfiles
+from canaria.errors import BuildError
+from canaria.models import ImageBuild
+from canaria.pythons import PythonInstall
+from canaria.runtime.artifacts import Confine, code_digest
+
+log = logging.getLogger(__name__)
+
+RUN_TIMEOUT_S = 900.0
+SITE_PACKAGES = "/var/lang/lib/site-packages"  # where `pip install` puts what it installs
+PIP = re.compile(r"^pip(?:3(?:\.\d+)?)?$")
+PYTHON = re.compile(r"^(?:/\S*/)?python(?:3(?:\.\d+)?)?$")
+FILE_COMMANDS = frozenset({"mkdir", "cp", "mv", "rm", "chmod", "touch", "ln", "ls", "cat"})
+PACKAGE_MANAGERS = frozenset({"dnf", "yum", "microdnf", "apt-get", "apt", "apk", "rpm"})
+NODE_TOOLS = frozenset({"npm", "npx", "yarn"})
+# what a RUN line may hold besides words: commands one after another, nothing else
+SEPARATORS = ("&&", ";")
+SKIPPED = frozenset({".canaria", ".aws-sam", ".git"})
+
+
+def image_digest(image: ImageBuild, state_dir: str, salt: str, confine: Confine | None) -> str:
+    """The artifact's digest: the context's files, the Dockerfile, the build's arguments
+    and target, and ``salt`` (the Python or Node.js that builds it)."""
+    context = code_digest(image.context, state_dir, confine)
+    parts = [
+        "image",
+        context,
+        image.text,
+        *(f"{k}={v}" for k, v in image.build_args),
+        image.target or "",
+        image.workdir or "",
+        salt,
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def build_image(
+    image: ImageBuild,
+    state_dir: str,
+    confine: Confine | None = None,
+    python: PythonInstall | None = None,
+    salt: str = "",
+) -> tuple[str, str]:
+    """``(digest, artifact directory)`` for the image's code; BuildError when a step fails
+    or cannot run here."""
+    try:
+        parsed = dockerfiles.read(image.text, dict(image.build_args), image.target)
+    except dockerfiles.DockerfileError as exc:  # the loader read it; the file was edited since
+        raise BuildError(f"{image.dockerfile}:{exc.line}: {exc.message}") from None
+    digest = image_digest(image, state_dir, salt, confine)
+    artifacts = Path(state_dir).resolve() / "artifacts"
+    final = artifacts / digest
+    if final.is_dir():
+        return digest, str(final)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".image-{digest[:12]}-", dir=artifacts))
+    try:
+        builder = _Builder(image, parsed, work / "stages", python)
+        code = builder.run()
+        out = work / "code"
+        shutil.copytree(code, out, symlinks=True) if code.is_dir() else out.mkdir()
+        site = builder.roots[parsed.target.index] / SITE_PACKAGES.lstrip("/")
+        if site.is_dir():  # the image's own site-packages: importable by the function
+            for item in site.iterdir():
+                if not (out / item.name).exists():
+                    shutil.move(str(item), out / item.name)
+        out.chmod(0o755)
+        try:
+            out.rename(final)
+        except OSError:
+            if not final.is_dir():
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return digest, str(final)
+
+
+class _Builder:
+    def __init__(
+        self,
+        image: ImageBuild,
+        parsed: dockerfiles.Image,
+        stages_dir: Path,
+        python: PythonInstall | None,
+    ) -> None:
+        self.image = image
+        self.parsed = parsed
+        self.context = Path(image.context)
+        self.python = python.path if python is not None else sys.executable
+        self.roots: dict[int, Path] = {}
+        self.stages_dir = stages_dir
+
+    def run(self) -> Path:
+        for stage in self.parsed.stages:
+            root = self.stages_dir / str(stage.index)
+            if stage.parent is not None:
+                shutil.copytree(self.roots[stage.parent], root, symlinks=True)
+            else:
+                root.mkdir(parents=True)
+                (root / dockerfiles.TASK_ROOT.lstrip("/")).mkdir(parents=True)
+            self.roots[stage.index] = root
+            for step in stage.steps:
+                self.step(stage, root, step)
+        target = self.parsed.target
+        workdir = self.image.workdir or target.workdir
+        return _inside(self.roots[target.index], workdir)
+
+    def fail(self, step: dockerfiles.Step, message: str) -> BuildError:
+        return BuildError(f"{self.image.dockerfile}:{step.line}: {step.instruction}: {message}")
+
+    def step(self, stage: dockerfiles.Stage, root: Path, step: dockerfiles.Step) -> None:
+        if step.instruction == "WORKDIR":
+            _inside(root, step.args[0]).mkdir(parents=True, exist_ok=True)
+        elif step.instruction in ("COPY", "ADD"):
+            self.copy(root, step)
+        elif step.instruction == "RUN":
+            self.run_step(root, step)
+
+    # COPY and ADD
+
+    def copy(self, root: Path, step: dockerfiles.Step) -> None:
+        *sources, dest_word = step.args
+        source = step.flags.get("from")
+        if source is not None:
+            stage = _stage_named(self.parsed.stages, source)
+            base = self.roots[stage.index]
+        else:
+            base = self.context
+        dest = _inside(root, _absolute(dest_word, step.workdir))
+        into_dir = dest_word.endswith("/") or len(sources) > 1 or dest.is_dir()
+        found = False
+        for word in sources:
+            if step.instruction == "ADD" and re.match(r"^[a-z]+://", word):
+                raise self.fail(step, f"{word}: canaria builds without a network; ADD a local file")
+            for path in self.matches(base, word, source is not None, step):
+                found = True
+                self.copy_one(path, dest, into_dir or path.is_dir(), step)
+        if not found:
+            raise self.fail(step, f"{' '.join(sources)}: no such file in the build context")
+        mode = step.flags.get("chmod")
+        if mode:
+            _chmod(dest, int(mode, 8))
+
+    def matches(
+        self, base: Path, word: str, from_stage: bool, step: dockerfiles.Step
+    ) -> list[Path]:
+        rel = _absolute(word, "/").lstrip("/") if from_stage else os.path.normpath(word)
+        if rel.startswith(".."):
+            raise self.fail(step, f"{word} is outside the build context")
+        pattern = str(base / rel) if rel != "." else str(base)
+        if glob.has_magic(rel):
+            return sorted(Path(p) for p in glob.glob(pattern) if not _skipped(Path(p), base))
+        path = Path(pattern)
+        return [path] if path.exists() or path.is_symlink() else []
+
+    def copy_one(self, path: Path, dest: Path, into_dir: bool, step: dockerfiles.Step) -> None:
+        if path.is_dir():
+            dest.mkdir(parents=True, exist_ok=True)
+            for item in path.iterdir():
+                if item.name in SKIPPED:
+                    continue
+                target = dest / item.name
+                if item.is_dir() and not item.is_symlink():
+                    shutil.copytree(item, target, symlinks=True, dirs_exist_ok=True)
+                else:
+                    _replace(item, target)
+            return
+        if step.instruction == "ADD" and tarfile.is_tarfile(path):
+            dest.mkdir(parents=True, exist_ok=True)
+            with tarfile.open(path) as archive:
+                archive.extractall(dest, filter="data")
+            return
+        target = dest / path.name if into_dir else dest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _replace(path, target)
+
+    # RUN
+
+    def run_step(self, root: Path, step: dockerfiles.Step) -> None:
+        commands = self.commands(step)
+        cwd = step.workdir
+        env = _environment(root, step.env)
+        for words in commands:
+            program = os.path.basename(words[0])
+            if program == "cd":
+                cwd = _absolute(words[1] if len(words) > 1 else "/", cwd)
+                continue
+            if program in PACKAGE_MANAGERS:
+                log.warning(
+                    "%s:%d: RUN %s: passed over (canaria builds without the image; the "
+                    "function runs with this machine's libraries)",
+                    self.image.dockerfile,
+                    step.line,
+                    " ".join(words),
+                )
+                continue
+            argv = self.argv(root, words, step)
+            directory = _inside(root, cwd)
+            directory.mkdir(parents=True, exist_ok=True)
+            self.execute(argv, directory, env, step)
+
+    def commands(self, step: dockerfiles.Step) -> list[list[str]]:
+        """The step's commands, each a list of words, its variables expanded."""
+        if not step.shell:
+            return [list(step.args)]
+        line = step.args[0]
+        try:
+            lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|<>()")
+            lexer.whitespace_split = True
+            tokens = list(lexer)
+        except ValueError as exc:
+            raise self.fail(step, f"cannot read the line: {exc}") from None
+        commands: list[list[str]] = [[]]
+        for token in tokens:
+            if token in SEPARATORS:
+                commands.append([])
+            elif set(token) <= set(";&|<>()"):
+                raise self.fail(
+                    step,
+                    f"{token!r} in {line!r}: canaria runs commands joined by && or ; "
+                    "(no pipes, redirections or subshells)",
+                )
+            else:
+                commands[-1].append(dockerfiles.expand(token, step.env))
+        return [c for c in commands if c]
+
+    def argv(self, root: Path, words: list[str], step: dockerfiles.Step) -> list[str]:
+        program = os.path.basename(words[0])
+        rest = [_moved(root, w) for w in words[1:]]
+        if PIP.match(program):
+            return self.pip(root, rest, step)
+        if PYTHON.match(program) and rest[:2] == ["-m", "pip"]:
+            return self.pip(root, rest[2:], step)
+        if program in NODE_TOOLS:
+            tool = shutil.which(program)
+            if tool is None:
+                raise self.fail(step, f"{program} is not on this machine's PATH")
+            return [tool, *rest]
+        if program in FILE_COMMANDS or program == "echo":
+            return [program, *rest]
+        raise self.fail(
+            step,
+            f"{' '.join(words)}: canaria builds images without Docker and runs pip, npm, "
+            "npx, yarn, cd and the file commands (mkdir, cp, mv, rm, chmod, touch, ln) "
+            "from RUN; build this image's code another way, or leave this line out",
+        )
+
+    def pip(self, root: Path, args: list[str], step: dockerfiles.Step) -> list[str]:
+        command = [self.python, "-m", "pip", *args]
+        if args and args[0] == "install":
+            placed = {"-t", "--target", "--prefix", "--root", "--user"}
+            if not any(a in placed or a.startswith(("--target=", "--prefix=")) for a in args):
+                site = _inside(root, SITE_PACKAGES)
+                site.mkdir(parents=True, exist_ok=True)
+                command += ["--target", str(site)]
+            command += ["--disable-pip-version-check", "--no-input", "--progress-bar", "off"]
+            command += ["--no-warn-script-location", "--upgrade"]
+        return command
+
+    def execute(
+        self, argv: list[str], cwd: Path, env: Mapping[str, str], step: dockerfiles.Step
+    ) -> None:
+        try:
+            done = subprocess.run(
+                argv,
+                cwd=cwd,
+                env=dict(env),
+                capture_output=True,
+                text=True,
+                timeout=RUN_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise self.fail(step, f"took more than {RUN_TIMEOUT_S:.0f} s") from None
+        except OSError as exc:
+            raise self.fail(step, f"{argv[0]}: {exc.strerror}") from None
+        if done.returncode != 0:
+            output = (done.stderr or done.stdout).strip().splitlines()[-5:]
+            raise self.fail(
+                step,
+                f"{' '.join(os.path.basename(a) if i == 0 else a for i, a in enumerate(argv))} "
+                f"exited with {done.returncode}: " + " / ".join(output),
+            )
+
+
+def _stage_named(stages: tuple[dockerfiles.Stage, ...], name: str) -> dockerfiles.Stage:
+    for s in stages:
+        if s.name == name or (name.isdigit() and s.index == int(name)):
+            return s
+    raise BuildError(f"no stage {name!r}")  # the reader checked it: not reached
+
+
+def _absolute(path: str, workdir: str) -> str:
+    return os.path.normpath(path if path.startswith("/") else f"{workdir}/{path}")
+
+
+def _inside(root: Path, path: str) -> Path:
+    """Where the image's absolute ``path`` is in the stage's directory (``..`` cannot leave
+    it: the image's root is its own parent, as on Linux)."""
+    return root / os.path.normpath("/" + path).lstrip("/")
+
+
+def _moved(root: Path, word: str) -> str:
+    """A RUN word with an absolute path moved into the stage's directory (also after an
+    option's ``=``)."""
+    if word.startswith("/"):
+        return str(_inside(root, word))
+    option, eq, value = word.partition("=")
+    if eq and option.startswith("-") and value.startswith("/"):
+        return f"{option}={_inside(root, value)}"
+    return word
+
+
+def _environment(root: Path, env: Mapping[str, str]) -> dict[str, str]:
+    """The environment RUN's commands see: this machine's, with the image's variables (a
+    path moved into the stage's directory)."""
+    out = dict(os.environ)
+    for key, value in env.items():
+        if key == "PATH":
+            continue  # the image's PATH names its own programs, not this machine's
+        out[key] = str(_inside(root, value)) if value.startswith("/") else value
+    return out
+
+
+def _skipped(path: Path, base: Path) -> bool:
+    try:
+        rel = path.relative_to(base)
+    except ValueError:
+        return False
+    return any(part in SKIPPED for part in rel.parts) or fnmatch.fnmatch(path.name, "*.pyc")
+
+
+def _replace(source: Path, target: Path) -> None:
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    elif target.exists() or target.is_symlink():
+        target.unlink()
+    shutil.copy2(source, target, follow_symlinks=False)
+
+
+def _chmod(path: Path, mode: int) -> None:
+    if path.is_dir():
+        for dirpath, _, filenames in os.walk(path):
+            for name in filenames:
+                Path(dirpath, name).chmod(mode)
+    elif path.exists():
+        path.chmod(mode)
+
+
+__all__ = ["build_image", "image_digest"]
