@@ -448,6 +448,7 @@ class Platform:
             env_extra=env,
             clock=self.clock,
             on_log=self.logbook.add_line,
+            localize=self.localize,
         )
 
     def function_urls(self) -> dict[str, str]:

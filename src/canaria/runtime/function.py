@@ -76,6 +76,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -131,8 +132,11 @@ class FunctionRuntime:
         init_timeout_s: float = 10.0,
         handover_grace_s: float = 0.005,
         min_serving: int = 2,
+        localize: Callable[[str], str] | None = None,
     ) -> None:
         self.name = name
+        # the template's own URLs in a version's environment, as where they are served here
+        self._localize = localize
         self._reserved = reserved_concurrency
         self._env_extra = dict(env_extra)
         self._clock = clock
@@ -164,6 +168,19 @@ class FunctionRuntime:
         self._monitor: asyncio.TimerHandle | None = None
         self._reaper: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _local(self, version: Version) -> Version:
+        """``version`` with the URLs its environment names of the application's own APIs
+        (an ``execute-api`` URL, a function URL) given as where canaria serves them, as
+        the stack's outputs are: a function that calls its own API by the URL the template
+        gives it reaches it here."""
+        env = version.config.environment
+        if self._localize is None or not env:
+            return version
+        local = {k: self._localize(v) for k, v in env.items()}
+        if local == env:
+            return version
+        return replace(version, config=replace(version.config, environment=local))
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         """The event loop the workers' sockets belong to, looked up once: each
@@ -284,7 +301,9 @@ class FunctionRuntime:
         number = version.number
         self._cold_starts += 1
         self._make_room()
-        worker = new_environment(self.name, version, self._env_extra, self._line_sink(number), now)
+        worker = new_environment(
+            self.name, self._local(version), self._env_extra, self._line_sink(number), now
+        )
         self._adopt(worker)
         worker.current = inv
         self._busy_add(worker)
@@ -363,7 +382,11 @@ class FunctionRuntime:
         number = version.number
         self._starting[number] = self._starting.get(number, 0) + 1
         worker = new_environment(
-            self.name, version, self._env_extra, self._line_sink(number), self._clock.now()
+            self.name,
+            self._local(version),
+            self._env_extra,
+            self._line_sink(number),
+            self._clock.now(),
         )
         self._adopt(worker)
         self._busy_add(worker)

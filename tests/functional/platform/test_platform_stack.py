@@ -34,6 +34,17 @@ Resources:
       FunctionUrlConfig: {AuthType: NONE}
       Events:
         Get: {Type: Api, Properties: {Path: "/hello/{id}", Method: get}}
+  Caller:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: caller.handler
+      Runtime: python3.11
+      CodeUri: src
+      Environment:
+        Variables:
+          API: !Sub "https://${ServerlessRestApi}.execute-api.${AWS::Region}.amazonaws.com/Prod"
+          FN_URL: !GetAtt FnUrl.FunctionUrl
+          ELSEWHERE: https://example.execute-api.us-east-1.amazonaws.com/Prod
   Table:
     Type: AWS::Serverless::SimpleTable
 Outputs:
@@ -61,9 +72,20 @@ def handler(event, context):
 """
 
 
+CALLER = """\
+import json, os, urllib.request
+
+def handler(event, context):
+    with urllib.request.urlopen(os.environ["API"] + "/hello/7", timeout=10) as resp:
+        answer = json.loads(resp.read())
+    return {"answer": answer, "fn_url": os.environ["FN_URL"], "other": os.environ["ELSEWHERE"]}
+"""
+
+
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Canaria]:
-    template = write_app(tmp_path / "outputs", {"template.yaml": TEMPLATE, "src/app.py": HANDLER})
+    files = {"template.yaml": TEMPLATE, "src/app.py": HANDLER, "src/caller.py": CALLER}
+    template = write_app(tmp_path / "outputs", files)
     c = Canaria(template, tmp_path / "state").start()
     yield c
     c.stop()
@@ -173,3 +195,13 @@ def test_the_stacks_resources_name_what_the_cli_calls(app: Canaria) -> None:
     with pytest.raises(ClientError) as e:
         cfn.describe_stack_resource(StackName="outputs", LogicalResourceId="Nope")
     assert "Resource Nope does not exist for stack outputs" in str(e.value)
+
+
+def test_a_function_calls_its_own_api_by_the_url_the_template_gives_it(app: Canaria) -> None:
+    """On AWS a function whose environment holds its stack's API URL calls that API; here
+    the URL names where canaria serves it, as the outputs do (another API's is kept)."""
+    out = app.aws("lambda").invoke(FunctionName="Caller", Payload=b"{}")
+    result = json.loads(out["Payload"].read())
+    assert result["answer"] == {"answer": "one", "path": "/hello/7", "id": "7"}, result
+    assert result["fn_url"] == outputs(app)["HelloUrl"]
+    assert result["other"] == "https://example.execute-api.us-east-1.amazonaws.com/Prod"
