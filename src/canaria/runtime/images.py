@@ -103,6 +103,7 @@ def build_image(
     try:
         builder = _Builder(image, parsed, work / "stages", python)
         code = builder.run()
+        _warn_outside(image, builder.roots[parsed.target.index], code)
         out = work / "code"
         shutil.copytree(code, out, symlinks=True) if code.is_dir() else out.mkdir()
         site = builder.roots[parsed.target.index] / SITE_PACKAGES.lstrip("/")
@@ -327,6 +328,31 @@ class _Builder:
                 f"{' '.join(os.path.basename(a) if i == 0 else a for i, a in enumerate(argv))} "
                 f"exited with {done.returncode}: " + " / ".join(output),
             )
+
+
+def _warn_outside(image: ImageBuild, root: Path, code: Path) -> None:
+    """Say which files the image puts outside its code (``COPY model /opt/ml/model``):
+    the function runs on this machine, where ``/opt/ml/model`` is not them."""
+    site = root / SITE_PACKAGES.lstrip("/")
+    outside: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        if here in (code, site, root / "tmp"):
+            dirnames[:] = []
+            continue
+        if filenames:  # files here, not in the code nor above it: named, not walked
+            outside.append("/" + here.relative_to(root).as_posix())
+            if not code.is_relative_to(here):
+                dirnames[:] = []
+    if outside:
+        shown = ", ".join(sorted(outside)[:5]) + (" ..." if len(outside) > 5 else "")
+        log.warning(
+            "%s: the image puts files outside its code (%s): the function runs on this "
+            "machine, where those paths are not the image's; read them relative to the "
+            "code (LAMBDA_TASK_ROOT) to run the same here and on Lambda",
+            image.dockerfile,
+            shown,
+        )
 
 
 def _stage_named(stages: tuple[dockerfiles.Stage, ...], name: str) -> dockerfiles.Stage:

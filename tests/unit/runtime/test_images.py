@@ -171,3 +171,17 @@ def test_a_package_manager_is_passed_over_with_a_warning(
     assert files(root) == {"a.txt": "a"}
     assert any("RUN yum install -y git: passed over" in r.getMessage() for r in caplog.records)
     assert os.access(root, os.R_OK | os.X_OK)
+
+
+def test_files_outside_the_code_are_named_in_a_warning(
+    context: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = image(
+        context,
+        "FROM public.ecr.aws/lambda/python:3.12\n"
+        "COPY src /opt/ml/model\nCOPY a.txt /var/\nCOPY b.txt /tmp/\nCOPY a.txt ./\n",
+    )
+    with caplog.at_level(logging.WARNING):
+        build_image(spec, str(tmp_path / "state"))
+    (warning,) = [r.getMessage() for r in caplog.records if "outside its code" in r.getMessage()]
+    assert "(/opt/ml/model, /var)" in warning  # /tmp is scratch space
