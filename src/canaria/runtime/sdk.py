@@ -34,7 +34,13 @@ from canaria.runtime.deps import ensure_installed, run_tool
 SDK_LINK = ".canaria-sdk"  # in an artifact: the node_modules of the SDK packages it needs
 SOURCE_SUFFIXES = (".js", ".mjs", ".cjs")
 MAX_SOURCE_BYTES = 32 * 1024 * 1024  # a bundle larger than this is not read
-_PACKAGE = re.compile(rb"""['"`](@aws-sdk/[a-z0-9][a-z0-9.-]*)(?:/[^'"`\s]*)?['"`]""")
+# what an import names: require("..."), import ... from "...", import("..."), import "...";
+# not any string that starts so (a bundle holds Symbol.for("@aws-sdk/reviver"), and error
+# messages naming packages it never loads)
+_PACKAGE = re.compile(
+    rb"""(?:\brequire\s*\(\s*|\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)"""
+    rb"""['"`](@aws-sdk/[a-z0-9][a-z0-9.-]*)(?:/[^'"`\s]*)?['"`]"""
+)
 
 
 def sdk_imports(artifact: Path) -> set[str]:

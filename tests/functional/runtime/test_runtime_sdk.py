@@ -125,6 +125,9 @@ def test_the_sdk_packages_code_names_are_found(tmp_path: Path) -> None:
     (code / "lib" / "util.cjs").write_text(
         "const k = require('@aws-sdk/client-kinesis/dist-cjs/index.js');\n"
         "// a comment naming @aws-sdk/not-quoted is not an import\n"
+        'const reviver = Symbol.for("@aws-sdk/reviver");\n'  # a bundle's strings: not imports
+        'throw new Error("install \\"@aws-sdk/signature-v4-crt\\" for this");\n'
+        'const lazy = () => require ( "@aws-sdk/client-sqs" );\n'
     )
     (code / "README.md").write_text('"@aws-sdk/client-ses" in prose')
     (code / "node_modules" / "dep" / "index.js").write_text("require('@aws-sdk/client-kms')")
@@ -133,6 +136,7 @@ def test_the_sdk_packages_code_names_are_found(tmp_path: Path) -> None:
         "@aws-sdk/client-s3",
         "@aws-sdk/lib-storage",
         "@aws-sdk/client-kinesis",
+        "@aws-sdk/client-sqs",
     }
     # canaria ships client-s3; the function ships client-kinesis itself
     (code / "node_modules" / "@aws-sdk" / "client-kinesis").mkdir(parents=True)
