@@ -235,9 +235,10 @@ class Platform:
             options.host,
             options.port,
             # a state machine's tasks reach the engine serving each service, as the
-            # gateway's integrations do (DynamoDB: dynalite; Firehose: the edge)
+            # gateway's integrations do (DynamoDB: dynalite; Firehose: the edge); a service
+            # canaria does not serve: the edge, which answers NotServedByCanaria
             ServiceTasks(
-                lambda service: self._service_endpoint(service) or self.services.endpoint,
+                lambda service: self._service_endpoint(service) or self.control_url,
                 self.access_key,
                 self.secret_key,
             ),
@@ -501,7 +502,7 @@ class Platform:
         """The URL that serves ``service`` (as an API Gateway integration URI names it)."""
         if service == "dynamodb":
             return self.tables.endpoint
-        if service in ("states", "lambda", "firehose", "logs", "monitoring"):
+        if service in ("states", "stepfunctions", "lambda", "firehose", "logs", "monitoring"):
             return self.control_url
         if service == "execute-api":  # an API of the template (an AppSync HTTP data source)
             return f"http://{self.options.host}:{self.gateway.port}"

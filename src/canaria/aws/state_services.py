@@ -61,6 +61,8 @@ class ServiceTasks:
                 "States.Runtime", f"{call.service} has no action {call.action!r}"
             )
         method = getattr(client, xform_name(call.action))
+        operation = client.meta.service_model.operation_model(call.action)
+        params = _to_shape(params, operation.input_shape)
         try:
             out = method(**params)
         except ClientError as exc:
@@ -76,7 +78,7 @@ class ServiceTasks:
                 "States.Runtime", f"{call.service}:{call.action}: {exc}"
             ) from None
         out.pop("ResponseMetadata", None)
-        return _plain(out)
+        return _plain(_from_shape(out, operation.output_shape))
 
     def _client(self, service: str) -> Any:
         endpoint = self._endpoint(service)
@@ -100,19 +102,62 @@ class ServiceTasks:
 def _optimized(call: workflows.ServiceCall, params: dict[str, Any]) -> dict[str, Any]:
     """An optimized integration's request as the API takes it: the message of SQS
     ``sendMessage`` and SNS ``publish``, and each EventBridge ``putEvents`` entry's
-    ``Detail``, may be written as JSON in the state machine; Step Functions sends it as
-    the JSON text the API wants."""
+    ``Detail``, and a nested execution's ``Input`` (``states:startExecution``), may be
+    written as JSON in the state machine; Step Functions sends it as the JSON text the API
+    wants."""
     match (call.service, call.action):
         case ("sqs", "SendMessage"):
             params["MessageBody"] = _text(params.get("MessageBody"))
         case ("sns", "Publish"):
             params["Message"] = _text(params.get("Message"))
+        case ("stepfunctions", "StartExecution") if "Input" in params:
+            params["Input"] = _text(params["Input"])  # a nested execution's input: an object
         case ("events", "PutEvents") if isinstance(params.get("Entries"), list):
             params["Entries"] = [
                 {**e, "Detail": _text(e["Detail"])} if isinstance(e, dict) and "Detail" in e else e
                 for e in params["Entries"]
             ]
     return params
+
+
+def _to_shape(value: Any, shape: Any) -> Any:
+    """A task's parameters as botocore's shape names them: Step Functions writes every
+    member name in PascalCase (``StateMachineArn``), where an API such as Step Functions'
+    own names it in camelCase (``stateMachineArn``). A map's keys are the caller's own."""
+    if shape is None:
+        return value
+    if shape.type_name == "structure" and isinstance(value, Mapping):
+        members = {name.lower(): name for name in shape.members}
+        out = {}
+        for key, item in value.items():
+            name = members.get(key.lower(), key) if isinstance(key, str) else key
+            member = shape.members.get(name)
+            out[name] = _to_shape(item, member)
+        return out
+    if shape.type_name == "list" and isinstance(value, list):
+        return [_to_shape(item, shape.member) for item in value]
+    if shape.type_name == "map" and isinstance(value, Mapping):
+        return {k: _to_shape(v, shape.value) for k, v in value.items()}
+    return value
+
+
+def _from_shape(value: Any, shape: Any) -> Any:
+    """An API's response with its member names in PascalCase, as Step Functions gives a
+    task's result (``ExecutionArn`` for Step Functions' ``executionArn``)."""
+    if shape is None:
+        return value
+    if shape.type_name == "structure" and isinstance(value, Mapping):
+        return {
+            (k[:1].upper() + k[1:] if k in shape.members else k): _from_shape(
+                v, shape.members.get(k)
+            )
+            for k, v in value.items()
+        }
+    if shape.type_name == "list" and isinstance(value, list):
+        return [_from_shape(item, shape.member) for item in value]
+    if shape.type_name == "map" and isinstance(value, Mapping):
+        return {k: _from_shape(v, shape.value) for k, v in value.items()}
+    return value
 
 
 def _text(value: Any) -> Any:

@@ -194,6 +194,7 @@ class StateMachines:
                 raise workflows.DefinitionError(
                     f"Resources.{s.logical_id} (state machine {s.name}): {exc.message}"
                 ) from None
+            _warn_unserved(f"Resources.{s.logical_id} (state machine {s.name})", parsed[s.name])
         return parsed
 
     def adopt(self, specs: Mapping[str, StateMachineSpec], parsed: Mapping[str, Any]) -> None:
@@ -213,6 +214,7 @@ class StateMachines:
         if type_ not in ("STANDARD", "EXPRESS"):
             raise ValidationException(f"type {type_!r} (allowed: STANDARD, EXPRESS)")
         parsed = workflows.load_definition(definition)
+        _warn_unserved(f"state machine {name}", parsed)
         existing = self.machines.get(machine_arn(name))
         if existing is not None and existing.definition != definition:
             raise StateMachineAlreadyExists(f"State Machine Already Exists: '{machine_arn(name)}'")
@@ -626,3 +628,15 @@ def _body(headers: Mapping[str, str], body: bytes) -> Any:
         except orjson.JSONDecodeError:
             pass
     return body.decode(errors="replace")
+
+
+def _warn_unserved(what: str, machine: workflows.StateMachine) -> None:
+    for state, resource in workflows.unserved_tasks(machine):
+        log.warning(
+            "%s: state %r calls %s, a service canaria does not serve: the task fails when it "
+            "runs (NotServedByCanaria); Catch it, or give the state machine a Lambda "
+            "function that stands in for the service",
+            what,
+            state,
+            resource,
+        )

@@ -6,7 +6,7 @@ and :class:`~canaria.clock.Clock`. The interpreter does no I/O of its own.
 """
 
 from canaria.workflows.callbacks import TaskTokens
-from canaria.workflows.definition import load_definition
+from canaria.workflows.definition import load_definition, unserved_tasks
 from canaria.workflows.errors import DefinitionError, StatesError, TaskFailed
 from canaria.workflows.history import ExecutionResult, ExecutionStatus, HistoryEvent
 from canaria.workflows.interpreter import TaskRunner, execute
@@ -29,4 +29,5 @@ __all__ = [
     "load_definition",
     "resource_kind",
     "service_call",
+    "unserved_tasks",
 ]

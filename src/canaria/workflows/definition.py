@@ -14,7 +14,13 @@ from typing import Any
 from canaria.workflows.choice import parse_choice, parse_timestamp
 from canaria.workflows.errors import ALL, DefinitionError
 from canaria.workflows.paths import Path, PathSyntaxError, parse_path, parse_reference_path
-from canaria.workflows.resources import UnsupportedResource, callback, resource_kind
+from canaria.workflows.resources import (
+    UnsupportedResource,
+    callback,
+    integration,
+    resource_kind,
+    service_call,
+)
 from canaria.workflows.states import (
     ROOT,
     Catcher,
@@ -99,6 +105,23 @@ def load_definition(definition: str | Mapping[str, Any]) -> StateMachine:
     if extra:
         raise DefinitionError(f"unknown top-level field(s): {', '.join(sorted(extra))}")
     return machine
+
+
+def unserved_tasks(machine: StateMachine) -> list[tuple[str, str]]:
+    """``(state, resource)`` of each Task (in branches and iterators too) that calls a
+    service canaria does not serve: accepted, as Step Functions accepts it; it fails when
+    it runs."""
+    found: list[tuple[str, str]] = []
+    for state in machine.states.values():
+        if isinstance(state, TaskState) and state.kind in ("aws_sdk", "aws_service"):
+            if not service_call(integration(state.resource)).served:
+                found.append((state.name, state.resource))
+        elif isinstance(state, ParallelState):
+            for branch in state.branches:
+                found += unserved_tasks(branch)
+        elif isinstance(state, MapState):
+            found += unserved_tasks(state.iterator)
+    return found
 
 
 def _machine(obj: Mapping[str, Any], *, where: str) -> StateMachine:
@@ -582,4 +605,4 @@ class _Builder:
         return tuple(out)
 
 
-__all__ = ["load_definition"]
+__all__ = ["load_definition", "unserved_tasks"]

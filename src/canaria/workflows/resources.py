@@ -32,7 +32,10 @@ _OPTIMIZED: dict[str, tuple[frozenset[str], str]] = {
     "sqs": (frozenset({"sendMessage"}), "SQS"),
     "sns": (frozenset({"publish"}), "SNS"),
     "events": (frozenset({"putEvents"}), "EventBridge"),
+    "states": (frozenset({"startExecution"}), "StepFunctions"),
 }
+# where an integration's service is not botocore's name for it
+_BOTOCORE = {"states": "stepfunctions"}
 # AWS SDK integrations: the service as Step Functions names it → (botocore's name, the
 # prefix of its error names)
 _SDK: dict[str, tuple[str, str]] = {
@@ -45,6 +48,7 @@ _SDK: dict[str, tuple[str, str]] = {
     "secretsmanager": ("secretsmanager", "SecretsManager"),
     "kinesis": ("kinesis", "Kinesis"),
     "firehose": ("firehose", "Firehose"),
+    "sfn": ("stepfunctions", "Sfn"),
 }
 _ACTION = re.compile(r"[a-z][A-Za-z0-9]*")
 CALLBACK = ".waitForTaskToken"  # the callback pattern's suffix
@@ -67,6 +71,9 @@ class ServiceCall:
     service: str  # botocore's service name
     action: str  # the API action, e.g. PutItem
     error_prefix: str  # Step Functions names the call's errors <prefix>.<code>
+    # False: a service canaria does not serve; the call answers NotServedByCanaria, so
+    # the task fails when it runs (Step Functions accepts the definition, as on AWS)
+    served: bool = True
 
 
 def resource_kind(resource: str) -> ResourceKind:
@@ -120,17 +127,19 @@ def service_call(resource: str) -> ServiceCall:
     service, action = (m["service"], m["action"]) if m else ("", resource)
     if service == "aws-sdk":
         sdk_service, _, sdk_action = action.partition(":")
-        if sdk_service not in _SDK:
-            raise UnsupportedResource(
-                f"resource {resource!r}: the AWS SDK integration with {sdk_service!r} is not "
-                f"supported (supported services: {', '.join(sorted(_SDK))})"
-            )
+        if not re.fullmatch(r"[a-z][a-z0-9]*", sdk_service):
+            raise UnsupportedResource(f"resource {resource!r}: {sdk_service!r} is not a service")
         if not _ACTION.fullmatch(sdk_action):
             raise UnsupportedResource(
                 f"resource {resource!r}: {sdk_action!r} is not an action name (e.g. putItem)"
             )
-        name, prefix = _SDK[sdk_service]
-        return ServiceCall(name, sdk_action[0].upper() + sdk_action[1:], prefix)
+        name, prefix = _SDK.get(sdk_service, (sdk_service, _capitalized(sdk_service)))
+        return ServiceCall(name, _capitalized(sdk_action), prefix, sdk_service in _SDK)
+    other = service not in _OPTIMIZED and service not in _NOT_INTEGRATIONS
+    if other and _ACTION.fullmatch(action):
+        # another of Step Functions' integrations (glue:startJobRun, ecs:runTask, ...)
+        botocore = _BOTOCORE.get(service, service)
+        return ServiceCall(botocore, _capitalized(action), _capitalized(service), False)
     actions, prefix = _OPTIMIZED.get(service, (frozenset[str](), ""))
     if action not in actions:
         raise UnsupportedResource(
@@ -141,7 +150,15 @@ def service_call(resource: str) -> ServiceCall:
             + ", ".join(sorted(_SDK))
             + ", Lambda function ARNs)"
         )
-    return ServiceCall(service, action[0].upper() + action[1:], prefix)
+    return ServiceCall(_BOTOCORE.get(service, service), _capitalized(action), prefix)
+
+
+def _capitalized(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+# what the ARN of an integration cannot name: these are other resources' ARNs
+_NOT_INTEGRATIONS = frozenset({"activity", "stateMachine", "execution"})
 
 
 def history_resource(resource: str, kind: ResourceKind) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.functional.harness import Canaria
+from tests.functional.harness import Canaria, wait_until
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"
@@ -148,3 +148,83 @@ def test_tasks_call_dynamodb_sqs_and_s3_and_their_errors_are_caught(app: Canaria
     sqs = app.env_client("sqs", "AWS_ENDPOINT_URL_SQS")
     url = sqs.list_queues()["QueueUrls"][0]
     assert [m["Body"] for m in sqs.receive_message(QueueUrl=url)["Messages"]] == ["o-1"]
+
+
+NESTED = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Child:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Definition:
+        StartAt: Echo
+        States:
+          Echo: {Type: Pass, Parameters: {"doubled.$": "States.MathAdd($.x, $.x)"}, End: true}
+  Parent:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionSubstitutions:
+        Child: !Ref Child
+      Definition:
+        StartAt: Start
+        States:
+          Start:
+            Type: Task
+            Resource: arn:aws:states:::states:startExecution
+            Parameters:
+              StateMachineArn: ${Child}
+              Input: {"x.$": "$.x"}
+            ResultSelector: {"arn.$": "$.ExecutionArn"}
+            ResultPath: $.child
+            Next: Sentiment
+          Sentiment:
+            Type: Task
+            Resource: arn:aws:states:::aws-sdk:comprehend:detectSentiment
+            Parameters: {Text: "a good day", LanguageCode: en}
+            Catch:
+              - ErrorEquals: [States.ALL]
+                ResultPath: $.sentiment
+                Next: Done
+            Next: Done
+          Done: {Type: Succeed}
+"""
+
+
+def test_a_nested_execution_starts_and_an_unserved_service_fails_its_task(
+    tmp_path: Path,
+) -> None:
+    """``states:startExecution`` starts the child machine; an AWS SDK integration with a
+    service canaria does not serve is accepted (as Step Functions accepts it), named in a
+    warning, and fails its task when it runs, with the error the SDK call got."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "template.yaml").write_text(NESTED)
+    c = Canaria(tmp_path / "app" / "template.yaml", tmp_path / "state").start()
+    try:
+        assert "'Sentiment' calls arn:aws:states:::aws-sdk:comprehend" in c.output()
+        sfn = c.aws("stepfunctions")
+        machines = {
+            m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
+        }
+        parent = next(arn for name, arn in machines.items() if "Parent" in name)
+        started = sfn.start_execution(stateMachineArn=parent, input=json.dumps({"x": 21}))
+        done = wait_execution(c, started["executionArn"])
+        assert done["status"] == "SUCCEEDED", done
+        out = json.loads(done["output"])
+        assert out["sentiment"]["Error"] == "Comprehend.NotServedByCanariaException", out
+        assert "comprehend" in out["sentiment"]["Cause"]
+        child = wait_execution(c, out["child"]["arn"])
+        assert child["stateMachineArn"] == next(
+            arn for name, arn in machines.items() if "Child" in name
+        )
+        assert json.loads(child["output"]) == {"doubled": 42}
+    finally:
+        c.stop()
+
+
+def wait_execution(c: Canaria, arn: str) -> dict[str, Any]:
+    sfn = c.aws("stepfunctions")
+    return wait_until(
+        lambda: sfn.describe_execution(executionArn=arn),
+        lambda d: d["status"] != "RUNNING",
+        f"execution {arn}",
+    )

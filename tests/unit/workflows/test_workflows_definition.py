@@ -14,6 +14,7 @@ from canaria.workflows import (
     load_definition,
     resource_kind,
     service_call,
+    unserved_tasks,
 )
 from canaria.workflows.resources import history_resource
 from canaria.workflows.states import ChoiceState, MapState, TaskState
@@ -144,14 +145,6 @@ def test_loads_a_full_definition_from_json_text() -> None:
                 Type="Task", Resource="arn:aws:states:::http:invoke.waitForTaskToken", End=True
             ),
             "http:invoke has no waitForTaskToken pattern",
-        ),
-        (
-            machine(
-                Type="Task",
-                Resource="arn:aws:states:::ecs:runTask.waitForTaskToken",
-                End=True,
-            ),
-            "the ecs:runTask service integration is not supported",
         ),
         (
             machine(Type="Task", Resource="arn:aws:states:::states:startExecution.sync", End=True),
@@ -313,10 +306,9 @@ def test_service_calls_and_their_history_names(
     ("resource", "message"),
     [
         ("arn:aws:states:::dynamodb:scan", "the dynamodb:scan service integration is not"),
-        ("arn:aws:states:::ecs:runTask", "dynamodb:putItem, dynamodb:updateItem, sqs:sendMessage"),
-        ("arn:aws:states:::aws-sdk:ec2:runInstances", "the AWS SDK integration with 'ec2'"),
+        ("arn:aws:states:::sqs:receiveMessage", "dynamodb:putItem, dynamodb:updateItem"),
         ("arn:aws:states:::aws-sdk:s3:Get-Object", "'Get-Object' is not an action name"),
-        ("arn:aws:states:::aws-sdk:ec2:runInstances.waitForTaskToken", "integration with 'ec2'"),
+        ("arn:aws:states:::aws-sdk:Ec2:runInstances", "'Ec2' is not a service"),
     ],
 )
 def test_service_integrations_canaria_does_not_call_are_refused(
@@ -334,3 +326,59 @@ def test_activities_are_refused() -> None:
         )
     )
     assert "activities are not supported" in message
+
+
+def test_integrations_with_services_canaria_does_not_serve_are_accepted_and_named() -> None:
+    """Step Functions accepts any of its integrations; canaria too, and names each task
+    that will fail when it runs because canaria does not serve its service."""
+    sdk = "arn:aws:states:::aws-sdk:comprehend:detectSentiment"
+    definition = {
+        "StartAt": "P",
+        "States": {
+            "P": {
+                "Type": "Parallel",
+                "End": True,
+                "Branches": [
+                    {
+                        "StartAt": "Sentiment",
+                        "States": {"Sentiment": {"Type": "Task", "Resource": sdk, "End": True}},
+                    },
+                    {
+                        "StartAt": "Glue",
+                        "States": {
+                            "Glue": {
+                                "Type": "Task",
+                                "Resource": "arn:aws:states:::glue:startJobRun",
+                                "Next": "Ecs",
+                            },
+                            "Ecs": {
+                                "Type": "Task",
+                                "Resource": "arn:aws:states:::ecs:runTask.waitForTaskToken",
+                                "Next": "Nested",
+                            },
+                            "Nested": {
+                                "Type": "Task",
+                                "Resource": "arn:aws:states:::states:startExecution",
+                                "End": True,
+                            },
+                        },
+                    },
+                ],
+            }
+        },
+    }
+    assert unserved_tasks(load_definition(definition)) == [
+        ("Sentiment", sdk),
+        ("Glue", "arn:aws:states:::glue:startJobRun"),
+        ("Ecs", "arn:aws:states:::ecs:runTask.waitForTaskToken"),
+    ]
+    assert service_call(sdk) == ServiceCall("comprehend", "DetectSentiment", "Comprehend", False)
+    assert service_call("arn:aws:states:::glue:startJobRun") == ServiceCall(
+        "glue", "StartJobRun", "Glue", False
+    )
+    assert service_call("arn:aws:states:::states:startExecution") == ServiceCall(
+        "stepfunctions", "StartExecution", "StepFunctions"
+    )
+    assert service_call("arn:aws:states:::aws-sdk:sfn:describeExecution") == ServiceCall(
+        "stepfunctions", "DescribeExecution", "Sfn"
+    )
