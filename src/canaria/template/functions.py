@@ -162,6 +162,18 @@ def build_function(
         if key not in FUNCTION_PROPERTIES and key in sam_properties(entry.type):
             ctx.warn(entry, f"{key} is a SAM property canaria does not apply locally: ignored")
     check_keys(props, entry.props_at, (*FUNCTION_PROPERTIES, *sam_properties(entry.type)))
+    if "FileSystemConfigs" in props:
+        mounts = ctx.get(entry, "FileSystemConfigs")
+        paths = [
+            m["LocalMountPath"]
+            for m in (mounts if isinstance(mounts, list) else [])
+            if isinstance(m, Mapping) and isinstance(m.get("LocalMountPath"), str)
+        ]
+        ctx.warn(
+            entry,
+            f"FileSystemConfigs: canaria does not mount EFS file systems; "
+            f"{', '.join(paths) or 'its LocalMountPath'} is not there for the function",
+        )
     image = image_function(ctx, entry)  # its Dockerfile gives its runtime and handler
     problems = Problems()  # the function's independent properties, all checked
 

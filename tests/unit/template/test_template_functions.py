@@ -598,3 +598,12 @@ def test_a_code_uri_may_name_the_one_file_of_the_code(tmp_path: Path) -> None:
     path = write(tmp_path, resources(function().replace("CodeUri: src", "CodeUri: src/app.py")))
     (Path(path).parent / "src" / "app.py").write_text("def handler(e, c):\n    return 1\n")
     assert load(path).functions["Fn"].config.code_uri.endswith("/src/app.py")
+
+
+def test_an_efs_mount_is_named_in_a_warning(tmp_path: Path) -> None:
+    fn = function(
+        extra="FileSystemConfigs:\n  - Arn: arn:aws:elasticfilesystem:us-east-1:1:access-point/fsap-1\n"
+        "    LocalMountPath: /mnt/lambda\n"
+    )
+    app = load(write(tmp_path, resources(fn)))
+    assert any("does not mount EFS" in w and "/mnt/lambda" in w for w in app.warnings)
