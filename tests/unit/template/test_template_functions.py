@@ -602,7 +602,8 @@ def test_a_code_uri_may_name_the_one_file_of_the_code(tmp_path: Path) -> None:
 
 def test_an_efs_mount_is_named_in_a_warning(tmp_path: Path) -> None:
     fn = function(
-        extra="FileSystemConfigs:\n  - Arn: arn:aws:elasticfilesystem:us-east-1:1:access-point/fsap-1\n"
+        extra="FileSystemConfigs:\n"
+        "  - Arn: arn:aws:elasticfilesystem:us-east-1:1:access-point/fsap-1\n"
         "    LocalMountPath: /mnt/lambda\n"
     )
     app = load(write(tmp_path, resources(fn)))
