@@ -20,6 +20,11 @@ Each stage the target needs gets a directory that stands for its image's file sy
   the function runs with this machine's libraries. Anything else is a ``BuildError``
   naming the Dockerfile's line.
 
+As Docker reuses a layer, a stage starts from its state after the last ``RUN`` whose
+inputs have not changed (every step before it, the files each ``COPY`` copied), kept
+under ``<state>/image-cache`` (the 16 most recently used): a change to the code copied
+after ``RUN pip install -r requirements.txt`` does not install again.
+
 The function's code is then the target stage's working directory (``/var/task`` in AWS's
 base images; ``ImageConfig.WorkingDirectory`` takes its place), with the packages ``pip``
 installed beside it; it is content-addressed like any artifact: the digest covers the
@@ -29,6 +34,7 @@ or Node.js that ran it.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import glob
 import hashlib
@@ -62,6 +68,8 @@ NODE_TOOLS = frozenset({"npm", "npx", "yarn"})
 # what a RUN line may hold besides words: commands one after another, nothing else
 SEPARATORS = ("&&", ";")
 SKIPPED = frozenset({".canaria", ".aws-sam", ".git"})
+CACHE_DIR = "image-cache"  # under the state directory: stages' states after their RUN steps
+CACHE_KEEP = 16
 
 
 def image_digest(image: ImageBuild, state_dir: str, salt: str, confine: Confine | None) -> str:
@@ -101,7 +109,8 @@ def build_image(
     artifacts.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".image-{digest[:12]}-", dir=artifacts))
     try:
-        builder = _Builder(image, parsed, work / "stages", python)
+        cache = Path(state_dir).resolve() / CACHE_DIR
+        builder = _Builder(image, parsed, work / "stages", python, cache, salt)
         code = builder.run()
         _warn_outside(image, builder.roots[parsed.target.index], code)
         out = work / "code"
@@ -129,6 +138,8 @@ class _Builder:
         parsed: dockerfiles.Image,
         stages_dir: Path,
         python: PythonInstall | None,
+        cache: Path | None = None,
+        salt: str = "",
     ) -> None:
         self.image = image
         self.parsed = parsed
@@ -136,21 +147,102 @@ class _Builder:
         self.python = python.path if python is not None else sys.executable
         self.roots: dict[int, Path] = {}
         self.stages_dir = stages_dir
+        self.cache = cache
+        self.salt = salt
 
     def run(self) -> Path:
+        """Each stage's directory, built; the code's directory. A stage starts from the
+        state after its last ``RUN`` whose inputs (every step before it, the files its
+        ``COPY`` steps copied) the cache holds, as Docker reuses its layers: a change to
+        the code after ``RUN pip install`` does not install again."""
+        keys: dict[int, str] = {}
         for stage in self.parsed.stages:
             root = self.stages_dir / str(stage.index)
-            if stage.parent is not None:
-                shutil.copytree(self.roots[stage.parent], root, symlinks=True)
-            else:
-                root.mkdir(parents=True)
-                (root / dockerfiles.TASK_ROOT.lstrip("/")).mkdir(parents=True)
-            self.roots[stage.index] = root
+            parent = keys[stage.parent] if stage.parent is not None else ""
+            key = _chain("stage", stage.base, parent, self.salt)
+            plan: list[tuple[dockerfiles.Step, str]] = []
             for step in stage.steps:
+                key = _chain(key, self.step_key(step, keys))
+                plan.append((step, key))
+            keys[stage.index] = key
+            start = 0
+            for i in range(len(plan) - 1, -1, -1):
+                step, after = plan[i]
+                if step.instruction == "RUN" and self.restore(after, root):
+                    start = i + 1
+                    break
+            else:
+                if stage.parent is not None:
+                    shutil.copytree(self.roots[stage.parent], root, symlinks=True)
+                else:
+                    root.mkdir(parents=True)
+                    (root / dockerfiles.TASK_ROOT.lstrip("/")).mkdir(parents=True)
+            self.roots[stage.index] = root
+            for step, after in plan[start:]:
                 self.step(stage, root, step)
+                if step.instruction == "RUN":
+                    self.save(after, root)
         target = self.parsed.target
         workdir = self.image.workdir or target.workdir
         return _inside(self.roots[target.index], workdir)
+
+    # the step cache
+
+    def step_key(self, step: dockerfiles.Step, keys: Mapping[int, str]) -> str:
+        """What the step does and reads: its words, flags, working directory and
+        environment, and for COPY / ADD the files it copies (or the stage it copies from)."""
+        parts = [
+            step.instruction,
+            *step.args,
+            *(f"--{k}={v}" for k, v in sorted(step.flags.items())),
+            step.workdir,
+            *(f"{k}={v}" for k, v in sorted(step.env.items())),
+        ]
+        if step.instruction in ("COPY", "ADD"):
+            source = step.flags.get("from")
+            if source is not None:
+                parts.append(keys[_stage_named(self.parsed.stages, source).index])
+            else:
+                for word in step.args[:-1]:
+                    if not re.match(r"^[a-z]+://", word):
+                        parts.append(_files_digest(self.matches(self.context, word, False, step)))
+        return _chain(*parts)
+
+    def restore(self, key: str, root: Path) -> bool:
+        """``root`` as the cache holds it after the step ``key`` names, if it does."""
+        if self.cache is None:
+            return False
+        kept = self.cache / key
+        if not kept.is_dir():
+            return False
+        try:
+            shutil.copytree(kept, root, symlinks=True)
+            os.utime(kept)  # the most recently used are kept
+        except OSError:
+            shutil.rmtree(root, ignore_errors=True)
+            return False
+        return True
+
+    def save(self, key: str, root: Path) -> None:
+        """Keep ``root`` as it is after the step ``key`` names (the most recent
+        ``CACHE_KEEP`` states are kept)."""
+        if self.cache is None or (self.cache / key).is_dir():
+            return
+        self.cache.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=self.cache))
+        try:
+            shutil.copytree(root, partial, symlinks=True, dirs_exist_ok=True)
+            partial.rename(self.cache / key)
+        except OSError:
+            shutil.rmtree(partial, ignore_errors=True)
+            return
+        kept = sorted(
+            (p for p in self.cache.iterdir() if not p.name.startswith(".")),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+        for old in kept[CACHE_KEEP:]:
+            shutil.rmtree(old, ignore_errors=True)
 
     def fail(self, step: dockerfiles.Step, message: str) -> BuildError:
         return BuildError(f"{self.image.dockerfile}:{step.line}: {step.instruction}: {message}")
@@ -353,6 +445,31 @@ def _warn_outside(image: ImageBuild, root: Path, code: Path) -> None:
             image.dockerfile,
             shown,
         )
+
+
+def _chain(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _files_digest(paths: list[Path]) -> str:
+    """The names and contents of ``paths`` (a directory's files, walked)."""
+    h = hashlib.sha256()
+    for path in paths:
+        for file in _files(path):
+            h.update(str(file).encode() + b"\0")
+            with contextlib.suppress(OSError):
+                h.update(file.read_bytes())
+    return h.hexdigest()
+
+
+def _files(path: Path) -> list[Path]:
+    if not path.is_dir():
+        return [path]
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED)
+        found += (Path(dirpath, f) for f in sorted(filenames))
+    return found
 
 
 def _stage_named(stages: tuple[dockerfiles.Stage, ...], name: str) -> dockerfiles.Stage:

@@ -185,3 +185,29 @@ def test_files_outside_the_code_are_named_in_a_warning(
         build_image(spec, str(tmp_path / "state"))
     (warning,) = [r.getMessage() for r in caplog.records if "outside its code" in r.getMessage()]
     assert "(/opt/ml/model, /var)" in warning  # /tmp is scratch space
+
+
+def test_a_run_step_is_reused_while_what_comes_before_it_is_unchanged(
+    context: Path, tmp_path: Path
+) -> None:
+    """As Docker's layer cache: a change copied after the RUN reuses the state the RUN
+    left (its file keeps its time); a change to what the RUN reads runs it again."""
+    spec = image(
+        context,
+        "FROM public.ecr.aws/lambda/python:3.12\n"
+        "COPY a.txt ./\n"
+        "RUN touch made-by-run\n"
+        "COPY src/app.py ./\n",
+    )
+    state = str(tmp_path / "state")
+
+    def made() -> int:
+        root = Path(build_image(spec, state)[1])
+        return (root / "made-by-run").stat().st_mtime_ns
+
+    first = made()
+    (context / "src" / "app.py").write_text("app v2")
+    assert made() == first  # the RUN's state, restored
+    (context / "a.txt").write_text("a v2")
+    assert made() != first  # what the RUN sees changed: it ran again
+    assert len(list((tmp_path / "state" / "image-cache").iterdir())) == 2
