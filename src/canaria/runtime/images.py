@@ -4,8 +4,8 @@ Each stage the target needs gets a directory that stands for its image's file sy
 (``/var/task`` is ``<stage>/var/task``); its steps run in order:
 
 - ``WORKDIR`` makes the directory;
-- ``COPY`` / ``ADD`` copy from the context (or, ``--from``, from an earlier stage), as
-  Docker copies: a directory's contents, a wildcard's matches, into a directory when the
+- ``COPY`` / ``ADD`` copy from the context (but what its ``.dockerignore`` leaves out)
+  or, ``--from``, from an earlier stage, as Docker copies: a directory's contents, a wildcard's matches, into a directory when the
   destination ends with ``/`` or there are several sources; ``ADD`` extracts a local tar
   archive, and refuses a URL; ``--chmod`` is applied;
 - ``RUN`` runs the commands canaria knows how to run outside the image, one after the
@@ -54,7 +54,7 @@ from canaria import dockerfiles
 from canaria.errors import BuildError
 from canaria.models import ImageBuild
 from canaria.pythons import PythonInstall
-from canaria.runtime.artifacts import Confine, code_digest
+from canaria.runtime.artifacts import Confine, code_files
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +73,17 @@ CACHE_KEEP = 16
 
 
 def image_digest(image: ImageBuild, state_dir: str, salt: str, confine: Confine | None) -> str:
-    """The artifact's digest: the context's files, the Dockerfile, the build's arguments
-    and target, and ``salt`` (the Python or Node.js that builds it)."""
-    context = code_digest(image.context, state_dir, confine)
+    """The artifact's digest: the context's files (but what ``.dockerignore`` leaves
+    out), the Dockerfile, the build's arguments and target, and ``salt`` (the Python or
+    Node.js that builds it)."""
+    root = Path(image.context)
+    ignore = _Ignore.read(root, Path(image.dockerfile))
+    h = hashlib.sha256()
+    for rel in code_files(image.context, state_dir, confine):
+        if not ignore.excluded(root / rel, root):
+            data = (root / rel).read_bytes()
+            h.update(f"{rel}\0{len(data)}\0".encode() + data)
+    context = h.hexdigest()
     parts = [
         "image",
         context,
@@ -149,6 +157,7 @@ class _Builder:
         self.stages_dir = stages_dir
         self.cache = cache
         self.salt = salt
+        self.ignore = _Ignore.read(self.context, Path(image.dockerfile))
 
     def run(self) -> Path:
         """Each stage's directory, built; the code's directory. A stage starts from the
@@ -205,7 +214,8 @@ class _Builder:
             else:
                 for word in step.args[:-1]:
                     if not re.match(r"^[a-z]+://", word):
-                        parts.append(_files_digest(self.matches(self.context, word, False, step)))
+                        paths = self.matches(self.context, word, False, step)
+                        parts.append(_files_digest(paths, self.ignore, self.context))
         return _chain(*parts)
 
     def restore(self, key: str, root: Path) -> bool:
@@ -288,21 +298,37 @@ class _Builder:
             raise self.fail(step, f"{word} is outside the build context")
         pattern = str(base / rel) if rel != "." else str(base)
         if glob.has_magic(rel):
-            return sorted(Path(p) for p in glob.glob(pattern) if not _skipped(Path(p), base))
-        path = Path(pattern)
-        return [path] if path.exists() or path.is_symlink() else []
+            found = [Path(p) for p in glob.glob(pattern) if not _skipped(Path(p), base)]
+        else:
+            path = Path(pattern)
+            found = [path] if path.exists() or path.is_symlink() else []
+        if not from_stage:  # what .dockerignore leaves out is not in the context
+            found = [p for p in found if p == base or not self.ignore.excluded(p, base)]
+        return sorted(found)
 
     def copy_one(self, path: Path, dest: Path, into_dir: bool, step: dockerfiles.Step) -> None:
         if path.is_dir():
+            from_context = "from" not in step.flags
             dest.mkdir(parents=True, exist_ok=True)
-            for item in path.iterdir():
-                if item.name in SKIPPED:
-                    continue
-                target = dest / item.name
-                if item.is_dir() and not item.is_symlink():
-                    shutil.copytree(item, target, symlinks=True, dirs_exist_ok=True)
-                else:
-                    _replace(item, target)
+            for dirpath, dirnames, filenames in os.walk(path):
+                here = Path(dirpath)
+                kept = []
+                for d in sorted(dirnames):
+                    full = here / d
+                    if d in SKIPPED or (from_context and self.ignore.excluded(full, self.context)):
+                        continue
+                    if full.is_symlink():
+                        filenames.append(d)  # a link to a directory: copied as a link
+                    else:
+                        kept.append(d)
+                dirnames[:] = kept
+                into = dest / here.relative_to(path)
+                into.mkdir(parents=True, exist_ok=True)
+                for name in filenames:
+                    full = here / name
+                    if from_context and self.ignore.excluded(full, self.context):
+                        continue
+                    _replace(full, into / name)
             return
         if step.instruction == "ADD" and tarfile.is_tarfile(path):
             dest.mkdir(parents=True, exist_ok=True)
@@ -447,15 +473,96 @@ def _warn_outside(image: ImageBuild, root: Path, code: Path) -> None:
         )
 
 
+class _Ignore:
+    """A build context's ``.dockerignore`` (or ``<Dockerfile>.dockerignore`` beside the
+    Dockerfile, which BuildKit reads first), with Docker's rules (moby's patternmatcher):
+    each line a path pattern relative to the context (``*`` and ``?`` within one name,
+    ``**`` across directories), a path left out when it or a directory above it matches
+    the last pattern that applies, ``!`` bringing back what an earlier line left out,
+    ``#`` a comment. Written here: the maintained matchers follow ``.gitignore``'s rules,
+    where ``tests`` matches at any depth; Docker's matches at the top only."""
+
+    def __init__(self, patterns: list[tuple[re.Pattern[str], bool]]) -> None:
+        self.patterns = patterns
+
+    @classmethod
+    def read(cls, context: Path, dockerfile: Path) -> _Ignore:
+        for candidate in (
+            dockerfile.with_name(dockerfile.name + ".dockerignore"),
+            context / ".dockerignore",
+        ):
+            if candidate.is_file():
+                text = candidate.read_text(encoding="utf-8", errors="replace")
+                return cls([p for line in text.splitlines() if (p := _ignore_pattern(line))])
+        return cls([])
+
+    def excluded(self, path: Path, context: Path) -> bool:
+        if not self.patterns:
+            return False
+        try:
+            rel = path.relative_to(context).as_posix()
+        except ValueError:
+            return False
+        parts = rel.split("/")
+        candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        out = False
+        for regex, keep in self.patterns:
+            if any(regex.fullmatch(c) for c in candidates):
+                out = not keep
+        return out
+
+
+def _ignore_pattern(line: str) -> tuple[re.Pattern[str], bool] | None:
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return None
+    keep = text.startswith("!")
+    text = os.path.normpath(text.removeprefix("!").strip()).lstrip("/")
+    if text in ("", "."):
+        return None
+    out = ""
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if text.startswith("**/", i):
+            out += "(?:.*/)?"
+            i += 3
+            continue
+        if text.startswith("**", i):
+            out += ".*"
+            i += 2
+            continue
+        if c == "*":
+            out += "[^/]*"
+        elif c == "?":
+            out += "[^/]"
+        elif c == "[" and (end := text.find("]", i + 1)) > i:
+            body = text[i + 1 : end].replace("\\", "\\\\")
+            out += "[" + ("^" + body[1:] if body.startswith("!") else body) + "]"
+            i = end + 1
+            continue
+        elif c == "\\" and i + 1 < len(text):
+            out += re.escape(text[i + 1])
+            i += 2
+            continue
+        else:
+            out += re.escape(c)
+        i += 1
+    return re.compile(out), keep
+
+
 def _chain(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def _files_digest(paths: list[Path]) -> str:
-    """The names and contents of ``paths`` (a directory's files, walked)."""
+def _files_digest(paths: list[Path], ignore: _Ignore, context: Path) -> str:
+    """The names and contents of ``paths`` (a directory's files, walked; what
+    ``.dockerignore`` leaves out, left out)."""
     h = hashlib.sha256()
     for path in paths:
         for file in _files(path):
+            if ignore.excluded(file, context):
+                continue
             h.update(str(file).encode() + b"\0")
             with contextlib.suppress(OSError):
                 h.update(file.read_bytes())

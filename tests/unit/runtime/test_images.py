@@ -211,3 +211,45 @@ def test_a_run_step_is_reused_while_what_comes_before_it_is_unchanged(
     (context / "a.txt").write_text("a v2")
     assert made() != first  # what the RUN sees changed: it ran again
     assert len(list((tmp_path / "state" / "image-cache").iterdir())) == 2
+
+
+def test_dockerignore_leaves_out_what_docker_leaves_out(context: Path, tmp_path: Path) -> None:
+    for rel in (
+        "tests/test_app.py",
+        "docs/a.md",
+        "README.md",
+        "node_modules/z.js",
+        "sub/node_modules/y.js",
+        "sub/keep.md",
+        "build.log",
+        "sub/deep/build.log",
+    ):
+        (context / rel).parent.mkdir(parents=True, exist_ok=True)
+        (context / rel).write_text(rel)
+    (context / ".dockerignore").write_text(
+        "# what the image does not need\n"
+        "tests\n/node_modules\n**/*.md\n!README.md\n*.log\n*.txt\nDockerfile\n.dockerignore\n"
+    )
+    spec = image(
+        context,
+        "FROM public.ecr.aws/lambda/python:3.12\nCOPY . ./\nRUN touch made-by-run\n",
+    )
+    root = Path(build_image(spec, str(tmp_path / "state"))[1])
+    assert sorted(files(root)) == [
+        "README.md",  # brought back by the later !README.md
+        "made-by-run",
+        "src/app.py",
+        "src/lib/util.py",
+        "sub/deep/build.log",  # *.log matches at the top only, as in Docker
+        "sub/node_modules/y.js",  # /node_modules: the top one only
+    ]
+    made = (root / "made-by-run").stat().st_mtime_ns
+    # a change to what .dockerignore leaves out is no change to the COPY: the RUN is reused
+    (context / "tests" / "test_app.py").write_text("changed")
+    (context / "src" / "app.py").write_text("app v2")  # ... but this one is
+    root = Path(build_image(spec, str(tmp_path / "state"))[1])
+    assert (root / "made-by-run").stat().st_mtime_ns != made
+    (context / "tests" / "test_app.py").write_text("changed again")
+    (context / "docs" / "a.md").write_text("changed")
+    again = Path(build_image(spec, str(tmp_path / "state"))[1])
+    assert again == root  # nothing the image holds changed: the same artifact
