@@ -5,8 +5,9 @@ Each stage the target needs gets a directory that stands for its image's file sy
 
 - ``WORKDIR`` makes the directory;
 - ``COPY`` / ``ADD`` copy from the context (but what its ``.dockerignore`` leaves out)
-  or, ``--from``, from an earlier stage, as Docker copies: a directory's contents, a wildcard's matches, into a directory when the
-  destination ends with ``/`` or there are several sources; ``ADD`` extracts a local tar
+  or, ``--from``, from an earlier stage, as Docker copies: a directory's contents, a
+  wildcard's matches, into a directory when the destination ends with ``/`` or there are
+  several sources; ``ADD`` extracts a local tar
   archive, and refuses a URL; ``--chmod`` is applied;
 - ``RUN`` runs the commands canaria knows how to run outside the image, one after the
   other (``&&`` or ``;`` between them), in the step's working directory, with every
