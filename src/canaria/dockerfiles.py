@@ -11,7 +11,10 @@ parser, through the ``dockerfile`` package) and builds what the image's files wo
   named in a later ``FROM`` starts that stage from its files; another base image is
   allowed for a stage the target copies from, not for the target itself;
 - ``CMD`` is the handler (``ImageConfig.Command`` takes its place); an ``ENTRYPOINT`` is
-  refused, but the ``./bootstrap`` of a ``provided`` image;
+  refused, but the ``./bootstrap`` of a ``provided`` image, and AWS's runtime interface
+  client on another base (``FROM python:3.12`` with ``ENTRYPOINT ["python", "-m",
+  "awslambdaric"]``, ``FROM node:20`` with ``npx aws-lambda-ric``), whose runtime the
+  base's tag names;
 - ``ENV`` is the function's environment under the template's own ``Environment``;
 - ``ARG`` takes ``DockerBuildArgs``; ``$VAR``, ``${VAR}``, ``${VAR:-default}`` and
   ``${VAR:+alternative}`` are expanded as Docker expands them;
@@ -142,6 +145,30 @@ def runtime_of(base: str) -> str | None:
         return f"nodejs{v.group(1)}.x"
     if family == "provided" and (v := re.match(r"(al2023|al2)(?:$|[.-])", tag)):
         return f"provided.{v.group(1)}"
+    return None
+
+
+# AWS's runtime interface clients, which make another base image a Lambda runtime
+RUNTIME_CLIENTS = frozenset({"awslambdaric", "aws-lambda-ric"})
+_OTHER_BASE = re.compile(
+    r"^(?:docker\.io/)?(?:library/)?(?P<family>python|node):(?P<tag>[^@\s]+)(?:@\S+)?$"
+)
+
+
+def client_runtime(base: str, entrypoint: tuple[str, ...]) -> str | None:
+    """The runtime of an image on another base that starts AWS's runtime interface client
+    (``python:3.12`` with ``python -m awslambdaric``, ``node:20`` with ``npx
+    aws-lambda-ric``); None for another image."""
+    m = _OTHER_BASE.match(base)
+    words = " ".join(entrypoint)
+    if m is None:
+        return None
+    if m.group("family") == "python" and "awslambdaric" in words:
+        v = re.match(r"(3\.\d+)(?:$|[.-])", m.group("tag"))
+        return f"python{v.group(1)}" if v else None
+    if m.group("family") == "node" and "aws-lambda-ric" in words:
+        v = re.match(r"(\d+)(?:$|[.-])", m.group("tag"))
+        return f"nodejs{v.group(1)}.x" if v else None
     return None
 
 
@@ -341,15 +368,23 @@ def _image(stages: list[Stage]) -> Image:
     while root.parent is not None:
         root = stages[[s.index for s in stages].index(root.parent)]
     runtime = runtime_of(root.base)
+    with_client = runtime is None and last.entrypoint is not None
+    if with_client:
+        runtime = client_runtime(root.base, last.entrypoint or ())
     if runtime is None:
         raise DockerfileError(
             f"FROM {root.base}: canaria runs images built on AWS's Lambda base images, with "
-            "the runtime their tag names",
+            "the runtime their tag names, or on python:3.N or node:N with AWS's runtime "
+            "interface client as the ENTRYPOINT",
             root.line,
         )
     cmd = last.cmd or ()
-    if last.entrypoint is not None and not (
-        runtime.startswith("provided") and _bootstrap_entrypoint(last.entrypoint, last.workdir)
+    if (
+        last.entrypoint is not None
+        and not with_client
+        and not (
+            runtime.startswith("provided") and _bootstrap_entrypoint(last.entrypoint, last.workdir)
+        )
     ):
         raise DockerfileError(
             f"ENTRYPOINT {' '.join(last.entrypoint)}: canaria starts the base image's runtime "
@@ -431,11 +466,13 @@ __all__ = [
     "ALLOWED_BASES",
     "BUILD_STEPS",
     "LAMBDA_ENV",
+    "RUNTIME_CLIENTS",
     "TASK_ROOT",
     "DockerfileError",
     "Image",
     "Stage",
     "Step",
+    "client_runtime",
     "expand",
     "read",
     "runtime_of",

@@ -130,3 +130,29 @@ def test_a_provided_images_bootstrap_entrypoint_is_accepted() -> None:
         {},
     )
     assert image.runtime == "provided.al2023" and image.cmd == ()
+
+
+def test_another_base_with_aws_runtime_interface_client() -> None:
+    """AWS's documented alternative base images: the runtime is the base's tag; the code
+    is the working directory the client starts in."""
+    python = read(
+        'ARG FUNCTION_DIR="/function"\n'
+        "FROM python:3.12 AS build-image\nARG FUNCTION_DIR\n"
+        "RUN mkdir -p ${FUNCTION_DIR}\nCOPY . ${FUNCTION_DIR}\n"
+        "RUN pip install --target ${FUNCTION_DIR} awslambdaric\n"
+        "FROM python:3.12-slim\nARG FUNCTION_DIR\nWORKDIR ${FUNCTION_DIR}\n"
+        "COPY --from=build-image ${FUNCTION_DIR} ${FUNCTION_DIR}\n"
+        'ENTRYPOINT [ "/usr/local/bin/python", "-m", "awslambdaric" ]\n'
+        'CMD [ "lambda_function.handler" ]\n',
+        {},
+    )
+    assert python.runtime == "python3.12" and python.cmd == ("lambda_function.handler",)
+    assert python.target.workdir == "/function" and len(python.stages) == 2
+    node = read(
+        "FROM node:20-buster\nWORKDIR /function\nCOPY . .\nRUN npm install aws-lambda-ric\n"
+        'ENTRYPOINT ["/usr/local/bin/npx", "aws-lambda-ric"]\nCMD ["index.handler"]\n',
+        {},
+    )
+    assert node.runtime == "nodejs20.x"
+    with pytest.raises(DockerfileError, match="runtime interface client"):
+        read('FROM python:3.12\nENTRYPOINT ["python", "app.py"]\n', {})

@@ -52,6 +52,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from canaria import dockerfiles
+from canaria.dockerfiles import RUNTIME_CLIENTS
 from canaria.errors import BuildError
 from canaria.models import ImageBuild
 from canaria.pythons import PythonInstall
@@ -62,6 +63,32 @@ log = logging.getLogger(__name__)
 RUN_TIMEOUT_S = 900.0
 SITE_PACKAGES = "/var/lang/lib/site-packages"  # where `pip install` puts what it installs
 PIP = re.compile(r"^pip(?:3(?:\.\d+)?)?$")
+# options of pip and npm that take a value (what is not a package to install)
+VALUE_OPTIONS = frozenset(
+    {
+        "-t",
+        "--target",
+        "-r",
+        "--requirement",
+        "-c",
+        "--constraint",
+        "-i",
+        "--index-url",
+        "--extra-index-url",
+        "-f",
+        "--find-links",
+        "--prefix",
+        "--root",
+        "--platform",
+        "--python-version",
+        "--implementation",
+        "--abi",
+        "--cache-dir",
+        "--progress-bar",
+        "--registry",
+        "-m",
+    }
+)
 PYTHON = re.compile(r"^(?:/\S*/)?python(?:3(?:\.\d+)?)?$")
 FILE_COMMANDS = frozenset({"mkdir", "cp", "mv", "rm", "chmod", "touch", "ln", "ls", "cat"})
 PACKAGE_MANAGERS = frozenset({"dnf", "yum", "microdnf", "apt-get", "apt", "apk", "rpm"})
@@ -361,6 +388,8 @@ class _Builder:
                 )
                 continue
             argv = self.argv(root, words, step)
+            if not argv:
+                continue  # nothing left to install
             directory = _inside(root, cwd)
             directory.mkdir(parents=True, exist_ok=True)
             self.execute(argv, directory, env, step)
@@ -393,6 +422,12 @@ class _Builder:
     def argv(self, root: Path, words: list[str], step: dockerfiles.Step) -> list[str]:
         program = os.path.basename(words[0])
         rest = [_moved(root, w) for w in words[1:]]
+        # AWS's runtime interface client is not installed: canaria is the function's runtime
+        kept = [w for w in rest if re.split(r"[@=<>~!]", w)[0] not in RUNTIME_CLIENTS]
+        if len(kept) < len(rest):
+            rest = kept
+            if not _names_packages(rest):
+                return []  # it was all the command installed
         if PIP.match(program):
             return self.pip(root, rest, step)
         if PYTHON.match(program) and rest[:2] == ["-m", "pip"]:
@@ -550,6 +585,27 @@ def _ignore_pattern(line: str) -> tuple[re.Pattern[str], bool] | None:
             out += re.escape(c)
         i += 1
     return re.compile(out), keep
+
+
+def _names_packages(words: list[str]) -> bool:
+    """Whether an install command's words (after the program) name something to install:
+    a package, a requirements file, or nothing at all (npm's ``install`` of package.json)."""
+    command = [w for w in words if w not in ("-m", "pip")]
+    if not command or command[0] not in ("install", "i", "add"):
+        return True
+    args = command[1:]
+    skip = False
+    for word in args:
+        if skip:
+            skip = False
+            continue
+        if word in ("-r", "--requirement", "-e", "--editable"):
+            return True
+        if word in VALUE_OPTIONS:
+            skip = True
+        elif not word.startswith("-"):
+            return True
+    return False
 
 
 def _chain(*parts: str) -> str:

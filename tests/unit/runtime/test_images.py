@@ -253,3 +253,26 @@ def test_dockerignore_leaves_out_what_docker_leaves_out(context: Path, tmp_path:
     (context / "docs" / "a.md").write_text("changed")
     again = Path(build_image(spec, str(tmp_path / "state"))[1])
     assert again == root  # nothing the image holds changed: the same artifact
+
+
+def test_aws_runtime_interface_client_is_not_installed(context: Path, tmp_path: Path) -> None:
+    """canaria is the function's runtime: installing AWS's runtime interface client (from
+    AWS's alternative-base-image Dockerfiles) is left out of the command, and a command
+    that installed only it is passed over."""
+    name = probe_wheel(context / "pkg")
+    spec = image(
+        context,
+        'ARG FUNCTION_DIR="/function"\n'
+        "FROM python:3.12 AS build-image\nARG FUNCTION_DIR\n"
+        "RUN mkdir -p ${FUNCTION_DIR}\nCOPY src ${FUNCTION_DIR}\nCOPY pkg /pkg\n"
+        "RUN pip install --target ${FUNCTION_DIR} awslambdaric\n"
+        f"RUN pip install --no-index --target ${{FUNCTION_DIR}} awslambdaric /pkg/{name}\n"
+        "RUN npm install aws-lambda-ric\n"
+        "FROM python:3.12-slim\nARG FUNCTION_DIR\nWORKDIR ${FUNCTION_DIR}\n"
+        "COPY --from=build-image ${FUNCTION_DIR} ${FUNCTION_DIR}\n"
+        'ENTRYPOINT [ "/usr/local/bin/python", "-m", "awslambdaric" ]\n'
+        'CMD [ "app.handler" ]\n',
+    )
+    root = Path(build_image(spec, str(tmp_path / "state"))[1])
+    assert (root / "app.py").is_file() and (root / "probe" / "__init__.py").is_file()
+    assert not any(p.name.startswith("awslambdaric") for p in root.iterdir())
