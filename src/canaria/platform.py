@@ -89,6 +89,8 @@ class Options:
     split_mode: str = "deterministic"
     seed: int | None = None
     database_url: str | None = None
+    # Step Functions Local's mock configuration: executions started as "<ARN>#<test case>"
+    sfn_mock_config: str | None = None
 
 
 class RoutingBackend:
@@ -246,6 +248,8 @@ class Platform:
         )
         self.state_machines = StateMachines(clock, self._state_tasks, self.store)
         self.state_machines.log_groups = self.log_groups
+        if options.sfn_mock_config:
+            self.state_machines.mock_config = Path(options.sfn_mock_config).resolve()
         # durable functions: their executions kept and replayed by AWS's local durable
         # execution service, which invokes their handlers through the edge
         self.durable = DurableExecutions(

@@ -31,6 +31,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
@@ -165,6 +166,8 @@ class Execution:
     abort: asyncio.Event = field(default_factory=asyncio.Event)
     # StopExecution's error and cause, which the ABORTED execution reports
     stop_request: tuple[str | None, str | None] | None = None
+    # started as "<machine ARN>#<test case>": the mock configuration's answers
+    mocks: workflows.MockedCalls | None = None
 
 
 class StateMachines:
@@ -179,6 +182,9 @@ class StateMachines:
         self.log_groups: LogGroups | None = None  # where logging machines write (the edge's)
         # callback tasks' tokens, for SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat
         self.tokens = workflows.TaskTokens()
+        # Step Functions Local's mock configuration file (SFN_MOCK_CONFIG), read again at
+        # each execution that names a test case, so an edit applies to the next one
+        self.mock_config: Path | None = None
 
     # ---- machines ------------------------------------------------------------------------
 
@@ -292,7 +298,9 @@ class StateMachines:
     def _new_execution(
         self, machine_ref: str, name: str | None, input_text: str | None
     ) -> Execution:
+        machine_ref, _, case = machine_ref.partition("#")
         m = self.machine(machine_ref)
+        mocks = workflows.MockedCalls(self._test_case(m.name, case)) if case else None
         name = name or str(uuid.uuid4())
         if not NAME.match(name):
             raise InvalidName(f"Invalid Name: '{name}'")
@@ -303,7 +311,7 @@ class StateMachines:
             value = orjson.loads(input_text or "{}")
         except orjson.JSONDecodeError as exc:
             raise InvalidExecutionInput(f"Invalid State Machine Execution Input: {exc}") from None
-        e = Execution(arn, name, m, value, self.clock.now())
+        e = Execution(arn, name, m, value, self.clock.now(), mocks=mocks)
         if self.kept is not None:
             try:
                 self.kept.start(_record(e))
@@ -316,6 +324,24 @@ class StateMachines:
                 break
             self.executions.popitem(last=False)
         return e
+
+    def _test_case(self, machine: str, case: str) -> workflows.MockCase:
+        """The test case ``case`` of ``machine`` in the mock configuration file, read now."""
+        if self.mock_config is None:
+            raise ValidationException(
+                f"'{machine}#{case}' names a test case, but no mock configuration was given "
+                "(canaria up --sfn-mock-config FILE, or SFN_MOCK_CONFIG, as Step Functions "
+                "Local reads it)"
+            )
+        try:
+            config = workflows.parse_mock_config(self.mock_config.read_text(encoding="utf-8"))
+            return workflows.mock_case(config, machine, case)
+        except OSError as exc:
+            raise ValidationException(
+                f"the mock configuration {self.mock_config} cannot be read: {exc.strerror}"
+            ) from None
+        except workflows.MockConfigError as exc:
+            raise ValidationException(f"the mock configuration {self.mock_config}: {exc}") from None
 
     def _recorder(self, e: Execution) -> Callable[[workflows.HistoryEvent], None]:
         """What keeps each history event of ``e``: its history, and its machine's log
@@ -346,6 +372,7 @@ class StateMachines:
                 role_arn=role_arn(e.machine.name),
                 abort=e.abort,
                 tokens=self.tokens,
+                mocks=e.mocks,
             )
             e.status, e.output = str(result.status), result.output
             e.error, e.cause = result.error, result.cause

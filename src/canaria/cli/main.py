@@ -188,6 +188,19 @@ def _check_mapping_templates(
 # ---- up --------------------------------------------------------------------------------
 
 
+def _check_mock_config(path: Path) -> None:
+    """Refuse a mock configuration that cannot be read or is malformed, before starting
+    (it is read again at each execution that names a test case)."""
+    from canaria.workflows import MockConfigError, parse_mock_config
+
+    try:
+        parse_mock_config(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        fail(f"--sfn-mock-config {path}: {exc.strerror}")
+    except MockConfigError as exc:
+        fail(f"--sfn-mock-config {path}: {exc}")
+
+
 @app.command()
 def up(
     template: TemplateOpt = None,
@@ -213,6 +226,15 @@ def up(
         str | None, typer.Option(help="the guard's AWS region (else the chain's)")
     ] = None,
     guard_profile: Annotated[str | None, typer.Option(help="the guard's AWS profile")] = None,
+    sfn_mock_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--sfn-mock-config",
+            envvar="SFN_MOCK_CONFIG",
+            help="Step Functions Local's mock configuration (MockConfigFile.json): "
+            "StartExecution of '<state machine ARN>#<test case>' runs with its mocked responses",
+        ),
+    ] = None,
 ) -> None:
     """Run the application: gateway, edge, controller, dashboard."""
     from canaria.clock import Clock
@@ -234,6 +256,8 @@ def up(
         fail("--guard-region, --guard-profile and --guard-local need --guard-stack")
     if guard_local and (guard_region or guard_profile):
         fail("--guard-local watches this canaria's edge: no --guard-region or --guard-profile")
+    if sfn_mock_config is not None:
+        _check_mock_config(sfn_mock_config)
     template = _template(template)
     options = Options(
         state_dir=state_dir(),
@@ -245,6 +269,7 @@ def up(
         control_port=control_port,
         split_mode=split,
         seed=seed,
+        sfn_mock_config=str(sfn_mock_config.resolve()) if sfn_mock_config else None,
     )
 
     async def main() -> int:

@@ -10,6 +10,9 @@ from canaria.workflows.definition import load_definition, unserved_tasks
 from canaria.workflows.errors import DefinitionError, StatesError, TaskFailed
 from canaria.workflows.history import ExecutionResult, ExecutionStatus, HistoryEvent
 from canaria.workflows.interpreter import TaskRunner, execute
+from canaria.workflows.mocks import MockCase, MockConfigError, MockedCalls
+from canaria.workflows.mocks import case_of as mock_case
+from canaria.workflows.mocks import parse_config as parse_mock_config
 from canaria.workflows.resources import ResourceKind, ServiceCall, resource_kind, service_call
 from canaria.workflows.states import StateMachine
 
@@ -18,6 +21,9 @@ __all__ = [
     "ExecutionResult",
     "ExecutionStatus",
     "HistoryEvent",
+    "MockCase",
+    "MockConfigError",
+    "MockedCalls",
     "ResourceKind",
     "ServiceCall",
     "StateMachine",
@@ -27,6 +33,8 @@ __all__ = [
     "TaskTokens",
     "execute",
     "load_definition",
+    "mock_case",
+    "parse_mock_config",
     "resource_kind",
     "service_call",
     "unserved_tasks",

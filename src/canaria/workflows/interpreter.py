@@ -45,6 +45,7 @@ from canaria.workflows.history import (
     to_json,
 )
 from canaria.workflows.item_reader import SDK_S3, parse_items
+from canaria.workflows.mocks import MockedCalls, MockedResponse
 from canaria.workflows.paths import Path, PathMismatch, PathNotFound, assign, resolve
 from canaria.workflows.resources import history_resource, integration
 from canaria.workflows.states import (
@@ -88,12 +89,14 @@ async def execute(
     abort: asyncio.Event | None = None,
     role_arn: str = "",
     tokens: TaskTokens | None = None,
+    mocks: MockedCalls | None = None,
 ) -> ExecutionResult:
     """Run one execution to its end and return its result and history.
 
     ``abort`` set while running stops the execution as ABORTED (StopExecution). The
     definition's top-level ``TimeoutSeconds`` ends it as TIMED_OUT. ``tokens`` holds the
-    task tokens of its callback tasks (``.waitForTaskToken``) while they wait."""
+    task tokens of its callback tasks (``.waitForTaskToken``) while they wait. ``mocks``:
+    a test case's mocked responses, which answer the Task states it names (``mocks``)."""
     machine = definition if isinstance(definition, StateMachine) else load_definition(definition)
     run = _Run(
         runner=runner,
@@ -106,8 +109,15 @@ async def execute(
         role_arn=role_arn,
         input=input,
         tokens=tokens or TaskTokens(),
+        mocks=mocks,
     )
     return await run.execute(machine, abort)
+
+
+async def _answer(mocked: MockedResponse) -> Any:
+    if mocked.error is not None:
+        raise StatesError(mocked.error, mocked.cause)
+    return mocked.value
 
 
 class _Run:
@@ -124,8 +134,10 @@ class _Run:
         role_arn: str,
         input: Any,
         tokens: TaskTokens,
+        mocks: MockedCalls | None = None,
     ) -> None:
         self.runner = runner
+        self.mocks = mocks
         self.tokens = tokens
         self.clock = clock
         self.rng = rng
@@ -463,7 +475,10 @@ class _Run:
             )
             self.recorder.emit(thread, "TaskStarted", **ids)
         deadline = None if timeout is None else self.clock.now() + timeout
-        if waiting is not None:
+        mocked = self.mocks.next(state.name) if self.mocks is not None else None
+        if mocked is not None:  # the test case's answer: the integration is not called
+            work = _answer(mocked)
+        elif waiting is not None:
             heartbeat = self._heartbeat(state, effective, ctx)
             work = self._callback(state, parameters, timeout, thread, ids, waiting, heartbeat)
         else:
