@@ -20,7 +20,7 @@ import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 
 class Family(enum.Enum):
@@ -70,6 +70,13 @@ def lambda_node_flags(runtime: str, release: tuple[int, int], node_options: str)
         if release[0] > newest or any(release[0] == line and release[1] >= n for line, n in since):
             flags.append(flag)
     return flags
+
+
+def module_outside(handler: str) -> bool:
+    """Whether a handler's module path leaves the function's code (``../x.handler``,
+    ``/abs/x.handler``): canaria runs a copy of the code, so it would load another file."""
+    module = handler.rsplit(".", 1)[0] if "." in handler else handler
+    return "\0" in handler or module.startswith("/") or ".." in PurePosixPath(module).parts
 
 
 def family(runtime: str) -> Family | None:
@@ -176,5 +183,6 @@ __all__ = [
     "family",
     "installed_node",
     "lambda_node_flags",
+    "module_outside",
     "node_major",
 ]

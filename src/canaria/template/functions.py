@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from pathlib import PurePosixPath
 from typing import Any, TypeVar, assert_never
 
 from canaria import nodejs, pythons, runtimes
@@ -472,8 +471,7 @@ def _handler(ctx: Context, entry: Entry) -> str:
     leaves it (``../../elsewhere/x.handler``, ``/abs/x.handler``) would load a file from
     outside the code: refused."""
     handler = _required_str(ctx, entry, "Handler")
-    module = handler.rsplit(".", 1)[0] if "." in handler else handler
-    if "\0" in handler or module.startswith("/") or ".." in PurePosixPath(module).parts:
+    if runtimes.module_outside(handler):
         raise ctx.at(entry, "Handler").error(
             f"Handler {handler!r} names a module outside CodeUri",
             allowed="a module inside CodeUri, e.g. app.handler or src/app.handler",

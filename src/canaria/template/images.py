@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
-from canaria import dockerfiles
+from canaria import dockerfiles, runtimes
 from canaria.files import MAX_TEMPLATE_BYTES
 from canaria.models import ImageBuild
 from canaria.template.context import Context
@@ -102,8 +101,7 @@ def image_function(ctx: Context, entry: Entry) -> ImageFunction | None:
             allowed='CMD ["app.handler"] in the Dockerfile',
         )
     handler = handler_words[0]
-    module = handler.rsplit(".", 1)[0] if "." in handler else handler
-    if "\0" in handler or module.startswith("/") or ".." in PurePosixPath(module).parts:
+    if runtimes.module_outside(handler):
         raise dat.error(f"the handler {handler!r} names a module outside the image's code")
     environment = {k: v for k, v in image.target.env.items() if k not in RESERVED}
     build = ImageBuild(

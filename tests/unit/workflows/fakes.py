@@ -13,6 +13,7 @@ from canaria.clock import ManualClock
 from canaria.workflows import (
     ExecutionResult,
     HistoryEvent,
+    MockedCalls,
     TaskFailed,
     execute,
     load_definition,
@@ -124,6 +125,7 @@ async def run(
     *,
     clock: ManualClock | None = None,
     events: list[HistoryEvent] | None = None,
+    mocks: MockedCalls | None = None,
 ) -> tuple[ExecutionResult, FunctionRunner]:
     clock = clock or ManualClock(START)
     runner = FunctionRunner(handlers or {}, clock)
@@ -139,6 +141,7 @@ async def run(
             state_machine_arn=MACHINE_ARN,
             on_event=None if events is None else events.append,
             rng=random.Random(1),
+            mocks=mocks,
         ),
     )
     return result, runner

@@ -5,24 +5,20 @@ a Task state the test case does not name calling its integration."""
 from __future__ import annotations
 
 import json
-import random
 from typing import Any
 
 import pytest
 
-from canaria.clock import ManualClock
 from canaria.workflows import (
     ExecutionStatus,
     HistoryEvent,
     MockConfigError,
     MockedCalls,
-    execute,
-    load_definition,
     mock_case,
     parse_mock_config,
 )
 
-from .fakes import EXECUTION_ARN, FN, MACHINE_ARN, START, FunctionRunner, drive
+from .fakes import FN, START, run
 
 # the example of AWS's documentation ("Configuration file for mocked service integrations")
 CONFIG = {
@@ -71,27 +67,10 @@ MACHINE = {
 
 
 async def run_case(case: str, handlers: dict[str, Any] | None = None) -> tuple[Any, Any, Any]:
-    clock = ManualClock(START)
-    runner = FunctionRunner(handlers or {}, clock)
+    config = parse_mock_config(json.dumps(CONFIG))
+    mocks = MockedCalls(mock_case(config, "LambdaSQSIntegration", case))
     events: list[HistoryEvent] = []
-    mocks = MockedCalls(
-        mock_case(parse_mock_config(json.dumps(CONFIG)), "LambdaSQSIntegration", case)
-    )
-    result = await drive(
-        clock,
-        execute(
-            load_definition(MACHINE),
-            {"data": 1},
-            runner=runner,
-            clock=clock,
-            name="run-1",
-            execution_arn=EXECUTION_ARN,
-            state_machine_arn=MACHINE_ARN,
-            on_event=events.append,
-            rng=random.Random(1),
-            mocks=mocks,
-        ),
-    )
+    result, runner = await run(MACHINE, {"data": 1}, handlers, events=events, mocks=mocks)
     return result, runner, events
 
 
