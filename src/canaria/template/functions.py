@@ -32,7 +32,7 @@ from canaria.template.authorizers import route_api_key, route_authorizer
 from canaria.template.builds import esbuild_options
 from canaria.template.context import Context
 from canaria.template.cors import http_cors
-from canaria.template.images import image_function
+from canaria.template.images import image_function, is_image
 from canaria.template.index import IMPLICIT_HTTP_API, IMPLICIT_REST_API, Entry
 from canaria.template.intrinsics import NO_VALUE
 from canaria.template.layers import function_layers
@@ -173,7 +173,6 @@ def build_function(
             f"FileSystemConfigs: canaria does not mount EFS file systems; "
             f"{', '.join(paths) or 'its LocalMountPath'} is not there for the function",
         )
-    image = image_function(ctx, entry)  # its Dockerfile gives its runtime and handler
     problems = Problems()  # the function's independent properties, all checked
 
     def checked(get: Callable[[], T], default: T) -> T:
@@ -181,12 +180,16 @@ def build_function(
             return get()
         return default
 
+    # an image function's Dockerfile gives its runtime and handler
+    image = checked(lambda: image_function(ctx, entry), None)
     no_layers: tuple[LayerSpec, ...] = ()
     used_layers = checked(lambda: function_layers(ctx, entry, layers), no_layers)
     inline = "InlineCode" in props
     if image is not None:
         handler, code_uri, runtime = image.handler, image.build.context, image.runtime
         checked(lambda: _accept_runtime(ctx, entry, runtime, "", used_layers), None)
+    elif problems.errors and is_image(ctx, entry):  # said: nothing else to read of its code
+        handler, code_uri, runtime = "", "", runtimes.RUNNING_PYTHON
     else:
         handler = checked(lambda: _handler(ctx, entry), "")
         code_uri = "" if inline else checked(lambda: _code_uri(ctx, entry), "")

@@ -48,6 +48,11 @@ class ImageFunction:
     environment: Mapping[str, str]  # the image's ENV, for the template's to override
 
 
+def is_image(ctx: Context, entry: Entry) -> bool:
+    """Whether the function's code is a container image (``PackageType: Image``)."""
+    return ctx.get(entry, "PackageType") == "Image" or "ImageUri" in entry.props
+
+
 def image_function(ctx: Context, entry: Entry) -> ImageFunction | None:
     """The function's image build when it is a container image function, else None."""
     props = entry.props
@@ -153,4 +158,4 @@ def _image_config(ctx: Context, entry: Entry) -> tuple[tuple[str, ...] | None, s
     return command, workdir
 
 
-__all__ = ["ImageFunction", "image_function"]
+__all__ = ["ImageFunction", "image_function", "is_image"]
