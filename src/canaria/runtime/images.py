@@ -10,7 +10,9 @@ Each stage the target needs gets a directory that stands for its image's file sy
   several sources; ``ADD`` extracts a local tar
   archive, and refuses a URL; ``--chmod`` is applied;
 - ``RUN`` runs the commands canaria knows how to run outside the image, one after the
-  other (``&&`` or ``;`` between them), in the step's working directory, with every
+  other (``&&`` or ``;`` between them; ``export`` sets a variable for the commands after
+  it; ``set``, ``chown`` and the like change nothing here), in the step's working
+  directory, with every
   absolute path in their words moved into the stage's directory:
   ``pip`` (``pip3``, ``python3.13 -m pip``...), run by the Python the function runs on
   (``install`` without a target installs into the image's ``site-packages``, which the
@@ -93,6 +95,9 @@ PYTHON = re.compile(r"^(?:/\S*/)?python(?:3(?:\.\d+)?)?$")
 FILE_COMMANDS = frozenset({"mkdir", "cp", "mv", "rm", "chmod", "touch", "ln", "ls", "cat"})
 PACKAGE_MANAGERS = frozenset({"dnf", "yum", "microdnf", "apt-get", "apt", "apk", "rpm"})
 NODE_TOOLS = frozenset({"npm", "npx", "yarn"})
+# what changes nothing of the image's files here: shell settings, the image's users and its
+# system's library cache
+NO_OPS = frozenset({"set", "true", ":", "chown", "chgrp", "ldconfig", "useradd", "groupadd"})
 # what a RUN line may hold besides words: commands one after another, nothing else
 SEPARATORS = ("&&", ";")
 SKIPPED = frozenset({".canaria", ".aws-sam", ".git"})
@@ -373,10 +378,21 @@ class _Builder:
         commands = self.commands(step)
         cwd = step.workdir
         env = _environment(root, step.env)
-        for words in commands:
+        variables = dict(step.env)  # as the image's shell sees them
+        for raw in commands:
+            words = [dockerfiles.expand(w, variables) for w in raw] if step.shell else raw
             program = os.path.basename(words[0])
             if program == "cd":
                 cwd = _absolute(words[1] if len(words) > 1 else "/", cwd)
+                continue
+            if program == "export":  # for the commands after it in this RUN
+                for word in words[1:]:
+                    name, eq, value = word.partition("=")
+                    if eq:
+                        variables[name] = value
+                        env[name] = str(_inside(root, value)) if value.startswith("/") else value
+                continue
+            if program in NO_OPS:
                 continue
             if program in PACKAGE_MANAGERS:
                 log.warning(
@@ -395,7 +411,8 @@ class _Builder:
             self.execute(argv, directory, env, step)
 
     def commands(self, step: dockerfiles.Step) -> list[list[str]]:
-        """The step's commands, each a list of words, its variables expanded."""
+        """The step's commands, each a list of words (their variables expanded as each
+        runs: an ``export`` before it counts)."""
         if not step.shell:
             return [list(step.args)]
         line = step.args[0]
@@ -416,7 +433,7 @@ class _Builder:
                     "(no pipes, redirections or subshells)",
                 )
             else:
-                commands[-1].append(dockerfiles.expand(token, step.env))
+                commands[-1].append(token)
         return [c for c in commands if c]
 
     def argv(self, root: Path, words: list[str], step: dockerfiles.Step) -> list[str]:

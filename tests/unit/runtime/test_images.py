@@ -63,6 +63,7 @@ def test_copy_add_workdir_and_file_commands(context: Path, tmp_path: Path) -> No
         "WORKDIR /var/task/made\n"
         "RUN mkdir -p /var/task/generated && cp /var/task/app.py /var/task/generated/ "
         "&& cd .. && touch marker && rm -f b.txt\n"
+        "RUN set -eux && export OUT=/var/task/exported && mkdir -p $OUT && chown -R 1000 .\n"
         "RUN dnf install -y gcc\n"
         "WORKDIR ${LAMBDA_TASK_ROOT}\n"  # the code: the working directory at the end
         'CMD ["app.handler"]\n',
