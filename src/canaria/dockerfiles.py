@@ -3,8 +3,9 @@
 A function with ``PackageType: Image`` is built by ``sam build`` from ``Metadata:
 {Dockerfile, DockerContext, DockerBuildArgs, DockerBuildTarget}``: Docker runs the
 Dockerfile on one of AWS's Lambda base images, and Lambda runs the image's runtime on the
-handler its ``CMD`` names. canaria has no Docker; it reads the Dockerfile (Docker's own
-parser, through the ``dockerfile`` package) and builds what the image's files would be:
+handler its ``CMD`` names. canaria has no Docker; it reads the Dockerfile (dockerfile-parse
+joins its continuation lines and leaves its comments out; the words are split here as
+Docker splits them) and builds what the image's files would be:
 
 - ``FROM public.ecr.aws/lambda/python:3.13`` (or ``nodejs:22``, ``provided:al2023``;
   ``amazon/aws-lambda-*`` too) gives the function's runtime, ``python3.13``; a stage
@@ -28,12 +29,15 @@ directory it runs in; nothing here touches a file but the Dockerfile's text.
 
 from __future__ import annotations
 
+import io
+import json
 import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-import dockerfile
+from dockerfile_parse import DockerfileParser
 
 TASK_ROOT = "/var/task"
 # what AWS's Lambda base images set for every stage built on them
@@ -106,10 +110,7 @@ class Image:
 def read(text: str, build_args: Mapping[str, str], target: str | None = None) -> Image:
     """The image ``text`` describes, for ``target`` (a stage's name; None: the last);
     DockerfileError naming the line of what canaria cannot build."""
-    try:
-        commands = dockerfile.parse_string(text)
-    except dockerfile.GoParseError as exc:
-        raise DockerfileError(f"Docker's parser refuses it: {exc}") from None
+    commands = _commands(text)
     global_args: dict[str, str] = {}  # ARGs before the first FROM
     stages: list[Stage] = []
     builder: _StageBuilder | None = None
@@ -131,6 +132,81 @@ def read(text: str, build_args: Mapping[str, str], target: str | None = None) ->
     stages.append(builder.done())
     chosen = _target(stages, target)
     return _image(chosen)
+
+
+class Command(NamedTuple):
+    """One instruction as the Dockerfile writes it: its words (a JSON form's list, else
+    the line split as Docker splits it), its ``--flag=value`` options, its first line."""
+
+    cmd: str
+    flags: tuple[str, ...]
+    value: tuple[str, ...]
+    json: bool
+    start_line: int
+    heredocs: bool = False
+
+
+# instructions whose value may be a JSON list (the exec form)
+_JSON_FORMS = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", "VOLUME"})
+_FLAGGED = frozenset({"FROM", "RUN", "COPY", "ADD"})
+_HEREDOC = re.compile(r"<<-?\s*[\"']?\w")
+
+
+def _commands(text: str) -> list[Command]:
+    """The Dockerfile's instructions, read by dockerfile-parse (continuation lines joined,
+    comments left out) and split into words here."""
+    parser = DockerfileParser(fileobj=io.BytesIO(text.encode("utf-8")))
+    out: list[Command] = []
+    for entry in parser.structure:
+        cmd = str(entry["instruction"]).upper()
+        if cmd == "COMMENT":
+            continue
+        value = str(entry["value"]).strip()
+        line = int(entry["startline"]) + 1
+        flags: list[str] = []
+        if cmd in _FLAGGED:
+            while value.startswith("--"):
+                flag, _, value = value.partition(" ")
+                flags.append(flag)
+                value = value.lstrip()
+        heredoc = cmd in ("RUN", "COPY", "ADD") and bool(_HEREDOC.match(value))
+        if cmd in _JSON_FORMS and value.startswith("["):
+            try:
+                words = json.loads(value)
+            except json.JSONDecodeError:
+                words = None
+            if isinstance(words, list) and all(isinstance(w, str) for w in words):
+                out.append(Command(cmd, tuple(flags), tuple(words), True, line, heredoc))
+                continue
+        if cmd == "RUN" or cmd in ("CMD", "ENTRYPOINT"):
+            words = [value] if value else []
+        elif cmd in ("ENV", "ARG", "LABEL"):
+            words = _pairs(cmd, value, line)
+        else:
+            words = value.split()
+        out.append(Command(cmd, tuple(flags), tuple(words), False, line, heredoc))
+    return out
+
+
+def _pairs(cmd: str, value: str, line: int) -> list[str]:
+    """``ENV A=1 B="two words"`` → ``[A, 1, B, two words]``; the legacy ``ENV A 1`` →
+    ``[A, 1]``; ``ARG A=1 B`` → ``[A=1, B]``."""
+    try:
+        tokens = shlex.split(value, posix=True)
+    except ValueError as exc:
+        raise DockerfileError(f"{cmd} {value}: {exc}", line) from None
+    if cmd == "ARG":
+        return tokens
+    if tokens and "=" not in tokens[0]:
+        name, _, rest = value.partition(" ")
+        return [name, rest.strip()]
+    words: list[str] = []
+    for token in tokens:
+        name, eq, val = token.partition("=")
+        if not eq:
+            raise DockerfileError(f"{cmd} {value}: expected NAME=value pairs", line)
+        words += [name, val]
+    return words
 
 
 def runtime_of(base: str) -> str | None:
@@ -198,7 +274,7 @@ _VARIABLE = re.compile(
 
 
 def _from(
-    c: dockerfile.Command,
+    c: Command,
     stages: list[Stage],
     global_args: Mapping[str, str],
     build_args: Mapping[str, str],
@@ -251,7 +327,7 @@ class _StageBuilder:
         return {**self.args, **self.env}
 
     def add(
-        self, c: dockerfile.Command, build_args: Mapping[str, str], global_args: Mapping[str, str]
+        self, c: Command, build_args: Mapping[str, str], global_args: Mapping[str, str]
     ) -> None:
         cmd = c.cmd.upper()
         line = c.start_line
@@ -397,7 +473,7 @@ def _bootstrap_entrypoint(entrypoint: tuple[str, ...], workdir: str) -> bool:
     return len(entrypoint) == 1 and _absolute(entrypoint[0], workdir) == f"{TASK_ROOT}/bootstrap"
 
 
-def _one(c: dockerfile.Command) -> str:
+def _one(c: Command) -> str:
     if len(c.value) != 1:
         raise DockerfileError(f"{c.cmd.upper()} takes one value", c.start_line)
     return str(c.value[0])
@@ -417,7 +493,7 @@ def _absolute(path: str, workdir: str) -> str:
     return "/" + "/".join(parts)
 
 
-def _flags(c: dockerfile.Command, scope: Mapping[str, str]) -> dict[str, str]:
+def _flags(c: Command, scope: Mapping[str, str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for flag in c.flags:
         name, _, value = flag.removeprefix("--").partition("=")
@@ -425,7 +501,7 @@ def _flags(c: dockerfile.Command, scope: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def _args(c: dockerfile.Command, scope: Mapping[str, str]) -> dict[str, str]:
+def _args(c: Command, scope: Mapping[str, str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for word in c.value:
         name, _, value = word.partition("=")
@@ -433,7 +509,7 @@ def _args(c: dockerfile.Command, scope: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def _env(c: dockerfile.Command, scope: Mapping[str, str]) -> dict[str, str]:
+def _env(c: Command, scope: Mapping[str, str]) -> dict[str, str]:
     """``ENV A=1 B="two words"`` (pairs, as the parser gives them) or ``ENV A 1``."""
     words = list(c.value)
     if len(words) % 2:
@@ -454,7 +530,7 @@ def _unquote(value: str) -> str:
     return value
 
 
-def _command(c: dockerfile.Command) -> tuple[str, ...]:
+def _command(c: Command) -> tuple[str, ...]:
     """CMD's or ENTRYPOINT's words: the JSON form's list, else the shell form's line (which
     Docker would hand to ``/bin/sh -c``, and Lambda's runtime reads as its handler)."""
     if c.json:
@@ -468,6 +544,7 @@ __all__ = [
     "LAMBDA_ENV",
     "RUNTIME_CLIENTS",
     "TASK_ROOT",
+    "Command",
     "DockerfileError",
     "Image",
     "Stage",

@@ -104,7 +104,8 @@ def test_the_named_target() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
-        ("# nothing\n", 0, "no instructions"),
+        ("# nothing\n", 0, "no FROM"),
+        ("FROM public.ecr.aws/lambda/python:3.12\nRUN <<EOF\necho hi\nEOF\n", 2, "here-document"),
         ("RUN x\nFROM public.ecr.aws/lambda/python:3.12\n", 1, "RUN before the first FROM"),
         ('FROM python:3.12\nCMD ["app.h"]\n', 1, "Lambda base images"),
         (
