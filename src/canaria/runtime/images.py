@@ -308,6 +308,9 @@ class _Builder:
             base = self.roots[stage.index]
         else:
             base = self.context
+        mode = step.flags.get("chmod")
+        if mode and not re.fullmatch(r"[0-7]{3,4}", mode):
+            raise self.fail(step, f"--chmod={mode}: expected an octal mode such as 755")
         dest = _inside(root, _absolute(dest_word, step.workdir))
         into_dir = dest_word.endswith("/") or len(sources) > 1 or dest.is_dir()
         found = False
@@ -319,7 +322,6 @@ class _Builder:
                 self.copy_one(path, dest, into_dir or path.is_dir(), step)
         if not found:
             raise self.fail(step, f"{' '.join(sources)}: no such file in the build context")
-        mode = step.flags.get("chmod")
         if mode:
             _chmod(dest, int(mode, 8))
 

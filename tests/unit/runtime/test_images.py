@@ -155,6 +155,7 @@ def test_copy_refuses_what_is_not_in_the_context(context: Path, tmp_path: Path) 
         ("COPY ../outside ./", "outside the build context"),
         ("COPY missing.txt ./", "missing.txt: no such file"),
         ("ADD https://example.com/x.tgz ./", "canaria builds without a network"),
+        ("COPY --chmod=rwx a.txt ./", "--chmod=rwx: expected an octal mode"),
     ):
         spec = image(context, f"FROM public.ecr.aws/lambda/python:3.12\n{line}\n")
         with pytest.raises(BuildError, match=message):
