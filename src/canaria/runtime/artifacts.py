@@ -53,8 +53,8 @@ from canaria.runtimes import NodeInstall
 # ``.canaria`` (canaria's state) and ``.aws-sam`` (``sam build``'s output) sit next to the
 # template: with the default ``CodeUri: .`` they would otherwise be copied into every
 # artifact and change its digest at every build.
-_SKIP_DIRS = frozenset({"__pycache__", ".git", ".canaria", ".aws-sam"})
-_SKIP_SUFFIXES = (".pyc",)
+SKIP_DIRS = frozenset({"__pycache__", ".git", ".canaria", ".aws-sam"})
+SKIP_SUFFIXES = (".pyc",)
 
 # Why canaria may not read a (resolved) path, or None when it may: ``FileAccess.refusal``.
 Confine = Callable[[Path], str | None]
@@ -80,7 +80,7 @@ def _root(code_uri: str) -> Path:
 
 def _skipped(rel: str) -> bool:
     parts = PurePosixPath(rel).parts
-    return any(p in _SKIP_DIRS for p in parts[:-1]) or rel.endswith(_SKIP_SUFFIXES)
+    return any(p in SKIP_DIRS for p in parts[:-1]) or rel.endswith(SKIP_SUFFIXES)
 
 
 def _members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
@@ -114,10 +114,10 @@ def code_files(
         dirnames[:] = [
             d
             for d in dirnames
-            if d not in _SKIP_DIRS and (state is None or Path(dirpath, d).resolve() != state)
+            if d not in SKIP_DIRS and (state is None or Path(dirpath, d).resolve() != state)
         ]
         for name in filenames:
-            if name.endswith(_SKIP_SUFFIXES):
+            if name.endswith(SKIP_SUFFIXES):
                 continue
             path = Path(dirpath, name)
             if confine is not None and path.is_symlink():
@@ -143,8 +143,14 @@ def _check_link(code_uri: str, link: Path, confine: Confine) -> None:
         raise BuildError(f"CodeUri {code_uri}: {link} links to {target}, which {refusal}")
 
 
-def code_digest(code_uri: str, state_dir: str | None = None, confine: Confine | None = None) -> str:
-    """sha256 over each file's relative path and contents, in path order."""
+def code_digest(
+    code_uri: str,
+    state_dir: str | None = None,
+    confine: Confine | None = None,
+    keep: Callable[[str], bool] | None = None,
+) -> str:
+    """sha256 over each file's relative path and contents, in path order; ``keep``, when
+    given, says which files (by relative path) count."""
     h = hashlib.sha256()
 
     def add(rel: str, data: bytes) -> None:
@@ -161,7 +167,8 @@ def code_digest(code_uri: str, state_dir: str | None = None, confine: Confine | 
         return h.hexdigest()
     root = _root(code_uri)
     for rel in code_files(code_uri, state_dir, confine):
-        add(rel, (root / rel).read_bytes())
+        if keep is None or keep(rel):
+            add(rel, (root / rel).read_bytes())
     return h.hexdigest()
 
 

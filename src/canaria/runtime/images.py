@@ -38,7 +38,6 @@ or Node.js that ran it.
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import glob
 import hashlib
 import logging
@@ -58,7 +57,7 @@ from canaria.dockerfiles import RUNTIME_CLIENTS
 from canaria.errors import BuildError
 from canaria.models import ImageBuild
 from canaria.pythons import PythonInstall
-from canaria.runtime.artifacts import Confine, code_files
+from canaria.runtime.artifacts import SKIP_DIRS, SKIP_SUFFIXES, Confine, code_digest
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +99,6 @@ NODE_TOOLS = frozenset({"npm", "npx", "yarn"})
 NO_OPS = frozenset({"set", "true", ":", "chown", "chgrp", "ldconfig", "useradd", "groupadd"})
 # what a RUN line may hold besides words: commands one after another, nothing else
 SEPARATORS = ("&&", ";")
-SKIPPED = frozenset({".canaria", ".aws-sam", ".git"})
 CACHE_DIR = "image-cache"  # under the state directory: stages' states after their RUN steps
 CACHE_KEEP = 16
 
@@ -111,12 +109,9 @@ def image_digest(image: ImageBuild, state_dir: str, salt: str, confine: Confine 
     Node.js that builds it)."""
     root = Path(image.context)
     ignore = _Ignore.read(root, Path(image.dockerfile))
-    h = hashlib.sha256()
-    for rel in code_files(image.context, state_dir, confine):
-        if not ignore.excluded(root / rel, root):
-            data = (root / rel).read_bytes()
-            h.update(f"{rel}\0{len(data)}\0".encode() + data)
-    context = h.hexdigest()
+    context = code_digest(
+        image.context, state_dir, confine, keep=lambda rel: not ignore.excluded(root / rel, root)
+    )
     parts = [
         "image",
         context,
@@ -314,16 +309,19 @@ class _Builder:
         dest = _inside(root, _absolute(dest_word, step.workdir))
         into_dir = dest_word.endswith("/") or len(sources) > 1 or dest.is_dir()
         found = False
+        written: list[Path] = []
         for word in sources:
             if step.instruction == "ADD" and re.match(r"^[a-z]+://", word):
                 raise self.fail(step, f"{word}: canaria builds without a network; ADD a local file")
             for path in self.matches(base, word, source is not None, step):
                 found = True
-                self.copy_one(path, dest, into_dir or path.is_dir(), step)
+                written += self.copy_one(path, dest, into_dir or path.is_dir(), step)
         if not found:
             raise self.fail(step, f"{' '.join(sources)}: no such file in the build context")
-        if mode:
-            _chmod(dest, int(mode, 8))
+        if mode:  # the files this step copied, as Docker's: not what was there before
+            for target in written:
+                if not target.is_symlink():
+                    target.chmod(int(mode, 8))
 
     def matches(
         self, base: Path, word: str, from_stage: bool, step: dockerfiles.Step
@@ -341,7 +339,11 @@ class _Builder:
             found = [p for p in found if p == base or not self.ignore.excluded(p, base)]
         return sorted(found)
 
-    def copy_one(self, path: Path, dest: Path, into_dir: bool, step: dockerfiles.Step) -> None:
+    def copy_one(
+        self, path: Path, dest: Path, into_dir: bool, step: dockerfiles.Step
+    ) -> list[Path]:
+        """Copy ``path`` (a file or a directory's contents) to ``dest``; the files written."""
+        written: list[Path] = []
         if path.is_dir():
             from_context = "from" not in step.flags
             dest.mkdir(parents=True, exist_ok=True)
@@ -350,7 +352,9 @@ class _Builder:
                 kept = []
                 for d in sorted(dirnames):
                     full = here / d
-                    if d in SKIPPED or (from_context and self.ignore.excluded(full, self.context)):
+                    if d in SKIP_DIRS:
+                        continue
+                    if from_context and self.ignore.excluded(full, self.context):
                         continue
                     if full.is_symlink():
                         filenames.append(d)  # a link to a directory: copied as a link
@@ -364,15 +368,18 @@ class _Builder:
                     if from_context and self.ignore.excluded(full, self.context):
                         continue
                     _replace(full, into / name)
-            return
+                    written.append(into / name)
+            return written
         if step.instruction == "ADD" and tarfile.is_tarfile(path):
             dest.mkdir(parents=True, exist_ok=True)
             with tarfile.open(path) as archive:
+                members = [m for m in archive.getmembers() if m.isfile()]
                 archive.extractall(dest, filter="data")
-            return
+            return [dest / m.name for m in members]
         target = dest / path.name if into_dir else dest
         target.parent.mkdir(parents=True, exist_ok=True)
         _replace(path, target)
+        return [target]
 
     # RUN
 
@@ -650,7 +657,7 @@ def _files(path: Path) -> list[Path]:
         return [path]
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(path):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED)
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
         found += (Path(dirpath, f) for f in sorted(filenames))
     return found
 
@@ -699,7 +706,7 @@ def _skipped(path: Path, base: Path) -> bool:
         rel = path.relative_to(base)
     except ValueError:
         return False
-    return any(part in SKIPPED for part in rel.parts) or fnmatch.fnmatch(path.name, "*.pyc")
+    return any(part in SKIP_DIRS for part in rel.parts) or path.name.endswith(SKIP_SUFFIXES)
 
 
 def _replace(source: Path, target: Path) -> None:
@@ -708,15 +715,6 @@ def _replace(source: Path, target: Path) -> None:
     elif target.exists() or target.is_symlink():
         target.unlink()
     shutil.copy2(source, target, follow_symlinks=False)
-
-
-def _chmod(path: Path, mode: int) -> None:
-    if path.is_dir():
-        for dirpath, _, filenames in os.walk(path):
-            for name in filenames:
-                Path(dirpath, name).chmod(mode)
-    elif path.exists():
-        path.chmod(mode)
 
 
 __all__ = ["build_image", "image_digest"]

@@ -59,6 +59,7 @@ def test_copy_add_workdir_and_file_commands(context: Path, tmp_path: Path) -> No
         "COPY *.txt texts/\n"  # a wildcard, into a directory
         "COPY a.txt renamed.txt\n"  # one file to a file name
         "ADD vendor.tar.gz ./\n"  # a local archive: extracted
+        "COPY b.txt private/\n"  # before: keeps its mode
         "COPY --chmod=700 a.txt private/\n"
         "WORKDIR /var/task/made\n"
         "RUN mkdir -p /var/task/generated && cp /var/task/app.py /var/task/generated/ "
@@ -78,11 +79,13 @@ def test_copy_add_workdir_and_file_commands(context: Path, tmp_path: Path) -> No
         "renamed.txt": "a",
         "vendor/lib.py": "from the tar",
         "private/a.txt": "a",
+        "private/b.txt": "b",
         "generated/app.py": "app",
         "marker": "",
     }
     assert (root / "made").is_dir()
     assert (root / "private" / "a.txt").stat().st_mode & 0o777 == 0o700
+    assert (root / "private" / "b.txt").stat().st_mode & 0o777 != 0o700  # not this step's
     # the same context and Dockerfile: the same artifact, not built again
     assert build_image(spec, str(tmp_path / "state")) == (digest, artifact)
     (context / "src" / "app.py").write_text("app v2")
