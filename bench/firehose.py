@@ -65,7 +65,7 @@ from typing import Any
 import boto3
 import orjson
 from botocore.config import Config
-from up import Up, cpu_seconds, process_tree
+from up import Up, cpu_seconds, own_cpu_seconds, process_tree
 
 from canaria.auth import access_key_id, secret_access_key
 
@@ -121,13 +121,6 @@ LABELS = {
 PREFIXES = {"plain": "plain/", "put": "direct/", "processed": "processed/", "invoke": "invoked/"}
 REFERENCE = {"plain": "put", "processed": "invoke"}
 Runs = list[dict[str, dict[str, float]]]  # per run, per phase: its figures
-
-
-def own_cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` alone (not its children)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Server:

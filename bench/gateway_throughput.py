@@ -19,7 +19,8 @@ HTTP. ``--invoker workers`` against it measures what canaria's per-request work 
 
 Beside requests/s, each setup's CPU time per request (user + system, the server and every
 process it started, from /proc) is printed: on a shared machine it moves less than the
-rate does, so it is the figure to compare across runs.
+rate does, so it is the figure to compare across runs. Beside it, how much of that the
+gateway's own process used (the rest is its workers'): where a setup's CPU goes.
 
 ``--decompose`` (with ``--invoker workers``) adds canaria's gateway in front of the
 reference's own workers, queue and frames (``ReferenceHopInvoker``): between the reference
@@ -57,7 +58,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from up import cpu_seconds
+from up import cpu_seconds, own_cpu_seconds, serving_process
 
 SERVER_CORE = 0
 LOAD_CORE = 1
@@ -628,19 +629,23 @@ def measure(args: argparse.Namespace) -> None:
     children: dict[str, tuple[Child, int]] = {}
     results: dict[str, list[float]] = {name: [] for name in setups}
     cpu: dict[str, list[float]] = {name: [] for name in setups}  # µs per request
+    own: dict[str, list[float]] = {name: [] for name in setups}  # the gateway process's
     try:
         for name, child_args in setups.items():
             port = free_port()
             children[name] = (Child([*child_args, "--port", str(port)], port), port)
         for _, port in children.values():
             warm_up(load, port, args.connections)
+        gateways = {name: serving_process(child.proc.pid) for name, (child, _) in children.items()}
         for _ in range(args.runs):
             for name, (child, port) in children.items():
-                before = cpu_seconds(child.proc.pid)
+                before, own_before = cpu_seconds(child.proc.pid), own_cpu_seconds(gateways[name])
                 rate = load(port, args.duration, args.connections)
                 used = cpu_seconds(child.proc.pid) - before
+                own_used = own_cpu_seconds(gateways[name]) - own_before
                 results[name].append(rate)
                 cpu[name].append(used / (rate * args.duration) * 1e6)
+                own[name].append(own_used / (rate * args.duration) * 1e6)
     except Exception:
         for name, (child, _) in children.items():
             child.stop()
@@ -661,11 +666,17 @@ def measure(args: argparse.Namespace) -> None:
         f"\n{args.runs} runs of {args.duration:g} s, {args.connections} connections, "
         f"{generator}; {placement}\n"
     )
-    print("| setup | req/s (median) | runs | CPU µs / request (median) |")
-    print("|---|---:|---|---:|")
+    print(
+        "| setup | req/s (median) | runs | CPU µs / request (median) "
+        "| of which the gateway process |"
+    )
+    print("|---|---:|---|---:|---:|")
     for name, values in results.items():
         runs = ", ".join(f"{v:,.0f}" for v in values)
-        print(f"| {name} | {medians[name]:,.0f} | {runs} | {statistics.median(cpu[name]):,.0f} |")
+        print(
+            f"| {name} | {medians[name]:,.0f} | {runs} | {statistics.median(cpu[name]):,.0f} "
+            f"| {statistics.median(own[name]):,.0f} |"
+        )
     print(f"\nratio gateway / uvicorn: **{gateway / base:.2f}**")
     print(f"ratio gateway / reference gateway: **{gateway / reference:.2f}**")
     for name in (UP, REFHOP):

@@ -93,6 +93,28 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
+def own_cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` alone (not its children)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def serving_process(pid: int) -> int:
+    """The process of ``pid``'s tree that started the most others: the gateway, whose
+    children are its workers (``pid`` itself when none started any)."""
+    tree = process_tree(pid)
+    parents: dict[int, int] = {}
+    for p in tree:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents[ppid] = parents.get(ppid, 0) + 1
+    return max(tree, key=lambda p: (parents.get(p, 0), p == pid))
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) used so far by ``pid``'s process tree, including the
     processes in it that have exited and were reaped (a worker stopped during a run)."""
