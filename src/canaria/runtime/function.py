@@ -355,8 +355,10 @@ class FunctionRuntime:
         CodeDeploy shifts traffic. Returns how many it has. An environment whose init
         fails or times out is stopped and not counted (the first request then starts one
         and gets that error, as on Lambda); nothing is started past the process cap.
-        These are not cold starts: no request waited for them."""
+        These are not cold starts: no request waited for them. A retired version (rolled
+        back, say) is taken back: its environments are kept again."""
         number = version.number
+        self._retired.discard(number)
         self._peaks.note(number, count)  # kept for the peak window, not reaped as spare
         while not self._closed:
             have = self._live(number)

@@ -554,6 +554,18 @@ async def test_a_version_prepared_ahead_of_traffic_serves_its_first_request_warm
     assert env.runtime.cold_starts() == 0
 
 
+async def test_a_retired_version_deployed_again_is_prepared_warm(env: Env) -> None:
+    # a rollback retires the version; deploying the same code again reuses it
+    v = env.version("pid")
+    assert (await env.call(v)).ok
+    await env.runtime.retire(v.number)
+    assert env.runtime.worker_pids() == []
+    assert await env.runtime.prepare(v) == 1
+    [pid] = env.runtime.worker_pids()
+    first = await env.call(v)
+    assert first.ok and not first.cold_start and payload(first) == pid
+
+
 async def test_a_version_whose_init_fails_is_not_prepared_and_fails_its_first_request(
     env: Env, tmp_path: Path
 ) -> None:
