@@ -613,16 +613,31 @@ def history(function: str, as_json: JsonOpt = False) -> None:
 @app.command()
 def invoke(
     target: Annotated[str, typer.Argument(help="FUNCTION[:ALIAS|:VERSION]")],
-    payload: Annotated[str, typer.Option("--payload", "-p", help="JSON event")] = "{}",
+    payload: Annotated[
+        str,
+        typer.Option(
+            "--payload", "-p", help="JSON event, or file://PATH (as the AWS CLI) or @PATH"
+        ),
+    ] = "{}",
     as_json: JsonOpt = False,
 ) -> None:
     """Invoke a function like `aws lambda invoke`."""
     fn, _, qualifier = target.partition(":")
     fn = function_name(fn)
+    source = "--payload"
+    path = payload.removeprefix("file://") if payload.startswith("file://") else None
+    if path is None and payload.startswith("@"):
+        path = payload[1:]
+    if path is not None:
+        source = f"--payload {payload}"
+        try:
+            payload = Path(path).expanduser().read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"{source}: cannot read the file: {exc}")
     try:
         event = json.loads(payload)
     except json.JSONDecodeError as exc:
-        fail(f"--payload is not JSON: {exc}")
+        fail(f"{source} is not JSON: {exc}")
     data = call(
         Client().post, f"/functions/{fn}/invoke", {"payload": event, "qualifier": qualifier or None}
     )

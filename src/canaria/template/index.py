@@ -127,6 +127,15 @@ def table_arn(name: str) -> str:
     return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
 
 
+def _deploys(preference: object) -> bool:
+    """Whether a ``DeploymentPreference`` makes SAM generate a deployment group: present
+    and not ``Enabled: false``."""
+    if preference is None:
+        return False
+    enabled = preference.get("Enabled", True) if isinstance(preference, dict) else True
+    return enabled not in (False, "false", "False")
+
+
 class ResourceIndex:
     """The template's resources, for intrinsic functions and for the builders."""
 
@@ -158,7 +167,7 @@ class ResourceIndex:
                 self.implicit[f"{e.logical_id}Role"] = "AWS::IAM::Role"
             if "FunctionUrlConfig" in e.props:
                 self.implicit[f"{e.logical_id}Url"] = LAMBDA_URL
-            if "DeploymentPreference" in e.props:
+            if _deploys(e.props.get("DeploymentPreference")):
                 self.implicit[f"{e.logical_id}DeploymentGroup"] = "AWS::CodeDeploy::DeploymentGroup"
                 self.implicit["ServerlessDeploymentApplication"] = "AWS::CodeDeploy::Application"
             events = e.props.get("Events")

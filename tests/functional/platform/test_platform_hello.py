@@ -183,11 +183,22 @@ def test_invalid_control_api_bodies_are_4xx(hello: Canaria) -> None:
     assert err.value.status == 401
 
 
-def test_invoke_and_logs_from_the_cli(hello: Canaria) -> None:
+def test_invoke_and_logs_from_the_cli(hello: Canaria, tmp_path: Path) -> None:
     r = hello.cli("invoke", "HelloFunction:live", "--json")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["version"] == 1 and data["payload"]["statusCode"] == 200
+    # the event from a file, as the AWS CLI takes it (file://) or curl (@)
+    event = tmp_path / "event.json"
+    event.write_text('{"rawPath": "/hello"}')
+    for given in (f"file://{event}", f"@{event}"):
+        r = hello.cli("invoke", "HelloFunction:live", "--payload", given, "--json")
+        assert r.returncode == 0 and json.loads(r.stdout)["payload"]["statusCode"] == 200, r.stderr
+    r = hello.cli("invoke", "HelloFunction", "--payload", f"file://{tmp_path}/missing.json")
+    assert r.returncode != 0 and "cannot read the file" in r.stderr and "missing.json" in r.stderr
+    event.write_text("{not json")
+    r = hello.cli("invoke", "HelloFunction", "--payload", f"@{event}")
+    assert r.returncode != 0 and f"--payload @{event} is not JSON" in r.stderr
     r = hello.cli("logs", "HelloFunction", "--json")
     assert r.returncode == 0
     assert any("START RequestId" in json.loads(line)["text"] for line in r.stdout.splitlines())

@@ -140,3 +140,16 @@ def test_the_role_sam_generates_for_a_state_machine_is_an_output(tmp_path: Path)
     app = load(write(tmp_path, body))
     assert app.stack is not None and app.stack.outputs[0].value.endswith(":role/MachineRole")
     assert not [w for w in app.warnings if "Outputs" in w]
+
+
+def test_a_disabled_deployment_preference_makes_no_deployment_group(tmp_path: Path) -> None:
+    # SAM generates a deployment group only for a preference that is enabled
+    body = resources(
+        function("Shifted", "AutoPublishAlias: live\nDeploymentPreference: {Type: AllAtOnce}\n"),
+        function("Unshifted", "AutoPublishAlias: live\nDeploymentPreference: {Enabled: false}\n"),
+    )
+    stack = load(write(tmp_path, body)).stack
+    assert stack is not None
+    listed = {r.logical_id for r in stack.resources}
+    assert "ShiftedDeploymentGroup" in listed and "ServerlessDeploymentApplication" in listed
+    assert "UnshiftedDeploymentGroup" not in listed
