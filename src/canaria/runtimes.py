@@ -96,6 +96,23 @@ def node_major(runtime: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+# the newest release lines of each language whose Lambda runtime was deprecated over a year
+# before this was written (2026-12): Lambda then blocks creating, later updating, functions
+# on them (runtime deprecation policy). Younger deprecations are left out: their dates move.
+RETIRED_NODE = 16  # nodejs16.x, deprecated 2024-06
+RETIRED_PYTHON = 8  # python3.8, deprecated 2024-10
+
+
+def retired(runtime: str) -> bool:
+    """Whether Lambda no longer lets a function be created on ``runtime`` (a long
+    deprecated line such as ``nodejs6.10`` or ``python3.7``)."""
+    major = node_major(runtime)
+    if major is not None:
+        return major <= RETIRED_NODE
+    m = PYTHON.match(runtime)
+    return m is not None and int(runtime.split(".", 1)[1]) <= RETIRED_PYTHON
+
+
 def bundles_sdk_v2(runtime: str) -> bool:
     major = node_major(runtime)
     return major is not None and major <= LAST_SDK_V2_NODE
@@ -185,4 +202,5 @@ __all__ = [
     "lambda_node_flags",
     "module_outside",
     "node_major",
+    "retired",
 ]

@@ -16,14 +16,19 @@ traffic is routed or how a deployment goes:
   describe or list state machines (a PostTraffic hook runs an integration test);
 - API Gateway: ``execute-api:ManageConnections`` (post to, read and close the
   connections of a WebSocket API);
-- CloudWatch: ``PutMetricData`` (code publishes its own metrics, which alarms watch);
+- CloudWatch: ``PutMetricData`` (code publishes its own metrics, which alarms watch),
+  ``DescribeAlarms`` and ``GetMetricData`` (a hook checks the release's alarms and metrics
+  before it reports);
+- CloudFormation: the stack's reads (``DescribeStacks``, ``ListStackResources``,
+  ``DescribeStackResource(s)``, ``ListExports``: a hook or a test finds what it calls);
+- CloudWatch Logs: every operation the edge serves (code writes and reads log groups);
 - Firehose: ``PutRecord``, ``PutRecordBatch``, ``DescribeDeliveryStream``,
   ``ListDeliveryStreams`` (code sends records to the template's delivery streams).
 
-Everything else (``UpdateAlias``, ``PublishVersion``, ``StopDeployment``, creating state
-machines, any operation added later) is refused with ``AccessDeniedException``, worded as
-AWS words it. The list is an allow-list on purpose: a new operation is closed to functions
-until it is added here.
+Everything else (``UpdateAlias``, ``PublishVersion``, ``StopDeployment``, ``SetAlarmState``,
+creating state machines, any operation added later) is refused with
+``AccessDeniedException``, worded as AWS words it. The list is an allow-list on purpose:
+a new operation is closed to functions until it is added here.
 """
 
 from __future__ import annotations
@@ -72,6 +77,23 @@ FUNCTION_ALLOWED: frozenset[tuple[str, str]] = frozenset(
         ("states", "SendTaskHeartbeat"),
         ("execute-api", "ManageConnections"),
         ("cloudwatch", "PutMetricData"),
+        ("cloudwatch", "DescribeAlarms"),
+        ("cloudwatch", "GetMetricData"),
+        ("cloudformation", "DescribeStacks"),
+        ("cloudformation", "ListStackResources"),
+        ("cloudformation", "DescribeStackResources"),
+        ("cloudformation", "DescribeStackResource"),
+        ("cloudformation", "ListExports"),
+        ("logs", "CreateLogGroup"),
+        ("logs", "DeleteLogGroup"),
+        ("logs", "DescribeLogGroups"),
+        ("logs", "PutRetentionPolicy"),
+        ("logs", "DeleteRetentionPolicy"),
+        ("logs", "CreateLogStream"),
+        ("logs", "DescribeLogStreams"),
+        ("logs", "PutLogEvents"),
+        ("logs", "GetLogEvents"),
+        ("logs", "FilterLogEvents"),
         ("firehose", "PutRecord"),
         ("firehose", "PutRecordBatch"),
         ("firehose", "DescribeDeliveryStream"),

@@ -366,6 +366,11 @@ def _hook_outcome(d: Deployment, hook: HookExecution | None, now: float) -> Hook
     return None
 
 
+# the message of a hook execution failed because its function did (crashed, timed out,
+# did not import) before reporting: CodeDeploy would wait out the hook's hour
+HOOK_CRASHED = "the hook function failed: "
+
+
 def _hook_failed(d: Deployment, hook: HookExecution | None, now: float, *, rollback: bool) -> Plan:
     assert hook is not None
     timed_out = hook.status not in (HookStatus.SUCCEEDED, HookStatus.FAILED)
@@ -374,6 +379,12 @@ def _hook_failed(d: Deployment, hook: HookExecution | None, now: float, *, rollb
         reason = f"{phase} hook {hook.function} did not report within {d.hook_timeout_s:g}s"
         code = ErrorCode.TIMEOUT
         hook = replace(hook, status=HookStatus.FAILED, finished_at=now, message="timed out")
+    elif hook.message.startswith(HOOK_CRASHED):
+        reason = (
+            f"{phase} hook {hook.function} failed before it reported: "
+            f"{hook.message.removeprefix(HOOK_CRASHED)}"
+        )
+        code = ErrorCode.HOOK_EXECUTION_FAILURE
     else:
         reason = f"{phase} hook {hook.function} reported Failed"
         if hook.message and hook.message != "reported by the hook":

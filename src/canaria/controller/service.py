@@ -30,7 +30,7 @@ from typing import Any, Protocol, TypeVar, assert_never
 from canaria.clock import Clock
 from canaria.controller.deployments import rollback_deployment
 from canaria.controller.plan import Command, GateProgress, InvokeHook, Notify, Observation, Verdict
-from canaria.controller.reconcile import aliases_at, reconcile
+from canaria.controller.reconcile import HOOK_CRASHED, aliases_at, reconcile
 from canaria.controller.signals import detectable_events
 from canaria.errors import Conflict
 from canaria.models import Alias
@@ -324,7 +324,7 @@ class Controller:
                 current,
                 status=HookStatus.FAILED,
                 finished_at=self.clock.now(),
-                message=f"the hook function failed: {error}",
+                message=f"{HOOK_CRASHED}{error}",
             )
             with contextlib.suppress(Conflict):  # it reported after all: the report stands
                 await self._io(self.store.save_hook, failed)

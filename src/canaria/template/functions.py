@@ -363,8 +363,15 @@ def _runtime(ctx: Context, entry: Entry, code_uri: str, layers: tuple[LayerSpec,
 def _accept_runtime(
     ctx: Context, entry: Entry, runtime: str, code_uri: str, layers: tuple[LayerSpec, ...] = ()
 ) -> None:
-    """Refuse a runtime that cannot run here; warn when it runs on another version."""
+    """Refuse a runtime that cannot run here; warn when it runs on another version, and
+    when Lambda itself no longer takes it."""
     at = ctx.at(entry, "Runtime")
+    if runtimes.retired(runtime):
+        ctx.warn(
+            entry,
+            f"Runtime {runtime} is deprecated by Lambda, which no longer creates functions "
+            "on it: canaria runs it, but this template will not deploy to AWS as it is",
+        )
     match runtimes.family(runtime):
         case None:
             raise at.error(f"runtime {runtime!r} is not supported", allowed=runtimes.ALLOWED)

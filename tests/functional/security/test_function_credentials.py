@@ -53,6 +53,14 @@ def handler(event, context):
             return json.loads(answer["Payload"].read())
         elif op == "get_deployment":
             boto3.client("codedeploy").get_deployment(deploymentId=event["id"])
+        elif op == "read_stack":  # a hook finds what it tests, and checks the alarms
+            boto3.client("cloudformation").list_stack_resources(StackName=event["stack"])
+            boto3.client("cloudwatch").describe_alarms()
+            boto3.client("logs").describe_log_groups()
+        elif op == "set_alarm":
+            boto3.client("cloudwatch").set_alarm_state(
+                AlarmName=event["alarm"], StateValue="ALARM", StateReason="a function says so"
+            )
         elif op == "control":
             request = urllib.request.Request(
                 os.environ["CANARIA_ENDPOINT"] + event["path"],
@@ -149,10 +157,14 @@ def test_a_function_cannot_move_traffic_or_decide_a_deployment(
     # what an execution role allows
     assert call(app, "Intruder", {"op": "invoke"})["statusCode"] == 200
     assert call(app, "Intruder", {"op": "get_deployment", "id": dep}) == "allowed"
+    stack = app.aws("cloudformation").describe_stacks()["Stacks"][0]["StackName"]
+    assert call(app, "Intruder", {"op": "read_stack", "stack": stack}) == "allowed"
     # what it does not
     assert call(app, "Intruder", {"op": "update_alias", "version": "2"}) == "AccessDeniedException"
     assert call(app, "Intruder", {"op": "publish"}) == "AccessDeniedException"
     assert call(app, "Intruder", {"op": "stop", "id": dep}) == "AccessDeniedException"
+    alarm = {"op": "set_alarm", "alarm": "HelloErrorsAlarm"}  # an alarm would roll it back
+    assert call(app, "Intruder", alarm) == "AccessDeniedException"
     report = {"op": "report", "id": dep, "hook": hook["execution_id"]}
     assert call(app, "Intruder", report) == "AccessDeniedException"
     # the control API: not with a function's token

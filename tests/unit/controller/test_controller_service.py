@@ -171,6 +171,8 @@ async def test_hook_function_crash_fails_at_once(world: World) -> None:
     await world.ctl.drain()
     d = await world.ctl.step(d.id)
     assert d.state is State.FAILED and "ImportModuleError" in (d.error_message or "")
+    # it never reported: the reason does not say it did
+    assert "PreHook failed before it reported" in (d.error_message or "")
 
 
 async def test_post_traffic_failure_rolls_back(world: World) -> None:

@@ -144,6 +144,11 @@ def test_nodejs_runtime_is_accepted_and_says_which_node_runs_another_major(
     app = load(write(tmp_path, resources(text)))
     assert app.functions["Fn"].config.runtime == "nodejs8.10"
     assert runtimes.bundles_sdk_v2("nodejs8.10") and not runtimes.bundles_sdk_v2("nodejs18.x")
+    # Lambda no longer creates functions on them: the rehearsal says it will not deploy
+    assert any("nodejs8.10 is deprecated by Lambda" in w for w in app.warnings), app.warnings
+    kinds = ("nodejs16.x", "nodejs20.x", "python3.8", "python3.12", "provided.al2")
+    assert [r for r in kinds if runtimes.retired(r)] == ["nodejs16.x", "python3.8"]
+    assert not any("deprecated" in w for w in load(write(tmp_path, resources(function()))).warnings)
 
 
 def test_a_python_version_this_machine_lacks_runs_on_canarias_and_says_so(
