@@ -30,11 +30,15 @@ DURABLE_ARN_HEADER = "X-Amz-Durable-Execution-Arn"  # Invoke's DurableExecutionA
 EXECUTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")  # Invoke's DurableExecutionName
 
 
-def version_configuration(edge: EdgeBackend, v: Version, qualifier: str) -> dict[str, Any]:
+def version_configuration(
+    edge: EdgeBackend, v: Version, qualifier: str, *, qualified_arn: bool = True
+) -> dict[str, Any]:
+    """A version's configuration as Lambda answers it; ``qualified_arn`` False: the
+    function's unqualified ARN (a GetFunction without a qualifier, ListFunctions)."""
     c = v.config
     return {
         "FunctionName": v.function,
-        "FunctionArn": function_arn(v.function, qualifier),
+        "FunctionArn": function_arn(v.function, qualifier if qualified_arn else None),
         "Runtime": c.runtime,
         "Role": f"arn:aws:iam::123456789012:role/{v.function}-role",
         "Handler": c.handler,
@@ -372,7 +376,9 @@ async def get_function(edge: EdgeBackend, request: Request) -> Response:
         return rest_error_from(exc)
     return json_response(
         {
-            "Configuration": version_configuration(edge, v, shown),
+            "Configuration": version_configuration(
+                edge, v, shown, qualified_arn=qualifier is not None
+            ),
             "Code": {"RepositoryType": "S3", "Location": f"file://{v.artifact}"},
         }
     )
@@ -388,7 +394,7 @@ async def get_function_configuration(edge: EdgeBackend, request: Request) -> Res
         v, shown = _version_for(edge, name, qualifier)
     except CanariaError as exc:
         return rest_error_from(exc)
-    config = version_configuration(edge, v, shown)
+    config = version_configuration(edge, v, shown, qualified_arn=qualifier is not None)
     config["LoggingConfig"] = {"LogFormat": "Text", "LogGroup": edge.log_groups.group_of(name)}
     return json_response(config)
 
@@ -449,7 +455,7 @@ async def list_functions(edge: EdgeBackend, request: Request) -> Response:
             versions = edge.store.versions(name)
             if not versions:
                 continue
-            items.append(version_configuration(edge, versions[-1], "$LATEST"))
+            items.append(version_configuration(edge, versions[-1], "$LATEST", qualified_arn=every))
             if every:
                 items.extend(version_configuration(edge, v, str(v.number)) for v in versions)
         return json_response(_paged(items, request, "Functions"))

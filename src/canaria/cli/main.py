@@ -885,9 +885,41 @@ def exec_(ctx: typer.Context) -> None:
         fail(f"cannot run {argv[0]}: {exc.strerror}", 127)
 
 
+def sam_overrides(argv: list[str]) -> list[str]:
+    """``argv`` with the words after ``--parameter-overrides`` made one value, as the SAM
+    CLI takes them unquoted (``--parameter-overrides A=1 B=2``: its option takes each
+    following ``Key=Value`` word up to the next option). A word whose value holds spaces
+    (one the shell kept whole) is quoted as SAM's syntax quotes it. Nothing after ``--``
+    (``canaria exec``'s command) is touched."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        i += 1
+        out.append(word)
+        if word == "--":
+            out.extend(argv[i:])
+            break
+        if word == "--parameter-overrides":
+            values: list[str] = []
+            while i < len(argv) and not argv[i].startswith("-") and (not values or "=" in argv[i]):
+                values.append(argv[i])
+                i += 1
+            if values:
+                out.append(" ".join(map(_quoted, values)) if len(values) > 1 else values[0])
+    return out
+
+
+def _quoted(word: str) -> str:
+    key, eq, value = word.partition("=")
+    if eq and any(c.isspace() for c in value) and not value.startswith(('"', "'")):
+        return f'{key}="{value}"'
+    return word
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    app()
+    app(args=sam_overrides(sys.argv[1:]))
 
 
 if __name__ == "__main__":

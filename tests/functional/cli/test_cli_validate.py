@@ -140,3 +140,19 @@ def test_a_mapping_template_that_does_not_parse_is_a_warning(tmp_path: Path) -> 
         "Api GET /health: its response template for application/json does not parse, so "
         "API Gateway answers 500 when it is called: mapping template does not parse"
     ) in done.stderr
+
+
+def test_parameter_overrides_as_the_sam_cli_takes_them_unquoted(tmp_path: Path) -> None:
+    body = "Parameters:\n  Stage: {Type: String}\n  Greeting: {Type: String}\n" + resources(
+        function(extra="Environment: {Variables: {S: !Ref Stage}}\n")
+    )
+    path = write(tmp_path, body)
+    for args in (
+        ("--parameter-overrides", "Stage=dev", "Greeting=hello world", "-t", path),
+        ("--parameter-overrides", "Stage=dev Greeting=hi", "-t", path),
+        ("-t", path, "--parameter-overrides", "Stage=dev", "Greeting=hi"),
+    ):
+        done = validate(tmp_path, *args)
+        assert done.returncode == 0, (args, done.stderr)
+    done = validate(tmp_path, "-t", path, "--parameter-overrides", "Stage=dev")
+    assert done.returncode == 2 and "Greeting" in done.stderr

@@ -190,8 +190,17 @@ def test_get_metric_data_by_executed_version(hello: Canaria) -> None:
 
 
 def test_get_function_configuration_names_the_log_group(hello: Canaria) -> None:
-    config = hello.aws("lambda").get_function_configuration(FunctionName="HelloFunction")
+    aws = hello.aws("lambda")
+    config = aws.get_function_configuration(FunctionName="HelloFunction")
     assert config["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/aws/lambda/HelloFunction"}
+    # as Lambda: unqualified asked, unqualified ARN; a qualifier is in the ARN
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:HelloFunction"
+    assert config["FunctionArn"] == arn and config["Version"] == "$LATEST"
+    live = aws.get_function_configuration(FunctionName="HelloFunction", Qualifier="live")
+    assert live["FunctionArn"] == f"{arn}:live"
+    assert aws.get_function(FunctionName="HelloFunction")["Configuration"]["FunctionArn"] == arn
+    listed = aws.list_functions()["Functions"]
+    assert [f["FunctionArn"] for f in listed if f["FunctionName"] == "HelloFunction"] == [arn]
     with pytest.raises(ClientError) as e:
         hello.aws("lambda").get_function_configuration(FunctionName="Nope")
     assert code(e) == "ResourceNotFoundException"
