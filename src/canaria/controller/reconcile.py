@@ -8,6 +8,7 @@ then carries out its actions. Every status change goes through ``transition``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import assert_never
@@ -268,6 +269,13 @@ def _step_done(d: Deployment, step: SetWeight, started: float, obs: Observation)
         f"the judge could not judge this release: after {served} {could} was detectable, "
         f"{need:.1%} required (held {hold:g}s past the step)"
     )
+    if seen is not None and progress.canary_requests:
+        # the rate it detects falls about as 1/n when the stable version rarely fails
+        enough = math.ceil(progress.canary_requests * seen / need)
+        why += (
+            f"; about {enough} canary requests would do: more traffic during the step, "
+            "or `canaria deploy --undetectable promote` to promote with a warning"
+        )
     match settings.undetectable:
         case Undetectable.FAIL:
             return _stop(d, now, why, "judge:inconclusive", rollback=True, failed=True)

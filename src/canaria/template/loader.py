@@ -92,7 +92,12 @@ from canaria.template.nested import Nesting, flatten
 from canaria.template.nodes import LineMap, Problems, Where, as_map, as_str, check_keys
 from canaria.template.openapi import openapi_routes
 from canaria.template.outputs import build_stack
-from canaria.template.parameters import Parameter, resolve_parameters, samconfig_overrides
+from canaria.template.parameters import (
+    SSM_VALUE,
+    Parameter,
+    resolve_parameters,
+    samconfig_overrides,
+)
 from canaria.template.pipes import PIPE, build_pipes
 from canaria.template.references import reference_errors
 from canaria.template.resources import (
@@ -225,6 +230,13 @@ def load(
         params = resolve_parameters(
             doc.get("Parameters"), top.key(doc, "Parameters"), overrides or {}, config, config_file
         )
+    warnings += [
+        f"{display}: parameter {p.name} ({p.type}): CloudFormation would read the value of "
+        f"the SSM parameter {p.value!r}; canaria uses {p.value!r} itself (give the value "
+        f"with --parameter-overrides {p.name}=<value>)"
+        for p in params.values()
+        if p.type.startswith(SSM_VALUE) and p.source == "Default"
+    ]
     expanding = len(problems.errors)
     with problems.catch():  # AWS::LanguageExtensions: loops expanded before all else
         expand(doc, top, collections(doc, top, params, stack))

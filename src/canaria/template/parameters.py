@@ -160,6 +160,9 @@ _AWS_TYPE = re.compile(
     r"^(AWS::[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+|AWS::SSM::Parameter::"
     r"Value<.+>|List<AWS::[A-Za-z0-9:]+>|AWS::SSM::Parameter::Name)$"
 )
+# a parameter whose value CloudFormation reads from SSM Parameter Store, its own value
+# being the SSM parameter's name: ``AWS::SSM::Parameter::Value<String>`` and the like
+SSM_VALUE = "AWS::SSM::Parameter::Value<"
 BASIC_TYPES = ("String", "Number", "CommaDelimitedList", "List<Number>")
 
 

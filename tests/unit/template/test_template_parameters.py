@@ -107,6 +107,25 @@ def test_overrides(tmp_path: Path) -> None:
     assert app.functions["Fn"].config.environment["FIRST"] == "x"
 
 
+def test_an_ssm_parameter_type_says_its_default_is_the_name_not_the_value(
+    tmp_path: Path,
+) -> None:
+    params = (
+        "Parameters:\n  Key:\n    Type: AWS::SSM::Parameter::Value<String>\n"
+        "    Default: /app/api-key\n"
+    )
+    fn = function(extra="Environment: {Variables: {KEY: !Ref Key}}\n")
+    app = load(write(tmp_path, params + resources(fn)))
+    assert any(
+        "parameter Key (AWS::SSM::Parameter::Value<String>)" in w
+        and "'/app/api-key'" in w
+        and "--parameter-overrides Key=<value>" in w
+        for w in app.warnings
+    ), app.warnings
+    given = load(write(tmp_path, params + resources(fn)), {"Key": "secret"})
+    assert not any("SSM parameter" in w for w in given.warnings)
+
+
 def test_value_outside_allowed_values(tmp_path: Path) -> None:
     path = write(tmp_path, PARAMS + resources(FN))
     err = fails(path, overrides={"Stage": "qa"})
