@@ -369,7 +369,9 @@ def up(
 def deploy(
     template: TemplateOpt = None,
     wait: Annotated[bool, typer.Option("--wait", help="follow until done")] = False,
-    ignore_alarms: Annotated[bool, typer.Option(help="start even if an alarm is in ALARM")] = False,
+    ignore_alarms: Annotated[
+        bool, typer.Option(help="start even if an alarm is in ALARM (watched once it leaves ALARM)")
+    ] = False,
     dry_run: Annotated[bool, typer.Option(help="print the plan, change nothing")] = False,
     group: Annotated[bool, typer.Option(help="deploy all changed functions atomically")] = False,
     config: Annotated[str | None, typer.Option(help="override the deployment config")] = None,

@@ -97,7 +97,15 @@ def _created(d: Deployment, obs: Observation) -> Plan:
         )
         return Plan(_sleep(new), events=(ev,), actions=(Notify(NotificationEvent.STOP),))
     firing = [a for a in obs.alarms_in_alarm if a in d.alarms]
-    if firing and not d.ignore_alarms:
+    muted: tuple[DeploymentEvent, ...] = ()
+    if firing and d.ignore_alarms:
+        d = replace(d, muted_alarms=tuple(firing))
+        why = (
+            f"alarm {', '.join(firing)} already in ALARM: not watched until it leaves ALARM "
+            "(--ignore-alarms)"
+        )
+        muted = (_event(d, now, "alarm", why, {"muted": list(firing)}),)
+    elif firing:
         new, ev = transition(
             d,
             State.FAILED,
@@ -111,12 +119,12 @@ def _created(d: Deployment, obs: Observation) -> Plan:
     start = Notify(NotificationEvent.START)
     new, ev = transition(d, State.BEFORE_ALLOW_TRAFFIC, now, reason="deployment started")
     if d.pre_traffic_hook is None:
-        return Plan(replace(new, next_wake_at=now), events=(ev,), actions=(start,))
+        return Plan(replace(new, next_wake_at=now), events=(*muted, ev), actions=(start,))
     hook = _new_hook(d, "BeforeAllowTraffic", d.pre_traffic_hook, obs)
     hev = _event(d, now, "hook", f"PreTraffic hook {hook.function} invoked", hook)
     return Plan(
         replace(new, next_wake_at=min(hook.deadline, now + TICK_S)),
-        events=(ev, hev),
+        events=(*muted, ev, hev),
         hooks=(hook,),
         actions=(start, InvokeHook(hook, _hook_payload(hook), d.pre_traffic_hook_version)),
     )
@@ -126,7 +134,7 @@ def _before_allow_traffic(d: Deployment, obs: Observation) -> Plan:
     now = obs.now
     if obs.command in (Command.STOP, Command.STOP_NO_ROLLBACK, Command.ROLLBACK):
         return _stop(d, now, "stopped by the operator", "user", rollback=False)
-    firing = [a for a in obs.alarms_in_alarm if a in d.alarms]
+    d, firing = _watched(d, obs)
     if firing:
         return _stop(d, now, f"alarm {firing[0]} in ALARM", f"alarm:{firing[0]}", rollback=False)
     if d.pre_traffic_hook is not None:
@@ -147,7 +155,7 @@ def _allow_traffic(d: Deployment, obs: Observation) -> Plan:
         return _stop(d, now, "stopped by the operator", "user", rollback=True)
     if obs.command is Command.ROLLBACK:
         return _stop(d, now, "rolled back by the operator", "user:rollback", rollback=True)
-    firing = [a for a in obs.alarms_in_alarm if a in d.alarms]
+    d, firing = _watched(d, obs)
     if firing:
         return _stop(d, now, f"alarm {firing[0]} in ALARM", f"alarm:{firing[0]}", rollback=True)
     if obs.verdict is Verdict.ROLLBACK:
@@ -216,7 +224,7 @@ def _after_allow_traffic(d: Deployment, obs: Observation) -> Plan:
         return _stop(d, now, "stopped by the operator", "user", rollback=True)
     if obs.command is Command.ROLLBACK:
         return _stop(d, now, "rolled back by the operator", "user:rollback", rollback=True)
-    firing = [a for a in obs.alarms_in_alarm if a in d.alarms]
+    d, firing = _watched(d, obs)
     if firing:
         return _stop(d, now, f"alarm {firing[0]} in ALARM", f"alarm:{firing[0]}", rollback=True)
     if d.post_traffic_hook is not None:
@@ -231,6 +239,18 @@ def _after_allow_traffic(d: Deployment, obs: Observation) -> Plan:
 
 
 # ---- helpers ------------------------------------------------------------------------
+
+
+def _watched(d: Deployment, obs: Observation) -> tuple[Deployment, list[str]]:
+    """The deployment's alarms in ALARM now, but the muted ones (see ``muted_alarms``);
+    an alarm that has left ALARM since is watched again from now on."""
+    firing = [a for a in obs.alarms_in_alarm if a in d.alarms]
+    if not d.muted_alarms:
+        return d, firing
+    still = tuple(a for a in d.muted_alarms if a in firing)
+    if still != d.muted_alarms:
+        d = replace(d, muted_alarms=still)
+    return d, [a for a in firing if a not in still]
 
 
 def _step_done(d: Deployment, step: SetWeight, started: float, obs: Observation) -> Plan:

@@ -181,6 +181,9 @@ class Deployment:
     rolled_back: bool = False
     ignore_alarms: bool = False
     alarms: tuple[str, ...] = ()
+    # started with ignore_alarms while these were in ALARM (a bad release's alarm still
+    # firing when its fix goes out): not watched until each leaves ALARM, then watched
+    muted_alarms: tuple[str, ...] = ()
     pre_traffic_hook: str | None = None
     post_traffic_hook: str | None = None
     # the hook functions' versions when the deployment began: the hooks of the release

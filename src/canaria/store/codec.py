@@ -127,6 +127,7 @@ def deployment_from_json(text: str) -> Deployment:
     raw["targets"] = tuple(Target(**t) for t in raw["targets"])
     raw["steps"] = tuple(step_from_dict(s) for s in raw["steps"])
     raw["alarms"] = tuple(raw["alarms"])
+    raw["muted_alarms"] = tuple(raw.get("muted_alarms", ()))
     raw["triggers"] = tuple(raw.get("triggers", ()))
     raw["judge"] = judge_from_dict(raw.get("judge") or {})
     if raw.get("error_code") is not None:

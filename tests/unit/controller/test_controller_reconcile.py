@@ -106,6 +106,22 @@ def test_created_with_an_alarm_already_firing_fails_unless_ignored() -> None:
     assert plan.deployment.next_wake_at is None and plan.aliases == ()
     ignoring = reconcile(replace(deployment(), ignore_alarms=True), obs)
     assert ignoring.deployment.state is State.BEFORE_ALLOW_TRAFFIC
+    assert ignoring.deployment.muted_alarms == ("Err",)
+    assert any("Err already in ALARM: not watched" in e.message for e in ignoring.events)
+
+
+def test_an_alarm_ignored_at_start_is_watched_once_it_has_left_alarm() -> None:
+    """A fix shipped while the bad release's alarm still fires: that alarm does not stop
+    it; once the alarm is OK again, firing again does."""
+    d = replace(deployment(state=State.ALLOW_TRAFFIC, step_index=0), muted_alarms=("Err",))
+    still = reconcile(d, Observation(now=NOW, alarms_in_alarm=("Err",)))
+    assert still.deployment.state is State.ALLOW_TRAFFIC
+    assert still.deployment.muted_alarms == ("Err",)
+    cleared = reconcile(still.deployment, Observation(now=NOW + 1))
+    assert cleared.deployment.muted_alarms == ()
+    again = reconcile(cleared.deployment, Observation(now=NOW + 2, alarms_in_alarm=("Err",)))
+    assert again.deployment.state is State.STOPPED and again.deployment.rolled_back
+    assert again.deployment.stopped_by == "alarm:Err"
 
 
 @pytest.mark.parametrize("command", [Command.STOP, Command.ROLLBACK, Command.STOP_NO_ROLLBACK])
