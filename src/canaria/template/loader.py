@@ -257,11 +257,13 @@ def load(
     with problems.catch():  # Lambda's own function, version and alias, as SAM's function
         convert_functions(doc, top, warnings)
     values = {k: p.value for k, p in params.items()}
-    sam = _sam_and_references(doc, top, params, warnings, _includer(template.parent, readable))
+    sam, references = _sam_and_references(
+        doc, top, params, warnings, _includer(template.parent, readable)
+    )
 
     def checkpoint(final: bool = False) -> None:
-        if problems.errors or (final and sam):
-            problems.errors = merge(problems.errors, sam)
+        if problems.errors or (final and (sam or references)):
+            problems.errors = merge(problems.errors, sam, references)
             problems.raise_any()
 
     checkpoint()
@@ -329,17 +331,18 @@ def _sam_and_references(
     params: Mapping[str, Parameter],
     warnings: list[str],
     include: Include,
-) -> list[TemplateError]:
-    """SAM's errors, and when SAM accepts the template, its references to nothing."""
+) -> tuple[list[TemplateError], list[TemplateError]]:
+    """SAM's errors, and when SAM accepts the template, its references to nothing (each
+    at the reference: every one is reported, beside canaria's own errors)."""
     given = {k: p.value for k, p in params.items() if p.source != "Default"}
     checked = sam_errors(doc, top, given, warnings, include)  # SAM reads the Defaults itself
     if checked.resources is None:
-        return checked.errors
+        return checked.errors, []
     declared = doc.get("Parameters")
     resources = doc.get("Resources")
     own = list(resources) if isinstance(resources, dict) else []
     known = [*checked.resources, *own, *(declared if isinstance(declared, dict) else ())]
-    return checked.errors + reference_errors(doc, top, known, own, checked.unresolved)
+    return checked.errors, reference_errors(doc, top, known, own, checked.unresolved)
 
 
 def _includer(directory: Path, readable: ReadablePaths | None) -> Include:

@@ -20,7 +20,7 @@ import copy
 import functools
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -278,11 +278,22 @@ def resource_of(error: TemplateError) -> str | None:
     return ".".join(parts[:2]) if parts[0] == "Resources" else parts[0]
 
 
-def merge(own: list[TemplateError], sam: list[TemplateError]) -> list[TemplateError]:
-    """canaria's errors (which name the property and what is allowed) and SAM's about
-    whatever canaria did not already report."""
+def merge(
+    own: list[TemplateError],
+    sam: list[TemplateError],
+    references: Sequence[TemplateError] = (),
+) -> list[TemplateError]:
+    """canaria's errors (which name the property and what is allowed), SAM's about
+    whatever resource canaria did not already report, and the references to nothing
+    (each at its own property) that canaria did not report there: canaria's builders stop
+    a resource at its first unresolved reference, the reference check finds them all."""
     flagged = {resource_of(e) for e in own}
-    return [*own, *(e for e in sam if resource_of(e) is None or resource_of(e) not in flagged)]
+    at = {(e.line, e.prop) for e in own}
+    return [
+        *own,
+        *(e for e in sam if resource_of(e) is None or resource_of(e) not in flagged),
+        *(e for e in references if (e.line, e.prop) not in at),
+    ]
 
 
 _LIST_REPR = re.compile(r"\[('[^'\]]*'(?:, '[^'\]]*')*)\]")

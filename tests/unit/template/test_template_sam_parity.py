@@ -359,6 +359,29 @@ def test_every_error_of_one_function(tmp_path: Path) -> None:
     ]
 
 
+def test_every_unresolved_reference_of_one_function_at_once(tmp_path: Path) -> None:
+    # the AWS SAM guide's gradual-deployment snippet, its alarms and hooks not declared
+    preference = """\
+AutoPublishAlias: live
+DeploymentPreference:
+  Type: Canary10Percent10Minutes
+  Alarms: [!Ref AliasErrors, !Ref VersionErrors]
+  Hooks: {PreTraffic: !Ref PreHook, PostTraffic: !Ref PostHook}
+"""
+    path = write(tmp_path, resources(function(extra=preference)))
+    errors = errors_of(path)
+    at = "Resources.Fn.Properties.DeploymentPreference"
+    assert [e.prop for e in errors] == [
+        f"{at}.Alarms[0]",
+        f"{at}.Alarms[1]",
+        f"{at}.Hooks.PreTraffic",
+        f"{at}.Hooks.PostTraffic",
+    ]
+    names = ("AliasErrors", "VersionErrors", "PreHook", "PostHook")
+    for error, name in zip(errors, names, strict=True):
+        assert repr(name) in error.message
+
+
 def test_executed_version_alarm_watches_the_version_a_release_runs(tmp_path: Path) -> None:
     from canaria.analysis.alarms import AlarmState, evaluate
     from canaria.analysis.metrics import Metrics
