@@ -181,6 +181,15 @@ def _bool(body: dict[str, Any], key: str) -> bool:
 def control_routes(source: ControlSource) -> list[BaseRoute]:
     p = source
 
+    def _function(request: Request) -> str:
+        """The function a path names: its logical id, or its declared ``FunctionName``
+        (the name its log group, the stack's resources and Lambda's API know it by)."""
+        name = str(request.path_params["fn"])
+        app = p.app
+        if app is None or name in app.functions:
+            return name
+        return app.function_names.get(name, name)
+
     def deployment_detail(d: Deployment) -> dict[str, Any]:
         view = deployment_view(d)
         view["events"] = [event_view(e) for e in p.store.events(d.id)]
@@ -324,11 +333,11 @@ def control_routes(source: ControlSource) -> list[BaseRoute]:
         return endpoint
 
     async def rollback(request: Request) -> Response:
-        d = await p.commands.rollback_function(request.path_params["fn"])
+        d = await p.commands.rollback_function(_function(request))
         return ok({"deployment": deployment_view(d)})
 
     async def history(request: Request) -> Response:
-        fn = request.path_params["fn"]
+        fn = _function(request)
         p.function_spec(fn)
         deps = [deployment_view(d) for d in p.store.deployments(limit=1000) if fn in d.functions]
         return ok(
@@ -342,7 +351,7 @@ def control_routes(source: ControlSource) -> list[BaseRoute]:
 
     async def invoke(request: Request) -> Response:
         body = await json_body(request)
-        fn = request.path_params["fn"]
+        fn = _function(request)
         payload = body.get("payload", {})
         result = await p.invoke_qualified(fn, _opt_str(body, "qualifier"), orjson.dumps(payload))
         return ok(
@@ -368,7 +377,7 @@ def control_routes(source: ControlSource) -> list[BaseRoute]:
         request id already reported the other status; 400 for a bad body; 404 for a
         function the running template does not have.
         """
-        fn = request.path_params["fn"]
+        fn = _function(request)
         p.function_spec(fn)
         body = await json_body(request)
         unknown = sorted(set(body) - {"request_id", "status", "reason"})
@@ -401,7 +410,7 @@ def control_routes(source: ControlSource) -> list[BaseRoute]:
         )
 
     async def logs(request: Request) -> Response:
-        fn = request.path_params["fn"]
+        fn = _function(request)
         p.function_spec(fn)
         since = bounded_int(request.query_params.get("since"), "since", 0, 0, 2**62)
         limit = bounded_int(request.query_params.get("limit"), "limit", 1000, 1, 1000)

@@ -55,6 +55,8 @@ def test_node_function_is_canary_deployed_and_sdk_v2_and_v3_hooks_decide(clock: 
     assert "Testing new function version: " in before and "ClockFunction:2" in before
     assert "CodeDeploy status updated successfully: Succeeded" in before
     assert '\\"version\\":\\"v2\\",\\"date\\"' in hook_logs(clock, "AfterAllowTraffic")
+    # the hook by its FunctionName, as its log group and the stack's resources name it
+    assert hook_logs(clock, "CodeDeployHook_beforeAllowTraffic") == before
 
     # v3 answers 400: the v2 hook reports Failed, no traffic ever reaches it.
     d = clock.wait_deployment(deploy(clock, "v3"), step=60)
