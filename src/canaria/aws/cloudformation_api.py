@@ -37,7 +37,7 @@ from starlette.responses import Response
 from canaria.aws.backend import EdgeBackend
 from canaria.aws.codedeploy_targets import application_name, deployment_groups
 from canaria.models import StackSpec
-from canaria.models.arns import ACCOUNT, REGION
+from canaria.models.arns import stack_arn
 from canaria.models.deployment import Deployment, State
 
 QueryHandler = Callable[[EdgeBackend, Mapping[str, str]], Awaitable[Response]]
@@ -82,9 +82,8 @@ def _stack(edge: EdgeBackend, name: str | None) -> StackSpec | Response:
 
 
 def stack_id(stack: StackSpec) -> str:
-    """The stack's ARN: the same for a stack name at every start, as a stack keeps its id."""
-    tail = uuid.uuid5(uuid.NAMESPACE_URL, f"canaria:stack:{stack.name}")
-    return f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack.name}/{tail}"
+    """The stack's ARN, as ``AWS::StackId`` gives it."""
+    return stack_arn(stack.name)
 
 
 def _time(seconds: float) -> str:

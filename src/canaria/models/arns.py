@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 
 from canaria.errors import InvalidRequest
 
@@ -36,6 +37,13 @@ def parse_function(identifier: str, qualifier: str | None = None) -> tuple[str, 
             "The derived qualifier from the function name does not match the specified qualifier."
         )
     return m.group("name"), embedded or qualifier
+
+
+def stack_arn(stack: str) -> str:
+    """A stack's id (``AWS::StackId``, ``DescribeStacks``' ``StackId``): the same for a
+    stack name at every start, as a stack keeps its id."""
+    tail = uuid.uuid5(uuid.NAMESPACE_URL, f"canaria:stack:{stack}")
+    return f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack}/{tail}"
 
 
 def function_arn(name: str, qualifier: str | None = None) -> str:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Protocol
 
-from canaria.models.arns import ACCOUNT, REGION
+from canaria.models.arns import ACCOUNT, REGION, stack_arn
 from canaria.template.nodes import (
     LineList,
     LineMap,
@@ -83,8 +83,7 @@ def pseudo_parameters(stack_name: str) -> dict[str, Any]:
         "AWS::Region": REGION,
         "AWS::AccountId": ACCOUNT,
         "AWS::StackName": stack_name,
-        "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack_name}/"
-        "00000000-0000-0000-0000-000000000000",
+        "AWS::StackId": stack_arn(stack_name),
         "AWS::Partition": "aws",
         "AWS::URLSuffix": "amazonaws.com",
         "AWS::NotificationARNs": [],

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from canaria.errors import TemplateError
-from canaria.models.arns import ACCOUNT, REGION
+from canaria.models.arns import stack_arn
 from canaria.template import language_extensions, sam_globals
 from canaria.template.nodes import (
     LineList,
@@ -599,10 +599,7 @@ def _rewrite_parent(doc: LineMap, top: Where, children: Mapping[str, _Child], st
         return copy.deepcopy(outputs[key])
 
     def stack_id(app: str) -> str:
-        return (
-            f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack}-{app}/"
-            "00000000-0000-0000-0000-000000000000"
-        )
+        return stack_arn(f"{stack}-{app}")
 
     def walk(node: Any, at: Where) -> Any:
         if isinstance(node, dict):

@@ -58,6 +58,8 @@ Outputs:
     Value: !Ref Table
   LiveVersion:
     Value: !Ref Fn.Version
+  StackId:
+    Value: !Ref AWS::StackId
 """
 
 HANDLER = """\
@@ -192,6 +194,12 @@ def test_the_stacks_resources_name_what_the_cli_calls(app: Canaria) -> None:
     assert out["StatusCode"] == 200 and "one" in out["Payload"].read().decode()
     summaries = cfn.list_stack_resources(StackName="outputs")["StackResourceSummaries"]
     assert {s["LogicalResourceId"] for s in summaries} == set(kinds)
+    # the stack by its id, as a hook given `!Ref AWS::StackId` names it: one id throughout
+    stack = cfn.describe_stacks(StackName="outputs")["Stacks"][0]
+    given = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}["StackId"]
+    assert given == stack["StackId"]
+    by_id = cfn.list_stack_resources(StackName=given)["StackResourceSummaries"]
+    assert {s["LogicalResourceId"] for s in by_id} == set(kinds)
     with pytest.raises(ClientError) as e:
         cfn.describe_stack_resource(StackName="outputs", LogicalResourceId="Nope")
     assert "Resource Nope does not exist for stack outputs" in str(e.value)
