@@ -592,9 +592,7 @@ class Platform:
 
     def function_named(self, name: str) -> str:
         app = self.app
-        if app is None or name in app.functions:
-            return name
-        return app.function_names.get(name, name)
+        return name if app is None else app.function_named(name)
 
     def resolve(self, function: str, qualifier: str | None) -> tuple[int, str | None]:
         """Version and alias a qualifier names; an alias splits by its weights."""

@@ -76,14 +76,9 @@ def _stack(edge: EdgeBackend, name: str | None) -> StackSpec | Response:
     if app is None or app.stack is None:
         return query_error("ValidationError", f"Stack with id {name} does not exist")
     stack = app.stack
-    if name is not None and name not in (stack.name, application_name(edge), stack_id(stack)):
+    if name is not None and name not in (stack.name, application_name(edge), stack_arn(stack.name)):
         return query_error("ValidationError", f"Stack with id {name} does not exist")
     return stack
-
-
-def stack_id(stack: StackSpec) -> str:
-    """The stack's ARN, as ``AWS::StackId`` gives it."""
-    return stack_arn(stack.name)
 
 
 def _time(seconds: float) -> str:
@@ -152,7 +147,7 @@ async def describe_stacks(edge: EdgeBackend, params: Mapping[str, str]) -> Respo
         "<member>"
         + _fields(
             [
-                ("StackId", stack_id(stack)),
+                ("StackId", stack_arn(stack.name)),
                 ("StackName", stack.name),
                 ("Description", stack.description),
                 ("CreationTime", _time(created)),
@@ -182,7 +177,7 @@ async def list_exports(edge: EdgeBackend, params: Mapping[str, str]) -> Response
         rows = [
             _fields(
                 [
-                    ("ExportingStackId", stack_id(stack)),
+                    ("ExportingStackId", stack_arn(stack.name)),
                     ("Name", o.export_name),
                     ("Value", edge.localize(o.value)),
                 ]
@@ -239,7 +234,7 @@ def _resource_fields(stack: StackSpec, row: tuple[str, str, str]) -> str:
     return _fields(
         [
             ("StackName", stack.name),
-            ("StackId", stack_id(stack)),
+            ("StackId", stack_arn(stack.name)),
             ("LogicalResourceId", logical),
             ("PhysicalResourceId", physical),
             ("ResourceType", kind),

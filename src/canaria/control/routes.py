@@ -186,9 +186,7 @@ def control_routes(source: ControlSource) -> list[BaseRoute]:
         (the name its log group, the stack's resources and Lambda's API know it by)."""
         name = str(request.path_params["fn"])
         app = p.app
-        if app is None or name in app.functions:
-            return name
-        return app.function_names.get(name, name)
+        return name if app is None else app.function_named(name)
 
     def deployment_detail(d: Deployment) -> dict[str, Any]:
         view = deployment_view(d)

@@ -619,3 +619,8 @@ class Application:
             *(r for f in self.functions.values() for r in f.routes),
             *self.integration_routes,
         )
+
+    def function_named(self, name: str) -> str:
+        """The logical id of the function ``name`` names (a logical id, or a declared
+        ``FunctionName``); ``name`` itself when it names none."""
+        return name if name in self.functions else self.function_names.get(name, name)
